@@ -1,0 +1,603 @@
+"""The data contract (SPEC section 2) as code: one spec per source file.
+
+Each source lists its columns with type, whether the column must be present and filled,
+the allowed values (canonical, plus the Thai words schools write), ranges, and the Thai
+term for the data dictionary. The same specs drive parsing, validation (pandera), the
+database tables and ``docs/data-dictionary.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["str", "int", "float", "date", "bool", "category", "national_id"]
+
+GRADE_LEVELS: tuple[str, ...] = (
+    *(f"K{i}" for i in range(1, 4)),
+    *(f"P{i}" for i in range(1, 7)),
+    *(f"M{i}" for i in range(1, 7)),
+    *(f"V{i}" for i in range(1, 4)),
+    *(f"H{i}" for i in range(1, 3)),
+)
+GRADES: tuple[str, ...] = ("0", "1", "1.5", "2", "2.5", "3", "3.5", "4", "ร", "มส", "มผ", "ผ")
+SCREENING_LEVELS: tuple[str, ...] = ("normal", "at_risk", "problem")
+SCREENING_ALIASES: Mapping[str, str] = {
+    "ปกติ": "normal",
+    "เสี่ยง": "at_risk",
+    "มีปัญหา": "problem",
+    # Vocational colleges' homeroom groups for the same three levels.
+    "ไว้ใจ": "normal",
+    "ห่วงใย": "at_risk",
+    "ใกล้ชิด": "problem",
+}
+SCREENING_DOMAINS: tuple[str, ...] = (
+    "learning",
+    "health",
+    "economic",
+    "protection",
+    "behaviour",
+    "sexual",
+    "emotional",
+    "internet",
+)
+ATTENDANCE_STATUSES: tuple[str, ...] = (
+    "present",
+    "absent",
+    "late",
+    "sick_leave",
+    "personal_leave",
+)
+EXIT_TYPES: tuple[str, ...] = ("dropout", "transfer", "graduated", "deceased", "other")
+# DMC reasons 1-10 (seed 002), then work, marriage/pregnancy, unknown.
+REASON_CODES: Mapping[int, str] = {
+    1: "family necessity",
+    2: "moved away",
+    3: "family problems",
+    4: "health",
+    5: "parents' income too low",
+    6: "transport",
+    7: "social adjustment",
+    8: "disability",
+    9: "disaster",
+    10: "breaking school rules",
+    11: "work",
+    12: "marriage or pregnancy",
+    99: "unknown",
+}
+INTERVENTION_TYPES: tuple[str, ...] = (
+    "home_visit",
+    "parent_meeting",
+    "counselling",
+    "tutoring",
+    "scholarship_referral",
+    "health_referral",
+    "external_referral",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a source file.
+
+    ``required`` columns must be present in the file and filled in every row.
+    """
+
+    name: str
+    kind: Kind
+    description: str
+    thai: str = ""
+    required: bool = False
+    allowed: tuple[str, ...] | None = None
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source file of a data directory."""
+
+    name: str
+    one_row_per: str
+    thai: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    required: bool = False
+    # Columns that must name a student or school already known (in the database or the
+    # same load). School references are checked only once any school is known.
+    student_ref: str | None = None
+    school_refs: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+def _student_id() -> Column:
+    return Column("student_id", "str", "Student identifier used by the school", "รหัสนักเรียน", True)
+
+
+def _level(name: str, thai: str) -> Column:
+    return Column(
+        name,
+        "category",
+        f"Screening result for {name}",
+        thai,
+        allowed=SCREENING_LEVELS,
+        aliases=SCREENING_ALIASES,
+        sensitive=True,
+    )
+
+
+def _sdq(name: str, top: int, description: str) -> Column:
+    return Column(name, "int", description, "คะแนน SDQ", min=0, max=top, sensitive=True)
+
+
+def _count(name: str, description: str, thai: str) -> Column:
+    return Column(name, "int", description, thai, min=0, max=30)
+
+
+YEAR = Column(
+    "academic_year",
+    "int",
+    "Academic year, Buddhist Era",
+    "ปีการศึกษา (พ.ศ.)",
+    True,
+    min=2400,
+    max=2700,
+)
+TERM = Column(
+    "term", "int", "Term within the academic year", "ภาคเรียน", True, allowed=None, min=1, max=2
+)
+
+SCHOOLS = Source(
+    "schools",
+    "school",
+    "สถานศึกษา",
+    (
+        Column("school_id", "str", "School identifier", "รหัสสถานศึกษา", True),
+        Column("name", "str", "School name", "ชื่อสถานศึกษา"),
+        Column("province", "str", "Province", "จังหวัด"),
+        Column(
+            "affiliation",
+            "category",
+            "Governing body",
+            "สังกัด",
+            allowed=("OBEC", "OVEC", "OPEC", "DLE", "BMA", "LAO", "OTHER"),
+            aliases={
+                "สพฐ.": "OBEC",
+                "สอศ.": "OVEC",
+                "สช.": "OPEC",
+                "สกร.": "DLE",
+                "กทม.": "BMA",
+                "อปท.": "LAO",
+            },
+        ),
+        Column(
+            "area",
+            "category",
+            "Urban or rural",
+            "เขตพื้นที่",
+            allowed=("urban", "rural"),
+            aliases={"เมือง": "urban", "ชนบท": "rural"},
+        ),
+        Column(
+            "home_visit_capacity",
+            "int",
+            "Home visits the care committee can make a week",
+            "จำนวนการเยี่ยมบ้านต่อสัปดาห์",
+            min=0,
+            max=1000,
+        ),
+    ),
+    key=("school_id",),
+)
+
+CALENDAR = Source(
+    "calendar",
+    "term",
+    "ปฏิทินการศึกษา",
+    (
+        Column(
+            "school_id", "str", "School the dates apply to; blank for every school", "รหัสสถานศึกษา"
+        ),
+        YEAR,
+        TERM,
+        Column("start_date", "date", "First day of term", "วันเปิดภาคเรียน", True),
+        Column("end_date", "date", "Last day of term", "วันปิดภาคเรียน", True),
+    ),
+    key=("school_id", "academic_year", "term"),
+    school_refs=("school_id",),
+)
+
+STUDENTS = Source(
+    "students",
+    "student",
+    "นักเรียน",
+    (
+        _student_id(),
+        Column("school_id", "str", "Current school", "รหัสสถานศึกษา", True),
+        Column(
+            "given_name",
+            "str",
+            "Given name (stays in the operational database)",
+            "ชื่อ",
+            sensitive=True,
+        ),
+        Column(
+            "family_name",
+            "str",
+            "Family name (stays in the operational database)",
+            "นามสกุล",
+            sensitive=True,
+        ),
+        Column(
+            "national_id",
+            "national_id",
+            "13-digit Thai ID, checksum-checked, stored as a keyed hash",
+            "เลขประจำตัวประชาชน",
+            sensitive=True,
+        ),
+        Column(
+            "sex",
+            "category",
+            "Sex",
+            "เพศ",
+            allowed=("M", "F", "X"),
+            aliases={"ชาย": "M", "หญิง": "F", "male": "M", "female": "F"},
+            sensitive=True,
+        ),
+        Column("birth_date", "date", "Date of birth", "วันเกิด"),
+        Column(
+            "nationality",
+            "str",
+            "ISO 3166 alpha-2 code, XX unknown or stateless",
+            "สัญชาติ",
+            pattern=r"^[A-Z]{2}$",
+            sensitive=True,
+        ),
+        Column("disability", "str", "'none' or the type of disability", "ความพิการ", sensitive=True),
+    ),
+    key=("student_id",),
+    school_refs=("school_id",),
+)
+
+ENROLLMENTS = Source(
+    "enrollments",
+    "student × term registered",
+    "การลงทะเบียนรายภาคเรียน",
+    (
+        _student_id(),
+        YEAR,
+        TERM,
+        Column("school_id", "str", "School the student is registered at", "รหัสสถานศึกษา", True),
+        Column(
+            "grade_level",
+            "category",
+            "K1-K3, P1-P6, M1-M6, V1-V3 (ปวช.), H1-H2 (ปวส.)",
+            "ระดับชั้น",
+            True,
+            allowed=GRADE_LEVELS,
+        ),
+        Column("classroom", "str", "Class or room", "ห้องเรียน"),
+        Column("advisor_id", "str", "Class advisor's staff id", "รหัสครูที่ปรึกษา", True),
+        Column("snapshot_date", "date", "Date of the enrolment count (DMC snapshot)", "วันที่นับข้อมูล"),
+    ),
+    key=("student_id", "academic_year", "term"),
+    required=True,
+    student_ref="student_id",
+    school_refs=("school_id",),
+)
+
+EXITS = Source(
+    "exits",
+    "exit event",
+    "การออกจากสถานศึกษา",
+    (
+        _student_id(),
+        Column("exit_date", "date", "Date the student left", "วันที่ออก", True),
+        Column(
+            "exit_type",
+            "category",
+            "dropout, transfer, graduated, deceased or other",
+            "ประเภทการออก",
+            True,
+            allowed=EXIT_TYPES,
+            aliases={
+                "ออกกลางคัน": "dropout",
+                "ย้าย": "transfer",
+                "จบการศึกษา": "graduated",
+                "เสียชีวิต": "deceased",
+                "อื่นๆ": "other",
+            },
+        ),
+        Column(
+            "reason_code",
+            "int",
+            "Reason: DMC codes 1-10, 11 work, 12 marriage/pregnancy, 99 unknown",
+            "สาเหตุ",
+            allowed=tuple(str(k) for k in REASON_CODES),
+        ),
+        Column("destination_school_id", "str", "School transferred to", "สถานศึกษาปลายทาง"),
+    ),
+    key=("student_id", "exit_date", "exit_type"),
+    required=True,
+    student_ref="student_id",
+)
+
+ATTENDANCE = Source(
+    "attendance",
+    "student × school day",
+    "การมาเรียน",
+    (
+        _student_id(),
+        Column("date", "date", "School day", "วันที่", True),
+        Column(
+            "status",
+            "category",
+            "present, absent, late, sick_leave, personal_leave",
+            "สถานะ",
+            True,
+            allowed=ATTENDANCE_STATUSES,
+            aliases={
+                "มา": "present",
+                "ขาด": "absent",
+                "สาย": "late",
+                "ลาป่วย": "sick_leave",
+                "ลากิจ": "personal_leave",
+            },
+        ),
+    ),
+    key=("student_id", "date"),
+    student_ref="student_id",
+)
+
+GRADES_SOURCE = Source(
+    "grades",
+    "student × subject × term",
+    "ผลการเรียน",
+    (
+        _student_id(),
+        YEAR,
+        TERM,
+        Column("subject_code", "str", "Subject code", "รหัสวิชา", True),
+        Column("credits", "float", "Credits (หน่วยกิต)", "หน่วยกิต", min=0, max=20),
+        Column(
+            "grade",
+            "category",
+            "0-4 in half steps, or ร (incomplete), มส (under 80% attendance), "
+            "มผ / ผ (activity not passed / passed)",
+            "ผลการเรียน",
+            True,
+            allowed=GRADES,
+        ),
+        Column("recorded_date", "date", "Date the grade was recorded", "วันที่บันทึก"),
+    ),
+    key=("student_id", "academic_year", "term", "subject_code"),
+    student_ref="student_id",
+)
+
+ASSESSMENTS = Source(
+    "assessments",
+    "piece of coursework or test",
+    "คะแนนเก็บและการสอบ",
+    (
+        _student_id(),
+        Column("subject_code", "str", "Subject code", "รหัสวิชา", True),
+        Column("date", "date", "Due or taken", "วันที่", True),
+        Column("score", "float", "Score obtained", "คะแนนที่ได้", min=0, max=10000),
+        Column(
+            "max_score", "float", "Highest possible score", "คะแนนเต็ม", True, min=0.01, max=10000
+        ),
+        Column("submitted", "bool", "false when the work is missing", "ส่งงาน"),
+    ),
+    key=("student_id", "subject_code", "date"),
+    student_ref="student_id",
+)
+
+HOUSEHOLD = Source(
+    "household",
+    "poverty survey",
+    "ข้อมูลครัวเรือน (คัดกรองความยากจน)",
+    (
+        _student_id(),
+        Column("survey_date", "date", "Date of the survey", "วันที่สำรวจ", True),
+        Column(
+            "household_size", "int", "People in the household", "จำนวนสมาชิกครัวเรือน", min=1, max=40
+        ),
+        Column(
+            "monthly_income",
+            "float",
+            "Whole household income, baht a month",
+            "รายได้ครัวเรือนต่อเดือน",
+            min=0,
+            max=10_000_000,
+            sensitive=True,
+        ),
+        Column(
+            "caregiver",
+            "category",
+            "Who the student lives with",
+            "ผู้ดูแล",
+            allowed=(
+                "both_parents",
+                "mother",
+                "father",
+                "grandparents",
+                "relatives",
+                "other",
+                "none",
+            ),
+        ),
+        _count("dependants_elderly", "Elderly dependants", "ผู้สูงอายุในครัวเรือน"),
+        _count("dependants_disabled", "Disabled dependants", "ผู้พิการในครัวเรือน"),
+        _count("dependants_unemployed", "Unemployed adults", "ผู้ว่างงานในครัวเรือน"),
+        Column(
+            "housing",
+            "category",
+            "Housing condition",
+            "สภาพที่อยู่อาศัย",
+            allowed=("good", "fair", "poor"),
+        ),
+        Column("owns_land", "bool", "Household owns farm land", "มีที่ดินทำกิน"),
+        Column("has_electricity", "bool", "Home has electricity", "มีไฟฟ้า"),
+        Column("welfare_card", "bool", "Holds the state welfare card", "บัตรสวัสดิการแห่งรัฐ"),
+        Column(
+            "equity_status",
+            "category",
+            "Equity-fund (กสศ.) screening result",
+            "สถานะกองทุนเสมอภาค",
+            allowed=("none", "poor", "extremely_poor"),
+            aliases={"ยากจน": "poor", "ยากจนพิเศษ": "extremely_poor"},
+            sensitive=True,
+        ),
+        Column(
+            "distance_km",
+            "float",
+            "Distance home to school, km",
+            "ระยะทางถึงโรงเรียน (กม.)",
+            min=0,
+            max=500,
+        ),
+        Column(
+            "travel_minutes",
+            "float",
+            "Travel time to school, minutes",
+            "เวลาเดินทาง (นาที)",
+            min=0,
+            max=600,
+        ),
+    ),
+    key=("student_id", "survey_date"),
+    student_ref="student_id",
+)
+
+SCREENINGS = Source(
+    "screenings",
+    "care-system screening",
+    "การคัดกรองนักเรียน",
+    (
+        _student_id(),
+        Column("screening_date", "date", "Date of screening", "วันที่คัดกรอง", True),
+        Column("advisor_id", "str", "Advisor who screened", "รหัสครูที่ปรึกษา"),
+        _level("learning", "ด้านการเรียน"),
+        _level("health", "ด้านสุขภาพ"),
+        _level("economic", "ด้านเศรษฐกิจ"),
+        _level("protection", "ด้านการคุ้มครองนักเรียน"),
+        _level("behaviour", "ด้านพฤติกรรม"),
+        _level("sexual", "ด้านพฤติกรรมทางเพศ"),
+        _level("emotional", "ด้านอารมณ์"),
+        _level("internet", "ด้านการติดเกมและอินเทอร์เน็ต"),
+        _sdq("sdq_total", 40, "SDQ total difficulties"),
+        _sdq("sdq_emotional", 10, "SDQ emotional symptoms"),
+        _sdq("sdq_conduct", 10, "SDQ conduct problems"),
+        _sdq("sdq_hyperactivity", 10, "SDQ hyperactivity"),
+        _sdq("sdq_peer", 10, "SDQ peer problems"),
+        _sdq("sdq_prosocial", 10, "SDQ prosocial behaviour"),
+        _level("overall", "ผลการคัดกรองรวม"),
+    ),
+    key=("student_id", "screening_date"),
+    student_ref="student_id",
+)
+
+INTERVENTIONS = Source(
+    "interventions",
+    "action taken",
+    "การช่วยเหลือ",
+    (
+        _student_id(),
+        Column("date", "date", "Date of the action", "วันที่", True),
+        Column(
+            "type",
+            "category",
+            "What was done",
+            "ประเภท",
+            True,
+            allowed=INTERVENTION_TYPES,
+            aliases={"เยี่ยมบ้าน": "home_visit"},
+        ),
+        Column(
+            "outcome",
+            "category",
+            "How it went",
+            "ผล",
+            allowed=("done", "not_home", "refused", "moved", "other"),
+        ),
+        Column("staff_id", "str", "Staff member", "รหัสบุคลากร"),
+    ),
+    key=("student_id", "date", "type"),
+    student_ref="student_id",
+)
+
+# Load order matters: references point backwards.
+SOURCES: tuple[Source, ...] = (
+    SCHOOLS,
+    CALENDAR,
+    STUDENTS,
+    ENROLLMENTS,
+    EXITS,
+    ATTENDANCE,
+    GRADES_SOURCE,
+    ASSESSMENTS,
+    HOUSEHOLD,
+    SCREENINGS,
+    INTERVENTIONS,
+)
+SOURCES_BY_NAME: Mapping[str, Source] = {s.name: s for s in SOURCES}
+REQUIRED_SOURCES: tuple[str, ...] = ("students", "enrollments", "exits")
+
+
+def data_dictionary_markdown() -> str:
+    """Render the contract as a Markdown data dictionary (English with the Thai terms)."""
+    lines = [
+        "# Data dictionary",
+        "",
+        "Generated from `features/contract.py` by `ews contract`; do not edit by hand.",
+        "A data directory holds one file per source: `NAME.csv` (UTF-8 with or without BOM, or",
+        "Windows-874 / TIS-620) or `NAME.parquet`. Required sources: "
+        + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)
+        + ". Dates are ISO `YYYY-MM-DD` or `dd/mm/yyyy` with a Buddhist-Era year.",
+        "Booleans: true/false, 1/0, yes/no, ใช่/ไม่ใช่. **Bold** columns must be present and filled.",
+        "",
+    ]
+    for source in SOURCES:
+        req = " (required)" if source.name in REQUIRED_SOURCES else ""
+        lines += [
+            f"## `{source.name}`: {source.thai}{req}",
+            "",
+            f"One row per {source.one_row_per}. Natural key: {', '.join(source.key)}.",
+            "",
+            "| column | Thai | type | allowed values / range | description |",
+            "|---|---|---|---|---|",
+        ]
+        for c in source.columns:
+            name = f"**{c.name}**" if c.required else c.name
+            allowed = ""
+            if c.allowed:
+                allowed = ", ".join(c.allowed)
+                if c.aliases:
+                    allowed += "; also " + ", ".join(f"{k}→{v}" for k, v in c.aliases.items())
+            elif c.min is not None or c.max is not None:
+                allowed = (
+                    f"{c.min:g} – {c.max:g}" if c.min is not None and c.max is not None else ""
+                )
+            elif c.pattern:
+                allowed = f"`{c.pattern}`"
+            lines.append(f"| {name} | {c.thai} | {c.kind} | {allowed} | {c.description} |")
+        lines.append("")
+    return "\n".join(lines)

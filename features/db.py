@@ -1,0 +1,117 @@
+"""The operational database: tables of the data contract, engine, migrations, and reads.
+
+The schema is managed by Alembic (``features/migrations``); ``upgrade`` brings any database
+(SQLite file or PostgreSQL URL) to the current revision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from features.contract import SOURCES, Source
+
+metadata = sa.MetaData()
+
+_TYPES: dict[str, type[sa.types.TypeEngine]] = {
+    "str": sa.String,
+    "category": sa.String,
+    "int": sa.Integer,
+    "float": sa.Float,
+    "date": sa.Date,
+    "bool": sa.Boolean,
+}
+
+
+def stored_column_name(source: Source, name: str) -> str:
+    """National IDs are stored only as their keyed hash."""
+    return "national_id_hash" if source.column(name).kind == "national_id" else name
+
+
+def _table_for(source: Source) -> sa.Table:
+    columns = []
+    for c in source.columns:
+        if c.kind == "national_id":
+            columns.append(sa.Column("national_id_hash", sa.String(64), nullable=True, index=True))
+            continue
+        in_key = c.name in source.key
+        # Key columns are never NULL; calendar's "every school" row stores school_id ''.
+        columns.append(
+            sa.Column(
+                c.name, _TYPES[c.kind](), primary_key=in_key, nullable=not (c.required or in_key)
+            )
+        )
+    return sa.Table(source.name, metadata, *columns)
+
+
+TABLES: dict[str, sa.Table] = {s.name: _table_for(s) for s in SOURCES}
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create an engine; a SQLite file's folder is created when missing."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
+
+
+def alembic_config(engine: sa.Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Bring the database schema to the newest migration."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def read_table(
+    engine: sa.Engine,
+    name: str,
+    columns: Sequence[str] | None = None,
+    student_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Read a contract table as typed columns (dates as ``datetime64``).
+
+    Args:
+        engine: the operational database.
+        name: source name, e.g. ``"attendance"``.
+        columns: columns to read (all by default).
+        student_ids: restrict to these students.
+
+    Returns:
+        One row per stored record; an empty frame with the columns when there is none.
+    """
+    table = TABLES[name]
+    selected = [table.c[c] for c in columns] if columns else list(table.c)
+    query = sa.select(*selected)
+    if student_ids is not None and "student_id" in table.c:
+        query = query.where(table.c.student_id.in_(list(student_ids)))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    for column in selected:
+        if isinstance(column.type, sa.Date):
+            frame[column.name] = pd.to_datetime(frame[column.name], format="ISO8601")
+        elif isinstance(column.type, sa.Boolean):
+            frame[column.name] = frame[column.name].astype("boolean")
+    return frame

@@ -1,0 +1,71 @@
+"""Shared fixtures: small, hand-written data directories and a fresh database per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from features.db import make_engine
+
+ID_KEY = "test-id-hash-key"
+
+
+def thai_id(stem: str) -> str:
+    """A checksum-valid 13-digit national ID from 12 digits."""
+    digits = [int(c) for c in stem]
+    check = (11 - sum(d * w for d, w in zip(digits, range(13, 1, -1), strict=True)) % 11) % 10
+    return stem + str(check)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    return make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write ``data/NAME.csv`` from lines of text, in the given encoding."""
+
+    def write(name: str, lines: list[str], encoding: str = "utf-8", folder: str = "data") -> Path:
+        directory = tmp_path / folder
+        directory.mkdir(exist_ok=True)
+        path = directory / f"{name}.csv"
+        path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+        return directory
+
+    return write
+
+
+@pytest.fixture
+def base_directory(write_csv: Callable[..., Path]) -> Path:
+    """Two schools, three students, their enrolments and no exits."""
+    write_csv(
+        "schools",
+        [
+            "school_id,name,affiliation,area,home_visit_capacity",
+            "S1,โรงเรียนบ้านหนึ่ง,OBEC,rural,5",
+            "S2,วิทยาลัยสอง,OVEC,urban,8",
+        ],
+    )
+    write_csv(
+        "students",
+        [
+            "student_id,school_id,given_name,family_name,national_id,sex,birth_date,nationality,disability",
+            f"A1,S1,สมชาย,ใจดี,{thai_id('110170020345')},M,2012-03-01,TH,none",
+            f"A2,S1,สมหญิง,ทองคำ,{thai_id('310170020346')},F,2011-07-15,TH,none",
+            "A3,S2,Aung,Min,,M,2008-01-20,MM,none",
+        ],
+    )
+    write_csv(
+        "enrollments",
+        [
+            "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id,snapshot_date",
+            "A1,2568,1,S1,P6,P6/1,T1,2025-06-10",
+            "A2,2568,1,S1,P5,P5/1,T2,2025-06-10",
+            "A3,2568,1,S2,V1,V1/1,T9,2025-06-10",
+        ],
+    )
+    return write_csv("exits", ["student_id,exit_date,exit_type,reason_code,destination_school_id"])

@@ -1,0 +1,293 @@
+"""Ingest: bad rows rejected with their line, good rows kept, refusals, idempotence, atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from ews.cli import app
+from features.db import read_table
+from features.ingest import ingest_directory
+from tests.conftest import ID_KEY, thai_id
+
+
+def _ingest(directory: Path, engine: sa.Engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return ingest_directory(directory, engine, ID_KEY, tmp_path / "rejects")
+
+
+def _rejects(tmp_path: Path, source: str) -> pd.DataFrame:
+    return pd.read_csv(tmp_path / "rejects" / f"{source}.csv", dtype=str, keep_default_na=False)
+
+
+def test_bad_rows_rejected_with_line_column_value_reason_and_good_rows_kept(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    write_csv(
+        "attendance",
+        [
+            "student_id,date,status",
+            "A1,2025-06-02,present",  # line 2
+            "A1,2025-06-03,presnt",  # line 3: bad status
+            "A1,31/02/2568,absent",  # line 4: impossible date
+            "A2,2025-06-03,ขาด",  # line 5: Thai word for absent
+            "A2,04/06/2568,มา",  # line 6: BE date, Thai word for present
+            "ZZ,2025-06-03,present",  # line 7: unknown student
+            "A2,2025-06-03,late",  # line 8: same key as line 5
+        ],
+    )
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert report.exit_code == 0
+    rejects = _rejects(tmp_path, "attendance")
+    assert list(rejects.columns) == ["file", "line", "column", "value", "reason"]
+    assert rejects[["line", "column", "value"]].values.tolist() == [
+        ["3", "status", "presnt"],
+        ["4", "date", "31/02/2568"],
+        ["7", "student_id", "ZZ"],
+        ["8", "", "student_id, date as on line 5"],
+    ]
+    assert set(rejects["file"]) == {"attendance.csv"}
+    assert rejects["reason"].str.len().min() > 5
+    stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
+    assert stored.assign(date=stored["date"].dt.strftime("%Y-%m-%d")).values.tolist() == [
+        ["A1", "2025-06-02", "present"],
+        ["A2", "2025-06-03", "absent"],
+        ["A2", "2025-06-04", "present"],
+    ]
+
+
+def test_missing_required_column_refuses_the_file_with_exit_code_2(
+    base_directory: Path, write_csv, tmp_path, monkeypatch
+) -> None:
+    write_csv("attendance", ["student_id,status", "A1,present"])
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("EWS_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("EWS_ID_HASH_KEY", ID_KEY)
+    result = CliRunner().invoke(
+        app, ["ingest", str(base_directory), "--rejects-dir", str(tmp_path / "r")]
+    )
+
+    assert result.exit_code == 2
+    assert "attendance.csv" in result.output
+    assert "'date'" in result.output
+    engine = sa.create_engine(f"sqlite:///{db}")
+    assert read_table(engine, "attendance").empty
+    assert len(read_table(engine, "students")) == 3  # the other files still load
+
+
+def test_unreadable_file_is_refused_whole(base_directory: Path, tmp_path, engine) -> None:
+    (base_directory / "grades.parquet").write_bytes(b"this is not parquet")
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert report.exit_code == 2
+    assert [s.file for s in report.refused] == ["grades.parquet"]
+    assert "cannot be read" in (report.refused[0].refused or "")
+    assert read_table(engine, "grades").empty
+
+
+def test_unknown_school_rejected_not_dropped(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    write_csv(
+        "enrollments",
+        [
+            "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id,snapshot_date",
+            "A1,2568,1,S1,P6,P6/1,T1,2025-06-10",
+            "A2,2568,1,S9,P5,P5/1,T2,2025-06-10",
+        ],
+    )
+    _ingest(base_directory, engine, tmp_path)
+
+    rejects = _rejects(tmp_path, "enrollments")
+    assert rejects[["line", "column", "value", "reason"]].values.tolist() == [
+        ["3", "school_id", "S9", "unknown school"]
+    ]
+    assert read_table(engine, "enrollments")["student_id"].tolist() == ["A1"]
+
+
+def test_loading_the_same_directory_twice_changes_nothing(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    write_csv(
+        "attendance", ["student_id,date,status", "A1,2025-06-02,present", "A2,2025-06-02,absent"]
+    )
+    _ingest(base_directory, engine, tmp_path)
+    first = {name: read_table(engine, name) for name in ("students", "enrollments", "attendance")}
+    _ingest(base_directory, engine, tmp_path)
+
+    for name, frame in first.items():
+        pd.testing.assert_frame_equal(read_table(engine, name), frame)
+
+
+def test_reloading_a_corrected_row_updates_it(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    write_csv("attendance", ["student_id,date,status", "A1,2025-06-02,absent"])
+    _ingest(base_directory, engine, tmp_path)
+    write_csv("attendance", ["student_id,date,status", "A1,2025-06-02,sick_leave"])
+    _ingest(base_directory, engine, tmp_path)
+
+    assert read_table(engine, "attendance")["status"].tolist() == ["sick_leave"]
+
+
+def test_windows_874_csv_with_thai_screening_words_is_read(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    write_csv(
+        "screenings",
+        [
+            "student_id,screening_date,learning,economic,overall,sdq_total",
+            "A3,17/11/2568,ห่วงใย,ใกล้ชิด,ใกล้ชิด,14",
+            "A1,2025-11-20,ปกติ,เสี่ยง,เสี่ยง,8",
+        ],
+        encoding="cp874",
+    )
+    _ingest(base_directory, engine, tmp_path)
+
+    stored = read_table(engine, "screenings").sort_values("student_id")
+    assert stored[["student_id", "learning", "economic", "overall"]].values.tolist() == [
+        ["A1", "normal", "at_risk", "at_risk"],
+        ["A3", "at_risk", "problem", "problem"],
+    ]
+    assert stored["screening_date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-11-20", "2025-11-17"]
+
+
+def test_utf8_bom_header_and_thai_booleans(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    write_csv(
+        "household",
+        [
+            "student_id,survey_date,household_size,monthly_income,welfare_card,owns_land",
+            "A1,2025-07-01,4,9000,ใช่,ไม่ใช่",
+            "A2,2025-07-01,5,,yes,0",
+        ],
+        encoding="utf-8-sig",
+    )
+    _ingest(base_directory, engine, tmp_path)
+
+    stored = read_table(engine, "household").sort_values("student_id")
+    assert stored["welfare_card"].tolist() == [True, True]
+    assert stored["owns_land"].tolist() == [False, False]
+    assert stored["monthly_income"].isna().tolist() == [False, True]  # missing stays missing
+
+
+def test_national_id_checked_and_stored_only_as_keyed_hash(write_csv, engine, tmp_path) -> None:
+    good = thai_id("110170020345")
+    bad = good[:-1] + str((int(good[-1]) + 1) % 10)
+    directory = write_csv(
+        "students", ["student_id,school_id,national_id", f"B1,S1,{good}", f"B2,S1,{bad}"]
+    )
+    write_csv("enrollments", ["student_id,academic_year,term,school_id,grade_level,advisor_id"])
+    write_csv("exits", ["student_id,exit_date,exit_type"])
+    _ingest(directory, engine, tmp_path)
+
+    students = read_table(engine, "students")
+    assert students["student_id"].tolist() == ["B1"]
+    expected = hmac.new(ID_KEY.encode(), good.encode(), hashlib.sha256).hexdigest()
+    assert students["national_id_hash"].tolist() == [expected]
+    rejects = _rejects(tmp_path, "students")
+    assert rejects[["line", "column"]].values.tolist() == [["3", "national_id"]]
+    assert bad not in rejects.to_csv()  # the report masks IDs too
+    database_bytes = Path(str(engine.url.database)).read_bytes()
+    assert good.encode() not in database_bytes
+
+
+def test_missing_required_source_is_reported(write_csv, engine, tmp_path) -> None:
+    directory = write_csv("schools", ["school_id", "S1"])
+    report = _ingest(directory, engine, tmp_path)
+
+    assert report.exit_code == 2
+    assert {s.source for s in report.refused} == {"students", "enrollments", "exits"}
+
+
+def test_parquet_source_loads_like_csv(base_directory: Path, engine, tmp_path) -> None:
+    pd.DataFrame(
+        {
+            "student_id": ["A1", "A2"],
+            "date": pd.to_datetime(["2025-06-02", "2025-06-02"]),
+            "status": ["present", "late"],
+        }
+    ).to_parquet(base_directory / "attendance.parquet")
+    _ingest(base_directory, engine, tmp_path)
+
+    assert read_table(engine, "attendance")["status"].tolist() == ["present", "late"]
+
+
+KILLED_LOAD = """
+import sys
+from pathlib import Path
+from features.db import make_engine
+from features.ingest import ingest_directory
+
+def progress(message):
+    print(message, flush=True)
+
+engine = make_engine(sys.argv[2])
+ingest_directory(Path(sys.argv[1]), engine, "k", Path(sys.argv[3]), on_progress=progress)
+print("done", flush=True)
+"""
+
+
+def test_a_load_killed_midway_leaves_the_database_as_before(
+    base_directory: Path, engine, tmp_path
+) -> None:
+    _ingest(base_directory, engine, tmp_path)
+    before = {name: read_table(engine, name) for name in ("students", "enrollments", "attendance")}
+    # Enough rows (3,000 students over a year) that the write takes seconds and can be cut.
+    days = pd.bdate_range("2025-05-16", "2026-03-31")
+    students = pd.read_csv(base_directory / "students.csv", dtype=str)
+    many = pd.DataFrame({"student_id": [f"K{i}" for i in range(3000)], "school_id": "S1"})
+    pd.concat([students, many]).to_csv(base_directory / "students.csv", index=False)
+    attendance = pd.DataFrame(
+        {
+            "student_id": [f"K{i}" for i in range(3000)] * len(days),
+            "date": days.repeat(3000).strftime("%Y-%m-%d"),
+            "status": "present",
+        }
+    )
+    attendance.to_csv(base_directory / "attendance.csv", index=False)
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILLED_LOAD,
+            str(base_directory),
+            engine.url.render_as_string(),
+            str(tmp_path / "r"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("writing"):
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    assert process.returncode == -signal.SIGKILL
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(read_table(engine, name), frame)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def test_ingest_of_missing_directory_says_so(tmp_path, engine) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _ingest(tmp_path / "nowhere", engine, tmp_path)

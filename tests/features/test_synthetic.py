@@ -1,0 +1,100 @@
+"""Synthetic data: contract-valid, deterministic, realistic rates, and defects ingest rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.ingest import ingest_directory
+from features.synthetic import SynthConfig, dropout_rates_by_level, generate, write_directory
+from tests.conftest import ID_KEY
+
+SMALL = SynthConfig(schools=6, students=900, years=2, seed=3, defect_rate=0.0)
+
+
+@pytest.fixture(scope="module")
+def clean():  # type: ignore[no-untyped-def]
+    return generate(SMALL)
+
+
+def test_clean_synthetic_data_ingests_without_a_single_reject(
+    clean, tmp_path: Path, engine
+) -> None:
+    write_directory(clean, tmp_path / "synth")
+    report = ingest_directory(tmp_path / "synth", engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0
+    assert {s.source: s.rows_rejected for s in report.sources if s.rows_rejected} == {}
+    assert {s.source: s.rows_loaded for s in report.sources} == {
+        name: len(frame) for name, frame in clean.frames.items()
+    }
+
+
+def test_injected_defects_are_exactly_the_rejected_rows(tmp_path: Path, engine) -> None:
+    result = generate(SynthConfig(schools=6, students=900, years=2, seed=3, defect_rate=0.01))
+    write_directory(result, tmp_path / "synth")
+    report = ingest_directory(tmp_path / "synth", engine, ID_KEY, tmp_path / "rejects")
+    rejects = {s.source: s.rejects for s in report.sources}
+
+    for key, injected in result.defects.items():
+        source, column = key.split(".")
+        if column == "student_id":
+            continue  # checked below, with rows of rejected students
+        assert (rejects[source]["column"] == column).sum() == injected, key
+    rejected_students = set(
+        result.frames["students"].loc[rejects["students"]["line"].astype(int) - 2, "student_id"]
+    )
+    attendance = result.frames["attendance"]
+    orphaned = attendance["student_id"].isin(rejected_students)
+    unknown = rejects["attendance"]["reason"] == "unknown student"
+    # Rows of students refused for a bad national ID are rejected as unknown, never dropped.
+    assert (
+        unknown.sum()
+        == result.defects["attendance.student_id"]
+        + orphaned.sum()
+        - (
+            orphaned
+            & attendance.index.isin(rejects["attendance"]["line"].astype(int)[~unknown] - 2)
+        ).sum()
+    )
+
+
+def test_generation_is_deterministic_for_a_seed(clean) -> None:
+    again = generate(SMALL)
+    for name, frame in clean.frames.items():
+        pd.testing.assert_frame_equal(again.frames[name], frame, obj=name)
+
+
+def test_dropout_rates_are_plausible_and_highest_in_vocational(clean) -> None:
+    rates = dropout_rates_by_level(clean.frames)["annual_rate"]
+
+    assert rates.between(0, 0.2).all()
+    assert rates["vocational (ปวช.)"] > rates["primary"]
+    assert rates["upper secondary"] > rates["primary"]
+
+
+def test_migrants_often_have_no_national_id_and_leave_by_moving(clean) -> None:
+    students = clean.frames["students"]
+    migrants = students[students["nationality"] != "TH"]
+    exits = clean.frames["exits"]
+    dropped = exits[exits["exit_type"] == "dropout"].merge(students, on="student_id")
+
+    assert migrants["national_id"].isna().mean() > 0.3
+    assert students.loc[students["nationality"] == "TH", "national_id"].notna().all()
+    moved_share = (dropped.loc[dropped["nationality"] != "TH", "reason_code"] == 2).mean()
+    assert moved_share > 0.5
+
+
+def test_dropouts_are_absent_more_in_their_last_weeks(clean) -> None:
+    exits = clean.frames["exits"]
+    dropouts = exits[exits["exit_type"] == "dropout"][["student_id", "exit_date"]]
+    attendance = clean.frames["attendance"].assign(date=lambda f: pd.to_datetime(f["date"]))
+    absent = attendance["status"].isin(["absent", "ขาด"])
+    last = attendance.merge(
+        dropouts.assign(exit_date=pd.to_datetime(dropouts["exit_date"])), on="student_id"
+    )
+    window = last[(last["date"] > last["exit_date"] - pd.Timedelta(days=45))]
+
+    assert window["status"].isin(["absent", "ขาด"]).mean() > 3 * absent.mean()
