@@ -231,8 +231,9 @@ class _Simulation:
         no_id = a["migrant"] & (rng.random(n) < 0.6)
         ids = [None if no_id[i] else valid_national_id(rng) for i in range(n)]
         migrant_nat = rng.choice(["MM", "KH", "LA", "XX"], n, p=[0.6, 0.2, 0.15, 0.05])
+        # Born after mid-May counts toward the next year's cohort: age at 16 May is typical.
         birth = [
-            date(int(y), int(m), int(d))
+            date(int(y) - int(m >= 6), int(m), int(d))
             for y, m, d in zip(
                 a["birth_year"], rng.integers(1, 13, n), rng.integers(1, 29, n), strict=True
             )

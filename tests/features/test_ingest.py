@@ -169,9 +169,10 @@ def test_utf8_bom_header_and_thai_booleans(
     write_csv(
         "household",
         [
-            "student_id,survey_date,household_size,monthly_income,welfare_card,owns_land",
-            "A1,2025-07-01,4,9000,ใช่,ไม่ใช่",
-            "A2,2025-07-01,5,,yes,0",
+            "student_id,survey_date,household_size,monthly_income,welfare_card,owns_land,caregiver,"
+            "equity_status",
+            "A1,2025-07-01,4,9000,ใช่,ไม่ใช่,none,none",
+            "A2,2025-07-01,5,,yes,0,mother,ยากจน",
         ],
         encoding="utf-8-sig",
     )
@@ -181,6 +182,11 @@ def test_utf8_bom_header_and_thai_booleans(
     assert stored["welfare_card"].tolist() == [True, True]
     assert stored["owns_land"].tolist() == [False, False]
     assert stored["monthly_income"].isna().tolist() == [False, True]  # missing stays missing
+    # "none" is a value of its own, not a blank.
+    assert stored[["caregiver", "equity_status"]].values.tolist() == [
+        ["none", "none"],
+        ["mother", "poor"],
+    ]
 
 
 def test_national_id_checked_and_stored_only_as_keyed_hash(write_csv, engine, tmp_path) -> None:

@@ -1,0 +1,141 @@
+"""Feature rows for (student, as-of date) pairs, from records dated on or before each date.
+
+``population`` says who is scored at a date; ``build_features`` computes every feature
+family for many (student, as-of) pairs in one pass per source; ``features_as_of`` is the
+from-scratch computation for one date (records after it are removed first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features import attendance, coursework, demographics, grades, history, household, screening
+from features.asof import latest_at
+from features.school_context import school_dropout_rate_past_years
+from features.sources import Sources
+
+FeatureFunction = Callable[[pd.DataFrame], pd.Series]
+POPULATION_COLUMNS = [
+    "student_id",
+    "as_of",
+    "school_id",
+    "advisor_id",
+    "classroom",
+    "grade_level",
+    "academic_year",
+    "term",
+    "term_start",
+    "term_end",
+]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A feature family: the source it reads, its state builder, and its features."""
+
+    name: str
+    source: str | None
+    features: Sequence[FeatureFunction]
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("attendance", "attendance", attendance.FEATURES),
+    Family("grades", "grades", grades.FEATURES),
+    Family("coursework", "assessments", coursework.FEATURES),
+    Family("household", "household", household.FEATURES),
+    Family("screening", "screenings", screening.FEATURES),
+    Family("history", None, history.FEATURES),
+    Family("demographics", None, demographics.FEATURES),
+)
+CONTEXT_FEATURES = ("school_dropout_rate_past_years",)
+
+
+def feature_ids() -> list[str]:
+    """Every feature id, in the order of the feature frame."""
+    ids = [f.__name__ for family in FAMILIES for f in family.features]
+    return ids + list(CONTEXT_FEATURES)
+
+
+def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.DataFrame:
+    """Students enrolled in a term containing each date, with no exit in that term up to it.
+
+    An exit ends an enrolment spell: a student who left and enrolled again later is back
+    in the population from the term they re-enrolled in.
+    """
+    enrolled = sources.enrollments
+    frames = []
+    for day in sorted({pd.Timestamp(d) for d in as_of_dates}):
+        current = enrolled[(enrolled["term_start"] <= day) & (enrolled["term_end"] >= day)]
+        frames.append(current.assign(as_of=day))
+    if not frames:
+        return pd.DataFrame(columns=POPULATION_COLUMNS)
+    pairs = pd.concat(frames, ignore_index=True)
+    exits = sources.exits[["student_id", "exit_date"]]
+    # The latest exit on or before the as-of date; excluded when it falls in this term.
+    last_exit = latest_at(exits, "exit_date", pairs["student_id"], pairs["as_of"])["exit_date"]
+    left = last_exit.notna() & (last_exit >= pairs["term_start"])
+    pairs = pairs.loc[~left.to_numpy()]
+    pairs = pairs.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(drop=True)
+    return pairs.reindex(columns=POPULATION_COLUMNS)
+
+
+def build_features(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:
+    """Every feature for each (student, as-of) query, one pass per source.
+
+    Args:
+        sources: the validated sources (records after an as-of date are never read for it).
+        queries: population rows (``POPULATION_COLUMNS``).
+
+    Returns:
+        A float frame aligned with ``queries``, one column per feature id; a missing
+        source gives NaN, never zero.
+    """
+    columns: dict[str, pd.Series] = {}
+    for family in FAMILIES:
+        state = _family_state(family, sources, queries)
+        for feature in family.features:
+            if state is None:
+                columns[feature.__name__] = pd.Series(np.nan, index=queries.index)
+            else:
+                columns[feature.__name__] = feature(state).astype(float)
+    columns["school_dropout_rate_past_years"] = school_dropout_rate_past_years(
+        queries, sources.enrollments, sources.exits
+    )
+    return pd.DataFrame(columns, index=queries.index)[feature_ids()]
+
+
+def _family_state(family: Family, sources: Sources, queries: pd.DataFrame) -> pd.DataFrame | None:
+    if family.name == "history":
+        return history.history_state(queries, sources.students, sources.enrollments, sources.exits,
+                                     sources.interventions)
+    if family.name == "demographics":
+        return demographics.demographics_state(sources.students, queries)
+    frame = getattr(sources, family.source or "")
+    if frame is None:
+        return None
+    builders = {
+        "attendance": attendance.attendance_state,
+        "grades": grades.grades_state,
+        "coursework": coursework.coursework_state,
+        "household": household.household_state,
+        "screening": screening.screening_state,
+    }
+    return builders[family.name](frame, queries)
+
+
+def features_as_of(sources: Sources, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Population and features at one date, computed from scratch on what was known then."""
+    day = pd.Timestamp(as_of)
+    known = sources.known_on(day)
+    queries = population(known, [day])
+    return pd.concat([queries, build_features(known, queries)], axis=1)
+
+
+def features_for_dates(sources: Sources, dates: Iterable[pd.Timestamp]) -> pd.DataFrame:
+    """Population and features for many dates in one pass (same values as per date)."""
+    queries = population(sources, dates)
+    return pd.concat([queries, build_features(sources, queries)], axis=1)

@@ -1,0 +1,97 @@
+"""Term boundaries from the ``calendar`` source, with the Thai default where it is silent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+TERM_COLUMNS = ["academic_year", "term", "start_date", "end_date"]
+
+
+def thai_default_term(academic_year: int, term: int) -> tuple[date, date]:
+    """Term 1: 16 May - 10 October; term 2: 1 November - 31 March (academic year in BE)."""
+    year = academic_year - 543
+    if term == 1:
+        return date(year, 5, 16), date(year, 10, 10)
+    return date(year, 11, 1), date(year + 1, 3, 31)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Terms per school: a school's own rows override the all-schools rows and the default."""
+
+    table: pd.DataFrame  # school_id ('' = every school), academic_year, term, start_date, end_date
+
+    @classmethod
+    def build(cls, calendar: pd.DataFrame | None, academic_years: Iterable[int]) -> Calendar:
+        defaults = pd.DataFrame(
+            [
+                {"school_id": "", "academic_year": y, "term": t, "start_date": s, "end_date": e}
+                for y in sorted({int(y) for y in academic_years})
+                for t in (1, 2)
+                for s, e in [thai_default_term(y, t)]
+            ],
+            columns=["school_id", *TERM_COLUMNS],
+        )
+        defaults[["start_date", "end_date"]] = defaults[["start_date", "end_date"]].apply(pd.to_datetime)
+        given = (
+            calendar.assign(school_id=calendar["school_id"].fillna(""))
+            if calendar is not None
+            else defaults.iloc[:0]
+        )
+        table = pd.concat([given, defaults], ignore_index=True)
+        table = table.drop_duplicates(["school_id", "academic_year", "term"], keep="first")
+        table = table.astype({"academic_year": int, "term": int})
+        return cls(table.sort_values(["school_id", "start_date"]).reset_index(drop=True))
+
+    def terms_for(self, school_ids: Iterable[str]) -> pd.DataFrame:
+        """One row per (school, academic_year, term) for the given schools."""
+        every = self.table[self.table["school_id"] == ""]
+        frames = []
+        for school in sorted(set(school_ids)):
+            own = self.table[self.table["school_id"] == school]
+            merged = pd.concat([own, every.assign(school_id=school)])
+            frames.append(merged.drop_duplicates(["academic_year", "term"], keep="first"))
+        if not frames:
+            return self.table.iloc[:0]
+        return pd.concat(frames, ignore_index=True).sort_values(["school_id", "start_date"])
+
+    def locate(self, school_ids: pd.Series, dates: pd.Series) -> pd.DataFrame:
+        """The term containing each date at each school (NaN between terms).
+
+        Returns:
+            A frame aligned with ``dates``: academic_year, term, start_date, end_date.
+        """
+        query = pd.DataFrame(
+            {"school_id": school_ids.to_numpy(), "day": np.asarray(pd.to_datetime(dates), dtype="datetime64[ns]")}
+        )
+        query["_order"] = np.arange(len(query))
+        terms = self.terms_for(query["school_id"].unique())
+        terms = terms.assign(start_date=np.asarray(terms["start_date"], dtype="datetime64[ns]"))
+        found = pd.merge_asof(
+            query.sort_values("day"),
+            terms.sort_values("start_date"),
+            left_on="day",
+            right_on="start_date",
+            by="school_id",
+            direction="backward",
+        ).sort_values("_order")
+        outside = found["day"] > found["end_date"]
+        found.loc[outside, TERM_COLUMNS] = np.nan
+        return found[TERM_COLUMNS].reset_index(drop=True).set_axis(dates.index)
+
+    def mondays(self, start: date | None = None, end: date | None = None) -> pd.DatetimeIndex:
+        """Every Monday inside some term (of any school), optionally within [start, end]."""
+        days: set[pd.Timestamp] = set()
+        for row in self.table.itertuples():
+            days.update(pd.date_range(row.start_date, row.end_date, freq="W-MON"))
+        index = pd.DatetimeIndex(sorted(days))
+        if start is not None:
+            index = index[index >= pd.Timestamp(start)]
+        if end is not None:
+            index = index[index <= pd.Timestamp(end)]
+        return index

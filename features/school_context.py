@@ -1,0 +1,43 @@
+"""School context: each school's dropout rate in academic years before the as-of year."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def school_dropout_rate_past_years(
+    queries: pd.DataFrame, enrollments: pd.DataFrame, exits: pd.DataFrame
+) -> pd.Series:
+    """Dropout exits per enrolled student-year at the school, pooled over earlier years only.
+
+    Args:
+        queries: school_id, academic_year of each query.
+        enrollments: student_id, academic_year, school_id.
+        exits: student_id, exit_date, exit_type.
+    """
+    enrolled = enrollments.drop_duplicates(["student_id", "academic_year"])[
+        ["student_id", "academic_year", "school_id"]
+    ]
+    dropouts = exits[exits["exit_type"] == "dropout"]
+    exit_year = dropouts["exit_date"].dt.year + 543 - (dropouts["exit_date"].dt.month < 5).astype(int)
+    left = enrolled.merge(
+        pd.DataFrame({"student_id": dropouts["student_id"].to_numpy(), "academic_year": exit_year.to_numpy(),
+                      "dropped": 1.0}).drop_duplicates(["student_id", "academic_year"]),
+        on=["student_id", "academic_year"],
+        how="left",
+    )
+    per_year = left.groupby(["school_id", "academic_year"], as_index=False).agg(
+        students=("student_id", "size"), dropouts=("dropped", "sum")
+    )
+    per_year = per_year.sort_values(["school_id", "academic_year"])
+    per_year["cum_students"] = per_year.groupby("school_id")["students"].cumsum()
+    per_year["cum_dropouts"] = per_year.groupby("school_id")["dropouts"].cumsum()
+    # The rate seen in year Y pools every year before Y.
+    per_year["academic_year"] += 1
+    found = queries[["school_id", "academic_year"]].merge(
+        per_year[["school_id", "academic_year", "cum_students", "cum_dropouts"]],
+        on=["school_id", "academic_year"],
+        how="left",
+    )
+    rate = found["cum_dropouts"] / found["cum_students"]
+    return pd.Series(rate.to_numpy(), index=queries.index, dtype=float)

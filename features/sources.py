@@ -1,0 +1,118 @@
+"""The validated tables a feature computation reads, and their as-of filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import pandas as pd
+import sqlalchemy as sa
+
+from features.calendar import Calendar
+from features.db import TABLES, read_table
+
+# Never read for features: names and ID hashes stay in the operational database.
+STUDENT_COLUMNS = ["student_id", "school_id", "sex", "birth_date", "nationality", "disability"]
+# The date at which each record becomes known; records after the as-of date are unseen.
+KNOWN_ON = {
+    "enrollments": "term_start",
+    "exits": "exit_date",
+    "attendance": "date",
+    "grades": "known_date",
+    "assessments": "date",
+    "household": "survey_date",
+    "screenings": "screening_date",
+    "interventions": "date",
+}
+GRADES_KNOWN_AFTER_TERM_END = pd.Timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """One frame per source; optional sources are ``None`` when absent or empty."""
+
+    students: pd.DataFrame
+    enrollments: pd.DataFrame
+    exits: pd.DataFrame
+    calendar: Calendar
+    schools: pd.DataFrame | None = None
+    attendance: pd.DataFrame | None = None
+    grades: pd.DataFrame | None = None
+    assessments: pd.DataFrame | None = None
+    household: pd.DataFrame | None = None
+    screenings: pd.DataFrame | None = None
+    interventions: pd.DataFrame | None = None
+
+    @classmethod
+    def from_frames(cls, frames: dict[str, pd.DataFrame | None]) -> Sources:
+        """Assemble sources from typed frames (dates as datetime64)."""
+        present = {k: v for k, v in frames.items() if v is not None and len(v)}
+        enrollments = frames["enrollments"]
+        if enrollments is None:
+            raise ValueError("enrollments are required")
+        calendar = Calendar.build(present.get("calendar"), enrollments["academic_year"].unique())
+        enrollments = _with_term_dates(enrollments, calendar)
+        grades = present.get("grades")
+        if grades is not None:
+            grades = _with_known_date(grades, enrollments, calendar)
+        return cls(
+            students=frames["students"] if frames["students"] is not None else pd.DataFrame(),
+            enrollments=enrollments,
+            exits=frames.get("exits") if frames.get("exits") is not None else pd.DataFrame(
+                columns=["student_id", "exit_date", "exit_type", "reason_code"]
+            ).astype({"exit_date": "datetime64[ns]"}),
+            calendar=calendar,
+            schools=present.get("schools"),
+            attendance=present.get("attendance"),
+            grades=grades,
+            assessments=present.get("assessments"),
+            household=present.get("household"),
+            screenings=present.get("screenings"),
+            interventions=present.get("interventions"),
+        )
+
+    @classmethod
+    def from_database(cls, engine: sa.Engine) -> Sources:
+        """Read every source from the operational database (no names, no ID hashes)."""
+        frames: dict[str, pd.DataFrame | None] = {}
+        for name in TABLES:
+            columns = STUDENT_COLUMNS if name == "students" else None
+            frames[name] = read_table(engine, name, columns=columns)
+        return cls.from_frames(frames)
+
+    def known_on(self, day: pd.Timestamp) -> Sources:
+        """Only what was known on ``day``: records dated after it are dropped."""
+        changes: dict[str, pd.DataFrame | None] = {}
+        for f in fields(self):
+            frame = getattr(self, f.name)
+            column = KNOWN_ON.get(f.name)
+            if column and frame is not None:
+                changes[f.name] = frame[frame[column] <= day]
+        return replace(self, **changes)
+
+
+def _with_term_dates(enrollments: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
+    """Each enrolment's term start and end at its school, from the calendar."""
+    terms = calendar.terms_for(enrollments["school_id"].unique())
+    dated = enrollments.merge(
+        terms[["school_id", "academic_year", "term", "start_date", "end_date"]],
+        on=["school_id", "academic_year", "term"],
+        how="left",
+    )
+    return dated.rename(columns={"start_date": "term_start", "end_date": "term_end"})
+
+
+def _with_known_date(grades: pd.DataFrame, enrollments: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
+    """A grade is known from its recorded date, else two weeks after its term ends."""
+    school = enrollments.drop_duplicates(["student_id", "academic_year", "term"])[
+        ["student_id", "academic_year", "term", "school_id"]
+    ]
+    merged = grades.merge(school, on=["student_id", "academic_year", "term"], how="left")
+    terms = calendar.terms_for(merged["school_id"].fillna("").unique())
+    merged = merged.assign(school_id=merged["school_id"].fillna("")).merge(
+        terms[["school_id", "academic_year", "term", "end_date"]],
+        on=["school_id", "academic_year", "term"],
+        how="left",
+    )
+    fallback = merged["end_date"] + GRADES_KNOWN_AFTER_TERM_END
+    known = merged["recorded_date"].fillna(fallback) if "recorded_date" in merged else fallback
+    return grades.assign(known_date=known.to_numpy())
