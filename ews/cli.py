@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -135,6 +136,48 @@ def ingest(
         for s in report.refused:
             console.print(f"[red]Refused {s.file}: {s.refused}. Nothing of it was loaded.[/red]")
         raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def features(
+    as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option(help="Output file: .parquet or .csv.")] = Path(
+        "data/features.parquet"
+    ),
+) -> None:
+    """Write one feature row per enrolled student as of a date."""
+    from features.build import features_as_of
+    from features.db import make_engine
+    from features.sources import Sources
+
+    day = _parse_date(as_of)
+    settings = _settings()
+    with _progress() as progress:
+        progress.add_task("reading sources", total=None)
+        sources = Sources.from_database(make_engine(settings.database_url))
+        progress.add_task(f"features as of {day.date()}", total=None)
+        rows = features_as_of(sources, day)
+    if rows.empty:
+        console.print(f"[yellow]No student is enrolled in a term containing {day.date()}.[/yellow]")
+        raise typer.Exit(1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        rows.to_csv(out, index=False, encoding="utf-8-sig")
+    else:
+        rows.to_parquet(out, index=False)
+    console.print(
+        f"Wrote {len(rows):,} students × {rows.shape[1]} columns as of {day.date()} to {out}"
+    )
+
+
+def _parse_date(text: str):  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(date.fromisoformat(text))
+    except ValueError:
+        console.print(f"[red]Not a date: {text!r}; use YYYY-MM-DD.[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()

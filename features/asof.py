@@ -46,6 +46,14 @@ def as_ns(values: pd.Series | pd.Index) -> np.ndarray:
     return np.asarray(pd.to_datetime(values), dtype="datetime64[ns]")
 
 
+def _same_key_dtype(query: pd.DataFrame, right: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """merge_asof needs identical ``by`` dtypes; an empty frame may carry object ids."""
+    if query["student_id"].dtype != right["student_id"].dtype:
+        query = query.assign(student_id=query["student_id"].astype(object))
+        right = right.assign(student_id=right["student_id"].astype(object))
+    return query, right
+
+
 def latest_at(
     records: pd.DataFrame,
     date_column: str,
@@ -58,13 +66,13 @@ def latest_at(
     Returns:
         A frame aligned with ``anchors`` with every column of ``records`` (NaN where none).
     """
-    query = pd.DataFrame(
-        {"student_id": student_ids.to_numpy(), "_anchor": as_ns(anchors)}
-    )
+    query = pd.DataFrame({"student_id": student_ids.to_numpy(), "_anchor": as_ns(anchors)})
     query["_order"] = np.arange(len(query))
     valid = query["_anchor"].notna()
     right = records.dropna(subset=[date_column]).sort_values(date_column, kind="stable")
     right = right.assign(_record_date=as_ns(right[date_column]))
+    query, right = _same_key_dtype(query, right)
+    valid = query["_anchor"].notna()
     matched = pd.merge_asof(
         query[valid].sort_values("_anchor", kind="stable"),
         right,
@@ -83,12 +91,11 @@ def next_after(
     records: pd.DataFrame, date_column: str, student_ids: pd.Series, anchors: pd.Series
 ) -> pd.Series:
     """The first record date strictly after each anchor, per student (NaT where none)."""
-    query = pd.DataFrame(
-        {"student_id": student_ids.to_numpy(), "_anchor": as_ns(anchors)}
-    )
+    query = pd.DataFrame({"student_id": student_ids.to_numpy(), "_anchor": as_ns(anchors)})
     query["_order"] = np.arange(len(query))
     right = records[["student_id", date_column]].dropna().sort_values(date_column)
     right = right.rename(columns={date_column: "_next"}).assign(_next=lambda f: as_ns(f["_next"]))
+    query, right = _same_key_dtype(query, right)
     matched = pd.merge_asof(
         query.sort_values("_anchor", kind="stable"),
         right,

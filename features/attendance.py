@@ -69,7 +69,7 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
         queries["student_id"],
         queries["term_start"],
         strictly_before=True,
-    ).fillna(0)
+    )[["position", "cum_absent", "cum_unexplained"]].fillna(0)
     # Longest streak inside the term so far: max over the rows between term start and as-of.
     longest = _longest_streak_in_term(state, queries)
     has_records = at["position"].notna()
@@ -112,7 +112,9 @@ def _longest_streak_in_term(state: pd.DataFrame, queries: pd.DataFrame) -> pd.Se
         run_id = np.cumsum(~absent | first)
         streak = pd.Series(absent.astype(int)).groupby(run_id).cumsum()
         running = streak.groupby(student).cummax().to_numpy()
-        term_state = pd.DataFrame({"student_id": student, "date": rows["date"].to_numpy(), "longest": running})
+        term_state = pd.DataFrame(
+            {"student_id": student, "date": rows["date"].to_numpy(), "longest": running}
+        )
         found = latest_at(term_state, "date", group["student_id"], group["as_of"])
         result[group.index] = found["longest"].fillna(0.0).to_numpy()
     return result

@@ -79,7 +79,9 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     last_exit = latest_at(exits, "exit_date", pairs["student_id"], pairs["as_of"])["exit_date"]
     left = last_exit.notna() & (last_exit >= pairs["term_start"])
     pairs = pairs.loc[~left.to_numpy()]
-    pairs = pairs.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(drop=True)
+    pairs = pairs.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
+        drop=True
+    )
     return pairs.reindex(columns=POPULATION_COLUMNS)
 
 
@@ -110,8 +112,9 @@ def build_features(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:
 
 def _family_state(family: Family, sources: Sources, queries: pd.DataFrame) -> pd.DataFrame | None:
     if family.name == "history":
-        return history.history_state(queries, sources.students, sources.enrollments, sources.exits,
-                                     sources.interventions)
+        return history.history_state(
+            queries, sources.students, sources.enrollments, sources.exits, sources.interventions
+        )
     if family.name == "demographics":
         return demographics.demographics_state(sources.students, queries)
     frame = getattr(sources, family.source or "")

@@ -37,7 +37,9 @@ class Calendar:
             ],
             columns=["school_id", *TERM_COLUMNS],
         )
-        defaults[["start_date", "end_date"]] = defaults[["start_date", "end_date"]].apply(pd.to_datetime)
+        defaults[["start_date", "end_date"]] = defaults[["start_date", "end_date"]].apply(
+            pd.to_datetime
+        )
         given = (
             calendar.assign(school_id=calendar["school_id"].fillna(""))
             if calendar is not None
@@ -67,7 +69,10 @@ class Calendar:
             A frame aligned with ``dates``: academic_year, term, start_date, end_date.
         """
         query = pd.DataFrame(
-            {"school_id": school_ids.to_numpy(), "day": np.asarray(pd.to_datetime(dates), dtype="datetime64[ns]")}
+            {
+                "school_id": school_ids.to_numpy(),
+                "day": np.asarray(pd.to_datetime(dates), dtype="datetime64[ns]"),
+            }
         )
         query["_order"] = np.arange(len(query))
         terms = self.terms_for(query["school_id"].unique())

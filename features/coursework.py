@@ -27,7 +27,9 @@ def coursework_state(assessments: pd.DataFrame, queries: pd.DataFrame) -> pd.Dat
     students = queries["student_id"]
     now = cumulative_at(events, "date", values, students, queries["as_of"])
     recent = cumulative_at(events, "date", values, students, queries["as_of"] - RECENT)
-    term = cumulative_at(events, "date", values, students, queries["term_start"] - pd.Timedelta(days=1))
+    term = cumulative_at(
+        events, "date", values, students, queries["term_start"] - pd.Timedelta(days=1)
+    )
     out = pd.DataFrame(index=queries.index)
     for column in values:
         out[f"{column}_28d"] = now[column] - recent[column]

@@ -6,7 +6,16 @@ import pandas as pd
 
 from features.asof import latest_at
 
-NUMERIC_GRADES = {"0": 0.0, "1": 1.0, "1.5": 1.5, "2": 2.0, "2.5": 2.5, "3": 3.0, "3.5": 3.5, "4": 4.0}
+NUMERIC_GRADES = {
+    "0": 0.0,
+    "1": 1.0,
+    "1.5": 1.5,
+    "2": 2.0,
+    "2.5": 2.5,
+    "3": 3.0,
+    "3.5": 3.5,
+    "4": 4.0,
+}
 
 
 def term_results(grades: pd.DataFrame) -> pd.DataFrame:
@@ -42,8 +51,16 @@ def term_results(grades: pd.DataFrame) -> pd.DataFrame:
 def grades_state(grades: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
     """The latest term result known at each query's as-of date."""
     terms = term_results(grades)
-    columns = ["student_id", "known_date", "gpa", "previous_gpa", "cumulative_gpa", "failed", "incomplete",
-               "not_eligible"]
+    columns = [
+        "student_id",
+        "known_date",
+        "gpa",
+        "previous_gpa",
+        "cumulative_gpa",
+        "failed",
+        "incomplete",
+        "not_eligible",
+    ]
     return latest_at(terms[columns], "known_date", queries["student_id"], queries["as_of"])
 
 

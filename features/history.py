@@ -37,9 +37,15 @@ def history_state(
     out = pd.DataFrame(index=queries.index)
     out["grade_level"] = queries["grade_level"].to_numpy()
     out["as_of"] = queries["as_of"]
-    birth = queries[["student_id"]].merge(students[["student_id", "birth_date"]], on="student_id", how="left")
+    birth = queries[["student_id"]].merge(
+        students[["student_id", "birth_date"]], on="student_id", how="left"
+    )
     year_start = pd.to_datetime((queries["academic_year"].astype(int) - 543).astype(str) + "-05-16")
-    age_days = (year_start.to_numpy() - birth["birth_date"].to_numpy()).astype("timedelta64[D]").astype(float)
+    age_days = (
+        (year_start.to_numpy() - birth["birth_date"].to_numpy())
+        .astype("timedelta64[D]")
+        .astype(float)
+    )
     out["age_at_year_start"] = np.floor(age_days / 365.25)
 
     # Enrolment spells known by the as-of date: a term is known from its start.
@@ -48,22 +54,32 @@ def history_state(
     changed = spells["school_id"].ne(spells.groupby("student_id")["school_id"].shift(1))
     first = ~spells["student_id"].duplicated()
     spells = spells.assign(move=(changed & ~first).astype(float), terms=1.0)
-    counts = cumulative_at(spells, "term_start", ["move", "terms"], queries["student_id"], queries["as_of"])
+    counts = cumulative_at(
+        spells, "term_start", ["move", "terms"], queries["student_id"], queries["as_of"]
+    )
     out["school_moves"] = counts["move"]
     out["terms_enrolled"] = counts["terms"]
 
     dropouts = exits[exits["exit_type"] == "dropout"][["student_id", "exit_date"]]
-    earlier = latest_at(dropouts, "exit_date", queries["student_id"], queries["term_start"], strictly_before=True)
+    earlier = latest_at(
+        dropouts, "exit_date", queries["student_id"], queries["term_start"], strictly_before=True
+    )
     out["returned"] = earlier["exit_date"].notna().astype(float)
 
     if interventions is not None:
         events = interventions.assign(n=1.0)[["student_id", "date", "n"]]
         now = cumulative_at(events, "date", ["n"], queries["student_id"], queries["as_of"])
-        before = cumulative_at(events, "date", ["n"], queries["student_id"], queries["as_of"] - RECENT_HELP)
+        before = cumulative_at(
+            events, "date", ["n"], queries["student_id"], queries["as_of"] - RECENT_HELP
+        )
         out["interventions_90d"] = (now["n"] - before["n"]).to_numpy()
         visits = interventions[interventions["type"] == "home_visit"][["student_id", "date"]]
-        last_visit = latest_at(visits.rename(columns={"date": "visit_date"}), "visit_date",
-                               queries["student_id"], queries["as_of"])
+        last_visit = latest_at(
+            visits.rename(columns={"date": "visit_date"}),
+            "visit_date",
+            queries["student_id"],
+            queries["as_of"],
+        )
         out["last_home_visit"] = last_visit["visit_date"].to_numpy()
     else:
         out["interventions_90d"] = np.nan

@@ -19,10 +19,17 @@ def school_dropout_rate_past_years(
         ["student_id", "academic_year", "school_id"]
     ]
     dropouts = exits[exits["exit_type"] == "dropout"]
-    exit_year = dropouts["exit_date"].dt.year + 543 - (dropouts["exit_date"].dt.month < 5).astype(int)
+    exit_year = (
+        dropouts["exit_date"].dt.year + 543 - (dropouts["exit_date"].dt.month < 5).astype(int)
+    )
     left = enrolled.merge(
-        pd.DataFrame({"student_id": dropouts["student_id"].to_numpy(), "academic_year": exit_year.to_numpy(),
-                      "dropped": 1.0}).drop_duplicates(["student_id", "academic_year"]),
+        pd.DataFrame(
+            {
+                "student_id": dropouts["student_id"].to_numpy(),
+                "academic_year": exit_year.to_numpy(),
+                "dropped": 1.0,
+            }
+        ).drop_duplicates(["student_id", "academic_year"]),
         on=["student_id", "academic_year"],
         how="left",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -57,7 +58,9 @@ class Sources:
         return cls(
             students=frames["students"] if frames["students"] is not None else pd.DataFrame(),
             enrollments=enrollments,
-            exits=frames.get("exits") if frames.get("exits") is not None else pd.DataFrame(
+            exits=frames.get("exits")
+            if frames.get("exits") is not None
+            else pd.DataFrame(
                 columns=["student_id", "exit_date", "exit_type", "reason_code"]
             ).astype({"exit_date": "datetime64[ns]"}),
             calendar=calendar,
@@ -81,7 +84,7 @@ class Sources:
 
     def known_on(self, day: pd.Timestamp) -> Sources:
         """Only what was known on ``day``: records dated after it are dropped."""
-        changes: dict[str, pd.DataFrame | None] = {}
+        changes: dict[str, Any] = {}
         for f in fields(self):
             frame = getattr(self, f.name)
             column = KNOWN_ON.get(f.name)
@@ -101,7 +104,9 @@ def _with_term_dates(enrollments: pd.DataFrame, calendar: Calendar) -> pd.DataFr
     return dated.rename(columns={"start_date": "term_start", "end_date": "term_end"})
 
 
-def _with_known_date(grades: pd.DataFrame, enrollments: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
+def _with_known_date(
+    grades: pd.DataFrame, enrollments: pd.DataFrame, calendar: Calendar
+) -> pd.DataFrame:
     """A grade is known from its recorded date, else two weeks after its term ends."""
     school = enrollments.drop_duplicates(["student_id", "academic_year", "term"])[
         ["student_id", "academic_year", "term", "school_id"]

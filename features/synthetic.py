@@ -436,8 +436,8 @@ class _Simulation:
         unrecorded = drops & (rng.random(k) < 0.25)
         leave_day[unrecorded] = n_days
         # Most dropouts disengage over weeks first; moves and a third of others are sudden.
-        warned = drops & (rng.random(k) < 0.7)
-        onset = np.maximum(0, leave_day - rng.integers(15, 70, k))
+        warned = drops & (rng.random(k) < 0.75)
+        onset = np.maximum(0, leave_day - rng.integers(20, 80, k))
         onset[unrecorded] = np.maximum(0, n_days - rng.integers(20, 60, unrecorded.sum()))
 
         self._record_exits(

@@ -217,7 +217,9 @@ def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
 def _parse_column(raw: pd.Series, column: Column, log: _RejectLog, bad: np.ndarray) -> pd.Series:
     text = raw.astype("str").str.strip()
     # "none" is a real value (caregiver, equity status), never a blank.
-    blank = (text == "") | text.str.upper().isin(["NA", "N/A", "NULL", "-"]) & (column.kind != "str")
+    blank = (text == "") | text.str.upper().isin(["NA", "N/A", "NULL", "-"]) & (
+        column.kind != "str"
+    )
     if column.kind == "str":
         return text.mask(text == "")
     if column.kind == "national_id":

@@ -69,3 +69,36 @@ def base_directory(write_csv: Callable[..., Path]) -> Path:
         ],
     )
     return write_csv("exits", ["student_id,exit_date,exit_type,reason_code,destination_school_id"])
+
+
+SMALL_SYNTH = {"schools": 6, "students": 900, "years": 2, "seed": 3, "defect_rate": 0.0}
+
+
+@pytest.fixture(scope="session")
+def synthetic_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small clean synthetic data directory (6 schools, 900 students, 2 years)."""
+    from features.synthetic import SynthConfig, generate, write_directory
+
+    directory = tmp_path_factory.mktemp("synthetic") / "data"
+    write_directory(generate(SynthConfig(**SMALL_SYNTH)), directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def synthetic_engine(
+    synthetic_directory: Path, tmp_path_factory: pytest.TempPathFactory
+) -> sa.Engine:
+    """The small synthetic directory, ingested into its own SQLite database."""
+    from features.ingest import ingest_directory
+
+    folder = tmp_path_factory.mktemp("synthetic-db")
+    engine = make_engine(f"sqlite:///{folder / 'ews.db'}")
+    ingest_directory(synthetic_directory, engine, ID_KEY, folder / "rejects")
+    return engine
+
+
+@pytest.fixture(scope="session")
+def synthetic_sources(synthetic_engine: sa.Engine):  # type: ignore[no-untyped-def]
+    from features.sources import Sources
+
+    return Sources.from_database(synthetic_engine)

@@ -1,0 +1,152 @@
+"""Feature rows: as-of correctness, one pass equals per date, missing sources stay missing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.build import (
+    build_features,
+    feature_ids,
+    features_as_of,
+    features_for_dates,
+    population,
+)
+from features.catalog import catalog
+from features.contract import SOURCES_BY_NAME
+from features.db import make_engine
+from features.ingest import ingest_directory
+from features.sources import Sources
+from features.synthetic import thai_term_dates
+from features.validate import parse_dates
+from tests.conftest import ID_KEY
+
+AS_OF = pd.Timestamp("2024-08-05")
+# The column that dates each source's records, as the files write it.
+DATED = {
+    "attendance": "date",
+    "grades": "recorded_date",
+    "assessments": "date",
+    "household": "survey_date",
+    "screenings": "screening_date",
+    "interventions": "date",
+    "exits": "exit_date",
+}
+
+
+def _cut(directory: Path, out: Path, day: pd.Timestamp) -> Path:
+    """Copy a data directory keeping only records dated on or before ``day``."""
+    out.mkdir(parents=True)
+    for name in SOURCES_BY_NAME:
+        path = directory / f"{name}.csv"
+        encoding = "cp874" if name == "screenings" else "utf-8-sig"
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        if name in DATED:
+            frame = frame[parse_dates(frame[DATED[name]]) <= day]
+        if name == "enrollments":
+            starts = [
+                pd.Timestamp(thai_term_dates(int(y), int(t))[0])
+                for y, t in zip(frame["academic_year"], frame["term"], strict=True)
+            ]
+            frame = frame[[s <= day for s in starts]]
+        frame.to_csv(out / f"{name}.csv", index=False, encoding=encoding)
+    return out
+
+
+def test_appending_later_records_never_changes_a_feature_row(
+    synthetic_directory: Path, tmp_path: Path
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    ingest_directory(
+        _cut(synthetic_directory, tmp_path / "cut", AS_OF), engine, ID_KEY, tmp_path / "r"
+    )
+    before = features_as_of(Sources.from_database(engine), AS_OF)
+    # Append every record dated after it: attendance, grades, surveys, screenings, exits...
+    ingest_directory(synthetic_directory, engine, ID_KEY, tmp_path / "r")
+    after = features_as_of(Sources.from_database(engine), AS_OF)
+
+    assert len(before) > 300
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_one_pass_over_many_dates_equals_computing_each_date_from_scratch(
+    synthetic_sources: Sources,
+) -> None:
+    dates = pd.DatetimeIndex(["2023-06-05", "2023-11-13", "2024-01-08", "2024-08-05", "2025-02-03"])
+    fast = features_for_dates(synthetic_sources, dates)
+    slow = pd.concat([features_as_of(synthetic_sources, d) for d in dates], ignore_index=True)
+
+    pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=0, atol=1e-12)
+
+
+def test_missing_optional_sources_give_missing_features_not_zeros(
+    synthetic_sources: Sources,
+) -> None:
+    required_only = replace(
+        synthetic_sources,
+        attendance=None,
+        grades=None,
+        assessments=None,
+        household=None,
+        screenings=None,
+        interventions=None,
+        schools=None,
+    )
+    queries = population(required_only, [AS_OF])
+    rows = build_features(required_only, queries)
+
+    for column in (
+        "absence_rate_20d",
+        "gpa_last_term",
+        "coursework_missing_28d",
+        "income_per_person",
+        "sdq_total",
+        "interventions_90d",
+    ):
+        assert rows[column].isna().all(), column
+    assert rows["over_age_years"].notna().all()
+
+
+def test_population_excludes_students_who_left_this_term(synthetic_sources: Sources) -> None:
+    rows = population(synthetic_sources, [AS_OF])
+    exits = synthetic_sources.exits
+    left = exits[(exits["exit_date"] <= AS_OF) & (exits["exit_date"] >= pd.Timestamp("2024-05-16"))]
+
+    assert not set(left["student_id"]) & set(rows["student_id"])
+    assert rows["student_id"].is_unique
+
+
+def test_every_feature_has_a_complete_catalog_entry() -> None:
+    entries = catalog()
+
+    assert set(feature_ids()) == set(entries)
+    for feature_id in feature_ids():
+        entry = entries[feature_id]
+        for text in (
+            entry.name_en,
+            entry.name_th,
+            entry.description,
+            entry.unit,
+            entry.reason_en,
+            entry.reason_th,
+        ):
+            assert text.strip(), feature_id
+
+
+def test_reasons_state_the_students_own_values() -> None:
+    row = dict.fromkeys(feature_ids(), np.nan) | {"absent_days_20d": 9.0, "school_days_20d": 20.0}
+    spec = catalog()["absent_days_20d"]
+
+    assert spec.reason(row, "th") == "ขาดเรียน 9 จาก 20 วันเรียนล่าสุด"
+    assert spec.reason(row, "en") == "absent 9 of the last 20 school days"
+    assert catalog()["gpa_last_term"].reason(row, "en") == "GPA last term: not recorded"
+
+
+def test_protected_attributes_are_flagged_sensitive_and_not_model_inputs() -> None:
+    protected = {k for k, v in catalog().items() if v.sensitive}
+
+    assert protected == {"sex_female", "nationality_not_thai", "has_disability"}
+    assert not any(catalog()[k].model_input or catalog()[k].actionable for k in protected)
