@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test lint format clean bench-matrix
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: install
 
 test: lint
 	$(VENV)/bin/pytest -q
+
+bench-matrix: install
+	$(PY) -m benchmarks.training_matrix
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -181,6 +181,147 @@ def _parse_date(text: str):  # type: ignore[no-untyped-def]
 
 
 @app.command()
+def train(
+    config: Annotated[
+        Path | None, typer.Option(help="TOML config (defaults: training/defaults.toml).")
+    ] = None,
+    horizon_days: Annotated[int | None, typer.Option(help="Days ahead a dropout counts.")] = None,
+    train_until: Annotated[
+        str | None, typer.Option(help="Last as-of date of training, YYYY-MM-DD.")
+    ] = None,
+    test_from: Annotated[
+        str | None, typer.Option(help="First as-of date of the test period.")
+    ] = None,
+) -> None:
+    """Train, evaluate against baselines, audit fairness, log to MLflow, register a challenger."""
+    from features.db import make_engine
+    from training.config import TrainConfig
+    from training.split import SplitError
+    from training.train import train as run_training
+
+    settings = _settings()
+    try:
+        train_config = TrainConfig.load(config)
+    except (OSError, ValueError) as error:
+        console.print(f"[red]Bad config: {error}[/red]")
+        raise typer.Exit(2) from None
+    if horizon_days is not None:
+        train_config.labels.horizon_days = horizon_days
+    if train_until is not None:
+        train_config.split.train_until = _parse_date(train_until).date()
+    if test_from is not None:
+        train_config.split.test_from = _parse_date(test_from).date()
+    with _progress() as progress:
+        task = progress.add_task("training", total=None)
+        try:
+            result = run_training(
+                settings,
+                train_config,
+                make_engine(settings.database_url),
+                on_progress=lambda m: progress.update(task, description=m),
+            )
+        except SplitError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    split = result.split.describe()
+    console.print(
+        f"Split: train {split['train_from']} – {split['train_until']} "
+        f"(validation from {split['valid_from']}), "
+        f"test {split['test_from']} – {split['test_until']}"
+    )
+    console.print(
+        f"Rows: train {result.rows['train']:,}, validation {result.rows['valid']:,}, "
+        f"test {result.rows['test']:,}"
+    )
+    table = Table(title="Test period: model against baselines")
+    table.add_column("metric")
+    for name in ("LightGBM", "ABC rule", "Logistic regression"):
+        table.add_column(name, justify="right")
+    for metric, row in result.metrics.iterrows():
+        table.add_row(str(metric), *(f"{v:.4f}" for v in row.to_numpy()))
+    console.print(table)
+    console.print(f"Fairness flags: {', '.join(result.fairness_flags) or 'none'}")
+    console.print(
+        f"Registered dropout-risk version {result.version} as challenger (run {result.run_id}); "
+        f"{result.seconds:.0f} s, peak memory {result.peak_memory_gb:.1f} GB"
+    )
+
+
+@app.command()
+def promote(
+    force: Annotated[
+        bool, typer.Option(help="Promote even if the challenger is not better.")
+    ] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --force).")] = None,
+) -> None:
+    """Make the challenger champion when it is at least as good on the same test period."""
+    from features.db import make_engine
+    from features.model_bundle import BundleError
+    from training.promote import promote as run_promotion
+
+    settings = _settings()
+    try:
+        decision = run_promotion(
+            settings, make_engine(settings.database_url), force=force, reason=reason
+        )
+    except (BundleError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    for line in decision.reasons:
+        console.print(f"- {line}")
+    if decision.promoted:
+        console.print(f"[green]Version {decision.challenger_version} is now champion.[/green]")
+    else:
+        console.print(
+            f"[yellow]Not promoted: version {decision.champion_version} stays champion.[/yellow]"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -> None:
+    """Compare today's feature distributions with the champion's training distribution (PSI)."""
+    import tempfile
+
+    from features.build import features_as_of
+    from features.db import make_engine
+    from features.model_bundle import BundleError, fetch_bundle
+    from features.sources import Sources
+    from training.drift import drift_report
+    from training.tracking import configure_tracking
+
+    settings = _settings()
+    configure_tracking(settings)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            bundle, version = fetch_bundle(settings.model_name, "champion", Path(folder))
+        except BundleError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    rows = features_as_of(
+        Sources.from_database(make_engine(settings.database_url)), _parse_date(as_of)
+    )
+    if rows.empty:
+        console.print(f"[yellow]No student is enrolled in a term containing {as_of}.[/yellow]")
+        raise typer.Exit(1)
+    report = drift_report(bundle, rows)
+    table = Table(title=f"Drift as of {as_of} against champion version {version.version} (PSI)")
+    for column in ("feature", "PSI", "missing then", "missing now", "status"):
+        table.add_column(column, justify="left" if column in ("feature", "status") else "right")
+    for row in report.head(15).itertuples():
+        table.add_row(
+            row.feature,
+            f"{row.psi:.3f}",
+            f"{row.missing_then:.1%}",
+            f"{row.missing_now:.1%}",
+            row.status,
+        )
+    console.print(table)
+    moved = report[report["status"] == "moved"]["feature"].tolist()
+    console.print(f"Features that moved (PSI > 0.25): {', '.join(moved) or 'none'}")
+
+
+@app.command()
 def contract(
     out: Annotated[Path, typer.Option(help="Where to write the data dictionary.")] = Path(
         "docs/data-dictionary.md"
@@ -220,6 +361,14 @@ def demo(
     except typer.Exit as exit_:
         if exit_.exit_code:
             raise
+    console.rule("3. Train")
+    train(config=None, horizon_days=None, train_until=None, test_from=None)
+    console.rule("4. Promote")
+    try:
+        promote(force=False, reason=None)
+    except typer.Exit as exit_:
+        if exit_.exit_code:
+            console.print("The champion stays; the demo goes on with it.")
     del no_serve
 
 

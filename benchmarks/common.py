@@ -1,0 +1,27 @@
+"""Shared set-up for benchmarks: the default synthetic data, ingested into a scratch database."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from features.db import make_engine
+from features.ingest import ingest_directory
+from features.synthetic import SynthConfig, generate, write_directory
+
+
+def synthetic_database(folder: Path, students: int = 12_000, schools: int = 20) -> sa.Engine:
+    """Generate and ingest the default synthetic data once; reuse it when already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / f"ews-{students}.db"
+    engine = make_engine(f"sqlite:///{db}")
+    if db.exists():
+        return engine
+    started = time.perf_counter()
+    data = folder / f"synth-{students}"
+    write_directory(generate(SynthConfig(schools=schools, students=students)), data)
+    ingest_directory(data, engine, "benchmark-key", folder / "rejects")
+    print(f"prepared {students:,} synthetic students in {time.perf_counter() - started:.0f} s")
+    return engine

@@ -1,0 +1,197 @@
+"""Training end to end on small synthetic data: MLflow run, registry, promotion, behaviour."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from features.model_bundle import BundleError, ModelBundle
+from features.settings import Settings
+from training.config import TrainConfig
+from training.promote import promote
+from training.train import TrainResult, train
+
+# No split is possible: a constant score, no better than drawing names from a hat.
+WEAK = {"num_boost_round": 1, "min_child_samples": 10_000_000, "early_stopping_rounds": 1}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, synthetic_engine: sa.Engine) -> Settings:
+    store = tmp_path_factory.mktemp("mlflow")
+    return Settings(
+        database_url=synthetic_engine.url.render_as_string(),
+        mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
+        mlflow_artifact_root=store / "artifacts",
+    )
+
+
+@pytest.fixture(scope="module")
+def first(settings: Settings, synthetic_engine: sa.Engine) -> TrainResult:
+    return train(settings, TrainConfig.load(), synthetic_engine)
+
+
+def _bundle(result: TrainResult, tmp_path: Path) -> ModelBundle:
+    """The bundle of one run (aliases move as the promotion tests run)."""
+    local = mlflow.artifacts.download_artifacts(
+        run_id=result.run_id, artifact_path="serving", dst_path=str(tmp_path)
+    )
+    return ModelBundle.load(Path(local))
+
+
+def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
+    first: TrainResult, settings: Settings
+) -> None:
+    client = mlflow.MlflowClient()
+    run = client.get_run(first.run_id)
+    artifacts = {a.path for a in client.list_artifacts(first.run_id)}
+    plots = {a.path for a in client.list_artifacts(first.run_id, "plots")}
+    serving = {a.path for a in client.list_artifacts(first.run_id, "serving")}
+
+    assert {
+        "model_card.md",
+        "fairness.csv",
+        "metrics.csv",
+        "features.json",
+        "serving",
+        "plots",
+    } <= artifacts
+    assert plots == {
+        f"plots/{p}.png"
+        for p in ("precision_recall", "calibration", "precision_at_k", "shap_summary")
+    }
+    assert "serving/model.txt" in serving
+    assert "serving/feature_distribution.json" in serving
+    assert run.data.metrics["model.pr_auc"] > 0
+    assert "abc_rule.precision_at_10" in run.data.metrics
+    assert "split.test_from" in run.data.params
+    assert (
+        str(client.get_model_version_by_alias("dropout-risk", "challenger").version)
+        == first.version
+    )
+
+
+def test_the_model_beats_both_baselines_on_pr_auc(first: TrainResult) -> None:
+    pr_auc = first.metrics.loc["pr_auc"]
+
+    assert pr_auc["model"] > pr_auc["abc_rule"]
+    assert pr_auc["model"] > pr_auc["logistic"]
+
+
+def test_no_student_ids_or_names_reach_mlflow(
+    first: TrainResult, settings: Settings, synthetic_directory: Path
+) -> None:
+    students = pd.read_csv(synthetic_directory / "students.csv", dtype=str, encoding="utf-8-sig")
+    names = set(students["given_name"]) | set(students["family_name"])
+    store = settings.mlflow_artifact_root
+    text = "\n".join(
+        p.read_text(errors="ignore") for p in store.rglob("*") if p.is_file() and p.suffix != ".png"
+    )
+    params = str(mlflow.MlflowClient().get_run(first.run_id).data.params)
+
+    assert not re.search(r"ST\d{6}", text + params)
+    assert not any(name in text for name in names)
+
+
+def test_first_model_becomes_champion_then_a_worse_one_is_refused(
+    first: TrainResult, settings: Settings, synthetic_engine: sa.Engine
+) -> None:
+    assert promote(settings, synthetic_engine).promoted
+    weak_config = TrainConfig.load()
+    weak_config.model = weak_config.model.model_copy(update=WEAK)
+    weak = train(settings, weak_config, synthetic_engine)
+
+    decision = promote(settings, synthetic_engine)
+
+    assert not decision.promoted
+    assert any("worse on precision" in r for r in decision.reasons)
+    client = mlflow.MlflowClient()
+    assert (
+        str(client.get_model_version_by_alias("dropout-risk", "champion").version) == first.version
+    )
+    assert (
+        str(client.get_model_version_by_alias("dropout-risk", "challenger").version) == weak.version
+    )
+
+
+def test_an_equal_or_better_challenger_is_promoted_and_force_is_recorded(
+    first: TrainResult, settings: Settings, synthetic_engine: sa.Engine
+) -> None:
+    promote(settings, synthetic_engine)
+    again = train(settings, TrainConfig.load(), synthetic_engine)  # same data, same seed: equal
+
+    assert promote(settings, synthetic_engine).promoted
+    weak_config = TrainConfig.load()
+    weak_config.model = weak_config.model.model_copy(update=WEAK)
+    weak = train(settings, weak_config, synthetic_engine)
+    with pytest.raises(ValueError, match="--reason"):
+        promote(settings, synthetic_engine, force=True)
+    forced = promote(settings, synthetic_engine, force=True, reason="pilot in two schools")
+
+    assert forced.promoted
+    version = mlflow.MlflowClient().get_model_version("dropout-risk", weak.version)
+    assert version.tags["promotion_reason"] == "pilot in two schools"
+    assert version.tags["forced"] == "true"
+    assert again.version != weak.version
+
+
+def test_more_absence_never_lowers_risk(
+    first: TrainResult, synthetic_sources, tmp_path: Path
+) -> None:
+    from training.promote import test_period_rows
+
+    bundle = _bundle(first, tmp_path)
+    rows = test_period_rows(synthetic_sources, bundle).head(3000)
+    worse = rows.copy()
+    worse["absent_days_20d"] = worse["absent_days_20d"].fillna(0) + 5
+    worse["absence_rate_20d"] = np.minimum(1, worse["absence_rate_20d"].fillna(0) + 0.25)
+    worse["absence_rate_term"] = np.minimum(1, worse["absence_rate_term"].fillna(0) + 0.2)
+    worse["absence_streak_current"] = worse["absence_streak_current"].fillna(0) + 3
+
+    assert (bundle.raw_score(worse) >= bundle.raw_score(rows) - 1e-12).all()
+    assert (bundle.risk(worse) >= bundle.risk(rows) - 1e-12).all()
+
+
+def test_a_student_with_a_clean_record_is_low_risk(first: TrainResult, tmp_path: Path) -> None:
+    bundle = _bundle(first, tmp_path)
+    clean = dict.fromkeys(bundle.features, np.nan) | {
+        "absent_days_20d": 0.0,
+        "absence_rate_20d": 0.0,
+        "absence_rate_term": 0.0,
+        "attendance_below_80pct_term": 0.0,
+        "absence_streak_current": 0.0,
+        "absence_streak_longest_term": 0.0,
+        "days_since_last_present": 0.0,
+        "late_rate_20d": 0.0,
+        "gpa_last_term": 3.5,
+        "gpa_cumulative": 3.5,
+        "failed_subjects_last_term": 0.0,
+        "coursework_missing_28d": 0.0,
+        "coursework_missing_share_term": 0.0,
+        "coursework_score_share_28d": 0.85,
+        "income_per_person": 9000.0,
+        "below_poverty_line": 0.0,
+        "screening_overall_level": 0.0,
+        "sdq_total": 5.0,
+        "grade_level_order": 6.0,
+        "over_age_years": 0.0,
+    }
+    risk = bundle.risk(pd.DataFrame([clean]))
+
+    assert bundle.tier(risk)[0] == "low"
+
+
+def test_a_tampered_bundle_refuses_to_load(first: TrainResult, tmp_path: Path) -> None:
+    bundle = _bundle(first, tmp_path / "b")
+    folder = tmp_path / "copy"
+    bundle.save(folder)
+    model = folder / "model.txt"
+    model.write_text(model.read_text().replace("leaf_value=", "leaf_value=1", 1))
+
+    with pytest.raises(BundleError, match="model.txt does not match"):
+        ModelBundle.load(folder)
