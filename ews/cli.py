@@ -321,6 +321,131 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     console.print(f"Features that moved (PSI > 0.25): {', '.join(moved) or 'none'}")
 
 
+def _scorer(settings: Settings):  # type: ignore[no-untyped-def]
+    import tempfile
+
+    from serving.model_store import ModelUnavailable, load_champion
+    from serving.scoring import Scorer
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="ews-model-") as folder:
+            bundle, version = load_champion(settings, Path(folder))
+    except ModelUnavailable as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    return Scorer(bundle, version)
+
+
+@app.command()
+def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -> None:
+    """The weekly run: score and explain every enrolled student, store ranks and changes."""
+    from rich.progress import BarColumn, MofNCompleteColumn
+
+    from features.db import make_engine
+    from serving.scoring import weekly_run
+
+    settings = _settings()
+    scorer = _scorer(settings)
+    day = _parse_date(as_of)
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("score", total=None)
+        try:
+            report = weekly_run(
+                make_engine(settings.database_url),
+                scorer,
+                day,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except ValueError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    verb = "Replaced" if report.replaced else "Stored"
+    stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.seconds.items())
+    console.print(
+        f"{verb} the run of {day.date()} with model version {report.model_version}: "
+        f"{report.students:,} students ({stages})"
+    )
+
+
+@app.command()
+def export(
+    as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option(help="CSV file to write.")],
+    school: Annotated[
+        str | None, typer.Option(help="Only this school (default: all schools).")
+    ] = None,
+) -> None:
+    """Write the week's list as CSV that Excel opens with Thai intact."""
+    from features.db import make_engine
+    from serving.export import risk_list_frame, write_csv
+
+    settings = _settings()
+    try:
+        frame = risk_list_frame(
+            make_engine(settings.database_url), _parse_date(as_of).date(), school
+        )
+    except LookupError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    write_csv(frame, out)
+    console.print(f"Wrote {len(frame):,} students to {out}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the API (and web pages) with uvicorn; the champion is loaded once."""
+    import logging
+
+    import uvicorn
+
+    from serving.app import create_app
+
+    settings = _settings()
+    scorer = _scorer(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Access logs would print paths, and paths carry student ids: the app logs route templates.
+    uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
+
+
+users_app = typer.Typer(help="Staff accounts and their tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[str, typer.Option(help="advisor, committee, analyst or admin.")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    staff_id: Annotated[
+        str | None, typer.Option(help="Advisor's advisor_id in the enrolment data.")
+    ] = None,
+    school: Annotated[str | None, typer.Option(help="Committee member's school.")] = None,
+) -> None:
+    """Create an account; its token is printed once, alone on the last line."""
+    from features.db import make_engine
+    from serving.access import AccountError, create_user
+
+    settings = _settings()
+    try:
+        user, token = create_user(make_engine(settings.database_url), role, name, staff_id, school)
+    except AccountError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"Created {user.role} account {user.user_id} ({user.name}). The token is shown once:"
+    )
+    print(token)
+
+
 @app.command()
 def contract(
     out: Annotated[Path, typer.Option(help="Where to write the data dictionary.")] = Path(
@@ -369,7 +494,68 @@ def demo(
     except typer.Exit as exit_:
         if exit_.exit_code:
             console.print("The champion stays; the demo goes on with it.")
-    del no_serve
+    console.rule("5. Weekly scoring")
+    settings = _settings()
+    as_of = _latest_monday(settings)
+    score(as_of=as_of)
+    console.rule("6. Accounts (one per role)")
+    tokens = _demo_accounts(settings)
+    if no_serve:
+        return
+    console.rule("7. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
+    advisor = tokens["advisor"]
+    console.print("Try:")
+    console.print("  curl http://127.0.0.1:8000/health")
+    console.print(
+        f'  curl -H "Authorization: Bearer {advisor}" http://127.0.0.1:8000/api/v1/risk-list'
+    )
+    console.print(
+        f'  curl -H "Authorization: Bearer {tokens["committee"]}" '
+        f"http://127.0.0.1:8000/api/v1/schools/{tokens['school']}/home-visit-plan"
+    )
+    console.print("  API documentation: http://127.0.0.1:8000/docs")
+    serve(host="127.0.0.1", port=8000)
+
+
+def _latest_monday(settings: Settings) -> str:
+    """The last Monday on or before the newest attendance record (or term end)."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from features.db import TABLES, make_engine
+
+    with make_engine(settings.database_url).connect() as connection:
+        newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
+    day = pd.Timestamp(newest)
+    return str((day - pd.Timedelta(days=day.dayofweek)).date())
+
+
+def _demo_accounts(settings: Settings) -> dict[str, str]:
+    """One account per role, tied to the school and advisor at the top of the latest list."""
+    import sqlalchemy as sa
+
+    from features.db import make_engine, student_scores
+    from serving.access import create_user
+
+    engine = make_engine(settings.database_url)
+    with engine.connect() as connection:
+        top = connection.execute(
+            sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
+            .order_by(student_scores.c.run_id.desc(), student_scores.c.rank_in_school)
+            .limit(1)
+        ).one()
+    accounts = {
+        "advisor": create_user(engine, "advisor", "ครูที่ปรึกษา (demo)", staff_id=top.advisor_id)[1],
+        "committee": create_user(
+            engine, "committee", "กรรมการดูแลช่วยเหลือ (demo)", school_id=top.school_id
+        )[1],
+        "analyst": create_user(engine, "analyst", "นักวิเคราะห์ (demo)")[1],
+        "admin": create_user(engine, "admin", "ผู้ดูแลระบบ (demo)")[1],
+    }
+    for role, token in accounts.items():
+        console.print(f"{role:>9}: {token}")
+    console.print(f"(advisor {top.advisor_id}, committee of school {top.school_id})")
+    return accounts | {"school": top.school_id}
 
 
 if __name__ == "__main__":

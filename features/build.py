@@ -130,11 +130,21 @@ def _family_state(family: Family, sources: Sources, queries: pd.DataFrame) -> pd
     return builders[family.name](frame, queries)
 
 
-def features_as_of(sources: Sources, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Population and features at one date, computed from scratch on what was known then."""
+def features_as_of(
+    sources: Sources, as_of: pd.Timestamp, student_ids: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Population and features at one date, computed from scratch on what was known then.
+
+    Args:
+        sources: the validated sources.
+        as_of: the date.
+        student_ids: only these students (all enrolled students by default).
+    """
     day = pd.Timestamp(as_of)
     known = sources.known_on(day)
     queries = population(known, [day])
+    if student_ids is not None:
+        queries = queries[queries["student_id"].isin(list(student_ids))].reset_index(drop=True)
     return pd.concat([queries, build_features(known, queries)], axis=1)
 
 

@@ -47,19 +47,61 @@ class FeatureSpec:
         template = self.reason_th if language == "th" else self.reason_en
         levels = self.levels_th if language == "th" else self.levels_en
         level = levels[int(min(max(value, 0), len(levels) - 1))] if levels else ""
-        values = {k: (math.nan if v is None else v) for k, v in row.items()}
-        return template.format(**values, value=value, level=level)
+        values = _FormatValues({k: (math.nan if v is None else v) for k, v in row.items()})
+        values.update(value=value, level=level)
+        text = template.format_map(values)
+        if "nan" in text:  # a context value the template names is unknown
+            name = self.name_th if language == "th" else self.name_en
+            return f"{name}: {value:g}"
+        return text
+
+
+# Plausible bounds by unit, for checking feature values sent by integrators.
+UNIT_RANGES: dict[str, tuple[float, float]] = {
+    "share": (0.0, 1.0),
+    "flag": (0.0, 1.0),
+    "share points": (-1.0, 1.0),
+    "days": (0.0, 3650.0),
+    "years": (-10.0, 30.0),
+    "baht a month": (0.0, 10_000_000.0),
+    "km": (0.0, 500.0),
+    "minutes": (0.0, 600.0),
+}
+
+
+def value_range(spec: FeatureSpec) -> tuple[float, float]:
+    """The values a feature can take; anything outside is an input error."""
+    if spec.levels_en:
+        return 0.0, float(len(spec.levels_en) - 1)
+    if spec.unit == "level":
+        return 0.0, 19.0
+    if spec.unit == "grade points":
+        return (-4.0, 4.0) if "change" in spec.id else (0.0, 4.0)
+    if spec.unit == "points":
+        return (-40.0, 40.0) if "change" in spec.id else (0.0, 40.0)
+    return UNIT_RANGES.get(spec.unit, (0.0, 1000.0))
+
+
+class _FormatValues(dict[str, Any]):
+    """A template may name a context value the caller did not send: show it as unknown."""
+
+    def __missing__(self, key: str) -> float:
+        return math.nan
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> dict[str, FeatureSpec]:
     """Read and check the catalog; raises ValueError naming an incomplete entry."""
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    return specs_from_entries(tomllib.loads(path.read_text(encoding="utf-8")))
+
+
+def specs_from_entries(raw: dict[str, Any]) -> dict[str, FeatureSpec]:
+    """Catalog entries (from the TOML file or a model bundle's JSON) as specs."""
     specs = {}
     for feature_id, entry in raw.items():
         missing = [f for f in REQUIRED_FIELDS if not str(entry.get(f, "")).strip()]
         if missing:
             raise ValueError(f"catalog entry {feature_id!r} lacks {', '.join(missing)}")
-        entry = dict(entry)
+        entry = {k: v for k, v in entry.items() if k != "id"}
         for key in ("levels_en", "levels_th"):
             entry[key] = tuple(entry.get(key, ()))
         specs[feature_id] = FeatureSpec(id=feature_id, **entry)

@@ -115,3 +115,68 @@ def read_table(
         elif isinstance(column.type, sa.Boolean):
             frame[column.name] = frame[column.name].astype("boolean")
     return frame
+
+
+# Tables the serving side writes: accounts, the audit log and the weekly scores. They live
+# in the same operational database and migration history as the contract tables.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("role", sa.String, nullable=False),
+    sa.Column("staff_id", sa.String, nullable=True),
+    sa.Column("school_id", sa.String, nullable=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("student_id", sa.String, nullable=False),
+    sa.Column("endpoint", sa.String, nullable=False),
+)
+
+score_runs = sa.Table(
+    "score_runs",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("model_version", sa.String, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("students", sa.Integer, nullable=False),
+    sa.UniqueConstraint("as_of", "model_version", name="uq_score_runs_week_model"),
+)
+
+student_scores = sa.Table(
+    "student_scores",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.Integer,
+        sa.ForeignKey("score_runs.run_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("student_id", sa.String, primary_key=True),
+    sa.Column("school_id", sa.String, nullable=False, index=True),
+    sa.Column("advisor_id", sa.String, nullable=True, index=True),
+    sa.Column("classroom", sa.String, nullable=True),
+    sa.Column("grade_level", sa.String, nullable=True),
+    sa.Column("risk", sa.Float, nullable=False),
+    sa.Column("raw_score", sa.Float, nullable=False),
+    sa.Column("base_value", sa.Float, nullable=False),
+    sa.Column("tier", sa.String, nullable=False),
+    sa.Column("rank_in_school", sa.Integer, nullable=False),
+    sa.Column("rank_in_advisor", sa.Integer, nullable=False),
+    sa.Column("contributions", sa.Text, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("suggested_step_th", sa.String, nullable=True),
+    sa.Column("suggested_step_en", sa.String, nullable=True),
+    sa.Column("change", sa.String, nullable=False),
+    sa.Column("previous_rank_in_school", sa.Integer, nullable=True),
+)

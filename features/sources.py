@@ -74,12 +74,19 @@ class Sources:
         )
 
     @classmethod
-    def from_database(cls, engine: sa.Engine) -> Sources:
-        """Read every source from the operational database (no names, no ID hashes)."""
+    def from_database(cls, engine: sa.Engine, student_ids: list[str] | None = None) -> Sources:
+        """Read every source from the operational database (no names, no ID hashes).
+
+        With ``student_ids``, per-student records are read for those students only;
+        enrolments and exits are always read whole (school context needs them).
+        """
         frames: dict[str, pd.DataFrame | None] = {}
         for name in TABLES:
             columns = STUDENT_COLUMNS if name == "students" else None
-            frames[name] = read_table(engine, name, columns=columns)
+            whole = name in ("schools", "calendar", "enrollments", "exits")
+            frames[name] = read_table(
+                engine, name, columns=columns, student_ids=None if whole else student_ids
+            )
         return cls.from_frames(frames)
 
     def known_on(self, day: pd.Timestamp) -> Sources:

@@ -43,15 +43,15 @@ class FeatureConfig(_Section):
 
 class ModelConfig(_Section):
     num_leaves: int = Field(15, ge=2, le=1024)
-    max_depth: int = Field(6, ge=-1, le=64)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    min_child_samples: int = Field(200, ge=1)
+    max_depth: int = Field(5, ge=-1, le=64)
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    min_child_samples: int = Field(1000, ge=1)
     feature_fraction: float = Field(0.8, gt=0, le=1)
     bagging_fraction: float = Field(0.8, gt=0, le=1)
     bagging_freq: int = Field(1, ge=0)
-    lambda_l2: float = Field(1.0, ge=0)
-    num_boost_round: int = Field(600, ge=1)
-    early_stopping_rounds: int = Field(50, ge=1)
+    lambda_l2: float = Field(10.0, ge=0)
+    num_boost_round: int = Field(1000, ge=1)
+    early_stopping_rounds: int = Field(100, ge=1)
     seed: int = 7
 
 

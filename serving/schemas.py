@@ -1,0 +1,144 @@
+"""Request and response models of the JSON API (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_STUDENTS_PER_REQUEST = 500
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(_Model):
+    status: str
+    champion_version: str
+
+
+class ModelInfo(_Model):
+    version: str
+    features: list[str] = Field(description="The model's input names, in order.")
+    horizon_days: int
+    training_window: dict[str, str]
+    test_metrics: dict[str, float]
+    fairness_flags: list[str]
+
+
+class Contribution(_Model):
+    feature: str
+    value: float | None
+    shap: float = Field(description="Exact TreeSHAP contribution to the raw score (log-odds).")
+
+
+class Reason(_Model):
+    feature: str
+    text_th: str
+    text_en: str
+
+
+class Score(_Model):
+    risk: float = Field(description="Calibrated probability of leaving within the horizon.")
+    tier: str
+    raw_score: float
+    base_value: float = Field(
+        description="base_value plus the sum of the contributions is raw_score."
+    )
+    contributions: list[Contribution]
+    reasons: list[Reason]
+    suggested_step_th: str | None = None
+    suggested_step_en: str | None = None
+
+
+class StudentScore(Score):
+    student_id: str
+
+
+class ScoreRequest(_Model):
+    student_ids: list[str] = Field(min_length=1, max_length=MAX_STUDENTS_PER_REQUEST)
+    as_of: dt.date | None = Field(None, description="Defaults to today.")
+
+
+class FeatureRowsRequest(_Model):
+    rows: list[dict[str, float | None]] = Field(
+        min_length=1, description="Feature values by id; missing features are unknown (null)."
+    )
+
+
+class ScoreResponse(_Model):
+    model_version: str
+    results: list[StudentScore]
+
+
+class FeatureScoreResponse(_Model):
+    model_version: str
+    results: list[Score]
+
+
+class LastIntervention(_Model):
+    date: dt.date
+    type: str
+    outcome: str | None
+
+
+class ListedStudent(_Model):
+    student_id: str
+    name: str | None
+    school_id: str
+    advisor_id: str | None
+    classroom: str | None
+    grade_level: str | None
+    rank_in_school: int
+    rank_in_advisor: int
+    risk: float
+    tier: str
+    reasons: list[Reason]
+    suggested_step_th: str | None
+    suggested_step_en: str | None
+    change: str = Field(description="new on the list, up, down or same since the previous week.")
+    last_intervention: LastIntervention | None
+
+
+class RiskList(_Model):
+    as_of: dt.date
+    model_version: str
+    students: list[ListedStudent]
+
+
+class HistoryPoint(_Model):
+    as_of: dt.date
+    risk: float
+    tier: str
+    rank_in_school: int
+
+
+class StudentDetail(_Model):
+    student_id: str
+    name: str | None
+    latest: ListedStudent | None
+    contributions: list[Contribution]
+    history: list[HistoryPoint]
+
+
+class HomeVisitPlan(_Model):
+    school_id: str
+    as_of: dt.date
+    capacity: int
+    students: list[ListedStudent]
+
+
+class InterventionIn(_Model):
+    student_id: str = Field(min_length=1, max_length=64)
+    date: dt.date | None = Field(None, description="Defaults to today.")
+    type: str
+    outcome: str | None = None
+
+
+class Intervention(_Model):
+    student_id: str
+    date: dt.date
+    type: str
+    outcome: str | None
+    staff_id: str | None

@@ -1,0 +1,231 @@
+"""Scoring with explanations, and the weekly run that stores every enrolled student's result.
+
+Re-running a week with the same model replaces that run; the replacement is one
+transaction, so a crash leaves the previous complete run intact.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from features.build import features_as_of
+from features.catalog import FeatureSpec, specs_from_entries
+from features.db import score_runs, student_scores, upgrade
+from features.model_bundle import ModelBundle
+from features.sources import Sources
+from serving.explain import Explainer
+from serving.reasons import suggested_step, top_reasons
+
+CHUNK = 2000
+ON_LIST = ("high", "watch")
+
+
+class Scorer:
+    """A loaded model with its explainer and catalog: turns feature rows into results."""
+
+    def __init__(self, bundle: ModelBundle, version: str) -> None:
+        self.bundle = bundle
+        self.version = version
+        self.explainer = Explainer(bundle)
+        self.catalog: dict[str, FeatureSpec] = specs_from_entries(bundle.catalog)
+
+    @property
+    def features(self) -> list[str]:
+        return self.bundle.features
+
+    def score(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Risk, tier, exact contributions, reasons and next step for each row.
+
+        Args:
+            rows: feature rows; every model input must be a column (NaN when unknown).
+        """
+        explanation = self.explainer.explain(self.bundle.matrix(rows))
+        risk = self.bundle.calibration.apply(explanation.raw_score)
+        records = rows.to_dict("records")
+        reasons, steps_th, steps_en, contributions = [], [], [], []
+        for i, values in enumerate(records):
+            shap = explanation.contributions[i]
+            found = top_reasons(values, shap, self.features, self.catalog)
+            step = suggested_step(found, self.catalog)
+            reasons.append(found)
+            steps_th.append(step[0] if step else None)
+            steps_en.append(step[1] if step else None)
+            contributions.append(
+                [
+                    {"feature": f, "value": _json_number(values.get(f)), "shap": float(s)}
+                    for f, s in zip(self.features, shap, strict=True)
+                ]
+            )
+        return pd.DataFrame(
+            {
+                "risk": risk,
+                "tier": self.bundle.tier(risk),
+                "raw_score": explanation.raw_score,
+                "base_value": explanation.base_value,
+                "contributions": contributions,
+                "reasons": reasons,
+                "suggested_step_th": steps_th,
+                "suggested_step_en": steps_en,
+            },
+            index=rows.index,
+        )
+
+
+def _json_number(value: object) -> float | None:
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return None if np.isnan(number) else number
+
+
+@dataclass
+class WeeklyRunReport:
+    run_id: int
+    as_of: pd.Timestamp
+    model_version: str
+    students: int
+    replaced: bool
+    seconds: dict[str, float]
+
+
+def weekly_run(
+    engine: sa.Engine,
+    scorer: Scorer,
+    as_of: pd.Timestamp,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+) -> WeeklyRunReport:
+    """Score every enrolled student as of a date and store the run."""
+    upgrade(engine)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    rows = features_as_of(Sources.from_database(engine), as_of)
+    timings["features"] = time.perf_counter() - started
+    if rows.empty:
+        raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")
+
+    started = time.perf_counter()
+    parts = []
+    for start in range(0, len(rows), CHUNK):
+        parts.append(scorer.score(rows.iloc[start : start + CHUNK]))
+        on_progress(min(start + CHUNK, len(rows)), len(rows))
+    scored = pd.concat(
+        [
+            rows[["student_id", "school_id", "advisor_id", "classroom", "grade_level"]],
+            pd.concat(parts),
+        ],
+        axis=1,
+    )
+    timings["score_and_explain"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    scored = _rank(scored)
+    previous = _previous_run(engine, as_of)
+    scored = _change(scored, previous)
+    run_id, replaced = _store(engine, scored, as_of, scorer.version)
+    timings["store"] = time.perf_counter() - started
+    return WeeklyRunReport(run_id, as_of, scorer.version, len(scored), replaced, timings)
+
+
+def _rank(scored: pd.DataFrame) -> pd.DataFrame:
+    # Rank by the raw score: calibration keeps the order but can tie students.
+    order = scored.sort_values(["raw_score", "student_id"], ascending=[False, True])
+    scored = scored.assign(
+        rank_in_school=order.groupby("school_id").cumcount().reindex(scored.index) + 1,
+        rank_in_advisor=order.groupby(["school_id", "advisor_id"]).cumcount().reindex(scored.index)
+        + 1,
+    )
+    return scored
+
+
+def _previous_run(engine: sa.Engine, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Ranks and tiers of the latest earlier week's run (any model version)."""
+    with engine.connect() as connection:
+        run = connection.execute(
+            sa.select(score_runs.c.run_id)
+            .where(score_runs.c.as_of < as_of.date())
+            .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
+            .limit(1)
+        ).scalar()
+        if run is None:
+            return pd.DataFrame(columns=["student_id", "previous_rank_in_school", "previous_tier"])
+        result = connection.execute(
+            sa.select(
+                student_scores.c.student_id, student_scores.c.rank_in_school, student_scores.c.tier
+            ).where(student_scores.c.run_id == run)
+        )
+        return pd.DataFrame(
+            result.all(), columns=["student_id", "previous_rank_in_school", "previous_tier"]
+        )
+
+
+def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    merged = scored.merge(previous, on="student_id", how="left")
+    was_on = merged["previous_tier"].isin(ON_LIST)
+    is_on = merged["tier"].isin(ON_LIST)
+    rank_now = merged["rank_in_school"]
+    rank_then = merged["previous_rank_in_school"]
+    merged["change"] = np.select(
+        [is_on & ~was_on, rank_then.isna(), rank_now < rank_then, rank_now > rank_then],
+        ["new", "new", "up", "down"],
+        "same",
+    )
+    return merged.drop(columns=["previous_tier"]).set_axis(scored.index)
+
+
+def _store(
+    engine: sa.Engine, scored: pd.DataFrame, as_of: pd.Timestamp, version: str
+) -> tuple[int, bool]:
+    """Replace the run of this week and model in one transaction."""
+    records = [
+        {
+            "student_id": r.student_id,
+            "school_id": r.school_id,
+            "advisor_id": r.advisor_id,
+            "classroom": r.classroom,
+            "grade_level": r.grade_level,
+            "risk": float(r.risk),
+            "raw_score": float(r.raw_score),
+            "base_value": float(r.base_value),
+            "tier": r.tier,
+            "rank_in_school": int(r.rank_in_school),
+            "rank_in_advisor": int(r.rank_in_advisor),
+            "contributions": json.dumps(r.contributions),
+            "reasons": json.dumps(r.reasons, ensure_ascii=False),
+            "suggested_step_th": r.suggested_step_th,
+            "suggested_step_en": r.suggested_step_en,
+            "change": r.change,
+            "previous_rank_in_school": None
+            if pd.isna(r.previous_rank_in_school)
+            else int(r.previous_rank_in_school),
+        }
+        for r in scored.itertuples()
+    ]
+    with engine.begin() as connection:
+        existing = connection.execute(
+            sa.select(score_runs.c.run_id).where(
+                (score_runs.c.as_of == as_of.date()) & (score_runs.c.model_version == version)
+            )
+        ).scalar()
+        if existing is not None:
+            connection.execute(sa.delete(student_scores).where(student_scores.c.run_id == existing))
+            connection.execute(sa.delete(score_runs).where(score_runs.c.run_id == existing))
+        run_id = connection.execute(
+            sa.insert(score_runs).values(
+                as_of=as_of.date(),
+                model_version=version,
+                created_at=datetime.now(UTC).replace(tzinfo=None),
+                students=len(records),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        for start in range(0, len(records), 5000):
+            chunk = [dict(r, run_id=run_id) for r in records[start : start + 5000]]
+            connection.execute(sa.insert(student_scores), chunk)
+    return int(run_id), existing is not None

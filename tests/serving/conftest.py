@@ -1,0 +1,131 @@
+"""A real uvicorn server on loopback, serving a model trained on small synthetic data."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from features.db import make_engine, student_scores
+from features.settings import Settings
+from serving.access import create_user
+from serving.app import create_app
+from serving.model_store import load_champion
+from serving.scoring import Scorer, weekly_run
+from training.config import TrainConfig
+from training.promote import promote
+from training.train import train
+
+WEEKS = ("2025-03-03", "2025-03-10")
+
+
+@dataclass
+class Api:
+    url: str
+    settings: Settings
+    engine: sa.Engine
+    scorer: Scorer
+    tokens: dict[str, str]
+    school: str  # the committee's school
+    other_school: str
+    own_student: str  # advised by "advisor"
+    colleague_student: str  # same school, another advisor
+    far_student: str  # another school
+
+    def get(
+        self, path: str, role: str | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return httpx.get(self.url + path, headers=self._auth(role) | (headers or {}), timeout=60)
+
+    def post(self, path: str, role: str | None = None, json: object = None) -> httpx.Response:
+        return httpx.post(self.url + path, headers=self._auth(role), json=json, timeout=60)
+
+    def _auth(self, role: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    folder = tmp_path_factory.mktemp("api")
+    copy = folder / "ews.db"
+    with (
+        sqlite3.connect(str(synthetic_engine.url.database)) as source,
+        sqlite3.connect(copy) as target,
+    ):
+        source.backup(target)
+    settings = Settings(
+        database_url=f"sqlite:///{copy}",
+        mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+        mlflow_artifact_root=folder / "artifacts",
+        max_batch_rows=50,
+    )
+    engine = make_engine(settings.database_url)
+    train(settings, TrainConfig.load(), engine)
+    promote(settings, engine)
+    bundle, version = load_champion(settings, folder / "model")
+    scorer = Scorer(bundle, version)
+    for week in WEEKS:
+        weekly_run(engine, scorer, pd.Timestamp(week))
+
+    with engine.connect() as connection:
+        scores = pd.DataFrame(
+            connection.execute(
+                sa.select(
+                    student_scores.c.student_id,
+                    student_scores.c.school_id,
+                    student_scores.c.advisor_id,
+                    student_scores.c.rank_in_school,
+                )
+            ).all()
+        )
+    by_school = scores.groupby("school_id")["advisor_id"].nunique()
+    school = by_school[by_school > 1].index[0]
+    other_school = next(s for s in scores["school_id"].unique() if s != school)
+    in_school = scores[scores["school_id"] == school].sort_values("rank_in_school")
+    advisor = in_school["advisor_id"].iloc[0]
+    colleague = in_school[in_school["advisor_id"] != advisor]
+    tokens = {
+        "advisor": create_user(engine, "advisor", "ครูสมศรี", staff_id=advisor)[1],
+        "committee": create_user(engine, "committee", "กรรมการ", school_id=school)[1],
+        "analyst": create_user(engine, "analyst", "นักวิเคราะห์")[1],
+        "admin": create_user(engine, "admin", "ผู้ดูแล")[1],
+    }
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the API server did not start"
+    yield Api(
+        url=f"http://127.0.0.1:{port}",
+        settings=settings,
+        engine=engine,
+        scorer=scorer,
+        tokens=tokens,
+        school=school,
+        other_school=other_school,
+        own_student=in_school["student_id"].iloc[0],
+        colleague_student=colleague["student_id"].iloc[0],
+        far_student=scores.loc[scores["school_id"] == other_school, "student_id"].iloc[0],
+    )
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,246 @@
+"""The JSON API against a real uvicorn server: every endpoint, role and denial."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from features.db import audit_log
+from tests.serving.conftest import WEEKS, Api
+
+THAI = re.compile("[\u0e00-\u0e7f]")
+ROLES = ("advisor", "committee", "analyst", "admin")
+# Which of the three students each role may see.
+SCOPE = {
+    "advisor": {"own_student"},
+    "committee": {"own_student", "colleague_student"},
+    "analyst": set(),
+    "admin": set(),
+}
+
+
+def _student_calls(api: Api, role: str, student: str) -> dict[str, int]:
+    return {
+        "GET student": api.get(f"/api/v1/students/{student}", role).status_code,
+        "GET interventions": api.get(f"/api/v1/students/{student}/interventions", role).status_code,
+        "POST score": api.post(
+            "/api/v1/score", role, json={"student_ids": [student], "as_of": WEEKS[1]}
+        ).status_code,
+        "POST intervention": api.post(
+            "/api/v1/interventions",
+            role,
+            json={
+                "student_id": student,
+                "date": WEEKS[1],
+                "type": "counselling",
+                "outcome": "done",
+            },
+        ).status_code,
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix_for_student_endpoints(api: Api, role: str) -> None:
+    for which in ("own_student", "colleague_student", "far_student"):
+        codes = _student_calls(api, role, getattr(api, which))
+        allowed = which in SCOPE[role]
+        expected = {
+            name: (201 if name.startswith("POST intervention") else 200) if allowed else 404
+            for name in codes
+        }
+        assert codes == expected, (role, which)
+    missing = _student_calls(api, role, "NO-SUCH-STUDENT")
+    assert set(missing.values()) == {404}, role
+
+
+def test_out_of_scope_answers_exactly_like_a_missing_student(api: Api) -> None:
+    hidden = api.get(f"/api/v1/students/{api.far_student}", "advisor")
+    missing = api.get("/api/v1/students/NO-SUCH-STUDENT", "advisor")
+
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json() == missing.json()
+
+
+def test_every_api_route_needs_a_token_but_health(api: Api) -> None:
+    assert api.get("/health").status_code == 200
+    assert api.get("/health").json()["champion_version"] == api.scorer.version
+    for path in (
+        "/api/v1/model",
+        "/api/v1/risk-list",
+        f"/api/v1/students/{api.own_student}",
+        f"/api/v1/schools/{api.school}/home-visit-plan",
+    ):
+        assert api.get(path).status_code == 401, path
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert api.get("/api/v1/model", None, headers=bad).status_code == 401
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_model_info_for_every_role(api: Api, role: str) -> None:
+    body = api.get("/api/v1/model", role).json()
+
+    assert body["version"] == api.scorer.version
+    assert body["features"] == api.scorer.features
+    assert "precision_at_10" in body["test_metrics"]
+
+
+def test_advisor_list_holds_only_their_students(api: Api) -> None:
+    body = api.get("/api/v1/risk-list", "advisor").json()
+    advisors = {s["advisor_id"] for s in body["students"]}
+
+    assert body["as_of"] == WEEKS[1]
+    assert len(advisors) == 1
+    assert api.own_student in {s["student_id"] for s in body["students"]}
+    assert [s["rank_in_advisor"] for s in body["students"]] == sorted(
+        s["rank_in_advisor"] for s in body["students"]
+    )
+    assert api.get("/api/v1/risk-list?advisor_id=SOMEONE-ELSE", "advisor").status_code == 404
+    assert (
+        api.get(f"/api/v1/risk-list?school_id={api.other_school}", "committee").status_code == 404
+    )
+    assert api.get("/api/v1/risk-list", "analyst").status_code == 404
+    assert api.get("/api/v1/risk-list", "admin").status_code == 404
+
+
+def test_committee_list_covers_the_school_with_reasons_steps_and_changes(api: Api) -> None:
+    body = api.get("/api/v1/risk-list?tier=high&tier=watch", "committee").json()
+    students = body["students"]
+
+    assert students
+    assert {s["school_id"] for s in students} == {api.school}
+    assert {s["tier"] for s in students} <= {"high", "watch"}
+    assert {s["change"] for s in students} <= {"new", "up", "down", "same"}
+    with_reasons = [s for s in students if s["reasons"]]
+    assert with_reasons
+    assert all(THAI.search(r["text_th"]) for s in with_reasons for r in s["reasons"])
+    assert any(s["suggested_step_th"] for s in students)
+
+
+def test_home_visit_plan_respects_capacity_and_recent_visits(api: Api) -> None:
+    first = api.get(f"/api/v1/schools/{api.school}/home-visit-plan?capacity=3", "committee").json()
+    chosen = first["students"]
+    assert len(chosen) == 3
+    assert [s["rank_in_school"] for s in chosen] == sorted(s["rank_in_school"] for s in chosen)
+
+    visited = chosen[0]["student_id"]
+    response = api.post(
+        "/api/v1/interventions",
+        "committee",
+        json={"student_id": visited, "date": WEEKS[1], "type": "home_visit", "outcome": "done"},
+    )
+    assert response.status_code == 201
+    again = api.get(f"/api/v1/schools/{api.school}/home-visit-plan?capacity=3", "committee").json()
+
+    assert visited not in {s["student_id"] for s in again["students"]}
+    assert len(again["students"]) == 3
+    assert (
+        api.get(f"/api/v1/schools/{api.other_school}/home-visit-plan", "committee").status_code
+        == 404
+    )
+    assert api.get(f"/api/v1/schools/{api.school}/home-visit-plan", "advisor").status_code == 404
+
+
+def test_score_is_exact_shap_with_thai_reasons(api: Api) -> None:
+    body = api.post(
+        "/api/v1/score",
+        "committee",
+        json={"student_ids": [api.own_student, api.colleague_student], "as_of": WEEKS[1]},
+    ).json()
+
+    assert body["model_version"] == api.scorer.version
+    assert [r["student_id"] for r in body["results"]] == [api.own_student, api.colleague_student]
+    for result in body["results"]:
+        total = result["base_value"] + sum(c["shap"] for c in result["contributions"])
+        assert total == pytest.approx(result["raw_score"], abs=1e-6)
+        assert [c["feature"] for c in result["contributions"]] == api.scorer.features
+        assert 0 <= result["risk"] <= 1
+    reasons = [r for result in body["results"] for r in result["reasons"]]
+    assert reasons
+    assert all(THAI.search(r["text_th"]) for r in reasons)
+
+
+def test_score_features_for_what_if_questions(api: Api) -> None:
+    calm = {"absence_rate_term": 0.0, "absent_days_20d": 0.0, "school_days_20d": 20.0}
+    worse = {"absence_rate_term": 0.4, "absent_days_20d": 9.0, "school_days_20d": 20.0}
+    body = api.post("/api/v1/score/features", "analyst", json={"rows": [calm, worse]}).json()
+    first, second = body["results"]
+
+    for result in (first, second):
+        total = result["base_value"] + sum(c["shap"] for c in result["contributions"])
+        assert total == pytest.approx(result["raw_score"], abs=1e-6)
+        assert "student_id" not in result
+    assert second["risk"] >= first["risk"]
+    assert any(r["text_th"] == "ขาดเรียน 9 จาก 20 วันเรียนล่าสุด" for r in second["reasons"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "message"),
+    [
+        ({"rows": [{"no_such_feature": 1}]}, 422, "unknown feature 'no_such_feature'"),
+        ({"rows": [{"absence_rate_term": "lots"}]}, 422, "absence_rate_term"),
+        ({"rows": [{"absence_rate_term": 3.5}]}, 422, "outside 0 to 1"),
+        ({"rows": [{"sdq_total": -2}]}, 422, "outside 0 to 40"),
+        ({"rows": []}, 422, "rows"),
+        ({"rows": [{}] * 51}, 413, "at most 50 rows"),
+    ],
+)
+def test_bad_feature_rows_get_a_clear_4xx(
+    api: Api, payload: dict, status: int, message: str
+) -> None:
+    response = api.post("/api/v1/score/features", "analyst", json=payload)
+
+    assert response.status_code == status
+    assert message in response.text
+
+
+def test_bad_score_requests_get_a_clear_4xx(api: Api) -> None:
+    not_enrolled = api.post(
+        "/api/v1/score", "committee", json={"student_ids": [api.own_student], "as_of": "2025-04-20"}
+    )
+    assert not_enrolled.status_code == 422
+    assert "not enrolled" in not_enrolled.text
+    assert api.post("/api/v1/score", "committee", json={"student_ids": []}).status_code == 422
+    assert (
+        api.post("/api/v1/score", "committee", json={"student_ids": ["x"] * 501}).status_code == 422
+    )
+    assert (
+        api.post(
+            "/api/v1/score",
+            "committee",
+            json={"student_ids": [api.own_student], "as_of": "yesterday"},
+        ).status_code
+        == 422
+    )
+    bad_type = api.post(
+        "/api/v1/interventions", "committee", json={"student_id": api.own_student, "type": "magic"}
+    )
+    assert bad_type.status_code == 422
+    assert "type must be one of" in bad_type.text
+
+
+def test_reads_of_student_records_are_audited_and_the_log_is_append_only(api: Api) -> None:
+    with api.engine.connect() as connection:
+        before = connection.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
+    api.get(f"/api/v1/students/{api.own_student}", "advisor")
+    with api.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(1)
+        ).all()
+        after = connection.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar_one()
+
+    assert after == before + 1
+    assert rows[0].student_id == api.own_student
+    assert rows[0].endpoint == "GET /api/v1/students/{id}"
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), api.engine.begin() as connection:
+        connection.execute(sa.delete(audit_log))
+
+
+def test_student_page_data_has_history_and_contributions(api: Api) -> None:
+    body = api.get(f"/api/v1/students/{api.own_student}", "advisor").json()
+
+    assert [h["as_of"] for h in body["history"]] == list(WEEKS)
+    assert body["latest"]["student_id"] == api.own_student
+    assert len(body["contributions"]) == len(api.scorer.features)
+    assert body["name"]
