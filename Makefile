@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix
+.PHONY: install demo test lint format clean bench-matrix bench-api
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: lint
 
 bench-matrix: install
 	$(PY) -m benchmarks.training_matrix
+
+bench-api: install
+	$(PY) -m benchmarks.api
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Only good enough for a laptop demo; production refuses to start with it.
@@ -16,7 +16,7 @@ DEVELOPMENT_SESSION_SECRET = "development-only-session-secret"  # noqa: S105
 class Settings(BaseSettings):
     """Everything a command needs to know about where things live."""
 
-    model_config = SettingsConfigDict(env_prefix="EWS_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="EWS_", extra="forbid", populate_by_name=True)
 
     environment: Literal["development", "production"] = Field(
         "development",
@@ -36,7 +36,11 @@ class Settings(BaseSettings):
     )
     mlflow_tracking_uri: str = Field(
         "sqlite:///models/mlflow.db",
-        description="MLflow tracking and registry store; MLFLOW_TRACKING_URI overrides it.",
+        description="MLflow tracking and registry store "
+        "(EWS_MLFLOW_TRACKING_URI or MLFLOW_TRACKING_URI).",
+        validation_alias=AliasChoices(
+            "EWS_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI", "mlflow_tracking_uri"
+        ),
     )
     mlflow_artifact_root: Path = Field(
         Path("models/artifacts"),

@@ -7,7 +7,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.db import make_engine, upgrade
 from features.settings import Settings
@@ -25,11 +26,16 @@ from serving.scoring import Scorer
 log = logging.getLogger("ews.api")
 
 
+TOKEN_CACHE_SECONDS = 30.0
+
+
 @dataclass
 class AppState:
     settings: Settings
     engine: sa.Engine
     scorer: Scorer
+    # token hash -> (user, when it was checked); a revoked token works for at most 30 s.
+    tokens: dict[str, tuple[User, float]] = field(default_factory=dict)
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
@@ -60,21 +66,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response = await call_next(request)
-        # The route template, never the path: paths carry student ids.
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        log.info(
-            "%s %s %s %.1fms",
-            request.method,
-            template,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+    app.add_middleware(RequestLog)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -91,7 +83,41 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
     return app
 
 
-def get_state(request: Request) -> AppState:
+class RequestLog:
+    """Logs method, route template, status and time of each request: never the path, which
+    carries student ids. Plain ASGI: an ``@app.middleware`` wrapper costs more than a score."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def remember_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                template,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+async def get_state(request: Request) -> AppState:
+    # Async so that FastAPI does not send this attribute read to the thread pool.
     state: AppState = request.app.state.ews
     return state
 

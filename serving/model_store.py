@@ -28,7 +28,7 @@ def load_champion(settings: Settings, cache_dir: Path) -> tuple[ModelBundle, str
         ModelUnavailable: no champion is registered, or its files fail the checks.
     """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_tracking_uri)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     try:
         bundle, version = fetch_bundle(settings.model_name, CHAMPION, cache_dir)
     except BundleError as error:

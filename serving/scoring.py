@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,43 +48,44 @@ class Scorer:
         Args:
             rows: feature rows; every model input must be a column (NaN when unknown).
         """
-        explanation = self.explainer.explain(self.bundle.matrix(rows))
+        results = self.explain_rows(self.bundle.matrix(rows), rows.to_dict("records"))
+        return pd.DataFrame(results, index=rows.index)
+
+    def explain_rows(
+        self, matrix: np.ndarray, values: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The same results for a matrix of model inputs, without pandas (the hot path).
+
+        Args:
+            matrix: one row per student, columns in ``self.features`` order.
+            values: each row's feature values by id, for the reason texts (context values
+                such as ``school_days_20d`` may be there too).
+        """
+        explanation = self.explainer.explain(matrix)
         risk = self.bundle.calibration.apply(explanation.raw_score)
-        records = rows.to_dict("records")
-        reasons, steps_th, steps_en, contributions = [], [], [], []
-        for i, values in enumerate(records):
+        tiers = self.bundle.tier(risk)
+        results = []
+        for i, row in enumerate(values):
             shap = explanation.contributions[i]
-            found = top_reasons(values, shap, self.features, self.catalog)
+            found = top_reasons(row, shap, self.features, self.catalog)
             step = suggested_step(found, self.catalog)
-            reasons.append(found)
-            steps_th.append(step[0] if step else None)
-            steps_en.append(step[1] if step else None)
-            contributions.append(
-                [
-                    {"feature": f, "value": _json_number(values.get(f)), "shap": float(s)}
-                    for f, s in zip(self.features, shap, strict=True)
-                ]
+            inputs = matrix[i]
+            results.append(
+                {
+                    "risk": float(risk[i]),
+                    "tier": str(tiers[i]),
+                    "raw_score": float(explanation.raw_score[i]),
+                    "base_value": float(explanation.base_value[i]),
+                    "contributions": [
+                        {"feature": f, "value": None if np.isnan(v) else float(v), "shap": float(c)}
+                        for f, v, c in zip(self.features, inputs, shap, strict=True)
+                    ],
+                    "reasons": found,
+                    "suggested_step_th": step[0] if step else None,
+                    "suggested_step_en": step[1] if step else None,
+                }
             )
-        return pd.DataFrame(
-            {
-                "risk": risk,
-                "tier": self.bundle.tier(risk),
-                "raw_score": explanation.raw_score,
-                "base_value": explanation.base_value,
-                "contributions": contributions,
-                "reasons": reasons,
-                "suggested_step_th": steps_th,
-                "suggested_step_en": steps_en,
-            },
-            index=rows.index,
-        )
-
-
-def _json_number(value: object) -> float | None:
-    if value is None:
-        return None
-    number = float(value)  # type: ignore[arg-type]
-    return None if np.isnan(number) else number
+        return results
 
 
 @dataclass

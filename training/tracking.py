@@ -12,13 +12,9 @@ from features.settings import Settings
 EXPERIMENT = "dropout-risk"
 
 
-def tracking_uri(settings: Settings) -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or settings.mlflow_tracking_uri
-
-
 def configure_tracking(settings: Settings) -> mlflow.MlflowClient:
     """Point MLflow at the tracking store and make sure the experiment exists."""
-    uri = tracking_uri(settings)
+    uri = settings.mlflow_tracking_uri
     # Download progress bars would drown the command's own output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if uri.startswith("sqlite:///"):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, status
@@ -33,7 +34,6 @@ from serving.schemas import (
     ModelInfo,
     Reason,
     RiskList,
-    Score,
     ScoreRequest,
     ScoreResponse,
     StudentDetail,
@@ -120,17 +120,21 @@ def score_students(request: ScoreRequest, state: StateDep, user: CurrentUser) ->
 
 
 @router.post("/api/v1/score/features", response_model=FeatureScoreResponse, tags=["scoring"])
-def score_features(
+async def score_features(
     request: FeatureRowsRequest, state: StateDep, user: CurrentUser
-) -> FeatureScoreResponse:
+) -> dict[str, Any]:
     """Score rows of feature values (integrations, what-if questions); no student data is read."""
+    # Async on purpose: the work is well under a millisecond, less than a thread hop costs.
     limit = state.settings.max_batch_rows
     if len(request.rows) > limit:
         raise HTTPException(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             f"at most {limit} rows per request; got {len(request.rows)}",
         )
-    catalog = state.scorer.catalog
+    scorer = state.scorer
+    catalog = scorer.catalog
+    column = {f: i for i, f in enumerate(scorer.features)}
+    matrix = np.full((len(request.rows), len(scorer.features)), np.nan)
     problems = []
     for number, row in enumerate(request.rows):
         for feature, value in row.items():
@@ -143,16 +147,17 @@ def score_features(
             low, high = value_range(spec)
             if not math.isfinite(value) or not low <= value <= high:
                 problems.append(f"row {number}: {feature}={value} is outside {low:g} to {high:g}")
+            elif feature in column:
+                matrix[number, column[feature]] = value
     if problems:
         raise HTTPException(422, "; ".join(problems[:20]))
-    frame = pd.DataFrame(request.rows, dtype=float).reindex(
-        columns=list(catalog), fill_value=math.nan
-    )
-    scored = state.scorer.score(frame.astype(float))
-    return FeatureScoreResponse(
-        model_version=state.scorer.version,
-        results=[Score(**fields) for fields in _score_models(scored)],
-    )
+    values = [{k: (math.nan if v is None else v) for k, v in row.items()} for row in request.rows]
+    results = scorer.explain_rows(matrix, values)
+    for result in results:
+        result["reasons"] = [
+            {k: r[k] for k in ("feature", "text_th", "text_en")} for r in result["reasons"]
+        ]
+    return {"model_version": scorer.version, "results": results}
 
 
 def _latest_run(connection: sa.Connection, as_of: date | None) -> Any:

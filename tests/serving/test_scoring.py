@@ -1,0 +1,177 @@
+"""The weekly run's store, the export, start-up refusals, accounts and package boundaries."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ews.cli import app as cli
+from features.db import score_runs, student_scores, users
+from features.settings import Settings
+from serving import scoring
+from serving.app import create_app
+from serving.export import excel_safe, risk_list_frame, write_csv
+from serving.model_store import ModelUnavailable, load_champion
+from tests.serving.conftest import WEEKS, Api
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _runs(api: Api) -> pd.DataFrame:
+    with api.engine.connect() as connection:
+        return pd.DataFrame(connection.execute(sa.select(score_runs)).mappings().all())
+
+
+def _scores(api: Api, run_id: int) -> pd.DataFrame:
+    with api.engine.connect() as connection:
+        rows = (
+            connection.execute(
+                sa.select(student_scores).where(student_scores.c.run_id == int(run_id))
+            )
+            .mappings()
+            .all()
+        )
+    assert rows, f"run {run_id} has no stored scores"
+    return pd.DataFrame(rows)
+
+
+def test_rerunning_a_week_with_the_same_model_replaces_it(api: Api) -> None:
+    before = _runs(api)
+    report = scoring.weekly_run(api.engine, api.scorer, pd.Timestamp(WEEKS[1]))
+    after = _runs(api)
+
+    assert report.replaced
+    assert len(after) == len(before)
+    assert (after["as_of"].astype(str) == WEEKS[1]).sum() == 1
+    assert len(_scores(api, report.run_id)) == report.students
+
+
+def test_a_crash_midway_leaves_the_previous_complete_run(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _runs(api).set_index("as_of").loc[pd.Timestamp(WEEKS[1]).date(), "run_id"]
+    complete = _scores(api, run)
+
+    original = scoring._rank
+
+    def broken_rank(scored: pd.DataFrame) -> pd.DataFrame:
+        ranked = original(scored)
+        ranked["tier"] = ranked["tier"].astype(object)
+        ranked.loc[ranked.index[-1], "tier"] = (
+            None  # the last row violates NOT NULL, after the delete
+        )
+        return ranked
+
+    monkeypatch.setattr(scoring, "_rank", broken_rank)
+    with pytest.raises(sa.exc.IntegrityError):
+        scoring.weekly_run(api.engine, api.scorer, pd.Timestamp(WEEKS[1]))
+
+    pd.testing.assert_frame_equal(_scores(api, run), complete)
+
+
+def test_change_since_last_week_is_stored(api: Api) -> None:
+    runs = _runs(api).sort_values("as_of")
+    latest = _scores(api, runs["run_id"].iloc[-1])
+
+    assert set(latest["change"]) <= {"new", "up", "down", "same"}
+    moved = latest[latest["change"].isin(["up", "down"])]
+    assert len(moved) > 0
+    up = moved[moved["change"] == "up"]
+    assert (up["rank_in_school"] < up["previous_rank_in_school"]).all()
+
+
+def test_export_is_excel_safe_and_keeps_thai(api: Api, tmp_path: Path) -> None:
+    frame = risk_list_frame(api.engine, pd.Timestamp(WEEKS[1]).date(), api.school)
+    frame.loc[frame.index[0], "classroom"] = '=HYPERLINK("http://x")'
+    path = tmp_path / "list.csv"
+    write_csv(frame, path)
+    raw = path.read_bytes()
+    back = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert set(frame["school_id"]) == {api.school}
+    assert {
+        "student_id",
+        "school_id",
+        "advisor_id",
+        "risk",
+        "tier",
+        "rank_in_school",
+        "reasons_th",
+        "reasons_en",
+        "suggested_step",
+    } <= set(back.columns)
+    assert back.loc[0, "classroom"].startswith("'=")
+    assert back["reasons_th"].str.contains("[\u0e00-\u0e7f]").any()
+    assert excel_safe("-1+2") == "'-1+2"
+    assert excel_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert excel_safe("ขาดเรียน") == "ขาดเรียน"
+
+
+def test_the_service_refuses_to_start_without_a_champion(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ews.db'}",
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        mlflow_artifact_root=tmp_path / "artifacts",
+    )
+
+    with (
+        pytest.raises(ModelUnavailable, match="ews train, ews promote"),
+        TestClient(create_app(settings)),
+    ):
+        pass
+
+
+def test_a_tampered_champion_is_refused(api: Api, tmp_path: Path) -> None:
+    model_files = list(Path(api.settings.mlflow_artifact_root).rglob("serving/model.txt"))
+    assert model_files
+    original = {path: path.read_bytes() for path in model_files}
+    try:
+        for path in model_files:
+            path.write_bytes(original[path] + b"\n")
+        with pytest.raises(ModelUnavailable, match="SHA-256"):
+            load_champion(api.settings, tmp_path / "download")
+    finally:
+        for path, content in original.items():
+            path.write_bytes(content)
+
+
+def test_users_create_prints_the_token_once_on_its_last_line(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EWS_DATABASE_URL", api.settings.database_url)
+    result = CliRunner().invoke(
+        cli, ["users", "create", "--role", "committee", "--name", "ครูใหญ่", "--school", api.school]
+    )
+    token = result.output.strip().splitlines()[-1]
+
+    assert result.exit_code == 0
+    with api.engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(users.c.token_hash).order_by(users.c.user_id.desc())
+        ).scalar()
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    refused = CliRunner().invoke(cli, ["users", "create", "--role", "advisor", "--name", "x"])
+    assert refused.exit_code == 2
+    assert "--staff-id" in refused.output
+
+
+def test_serving_never_imports_training() -> None:
+    code = (
+        "import sys, serving.app, serving.routes.api, serving.scoring, serving.model_store,"
+        " serving.export;"
+        "print(sorted(m for m in sys.modules if m == 'training' or m.startswith('training.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
