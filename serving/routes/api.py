@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, status
 
 from features.build import features_as_of
 from features.catalog import value_range
-from features.contract import INTERVENTION_TYPES
-from features.db import TABLES, score_runs, student_scores
 from features.sources import Sources
-from serving.access import User, current_placement, in_scope, record_reads, visible_students
-from serving.app import AppState, CurrentUser, StateDep
+from serving import queries
+from serving.access import record_reads, visible_students
+from serving.app import CurrentUser, StateDep
 from serving.schemas import (
     Contribution,
     FeatureRowsRequest,
     FeatureScoreResponse,
     Health,
-    HistoryPoint,
     HomeVisitPlan,
     Intervention,
     InterventionIn,
-    LastIntervention,
-    ListedStudent,
     ModelInfo,
     Reason,
     RiskList,
@@ -42,8 +35,6 @@ from serving.schemas import (
 
 router = APIRouter()
 NOT_FOUND = "student not found"
-OUTCOMES = ("done", "not_home", "refused", "moved", "other")
-VISIT_WINDOW = timedelta(days=30)
 
 
 @router.get("/health", response_model=Health, tags=["service"])
@@ -160,72 +151,11 @@ async def score_features(
     return {"model_version": scorer.version, "results": results}
 
 
-def _latest_run(connection: sa.Connection, as_of: date | None) -> Any:
-    query = (
-        sa.select(score_runs)
-        .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
-        .limit(1)
-    )
-    if as_of is not None:
-        query = query.where(score_runs.c.as_of <= as_of)
-    return connection.execute(query).first()
-
-
-def _names(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]:
-    students = TABLES["students"]
-    rows = connection.execute(
-        sa.select(students.c.student_id, students.c.given_name, students.c.family_name).where(
-            students.c.student_id.in_(ids)
-        )
-    )
-    return {
-        r.student_id: " ".join(p for p in (r.given_name, r.family_name) if p) or None for r in rows
-    }
-
-
-def _last_interventions(connection: sa.Connection, ids: list[str]) -> dict[str, LastIntervention]:
-    table = TABLES["interventions"]
-    rows = connection.execute(
-        sa.select(table.c.student_id, table.c.date, table.c.type, table.c.outcome)
-        .where(table.c.student_id.in_(ids))
-        .order_by(table.c.date)
-    )
-    return {
-        r.student_id: LastIntervention(date=r.date, type=r.type, outcome=r.outcome) for r in rows
-    }
-
-
-def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStudent]:
-    ids = [r.student_id for r in rows]
-    names = _names(connection, ids)
-    last = _last_interventions(connection, ids)
-    return [
-        ListedStudent(
-            student_id=r.student_id,
-            name=names.get(r.student_id),
-            school_id=r.school_id,
-            advisor_id=r.advisor_id,
-            classroom=r.classroom,
-            grade_level=r.grade_level,
-            rank_in_school=r.rank_in_school,
-            rank_in_advisor=r.rank_in_advisor,
-            risk=r.risk,
-            tier=r.tier,
-            reasons=[
-                Reason(feature=x["feature"], text_th=x["text_th"], text_en=x["text_en"])
-                for x in json.loads(r.reasons)
-            ],
-            suggested_step_th=r.suggested_step_th,
-            suggested_step_en=r.suggested_step_en,
-            change=r.change,
-            last_intervention=last.get(r.student_id),
-        )
-        for r in rows
-    ]
-
-
-def _no_run() -> HTTPException:
-    return HTTPException(404, "no weekly run yet: run `ews score --as-of DATE`")
+def _http(error: LookupError | ValueError) -> HTTPException:
+    """Domain errors as HTTP: anything not visible is 404, bad input 422."""
+    if isinstance(error, queries.InvalidInput):
+        return HTTPException(422, str(error))
+    return HTTPException(404, str(error))
 
 
 @router.get("/api/v1/risk-list", response_model=RiskList, tags=["lists"])
@@ -239,70 +169,21 @@ def risk_list(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> RiskList:
     """The week's ranked list for a school or an advisor, within the caller's scope."""
-    if not user.sees_students:
-        raise HTTPException(404, "no such list")
-    if user.role == "advisor":
-        if advisor_id not in (None, user.staff_id):
-            raise HTTPException(404, "no such list")
-        advisor_id = user.staff_id
-    if user.role == "committee":
-        if school_id not in (None, user.school_id):
-            raise HTTPException(404, "no such list")
-        school_id = user.school_id
-    with state.engine.connect() as connection:
-        run = _latest_run(connection, as_of)
-        if run is None:
-            raise _no_run()
-        query = sa.select(student_scores).where(student_scores.c.run_id == run.run_id)
-        if school_id is not None:
-            query = query.where(student_scores.c.school_id == school_id)
-        if advisor_id is not None:
-            query = query.where(student_scores.c.advisor_id == advisor_id)
-        if tier:
-            query = query.where(student_scores.c.tier.in_(tier))
-        rank = (
-            student_scores.c.rank_in_advisor
-            if user.role == "advisor"
-            else student_scores.c.rank_in_school
+    try:
+        return queries.risk_list(
+            state.engine, user, "GET /api/v1/risk-list", school_id, advisor_id, as_of, tier, limit
         )
-        rows = connection.execute(query.order_by(rank).limit(limit)).all()
-        students = _listed(connection, rows)
-    record_reads(state.engine, user, [s.student_id for s in students], "GET /api/v1/risk-list")
-    return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
-
-
-def _require_student(state: AppState, user: User, student_id: str) -> None:
-    placement = current_placement(state.engine, [student_id]).get(student_id)
-    if placement is None or not in_scope(user, *placement):
-        raise HTTPException(404, NOT_FOUND)
+    except LookupError as error:
+        raise _http(error) from None
 
 
 @router.get("/api/v1/students/{student_id}", response_model=StudentDetail, tags=["students"])
 def student(student_id: str, state: StateDep, user: CurrentUser) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history."""
-    _require_student(state, user, student_id)
-    with state.engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(student_scores, score_runs.c.as_of)
-            .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
-            .where(student_scores.c.student_id == student_id)
-            .order_by(score_runs.c.as_of, score_runs.c.run_id)
-        ).all()
-        latest = _listed(connection, rows[-1:])
-        names = _names(connection, [student_id])
-    record_reads(state.engine, user, [student_id], "GET /api/v1/students/{id}")
-    contributions = [Contribution(**c) for c in json.loads(rows[-1].contributions)] if rows else []
-    history = [
-        HistoryPoint(as_of=r.as_of, risk=r.risk, tier=r.tier, rank_in_school=r.rank_in_school)
-        for r in rows
-    ]
-    return StudentDetail(
-        student_id=student_id,
-        name=names.get(student_id),
-        latest=latest[0] if latest else None,
-        contributions=contributions,
-        history=history,
-    )
+    try:
+        return queries.student_detail(state.engine, user, student_id, "GET /api/v1/students/{id}")
+    except LookupError as error:
+        raise _http(error) from None
 
 
 @router.get(
@@ -316,43 +197,17 @@ def home_visit_plan(
     as_of: date | None = None,
 ) -> HomeVisitPlan:
     """This week's home visits: the highest-risk students not visited in the last 30 days."""
-    if user.role != "committee" or user.school_id != school_id:
-        raise HTTPException(404, "no such school")
-    schools = TABLES["schools"]
-    interventions = TABLES["interventions"]
-    with state.engine.connect() as connection:
-        run = _latest_run(connection, as_of)
-        if run is None:
-            raise _no_run()
-        if capacity is None:
-            setting = connection.execute(
-                sa.select(schools.c.home_visit_capacity).where(schools.c.school_id == school_id)
-            ).scalar()
-            capacity = int(setting) if setting is not None else 5
-        since = run.as_of - VISIT_WINDOW
-        visited = sa.select(interventions.c.student_id).where(
-            (interventions.c.type == "home_visit")
-            & (interventions.c.date > since)
-            & (interventions.c.date <= max(run.as_of, date.today()))
+    try:
+        return queries.home_visit_plan(
+            state.engine,
+            user,
+            school_id,
+            "GET /api/v1/schools/{id}/home-visit-plan",
+            capacity,
+            as_of,
         )
-        rows = connection.execute(
-            sa.select(student_scores)
-            .where(
-                (student_scores.c.run_id == run.run_id)
-                & (student_scores.c.school_id == school_id)
-                & student_scores.c.student_id.not_in(visited)
-            )
-            .order_by(student_scores.c.rank_in_school)
-            .limit(capacity)
-        ).all()
-        students = _listed(connection, rows)
-    record_reads(
-        state.engine,
-        user,
-        [s.student_id for s in students],
-        "GET /api/v1/schools/{id}/home-visit-plan",
-    )
-    return HomeVisitPlan(school_id=school_id, as_of=run.as_of, capacity=capacity, students=students)
+    except LookupError as error:
+        raise _http(error) from None
 
 
 @router.post(
@@ -360,33 +215,18 @@ def home_visit_plan(
 )
 def record_intervention(body: InterventionIn, state: StateDep, user: CurrentUser) -> Intervention:
     """Record what was done for a student (home visit, referral, ...)."""
-    _require_student(state, user, body.student_id)
-    if body.type not in INTERVENTION_TYPES:
-        raise HTTPException(422, f"type must be one of {', '.join(INTERVENTION_TYPES)}")
-    if body.outcome is not None and body.outcome not in OUTCOMES:
-        raise HTTPException(422, f"outcome must be one of {', '.join(OUTCOMES)}")
-    day = body.date or date.today()
-    if day > date.today():
-        raise HTTPException(422, "date is in the future")
-    record = {
-        "student_id": body.student_id,
-        "date": day,
-        "type": body.type,
-        "outcome": body.outcome,
-        "staff_id": user.staff_id,
-    }
-    table = TABLES["interventions"]
-    with state.engine.begin() as connection:
-        connection.execute(
-            sa.delete(table).where(
-                (table.c.student_id == body.student_id)
-                & (table.c.date == day)
-                & (table.c.type == body.type)
-            )
+    try:
+        return queries.record_intervention(
+            state.engine,
+            user,
+            body.student_id,
+            body.date,
+            body.type,
+            body.outcome,
+            "POST /api/v1/interventions",
         )
-        connection.execute(sa.insert(table).values(**record))
-    record_reads(state.engine, user, [body.student_id], "POST /api/v1/interventions")
-    return Intervention(**record)
+    except (LookupError, ValueError) as error:
+        raise _http(error) from None
 
 
 @router.get(
@@ -398,20 +238,9 @@ def student_interventions(
     student_id: str, state: StateDep, user: CurrentUser
 ) -> list[Intervention]:
     """Everything recorded for a student, newest first."""
-    _require_student(state, user, student_id)
-    table = TABLES["interventions"]
-    with state.engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(table).where(table.c.student_id == student_id).order_by(table.c.date.desc())
-        ).all()
-    record_reads(state.engine, user, [student_id], "GET /api/v1/students/{id}/interventions")
-    return [
-        Intervention(
-            student_id=r.student_id,
-            date=r.date,
-            type=r.type,
-            outcome=r.outcome,
-            staff_id=r.staff_id,
+    try:
+        return queries.interventions_of(
+            state.engine, user, student_id, "GET /api/v1/students/{id}/interventions"
         )
-        for r in rows
-    ]
+    except LookupError as error:
+        raise _http(error) from None
