@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api
+.PHONY: install demo test lint format clean bench-matrix bench-api browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,15 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy features training serving ews
 
-test: lint
+# Browser tests use Debian's Chromium and a Thai font; install them where we can.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=th 2>/dev/null | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg; \
+	else echo "Chromium or a Thai font is missing and cannot be installed here:" \
+	  "browser tests will skip (and fail under CI=true)"; fi
+
+test: lint browser
 	$(VENV)/bin/pytest -q
 
 bench-matrix: install

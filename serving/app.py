@@ -13,8 +13,9 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.db import make_engine, upgrade
@@ -27,6 +28,7 @@ log = logging.getLogger("ews.api")
 
 
 TOKEN_CACHE_SECONDS = 30.0
+SESSION_SECONDS = 8 * 3600  # a working day, not weeks
 
 
 @dataclass
@@ -66,6 +68,14 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret.get_secret_value(),
+        session_cookie="ews_session",
+        max_age=SESSION_SECONDS,
+        same_site="strict",
+        https_only=settings.environment == "production",
+    )
     app.add_middleware(RequestLog)
 
     @app.exception_handler(Exception)
@@ -77,9 +87,15 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         )
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    from serving.routes import api
+    from serving.routes import api, web
 
     app.include_router(api.router)
+    app.include_router(web.router)
+
+    @app.exception_handler(web.SignInRequired)
+    async def sign_in(request: Request, error: web.SignInRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
     return app
 
 

@@ -24,17 +24,29 @@ STEPS: dict[str, tuple[str, str]] = {
 }
 
 
+def adverse(spec: FeatureSpec, value: float, median: float | None) -> bool:
+    """Whether a value is on the risky side of the training median, by the known direction.
+
+    A feature pushes risk up through interactions even when its own value is ordinary
+    ("absence changed by +0%"); such a value is no reason to give an advisor.
+    """
+    if median is None or spec.monotone == 0:
+        return True
+    return value > median if spec.monotone > 0 else value < median
+
+
 def top_reasons(
     values: dict[str, Any],
     contributions: np.ndarray,
     features: list[str],
     catalog: dict[str, FeatureSpec],
     limit: int = TOP_REASONS,
+    medians: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """The features pushing this student's risk up most that an advisor can act on.
 
     Protected attributes and context an advisor cannot change are never shown; a
-    feature without a recorded value is not a reason.
+    feature without a recorded value, or with an ordinary one, is not a reason.
     """
     order = np.argsort(-contributions, kind="stable")
     reasons: list[dict[str, Any]] = []
@@ -47,6 +59,8 @@ def top_reasons(
         if spec is None or spec.sensitive or not spec.actionable:
             continue
         if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if not adverse(spec, float(value), (medians or {}).get(spec.id)):
             continue
         reasons.append(
             {

@@ -37,6 +37,7 @@ class Scorer:
         self.version = version
         self.explainer = Explainer(bundle)
         self.catalog: dict[str, FeatureSpec] = specs_from_entries(bundle.catalog)
+        self.medians: dict[str, float] = bundle.metadata.get("medians", {})
 
     @property
     def features(self) -> list[str]:
@@ -67,7 +68,7 @@ class Scorer:
         results = []
         for i, row in enumerate(values):
             shap = explanation.contributions[i]
-            found = top_reasons(row, shap, self.features, self.catalog)
+            found = top_reasons(row, shap, self.features, self.catalog, medians=self.medians)
             step = suggested_step(found, self.catalog)
             inputs = matrix[i]
             results.append(

@@ -120,6 +120,10 @@ def train(
             },
             "test_metrics": {k: float(v) for k, v in results["model"].items()},
             "fairness_flags": audit_flags,
+            # Training medians: serving gives a reason only on the risky side of them.
+            "medians": {
+                f: float(m) for f in features if np.isfinite(m := float(train_rows[f].median()))
+            },
         },
         distribution=feature_distribution(train_rows, features),
     )

@@ -1,0 +1,342 @@
+"""Server-rendered pages for advisors and care committees (Thai first, English available).
+
+Sign-in takes the same staff token as the API and keeps a signed session cookie
+(HttpOnly, SameSite=strict, 8 hours). Every form carries a per-session CSRF token. The
+pages use the same queries, scopes and audit log as the API.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from features.contract import INTERVENTION_TYPES
+from features.db import users
+from serving import charts, i18n, queries
+from serving.access import User, authenticate
+from serving.app import AppState, get_state
+from serving.export import excel_safe
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+LANG_COOKIE = "lang"
+# What the student page shows "at a glance", from the model's inputs of the latest run.
+GLANCE = (
+    ("absence_rate_term", "absence_term", "{:.0%}"),
+    ("absent_days_20d", "absence_20", "{:.0f}"),
+    ("gpa_last_term", "gpa", "{:.2f}"),
+    ("failed_subjects_last_term", "failed", "{:.0f}"),
+    ("coursework_missing_28d", "missing_work", "{:.0f}"),
+)
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in user."""
+
+
+def language(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE, "th")
+    return chosen if chosen in i18n.LANGUAGES else "th"
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def check_csrf(request: Request, submitted: str) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(str(expected), submitted):
+        raise HTTPException(403, "the form has expired: reload the page and try again")
+
+
+def web_user(request: Request, state: Annotated[AppState, Depends(get_state)]) -> User:
+    user_id = request.session.get("user_id")
+    if user_id is None:
+        raise SignInRequired
+    with state.engine.connect() as connection:
+        row = connection.execute(
+            sa.select(users).where((users.c.user_id == user_id) & users.c.active)
+        ).first()
+    if row is None:
+        request.session.clear()
+        raise SignInRequired
+    return User(row.user_id, row.name, row.role, row.staff_id, row.school_id)
+
+
+WebUser = Annotated[User, Depends(web_user)]
+WebState = Annotated[AppState, Depends(get_state)]
+
+
+def render(
+    request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    lang = language(request)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": user,
+            "lang": lang,
+            "t": i18n.words(lang),
+            "csrf": csrf_token(request),
+            "tier_word": lambda k: i18n.pick(i18n.TIERS, k, lang),
+            "change_word": lambda k: i18n.pick(i18n.CHANGES, k, lang),
+            "intervention_word": lambda k: i18n.pick(i18n.INTERVENTIONS, k, lang),
+            "outcome_word": lambda k: i18n.pick(i18n.OUTCOMES, k, lang),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def not_found(request: Request, user: User | None) -> HTMLResponse:
+    words = i18n.words(language(request))
+    return render(
+        request, "message.html", user, 404, heading=words["not_found"], text=words["not_found_text"]
+    )
+
+
+@router.get("/", response_class=RedirectResponse)
+def home() -> RedirectResponse:
+    return RedirectResponse("/list", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, state: WebState, token: Annotated[str, Form()], csrf: Annotated[str, Form()]
+) -> Response:
+    check_csrf(request, csrf)
+    user = authenticate(state.engine, token.strip())
+    if user is None:
+        return render(
+            request, "login.html", None, 401, error=i18n.words(language(request))["bad_token"]
+        )
+    request.session.clear()
+    request.session["user_id"] = user.user_id
+    request.session["csrf"] = secrets.token_urlsafe(24)
+    return RedirectResponse("/list", status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()]) -> RedirectResponse:
+    check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, next: str = "/list") -> RedirectResponse:  # noqa: A002
+    target = next if next.startswith("/") and not next.startswith("//") else "/list"
+    response = RedirectResponse(target, status_code=303)
+    if code in i18n.LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, code, max_age=365 * 24 * 3600, httponly=True, samesite="strict"
+        )
+    return response
+
+
+def _listing(state: AppState, user: User, classroom: str | None, tier: str | None) -> Any:
+    return queries.risk_list(
+        state.engine,
+        user,
+        "GET /list",
+        tiers=[tier] if tier else None,
+        limit=2000,
+        classroom=classroom or None,
+    )
+
+
+@router.get("/list", response_class=HTMLResponse)
+def risk_list_page(
+    request: Request,
+    state: WebState,
+    user: WebUser,
+    classroom: str | None = None,
+    tier: str | None = None,
+) -> HTMLResponse:
+    words = i18n.words(language(request))
+    if not user.sees_students:
+        return render(
+            request, "message.html", user, heading=words["list"], text=words["no_student_data"]
+        )
+    try:
+        everyone = queries.risk_list(state.engine, user, "GET /list", limit=2000)
+        listing = _listing(state, user, classroom, tier) if (classroom or tier) else everyone
+    except queries.NoWeeklyRun:
+        return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
+    classrooms = sorted({s.classroom for s in everyone.students if s.classroom})
+    return render(
+        request,
+        "list.html",
+        user,
+        listing=listing,
+        classrooms=classrooms,
+        classroom=classroom,
+        tier=tier,
+    )
+
+
+@router.get("/list.csv")
+def risk_list_csv(
+    request: Request,
+    state: WebState,
+    user: WebUser,
+    classroom: str | None = None,
+    tier: str | None = None,
+) -> Response:
+    if not user.sees_students:
+        return not_found(request, user)
+    listing = _listing(state, user, classroom, tier)
+    frame = pd.DataFrame(
+        [
+            {
+                "rank": s.rank_in_advisor if user.role == "advisor" else s.rank_in_school,
+                "student_id": s.student_id,
+                "name": s.name,
+                "classroom": s.classroom,
+                "risk": round(s.risk, 4),
+                "tier": s.tier,
+                "reasons_th": "; ".join(r.text_th for r in s.reasons),
+                "reasons_en": "; ".join(r.text_en for r in s.reasons),
+                "suggested_step": f"{s.suggested_step_th or ''} / {s.suggested_step_en or ''}",
+                "change": s.change,
+            }
+            for s in listing.students
+        ]
+    )
+    buffer = io.StringIO()
+    frame.astype(object).map(excel_safe).to_csv(buffer, index=False)
+    name = quote(f"risk-list-{listing.as_of}.csv")
+    return Response(
+        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
+
+
+@router.get("/students/{student_id}", response_class=HTMLResponse)
+def student_page(
+    request: Request, student_id: str, state: WebState, user: WebUser, error: str | None = None
+) -> HTMLResponse:
+    try:
+        detail = queries.student_detail(state.engine, user, student_id, "GET /students/{id}")
+        interventions = queries.interventions_of(
+            state.engine, user, student_id, "GET /students/{id}"
+        )
+    except queries.NotVisible:
+        return not_found(request, user)
+    lang = language(request)
+    values = {c.feature: c.value for c in detail.contributions}
+    glance = [
+        (key, label, fmt.format(values[key]) if values.get(key) is not None else "–")
+        for key, label, fmt in GLANCE
+    ]
+    return render(
+        request,
+        "student.html",
+        user,
+        detail=detail,
+        interventions=interventions,
+        glance=glance,
+        history_chart=charts.risk_history(detail.history),
+        contributions_chart=charts.contributions(detail.contributions, state.scorer.catalog, lang),
+        intervention_types=INTERVENTION_TYPES,
+        outcomes=list(i18n.OUTCOMES),
+        today=date.today().isoformat(),
+        error=error,
+    )
+
+
+@router.post("/students/{student_id}/interventions")
+def record_from_page(
+    request: Request,
+    student_id: str,
+    state: WebState,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    type: Annotated[str, Form()],  # noqa: A002
+    outcome: Annotated[str | None, Form()] = None,
+    day: Annotated[date | None, Form(alias="date")] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        queries.record_intervention(
+            state.engine,
+            user,
+            student_id,
+            day,
+            type,
+            outcome or None,
+            "POST /students/{id}/interventions",
+        )
+    except queries.NotVisible:
+        return not_found(request, user)
+    except queries.InvalidInput as error:
+        return student_page(request, student_id, state, user, error=str(error))
+    return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
+
+
+@router.get("/plan", response_class=HTMLResponse)
+def plan_page(request: Request, state: WebState, user: WebUser) -> HTMLResponse:
+    if user.role != "committee" or user.school_id is None:
+        return not_found(request, user)
+    try:
+        plan = queries.home_visit_plan(state.engine, user, user.school_id, "GET /plan")
+    except queries.NoWeeklyRun:
+        words = i18n.words(language(request))
+        return render(request, "message.html", user, heading=words["plan"], text=words["no_run"])
+    return render(request, "plan.html", user, plan=plan, outcomes=list(i18n.OUTCOMES))
+
+
+@router.post("/plan/capacity")
+def plan_capacity(
+    request: Request,
+    state: WebState,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    capacity: Annotated[int, Form()],
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        queries.set_school_capacity(state.engine, user, user.school_id or "", capacity)
+    except (queries.NotVisible, queries.InvalidInput):
+        return not_found(request, user)
+    return RedirectResponse("/plan", status_code=303)
+
+
+@router.post("/plan/visits")
+def plan_visit(
+    request: Request,
+    state: WebState,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    student_id: Annotated[str, Form()],
+    outcome: Annotated[str, Form()],
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        queries.record_intervention(
+            state.engine, user, student_id, None, "home_visit", outcome, "POST /plan/visits"
+        )
+    except (queries.NotVisible, queries.InvalidInput):
+        return not_found(request, user)
+    return RedirectResponse("/plan", status_code=303)

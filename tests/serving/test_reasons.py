@@ -1,0 +1,51 @@
+"""Reasons advisors see, and the words of the pages."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.catalog import catalog
+from serving import i18n
+from serving.reasons import STEPS, adverse, suggested_step, top_reasons
+
+
+def test_only_actionable_adverse_values_become_reasons() -> None:
+    specs = catalog()
+    features = [
+        "absent_days_20d",
+        "absence_trend_20d",
+        "sex_female",
+        "school_dropout_rate_past_years",
+    ]
+    values = {
+        "absent_days_20d": 9.0,
+        "school_days_20d": 20.0,
+        "absence_trend_20d": 0.0,
+        "sex_female": 1.0,
+        "school_dropout_rate_past_years": 0.05,
+    }
+    shap = np.array([0.8, 0.3, 0.5, 0.4])  # every one pushes risk up
+    medians = {"absent_days_20d": 1.0, "absence_trend_20d": 0.0}
+
+    reasons = top_reasons(values, shap, features, specs, medians=medians)
+
+    # Sex is protected, the school's past rate is not actionable, a +0% trend is ordinary.
+    assert [r["feature"] for r in reasons] == ["absent_days_20d"]
+    assert reasons[0]["text_en"] == "absent 9 of the last 20 school days"
+    assert suggested_step(reasons, specs) == STEPS["attendance"]
+
+
+def test_adverse_follows_the_known_direction() -> None:
+    specs = catalog()
+
+    assert adverse(specs["gpa_last_term"], 1.2, 2.5)
+    assert not adverse(specs["gpa_last_term"], 3.4, 2.5)
+    assert adverse(specs["absence_rate_term"], 0.3, 0.04)
+    assert adverse(specs["lives_without_parents"], 1.0, None)
+
+
+def test_no_page_word_hides_behind_a_dict_method() -> None:
+    # Templates read words as attributes (t.save); a key named like a dict method would
+    # show the method instead of the word.
+    assert not [key for key in i18n.TEXT if hasattr(dict, key)]
+    assert all(th and en for th, en in i18n.TEXT.values())

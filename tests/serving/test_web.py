@@ -1,0 +1,178 @@
+"""The web pages in a real headless Chromium: sign in, read the list, open a student,
+record a home visit, plan visits, and never reach another advisor's student.
+
+Screenshots of the pages (in Thai) go to build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serving.conftest import Api
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = _chromium()
+    if executable is None:
+        message = (
+            "no Chromium on this machine: `apt-get install chromium fonts-thai-tlwg` "
+            "(make test does it where it can)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="th-TH")
+    yield context.new_page()
+    context.close()
+
+
+def _sign_in(page, api: Api, role: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{api.url}/login")
+    page.fill("input[name=token]", api.tokens[role])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/list.*"))
+
+
+def test_advisor_reads_the_list_opens_a_student_and_records_a_home_visit(page, api: Api) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    _sign_in(page, api, "advisor")
+
+    rows = page.locator("tr.student")
+    assert rows.count() > 0
+    listed = set(rows.evaluate_all("rows => rows.map(r => r.dataset.student)"))
+    assert api.own_student in listed
+    assert api.colleague_student not in listed and api.far_student not in listed  # noqa: PT018
+    assert "รายชื่อนักเรียนสัปดาห์นี้" in page.content()
+    assert "built-in method" not in page.content()
+    page.screenshot(path=str(SHOTS / "list.png"), full_page=True)
+
+    page.click(f"tr[data-student='{api.own_student}'] a")
+    page.wait_for_url(f"**/students/{api.own_student}")
+    assert page.locator("svg[aria-label='risk history'] circle").count() >= 2
+    assert page.locator("svg[aria-label='contributions'] rect").count() > 0
+    page.select_option("select[name=type]", "home_visit")
+    page.select_option("select[name=outcome]", "done")
+    page.click("form[action$='/interventions'] button[type=submit]")
+    page.wait_for_url(f"**/students/{api.own_student}")
+    assert page.locator("tr.intervention", has_text="เยี่ยมบ้าน").count() >= 1
+    page.screenshot(path=str(SHOTS / "student.png"), full_page=True)
+
+    page.goto(f"{api.url}/list")
+    last = page.locator(f"tr[data-student='{api.own_student}'] td.last")
+    assert "เยี่ยมบ้าน" in last.inner_text()
+
+
+def test_another_advisors_student_is_not_reachable_by_url(page, api: Api) -> None:  # type: ignore[no-untyped-def]
+    _sign_in(page, api, "advisor")
+
+    for student in (api.far_student, api.colleague_student):
+        response = page.goto(f"{api.url}/students/{student}")
+        assert response.status == 404
+        assert "ไม่พบข้อมูล" in page.content()
+    assert page.goto(f"{api.url}/plan").status == 404
+    csv = page.request.get(f"{api.url}/list.csv")
+    assert api.far_student not in csv.text()
+    assert api.own_student in csv.text()
+
+
+def test_committee_plans_home_visits_within_capacity(page, api: Api) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    _sign_in(page, api, "committee")
+    response = page.goto(f"{api.url}/plan")
+    assert response.status == 200, page.content()[:2000]
+    page.fill("input[name=capacity]", "4")
+    page.click("form[action='/plan/capacity'] button[type=submit]")
+    page.wait_for_url("**/plan")
+
+    visits = page.locator("div.visit")
+    assert visits.count() == 4
+    assert "built-in method" not in page.content()
+    first = visits.first.get_attribute("data-student")
+    page.screenshot(path=str(SHOTS / "plan.png"), full_page=True)
+    visits.first.locator("button").click()
+    page.wait_for_url("**/plan")
+
+    remaining = page.locator("div.visit").evaluate_all("cards => cards.map(c => c.dataset.student)")
+    assert first not in remaining
+    assert len(remaining) == 4
+
+
+def test_english_switch_and_phone_layout(browser, api: Api) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    _sign_in(page, api, "advisor")
+    page.screenshot(path=str(SHOTS / "list-phone.png"), full_page=True)
+    assert (
+        page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    )  # nothing wider than the phone
+
+    page.click("text=English")
+    page.wait_for_url("**/list")
+    assert "This week's list" in page.content()
+    context.close()
+
+
+def test_session_cookie_is_httponly_strict_and_short_lived(page, api: Api) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    _sign_in(page, api, "advisor")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "ews_session")
+
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert 0 < cookie["expires"] - time.time() <= 8 * 3600 + 60
+
+
+def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
+    with httpx.Client(base_url=api.url, follow_redirects=False) as client:
+        login_page = client.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', login_page.text).group(1)  # type: ignore[union-attr]
+        assert (
+            client.post("/login", data={"token": api.tokens["advisor"], "csrf": token}).status_code
+            == 303
+        )
+        forged = client.post(
+            f"/students/{api.own_student}/interventions",
+            data={"csrf": "forged", "type": "home_visit", "outcome": "done"},
+        )
+        assert forged.status_code == 403
+        assert client.post("/login", data={"token": "wrong", "csrf": "x"}).status_code == 403
