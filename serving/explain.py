@@ -1,8 +1,11 @@
 """Exact TreeSHAP explanations of the raw score (log-odds).
 
-The base value plus the contributions equals the raw score. LightGBM's own TreeSHAP
-(``pred_contrib``) is exact; it is not safe to call concurrently on one booster, so calls
-are serialised.
+The base value plus the contributions equals the raw score. The contributions come from
+the precomputed exact TreeSHAP in ``features.treeshap`` (thread-safe, several times
+faster than LightGBM's ``pred_contrib``); the raw score comes from LightGBM's own
+prediction, so the two are computed independently. A model the fast path does not
+support (categorical splits) falls back to ``pred_contrib``, which is not safe to call
+concurrently and is serialised.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.model_bundle import ModelBundle
+from features.treeshap import FastTreeShap
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,19 @@ class Explainer:
     def __init__(self, bundle: ModelBundle) -> None:
         self.bundle = bundle
         self._lock = threading.Lock()
+        try:
+            self.fast: FastTreeShap | None = FastTreeShap(bundle.booster)
+        except NotImplementedError:
+            self.fast = None
 
     def explain(self, matrix: np.ndarray) -> Explanation:
+        booster = self.bundle.booster
+        if self.fast is not None:
+            contributions = self.fast.shap_values(matrix)
+            base = np.full(len(matrix), self.fast.expected_value)
+            raw = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)
+            return Explanation(raw_score=raw, base_value=base, contributions=contributions)
         with self._lock:
-            values = np.asarray(self.bundle.booster.predict(matrix, pred_contrib=True), dtype=float)
-            raw = np.asarray(self.bundle.booster.predict(matrix, raw_score=True), dtype=float)
+            values = np.asarray(booster.predict(matrix, pred_contrib=True), dtype=float)
+            raw = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)
         return Explanation(raw_score=raw, base_value=values[:, -1], contributions=values[:, :-1])
