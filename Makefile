@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api browser
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-matrix: install
 
 bench-api: install
 	$(PY) -m benchmarks.api
+
+bench-explain: install
+	$(PY) -m benchmarks.explain
 
 format: install
 	$(VENV)/bin/ruff check --fix .
