@@ -25,14 +25,10 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import synthetic_database
-from features.model_bundle import fetch_bundle
-from features.settings import Settings
+from benchmarks.common import synthetic_database, trained_champion
 from features.sources import Sources
 from serving.access import create_user
-from training.config import TrainConfig
-from training.promote import promote, test_period_rows
-from training.train import train
+from training.promote import test_period_rows
 
 CLIENTS = 32
 
@@ -101,15 +97,9 @@ def main() -> None:
     args = parser.parse_args()
 
     engine = synthetic_database(args.work_dir, args.students, schools=8)
-    store = Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
-    settings = Settings(
-        database_url=engine.url.render_as_string(),
-        mlflow_tracking_uri=f"sqlite:///{store}/m.db",
-        mlflow_artifact_root=store / "artifacts",
+    settings, bundle, version = trained_champion(
+        engine, Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
     )
-    train(settings, TrainConfig.load(), engine)
-    promote(settings, engine)
-    bundle, version = fetch_bundle(settings.model_name, "champion", store / "bundle")
     rows = test_period_rows(Sources.from_database(engine), bundle).sample(500, random_state=0)
     features = bundle.features
     token = create_user(engine, "analyst", "benchmark")[1]
@@ -189,7 +179,7 @@ def main() -> None:
         print(
             f"{name:>6}: {results[name][0]:7.1f} requests/s, p50 {results[name][1]:6.1f} ms, "
             f"p99 {results[name][2]:6.1f} ms ({CLIENTS} clients, {args.requests} requests, "
-            f"model v{version.version})"
+            f"model v{version})"
         )
     score_rps, mlflow_rps = results["score"][0], results["mlflow"][0]
     print(

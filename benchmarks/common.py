@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from features.db import make_engine
 from features.ingest import ingest_directory
+from features.model_bundle import ModelBundle, fetch_bundle
+from features.settings import Settings
 from features.synthetic import SynthConfig, generate, write_directory
 
 
@@ -25,3 +27,20 @@ def synthetic_database(folder: Path, students: int = 12_000, schools: int = 20) 
     ingest_directory(data, engine, "benchmark-key", folder / "rejects")
     print(f"prepared {students:,} synthetic students in {time.perf_counter() - started:.0f} s")
     return engine
+
+
+def trained_champion(engine: sa.Engine, store: Path) -> tuple[Settings, ModelBundle, str]:
+    """Train with the default configuration into a scratch MLflow store and promote it."""
+    from training.config import TrainConfig
+    from training.promote import promote
+    from training.train import train
+
+    settings = Settings(
+        database_url=engine.url.render_as_string(),
+        mlflow_tracking_uri=f"sqlite:///{store}/m.db",
+        mlflow_artifact_root=store / "artifacts",
+    )
+    train(settings, TrainConfig.load(), engine)
+    promote(settings, engine)
+    bundle, version = fetch_bundle(settings.model_name, "champion", store / "bundle")
+    return settings, bundle, str(version.version)

@@ -19,15 +19,11 @@ import numpy as np
 import pandas as pd
 import shap
 
-from benchmarks.common import synthetic_database
-from features.model_bundle import fetch_bundle
-from features.settings import Settings
+from benchmarks.common import synthetic_database, trained_champion
 from features.sources import Sources
 from features.treeshap import FastTreeShap
 from serving.scoring import Scorer, weekly_run
-from training.config import TrainConfig
-from training.promote import promote, test_period_rows
-from training.train import train
+from training.promote import test_period_rows
 
 BATCH = 10_000
 SINGLE = 300
@@ -59,21 +55,15 @@ def main() -> None:
     args = parser.parse_args()
 
     engine = synthetic_database(args.work_dir, args.train_students)
-    store = Path(tempfile.mkdtemp(prefix="bench-explain-"))
-    settings = Settings(
-        database_url=engine.url.render_as_string(),
-        mlflow_tracking_uri=f"sqlite:///{store}/m.db",
-        mlflow_artifact_root=store / "artifacts",
+    settings, bundle, version = trained_champion(
+        engine, Path(tempfile.mkdtemp(prefix="bench-explain-"))
     )
-    train(settings, TrainConfig.load(), engine)
-    promote(settings, engine)
-    bundle, version = fetch_bundle(settings.model_name, "champion", store / "bundle")
     booster: lgb.Booster = bundle.booster
     rows = bundle.matrix(
         test_period_rows(Sources.from_database(engine), bundle).sample(BATCH, random_state=0)
     )
     print(
-        f"model v{version.version}: {booster.num_trees()} trees, {len(bundle.features)} inputs; "
+        f"model v{version}: {booster.num_trees()} trees, {len(bundle.features)} inputs; "
         f"batch of {len(rows):,} test-period students"
     )
 
@@ -124,7 +114,7 @@ def main() -> None:
     newest = pd.read_sql("select max(date) as d from attendance", weekly_engine)["d"].iloc[0]
     as_of = pd.Timestamp(newest) - pd.Timedelta(days=pd.Timestamp(newest).dayofweek)
     started = time.perf_counter()
-    report = weekly_run(weekly_engine, Scorer(bundle, str(version.version)), as_of)
+    report = weekly_run(weekly_engine, Scorer(bundle, str(version)), as_of)
     total = time.perf_counter() - started
     stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.seconds.items())
     print(
