@@ -74,7 +74,10 @@ def _print_rates(rates) -> None:  # type: ignore[no-untyped-def]
         table.add_column(column, justify="right" if column != "level" else "left")
     for level, row in rates.iterrows():
         table.add_row(
-            str(level), f"{row.student_years:,}", f"{row.dropouts:,}", f"{row.annual_rate:.2%}"
+            str(level),
+            f"{int(row.student_years):,}",
+            f"{int(row.dropouts):,}",
+            f"{row.annual_rate:.2%}",
         )
     console.print(table)
 
