@@ -7,6 +7,7 @@ The schema is managed by Alembic (``features/migrations``); ``upgrade`` brings a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from alembic.config import Config
 from features.contract import SOURCES, Source
 
 metadata = sa.MetaData()
+ID_CHUNK = 5000
 
 _TYPES: dict[str, type[sa.types.TypeEngine]] = {
     "str": sa.String,
@@ -90,6 +92,7 @@ def read_table(
     name: str,
     columns: Sequence[str] | None = None,
     student_ids: Sequence[str] | None = None,
+    since: tuple[str, date] | None = None,
 ) -> pd.DataFrame:
     """Read a contract table as typed columns (dates as ``datetime64``).
 
@@ -98,6 +101,7 @@ def read_table(
         name: source name, e.g. ``"attendance"``.
         columns: columns to read (all by default).
         student_ids: restrict to these students.
+        since: (date column, first date) to read only records dated from then on.
 
     Returns:
         One row per stored record; an empty frame with the columns when there is none.
@@ -105,10 +109,20 @@ def read_table(
     table = TABLES[name]
     selected = [table.c[c] for c in columns] if columns else list(table.c)
     query = sa.select(*selected)
+    if since is not None:
+        query = query.where(table.c[since[0]] >= since[1])
     if student_ids is not None and "student_id" in table.c:
-        query = query.where(table.c.student_id.in_(list(student_ids)))
-    with engine.connect() as connection:
-        frame = pd.read_sql(query, connection)
+        ids = list(student_ids)
+        # SQLite caps bound parameters: ask in chunks.
+        parts = []
+        with engine.connect() as connection:
+            for start in range(0, max(len(ids), 1), ID_CHUNK):
+                chunk = query.where(table.c.student_id.in_(ids[start : start + ID_CHUNK]))
+                parts.append(pd.read_sql(chunk, connection))
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    else:
+        with engine.connect() as connection:
+            frame = pd.read_sql(query, connection)
     for column in selected:
         if isinstance(column.type, sa.Date):
             frame[column.name] = pd.to_datetime(frame[column.name], format="ISO8601")

@@ -25,6 +25,11 @@ KNOWN_ON = {
     "interventions": "date",
 }
 GRADES_KNOWN_AFTER_TERM_END = pd.Timedelta(days=14)
+# Weekly-run windows (see Sources.for_weekly_run).
+ATTENDANCE_LOOKBACK = pd.Timedelta(days=120)
+COURSEWORK_LOOKBACK = pd.Timedelta(days=29)
+WINDOW_RECORDS = 40  # the attendance features look back at most 40 school days
+PRESENT_STATUSES = ("present", "late")
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,55 @@ class Sources:
             frames[name] = read_table(
                 engine, name, columns=columns, student_ids=None if whole else student_ids
             )
+        return cls.from_frames(frames)
+
+    @classmethod
+    def for_weekly_run(cls, engine: sa.Engine, as_of: pd.Timestamp) -> Sources:
+        """What the features at ``as_of`` need, without reading years of daily records.
+
+        Attendance is read from the earlier of the term start and 120 days back; any
+        student whose window could hide something the features use (fewer than 40 school
+        days in it, or no day present, so the streak or the last present day may lie
+        before it) is read in full. Coursework is read from the earlier of the term start
+        and 28 days back: its features are differences of sums from then on. The values
+        equal those from the full read.
+        """
+        day = pd.Timestamp(as_of)
+        frames: dict[str, pd.DataFrame | None] = {}
+        for name in TABLES:
+            if name not in ("attendance", "assessments"):
+                columns = STUDENT_COLUMNS if name == "students" else None
+                frames[name] = read_table(engine, name, columns=columns)
+        enrollments = frames["enrollments"]
+        if enrollments is None or enrollments.empty:
+            raise ValueError("no enrolments in the database")
+        calendar = Calendar.build(frames.get("calendar"), enrollments["academic_year"].unique())
+        terms = calendar.table[
+            (calendar.table["start_date"] <= day) & (calendar.table["end_date"] >= day)
+        ]
+        term_start = pd.Timestamp(terms["start_date"].min()) if len(terms) else day
+        attendance_from = min(term_start, day - ATTENDANCE_LOOKBACK).date()
+        attendance = read_table(engine, "attendance", since=("date", attendance_from))
+        seen = attendance[attendance["date"] <= day]
+        summary = seen.groupby("student_id")["status"].agg(
+            days="size", present=lambda s: bool(s.isin(PRESENT_STATUSES).any())
+        )
+        # Only students enrolled on the day are scored.
+        located = calendar.locate(enrollments["school_id"], pd.Series(day, index=enrollments.index))
+        current = (located["academic_year"] == enrollments["academic_year"]) & (
+            located["term"] == enrollments["term"]
+        )
+        enrolled = set(enrollments.loc[current, "student_id"])
+        short = summary[(summary["days"] < WINDOW_RECORDS) | ~summary["present"].astype(bool)].index
+        unsure = sorted((set(short) | (enrolled - set(summary.index))) & enrolled)
+        if unsure:
+            whole = read_table(engine, "attendance", student_ids=unsure)
+            attendance = pd.concat(
+                [attendance[~attendance["student_id"].isin(unsure)], whole], ignore_index=True
+            )
+        frames["attendance"] = attendance
+        coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
+        frames["assessments"] = read_table(engine, "assessments", since=("date", coursework_from))
         return cls.from_frames(frames)
 
     def known_on(self, day: pd.Timestamp) -> Sources:

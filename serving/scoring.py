@@ -109,7 +109,7 @@ def weekly_run(
     upgrade(engine)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    rows = features_as_of(Sources.from_database(engine), as_of)
+    rows = features_as_of(Sources.for_weekly_run(engine, as_of), as_of)
     timings["features"] = time.perf_counter() - started
     if rows.empty:
         raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")

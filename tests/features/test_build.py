@@ -150,3 +150,16 @@ def test_protected_attributes_are_flagged_sensitive_and_not_model_inputs() -> No
 
     assert protected == {"sex_female", "nationality_not_thai", "has_disability"}
     assert not any(catalog()[k].model_input or catalog()[k].actionable for k in protected)
+
+
+def test_the_weekly_run_window_gives_the_same_rows_as_the_full_read(synthetic_engine) -> None:
+    full = Sources.from_database(synthetic_engine)
+    for day in ("2023-06-05", "2024-01-08", "2024-05-20", "2025-03-10"):
+        windowed = Sources.for_weekly_run(synthetic_engine, pd.Timestamp(day))
+        expected = features_as_of(full, pd.Timestamp(day))
+
+        if day == "2025-03-10":  # two years in: most of the history stays unread
+            assert len(windowed.attendance) < 0.4 * len(full.attendance)
+        pd.testing.assert_frame_equal(
+            features_as_of(windowed, pd.Timestamp(day)), expected, obj=day
+        )
