@@ -69,6 +69,7 @@ def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
     assert "serving/feature_distribution.json" in serving
     assert run.data.metrics["model.pr_auc"] > 0
     assert "abc_rule.precision_at_10" in run.data.metrics
+    assert run.data.metrics["explain.us_per_student"] > 0  # explanation cost beside quality
     assert "split.test_from" in run.data.params
     assert (
         str(client.get_model_version_by_alias("dropout-risk", "challenger").version)
