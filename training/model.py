@@ -79,9 +79,23 @@ def raw_scores(booster: lgb.Booster, rows: pd.DataFrame, features: list[str]) ->
     )
 
 
-def calibrate(raw: np.ndarray, labels: np.ndarray) -> Calibration:
-    """Isotonic regression of the label on the raw score, kept as its breakpoints."""
-    isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, labels)
-    return Calibration(
-        [float(x) for x in isotonic.X_thresholds_], [float(y) for y in isotonic.y_thresholds_]
+def calibrate(
+    raw: np.ndarray, labels: np.ndarray, min_bin_rows: int = 200, max_bins: int = 100
+) -> Calibration:
+    """Isotonic regression of the outcome on the raw score, over equal-count bins.
+
+    Fitting on single rows lets the extreme steps rest on a handful of students and
+    declare a risk of 0 or 1; bins of at least ``min_bin_rows`` keep every step an
+    observed rate among many students. The map stays monotone in the raw score.
+    """
+    order = np.argsort(raw, kind="stable")
+    bins = int(np.clip(len(raw) // min_bin_rows, 2, max_bins))
+    parts = np.array_split(order, bins)
+    centre = np.array([raw[p].mean() for p in parts])
+    rate = np.array([labels[p].mean() for p in parts])
+    weight = np.array([len(p) for p in parts], dtype=float)
+    isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
+        centre, rate, sample_weight=weight
     )
+    points = isotonic.predict(centre)
+    return Calibration([float(x) for x in centre], [float(y) for y in points])
