@@ -274,6 +274,7 @@ STUDENTS = Source(
         Column("disability", "str", "'none' or the type of disability", "ความพิการ", sensitive=True),
     ),
     key=("student_id",),
+    required=True,
     school_refs=("school_id",),
 )
 
@@ -559,7 +560,7 @@ SOURCES: tuple[Source, ...] = (
     INTERVENTIONS,
 )
 SOURCES_BY_NAME: Mapping[str, Source] = {s.name: s for s in SOURCES}
-REQUIRED_SOURCES: tuple[str, ...] = ("students", "enrollments", "exits")
+REQUIRED_SOURCES: tuple[str, ...] = tuple(s.name for s in SOURCES if s.required)
 
 
 def data_dictionary_markdown() -> str:
