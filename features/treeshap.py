@@ -203,28 +203,24 @@ def _goes_left(
 
 
 @numba.njit(cache=True, nogil=True)
-def _explain_rows(  # pragma: no cover
-    rows,
-    start,
-    stop,
-    feature,
-    threshold,
-    missing,
-    default_left,
-    tree_node_start,
-    tree_leaf_start,
-    leaf_path_start,
-    leaf_unique_start,
-    leaf_unique_count,
-    leaf_weight_start,
-    path_node,
-    path_left,
-    path_slot,
-    unique_feature,
-    weights,
-    out,
-    max_tree_nodes,
-):
+def _explain_rows(rows, start, stop, tables, out, max_tree_nodes):  # pragma: no cover
+    (
+        feature,
+        threshold,
+        missing,
+        default_left,
+        tree_node_start,
+        tree_leaf_start,
+        leaf_path_start,
+        leaf_unique_start,
+        leaf_unique_count,
+        leaf_weight_start,
+        path_node,
+        path_left,
+        path_slot,
+        unique_feature,
+        weights,
+    ) = tables
     # Each tree serves all the rows of the chunk before the next tree, so the tree's few
     # kilobytes of weight tables stay in cache instead of being fetched for every row.
     decision = np.empty((max(max_tree_nodes, 1), stop - start), dtype=np.bool_)
@@ -253,51 +249,10 @@ def _explain_rows(  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _explain_parallel(  # pragma: no cover
-    rows,
-    feature,
-    threshold,
-    missing,
-    default_left,
-    tree_node_start,
-    tree_leaf_start,
-    leaf_path_start,
-    leaf_unique_start,
-    leaf_unique_count,
-    leaf_weight_start,
-    path_node,
-    path_left,
-    path_slot,
-    unique_feature,
-    weights,
-    out,
-    chunk,
-    max_tree_nodes,
-):
+def _explain_parallel(rows, tables, out, chunk, max_tree_nodes):  # pragma: no cover
     n = rows.shape[0]
     for c in numba.prange((n + chunk - 1) // chunk):
-        _explain_rows(
-            rows,
-            c * chunk,
-            min(n, (c + 1) * chunk),
-            feature,
-            threshold,
-            missing,
-            default_left,
-            tree_node_start,
-            tree_leaf_start,
-            leaf_path_start,
-            leaf_unique_start,
-            leaf_unique_count,
-            leaf_weight_start,
-            path_node,
-            path_left,
-            path_slot,
-            unique_feature,
-            weights,
-            out,
-            max_tree_nodes,
-        )
+        _explain_rows(rows, c * chunk, min(n, (c + 1) * chunk), tables, out, max_tree_nodes)
 
 
 class FastTreeShap:
@@ -306,21 +261,9 @@ class FastTreeShap:
     def __init__(self, booster: lgb.Booster) -> None:
         self.tables = build_tables(booster)
         self.max_tree_nodes = int(np.diff(self.tables.tree_node_start).max(initial=0))
-
-    @property
-    def expected_value(self) -> float:
-        return self.tables.expected_value
-
-    def shap_values(self, rows: np.ndarray) -> np.ndarray:
-        """Contributions (rows × features); the base value is ``expected_value``."""
-        rows = np.ascontiguousarray(rows, dtype=np.float64)
-        if rows.ndim != 2 or rows.shape[1] < self.tables.features:
-            raise ValueError(
-                f"expected rows with {self.tables.features} features, got shape {rows.shape}"
-            )
         t = self.tables
-        out = np.zeros((rows.shape[0], rows.shape[1]))
-        tables = (
+        # The kernel's arrays, in the order it unpacks them.
+        self.arrays = (
             t.feature,
             t.threshold,
             t.missing,
@@ -337,9 +280,22 @@ class FastTreeShap:
             t.unique_feature,
             t.weights,
         )
+
+    @property
+    def expected_value(self) -> float:
+        return self.tables.expected_value
+
+    def shap_values(self, rows: np.ndarray) -> np.ndarray:
+        """Contributions (rows × features); the base value is ``expected_value``."""
+        rows = np.ascontiguousarray(rows, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] < self.tables.features:
+            raise ValueError(
+                f"expected rows with {self.tables.features} features, got shape {rows.shape}"
+            )
+        out = np.zeros((rows.shape[0], rows.shape[1]))
         if len(rows) <= ROW_CHUNK:
             # A thread hand-off costs more than a few rows do: one chunk, on this thread.
-            _explain_rows(rows, 0, len(rows), *tables, out, self.max_tree_nodes)
+            _explain_rows(rows, 0, len(rows), self.arrays, out, self.max_tree_nodes)
         else:
-            _explain_parallel(rows, *tables, out, ROW_CHUNK, self.max_tree_nodes)
+            _explain_parallel(rows, self.arrays, out, ROW_CHUNK, self.max_tree_nodes)
         return out
