@@ -297,6 +297,12 @@ def record_from_page(
 
 @router.get("/plan", response_class=HTMLResponse)
 def plan_page(request: Request, state: WebState, user: WebUser) -> HTMLResponse:
+    return _plan(request, state, user)
+
+
+def _plan(
+    request: Request, state: AppState, user: User, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
     if user.role != "committee" or user.school_id is None:
         return not_found(request, user)
     try:
@@ -304,7 +310,15 @@ def plan_page(request: Request, state: WebState, user: WebUser) -> HTMLResponse:
     except queries.NoWeeklyRun:
         words = i18n.words(language(request))
         return render(request, "message.html", user, heading=words["plan"], text=words["no_run"])
-    return render(request, "plan.html", user, plan=plan, outcomes=list(i18n.OUTCOMES))
+    return render(
+        request,
+        "plan.html",
+        user,
+        status_code,
+        plan=plan,
+        outcomes=list(i18n.OUTCOMES),
+        error=error,
+    )
 
 
 @router.post("/plan/capacity")
@@ -313,13 +327,21 @@ def plan_capacity(
     state: WebState,
     user: WebUser,
     csrf: Annotated[str, Form()],
-    capacity: Annotated[int, Form()],
+    capacity: Annotated[str, Form()],
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        queries.set_school_capacity(state.engine, user, user.school_id or "", capacity)
-    except (queries.NotVisible, queries.InvalidInput):
+        visits = int(capacity.strip())
+    except ValueError:
+        return _plan(
+            request, state, user, f"capacity must be a whole number, not {capacity!r}", 422
+        )
+    try:
+        queries.set_school_capacity(state.engine, user, user.school_id or "", visits)
+    except queries.NotVisible:
         return not_found(request, user)
+    except queries.InvalidInput as error:
+        return _plan(request, state, user, str(error), 422)
     return RedirectResponse("/plan", status_code=303)
 
 
@@ -337,6 +359,8 @@ def plan_visit(
         queries.record_intervention(
             state.engine, user, student_id, None, "home_visit", outcome, "POST /plan/visits"
         )
-    except (queries.NotVisible, queries.InvalidInput):
+    except queries.NotVisible:
         return not_found(request, user)
+    except queries.InvalidInput as error:
+        return _plan(request, state, user, str(error), 422)
     return RedirectResponse("/plan", status_code=303)

@@ -176,3 +176,31 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
         )
         assert forged.status_code == 403
         assert client.post("/login", data={"token": "wrong", "csrf": "x"}).status_code == 403
+
+
+def test_bad_plan_input_gets_a_clear_error_and_changes_nothing(api: Api) -> None:
+    with httpx.Client(base_url=api.url, follow_redirects=False) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"token": api.tokens["committee"], "csrf": token})
+        page = client.get("/plan").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        before = re.search(r'name="capacity" min="0" max="500" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+
+        too_many = client.post("/plan/capacity", data={"csrf": csrf, "capacity": "600"})
+        not_a_number = client.post("/plan/capacity", data={"csrf": csrf, "capacity": "ten"})
+        bad_outcome = client.post(
+            "/plan/visits",
+            data={"csrf": csrf, "student_id": api.own_student, "outcome": "vanished"},
+        )
+
+        assert too_many.status_code == 422
+        assert "capacity must be between 0 and 500" in too_many.text
+        assert not_a_number.status_code == 422
+        assert "capacity must be a whole number" in not_a_number.text
+        assert bad_outcome.status_code == 422
+        assert "outcome must be one of" in bad_outcome.text
+        after = re.search(
+            r'name="capacity" min="0" max="500" value="(\d+)"', client.get("/plan").text
+        )
+        assert after is not None
+        assert after.group(1) == before
