@@ -8,11 +8,12 @@ follows the path at all of feature j's splits, path-dependent TreeSHAP gives fea
 
 with c(s, d) = s!(d-s-1)!/d! (Lundberg et al. 2020). Because o_j is 0 or 1, the sum
 depends only on which path features x satisfies: a d-bit pattern. FastTreeSHAP v2 (Yang
-2021) precomputes the weights of all 2^d patterns once per model; explaining a row is
-then one pass over the tree's node decisions and a table lookup per leaf and path
-feature. The values equal LightGBM's ``pred_contrib`` (and ``shap.TreeExplainer``) to
-floating-point precision. Node decisions follow LightGBM's numerical splits exactly,
-missing values included.
+2021) precomputes the weights of all 2^d patterns once per model. Explaining a row is
+then one pass down each tree, carrying the pattern from parent to child (one bit
+operation per node), and a table lookup per leaf and path feature; rows are processed
+in feature-major chunks so that every inner loop vectorises. The values equal
+LightGBM's ``pred_contrib`` (and ``shap.TreeExplainer``) to floating-point precision.
+Node decisions follow LightGBM's numerical splits exactly, missing values included.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 ZERO_THRESHOLD = 1e-35
 MAX_PATH_FEATURES = 16
-ROW_CHUNK = 128
+ROW_CHUNK = 512
 
 
 @dataclass(frozen=True)
@@ -40,39 +41,43 @@ class TreeTables:
     missing: np.ndarray
     default_left: np.ndarray
     tree_node_start: np.ndarray  # first internal node of each tree (length trees + 1)
-    # Leaves (global index): first entry in the path arrays and in the weights.
-    tree_leaf_start: np.ndarray
-    leaf_path_start: np.ndarray
+    # Leaves (global index): first unique-feature slot, number of slots, first weight.
     leaf_unique_start: np.ndarray
     leaf_unique_count: np.ndarray
     leaf_weight_start: np.ndarray
-    # Path entries: node (global), the direction of the path there, unique-feature slot.
-    path_node: np.ndarray
-    path_left: np.ndarray
-    path_slot: np.ndarray
-    unique_feature: np.ndarray  # feature of each unique slot
+    # Per internal node: its children (>= 0 an internal node, < 0 the leaf ~child) and the
+    # slot of its feature among the unique features on the path from the root to it.
+    left_child: np.ndarray
+    right_child: np.ndarray
+    node_slot: np.ndarray
+    unique_feature: np.ndarray  # feature of each leaf's unique slots
     weights: np.ndarray  # per leaf: 2^d patterns x d slots, leaf value included
     expected_value: float
     features: int
 
 
-def _walk(node: dict, path: list[tuple[int, bool, float]], out: dict) -> None:
-    """Depth-first: number internal nodes, collect each leaf's path and cover fractions."""
+def _walk(node: dict, path: list[tuple[int, bool, float]], out: dict) -> int:
+    """Depth-first: number nodes, collect each leaf's path and cover fractions.
+
+    Returns the node's reference: its internal index, or ``~leaf`` for a leaf.
+    """
     if "leaf_index" in node or "leaf_value" in node and "split_index" not in node:
         out["leaves"].append(
             (float(node["leaf_value"]), float(node.get("leaf_count", 0)), list(path))
         )
-        return
+        return ~(len(out["leaves"]) - 1)
     if node.get("decision_type", "<=") != "<=":
         raise NotImplementedError("categorical splits are not supported by the fast explainer")
     index = len(out["nodes"])
     out["nodes"].append(node)
+    out["children"].append([0, 0])
     count = float(node["internal_count"])
-    for child_key, left in (("left_child", True), ("right_child", False)):
+    for side, (child_key, left) in enumerate((("left_child", True), ("right_child", False))):
         child = node[child_key]
         child_count = float(child.get("internal_count", child.get("leaf_count", 0)))
         fraction = child_count / count if count > 0 else 0.0
-        _walk(child, [*path, (index, left, fraction)], out)
+        out["children"][index][side] = _walk(child, [*path, (index, left, fraction)], out)
+    return index
 
 
 def _pattern_weights(z: np.ndarray) -> np.ndarray:
@@ -123,20 +128,27 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
     if model.get("num_class", 1) != 1:
         raise NotImplementedError("only single-output models are supported")
     nodes: list[dict] = []
-    node_starts, leaf_starts = [0], [0]
-    leaf_path_start, leaf_unique_start, leaf_unique_count, leaf_weight_start = [], [], [], []
-    path_node: list[int] = []
-    path_left: list[bool] = []
-    path_slot: list[int] = []
+    children: list[tuple[int, int]] = []
+    node_slot: list[int] = []
+    node_starts = [0]
+    leaf_unique_start: list[int] = []
+    leaf_unique_count: list[int] = []
+    leaf_weight_start: list[int] = []
     unique_feature: list[int] = []
     weights: list[np.ndarray] = []
     expected = 0.0
     weight_offset = 0
     for tree in model["tree_info"]:
-        out: dict = {"nodes": [], "leaves": []}
+        out: dict = {"nodes": [], "children": [], "leaves": []}
         _walk(tree["tree_structure"], [], out)
-        base = len(nodes)
+        node_base, leaf_base = len(nodes), len(leaf_unique_count)
         nodes.extend(out["nodes"])
+        node_slot.extend([0] * len(out["nodes"]))
+        # Children in global numbering: internal nodes offset, leaves ~(global leaf).
+        children.extend(
+            tuple(c + node_base if c >= 0 else ~(~c + leaf_base) for c in pair)  # type: ignore[misc]
+            for pair in out["children"]
+        )
         node_starts.append(len(nodes))
         root_count = float(tree["tree_structure"].get("internal_count", 0)) or 1.0
         for value, count, path in out["leaves"]:
@@ -144,20 +156,19 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
                 expected += value
                 continue
             expected += value * count / root_count
+            # Slots in order of first use along the path, so a node's slot is the same
+            # for every leaf below it.
             slots: dict[int, int] = {}
             fractions: list[float] = []
-            leaf_path_start.append(len(path_node))
             leaf_unique_start.append(len(unique_feature))
-            for node_index, left, fraction in path:
+            for node_index, _left, fraction in path:
                 feature = int(out["nodes"][node_index]["split_feature"])
                 if feature not in slots:
                     slots[feature] = len(slots)
                     unique_feature.append(feature)
                     fractions.append(1.0)
                 fractions[slots[feature]] *= fraction
-                path_node.append(base + node_index)
-                path_left.append(left)
-                path_slot.append(slots[feature])
+                node_slot[node_base + node_index] = slots[feature]
             if len(slots) > MAX_PATH_FEATURES:
                 raise NotImplementedError(
                     f"a path uses {len(slots)} features; at most {MAX_PATH_FEATURES}"
@@ -167,22 +178,19 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
             leaf_weight_start.append(weight_offset)
             weights.append(table.ravel())
             weight_offset += table.size
-        leaf_starts.append(len(leaf_path_start))
-    leaf_path_start.append(len(path_node))
+    pairs = np.array(children, dtype=np.int64).reshape(-1, 2)
     return TreeTables(
         feature=np.array([int(n["split_feature"]) for n in nodes], dtype=np.int64),
         threshold=np.array([float(n["threshold"]) for n in nodes], dtype=np.float64),
         missing=np.array([MISSING[n.get("missing_type", "None")] for n in nodes], dtype=np.int64),
         default_left=np.array([bool(n.get("default_left", True)) for n in nodes], dtype=np.bool_),
         tree_node_start=np.array(node_starts, dtype=np.int64),
-        tree_leaf_start=np.array(leaf_starts, dtype=np.int64),
-        leaf_path_start=np.array(leaf_path_start, dtype=np.int64),
         leaf_unique_start=np.array(leaf_unique_start, dtype=np.int64),
         leaf_unique_count=np.array(leaf_unique_count, dtype=np.int64),
         leaf_weight_start=np.array(leaf_weight_start, dtype=np.int64),
-        path_node=np.array(path_node, dtype=np.int64),
-        path_left=np.array(path_left, dtype=np.bool_),
-        path_slot=np.array(path_slot, dtype=np.int64),
+        left_child=np.ascontiguousarray(pairs[:, 0]),
+        right_child=np.ascontiguousarray(pairs[:, 1]),
+        node_slot=np.array(node_slot, dtype=np.int64),
         unique_feature=np.array(unique_feature, dtype=np.int64),
         weights=np.concatenate(weights) if weights else np.zeros(0),
         expected_value=expected,
@@ -210,42 +218,66 @@ def _explain_rows(rows, start, stop, tables, out, max_tree_nodes):  # pragma: no
         missing,
         default_left,
         tree_node_start,
-        tree_leaf_start,
-        leaf_path_start,
         leaf_unique_start,
         leaf_unique_count,
         leaf_weight_start,
-        path_node,
-        path_left,
-        path_slot,
+        left_child,
+        right_child,
+        node_slot,
         unique_feature,
         weights,
     ) = tables
-    # Each tree serves all the rows of the chunk before the next tree, so the tree's few
-    # kilobytes of weight tables stay in cache instead of being fetched for every row.
-    decision = np.empty((max(max_tree_nodes, 1), stop - start), dtype=np.bool_)
+    # Feature-major layout: every inner loop runs over the chunk's rows with unit stride,
+    # so the compiler vectorises it. Each tree serves all the chunk's rows before the next
+    # tree, so its weight tables stay in cache.
+    n = stop - start
+    width = rows.shape[1]
+    x = np.empty((width, n))
+    for i in range(n):
+        for f in range(width):
+            x[f, i] = rows[start + i, f]
+    phi = np.zeros((width, n))
+    # A row's pattern at a node: bit s is cleared once the row leaves the path at a split
+    # on the feature in slot s. Nodes are in depth-first order, so a parent comes first.
+    pattern = np.empty((max(max_tree_nodes, 1), n), dtype=np.int64)
+    leaf_pattern = np.empty((2, n), dtype=np.int64)
+    index = np.empty(n, dtype=np.int64)
     for t in range(len(tree_node_start) - 1):
         first_node = tree_node_start[t]
+        if first_node == tree_node_start[t + 1]:
+            continue  # a tree with no split adds only to the expected value
+        pattern[0, :] = -1
         for node in range(first_node, tree_node_start[t + 1]):
-            f = feature[node]
-            for i in range(stop - start):
-                decision[node - first_node, i] = _goes_left(
-                    rows[start + i, f], threshold[node], missing[node], default_left[node]
+            here = pattern[node - first_node]
+            left = left_child[node]
+            right = right_child[node]
+            to_left = pattern[left - first_node] if left >= 0 else leaf_pattern[0]
+            to_right = pattern[right - first_node] if right >= 0 else leaf_pattern[1]
+            values = x[feature[node]]
+            bit = np.int64(1) << node_slot[node]
+            for i in range(n):
+                went_left = _goes_left(
+                    values[i], threshold[node], missing[node], default_left[node]
                 )
-        for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
-            d = leaf_unique_count[leaf]
-            p0 = leaf_path_start[leaf]
-            p1 = leaf_path_start[leaf + 1]
-            base0 = leaf_weight_start[leaf]
-            first = leaf_unique_start[leaf]
-            for i in range(stop - start):
-                satisfied = (1 << d) - 1
-                for p in range(p0, p1):
-                    if decision[path_node[p] - first_node, i] != path_left[p]:
-                        satisfied &= ~(1 << path_slot[p])
-                base = base0 + satisfied * d
+                to_left[i] = here[i] & ~(np.int64(0) if went_left else bit)
+                to_right[i] = here[i] & ~(bit if went_left else np.int64(0))
+            for child, child_pattern in ((left, to_left), (right, to_right)):
+                if child >= 0:
+                    continue
+                leaf = ~child
+                d = leaf_unique_count[leaf]
+                full = (np.int64(1) << d) - 1
+                base = leaf_weight_start[leaf]
+                for i in range(n):
+                    index[i] = base + (child_pattern[i] & full) * d
+                first = leaf_unique_start[leaf]
                 for k in range(d):
-                    out[start + i, unique_feature[first + k]] += weights[base + k]
+                    target = phi[unique_feature[first + k]]
+                    for i in range(n):
+                        target[i] += weights[index[i] + k]
+    for i in range(n):
+        for f in range(width):
+            out[start + i, f] += phi[f, i]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -269,14 +301,12 @@ class FastTreeShap:
             t.missing,
             t.default_left,
             t.tree_node_start,
-            t.tree_leaf_start,
-            t.leaf_path_start,
             t.leaf_unique_start,
             t.leaf_unique_count,
             t.leaf_weight_start,
-            t.path_node,
-            t.path_left,
-            t.path_slot,
+            t.left_child,
+            t.right_child,
+            t.node_slot,
             t.unique_feature,
             t.weights,
         )

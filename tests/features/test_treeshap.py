@@ -43,7 +43,7 @@ def test_fast_treeshap_matches_shap_and_lightgbm(
     seed: int, depth: int, leaves: int, missing: str
 ) -> None:
     booster, x = _model(seed, depth, leaves, missing)
-    rows = x[:300]
+    rows = x  # more rows than one chunk, so the parallel path and a partial chunk run
     fast = FastTreeShap(booster)
     ours = fast.shap_values(rows)
     explainer = shap.TreeExplainer(booster)
@@ -64,3 +64,18 @@ def test_fast_treeshap_explains_single_rows_and_refuses_wrong_shapes() -> None:
     assert np.allclose(one, booster.predict(x[:1], pred_contrib=True)[:, :-1], atol=1e-9)
     with pytest.raises(ValueError, match="9 features"):
         fast.shap_values(x[:, :4])
+
+
+def test_fast_treeshap_handles_a_tree_without_a_split() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(800, 4))
+    y = (x[:, 0] + rng.normal(size=len(x)) > 0).astype(int)
+    # No split is allowed: LightGBM stops after one single-leaf tree.
+    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "min_gain_to_split": 1e9}
+    booster = lgb.train(params, lgb.Dataset(x, y), 5)
+    assert [t["num_leaves"] for t in booster.dump_model()["tree_info"]] == [1]
+    fast = FastTreeShap(booster)
+    ours = fast.shap_values(x)
+    assert not ours.any()
+    raw = booster.predict(x, raw_score=True)
+    assert np.abs(fast.expected_value - raw).max() <= 1e-12
