@@ -88,6 +88,13 @@ def ingest(
         Path, typer.Argument(help="Data directory (one CSV or Parquet file per source).")
     ],
     rejects_dir: Annotated[Path | None, typer.Option(help="Where rejects reports go.")] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also append the validated records to this Parquet dataset partitioned by "
+            "school; the database then keeps only schools, calendar, students and enrolments."
+        ),
+    ] = None,
 ) -> None:
     """Validate a data directory and load it into the operational database."""
     from features.db import make_engine
@@ -105,6 +112,7 @@ def ingest(
                 settings.id_hash_key.get_secret_value(),
                 rejects,
                 on_progress=lambda m: progress.update(task, description=m),
+                dataset=dataset,
             )
         except FileNotFoundError as error:
             console.print(f"[red]{error}[/red]")
@@ -345,26 +353,38 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     from rich.progress import BarColumn, MofNCompleteColumn
 
     from features.db import make_engine
+    from features.distributed import dask_client, plan_partitions
     from serving.scoring import weekly_run
 
     settings = _settings()
     scorer = _scorer(settings)
     day = _parse_date(as_of)
-    with Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    partitioned = bool(settings.dask_address or settings.dataset_path)
+    with (
+        dask_client(settings) as client,
+        Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("score", total=None)
         try:
+            partitions = (
+                plan_partitions(settings.database_url, settings.dataset_path)
+                if partitioned
+                else None
+            )
             report = weekly_run(
                 make_engine(settings.database_url),
                 scorer,
                 day,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                partitions=partitions,
+                client=client,
             )
         except ValueError as error:
             console.print(f"[red]{error}[/red]")

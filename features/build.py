@@ -15,7 +15,7 @@ import pandas as pd
 
 from features import attendance, coursework, demographics, grades, history, household, screening
 from features.asof import latest_at
-from features.school_context import school_dropout_rate_past_years
+from features.school_context import school_dropout_rate_past_years, school_year_counts
 from features.sources import Sources
 
 FeatureFunction = Callable[[pd.DataFrame], pd.Series]
@@ -104,9 +104,10 @@ def build_features(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:
                 columns[feature.__name__] = pd.Series(np.nan, index=queries.index)
             else:
                 columns[feature.__name__] = feature(state).astype(float)
-    columns["school_dropout_rate_past_years"] = school_dropout_rate_past_years(
-        queries, sources.enrollments, sources.exits
-    )
+    counts = sources.school_years
+    if counts is None:
+        counts = school_year_counts(sources.enrollments, sources.exits)
+    columns["school_dropout_rate_past_years"] = school_dropout_rate_past_years(queries, counts)
     return pd.DataFrame(columns, index=queries.index)[feature_ids()]
 
 

@@ -123,11 +123,32 @@ def read_table(
     else:
         with engine.connect() as connection:
             frame = pd.read_sql(query, connection)
-    for column in selected:
+    return typed_frame(frame, table)
+
+
+def typed_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """Columns as a read from the database gives them, whatever the frame came from.
+
+    Dates become ``datetime64[s]``, booleans nullable ``boolean``, integers ``int64`` (or
+    ``float64`` with a gap, as the driver gives), floats ``float64`` and text ``str``; a
+    Parquet dataset read this way gives the same features as the database.
+    """
+    for column in table.c:
+        if column.name not in frame:
+            continue
+        values = frame[column.name]
         if isinstance(column.type, sa.Date):
-            frame[column.name] = pd.to_datetime(frame[column.name], format="ISO8601")
+            if not pd.api.types.is_datetime64_any_dtype(values):
+                values = pd.to_datetime(values, format="ISO8601")
+            frame[column.name] = values.astype("datetime64[s]")
         elif isinstance(column.type, sa.Boolean):
-            frame[column.name] = frame[column.name].astype("boolean")
+            frame[column.name] = values.astype("boolean")
+        elif isinstance(column.type, sa.Integer):
+            frame[column.name] = values.astype("float64" if values.isna().any() else "int64")
+        elif isinstance(column.type, sa.Float):
+            frame[column.name] = values.astype("float64")
+        else:
+            frame[column.name] = values.astype("str")
     return frame
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from features.contract import REQUIRED_SOURCES, SOURCES, Source
+from features.dataset import home_schools, write_dataset
 from features.db import TABLES, stored_column_name, upgrade
 from features.validate import (
     REJECT_COLUMNS,
@@ -30,6 +31,8 @@ from features.validate import (
 )
 
 CHUNK_ROWS = 50_000
+# With a Parquet dataset, the database keeps what the service's pages and accounts read.
+DATABASE_SOURCES = ("schools", "calendar", "students", "enrollments", "exits", "interventions")
 
 
 @dataclass
@@ -84,6 +87,7 @@ def ingest_directory(
     id_hash_key: str,
     rejects_dir: Path,
     on_progress: Callable[[str], None] = lambda _message: None,
+    dataset: Path | None = None,
 ) -> IngestReport:
     """Validate and load every source file found in ``directory``.
 
@@ -93,6 +97,9 @@ def ingest_directory(
         id_hash_key: key of the national-ID hash.
         rejects_dir: where one rejects CSV per source is written.
         on_progress: called with a short message as each step starts.
+        dataset: also append every accepted record to this Parquet dataset (partitioned by
+            home school); the database then takes only the sources the service itself
+            reads (``DATABASE_SOURCES``), not years of daily records.
 
     Returns:
         The per-source report; ``exit_code`` is 2 when any file was refused whole.
@@ -151,8 +158,13 @@ def ingest_directory(
             known_schools |= set(rows["school_id"])
         accepted.append((source, rows))
 
-    on_progress("writing to the database")
     write_started = time.perf_counter()
+    if dataset is not None:
+        on_progress("writing to the dataset")
+        frames = {source.name: rows for source, rows in accepted}
+        write_dataset(frames, dataset, home_schools(dataset, frames.get("students")))
+        accepted = [(s, rows) for s, rows in accepted if s.name in DATABASE_SOURCES]
+    on_progress("writing to the database")
     with engine.begin() as connection:
         for source, rows in accepted:
             _upsert(connection, source, rows)

@@ -1,17 +1,21 @@
-"""School context: each school's dropout rate in academic years before the as-of year."""
+"""School context: each school's dropout rate in academic years before the as-of year.
+
+The rate is built from per-(school, year) counts. Counts over disjoint sets of students
+add up, so a run partitioned by school computes them per partition, sums them, and gives
+every partition the same totals (a student's history may lie at another school).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
+COUNT_COLUMNS = ["school_id", "academic_year", "students", "dropouts"]
 
-def school_dropout_rate_past_years(
-    queries: pd.DataFrame, enrollments: pd.DataFrame, exits: pd.DataFrame
-) -> pd.Series:
-    """Dropout exits per enrolled student-year at the school, pooled over earlier years only.
+
+def school_year_counts(enrollments: pd.DataFrame, exits: pd.DataFrame) -> pd.DataFrame:
+    """Enrolled students and dropout exits per school and academic year.
 
     Args:
-        queries: school_id, academic_year of each query.
         enrollments: student_id, academic_year, school_id.
         exits: student_id, exit_date, exit_type.
     """
@@ -33,10 +37,30 @@ def school_dropout_rate_past_years(
         on=["student_id", "academic_year"],
         how="left",
     )
-    per_year = left.groupby(["school_id", "academic_year"], as_index=False).agg(
+    counts = left.groupby(["school_id", "academic_year"], as_index=False).agg(
         students=("student_id", "size"), dropouts=("dropped", "sum")
     )
-    per_year = per_year.sort_values(["school_id", "academic_year"])
+    return counts.astype({"students": "int64", "dropouts": "float64"})[COUNT_COLUMNS]
+
+
+def add_counts(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The totals of counts computed over disjoint sets of students."""
+    if not parts:
+        return pd.DataFrame(columns=COUNT_COLUMNS)
+    total = pd.concat(parts, ignore_index=True)
+    return total.groupby(["school_id", "academic_year"], as_index=False)[
+        ["students", "dropouts"]
+    ].sum()[COUNT_COLUMNS]
+
+
+def school_dropout_rate_past_years(queries: pd.DataFrame, counts: pd.DataFrame) -> pd.Series:
+    """Dropout exits per enrolled student-year at the school, pooled over earlier years only.
+
+    Args:
+        queries: school_id, academic_year of each query.
+        counts: ``school_year_counts`` over every student (all partitions).
+    """
+    per_year = counts.sort_values(["school_id", "academic_year"]).copy()
     per_year["cum_students"] = per_year.groupby("school_id")["students"].cumsum()
     per_year["cum_dropouts"] = per_year.groupby("school_id")["dropouts"].cumsum()
     # The rate seen in year Y pools every year before Y.

@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     model_name: str = Field("dropout-risk", description="Registered model name.")
     rejects_dir: Path = Field(Path("data/rejects"), description="Default rejects report folder.")
     max_batch_rows: int = Field(1000, description="Largest batch one scoring request may send.")
+    dask_address: str | None = Field(
+        None,
+        description="Dask scheduler for the weekly run and training partitioned by school "
+        "('local' starts a local cluster); unset: one process.",
+    )
+    dask_workers: int = Field(2, description="Workers of the local cluster (dask_address=local).")
+    dataset_path: Path | None = Field(
+        None,
+        description="Parquet dataset partitioned by school to read the sources from "
+        "(written by 'ews ingest --dataset'); unset: the operational database.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:

@@ -9,10 +9,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from features.calendar import Calendar
-from features.db import TABLES, read_table
+from features.dataset import STUDENT_COLUMNS, DatabaseReader, SourceReader
+from features.db import TABLES
 
-# Never read for features: names and ID hashes stay in the operational database.
-STUDENT_COLUMNS = ["student_id", "school_id", "sex", "birth_date", "nationality", "disability"]
 # The date at which each record becomes known; records after the as-of date are unseen.
 KNOWN_ON = {
     "enrollments": "term_start",
@@ -47,6 +46,9 @@ class Sources:
     household: pd.DataFrame | None = None
     screenings: pd.DataFrame | None = None
     interventions: pd.DataFrame | None = None
+    # Per-(school, year) counts over every student, when this is one partition of a run
+    # partitioned by school (``school_context.school_year_counts``); else computed here.
+    school_years: pd.DataFrame | None = None
 
     @classmethod
     def from_frames(cls, frames: dict[str, pd.DataFrame | None]) -> Sources:
@@ -85,17 +87,22 @@ class Sources:
         With ``student_ids``, per-student records are read for those students only;
         enrolments and exits are always read whole (school context needs them).
         """
+        return cls.from_reader(DatabaseReader(engine), student_ids)
+
+    @classmethod
+    def from_reader(cls, reader: SourceReader, student_ids: list[str] | None = None) -> Sources:
+        """Read every source from a database or dataset reader (see ``from_database``)."""
         frames: dict[str, pd.DataFrame | None] = {}
         for name in TABLES:
             columns = STUDENT_COLUMNS if name == "students" else None
             whole = name in ("schools", "calendar", "enrollments", "exits")
-            frames[name] = read_table(
-                engine, name, columns=columns, student_ids=None if whole else student_ids
+            frames[name] = reader.read(
+                name, columns=columns, student_ids=None if whole else student_ids
             )
         return cls.from_frames(frames)
 
     @classmethod
-    def for_weekly_run(cls, engine: sa.Engine, as_of: pd.Timestamp) -> Sources:
+    def for_weekly_run(cls, source: sa.Engine | SourceReader, as_of: pd.Timestamp) -> Sources:
         """What the features at ``as_of`` need, without reading years of daily records.
 
         Attendance is read from the earlier of the term start and 120 days back; any
@@ -104,13 +111,18 @@ class Sources:
         before it) is read in full. Coursework is read from the earlier of the term start
         and 28 days back: its features are differences of sums from then on. The values
         equal those from the full read.
+
+        Args:
+            source: the operational database, or a reader of one partition or dataset.
+            as_of: the date.
         """
+        reader = DatabaseReader(source) if isinstance(source, sa.Engine) else source
         day = pd.Timestamp(as_of)
         frames: dict[str, pd.DataFrame | None] = {}
         for name in TABLES:
             if name not in ("attendance", "assessments"):
                 columns = STUDENT_COLUMNS if name == "students" else None
-                frames[name] = read_table(engine, name, columns=columns)
+                frames[name] = reader.read(name, columns=columns)
         enrollments = frames["enrollments"]
         if enrollments is None or enrollments.empty:
             raise ValueError("no enrolments in the database")
@@ -120,7 +132,7 @@ class Sources:
         ]
         term_start = pd.Timestamp(terms["start_date"].min()) if len(terms) else day
         attendance_from = min(term_start, day - ATTENDANCE_LOOKBACK).date()
-        attendance = read_table(engine, "attendance", since=("date", attendance_from))
+        attendance = reader.read("attendance", since=("date", attendance_from))
         seen = attendance[attendance["date"] <= day]
         summary = seen.groupby("student_id")["status"].agg(
             days="size", present=lambda s: bool(s.isin(PRESENT_STATUSES).any())
@@ -134,13 +146,13 @@ class Sources:
         short = summary[(summary["days"] < WINDOW_RECORDS) | ~summary["present"].astype(bool)].index
         unsure = sorted((set(short) | (enrolled - set(summary.index))) & enrolled)
         if unsure:
-            whole = read_table(engine, "attendance", student_ids=unsure)
+            whole = reader.read("attendance", student_ids=unsure)
             attendance = pd.concat(
                 [attendance[~attendance["student_id"].isin(unsure)], whole], ignore_index=True
             )
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
-        frames["assessments"] = read_table(engine, "assessments", since=("date", coursework_from))
+        frames["assessments"] = reader.read("assessments", since=("date", coursework_from))
         return cls.from_frames(frames)
 
     def known_on(self, day: pd.Timestamp) -> Sources:

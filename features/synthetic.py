@@ -71,6 +71,10 @@ class SynthConfig:
     first_year: int = 2566  # Buddhist Era
     seed: int = 0
     defect_rate: float = 0.002
+    # Numbering starts here, so that batches generated one after another (to stream a
+    # large population) never share a school or student ID.
+    first_school: int = 0
+    first_student: int = 0
 
 
 @dataclass
@@ -152,7 +156,7 @@ class _Simulation:
             rural = self.rng.random() < 0.55
             rows.append(
                 {
-                    "school_id": f"{SCHOOL_PREFIX[kind]}{1000 + i}",
+                    "school_id": f"{SCHOOL_PREFIX[kind]}{1000 + self.config.first_school + i}",
                     "name": {
                         "primary": "โรงเรียนบ้าน",
                         "secondary": "โรงเรียน",
@@ -252,9 +256,8 @@ class _Simulation:
             }
         )
 
-    @staticmethod
-    def _student_ids(idx: np.ndarray) -> np.ndarray:
-        return np.char.add("ST", np.char.zfill(idx.astype(str), 6))
+    def _student_ids(self, idx: np.ndarray) -> np.ndarray:
+        return np.char.add("ST", np.char.zfill((idx + self.config.first_student).astype(str), 6))
 
     # ------------------------------------------------------------------ years
     def run(self) -> SynthResult:

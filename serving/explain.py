@@ -37,6 +37,14 @@ class Explainer:
         except NotImplementedError:
             self.fast = None
 
+    def __getstate__(self) -> dict:
+        # Sent to Dask workers with the model; a lock does not travel, each copy makes one.
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def explain(self, matrix: np.ndarray) -> Explanation:
         booster = self.bundle.booster
         if self.fast is not None:

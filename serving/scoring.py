@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.db import score_runs, student_scores, upgrade
+from features.distributed import Partition, global_school_counts, run_tasks
 from features.model_bundle import ModelBundle
 from features.sources import Sources
 from serving.explain import Explainer
@@ -104,29 +105,43 @@ def weekly_run(
     scorer: Scorer,
     as_of: pd.Timestamp,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    partitions: Sequence[Partition] | None = None,
+    client: Any = None,
 ) -> WeeklyRunReport:
-    """Score every enrolled student as of a date and store the run."""
+    """Score every enrolled student as of a date and store the run.
+
+    Args:
+        engine: the operational database, where the run is stored.
+        scorer: the model.
+        as_of: the date.
+        on_progress: called with (done, total) students (whole runs) or partitions.
+        partitions: score partition by partition (``features.distributed``), on the
+            Dask ``client``'s workers when one is given, else here in turn. The
+            features, scores and explanations are the same as a whole run's.
+    """
     upgrade(engine)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    rows = features_as_of(Sources.for_weekly_run(engine, as_of), as_of)
-    timings["features"] = time.perf_counter() - started
-    if rows.empty:
+    if partitions is None:
+        rows = features_as_of(Sources.for_weekly_run(engine, as_of), as_of)
+        timings["features"] = time.perf_counter() - started
+        started = time.perf_counter()
+        scored = score_rows(scorer, rows, on_progress)
+        timings["score_and_explain"] = time.perf_counter() - started
+    else:
+        counts = global_school_counts(partitions, client)
+        timings["school_counts"] = time.perf_counter() - started
+        started = time.perf_counter()
+        parts = run_tasks(
+            score_partition, partitions, client, scorer=scorer, as_of=as_of, counts=counts
+        )
+        scored = pd.concat([frame for frame, _ in parts], ignore_index=True)
+        timings["partitions"] = time.perf_counter() - started
+        # Summed over partitions: work done, which on several workers exceeds wall time.
+        for stage in ("features", "score_and_explain"):
+            timings[f"{stage}_work"] = sum(seconds[stage] for _, seconds in parts)
+    if scored.empty:
         raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")
-
-    started = time.perf_counter()
-    parts = []
-    for start in range(0, len(rows), CHUNK):
-        parts.append(scorer.score(rows.iloc[start : start + CHUNK]))
-        on_progress(min(start + CHUNK, len(rows)), len(rows))
-    scored = pd.concat(
-        [
-            rows[["student_id", "school_id", "advisor_id", "classroom", "grade_level"]],
-            pd.concat(parts),
-        ],
-        axis=1,
-    )
-    timings["score_and_explain"] = time.perf_counter() - started
 
     started = time.perf_counter()
     scored = _rank(scored)
@@ -135,6 +150,39 @@ def weekly_run(
     run_id, replaced = _store(engine, scored, as_of, scorer.version)
     timings["store"] = time.perf_counter() - started
     return WeeklyRunReport(run_id, as_of, scorer.version, len(scored), replaced, timings)
+
+
+def score_rows(
+    scorer: Scorer,
+    rows: pd.DataFrame,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+) -> pd.DataFrame:
+    """Identity columns and results of feature rows; contributions and reasons as JSON."""
+    parts = []
+    for start in range(0, len(rows), CHUNK):
+        part = scorer.score(rows.iloc[start : start + CHUNK])
+        part["contributions"] = [json.dumps(c) for c in part["contributions"]]
+        part["reasons"] = [json.dumps(r, ensure_ascii=False) for r in part["reasons"]]
+        parts.append(part)
+        on_progress(min(start + CHUNK, len(rows)), len(rows))
+    results = pd.concat(parts) if parts else pd.DataFrame(index=rows.index)
+    return pd.concat(
+        [rows[["student_id", "school_id", "advisor_id", "classroom", "grade_level"]], results],
+        axis=1,
+    )
+
+
+def score_partition(
+    partition: Partition, scorer: Scorer, as_of: pd.Timestamp, counts: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Features, scores and explanations of one partition's enrolled students."""
+    started = time.perf_counter()
+    rows = features_as_of(partition.weekly_sources(as_of, counts), as_of)
+    seconds = {"features": time.perf_counter() - started}
+    started = time.perf_counter()
+    scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame()
+    seconds["score_and_explain"] = time.perf_counter() - started
+    return scored, seconds
 
 
 def _rank(scored: pd.DataFrame) -> pd.DataFrame:
@@ -200,8 +248,8 @@ def _store(
             "tier": r.tier,
             "rank_in_school": int(r.rank_in_school),
             "rank_in_advisor": int(r.rank_in_advisor),
-            "contributions": json.dumps(r.contributions),
-            "reasons": json.dumps(r.reasons, ensure_ascii=False),
+            "contributions": r.contributions,
+            "reasons": r.reasons,
             "suggested_step_th": r.suggested_step_th,
             "suggested_step_en": r.suggested_step_en,
             "change": r.change,

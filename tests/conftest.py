@@ -102,3 +102,17 @@ def synthetic_sources(synthetic_engine: sa.Engine):  # type: ignore[no-untyped-d
     from features.sources import Sources
 
     return Sources.from_database(synthetic_engine)
+
+
+@pytest.fixture(scope="session")
+def dask_cluster_client():  # type: ignore[no-untyped-def]
+    """A local Dask cluster of two worker processes, one thread each."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from features import history as hi
-from features.school_context import school_dropout_rate_past_years
+from features.school_context import school_dropout_rate_past_years, school_year_counts
 
 
 def _enrollments() -> pd.DataFrame:
@@ -64,7 +64,7 @@ def test_school_dropout_rate_uses_earlier_years_only() -> None:
         }
     )
     queries = pd.DataFrame({"school_id": ["S1", "S1"], "academic_year": [2567, 2568]})
-    rate = school_dropout_rate_past_years(queries, _enrollments(), exits)
+    rate = school_dropout_rate_past_years(queries, school_year_counts(_enrollments(), exits))
 
     assert pd.isna(rate.iloc[0])  # no year before 2567
     assert rate.iloc[1] == pytest.approx(1 / 3)  # 2567: A, B, C enrolled at S1; C left

@@ -1,0 +1,209 @@
+"""The sources at national scale: a Parquet dataset partitioned by school, read lazily.
+
+Layout: ``<root>/<source>/home_school=<school_id>/<batch>.parquet`` for every source
+about students, ``<root>/<source>/<batch>.parquet`` for schools and the calendar. A
+student's records all go to the partition of their home school (``students.school_id``,
+the current school), so one partition holds whole histories and the features of its
+students need nothing from another partition, except the per-school dropout counts
+(``school_context``), which are summed over partitions.
+
+A batch never overwrites another: files are named by the time they were written, read
+in that order, and a later record replaces an earlier one with the same natural key,
+as an upsert into the database would. Names and national-ID hashes are never written.
+
+Readers give the same typed frames as ``features.db.read_table``, so the feature code
+does not know where its sources came from.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from features.contract import SOURCES
+from features.db import TABLES, read_table, typed_frame
+
+PARTITION = "home_school"
+# The only student columns features read: names and ID hashes stay in the operational
+# database and are never written to the dataset.
+STUDENT_COLUMNS = ["student_id", "school_id", "sex", "birth_date", "nationality", "disability"]
+KEYS = {source.name: list(source.key) for source in SOURCES}
+PARTITIONING = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive")
+
+
+class SourceReader(Protocol):
+    """Reads one source as typed columns, optionally for some students or from a date."""
+
+    def read(
+        self,
+        name: str,
+        columns: Sequence[str] | None = None,
+        student_ids: Sequence[str] | None = None,
+        since: tuple[str, date] | None = None,
+    ) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class DatabaseReader:
+    """The operational database, whole or restricted to the students of some schools."""
+
+    engine: sa.Engine
+    schools: tuple[str, ...] | None = None
+    _students: list[str] | None = field(default=None, compare=False)
+
+    def partition_students(self) -> list[str] | None:
+        if self.schools is None:
+            return None
+        if self._students is None:
+            students = read_table(self.engine, "students", columns=["student_id", "school_id"])
+            ids = students.loc[students["school_id"].isin(self.schools), "student_id"].tolist()
+            object.__setattr__(self, "_students", ids)
+        return self._students
+
+    def read(
+        self,
+        name: str,
+        columns: Sequence[str] | None = None,
+        student_ids: Sequence[str] | None = None,
+        since: tuple[str, date] | None = None,
+    ) -> pd.DataFrame:
+        ids = None
+        if "student_id" in TABLES[name].c:
+            ids = _intersect(student_ids, self.partition_students())
+        return read_table(self.engine, name, columns=columns, student_ids=ids, since=since)
+
+
+@dataclass(frozen=True)
+class DatasetReader:
+    """A Parquet dataset, whole or restricted to some home-school partitions."""
+
+    root: Path
+    schools: tuple[str, ...] | None = None
+
+    def read(
+        self,
+        name: str,
+        columns: Sequence[str] | None = None,
+        student_ids: Sequence[str] | None = None,
+        since: tuple[str, date] | None = None,
+    ) -> pd.DataFrame:
+        table = TABLES[name]
+        wanted = list(columns) if columns else [c.name for c in table.c]
+        folder = self.root / name
+        files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+        if not files:
+            return typed_frame(pd.DataFrame({c: [] for c in wanted}), table)[wanted]
+        dataset = ds.dataset(
+            [str(f) for f in files],
+            format="parquet",
+            partitioning=PARTITIONING,
+            partition_base_dir=str(folder),
+        )
+        condition = None
+        if self.schools is not None and "student_id" in table.c:
+            condition = ds.field(PARTITION).isin(list(self.schools))
+        if student_ids is not None:
+            test = ds.field("student_id").isin(list(student_ids))
+            condition = test if condition is None else condition & test
+        if since is not None:
+            test = ds.field(since[0]) >= pa.scalar(pd.Timestamp(since[1]), pa.timestamp("s"))
+            condition = test if condition is None else condition & test
+        key = KEYS[name]
+        read_columns = [c for c in dict.fromkeys(wanted + key) if c in dataset.schema.names]
+        # Files are listed in the order written: a later record replaces an earlier one.
+        frame = dataset.to_table(columns=read_columns, filter=condition).to_pandas()
+        if len(files) > 1 and set(key) <= set(frame.columns):
+            frame = frame.drop_duplicates(key, keep="last").reset_index(drop=True)
+        return typed_frame(frame, table)[[c for c in wanted if c in frame.columns]]
+
+
+def partitions(root: Path) -> list[str]:
+    """The home schools of a dataset (its partitions)."""
+    folder = root / "students"
+    prefix = f"{PARTITION}="
+    return sorted(p.name[len(prefix) :] for p in folder.glob(f"{prefix}*") if p.is_dir())
+
+
+def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Series) -> int:
+    """Append validated sources to the dataset as one batch.
+
+    Args:
+        frames: validated rows by source name (dates as ``datetime64``).
+        root: the dataset folder (created if needed).
+        home: each student's home school, indexed by student_id (every student of a
+            student-keyed frame must be there).
+
+    Returns:
+        The number of files written.
+    """
+    batch = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+    written = 0
+    for name, frame in frames.items():
+        if frame is None or frame.empty:
+            continue
+        table = TABLES[name]
+        allowed = STUDENT_COLUMNS if name == "students" else [c.name for c in table.c]
+        keep = [c for c in allowed if c in frame]
+        rows = typed_frame(frame[keep].copy(), table)
+        folder = root / name
+        if "student_id" not in table.c:
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(
+                pa.Table.from_pandas(rows, preserve_index=False), folder / f"{batch}.parquet"
+            )
+            written += 1
+            continue
+        school = rows["student_id"].map(home)
+        if school.isna().any():
+            missing = int(school.isna().sum())
+            raise ValueError(f"{name}: {missing} rows name a student with no home school")
+        for school_id, part in rows.groupby(school.to_numpy(), sort=True):
+            target = folder / f"{PARTITION}={school_id}"
+            target.mkdir(parents=True, exist_ok=True)
+            arrow = pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False)
+            pq.write_table(arrow, target / f"{batch}.parquet")
+            written += 1
+    return written
+
+
+def home_schools(root: Path, students: pd.DataFrame | None) -> pd.Series:
+    """Home school by student: the partition a student already has, else their school.
+
+    A student keeps their first partition when they move, so their records never split.
+    """
+    known = DatasetReader(root).read("students", columns=["student_id"])
+    homes = [_partition_of_students(root)]
+    if students is not None and not students.empty:
+        new = students.loc[~students["student_id"].isin(known["student_id"])]
+        homes.append(pd.Series(new["school_id"].to_numpy(), index=new["student_id"].to_numpy()))
+    home = pd.concat(homes)
+    return home[~home.index.duplicated(keep="first")]
+
+
+def _partition_of_students(root: Path) -> pd.Series:
+    folder = root / "students"
+    if not folder.is_dir() or not any(folder.rglob("*.parquet")):
+        return pd.Series(dtype="str")
+    dataset = ds.dataset(str(folder), format="parquet", partitioning=PARTITIONING)
+    table = dataset.to_table(columns=["student_id", PARTITION]).to_pandas()
+    return pd.Series(table[PARTITION].to_numpy(), index=table["student_id"].to_numpy())
+
+
+def _intersect(asked: Sequence[str] | None, allowed: list[str] | None) -> list[str] | None:
+    if allowed is None:
+        return None if asked is None else list(asked)
+    if asked is None:
+        return allowed
+    allowed_set = set(allowed)
+    return [s for s in asked if s in allowed_set]
