@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain browser
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,13 @@ bench-api: install
 bench-explain: install
 	$(PY) -m benchmarks.explain
 
+bench-dask: install
+	$(PY) -m benchmarks.dask_run
+
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf $(VENV) data build .mypy_cache .ruff_cache .pytest_cache
+

@@ -159,7 +159,7 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
         folder = root / name
         if "student_id" not in table.c:
             folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(
+            _write_file(
                 pa.Table.from_pandas(rows, preserve_index=False), folder / f"{batch}.parquet"
             )
             written += 1
@@ -172,9 +172,16 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
             target = folder / f"{PARTITION}={school_id}"
             target.mkdir(parents=True, exist_ok=True)
             arrow = pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False)
-            pq.write_table(arrow, target / f"{batch}.parquet")
+            _write_file(arrow, target / f"{batch}.parquet")
             written += 1
     return written
+
+
+def _write_file(table: pa.Table, path: Path) -> None:
+    """Write then rename: a reader (or a crash) never sees half a file."""
+    partial = path.with_suffix(".partial")
+    pq.write_table(table, partial)
+    partial.replace(path)
 
 
 def home_schools(root: Path, students: pd.DataFrame | None) -> pd.Series:

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from features.catalog import catalog
+from features.distributed import plan_partitions
 from features.model_bundle import BUNDLE_ARTIFACT_PATH, ModelBundle
 from features.settings import Settings
 from features.sources import Sources
@@ -26,6 +27,7 @@ from features.treeshap import FastTreeShap
 from training import report
 from training.baselines import ABCRule, logistic_regression
 from training.config import TrainConfig
+from training.distributed import fit_model_on_dask, partitioned_training_matrix
 from training.evaluate import evaluate, metrics_table
 from training.fairness import fairness_audit, flags
 from training.labels import LabelRules
@@ -65,14 +67,27 @@ def train(
     config: TrainConfig,
     engine: sa.Engine,
     on_progress: Callable[[str], None] = lambda _message: None,
+    client: Any = None,
 ) -> TrainResult:
-    """Run one training: the whole of SPEC section 5 for one model version."""
+    """Run one training: the whole of SPEC section 5 for one model version.
+
+    With a Dask ``client`` (or a Parquet dataset in the settings) the matrix is built
+    partition by partition by school; with a client LightGBM trains on its workers
+    (``training.distributed``). Everything after the fit is the same.
+    """
     started = time.perf_counter()
-    on_progress("reading sources")
-    sources = Sources.from_database(engine)
     rules = LabelRules(config.labels.horizon_days, config.labels.m3_transition_counts)
-    on_progress("building the training matrix")
-    matrix = build_training_matrix(sources, rules)
+    if client is not None or settings.dataset_path is not None:
+        on_progress("building the training matrix, partition by partition")
+        partitions = plan_partitions(
+            engine.url.render_as_string(hide_password=False), settings.dataset_path
+        )
+        matrix = partitioned_training_matrix(partitions, rules, client)
+    else:
+        on_progress("reading sources")
+        sources = Sources.from_database(engine)
+        on_progress("building the training matrix")
+        matrix = build_training_matrix(sources, rules)
     if config.split.first_as_of is not None:
         matrix = matrix[matrix["as_of"] >= pd.Timestamp(config.split.first_as_of)].reset_index(
             drop=True
@@ -82,8 +97,14 @@ def train(
     rows = {"train": len(train_rows), "valid": len(valid_rows), "test": len(test_rows)}
     features = model_inputs(config)
 
-    on_progress("training LightGBM")
-    fitted = fit_model(train_rows, valid_rows, features, config.model)
+    if client is None:
+        on_progress("training LightGBM")
+        fitted = fit_model(train_rows, valid_rows, features, config.model)
+        trainer = "lightgbm"
+    else:
+        on_progress("training LightGBM on Dask")
+        fitted = fit_model_on_dask(train_rows, valid_rows, features, config.model, client)
+        trainer = f"lightgbm.dask ({len(client.scheduler_info()['workers'])} workers)"
     on_progress("fitting the baselines")
     abc = ABCRule().fit(valid_rows, valid_rows["label"])
     logistic = logistic_regression(config.model.seed).fit(train_rows[features], train_rows["label"])
@@ -161,6 +182,7 @@ def train(
                 explain_us,
                 run_id,
                 fitted.best_iteration,
+                trainer,
             )
             info = mlflow.lightgbm.log_model(
                 fitted.booster,
@@ -250,6 +272,7 @@ def _log_run(
     explain_us: float,
     run_id: str,
     best_iteration: int,
+    trainer: str,
 ) -> None:
     params: dict[str, Any] = {
         f"{section}.{k}": v
@@ -258,7 +281,11 @@ def _log_run(
     }
     params |= {f"split.{k}": v for k, v in split.describe().items()}
     params |= {f"rows.{k}": v for k, v in rows.items()}
-    params |= {"features.count": len(features), "model.best_iteration": best_iteration}
+    params |= {
+        "features.count": len(features),
+        "model.best_iteration": best_iteration,
+        "model.trainer": trainer,
+    }
     mlflow.log_params({k: str(v) for k, v in params.items()})
     flat = {
         f"{scorer}.{metric}": float(value)

@@ -1,0 +1,89 @@
+"""Training by partition and on Dask: the same matrix, a model as good, registered alike."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from features.distributed import plan_partitions
+from features.settings import Settings
+from features.sources import Sources
+from training.config import ModelConfig, TrainConfig
+from training.distributed import partitioned_training_matrix, replay_early_stopping
+from training.labels import LabelRules
+from training.matrix import build_training_matrix
+from training.train import train
+
+
+def _settings(tmp_path_factory: pytest.TempPathFactory, engine: sa.Engine) -> Settings:
+    store = tmp_path_factory.mktemp("mlflow")
+    return Settings(
+        database_url=engine.url.render_as_string(),
+        mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
+        mlflow_artifact_root=store / "artifacts",
+    )
+
+
+def test_the_partitioned_matrix_equals_the_whole_one(
+    synthetic_engine: sa.Engine, synthetic_sources: Sources
+) -> None:
+    rules = LabelRules(180, True)
+    tasks = plan_partitions(synthetic_engine.url.render_as_string(), None, schools_per_task=2)
+
+    partitioned = partitioned_training_matrix(tasks, rules)
+
+    whole = build_training_matrix(synthetic_sources, rules)
+    assert len(whole) > 1000
+    pd.testing.assert_frame_equal(partitioned, whole)
+
+
+def test_dask_training_is_as_good_and_registered_like_a_single_machine_run(
+    synthetic_engine: sa.Engine,
+    tmp_path_factory: pytest.TempPathFactory,
+    dask_cluster_client,  # type: ignore[no-untyped-def]
+) -> None:
+    config = TrainConfig.load()
+    single = train(_settings(tmp_path_factory, synthetic_engine), config, synthetic_engine)
+    settings = _settings(tmp_path_factory, synthetic_engine)
+
+    distributed = train(settings, config, synthetic_engine, client=dask_cluster_client)
+
+    single_auc = single.metrics.loc["roc_auc", "model"]
+    dask_auc = distributed.metrics.loc["roc_auc", "model"]
+    assert single_auc > 0.6
+    assert abs(dask_auc - single_auc) <= 0.01
+    assert distributed.rows == single.rows
+    client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
+    version = client.get_model_version_by_alias(settings.model_name, "challenger")
+    assert str(version.version) == distributed.version
+    run = client.get_run(distributed.run_id)
+    assert run.data.params["model.trainer"] == "lightgbm.dask (2 workers)"
+    assert {"serving", "model_card.md", "fairness.csv"} <= {
+        a.path for a in client.list_artifacts(distributed.run_id)
+    }
+
+
+def test_replayed_early_stopping_keeps_the_best_validation_iteration() -> None:
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 5))
+    y = (x[:, 0] + rng.normal(scale=2.0, size=len(x)) > 1.5).astype(int)
+    params = {"objective": "binary", "learning_rate": 0.3, "verbose": -1, "seed": 0}
+    booster = lgb.train(params, lgb.Dataset(x[:2000], y[:2000]), 200)
+    config = ModelConfig(early_stopping_rounds=20)
+
+    best = replay_early_stopping(booster, x[2000:], y[2000:], config)
+
+    stopped = lgb.train(
+        {**params, "metric": "average_precision"},
+        lgb.Dataset(x[:2000], y[:2000]),
+        200,
+        valid_sets=[lgb.Dataset(x[2000:], y[2000:])],
+        callbacks=[lgb.early_stopping(20, verbose=False)],
+    )
+    assert 1 <= best < 200
+    assert best == stopped.best_iteration
