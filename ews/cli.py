@@ -156,18 +156,27 @@ def features(
         "data/features.parquet"
     ),
 ) -> None:
-    """Write one feature row per enrolled student as of a date."""
+    """Write one feature row per enrolled student as of a date.
+
+    With EWS_DASK_ADDRESS or EWS_DATASET_PATH set, partition by partition (by school).
+    """
     from features.build import features_as_of
     from features.db import make_engine
+    from features.distributed import dask_client, features_by_partition, plan_partitions
     from features.sources import Sources
 
     day = _parse_date(as_of)
     settings = _settings()
-    with _progress() as progress:
-        progress.add_task("reading sources", total=None)
-        sources = Sources.from_database(make_engine(settings.database_url))
-        progress.add_task(f"features as of {day.date()}", total=None)
-        rows = features_as_of(sources, day)
+    with dask_client(settings) as client, _progress() as progress:
+        if settings.dask_address or settings.dataset_path:
+            progress.add_task(f"features as of {day.date()}, by partition", total=None)
+            tasks = plan_partitions(settings.database_url, settings.dataset_path)
+            rows = features_by_partition(tasks, day, client)
+        else:
+            progress.add_task("reading sources", total=None)
+            sources = Sources.from_database(make_engine(settings.database_url))
+            progress.add_task(f"features as of {day.date()}", total=None)
+            rows = features_as_of(sources, day)
     if rows.empty:
         console.print(f"[yellow]No student is enrolled in a term containing {day.date()}.[/yellow]")
         raise typer.Exit(1)
@@ -206,6 +215,7 @@ def train(
 ) -> None:
     """Train, evaluate against baselines, audit fairness, log to MLflow, register a challenger."""
     from features.db import make_engine
+    from features.distributed import dask_client
     from training.config import TrainConfig
     from training.split import SplitError
     from training.train import train as run_training
@@ -222,7 +232,7 @@ def train(
         train_config.split.train_until = _parse_date(train_until).date()
     if test_from is not None:
         train_config.split.test_from = _parse_date(test_from).date()
-    with _progress() as progress:
+    with dask_client(settings) as client, _progress() as progress:
         task = progress.add_task("training", total=None)
         try:
             result = run_training(
@@ -230,6 +240,7 @@ def train(
                 train_config,
                 make_engine(settings.database_url),
                 on_progress=lambda m: progress.update(task, description=m),
+                client=client,
             )
         except SplitError as error:
             console.print(f"[red]{error}[/red]")

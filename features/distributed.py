@@ -96,6 +96,26 @@ def _counts(task: Partition) -> pd.DataFrame:
     return task.school_counts()
 
 
+def features_by_partition(
+    tasks: Sequence[Partition], as_of: pd.Timestamp, client: Any = None
+) -> pd.DataFrame:
+    """Feature rows of every enrolled student at ``as_of``, partition by partition."""
+    counts = global_school_counts(tasks, client)
+    parts = run_tasks(_features_of, tasks, client, as_of=as_of, counts=counts)
+    rows = pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else pd.DataFrame()
+    if rows.empty:
+        return rows
+    return rows.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _features_of(task: Partition, as_of: pd.Timestamp, counts: pd.DataFrame) -> pd.DataFrame:
+    from features.build import features_as_of
+
+    return features_as_of(task.weekly_sources(as_of, counts), as_of)
+
+
 @contextlib.contextmanager
 def dask_client(settings: Settings) -> Iterator[Any]:
     """A Dask client when ``EWS_DASK_ADDRESS`` is set (``local``: a local cluster), else None."""

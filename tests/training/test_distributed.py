@@ -8,9 +8,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from features.db import make_engine
 from features.distributed import plan_partitions
+from features.ingest import ingest_directory
 from features.settings import Settings
 from features.sources import Sources
+from features.synthetic import SynthConfig, generate, write_directory
+from tests.conftest import ID_KEY
 from training.config import ModelConfig, TrainConfig
 from training.distributed import partitioned_training_matrix, replay_early_stopping
 from training.labels import LabelRules
@@ -40,21 +44,33 @@ def test_the_partitioned_matrix_equals_the_whole_one(
     pd.testing.assert_frame_equal(partitioned, whole)
 
 
+@pytest.fixture(scope="module")
+def medium_engine(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
+    """Enough students for a stable test ROC-AUC (the small set has ~250 positive rows in
+    its test period, where two fits of the same model differ by more than 0.01)."""
+    folder = tmp_path_factory.mktemp("medium")
+    config = SynthConfig(schools=8, students=5000, years=3, seed=11, defect_rate=0.0)
+    write_directory(generate(config), folder / "data")
+    engine = make_engine(f"sqlite:///{folder / 'ews.db'}")
+    ingest_directory(folder / "data", engine, ID_KEY, folder / "rejects")
+    return engine
+
+
 def test_dask_training_is_as_good_and_registered_like_a_single_machine_run(
-    synthetic_engine: sa.Engine,
+    medium_engine: sa.Engine,
     tmp_path_factory: pytest.TempPathFactory,
     dask_cluster_client,  # type: ignore[no-untyped-def]
 ) -> None:
     config = TrainConfig.load()
-    single = train(_settings(tmp_path_factory, synthetic_engine), config, synthetic_engine)
-    settings = _settings(tmp_path_factory, synthetic_engine)
+    single = train(_settings(tmp_path_factory, medium_engine), config, medium_engine)
+    settings = _settings(tmp_path_factory, medium_engine)
 
-    distributed = train(settings, config, synthetic_engine, client=dask_cluster_client)
+    distributed = train(settings, config, medium_engine, client=dask_cluster_client)
 
     single_auc = single.metrics.loc["roc_auc", "model"]
     dask_auc = distributed.metrics.loc["roc_auc", "model"]
-    assert single_auc > 0.6
-    assert abs(dask_auc - single_auc) <= 0.01
+    assert single_auc > 0.65
+    assert abs(dask_auc - single_auc) <= 0.01, (single_auc, dask_auc)
     assert distributed.rows == single.rows
     client = mlflow.MlflowClient(settings.mlflow_tracking_uri)
     version = client.get_model_version_by_alias(settings.model_name, "challenger")
