@@ -101,7 +101,19 @@ class DatasetReader:
         table = TABLES[name]
         wanted = list(columns) if columns else [c.name for c in table.c]
         folder = self.root / name
-        files = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+        if not folder.is_dir():
+            files: list[Path] = []
+        elif self.schools is not None and "student_id" in table.c:
+            # Only this partition's folders are listed, never the whole country's.
+            files = [
+                f
+                for school in self.schools
+                for f in (folder / f"{PARTITION}={school}").glob("*.parquet")
+            ]
+        else:
+            files = list(folder.rglob("*.parquet"))
+        # Batches in the order written (the name starts with the time).
+        files.sort(key=lambda f: f.name)
         if not files:
             return typed_frame(pd.DataFrame({c: [] for c in wanted}), table)[wanted]
         dataset = ds.dataset(
