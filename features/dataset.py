@@ -39,6 +39,8 @@ PARTITION = "home_school"
 # database and are never written to the dataset.
 STUDENT_COLUMNS = ["student_id", "school_id", "sex", "birth_date", "nationality", "disability"]
 KEYS = {source.name: list(source.key) for source in SOURCES}
+# Sources the service also writes to the operational database.
+SERVICE_WRITES = ("interventions",)
 PARTITIONING = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive")
 
 
@@ -86,10 +88,15 @@ class DatabaseReader:
 
 @dataclass(frozen=True)
 class DatasetReader:
-    """A Parquet dataset, whole or restricted to some home-school partitions."""
+    """A Parquet dataset, whole or restricted to some home-school partitions.
+
+    With ``database``, the records the service itself writes (interventions recorded in
+    the web pages) are read from the operational database, which holds every one.
+    """
 
     root: Path
     schools: tuple[str, ...] | None = None
+    database: DatabaseReader | None = None
 
     def read(
         self,
@@ -98,6 +105,12 @@ class DatasetReader:
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
     ) -> pd.DataFrame:
+        if name in SERVICE_WRITES and self.database is not None:
+            if student_ids is None and self.schools is not None:
+                # The partition's students, wherever they now study.
+                students = DatasetReader(self.root, self.schools).read("students", ["student_id"])
+                student_ids = students["student_id"].tolist()
+            return self.database.read(name, columns, student_ids, since)
         table = TABLES[name]
         wanted = list(columns) if columns else [c.name for c in table.c]
         folder = self.root / name

@@ -28,7 +28,11 @@ SCHOOLS_PER_TASK = 8
 
 @dataclass(frozen=True)
 class Partition:
-    """Where one partition's sources are: a database URL or a dataset, and its schools."""
+    """Where one partition's sources are: a database URL or a dataset, and its schools.
+
+    With both, records come from the dataset except interventions, which come from the
+    database (the web pages record them there).
+    """
 
     schools: tuple[str, ...]
     database_url: str | None = None
@@ -36,7 +40,8 @@ class Partition:
 
     def reader(self) -> SourceReader:
         if self.dataset is not None:
-            return DatasetReader(self.dataset, self.schools)
+            database = DatabaseReader(make_engine(self.database_url)) if self.database_url else None
+            return DatasetReader(self.dataset, self.schools, database)
         if self.database_url is None:
             raise ValueError("a partition needs a database URL or a dataset path")
         return DatabaseReader(make_engine(self.database_url), self.schools)

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from features.dataset import DatasetReader, partitions
-from features.db import make_engine, read_table, student_scores
-from features.distributed import plan_partitions
+from features.db import TABLES, make_engine, read_table, student_scores
+from features.distributed import features_by_partition, plan_partitions
 from features.ingest import ingest_directory
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY
@@ -112,7 +112,7 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
             pq.read_schema(file).names
         )
 
-    tasks = plan_partitions(None, dataset, schools_per_task=2)
+    tasks = plan_partitions(engine.url.render_as_string(), dataset, schools_per_task=2)
     weekly_run(
         engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks, client=dask_cluster_client
     )
@@ -131,3 +131,27 @@ def test_loading_the_same_directory_twice_into_a_dataset_changes_nothing(
     twice = DatasetReader(dataset).read("grades")
 
     pd.testing.assert_frame_equal(once, twice)
+
+
+def test_a_visit_recorded_in_the_service_reaches_a_run_from_the_dataset(
+    synthetic_directory: Path, tmp_path: Path
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    dataset = tmp_path / "dataset"
+    ingest_directory(synthetic_directory, engine, ID_KEY, tmp_path / "rejects", dataset=dataset)
+    tasks = plan_partitions(engine.url.render_as_string(), dataset, schools_per_task=3)
+    day = pd.Timestamp(WEEKS[-1])
+    before = features_by_partition(tasks, day).set_index("student_id")
+    student = before.index[0]
+
+    # As the web pages do: the record goes to the operational database only.
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(TABLES["interventions"]).values(
+                student_id=student, date=(day - pd.Timedelta(days=3)).date(), type="home_visit"
+            )
+        )
+    after = features_by_partition(tasks, day).set_index("student_id")
+
+    assert after.loc[student, "days_since_home_visit"] == 3
+    assert after.loc[student, "interventions_90d"] == before.loc[student, "interventions_90d"] + 1
