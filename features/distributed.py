@@ -87,9 +87,19 @@ def run_tasks(
     """
     if client is None:
         return [function(task, **shared) for task in tasks]
+    from distributed import as_completed
+
     scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
     futures = client.map(function, tasks, pure=False, **scattered)
-    return list(client.gather(futures))
+    position = {future.key: i for i, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    # Fetch each result as it is done and let go of it, so a worker holds one
+    # partition's results at a time rather than all of them until the end.
+    for future in as_completed(futures):
+        results[position[future.key]] = future.result()
+        future.release()
+    del futures
+    return results
 
 
 def global_school_counts(tasks: Sequence[Partition], client: Any = None) -> pd.DataFrame:
