@@ -25,7 +25,11 @@ SAME_COLUMNS = ["school_id", "advisor_id", "tier", "rank_in_school", "rank_in_ad
 
 
 def _copy(engine: sa.Engine, target: Path) -> sa.Engine:
-    """A copy of the ingested database without any stored run."""
+    """A copy of the ingested database without any stored run.
+
+    The copies come from the pristine ingest (``synthetic_engine``), never from the API
+    tests' database, where other tests record interventions.
+    """
     with sqlite3.connect(str(engine.url.database)) as source, sqlite3.connect(target) as copy:
         source.backup(copy)
     copied = make_engine(f"sqlite:///{target}")
@@ -54,16 +58,18 @@ def _assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def whole_run(api: Api, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    engine = _copy(api.engine, tmp_path_factory.mktemp("whole") / "ews.db")
+def whole_run(
+    api: Api, synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory
+) -> pd.DataFrame:
+    engine = _copy(synthetic_engine, tmp_path_factory.mktemp("whole") / "ews.db")
     weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]))
     return _stored(engine)
 
 
 def test_partitions_in_turn_equal_the_whole_run(
-    api: Api, whole_run: pd.DataFrame, tmp_path: Path
+    api: Api, synthetic_engine: sa.Engine, whole_run: pd.DataFrame, tmp_path: Path
 ) -> None:
-    engine = _copy(api.engine, tmp_path / "ews.db")
+    engine = _copy(synthetic_engine, tmp_path / "ews.db")
     tasks = plan_partitions(engine.url.render_as_string(), None, schools_per_task=2)
     assert len(tasks) >= 3  # the six schools really are split
 
@@ -75,11 +81,12 @@ def test_partitions_in_turn_equal_the_whole_run(
 
 def test_dask_run_from_the_database_equals_the_whole_run(
     api: Api,
+    synthetic_engine: sa.Engine,
     whole_run: pd.DataFrame,
-    dask_cluster_client,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    dask_cluster_client,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
-    engine = _copy(api.engine, tmp_path / "ews.db")
+    engine = _copy(synthetic_engine, tmp_path / "ews.db")
     tasks = plan_partitions(engine.url.render_as_string(), None, schools_per_task=1)
 
     weekly_run(
@@ -93,6 +100,7 @@ def test_dask_run_from_the_database_equals_the_whole_run(
 
 def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
     api: Api,
+    synthetic_engine: sa.Engine,
     whole_run: pd.DataFrame,
     dask_cluster_client,  # type: ignore[no-untyped-def]
     synthetic_directory: Path,
@@ -105,7 +113,7 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
     assert read_table(engine, "attendance").empty
     assert len(partitions(dataset)) == 6
     everything = DatasetReader(dataset).read("attendance")
-    assert len(everything) == len(read_table(api.engine, "attendance"))
+    assert len(everything) == len(read_table(synthetic_engine, "attendance"))
     # No name or national-ID hash is ever written to the dataset.
     for file in dataset.rglob("*.parquet"):
         assert not {"given_name", "family_name", "national_id_hash"} & set(
