@@ -37,6 +37,7 @@ import sqlalchemy as sa
 
 from benchmarks.common import synthetic_database, trained_champion
 from features.db import make_engine, student_scores
+from features.distributed import local_cluster
 from features.synthetic import SynthConfig, thai_term_dates
 
 BATCH_STUDENTS = 12_000
@@ -121,18 +122,7 @@ def run_mode(args: argparse.Namespace) -> None:
     startup = 0.0
     started = time.perf_counter()
     if args.mode == "dask":
-        from distributed import Client, LocalCluster
-
-        with (
-            LocalCluster(
-                n_workers=args.workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                memory_limit=0,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+        with local_cluster(args.workers) as client:
             # A national cluster is already running when the week's run starts.
             startup = time.perf_counter() - started
             started = time.perf_counter()
@@ -214,8 +204,6 @@ def same_runs(one: pd.DataFrame, other: pd.DataFrame) -> tuple[bool, float]:
 
 def auc_gap(engine: sa.Engine, store: Path, workers: int) -> tuple[float, float, float]:
     """Test ROC-AUC of the model trained on one machine and on Dask, same data and config."""
-    from distributed import Client, LocalCluster
-
     from features.settings import Settings
     from training.config import TrainConfig
     from training.train import train
@@ -229,10 +217,7 @@ def auc_gap(engine: sa.Engine, store: Path, workers: int) -> tuple[float, float,
 
     config = TrainConfig.load()
     single = train(settings("single"), config, engine)
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(workers) as client:
         distributed = train(settings("dask"), config, engine, client=client)
     a = float(single.metrics.loc["roc_auc", "model"])
     b = float(distributed.metrics.loc["roc_auc", "model"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,6 +32,19 @@ def _progress() -> Progress:
         console=console,
         transient=True,
     )
+
+
+@contextlib.contextmanager
+def _dask(settings: Settings) -> Iterator[Any]:
+    """The Dask client the settings ask for (None: one process); unreachable exits 2."""
+    from features.distributed import dask_client
+
+    try:
+        with dask_client(settings) as client:
+            yield client
+    except ConnectionError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -162,15 +177,19 @@ def features(
     """
     from features.build import features_as_of
     from features.db import make_engine
-    from features.distributed import dask_client, features_by_partition, plan_partitions
+    from features.distributed import PartitionError, features_by_partition, plan_partitions
     from features.sources import Sources
 
     day = _parse_date(as_of)
     settings = _settings()
-    with dask_client(settings) as client, _progress() as progress:
+    with _dask(settings) as client, _progress() as progress:
         if settings.dask_address or settings.dataset_path:
             progress.add_task(f"features as of {day.date()}, by partition", total=None)
-            tasks = plan_partitions(settings.database_url, settings.dataset_path)
+            try:
+                tasks = plan_partitions(settings.database_url, settings.dataset_path)
+            except PartitionError as error:
+                console.print(f"[red]{error}[/red]")
+                raise typer.Exit(2) from None
             rows = features_by_partition(tasks, day, client)
         else:
             progress.add_task("reading sources", total=None)
@@ -215,7 +234,7 @@ def train(
 ) -> None:
     """Train, evaluate against baselines, audit fairness, log to MLflow, register a challenger."""
     from features.db import make_engine
-    from features.distributed import dask_client
+    from features.distributed import PartitionError
     from training.config import TrainConfig
     from training.split import SplitError
     from training.train import train as run_training
@@ -232,7 +251,7 @@ def train(
         train_config.split.train_until = _parse_date(train_until).date()
     if test_from is not None:
         train_config.split.test_from = _parse_date(test_from).date()
-    with dask_client(settings) as client, _progress() as progress:
+    with _dask(settings) as client, _progress() as progress:
         task = progress.add_task("training", total=None)
         try:
             result = run_training(
@@ -242,7 +261,7 @@ def train(
                 on_progress=lambda m: progress.update(task, description=m),
                 client=client,
             )
-        except SplitError as error:
+        except (SplitError, PartitionError) as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
     split = result.split.describe()
@@ -364,7 +383,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     from rich.progress import BarColumn, MofNCompleteColumn
 
     from features.db import make_engine
-    from features.distributed import dask_client, plan_partitions
+    from features.distributed import plan_partitions
     from serving.scoring import weekly_run
 
     settings = _settings()
@@ -372,7 +391,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     day = _parse_date(as_of)
     partitioned = bool(settings.dask_address or settings.dataset_path)
     with (
-        dask_client(settings) as client,
+        _dask(settings) as client,
         Progress(
             TextColumn("scoring"),
             BarColumn(),

@@ -20,8 +20,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -62,16 +63,14 @@ class DatabaseReader:
 
     engine: sa.Engine
     schools: tuple[str, ...] | None = None
-    _students: list[str] | None = field(default=None, compare=False)
 
+    @cached_property
     def partition_students(self) -> list[str] | None:
+        """The students of the partition's schools (read once); None for the whole database."""
         if self.schools is None:
             return None
-        if self._students is None:
-            students = read_table(self.engine, "students", columns=["student_id", "school_id"])
-            ids = students.loc[students["school_id"].isin(self.schools), "student_id"].tolist()
-            object.__setattr__(self, "_students", ids)
-        return self._students
+        students = read_table(self.engine, "students", columns=["student_id", "school_id"])
+        return students.loc[students["school_id"].isin(self.schools), "student_id"].tolist()
 
     def read(
         self,
@@ -82,7 +81,7 @@ class DatabaseReader:
     ) -> pd.DataFrame:
         ids = None
         if "student_id" in TABLES[name].c:
-            ids = _intersect(student_ids, self.partition_students())
+            ids = _intersect(student_ids, self.partition_students)
         return read_table(self.engine, name, columns=columns, student_ids=ids, since=since)
 
 

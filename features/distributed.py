@@ -23,6 +23,12 @@ from features.settings import Settings
 from features.sources import Sources
 
 T = TypeVar("T")
+
+
+class PartitionError(ValueError):
+    """A partitioned run cannot start: no dataset or database to read, or nobody in it."""
+
+
 SCHOOLS_PER_TASK = 8
 
 
@@ -64,14 +70,19 @@ def plan_partitions(
 ) -> list[Partition]:
     """Group the home schools into tasks of ``schools_per_task`` schools each."""
     if dataset is not None:
+        if not (dataset / "students").is_dir():
+            raise PartitionError(
+                f"{dataset} is not a dataset written by 'ews ingest --dataset' "
+                "(it has no students/ folder); check EWS_DATASET_PATH"
+            )
         schools = partitions(dataset)
     elif database_url is not None:
         students = read_table(make_engine(database_url), "students", columns=["school_id"])
         schools = sorted(students["school_id"].unique())
     else:
-        raise ValueError("a partitioned run needs a database URL or a dataset path")
+        raise PartitionError("a partitioned run needs a database URL or a dataset path")
     if not schools:
-        raise ValueError("no school has any student")
+        raise PartitionError("no school has any student")
     return [
         Partition(tuple(schools[i : i + schools_per_task]), database_url, dataset)
         for i in range(0, len(schools), schools_per_task)
@@ -79,26 +90,34 @@ def plan_partitions(
 
 
 def run_tasks(
-    function: Callable[..., T], tasks: Sequence[Any], client: Any = None, **shared: Any
+    function: Callable[..., T],
+    tasks: Sequence[Any],
+    client: Any = None,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    **shared: Any,
 ) -> list[T]:
     """``function(task, **shared)`` for every task, on Dask workers or here in turn.
 
-    Shared arguments (a model, the school counts) are sent to the workers once.
+    Shared arguments (a model, the school counts) are sent to the workers once;
+    ``on_progress(done, total)`` is called as each task finishes.
     """
+    results: list[Any] = [None] * len(tasks)
     if client is None:
-        return [function(task, **shared) for task in tasks]
+        for i, task in enumerate(tasks):
+            results[i] = function(task, **shared)
+            on_progress(i + 1, len(tasks))
+        return results
     from distributed import as_completed
 
     scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
     futures = client.map(function, tasks, pure=False, **scattered)
     position = {future.key: i for i, future in enumerate(futures)}
-    results: list[Any] = [None] * len(futures)
     # Fetch each result as it is done and let go of it, so a worker holds one
     # partition's results at a time rather than all of them until the end.
-    for future in as_completed(futures):
+    for done, future in enumerate(as_completed(futures), start=1):
         results[position[future.key]] = future.result()
         future.release()
-    del futures
+        on_progress(done, len(tasks))
     return results
 
 
@@ -116,10 +135,12 @@ def features_by_partition(
 ) -> pd.DataFrame:
     """Feature rows of every enrolled student at ``as_of``, partition by partition."""
     counts = global_school_counts(tasks, client)
-    parts = run_tasks(_features_of, tasks, client, as_of=as_of, counts=counts)
-    rows = pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else pd.DataFrame()
-    if rows.empty:
-        return rows
+    parts = [
+        p for p in run_tasks(_features_of, tasks, client, as_of=as_of, counts=counts) if len(p)
+    ]
+    if not parts:
+        return pd.DataFrame()
+    rows = pd.concat(parts, ignore_index=True)
     return rows.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
         drop=True
     )
@@ -132,24 +153,40 @@ def _features_of(task: Partition, as_of: pd.Timestamp, counts: pd.DataFrame) -> 
 
 
 @contextlib.contextmanager
-def dask_client(settings: Settings) -> Iterator[Any]:
-    """A Dask client when ``EWS_DASK_ADDRESS`` is set (``local``: a local cluster), else None."""
-    if not settings.dask_address:
-        yield None
-        return
+def local_cluster(workers: int) -> Iterator[Any]:
+    """A client of a local Dask cluster of ``workers`` processes, one thread each."""
     from distributed import Client, LocalCluster
 
-    if settings.dask_address == "local":
-        with (
-            LocalCluster(
-                n_workers=settings.dask_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@contextlib.contextmanager
+def dask_client(settings: Settings) -> Iterator[Any]:
+    """A Dask client when ``EWS_DASK_ADDRESS`` is set (``local``: a local cluster), else None.
+
+    Raises:
+        ConnectionError: the scheduler cannot be reached.
+    """
+    if not settings.dask_address:
+        yield None
+    elif settings.dask_address == "local":
+        with local_cluster(settings.dask_workers) as client:
             yield client
     else:
-        with Client(settings.dask_address) as client:
+        from distributed import Client
+
+        try:
+            client = Client(settings.dask_address, timeout=30)
+        except OSError as error:
+            raise ConnectionError(
+                f"cannot reach the Dask scheduler at {settings.dask_address} "
+                f"(EWS_DASK_ADDRESS): {error}"
+            ) from None
+        with client:
             yield client

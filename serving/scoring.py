@@ -114,7 +114,8 @@ def weekly_run(
         engine: the operational database, where the run is stored.
         scorer: the model.
         as_of: the date.
-        on_progress: called with (done, total) students (whole runs) or partitions.
+        on_progress: called with (done, total): students in a whole run, partitions in a
+            partitioned one.
         partitions: score partition by partition (``features.distributed``), on the
             Dask ``client``'s workers when one is given, else here in turn. The
             features, scores and explanations are the same as a whole run's.
@@ -133,7 +134,13 @@ def weekly_run(
         timings["school_counts"] = time.perf_counter() - started
         started = time.perf_counter()
         parts = run_tasks(
-            score_partition, partitions, client, scorer=scorer, as_of=as_of, counts=counts
+            score_partition,
+            partitions,
+            client,
+            on_progress,
+            scorer=scorer,
+            as_of=as_of,
+            counts=counts,
         )
         scored = pd.concat([frame for frame, _ in parts], ignore_index=True)
         timings["partitions"] = time.perf_counter() - started

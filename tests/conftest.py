@@ -107,12 +107,7 @@ def synthetic_sources(synthetic_engine: sa.Engine):  # type: ignore[no-untyped-d
 @pytest.fixture(scope="session")
 def dask_cluster_client():  # type: ignore[no-untyped-def]
     """A local Dask cluster of two worker processes, one thread each."""
-    from distributed import Client, LocalCluster
+    from features.distributed import local_cluster
 
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(2) as client:
         yield client

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from features.distributed import Partition, global_school_counts, run_tasks
+from features.distributed import Partition, PartitionError, global_school_counts, run_tasks
 from training.config import ModelConfig
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
@@ -40,8 +40,12 @@ def partitioned_training_matrix(
 ) -> pd.DataFrame:
     """The training matrix built partition by partition (equal to the whole build)."""
     counts = global_school_counts(partitions, client)
-    parts = run_tasks(_matrix_of, partitions, client, rules=rules, counts=counts)
-    matrix = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    parts = [
+        p for p in run_tasks(_matrix_of, partitions, client, rules=rules, counts=counts) if len(p)
+    ]
+    if not parts:
+        raise PartitionError("no partition has any student enrolled on a weekly as-of date")
+    matrix = pd.concat(parts, ignore_index=True)
     return matrix.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
         drop=True
     )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import sqlalchemy as sa
+from pathlib import Path
 
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from ews.cli import app as cli
 from features.build import features_as_of
-from features.distributed import features_by_partition, plan_partitions
+from features.distributed import PartitionError, features_by_partition, plan_partitions
 from features.school_context import add_counts, school_year_counts
 from features.sources import Sources
 
@@ -43,3 +48,16 @@ def test_school_counts_over_disjoint_students_add_up(synthetic_sources: Sources)
     pd.testing.assert_frame_equal(
         add_counts(parts), school_year_counts(enrollments, exits), check_dtype=False
     )
+
+
+def test_a_folder_that_is_not_a_dataset_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "attendance").mkdir()
+
+    with pytest.raises(PartitionError, match=r"not a dataset written by 'ews ingest --dataset'"):
+        plan_partitions(None, tmp_path)
+
+    result = CliRunner().invoke(
+        cli, ["features", "--as-of", "2025-03-10"], env={"EWS_DATASET_PATH": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "EWS_DATASET_PATH" in result.output

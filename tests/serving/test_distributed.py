@@ -39,6 +39,14 @@ def _copy(engine: sa.Engine, target: Path) -> sa.Engine:
     return copied
 
 
+def _ingest_with_dataset(directory: Path, folder: Path) -> tuple[sa.Engine, Path]:
+    """Ingest a data directory with ``--dataset``: a fresh database and its dataset."""
+    engine = make_engine(f"sqlite:///{folder / 'ews.db'}")
+    dataset = folder / "dataset"
+    ingest_directory(directory, engine, ID_KEY, folder / "rejects", dataset=dataset)
+    return engine, dataset
+
+
 def _stored(engine: sa.Engine) -> pd.DataFrame:
     with engine.connect() as connection:
         rows = connection.execute(sa.select(student_scores)).mappings().all()
@@ -73,9 +81,17 @@ def test_partitions_in_turn_equal_the_whole_run(
     tasks = plan_partitions(engine.url.render_as_string(), None, schools_per_task=2)
     assert len(tasks) >= 3  # the six schools really are split
 
-    report = weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks)
+    progress: list[tuple[int, int]] = []
+    report = weekly_run(
+        engine,
+        api.scorer,
+        pd.Timestamp(WEEKS[-1]),
+        on_progress=lambda done, total: progress.append((done, total)),
+        partitions=tasks,
+    )
 
     assert report.students == len(whole_run)
+    assert progress == [(i, len(tasks)) for i in range(1, len(tasks) + 1)]
     _assert_same_run(_stored(engine), whole_run)
 
 
@@ -106,9 +122,7 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
     synthetic_directory: Path,
     tmp_path: Path,
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
-    dataset = tmp_path / "dataset"
-    ingest_directory(synthetic_directory, engine, ID_KEY, tmp_path / "rejects", dataset=dataset)
+    engine, dataset = _ingest_with_dataset(synthetic_directory, tmp_path)
     # The database took only what the service reads; the daily records are in the dataset.
     assert read_table(engine, "attendance").empty
     assert len(partitions(dataset)) == 6
@@ -131,9 +145,7 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
 def test_loading_the_same_directory_twice_into_a_dataset_changes_nothing(
     synthetic_directory: Path, tmp_path: Path
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
-    dataset = tmp_path / "dataset"
-    ingest_directory(synthetic_directory, engine, ID_KEY, tmp_path / "rejects", dataset=dataset)
+    engine, dataset = _ingest_with_dataset(synthetic_directory, tmp_path)
     once = DatasetReader(dataset).read("grades")
     ingest_directory(synthetic_directory, engine, ID_KEY, tmp_path / "rejects", dataset=dataset)
     twice = DatasetReader(dataset).read("grades")
@@ -144,9 +156,7 @@ def test_loading_the_same_directory_twice_into_a_dataset_changes_nothing(
 def test_a_visit_recorded_in_the_service_reaches_a_run_from_the_dataset(
     synthetic_directory: Path, tmp_path: Path
 ) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
-    dataset = tmp_path / "dataset"
-    ingest_directory(synthetic_directory, engine, ID_KEY, tmp_path / "rejects", dataset=dataset)
+    engine, dataset = _ingest_with_dataset(synthetic_directory, tmp_path)
     tasks = plan_partitions(engine.url.render_as_string(), dataset, schools_per_task=3)
     day = pd.Timestamp(WEEKS[-1])
     before = features_by_partition(tasks, day).set_index("student_id")
