@@ -61,7 +61,15 @@ def test_dask_training_is_as_good_and_registered_like_a_single_machine_run(
     tmp_path_factory: pytest.TempPathFactory,
     dask_cluster_client,  # type: ignore[no-untyped-def]
 ) -> None:
+    # A fixed number of trees. On this data the validation average precision creeps up on
+    # a plateau for hundreds of trees while the test ROC-AUC falls about 0.01 per 100
+    # trees, so where early stopping lands is noise in both runs: two single-machine fits
+    # with seeds 7 and 1 differ by 0.008, and a CI run measured 0.719 single against
+    # 0.706 on Dask. At a matched number of trees the Dask fit stays within 0.005 of
+    # both seeds at every count from 25 to 525 (0.7453 against 0.7405 at 150). The
+    # replay of early stopping is tested against LightGBM's own callback below.
     config = TrainConfig.load()
+    config.model.num_boost_round = 150
     single = train(_settings(tmp_path_factory, medium_engine), config, medium_engine)
     settings = _settings(tmp_path_factory, medium_engine)
 
