@@ -102,11 +102,26 @@ def run_tasks(
     ``on_progress(done, total)`` is called as each task finishes.
     """
     results: list[Any] = [None] * len(tasks)
+    for i, result in each_result(function, tasks, client, on_progress, **shared):
+        results[i] = result
+    return results
+
+
+def each_result(
+    function: Callable[..., T],
+    tasks: Sequence[Any],
+    client: Any = None,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    **shared: Any,
+) -> Iterator[tuple[int, T]]:
+    """Like ``run_tasks``, but yields ``(task index, result)`` as each task finishes, so
+    the caller can keep one result at a time (in completion order on Dask)."""
     if client is None:
         for i, task in enumerate(tasks):
-            results[i] = function(task, **shared)
+            result = function(task, **shared)
             on_progress(i + 1, len(tasks))
-        return results
+            yield i, result
+        return
     from distributed import as_completed
 
     scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
@@ -115,10 +130,10 @@ def run_tasks(
     # Fetch each result as it is done and let go of it, so a worker holds one
     # partition's results at a time rather than all of them until the end.
     for done, future in enumerate(as_completed(futures), start=1):
-        results[position[future.key]] = future.result()
+        result = future.result()
         future.release()
         on_progress(done, len(tasks))
-    return results
+        yield position[future.key], result
 
 
 def global_school_counts(tasks: Sequence[Partition], client: Any = None) -> pd.DataFrame:

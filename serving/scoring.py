@@ -7,10 +7,12 @@ transaction, so a crash leaves the previous complete run intact.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.db import score_runs, student_scores, upgrade
-from features.distributed import Partition, global_school_counts, run_tasks
+from features.distributed import Partition, each_result, global_school_counts
 from features.model_bundle import ModelBundle
 from features.sources import Sources
 from serving.explain import Explainer
@@ -28,6 +30,8 @@ from serving.reasons import suggested_step, top_reasons
 
 CHUNK = 2000
 ON_LIST = ("high", "watch")
+# What ranking and the week's change need of every student; the rest is stored batch by batch.
+RANK_COLUMNS = ["student_id", "school_id", "advisor_id", "raw_score", "tier"]
 
 
 class Scorer:
@@ -118,45 +122,86 @@ def weekly_run(
             partitioned one.
         partitions: score partition by partition (``features.distributed``), on the
             Dask ``client``'s workers when one is given, else here in turn. The
-            features, scores and explanations are the same as a whole run's.
+            features, scores and explanations are the same as a whole run's. Each
+            partition's results are spooled to a temporary Parquet file as they arrive;
+            only the columns ranking needs stay in memory, so the run's memory does not
+            grow with the explanations of the whole country.
     """
     upgrade(engine)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    if partitions is None:
-        rows = features_as_of(Sources.for_weekly_run(engine, as_of), as_of)
-        timings["features"] = time.perf_counter() - started
-        started = time.perf_counter()
-        scored = score_rows(scorer, rows, on_progress)
-        timings["score_and_explain"] = time.perf_counter() - started
-    else:
-        counts = global_school_counts(partitions, client)
-        timings["school_counts"] = time.perf_counter() - started
-        started = time.perf_counter()
-        parts = run_tasks(
-            score_partition,
-            partitions,
-            client,
-            on_progress,
-            scorer=scorer,
-            as_of=as_of,
-            counts=counts,
-        )
-        scored = pd.concat([frame for frame, _ in parts], ignore_index=True)
-        timings["partitions"] = time.perf_counter() - started
-        # Summed over partitions: work done, which on several workers exceeds wall time.
-        for stage in ("features", "score_and_explain"):
-            timings[f"{stage}_work"] = sum(seconds[stage] for _, seconds in parts)
-    if scored.empty:
-        raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")
+    with tempfile.TemporaryDirectory(prefix="ews-weekly-run-") as spool:  # partitioned runs
+        if partitions is None:
+            rows = features_as_of(Sources.for_weekly_run(engine, as_of), as_of)
+            timings["features"] = time.perf_counter() - started
+            started = time.perf_counter()
+            scored = score_rows(scorer, rows, on_progress)
+            timings["score_and_explain"] = time.perf_counter() - started
+            keys, results = scored[RANK_COLUMNS], Results([scored])
+        else:
+            counts = global_school_counts(partitions, client)
+            timings["school_counts"] = time.perf_counter() - started
+            started = time.perf_counter()
+            keys, results, work = _spool_partitions(
+                Path(spool),
+                partitions,
+                client,
+                on_progress,
+                scorer=scorer,
+                as_of=as_of,
+                counts=counts,
+            )
+            timings["partitions"] = time.perf_counter() - started
+            # Summed over partitions: work done, which on several workers exceeds wall time.
+            timings.update({f"{stage}_work": seconds for stage, seconds in work.items()})
+        if keys.empty:
+            raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")
 
-    started = time.perf_counter()
-    scored = _rank(scored)
-    previous = _previous_run(engine, as_of)
-    scored = _change(scored, previous)
-    run_id, replaced = _store(engine, scored, as_of, scorer.version)
-    timings["store"] = time.perf_counter() - started
-    return WeeklyRunReport(run_id, as_of, scorer.version, len(scored), replaced, timings)
+        started = time.perf_counter()
+        ranked = _change(_rank(keys), _previous_run(engine, as_of))
+        run_id, replaced = _store(engine, ranked, results, as_of, scorer.version)
+        timings["store"] = time.perf_counter() - started
+    return WeeklyRunReport(run_id, as_of, scorer.version, len(ranked), replaced, timings)
+
+
+@dataclass
+class Results:
+    """A run's scored rows, batch by batch: frames in memory or spooled Parquet files."""
+
+    batches: Sequence[pd.DataFrame | Path]
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for batch in self.batches:
+            yield pd.read_parquet(batch) if isinstance(batch, Path) else batch
+
+
+def _spool_partitions(
+    spool: Path,
+    partitions: Sequence[Partition],
+    client: Any,
+    on_progress: Callable[[int, int], None],
+    **shared: Any,
+) -> tuple[pd.DataFrame, Results, dict[str, float]]:
+    """Score every partition, writing each one's results to ``spool`` as it arrives."""
+    keys: list[pd.DataFrame] = []
+    files: dict[int, Path] = {}
+    work = {"features": 0.0, "score_and_explain": 0.0}
+    for i, (scored, seconds) in each_result(
+        score_partition, partitions, client, on_progress, **shared
+    ):
+        for stage in work:
+            work[stage] += seconds[stage]
+        if scored.empty:
+            continue
+        files[i] = spool / f"{i:06d}.parquet"
+        scored.to_parquet(files[i], index=False)
+        keys.append(scored[RANK_COLUMNS].copy())  # not a view keeping the whole frame
+    ordered = [files[i] for i in sorted(files)]
+    return (
+        pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=RANK_COLUMNS),
+        Results(ordered),
+        work,
+    )
 
 
 def score_rows(
@@ -239,11 +284,55 @@ def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
 
 
 def _store(
-    engine: sa.Engine, scored: pd.DataFrame, as_of: pd.Timestamp, version: str
+    engine: sa.Engine,
+    ranked: pd.DataFrame,
+    results: Results,
+    as_of: pd.Timestamp,
+    version: str,
 ) -> tuple[int, bool]:
-    """Replace the run of this week and model in one transaction."""
-    records = [
+    """Replace the run of this week and model in one transaction.
+
+    ``ranked`` holds every student's ranks and change; ``results`` the rest of their
+    results, read one batch at a time.
+    """
+    ranks = ranked.set_index("student_id")[
+        ["rank_in_school", "rank_in_advisor", "change", "previous_rank_in_school"]
+    ]
+    with engine.begin() as connection:
+        existing = connection.execute(
+            sa.select(score_runs.c.run_id).where(
+                (score_runs.c.as_of == as_of.date()) & (score_runs.c.model_version == version)
+            )
+        ).scalar()
+        if existing is not None:
+            connection.execute(sa.delete(student_scores).where(student_scores.c.run_id == existing))
+            connection.execute(sa.delete(score_runs).where(score_runs.c.run_id == existing))
+        run_id = connection.execute(
+            sa.insert(score_runs).values(
+                as_of=as_of.date(),
+                model_version=version,
+                created_at=datetime.now(UTC).replace(tzinfo=None),
+                students=len(ranked),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        for batch in results:
+            batch = pd.concat(
+                [
+                    batch.reset_index(drop=True),
+                    ranks.loc[batch["student_id"]].reset_index(drop=True),
+                ],
+                axis=1,
+            )
+            records = _records(batch, int(run_id))
+            for start in range(0, len(records), 5000):
+                connection.execute(sa.insert(student_scores), records[start : start + 5000])
+    return int(run_id), existing is not None
+
+
+def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
+    return [
         {
+            "run_id": run_id,
             "student_id": r.student_id,
             "school_id": r.school_id,
             "advisor_id": r.advisor_id,
@@ -266,24 +355,3 @@ def _store(
         }
         for r in scored.itertuples()
     ]
-    with engine.begin() as connection:
-        existing = connection.execute(
-            sa.select(score_runs.c.run_id).where(
-                (score_runs.c.as_of == as_of.date()) & (score_runs.c.model_version == version)
-            )
-        ).scalar()
-        if existing is not None:
-            connection.execute(sa.delete(student_scores).where(student_scores.c.run_id == existing))
-            connection.execute(sa.delete(score_runs).where(score_runs.c.run_id == existing))
-        run_id = connection.execute(
-            sa.insert(score_runs).values(
-                as_of=as_of.date(),
-                model_version=version,
-                created_at=datetime.now(UTC).replace(tzinfo=None),
-                students=len(records),
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        for start in range(0, len(records), 5000):
-            chunk = [dict(r, run_id=run_id) for r in records[start : start + 5000]]
-            connection.execute(sa.insert(student_scores), chunk)
-    return int(run_id), existing is not None

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from ews.cli import app as cli
 from features.db import score_runs, student_scores, users
+from features.distributed import plan_partitions
 from features.settings import Settings
 from serving import scoring
 from serving.app import create_app
@@ -54,26 +55,36 @@ def test_rerunning_a_week_with_the_same_model_replaces_it(api: Api) -> None:
     assert len(_scores(api, report.run_id)) == report.students
 
 
+@pytest.mark.parametrize("partitioned", [False, True], ids=["whole", "partitioned"])
 def test_a_crash_midway_leaves_the_previous_complete_run(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, monkeypatch: pytest.MonkeyPatch, partitioned: bool
 ) -> None:
     run = _runs(api).set_index("as_of").loc[pd.Timestamp(WEEKS[1]).date(), "run_id"]
     complete = _scores(api, run)
+    # A partitioned run stores batch by batch: break the second batch, after the delete
+    # and after the first batch went in; a whole run is one batch.
+    partitions = plan_partitions(api.engine.url.render_as_string(), None, 2)
+    crash_at = 2 if partitioned else 1
+    original = scoring._records
+    batches: list[int] = []
 
-    original = scoring._rank
+    def broken_records(scored: pd.DataFrame, run_id: int) -> list[dict[str, object]]:
+        records = original(scored, run_id)
+        batches.append(len(records))
+        if len(batches) == crash_at:
+            records[-1]["tier"] = None  # violates NOT NULL
+        return records
 
-    def broken_rank(scored: pd.DataFrame) -> pd.DataFrame:
-        ranked = original(scored)
-        ranked["tier"] = ranked["tier"].astype(object)
-        ranked.loc[ranked.index[-1], "tier"] = (
-            None  # the last row violates NOT NULL, after the delete
-        )
-        return ranked
-
-    monkeypatch.setattr(scoring, "_rank", broken_rank)
+    monkeypatch.setattr(scoring, "_records", broken_records)
     with pytest.raises(sa.exc.IntegrityError):
-        scoring.weekly_run(api.engine, api.scorer, pd.Timestamp(WEEKS[1]))
+        scoring.weekly_run(
+            api.engine,
+            api.scorer,
+            pd.Timestamp(WEEKS[1]),
+            partitions=partitions if partitioned else None,
+        )
 
+    assert len(batches) == crash_at
     pd.testing.assert_frame_equal(_scores(api, run), complete)
 
 
