@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask browser
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,16 @@ browser:
 	else echo "Chromium or a Thai font is missing and cannot be installed here:" \
 	  "browser tests will skip (and fail under CI=true)"; fi
 
-test: lint browser
+# PostgreSQL tests start a throwaway server from Debian's binaries; install them where we can.
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+	    || echo "installing PostgreSQL failed: PostgreSQL tests will fail under CI=true"; \
+	else echo "PostgreSQL is missing and cannot be installed here:" \
+	  "PostgreSQL tests will skip (and fail under CI=true)"; fi
+
+test: lint browser postgres
 	$(VENV)/bin/pytest -q
 
 bench-matrix: install

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -59,6 +63,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def running_server(settings: Settings) -> Iterator[str]:
+    """The app on a real uvicorn server on loopback; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the API server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("api")
@@ -105,27 +129,62 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
         "analyst": create_user(engine, "analyst", "นักวิเคราะห์")[1],
         "admin": create_user(engine, "admin", "ผู้ดูแล")[1],
     }
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the API server did not start"
-    yield Api(
-        url=f"http://127.0.0.1:{port}",
-        settings=settings,
-        engine=engine,
-        scorer=scorer,
-        tokens=tokens,
-        school=school,
-        other_school=other_school,
-        own_student=in_school["student_id"].iloc[0],
-        colleague_student=colleague["student_id"].iloc[0],
-        far_student=scores.loc[scores["school_id"] == other_school, "student_id"].iloc[0],
-    )
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(settings) as url:
+        yield Api(
+            url=url,
+            settings=settings,
+            engine=engine,
+            scorer=scorer,
+            tokens=tokens,
+            school=school,
+            other_school=other_school,
+            own_student=in_school["student_id"].iloc[0],
+            colleague_student=colleague["student_id"].iloc[0],
+            far_student=scores.loc[scores["school_id"] == other_school, "student_id"].iloc[0],
+        )
+
+
+SCORE_COLUMNS = ["risk", "raw_score", "base_value"]
+SAME_COLUMNS = ["school_id", "advisor_id", "tier", "rank_in_school", "rank_in_advisor", "reasons"]
+
+
+def copy_without_runs(engine: sa.Engine, target: Path) -> sa.Engine:
+    """A copy of the ingested database without any stored run.
+
+    The copies come from the pristine ingest (``synthetic_engine``), never from the API
+    tests' database, where other tests record interventions.
+    """
+    with sqlite3.connect(str(engine.url.database)) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+    copied = make_engine(f"sqlite:///{target}")
+    with copied.begin() as connection:
+        connection.execute(sa.text("delete from student_scores"))
+        connection.execute(sa.text("delete from score_runs"))
+    return copied
+
+
+def stored_run(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(student_scores)).mappings().all()
+    return pd.DataFrame(rows).set_index("student_id").sort_index()
+
+
+def assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
+    assert len(reference) > 100
+    assert list(ours.index) == list(reference.index)
+    assert np.abs(ours[SCORE_COLUMNS] - reference[SCORE_COLUMNS]).to_numpy().max() <= 1e-9
+    pd.testing.assert_frame_equal(ours[SAME_COLUMNS], reference[SAME_COLUMNS])
+    for mine, theirs in zip(ours["contributions"], reference["contributions"], strict=True):
+        a, b = json.loads(mine), json.loads(theirs)
+        assert [c["feature"] for c in a] == [c["feature"] for c in b]
+        assert [c["value"] for c in a] == [c["value"] for c in b]
+        assert np.abs(np.array([c["shap"] for c in a]) - [c["shap"] for c in b]).max() <= 1e-9
+
+
+@pytest.fixture(scope="module")
+def whole_run(
+    api: Api, synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory
+) -> pd.DataFrame:
+    engine = copy_without_runs(synthetic_engine, tmp_path_factory.mktemp("whole") / "ews.db")
+    weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]))
+    return stored_run(engine)

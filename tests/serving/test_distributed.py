@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 import sqlalchemy as sa
 
 from features.dataset import DatasetReader, partitions
-from features.db import TABLES, make_engine, read_table, student_scores
+from features.db import TABLES, make_engine, read_table
 from features.distributed import features_by_partition, plan_partitions
 from features.ingest import ingest_directory
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY
-from tests.serving.conftest import WEEKS, Api
-
-SCORE_COLUMNS = ["risk", "raw_score", "base_value"]
-SAME_COLUMNS = ["school_id", "advisor_id", "tier", "rank_in_school", "rank_in_advisor", "reasons"]
-
-
-def _copy(engine: sa.Engine, target: Path) -> sa.Engine:
-    """A copy of the ingested database without any stored run.
-
-    The copies come from the pristine ingest (``synthetic_engine``), never from the API
-    tests' database, where other tests record interventions.
-    """
-    with sqlite3.connect(str(engine.url.database)) as source, sqlite3.connect(target) as copy:
-        source.backup(copy)
-    copied = make_engine(f"sqlite:///{target}")
-    with copied.begin() as connection:
-        connection.execute(sa.text("delete from student_scores"))
-        connection.execute(sa.text("delete from score_runs"))
-    return copied
+from tests.serving.conftest import WEEKS, Api, assert_same_run, copy_without_runs, stored_run
 
 
 def _ingest_with_dataset(directory: Path, folder: Path) -> tuple[sa.Engine, Path]:
@@ -47,37 +25,10 @@ def _ingest_with_dataset(directory: Path, folder: Path) -> tuple[sa.Engine, Path
     return engine, dataset
 
 
-def _stored(engine: sa.Engine) -> pd.DataFrame:
-    with engine.connect() as connection:
-        rows = connection.execute(sa.select(student_scores)).mappings().all()
-    return pd.DataFrame(rows).set_index("student_id").sort_index()
-
-
-def _assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
-    assert len(reference) > 100
-    assert list(ours.index) == list(reference.index)
-    assert np.abs(ours[SCORE_COLUMNS] - reference[SCORE_COLUMNS]).to_numpy().max() <= 1e-9
-    pd.testing.assert_frame_equal(ours[SAME_COLUMNS], reference[SAME_COLUMNS])
-    for mine, theirs in zip(ours["contributions"], reference["contributions"], strict=True):
-        a, b = json.loads(mine), json.loads(theirs)
-        assert [c["feature"] for c in a] == [c["feature"] for c in b]
-        assert [c["value"] for c in a] == [c["value"] for c in b]
-        assert np.abs(np.array([c["shap"] for c in a]) - [c["shap"] for c in b]).max() <= 1e-9
-
-
-@pytest.fixture(scope="module")
-def whole_run(
-    api: Api, synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory
-) -> pd.DataFrame:
-    engine = _copy(synthetic_engine, tmp_path_factory.mktemp("whole") / "ews.db")
-    weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]))
-    return _stored(engine)
-
-
 def test_partitions_in_turn_equal_the_whole_run(
     api: Api, synthetic_engine: sa.Engine, whole_run: pd.DataFrame, tmp_path: Path
 ) -> None:
-    engine = _copy(synthetic_engine, tmp_path / "ews.db")
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
     tasks = plan_partitions(engine.url.render_as_string(), None, schools_per_task=2)
     assert len(tasks) >= 3  # the six schools really are split
 
@@ -92,7 +43,7 @@ def test_partitions_in_turn_equal_the_whole_run(
 
     assert report.students == len(whole_run)
     assert progress == [(i, len(tasks)) for i in range(1, len(tasks) + 1)]
-    _assert_same_run(_stored(engine), whole_run)
+    assert_same_run(stored_run(engine), whole_run)
 
 
 def test_dask_run_from_the_database_equals_the_whole_run(
@@ -102,14 +53,14 @@ def test_dask_run_from_the_database_equals_the_whole_run(
     dask_cluster_client,  # type: ignore[no-untyped-def]
     tmp_path: Path,
 ) -> None:
-    engine = _copy(synthetic_engine, tmp_path / "ews.db")
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
     tasks = plan_partitions(engine.url.render_as_string(), None, schools_per_task=1)
 
     weekly_run(
         engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks, client=dask_cluster_client
     )
 
-    _assert_same_run(_stored(engine), whole_run)
+    assert_same_run(stored_run(engine), whole_run)
     # Both workers did some of the work.
     assert len(dask_cluster_client.scheduler_info()["workers"]) == 2
 
@@ -139,7 +90,7 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
         engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks, client=dask_cluster_client
     )
 
-    _assert_same_run(_stored(engine), whole_run)
+    assert_same_run(stored_run(engine), whole_run)
 
 
 def test_loading_the_same_directory_twice_into_a_dataset_changes_nothing(
