@@ -29,17 +29,23 @@ def synthetic_database(folder: Path, students: int = 12_000, schools: int = 20) 
     return engine
 
 
+def scratch_settings(engine: sa.Engine, store: Path) -> Settings:
+    """Settings of a database and a fresh MLflow tracking store and registry in ``store``."""
+    store.mkdir(parents=True, exist_ok=True)
+    return Settings(
+        database_url=engine.url.render_as_string(),
+        mlflow_tracking_uri=f"sqlite:///{store}/m.db",
+        mlflow_artifact_root=store / "artifacts",
+    )
+
+
 def trained_champion(engine: sa.Engine, store: Path) -> tuple[Settings, ModelBundle, str]:
     """Train with the default configuration into a scratch MLflow store and promote it."""
     from training.config import TrainConfig
     from training.promote import promote
     from training.train import train
 
-    settings = Settings(
-        database_url=engine.url.render_as_string(),
-        mlflow_tracking_uri=f"sqlite:///{store}/m.db",
-        mlflow_artifact_root=store / "artifacts",
-    )
+    settings = scratch_settings(engine, store)
     train(settings, TrainConfig.load(), engine)
     promote(settings, engine)
     bundle, version = fetch_bundle(settings.model_name, "champion", store / "bundle")

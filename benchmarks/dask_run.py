@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from benchmarks.common import synthetic_database, trained_champion
+from benchmarks.common import scratch_settings, synthetic_database, trained_champion
 from features.db import make_engine, student_scores
 from features.distributed import local_cluster
+from features.settings import Settings
 from features.synthetic import SynthConfig, thai_term_dates
 
 BATCH_STUDENTS = 12_000
@@ -204,16 +205,11 @@ def same_runs(one: pd.DataFrame, other: pd.DataFrame) -> tuple[bool, float]:
 
 def auc_gap(engine: sa.Engine, store: Path, workers: int) -> tuple[float, float, float]:
     """Test ROC-AUC of the model trained on one machine and on Dask, same data and config."""
-    from features.settings import Settings
     from training.config import TrainConfig
     from training.train import train
 
     def settings(name: str) -> Settings:
-        return Settings(
-            database_url=engine.url.render_as_string(),
-            mlflow_tracking_uri=f"sqlite:///{store / name}.db",
-            mlflow_artifact_root=store / name,
-        )
+        return scratch_settings(engine, store / name)
 
     config = TrainConfig.load()
     single = train(settings("single"), config, engine)

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from features.db import make_engine
+from features.settings import Settings
 
 ID_KEY = "test-id-hash-key"
+
+
+def scratch_settings(database_url: str, store: Path, **overrides: Any) -> Settings:
+    """Settings of a database and a fresh MLflow tracking store and registry in ``store``."""
+    return Settings(
+        database_url=database_url,
+        mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
+        mlflow_artifact_root=store / "artifacts",
+        **overrides,
+    )
+
+
+def unavailable(message: str) -> None:
+    """A tool the tests need is missing: skip here, but fail under CI, where make installs it."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def thai_id(stem: str) -> str:

@@ -25,6 +25,7 @@ from serving.access import create_user
 from serving.app import create_app
 from serving.model_store import load_champion
 from serving.scoring import Scorer, weekly_run
+from tests.conftest import scratch_settings
 from training.config import TrainConfig
 from training.promote import promote
 from training.train import train
@@ -92,12 +93,7 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
         sqlite3.connect(copy) as target,
     ):
         source.backup(target)
-    settings = Settings(
-        database_url=f"sqlite:///{copy}",
-        mlflow_tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
-        mlflow_artifact_root=folder / "artifacts",
-        max_batch_rows=50,
-    )
+    settings = scratch_settings(f"sqlite:///{copy}", folder, max_batch_rows=50)
     engine = make_engine(settings.database_url)
     train(settings, TrainConfig.load(), engine)
     promote(settings, engine)

@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 from ews.cli import app as cli
 from features.db import score_runs, student_scores, users
 from features.distributed import plan_partitions
-from features.settings import Settings
 from serving import scoring
 from serving.app import create_app
 from serving.export import excel_safe, risk_list_frame, write_csv
 from serving.model_store import ModelUnavailable, load_champion
+from tests.conftest import scratch_settings
 from tests.serving.conftest import WEEKS, Api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,11 +128,7 @@ def test_export_is_excel_safe_and_keeps_thai(api: Api, tmp_path: Path) -> None:
 
 
 def test_the_service_refuses_to_start_without_a_champion(tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'ews.db'}",
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        mlflow_artifact_root=tmp_path / "artifacts",
-    )
+    settings = scratch_settings(f"sqlite:///{tmp_path / 'ews.db'}", tmp_path)
 
     with (
         pytest.raises(ModelUnavailable, match="ews train, ews promote"),

@@ -14,7 +14,7 @@ from features.ingest import ingest_directory
 from features.settings import Settings
 from features.sources import Sources
 from features.synthetic import SynthConfig, generate, write_directory
-from tests.conftest import ID_KEY
+from tests.conftest import ID_KEY, scratch_settings
 from training.config import ModelConfig, TrainConfig
 from training.distributed import partitioned_training_matrix, replay_early_stopping
 from training.labels import LabelRules
@@ -23,12 +23,7 @@ from training.train import train
 
 
 def _settings(tmp_path_factory: pytest.TempPathFactory, engine: sa.Engine) -> Settings:
-    store = tmp_path_factory.mktemp("mlflow")
-    return Settings(
-        database_url=engine.url.render_as_string(),
-        mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
-        mlflow_artifact_root=store / "artifacts",
-    )
+    return scratch_settings(engine.url.render_as_string(), tmp_path_factory.mktemp("mlflow"))
 
 
 def test_the_partitioned_matrix_equals_the_whole_one(

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from features.model_bundle import BundleError, ModelBundle
 from features.settings import Settings
+from tests.conftest import scratch_settings
 from training.config import TrainConfig
 from training.promote import promote
 from training.train import TrainResult, train
@@ -23,11 +24,8 @@ WEAK = {"num_boost_round": 1, "min_child_samples": 10_000_000, "early_stopping_r
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, synthetic_engine: sa.Engine) -> Settings:
-    store = tmp_path_factory.mktemp("mlflow")
-    return Settings(
-        database_url=synthetic_engine.url.render_as_string(),
-        mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
-        mlflow_artifact_root=store / "artifacts",
+    return scratch_settings(
+        synthetic_engine.url.render_as_string(), tmp_path_factory.mktemp("mlflow")
     )
 
 
