@@ -22,7 +22,7 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy features training serving ews
+	$(VENV)/bin/mypy core schooldata features riskmodel synth training serving ews
 
 # Browser tests use Debian's Chromium and a Thai font; install them where we can.
 browser:

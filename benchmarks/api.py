@@ -28,7 +28,7 @@ import pandas as pd
 from benchmarks.common import synthetic_database, trained_champion
 from features.sources import Sources
 from serving.access import create_user
-from training.promote import test_period_rows
+from training.promote import held_out_rows
 
 CLIENTS = 32
 
@@ -100,7 +100,7 @@ def main() -> None:
     settings, bundle, version = trained_champion(
         engine, Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
     )
-    rows = test_period_rows(Sources.from_database(engine), bundle).sample(500, random_state=0)
+    rows = held_out_rows(Sources.from_database(engine), bundle).sample(500, random_state=0)
     features = bundle.features
     token = create_user(engine, "analyst", "benchmark")[1]
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from features.db import make_engine
-from features.ingest import ingest_directory
-from features.model_bundle import ModelBundle, fetch_bundle
-from features.settings import Settings
-from features.synthetic import SynthConfig, generate, write_directory
+from core.settings import Settings
+from riskmodel.bundle import ModelBundle
+from riskmodel.registry import CHAMPION, fetch_bundle
+from schooldata.db import make_engine
+from schooldata.ingest import ingest_directory
+from synth import SynthConfig, generate, write_directory
 
 
 def synthetic_database(folder: Path, students: int = 12_000, schools: int = 20) -> sa.Engine:
@@ -48,5 +49,5 @@ def trained_champion(engine: sa.Engine, store: Path) -> tuple[Settings, ModelBun
     settings = scratch_settings(engine, store)
     train(settings, TrainConfig.load(), engine)
     promote(settings, engine)
-    bundle, version = fetch_bundle(settings.model_name, "champion", store / "bundle")
+    bundle, version = fetch_bundle(settings.model_name, CHAMPION, store / "bundle")
     return settings, bundle, str(version.version)

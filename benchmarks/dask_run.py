@@ -36,10 +36,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from benchmarks.common import scratch_settings, synthetic_database, trained_champion
-from features.db import make_engine, student_scores
-from features.distributed import local_cluster
-from features.settings import Settings
-from features.synthetic import SynthConfig, thai_term_dates
+from core.cluster import local_cluster
+from core.settings import Settings
+from schooldata.calendar import thai_default_term
+from schooldata.db import make_engine
+from schooldata.tables import student_scores
+from synth import SynthConfig
 
 BATCH_STUDENTS = 12_000
 SCHOOLS_PER_BATCH = 20
@@ -49,8 +51,8 @@ NIGHT_HOURS = 8
 
 def _make_batch(index: int, students: int, dataset: Path) -> tuple[int, float]:
     """Generate one batch of schools and students and ingest it into the dataset."""
-    from features.ingest import ingest_directory
-    from features.synthetic import generate, write_directory
+    from schooldata.ingest import ingest_directory
+    from synth import generate, write_directory
 
     started = time.perf_counter()
     config = SynthConfig(
@@ -110,8 +112,8 @@ def peak_gb() -> float:
 
 def run_mode(args: argparse.Namespace) -> None:
     """One weekly run in this fresh process; prints a JSON line with its figures."""
-    from features.distributed import plan_partitions
-    from features.model_bundle import ModelBundle
+    from features.partitions import plan_partitions
+    from riskmodel.bundle import ModelBundle
     from serving.scoring import Scorer, weekly_run
 
     bundle = ModelBundle.load(args.bundle)
@@ -260,7 +262,7 @@ def main() -> None:
     bundle_dir = bundle.save(store / "bundle")
     # A Monday in the last term of the generated years.
     config = SynthConfig()
-    _, term_end = thai_term_dates(config.first_year + config.years - 1, 2)
+    _, term_end = thai_default_term(config.first_year + config.years - 1, 2)
     as_of = pd.Timestamp(term_end - timedelta(days=term_end.weekday() + 7))
     args.as_of = str(as_of.date())
 

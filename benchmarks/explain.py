@@ -25,13 +25,14 @@ import shap
 
 from benchmarks.common import synthetic_database, trained_champion
 from benchmarks.dask_run import SCHOOLS_PER_TASK, stream_dataset
-from features.db import make_engine
-from features.distributed import plan_partitions
+from features.partitions import plan_partitions
 from features.sources import Sources
-from features.synthetic import SynthConfig, thai_term_dates
-from features.treeshap import FastTreeShap
+from riskmodel.treeshap import FastTreeShap
+from schooldata.calendar import thai_default_term
+from schooldata.db import make_engine
 from serving.scoring import Scorer, weekly_run
-from training.promote import test_period_rows
+from synth import SynthConfig
+from training.promote import held_out_rows
 
 BATCH = 10_000
 SINGLE = 300
@@ -73,7 +74,7 @@ def main() -> None:
     )
     booster: lgb.Booster = bundle.booster
     rows = bundle.matrix(
-        test_period_rows(Sources.from_database(engine), bundle).sample(BATCH, random_state=0)
+        held_out_rows(Sources.from_database(engine), bundle).sample(BATCH, random_state=0)
     )
     print(
         f"model v{version}: {booster.num_trees()} trees, {len(bundle.features)} inputs; "
@@ -128,7 +129,7 @@ def main() -> None:
     weekly_db = args.work_dir / "weekly.db"
     weekly_db.unlink(missing_ok=True)
     config = SynthConfig()
-    _, term_end = thai_term_dates(config.first_year + config.years - 1, 2)
+    _, term_end = thai_default_term(config.first_year + config.years - 1, 2)
     as_of = pd.Timestamp(term_end - timedelta(days=term_end.weekday() + 7))
     started = time.perf_counter()
     report = weekly_run(

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.settings import Settings
+from core.settings import Settings
 
 app = typer.Typer(help="Dropout early-warning service for Thai schools.", no_args_is_help=True)
 console = Console()
@@ -37,7 +37,7 @@ def _progress() -> Progress:
 @contextlib.contextmanager
 def _dask(settings: Settings) -> Iterator[Any]:
     """The Dask client the settings ask for (None: one process); unreachable exits 2."""
-    from features.distributed import dask_client
+    from core.cluster import dask_client
 
     try:
         with dask_client(settings) as client:
@@ -62,7 +62,7 @@ def synth(
     ] = 0.002,
 ) -> None:
     """Write a synthetic data directory in the data contract's format."""
-    from features.synthetic import SynthConfig, dropout_rates_by_level, generate, write_directory
+    from synth import SynthConfig, dropout_rates_by_level, generate, write_directory
 
     started = time.perf_counter()
     config = SynthConfig(schools, students, years, first_year, seed, defect_rate)
@@ -112,8 +112,8 @@ def ingest(
     ] = None,
 ) -> None:
     """Validate a data directory and load it into the operational database."""
-    from features.db import make_engine
-    from features.ingest import ingest_directory
+    from schooldata.db import make_engine
+    from schooldata.ingest import ingest_directory
 
     settings = _settings()
     engine = make_engine(settings.database_url)
@@ -176,9 +176,9 @@ def features(
     With EWS_DASK_ADDRESS or EWS_DATASET_PATH set, partition by partition (by school).
     """
     from features.build import features_as_of
-    from features.db import make_engine
-    from features.distributed import PartitionError, features_by_partition, plan_partitions
+    from features.partitions import PartitionError, features_by_partition, plan_partitions
     from features.sources import Sources
+    from schooldata.db import make_engine
 
     day = _parse_date(as_of)
     settings = _settings()
@@ -233,8 +233,8 @@ def train(
     ] = None,
 ) -> None:
     """Train, evaluate against baselines, audit fairness, log to MLflow, register a challenger."""
-    from features.db import make_engine
-    from features.distributed import PartitionError
+    from features.partitions import PartitionError
+    from schooldata.db import make_engine
     from training.config import TrainConfig
     from training.split import SplitError
     from training.train import train as run_training
@@ -296,8 +296,8 @@ def promote(
     reason: Annotated[str | None, typer.Option(help="Why (required with --force).")] = None,
 ) -> None:
     """Make the challenger champion when it is at least as good on the same test period."""
-    from features.db import make_engine
-    from features.model_bundle import BundleError
+    from riskmodel.bundle import BundleError
+    from schooldata.db import make_engine
     from training.promote import promote as run_promotion
 
     settings = _settings()
@@ -325,9 +325,10 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     import tempfile
 
     from features.build import features_as_of
-    from features.db import make_engine
-    from features.model_bundle import BundleError, fetch_bundle
     from features.sources import Sources
+    from riskmodel.bundle import BundleError
+    from riskmodel.registry import CHAMPION, fetch_bundle
+    from schooldata.db import make_engine
     from training.drift import drift_report
     from training.tracking import configure_tracking
 
@@ -335,7 +336,7 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     configure_tracking(settings)
     with tempfile.TemporaryDirectory() as folder:
         try:
-            bundle, version = fetch_bundle(settings.model_name, "champion", Path(folder))
+            bundle, version = fetch_bundle(settings.model_name, CHAMPION, Path(folder))
         except BundleError as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
@@ -382,8 +383,8 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     """The weekly run: score and explain every enrolled student, store ranks and changes."""
     from rich.progress import BarColumn, MofNCompleteColumn
 
-    from features.db import make_engine
-    from features.distributed import plan_partitions
+    from features.partitions import plan_partitions
+    from schooldata.db import make_engine
     from serving.scoring import weekly_run
 
     settings = _settings()
@@ -436,7 +437,7 @@ def export(
     ] = None,
 ) -> None:
     """Write the week's list as CSV that Excel opens with Thai intact."""
-    from features.db import make_engine
+    from schooldata.db import make_engine
     from serving.export import risk_list_frame, write_csv
 
     settings = _settings()
@@ -484,7 +485,7 @@ def users_create(
     school: Annotated[str | None, typer.Option(help="Committee member's school.")] = None,
 ) -> None:
     """Create an account; its token is printed once, alone on the last line."""
-    from features.db import make_engine
+    from schooldata.db import make_engine
     from serving.access import AccountError, create_user
 
     settings = _settings()
@@ -506,7 +507,7 @@ def contract(
     ),
 ) -> None:
     """Write the data dictionary generated from the data contract."""
-    from features.contract import data_dictionary_markdown
+    from schooldata.contract import data_dictionary_markdown
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(data_dictionary_markdown() + "\n", encoding="utf-8")
@@ -575,7 +576,8 @@ def _latest_monday(settings: Settings) -> str:
     import pandas as pd
     import sqlalchemy as sa
 
-    from features.db import TABLES, make_engine
+    from schooldata.db import make_engine
+    from schooldata.tables import TABLES
 
     with make_engine(settings.database_url).connect() as connection:
         newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
@@ -587,7 +589,8 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
     """One account per role, tied to the school and advisor at the top of the latest list."""
     import sqlalchemy as sa
 
-    from features.db import make_engine, student_scores
+    from schooldata.db import make_engine
+    from schooldata.tables import student_scores
     from serving.access import create_user
 
     engine = make_engine(settings.database_url)

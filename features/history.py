@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from features.asof import cumulative_at, latest_at
-from features.contract import GRADE_LEVELS
+from schooldata.contract import GRADE_LEVELS
 
 # Usual age at the start of the academic year for each grade level.
 TYPICAL_AGE = {

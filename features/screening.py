@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from features.asof import latest_at
-from features.contract import SCREENING_DOMAINS
+from schooldata.contract import SCREENING_DOMAINS
 
 LEVEL = {"normal": 0.0, "at_risk": 1.0, "problem": 2.0}
 

@@ -8,9 +8,11 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from features.calendar import Calendar
-from features.dataset import STUDENT_COLUMNS, DatabaseReader, SourceReader
-from features.db import TABLES
+from features.attendance import PRESENT, WINDOW_DAYS
+from features.coursework import RECENT
+from schooldata.calendar import Calendar
+from schooldata.dataset import STUDENT_COLUMNS, DatabaseReader, SourceReader
+from schooldata.tables import TABLES
 
 # The date at which each record becomes known; records after the as-of date are unseen.
 KNOWN_ON = {
@@ -24,11 +26,13 @@ KNOWN_ON = {
     "interventions": "date",
 }
 GRADES_KNOWN_AFTER_TERM_END = pd.Timedelta(days=14)
-# Weekly-run windows (see Sources.for_weekly_run).
-ATTENDANCE_LOOKBACK = pd.Timedelta(days=120)
-COURSEWORK_LOOKBACK = pd.Timedelta(days=29)
-WINDOW_RECORDS = 40  # the attendance features look back at most 40 school days
-PRESENT_STATUSES = ("present", "late")
+# What the weekly run reads (see Sources.for_weekly_run), from the features' own windows:
+# the attendance features look back at most two windows of school days, read from about
+# three times as many calendar days; coursework differences start the day before the
+# recent window.
+WINDOW_RECORDS = 2 * WINDOW_DAYS
+ATTENDANCE_LOOKBACK = pd.Timedelta(days=3 * WINDOW_RECORDS)
+COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ class Sources:
         attendance = reader.read("attendance", since=("date", attendance_from))
         seen = attendance[attendance["date"] <= day]
         summary = seen.groupby("student_id")["status"].agg(
-            days="size", present=lambda s: bool(s.isin(PRESENT_STATUSES).any())
+            days="size", present=lambda s: bool(s.isin(PRESENT).any())
         )
         # Only students enrolled on the day are scored.
         located = calendar.locate(enrollments["school_id"], pd.Series(day, index=enrollments.index))

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from features.db import TABLES, audit_log, upgrade, users
+from schooldata.db import upgrade
+from schooldata.tables import TABLES, audit_log, users
 
 ROLES = ("advisor", "committee", "analyst", "admin")
 STUDENT_ROLES = ("advisor", "committee")

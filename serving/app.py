@@ -7,37 +7,31 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
-import sqlalchemy as sa
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from features.db import make_engine, upgrade
-from features.settings import Settings
-from serving.access import User, authenticate
+from core.settings import Settings
+from schooldata.db import make_engine, upgrade
+from serving import queries
+from serving.deps import AppState, SignInRequired
 from serving.model_store import load_champion
 from serving.scoring import Scorer
 
 log = logging.getLogger("ews.api")
 
-
-TOKEN_CACHE_SECONDS = 30.0
 SESSION_SECONDS = 8 * 3600  # a working day, not weeks
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    engine: sa.Engine
-    scorer: Scorer
-    # token hash -> (user, when it was checked); a revoked token works for at most 30 s.
-    tokens: dict[str, tuple[User, float]] = field(default_factory=dict)
+# What the callers did wrong, as HTTP: anything not visible is 404, exactly like a
+# student that does not exist.
+DOMAIN_ERRORS: dict[type[Exception], int] = {
+    queries.NotVisible: 404,
+    queries.NoWeeklyRun: 404,
+    queries.InvalidInput: 422,
+    queries.TooLarge: 413,
+}
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
@@ -78,6 +72,24 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
     )
     app.add_middleware(RequestLog)
 
+    from serving.routes import api, web
+
+    app.include_router(api.router)
+    app.include_router(web.router)
+
+    async def domain_error(request: Request, error: Exception) -> Response:
+        status = next(code for kind, code in DOMAIN_ERRORS.items() if isinstance(error, kind))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(error)}, status_code=status)
+        return web.error_page(request, status, error)
+
+    for kind in DOMAIN_ERRORS:
+        app.add_exception_handler(kind, domain_error)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, error: SignInRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.error(
@@ -86,15 +98,6 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
             getattr(request.scope.get("route"), "path", "?"),
         )
         return JSONResponse({"detail": "internal error"}, status_code=500)
-
-    from serving.routes import api, web
-
-    app.include_router(api.router)
-    app.include_router(web.router)
-
-    @app.exception_handler(web.SignInRequired)
-    async def sign_in(request: Request, error: web.SignInRequired) -> RedirectResponse:
-        return RedirectResponse("/login", status_code=303)
 
     return app
 
@@ -130,30 +133,3 @@ class RequestLog:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
-
-
-async def get_state(request: Request) -> AppState:
-    # Async so that FastAPI does not send this attribute read to the thread pool.
-    state: AppState = request.app.state.ews
-    return state
-
-
-_bearer = HTTPBearer(auto_error=False, description="A staff token from `ews users create`.")
-
-
-def current_user(
-    state: Annotated[AppState, Depends(get_state)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    if credentials is None:
-        raise HTTPException(
-            401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
-    user = authenticate(state.engine, credentials.credentials)
-    if user is None:
-        raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
-    return user
-
-
-StateDep = Annotated[AppState, Depends(get_state)]
-CurrentUser = Annotated[User, Depends(current_user)]

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import mlflow
 
-from features.model_bundle import BundleError, ModelBundle, fetch_bundle
-from features.settings import Settings
-
-CHAMPION = "champion"
+from core.settings import Settings
+from riskmodel.bundle import BundleError, ModelBundle
+from riskmodel.registry import CHAMPION, fetch_bundle
 
 
 class ModelUnavailable(RuntimeError):

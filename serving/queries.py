@@ -8,15 +8,21 @@ record is written to the audit log.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
-from features.contract import INTERVENTION_TYPES
-from features.db import TABLES, score_runs, student_scores
-from serving.access import User, current_placement, in_scope, record_reads
+from features.build import features_as_of
+from features.sources import Sources
+from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
+from schooldata.tables import TABLES
+from serving import store
+from serving.access import User, current_placement, in_scope, record_reads, visible_students
 from serving.schemas import (
     Contribution,
     HistoryPoint,
@@ -26,10 +32,12 @@ from serving.schemas import (
     ListedStudent,
     Reason,
     RiskList,
+    Score,
     StudentDetail,
+    StudentScore,
 )
+from serving.scoring import Scorer
 
-OUTCOMES = ("done", "not_home", "refused", "moved", "other")
 VISIT_WINDOW = timedelta(days=30)
 DEFAULT_CAPACITY = 5
 
@@ -46,15 +54,8 @@ class InvalidInput(ValueError):
     """A value the caller sent is not acceptable; the message says why."""
 
 
-def _latest_run(connection: sa.Connection, as_of: date | None) -> Any:
-    query = (
-        sa.select(score_runs)
-        .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
-        .limit(1)
-    )
-    if as_of is not None:
-        query = query.where(score_runs.c.as_of <= as_of)
-    return connection.execute(query).first()
+class TooLarge(ValueError):
+    """A request asks for more work than one request may."""
 
 
 def _names(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]:
@@ -117,7 +118,7 @@ def require_student(engine: sa.Engine, user: User, student_id: str) -> None:
 
 
 def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
-    run = _latest_run(connection, as_of)
+    run = store.latest_run(connection, as_of)
     if run is None:
         raise NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")
     return run
@@ -147,36 +148,100 @@ def risk_list(
         school_id = user.school_id
     with engine.connect() as connection:
         run = _run_or_fail(connection, as_of)
-        query = sa.select(student_scores).where(student_scores.c.run_id == run.run_id)
-        if school_id is not None:
-            query = query.where(student_scores.c.school_id == school_id)
-        if advisor_id is not None:
-            query = query.where(student_scores.c.advisor_id == advisor_id)
-        if tiers:
-            query = query.where(student_scores.c.tier.in_(list(tiers)))
-        if classroom:
-            query = query.where(student_scores.c.classroom == classroom)
-        rank = (
-            student_scores.c.rank_in_advisor
-            if user.role == "advisor"
-            else student_scores.c.rank_in_school
+        rows = store.run_rows(
+            connection,
+            run.run_id,
+            school_id,
+            advisor_id,
+            tiers,
+            classroom,
+            rank_by="rank_in_advisor" if user.role == "advisor" else "rank_in_school",
+            limit=limit,
         )
-        rows = connection.execute(query.order_by(rank).limit(limit)).all()
         students = _listed(connection, rows)
     record_reads(engine, user, [s.student_id for s in students], endpoint)
     return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+
+
+def full_list(engine: sa.Engine, as_of: date, school_id: str | None = None) -> RiskList:
+    """Every student of the latest run on or before ``as_of`` (operators: ``ews export``).
+
+    Raises:
+        NoWeeklyRun: no run on or before the date.
+    """
+    with engine.connect() as connection:
+        run = store.latest_run(connection, as_of)
+        if run is None:
+            raise NoWeeklyRun(
+                f"no weekly run on or before {as_of}: run `ews score --as-of {as_of}` first"
+            )
+        students = _listed(connection, store.run_rows(connection, run.run_id, school_id))
+    return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+
+
+def score_students(
+    engine: sa.Engine,
+    scorer: Scorer,
+    user: User,
+    student_ids: Sequence[str],
+    as_of: date,
+    endpoint: str,
+) -> list[StudentScore]:
+    """Score students by id as of a date, computed now from the stored data."""
+    ids = list(dict.fromkeys(student_ids))
+    visible = set(visible_students(engine, user, ids))
+    if any(s not in visible for s in ids):
+        raise NotVisible("student not found")
+    day = pd.Timestamp(as_of)
+    rows = features_as_of(Sources.from_database(engine, ids), day, ids)
+    enrolled = set(rows["student_id"])
+    not_enrolled = [s for s in ids if s not in enrolled]
+    if not_enrolled:
+        raise InvalidInput(
+            f"{len(not_enrolled)} of the students are not enrolled in a term containing "
+            f"{day.date()}"
+        )
+    record_reads(engine, user, ids, endpoint)
+    rows = rows.set_index("student_id", drop=False).loc[ids].reset_index(drop=True)
+    results = scorer.explain_rows(scorer.bundle.matrix(rows), rows.to_dict("records"))
+    return [
+        StudentScore(student_id=student, **_public(result))
+        for student, result in zip(ids, results, strict=True)
+    ]
+
+
+def score_feature_rows(
+    scorer: Scorer, rows: list[dict[str, float | None]], max_rows: int
+) -> list[Score]:
+    """Score rows of feature values (checked by the request model); no student data is read.
+
+    Raises:
+        TooLarge: more than ``max_rows`` rows.
+    """
+    if len(rows) > max_rows:
+        raise TooLarge(f"at most {max_rows} rows per request; got {len(rows)}")
+    column = {f: i for i, f in enumerate(scorer.features)}
+    matrix = np.full((len(rows), len(scorer.features)), np.nan)
+    for number, row in enumerate(rows):
+        for feature, value in row.items():
+            if value is not None and feature in column:
+                matrix[number, column[feature]] = value
+    values = [{k: (math.nan if v is None else v) for k, v in row.items()} for row in rows]
+    return [Score(**_public(r)) for r in scorer.explain_rows(matrix, values)]
+
+
+def _public(result: dict[str, Any]) -> dict[str, Any]:
+    """A scorer result as the API shows it: reasons without their internal weights."""
+    return result | {
+        "reasons": [{k: r[k] for k in ("feature", "text_th", "text_en")} for r in result["reasons"]]
+    }
 
 
 def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history."""
     require_student(engine, user, student_id)
     with engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(student_scores, score_runs.c.as_of)
-            .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
-            .where(student_scores.c.student_id == student_id)
-            .order_by(score_runs.c.as_of, score_runs.c.run_id)
-        ).all()
+        rows = store.student_rows(connection, student_id)
         latest = _listed(connection, rows[-1:])
         names = _names(connection, [student_id])
     record_reads(engine, user, [student_id], endpoint)
@@ -244,16 +309,7 @@ def home_visit_plan(
             & (interventions.c.date > since)
             & (interventions.c.date <= max(run.as_of, date.today()))
         )
-        rows = connection.execute(
-            sa.select(student_scores)
-            .where(
-                (student_scores.c.run_id == run.run_id)
-                & (student_scores.c.school_id == school_id)
-                & student_scores.c.student_id.not_in(visited)
-            )
-            .order_by(student_scores.c.rank_in_school)
-            .limit(capacity)
-        ).all()
+        rows = store.run_rows(connection, run.run_id, school_id, limit=capacity, excluding=visited)
         students = _listed(connection, rows)
     record_reads(engine, user, [s.student_id for s in students], endpoint)
     return HomeVisitPlan(school_id=school_id, as_of=run.as_of, capacity=capacity, students=students)
@@ -272,8 +328,8 @@ def record_intervention(
     require_student(engine, user, student_id)
     if kind not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if outcome is not None and outcome not in INTERVENTION_OUTCOMES:
+        raise InvalidInput(f"outcome must be one of {', '.join(INTERVENTION_OUTCOMES)}")
     day = day or date.today()
     if day > date.today():
         raise InvalidInput("date is in the future")

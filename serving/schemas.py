@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.catalog import catalog, value_range
 
 MAX_STUDENTS_PER_REQUEST = 500
 
@@ -65,6 +68,28 @@ class FeatureRowsRequest(_Model):
     rows: list[dict[str, float | None]] = Field(
         min_length=1, description="Feature values by id; missing features are unknown (null)."
     )
+
+    @model_validator(mode="after")
+    def _known_features_in_range(self) -> FeatureRowsRequest:
+        """Every feature must be in the catalog and within the values it can take."""
+        entries = catalog()
+        problems = []
+        for number, row in enumerate(self.rows):
+            for feature, value in row.items():
+                spec = entries.get(feature)
+                if spec is None:
+                    problems.append(f"row {number}: unknown feature {feature[:60]!r}")
+                    continue
+                if value is None:
+                    continue
+                low, high = value_range(spec)
+                if not math.isfinite(value) or not low <= value <= high:
+                    problems.append(
+                        f"row {number}: {feature}={value:g} is outside {low:g} to {high:g}"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems[:20]))
+        return self
 
 
 class ScoreResponse(_Model):

@@ -1,7 +1,7 @@
-"""Scoring with explanations, and the weekly run that stores every enrolled student's result.
+"""Scoring with explanations, and the weekly run that scores every enrolled student.
 
-Re-running a week with the same model replaces that run; the replacement is one
-transaction, so a crash leaves the previous complete run intact.
+The run's results are stored by ``serving.store``: re-running a week with the same
+model replaces that run in one transaction, so a crash leaves the previous run intact.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,15 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core.cluster import each_result
 from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
-from features.db import score_runs, student_scores, upgrade
-from features.distributed import Partition, each_result, global_school_counts
-from features.model_bundle import ModelBundle
+from features.partitions import Partition, global_school_counts
 from features.sources import Sources
-from serving.explain import Explainer
+from riskmodel.bundle import ModelBundle
+from riskmodel.explain import Explainer
+from schooldata.db import upgrade
+from serving import store
 from serving.reasons import suggested_step, top_reasons
 
 CHUNK = 2000
@@ -120,7 +121,7 @@ def weekly_run(
         as_of: the date.
         on_progress: called with (done, total): students in a whole run, partitions in a
             partitioned one.
-        partitions: score partition by partition (``features.distributed``), on the
+        partitions: score partition by partition (``features.partitions``), on the
             Dask ``client``'s workers when one is given, else here in turn. The
             features, scores and explanations are the same as a whole run's. Each
             partition's results are spooled to a temporary Parquet file as they arrive;
@@ -158,8 +159,8 @@ def weekly_run(
             raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")
 
         started = time.perf_counter()
-        ranked = _change(_rank(keys), _previous_run(engine, as_of))
-        run_id, replaced = _store(engine, ranked, results, as_of, scorer.version)
+        ranked = _change(_rank(keys), store.previous_ranks(engine, as_of.date()))
+        run_id, replaced = store.store_run(engine, ranked, results, as_of.date(), scorer.version)
         timings["store"] = time.perf_counter() - started
     return WeeklyRunReport(run_id, as_of, scorer.version, len(ranked), replaced, timings)
 
@@ -248,27 +249,6 @@ def _rank(scored: pd.DataFrame) -> pd.DataFrame:
     return scored
 
 
-def _previous_run(engine: sa.Engine, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Ranks and tiers of the latest earlier week's run (any model version)."""
-    with engine.connect() as connection:
-        run = connection.execute(
-            sa.select(score_runs.c.run_id)
-            .where(score_runs.c.as_of < as_of.date())
-            .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
-            .limit(1)
-        ).scalar()
-        if run is None:
-            return pd.DataFrame(columns=["student_id", "previous_rank_in_school", "previous_tier"])
-        result = connection.execute(
-            sa.select(
-                student_scores.c.student_id, student_scores.c.rank_in_school, student_scores.c.tier
-            ).where(student_scores.c.run_id == run)
-        )
-        return pd.DataFrame(
-            result.all(), columns=["student_id", "previous_rank_in_school", "previous_tier"]
-        )
-
-
 def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     merged = scored.merge(previous, on="student_id", how="left")
     was_on = merged["previous_tier"].isin(ON_LIST)
@@ -281,77 +261,3 @@ def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
         "same",
     )
     return merged.drop(columns=["previous_tier"]).set_axis(scored.index)
-
-
-def _store(
-    engine: sa.Engine,
-    ranked: pd.DataFrame,
-    results: Results,
-    as_of: pd.Timestamp,
-    version: str,
-) -> tuple[int, bool]:
-    """Replace the run of this week and model in one transaction.
-
-    ``ranked`` holds every student's ranks and change; ``results`` the rest of their
-    results, read one batch at a time.
-    """
-    ranks = ranked.set_index("student_id")[
-        ["rank_in_school", "rank_in_advisor", "change", "previous_rank_in_school"]
-    ]
-    with engine.begin() as connection:
-        existing = connection.execute(
-            sa.select(score_runs.c.run_id).where(
-                (score_runs.c.as_of == as_of.date()) & (score_runs.c.model_version == version)
-            )
-        ).scalar()
-        if existing is not None:
-            connection.execute(sa.delete(student_scores).where(student_scores.c.run_id == existing))
-            connection.execute(sa.delete(score_runs).where(score_runs.c.run_id == existing))
-        run_id = connection.execute(
-            sa.insert(score_runs).values(
-                as_of=as_of.date(),
-                model_version=version,
-                created_at=datetime.now(UTC).replace(tzinfo=None),
-                students=len(ranked),
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        for batch in results:
-            batch = pd.concat(
-                [
-                    batch.reset_index(drop=True),
-                    ranks.loc[batch["student_id"]].reset_index(drop=True),
-                ],
-                axis=1,
-            )
-            records = _records(batch, int(run_id))
-            for start in range(0, len(records), 5000):
-                connection.execute(sa.insert(student_scores), records[start : start + 5000])
-    return int(run_id), existing is not None
-
-
-def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "run_id": run_id,
-            "student_id": r.student_id,
-            "school_id": r.school_id,
-            "advisor_id": r.advisor_id,
-            "classroom": r.classroom,
-            "grade_level": r.grade_level,
-            "risk": float(r.risk),
-            "raw_score": float(r.raw_score),
-            "base_value": float(r.base_value),
-            "tier": r.tier,
-            "rank_in_school": int(r.rank_in_school),
-            "rank_in_advisor": int(r.rank_in_advisor),
-            "contributions": r.contributions,
-            "reasons": r.reasons,
-            "suggested_step_th": r.suggested_step_th,
-            "suggested_step_en": r.suggested_step_en,
-            "change": r.change,
-            "previous_rank_in_school": None
-            if pd.isna(r.previous_rank_in_school)
-            else int(r.previous_rank_in_school),
-        }
-        for r in scored.itertuples()
-    ]

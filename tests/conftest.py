@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from features.db import make_engine
-from features.settings import Settings
+from core.settings import Settings
+from schooldata.db import make_engine
+from schooldata.national_id import check_digit
 
 ID_KEY = "test-id-hash-key"
 
@@ -35,9 +36,7 @@ def unavailable(message: str) -> None:
 
 def thai_id(stem: str) -> str:
     """A checksum-valid 13-digit national ID from 12 digits."""
-    digits = [int(c) for c in stem]
-    check = (11 - sum(d * w for d, w in zip(digits, range(13, 1, -1), strict=True)) % 11) % 10
-    return stem + str(check)
+    return stem + str(check_digit(stem))
 
 
 @pytest.fixture
@@ -97,7 +96,7 @@ SMALL_SYNTH = {"schools": 6, "students": 900, "years": 2, "seed": 3, "defect_rat
 @pytest.fixture(scope="session")
 def synthetic_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small clean synthetic data directory (6 schools, 900 students, 2 years)."""
-    from features.synthetic import SynthConfig, generate, write_directory
+    from synth import SynthConfig, generate, write_directory
 
     directory = tmp_path_factory.mktemp("synthetic") / "data"
     write_directory(generate(SynthConfig(**SMALL_SYNTH)), directory)
@@ -109,7 +108,7 @@ def synthetic_engine(
     synthetic_directory: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> sa.Engine:
     """The small synthetic directory, ingested into its own SQLite database."""
-    from features.ingest import ingest_directory
+    from schooldata.ingest import ingest_directory
 
     folder = tmp_path_factory.mktemp("synthetic-db")
     engine = make_engine(f"sqlite:///{folder / 'ews.db'}")
@@ -127,7 +126,7 @@ def synthetic_sources(synthetic_engine: sa.Engine):  # type: ignore[no-untyped-d
 @pytest.fixture(scope="session")
 def dask_cluster_client():  # type: ignore[no-untyped-def]
     """A local Dask cluster of two worker processes, one thread each."""
-    from features.distributed import local_cluster
+    from core.cluster import local_cluster
 
     with local_cluster(2) as client:
         yield client

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from features.distributed import Partition, PartitionError, global_school_counts, run_tasks
+from core.cluster import run_tasks
+from features.partitions import Partition, PartitionError, global_school_counts
 from training.config import ModelConfig
 from training.labels import LabelRules
 from training.matrix import build_training_matrix

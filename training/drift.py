@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.model_bundle import ModelBundle
+from riskmodel.bundle import ModelBundle
 from training.train import bin_shares, term_phase
 
 MOVED = 0.25  # population stability index: above this the feature has moved

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from features.catalog import catalog
-from features.model_bundle import Calibration
+from riskmodel.bundle import Calibration
 from training.config import ModelConfig
 
 

@@ -18,18 +18,16 @@ import mlflow
 import pandas as pd
 import sqlalchemy as sa
 
-from features.model_bundle import BundleError, ModelBundle, fetch_bundle
-from features.settings import Settings
+from core.settings import Settings
 from features.sources import Sources
+from riskmodel.bundle import BundleError, ModelBundle
+from riskmodel.registry import CHALLENGER, CHAMPION, fetch_bundle
 from training.config import FairnessConfig, TrainConfig
 from training.evaluate import evaluate
 from training.fairness import fairness_audit, flags
 from training.labels import LabelRules
 from training.matrix import build_training_matrix, weekly_as_of_dates
 from training.tracking import configure_tracking
-from training.train import CHALLENGER
-
-CHAMPION = "champion"
 
 
 @dataclass
@@ -58,7 +56,7 @@ def score_on_period(
     }
 
 
-def test_period_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:
+def held_out_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:
     """The mature rows of the bundle's test period, rebuilt from the current data."""
     split = bundle.metadata["split"]
     rules = LabelRules(int(bundle.metadata["horizon_days"]))
@@ -99,7 +97,7 @@ def promote(
         decision.reasons.append(f"version {challenger_version.version} is already the champion")
         return decision
     else:
-        rows = test_period_rows(Sources.from_database(engine), challenger)
+        rows = held_out_rows(Sources.from_database(engine), challenger)
         fairness = TrainConfig.load().fairness
         new = score_on_period(challenger, rows, fairness)
         try:

@@ -5,22 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import precision_recall_curve
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.calibration import calibration_curve  # noqa: E402
-from sklearn.metrics import precision_recall_curve  # noqa: E402
-
-from training.evaluate import flag_top, precision_recall_at  # noqa: E402
+from training.evaluate import flag_top, precision_recall_at
 
 SCORER_NAMES = {"model": "LightGBM", "abc_rule": "ABC rule", "logistic": "Logistic regression"}
 
 
 def plot_precision_recall(labels: np.ndarray, scores: dict[str, np.ndarray], path: Path) -> Path:
-    figure, axis = plt.subplots(figsize=(6, 4.5))
+    figure, axis = _figure(6, 4.5)
     for name, score in scores.items():
         precision, recall, _ = precision_recall_curve(labels, score)
         axis.plot(recall, precision, label=SCORER_NAMES.get(name, name))
@@ -31,7 +29,7 @@ def plot_precision_recall(labels: np.ndarray, scores: dict[str, np.ndarray], pat
 
 
 def plot_calibration(labels: np.ndarray, scores: dict[str, np.ndarray], path: Path) -> Path:
-    figure, axis = plt.subplots(figsize=(6, 4.5))
+    figure, axis = _figure(6, 4.5)
     top = 0.0
     for name, score in scores.items():
         observed, predicted = calibration_curve(labels, score, n_bins=10, strategy="quantile")
@@ -49,7 +47,7 @@ def plot_precision_at_k(
     labels: np.ndarray, scores: dict[str, np.ndarray], meta: pd.DataFrame, path: Path
 ) -> Path:
     shares = np.linspace(0.01, 0.30, 30)
-    figure, axis = plt.subplots(figsize=(6, 4.5))
+    figure, axis = _figure(6, 4.5)
     for name, score in scores.items():
         values = [
             precision_recall_at(labels, flag_top(score, meta[["as_of"]], s))[0] for s in shares
@@ -70,7 +68,7 @@ def plot_shap_summary(
     """Mean |SHAP| per feature (exact TreeSHAP contributions of the raw score)."""
     importance = np.abs(contributions).mean(axis=0)
     order = np.argsort(importance)[-top:]
-    figure, axis = plt.subplots(figsize=(7, 5))
+    figure, axis = _figure(7, 5)
     axis.barh([features[i] for i in order], importance[order])
     axis.set(
         xlabel="mean |SHAP value| (log-odds)", title="What drives the risk score (test period)"
@@ -78,10 +76,15 @@ def plot_shap_summary(
     return _save(figure, path)
 
 
-def _save(figure: Any, path: Path) -> Path:
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A figure drawn off-screen: no pyplot, no global backend, nothing at import time."""
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
+
+
+def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import mlflow
 
-from features.settings import Settings
+from core.settings import Settings
 
 EXPERIMENT = "dropout-risk"
 

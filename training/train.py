@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core.settings import Settings
 from features.catalog import catalog
-from features.distributed import plan_partitions
-from features.model_bundle import BUNDLE_ARTIFACT_PATH, ModelBundle
-from features.settings import Settings
+from features.partitions import plan_partitions
 from features.sources import Sources
-from features.treeshap import FastTreeShap
+from riskmodel.bundle import ModelBundle
+from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER
+from riskmodel.treeshap import FastTreeShap
 from training import report
 from training.baselines import ABCRule, logistic_regression
 from training.config import TrainConfig
@@ -36,7 +37,6 @@ from training.model import fit_model, raw_scores
 from training.split import TemporalSplit, temporal_split
 from training.tracking import configure_tracking
 
-CHALLENGER = "challenger"
 SHAP_SAMPLE_ROWS = 5000
 
 

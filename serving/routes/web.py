@@ -7,25 +7,21 @@ pages use the same queries, scopes and audit log as the API.
 
 from __future__ import annotations
 
-import io
 import secrets
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import pandas as pd
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from features.contract import INTERVENTION_TYPES
-from features.db import users
+from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from serving import charts, i18n, queries
 from serving.access import User, authenticate
-from serving.app import AppState, get_state
-from serving.export import excel_safe
+from serving.deps import AppState, StateDep, WebUser
+from serving.export import csv_bytes, list_frame
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
@@ -38,10 +34,6 @@ GLANCE = (
     ("failed_subjects_last_term", "failed", "{:.0f}"),
     ("coursework_missing_28d", "missing_work", "{:.0f}"),
 )
-
-
-class SignInRequired(Exception):
-    """The page needs a signed-in user."""
 
 
 def language(request: Request) -> str:
@@ -61,24 +53,6 @@ def check_csrf(request: Request, submitted: str) -> None:
     expected = request.session.get("csrf")
     if not expected or not secrets.compare_digest(str(expected), submitted):
         raise HTTPException(403, "the form has expired: reload the page and try again")
-
-
-def web_user(request: Request, state: Annotated[AppState, Depends(get_state)]) -> User:
-    user_id = request.session.get("user_id")
-    if user_id is None:
-        raise SignInRequired
-    with state.engine.connect() as connection:
-        row = connection.execute(
-            sa.select(users).where((users.c.user_id == user_id) & users.c.active)
-        ).first()
-    if row is None:
-        request.session.clear()
-        raise SignInRequired
-    return User(row.user_id, row.name, row.role, row.staff_id, row.school_id)
-
-
-WebUser = Annotated[User, Depends(web_user)]
-WebState = Annotated[AppState, Depends(get_state)]
 
 
 def render(
@@ -110,6 +84,20 @@ def not_found(request: Request, user: User | None) -> HTMLResponse:
     )
 
 
+def error_page(request: Request, status: int, error: Exception) -> HTMLResponse:
+    """A domain error on a page: not found, nothing scored yet, or a bad value."""
+    words = i18n.words(language(request))
+    if isinstance(error, queries.NoWeeklyRun):
+        return render(
+            request, "message.html", None, status, heading=words["list"], text=words["no_run"]
+        )
+    if status == 404:
+        return not_found(request, None)
+    return render(
+        request, "message.html", None, status, heading=words["not_found"], text=str(error)
+    )
+
+
 @router.get("/", response_class=RedirectResponse)
 def home() -> RedirectResponse:
     return RedirectResponse("/list", status_code=303)
@@ -122,7 +110,7 @@ def login_page(request: Request) -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(
-    request: Request, state: WebState, token: Annotated[str, Form()], csrf: Annotated[str, Form()]
+    request: Request, state: StateDep, token: Annotated[str, Form()], csrf: Annotated[str, Form()]
 ) -> Response:
     check_csrf(request, csrf)
     user = authenticate(state.engine, token.strip())
@@ -168,7 +156,7 @@ def _listing(state: AppState, user: User, classroom: str | None, tier: str | Non
 @router.get("/list", response_class=HTMLResponse)
 def risk_list_page(
     request: Request,
-    state: WebState,
+    state: StateDep,
     user: WebUser,
     classroom: str | None = None,
     tier: str | None = None,
@@ -198,7 +186,7 @@ def risk_list_page(
 @router.get("/list.csv")
 def risk_list_csv(
     request: Request,
-    state: WebState,
+    state: StateDep,
     user: WebUser,
     classroom: str | None = None,
     tier: str | None = None,
@@ -206,28 +194,10 @@ def risk_list_csv(
     if not user.sees_students:
         return not_found(request, user)
     listing = _listing(state, user, classroom, tier)
-    frame = pd.DataFrame(
-        [
-            {
-                "rank": s.rank_in_advisor if user.role == "advisor" else s.rank_in_school,
-                "student_id": s.student_id,
-                "name": s.name,
-                "classroom": s.classroom,
-                "risk": round(s.risk, 4),
-                "tier": s.tier,
-                "reasons_th": "; ".join(r.text_th for r in s.reasons),
-                "reasons_en": "; ".join(r.text_en for r in s.reasons),
-                "suggested_step": f"{s.suggested_step_th or ''} / {s.suggested_step_en or ''}",
-                "change": s.change,
-            }
-            for s in listing.students
-        ]
-    )
-    buffer = io.StringIO()
-    frame.astype(object).map(excel_safe).to_csv(buffer, index=False)
+    rank_by = "rank_in_advisor" if user.role == "advisor" else "rank_in_school"
     name = quote(f"risk-list-{listing.as_of}.csv")
     return Response(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        csv_bytes(list_frame(listing.students, rank_by)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )
@@ -235,15 +205,10 @@ def risk_list_csv(
 
 @router.get("/students/{student_id}", response_class=HTMLResponse)
 def student_page(
-    request: Request, student_id: str, state: WebState, user: WebUser, error: str | None = None
+    request: Request, student_id: str, state: StateDep, user: WebUser, error: str | None = None
 ) -> HTMLResponse:
-    try:
-        detail = queries.student_detail(state.engine, user, student_id, "GET /students/{id}")
-        interventions = queries.interventions_of(
-            state.engine, user, student_id, "GET /students/{id}"
-        )
-    except queries.NotVisible:
-        return not_found(request, user)
+    detail = queries.student_detail(state.engine, user, student_id, "GET /students/{id}")
+    interventions = queries.interventions_of(state.engine, user, student_id, "GET /students/{id}")
     lang = language(request)
     values = {c.feature: c.value for c in detail.contributions}
     glance = [
@@ -260,7 +225,7 @@ def student_page(
         history_chart=charts.risk_history(detail.history),
         contributions_chart=charts.contributions(detail.contributions, state.scorer.catalog, lang),
         intervention_types=INTERVENTION_TYPES,
-        outcomes=list(i18n.OUTCOMES),
+        outcomes=INTERVENTION_OUTCOMES,
         today=date.today().isoformat(),
         error=error,
     )
@@ -270,7 +235,7 @@ def student_page(
 def record_from_page(
     request: Request,
     student_id: str,
-    state: WebState,
+    state: StateDep,
     user: WebUser,
     csrf: Annotated[str, Form()],
     type: Annotated[str, Form()],  # noqa: A002
@@ -288,15 +253,13 @@ def record_from_page(
             outcome or None,
             "POST /students/{id}/interventions",
         )
-    except queries.NotVisible:
-        return not_found(request, user)
     except queries.InvalidInput as error:
         return student_page(request, student_id, state, user, error=str(error))
     return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
 
 
 @router.get("/plan", response_class=HTMLResponse)
-def plan_page(request: Request, state: WebState, user: WebUser) -> HTMLResponse:
+def plan_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
     return _plan(request, state, user)
 
 
@@ -316,7 +279,7 @@ def _plan(
         user,
         status_code,
         plan=plan,
-        outcomes=list(i18n.OUTCOMES),
+        outcomes=INTERVENTION_OUTCOMES,
         error=error,
     )
 
@@ -324,7 +287,7 @@ def _plan(
 @router.post("/plan/capacity")
 def plan_capacity(
     request: Request,
-    state: WebState,
+    state: StateDep,
     user: WebUser,
     csrf: Annotated[str, Form()],
     capacity: Annotated[str, Form()],
@@ -338,8 +301,6 @@ def plan_capacity(
         )
     try:
         queries.set_school_capacity(state.engine, user, user.school_id or "", visits)
-    except queries.NotVisible:
-        return not_found(request, user)
     except queries.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
     return RedirectResponse("/plan", status_code=303)
@@ -348,7 +309,7 @@ def plan_capacity(
 @router.post("/plan/visits")
 def plan_visit(
     request: Request,
-    state: WebState,
+    state: StateDep,
     user: WebUser,
     csrf: Annotated[str, Form()],
     student_id: Annotated[str, Form()],
@@ -359,8 +320,6 @@ def plan_visit(
         queries.record_intervention(
             state.engine, user, student_id, None, "home_visit", outcome, "POST /plan/visits"
         )
-    except queries.NotVisible:
-        return not_found(request, user)
     except queries.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
     return RedirectResponse("/plan", status_code=303)

@@ -16,12 +16,12 @@ from features.build import (
     population,
 )
 from features.catalog import catalog
-from features.contract import SOURCES_BY_NAME
-from features.db import make_engine
-from features.ingest import ingest_directory
 from features.sources import Sources
-from features.synthetic import thai_term_dates
-from features.validate import parse_dates
+from schooldata.calendar import thai_default_term
+from schooldata.contract import SOURCES_BY_NAME
+from schooldata.db import make_engine
+from schooldata.ingest import ingest_directory
+from schooldata.validate import parse_dates
 from tests.conftest import ID_KEY
 
 AS_OF = pd.Timestamp("2024-08-05")
@@ -48,7 +48,7 @@ def _cut(directory: Path, out: Path, day: pd.Timestamp) -> Path:
             frame = frame[parse_dates(frame[DATED[name]]) <= day]
         if name == "enrollments":
             starts = [
-                pd.Timestamp(thai_term_dates(int(y), int(t))[0])
+                pd.Timestamp(thai_default_term(int(y), int(t))[0])
                 for y, t in zip(frame["academic_year"], frame["term"], strict=True)
             ]
             frame = frame[[s <= day for s in starts]]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ews.cli import app as cli
 from features.build import features_as_of
-from features.distributed import PartitionError, features_by_partition, plan_partitions
+from features.partitions import PartitionError, features_by_partition, plan_partitions
 from features.school_context import add_counts, school_year_counts
 from features.sources import Sources
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from features import screening as sc
-from features.contract import SCREENING_DOMAINS
+from schooldata.contract import SCREENING_DOMAINS
 
 
 def test_latest_screening_levels_counts_and_sdq_change() -> None:

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from nbclient import NotebookClient
 
-from features.settings import Settings
+from core.settings import Settings
 from training.config import TrainConfig
 from training.promote import promote
 from training.train import train

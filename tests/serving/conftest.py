@@ -19,8 +19,9 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from features.db import make_engine, student_scores
-from features.settings import Settings
+from core.settings import Settings
+from schooldata.db import make_engine
+from schooldata.tables import student_scores
 from serving.access import create_user
 from serving.app import create_app
 from serving.model_store import load_champion

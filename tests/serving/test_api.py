@@ -7,7 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from features.db import audit_log
+from schooldata.tables import audit_log
 from tests.serving.conftest import WEEKS, Api
 
 THAI = re.compile("[\u0e00-\u0e7f]")

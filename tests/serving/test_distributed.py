@@ -8,10 +8,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from features.dataset import DatasetReader, partitions
-from features.db import TABLES, make_engine, read_table
-from features.distributed import features_by_partition, plan_partitions
-from features.ingest import ingest_directory
+from features.partitions import features_by_partition, plan_partitions
+from schooldata.dataset import DatasetReader, partitions
+from schooldata.db import make_engine, read_table
+from schooldata.ingest import ingest_directory
+from schooldata.tables import TABLES
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY
 from tests.serving.conftest import WEEKS, Api, assert_same_run, copy_without_runs, stored_run

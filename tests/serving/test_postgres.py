@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from features.db import TABLES, make_engine, read_table
-from features.distributed import plan_partitions
-from features.ingest import ingest_directory
+from features.partitions import plan_partitions
+from schooldata.db import make_engine, read_table
+from schooldata.ingest import ingest_directory
+from schooldata.tables import TABLES
 from serving.access import create_user
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, unavailable

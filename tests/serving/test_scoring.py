@@ -1,10 +1,8 @@
-"""The weekly run's store, the export, start-up refusals, accounts and package boundaries."""
+"""The weekly run's store, the export, start-up refusals and accounts."""
 
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,9 +12,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ews.cli import app as cli
-from features.db import score_runs, student_scores, users
-from features.distributed import plan_partitions
-from serving import scoring
+from features.partitions import plan_partitions
+from schooldata.tables import score_runs, student_scores, users
+from serving import scoring, store
 from serving.app import create_app
 from serving.export import excel_safe, risk_list_frame, write_csv
 from serving.model_store import ModelUnavailable, load_champion
@@ -65,7 +63,7 @@ def test_a_crash_midway_leaves_the_previous_complete_run(
     # and after the first batch went in; a whole run is one batch.
     partitions = plan_partitions(api.engine.url.render_as_string(), None, 2)
     crash_at = 2 if partitioned else 1
-    original = scoring._records
+    original = store._records
     batches: list[int] = []
 
     def broken_records(scored: pd.DataFrame, run_id: int) -> list[dict[str, object]]:
@@ -75,7 +73,7 @@ def test_a_crash_midway_leaves_the_previous_complete_run(
             records[-1]["tier"] = None  # violates NOT NULL
         return records
 
-    monkeypatch.setattr(scoring, "_records", broken_records)
+    monkeypatch.setattr(store, "_records", broken_records)
     with pytest.raises(sa.exc.IntegrityError):
         scoring.weekly_run(
             api.engine,
@@ -169,16 +167,3 @@ def test_users_create_prints_the_token_once_on_its_last_line(
     refused = CliRunner().invoke(cli, ["users", "create", "--role", "advisor", "--name", "x"])
     assert refused.exit_code == 2
     assert "--staff-id" in refused.output
-
-
-def test_serving_never_imports_training() -> None:
-    code = (
-        "import sys, serving.app, serving.routes.api, serving.scoring, serving.model_store,"
-        " serving.export;"
-        "print(sorted(m for m in sys.modules if m == 'training' or m.startswith('training.')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-
-    assert result.stdout.strip() == "[]"

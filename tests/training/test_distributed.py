@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from features.db import make_engine
-from features.distributed import plan_partitions
-from features.ingest import ingest_directory
-from features.settings import Settings
+from core.settings import Settings
+from features.partitions import plan_partitions
 from features.sources import Sources
-from features.synthetic import SynthConfig, generate, write_directory
+from schooldata.db import make_engine
+from schooldata.ingest import ingest_directory
+from synth import SynthConfig, generate, write_directory
 from tests.conftest import ID_KEY, scratch_settings
 from training.config import ModelConfig, TrainConfig
 from training.distributed import partitioned_training_matrix, replay_early_stopping

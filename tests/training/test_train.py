@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from features.model_bundle import BundleError, ModelBundle
-from features.settings import Settings
+from core.settings import Settings
+from riskmodel.bundle import BundleError, ModelBundle
 from tests.conftest import scratch_settings
 from training.config import TrainConfig
 from training.promote import promote
@@ -142,10 +142,10 @@ def test_an_equal_or_better_challenger_is_promoted_and_force_is_recorded(
 def test_more_absence_never_lowers_risk(
     first: TrainResult, synthetic_sources, tmp_path: Path
 ) -> None:
-    from training.promote import test_period_rows
+    from training.promote import held_out_rows
 
     bundle = _bundle(first, tmp_path)
-    rows = test_period_rows(synthetic_sources, bundle).head(3000)
+    rows = held_out_rows(synthetic_sources, bundle).head(3000)
     worse = rows.copy()
     worse["absent_days_20d"] = worse["absent_days_20d"].fillna(0) + 5
     worse["absence_rate_20d"] = np.minimum(1, worse["absence_rate_20d"].fillna(0) + 0.25)

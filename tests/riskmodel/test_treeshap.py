@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shap
 
-from features.treeshap import FastTreeShap
+from riskmodel.treeshap import FastTreeShap
 
 
 def _model(seed: int, depth: int, leaves: int, missing: str) -> tuple[lgb.Booster, np.ndarray]:

@@ -11,7 +11,7 @@ A batch never overwrites another: files are named by the time they were written,
 in that order, and a later record replaces an earlier one with the same natural key,
 as an upsert into the database would. Names and national-ID hashes are never written.
 
-Readers give the same typed frames as ``features.db.read_table``, so the feature code
+Readers give the same typed frames as ``schooldata.db.read_table``, so the feature code
 does not know where its sources came from.
 """
 
@@ -32,8 +32,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from features.contract import SOURCES
-from features.db import TABLES, read_table, typed_frame
+from schooldata.contract import SOURCES
+from schooldata.db import read_table, typed_frame
+from schooldata.tables import TABLES
 
 PARTITION = "home_school"
 # The only student columns features read: names and ID hashes stay in the operational

@@ -17,15 +17,16 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from features.contract import REQUIRED_SOURCES, SOURCES, Source
-from features.dataset import home_schools, write_dataset
-from features.db import TABLES, stored_column_name, upgrade
-from features.validate import (
+from schooldata.contract import REQUIRED_SOURCES, SOURCES, Source
+from schooldata.dataset import home_schools, write_dataset
+from schooldata.db import upgrade
+from schooldata.national_id import hash_national_id
+from schooldata.tables import TABLES, stored_column_name
+from schooldata.validate import (
     REJECT_COLUMNS,
     FileRefused,
     ParsedSource,
     find_source_file,
-    hash_national_id,
     parse_source,
     read_raw,
 )

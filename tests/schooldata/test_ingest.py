@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ews.cli import app
-from features.db import read_table
-from features.ingest import ingest_directory
+from schooldata.db import read_table
+from schooldata.ingest import ingest_directory
 from tests.conftest import ID_KEY, thai_id
 
 
@@ -234,8 +234,8 @@ def test_parquet_source_loads_like_csv(base_directory: Path, engine, tmp_path) -
 KILLED_LOAD = """
 import sys
 from pathlib import Path
-from features.db import make_engine
-from features.ingest import ingest_directory
+from schooldata.db import make_engine
+from schooldata.ingest import ingest_directory
 
 def progress(message):
     print(message, flush=True)

@@ -1,7 +1,7 @@
 """Exact TreeSHAP explanations of the raw score (log-odds).
 
 The base value plus the contributions equals the raw score. The contributions come from
-the precomputed exact TreeSHAP in ``features.treeshap`` (thread-safe, several times
+the precomputed exact TreeSHAP in ``riskmodel.treeshap`` (thread-safe, several times
 faster than LightGBM's ``pred_contrib``); the raw score comes from LightGBM's own
 prediction, so the two are computed independently. A model the fast path does not
 support (categorical splits) falls back to ``pred_contrib``, which is not safe to call
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.model_bundle import ModelBundle
-from features.treeshap import FastTreeShap
+from riskmodel.bundle import ModelBundle
+from riskmodel.treeshap import FastTreeShap
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.ingest import ingest_directory
-from features.synthetic import SynthConfig, dropout_rates_by_level, generate, write_directory
+from schooldata.ingest import ingest_directory
+from synth import SynthConfig, dropout_rates_by_level, generate, write_directory
 from tests.conftest import ID_KEY
 
 SMALL = SynthConfig(schools=6, students=900, years=2, seed=3, defect_rate=0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from features.contract import REQUIRED_SOURCES, SOURCES, data_dictionary_markdown
+from schooldata.contract import REQUIRED_SOURCES, SOURCES, data_dictionary_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

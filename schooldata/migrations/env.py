@@ -1,9 +1,9 @@
-"""Alembic environment: runs migrations on the connection handed over by ``features.db``."""
+"""Alembic environment: runs migrations on the connection handed over by ``schooldata.db``."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from features.db import metadata
+from schooldata.tables import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -49,6 +49,7 @@ ATTENDANCE_STATUSES: tuple[str, ...] = (
     "sick_leave",
     "personal_leave",
 )
+INTERVENTION_OUTCOMES: tuple[str, ...] = ("done", "not_home", "refused", "moved", "other")
 EXIT_TYPES: tuple[str, ...] = ("dropout", "transfer", "graduated", "deceased", "other")
 # DMC reasons 1-10 (seed 002), then work, marriage/pregnancy, unknown.
 REASON_CODES: Mapping[int, str] = {
@@ -537,7 +538,7 @@ INTERVENTIONS = Source(
             "category",
             "How it went",
             "ผล",
-            allowed=("done", "not_home", "refused", "moved", "other"),
+            allowed=INTERVENTION_OUTCOMES,
         ),
         Column("staff_id", "str", "Staff member", "รหัสบุคลากร"),
     ),

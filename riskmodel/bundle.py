@@ -2,8 +2,7 @@
 
 A bundle is a folder of a LightGBM text model and JSON side files (feature list,
 calibration, catalog, tier thresholds, training distribution), listed with their SHA-256
-in ``manifest.json``. It lives in the shared base package so that ``serving`` can load a
-model without importing ``training``.
+in ``manifest.json``. Training writes it and serving reads it; neither needs the other's code.
 """
 
 from __future__ import annotations
@@ -133,29 +132,3 @@ class ModelBundle:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-BUNDLE_ARTIFACT_PATH = "serving"
-
-
-def fetch_bundle(model_name: str, alias: str, destination: Path) -> tuple[ModelBundle, Any]:
-    """Download and load the bundle of the registered version that carries ``alias``.
-
-    The tracking URI must already be set. Returns the bundle and the model version.
-
-    Raises:
-        BundleError: no version has the alias, or its bundle fails the checks.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow.MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(model_name, alias)
-    except MlflowException as error:
-        raise BundleError(f"no version of {model_name!r} has the alias {alias!r}") from error
-    destination.mkdir(parents=True, exist_ok=True)
-    local = mlflow.artifacts.download_artifacts(
-        run_id=version.run_id, artifact_path=BUNDLE_ARTIFACT_PATH, dst_path=str(destination)
-    )
-    return ModelBundle.load(Path(local)), version

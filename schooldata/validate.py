@@ -8,8 +8,6 @@ cannot be read or lacks a required column is refused whole (:class:`FileRefused`
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import warnings
 from dataclasses import dataclass
@@ -19,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from features.contract import Column, Source
+from schooldata.contract import Column, Source
+from schooldata.national_id import is_valid as national_id_is_valid
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
 TRUE_WORDS = {"true", "1", "yes", "y", "t", "ใช่", "จริง"}
@@ -140,23 +139,6 @@ def parse_dates(text: pd.Series) -> pd.Series:
         )
         result.loc[slashed] = assembled
     return result.dt.normalize()
-
-
-def hash_national_id(national_id: str, key: str) -> str:
-    """Keyed hash of a national ID; the ID itself is never stored."""
-    return hmac.new(key.encode(), national_id.encode(), hashlib.sha256).hexdigest()
-
-
-def national_id_is_valid(text: pd.Series) -> pd.Series:
-    """Vectorised checksum of 13-digit Thai national IDs."""
-    digits_ok = text.str.fullmatch(r"\d{13}").fillna(False).astype(bool)
-    valid = pd.Series(False, index=text.index)
-    if digits_ok.any():
-        digits = np.array([list(map(int, s)) for s in text[digits_ok]])
-        weights = np.arange(13, 1, -1)
-        check = (11 - (digits[:, :12] @ weights) % 11) % 10
-        valid.loc[digits_ok] = check == digits[:, 12]
-    return valid
 
 
 def _masked(value: object, column: Column) -> str:

@@ -1,0 +1,173 @@
+"""The weekly scores in the operational database: one home for reading and writing runs.
+
+A run is one week's scores with one model version (``score_runs``); its rows are every
+enrolled student's result (``student_scores``). Re-running a week with the same model
+replaces the run in one transaction, so a crash leaves the previous complete run intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from schooldata.tables import score_runs, student_scores
+
+INSERT_BATCH = 5000
+RANK_COLUMNS = ["rank_in_school", "rank_in_advisor", "change", "previous_rank_in_school"]
+
+
+def latest_run(connection: sa.Connection, as_of: date | None = None) -> Any:
+    """The newest run on or before ``as_of`` (any date when None), or None."""
+    query = (
+        sa.select(score_runs)
+        .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
+        .limit(1)
+    )
+    if as_of is not None:
+        query = query.where(score_runs.c.as_of <= as_of)
+    return connection.execute(query).first()
+
+
+def previous_ranks(engine: sa.Engine, as_of: date) -> pd.DataFrame:
+    """Ranks and tiers of the latest run strictly before ``as_of`` (any model version)."""
+    columns = ["student_id", "previous_rank_in_school", "previous_tier"]
+    with engine.connect() as connection:
+        run = connection.execute(
+            sa.select(score_runs.c.run_id)
+            .where(score_runs.c.as_of < as_of)
+            .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
+            .limit(1)
+        ).scalar()
+        if run is None:
+            return pd.DataFrame(columns=columns)
+        result = connection.execute(
+            sa.select(
+                student_scores.c.student_id, student_scores.c.rank_in_school, student_scores.c.tier
+            ).where(student_scores.c.run_id == run)
+        )
+        return pd.DataFrame(result.all(), columns=columns)
+
+
+def run_rows(
+    connection: sa.Connection,
+    run_id: int,
+    school_id: str | None = None,
+    advisor_id: str | None = None,
+    tiers: Sequence[str] | None = None,
+    classroom: str | None = None,
+    rank_by: str = "rank_in_school",
+    limit: int | None = None,
+    excluding: sa.Select[Any] | None = None,
+) -> Sequence[Any]:
+    """Rows of one run, filtered, in rank order (by school then rank when unfiltered).
+
+    ``excluding`` is a query of student ids to leave out (say, those visited lately).
+    """
+    query = sa.select(student_scores).where(student_scores.c.run_id == run_id)
+    if excluding is not None:
+        query = query.where(student_scores.c.student_id.not_in(excluding))
+    if school_id is not None:
+        query = query.where(student_scores.c.school_id == school_id)
+    if advisor_id is not None:
+        query = query.where(student_scores.c.advisor_id == advisor_id)
+    if tiers:
+        query = query.where(student_scores.c.tier.in_(list(tiers)))
+    if classroom:
+        query = query.where(student_scores.c.classroom == classroom)
+    query = query.order_by(student_scores.c.school_id, student_scores.c[rank_by])
+    if limit is not None:
+        query = query.limit(limit)
+    return connection.execute(query).all()
+
+
+def student_rows(connection: sa.Connection, student_id: str) -> Sequence[Any]:
+    """Every stored result of one student with its run's date, oldest first."""
+    return connection.execute(
+        sa.select(student_scores, score_runs.c.as_of)
+        .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
+        .where(student_scores.c.student_id == student_id)
+        .order_by(score_runs.c.as_of, score_runs.c.run_id)
+    ).all()
+
+
+def store_run(
+    engine: sa.Engine,
+    ranked: pd.DataFrame,
+    results: Iterable[pd.DataFrame],
+    as_of: date,
+    version: str,
+) -> tuple[int, bool]:
+    """Replace the run of this week and model in one transaction.
+
+    Args:
+        engine: the operational database.
+        ranked: every student's ranks and change (``student_id`` and ``RANK_COLUMNS``).
+        results: the rest of their results, one batch at a time.
+        as_of: the week.
+        version: the model version.
+
+    Returns:
+        The run's id and whether an earlier run of the same week and model was replaced.
+    """
+    ranks = ranked.set_index("student_id")[RANK_COLUMNS]
+    with engine.begin() as connection:
+        existing = connection.execute(
+            sa.select(score_runs.c.run_id).where(
+                (score_runs.c.as_of == as_of) & (score_runs.c.model_version == version)
+            )
+        ).scalar()
+        if existing is not None:
+            connection.execute(sa.delete(student_scores).where(student_scores.c.run_id == existing))
+            connection.execute(sa.delete(score_runs).where(score_runs.c.run_id == existing))
+        run_id = connection.execute(
+            sa.insert(score_runs).values(
+                as_of=as_of,
+                model_version=version,
+                created_at=datetime.now(UTC).replace(tzinfo=None),
+                students=len(ranked),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        for batch in results:
+            batch = pd.concat(
+                [
+                    batch.reset_index(drop=True),
+                    ranks.loc[batch["student_id"]].reset_index(drop=True),
+                ],
+                axis=1,
+            )
+            records = _records(batch, int(run_id))
+            for start in range(0, len(records), INSERT_BATCH):
+                connection.execute(sa.insert(student_scores), records[start : start + INSERT_BATCH])
+    return int(run_id), existing is not None
+
+
+def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run_id,
+            "student_id": r.student_id,
+            "school_id": r.school_id,
+            "advisor_id": r.advisor_id,
+            "classroom": r.classroom,
+            "grade_level": r.grade_level,
+            "risk": float(r.risk),
+            "raw_score": float(r.raw_score),
+            "base_value": float(r.base_value),
+            "tier": r.tier,
+            "rank_in_school": int(r.rank_in_school),
+            "rank_in_advisor": int(r.rank_in_advisor),
+            "contributions": r.contributions,
+            "reasons": r.reasons,
+            "suggested_step_th": r.suggested_step_th,
+            "suggested_step_en": r.suggested_step_en,
+            "change": r.change,
+            "previous_rank_in_school": None
+            if pd.isna(r.previous_rank_in_school)
+            else int(r.previous_rank_in_school),
+        }
+        for r in scored.itertuples()
+    ]

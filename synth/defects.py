@@ -1,0 +1,59 @@
+"""Realistic defects in the generated files, so that ingest's rejection path runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from synth.config import SynthResult
+
+
+def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -> None:
+    """Realistic defects: typos, impossible values, unknown ids, blank required cells.
+
+    Each defect makes its row invalid under the contract, so ingest must reject exactly
+    these rows. Missing optional values are added too; those are not defects.
+    """
+    if rate <= 0:
+        return
+    f = result.frames
+
+    def pick(frame: pd.DataFrame, share: float = 1.0) -> np.ndarray:
+        count = rng.binomial(len(frame), rate * share)
+        return (
+            rng.choice(frame.index.to_numpy(), count, replace=False) if count else np.zeros(0, int)
+        )
+
+    # Missing optional values: not defects, the pipeline must live with them.
+    household = f["household"]
+    household.loc[pick(household, 20), "monthly_income"] = np.nan
+    household.loc[pick(household, 10), "distance_km"] = np.nan
+    defects_by_frame = {
+        "attendance": (("status", "presnt"), ("date", "31/02/2567"), ("student_id", None)),
+        "grades": (("grade", "5"),),
+        "assessments": (("score", "-3"),),
+        "household": (("monthly_income", "ไม่ทราบ"),),
+        "screenings": (("sdq_total", "45"),),
+        "enrollments": (("advisor_id", ""),),
+    }
+    for frame_name, defects in defects_by_frame.items():
+        frame = f[frame_name]
+        # Distinct rows per defect, so each bad row carries exactly one defect.
+        rows = pick(frame)
+        for (column, bad_value), part in zip(
+            defects, np.array_split(rows, len(defects)), strict=True
+        ):
+            if frame[column].dtype != object:
+                frame[column] = frame[column].astype(object)
+            # Unknown students: ids nobody enrolled, one each so they do not collide.
+            frame.loc[part, column] = (
+                bad_value if bad_value is not None else [f"XX{i:06d}" for i in range(len(part))]
+            )
+            result.defects[f"{frame_name}.{column}"] = len(part)
+    students = f["students"]
+    with_id = students.index[students["national_id"].notna()].to_numpy()
+    broken = rng.choice(with_id, min(len(with_id), max(1, int(len(with_id) * rate))), replace=False)
+    students.loc[broken, "national_id"] = [
+        s[:-1] + str((int(s[-1]) + 1) % 10) for s in students.loc[broken, "national_id"]
+    ]
+    result.defects["students.national_id"] = len(broken)

@@ -1,0 +1,97 @@
+"""The simulated population: every student's lasting attributes, and the records written so far.
+
+Students are rows of arrays in ``attrs`` (grown as cohorts enter); the records of each
+source accumulate in ``records`` as frames, and the truth kept for checks in ``truth``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from schooldata.contract import SOURCES_BY_NAME
+from synth.config import LEVEL_INDEX, SynthConfig
+from synth.schools import make_schools
+
+
+class World:
+    """The simulation's state, shared by the steps that simulate each kind of record."""
+
+    def __init__(self, config: SynthConfig) -> None:
+        self.config = config
+        self.rng = np.random.default_rng(config.seed)
+        self.schools = make_schools(config, self.rng)
+        capacity = config.students
+        self.n = 0
+        # Student attributes, grown as cohorts enter.
+        self.attrs: dict[str, np.ndarray] = {
+            k: np.zeros(capacity * 2, dtype=t)
+            for k, t in {
+                "school": np.int32,
+                "level": np.int32,
+                "active": bool,
+                "risk": float,
+                "strain": float,
+                "ability": float,
+                "migrant": bool,
+                "disabled": bool,
+                "sex": np.int8,
+                "birth_year": np.int32,
+                "room": np.int32,
+                "intervened_until": np.int32,
+                "poverty": float,
+                "caregiver_risk": float,
+                "distance": float,
+            }.items()
+        }
+        self.records: dict[str, list[pd.DataFrame]] = {name: [] for name in SOURCES_BY_NAME}
+        self.exit_rows: list[dict[str, object]] = []
+        self.truth: list[dict[str, object]] = []
+        self.leaving_next: np.ndarray = np.zeros(
+            0, dtype=np.int64
+        )  # non-continuation this year-end
+
+    def add_students(self, school: int, levels: list[str], academic_year: int) -> np.ndarray:
+        k = len(levels)
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        idx = np.arange(self.n, self.n + k)
+        if idx[-1] >= len(self.attrs["school"]):
+            for key, values in self.attrs.items():
+                self.attrs[key] = np.concatenate([values, np.zeros_like(values)])
+        self.n += k
+        rng = self.rng
+        a = self.attrs
+        migrant_share = self.schools.loc[school, "migrant_share"]
+        rural = self.schools.loc[school, "area"] == "rural"
+        a["school"][idx] = school
+        a["level"][idx] = [LEVEL_INDEX[lv] for lv in levels]
+        a["active"][idx] = True
+        a["migrant"][idx] = rng.random(k) < migrant_share
+        a["disabled"][idx] = rng.random(k) < 0.02
+        a["sex"][idx] = np.where(rng.random(k) < 0.002, 2, rng.integers(0, 2, k))
+        a["poverty"][idx] = rng.normal(0.4 if rural else -0.2, 1.0, k) + 0.6 * a["migrant"][idx]
+        a["caregiver_risk"][idx] = rng.choice(
+            [0.0, 0.3, 0.3, 0.9, 0.7, 0.8, 1.6], k, p=[0.55, 0.15, 0.05, 0.18, 0.05, 0.01, 0.01]
+        )
+        a["distance"][idx] = rng.lognormal(1.6 if rural else 1.0, 0.7, k)
+        a["ability"][idx] = rng.normal(0, 1, k)
+        a["risk"][idx] = (
+            0.55 * a["poverty"][idx]
+            + 0.5 * a["caregiver_risk"][idx]
+            - 0.35 * a["ability"][idx]
+            + 0.15 * np.log1p(a["distance"][idx])
+            + 0.4 * a["disabled"][idx]
+            + rng.normal(0, 0.5, k)
+        )
+        a["strain"][idx] = rng.normal(0, 0.6, k)
+        # Typical age for the level, and some over-age children (repeated years).
+        typical = np.array(
+            [3 + LEVEL_INDEX[lv] if lv[0] in "KPM" else 15 + LEVEL_INDEX[lv] - 15 for lv in levels]
+        )
+        over_age = (rng.random(k) < 0.04 + 0.05 * (a["risk"][idx] > 1)).astype(int)
+        a["birth_year"][idx] = (academic_year - 543) - typical - over_age
+        return idx
+
+    def student_ids(self, idx: np.ndarray) -> np.ndarray:
+        return np.char.add("ST", np.char.zfill((idx + self.config.first_student).astype(str), 6))
