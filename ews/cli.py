@@ -149,7 +149,7 @@ def ingest(
         for column in ("source", "column", "reason", "rows"):
             by_reason.add_column(column, justify="right" if column == "rows" else "left")
         for row in reasons.itertuples():
-            by_reason.add_row(row.source, row.column, row.reason, f"{row.rows:,}")
+            by_reason.add_row(str(row.source), str(row.column), str(row.reason), f"{row.rows:,}")
         console.print(by_reason)
     attendance = next(
         (s for s in report.sources if s.source == "attendance" and not s.refused), None
@@ -352,11 +352,11 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
         table.add_column(column, justify="left" if column in ("feature", "status") else "right")
     for row in report.head(15).itertuples():
         table.add_row(
-            row.feature,
+            str(row.feature),
             f"{row.psi:.3f}",
             f"{row.missing_then:.1%}",
             f"{row.missing_now:.1%}",
-            row.status,
+            str(row.status),
         )
     console.print(table)
     moved = report[report["status"] == "moved"]["feature"].tolist()
@@ -581,6 +581,8 @@ def _latest_monday(settings: Settings) -> str:
 
     with make_engine(settings.database_url).connect() as connection:
         newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
+    if newest is None:
+        raise ValueError("no attendance in the database: nothing to score")
     day = pd.Timestamp(newest)
     return str((day - pd.Timedelta(days=day.dayofweek)).date())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,7 @@ class FeatureSpec:
     levels_en: tuple[str, ...] = field(default_factory=tuple)
     levels_th: tuple[str, ...] = field(default_factory=tuple)
 
-    def reason(self, row: dict[str, Any], language: str) -> str:
+    def reason(self, row: Mapping[str, Any], language: str) -> str:
         """Render this feature's reason with the student's own values.
 
         Args:

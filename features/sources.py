@@ -66,11 +66,12 @@ class Sources:
         grades = present.get("grades")
         if grades is not None:
             grades = _with_known_date(grades, enrollments, calendar)
+        exits = frames.get("exits")
         return cls(
             students=frames["students"] if frames["students"] is not None else pd.DataFrame(),
             enrollments=enrollments,
-            exits=frames.get("exits")
-            if frames.get("exits") is not None
+            exits=exits
+            if exits is not None
             else pd.DataFrame(
                 columns=["student_id", "exit_date", "exit_type", "reason_code"]
             ).astype({"exit_date": "datetime64[ns]"}),

@@ -39,7 +39,9 @@ class Calibration:
     probabilities: list[float]
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        return np.interp(np.asarray(raw, dtype=float), self.raw_points, self.probabilities)
+        return np.asarray(
+            np.interp(np.asarray(raw, dtype=float), self.raw_points, self.probabilities)
+        )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import factorial
+from typing import Any
 
 import lightgbm as lgb
 import numba
@@ -56,7 +57,7 @@ class TreeTables:
     features: int
 
 
-def _walk(node: dict, path: list[tuple[int, bool, float]], out: dict) -> int:
+def _walk(node: dict[str, Any], path: list[tuple[int, bool, float]], out: dict[str, Any]) -> int:
     """Depth-first: number nodes, collect each leaf's path and cover fractions.
 
     Returns the node's reference: its internal index, or ``~leaf`` for a leaf.
@@ -127,7 +128,7 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
     model = booster.dump_model()
     if model.get("num_class", 1) != 1:
         raise NotImplementedError("only single-output models are supported")
-    nodes: list[dict] = []
+    nodes: list[dict[str, Any]] = []
     children: list[tuple[int, int]] = []
     node_slot: list[int] = []
     node_starts = [0]
@@ -139,14 +140,17 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
     expected = 0.0
     weight_offset = 0
     for tree in model["tree_info"]:
-        out: dict = {"nodes": [], "children": [], "leaves": []}
+        out: dict[str, Any] = {"nodes": [], "children": [], "leaves": []}
         _walk(tree["tree_structure"], [], out)
         node_base, leaf_base = len(nodes), len(leaf_unique_count)
         nodes.extend(out["nodes"])
         node_slot.extend([0] * len(out["nodes"]))
         # Children in global numbering: internal nodes offset, leaves ~(global leaf).
         children.extend(
-            tuple(c + node_base if c >= 0 else ~(~c + leaf_base) for c in pair)  # type: ignore[misc]
+            (
+                pair[0] + node_base if pair[0] >= 0 else ~(~pair[0] + leaf_base),
+                pair[1] + node_base if pair[1] >= 0 else ~(~pair[1] + leaf_base),
+            )
             for pair in out["children"]
         )
         node_starts.append(len(nodes))
@@ -211,7 +215,14 @@ def _goes_left(
 
 
 @numba.njit(cache=True, nogil=True)
-def _explain_rows(rows, start, stop, tables, out, max_tree_nodes):  # pragma: no cover
+def _explain_rows(  # pragma: no cover
+    rows: np.ndarray,
+    start: int,
+    stop: int,
+    tables: tuple[Any, ...],
+    out: np.ndarray,
+    max_tree_nodes: int,
+) -> None:
     (
         feature,
         threshold,
@@ -281,7 +292,9 @@ def _explain_rows(rows, start, stop, tables, out, max_tree_nodes):  # pragma: no
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _explain_parallel(rows, tables, out, chunk, max_tree_nodes):  # pragma: no cover
+def _explain_parallel(  # pragma: no cover
+    rows: np.ndarray, tables: tuple[Any, ...], out: np.ndarray, chunk: int, max_tree_nodes: int
+) -> None:
     n = rows.shape[0]
     for c in numba.prange((n + chunk - 1) // chunk):
         _explain_rows(rows, c * chunk, min(n, (c + 1) * chunk), tables, out, max_tree_nodes)

@@ -92,8 +92,10 @@ class Calendar:
     def mondays(self, start: date | None = None, end: date | None = None) -> pd.DatetimeIndex:
         """Every Monday inside some term (of any school), optionally within [start, end]."""
         days: set[pd.Timestamp] = set()
-        for row in self.table.itertuples():
-            days.update(pd.date_range(row.start_date, row.end_date, freq="W-MON"))
+        for start_date, end_date in zip(
+            self.table["start_date"], self.table["end_date"], strict=True
+        ):
+            days.update(pd.date_range(start_date, end_date, freq="W-MON"))
         index = pd.DatetimeIndex(sorted(days))
         if start is not None:
             index = index[index >= pd.Timestamp(start)]

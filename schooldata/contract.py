@@ -569,7 +569,7 @@ def data_dictionary_markdown() -> str:
     lines = [
         "# Data dictionary",
         "",
-        "Generated from `features/contract.py` by `ews contract`; do not edit by hand.",
+        "Generated from `schooldata/contract.py` by `ews contract`; do not edit by hand.",
         "A data directory holds one file per source: `NAME.csv` (UTF-8 with or without BOM, or",
         "Windows-874 / TIS-620) or `NAME.parquet`. Required sources: "
         + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)

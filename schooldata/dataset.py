@@ -220,7 +220,8 @@ def home_schools(root: Path, students: pd.DataFrame | None) -> pd.Series:
         new = students.loc[~students["student_id"].isin(known["student_id"])]
         homes.append(pd.Series(new["school_id"].to_numpy(), index=new["student_id"].to_numpy()))
     home = pd.concat(homes)
-    return home[~home.index.duplicated(keep="first")]
+    first: pd.Series = home[~home.index.duplicated(keep="first")]
+    return first
 
 
 def _partition_of_students(root: Path) -> pd.Series:

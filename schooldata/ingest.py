@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,12 +75,10 @@ class IngestReport:
         if not frames:
             return pd.DataFrame(columns=["source", "column", "reason", "rows"])
         rejects = pd.concat(frames)
-        return (
-            rejects.groupby(["source", "column", "reason"], as_index=False)["line"]
-            .nunique()
-            .rename(columns={"line": "rows"})
-            .sort_values("rows", ascending=False)
+        counts = rejects.groupby(["source", "column", "reason"], as_index=False).agg(
+            rows=("line", "nunique")
         )
+        return counts.sort_values("rows", ascending=False)
 
 
 def ingest_directory(
@@ -286,7 +285,7 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
         block = {name: values[start : start + CHUNK_ROWS] for name, values in columns.items()}
         if compiled.positional:
             order = compiled.positiontup or []
-            params: list = list(zip(*(block[name] for name in order), strict=True))
+            params: list[Any] = list(zip(*(block[name] for name in order), strict=True))
         else:
             params = [
                 dict(zip(block, values, strict=True))

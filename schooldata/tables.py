@@ -7,13 +7,15 @@ scores. All live in one migration history (``schooldata/migrations``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from schooldata.contract import SOURCES, Source
 
 metadata = sa.MetaData()
 
-_TYPES: dict[str, type[sa.types.TypeEngine]] = {
+_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
     "str": sa.String,
     "category": sa.String,
     "int": sa.Integer,

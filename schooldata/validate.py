@@ -122,8 +122,8 @@ def parse_dates(text: pd.Series) -> pd.Series:
     )
     todo = result.isna() & (text != "")
     parts = text[todo].str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-    slashed = parts[0].notna()
-    slashed = slashed[slashed].index
+    found = parts[0].notna()
+    slashed = found[found].index
     if len(slashed):
         year = parts.loc[slashed, 2].astype(int)
         year = year.where(year < 2400, year - BE_OFFSET)
@@ -157,7 +157,11 @@ class _RejectLog:
         self.parts: list[pd.DataFrame] = []
 
     def add(
-        self, positions: np.ndarray, column: Column | None, values: pd.Series | list, reason: str
+        self,
+        positions: np.ndarray,
+        column: Column | None,
+        values: pd.Series | list[str],
+        reason: str,
     ) -> None:
         if len(positions) == 0:
             return
@@ -305,8 +309,8 @@ def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str
                 errors.failure_cases, source, raw, log, bad, already_bad=bad.copy()
             )
 
-    for column_name, reason, failing in _cross_column_rules(source, parsed):
-        failing = failing.fillna(False).to_numpy(dtype=bool) & ~bad
+    for column_name, reason, rule in _cross_column_rules(source, parsed):
+        failing = rule.fillna(False).to_numpy(dtype=bool) & ~bad
         column = source.column(column_name)
         log.add(np.flatnonzero(failing), column, raw[column_name][failing], reason)
         bad |= failing

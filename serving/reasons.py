@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ def adverse(spec: FeatureSpec, value: float, median: float | None) -> bool:
 
 
 def top_reasons(
-    values: dict[str, Any],
+    values: Mapping[str, Any],
     contributions: np.ndarray,
     features: list[str],
     catalog: dict[str, FeatureSpec],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ class Scorer:
         return pd.DataFrame(results, index=rows.index)
 
     def explain_rows(
-        self, matrix: np.ndarray, values: list[dict[str, Any]]
+        self, matrix: np.ndarray, values: Sequence[Mapping[Any, Any]]
     ) -> list[dict[str, Any]]:
         """The same results for a matrix of model inputs, without pandas (the hot path).
 

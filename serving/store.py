@@ -146,6 +146,7 @@ def store_run(
 
 
 def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
+    rows: list[Any] = list(scored.itertuples())
     return [
         {
             "run_id": run_id,
@@ -169,5 +170,5 @@ def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
             if pd.isna(r.previous_rank_in_school)
             else int(r.previous_rank_in_school),
         }
-        for r in scored.itertuples()
+        for r in rows
     ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synth.config import sigmoid
-from synth.world import World
+from synth.config import Array, sigmoid
+from synth.world import Cohort, World
 
 
-def simulate_attendance(
-    world: World, idx, days, leave_day, onset, warned, risk, strain, school_ids
-) -> np.ndarray:  # type: ignore[no-untyped-def]
+def simulate_attendance(world: World, cohort: Cohort) -> Array:
+    """Record every school day of the term; returns each student's share of days attended."""
+    idx, days, leave_day, onset = cohort.idx, cohort.days, cohort.leave_day, cohort.onset
+    warned, risk, strain, school_ids = cohort.warned, cohort.risk, cohort.strain, cohort.school_ids
     rng = world.rng
     k, n_days = len(idx), len(days)
     base = sigmoid(-3.5 + 0.45 * risk + 0.5 * strain)
@@ -53,8 +54,9 @@ def simulate_attendance(
         )
     )
     attended = np.where(on_roll, np.isin(status, (0, 2)), 0).sum(axis=1)
-    return attended / np.maximum(1, on_roll.sum(axis=1))
+    rate: Array = attended / np.maximum(1, on_roll.sum(axis=1))
+    return rate
 
 
-def thai_status_schools(world: World) -> np.ndarray:
+def thai_status_schools(world: World) -> Array:
     return world.schools["school_id"].to_numpy()[::3]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from schooldata.contract import GRADE_LEVELS
@@ -12,6 +14,7 @@ from schooldata.contract import GRADE_LEVELS
 PRIMARY_LEVELS = ("K1", "K2", "K3", "P1", "P2", "P3", "P4", "P5", "P6")
 SECONDARY_LEVELS = ("M1", "M2", "M3", "M4", "M5", "M6")
 VOCATIONAL_LEVELS = ("V1", "V2", "V3", "H1", "H2")
+Array = npt.NDArray[Any]
 LEVEL_INDEX = {level: i for i, level in enumerate(GRADE_LEVELS)}
 # Per-term dropout log-odds at zero background risk, by level.
 BASE_LOGIT = {
@@ -74,5 +77,6 @@ class SynthResult:
     dropouts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+def sigmoid(x: Array) -> Array:
+    result: Array = 1.0 / (1.0 + np.exp(-x))
+    return result

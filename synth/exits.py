@@ -6,13 +6,16 @@ from datetime import timedelta
 
 import numpy as np
 
-from synth.config import OLDER_REASON_WEIGHTS, PRIMARY_LEVELS, REASON_WEIGHTS
-from synth.world import World
+from synth.config import OLDER_REASON_WEIGHTS, PRIMARY_LEVELS, REASON_WEIGHTS, Array
+from synth.world import Cohort, World
 
 
 def record_exits(
-    world: World, idx, drops, moves, transfers, deaths, leave_day, days, levels, disabled, migrant
-):  # type: ignore[no-untyped-def]
+    world: World, cohort: Cohort, drops: Array, moves: Array, transfers: Array, deaths: Array
+) -> None:
+    """An exit record for every recorded departure, a few days after the last day attended."""
+    idx, leave_day, days, levels = cohort.idx, cohort.leave_day, cohort.days, cohort.levels
+    disabled, migrant = world.attrs["disabled"][idx], world.attrs["migrant"][idx]
     rng = world.rng
     for j in np.flatnonzero(drops | moves | transfers | deaths):
         exit_date = days[min(leave_day[j], len(days) - 1)].date() + timedelta(

@@ -7,10 +7,12 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from synth.config import Array
 from synth.world import World
 
 
-def survey_households(world: World, idx, term_start: date, risk) -> None:  # type: ignore[no-untyped-def]
+def survey_households(world: World, idx: Array, term_start: date, risk: Array) -> None:
+    """A poverty survey for most students a few weeks into term 1 (colleges survey fewer)."""
     rng = world.rng
     a = world.attrs
     kinds = world.schools["kind"].to_numpy()[a["school"][idx]]

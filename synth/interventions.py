@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
+from synth.config import Array
 from synth.world import World
 
 
-def record_interventions(world: World, idx, dates, advisor, risk):  # type: ignore[no-untyped-def]
+def record_interventions(
+    world: World, idx: Array, dates: list[date], advisor: Array, risk: Array
+) -> None:
+    """One action each for students the school can see struggling."""
     if len(idx) == 0:
         return
     rng = world.rng

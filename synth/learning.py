@@ -7,25 +7,16 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from synth.config import CORE_SUBJECTS, SUBJECTS
+from synth.config import CORE_SUBJECTS, SUBJECTS, Array
 from synth.household import survey_households
-from synth.world import World
+from synth.world import Cohort, World
 
 
-def simulate_learning(
-    world: World,
-    idx,
-    year,
-    term,
-    days,
-    leave_day,
-    onset,
-    warned,
-    risk,
-    strain,  # type: ignore[no-untyped-def]
-    attendance_rate,
-    term_end,
-):
+def simulate_learning(world: World, cohort: Cohort, attendance_rate: Array) -> None:
+    """Coursework through the term, grades at its end, and term 1's household survey."""
+    idx, year, term, days = cohort.idx, cohort.year, cohort.term, cohort.days
+    leave_day, onset, warned = cohort.leave_day, cohort.onset, cohort.warned
+    risk, strain, term_end = cohort.risk, cohort.strain, cohort.end
     rng = world.rng
     k, n_days = len(idx), len(days)
     ability = world.attrs["ability"][idx]

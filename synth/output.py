@@ -165,9 +165,10 @@ def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     summary = table.assign(level=band).groupby("level")["dropout"].agg(["size", "sum", "mean"])
     summary = summary.reindex([o for o in order if o in summary.index])
     summary["sum"] = summary["sum"].astype(int)
-    return summary.rename(
+    renamed: pd.DataFrame = summary.rename(
         columns={"size": "student_years", "sum": "dropouts", "mean": "annual_rate"}
     )
+    return renamed
 
 
 def be_slash(dates: pd.Series) -> pd.Series:

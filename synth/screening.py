@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 
 from schooldata.contract import SCREENING_DOMAINS
-from synth.world import World
+from synth.world import Cohort, World
 
 
-def screen_students(
-    world: World, idx, start, leave_day, onset, warned, risk, strain, advisor, vocational, days
-):  # type: ignore[no-untyped-def]
+def screen_students(world: World, cohort: Cohort) -> None:
+    """One screening per student a few weeks into term, if they are still attending."""
+    idx, start, days, advisor = cohort.idx, cohort.start, cohort.days, cohort.advisor
+    leave_day, onset, warned = cohort.leave_day, cohort.onset, cohort.warned
+    risk, strain, vocational = cohort.risk, cohort.strain, cohort.vocational
     rng = world.rng
     k = len(idx)
     day = np.minimum(rng.integers(18, 35, k), len(days) - 1)

@@ -16,10 +16,11 @@ from synth.exits import record_exits
 from synth.interventions import record_interventions
 from synth.learning import simulate_learning
 from synth.screening import screen_students
-from synth.world import World
+from synth.world import Cohort, World
 
 
 def run_term(world: World, year: int, term: int) -> None:
+    """Simulate one term of every student on the roll."""
     a = world.attrs
     rng = world.rng
     n = world.n
@@ -33,9 +34,6 @@ def run_term(world: World, year: int, term: int) -> None:
     strain = a["strain"][idx]
     levels = np.array(GRADE_LEVELS)[a["level"][idx]]
     school_ids = world.schools["school_id"].to_numpy()[a["school"][idx]]
-    vocational = np.char.startswith(levels.astype(str), ("V")) | np.char.startswith(
-        levels.astype(str), "H"
-    )
 
     advisor = np.char.add(
         np.char.add(school_ids.astype(str), "-T"),
@@ -93,31 +91,29 @@ def run_term(world: World, year: int, term: int) -> None:
     onset = np.maximum(0, leave_day - rng.integers(20, 80, k))
     onset[unrecorded] = np.maximum(0, n_days - rng.integers(20, 60, unrecorded.sum()))
 
-    record_exits(
-        world,
-        idx,
-        drops & ~unrecorded,
-        moves,
-        transfers,
-        deaths,
-        leave_day,
+    cohort = Cohort(
+        year,
+        term,
+        start,
+        end,
         days,
+        idx,
+        risk,
+        strain,
         levels,
-        a["disabled"][idx],
-        a["migrant"][idx],
+        school_ids,
+        advisor,
+        leave_day,
+        onset,
+        warned,
     )
+    record_exits(world, cohort, drops & ~unrecorded, moves, transfers, deaths)
     for i in idx[drops | moves]:
         world.truth.append({"student_id": i, "kind": "dropout", "year": year, "term": term})
 
-    attendance_rate = simulate_attendance(
-        world, idx, days, leave_day, onset, warned, risk, strain, school_ids
-    )
-    simulate_learning(
-        world, idx, year, term, days, leave_day, onset, warned, risk, strain, attendance_rate, end
-    )
-    screen_students(
-        world, idx, start, leave_day, onset, warned, risk, strain, advisor, vocational, days
-    )
+    attendance_rate = simulate_attendance(world, cohort)
+    simulate_learning(world, cohort, attendance_rate)
+    screen_students(world, cohort)
 
     left = drops | moves | transfers | deaths
     internal = transfers & (rng.random(k) < 0.3)

@@ -6,12 +6,42 @@ source accumulate in ``records`` as frames, and the truth kept for checks in ``t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
 from schooldata.contract import SOURCES_BY_NAME
-from synth.config import LEVEL_INDEX, SynthConfig
+from synth.config import LEVEL_INDEX, Array, SynthConfig
 from synth.schools import make_schools
+
+
+@dataclass
+class Cohort:
+    """The students on the roll in one term, and when (if at all) each stops attending."""
+
+    year: int
+    term: int
+    start: date
+    end: date
+    days: pd.DatetimeIndex  # the term's school days
+    idx: Array  # the students' rows in ``World.attrs``
+    risk: Array  # lasting background risk
+    strain: Array  # this term's strain
+    levels: Array  # grade level names
+    school_ids: Array
+    advisor: Array
+    leave_day: Array  # index of the first school day not attended (len(days): stays)
+    onset: Array  # first school day of the disengagement before leaving
+    warned: Array  # True: leaves after weeks of disengagement; False: suddenly
+
+    @property
+    def vocational(self) -> Array:
+        names = self.levels.astype(str)
+        result: Array = np.char.startswith(names, "V") | np.char.startswith(names, "H")
+        return result
 
 
 class World:
@@ -24,7 +54,7 @@ class World:
         capacity = config.students
         self.n = 0
         # Student attributes, grown as cohorts enter.
-        self.attrs: dict[str, np.ndarray] = {
+        self.attrs: dict[str, Array] = {
             k: np.zeros(capacity * 2, dtype=t)
             for k, t in {
                 "school": np.int32,
@@ -47,11 +77,9 @@ class World:
         self.records: dict[str, list[pd.DataFrame]] = {name: [] for name in SOURCES_BY_NAME}
         self.exit_rows: list[dict[str, object]] = []
         self.truth: list[dict[str, object]] = []
-        self.leaving_next: np.ndarray = np.zeros(
-            0, dtype=np.int64
-        )  # non-continuation this year-end
+        self.leaving_next: Array = np.zeros(0, dtype=np.int64)  # non-continuation this year-end
 
-    def add_students(self, school: int, levels: list[str], academic_year: int) -> np.ndarray:
+    def add_students(self, school: int, levels: list[str], academic_year: int) -> Array:
         k = len(levels)
         if k == 0:
             return np.zeros(0, dtype=np.int64)
@@ -62,8 +90,8 @@ class World:
         self.n += k
         rng = self.rng
         a = self.attrs
-        migrant_share = self.schools.loc[school, "migrant_share"]
-        rural = self.schools.loc[school, "area"] == "rural"
+        migrant_share = cast(float, self.schools.at[school, "migrant_share"])
+        rural = self.schools.at[school, "area"] == "rural"
         a["school"][idx] = school
         a["level"][idx] = [LEVEL_INDEX[lv] for lv in levels]
         a["active"][idx] = True
@@ -93,5 +121,5 @@ class World:
         a["birth_year"][idx] = (academic_year - 543) - typical - over_age
         return idx
 
-    def student_ids(self, idx: np.ndarray) -> np.ndarray:
+    def student_ids(self, idx: Array) -> Array:
         return np.char.add("ST", np.char.zfill((idx + self.config.first_student).astype(str), 6))

@@ -36,7 +36,7 @@ def initial_population(world: World, year: int) -> int:
     initial = int(world.config.students * (0.82 if world.config.years > 1 else 1.0))
     per_school = world.rng.multinomial(initial, weights / weights.sum())
     for school, count in enumerate(per_school):
-        levels = list(levels_of(world.schools.loc[school, "kind"]))
+        levels = list(levels_of(str(world.schools.at[school, "kind"])))
         # Fewer students in ปวส. than ปวช.; otherwise even across levels.
         p = np.array([0.6 if lv.startswith("H") else 1.0 for lv in levels])
         world.add_students(school, list(world.rng.choice(levels, count, p=p / p.sum())), year)
@@ -51,7 +51,7 @@ def new_year(world: World, year: int, entrants: int) -> None:
     weights = world.schools["weight"].to_numpy()
     per_school = rng.multinomial(entrants, weights / weights.sum())
     for school, count in enumerate(per_school):
-        kind = world.schools.loc[school, "kind"]
+        kind = str(world.schools.at[school, "kind"])
         entry = {
             "primary": ["K1", "P1"],
             "secondary": ["M1", "M4"],

@@ -70,11 +70,11 @@ class EvaluationConfig(_Section):
 class TrainConfig(_Section):
     """Everything ``ews train`` needs besides the data."""
 
-    labels: LabelConfig = Field(default_factory=LabelConfig)  # type: ignore[arg-type]
-    split: SplitConfig = Field(default_factory=SplitConfig)  # type: ignore[arg-type]
-    features: FeatureConfig = Field(default_factory=FeatureConfig)  # type: ignore[arg-type]
-    model: ModelConfig = Field(default_factory=ModelConfig)  # type: ignore[arg-type]
-    fairness: FairnessConfig = Field(default_factory=FairnessConfig)  # type: ignore[arg-type]
+    labels: LabelConfig = Field(default_factory=LabelConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    fairness: FairnessConfig = Field(default_factory=FairnessConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
     @classmethod

@@ -8,6 +8,8 @@ left; smaller groups are marked too small rather than judged.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -52,9 +54,11 @@ def fairness_audit(
     for attribute in groups.columns:
         table = _rates(groups[attribute].to_numpy(), labels, flagged)
         named = REFERENCE.get(attribute)
-        reference = named if named in table.index else table["students"].idxmax()
+        reference = str(named if named in table.index else table["students"].idxmax())
         for metric in METRICS:
-            table[f"{metric}_ratio"] = _ratio(table[metric], table.loc[reference, metric])
+            table[f"{metric}_ratio"] = _ratio(
+                table[metric], cast(float, table.at[reference, metric])
+            )
         enough = (table["flagged"] >= config.min_flagged) & (
             table["positives"] >= config.min_positives
         )
@@ -70,7 +74,7 @@ def fairness_audit(
             np.where(~enough, "too small", np.where(off.any(axis=1), "flag", "ok")),
         )
         table["flagged_metrics"] = [
-            ",".join(m for m in METRICS if off.loc[group, m]) if status == "flag" else ""
+            ",".join(m for m in METRICS if off.at[group, m]) if status == "flag" else ""
             for group, status in table["status"].items()
         ]
         frames.append(

@@ -21,7 +21,7 @@ def weekly_as_of_dates(
     first = sources.enrollments["term_start"].min()
     last = sources.enrollments["term_end"].max()
     mondays = sources.calendar.mondays(start, end)
-    return mondays[(mondays >= first) & (mondays <= last)]
+    return pd.DatetimeIndex(mondays[(mondays >= first) & (mondays <= last)])
 
 
 def build_training_matrix(

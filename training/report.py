@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,7 @@ def model_card(context: dict[str, Any]) -> str:
     ]
     table = metrics.loc[[m for m in shown if m in metrics.index]].rename(columns=SCORER_NAMES)
     small = audit[audit["status"] == "too small"]
-    base_rate = metrics.loc["base_rate", "model"]
+    base_rate = cast(float, metrics.at["base_rate", "model"])
     too_small = ", ".join(f"{r.attribute}={r.group}" for r in small.itertuples()) or "none"
     explain_us = context.get("explain_us_per_student", float("nan"))
     lines = [

@@ -1,4 +1,7 @@
-"""``ews train``: build the matrix, split by time, fit, compare, audit, track and register."""
+"""``ews train``: build the matrix, split by time, fit, compare, audit, track and register.
+
+``train`` reads as the steps it takes; each step is a function below it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightgbm as lgb
 import mlflow
@@ -29,15 +32,17 @@ from training import report
 from training.baselines import ABCRule, logistic_regression
 from training.config import TrainConfig
 from training.distributed import fit_model_on_dask, partitioned_training_matrix
+from training.drift import feature_distribution
 from training.evaluate import evaluate, metrics_table
 from training.fairness import fairness_audit, flags
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
-from training.model import fit_model, raw_scores
+from training.model import FittedModel, fit_model, raw_scores
 from training.split import TemporalSplit, temporal_split
 from training.tracking import configure_tracking
 
 SHAP_SAMPLE_ROWS = 5000
+SCORERS = ("model", "abc_rule", "logistic")
 
 
 @dataclass
@@ -51,6 +56,35 @@ class TrainResult:
     fairness_flags: list[str]
     seconds: float
     peak_memory_gb: float
+
+
+@dataclass
+class HeldOut:
+    """The test period's outcomes and every scorer's scores on it."""
+
+    labels: np.ndarray
+    probabilities: dict[str, np.ndarray]  # calibrated, for Brier and calibration
+    ranking: dict[str, np.ndarray]  # what lists are ranked by
+    meta: pd.DataFrame  # as_of and school_id of each row
+    metrics: pd.DataFrame
+    audit: pd.DataFrame
+    flags: list[str]
+
+
+@dataclass
+class RunRecord:
+    """Everything one training run logs to MLflow."""
+
+    config: TrainConfig
+    split: TemporalSplit
+    rows: dict[str, int]
+    features: list[str]
+    fitted: FittedModel
+    trainer: str
+    test: HeldOut
+    bundle: ModelBundle
+    contributions: np.ndarray  # exact SHAP values of a sample of test rows
+    explain_us: float
 
 
 def model_inputs(config: TrainConfig) -> list[str]:
@@ -76,6 +110,47 @@ def train(
     (``training.distributed``). Everything after the fit is the same.
     """
     started = time.perf_counter()
+    matrix = training_matrix(settings, config, engine, client, on_progress)
+    split = temporal_split(matrix, config.split.train_until, config.split.test_from)
+    train_rows, valid_rows, test_rows = matrix[split.train], matrix[split.valid], matrix[split.test]
+    rows = {"train": len(train_rows), "valid": len(valid_rows), "test": len(test_rows)}
+    features = model_inputs(config)
+
+    on_progress("training LightGBM" + (" on Dask" if client is not None else ""))
+    fitted, trainer = fit(train_rows, valid_rows, features, config, client)
+    on_progress("fitting the baselines and evaluating on the test period")
+    test = evaluate_on_test_period(fitted, train_rows, valid_rows, test_rows, features, config)
+    bundle = make_bundle(fitted, train_rows, valid_rows, features, config, split, test)
+    contributions, explain_us = explanation_cost(fitted.booster, test_rows[features])
+
+    on_progress("logging to MLflow")
+    record = RunRecord(
+        config, split, rows, features, fitted, trainer, test, bundle, contributions, explain_us
+    )
+    run_id, version = track_and_register(settings, record)
+    # ru_maxrss is in kilobytes on Linux.
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    return TrainResult(
+        run_id,
+        version,
+        split,
+        rows,
+        test.metrics,
+        test.audit,
+        test.flags,
+        time.perf_counter() - started,
+        peak_gb,
+    )
+
+
+def training_matrix(
+    settings: Settings,
+    config: TrainConfig,
+    engine: sa.Engine,
+    client: Any,
+    on_progress: Callable[[str], None],
+) -> pd.DataFrame:
+    """(student, Monday) rows with features and labels, whole or partition by partition."""
     rules = LabelRules(config.labels.horizon_days, config.labels.m3_transition_counts)
     if client is not None or settings.dataset_path is not None:
         on_progress("building the training matrix, partition by partition")
@@ -89,46 +164,73 @@ def train(
         on_progress("building the training matrix")
         matrix = build_training_matrix(sources, rules)
     if config.split.first_as_of is not None:
-        matrix = matrix[matrix["as_of"] >= pd.Timestamp(config.split.first_as_of)].reset_index(
-            drop=True
-        )
-    split = temporal_split(matrix, config.split.train_until, config.split.test_from)
-    train_rows, valid_rows, test_rows = matrix[split.train], matrix[split.valid], matrix[split.test]
-    rows = {"train": len(train_rows), "valid": len(valid_rows), "test": len(test_rows)}
-    features = model_inputs(config)
+        first = pd.Timestamp(config.split.first_as_of)
+        matrix = matrix[matrix["as_of"] >= first].reset_index(drop=True)
+    return matrix
 
+
+def fit(
+    train_rows: pd.DataFrame,
+    valid_rows: pd.DataFrame,
+    features: list[str],
+    config: TrainConfig,
+    client: Any,
+) -> tuple[FittedModel, str]:
+    """LightGBM here, or on the Dask client's workers; returns the model and who trained it."""
     if client is None:
-        on_progress("training LightGBM")
-        fitted = fit_model(train_rows, valid_rows, features, config.model)
-        trainer = "lightgbm"
-    else:
-        on_progress("training LightGBM on Dask")
-        fitted = fit_model_on_dask(train_rows, valid_rows, features, config.model, client)
-        trainer = f"lightgbm.dask ({len(client.scheduler_info()['workers'])} workers)"
-    on_progress("fitting the baselines")
+        return fit_model(train_rows, valid_rows, features, config.model), "lightgbm"
+    fitted = fit_model_on_dask(train_rows, valid_rows, features, config.model, client)
+    return fitted, f"lightgbm.dask ({len(client.scheduler_info()['workers'])} workers)"
+
+
+def evaluate_on_test_period(
+    fitted: FittedModel,
+    train_rows: pd.DataFrame,
+    valid_rows: pd.DataFrame,
+    test_rows: pd.DataFrame,
+    features: list[str],
+    config: TrainConfig,
+) -> HeldOut:
+    """The model and both baselines (fitted on the same split) scored on the test period."""
     abc = ABCRule().fit(valid_rows, valid_rows["label"])
     logistic = logistic_regression(config.model.seed).fit(train_rows[features], train_rows["label"])
-
-    on_progress("evaluating on the test period")
     labels = test_rows["label"].to_numpy()
     model_raw = raw_scores(fitted.booster, test_rows, features)
-    scores = {
+    probabilities = {
         "model": fitted.calibration.apply(model_raw),
         "abc_rule": abc.predict_proba(test_rows),
         "logistic": logistic.predict_proba(test_rows[features])[:, 1],
     }
-    ranking = {"model": model_raw, "abc_rule": abc.score(test_rows), "logistic": scores["logistic"]}
+    ranking = {
+        "model": model_raw,
+        "abc_rule": abc.score(test_rows),
+        "logistic": probabilities["logistic"],
+    }
     meta = test_rows[["as_of", "school_id"]]
     results = {
-        name: evaluate(labels, scores[name], ranking[name], meta, config.evaluation.top_shares)
-        for name in scores
+        name: evaluate(
+            labels, probabilities[name], ranking[name], meta, config.evaluation.top_shares
+        )
+        for name in SCORERS
     }
-    metrics = metrics_table(results)
     audit = fairness_audit(test_rows, labels, model_raw, config.fairness)
-    audit_flags = flags(audit)
+    return HeldOut(
+        labels, probabilities, ranking, meta, metrics_table(results), audit, flags(audit)
+    )
 
+
+def make_bundle(
+    fitted: FittedModel,
+    train_rows: pd.DataFrame,
+    valid_rows: pd.DataFrame,
+    features: list[str],
+    config: TrainConfig,
+    split: TemporalSplit,
+    test: HeldOut,
+) -> ModelBundle:
+    """What serving loads: the booster, its calibration, catalog and metadata."""
     valid_risk = fitted.calibration.apply(raw_scores(fitted.booster, valid_rows, features))
-    bundle = ModelBundle(
+    return ModelBundle(
         booster=fitted.booster,
         features=features,
         calibration=fitted.calibration,
@@ -140,8 +242,8 @@ def train(
                 "high": float(np.quantile(valid_risk, 0.90)),
                 "watch": float(np.quantile(valid_risk, 0.75)),
             },
-            "test_metrics": {k: float(v) for k, v in results["model"].items()},
-            "fairness_flags": audit_flags,
+            "test_metrics": {k: float(v) for k, v in test.metrics["model"].items()},
+            "fairness_flags": test.flags,
             # Training medians: serving gives a reason only on the risky side of them.
             "medians": {
                 f: float(m) for f in features if np.isfinite(m := float(train_rows[f].median()))
@@ -149,43 +251,30 @@ def train(
         },
         distribution=feature_distribution(train_rows, features),
     )
-    sample = test_rows[features].sample(min(SHAP_SAMPLE_ROWS, len(test_rows)), random_state=0)
-    # The cost of an exact explanation with the service's explainer, logged beside quality.
-    explainer = FastTreeShap(fitted.booster)
+
+
+def explanation_cost(booster: lgb.Booster, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Exact SHAP values of a sample of rows with the service's explainer, and the
+    microseconds per student it took (logged beside quality)."""
+    sample = rows.sample(min(SHAP_SAMPLE_ROWS, len(rows)), random_state=0)
+    explainer = FastTreeShap(booster)
     matrix = sample.to_numpy(dtype=float)
     explainer.shap_values(matrix[:2])  # compiled once per process; not part of the cost
-    explain_started = time.perf_counter()
+    started = time.perf_counter()
     contributions = explainer.shap_values(matrix)
-    explain_us = (time.perf_counter() - explain_started) / len(sample) * 1e6
+    return contributions, (time.perf_counter() - started) / len(sample) * 1e6
 
-    on_progress("logging to MLflow")
+
+def track_and_register(settings: Settings, record: RunRecord) -> tuple[str, str]:
+    """Log the run to MLflow, register the model and make it the challenger."""
     configure_tracking(settings)
+    split = record.split
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
         with mlflow.start_run(run_name=f"train {split.test_from.date()}") as run:
             run_id = run.info.run_id
-            _log_run(
-                work,
-                config,
-                split,
-                rows,
-                features,
-                metrics,
-                audit,
-                audit_flags,
-                bundle,
-                labels,
-                scores,
-                ranking,
-                meta,
-                contributions,
-                explain_us,
-                run_id,
-                fitted.best_iteration,
-                trainer,
-            )
+            _log_run(Path(folder), record, run_id)
             info = mlflow.lightgbm.log_model(
-                fitted.booster,
+                record.fitted.booster,
                 name="model",
                 registered_model_name=settings.model_name,
                 pip_requirements=[f"lightgbm=={lgb.__version__}"],
@@ -196,141 +285,73 @@ def train(
     for key, value in {
         "test_from": str(split.test_from.date()),
         "test_until": str(split.test_until.date()),
-        "precision_at_10": f"{results['model']['precision_at_10']:.6f}",
-        "fairness_flags": json.dumps(audit_flags, ensure_ascii=False),
+        "precision_at_10": f"{cast(float, record.test.metrics.at['precision_at_10', 'model']):.6f}",
+        "fairness_flags": json.dumps(record.test.flags, ensure_ascii=False),
     }.items():
         client.set_model_version_tag(settings.model_name, version, key, value)
-    # ru_maxrss is in kilobytes on Linux.
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    return TrainResult(
-        run_id,
-        version,
-        split,
-        rows,
-        metrics,
-        audit,
-        audit_flags,
-        time.perf_counter() - started,
-        peak_gb,
-    )
+    return run_id, version
 
 
-def term_phase(rows: pd.DataFrame) -> pd.Series:
-    """0 for the first six weeks of a term, 1 for the next six, 2 after: features such as
-    term-to-date rates and days since screening follow the term's rhythm."""
-    weeks = (rows["as_of"] - rows["term_start"]).dt.days // 7
-    return np.minimum(weeks // 6, 2).astype(int)
-
-
-def feature_distribution(rows: pd.DataFrame, features: list[str]) -> dict[str, Any]:
-    """Decile edges and shares of each feature on the training rows, per phase of term."""
-    phases = term_phase(rows)
-    out: dict[str, Any] = {}
-    for feature in features:
-        out[feature] = {}
-        for phase in sorted(phases.unique()):
-            values = rows.loc[phases == phase, feature].to_numpy(dtype=float)
-            present = values[~np.isnan(values)]
-            edges = (
-                np.unique(np.quantile(present, np.linspace(0, 1, 11)))
-                if len(present)
-                else np.array([])
-            )
-            out[feature][str(phase)] = {
-                "edges": [float(e) for e in edges],
-                "shares": bin_shares(present, edges),
-                "missing_share": float(np.isnan(values).mean()) if len(values) else 1.0,
-            }
-    return out
-
-
-def bin_shares(values: np.ndarray, edges: np.ndarray | list[float]) -> list[float]:
-    """Shares of values in the bins cut by the inner edges (open-ended outer bins)."""
-    edges = np.asarray(edges, dtype=float)
-    if len(values) == 0 or len(edges) < 2:
-        return []
-    index = np.searchsorted(edges[1:-1], values, side="right")
-    counts = np.bincount(index, minlength=len(edges) - 1)
-    return [float(c) for c in counts / counts.sum()]
-
-
-def _log_run(
-    work: Path,
-    config: TrainConfig,
-    split: TemporalSplit,
-    rows: dict[str, int],
-    features: list[str],
-    metrics: pd.DataFrame,
-    audit: pd.DataFrame,
-    audit_flags: list[str],
-    bundle: ModelBundle,
-    labels: np.ndarray,
-    scores: dict[str, np.ndarray],
-    ranking: dict[str, np.ndarray],
-    meta: pd.DataFrame,
-    contributions: np.ndarray,
-    explain_us: float,
-    run_id: str,
-    best_iteration: int,
-    trainer: str,
-) -> None:
+def _log_run(work: Path, record: RunRecord, run_id: str) -> None:
+    """Parameters, metrics, tables, plots, the model card and the serving bundle."""
+    config, split, test = record.config, record.split, record.test
     params: dict[str, Any] = {
         f"{section}.{k}": v
         for section, values in config.model_dump().items()
         for k, v in values.items()
     }
     params |= {f"split.{k}": v for k, v in split.describe().items()}
-    params |= {f"rows.{k}": v for k, v in rows.items()}
+    params |= {f"rows.{k}": v for k, v in record.rows.items()}
     params |= {
-        "features.count": len(features),
-        "model.best_iteration": best_iteration,
-        "model.trainer": trainer,
+        "features.count": len(record.features),
+        "model.best_iteration": record.fitted.best_iteration,
+        "model.trainer": record.trainer,
     }
     mlflow.log_params({k: str(v) for k, v in params.items()})
     flat = {
         f"{scorer}.{metric}": float(value)
-        for scorer, column in metrics.items()
+        for scorer, column in test.metrics.items()
         for metric, value in column.items()
         if np.isfinite(value)
     }
-    flat |= {"fairness.flags": float(len(audit_flags)), "explain.us_per_student": explain_us}
+    flat |= {"fairness.flags": float(len(test.flags)), "explain.us_per_student": record.explain_us}
     mlflow.log_metrics(flat)
     mlflow.set_tags(
         {
-            "fairness_flags": json.dumps(audit_flags, ensure_ascii=False),
+            "fairness_flags": json.dumps(test.flags, ensure_ascii=False),
             "model_name": "dropout-risk",
         }
     )
 
-    (work / "features.json").write_text(json.dumps(features, indent=1), encoding="utf-8")
-    metrics.to_csv(work / "metrics.csv")
-    audit.to_csv(work / "fairness.csv", index=False)
+    (work / "features.json").write_text(json.dumps(record.features, indent=1), encoding="utf-8")
+    test.metrics.to_csv(work / "metrics.csv")
+    test.audit.to_csv(work / "fairness.csv", index=False)
     (work / "fairness.md").write_text(
-        report.markdown_table(audit.set_index("attribute")), encoding="utf-8"
+        report.markdown_table(test.audit.set_index("attribute")), encoding="utf-8"
     )
     plots = work / "plots"
     plots.mkdir()
-    report.plot_precision_recall(labels, ranking, plots / "precision_recall.png")
-    report.plot_calibration(labels, scores, plots / "calibration.png")
-    report.plot_precision_at_k(labels, ranking, meta, plots / "precision_at_k.png")
-    report.plot_shap_summary(contributions, features, plots / "shap_summary.png")
+    report.plot_precision_recall(test.labels, test.ranking, plots / "precision_recall.png")
+    report.plot_calibration(test.labels, test.probabilities, plots / "calibration.png")
+    report.plot_precision_at_k(test.labels, test.ranking, test.meta, plots / "precision_at_k.png")
+    report.plot_shap_summary(record.contributions, record.features, plots / "shap_summary.png")
     card = report.model_card(
         {
             "run_id": run_id,
             "horizon_days": config.labels.horizon_days,
             "split": split.describe(),
-            "rows": rows,
-            "features": features,
+            "rows": record.rows,
+            "features": record.features,
             "use_sensitive": config.features.use_sensitive,
-            "metrics": metrics,
-            "fairness": audit,
-            "fairness_flags": audit_flags,
-            "explain_us_per_student": explain_us,
+            "metrics": test.metrics,
+            "fairness": test.audit,
+            "fairness_flags": test.flags,
+            "explain_us_per_student": record.explain_us,
         }
     )
     (work / "model_card.md").write_text(card, encoding="utf-8")
     for name in ("features.json", "metrics.csv", "fairness.csv", "fairness.md", "model_card.md"):
         mlflow.log_artifact(str(work / name))
     mlflow.log_artifacts(str(plots), artifact_path="plots")
-    bundle_dir = bundle.save(work / BUNDLE_ARTIFACT_PATH)
+    bundle_dir = record.bundle.save(work / BUNDLE_ARTIFACT_PATH)
     mlflow.log_artifacts(str(bundle_dir), artifact_path=BUNDLE_ARTIFACT_PATH)
