@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask browser postgres
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-explain: install
 
 bench-dask: install
 	$(PY) -m benchmarks.dask_run
+
+bench-real: install
+	$(PY) -m benchmarks.real_data
 
 format: install
 	$(VENV)/bin/ruff check --fix .

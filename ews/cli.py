@@ -264,27 +264,73 @@ def train(
         except (SplitError, PartitionError) as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
-    split = result.split.describe()
+    _print_training(result)
+
+
+def _print_training(result: Any) -> None:
+    """What an analyst reads after ``ews train``: the split, the choice, the test, the guards."""
+    split = result.plan.describe()
     console.print(
-        f"Split: train {split['train_from']} – {split['train_until']} "
-        f"(validation from {split['valid_from']}), "
-        f"test {split['test_from']} – {split['test_until']}"
+        f"Evaluation model learned from {split['train_from']} – {split['train_until']} "
+        f"(outcomes known before the test); test {split['test_from']} – {split['test_until']}; "
+        f"refit on every mature row to {split['refit_until']}"
     )
+    console.print("Rows: " + ", ".join(f"{k} {v:,}" for k, v in result.rows.items()))
+    console.print(f"Rolling-origin folds: {split['folds']}")
+    for note in result.notes:
+        console.print(f"[yellow]Note: {note}.[/yellow]")
+    selection = result.selection
     console.print(
-        f"Rows: train {result.rows['train']:,}, validation {result.rows['valid']:,}, "
-        f"test {result.rows['test']:,}"
+        f"Chosen on the folds: {selection.shape.name} shape, {selection.trees} trees"
+        + ("" if selection.tuned else " (defaults: not chosen on data)")
     )
-    table = Table(title="Test period: model against baselines")
+    if len(selection.fold_scores):
+        folds = Table(title="Folds (mean ± spread over the folds)")
+        folds.add_column("scorer")
+        for metric in ("pr_auc", "roc_auc", "precision_at_capacity"):
+            folds.add_column(metric, justify="right")
+        for scorer, scores in selection.fold_scores.groupby("scorer"):
+            folds.add_row(
+                str(scorer),
+                *(
+                    f"{scores[m].mean():.4f} ± {scores[m].std():.4f}"
+                    for m in ("pr_auc", "roc_auc", "precision_at_capacity")
+                ),
+            )
+        console.print(folds)
+    table = Table(title="Test period: model against baselines (same rows, same calibration)")
     table.add_column("metric")
     for name in ("LightGBM", "ABC rule", "Logistic regression"):
         table.add_column(name, justify="right")
     for metric, row in result.metrics.iterrows():
         table.add_row(str(metric), *(f"{v:.4f}" for v in row.to_numpy()))
     console.print(table)
+    console.print("Intervals (95%, bootstrap over students):")
+    for name, interval in result.intervals.items():
+        console.print(f"  {name}: {interval}")
+    calibration = Table(title="Calibration on the test period: observed against expected")
+    for column in ("group", "rows", "mean risk", "observed rate", "observed / expected"):
+        calibration.add_column(column, justify="left" if column == "group" else "right")
+    for row in result.calibration.itertuples():
+        calibration.add_row(
+            str(row.group),
+            f"{row.rows:,}",
+            f"{row.mean_risk:.4f}",
+            f"{row.observed_rate:.4f}",
+            f"{row.observed_over_expected:.2f}",
+        )
+    console.print(calibration)
     console.print(f"Fairness flags: {', '.join(result.fairness_flags) or 'none'}")
+    for problem in result.problems:
+        console.print(f"[red bold]Guard: {problem}[/red bold]")
+    verdict = (
+        "[red]it will not be promoted unless forced[/red]"
+        if result.problems
+        else "it passed every guard"
+    )
     console.print(
         f"Registered dropout-risk version {result.version} as challenger (run {result.run_id}); "
-        f"{result.seconds:.0f} s, peak memory {result.peak_memory_gb:.1f} GB"
+        f"{verdict}; {result.seconds:.0f} s, peak memory {result.peak_memory_gb:.1f} GB"
     )
 
 
@@ -313,9 +359,12 @@ def promote(
     if decision.promoted:
         console.print(f"[green]Version {decision.challenger_version} is now champion.[/green]")
     else:
-        console.print(
-            f"[yellow]Not promoted: version {decision.champion_version} stays champion.[/yellow]"
+        stays = (
+            f"version {decision.champion_version} stays champion"
+            if decision.champion_version
+            else "there is still no champion, so nothing is served"
         )
+        console.print(f"[yellow]Not promoted: {stays}.[/yellow]")
         raise typer.Exit(1)
 
 

@@ -1,14 +1,20 @@
 """The model bundle: what training writes and serving reads, with no pickle anywhere.
 
-A bundle is a folder of a LightGBM text model and JSON side files (feature list,
-calibration, catalog, tier thresholds, training distribution), listed with their SHA-256
-in ``manifest.json``. Training writes it and serving reads it; neither needs the other's code.
+A bundle is a folder of LightGBM text models and JSON side files (feature list,
+calibration, catalog, tier policy, training distribution), listed with their SHA-256 in
+``manifest.json``. Training writes it and serving reads it; neither needs the other's code.
+
+It holds two models. The **served** model is refit on every mature row, so it is as fresh
+as the data. The **evaluation** model is the same configuration fitted only on rows whose
+outcome was known before the test period; its test metrics are the ones reported, and
+promotion compares it with the champion on that period.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 MODEL_FILE = "model.txt"
+EVALUATION_MODEL_FILE = "evaluation_model.txt"
 FEATURES_FILE = "features.json"
 CALIBRATION_FILE = "calibration.json"
 CATALOG_FILE = "catalog.json"
@@ -25,6 +32,7 @@ METADATA_FILE = "metadata.json"
 DISTRIBUTION_FILE = "feature_distribution.json"
 MANIFEST_FILE = "manifest.json"
 SIDE_FILES = (FEATURES_FILE, CALIBRATION_FILE, CATALOG_FILE, METADATA_FILE, DISTRIBUTION_FILE)
+TIERS = ("high", "watch", "low")
 
 
 class BundleError(Exception):
@@ -43,6 +51,107 @@ class Calibration:
             np.interp(np.asarray(raw, dtype=float), self.raw_points, self.probabilities)
         )
 
+    def to_json(self) -> dict[str, list[float]]:
+        return {"raw_points": self.raw_points, "probabilities": self.probabilities}
+
+    @classmethod
+    def from_json(cls, content: dict[str, Any]) -> Calibration:
+        return cls(list(content["raw_points"]), list(content["probabilities"]))
+
+
+@dataclass(frozen=True)
+class SeasonalCalibration:
+    """One calibration per term number (the share who leave differs by season), and one
+    over every term for a row whose term is unknown or had too few students to fit."""
+
+    overall: Calibration
+    by_term: dict[str, Calibration] = field(default_factory=dict)
+
+    def apply(self, raw: np.ndarray, terms: np.ndarray | None = None) -> np.ndarray:
+        raw = np.asarray(raw, dtype=float)
+        risk = self.overall.apply(raw)
+        if terms is None:
+            return risk
+        terms = np.asarray(terms)
+        for term, calibration in self.by_term.items():
+            chosen = terms.astype(str) == term
+            if chosen.any():
+                risk[chosen] = calibration.apply(raw[chosen])
+        return risk
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": "isotonic on raw score, per term where enough students left",
+            "overall": self.overall.to_json(),
+            "by_term": {k: v.to_json() for k, v in self.by_term.items()},
+        }
+
+    @classmethod
+    def from_json(cls, content: dict[str, Any]) -> SeasonalCalibration:
+        return cls(
+            Calibration.from_json(content["overall"]),
+            {k: Calibration.from_json(v) for k, v in content.get("by_term", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class TierPolicy:
+    """Tiers by what a school can act on.
+
+    In a weekly list, ``high`` is at most ``high_share`` of each school's students (the
+    top of its ranking) and ``high`` or ``watch`` at most ``watch_share``; both also need
+    a risk of at least ``floor`` (a multiple of the base rate), so a school where nobody
+    is at risk has nobody flagged. A score without its school's list (one student, or
+    feature rows) uses the global ``high_risk`` and ``watch_risk`` cut-offs instead.
+    """
+
+    high_share: float
+    watch_share: float
+    floor: float
+    high_risk: float
+    watch_risk: float
+
+    def by_rank(self, risk: np.ndarray, rank: np.ndarray, school_size: np.ndarray) -> np.ndarray:
+        """Tiers within schools from each student's rank (1 = highest) and school size."""
+        high_places = np.maximum(1, np.floor(self.high_share * school_size))
+        watch_places = np.maximum(1, np.floor(self.watch_share * school_size))
+        above = risk >= self.floor
+        return np.where(
+            above & (rank <= high_places),
+            "high",
+            np.where(above & (rank <= watch_places), "watch", "low"),
+        )
+
+    def by_risk(self, risk: np.ndarray) -> np.ndarray:
+        """Tiers from the global cut-offs, for a score outside a weekly list."""
+        return np.where(
+            risk >= max(self.high_risk, self.floor),
+            "high",
+            np.where(risk >= max(self.watch_risk, self.floor), "watch", "low"),
+        )
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "high_share": self.high_share,
+            "watch_share": self.watch_share,
+            "floor": self.floor,
+            "high_risk": self.high_risk,
+            "watch_risk": self.watch_risk,
+        }
+
+    @classmethod
+    def from_json(cls, content: dict[str, Any]) -> TierPolicy:
+        return cls(**{k: float(content[k]) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class HeldOutModel:
+    """The evaluation model: fitted only on outcomes known before ``observed_until``."""
+
+    booster: lgb.Booster
+    calibration: SeasonalCalibration
+    observed_until: str
+
 
 @dataclass(frozen=True)
 class ModelBundle:
@@ -50,18 +159,22 @@ class ModelBundle:
 
     booster: lgb.Booster
     features: list[str]
-    calibration: Calibration
+    calibration: SeasonalCalibration
     catalog: dict[str, dict[str, Any]]
+    tiers: TierPolicy
     metadata: dict[str, Any] = field(default_factory=dict)
     distribution: dict[str, Any] = field(default_factory=dict)
+    evaluation: HeldOutModel | None = None
 
-    def raw_score(self, rows: pd.DataFrame) -> np.ndarray:
+    def raw_score(self, rows: pd.DataFrame, booster: lgb.Booster | None = None) -> np.ndarray:
         """Log-odds of leaving for rows holding the model's input columns."""
-        return np.asarray(self.booster.predict(self.matrix(rows), raw_score=True), dtype=float)
+        model = booster or self.booster
+        return np.asarray(model.predict(self.matrix(rows), raw_score=True), dtype=float)
 
     def risk(self, rows: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of leaving within the horizon."""
-        return self.calibration.apply(self.raw_score(rows))
+        """Calibrated probability of leaving within the horizon (by the rows' term)."""
+        terms = rows["term"].to_numpy() if "term" in rows else None
+        return self.calibration.apply(self.raw_score(rows), terms)
 
     def matrix(self, rows: pd.DataFrame) -> np.ndarray:
         missing = [f for f in self.features if f not in rows.columns]
@@ -69,32 +182,37 @@ class ModelBundle:
             raise BundleError(f"rows lack model inputs: {', '.join(missing)}")
         return rows[self.features].to_numpy(dtype=float)
 
-    def tier(self, risk: np.ndarray) -> np.ndarray:
-        """``high``, ``watch`` or ``low`` by the thresholds chosen at training."""
-        high = float(self.metadata["tier_thresholds"]["high"])
-        watch = float(self.metadata["tier_thresholds"]["watch"])
-        return np.where(risk >= high, "high", np.where(risk >= watch, "watch", "low"))
+    @property
+    def observed_until(self) -> str:
+        """The last date whose outcomes the served model learned from."""
+        return str(self.metadata.get("observed_until", ""))
 
     def save(self, directory: Path) -> Path:
         """Write the bundle and its manifest; returns the folder."""
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(directory / MODEL_FILE), num_iteration=-1)
+        models = [MODEL_FILE]
+        calibration: dict[str, Any] = {"served": self.calibration.to_json()}
+        metadata = dict(self.metadata) | {"tier_policy": self.tiers.to_json()}
+        if self.evaluation is not None:
+            self.evaluation.booster.save_model(
+                str(directory / EVALUATION_MODEL_FILE), num_iteration=-1
+            )
+            models.append(EVALUATION_MODEL_FILE)
+            calibration["evaluation"] = self.evaluation.calibration.to_json()
+            metadata["evaluation_observed_until"] = self.evaluation.observed_until
         side = {
             FEATURES_FILE: {"features": self.features},
-            CALIBRATION_FILE: {
-                "method": "isotonic on raw score",
-                "raw_points": self.calibration.raw_points,
-                "probabilities": self.calibration.probabilities,
-            },
+            CALIBRATION_FILE: calibration,
             CATALOG_FILE: self.catalog,
-            METADATA_FILE: self.metadata,
+            METADATA_FILE: metadata,
             DISTRIBUTION_FILE: self.distribution,
         }
         for name, content in side.items():
             (directory / name).write_text(
-                json.dumps(content, ensure_ascii=False, indent=1), encoding="utf-8"
+                json.dumps(_finite(content), ensure_ascii=False, indent=1), encoding="utf-8"
             )
-        manifest = {name: _sha256(directory / name) for name in (MODEL_FILE, *SIDE_FILES)}
+        manifest = {name: _sha256(directory / name) for name in (*models, *SIDE_FILES)}
         (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         return directory
 
@@ -109,7 +227,7 @@ class ModelBundle:
         if not manifest_path.exists():
             raise BundleError(f"no {MANIFEST_FILE} in {directory}: not a model bundle")
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for name in (MODEL_FILE, *SIDE_FILES):
+        for name in (MODEL_FILE, *SIDE_FILES, *(set(manifest) - {MODEL_FILE, *SIDE_FILES})):
             path = directory / name
             if not path.exists():
                 raise BundleError(f"model bundle lacks {name}")
@@ -120,16 +238,40 @@ class ModelBundle:
         side = {
             name: json.loads((directory / name).read_text(encoding="utf-8")) for name in SIDE_FILES
         }
-        booster = lgb.Booster(model_str=(directory / MODEL_FILE).read_text(encoding="utf-8"))
+        metadata = side[METADATA_FILE]
         calibration = side[CALIBRATION_FILE]
+        evaluation = None
+        if EVALUATION_MODEL_FILE in manifest:
+            evaluation = HeldOutModel(
+                _booster(directory / EVALUATION_MODEL_FILE),
+                SeasonalCalibration.from_json(calibration["evaluation"]),
+                str(metadata.get("evaluation_observed_until", "")),
+            )
         return cls(
-            booster=booster,
+            booster=_booster(directory / MODEL_FILE),
             features=list(side[FEATURES_FILE]["features"]),
-            calibration=Calibration(calibration["raw_points"], calibration["probabilities"]),
+            calibration=SeasonalCalibration.from_json(calibration["served"]),
             catalog=side[CATALOG_FILE],
-            metadata=side[METADATA_FILE],
+            tiers=TierPolicy.from_json(metadata["tier_policy"]),
+            metadata=metadata,
             distribution=side[DISTRIBUTION_FILE],
+            evaluation=evaluation,
         )
+
+
+def _booster(path: Path) -> lgb.Booster:
+    return lgb.Booster(model_str=path.read_text(encoding="utf-8"))
+
+
+def _finite(content: Any) -> Any:
+    """JSON has no NaN: missing figures are written as null."""
+    if isinstance(content, dict):
+        return {k: _finite(v) for k, v in content.items()}
+    if isinstance(content, list | tuple):
+        return [_finite(v) for v in content]
+    if isinstance(content, float) and not math.isfinite(content):
+        return None
+    return content
 
 
 def _sha256(path: Path) -> str:

@@ -105,6 +105,7 @@ student_scores = sa.Table(
     sa.Column("tier", sa.String, nullable=False),
     sa.Column("rank_in_school", sa.Integer, nullable=False),
     sa.Column("rank_in_advisor", sa.Integer, nullable=False),
+    sa.Column("risk_vs_school", sa.Float, nullable=True),
     sa.Column("contributions", sa.Text, nullable=False),
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Column("suggested_step_th", sa.String, nullable=True),

@@ -15,6 +15,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "name": ("ชื่อ", "Name"),
     "class": ("ห้อง", "Class"),
     "risk": ("ความเสี่ยง", "Risk"),
+    "vs_school": ("{}× ค่าเฉลี่ยของโรงเรียน", "{}× the school's average"),
     "reasons": ("เหตุผลหลัก", "Main reasons"),
     "step": ("สิ่งที่ควรทำต่อ", "Suggested next step"),
     "change": ("เทียบสัปดาห์ก่อน", "Since last week"),

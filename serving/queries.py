@@ -97,6 +97,7 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStuden
             rank_in_school=r.rank_in_school,
             rank_in_advisor=r.rank_in_advisor,
             risk=r.risk,
+            risk_vs_school=r.risk_vs_school,
             tier=r.tier,
             reasons=[
                 Reason(feature=x["feature"], text_th=x["text_th"], text_en=x["text_en"])

@@ -118,6 +118,9 @@ class ListedStudent(_Model):
     rank_in_school: int
     rank_in_advisor: int
     risk: float
+    risk_vs_school: float | None = Field(
+        None, description="The risk over the school's average risk that week (2.0: twice it)."
+    )
     tier: str
     reasons: list[Reason]
     suggested_step_th: str | None

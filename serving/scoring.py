@@ -23,7 +23,7 @@ from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.partitions import Partition, global_school_counts
 from features.sources import Sources
-from riskmodel.bundle import ModelBundle
+from riskmodel.bundle import ModelBundle, TierPolicy
 from riskmodel.explain import Explainer
 from schooldata.db import upgrade
 from serving import store
@@ -32,7 +32,7 @@ from serving.reasons import suggested_step, top_reasons
 CHUNK = 2000
 ON_LIST = ("high", "watch")
 # What ranking and the week's change need of every student; the rest is stored batch by batch.
-RANK_COLUMNS = ["student_id", "school_id", "advisor_id", "raw_score", "tier"]
+RANK_COLUMNS = ["student_id", "school_id", "advisor_id", "raw_score", "risk", "tier"]
 
 
 class Scorer:
@@ -55,11 +55,15 @@ class Scorer:
         Args:
             rows: feature rows; every model input must be a column (NaN when unknown).
         """
-        results = self.explain_rows(self.bundle.matrix(rows), rows.to_dict("records"))
+        terms = rows["term"].to_numpy() if "term" in rows else None
+        results = self.explain_rows(self.bundle.matrix(rows), rows.to_dict("records"), terms)
         return pd.DataFrame(results, index=rows.index)
 
     def explain_rows(
-        self, matrix: np.ndarray, values: Sequence[Mapping[Any, Any]]
+        self,
+        matrix: np.ndarray,
+        values: Sequence[Mapping[Any, Any]],
+        terms: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
         """The same results for a matrix of model inputs, without pandas (the hot path).
 
@@ -67,10 +71,14 @@ class Scorer:
             matrix: one row per student, columns in ``self.features`` order.
             values: each row's feature values by id, for the reason texts (context values
                 such as ``school_days_20d`` may be there too).
+            terms: each row's term number, for the season's calibration (None: unknown).
+
+        The tier here is by the model's global cut-offs; a weekly run re-tiers each
+        school's students by their rank in it (``TierPolicy.by_rank``).
         """
         explanation = self.explainer.explain(matrix)
-        risk = self.bundle.calibration.apply(explanation.raw_score)
-        tiers = self.bundle.tier(risk)
+        risk = self.bundle.calibration.apply(explanation.raw_score, terms)
+        tiers = self.bundle.tiers.by_risk(risk)
         results = []
         for i, row in enumerate(values):
             shap = explanation.contributions[i]
@@ -159,7 +167,8 @@ def weekly_run(
             raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")
 
         started = time.perf_counter()
-        ranked = _change(_rank(keys), store.previous_ranks(engine, as_of.date()))
+        ranked = _rank(keys, scorer.bundle.tiers)
+        ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
         run_id, replaced = store.store_run(engine, ranked, results, as_of.date(), scorer.version)
         timings["store"] = time.perf_counter() - started
     return WeeklyRunReport(run_id, as_of, scorer.version, len(ranked), replaced, timings)
@@ -238,15 +247,24 @@ def score_partition(
     return scored, seconds
 
 
-def _rank(scored: pd.DataFrame) -> pd.DataFrame:
+def _rank(scored: pd.DataFrame, tiers: TierPolicy) -> pd.DataFrame:
+    """Ranks in school and advisor group, tiers by rank in school, and each student's risk
+    against their school's average this week."""
     # Rank by the raw score: calibration keeps the order but can tie students.
     order = scored.sort_values(["raw_score", "student_id"], ascending=[False, True])
-    scored = scored.assign(
-        rank_in_school=order.groupby("school_id").cumcount().reindex(scored.index) + 1,
-        rank_in_advisor=order.groupby(["school_id", "advisor_id"]).cumcount().reindex(scored.index)
+    rank_in_school = order.groupby("school_id").cumcount().reindex(scored.index) + 1
+    school = scored.groupby("school_id")["risk"]
+    size = school.transform("size").to_numpy()
+    mean_risk = school.transform("mean").to_numpy()
+    return scored.assign(
+        rank_in_school=rank_in_school,
+        rank_in_advisor=order.groupby(["school_id", "advisor_id"], dropna=False)
+        .cumcount()
+        .reindex(scored.index)
         + 1,
+        tier=tiers.by_rank(scored["risk"].to_numpy(), rank_in_school.to_numpy(), size),
+        risk_vs_school=np.where(mean_risk > 0, scored["risk"].to_numpy() / mean_risk, np.nan),
     )
-    return scored
 
 
 def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,15 @@ import sqlalchemy as sa
 from schooldata.tables import score_runs, student_scores
 
 INSERT_BATCH = 5000
-RANK_COLUMNS = ["rank_in_school", "rank_in_advisor", "change", "previous_rank_in_school"]
+# What the run decides across students (ranks, tiers, change), not per student.
+RANK_COLUMNS = [
+    "rank_in_school",
+    "rank_in_advisor",
+    "tier",
+    "risk_vs_school",
+    "change",
+    "previous_rank_in_school",
+]
 
 
 def latest_run(connection: sa.Connection, as_of: date | None = None) -> Any:
@@ -134,7 +142,7 @@ def store_run(
         for batch in results:
             batch = pd.concat(
                 [
-                    batch.reset_index(drop=True),
+                    batch.drop(columns=RANK_COLUMNS, errors="ignore").reset_index(drop=True),
                     ranks.loc[batch["student_id"]].reset_index(drop=True),
                 ],
                 axis=1,
@@ -161,6 +169,7 @@ def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
             "tier": r.tier,
             "rank_in_school": int(r.rank_in_school),
             "rank_in_advisor": int(r.rank_in_advisor),
+            "risk_vs_school": None if pd.isna(r.risk_vs_school) else float(r.risk_vs_school),
             "contributions": r.contributions,
             "reasons": r.reasons,
             "suggested_step_th": r.suggested_step_th,

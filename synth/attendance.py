@@ -22,7 +22,7 @@ def simulate_attendance(world: World, cohort: Cohort) -> Array:
     ramp_len = np.maximum(1, leave_day - onset)
     for d in day_index:
         ramp = np.clip((d - onset) / ramp_len, 0, 1) * warned
-        p = base + (0.75 - base) * ramp**1.3
+        p = base + (0.75 - base) * ramp**1.3 + 0.2 * (d >= cohort.event_day)
         p = np.where(absent_prev, np.maximum(p, 0.35 + 0.5 * ramp), p)
         absent = rng.random(k) < p
         kind = rng.random(k)

@@ -73,8 +73,9 @@ class SynthConfig:
 class SynthResult:
     frames: dict[str, pd.DataFrame]
     defects: dict[str, int] = field(default_factory=dict)
-    # Truth kept for checks; never written to the data directory.
+    # Truth kept for checks; never written among the source files.
     dropouts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # every action's true effect
 
 
 def sigmoid(x: Array) -> Array:

@@ -37,7 +37,8 @@ def simulate_learning(world: World, cohort: Cohort, attendance_rate: Array) -> N
                 0,
                 1,
             )
-            missing = rng.random(k) < 0.04 + 0.03 * (risk > 1) + 0.5 * ramp
+            after_event = d >= cohort.event_day
+            missing = rng.random(k) < 0.04 + 0.03 * (risk > 1) + 0.5 * ramp + 0.2 * after_event
             max_score = 20.0 if piece < 3 else 30.0
             sel = on_roll
             parts.append(

@@ -99,7 +99,10 @@ def finish(world: World, years: list[int]) -> SynthResult:
         truth["student_id"] = world.student_ids(truth["student_id"].to_numpy())
     for name, frame in frames.items():
         frames[name] = frame.reindex(columns=SOURCES_BY_NAME[name].column_names)
-    return SynthResult(frames, dropouts=truth)
+    effects = pd.concat(world.acted, ignore_index=True) if world.acted else pd.DataFrame()
+    if len(effects):
+        effects["student_id"] = world.student_ids(effects["student_id"].to_numpy())
+    return SynthResult(frames, dropouts=truth, effects=effects)
 
 
 def write_directory(result: SynthResult, out: Path) -> None:

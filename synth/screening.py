@@ -25,8 +25,11 @@ def screen_students(world: World, cohort: Cohort) -> None:
     pressure = {
         "learning": -0.4 * a["ability"][idx] + 0.3 * strain,
         "health": 0.2 * risk,
-        "economic": 0.9 * a["poverty"][idx],
-        "protection": 0.3 * a["caregiver_risk"][idx] + 0.2 * strain,
+        # A family event before the screening shows in its economic and protection domains.
+        "economic": 0.9 * a["poverty"][idx] + 1.2 * (day >= cohort.event_day),
+        "protection": 0.3 * a["caregiver_risk"][idx]
+        + 0.2 * strain
+        + 0.8 * (day >= cohort.event_day),
         "behaviour": 0.3 * strain + 0.2 * risk,
         "sexual": 0.2 * strain,
         "emotional": 0.35 * strain + 0.2 * risk,

@@ -3,7 +3,7 @@ term's records (attendance, coursework and grades, screenings, exits)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -11,9 +11,10 @@ import pandas as pd
 from schooldata.calendar import thai_default_term
 from schooldata.contract import GRADE_LEVELS
 from synth.attendance import simulate_attendance
-from synth.config import BASE_LOGIT, PRIMARY_LEVELS, sigmoid
+from synth.causes import term_causes
+from synth.config import sigmoid
 from synth.exits import record_exits
-from synth.interventions import record_interventions
+from synth.interventions import act, keep_truth
 from synth.learning import simulate_learning
 from synth.screening import screen_students
 from synth.world import Cohort, World
@@ -57,21 +58,11 @@ def run_term(world: World, year: int, term: int) -> None:
         )
     )
 
-    # Interventions early in term for students the school could already see struggling.
-    visible = (risk + strain > 1.6) & (rng.random(k) < 0.45)
-    intervention_day = rng.integers(15, 45, k)
-    record_interventions(
-        world,
-        idx[visible],
-        [start + timedelta(days=int(d)) for d in intervention_day[visible]],
-        advisor[visible],
-        risk[visible],
-    )
-    helped = visible
-
-    base = np.array([BASE_LOGIT[lv] for lv in levels])
-    male_older = (a["sex"][idx] == 0) & ~np.isin(levels, PRIMARY_LEVELS)
-    logit = base + 0.85 * risk + 0.6 * strain + 0.25 * male_older - 0.45 * helped
+    causes = term_causes(world, idx, levels, risk, strain, n_days)
+    # Help early in term for students the school can see struggling (synth.interventions).
+    effect, acted = act(world, idx, risk, strain, causes.absence, advisor, start)
+    logit = causes.logit + effect
+    keep_truth(world, acted, logit)
     drops = rng.random(k) < sigmoid(logit)
     moves = a["migrant"][idx] & (
         rng.random(k) < 0.035
@@ -90,6 +81,13 @@ def run_term(world: World, year: int, term: int) -> None:
     warned = drops & (rng.random(k) < 0.75)
     onset = np.maximum(0, leave_day - rng.integers(20, 80, k))
     onset[unrecorded] = np.maximum(0, n_days - rng.integers(20, 60, unrecorded.sum()))
+    # After a family event, attendance collapses within two or three weeks.
+    collapse = drops & causes.family_event
+    onset[collapse] = causes.event_day[collapse]
+    leave_day[collapse] = np.minimum(
+        n_days, causes.event_day[collapse] + rng.integers(8, 18, collapse.sum())
+    )
+    warned |= collapse
 
     cohort = Cohort(
         year,
@@ -106,6 +104,7 @@ def run_term(world: World, year: int, term: int) -> None:
         leave_day,
         onset,
         warned,
+        causes.event_day,
     )
     record_exits(world, cohort, drops & ~unrecorded, moves, transfers, deaths)
     for i in idx[drops | moves]:
@@ -115,6 +114,8 @@ def run_term(world: World, year: int, term: int) -> None:
     simulate_learning(world, cohort, attendance_rate)
     screen_students(world, cohort)
 
+    # A family event weighs on the terms after it too.
+    a["strain"][idx[causes.family_event]] += 1.0
     left = drops | moves | transfers | deaths
     internal = transfers & (rng.random(k) < 0.3)
     same_kind = world.schools["kind"].to_numpy()[a["school"][idx]]

@@ -36,6 +36,7 @@ class Cohort:
     leave_day: Array  # index of the first school day not attended (len(days): stays)
     onset: Array  # first school day of the disengagement before leaving
     warned: Array  # True: leaves after weeks of disengagement; False: suddenly
+    event_day: Array  # school day of a family event (len(days): none this term)
 
     @property
     def vocational(self) -> Array:
@@ -77,6 +78,8 @@ class World:
         self.records: dict[str, list[pd.DataFrame]] = {name: [] for name in SOURCES_BY_NAME}
         self.exit_rows: list[dict[str, object]] = []
         self.truth: list[dict[str, object]] = []
+        # Every action taken and its true effect (synth.interventions.keep_truth).
+        self.acted: list[pd.DataFrame] = []
         self.leaving_next: Array = np.zeros(0, dtype=np.int64)  # non-continuation this year-end
 
     def add_students(self, school: int, levels: list[str], academic_year: int) -> Array:

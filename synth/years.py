@@ -95,7 +95,15 @@ def end_of_year(world: World, year: int) -> None:
     for i in np.flatnonzero(graduating):
         world.exit_rows.append({"student_id": i, "exit_date": grad_date, "exit_type": "graduated"})
     # Transitions: P6 → M1 at a secondary school; M3 → M4 here, or V1 at a college.
-    lost_p = sigmoid(-4.0 + 0.9 * a["risk"][:n] + 0.5 * a["strain"][:n] + 0.8 * a["migrant"][:n])
+    # Weak results and a poor family together make the move to a new school the hardest.
+    struggling_and_poor = (a["ability"][:n] < -0.5) & (a["poverty"][:n] > 0.5)
+    lost_p = sigmoid(
+        -4.0
+        + 0.9 * a["risk"][:n]
+        + 0.5 * a["strain"][:n]
+        + 0.8 * a["migrant"][:n]
+        + 0.9 * struggling_and_poor
+    )
     lost = (
         graduating
         & np.isin(level, [LEVEL_INDEX["P6"], LEVEL_INDEX["M3"]])

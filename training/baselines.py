@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -33,25 +32,23 @@ def abc_flags(rows: pd.DataFrame) -> pd.DataFrame:
 class ABCRule:
     """Counts the ABC flags (0-3); ties are broken by this term's absence rate.
 
-    The count is mapped to a probability by isotonic regression on the validation period,
-    so that its Brier score and calibration error compare with the model's.
+    Like the model and the logistic baseline, its score is mapped to a probability by a
+    calibration fitted out of sample (``training.model.seasonal_calibration``), so that
+    Brier scores and calibration errors compare.
     """
-
-    def fit(self, rows: pd.DataFrame, labels: pd.Series) -> ABCRule:
-        self.calibrator_ = IsotonicRegression(out_of_bounds="clip").fit(self.score(rows), labels)
-        return self
 
     def score(self, rows: pd.DataFrame) -> np.ndarray:
         count = abc_flags(rows).sum(axis=1).to_numpy(dtype=float)
         tiebreak = rows["absence_rate_term"].fillna(0).clip(0, 1).to_numpy() * 0.01
-        return count + tiebreak
-
-    def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.calibrator_.predict(self.score(rows)), dtype=float)
+        return np.asarray(count + tiebreak)
 
 
 def logistic_regression(seed: int) -> Pipeline:
-    """Median-imputed (with missing indicators), standardised, L2 logistic regression."""
+    """Median-imputed (with missing indicators), standardised, L2 logistic regression.
+
+    Its ``decision_function`` (log-odds) is calibrated out of sample like the model's raw
+    score, so it is a baseline on equal terms: same rows, same inputs, same calibration.
+    """
     pipeline = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),

@@ -41,26 +41,97 @@ class FeatureConfig(_Section):
     use_sensitive: bool = Field(False, description="Use sex, nationality and disability as inputs.")
 
 
+class Shape(_Section):
+    """One tree shape the search tries."""
+
+    name: str
+    num_leaves: int = Field(ge=2, le=1024)
+    max_depth: int = Field(ge=-1, le=64)
+    min_leaf_share: float = Field(
+        gt=0, lt=0.5, description="A leaf holds at least this share of the training rows."
+    )
+
+
 class ModelConfig(_Section):
-    num_leaves: int = Field(15, ge=2, le=1024)
-    max_depth: int = Field(5, ge=-1, le=64)
-    learning_rate: float = Field(0.03, gt=0, le=1)
-    min_child_samples: int = Field(1000, ge=1)
+    shapes: list[Shape] = Field(
+        default_factory=lambda: [
+            Shape(name="shallow", num_leaves=7, max_depth=3, min_leaf_share=0.004),
+            Shape(name="medium", num_leaves=15, max_depth=5, min_leaf_share=0.002),
+            Shape(name="deep", num_leaves=31, max_depth=8, min_leaf_share=0.001),
+        ],
+        min_length=1,
+        description="Shapes tried on the folds; the best (with its number of trees) wins.",
+    )
+    max_trees: int = Field(500, ge=10, description="The most trees the search looks at.")
+    trees: int = Field(
+        0, ge=0, description="0: choose the number of trees on the folds; else use this many."
+    )
+    default_trees: int = Field(
+        150, ge=1, description="Trees used when the history is too short for any fold."
+    )
+    fold_week_stride: int = Field(
+        2, ge=1, description="Fold fits use every n-th Monday (consecutive weeks nearly repeat)."
+    )
+    learning_rate: float = Field(0.05, gt=0, le=1)
     feature_fraction: float = Field(0.8, gt=0, le=1)
     bagging_fraction: float = Field(0.8, gt=0, le=1)
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(10.0, ge=0)
-    num_boost_round: int = Field(1000, ge=1)
-    early_stopping_rounds: int = Field(100, ge=1)
     seed: int = 7
+
+
+class ValidationConfig(_Section):
+    max_folds: int = Field(3, ge=1, le=10, description="Rolling-origin folds, latest first.")
+    fold_weeks: int = Field(
+        8, ge=2, description="Weeks per validation block when there are too few terms."
+    )
+    min_positives: int = Field(
+        10, ge=1, description="Students who left a fit or a judged period needs at least."
+    )
+
+
+class TierConfig(_Section):
+    high_share: float = Field(
+        0.05, gt=0, lt=1, description="At most this share of a school's students is 'high'."
+    )
+    watch_share: float = Field(
+        0.15, gt=0, lt=1, description="At most this share (high included) is 'high' or 'watch'."
+    )
+    min_lift: float = Field(
+        1.5,
+        ge=1,
+        description="Tiers above 'low' also need a risk of this many times the base rate.",
+    )
+
+
+class GuardConfig(_Section):
+    min_trees: int = Field(10, ge=1, description="Fewer trees: the model learned almost nothing.")
+    min_distinct_risks: int = Field(
+        10, ge=2, description="Fewer distinct risks on the test period cannot rank students."
+    )
+    bootstrap: int = Field(200, ge=20, description="Bootstrap resamples of students.")
+
+
+class PromotionConfig(_Section):
+    margin: float = Field(
+        0.01,
+        ge=0,
+        description="Non-inferiority margin on within-school precision at capacity: the "
+        "challenger may be this much worse (lower end of its bootstrap interval) and win.",
+    )
+    bootstrap: int = Field(200, ge=20, description="Bootstrap resamples of students.")
 
 
 class FairnessConfig(_Section):
     top_share: float = Field(0.10, gt=0, lt=1)
     low: float = Field(0.8, gt=0)
     high: float = Field(1.25, gt=1)
-    min_flagged: int = Field(20, ge=1)
-    min_positives: int = Field(20, ge=1)
+    min_flagged: int = Field(20, ge=1, description="Students flagged a group needs to be judged.")
+    min_positives: int = Field(20, ge=1, description="Students who left a group needs.")
+    bootstrap: int = Field(200, ge=20, description="Bootstrap resamples of students.")
+    found_weeks: int = Field(
+        4, ge=0, description="'Found in time': flagged at least this many weeks before leaving."
+    )
 
 
 class EvaluationConfig(_Section):
@@ -74,6 +145,10 @@ class TrainConfig(_Section):
     split: SplitConfig = Field(default_factory=SplitConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    tiers: TierConfig = Field(default_factory=TierConfig)
+    guards: GuardConfig = Field(default_factory=GuardConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     fairness: FairnessConfig = Field(default_factory=FairnessConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 

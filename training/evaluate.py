@@ -2,32 +2,60 @@
 
 Each week's list is ranked separately, as advisors and committees see it: "top 10%"
 means the top tenth of the students scored on the same as-of date (overall), or of the
-same school on that date (within school).
+same school on that date (within school). "At capacity" means each school's own
+weekly home-visit capacity (or, where it is unknown, the high tier's share of it).
+Intervals come from a bootstrap over students, never rows: one student's weeks rise and
+fall together.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+Metric = Callable[[np.ndarray], float]
+
 
 def flag_top(scores: np.ndarray, groups: pd.DataFrame, share: float) -> np.ndarray:
     """True for the top ``share`` (at least one) of each group by score."""
+    return flag_places(scores, groups, lambda size: np.maximum(1, np.ceil(share * size)))
+
+
+def flag_places(
+    scores: np.ndarray,
+    groups: pd.DataFrame,
+    places: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+) -> np.ndarray:
+    """True for the top ``places`` of each group by score.
+
+    ``places`` is either a function of the group's size or one value per row (the same
+    within a group), such as each school's capacity.
+    """
     # Ties at the cut are broken by a fixed pseudo-random order: row order would follow the
     # table's sort (school ids), which can correlate with who leaves.
     tiebreak = np.random.default_rng(0).random(len(scores))
     order = np.lexsort((tiebreak, -np.asarray(scores, dtype=float)))
     frame = groups.reset_index(drop=True).iloc[order]
-    position = frame.groupby(list(groups.columns), sort=False).cumcount().to_numpy() + 1
-    size = (
-        frame.groupby(list(groups.columns), sort=False)[frame.columns[0]]
-        .transform("size")
-        .to_numpy()
-    )
+    keys = list(groups.columns)
+    position = frame.groupby(keys, sort=False).cumcount().to_numpy() + 1
+    size = frame.groupby(keys, sort=False)[keys[0]].transform("size").to_numpy()
+    limit = places(size) if callable(places) else np.asarray(places, dtype=float)[order]
     flagged = np.zeros(len(scores), dtype=bool)
-    flagged[order] = position <= np.maximum(1, np.ceil(share * size))
+    flagged[order] = position <= limit
     return flagged
+
+
+def capacity_places(meta: pd.DataFrame, default_share: float) -> np.ndarray:
+    """Each row's school capacity for its week; ``default_share`` of the school's
+    students that week where the capacity is unknown."""
+    size = meta.groupby(["as_of", "school_id"])["school_id"].transform("size").to_numpy()
+    fallback = np.maximum(1, np.floor(default_share * size))
+    capacity = meta["capacity"].to_numpy(dtype=float) if "capacity" in meta else fallback
+    return np.where(np.isfinite(capacity) & (capacity > 0), capacity, fallback)
 
 
 def precision_recall_at(labels: np.ndarray, flagged: np.ndarray) -> tuple[float, float]:
@@ -57,6 +85,7 @@ def evaluate(
     ranking: np.ndarray,
     meta: pd.DataFrame,
     top_shares: list[float],
+    capacity_share: float = 0.05,
 ) -> dict[str, float]:
     """All test metrics of one scorer.
 
@@ -65,12 +94,14 @@ def evaluate(
         probabilities: calibrated probabilities (Brier score and calibration error).
         ranking: the score lists are ranked by; calibration maps it monotonically to the
             probability but flattens it into ties, so ranking metrics use it instead.
-        meta: ``as_of`` and ``school_id`` of each row.
+        meta: ``as_of``, ``school_id`` (and ``capacity``) of each row.
         top_shares: e.g. [0.05, 0.10, 0.20].
+        capacity_share: the share flagged in a school whose capacity is unknown.
     """
+    two_classes = 0 < labels.sum() < len(labels)
     metrics = {
-        "roc_auc": float(roc_auc_score(labels, ranking)),
-        "pr_auc": float(average_precision_score(labels, ranking)),
+        "roc_auc": float(roc_auc_score(labels, ranking)) if two_classes else float("nan"),
+        "pr_auc": float(average_precision_score(labels, ranking)) if two_classes else float("nan"),
         "brier": float(brier_score_loss(labels, probabilities)),
         "ece": expected_calibration_error(labels, probabilities),
         "base_rate": float(labels.mean()),
@@ -82,9 +113,109 @@ def evaluate(
             precision, recall = precision_recall_at(labels, flagged)
             metrics[f"precision_at_{pct}{scope}"] = precision
             metrics[f"recall_at_{pct}{scope}"] = recall
+    at_capacity = flag_places(
+        ranking, meta[["as_of", "school_id"]], capacity_places(meta, capacity_share)
+    )
+    precision, recall = precision_recall_at(labels, at_capacity)
+    metrics["precision_at_capacity_school"] = precision
+    metrics["recall_at_capacity_school"] = recall
     return metrics
 
 
 def metrics_table(results: dict[str, dict[str, float]]) -> pd.DataFrame:
     """Scorers as columns, metrics as rows."""
     return pd.DataFrame(results)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its bootstrap interval (2.5th and 97.5th percentiles)."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.4f} [{self.low:.4f}, {self.high:.4f}]"
+
+    @classmethod
+    def of(cls, estimate: float, samples: np.ndarray) -> Interval:
+        finite = samples[np.isfinite(samples)]
+        if len(finite) == 0:
+            return cls(float(estimate), float("nan"), float("nan"))
+        low, high = np.percentile(finite, [2.5, 97.5])
+        return cls(float(estimate), float(low), float(high))
+
+
+@dataclass(frozen=True)
+class StudentResamples:
+    """Bootstrap resamples of students, shared by every statistic of one comparison.
+
+    ``weights[r, s]`` is how many times resample ``r`` drew student ``s``; a student's
+    rows are always drawn together.
+    """
+
+    codes: np.ndarray  # each row's student number
+    weights: np.ndarray  # (resamples, students)
+
+    @classmethod
+    def draw(cls, students: np.ndarray, resamples: int, seed: int = 0) -> StudentResamples:
+        codes, unique = pd.factorize(np.asarray(students))
+        rng = np.random.default_rng(seed)
+        weights = rng.multinomial(len(unique), np.full(len(unique), 1 / len(unique)), resamples)
+        return cls(np.asarray(codes), weights.astype(float))
+
+    def ratio(self, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        """sum(numerator) / sum(denominator) in every resample (say hits / flagged)."""
+        students = self.weights.shape[1]
+        top = np.bincount(self.codes, weights=numerator, minlength=students)
+        bottom = np.bincount(self.codes, weights=denominator, minlength=students)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray((self.weights @ top) / (self.weights @ bottom))
+
+    def statistic(self, function: Metric, limit: int = 100) -> np.ndarray:
+        """Any statistic of row indices, on the first ``limit`` resamples (slower)."""
+        rows_of = pd.Series(np.arange(len(self.codes))).groupby(self.codes).apply(np.asarray)
+        values = []
+        for weights in self.weights[:limit]:
+            drawn = np.repeat(np.arange(len(weights)), weights.astype(int))
+            values.append(function(np.concatenate([rows_of.iloc[d] for d in drawn])))
+        return np.array(values)
+
+
+def precision_interval(
+    labels: np.ndarray, flagged: np.ndarray, resamples: StudentResamples
+) -> Interval:
+    """Precision of a flagged set, with its interval over students."""
+    hits = (labels * flagged).astype(float)
+    estimate = hits.sum() / flagged.sum() if flagged.any() else float("nan")
+    return Interval.of(estimate, resamples.ratio(hits, flagged.astype(float)))
+
+
+def calibration_check(
+    labels: np.ndarray, risk: np.ndarray, flagged: np.ndarray, bins: int = 10
+) -> pd.DataFrame:
+    """Expected against observed leavers by decile of risk and in the flagged group.
+
+    A ratio near 1 means that "30% risk" meant about 3 in 10 such students left; below 1
+    the model over-states the risk, above 1 it under-states it.
+    """
+    order = np.argsort(risk, kind="stable")
+    groups = [(f"decile {i + 1}", part) for i, part in enumerate(np.array_split(order, bins))]
+    groups.append(("flagged", np.flatnonzero(flagged)))
+    records = []
+    for name, rows in groups:
+        expected = float(risk[rows].sum())
+        observed = float(labels[rows].sum())
+        records.append(
+            {
+                "group": name,
+                "rows": len(rows),
+                "mean_risk": float(risk[rows].mean()) if len(rows) else float("nan"),
+                "observed_rate": float(labels[rows].mean()) if len(rows) else float("nan"),
+                "expected": expected,
+                "observed": observed,
+                "observed_over_expected": observed / expected if expected > 0 else float("nan"),
+            }
+        )
+    return pd.DataFrame(records)

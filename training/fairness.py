@@ -1,24 +1,79 @@
-"""The fairness audit: recall, false-positive rate and precision at the top share, by group.
+"""The fairness audit: whom the weekly lists find, counted in students, with intervals.
 
-Groups: sex, nationality (Thai / other), disability, poverty (equity status) and level.
-Each group is compared with its attribute's reference group (the largest). A ratio
-outside [low, high] is flagged when the group has enough students flagged and enough who
-left; smaller groups are marked too small rather than judged.
+Every week the top ``top_share`` of each school is flagged. A student counts once:
+
+- **left**: their outcome within the horizon was leaving (on some week of the period);
+- **found**: they were flagged in some week before they left;
+- **flagged**: they were flagged in some week.
+
+From these, per group: recall (found / left), false-positive rate (flagged among those
+who stayed) and precision (left among those flagged). Groups of sex, nationality,
+disability and poverty are compared with a reference group **within school level**:
+the reference group's rate at each level is applied to the group's own students at that
+level (indirect standardisation), so a difference between levels in how many students
+leave is never read as unfairness. The level comparison itself is a separate table,
+labelled as such. Each ratio has a bootstrap interval over students; a group is flagged
+only when a whole interval lies outside ``[low, high]``, and a group with too few
+students who left (or flagged) is "too few to judge".
+
+The view that matters most here: among students who left, the share found **in time**
+(flagged at least ``found_weeks`` weeks before leaving), by group, and among those
+found, how many had any intervention before leaving.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from training.config import FairnessConfig
-from training.evaluate import flag_top
+from training.evaluate import StudentResamples, flag_top
 
 METRICS = ("recall", "fpr", "precision")
+ATTRIBUTES = ("sex", "nationality", "disability", "poverty")
 # The group each attribute is compared with; the largest group where none is named.
 REFERENCE = {"nationality": "Thai", "disability": "none", "poverty": "none"}
+LEVELS = ("pre-primary/primary", "lower secondary", "upper secondary", "vocational")
+# What a flag on each attribute could mean, in Thai and English (model card).
+MEANINGS = {
+    "nationality": (
+        "การย้ายข้ามพรมแดนของครอบครัวแรงงานข้ามชาติมักไม่มีสัญญาณล่วงหน้าในข้อมูลของโรงเรียน",
+        "moves across borders leave little warning in school records",
+    ),
+    "poverty": (
+        "ครอบครัวยากจนอาจออกเพราะเหตุการณ์ฉับพลันทางเศรษฐกิจ หรือข้อมูลครัวเรือนยังไม่ได้สำรวจ",
+        "poor families may leave after a sudden economic shock, or the household was not surveyed",
+    ),
+    "disability": (
+        "เด็กพิการอาจมีรูปแบบการมาเรียนที่ต่างออกไป ทำให้สัญญาณเดิมใช้ได้ไม่ดี",
+        "disabled children may attend differently, so the usual signals fit them less well",
+    ),
+    "sex": (
+        "เหตุผลของการออกต่างกันตามเพศ (เช่น ออกไปทำงาน หรือตั้งครรภ์) และมีสัญญาณต่างกัน",
+        "reasons for leaving differ by sex (work, pregnancy) and show different signs",
+    ),
+}
+METRIC_WORDS = {
+    "recall": ("สัดส่วนผู้ที่ออกซึ่งถูกพบก่อนออก", "share of leavers found before they left"),
+    "fpr": ("สัดส่วนผู้ที่ยังเรียนอยู่แต่ถูกจัดในรายชื่อ", "share of stayers flagged"),
+    "precision": ("สัดส่วนผู้ที่ออกจริงในรายชื่อ", "share of flagged students who left"),
+}
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The audit's three tables and its flags."""
+
+    groups: pd.DataFrame  # attribute, group, counts, rates, level-standardised ratios
+    levels: pd.DataFrame  # the level comparison: base rates differ, not judged
+    found_in_time: pd.DataFrame  # among leavers: found in time, and helped, by group
+
+    @property
+    def flags(self) -> list[str]:
+        flagged = self.groups[self.groups["status"] == "flag"]
+        return [f"{r.attribute}={r.group} ({r.flagged_metrics})" for r in flagged.itertuples()]
 
 
 def audit_groups(rows: pd.DataFrame) -> pd.DataFrame:
@@ -26,14 +81,18 @@ def audit_groups(rows: pd.DataFrame) -> pd.DataFrame:
     level = rows["grade_level"].astype(str)
     band = np.select(
         [level.str[0].isin(["K", "P"]), level.isin(["M1", "M2", "M3"]), level.str[0] == "M"],
-        ["pre-primary/primary", "lower secondary", "upper secondary"],
-        "vocational",
+        list(LEVELS[:3]),
+        LEVELS[3],
     )
     disability = rows["disability"].fillna("unknown")
     return pd.DataFrame(
         {
             "sex": rows["sex"].fillna("unknown"),
-            "nationality": np.where(rows["nationality"] == "TH", "Thai", "other"),
+            "nationality": np.where(
+                rows["nationality"].isna(),
+                "unknown",
+                np.where(rows["nationality"] == "TH", "Thai", "other"),
+            ),
             "disability": np.where(
                 disability == "none", "none", np.where(disability == "unknown", "unknown", "any")
             ),
@@ -44,85 +103,253 @@ def audit_groups(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def fairness_audit(
-    rows: pd.DataFrame, labels: np.ndarray, scores: np.ndarray, config: FairnessConfig
+def students_table(
+    rows: pd.DataFrame,
+    scores: np.ndarray,
+    config: FairnessConfig,
+    interventions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per (attribute, group) with rates, ratios to the reference and a status."""
-    flagged = flag_top(scores, rows[["as_of"]], config.top_share)
+    """One row per student: groups (as of their first week), left, found, flagged, found
+    in time, and whether they had any intervention between being found and leaving."""
+    flagged = flag_top(scores, rows[["as_of", "school_id"]], config.top_share)
     groups = audit_groups(rows)
-    frames = []
-    for attribute in groups.columns:
-        table = _rates(groups[attribute].to_numpy(), labels, flagged)
-        named = REFERENCE.get(attribute)
-        reference = str(named if named in table.index else table["students"].idxmax())
-        for metric in METRICS:
-            table[f"{metric}_ratio"] = _ratio(
-                table[metric], cast(float, table.at[reference, metric])
-            )
-        enough = (table["flagged"] >= config.min_flagged) & (
-            table["positives"] >= config.min_positives
+    event = pd.to_datetime(rows["event_date"]) if "event_date" in rows else pd.Series(pd.NaT)
+    frame = pd.DataFrame(
+        {
+            "student_id": rows["student_id"].to_numpy(),
+            "as_of": rows["as_of"].to_numpy(),
+            "label": rows["label"].to_numpy(),
+            "flagged": flagged,
+            "event_date": event.to_numpy(),
+        }
+    )
+    frame = pd.concat([frame, groups.reset_index(drop=True)], axis=1)
+    before = frame["flagged"] & frame["label"].astype(bool) & (frame["as_of"] < frame["event_date"])
+    early = frame["event_date"] - pd.Timedelta(weeks=config.found_weeks)
+    in_time = before & (frame["as_of"] <= early)
+    frame = frame.assign(
+        found=before, found_in_time=in_time, first_found=frame["as_of"].where(before)
+    )
+    by = frame.groupby("student_id", sort=True)
+    students = by[["sex", "nationality", "disability", "poverty", "level"]].first()
+    students["left"] = by["label"].max().astype(bool)
+    students["flagged"] = by["flagged"].any()
+    students["found"] = by["found"].any()
+    students["found_in_time"] = by["found_in_time"].any()
+    students["first_found"] = by["first_found"].min()
+    students["event_date"] = by["event_date"].max()
+    students["helped"] = _helped(students, interventions)
+    return students.reset_index()
+
+
+def _helped(students: pd.DataFrame, interventions: pd.DataFrame | None) -> pd.Series:
+    """Found students with any intervention recorded between being found and leaving."""
+    if interventions is None or interventions.empty:
+        return pd.Series(False, index=students.index)
+    found = students[students["found"]]
+    actions = interventions[["student_id", "date"]].merge(
+        found[["first_found", "event_date"]], left_on="student_id", right_index=True
+    )
+    dates = pd.to_datetime(actions["date"])
+    within = (dates >= actions["first_found"]) & (dates <= actions["event_date"])
+    helped_ids = set(actions.loc[within, "student_id"])
+    return pd.Series(students.index.isin(list(helped_ids)), index=students.index)
+
+
+def fairness_audit(
+    rows: pd.DataFrame,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    config: FairnessConfig,
+    interventions: pd.DataFrame | None = None,
+) -> Audit:
+    """The audit of one model's weekly lists over a period (rows are student-weeks)."""
+    rows = rows.assign(label=labels)
+    students = students_table(rows, scores, config, interventions)
+    draws = StudentResamples.draw(students["student_id"].to_numpy(), config.bootstrap)
+    # Student-level draws: every student is one row, so codes are 0..n-1.
+    groups = pd.concat(
+        [_attribute(students, attribute, draws, config) for attribute in ATTRIBUTES],
+        ignore_index=True,
+    )
+    return Audit(groups, _levels(students), _found_in_time(students, draws))
+
+
+def _indicators(students: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(numerator, denominator) per student for each metric."""
+    left = students["left"].to_numpy(dtype=float)
+    flagged = students["flagged"].to_numpy(dtype=float)
+    found = students["found"].to_numpy(dtype=float)
+    return {
+        "recall": (found, left),
+        "fpr": (flagged * (1 - left), 1 - left),
+        "precision": (flagged * left, flagged),
+    }
+
+
+def _attribute(
+    students: pd.DataFrame, attribute: str, draws: StudentResamples, config: FairnessConfig
+) -> pd.DataFrame:
+    values = students[attribute].to_numpy()
+    names = pd.Series(values).value_counts()
+    reference = REFERENCE.get(attribute)
+    if reference not in names.index:
+        reference = str(names.idxmax())
+    level = students["level"].to_numpy()
+    indicators = _indicators(students)
+    records = []
+    for group in names.index:
+        mine = values == group
+        record: dict[str, object] = {
+            "attribute": attribute,
+            "group": group,
+            "students": int(mine.sum()),
+            "left": int(students.loc[mine, "left"].sum()),
+            "flagged": int(students.loc[mine, "flagged"].sum()),
+            "found": int(students.loc[mine, "found"].sum()),
+        }
+        off = []
+        for metric, (top, bottom) in indicators.items():
+            rate = _ratio(top * mine, bottom * mine)
+            record[metric] = rate
+            if group == reference:
+                continue
+            ratio, samples = _standardised(top, bottom, mine, values == reference, level, draws)
+            low, high = _percentiles(samples)
+            record |= {f"{metric}_ratio": ratio, f"{metric}_low": low, f"{metric}_high": high}
+            if np.isfinite(low) and (high < config.low or low > config.high):
+                off.append(metric)
+        enough = record["left"] >= config.min_positives and record["flagged"] >= config.min_flagged  # type: ignore[operator]
+        record["status"] = (
+            "reference"
+            if group == reference
+            else "too few to judge"
+            if not enough
+            else "flag"
+            if off
+            else "ok"
         )
-        off = pd.DataFrame(
+        record["flagged_metrics"] = ",".join(off) if record["status"] == "flag" else ""
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def _ratio(top: np.ndarray, bottom: np.ndarray) -> float:
+    total = bottom.sum()
+    return float(top.sum() / total) if total > 0 else float("nan")
+
+
+def _standardised(
+    top: np.ndarray,
+    bottom: np.ndarray,
+    group: np.ndarray,
+    reference: np.ndarray,
+    level: np.ndarray,
+    draws: StudentResamples,
+) -> tuple[float, np.ndarray]:
+    """Observed over expected: the group's rate against the reference group's rate at each
+    level applied to the group's own students there; with its value in every resample."""
+    weights = np.vstack([np.ones(len(top)), draws.weights])  # row 0: the data itself
+    observed = weights @ (top * group)
+    expected = np.zeros(len(weights))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for name in np.unique(level):
+            at = level == name
+            ref_rate = (weights @ (top * reference * at)) / (weights @ (bottom * reference * at))
+            expected += np.nan_to_num(ref_rate) * (weights @ (bottom * group * at))
+        ratio = observed / expected
+    return float(ratio[0]), ratio[1:]
+
+
+def _percentiles(samples: np.ndarray) -> tuple[float, float]:
+    finite = samples[np.isfinite(samples)]
+    if len(finite) < 10:
+        return float("nan"), float("nan")
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _levels(students: pd.DataFrame) -> pd.DataFrame:
+    """Rates by school level: how many leave differs by level, so these differences are
+    base rates to know, not judged as unfairness."""
+    indicators = _indicators(students)
+    records = []
+    for level in [lv for lv in LEVELS if lv in set(students["level"])]:
+        mine = (students["level"] == level).to_numpy()
+        records.append(
             {
-                m: (table[f"{m}_ratio"] < config.low) | (table[f"{m}_ratio"] > config.high)
-                for m in METRICS
+                "level": level,
+                "students": int(mine.sum()),
+                "left": int(students.loc[mine, "left"].sum()),
+                "leave_rate": float(students.loc[mine, "left"].mean()),
+                **{m: _ratio(top * mine, bottom * mine) for m, (top, bottom) in indicators.items()},
+                "note": "base rates differ by level: reported, not judged",
             }
         )
-        table["status"] = np.where(
-            table.index == reference,
-            "reference",
-            np.where(~enough, "too small", np.where(off.any(axis=1), "flag", "ok")),
-        )
-        table["flagged_metrics"] = [
-            ",".join(m for m in METRICS if off.at[group, m]) if status == "flag" else ""
-            for group, status in table["status"].items()
-        ]
-        frames.append(
-            table.reset_index().rename(columns={"index": "group"}).assign(attribute=attribute)
-        )
-    columns = [
-        "attribute",
-        "group",
-        "students",
-        "positives",
-        "flagged",
-        *METRICS,
-        *(f"{m}_ratio" for m in METRICS),
-        "status",
-        "flagged_metrics",
-    ]
-    return pd.concat(frames, ignore_index=True)[columns]
+    return pd.DataFrame(records)
 
 
-def _ratio(values: pd.Series, reference: float) -> pd.Series:
-    """Rate over the reference rate; equal zero rates are a ratio of 1, not undefined."""
-    if reference == 0:
-        return pd.Series(np.where(values == 0, 1.0, np.inf), index=values.index).where(
-            values.notna()
-        )
-    return values / reference
+def _found_in_time(students: pd.DataFrame, draws: StudentResamples) -> pd.DataFrame:
+    """Among students who left: the share found in time and, of those found, helped."""
+    left = students["left"].to_numpy(dtype=float)
+    in_time = students["found_in_time"].to_numpy(dtype=float)
+    found = students["found"].to_numpy(dtype=float)
+    helped = students["helped"].to_numpy(dtype=float)
+    records = []
+    for attribute in ("nationality", "poverty", "disability", "sex"):
+        values = students[attribute].to_numpy()
+        for group in pd.Series(values).value_counts().index:
+            mine = (values == group).astype(float)
+            samples = draws.ratio(in_time * mine, left * mine)
+            low, high = _percentiles(samples)
+            records.append(
+                {
+                    "attribute": attribute,
+                    "group": group,
+                    "left": int((left * mine).sum()),
+                    "found_in_time": int((in_time * mine).sum()),
+                    "share_found_in_time": _ratio(in_time * mine, left * mine),
+                    "low": low,
+                    "high": high,
+                    "found": int((found * mine).sum()),
+                    "helped": int((helped * found * mine).sum()),
+                    "share_helped": _ratio(helped * found * mine, found * mine),
+                }
+            )
+    return pd.DataFrame(records)
 
 
-def _rates(group: np.ndarray, labels: np.ndarray, flagged: np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame({"group": group, "y": labels, "f": flagged})
-    frame["tp"] = frame["y"] & frame["f"]
-    frame["fp"] = ~frame["y"].astype(bool) & frame["f"]
-    table = frame.groupby("group").agg(
-        students=("y", "size"),
-        positives=("y", "sum"),
-        flagged=("f", "sum"),
-        tp=("tp", "sum"),
-        fp=("fp", "sum"),
-    )
-    negatives = table["students"] - table["positives"]
-    table["recall"] = table["tp"] / table["positives"].where(table["positives"] > 0)
-    table["fpr"] = table["fp"] / negatives.where(negatives > 0)
-    table["precision"] = table["tp"] / table["flagged"].where(table["flagged"] > 0)
-    table.index.name = None
-    return table.drop(columns=["tp", "fp"])
-
-
-def flags(audit: pd.DataFrame) -> list[str]:
+def flags(audit: Audit) -> list[str]:
     """Flagged groups as ``attribute=group (metrics)`` strings."""
-    flagged = audit[audit["status"] == "flag"]
-    return [f"{r.attribute}={r.group} ({r.flagged_metrics})" for r in flagged.itertuples()]
+    return audit.flags
+
+
+def explain_flag(row: pd.Series, language: str) -> str:
+    """A flag in plain words: what was measured, on how many students, what it may mean."""
+    th, en = MEANINGS.get(str(row["attribute"]), ("", ""))
+    parts = []
+    for metric in str(row["flagged_metrics"]).split(","):
+        words = METRIC_WORDS[metric][0 if language == "th" else 1]
+        ratio, low, high = row[f"{metric}_ratio"], row[f"{metric}_low"], row[f"{metric}_high"]
+        if language == "th":
+            parts.append(
+                f"{words}: กลุ่ม {row['group']} เท่ากับ {ratio:.2f} เท่าของกลุ่มอ้างอิงในระดับชั้นเดียวกัน "
+                f"(ช่วง {low:.2f}–{high:.2f})"
+            )
+        else:
+            parts.append(
+                f"{words}: {row['group']} is {ratio:.2f}× the reference group at the same "
+                f"levels (interval {low:.2f}–{high:.2f})"
+            )
+    if language == "th":
+        return (
+            f"{row['attribute']}={row['group']} ({row['students']:,} คน, ออก {row['left']:,} คน): "
+            + "; ".join(parts)
+            + (f" อาจหมายความว่า{th}" if th else "")
+        )
+    return (
+        f"{row['attribute']}={row['group']} ({row['students']:,} students, "
+        f"{row['left']:,} who left): "
+        + "; ".join(parts)
+        + (f". It could mean that {en}." if en else ".")
+    )

@@ -64,12 +64,19 @@ def _term_sequence(enrollments: pd.DataFrame) -> pd.DataFrame:
 def _non_continuations(sources: Sources, rules: LabelRules) -> pd.DataFrame:
     enrolled = sources.enrollments
     terms = _term_sequence(enrolled)
-    spells = enrolled[["student_id", "academic_year", "term", "grade_level", "term_start"]].merge(
+    columns = ["student_id", "academic_year", "term", "grade_level", "term_start", "term_end"]
+    spells = enrolled[columns].merge(
         terms[["academic_year", "term", "next_year", "next_term", "next_snapshot"]],
         on=["academic_year", "term"],
     )
     # The last term in the data has no next enrolment to look at.
     spells = spells.dropna(subset=["next_year"])
+    # Leaving is only known once the student's own term is over: where terms overlap (a
+    # college's long presentation still running at the next term's count), the count
+    # says nothing yet, and an exit up to the term's end still explains the absence.
+    spells["next_snapshot"] = np.maximum(
+        as_ns(spells["next_snapshot"]), as_ns(spells["term_end"].fillna(spells["next_snapshot"]))
+    )
     present = set(
         zip(enrolled["student_id"], enrolled["academic_year"], enrolled["term"], strict=True)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from features.asof import latest_at
@@ -54,10 +55,19 @@ def _assemble(
 ) -> pd.DataFrame:
     audit = audit_columns(sources, queries)
     labels = label(sources, queries, rules)
-    matrix = pd.concat([queries, audit, features, labels], axis=1)
+    capacity = school_capacity(sources, queries)
+    matrix = pd.concat([queries, audit, capacity, features, labels], axis=1)
     return matrix.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
         drop=True
     )
+
+
+def school_capacity(sources: Sources, queries: pd.DataFrame) -> pd.Series:
+    """Each row's school's weekly home-visit capacity (NaN where the school gave none)."""
+    if sources.schools is None or "home_visit_capacity" not in sources.schools:
+        return pd.Series(np.nan, index=queries.index, name="capacity")
+    capacity = sources.schools.set_index("school_id")["home_visit_capacity"].astype(float)
+    return queries["school_id"].map(capacity).astype(float).rename("capacity")
 
 
 def audit_columns(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:

@@ -1,36 +1,49 @@
-"""LightGBM with monotone constraints, early stopping on validation, isotonic calibration."""
+"""LightGBM: the shapes searched, one fit, the validation curve, and seasonal calibration.
+
+There is no early stopping: the number of trees and the shape are chosen on the
+rolling-origin folds (``training.search``), then every fit trains exactly that many
+trees. Directions known from the catalog become monotone constraints.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import average_precision_score
 
 from features.catalog import catalog
-from riskmodel.bundle import Calibration
-from training.config import ModelConfig
+from riskmodel.bundle import Calibration, SeasonalCalibration
+from training.config import ModelConfig, Shape
+
+Fitter = Callable[[pd.DataFrame, list[str], dict[str, Any], int], lgb.Booster]
+CURVE_STEP = 10  # the validation curve is read every this many trees
+MIN_CALIBRATION_POSITIVES = 30
 
 
 @dataclass(frozen=True)
 class FittedModel:
     booster: lgb.Booster
-    calibration: Calibration
-    best_iteration: int
+    calibration: SeasonalCalibration
+    trees: int
 
 
-def lightgbm_params(features: list[str], config: ModelConfig) -> dict[str, object]:
-    """Training parameters; directions known from the catalog become monotone constraints."""
+def lightgbm_params(
+    features: list[str], config: ModelConfig, shape: Shape, rows: int
+) -> dict[str, Any]:
+    """Training parameters of one shape; leaves need a share of the rows, not a count."""
     entries = catalog()
     return {
         "objective": "binary",
-        "metric": ["average_precision", "auc"],
-        "num_leaves": config.num_leaves,
-        "max_depth": config.max_depth,
+        "num_leaves": shape.num_leaves,
+        "max_depth": shape.max_depth,
+        "min_child_samples": max(20, int(shape.min_leaf_share * rows)),
         "learning_rate": config.learning_rate,
-        "min_child_samples": config.min_child_samples,
         "feature_fraction": config.feature_fraction,
         "bagging_fraction": config.bagging_fraction,
         "bagging_freq": config.bagging_freq,
@@ -44,49 +57,47 @@ def lightgbm_params(features: list[str], config: ModelConfig) -> dict[str, objec
     }
 
 
-def fit_model(
-    train: pd.DataFrame, valid: pd.DataFrame, features: list[str], config: ModelConfig
-) -> FittedModel:
-    """Train on ``train``, stop early and calibrate on ``valid``."""
-    params = lightgbm_params(features, config)
-    train_set = lgb.Dataset(
-        train[features].to_numpy(dtype=float),
-        train["label"].to_numpy(),
-        feature_name=features,
-        free_raw_data=False,
-    )
-    valid_set = lgb.Dataset(
-        valid[features].to_numpy(dtype=float), valid["label"].to_numpy(), reference=train_set
-    )
-    booster = lgb.train(
-        params,
-        train_set,
-        num_boost_round=config.num_boost_round,
-        valid_sets=[valid_set],
-        valid_names=["valid"],
-        callbacks=[
-            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)
-        ],
-    )
-    raw = raw_scores(booster, valid, features)
-    return FittedModel(booster, calibrate(raw, valid["label"].to_numpy()), booster.best_iteration)
+def fit_booster(
+    rows: pd.DataFrame, features: list[str], params: dict[str, Any], trees: int
+) -> lgb.Booster:
+    """Exactly ``trees`` rounds on ``rows`` (their ``label``) on this machine."""
+    dataset = lgb.Dataset(rows[features].to_numpy(dtype=float), rows["label"].to_numpy())
+    return lgb.train(params, dataset, num_boost_round=trees)
 
 
-def raw_scores(booster: lgb.Booster, rows: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """The model's log-odds for rows holding the input columns."""
+def raw_scores(
+    booster: lgb.Booster, rows: pd.DataFrame, features: list[str], trees: int | None = None
+) -> np.ndarray:
+    """The model's log-odds for rows holding the input columns (the first ``trees``)."""
     return np.asarray(
-        booster.predict(rows[features].to_numpy(dtype=float), raw_score=True), dtype=float
+        booster.predict(rows[features].to_numpy(dtype=float), raw_score=True, num_iteration=trees),
+        dtype=float,
     )
+
+
+def validation_curve(booster: lgb.Booster, rows: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """Average precision on ``rows`` after every ``CURVE_STEP`` trees (index k: k+1 steps)."""
+    x = rows[features].to_numpy(dtype=float)
+    y = rows["label"].to_numpy()
+    raw = np.zeros(len(x))
+    points = []
+    for start in range(0, booster.num_trees(), CURVE_STEP):
+        raw += booster.predict(x, start_iteration=start, num_iteration=CURVE_STEP, raw_score=True)
+        points.append(average_precision_score(y, raw))
+    return np.array(points)
 
 
 def calibrate(
-    raw: np.ndarray, labels: np.ndarray, min_bin_rows: int = 200, max_bins: int = 100
+    raw: np.ndarray, labels: np.ndarray, min_bin_rows: int = 200, max_bins: int = 400
 ) -> Calibration:
     """Isotonic regression of the outcome on the raw score, over equal-count bins.
 
     Fitting on single rows lets the extreme steps rest on a handful of students and
     declare a risk of 0 or 1; bins of at least ``min_bin_rows`` keep every step an
-    observed rate among many students. The map stays monotone in the raw score.
+    observed rate among many students. Isotonic regression pools bins into flat steps,
+    which would give hundreds of students one identical risk; each step is placed at the
+    middle of its bins instead and the map runs straight between steps, so it stays
+    monotone and students with different scores get different risks.
     """
     order = np.argsort(raw, kind="stable")
     bins = int(np.clip(len(raw) // min_bin_rows, 2, max_bins))
@@ -98,4 +109,31 @@ def calibrate(
         centre, rate, sample_weight=weight
     )
     points = isotonic.predict(centre)
-    return Calibration([float(x) for x in centre], [float(y) for y in points])
+    knots_x, knots_y = [], []
+    for level in np.unique(points):
+        step = points == level
+        knots_x.append(float(np.average(centre[step], weights=weight[step])))
+        knots_y.append(float(level))
+    return Calibration(knots_x, knots_y)
+
+
+def seasonal_calibration(
+    raw: np.ndarray, labels: np.ndarray, terms: np.ndarray
+) -> SeasonalCalibration:
+    """A calibration per term number where that season has enough students who left,
+    and one over every term for the rest.
+
+    The share who leave differs by season (term 2 ends the year, when non-continuation
+    is counted), so a map fitted on the other term mis-states risk.
+
+    Args:
+        raw: out-of-sample raw scores (never from the rows a model was fitted on).
+        labels: their outcomes.
+        terms: the term number of each row.
+    """
+    by_term = {}
+    for term in np.unique(terms):
+        chosen = terms == term
+        if labels[chosen].sum() >= MIN_CALIBRATION_POSITIVES:
+            by_term[str(int(term))] = calibrate(raw[chosen], labels[chosen])
+    return SeasonalCalibration(calibrate(raw, labels), by_term)

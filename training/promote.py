@@ -1,20 +1,27 @@
-"""``ews promote``: move ``champion`` to the challenger only when it is at least as good.
+"""``ews promote``: move ``champion`` to the challenger only when it has earned it.
 
-Both models are scored on the same rows: the challenger's test period (its latest
-mature term), rebuilt from the current data. The challenger must match or beat the
-champion's precision at the top 10% and add no fairness flag the champion lacks.
-``--force`` promotes anyway and records who and why on the version.
+A challenger is refused when its training flagged it as degenerate (``training.guards``).
+Otherwise it is compared with the champion on the challenger's test period, rebuilt
+from the current data, each model by its booster that learned only from outcomes known
+before that period. The challenger wins when it is not worse on within-school precision
+at capacity by more than a margin, judged by the lower end of a bootstrap interval over
+students (two models that differ only by their seed are a tie, not a loss), and adds no
+fairness flag the champion lacks. ``--force`` promotes anyway and records who and why.
+Every decision, promoted or refused, is recorded in MLflow with its figures.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import lightgbm as lgb
 import mlflow
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -22,12 +29,20 @@ from core.settings import Settings
 from features.sources import Sources
 from riskmodel.bundle import BundleError, ModelBundle
 from riskmodel.registry import CHALLENGER, CHAMPION, fetch_bundle
-from training.config import FairnessConfig, TrainConfig
-from training.evaluate import evaluate
+from training.config import TrainConfig
+from training.evaluate import (
+    Interval,
+    StudentResamples,
+    capacity_places,
+    flag_places,
+    precision_interval,
+)
 from training.fairness import fairness_audit, flags
 from training.labels import LabelRules
 from training.matrix import build_training_matrix, weekly_as_of_dates
 from training.tracking import configure_tracking
+
+PROMOTIONS_EXPERIMENT = "dropout-risk promotions"
 
 
 @dataclass
@@ -36,24 +51,18 @@ class Decision:
     challenger_version: str
     champion_version: str | None
     reasons: list[str] = field(default_factory=list)
-    scores: dict[str, dict[str, object]] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
+    forced: bool = False
 
 
-def score_on_period(
-    bundle: ModelBundle, rows: pd.DataFrame, fairness: FairnessConfig
-) -> dict[str, object]:
-    """Precision at the top 10% and fairness flags of one model on the given rows."""
-    raw = bundle.raw_score(rows)
-    labels = rows["label"].to_numpy()
-    metrics = evaluate(
-        labels, bundle.calibration.apply(raw), raw, rows[["as_of", "school_id"]], [0.10]
-    )
-    audit = fairness_audit(rows, labels, raw, fairness)
-    return {
-        "precision_at_10": metrics["precision_at_10"],
-        "pr_auc": metrics["pr_auc"],
-        "flags": flags(audit),
-    }
+@dataclass(frozen=True)
+class Judged:
+    """One model on the comparison rows."""
+
+    flagged: np.ndarray
+    precision: Interval
+    flags: list[str]
+    which: str  # "served" or "evaluation": which of the bundle's boosters was used
 
 
 def held_out_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:
@@ -67,14 +76,29 @@ def held_out_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:
     return matrix[matrix["mature"].astype(bool)].reset_index(drop=True)
 
 
+def unseen_booster(bundle: ModelBundle, period_start: str) -> tuple[lgb.Booster, str] | None:
+    """The bundle's booster that learned only from outcomes known by ``period_start``:
+    the served one when it is old enough, else the evaluation one, else none."""
+    if bundle.observed_until and bundle.observed_until <= period_start:
+        return bundle.booster, "served"
+    held_out = bundle.evaluation
+    if held_out is not None and held_out.observed_until <= period_start:
+        return held_out.booster, "evaluation"
+    return None
+
+
 def promote(
-    settings: Settings, engine: sa.Engine, force: bool = False, reason: str | None = None
+    settings: Settings,
+    engine: sa.Engine,
+    force: bool = False,
+    reason: str | None = None,
+    config: TrainConfig | None = None,
 ) -> Decision:
     """Compare challenger with champion and move the alias when the challenger earns it."""
     if force and not (reason and reason.strip()):
         raise ValueError("--force needs --reason saying why")
+    config = config or TrainConfig.load()
     configure_tracking(settings)
-    client = mlflow.MlflowClient()
     with tempfile.TemporaryDirectory() as folder:
         challenger, challenger_version = fetch_bundle(
             settings.model_name, CHALLENGER, Path(folder) / "c"
@@ -90,49 +114,165 @@ def promote(
         str(challenger_version.version),
         str(champion_version.version) if champion_version else None,
     )
-    if champion is None:
-        decision.reasons.append("no champion yet: the first model becomes champion")
-        decision.promoted = True
-    elif champion_version.version == challenger_version.version:
+    if champion_version is not None and champion_version.version == challenger_version.version:
         decision.reasons.append(f"version {challenger_version.version} is already the champion")
         return decision
-    else:
-        rows = held_out_rows(Sources.from_database(engine), challenger)
-        fairness = TrainConfig.load().fairness
-        new = score_on_period(challenger, rows, fairness)
-        try:
-            old = score_on_period(champion, rows, fairness)
-        except BundleError as error:
-            old = {"precision_at_10": float("-inf"), "pr_auc": float("nan"), "flags": []}
-            decision.reasons.append(f"the champion cannot score today's features ({error})")
-        decision.scores = {"challenger": new, "champion": old}
-        better = float(new["precision_at_10"]) >= float(old["precision_at_10"])  # type: ignore[arg-type]
-        added = sorted(_groups(new["flags"]) - _groups(old["flags"]))  # type: ignore[arg-type]
-        decision.reasons.append(
-            f"precision at top 10%: challenger {new['precision_at_10']:.4f} vs champion "
-            f"{old['precision_at_10']:.4f} on {len(rows):,} rows of the same test period"
-        )
-        if not better:
-            decision.reasons.append("the challenger is worse on precision at the top 10%")
-        if added:
-            decision.reasons.append(f"the challenger adds fairness flags: {', '.join(added)}")
-        decision.promoted = better and not added
+    problems = list(challenger.metadata.get("guard_problems", []))
+    decision.reasons += [f"the challenger failed a guard: {p}" for p in problems]
+    if champion is None:
+        if not problems:
+            decision.reasons.append("no champion yet: the first sound model becomes champion")
+            decision.promoted = True
+    elif not problems:
+        _compare(decision, challenger, champion, engine, config)
     if not decision.promoted and force:
         decision.reasons.append(f"forced by {getpass.getuser()}: {reason}")
-        decision.promoted = True
+        decision.promoted = decision.forced = True
     if decision.promoted:
-        version = decision.challenger_version
-        client.set_registered_model_alias(settings.model_name, CHAMPION, version)
-        tags = {
-            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "promoted_by": getpass.getuser(),
-            "forced": str(bool(force and reason)).lower(),
-        }
-        if force:
-            tags["promotion_reason"] = str(reason)
-        for key, value in tags.items():
-            client.set_model_version_tag(settings.model_name, version, key, value)
+        _move_champion(settings, decision, reason)
+    _record(settings, decision, config)
     return decision
+
+
+def _compare(
+    decision: Decision,
+    challenger: ModelBundle,
+    champion: ModelBundle,
+    engine: sa.Engine,
+    config: TrainConfig,
+) -> None:
+    """Judge both on the challenger's test period and decide; reasons say why."""
+    period = str(challenger.metadata["split"]["test_from"])
+    chosen = {
+        "challenger": unseen_booster(challenger, period),
+        "champion": unseen_booster(champion, period),
+    }
+    unseen = [name for name, found in chosen.items() if found is None]
+    if unseen:
+        decision.reasons.append(
+            f"the {' and the '.join(unseen)} learned from outcomes inside the test period "
+            f"(from {period}), so the two cannot be compared fairly on it"
+        )
+        return
+    rows = held_out_rows(Sources.from_database(engine), challenger)
+    labels = rows["label"].to_numpy()
+    draws = StudentResamples.draw(rows["student_id"].to_numpy(), config.promotion.bootstrap)
+    places = capacity_places(rows[["as_of", "school_id", "capacity"]], config.tiers.high_share)
+    judged = {}
+    for name, bundle in (("challenger", challenger), ("champion", champion)):
+        booster, which = chosen[name]  # type: ignore[misc]
+        try:
+            raw = bundle.raw_score(rows, booster)
+        except BundleError as error:
+            decision.reasons.append(f"the {name} cannot score today's features ({error})")
+            if name == "champion":
+                decision.promoted = True
+            return
+        flagged = flag_places(raw, rows[["as_of", "school_id"]], places)
+        audit = fairness_audit(rows, labels, raw, config.fairness)
+        judged[name] = Judged(
+            flagged, precision_interval(labels, flagged, draws), flags(audit), which
+        )
+    new, old = judged["challenger"], judged["champion"]
+    hits = {name: (labels * j.flagged).astype(float) for name, j in judged.items()}
+    difference = Interval.of(
+        new.precision.estimate - old.precision.estimate,
+        draws.ratio(hits["challenger"], new.flagged.astype(float))
+        - draws.ratio(hits["champion"], old.flagged.astype(float)),
+    )
+    margin = config.promotion.margin
+    decision.figures = {
+        "rows": float(len(rows)),
+        "students": float(len(np.unique(rows["student_id"]))),
+        "challenger.precision_at_capacity_school": new.precision.estimate,
+        "champion.precision_at_capacity_school": old.precision.estimate,
+        "difference": difference.estimate,
+        "difference.low": difference.low,
+        "difference.high": difference.high,
+        "margin": margin,
+    }
+    decision.reasons.append(
+        f"within-school precision at capacity on {len(rows):,} rows of the same test period "
+        f"({decision.figures['students']:,.0f} students): challenger {new.precision} "
+        f"({new.which} model) against champion {old.precision} ({old.which} model); "
+        f"difference {difference}"
+    )
+    not_worse = np.isfinite(difference.low) and difference.low >= -margin
+    if not not_worse:
+        decision.reasons.append(
+            f"the challenger is worse: the lower end of the difference ({difference.low:+.4f}) "
+            f"is below the margin of -{margin}"
+        )
+    added = sorted(_groups(new.flags) - _groups(old.flags))
+    if added:
+        decision.reasons.append(f"the challenger adds fairness flags: {', '.join(added)}")
+    decision.promoted = bool(not_worse and not added)
+    if decision.promoted:
+        decision.reasons.append(
+            "the challenger is not worse than the champion beyond the margin (noise included)"
+        )
+
+
+def _move_champion(settings: Settings, decision: Decision, reason: str | None) -> None:
+    client = mlflow.MlflowClient()
+    version = decision.challenger_version
+    client.set_registered_model_alias(settings.model_name, CHAMPION, version)
+    tags = {
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "promoted_by": getpass.getuser(),
+        "forced": str(decision.forced).lower(),
+    }
+    if decision.forced:
+        tags["promotion_reason"] = str(reason)
+    for key, value in tags.items():
+        client.set_model_version_tag(settings.model_name, version, key, value)
+
+
+def _record(settings: Settings, decision: Decision, config: TrainConfig) -> None:
+    """Every decision, promoted or not, as a run of the promotions experiment."""
+    experiment = mlflow.get_experiment_by_name(PROMOTIONS_EXPERIMENT)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment is not None
+        else mlflow.create_experiment(
+            PROMOTIONS_EXPERIMENT,
+            artifact_location=_artifact_location(settings),
+        )
+    )
+    outcome = "promoted" if decision.promoted else "refused"
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"{outcome}: v{decision.challenger_version} vs v{decision.champion_version}",
+    ):
+        mlflow.log_params(
+            {
+                "challenger_version": decision.challenger_version,
+                "champion_version": str(decision.champion_version),
+                "margin": config.promotion.margin,
+                "bootstrap": config.promotion.bootstrap,
+                "decided_by": getpass.getuser(),
+            }
+        )
+        finite = {k: v for k, v in decision.figures.items() if np.isfinite(v)}
+        if finite:
+            mlflow.log_metrics(finite)
+        mlflow.set_tags(
+            {
+                "decision": outcome,
+                "forced": str(decision.forced).lower(),
+                "reasons": json.dumps(decision.reasons, ensure_ascii=False)[:5000],
+                "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
+    mlflow.MlflowClient().set_model_version_tag(
+        settings.model_name, decision.challenger_version, "promotion_decision", outcome
+    )
+
+
+def _artifact_location(settings: Settings) -> str | None:
+    uri = settings.mlflow_tracking_uri
+    local = uri.startswith(("sqlite:", "file:")) or "://" not in uri
+    return settings.mlflow_artifact_root.resolve().as_uri() if local else None
 
 
 def _groups(flagged: list[str]) -> set[str]:

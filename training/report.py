@@ -13,6 +13,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve
 
 from training.evaluate import flag_top, precision_recall_at
+from training.fairness import Audit, explain_flag
 
 SCORER_NAMES = {"model": "LightGBM", "abc_rule": "ABC rule", "logistic": "Logistic regression"}
 
@@ -88,27 +89,47 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
+def plot_search(curves: dict[str, np.ndarray], trees: int, path: Path) -> Path:
+    """Mean validation average precision over the folds against trees, by shape."""
+    from training.model import CURVE_STEP
+
+    figure, axis = _figure(6, 4.5)
+    for name, curve in curves.items():
+        axis.plot(np.arange(1, len(curve) + 1) * CURVE_STEP, curve, label=name)
+    axis.axvline(trees, color="grey", linestyle=":", label=f"chosen: {trees} trees")
+    axis.set(
+        xlabel="trees",
+        ylabel="mean average precision on the folds",
+        title="Choice of shape and trees (rolling-origin folds)",
+    )
+    axis.legend()
+    return _save(figure, path)
+
+
 def model_card(context: dict[str, Any]) -> str:
-    """The model card in Markdown: purpose, data, metrics against baselines, fairness, limits."""
+    """The model card in Markdown: purpose, data, choice, metrics against baselines with
+    intervals, calibration, guards, fairness, limits."""
     metrics: pd.DataFrame = context["metrics"]
-    audit: pd.DataFrame = context["fairness"]
+    audit: Audit = context["fairness"]
     split = context["split"]
     shown = [
         "roc_auc",
         "pr_auc",
         "brier",
         "ece",
-        "precision_at_5",
-        "precision_at_10",
-        "precision_at_20",
-        "recall_at_10",
+        "precision_at_capacity_school",
+        "recall_at_capacity_school",
         "precision_at_10_school",
+        "recall_at_10_school",
+        "precision_at_10",
+        "recall_at_10",
     ]
     table = metrics.loc[[m for m in shown if m in metrics.index]].rename(columns=SCORER_NAMES)
-    small = audit[audit["status"] == "too small"]
     base_rate = cast(float, metrics.at["base_rate", "model"])
-    too_small = ", ".join(f"{r.attribute}={r.group}" for r in small.itertuples()) or "none"
     explain_us = context.get("explain_us_per_student", float("nan"))
+    intervals = context.get("intervals", {})
+    problems = context.get("problems", [])
+    rows = context["rows"]
     lines = [
         f"# Model card: dropout-risk (run {context['run_id']})",
         "",
@@ -117,22 +138,59 @@ def model_card(context: dict[str, Any]) -> str:
         f"{context['horizon_days']} days, so that class advisors and care committees can act "
         "early. It supports, and never replaces, the student care system's judgement.",
         "",
-        "## Data",
-        f"- Training as-of dates {split['train_from']} to {split['train_until']} "
-        f"(validation from {split['valid_from']}); "
-        f"test {split['test_from']} to {split['test_until']}.",
-        f"- Rows: train {context['rows']['train']:,}, validation {context['rows']['valid']:,}, "
-        f"test {context['rows']['test']:,}; positive share in test {base_rate:.3%}.",
+        "## Data and validation",
+        f"- The evaluation model learned from as-of dates {split['train_from']} to "
+        f"{split['train_until']}, only from outcomes known before the test period "
+        f"{split['test_from']} to {split['test_until']}; the served model is refit on every "
+        f"mature row up to {split['refit_until']}.",
+        f"- Rows: evaluation {rows['train']:,}, test {rows['test']:,}, refit {rows['refit']:,}; "
+        f"share who left in the test period {base_rate:.3%}.",
+        f"- Rolling-origin folds (each fitted only on outcomes known before it): {split['folds']}.",
+        *[f"- **Note:** {note}." for note in context.get("notes", [])],
         f"- {len(context['features'])} inputs; protected attributes used as inputs: "
         f"{'yes' if context['use_sensitive'] else 'no'}.",
+        f"- Chosen on the folds: the {context.get('shape', '?')} shape with "
+        f"{context.get('trees', '?')} trees.",
         "",
+    ]
+    folds = context.get("folds")
+    if folds is not None and len(folds):
+        lines += ["### Scores on the folds (mean and spread)", "", markdown_table(folds), ""]
+    lines += [
         "## Test metrics against the baselines",
+        "",
+        'All three are fitted on the same rows and calibrated the same way. "at capacity": '
+        "each school's weekly home-visit capacity.",
         "",
         markdown_table(table),
         "",
-        "## Fairness (top 10% each week)",
-        f"- Flagged groups: {', '.join(context['fairness_flags']) or 'none'}.",
-        f"- Too small to judge: {too_small}.",
+    ]
+    if intervals:
+        lines += [
+            "Intervals (95%, bootstrap over students):",
+            "",
+            *[f"- {name}: {interval}" for name, interval in intervals.items()],
+            "",
+        ]
+    calibration = context.get("calibration")
+    if calibration is not None and len(calibration):
+        lines += [
+            "## Calibration on the test period",
+            "",
+            'Observed against expected leavers (a ratio near 1: "30% risk" meant about 3 in 10).',
+            "",
+            markdown_table(calibration.set_index("group")),
+            "",
+        ]
+    lines += [
+        "## Guards",
+        "",
+        *(
+            [f"- {p}" for p in problems]
+            or ["- None: the model ranks students better than its baselines and spreads its risks."]
+        ),
+        "",
+        fairness_markdown(audit),
         "",
         "## Limits",
         "- Trained on the data it was given; synthetic data shows the pipeline works, not that "
@@ -143,6 +201,73 @@ def model_card(context: dict[str, Any]) -> str:
         f"- Explanation cost: {explain_us:.1f} µs per student.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def fairness_markdown(audit: Audit) -> str:
+    """The fairness section: found in time, the within-level audit with each flag
+    explained in Thai and English, and the level comparison."""
+    found = audit.found_in_time.copy()
+    found["share found in time"] = [
+        _share(share, low, high)
+        for share, low, high in zip(
+            found["share_found_in_time"].to_numpy(dtype=float),
+            found["low"].to_numpy(dtype=float),
+            found["high"].to_numpy(dtype=float),
+            strict=True,
+        )
+    ]
+    found["helped, of those found"] = [f"{r.helped}/{r.found}" for r in found.itertuples()]
+    groups = audit.groups
+    shown = groups[["attribute", "group", "students", "left", "flagged", "status"]].copy()
+    for metric in ("recall", "fpr", "precision"):
+        shown[f"{metric} ratio"] = [
+            f"{r[f'{metric}_ratio']:.2f} [{r[f'{metric}_low']:.2f}, {r[f'{metric}_high']:.2f}]"
+            if f"{metric}_ratio" in r
+            and pd.notna(r.get(f"{metric}_ratio"))
+            and pd.notna(r.get(f"{metric}_low"))
+            else "–"
+            for _, r in groups.iterrows()
+        ]
+    flagged = groups[groups["status"] == "flag"]
+    explained = [
+        f"- {explain_flag(row, 'en')}\n  {explain_flag(row, 'th')}" for _, row in flagged.iterrows()
+    ]
+    lines = [
+        "## Fairness: whom the lists find (students, not rows; top 10% of each school weekly)",
+        "",
+        "### Found in time: among students who left, flagged at least "
+        "the configured number of weeks before leaving",
+        "",
+        markdown_table(
+            found.set_index("attribute")[
+                ["group", "left", "found_in_time", "share found in time", "helped, of those found"]
+            ]
+        ),
+        "",
+        "### Groups against their reference group, within the same school levels",
+        "",
+        "Ratios are observed over expected from the reference group's rates at each level, "
+        "with 95% intervals over students; a group is flagged only when a whole interval "
+        "lies outside 0.8–1.25.",
+        "",
+        markdown_table(shown.set_index("attribute")),
+        "",
+        "Flags explained:" if explained else "No group is flagged.",
+        *explained,
+        "",
+        "### Levels compared (base rates differ by level: reported, not judged)",
+        "",
+        markdown_table(audit.levels.drop(columns="note").set_index("level")),
+    ]
+    return "\n".join(lines)
+
+
+def _share(share: float, low: float, high: float) -> str:
+    if not np.isfinite(share):
+        return "–"
+    if not np.isfinite(low):
+        return f"{share:.0%}"
+    return f"{share:.0%} [{low:.0%}, {high:.0%}]"
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:

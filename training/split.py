@@ -1,54 +1,116 @@
-"""Temporal splits: train on earlier as-of dates, validate on the next term, test on the latest."""
+"""Temporal splits: rolling-origin folds for choosing settings, a purged test, and a refit.
+
+A row's label is the student's outcome over ``horizon`` days after its as-of date, so it
+is only *observed* at ``as_of + horizon``. A model judged on a period starting at ``S``
+may only be fitted on rows observed by ``S`` ("purged"): otherwise it learns from events
+that happen inside the period it is judged on.
+
+- **Test**: the latest term with mature labels (or from ``test_from``). It is never used
+  to choose anything; it only measures the evaluation model.
+- **Evaluation model**: fitted on rows observed before the test start, then scored on
+  the test period.
+- **Folds** (rolling origin): each earlier term (or, when there are too few, each block
+  of a few weeks) is a validation period, with a model fitted on rows observed before
+  it. Settings and the number of trees are chosen on the folds together.
+- **Refit**: the registered model is fitted on every mature row, so it is as fresh as
+  the data.
+
+It works with one or two terms a year and two or three years of data; when the history
+is too short for any fold, the plan says so and training uses its default settings.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 TERM_KEY = ["academic_year", "term"]
 
 
 class SplitError(ValueError):
-    """The data cannot be split as asked (too few terms with mature labels)."""
+    """The data cannot be split as asked (too little history with mature labels)."""
 
 
 @dataclass(frozen=True)
-class TemporalSplit:
-    """Row masks over the training matrix and the dates that define them."""
+class Fold:
+    """One rolling-origin fold: fit on ``train`` (purged), judge on ``valid``."""
 
     train: pd.Series
     valid: pd.Series
+    valid_from: pd.Timestamp
+    valid_until: pd.Timestamp
+    term: int  # the term number of the validation period (its season)
+    purged: bool = True  # False: a stand-in when the history is too short (see plan_splits)
+
+    def describe(self) -> str:
+        kind = "" if self.purged else ", not purged"
+        return f"{self.valid_from.date()}–{self.valid_until.date()} (term {self.term}{kind})"
+
+
+@dataclass(frozen=True)
+class TemporalPlan:
+    """Row masks over the training matrix for every fit of one training run."""
+
+    horizon: pd.Timedelta
+    folds: list[Fold]
+    train: pd.Series  # the evaluation model's rows: observed before the test start
     test: pd.Series
+    refit: pd.Series  # every mature row
     train_from: pd.Timestamp
     train_until: pd.Timestamp
-    valid_from: pd.Timestamp
     test_from: pd.Timestamp
     test_until: pd.Timestamp
+    refit_until: pd.Timestamp
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tuned(self) -> bool:
+        """Whether the folds are purged ones that settings may be chosen on."""
+        return bool(self.folds) and all(f.purged for f in self.folds)
 
     def describe(self) -> dict[str, str]:
         return {
-            "train_from": f"{self.train_from.date()}",
-            "train_until": f"{self.train_until.date()}",
-            "valid_from": f"{self.valid_from.date()}",
-            "test_from": f"{self.test_from.date()}",
-            "test_until": f"{self.test_until.date()}",
+            "train_from": str(self.train_from.date()),
+            "train_until": str(self.train_until.date()),
+            "test_from": str(self.test_from.date()),
+            "test_until": str(self.test_until.date()),
+            "refit_until": str(self.refit_until.date()),
+            "horizon_days": str(self.horizon.days),
+            "folds": "; ".join(f.describe() for f in self.folds) or "none",
         }
 
 
-def temporal_split(
-    matrix: pd.DataFrame, train_until: date | None = None, test_from: date | None = None
-) -> TemporalSplit:
-    """Split the matrix by as-of date; only mature labels are ever used.
+def plan_splits(
+    matrix: pd.DataFrame,
+    horizon_days: int,
+    test_from: date | None = None,
+    train_until: date | None = None,
+    max_folds: int = 3,
+    fold_weeks: int = 8,
+    min_positives: int = 10,
+) -> TemporalPlan:
+    """Plan the folds, the purged evaluation fit, the test period and the refit.
 
-    Without dates: the test period is the latest term with mature labels, validation the
-    term before it, training every earlier mature row. ``train_until`` is the last as-of
-    date of training and validation (validation is its latest term); ``test_from`` the
-    first as-of date of the test period.
+    Args:
+        matrix: the training matrix (as_of, academic_year, term, label, mature).
+        horizon_days: the label's horizon: a row is observed ``horizon_days`` after it.
+        test_from: first as-of date of the test period (default: the latest mature term).
+        train_until: last as-of date any fit may use before the test (default: as late
+            as the purge allows).
+        max_folds: at most this many folds, the most recent first.
+        fold_weeks: the length of a validation block when there are too few terms.
+        min_positives: a fit or a judged period needs at least this many students who left.
+
+    Raises:
+        SplitError: no test period, or too little history before it to fit anything.
     """
+    horizon = pd.Timedelta(days=horizon_days)
     mature = matrix["mature"].astype(bool)
     as_of = matrix["as_of"]
+    observed = as_of + horizon
     terms = (
         matrix[mature]
         .groupby(TERM_KEY, as_index=False)
@@ -57,38 +119,128 @@ def temporal_split(
         .reset_index(drop=True)
     )
     terms = terms[terms["positives"] > 0]
-    if test_from is None:
-        if len(terms) < 3:
-            raise SplitError(
-                "need at least three terms with mature labels to train, validate and test; "
-                f"found {len(terms)}"
-            )
-        test_start = terms["start"].iloc[-1]
-    else:
-        test_start = pd.Timestamp(test_from)
-    before_test = terms[terms["end"] < test_start]
-    if train_until is not None:
-        before_test = before_test[before_test["start"] <= pd.Timestamp(train_until)]
-    if len(before_test) < 2:
-        raise SplitError("need at least two terms with mature labels before the test period")
-    last_train_day = (
-        pd.Timestamp(train_until) if train_until is not None else before_test["end"].iloc[-1]
-    )
-    last_train_day = min(last_train_day, test_start - pd.Timedelta(days=1))
-    valid_start = before_test["start"].iloc[-1]
-
+    if terms.empty:
+        raise SplitError("no term has mature labels with anyone who left: nothing to learn from")
+    test_start = pd.Timestamp(test_from) if test_from is not None else terms["start"].iloc[-1]
     test = mature & (as_of >= test_start)
-    valid = mature & (as_of >= valid_start) & (as_of <= last_train_day)
-    train = mature & (as_of < valid_start)
-    if not test.any():
-        raise SplitError(f"no mature labels on or after the test start {test_start.date()}")
-    return TemporalSplit(
+    if int(matrix.loc[test, "label"].sum()) < 1:
+        raise SplitError(f"no mature label with anyone who left on or after {test_start.date()}")
+    cutoff = test_start
+    train = mature & (as_of < test_start) & (observed <= cutoff)
+    if train_until is not None:
+        train &= as_of <= pd.Timestamp(train_until)
+    positives = _leavers(matrix, train)
+    if positives < min_positives:
+        first = as_of[mature].min()
+        raise SplitError(
+            f"too little history before the test period ({test_start.date()}): a model may "
+            f"only learn from rows whose {horizon_days}-day outcome is known by then, and "
+            f"those hold {positives} students who left (at least {min_positives} needed). "
+            f"The data's first as-of date is {first.date()}; add older data, use a shorter "
+            "--horizon-days, or move --test-from later"
+        )
+    folds = _folds(
+        matrix, mature, terms, test_start, cutoff, horizon, max_folds, fold_weeks, min_positives
+    )
+    notes = []
+    if not folds:
+        notes.append(
+            "too little history for rolling-origin validation: no fold has enough rows "
+            "observed before it. The shape and number of trees are the configured defaults, "
+            "not chosen on data, and calibration is fitted on the last weeks before the test "
+            "period, whose outcomes overlap the weeks learned from"
+        )
+        folds = _stand_in(matrix, train)
+    refit = mature.copy()
+    return TemporalPlan(
+        horizon=horizon,
+        folds=folds,
         train=train,
-        valid=valid,
         test=test,
+        refit=refit,
         train_from=as_of[train].min(),
-        train_until=last_train_day,
-        valid_from=valid_start,
+        train_until=as_of[train].max(),
         test_from=test_start,
         test_until=as_of[test].max(),
+        refit_until=as_of[refit].max(),
+        notes=notes,
     )
+
+
+def _folds(
+    matrix: pd.DataFrame,
+    mature: pd.Series,
+    terms: pd.DataFrame,
+    test_start: pd.Timestamp,
+    cutoff: pd.Timestamp,
+    horizon: pd.Timedelta,
+    max_folds: int,
+    fold_weeks: int,
+    min_positives: int,
+) -> list[Fold]:
+    """The most recent usable validation periods before the test, as terms or blocks."""
+    as_of = matrix["as_of"]
+    observed = as_of + horizon
+    before = terms[terms["start"] < test_start]
+    periods: list[tuple[pd.Timestamp, pd.Timestamp, int]] = [
+        (pd.Timestamp(start), min(pd.Timestamp(end), cutoff - pd.Timedelta(days=1)), int(term))
+        for start, end, term in zip(before["start"], before["end"], before["term"], strict=True)
+    ]
+    folds = _usable(matrix, mature, periods, observed, min_positives)
+    if len(folds) < 2:
+        # Too few whole terms: validate on blocks of a few weeks instead.
+        mondays = sorted(as_of[mature & (as_of < cutoff)].unique())
+        blocks = [mondays[i : i + fold_weeks] for i in range(0, len(mondays), fold_weeks)]
+        periods = []
+        for block in blocks:
+            first, last = pd.Timestamp(block[0]), pd.Timestamp(block[-1])
+            term = matrix.loc[as_of == first, "term"].mode()
+            periods.append((first, last, int(term.iloc[0]) if len(term) else 1))
+        folds = _usable(matrix, mature, periods, observed, min_positives)
+    return folds[-max_folds:]
+
+
+def _leavers(matrix: pd.DataFrame, rows: pd.Series) -> int:
+    """Distinct students among the rows who went on to leave."""
+    return int(matrix.loc[rows & (matrix["label"] == 1), "student_id"].nunique())
+
+
+def _stand_in(matrix: pd.DataFrame, train: pd.Series) -> list[Fold]:
+    """One unpurged fold: the evaluation rows' last quarter of weeks against the rest."""
+    as_of = matrix["as_of"]
+    mondays = np.sort(as_of[train].unique())
+    if len(mondays) < 4:
+        return []
+    start = pd.Timestamp(mondays[len(mondays) * 3 // 4])
+    late = train & (as_of >= start)
+    term = matrix.loc[late, "term"].mode()
+    return [
+        Fold(
+            train & (as_of < start),
+            late,
+            start,
+            pd.Timestamp(mondays[-1]),
+            int(term.iloc[0]) if len(term) else 1,
+            purged=False,
+        )
+    ]
+
+
+def _usable(
+    matrix: pd.DataFrame,
+    mature: pd.Series,
+    periods: list[tuple[pd.Timestamp, pd.Timestamp, int]],
+    observed: pd.Series,
+    min_positives: int,
+) -> list[Fold]:
+    as_of = matrix["as_of"]
+    folds = []
+    for start, end, term in periods:
+        train = mature & (observed <= start)
+        valid = mature & (as_of >= start) & (as_of <= end)
+        enough = (
+            _leavers(matrix, train) >= min_positives and _leavers(matrix, valid) >= min_positives
+        )
+        if enough:
+            folds.append(Fold(train, valid, start, end, term))
+    return folds

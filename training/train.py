@@ -1,6 +1,10 @@
-"""``ews train``: build the matrix, split by time, fit, compare, audit, track and register.
+"""``ews train``: build the matrix, choose on folds, test, guard, refit, track and register.
 
-``train`` reads as the steps it takes; each step is a function below it.
+``train`` reads as the steps it takes; each step is a function below it (or a module:
+``split``, ``search``, ``guards``, ``fairness``). SPEC section 5 in short: temporal
+folds choose the settings; a model fitted only on outcomes known before the test period
+is measured there against two baselines fitted and calibrated the same way; a model
+that cannot rank is flagged; the registered model is refit on every mature row.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,55 +24,86 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sklearn.metrics import roc_auc_score
 
 from core.settings import Settings
 from features.catalog import catalog
 from features.partitions import plan_partitions
 from features.sources import Sources
-from riskmodel.bundle import ModelBundle
+from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER
 from riskmodel.treeshap import FastTreeShap
+from schooldata.db import read_table
 from training import report
 from training.baselines import ABCRule, logistic_regression
-from training.config import TrainConfig
-from training.distributed import fit_model_on_dask, partitioned_training_matrix
-from training.drift import feature_distribution
-from training.evaluate import evaluate, metrics_table
-from training.fairness import fairness_audit, flags
+from training.config import TierConfig, TrainConfig
+from training.distributed import dask_fitter, partitioned_training_matrix
+from training.drift import feature_distribution, reference_rows
+from training.evaluate import (
+    Interval,
+    StudentResamples,
+    calibration_check,
+    capacity_places,
+    evaluate,
+    flag_places,
+    metrics_table,
+    precision_interval,
+)
+from training.fairness import Audit, fairness_audit
+from training.guards import Evidence, problems
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
-from training.model import FittedModel, fit_model, raw_scores
-from training.split import TemporalSplit, temporal_split
+from training.model import (
+    Fitter,
+    fit_booster,
+    lightgbm_params,
+    raw_scores,
+    seasonal_calibration,
+)
+from training.search import Selection, select
+from training.split import TemporalPlan, plan_splits
 from training.tracking import configure_tracking
 
 SHAP_SAMPLE_ROWS = 5000
 SCORERS = ("model", "abc_rule", "logistic")
-
-
-@dataclass
-class TrainResult:
-    run_id: str
-    version: str
-    split: TemporalSplit
-    rows: dict[str, int]
-    metrics: pd.DataFrame
-    fairness: pd.DataFrame
-    fairness_flags: list[str]
-    seconds: float
-    peak_memory_gb: float
+BASELINES = ("abc_rule", "logistic")
 
 
 @dataclass
 class HeldOut:
     """The test period's outcomes and every scorer's scores on it."""
 
+    rows: pd.DataFrame
     labels: np.ndarray
     probabilities: dict[str, np.ndarray]  # calibrated, for Brier and calibration
     ranking: dict[str, np.ndarray]  # what lists are ranked by
-    meta: pd.DataFrame  # as_of and school_id of each row
     metrics: pd.DataFrame
-    audit: pd.DataFrame
+    intervals: dict[str, Interval]  # bootstrap over students
+    calibration: pd.DataFrame  # expected against observed, by decile and flagged
+    audit: Audit
     flags: list[str]
+
+    @property
+    def meta(self) -> pd.DataFrame:
+        return self.rows[["as_of", "school_id", "capacity"]]
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    version: str
+    plan: TemporalPlan
+    selection: Selection
+    rows: dict[str, int]
+    metrics: pd.DataFrame
+    intervals: dict[str, Interval]
+    calibration: pd.DataFrame
+    fairness: Audit
+    fairness_flags: list[str]
+    problems: list[str]
+    seconds: float
+    peak_memory_gb: float
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,12 +111,13 @@ class RunRecord:
     """Everything one training run logs to MLflow."""
 
     config: TrainConfig
-    split: TemporalSplit
+    plan: TemporalPlan
+    selection: Selection
     rows: dict[str, int]
     features: list[str]
-    fitted: FittedModel
     trainer: str
     test: HeldOut
+    problems: list[str]
     bundle: ModelBundle
     contributions: np.ndarray  # exact SHAP values of a sample of test rows
     explain_us: float
@@ -107,25 +143,66 @@ def train(
 
     With a Dask ``client`` (or a Parquet dataset in the settings) the matrix is built
     partition by partition by school; with a client LightGBM trains on its workers
-    (``training.distributed``). Everything after the fit is the same.
+    (``training.distributed``). Everything else is the same.
     """
     started = time.perf_counter()
     matrix = training_matrix(settings, config, engine, client, on_progress)
-    split = temporal_split(matrix, config.split.train_until, config.split.test_from)
-    train_rows, valid_rows, test_rows = matrix[split.train], matrix[split.valid], matrix[split.test]
-    rows = {"train": len(train_rows), "valid": len(valid_rows), "test": len(test_rows)}
+    plan = plan_splits(
+        matrix,
+        config.labels.horizon_days,
+        config.split.test_from,
+        config.split.train_until,
+        config.validation.max_folds,
+        config.validation.fold_weeks,
+        config.validation.min_positives,
+    )
     features = model_inputs(config)
+    fitter, trainer = _fitter(client, config.model.seed)
 
-    on_progress("training LightGBM" + (" on Dask" if client is not None else ""))
-    fitted, trainer = fit(train_rows, valid_rows, features, config, client)
-    on_progress("fitting the baselines and evaluating on the test period")
-    test = evaluate_on_test_period(fitted, train_rows, valid_rows, test_rows, features, config)
-    bundle = make_bundle(fitted, train_rows, valid_rows, features, config, split, test)
-    contributions, explain_us = explanation_cost(fitted.booster, test_rows[features])
+    on_progress(f"choosing the model on {len(plan.folds)} rolling-origin folds")
+    selection = select(matrix, plan, features, config, fitter)
+    on_progress("fitting on the outcomes known before the test period, and the baselines")
+    evaluation, logistic = _fit_before_test(matrix, plan, selection, features, config, fitter)
+    test = evaluate_on_test_period(
+        matrix[plan.test],
+        selection,
+        evaluation,
+        logistic,
+        features,
+        config,
+        read_table(engine, "interventions", columns=["student_id", "date", "type"]),
+    )
+    oof = selection.out_of_fold
+    oof_risk = evaluation.calibration.apply(
+        oof["model"].to_numpy(dtype=float), oof["term"].to_numpy()
+    )
+    tiers = tier_policy(oof_risk, float(oof["label"].mean()), config.tiers)
+    guard_problems = problems(_evidence(selection, test, tiers), config.guards)
+
+    on_progress("refitting on every mature row")
+    bundle = make_bundle(matrix, plan, selection, evaluation, test, features, config, fitter)
+    bundle.metadata["guard_problems"] = guard_problems
+    contributions, explain_us = explanation_cost(bundle.booster, test.rows[features])
 
     on_progress("logging to MLflow")
+    rows = {
+        "train": int(plan.train.sum()),
+        "test": int(plan.test.sum()),
+        "refit": int(plan.refit.sum()),
+        **{f"fold_{i + 1}": int(f.train.sum()) for i, f in enumerate(plan.folds)},
+    }
     record = RunRecord(
-        config, split, rows, features, fitted, trainer, test, bundle, contributions, explain_us
+        config,
+        plan,
+        selection,
+        rows,
+        features,
+        trainer,
+        test,
+        guard_problems,
+        bundle,
+        contributions,
+        explain_us,
     )
     run_id, version = track_and_register(settings, record)
     # ru_maxrss is in kilobytes on Linux.
@@ -133,13 +210,18 @@ def train(
     return TrainResult(
         run_id,
         version,
-        split,
+        plan,
+        selection,
         rows,
         test.metrics,
+        test.intervals,
+        test.calibration,
         test.audit,
         test.flags,
+        guard_problems,
         time.perf_counter() - started,
         peak_gb,
+        plan.notes,
     )
 
 
@@ -169,87 +251,229 @@ def training_matrix(
     return matrix
 
 
-def fit(
-    train_rows: pd.DataFrame,
-    valid_rows: pd.DataFrame,
-    features: list[str],
-    config: TrainConfig,
-    client: Any,
-) -> tuple[FittedModel, str]:
-    """LightGBM here, or on the Dask client's workers; returns the model and who trained it."""
+def _fitter(client: Any, seed: int) -> tuple[Fitter, str]:
     if client is None:
-        return fit_model(train_rows, valid_rows, features, config.model), "lightgbm"
-    fitted = fit_model_on_dask(train_rows, valid_rows, features, config.model, client)
-    return fitted, f"lightgbm.dask ({len(client.scheduler_info()['workers'])} workers)"
+        return fit_booster, "lightgbm"
+    workers = len(client.scheduler_info()["workers"])
+    return dask_fitter(client, seed), f"lightgbm.dask ({workers} workers)"
 
 
-def evaluate_on_test_period(
-    fitted: FittedModel,
-    train_rows: pd.DataFrame,
-    valid_rows: pd.DataFrame,
-    test_rows: pd.DataFrame,
+@dataclass(frozen=True)
+class Fitted:
+    """One fit of the chosen configuration and its out-of-sample calibration."""
+
+    booster: lgb.Booster
+    calibration: SeasonalCalibration
+
+
+def _fit_before_test(
+    matrix: pd.DataFrame,
+    plan: TemporalPlan,
+    selection: Selection,
     features: list[str],
     config: TrainConfig,
-) -> HeldOut:
-    """The model and both baselines (fitted on the same split) scored on the test period."""
-    abc = ABCRule().fit(valid_rows, valid_rows["label"])
-    logistic = logistic_regression(config.model.seed).fit(train_rows[features], train_rows["label"])
-    labels = test_rows["label"].to_numpy()
-    model_raw = raw_scores(fitted.booster, test_rows, features)
-    probabilities = {
-        "model": fitted.calibration.apply(model_raw),
-        "abc_rule": abc.predict_proba(test_rows),
-        "logistic": logistic.predict_proba(test_rows[features])[:, 1],
-    }
-    ranking = {
-        "model": model_raw,
-        "abc_rule": abc.score(test_rows),
-        "logistic": probabilities["logistic"],
-    }
-    meta = test_rows[["as_of", "school_id"]]
-    results = {
-        name: evaluate(
-            labels, probabilities[name], ranking[name], meta, config.evaluation.top_shares
-        )
-        for name in SCORERS
-    }
-    audit = fairness_audit(test_rows, labels, model_raw, config.fairness)
-    return HeldOut(
-        labels, probabilities, ranking, meta, metrics_table(results), audit, flags(audit)
+    fitter: Fitter,
+) -> tuple[Fitted, Any]:
+    """The evaluation model and the logistic baseline, on rows observed before the test.
+
+    Both are calibrated on the folds' out-of-sample scores of the test period's season.
+    """
+    rows = matrix[plan.train]
+    params = lightgbm_params(features, config.model, selection.shape, len(rows))
+    booster = fitter(rows, features, params, selection.trees)
+    logistic = logistic_regression(config.model.seed).fit(rows[features], rows["label"])
+    return Fitted(booster, _calibration(selection.out_of_fold, "model")), logistic
+
+
+def _calibration(scored: pd.DataFrame, scorer: str) -> SeasonalCalibration:
+    return seasonal_calibration(
+        scored[scorer].to_numpy(dtype=float),
+        scored["label"].to_numpy(dtype=float),
+        scored["term"].to_numpy(),
     )
 
 
-def make_bundle(
-    fitted: FittedModel,
-    train_rows: pd.DataFrame,
-    valid_rows: pd.DataFrame,
+def evaluate_on_test_period(
+    rows: pd.DataFrame,
+    selection: Selection,
+    evaluation: Fitted,
+    logistic: Any,
     features: list[str],
     config: TrainConfig,
-    split: TemporalSplit,
+    interventions: pd.DataFrame | None = None,
+) -> HeldOut:
+    """The evaluation model and both baselines on the test period, with intervals."""
+    labels = rows["label"].to_numpy()
+    terms = rows["term"].to_numpy()
+    ranking = {
+        "model": raw_scores(evaluation.booster, rows, features),
+        "abc_rule": ABCRule().score(rows),
+        "logistic": np.asarray(logistic.decision_function(rows[features])),
+    }
+    probabilities = {
+        "model": evaluation.calibration.apply(ranking["model"], terms),
+        **{
+            name: _calibration(selection.out_of_fold, name).apply(ranking[name], terms)
+            for name in BASELINES
+        },
+    }
+    meta = rows[["as_of", "school_id", "capacity"]]
+    share = config.tiers.high_share
+    results = {
+        name: evaluate(
+            labels, probabilities[name], ranking[name], meta, config.evaluation.top_shares, share
+        )
+        for name in SCORERS
+    }
+    places = capacity_places(meta, share)
+    flagged = {
+        name: flag_places(ranking[name], meta[["as_of", "school_id"]], places) for name in SCORERS
+    }
+    intervals = _intervals(rows, labels, ranking, flagged, config.guards.bootstrap)
+    audit = fairness_audit(rows, labels, ranking["model"], config.fairness, interventions)
+    return HeldOut(
+        rows,
+        labels,
+        probabilities,
+        ranking,
+        metrics_table(results),
+        intervals,
+        calibration_check(labels, probabilities["model"], flagged["model"]),
+        audit,
+        audit.flags,
+    )
+
+
+def _intervals(
+    rows: pd.DataFrame,
+    labels: np.ndarray,
+    ranking: dict[str, np.ndarray],
+    flagged: dict[str, np.ndarray],
+    resamples: int,
+) -> dict[str, Interval]:
+    """Within-school precision at capacity of every scorer, the model's lead over each
+    baseline, and the model's ROC-AUC: each with an interval over students."""
+    draws = StudentResamples.draw(rows["student_id"].to_numpy(), resamples)
+    intervals = {
+        f"{name}.precision_at_capacity_school": precision_interval(labels, flagged[name], draws)
+        for name in SCORERS
+    }
+    hits = {name: (labels * flagged[name]).astype(float) for name in SCORERS}
+    precision = {name: draws.ratio(hits[name], flagged[name].astype(float)) for name in SCORERS}
+    for baseline in BASELINES:
+        estimate = (
+            intervals["model.precision_at_capacity_school"].estimate
+            - intervals[f"{baseline}.precision_at_capacity_school"].estimate
+        )
+        intervals[f"model_minus_{baseline}.precision_at_capacity_school"] = Interval.of(
+            estimate, precision["model"] - precision[baseline]
+        )
+    if 0 < labels.sum() < len(labels):
+        auc = draws.statistic(_auc(labels, ranking["model"]), limit=min(resamples, 100))
+        intervals["model.roc_auc"] = Interval.of(
+            float(roc_auc_score(labels, ranking["model"])), auc
+        )
+    return intervals
+
+
+def tier_policy(risk: np.ndarray, base_rate: float, config: TierConfig) -> TierPolicy:
+    """Tiers by share of each school, above a floor of ``min_lift`` times the base rate;
+    global cut-offs (for a score outside a list) at the same shares of out-of-sample risk."""
+    return TierPolicy(
+        high_share=config.high_share,
+        watch_share=config.watch_share,
+        floor=config.min_lift * base_rate,
+        high_risk=float(np.quantile(risk, 1 - config.high_share)),
+        watch_risk=float(np.quantile(risk, 1 - config.watch_share)),
+    )
+
+
+def _evidence(selection: Selection, test: HeldOut, tiers: TierPolicy) -> Evidence:
+    """What the guards judge: validation folds when there are purged ones, else the test."""
+    if selection.tuned:
+        oof = selection.out_of_fold
+        labels = oof["label"].to_numpy()
+        score = oof["model"].to_numpy(dtype=float)
+        draws = StudentResamples.draw(oof["student_id"].to_numpy(), 100)
+        auc = Interval.of(float(roc_auc_score(labels, score)), draws.statistic(_auc(labels, score)))
+        means = selection.fold_scores.groupby("scorer")["pr_auc"].mean().to_dict()
+        source = "validation folds"
+    else:
+        nan = float("nan")
+        auc = test.intervals.get("model.roc_auc", Interval(nan, nan, nan))
+        means = test.metrics.loc["pr_auc"].to_dict()
+        source = "test period"
+    risk = test.probabilities["model"]
+    return Evidence(
+        trees=selection.trees,
+        ranking={str(k): float(v) for k, v in means.items()},
+        ranking_source=source,
+        auc=auc,
+        test_risk=risk,
+        single_score_high_share=float((tiers.by_risk(risk) == "high").mean()),
+    )
+
+
+def _auc(labels: np.ndarray, score: np.ndarray) -> Callable[[np.ndarray], float]:
+    def statistic(index: np.ndarray) -> float:
+        if not 0 < labels[index].sum() < len(index):
+            return float("nan")
+        return float(roc_auc_score(labels[index], score[index]))
+
+    return statistic
+
+
+def make_bundle(
+    matrix: pd.DataFrame,
+    plan: TemporalPlan,
+    selection: Selection,
+    evaluation: Fitted,
     test: HeldOut,
+    features: list[str],
+    config: TrainConfig,
+    fitter: Fitter,
 ) -> ModelBundle:
-    """What serving loads: the booster, its calibration, catalog and metadata."""
-    valid_risk = fitted.calibration.apply(raw_scores(fitted.booster, valid_rows, features))
+    """What serving loads: the model refit on every mature row, calibrated on every
+    out-of-sample score (folds and test), with its tiers and the evaluation model."""
+    rows = matrix[plan.refit]
+    params = lightgbm_params(features, config.model, selection.shape, len(rows))
+    booster = fitter(rows, features, params, selection.trees)
+    scored = pd.concat(
+        [
+            selection.out_of_fold[["model", "label", "term"]],
+            pd.DataFrame(
+                {"model": test.ranking["model"], "label": test.labels, "term": test.rows["term"]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    calibration = _calibration(scored, "model")
+    risk = calibration.apply(scored["model"].to_numpy(dtype=float), scored["term"].to_numpy())
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
     return ModelBundle(
-        booster=fitted.booster,
+        booster=booster,
         features=features,
-        calibration=fitted.calibration,
+        calibration=calibration,
         catalog={f: dataclasses.asdict(spec) for f, spec in catalog().items()},
+        tiers=tier_policy(risk, float(scored["label"].mean()), config.tiers),
         metadata={
             "horizon_days": config.labels.horizon_days,
-            "split": split.describe(),
-            "tier_thresholds": {
-                "high": float(np.quantile(valid_risk, 0.90)),
-                "watch": float(np.quantile(valid_risk, 0.75)),
-            },
+            "split": plan.describe(),
+            "observed_until": str((plan.refit_until + horizon).date()),
+            "shape": selection.shape.model_dump(),
+            "trees": selection.trees,
+            "tuned_on_folds": selection.tuned,
             "test_metrics": {k: float(v) for k, v in test.metrics["model"].items()},
             "fairness_flags": test.flags,
             # Training medians: serving gives a reason only on the risky side of them.
-            "medians": {
-                f: float(m) for f in features if np.isfinite(m := float(train_rows[f].median()))
-            },
+            "medians": {f: float(m) for f in features if np.isfinite(m := float(rows[f].median()))},
         },
-        distribution=feature_distribution(train_rows, features),
+        distribution=feature_distribution(
+            reference := reference_rows(rows), features, raw_scores(booster, reference, features)
+        ),
+        evaluation=HeldOutModel(
+            evaluation.booster, evaluation.calibration, str(plan.test_from.date())
+        ),
     )
 
 
@@ -268,13 +492,13 @@ def explanation_cost(booster: lgb.Booster, rows: pd.DataFrame) -> tuple[np.ndarr
 def track_and_register(settings: Settings, record: RunRecord) -> tuple[str, str]:
     """Log the run to MLflow, register the model and make it the challenger."""
     configure_tracking(settings)
-    split = record.split
+    plan = record.plan
     with tempfile.TemporaryDirectory() as folder:
-        with mlflow.start_run(run_name=f"train {split.test_from.date()}") as run:
+        with mlflow.start_run(run_name=f"train {plan.test_from.date()}") as run:
             run_id = run.info.run_id
             _log_run(Path(folder), record, run_id)
             info = mlflow.lightgbm.log_model(
-                record.fitted.booster,
+                record.bundle.booster,
                 name="model",
                 registered_model_name=settings.model_name,
                 pip_requirements=[f"lightgbm=={lgb.__version__}"],
@@ -282,75 +506,129 @@ def track_and_register(settings: Settings, record: RunRecord) -> tuple[str, str]
     version = str(info.registered_model_version)
     client = mlflow.MlflowClient()
     client.set_registered_model_alias(settings.model_name, CHALLENGER, version)
+    precision = cast(float, record.test.metrics.at["precision_at_capacity_school", "model"])
     for key, value in {
-        "test_from": str(split.test_from.date()),
-        "test_until": str(split.test_until.date()),
-        "precision_at_10": f"{cast(float, record.test.metrics.at['precision_at_10', 'model']):.6f}",
+        "test_from": str(plan.test_from.date()),
+        "test_until": str(plan.test_until.date()),
+        "precision_at_capacity_school": f"{precision:.6f}",
         "fairness_flags": json.dumps(record.test.flags, ensure_ascii=False),
+        "guard_problems": json.dumps(record.problems, ensure_ascii=False),
     }.items():
         client.set_model_version_tag(settings.model_name, version, key, value)
     return run_id, version
 
 
+def _flat(summary: pd.DataFrame) -> pd.DataFrame:
+    flat = summary.copy()
+    flat.columns = [" ".join(map(str, column)) for column in summary.columns.to_flat_index()]
+    return flat
+
+
 def _log_run(work: Path, record: RunRecord, run_id: str) -> None:
     """Parameters, metrics, tables, plots, the model card and the serving bundle."""
-    config, split, test = record.config, record.split, record.test
+    config, plan, test, selection = record.config, record.plan, record.test, record.selection
     params: dict[str, Any] = {
         f"{section}.{k}": v
         for section, values in config.model_dump().items()
         for k, v in values.items()
+        if k != "shapes"
     }
-    params |= {f"split.{k}": v for k, v in split.describe().items()}
+    params |= {f"split.{k}": v for k, v in plan.describe().items()}
     params |= {f"rows.{k}": v for k, v in record.rows.items()}
     params |= {
         "features.count": len(record.features),
-        "model.best_iteration": record.fitted.best_iteration,
+        "model.shape": selection.shape.name,
+        "model.shapes": ", ".join(s.name for s in config.model.shapes),
+        "model.chosen_trees": selection.trees,
+        "model.tuned_on_folds": selection.tuned,
         "model.trainer": record.trainer,
+        "validation.folds": len(plan.folds),
     }
-    mlflow.log_params({k: str(v) for k, v in params.items()})
+    mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
     flat = {
         f"{scorer}.{metric}": float(value)
         for scorer, column in test.metrics.items()
         for metric, value in column.items()
         if np.isfinite(value)
     }
-    flat |= {"fairness.flags": float(len(test.flags)), "explain.us_per_student": record.explain_us}
-    mlflow.log_metrics(flat)
+    for name, interval in test.intervals.items():
+        flat |= {f"{name}.low": interval.low, f"{name}.high": interval.high}
+    for scorer, scores in selection.fold_scores.groupby("scorer"):
+        for metric in ("pr_auc", "roc_auc", "precision_at_capacity"):
+            flat[f"folds.{scorer}.{metric}.mean"] = float(scores[metric].mean())
+            flat[f"folds.{scorer}.{metric}.std"] = float(scores[metric].std())
+    flat |= {
+        "fairness.flags": float(len(test.flags)),
+        **{
+            f"found_in_time.{attribute}.{group}": float(share)
+            for attribute, group, share in zip(
+                test.audit.found_in_time["attribute"],
+                test.audit.found_in_time["group"],
+                test.audit.found_in_time["share_found_in_time"].to_numpy(dtype=float),
+                strict=True,
+            )
+        },
+        "guards.problems": float(len(record.problems)),
+        "explain.us_per_student": record.explain_us,
+    }
+    mlflow.log_metrics({k: v for k, v in flat.items() if np.isfinite(v)})
     mlflow.set_tags(
         {
             "fairness_flags": json.dumps(test.flags, ensure_ascii=False),
+            "guard_problems": json.dumps(record.problems, ensure_ascii=False),
+            "notes": json.dumps(plan.notes, ensure_ascii=False),
             "model_name": "dropout-risk",
         }
     )
 
     (work / "features.json").write_text(json.dumps(record.features, indent=1), encoding="utf-8")
     test.metrics.to_csv(work / "metrics.csv")
-    test.audit.to_csv(work / "fairness.csv", index=False)
-    (work / "fairness.md").write_text(
-        report.markdown_table(test.audit.set_index("attribute")), encoding="utf-8"
-    )
+    selection.fold_scores.to_csv(work / "folds.csv", index=False)
+    test.calibration.to_csv(work / "calibration.csv", index=False)
+    test.audit.groups.to_csv(work / "fairness.csv", index=False)
+    test.audit.levels.to_csv(work / "fairness_levels.csv", index=False)
+    test.audit.found_in_time.to_csv(work / "found_in_time.csv", index=False)
+    (work / "fairness.md").write_text(report.fairness_markdown(test.audit), encoding="utf-8")
     plots = work / "plots"
     plots.mkdir()
     report.plot_precision_recall(test.labels, test.ranking, plots / "precision_recall.png")
     report.plot_calibration(test.labels, test.probabilities, plots / "calibration.png")
     report.plot_precision_at_k(test.labels, test.ranking, test.meta, plots / "precision_at_k.png")
     report.plot_shap_summary(record.contributions, record.features, plots / "shap_summary.png")
+    report.plot_search(selection.curves, selection.trees, plots / "search.png")
     card = report.model_card(
         {
             "run_id": run_id,
             "horizon_days": config.labels.horizon_days,
-            "split": split.describe(),
+            "split": plan.describe(),
+            "notes": plan.notes,
             "rows": record.rows,
             "features": record.features,
             "use_sensitive": config.features.use_sensitive,
+            "shape": selection.shape.name,
+            "trees": selection.trees,
+            "folds": _flat(selection.summary),
             "metrics": test.metrics,
+            "intervals": test.intervals,
+            "calibration": test.calibration,
+            "problems": record.problems,
             "fairness": test.audit,
             "fairness_flags": test.flags,
             "explain_us_per_student": record.explain_us,
         }
     )
     (work / "model_card.md").write_text(card, encoding="utf-8")
-    for name in ("features.json", "metrics.csv", "fairness.csv", "fairness.md", "model_card.md"):
+    for name in (
+        "features.json",
+        "metrics.csv",
+        "folds.csv",
+        "calibration.csv",
+        "fairness.csv",
+        "fairness_levels.csv",
+        "found_in_time.csv",
+        "fairness.md",
+        "model_card.md",
+    ):
         mlflow.log_artifact(str(work / name))
     mlflow.log_artifacts(str(plots), artifact_path="plots")
     bundle_dir = record.bundle.save(work / BUNDLE_ARTIFACT_PATH)

@@ -50,6 +50,6 @@ def test_notebook_executes_on_a_trained_champion_and_challenger(
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = json.dumps([o.get("data", {}).get("text/plain", "") for o in outputs])
-    assert "precision_at_10" in text
-    assert "reference" in text  # the fairness table
+    assert "precision_at_capacity_school" in text
+    assert "reference" in text and "found_in_time" in text  # the fairness tables
     assert any("image/png" in o.get("data", {}) for o in outputs)

@@ -1,4 +1,4 @@
-"""The fairness audit on a hand-built frame: exact rates, ratios and flags."""
+"""The fairness audit on hand-built weeks: students not rows, intervals, like with like."""
 
 from __future__ import annotations
 
@@ -7,50 +7,134 @@ import pandas as pd
 import pytest
 
 from training.config import FairnessConfig
-from training.fairness import fairness_audit, flags
+from training.fairness import explain_flag, fairness_audit
+
+WEEKS = pd.to_datetime(["2025-06-02", "2025-06-09", "2025-06-16", "2025-06-23"])
 
 
-def _rows() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    # One week of 200 students: 100 Thai, 100 other; 20 leave in each group.
-    n = 200
-    rows = pd.DataFrame(
+def _weeks(students: pd.DataFrame, scores: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every student on every week; a leaver's label is 1 each week, leaving after the last."""
+    rows = students.loc[students.index.repeat(len(WEEKS))].reset_index(drop=True)
+    rows["as_of"] = np.tile(WEEKS, len(students))
+    rows["event_date"] = rows["event_date"].where(rows["label"] == 1)
+    return rows, np.repeat(scores, len(WEEKS))
+
+
+def _students(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "as_of": pd.Timestamp("2025-06-02"),
+            "student_id": [f"S{i:05d}" for i in range(n)],
             "school_id": "S1",
-            "grade_level": "M4",
-            "sex": ["F", "M"] * 100,
-            "nationality": ["TH"] * 100 + ["MM"] * 100,
-            "disability": ["none"] * 198 + ["visual"] * 2,
-            "equity_status": "none",
+            "grade_level": rng.choice(["P5", "M2", "M5", "V1"], n),
+            "sex": rng.choice(["F", "M"], n),
+            "nationality": np.where(rng.random(n) < 0.3, "MM", "TH"),
+            "disability": "none",
+            "equity_status": rng.choice(["none", "poor"], n),
+            "label": (rng.random(n) < 0.12).astype(int),
+            "event_date": pd.Timestamp("2025-09-01"),
         }
     )
-    labels = np.zeros(n, dtype=int)
-    labels[:20] = 1  # Thai leavers
-    labels[100:120] = 1  # other leavers
-    scores = np.zeros(n)
-    scores[:16] = 10  # 16 Thai leavers in the top 20
-    scores[100:104] = 9  # 4 other leavers in the top 20
-    return rows, labels, scores
 
 
-def test_rates_ratios_and_flags_are_exact() -> None:
-    rows, labels, scores = _rows()
-    config = FairnessConfig(top_share=0.10, low=0.8, high=1.25, min_flagged=3, min_positives=10)
-    audit = fairness_audit(rows, labels, scores, config).set_index(["attribute", "group"])
+CONFIG = FairnessConfig(top_share=0.12, bootstrap=200, found_weeks=4)
 
-    thai, other = audit.loc[("nationality", "Thai")], audit.loc[("nationality", "other")]
-    assert thai["status"] == "reference"
-    assert thai["recall"] == pytest.approx(16 / 20)
-    assert other["recall"] == pytest.approx(4 / 20)
-    assert other["recall_ratio"] == pytest.approx(0.25)
-    assert other["precision"] == pytest.approx(1.0)
-    assert other["fpr_ratio"] == pytest.approx(1.0)  # no false alarms in either group: equal rates
+
+def test_students_are_counted_once_not_once_a_week() -> None:
+    students = _students(400, np.random.default_rng(0))
+    rows, scores = _weeks(students, students["label"].to_numpy() * 10.0)
+
+    audit = fairness_audit(rows, rows["label"].to_numpy(), scores, CONFIG)
+    sex = audit.groups[audit.groups["attribute"] == "sex"].set_index("group")
+
+    assert sex["students"].sum() == 400
+    assert sex["left"].sum() == students["label"].sum()
+    found = audit.found_in_time.set_index(["attribute", "group"])
+    assert found["left"].xs("nationality").sum() == students["label"].sum()
+
+
+def test_a_group_of_three_students_is_too_few_to_judge() -> None:
+    students = _students(600, np.random.default_rng(1))
+    students.loc[:2, "disability"] = "visual"
+    students.loc[:2, "label"] = 1
+    scores = np.where(students["label"] == 1, 10.0, 0.0)
+    scores[:3] = -5.0  # the three are never found: judged, they would be flagged
+    rows, weekly = _weeks(students, scores)
+
+    audit = fairness_audit(rows, rows["label"].to_numpy(), weekly, CONFIG)
+    disability = audit.groups.set_index(["attribute", "group"]).loc[("disability", "any")]
+
+    assert disability["students"] == 3
+    assert disability["status"] == "too few to judge"
+    assert not any(f.startswith("disability") for f in audit.flags)
+
+
+def test_a_model_that_ignores_one_groups_signal_is_flagged_for_that_group_only() -> None:
+    rng = np.random.default_rng(2)
+    students = _students(3000, rng)
+    leaver = students["label"].to_numpy() == 1
+    migrant = students["nationality"].to_numpy() == "MM"
+    signal = rng.normal(size=len(students)) + 2.5 * leaver
+    # For migrant children the model sees nothing: their leavers look like everyone else.
+    scores = np.where(migrant, rng.normal(size=len(students)), signal)
+    rows, weekly = _weeks(students, scores)
+
+    audit = fairness_audit(rows, rows["label"].to_numpy(), weekly, CONFIG)
+    groups = audit.groups.set_index(["attribute", "group"])
+
+    other = groups.loc[("nationality", "other")]
     assert other["status"] == "flag"
-    assert "nationality=other (recall)" in flags(audit.reset_index())
+    assert "recall" in other["flagged_metrics"]
+    assert other["recall_high"] < CONFIG.low  # the whole interval lies below the band
+    assert [f for f in audit.flags if not f.startswith("nationality=other")] == []
+    row = audit.groups[
+        (audit.groups["attribute"] == "nationality") & (audit.groups["group"] == "other")
+    ].iloc[0]
+    assert "moves across borders" in explain_flag(row, "en")
+    found = audit.found_in_time.set_index(["attribute", "group"])
+    assert (
+        found.loc[("nationality", "other"), "share_found_in_time"]
+        < found.loc[("nationality", "Thai"), "share_found_in_time"]
+    )
 
 
-def test_small_groups_are_marked_too_small_not_judged() -> None:
-    rows, labels, scores = _rows()
-    audit = fairness_audit(rows, labels, scores, FairnessConfig()).set_index(["attribute", "group"])
+def test_a_difference_between_levels_is_reported_not_judged() -> None:
+    rng = np.random.default_rng(3)
+    students = _students(3000, rng)
+    # Vocational students leave three times as often; girls are mostly in primary school.
+    vocational = students["grade_level"] == "V1"
+    students["label"] = (rng.random(len(students)) < np.where(vocational, 0.3, 0.1)).astype(int)
+    students["sex"] = np.where(
+        students["grade_level"] == "P5",
+        np.where(rng.random(len(students)) < 0.8, "F", "M"),
+        np.where(rng.random(len(students)) < 0.2, "F", "M"),
+    )
+    scores = rng.normal(size=len(students)) + 2.0 * students["label"].to_numpy()
+    rows, weekly = _weeks(students, scores)
 
-    assert audit.loc[("disability", "any"), "status"] == "too small"
+    audit = fairness_audit(rows, rows["label"].to_numpy(), weekly, CONFIG)
+
+    assert audit.flags == []
+    levels = audit.levels.set_index("level")
+    assert (
+        levels.loc["vocational", "leave_rate"] > 2 * levels.loc["pre-primary/primary", "leave_rate"]
+    )
+    assert (audit.levels["note"].str.contains("not judged")).all()
+
+
+@pytest.mark.parametrize("language", ["th", "en"])
+def test_every_flag_is_explained_in_both_languages(language: str) -> None:
+    rng = np.random.default_rng(2)
+    students = _students(3000, rng)
+    migrant = students["nationality"].to_numpy() == "MM"
+    scores = np.where(
+        migrant, rng.normal(size=3000), rng.normal(size=3000) + 2.5 * students["label"]
+    )
+    rows, weekly = _weeks(students, scores)
+    audit = fairness_audit(rows, rows["label"].to_numpy(), weekly, CONFIG)
+    flagged = audit.groups[audit.groups["status"] == "flag"]
+
+    texts = [explain_flag(row, language) for _, row in flagged.iterrows()]
+
+    assert texts
+    thai = any("\u0e00" <= c <= "\u0e7f" for c in texts[0])
+    assert thai == (language == "th")

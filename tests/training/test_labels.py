@@ -113,3 +113,54 @@ def test_enrolled_every_term_is_negative(as_of: str) -> None:
     sources = _sources({"X": ALL_TERMS}, [])
 
     assert _label(sources, "X", as_of)["label"] == 0
+
+
+def test_finishing_a_long_term_that_overlaps_the_next_count_is_not_a_dropout() -> None:
+    # A college presentation from October to June, while the next term's count is in
+    # February: the student is still enrolled at that count and graduates in June.
+    rows = [
+        {
+            "student_id": s,
+            "academic_year": y,
+            "term": t,
+            "school_id": "C1",
+            "grade_level": "H1",
+            "advisor_id": "T1",
+            "snapshot_date": pd.Timestamp(snap),
+        }
+        for s, y, t, snap in [
+            ("F", 2556, 2, "2013-10-01"),
+            ("G", 2556, 2, "2013-10-01"),
+            ("X", 2557, 1, "2014-02-01"),
+        ]
+    ]
+    calendar = pd.DataFrame(
+        {
+            "school_id": "C1",
+            "academic_year": [2556, 2557],
+            "term": [2, 1],
+            "start_date": pd.to_datetime(["2013-10-01", "2014-02-01"]),
+            "end_date": pd.to_datetime(["2014-06-26", "2014-09-29"]),
+        }
+    )
+    exits = pd.DataFrame(
+        {
+            "student_id": ["F"],
+            "exit_date": pd.to_datetime(["2014-06-26"]),
+            "exit_type": ["graduated"],
+        }
+    )
+    students = pd.DataFrame({"student_id": ["F", "G", "X"], "school_id": "C1"})
+    sources = Sources.from_frames(
+        {
+            "students": students,
+            "enrollments": pd.DataFrame(rows),
+            "exits": exits,
+            "calendar": calendar,
+        }
+    )
+
+    assert _label(sources, "F", "2013-11-04")["label"] == 0
+    gone = _label(sources, "G", "2014-03-03")  # vanished with no exit: known at the term end
+    assert gone["label"] == 1
+    assert gone["event_date"] == pd.Timestamp("2014-06-26")

@@ -18,8 +18,8 @@ from training.config import TrainConfig
 from training.promote import promote
 from training.train import TrainResult, train
 
-# No split is possible: a constant score, no better than drawing names from a hat.
-WEAK = {"num_boost_round": 1, "min_child_samples": 10_000_000, "early_stopping_rounds": 1}
+# One tree: it has learned almost nothing, and the guards say so.
+WEAK = {"trees": 1}
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +54,19 @@ def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
     assert {
         "model_card.md",
         "fairness.csv",
+        "fairness_levels.csv",
+        "found_in_time.csv",
+        "folds.csv",
+        "calibration.csv",
         "metrics.csv",
         "features.json",
         "serving",
         "plots",
     } <= artifacts
+    assert {"serving/model.txt", "serving/evaluation_model.txt"} <= serving
     assert plots == {
         f"plots/{p}.png"
-        for p in ("precision_recall", "calibration", "precision_at_k", "shap_summary")
+        for p in ("precision_recall", "calibration", "precision_at_k", "shap_summary", "search")
     }
     assert "serving/model.txt" in serving
     assert "serving/feature_distribution.json" in serving
@@ -69,17 +74,22 @@ def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
     assert "abc_rule.precision_at_10" in run.data.metrics
     assert run.data.metrics["explain.us_per_student"] > 0  # explanation cost beside quality
     assert "split.test_from" in run.data.params
+    assert "folds.model.pr_auc.mean" in run.data.metrics  # fold scores (and their spread)
+    assert run.data.params["validation.folds"] == str(len(first.plan.folds))
+    assert "model.precision_at_capacity_school.low" in run.data.metrics
     assert (
         str(client.get_model_version_by_alias("dropout-risk", "challenger").version)
         == first.version
     )
 
 
-def test_the_model_beats_both_baselines_on_pr_auc(first: TrainResult) -> None:
-    pr_auc = first.metrics.loc["pr_auc"]
-
-    assert pr_auc["model"] > pr_auc["abc_rule"]
-    assert pr_auc["model"] > pr_auc["logistic"]
+def test_the_model_passes_its_guards_and_beats_the_abc_rule(first: TrainResult) -> None:
+    # This small set has about twenty students who left in its test period; whether the
+    # model beats logistic regression there is noise. It is asserted on the medium set in
+    # tests/training/test_distributed.py.
+    assert first.problems == []
+    assert first.metrics.loc["pr_auc", "model"] > first.metrics.loc["pr_auc", "abc_rule"]
+    assert first.intervals["model.roc_auc"].low > 0.5
 
 
 def test_no_student_ids_or_names_reach_mlflow(
@@ -108,7 +118,7 @@ def test_first_model_becomes_champion_then_a_worse_one_is_refused(
     decision = promote(settings, synthetic_engine)
 
     assert not decision.promoted
-    assert any("worse on precision" in r for r in decision.reasons)
+    assert any("kept only 1 trees" in r for r in decision.reasons)
     client = mlflow.MlflowClient()
     assert (
         str(client.get_model_version_by_alias("dropout-risk", "champion").version) == first.version
@@ -182,7 +192,7 @@ def test_a_student_with_a_clean_record_is_low_risk(first: TrainResult, tmp_path:
     }
     risk = bundle.risk(pd.DataFrame([clean]))
 
-    assert bundle.tier(risk)[0] == "low"
+    assert bundle.tiers.by_risk(risk)[0] == "low"
 
 
 def test_a_tampered_bundle_refuses_to_load(first: TrainResult, tmp_path: Path) -> None:

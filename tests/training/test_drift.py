@@ -1,0 +1,65 @@
+"""The drift check: stationary data raises no flag, a real shift does."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from features.sources import Sources
+from schooldata.db import make_engine
+from schooldata.ingest import ingest_directory
+from synth import SynthConfig, generate, write_directory
+from tests.conftest import ID_KEY, SMALL_SYNTH
+from training.config import TrainConfig
+from training.drift import (
+    CALENDAR_FEATURES,
+    MOVED,
+    drift_report,
+    feature_distribution,
+    reference_rows,
+)
+from training.labels import LabelRules
+from training.matrix import build_training_matrix
+from training.train import model_inputs
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, pd.DataFrame]:
+    """Three years of a stationary synthetic world: the reference of a model trained on
+    the mature rows, and the weeks after them."""
+    folder = tmp_path_factory.mktemp("drift")
+    write_directory(generate(SynthConfig(**(SMALL_SYNTH | {"years": 3}))), folder / "data")
+    engine = make_engine(f"sqlite:///{folder / 'ews.db'}")
+    ingest_directory(folder / "data", engine, ID_KEY, folder / "rejects")
+    matrix = build_training_matrix(Sources.from_database(engine), LabelRules(180))
+    mature = matrix[matrix["mature"]]
+    features = model_inputs(TrainConfig.load())
+    bundle = SimpleNamespace(distribution=feature_distribution(reference_rows(mature), features))
+    later = matrix[matrix["as_of"] > mature["as_of"].max() + pd.Timedelta(days=30)]
+    return bundle, later
+
+
+def test_stationary_weeks_raise_no_flag(weeks: tuple[object, pd.DataFrame]) -> None:
+    bundle, later = weeks
+    for day in sorted(later["as_of"].unique())[::4]:
+        report = drift_report(bundle, later[later["as_of"] == day])  # type: ignore[arg-type]
+
+        assert len(report) > 20
+        assert report["psi"].max() < MOVED, report.head(3).to_string()
+        assert not set(report["feature"]) & CALENDAR_FEATURES
+
+
+def test_a_shifted_copy_is_flagged_on_what_moved(weeks: tuple[object, pd.DataFrame]) -> None:
+    bundle, later = weeks
+    days = sorted(later["as_of"].unique())
+    week = later[later["as_of"] == days[len(days) // 2]].copy()
+    # A school system where absence has doubled and household incomes have halved.
+    week["absence_rate_term"] = (week["absence_rate_term"] * 2).clip(upper=1)
+    week["income_per_person"] = week["income_per_person"] / 2
+
+    report = drift_report(bundle, week)  # type: ignore[arg-type]
+    moved = set(report.loc[report["status"] == "moved", "feature"])
+
+    assert moved == {"absence_rate_term", "income_per_person"}

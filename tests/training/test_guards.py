@@ -1,0 +1,89 @@
+"""A model that cannot rank students never reaches a list: training says so, promotion
+refuses, and nothing is served that flags everyone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from riskmodel.bundle import BundleError
+from riskmodel.registry import CHAMPION, fetch_bundle
+from tests.conftest import scratch_settings
+from training import train as training
+from training.config import GuardConfig, TrainConfig
+from training.evaluate import Interval
+from training.guards import Evidence, problems
+from training.promote import PROMOTIONS_EXPERIMENT, promote
+
+
+def _without_signal(matrix: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The same weeks, with who leaves and when given to students picked at random."""
+    rng = np.random.default_rng(seed)
+    students = matrix["student_id"].unique()
+    leavers = matrix.loc[matrix["label"] == 1].groupby("student_id")["event_date"].first()
+    chosen = rng.choice(students, len(leavers), replace=False)
+    event = pd.Series(rng.permutation(leavers.to_numpy()), index=chosen)
+    dates = pd.to_datetime(matrix["student_id"].map(event))
+    horizon = pd.Timedelta(days=180)
+    label = (dates > matrix["as_of"]) & (dates <= matrix["as_of"] + horizon)
+    return matrix.assign(label=label.astype(int), event_date=dates.where(label))
+
+
+def test_a_data_set_with_no_signal_is_refused_with_a_clear_message(
+    synthetic_engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = scratch_settings(synthetic_engine.url.render_as_string(), tmp_path)
+    real = training.training_matrix
+    monkeypatch.setattr(training, "training_matrix", lambda *args: _without_signal(real(*args)))
+
+    result = training.train(settings, TrainConfig.load(), synthetic_engine)
+    decision = promote(settings, synthetic_engine)
+
+    assert result.problems, "a model without signal passed every guard"
+    assert any("no better than" in p for p in result.problems)
+    assert not decision.promoted
+    assert any("failed a guard" in r for r in decision.reasons)
+    with pytest.raises(BundleError, match="champion"):  # nothing is served at all
+        fetch_bundle(settings.model_name, CHAMPION, tmp_path / "none")
+    runs = mlflow.search_runs(experiment_names=[PROMOTIONS_EXPERIMENT])
+    assert list(runs["tags.decision"]) == ["refused"]
+
+
+def _evidence(**changes: object) -> Evidence:
+    fields: dict[str, object] = {
+        "trees": 120,
+        "ranking": {"model": 0.20, "logistic": 0.15, "abc_rule": 0.05},
+        "ranking_source": "validation folds",
+        "auc": Interval(0.76, 0.73, 0.79),
+        "test_risk": np.linspace(0.001, 0.3, 500),
+        "single_score_high_share": 0.05,
+    }
+    return Evidence(**(fields | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"trees": 2}, "kept only 2 trees"),
+        ({"auc": Interval(0.52, 0.47, 0.57)}, "no better than chance"),
+        ({"ranking": {"model": 0.14, "logistic": 0.15}}, "no better than the logistic"),
+        ({"test_risk": np.full(500, 0.2117)}, "only 1 different values"),
+        ({"single_score_high_share": 0.9}, "90% of students in the high tier"),
+    ],
+)
+def test_each_guard_says_in_plain_words_what_went_wrong(
+    change: dict[str, object], words: str
+) -> None:
+    assert problems(_evidence(), GuardConfig()) == []
+
+    found = problems(_evidence(**change), GuardConfig())
+
+    assert len(found) == 1
+    assert words in found[0]
