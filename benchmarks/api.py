@@ -27,7 +27,7 @@ import pandas as pd
 
 from benchmarks.common import synthetic_database, trained_champion
 from features.sources import Sources
-from serving.access import create_user
+from serving.accounts import create_user
 from training.promote import held_out_rows
 
 CLIENTS = 32

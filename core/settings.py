@@ -8,10 +8,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Only good enough for a laptop demo; production refuses to start with it.
-DEVELOPMENT_ID_HASH_KEY = "development-only-id-hash-key"  # noqa: S105
-DEVELOPMENT_SESSION_SECRET = "development-only-session-secret"  # noqa: S105
-
 
 class Settings(BaseSettings):
     """Everything a command needs to know about where things live."""
@@ -26,13 +22,20 @@ class Settings(BaseSettings):
         "sqlite:///data/ews.db",
         description="SQLAlchemy URL of the operational database (PostgreSQL in production).",
     )
-    id_hash_key: SecretStr = Field(
-        SecretStr(DEVELOPMENT_ID_HASH_KEY),
-        description="Key of the HMAC that replaces national IDs; never stored anywhere else.",
+    id_hash_key: SecretStr | None = Field(
+        None,
+        description="Key of the HMAC that replaces national IDs. Unset: generated once and "
+        "kept beside the database (core.secrets); required in production.",
     )
-    session_secret: SecretStr = Field(
-        SecretStr(DEVELOPMENT_SESSION_SECRET),
-        description="Key that signs web session cookies.",
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs web session cookies. Unset: generated once and kept "
+        "beside the database (core.secrets); required in production.",
+    )
+    secrets_file: Path | None = Field(
+        None,
+        description="Where generated secrets are kept (default: beside a SQLite database, "
+        "else data/ews-secrets.json), readable by its owner only.",
     )
     mlflow_tracking_uri: str = Field(
         "sqlite:///models/mlflow.db",
@@ -49,6 +52,12 @@ class Settings(BaseSettings):
     model_name: str = Field("dropout-risk", description="Registered model name.")
     rejects_dir: Path = Field(Path("data/rejects"), description="Default rejects report folder.")
     max_batch_rows: int = Field(1000, description="Largest batch one scoring request may send.")
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest request body; larger ones are refused unread."
+    )
+    api_docs: bool | None = Field(
+        None, description="Serve /docs and /openapi.json (default: not in production)."
+    )
     dask_address: str | None = Field(
         None,
         description="Dask scheduler for the weekly run and training partitioned by school "
@@ -61,13 +70,18 @@ class Settings(BaseSettings):
         "(written by 'ews ingest --dataset'); unset: the operational database.",
     )
 
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
     @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> Settings:
+    def _refuse_local_defaults_in_production(self) -> Settings:
+        # Secrets are checked where they are used (core.secrets): missing, short or
+        # published ones are refused there.
         if self.environment == "production":
-            if self.id_hash_key.get_secret_value() == DEVELOPMENT_ID_HASH_KEY:
-                raise ValueError("EWS_ID_HASH_KEY must be set in production")
-            if self.session_secret.get_secret_value() == DEVELOPMENT_SESSION_SECRET:
-                raise ValueError("EWS_SESSION_SECRET must be set in production")
+            for name in ("id_hash_key", "session_secret"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"EWS_{name.upper()} must be set in production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("EWS_DATABASE_URL must name a server database in production")
         return self

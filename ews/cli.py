@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.secrets import SecretError, secret
 from core.settings import Settings
 
 app = typer.Typer(help="Dropout early-warning service for Thai schools.", no_args_is_help=True)
@@ -21,7 +23,23 @@ console = Console()
 
 
 def _settings() -> Settings:
-    return Settings()
+    """The settings from the environment; a bad or missing one exits 2 saying which."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            console.print(f"[red]Setting refused: {problem['msg']}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _secret(settings: Settings, name: str) -> str:
+    try:
+        return secret(settings, name)
+    except SecretError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _progress() -> Progress:
@@ -124,7 +142,7 @@ def ingest(
             report = ingest_directory(
                 directory,
                 engine,
-                settings.id_hash_key.get_secret_value(),
+                _secret(settings, "id_hash_key"),
                 rejects,
                 on_progress=lambda m: progress.update(task, description=m),
                 dataset=dataset,
@@ -478,6 +496,64 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
 
 
 @app.command()
+def outcomes(
+    horizon_days: Annotated[
+        int | None, typer.Option(help="Days ahead a dropout counts (default: the champion's).")
+    ] = None,
+) -> None:
+    """Check every stored weekly list whose horizon has passed against who then left."""
+    import tempfile
+
+    from riskmodel.bundle import BundleError
+    from riskmodel.registry import CHAMPION, fetch_bundle
+    from schooldata.db import make_engine
+    from training.outcomes import check_past_lists, overall
+    from training.tracking import configure_tracking
+
+    settings = _settings()
+    if horizon_days is None:
+        configure_tracking(settings)
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                bundle, _ = fetch_bundle(settings.model_name, CHAMPION, Path(folder))
+            horizon_days = int(bundle.metadata["horizon_days"])
+        except BundleError:
+            horizon_days = 180
+    report = check_past_lists(settings, make_engine(settings.database_url), horizon_days)
+    console.print(
+        f"Judged {report.runs} weekly lists ({report.immature} more are too recent: their "
+        f"{horizon_days}-day horizon has not passed)."
+    )
+    totals = overall(report.rows)
+    if totals.empty:
+        return
+    table = Table(title="Each list against what happened (students, every school)")
+    for column in (
+        "model",
+        "term",
+        "left",
+        "found",
+        "in time (4+ weeks)",
+        "missed",
+        "flagged",
+        "helped",
+    ):
+        table.add_column(column, justify="left" if column in ("model", "term") else "right")
+    for record in totals.to_dict("records"):
+        table.add_row(
+            f"v{record['model_version']}",
+            f"{record['term']}/{record['academic_year']}",
+            f"{record['left']:,}",
+            f"{record['found']:,} ({record['share_found']:.0%})" if record["left"] else "0",
+            f"{record['found_in_time']:,}",
+            f"{record['missed']:,}",
+            f"{record['flagged']:,}",
+            f"{record['flagged_helped']:,}",
+        )
+    console.print(table)
+
+
+@app.command()
 def export(
     as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")],
     out: Annotated[Path, typer.Option(help="CSV file to write.")],
@@ -492,7 +568,10 @@ def export(
     settings = _settings()
     try:
         frame = risk_list_frame(
-            make_engine(settings.database_url), _parse_date(as_of).date(), school
+            make_engine(settings.database_url),
+            _parse_date(as_of).date(),
+            school,
+            actor=f"cli:{getpass.getuser()}",
         )
     except LookupError as error:
         console.print(f"[red]{error}[/red]")
@@ -514,14 +593,28 @@ def serve(
     from serving.app import create_app
 
     settings = _settings()
+    _secret(settings, "session_secret")  # refused here, before anything starts
     scorer = _scorer(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Access logs would print paths, and paths carry student ids: the app logs route templates.
     uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
 
 
-users_app = typer.Typer(help="Staff accounts and their tokens.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Staff accounts: passwords for people, expiring tokens for integrations.",
+    no_args_is_help=True,
+)
 app.add_typer(users_app, name="users")
+
+
+def _accounts_engine() -> Any:
+    from schooldata.db import make_engine
+
+    return make_engine(_settings().database_url)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
 
 
 @users_app.command("create")
@@ -531,22 +624,107 @@ def users_create(
     staff_id: Annotated[
         str | None, typer.Option(help="Advisor's advisor_id in the enrolment data.")
     ] = None,
-    school: Annotated[str | None, typer.Option(help="Committee member's school.")] = None,
+    school: Annotated[
+        str | None, typer.Option(help="The school (advisors and committee members).")
+    ] = None,
+    username: Annotated[
+        str | None,
+        typer.Option(help="Sign-in name for the pages; a temporary password is printed."),
+    ] = None,
+    token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the token lasts.")] = 365,
 ) -> None:
     """Create an account; its token is printed once, alone on the last line."""
-    from schooldata.db import make_engine
-    from serving.access import AccountError, create_user
+    import secrets as random
 
-    settings = _settings()
+    from serving.accounts import AccountError, create_user, set_password
+
+    engine = _accounts_engine()
     try:
-        user, token = create_user(make_engine(settings.database_url), role, name, staff_id, school)
+        user, token = create_user(
+            engine, role, name, staff_id, school, username and username.lower(), token_days
+        )
+        if username:
+            temporary = random.token_urlsafe(12)
+            set_password(engine, user.user_id, temporary, _actor(), must_change=True)
     except AccountError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    console.print(
-        f"Created {user.role} account {user.user_id} ({user.name}). The token is shown once:"
-    )
+    console.print(f"Created {user.role} account {user.user_id} ({user.name}).")
+    if username:
+        console.print(
+            f"Sign-in name {user.username}, temporary password (to change at first sign-in): "
+            f"{temporary}"
+        )
+    console.print(f"The token lasts {token_days} days and is shown once:")
     print(token)
+
+
+@users_app.command("revoke")
+def users_revoke(user_id: Annotated[int, typer.Argument(help="The account's number.")]) -> None:
+    """Deactivate an account: its token stops working and its sessions end at once."""
+    from serving.accounts import AccountError, revoke
+
+    try:
+        revoke(_accounts_engine(), user_id, _actor())
+    except AccountError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Account {user_id} is revoked; its token and sessions no longer work.")
+
+
+@users_app.command("rotate")
+def users_rotate(
+    user_id: Annotated[int, typer.Argument(help="The account's number.")],
+    token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the token lasts.")] = 365,
+) -> None:
+    """Give an account a new token; the old one stops working. Printed once, last line."""
+    from serving.accounts import AccountError, rotate_token
+
+    try:
+        token = rotate_token(_accounts_engine(), user_id, _actor(), token_days)
+    except AccountError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"New token for account {user_id} (lasts {token_days} days), shown once:")
+    print(token)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    user_id: Annotated[int, typer.Argument(help="The account's number.")],
+) -> None:
+    """Set a temporary password (to change at first sign-in); sessions end."""
+    import secrets as random
+
+    from serving.accounts import AccountError, set_password
+
+    temporary = random.token_urlsafe(12)
+    try:
+        set_password(_accounts_engine(), user_id, temporary, _actor(), must_change=True)
+    except AccountError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Temporary password for account {user_id}, to change at first sign-in:")
+    print(temporary)
+
+
+audit_app = typer.Typer(help="The audit log of reads and writes of students' records.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: every row follows the one before, unchanged."""
+    from schooldata.audit import verify
+
+    result = verify(_accounts_engine())
+    if result.broken_at is not None:
+        console.print(
+            f"[red]The audit log is broken at row {result.broken_at}: it {result.reason}. "
+            f"Rows were changed, removed or forged there.[/red]"
+        )
+        raise typer.Exit(1)
+    console.print(f"The audit log is intact: {result.rows:,} rows, each following the last.")
 
 
 @app.command()
@@ -637,12 +815,15 @@ def _latest_monday(settings: Settings) -> str:
 
 
 def _demo_accounts(settings: Settings) -> dict[str, str]:
-    """One account per role, tied to the school and advisor at the top of the latest list."""
+    """One account per role, tied to the school and advisor at the top of the latest list:
+    a username with a temporary password for the pages, and a token for the API."""
+    import secrets as random
+
     import sqlalchemy as sa
 
     from schooldata.db import make_engine
     from schooldata.tables import student_scores
-    from serving.access import create_user
+    from serving.accounts import create_user, set_password
 
     engine = make_engine(settings.database_url)
     with engine.connect() as connection:
@@ -651,18 +832,27 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
             .order_by(student_scores.c.run_id.desc(), student_scores.c.rank_in_school)
             .limit(1)
         ).one()
-    accounts = {
-        "advisor": create_user(engine, "advisor", "ครูที่ปรึกษา (demo)", staff_id=top.advisor_id)[1],
-        "committee": create_user(
-            engine, "committee", "กรรมการดูแลช่วยเหลือ (demo)", school_id=top.school_id
-        )[1],
-        "analyst": create_user(engine, "analyst", "นักวิเคราะห์ (demo)")[1],
-        "admin": create_user(engine, "admin", "ผู้ดูแลระบบ (demo)")[1],
+    suffix = random.token_hex(2)  # a second demo in the same database gets new names
+    people = {
+        "advisor": ("ครูที่ปรึกษา (demo)", top.advisor_id, top.school_id),
+        "committee": ("กรรมการดูแลช่วยเหลือ (demo)", None, top.school_id),
+        "analyst": ("นักวิเคราะห์ (demo)", None, None),
+        "admin": ("ผู้ดูแลระบบ (demo)", None, None),
     }
-    for role, token in accounts.items():
-        console.print(f"{role:>9}: {token}")
+    tokens: dict[str, str] = {}
+    table = Table(title="Demo accounts (passwords are temporary: change them at first sign-in)")
+    for column in ("role", "username", "password", "API token"):
+        table.add_column(column)
+    for role, (name, staff_id, school_id) in people.items():
+        username = f"{role}-{suffix}"
+        user, token = create_user(engine, role, name, staff_id, school_id, username)
+        password = random.token_urlsafe(9)
+        set_password(engine, user.user_id, password, _actor(), must_change=True)
+        tokens[role] = token
+        table.add_row(role, username, password, token)
+    console.print(table)
     console.print(f"(advisor {top.advisor_id}, committee of school {top.school_id})")
-    return accounts | {"school": top.school_id}
+    return tokens | {"school": top.school_id}
 
 
 if __name__ == "__main__":

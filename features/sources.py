@@ -82,7 +82,7 @@ class Sources:
             assessments=present.get("assessments"),
             household=present.get("household"),
             screenings=present.get("screenings"),
-            interventions=present.get("interventions"),
+            interventions=_in_force(present.get("interventions")),
         )
 
     @classmethod
@@ -169,6 +169,17 @@ class Sources:
             if column and frame is not None:
                 changes[f.name] = frame[frame[column] <= day]
         return replace(self, **changes)
+
+
+def _in_force(interventions: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The records no later record corrects (a correction replaces what it points to)."""
+    if interventions is None or "corrects" not in interventions:
+        return interventions
+    replaced = set(interventions["corrects"].dropna().astype(int))
+    if not replaced:
+        return interventions
+    kept: pd.DataFrame = interventions[~interventions["intervention_id"].isin(replaced)]
+    return kept
 
 
 def _with_term_dates(enrollments: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:

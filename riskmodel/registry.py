@@ -5,14 +5,23 @@ Training registers each version as the ``challenger``; promotion moves ``champio
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
-from riskmodel.bundle import BundleError, ModelBundle
+from riskmodel.bundle import MANIFEST_FILE, BundleError, ModelBundle
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 BUNDLE_ARTIFACT_PATH = "serving"
+# The bundle's hash, recorded on the registered version when it is registered: a bundle
+# rewritten afterwards (its manifest too) no longer matches the registry.
+DIGEST_TAG = "bundle_sha256"
+
+
+def bundle_digest(directory: Path) -> str:
+    """The SHA-256 of a bundle's manifest, which holds every file's SHA-256."""
+    return hashlib.sha256((directory / MANIFEST_FILE).read_bytes()).hexdigest()
 
 
 def fetch_bundle(model_name: str, alias: str, destination: Path) -> tuple[ModelBundle, Any]:
@@ -32,7 +41,17 @@ def fetch_bundle(model_name: str, alias: str, destination: Path) -> tuple[ModelB
     except MlflowException as error:
         raise BundleError(f"no version of {model_name!r} has the alias {alias!r}") from error
     destination.mkdir(parents=True, exist_ok=True)
-    local = mlflow.artifacts.download_artifacts(
-        run_id=version.run_id, artifact_path=BUNDLE_ARTIFACT_PATH, dst_path=str(destination)
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=version.run_id, artifact_path=BUNDLE_ARTIFACT_PATH, dst_path=str(destination)
+        )
     )
-    return ModelBundle.load(Path(local)), version
+    recorded = (version.tags or {}).get(DIGEST_TAG)
+    if not (local / MANIFEST_FILE).exists():
+        raise BundleError(f"version {version.version} has no model bundle")
+    if recorded is None or recorded != bundle_digest(local):
+        raise BundleError(
+            f"the bundle of version {version.version} does not match the SHA-256 recorded "
+            "in the registry when it was registered: refusing to load"
+        )
+    return ModelBundle.load(local), version

@@ -22,7 +22,8 @@ from schooldata.contract import REQUIRED_SOURCES, SOURCES, Source
 from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import upgrade
 from schooldata.national_id import hash_national_id
-from schooldata.tables import TABLES, stored_column_name
+from schooldata.spreadsheet import write_csv
+from schooldata.tables import APPEND_ONLY, ORIGIN_IMPORT, TABLES, stored_column_name
 from schooldata.validate import (
     REJECT_COLUMNS,
     FileRefused,
@@ -232,10 +233,12 @@ def _hash_ids(rows: pd.DataFrame, source: Source, key: str) -> pd.DataFrame:
     return rows.drop(columns=["national_id"]).assign(national_id_hash=hashed)
 
 
-def _driver_values(rows: pd.DataFrame, table: sa.Table, dialect: str) -> list[np.ndarray]:
-    """Each column as driver-ready Python values (None for missing)."""
+def _driver_values(
+    rows: pd.DataFrame, table: sa.Table, dialect: str, names: list[str]
+) -> list[np.ndarray]:
+    """Each named column as driver-ready Python values (None for missing)."""
     columns = []
-    for column in table.c:
+    for column in (table.c[name] for name in names):
         values = rows[column.name]
         if isinstance(column.type, sa.Date):
             # SQLite stores dates as ISO text, exactly as SQLAlchemy's Date type does.
@@ -267,6 +270,15 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
         columns={c: stored_column_name(source, c) for c in source.column_names if c in rows}
     )
     dialect = connection.dialect.name
+    key = list(source.key)
+    names = [c.name for c in table.c if c.name in rows.columns]
+    where: sa.TextClause | None = None
+    if source.name in APPEND_ONLY:
+        # A school's file is upserted on its natural key among imported records only;
+        # the service's own records are never touched by a load.
+        rows = rows.assign(origin=ORIGIN_IMPORT)
+        names.append("origin")
+        where = sa.text(f"origin = '{ORIGIN_IMPORT}'")  # a constant, compiled inline
     statement: sqlite.Insert | postgresql.Insert
     if dialect == "sqlite":
         statement = sqlite.insert(table)
@@ -274,13 +286,12 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
         statement = postgresql.insert(table)
     else:
         raise RuntimeError(f"upsert is not implemented for the {dialect} dialect")
-    key = list(source.key)
-    updates = {c.name: statement.excluded[c.name] for c in table.c if c.name not in key}
-    compiled = statement.on_conflict_do_update(index_elements=key, set_=updates).compile(
-        dialect=connection.dialect
-    )
-    names = [c.name for c in table.c]
-    columns = dict(zip(names, _driver_values(rows, table, dialect), strict=True))
+    statement = statement.values({name: sa.bindparam(name) for name in names})
+    updates = {name: statement.excluded[name] for name in names if name not in key}
+    compiled = statement.on_conflict_do_update(
+        index_elements=key, index_where=where, set_=updates
+    ).compile(dialect=connection.dialect)
+    columns = dict(zip(names, _driver_values(rows, table, dialect, names), strict=True))
     for start in range(0, len(rows), CHUNK_ROWS):
         block = {name: values[start : start + CHUNK_ROWS] for name, values in columns.items()}
         if compiled.positional:
@@ -297,5 +308,5 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
 def _write_rejects(reports: list[SourceReport], rejects_dir: Path) -> None:
     rejects_dir.mkdir(parents=True, exist_ok=True)
     for report in reports:
-        path = rejects_dir / f"{report.source}.csv"
-        report.rejects[REJECT_COLUMNS].to_csv(path, index=False, encoding="utf-8-sig")
+        # The values come from the school's file: escaped so that none runs in Excel.
+        write_csv(report.rejects[REJECT_COLUMNS], rejects_dir / f"{report.source}.csv")

@@ -30,7 +30,17 @@ def stored_column_name(source: Source, name: str) -> str:
     return "national_id_hash" if source.column(name).kind == "national_id" else name
 
 
+# Interventions are append-only: the service records who wrote each one, and a
+# correction is a new record pointing to the one it corrects. Records loaded from a
+# school's file ("import") keep their natural key, so loading a file twice changes nothing.
+APPEND_ONLY = {"interventions"}
+ORIGIN_IMPORT = "import"
+ORIGIN_SERVICE = "service"
+
+
 def _table_for(source: Source) -> sa.Table:
+    if source.name in APPEND_ONLY:
+        return _append_only(source)
     columns = []
     for c in source.columns:
         if c.kind == "national_id":
@@ -46,6 +56,31 @@ def _table_for(source: Source) -> sa.Table:
     return sa.Table(source.name, metadata, *columns)
 
 
+def _append_only(source: Source) -> sa.Table:
+    columns: list[sa.Column[Any]] = [
+        sa.Column(f"{source.name[:-1]}_id", sa.Integer, primary_key=True, autoincrement=True)
+    ]
+    columns += [
+        sa.Column(c.name, _TYPES[c.kind](), nullable=not (c.required or c.name in source.key))
+        for c in source.columns
+    ]
+    columns += [
+        sa.Column("origin", sa.String, nullable=False, server_default=ORIGIN_IMPORT),
+        sa.Column("recorded_by", sa.Integer, nullable=True),  # the user; None: imported
+        sa.Column("recorded_at", sa.DateTime, nullable=True),
+        sa.Column("corrects", sa.Integer, nullable=True),  # the record this one corrects
+    ]
+    table = sa.Table(source.name, metadata, *columns)
+    sa.Index(
+        f"uq_{source.name}_imported",
+        *[table.c[k] for k in source.key],
+        unique=True,
+        sqlite_where=table.c.origin == ORIGIN_IMPORT,
+        postgresql_where=table.c.origin == ORIGIN_IMPORT,
+    )
+    return table
+
+
 TABLES: dict[str, sa.Table] = {s.name: _table_for(s) for s in SOURCES}
 
 
@@ -59,9 +94,25 @@ users = sa.Table(
     sa.Column("role", sa.String, nullable=False),
     sa.Column("staff_id", sa.String, nullable=True),
     sa.Column("school_id", sa.String, nullable=True),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("token_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("token_expires_at", sa.DateTime, nullable=True),
+    sa.Column("username", sa.String, nullable=True, unique=True),
+    sa.Column("password_hash", sa.String, nullable=True),
+    sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
+)
+
+# Web sessions live here, not only in a cookie: signing out or losing the account ends
+# them at once, and a copied cookie stops working.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime, nullable=True),
 )
 
 audit_log = sa.Table(
@@ -69,9 +120,43 @@ audit_log = sa.Table(
     metadata,
     sa.Column("audit_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime, nullable=False),
-    sa.Column("user_id", sa.Integer, nullable=False),
-    sa.Column("student_id", sa.String, nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=True),  # None: a command line or nobody
+    sa.Column("student_id", sa.String, nullable=True),
     sa.Column("endpoint", sa.String, nullable=False),
+    sa.Column("action", sa.String, nullable=False, server_default="read"),
+    sa.Column("actor", sa.String, nullable=True),  # who, when not a user ("cli:root")
+    sa.Column("detail", sa.String, nullable=True),
+    # Each row's hash covers the previous row's: editing or deleting a row breaks the chain.
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("row_hash", sa.String(64), nullable=True),
+)
+
+# An area office (education service area, province) follows a set of schools.
+user_schools = sa.Table(
+    "user_schools",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True),
+    sa.Column("school_id", sa.String, primary_key=True),
+)
+
+# Each school term's lists checked against who then left (ews outcomes).
+list_outcomes = sa.Table(
+    "list_outcomes",
+    metadata,
+    sa.Column("model_version", sa.String, primary_key=True),
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("academic_year", sa.Integer, primary_key=True),
+    sa.Column("term", sa.Integer, primary_key=True),
+    sa.Column("weeks", sa.Integer, nullable=False),
+    sa.Column("students", sa.Integer, nullable=False),
+    sa.Column("left", sa.Integer, nullable=False),
+    sa.Column("found", sa.Integer, nullable=False),
+    sa.Column("found_in_time", sa.Integer, nullable=False),
+    sa.Column("missed", sa.Integer, nullable=False),
+    sa.Column("median_lead_weeks", sa.Float, nullable=True),
+    sa.Column("flagged", sa.Integer, nullable=False),
+    sa.Column("flagged_helped", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime, nullable=False),
 )
 
 score_runs = sa.Table(

@@ -1,151 +1,136 @@
-"""Staff accounts, bearer tokens and need-to-know scopes.
+"""Need-to-know scopes, and the audit of every read of a student's record.
 
-An advisor sees only the students they advise (by ``advisor_id`` of the current
-enrolment), a committee member their school, an analyst model and aggregate data only,
-an admin accounts only. A student outside the caller's scope is reported exactly like a
-student that does not exist. Tokens are shown once and stored only as their SHA-256.
+An advisor sees only the students they advise now: their school and their advisor code
+together (two schools may use the same code). A committee member sees their school's
+students. A student who transferred out (a later enrolment elsewhere, or a transfer
+exit after their last enrolment) is in nobody's scope at the old school. An analyst sees
+the model and aggregate data, an admin accounts: no student. A student outside the
+caller's scope is reported exactly like a student that does not exist.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
+import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.db import upgrade
-from schooldata.tables import TABLES, audit_log, users
+from schooldata import audit
+from schooldata.calendar import Calendar
+from schooldata.db import read_table
+from schooldata.tables import TABLES
+from serving.accounts import User
 
-ROLES = ("advisor", "committee", "analyst", "admin")
-STUDENT_ROLES = ("advisor", "committee")
-
-
-class AccountError(ValueError):
-    """An account cannot be created as asked."""
+Placement = tuple[str, str | None]  # school, advisor code
 
 
-@dataclass(frozen=True)
-class User:
-    user_id: int
-    name: str
-    role: str
-    staff_id: str | None
-    school_id: str | None
+def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str, Placement]:
+    """Each student's school and advisor from their latest enrolment, unless they left
+    that school by transfer since."""
+    enrollments, exits = TABLES["enrollments"], TABLES["exits"]
+    ids = list(student_ids)
+    placement: dict[str, Placement] = {}
+    starts: dict[str, tuple[int, int]] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            rows = connection.execute(
+                sa.select(
+                    enrollments.c.student_id,
+                    enrollments.c.school_id,
+                    enrollments.c.advisor_id,
+                    enrollments.c.academic_year,
+                    enrollments.c.term,
+                )
+                .where(enrollments.c.student_id.in_(chunk))
+                .order_by(enrollments.c.academic_year, enrollments.c.term)
+            )
+            for row in rows:
+                placement[row.student_id] = (row.school_id, row.advisor_id)
+                starts[row.student_id] = (row.academic_year, row.term)
+            transfers = connection.execute(
+                sa.select(exits.c.student_id, exits.c.exit_date).where(
+                    exits.c.student_id.in_(chunk) & (exits.c.exit_type == "transfer")
+                )
+            ).all()
+    if transfers:
+        began = _term_starts(engine, {s: (placement[s][0], *starts[s]) for s in placement})
+        for student_id, exit_date in transfers:
+            # Left by transfer once the latest enrolment began: no longer at that school.
+            term_start = began.get(student_id)
+            if (
+                term_start is not None
+                and exit_date is not None
+                and pd.Timestamp(exit_date) >= term_start
+            ):
+                placement.pop(student_id, None)
+    return placement
 
-    @property
-    def sees_students(self) -> bool:
-        return self.role in STUDENT_ROLES
 
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_user(
-    engine: sa.Engine,
-    role: str,
-    name: str,
-    staff_id: str | None = None,
-    school_id: str | None = None,
-) -> tuple[User, str]:
-    """Create an account; returns it and its token (which is not stored)."""
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if not name.strip():
-        raise AccountError("name must not be empty")
-    if role == "advisor" and not staff_id:
-        raise AccountError(
-            "an advisor account needs --staff-id (the advisor_id of the enrolment data)"
+def _term_starts(
+    engine: sa.Engine, terms: dict[str, tuple[str, int, int]]
+) -> dict[str, pd.Timestamp]:
+    """The first day of each student's (school, year, term), from the calendar."""
+    years = {year for _, year, _ in terms.values()}
+    calendar = Calendar.build(read_table(engine, "calendar"), years)
+    table = calendar.terms_for({school for school, _, _ in terms.values()})
+    first = {
+        (str(school), int(year), int(term)): pd.Timestamp(start)
+        for school, year, term, start in zip(
+            table["school_id"],
+            table["academic_year"],
+            table["term"],
+            table["start_date"],
+            strict=True,
         )
-    if role == "committee" and not school_id:
-        raise AccountError("a committee account needs --school")
-    upgrade(engine)
-    token = secrets.token_urlsafe(32)
-    with engine.begin() as connection:
-        if school_id is not None:
-            known = (
-                connection.execute(
-                    sa.select(TABLES["schools"].c.school_id).where(
-                        TABLES["schools"].c.school_id == school_id
-                    )
-                ).first()
-                or connection.execute(
-                    sa.select(TABLES["enrollments"].c.school_id).where(
-                        TABLES["enrollments"].c.school_id == school_id
-                    )
-                ).first()
-            )
-            if known is None:
-                raise AccountError(f"no school {school_id!r} in the data")
-        user_id = connection.execute(
-            sa.insert(users).values(
-                name=name,
-                role=role,
-                staff_id=staff_id,
-                school_id=school_id,
-                token_hash=_hash(token),
-                created_at=datetime.now(UTC).replace(tzinfo=None),
-                active=True,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-    return User(int(user_id), name, role, staff_id, school_id), token
-
-
-def authenticate(engine: sa.Engine, token: str) -> User | None:
-    """The active account holding this token, if any."""
-    with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(users).where((users.c.token_hash == _hash(token)) & users.c.active)
-        ).first()
-    if row is None:
-        return None
-    return User(row.user_id, row.name, row.role, row.staff_id, row.school_id)
-
-
-def current_placement(
-    engine: sa.Engine, student_ids: list[str]
-) -> dict[str, tuple[str, str | None]]:
-    """Each student's school and advisor from their latest enrolment."""
-    enrollments = TABLES["enrollments"]
-    query = (
-        sa.select(enrollments.c.student_id, enrollments.c.school_id, enrollments.c.advisor_id)
-        .where(enrollments.c.student_id.in_(student_ids))
-        .order_by(enrollments.c.academic_year, enrollments.c.term)
-    )
-    with engine.connect() as connection:
-        return {
-            row.student_id: (row.school_id, row.advisor_id) for row in connection.execute(query)
-        }
+    }
+    return {s: first[key] for s, key in terms.items() if key in first}
 
 
 def in_scope(user: User, school_id: str, advisor_id: str | None) -> bool:
     if user.role == "advisor":
-        return advisor_id is not None and advisor_id == user.staff_id
+        return (
+            advisor_id is not None and advisor_id == user.staff_id and school_id == user.school_id
+        )
     if user.role == "committee":
         return school_id == user.school_id
     return False
 
 
-def visible_students(engine: sa.Engine, user: User, student_ids: list[str]) -> list[str]:
-    """The given students this user may see (unknown ones are simply absent)."""
+def visible_students(engine: sa.Engine, user: User, student_ids: Sequence[str]) -> list[str]:
+    """The given students this user may see now (unknown ones are simply absent)."""
     if not user.sees_students:
         return []
     placement = current_placement(engine, student_ids)
     return [s for s in student_ids if s in placement and in_scope(user, *placement[s])]
 
 
-def record_reads(engine: sa.Engine, user: User, student_ids: list[str], endpoint: str) -> None:
+def reads(
+    user: User, student_ids: Sequence[str], endpoint: str, action: str = "read"
+) -> list[audit.Entry]:
+    """Audit entries of a user reading (or downloading) these students' records."""
+    return [audit.Entry(action, endpoint, user.user_id, s) for s in student_ids]
+
+
+def record_reads(
+    engine: sa.Engine, user: User, student_ids: Sequence[str], endpoint: str, action: str = "read"
+) -> None:
     """Append who read which student's record, when, and where."""
-    if not student_ids:
-        return
-    now = datetime.now(UTC).replace(tzinfo=None)
-    with engine.begin() as connection:
-        connection.execute(
-            sa.insert(audit_log),
-            [
-                {"at": now, "user_id": user.user_id, "student_id": s, "endpoint": endpoint}
-                for s in student_ids
-            ],
-        )
+    audit.record(engine, reads(user, student_ids, endpoint, action))
+
+
+def record_denial(
+    engine: sa.Engine, user: User | None, student_id: str | None, endpoint: str
+) -> None:
+    """A request for a record outside the caller's scope (or that does not exist)."""
+    audit.record(
+        engine,
+        [
+            audit.Entry(
+                "denied",
+                endpoint,
+                user.user_id if user else None,
+                student_id[:64] if student_id else None,
+            )
+        ],
+    )

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.secrets import secret
 from core.settings import Settings
 from schooldata.db import make_engine, upgrade
 from serving import queries
-from serving.deps import AppState, SignInRequired
+from serving.accounts import TooManyAttempts
+from serving.deps import AppState, PasswordChangeRequired, SignInRequired
+from serving.middleware import RequestGuard
 from serving.model_store import load_champion
 from serving.scoring import Scorer
-
-log = logging.getLogger("ews.api")
 
 SESSION_SECONDS = 8 * 3600  # a working day, not weeks
 # What the callers did wrong, as HTTP: anything not visible is 404, exactly like a
@@ -54,23 +54,30 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
             yield
         engine.dispose()
 
+    docs = settings.api_docs if settings.api_docs is not None else not settings.production
     app = FastAPI(
         title="Dropout early-warning service",
         description="Risk scores with exact explanations, weekly lists and home-visit plans "
         "for Thai schools.",
         version="1",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
     )
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.session_secret.get_secret_value(),
+        secret_key=secret(settings, "session_secret"),
         session_cookie="ews_session",
         max_age=SESSION_SECONDS,
         same_site="strict",
-        https_only=settings.environment == "production",
+        https_only=settings.production,
     )
-    app.add_middleware(RequestLog)
+    app.add_middleware(
+        RequestGuard, max_body_bytes=settings.max_body_bytes, https=settings.production
+    )
 
     from serving.routes import api, web
 
@@ -90,46 +97,21 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
     async def sign_in(request: Request, error: SignInRequired) -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.error(
-            "unexpected %s on %s",
-            type(error).__name__,
-            getattr(request.scope.get("route"), "path", "?"),
-        )
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+    @app.exception_handler(PasswordChangeRequired)
+    async def change_password(request: Request, error: PasswordChangeRequired) -> RedirectResponse:
+        return RedirectResponse("/password", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Where and why, never the value sent: it may be a child's id or megabytes long.
+        problems = [
+            {"loc": [str(part)[:64] for part in e.get("loc", ())], "msg": str(e.get("msg"))[:300]}
+            for e in error.errors()[:20]
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, error: TooManyAttempts) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=429, headers={"Retry-After": "60"})
 
     return app
-
-
-class RequestLog:
-    """Logs method, route template, status and time of each request: never the path, which
-    carries student ids. Plain ASGI: an ``@app.middleware`` wrapper costs more than a score."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def remember_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, remember_status)
-        finally:
-            template = getattr(scope.get("route"), "path", "unmatched")
-            log.info(
-                "%s %s %s %.1fms",
-                scope["method"],
-                template,
-                status,
-                (time.perf_counter() - started) * 1000,
-            )

@@ -1,13 +1,13 @@
 """Typed dependencies: every route declares the state it reads and who is calling.
 
-``StateDep`` is the application's state (settings, database, loaded model);
+``StateDep`` is the application's state (settings, database, loaded model, limits);
 ``CurrentUser`` is the bearer-token caller of the JSON API; ``WebUser`` the signed-in
-user of a page.
+user of a page, from a server-side session.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -15,9 +15,11 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.settings import Settings
-from schooldata.tables import users
-from serving.access import User, authenticate
+from schooldata import audit
+from serving.accounts import Limiter, TooManyAttempts, User, authenticate, session_user
 from serving.scoring import Scorer
+
+SESSION_KEY = "sid"
 
 
 @dataclass
@@ -27,10 +29,15 @@ class AppState:
     settings: Settings
     engine: sa.Engine
     scorer: Scorer
+    limiter: Limiter = field(default_factory=Limiter)
 
 
 class SignInRequired(Exception):
     """A page needs a signed-in user; the app answers with a redirect to /login."""
+
+
+class PasswordChangeRequired(Exception):
+    """The user signed in with a new or reset password: they must set their own first."""
 
 
 async def get_state(request: Request) -> AppState:
@@ -44,34 +51,52 @@ StateDep = Annotated[AppState, Depends(get_state)]
 _bearer = HTTPBearer(auto_error=False, description="A staff token from `ews users create`.")
 
 
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def route_of(request: Request) -> str:
+    """The route template, never the path (paths carry student ids)."""
+    return f"{request.method} {getattr(request.scope.get('route'), 'path', 'unmatched')}"
+
+
 def current_user(
+    request: Request,
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The caller of a JSON route, by bearer token."""
+    """The caller of a JSON route, by bearer token; bad tokens are limited and audited."""
+    client = client_of(request)
+    try:
+        state.limiter.check(client)
+    except TooManyAttempts as error:
+        raise HTTPException(429, str(error), headers={"Retry-After": "60"}) from None
     if credentials is None:
         raise HTTPException(
             401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     user = authenticate(state.engine, credentials.credentials)
     if user is None:
+        state.limiter.failed(client)
+        # The attempted token is never stored, only that a token was refused.
+        audit.record(
+            state.engine,
+            [audit.Entry("token_refused", route_of(request), detail=f"client {client}")],
+        )
         raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
     return user
 
 
 def web_user(request: Request, state: StateDep) -> User:
-    """The signed-in user of a page, from the session cookie."""
-    user_id = request.session.get("user_id")
-    if user_id is None:
-        raise SignInRequired
-    with state.engine.connect() as connection:
-        row = connection.execute(
-            sa.select(users).where((users.c.user_id == user_id) & users.c.active)
-        ).first()
-    if row is None:
+    """The signed-in user of a page, from a live server-side session."""
+    session_id = request.session.get(SESSION_KEY)
+    user = session_user(state.engine, str(session_id)) if session_id else None
+    if user is None:
         request.session.clear()
         raise SignInRequired
-    return User(row.user_id, row.name, row.role, row.staff_id, row.school_id)
+    if user.must_change_password and request.url.path != "/password":
+        raise PasswordChangeRequired
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

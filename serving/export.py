@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
+from schooldata.spreadsheet import csv_bytes, excel_safe, write_csv
 from serving.queries import full_list
 from serving.schemas import ListedStudent
+
+# The spreadsheet helpers are the data layer's; lists leave through them.
+__all__ = ["COLUMNS", "csv_bytes", "excel_safe", "list_frame", "risk_list_frame", "write_csv"]
 
 COLUMNS = [
     "rank",
@@ -32,14 +35,6 @@ COLUMNS = [
     "reasons_en",
     "suggested_step",
 ]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_safe(value: object) -> object:
-    """Prefix text that Excel would read as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def list_frame(students: Sequence[ListedStudent], rank_by: str = "rank_in_school") -> pd.DataFrame:
@@ -67,22 +62,13 @@ def list_frame(students: Sequence[ListedStudent], rank_by: str = "rank_in_school
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def risk_list_frame(engine: sa.Engine, as_of: date, school_id: str | None = None) -> pd.DataFrame:
-    """The stored list of the latest run on or before ``as_of``, every school or one.
+def risk_list_frame(
+    engine: sa.Engine, as_of: date, school_id: str | None = None, actor: str = "cli"
+) -> pd.DataFrame:
+    """The stored list of the latest run on or before ``as_of``, every school or one,
+    recorded in the audit log as exported by ``actor``.
 
     Raises:
         LookupError: no run on or before the date.
     """
-    return list_frame(full_list(engine, as_of, school_id).students)
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 with a byte-order mark, so that Excel shows Thai; formula-like cells escaped."""
-    text: str = frame.astype(object).map(excel_safe).to_csv(index=False)
-    return ("\ufeff" + text).encode("utf-8")
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``csv_bytes`` of the frame to a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(csv_bytes(frame))
+    return list_frame(full_list(engine, as_of, school_id, actor).students)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,18 @@ import sqlalchemy as sa
 
 from features.build import features_as_of
 from features.sources import Sources
+from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from schooldata.tables import TABLES
+from schooldata.tables import ORIGIN_SERVICE, TABLES, student_scores
 from serving import store
-from serving.access import User, current_placement, in_scope, record_reads, visible_students
+from serving.access import (
+    current_placement,
+    in_scope,
+    record_denial,
+    record_reads,
+    visible_students,
+)
+from serving.accounts import User
 from serving.schemas import (
     Contribution,
     HistoryPoint,
@@ -70,12 +78,18 @@ def _names(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]:
     }
 
 
+def _in_force(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Records no later record corrects."""
+    corrected = sa.select(table.c.corrects).where(table.c.corrects.is_not(None))
+    return table.c.intervention_id.not_in(corrected)
+
+
 def _last_interventions(connection: sa.Connection, ids: list[str]) -> dict[str, LastIntervention]:
     table = TABLES["interventions"]
     rows = connection.execute(
         sa.select(table.c.student_id, table.c.date, table.c.type, table.c.outcome)
-        .where(table.c.student_id.in_(ids))
-        .order_by(table.c.date)
+        .where(table.c.student_id.in_(ids) & _in_force(table))
+        .order_by(table.c.date, table.c.intervention_id)
     )
     return {
         r.student_id: LastIntervention(date=r.date, type=r.type, outcome=r.outcome) for r in rows
@@ -112,10 +126,19 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStuden
     ]
 
 
-def require_student(engine: sa.Engine, user: User, student_id: str) -> None:
+def require_student(engine: sa.Engine, user: User, student_id: str, endpoint: str) -> None:
+    """Refuse, and audit the attempt, unless the student is in the caller's scope now."""
     placement = current_placement(engine, [student_id]).get(student_id)
     if placement is None or not in_scope(user, *placement):
+        record_denial(engine, user, student_id, endpoint)
         raise NotVisible("student not found")
+
+
+def _in_scope_now(engine: sa.Engine, user: User, rows: Sequence[Any]) -> list[Any]:
+    """Stored rows of students still in the caller's scope (not moved to another school or
+    advisor since the run)."""
+    visible = set(visible_students(engine, user, [r.student_id for r in rows]))
+    return [r for r in rows if r.student_id in visible]
 
 
 def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
@@ -135,14 +158,18 @@ def risk_list(
     tiers: Sequence[str] | None = None,
     limit: int = 200,
     classroom: str | None = None,
+    action: str = "read",
 ) -> RiskList:
-    """The week's ranked list for a school or an advisor, within the caller's scope."""
+    """The week's ranked list for a school or an advisor, within the caller's scope.
+
+    Only the students shown are recorded as read (``action``: read, or download).
+    """
     if not user.sees_students:
         raise NotVisible("no such list")
     if user.role == "advisor":
-        if advisor_id not in (None, user.staff_id):
+        if advisor_id not in (None, user.staff_id) or school_id not in (None, user.school_id):
             raise NotVisible("no such list")
-        advisor_id = user.staff_id
+        advisor_id, school_id = user.staff_id, user.school_id
     if user.role == "committee":
         if school_id not in (None, user.school_id):
             raise NotVisible("no such list")
@@ -159,13 +186,31 @@ def risk_list(
             rank_by="rank_in_advisor" if user.role == "advisor" else "rank_in_school",
             limit=limit,
         )
-        students = _listed(connection, rows)
-    record_reads(engine, user, [s.student_id for s in students], endpoint)
+        students = _listed(connection, _in_scope_now(engine, user, rows))
+    record_reads(engine, user, [s.student_id for s in students], endpoint, action)
     return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
 
 
-def full_list(engine: sa.Engine, as_of: date, school_id: str | None = None) -> RiskList:
-    """Every student of the latest run on or before ``as_of`` (operators: ``ews export``).
+def classrooms(engine: sa.Engine, user: User) -> list[str]:
+    """The classrooms on the caller's latest list (no student is read)."""
+    if not user.sees_students:
+        return []
+    table = student_scores
+    with engine.connect() as connection:
+        run = _run_or_fail(connection, None)
+        query = sa.select(table.c.classroom).distinct().where(table.c.run_id == run.run_id)
+        query = query.where(table.c.school_id == user.school_id)
+        if user.role == "advisor":
+            query = query.where(table.c.advisor_id == user.staff_id)
+        found = connection.execute(query).scalars()
+        return sorted(c for c in found if c)
+
+
+def full_list(
+    engine: sa.Engine, as_of: date, school_id: str | None = None, actor: str = "cli"
+) -> RiskList:
+    """Every student of the latest run on or before ``as_of`` (operators: ``ews export``),
+    recorded in the audit log as exported by ``actor``.
 
     Raises:
         NoWeeklyRun: no run on or before the date.
@@ -177,6 +222,10 @@ def full_list(engine: sa.Engine, as_of: date, school_id: str | None = None) -> R
                 f"no weekly run on or before {as_of}: run `ews score --as-of {as_of}` first"
             )
         students = _listed(connection, store.run_rows(connection, run.run_id, school_id))
+    audit.record(
+        engine,
+        [audit.Entry("export", "ews export", None, s.student_id, actor=actor) for s in students],
+    )
     return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
 
 
@@ -191,7 +240,10 @@ def score_students(
     """Score students by id as of a date, computed now from the stored data."""
     ids = list(dict.fromkeys(student_ids))
     visible = set(visible_students(engine, user, ids))
-    if any(s not in visible for s in ids):
+    hidden = [s for s in ids if s not in visible]
+    if hidden:
+        for student_id in hidden[:20]:
+            record_denial(engine, user, student_id, endpoint)
         raise NotVisible("student not found")
     day = pd.Timestamp(as_of)
     rows = features_as_of(Sources.from_database(engine, ids), day, ids)
@@ -240,7 +292,7 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
 
 def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history."""
-    require_student(engine, user, student_id)
+    require_student(engine, user, student_id, endpoint)
     with engine.connect() as connection:
         rows = store.student_rows(connection, student_id)
         latest = _listed(connection, rows[-1:])
@@ -306,12 +358,15 @@ def home_visit_plan(
         run = _run_or_fail(connection, as_of)
         since = run.as_of - VISIT_WINDOW
         visited = sa.select(interventions.c.student_id).where(
-            (interventions.c.type == "home_visit")
+            _in_force(interventions)
+            & (interventions.c.type == "home_visit")
             & (interventions.c.date > since)
             & (interventions.c.date <= max(run.as_of, date.today()))
         )
-        rows = store.run_rows(connection, run.run_id, school_id, limit=capacity, excluding=visited)
-        students = _listed(connection, rows)
+        rows = store.run_rows(
+            connection, run.run_id, school_id, limit=capacity + 50, excluding=visited
+        )
+        students = _listed(connection, _in_scope_now(engine, user, rows)[:capacity])
     record_reads(engine, user, [s.student_id for s in students], endpoint)
     return HomeVisitPlan(school_id=school_id, as_of=run.as_of, capacity=capacity, students=students)
 
@@ -324,9 +379,12 @@ def record_intervention(
     kind: str,
     outcome: str | None,
     endpoint: str,
+    corrects: int | None = None,
 ) -> Intervention:
-    """Record what was done for a student; the same day and type replaces the earlier record."""
-    require_student(engine, user, student_id)
+    """Record what was done for a student, with its author, and the audit of it, in one
+    transaction. Records are never overwritten: a correction is a new record that points
+    to the one it corrects."""
+    require_student(engine, user, student_id, endpoint)
     if kind not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if outcome is not None and outcome not in INTERVENTION_OUTCOMES:
@@ -334,43 +392,66 @@ def record_intervention(
     day = day or date.today()
     if day > date.today():
         raise InvalidInput("date is in the future")
+    table = TABLES["interventions"]
     record = {
         "student_id": student_id,
         "date": day,
         "type": kind,
         "outcome": outcome,
-        "staff_id": user.staff_id,
+        "staff_id": user.staff_id or f"user:{user.user_id}",
+        "origin": ORIGIN_SERVICE,
+        "recorded_by": user.user_id,
+        "recorded_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        "corrects": corrects,
     }
-    table = TABLES["interventions"]
     with engine.begin() as connection:
-        connection.execute(
-            sa.delete(table).where(
-                (table.c.student_id == student_id) & (table.c.date == day) & (table.c.type == kind)
-            )
+        if corrects is not None:
+            earlier = connection.execute(
+                sa.select(table.c.student_id).where(table.c.intervention_id == corrects)
+            ).scalar()
+            if earlier != student_id:
+                raise InvalidInput("corrects must name an earlier record of the same student")
+        new_id = connection.execute(sa.insert(table).values(**record)).inserted_primary_key[0]  # type: ignore[index]
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "write", endpoint, user.user_id, student_id, detail=f"intervention {new_id}"
+                )
+            ],
         )
-        connection.execute(sa.insert(table).values(**record))
-    record_reads(engine, user, [student_id], endpoint)
-    return Intervention(**record)
+    return Intervention(intervention_id=int(new_id), **_public_record(record))
+
+
+def _public_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("student_id", "date", "type", "outcome", "staff_id", "corrects")}
 
 
 def interventions_of(
     engine: sa.Engine, user: User, student_id: str, endpoint: str
 ) -> list[Intervention]:
-    """Everything recorded for a student, newest first."""
-    require_student(engine, user, student_id)
+    """Everything recorded for a student, newest first (corrected records included,
+    each correction pointing to the record it replaces)."""
+    require_student(engine, user, student_id, endpoint)
     table = TABLES["interventions"]
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(table).where(table.c.student_id == student_id).order_by(table.c.date.desc())
+            sa.select(table)
+            .where(table.c.student_id == student_id)
+            .order_by(table.c.date.desc(), table.c.intervention_id.desc())
         ).all()
     record_reads(engine, user, [student_id], endpoint)
+    corrected = {r.corrects for r in rows if r.corrects is not None}
     return [
         Intervention(
+            intervention_id=r.intervention_id,
             student_id=r.student_id,
             date=r.date,
             type=r.type,
             outcome=r.outcome,
             staff_id=r.staff_id,
+            corrects=r.corrects,
+            corrected=r.intervention_id in corrected,
         )
         for r in rows
     ]

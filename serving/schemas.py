@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,8 +60,11 @@ class StudentScore(Score):
     student_id: str
 
 
+StudentId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class ScoreRequest(_Model):
-    student_ids: list[str] = Field(min_length=1, max_length=MAX_STUDENTS_PER_REQUEST)
+    student_ids: list[StudentId] = Field(min_length=1, max_length=MAX_STUDENTS_PER_REQUEST)
     as_of: dt.date | None = Field(None, description="Defaults to today.")
 
 
@@ -160,13 +164,19 @@ class HomeVisitPlan(_Model):
 class InterventionIn(_Model):
     student_id: str = Field(min_length=1, max_length=64)
     date: dt.date | None = Field(None, description="Defaults to today.")
-    type: str
-    outcome: str | None = None
+    type: str = Field(max_length=64)
+    outcome: str | None = Field(None, max_length=64)
+    corrects: int | None = Field(
+        None, description="The id of an earlier record this one corrects (it is kept)."
+    )
 
 
 class Intervention(_Model):
+    intervention_id: int
     student_id: str
     date: dt.date
     type: str
     outcome: str | None
-    staff_id: str | None
+    staff_id: str | None = Field(description="Who did it (the author's staff id).")
+    corrects: int | None = None
+    corrected: bool = Field(False, description="A later record corrects this one.")

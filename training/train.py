@@ -31,7 +31,7 @@ from features.catalog import catalog
 from features.partitions import plan_partitions
 from features.sources import Sources
 from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
-from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER
+from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER, DIGEST_TAG, bundle_digest
 from riskmodel.treeshap import FastTreeShap
 from schooldata.db import read_table
 from training import report
@@ -496,7 +496,7 @@ def track_and_register(settings: Settings, record: RunRecord) -> tuple[str, str]
     with tempfile.TemporaryDirectory() as folder:
         with mlflow.start_run(run_name=f"train {plan.test_from.date()}") as run:
             run_id = run.info.run_id
-            _log_run(Path(folder), record, run_id)
+            digest = _log_run(Path(folder), record, run_id)
             info = mlflow.lightgbm.log_model(
                 record.bundle.booster,
                 name="model",
@@ -513,6 +513,7 @@ def track_and_register(settings: Settings, record: RunRecord) -> tuple[str, str]
         "precision_at_capacity_school": f"{precision:.6f}",
         "fairness_flags": json.dumps(record.test.flags, ensure_ascii=False),
         "guard_problems": json.dumps(record.problems, ensure_ascii=False),
+        DIGEST_TAG: digest,
     }.items():
         client.set_model_version_tag(settings.model_name, version, key, value)
     return run_id, version
@@ -524,8 +525,9 @@ def _flat(summary: pd.DataFrame) -> pd.DataFrame:
     return flat
 
 
-def _log_run(work: Path, record: RunRecord, run_id: str) -> None:
-    """Parameters, metrics, tables, plots, the model card and the serving bundle."""
+def _log_run(work: Path, record: RunRecord, run_id: str) -> str:
+    """Parameters, metrics, tables, plots, the model card and the serving bundle; returns
+    the bundle's digest, for the registry."""
     config, plan, test, selection = record.config, record.plan, record.test, record.selection
     params: dict[str, Any] = {
         f"{section}.{k}": v
@@ -633,3 +635,4 @@ def _log_run(work: Path, record: RunRecord, run_id: str) -> None:
     mlflow.log_artifacts(str(plots), artifact_path="plots")
     bundle_dir = record.bundle.save(work / BUNDLE_ARTIFACT_PATH)
     mlflow.log_artifacts(str(bundle_dir), artifact_path=BUNDLE_ARTIFACT_PATH)
+    return bundle_digest(bundle_dir)

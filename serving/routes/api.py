@@ -128,6 +128,7 @@ def record_intervention(body: InterventionIn, state: StateDep, user: CurrentUser
         body.type,
         body.outcome,
         "POST /api/v1/interventions",
+        body.corrects,
     )
 
 

@@ -17,11 +17,22 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from serving import charts, i18n, queries
-from serving.access import User, authenticate
-from serving.deps import AppState, StateDep, WebUser
+from serving.accounts import (
+    AccountError,
+    TooManyAttempts,
+    User,
+    authenticate,
+    check_password,
+    end_session,
+    set_password,
+    start_session,
+)
+from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of
 from serving.export import csv_bytes, list_frame
+from serving.schemas import RiskList
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
@@ -110,25 +121,78 @@ def login_page(request: Request) -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(
-    request: Request, state: StateDep, token: Annotated[str, Form()], csrf: Annotated[str, Form()]
+    request: Request,
+    state: StateDep,
+    csrf: Annotated[str, Form()],
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=500)] = "",
+    token: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    """Sign in with a username and password (or, for integrations, an access token)."""
     check_csrf(request, csrf)
-    user = authenticate(state.engine, token.strip())
+    words = i18n.words(language(request))
+    client = client_of(request)
+    account = username.strip().lower() or None
+    try:
+        state.limiter.check(client, account)
+    except TooManyAttempts:
+        return render(request, "login.html", None, 429, error=words["too_many"])
+    if account:
+        user = check_password(state.engine, account, password)
+    else:
+        user = authenticate(state.engine, token.strip()) if token.strip() else None
     if user is None:
-        return render(
-            request, "login.html", None, 401, error=i18n.words(language(request))["bad_token"]
-        )
+        state.limiter.failed(client, account)
+        # Who tried (the username, never the password or token) and from where.
+        detail = f"username {account[:60]}; client {client}" if account else f"client {client}"
+        audit.record(state.engine, [audit.Entry("sign_in_failed", "POST /login", detail=detail)])
+        return render(request, "login.html", None, 401, error=words["bad_sign_in"])
     request.session.clear()
-    request.session["user_id"] = user.user_id
+    request.session[SESSION_KEY] = start_session(state.engine, user)
     request.session["csrf"] = secrets.token_urlsafe(24)
-    return RedirectResponse("/list", status_code=303)
+    audit.record(state.engine, [audit.Entry("sign_in", "POST /login", user.user_id)])
+    return RedirectResponse("/password" if user.must_change_password else "/", status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form()]) -> RedirectResponse:
+def logout(request: Request, state: StateDep, csrf: Annotated[str, Form()]) -> RedirectResponse:
     check_csrf(request, csrf)
+    session_id = request.session.get(SESSION_KEY)
+    if session_id:
+        end_session(state.engine, str(session_id))  # a copied cookie stops working too
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_page(request: Request, user: WebUser) -> HTMLResponse:
+    return render(request, "password.html", user)
+
+
+@router.post("/password", response_class=HTMLResponse)
+def change_password(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    current: Annotated[str, Form(max_length=500)],
+    new: Annotated[str, Form(max_length=500)],
+    again: Annotated[str, Form(max_length=500)],
+) -> Response:
+    """Set one's own password (required at the first sign-in and after a reset)."""
+    check_csrf(request, csrf)
+    words = i18n.words(language(request))
+    if not user.username or check_password(state.engine, user.username, current) is None:
+        return render(request, "password.html", user, 400, error=words["bad_current"])
+    if new != again:
+        return render(request, "password.html", user, 400, error=words["passwords_differ"])
+    if new == current:
+        return render(request, "password.html", user, 400, error=words["password_same"])
+    try:
+        set_password(state.engine, user.user_id, new, f"user:{user.user_id}", must_change=False)
+    except AccountError:
+        return render(request, "password.html", user, 400, error=words["password_short"])
+    return RedirectResponse("/", status_code=303)
 
 
 @router.get("/lang/{code}")
@@ -142,14 +206,22 @@ def switch_language(code: str, next: str = "/list") -> RedirectResponse:  # noqa
     return response
 
 
-def _listing(state: AppState, user: User, classroom: str | None, tier: str | None) -> Any:
+def _listing(
+    state: AppState,
+    user: User,
+    classroom: str | None,
+    tier: str | None,
+    endpoint: str = "GET /list",
+    action: str = "read",
+) -> RiskList:
     return queries.risk_list(
         state.engine,
         user,
-        "GET /list",
+        endpoint,
         tiers=[tier] if tier else None,
         limit=2000,
         classroom=classroom or None,
+        action=action,
     )
 
 
@@ -167,11 +239,10 @@ def risk_list_page(
             request, "message.html", user, heading=words["list"], text=words["no_student_data"]
         )
     try:
-        everyone = queries.risk_list(state.engine, user, "GET /list", limit=2000)
-        listing = _listing(state, user, classroom, tier) if (classroom or tier) else everyone
+        listing = _listing(state, user, classroom, tier)
+        classrooms = queries.classrooms(state.engine, user)
     except queries.NoWeeklyRun:
         return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
-    classrooms = sorted({s.classroom for s in everyone.students if s.classroom})
     return render(
         request,
         "list.html",
@@ -193,7 +264,7 @@ def risk_list_csv(
 ) -> Response:
     if not user.sees_students:
         return not_found(request, user)
-    listing = _listing(state, user, classroom, tier)
+    listing = _listing(state, user, classroom, tier, "GET /list.csv", "download")
     rank_by = "rank_in_advisor" if user.role == "advisor" else "rank_in_school"
     name = quote(f"risk-list-{listing.as_of}.csv")
     return Response(

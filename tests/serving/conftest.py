@@ -22,7 +22,7 @@ import uvicorn
 from core.settings import Settings
 from schooldata.db import make_engine
 from schooldata.tables import student_scores
-from serving.access import create_user
+from serving.accounts import create_user, set_password
 from serving.app import create_app
 from serving.model_store import load_champion
 from serving.scoring import Scorer, weekly_run
@@ -32,6 +32,9 @@ from training.promote import promote
 from training.train import train
 
 WEEKS = ("2025-03-03", "2025-03-10")
+PASSWORDS = {
+    role: f"test-password-of-{role}" for role in ("advisor", "committee", "analyst", "admin")
+}
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Api:
     engine: sa.Engine
     scorer: Scorer
     tokens: dict[str, str]
+    usernames: dict[str, str]
     school: str  # the committee's school
     other_school: str
     own_student: str  # advised by "advisor"
@@ -120,12 +124,19 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
     in_school = scores[scores["school_id"] == school].sort_values("rank_in_school")
     advisor = in_school["advisor_id"].iloc[0]
     colleague = in_school[in_school["advisor_id"] != advisor]
-    tokens = {
-        "advisor": create_user(engine, "advisor", "ครูสมศรี", staff_id=advisor)[1],
-        "committee": create_user(engine, "committee", "กรรมการ", school_id=school)[1],
-        "analyst": create_user(engine, "analyst", "นักวิเคราะห์")[1],
-        "admin": create_user(engine, "admin", "ผู้ดูแล")[1],
+    accounts = {
+        "advisor": create_user(
+            engine, "advisor", "ครูสมศรี", staff_id=advisor, school_id=school, username="somsri"
+        ),
+        "committee": create_user(
+            engine, "committee", "กรรมการ", school_id=school, username="committee"
+        ),
+        "analyst": create_user(engine, "analyst", "นักวิเคราะห์", username="analyst"),
+        "admin": create_user(engine, "admin", "ผู้ดูแล", username="admin"),
     }
+    tokens = {role: token for role, (_, token) in accounts.items()}
+    for role, (user, _) in accounts.items():
+        set_password(engine, user.user_id, PASSWORDS[role], "tests", must_change=False)
     with running_server(settings) as url:
         yield Api(
             url=url,
@@ -133,6 +144,7 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
             engine=engine,
             scorer=scorer,
             tokens=tokens,
+            usernames={role: str(user.username) for role, (user, _) in accounts.items()},
             school=school,
             other_school=other_school,
             own_student=in_school["student_id"].iloc[0],

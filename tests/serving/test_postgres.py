@@ -19,7 +19,7 @@ from features.partitions import plan_partitions
 from schooldata.db import make_engine, read_table
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES
-from serving.access import create_user
+from serving.accounts import create_user
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, unavailable
 from tests.postgres import PostgresServer, postgres_server
@@ -121,3 +121,32 @@ def test_the_api_serves_lists_and_records_visits_from_postgresql(
     assert recorded.status_code == 201, recorded.text
     assert history.status_code == 200
     assert WEEKS[1] in history.text
+
+
+def test_the_audit_log_cannot_be_wiped_on_postgresql(pg_engine: sa.Engine) -> None:
+    from schooldata import audit
+
+    audit.record(pg_engine, [audit.Entry("read", "test", None, "ST000001")])
+    url = pg_engine.url
+    with pg_engine.begin() as connection:
+        connection.exec_driver_sql("DROP ROLE IF EXISTS ews_app")
+        connection.exec_driver_sql("CREATE ROLE ews_app LOGIN")
+        connection.exec_driver_sql("GRANT USAGE ON SCHEMA public TO ews_app")
+        connection.exec_driver_sql("GRANT SELECT, INSERT ON audit_log TO ews_app")
+        connection.exec_driver_sql("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ews_app")
+    # The owner itself: the triggers refuse truncation, updates and deletes.
+    for statement in (
+        "TRUNCATE audit_log",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET student_id = 'x'",
+    ):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), pg_engine.begin() as c:
+            c.exec_driver_sql(statement)
+    # The application's role may append and read, and nothing else (docs/postgres-roles.md).
+    app = make_engine(url.set(username="ews_app").render_as_string(hide_password=False))
+    audit.record(app, [audit.Entry("read", "test", None, "ST000002")])
+    for statement in ("TRUNCATE audit_log", "ALTER TABLE audit_log DISABLE TRIGGER ALL"):
+        with pytest.raises(sa.exc.DBAPIError, match="must be owner|permission denied"):
+            with app.begin() as c:
+                c.exec_driver_sql(statement)
+    assert audit.verify(pg_engine).broken_at is None

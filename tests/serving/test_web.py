@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import unavailable
-from tests.serving.conftest import Api
+from tests.serving.conftest import PASSWORDS, Api
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
@@ -65,7 +65,8 @@ def page(browser):  # type: ignore[no-untyped-def]
 
 def _sign_in(page, api: Api, role: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{api.url}/login")
-    page.fill("input[name=token]", api.tokens[role])
+    page.fill("input[name=username]", api.usernames[role])
+    page.fill("input[name=password]", PASSWORDS[role])
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/list.*"))
 

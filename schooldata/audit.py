@@ -1,0 +1,123 @@
+"""The audit log: an append-only chain of who did what to which child's record.
+
+Each row stores the hash of the row before it and its own hash over both, so a row
+edited, deleted or forged in the middle breaks the chain from there on
+(``ews audit verify``). The database refuses updates and deletes (a trigger), and on
+PostgreSQL truncation too; the application's role can only insert and read
+(``docs/postgres-roles.md``). Rows of one request are appended in the same
+transaction as the write they record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from schooldata.tables import audit_log
+
+GENESIS = "0" * 64
+FIELDS = ("at", "user_id", "actor", "action", "student_id", "endpoint", "detail")
+# One writer at a time in this process: the chain needs each row's predecessor.
+_WRITING = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing to record (``at`` is set when it is appended)."""
+
+    action: str  # read, write, denied, export, download, sign_in, sign_in_failed, ...
+    endpoint: str  # the route template or command, never a path with an id in it
+    user_id: int | None = None
+    student_id: str | None = None
+    actor: str | None = None
+    detail: str | None = None
+
+
+_CHAIN_LOCK = 0x45575341  # "EWSA": the key every chain writer waits on
+
+
+def row_hash(previous: str, row: dict[str, Any]) -> str:
+    """The hash of a row over the previous row's hash and the row's own fields."""
+    content = {k: _plain(row.get(k)) for k in FIELDS}
+    text = previous + json.dumps(content, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0).isoformat()
+    return value
+
+
+def append(connection: sa.Connection, entries: Sequence[Entry]) -> None:
+    """Append entries to the chain inside the caller's transaction."""
+    if not entries:
+        return
+    with _WRITING:
+        if connection.dialect.name == "postgresql":
+            # Writers in other processes wait for this transaction. An advisory lock, not
+            # LOCK TABLE: that needs UPDATE or DELETE rights the application's role lacks.
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK)))
+        previous = (
+            connection.execute(
+                sa.select(audit_log.c.row_hash).order_by(audit_log.c.audit_id.desc()).limit(1)
+            ).scalar()
+            or GENESIS
+        )
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        rows = []
+        for entry in entries:
+            row = {
+                "at": now,
+                "user_id": entry.user_id,
+                "actor": entry.actor,
+                "action": entry.action,
+                "student_id": entry.student_id,
+                "endpoint": entry.endpoint,
+                "detail": entry.detail,
+            }
+            current = row_hash(previous, row)
+            rows.append(row | {"prev_hash": previous, "row_hash": current})
+            previous = current
+        connection.execute(sa.insert(audit_log), rows)
+
+
+def record(engine: sa.Engine, entries: Sequence[Entry]) -> None:
+    """Append entries in a transaction of their own (reads, denials, sign-ins)."""
+    if entries:
+        with engine.begin() as connection:
+            append(connection, entries)
+
+
+@dataclass(frozen=True)
+class Verification:
+    rows: int
+    broken_at: int | None  # the first audit_id whose hash does not follow; None: intact
+    reason: str = ""
+
+
+def verify(engine: sa.Engine) -> Verification:
+    """Walk the chain from its first row; report the first row that does not follow."""
+    previous = GENESIS
+    count = 0
+    with engine.connect() as connection:
+        result = connection.execution_options(stream_results=True).execute(
+            sa.select(audit_log).order_by(audit_log.c.audit_id)
+        )
+        for row in result.mappings():
+            count += 1
+            if row["prev_hash"] != previous:
+                return Verification(
+                    count, int(row["audit_id"]), "does not follow the row before it"
+                )
+            if row["row_hash"] != row_hash(previous, dict(row)):
+                return Verification(count, int(row["audit_id"]), "was changed after it was written")
+            previous = row["row_hash"]
+    return Verification(count, None)

@@ -1,0 +1,321 @@
+"""Staff accounts: bearer tokens for integrations, passwords for people, sessions, limits.
+
+Tokens are shown once, stored only as their SHA-256, expire (a year by default) and can
+be revoked or rotated (``ews users``). Passwords are hashed with Argon2 and a new or
+reset one must be changed at the first sign-in. A web session is a random id in a
+signed cookie *and* a row here: signing out, revoking the account or deactivating it
+ends every session at once. Failed sign-ins and bad tokens are limited per client and
+per account, and every one is written to the audit log without the attempted secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from limits import RateLimitItemPerMinute, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from schooldata import audit
+from schooldata.db import upgrade
+from schooldata.tables import TABLES, sessions, users
+
+ROLES = ("advisor", "committee", "analyst", "admin")
+STUDENT_ROLES = ("advisor", "committee")
+TOKEN_DAYS = 365
+SESSION_HOURS = 8
+MIN_PASSWORD = 10
+_hasher = PasswordHasher()
+# Failures allowed before a pause: per client address, and per account.
+CLIENT_LIMIT = RateLimitItemPerMinute(20)
+ACCOUNT_LIMIT = parse("10 per 15 minutes")
+
+
+class AccountError(ValueError):
+    """An account cannot be created or changed as asked."""
+
+
+class TooManyAttempts(Exception):
+    """Too many failed attempts from this client or on this account: wait and retry."""
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    name: str
+    role: str
+    staff_id: str | None
+    school_id: str | None
+    username: str | None = None
+    must_change_password: bool = False
+    schools: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def sees_students(self) -> bool:
+        return self.role in STUDENT_ROLES
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _user(row: sa.Row[tuple[object, ...]]) -> User:
+    return User(
+        int(row.user_id),
+        str(row.name),
+        str(row.role),
+        row.staff_id,
+        row.school_id,
+        row.username,
+        bool(row.must_change_password),
+    )
+
+
+def create_user(
+    engine: sa.Engine,
+    role: str,
+    name: str,
+    staff_id: str | None = None,
+    school_id: str | None = None,
+    username: str | None = None,
+    token_days: int = TOKEN_DAYS,
+) -> tuple[User, str]:
+    """Create an account; returns it and its bearer token (which is not stored)."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not name.strip():
+        raise AccountError("name must not be empty")
+    if role == "advisor" and not (staff_id and school_id):
+        raise AccountError(
+            "an advisor account needs --school and --staff-id (the advisor_id of the "
+            "enrolment data): two schools may use the same advisor code"
+        )
+    if role == "committee" and not school_id:
+        raise AccountError("a committee account needs --school")
+    upgrade(engine)
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        if school_id is not None and not _school_known(connection, school_id):
+            raise AccountError(f"no school {school_id!r} in the data")
+        if (
+            username
+            and connection.execute(
+                sa.select(users.c.user_id).where(users.c.username == username)
+            ).first()
+        ):
+            raise AccountError(f"the username {username!r} is taken")
+        user_id = connection.execute(
+            sa.insert(users).values(
+                name=name,
+                role=role,
+                staff_id=staff_id,
+                school_id=school_id,
+                username=username,
+                token_hash=_digest(token),
+                token_expires_at=_now() + timedelta(days=token_days),
+                created_at=_now(),
+                active=True,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "account_created", "ews users create", actor="cli", detail=f"user {user_id}"
+                )
+            ],
+        )
+    return User(int(user_id), name, role, staff_id, school_id, username), token
+
+
+def _school_known(connection: sa.Connection, school_id: str) -> bool:
+    schools, enrollments = TABLES["schools"], TABLES["enrollments"]
+    return bool(
+        connection.execute(
+            sa.select(schools.c.school_id).where(schools.c.school_id == school_id)
+        ).first()
+        or connection.execute(
+            sa.select(enrollments.c.school_id).where(enrollments.c.school_id == school_id)
+        ).first()
+    )
+
+
+def authenticate(engine: sa.Engine, token: str) -> User | None:
+    """The active account holding this unexpired token, if any."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(users).where(
+                (users.c.token_hash == _digest(token))
+                & users.c.active
+                & ((users.c.token_expires_at.is_(None)) | (users.c.token_expires_at > _now()))
+            )
+        ).first()
+    return _user(row) if row is not None else None
+
+
+def find_user(engine: sa.Engine, user_id: int) -> User | None:
+    """An active account by its id."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(users).where((users.c.user_id == user_id) & users.c.active)
+        ).first()
+    return _user(row) if row is not None else None
+
+
+def revoke(engine: sa.Engine, user_id: int, actor: str) -> None:
+    """Deactivate an account: its token stops working and its sessions end."""
+    with engine.begin() as connection:
+        changed = connection.execute(
+            sa.update(users).where(users.c.user_id == user_id).values(active=False, token_hash=None)
+        ).rowcount
+        if not changed:
+            raise AccountError(f"no account {user_id}")
+        _end_sessions(connection, user_id)
+        audit.append(
+            connection,
+            [audit.Entry("account_revoked", "revoke", actor=actor, detail=f"user {user_id}")],
+        )
+
+
+def rotate_token(engine: sa.Engine, user_id: int, actor: str, days: int = TOKEN_DAYS) -> str:
+    """A new token for an account; the old one stops working at once."""
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        changed = connection.execute(
+            sa.update(users)
+            .where((users.c.user_id == user_id) & users.c.active)
+            .values(token_hash=_digest(token), token_expires_at=_now() + timedelta(days=days))
+        ).rowcount
+        if not changed:
+            raise AccountError(f"no active account {user_id}")
+        audit.append(
+            connection,
+            [audit.Entry("token_rotated", "rotate", actor=actor, detail=f"user {user_id}")],
+        )
+    return token
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def start_session(engine: sa.Engine, user: User) -> str:
+    """A new server-side session; returns the id the cookie carries."""
+    session_id = secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(sessions).values(
+                session_hash=_digest(session_id),
+                user_id=user.user_id,
+                created_at=_now(),
+                expires_at=_now() + timedelta(hours=SESSION_HOURS),
+            )
+        )
+    return session_id
+
+
+def session_user(engine: sa.Engine, session_id: str) -> User | None:
+    """The active account of a live session, if any."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(users)
+            .join(sessions, sessions.c.user_id == users.c.user_id)
+            .where(
+                (sessions.c.session_hash == _digest(session_id))
+                & sessions.c.ended_at.is_(None)
+                & (sessions.c.expires_at > _now())
+                & users.c.active
+            )
+        ).first()
+    return _user(row) if row is not None else None
+
+
+def end_session(engine: sa.Engine, session_id: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(sessions)
+            .where(sessions.c.session_hash == _digest(session_id))
+            .values(ended_at=_now())
+        )
+
+
+def _end_sessions(connection: sa.Connection, user_id: int) -> None:
+    connection.execute(
+        sa.update(sessions)
+        .where((sessions.c.user_id == user_id) & sessions.c.ended_at.is_(None))
+        .values(ended_at=_now())
+    )
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def set_password(
+    engine: sa.Engine, user_id: int, password: str, actor: str, must_change: bool
+) -> None:
+    """Set an account's password (a reset by an admin must be changed at first use)."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+    with engine.begin() as connection:
+        changed = connection.execute(
+            sa.update(users)
+            .where(users.c.user_id == user_id)
+            .values(password_hash=_hasher.hash(password), must_change_password=must_change)
+        ).rowcount
+        if not changed:
+            raise AccountError(f"no account {user_id}")
+        if must_change:  # a reset: whoever held the account before is signed out
+            _end_sessions(connection, user_id)
+        audit.append(
+            connection,
+            [audit.Entry("password_set", "password", actor=actor, detail=f"user {user_id}")],
+        )
+
+
+def check_password(engine: sa.Engine, username: str, password: str) -> User | None:
+    """The active account with this username and password, if they match."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(users).where((users.c.username == username) & users.c.active)
+        ).first()
+    if row is None or not row.password_hash:
+        _hasher.hash(password)  # the same work as a real check: no timing tells
+        return None
+    try:
+        _hasher.verify(str(row.password_hash), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return _user(row)
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+@dataclass
+class Limiter:
+    """Failed attempts per client address and per account, in this process."""
+
+    limiter: MovingWindowRateLimiter = field(
+        default_factory=lambda: MovingWindowRateLimiter(MemoryStorage())
+    )
+
+    def check(self, client: str, account: str | None = None) -> None:
+        """Raise ``TooManyAttempts`` when the client or the account is over its limit."""
+        if not self.limiter.test(CLIENT_LIMIT, "client", client):
+            raise TooManyAttempts("too many failed attempts from this address: wait a minute")
+        if account and not self.limiter.test(ACCOUNT_LIMIT, "account", account):
+            raise TooManyAttempts("too many failed attempts on this account: wait 15 minutes")
+
+    def failed(self, client: str, account: str | None = None) -> None:
+        self.limiter.hit(CLIENT_LIMIT, "client", client)
+        if account:
+            self.limiter.hit(ACCOUNT_LIMIT, "account", account)

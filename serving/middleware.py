@@ -1,0 +1,137 @@
+"""What wraps every request: a size limit, security headers, and errors without leaks.
+
+Plain ASGI (an ``@app.middleware`` wrapper costs more than a score). The log carries the
+method, the route template, the status and the time, never the path (paths carry
+student ids); an unexpected error is logged with the route template and an error id
+only, and the caller gets the same id, so nothing of the request (SQL parameters,
+student ids in a message) reaches the log or the response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("ews.api")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+# The interactive API documentation loads its own scripts: no page policy there.
+DOCS = ("/docs", "/redoc", "/openapi.json")
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the limit; it was not read further."""
+
+
+class RequestGuard:
+    """Limits, headers, the request log and the last line of error handling."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, https: bool = False) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.headers = HEADERS + (
+            [(b"strict-transport-security", b"max-age=31536000; includeSubDomains")]
+            if https
+            else []
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        sent = False
+        path = str(scope.get("path", ""))
+
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            # Refused before a byte of the body is read.
+            await self._error(send, 413, f"the request body is over {self.max_body_bytes} bytes")
+            self._log(scope, 413, started)
+            return
+
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def secured(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                sent = True
+                extra = list(self.headers)
+                if not path.startswith(DOCS):
+                    extra.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+                names = {name for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in extra if name not in names
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, counted, secured)
+        except BodyTooLarge:
+            status = 413
+            if not sent:
+                await self._error(
+                    send, 413, f"the request body is over {self.max_body_bytes} bytes"
+                )
+        except Exception as error:  # the last line: nothing about the request may leak
+            status = 500
+            error_id = uuid.uuid4().hex[:12]
+            log.error(
+                "unexpected %s on %s %s (error %s)",
+                type(error).__name__,
+                scope.get("method"),
+                getattr(scope.get("route"), "path", "unmatched"),
+                error_id,
+            )
+            if not sent:
+                await self._error(send, 500, f"internal error {error_id}", error_id)
+        finally:
+            self._log(scope, status, started)
+
+    async def _error(self, send: Send, status: int, detail: str, error_id: str = "") -> None:
+        body = json.dumps({"detail": detail} | ({"error_id": error_id} if error_id else {}))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), *self.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    @staticmethod
+    def _log(scope: Scope, status: int, started: float) -> None:
+        log.info(
+            "%s %s %s %.1fms",
+            scope.get("method"),
+            getattr(scope.get("route"), "path", "unmatched"),
+            status,
+            (time.perf_counter() - started) * 1000,
+        )

@@ -1,0 +1,498 @@
+"""The security review's findings, each against a real server (SECURITY.md lists them).
+
+Tests that change data or trip limits run on their own copy of the API's database and
+their own server, so the shared server's tests never see their effects.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import itsdangerous
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from core.secrets import SecretError, secret
+from core.settings import Settings
+from ews.cli import app as cli
+from schooldata import audit
+from schooldata.db import make_engine
+from schooldata.tables import TABLES, audit_log, student_scores, users
+from serving.accounts import revoke, rotate_token
+from serving.model_store import ModelUnavailable, load_champion
+from tests.serving.conftest import PASSWORDS, WEEKS, Api, running_server
+
+PUBLISHED_SESSION_SECRET = "development-only-session-secret"  # noqa: S105 (the old default)
+
+
+@dataclass
+class Copy:
+    """A server of its own on a copy of the API's database."""
+
+    url: str
+    engine: sa.Engine
+    api: Api
+
+    def get(self, path: str, role: str | None = None, **kwargs: object) -> httpx.Response:
+        return httpx.get(self.url + path, headers=self.api._auth(role), timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, path: str, role: str | None = None, **kwargs: object) -> httpx.Response:
+        return httpx.post(self.url + path, headers=self.api._auth(role), timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def copy(api: Api, tmp_path: Path) -> Iterator[Copy]:
+    target = tmp_path / "ews.db"
+    with sqlite3.connect(str(api.engine.url.database)) as source, sqlite3.connect(target) as out:
+        source.backup(out)
+    settings = api.settings.model_copy(update={"database_url": f"sqlite:///{target}"})
+    with running_server(settings) as url:
+        yield Copy(url, make_engine(settings.database_url), api)
+
+
+def _audit(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as connection:
+        return pd.DataFrame(connection.execute(sa.select(audit_log)).mappings().all())
+
+
+def _user_id(engine: sa.Engine, username: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.select(users.c.user_id).where(users.c.username == username)
+            ).scalar_one()
+        )
+
+
+def _signed_in(client: httpx.Client, url: str, username: str, password: str) -> httpx.Response:
+    page = client.get(f"{url}/login")
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    return client.post(
+        f"{url}/login", data={"csrf": csrf, "username": username, "password": password}
+    )
+
+
+# 1. Forgeable sessions ----------------------------------------------------------------
+
+
+def test_a_session_forged_with_the_published_secret_reads_nothing(api: Api) -> None:
+    signer = itsdangerous.TimestampSigner(PUBLISHED_SESSION_SECRET)
+    committee = _user_id(api.engine, api.usernames["committee"])
+    payload = base64.b64encode(json.dumps({"user_id": committee, "sid": "x"}).encode())
+    cookie = signer.sign(payload).decode()
+
+    page = httpx.get(f"{api.url}/plan", cookies={"ews_session": cookie}, follow_redirects=False)
+
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login"
+
+
+def test_an_unset_secret_is_generated_once_and_kept_owner_only(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'ews.db'}")
+
+    first = secret(settings, "session_secret")
+
+    kept = tmp_path / "ews-secrets.json"
+    assert len(first) >= 32 and first != PUBLISHED_SESSION_SECRET  # noqa: PT018
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert secret(settings, "session_secret") == first
+    assert secret(settings, "id_hash_key") != first
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"session_secret": PUBLISHED_SESSION_SECRET}, "published"),
+        ({"id_hash_key": "development-only-id-hash-key"}, "published"),
+    ],
+)
+def test_published_secrets_are_refused_everywhere(changes: dict[str, str], message: str) -> None:
+    settings = Settings(**changes)  # type: ignore[arg-type]
+
+    with pytest.raises(SecretError, match=message):
+        secret(settings, next(iter(changes)))
+
+
+def test_production_refuses_missing_and_short_secrets() -> None:
+    url = "postgresql+psycopg://ews@db/ews"
+    with pytest.raises(ValueError, match="EWS_SESSION_SECRET must be set"):
+        Settings(environment="production", database_url=url, id_hash_key="k" * 40)  # type: ignore[arg-type]
+    short = Settings(
+        environment="production",
+        database_url=url,
+        id_hash_key="k" * 40,
+        session_secret="short",  # type: ignore[arg-type]
+    )
+    with pytest.raises(SecretError, match="at least 32"):
+        secret(short, "session_secret")
+
+
+# 2. Advisor scope tied to the school ----------------------------------------------------
+
+
+def test_the_same_advisor_code_at_another_school_sees_nothing(copy: Copy) -> None:
+    api = copy.api
+    advisor_code = api_advisor_code(copy)
+    with copy.engine.begin() as connection:
+        connection.execute(
+            sa.update(TABLES["enrollments"])
+            .where(TABLES["enrollments"].c.student_id == api.far_student)
+            .values(advisor_id=advisor_code)
+        )
+        connection.execute(
+            sa.update(student_scores)
+            .where(student_scores.c.student_id == api.far_student)
+            .values(advisor_id=advisor_code)
+        )
+
+    listed = {s["student_id"] for s in copy.get("/api/v1/risk-list", "advisor").json()["students"]}
+
+    assert copy.get(f"/api/v1/students/{api.far_student}", "advisor").status_code == 404
+    assert api.far_student not in listed
+    assert api.own_student in listed
+
+
+def api_advisor_code(copy: Copy) -> str:
+    with copy.engine.connect() as connection:
+        return str(
+            connection.execute(
+                sa.select(users.c.staff_id).where(users.c.username == copy.api.usernames["advisor"])
+            ).scalar_one()
+        )
+
+
+# 3. Transfers leave no student visible ---------------------------------------------------
+
+
+def test_after_a_transfer_the_old_school_no_longer_lists_the_student(copy: Copy) -> None:
+    api = copy.api
+    assert api.own_student in _listed(copy, "committee")
+    with copy.engine.begin() as connection:
+        connection.execute(
+            sa.insert(TABLES["exits"]).values(
+                student_id=api.own_student,
+                exit_date=date.today(),
+                exit_type="transfer",
+                destination_school_id=api.other_school,
+            )
+        )
+
+    plan = copy.get(f"/api/v1/schools/{api.school}/home-visit-plan?capacity=50", "committee")
+
+    assert api.own_student not in _listed(copy, "committee")
+    assert api.own_student not in _listed(copy, "advisor")
+    assert api.own_student not in {s["student_id"] for s in plan.json()["students"]}
+    assert copy.get(f"/api/v1/students/{api.own_student}", "committee").status_code == 404
+
+
+def _listed(copy: Copy, role: str) -> set[str]:
+    body = copy.get("/api/v1/risk-list?limit=5000", role).json()
+    return {s["student_id"] for s in body["students"]}
+
+
+# 4. No student id in the server log ----------------------------------------------------------
+
+
+def test_an_unexpected_error_logs_the_route_and_an_error_id_only(
+    copy: Copy, caplog: pytest.LogCaptureFixture
+) -> None:
+    with copy.engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE student_scores RENAME TO scores_gone"))
+    caplog.set_level(logging.INFO)
+
+    response = copy.get(f"/api/v1/students/{copy.api.own_student}", "advisor")
+
+    assert response.status_code == 500
+    error_id = response.json()["error_id"]
+    server = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in server)
+    assert error_id in logged
+    assert "GET /api/v1/students/{student_id}" in logged
+    assert copy.api.own_student not in logged
+    assert copy.api.own_student not in response.text
+
+
+# 5. Model hashes recorded in the registry --------------------------------------------------
+
+
+def test_a_bundle_rewritten_with_its_manifest_is_refused(api: Api, tmp_path: Path) -> None:
+    folders = list(Path(api.settings.mlflow_artifact_root).rglob("serving/manifest.json"))
+    originals = {p: p.read_bytes() for f in folders for p in f.parent.iterdir()}
+    try:
+        for manifest in folders:
+            metadata = manifest.parent / "metadata.json"
+            content = json.loads(metadata.read_text())
+            content["tier_policy"]["floor"] = 0.0  # everyone above the floor
+            metadata.write_text(json.dumps(content))
+            files = json.loads(manifest.read_text())
+            files["metadata.json"] = hashlib.sha256(metadata.read_bytes()).hexdigest()
+            manifest.write_text(json.dumps(files))
+        with pytest.raises(ModelUnavailable, match="recorded in the registry"):
+            load_champion(api.settings, tmp_path / "download")
+    finally:
+        for path, content in originals.items():
+            path.write_bytes(content)
+
+
+# 6. An audit log that cannot be wiped ----------------------------------------------------------
+
+
+def test_the_audit_chain_catches_a_deleted_or_forged_row(copy: Copy) -> None:
+    copy.get(f"/api/v1/students/{copy.api.own_student}", "advisor")
+    assert audit.verify(copy.engine).broken_at is None
+    ids = _audit(copy.engine)["audit_id"].tolist()
+    database = str(copy.engine.url.database)
+    with sqlite3.connect(database) as raw:
+        raw.execute("DROP TRIGGER audit_log_no_delete")  # what an intruder with the file could do
+        raw.execute("DELETE FROM audit_log WHERE audit_id = ?", (ids[len(ids) // 2],))
+
+    broken = audit.verify(copy.engine)
+
+    assert broken.broken_at == ids[len(ids) // 2 + 1]
+    result = CliRunner().invoke(
+        cli, ["audit", "verify"], env={"EWS_DATABASE_URL": f"sqlite:///{database}"}
+    )
+    assert result.exit_code == 1
+    assert "broken" in result.output
+
+
+def test_the_audit_log_refuses_updates_and_deletes(api: Api) -> None:
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), api.engine.begin() as connection:
+        connection.execute(sa.update(audit_log).values(student_id="someone else"))
+
+
+# 7. Audit gaps ---------------------------------------------------------------------------------
+
+
+def test_an_intervention_and_its_audit_row_are_one_transaction(
+    copy: Copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(connection: sa.Connection, entries: object) -> None:
+        raise RuntimeError("the audit log is unavailable")
+
+    table = TABLES["interventions"]
+    with copy.engine.connect() as connection:
+        before = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    monkeypatch.setattr(audit, "append", broken)
+
+    response = copy.post(
+        "/api/v1/interventions",
+        "committee",
+        json={"student_id": copy.api.own_student, "type": "counselling", "outcome": "done"},
+    )
+
+    assert response.status_code == 500
+    with copy.engine.connect() as connection:
+        after = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    assert after == before
+
+
+def test_denials_and_failed_sign_ins_are_recorded_without_the_secret(copy: Copy) -> None:
+    copy.get(f"/api/v1/students/{copy.api.far_student}", "advisor")
+    httpx.get(copy.url + "/api/v1/model", headers={"Authorization": "Bearer guessed-token-123"})
+    with httpx.Client() as client:
+        _signed_in(client, copy.url, copy.api.usernames["committee"], "guessed-password-456")
+
+    log = _audit(copy.engine)
+    denied = log[log["action"] == "denied"]
+    assert copy.api.far_student in set(denied["student_id"])
+    assert {"token_refused", "sign_in_failed"} <= set(log["action"])
+    text = log.astype(str).to_string()
+    assert "guessed-token-123" not in text and "guessed-password-456" not in text  # noqa: PT018
+    assert audit.verify(copy.engine).broken_at is None
+
+
+def test_downloads_exports_and_filtered_lists_record_what_was_shown(
+    copy: Copy, tmp_path: Path
+) -> None:
+    api = copy.api
+    with httpx.Client() as client:
+        _signed_in(client, copy.url, api.usernames["committee"], PASSWORDS["committee"])
+        before = len(_audit(copy.engine))
+        page = client.get(f"{copy.url}/list?tier=high")
+        shown = set(page.text.split('data-student="')[1:])
+        shown = {s.split('"')[0] for s in shown}
+        reads = _audit(copy.engine).iloc[before:]
+        assert set(reads.loc[reads["action"] == "read", "student_id"]) == shown
+        csv = client.get(f"{copy.url}/list.csv")
+    downloads = _audit(copy.engine)
+    downloaded = set(downloads.loc[downloads["action"] == "download", "student_id"])
+    assert downloaded and all(s in csv.text for s in downloaded)  # noqa: PT018
+
+    before = len(_audit(copy.engine))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            "--as-of",
+            WEEKS[1],
+            "--out",
+            str(tmp_path / "list.csv"),
+            "--school",
+            api.school,
+        ],
+        env={"EWS_DATABASE_URL": str(copy.engine.url)},
+    )
+    assert result.exit_code == 0, result.output
+    exported = _audit(copy.engine).iloc[before:]
+    exported = exported[exported["action"] == "export"]
+    assert len(exported) == len(pd.read_csv(tmp_path / "list.csv"))
+    assert exported["actor"].str.startswith("cli:").all()
+
+
+# 8. Interventions are never overwritten -------------------------------------------------------
+
+
+def test_two_staff_records_of_the_same_day_both_stay_and_a_correction_points_back(
+    copy: Copy,
+) -> None:
+    visit = {"student_id": copy.api.own_student, "date": WEEKS[1], "type": "home_visit"}
+    first = copy.post("/api/v1/interventions", "advisor", json=visit | {"outcome": "not_home"})
+    second = copy.post("/api/v1/interventions", "committee", json=visit | {"outcome": "done"})
+    fix = copy.post(
+        "/api/v1/interventions",
+        "advisor",
+        json=visit | {"outcome": "done", "corrects": first.json()["intervention_id"]},
+    )
+
+    listed = copy.get(f"/api/v1/students/{copy.api.own_student}/interventions", "committee").json()
+    ids = {r["intervention_id"]: r for r in listed}
+    assert {first.json()["intervention_id"], second.json()["intervention_id"]} <= set(ids)
+    assert ids[first.json()["intervention_id"]]["corrected"]
+    assert ids[fix.json()["intervention_id"]]["corrects"] == first.json()["intervention_id"]
+    assert (
+        ids[first.json()["intervention_id"]]["staff_id"]
+        != ids[second.json()["intervention_id"]]["staff_id"]
+    )
+
+
+# 9. Tokens and sessions that end ---------------------------------------------------------------
+
+
+def test_expired_revoked_and_rotated_tokens_stop_working(copy: Copy) -> None:
+    engine = copy.engine
+    analyst = _user_id(engine, copy.api.usernames["analyst"])
+    new = rotate_token(engine, analyst, "tests")
+    assert copy.get("/api/v1/model", "analyst").status_code == 401  # the old token
+    assert (
+        httpx.get(
+            copy.url + "/api/v1/model", headers={"Authorization": f"Bearer {new}"}
+        ).status_code
+        == 200
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(users)
+            .where(users.c.user_id == analyst)
+            .values(token_expires_at=pd.Timestamp.now() - timedelta(days=1))
+        )
+    assert (
+        httpx.get(
+            copy.url + "/api/v1/model", headers={"Authorization": f"Bearer {new}"}
+        ).status_code
+        == 401
+    )
+    committee = _user_id(engine, copy.api.usernames["committee"])
+    revoke(engine, committee, "tests")
+    assert copy.get("/api/v1/risk-list", "committee").status_code == 401
+
+
+def test_a_copied_session_cookie_dies_with_sign_out_and_revocation(copy: Copy) -> None:
+    api = copy.api
+    with httpx.Client() as client:
+        _signed_in(client, copy.url, api.usernames["committee"], PASSWORDS["committee"])
+        stolen = dict(client.cookies)
+        assert client.get(f"{copy.url}/plan").status_code == 200
+        csrf = client.get(f"{copy.url}/plan").text.split('name="csrf" value="')[1].split('"')[0]
+        client.post(f"{copy.url}/logout", data={"csrf": csrf})
+    after_logout = httpx.get(f"{copy.url}/plan", cookies=stolen, follow_redirects=False)
+    assert after_logout.status_code == 303
+
+    with httpx.Client() as client:
+        _signed_in(client, copy.url, api.usernames["advisor"], PASSWORDS["advisor"])
+        assert client.get(f"{copy.url}/list").status_code == 200
+        revoke(copy.engine, _user_id(copy.engine, api.usernames["advisor"]), "tests")
+        assert client.get(f"{copy.url}/list", follow_redirects=False).status_code == 303
+
+
+# 10. Limits ---------------------------------------------------------------------------------
+
+
+def test_repeated_bad_tokens_and_passwords_are_slowed_down(copy: Copy) -> None:
+    codes = [
+        httpx.get(
+            copy.url + "/api/v1/model", headers={"Authorization": f"Bearer bad-{i}"}
+        ).status_code
+        for i in range(22)
+    ]
+    assert codes[0] == 401
+    assert codes[-1] == 429
+    assert copy.get("/api/v1/model", "analyst").status_code == 429  # this address waits
+
+
+def test_an_oversized_body_is_refused_unread_and_input_is_never_echoed(copy: Copy) -> None:
+    huge = {"rows": [{"absence_rate_term": 0.1}] * 200_000}
+    assert copy.post("/api/v1/score/features", "analyst", json=huge).status_code == 413
+    long_id = "ST" + "9" * 200_000
+    refused = copy.post("/api/v1/score", "committee", json={"student_ids": [long_id[:400_000]]})
+    assert refused.status_code in (404, 413, 422)
+    assert long_id[:1000] not in refused.text
+    missing = copy.post("/api/v1/score", "committee", json={"student_ids": ["NO-SUCH-CHILD-XYZ"]})
+    assert missing.status_code == 404
+    assert "NO-SUCH-CHILD-XYZ" not in missing.text
+
+
+# 11. Headers and small gaps --------------------------------------------------------------------
+
+
+def test_every_response_carries_no_store_and_a_content_security_policy(api: Api) -> None:
+    for response in (
+        api.get("/api/v1/risk-list", "committee"),
+        httpx.get(api.url + "/login"),
+        api.get("/api/v1/students/NOPE", "committee"),
+    ):
+        assert response.headers["cache-control"] == "no-store"
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+    page = httpx.get(api.url + "/login").text
+    assert "style=" not in page  # the policy allows no inline style
+    assert "<style" not in page
+
+
+def test_the_api_documentation_is_off_unless_enabled(api: Api) -> None:
+    settings = api.settings.model_copy(update={"api_docs": False})
+    with running_server(settings) as url:
+        assert httpx.get(url + "/docs").status_code == 404
+        assert httpx.get(url + "/openapi.json").status_code == 404
+
+
+def test_rejects_reports_escape_formulas_and_sqlite_writes_are_synchronous(
+    base_directory: Path, tmp_path: Path
+) -> None:
+    from schooldata.ingest import ingest_directory
+
+    (base_directory / "attendance.csv").write_text(
+        'student_id,date,status\nA1,2025-06-02,=HYPERLINK("http://x")\n', encoding="utf-8"
+    )
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    ingest_directory(base_directory, engine, "k" * 40, tmp_path / "rejects")
+
+    rejected = (tmp_path / "rejects" / "attendance.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in rejected
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    assert os.path.exists(tmp_path / "ews.db")

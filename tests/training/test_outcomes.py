@@ -1,0 +1,105 @@
+"""Lists checked against what happened, on a history whose outcome is known exactly."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.sources import Sources
+from training.labels import LabelRules
+from training.outcomes import judge_lists
+
+MONDAYS = pd.date_range("2024-06-03", "2024-07-29", freq="W-MON")  # nine weeks of term 1
+
+
+def _sources() -> Sources:
+    enrolled = [
+        {
+            "student_id": s,
+            "academic_year": 2567,
+            "term": t,
+            "school_id": "S1",
+            "grade_level": "M2",
+            "advisor_id": "T1",
+            "snapshot_date": pd.Timestamp("2024-06-10" if t == 1 else "2024-11-10"),
+        }
+        for s in "ABC"
+        for t in (1, 2)
+    ]
+    exits = pd.DataFrame(
+        {
+            "student_id": ["A", "C"],
+            "exit_date": pd.to_datetime(["2024-08-20", "2024-09-10"]),
+            "exit_type": ["dropout", "dropout"],
+        }
+    )
+    interventions = pd.DataFrame(
+        {
+            "student_id": ["B", "A"],
+            "date": pd.to_datetime(["2024-07-01", "2024-05-20"]),  # A's came before the flag
+            "type": ["home_visit", "home_visit"],
+        }
+    )
+    return Sources.from_frames(
+        {
+            "students": pd.DataFrame({"student_id": list("ABC"), "school_id": "S1"}),
+            "enrollments": pd.DataFrame(enrolled),
+            "exits": exits,
+            "interventions": interventions,
+        }
+    )
+
+
+def _history() -> pd.DataFrame:
+    rows = []
+    for week, day in enumerate(MONDAYS):
+        tiers = {
+            "A": "high" if day >= pd.Timestamp("2024-06-17") else "low",  # flagged from week 3
+            "B": "watch"
+            if pd.Timestamp("2024-06-24") <= day <= pd.Timestamp("2024-07-08")
+            else "low",
+            "C": "low",  # left suddenly: never flagged
+        }
+        rows += [
+            {
+                "run_id": week,
+                "as_of": day,
+                "model_version": "1",
+                "student_id": s,
+                "school_id": "S1",
+                "tier": tier,
+            }
+            for s, tier in tiers.items()
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_found_missed_and_lead_time_are_counted_exactly() -> None:
+    rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
+
+    report = judge_lists(_history(), _sources(), rules)
+
+    assert report.runs == 9
+    assert report.immature == 0
+    row = report.rows.set_index(["model_version", "school_id"]).loc[("1", "S1")]
+    assert (row["academic_year"], row["term"], row["weeks"]) == (2567, 1, 9)
+    assert row["students"] == 3
+    assert row["left"] == 2  # A and C
+    assert row["found"] == 1  # A, flagged on 17 June, left on 20 August
+    assert row["missed"] == 1  # C
+    assert row["median_lead_weeks"] == pytest.approx(
+        (pd.Timestamp("2024-08-20") - pd.Timestamp("2024-06-17")).days // 7
+    )
+    assert row["found_in_time"] == 1  # nine weeks ahead
+    assert row["flagged"] == 2  # A and B
+    assert row["flagged_helped"] == 1  # B, visited after being flagged; A's visit came before
+
+
+def test_weeks_whose_horizon_has_not_passed_are_left_out() -> None:
+    rules = LabelRules(180, observed_until=pd.Timestamp("2024-12-15"))
+
+    report = judge_lists(_history(), _sources(), rules)
+
+    # Weeks up to 18 June are mature by 15 December (180 days); the other six are not.
+    assert report.runs == 3
+    assert report.immature == 6
