@@ -58,6 +58,27 @@ class Settings(BaseSettings):
     api_docs: bool | None = Field(
         None, description="Serve /docs and /openapi.json (default: not in production)."
     )
+    oidc_discovery_url: str | None = Field(
+        None,
+        description="Single sign-on: the OpenID Connect provider's discovery URL "
+        "(.../.well-known/openid-configuration); unset: off.",
+    )
+    oidc_client_id: str | None = Field(
+        None, description="Single sign-on: this service's client id."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None, description="Single sign-on: this service's client secret."
+    )
+    oidc_username_claim: str = Field(
+        "preferred_username",
+        description="Single sign-on: the ID-token claim matched against account usernames.",
+    )
+    stale_after_school_days: int = Field(
+        5,
+        ge=0,
+        description="A school whose newest attendance is more than this many school days "
+        "before the as-of date is stale: the weekly run leaves it out and says so.",
+    )
     dask_address: str | None = Field(
         None,
         description="Dask scheduler for the weekly run and training partitioned by school "
@@ -75,6 +96,12 @@ class Settings(BaseSettings):
         return self.environment == "production"
 
     @model_validator(mode="after")
+    def _single_sign_on_complete(self) -> Settings:
+        if self.oidc_discovery_url and not self.oidc_client_id:
+            raise ValueError("EWS_OIDC_DISCOVERY_URL is set: EWS_OIDC_CLIENT_ID must be too")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_local_defaults_in_production(self) -> Settings:
         # Secrets are checked where they are used (core.secrets): missing, short or
         # published ones are refused there.
@@ -82,6 +109,8 @@ class Settings(BaseSettings):
             for name in ("id_hash_key", "session_secret"):
                 if getattr(self, name) is None:
                     raise ValueError(f"EWS_{name.upper()} must be set in production")
+            if self.oidc_discovery_url and not self.oidc_discovery_url.startswith("https://"):
+                raise ValueError("EWS_OIDC_DISCOVERY_URL must be an https:// URL in production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("EWS_DATABASE_URL must name a server database in production")
         return self

@@ -78,6 +78,15 @@ def synth(
     defect_rate: Annotated[
         float, typer.Option(min=0.0, max=0.2, help="Share of rows with defects.")
     ] = 0.002,
+    school_files: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Schools whose records are written as they keep them, in schools/<id>/: "
+            "Excel with Thai headers and values, a monthly class register, an enrolment "
+            "export without advisors.",
+        ),
+    ] = 2,
 ) -> None:
     """Write a synthetic data directory in the data contract's format."""
     from synth import SynthConfig, dropout_rates_by_level, generate, write_directory
@@ -88,7 +97,7 @@ def synth(
         progress.add_task("simulating schools", total=None)
         result = generate(config)
         progress.add_task(f"writing {out}", total=None)
-        write_directory(result, out)
+        in_excel = write_directory(result, out, school_files)
     table = Table(title=f"Synthetic data in {out} ({time.perf_counter() - started:.1f} s)")
     table.add_column("source")
     table.add_column("rows", justify="right")
@@ -96,7 +105,15 @@ def synth(
         table.add_row(name, f"{len(frame):,}")
     console.print(table)
     _print_rates(dropout_rates_by_level(result.frames))
-    console.print(f"Injected defects (rows ingest must reject): {sum(result.defects.values()):,}")
+    if in_excel:
+        console.print(
+            f"Written as schools keep them (Excel, Thai, class registers, no advisors): "
+            f"{', '.join(in_excel)} in {out / 'schools'}/"
+        )
+    console.print(
+        f"Injected defects: {sum(result.defects.values()):,} rows ingest must reject, "
+        f"{sum(result.blanked.values()):,} optional values it must blank with a warning"
+    )
 
 
 def _print_rates(rates) -> None:  # type: ignore[no-untyped-def]
@@ -153,21 +170,31 @@ def ingest(
 
     timing = f"{report.seconds:.1f} s, writing {report.write_seconds:.1f} s"
     table = Table(title=f"Ingest of {directory} ({timing})")
-    for column in ("file", "read", "loaded", "rejected", "status"):
+    for column in ("file", "read", "loaded", "rejected", "values blanked", "status"):
         table.add_column(column, justify="left" if column in ("file", "status") else "right")
     for s in report.sources:
         status = f"[red]refused: {s.refused}[/red]" if s.refused else "ok"
         table.add_row(
-            s.file, f"{s.rows_read:,}", f"{s.rows_loaded:,}", f"{s.rows_rejected:,}", status
+            s.file,
+            f"{s.rows_read:,}",
+            f"{s.rows_loaded:,}",
+            f"{s.rows_rejected:,}",
+            f"{s.values_blanked:,}",
+            status,
         )
     console.print(table)
     reasons = report.rejects_by_reason()
     if len(reasons):
-        by_reason = Table(title=f"Rejected rows by reason (details in {rejects}/)")
-        for column in ("source", "column", "reason", "rows"):
+        by_reason = Table(
+            title=f"Rejected rows and blanked values by reason (details in {rejects}/)"
+        )
+        for column in ("source", "column", "reason", "what happened", "rows"):
             by_reason.add_column(column, justify="right" if column == "rows" else "left")
         for row in reasons.itertuples():
-            by_reason.add_row(str(row.source), str(row.column), str(row.reason), f"{row.rows:,}")
+            action = "row rejected" if row.action == "rejected" else "value blanked, row kept"
+            by_reason.add_row(
+                str(row.source), str(row.column), str(row.reason), action, f"{row.rows:,}"
+            )
         console.print(by_reason)
     attendance = next(
         (s for s in report.sources if s.source == "attendance" and not s.refused), None
@@ -394,9 +421,9 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     from features.build import features_as_of
     from features.sources import Sources
     from riskmodel.bundle import BundleError
+    from riskmodel.drift import drift_report
     from riskmodel.registry import CHAMPION, fetch_bundle
     from schooldata.db import make_engine
-    from training.drift import drift_report
     from training.tracking import configure_tracking
 
     settings = _settings()
@@ -483,6 +510,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
                 partitions=partitions,
                 client=client,
+                stale_after=settings.stale_after_school_days,
             )
         except ValueError as error:
             console.print(f"[red]{error}[/red]")
@@ -491,7 +519,39 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.seconds.items())
     console.print(
         f"{verb} the run of {day.date()} with model version {report.model_version}: "
-        f"{report.students:,} students ({stages})"
+        f"{report.students:,} students of {len(report.schools) - len(report.stale)} schools "
+        f"({stages})"
+    )
+    _print_stale(report.stale, settings.stale_after_school_days)
+    moved = report.drift[report.drift["status"] == "moved"]
+    if len(moved):
+        console.print(
+            f"[yellow]Inputs that moved against the training data (PSI > 0.25): "
+            f"{', '.join(sorted(set(moved['feature'])))}. See the analyst's model page.[/yellow]"
+        )
+
+
+def _print_stale(stale: Any, after: int) -> None:
+    """Which schools the run left out, and why."""
+    if stale.empty:
+        return
+    table = Table(
+        title=f"Skipped: data stale (attendance stops more than {after} school days back)"
+    )
+    for column in ("school", "enrolled", "newest attendance", "school days missing"):
+        table.add_column(column)
+    for row in stale.itertuples():
+        newest = row.newest_attendance
+        table.add_row(
+            str(row.school_id),
+            f"{row.enrolled:,}",
+            str(newest.date()) if hasattr(newest, "date") else "never",
+            str(row.school_days_missing),
+        )
+    console.print(table)
+    console.print(
+        "[yellow]Their students get no risk this week rather than one computed from days "
+        "nobody recorded. Load their newest files and run again.[/yellow]"
     )
 
 
@@ -531,6 +591,7 @@ def outcomes(
     for column in (
         "model",
         "term",
+        "weeks",
         "left",
         "found",
         "in time (4+ weeks)",
@@ -543,6 +604,8 @@ def outcomes(
         table.add_row(
             f"v{record['model_version']}",
             f"{record['term']}/{record['academic_year']}",
+            f"{record['weeks']:,}"
+            + (f" ({record['backfilled_weeks']} backfilled)" if record["backfilled_weeks"] else ""),
             f"{record['left']:,}",
             f"{record['found']:,} ({record['share_found']:.0%})" if record["left"] else "0",
             f"{record['found_in_time']:,}",
@@ -551,6 +614,12 @@ def outcomes(
             f"{record['flagged_helped']:,}",
         )
     console.print(table)
+    if totals["backfilled_weeks"].any():
+        console.print(
+            "[yellow]Backfilled weeks were scored after the fact, by a model that may have "
+            "been trained on them: their figures flatter it. Judge a model on the lists it "
+            "made week by week.[/yellow]"
+        )
 
 
 @app.command()
@@ -619,13 +688,22 @@ def _actor() -> str:
 
 @users_app.command("create")
 def users_create(
-    role: Annotated[str, typer.Option(help="advisor, committee, analyst or admin.")],
+    role: Annotated[
+        str, typer.Option(help="advisor, committee, data_officer, area, analyst or admin.")
+    ],
     name: Annotated[str, typer.Option(help="The person's name.")],
     staff_id: Annotated[
         str | None, typer.Option(help="Advisor's advisor_id in the enrolment data.")
     ] = None,
     school: Annotated[
-        str | None, typer.Option(help="The school (advisors and committee members).")
+        str | None,
+        typer.Option(help="The school (advisors, committee members, data officers)."),
+    ] = None,
+    schools: Annotated[
+        str | None, typer.Option(help="An area office's schools, comma-separated.")
+    ] = None,
+    province: Annotated[
+        str | None, typer.Option(help="An area office following every school of a province.")
     ] = None,
     username: Annotated[
         str | None,
@@ -634,22 +712,39 @@ def users_create(
     token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the token lasts.")] = 365,
 ) -> None:
     """Create an account; its token is printed once, alone on the last line."""
-    import secrets as random
-
-    from serving.accounts import AccountError, create_user, set_password
+    from serving.accounts import (
+        AccountError,
+        create_user,
+        schools_of_province,
+        set_password,
+        temporary_password,
+    )
 
     engine = _accounts_engine()
     try:
+        followed = [s.strip() for s in (schools or "").split(",") if s.strip()]
+        if province:
+            followed += schools_of_province(engine, province)
         user, token = create_user(
-            engine, role, name, staff_id, school, username and username.lower(), token_days
+            engine,
+            role,
+            name,
+            staff_id,
+            school,
+            username and username.lower(),
+            token_days,
+            schools=followed,
+            actor=_actor(),
         )
         if username:
-            temporary = random.token_urlsafe(12)
+            temporary = temporary_password()
             set_password(engine, user.user_id, temporary, _actor(), must_change=True)
     except AccountError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     console.print(f"Created {user.role} account {user.user_id} ({user.name}).")
+    if user.schools:
+        console.print(f"It follows {len(user.schools)} schools: {', '.join(user.schools)}.")
     if username:
         console.print(
             f"Sign-in name {user.username}, temporary password (to change at first sign-in): "
@@ -657,6 +752,30 @@ def users_create(
         )
     console.print(f"The token lasts {token_days} days and is shown once:")
     print(token)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account: role, scope, whether it is active. No secret is shown."""
+    from serving.accounts import list_users
+
+    table = Table(title="Accounts")
+    for column in ("id", "role", "name", "username", "scope", "active", "token expires"):
+        table.add_column(column)
+    for user in list_users(_accounts_engine()):
+        scope = ", ".join(user["schools"]) or " / ".join(
+            str(v) for v in (user["school_id"], user["staff_id"]) if v
+        )
+        table.add_row(
+            str(user["user_id"]),
+            user["role"],
+            user["name"],
+            user["username"] or "",
+            scope or "all (no student data)" if user["role"] in ("analyst", "admin") else scope,
+            "yes" if user["active"] else "no",
+            str(user["token_expires_at"] or "")[:10],
+        )
+    console.print(table)
 
 
 @users_app.command("revoke")
@@ -694,11 +813,9 @@ def users_reset_password(
     user_id: Annotated[int, typer.Argument(help="The account's number.")],
 ) -> None:
     """Set a temporary password (to change at first sign-in); sessions end."""
-    import secrets as random
+    from serving.accounts import AccountError, set_password, temporary_password
 
-    from serving.accounts import AccountError, set_password
-
-    temporary = random.token_urlsafe(12)
+    temporary = temporary_password()
     try:
         set_password(_accounts_engine(), user_id, temporary, _actor(), must_change=True)
     except AccountError as error:
@@ -760,6 +877,7 @@ def demo(
         first_year=2566,
         seed=0,
         defect_rate=0.002,
+        school_files=2,
     )
     console.rule("2. Ingest")
     try:
@@ -775,15 +893,22 @@ def demo(
     except typer.Exit as exit_:
         if exit_.exit_code:
             console.print("The champion stays; the demo goes on with it.")
-    console.rule("5. Weekly scoring")
     settings = _settings()
-    as_of = _latest_monday(settings)
-    score(as_of=as_of)
-    console.rule("6. Accounts (one per role)")
+    past, recent = _demo_weeks(settings)
+    console.rule(f"5. Weekly scoring: {len(past)} past weeks, then the last {len(recent)}")
+    console.print(
+        "Past weeks are backfilled, so that their lists can be checked against who left; "
+        "the last weeks show a season of lists (new and moved students, risk over time)."
+    )
+    for day in [*past, *recent]:
+        score(as_of=day)
+    console.rule("6. Each past list against what happened")
+    outcomes(horizon_days=None)
+    console.rule("7. Accounts (one per role)")
     tokens = _demo_accounts(settings)
     if no_serve:
         return
-    console.rule("7. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
+    console.rule("8. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
     advisor = tokens["advisor"]
     console.print("Try:")
     console.print("  curl http://127.0.0.1:8000/health")
@@ -798,60 +923,102 @@ def demo(
     serve(host="127.0.0.1", port=8000)
 
 
-def _latest_monday(settings: Settings) -> str:
-    """The last Monday on or before the newest attendance record (or term end)."""
+DEMO_RECENT_WEEKS = 6
+DEMO_PAST_WEEKS = 8
+
+
+def _demo_weeks(settings: Settings) -> tuple[list[str], list[str]]:
+    """Mondays to score in the demo: every other week of the latest term whose horizon
+    has passed in the data (its lists can be judged), then the last weeks of the data."""
     import pandas as pd
     import sqlalchemy as sa
 
-    from schooldata.db import make_engine
+    from schooldata.calendar import Calendar
+    from schooldata.db import make_engine, read_table
     from schooldata.tables import TABLES
+    from training.config import TrainConfig
 
-    with make_engine(settings.database_url).connect() as connection:
+    engine = make_engine(settings.database_url)
+    with engine.connect() as connection:
         newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
     if newest is None:
         raise ValueError("no attendance in the database: nothing to score")
-    day = pd.Timestamp(newest)
-    return str((day - pd.Timedelta(days=day.dayofweek)).date())
+    enrollments = read_table(engine, "enrollments", columns=["academic_year"])
+    calendar = Calendar.build(read_table(engine, "calendar"), enrollments["academic_year"].unique())
+    end = pd.Timestamp(newest)
+    mondays = calendar.mondays(end=end.date())
+    recent = list(mondays[-DEMO_RECENT_WEEKS:])
+    horizon = pd.Timedelta(days=TrainConfig.load().labels.horizon_days)
+    terms = calendar.table[calendar.table["school_id"] == ""]
+    past: list[pd.Timestamp] = []
+    for start, stop in zip(
+        terms.sort_values("start_date", ascending=False)["start_date"],
+        terms.sort_values("start_date", ascending=False)["end_date"],
+        strict=True,
+    ):
+        first, last = pd.Timestamp(start), pd.Timestamp(stop)
+        weeks = [d for d in mondays if first <= d <= last and d + horizon <= end]
+        if len(weeks) >= 4:
+            past = weeks[::2][-DEMO_PAST_WEEKS:]
+            break
+    return [str(d.date()) for d in past], [str(d.date()) for d in recent]
 
 
 def _demo_accounts(settings: Settings) -> dict[str, str]:
-    """One account per role, tied to the school and advisor at the top of the latest list:
-    a username with a temporary password for the pages, and a token for the API."""
+    """One account per role, tied to the school and advisor at the top of the latest list
+    (the area office follows that school's province): a username with a temporary
+    password for the pages, and a token for the API."""
     import secrets as random
 
     import sqlalchemy as sa
 
     from schooldata.db import make_engine
-    from schooldata.tables import student_scores
-    from serving.accounts import create_user, set_password
+    from schooldata.tables import TABLES, student_scores
+    from serving.accounts import create_user, set_password, temporary_password
 
     engine = make_engine(settings.database_url)
+    schools = TABLES["schools"]
     with engine.connect() as connection:
         top = connection.execute(
             sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
             .order_by(student_scores.c.run_id.desc(), student_scores.c.rank_in_school)
             .limit(1)
         ).one()
+        province = connection.execute(
+            sa.select(schools.c.province).where(schools.c.school_id == top.school_id)
+        ).scalar()
+        area = list(
+            connection.execute(
+                sa.select(schools.c.school_id).where(schools.c.province == province)
+            ).scalars()
+        ) or [top.school_id]
     suffix = random.token_hex(2)  # a second demo in the same database gets new names
-    people = {
-        "advisor": ("ครูที่ปรึกษา (demo)", top.advisor_id, top.school_id),
-        "committee": ("กรรมการดูแลช่วยเหลือ (demo)", None, top.school_id),
-        "analyst": ("นักวิเคราะห์ (demo)", None, None),
-        "admin": ("ผู้ดูแลระบบ (demo)", None, None),
+    people: dict[str, tuple[str, str | None, str | None, list[str]]] = {
+        "advisor": ("ครูที่ปรึกษา (demo)", top.advisor_id, top.school_id, []),
+        "committee": ("กรรมการดูแลช่วยเหลือ (demo)", None, top.school_id, []),
+        "data_officer": ("เจ้าหน้าที่ข้อมูล (demo)", None, top.school_id, []),
+        "area": (f"เขตพื้นที่ {province or ''} (demo)", None, None, area),
+        "analyst": ("นักวิเคราะห์ (demo)", None, None, []),
+        "admin": ("ผู้ดูแลระบบ (demo)", None, None, []),
     }
     tokens: dict[str, str] = {}
     table = Table(title="Demo accounts (passwords are temporary: change them at first sign-in)")
     for column in ("role", "username", "password", "API token"):
         table.add_column(column)
-    for role, (name, staff_id, school_id) in people.items():
-        username = f"{role}-{suffix}"
-        user, token = create_user(engine, role, name, staff_id, school_id, username)
-        password = random.token_urlsafe(9)
+    for role, (name, staff_id, school_id, followed) in people.items():
+        username = f"{role.replace('_', '-')}-{suffix}"
+        user, token = create_user(
+            engine, role, name, staff_id, school_id, username, schools=followed, actor=_actor()
+        )
+        password = temporary_password()
         set_password(engine, user.user_id, password, _actor(), must_change=True)
         tokens[role] = token
         table.add_row(role, username, password, token)
     console.print(table)
-    console.print(f"(advisor {top.advisor_id}, committee of school {top.school_id})")
+    console.print(
+        f"(advisor {top.advisor_id} and committee of school {top.school_id}; the area office "
+        f"follows {', '.join(area)})"
+    )
     return tokens | {"school": top.school_id}
 
 

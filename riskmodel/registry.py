@@ -12,6 +12,10 @@ from typing import Any
 from riskmodel.bundle import MANIFEST_FILE, BundleError, ModelBundle
 
 CHAMPION = "champion"
+# MLflow experiments beside the training runs: every promotion decision, and each past
+# list checked against what happened.
+PROMOTIONS_EXPERIMENT = "dropout-risk promotions"
+OUTCOMES_EXPERIMENT = "dropout-risk outcomes"
 CHALLENGER = "challenger"
 BUNDLE_ARTIFACT_PATH = "serving"
 # The bundle's hash, recorded on the registered version when it is registered: a bundle
@@ -49,7 +53,12 @@ def fetch_bundle(model_name: str, alias: str, destination: Path) -> tuple[ModelB
     recorded = (version.tags or {}).get(DIGEST_TAG)
     if not (local / MANIFEST_FILE).exists():
         raise BundleError(f"version {version.version} has no model bundle")
-    if recorded is None or recorded != bundle_digest(local):
+    if recorded is None:
+        raise BundleError(
+            f"version {version.version} was registered without the SHA-256 of its bundle "
+            f"(tag {DIGEST_TAG!r}): refusing to load. Retrain to register a checked version"
+        )
+    if recorded != bundle_digest(local):
         raise BundleError(
             f"the bundle of version {version.version} does not match the SHA-256 recorded "
             "in the registry when it was registered: refusing to load"

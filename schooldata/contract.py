@@ -22,6 +22,20 @@ GRADE_LEVELS: tuple[str, ...] = (
     *(f"H{i}" for i in range(1, 3)),
 )
 GRADES: tuple[str, ...] = ("0", "1", "1.5", "2", "2.5", "3", "3.5", "4", "ร", "มส", "มผ", "ผ")
+# Thai ways of writing a grade level: ม.1, ม1, มัธยมศึกษาปีที่ 1, ปวช.1, อ.2, ป.6 ...
+_LEVEL_WORDS: Mapping[str, tuple[str, ...]] = {
+    "K": ("อ.", "อ", "อนุบาล"),
+    "P": ("ป.", "ป", "ประถมศึกษาปีที่", "ประถม"),
+    "M": ("ม.", "ม", "มัธยมศึกษาปีที่", "มัธยม"),
+    "V": ("ปวช.", "ปวช"),
+    "H": ("ปวส.", "ปวส"),
+}
+GRADE_ALIASES: Mapping[str, str] = {
+    f"{word}{number}": level
+    for level in GRADE_LEVELS
+    for word in _LEVEL_WORDS[level[0]]
+    for number in (level[1], "๐๑๒๓๔๕๖๗๘๙"[int(level[1])])
+}
 SCREENING_LEVELS: tuple[str, ...] = ("normal", "at_risk", "problem")
 SCREENING_ALIASES: Mapping[str, str] = {
     "ปกติ": "normal",
@@ -49,6 +63,24 @@ ATTENDANCE_STATUSES: tuple[str, ...] = (
     "sick_leave",
     "personal_leave",
 )
+# Words and the marks of a class register (แบบบันทึกเวลาเรียน).
+ATTENDANCE_MARKS: Mapping[str, str] = {
+    "มา": "present",
+    "ขาด": "absent",
+    "สาย": "late",
+    "ลาป่วย": "sick_leave",
+    "ลากิจ": "personal_leave",
+    "/": "present",
+    "✓": "present",
+    "ข": "absent",
+    "ส": "late",
+    "ป": "sick_leave",
+    "ล": "personal_leave",
+    "p": "present",
+    "a": "absent",
+    "sick": "sick_leave",
+    "leave": "personal_leave",
+}
 INTERVENTION_OUTCOMES: tuple[str, ...] = ("done", "not_home", "refused", "moved", "other")
 EXIT_TYPES: tuple[str, ...] = ("dropout", "transfer", "graduated", "deceased", "other")
 # DMC reasons 1-10 (seed 002), then work, marriage/pregnancy, unknown.
@@ -79,6 +111,49 @@ INTERVENTION_TYPES: tuple[str, ...] = (
 )
 
 
+# The advisor code of students whose enrolment names no advisor: their classroom.
+CLASSROOM_GROUP = "class:"
+
+# Nationality as schools write it, to ISO 3166 alpha-2 (XX: unknown or stateless).
+NATIONALITY_ALIASES: Mapping[str, str] = {
+    "ไทย": "TH",
+    "เมียนมา": "MM",
+    "เมียนมาร์": "MM",
+    "พม่า": "MM",
+    "กัมพูชา": "KH",
+    "เขมร": "KH",
+    "ลาว": "LA",
+    "เวียดนาม": "VN",
+    "จีน": "CN",
+    "มาเลเซีย": "MY",
+    "ไร้สัญชาติ": "XX",
+    "ไม่มีสัญชาติ": "XX",
+    "ไม่ทราบ": "XX",
+    "ไม่ระบุ": "XX",
+    "thai": "TH",
+    "myanmar": "MM",
+    "cambodian": "KH",
+    "lao": "LA",
+    "stateless": "XX",
+}
+SEX_ALIASES: Mapping[str, str] = {
+    "ชาย": "M",
+    "หญิง": "F",
+    "ช": "M",
+    "ญ": "F",
+    "ด.ช.": "M",
+    "ด.ญ.": "F",
+    "เด็กชาย": "M",
+    "เด็กหญิง": "F",
+    "นาย": "M",
+    "นางสาว": "F",
+    "น.ส.": "F",
+    "นาง": "F",
+    "male": "M",
+    "female": "F",
+}
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a source file.
@@ -97,6 +172,13 @@ class Column:
     max: float | None = None
     pattern: str | None = None
     sensitive: bool = False
+    # Other headers schools give the column (the Thai term is always accepted).
+    headers: tuple[str, ...] = ()
+
+    @property
+    def optional(self) -> bool:
+        """A bad value here is blanked with a warning; it never costs the row."""
+        return not self.required
 
 
 @dataclass(frozen=True)
@@ -128,9 +210,31 @@ class Source:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}")
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every header a school may give (folded) → the contract column name."""
+        names: dict[str, str] = {}
+        for c in self.columns:
+            for header in (c.name, c.thai, *c.headers):
+                if header:
+                    names[fold_header(header)] = c.name
+        return names
+
+
+def fold_header(header: str) -> str:
+    """A header as matched: case, spaces and a byte-order mark ignored."""
+    return "".join(str(header).lstrip("\ufeff").split()).casefold()
+
 
 def _student_id() -> Column:
-    return Column("student_id", "str", "Student identifier used by the school", "รหัสนักเรียน", True)
+    return Column(
+        "student_id",
+        "str",
+        "Student identifier used by the school",
+        "รหัสนักเรียน",
+        True,
+        headers=("เลขประจำตัวนักเรียน", "เลขประจำตัว"),
+    )
 
 
 def _level(name: str, thai: str) -> Column:
@@ -145,8 +249,8 @@ def _level(name: str, thai: str) -> Column:
     )
 
 
-def _sdq(name: str, top: int, description: str) -> Column:
-    return Column(name, "int", description, "คะแนน SDQ", min=0, max=top, sensitive=True)
+def _sdq(name: str, top: int, description: str, thai: str) -> Column:
+    return Column(name, "int", description, thai, min=0, max=top, sensitive=True)
 
 
 def _count(name: str, description: str, thai: str) -> Column:
@@ -250,9 +354,11 @@ STUDENTS = Source(
         Column(
             "national_id",
             "national_id",
-            "13-digit Thai ID, checksum-checked, stored as a keyed hash",
+            "13-digit Thai ID (checksum-checked), or the code of a child without one (G code "
+            "or another code starting with a letter); stored as a keyed hash",
             "เลขประจำตัวประชาชน",
             sensitive=True,
+            headers=("เลขบัตรประชาชน", "รหัส G", "เลขประจำตัว 13 หลัก"),
         ),
         Column(
             "sex",
@@ -260,8 +366,9 @@ STUDENTS = Source(
             "Sex",
             "เพศ",
             allowed=("M", "F", "X"),
-            aliases={"ชาย": "M", "หญิง": "F", "male": "M", "female": "F"},
+            aliases=SEX_ALIASES,
             sensitive=True,
+            headers=("คำนำหน้า", "คำนำหน้าชื่อ"),
         ),
         Column("birth_date", "date", "Date of birth", "วันเกิด"),
         Column(
@@ -269,6 +376,7 @@ STUDENTS = Source(
             "str",
             "ISO 3166 alpha-2 code, XX unknown or stateless",
             "สัญชาติ",
+            aliases=NATIONALITY_ALIASES,
             pattern=r"^[A-Z]{2}$",
             sensitive=True,
         ),
@@ -295,9 +403,18 @@ ENROLLMENTS = Source(
             "ระดับชั้น",
             True,
             allowed=GRADE_LEVELS,
+            aliases=GRADE_ALIASES,
+            headers=("ชั้น",),
         ),
-        Column("classroom", "str", "Class or room", "ห้องเรียน"),
-        Column("advisor_id", "str", "Class advisor's staff id", "รหัสครูที่ปรึกษา", True),
+        Column("classroom", "str", "Class or room", "ห้องเรียน", headers=("ห้อง",)),
+        Column(
+            "advisor_id",
+            "str",
+            "Class advisor's staff id; when blank (a DMC export has none) the student is "
+            f"listed under the classroom group {CLASSROOM_GROUP}GRADE/ROOM, which an admin "
+            "gives to the classroom's advisor",
+            "รหัสครูที่ปรึกษา",
+        ),
         Column("snapshot_date", "date", "Date of the enrolment count (DMC snapshot)", "วันที่นับข้อมูล"),
     ),
     key=("student_id", "academic_year", "term"),
@@ -356,13 +473,7 @@ ATTENDANCE = Source(
             "สถานะ",
             True,
             allowed=ATTENDANCE_STATUSES,
-            aliases={
-                "มา": "present",
-                "ขาด": "absent",
-                "สาย": "late",
-                "ลาป่วย": "sick_leave",
-                "ลากิจ": "personal_leave",
-            },
+            aliases=ATTENDANCE_MARKS,
         ),
     ),
     key=("student_id", "date"),
@@ -505,12 +616,12 @@ SCREENINGS = Source(
         _level("sexual", "ด้านพฤติกรรมทางเพศ"),
         _level("emotional", "ด้านอารมณ์"),
         _level("internet", "ด้านการติดเกมและอินเทอร์เน็ต"),
-        _sdq("sdq_total", 40, "SDQ total difficulties"),
-        _sdq("sdq_emotional", 10, "SDQ emotional symptoms"),
-        _sdq("sdq_conduct", 10, "SDQ conduct problems"),
-        _sdq("sdq_hyperactivity", 10, "SDQ hyperactivity"),
-        _sdq("sdq_peer", 10, "SDQ peer problems"),
-        _sdq("sdq_prosocial", 10, "SDQ prosocial behaviour"),
+        _sdq("sdq_total", 40, "SDQ total difficulties", "SDQ คะแนนรวม"),
+        _sdq("sdq_emotional", 10, "SDQ emotional symptoms", "SDQ ด้านอารมณ์"),
+        _sdq("sdq_conduct", 10, "SDQ conduct problems", "SDQ ด้านความประพฤติ"),
+        _sdq("sdq_hyperactivity", 10, "SDQ hyperactivity", "SDQ ด้านสมาธิสั้น"),
+        _sdq("sdq_peer", 10, "SDQ peer problems", "SDQ ด้านความสัมพันธ์กับเพื่อน"),
+        _sdq("sdq_prosocial", 10, "SDQ prosocial behaviour", "SDQ ด้านสัมพันธภาพทางสังคม"),
         _level("overall", "ผลการคัดกรองรวม"),
     ),
     key=("student_id", "screening_date"),
@@ -571,10 +682,22 @@ def data_dictionary_markdown() -> str:
         "",
         "Generated from `schooldata/contract.py` by `ews contract`; do not edit by hand.",
         "A data directory holds one file per source: `NAME.csv` (UTF-8 with or without BOM, or",
-        "Windows-874 / TIS-620) or `NAME.parquet`. Required sources: "
-        + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)
-        + ". Dates are ISO `YYYY-MM-DD` or `dd/mm/yyyy` with a Buddhist-Era year.",
-        "Booleans: true/false, 1/0, yes/no, ใช่/ไม่ใช่. **Bold** columns must be present and filled.",
+        "Windows-874 / TIS-620), `NAME.xlsx` / `NAME.xls` (the sheet named after the source,",
+        "in English or Thai, else the first; title rows above the header are skipped) or",
+        "`NAME.parquet`. Files of single schools may sit in `schools/<school_id>/` beside them.",
+        "Required sources: " + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES) + ".",
+        "",
+        "Headers: the English column name, the Thai term or another listed header, in any",
+        "case. Dates: ISO `YYYY-MM-DD`; `dd/mm/yyyy` or `dd/mm/yy` with a Buddhist-Era year",
+        "(`10/11/68` is 10 November 2568); a Thai month (`10 มิ.ย. 2568`, `10 มิถุนายน 68`);",
+        "or an Excel date or serial number. Booleans: true/false, 1/0, yes/no, ใช่/ไม่ใช่.",
+        "**Bold** columns must be present and filled: a bad value there rejects the row.",
+        "A bad value in any other column is blanked and reported as a warning; the row stays.",
+        "",
+        "Attendance may also come as a class register: one sheet a month, one row per",
+        "student, one column per school day with the date in the header (ISO or Buddhist",
+        "Era), and marks `/` present, `ข` absent, `ส` late, `ป` sick leave, `ล` personal",
+        "leave (or the words below). A blank cell is *not recorded*, never absent.",
         "",
     ]
     for source in SOURCES:
@@ -584,7 +707,7 @@ def data_dictionary_markdown() -> str:
             "",
             f"One row per {source.one_row_per}. Natural key: {', '.join(source.key)}.",
             "",
-            "| column | Thai | type | allowed values / range | description |",
+            "| column | Thai header (or) | type | allowed values / range | description |",
             "|---|---|---|---|---|",
         ]
         for c in source.columns:
@@ -592,14 +715,15 @@ def data_dictionary_markdown() -> str:
             allowed = ""
             if c.allowed:
                 allowed = ", ".join(c.allowed)
-                if c.aliases:
-                    allowed += "; also " + ", ".join(f"{k}→{v}" for k, v in c.aliases.items())
-            elif c.min is not None or c.max is not None:
-                allowed = (
-                    f"{c.min:g} – {c.max:g}" if c.min is not None and c.max is not None else ""
-                )
+            elif c.min is not None and c.max is not None:
+                allowed = f"{c.min:g} – {c.max:g}"
             elif c.pattern:
                 allowed = f"`{c.pattern}`"
-            lines.append(f"| {name} | {c.thai} | {c.kind} | {allowed} | {c.description} |")
+            if c.aliases:
+                shown = [f"{k}→{v}" for k, v in c.aliases.items() if not k.isascii()]
+                more = f" and {len(shown) - 12} more" if len(shown) > 12 else ""
+                allowed += "; also " + ", ".join(shown[:12]) + more
+            thai = " / ".join(h for h in (c.thai, *c.headers) if h)
+            lines.append(f"| {name} | {thai} | {c.kind} | {allowed} | {c.description} |")
         lines.append("")
     return "\n".join(lines)

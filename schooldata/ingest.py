@@ -2,7 +2,12 @@
 
 Every file is read and validated before anything is written; then all good rows of all
 accepted files are upserted on their natural keys in one transaction, so a load that dies
-midway leaves the database as it was. Bad rows go to one rejects CSV per source.
+midway leaves the database as it was. Bad rows, and optional values blanked with a
+warning, go to one rejects CSV per source.
+
+A data directory holds one file per source, and may hold single schools' files in
+``schools/<school_id>/`` (the Excel workbooks some schools keep). A load for one school's
+data officer is *scoped*: rows that name another school or its students are rejected.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schooldata.contract import REQUIRED_SOURCES, SOURCES, Source
+from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SOURCES, Source
 from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import upgrade
 from schooldata.national_id import hash_national_id
 from schooldata.spreadsheet import write_csv
 from schooldata.tables import APPEND_ONLY, ORIGIN_IMPORT, TABLES, stored_column_name
 from schooldata.validate import (
+    BLANKED,
     REJECT_COLUMNS,
+    REJECTED,
     FileRefused,
     ParsedSource,
     find_source_file,
@@ -51,7 +58,14 @@ class SourceReport:
 
     @property
     def rows_rejected(self) -> int:
-        return 0 if self.refused else int(self.rejects["line"].nunique())
+        if self.refused:
+            return 0
+        return int(self.rejects.loc[self.rejects["action"] == REJECTED, "line"].nunique())
+
+    @property
+    def values_blanked(self) -> int:
+        """Optional values that were bad: blanked, reported, and their rows kept."""
+        return 0 if self.refused else int((self.rejects["action"] == BLANKED).sum())
 
 
 @dataclass
@@ -71,14 +85,17 @@ class IngestReport:
         return 2 if self.refused else 0
 
     def rejects_by_reason(self) -> pd.DataFrame:
-        frames = [s.rejects.assign(source=s.source) for s in self.sources if not s.refused]
+        """Rows rejected and values blanked, counted by source, column and reason."""
+        frames = [
+            s.rejects.assign(source=s.source, file=s.file) for s in self.sources if not s.refused
+        ]
         frames = [f for f in frames if len(f)]
         if not frames:
-            return pd.DataFrame(columns=["source", "column", "reason", "rows"])
+            return pd.DataFrame(columns=["source", "column", "reason", "action", "rows"])
         rejects = pd.concat(frames)
-        counts = rejects.groupby(["source", "column", "reason"], as_index=False).agg(
-            rows=("line", "nunique")
-        )
+        counts = rejects.groupby(
+            ["source", "column", "reason", "action"], as_index=False, dropna=False
+        ).agg(rows=("line", "size"))
         return counts.sort_values("rows", ascending=False)
 
 
@@ -86,37 +103,43 @@ def ingest_directory(
     directory: Path,
     engine: sa.Engine,
     id_hash_key: str,
-    rejects_dir: Path,
+    rejects_dir: Path | None,
     on_progress: Callable[[str], None] = lambda _message: None,
     dataset: Path | None = None,
+    schools: frozenset[str] | None = None,
+    dry_run: bool = False,
 ) -> IngestReport:
     """Validate and load every source file found in ``directory``.
 
     Args:
-        directory: a data directory following the data contract.
+        directory: a data directory following the data contract (single schools' files
+            may sit in ``schools/<school_id>/``).
         engine: the operational database (migrated here if needed).
         id_hash_key: key of the national-ID hash.
-        rejects_dir: where one rejects CSV per source is written.
+        rejects_dir: where one rejects CSV per source is written (None: not written).
         on_progress: called with a short message as each step starts.
         dataset: also append every accepted record to this Parquet dataset (partitioned by
             home school); the database then takes only the sources the service itself
             reads (``DATABASE_SOURCES``), not years of daily records.
+        schools: a load for these schools only (an upload by a school's data officer):
+            rows naming any other school, or a student of one, are rejected.
+        dry_run: validate and report, write nothing (the upload page's preview).
 
     Returns:
-        The per-source report; ``exit_code`` is 2 when any file was refused whole.
+        The per-file report; ``exit_code`` is 2 when any file was refused whole.
     """
     started = time.perf_counter()
     if not directory.is_dir():
         raise FileNotFoundError(f"data directory {directory} does not exist")
     upgrade(engine)
-    known_students = _existing_ids(engine, "students", "student_id")
-    known_schools = _existing_ids(engine, "schools", "school_id")
+    known = _Known.read(engine, schools)
 
     reports: list[SourceReport] = []
     accepted: list[tuple[Source, pd.DataFrame]] = []
+    folders = [directory, *_school_folders(directory)]
     for source in SOURCES:
-        path = find_source_file(directory, source)
-        if path is None:
+        paths = [p for p in (find_source_file(folder, source) for folder in folders) if p]
+        if not paths:
             if source.name in REQUIRED_SOURCES and not _has_rows(engine, source.name):
                 reports.append(
                     SourceReport(
@@ -124,55 +147,124 @@ def ingest_directory(
                     )
                 )
             continue
-        on_progress(f"reading {path.name}")
-        report = SourceReport(source.name, path.name)
-        reports.append(report)
-        try:
-            raw, lines = read_raw(path, source)
-        except FileRefused as refusal:
-            report.refused = refusal.reason
-            report.rejects = pd.DataFrame(
-                [
-                    {
-                        "file": path.name,
-                        "line": "",
-                        "column": "",
-                        "value": "",
-                        "reason": refusal.reason,
-                    }
-                ]
+        for path in paths:
+            shown = str(path.relative_to(directory))
+            on_progress(f"reading {shown}")
+            report = SourceReport(source.name, shown)
+            reports.append(report)
+            try:
+                raw, lines = read_raw(path, source)
+            except FileRefused as refusal:
+                report.refused = refusal.reason
+                report.rejects = pd.DataFrame(
+                    [
+                        {
+                            "file": shown,
+                            "line": "",
+                            "column": "",
+                            "value": "",
+                            "reason": refusal.reason,
+                            "action": REJECTED,
+                        }
+                    ]
+                )
+                continue
+            parsed = parse_source(raw, lines, source, shown)
+            rows, reference_rejects = _check_references(parsed, known)
+            report.rows_read = parsed.rows_read
+            report.rejects = (
+                pd.concat([parsed.rejects, reference_rejects], ignore_index=True)
+                .sort_values(["line", "column"], kind="stable")
+                .reset_index(drop=True)
             )
-            continue
-        parsed = parse_source(raw, lines, source, path.name)
-        rows, reference_rejects = _check_references(parsed, known_students, known_schools)
-        report.rows_read = parsed.rows_read
-        report.rejects = (
-            pd.concat([parsed.rejects, reference_rejects], ignore_index=True)
-            .sort_values(["line", "column"], kind="stable")
-            .reset_index(drop=True)
-        )
-        report.rows_loaded = len(rows)
-        if source.name == "students":
-            known_students |= set(rows["student_id"])
-            rows = _hash_ids(rows, source, id_hash_key)
-        if source.name == "schools":
-            known_schools |= set(rows["school_id"])
-        accepted.append((source, rows))
+            report.rows_loaded = len(rows)
+            if source.name == "students":
+                known.add_students(rows)
+                rows = _hash_ids(rows, source, id_hash_key)
+            if source.name == "schools":
+                known.schools |= set(rows["school_id"])
+            if source.name == "enrollments":
+                rows = _group_by_classroom(rows)
+            accepted.append((source, rows))
 
     write_started = time.perf_counter()
-    if dataset is not None:
-        on_progress("writing to the dataset")
-        frames = {source.name: rows for source, rows in accepted}
-        write_dataset(frames, dataset, home_schools(dataset, frames.get("students")))
-        accepted = [(s, rows) for s, rows in accepted if s.name in DATABASE_SOURCES]
-    on_progress("writing to the database")
-    with engine.begin() as connection:
-        for source, rows in accepted:
-            _upsert(connection, source, rows)
+    if not dry_run:
+        if dataset is not None:
+            on_progress("writing to the dataset")
+            frames = {
+                name: pd.concat([r for s, r in accepted if s.name == name], ignore_index=True)
+                for name in dict.fromkeys(s.name for s, _ in accepted)
+            }
+            write_dataset(frames, dataset, home_schools(dataset, frames.get("students")))
+            accepted = [(s, rows) for s, rows in accepted if s.name in DATABASE_SOURCES]
+        on_progress("writing to the database")
+        with engine.begin() as connection:
+            for source, rows in accepted:
+                _upsert(connection, source, rows)
     write_seconds = time.perf_counter() - write_started
 
-    _write_rejects(reports, rejects_dir)
+    if rejects_dir is not None:
+        _write_rejects(reports, rejects_dir)
     return IngestReport(reports, time.perf_counter() - started, write_seconds)
+
+
+def _school_folders(directory: Path) -> list[Path]:
+    """Single schools' folders (``schools/<school_id>/``), in name order."""
+    folder = directory / "schools"
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def _group_by_classroom(rows: pd.DataFrame) -> pd.DataFrame:
+    """Students whose enrolment names no advisor are listed under their classroom.
+
+    A DMC enrolment export has no advisor column; its students get the advisor code
+    ``class:GRADE/ROOM``, which an admin gives to the classroom's advisor account.
+    """
+    missing = rows["advisor_id"].isna()
+    if not missing.any():
+        return rows
+    room = rows["classroom"].fillna("").astype(str)
+    room = room.str.split("/").str[-1].where(room != "", "-")
+    group = CLASSROOM_GROUP + rows["grade_level"].astype(str) + "/" + room
+    return rows.assign(advisor_id=rows["advisor_id"].where(~missing, group))
+
+
+@dataclass
+class _Known:
+    """Students and schools known so far; with a scope, which of them belong to it."""
+
+    students: set[str]
+    schools: set[str]
+    scope: frozenset[str] | None = None
+    in_scope: set[str] = field(default_factory=set)  # students of the scope's schools
+
+    @classmethod
+    def read(cls, engine: sa.Engine, scope: frozenset[str] | None) -> _Known:
+        known = cls(
+            _existing_ids(engine, "students", "student_id"),
+            _existing_ids(engine, "schools", "school_id"),
+            scope,
+        )
+        if scope is not None:
+            students, enrollments = TABLES["students"], TABLES["enrollments"]
+            with engine.connect() as connection:
+                known.in_scope = set(
+                    connection.execute(
+                        sa.select(students.c.student_id).where(students.c.school_id.in_(scope))
+                    ).scalars()
+                ) | set(
+                    connection.execute(
+                        sa.select(enrollments.c.student_id).where(
+                            enrollments.c.school_id.in_(scope)
+                        )
+                    ).scalars()
+                )
+        return known
+
+    def add_students(self, rows: pd.DataFrame) -> None:
+        self.students |= set(rows["student_id"])
+        if self.scope is not None:
+            self.in_scope |= set(rows["student_id"])
 
 
 def _existing_ids(engine: sa.Engine, table: str, column: str) -> set[str]:
@@ -188,10 +280,9 @@ def _has_rows(engine: sa.Engine, table: str) -> bool:
         )
 
 
-def _check_references(
-    parsed: ParsedSource, known_students: set[str], known_schools: set[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reject good rows that name a student or school nobody has loaded.
+def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reject good rows that name a student or school nobody has loaded, or, in a load
+    scoped to some schools, another school or a student of one.
 
     School references are checked only once any school is known: a data directory with
     only the required sources has no schools file to check against.
@@ -200,15 +291,35 @@ def _check_references(
     source = parsed.source
     unknown = np.zeros(len(rows), dtype=bool)
     parts = []
-    checks: list[tuple[str, set[str], str]] = []
+    checks: list[tuple[str, pd.Series, str]] = []
     if source.student_ref:
-        checks.append((source.student_ref, known_students, "unknown student"))
-    if known_schools:
-        checks += [(c, known_schools, "unknown school") for c in source.school_refs]
-    for column, known, reason in checks:
+        values = rows[source.student_ref]
+        checks.append((source.student_ref, ~values.isin(known.students), "unknown student"))
+        if known.scope is not None:
+            other = ~values.isin(known.in_scope)
+            checks.append((source.student_ref, other, "a student of another school"))
+    school_columns = [*source.school_refs, *(("school_id",) if source.name == "schools" else ())]
+    for column in school_columns:
         values = rows[column]
-        missing = values.notna() & ~values.isin(known) & ~unknown
-        missing_np = missing.to_numpy(dtype=bool)
+        if known.schools and source.name != "schools":
+            checks.append((column, values.notna() & ~values.isin(known.schools), "unknown school"))
+        if known.scope is not None:
+            outside = ~values.isin(known.scope)
+            checks.append(
+                (
+                    column,
+                    outside,
+                    "another school's row: this load is for " + ", ".join(sorted(known.scope)),
+                )
+            )
+    if source.name == "students" and known.scope is not None:
+        # A student already at another school stays that school's.
+        elsewhere = rows["student_id"].isin(known.students) & ~rows["student_id"].isin(
+            known.in_scope
+        )
+        checks.append(("student_id", elsewhere, "a student of another school"))
+    for column, failing, reason in checks:
+        missing_np = failing.to_numpy(dtype=bool) & ~unknown
         if missing_np.any():
             parts.append(
                 pd.DataFrame(
@@ -216,8 +327,9 @@ def _check_references(
                         "file": parsed.file,
                         "line": parsed.lines[missing_np],
                         "column": column,
-                        "value": values[missing_np].astype(str).to_numpy(),
+                        "value": rows[column][missing_np].astype(str).to_numpy(),
                         "reason": reason,
+                        "action": REJECTED,
                     }
                 )
             )
@@ -307,6 +419,10 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
 
 def _write_rejects(reports: list[SourceReport], rejects_dir: Path) -> None:
     rejects_dir.mkdir(parents=True, exist_ok=True)
-    for report in reports:
+    for source in dict.fromkeys(r.source for r in reports):
+        rejects = pd.concat(
+            [r.rejects.reindex(columns=REJECT_COLUMNS) for r in reports if r.source == source],
+            ignore_index=True,
+        )
         # The values come from the school's file: escaped so that none runs in Excel.
-        write_csv(report.rejects[REJECT_COLUMNS], rejects_dir / f"{report.source}.csv")
+        write_csv(rejects, rejects_dir / f"{source}.csv")

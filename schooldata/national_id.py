@@ -29,6 +29,21 @@ def is_valid(text: pd.Series) -> pd.Series:
     return valid
 
 
+# Children without a Thai ID get a code from the school: G and 12 digits, or another
+# format starting with a letter.
+NON_THAI_CODE = r"[A-Z][A-Z0-9]{4,19}"
+
+
+def is_non_thai_code(text: pd.Series) -> pd.Series:
+    """A code given to a child without a Thai national ID (G code and similar)."""
+    return text.str.fullmatch(NON_THAI_CODE).fillna(False).astype(bool)
+
+
+def is_accepted(text: pd.Series) -> pd.Series:
+    """A valid Thai national ID or a code of a child without one."""
+    return is_valid(text) | is_non_thai_code(text)
+
+
 def hash_national_id(national_id: str, key: str) -> str:
     """Keyed hash of a national ID; the ID itself is never stored."""
     return hmac.new(key.encode(), national_id.encode(), hashlib.sha256).hexdigest()

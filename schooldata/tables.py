@@ -156,6 +156,9 @@ list_outcomes = sa.Table(
     sa.Column("median_lead_weeks", sa.Float, nullable=True),
     sa.Column("flagged", sa.Integer, nullable=False),
     sa.Column("flagged_helped", sa.Integer, nullable=False),
+    # Weeks scored after the fact (more than two weeks after their date), as the demo
+    # does: a model may have been trained on them, so their figures flatter it.
+    sa.Column("backfilled_weeks", sa.Integer, nullable=False),
     sa.Column("computed_at", sa.DateTime, nullable=False),
 )
 
@@ -168,6 +171,34 @@ score_runs = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("students", sa.Integer, nullable=False),
     sa.UniqueConstraint("as_of", "model_version", name="uq_score_runs_week_model"),
+)
+
+# Each run's schools: how fresh their records were, and whether they were left out.
+run_schools = sa.Table(
+    "run_schools",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("enrolled", sa.Integer, nullable=False),
+    sa.Column("scored", sa.Integer, nullable=False),
+    sa.Column("newest_attendance", sa.Date),
+    sa.Column("newest_coursework", sa.Date),
+    sa.Column("newest_screening", sa.Date),
+    sa.Column("school_days_missing", sa.Integer),
+    sa.Column("stale", sa.Boolean, nullable=False),
+)
+
+# Each run's model inputs against the training reference (riskmodel.drift).
+run_drift = sa.Table(
+    "run_drift",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("feature", sa.String, primary_key=True),
+    sa.Column("phase", sa.String, primary_key=True),
+    sa.Column("psi", sa.Float, nullable=False),
+    sa.Column("missing_then", sa.Float, nullable=False),
+    sa.Column("missing_now", sa.Float, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
 )
 
 student_scores = sa.Table(

@@ -1,26 +1,63 @@
 """Read one source file and split it into typed good rows and a rejects report.
 
-Parsing is vectorised per column; value rules (allowed values, ranges, patterns, the
-national-ID checksum) are a pandera schema built from the contract. A bad row is reported
-with its file, line, column, value and reason, and every good row is kept. A file that
-cannot be read or lacks a required column is refused whole (:class:`FileRefused`).
+Files come as CSV, Excel (``.xlsx`` / ``.xls``) or Parquet, with English or Thai headers;
+attendance may also come as a class register (one column per day), which is turned into
+one row per student and day. Parsing is vectorised per column; value rules (allowed values,
+ranges, patterns, the national-ID checksum) are a pandera schema built from the contract.
+
+A bad required or key value rejects its row; a bad optional value is blanked and reported
+as a warning, and the row is kept. Each is reported with its file, line, column, value and
+reason. A file that cannot be read or lacks a required column is refused whole
+(:class:`FileRefused`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import python_calamine
 
-from schooldata.contract import Column, Source
-from schooldata.national_id import is_valid as national_id_is_valid
+from schooldata.contract import ATTENDANCE, SOURCES, Column, Source, fold_header
+from schooldata.national_id import is_accepted as national_id_is_accepted
 
-REJECT_COLUMNS = ["file", "line", "column", "value", "reason"]
+REJECT_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
+REJECTED, BLANKED = "rejected", "blanked"
+SUFFIXES = (".csv", ".xlsx", ".xls", ".parquet")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+# Excel day 0 is 1899-12-30 (it counts 1900 as a leap year); serials past 1950 only.
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIALS = (18_264, 73_051)  # 1950-01-01 .. 2099-12-31
+THAI_MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        ("ม.ค.", "มกราคม", "มกรา"),
+        ("ก.พ.", "กุมภาพันธ์", "กุมภา"),
+        ("มี.ค.", "มีนาคม", "มีนา"),
+        ("เม.ย.", "เมษายน", "เมษา"),
+        ("พ.ค.", "พฤษภาคม", "พฤษภา"),
+        ("มิ.ย.", "มิถุนายน", "มิถุนา"),
+        ("ก.ค.", "กรกฎาคม", "กรกฎา"),
+        ("ส.ค.", "สิงหาคม", "สิงหา"),
+        ("ก.ย.", "กันยายน", "กันยา"),
+        ("ต.ค.", "ตุลาคม", "ตุลา"),
+        ("พ.ย.", "พฤศจิกายน", "พฤศจิกา"),
+        ("ธ.ค.", "ธันวาคม", "ธันวา"),
+    ),
+    start=1,
+):
+    for _name in _names:
+        THAI_MONTHS[_name] = _number
+        THAI_MONTHS[_name.replace(".", "")] = _number
+# A register needs at least this many day columns to be read as one.
+REGISTER_MIN_DAYS = 3
 TRUE_WORDS = {"true", "1", "yes", "y", "t", "ใช่", "จริง"}
 FALSE_WORDS = {"false", "0", "no", "n", "f", "ไม่ใช่", "เท็จ"}
 # Buddhist-Era years are 543 ahead of the Common Era.
@@ -49,12 +86,40 @@ class ParsedSource:
 
 
 def find_source_file(directory: Path, source: Source) -> Path | None:
-    """Return the file holding ``source`` in ``directory`` (CSV or Parquet), if any."""
-    for suffix in (".csv", ".parquet", ".CSV"):
-        path = directory / f"{source.name}{suffix}"
-        if path.exists():
-            return path
-    return None
+    """Return the file holding ``source`` in ``directory`` (CSV, Excel or Parquet), if any."""
+    wanted = {source.name.casefold(), fold_header(source.thai)}
+    found = [
+        path
+        for path in sorted(directory.iterdir())
+        if path.is_file()
+        and path.suffix.lower() in (*SUFFIXES, ".xlsm")
+        and fold_header(path.stem) in wanted
+    ]
+    return found[0] if found else None
+
+
+def detect_source(path: Path) -> Source | None:
+    """The source a file holds: by its name (English or Thai), else by its headers.
+
+    A class register (a student column and one column per day) is attendance.
+    """
+    stem = fold_header(path.stem)
+    for source in SOURCES:
+        if stem in (source.name.casefold(), fold_header(source.thai)):
+            return source
+    try:
+        frame, _ = _read_table(path)
+    except FileRefused:
+        return None
+    if _register_days(frame.columns):
+        return ATTENDANCE
+    headers = {fold_header(str(c)) for c in frame.columns}
+    best: tuple[int, Source | None] = (0, None)
+    for source in SOURCES:
+        named = {column for header, column in source.headers.items() if header in headers}
+        if set(source.required_columns) <= named and len(named) > best[0]:
+            best = (len(named), source)
+    return best[1]
 
 
 def decode_csv_bytes(data: bytes) -> str:
@@ -68,35 +133,118 @@ def decode_csv_bytes(data: bytes) -> str:
 def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a file as text columns named by the contract, with each row's line number.
 
+    Excel rows are numbered as Excel shows them; a register's rows as ``sheet:row``.
+
     Raises:
         FileRefused: the file cannot be read or lacks a required column.
     """
-    name = path.name
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame = _parquet_as_text(pd.read_parquet(path))
-            lines = np.arange(1, len(frame) + 1)  # row number within the Parquet file
-        else:
-            text = decode_csv_bytes(path.read_bytes())
-            frame = pd.read_csv(
-                io.StringIO(text),
-                dtype=str,
-                keep_default_na=False,
-                na_values=[],
-                skipinitialspace=True,
-            )
-            lines = np.arange(2, len(frame) + 2)  # line 1 is the header
-    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as error:
-        raise FileRefused(name, f"cannot be read: {type(error).__name__}: {error}") from None
-
-    frame.columns = [str(c).strip().lstrip("\ufeff").strip().lower() for c in frame.columns]
+    sheets = _read_sheets(path, source)
+    frame, lines = sheets[0]
+    if source.name == "attendance" and _register_days(frame.columns):
+        parts = [_register_to_rows(f, rows, source, path.name) for f, rows in sheets]
+        frame = pd.concat([f for f, _ in parts], ignore_index=True)
+        lines = np.concatenate([rows for _, rows in parts])
+    frame.columns = _contract_names(frame.columns, source)
     missing = [c for c in source.required_columns if c not in frame.columns]
     if missing:
-        raise FileRefused(name, f"missing required column {', '.join(repr(c) for c in missing)}")
+        raise FileRefused(
+            path.name, f"missing required column {', '.join(repr(c) for c in missing)}"
+        )
+    frame = frame.loc[:, ~frame.columns.duplicated()]
     for column in source.column_names:
         if column not in frame.columns:
             frame[column] = ""
     return frame[source.column_names].reset_index(drop=True), lines
+
+
+def _contract_names(columns: pd.Index, source: Source) -> list[str]:
+    headers = source.headers
+    return [headers.get(fold_header(str(c)), str(c).strip().casefold()) for c in columns]
+
+
+def _read_table(path: Path, source: Source | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    return _read_sheets(path, source)[0]
+
+
+def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.DataFrame, np.ndarray]]:
+    """The file's table (a workbook's registers: one per sheet) and each row's line."""
+    name = path.name
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            frame = _parquet_as_text(pd.read_parquet(path))
+            return [(frame, np.arange(1, len(frame) + 1))]  # row number within the file
+        if suffix in EXCEL_SUFFIXES:
+            return _read_workbook(path, source)
+        text = decode_csv_bytes(path.read_bytes())
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_values=[],
+            skipinitialspace=True,
+        )
+        frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
+        return [(frame, np.arange(2, len(frame) + 2))]  # line 1 is the header
+    except (
+        OSError,
+        UnicodeDecodeError,
+        ValueError,
+        pd.errors.ParserError,
+        python_calamine.CalamineError,
+    ) as error:
+        raise FileRefused(name, f"cannot be read: {type(error).__name__}: {error}") from None
+
+
+def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame, np.ndarray]]:
+    """The source's sheet (named in English or Thai, else the first) as text cells.
+
+    An attendance workbook whose sheets are registers (one a month) is read whole.
+    """
+    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    names = list(workbook.sheet_names)
+    if not names:
+        raise ValueError("the workbook has no sheet")
+    wanted = {source.name.casefold(), fold_header(source.thai)} if source else set()
+    named = [n for n in names if fold_header(n) in wanted]
+    sheets = [_sheet_frame(workbook.get_sheet_by_name(n).to_python(), source) for n in names]
+    if named:
+        return [sheets[names.index(named[0])]]
+    if not _register_days(sheets[0][0].columns):
+        return [sheets[0]]
+    registers = [
+        (name, frame, lines)
+        for name, (frame, lines) in zip(names, sheets, strict=True)
+        if _register_days(frame.columns)
+    ]
+    if len(registers) == 1:
+        return [sheets[0]]
+    return [
+        (frame, np.array([f"{name}:{line}" for line in lines], dtype=object))
+        for name, frame, lines in registers
+    ]
+
+
+def _sheet_frame(cells: list[list[Any]], source: Source | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """A sheet's header row (the first naming a known column) and the rows below it."""
+    rows = [[_cell_text(v) for v in row] for row in cells]
+    known = set(source.headers) if source else {h for s in SOURCES for h in s.headers}
+    header_at = 0
+    for index, row in enumerate(rows[:15]):
+        if any(fold_header(v) in known for v in row if v):
+            header_at = index
+            break
+    if not rows:
+        return pd.DataFrame(), np.zeros(0, dtype=int)
+    header = list(rows[header_at])
+    while header and not header[-1]:
+        header.pop()
+    header = [h or f"column {i + 1}" for i, h in enumerate(header)]
+    body = [(row + [""] * len(header))[: len(header)] for row in rows[header_at + 1 :]]
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # Excel rows start at 1
+    filled = (frame != "").any(axis=1).to_numpy() if len(frame) else np.zeros(0, dtype=bool)
+    return frame.loc[filled].reset_index(drop=True), lines[filled]
 
 
 def _parquet_as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -111,34 +259,104 @@ def _parquet_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def parse_dates(text: pd.Series) -> pd.Series:
-    """Parse ISO dates and ``dd/mm/yyyy`` (Buddhist Era when the year is over 2400).
+def _cell_text(value: Any) -> str:
+    """An Excel cell as the text a CSV would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip()
 
-    Unparseable values become NaT; blanks are NaT too.
+
+def _register_days(columns: pd.Index) -> dict[str, pd.Timestamp]:
+    """The day columns of a class register: headers that are dates."""
+    headers = pd.Series([str(c) for c in columns], dtype=object)
+    dates = parse_dates(headers)
+    days = {h: d for h, d in zip(headers, dates, strict=True) if pd.notna(d)}
+    return days if len(days) >= REGISTER_MIN_DAYS else {}
+
+
+def _register_to_rows(
+    frame: pd.DataFrame, lines: np.ndarray, source: Source, file: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per student and recorded day; a blank cell is not recorded, never absent."""
+    days = _register_days(frame.columns)
+    named = _contract_names(frame.columns, source)
+    if "student_id" not in named:
+        raise FileRefused(file, "a register needs a student column ('student_id' or รหัสนักเรียน)")
+    student = frame.iloc[:, named.index("student_id")].astype(str).str.strip()
+    day_headers = [c for c in frame.columns if str(c) in days]
+    marks = frame[day_headers].fillna("").astype(str).apply(lambda column: column.str.strip())
+    recorded = (marks != "").to_numpy()
+    rows, cols = np.nonzero(recorded)
+    dates = np.array([days[str(h)].strftime("%Y-%m-%d") for h in day_headers], dtype=object)
+    long = pd.DataFrame(
+        {
+            "student_id": student.to_numpy()[rows],
+            "date": dates[cols],
+            "status": marks.to_numpy()[rows, cols],
+        }
+    )
+    return long, np.asarray(lines)[rows]
+
+
+def parse_dates(text: pd.Series) -> pd.Series:
+    """Parse the dates schools write; unparseable values and blanks become NaT.
+
+    ISO ``YYYY-MM-DD`` (a time after it is ignored); ``dd/mm/yyyy`` (also with ``-`` or
+    ``.``), Buddhist Era when the year is over 2400; ``dd/mm/yy``, a two-digit Buddhist-Era
+    year (``10/11/68`` is 10 November 2568); a Thai month name (``10 มิ.ย. 2568``); an Excel
+    serial number.
     """
     text = text.astype("str").str.strip()
     result = pd.to_datetime(
-        text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}")), errors="coerce", format="ISO8601"
+        text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}")).str[:10],
+        errors="coerce",
+        format="%Y-%m-%d",
     )
     todo = result.isna() & (text != "")
-    parts = text[todo].str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-    found = parts[0].notna()
-    slashed = found[found].index
-    if len(slashed):
-        year = parts.loc[slashed, 2].astype(int)
-        year = year.where(year < 2400, year - BE_OFFSET)
-        assembled = pd.to_datetime(
-            pd.DataFrame(
-                {
-                    "year": year,
-                    "month": parts.loc[slashed, 1].astype(int),
-                    "day": parts.loc[slashed, 0].astype(int),
-                }
-            ),
-            errors="coerce",
-        )
-        result.loc[slashed] = assembled
+    numeric = text[todo].str.extract(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})$")
+    _assemble(result, numeric[0], numeric[1], numeric[2])
+    todo = result.isna() & (text != "")
+    if todo.any():
+        thai = text[todo].str.extract(r"^(\d{1,2})\s*([^\d\s]+)\s*(\d{4}|\d{2})$")
+        month = thai[1].str.strip().map(THAI_MONTHS)
+        _assemble(result, thai[0], month, thai[2].where(month.notna()))
+    todo = result.isna() & text.str.fullmatch(r"\d{5}(\.0+)?")
+    if todo.any():
+        serial = pd.to_numeric(text[todo], errors="coerce")
+        serial = serial[serial.between(*EXCEL_SERIALS)]
+        result.loc[serial.index] = EXCEL_EPOCH + pd.to_timedelta(serial, unit="D")
     return result.dt.normalize()
+
+
+def _assemble(result: pd.Series, day: pd.Series, month: pd.Series, year: pd.Series) -> None:
+    """Fill ``result`` where day, month and year were all found (in place)."""
+    found = day.notna() & month.notna() & year.notna()
+    if not found.any():
+        return
+    year = year[found].astype(str)
+    number = year.astype(int)
+    # Two digits are a Buddhist-Era year (68 → 2568); four over 2400 are Buddhist Era too.
+    number = number.where(year.str.len() == 4, number + 2500)
+    number = number.where(number < 2400, number - BE_OFFSET)
+    assembled = pd.to_datetime(
+        pd.DataFrame(
+            {
+                "year": number,
+                "month": month[found].astype(int),
+                "day": day[found].astype(int),
+            }
+        ),
+        errors="coerce",
+    )
+    result.loc[assembled.index] = assembled
 
 
 def _masked(value: object, column: Column) -> str:
@@ -162,6 +380,7 @@ class _RejectLog:
         column: Column | None,
         values: pd.Series | list[str],
         reason: str,
+        action: str = REJECTED,
     ) -> None:
         if len(positions) == 0:
             return
@@ -175,6 +394,7 @@ class _RejectLog:
                     "column": name,
                     "value": shown,
                     "reason": reason,
+                    "action": action,
                 }
             )
         )
@@ -183,15 +403,48 @@ class _RejectLog:
         if not self.parts:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
         return pd.concat(self.parts, ignore_index=True).sort_values(
-            ["line", "column"], kind="stable"
+            ["line", "column"], kind="stable", key=_line_order
         )
 
 
+def _line_order(values: pd.Series) -> pd.Series:
+    """Sort lines as numbers, and ``sheet:row`` lines by sheet then row."""
+    if values.name != "line":
+        return values
+    text = values.astype(str)
+    row = pd.to_numeric(text.str.rsplit(":", n=1).str[-1], errors="coerce")
+    sheet = text.str.rsplit(":", n=1).str[0].where(text.str.contains(":"), "")
+    return sheet + row.map(lambda r: f"{r:012.0f}" if pd.notna(r) else "")
+
+
+class _Bad:
+    """Which rows are rejected, and how a bad value is handled in its column."""
+
+    def __init__(self, rows: int, log: _RejectLog) -> None:
+        self.rows = np.zeros(rows, dtype=bool)
+        self.log = log
+
+    def value(
+        self, failed: pd.Series | np.ndarray, column: Column, raw: pd.Series, reason: str
+    ) -> np.ndarray:
+        """Report failing values: a required one rejects its row, an optional one is blanked.
+
+        Returns the positions of the values to blank.
+        """
+        mask = np.asarray(failed, dtype=bool)
+        positions = np.flatnonzero(mask)
+        if column.optional:
+            self.log.add(positions, column, raw.iloc[positions], reason, BLANKED)
+            return positions
+        self.log.add(positions, column, raw.iloc[positions], reason, REJECTED)
+        self.rows |= mask
+        return np.zeros(0, dtype=int)
+
+
 def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
-    mapping = {a.casefold(): c for a, c in column.aliases.items()}
-    mapping.update({c.casefold(): c for c in column.allowed or ()})
-    folded = text.str.casefold()
-    mapped = folded.map(mapping)
+    mapping = {fold_header(a): c for a, c in column.aliases.items()}
+    mapping.update({fold_header(c): c for c in column.allowed or ()})
+    mapped = text.map(fold_header).map(mapping)
     if column.name == "grade":
         # "4.0", "1.50" and "๔" style variants of the numeric grades.
         numeric = pd.to_numeric(text, errors="coerce")
@@ -200,16 +453,20 @@ def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
     return mapped.fillna(text)
 
 
-def _parse_column(raw: pd.Series, column: Column, log: _RejectLog, bad: np.ndarray) -> pd.Series:
+def _parse_column(raw: pd.Series, column: Column, bad: _Bad) -> pd.Series:
     text = raw.astype("str").str.strip()
     # "none" is a real value (caregiver, equity status), never a blank.
     blank = (text == "") | text.str.upper().isin(["NA", "N/A", "NULL", "-"]) & (
         column.kind != "str"
     )
     if column.kind == "str":
+        if column.aliases:
+            text = _normalise_category(text, column)
+            if column.pattern == r"^[A-Z]{2}$":
+                text = text.where(~text.str.fullmatch(r"[a-zA-Z]{2}"), text.str.upper())
         return text.mask(text == "")
     if column.kind == "national_id":
-        cleaned = text.str.replace(r"[\s-]", "", regex=True)
+        cleaned = text.str.replace(r"[\s-]", "", regex=True).str.upper()
         return cleaned.mask(blank)
     if column.kind == "category":
         return _normalise_category(text, column).mask(blank)
@@ -218,23 +475,21 @@ def _parse_column(raw: pd.Series, column: Column, log: _RejectLog, bad: np.ndarr
         failed = numeric.isna() & ~blank
         if column.kind == "int":
             fractional = numeric.notna() & (numeric != np.floor(numeric.fillna(0)))
-            log.add(np.flatnonzero(fractional), column, raw[fractional], "not a whole number")
-            bad |= fractional.to_numpy()
+            bad.value(fractional, column, raw, "not a whole number")
             failed &= ~fractional
             numeric = numeric.mask(fractional).astype("Int64")
-        log.add(np.flatnonzero(failed), column, raw[failed], "not a number")
-        bad |= failed.to_numpy()
+        bad.value(failed, column, raw, "not a number")
         return numeric
     if column.kind == "date":
         dates = parse_dates(text.mask(blank, ""))
         failed = dates.isna() & ~blank
-        log.add(
-            np.flatnonzero(failed),
+        bad.value(
+            failed,
             column,
-            raw[failed],
-            "not a date (YYYY-MM-DD, or dd/mm/yyyy with a Buddhist-Era year)",
+            raw,
+            "not a date (YYYY-MM-DD, dd/mm/yyyy or dd/mm/yy in the Buddhist Era, "
+            "or a Thai month such as 10 มิ.ย. 2568)",
         )
-        bad |= failed.to_numpy()
         return dates
     if column.kind == "bool":
         folded = text.str.casefold()
@@ -242,13 +497,7 @@ def _parse_column(raw: pd.Series, column: Column, log: _RejectLog, bad: np.ndarr
         truth[folded.isin(TRUE_WORDS)] = True
         truth[folded.isin(FALSE_WORDS)] = False
         failed = truth.isna() & ~blank
-        log.add(
-            np.flatnonzero(failed),
-            column,
-            raw[failed],
-            "not a yes/no value (true/false, 1/0, yes/no, ใช่/ไม่ใช่)",
-        )
-        bad |= failed.to_numpy()
+        bad.value(failed, column, raw, "not a yes/no value (true/false, 1/0, yes/no, ใช่/ไม่ใช่)")
         return truth
     raise ValueError(f"unknown column kind {column.kind}")
 
@@ -270,13 +519,16 @@ def pandera_schema(source: Source) -> pa.DataFrameSchema:
         if c.pattern:
             checks.append(pa.Check.str_matches(c.pattern, error=f"must match {c.pattern}"))
         if c.kind == "national_id":
-            checks.append(
-                pa.Check(
-                    national_id_is_valid, error="not a valid 13-digit national ID (checksum fails)"
-                )
-            )
+            checks.append(pa.Check(national_id_is_accepted, error=NATIONAL_ID_REASON))
         columns[c.name] = pa.Column(nullable=not c.required, checks=checks, coerce=False)
     return pa.DataFrameSchema(columns, strict=False, coerce=False, name=source.name)
+
+
+NATIONAL_ID_REASON = (
+    "not a 13-digit Thai national ID nor a code of a child without one (G code or another "
+    "code starting with a letter)"
+)
+CHECKSUM_REASON = "a 13-digit national ID whose check digit is wrong"
 
 
 # Rules that span columns: (columns named in the report, reason, predicate on parsed rows).
@@ -293,11 +545,11 @@ def _cross_column_rules(source: Source, rows: pd.DataFrame) -> list[tuple[str, s
 
 
 def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str) -> ParsedSource:
-    """Parse and validate raw text columns; return good rows and rejects."""
+    """Parse and validate raw text columns; return good rows, rejects and warnings."""
     log = _RejectLog(file, lines)
-    bad = np.zeros(len(raw), dtype=bool)
+    bad = _Bad(len(raw), log)
     parsed = pd.DataFrame(
-        {c.name: _parse_column(raw[c.name], c, log, bad) for c in source.columns}, index=raw.index
+        {c.name: _parse_column(raw[c.name], c, bad) for c in source.columns}, index=raw.index
     )
 
     with warnings.catch_warnings():
@@ -305,26 +557,23 @@ def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str
         try:
             pandera_schema(source).validate(parsed, lazy=True)
         except pa.errors.SchemaErrors as errors:
-            _log_schema_failures(
-                errors.failure_cases, source, raw, log, bad, already_bad=bad.copy()
-            )
+            _log_schema_failures(errors.failure_cases, source, raw, parsed, bad)
 
     for column_name, reason, rule in _cross_column_rules(source, parsed):
-        failing = rule.fillna(False).to_numpy(dtype=bool) & ~bad
+        failing = rule.fillna(False).to_numpy(dtype=bool) & ~bad.rows
         column = source.column(column_name)
-        log.add(np.flatnonzero(failing), column, raw[column_name][failing], reason)
-        bad |= failing
+        _blank(parsed, column_name, bad.value(failing, column, raw[column_name], reason))
 
-    duplicate = parsed.duplicated(list(source.key), keep="first").to_numpy() & ~bad
+    duplicate = parsed.duplicated(list(source.key), keep="first").to_numpy() & ~bad.rows
     if duplicate.any():
         first_line = _first_line_of_key(parsed, source, lines)
         positions = np.flatnonzero(duplicate)
         shown = [f"{', '.join(source.key)} as on line {first_line[p]}" for p in positions]
         log.add(positions, None, shown, "duplicate key: same as an earlier line")
-        bad |= duplicate
+        bad.rows |= duplicate
 
-    good = parsed.loc[~bad].reset_index(drop=True)
-    return ParsedSource(source, file, good, log.frame(), len(raw), lines[~bad])
+    good = parsed.loc[~bad.rows].reset_index(drop=True)
+    return ParsedSource(source, file, good, log.frame(), len(raw), lines[~bad.rows])
 
 
 def _first_line_of_key(parsed: pd.DataFrame, source: Source, lines: np.ndarray) -> np.ndarray:
@@ -337,19 +586,35 @@ def _log_schema_failures(
     failures: pd.DataFrame,
     source: Source,
     raw: pd.DataFrame,
-    log: _RejectLog,
-    bad: np.ndarray,
-    already_bad: np.ndarray,
+    parsed: pd.DataFrame,
+    bad: _Bad,
 ) -> None:
+    already_bad = bad.rows.copy()  # a row rejected for one value is reported once
     failures = failures.dropna(subset=["index"])
     for (column_name, check), group in failures.groupby(["column", "check"], sort=False):
-        positions = group["index"].astype(int).to_numpy()
-        positions = positions[
-            ~already_bad[positions]
-        ]  # a value that did not parse is reported once
+        positions = np.unique(group["index"].astype(int).to_numpy())
+        positions = positions[~already_bad[positions]]
         if len(positions) == 0:
             continue
         column = source.column(str(column_name))
         reason = "required value is missing" if check == "not_nullable" else str(check)
-        log.add(positions, column, raw[column.name].iloc[positions], reason)
-        bad[positions] = True
+        if column.kind == "national_id" and check == NATIONAL_ID_REASON:
+            # A 13-digit number whose check digit is wrong is named as such.
+            values = parsed[column.name].iloc[positions]
+            digits = values.str.fullmatch(r"\d{13}").fillna(False).to_numpy(dtype=bool)
+            for part, why in ((positions[digits], CHECKSUM_REASON), (positions[~digits], reason)):
+                failing = np.zeros(len(raw), dtype=bool)
+                failing[part] = True
+                _blank(parsed, column.name, bad.value(failing, column, raw[column.name], why))
+            continue
+        failing = np.zeros(len(raw), dtype=bool)
+        failing[positions] = True
+        _blank(parsed, column.name, bad.value(failing, column, raw[column.name], reason))
+
+
+def _blank(parsed: pd.DataFrame, name: str, positions: np.ndarray) -> None:
+    """Blank a column's values at these positions (in place)."""
+    if len(positions):
+        values = parsed[name].copy()
+        values.iloc[positions] = None
+        parsed[name] = values

@@ -11,9 +11,12 @@ per account, and every one is written to the audit log without the attempted sec
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -24,13 +27,15 @@ from limits.strategies import MovingWindowRateLimiter
 
 from schooldata import audit
 from schooldata.db import upgrade
-from schooldata.tables import TABLES, sessions, users
+from schooldata.tables import TABLES, sessions, user_schools, users
 
-ROLES = ("advisor", "committee", "analyst", "admin")
+ROLES = ("advisor", "committee", "data_officer", "area", "analyst", "admin")
 STUDENT_ROLES = ("advisor", "committee")
+SCHOOL_ROLES = ("advisor", "committee", "data_officer")  # tied to one school
 TOKEN_DAYS = 365
 SESSION_HOURS = 8
 MIN_PASSWORD = 10
+USERNAME = re.compile(r"[a-z0-9._-]{3,40}")
 _hasher = PasswordHasher()
 # Failures allowed before a pause: per client address, and per account.
 CLIENT_LIMIT = RateLimitItemPerMinute(20)
@@ -69,7 +74,16 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _user(row: sa.Row[tuple[object, ...]]) -> User:
+def _user(row: sa.Row[tuple[object, ...]], connection: sa.Connection) -> User:
+    schools: tuple[str, ...] = ()
+    if row.role == "area":
+        schools = tuple(
+            connection.execute(
+                sa.select(user_schools.c.school_id)
+                .where(user_schools.c.user_id == row.user_id)
+                .order_by(user_schools.c.school_id)
+            ).scalars()
+        )
     return User(
         int(row.user_id),
         str(row.name),
@@ -78,6 +92,7 @@ def _user(row: sa.Row[tuple[object, ...]]) -> User:
         row.school_id,
         row.username,
         bool(row.must_change_password),
+        schools,
     )
 
 
@@ -89,8 +104,14 @@ def create_user(
     school_id: str | None = None,
     username: str | None = None,
     token_days: int = TOKEN_DAYS,
+    schools: Sequence[str] = (),
+    actor: str = "cli",
 ) -> tuple[User, str]:
-    """Create an account; returns it and its bearer token (which is not stored)."""
+    """Create an account; returns it and its bearer token (which is not stored).
+
+    Advisors need their school and advisor code; committee members and data officers
+    their school; an area office the schools it follows.
+    """
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not name.strip():
@@ -100,13 +121,24 @@ def create_user(
             "an advisor account needs --school and --staff-id (the advisor_id of the "
             "enrolment data): two schools may use the same advisor code"
         )
-    if role == "committee" and not school_id:
-        raise AccountError("a committee account needs --school")
+    if role in SCHOOL_ROLES and not school_id:
+        raise AccountError(f"a {role} account needs --school")
+    if role not in SCHOOL_ROLES and (school_id or staff_id):
+        raise AccountError(f"a {role} account is not tied to one school: leave out --school")
+    if role == "area" and not schools:
+        raise AccountError("an area office account needs --schools or --province")
+    if role != "area" and schools:
+        raise AccountError("only an area office account follows a set of schools")
+    if username is not None and not USERNAME.fullmatch(username):
+        raise AccountError(
+            "a username is 3 to 40 lower-case letters, digits, dots, dashes or underscores"
+        )
     upgrade(engine)
     token = secrets.token_urlsafe(32)
     with engine.begin() as connection:
-        if school_id is not None and not _school_known(connection, school_id):
-            raise AccountError(f"no school {school_id!r} in the data")
+        for school in [school_id, *schools]:
+            if school is not None and not _school_known(connection, school):
+                raise AccountError(f"no school {school!r} in the data")
         if (
             username
             and connection.execute(
@@ -127,15 +159,74 @@ def create_user(
                 active=True,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
+        if schools:
+            connection.execute(
+                sa.insert(user_schools),
+                [{"user_id": user_id, "school_id": s} for s in sorted(set(schools))],
+            )
         audit.append(
             connection,
             [
                 audit.Entry(
-                    "account_created", "ews users create", actor="cli", detail=f"user {user_id}"
+                    "account_created",
+                    "create account",
+                    actor=actor,
+                    detail=f"user {user_id}, role {role}",
                 )
             ],
         )
-    return User(int(user_id), name, role, staff_id, school_id, username), token
+    created = find_user(engine, int(user_id))
+    assert created is not None
+    return created, token
+
+
+def schools_of_province(engine: sa.Engine, province: str) -> list[str]:
+    """The schools of a province (the ``schools`` file's province column)."""
+    schools = TABLES["schools"]
+    with engine.connect() as connection:
+        found = list(
+            connection.execute(
+                sa.select(schools.c.school_id)
+                .where(sa.func.lower(schools.c.province) == province.strip().lower())
+                .order_by(schools.c.school_id)
+            ).scalars()
+        )
+    if not found:
+        raise AccountError(f"no school in the province {province!r}")
+    return found
+
+
+def list_users(engine: sa.Engine) -> list[dict[str, Any]]:
+    """Every account for the admin's page: no secret, only whether one is set."""
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(users).order_by(users.c.user_id)).mappings().all()
+        followed = connection.execute(sa.select(user_schools)).all()
+    by_user: dict[int, list[str]] = {}
+    for user_id, school in followed:
+        by_user.setdefault(int(user_id), []).append(str(school))
+    return [
+        {
+            "user_id": int(r["user_id"]),
+            "name": r["name"],
+            "role": r["role"],
+            "username": r["username"],
+            "school_id": r["school_id"],
+            "staff_id": r["staff_id"],
+            "schools": sorted(by_user.get(int(r["user_id"]), [])),
+            "active": bool(r["active"]),
+            "has_password": bool(r["password_hash"]),
+            "must_change_password": bool(r["must_change_password"]),
+            "token_expires_at": r["token_expires_at"],
+            "created_at": r["created_at"],
+        }
+        for r in rows
+    ]
+
+
+def temporary_password() -> str:
+    """A password to hand over once; the person sets their own at first sign-in."""
+    return secrets.token_urlsafe(12)
 
 
 def _school_known(connection: sa.Connection, school_id: str) -> bool:
@@ -160,7 +251,7 @@ def authenticate(engine: sa.Engine, token: str) -> User | None:
                 & ((users.c.token_expires_at.is_(None)) | (users.c.token_expires_at > _now()))
             )
         ).first()
-    return _user(row) if row is not None else None
+        return _user(row, connection) if row is not None else None
 
 
 def find_user(engine: sa.Engine, user_id: int) -> User | None:
@@ -169,7 +260,16 @@ def find_user(engine: sa.Engine, user_id: int) -> User | None:
         row = connection.execute(
             sa.select(users).where((users.c.user_id == user_id) & users.c.active)
         ).first()
-    return _user(row) if row is not None else None
+        return _user(row, connection) if row is not None else None
+
+
+def find_by_username(engine: sa.Engine, username: str) -> User | None:
+    """An active account by its username (single sign-on matches on it)."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(users).where((users.c.username == username) & users.c.active)
+        ).first()
+        return _user(row, connection) if row is not None else None
 
 
 def revoke(engine: sa.Engine, user_id: int, actor: str) -> None:
@@ -236,7 +336,7 @@ def session_user(engine: sa.Engine, session_id: str) -> User | None:
                 & users.c.active
             )
         ).first()
-    return _user(row) if row is not None else None
+        return _user(row, connection) if row is not None else None
 
 
 def end_session(engine: sa.Engine, session_id: str) -> None:
@@ -294,7 +394,7 @@ def check_password(engine: sa.Engine, username: str, password: str) -> User | No
         _hasher.verify(str(row.password_hash), password)
     except (VerificationError, InvalidHashError):
         return None
-    return _user(row)
+    return find_user(engine, int(row.user_id))
 
 
 # ----------------------------------------------------------------------------- limits

@@ -16,12 +16,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from core.secrets import secret
 from core.settings import Settings
 from schooldata.db import make_engine, upgrade
-from serving import queries
+from serving import area, queries
 from serving.accounts import TooManyAttempts
 from serving.deps import AppState, PasswordChangeRequired, SignInRequired
 from serving.middleware import RequestGuard
+from serving.model_report import ModelReports
 from serving.model_store import load_champion
 from serving.scoring import Scorer
+from serving.sso import SingleSignOn
 
 SESSION_SECONDS = 8 * 3600  # a working day, not weeks
 # What the callers did wrong, as HTTP: anything not visible is 404, exactly like a
@@ -31,6 +33,7 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
     queries.NoWeeklyRun: 404,
     queries.InvalidInput: 422,
     queries.TooLarge: 413,
+    area.NotAnAreaUser: 403,
 }
 
 
@@ -50,7 +53,13 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
             if loaded is None:
                 bundle, version = load_champion(settings, Path(folder))
                 loaded = Scorer(bundle, version)
-            app.state.ews = AppState(settings, engine, loaded)
+            app.state.ews = AppState(
+                settings,
+                engine,
+                loaded,
+                reports=ModelReports(settings),
+                sso=SingleSignOn.configured(settings),
+            )
             yield
         engine.dispose()
 

@@ -7,7 +7,7 @@ from html import escape
 from markupsafe import Markup
 
 from features.catalog import FeatureSpec
-from serving.schemas import Contribution, HistoryPoint
+from serving.schemas import Contribution, HistoryPoint, TrendPoint
 
 
 def risk_history(points: list[HistoryPoint], width: int = 320, height: int = 110) -> Markup:
@@ -50,9 +50,14 @@ def contributions(
     catalog: dict[str, FeatureSpec],
     language: str,
     top: int = 8,
-    width: int = 340,
 ) -> Markup:
-    """Horizontal bars of the largest contributions: up (red) and down (green)."""
+    """The largest contributions, one row each: the reason in words with the student's
+    own value, then a bar from the middle, right and red when it pushes the risk up,
+    left and green when it pulls it down.
+
+    The words are HTML and wrap at any width; the bar is a separate small SVG below
+    them, so no label ever runs into a bar, on a phone or a wide screen.
+    """
     shown = [
         c
         for c in items
@@ -61,26 +66,43 @@ def contributions(
     shown = sorted(shown, key=lambda c: abs(c.shap), reverse=True)[:top]
     if not shown:
         return Markup("")
+    values = {c.feature: c.value for c in items}
     biggest = max(abs(c.shap) for c in shown)
-    row, middle = 30, width / 2
-    parts = []
-    for i, item in enumerate(shown):
-        spec = catalog[item.feature]
-        name = spec.name_th if language == "th" else spec.name_en
-        length = (middle - 10) * abs(item.shap) / biggest
-        x = middle if item.shap > 0 else middle - length
+    rows = []
+    for item in shown:
+        text = catalog[item.feature].reason(values, language)
+        length = 96 * abs(item.shap) / biggest
+        x = 100 if item.shap > 0 else 100 - length
         kind = "up" if item.shap > 0 else "down"
-        y = i * row
-        parts.append(
-            f'<text x="4" y="{y + 11}" class="label">{escape(name)}</text>'
-            f'<rect x="{x:.1f}" y="{y + 14}" width="{max(length, 1):.1f}" height="10" '
-            f'class="{kind}">'
-            f"<title>{item.shap:+.3f}</title></rect>"
+        arrow = "▲" if item.shap > 0 else "▼"
+        rows.append(
+            f'<li class="contribution {kind}"><span class="reason">'
+            f'<span class="arrow" aria-hidden="true">{arrow}</span> {escape(text)}</span>'
+            f'<svg class="cbar" viewBox="0 0 200 8" preserveAspectRatio="none" aria-hidden="true">'
+            f'<line x1="100" y1="0" x2="100" y2="8" class="base"/>'
+            f'<rect x="{x:.1f}" y="1" width="{max(length, 1):.1f}" height="6" class="{kind}">'
+            f"<title>{item.shap:+.3f}</title></rect></svg></li>"
         )
-    height = len(shown) * row
-    # Feature names are escaped above; everything else is a number.
+    # Reasons are escaped above; everything else is a number.
     return Markup(  # noqa: S704
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="contributions">'
-        f'<line x1="{middle}" y1="0" x2="{middle}" y2="{height}" class="base"/>'
-        f"{''.join(parts)}</svg>"
+        f'<ol class="contributions" aria-label="contributions">{"".join(rows)}</ol>'
+    )
+
+
+def trend(points: list[TrendPoint], width: int = 120, height: int = 28) -> Markup:
+    """A school's weekly count on the list (high and watch) as a small line."""
+    if len(points) < 2:
+        return Markup("")
+    counts = [p.high + p.watch for p in points]
+    top = max(max(counts), 1)
+    step = (width - 4) / (len(points) - 1)
+    xy = [(2 + i * step, height - 3 - (height - 6) * c / top) for i, c in enumerate(counts)]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    label = " · ".join(f"{p.as_of}: {c}" for p, c in zip(points, counts, strict=True))
+    # Only numbers and dates go into the markup.
+    return Markup(  # noqa: S704
+        f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{label}"><title>{label}</title>'
+        f'<polyline points="{line}" class="risk-line"/>'
+        f'<circle cx="{xy[-1][0]:.1f}" cy="{xy[-1][1]:.1f}" r="2.5"/></svg>'
     )

@@ -17,7 +17,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from core.settings import Settings
 from schooldata import audit
 from serving.accounts import Limiter, TooManyAttempts, User, authenticate, session_user
+from serving.model_report import ModelReports
 from serving.scoring import Scorer
+from serving.sso import SingleSignOn
 
 SESSION_KEY = "sid"
 
@@ -30,6 +32,8 @@ class AppState:
     engine: sa.Engine
     scorer: Scorer
     limiter: Limiter = field(default_factory=Limiter)
+    reports: ModelReports | None = None  # the analyst's pages read MLflow through it
+    sso: SingleSignOn | None = None  # single sign-on, when configured
 
 
 class SignInRequired(Exception):

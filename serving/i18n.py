@@ -72,8 +72,132 @@ TEXT: dict[str, tuple[str, str]] = {
     "gpa": ("เกรดเฉลี่ยภาคเรียนที่แล้ว", "GPA last term"),
     "failed": ("วิชาที่ได้ 0", "Subjects failed"),
     "missing_work": ("งานค้าง 4 สัปดาห์", "Missing work, 4 weeks"),
+    "upload": ("ส่งข้อมูล", "Upload"),
+    "outcomes_short": ("ผลย้อนหลัง", "Past lists"),
+    "area_short": ("ภาพรวมเขต", "Area"),
+    # The area office
+    "area": ("ภาพรวมโรงเรียนในเขตพื้นที่", "Schools of the area"),
+    "area_intro": (
+        "ตัวเลขรวมรายโรงเรียน ไม่แสดงชื่อนักเรียน ยกเว้นกรณีที่โรงเรียนส่งต่อหน่วยงานภายนอก",
+        "Counts per school; no student's name except cases a school referred outside it.",
+    ),
+    "compared_with": ("เทียบกับ", "compared with"),
+    "school": ("โรงเรียน", "School"),
+    "scored": ("ประเมินแล้ว / ทั้งหมด", "Scored / enrolled"),
+    "high_now": ("เสี่ยงสูง (เปลี่ยนแปลง)", "High risk (change)"),
+    "watch_now": ("เฝ้าระวัง", "Watch"),
+    "new_on_list": ("เข้ารายการใหม่", "New on the list"),
+    "acted_30": ("เสี่ยงสูงที่ได้รับการช่วยเหลือใน 30 วัน", "High risk helped in 30 days"),
+    "open_referrals": ("ส่งต่อที่ยังติดตาม", "Open referrals"),
+    "data": ("ข้อมูล", "Data"),
+    "fresh": ("เป็นปัจจุบัน", "up to date"),
+    "stale_since": ("ข้อมูลไม่เป็นปัจจุบัน (เวลาเรียนล่าสุด {})", "stale (newest attendance {})"),
+    "no_attendance": ("ไม่มีข้อมูลเวลาเรียน", "no attendance data"),
+    "trend": ("แนวโน้ม 8 สัปดาห์ (เสี่ยงสูง + เฝ้าระวัง)", "8-week trend (high + watch)"),
+    "referred": ("นักเรียนที่โรงเรียนส่งต่อหน่วยงานภายนอก", "Students referred outside the school"),
+    "no_referred": ("ไม่มีกรณีส่งต่อที่ยังติดตาม", "No open referral"),
+    "stale_banner": (
+        "ข้อมูลเวลาเรียนของโรงเรียนนี้ล่าสุดวันที่ {} ระบบจึงไม่ประเมินความเสี่ยงสัปดาห์นี้ "
+        "เพื่อไม่ให้วันที่ยังไม่ได้บันทึกถูกนับเป็นวันขาดเรียน กรุณาส่งข้อมูลล่าสุดแล้วประเมินใหม่",
+        "This school's newest attendance is from {}: this week's risks were not computed, so "
+        "that days nobody recorded are not read as days absent. Load the newest files and "
+        "run again.",
+    ),
+    # The analyst's pages
+    "model": ("แบบจำลอง", "Model"),
+    "champion": ("แบบจำลองที่ใช้งาน", "Champion"),
+    "challenger": ("แบบจำลองที่รอเทียบ", "Challenger"),
+    "no_challenger": ("ยังไม่มีแบบจำลองใหม่ที่รอเทียบ", "No newer version waiting"),
+    "metrics": ("ผลบนช่วงทดสอบ เทียบกับเกณฑ์อย่างง่าย", "Test period, against simple baselines"),
+    "metric": ("ตัวชี้วัด", "Metric"),
+    "plots": ("กราฟ", "Plots"),
+    "fairness": (
+        "ความเป็นธรรม (อัตราส่วนเทียบกลุ่มอ้างอิง พร้อมช่วงความเชื่อมั่น 95%)",
+        "Fairness (ratio to the reference group, 95% interval)",
+    ),
+    "group": ("กลุ่ม", "Group"),
+    "students": ("นักเรียน", "Students"),
+    "status": ("สถานะ", "Status"),
+    "drift": ("ข้อมูลสัปดาห์นี้เทียบข้อมูลที่ใช้ฝึก", "This week's inputs against training"),
+    "drift_older": (
+        "สัปดาห์ล่าสุด ({}) ไม่มีข้อมูลช่วงเดียวกันในปีที่ใช้ฝึกให้เทียบ จึงแสดงสัปดาห์ {}",
+        "The newest week ({}) has no matching weeks in the training reference; showing {}",
+    ),
+    "no_drift": ("ยังไม่มีผลเทียบ", "No comparison yet"),
+    "promotions": ("ประวัติการเลื่อนแบบจำลอง", "Promotion history"),
+    "decision": ("ผล", "Decision"),
+    "version": ("รุ่น", "Version"),
+    "when": ("เมื่อ", "When"),
+    "why": ("เหตุผล", "Why"),
+    "outcomes": ("รายการที่ผ่านมาเทียบกับสิ่งที่เกิดขึ้นจริง", "Past lists against what happened"),
+    "outcomes_intro": (
+        "เมื่อครบระยะติดตามแล้ว: นักเรียนที่ออกกลางคัน มีกี่คนที่อยู่ในรายการก่อนออก "
+        "ล่วงหน้ากี่สัปดาห์ และนักเรียนที่อยู่ในรายการได้รับการช่วยเหลือกี่คน",
+        "Once a week's horizon has passed: of the students who left, how many were on the "
+        "list before leaving, how many weeks ahead, and how many listed students were helped.",
+    ),
+    "term": ("ภาคเรียน", "Term"),
+    "weeks": ("สัปดาห์", "Weeks"),
+    "left": ("ออกกลางคัน", "Left"),
+    "found": ("อยู่ในรายการก่อนออก", "On the list before leaving"),
+    "found_in_time": ("ล่วงหน้า 4 สัปดาห์ขึ้นไป", "4+ weeks ahead"),
+    "missed": ("ไม่อยู่ในรายการ", "Missed"),
+    "lead": ("ล่วงหน้า (มัธยฐาน สัปดาห์)", "Lead time (median weeks)"),
+    "flagged": ("อยู่ในรายการ", "Listed"),
+    "helped": ("ได้รับการช่วยเหลือ", "Helped"),
+    "backfilled": (
+        "{} สัปดาห์ประเมินย้อนหลังด้วยแบบจำลองที่อาจเคยเห็นข้อมูลช่วงนั้น ตัวเลขจึงดีเกินจริง",
+        "{} weeks were scored after the fact, by a model that may have been trained on them: "
+        "their figures flatter it",
+    ),
+    "no_outcomes": (
+        "ยังไม่มีรายการที่ครบระยะติดตาม (ดูได้หลังสัปดาห์ของรายการผ่านไปครบระยะที่แบบจำลองทำนาย)",
+        "No list has matured yet (a week's list is judged once its horizon has passed).",
+    ),
+    "by_school": ("รายโรงเรียน", "By school"),
+    # The admin's page
+    "admin": ("จัดการบัญชีผู้ใช้", "Accounts"),
+    "role": ("บทบาท", "Role"),
+    "scope": ("ขอบเขต", "Scope"),
+    "active": ("ใช้งาน", "Active"),
+    "create_account": ("สร้างบัญชี", "Create an account"),
+    "staff_id": ("รหัสครูที่ปรึกษา (advisor_id)", "Advisor code (advisor_id)"),
+    "schools_field": ("โรงเรียนที่ติดตาม (คั่นด้วย ,)", "Schools followed (comma-separated)"),
+    "province": ("หรือทั้งจังหวัด", "or a whole province"),
+    "reset_password": ("ตั้งรหัสผ่านชั่วคราว", "Reset password"),
+    "deactivate": ("ปิดบัญชี", "Deactivate"),
+    "yes": ("ใช่", "yes"),
+    "no": ("ไม่", "no"),
+    "temporary_for": (
+        "รหัสผ่านชั่วคราวของ {} (แสดงครั้งเดียว ผู้ใช้ต้องเปลี่ยนเมื่อเข้าสู่ระบบครั้งแรก): ",
+        "Temporary password of {} (shown once; to change at first sign-in): ",
+    ),
+    "deactivated": (
+        "ปิดบัญชี {} แล้ว ทุกการเข้าใช้งานของบัญชีนี้สิ้นสุดทันที",
+        "Account {} is deactivated; its sessions and token stop working now.",
+    ),
+    "sso": ("เข้าสู่ระบบด้วยบัญชีของหน่วยงาน", "Sign in with your organisation's account"),
+    "sso_unknown": (
+        "บัญชีของหน่วยงานนี้ยังไม่ได้ผูกกับผู้ใช้ในระบบ กรุณาติดต่อผู้ดูแลระบบ",
+        "That organisation account is not linked to a user here: ask your administrator.",
+    ),
     "up": ("ความเสี่ยงเพิ่ม", "pushes risk up"),
     "down": ("ความเสี่ยงลด", "pushes risk down"),
+}
+ROLES = {
+    "advisor": ("ครูที่ปรึกษา", "class advisor"),
+    "committee": ("คณะกรรมการดูแลช่วยเหลือ", "care committee"),
+    "data_officer": ("เจ้าหน้าที่ข้อมูล", "data officer"),
+    "area": ("เขตพื้นที่ / จังหวัด", "area office"),
+    "analyst": ("นักวิเคราะห์", "analyst"),
+    "admin": ("ผู้ดูแลระบบ", "administrator"),
+}
+DRIFT = {"moved": ("เปลี่ยนมาก", "moved"), "watch": ("เฝ้าดู", "watch"), "stable": ("คงที่", "stable")}
+FAIRNESS = {
+    "reference": ("กลุ่มอ้างอิง", "reference"),
+    "ok": ("ไม่ต่างชัดเจน", "no clear gap"),
+    "too few to judge": ("ข้อมูลน้อยเกินตัดสิน", "too few to judge"),
+    "flag": ("ต่างชัดเจน", "clear gap"),
 }
 TIERS = {"high": ("เสี่ยงสูง", "high risk"), "watch": ("เฝ้าระวัง", "watch"), "low": ("ปกติ", "low")}
 CHANGES = {

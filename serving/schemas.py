@@ -180,3 +180,52 @@ class Intervention(_Model):
     staff_id: str | None = Field(description="Who did it (the author's staff id).")
     corrects: int | None = None
     corrected: bool = Field(False, description="A later record corrects this one.")
+
+
+class TrendPoint(_Model):
+    as_of: dt.date
+    high: int
+    watch: int
+
+
+class AreaSchool(_Model):
+    """One school's figures for an area office: counts only, no student."""
+
+    school_id: str
+    name: str | None
+    enrolled: int = Field(description="Students enrolled on the week's date.")
+    scored: int = Field(description="Students given a risk (none when the data is stale).")
+    high: int
+    watch: int
+    high_change: int | None = Field(description="High-risk students now minus last week.")
+    new_on_list: int = Field(description="Students on the list (high or watch) this week only.")
+    high_with_action_30d: int = Field(
+        description="High-risk students with an intervention in the 30 days to the week."
+    )
+    open_referrals: int = Field(
+        description="Students referred outside the school in the last 90 days, not refused "
+        "or moved, still enrolled."
+    )
+    stale: bool
+    newest_attendance: dt.date | None
+    trend: list[TrendPoint]
+
+
+class ReferredCase(_Model):
+    """A student whose case the school referred outside it: the one case an area office
+    sees by name."""
+
+    student_id: str
+    name: str | None
+    school_id: str
+    date: dt.date
+    type: str
+    outcome: str | None
+    tier: str | None
+
+
+class AreaSummary(_Model):
+    as_of: dt.date
+    previous_as_of: dt.date | None
+    schools: list[AreaSchool]
+    referred: list[ReferredCase]

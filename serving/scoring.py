@@ -21,15 +21,21 @@ import sqlalchemy as sa
 from core.cluster import each_result
 from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
+from features.freshness import COLUMNS as FRESHNESS_COLUMNS
+from features.freshness import school_freshness
 from features.partitions import Partition, global_school_counts
 from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
+from riskmodel.drift import COUNT_COLUMNS, compare, input_counts
 from riskmodel.explain import Explainer
-from schooldata.db import upgrade
+from schooldata.calendar import Calendar
+from schooldata.db import read_table, upgrade
+from schooldata.tables import TABLES
 from serving import store
 from serving.reasons import suggested_step, top_reasons
 
 CHUNK = 2000
+STALE_AFTER_SCHOOL_DAYS = 5  # the default of EWS_STALE_AFTER_SCHOOL_DAYS
 ON_LIST = ("high", "watch")
 # What ranking and the week's change need of every student; the rest is stored batch by batch.
 RANK_COLUMNS = ["student_id", "school_id", "advisor_id", "raw_score", "risk", "tier"]
@@ -111,6 +117,16 @@ class WeeklyRunReport:
     students: int
     replaced: bool
     seconds: dict[str, float]
+    schools: pd.DataFrame  # features.freshness.COLUMNS and "scored": who was left out, why
+    drift: pd.DataFrame  # riskmodel.drift.REPORT_COLUMNS
+
+    @property
+    def stale(self) -> pd.DataFrame:
+        return self.schools[self.schools["stale"]]
+
+
+class NothingToScore(ValueError):
+    """No student is enrolled on the date, or every school's data is stale."""
 
 
 def weekly_run(
@@ -120,8 +136,9 @@ def weekly_run(
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
     partitions: Sequence[Partition] | None = None,
     client: Any = None,
+    stale_after: int = STALE_AFTER_SCHOOL_DAYS,
 ) -> WeeklyRunReport:
-    """Score every enrolled student as of a date and store the run.
+    """Score every enrolled student of every school whose data is fresh, and store the run.
 
     Args:
         engine: the operational database, where the run is stored.
@@ -135,43 +152,102 @@ def weekly_run(
             partition's results are spooled to a temporary Parquet file as they arrive;
             only the columns ranking needs stay in memory, so the run's memory does not
             grow with the explanations of the whole country.
+        stale_after: a school whose newest attendance is more than this many school days
+            before ``as_of`` is stale: left out of the run (``features.freshness``).
+
+    Raises:
+        NothingToScore: no student is enrolled on the date, or every school is stale.
     """
     upgrade(engine)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ews-weekly-run-") as spool:  # partitioned runs
         if partitions is None:
-            rows = features_as_of(Sources.for_weekly_run(engine, as_of), as_of)
+            sources = Sources.for_weekly_run(engine, as_of)
+            fresh = school_freshness(sources, as_of, stale_after)
+            rows = features_as_of(sources, as_of)
+            rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
             timings["features"] = time.perf_counter() - started
             started = time.perf_counter()
-            scored = score_rows(scorer, rows, on_progress)
+            if rows.empty:
+                keys, results = pd.DataFrame(columns=RANK_COLUMNS), Results([])
+            else:
+                scored = score_rows(scorer, rows, on_progress)
+                keys, results = scored[RANK_COLUMNS], Results([scored])
+            counts = input_counts(scorer.bundle, rows)
             timings["score_and_explain"] = time.perf_counter() - started
-            keys, results = scored[RANK_COLUMNS], Results([scored])
         else:
-            counts = global_school_counts(partitions, client)
+            school_counts = global_school_counts(partitions, client)
             timings["school_counts"] = time.perf_counter() - started
             started = time.perf_counter()
-            keys, results, work = _spool_partitions(
+            keys, results, work, fresh, counts = _spool_partitions(
                 Path(spool),
                 partitions,
                 client,
                 on_progress,
                 scorer=scorer,
                 as_of=as_of,
-                counts=counts,
+                counts=school_counts,
+                stale_after=stale_after,
             )
             timings["partitions"] = time.perf_counter() - started
+            # Students enrolled at a stale school of another partition.
+            keys = keys[~keys["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
             # Summed over partitions: work done, which on several workers exceeds wall time.
             timings.update({f"{stage}_work": seconds for stage, seconds in work.items()})
+        if fresh.empty:
+            raise NothingToScore(_nobody_enrolled(engine, as_of))
         if keys.empty:
-            raise ValueError(f"no student is enrolled in a term containing {as_of.date()}")
-
+            raise NothingToScore(
+                f"every school's data is stale on {as_of.date()}: attendance stops more than "
+                f"{stale_after} school days before it. Load the newest files and run again."
+            )
+        started = time.perf_counter()
+        drift = compare(scorer.bundle, counts)
+        schools = fresh.assign(
+            scored=fresh["school_id"].map(keys["school_id"].value_counts()).fillna(0).astype(int)
+        )
+        timings["drift"] = time.perf_counter() - started
         started = time.perf_counter()
         ranked = _rank(keys, scorer.bundle.tiers)
         ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
-        run_id, replaced = store.store_run(engine, ranked, results, as_of.date(), scorer.version)
+        run_id, replaced = store.store_run(
+            engine, ranked, results, as_of.date(), scorer.version, schools, drift
+        )
         timings["store"] = time.perf_counter() - started
-    return WeeklyRunReport(run_id, as_of, scorer.version, len(ranked), replaced, timings)
+    return WeeklyRunReport(
+        run_id, as_of, scorer.version, len(ranked), replaced, timings, schools, drift
+    )
+
+
+def _nobody_enrolled(engine: sa.Engine, as_of: pd.Timestamp) -> str:
+    """Which terms the data holds, for the message of a date with nobody enrolled."""
+    enrollments = TABLES["enrollments"]
+    with engine.connect() as connection:
+        held = connection.execute(
+            sa.select(enrollments.c.academic_year, enrollments.c.term)
+            .distinct()
+            .order_by(enrollments.c.academic_year, enrollments.c.term)
+        ).all()
+    calendar = Calendar.build(
+        read_table(engine, "calendar"), sorted({int(year) for year, _ in held})
+    )
+    every = calendar.table[calendar.table["school_id"] == ""]
+    dates = {
+        (int(year), int(term)): (pd.Timestamp(start).date(), pd.Timestamp(end).date())
+        for year, term, start, end in every[
+            ["academic_year", "term", "start_date", "end_date"]
+        ].itertuples(index=False)
+    }
+    spans = []
+    for year, term in held:
+        start, end = dates[(int(year), int(term))]
+        spans.append(f"{year} term {term} ({start} to {end})")
+    return (
+        f"no student is enrolled on {as_of.date()} (a holiday, a date typed wrong, or a "
+        f"term whose enrolments are not loaded yet). The data holds: "
+        + ("; ".join(spans) if spans else "no enrolments at all")
+    )
 
 
 @dataclass
@@ -191,27 +267,39 @@ def _spool_partitions(
     client: Any,
     on_progress: Callable[[int, int], None],
     **shared: Any,
-) -> tuple[pd.DataFrame, Results, dict[str, float]]:
-    """Score every partition, writing each one's results to ``spool`` as it arrives."""
+) -> tuple[pd.DataFrame, Results, dict[str, float], pd.DataFrame, pd.DataFrame]:
+    """Score every partition, writing each one's results to ``spool`` as it arrives.
+
+    Returns the ranking columns, the spooled results, the work per stage, and the
+    partitions' school freshness and drift counts (which add up, being by school)."""
     keys: list[pd.DataFrame] = []
     files: dict[int, Path] = {}
+    fresh: list[pd.DataFrame] = []
+    counts: list[pd.DataFrame] = []
     work = {"features": 0.0, "score_and_explain": 0.0}
-    for i, (scored, seconds) in each_result(
-        score_partition, partitions, client, on_progress, **shared
-    ):
+    for i, part in each_result(score_partition, partitions, client, on_progress, **shared):
         for stage in work:
-            work[stage] += seconds[stage]
-        if scored.empty:
+            work[stage] += part.seconds[stage]
+        fresh.append(part.schools)
+        counts.append(part.counts)
+        if part.scored.empty:
             continue
         files[i] = spool / f"{i:06d}.parquet"
-        scored.to_parquet(files[i], index=False)
-        keys.append(scored[RANK_COLUMNS].copy())  # not a view keeping the whole frame
+        part.scored.to_parquet(files[i], index=False)
+        keys.append(part.scored[RANK_COLUMNS].copy())  # not a view keeping the whole frame
     ordered = [files[i] for i in sorted(files)]
     return (
         pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=RANK_COLUMNS),
         Results(ordered),
         work,
+        _concat(fresh, FRESHNESS_COLUMNS),
+        _concat(counts, COUNT_COLUMNS),
     )
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    kept = [f for f in frames if not f.empty]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)
 
 
 def score_rows(
@@ -234,17 +322,36 @@ def score_rows(
     )
 
 
+@dataclass(frozen=True)
+class PartitionResult:
+    scored: pd.DataFrame
+    seconds: dict[str, float]
+    schools: pd.DataFrame  # features.freshness.COLUMNS
+    counts: pd.DataFrame  # riskmodel.drift.COUNT_COLUMNS
+
+
 def score_partition(
-    partition: Partition, scorer: Scorer, as_of: pd.Timestamp, counts: pd.DataFrame
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Features, scores and explanations of one partition's enrolled students."""
+    partition: Partition,
+    scorer: Scorer,
+    as_of: pd.Timestamp,
+    counts: pd.DataFrame,
+    stale_after: int = STALE_AFTER_SCHOOL_DAYS,
+) -> PartitionResult:
+    """Features, scores and explanations of one partition's enrolled students at fresh
+    schools, with the partition's school freshness and drift counts."""
     started = time.perf_counter()
-    rows = features_as_of(partition.weekly_sources(as_of, counts), as_of)
+    sources = partition.weekly_sources(as_of, counts)
+    # The partition's own schools: a student who moved in from another partition's school
+    # is enrolled here at a school whose freshness that partition judges.
+    fresh = school_freshness(sources, as_of, stale_after)
+    fresh = fresh[fresh["school_id"].isin(partition.schools)].reset_index(drop=True)
+    rows = features_as_of(sources, as_of)
+    rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
     seconds = {"features": time.perf_counter() - started}
     started = time.perf_counter()
     scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame()
     seconds["score_and_explain"] = time.perf_counter() - started
-    return scored, seconds
+    return PartitionResult(scored, seconds, fresh, input_counts(scorer.bundle, rows))
 
 
 def _rank(scored: pd.DataFrame, tiers: TierPolicy) -> pd.DataFrame:
@@ -273,8 +380,14 @@ def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     is_on = merged["tier"].isin(ON_LIST)
     rank_now = merged["rank_in_school"]
     rank_then = merged["previous_rank_in_school"]
+    known = rank_then.notna()
     merged["change"] = np.select(
-        [is_on & ~was_on, rank_then.isna(), rank_now < rank_then, rank_now > rank_then],
+        [
+            is_on & ~was_on,
+            ~known,
+            known & (rank_now < rank_then.fillna(0)),
+            known & (rank_now > rank_then.fillna(0)),
+        ],
         ["new", "new", "up", "down"],
         "same",
     )

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.tables import score_runs, student_scores
+from schooldata.tables import run_drift, run_schools, score_runs, student_scores
 
 INSERT_BATCH = 5000
 # What the run decides across students (ranks, tiers, change), not per student.
@@ -108,6 +109,8 @@ def store_run(
     results: Iterable[pd.DataFrame],
     as_of: date,
     version: str,
+    schools: pd.DataFrame | None = None,
+    drift: pd.DataFrame | None = None,
 ) -> tuple[int, bool]:
     """Replace the run of this week and model in one transaction.
 
@@ -117,6 +120,8 @@ def store_run(
         results: the rest of their results, one batch at a time.
         as_of: the week.
         version: the model version.
+        schools: each school's freshness and whether it was scored (``run_schools``).
+        drift: the run's inputs against the training reference (``run_drift``).
 
     Returns:
         The run's id and whether an earlier run of the same week and model was replaced.
@@ -129,7 +134,8 @@ def store_run(
             )
         ).scalar()
         if existing is not None:
-            connection.execute(sa.delete(student_scores).where(student_scores.c.run_id == existing))
+            for table in (student_scores, run_schools, run_drift):
+                connection.execute(sa.delete(table).where(table.c.run_id == existing))
             connection.execute(sa.delete(score_runs).where(score_runs.c.run_id == existing))
         run_id = connection.execute(
             sa.insert(score_runs).values(
@@ -140,6 +146,9 @@ def store_run(
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         for batch in results:
+            batch = batch[batch["student_id"].isin(ranks.index)]  # stale schools: left out
+            if batch.empty:
+                continue
             batch = pd.concat(
                 [
                     batch.drop(columns=RANK_COLUMNS, errors="ignore").reset_index(drop=True),
@@ -150,6 +159,9 @@ def store_run(
             records = _records(batch, int(run_id))
             for start in range(0, len(records), INSERT_BATCH):
                 connection.execute(sa.insert(student_scores), records[start : start + INSERT_BATCH])
+        for table, frame in ((run_schools, schools), (run_drift, drift)):
+            if frame is not None and not frame.empty:
+                connection.execute(sa.insert(table), _plain_records(frame, table, int(run_id)))
     return int(run_id), existing is not None
 
 
@@ -181,3 +193,20 @@ def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def _plain_records(frame: pd.DataFrame, table: sa.Table, run_id: int) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as plain Python values of ``table``'s columns (NaT, NaN: None)."""
+    columns = [c.name for c in table.columns if c.name != "run_id"]
+    plain = frame[columns].astype(object).where(frame[columns].notna(), None)
+    records = []
+    for row in plain.to_dict("records"):
+        record: dict[str, Any] = {"run_id": run_id}
+        for key, value in row.items():
+            if isinstance(value, pd.Timestamp):
+                value = value.date()
+            elif isinstance(value, np.generic):
+                value = value.item()
+            record[str(key)] = value
+        records.append(record)
+    return records

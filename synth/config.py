@@ -72,7 +72,8 @@ class SynthConfig:
 @dataclass
 class SynthResult:
     frames: dict[str, pd.DataFrame]
-    defects: dict[str, int] = field(default_factory=dict)
+    defects: dict[str, int] = field(default_factory=dict)  # rows ingest must reject
+    blanked: dict[str, int] = field(default_factory=dict)  # optional values it must blank
     # Truth kept for checks; never written among the source files.
     dropouts: pd.DataFrame = field(default_factory=pd.DataFrame)
     effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # every action's true effect

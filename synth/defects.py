@@ -9,10 +9,12 @@ from synth.config import SynthResult
 
 
 def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -> None:
-    """Realistic defects: typos, impossible values, unknown ids, blank required cells.
+    """Realistic defects: typos, impossible values, unknown ids, bad optional values.
 
-    Each defect makes its row invalid under the contract, so ingest must reject exactly
-    these rows. Missing optional values are added too; those are not defects.
+    A defect in a required or key column makes its row invalid, so ingest must reject
+    exactly these rows (``result.defects``); one in an optional column must cost only the
+    value, blanked with a warning (``result.blanked``). Missing optional values are added
+    too; those are not defects.
     """
     if rate <= 0:
         return
@@ -34,8 +36,9 @@ def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -
         "assessments": (("score", "-3"),),
         "household": (("monthly_income", "ไม่ทราบ"),),
         "screenings": (("sdq_total", "45"),),
-        "enrollments": (("advisor_id", ""),),
+        "enrollments": (("grade_level", "ม.7"),),
     }
+    optional = {"assessments.score", "household.monthly_income", "screenings.sdq_total"}
     for frame_name, defects in defects_by_frame.items():
         frame = f[frame_name]
         # Distinct rows per defect, so each bad row carries exactly one defect.
@@ -49,11 +52,12 @@ def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -
             frame.loc[part, column] = (
                 bad_value if bad_value is not None else [f"XX{i:06d}" for i in range(len(part))]
             )
-            result.defects[f"{frame_name}.{column}"] = len(part)
+            key = f"{frame_name}.{column}"
+            (result.blanked if key in optional else result.defects)[key] = len(part)
     students = f["students"]
     with_id = students.index[students["national_id"].notna()].to_numpy()
     broken = rng.choice(with_id, min(len(with_id), max(1, int(len(with_id) * rate))), replace=False)
     students.loc[broken, "national_id"] = [
         s[:-1] + str((int(s[-1]) + 1) % 10) for s in students.loc[broken, "national_id"]
     ]
-    result.defects["students.national_id"] = len(broken)
+    result.blanked["students.national_id"] = len(broken)

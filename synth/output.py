@@ -12,6 +12,7 @@ from schooldata.calendar import thai_default_term
 from schooldata.contract import SOURCES_BY_NAME
 from schooldata.national_id import check_digit
 from synth.config import DISABILITY_TYPES, FAMILY_NAMES, GIVEN_NAMES, SynthResult
+from synth.school_files import split_school, write_school_files
 from synth.world import World
 
 
@@ -26,6 +27,8 @@ def student_frame(world: World) -> pd.DataFrame:
     n = world.n
     no_id = a["migrant"] & (rng.random(n) < 0.6)
     ids = [None if no_id[i] else valid_national_id(rng) for i in range(n)]
+    # Half the children without a Thai ID have the school's G code (G and 12 digits).
+    ids = [f"G{650_000_000_000 + i}" if no_id[i] and i % 2 == 0 else v for i, v in enumerate(ids)]
     migrant_nat = rng.choice(["MM", "KH", "LA", "XX"], n, p=[0.6, 0.2, 0.15, 0.05])
     # Born after mid-May counts toward the next year's cohort: age at 16 May is typical.
     birth = [
@@ -105,13 +108,25 @@ def finish(world: World, years: list[int]) -> SynthResult:
     return SynthResult(frames, dropouts=truth, effects=effects)
 
 
-def write_directory(result: SynthResult, out: Path) -> None:
-    """Write one CSV per source, as schools send them (one file in Windows-874)."""
+def write_directory(result: SynthResult, out: Path, school_files: int = 0) -> list[str]:
+    """Write one CSV per source, as schools send them (one file in Windows-874).
+
+    ``school_files`` schools get their records in ``schools/<school_id>/`` instead, as
+    Excel workbooks with Thai headers and values, a class register for attendance and
+    an enrolment export without advisors (``synth.school_files``). Returns their ids.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    for name, frame in result.frames.items():
+    frames = result.frames
+    ids = sorted(frames["schools"]["school_id"])
+    chosen = ids[:: max(1, len(ids) // school_files)][:school_files] if school_files else []
+    for school_id in chosen:
+        frames, own = split_school(frames, school_id)
+        write_school_files(own, out / "schools" / school_id)
+    for name, frame in frames.items():
         # Thai Excel on Windows saves CSV as Windows-874; the college screening export does.
         encoding = {"screenings": "cp874", "students": "utf-8-sig"}.get(name, "utf-8")
         frame.to_csv(out / f"{name}.csv", index=False, encoding=encoding)
+    return chosen
 
 
 def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

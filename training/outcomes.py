@@ -21,12 +21,12 @@ import sqlalchemy as sa
 
 from core.settings import Settings
 from features.sources import Sources
+from riskmodel.registry import OUTCOMES_EXPERIMENT
 from schooldata.tables import list_outcomes, score_runs, student_scores
 from training.labels import LabelRules, dropout_events, observed_until
 from training.tracking import configure_tracking
 
 FLAGGED = ("high", "watch")
-OUTCOMES_EXPERIMENT = "dropout-risk outcomes"
 IN_TIME_WEEKS = 4
 KEY = ["model_version", "school_id", "academic_year", "term"]
 COLUMNS = [
@@ -40,7 +40,9 @@ COLUMNS = [
     "median_lead_weeks",
     "flagged",
     "flagged_helped",
+    "backfilled_weeks",
 ]
+BACKFILLED_AFTER = pd.Timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ def list_history(engine: sa.Engine) -> pd.DataFrame:
     query = sa.select(
         score_runs.c.run_id,
         score_runs.c.as_of,
+        score_runs.c.created_at,
         score_runs.c.model_version,
         student_scores.c.student_id,
         student_scores.c.school_id,
@@ -65,6 +68,7 @@ def list_history(engine: sa.Engine) -> pd.DataFrame:
             connection.execute(query).all(), columns=list(query.selected_columns.keys())
         )
     frame["as_of"] = pd.to_datetime(frame["as_of"])
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
     return frame
 
 
@@ -147,6 +151,9 @@ def _figures(
         "median_lead_weeks": float(np.median(leads)) if leads else float("nan"),
         "flagged": len(first_flag),
         "flagged_helped": helped_count,
+        "backfilled_weeks": int(
+            lists.loc[lists["created_at"] - lists["as_of"] > BACKFILLED_AFTER, "as_of"].nunique()
+        ),
     }
 
 
@@ -172,9 +179,20 @@ def overall(rows: pd.DataFrame) -> pd.DataFrame:
     """Totals per model version and term, over every school."""
     if rows.empty:
         return rows
-    sums = rows.groupby(["model_version", "academic_year", "term"], as_index=False)[
-        ["students", "left", "found", "found_in_time", "missed", "flagged", "flagged_helped"]
+    key = ["model_version", "academic_year", "term"]
+    sums = rows.groupby(key, as_index=False)[
+        [
+            "students",
+            "left",
+            "found",
+            "found_in_time",
+            "missed",
+            "flagged",
+            "flagged_helped",
+        ]
     ].sum()
+    weeks = rows.groupby(key, as_index=False)[["weeks", "backfilled_weeks"]].max()
+    sums = sums.merge(weeks, on=key)
     return sums.assign(
         share_found=(sums["found"] / sums["left"]).where(sums["left"] > 0),
         share_found_in_time=(sums["found_in_time"] / sums["left"]).where(sums["left"] > 0),

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from core.settings import Settings
 from features.sources import Sources
 from riskmodel.bundle import BundleError, ModelBundle
-from riskmodel.registry import CHALLENGER, CHAMPION, fetch_bundle
+from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT, fetch_bundle
 from training.config import TrainConfig
 from training.evaluate import (
     Interval,
@@ -41,8 +41,6 @@ from training.fairness import fairness_audit, flags
 from training.labels import LabelRules
 from training.matrix import build_training_matrix, weekly_as_of_dates
 from training.tracking import configure_tracking
-
-PROMOTIONS_EXPERIMENT = "dropout-risk promotions"
 
 
 @dataclass

@@ -33,7 +33,7 @@ from features.sources import Sources
 from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER, DIGEST_TAG, bundle_digest
 from riskmodel.treeshap import FastTreeShap
-from schooldata.db import read_table
+from schooldata.db import read_table, upgrade
 from training import report
 from training.baselines import ABCRule, logistic_regression
 from training.config import TierConfig, TrainConfig
@@ -234,6 +234,7 @@ def training_matrix(
 ) -> pd.DataFrame:
     """(student, Monday) rows with features and labels, whole or partition by partition."""
     rules = LabelRules(config.labels.horizon_days, config.labels.m3_transition_counts)
+    upgrade(engine)  # a database written by an older version reads like a new one
     if client is not None or settings.dataset_path is not None:
         on_progress("building the training matrix, partition by partition")
         partitions = plan_partitions(

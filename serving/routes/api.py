@@ -12,9 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serving import queries
+from serving import area, queries
 from serving.deps import CurrentUser, StateDep
 from serving.schemas import (
+    AreaSummary,
     FeatureRowsRequest,
     FeatureScoreResponse,
     Health,
@@ -91,6 +92,17 @@ def risk_list(
     return queries.risk_list(
         state.engine, user, "GET /api/v1/risk-list", school_id, advisor_id, as_of, tier, limit
     )
+
+
+@router.get("/api/v1/area", response_model=AreaSummary, tags=["area"])
+def area_figures(state: StateDep, user: CurrentUser) -> AreaSummary:
+    """An area office's schools this week: counts by tier, change, action, referrals, stale
+    data and trend; names only of cases referred outside the school. Analysts: every
+    school, no name."""
+    summary = area.area_summary(state.engine, user, "GET /api/v1/area")
+    if summary is None:
+        raise queries.NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")
+    return summary
 
 
 @router.get("/api/v1/students/{student_id}", response_model=StudentDetail, tags=["students"])

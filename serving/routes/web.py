@@ -16,23 +16,32 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from serving import charts, i18n, queries
+from serving import area, charts, i18n, queries, reports
 from serving.accounts import (
+    ROLES,
     AccountError,
     TooManyAttempts,
     User,
     authenticate,
     check_password,
+    create_user,
     end_session,
+    find_by_username,
+    list_users,
+    revoke,
+    schools_of_province,
     set_password,
     start_session,
+    temporary_password,
 )
 from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of
 from serving.export import csv_bytes, list_frame
 from serving.schemas import RiskList
+from serving.sso import OAuthError
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
@@ -82,6 +91,7 @@ def render(
             "change_word": lambda k: i18n.pick(i18n.CHANGES, k, lang),
             "intervention_word": lambda k: i18n.pick(i18n.INTERVENTIONS, k, lang),
             "outcome_word": lambda k: i18n.pick(i18n.OUTCOMES, k, lang),
+            "role_word": lambda k: i18n.pick(i18n.ROLES, k, lang),
             **context,
         },
         status_code=status_code,
@@ -109,14 +119,37 @@ def error_page(request: Request, status: int, error: Exception) -> HTMLResponse:
     )
 
 
+# Where each role starts.
+HOME = {
+    "advisor": "/list",
+    "committee": "/list",
+    "data_officer": "/upload",
+    "area": "/area",
+    "analyst": "/model",
+    "admin": "/admin",
+}
+
+
 @router.get("/", response_class=RedirectResponse)
-def home() -> RedirectResponse:
-    return RedirectResponse("/list", status_code=303)
+def home(user: WebUser) -> RedirectResponse:
+    return RedirectResponse(HOME.get(user.role, "/list"), status_code=303)
+
+
+@router.get("/area", response_class=HTMLResponse)
+def area_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """An area office's schools (an analyst: every school), counts only."""
+    if user.role not in area.AREA_ROLES:
+        return not_found(request, user)
+    summary = area.area_summary(state.engine, user, "GET /area")
+    if summary is None:
+        words = i18n.words(language(request))
+        return render(request, "message.html", user, heading=words["area"], text=words["no_run"])
+    return render(request, "area.html", user, summary=summary, trend_chart=charts.trend)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html", None)
+def login_page(request: Request, state: StateDep) -> HTMLResponse:
+    return render(request, "login.html", None, sso=state.sso is not None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -152,6 +185,54 @@ def login(
     request.session["csrf"] = secrets.token_urlsafe(24)
     audit.record(state.engine, [audit.Entry("sign_in", "POST /login", user.user_id)])
     return RedirectResponse("/password" if user.must_change_password else "/", status_code=303)
+
+
+@router.get("/login/sso")
+async def sso_start(request: Request, state: StateDep) -> Response:
+    """Single sign-on: off the service's hands to the school's identity provider."""
+    if state.sso is None:
+        return not_found(request, None)
+    return await state.sso.redirect(request, str(request.url_for("sso_callback")))  # type: ignore[no-any-return]
+
+
+@router.get("/login/sso/callback", name="sso_callback")
+async def sso_callback(request: Request, state: StateDep) -> Response:
+    """The provider's answer: sign in the account whose username it vouches for."""
+    if state.sso is None:
+        return not_found(request, None)
+    words = i18n.words(language(request))
+    client = client_of(request)
+    try:
+        state.limiter.check(client)
+        username = await state.sso.username(request)
+    except TooManyAttempts:
+        return render(request, "login.html", None, 429, error=words["too_many"], sso=True)
+    except OAuthError as error:
+        await run_in_threadpool(
+            audit.record,
+            state.engine,
+            [audit.Entry("sign_in_failed", "GET /login/sso", detail=f"sso: {error.error}"[:200])],
+        )
+        return render(request, "login.html", None, 401, error=words["bad_sign_in"], sso=True)
+    user = await run_in_threadpool(find_by_username, state.engine, username) if username else None
+    if user is None:
+        state.limiter.failed(client)
+        detail = f"sso: no account {username[:60]!r}" if username else "sso: no username claim"
+        await run_in_threadpool(
+            audit.record,
+            state.engine,
+            [audit.Entry("sign_in_failed", "GET /login/sso", detail=f"{detail}; client {client}")],
+        )
+        return render(request, "login.html", None, 403, error=words["sso_unknown"], sso=True)
+    request.session.clear()
+    request.session[SESSION_KEY] = await run_in_threadpool(start_session, state.engine, user)
+    request.session["csrf"] = secrets.token_urlsafe(24)
+    await run_in_threadpool(
+        audit.record,
+        state.engine,
+        [audit.Entry("sign_in", "GET /login/sso", user.user_id, detail="sso")],
+    )
+    return RedirectResponse("/", status_code=303)
 
 
 @router.post("/logout")
@@ -247,6 +328,7 @@ def risk_list_page(
         request,
         "list.html",
         user,
+        school=reports.school_state(state.engine, user.school_id, listing.as_of),
         listing=listing,
         classrooms=classrooms,
         classroom=classroom,
@@ -349,6 +431,7 @@ def _plan(
         "plan.html",
         user,
         status_code,
+        school=reports.school_state(state.engine, user.school_id, plan.as_of),
         plan=plan,
         outcomes=INTERVENTION_OUTCOMES,
         error=error,
@@ -394,3 +477,185 @@ def plan_visit(
     except queries.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
     return RedirectResponse("/plan", status_code=303)
+
+
+# ------------------------------------------------------------------- the analyst's pages
+
+
+@router.get("/model", response_class=HTMLResponse)
+def model_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """Champion and challenger side by side, fairness, drift and promotions; no student."""
+    if user.role != "analyst" or state.reports is None:
+        return not_found(request, user)
+    report = state.reports.report()
+    fairness = (
+        state.reports.fairness(report.champion.run_id) if report.champion is not None else None
+    )
+    return render(
+        request,
+        "model.html",
+        user,
+        report=report,
+        versions=[v for v in (report.champion, report.challenger) if v is not None],
+        fairness=fairness.to_dict("records") if fairness is not None else [],
+        drift=reports.latest_drift(state.engine),
+        plots=PLOT_TITLES,
+        drift_word=lambda k: i18n.pick(i18n.DRIFT, k, language(request)),
+        fairness_word=lambda k: i18n.pick(i18n.FAIRNESS, k, language(request)),
+    )
+
+
+PLOT_TITLES = {
+    "calibration.png": ("การปรับเทียบความน่าจะเป็น", "Calibration"),
+    "precision_at_k.png": ("ความแม่นยำที่ k อันดับแรก", "Precision at k"),
+}
+
+
+@router.get("/model/plots/{version}/{name}")
+def model_plot(
+    request: Request, version: str, name: str, state: StateDep, user: WebUser
+) -> Response:
+    """A plot of the champion's or the challenger's training run."""
+    if user.role != "analyst" or state.reports is None:
+        return not_found(request, user)
+    report = state.reports.report()
+    runs = {v.version: v.run_id for v in (report.champion, report.challenger) if v is not None}
+    path = state.reports.file(runs[version], name) if version in runs else None
+    if path is None or not name.endswith(".png"):
+        return not_found(request, user)
+    return Response(
+        path.read_bytes(), media_type="image/png", headers={"Cache-Control": "private, max-age=600"}
+    )
+
+
+@router.get("/outcomes", response_class=HTMLResponse)
+def outcomes_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """Past lists against what happened: a committee its school, an analyst every school."""
+    found = reports.outcomes(state.engine, user)
+    if found is None:
+        return not_found(request, user)
+    return render(request, "outcomes.html", user, outcomes=found)
+
+
+# ------------------------------------------------------------------------- the admin's page
+
+
+def _admin(
+    request: Request,
+    state: AppState,
+    user: User,
+    status_code: int = 200,
+    notice: str | None = None,
+    secret: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "admin.html",
+        user,
+        status_code,
+        accounts=list_users(state.engine),
+        roles=ROLES,
+        notice=notice,
+        secret=secret,
+        error=error,
+    )
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """Accounts: create, reset a password, deactivate. No secret is ever shown twice."""
+    if user.role != "admin":
+        return not_found(request, user)
+    return _admin(request, state, user)
+
+
+@router.post("/admin/accounts", response_class=HTMLResponse)
+def admin_create(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    role: Annotated[str, Form(max_length=40)],
+    name: Annotated[str, Form(max_length=200)],
+    username: Annotated[str, Form(max_length=40)],
+    school_id: Annotated[str, Form(max_length=64)] = "",
+    staff_id: Annotated[str, Form(max_length=64)] = "",
+    schools: Annotated[str, Form(max_length=4000)] = "",
+    province: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    check_csrf(request, csrf)
+    if user.role != "admin":
+        return not_found(request, user)
+    words = i18n.words(language(request))
+    actor = f"user:{user.user_id}"
+    try:
+        followed = [s.strip() for s in schools.split(",") if s.strip()]
+        if province.strip():
+            followed += schools_of_province(state.engine, province)
+        created, _token = create_user(  # the token is not shown: people sign in by password
+            state.engine,
+            role,
+            name.strip(),
+            staff_id.strip() or None,
+            school_id.strip() or None,
+            username.strip().lower(),
+            schools=followed,
+            actor=actor,
+        )
+        temporary = temporary_password()
+        set_password(state.engine, created.user_id, temporary, actor, must_change=True)
+    except AccountError as error:
+        return _admin(request, state, user, 422, error=str(error))
+    return _admin(
+        request,
+        state,
+        user,
+        notice=words["temporary_for"].format(created.username),
+        secret=temporary,
+    )
+
+
+@router.post("/admin/accounts/{account_id}/reset", response_class=HTMLResponse)
+def admin_reset(
+    request: Request,
+    account_id: int,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+) -> HTMLResponse:
+    check_csrf(request, csrf)
+    if user.role != "admin":
+        return not_found(request, user)
+    words = i18n.words(language(request))
+    temporary = temporary_password()
+    try:
+        set_password(state.engine, account_id, temporary, f"user:{user.user_id}", must_change=True)
+    except AccountError as error:
+        return _admin(request, state, user, 404, error=str(error))
+    named = next((a for a in list_users(state.engine) if a["user_id"] == account_id), None)
+    label = (named or {}).get("username") or str(account_id)
+    return _admin(
+        request, state, user, notice=words["temporary_for"].format(label), secret=temporary
+    )
+
+
+@router.post("/admin/accounts/{account_id}/deactivate", response_class=HTMLResponse)
+def admin_deactivate(
+    request: Request,
+    account_id: int,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+) -> HTMLResponse:
+    check_csrf(request, csrf)
+    if user.role != "admin":
+        return not_found(request, user)
+    if account_id == user.user_id:
+        return _admin(request, state, user, 422, error="you cannot deactivate your own account")
+    words = i18n.words(language(request))
+    try:
+        revoke(state.engine, account_id, f"user:{user.user_id}")
+    except AccountError as error:
+        return _admin(request, state, user, 404, error=str(error))
+    return _admin(request, state, user, notice=words["deactivated"].format(account_id))

@@ -50,7 +50,8 @@ def test_bad_rows_rejected_with_line_column_value_reason_and_good_rows_kept(
 
     assert report.exit_code == 0
     rejects = _rejects(tmp_path, "attendance")
-    assert list(rejects.columns) == ["file", "line", "column", "value", "reason"]
+    assert list(rejects.columns) == ["file", "line", "column", "value", "reason", "action"]
+    assert set(rejects["action"]) == {"rejected"}
     assert rejects[["line", "column", "value"]].values.tolist() == [
         ["3", "status", "presnt"],
         ["4", "date", "31/02/2568"],
@@ -189,25 +190,54 @@ def test_utf8_bom_header_and_thai_booleans(
     ]
 
 
-def test_national_id_checked_and_stored_only_as_keyed_hash(write_csv, engine, tmp_path) -> None:
+def test_a_bad_national_id_is_blanked_with_a_warning_and_a_g_code_kept(
+    write_csv, engine, tmp_path
+) -> None:
     good = thai_id("110170020345")
     bad = good[:-1] + str((int(good[-1]) + 1) % 10)
+    g_code = "G650012345678"
     directory = write_csv(
-        "students", ["student_id,school_id,national_id", f"B1,S1,{good}", f"B2,S1,{bad}"]
+        "students",
+        [
+            "student_id,school_id,national_id,sex,nationality",
+            f"B1,S1,{good},M,TH",
+            f"B2,S1,{bad},F,TH",  # line 3: wrong check digit
+            f"B3,S1,{g_code.lower()},ญ,เมียนมา",  # a child without a Thai ID
+            "B4,S1,12345,ด.ช.,ลาว",  # line 5: neither an ID nor a code
+        ],
     )
-    write_csv("enrollments", ["student_id,academic_year,term,school_id,grade_level,advisor_id"])
+    write_csv(
+        "enrollments",
+        ["student_id,academic_year,term,school_id,grade_level,advisor_id"]
+        + [f"B{i},2568,1,S1,ม.{i},T1" for i in range(1, 5)],
+    )
+    write_csv("attendance", ["student_id,date,status"] + [f"B{i},10/06/68,/" for i in range(1, 5)])
     write_csv("exits", ["student_id,exit_date,exit_type"])
-    _ingest(directory, engine, tmp_path)
+    report = _ingest(directory, engine, tmp_path)
 
-    students = read_table(engine, "students")
-    assert students["student_id"].tolist() == ["B1"]
-    expected = hmac.new(ID_KEY.encode(), good.encode(), hashlib.sha256).hexdigest()
-    assert students["national_id_hash"].tolist() == [expected]
+    students = read_table(engine, "students").set_index("student_id")
+    assert list(students.index) == ["B1", "B2", "B3", "B4"]  # every child is kept
+    expected = {
+        "B1": hmac.new(ID_KEY.encode(), good.encode(), hashlib.sha256).hexdigest(),
+        "B3": hmac.new(ID_KEY.encode(), g_code.encode(), hashlib.sha256).hexdigest(),
+    }
+    assert students["national_id_hash"].dropna().to_dict() == expected
+    assert students["sex"].tolist() == ["M", "F", "F", "M"]
+    assert students["nationality"].tolist() == ["TH", "TH", "MM", "LA"]
+    assert len(read_table(engine, "attendance")) == 4  # and all their records
+    assert len(read_table(engine, "enrollments")) == 4
     rejects = _rejects(tmp_path, "students")
-    assert rejects[["line", "column"]].values.tolist() == [["3", "national_id"]]
+    assert rejects[["line", "column", "action"]].values.tolist() == [
+        ["3", "national_id", "blanked"],
+        ["5", "national_id", "blanked"],
+    ]
+    assert "check digit" in rejects["reason"].iloc[0]
     assert bad not in rejects.to_csv()  # the report masks IDs too
+    students_report = next(s for s in report.sources if s.source == "students")
+    assert (students_report.rows_rejected, students_report.values_blanked) == (0, 2)
     database_bytes = Path(str(engine.url.database)).read_bytes()
     assert good.encode() not in database_bytes
+    assert g_code.encode() not in database_bytes
 
 
 def test_missing_required_source_is_reported(write_csv, engine, tmp_path) -> None:

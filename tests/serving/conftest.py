@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import sqlite3
 import threading
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -21,12 +23,12 @@ import uvicorn
 
 from core.settings import Settings
 from schooldata.db import make_engine
-from schooldata.tables import student_scores
-from serving.accounts import create_user, set_password
+from schooldata.tables import run_drift, run_schools, score_runs, student_scores
+from serving.accounts import Limiter, create_user, set_password
 from serving.app import create_app
 from serving.model_store import load_champion
 from serving.scoring import Scorer, weekly_run
-from tests.conftest import scratch_settings
+from tests.conftest import scratch_settings, unavailable
 from training.config import TrainConfig
 from training.promote import promote
 from training.train import train
@@ -50,6 +52,11 @@ class Api:
     own_student: str  # advised by "advisor"
     colleague_student: str  # same school, another advisor
     far_student: str  # another school
+    app: Any = None
+
+    def forget_failed_attempts(self) -> None:
+        """Start the sign-in limits afresh (other tests fail sign-ins from this address)."""
+        self.app.state.ews.limiter = Limiter()
 
     def get(
         self, path: str, role: str | None = None, headers: dict[str, str] | None = None
@@ -72,16 +79,21 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def running_server(settings: Settings) -> Iterator[str]:
     """The app on a real uvicorn server on loopback; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    with serving(create_app(settings)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """Any ASGI app on a real uvicorn server on loopback; yields its base URL."""
+    port = port or _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 60
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
-    assert server.started, "the API server did not start"
+    assert server.started, "the server did not start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -137,8 +149,10 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
     tokens = {role: token for role, (_, token) in accounts.items()}
     for role, (user, _) in accounts.items():
         set_password(engine, user.user_id, PASSWORDS[role], "tests", must_change=False)
-    with running_server(settings) as url:
+    app = create_app(settings)
+    with serving(app) as url:
         yield Api(
+            app=app,
             url=url,
             settings=settings,
             engine=engine,
@@ -167,8 +181,8 @@ def copy_without_runs(engine: sa.Engine, target: Path) -> sa.Engine:
         source.backup(copy)
     copied = make_engine(f"sqlite:///{target}")
     with copied.begin() as connection:
-        connection.execute(sa.text("delete from student_scores"))
-        connection.execute(sa.text("delete from score_runs"))
+        for table in (student_scores, run_schools, run_drift, score_runs):
+            connection.execute(sa.delete(table))
     return copied
 
 
@@ -197,3 +211,73 @@ def whole_run(
     engine = copy_without_runs(synthetic_engine, tmp_path_factory.mktemp("whole") / "ews.db")
     weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]))
     return stored_run(engine)
+
+
+# ------------------------------------------------------------------ a real headless browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = _chromium()
+    if executable is None:
+        unavailable(
+            "no Chromium on this machine: `apt-get install chromium fonts-thai-tlwg` "
+            "(make test does it where it can)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP, locale="th-TH")
+    yield context.new_page()
+    context.close()
+
+
+def sign_in(page: Any, url: str, username: str, password: str) -> None:
+    """Sign in on the login page; the caller waits for where their role lands."""
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state()
+
+
+def shoot(page: Any, name: str) -> None:
+    """Screenshots of the current page at desktop and at phone width, in build/screenshots,
+    and a check that nothing on the page is wider than the phone."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size(DESKTOP)
+    assert width <= PHONE["width"] + 1, f"{name} is {width}px wide on a 390px phone"

@@ -32,7 +32,9 @@ def test_clean_synthetic_data_ingests_without_a_single_reject(
     }
 
 
-def test_injected_defects_are_exactly_the_rejected_rows(tmp_path: Path, engine) -> None:
+def test_injected_defects_are_exactly_the_rejected_rows_and_blanked_values(
+    tmp_path: Path, engine
+) -> None:
     result = generate(SynthConfig(schools=6, students=900, years=2, seed=3, defect_rate=0.01))
     write_directory(result, tmp_path / "synth")
     report = ingest_directory(tmp_path / "synth", engine, ID_KEY, tmp_path / "rejects")
@@ -40,25 +42,20 @@ def test_injected_defects_are_exactly_the_rejected_rows(tmp_path: Path, engine) 
 
     for key, injected in result.defects.items():
         source, column = key.split(".")
-        if column == "student_id":
-            continue  # checked below, with rows of rejected students
-        assert (rejects[source]["column"] == column).sum() == injected, key
-    rejected_students = set(
-        result.frames["students"].loc[rejects["students"]["line"].astype(int) - 2, "student_id"]
-    )
-    attendance = result.frames["attendance"]
-    orphaned = attendance["student_id"].isin(rejected_students)
-    unknown = rejects["attendance"]["reason"] == "unknown student"
-    # Rows of students refused for a bad national ID are rejected as unknown, never dropped.
-    assert (
-        unknown.sum()
-        == result.defects["attendance.student_id"]
-        + orphaned.sum()
-        - (
-            orphaned
-            & attendance.index.isin(rejects["attendance"]["line"].astype(int)[~unknown] - 2)
-        ).sum()
-    )
+        found = rejects[source][rejects[source]["column"] == column]
+        assert len(found) == injected, key
+        assert set(found["action"]) == {"rejected"}, key
+    for key, injected in result.blanked.items():
+        source, column = key.split(".")
+        found = rejects[source][rejects[source]["column"] == column]
+        assert len(found) == injected, key
+        assert set(found["action"]) == {"blanked"}, key
+    # A bad optional value never costs the row: every student, with all their records.
+    loaded = {s.source: s.rows_loaded for s in report.sources}
+    assert loaded["students"] == len(result.frames["students"])
+    for source, frame in result.frames.items():
+        rejected = sum(n for k, n in result.defects.items() if k.startswith(f"{source}."))
+        assert loaded[source] == len(frame) - rejected, source
 
 
 def test_generation_is_deterministic_for_a_seed(clean) -> None:
@@ -75,13 +72,15 @@ def test_dropout_rates_are_plausible_and_highest_in_vocational(clean) -> None:
     assert rates["upper secondary"] > rates["primary"]
 
 
-def test_migrants_often_have_no_national_id_and_leave_by_moving(clean) -> None:
+def test_migrants_often_have_no_thai_id_and_leave_by_moving(clean) -> None:
     students = clean.frames["students"]
     migrants = students[students["nationality"] != "TH"]
     exits = clean.frames["exits"]
     dropped = exits[exits["exit_type"] == "dropout"].merge(students, on="student_id")
 
-    assert migrants["national_id"].isna().mean() > 0.3
+    no_thai_id = migrants["national_id"].isna() | migrants["national_id"].str.startswith("G")
+    assert no_thai_id.mean() > 0.3
+    assert migrants["national_id"].str.startswith("G").sum() > 5  # the schools' G codes
     assert students.loc[students["nationality"] == "TH", "national_id"].notna().all()
     moved_share = (dropped.loc[dropped["nationality"] != "TH", "reason_code"] == 2).mean()
     assert moved_share > 0.5

@@ -8,18 +8,13 @@ import pandas as pd
 import pytest
 
 from features.sources import Sources
+from riskmodel.drift import CALENDAR_FEATURES, MOVED, compare, drift_report, input_counts
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from synth import SynthConfig, generate, write_directory
 from tests.conftest import ID_KEY, SMALL_SYNTH
 from training.config import TrainConfig
-from training.drift import (
-    CALENDAR_FEATURES,
-    MOVED,
-    drift_report,
-    feature_distribution,
-    reference_rows,
-)
+from training.drift import feature_distribution, reference_rows
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
 from training.train import model_inputs
@@ -63,3 +58,17 @@ def test_a_shifted_copy_is_flagged_on_what_moved(weeks: tuple[object, pd.DataFra
     moved = set(report.loc[report["status"] == "moved", "feature"])
 
     assert moved == {"absence_rate_term", "income_per_person"}
+
+
+def test_counts_of_parts_add_up_to_the_whole_runs_report(
+    weeks: tuple[object, pd.DataFrame],
+) -> None:
+    bundle, later = weeks
+    week = later[later["as_of"] == sorted(later["as_of"].unique())[3]]
+    schools = sorted(week["school_id"].unique())
+    parts = [week[week["school_id"].isin(schools[i::3])] for i in range(3)]
+
+    summed = compare(bundle, pd.concat([input_counts(bundle, p) for p in parts]))  # type: ignore[arg-type]
+    whole = drift_report(bundle, week)  # type: ignore[arg-type]
+
+    pd.testing.assert_frame_equal(summed, whole)

@@ -12,13 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from riskmodel.bundle import BundleError
-from riskmodel.registry import CHAMPION, fetch_bundle
+from riskmodel.registry import CHAMPION, PROMOTIONS_EXPERIMENT, fetch_bundle
 from tests.conftest import scratch_settings
 from training import train as training
 from training.config import GuardConfig, TrainConfig
 from training.evaluate import Interval
 from training.guards import Evidence, problems
-from training.promote import PROMOTIONS_EXPERIMENT, promote
+from training.promote import promote
 
 
 def _without_signal(matrix: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

@@ -64,6 +64,8 @@ def _history() -> pd.DataFrame:
             {
                 "run_id": week,
                 "as_of": day,
+                # Made on the day, except the first two weeks: filled in a month later.
+                "created_at": day + pd.Timedelta(days=30 if week < 2 else 0, hours=7),
                 "model_version": "1",
                 "student_id": s,
                 "school_id": "S1",
@@ -93,6 +95,7 @@ def test_found_missed_and_lead_time_are_counted_exactly() -> None:
     assert row["found_in_time"] == 1  # nine weeks ahead
     assert row["flagged"] == 2  # A and B
     assert row["flagged_helped"] == 1  # B, visited after being flagged; A's visit came before
+    assert row["backfilled_weeks"] == 2
 
 
 def test_weeks_whose_horizon_has_not_passed_are_left_out() -> None:

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("median_lead_weeks", sa.Float(), nullable=True),
         sa.Column("flagged", sa.Integer(), nullable=False),
         sa.Column("flagged_helped", sa.Integer(), nullable=False),
+        sa.Column("backfilled_weeks", sa.Integer(), nullable=False),
         sa.Column("computed_at", sa.DateTime(), nullable=False),
     )
 

@@ -1,0 +1,223 @@
+"""What an area office follows across its schools: risk, action and stale data.
+
+Counts only: an area office never sees a student's name, risk or reasons, except the
+students whose case a school referred outside it (to social services or health), which
+the area office follows with the agencies; those reads are audited like any other. An
+analyst sees the same figures for every school, and no name.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from schooldata.tables import TABLES, run_schools, score_runs, student_scores
+from serving.access import record_reads
+from serving.accounts import User
+from serving.schemas import AreaSchool, AreaSummary, ReferredCase, TrendPoint
+
+ACTION_WINDOW = timedelta(days=30)
+REFERRAL_WINDOW = timedelta(days=90)
+REFERRED_OUTSIDE = ("external_referral", "health_referral")
+CLOSED_OUTCOMES = ("refused", "moved")
+TREND_WEEKS = 8
+AREA_ROLES = ("area", "analyst")
+
+
+class NotAnAreaUser(PermissionError):
+    """The caller follows no set of schools."""
+
+
+def _weeks(connection: sa.Connection, count: int) -> list[Any]:
+    """The newest run of each of the last ``count`` weeks, newest first."""
+    newest = (
+        sa.select(score_runs.c.as_of, sa.func.max(score_runs.c.run_id).label("run_id"))
+        .group_by(score_runs.c.as_of)
+        .order_by(score_runs.c.as_of.desc())
+        .limit(count)
+    )
+    return list(connection.execute(newest).all())
+
+
+def _schools_filter(column: sa.ColumnElement[Any], schools: tuple[str, ...] | None) -> Any:
+    return sa.true() if schools is None else column.in_(schools)
+
+
+def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | None:
+    """The figures of the caller's schools in the latest week (None: nothing scored yet)."""
+    if user.role not in AREA_ROLES:
+        raise NotAnAreaUser("only an area office or an analyst sees area figures")
+    schools = user.schools if user.role == "area" else None
+    interventions = TABLES["interventions"]
+    with engine.connect() as connection:
+        weeks = _weeks(connection, TREND_WEEKS)
+        if not weeks:
+            return None
+        latest, previous = weeks[0], (weeks[1] if len(weeks) > 1 else None)
+        run_ids = [w.run_id for w in weeks]
+        counts: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+        for run_id, school_id, tier, n in connection.execute(
+            sa.select(
+                student_scores.c.run_id,
+                student_scores.c.school_id,
+                student_scores.c.tier,
+                sa.func.count(),
+            )
+            .where(
+                student_scores.c.run_id.in_(run_ids)
+                & _schools_filter(student_scores.c.school_id, schools)
+            )
+            .group_by(student_scores.c.run_id, student_scores.c.school_id, student_scores.c.tier)
+        ):
+            counts[(int(run_id), str(school_id))][str(tier)] = int(n)
+        fresh = {
+            r.school_id: r
+            for r in connection.execute(
+                sa.select(run_schools).where(
+                    (run_schools.c.run_id == latest.run_id)
+                    & _schools_filter(run_schools.c.school_id, schools)
+                )
+            )
+        }
+        new_on_list: dict[str, int] = dict(
+            connection.execute(
+                sa.select(student_scores.c.school_id, sa.func.count())
+                .where(
+                    (student_scores.c.run_id == latest.run_id)
+                    & (student_scores.c.change == "new")
+                    & student_scores.c.tier.in_(("high", "watch"))
+                    & _schools_filter(student_scores.c.school_id, schools)
+                )
+                .group_by(student_scores.c.school_id)
+            ).all()
+        )
+        in_force = interventions.c.intervention_id.not_in(
+            sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
+        )
+        as_of: date = latest.as_of
+        acted: dict[str, int] = dict(
+            connection.execute(
+                sa.select(
+                    student_scores.c.school_id,
+                    sa.func.count(sa.distinct(student_scores.c.student_id)),
+                )
+                .join(interventions, interventions.c.student_id == student_scores.c.student_id)
+                .where(
+                    (student_scores.c.run_id == latest.run_id)
+                    & (student_scores.c.tier == "high")
+                    & _schools_filter(student_scores.c.school_id, schools)
+                    & (interventions.c.date > as_of - ACTION_WINDOW)
+                    & (interventions.c.date <= as_of)
+                    & in_force
+                )
+                .group_by(student_scores.c.school_id)
+            ).all()
+        )
+        referrals = connection.execute(
+            sa.select(
+                student_scores.c.school_id,
+                student_scores.c.student_id,
+                student_scores.c.tier,
+                interventions.c.date,
+                interventions.c.type,
+                interventions.c.outcome,
+            )
+            .join(interventions, interventions.c.student_id == student_scores.c.student_id)
+            .where(
+                (student_scores.c.run_id == latest.run_id)
+                & _schools_filter(student_scores.c.school_id, schools)
+                & interventions.c.type.in_(REFERRED_OUTSIDE)
+                & (interventions.c.date > as_of - REFERRAL_WINDOW)
+                & (interventions.c.date <= as_of)
+                & sa.func.coalesce(interventions.c.outcome, "").not_in(CLOSED_OUTCOMES)
+                & in_force
+            )
+            .order_by(student_scores.c.school_id, interventions.c.date.desc())
+        ).all()
+        names = _school_names(connection)
+    open_referrals: dict[str, set[str]] = defaultdict(set)
+    for r in referrals:
+        open_referrals[r.school_id].add(r.student_id)
+    followed = sorted(schools if schools is not None else {s for _, s in counts} | set(fresh))
+    figures = []
+    for school in followed:
+        now = counts.get((latest.run_id, school), {})
+        before = counts.get((previous.run_id, school)) if previous is not None else None
+        state = fresh.get(school)
+        figures.append(
+            AreaSchool(
+                school_id=school,
+                name=names.get(school),
+                enrolled=int(state.enrolled) if state is not None else sum(now.values()),
+                scored=sum(now.values()),
+                high=now.get("high", 0),
+                watch=now.get("watch", 0),
+                high_change=(now.get("high", 0) - before.get("high", 0)) if before else None,
+                new_on_list=int(new_on_list.get(school, 0)),
+                high_with_action_30d=int(acted.get(school, 0)),
+                open_referrals=len(open_referrals.get(school, ())),
+                stale=bool(state.stale) if state is not None else False,
+                newest_attendance=state.newest_attendance if state is not None else None,
+                trend=[
+                    TrendPoint(
+                        as_of=w.as_of,
+                        high=counts.get((w.run_id, school), {}).get("high", 0),
+                        watch=counts.get((w.run_id, school), {}).get("watch", 0),
+                    )
+                    for w in reversed(weeks)
+                    if (w.run_id, school) in counts
+                ],
+            )
+        )
+    referred: list[ReferredCase] = []
+    if user.role == "area":  # names of referred cases; an analyst sees none
+        referred = _referred(engine, referrals)
+        record_reads(engine, user, [c.student_id for c in referred], endpoint)
+    return AreaSummary(
+        as_of=latest.as_of,
+        previous_as_of=previous.as_of if previous is not None else None,
+        schools=figures,
+        referred=referred,
+    )
+
+
+def _school_names(connection: sa.Connection) -> dict[str, str]:
+    schools = TABLES["schools"]
+    return {
+        str(r.school_id): str(r.name)
+        for r in connection.execute(sa.select(schools.c.school_id, schools.c.name))
+        if r.name
+    }
+
+
+def _referred(engine: sa.Engine, referrals: Sequence[Any]) -> list[ReferredCase]:
+    """One row per referred student: their latest open referral, with their name."""
+    students = TABLES["students"]
+    latest: dict[str, Any] = {}
+    for r in referrals:  # newest first within each school
+        latest.setdefault(r.student_id, r)
+    with engine.connect() as connection:
+        names = {
+            r.student_id: " ".join(p for p in (r.given_name, r.family_name) if p) or None
+            for r in connection.execute(
+                sa.select(
+                    students.c.student_id, students.c.given_name, students.c.family_name
+                ).where(students.c.student_id.in_(list(latest)))
+            )
+        }
+    return [
+        ReferredCase(
+            student_id=r.student_id,
+            name=names.get(r.student_id),
+            school_id=r.school_id,
+            date=r.date,
+            type=r.type,
+            outcome=r.outcome,
+            tier=r.tier,
+        )
+        for r in latest.values()
+    ]

@@ -1,0 +1,179 @@
+"""What the analyst's pages read from MLflow: the champion and the challenger side by
+side, their plots and fairness tables, and the history of promotions.
+
+Only the registry, run metrics, tags and the run's own report files are read; no student
+data is in any of them (training logs no identifier). Registry answers are kept for a
+minute and downloaded files for the life of the process, so a page costs one look-up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from core.settings import Settings
+from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT
+
+SCORERS = ("model", "logistic", "abc_rule")
+METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "precision_at_capacity_school",
+    "recall_at_capacity_school",
+    "brier",
+    "ece",
+)
+PLOTS = ("calibration.png", "precision_at_k.png", "precision_recall.png", "shap_summary.png")
+FAIRNESS_FILE = "fairness.csv"
+CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class VersionReport:
+    version: str
+    run_id: str
+    aliases: tuple[str, ...]
+    created: str
+    shape: str | None
+    trees: str | None
+    split: dict[str, str]
+    metrics: dict[str, dict[str, float]]  # metric -> scorer -> value
+    intervals: dict[str, tuple[float, float]]  # "model.metric" -> (low, high)
+    guard_problems: str
+    fairness_flags: str
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    champion: VersionReport | None
+    challenger: VersionReport | None
+    promotions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ModelReports:
+    """Reads the registry of one tracking store, with a short cache."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._cached: tuple[float, ModelReport] | None = None
+        self._files = Path(tempfile.mkdtemp(prefix="ews-model-report-"))
+
+    def _client(self) -> mlflow.MlflowClient:
+        return mlflow.MlflowClient(tracking_uri=self.settings.mlflow_tracking_uri)
+
+    def report(self) -> ModelReport:
+        with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < CACHE_SECONDS:
+                return self._cached[1]
+            champion, challenger = self._version(CHAMPION), self._version(CHALLENGER)
+            if challenger is not None and champion is not None:
+                if challenger.version == champion.version:
+                    challenger = None  # promoted: nothing is waiting
+            report = ModelReport(champion, challenger, self._promotions())
+            self._cached = (time.monotonic(), report)
+            return report
+
+    def _version(self, alias: str) -> VersionReport | None:
+        client = self._client()
+        try:
+            version = client.get_model_version_by_alias(self.settings.model_name, alias)
+        except MlflowException:
+            return None
+        run = client.get_run(str(version.run_id))
+        values = run.data.metrics
+        metrics = {
+            metric: {s: values[f"{s}.{metric}"] for s in SCORERS if f"{s}.{metric}" in values}
+            for metric in METRICS
+        }
+        intervals = {
+            name: (values[f"{name}.low"], values[f"{name}.high"])
+            for name in {k.rsplit(".", 1)[0] for k in values if k.endswith(".low")}
+            if f"{name}.high" in values
+        }
+        params, tags = run.data.params, run.data.tags
+        return VersionReport(
+            version=str(version.version),
+            run_id=str(version.run_id),
+            aliases=tuple(version.aliases or ()),
+            created=time.strftime("%Y-%m-%d %H:%M", time.gmtime(version.creation_timestamp / 1000)),
+            shape=params.get("model.shape"),
+            trees=params.get("model.chosen_trees"),
+            split={
+                k.removeprefix("split."): v for k, v in params.items() if k.startswith("split.")
+            },
+            metrics={m: v for m, v in metrics.items() if v},
+            intervals=intervals,
+            guard_problems=tags.get("guard_problems", "[]"),
+            fairness_flags=tags.get("fairness_flags", "[]"),
+        )
+
+    def _promotions(self) -> list[dict[str, Any]]:
+        client = self._client()
+        experiment = client.get_experiment_by_name(PROMOTIONS_EXPERIMENT)
+        if experiment is None:
+            return []
+        runs = client.search_runs(
+            [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=50
+        )
+        return [
+            {
+                "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.info.start_time / 1000)),
+                "challenger": run.data.params.get("challenger_version"),
+                "champion": run.data.params.get("champion_version"),
+                "decision": run.data.tags.get("decision"),
+                "forced": run.data.tags.get("forced") == "true",
+                "reasons": _reasons(run.data.tags.get("reasons", "")),
+                "by": run.data.params.get("decided_by"),
+            }
+            for run in runs
+        ]
+
+    def file(self, run_id: str, name: str) -> Path | None:
+        """One of the run's report files (plots, fairness table), downloaded once."""
+        if name not in (*PLOTS, FAIRNESS_FILE):
+            return None
+        artifact = f"plots/{name}" if name.endswith(".png") else name
+        target = self._files / run_id / name  # a single file lands under its own name
+        if not target.exists():
+            try:
+                mlflow.artifacts.download_artifacts(
+                    run_id=run_id,
+                    artifact_path=artifact,
+                    dst_path=str(self._files / run_id),
+                    tracking_uri=self.settings.mlflow_tracking_uri,
+                )
+            except (MlflowException, OSError):
+                return None
+        return target if target.exists() else None
+
+    def fairness(self, run_id: str) -> pd.DataFrame:
+        """The fairness table of a run: group, students, ratios with their intervals."""
+        path = self.file(run_id, FAIRNESS_FILE)
+        if path is None:
+            return pd.DataFrame()
+        table = pd.read_csv(path)
+        return table.astype(object).where(table.notna(), None)
+
+
+def _reasons(tag: str) -> list[str]:
+    """The promotion's reasons, stored as a JSON list (a plain string from older runs)."""
+    try:
+        reasons = json.loads(tag)
+    except ValueError:
+        return [tag] if tag else []
+    return [str(r) for r in reasons] if isinstance(reasons, list) else [str(reasons)]
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

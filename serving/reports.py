@@ -1,0 +1,134 @@
+"""Aggregate reads for the pages: the latest run's drift, past lists against what
+happened, and a school's data freshness. No student is named in any of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from schooldata.tables import list_outcomes, run_drift, run_schools, score_runs
+from serving import store
+from serving.accounts import User
+
+DRIFT_SHOWN = 15
+OUTCOME_ROLES = ("committee", "analyst")
+COUNTS = ["students", "left", "found", "found_in_time", "missed", "flagged", "flagged_helped"]
+
+
+@dataclass(frozen=True)
+class Drift:
+    as_of: date
+    newest: date  # the newest run; ``as_of`` is older when that run had no reference
+    moved: int
+    watch: int
+    compared: int
+    rows: list[dict[str, Any]]  # the largest first
+
+
+def latest_drift(engine: sa.Engine) -> Drift | None:
+    """The newest compared run's inputs against the training reference.
+
+    A week can have no reference (the model's reference year saw only first terms, say):
+    then the newest week that had one is shown, and the page says so.
+    """
+    with engine.connect() as connection:
+        newest = store.latest_run(connection)
+        if newest is None:
+            return None
+        run = connection.execute(
+            sa.select(score_runs.c.run_id, score_runs.c.as_of)
+            .where(score_runs.c.run_id.in_(sa.select(run_drift.c.run_id).distinct()))
+            .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
+            .limit(1)
+        ).first()
+        if run is None:
+            return None
+        rows = (
+            connection.execute(
+                sa.select(run_drift)
+                .where(run_drift.c.run_id == run.run_id)
+                .order_by(run_drift.c.psi.desc())
+            )
+            .mappings()
+            .all()
+        )
+    statuses = pd.Series([r["status"] for r in rows])
+    return Drift(
+        as_of=run.as_of,
+        newest=newest.as_of,
+        moved=int((statuses == "moved").sum()),
+        watch=int((statuses == "watch").sum()),
+        compared=len(rows),
+        rows=[dict(r) for r in rows[:DRIFT_SHOWN]],
+    )
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    overall: list[dict[str, Any]]  # per model version and term, over the schools shown
+    by_school: list[dict[str, Any]]  # per school, model version and term
+
+
+def outcomes(engine: sa.Engine, user: User) -> Outcomes | None:
+    """Past lists against what happened: a committee its school's, an analyst every
+    school's. None: the caller's role does not see them."""
+    if user.role not in OUTCOME_ROLES:
+        return None
+    query = sa.select(list_outcomes)
+    if user.role == "committee":
+        query = query.where(list_outcomes.c.school_id == user.school_id)
+    with engine.connect() as connection:
+        frame = pd.DataFrame(connection.execute(query).mappings().all())
+    if frame.empty:
+        return Outcomes([], [])
+    key = ["model_version", "academic_year", "term"]
+    sums = frame.groupby(key, as_index=False)[COUNTS].sum()
+    weeks = frame.groupby(key, as_index=False)[["weeks", "backfilled_weeks"]].max()
+    # The median lead over schools is not the median over students: show each school's,
+    # and over all schools the students-weighted mean of the school medians.
+    leads = frame.dropna(subset=["median_lead_weeks"])
+    lead = (
+        leads.assign(w=leads["median_lead_weeks"] * leads["found"])
+        .groupby(key)[["w", "found"]]
+        .sum()
+    )
+    lead = (lead["w"] / lead["found"]).rename("lead_weeks").reset_index()
+    overall = sums.merge(weeks, on=key).merge(lead, on=key, how="left")
+    order = ["academic_year", "term", "model_version"]
+    return Outcomes(
+        overall=_records(overall.sort_values(order, ascending=False)),
+        by_school=_records(
+            frame.sort_values(["school_id", *order], ascending=[True, False, False, False])
+        ),
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {str(k): (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
+
+
+def school_state(engine: sa.Engine, school_id: str | None, as_of: date) -> dict[str, Any] | None:
+    """A school's freshness in the run of ``as_of`` (stale: it was left out)."""
+    if school_id is None:
+        return None
+    with engine.connect() as connection:
+        run = store.latest_run(connection, as_of)
+        if run is None:
+            return None
+        row = (
+            connection.execute(
+                sa.select(run_schools).where(
+                    (run_schools.c.run_id == run.run_id) & (run_schools.c.school_id == school_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row is not None else None

@@ -1,0 +1,93 @@
+"""Schools' own files (Excel, Thai headers and values, class registers, no advisors) load
+to exactly the tables the contract's CSV gives for the same records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from schooldata.contract import SOURCES
+from schooldata.db import make_engine, read_table
+from schooldata.ingest import IngestReport, ingest_directory
+from synth import SynthConfig, generate, write_directory
+from tests.conftest import ID_KEY, SMALL_SYNTH
+
+
+def _load(directory: Path, folder: Path) -> tuple[sa.Engine, IngestReport]:
+    engine = make_engine(f"sqlite:///{folder / 'ews.db'}")
+    return engine, ingest_directory(directory, engine, ID_KEY, folder / "rejects")
+
+
+def _sorted(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return frame.sort_values(key).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def loads(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    result = generate(SynthConfig(**SMALL_SYNTH))
+    root = tmp_path_factory.mktemp("school-files")
+    write_directory(result, root / "csv")
+    in_excel = write_directory(result, root / "mixed", school_files=2)
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    return _load(root / "csv", root / "a"), _load(root / "mixed", root / "b"), in_excel, root
+
+
+def test_the_school_files_are_what_schools_keep(loads) -> None:  # type: ignore[no-untyped-def]
+    *_, in_excel, root = loads
+    folder = root / "mixed" / "schools" / in_excel[0]
+    register = openpyxl.load_workbook(folder / "attendance.xlsx", read_only=True)
+    assert len(register.sheetnames) > 3  # a sheet a month
+    sheet = register[register.sheetnames[0]]
+    header = [c.value for c in next(sheet.iter_rows(min_row=2, max_row=2))]
+    assert header[1] == "รหัสนักเรียน"
+    assert str(header[2]).split("/")[-1].startswith("25")  # a Buddhist-Era date
+    marks = {c.value for row in sheet.iter_rows(min_row=3, max_row=60) for c in row[2:]}
+    assert {"/", "ข"} <= marks  # the register's marks
+    enrolment = openpyxl.load_workbook(folder / "enrollments.xlsx", read_only=True).active
+    rows = list(enrolment.iter_rows(min_row=2, max_row=3, values_only=True))
+    assert "รหัสครูที่ปรึกษา" not in rows[0]  # a DMC export has no advisor
+    assert rows[1][rows[0].index("ระดับชั้น")][:2] in {"ม.", "ป.", "อ."} or rows[1][
+        rows[0].index("ระดับชั้น")
+    ].startswith("ปว")
+
+
+def test_excel_thai_and_registers_load_to_the_same_tables_as_the_csv(loads) -> None:  # type: ignore[no-untyped-def]
+    (csv_engine, csv_report), (excel_engine, excel_report), in_excel, _ = loads
+
+    for report in (csv_report, excel_report):
+        assert report.exit_code == 0
+        assert sum(s.rows_rejected for s in report.sources) == 0
+        assert sum(s.values_blanked for s in report.sources) == 0
+    assert any(s.file.endswith("attendance.xlsx") for s in excel_report.sources)
+
+    for source in SOURCES:
+        key = list(source.key)
+        ours = _sorted(read_table(excel_engine, source.name), key)
+        theirs = _sorted(read_table(csv_engine, source.name), key)
+        # Row numbers the database gives depend on the order of the files, nothing else.
+        ours, theirs = (
+            f.drop(columns=["intervention_id"], errors="ignore") for f in (ours, theirs)
+        )
+        if source.name == "enrollments":
+            # Without an advisor, the school's students are listed by classroom.
+            from_excel = theirs["school_id"].isin(in_excel)
+            room = theirs["classroom"].str.split("/").str[-1]
+            theirs.loc[from_excel, "advisor_id"] = ("class:" + theirs["grade_level"] + "/" + room)[
+                from_excel
+            ]
+            assert from_excel.sum() > 100
+        pd.testing.assert_frame_equal(ours, theirs, obj=source.name)
+
+
+def test_without_advisors_each_classroom_is_one_list(loads) -> None:  # type: ignore[no-untyped-def]
+    _, (engine, _), in_excel, _ = loads
+    enrolments = read_table(engine, "enrollments").query("school_id in @in_excel")
+    grouped = enrolments[enrolments["advisor_id"].str.startswith("class:")]
+    assert len(grouped) > 100
+    per_group = grouped.groupby(["school_id", "advisor_id"])[["grade_level", "classroom"]].nunique()
+    assert (per_group == 1).all().all()  # one classroom per list, one list per classroom

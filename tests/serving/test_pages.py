@@ -1,0 +1,306 @@
+"""Every user served, in a real headless Chromium against a real server: a teacher's own
+password, the admin's page, the area office, the analyst's pages and each list checked
+against what happened. Screenshots at desktop and phone width go to build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from schooldata.tables import TABLES, list_outcomes, score_runs, student_scores
+from serving.accounts import create_user, set_password
+from serving.scoring import weekly_run
+from tests.serving.conftest import DESKTOP, WEEKS, Api, shoot, sign_in
+from training.outcomes import check_past_lists
+
+FIRST_TERM_WEEK = "2024-08-05"
+STUDENT_ID = re.compile(r"\bST\d{6}\b")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits(api: Api) -> None:
+    api.forget_failed_attempts()
+
+
+def _account(api: Api, role: str, username: str, password: str, **scope: Any) -> int:
+    user, _ = create_user(api.engine, role, f"{role} {username}", username=username, **scope)
+    set_password(api.engine, user.user_id, password, "tests", must_change=False)
+    return user.user_id
+
+
+def _latest(api: Api) -> pd.DataFrame:
+    with api.engine.connect() as connection:
+        run = connection.execute(
+            sa.select(sa.func.max(score_runs.c.run_id)).where(score_runs.c.as_of == WEEKS[-1])
+        ).scalar()
+        return pd.DataFrame(
+            connection.execute(
+                sa.select(
+                    student_scores.c.student_id, student_scores.c.school_id, student_scores.c.tier
+                ).where(student_scores.c.run_id == run)
+            ).all()
+        )
+
+
+def _names(api: Api, schools: list[str]) -> dict[str, str]:
+    students = TABLES["students"]
+    with api.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(students.c.student_id, students.c.given_name, students.c.family_name).where(
+                students.c.school_id.in_(schools)
+            )
+        ).all()
+    return {r.student_id: f"{r.given_name} {r.family_name}" for r in rows if r.given_name}
+
+
+def test_a_teacher_signs_in_with_a_temporary_password_and_sets_their_own(
+    page: Any, api: Api
+) -> None:
+    advisor = _latest(api).set_index("student_id").loc[api.own_student]
+    user, _ = create_user(
+        api.engine,
+        "advisor",
+        "ครูใหม่",
+        staff_id=_advisor_of(api, api.own_student),
+        school_id=str(advisor["school_id"]),
+        username="teacher-new",
+    )
+    set_password(api.engine, user.user_id, "temporary-123", "tests", must_change=True)
+
+    sign_in(page, api.url, "teacher-new", "temporary-123")
+    page.wait_for_url("**/password")
+    page.goto(f"{api.url}/list")  # nothing else opens before the password is changed
+    assert page.url.endswith("/password")
+    shoot(page, "password")
+    page.fill("input[name=current]", "temporary-123")
+    page.fill("input[name=new]", "my own passphrase 42")
+    page.fill("input[name=again]", "my own passphrase 42")
+    page.click("form[action='/password'] button[type=submit]")
+    page.wait_for_url("**/list")
+    assert page.locator("tr.student").count() > 0
+
+    page.click("header form button")  # sign out
+    page.wait_for_url("**/login")
+    shoot(page, "login")
+    sign_in(page, api.url, "teacher-new", "temporary-123")
+    assert page.locator("p.error").count() == 1
+    sign_in(page, api.url, "teacher-new", "my own passphrase 42")
+    page.wait_for_url("**/list")
+
+
+def _advisor_of(api: Api, student: str) -> str:
+    with api.engine.connect() as connection:
+        return str(
+            connection.execute(
+                sa.select(student_scores.c.advisor_id)
+                .where(student_scores.c.student_id == student)
+                .limit(1)
+            ).scalar()
+        )
+
+
+def test_an_admin_resets_a_password_and_deactivates_an_account_whose_sessions_end(
+    browser: Any, api: Api
+) -> None:
+    _account(api, "committee", "committee-two", "committee-pass-1", school_id=api.school)
+    theirs = browser.new_context(viewport=DESKTOP)
+    admins = browser.new_context(viewport=DESKTOP)
+    member, admin = theirs.new_page(), admins.new_page()
+    sign_in(member, api.url, "committee-two", "committee-pass-1")
+    member.wait_for_url("**/list")
+
+    sign_in(admin, api.url, api.usernames["admin"], "test-password-of-admin")
+    admin.wait_for_url("**/admin")
+    row = admin.locator("tr[data-username='committee-two']")
+    row.locator("button.reset").click()
+    admin.wait_for_load_state()
+    temporary = admin.locator("code.secret").inner_text().strip()
+    assert len(temporary) >= 12
+    shoot(admin, "admin")
+
+    member.goto(f"{api.url}/list")  # a reset signs out whoever held the account
+    assert member.url.endswith("/login")
+    sign_in(member, api.url, "committee-two", temporary)
+    member.wait_for_url("**/password")
+
+    admin.locator("tr[data-username='committee-two'] button.deactivate").click()
+    admin.wait_for_load_state()
+    assert admin.locator("tr[data-username='committee-two'].inactive").count() == 1
+    member.goto(f"{api.url}/password")
+    assert member.url.endswith("/login")  # the session ended with the account
+    sign_in(member, api.url, "committee-two", temporary)
+    assert member.locator("p.error").count() == 1
+    theirs.close()
+    admins.close()
+
+
+def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api) -> None:
+    latest = _latest(api)
+    schools = [api.school, api.other_school]
+    referred = latest[
+        (latest["school_id"] == api.school) & (latest["student_id"] != api.own_student)
+    ]
+    referred_id = str(referred["student_id"].iloc[-1])
+    recorded = api.post(
+        "/api/v1/interventions",
+        "committee",
+        {
+            "student_id": referred_id,
+            "date": WEEKS[-1],
+            "type": "external_referral",
+            "outcome": "done",
+        },
+    )
+    assert recorded.status_code == 201, recorded.text
+    _account(api, "area", "area-office", "area-password-1", schools=schools)
+
+    sign_in(page, api.url, "area-office", "area-password-1")
+    page.wait_for_url("**/area")
+    shoot(page, "area")
+
+    shown = page.locator("tr.school").evaluate_all("rows => rows.map(r => r.dataset.school)")
+    assert sorted(shown) == sorted(schools)
+    mine = latest[latest["school_id"] == api.school]
+    high = page.locator(f"tr[data-school='{api.school}'] .tier.high").inner_text()
+    assert int(high) == int((mine["tier"] == "high").sum())
+    text = page.inner_text("main")
+    listed = set(page.locator("tr.referred").evaluate_all("r => r.map(x => x.dataset.student)"))
+    assert referred_id in listed
+    assert listed == _open_referrals(api, schools)
+    names = _names(api, schools)
+    allowed = {names[s] for s in listed if s in names}
+    assert names[referred_id] in text
+    assert not [n for n in names.values() if n in text and n not in allowed]
+    assert set(STUDENT_ID.findall(text)) <= listed
+    assert page.goto(f"{api.url}/students/{referred_id}").status == 404
+    assert page.goto(f"{api.url}/list.csv").status == 404
+
+    figures = _area_api(api, "area-office", "area-password-1")
+    assert {c["student_id"] for c in figures["referred"]} == listed
+    by_school = {s["school_id"]: s for s in figures["schools"]}
+    assert by_school[api.school]["high"] == int(high)
+    assert by_school[api.school]["open_referrals"] >= 1
+
+
+def _open_referrals(api: Api, schools: list[str]) -> set[str]:
+    """Students of the latest list referred outside their school in the 90 days to it,
+    not refused or moved: straight from the tables."""
+    latest = _latest(api)
+    on_list = set(latest.loc[latest["school_id"].isin(schools), "student_id"])
+    interventions = TABLES["interventions"]
+    day = pd.Timestamp(WEEKS[-1])
+    with api.engine.connect() as connection:
+        rows = pd.DataFrame(connection.execute(sa.select(interventions)).mappings().all())
+    rows = rows[~rows["intervention_id"].isin(rows["corrects"].dropna())]
+    dates = pd.to_datetime(rows["date"])
+    open_ = rows[
+        rows["type"].isin(["external_referral", "health_referral"])
+        & (dates > day - pd.Timedelta(days=90))
+        & (dates <= day)
+        & ~rows["outcome"].isin(["refused", "moved"])
+        & rows["student_id"].isin(on_list)
+    ]
+    return set(open_["student_id"])
+
+
+def _area_api(api: Api, username: str, password: str) -> dict[str, Any]:
+    """The same figures through the JSON API, with a token of the same account."""
+    with api.engine.connect() as connection:
+        user_id = connection.execute(
+            sa.text("select user_id from users where username = :u"), {"u": username}
+        ).scalar()
+    from serving.accounts import rotate_token
+
+    token = rotate_token(api.engine, int(user_id), "tests")
+    answer = httpx.get(
+        f"{api.url}/api/v1/area", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_the_area_figures_are_refused_to_school_roles(api: Api) -> None:
+    assert api.get("/api/v1/area", "advisor").status_code == 403
+    assert api.get("/api/v1/area", "committee").status_code == 403
+    every = api.get("/api/v1/area", "analyst").json()
+    assert {s["school_id"] for s in every["schools"]} >= {api.school, api.other_school}
+    assert every["referred"] == []  # an analyst sees no name
+
+
+def test_an_analyst_sees_the_model_pages_and_no_student(page: Any, api: Api) -> None:
+    # The small test data's reference holds first-term weeks only: score one of those.
+    weekly_run(api.engine, api.scorer, pd.Timestamp(FIRST_TERM_WEEK))
+    sign_in(page, api.url, api.usernames["analyst"], "test-password-of-analyst")
+    page.wait_for_url("**/model")
+    assert page.locator("section.version").count() >= 1
+    assert page.locator("section.version table.metrics tbody tr").count() >= 4
+    loaded = page.locator("section.version img").evaluate_all(
+        "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert loaded and all(loaded)  # noqa: PT018
+    assert page.locator("table.fairness tbody tr").count() > 3
+    assert page.locator("table.drift tbody tr").count() > 0
+    assert page.locator("table.promotions tbody tr").count() >= 1
+    shoot(page, "model")
+
+    names = _names(api, [api.school, api.other_school])
+    for path in ("/model", "/area", "/outcomes"):
+        page.goto(f"{api.url}{path}")
+        text = page.inner_text("main")
+        assert not STUDENT_ID.findall(text), path
+        assert not [n for n in names.values() if n in text], path
+    page.goto(f"{api.url}/area")
+    shoot(page, "area-analyst")
+    page.goto(f"{api.url}/list")
+    assert page.locator("tr.student").count() == 0
+    assert page.goto(f"{api.url}/students/{api.own_student}").status == 404
+    assert page.goto(f"{api.url}/plan").status == 404
+
+
+@pytest.fixture(scope="module")
+def judged(api: Api) -> pd.DataFrame:
+    """The stored lists judged against what happened, with a horizon the test data has
+    passed."""
+    check_past_lists(api.settings, api.engine, horizon_days=60)
+    with api.engine.connect() as connection:
+        return pd.DataFrame(connection.execute(sa.select(list_outcomes)).mappings().all())
+
+
+def test_a_committee_sees_its_schools_lead_time_figures(
+    page: Any, api: Api, judged: pd.DataFrame
+) -> None:
+    mine = judged[judged["school_id"] == api.school]
+    assert len(mine) >= 1 and judged["school_id"].nunique() > 1  # noqa: PT018
+
+    sign_in(page, api.url, api.usernames["committee"], "test-password-of-committee")
+    page.wait_for_url("**/list")
+    page.goto(f"{api.url}/outcomes")
+    shoot(page, "outcomes")
+
+    rows = page.locator("tr.outcome")
+    assert rows.count() == len(mine)
+    for record in mine.to_dict("records"):
+        row = page.locator(
+            f"tr.outcome[data-version='{record['model_version']}']"
+            f"[data-term='{record['term']}/{record['academic_year']}']"
+        )
+        cells = row.locator("td").all_inner_texts()
+        assert cells[3] == str(record["left"])
+        assert cells[4].split()[0] == str(record["found"])
+        assert cells[6] == str(record["missed"])
+    assert page.locator("h2", has_text="รายโรงเรียน").count() == 0  # no other school
+
+
+def test_the_analyst_sees_every_schools_outcomes(page: Any, api: Api, judged: pd.DataFrame) -> None:
+    sign_in(page, api.url, api.usernames["analyst"], "test-password-of-analyst")
+    page.wait_for_url("**/model")
+    page.goto(f"{api.url}/outcomes")
+    shoot(page, "outcomes-analyst")
+    per_school = page.locator("table.outcomes").nth(1).locator("tbody tr")
+    assert per_school.count() == len(judged)
