@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     )
     model_name: str = Field("dropout-risk", description="Registered model name.")
     rejects_dir: Path = Field(Path("data/rejects"), description="Default rejects report folder.")
+    upload_dir: Path = Field(
+        Path("data/uploads"),
+        description="Where files uploaded on the upload page wait (an hour at most) to be "
+        "confirmed.",
+    )
+    max_upload_bytes: int = Field(
+        50_000_000, ge=1024, description="Largest upload of a school's files on the upload page."
+    )
     max_batch_rows: int = Field(1000, description="Largest batch one scoring request may send.")
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest request body; larger ones are refused unread."

@@ -196,12 +196,13 @@ def ingest(
                 str(row.source), str(row.column), str(row.reason), action, f"{row.rows:,}"
             )
         console.print(by_reason)
-    attendance = next(
-        (s for s in report.sources if s.source == "attendance" and not s.refused), None
-    )
+    attendance = [s for s in report.sources if s.source == "attendance" and not s.refused]
     if attendance and report.seconds > 0:
+        rows = sum(s.rows_loaded for s in attendance)
+        registers = sum(s.rows_loaded for s in attendance if not s.file.endswith(".csv"))
         console.print(
-            f"Attendance: {attendance.rows_loaded:,} rows in a {report.seconds:.1f} s load"
+            f"Attendance: {rows:,} rows ({registers:,} of them from Excel class registers) "
+            f"in a {report.seconds:.1f} s load"
         )
     if report.exit_code:
         for s in report.refused:

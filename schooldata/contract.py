@@ -265,6 +265,7 @@ YEAR = Column(
     True,
     min=2400,
     max=2700,
+    headers=("ปีการศึกษา",),
 )
 TERM = Column(
     "term", "int", "Term within the academic year", "ภาคเรียน", True, allowed=None, min=1, max=2

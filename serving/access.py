@@ -11,6 +11,7 @@ caller's scope is reported exactly like a student that does not exist.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str
     ids = list(student_ids)
     placement: dict[str, Placement] = {}
     starts: dict[str, tuple[int, int]] = {}
+    transfers: list[Any] = []  # of every chunk (none when nobody is asked about)
     with engine.connect() as connection:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
@@ -48,7 +50,7 @@ def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str
             for row in rows:
                 placement[row.student_id] = (row.school_id, row.advisor_id)
                 starts[row.student_id] = (row.academic_year, row.term)
-            transfers = connection.execute(
+            transfers += connection.execute(
                 sa.select(exits.c.student_id, exits.c.exit_date).where(
                     exits.c.student_id.in_(chunk) & (exits.c.exit_type == "transfer")
                 )

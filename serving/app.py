@@ -85,7 +85,10 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         https_only=settings.production,
     )
     app.add_middleware(
-        RequestGuard, max_body_bytes=settings.max_body_bytes, https=settings.production
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        https=settings.production,
+        max_upload_bytes=settings.max_upload_bytes,
     )
 
     from serving.routes import api, web

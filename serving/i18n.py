@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from schooldata.contract import SOURCES as CONTRACT_SOURCES
+
 LANGUAGES = ("th", "en")
+
 TEXT: dict[str, tuple[str, str]] = {
     "app": ("ระบบเฝ้าระวังนักเรียนเสี่ยงออกกลางคัน", "Dropout early warning"),
     "list": ("รายชื่อนักเรียนสัปดาห์นี้", "This week's list"),
@@ -183,7 +186,39 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "up": ("ความเสี่ยงเพิ่ม", "pushes risk up"),
     "down": ("ความเสี่ยงลด", "pushes risk down"),
+    # The upload page
+    "upload_title": ("ส่งข้อมูลของสถานศึกษา", "Upload your school's data"),
+    "upload_help": (
+        "เลือกไฟล์ที่โรงเรียนมีอยู่ (Excel หรือ CSV หัวคอลัมน์ภาษาไทยหรืออังกฤษ "
+        "แบบบันทึกเวลาเรียนรายเดือนก็ได้) ระบบจะตรวจให้ดูก่อน ยังไม่บันทึกจนกว่าจะยืนยัน",
+        "Choose the files your school keeps (Excel or CSV, Thai or English headers, monthly "
+        "attendance registers too). They are checked first; nothing is saved until you "
+        "confirm.",
+    ),
+    "choose_files": ("ไฟล์ข้อมูล", "Files"),
+    "check_files": ("ตรวจไฟล์", "Check the files"),
+    "file": ("ไฟล์", "File"),
+    "source": ("ข้อมูล", "Data"),
+    "rows_read": ("แถวที่อ่าน", "Rows read"),
+    "rows_to_load": ("แถวที่จะบันทึก", "Rows to load"),
+    "rows_loaded": ("แถวที่บันทึกแล้ว", "Rows loaded"),
+    "rows_rejected": ("แถวที่ไม่รับ", "Rows rejected"),
+    "values_blanked": ("ค่าที่เว้นว่าง", "Values blanked"),
+    "refused_file": ("ไม่รับทั้งไฟล์", "file refused"),
+    "confirm_load": ("ยืนยันบันทึกข้อมูล", "Confirm and load"),
+    "cancel": ("ยกเลิก", "Cancel"),
+    "loaded_notice": ("บันทึกข้อมูลแล้ว", "Loaded"),
+    "problems": ("แถวที่ไม่รับและค่าที่เว้นว่าง", "Rejected rows and blanked values"),
+    "no_problems": ("ไม่พบปัญหาในไฟล์", "No problem found in the files."),
+    "line": ("บรรทัด", "Line"),
+    "column": ("คอลัมน์", "Column"),
+    "value": ("ค่า", "Value"),
+    "reason": ("เหตุผล", "Reason"),
+    "what_happens": ("ผล", "What happens"),
+    "rejected": ("ไม่รับทั้งแถว", "row rejected"),
+    "blanked": ("เว้นว่างค่านี้ เก็บแถวไว้", "value blanked, row kept"),
 }
+SOURCES = {source.name: (source.thai, source.name) for source in CONTRACT_SOURCES}
 ROLES = {
     "advisor": ("ครูที่ปรึกษา", "class advisor"),
     "committee": ("คณะกรรมการดูแลช่วยเหลือ", "care committee"),

@@ -39,12 +39,23 @@ class BodyTooLarge(Exception):
     """The request body is over the limit; it was not read further."""
 
 
+UPLOAD_PATH = "/upload"
+
+
 class RequestGuard:
     """Limits, headers, the request log and the last line of error handling."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, https: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        https: bool = False,
+        max_upload_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # The upload page takes a school's files; every other body stays small.
+        self.max_upload_bytes = max_upload_bytes or max_body_bytes
         self.headers = HEADERS + (
             [(b"strict-transport-security", b"max-age=31536000; includeSubDomains")]
             if https
@@ -59,11 +70,12 @@ class RequestGuard:
         status = 500
         sent = False
         path = str(scope.get("path", ""))
+        limit = self.max_upload_bytes if path == UPLOAD_PATH else self.max_body_bytes
 
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             # Refused before a byte of the body is read.
-            await self._error(send, 413, f"the request body is over {self.max_body_bytes} bytes")
+            await self._error(send, 413, f"the request body is over {limit} bytes")
             self._log(scope, 413, started)
             return
 
@@ -74,7 +86,7 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -97,9 +109,7 @@ class RequestGuard:
         except BodyTooLarge:
             status = 413
             if not sent:
-                await self._error(
-                    send, 413, f"the request body is over {self.max_body_bytes} bytes"
-                )
+                await self._error(send, 413, f"the request body is over {limit} bytes")
         except Exception as error:  # the last line: nothing about the request may leak
             status = 500
             error_id = uuid.uuid4().hex[:12]

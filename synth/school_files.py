@@ -15,7 +15,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from schooldata.contract import NATIONALITY_ALIASES, SOURCES_BY_NAME
+from schooldata.contract import GRADE_LEVELS, NATIONALITY_ALIASES, SOURCES_BY_NAME
 
 # Written per school; schools and the calendar stay in the area's shared files.
 PER_SCHOOL = (
@@ -98,7 +98,8 @@ def _thai_values(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         frame["birth_date"] = _be_short(frame["birth_date"])
     if name == "enrollments":
         level = frame["grade_level"].astype(str)
-        frame["grade_level"] = level.str[0].map(THAI_LEVEL) + level.str[1:]
+        thai = level.str[0].map(THAI_LEVEL) + level.str[1:]
+        frame["grade_level"] = thai.where(level.isin(GRADE_LEVELS), level)
     if name == "exits":
         frame["exit_date"] = _thai_month(frame["exit_date"])
     return frame

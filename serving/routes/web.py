@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from serving import area, charts, i18n, queries, reports
+from serving import area, charts, i18n, queries, reports, uploads
 from serving.accounts import (
     ROLES,
     AccountError,
@@ -659,3 +659,108 @@ def admin_deactivate(
     except AccountError as error:
         return _admin(request, state, user, 404, error=str(error))
     return _admin(request, state, user, notice=words["deactivated"].format(account_id))
+
+
+# ---------------------------------------------------------------- a school's data officer
+
+
+def _upload(
+    request: Request,
+    user: User,
+    status_code: int = 200,
+    staged: uploads.Staged | None = None,
+    loaded: uploads.Staged | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
+    shown = staged or loaded
+    rejects = []
+    if shown is not None:
+        for report in shown.report.sources:
+            rejects += (
+                report.rejects.astype(object).where(report.rejects.notna(), "").to_dict("records")
+            )
+    return render(
+        request,
+        "upload.html",
+        user,
+        status_code,
+        staged=staged,
+        loaded=loaded,
+        rejects=rejects,
+        error=error,
+        source_word=lambda k: i18n.pick(i18n.SOURCES, k, language(request)),
+    )
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_page(request: Request, user: WebUser) -> HTMLResponse:
+    """Upload the school's own files (CSV or Excel), check them, then load them."""
+    if user.role not in uploads.UPLOAD_ROLES:
+        return not_found(request, user)
+    return _upload(request, user)
+
+
+@router.post("/upload", response_class=HTMLResponse)
+def upload_files(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    files: Annotated[list[UploadFile], File()],
+) -> HTMLResponse:
+    """Stage the files and show what a load would do; nothing is written yet."""
+    check_csrf(request, csrf)
+    if user.role not in uploads.UPLOAD_ROLES:
+        return not_found(request, user)
+    received = [(f.filename or "file", f.file.read()) for f in files]
+    try:
+        staged = uploads.stage(state.settings, state.engine, user, received)
+    except uploads.UploadError as error:
+        _audit_upload(state, user, "upload_refused", str(error))
+        return _upload(request, user, 422, error=str(error))
+    _audit_upload(state, user, "upload_checked", _summary(staged))
+    return _upload(request, user, staged=staged)
+
+
+@router.post("/upload/{token}/confirm", response_class=HTMLResponse)
+def upload_confirm(
+    request: Request, state: StateDep, user: WebUser, token: str, csrf: Annotated[str, Form()]
+) -> HTMLResponse:
+    """Load a checked upload in one transaction."""
+    check_csrf(request, csrf)
+    if user.role not in uploads.UPLOAD_ROLES:
+        return not_found(request, user)
+    try:
+        loaded = uploads.confirm(state.settings, state.engine, user, token)
+    except uploads.UploadError as error:
+        return _upload(request, user, 404, error=str(error))
+    _audit_upload(state, user, "upload_loaded", _summary(loaded))
+    return _upload(request, user, loaded=loaded)
+
+
+@router.post("/upload/{token}/cancel", response_class=HTMLResponse)
+def upload_cancel(
+    request: Request, state: StateDep, user: WebUser, token: str, csrf: Annotated[str, Form()]
+) -> HTMLResponse:
+    check_csrf(request, csrf)
+    if user.role not in uploads.UPLOAD_ROLES:
+        return not_found(request, user)
+    try:
+        uploads.cancel(state.settings, user, token)
+    except uploads.UploadError as error:
+        return _upload(request, user, 404, error=str(error))
+    _audit_upload(state, user, "upload_cancelled", "")
+    return _upload(request, user)
+
+
+def _summary(staged: uploads.Staged) -> str:
+    """What an upload held, in counts only (no name, no value from the files)."""
+    return "; ".join(
+        f"{s.source}: read {s.rows_read}, loaded {s.rows_loaded}, rejected {s.rows_rejected}, "
+        f"blanked {s.values_blanked}" + (" (refused)" if s.refused else "")
+        for s in staged.report.sources
+    )[:1000]
+
+
+def _audit_upload(state: AppState, user: User, action: str, detail: str) -> None:
+    audit.record(state.engine, [audit.Entry(action, "POST /upload", user.user_id, detail=detail)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -12,7 +13,11 @@ from typer.testing import CliRunner
 from ews.cli import app as cli
 from features.freshness import school_days_between
 from schooldata.tables import TABLES, run_schools, student_scores
-from tests.serving.conftest import WEEKS, Api, copy_without_runs
+from serving.accounts import create_user, set_password
+from serving.app import create_app
+from serving.scoring import weekly_run
+from tests.conftest import scratch_settings
+from tests.serving.conftest import WEEKS, Api, copy_without_runs, serving, shoot, sign_in
 
 AS_OF = pd.Timestamp(WEEKS[-1])
 
@@ -86,3 +91,22 @@ def test_a_date_with_nobody_enrolled_exits_2_naming_the_date_and_the_terms(
     assert "no student is enrolled on 2031-04-21" in text
     assert "term 1" in text and "term 2" in text  # noqa: PT018
     assert "Traceback" not in result.output
+
+
+def test_the_stale_school_is_shown_as_stale_on_its_pages(
+    page: Any, api: Api, late: sa.Engine, tmp_path: Path
+) -> None:
+    weekly_run(late, api.scorer, AS_OF)
+    user, _ = create_user(late, "committee", "กรรมการ", school_id=api.school, username="late")
+    set_password(late, user.user_id, "late-committee-pw", "tests", must_change=False)
+    settings = scratch_settings(str(late.url), tmp_path)
+    with serving(create_app(settings, scorer=api.scorer)) as url:
+        sign_in(page, url, "late", "late-committee-pw")
+        for path in ("/list", "/plan"):
+            page.goto(url + path)
+            banner = page.locator("p.stale-banner")
+            assert banner.count() == 1, path
+            newest = (AS_OF - pd.Timedelta(days=21)).date()
+            assert str(newest)[:7] in banner.inner_text()  # and since when
+            assert page.locator("table.list tbody tr.student").count() == 0  # nobody flagged
+        shoot(page, "stale")

@@ -1,0 +1,207 @@
+"""The upload page: a school's data officer brings in the files the school keeps, sees
+every rejected row and blanked value before confirming, and loads only their school."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from schooldata.db import make_engine, read_table
+from schooldata.tables import audit_log
+from serving import uploads
+from serving.accounts import User, create_user, set_password
+from serving.app import create_app
+from tests.conftest import scratch_settings, thai_id
+from tests.serving.conftest import Api, serving, shoot, sign_in
+
+PASSWORD = "data-officer-password-1"
+
+
+def _workbook(path: Path, rows: list[list[object]], title: str | None = None) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    if title:
+        sheet.append([title])
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def school_server(api: Api, synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A server of its own (uploads change the data), with a data officer of one school."""
+    folder = tmp_path_factory.mktemp("upload")
+    copy = folder / "ews.db"
+    with (
+        sqlite3.connect(str(synthetic_engine.url.database)) as source,
+        sqlite3.connect(copy) as target,
+    ):
+        source.backup(target)
+    settings = scratch_settings(f"sqlite:///{copy}", folder, upload_dir=folder / "uploads")
+    engine = make_engine(settings.database_url)
+    officer, _ = create_user(
+        engine, "data_officer", "เจ้าหน้าที่ข้อมูล", school_id=api.school, username="officer"
+    )
+    set_password(engine, officer.user_id, PASSWORD, "tests", must_change=False)
+    with serving(create_app(settings, scorer=api.scorer)) as url:
+        yield url, engine, settings, officer
+
+
+def _files(folder: Path, school: str, other_school: str, far_student: str) -> list[Path]:
+    """Students, a DMC enrolment (no advisor) and a monthly register, as a school has them."""
+    good = thai_id("110170020999")
+    wrong_check_digit = good[:-1] + str((int(good[-1]) + 1) % 10)
+    students = _workbook(
+        folder / "ทะเบียนนักเรียน.xlsx",
+        [
+            [
+                "รหัสนักเรียน",
+                "รหัสสถานศึกษา",
+                "ชื่อ",
+                "นามสกุล",
+                "เลขประจำตัวประชาชน",
+                "เพศ",
+                "วันเกิด",
+                "สัญชาติ",
+            ],
+            ["UP0001", school, "สมใจ", "ดีมาก", good, "ด.ญ.", "10/11/55", "ไทย"],
+            ["UP0002", school, "Min", "Aung", "G650099990001", "ด.ช.", "3 มิ.ย. 2556", "เมียนมา"],
+            [
+                "UP0003",
+                school,
+                "ทดสอบ",
+                "ผิดเลข",
+                wrong_check_digit,
+                "ญ",
+                dt.date(2012, 5, 1),
+                "ไทย",
+            ],
+            ["UP0004", other_school, "อื่น", "โรงเรียนอื่น", "", "ช", "", "ไทย"],
+        ],
+        title="ข้อมูลนักเรียน ปีการศึกษา 2567",
+    )
+    enrolment = _workbook(
+        folder / "dmc.xlsx",
+        [
+            ["รหัสนักเรียน", "ปีการศึกษา", "ภาคเรียน", "รหัสสถานศึกษา", "ชั้น", "ห้อง"],
+            ["UP0001", 2567, 2, school, "ม.1", "ม.1/3"],
+            ["UP0002", 2567, 2, school, "ม.1", "ม.1/3"],
+            ["UP0003", 2567, 2, school, "ม.2", "ม.2/1"],
+            ["UP0004", 2567, 2, other_school, "ม.1", "1"],
+        ],
+    )
+    days = ["4/11/2567", "5/11/2567", "6/11/2567", "7/11/2567"]
+    register = _workbook(
+        folder / "เวลาเรียน พ.ย.xlsx",
+        [
+            ["ลำดับ", "รหัสนักเรียน", "ชื่อ", *days],
+            [1, "UP0001", "สมใจ", "/", "/", "ข", "/"],
+            [2, "UP0002", "Min", "/", None, "ล", "x"],  # a blank day, a mark nobody uses
+            [3, far_student, "อื่น", "/", "/", "/", "/"],  # another school's student
+        ],
+        title="แบบบันทึกเวลาเรียน ม.1/3 เดือนพฤศจิกายน 2567",
+    )
+    return [students, enrolment, register]
+
+
+def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
+    page: Any, api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    url, engine, _, officer = school_server
+    files = _files(tmp_path, api.school, api.other_school, api.far_student)
+
+    sign_in(page, url, "officer", PASSWORD)
+    page.wait_for_url("**/upload")
+    page.set_input_files("input[name=files]", [str(f) for f in files])
+    page.click("form.upload button[type=submit]")
+    page.wait_for_selector("table.upload-summary")
+
+    summary = {
+        row.get_attribute("data-source"): row
+        for row in page.locator("table.upload-summary tbody tr").all()
+    }
+    assert set(summary) == {"students", "enrollments", "attendance"}
+    assert summary["students"].locator("td.to-load").inner_text() == "3"
+    assert summary["students"].locator("td.rejected").inner_text() == "1"
+    assert summary["students"].locator("td.blanked").inner_text() == "1"
+    assert summary["attendance"].locator("td.to-load").inner_text() == "6"
+    problems = page.locator("table.problems tbody tr")
+    texts = [row.inner_text() for row in problems.all()]
+    assert any("another school" in t for t in texts)
+    assert any("check digit" in t for t in texts)
+    assert sum("a student of another school" in t for t in texts) == 4  # the far student's days
+    shoot(page, "upload")
+    assert read_table(engine, "students", student_ids=["UP0001"]).empty  # nothing yet
+    far_before = read_table(engine, "attendance", student_ids=[api.far_student])
+
+    page.click("form[action$='/confirm'] button")
+    page.wait_for_selector("p.loaded")
+    shoot(page, "upload-loaded")
+
+    students = read_table(engine, "students", student_ids=["UP0001", "UP0002", "UP0003", "UP0004"])
+    assert sorted(students["student_id"]) == ["UP0001", "UP0002", "UP0003"]
+    assert students.set_index("student_id")["national_id_hash"].notna().to_dict() == {
+        "UP0001": True,
+        "UP0002": True,  # the G code
+        "UP0003": False,  # the wrong check digit: blanked, the child kept
+    }
+    enrolments = read_table(engine, "enrollments", student_ids=["UP0001", "UP0002", "UP0003"])
+    assert sorted(enrolments["advisor_id"]) == ["class:M1/3", "class:M1/3", "class:M2/1"]
+    attendance = read_table(engine, "attendance", student_ids=["UP0001", "UP0002"])
+    by_student = attendance.sort_values("date").groupby("student_id")["status"].apply(list)
+    assert by_student["UP0001"] == ["present", "present", "absent", "present"]
+    assert by_student["UP0002"] == ["present", "personal_leave"]  # blank: not recorded
+    far_after = read_table(engine, "attendance", student_ids=[api.far_student])
+    assert far_after.equals(far_before)  # another school's student is untouched
+    with engine.connect() as connection:
+        actions = connection.execute(
+            sa.select(audit_log.c.action, audit_log.c.detail).where(
+                audit_log.c.user_id == officer.user_id, audit_log.c.action.like("upload%")
+            )
+        ).all()
+    assert [a for a, _ in actions] == ["upload_checked", "upload_loaded"]
+    assert all("UP000" not in (d or "") for _, d in actions)  # counts, never a student
+
+
+def test_a_committee_of_another_school_cannot_load_someone_elses_upload(
+    api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    _, engine, settings, officer = school_server
+    staged = uploads.stage(
+        settings,
+        engine,
+        officer,
+        [
+            (f.name, f.read_bytes())
+            for f in _files(tmp_path, api.school, api.other_school, api.far_student)
+        ],
+    )
+    stranger = User(999, "x", "committee", None, api.other_school)
+    with pytest.raises(uploads.UploadError, match="no such upload"):
+        uploads.confirm(settings, engine, stranger, staged.token)
+    advisor = User(998, "x", "advisor", "T1", api.school)
+    with pytest.raises(uploads.UploadError, match="data officer"):
+        uploads.stage(settings, engine, advisor, [("a.csv", b"student_id\n")])
+    uploads.cancel(settings, officer, staged.token)
+    assert not (settings.upload_dir / staged.token).exists()
+
+
+def test_the_upload_page_is_refused_to_other_roles(page: Any, api: Api) -> None:
+    from tests.serving.conftest import PASSWORDS
+
+    sign_in(page, api.url, api.usernames["advisor"], PASSWORDS["advisor"])
+    page.goto(f"{api.url}/upload")
+    assert page.locator("form.upload").count() == 0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits(api: Api) -> None:
+    api.forget_failed_attempts()
