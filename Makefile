@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real browser postgres
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-dask: install
 
 bench-real: install
 	$(PY) -m benchmarks.real_data
+
+bench-ingest: install
+	$(PY) -m benchmarks.ingest_speed
 
 format: install
 	$(VENV)/bin/ruff check --fix .

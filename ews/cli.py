@@ -557,6 +557,69 @@ def _print_stale(stale: Any, after: int) -> None:
 
 
 @app.command()
+def effects(
+    horizon_days: Annotated[
+        int, typer.Option(help="Days ahead a dropout counts (the labels' horizon).")
+    ] = 180,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="The simulator's truth/effects.csv (synthetic data): true effects beside "
+            "the estimates."
+        ),
+    ] = None,
+) -> None:
+    """Estimate each intervention type's effect on leaving (doubly robust), log to MLflow."""
+    from schooldata.db import make_engine
+    from training.effects import measure_effects
+
+    settings = _settings()
+    started = time.perf_counter()
+    with _progress() as progress:
+        progress.add_task("building the as-of features and estimating", total=None)
+        try:
+            report = measure_effects(
+                settings, make_engine(settings.database_url), horizon_days, truth
+            )
+        except ValueError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    table = Table(
+        title=f"Effect on leaving within {horizon_days} days, among the students helped "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
+    columns = ["type", "treated", "left", "effect [95% interval]", "overlap", "use?"]
+    if report.simulated:
+        columns.insert(4, "simulated")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("type", "use?") else "right")
+    for e in report.effects:
+        estimate = (
+            f"{e.effect:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
+            if e.effect is not None and e.low is not None and e.high is not None
+            else "–"
+        )
+        row = [
+            e.type,
+            f"{e.treated:,}",
+            f"{e.left_treated:.1%}",
+            estimate,
+            f"{1 - e.outside_overlap:.0%}" if e.effect is not None else "–",
+            "[green]yes[/green]" if e.usable else f"[yellow]no: {e.why}[/yellow]",
+        ]
+        if report.simulated:
+            simulated = report.simulated.get(e.type)
+            row.insert(4, f"{simulated:+.3f}" if simulated is not None else "–")
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        "An effect is a change in the chance of leaving (−0.010: one student fewer in a "
+        "hundred helped). Overlap: the share of helped students with comparable students "
+        f"who were not helped. Logged to MLflow (run {report.run_id})."
+    )
+
+
+@app.command()
 def outcomes(
     horizon_days: Annotated[
         int | None, typer.Option(help="Days ahead a dropout counts (default: the champion's).")
@@ -924,8 +987,8 @@ def demo(
     serve(host="127.0.0.1", port=8000)
 
 
-DEMO_RECENT_WEEKS = 6
-DEMO_PAST_WEEKS = 8
+DEMO_RECENT_WEEKS = 5
+DEMO_PAST_WEEKS = 6
 
 
 def _demo_weeks(settings: Settings) -> tuple[list[str], list[str]]:

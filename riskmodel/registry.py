@@ -16,6 +16,8 @@ CHAMPION = "champion"
 # list checked against what happened.
 PROMOTIONS_EXPERIMENT = "dropout-risk promotions"
 OUTCOMES_EXPERIMENT = "dropout-risk outcomes"
+EFFECTS_EXPERIMENT = "dropout-risk intervention effects"
+EFFECTS_FILE = "effects.csv"  # the aggregate table of an effects run
 CHALLENGER = "challenger"
 BUNDLE_ARTIFACT_PATH = "serving"
 # The bundle's hash, recorded on the registered version when it is registered: a bundle

@@ -444,7 +444,10 @@ class _Bad:
 def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
     mapping = {fold_header(a): c for a, c in column.aliases.items()}
     mapping.update({fold_header(c): c for c in column.allowed or ()})
-    mapped = text.map(fold_header).map(mapping)
+    # Fold each distinct value once: millions of attendance rows hold a handful of words.
+    distinct = text.unique()
+    lookup = {value: mapping.get(fold_header(value)) for value in distinct}
+    mapped = text.map(lookup)
     if column.name == "grade":
         # "4.0", "1.50" and "๔" style variants of the numeric grades.
         numeric = pd.to_numeric(text, errors="coerce")

@@ -186,6 +186,24 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "up": ("ความเสี่ยงเพิ่ม", "pushes risk up"),
     "down": ("ความเสี่ยงลด", "pushes risk down"),
+    # Intervention effects on the model page
+    "effects": ("ผลของการช่วยเหลือแต่ละแบบ", "What each kind of help does"),
+    "effects_help": (
+        "การเปลี่ยนแปลงของโอกาสออกกลางคันในนักเรียนที่ได้รับการช่วยเหลือ (−0.010 คือออกน้อยลง "
+        "1 คนต่อ 100 คนที่ได้รับ) ประมาณแบบ doubly robust พร้อมช่วงความเชื่อมั่น 95%",
+        "Change in the chance of leaving among the students helped (−0.010: one fewer in a "
+        "hundred helped), doubly robust, with a 95% interval.",
+    ),
+    "help_type": ("การช่วยเหลือ", "Help"),
+    "left_share": ("ออกกลางคัน", "Left"),
+    "effect": ("ผล [ช่วง 95%]", "Effect [95% interval]"),
+    "simulated": ("ค่าจริงในข้อมูลจำลอง", "Simulated truth"),
+    "overlap": ("มีกลุ่มเทียบ", "Overlap"),
+    "usable": ("ใช้ได้", "usable"),
+    "no_effects": (
+        "ยังไม่ได้ประมาณผลของการช่วยเหลือ (ews effects)",
+        "No effect estimate yet (run ews effects).",
+    ),
     # The upload page
     "upload_title": ("ส่งข้อมูลของสถานศึกษา", "Upload your school's data"),
     "upload_help": (

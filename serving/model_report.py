@@ -22,7 +22,13 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from core.settings import Settings
-from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT
+from riskmodel.registry import (
+    CHALLENGER,
+    CHAMPION,
+    EFFECTS_EXPERIMENT,
+    EFFECTS_FILE,
+    PROMOTIONS_EXPERIMENT,
+)
 
 SCORERS = ("model", "logistic", "abc_rule")
 METRICS = (
@@ -130,7 +136,7 @@ class ModelReports:
             {
                 "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.info.start_time / 1000)),
                 "challenger": run.data.params.get("challenger_version"),
-                "champion": run.data.params.get("champion_version"),
+                "champion": _version_param(run.data.params.get("champion_version")),
                 "decision": run.data.tags.get("decision"),
                 "forced": run.data.tags.get("forced") == "true",
                 "reasons": _reasons(run.data.tags.get("reasons", "")),
@@ -141,7 +147,7 @@ class ModelReports:
 
     def file(self, run_id: str, name: str) -> Path | None:
         """One of the run's report files (plots, fairness table), downloaded once."""
-        if name not in (*PLOTS, FAIRNESS_FILE):
+        if name not in (*PLOTS, FAIRNESS_FILE, EFFECTS_FILE):
             return None
         artifact = f"plots/{name}" if name.endswith(".png") else name
         target = self._files / run_id / name  # a single file lands under its own name
@@ -157,6 +163,24 @@ class ModelReports:
                 return None
         return target if target.exists() else None
 
+    def effects(self) -> tuple[pd.DataFrame, str | None]:
+        """The newest table of intervention effects (``ews effects``) and when it was made."""
+        experiment = self._client().get_experiment_by_name(EFFECTS_EXPERIMENT)
+        if experiment is None:
+            return pd.DataFrame(), None
+        runs = self._client().search_runs(
+            [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+        )
+        if not runs:
+            return pd.DataFrame(), None
+        run = runs[0]
+        path = self.file(run.info.run_id, EFFECTS_FILE)
+        if path is None:
+            return pd.DataFrame(), None
+        table = pd.read_csv(path)
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.info.start_time / 1000))
+        return table.astype(object).where(table.notna(), None), when
+
     def fairness(self, run_id: str) -> pd.DataFrame:
         """The fairness table of a run: group, students, ratios with their intervals."""
         path = self.file(run_id, FAIRNESS_FILE)
@@ -164,6 +188,11 @@ class ModelReports:
             return pd.DataFrame()
         table = pd.read_csv(path)
         return table.astype(object).where(table.notna(), None)
+
+
+def _version_param(value: str | None) -> str | None:
+    """A version logged as a parameter; "None" when there was none."""
+    return None if value in (None, "", "None") else value
 
 
 def _reasons(tag: str) -> list[str]:

@@ -67,6 +67,9 @@ class SynthConfig:
     # large population) never share a school or student ID.
     first_school: int = 0
     first_student: int = 0
+    # Multiplies every action's simulated effect: 0 makes help useless (the effect
+    # estimates must then find nothing).
+    help_effect: float = 1.0
 
 
 @dataclass

@@ -101,13 +101,16 @@ def act(
     outcome = rng.choice(OUTCOMES, k, p=OUTCOME_SHARES)
     day = rng.integers(15, 45, k)
     effect = np.where(
-        chosen & (outcome == "done"), effects_for(world, idx, kinds, absence, strain), 0.0
+        chosen & (outcome == "done"),
+        effects_for(world, idx, kinds, absence, strain) * world.config.help_effect,
+        0.0,
     )
+    dates = [start + timedelta(days=int(d)) for d in day[chosen]]
     world.records["interventions"].append(
         pd.DataFrame(
             {
                 "student_id": idx[chosen],
-                "date": [start + timedelta(days=int(d)) for d in day[chosen]],
+                "date": dates,
                 "type": kinds[chosen],
                 "outcome": outcome[chosen],
                 "staff_id": advisor[chosen],
@@ -118,6 +121,7 @@ def act(
         {
             "row": np.flatnonzero(chosen),
             "student_id": idx[chosen],
+            "date": dates,
             "type": kinds[chosen],
             "outcome": outcome[chosen],
             "effect_logit": effect[chosen],

@@ -126,7 +126,19 @@ def write_directory(result: SynthResult, out: Path, school_files: int = 0) -> li
         # Thai Excel on Windows saves CSV as Windows-874; the college screening export does.
         encoding = {"screenings": "cp874", "students": "utf-8-sig"}.get(name, "utf-8")
         frame.to_csv(out / f"{name}.csv", index=False, encoding=encoding)
+    write_truth(result, out / "truth")
     return chosen
+
+
+def write_truth(result: SynthResult, folder: Path) -> None:
+    """What the simulation knows and a school never does, beside the data: each action's
+    true effect (on the log-odds and on the chance of leaving that term, 0 when it was
+    not done), for checking the effect estimates. Ingest never reads it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    effects = result.effects.copy()
+    if len(effects):
+        effects["date"] = pd.to_datetime(effects["date"]).dt.strftime("%Y-%m-%d")
+    effects.to_csv(folder / "effects.csv", index=False)
 
 
 def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -491,11 +491,14 @@ def model_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse
     fairness = (
         state.reports.fairness(report.champion.run_id) if report.champion is not None else None
     )
+    effects, effects_made = state.reports.effects()
     return render(
         request,
         "model.html",
         user,
         report=report,
+        effects=effects.to_dict("records"),
+        effects_made=effects_made,
         versions=[v for v in (report.champion, report.challenger) if v is not None],
         fairness=fairness.to_dict("records") if fairness is not None else [],
         drift=reports.latest_drift(state.engine),

@@ -17,6 +17,7 @@ from schooldata.tables import TABLES, list_outcomes, score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.scoring import weekly_run
 from tests.serving.conftest import DESKTOP, WEEKS, Api, shoot, sign_in
+from training.effects import measure_effects
 from training.outcomes import check_past_lists
 
 FIRST_TERM_WEEK = "2024-08-05"
@@ -236,6 +237,7 @@ def test_the_area_figures_are_refused_to_school_roles(api: Api) -> None:
 def test_an_analyst_sees_the_model_pages_and_no_student(page: Any, api: Api) -> None:
     # The small test data's reference holds first-term weeks only: score one of those.
     weekly_run(api.engine, api.scorer, pd.Timestamp(FIRST_TERM_WEEK))
+    effects = measure_effects(api.settings, api.engine, 180)  # the analyst's step, to MLflow
     sign_in(page, api.url, api.usernames["analyst"], "test-password-of-analyst")
     page.wait_for_url("**/model")
     assert page.locator("section.version").count() >= 1
@@ -247,6 +249,9 @@ def test_an_analyst_sees_the_model_pages_and_no_student(page: Any, api: Api) -> 
     assert page.locator("table.fairness tbody tr").count() > 3
     assert page.locator("table.drift tbody tr").count() > 0
     assert page.locator("table.promotions tbody tr").count() >= 1
+    shown = page.locator("table.effects tbody tr")
+    assert shown.count() == len(effects.effects) > 0
+    assert STUDENT_ID.search(page.locator("table.effects").inner_text()) is None
     shoot(page, "model")
 
     names = _names(api, [api.school, api.other_school])

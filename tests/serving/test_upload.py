@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from schooldata.db import make_engine, read_table
 from schooldata.tables import audit_log
 from serving import uploads
+from serving.access import visible_students
 from serving.accounts import User, create_user, set_password
 from serving.app import create_app
 from tests.conftest import scratch_settings, thai_id
@@ -155,6 +156,14 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     }
     enrolments = read_table(engine, "enrollments", student_ids=["UP0001", "UP0002", "UP0003"])
     assert sorted(enrolments["advisor_id"]) == ["class:M1/3", "class:M1/3", "class:M2/1"]
+    # The admin gives the classroom group to its advisor: they see that classroom only.
+    teacher, _ = create_user(
+        engine, "advisor", "ครูประจำชั้น ม.1/3", staff_id="class:M1/3", school_id=api.school
+    )
+    assert visible_students(engine, teacher, ["UP0001", "UP0002", "UP0003"]) == [
+        "UP0001",
+        "UP0002",
+    ]
     attendance = read_table(engine, "attendance", student_ids=["UP0001", "UP0002"])
     by_student = attendance.sort_values("date").groupby("student_id")["status"].apply(list)
     assert by_student["UP0001"] == ["present", "present", "absent", "present"]

@@ -1,0 +1,330 @@
+"""Which help works: the effect of each kind of intervention on leaving, from the records.
+
+For each intervention type, the effect on the treated (ATT) on leaving within the label
+horizon, estimated with a doubly robust (augmented inverse-propensity) estimator:
+
+- **treated**: a student's first action of that type in a term, placed on the last
+  Monday before the action, with the features as of that Monday as confounders (what
+  the school knew the day before it acted);
+- **comparison**: students with no action of any kind that term, each on one Monday
+  drawn from the weeks in which the term's actions were taken;
+- the propensity of the action and the chance of leaving without it are LightGBM models,
+  cross-fitted by student (no student's own row informs its prediction);
+- the interval comes from the estimator's influence function, summed by student.
+
+The estimate is intention-to-treat: a visit that found nobody home counts as a visit.
+It is **too uncertain to use** when there are too few treated students, when the
+interval is wider than ``MAX_INTERVAL_WIDTH``, or when overlap fails (too many treated
+students whom no comparable untreated student resembles, or groups still unbalanced
+after weighting). Only aggregate figures leave this module.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.model_selection import GroupKFold
+
+from core.settings import Settings
+from features.build import feature_ids
+from features.sources import Sources
+from riskmodel.registry import EFFECTS_EXPERIMENT, EFFECTS_FILE
+from training.labels import LabelRules
+from training.matrix import build_training_matrix
+from training.tracking import configure_tracking
+
+MIN_TREATED = 40
+MIN_LEFT = 10  # treated students who left: fewer, and no interval can be trusted
+MAX_INTERVAL_WIDTH = 0.10  # in probability of leaving: wider says nothing a school can use
+PROPENSITY_CLIP = 0.99
+OUTSIDE_OVERLAP = 0.95  # treated with a propensity above this have no comparable student
+MAX_OUTSIDE_SHARE = 0.10
+MAX_IMBALANCE = 0.5  # largest standardised mean difference after weighting
+FOLDS = 5
+Z = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The estimated effect of one intervention type, with what makes it usable or not."""
+
+    type: str
+    treated: int  # students given the action (first of the type in a term)
+    comparison: int  # students with no action that term
+    left_treated: float  # share of the treated who left within the horizon
+    effect: float | None  # ATT: change in the chance of leaving (negative: fewer left)
+    low: float | None
+    high: float | None
+    outside_overlap: float  # share of treated with no comparable untreated student
+    imbalance: float | None  # largest |standardised difference| left after weighting
+    usable: bool
+    why: str
+
+    def covers(self, value: float) -> bool:
+        return self.low is not None and self.high is not None and self.low <= value <= self.high
+
+    def record(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def effect_rows(
+    sources: Sources, matrix: pd.DataFrame, features: list[str], seed: int = 0
+) -> pd.DataFrame:
+    """One row per treated student-term and type, and per comparison student-term.
+
+    Columns: student_id, as_of, term key, ``type`` (None for the comparison), ``label``,
+    and the features as of that Monday.
+    """
+    actions = sources.interventions
+    if actions is None or actions.empty:
+        return pd.DataFrame(columns=["student_id", "as_of", "type", "label", *features])
+    rows = matrix[matrix["mature"].astype(bool)]
+    rows = rows[["student_id", "as_of", "academic_year", "term", "label", *features]]
+    # The Monday before each action: features as the school knew them the day before.
+    actions = actions[["student_id", "date", "type"]].copy()
+    day = pd.to_datetime(actions["date"])
+    actions["as_of"] = (day - pd.Timedelta(days=1)) - pd.to_timedelta(
+        (day - pd.Timedelta(days=1)).dt.weekday, unit="D"
+    )
+    placed = actions.merge(rows, on=["student_id", "as_of"], how="inner")
+    placed = placed.sort_values("as_of").drop_duplicates(
+        ["student_id", "academic_year", "term", "type"]
+    )
+    helped = set(zip(placed["student_id"], placed["academic_year"], placed["term"], strict=True))
+    # The comparison: no action of any kind that term, on one of the term's action weeks.
+    term_key = list(zip(rows["student_id"], rows["academic_year"], rows["term"], strict=True))
+    untouched = rows[[key not in helped for key in term_key]]
+    action_weeks = placed.groupby(["academic_year", "term"])["as_of"].unique()
+    candidates = untouched[
+        [
+            week in set(action_weeks.get((year, term), ()))
+            for week, year, term in zip(
+                untouched["as_of"], untouched["academic_year"], untouched["term"], strict=True
+            )
+        ]
+    ]
+    rng = np.random.default_rng(seed)
+    shuffled = candidates.iloc[rng.permutation(len(candidates))]
+    comparison = shuffled.drop_duplicates(["student_id", "academic_year", "term"])
+    return pd.concat([placed, comparison.assign(type=None)], ignore_index=True).reset_index(
+        drop=True
+    )
+
+
+def estimate(rows: pd.DataFrame, kind: str, features: list[str], seed: int = 0) -> Effect:
+    """The doubly robust ATT of ``kind`` against the comparison rows."""
+    sample = rows[(rows["type"] == kind) | rows["type"].isna()].reset_index(drop=True)
+    treated = sample["type"].eq(kind).to_numpy()
+    label = sample["label"].to_numpy(dtype=float)
+    n_treated, n_comparison = int(treated.sum()), int((~treated).sum())
+    left = float(label[treated].mean()) if n_treated else math.nan
+    n_left = int(label[treated].sum())
+    if n_treated < MIN_TREATED or n_comparison < MIN_TREATED or n_left < MIN_LEFT:
+        return Effect(
+            kind,
+            n_treated,
+            n_comparison,
+            left,
+            None,
+            None,
+            None,
+            math.nan,
+            None,
+            False,
+            f"too few records: {n_treated} treated of whom {n_left} left, {n_comparison} "
+            f"comparison ({MIN_TREATED} treated, {MIN_LEFT} of them leaving, needed)",
+        )
+    x = sample[features].astype(float).to_numpy()
+    propensity, untreated_risk = _cross_fitted(x, treated, label, sample["student_id"], seed)
+    e = np.clip(propensity, 1 - PROPENSITY_CLIP, PROPENSITY_CLIP)
+    odds = e / (1 - e)
+    residual = label - untreated_risk
+    share = treated.mean()
+    att = float((treated * residual - (~treated) * odds * residual).sum() / treated.sum())
+    influence = (treated * (residual - att) - (~treated) * odds * residual) / share
+    by_student = pd.Series(influence).groupby(sample["student_id"].to_numpy()).sum()
+    se = math.sqrt(float((by_student**2).sum())) / len(sample)
+    low, high = att - Z * se, att + Z * se
+    outside = float((propensity[treated] > OUTSIDE_OVERLAP).mean())
+    imbalance = _imbalance(x, treated, np.where(treated, 1.0, odds))
+    problems = []
+    if high - low > MAX_INTERVAL_WIDTH:
+        problems.append(f"the interval is {high - low:.3f} wide (over {MAX_INTERVAL_WIDTH})")
+    if outside > MAX_OUTSIDE_SHARE:
+        problems.append(f"{outside:.0%} of treated students have no comparable untreated one")
+    if imbalance > MAX_IMBALANCE:
+        problems.append(f"the groups still differ after weighting (|SMD| {imbalance:.2f})")
+    return Effect(
+        kind,
+        n_treated,
+        n_comparison,
+        left,
+        att,
+        low,
+        high,
+        outside,
+        imbalance,
+        not problems,
+        "; ".join(problems) if problems else "usable",
+    )
+
+
+def _cross_fitted(
+    x: np.ndarray, treated: np.ndarray, label: np.ndarray, students: pd.Series, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold propensity and chance of leaving without the action (folds by student)."""
+    propensity = np.full(len(x), treated.mean())
+    untreated_risk = np.full(len(x), label[~treated].mean())
+    folds = GroupKFold(n_splits=FOLDS)
+    for fit, held in folds.split(x, treated, groups=students.to_numpy()):
+        propensity[held] = _chance(_classifier(x[fit], treated[fit], seed), x[held])
+        control = fit[~treated[fit]]
+        if label[control].min() != label[control].max():
+            model = _classifier(x[control], label[control], seed)
+            untreated_risk[held] = _chance(model, x[held])
+    return propensity, untreated_risk
+
+
+def _chance(model: lgb.LGBMClassifier, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict_proba(x))[:, 1]
+
+
+def _classifier(x: np.ndarray, y: np.ndarray, seed: int) -> lgb.LGBMClassifier:
+    model = lgb.LGBMClassifier(
+        n_estimators=100,
+        learning_rate=0.05,
+        num_leaves=8,
+        min_child_samples=40,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        reg_lambda=1.0,
+        random_state=seed,
+        n_jobs=1,
+        verbose=-1,
+    )
+    return model.fit(x, y.astype(int))
+
+
+def _imbalance(x: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> float:
+    """The largest absolute standardised mean difference of any feature after weighting."""
+    worst = 0.0
+    for column in x.T:
+        known = ~np.isnan(column)
+        t, c = known & treated, known & ~treated
+        if t.sum() < 2 or c.sum() < 2:
+            continue
+        mean_t = np.average(column[t], weights=weights[t])
+        mean_c = np.average(column[c], weights=weights[c])
+        spread = math.sqrt((column[t].var() + column[c].var()) / 2)
+        if spread > 0:
+            worst = max(worst, abs(mean_t - mean_c) / spread)
+    return worst
+
+
+def simulated_effects(truth: pd.DataFrame, rows: pd.DataFrame) -> dict[str, float]:
+    """The synthetic data's true ATT per type, over the same treated student-terms."""
+    truth = truth.copy()
+    truth["date"] = pd.to_datetime(truth["date"])
+    day = truth["date"] - pd.Timedelta(days=1)
+    truth["as_of"] = day - pd.to_timedelta(day.dt.weekday, unit="D")
+    treated = rows.dropna(subset=["type"])[["student_id", "as_of", "type"]]
+    matched = truth.merge(treated, on=["student_id", "as_of", "type"], how="inner")
+    matched = matched.drop_duplicates(["student_id", "as_of", "type"])
+    return {str(k): float(v) for k, v in matched.groupby("type")["effect_on_chance"].mean().items()}
+
+
+@dataclass(frozen=True)
+class EffectsReport:
+    effects: list[Effect]
+    simulated: dict[str, float]  # the synthetic data's truth, when given
+    rows: int
+    run_id: str | None = None
+
+    def table(self) -> pd.DataFrame:
+        """The aggregate table that is logged and shown: one row per type, no student."""
+        frame = pd.DataFrame([e.record() for e in self.effects])
+        if self.simulated:
+            frame["simulated"] = frame["type"].map(self.simulated)
+            frame["covered"] = [
+                e.covers(self.simulated[e.type]) if e.type in self.simulated else None
+                for e in self.effects
+            ]
+        return frame
+
+
+def measure_effects(
+    settings: Settings,
+    engine: sa.Engine,
+    horizon_days: int,
+    truth: Path | None = None,
+    seed: int = 0,
+) -> EffectsReport:
+    """Estimate every intervention type's effect and log the table to MLflow.
+
+    Args:
+        truth: the simulator's ``truth/effects.csv``: the true effects go beside the
+            estimates (synthetic data only).
+
+    Raises:
+        ValueError: the data has no intervention, or lives in a Parquet dataset.
+    """
+    if settings.dataset_path is not None:
+        raise ValueError(
+            "ews effects reads the operational database; with EWS_DATASET_PATH set the "
+            "daily records are in the dataset: unset it to run on a database load"
+        )
+    sources = Sources.from_database(engine)
+    if sources.interventions is None or sources.interventions.empty:
+        raise ValueError("no intervention is recorded: there is nothing to estimate")
+    matrix = build_training_matrix(sources, LabelRules(horizon_days))
+    features = [
+        f for f in feature_ids() if f in matrix and pd.api.types.is_numeric_dtype(matrix[f])
+    ]
+    rows = effect_rows(sources, matrix, features, seed)
+    kinds = sorted(rows["type"].dropna().unique())
+    effects = [estimate(rows, kind, features, seed) for kind in kinds]
+    simulated = simulated_effects(pd.read_csv(truth), rows) if truth is not None else {}
+    report = EffectsReport(effects, simulated, len(rows))
+    return EffectsReport(effects, simulated, len(rows), _log(settings, report, horizon_days))
+
+
+def _log(settings: Settings, report: EffectsReport, horizon_days: int) -> str:
+    configure_tracking(settings)
+    found = mlflow.get_experiment_by_name(EFFECTS_EXPERIMENT)
+    experiment = (
+        found.experiment_id if found is not None else mlflow.create_experiment(EFFECTS_EXPERIMENT)
+    )
+    table = report.table()
+    with mlflow.start_run(run_name="intervention effects", experiment_id=experiment) as run:
+        mlflow.log_params(
+            {
+                "horizon_days": horizon_days,
+                "estimator": "doubly robust ATT (AIPW), LightGBM nuisances cross-fitted by student",
+                "rows": report.rows,
+                "simulated_truth": bool(report.simulated),
+            }
+        )
+        for e in report.effects:
+            figures = {"treated": e.treated, "usable": float(e.usable)}
+            figures |= {
+                k: v
+                for k, v in (("effect", e.effect), ("low", e.low), ("high", e.high))
+                if v is not None
+            }
+            if e.type in report.simulated:
+                figures["simulated"] = report.simulated[e.type]
+            mlflow.log_metrics({f"{e.type}.{k}": float(v) for k, v in figures.items()})
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / EFFECTS_FILE
+            table.to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
+    return str(run.info.run_id)
