@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.access import record_reads
 from serving.accounts import User
+from serving.queries import names_of
 from serving.schemas import AreaSchool, AreaSummary, ReferredCase, TrendPoint
 
 ACTION_WINDOW = timedelta(days=30)
@@ -196,19 +197,11 @@ def _school_names(connection: sa.Connection) -> dict[str, str]:
 
 def _referred(engine: sa.Engine, referrals: Sequence[Any]) -> list[ReferredCase]:
     """One row per referred student: their latest open referral, with their name."""
-    students = TABLES["students"]
     latest: dict[str, Any] = {}
     for r in referrals:  # newest first within each school
         latest.setdefault(r.student_id, r)
     with engine.connect() as connection:
-        names = {
-            r.student_id: " ".join(p for p in (r.given_name, r.family_name) if p) or None
-            for r in connection.execute(
-                sa.select(
-                    students.c.student_id, students.c.given_name, students.c.family_name
-                ).where(students.c.student_id.in_(list(latest)))
-            )
-        }
+        names = names_of(connection, list(latest))
     return [
         ReferredCase(
             student_id=r.student_id,

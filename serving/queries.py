@@ -66,7 +66,8 @@ class TooLarge(ValueError):
     """A request asks for more work than one request may."""
 
 
-def _names(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]:
+def names_of(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]:
+    """Students' names (given and family), for the pages that may show them."""
     students = TABLES["students"]
     rows = connection.execute(
         sa.select(students.c.student_id, students.c.given_name, students.c.family_name).where(
@@ -98,7 +99,7 @@ def _last_interventions(connection: sa.Connection, ids: list[str]) -> dict[str, 
 
 def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStudent]:
     ids = [r.student_id for r in rows]
-    names = _names(connection, ids)
+    names = names_of(connection, ids)
     last = _last_interventions(connection, ids)
     return [
         ListedStudent(
@@ -296,7 +297,7 @@ def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str
     with engine.connect() as connection:
         rows = store.student_rows(connection, student_id)
         latest = _listed(connection, rows[-1:])
-        names = _names(connection, [student_id])
+        names = names_of(connection, [student_id])
     record_reads(engine, user, [student_id], endpoint)
     contributions = [Contribution(**c) for c in json.loads(rows[-1].contributions)] if rows else []
     history = [
