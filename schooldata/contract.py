@@ -371,7 +371,7 @@ STUDENTS = Source(
             sensitive=True,
             headers=("คำนำหน้า", "คำนำหน้าชื่อ"),
         ),
-        Column("birth_date", "date", "Date of birth", "วันเกิด"),
+        Column("birth_date", "date", "Date of birth", "วันเกิด", headers=("วันเดือนปีเกิด",)),
         Column(
             "nationality",
             "str",
@@ -691,7 +691,8 @@ def data_dictionary_markdown() -> str:
         "Headers: the English column name, the Thai term or another listed header, in any",
         "case. Dates: ISO `YYYY-MM-DD`; `dd/mm/yyyy` or `dd/mm/yy` with a Buddhist-Era year",
         "(`10/11/68` is 10 November 2568); a Thai month (`10 มิ.ย. 2568`, `10 มิถุนายน 68`);",
-        "or an Excel date or serial number. Booleans: true/false, 1/0, yes/no, ใช่/ไม่ใช่.",
+        "or an Excel date or serial number. Thai digits (๐-๙) are read as digits. Booleans:",
+        "true/false, 1/0, yes/no, ใช่/ไม่ใช่.",
         "**Bold** columns must be present and filled: a bad value there rejects the row.",
         "A bad value in any other column is blanked and reported as a warning; the row stays.",
         "",

@@ -314,7 +314,7 @@ def parse_dates(text: pd.Series) -> pd.Series:
     year (``10/11/68`` is 10 November 2568); a Thai month name (``10 มิ.ย. 2568``); an Excel
     serial number.
     """
-    text = text.astype("str").str.strip()
+    text = _arabic_digits(text.astype("str").str.strip())
     result = pd.to_datetime(
         text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}")).str[:10],
         errors="coerce",
@@ -441,6 +441,15 @@ class _Bad:
         return np.zeros(0, dtype=int)
 
 
+THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+
+
+def _arabic_digits(text: pd.Series) -> pd.Series:
+    if not text.str.contains("[๐-๙]", regex=True).any():
+        return text
+    return text.map(lambda value: value.translate(THAI_DIGITS))
+
+
 def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
     mapping = {fold_header(a): c for a, c in column.aliases.items()}
     mapping.update({fold_header(c): c for c in column.allowed or ()})
@@ -448,6 +457,10 @@ def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
     distinct = text.unique()
     lookup = {value: mapping.get(fold_header(value)) for value in distinct}
     mapped = text.map(lookup)
+    if column.name == "grade_level":
+        # "ม.1/2": the grade and its room in one cell.
+        level = text.str.split("/").str[0]
+        mapped = mapped.fillna(level.map(lambda v: mapping.get(fold_header(v))))
     if column.name == "grade":
         # "4.0", "1.50" and "๔" style variants of the numeric grades.
         numeric = pd.to_numeric(text, errors="coerce")
@@ -458,6 +471,9 @@ def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
 
 def _parse_column(raw: pd.Series, column: Column, bad: _Bad) -> pd.Series:
     text = raw.astype("str").str.strip()
+    if column.kind != "str" or column.name == "student_id":
+        # Thai digits (๐-๙), as official documents write numbers, dates and IDs.
+        text = _arabic_digits(text)
     # "none" is a real value (caregiver, equity status), never a blank.
     blank = (text == "") | text.str.upper().isin(["NA", "N/A", "NULL", "-"]) & (
         column.kind != "str"

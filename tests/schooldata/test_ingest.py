@@ -327,3 +327,35 @@ def test_a_load_killed_midway_leaves_the_database_as_before(
 def test_ingest_of_missing_directory_says_so(tmp_path, engine) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         _ingest(tmp_path / "nowhere", engine, tmp_path)
+
+
+def test_thai_digits_and_a_grade_written_with_its_room_are_read(
+    write_csv, engine, tmp_path
+) -> None:
+    thai = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
+    national_id = thai_id("110170020345")
+    directory = write_csv(
+        "students",
+        [
+            "รหัสนักเรียน,รหัสสถานศึกษา,เลขประจำตัวประชาชน,วันเดือนปีเกิด",
+            f"A1,S1,{national_id.translate(thai)},๓/๒/๕๕",
+        ],
+    )
+    write_csv(
+        "enrollments",
+        ["รหัสนักเรียน,ปีการศึกษา,ภาคเรียน,รหัสสถานศึกษา,ระดับชั้น,ห้อง", "A1,๒๕๖๘,๑,S1,ม.๑/๒,๒"],
+    )
+    write_csv("attendance", ["รหัสนักเรียน,วันที่,สถานะ", "A1,๑๐/๐๖/๖๘,ขาด"])
+    write_csv("exits", ["student_id,exit_date,exit_type"])
+    report = _ingest(directory, engine, tmp_path)
+
+    assert sum(s.rows_rejected + s.values_blanked for s in report.sources) == 0
+    students = read_table(engine, "students")
+    expected = hmac.new(ID_KEY.encode(), national_id.encode(), hashlib.sha256).hexdigest()
+    assert students["national_id_hash"].tolist() == [expected]
+    assert students["birth_date"].dt.strftime("%Y-%m-%d").tolist() == ["2012-02-03"]
+    enrolment = read_table(engine, "enrollments")
+    assert enrolment[["academic_year", "term", "grade_level"]].values.tolist() == [[2568, 1, "M1"]]
+    assert read_table(engine, "attendance")["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2025-06-10"
+    ]

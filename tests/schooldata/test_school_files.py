@@ -91,3 +91,32 @@ def test_without_advisors_each_classroom_is_one_list(loads) -> None:  # type: ig
     assert len(grouped) > 100
     per_group = grouped.groupby(["school_id", "advisor_id"])[["grade_level", "classroom"]].nunique()
     assert (per_group == 1).all().all()  # one classroom per list, one list per classroom
+
+
+def test_an_old_xls_workbook_with_thai_headers_loads(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    import xlwt  # type: ignore[import-untyped]
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("การมาเรียน")
+    rows = [
+        ["รหัสนักเรียน", "วันที่", "สถานะ"],
+        ["A1", "10/06/68", "มา"],
+        ["A2", "10 มิ.ย. 2568", "ข"],
+        ["A2", "11/06/2568", "ลาป่วย"],
+    ]
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(base_directory / "attendance.xls"))
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert [s.file for s in report.sources if s.source == "attendance"] == ["attendance.xls"]
+    stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
+    assert stored.assign(date=stored["date"].dt.strftime("%Y-%m-%d")).values.tolist() == [
+        ["A1", "2025-06-10", "present"],
+        ["A2", "2025-06-10", "absent"],
+        ["A2", "2025-06-11", "sick_leave"],
+    ]
