@@ -26,6 +26,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from schooldata import audit
+from schooldata.contract import CLASSROOM_GROUP
 from schooldata.db import upgrade
 from schooldata.tables import TABLES, sessions, user_schools, users
 
@@ -194,6 +195,39 @@ def schools_of_province(engine: sa.Engine, province: str) -> list[str]:
     if not found:
         raise AccountError(f"no school in the province {province!r}")
     return found
+
+
+def unassigned_classrooms(engine: sa.Engine) -> list[dict[str, Any]]:
+    """Classroom groups (enrolments without an advisor) that no active advisor account
+    holds yet, with their students this term: the admin gives each to its advisor."""
+    enrollments = TABLES["enrollments"]
+    latest = sa.select(
+        sa.func.max(enrollments.c.academic_year * 10 + enrollments.c.term)
+    ).scalar_subquery()
+    with engine.connect() as connection:
+        groups = connection.execute(
+            sa.select(
+                enrollments.c.school_id,
+                enrollments.c.advisor_id,
+                sa.func.count().label("students"),
+            )
+            .where(enrollments.c.advisor_id.like(f"{CLASSROOM_GROUP}%"))
+            .where(enrollments.c.academic_year * 10 + enrollments.c.term == latest)
+            .group_by(enrollments.c.school_id, enrollments.c.advisor_id)
+            .order_by(enrollments.c.school_id, enrollments.c.advisor_id)
+        ).all()
+        held = set(
+            connection.execute(
+                sa.select(users.c.school_id, users.c.staff_id).where(
+                    (users.c.role == "advisor") & users.c.active
+                )
+            ).all()
+        )
+    return [
+        {"school_id": g.school_id, "group": g.advisor_id, "students": int(g.students)}
+        for g in groups
+        if (g.school_id, g.advisor_id) not in held
+    ]
 
 
 def list_users(engine: sa.Engine) -> list[dict[str, Any]]:

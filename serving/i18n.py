@@ -164,6 +164,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "scope": ("ขอบเขต", "Scope"),
     "active": ("ใช้งาน", "Active"),
     "create_account": ("สร้างบัญชี", "Create an account"),
+    "unassigned_classrooms": (
+        "ห้องเรียนที่ยังไม่มีครูที่ปรึกษาในระบบ",
+        "Classrooms without an advisor account",
+    ),
+    "unassigned_help": (
+        "ไฟล์ลงทะเบียน (DMC) ไม่มีรหัสครูที่ปรึกษา นักเรียนจึงถูกจัดตามห้องเรียน "
+        "สร้างบัญชีครูประจำชั้นให้แต่ละห้องเพื่อให้ครูเห็นรายชื่อของห้องนั้น",
+        "The enrolment file (DMC) names no advisor, so these students are listed by "
+        "classroom: create the classroom advisor's account to give them the list.",
+    ),
+    "classroom_group": ("กลุ่มห้องเรียน", "Classroom group"),
+    "give_classroom": ("สร้างบัญชีครูของห้องนี้", "Create its advisor's account"),
     "staff_id": ("รหัสครูที่ปรึกษา (advisor_id)", "Advisor code (advisor_id)"),
     "schools_field": ("โรงเรียนที่ติดตาม (คั่นด้วย ,)", "Schools followed (comma-separated)"),
     "province": ("หรือทั้งจังหวัด", "or a whole province"),

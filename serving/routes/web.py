@@ -37,6 +37,7 @@ from serving.accounts import (
     set_password,
     start_session,
     temporary_password,
+    unassigned_classrooms,
 )
 from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of
 from serving.export import csv_bytes, list_frame
@@ -558,6 +559,7 @@ def _admin(
         user,
         status_code,
         accounts=list_users(state.engine),
+        classrooms=unassigned_classrooms(state.engine),
         roles=ROLES,
         notice=notice,
         secret=secret,

@@ -16,7 +16,7 @@ from schooldata.db import make_engine, read_table
 from schooldata.tables import audit_log
 from serving import uploads
 from serving.access import visible_students
-from serving.accounts import User, create_user, set_password
+from serving.accounts import User, create_user, set_password, unassigned_classrooms
 from serving.app import create_app
 from tests.conftest import scratch_settings, thai_id
 from tests.serving.conftest import Api, serving, shoot, sign_in
@@ -156,7 +156,10 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     }
     enrolments = read_table(engine, "enrollments", student_ids=["UP0001", "UP0002", "UP0003"])
     assert sorted(enrolments["advisor_id"]) == ["class:M1/3", "class:M1/3", "class:M2/1"]
-    # The admin gives the classroom group to its advisor: they see that classroom only.
+    # The admin page lists the classrooms nobody advises yet, and gives one to its advisor,
+    # who then sees that classroom only.
+    waiting = {(c["school_id"], c["group"]) for c in unassigned_classrooms(engine)}
+    assert {(api.school, "class:M1/3"), (api.school, "class:M2/1")} <= waiting
     teacher, _ = create_user(
         engine, "advisor", "ครูประจำชั้น ม.1/3", staff_id="class:M1/3", school_id=api.school
     )
@@ -164,6 +167,17 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
         "UP0001",
         "UP0002",
     ]
+    still = {(c["school_id"], c["group"]) for c in unassigned_classrooms(engine)}
+    assert (api.school, "class:M1/3") not in still
+    assert (api.school, "class:M2/1") in still
+    admin, _ = create_user(engine, "admin", "ผู้ดูแล", username="upload-admin")
+    set_password(engine, admin.user_id, PASSWORD, "tests", must_change=False)
+    page.context.clear_cookies()
+    sign_in(page, url, "upload-admin", PASSWORD)
+    page.wait_for_url("**/admin")
+    page.click("details.classrooms summary")
+    assert "class:M2/1" in page.locator("details.classrooms").inner_text()
+    shoot(page, "admin-classrooms")
     attendance = read_table(engine, "attendance", student_ids=["UP0001", "UP0002"])
     by_student = attendance.sort_values("date").groupby("student_id")["status"].apply(list)
     assert by_student["UP0001"] == ["present", "present", "absent", "present"]
