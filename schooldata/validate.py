@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,12 +443,15 @@ class _Bad:
 
 
 THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+THAI_DIGIT = re.compile("[๐-๙]")
 
 
 def _arabic_digits(text: pd.Series) -> pd.Series:
-    if not text.str.contains("[๐-๙]", regex=True).any():
+    # Looked up per distinct value: a column of millions holds few distinct ones.
+    distinct = [v for v in text.unique() if isinstance(v, str) and THAI_DIGIT.search(v)]
+    if not distinct:
         return text
-    return text.map(lambda value: value.translate(THAI_DIGITS))
+    return text.replace({v: v.translate(THAI_DIGITS) for v in distinct})
 
 
 def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
