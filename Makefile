@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest browser postgres
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench-real: install
 
 bench-ingest: install
 	$(PY) -m benchmarks.ingest_speed
+
+bench-store: install postgres
+	$(PY) -m benchmarks.store
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -156,13 +156,33 @@ def store_run(
                 ],
                 axis=1,
             )
-            records = _records(batch, int(run_id))
-            for start in range(0, len(records), INSERT_BATCH):
-                connection.execute(sa.insert(student_scores), records[start : start + INSERT_BATCH])
+            insert_rows(connection, student_scores, _records(batch, int(run_id)))
         for table, frame in ((run_schools, schools), (run_drift, drift)):
             if frame is not None and not frame.empty:
-                connection.execute(sa.insert(table), _plain_records(frame, table, int(run_id)))
+                insert_rows(connection, table, _plain_records(frame, table, int(run_id)))
     return int(run_id), existing is not None
+
+
+def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
+    """Append rows inside the caller's transaction: PostgreSQL's bulk path (``COPY``),
+    else batched inserts. Every record has the same keys."""
+    if not records:
+        return
+    if connection.dialect.name == "postgresql":
+        from psycopg import sql
+
+        columns = list(records[0])
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        driver = connection.connection.driver_connection
+        assert driver is not None  # an open connection inside the caller's transaction
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for record in records:
+                copy.write_row([record[column] for column in columns])
+        return
+    for start in range(0, len(records), INSERT_BATCH):
+        connection.execute(sa.insert(table), records[start : start + INSERT_BATCH])
 
 
 def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
