@@ -1,0 +1,338 @@
+"""What an advisor waits for when the database holds a country: pages and API at volume.
+
+Fills a PostgreSQL database with ``--students`` (default 1,000,000) students in 1,000
+schools, their enrolments and ``--weeks`` (default 10) stored weekly runs, then starts
+the service on a real uvicorn server and has ``--clients`` concurrent users (advisors,
+care committees, an area office, integrations) request, again and again: the advisor's
+list, a student page, the committee's plan, the area office's page and
+``GET /api/v1/risk-list``. It prints p50 and p95 of each, and last:
+
+    worst=<route> p95_ms=<n> students=<n> weeks=<n>
+
+The model the server loads is trained first on a small synthetic set (it does not enter
+the timed routes). PostgreSQL is a throwaway cluster of Debian's binaries unless ``--url``
+names an empty database.
+
+Run: ``make bench-pages``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import statistics
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import sqlalchemy as sa
+import uvicorn
+
+from benchmarks.common import synthetic_database, trained_champion
+from benchmarks.store import _postgres
+from core.settings import Settings
+from schooldata.db import make_engine, upgrade
+from schooldata.tables import TABLES, run_schools, score_runs, student_scores
+from serving.accounts import create_user, set_password
+from serving.app import create_app
+from serving.scoring import Scorer
+from serving.store import insert_rows
+
+SCHOOLS = 1000
+PER_ADVISOR = 40
+PASSWORD = secrets.token_urlsafe(16)  # of throwaway accounts in a throwaway database
+FIRST_WEEK = date(2026, 1, 5)
+PROVINCES = ("ตาก", "เชียงราย", "ขอนแก่น", "สงขลา", "นครราชสีมา")
+
+
+def fill(engine: sa.Engine, students: int, weeks: int) -> None:
+    """Schools, students, enrolments and weekly runs, written by COPY."""
+    per_school = students // SCHOOLS
+    ids = [f"ST{i:08d}" for i in range(students)]
+    school_of = [f"S{i // per_school:05d}" for i in range(students)]
+    advisor_of = [f"{school_of[i]}-T{(i % per_school) // PER_ADVISOR:03d}" for i in range(students)]
+    with engine.begin() as connection:
+        insert_rows(
+            connection,
+            TABLES["schools"],
+            [
+                {
+                    "school_id": f"S{s:05d}",
+                    "name": f"โรงเรียน {s}",
+                    "province": PROVINCES[s % len(PROVINCES)],
+                    "affiliation": "OBEC",
+                    "area": "rural",
+                    "home_visit_capacity": 5,
+                }
+                for s in range(SCHOOLS)
+            ],
+        )
+        insert_rows(
+            connection,
+            TABLES["calendar"],
+            [
+                {
+                    "school_id": "",
+                    "academic_year": 2568,
+                    "term": 2,
+                    "start_date": date(2025, 11, 1),
+                    "end_date": date(2026, 3, 31),
+                }
+            ],
+        )
+        insert_rows(
+            connection,
+            TABLES["students"],
+            [
+                {
+                    "student_id": ids[i],
+                    "school_id": school_of[i],
+                    "given_name": "สมชาย",
+                    "family_name": f"ใจดี{i % 97}",
+                    "sex": "M" if i % 2 else "F",
+                    "nationality": "TH",
+                    "disability": "none",
+                }
+                for i in range(students)
+            ],
+        )
+        insert_rows(
+            connection,
+            TABLES["enrollments"],
+            [
+                {
+                    "student_id": ids[i],
+                    "academic_year": 2568,
+                    "term": 2,
+                    "school_id": school_of[i],
+                    "grade_level": "M1",
+                    "classroom": f"M1/{(i % per_school) // PER_ADVISOR + 1}",
+                    "advisor_id": advisor_of[i],
+                    "snapshot_date": date(2025, 11, 10),
+                }
+                for i in range(students)
+            ],
+        )
+    rng = np.random.default_rng(0)
+    contributions = json.dumps(
+        [{"feature": "absence_rate_20d", "value": 0.3, "shap": 0.4}] * 8, ensure_ascii=False
+    )
+    reasons = json.dumps(
+        [{"feature": "absence_rate_20d", "text_th": "ขาดเรียน 6 จาก 20 วัน", "text_en": "6 of 20"}]
+        * 3,
+        ensure_ascii=False,
+    )
+    rank = np.arange(students) % per_school + 1
+    for week in range(weeks):
+        as_of = FIRST_WEEK + timedelta(days=7 * week)
+        risk = np.sort(rng.beta(1, 25, students))[::-1]
+        with engine.begin() as connection:
+            run_id = int(
+                connection.execute(
+                    sa.insert(score_runs).values(
+                        as_of=as_of,
+                        model_version="1",
+                        created_at=datetime.now(UTC).replace(tzinfo=None),
+                        students=students,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+            )
+            insert_rows(
+                connection,
+                student_scores,
+                [
+                    {
+                        "run_id": run_id,
+                        "student_id": ids[i],
+                        "school_id": school_of[i],
+                        "advisor_id": advisor_of[i],
+                        "classroom": "M1/1",
+                        "grade_level": "M1",
+                        "risk": float(risk[rank[i] - 1]),
+                        "raw_score": -3.0,
+                        "base_value": -3.2,
+                        "tier": "high" if rank[i] <= 5 else "watch" if rank[i] <= 30 else "low",
+                        "rank_in_school": int(rank[i]),
+                        "rank_in_advisor": int((rank[i] - 1) % PER_ADVISOR + 1),
+                        "risk_vs_school": 1.0,
+                        "contributions": contributions,
+                        "reasons": reasons,
+                        "suggested_step_th": "เยี่ยมบ้าน",
+                        "suggested_step_en": "home visit",
+                        "change": "same",
+                        "previous_rank_in_school": int(rank[i]),
+                    }
+                    for i in range(students)
+                ],
+            )
+            insert_rows(
+                connection,
+                run_schools,
+                [
+                    {
+                        "run_id": run_id,
+                        "school_id": f"S{s:05d}",
+                        "enrolled": per_school,
+                        "scored": per_school,
+                        "newest_attendance": as_of - timedelta(days=3),
+                        "stale": False,
+                    }
+                    for s in range(SCHOOLS)
+                ],
+            )
+        print(f"  stored week {as_of}", flush=True)
+
+
+def _signed_in(url: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, timeout=60)
+    page = client.get("/login").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None, "no CSRF field on the login page"
+    reply = client.post(
+        "/login", data={"csrf": token.group(1), "username": username, "password": PASSWORD}
+    )
+    assert reply.status_code == 303, f"sign-in of {username} failed ({reply.status_code})"
+    return client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=1_000_000)
+    parser.add_argument("--weeks", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=40, help="per client and route")
+    parser.add_argument("--url", help="an empty PostgreSQL database (default: a throwaway one)")
+    args = parser.parse_args()
+    with _postgres(args.url) as url, tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        print("training a small model for the server to load", flush=True)
+        small = synthetic_database(work / "small", students=900, schools=6)
+        settings, bundle, version = trained_champion(small, work / "store")
+        engine = make_engine(url)
+        upgrade(engine)
+        started = time.perf_counter()
+        fill(engine, args.students, args.weeks)
+        print(
+            f"filled {args.students:,} students x {args.weeks} weeks in "
+            f"{time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+        with engine.begin() as connection:
+            connection.execute(sa.text("ANALYZE"))
+        served = Settings(
+            database_url=url,
+            mlflow_tracking_uri=settings.mlflow_tracking_uri,
+            mlflow_artifact_root=settings.mlflow_artifact_root,
+            secrets_file=work / "secrets.json",
+        )
+        accounts = {
+            "advisor": create_user(
+                engine,
+                "advisor",
+                "ครู",
+                staff_id="S00000-T000",
+                school_id="S00000",
+                username="advisor",
+            ),
+            "committee": create_user(
+                engine, "committee", "กรรมการ", school_id="S00000", username="committee"
+            ),
+            "area": create_user(
+                engine,
+                "area",
+                "เขตพื้นที่",
+                username="area",
+                schools=[f"S{s:05d}" for s in range(0, SCHOOLS, 20)],
+            ),
+        }
+        for user, _ in accounts.values():
+            set_password(engine, user.user_id, PASSWORD, "bench", must_change=False)
+        token = accounts["committee"][1]
+        app = create_app(served, scorer=Scorer(bundle, version))
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        routes = {
+            "GET /list (advisor)": ("advisor", "/list"),
+            "GET /students/{id} (advisor)": ("advisor", "/students/ST00000001"),
+            "GET /plan (committee)": ("committee", "/plan"),
+            "GET /list (committee)": ("committee", "/list"),
+            "GET /area (area office)": ("area", "/area"),
+            "GET /api/v1/risk-list (token)": (None, "/api/v1/risk-list?limit=200"),
+        }
+        timings = _load(base, routes, token, args.clients, args.requests)
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+    worst = ("", 0.0)
+    for route, values in timings.items():
+        p50, p95 = _quantile(values, 0.5), _quantile(values, 0.95)
+        print(f"{route}: p50 {p50:.0f} ms, p95 {p95:.0f} ms ({len(values)} requests)")
+        if p95 > worst[1]:
+            worst = (route.split(" (")[0].replace(" ", "_"), p95)
+    print(f"worst={worst[0]} p95_ms={worst[1]:.0f} students={args.students} weeks={args.weeks}")
+
+
+def _load(
+    base: str, routes: dict[str, tuple[str | None, str]], token: str, clients: int, requests: int
+) -> dict[str, list[float]]:
+    """Each client signs in as every role, then requests every route ``requests`` times."""
+    timings: dict[str, list[float]] = defaultdict(list)
+    lock = threading.Lock()
+
+    def user(_: int) -> None:
+        sessions: dict[str | None, httpx.Client] = {
+            role: _signed_in(base, role) for role in {r for r, _ in routes.values() if r}
+        }
+        sessions[None] = httpx.Client(
+            base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}
+        )
+        for _ in range(requests):
+            for route, (role, path) in routes.items():
+                started = time.perf_counter()
+                reply = sessions[role].get(path)
+                elapsed = 1000 * (time.perf_counter() - started)
+                if reply.status_code != 200:
+                    raise RuntimeError(f"{route} answered {reply.status_code}")
+                with lock:
+                    timings[route].append(elapsed)
+        for session in sessions.values():
+            session.close()
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(user, range(clients)))
+    return timings
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return (
+        float(statistics.quantiles(values, n=100)[int(q * 100) - 1])
+        if len(values) > 1
+        else values[0]
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()
