@@ -228,4 +228,9 @@ student_scores = sa.Table(
     sa.Column("suggested_step_en", sa.String, nullable=True),
     sa.Column("change", sa.String, nullable=False),
     sa.Column("previous_rank_in_school", sa.Integer, nullable=True),
+    # A week's list of a school or an advisor, in rank order, without reading other weeks.
+    sa.Index("ix_student_scores_run_school_rank", "run_id", "school_id", "rank_in_school"),
+    sa.Index(
+        "ix_student_scores_run_advisor_rank", "run_id", "school_id", "advisor_id", "rank_in_advisor"
+    ),
 )
