@@ -109,12 +109,24 @@ def calibrate(
         centre, rate, sample_weight=weight
     )
     points = isotonic.predict(centre)
-    knots_x, knots_y = [], []
+    knots_x, knots_y, rows = [], [], []
     for level in np.unique(points):
         step = points == level
         knots_x.append(float(np.average(centre[step], weights=weight[step])))
         knots_y.append(float(level))
-    return Calibration(knots_x, knots_y)
+        rows.append(float(weight[step].sum()))
+    return Calibration(knots_x, _never_certain(knots_y, rows))
+
+
+def _never_certain(levels: list[float], rows: list[float]) -> list[float]:
+    """No step says 0 or 1: nobody (or everybody) of n students leaving is read as a
+    half of one student in n + 1, kept inside its neighbours so the map stays monotone."""
+    levels = list(levels)
+    if len(levels) > 1 and levels[0] == 0.0:
+        levels[0] = min(0.5 / (rows[0] + 1), levels[1] / 2)
+    if len(levels) > 1 and levels[-1] == 1.0:
+        levels[-1] = max(1 - 0.5 / (rows[-1] + 1), (1 + levels[-2]) / 2)
+    return levels
 
 
 def seasonal_calibration(
