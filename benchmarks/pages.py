@@ -19,7 +19,6 @@ Run: ``make bench-pages``.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import secrets
 import statistics
@@ -32,12 +31,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import numpy as np
 import sqlalchemy as sa
 import uvicorn
 
 from benchmarks.common import synthetic_database, trained_champion
-from benchmarks.store import _postgres
+from benchmarks.store import _postgres, score_rows
 from core.settings import Settings
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
@@ -121,19 +119,8 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
                 for i in range(students)
             ],
         )
-    rng = np.random.default_rng(0)
-    contributions = json.dumps(
-        [{"feature": "absence_rate_20d", "value": 0.3, "shap": 0.4}] * 8, ensure_ascii=False
-    )
-    reasons = json.dumps(
-        [{"feature": "absence_rate_20d", "text_th": "ขาดเรียน 6 จาก 20 วัน", "text_en": "6 of 20"}]
-        * 3,
-        ensure_ascii=False,
-    )
-    rank = np.arange(students) % per_school + 1
     for week in range(weeks):
         as_of = FIRST_WEEK + timedelta(days=7 * week)
-        risk = np.sort(rng.beta(1, 25, students))[::-1]
         with engine.begin() as connection:
             run_id = int(
                 connection.execute(
@@ -145,34 +132,8 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]
             )
-            insert_rows(
-                connection,
-                student_scores,
-                [
-                    {
-                        "run_id": run_id,
-                        "student_id": ids[i],
-                        "school_id": school_of[i],
-                        "advisor_id": advisor_of[i],
-                        "classroom": "M1/1",
-                        "grade_level": "M1",
-                        "risk": float(risk[rank[i] - 1]),
-                        "raw_score": -3.0,
-                        "base_value": -3.2,
-                        "tier": "high" if rank[i] <= 5 else "watch" if rank[i] <= 30 else "low",
-                        "rank_in_school": int(rank[i]),
-                        "rank_in_advisor": int((rank[i] - 1) % PER_ADVISOR + 1),
-                        "risk_vs_school": 1.0,
-                        "contributions": contributions,
-                        "reasons": reasons,
-                        "suggested_step_th": "เยี่ยมบ้าน",
-                        "suggested_step_en": "home visit",
-                        "change": "same",
-                        "previous_rank_in_school": int(rank[i]),
-                    }
-                    for i in range(students)
-                ],
-            )
+            rows = score_rows(students, run_id, per_school, seed=week)
+            insert_rows(connection, student_scores, rows)
             insert_rows(
                 connection,
                 run_schools,

@@ -47,7 +47,7 @@ from training.config import TrainConfig
 from training.evaluate import Interval, StudentResamples, capacity_places, flag_places
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
-from training.split import plan_splits
+from training.split import plan_from_config
 from training.train import model_inputs, train
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "oulad"
@@ -119,15 +119,7 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
     )
     sources = Sources.from_database(engine)
     matrix = build_training_matrix(sources, LabelRules(config.labels.horizon_days))
-    plan = plan_splits(
-        matrix,
-        config.labels.horizon_days,
-        config.split.test_from,
-        config.split.train_until,
-        config.validation.max_folds,
-        config.validation.fold_weeks,
-        config.validation.min_positives,
-    )
+    plan = plan_from_config(matrix, config)
     features = model_inputs(config)
     train_rows, test_rows = matrix[plan.train], matrix[plan.test].reset_index(drop=True)
     # A column that is empty in every training row carries nothing (and scikit-learn's

@@ -33,40 +33,50 @@ from schooldata.tables import score_runs, student_scores
 from serving.store import INSERT_BATCH, insert_rows
 
 
-def _rows(students: int, run_id: int, seed: int = 0) -> list[dict[str, Any]]:
+def score_rows(
+    students: int, run_id: int, per_school: int = 1000, seed: int = 0
+) -> list[dict[str, Any]]:
+    """One weekly run's rows as the weekly run stores them: ``per_school`` students a
+    school, 40 an advisor, ranked by risk within the school, tiers by rank, and an
+    eight-reason explanation each."""
     rng = np.random.default_rng(seed)
-    risk = rng.beta(1, 30, students)
+    risk = np.sort(rng.beta(1, 25, per_school))[::-1]  # each school: the same spread
     reasons = json.dumps(
-        [{"feature": "absence_rate_20d", "text_th": "ขาดเรียน 8 จาก 20 วัน", "text_en": "x"}] * 3,
+        [{"feature": "absence_rate_20d", "text_th": "ขาดเรียน 6 จาก 20 วัน", "text_en": "6 of 20"}]
+        * 3,
         ensure_ascii=False,
     )
     contributions = json.dumps(
         [{"feature": f"f{i}", "value": 0.1 * i, "shap": 0.01 * i} for i in range(8)]
     )
-    return [
-        {
-            "run_id": run_id,
-            "student_id": f"ST{i:08d}",
-            "school_id": f"S{i // 1000:05d}",
-            "advisor_id": f"S{i // 1000:05d}-T{i // 40 % 25:03d}",
-            "classroom": "M1/1",
-            "grade_level": "M1",
-            "risk": float(risk[i]),
-            "raw_score": float(np.log(risk[i] / (1 - risk[i]))),
-            "base_value": -3.2,
-            "tier": "high" if risk[i] > 0.2 else "low",
-            "rank_in_school": int(i % 1000 + 1),
-            "rank_in_advisor": int(i % 40 + 1),
-            "risk_vs_school": 1.0,
-            "contributions": contributions,
-            "reasons": reasons,
-            "suggested_step_th": "เยี่ยมบ้าน",
-            "suggested_step_en": "home visit",
-            "change": "same",
-            "previous_rank_in_school": None,
-        }
-        for i in range(students)
-    ]
+    rows = []
+    for i in range(students):
+        rank = i % per_school + 1
+        school = f"S{i // per_school:05d}"
+        rows.append(
+            {
+                "run_id": run_id,
+                "student_id": f"ST{i:08d}",
+                "school_id": school,
+                "advisor_id": f"{school}-T{(rank - 1) // 40:03d}",
+                "classroom": f"M1/{(rank - 1) // 40 + 1}",
+                "grade_level": "M1",
+                "risk": float(risk[rank - 1]),
+                "raw_score": float(np.log(risk[rank - 1] / (1 - risk[rank - 1]))),
+                "base_value": -3.2,
+                "tier": "high" if rank <= 5 else "watch" if rank <= 30 else "low",
+                "rank_in_school": rank,
+                "rank_in_advisor": (rank - 1) % 40 + 1,
+                "risk_vs_school": 1.0,
+                "contributions": contributions,
+                "reasons": reasons,
+                "suggested_step_th": "เยี่ยมบ้าน",
+                "suggested_step_en": "home visit",
+                "change": "same",
+                "previous_rank_in_school": rank,
+            }
+        )
+    return rows
 
 
 def _new_run(connection: sa.Connection, version: str) -> int:
@@ -85,7 +95,7 @@ def _new_run(connection: sa.Connection, version: str) -> int:
 def _timed(engine: sa.Engine, students: int, bulk: bool) -> float:
     with engine.begin() as connection:
         run_id = _new_run(connection, "copy" if bulk else "insert")
-    rows = _rows(students, run_id)
+    rows = score_rows(students, run_id)
     started = time.perf_counter()
     with engine.begin() as connection:
         if bulk:

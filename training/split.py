@@ -27,6 +27,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from training.config import TrainConfig
+
 TERM_KEY = ["academic_year", "term"]
 
 
@@ -164,6 +166,19 @@ def plan_splits(
         test_until=as_of[test].max(),
         refit_until=as_of[refit].max(),
         notes=notes,
+    )
+
+
+def plan_from_config(matrix: pd.DataFrame, config: TrainConfig) -> TemporalPlan:
+    """``plan_splits`` with the horizon, split and validation settings of a config."""
+    return plan_splits(
+        matrix,
+        config.labels.horizon_days,
+        config.split.test_from,
+        config.split.train_until,
+        config.validation.max_folds,
+        config.validation.fold_weeks,
+        config.validation.min_positives,
     )
 
 

@@ -61,7 +61,7 @@ from training.model import (
     seasonal_calibration,
 )
 from training.search import Selection, select
-from training.split import TemporalPlan, plan_splits
+from training.split import TemporalPlan, plan_from_config
 from training.tracking import configure_tracking
 
 SHAP_SAMPLE_ROWS = 5000
@@ -147,15 +147,7 @@ def train(
     """
     started = time.perf_counter()
     matrix = training_matrix(settings, config, engine, client, on_progress)
-    plan = plan_splits(
-        matrix,
-        config.labels.horizon_days,
-        config.split.test_from,
-        config.split.train_until,
-        config.validation.max_folds,
-        config.validation.fold_weeks,
-        config.validation.min_positives,
-    )
+    plan = plan_from_config(matrix, config)
     features = model_inputs(config)
     fitter, trainer = _fitter(client, config.model.seed)
 
