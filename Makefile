@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages browser postgres
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,9 @@ bench-store: install postgres
 
 bench-pages: install postgres
 	$(PY) -m benchmarks.pages
+
+bench-effects: install
+	$(PY) -m benchmarks.effects
 
 format: install
 	$(VENV)/bin/ruff check --fix .

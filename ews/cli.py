@@ -588,7 +588,7 @@ def effects(
         title=f"Effect on leaving within {horizon_days} days, among the students helped "
         f"({time.perf_counter() - started:.0f} s)"
     )
-    columns = ["type", "treated", "left", "effect [95% interval]", "overlap", "use?"]
+    columns = ["type", "treated", "left", "effect [95% interval]", "overlap", "E-value", "use?"]
     if report.simulated:
         columns.insert(4, "simulated")
     for column in columns:
@@ -605,6 +605,7 @@ def effects(
             f"{e.left_treated:.1%}",
             estimate,
             f"{1 - e.outside_overlap:.0%}" if e.effect is not None else "–",
+            f"{e.e_value:.2f}" if e.e_value is not None else "–",
             "[green]yes[/green]" if e.usable else f"[yellow]no: {e.why}[/yellow]",
         ]
         if report.simulated:
@@ -615,7 +616,14 @@ def effects(
     console.print(
         "An effect is a change in the chance of leaving (−0.010: one student fewer in a "
         "hundred helped). Overlap: the share of helped students with comparable students "
-        f"who were not helped. Logged to MLflow (run {report.run_id})."
+        f"who were not helped. E-value: how strongly (as a risk ratio with both the help "
+        f"and leaving) a reason to act that nobody recorded would have to work to explain "
+        f"the effect away; 1 when the interval already holds no effect. Logged to MLflow "
+        f"(run {report.run_id})."
+    )
+    console.print(
+        f"Home-visit benefit order: {report.benefit_why}. An analyst turns it on per school "
+        "on the model page; committees then see it beside the risk order."
     )
 
 

@@ -162,6 +162,17 @@ list_outcomes = sa.Table(
     sa.Column("computed_at", sa.DateTime, nullable=False),
 )
 
+# Schools whose committees see the home-visit plan in benefit order beside the risk
+# order: an analyst turns it on per school after reading the effect estimates.
+plan_orders = sa.Table(
+    "plan_orders",
+    metadata,
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("benefit_order", sa.Boolean, nullable=False),
+    sa.Column("set_by", sa.Integer, nullable=False),
+    sa.Column("set_at", sa.DateTime, nullable=False),
+)
+
 score_runs = sa.Table(
     "score_runs",
     metadata,

@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.settings import Settings
+from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from serving.accounts import Limiter, TooManyAttempts, User, authenticate, session_user
 from serving.model_report import ModelReports
@@ -34,6 +35,10 @@ class AppState:
     limiter: Limiter = field(default_factory=Limiter)
     reports: ModelReports | None = None  # the analyst's pages read MLflow through it
     sso: SingleSignOn | None = None  # single sign-on, when configured
+
+    def visit_benefit(self) -> VisitBenefit | None:
+        """The newest home-visit benefit model of ``ews effects``, if there is one."""
+        return self.reports.visit_benefit()[0] if self.reports is not None else None
 
 
 class SignInRequired(Exception):

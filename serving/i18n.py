@@ -216,6 +216,57 @@ TEXT: dict[str, tuple[str, str]] = {
         "ยังไม่ได้ประมาณผลของการช่วยเหลือ (ews effects)",
         "No effect estimate yet (run ews effects).",
     ),
+    "e_value": ("ความไวต่อปัจจัยที่ไม่ได้บันทึก", "Sensitivity (E-value)"),
+    "e_value_help": (
+        "ค่าประมาณเหล่านี้ถูกต้องเมื่อเหตุที่โรงเรียนเลือกช่วยเหลือนักเรียนถูกบันทึกไว้ในข้อมูล "
+        "ค่า E บอกว่าเหตุที่ไม่ได้บันทึกต้องสัมพันธ์กับทั้งการช่วยเหลือและการออกกลางคันแรงเพียงใด "
+        "(อัตราส่วนความเสี่ยง) จึงจะลบล้างผลได้ ค่า 1 คือช่วงครอบคลุมศูนย์อยู่แล้ว",
+        "These estimates hold if what made the school act is in its records. The E-value is "
+        "how strongly (as a risk ratio with both the action and leaving) a reason nobody "
+        "recorded would have to act to explain the effect away; 1 means the interval already "
+        "holds no effect.",
+    ),
+    # The benefit order (model page and plan)
+    "benefit_order": ("ลำดับตามประโยชน์ของการเยี่ยมบ้าน", "Plan by the benefit of a visit"),
+    "benefit_order_help": (
+        "นอกจากลำดับตามความเสี่ยง คณะกรรมการของโรงเรียนที่เปิดไว้จะเห็นลำดับตามประโยชน์ที่คาดว่าการเยี่ยมบ้าน"
+        "จะช่วยลดโอกาสออกกลางคันได้ (ครอบครัวที่กำลังย้ายออกไม่ได้รับประโยชน์จากการเยี่ยม) ทั้งสองลำดับแสดง"
+        "คู่กันพร้อมเหตุผล ลำดับตามความเสี่ยงยังเป็นค่าเริ่มต้น เปิดเฉพาะโรงเรียนที่ท่านได้อ่านผลประมาณแล้ว",
+        "Besides the risk order, the committees of the schools turned on here see the students "
+        "a home visit is expected to help most (a family about to move away is not helped by "
+        "a visit). Both orders are shown side by side with their reasons; the risk order "
+        "stays first. Turn it on for a school once you have read the estimates above.",
+    ),
+    "benefit_none": (
+        "ยังไม่มีแบบจำลองประโยชน์ของการเยี่ยมบ้าน",
+        "There is no benefit model to order by.",
+    ),
+    "benefit_on": ("เปิด", "On"),
+    "benefit_off": ("ปิด", "Off"),
+    "turn_on": ("เปิดใช้", "Turn on"),
+    "turn_off": ("ปิดการใช้", "Turn off"),
+    "since": ("ตั้งแต่", "Since"),
+    "by_risk": ("ตามความเสี่ยง (ลำดับปกติ)", "By risk (the usual order)"),
+    "by_benefit": ("ตามประโยชน์ที่คาดว่าการเยี่ยมบ้านจะช่วยได้", "By the expected benefit of a visit"),
+    "by_benefit_help": (
+        "ผู้วิเคราะห์เปิดลำดับนี้ให้โรงเรียนของท่าน จากผลการเยี่ยมบ้านที่ผ่านมา ({effect} ต่อการเยี่ยม 1 ครั้ง) "
+        "ลำดับตามความเสี่ยงเลือกผู้ที่มีโอกาสออกมากที่สุด ลำดับนี้เลือกผู้ที่การเยี่ยมน่าจะช่วยได้มากที่สุด "
+        "ทั้งสองอย่างเป็นการประมาณ โปรดใช้วิจารณญาณของคณะกรรมการ",
+        "An analyst turned this order on for your school, from what past home visits did "
+        "({effect} per visit). The risk order puts first who is most likely to leave; this one "
+        "puts first whom a visit is most likely to help. Both are estimates: the committee "
+        "decides.",
+    ),
+    "visit_lowers": (
+        "การเยี่ยมคาดว่าลดโอกาสออกได้",
+        "A visit is expected to lower the chance of leaving by",
+    ),
+    "points": ("จุด", "points"),
+    "addressable": (
+        "โอกาสออกด้วยเหตุที่การเยี่ยมช่วยได้",
+        "Chance of leaving for a reason a visit can address",
+    ),
+    "benefit_why": ("สิ่งที่ทำให้การเยี่ยมน่าจะช่วยได้", "Why a visit may help"),
     # The upload page
     "upload_title": ("ส่งข้อมูลของสถานศึกษา", "Upload your school's data"),
     "upload_help": (

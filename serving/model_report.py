@@ -8,6 +8,7 @@ minute and downloaded files for the life of the process, so a page costs one loo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -22,6 +23,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from core.settings import Settings
+from riskmodel.benefit import BENEFIT_FILE, VisitBenefit
 from riskmodel.registry import (
     CHALLENGER,
     CHAMPION,
@@ -74,6 +76,7 @@ class ModelReports:
         self._lock = threading.Lock()
         self._cached: tuple[float, ModelReport] | None = None
         self._files = Path(tempfile.mkdtemp(prefix="ews-model-report-"))
+        self._benefit: tuple[float, VisitBenefit | None, str | None] | None = None
 
     def _client(self) -> mlflow.MlflowClient:
         return mlflow.MlflowClient(tracking_uri=self.settings.mlflow_tracking_uri)
@@ -147,7 +150,7 @@ class ModelReports:
 
     def file(self, run_id: str, name: str) -> Path | None:
         """One of the run's report files (plots, fairness table), downloaded once."""
-        if name not in (*PLOTS, FAIRNESS_FILE, EFFECTS_FILE):
+        if name not in (*PLOTS, FAIRNESS_FILE, EFFECTS_FILE, BENEFIT_FILE):
             return None
         artifact = f"plots/{name}" if name.endswith(".png") else name
         target = self._files / run_id / name  # a single file lands under its own name
@@ -177,9 +180,42 @@ class ModelReports:
         path = self.file(run.info.run_id, EFFECTS_FILE)
         if path is None:
             return pd.DataFrame(), None
-        table = pd.read_csv(path)
+        try:
+            table = pd.read_csv(path)
+        except pd.errors.EmptyDataError:  # a run that estimated nothing
+            table = pd.DataFrame()
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.info.start_time / 1000))
         return table.astype(object).where(table.notna(), None), when
+
+    def visit_benefit(self, fresh: bool = False) -> tuple[VisitBenefit | None, str | None]:
+        """The newest effects run's home-visit benefit model (None when it made none),
+        and what that run said of it; looked up at most once a minute unless ``fresh``
+        (the analyst's page, which then renews what the plans use)."""
+        with self._lock:
+            cached = self._benefit
+            if not fresh and cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+                return cached[1], cached[2]
+        found = self._newest_benefit()
+        with self._lock:
+            self._benefit = (time.monotonic(), *found)
+        return found
+
+    def _newest_benefit(self) -> tuple[VisitBenefit | None, str | None]:
+        client = self._client()
+        experiment = client.get_experiment_by_name(EFFECTS_EXPERIMENT)
+        if experiment is None:
+            return None, None
+        runs = client.search_runs(
+            [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+        )
+        if not runs:
+            return None, None
+        run = runs[0]
+        why = run.data.tags.get("benefit_order")
+        path = self.file(run.info.run_id, BENEFIT_FILE)
+        if path is None:
+            return None, why
+        return dataclasses.replace(VisitBenefit.read(path), run_id=run.info.run_id), why
 
     def fairness(self, run_id: str) -> pd.DataFrame:
         """The fairness table of a run: group, students, ratios with their intervals."""

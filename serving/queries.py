@@ -18,10 +18,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from features.build import features_as_of
+from features.catalog import catalog
 from features.sources import Sources
+from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from schooldata.tables import ORIGIN_SERVICE, TABLES, student_scores
+from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders, student_scores
 from serving import store
 from serving.access import (
     current_placement,
@@ -32,6 +34,7 @@ from serving.access import (
 )
 from serving.accounts import User
 from serving.schemas import (
+    BenefitVisit,
     Contribution,
     HistoryPoint,
     HomeVisitPlan,
@@ -348,8 +351,11 @@ def home_visit_plan(
     endpoint: str,
     capacity: int | None = None,
     as_of: date | None = None,
+    benefit: VisitBenefit | None = None,
 ) -> HomeVisitPlan:
-    """This week's home visits: the highest-risk students not visited in the last 30 days."""
+    """This week's home visits: the highest-risk students not visited in the last 30 days,
+    and beside them, where an analyst turned it on for the school, the students a visit
+    is expected to help most (``benefit``: the newest model of ``ews effects``)."""
     if user.role != "committee" or user.school_id != school_id:
         raise NotVisible("no such school")
     interventions = TABLES["interventions"]
@@ -368,8 +374,89 @@ def home_visit_plan(
             connection, run.run_id, school_id, limit=capacity + 50, excluding=visited
         )
         students = _listed(connection, _in_scope_now(engine, user, rows)[:capacity])
-    record_reads(engine, user, [s.student_id for s in students], endpoint)
-    return HomeVisitPlan(school_id=school_id, as_of=run.as_of, capacity=capacity, students=students)
+        by_benefit = None
+        if benefit is not None and school_id in store.benefit_order_schools(connection):
+            everyone = store.run_rows(connection, run.run_id, school_id, excluding=visited)
+            by_benefit = _by_benefit(
+                connection, benefit, _in_scope_now(engine, user, everyone), capacity
+            )
+    shown = [s.student_id for s in students] + [s.student_id for s in by_benefit or []]
+    record_reads(engine, user, list(dict.fromkeys(shown)), endpoint)
+    return HomeVisitPlan(
+        school_id=school_id,
+        as_of=run.as_of,
+        capacity=capacity,
+        students=students,
+        by_benefit=by_benefit,
+        benefit_effect=benefit.effect if by_benefit is not None and benefit else None,
+    )
+
+
+def _by_benefit(
+    connection: sa.Connection, benefit: VisitBenefit, rows: Sequence[Any], capacity: int
+) -> list[BenefitVisit]:
+    """The ``capacity`` students a visit is expected to help most, from their stored inputs."""
+    values = [{c["feature"]: c["value"] for c in json.loads(r.contributions)} for r in rows]
+    found = benefit.estimate(values)
+    chosen = sorted(range(len(rows)), key=lambda i: -found[i].benefit)[:capacity]
+    listed = _listed(connection, [rows[i] for i in chosen])
+    names = catalog()
+    return [
+        BenefitVisit(
+            **student.model_dump(),
+            visit_benefit=found[i].benefit,
+            addressable=found[i].addressable,
+            benefit_reasons=[
+                Reason(feature=f, text_th=names[f].name_th, text_en=names[f].name_en)
+                for f in found[i].drivers
+                if f in names
+            ],
+        )
+        for i, student in zip(chosen, listed, strict=True)
+    ]
+
+
+def set_benefit_order(
+    engine: sa.Engine, user: User, school_id: str, on: bool, available: bool, endpoint: str
+) -> None:
+    """An analyst turns a school's benefit order on or off (audited, with who and when)."""
+    if user.role != "analyst":
+        raise NotVisible("no such school")
+    if on and not available:
+        raise InvalidInput(
+            "there is no benefit model to order by: `ews effects` makes one when the "
+            "home-visit estimate is usable and shows that visits help"
+        )
+    schools = TABLES["schools"]
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    with engine.begin() as connection:
+        known = connection.execute(
+            sa.select(schools.c.school_id).where(schools.c.school_id == school_id)
+        ).first()
+        if known is None:
+            raise InvalidInput(f"no school {school_id!r}")
+        updated = connection.execute(
+            sa.update(plan_orders)
+            .where(plan_orders.c.school_id == school_id)
+            .values(benefit_order=on, set_by=user.user_id, set_at=now)
+        ).rowcount
+        if not updated:
+            connection.execute(
+                sa.insert(plan_orders).values(
+                    school_id=school_id, benefit_order=on, set_by=user.user_id, set_at=now
+                )
+            )
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "write",
+                    endpoint,
+                    user.user_id,
+                    detail=f"benefit order {'on' if on else 'off'} for {school_id}",
+                )
+            ],
+        )
 
 
 def record_intervention(

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.tables import list_outcomes, run_drift, run_schools, score_runs
+from schooldata.tables import TABLES, list_outcomes, run_drift, run_schools, score_runs
 from serving import store
 from serving.accounts import User
 
@@ -132,3 +132,22 @@ def school_state(engine: sa.Engine, school_id: str | None, as_of: date) -> dict[
             .first()
         )
     return dict(row) if row is not None else None
+
+
+def plan_order_schools(engine: sa.Engine) -> list[dict[str, Any]]:
+    """Every school with whether its plan shows the benefit order, for the analyst."""
+    schools = TABLES["schools"]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(schools.c.school_id, schools.c.name).order_by(schools.c.school_id)
+        ).all()
+        on = store.benefit_order_schools(connection)
+    return [
+        {
+            "school_id": r.school_id,
+            "name": r.name,
+            "on": r.school_id in on,
+            "since": on[r.school_id].strftime("%Y-%m-%d") if r.school_id in on else None,
+        }
+        for r in rows
+    ]

@@ -154,11 +154,32 @@ class StudentDetail(_Model):
     history: list[HistoryPoint]
 
 
+class BenefitVisit(ListedStudent):
+    visit_benefit: float = Field(
+        description="How much a home visit is expected to lower the chance of leaving "
+        "within the horizon (0.04: by 4 percentage points)."
+    )
+    addressable: float = Field(
+        description="The chance of leaving for a reason a visit can address (not a move away)."
+    )
+    benefit_reasons: list[Reason] = Field(
+        description="What raises that chance most for this student, strongest first."
+    )
+
+
 class HomeVisitPlan(_Model):
     school_id: str
     as_of: dt.date
     capacity: int
-    students: list[ListedStudent]
+    students: list[ListedStudent] = Field(description="The plan in risk order.")
+    by_benefit: list[BenefitVisit] | None = Field(
+        None,
+        description="The same number of visits in order of their expected benefit, beside "
+        "the risk order; only where an analyst turned it on for the school.",
+    )
+    benefit_effect: float | None = Field(
+        None, description="The home-visit estimate the benefit order rests on (ews effects)."
+    )
 
 
 class InterventionIn(_Model):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.tables import run_drift, run_schools, score_runs, student_scores
+from schooldata.tables import plan_orders, run_drift, run_schools, score_runs, student_scores
 
 INSERT_BATCH = 5000
 # What the run decides across students (ranks, tiers, change), not per student.
@@ -230,3 +230,11 @@ def _plain_records(frame: pd.DataFrame, table: sa.Table, run_id: int) -> list[di
             record[str(key)] = value
         records.append(record)
     return records
+
+
+def benefit_order_schools(connection: sa.Connection) -> dict[str, datetime]:
+    """Schools whose plan shows the benefit order too, and since when."""
+    rows = connection.execute(
+        sa.select(plan_orders.c.school_id, plan_orders.c.set_at).where(plan_orders.c.benefit_order)
+    ).all()
+    return {r.school_id: r.set_at for r in rows}

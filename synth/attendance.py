@@ -55,6 +55,7 @@ def simulate_attendance(world: World, cohort: Cohort) -> Array:
     )
     attended = np.where(on_roll, np.isin(status, (0, 2)), 0).sum(axis=1)
     rate: Array = attended / np.maximum(1, on_roll.sum(axis=1))
+    world.attrs["seen_absence"][idx] = 1 - rate
     return rate
 
 

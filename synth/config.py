@@ -80,6 +80,7 @@ class SynthResult:
     # Truth kept for checks; never written among the source files.
     dropouts: pd.DataFrame = field(default_factory=pd.DataFrame)
     effects: pd.DataFrame = field(default_factory=pd.DataFrame)  # every action's true effect
+    visits: pd.DataFrame = field(default_factory=pd.DataFrame)  # a visit's effect, everyone
 
 
 def sigmoid(x: Array) -> Array:

@@ -55,7 +55,9 @@ def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -
             key = f"{frame_name}.{column}"
             (result.blanked if key in optional else result.defects)[key] = len(part)
     students = f["students"]
-    with_id = students.index[students["national_id"].notna()].to_numpy()
+    # Only a 13-digit Thai ID has a check digit to break (G codes and foreign ones do not).
+    thai = students["national_id"].astype("string").str.fullmatch(r"\d{13}").fillna(False)
+    with_id = students.index[thai.to_numpy(dtype=bool)].to_numpy()
     broken = rng.choice(with_id, min(len(with_id), max(1, int(len(with_id) * rate))), replace=False)
     students.loc[broken, "national_id"] = [
         s[:-1] + str((int(s[-1]) + 1) % 10) for s in students.loc[broken, "national_id"]

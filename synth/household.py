@@ -45,6 +45,8 @@ def survey_households(world: World, idx: Array, term_start: date, risk: Array) -
             0,
         )
     ]
+    a["seen_poor"][sel] = per_person < 3000
+    a["seen_no_parents"][sel] = cg_risk >= 0.7  # grandparents, relatives, others or nobody
     distance = np.round(a["distance"][sel], 1)
     survey_day = [term_start + timedelta(days=int(d)) for d in rng.integers(20, 60, k)]
     world.records["household"].append(

@@ -1,10 +1,16 @@
 """What schools do for students, and what it does for them: the simulator's truth.
 
-Early in each term the school acts for students it can see struggling (and visits a few
-others' homes as routine). The action it chooses follows what it sees: a poor family is
-referred to the equity fund, a weak student tutored, a troubled one counselled, most
-visited at home. An action done (not "not at home" or "refused") lowers the student's
-log-odds of leaving this term by its effect, which depends on the student:
+Early in each term the school acts for students its records show struggling (and visits
+a few others' homes as routine). It sees only what it has recorded before the term: last
+term's absence and grades, the last screening's group, the household survey's poverty
+and caregiver; never a student's latent risk or strain. The action it chooses follows
+what it sees: a poor family is referred to the equity fund, a weak student tutored, one
+screened as a problem counselled, a child without parents referred outside, most visited
+at home. (An estimate of the effects from the records can be right only if nothing else
+decided who was helped; schools whose advisors act on what they never record break that,
+which is why the estimates carry a sensitivity figure.) An action done (not "not at
+home" or "refused") lowers the student's log-odds of leaving this term by its effect,
+which depends on the student:
 
 | action | effect on the log-odds of leaving | for whom |
 |---|---|---|
@@ -72,7 +78,6 @@ def effects_for(world: World, idx: Array, kinds: Array, absence: Array, strain: 
 def act(
     world: World,
     idx: Array,
-    risk: Array,
     strain: Array,
     absence: Array,
     advisor: Array,
@@ -87,14 +92,24 @@ def act(
     rng = world.rng
     a = world.attrs
     k = len(idx)
-    struggling = (risk + strain > 1.6) & (rng.random(k) < 0.45)
+    poor, no_parents = a["seen_poor"][idx], a["seen_no_parents"][idx]
+    weak, screened = a["seen_gpa"][idx] < 1.5, a["seen_screening"][idx]
+    concern = (
+        1.5 * (a["seen_absence"][idx] > 0.1)
+        + 0.8 * (screened >= 1)
+        + 0.8 * (screened == 2)
+        + 0.8 * poor
+        + 0.6 * no_parents
+        + 1.0 * weak
+    )
+    struggling = rng.random(k) < sigmoid(-5.0 + 1.2 * concern)
     routine = ~struggling & (rng.random(k) < ROUTINE_VISITS)
     chosen = struggling | routine
     weights = np.tile([0.4, 0.2, 0.15, 0.1, 0.1, 0.05], (k, 1))
-    weights[:, 4] += 0.5 * (a["poverty"][idx] > 0.8)  # the equity fund for the poor
-    weights[:, 3] += 0.4 * (a["ability"][idx] < -0.5)  # tutoring for the weak
-    weights[:, 2] += 0.3 * (strain > 1)  # counselling for the troubled
-    weights[:, 5] += 0.2 * (a["caregiver_risk"][idx] >= 0.8)  # outside help
+    weights[:, 4] += 0.5 * poor  # the equity fund for the poor
+    weights[:, 3] += 0.4 * weak  # tutoring for the weak
+    weights[:, 2] += 0.3 * (screened == 2)  # counselling for the troubled
+    weights[:, 5] += 0.2 * no_parents  # outside help
     weights /= weights.sum(axis=1, keepdims=True)
     pick = (rng.random(k)[:, None] > np.cumsum(weights, axis=1)).sum(axis=1)
     kinds = np.where(routine, "home_visit", np.array(TYPES)[np.minimum(pick, len(TYPES) - 1)])
@@ -137,3 +152,24 @@ def keep_truth(world: World, acted: pd.DataFrame, logit: Array) -> None:
     effect = acted["effect_logit"].to_numpy()
     acted["effect_on_chance"] = sigmoid(logit[rows]) - sigmoid(logit[rows] - effect)
     world.acted.append(acted)
+
+
+def keep_visit_truth(
+    world: World, idx: Array, year: int, term: int, logit: Array, strain: Array, absence: Array
+) -> None:
+    """What a home visit done this term would change for every student on the roll: the
+    chance of leaving this term without any help and with a visit (a committee's plan,
+    replayed, is judged on this; ``logit`` is the log-odds before any help)."""
+    kinds = np.full(len(idx), "home_visit")
+    visit = effects_for(world, idx, kinds, absence, strain) * world.config.help_effect
+    world.visit_truth.append(
+        pd.DataFrame(
+            {
+                "student_id": idx,
+                "academic_year": year,
+                "term": term,
+                "chance_without_help": sigmoid(logit),
+                "visit_effect_on_chance": sigmoid(logit + visit) - sigmoid(logit),
+            }
+        )
+    )

@@ -58,6 +58,7 @@ def simulate_learning(world: World, cohort: Cohort, attendance_rate: Array) -> N
     finished = leave_day >= n_days
     recorded = (term_end + timedelta(days=14)).isoformat()
     rows = []
+    numeric = []
     for subject in SUBJECTS:
         score = (
             2.6
@@ -69,6 +70,7 @@ def simulate_learning(world: World, cohort: Cohort, attendance_rate: Array) -> N
         )
         grade = np.clip(np.round(score * 2) / 2, 0, 4) + 0.0  # no "-0"
         grade[grade == 0.5] = 0.0  # Thai grading has no 0.5
+        numeric.append(grade)
         text = np.array([f"{g:g}" for g in grade], dtype=object)
         text[(attendance_rate < 0.8) & (rng.random(k) < 0.7)] = "มส"
         text[(grade < 1) & (rng.random(k) < 0.3)] = "ร"
@@ -99,6 +101,7 @@ def simulate_learning(world: World, cohort: Cohort, attendance_rate: Array) -> N
             }
         )
     )
+    world.attrs["seen_gpa"][idx[finished]] = np.mean(numeric, axis=0)[finished]
     grades = pd.concat(rows, ignore_index=True)
     world.records["grades"].append(grades[np.tile(finished, len(SUBJECTS) + 1)])
 

@@ -105,7 +105,15 @@ def finish(world: World, years: list[int]) -> SynthResult:
     effects = pd.concat(world.acted, ignore_index=True) if world.acted else pd.DataFrame()
     if len(effects):
         effects["student_id"] = world.student_ids(effects["student_id"].to_numpy())
-    return SynthResult(frames, dropouts=truth, effects=effects)
+    visits = pd.concat(world.visit_truth, ignore_index=True) if world.visit_truth else None
+    if visits is not None:
+        visits["student_id"] = world.student_ids(visits["student_id"].to_numpy())
+    return SynthResult(
+        frames,
+        dropouts=truth,
+        effects=effects,
+        visits=visits if visits is not None else pd.DataFrame(),
+    )
 
 
 def write_directory(result: SynthResult, out: Path, school_files: int = 0) -> list[str]:
@@ -133,12 +141,15 @@ def write_directory(result: SynthResult, out: Path, school_files: int = 0) -> li
 def write_truth(result: SynthResult, folder: Path) -> None:
     """What the simulation knows and a school never does, beside the data: each action's
     true effect (on the log-odds and on the chance of leaving that term, 0 when it was
-    not done), for checking the effect estimates. Ingest never reads it."""
+    not done), for checking the effect estimates; and every student-term's chance of
+    leaving without help and what a home visit would change in it, for replaying a
+    plan (``visits.csv``). Ingest never reads it."""
     folder.mkdir(parents=True, exist_ok=True)
     effects = result.effects.copy()
     if len(effects):
         effects["date"] = pd.to_datetime(effects["date"]).dt.strftime("%Y-%m-%d")
     effects.to_csv(folder / "effects.csv", index=False)
+    result.visits.to_csv(folder / "visits.csv", index=False)
 
 
 def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

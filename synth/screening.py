@@ -67,3 +67,4 @@ def screen_students(world: World, cohort: Cohort) -> None:
         levels_of = frame[domain].to_numpy()
         frame[domain] = np.where(vocational, groups[levels_of], english[levels_of])
     world.records["screenings"].append(frame[on_roll])
+    world.attrs["seen_screening"][idx[on_roll]] = worst[on_roll]

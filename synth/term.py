@@ -14,7 +14,7 @@ from synth.attendance import simulate_attendance
 from synth.causes import term_causes
 from synth.config import sigmoid
 from synth.exits import record_exits
-from synth.interventions import act, keep_truth
+from synth.interventions import act, keep_truth, keep_visit_truth
 from synth.learning import simulate_learning
 from synth.screening import screen_students
 from synth.world import Cohort, World
@@ -60,7 +60,8 @@ def run_term(world: World, year: int, term: int) -> None:
 
     causes = term_causes(world, idx, levels, risk, strain, n_days)
     # Help early in term for students the school can see struggling (synth.interventions).
-    effect, acted = act(world, idx, risk, strain, causes.absence, advisor, start)
+    effect, acted = act(world, idx, strain, causes.absence, advisor, start)
+    keep_visit_truth(world, idx, year, term, causes.logit, strain, causes.absence)
     logit = causes.logit + effect
     keep_truth(world, acted, logit)
     drops = rng.random(k) < sigmoid(logit)

@@ -73,6 +73,14 @@ class World:
                 "poverty": float,
                 "caregiver_risk": float,
                 "distance": float,
+                # What the school's own records last showed (synth.interventions.act):
+                # last term's absence share and GPA, the last screening's worst group,
+                # and the household survey's poverty and caregiver.
+                "seen_absence": float,
+                "seen_gpa": float,
+                "seen_screening": np.int8,
+                "seen_poor": bool,
+                "seen_no_parents": bool,
             }.items()
         }
         self.records: dict[str, list[pd.DataFrame]] = {name: [] for name in SOURCES_BY_NAME}
@@ -80,6 +88,8 @@ class World:
         self.truth: list[dict[str, object]] = []
         # Every action taken and its true effect (synth.interventions.keep_truth).
         self.acted: list[pd.DataFrame] = []
+        # Every student-term's chance of leaving without help and a home visit's effect.
+        self.visit_truth: list[pd.DataFrame] = []
         self.leaving_next: Array = np.zeros(0, dtype=np.int64)  # non-continuation this year-end
 
     def add_students(self, school: int, levels: list[str], academic_year: int) -> Array:
@@ -116,6 +126,7 @@ class World:
             + rng.normal(0, 0.5, k)
         )
         a["strain"][idx] = rng.normal(0, 0.6, k)
+        a["seen_gpa"][idx] = 2.5  # nothing on record yet: nothing seen
         # Typical age for the level, and some over-age children (repeated years).
         typical = np.array(
             [3 + LEVEL_INDEX[lv] if lv[0] in "KPM" else 15 + LEVEL_INDEX[lv] - 15 for lv in levels]

@@ -21,6 +21,7 @@ after weighting). Only aggregate figures leave this module.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 from dataclasses import asdict, dataclass
@@ -36,10 +37,13 @@ from sklearn.model_selection import GroupKFold
 from core.settings import Settings
 from features.build import feature_ids
 from features.sources import Sources
+from riskmodel.benefit import BENEFIT_FILE, CANNOT_PREVENT, VisitBenefit
 from riskmodel.registry import EFFECTS_EXPERIMENT, EFFECTS_FILE
+from training.config import TrainConfig
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
 from training.tracking import configure_tracking
+from training.train import model_inputs
 
 MIN_TREATED = 40
 MIN_LEFT = 10  # treated students who left: fewer, and no interval can be trusted
@@ -50,6 +54,8 @@ MAX_OUTSIDE_SHARE = 0.10
 MAX_IMBALANCE = 0.5  # largest standardised mean difference after weighting
 FOLDS = 5
 Z = 1.959963984540054
+VISIT = "home_visit"
+BENEFIT_WEEKS = 4  # the benefit model learns from one Monday in four of each student
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,10 @@ class Effect:
     imbalance: float | None  # largest |standardised difference| left after weighting
     usable: bool
     why: str
+    # How strong a reason to act that nobody recorded would have to be (as a risk ratio
+    # with both the action and leaving) to move the interval's nearer end to no effect:
+    # 1.0 when the interval already holds no effect (VanderWeele and Ding's E-value).
+    e_value: float | None = None
 
     def covers(self, value: float) -> bool:
         return self.low is not None and self.high is not None and self.low <= value <= self.high
@@ -174,7 +184,22 @@ def estimate(rows: pd.DataFrame, kind: str, features: list[str], seed: int = 0) 
         imbalance,
         not problems,
         "; ".join(problems) if problems else "usable",
+        e_value(left, low, high),
     )
+
+
+def e_value(left_treated: float, low: float, high: float) -> float:
+    """The E-value of the interval's end nearer to no effect, on the risk-ratio scale
+    (the treated's chance of leaving against their chance without the action)."""
+    if low <= 0 <= high:
+        return 1.0
+    nearer = high if high < 0 else low
+    without = left_treated - nearer
+    if without <= 0 or left_treated <= 0:
+        return math.inf
+    ratio = left_treated / without
+    ratio = 1 / ratio if ratio < 1 else ratio
+    return float(ratio + math.sqrt(ratio * (ratio - 1)))
 
 
 def _cross_fitted(
@@ -248,6 +273,8 @@ class EffectsReport:
     simulated: dict[str, float]  # the synthetic data's truth, when given
     rows: int
     run_id: str | None = None
+    benefit: VisitBenefit | None = None  # a home visit's benefit per student, if supported
+    benefit_why: str = ""  # why there is none, or what it rests on
 
     def table(self) -> pd.DataFrame:
         """The aggregate table that is logged and shown: one row per type, no student."""
@@ -286,6 +313,21 @@ def measure_effects(
     if sources.interventions is None or sources.interventions.empty:
         raise ValueError("no intervention is recorded: there is nothing to estimate")
     matrix = build_training_matrix(sources, LabelRules(horizon_days))
+    report = study(sources, matrix, horizon_days, truth, seed)
+    run_id = log_effects(settings, report, horizon_days)
+    benefit = dataclasses.replace(report.benefit, run_id=run_id) if report.benefit else None
+    return dataclasses.replace(report, run_id=run_id, benefit=benefit)
+
+
+def study(
+    sources: Sources,
+    matrix: pd.DataFrame,
+    horizon_days: int,
+    truth: Path | None = None,
+    seed: int = 0,
+) -> EffectsReport:
+    """Every type's estimate and the visit benefit model from a training matrix (its
+    rows may stop before a term, to replay that term afterwards)."""
     features = [
         f for f in feature_ids() if f in matrix and pd.api.types.is_numeric_dtype(matrix[f])
     ]
@@ -293,11 +335,108 @@ def measure_effects(
     kinds = sorted(rows["type"].dropna().unique())
     effects = [estimate(rows, kind, features, seed) for kind in kinds]
     simulated = simulated_effects(pd.read_csv(truth), rows) if truth is not None else {}
-    report = EffectsReport(effects, simulated, len(rows))
-    return EffectsReport(effects, simulated, len(rows), _log(settings, report, horizon_days))
+    visit = next((e for e in effects if e.type == VISIT), None)
+    inputs = [f for f in model_inputs(TrainConfig.load()) if f in features]
+    benefit, why = fit_visit_benefit(sources, matrix, rows, inputs, visit, horizon_days, seed)
+    return EffectsReport(effects, simulated, len(rows), None, benefit, why)
 
 
-def _log(settings: Settings, report: EffectsReport, horizon_days: int) -> str:
+def addressable_labels(sources: Sources, matrix: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """1 where a row's student left within the horizon for a reason a visit can address:
+    every dropout label except a recorded dropout whose reason a visit cannot change."""
+    exits = sources.exits
+    label = matrix["label"].to_numpy(dtype=float)
+    if exits is None or exits.empty or "reason_code" not in exits:
+        return label
+    reason = pd.to_numeric(exits["reason_code"], errors="coerce")
+    gone = exits[(exits["exit_type"] == "dropout") & reason.isin(CANNOT_PREVENT)]
+    gone = gone.assign(exit_date=pd.to_datetime(gone["exit_date"]))[["student_id", "exit_date"]]
+    keyed = matrix[["student_id", "as_of"]].reset_index(drop=True).reset_index()
+    joined = keyed.merge(gone, on="student_id")
+    within = (joined["exit_date"] > joined["as_of"]) & (
+        joined["exit_date"] <= joined["as_of"] + pd.Timedelta(days=horizon_days)
+    )
+    moved = np.zeros(len(matrix), dtype=bool)
+    moved[joined.loc[within, "index"].to_numpy()] = True
+    return np.where(moved, 0.0, label)
+
+
+def fit_visit_benefit(
+    sources: Sources,
+    matrix: pd.DataFrame,
+    rows: pd.DataFrame,
+    features: list[str],
+    visit: Effect | None,
+    horizon_days: int,
+    seed: int = 0,
+) -> tuple[VisitBenefit | None, str]:
+    """The benefit model of ``riskmodel.benefit``, when the visits' estimate supports one.
+
+    The addressable chance is learnt from student-terms with no action at all (the chance
+    without help); the visit's log-odds effect from the visited students, against that
+    chance (they are not among the rows it learnt from).
+    """
+    if visit is None or not visit.usable or visit.high is None or visit.effect is None:
+        why = visit.why if visit is not None else "no home visit is recorded"
+        return None, f"no benefit order: the home-visit estimate is not usable ({why})"
+    if visit.high >= 0:
+        return None, (
+            "no benefit order: the home-visit interval does not exclude no effect "
+            f"({visit.low:+.3f} to {visit.high:+.3f})"
+        )
+    mature = matrix[matrix["mature"].astype(bool)]
+    addressable = pd.Series(addressable_labels(sources, mature, horizon_days), mature.index)
+    acted = rows[rows["type"].notna()]
+    helped = set(zip(acted["student_id"], acted["academic_year"], acted["term"], strict=True))
+    keys = zip(mature["student_id"], mature["academic_year"], mature["term"], strict=True)
+    untouched = mature[[key not in helped for key in keys]]
+    weeks = (untouched["as_of"] - untouched["as_of"].min()).dt.days // 7
+    learn = untouched[weeks % BENEFIT_WEEKS == 0]
+    model = _classifier(
+        learn[features].to_numpy(dtype=float), addressable[learn.index].to_numpy(), seed
+    )
+    visited = rows[rows["type"] == VISIT]
+    labels = addressable_labels(sources, visited, horizon_days)
+    chance = np.clip(_chance(model, visited[features].to_numpy(dtype=float)), 1e-6, 1 - 1e-6)
+    tau = _log_odds_shift(np.log(chance / (1 - chance)), labels)
+    if not tau < 0:
+        return None, (
+            f"no benefit order: among the visited, a visit's effect on leaving for a reason "
+            f"it can address is {tau:+.2f} in log-odds (not below 0)"
+        )
+    benefit = VisitBenefit(
+        features=features,
+        model=model.booster_.model_to_string(),
+        log_odds_effect=tau,
+        effect=visit.effect,
+        low=float(visit.low if visit.low is not None else math.nan),
+        high=visit.high,
+        horizon_days=horizon_days,
+        made_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M"),
+    )
+    return benefit, (
+        f"benefit order available: a visit shifts the log-odds of leaving for a reason it "
+        f"can address by {tau:+.2f} (learnt from {len(visited)} visits)"
+    )
+
+
+def _log_odds_shift(offset: np.ndarray, labels: np.ndarray) -> float:
+    """The maximum-likelihood shift of the log-odds ``offset`` that fits ``labels``."""
+    shift = 0.0
+    for _ in range(50):
+        chance = 1 / (1 + np.exp(-(offset + shift)))
+        slope = float((labels - chance).sum())
+        curvature = float((chance * (1 - chance)).sum())
+        if curvature <= 0:
+            break
+        step = slope / curvature
+        shift += step
+        if abs(step) < 1e-10:
+            break
+    return shift
+
+
+def log_effects(settings: Settings, report: EffectsReport, horizon_days: int) -> str:
     configure_tracking(settings)
     found = mlflow.get_experiment_by_name(EFFECTS_EXPERIMENT)
     experiment = (
@@ -323,8 +462,14 @@ def _log(settings: Settings, report: EffectsReport, horizon_days: int) -> str:
             if e.type in report.simulated:
                 figures["simulated"] = report.simulated[e.type]
             mlflow.log_metrics({f"{e.type}.{k}": float(v) for k, v in figures.items()})
+        mlflow.set_tag("benefit_order", report.benefit_why)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / EFFECTS_FILE
             table.to_csv(path, index=False)
             mlflow.log_artifact(str(path))
+            if report.benefit is not None:
+                mlflow.log_metric(f"{VISIT}.benefit_log_odds", report.benefit.log_odds_effect)
+                model = Path(folder) / BENEFIT_FILE
+                model.write_text(report.benefit.to_json(), encoding="utf-8")
+                mlflow.log_artifact(str(model))
     return str(run.info.run_id)

@@ -121,9 +121,17 @@ def home_visit_plan(
     capacity: Annotated[int | None, Query(ge=0, le=500)] = None,
     as_of: date | None = None,
 ) -> HomeVisitPlan:
-    """This week's home visits: the highest-risk students not visited in the last 30 days."""
+    """This week's home visits: the highest-risk students not visited in the last 30 days;
+    beside them, where an analyst turned it on for the school, the same number in order of
+    a visit's expected benefit (``by_benefit``)."""
     return queries.home_visit_plan(
-        state.engine, user, school_id, "GET /api/v1/schools/{id}/home-visit-plan", capacity, as_of
+        state.engine,
+        user,
+        school_id,
+        "GET /api/v1/schools/{id}/home-visit-plan",
+        capacity,
+        as_of,
+        state.visit_benefit(),
     )
 
 

@@ -423,7 +423,13 @@ def _plan(
     if user.role != "committee" or user.school_id is None:
         return not_found(request, user)
     try:
-        plan = queries.home_visit_plan(state.engine, user, user.school_id, "GET /plan")
+        plan = queries.home_visit_plan(
+            state.engine,
+            user,
+            user.school_id,
+            "GET /plan",
+            benefit=state.visit_benefit(),
+        )
     except queries.NoWeeklyRun:
         words = i18n.words(language(request))
         return render(request, "message.html", user, heading=words["plan"], text=words["no_run"])
@@ -484,8 +490,15 @@ def plan_visit(
 
 
 @router.get("/model", response_class=HTMLResponse)
-def model_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
-    """Champion and challenger side by side, fairness, drift and promotions; no student."""
+def model_page(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    benefit_error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Champion and challenger side by side, fairness, drift, effects and promotions, and
+    the per-school switch of the benefit order; no student."""
     if user.role != "analyst" or state.reports is None:
         return not_found(request, user)
     report = state.reports.report()
@@ -493,13 +506,19 @@ def model_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse
         state.reports.fairness(report.champion.run_id) if report.champion is not None else None
     )
     effects, effects_made = state.reports.effects()
+    benefit, benefit_why = state.reports.visit_benefit(fresh=True)
     return render(
         request,
         "model.html",
         user,
+        status_code,
         report=report,
         effects=effects.to_dict("records"),
         effects_made=effects_made,
+        benefit=benefit,
+        benefit_why=benefit_why,
+        benefit_error=benefit_error,
+        order_schools=reports.plan_order_schools(state.engine),
         versions=[v for v in (report.champion, report.challenger) if v is not None],
         fairness=fairness.to_dict("records") if fairness is not None else [],
         drift=reports.latest_drift(state.engine),
@@ -507,6 +526,34 @@ def model_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse
         drift_word=lambda k: i18n.pick(i18n.DRIFT, k, language(request)),
         fairness_word=lambda k: i18n.pick(i18n.FAIRNESS, k, language(request)),
     )
+
+
+@router.post("/model/benefit-order")
+def benefit_order(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    school_id: Annotated[str, Form()],
+    on: Annotated[str, Form()],
+) -> Response:
+    """An analyst turns a school's benefit order on or off."""
+    check_csrf(request, csrf)
+    if user.role != "analyst" or state.reports is None:
+        return not_found(request, user)
+    available = state.visit_benefit() is not None
+    try:
+        queries.set_benefit_order(
+            state.engine,
+            user,
+            school_id,
+            on == "true",
+            available,
+            "POST /model/benefit-order",
+        )
+    except queries.InvalidInput as error:
+        return model_page(request, state, user, str(error), 422)
+    return RedirectResponse("/model", status_code=303)
 
 
 PLOT_TITLES = {

@@ -5,19 +5,23 @@ against what happened. Screenshots at desktop and phone width go to build/screen
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import httpx
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from schooldata.tables import TABLES, list_outcomes, score_runs, student_scores
-from serving.accounts import create_user, set_password
+from riskmodel.benefit import VisitBenefit
+from schooldata.tables import TABLES, audit_log, list_outcomes, score_runs, student_scores
+from serving.accounts import User, create_user, find_by_username, set_password
 from serving.scoring import weekly_run
 from tests.serving.conftest import DESKTOP, WEEKS, Api, shoot, sign_in
-from training.effects import measure_effects
+from training.effects import EffectsReport, log_effects, measure_effects
 from training.outcomes import check_past_lists
 
 FIRST_TERM_WEEK = "2024-08-05"
@@ -309,3 +313,130 @@ def test_the_analyst_sees_every_schools_outcomes(page: Any, api: Api, judged: pd
     shoot(page, "outcomes-analyst")
     per_school = page.locator("table.outcomes").nth(1).locator("tbody tr")
     assert per_school.count() == len(judged)
+
+
+def _benefit_model(api: Api) -> VisitBenefit:
+    """A benefit model as ``ews effects`` logs it: a LightGBM model of the addressable
+    chance over the served model's inputs (here learnt from the stored risks, so that it
+    ranks students differently from the risk order only through its log-odds)."""
+    with api.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(student_scores.c.contributions, student_scores.c.risk)
+        ).all()
+    values = [{c["feature"]: c["value"] for c in json.loads(r.contributions)} for r in rows]
+    features = api.scorer.features
+    x = np.array([[v.get(f, np.nan) for f in features] for v in values], dtype=float)
+    x = np.where(pd.isna(x), np.nan, x)
+    noise = np.random.default_rng(0).random(len(rows))
+    label = (noise < np.array([r.risk for r in rows]) * 3).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 4, "verbosity": -1, "min_data_in_leaf": 5},
+        lgb.Dataset(x, label),
+        num_boost_round=10,
+    )
+    return VisitBenefit(
+        features=features,
+        model=booster.model_to_string(),
+        log_odds_effect=-0.5,
+        effect=-0.01,
+        low=-0.02,
+        high=-0.002,
+        horizon_days=180,
+        made_at="2026-01-05 10:00",
+    )
+
+
+def test_an_analyst_turns_on_the_benefit_order_and_the_committee_sees_both_orders(
+    page: Any, api: Api
+) -> None:
+    benefit = _benefit_model(api)
+    run_id = log_effects(
+        api.settings, EffectsReport([], {}, 0, benefit=benefit, benefit_why="test model"), 180
+    )
+    committee = f"/api/v1/schools/{api.school}/home-visit-plan"
+    assert api.get(committee, "committee").json()["by_benefit"] is None  # off by default
+
+    sign_in(page, api.url, api.usernames["analyst"], "test-password-of-analyst")
+    page.wait_for_url("**/model")
+    row = page.locator(f"table.plan-orders tr[data-school='{api.school}']")
+    assert "test model" in page.inner_text("p.benefit-why")
+    row.locator("button").click()
+    page.wait_for_url("**/model")
+    assert page.locator(f"table.plan-orders tr[data-school='{api.school}'] b").count() == 1
+    assert page.locator(f"table.plan-orders tr[data-school='{api.other_school}'] b").count() == 0
+    shoot(page, "model-benefit-order")
+    with api.engine.connect() as connection:
+        written = (
+            connection.execute(
+                sa.select(audit_log.c.detail).where(
+                    audit_log.c.endpoint == "POST /model/benefit-order"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert written == [f"benefit order on for {api.school}"]
+
+    plan = api.get(committee, "committee").json()
+    by_risk, by_benefit = plan["students"], plan["by_benefit"]
+    assert len(by_benefit) == len(by_risk) == plan["capacity"] > 0
+    gains = [s["visit_benefit"] for s in by_benefit]
+    assert gains == sorted(gains, reverse=True) and gains[0] > 0  # noqa: PT018
+    expected = benefit.estimate([_inputs(api, s["student_id"], plan["as_of"]) for s in by_benefit])
+    assert [round(e.benefit, 9) for e in expected] == [round(g, 9) for g in gains]
+    assert plan["benefit_effect"] == pytest.approx(-0.01)
+
+    page.context.clear_cookies()
+    sign_in(page, api.url, api.usernames["committee"], "test-password-of-committee")
+    page.wait_for_url("**/list")
+    page.goto(f"{api.url}/plan")
+    assert page.locator("section.by-risk .card.visit").count() == len(by_risk)
+    assert page.locator("section.by-benefit .card.visit").count() == len(by_benefit)
+    assert page.locator("section.by-benefit p.benefit").count() == len(by_benefit)
+    first = page.locator("section.by-benefit .card.visit").first.get_attribute("data-student")
+    assert first == by_benefit[0]["student_id"]
+    shoot(page, "plan-benefit")
+
+    # Turned off, the committee sees the risk order alone again.
+    from serving.queries import set_benefit_order
+
+    analyst = _analyst(api)
+    set_benefit_order(api.engine, analyst, api.school, False, True, "tests")
+    assert api.get(committee, "committee").json()["by_benefit"] is None
+    assert run_id
+
+
+def test_the_benefit_order_cannot_be_turned_on_without_a_model_or_by_others(api: Api) -> None:
+    from serving.queries import InvalidInput, NotVisible, set_benefit_order
+
+    with pytest.raises(InvalidInput, match="no benefit model"):
+        set_benefit_order(api.engine, _analyst(api), api.school, True, False, "tests")
+    committee = _user(api, "committee")
+    with pytest.raises(NotVisible):
+        set_benefit_order(api.engine, committee, api.school, True, True, "tests")
+
+
+def _inputs(api: Api, student_id: str, as_of: str) -> dict[str, float | None]:
+    """The model inputs stored for a student in the newest run of that week."""
+    with api.engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(student_scores.c.contributions)
+            .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
+            .where(
+                (student_scores.c.student_id == student_id)
+                & (score_runs.c.as_of == pd.Timestamp(as_of).date())
+            )
+            .order_by(student_scores.c.run_id.desc())
+        ).first()
+    assert stored is not None
+    return {c["feature"]: c["value"] for c in json.loads(stored.contributions)}
+
+
+def _user(api: Api, role: str) -> User:
+    user = find_by_username(api.engine, api.usernames[role])
+    assert user is not None
+    return user
+
+
+def _analyst(api: Api) -> User:
+    return _user(api, "analyst")

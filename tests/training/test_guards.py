@@ -22,14 +22,17 @@ from training.promote import promote
 
 
 def _without_signal(matrix: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """The same weeks, with who leaves and when given to students picked at random."""
+    """The same weeks, with each departure given to a student picked at random among
+    those on the roll in the weeks before it (so as many leave, and when, as before)."""
     rng = np.random.default_rng(seed)
-    students = matrix["student_id"].unique()
-    leavers = matrix.loc[matrix["label"] == 1].groupby("student_id")["event_date"].first()
-    chosen = rng.choice(students, len(leavers), replace=False)
-    event = pd.Series(rng.permutation(leavers.to_numpy()), index=chosen)
-    dates = pd.to_datetime(matrix["student_id"].map(event))
     horizon = pd.Timedelta(days=180)
+    leavers = matrix.loc[matrix["label"] == 1].groupby("student_id")["event_date"].first()
+    event: dict[str, pd.Timestamp] = {}
+    for day in pd.to_datetime(leavers.to_numpy()):
+        near = matrix["as_of"].between(day - horizon, day, inclusive="left")
+        free = np.setdiff1d(matrix.loc[near, "student_id"].unique(), list(event))
+        event[str(rng.choice(free))] = day
+    dates = pd.to_datetime(matrix["student_id"].map(event))
     label = (dates > matrix["as_of"]) & (dates <= matrix["as_of"] + horizon)
     return matrix.assign(label=label.astype(int), event_date=dates.where(label))
 
