@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import sqlalchemy as sa
 import uvicorn
 
@@ -42,7 +43,7 @@ from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.app import create_app
 from serving.scoring import Scorer
-from serving.store import insert_rows
+from serving.store import insert_rows, list_counts
 
 SCHOOLS = 1000
 PER_ADVISOR = 40
@@ -134,6 +135,8 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
             )
             rows = score_rows(students, run_id, per_school, seed=week)
             insert_rows(connection, student_scores, rows)
+            # The per-school counts the weekly run stores with the run (store.store_run).
+            counts = list_counts(pd.DataFrame(rows)).set_index("school_id")
             insert_rows(
                 connection,
                 run_schools,
@@ -145,6 +148,7 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
                         "scored": per_school,
                         "newest_attendance": as_of - timedelta(days=3),
                         "stale": False,
+                        **{k: int(v) for k, v in counts.loc[f"S{s:05d}"].items()},
                     }
                     for s in range(SCHOOLS)
                 ],

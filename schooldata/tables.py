@@ -197,6 +197,12 @@ run_schools = sa.Table(
     sa.Column("newest_screening", sa.Date),
     sa.Column("school_days_missing", sa.Integer),
     sa.Column("stale", sa.Boolean, nullable=False),
+    # The school's list that week, counted once when the run is stored (the area page
+    # reads these instead of counting a country's rows on every request; empty for runs
+    # stored before migration 0009).
+    sa.Column("high", sa.Integer, nullable=True),
+    sa.Column("watch", sa.Integer, nullable=True),
+    sa.Column("new_on_list", sa.Integer, nullable=True),
 )
 
 # Each run's model inputs against the training reference (riskmodel.drift).

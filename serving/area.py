@@ -60,42 +60,30 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
             return None
         latest, previous = weeks[0], (weeks[1] if len(weeks) > 1 else None)
         run_ids = [w.run_id for w in weeks]
-        counts: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
-        for run_id, school_id, tier, n in connection.execute(
-            sa.select(
-                student_scores.c.run_id,
-                student_scores.c.school_id,
-                student_scores.c.tier,
-                sa.func.count(),
+        fresh: dict[str, Any] = {}
+        counts: dict[tuple[int, str], dict[str, int]] = {}
+        counted: set[int] = set()  # runs stored with their counts (migration 0009 on)
+        for r in connection.execute(
+            sa.select(run_schools).where(
+                run_schools.c.run_id.in_(run_ids)
+                & _schools_filter(run_schools.c.school_id, schools)
             )
-            .where(
-                student_scores.c.run_id.in_(run_ids)
-                & _schools_filter(student_scores.c.school_id, schools)
-            )
-            .group_by(student_scores.c.run_id, student_scores.c.school_id, student_scores.c.tier)
         ):
-            counts[(int(run_id), str(school_id))][str(tier)] = int(n)
-        fresh = {
-            r.school_id: r
-            for r in connection.execute(
-                sa.select(run_schools).where(
-                    (run_schools.c.run_id == latest.run_id)
-                    & _schools_filter(run_schools.c.school_id, schools)
-                )
-            )
+            if r.run_id == latest.run_id:
+                fresh[r.school_id] = r
+            if r.high is not None:
+                counted.add(int(r.run_id))
+                counts[(int(r.run_id), str(r.school_id))] = {"high": r.high, "watch": r.watch}
+        new_on_list = {
+            school: int(r.new_on_list or 0)
+            for school, r in fresh.items()
+            if r.new_on_list is not None
         }
-        new_on_list: dict[str, int] = dict(
-            connection.execute(
-                sa.select(student_scores.c.school_id, sa.func.count())
-                .where(
-                    (student_scores.c.run_id == latest.run_id)
-                    & (student_scores.c.change == "new")
-                    & student_scores.c.tier.in_(("high", "watch"))
-                    & _schools_filter(student_scores.c.school_id, schools)
-                )
-                .group_by(student_scores.c.school_id)
-            ).all()
-        )
+        uncounted = [run for run in run_ids if run not in counted]
+        if uncounted:
+            counts |= _count_rows(connection, uncounted, schools)
+        if latest.run_id not in counted:
+            new_on_list = _new_on_list(connection, latest.run_id, schools)
         in_force = interventions.c.intervention_id.not_in(
             sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
         )
@@ -149,12 +137,13 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
         now = counts.get((latest.run_id, school), {})
         before = counts.get((previous.run_id, school)) if previous is not None else None
         state = fresh.get(school)
+        scored = int(state.scored) if state is not None else sum(now.values())
         figures.append(
             AreaSchool(
                 school_id=school,
                 name=names.get(school),
-                enrolled=int(state.enrolled) if state is not None else sum(now.values()),
-                scored=sum(now.values()),
+                enrolled=int(state.enrolled) if state is not None else scored,
+                scored=scored,
                 high=now.get("high", 0),
                 watch=now.get("watch", 0),
                 high_change=(now.get("high", 0) - before.get("high", 0)) if before else None,
@@ -183,6 +172,46 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
         previous_as_of=previous.as_of if previous is not None else None,
         schools=figures,
         referred=referred,
+    )
+
+
+def _count_rows(
+    connection: sa.Connection, run_ids: list[int], schools: tuple[str, ...] | None
+) -> dict[tuple[int, str], dict[str, int]]:
+    """Tier counts by run and school, counted from the stored rows (runs stored before
+    their counts were kept)."""
+    counts: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+    for run_id, school_id, tier, n in connection.execute(
+        sa.select(
+            student_scores.c.run_id,
+            student_scores.c.school_id,
+            student_scores.c.tier,
+            sa.func.count(),
+        )
+        .where(
+            student_scores.c.run_id.in_(run_ids)
+            & _schools_filter(student_scores.c.school_id, schools)
+        )
+        .group_by(student_scores.c.run_id, student_scores.c.school_id, student_scores.c.tier)
+    ):
+        counts[(int(run_id), str(school_id))][str(tier)] = int(n)
+    return dict(counts)
+
+
+def _new_on_list(
+    connection: sa.Connection, run_id: int, schools: tuple[str, ...] | None
+) -> dict[str, int]:
+    return dict(
+        connection.execute(
+            sa.select(student_scores.c.school_id, sa.func.count())
+            .where(
+                (student_scores.c.run_id == run_id)
+                & (student_scores.c.change == "new")
+                & student_scores.c.tier.in_(("high", "watch"))
+                & _schools_filter(student_scores.c.school_id, schools)
+            )
+            .group_by(student_scores.c.school_id)
+        ).all()
     )
 
 

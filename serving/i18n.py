@@ -226,6 +226,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "recorded would have to act to explain the effect away; 1 means the interval already "
         "holds no effect.",
     ),
+    "page": ("หน้า", "Page"),
+    "previous_page": ("ก่อนหน้า", "Previous"),
+    "next_page": ("ถัดไป", "Next"),
     # The benefit order (model page and plan)
     "benefit_order": ("ลำดับตามประโยชน์ของการเยี่ยมบ้าน", "Plan by the benefit of a visit"),
     "benefit_order_help": (

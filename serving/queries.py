@@ -163,8 +163,10 @@ def risk_list(
     limit: int = 200,
     classroom: str | None = None,
     action: str = "read",
+    offset: int = 0,
 ) -> RiskList:
-    """The week's ranked list for a school or an advisor, within the caller's scope.
+    """The week's ranked list for a school or an advisor, within the caller's scope:
+    ``limit`` students from the ``offset``-th on.
 
     Only the students shown are recorded as read (``action``: read, or download).
     """
@@ -189,6 +191,7 @@ def risk_list(
             classroom,
             rank_by="rank_in_advisor" if user.role == "advisor" else "rank_in_school",
             limit=limit,
+            offset=offset,
         )
         students = _listed(connection, _in_scope_now(engine, user, rows))
     record_reads(engine, user, [s.student_id for s in students], endpoint, action)

@@ -71,6 +71,7 @@ def run_rows(
     rank_by: str = "rank_in_school",
     limit: int | None = None,
     excluding: sa.Select[Any] | None = None,
+    offset: int = 0,
 ) -> Sequence[Any]:
     """Rows of one run, filtered, in rank order (by school then rank when unfiltered).
 
@@ -90,6 +91,8 @@ def run_rows(
     query = query.order_by(student_scores.c.school_id, student_scores.c[rank_by])
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return connection.execute(query).all()
 
 
@@ -157,10 +160,32 @@ def store_run(
                 axis=1,
             )
             insert_rows(connection, student_scores, _records(batch, int(run_id)))
+        if schools is not None and not schools.empty and "school_id" in ranked:
+            schools = schools.drop(columns=COUNT_COLUMNS, errors="ignore").merge(
+                list_counts(ranked), on="school_id", how="left"
+            )
         for table, frame in ((run_schools, schools), (run_drift, drift)):
             if frame is not None and not frame.empty:
                 insert_rows(connection, table, _plain_records(frame, table, int(run_id)))
     return int(run_id), existing is not None
+
+
+COUNT_COLUMNS = ["high", "watch", "new_on_list"]
+
+
+def list_counts(ranked: pd.DataFrame) -> pd.DataFrame:
+    """Each school's students in the high and watch tiers, and those of them new on the
+    list this week (``school_id`` and ``COUNT_COLUMNS``)."""
+    listed = ranked["tier"].isin(("high", "watch"))
+    flags = pd.DataFrame(
+        {
+            "school_id": ranked["school_id"].to_numpy(),
+            "high": ranked["tier"].eq("high").to_numpy(),
+            "watch": ranked["tier"].eq("watch").to_numpy(),
+            "new_on_list": (listed & ranked["change"].eq("new")).to_numpy(),
+        }
+    )
+    return flags.groupby("school_id", as_index=False)[COUNT_COLUMNS].sum()
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:

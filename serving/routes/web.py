@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -288,6 +288,9 @@ def switch_language(code: str, next: str = "/list") -> RedirectResponse:  # noqa
     return response
 
 
+PAGE_SIZE = 100  # a school's list on a page; the download holds all of it
+
+
 def _listing(
     state: AppState,
     user: User,
@@ -295,15 +298,18 @@ def _listing(
     tier: str | None,
     endpoint: str = "GET /list",
     action: str = "read",
+    limit: int = 5000,
+    offset: int = 0,
 ) -> RiskList:
     return queries.risk_list(
         state.engine,
         user,
         endpoint,
         tiers=[tier] if tier else None,
-        limit=2000,
+        limit=limit,
         classroom=classroom or None,
         action=action,
+        offset=offset,
     )
 
 
@@ -314,6 +320,7 @@ def risk_list_page(
     user: WebUser,
     classroom: str | None = None,
     tier: str | None = None,
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
     words = i18n.words(language(request))
     if not user.sees_students:
@@ -321,7 +328,11 @@ def risk_list_page(
             request, "message.html", user, heading=words["list"], text=words["no_student_data"]
         )
     try:
-        listing = _listing(state, user, classroom, tier)
+        listing = _listing(
+            state, user, classroom, tier, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        # A full page may have a next one (reading one more would audit a student unseen).
+        more = len(listing.students) == PAGE_SIZE
         classrooms = queries.classrooms(state.engine, user)
     except queries.NoWeeklyRun:
         return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
@@ -334,6 +345,8 @@ def risk_list_page(
         classrooms=classrooms,
         classroom=classroom,
         tier=tier,
+        page=page,
+        more=more,
     )
 
 

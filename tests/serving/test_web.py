@@ -10,6 +10,7 @@ import re
 
 import httpx
 
+from serving.routes import web
 from tests.serving.conftest import PASSWORDS, Api, shoot
 
 
@@ -151,3 +152,28 @@ def test_bad_plan_input_gets_a_clear_error_and_changes_nothing(api: Api) -> None
         )
         assert after is not None
         assert after.group(1) == before
+
+
+def test_a_committee_pages_through_its_whole_school(page, api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(web, "PAGE_SIZE", 30)  # the server runs in this process
+    _sign_in(page, api, "committee")
+    page.goto(f"{api.url}/list")
+    csv = page.request.get(f"{api.url}/list.csv").text()
+    everyone = csv.count("\n") - 1  # the download holds the whole school
+    assert everyone > 2 * web.PAGE_SIZE  # three pages at least
+
+    seen: list[str] = []
+    ranks: list[int] = []
+    while True:
+        rows = page.locator("tr.student")
+        assert rows.count() <= web.PAGE_SIZE
+        seen += rows.evaluate_all("rows => rows.map(r => r.dataset.student)")
+        ranks += [int(t) for t in page.locator("tr.student td:first-child").all_inner_texts()]
+        following = page.locator("nav.pager a[rel=next]")
+        if following.count() == 0:
+            break
+        following.click()
+        page.wait_for_url("**page=*")
+    assert len(seen) == len(set(seen)) == everyone
+    assert ranks == sorted(ranks)
+    shoot(page, "list-committee-last-page")
