@@ -92,12 +92,14 @@ def run(work: Path, students: int, schools: int, seed: int) -> None:
     )
     by_risk = replay_term(term, lambda rows: _risk(risk_model, rows, earlier.benefit))
     by_benefit = replay_term(term, lambda rows: _benefit(earlier.benefit, rows))
+    # What perfect foresight would do: the true chance of leaving, the true benefit.
+    chance = replay_term(term, lambda rows: rows["chance_without_help"].to_numpy())
     oracle = replay_term(term, lambda rows: -rows["visit_effect_on_chance"].to_numpy())
     print(
         f"replayed {len(term['student_id'].unique()):,} students, "
-        f"{by_risk[1]} visits by risk, {by_benefit[1]} by benefit "
-        f"(knowing the truth: {oracle[0]:.4f} a visit) "
-        f"in {time.perf_counter() - started:.0f} s"
+        f"{by_risk[1]} visits by risk, {by_benefit[1]} by benefit; ordered by the true "
+        f"chance of leaving {chance[0]:.4f} a visit, by the true benefit {oracle[0]:.4f} "
+        f"(in {time.perf_counter() - started:.0f} s)"
     )
     print(
         f"covered={covered}/{len(estimated)} prevented_per_visit_benefit={by_benefit[0]:.4f} "

@@ -2,9 +2,10 @@
 
 Fills a PostgreSQL database with ``--students`` (default 1,000,000) students in 1,000
 schools, their enrolments and ``--weeks`` (default 10) stored weekly runs, then starts
-the service on a real uvicorn server and has ``--clients`` concurrent users (advisors,
-care committees, an area office, integrations) request, again and again: the advisor's
-list, a student page, the committee's plan, the area office's page and
+the service (``ews serve --workers``, in processes of its own) and has ``--clients``
+concurrent users (advisors, care committees, an area office, integrations) request,
+again and again: the advisor's list, a student page, the committee's plan, the
+committee's whole-school list, the area office's page and
 ``GET /api/v1/risk-list``. It prints p50 and p95 of each, and last:
 
     worst=<route> p95_ms=<n> students=<n> weeks=<n>
@@ -19,9 +20,12 @@ Run: ``make bench-pages``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import secrets
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -33,7 +37,6 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import sqlalchemy as sa
-import uvicorn
 
 from benchmarks.common import synthetic_database, trained_champion
 from benchmarks.store import _postgres, score_rows
@@ -41,8 +44,6 @@ from core.settings import Settings
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.accounts import create_user, set_password
-from serving.app import create_app
-from serving.scoring import Scorer
 from serving.store import insert_rows, list_counts
 
 SCHOOLS = 1000
@@ -174,6 +175,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=40, help="per client and route")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (cores)")
     parser.add_argument("--url", help="an empty PostgreSQL database (default: a throwaway one)")
     args = parser.parse_args()
     with _postgres(args.url) as url, tempfile.TemporaryDirectory() as folder:
@@ -221,16 +223,29 @@ def main() -> None:
         for user, _ in accounts.values():
             set_password(engine, user.user_id, PASSWORD, "bench", must_change=False)
         token = accounts["committee"][1]
-        app = create_app(served, scorer=Scorer(bundle, version))
         port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        # The server in its own processes, as `ews serve` runs it: the load's client
+        # threads here never share an interpreter with it.
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("ews")),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=os.environ
+            | {
+                "EWS_DATABASE_URL": url,
+                "EWS_MLFLOW_TRACKING_URI": str(served.mlflow_tracking_uri),
+                "EWS_MLFLOW_ARTIFACT_ROOT": str(served.mlflow_artifact_root),
+                "EWS_SECRETS_FILE": str(served.secrets_file),
+            },
+            stdout=subprocess.DEVNULL,
         )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
         base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base, server)
         routes = {
             "GET /list (advisor)": ("advisor", "/list"),
             "GET /students/{id} (advisor)": ("advisor", "/students/ST00000001"),
@@ -239,9 +254,11 @@ def main() -> None:
             "GET /area (area office)": ("area", "/area"),
             "GET /api/v1/risk-list (token)": (None, "/api/v1/risk-list?limit=200"),
         }
-        timings = _load(base, routes, token, args.clients, args.requests)
-        server.should_exit = True
-        thread.join(timeout=10)
+        try:
+            timings = _load(base, routes, token, args.clients, args.requests)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
         engine.dispose()
     worst = ("", 0.0)
     for route, values in timings.items():
@@ -250,6 +267,18 @@ def main() -> None:
         if p95 > worst[1]:
             worst = (route.split(" (")[0].replace(" ", "_"), p95)
     print(f"worst={worst[0]} p95_ms={worst[1]:.0f} students={args.students} weeks={args.weeks}")
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if server.poll() is not None:
+            raise RuntimeError(f"the server stopped at start-up (exit {server.returncode})")
+        try:
+            httpx.get(f"{base}/login", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start in two minutes")
 
 
 def _load(

@@ -725,8 +725,17 @@ def export(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (one per core serves the most users; each loads the "
+            "champion and checks its files).",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the API (and web pages) with uvicorn; the champion is loaded once."""
+    """Serve the API (and web pages) with uvicorn; the champion is loaded once a process."""
     import logging
 
     import uvicorn
@@ -738,6 +747,16 @@ def serve(
     scorer = _scorer(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Access logs would print paths, and paths carry student ids: the app logs route templates.
+    if workers > 1:  # each process builds the app from the same environment
+        uvicorn.run(
+            "serving.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+        )
+        return
     uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
 
 

@@ -37,6 +37,12 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
 }
 
 
+def app_from_environment() -> FastAPI:
+    """The service as configured by the environment (``ews serve --workers N``: each
+    worker process builds its own, loading and checking the champion)."""
+    return create_app(Settings())
+
+
 def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
     """Build the service. The champion is fetched and verified at start-up unless given.
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -244,3 +251,44 @@ def test_student_page_data_has_history_and_contributions(api: Api) -> None:
     assert body["latest"]["student_id"] == api.own_student
     assert len(body["contributions"]) == len(api.scorer.features)
     assert body["name"]
+
+
+def test_ews_serve_runs_several_worker_processes_from_the_environment(api: Api) -> None:
+    """`ews serve --workers 2`: each process builds the app from the environment, loads the
+    champion, and answers with the same data and the same access rules."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = api.settings
+    env = os.environ | {
+        "EWS_DATABASE_URL": settings.database_url,
+        "EWS_MLFLOW_TRACKING_URI": str(settings.mlflow_tracking_uri),
+        "EWS_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
+    }
+    if settings.secrets_file is not None:
+        env["EWS_SECRETS_FILE"] = str(settings.secrets_file)
+    ews = str(Path(sys.executable).with_name("ews"))
+    server = subprocess.Popen(
+        [ews, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            try:
+                httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {api.tokens['advisor']}"}
+        answers = [httpx.get(f"{base}/api/v1/risk-list", headers=headers) for _ in range(6)]
+        assert {a.status_code for a in answers} == {200}
+        assert answers[0].json() == api.get("/api/v1/risk-list", "advisor").json()
+        far = httpx.get(f"{base}/api/v1/students/{api.far_student}", headers=headers)
+        assert far.status_code == 404
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
