@@ -958,7 +958,8 @@ def demo(
     schools: Annotated[int, typer.Option(min=3)] = 20,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop before serving.")] = False,
 ) -> None:
-    """Run the whole job on synthetic data: synth → ingest (→ train → promote → score → serve)."""
+    """Run the whole job on synthetic data: synth → ingest (→ train → promote → score →
+    check past lists → estimate effects → serve)."""
     console.rule("1. Synthetic data")
     synth(
         out=data_dir,
@@ -995,11 +996,13 @@ def demo(
         score(as_of=day)
     console.rule("6. Each past list against what happened")
     outcomes(horizon_days=None)
-    console.rule("7. Accounts (one per role)")
+    console.rule("7. Which help worked (against the simulator's truth)")
+    effects(horizon_days=180, truth=data_dir / "truth" / "effects.csv")
+    console.rule("8. Accounts (one per role)")
     tokens = _demo_accounts(settings)
     if no_serve:
         return
-    console.rule("8. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
+    console.rule("9. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
     advisor = tokens["advisor"]
     console.print("Try:")
     console.print("  curl http://127.0.0.1:8000/health")
