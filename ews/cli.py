@@ -588,7 +588,7 @@ def effects(
         title=f"Effect on leaving within {horizon_days} days, among the students helped "
         f"({time.perf_counter() - started:.0f} s)"
     )
-    columns = ["type", "treated", "left", "effect [95% interval]", "overlap", "E-value", "use?"]
+    columns = ["type", "treated", "left", "effect [95%]", "overlap", "E", "use?"]
     if report.simulated:
         columns.insert(4, "simulated")
     for column in columns:
@@ -606,17 +606,20 @@ def effects(
             estimate,
             f"{1 - e.outside_overlap:.0%}" if e.effect is not None else "–",
             f"{e.e_value:.2f}" if e.e_value is not None else "–",
-            "[green]yes[/green]" if e.usable else f"[yellow]no: {e.why}[/yellow]",
+            "[green]yes[/green]" if e.usable else "[yellow]no[/yellow]",
         ]
         if report.simulated:
             simulated = report.simulated.get(e.type)
             row.insert(4, f"{simulated:+.3f}" if simulated is not None else "–")
         table.add_row(*row)
     console.print(table)
+    for e in report.effects:
+        if not e.usable:
+            console.print(f"[yellow]{e.type}: not usable: {e.why}[/yellow]")
     console.print(
         "An effect is a change in the chance of leaving (−0.010: one student fewer in a "
         "hundred helped). Overlap: the share of helped students with comparable students "
-        f"who were not helped. E-value: how strongly (as a risk ratio with both the help "
+        f"who were not helped. E (the E-value): how strongly (as a risk ratio with both the help "
         f"and leaving) a reason to act that nobody recorded would have to work to explain "
         f"the effect away; 1 when the interval already holds no effect. Logged to MLflow "
         f"(run {report.run_id})."
