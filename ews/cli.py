@@ -87,12 +87,23 @@ def synth(
             "export without advisors.",
         ),
     ] = 2,
+    help_effect: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=5.0,
+            help="Multiplies every action's simulated effect (0: help changes nothing, "
+            "and ews effects must find nothing).",
+        ),
+    ] = 1.0,
 ) -> None:
     """Write a synthetic data directory in the data contract's format."""
     from synth import SynthConfig, dropout_rates_by_level, generate, write_directory
 
     started = time.perf_counter()
-    config = SynthConfig(schools, students, years, first_year, seed, defect_rate)
+    config = SynthConfig(
+        schools, students, years, first_year, seed, defect_rate, help_effect=help_effect
+    )
     with _progress() as progress:
         progress.add_task("simulating schools", total=None)
         result = generate(config)
@@ -625,8 +636,13 @@ def effects(
         f"(run {report.run_id})."
     )
     console.print(
-        f"Home-visit benefit order: {report.benefit_why}. An analyst turns it on per school "
-        "on the model page; committees then see it beside the risk order."
+        f"Home-visit benefit order: {report.benefit_why}."
+        + (
+            " An analyst turns it on per school on the model page; committees then see it "
+            "beside the risk order."
+            if report.benefit is not None
+            else ""
+        )
     )
 
 
