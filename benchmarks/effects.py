@@ -34,7 +34,7 @@ from schooldata.ingest import ingest_directory
 from serving.queries import DEFAULT_CAPACITY
 from synth import SynthConfig, generate, write_directory
 from synth.interventions import OUTCOME_SHARES
-from training.effects import BENEFIT_WEEKS, _chance, _classifier, measure_effects, study
+from training.effects import chance_of, classifier, measure_effects, some_weeks, study
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
 
@@ -124,14 +124,12 @@ def replay_term(term: pd.DataFrame, order) -> tuple[float, int]:  # type: ignore
 
 
 def _risk_model(before: pd.DataFrame, features: list[str], seed: int):  # type: ignore[no-untyped-def]
-    mature = before[before["mature"].astype(bool)]
-    weeks = (mature["as_of"] - mature["as_of"].min()).dt.days // 7
-    learn = mature[weeks % BENEFIT_WEEKS == 0]
-    return _classifier(learn[features].to_numpy(dtype=float), learn["label"].to_numpy(), seed)
+    learn = some_weeks(before[before["mature"].astype(bool)])
+    return classifier(learn[features].to_numpy(dtype=float), learn["label"].to_numpy(), seed)
 
 
 def _risk(model, rows: pd.DataFrame, benefit: VisitBenefit) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return _chance(model, rows[benefit.features].to_numpy(dtype=float))
+    return chance_of(model, rows[benefit.features].to_numpy(dtype=float))
 
 
 def _benefit(benefit: VisitBenefit, rows: pd.DataFrame) -> np.ndarray:

@@ -210,19 +210,19 @@ def _cross_fitted(
     untreated_risk = np.full(len(x), label[~treated].mean())
     folds = GroupKFold(n_splits=FOLDS)
     for fit, held in folds.split(x, treated, groups=students.to_numpy()):
-        propensity[held] = _chance(_classifier(x[fit], treated[fit], seed), x[held])
+        propensity[held] = chance_of(classifier(x[fit], treated[fit], seed), x[held])
         control = fit[~treated[fit]]
         if label[control].min() != label[control].max():
-            model = _classifier(x[control], label[control], seed)
-            untreated_risk[held] = _chance(model, x[held])
+            model = classifier(x[control], label[control], seed)
+            untreated_risk[held] = chance_of(model, x[held])
     return propensity, untreated_risk
 
 
-def _chance(model: lgb.LGBMClassifier, x: np.ndarray) -> np.ndarray:
+def chance_of(model: lgb.LGBMClassifier, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(x))[:, 1]
 
 
-def _classifier(x: np.ndarray, y: np.ndarray, seed: int) -> lgb.LGBMClassifier:
+def classifier(x: np.ndarray, y: np.ndarray, seed: int) -> lgb.LGBMClassifier:
     model = lgb.LGBMClassifier(
         n_estimators=100,
         learning_rate=0.05,
@@ -390,14 +390,13 @@ def fit_visit_benefit(
     helped = set(zip(acted["student_id"], acted["academic_year"], acted["term"], strict=True))
     keys = zip(mature["student_id"], mature["academic_year"], mature["term"], strict=True)
     untouched = mature[[key not in helped for key in keys]]
-    weeks = (untouched["as_of"] - untouched["as_of"].min()).dt.days // 7
-    learn = untouched[weeks % BENEFIT_WEEKS == 0]
-    model = _classifier(
+    learn = some_weeks(untouched)
+    model = classifier(
         learn[features].to_numpy(dtype=float), addressable[learn.index].to_numpy(), seed
     )
     visited = rows[rows["type"] == VISIT]
     labels = addressable_labels(sources, visited, horizon_days)
-    chance = np.clip(_chance(model, visited[features].to_numpy(dtype=float)), 1e-6, 1 - 1e-6)
+    chance = np.clip(chance_of(model, visited[features].to_numpy(dtype=float)), 1e-6, 1 - 1e-6)
     tau = _log_odds_shift(np.log(chance / (1 - chance)), labels)
     if not tau < 0:
         return None, (
@@ -418,6 +417,13 @@ def fit_visit_benefit(
         f"benefit order available: a visit shifts the log-odds of leaving for a reason it "
         f"can address by {tau:+.2f} (learnt from {len(visited)} visits)"
     )
+
+
+def some_weeks(rows: pd.DataFrame) -> pd.DataFrame:
+    """One Monday in ``BENEFIT_WEEKS`` of the rows (a student's weeks are much alike)."""
+    weeks = (rows["as_of"] - rows["as_of"].min()).dt.days // 7
+    kept: pd.DataFrame = rows[(weeks % BENEFIT_WEEKS == 0).to_numpy()]
+    return kept
 
 
 def _log_odds_shift(offset: np.ndarray, labels: np.ndarray) -> float:
