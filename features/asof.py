@@ -32,26 +32,21 @@ def cumulative_at(
     Returns:
         A frame aligned with ``anchors`` holding the sums (0 where no event precedes).
     """
-    ordered = events.sort_values(["student_id", date_column], kind="stable")
-    sums = ordered.groupby("student_id", sort=False)[list(value_columns)].cumsum()
-    state = pd.concat([ordered[["student_id", date_column]], sums], axis=1)
-    # Several events on one date: keep the last cumulative row of that date.
-    state = state.drop_duplicates(["student_id", date_column], keep="last")
-    found = latest_at(state, date_column, student_ids, anchors)
-    return found[list(value_columns)].fillna(0.0)
+    values = list(value_columns)
+    events = events.dropna(subset=[date_column])
+    keys, query_keys = _keys(events["student_id"], student_ids)
+    order = np.lexsort((as_ns(events[date_column]), keys))
+    # Summed student by student, in date order: the same additions whatever else is read.
+    sums = events[values].iloc[order].groupby(keys[order], sort=False).cumsum()
+    state = sums.assign(student_id=keys[order], _date=events[date_column].to_numpy()[order])
+    # Several events on one date: the latest lookup takes the last of them, the full sum.
+    found = latest_at(state, "_date", pd.Series(query_keys, index=anchors.index), anchors)
+    return found[values].fillna(0.0)
 
 
-def as_ns(values: pd.Series | pd.Index) -> np.ndarray:
+def as_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     """Dates as nanosecond datetime64: pandas keeps s/us/ns apart and will not merge across."""
     return np.asarray(pd.to_datetime(values), dtype="datetime64[ns]")
-
-
-def _same_key_dtype(query: pd.DataFrame, right: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """merge_asof needs identical ``by`` dtypes; an empty frame may carry object ids."""
-    if query["student_id"].dtype != right["student_id"].dtype:
-        query = query.assign(student_id=query["student_id"].astype(object))
-        right = right.assign(student_id=right["student_id"].astype(object))
-    return query, right
 
 
 def latest_at(
@@ -63,46 +58,85 @@ def latest_at(
 ) -> pd.DataFrame:
     """The latest record of each student dated on (or strictly before) each anchor.
 
+    Of several records on that date, the last one in ``records``' order.
+
     Returns:
         A frame aligned with ``anchors`` with every column of ``records`` (NaN where none).
     """
-    query = pd.DataFrame({"student_id": student_ids.to_numpy(), "_anchor": as_ns(anchors)})
-    query["_order"] = np.arange(len(query))
-    valid = query["_anchor"].notna()
-    right = records.dropna(subset=[date_column]).sort_values(date_column, kind="stable")
-    right = right.assign(_record_date=as_ns(right[date_column]))
-    query, right = _same_key_dtype(query, right)
-    valid = query["_anchor"].notna()
-    matched = pd.merge_asof(
-        query[valid].sort_values("_anchor", kind="stable"),
-        right,
-        left_on="_anchor",
-        right_on="_record_date",
-        by="student_id",
-        direction="backward",
-        allow_exact_matches=not strictly_before,
+    position = _latest_positions(
+        records["student_id"], records[date_column], student_ids, anchors, strictly_before
     )
-    out = pd.concat([matched, query[~valid]], ignore_index=True).sort_values("_order")
     columns = [c for c in records.columns if c != "student_id"]
-    return out[columns].reset_index(drop=True).set_axis(anchors.index)
+    found = records[columns].reset_index(drop=True).reindex(position)  # -1: no record
+    return found.set_axis(anchors.index)
 
 
 def next_after(
     records: pd.DataFrame, date_column: str, student_ids: pd.Series, anchors: pd.Series
 ) -> pd.Series:
     """The first record date strictly after each anchor, per student (NaT where none)."""
-    query = pd.DataFrame({"student_id": student_ids.to_numpy(), "_anchor": as_ns(anchors)})
-    query["_order"] = np.arange(len(query))
-    right = records[["student_id", date_column]].dropna().sort_values(date_column)
-    right = right.rename(columns={date_column: "_next"}).assign(_next=lambda f: as_ns(f["_next"]))
-    query, right = _same_key_dtype(query, right)
-    matched = pd.merge_asof(
-        query.sort_values("_anchor", kind="stable"),
-        right,
-        left_on="_anchor",
-        right_on="_next",
-        by="student_id",
-        direction="forward",
-        allow_exact_matches=False,
-    ).sort_values("_order")
-    return pd.Series(matched["_next"].to_numpy(), index=anchors.index)
+    dates = as_ns(records[date_column])
+    kept = ~np.isnat(dates)
+    keys, query_keys = _keys(records["student_id"][kept], student_ids)
+    dates = dates[kept]
+    order = np.lexsort((dates, keys))
+    keys, dates = keys[order], dates[order]
+    day = as_ns(anchors)
+    # The first (student, date) pair after (student, anchor): the student's next record.
+    position = _search(keys, dates, query_keys, day, side="right")
+    if not len(keys):
+        return pd.Series(np.full(len(day), np.datetime64("NaT"), "datetime64[ns]"), anchors.index)
+    found = position < len(keys)
+    found[found] &= keys[position[found]] == query_keys[found]
+    found &= ~np.isnat(day)
+    result = np.full(len(day), np.datetime64("NaT"), dtype="datetime64[ns]")
+    result[found] = dates[position[found]]
+    return pd.Series(result, index=anchors.index)
+
+
+def _latest_positions(
+    record_ids: pd.Series,
+    record_dates: pd.Series,
+    student_ids: pd.Series,
+    anchors: pd.Series,
+    strictly_before: bool,
+) -> np.ndarray:
+    """For each query, the row number in the records of its latest record (-1: none)."""
+    dates = as_ns(record_dates)
+    kept = np.flatnonzero(~np.isnat(dates))
+    keys, query_keys = _keys(record_ids.iloc[kept], student_ids)
+    order = np.lexsort((dates[kept], keys))  # stable: ties keep the records' order
+    keys, dates, rows = keys[order], dates[kept][order], kept[order]
+    day = as_ns(anchors)
+    if not len(keys):
+        return np.full(len(day), -1)
+    # Past every (student, date) pair up to (student, anchor), one step back.
+    position = _search(keys, dates, query_keys, day, side="left" if strictly_before else "right")
+    position -= 1
+    found = position >= 0
+    found[found] &= keys[position[found]] == query_keys[found]
+    found &= ~np.isnat(day)
+    return np.where(found, rows[np.maximum(position, 0)], -1)
+
+
+def _search(
+    keys: np.ndarray, dates: np.ndarray, query_keys: np.ndarray, days: np.ndarray, side: str
+) -> np.ndarray:
+    """How many (key, date) pairs, sorted by both, come before each (query key, day):
+    with ``side="right"`` the pairs on the day count as before it."""
+    # Dates as their rank among the distinct dates: a pair fits in one integer.
+    distinct = np.unique(dates)
+    span = len(distinct) + 1
+    pair = keys * span + np.searchsorted(distinct, dates)
+    rank = np.searchsorted(distinct, days, side=side)  # type: ignore[call-overload]
+    found: np.ndarray = np.searchsorted(pair, query_keys * span + rank, side="left")
+    return found
+
+
+def _keys(record_ids: pd.Series, student_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Students as integers shared by the records and the queries."""
+    left, right = np.asarray(record_ids), np.asarray(student_ids)
+    if left.dtype.kind in "iu" and right.dtype.kind in "iu":
+        return left.astype(np.int64), right.astype(np.int64)
+    codes, _ = pd.factorize(np.concatenate([left.astype(object), right.astype(object)]))
+    return codes[: len(left)].astype(np.int64), codes[len(left) :].astype(np.int64)

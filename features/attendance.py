@@ -23,43 +23,32 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
         Counts over the last 20 and the 20 before that school days, over the term to
         date, the current and the longest streak this term, and the last present day.
     """
-    a = attendance.sort_values(["student_id", "date"], kind="stable").reset_index(drop=True)
+    a = attendance.iloc[_by_student_and_date(attendance)]
     status = a["status"]
     absent = status.isin(ABSENT).to_numpy()
-    flags = pd.DataFrame(
-        {
-            "days": 1,
-            "absent": absent.astype(int),
-            "unexplained": (status == "absent").to_numpy().astype(int),
-            "late": (status == "late").to_numpy().astype(int),
-        }
-    )
-    group = a["student_id"]
-    cum = flags.groupby(group.to_numpy()).cumsum()
-    first_row = ~group.duplicated().to_numpy()
+    present = status.isin(PRESENT).to_numpy()
+    stream = _Streams(a["student_id"].to_numpy())
     # Position within the student's stream, and the cumulative counts 20 and 40 rows back.
-    position = cum["days"].to_numpy()
-    lag20 = cum.groupby(group.to_numpy()).shift(WINDOW_DAYS).fillna(0)
-    lag40 = cum.groupby(group.to_numpy()).shift(2 * WINDOW_DAYS).fillna(0)
-    # Current absence streak: consecutive absent rows ending here.
-    run_id = np.cumsum(~absent | first_row)
-    streak = pd.Series(absent.astype(int)).groupby(run_id).cumsum().to_numpy()
-    present_day = a["date"].where(status.isin(PRESENT))
-    last_present = present_day.groupby(group.to_numpy()).ffill()
+    cum = {
+        "absent": stream.cumsum(absent),
+        "unexplained": stream.cumsum((status == "absent").to_numpy()),
+        "late": stream.cumsum((status == "late").to_numpy()),
+    }
+    dates = a["date"].to_numpy()
     state = pd.DataFrame(
         {
-            "student_id": group,
-            "date": a["date"],
-            "position": position,
+            "student_id": a["student_id"].to_numpy(),
+            "date": dates,
+            "position": stream.position + 1,
             "absent": absent,
             "cum_absent": cum["absent"],
             "cum_unexplained": cum["unexplained"],
             "cum_late": cum["late"],
-            "lag20_absent": lag20["absent"],
-            "lag20_late": lag20["late"],
-            "lag40_absent": lag40["absent"],
-            "streak": streak,
-            "last_present": last_present,
+            "lag20_absent": stream.lag(cum["absent"], WINDOW_DAYS),
+            "lag20_late": stream.lag(cum["late"], WINDOW_DAYS),
+            "lag40_absent": stream.lag(cum["absent"], 2 * WINDOW_DAYS),
+            "streak": stream.streak(absent),
+            "last_present": stream.last_where(present, dates),
         }
     )
     at = latest_at(state, "date", queries["student_id"], queries["as_of"])
@@ -93,6 +82,52 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
     return out
 
 
+class _Streams:
+    """Rows sorted by student and date, each student's rows a stream: counts along it.
+
+    Integer arithmetic on whole arrays: the same counts as a group-by, in a fraction of
+    the time.
+    """
+
+    def __init__(self, students: np.ndarray) -> None:
+        n = len(students)
+        self.first = np.r_[True, students[1:] != students[:-1]] if n else np.zeros(0, bool)
+        self.index = np.arange(n)
+        self.start = np.maximum.accumulate(np.where(self.first, self.index, 0))
+        self.position = self.index - self.start  # 0 on a student's first row
+
+    def cumsum(self, flags: np.ndarray) -> np.ndarray:
+        """Running count of ``flags`` along each stream."""
+        total: np.ndarray = np.cumsum(flags, dtype=np.int64)
+        before: np.ndarray = total - flags  # the count before each row
+        counts: np.ndarray = total - before[self.start]
+        return counts
+
+    def lag(self, cumulative: np.ndarray, rows: int) -> np.ndarray:
+        """``cumulative`` ``rows`` rows back in the same stream (0 before its start)."""
+        back = np.maximum(self.index - rows, 0)
+        return np.where(self.position >= rows, cumulative[back], 0)
+
+    def streak(self, absent: np.ndarray) -> np.ndarray:
+        """Consecutive absent rows ending at each row, counted from the stream's start."""
+        reset = np.maximum.accumulate(np.where(~absent | self.first, self.index, 0))
+        return np.where(absent, self.index - reset + absent[reset], 0)
+
+    def last_where(self, flags: np.ndarray, dates: np.ndarray) -> np.ndarray:
+        """The latest date at or before each row where ``flags`` holds (NaT: none yet)."""
+        last = np.maximum.accumulate(np.where(flags, self.index, -1))
+        found = (last >= self.start) & (last >= 0)
+        result = np.full(len(dates), np.datetime64("NaT"), dtype=dates.dtype)
+        result[found] = dates[last[found]]
+        return result
+
+
+def _by_student_and_date(frame: pd.DataFrame) -> np.ndarray:
+    """Row order by student, then date, ties in their order (a stable sort)."""
+    students, _ = pd.factorize(frame["student_id"], sort=True)
+    return np.lexsort((frame["date"].to_numpy(), students))
+
+
 def _longest_streak_in_term(state: pd.DataFrame, queries: pd.DataFrame) -> pd.Series:
     """Running maximum of the streak since each term start, looked up at the as-of date.
 
@@ -108,10 +143,11 @@ def _longest_streak_in_term(state: pd.DataFrame, queries: pd.DataFrame) -> pd.Se
             continue
         absent = rows["absent"].to_numpy()
         student = rows["student_id"].to_numpy()
-        first = np.r_[True, student[1:] != student[:-1]]
-        run_id = np.cumsum(~absent | first)
-        streak = pd.Series(absent.astype(int)).groupby(run_id).cumsum()
-        running = streak.groupby(student).cummax().to_numpy()
+        stream = _Streams(student)
+        streak = stream.streak(absent)
+        # Running maximum along each stream: streams are lifted apart so none reaches back.
+        lift = np.cumsum(stream.first) * (len(streak) + 1)
+        running = np.maximum.accumulate(streak + lift) - lift
         term_state = pd.DataFrame(
             {"student_id": student, "date": rows["date"].to_numpy(), "longest": running}
         )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,17 @@ class FeatureSpec:
     levels_en: tuple[str, ...] = field(default_factory=tuple)
     levels_th: tuple[str, ...] = field(default_factory=tuple)
 
+    @cached_property
+    def reason_inputs(self) -> tuple[str, ...]:
+        """The row values this feature's reason texts read (its own value first)."""
+        named = {
+            field.split(".")[0].split("[")[0]
+            for template in (self.reason_th, self.reason_en)
+            for _, field, _, _ in string.Formatter().parse(template)
+            if field
+        }
+        return (self.id, *sorted(named - {"value", "level", self.id}))
+
     def reason(self, row: Mapping[str, Any], language: str) -> str:
         """Render this feature's reason with the student's own values.
 
@@ -48,9 +60,7 @@ class FeatureSpec:
         template = self.reason_th if language == "th" else self.reason_en
         levels = self.levels_th if language == "th" else self.levels_en
         level = levels[int(min(max(value, 0), len(levels) - 1))] if levels else ""
-        values = _FormatValues({k: (math.nan if v is None else v) for k, v in row.items()})
-        values.update(value=value, level=level)
-        text = template.format_map(values)
+        text = template.format_map(_FormatValues(row, value=value, level=level))
         if "nan" in text:  # a context value the template names is unknown
             name = self.name_th if language == "th" else self.name_en
             return f"{name}: {value:g}"
@@ -83,11 +93,19 @@ def value_range(spec: FeatureSpec) -> tuple[float, float]:
     return UNIT_RANGES.get(spec.unit, (0.0, 1000.0))
 
 
-class _FormatValues(dict[str, Any]):
-    """A template may name a context value the caller did not send: show it as unknown."""
+class _FormatValues:
+    """A row's values for a template, read on demand (a row has dozens, a template names
+    one or two); a context value the caller did not send shows as unknown."""
 
-    def __missing__(self, key: str) -> float:
-        return math.nan
+    def __init__(self, row: Mapping[str, Any], **extra: Any) -> None:
+        self.row = row
+        self.extra = extra
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.extra:
+            return self.extra[key]
+        value = self.row.get(key)
+        return math.nan if value is None else value
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> dict[str, FeatureSpec]:

@@ -33,6 +33,7 @@ GRADES_KNOWN_AFTER_TERM_END = pd.Timedelta(days=14)
 WINDOW_RECORDS = 2 * WINDOW_DAYS
 ATTENDANCE_LOOKBACK = pd.Timedelta(days=3 * WINDOW_RECORDS)
 COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
+UNSURE_LOOKBACK = pd.Timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,9 @@ class Sources:
         Attendance is read from the earlier of the term start and 120 days back; any
         student whose window could hide something the features use (fewer than 40 school
         days in it, or no day present, so the streak or the last present day may lie
-        before it) is read in full. Coursework is read from the earlier of the term start
-        and 28 days back: its features are differences of sums from then on. The values
-        equal those from the full read.
+        before it) is read a year further back, and if still unsure, in full. Coursework
+        is read from the earlier of the term start and 28 days back: its features are
+        differences of sums from then on. The values equal those from the full read.
 
         Args:
             source: the operational database, or a reader of one partition or dataset.
@@ -138,23 +139,23 @@ class Sources:
         term_start = pd.Timestamp(terms["start_date"].min()) if len(terms) else day
         attendance_from = min(term_start, day - ATTENDANCE_LOOKBACK).date()
         attendance = reader.read("attendance", since=("date", attendance_from))
-        seen = attendance[attendance["date"] <= day]
-        summary = seen.groupby("student_id")["status"].agg(
-            days="size", present=lambda s: bool(s.isin(PRESENT).any())
-        )
         # Only students enrolled on the day are scored.
         located = calendar.locate(enrollments["school_id"], pd.Series(day, index=enrollments.index))
         current = (located["academic_year"] == enrollments["academic_year"]) & (
             located["term"] == enrollments["term"]
         )
         enrolled = set(enrollments.loc[current, "student_id"])
-        short = summary[(summary["days"] < WINDOW_RECORDS) | ~summary["present"].astype(bool)].index
-        unsure = sorted((set(short) | (enrolled - set(summary.index))) & enrolled)
-        if unsure:
-            whole = reader.read("attendance", student_ids=unsure)
+        unsure = _unsure(attendance, day, enrolled)
+        # Further back for them: a year first (the files are in date order, so that reads
+        # a year's row groups), then everything for whoever is still unsure.
+        for since in (("date", attendance_from - UNSURE_LOOKBACK), None):
+            if not unsure:
+                break
+            older = reader.read("attendance", student_ids=unsure, since=since)
             attendance = pd.concat(
-                [attendance[~attendance["student_id"].isin(unsure)], whole], ignore_index=True
+                [attendance[~attendance["student_id"].isin(unsure)], older], ignore_index=True
             )
+            unsure = _unsure(older, day, set(unsure))
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
         frames["assessments"] = reader.read("assessments", since=("date", coursework_from))
@@ -169,6 +170,17 @@ class Sources:
             if column and frame is not None:
                 changes[f.name] = frame[frame[column] <= day]
         return replace(self, **changes)
+
+
+def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, enrolled: set[str]) -> list[str]:
+    """Enrolled students whose attendance as read may not reach back far enough: fewer
+    than two windows of school days up to ``day``, or not one day present in them (the
+    streak or the last present day may lie earlier)."""
+    seen = attendance[attendance["date"] <= day]
+    by_student = seen["status"].isin(PRESENT).groupby(seen["student_id"])
+    summary = pd.DataFrame({"days": by_student.size(), "present": by_student.any()})
+    short = summary[(summary["days"] < WINDOW_RECORDS) | ~summary["present"].astype(bool)].index
+    return sorted((set(short) | (enrolled - set(summary.index))) & enrolled)
 
 
 def _in_force(interventions: pd.DataFrame | None) -> pd.DataFrame | None:

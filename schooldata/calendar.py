@@ -52,15 +52,15 @@ class Calendar:
 
     def terms_for(self, school_ids: Iterable[str]) -> pd.DataFrame:
         """One row per (school, academic_year, term) for the given schools."""
-        every = self.table[self.table["school_id"] == ""]
-        frames = []
-        for school in sorted(set(school_ids)):
-            own = self.table[self.table["school_id"] == school]
-            merged = pd.concat([own, every.assign(school_id=school)])
-            frames.append(merged.drop_duplicates(["academic_year", "term"], keep="first"))
-        if not frames:
+        schools = pd.DataFrame({"school_id": sorted(set(school_ids))})
+        if schools.empty:
             return self.table.iloc[:0]
-        return pd.concat(frames, ignore_index=True).sort_values(["school_id", "start_date"])
+        every = self.table[self.table["school_id"] == ""].drop(columns="school_id")
+        own = self.table.merge(schools, on="school_id")
+        # A school's own row for a term replaces the all-schools row.
+        merged = pd.concat([own, schools.merge(every, how="cross")], ignore_index=True)
+        merged = merged.drop_duplicates(["school_id", "academic_year", "term"], keep="first")
+        return merged.sort_values(["school_id", "start_date"], kind="stable")
 
     def locate(self, school_ids: pd.Series, dates: pd.Series) -> pd.DataFrame:
         """The term containing each date at each school (NaN between terms).

@@ -28,6 +28,7 @@ from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import sqlalchemy as sa
@@ -43,6 +44,16 @@ STUDENT_COLUMNS = ["student_id", "school_id", "sex", "birth_date", "nationality"
 KEYS = {source.name: list(source.key) for source in SOURCES}
 # Sources the service also writes to the operational database.
 SERVICE_WRITES = ("interventions",)
+# Student IDs and codes read as dictionaries: a student filter tests each distinct ID
+# once, not each of a school's millions of attendance rows, and a code such as
+# "present" is decoded once per row group, not once per row.
+DICTIONARY_IDS = ds.ParquetFileFormat(
+    read_options=ds.ParquetReadOptions(dictionary_columns={"student_id", "status", "grade"})
+)
+# Daily records are read from a date on (``Sources.for_weekly_run``): written in that
+# date's order, in row groups small enough that the old ones can be skipped whole.
+DATED = {"attendance": "date", "assessments": "date"}
+ROW_GROUP_ROWS = 32_768
 PARTITIONING = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive")
 
 
@@ -131,26 +142,50 @@ class DatasetReader:
             return typed_frame(pd.DataFrame({c: [] for c in wanted}), table)[wanted]
         dataset = ds.dataset(
             [str(f) for f in files],
-            format="parquet",
+            format=DICTIONARY_IDS,
             partitioning=PARTITIONING,
             partition_base_dir=str(folder),
         )
         condition = None
         if self.schools is not None and "student_id" in table.c:
             condition = ds.field(PARTITION).isin(list(self.schools))
-        if student_ids is not None:
-            test = ds.field("student_id").isin(list(student_ids))
-            condition = test if condition is None else condition & test
         if since is not None:
             test = ds.field(since[0]) >= pa.scalar(pd.Timestamp(since[1]), pa.timestamp("s"))
             condition = test if condition is None else condition & test
         key = KEYS[name]
         read_columns = [c for c in dict.fromkeys(wanted + key) if c in dataset.schema.names]
         # Files are listed in the order written: a later record replaces an earlier one.
-        frame = dataset.to_table(columns=read_columns, filter=condition).to_pandas()
-        if len(files) > 1 and set(key) <= set(frame.columns):
+        arrow = dataset.to_table(columns=read_columns, filter=condition)
+        if student_ids is not None:
+            arrow = arrow.filter(_among(arrow.column("student_id"), student_ids))
+        frame = _decoded(arrow).to_pandas()
+        # A student's records all lie in their home school's folder: only a folder with
+        # several batches can hold a record and its replacement.
+        folders = {f.parent for f in files}
+        if len(files) > len(folders) and set(key) <= set(frame.columns):
             frame = frame.drop_duplicates(key, keep="last").reset_index(drop=True)
         return typed_frame(frame, table)[[c for c in wanted if c in frame.columns]]
+
+
+def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
+    """Which rows belong to the wanted students: each distinct ID is tested once."""
+    wanted_ids = pa.array(list(wanted), pa.string())
+    masks = []
+    for chunk in ids.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            member = pc.is_in(chunk.dictionary, value_set=wanted_ids)
+            masks.append(pc.take(member, chunk.indices))
+        else:
+            masks.append(pc.is_in(chunk, value_set=wanted_ids))
+    return pa.chunked_array(masks, pa.bool_())
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded columns as plain values (what a database read gives)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+    return table
 
 
 def partitions(root: Path) -> list[str]:
@@ -193,9 +228,14 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
         if school.isna().any():
             missing = int(school.isna().sum())
             raise ValueError(f"{name}: {missing} rows name a student with no home school")
+        dated = DATED.get(name)
         for school_id, part in rows.groupby(school.to_numpy(), sort=True):
             target = folder / f"{PARTITION}={school_id}"
             target.mkdir(parents=True, exist_ok=True)
+            if dated is not None:
+                # In date order, row group by row group: a read of recent weeks skips the
+                # groups of earlier years by their statistics instead of decoding them.
+                part = part.sort_values(dated, kind="stable")
             arrow = pa.Table.from_pandas(part.reset_index(drop=True), preserve_index=False)
             _write_file(arrow, target / f"{batch}.parquet")
             written += 1
@@ -205,7 +245,7 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
 def _write_file(table: pa.Table, path: Path) -> None:
     """Write then rename: a reader (or a crash) never sees half a file."""
     partial = path.with_suffix(".partial")
-    pq.write_table(table, partial)
+    pq.write_table(table, partial, row_group_size=ROW_GROUP_ROWS)
     partial.replace(path)
 
 

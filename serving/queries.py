@@ -305,7 +305,11 @@ def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str
         latest = _listed(connection, rows[-1:])
         names = names_of(connection, [student_id])
     record_reads(engine, user, [student_id], endpoint)
-    contributions = [Contribution(**c) for c in json.loads(rows[-1].contributions)] if rows else []
+    contributions = (
+        [Contribution(**c) for c in store.read_contributions(rows[-1].contributions)]
+        if rows
+        else []
+    )
     history = [
         HistoryPoint(as_of=r.as_of, risk=r.risk, tier=r.tier, rank_in_school=r.rank_in_school)
         for r in rows
@@ -399,7 +403,9 @@ def _by_benefit(
     connection: sa.Connection, benefit: VisitBenefit, rows: Sequence[Any], capacity: int
 ) -> list[BenefitVisit]:
     """The ``capacity`` students a visit is expected to help most, from their stored inputs."""
-    values = [{c["feature"]: c["value"] for c in json.loads(r.contributions)} for r in rows]
+    values = [
+        {c["feature"]: c["value"] for c in store.read_contributions(r.contributions)} for r in rows
+    ]
     found = benefit.estimate(values)
     chosen = sorted(range(len(rows)), key=lambda i: -found[i].benefit)[:capacity]
     listed = _listed(connection, [rows[i] for i in chosen])

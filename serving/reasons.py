@@ -49,29 +49,69 @@ def top_reasons(
     Protected attributes and context an advisor cannot change are never shown; a
     feature without a recorded value, or with an ordinary one, is not a reason.
     """
-    order = np.argsort(-contributions, kind="stable")
-    reasons: list[dict[str, Any]] = []
-    for index in order:
-        shap = float(contributions[index])
-        if shap <= 0 or len(reasons) >= limit:
-            break
-        spec = catalog.get(features[index])
-        value = values.get(features[index])
-        if spec is None or spec.sensitive or not spec.actionable:
-            continue
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            continue
-        if not adverse(spec, float(value), (medians or {}).get(spec.id)):
-            continue
-        reasons.append(
-            {
-                "feature": spec.id,
-                "shap": shap,
-                "text_th": spec.reason(values, "th"),
-                "text_en": spec.reason(values, "en"),
-            }
-        )
-    return reasons
+    inputs = np.array([_number(values.get(f)) for f in features], dtype=float)
+    chosen = reason_indices(
+        inputs[None, :], contributions[None, :], features, catalog, limit, medians
+    )
+    reason = ReasonTexts(catalog)
+    return [reason(values, features[j], float(contributions[j])) for j in chosen[0]]
+
+
+def reason_indices(
+    inputs: np.ndarray,
+    contributions: np.ndarray,
+    features: list[str],
+    catalog: dict[str, FeatureSpec],
+    limit: int = TOP_REASONS,
+    medians: dict[str, float] | None = None,
+) -> list[np.ndarray]:
+    """``top_reasons`` for a batch: the column indices of each row's reasons, in order.
+
+    Args:
+        inputs: one row per student, a column per feature (NaN: not recorded).
+        contributions: their contributions, the same shape.
+    """
+    specs = [catalog.get(f) for f in features]
+    shown = np.array([s is not None and not s.sensitive and s.actionable for s in specs])
+    known = medians or {}
+    # An ordinary value is no reason (``adverse``); without a median every value counts.
+    judged = np.array([s is not None and s.monotone != 0 and s.id in known for s in specs])
+    median = np.array([_number(known.get(f)) for f in features])
+    direction = np.array([s.monotone if s is not None else 0 for s in specs])
+    with np.errstate(invalid="ignore"):
+        risky = np.where(direction > 0, inputs > median, inputs < median)
+    usable = (contributions > 0) & shown & ~np.isnan(inputs) & (risky | ~judged)
+    order = np.argsort(-contributions, axis=1, kind="stable")
+    usable = np.take_along_axis(usable, order, axis=1)
+    usable &= np.cumsum(usable, axis=1) <= limit
+    return [row_order[row_usable] for row_order, row_usable in zip(order, usable, strict=True)]
+
+
+class ReasonTexts:
+    """Reasons of a batch of students: each distinct text is rendered once (most students
+    share their reasons' values: 3 of 20 days absent, a grade of 1.5)."""
+
+    def __init__(self, catalog: dict[str, FeatureSpec]) -> None:
+        self.catalog = catalog
+        self.rendered: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+    def __call__(self, values: Mapping[str, Any], feature: str, shap: float) -> dict[str, Any]:
+        """One reason in both languages, with the student's own values."""
+        spec = self.catalog[feature]
+        key = (feature, *(_key(values.get(name)) for name in spec.reason_inputs))
+        texts = self.rendered.get(key)
+        if texts is None:
+            texts = self.rendered[key] = (spec.reason(values, "th"), spec.reason(values, "en"))
+        return {"feature": feature, "shap": shap, "text_th": texts[0], "text_en": texts[1]}
+
+
+def _key(value: Any) -> Any:
+    """A value as a dictionary key: every unknown is one key (NaN is not equal to itself)."""
+    return None if value is None or value != value else value
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
 def suggested_step(

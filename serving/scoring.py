@@ -6,7 +6,6 @@ model replaces that run in one transaction, so a crash leaves the previous run i
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,7 +31,7 @@ from schooldata.calendar import Calendar
 from schooldata.db import read_table, upgrade
 from schooldata.tables import TABLES
 from serving import store
-from serving.reasons import suggested_step, top_reasons
+from serving.reasons import ReasonTexts, reason_indices, suggested_step
 
 CHUNK = 2000
 STALE_AFTER_SCHOOL_DAYS = 5  # the default of EWS_STALE_AFTER_SCHOOL_DAYS
@@ -55,15 +54,17 @@ class Scorer:
     def features(self) -> list[str]:
         return self.bundle.features
 
-    def score(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def score(self, rows: pd.DataFrame, stored: bool = False) -> pd.DataFrame:
         """Risk, tier, exact contributions, reasons and next step for each row.
 
         Args:
             rows: feature rows; every model input must be a column (NaN when unknown).
+            stored: contributions and reasons as the JSON text a run stores.
         """
         terms = rows["term"].to_numpy() if "term" in rows else None
-        results = self.explain_rows(self.bundle.matrix(rows), rows.to_dict("records"), terms)
-        return pd.DataFrame(results, index=rows.index)
+        values = _ColumnRows({c: rows[c].to_numpy() for c in rows.columns})
+        columns = self.explain_columns(self.bundle.matrix(rows), values, terms, stored)
+        return pd.DataFrame(columns, index=rows.index)
 
     def explain_rows(
         self,
@@ -71,7 +72,7 @@ class Scorer:
         values: Sequence[Mapping[Any, Any]],
         terms: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
-        """The same results for a matrix of model inputs, without pandas (the hot path).
+        """The same results for a matrix of model inputs, without pandas, one dict a row.
 
         Args:
             matrix: one row per student, columns in ``self.features`` order.
@@ -82,31 +83,89 @@ class Scorer:
         The tier here is by the model's global cut-offs; a weekly run re-tiers each
         school's students by their rank in it (``TierPolicy.by_rank``).
         """
+        columns = self.explain_columns(matrix, values, terms)
+        return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+    def explain_columns(
+        self,
+        matrix: np.ndarray,
+        values: Sequence[Mapping[Any, Any]],
+        terms: np.ndarray | None = None,
+        stored: bool = False,
+    ) -> dict[str, list[Any]]:
+        """``explain_rows`` as one list per result field; with ``stored``, contributions and
+        reasons are the JSON text a run stores (``store.contributions_text``)."""
         explanation = self.explainer.explain(matrix)
         risk = self.bundle.calibration.apply(explanation.raw_score, terms)
-        tiers = self.bundle.tiers.by_risk(risk)
-        results = []
-        for i, row in enumerate(values):
-            shap = explanation.contributions[i]
-            found = top_reasons(row, shap, self.features, self.catalog, medians=self.medians)
-            step = suggested_step(found, self.catalog)
-            inputs = matrix[i]
-            results.append(
-                {
-                    "risk": float(risk[i]),
-                    "tier": str(tiers[i]),
-                    "raw_score": float(explanation.raw_score[i]),
-                    "base_value": float(explanation.base_value[i]),
-                    "contributions": [
-                        {"feature": f, "value": None if np.isnan(v) else float(v), "shap": float(c)}
-                        for f, v, c in zip(self.features, inputs, shap, strict=True)
-                    ],
-                    "reasons": found,
-                    "suggested_step_th": step[0] if step else None,
-                    "suggested_step_en": step[1] if step else None,
-                }
-            )
-        return results
+        # Row by row below: C order keeps each row's values together.
+        matrix, shap = np.ascontiguousarray(matrix), np.ascontiguousarray(explanation.contributions)
+        chosen = reason_indices(matrix, shap, self.features, self.catalog, medians=self.medians)
+        reason = ReasonTexts(self.catalog)
+        found = [
+            [reason(row, self.features[j], float(shap[i, j])) for j in chosen[i]]
+            for i, row in enumerate(values)
+        ]
+        steps = [suggested_step(reasons, self.catalog) for reasons in found]
+        if stored:
+            contributions: list[Any] = [
+                store.contributions_text(self.features, x, c)
+                for x, c in zip(matrix, shap, strict=True)
+            ]
+            reasons: list[Any] = [store.reasons_text(r) for r in found]
+        else:
+            contributions = [
+                store.contribution_list(self.features, x, c)
+                for x, c in zip(matrix, shap, strict=True)
+            ]
+            reasons = found
+        return {
+            "risk": risk.tolist(),
+            "tier": [str(t) for t in self.bundle.tiers.by_risk(risk)],
+            "raw_score": explanation.raw_score.tolist(),
+            "base_value": np.asarray(explanation.base_value, dtype=float).tolist(),
+            "contributions": contributions,
+            "reasons": reasons,
+            "suggested_step_th": [step[0] if step else None for step in steps],
+            "suggested_step_en": [step[1] if step else None for step in steps],
+        }
+
+
+class _ColumnRows(Sequence[Mapping[str, Any]]):
+    """A frame's rows as read-only mappings over its column arrays, built on demand (a
+    reason names one or two of a row's seventy values)."""
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.columns = columns
+        self.length = len(next(iter(columns.values()))) if columns else 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: Any) -> Any:
+        if not isinstance(i, int):
+            raise TypeError("rows are read one at a time")
+        if not 0 <= i < self.length:
+            raise IndexError(i)
+        return _ColumnRow(self.columns, i)
+
+
+class _ColumnRow(Mapping[str, Any]):
+    def __init__(self, columns: dict[str, np.ndarray], i: int) -> None:
+        self.columns = columns
+        self.i = i
+
+    def __getitem__(self, key: str) -> Any:
+        return self.columns[key][self.i]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        column = self.columns.get(key)
+        return default if column is None else column[self.i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
 
 
 @dataclass
@@ -310,10 +369,7 @@ def score_rows(
     """Identity columns and results of feature rows; contributions and reasons as JSON."""
     parts = []
     for start in range(0, len(rows), CHUNK):
-        part = scorer.score(rows.iloc[start : start + CHUNK])
-        part["contributions"] = [json.dumps(c) for c in part["contributions"]]
-        part["reasons"] = [json.dumps(r, ensure_ascii=False) for r in part["reasons"]]
-        parts.append(part)
+        parts.append(scorer.score(rows.iloc[start : start + CHUNK], stored=True))
         on_progress(min(start + CHUNK, len(rows)), len(rows))
     results = pd.concat(parts) if parts else pd.DataFrame(index=rows.index)
     return pd.concat(

@@ -7,11 +7,13 @@ replaces the run in one transaction, so a crash leaves the previous complete run
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 
@@ -27,6 +29,42 @@ RANK_COLUMNS = [
     "change",
     "previous_rank_in_school",
 ]
+
+
+def contributions_text(features: Sequence[str], inputs: np.ndarray, shap: np.ndarray) -> str:
+    """A student's contributions as stored: one list per field (NaN input: null).
+
+    Runs before this format stored a list of ``{"feature", "value", "shap"}`` objects;
+    ``read_contributions`` reads both.
+    """
+    stored = {"feature": features, "value": inputs, "shap": shap}
+    return orjson.dumps(stored, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def contribution_list(
+    features: Sequence[str], inputs: np.ndarray, shap: np.ndarray
+) -> list[dict[str, Any]]:
+    """A student's contributions as the API shows them, one object per input."""
+    return [
+        {"feature": f, "value": None if math.isnan(v) else v, "shap": c}
+        for f, v, c in zip(features, inputs.tolist(), shap.tolist(), strict=True)
+    ]
+
+
+def read_contributions(text: str) -> list[dict[str, Any]]:
+    """Stored contributions (``contributions_text``, or a list of objects from older runs)."""
+    stored = orjson.loads(text)
+    if isinstance(stored, list):
+        return stored
+    return [
+        {"feature": f, "value": v, "shap": c}
+        for f, v, c in zip(stored["feature"], stored["value"], stored["shap"], strict=True)
+    ]
+
+
+def reasons_text(reasons: list[dict[str, Any]]) -> str:
+    """A student's reasons as stored (UTF-8 JSON: the Thai is kept as written)."""
+    return orjson.dumps(reasons).decode()
 
 
 def latest_run(connection: sa.Connection, as_of: date | None = None) -> Any:
@@ -129,7 +167,9 @@ def store_run(
     Returns:
         The run's id and whether an earlier run of the same week and model was replaced.
     """
-    ranks = ranked.set_index("student_id")[RANK_COLUMNS]
+    ranks = ranked[RANK_COLUMNS].reset_index(drop=True)
+    # Object strings: looking a hundred thousand IDs up is a hash probe each.
+    ranked_ids = pd.Index(ranked["student_id"].to_numpy(dtype=object))
     with engine.begin() as connection:
         existing = connection.execute(
             sa.select(score_runs.c.run_id).where(
@@ -149,13 +189,14 @@ def store_run(
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         for batch in results:
-            batch = batch[batch["student_id"].isin(ranks.index)]  # stale schools: left out
-            if batch.empty:
+            position = ranked_ids.get_indexer(batch["student_id"].to_numpy(dtype=object))
+            kept = position >= 0  # stale schools: left out
+            if not kept.any():
                 continue
             batch = pd.concat(
                 [
-                    batch.drop(columns=RANK_COLUMNS, errors="ignore").reset_index(drop=True),
-                    ranks.loc[batch["student_id"]].reset_index(drop=True),
+                    batch[kept].drop(columns=RANK_COLUMNS, errors="ignore").reset_index(drop=True),
+                    ranks.iloc[position[kept]].reset_index(drop=True),
                 ],
                 axis=1,
             )
@@ -206,38 +247,53 @@ def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[s
             for record in records:
                 copy.write_row([record[column] for column in columns])
         return
+    if connection.dialect.name == "sqlite":
+        # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
+        # parameter handling costs more than SQLite's insert (errors are still wrapped).
+        compiled = sa.insert(table).compile(
+            dialect=connection.dialect, column_keys=list(records[0])
+        )
+        columns = list(compiled.positiontup or [])  # the order of its ``?`` parameters
+        for start in range(0, len(records), INSERT_BATCH):
+            batch = records[start : start + INSERT_BATCH]
+            connection.exec_driver_sql(str(compiled), [tuple(r[c] for c in columns) for r in batch])
+        return
     for start in range(0, len(records), INSERT_BATCH):
         connection.execute(sa.insert(table), records[start : start + INSERT_BATCH])
 
 
 def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
-    rows: list[Any] = list(scored.itertuples())
-    return [
-        {
-            "run_id": run_id,
-            "student_id": r.student_id,
-            "school_id": r.school_id,
-            "advisor_id": r.advisor_id,
-            "classroom": r.classroom,
-            "grade_level": r.grade_level,
-            "risk": float(r.risk),
-            "raw_score": float(r.raw_score),
-            "base_value": float(r.base_value),
-            "tier": r.tier,
-            "rank_in_school": int(r.rank_in_school),
-            "rank_in_advisor": int(r.rank_in_advisor),
-            "risk_vs_school": None if pd.isna(r.risk_vs_school) else float(r.risk_vs_school),
-            "contributions": r.contributions,
-            "reasons": r.reasons,
-            "suggested_step_th": r.suggested_step_th,
-            "suggested_step_en": r.suggested_step_en,
-            "change": r.change,
-            "previous_rank_in_school": None
-            if pd.isna(r.previous_rank_in_school)
-            else int(r.previous_rank_in_school),
-        }
-        for r in rows
-    ]
+    """A run's rows as plain Python values, built column by column (a country a week)."""
+    texts = (
+        "student_id",
+        "school_id",
+        "advisor_id",
+        "classroom",
+        "grade_level",
+        "tier",
+        "contributions",
+        "reasons",
+        "suggested_step_th",
+        "suggested_step_en",
+        "change",
+    )
+    columns: dict[str, list[Any]] = {c: _plain(scored[c]) for c in texts}
+    for name in ("risk", "raw_score", "base_value", "risk_vs_school"):
+        columns[name] = _plain(scored[name].astype(float))
+    for name in ("rank_in_school", "rank_in_advisor", "previous_rank_in_school"):
+        numbers = scored[name].astype(float)
+        columns[name] = [None if v is None else int(v) for v in _plain(numbers)]
+    columns["run_id"] = [run_id] * len(scored)
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _plain(values: pd.Series) -> list[Any]:
+    """A column as Python values, None where missing."""
+    plain = values.to_numpy(dtype=object)
+    plain[pd.isna(plain)] = None
+    result: list[Any] = plain.tolist()
+    return result
 
 
 def _plain_records(frame: pd.DataFrame, table: sa.Table, run_id: int) -> list[dict[str, Any]]:

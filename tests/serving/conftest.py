@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import socket
 import sqlite3
@@ -24,6 +23,7 @@ import uvicorn
 from core.settings import Settings
 from schooldata.db import make_engine
 from schooldata.tables import run_drift, run_schools, score_runs, student_scores
+from serving import store
 from serving.accounts import Limiter, create_user, set_password
 from serving.app import create_app
 from serving.model_store import load_champion
@@ -198,7 +198,7 @@ def assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
     assert np.abs(ours[SCORE_COLUMNS] - reference[SCORE_COLUMNS]).to_numpy().max() <= 1e-9
     pd.testing.assert_frame_equal(ours[SAME_COLUMNS], reference[SAME_COLUMNS])
     for mine, theirs in zip(ours["contributions"], reference["contributions"], strict=True):
-        a, b = json.loads(mine), json.loads(theirs)
+        a, b = store.read_contributions(mine), store.read_contributions(theirs)
         assert [c["feature"] for c in a] == [c["feature"] for c in b]
         assert [c["value"] for c in a] == [c["value"] for c in b]
         assert np.abs(np.array([c["shap"] for c in a]) - [c["shap"] for c in b]).max() <= 1e-9

@@ -5,7 +5,6 @@ against what happened. Screenshots at desktop and phone width go to build/screen
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 
 from riskmodel.benefit import VisitBenefit
 from schooldata.tables import TABLES, audit_log, list_outcomes, score_runs, student_scores
+from serving import store
 from serving.accounts import User, create_user, find_by_username, set_password
 from serving.scoring import weekly_run
 from tests.serving.conftest import DESKTOP, WEEKS, Api, shoot, sign_in
@@ -323,7 +323,9 @@ def _benefit_model(api: Api) -> VisitBenefit:
         rows = connection.execute(
             sa.select(student_scores.c.contributions, student_scores.c.risk)
         ).all()
-    values = [{c["feature"]: c["value"] for c in json.loads(r.contributions)} for r in rows]
+    values = [
+        {c["feature"]: c["value"] for c in store.read_contributions(r.contributions)} for r in rows
+    ]
     features = api.scorer.features
     x = np.array([[v.get(f, np.nan) for f in features] for v in values], dtype=float)
     x = np.where(pd.isna(x), np.nan, x)
@@ -428,7 +430,7 @@ def _inputs(api: Api, student_id: str, as_of: str) -> dict[str, float | None]:
             .order_by(student_scores.c.run_id.desc())
         ).first()
     assert stored is not None
-    return {c["feature"]: c["value"] for c in json.loads(stored.contributions)}
+    return {c["feature"]: c["value"] for c in store.read_contributions(stored.contributions)}
 
 
 def _user(api: Api, role: str) -> User:

@@ -6,7 +6,7 @@ import numpy as np
 
 from features.catalog import catalog
 from serving import i18n
-from serving.reasons import STEPS, adverse, suggested_step, top_reasons
+from serving.reasons import STEPS, adverse, reason_indices, suggested_step, top_reasons
 
 
 def test_only_actionable_adverse_values_become_reasons() -> None:
@@ -42,6 +42,34 @@ def test_adverse_follows_the_known_direction() -> None:
     assert not adverse(specs["gpa_last_term"], 3.4, 2.5)
     assert adverse(specs["absence_rate_term"], 0.3, 0.04)
     assert adverse(specs["lives_without_parents"], 1.0, None)
+
+
+def test_a_batch_picks_the_reasons_one_student_at_a_time_would() -> None:
+    # The weekly run chooses a million students' reasons at once; each must be the
+    # features a walk down that student's contributions would stop at.
+    specs = catalog()
+    features = [f for f in specs if specs[f].model_input][:30]
+    rng = np.random.default_rng(3)
+    inputs = rng.choice([0.0, 1.0, 2.0, 5.0, np.nan], size=(400, len(features)))
+    shap = rng.normal(0, 0.3, size=inputs.shape).round(1)  # many ties, kept in column order
+    medians = dict.fromkeys(features[::2], 1.0) | {features[1]: float("nan")}
+
+    batch = reason_indices(inputs, shap, features, specs, medians=medians)
+
+    for row, chosen in zip(range(len(inputs)), batch, strict=True):
+        walked = []
+        for j in np.argsort(-shap[row], kind="stable"):
+            spec = specs[features[j]]
+            if shap[row, j] <= 0 or len(walked) == 3:
+                break
+            known = spec.id in medians and spec.monotone != 0
+            if spec.sensitive or not spec.actionable or np.isnan(inputs[row, j]):
+                continue
+            if not adverse(spec, inputs[row, j], medians[spec.id] if known else None):
+                continue
+            walked.append(int(j))
+        assert chosen.tolist() == walked
+    assert sum(len(c) for c in batch) > 400  # the walk is not trivially empty
 
 
 def test_no_page_word_hides_behind_a_dict_method() -> None:
