@@ -105,8 +105,11 @@ def _latest_positions(
     dates = as_ns(record_dates)
     kept = np.flatnonzero(~np.isnat(dates))
     keys, query_keys = _keys(record_ids.iloc[kept], student_ids)
-    order = np.lexsort((dates[kept], keys))  # stable: ties keep the records' order
-    keys, dates, rows = keys[order], dates[kept][order], kept[order]
+    dates = dates[kept]
+    if not _in_order(keys, dates):
+        order = np.lexsort((dates, keys))  # stable: ties keep the records' order
+        keys, dates, kept = keys[order], dates[order], kept[order]
+    rows = kept
     day = as_ns(anchors)
     if not len(keys):
         return np.full(len(day), -1)
@@ -119,13 +122,21 @@ def _latest_positions(
     return np.where(found, rows[np.maximum(position, 0)], -1)
 
 
+def _in_order(keys: np.ndarray, dates: np.ndarray) -> bool:
+    """Whether records are already sorted by student, then date (a stream's own order)."""
+    if len(keys) < 2:
+        return True
+    step = keys[1:] - keys[:-1]
+    return bool(((step > 0) | ((step == 0) & (dates[1:] >= dates[:-1]))).all())
+
+
 def _search(
     keys: np.ndarray, dates: np.ndarray, query_keys: np.ndarray, days: np.ndarray, side: str
 ) -> np.ndarray:
     """How many (key, date) pairs, sorted by both, come before each (query key, day):
     with ``side="right"`` the pairs on the day count as before it."""
     # Dates as their rank among the distinct dates: a pair fits in one integer.
-    distinct = np.unique(dates)
+    distinct = np.sort(pd.unique(dates))
     span = len(distinct) + 1
     pair = keys * span + np.searchsorted(distinct, dates)
     rank = np.searchsorted(distinct, days, side=side)  # type: ignore[call-overload]

@@ -135,21 +135,23 @@ def _longest_streak_in_term(state: pd.DataFrame, queries: pd.DataFrame) -> pd.Se
     cut at the term start, as the student's term record shows it.
     """
     result = pd.Series(np.nan, index=queries.index)
+    dates = state["date"].to_numpy()
+    absent_all = state["absent"].to_numpy()
+    students = state["student_id"].to_numpy()
     for term_start, group in queries.groupby("term_start", sort=False):
-        in_term = (state["date"] >= term_start) & (state["date"] <= group["as_of"].max())
-        rows = state[in_term.to_numpy()]
-        if rows.empty:
+        first, last = pd.Timestamp(term_start), pd.Timestamp(group["as_of"].max())  # type: ignore[arg-type]
+        in_term = (dates >= first.to_datetime64()) & (dates <= last.to_datetime64())
+        if not in_term.any():
             result[group.index] = 0.0
             continue
-        absent = rows["absent"].to_numpy()
-        student = rows["student_id"].to_numpy()
+        absent, student = absent_all[in_term], students[in_term]
         stream = _Streams(student)
         streak = stream.streak(absent)
         # Running maximum along each stream: streams are lifted apart so none reaches back.
         lift = np.cumsum(stream.first) * (len(streak) + 1)
         running = np.maximum.accumulate(streak + lift) - lift
         term_state = pd.DataFrame(
-            {"student_id": student, "date": rows["date"].to_numpy(), "longest": running}
+            {"student_id": student, "date": dates[in_term], "longest": running}
         )
         found = latest_at(term_state, "date", group["student_id"], group["as_of"])
         result[group.index] = found["longest"].fillna(0.0).to_numpy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -176,11 +177,12 @@ def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, enrolled: set[str]) -> 
     """Enrolled students whose attendance as read may not reach back far enough: fewer
     than two windows of school days up to ``day``, or not one day present in them (the
     streak or the last present day may lie earlier)."""
-    seen = attendance[attendance["date"] <= day]
-    by_student = seen["status"].isin(PRESENT).groupby(seen["student_id"])
-    summary = pd.DataFrame({"days": by_student.size(), "present": by_student.any()})
-    short = summary[(summary["days"] < WINDOW_RECORDS) | ~summary["present"].astype(bool)].index
-    return sorted((set(short) | (enrolled - set(summary.index))) & enrolled)
+    seen = attendance[(attendance["date"] <= day).to_numpy()]
+    student, ids = pd.factorize(seen["student_id"])
+    days = np.bincount(student, minlength=len(ids))
+    present = np.bincount(student, seen["status"].isin(PRESENT).to_numpy(), len(ids)) > 0
+    short = set(ids[(days < WINDOW_RECORDS) | ~present])
+    return sorted((short | (enrolled - set(ids))) & enrolled)
 
 
 def _in_force(interventions: pd.DataFrame | None) -> pd.DataFrame | None:
