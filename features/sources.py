@@ -169,7 +169,9 @@ class Sources:
             frame = getattr(self, f.name)
             column = KNOWN_ON.get(f.name)
             if column and frame is not None:
-                changes[f.name] = frame[frame[column] <= day]
+                known = (frame[column] <= day).to_numpy()
+                if not known.all():  # else the frame as it is, not a copy
+                    changes[f.name] = frame[known]
         return replace(self, **changes)
 
 
