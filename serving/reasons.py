@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,8 +53,9 @@ def top_reasons(
     chosen = reason_indices(
         inputs[None, :], contributions[None, :], features, catalog, limit, medians
     )
-    reason = ReasonTexts(catalog)
-    return [reason(values, features[j], float(contributions[j])) for j in chosen[0]]
+    return ReasonTexts(catalog).of_rows(
+        [values], inputs[None, :], contributions[None, :], chosen, features
+    )[0]
 
 
 def reason_indices(
@@ -95,14 +96,63 @@ class ReasonTexts:
         self.catalog = catalog
         self.rendered: dict[tuple[Any, ...], tuple[str, str]] = {}
 
-    def __call__(self, values: Mapping[str, Any], feature: str, shap: float) -> dict[str, Any]:
-        """One reason in both languages, with the student's own values."""
-        spec = self.catalog[feature]
-        key = (feature, *(_key(values.get(name)) for name in spec.reason_inputs))
-        texts = self.rendered.get(key)
-        if texts is None:
-            texts = self.rendered[key] = (spec.reason(values, "th"), spec.reason(values, "en"))
-        return {"feature": feature, "shap": shap, "text_th": texts[0], "text_en": texts[1]}
+    def of_rows(
+        self,
+        values: Sequence[Mapping[str, Any]],
+        inputs: np.ndarray,
+        contributions: np.ndarray,
+        chosen: list[np.ndarray],
+        features: list[str],
+    ) -> list[list[dict[str, Any]]]:
+        """Each row's reasons in both languages, with the student's own values.
+
+        Args:
+            values: each row's values by id (for the texts' context values).
+            inputs: the rows' model inputs, a column per feature.
+            contributions: their contributions.
+            chosen: each row's reason columns, in order (``reason_indices``).
+        """
+        counts = [len(c) for c in chosen]
+        rows = np.repeat(np.arange(len(chosen)), counts)
+        columns = np.concatenate(chosen).astype(int) if chosen else np.zeros(0, int)
+        weights = contributions[rows, columns].tolist()
+        texts: list[tuple[str, str]] = [("", "")] * len(rows)
+        column_of = {f: j for j, f in enumerate(features)}
+        for j in np.unique(columns).tolist():
+            where = np.flatnonzero(columns == j)
+            spec = self.catalog[features[j]]
+            their_rows = rows[where]
+            keys = [
+                [_key(v) for v in inputs[their_rows, column_of[name]].tolist()]
+                if name in column_of
+                else [_key(values[r].get(name)) for r in their_rows.tolist()]
+                for name in spec.reason_inputs
+            ]
+            for at, row, key in zip(
+                where.tolist(), their_rows.tolist(), zip(*keys, strict=True), strict=True
+            ):
+                found = self.rendered.get((j, *key))
+                if found is None:
+                    row_values = values[row]
+                    found = (spec.reason(row_values, "th"), spec.reason(row_values, "en"))
+                    self.rendered[(j, *key)] = found
+                texts[at] = found
+        result: list[list[dict[str, Any]]] = []
+        at = 0
+        for count in counts:
+            result.append(
+                [
+                    {
+                        "feature": features[columns[p]],
+                        "shap": weights[p],
+                        "text_th": texts[p][0],
+                        "text_en": texts[p][1],
+                    }
+                    for p in range(at, at + count)
+                ]
+            )
+            at += count
+        return result
 
 
 def _key(value: Any) -> Any:

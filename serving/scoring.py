@@ -100,11 +100,7 @@ class Scorer:
         # Row by row below: C order keeps each row's values together.
         matrix, shap = np.ascontiguousarray(matrix), np.ascontiguousarray(explanation.contributions)
         chosen = reason_indices(matrix, shap, self.features, self.catalog, medians=self.medians)
-        reason = ReasonTexts(self.catalog)
-        found = [
-            [reason(row, self.features[j], float(shap[i, j])) for j in chosen[i]]
-            for i, row in enumerate(values)
-        ]
+        found = ReasonTexts(self.catalog).of_rows(values, matrix, shap, chosen, self.features)
         steps = [suggested_step(reasons, self.catalog) for reasons in found]
         if stored:
             contributions: list[Any] = [
