@@ -102,7 +102,7 @@ def effect_rows(
     actions = actions[["student_id", "date", "type"]].copy()
     day = pd.to_datetime(actions["date"])
     actions["as_of"] = (day - pd.Timedelta(days=1)) - pd.to_timedelta(
-        (day - pd.Timedelta(days=1)).dt.weekday, unit="D"
+        (day - pd.Timedelta(days=1)).dt.day_of_week, unit="D"
     )
     placed = actions.merge(rows, on=["student_id", "as_of"], how="inner")
     placed = placed.sort_values("as_of").drop_duplicates(
@@ -260,7 +260,7 @@ def simulated_effects(truth: pd.DataFrame, rows: pd.DataFrame) -> dict[str, floa
     truth = truth.copy()
     truth["date"] = pd.to_datetime(truth["date"])
     day = truth["date"] - pd.Timedelta(days=1)
-    truth["as_of"] = day - pd.to_timedelta(day.dt.weekday, unit="D")
+    truth["as_of"] = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
     treated = rows.dropna(subset=["type"])[["student_id", "as_of", "type"]]
     matched = truth.merge(treated, on=["student_id", "as_of", "type"], how="inner")
     matched = matched.drop_duplicates(["student_id", "as_of", "type"])
