@@ -25,17 +25,6 @@ STEPS: dict[str, tuple[str, str]] = {
 }
 
 
-def adverse(spec: FeatureSpec, value: float, median: float | None) -> bool:
-    """Whether a value is on the risky side of the training median, by the known direction.
-
-    A feature pushes risk up through interactions even when its own value is ordinary
-    ("absence changed by +0%"); such a value is no reason to give an advisor.
-    """
-    if median is None or spec.monotone == 0:
-        return True
-    return value > median if spec.monotone > 0 else value < median
-
-
 def top_reasons(
     values: Mapping[str, Any],
     contributions: np.ndarray,
@@ -75,7 +64,10 @@ def reason_indices(
     specs = [catalog.get(f) for f in features]
     shown = np.array([s is not None and not s.sensitive and s.actionable for s in specs])
     known = medians or {}
-    # An ordinary value is no reason (``adverse``); without a median every value counts.
+    # An ordinary value is no reason: a feature pushes risk up through interactions even
+    # when its own value is on the safe side of the training median ("absence changed by
+    # +0%"). The known direction says which side is risky; without a median every value
+    # counts.
     judged = np.array([s is not None and s.monotone != 0 and s.id in known for s in specs])
     median = np.array([_number(known.get(f)) for f in features])
     direction = np.array([s.monotone if s is not None else 0 for s in specs])

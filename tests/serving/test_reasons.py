@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.catalog import catalog
+from features.catalog import FeatureSpec, catalog
 from serving import i18n
-from serving.reasons import STEPS, adverse, reason_indices, suggested_step, top_reasons
+from serving.reasons import STEPS, reason_indices, suggested_step, top_reasons
 
 
 def test_only_actionable_adverse_values_become_reasons() -> None:
@@ -35,13 +35,27 @@ def test_only_actionable_adverse_values_become_reasons() -> None:
     assert suggested_step(reasons, specs) == STEPS["attendance"]
 
 
-def test_adverse_follows_the_known_direction() -> None:
-    specs = catalog()
+def adverse(spec: FeatureSpec, value: float, median: float | None) -> bool:
+    """The rule one student at a time: on the risky side of the median, by direction."""
+    if median is None or spec.monotone == 0:
+        return True
+    return value > median if spec.monotone > 0 else value < median
 
-    assert adverse(specs["gpa_last_term"], 1.2, 2.5)
-    assert not adverse(specs["gpa_last_term"], 3.4, 2.5)
-    assert adverse(specs["absence_rate_term"], 0.3, 0.04)
-    assert adverse(specs["lives_without_parents"], 1.0, None)
+
+def test_a_reason_follows_the_known_direction() -> None:
+    specs = catalog()
+    shap = np.array([0.5])
+
+    def shown(feature: str, value: float, median: float | None) -> bool:
+        medians = {} if median is None else {feature: median}
+        found = top_reasons({feature: value}, shap, [feature], specs, medians=medians)
+        return [r["feature"] for r in found] == [feature]
+
+    assert shown("gpa_last_term", 1.2, 2.5)
+    assert not shown("gpa_last_term", 3.4, 2.5)
+    assert shown("absence_rate_term", 0.3, 0.04)
+    assert not shown("absence_rate_term", 0.01, 0.04)
+    assert shown("lives_without_parents", 1.0, None)
 
 
 def test_a_batch_picks_the_reasons_one_student_at_a_time_would() -> None:
