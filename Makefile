@@ -4,25 +4,27 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
+PACKAGES := core schooldata features riskmodel synth training serving ews
 
 .PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip uv
-	$(VENV)/bin/uv pip install -q --python $(PY) -e '.[dev]' \
+	$(VENV)/bin/uv pip install -q --compile-bytecode --python $(PY) -e '.[dev]' \
 	  || $(VENV)/bin/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
+	$(PY) -m compileall -q $(PACKAGES) > /dev/null
 	$(VENV)/bin/ews demo
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core schooldata features riskmodel synth training serving ews
+	$(VENV)/bin/mypy $(PACKAGES)
 
 # Browser tests use Debian's Chromium and a Thai font; install them where we can.
 browser:
@@ -41,7 +43,11 @@ postgres:
 	else echo "PostgreSQL is missing and cannot be installed here:" \
 	  "PostgreSQL tests will skip (and fail under CI=true)"; fi
 
+# Bytecode of the installed libraries is compiled at install and ours here: a machine
+# with PYTHONDONTWRITEBYTECODE set would otherwise compile every import in every process
+# (each server, CLI and worker the tests start), which costs seconds per process.
 test: lint browser postgres
+	$(PY) -m compileall -q $(PACKAGES) benchmarks tests > /dev/null
 	$(VENV)/bin/pytest -q
 
 bench-matrix: install
