@@ -1,13 +1,20 @@
 """Cluster plumbing: a Dask client when the settings ask for one, and tasks run on it or here.
 
-The same task function runs on Dask workers or one after another in this process
-(which bounds memory by the task); callers never branch on which.
+The same task function runs on Dask workers, on a pool of processes of this machine
+(``local_pool``), or one after another in this process (which bounds memory by the
+task); callers never branch on which.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import os
+import pickle
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core.settings import Settings
@@ -42,6 +49,9 @@ def each_result(
 ) -> Iterator[tuple[int, T]]:
     """Like ``run_tasks``, but yields ``(task index, result)`` as each task finishes, so
     the caller can keep one result at a time (in completion order on Dask)."""
+    if isinstance(client, LocalPool):
+        yield from client.each_result(function, tasks, on_progress, shared)
+        return
     if client is None:
         for i, task in enumerate(tasks):
             result = function(task, **shared)
@@ -60,6 +70,86 @@ def each_result(
         future.release()
         on_progress(done, len(tasks))
         yield position[future.key], result
+
+
+@dataclass(frozen=True)
+class LocalPool:
+    """Worker processes of this machine: what a Dask client gives, without a cluster.
+
+    Each worker holds one task's data at a time, so memory is bounded by the task times
+    the workers. The machine's cores are shared among the workers for their own threads
+    (OpenMP, Arrow, Numba), so two workers on two cores do not fight over them.
+    """
+
+    executor: ProcessPoolExecutor
+    workers: int
+
+    def each_result(
+        self,
+        function: Callable[..., T],
+        tasks: Sequence[Any],
+        on_progress: Callable[[int, int], None],
+        shared: dict[str, Any],
+    ) -> Iterator[tuple[int, T]]:
+        # The shared arguments travel with each task as bytes and are unpickled once per
+        # worker and call.
+        payload = pickle.dumps((function, shared), protocol=pickle.HIGHEST_PROTOCOL)
+        key = uuid.uuid4().hex
+        position = {
+            self.executor.submit(_run_shared, key, payload, task): i for i, task in enumerate(tasks)
+        }
+        try:
+            for done, future in enumerate(as_completed(position), start=1):
+                result = future.result()
+                on_progress(done, len(tasks))
+                yield position[future], result
+        finally:
+            for future in position:
+                future.cancel()
+
+
+@contextlib.contextmanager
+def local_pool(workers: int | None = None) -> Iterator[LocalPool | None]:
+    """A pool of ``workers`` processes (default: one per core); None for one worker (the
+    tasks then run in turn in this process).
+
+    Workers start from a fresh interpreter (``forkserver``), never as a fork of a process
+    whose threads may hold locks.
+    """
+    count = workers or os.cpu_count() or 1
+    if count <= 1:
+        yield None
+        return
+    threads = max(1, (os.cpu_count() or 1) // count)
+    executor = ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_start_worker,
+        initargs=(threads,),
+    )
+    try:
+        yield LocalPool(executor, count)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+
+
+def _start_worker(threads: int) -> None:
+    # Read by OpenMP (LightGBM), Arrow and Numba when they first load, which is later.
+    for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def _run_shared(key: str, payload: bytes, task: Any) -> Any:
+    if key not in _CALLS:
+        _CALLS.clear()  # one call's shared arguments at a time
+        # Bytes this machine's parent process wrote, over the pool's own pipe (which is
+        # pickle too): nothing from outside.
+        _CALLS[key] = pickle.loads(payload)  # noqa: S301
+    function, shared = _CALLS[key]
+    return function(task, **shared)
 
 
 @contextlib.contextmanager

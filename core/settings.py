@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         "('local' starts a local cluster); unset: one process.",
     )
     dask_workers: int = Field(2, description="Workers of the local cluster (dask_address=local).")
+    processes: int | None = Field(
+        None,
+        ge=1,
+        description="Processes of a weekly run partitioned by school (a dataset) when no "
+        "Dask scheduler is set; unset: one per core; 1: partitions in turn in one process.",
+    )
     dataset_path: Path | None = Field(
         None,
         description="Parquet dataset partitioned by school to read the sources from "

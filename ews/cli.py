@@ -489,6 +489,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     """The weekly run: score and explain every enrolled student, store ranks and changes."""
     from rich.progress import BarColumn, MofNCompleteColumn
 
+    from core.cluster import local_pool
     from features.partitions import plan_partitions
     from schooldata.db import make_engine
     from serving.scoring import weekly_run
@@ -498,7 +499,8 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     day = _parse_date(as_of)
     partitioned = bool(settings.dask_address or settings.dataset_path)
     with (
-        _dask(settings) as client,
+        _dask(settings) as dask,
+        local_pool(1 if dask or not partitioned else settings.processes) as pool,
         Progress(
             TextColumn("scoring"),
             BarColumn(),
@@ -521,7 +523,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
                 day,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
                 partitions=partitions,
-                client=client,
+                client=dask or pool,
                 stale_after=settings.stale_after_school_days,
             )
         except ValueError as error:

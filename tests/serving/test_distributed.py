@@ -1,4 +1,5 @@
-"""The weekly run partitioned by school, on a Dask cluster or in turn, equals the whole run."""
+"""The weekly run partitioned by school, on a Dask cluster, on this machine's processes or in
+turn, equals the whole run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from ews.cli import app as cli
 from features.partitions import features_by_partition, plan_partitions
 from schooldata.dataset import DatasetReader, partitions
 from schooldata.db import make_engine, read_table
@@ -91,6 +94,27 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
         engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks, client=dask_cluster_client
     )
 
+    assert_same_run(stored_run(engine), whole_run)
+
+
+def test_ews_score_on_a_dataset_runs_on_this_machines_processes_and_equals_the_whole_run(
+    api: Api, whole_run: pd.DataFrame, synthetic_directory: Path, tmp_path: Path
+) -> None:
+    engine, dataset = _ingest_with_dataset(synthetic_directory, tmp_path)
+    settings = api.settings
+    env = {
+        "EWS_DATABASE_URL": str(engine.url),
+        "EWS_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "EWS_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
+        "EWS_SECRETS_FILE": str(tmp_path / "secrets.json"),
+        "EWS_DATASET_PATH": str(dataset),
+        "EWS_PROCESSES": "2",
+    }
+
+    result = CliRunner().invoke(cli, ["score", "--as-of", WEEKS[-1]], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert f"{len(whole_run):,} students of 6 schools" in result.output
     assert_same_run(stored_run(engine), whole_run)
 
 

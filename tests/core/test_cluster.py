@@ -1,0 +1,44 @@
+"""Tasks on a pool of this machine's processes: every result, by task, errors raised here."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core.cluster import local_pool, run_tasks
+
+
+def _where(task: int, offset: int) -> tuple[int, int, str | None]:
+    return task + offset, os.getpid(), os.environ.get("NUMBA_NUM_THREADS")
+
+
+def _fails_on_three(task: int) -> int:
+    if task == 3:
+        raise ValueError("task 3 has no enrolments")
+    return task
+
+
+def test_a_pool_gives_every_result_in_task_order_from_its_own_processes() -> None:
+    progress: list[tuple[int, int]] = []
+    with local_pool(2) as pool:
+        assert pool is not None
+        results = run_tasks(
+            _where, list(range(8)), pool, lambda d, t: progress.append((d, t)), offset=100
+        )
+    assert [value for value, _, _ in results] == list(range(100, 108))
+    assert os.getpid() not in {pid for _, pid, _ in results}
+    assert progress == [(i, 8) for i in range(1, 9)]
+    # Each worker's threads get its share of the cores.
+    assert {threads for _, _, threads in results} == {str(max(1, (os.cpu_count() or 1) // 2))}
+
+
+def test_a_failing_task_raises_its_error_here() -> None:
+    with local_pool(2) as pool, pytest.raises(ValueError, match="task 3 has no enrolments"):
+        run_tasks(_fails_on_three, list(range(6)), pool)
+
+
+def test_one_process_means_no_pool() -> None:
+    with local_pool(1) as pool:
+        assert pool is None
+        assert run_tasks(_fails_on_three, [1, 2], pool) == [1, 2]
