@@ -198,9 +198,9 @@ def same_runs(one: pd.DataFrame, other: pd.DataFrame) -> tuple[bool, float]:
     # Identical JSON text means identical floats; only differing rows need parsing.
     differ = one["contributions"] != other["contributions"]
     pairs = zip(one.loc[differ, "contributions"], other.loc[differ, "contributions"], strict=True)
-    for mine, theirs in pairs:
-        a = np.array([c["shap"] for c in json.loads(mine)])
-        b = np.array([c["shap"] for c in json.loads(theirs)])
+    for mine, theirs in pairs:  # both runs' contributions follow the same model's inputs
+        a = np.array(json.loads(mine)["shap"])
+        b = np.array(json.loads(theirs)["shap"])
         difference = max(difference, float(np.abs(a - b).max()) if len(a) == len(b) else math.inf)
     return ranks_equal and difference <= 1e-9, difference
 

@@ -36,7 +36,7 @@ from schooldata.calendar import thai_default_term
 from schooldata.db import make_engine
 from schooldata.tables import student_scores
 from serving.scoring import Scorer, weekly_run
-from serving.store import read_contributions
+from serving.store import read_contributions, run_features
 from synth import SynthConfig
 from training.promote import held_out_rows
 
@@ -181,12 +181,13 @@ def _stored_inputs(database: Path, run_id: int, features: list[str]) -> np.ndarr
     """Every scored student's model inputs, read back from the run's stored contributions."""
     engine = make_engine(f"sqlite:///{database}")
     with engine.connect() as connection:
+        names = run_features(connection, run_id)
         stored = connection.execute(
             sa.select(student_scores.c.contributions).where(student_scores.c.run_id == run_id)
         ).scalars()
         rows = []
         for text in stored:
-            values = {c["feature"]: c["value"] for c in read_contributions(text)}
+            values = {c["feature"]: c["value"] for c in read_contributions(text, names)}
             rows.append([np.nan if values[f] is None else values[f] for f in features])
     engine.dispose()
     return np.array(rows, dtype=float)

@@ -181,6 +181,9 @@ score_runs = sa.Table(
     sa.Column("model_version", sa.String, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("students", sa.Integer, nullable=False),
+    # The model's inputs, in the order of every row's stored contributions (a JSON list);
+    # null for runs that stored the names in each row.
+    sa.Column("features", sa.Text, nullable=True),
     sa.UniqueConstraint("as_of", "model_version", name="uq_score_runs_week_model"),
 )
 

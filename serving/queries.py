@@ -306,7 +306,13 @@ def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str
         names = names_of(connection, [student_id])
     record_reads(engine, user, [student_id], endpoint)
     contributions = (
-        [Contribution(**c) for c in store.read_contributions(rows[-1].contributions)]
+        [
+            Contribution(**c)
+            for c in store.read_contributions(
+                rows[-1].contributions,
+                store.feature_names(rows[-1].run_features),
+            )
+        ]
         if rows
         else []
     )
@@ -403,8 +409,10 @@ def _by_benefit(
     connection: sa.Connection, benefit: VisitBenefit, rows: Sequence[Any], capacity: int
 ) -> list[BenefitVisit]:
     """The ``capacity`` students a visit is expected to help most, from their stored inputs."""
+    features = store.run_features(connection, rows[0].run_id) if rows else None
     values = [
-        {c["feature"]: c["value"] for c in store.read_contributions(r.contributions)} for r in rows
+        {c["feature"]: c["value"] for c in store.read_contributions(r.contributions, features)}
+        for r in rows
     ]
     found = benefit.estimate(values)
     chosen = sorted(range(len(rows)), key=lambda i: -found[i].benefit)[:capacity]

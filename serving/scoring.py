@@ -104,8 +104,7 @@ class Scorer:
         steps = [suggested_step(reasons, self.catalog) for reasons in found]
         if stored:
             contributions: list[Any] = [
-                store.contributions_text(self.features, x, c)
-                for x, c in zip(matrix, shap, strict=True)
+                store.contributions_text(x, c) for x, c in zip(matrix, shap, strict=True)
             ]
             reasons: list[Any] = [store.reasons_text(r) for r in found]
         else:
@@ -267,7 +266,7 @@ def weekly_run(
         ranked = _rank(keys, scorer.bundle.tiers)
         ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
         run_id, replaced = store.store_run(
-            engine, ranked, results, as_of.date(), scorer.version, schools, drift
+            engine, ranked, results, as_of.date(), scorer.version, schools, drift, scorer.features
         )
         timings["store"] = time.perf_counter() - started
     return WeeklyRunReport(

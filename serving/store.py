@@ -31,13 +31,14 @@ RANK_COLUMNS = [
 ]
 
 
-def contributions_text(features: Sequence[str], inputs: np.ndarray, shap: np.ndarray) -> str:
-    """A student's contributions as stored: one list per field (NaN input: null).
+def contributions_text(inputs: np.ndarray, shap: np.ndarray) -> str:
+    """A student's contributions as stored: inputs and SHAP values in the order of the
+    run's features (``score_runs.features``, stored once a run); a NaN input is null.
 
-    Runs before this format stored a list of ``{"feature", "value", "shap"}`` objects;
-    ``read_contributions`` reads both.
+    Earlier runs stored the names in every row, as a list of ``{"feature", "value",
+    "shap"}`` objects or as one list per field; ``read_contributions`` reads all three.
     """
-    stored = {"feature": features, "value": inputs, "shap": shap}
+    stored = {"value": inputs, "shap": shap}
     return orjson.dumps(stored, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
@@ -51,15 +52,32 @@ def contribution_list(
     ]
 
 
-def read_contributions(text: str) -> list[dict[str, Any]]:
-    """Stored contributions (``contributions_text``, or a list of objects from older runs)."""
+def read_contributions(text: str, features: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Stored contributions, with the names of their run's features (``run_features``)."""
     stored = orjson.loads(text)
     if isinstance(stored, list):
         return stored
+    names = stored.get("feature", features)
+    if names is None:
+        raise ValueError("stored contributions without their run's feature names")
     return [
         {"feature": f, "value": v, "shap": c}
-        for f, v, c in zip(stored["feature"], stored["value"], stored["shap"], strict=True)
+        for f, v, c in zip(names, stored["value"], stored["shap"], strict=True)
     ]
+
+
+def run_features(connection: sa.Connection, run_id: int) -> list[str] | None:
+    """The names of a run's stored contributions (None: each row holds its own)."""
+    return feature_names(
+        connection.execute(
+            sa.select(score_runs.c.features).where(score_runs.c.run_id == run_id)
+        ).scalar()
+    )
+
+
+def feature_names(stored: str | None) -> list[str] | None:
+    """``score_runs.features`` as a list (None: each row holds its own names)."""
+    return None if stored is None else list(orjson.loads(stored))
 
 
 def reasons_text(reasons: list[dict[str, Any]]) -> str:
@@ -137,7 +155,7 @@ def run_rows(
 def student_rows(connection: sa.Connection, student_id: str) -> Sequence[Any]:
     """Every stored result of one student with its run's date, oldest first."""
     return connection.execute(
-        sa.select(student_scores, score_runs.c.as_of)
+        sa.select(student_scores, score_runs.c.as_of, score_runs.c.features.label("run_features"))
         .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
         .where(student_scores.c.student_id == student_id)
         .order_by(score_runs.c.as_of, score_runs.c.run_id)
@@ -152,6 +170,7 @@ def store_run(
     version: str,
     schools: pd.DataFrame | None = None,
     drift: pd.DataFrame | None = None,
+    features: Sequence[str] | None = None,
 ) -> tuple[int, bool]:
     """Replace the run of this week and model in one transaction.
 
@@ -163,6 +182,7 @@ def store_run(
         version: the model version.
         schools: each school's freshness and whether it was scored (``run_schools``).
         drift: the run's inputs against the training reference (``run_drift``).
+        features: the model's inputs, in the order of the stored contributions.
 
     Returns:
         The run's id and whether an earlier run of the same week and model was replaced.
@@ -186,6 +206,7 @@ def store_run(
                 model_version=version,
                 created_at=datetime.now(UTC).replace(tzinfo=None),
                 students=len(ranked),
+                features=None if features is None else orjson.dumps(list(features)).decode(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         for batch in results:
@@ -200,7 +221,7 @@ def store_run(
                 ],
                 axis=1,
             )
-            insert_rows(connection, student_scores, _records(batch, int(run_id)))
+            insert_columns(connection, student_scores, *_columns(batch, int(run_id)))
         if schools is not None and not schools.empty and "school_id" in ranked:
             schools = schools.drop(columns=COUNT_COLUMNS, errors="ignore").merge(
                 list_counts(ranked), on="school_id", how="left"
@@ -230,39 +251,48 @@ def list_counts(ranked: pd.DataFrame) -> pd.DataFrame:
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
-    """Append rows inside the caller's transaction: PostgreSQL's bulk path (``COPY``),
-    else batched inserts. Every record has the same keys."""
-    if not records:
+    """Append rows inside the caller's transaction (see ``insert_columns``). Every record
+    has the same keys."""
+    if records:
+        names = list(records[0])
+        insert_columns(connection, table, names, [tuple(r[n] for n in names) for r in records])
+
+
+def insert_columns(
+    connection: sa.Connection, table: sa.Table, names: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Append rows of plain values, one per column in ``names``, inside the caller's
+    transaction: PostgreSQL's bulk path (``COPY``), else batched inserts."""
+    if not rows:
         return
     if connection.dialect.name == "postgresql":
         from psycopg import sql
 
-        columns = list(records[0])
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
         )
         driver = connection.connection.driver_connection
         assert driver is not None  # an open connection inside the caller's transaction
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for record in records:
-                copy.write_row([record[column] for column in columns])
+            for row in rows:
+                copy.write_row(row)
         return
     if connection.dialect.name == "sqlite":
         # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
         # parameter handling costs more than SQLite's insert (errors are still wrapped).
-        compiled = sa.insert(table).compile(
-            dialect=connection.dialect, column_keys=list(records[0])
-        )
-        columns = list(compiled.positiontup or [])  # the order of its ``?`` parameters
-        for start in range(0, len(records), INSERT_BATCH):
-            batch = records[start : start + INSERT_BATCH]
-            connection.exec_driver_sql(str(compiled), [tuple(r[c] for c in columns) for r in batch])
+        compiled = sa.insert(table).compile(dialect=connection.dialect, column_keys=names)
+        order = [names.index(c) for c in compiled.positiontup or []]  # its ``?`` parameters
+        if order != list(range(len(names))):
+            rows = [tuple(row[i] for i in order) for row in rows]
+        for start in range(0, len(rows), INSERT_BATCH):
+            connection.exec_driver_sql(str(compiled), rows[start : start + INSERT_BATCH])
         return
-    for start in range(0, len(records), INSERT_BATCH):
-        connection.execute(sa.insert(table), records[start : start + INSERT_BATCH])
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = rows[start : start + INSERT_BATCH]
+        connection.execute(sa.insert(table), [dict(zip(names, row, strict=True)) for row in batch])
 
 
-def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
+def _columns(scored: pd.DataFrame, run_id: int) -> tuple[list[str], list[tuple[Any, ...]]]:
     """A run's rows as plain Python values, built column by column (a country a week)."""
     texts = (
         "student_id",
@@ -284,8 +314,9 @@ def _records(scored: pd.DataFrame, run_id: int) -> list[dict[str, Any]]:
         numbers = scored[name].astype(float)
         columns[name] = [None if v is None else int(v) for v in _plain(numbers)]
     columns["run_id"] = [run_id] * len(scored)
-    names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    # In the table's order: the order of an insert's parameters, so rows go as built.
+    names = [c.name for c in student_scores.columns if c.name in columns]
+    return names, list(zip(*(columns[n] for n in names), strict=True))
 
 
 def _plain(values: pd.Series) -> list[Any]:

@@ -188,7 +188,15 @@ def copy_without_runs(engine: sa.Engine, target: Path) -> sa.Engine:
 
 def stored_run(engine: sa.Engine) -> pd.DataFrame:
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(student_scores)).mappings().all()
+        rows = (
+            connection.execute(
+                sa.select(student_scores, score_runs.c.features.label("run_features")).join(
+                    score_runs, score_runs.c.run_id == student_scores.c.run_id
+                )
+            )
+            .mappings()
+            .all()
+        )
     return pd.DataFrame(rows).set_index("student_id").sort_index()
 
 
@@ -197,8 +205,14 @@ def assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
     assert list(ours.index) == list(reference.index)
     assert np.abs(ours[SCORE_COLUMNS] - reference[SCORE_COLUMNS]).to_numpy().max() <= 1e-9
     pd.testing.assert_frame_equal(ours[SAME_COLUMNS], reference[SAME_COLUMNS])
-    for mine, theirs in zip(ours["contributions"], reference["contributions"], strict=True):
-        a, b = store.read_contributions(mine), store.read_contributions(theirs)
+    pairs = zip(
+        ours[["contributions", "run_features"]].itertuples(index=False),
+        reference[["contributions", "run_features"]].itertuples(index=False),
+        strict=True,
+    )
+    for mine, theirs in pairs:
+        a = store.read_contributions(mine[0], store.feature_names(mine[1]))
+        b = store.read_contributions(theirs[0], store.feature_names(theirs[1]))
         assert [c["feature"] for c in a] == [c["feature"] for c in b]
         assert [c["value"] for c in a] == [c["value"] for c in b]
         assert np.abs(np.array([c["shap"] for c in a]) - [c["shap"] for c in b]).max() <= 1e-9

@@ -323,10 +323,11 @@ def _benefit_model(api: Api) -> VisitBenefit:
         rows = connection.execute(
             sa.select(student_scores.c.contributions, student_scores.c.risk)
         ).all()
-    values = [
-        {c["feature"]: c["value"] for c in store.read_contributions(r.contributions)} for r in rows
-    ]
     features = api.scorer.features
+    values = [
+        {c["feature"]: c["value"] for c in store.read_contributions(r.contributions, features)}
+        for r in rows
+    ]
     x = np.array([[v.get(f, np.nan) for f in features] for v in values], dtype=float)
     x = np.where(pd.isna(x), np.nan, x)
     noise = np.random.default_rng(0).random(len(rows))
@@ -421,7 +422,7 @@ def _inputs(api: Api, student_id: str, as_of: str) -> dict[str, float | None]:
     """The model inputs stored for a student in the newest run of that week."""
     with api.engine.connect() as connection:
         stored = connection.execute(
-            sa.select(student_scores.c.contributions)
+            sa.select(student_scores.c.contributions, score_runs.c.features)
             .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
             .where(
                 (student_scores.c.student_id == student_id)
@@ -430,7 +431,8 @@ def _inputs(api: Api, student_id: str, as_of: str) -> dict[str, float | None]:
             .order_by(student_scores.c.run_id.desc())
         ).first()
     assert stored is not None
-    return {c["feature"]: c["value"] for c in store.read_contributions(stored.contributions)}
+    names = store.feature_names(stored.features)
+    return {c["feature"]: c["value"] for c in store.read_contributions(stored.contributions, names)}
 
 
 def _user(api: Api, role: str) -> User:

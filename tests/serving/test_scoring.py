@@ -63,17 +63,18 @@ def test_a_crash_midway_leaves_the_previous_complete_run(
     # and after the first batch went in; a whole run is one batch.
     partitions = plan_partitions(api.engine.url.render_as_string(), None, 2)
     crash_at = 2 if partitioned else 1
-    original = store._records
+    original = store._columns
     batches: list[int] = []
 
-    def broken_records(scored: pd.DataFrame, run_id: int) -> list[dict[str, object]]:
-        records = original(scored, run_id)
-        batches.append(len(records))
+    def broken_columns(scored: pd.DataFrame, run_id: int) -> tuple[list[str], list[tuple]]:
+        names, rows = original(scored, run_id)
+        batches.append(len(rows))
         if len(batches) == crash_at:
-            records[-1]["tier"] = None  # violates NOT NULL
-        return records
+            tier = names.index("tier")
+            rows[-1] = tuple(None if i == tier else v for i, v in enumerate(rows[-1]))  # NOT NULL
+        return names, rows
 
-    monkeypatch.setattr(store, "_records", broken_records)
+    monkeypatch.setattr(store, "_columns", broken_columns)
     with pytest.raises(sa.exc.IntegrityError):
         scoring.weekly_run(
             api.engine,
