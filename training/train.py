@@ -48,6 +48,7 @@ from training.evaluate import (
     flag_places,
     metrics_table,
     precision_interval,
+    rank_auc,
 )
 from training.fairness import Audit, fairness_audit
 from training.guards import Evidence, problems
@@ -409,9 +410,7 @@ def _evidence(selection: Selection, test: HeldOut, tiers: TierPolicy) -> Evidenc
 
 def _auc(labels: np.ndarray, score: np.ndarray) -> Callable[[np.ndarray], float]:
     def statistic(index: np.ndarray) -> float:
-        if not 0 < labels[index].sum() < len(index):
-            return float("nan")
-        return float(roc_auc_score(labels[index], score[index]))
+        return rank_auc(labels[index], score[index])
 
     return statistic
 
