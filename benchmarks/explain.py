@@ -139,7 +139,7 @@ def main() -> None:
     as_of = pd.Timestamp(term_end - timedelta(days=term_end.weekday() + 7))
     started = time.perf_counter()
     # As ``ews score`` runs on a dataset: one process per core (EWS_PROCESSES unset).
-    with local_pool() as pool:
+    with local_pool(preload=["serving.scoring"]) as pool:
         report = weekly_run(
             make_engine(f"sqlite:///{weekly_db}"),
             Scorer(bundle, str(version)),

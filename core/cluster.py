@@ -8,6 +8,7 @@ task); callers never branch on which.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import pickle
@@ -109,12 +110,15 @@ class LocalPool:
 
 
 @contextlib.contextmanager
-def local_pool(workers: int | None = None) -> Iterator[LocalPool | None]:
+def local_pool(
+    workers: int | None = None, preload: Sequence[str] = ()
+) -> Iterator[LocalPool | None]:
     """A pool of ``workers`` processes (default: one per core); None for one worker (the
     tasks then run in turn in this process).
 
     Workers start from a fresh interpreter (``forkserver``), never as a fork of a process
-    whose threads may hold locks.
+    whose threads may hold locks. They start at once and import the ``preload`` modules
+    while the caller goes on (loading a model, say), not when the first task arrives.
     """
     count = workers or os.cpu_count() or 1
     if count <= 1:
@@ -125,9 +129,11 @@ def local_pool(workers: int | None = None) -> Iterator[LocalPool | None]:
         count,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_start_worker,
-        initargs=(threads,),
+        initargs=(threads, tuple(preload)),
     )
     try:
+        for _ in range(count):
+            executor.submit(int)  # each submission while none is idle starts a worker
         yield LocalPool(executor, count)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
@@ -136,10 +142,12 @@ def local_pool(workers: int | None = None) -> Iterator[LocalPool | None]:
 _CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
 
 
-def _start_worker(threads: int) -> None:
-    # Read by OpenMP (LightGBM), Arrow and Numba when they first load, which is later.
+def _start_worker(threads: int, preload: tuple[str, ...]) -> None:
+    # Read by OpenMP (LightGBM), Arrow and Numba when they first load, so set first.
     for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[name] = str(threads)
+    for module in preload:
+        importlib.import_module(module)
 
 
 def _run_shared(key: str, payload: bytes, task: Any) -> Any:

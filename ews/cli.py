@@ -495,12 +495,14 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     from serving.scoring import weekly_run
 
     settings = _settings()
-    scorer = _scorer(settings)
     day = _parse_date(as_of)
     partitioned = bool(settings.dask_address or settings.dataset_path)
     with (
         _dask(settings) as dask,
-        local_pool(1 if dask or not partitioned else settings.processes) as pool,
+        # Started first: the workers import the scoring code while the model loads.
+        local_pool(
+            1 if dask or not partitioned else settings.processes, preload=["serving.scoring"]
+        ) as pool,
         Progress(
             TextColumn("scoring"),
             BarColumn(),
@@ -510,6 +512,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
             transient=True,
         ) as progress,
     ):
+        scorer = _scorer(settings)
         task = progress.add_task("score", total=None)
         try:
             partitions = (

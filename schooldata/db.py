@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -74,7 +75,13 @@ def read_table(
         One row per stored record; an empty frame with the columns when there is none.
     """
     table = TABLES[name]
-    selected = [table.c[c] for c in columns] if columns else list(table.c)
+    chosen = [table.c[c] for c in columns] if columns else list(table.c)
+    # Dates as the driver gives them (ISO text on SQLite), converted a column at a time
+    # by ``typed_frame`` rather than a value at a time by SQLAlchemy.
+    selected = [
+        sa.type_coerce(c, sa.String).label(c.name) if isinstance(c.type, sa.Date) else c
+        for c in chosen
+    ]
     query = sa.select(*selected)
     if since is not None:
         query = query.where(table.c[since[0]] >= since[1])
@@ -85,12 +92,36 @@ def read_table(
         with engine.connect() as connection:
             for start in range(0, max(len(ids), 1), ID_CHUNK):
                 chunk = query.where(table.c.student_id.in_(ids[start : start + ID_CHUNK]))
-                parts.append(pd.read_sql(chunk, connection))
+                parts.append(_frame(connection, chunk))
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     else:
         with engine.connect() as connection:
-            frame = pd.read_sql(query, connection)
+            frame = _frame(connection, query)
     return typed_frame(frame, table)
+
+
+def _frame(connection: sa.Connection, query: sa.Select[Any]) -> pd.DataFrame:
+    """A query's rows as a frame. On SQLite straight from the driver's cursor: a million
+    attendance days cost half as much without a SQLAlchemy row object each."""
+    if connection.dialect.name != "sqlite":
+        return pd.read_sql(query, connection)
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    values = []
+    for name in compiled.positiontup or []:
+        value, bind = compiled.params[name], compiled.binds.get(name)
+        process = None if bind is None else bind.type.bind_processor(connection.dialect)
+        values.append(value if process is None else process(value))
+    driver = connection.connection.driver_connection
+    assert driver is not None  # an open connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(str(compiled), values)
+        names = [d[0] for d in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+    finally:
+        cursor.close()
 
 
 def typed_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
