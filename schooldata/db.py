@@ -113,15 +113,13 @@ def _frame(connection: sa.Connection, query: sa.Select[Any]) -> pd.DataFrame:
         value, bind = compiled.params[name], compiled.binds.get(name)
         process = None if bind is None else bind.type.bind_processor(connection.dialect)
         values.append(value if process is None else process(value))
-    driver = connection.connection.driver_connection
-    assert driver is not None  # an open connection
-    cursor = driver.cursor()
+    # Run through SQLAlchemy (its errors, its logging), fetched from the driver's cursor.
+    result = connection.exec_driver_sql(str(compiled), tuple(values))
     try:
-        cursor.execute(str(compiled), values)
-        names = [d[0] for d in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+        names = [d[0] for d in result.cursor.description]
+        return pd.DataFrame.from_records(result.cursor.fetchall(), columns=names)
     finally:
-        cursor.close()
+        result.close()
 
 
 def typed_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
