@@ -2,8 +2,9 @@
 
 The base value plus the contributions equals the raw score. The contributions come from
 the precomputed exact TreeSHAP in ``riskmodel.treeshap`` (thread-safe, several times
-faster than LightGBM's ``pred_contrib``); the raw score comes from LightGBM's own
-prediction, so the two are computed independently. A model the fast path does not
+faster than LightGBM's ``pred_contrib``); the raw score from the same pass, as the sum of
+the leaf values each row reaches (not from the contributions: tests check both against
+LightGBM, and that they add up). A model the fast path does not
 support (categorical splits) falls back to ``pred_contrib``, which is not safe to call
 concurrently and is serialised.
 """
@@ -47,12 +48,11 @@ class Explainer:
         self._lock = threading.Lock()
 
     def explain(self, matrix: np.ndarray) -> Explanation:
-        booster = self.bundle.booster
         if self.fast is not None:
-            contributions = self.fast.shap_values(matrix)
+            raw, contributions = self.fast.explain(matrix)
             base = np.full(len(matrix), self.fast.expected_value)
-            raw = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)
             return Explanation(raw_score=raw, base_value=base, contributions=contributions)
+        booster = self.bundle.booster
         with self._lock:
             values = np.asarray(booster.predict(matrix, pred_contrib=True), dtype=float)
             raw = np.asarray(booster.predict(matrix, raw_score=True), dtype=float)

@@ -14,6 +14,10 @@ operation per node), and a table lookup per leaf and path feature; rows are proc
 in feature-major chunks so that every inner loop vectorises. The values equal
 LightGBM's ``pred_contrib`` (and ``shap.TreeExplainer``) to floating-point precision.
 Node decisions follow LightGBM's numerical splits exactly, missing values included.
+
+The same pass gives the model's raw score: a row reaches the one leaf of a tree whose
+pattern still has every bit set, and the raw score is the sum of the leaf values reached
+(LightGBM's own prediction, without a second call into LightGBM per request).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 ZERO_THRESHOLD = 1e-35
 MAX_PATH_FEATURES = 16
 ROW_CHUNK = 512
+FEW_ROWS = 1  # a single student's request: row by row, no chunk arrays
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,9 @@ class TreeTables:
     node_slot: np.ndarray
     unique_feature: np.ndarray  # feature of each leaf's unique slots
     weights: np.ndarray  # per leaf: 2^d patterns x d slots, leaf value included
+    leaf_value: np.ndarray  # per leaf: its value (what a row reaching it adds to the score)
     expected_value: float
+    constant: float  # the values of trees without a split, in every row's raw score
     features: int
 
 
@@ -63,6 +70,8 @@ def _walk(node: dict[str, Any], path: list[tuple[int, bool, float]], out: dict[s
     Returns the node's reference: its internal index, or ``~leaf`` for a leaf.
     """
     if "leaf_index" in node or "leaf_value" in node and "split_index" not in node:
+        if node.get("leaf_coeff"):
+            raise NotImplementedError("linear trees are not supported by the fast explainer")
         out["leaves"].append(
             (float(node["leaf_value"]), float(node.get("leaf_count", 0)), list(path))
         )
@@ -137,7 +146,8 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
     leaf_weight_start: list[int] = []
     unique_feature: list[int] = []
     weights: list[np.ndarray] = []
-    expected = 0.0
+    leaf_value: list[float] = []
+    expected = constant = 0.0
     weight_offset = 0
     for tree in model["tree_info"]:
         out: dict[str, Any] = {"nodes": [], "children": [], "leaves": []}
@@ -156,8 +166,9 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
         node_starts.append(len(nodes))
         root_count = float(tree["tree_structure"].get("internal_count", 0)) or 1.0
         for value, count, path in out["leaves"]:
-            if len(out["leaves"]) == 1:  # a tree with no split: only the expected value
+            if len(out["leaves"]) == 1:  # a tree with no split: the same for every row
                 expected += value
+                constant += value
                 continue
             expected += value * count / root_count
             # Slots in order of first use along the path, so a node's slot is the same
@@ -180,6 +191,7 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
             table = _pattern_weights(np.asarray(fractions)) * value
             leaf_unique_count.append(len(slots))
             leaf_weight_start.append(weight_offset)
+            leaf_value.append(value)
             weights.append(table.ravel())
             weight_offset += table.size
     pairs = np.array(children, dtype=np.int64).reshape(-1, 2)
@@ -197,7 +209,9 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
         node_slot=np.array(node_slot, dtype=np.int64),
         unique_feature=np.array(unique_feature, dtype=np.int64),
         weights=np.concatenate(weights) if weights else np.zeros(0),
+        leaf_value=np.array(leaf_value, dtype=np.float64),
         expected_value=expected,
+        constant=constant,
         features=int(model["max_feature_idx"]) + 1,
     )
 
@@ -221,6 +235,7 @@ def _explain_rows(  # pragma: no cover
     stop: int,
     tables: tuple[Any, ...],
     out: np.ndarray,
+    raw: np.ndarray,
     max_tree_nodes: int,
 ) -> None:
     (
@@ -237,6 +252,7 @@ def _explain_rows(  # pragma: no cover
         node_slot,
         unique_feature,
         weights,
+        leaf_value,
     ) = tables
     # Feature-major layout: every inner loop runs over the chunk's rows with unit stride,
     # so the compiler vectorises it. Each tree serves all the chunk's rows before the next
@@ -248,6 +264,7 @@ def _explain_rows(  # pragma: no cover
         for f in range(width):
             x[f, i] = rows[start + i, f]
     phi = np.zeros((width, n))
+    score = np.zeros(n)
     # A row's pattern at a node: bit s is cleared once the row leaves the path at a split
     # on the feature in slot s. Nodes are in depth-first order, so a parent comes first.
     pattern = np.empty((max(max_tree_nodes, 1), n), dtype=np.int64)
@@ -279,25 +296,99 @@ def _explain_rows(  # pragma: no cover
                 d = leaf_unique_count[leaf]
                 full = (np.int64(1) << d) - 1
                 base = leaf_weight_start[leaf]
+                value = leaf_value[leaf]
                 for i in range(n):
-                    index[i] = base + (child_pattern[i] & full) * d
+                    bits = child_pattern[i] & full
+                    index[i] = base + bits * d
+                    if bits == full:  # the row followed the whole path: its leaf
+                        score[i] += value
                 first = leaf_unique_start[leaf]
                 for k in range(d):
                     target = phi[unique_feature[first + k]]
                     for i in range(n):
                         target[i] += weights[index[i] + k]
     for i in range(n):
+        raw[start + i] += score[i]
         for f in range(width):
             out[start + i, f] += phi[f, i]
 
 
+@numba.njit(cache=True, nogil=True)
+def _explain_few(  # pragma: no cover
+    rows: np.ndarray,
+    tables: tuple[Any, ...],
+    out: np.ndarray,
+    raw: np.ndarray,
+    max_tree_nodes: int,
+) -> None:
+    # ``_explain_rows`` one row at a time, with scalars where it keeps a row per lane: the
+    # same sums in the same order (so the same values), without the chunk's arrays, which
+    # cost more than a single row's work.
+    (
+        feature,
+        threshold,
+        missing,
+        default_left,
+        tree_node_start,
+        leaf_unique_start,
+        leaf_unique_count,
+        leaf_weight_start,
+        left_child,
+        right_child,
+        node_slot,
+        unique_feature,
+        weights,
+        leaf_value,
+    ) = tables
+    pattern = np.empty(max(max_tree_nodes, 1), dtype=np.int64)
+    for r in range(rows.shape[0]):
+        row = rows[r]
+        phi = out[r]
+        score = 0.0
+        for t in range(len(tree_node_start) - 1):
+            first_node = tree_node_start[t]
+            if first_node == tree_node_start[t + 1]:
+                continue
+            pattern[0] = -1
+            for node in range(first_node, tree_node_start[t + 1]):
+                here = pattern[node - first_node]
+                bit = np.int64(1) << node_slot[node]
+                went_left = _goes_left(
+                    row[feature[node]], threshold[node], missing[node], default_left[node]
+                )
+                to_left = here & ~(np.int64(0) if went_left else bit)
+                to_right = here & ~(bit if went_left else np.int64(0))
+                for side in range(2):
+                    child = left_child[node] if side == 0 else right_child[node]
+                    child_pattern = to_left if side == 0 else to_right
+                    if child >= 0:
+                        pattern[child - first_node] = child_pattern
+                        continue
+                    leaf = ~child
+                    d = leaf_unique_count[leaf]
+                    full = (np.int64(1) << d) - 1
+                    bits = child_pattern & full
+                    index = leaf_weight_start[leaf] + bits * d
+                    if bits == full:
+                        score += leaf_value[leaf]
+                    first = leaf_unique_start[leaf]
+                    for k in range(d):
+                        phi[unique_feature[first + k]] += weights[index + k]
+        raw[r] += score
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _explain_parallel(  # pragma: no cover
-    rows: np.ndarray, tables: tuple[Any, ...], out: np.ndarray, chunk: int, max_tree_nodes: int
+    rows: np.ndarray,
+    tables: tuple[Any, ...],
+    out: np.ndarray,
+    raw: np.ndarray,
+    chunk: int,
+    max_tree_nodes: int,
 ) -> None:
     n = rows.shape[0]
     for c in numba.prange((n + chunk - 1) // chunk):
-        _explain_rows(rows, c * chunk, min(n, (c + 1) * chunk), tables, out, max_tree_nodes)
+        _explain_rows(rows, c * chunk, min(n, (c + 1) * chunk), tables, out, raw, max_tree_nodes)
 
 
 class FastTreeShap:
@@ -322,6 +413,7 @@ class FastTreeShap:
             t.node_slot,
             t.unique_feature,
             t.weights,
+            t.leaf_value,
         )
 
     @property
@@ -330,15 +422,22 @@ class FastTreeShap:
 
     def shap_values(self, rows: np.ndarray) -> np.ndarray:
         """Contributions (rows × features); the base value is ``expected_value``."""
+        return self.explain(rows)[1]
+
+    def explain(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's raw score (LightGBM's ``raw_score``) and its contributions."""
         rows = np.ascontiguousarray(rows, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] < self.tables.features:
             raise ValueError(
                 f"expected rows with {self.tables.features} features, got shape {rows.shape}"
             )
         out = np.zeros((rows.shape[0], rows.shape[1]))
-        if len(rows) <= ROW_CHUNK:
+        raw = np.full(rows.shape[0], self.tables.constant)
+        if len(rows) <= FEW_ROWS:
+            _explain_few(rows, self.arrays, out, raw, self.max_tree_nodes)
+        elif len(rows) <= ROW_CHUNK:
             # A thread hand-off costs more than a few rows do: one chunk, on this thread.
-            _explain_rows(rows, 0, len(rows), self.arrays, out, self.max_tree_nodes)
+            _explain_rows(rows, 0, len(rows), self.arrays, out, raw, self.max_tree_nodes)
         else:
-            _explain_parallel(rows, self.arrays, out, ROW_CHUNK, self.max_tree_nodes)
-        return out
+            _explain_parallel(rows, self.arrays, out, raw, ROW_CHUNK, self.max_tree_nodes)
+        return raw, out

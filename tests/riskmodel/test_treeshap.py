@@ -79,3 +79,35 @@ def test_fast_treeshap_handles_a_tree_without_a_split() -> None:
     assert not ours.any()
     raw = booster.predict(x, raw_score=True)
     assert np.abs(fast.expected_value - raw).max() <= 1e-12
+    assert np.abs(fast.explain(x)[0] - raw).max() <= 1e-12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_raw_score_of_the_same_pass_is_lightgbms_prediction(seed: int) -> None:
+    booster, x = _model(seed, 6, 31, "nan")
+    fast = FastTreeShap(booster)
+    for rows in (x, x[:1], x[:37]):  # the parallel path, one row, a partial chunk
+        raw, contributions = fast.explain(rows)
+        expected = booster.predict(rows, raw_score=True)
+        assert np.abs(raw - expected).max() <= 1e-12
+        assert np.abs(fast.expected_value + contributions.sum(axis=1) - raw).max() <= 1e-9
+
+
+def test_linear_trees_are_refused_not_explained_wrongly() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 3))
+    y = (x[:, 0] + rng.normal(size=len(x)) > 0).astype(int)
+    params = {"objective": "binary", "linear_tree": True, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(x, y), 5)
+    with pytest.raises(NotImplementedError, match="linear trees"):
+        FastTreeShap(booster)
+
+
+def test_one_row_alone_gets_exactly_what_it_gets_in_a_batch() -> None:
+    booster, x = _model(4, 8, 63, "nan")
+    fast = FastTreeShap(booster)
+    raw, contributions = fast.explain(x)  # chunks on threads
+    for i in (0, 1, 700, len(x) - 1):
+        one_raw, one = fast.explain(x[i : i + 1])  # the single-row kernel
+        assert np.array_equal(one[0], contributions[i])
+        assert one_raw[0] == raw[i]
