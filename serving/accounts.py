@@ -275,16 +275,29 @@ def _school_known(connection: sa.Connection, school_id: str) -> bool:
     )
 
 
+# Every request asks one of these two; built once, they cost a lookup, not a query build.
+_BY_TOKEN = sa.select(users).where(
+    (users.c.token_hash == sa.bindparam("digest"))
+    & users.c.active
+    & ((users.c.token_expires_at.is_(None)) | (users.c.token_expires_at > sa.bindparam("now")))
+)
+_BY_SESSION = (
+    sa.select(users)
+    .join(sessions, sessions.c.user_id == users.c.user_id)
+    .where(
+        (sessions.c.session_hash == sa.bindparam("digest"))
+        & sessions.c.ended_at.is_(None)
+        & (sessions.c.expires_at > sa.bindparam("now"))
+        & users.c.active
+    )
+)
+
+
 def authenticate(engine: sa.Engine, token: str) -> User | None:
-    """The active account holding this unexpired token, if any."""
+    """The active account holding this unexpired token, if any (asked of the database
+    every time: a revoked or expired token stops working at once, in every process)."""
     with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(users).where(
-                (users.c.token_hash == _digest(token))
-                & users.c.active
-                & ((users.c.token_expires_at.is_(None)) | (users.c.token_expires_at > _now()))
-            )
-        ).first()
+        row = connection.execute(_BY_TOKEN, {"digest": _digest(token), "now": _now()}).first()
         return _user(row, connection) if row is not None else None
 
 
@@ -361,14 +374,7 @@ def session_user(engine: sa.Engine, session_id: str) -> User | None:
     """The active account of a live session, if any."""
     with engine.connect() as connection:
         row = connection.execute(
-            sa.select(users)
-            .join(sessions, sessions.c.user_id == users.c.user_id)
-            .where(
-                (sessions.c.session_hash == _digest(session_id))
-                & sessions.c.ended_at.is_(None)
-                & (sessions.c.expires_at > _now())
-                & users.c.active
-            )
+            _BY_SESSION, {"digest": _digest(session_id), "now": _now()}
         ).first()
         return _user(row, connection) if row is not None else None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,23 +62,50 @@ def reason_indices(
         inputs: one row per student, a column per feature (NaN: not recorded).
         contributions: their contributions, the same shape.
     """
-    specs = [catalog.get(f) for f in features]
-    shown = np.array([s is not None and not s.sensitive and s.actionable for s in specs])
-    known = medians or {}
-    # An ordinary value is no reason: a feature pushes risk up through interactions even
-    # when its own value is on the safe side of the training median ("absence changed by
-    # +0%"). The known direction says which side is risky; without a median every value
-    # counts.
-    judged = np.array([s is not None and s.monotone != 0 and s.id in known for s in specs])
-    median = np.array([_number(known.get(f)) for f in features])
-    direction = np.array([s.monotone if s is not None else 0 for s in specs])
-    with np.errstate(invalid="ignore"):
-        risky = np.where(direction > 0, inputs > median, inputs < median)
-    usable = (contributions > 0) & shown & ~np.isnan(inputs) & (risky | ~judged)
-    order = np.argsort(-contributions, axis=1, kind="stable")
-    usable = np.take_along_axis(usable, order, axis=1)
-    usable &= np.cumsum(usable, axis=1) <= limit
-    return [row_order[row_usable] for row_order, row_usable in zip(order, usable, strict=True)]
+    return ReasonRules.of(features, catalog, medians).indices(inputs, contributions, limit)
+
+
+@dataclass(frozen=True)
+class ReasonRules:
+    """Which of a model's inputs may be a reason, and on which side of the median: the
+    same for every row of a model, so a scorer builds them once."""
+
+    shown: np.ndarray  # in the catalog, not sensitive, something a school can act on
+    judged: np.ndarray  # a known risky direction and a training median to judge by
+    median: np.ndarray
+    direction: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        features: list[str],
+        catalog: dict[str, FeatureSpec],
+        medians: dict[str, float] | None = None,
+    ) -> ReasonRules:
+        specs = [catalog.get(f) for f in features]
+        known = medians or {}
+        return cls(
+            shown=np.array([s is not None and not s.sensitive and s.actionable for s in specs]),
+            judged=np.array([s is not None and s.monotone != 0 and s.id in known for s in specs]),
+            median=np.array([_number(known.get(f)) for f in features]),
+            direction=np.array([s.monotone if s is not None else 0 for s in specs]),
+        )
+
+    def indices(
+        self, inputs: np.ndarray, contributions: np.ndarray, limit: int = TOP_REASONS
+    ) -> list[np.ndarray]:
+        """``reason_indices`` by these rules."""
+        # An ordinary value is no reason: a feature pushes risk up through interactions
+        # even when its own value is on the safe side of the training median ("absence
+        # changed by +0%"). The known direction says which side is risky; without a median
+        # every value counts.
+        with np.errstate(invalid="ignore"):
+            risky = np.where(self.direction > 0, inputs > self.median, inputs < self.median)
+        usable = (contributions > 0) & self.shown & ~np.isnan(inputs) & (risky | ~self.judged)
+        order = np.argsort(-contributions, axis=1, kind="stable")
+        usable = np.take_along_axis(usable, order, axis=1)
+        usable &= np.cumsum(usable, axis=1) <= limit
+        return [row_order[row_usable] for row_order, row_usable in zip(order, usable, strict=True)]
 
 
 class ReasonTexts:

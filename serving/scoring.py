@@ -31,7 +31,7 @@ from schooldata.calendar import Calendar
 from schooldata.db import read_table, upgrade
 from schooldata.tables import TABLES
 from serving import store
-from serving.reasons import ReasonTexts, reason_indices, suggested_step
+from serving.reasons import ReasonRules, ReasonTexts, suggested_step
 
 CHUNK = 2000
 STALE_AFTER_SCHOOL_DAYS = 5  # the default of EWS_STALE_AFTER_SCHOOL_DAYS
@@ -49,6 +49,7 @@ class Scorer:
         self.explainer = Explainer(bundle)
         self.catalog: dict[str, FeatureSpec] = specs_from_entries(bundle.catalog)
         self.medians: dict[str, float] = bundle.metadata.get("medians", {})
+        self.reason_rules = ReasonRules.of(bundle.features, self.catalog, self.medians)
 
     @property
     def features(self) -> list[str]:
@@ -99,7 +100,7 @@ class Scorer:
         risk = self.bundle.calibration.apply(explanation.raw_score, terms)
         # Row by row below: C order keeps each row's values together.
         matrix, shap = np.ascontiguousarray(matrix), np.ascontiguousarray(explanation.contributions)
-        chosen = reason_indices(matrix, shap, self.features, self.catalog, medians=self.medians)
+        chosen = self.reason_rules.indices(matrix, shap)
         found = ReasonTexts(self.catalog).of_rows(values, matrix, shap, chosen, self.features)
         steps = [suggested_step(reasons, self.catalog) for reasons in found]
         if stored:
