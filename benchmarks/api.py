@@ -2,9 +2,13 @@
 ``mlflow models serve`` on the same model (prediction only), 32 concurrent clients each.
 
 Run with ``make bench-api``. Both servers run on this machine as one process each, on
-loopback; the load generator is one asyncio process with 32 concurrent clients and a
-fixed number of requests. The last line is
-``score_rps=<n> mlflow_rps=<n> ratio=<x> p99_ms=<n>``.
+loopback; the load generator (``benchmarks.http_load``: prepared requests on kept-alive
+connections, cheap beside the servers) has 32 concurrent clients and a fixed number of
+requests. Then, in the same run, the single-row explanation on the same
+model: ours (what the route runs: the raw score and its contributions) against
+``shap.TreeExplainer``, one row per call. The last line is
+
+    score_rps=<n> mlflow_rps=<n> ratio=<x> p99_ms=<n> mlflow_p99_ms=<n> explain_single_ratio=<x>
 """
 
 from __future__ import annotations
@@ -19,14 +23,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+import shap
 
+from benchmarks import http_load
 from benchmarks.common import synthetic_database, trained_champion
+from benchmarks.http_load import request_bytes
 from features.sources import Sources
+from riskmodel.explain import Explainer
 from serving.accounts import create_user
 from training.promote import held_out_rows
 
@@ -54,24 +63,35 @@ def wait_until_up(url: str, seconds: float = 120) -> None:
 async def load(
     url: str, bodies: list[str], headers: dict[str, str], requests: int
 ) -> tuple[float, np.ndarray]:
-    """Send ``requests`` POSTs from 32 concurrent clients; returns (seconds, latencies in ms)."""
-    latencies: list[float] = []
-    counter = iter(range(requests))
+    """Send ``requests`` POSTs from 32 concurrent clients (``benchmarks.http_load``, after
+    one warm-up request); returns (seconds, latencies in ms)."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        (await http.post(url, content=bodies[0], headers=headers)).raise_for_status()
+    prepared = [request_bytes("POST", url, headers, body) for body in bodies]
+    work = (("POST", prepared[i % len(prepared)]) for i in range(requests))
+    seconds, latencies = await http_load.run(url, work, CLIENTS)
+    return seconds, np.asarray(latencies["POST"])
 
-    async def client(http: httpx.AsyncClient) -> None:
-        for i in counter:
+
+def single_row_rates(
+    functions: dict[str, Callable[[np.ndarray], object]],
+    matrix: np.ndarray,
+    rounds: int = 7,
+    calls: int = 1000,
+) -> dict[str, float]:
+    """Rows per second of each function called on one row at a time: the median of
+    ``rounds`` rounds of ``calls`` calls, the functions taking turns round by round (so a
+    busy moment of the machine costs both)."""
+    for function in functions.values():
+        function(matrix[:1])  # warm up (compilation, caches)
+    rates: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
             started = time.perf_counter()
-            response = await http.post(url, content=bodies[i % len(bodies)], headers=headers)
-            latencies.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:200]}")
-
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-        await http.post(url, content=bodies[0], headers=headers)  # warm up
-        started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(CLIENTS)))
-        return time.perf_counter() - started, np.asarray(latencies)
+            for i in range(calls):
+                function(matrix[i % len(matrix)][None, :])
+            rates[name].append(calls / (time.perf_counter() - started))
+    return {name: float(np.median(found)) for name, found in rates.items()}
 
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -181,10 +201,18 @@ def main() -> None:
             f"p99 {results[name][2]:6.1f} ms ({CLIENTS} clients, {args.requests} requests, "
             f"model v{version})"
         )
+    matrix = bundle.matrix(rows)
+    explainer = shap.TreeExplainer(bundle.booster)
+    singles = single_row_rates(
+        {"ours": Explainer(bundle).explain, "shap.TreeExplainer": explainer.shap_values}, matrix
+    )
+    for name, rate in singles.items():
+        print(f"single-row explanation, {name}: {rate:,.0f} rows/s")
     score_rps, mlflow_rps = results["score"][0], results["mlflow"][0]
     print(
         f"score_rps={score_rps:.1f} mlflow_rps={mlflow_rps:.1f} ratio={score_rps / mlflow_rps:.2f} "
-        f"p99_ms={results['score'][2]:.1f}"
+        f"p99_ms={results['score'][2]:.1f} mlflow_p99_ms={results['mlflow'][2]:.1f} "
+        f"explain_single_ratio={singles['ours'] / singles['shap.TreeExplainer']:.2f}"
     )
 
 

@@ -6,7 +6,10 @@ the service (``ews serve --workers``, in processes of its own) and has ``--clien
 concurrent users (advisors, care committees, an area office, integrations) request,
 again and again: the advisor's list, a student page, the committee's plan, the
 committee's whole-school list, the area office's page and
-``GET /api/v1/risk-list``. It prints p50 and p95 of each, and last:
+``GET /api/v1/risk-list``, each user signed in with their own session (the load is
+``benchmarks.http_load``: prepared requests on kept-alive connections, so that the load
+generator, on the same two cores, costs little of what is measured). It prints p50 and
+p95 of each, and last:
 
     worst=<route> p95_ms=<n> students=<n> weeks=<n>
 
@@ -20,6 +23,7 @@ Run: ``make bench-pages``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import secrets
@@ -27,10 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +39,9 @@ import httpx
 import pandas as pd
 import sqlalchemy as sa
 
+from benchmarks import http_load
 from benchmarks.common import synthetic_database, trained_champion
+from benchmarks.http_load import request_bytes
 from benchmarks.store import _postgres, score_rows
 from core.settings import Settings
 from schooldata.db import make_engine, upgrade
@@ -284,32 +287,28 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
 def _load(
     base: str, routes: dict[str, tuple[str | None, str]], token: str, clients: int, requests: int
 ) -> dict[str, list[float]]:
-    """Each client signs in as every role, then requests every route ``requests`` times."""
-    timings: dict[str, list[float]] = defaultdict(list)
-    lock = threading.Lock()
-
-    def user(_: int) -> None:
-        sessions: dict[str | None, httpx.Client] = {
-            role: _signed_in(base, role) for role in {r for r, _ in routes.values() if r}
-        }
-        sessions[None] = httpx.Client(
-            base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    """Each client signs in as every role, then its requests of every route, ``requests``
+    times, are sent ``clients`` at a time (``benchmarks.http_load``)."""
+    prepared: list[dict[str, bytes]] = []
+    for _ in range(clients):
+        headers: dict[str | None, dict[str, str]] = {None: {"Authorization": f"Bearer {token}"}}
+        for role in {r for r, _ in routes.values() if r}:
+            with _signed_in(base, role) as session:
+                cookies = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+            headers[role] = {"Cookie": cookies}
+        prepared.append(
+            {
+                route: request_bytes("GET", base + path, headers[role])
+                for route, (role, path) in routes.items()
+            }
         )
-        for _ in range(requests):
-            for route, (role, path) in routes.items():
-                started = time.perf_counter()
-                reply = sessions[role].get(path)
-                elapsed = 1000 * (time.perf_counter() - started)
-                if reply.status_code != 200:
-                    raise RuntimeError(f"{route} answered {reply.status_code}")
-                with lock:
-                    timings[route].append(elapsed)
-        for session in sessions.values():
-            session.close()
-
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(user, range(clients)))
-    return timings
+    work = (
+        (route, prepared[client][route])
+        for _ in range(requests)
+        for client in range(clients)
+        for route in routes
+    )
+    return asyncio.run(http_load.run(base, work, clients))[1]
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -50,7 +50,8 @@ class Explainer:
     def explain(self, matrix: np.ndarray) -> Explanation:
         if self.fast is not None:
             raw, contributions = self.fast.explain(matrix)
-            base = np.full(len(matrix), self.fast.expected_value)
+            base = np.empty(len(matrix))
+            base.fill(self.fast.expected_value)
             return Explanation(raw_score=raw, base_value=base, contributions=contributions)
         booster = self.bundle.booster
         with self._lock:

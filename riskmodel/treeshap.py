@@ -432,7 +432,9 @@ class FastTreeShap:
                 f"expected rows with {self.tables.features} features, got shape {rows.shape}"
             )
         out = np.zeros((rows.shape[0], rows.shape[1]))
-        raw = np.full(rows.shape[0], self.tables.constant)
+        raw = np.zeros(rows.shape[0])  # (np.full costs more than a single row's work here)
+        if self.tables.constant:
+            raw[:] = self.tables.constant
         if len(rows) <= FEW_ROWS:
             _explain_few(rows, self.arrays, out, raw, self.max_tree_nodes)
         elif len(rows) <= ROW_CHUNK:
