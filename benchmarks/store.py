@@ -4,7 +4,7 @@ Builds one weekly run's rows for N students (default 1,000,000; ranks, risks, ti
 an eight-reason explanation each, as the weekly run stores them) and appends them in one
 transaction three ways, each timed in the same run:
 
-- PostgreSQL with ``COPY`` (``serving.store.insert_rows``, what the weekly run uses);
+- PostgreSQL with ``COPY`` (``schooldata.db.insert_rows``, what the weekly run uses);
 - PostgreSQL with batched ``INSERT`` (SQLAlchemy's executemany: the peer);
 - SQLite with batched ``INSERT`` (what the weekly run uses there).
 
@@ -28,9 +28,8 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from schooldata.db import make_engine, upgrade
+from schooldata.db import INSERT_BATCH, insert_rows, make_engine, upgrade
 from schooldata.tables import score_runs, student_scores
-from serving.store import INSERT_BATCH, insert_rows
 
 
 def score_rows(

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from schooldata.db import insert_rows
 from schooldata.tables import audit_log
 
 GENESIS = "0" * 64
@@ -87,7 +88,7 @@ def append(connection: sa.Connection, entries: Sequence[Entry]) -> None:
             current = row_hash(previous, row)
             rows.append(row | {"prev_hash": previous, "row_hash": current})
             previous = current
-        connection.execute(sa.insert(audit_log), rows)
+        insert_rows(connection, audit_log, rows)  # PostgreSQL: COPY (a list is 200 rows)
 
 
 def record(engine: sa.Engine, entries: Sequence[Entry]) -> None:

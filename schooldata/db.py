@@ -18,6 +18,8 @@ from alembic.config import Config
 
 from schooldata.tables import TABLES
 
+INSERT_BATCH = 5000  # rows a statement when the database has no bulk path
+
 ID_CHUNK = 5000
 
 
@@ -38,6 +40,62 @@ def make_engine(url: str) -> sa.Engine:
             cursor.close()
 
     return engine
+
+
+def among(
+    connection: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """``column IN values``. On PostgreSQL one array parameter (``= ANY``): the statement
+    is the same whatever the number of values, so it is compiled and prepared once, not
+    rebuilt with a parameter per value on every request (a list page asks about 200)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        array = sa.bindparam(None, list(values), type_=ARRAY(column.type))
+        return column == sa.any_(array)
+    return column.in_(list(values))
+
+
+def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
+    """Append rows inside the caller's transaction (see ``insert_columns``). Every record
+    has the same keys."""
+    if records:
+        names = list(records[0])
+        insert_columns(connection, table, names, [tuple(r[n] for n in names) for r in records])
+
+
+def insert_columns(
+    connection: sa.Connection, table: sa.Table, names: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Append rows of plain values, one per column in ``names``, inside the caller's
+    transaction: PostgreSQL's bulk path (``COPY``), else batched inserts."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        from psycopg import sql
+
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        driver = connection.connection.driver_connection
+        assert driver is not None  # an open connection inside the caller's transaction
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if connection.dialect.name == "sqlite":
+        # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
+        # parameter handling costs more than SQLite's insert (errors are still wrapped).
+        compiled = sa.insert(table).compile(dialect=connection.dialect, column_keys=names)
+        order = [names.index(c) for c in compiled.positiontup or []]  # its ``?`` parameters
+        if order != list(range(len(names))):
+            rows = [tuple(row[i] for i in order) for row in rows]
+        for start in range(0, len(rows), INSERT_BATCH):
+            connection.exec_driver_sql(str(compiled), rows[start : start + INSERT_BATCH])
+        return
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = rows[start : start + INSERT_BATCH]
+        connection.execute(sa.insert(table), [dict(zip(names, row, strict=True)) for row in batch])
 
 
 def alembic_config(engine: sa.Engine) -> Config:

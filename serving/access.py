@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from schooldata import audit
 from schooldata.calendar import Calendar
-from schooldata.db import read_table
+from schooldata.db import among, read_table
 from schooldata.tables import TABLES
 from serving.accounts import User
 
@@ -44,7 +44,7 @@ def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str
                     enrollments.c.academic_year,
                     enrollments.c.term,
                 )
-                .where(enrollments.c.student_id.in_(chunk))
+                .where(among(connection, enrollments.c.student_id, chunk))
                 .order_by(enrollments.c.academic_year, enrollments.c.term)
             )
             for row in rows:
@@ -52,7 +52,7 @@ def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str
                 starts[row.student_id] = (row.academic_year, row.term)
             transfers += connection.execute(
                 sa.select(exits.c.student_id, exits.c.exit_date).where(
-                    exits.c.student_id.in_(chunk) & (exits.c.exit_type == "transfer")
+                    among(connection, exits.c.student_id, chunk) & (exits.c.exit_type == "transfer")
                 )
             ).all()
     if transfers:

@@ -23,6 +23,7 @@ from features.sources import Sources
 from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
+from schooldata.db import among
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders, student_scores
 from serving import store
 from serving.access import (
@@ -74,7 +75,7 @@ def names_of(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]
     students = TABLES["students"]
     rows = connection.execute(
         sa.select(students.c.student_id, students.c.given_name, students.c.family_name).where(
-            students.c.student_id.in_(ids)
+            among(connection, students.c.student_id, ids)
         )
     )
     return {
@@ -92,7 +93,7 @@ def _last_interventions(connection: sa.Connection, ids: list[str]) -> dict[str, 
     table = TABLES["interventions"]
     rows = connection.execute(
         sa.select(table.c.student_id, table.c.date, table.c.type, table.c.outcome)
-        .where(table.c.student_id.in_(ids) & _in_force(table))
+        .where(among(connection, table.c.student_id, ids) & _in_force(table))
         .order_by(table.c.date, table.c.intervention_id)
     )
     return {

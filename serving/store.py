@@ -17,9 +17,9 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
+from schooldata.db import insert_columns, insert_rows
 from schooldata.tables import plan_orders, run_drift, run_schools, score_runs, student_scores
 
-INSERT_BATCH = 5000
 # What the run decides across students (ranks, tiers, change), not per student.
 RANK_COLUMNS = [
     "rank_in_school",
@@ -248,48 +248,6 @@ def list_counts(ranked: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return flags.groupby("school_id", as_index=False)[COUNT_COLUMNS].sum()
-
-
-def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
-    """Append rows inside the caller's transaction (see ``insert_columns``). Every record
-    has the same keys."""
-    if records:
-        names = list(records[0])
-        insert_columns(connection, table, names, [tuple(r[n] for n in names) for r in records])
-
-
-def insert_columns(
-    connection: sa.Connection, table: sa.Table, names: list[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """Append rows of plain values, one per column in ``names``, inside the caller's
-    transaction: PostgreSQL's bulk path (``COPY``), else batched inserts."""
-    if not rows:
-        return
-    if connection.dialect.name == "postgresql":
-        from psycopg import sql
-
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
-        )
-        driver = connection.connection.driver_connection
-        assert driver is not None  # an open connection inside the caller's transaction
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    if connection.dialect.name == "sqlite":
-        # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
-        # parameter handling costs more than SQLite's insert (errors are still wrapped).
-        compiled = sa.insert(table).compile(dialect=connection.dialect, column_keys=names)
-        order = [names.index(c) for c in compiled.positiontup or []]  # its ``?`` parameters
-        if order != list(range(len(names))):
-            rows = [tuple(row[i] for i in order) for row in rows]
-        for start in range(0, len(rows), INSERT_BATCH):
-            connection.exec_driver_sql(str(compiled), rows[start : start + INSERT_BATCH])
-        return
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = rows[start : start + INSERT_BATCH]
-        connection.execute(sa.insert(table), [dict(zip(names, row, strict=True)) for row in batch])
 
 
 def _columns(scored: pd.DataFrame, run_id: int) -> tuple[list[str], list[tuple[Any, ...]]]:

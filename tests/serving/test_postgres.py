@@ -16,9 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from features.partitions import plan_partitions
-from schooldata.db import make_engine, read_table
+from schooldata import audit
+from schooldata.db import among, make_engine, read_table
 from schooldata.ingest import ingest_directory
-from schooldata.tables import TABLES
+from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, unavailable
@@ -149,4 +150,36 @@ def test_the_audit_log_cannot_be_wiped_on_postgresql(pg_engine: sa.Engine) -> No
         with pytest.raises(sa.exc.DBAPIError, match="must be owner|permission denied"):
             with app.begin() as c:
                 c.exec_driver_sql(statement)
+    assert audit.verify(pg_engine).broken_at is None
+
+
+def test_among_selects_what_in_selects_on_postgresql_and_sqlite(
+    pg_engine: sa.Engine, synthetic_engine: sa.Engine
+) -> None:
+    students = TABLES["students"]
+    for engine in (pg_engine, synthetic_engine):
+        with engine.connect() as connection:
+            every = sorted(connection.execute(sa.select(students.c.student_id)).scalars())
+            for asked in ([], every[:1], every[3:40], [*every[:5], "no-such-student"], every):
+                found = connection.execute(
+                    sa.select(students.c.student_id).where(
+                        among(connection, students.c.student_id, asked)
+                    )
+                ).scalars()
+                assert sorted(found) == sorted(set(asked) & set(every)), engine.dialect.name
+
+
+def test_the_audit_chain_written_by_copy_verifies_on_postgresql(pg_engine: sa.Engine) -> None:
+    entries = [
+        audit.Entry("read", "GET /list", 7, f"ST{i:05d}", detail="ครู" if i % 2 else None)
+        for i in range(250)
+    ]
+    audit.record(pg_engine, entries)
+    with pg_engine.connect() as connection:
+        written = connection.execute(
+            sa.select(audit_log.c.student_id, audit_log.c.detail)
+            .where(audit_log.c.endpoint == "GET /list")
+            .order_by(audit_log.c.audit_id)
+        ).all()
+    assert [(e.student_id, e.detail) for e in entries] == [tuple(r) for r in written[-250:]]
     assert audit.verify(pg_engine).broken_at is None
