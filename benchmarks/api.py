@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -32,7 +31,7 @@ import pandas as pd
 import shap
 
 from benchmarks import http_load
-from benchmarks.common import synthetic_database, trained_champion
+from benchmarks.common import single_row_rates, synthetic_database, trained_champion
 from benchmarks.http_load import request_bytes
 from features.sources import Sources
 from riskmodel.explain import Explainer
@@ -71,27 +70,6 @@ async def load(
     work = (("POST", prepared[i % len(prepared)]) for i in range(requests))
     seconds, latencies = await http_load.run(url, work, CLIENTS)
     return seconds, np.asarray(latencies["POST"])
-
-
-def single_row_rates(
-    functions: dict[str, Callable[[np.ndarray], object]],
-    matrix: np.ndarray,
-    rounds: int = 7,
-    calls: int = 1000,
-) -> dict[str, float]:
-    """Rows per second of each function called on one row at a time: the median of
-    ``rounds`` rounds of ``calls`` calls, the functions taking turns round by round (so a
-    busy moment of the machine costs both)."""
-    for function in functions.values():
-        function(matrix[:1])  # warm up (compilation, caches)
-    rates: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            started = time.perf_counter()
-            for i in range(calls):
-                function(matrix[i % len(matrix)][None, :])
-            rates[name].append(calls / (time.perf_counter() - started))
-    return {name: float(np.median(found)) for name, found in rates.items()}
 
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:

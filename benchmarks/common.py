@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import sqlalchemy as sa
 
 from core.settings import Settings
@@ -51,3 +53,24 @@ def trained_champion(engine: sa.Engine, store: Path) -> tuple[Settings, ModelBun
     promote(settings, engine)
     bundle, version = fetch_bundle(settings.model_name, CHAMPION, store / "bundle")
     return settings, bundle, str(version.version)
+
+
+def single_row_rates(
+    functions: dict[str, Callable[[np.ndarray], object]],
+    matrix: np.ndarray,
+    rounds: int = 7,
+    calls: int = 1000,
+) -> dict[str, float]:
+    """Rows per second of each function called on one row at a time: the median of
+    ``rounds`` rounds of ``calls`` calls, the functions taking turns round by round (so a
+    busy moment of the machine costs both)."""
+    for function in functions.values():
+        function(matrix[:1])  # warm up (compilation, caches)
+    rates: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            for i in range(calls):
+                function(matrix[i % len(matrix)][None, :])
+            rates[name].append(calls / (time.perf_counter() - started))
+    return {name: float(np.median(found)) for name, found in rates.items()}

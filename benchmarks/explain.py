@@ -26,7 +26,7 @@ import pandas as pd
 import shap
 import sqlalchemy as sa
 
-from benchmarks.common import synthetic_database, trained_champion
+from benchmarks.common import single_row_rates, synthetic_database, trained_champion
 from benchmarks.dask_run import SCHOOLS_PER_TASK, stream_dataset
 from core.cluster import local_pool
 from features.partitions import plan_partitions
@@ -41,7 +41,6 @@ from synth import SynthConfig
 from training.promote import held_out_rows
 
 BATCH = 10_000
-SINGLE = 300
 
 
 def rows_per_second(function, rows: np.ndarray, repeats: int = 1) -> float:  # type: ignore[no-untyped-def]
@@ -50,14 +49,6 @@ def rows_per_second(function, rows: np.ndarray, repeats: int = 1) -> float:  # t
     for _ in range(repeats):
         function(rows)
     return repeats * len(rows) / (time.perf_counter() - started)
-
-
-def single_rows_per_second(function, rows: np.ndarray) -> float:  # type: ignore[no-untyped-def]
-    function(rows[:1])
-    started = time.perf_counter()
-    for i in range(SINGLE):
-        function(rows[i : i + 1])
-    return SINGLE / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -115,9 +106,7 @@ def main() -> None:
         results[threads] = {
             name: rows_per_second(function, rows) for name, function in scorers.items()
         }
-        singles = {
-            name: single_rows_per_second(function, rows) for name, function in scorers.items()
-        }
+        singles = single_row_rates(scorers, rows)
         for name in scorers:
             print(
                 f"{threads} thread{'s' if threads > 1 else ''}  {name:>22}: "
