@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+DAY_NS = 86_400 * 10**9
+
 
 def cumulative_at(
     events: pd.DataFrame,
@@ -63,7 +65,7 @@ def latest_at(
     Returns:
         A frame aligned with ``anchors`` with every column of ``records`` (NaN where none).
     """
-    position = _latest_positions(
+    position = latest_rows(
         records["student_id"], records[date_column], student_ids, anchors, strictly_before
     )
     columns = [c for c in records.columns if c != "student_id"]
@@ -94,22 +96,27 @@ def next_after(
     return pd.Series(result, index=anchors.index)
 
 
-def _latest_positions(
-    record_ids: pd.Series,
-    record_dates: pd.Series,
+def latest_rows(
+    record_ids: pd.Series | np.ndarray,
+    record_dates: pd.Series | np.ndarray,
     student_ids: pd.Series,
     anchors: pd.Series,
-    strictly_before: bool,
+    strictly_before: bool = False,
 ) -> np.ndarray:
-    """For each query, the row number in the records of its latest record (-1: none)."""
+    """For each query, the row number in the records of its latest record (-1: none):
+    ``latest_at`` without gathering the records' columns."""
     dates = as_ns(record_dates)
-    kept = np.flatnonzero(~np.isnat(dates))
-    keys, query_keys = _keys(record_ids.iloc[kept], student_ids)
-    dates = dates[kept]
+    ids = np.asarray(record_ids)
+    undated = np.isnat(dates)
+    rows: np.ndarray | None = None  # each kept record's row number, when not its position
+    if undated.any():
+        rows = np.flatnonzero(~undated)
+        ids, dates = ids[rows], dates[rows]
+    keys, query_keys = _keys(ids, student_ids)
     if not _in_order(keys, dates):
         order = np.lexsort((dates, keys))  # stable: ties keep the records' order
-        keys, dates, kept = keys[order], dates[order], kept[order]
-    rows = kept
+        keys, dates = keys[order], dates[order]
+        rows = order if rows is None else rows[order]
     day = as_ns(anchors)
     if not len(keys):
         return np.full(len(day), -1)
@@ -119,7 +126,9 @@ def _latest_positions(
     found = position >= 0
     found[found] &= keys[position[found]] == query_keys[found]
     found &= ~np.isnat(day)
-    return np.where(found, rows[np.maximum(position, 0)], -1)
+    if rows is not None:
+        position = rows[np.maximum(position, 0)]
+    return np.where(found, position, -1)
 
 
 def _in_order(keys: np.ndarray, dates: np.ndarray) -> bool:
@@ -135,16 +144,43 @@ def _search(
 ) -> np.ndarray:
     """How many (key, date) pairs, sorted by both, come before each (query key, day):
     with ``side="right"`` the pairs on the day count as before it."""
-    # Dates as their rank among the distinct dates: a pair fits in one integer.
-    distinct = np.sort(pd.unique(dates))
-    span = len(distinct) + 1
-    pair = keys * span + np.searchsorted(distinct, dates)
-    rank = np.searchsorted(distinct, days, side=side)  # type: ignore[call-overload]
-    found: np.ndarray = np.searchsorted(pair, query_keys * span + rank, side="left")
+    number, span, rank = _day_numbers(dates, days, side) or _date_ranks(dates, days, side)
+    # A (key, date) pair as one integer, in the same order.
+    found: np.ndarray = np.searchsorted(keys * span + number, query_keys * span + rank)
     return found
 
 
-def _keys(record_ids: pd.Series, student_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _date_ranks(
+    dates: np.ndarray, days: np.ndarray, side: str
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Dates as their rank among the distinct dates, and each day as the rank past which
+    (``side="right"``: on or past which) the dates lie after it."""
+    distinct = np.sort(pd.unique(dates))
+    rank = np.searchsorted(distinct, days, side=side)  # type: ignore[call-overload]
+    return np.searchsorted(distinct, dates), len(distinct) + 1, rank
+
+
+def _day_numbers(
+    dates: np.ndarray, days: np.ndarray, side: str
+) -> tuple[np.ndarray, int, np.ndarray] | None:
+    """``_date_ranks`` by arithmetic when every date is a whole day (no search): dates as
+    days since the first, each query day as the number the dates before it (or on it)
+    stay under. None when a date has a time of day."""
+    ticks = dates.view(np.int64)
+    if not len(ticks) or (ticks % DAY_NS).any():
+        return None
+    first = ticks.min()
+    number = (ticks - first) // DAY_NS
+    span = int(number.max()) + 2
+    query = np.where(np.isnat(days), first, days.view(np.int64)) - first
+    # Side "right": dates on the day count, so under floor(day) + 1; "left": under ceil(day).
+    bound = query // DAY_NS + 1 if side == "right" else -(-query // DAY_NS)
+    return number, span, np.clip(bound, 0, span - 1)
+
+
+def _keys(
+    record_ids: pd.Series | np.ndarray, student_ids: pd.Series
+) -> tuple[np.ndarray, np.ndarray]:
     """Students as integers shared by the records and the queries."""
     left, right = np.asarray(record_ids), np.asarray(student_ids)
     if left.dtype.kind in "iu" and right.dtype.kind in "iu":

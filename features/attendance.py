@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import latest_at
+from features.asof import as_ns, latest_rows
 
 WINDOW_DAYS = 20  # school days: about four weeks
 ABSENT = ("absent", "sick_leave", "personal_leave")
@@ -23,63 +23,75 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
         Counts over the last 20 and the 20 before that school days, over the term to
         date, the current and the longest streak this term, and the last present day.
     """
-    a = attendance.iloc[_by_student_and_date(attendance)]
-    status = a["status"]
-    absent = status.isin(ABSENT).to_numpy()
-    present = status.isin(PRESENT).to_numpy()
-    stream = _Streams(a["student_id"].to_numpy())
-    # Position within the student's stream, and the cumulative counts 20 and 40 rows back.
-    cum = {
-        "absent": stream.cumsum(absent),
-        "unexplained": stream.cumsum((status == "absent").to_numpy()),
-        "late": stream.cumsum((status == "late").to_numpy()),
-    }
-    dates = a["date"].to_numpy()
-    state = pd.DataFrame(
-        {
-            "student_id": a["student_id"].to_numpy(),
-            "date": dates,
-            "position": stream.position + 1,
-            "absent": absent,
-            "cum_absent": cum["absent"],
-            "cum_unexplained": cum["unexplained"],
-            "cum_late": cum["late"],
-            "lag20_absent": stream.lag(cum["absent"], WINDOW_DAYS),
-            "lag20_late": stream.lag(cum["late"], WINDOW_DAYS),
-            "lag40_absent": stream.lag(cum["absent"], 2 * WINDOW_DAYS),
-            "streak": stream.streak(absent),
-            "last_present": stream.last_where(present, dates),
-        }
+    order = _by_student_and_date(attendance)
+    students = np.asarray(attendance["student_id"])[order]
+    dates = as_ns(attendance["date"])[order]
+    status = attendance["status"]
+    absent = status.isin(ABSENT).to_numpy()[order]
+    present = status.isin(PRESENT).to_numpy()[order]
+    stream = _Streams(students)
+    # Running counts along each student's stream, read only at the rows the queries need.
+    cum_absent = stream.cumsum(absent)
+    cum_unexplained = stream.cumsum((status == "absent").to_numpy()[order])
+    cum_late = stream.cumsum((status == "late").to_numpy()[order])
+    at = _Rows(stream, latest_rows(students, dates, queries["student_id"], queries["as_of"]))
+    before_term = _Rows(
+        stream,
+        latest_rows(
+            students, dates, queries["student_id"], queries["term_start"], strictly_before=True
+        ),
     )
-    at = latest_at(state, "date", queries["student_id"], queries["as_of"])
-    before_term = latest_at(
-        state[["student_id", "date", "position", "cum_absent", "cum_unexplained"]],
-        "date",
-        queries["student_id"],
-        queries["term_start"],
-        strictly_before=True,
-    )[["position", "cum_absent", "cum_unexplained"]].fillna(0)
-    # Longest streak inside the term so far: max over the rows between term start and as-of.
-    longest = _longest_streak_in_term(state, queries)
-    has_records = at["position"].notna()
-    position_at = at["position"].fillna(0)
+    has_records = at.found
+    position_at = at.position()
     days_20 = np.minimum(position_at, WINDOW_DAYS)
     days_prev_20 = np.clip(position_at - WINDOW_DAYS, 0, WINDOW_DAYS)
-    out = pd.DataFrame(index=queries.index)
-    out["has_records"] = has_records
-    out["days_20"] = days_20
-    out["absent_20"] = at["cum_absent"] - at["lag20_absent"]
-    out["late_20"] = at["cum_late"] - at["lag20_late"]
-    out["days_prev_20"] = days_prev_20
-    out["absent_prev_20"] = at["lag20_absent"] - at["lag40_absent"]
-    out["term_days"] = position_at - before_term["position"]
-    out["term_absent"] = at["cum_absent"] - before_term["cum_absent"]
-    out["term_unexplained"] = at["cum_unexplained"] - before_term["cum_unexplained"]
-    out["streak"] = at["streak"]
-    out["longest_streak_term"] = longest
-    out["last_present"] = at["last_present"]
-    out["as_of"] = queries["as_of"]
-    return out
+    absent_at, lag20_absent = at.value(cum_absent), at.back(cum_absent, WINDOW_DAYS)
+    last_present = np.full(len(queries), np.datetime64("NaT"), dtype=dates.dtype)
+    last_present[has_records] = stream.last_where(present, dates, at.rows[has_records])
+    columns = {
+        "has_records": has_records,
+        "days_20": days_20,
+        "absent_20": absent_at - lag20_absent,
+        "late_20": at.value(cum_late) - at.back(cum_late, WINDOW_DAYS),
+        "days_prev_20": days_prev_20,
+        "absent_prev_20": lag20_absent - at.back(cum_absent, 2 * WINDOW_DAYS),
+        "term_days": position_at - before_term.position(),
+        "term_absent": absent_at - before_term.value(cum_absent, 0.0),
+        "term_unexplained": at.value(cum_unexplained) - before_term.value(cum_unexplained, 0.0),
+        "streak": at.value(stream.streak(absent)),
+        "longest_streak_term": _longest_streak_in_term(students, dates, absent, queries),
+        "last_present": last_present,
+        "as_of": queries["as_of"].to_numpy(),
+    }
+    return pd.DataFrame(columns, index=queries.index)
+
+
+class _Rows:
+    """One row of the sorted records per query (-1: the student has none by then)."""
+
+    def __init__(self, stream: _Streams, rows: np.ndarray) -> None:
+        self.stream = stream
+        self.found = rows >= 0
+        self.rows = np.maximum(rows, 0)
+
+    def value(self, values: np.ndarray, missing: float = np.nan) -> np.ndarray:
+        """``values`` at each query's row (``missing`` where none)."""
+        if not len(values):
+            return np.full(len(self.rows), missing)
+        return np.where(self.found, values[self.rows], missing)
+
+    def position(self) -> np.ndarray:
+        """How many rows the student's stream holds up to each query's row (0: none)."""
+        return self.value(self.stream.position + 1, 0.0)
+
+    def back(self, cumulative: np.ndarray, rows: int) -> np.ndarray:
+        """``cumulative`` ``rows`` rows before each query's row in the same stream (0 before
+        the stream's start, NaN where the query has no row)."""
+        if not len(cumulative):
+            return np.full(len(self.rows), np.nan)
+        far_enough = self.stream.position[self.rows] >= rows
+        earlier = np.where(far_enough, cumulative[np.maximum(self.rows - rows, 0)], 0)
+        return np.where(self.found, earlier, np.nan)
 
 
 class _Streams:
@@ -103,58 +115,53 @@ class _Streams:
         counts: np.ndarray = total - before[self.start]
         return counts
 
-    def lag(self, cumulative: np.ndarray, rows: int) -> np.ndarray:
-        """``cumulative`` ``rows`` rows back in the same stream (0 before its start)."""
-        back = np.maximum(self.index - rows, 0)
-        return np.where(self.position >= rows, cumulative[back], 0)
-
     def streak(self, absent: np.ndarray) -> np.ndarray:
         """Consecutive absent rows ending at each row, counted from the stream's start."""
         reset = np.maximum.accumulate(np.where(~absent | self.first, self.index, 0))
         return np.where(absent, self.index - reset + absent[reset], 0)
 
-    def last_where(self, flags: np.ndarray, dates: np.ndarray) -> np.ndarray:
-        """The latest date at or before each row where ``flags`` holds (NaT: none yet)."""
-        last = np.maximum.accumulate(np.where(flags, self.index, -1))
-        found = (last >= self.start) & (last >= 0)
-        result = np.full(len(dates), np.datetime64("NaT"), dtype=dates.dtype)
+    def last_where(self, flags: np.ndarray, dates: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The latest date at or before each of ``rows`` where ``flags`` holds in its stream
+        (NaT: none yet)."""
+        last = np.maximum.accumulate(np.where(flags, self.index, -1))[rows]
+        found = (last >= self.start[rows]) & (last >= 0)
+        result = np.full(len(rows), np.datetime64("NaT"), dtype=dates.dtype)
         result[found] = dates[last[found]]
         return result
 
 
 def _by_student_and_date(frame: pd.DataFrame) -> np.ndarray:
     """Row order by student, then date, ties in their order (a stable sort)."""
-    students, _ = pd.factorize(frame["student_id"], sort=True)
-    return np.lexsort((frame["date"].to_numpy(), students))
+    students = np.asarray(frame["student_id"])
+    if students.dtype.kind not in "iu":
+        students, _ = pd.factorize(students, sort=True)
+    return np.lexsort((as_ns(frame["date"]), students))
 
 
-def _longest_streak_in_term(state: pd.DataFrame, queries: pd.DataFrame) -> pd.Series:
+def _longest_streak_in_term(
+    students: np.ndarray, dates: np.ndarray, absent: np.ndarray, queries: pd.DataFrame
+) -> np.ndarray:
     """Running maximum of the streak since each term start, looked up at the as-of date.
 
     Streaks are counted from the term's first day: a run that began before the term is
-    cut at the term start, as the student's term record shows it.
+    cut at the term start, as the student's term record shows it. The records are sorted
+    by student, then date.
     """
-    result = pd.Series(np.nan, index=queries.index)
-    dates = state["date"].to_numpy()
-    absent_all = state["absent"].to_numpy()
-    students = state["student_id"].to_numpy()
+    result = np.full(len(queries), np.nan)
     for term_start, group in queries.groupby("term_start", sort=False):
         first, last = pd.Timestamp(term_start), pd.Timestamp(group["as_of"].max())  # type: ignore[arg-type]
         in_term = (dates >= first.to_datetime64()) & (dates <= last.to_datetime64())
+        where = queries.index.get_indexer(group.index)
         if not in_term.any():
-            result[group.index] = 0.0
+            result[where] = 0.0
             continue
-        absent, student = absent_all[in_term], students[in_term]
-        stream = _Streams(student)
-        streak = stream.streak(absent)
+        stream = _Streams(students[in_term])
+        streak = stream.streak(absent[in_term])
         # Running maximum along each stream: streams are lifted apart so none reaches back.
         lift = np.cumsum(stream.first) * (len(streak) + 1)
         running = np.maximum.accumulate(streak + lift) - lift
-        term_state = pd.DataFrame(
-            {"student_id": student, "date": dates[in_term], "longest": running}
-        )
-        found = latest_at(term_state, "date", group["student_id"], group["as_of"])
-        result[group.index] = found["longest"].fillna(0.0).to_numpy()
+        rows = latest_rows(students[in_term], dates[in_term], group["student_id"], group["as_of"])
+        result[where] = np.where(rows >= 0, running[np.maximum(rows, 0)], 0.0)
     return result
 
 
