@@ -36,7 +36,7 @@ def cumulative_at(
     """
     values = list(value_columns)
     events = events.dropna(subset=[date_column])
-    keys, query_keys = _keys(events["student_id"], student_ids)
+    keys, query_keys = shared_codes(events["student_id"], student_ids)
     order = np.lexsort((as_ns(events[date_column]), keys))
     # Summed student by student, in date order: the same additions whatever else is read.
     sums = events[values].iloc[order].groupby(keys[order], sort=False).cumsum()
@@ -79,7 +79,7 @@ def next_after(
     """The first record date strictly after each anchor, per student (NaT where none)."""
     dates = as_ns(records[date_column])
     kept = ~np.isnat(dates)
-    keys, query_keys = _keys(records["student_id"][kept], student_ids)
+    keys, query_keys = shared_codes(records["student_id"][kept], student_ids)
     dates = dates[kept]
     order = np.lexsort((dates, keys))
     keys, dates = keys[order], dates[order]
@@ -112,7 +112,7 @@ def latest_rows(
     if undated.any():
         rows = np.flatnonzero(~undated)
         ids, dates = ids[rows], dates[rows]
-    keys, query_keys = _keys(ids, student_ids)
+    keys, query_keys = shared_codes(ids, student_ids)
     if not _in_order(keys, dates):
         order = np.lexsort((dates, keys))  # stable: ties keep the records' order
         keys, dates = keys[order], dates[order]
@@ -178,12 +178,29 @@ def _day_numbers(
     return number, span, np.clip(bound, 0, span - 1)
 
 
-def _keys(
-    record_ids: pd.Series | np.ndarray, student_ids: pd.Series
+def shared_codes(
+    record_ids: pd.Series | np.ndarray, student_ids: pd.Series | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Students as integers shared by the records and the queries."""
+    """Students as integers shared by the records and the queries: integers as they are,
+    categories through their categories (each distinct ID once), else each value."""
+    if isinstance(record_ids, pd.Series) and isinstance(student_ids, pd.Series):
+        left_type, right_type = record_ids.dtype, student_ids.dtype
+        if isinstance(left_type, pd.CategoricalDtype) and isinstance(
+            right_type, pd.CategoricalDtype
+        ):
+            names = left_type.categories.union(right_type.categories)
+            return (
+                _recoded(record_ids, names.get_indexer(left_type.categories)),
+                _recoded(student_ids, names.get_indexer(right_type.categories)),
+            )
     left, right = np.asarray(record_ids), np.asarray(student_ids)
     if left.dtype.kind in "iu" and right.dtype.kind in "iu":
         return left.astype(np.int64), right.astype(np.int64)
     codes, _ = pd.factorize(np.concatenate([left.astype(object), right.astype(object)]))
     return codes[: len(left)].astype(np.int64), codes[len(left) :].astype(np.int64)
+
+
+def _recoded(values: pd.Series, numbers: np.ndarray) -> np.ndarray:
+    """A categorical's values as ``numbers`` (one per category; -1 for a missing value)."""
+    codes = values.cat.codes.to_numpy()
+    return np.where(codes >= 0, numbers[codes], -1).astype(np.int64)

@@ -77,6 +77,9 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     if not frames:
         return pd.DataFrame(columns=POPULATION_COLUMNS)
     pairs = pd.concat(frames, ignore_index=True)
+    if isinstance(pairs["student_id"].dtype, pd.CategoricalDtype):
+        # Read as categories (a dataset): as text here, where rows are sorted and handed on.
+        pairs["student_id"] = pairs["student_id"].astype("str")
     exits = sources.exits[["student_id", "exit_date"]]
     # The latest exit on or before the as-of date; excluded when it falls in this term.
     last_exit = latest_at(exits, "exit_date", pairs["student_id"], pairs["as_of"])["exit_date"]
@@ -136,6 +139,10 @@ def _by_number(sources: Sources, queries: pd.DataFrame) -> tuple[Sources, pd.Dat
 
 def _numbers(values: pd.Series, ids: pa.Array) -> np.ndarray:
     """Each value's position in ``ids`` (-1: not there)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked up once
+        numbers = _numbers(pd.Series(values.cat.categories), ids)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, numbers[codes], -1)
     text = values if pd.api.types.is_string_dtype(values) else values.astype(str)
     found = pc.index_in(pa.array(text, pa.string()), value_set=ids).fill_null(-1)
     return np.asarray(found, dtype=np.int64)

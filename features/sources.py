@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pandas.api.types import union_categoricals
 
+from features.asof import shared_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
@@ -153,9 +155,7 @@ class Sources:
             if not unsure:
                 break
             older = reader.read("attendance", student_ids=unsure, since=since)
-            attendance = pd.concat(
-                [attendance[~attendance["student_id"].isin(unsure)], older], ignore_index=True
-            )
+            attendance = _stacked([attendance[~attendance["student_id"].isin(unsure)], older])
             unsure = _unsure(older, day, set(unsure))
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
@@ -187,6 +187,17 @@ def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, enrolled: set[str]) -> 
     return sorted((short | (enrolled - set(ids))) & enrolled)
 
 
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames one after another; a column of categories stays one (their categories
+    united), instead of becoming millions of strings."""
+    first = frames[0]
+    for column in first.columns:
+        if all(isinstance(f[column].dtype, pd.CategoricalDtype) for f in frames):
+            united = union_categoricals([f[column] for f in frames]).categories
+            frames = [f.assign(**{column: f[column].cat.set_categories(united)}) for f in frames]
+    return pd.concat(frames, ignore_index=True)
+
+
 def _in_force(interventions: pd.DataFrame | None) -> pd.DataFrame | None:
     """The records no later record corrects (a correction replaces what it points to)."""
     if interventions is None or "corrects" not in interventions:
@@ -213,10 +224,12 @@ def _with_known_date(
     grades: pd.DataFrame, enrollments: pd.DataFrame, calendar: Calendar
 ) -> pd.DataFrame:
     """A grade is known from its recorded date, else two weeks after its term ends."""
-    school = enrollments.drop_duplicates(["student_id", "academic_year", "term"])[
-        ["student_id", "academic_year", "term", "school_id"]
-    ]
-    merged = grades.merge(school, on=["student_id", "academic_year", "term"], how="left")
+    term = ["academic_year", "term"]
+    # Joined on students as integers: the frames may hold them as categories or strings.
+    graded, enrolled = shared_codes(grades["student_id"], enrollments["student_id"])
+    school = enrollments[[*term, "school_id"]].assign(student=enrolled)
+    school = school.drop_duplicates(["student", *term])
+    merged = grades[term].assign(student=graded).merge(school, on=["student", *term], how="left")
     terms = calendar.terms_for(merged["school_id"].fillna("").unique())
     merged = merged.assign(school_id=merged["school_id"].fillna("")).merge(
         terms[["school_id", "academic_year", "term", "end_date"]],
@@ -224,5 +237,6 @@ def _with_known_date(
         how="left",
     )
     fallback = merged["end_date"] + GRADES_KNOWN_AFTER_TERM_END
-    known = merged["recorded_date"].fillna(fallback) if "recorded_date" in merged else fallback
+    recorded = grades["recorded_date"].to_numpy() if "recorded_date" in grades else None
+    known = fallback if recorded is None else pd.Series(recorded).fillna(fallback)
     return grades.assign(known_date=known.to_numpy())

@@ -11,8 +11,9 @@ A batch never overwrites another: files are named by the time they were written,
 in that order, and a later record replaces an earlier one with the same natural key,
 as an upsert into the database would. Names and national-ID hashes are never written.
 
-Readers give the same typed frames as ``schooldata.db.read_table``, so the feature code
-does not know where its sources came from.
+Readers give the same typed frames as ``schooldata.db.read_table`` (student IDs and
+codes as categories of the same strings), so the feature code does not know where its
+sources came from.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ KEYS = {source.name: list(source.key) for source in SOURCES}
 # Sources the service also writes to the operational database.
 SERVICE_WRITES = ("interventions",)
 # Student IDs and codes read as dictionaries: a student filter tests each distinct ID
-# once, not each of a school's millions of attendance rows, and a code such as
-# "present" is decoded once per row group, not once per row.
+# once, not each of a school's millions of attendance rows, and they reach pandas as
+# categories (strings once per row group, integer codes per row).
 DICTIONARY_IDS = ds.ParquetFileFormat(
     read_options=ds.ParquetReadOptions(dictionary_columns={"student_id", "status", "grade"})
 )
@@ -158,7 +159,9 @@ class DatasetReader:
         arrow = dataset.to_table(columns=read_columns, filter=condition)
         if student_ids is not None:
             arrow = arrow.filter(_among(arrow.column("student_id"), student_ids))
-        frame = _decoded(arrow).to_pandas()
+        # IDs and codes stay categories: what the features do with them (group, join,
+        # compare) then works on small integer codes, never on millions of strings.
+        frame = arrow.to_pandas()
         # A student's records all lie in their home school's folder: only a folder with
         # several batches can hold a record and its replacement.
         folders = {f.parent for f in files}
@@ -178,14 +181,6 @@ def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
         else:
             masks.append(pc.is_in(chunk, value_set=wanted_ids))
     return pa.chunked_array(masks, pa.bool_())
-
-
-def _decoded(table: pa.Table) -> pa.Table:
-    """Dictionary-encoded columns as plain values (what a database read gives)."""
-    for i, field in enumerate(table.schema):
-        if pa.types.is_dictionary(field.type):
-            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
-    return table
 
 
 def partitions(root: Path) -> list[str]:

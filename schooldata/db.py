@@ -184,8 +184,9 @@ def typed_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
     """Columns as a read from the database gives them, whatever the frame came from.
 
     Dates become ``datetime64[s]``, booleans nullable ``boolean``, integers ``int64`` (or
-    ``float64`` with a gap, as the driver gives), floats ``float64`` and text ``str``; a
-    Parquet dataset read this way gives the same features as the database.
+    ``float64`` with a gap, as the driver gives), floats ``float64`` and text ``str`` (or
+    categories of text, kept as they are); a Parquet dataset read this way gives the same
+    features as the database.
     """
     for column in table.c:
         if column.name not in frame:
@@ -201,6 +202,6 @@ def typed_frame(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
             frame[column.name] = values.astype("float64" if values.isna().any() else "int64")
         elif isinstance(column.type, sa.Float):
             frame[column.name] = values.astype("float64")
-        else:
+        elif not isinstance(values.dtype, pd.CategoricalDtype):  # categories of text stay
             frame[column.name] = values.astype("str")
     return frame
