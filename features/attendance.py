@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -34,6 +35,7 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
     cum_absent = stream.cumsum(absent)
     cum_unexplained = stream.cumsum((status == "absent").to_numpy()[order])
     cum_late = stream.cumsum((status == "late").to_numpy()[order])
+    streak = stream.streak(absent)
     at = _Rows(stream, latest_rows(students, dates, queries["student_id"], queries["as_of"]))
     before_term = _Rows(
         stream,
@@ -58,8 +60,8 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
         "term_days": position_at - before_term.position(),
         "term_absent": absent_at - before_term.value(cum_absent, 0.0),
         "term_unexplained": at.value(cum_unexplained) - before_term.value(cum_unexplained, 0.0),
-        "streak": at.value(stream.streak(absent)),
-        "longest_streak_term": _longest_streak_in_term(students, dates, absent, queries),
+        "streak": at.value(streak),
+        "longest_streak_term": _longest_streak_in_term(stream, streak, before_term, at),
         "last_present": last_present,
         "as_of": queries["as_of"].to_numpy(),
     }
@@ -139,30 +141,31 @@ def _by_student_and_date(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _longest_streak_in_term(
-    students: np.ndarray, dates: np.ndarray, absent: np.ndarray, queries: pd.DataFrame
+    stream: _Streams, streak: np.ndarray, before_term: _Rows, at: _Rows
 ) -> np.ndarray:
-    """Running maximum of the streak since each term start, looked up at the as-of date.
+    """The longest run of absences from each query's term start to its as-of date.
 
     Streaks are counted from the term's first day: a run that began before the term is
-    cut at the term start, as the student's term record shows it. The records are sorted
-    by student, then date.
+    cut at the term start, as the student's term record shows it.
     """
-    result = np.full(len(queries), np.nan)
-    for term_start, group in queries.groupby("term_start", sort=False):
-        first, last = pd.Timestamp(term_start), pd.Timestamp(group["as_of"].max())  # type: ignore[arg-type]
-        in_term = (dates >= first.to_datetime64()) & (dates <= last.to_datetime64())
-        where = queries.index.get_indexer(group.index)
-        if not in_term.any():
-            result[where] = 0.0
-            continue
-        stream = _Streams(students[in_term])
-        streak = stream.streak(absent[in_term])
-        # Running maximum along each stream: streams are lifted apart so none reaches back.
-        lift = np.cumsum(stream.first) * (len(streak) + 1)
-        running = np.maximum.accumulate(streak + lift) - lift
-        rows = latest_rows(students[in_term], dates[in_term], group["student_id"], group["as_of"])
-        result[where] = np.where(rows >= 0, running[np.maximum(rows, 0)], 0.0)
-    return result
+    if not len(streak):
+        return np.zeros(len(at.rows))
+    # The student's first row in the term: after the last one before it, else their first.
+    first = np.where(before_term.found, before_term.rows + 1, stream.start[at.rows])
+    last = np.where(at.found, at.rows, -1)  # -1: no row, an empty term
+    return _longest_runs(streak, first, last)
+
+
+@numba.njit(cache=True)
+def _longest_runs(streak: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """For each query, the largest streak over rows ``first`` to ``last``, a streak cut
+    to the rows since ``first``."""
+    longest = np.zeros(len(first))
+    for query in range(len(first)):
+        start = first[query]
+        for row in range(start, last[query] + 1):
+            longest[query] = max(longest[query], min(streak[row], row - start + 1))
+    return longest
 
 
 def _rate(count: pd.Series, days: pd.Series) -> pd.Series:
