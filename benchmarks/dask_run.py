@@ -30,29 +30,34 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from benchmarks.common import scratch_settings, synthetic_database, trained_champion
-from core.cluster import local_cluster
-from core.settings import Settings
+from core.cluster import local_cluster, local_pool
 from schooldata.calendar import thai_default_term
 from schooldata.db import make_engine
 from schooldata.tables import student_scores
-from synth import SynthConfig
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+# What this module imports at the top, every worker process imports again (a worker
+# prepares the parent's main module): only what ``ews score``'s own workers import, so
+# the runs measured start their workers as ``ews score`` does. The rest is imported where
+# it is used.
 
 BATCH_STUDENTS = 12_000
 SCHOOLS_PER_BATCH = 20
-SCHOOLS_PER_TASK = 20
 NIGHT_HOURS = 8
 
 
 def _make_batch(index: int, students: int, dataset: Path) -> tuple[int, float]:
     """Generate one batch of schools and students and ingest it into the dataset."""
     from schooldata.ingest import ingest_directory
-    from synth import generate, write_directory
+    from synth import SynthConfig, generate, write_directory
 
     started = time.perf_counter()
     config = SynthConfig(
@@ -119,7 +124,7 @@ def run_mode(args: argparse.Namespace) -> None:
     bundle = ModelBundle.load(args.bundle)
     scorer = Scorer(bundle, "1")
     engine = make_engine(f"sqlite:///{args.db}")
-    tasks = plan_partitions(None, args.dataset, schools_per_task=SCHOOLS_PER_TASK)
+    tasks = plan_partitions(None, args.dataset)  # as ``ews score`` plans them
     as_of = pd.Timestamp(args.as_of)
     worker_peaks: list[float] = []
     startup = 0.0
@@ -131,6 +136,10 @@ def run_mode(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             report = weekly_run(engine, scorer, as_of, partitions=tasks, client=client)
             worker_peaks = list(client.run(peak_gb).values())
+    elif args.mode == "pool":
+        # As ``ews score`` runs on a dataset: its processes start with the run.
+        with local_pool(args.workers, preload=["serving.scoring"]) as pool:
+            report = weekly_run(engine, scorer, as_of, partitions=tasks, client=pool)
     else:
         report = weekly_run(engine, scorer, as_of, partitions=tasks)
     seconds = time.perf_counter() - started
@@ -138,6 +147,7 @@ def run_mode(args: argparse.Namespace) -> None:
         json.dumps(
             {
                 "seconds": seconds,
+                "run_id": report.run_id,
                 "students": report.students,
                 "stages": report.seconds,
                 "peak_gb": peak_gb(),
@@ -149,7 +159,12 @@ def run_mode(args: argparse.Namespace) -> None:
     )
 
 
-def _run_in_fresh_process(mode: str, args: argparse.Namespace, db: Path, bundle: Path) -> dict:
+def run_in_fresh_process(
+    mode: str, dataset: Path, as_of: str, workers: int, db: Path, bundle: Path
+) -> dict:
+    """One weekly run (``run_mode``) in a process of its own: ``one`` partition after
+    partition, ``pool`` on this machine's processes as ``ews score`` runs, ``dask`` on a
+    local Dask cluster. Returns its JSON line."""
     db.unlink(missing_ok=True)
     command = [
         sys.executable,
@@ -162,14 +177,15 @@ def _run_in_fresh_process(mode: str, args: argparse.Namespace, db: Path, bundle:
         "--bundle",
         str(bundle),
         "--dataset",
-        str(args.dataset),
+        str(dataset),
         "--as-of",
-        args.as_of,
+        as_of,
         "--workers",
-        str(args.workers),
+        str(workers),
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    result: dict = json.loads(output.strip().splitlines()[-1])
+    return result
 
 
 def stored_scores(db: Path) -> pd.DataFrame:
@@ -207,6 +223,7 @@ def same_runs(one: pd.DataFrame, other: pd.DataFrame) -> tuple[bool, float]:
 
 def auc_gap(engine: sa.Engine, store: Path, workers: int) -> tuple[float, float, float]:
     """Test ROC-AUC of the model trained on one machine and on Dask, same data and config."""
+    from benchmarks.common import scratch_settings
     from training.config import TrainConfig
     from training.train import train
 
@@ -236,12 +253,15 @@ def auc_gap(engine: sa.Engine, store: Path, workers: int) -> tuple[float, float,
 
 
 def main() -> None:
+    from benchmarks.common import synthetic_database, trained_champion
+    from synth import SynthConfig
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--train-students", type=int, default=12_000)
     parser.add_argument("--work-dir", type=Path, default=Path("build/bench-dask"))
-    parser.add_argument("--mode", choices=["one", "dask"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["one", "pool", "dask"], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bundle", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dataset", type=Path, help=argparse.SUPPRESS)
@@ -266,8 +286,12 @@ def main() -> None:
     as_of = pd.Timestamp(term_end - timedelta(days=term_end.weekday() + 7))
     args.as_of = str(as_of.date())
 
-    one = _run_in_fresh_process("one", args, work / "one.db", bundle_dir)
-    dask = _run_in_fresh_process("dask", args, work / "dask.db", bundle_dir)
+    one = run_in_fresh_process(
+        "one", args.dataset, args.as_of, args.workers, work / "one.db", bundle_dir
+    )
+    dask = run_in_fresh_process(
+        "dask", args.dataset, args.as_of, args.workers, work / "dask.db", bundle_dir
+    )
     for name, run in (("one process", one), (f"Dask, {args.workers} workers", dask)):
         stages = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in run["stages"].items())
         workers = (

@@ -14,6 +14,7 @@ explain the same students in the same run.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from datetime import timedelta
@@ -27,15 +28,12 @@ import shap
 import sqlalchemy as sa
 
 from benchmarks.common import single_row_rates, synthetic_database, trained_champion
-from benchmarks.dask_run import SCHOOLS_PER_TASK, stream_dataset
-from core.cluster import local_pool
-from features.partitions import plan_partitions
+from benchmarks.dask_run import run_in_fresh_process, stream_dataset
 from features.sources import Sources
 from riskmodel.treeshap import FastTreeShap
 from schooldata.calendar import thai_default_term
 from schooldata.db import make_engine
 from schooldata.tables import student_scores
-from serving.scoring import Scorer, weekly_run
 from serving.store import read_contributions, run_features
 from synth import SynthConfig
 from training.promote import held_out_rows
@@ -122,31 +120,30 @@ def main() -> None:
     dataset = args.work_dir / f"dataset-{args.students}"
     stream_dataset(dataset, args.students, processes=2)
     weekly_db = args.work_dir / "weekly.db"
-    weekly_db.unlink(missing_ok=True)
     config = SynthConfig()
     _, term_end = thai_default_term(config.first_year + config.years - 1, 2)
     as_of = pd.Timestamp(term_end - timedelta(days=term_end.weekday() + 7))
-    started = time.perf_counter()
-    # As ``ews score`` runs on a dataset: one process per core (EWS_PROCESSES unset).
-    with local_pool(preload=["serving.scoring"]) as pool:
-        report = weekly_run(
-            make_engine(f"sqlite:///{weekly_db}"),
-            Scorer(bundle, str(version)),
-            as_of,
-            partitions=plan_partitions(None, dataset, schools_per_task=SCHOOLS_PER_TASK),
-            client=pool,
-        )
-    total = time.perf_counter() - started
-    stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.seconds.items())
-    processes = pool.workers if pool is not None else 1
+    # As ``ews score`` runs on a dataset, in a process of its own whose workers import
+    # what ``ews score``'s do (not this benchmark's shap and MLflow): one per core.
+    run = run_in_fresh_process(
+        "pool",
+        dataset,
+        str(as_of.date()),
+        os.cpu_count() or 1,
+        weekly_db,
+        bundle.save(Path(tempfile.mkdtemp(prefix="bench-explain-bundle-"))),
+    )
+    total = run["seconds"]
+    stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in run["stages"].items())
     print(
-        f"weekly run as of {as_of.date()} for {report.students:,} enrolled "
-        f"of {args.students:,} students, {processes} processes: {total:.1f} s ({stages})"
+        f"weekly run as of {as_of.date()} for {run['students']:,} enrolled "
+        f"of {args.students:,} students, {os.cpu_count() or 1} processes: {total:.1f} s "
+        f"({stages})"
     )
     # The same students' inputs, as the run stored them with their contributions, then
     # stock SHAP alone on them: what the whole run (features, scores, explanations,
     # reasons and the store) is measured against.
-    inputs = _stored_inputs(weekly_db, report.run_id, bundle.features)
+    inputs = _stored_inputs(weekly_db, run["run_id"], bundle.features)
     started = time.perf_counter()
     explainer.shap_values(inputs)
     shap_alone = time.perf_counter() - started
@@ -156,9 +153,9 @@ def main() -> None:
     )
     # Named by the enrolled students scored, in whole hundreds of thousands when reached.
     label = (
-        f"{report.students // 100_000 * 100}k"
-        if report.students >= 100_000
-        else (f"{report.students // 1000}k")
+        f"{run['students'] // 100_000 * 100}k"
+        if run["students"] >= 100_000
+        else (f"{run['students'] // 1000}k")
     )
     print(
         f"explain_speedup_vs_shap={speedup:.2f} max_abs_diff={difference:.2e} "

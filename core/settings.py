@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         description="Processes of a weekly run partitioned by school (a dataset) when no "
         "Dask scheduler is set; unset: one per core; 1: partitions in turn in one process.",
     )
+    students_per_task: int = Field(
+        25_000,
+        ge=1,
+        description="Students (with their histories) a task of a partitioned weekly run "
+        "holds, schools grouped in ID order up to it: about 1.3 GB a worker at 25,000.",
+    )
     dataset_path: Path | None = Field(
         None,
         description="Parquet dataset partitioned by school to read the sources from "

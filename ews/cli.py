@@ -243,7 +243,11 @@ def features(
         if settings.dask_address or settings.dataset_path:
             progress.add_task(f"features as of {day.date()}, by partition", total=None)
             try:
-                tasks = plan_partitions(settings.database_url, settings.dataset_path)
+                tasks = plan_partitions(
+                    settings.database_url,
+                    settings.dataset_path,
+                    students_per_task=settings.students_per_task,
+                )
             except PartitionError as error:
                 console.print(f"[red]{error}[/red]")
                 raise typer.Exit(2) from None
@@ -516,7 +520,11 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
         task = progress.add_task("score", total=None)
         try:
             partitions = (
-                plan_partitions(settings.database_url, settings.dataset_path)
+                plan_partitions(
+                    settings.database_url,
+                    settings.dataset_path,
+                    students_per_task=settings.students_per_task,
+                )
                 if partitioned
                 else None
             )

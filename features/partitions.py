@@ -18,7 +18,7 @@ import pandas as pd
 from core.cluster import run_tasks
 from features.school_context import add_counts, school_year_counts
 from features.sources import Sources
-from schooldata.dataset import DatabaseReader, DatasetReader, SourceReader, partitions
+from schooldata.dataset import DatabaseReader, DatasetReader, SourceReader, students_by_school
 from schooldata.db import make_engine, read_table
 
 
@@ -26,6 +26,12 @@ class PartitionError(ValueError):
     """A partitioned run cannot start: no dataset or database to read, or nobody in it."""
 
 
+# A task of the weekly run: about this many students (with their histories) in one worker
+# at a time, about 1.3 GB (``Settings.students_per_task``, the same default). Per student,
+# a task of 20,000 costs two thirds of one of 2,500: reading, sorting and joining cost per
+# task and per call as well as per row.
+STUDENTS_PER_TASK = 25_000
+# Training builds a row per student and as-of date: tasks of a few schools.
 SCHOOLS_PER_TASK = 8
 
 
@@ -63,27 +69,50 @@ class Partition:
 
 
 def plan_partitions(
-    database_url: str | None, dataset: Path | None, schools_per_task: int = SCHOOLS_PER_TASK
+    database_url: str | None,
+    dataset: Path | None,
+    schools_per_task: int | None = None,
+    students_per_task: int = STUDENTS_PER_TASK,
 ) -> list[Partition]:
-    """Group the home schools into tasks of ``schools_per_task`` schools each."""
+    """Group the home schools into tasks: schools in ID order until a task holds about
+    ``students_per_task`` students (a larger school is a task of its own), or
+    ``schools_per_task`` schools each when that is given."""
     if dataset is not None:
         if not (dataset / "students").is_dir():
             raise PartitionError(
                 f"{dataset} is not a dataset written by 'ews ingest --dataset' "
                 "(it has no students/ folder); check EWS_DATASET_PATH"
             )
-        schools = partitions(dataset)
+        sizes = students_by_school(dataset)
     elif database_url is not None:
         students = read_table(make_engine(database_url), "students", columns=["school_id"])
-        schools = sorted(students["school_id"].unique())
+        sizes = students["school_id"].value_counts().sort_index()
     else:
         raise PartitionError("a partitioned run needs a database URL or a dataset path")
-    if not schools:
+    if sizes.empty:
         raise PartitionError("no school has any student")
-    return [
-        Partition(tuple(schools[i : i + schools_per_task]), database_url, dataset)
-        for i in range(0, len(schools), schools_per_task)
-    ]
+    schools = [str(s) for s in sizes.index]
+    if schools_per_task is not None:
+        groups = [
+            schools[i : i + schools_per_task] for i in range(0, len(schools), schools_per_task)
+        ]
+    else:
+        groups = _by_students(sizes, students_per_task)
+    return [Partition(tuple(group), database_url, dataset) for group in groups]
+
+
+def _by_students(sizes: pd.Series, students_per_task: int) -> list[list[str]]:
+    """Consecutive schools, a task closed before a school would take it past the size."""
+    groups: list[list[str]] = []
+    current: list[str] = []
+    held = 0
+    for school, students in sizes.items():
+        if current and held + int(students) > students_per_task:
+            groups.append(current)
+            current, held = [], 0
+        current.append(str(school))
+        held += int(students)
+    return [*groups, current] if current else groups
 
 
 def global_school_counts(tasks: Sequence[Partition], client: Any = None) -> pd.DataFrame:

@@ -183,6 +183,20 @@ def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
     return pa.chunked_array(masks, pa.bool_())
 
 
+def students_by_school(root: Path) -> pd.Series:
+    """How many students each home school's partition holds, in school order, from the
+    files' footers (a student sent again in a later batch counts twice: an estimate)."""
+    folder = root / "students"
+    prefix = f"{PARTITION}="
+    sizes = {
+        school: sum(
+            pq.read_metadata(f).num_rows for f in (folder / f"{prefix}{school}").glob("*.parquet")
+        )
+        for school in partitions(root)
+    }
+    return pd.Series(sizes, dtype="int64")
+
+
 def partitions(root: Path) -> list[str]:
     """The home schools of a dataset (its partitions)."""
     folder = root / "students"

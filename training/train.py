@@ -28,7 +28,7 @@ from sklearn.metrics import roc_auc_score
 
 from core.settings import Settings
 from features.catalog import catalog
-from features.partitions import plan_partitions
+from features.partitions import SCHOOLS_PER_TASK, plan_partitions
 from features.sources import Sources
 from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER, DIGEST_TAG, bundle_digest
@@ -230,8 +230,11 @@ def training_matrix(
     upgrade(engine)  # a database written by an older version reads like a new one
     if client is not None or settings.dataset_path is not None:
         on_progress("building the training matrix, partition by partition")
+        # A row per student and as-of date: tasks of a few schools (SCHOOLS_PER_TASK).
         partitions = plan_partitions(
-            engine.url.render_as_string(hide_password=False), settings.dataset_path
+            engine.url.render_as_string(hide_password=False),
+            settings.dataset_path,
+            schools_per_task=SCHOOLS_PER_TASK,
         )
         matrix = partitioned_training_matrix(partitions, rules, client)
     else:

@@ -33,6 +33,24 @@ def test_features_by_partition_on_dask_equal_the_whole_computation(
     pd.testing.assert_frame_equal(by_partition, whole)
 
 
+def test_tasks_are_planned_by_students_each_school_once_in_order(
+    synthetic_engine: sa.Engine, synthetic_sources: Sources
+) -> None:
+    sizes = synthetic_sources.students["school_id"].value_counts().sort_index()
+    limit = int(sizes.max() * 2.5)  # room for two schools a task, never three
+
+    tasks = plan_partitions(synthetic_engine.url.render_as_string(), None, students_per_task=limit)
+
+    assert [s for task in tasks for s in task.schools] == list(sizes.index)
+    held = [int(sizes[list(task.schools)].sum()) for task in tasks]
+    assert all(h <= limit for h in held)
+    # A task is closed only when the next school would not fit in it.
+    first_of_next = [task.schools[0] for task in tasks[1:]]
+    assert all(h + sizes[s] > limit for h, s in zip(held, first_of_next, strict=False))
+    one_each = plan_partitions(synthetic_engine.url.render_as_string(), None, students_per_task=1)
+    assert [t.schools for t in one_each] == [(s,) for s in sizes.index]
+
+
 def test_school_counts_over_disjoint_students_add_up(synthetic_sources: Sources) -> None:
     enrollments, exits = synthetic_sources.enrollments, synthetic_sources.exits
     students = sorted(enrollments["student_id"].unique())

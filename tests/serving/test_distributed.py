@@ -109,6 +109,7 @@ def test_ews_score_on_a_dataset_runs_on_this_machines_processes_and_equals_the_w
         "EWS_SECRETS_FILE": str(tmp_path / "secrets.json"),
         "EWS_DATASET_PATH": str(dataset),
         "EWS_PROCESSES": "2",
+        "EWS_STUDENTS_PER_TASK": "1000",  # several tasks of a few schools
     }
 
     result = CliRunner().invoke(cli, ["score", "--as-of", WEEKS[-1]], env=env)
