@@ -200,6 +200,14 @@ def shared_codes(
     return codes[: len(left)].astype(np.int64), codes[len(left) :].astype(np.int64)
 
 
+def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
+    """Each value's position among ``labels`` (-1: not there); categories looked up once."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _recoded(values, labels.get_indexer(values.cat.categories))
+    found: np.ndarray = labels.get_indexer(values)
+    return found
+
+
 def _recoded(values: pd.Series, numbers: np.ndarray) -> np.ndarray:
     """A categorical's values as ``numbers`` (one per category; -1 for a missing value)."""
     codes = values.cat.codes.to_numpy()

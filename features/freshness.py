@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.asof import positions_in
 from features.build import population
 from features.sources import Sources
 
@@ -35,11 +36,15 @@ def _newest(
 ) -> pd.Series:
     if frame is None or frame.empty:
         return pd.Series(dtype="datetime64[ns]")
-    seen = frame.loc[frame[column] <= as_of, ["student_id", column]]
-    by_student = seen.groupby("student_id")[column].max()
-    schools = enrolled.set_index("student_id")["school_id"]
-    joined = pd.DataFrame({"school_id": schools, "newest": by_student.reindex(schools.index)})
-    return joined.groupby("school_id")["newest"].max()
+    # Each record's student as a number (not millions of IDs), their newest date, then
+    # each enrolled student's school.
+    students = pd.Index(pd.unique(enrolled["student_id"]))
+    student = positions_in(frame["student_id"], students)
+    dates = frame[column].to_numpy()
+    kept = (student >= 0) & (dates <= as_of.to_datetime64())
+    by_student = pd.Series(dates[kept]).groupby(student[kept]).max()
+    each = by_student.reindex(students.get_indexer(enrolled["student_id"])).to_numpy()
+    return pd.Series(each, index=enrolled["school_id"].to_numpy()).groupby(level=0).max()
 
 
 def school_days_between(after: pd.Timestamp, before: pd.Timestamp) -> int:

@@ -187,6 +187,14 @@ def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, enrolled: set[str]) -> 
     return sorted((short | (enrolled - set(ids))) & enrolled)
 
 
+def _term_keys(students: pd.Series | np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """(student number, academic year, term) as one integer."""
+    year = frame["academic_year"].to_numpy(dtype=np.int64)
+    term = frame["term"].to_numpy(dtype=np.int64)
+    keys: np.ndarray = (np.asarray(students, dtype=np.int64) * 10_000 + year) * 10 + term
+    return keys
+
+
 def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Frames one after another; a column of categories stays one (their categories
     united), instead of becoming millions of strings."""
@@ -223,20 +231,25 @@ def _with_term_dates(enrollments: pd.DataFrame, calendar: Calendar) -> pd.DataFr
 def _with_known_date(
     grades: pd.DataFrame, enrollments: pd.DataFrame, calendar: Calendar
 ) -> pd.DataFrame:
-    """A grade is known from its recorded date, else two weeks after its term ends."""
+    """A grade is known from its recorded date, else two weeks after its term ends (at
+    the student's school that term; the all-schools calendar without an enrolment)."""
     term = ["academic_year", "term"]
-    # Joined on students as integers: the frames may hold them as categories or strings.
+    # Each enrolment's term end, then joined to the grades on students as integers (the
+    # frames may hold them as categories or strings): one join of the many grade rows.
     graded, enrolled = shared_codes(grades["student_id"], enrollments["student_id"])
     school = enrollments[[*term, "school_id"]].assign(student=enrolled)
     school = school.drop_duplicates(["student", *term])
-    merged = grades[term].assign(student=graded).merge(school, on=["student", *term], how="left")
-    terms = calendar.terms_for(merged["school_id"].fillna("").unique())
-    merged = merged.assign(school_id=merged["school_id"].fillna("")).merge(
-        terms[["school_id", "academic_year", "term", "end_date"]],
-        on=["school_id", "academic_year", "term"],
-        how="left",
-    )
-    fallback = merged["end_date"] + GRADES_KNOWN_AFTER_TERM_END
+    ends = calendar.terms_for([*school["school_id"].unique(), ""])
+    ends = ends[["school_id", *term, "end_date"]]
+    school = school.merge(ends, on=["school_id", *term], how="left")
+    # (student, year, term) as one integer: a lookup among the enrolments, not a join.
+    row = pd.Index(_term_keys(school["student"], school)).get_indexer(_term_keys(graded, grades))
+    end = school["end_date"].to_numpy()[np.maximum(row, 0)]
+    unenrolled = row < 0
+    if unenrolled.any():
+        every = ends.loc[ends["school_id"] == "", [*term, "end_date"]]
+        end[unenrolled] = grades.loc[unenrolled, term].merge(every, how="left")["end_date"]
+    fallback = pd.Series(end) + GRADES_KNOWN_AFTER_TERM_END
     recorded = grades["recorded_date"].to_numpy() if "recorded_date" in grades else None
     known = fallback if recorded is None else pd.Series(recorded).fillna(fallback)
     return grades.assign(known_date=known.to_numpy())
