@@ -204,7 +204,7 @@ def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
     """Each value's position among ``labels`` (-1: not there); categories looked up once."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         return _recoded(values, labels.get_indexer(values.cat.categories))
-    found: np.ndarray = labels.get_indexer(values)
+    found: np.ndarray = labels.get_indexer(pd.Index(values))
     return found
 
 

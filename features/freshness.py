@@ -43,7 +43,7 @@ def _newest(
     dates = frame[column].to_numpy()
     kept = (student >= 0) & (dates <= as_of.to_datetime64())
     by_student = pd.Series(dates[kept]).groupby(student[kept]).max()
-    each = by_student.reindex(students.get_indexer(enrolled["student_id"])).to_numpy()
+    each = by_student.reindex(students.get_indexer(pd.Index(enrolled["student_id"]))).to_numpy()
     return pd.Series(each, index=enrolled["school_id"].to_numpy()).groupby(level=0).max()
 
 
