@@ -190,8 +190,8 @@ def shared_codes(
         ):
             names = left_type.categories.union(right_type.categories)
             return (
-                _recoded(record_ids, names.get_indexer(left_type.categories)),
-                _recoded(student_ids, names.get_indexer(right_type.categories)),
+                recoded(record_ids, names.get_indexer(left_type.categories)),
+                recoded(student_ids, names.get_indexer(right_type.categories)),
             )
     left, right = np.asarray(record_ids), np.asarray(student_ids)
     if left.dtype.kind in "iu" and right.dtype.kind in "iu":
@@ -203,12 +203,12 @@ def shared_codes(
 def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
     """Each value's position among ``labels`` (-1: not there); categories looked up once."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return _recoded(values, labels.get_indexer(values.cat.categories))
+        return recoded(values, labels.get_indexer(values.cat.categories))
     found: np.ndarray = labels.get_indexer(pd.Index(values))
     return found
 
 
-def _recoded(values: pd.Series, numbers: np.ndarray) -> np.ndarray:
+def recoded(values: pd.Series, numbers: np.ndarray) -> np.ndarray:
     """A categorical's values as ``numbers`` (one per category; -1 for a missing value)."""
     codes = values.cat.codes.to_numpy()
     return np.where(codes >= 0, numbers[codes], -1).astype(np.int64)

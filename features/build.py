@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features import attendance, coursework, demographics, grades, history, household, screening
-from features.asof import latest_at
+from features.asof import latest_at, recoded
 from features.school_context import school_dropout_rate_past_years, school_year_counts
 from features.sources import KNOWN_ON, Sources
 
@@ -140,9 +140,7 @@ def _by_number(sources: Sources, queries: pd.DataFrame) -> tuple[Sources, pd.Dat
 def _numbers(values: pd.Series, ids: pa.Array) -> np.ndarray:
     """Each value's position in ``ids`` (-1: not there)."""
     if isinstance(values.dtype, pd.CategoricalDtype):  # each category looked up once
-        numbers = _numbers(pd.Series(values.cat.categories), ids)
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, numbers[codes], -1)
+        return recoded(values, _numbers(pd.Series(values.cat.categories), ids))
     text = values if pd.api.types.is_string_dtype(values) else values.astype(str)
     found = pc.index_in(pa.array(text, pa.string()), value_set=ids).fill_null(-1)
     return np.asarray(found, dtype=np.int64)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ews.cli import app as cli
 from features.partitions import features_by_partition, plan_partitions
-from schooldata.dataset import DatasetReader, partitions
+from schooldata.dataset import DatasetReader, partitions, students_by_school
 from schooldata.db import make_engine, read_table
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES
@@ -88,6 +88,15 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
         assert not {"given_name", "family_name", "national_id_hash"} & set(
             pq.read_schema(file).names
         )
+
+    # Planned by students from the files' footers: every student counted once, by school.
+    students = DatasetReader(dataset).read("students", columns=["student_id"])
+    sizes = students_by_school(dataset)
+    assert list(sizes.index) == partitions(dataset)
+    assert sizes.sum() == len(students)
+    by_students = plan_partitions(None, dataset, students_per_task=int(sizes.max()))
+    assert [s for t in by_students for s in t.schools] == partitions(dataset)
+    assert 1 < len(by_students) < 6
 
     tasks = plan_partitions(engine.url.render_as_string(), dataset, schools_per_task=2)
     weekly_run(
