@@ -49,6 +49,7 @@ from schooldata.db import insert_rows, make_engine, upgrade
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.store import list_counts
+from tests.processes import wait_for_workers
 
 SCHOOLS = 1000
 PER_ADVISOR = 40
@@ -262,7 +263,9 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base, server)
+        # Every worker listening: one still loading would leave its share of the users'
+        # connections to the others.
+        wait_for_workers(server, port, args.workers)
         routes = {
             "GET /list (advisor)": ("advisor", "/list"),
             "GET /students/{id} (advisor)": ("advisor", "/students/ST00000001"),
@@ -294,18 +297,6 @@ def _filled(engine: sa.Engine, students: int, weeks: int) -> bool:
             sa.select(sa.func.count()).select_from(TABLES["students"])
         ).scalar()
     return runs == weeks and enrolled == students
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if server.poll() is not None:
-            raise RuntimeError(f"the server stopped at start-up (exit {server.returncode})")
-        try:
-            httpx.get(f"{base}/login", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start in two minutes")
 
 
 def _load(

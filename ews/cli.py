@@ -780,14 +780,14 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Access logs would print paths, and paths carry student ids: the app logs route templates.
     if workers > 1:  # each process builds the app from the same environment
-        uvicorn.run(
-            "serving.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-        )
+        from serving.workers import ServeError
+        from serving.workers import serve as serve_workers
+
+        try:
+            serve_workers("serving.app:app_from_environment", host, port, workers, access_log=False)
+        except ServeError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
         return
     uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
 

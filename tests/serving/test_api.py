@@ -7,7 +7,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from schooldata.tables import audit_log
+from tests.processes import connections_held, wait_for_workers, workers_of
 from tests.serving.conftest import WEEKS, Api
 
 THAI = re.compile("[\u0e00-\u0e7f]")
@@ -253,12 +253,7 @@ def test_student_page_data_has_history_and_contributions(api: Api) -> None:
     assert body["name"]
 
 
-def test_ews_serve_runs_several_worker_processes_from_the_environment(api: Api) -> None:
-    """`ews serve --workers 2`: each process builds the app from the environment, loads the
-    champion, and answers with the same data and the same access rules."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def _serve_env(api: Api) -> dict[str, str]:
     settings = api.settings
     env = os.environ | {
         "EWS_DATABASE_URL": settings.database_url,
@@ -267,28 +262,75 @@ def test_ews_serve_runs_several_worker_processes_from_the_environment(api: Api) 
     }
     if settings.secrets_file is not None:
         env["EWS_SECRETS_FILE"] = str(settings.secrets_file)
+    return env
+
+
+def test_ews_serve_runs_several_worker_processes_from_the_environment(api: Api) -> None:
+    """`ews serve --workers 2`: each process builds the app from the environment, loads the
+    champion, and answers with the same data and the same access rules; kept-alive
+    connections are spread over both processes (each has its own SO_REUSEPORT socket:
+    with one shared socket, eight users' connections were all in one process), and a
+    worker that dies is replaced."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     ews = str(Path(sys.executable).with_name("ews"))
     server = subprocess.Popen(
         [ews, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
+        env=_serve_env(api),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            try:
-                httpx.get(f"{base}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_for_workers(server, port, 2)
         headers = {"Authorization": f"Bearer {api.tokens['advisor']}"}
         answers = [httpx.get(f"{base}/api/v1/risk-list", headers=headers) for _ in range(6)]
         assert {a.status_code for a in answers} == {200}
         assert answers[0].json() == api.get("/api/v1/risk-list", "advisor").json()
         far = httpx.get(f"{base}/api/v1/students/{api.far_student}", headers=headers)
         assert far.status_code == 404
+
+        # Sixteen users connect at once and each keeps their connection open after a
+        # request: both processes hold some (all in one would happen by chance once in
+        # 32,768 runs; with one shared socket, the first process to wake takes them all).
+        users = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+        try:
+            for user in users:
+                user.sendall(b"GET /health HTTP/1.1\r\nHost: ews\r\n\r\n")
+            assert all(u.recv(65536).startswith(b"HTTP/1.1 200") for u in users)
+            holding = [connections_held(w, port) for w in workers_of(server)]
+        finally:
+            for user in users:
+                user.close()
+        assert sum(holding) == 16
+        assert min(holding) > 0, f"connections per worker: {holding}"
+
+        gone = workers_of(server)[0]
+        gone.kill()
+        gone.wait(timeout=10)
+        wait_for_workers(server, port, 2)
+        assert gone.pid not in {w.pid for w in workers_of(server)}
+        again = [httpx.get(f"{base}/api/v1/risk-list", headers=headers) for _ in range(6)]
+        assert {a.status_code for a in again} == {200}
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert server.returncode == 0
+
+
+def test_ews_serve_says_when_its_port_is_taken(api: Api) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ews = str(Path(sys.executable).with_name("ews"))
+        done = subprocess.run(
+            [ews, "serve", "--port", str(port), "--workers", "2"],
+            env=_serve_env(api),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stdout + done.stderr

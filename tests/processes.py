@@ -1,0 +1,61 @@
+"""Which of a server's processes listen and hold connections (for the tests and benches).
+
+``ews serve --workers N`` gives each worker a listening socket of its own; a worker still
+loading the champion is not listening yet, and the kernel hands every connection to the
+ones that are. Whoever measures or tests the workers waits for all of them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import psutil
+
+
+def workers_of(server: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The server's worker processes (multiprocessing's resource tracker is not one)."""
+    return [
+        p
+        for p in psutil.Process(server.pid).children()
+        if "resource_tracker" not in " ".join(p.cmdline())
+    ]
+
+
+def connections_held(worker: psutil.Process, port: int) -> int:
+    """Established connections to ``port`` the worker holds."""
+    return sum(
+        c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+        for c in worker.net_connections("tcp")
+    )
+
+
+def wait_for_workers(
+    server: subprocess.Popen[bytes], port: int, count: int, seconds: float = 120
+) -> None:
+    """Return once ``count`` workers of ``server`` listen on ``port``.
+
+    Raises:
+        RuntimeError: the server stopped (with the end of its error output, if piped), or
+            the workers were not all listening in time.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            tail = server.stderr.read().decode()[-2000:] if server.stderr else ""
+            raise RuntimeError(f"the server stopped (exit {server.returncode}): {tail}")
+        try:
+            listening = [
+                w
+                for w in workers_of(server)
+                if any(
+                    c.status == psutil.CONN_LISTEN and c.laddr.port == port
+                    for c in w.net_connections("tcp")
+                )
+            ]
+        except psutil.NoSuchProcess:  # a worker ended while being looked at
+            listening = []
+        if len(listening) >= count:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{count} server processes were not listening in {seconds:.0f} s")
