@@ -6,8 +6,9 @@ database (SQLite file or PostgreSQL URL) to the current revision.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,13 @@ def insert_columns(
         )
         driver = connection.connection.driver_connection
         assert driver is not None  # an open connection inside the caller's transaction
+        text = copy_text(rows)
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            if text is not None:
+                copy.write(text)
+            else:
+                for row in rows:
+                    copy.write_row(row)
         return
     if connection.dialect.name == "sqlite":
         # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
@@ -96,6 +101,46 @@ def insert_columns(
     for start in range(0, len(rows), INSERT_BATCH):
         batch = rows[start : start + INSERT_BATCH]
         connection.execute(sa.insert(table), [dict(zip(names, row, strict=True)) for row in batch])
+
+
+def copy_text(rows: list[tuple[Any, ...]]) -> str | None:
+    """Rows in ``COPY``'s text format, written in one piece: psycopg's ``write_row``
+    formats value by value in Python, most of appending a list's 200 audit rows. None when
+    a value is not of the plain types written here (psycopg formats those rows instead).
+    """
+    lines = []
+    for row in rows:
+        fields = []
+        for value in row:
+            kind = type(value)
+            if value is None:
+                fields.append("\\N")
+            elif kind is str:
+                fields.append(value.translate(_COPY_ESCAPES))
+            elif kind is int:
+                fields.append(int.__repr__(value))
+            elif kind is float:
+                fields.append(_float_text(value))
+            elif kind is datetime and value.tzinfo is None:
+                fields.append(value.isoformat(" "))
+            elif kind is date:
+                fields.append(value.isoformat())
+            else:
+                return None
+        lines.append("\t".join(fields))
+    return "\n".join(lines) + "\n"
+
+
+# COPY's text format: a backslash, tab, newline or carriage return in a value is escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _float_text(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
 
 
 def alembic_config(engine: sa.Engine) -> Config:

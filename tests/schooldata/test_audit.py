@@ -3,11 +3,16 @@ still holds every entry, in order, intact."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schooldata import audit
 from schooldata.db import make_engine, upgrade
@@ -54,3 +59,55 @@ def test_a_failed_batch_fails_its_callers(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")  # no tables: the write fails
     with pytest.raises(sa.exc.OperationalError):
         audit.record(engine, [audit.Entry("read", "GET /list", 1, "S1")])
+
+
+_TEXT = st.one_of(st.none(), st.text(max_size=40))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    at=st.datetimes(),
+    user_id=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+    actor=_TEXT,
+    action=st.text(max_size=20),
+    student_id=_TEXT,
+    endpoint=st.text(max_size=40),
+    detail=_TEXT,
+    previous=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+)
+def test_row_hash_hashes_the_chain_format_of_json_dumps(
+    at: datetime,
+    user_id: int | None,
+    actor: str | None,
+    action: str,
+    student_id: str | None,
+    endpoint: str,
+    detail: str | None,
+    previous: str,
+) -> None:
+    """Rows already in a chain were hashed over ``json.dumps`` of their fields (sorted
+    keys, Thai not escaped): the hash written field by field must be the same, or every
+    existing chain would stop verifying. Quotes, backslashes, control characters, Thai
+    and surrogates included."""
+    row = {
+        "at": at,
+        "user_id": user_id,
+        "actor": actor,
+        "action": action,
+        "student_id": student_id,
+        "endpoint": endpoint,
+        "detail": detail,
+    }
+    content = {
+        k: (v.replace(microsecond=0).isoformat() if k == "at" else v) for k, v in row.items()
+    }
+    text = previous + json.dumps(content, sort_keys=True, ensure_ascii=False)
+    expected = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    try:
+        found = audit.row_hash(previous, row)
+    except UnicodeEncodeError:  # a lone surrogate: json.dumps's text cannot be encoded either
+        with pytest.raises(UnicodeEncodeError):
+            text.encode()
+        return
+    assert found == expected

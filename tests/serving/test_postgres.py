@@ -7,17 +7,20 @@ compare with SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from features.partitions import plan_partitions
 from schooldata import audit
-from schooldata.db import among, make_engine, read_table
+from schooldata.db import among, copy_text, insert_columns, make_engine, read_table
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
@@ -183,3 +186,78 @@ def test_the_audit_chain_written_by_copy_verifies_on_postgresql(pg_engine: sa.En
         ).all()
     assert [(e.student_id, e.detail) for e in entries] == [tuple(r) for r in written[-250:]]
     assert audit.verify(pg_engine).broken_at is None
+
+
+_COPY_TABLE = sa.Table(
+    "copy_check",
+    sa.MetaData(),
+    sa.Column("n", sa.Integer, primary_key=True),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("whole", sa.BigInteger, nullable=True),
+    sa.Column("number", sa.Float, nullable=True),
+    sa.Column("day", sa.Date, nullable=True),
+    sa.Column("at", sa.DateTime, nullable=True),
+)
+_TEXT = st.text(  # PostgreSQL text holds no NUL, UTF-8 no lone surrogate
+    st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.none() | _TEXT,
+            st.none() | st.integers(-(2**63), 2**63 - 1),
+            st.none() | st.floats(width=64),
+            st.none() | st.dates(),
+            st.none() | st.datetimes(),
+        ),
+        max_size=20,
+    )
+)
+def test_copy_in_one_piece_stores_what_psycopg_stores_row_by_row(
+    postgres: PostgresServer, rows: list[tuple[object, ...]]
+) -> None:
+    """``insert_columns`` writes plain values to COPY as one text (``copy_text``); the
+    table must read back exactly as when psycopg formats each row: backslashes, tabs,
+    newlines, Thai, NaN and infinities, dates and microseconds included."""
+    engine = _copy_engine(postgres)
+    names = ["n", "text", "whole", "number", "day", "at"]
+    numbered = [(i, *row) for i, row in enumerate(rows)]
+    assert copy_text(numbered) is not None or not rows
+    read = []
+    for fast in (True, False):
+        with engine.begin() as connection:
+            connection.execute(_COPY_TABLE.delete())
+            if fast:
+                insert_columns(connection, _COPY_TABLE, names, numbered)
+            else:
+                driver = connection.connection.driver_connection
+                with (
+                    driver.cursor() as cursor,
+                    cursor.copy(  # type: ignore[union-attr]
+                        "COPY copy_check (n, text, whole, number, day, at) FROM STDIN"
+                    ) as copy,
+                ):
+                    for row in numbered:
+                        copy.write_row(row)
+            read.append(connection.execute(sa.select(_COPY_TABLE).order_by("n")).all())
+    assert [_comparable(r) for r in read[0]] == [_comparable(r) for r in read[1]]
+    assert [_comparable(r) for r in read[0]] == [_comparable(r) for r in numbered]
+
+
+def _comparable(row: Sequence[object]) -> tuple[object, ...]:
+    return tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in row)
+
+
+_copy_engines: dict[str, sa.Engine] = {}
+
+
+def _copy_engine(postgres: PostgresServer) -> sa.Engine:
+    """One database for every example (Hypothesis calls the test many times)."""
+    if postgres.directory.name not in _copy_engines:
+        engine = make_engine(postgres.new_database())
+        _COPY_TABLE.create(engine)
+        _copy_engines[postgres.directory.name] = engine
+    return _copy_engines[postgres.directory.name]
