@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from schooldata.db import among
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.access import record_reads
 from serving.accounts import User
@@ -44,8 +45,10 @@ def _weeks(connection: sa.Connection, count: int) -> list[Any]:
     return list(connection.execute(newest).all())
 
 
-def _schools_filter(column: sa.ColumnElement[Any], schools: tuple[str, ...] | None) -> Any:
-    return sa.true() if schools is None else column.in_(schools)
+def _schools_filter(
+    connection: sa.Connection, column: sa.ColumnElement[Any], schools: tuple[str, ...] | None
+) -> Any:
+    return sa.true() if schools is None else among(connection, column, schools)
 
 
 def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | None:
@@ -66,7 +69,7 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
         for r in connection.execute(
             sa.select(run_schools).where(
                 run_schools.c.run_id.in_(run_ids)
-                & _schools_filter(run_schools.c.school_id, schools)
+                & _schools_filter(connection, run_schools.c.school_id, schools)
             )
         ):
             if r.run_id == latest.run_id:
@@ -98,7 +101,7 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
                 .where(
                     (student_scores.c.run_id == latest.run_id)
                     & (student_scores.c.tier == "high")
-                    & _schools_filter(student_scores.c.school_id, schools)
+                    & _schools_filter(connection, student_scores.c.school_id, schools)
                     & (interventions.c.date > as_of - ACTION_WINDOW)
                     & (interventions.c.date <= as_of)
                     & in_force
@@ -118,7 +121,7 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
             .join(interventions, interventions.c.student_id == student_scores.c.student_id)
             .where(
                 (student_scores.c.run_id == latest.run_id)
-                & _schools_filter(student_scores.c.school_id, schools)
+                & _schools_filter(connection, student_scores.c.school_id, schools)
                 & interventions.c.type.in_(REFERRED_OUTSIDE)
                 & (interventions.c.date > as_of - REFERRAL_WINDOW)
                 & (interventions.c.date <= as_of)
@@ -127,7 +130,7 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
             )
             .order_by(student_scores.c.school_id, interventions.c.date.desc())
         ).all()
-        names = _school_names(connection)
+        names = _school_names(connection, schools)
     open_referrals: dict[str, set[str]] = defaultdict(set)
     for r in referrals:
         open_referrals[r.school_id].add(r.student_id)
@@ -190,7 +193,7 @@ def _count_rows(
         )
         .where(
             student_scores.c.run_id.in_(run_ids)
-            & _schools_filter(student_scores.c.school_id, schools)
+            & _schools_filter(connection, student_scores.c.school_id, schools)
         )
         .group_by(student_scores.c.run_id, student_scores.c.school_id, student_scores.c.tier)
     ):
@@ -208,20 +211,20 @@ def _new_on_list(
                 (student_scores.c.run_id == run_id)
                 & (student_scores.c.change == "new")
                 & student_scores.c.tier.in_(("high", "watch"))
-                & _schools_filter(student_scores.c.school_id, schools)
+                & _schools_filter(connection, student_scores.c.school_id, schools)
             )
             .group_by(student_scores.c.school_id)
         ).all()
     )
 
 
-def _school_names(connection: sa.Connection) -> dict[str, str]:
+def _school_names(connection: sa.Connection, followed: tuple[str, ...] | None) -> dict[str, str]:
+    """The names of the followed schools (None: every school)."""
     schools = TABLES["schools"]
-    return {
-        str(r.school_id): str(r.name)
-        for r in connection.execute(sa.select(schools.c.school_id, schools.c.name))
-        if r.name
-    }
+    query = sa.select(schools.c.school_id, schools.c.name).where(
+        _schools_filter(connection, schools.c.school_id, followed)
+    )
+    return {str(r.school_id): str(r.name) for r in connection.execute(query) if r.name}
 
 
 def _referred(engine: sa.Engine, referrals: Sequence[Any]) -> list[ReferredCase]:

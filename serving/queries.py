@@ -7,15 +7,16 @@ record is written to the audit log.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 
 from features.build import features_as_of
 from features.catalog import catalog
@@ -78,9 +79,11 @@ def names_of(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]
             among(connection, students.c.student_id, ids)
         )
     )
-    return {
-        r.student_id: " ".join(p for p in (r.given_name, r.family_name) if p) or None for r in rows
-    }
+    return {r.student_id: full_name(r.given_name, r.family_name) for r in rows}
+
+
+def full_name(given: str | None, family: str | None) -> str | None:
+    return " ".join(p for p in (given, family) if p) or None
 
 
 def _in_force(table: sa.Table) -> sa.ColumnElement[bool]:
@@ -97,38 +100,36 @@ def _last_interventions(connection: sa.Connection, ids: list[str]) -> dict[str, 
         .order_by(table.c.date, table.c.intervention_id)
     )
     return {
-        r.student_id: LastIntervention(date=r.date, type=r.type, outcome=r.outcome) for r in rows
+        r.student_id: LastIntervention.model_construct(date=r.date, type=r.type, outcome=r.outcome)
+        for r in rows
     }
 
 
 def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStudent]:
-    ids = [r.student_id for r in rows]
-    names = names_of(connection, ids)
-    last = _last_interventions(connection, ids)
-    return [
-        ListedStudent(
-            student_id=r.student_id,
-            name=names.get(r.student_id),
-            school_id=r.school_id,
-            advisor_id=r.advisor_id,
-            classroom=r.classroom,
-            grade_level=r.grade_level,
-            rank_in_school=r.rank_in_school,
-            rank_in_advisor=r.rank_in_advisor,
-            risk=r.risk,
-            risk_vs_school=r.risk_vs_school,
-            tier=r.tier,
-            reasons=[
-                Reason(feature=x["feature"], text_th=x["text_th"], text_en=x["text_en"])
-                for x in json.loads(r.reasons)
-            ],
-            suggested_step_th=r.suggested_step_th,
-            suggested_step_en=r.suggested_step_en,
-            change=r.change,
-            last_intervention=last.get(r.student_id),
-        )
-        for r in rows
-    ]
+    """Stored rows (``store.run_rows``, ``store.student_rows``: with names) as listed
+    students, with the last help given.
+
+    The rows are handed to pydantic's validator as plain values in one call, their stored
+    reasons parsed by orjson: building two hundred models one by one in Python cost more
+    than the rest of a list request's Python.
+    """
+    last = _last_interventions(connection, [r.student_id for r in rows])
+    listed = []
+    for r in rows:
+        values = r._mapping
+        student = {f: values[f] for f in _STORED_FIELDS}
+        student["name"] = full_name(r.given_name, r.family_name)
+        student["reasons"] = orjson.loads(r.reasons)
+        student["last_intervention"] = last.get(r.student_id)
+        listed.append(student)
+    return _LISTED.validate_python(listed)
+
+
+_LISTED = TypeAdapter(list[ListedStudent])
+# A listed student's fields stored as they are shown (the rest are looked up or parsed).
+_STORED_FIELDS = [
+    f for f in ListedStudent.model_fields if f not in ("name", "reasons", "last_intervention")
+]
 
 
 def require_student(engine: sa.Engine, user: User, student_id: str, endpoint: str) -> None:
@@ -302,10 +303,27 @@ def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str
     """A student's latest risk, reasons, contributions and risk history."""
     require_student(engine, user, student_id, endpoint)
     with engine.connect() as connection:
-        rows = store.student_rows(connection, student_id)
-        latest = _listed(connection, rows[-1:])
-        names = names_of(connection, [student_id])
+        detail = _detail(connection, student_id)
     record_reads(engine, user, [student_id], endpoint)
+    return detail
+
+
+def student_page(
+    engine: sa.Engine, user: User, student_id: str, endpoint: str
+) -> tuple[StudentDetail, list[Intervention]]:
+    """``student_detail`` and ``interventions_of`` together, as the student's page shows
+    them: one scope check, one connection, one read recorded."""
+    require_student(engine, user, student_id, endpoint)
+    with engine.connect() as connection:
+        detail = _detail(connection, student_id)
+        interventions = _interventions(connection, student_id)
+    record_reads(engine, user, [student_id], endpoint)
+    return detail, interventions
+
+
+def _detail(connection: sa.Connection, student_id: str) -> StudentDetail:
+    rows = store.student_rows(connection, student_id)
+    latest = _listed(connection, rows[-1:])
     contributions = (
         [
             Contribution(**c)
@@ -323,7 +341,7 @@ def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str
     ]
     return StudentDetail(
         student_id=student_id,
-        name=names.get(student_id),
+        name=latest[0].name if latest else names_of(connection, [student_id]).get(student_id),
         latest=latest[0] if latest else None,
         contributions=contributions,
         history=history,
@@ -390,7 +408,9 @@ def home_visit_plan(
         students = _listed(connection, _in_scope_now(engine, user, rows)[:capacity])
         by_benefit = None
         if benefit is not None and school_id in store.benefit_order_schools(connection):
-            everyone = store.run_rows(connection, run.run_id, school_id, excluding=visited)
+            everyone = store.run_rows(
+                connection, run.run_id, school_id, excluding=visited, contributions=True
+            )
             by_benefit = _by_benefit(
                 connection, benefit, _in_scope_now(engine, user, everyone), capacity
             )
@@ -539,14 +559,19 @@ def interventions_of(
     """Everything recorded for a student, newest first (corrected records included,
     each correction pointing to the record it replaces)."""
     require_student(engine, user, student_id, endpoint)
-    table = TABLES["interventions"]
     with engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(table)
-            .where(table.c.student_id == student_id)
-            .order_by(table.c.date.desc(), table.c.intervention_id.desc())
-        ).all()
+        found = _interventions(connection, student_id)
     record_reads(engine, user, [student_id], endpoint)
+    return found
+
+
+def _interventions(connection: sa.Connection, student_id: str) -> list[Intervention]:
+    table = TABLES["interventions"]
+    rows = connection.execute(
+        sa.select(table)
+        .where(table.c.student_id == student_id)
+        .order_by(table.c.date.desc(), table.c.intervention_id.desc())
+    ).all()
     corrected = {r.corrects for r in rows if r.corrects is not None}
     return [
         Intervention(

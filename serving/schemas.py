@@ -38,6 +38,9 @@ class Contribution(_Model):
 
 
 class Reason(_Model):
+    # Stored reasons also keep their weight (``shap``), which the API does not show.
+    model_config = ConfigDict(extra="ignore")
+
     feature: str
     text_th: str
     text_en: str

@@ -18,7 +18,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from schooldata.db import insert_columns, insert_rows
-from schooldata.tables import plan_orders, run_drift, run_schools, score_runs, student_scores
+from schooldata.tables import (
+    TABLES,
+    plan_orders,
+    run_drift,
+    run_schools,
+    score_runs,
+    student_scores,
+)
 
 # What the run decides across students (ranks, tiers, change), not per student.
 RANK_COLUMNS = [
@@ -128,12 +135,23 @@ def run_rows(
     limit: int | None = None,
     excluding: sa.Select[Any] | None = None,
     offset: int = 0,
+    contributions: bool = False,
 ) -> Sequence[Any]:
-    """Rows of one run, filtered, in rank order (by school then rank when unfiltered).
+    """Rows of one run, filtered, in rank order (by school then rank when unfiltered),
+    with each student's names (``given_name``, ``family_name``; None when unknown).
 
     ``excluding`` is a query of student ids to leave out (say, those visited lately).
+    The contributions (a row's largest column) are read only when asked for.
     """
-    query = sa.select(student_scores).where(student_scores.c.run_id == run_id)
+    students = TABLES["students"]
+    columns = [c for c in student_scores.c if contributions or c.name != "contributions"]
+    query = (
+        sa.select(*columns, students.c.given_name, students.c.family_name)
+        .select_from(
+            student_scores.outerjoin(students, students.c.student_id == student_scores.c.student_id)
+        )
+        .where(student_scores.c.run_id == run_id)
+    )
     if excluding is not None:
         query = query.where(student_scores.c.student_id.not_in(excluding))
     if school_id is not None:
@@ -153,10 +171,19 @@ def run_rows(
 
 
 def student_rows(connection: sa.Connection, student_id: str) -> Sequence[Any]:
-    """Every stored result of one student with its run's date, oldest first."""
+    """Every stored result of one student with its run's date and the student's names,
+    oldest first."""
+    students = TABLES["students"]
     return connection.execute(
-        sa.select(student_scores, score_runs.c.as_of, score_runs.c.features.label("run_features"))
+        sa.select(
+            student_scores,
+            score_runs.c.as_of,
+            score_runs.c.features.label("run_features"),
+            students.c.given_name,
+            students.c.family_name,
+        )
         .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
+        .outerjoin(students, students.c.student_id == student_scores.c.student_id)
         .where(student_scores.c.student_id == student_id)
         .order_by(score_runs.c.as_of, score_runs.c.run_id)
     ).all()

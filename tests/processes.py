@@ -33,7 +33,8 @@ def connections_held(worker: psutil.Process, port: int) -> int:
 def wait_for_workers(
     server: subprocess.Popen[bytes], port: int, count: int, seconds: float = 120
 ) -> None:
-    """Return once ``count`` workers of ``server`` listen on ``port``.
+    """Return once ``count`` workers of ``server`` listen on ``port`` (one worker: the
+    server's own process, when it serves alone).
 
     Raises:
         RuntimeError: the server stopped (with the end of its error output, if piped), or
@@ -47,7 +48,7 @@ def wait_for_workers(
         try:
             listening = [
                 w
-                for w in workers_of(server)
+                for w in workers_of(server) or [psutil.Process(server.pid)]
                 if any(
                     c.status == psutil.CONN_LISTEN and c.laddr.port == port
                     for c in w.net_connections("tcp")

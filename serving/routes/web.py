@@ -374,8 +374,9 @@ def risk_list_csv(
 def student_page(
     request: Request, student_id: str, state: StateDep, user: WebUser, error: str | None = None
 ) -> HTMLResponse:
-    detail = queries.student_detail(state.engine, user, student_id, "GET /students/{id}")
-    interventions = queries.interventions_of(state.engine, user, student_id, "GET /students/{id}")
+    detail, interventions = queries.student_page(
+        state.engine, user, student_id, "GET /students/{id}"
+    )
     lang = language(request)
     values = {c.feature: c.value for c in detail.contributions}
     glance = [

@@ -177,3 +177,77 @@ def test_a_committee_pages_through_its_whole_school(page, api: Api, monkeypatch)
     assert len(seen) == len(set(seen)) == everyone
     assert ranks == sorted(ranks)
     shoot(page, "list-committee-last-page")
+
+
+def test_the_lists_cells_say_what_the_plan_and_student_page_macros_say() -> None:
+    """list.html writes out the cells that _student_row.html's macros render for the plan
+    and the student page (macro calls were a third of a list page's rendering): the two
+    must show a student the same way, in both languages."""
+    import datetime as dt
+
+    from starlette.requests import Request
+
+    from serving import i18n
+    from serving.accounts import User
+    from serving.schemas import LastIntervention, ListedStudent, Reason, RiskList
+
+    student = ListedStudent(
+        student_id="S1",
+        name="ด.ช. ทดสอบ <b>",
+        school_id="A",
+        advisor_id="T1",
+        classroom="M1/1",
+        grade_level="M1",
+        rank_in_school=1,
+        rank_in_advisor=1,
+        risk=0.4567,
+        risk_vs_school=3.5,
+        tier="high",
+        reasons=[
+            Reason(feature="f", text_th="ขาดเรียน 6 จาก 20 วัน", text_en="absent 6 of 20 & more")
+        ],
+        suggested_step_th="เยี่ยมบ้าน",
+        suggested_step_en="home visit",
+        change="up",
+        last_intervention=LastIntervention(
+            date=dt.date(2026, 1, 5), type="home_visit", outcome="contacted"
+        ),
+    )
+    user = User(1, "ครู", "advisor", "T1", "A", "advisor", False)
+    request = Request(
+        {"type": "http", "method": "GET", "path": "/list", "headers": [], "query_string": b""}
+    )
+    for lang in i18n.LANGUAGES:
+        context = {
+            "request": request,
+            "user": user,
+            "lang": lang,
+            "t": i18n.words(lang),
+            "csrf": "x",
+            "tier_word": lambda k, lang=lang: i18n.pick(i18n.TIERS, k, lang),
+            "change_word": lambda k, lang=lang: i18n.pick(i18n.CHANGES, k, lang),
+            "intervention_word": lambda k, lang=lang: i18n.pick(i18n.INTERVENTIONS, k, lang),
+            "outcome_word": lambda k, lang=lang: i18n.pick(i18n.OUTCOMES, k, lang),
+            "role_word": lambda k, lang=lang: i18n.pick(i18n.ROLES, k, lang),
+        }
+        page = web.templates.env.get_template("list.html").render(
+            context,
+            school=None,
+            listing=RiskList(as_of=dt.date(2026, 1, 5), model_version="1", students=[student]),
+            classrooms=[],
+            classroom=None,
+            tier=None,
+            page=1,
+            more=False,
+        )
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", page, flags=re.S)
+        macros = web.templates.env.from_string(
+            '{% import "_student_row.html" as row with context %}'
+            "{{ row.risk(s) }}|{{ row.reasons(s) }}|{{ row.step(s) }}|{{ row.last(s) }}"
+        ).render(context, s=student)
+
+        def plain(html: str) -> str:
+            return " ".join(html.split())
+
+        assert [plain(cells[i]) for i in (3, 4, 5, 7)] == [plain(m) for m in macros.split("|")]
+        assert "&lt;b&gt;" in cells[1]  # names stay escaped
