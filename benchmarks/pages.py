@@ -180,7 +180,12 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=40, help="per client and route")
-    parser.add_argument("--workers", type=int, default=2, help="server processes (cores)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="server processes (default: two per core, as the README advises)",
+    )
     parser.add_argument(
         "--url",
         help="an empty PostgreSQL database, or one an earlier run filled with the same "
