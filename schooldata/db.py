@@ -7,6 +7,7 @@ database (SQLite file or PostgreSQL URL) to the current revision.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -104,34 +105,46 @@ def insert_columns(
 
 
 def copy_text(rows: list[tuple[Any, ...]]) -> str | None:
-    """Rows in ``COPY``'s text format, written in one piece: psycopg's ``write_row``
-    formats value by value in Python, most of appending a list's 200 audit rows. None when
-    a value is not of the plain types written here (psycopg formats those rows instead).
+    """Rows in ``COPY``'s text format, written in one piece, column by column: psycopg's
+    ``write_row`` formats value by value in Python, most of appending a list's 200 audit
+    rows. None when a column holds values of other than one plain type (str, int, float,
+    date, datetime without a time zone) and None (psycopg formats those rows instead).
     """
-    lines = []
-    for row in rows:
-        fields = []
-        for value in row:
-            kind = type(value)
-            if value is None:
-                fields.append("\\N")
-            elif kind is str:
-                fields.append(value.translate(_COPY_ESCAPES))
-            elif kind is int:
-                fields.append(int.__repr__(value))
-            elif kind is float:
-                fields.append(_float_text(value))
-            elif kind is datetime and value.tzinfo is None:
-                fields.append(value.isoformat(" "))
-            elif kind is date:
-                fields.append(value.isoformat())
-            else:
-                return None
-        lines.append("\t".join(fields))
-    return "\n".join(lines) + "\n"
+    columns = []
+    for values in zip(*rows, strict=True):
+        text = _column_text(values)
+        if text is None:
+            return None
+        columns.append(text)
+    return "".join(["\t".join(fields) + "\n" for fields in zip(*columns, strict=True)])
+
+
+def _column_text(values: tuple[Any, ...]) -> list[str] | None:
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) > 1:
+        return None
+    kind = kinds.pop() if kinds else str
+    if kind is str:
+        return [
+            _NULL
+            if v is None
+            else (v.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(v) else v)
+            for v in values
+        ]
+    if kind is int:
+        return [_NULL if v is None else int.__repr__(v) for v in values]
+    if kind is float:
+        return [_NULL if v is None else _float_text(v) for v in values]
+    if kind is date:
+        return [_NULL if v is None else v.isoformat() for v in values]
+    if kind is datetime and all(v is None or v.tzinfo is None for v in values):
+        return [_NULL if v is None else v.isoformat(" ") for v in values]
+    return None
 
 
 # COPY's text format: a backslash, tab, newline or carriage return in a value is escaped.
+_NULL = "\\N"
+_COPY_SPECIAL = re.compile("[\\\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 

@@ -32,10 +32,18 @@ def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str
     ids = list(student_ids)
     placement: dict[str, Placement] = {}
     starts: dict[str, tuple[int, int]] = {}
-    transfers: list[Any] = []  # of every chunk (none when nobody is asked about)
+    transferred: dict[str, Any] = {}  # each student's latest transfer exit, if any
     with engine.connect() as connection:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
+            latest_transfer = (
+                sa.select(sa.func.max(exits.c.exit_date))
+                .where(
+                    (exits.c.student_id == enrollments.c.student_id)
+                    & (exits.c.exit_type == "transfer")
+                )
+                .scalar_subquery()
+            )
             rows = connection.execute(
                 sa.select(
                     enrollments.c.student_id,
@@ -43,28 +51,24 @@ def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str
                     enrollments.c.advisor_id,
                     enrollments.c.academic_year,
                     enrollments.c.term,
+                    latest_transfer,
                 )
                 .where(among(connection, enrollments.c.student_id, chunk))
                 .order_by(enrollments.c.academic_year, enrollments.c.term)
-            )
-            for row in rows:
-                placement[row.student_id] = (row.school_id, row.advisor_id)
-                starts[row.student_id] = (row.academic_year, row.term)
-            transfers += connection.execute(
-                sa.select(exits.c.student_id, exits.c.exit_date).where(
-                    among(connection, exits.c.student_id, chunk) & (exits.c.exit_type == "transfer")
-                )
-            ).all()
-    if transfers:
-        began = _term_starts(engine, {s: (placement[s][0], *starts[s]) for s in placement})
-        for student_id, exit_date in transfers:
+            ).tuples()
+            for student, school, advisor, year, term, transfer in rows:
+                placement[student] = (school, advisor)
+                starts[student] = (year, term)
+                if transfer is not None:
+                    transferred[student] = transfer
+    if transferred:
+        began = _term_starts(
+            engine, {s: (placement[s][0], *starts[s]) for s in transferred if s in placement}
+        )
+        for student_id, exit_date in transferred.items():
             # Left by transfer once the latest enrolment began: no longer at that school.
             term_start = began.get(student_id)
-            if (
-                term_start is not None
-                and exit_date is not None
-                and pd.Timestamp(exit_date) >= term_start
-            ):
+            if term_start is not None and pd.Timestamp(exit_date) >= term_start:
                 placement.pop(student_id, None)
     return placement
 
