@@ -81,13 +81,16 @@ def insert_columns(
         )
         driver = connection.connection.driver_connection
         assert driver is not None  # an open connection inside the caller's transaction
-        text = copy_text(rows)
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            if text is not None:
-                copy.write(text)
-            else:
-                for row in rows:
-                    copy.write_row(row)
+            # In pieces: psycopg sends one while the next is formatted.
+            for start in range(0, len(rows), COPY_PIECE):
+                piece = rows[start : start + COPY_PIECE]
+                text = copy_text(piece)
+                if text is not None:
+                    copy.write(text)
+                else:
+                    for row in piece:
+                        copy.write_row(row)
         return
     if connection.dialect.name == "sqlite":
         # Plain tuples straight to the driver's executemany: SQLAlchemy's per-row
@@ -102,6 +105,9 @@ def insert_columns(
     for start in range(0, len(rows), INSERT_BATCH):
         batch = rows[start : start + INSERT_BATCH]
         connection.execute(sa.insert(table), [dict(zip(names, row, strict=True)) for row in batch])
+
+
+COPY_PIECE = 1000  # rows formatted and written to COPY at a time
 
 
 def copy_text(rows: list[tuple[Any, ...]]) -> str | None:
@@ -126,9 +132,7 @@ def _column_text(values: tuple[Any, ...]) -> list[str] | None:
     kind = kinds.pop() if kinds else str
     if kind is str:
         return [
-            _NULL
-            if v is None
-            else (v.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(v) else v)
+            _NULL if v is None else (v.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(v) else v)
             for v in values
         ]
     if kind is int:
