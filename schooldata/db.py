@@ -58,6 +58,19 @@ def among(
     return column.in_(list(values))
 
 
+def among_parameter(
+    dialect: str, column: sa.ColumnElement[Any], name: str
+) -> sa.ColumnElement[bool]:
+    """``column IN :name``, the values given when the statement runs (``{name: [...]}``),
+    so that a request's statement is built once, not on every call (``among`` binds the
+    values where it is built)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
 def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
     """Append rows inside the caller's transaction (see ``insert_columns``). Every record
     has the same keys."""

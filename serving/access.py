@@ -10,6 +10,7 @@ caller's scope is reported exactly like a student that does not exist.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 
 from schooldata import audit
 from schooldata.calendar import Calendar
-from schooldata.db import among, read_table
+from schooldata.db import among_parameter, read_table
 from schooldata.tables import TABLES
 from serving.accounts import User
 
@@ -28,34 +29,14 @@ Placement = tuple[str, str | None]  # school, advisor code
 def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str, Placement]:
     """Each student's school and advisor from their latest enrolment, unless they left
     that school by transfer since."""
-    enrollments, exits = TABLES["enrollments"], TABLES["exits"]
     ids = list(student_ids)
     placement: dict[str, Placement] = {}
     starts: dict[str, tuple[int, int]] = {}
     transferred: dict[str, Any] = {}  # each student's latest transfer exit, if any
     with engine.connect() as connection:
+        query = _placement_query(connection.dialect.name)
         for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            latest_transfer = (
-                sa.select(sa.func.max(exits.c.exit_date))
-                .where(
-                    (exits.c.student_id == enrollments.c.student_id)
-                    & (exits.c.exit_type == "transfer")
-                )
-                .scalar_subquery()
-            )
-            rows = connection.execute(
-                sa.select(
-                    enrollments.c.student_id,
-                    enrollments.c.school_id,
-                    enrollments.c.advisor_id,
-                    enrollments.c.academic_year,
-                    enrollments.c.term,
-                    latest_transfer,
-                )
-                .where(among(connection, enrollments.c.student_id, chunk))
-                .order_by(enrollments.c.academic_year, enrollments.c.term)
-            ).tuples()
+            rows = connection.execute(query, {"ids": ids[start : start + 5000]}).tuples()
             for student, school, advisor, year, term, transfer in rows:
                 placement[student] = (school, advisor)
                 starts[student] = (year, term)
@@ -71,6 +52,30 @@ def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str
             if term_start is not None and pd.Timestamp(exit_date) >= term_start:
                 placement.pop(student_id, None)
     return placement
+
+
+@functools.cache
+def _placement_query(dialect: str) -> sa.Select[Any]:
+    """The enrolments of the students ``:ids``, oldest first, each with the student's
+    latest transfer exit (built once a dialect: a list asks it on every request)."""
+    enrollments, exits = TABLES["enrollments"], TABLES["exits"]
+    latest_transfer = (
+        sa.select(sa.func.max(exits.c.exit_date))
+        .where((exits.c.student_id == enrollments.c.student_id) & (exits.c.exit_type == "transfer"))
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            enrollments.c.student_id,
+            enrollments.c.school_id,
+            enrollments.c.advisor_id,
+            enrollments.c.academic_year,
+            enrollments.c.term,
+            latest_transfer,
+        )
+        .where(among_parameter(dialect, enrollments.c.student_id, "ids"))
+        .order_by(enrollments.c.academic_year, enrollments.c.term)
+    )
 
 
 def _term_starts(

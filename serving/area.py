@@ -67,7 +67,17 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
         counts: dict[tuple[int, str], dict[str, int]] = {}
         counted: set[int] = set()  # runs stored with their counts (migration 0009 on)
         for r in connection.execute(
-            sa.select(run_schools).where(
+            sa.select(
+                run_schools.c.run_id,
+                run_schools.c.school_id,
+                run_schools.c.enrolled,
+                run_schools.c.scored,
+                run_schools.c.stale,
+                run_schools.c.newest_attendance,
+                run_schools.c.high,
+                run_schools.c.watch,
+                run_schools.c.new_on_list,
+            ).where(
                 run_schools.c.run_id.in_(run_ids)
                 & _schools_filter(connection, run_schools.c.school_id, schools)
             )
@@ -132,10 +142,11 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
         ).all()
         names = _school_names(connection, schools)
     open_referrals: dict[str, set[str]] = defaultdict(set)
-    for r in referrals:
-        open_referrals[r.school_id].add(r.student_id)
+    for referral in referrals:
+        open_referrals[referral.school_id].add(referral.student_id)
     followed = sorted(schools if schools is not None else {s for _, s in counts} | set(fresh))
     figures = []
+    oldest_first = list(reversed(weeks))
     for school in followed:
         now = counts.get((latest.run_id, school), {})
         before = counts.get((previous.run_id, school)) if previous is not None else None
@@ -156,13 +167,11 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
                 stale=bool(state.stale) if state is not None else False,
                 newest_attendance=state.newest_attendance if state is not None else None,
                 trend=[
-                    TrendPoint(
-                        as_of=w.as_of,
-                        high=counts.get((w.run_id, school), {}).get("high", 0),
-                        watch=counts.get((w.run_id, school), {}).get("watch", 0),
+                    TrendPoint.model_construct(
+                        as_of=w.as_of, high=week.get("high", 0), watch=week.get("watch", 0)
                     )
-                    for w in reversed(weeks)
-                    if (w.run_id, school) in counts
+                    for w in oldest_first
+                    if (week := counts.get((w.run_id, school))) is not None
                 ],
             )
         )

@@ -7,6 +7,7 @@ record is written to the audit log.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +25,7 @@ from features.sources import Sources
 from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from schooldata.db import among
+from schooldata.db import among, among_parameter
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders, student_scores
 from serving import store
 from serving.access import (
@@ -93,16 +94,23 @@ def _in_force(table: sa.Table) -> sa.ColumnElement[bool]:
 
 
 def _last_interventions(connection: sa.Connection, ids: list[str]) -> dict[str, LastIntervention]:
-    table = TABLES["interventions"]
-    rows = connection.execute(
-        sa.select(table.c.student_id, table.c.date, table.c.type, table.c.outcome)
-        .where(among(connection, table.c.student_id, ids) & _in_force(table))
-        .order_by(table.c.date, table.c.intervention_id)
-    )
+    rows = connection.execute(_last_query(connection.dialect.name), {"ids": ids})
     return {
         r.student_id: LastIntervention.model_construct(date=r.date, type=r.type, outcome=r.outcome)
         for r in rows
     }
+
+
+@functools.cache
+def _last_query(dialect: str) -> sa.Select[Any]:
+    """The help recorded for the students ``:ids`` and in force, oldest first (built once
+    a dialect: every list asks it)."""
+    table = TABLES["interventions"]
+    return (
+        sa.select(table.c.student_id, table.c.date, table.c.type, table.c.outcome)
+        .where(among_parameter(dialect, table.c.student_id, "ids") & _in_force(table))
+        .order_by(table.c.date, table.c.intervention_id)
+    )
 
 
 def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStudent]:

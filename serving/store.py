@@ -94,14 +94,16 @@ def reasons_text(reasons: list[dict[str, Any]]) -> str:
 
 def latest_run(connection: sa.Connection, as_of: date | None = None) -> Any:
     """The newest run on or before ``as_of`` (any date when None), or None."""
-    query = (
-        sa.select(score_runs)
-        .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
-        .limit(1)
-    )
-    if as_of is not None:
-        query = query.where(score_runs.c.as_of <= as_of)
-    return connection.execute(query).first()
+    if as_of is None:
+        return connection.execute(_NEWEST_RUN).first()
+    return connection.execute(_NEWEST_RUN_BY, {"as_of": as_of}).first()
+
+
+# Every page asks for the newest run: its statement is built once.
+_NEWEST_RUN = (
+    sa.select(score_runs).order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc()).limit(1)
+)
+_NEWEST_RUN_BY = _NEWEST_RUN.where(score_runs.c.as_of <= sa.bindparam("as_of", type_=sa.Date))
 
 
 def previous_ranks(engine: sa.Engine, as_of: date) -> pd.DataFrame:
