@@ -57,9 +57,8 @@ def row_hash(previous: str, row: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@functools.lru_cache(
-    maxsize=4096, typed=True
-)  # the time, user, action and route repeat within a list
+# The time, user, action and route repeat within a list: each is written once.
+@functools.lru_cache(maxsize=4096, typed=True)
 def _field(key: str, value: Any) -> str:
     return f'"{key}": {_json(_plain(value))}'
 

@@ -50,25 +50,27 @@ def among(
     """``column IN values``. On PostgreSQL one array parameter (``= ANY``): the statement
     is the same whatever the number of values, so it is compiled and prepared once, not
     rebuilt with a parameter per value on every request (a list page asks about 200)."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        array = sa.bindparam(None, list(values), type_=ARRAY(column.type))
-        return column == sa.any_(array)
-    return column.in_(list(values))
+    return _among(connection.dialect.name, column, None, list(values))
 
 
 def among_parameter(
     dialect: str, column: sa.ColumnElement[Any], name: str
 ) -> sa.ColumnElement[bool]:
-    """``column IN :name``, the values given when the statement runs (``{name: [...]}``),
-    so that a request's statement is built once, not on every call (``among`` binds the
-    values where it is built)."""
+    """``among`` with the values given when the statement runs (``{name: [...]}``), so
+    that a statement every request asks is built once, not on every call."""
+    return _among(dialect, column, name, None)
+
+
+def _among(
+    dialect: str, column: sa.ColumnElement[Any], name: str | None, values: list[Any] | None
+) -> sa.ColumnElement[bool]:
+    required = values is None  # a named parameter must be given when the statement runs
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        return column == sa.any_(sa.bindparam(name, type_=ARRAY(column.type)))
-    return column.in_(sa.bindparam(name, expanding=True))
+        array = sa.bindparam(name, values, type_=ARRAY(column.type), required=required)
+        return column == sa.any_(array)
+    return column.in_(sa.bindparam(name, values, expanding=True, required=required))
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:
@@ -124,10 +126,10 @@ COPY_PIECE = 1000  # rows formatted and written to COPY at a time
 
 
 def copy_text(rows: list[tuple[Any, ...]]) -> str | None:
-    """Rows in ``COPY``'s text format, written in one piece, column by column: psycopg's
-    ``write_row`` formats value by value in Python, most of appending a list's 200 audit
-    rows. None when a column holds values of other than one plain type (str, int, float,
-    date, datetime without a time zone) and None (psycopg formats those rows instead).
+    """Rows in ``COPY``'s text format, formatted column by column: psycopg's ``write_row``
+    formats value by value in Python, most of appending a list's 200 audit rows. None
+    when a column holds values of other than one plain type (str, int, float, date,
+    datetime without a time zone) and None: psycopg formats those rows instead.
     """
     columns = []
     for values in zip(*rows, strict=True):
