@@ -68,9 +68,33 @@ def _among(
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
+        if isinstance(column.type, sa.String):
+            # One text parameter cast to an array: psycopg's list dumper formats each of a
+            # list's 200 ids in Python, which cost more than the query (0.7 ms a list).
+            text = sa.bindparam(name, values, type_=_TextArray(), required=required)
+            return column == sa.any_(sa.cast(text, ARRAY(column.type)))
         array = sa.bindparam(name, values, type_=ARRAY(column.type), required=required)
         return column == sa.any_(array)
     return column.in_(sa.bindparam(name, values, expanding=True, required=required))
+
+
+class _TextArray(sa.types.TypeDecorator[Sequence[str]]):
+    """A list of strings sent as PostgreSQL's array literal (``array_literal``)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Any) -> str | None:
+        return None if value is None else array_literal(value)
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """``{"a","b"}``: every element quoted, a backslash or a double quote escaped by a
+    backslash (PostgreSQL's array input syntax), so no value is read as NULL or split."""
+    return "{" + ",".join('"' + _ARRAY_ESCAPE.sub(r"\\\g<0>", v) + '"' for v in values) + "}"
+
+
+_ARRAY_ESCAPE = re.compile(r'["\\]')
 
 
 def insert_rows(connection: sa.Connection, table: sa.Table, records: list[dict[str, Any]]) -> None:

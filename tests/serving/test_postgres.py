@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from features.partitions import plan_partitions
 from schooldata import audit
-from schooldata.db import among, copy_text, insert_columns, make_engine, read_table
+from schooldata.db import among, array_literal, copy_text, insert_columns, make_engine, read_table
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
@@ -245,6 +245,28 @@ def test_copy_in_one_piece_stores_what_psycopg_stores_row_by_row(
             read.append(connection.execute(sa.select(_COPY_TABLE).order_by("n")).all())
     assert [_comparable(r) for r in read[0]] == [_comparable(r) for r in read[1]]
     assert [_comparable(r) for r in read[0]] == [_comparable(r) for r in numbered]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_TEXT, max_size=12), st.lists(_TEXT, max_size=12))
+def test_among_sends_any_strings_as_one_array_text(
+    postgres: PostgresServer, stored: list[str], asked: list[str]
+) -> None:
+    """``among`` on a string column sends the values as one array literal
+    (``array_literal``): quotes, backslashes, commas, braces, spaces, "NULL" and Thai must
+    each match themselves only."""
+    engine = _copy_engine(postgres)
+    table = sa.Table("among_check", sa.MetaData(), sa.Column("value", sa.Text))
+    with engine.begin() as connection:
+        table.create(connection, checkfirst=True)
+        connection.execute(table.delete())
+        if stored:
+            connection.execute(table.insert(), [{"value": v} for v in stored])
+        found = connection.execute(
+            sa.select(table.c.value).where(among(connection, table.c.value, asked))
+        ).scalars()
+        assert sorted(found) == sorted(v for v in stored if v in set(asked))
+    assert array_literal(['a"b', "c\\d", "NULL"]) == '{"a\\"b","c\\\\d","NULL"}'
 
 
 def _comparable(row: Sequence[object]) -> tuple[object, ...]:
