@@ -26,25 +26,29 @@ from serving.accounts import User
 Placement = tuple[str, str | None]  # school, advisor code
 
 
-def current_placement(engine: sa.Engine, student_ids: Sequence[str]) -> dict[str, Placement]:
+def current_placement(
+    bind: sa.Engine | sa.Connection, student_ids: Sequence[str]
+) -> dict[str, Placement]:
     """Each student's school and advisor from their latest enrolment, unless they left
-    that school by transfer since."""
+    that school by transfer since (``bind``: a page's connection, or the engine)."""
+    if isinstance(bind, sa.Engine):
+        with bind.connect() as connection:
+            return current_placement(connection, student_ids)
     ids = list(student_ids)
     placement: dict[str, Placement] = {}
     starts: dict[str, tuple[int, int]] = {}
     transferred: dict[str, Any] = {}  # each student's latest transfer exit, if any
-    with engine.connect() as connection:
-        query = _placement_query(connection.dialect.name)
-        for start in range(0, len(ids), 5000):
-            rows = connection.execute(query, {"ids": ids[start : start + 5000]}).tuples()
-            for student, school, advisor, year, term, transfer in rows:
-                placement[student] = (school, advisor)
-                starts[student] = (year, term)
-                if transfer is not None:
-                    transferred[student] = transfer
+    query = _placement_query(bind.dialect.name)
+    for start in range(0, len(ids), 5000):
+        rows = bind.execute(query, {"ids": ids[start : start + 5000]})
+        for student, school, advisor, year, term, transfer in rows:
+            placement[student] = (school, advisor)
+            starts[student] = (year, term)
+            if transfer is not None:
+                transferred[student] = transfer
     if transferred:
         began = _term_starts(
-            engine, {s: (placement[s][0], *starts[s]) for s in transferred if s in placement}
+            bind.engine, {s: (placement[s][0], *starts[s]) for s in transferred if s in placement}
         )
         for student_id, exit_date in transferred.items():
             # Left by transfer once the latest enrolment began: no longer at that school.
@@ -108,11 +112,13 @@ def in_scope(user: User, school_id: str, advisor_id: str | None) -> bool:
     return False
 
 
-def visible_students(engine: sa.Engine, user: User, student_ids: Sequence[str]) -> list[str]:
+def visible_students(
+    bind: sa.Engine | sa.Connection, user: User, student_ids: Sequence[str]
+) -> list[str]:
     """The given students this user may see now (unknown ones are simply absent)."""
     if not user.sees_students:
         return []
-    placement = current_placement(engine, student_ids)
+    placement = current_placement(bind, student_ids)
     return [s for s in student_ids if s in placement and in_scope(user, *placement[s])]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from schooldata.db import among, among_parameter
-from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders, student_scores
+from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders
 from serving import store
 from serving.access import (
     current_placement,
@@ -84,7 +85,9 @@ def names_of(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]
 
 
 def full_name(given: str | None, family: str | None) -> str | None:
-    return " ".join(p for p in (given, family) if p) or None
+    if given and family:
+        return f"{given} {family}"
+    return given or family or None
 
 
 def _in_force(table: sa.Table) -> sa.ColumnElement[bool]:
@@ -121,14 +124,18 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStuden
     reasons parsed by orjson: building two hundred models one by one in Python cost more
     than the rest of a list request's Python.
     """
+    if not rows:
+        return []
     last = _last_interventions(connection, [r.student_id for r in rows])
+    names = rows[0]._fields
+    stored = [names.index(f) for f in _STORED_FIELDS]  # by position: a name costs more
+    given, family, reasons = (names.index(f) for f in ("given_name", "family_name", "reasons"))
     listed = []
     for r in rows:
-        values = r._mapping
-        student = {f: values[f] for f in _STORED_FIELDS}
-        student["name"] = full_name(r.given_name, r.family_name)
-        student["reasons"] = orjson.loads(r.reasons)
-        student["last_intervention"] = last.get(r.student_id)
+        student = dict(zip(_STORED_FIELDS, [r[i] for i in stored], strict=True))
+        student["name"] = full_name(r[given], r[family])
+        student["reasons"] = orjson.loads(r[reasons])
+        student["last_intervention"] = last.get(student["student_id"])
         listed.append(student)
     return _LISTED.validate_python(listed)
 
@@ -148,10 +155,10 @@ def require_student(engine: sa.Engine, user: User, student_id: str, endpoint: st
         raise NotVisible("student not found")
 
 
-def _in_scope_now(engine: sa.Engine, user: User, rows: Sequence[Any]) -> list[Any]:
+def _in_scope_now(connection: sa.Connection, user: User, rows: Sequence[Any]) -> list[Any]:
     """Stored rows of students still in the caller's scope (not moved to another school or
     advisor since the run)."""
-    visible = set(visible_students(engine, user, [r.student_id for r in rows]))
+    visible = set(visible_students(connection, user, [r.student_id for r in rows]))
     return [r for r in rows if r.student_id in visible]
 
 
@@ -180,47 +187,93 @@ def risk_list(
 
     Only the students shown are recorded as read (``action``: read, or download).
     """
+    advisor_id, school_id = _list_scope(user, advisor_id, school_id)
+    with engine.connect() as connection:
+        run = _run_or_fail(connection, as_of)
+        students = _scoped_list(
+            connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
+        )
+    record_reads(engine, user, [s.student_id for s in students], endpoint, action)
+    return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """What the list page shows: a page of the caller's list, the classrooms to filter
+    by, and the school's freshness in the same run."""
+
+    listing: RiskList
+    classrooms: list[str]
+    school: dict[str, Any] | None
+
+
+def list_page(
+    engine: sa.Engine,
+    user: User,
+    endpoint: str,
+    tiers: Sequence[str] | None,
+    classroom: str | None,
+    limit: int,
+    offset: int,
+) -> ListPage:
+    """The caller's latest list (as ``risk_list``) with what the page shows beside it,
+    read in one connection from one run (the page used three of each)."""
+    advisor_id, school_id = _list_scope(user, None, None)
+    with engine.connect() as connection:
+        run = _run_or_fail(connection, None)
+        students = _scoped_list(
+            connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
+        )
+        rooms, school = [], None
+        if school_id is not None:
+            rooms = store.run_classrooms(connection, run.run_id, school_id, advisor_id)
+            school = store.run_school(connection, run.run_id, school_id)
+    record_reads(engine, user, [s.student_id for s in students], endpoint)
+    listing = RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+    return ListPage(listing, rooms, school)
+
+
+def _list_scope(
+    user: User, advisor_id: str | None, school_id: str | None
+) -> tuple[str | None, str | None]:
+    """The advisor and the school whose list the caller may read (else ``NotVisible``)."""
     if not user.sees_students:
         raise NotVisible("no such list")
     if user.role == "advisor":
         if advisor_id not in (None, user.staff_id) or school_id not in (None, user.school_id):
             raise NotVisible("no such list")
-        advisor_id, school_id = user.staff_id, user.school_id
+        return user.staff_id, user.school_id
     if user.role == "committee":
         if school_id not in (None, user.school_id):
             raise NotVisible("no such list")
-        school_id = user.school_id
-    with engine.connect() as connection:
-        run = _run_or_fail(connection, as_of)
-        rows = store.run_rows(
-            connection,
-            run.run_id,
-            school_id,
-            advisor_id,
-            tiers,
-            classroom,
-            rank_by="rank_in_advisor" if user.role == "advisor" else "rank_in_school",
-            limit=limit,
-            offset=offset,
-        )
-        students = _listed(connection, _in_scope_now(engine, user, rows))
-    record_reads(engine, user, [s.student_id for s in students], endpoint, action)
-    return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+        return advisor_id, user.school_id
+    return advisor_id, school_id
 
 
-def classrooms(engine: sa.Engine, user: User) -> list[str]:
-    """The classrooms on the caller's latest list (no student is read)."""
-    if not user.sees_students:
-        return []
-    table = student_scores
-    with engine.connect() as connection:
-        run = _run_or_fail(connection, None)
-        query = sa.select(table.c.classroom).distinct().where(table.c.run_id == run.run_id)
-        query = query.where(table.c.school_id == user.school_id)
-        if user.role == "advisor":
-            query = query.where(table.c.advisor_id == user.staff_id)
-        found = connection.execute(query).scalars()
-        return sorted(c for c in found if c)
+def _scoped_list(
+    connection: sa.Connection,
+    user: User,
+    run: Any,
+    school_id: str | None,
+    advisor_id: str | None,
+    tiers: Sequence[str] | None,
+    classroom: str | None,
+    limit: int,
+    offset: int,
+) -> list[ListedStudent]:
+    """A run's rows in the caller's order, of students still in the caller's scope."""
+    rows = store.run_rows(
+        connection,
+        run.run_id,
+        school_id,
+        advisor_id,
+        tiers,
+        classroom,
+        rank_by="rank_in_advisor" if user.role == "advisor" else "rank_in_school",
+        limit=limit,
+        offset=offset,
+    )
+    return _listed(connection, _in_scope_now(connection, user, rows))
 
 
 def full_list(
@@ -356,13 +409,14 @@ def _detail(connection: sa.Connection, student_id: str) -> StudentDetail:
     )
 
 
-def school_capacity(engine: sa.Engine, school_id: str) -> int:
-    schools = TABLES["schools"]
-    with engine.connect() as connection:
-        setting = connection.execute(
-            sa.select(schools.c.home_visit_capacity).where(schools.c.school_id == school_id)
-        ).scalar()
+def _capacity(connection: sa.Connection, school_id: str) -> int:
+    setting = connection.execute(_CAPACITY, {"school": school_id}).scalar()
     return int(setting) if setting is not None else DEFAULT_CAPACITY
+
+
+_CAPACITY = sa.select(TABLES["schools"].c.home_visit_capacity).where(
+    TABLES["schools"].c.school_id == sa.bindparam("school")
+)
 
 
 def set_school_capacity(engine: sa.Engine, user: User, school_id: str, capacity: int) -> None:
@@ -396,12 +450,26 @@ def home_visit_plan(
     """This week's home visits: the highest-risk students not visited in the last 30 days,
     and beside them, where an analyst turned it on for the school, the students a visit
     is expected to help most (``benefit``: the newest model of ``ews effects``)."""
+    return plan_page(engine, user, school_id, endpoint, capacity, as_of, benefit)[0]
+
+
+def plan_page(
+    engine: sa.Engine,
+    user: User,
+    school_id: str,
+    endpoint: str,
+    capacity: int | None = None,
+    as_of: date | None = None,
+    benefit: VisitBenefit | None = None,
+) -> tuple[HomeVisitPlan, dict[str, Any] | None]:
+    """``home_visit_plan`` and, read in the same connection and run, the school's
+    freshness (``store.run_school``), as the plan page shows them."""
     if user.role != "committee" or user.school_id != school_id:
         raise NotVisible("no such school")
     interventions = TABLES["interventions"]
-    if capacity is None:
-        capacity = school_capacity(engine, school_id)
     with engine.connect() as connection:
+        if capacity is None:
+            capacity = _capacity(connection, school_id)
         run = _run_or_fail(connection, as_of)
         since = run.as_of - VISIT_WINDOW
         visited = sa.select(interventions.c.student_id).where(
@@ -413,18 +481,19 @@ def home_visit_plan(
         rows = store.run_rows(
             connection, run.run_id, school_id, limit=capacity + 50, excluding=visited
         )
-        students = _listed(connection, _in_scope_now(engine, user, rows)[:capacity])
+        students = _listed(connection, _in_scope_now(connection, user, rows)[:capacity])
         by_benefit = None
         if benefit is not None and school_id in store.benefit_order_schools(connection):
             everyone = store.run_rows(
                 connection, run.run_id, school_id, excluding=visited, contributions=True
             )
             by_benefit = _by_benefit(
-                connection, benefit, _in_scope_now(engine, user, everyone), capacity
+                connection, benefit, _in_scope_now(connection, user, everyone), capacity
             )
+        school = store.run_school(connection, run.run_id, school_id)
     shown = [s.student_id for s in students] + [s.student_id for s in by_benefit or []]
     record_reads(engine, user, list(dict.fromkeys(shown)), endpoint)
-    return HomeVisitPlan(
+    plan = HomeVisitPlan(
         school_id=school_id,
         as_of=run.as_of,
         capacity=capacity,
@@ -432,6 +501,7 @@ def home_visit_plan(
         by_benefit=by_benefit,
         benefit_effect=benefit.effect if by_benefit is not None and benefit else None,
     )
+    return plan, school
 
 
 def _by_benefit(

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.tables import TABLES, list_outcomes, run_drift, run_schools, score_runs
+from schooldata.tables import TABLES, list_outcomes, run_drift, score_runs
 from serving import store
 from serving.accounts import User
 
@@ -112,26 +112,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         {str(k): (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()}
         for r in frame.to_dict("records")
     ]
-
-
-def school_state(engine: sa.Engine, school_id: str | None, as_of: date) -> dict[str, Any] | None:
-    """A school's freshness in the run of ``as_of`` (stale: it was left out)."""
-    if school_id is None:
-        return None
-    with engine.connect() as connection:
-        run = store.latest_run(connection, as_of)
-        if run is None:
-            return None
-        row = (
-            connection.execute(
-                sa.select(run_schools).where(
-                    (run_schools.c.run_id == run.run_id) & (run_schools.c.school_id == school_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
-    return dict(row) if row is not None else None
 
 
 def plan_order_schools(engine: sa.Engine) -> list[dict[str, Any]]:

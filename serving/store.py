@@ -106,6 +106,41 @@ _NEWEST_RUN = (
 _NEWEST_RUN_BY = _NEWEST_RUN.where(score_runs.c.as_of <= sa.bindparam("as_of", type_=sa.Date))
 
 
+def run_school(connection: sa.Connection, run_id: int, school_id: str) -> dict[str, Any] | None:
+    """A school's row of a run (``run_schools``: its freshness, whether it was left out)."""
+    row = connection.execute(_RUN_SCHOOL, {"run": run_id, "school": school_id}).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def run_classrooms(
+    connection: sa.Connection, run_id: int, school_id: str, advisor_id: str | None = None
+) -> list[str]:
+    """The classrooms of a school's (or one advisor's) students in a run, sorted."""
+    if advisor_id is None:
+        found = connection.execute(_CLASSROOMS, {"run": run_id, "school": school_id})
+    else:
+        found = connection.execute(
+            _ADVISOR_CLASSROOMS, {"run": run_id, "school": school_id, "advisor": advisor_id}
+        )
+    return sorted(c for c in found.scalars() if c)
+
+
+# Every list and plan page asks these: built once.
+_RUN_SCHOOL = sa.select(run_schools).where(
+    (run_schools.c.run_id == sa.bindparam("run"))
+    & (run_schools.c.school_id == sa.bindparam("school"))
+)
+_CLASSROOMS = (
+    sa.select(student_scores.c.classroom)
+    .distinct()
+    .where(
+        (student_scores.c.run_id == sa.bindparam("run"))
+        & (student_scores.c.school_id == sa.bindparam("school"))
+    )
+)
+_ADVISOR_CLASSROOMS = _CLASSROOMS.where(student_scores.c.advisor_id == sa.bindparam("advisor"))
+
+
 def previous_ranks(engine: sa.Engine, as_of: date) -> pd.DataFrame:
     """Ranks and tiers of the latest run strictly before ``as_of`` (any model version)."""
     columns = ["student_id", "previous_rank_in_school", "previous_tier"]

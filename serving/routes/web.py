@@ -41,7 +41,6 @@ from serving.accounts import (
 )
 from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of
 from serving.export import csv_bytes, list_frame
-from serving.schemas import RiskList
 from serving.sso import OAuthError
 
 router = APIRouter(include_in_schema=False)
@@ -291,28 +290,6 @@ def switch_language(code: str, next: str = "/list") -> RedirectResponse:  # noqa
 PAGE_SIZE = 100  # a school's list on a page; the download holds all of it
 
 
-def _listing(
-    state: AppState,
-    user: User,
-    classroom: str | None,
-    tier: str | None,
-    endpoint: str = "GET /list",
-    action: str = "read",
-    limit: int = 5000,
-    offset: int = 0,
-) -> RiskList:
-    return queries.risk_list(
-        state.engine,
-        user,
-        endpoint,
-        tiers=[tier] if tier else None,
-        limit=limit,
-        classroom=classroom or None,
-        action=action,
-        offset=offset,
-    )
-
-
 @router.get("/list", response_class=HTMLResponse)
 def risk_list_page(
     request: Request,
@@ -328,21 +305,26 @@ def risk_list_page(
             request, "message.html", user, heading=words["list"], text=words["no_student_data"]
         )
     try:
-        listing = _listing(
-            state, user, classroom, tier, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        shown = queries.list_page(
+            state.engine,
+            user,
+            "GET /list",
+            tiers=[tier] if tier else None,
+            classroom=classroom or None,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
         )
-        # A full page may have a next one (reading one more would audit a student unseen).
-        more = len(listing.students) == PAGE_SIZE
-        classrooms = queries.classrooms(state.engine, user)
     except queries.NoWeeklyRun:
         return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
+    # A full page may have a next one (reading one more would audit a student unseen).
+    more = len(shown.listing.students) == PAGE_SIZE
     return render(
         request,
         "list.html",
         user,
-        school=reports.school_state(state.engine, user.school_id, listing.as_of),
-        listing=listing,
-        classrooms=classrooms,
+        school=shown.school,
+        listing=shown.listing,
+        classrooms=shown.classrooms,
         classroom=classroom,
         tier=tier,
         page=page,
@@ -360,7 +342,15 @@ def risk_list_csv(
 ) -> Response:
     if not user.sees_students:
         return not_found(request, user)
-    listing = _listing(state, user, classroom, tier, "GET /list.csv", "download")
+    listing = queries.risk_list(
+        state.engine,
+        user,
+        "GET /list.csv",
+        tiers=[tier] if tier else None,
+        limit=5000,
+        classroom=classroom or None,
+        action="download",
+    )
     rank_by = "rank_in_advisor" if user.role == "advisor" else "rank_in_school"
     name = quote(f"risk-list-{listing.as_of}.csv")
     return Response(
@@ -437,12 +427,8 @@ def _plan(
     if user.role != "committee" or user.school_id is None:
         return not_found(request, user)
     try:
-        plan = queries.home_visit_plan(
-            state.engine,
-            user,
-            user.school_id,
-            "GET /plan",
-            benefit=state.visit_benefit(),
+        plan, school = queries.plan_page(
+            state.engine, user, user.school_id, "GET /plan", benefit=state.visit_benefit()
         )
     except queries.NoWeeklyRun:
         words = i18n.words(language(request))
@@ -452,7 +438,7 @@ def _plan(
         "plan.html",
         user,
         status_code,
-        school=reports.school_state(state.engine, user.school_id, plan.as_of),
+        school=school,
         plan=plan,
         outcomes=INTERVENTION_OUTCOMES,
         error=error,
