@@ -93,12 +93,7 @@ def append(connection: sa.Connection, entries: Sequence[Entry]) -> None:
             # Writers in other processes wait for this transaction. An advisory lock, not
             # LOCK TABLE: that needs UPDATE or DELETE rights the application's role lacks.
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK)))
-        previous = (
-            connection.execute(
-                sa.select(audit_log.c.row_hash).order_by(audit_log.c.audit_id.desc()).limit(1)
-            ).scalar()
-            or GENESIS
-        )
+        previous = connection.execute(_LAST_HASH).scalar() or GENESIS
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         rows = []
         for entry in entries:
@@ -115,6 +110,14 @@ def append(connection: sa.Connection, entries: Sequence[Entry]) -> None:
             rows.append(row | {"prev_hash": previous, "row_hash": current})
             previous = current
         insert_rows(connection, audit_log, rows)  # PostgreSQL: COPY (a list is 200 rows)
+
+
+# LIMIT written into the statement: as a parameter PostgreSQL planned it on every append.
+_LAST_HASH = (
+    sa.select(audit_log.c.row_hash)
+    .order_by(audit_log.c.audit_id.desc())
+    .limit(sa.literal(1, literal_execute=True))
+)
 
 
 def record(engine: sa.Engine, entries: Sequence[Entry]) -> None:

@@ -44,6 +44,21 @@ def make_engine(url: str) -> sa.Engine:
     return engine
 
 
+def reading(engine: sa.Engine) -> sa.Connection:
+    """A connection for reads only (``with reading(engine) as connection:``).
+
+    On PostgreSQL it runs without a transaction: each statement sees what was committed
+    when it began, as it would in a READ COMMITTED transaction, without the BEGIN and
+    ROLLBACK round trips; and psycopg keeps its prepared statements, which it discards on
+    every ROLLBACK (so a page's statements were planned again on every request). Writes
+    take ``engine.begin()``.
+    """
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
 def among(
     connection: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]
 ) -> sa.ColumnElement[bool]:

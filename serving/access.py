@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from schooldata import audit
 from schooldata.calendar import Calendar
-from schooldata.db import among_parameter, read_table
+from schooldata.db import among_parameter, read_table, reading
 from schooldata.tables import TABLES
 from serving.accounts import User
 
@@ -32,7 +32,7 @@ def current_placement(
     """Each student's school and advisor from their latest enrolment, unless they left
     that school by transfer since (``bind``: a page's connection, or the engine)."""
     if isinstance(bind, sa.Engine):
-        with bind.connect() as connection:
+        with reading(bind) as connection:
             return current_placement(connection, student_ids)
     ids = list(student_ids)
     placement: dict[str, Placement] = {}

@@ -27,7 +27,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from schooldata import audit
 from schooldata.contract import CLASSROOM_GROUP
-from schooldata.db import upgrade
+from schooldata.db import reading, upgrade
 from schooldata.tables import TABLES, sessions, user_schools, users
 
 ROLES = ("advisor", "committee", "data_officer", "area", "analyst", "admin")
@@ -184,7 +184,7 @@ def create_user(
 def schools_of_province(engine: sa.Engine, province: str) -> list[str]:
     """The schools of a province (the ``schools`` file's province column)."""
     schools = TABLES["schools"]
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         found = list(
             connection.execute(
                 sa.select(schools.c.school_id)
@@ -204,7 +204,7 @@ def unassigned_classrooms(engine: sa.Engine) -> list[dict[str, Any]]:
     latest = sa.select(
         sa.func.max(enrollments.c.academic_year * 10 + enrollments.c.term)
     ).scalar_subquery()
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         groups = connection.execute(
             sa.select(
                 enrollments.c.school_id,
@@ -233,7 +233,7 @@ def unassigned_classrooms(engine: sa.Engine) -> list[dict[str, Any]]:
 def list_users(engine: sa.Engine) -> list[dict[str, Any]]:
     """Every account for the admin's page: no secret, only whether one is set."""
     upgrade(engine)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         rows = connection.execute(sa.select(users).order_by(users.c.user_id)).mappings().all()
         followed = connection.execute(sa.select(user_schools)).all()
     by_user: dict[int, list[str]] = {}
@@ -296,14 +296,14 @@ _BY_SESSION = (
 def authenticate(engine: sa.Engine, token: str) -> User | None:
     """The active account holding this unexpired token, if any (asked of the database
     every time: a revoked or expired token stops working at once, in every process)."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(_BY_TOKEN, {"digest": _digest(token), "now": _now()}).first()
         return _user(row, connection) if row is not None else None
 
 
 def find_user(engine: sa.Engine, user_id: int) -> User | None:
     """An active account by its id."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(
             sa.select(users).where((users.c.user_id == user_id) & users.c.active)
         ).first()
@@ -312,7 +312,7 @@ def find_user(engine: sa.Engine, user_id: int) -> User | None:
 
 def find_by_username(engine: sa.Engine, username: str) -> User | None:
     """An active account by its username (single sign-on matches on it)."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(
             sa.select(users).where((users.c.username == username) & users.c.active)
         ).first()
@@ -372,7 +372,7 @@ def start_session(engine: sa.Engine, user: User) -> str:
 
 def session_user(engine: sa.Engine, session_id: str) -> User | None:
     """The active account of a live session, if any."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(
             _BY_SESSION, {"digest": _digest(session_id), "now": _now()}
         ).first()
@@ -423,7 +423,7 @@ def set_password(
 
 def check_password(engine: sa.Engine, username: str, password: str) -> User | None:
     """The active account with this username and password, if they match."""
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         row = connection.execute(
             sa.select(users).where((users.c.username == username) & users.c.active)
         ).first()

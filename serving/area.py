@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
-from schooldata.db import among, among_parameter
+from schooldata.db import among, among_parameter, reading
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.access import record_reads
 from serving.accounts import User
@@ -129,7 +129,7 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
     if user.role not in AREA_ROLES:
         raise NotAnAreaUser("only an area office or an analyst sees area figures")
     schools = user.schools if user.role == "area" else None
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         weeks = _weeks(connection, TREND_WEEKS)
         if not weeks:
             return None
@@ -266,7 +266,7 @@ def _referred(engine: sa.Engine, referrals: Sequence[Any]) -> list[ReferredCase]
     latest: dict[str, Any] = {}
     for r in referrals:  # newest first within each school
         latest.setdefault(r.student_id, r)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         names = names_of(connection, list(latest))
     return [
         ReferredCase(

@@ -26,7 +26,7 @@ from features.sources import Sources
 from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from schooldata.db import among, among_parameter
+from schooldata.db import among, among_parameter, reading
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders
 from serving import store
 from serving.access import (
@@ -188,7 +188,7 @@ def risk_list(
     Only the students shown are recorded as read (``action``: read, or download).
     """
     advisor_id, school_id = _list_scope(user, advisor_id, school_id)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         run = _run_or_fail(connection, as_of)
         students = _scoped_list(
             connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
@@ -219,7 +219,7 @@ def list_page(
     """The caller's latest list (as ``risk_list``) with what the page shows beside it,
     read in one connection from one run (the page used three of each)."""
     advisor_id, school_id = _list_scope(user, None, None)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         run = _run_or_fail(connection, None)
         students = _scoped_list(
             connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
@@ -285,7 +285,7 @@ def full_list(
     Raises:
         NoWeeklyRun: no run on or before the date.
     """
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         run = store.latest_run(connection, as_of)
         if run is None:
             raise NoWeeklyRun(
@@ -363,7 +363,7 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
 def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history."""
     require_student(engine, user, student_id, endpoint)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         detail = _detail(connection, student_id)
     record_reads(engine, user, [student_id], endpoint)
     return detail
@@ -375,7 +375,7 @@ def student_page(
     """``student_detail`` and ``interventions_of`` together, as the student's page shows
     them: one scope check, one connection, one read recorded."""
     require_student(engine, user, student_id, endpoint)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         detail = _detail(connection, student_id)
         interventions = _interventions(connection, student_id)
     record_reads(engine, user, [student_id], endpoint)
@@ -467,7 +467,7 @@ def plan_page(
     if user.role != "committee" or user.school_id != school_id:
         raise NotVisible("no such school")
     interventions = TABLES["interventions"]
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         if capacity is None:
             capacity = _capacity(connection, school_id)
         run = _run_or_fail(connection, as_of)
@@ -637,7 +637,7 @@ def interventions_of(
     """Everything recorded for a student, newest first (corrected records included,
     each correction pointing to the record it replaces)."""
     require_student(engine, user, student_id, endpoint)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         found = _interventions(connection, student_id)
     record_reads(engine, user, [student_id], endpoint)
     return found

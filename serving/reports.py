@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from schooldata.db import reading
 from schooldata.tables import TABLES, list_outcomes, run_drift, score_runs
 from serving import store
 from serving.accounts import User
@@ -35,7 +36,7 @@ def latest_drift(engine: sa.Engine) -> Drift | None:
     A week can have no reference (the model's reference year saw only first terms, say):
     then the newest week that had one is shown, and the page says so.
     """
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         newest = store.latest_run(connection)
         if newest is None:
             return None
@@ -81,7 +82,7 @@ def outcomes(engine: sa.Engine, user: User) -> Outcomes | None:
     query = sa.select(list_outcomes)
     if user.role == "committee":
         query = query.where(list_outcomes.c.school_id == user.school_id)
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         frame = pd.DataFrame(connection.execute(query).mappings().all())
     if frame.empty:
         return Outcomes([], [])
@@ -117,7 +118,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def plan_order_schools(engine: sa.Engine) -> list[dict[str, Any]]:
     """Every school with whether its plan shows the benefit order, for the analyst."""
     schools = TABLES["schools"]
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         rows = connection.execute(
             sa.select(schools.c.school_id, schools.c.name).order_by(schools.c.school_id)
         ).all()

@@ -28,7 +28,7 @@ from riskmodel.bundle import ModelBundle, TierPolicy
 from riskmodel.drift import COUNT_COLUMNS, compare, input_counts
 from riskmodel.explain import Explainer
 from schooldata.calendar import Calendar
-from schooldata.db import read_table, upgrade
+from schooldata.db import read_table, reading, upgrade
 from schooldata.tables import TABLES
 from serving import store
 from serving.reasons import ReasonRules, ReasonTexts, suggested_step
@@ -278,7 +278,7 @@ def weekly_run(
 def _nobody_enrolled(engine: sa.Engine, as_of: pd.Timestamp) -> str:
     """Which terms the data holds, for the message of a date with nobody enrolled."""
     enrollments = TABLES["enrollments"]
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         held = connection.execute(
             sa.select(enrollments.c.academic_year, enrollments.c.term)
             .distinct()

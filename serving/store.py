@@ -17,7 +17,7 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.db import insert_columns, insert_rows
+from schooldata.db import insert_columns, insert_rows, reading
 from schooldata.tables import (
     TABLES,
     plan_orders,
@@ -144,7 +144,7 @@ _ADVISOR_CLASSROOMS = _CLASSROOMS.where(student_scores.c.advisor_id == sa.bindpa
 def previous_ranks(engine: sa.Engine, as_of: date) -> pd.DataFrame:
     """Ranks and tiers of the latest run strictly before ``as_of`` (any model version)."""
     columns = ["student_id", "previous_rank_in_school", "previous_tier"]
-    with engine.connect() as connection:
+    with reading(engine) as connection:
         run = connection.execute(
             sa.select(score_runs.c.run_id)
             .where(score_runs.c.as_of < as_of)
