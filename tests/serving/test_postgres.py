@@ -20,7 +20,15 @@ from hypothesis import strategies as st
 
 from features.partitions import plan_partitions
 from schooldata import audit
-from schooldata.db import among, array_literal, copy_text, insert_columns, make_engine, read_table
+from schooldata.db import (
+    among,
+    array_literal,
+    copy_text,
+    insert_columns,
+    make_engine,
+    read_table,
+    reading,
+)
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
@@ -170,6 +178,25 @@ def test_among_selects_what_in_selects_on_postgresql_and_sqlite(
                     )
                 ).scalars()
                 assert sorted(found) == sorted(set(asked) & set(every)), engine.dialect.name
+
+
+def test_reads_keep_their_prepared_statements_between_requests_on_postgresql(
+    pg_engine: sa.Engine,
+) -> None:
+    """A read connection (``reading``) is returned without a ROLLBACK, on which psycopg
+    discards every prepared statement: asked on many requests, a page's statement stays
+    prepared instead of being planned again each time."""
+    students = TABLES["students"]
+    query = sa.select(students.c.student_id).where(students.c.student_id == sa.bindparam("s"))
+    for _ in range(12):  # one request after another, each with a connection of the pool
+        with reading(pg_engine) as connection:
+            connection.execute(query, {"s": "nobody"}).all()
+    with reading(pg_engine) as connection:
+        prepared = connection.exec_driver_sql(
+            "SELECT statement FROM pg_prepared_statements"
+        ).scalars()
+        assert any("students.student_id = $1" in text for text in prepared)
+        assert connection.connection.driver_connection.info.transaction_status == 0  # idle
 
 
 def test_the_audit_chain_written_by_copy_verifies_on_postgresql(pg_engine: sa.Engine) -> None:
