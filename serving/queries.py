@@ -438,21 +438,6 @@ def set_school_capacity(engine: sa.Engine, user: User, school_id: str, capacity:
             )
 
 
-def home_visit_plan(
-    engine: sa.Engine,
-    user: User,
-    school_id: str,
-    endpoint: str,
-    capacity: int | None = None,
-    as_of: date | None = None,
-    benefit: VisitBenefit | None = None,
-) -> HomeVisitPlan:
-    """This week's home visits: the highest-risk students not visited in the last 30 days,
-    and beside them, where an analyst turned it on for the school, the students a visit
-    is expected to help most (``benefit``: the newest model of ``ews effects``)."""
-    return plan_page(engine, user, school_id, endpoint, capacity, as_of, benefit)[0]
-
-
 def plan_page(
     engine: sa.Engine,
     user: User,
@@ -462,8 +447,10 @@ def plan_page(
     as_of: date | None = None,
     benefit: VisitBenefit | None = None,
 ) -> tuple[HomeVisitPlan, dict[str, Any] | None]:
-    """``home_visit_plan`` and, read in the same connection and run, the school's
-    freshness (``store.run_school``), as the plan page shows them."""
+    """This week's home visits: the highest-risk students not visited in the last 30 days,
+    and beside them, where an analyst turned it on for the school, the students a visit
+    is expected to help most (``benefit``: the newest model of ``ews effects``); with the
+    school's freshness in the same run (``store.run_school``), which the page shows."""
     if user.role != "committee" or user.school_id != school_id:
         raise NotVisible("no such school")
     interventions = TABLES["interventions"]

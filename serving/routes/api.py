@@ -124,7 +124,7 @@ def home_visit_plan(
     """This week's home visits: the highest-risk students not visited in the last 30 days;
     beside them, where an analyst turned it on for the school, the same number in order of
     a visit's expected benefit (``by_benefit``)."""
-    return queries.home_visit_plan(
+    plan, _school = queries.plan_page(
         state.engine,
         user,
         school_id,
@@ -133,6 +133,7 @@ def home_visit_plan(
         as_of,
         state.visit_benefit(),
     )
+    return plan
 
 
 @router.post(
