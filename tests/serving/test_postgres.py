@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import psycopg
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
@@ -196,7 +197,8 @@ def test_reads_keep_their_prepared_statements_between_requests_on_postgresql(
             "SELECT statement FROM pg_prepared_statements"
         ).scalars()
         assert any("students.student_id = $1" in text for text in prepared)
-        assert connection.connection.driver_connection.info.transaction_status == 0  # idle
+        status = connection.connection.driver_connection.info.transaction_status
+        assert status == psycopg.pq.TransactionStatus.IDLE
 
 
 def test_the_audit_chain_written_by_copy_verifies_on_postgresql(pg_engine: sa.Engine) -> None:
@@ -293,7 +295,10 @@ def test_among_sends_any_strings_as_one_array_text(
             sa.select(table.c.value).where(among(connection, table.c.value, asked))
         ).scalars()
         assert sorted(found) == sorted(v for v in stored if v in set(asked))
-    assert array_literal(['a"b', "c\\d", "NULL"]) == '{"a\\"b","c\\\\d","NULL"}'
+
+
+def test_array_literal_quotes_every_element() -> None:
+    assert array_literal(['a"b', "c\\d", "NULL", ""]) == '{"a\\"b","c\\\\d","NULL",""}'
 
 
 def _comparable(row: Sequence[object]) -> tuple[object, ...]:
