@@ -130,7 +130,7 @@ def run_mode(args: argparse.Namespace) -> None:
     startup = 0.0
     started = time.perf_counter()
     if args.mode == "dask":
-        with local_cluster(args.workers) as client:
+        with local_cluster(args.workers, preload=["serving.scoring"]) as client:
             # A national cluster is already running when the week's run starts.
             startup = time.perf_counter() - started
             started = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,12 +53,13 @@ def _progress() -> Progress:
 
 
 @contextlib.contextmanager
-def _dask(settings: Settings) -> Iterator[Any]:
-    """The Dask client the settings ask for (None: one process); unreachable exits 2."""
+def _dask(settings: Settings, preload: Sequence[str] = ("features.build",)) -> Iterator[Any]:
+    """The Dask client the settings ask for (None: one process); unreachable exits 2.
+    A local cluster's workers import ``preload`` (the code their tasks run) as they start."""
     from core.cluster import dask_client
 
     try:
-        with dask_client(settings) as client:
+        with dask_client(settings, preload) as client:
             yield client
     except ConnectionError as error:
         console.print(f"[red]{error}[/red]")
@@ -502,7 +503,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     day = _parse_date(as_of)
     partitioned = bool(settings.dask_address or settings.dataset_path)
     with (
-        _dask(settings) as dask,
+        _dask(settings, preload=["serving.scoring"]) as dask,
         # Started first: the workers import the scoring code while the model loads.
         local_pool(
             1 if dask or not partitioned else settings.processes, preload=["serving.scoring"]

@@ -125,8 +125,9 @@ def synthetic_sources(synthetic_engine: sa.Engine):  # type: ignore[no-untyped-d
 
 @pytest.fixture(scope="session")
 def dask_cluster_client():  # type: ignore[no-untyped-def]
-    """A local Dask cluster of two worker processes, one thread each."""
+    """A local Dask cluster of two worker processes, one thread each, which import the
+    feature code as they start."""
     from core.cluster import local_cluster
 
-    with local_cluster(2) as client:
+    with local_cluster(2, preload=["features.build"]) as client:
         yield client

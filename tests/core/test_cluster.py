@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
 import pytest
 
@@ -42,3 +44,24 @@ def test_one_process_means_no_pool() -> None:
     with local_pool(1) as pool:
         assert pool is None
         assert run_tasks(_fails_on_three, [1, 2], pool) == [1, 2]
+
+
+def _worker_start() -> dict[str, Any]:
+    return {
+        "trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        "threads": (os.environ.get("OMP_NUM_THREADS"), os.environ.get("NUMBA_NUM_THREADS")),
+        "preloaded": "features.build" in sys.modules,
+    }
+
+
+def test_a_local_clusters_workers_share_the_cores_keep_glibcs_malloc_and_import_their_code(
+    dask_cluster_client: Any,
+) -> None:
+    # Dask's MALLOC_TRIM_THRESHOLD_ made every feature task half as slow again; each
+    # worker's threads get its share of the cores.
+    started = dask_cluster_client.run(_worker_start)
+    assert len(started) == 2
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert all(
+        s == {"trim": None, "threads": (share, share), "preloaded": True} for s in started.values()
+    ), started
