@@ -7,6 +7,8 @@ that signs RS256 ID tokens; the service talks to it exactly as to a school's pro
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -200,3 +202,13 @@ def test_an_id_token_that_fails_its_checks_signs_nobody_in(
 def test_single_sign_on_is_off_unless_configured(api: Api) -> None:
     assert httpx.get(f"{api.url}/login/sso", timeout=30).status_code == 404
     assert "/login/sso" not in httpx.get(f"{api.url}/login", timeout=30).text
+
+
+def test_the_sign_in_code_loads_without_a_deprecation_warning() -> None:
+    # authlib warns on every start of the server when it must fall back to httpx (its
+    # warning is always shown, whatever -W says: the test reads what is printed).
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import serving.sso"], capture_output=True, text=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert "DeprecationWarning" not in loaded.stderr, loaded.stderr[-2000:]
