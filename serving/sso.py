@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from joserfc.errors import JoseError
 from starlette.requests import Request
@@ -60,9 +60,9 @@ class SingleSignOn:
         """
         try:
             token = await self.client.authorize_access_token(request)
-        except (httpx.HTTPError, JoseError, ValueError) as error:
-            # Unreachable, an HTTP error, a bad signature or claim (issuer, audience,
-            # expiry, nonce), or a token that is not even well formed.
+        except (httpx2.HTTPError, JoseError, ValueError) as error:
+            # Unreachable or an HTTP error (Authlib's client is httpx2's), a bad signature
+            # or claim (issuer, audience, expiry, nonce), or a token not even well formed.
             raise OAuthError(error="provider_error", description=type(error).__name__) from error
         claims = token.get("userinfo") or {}
         value = claims.get(self.claim)

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from pydantic import SecretStr
@@ -44,6 +44,7 @@ class Provider:
         default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "key-1"})
     )
     codes: dict[str, str] = field(default_factory=dict)
+    token_fails: bool = False  # the token endpoint answers 502 with a text page
 
 
 def _provider_app(provider: Provider, published: RSAKey) -> FastAPI:
@@ -68,9 +69,13 @@ def _provider_app(provider: Provider, published: RSAKey) -> FastAPI:
         provider.codes[code] = nonce
         return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}")
 
-    @app.post("/token")
-    def token(request: Request, code: str = Form(), grant_type: str = Form()) -> dict[str, Any]:
+    @app.post("/token", response_model=None)
+    def token(
+        request: Request, code: str = Form(), grant_type: str = Form()
+    ) -> dict[str, Any] | PlainTextResponse:
         assert grant_type == "authorization_code"
+        if provider.token_fails:
+            return PlainTextResponse("bad gateway", status_code=502)
         nonce = provider.codes.pop(code)
         now = int(time.time())
         claims = {
@@ -178,25 +183,35 @@ def test_someone_the_provider_knows_but_the_service_does_not_gets_nothing(
     assert log["detail"].fillna("").str.contains("sso: no account 'stranger'").any()
 
 
-@pytest.mark.parametrize("fault", ["foreign key", "other audience"])
-def test_an_id_token_that_fails_its_checks_signs_nobody_in(
-    sso: tuple[str, Provider], fault: str
+@pytest.mark.parametrize("fault", ["foreign key", "other audience", "token endpoint fails"])
+def test_an_id_token_that_fails_its_checks_or_a_failing_provider_signs_nobody_in(
+    sso: tuple[str, Provider], api: Api, fault: str
 ) -> None:
     url, provider = sso
     saved = provider.signing_key, provider.audience
     if fault == "foreign key":
         provider.signing_key = RSAKey.generate_key(2048, parameters={"kid": saved[0].kid})
-    else:
+    elif fault == "other audience":
         provider.audience = "some-other-service"
+    else:
+        provider.token_fails = True
+    refused = _provider_errors(api)
     try:
         with httpx.Client(follow_redirects=True, timeout=60) as client:
             answer = client.get(f"{url}/login/sso")
             after = client.get(f"{url}/list", follow_redirects=False)
     finally:
         provider.signing_key, provider.audience = saved
+        provider.token_fails = False
 
+    # The sign-in page with its message (not a server error), and the attempt audited.
     assert answer.status_code == 401
     assert after.status_code == 303
+    assert _provider_errors(api) == refused + 1
+
+
+def _provider_errors(api: Api) -> int:
+    return int(_audit(api)["detail"].fillna("").str.startswith("sso: provider_error").sum())
 
 
 def test_single_sign_on_is_off_unless_configured(api: Api) -> None:
