@@ -124,7 +124,7 @@ def local_pool(
     if count <= 1:
         yield None
         return
-    threads = max(1, (os.cpu_count() or 1) // count)
+    threads = _cores_each(count)
     executor = ProcessPoolExecutor(
         count,
         mp_context=multiprocessing.get_context("forkserver"),
@@ -137,6 +137,11 @@ def local_pool(
         yield LocalPool(executor, count)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _cores_each(workers: int) -> int:
+    """Each of ``workers`` processes' share of this machine's cores for its threads."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 _CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
@@ -181,7 +186,7 @@ def local_cluster(workers: int, preload: Sequence[str] = ()) -> Iterator[Any]:
     }
     # Each worker's share of the cores for its own threads, as in ``local_pool`` (Dask
     # sets OpenMP's alone; Numba's explanations would start a thread a core in each).
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    threads = str(_cores_each(workers))
     environ |= {"OMP_NUM_THREADS": threads, "NUMBA_NUM_THREADS": threads}
     with (
         dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),

@@ -52,6 +52,10 @@ def _progress() -> Progress:
     )
 
 
+# What the weekly run's workers, on Dask or on this machine's pool, import as they start.
+SCORING_CODE = ("serving.scoring",)
+
+
 @contextlib.contextmanager
 def _dask(settings: Settings, preload: Sequence[str] = ("features.build",)) -> Iterator[Any]:
     """The Dask client the settings ask for (None: one process); unreachable exits 2.
@@ -503,11 +507,9 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     day = _parse_date(as_of)
     partitioned = bool(settings.dask_address or settings.dataset_path)
     with (
-        _dask(settings, preload=["serving.scoring"]) as dask,
         # Started first: the workers import the scoring code while the model loads.
-        local_pool(
-            1 if dask or not partitioned else settings.processes, preload=["serving.scoring"]
-        ) as pool,
+        _dask(settings, preload=SCORING_CODE) as dask,
+        local_pool(1 if dask or not partitioned else settings.processes, SCORING_CODE) as pool,
         Progress(
             TextColumn("scoring"),
             BarColumn(),
