@@ -15,6 +15,14 @@ in feature-major chunks so that every inner loop vectorises. The values equal
 LightGBM's ``pred_contrib`` (and ``shap.TreeExplainer``) to floating-point precision.
 Node decisions follow LightGBM's numerical splits exactly, missing values included.
 
+A tree with few internal nodes (at most ``TABLE_NODES``) goes further: its whole
+contribution to every feature depends only on which way the row goes at each of its
+nodes, so it is precomputed for every combination of decisions (2^nodes rows of the
+tree's features). Explaining a row through such a tree is one comparison per node and
+one addition per feature of the tree, instead of a lookup per leaf and path feature.
+The table's sums are made once from the same per-leaf weights, so the batch and the
+single-row kernels, which both use it, still give the same values bit for bit.
+
 The same pass gives the model's raw score: a row reaches the one leaf of a tree whose
 pattern still has every bit set, and the raw score is the sum of the leaf values reached
 (LightGBM's own prediction, without a second call into LightGBM per request).
@@ -35,6 +43,9 @@ ZERO_THRESHOLD = 1e-35
 MAX_PATH_FEATURES = 16
 ROW_CHUNK = 512
 FEW_ROWS = 1  # a single student's request: row by row, no chunk arrays
+# Trees of at most this many internal nodes are explained from a table of every decision
+# combination: 2^8 rows of at most 9 values (18 KB) a tree.
+TABLE_NODES = 8
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,15 @@ class TreeTables:
     unique_feature: np.ndarray  # feature of each leaf's unique slots
     weights: np.ndarray  # per leaf: 2^d patterns x d slots, leaf value included
     leaf_value: np.ndarray  # per leaf: its value (what a row reaching it adds to the score)
+    # Per tree: where its decision table starts in ``table`` (-1 for a tree walked leaf by
+    # leaf), and its features (``tree_feature`` from ``tree_feature_start``). A table has
+    # a row per decision combination (bit j set when the row goes left at the tree's node
+    # j): the tree's contribution to each of its features, then the value of the leaf
+    # reached.
+    tree_table_start: np.ndarray
+    tree_feature_start: np.ndarray  # length trees + 1
+    tree_feature: np.ndarray
+    table: np.ndarray
     expected_value: float
     constant: float  # the values of trees without a split, in every row's raw score
     features: int
@@ -132,6 +152,122 @@ def _pattern_weights_kernel(
     return out
 
 
+def _decision_tables(
+    node_starts: list[int],
+    feature: np.ndarray,
+    left_child: np.ndarray,
+    right_child: np.ndarray,
+    node_slot: np.ndarray,
+    leaf_arrays: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each small tree's table of every decision combination (see ``TreeTables``)."""
+    width = int(feature.max(initial=-1)) + 1
+    table_start: list[int] = []
+    feature_start = [0]
+    tree_feature: list[int] = []
+    parts: list[np.ndarray] = []
+    offset = 0
+    for first, last in zip(node_starts[:-1], node_starts[1:], strict=True):
+        if not 0 < last - first <= TABLE_NODES:
+            table_start.append(-1)
+            feature_start.append(len(tree_feature))
+            continue
+        own = list(dict.fromkeys(feature[first:last].tolist()))  # in order of first use
+        full = _fill_decision_table(
+            first, last, left_child, right_child, node_slot, leaf_arrays, width
+        )
+        part = full[:, [*own, width]]  # the tree's features, then the leaf value
+        table_start.append(offset)
+        tree_feature.extend(own)
+        feature_start.append(len(tree_feature))
+        parts.append(part.ravel())
+        offset += part.size
+    return (
+        np.array(table_start, dtype=np.int64),
+        np.array(feature_start, dtype=np.int64),
+        np.array(tree_feature, dtype=np.int64),
+        np.concatenate(parts) if parts else np.zeros(0),
+    )
+
+
+@numba.njit(cache=True)
+def _fill_decision_table(  # pragma: no cover
+    first: int,
+    last: int,
+    left_child: np.ndarray,
+    right_child: np.ndarray,
+    node_slot: np.ndarray,
+    leaf_arrays: tuple[np.ndarray, ...],
+    width: int,
+) -> np.ndarray:
+    # Row ``key``: what the leaf walk adds to every feature (and the leaf value reached, in
+    # the last column) for a row whose decision at node j of the tree is bit j of key.
+    nodes = last - first
+    out = np.zeros((1 << nodes, width + 1))
+    went_left = np.empty(nodes, dtype=np.bool_)
+    pattern = np.empty(nodes, dtype=np.int64)
+    for key in range(1 << nodes):
+        for j in range(nodes):
+            went_left[j] = (key >> j) & 1
+        out[key, width] = _add_leaf_weights(
+            first,
+            last,
+            went_left,
+            left_child,
+            right_child,
+            node_slot,
+            leaf_arrays,
+            out[key],
+            pattern,
+        )
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_leaf_weights(  # pragma: no cover
+    first: int,
+    last: int,
+    went_left: np.ndarray,
+    left_child: np.ndarray,
+    right_child: np.ndarray,
+    node_slot: np.ndarray,
+    leaf_arrays: tuple[np.ndarray, ...],
+    phi: np.ndarray,
+    pattern: np.ndarray,
+) -> float:
+    # One tree's leaf walk for one row, given its decision at each node: adds every leaf's
+    # weights for the row's pattern to phi and returns the value of the leaf reached. A
+    # row's pattern at a node: bit s is cleared once the row leaves the path at a split
+    # on the feature in slot s. Nodes are in depth-first order, so a parent comes first.
+    leaf_unique_start, leaf_unique_count, leaf_weight_start, unique_feature, weights, leaf_value = (
+        leaf_arrays
+    )
+    reached = 0.0
+    pattern[0] = -1
+    for node in range(first, last):
+        here = pattern[node - first]
+        bit = np.int64(1) << node_slot[node]
+        left = went_left[node - first]
+        for side in range(2):
+            child = left_child[node] if side == 0 else right_child[node]
+            # The bit is cleared on the side the row did not take.
+            child_pattern = here & ~(bit if left == (side == 1) else np.int64(0))
+            if child >= 0:
+                pattern[child - first] = child_pattern
+                continue
+            leaf = ~child
+            d = leaf_unique_count[leaf]
+            full = (np.int64(1) << d) - 1
+            bits = child_pattern & full
+            index = leaf_weight_start[leaf] + bits * d
+            if bits == full:  # the row followed the whole path: its leaf
+                reached = leaf_value[leaf]
+            start = leaf_unique_start[leaf]
+            for k in range(d):
+                phi[unique_feature[start + k]] += weights[index + k]
+    return reached
+
+
 def build_tables(booster: lgb.Booster) -> TreeTables:
     """Flatten a LightGBM booster and precompute every leaf's pattern weights."""
     model = booster.dump_model()
@@ -195,21 +331,40 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
             weights.append(table.ravel())
             weight_offset += table.size
     pairs = np.array(children, dtype=np.int64).reshape(-1, 2)
+    left_child = np.ascontiguousarray(pairs[:, 0])
+    right_child = np.ascontiguousarray(pairs[:, 1])
+    node_feature = np.array([int(n["split_feature"]) for n in nodes], dtype=np.int64)
+    node_slot_array = np.array(node_slot, dtype=np.int64)
+    leaf_arrays = (
+        np.array(leaf_unique_start, dtype=np.int64),
+        np.array(leaf_unique_count, dtype=np.int64),
+        np.array(leaf_weight_start, dtype=np.int64),
+        np.array(unique_feature, dtype=np.int64),
+        np.concatenate(weights) if weights else np.zeros(0),
+        np.array(leaf_value, dtype=np.float64),
+    )
+    tree_table_start, tree_feature_start, tree_feature, table = _decision_tables(
+        node_starts, node_feature, left_child, right_child, node_slot_array, leaf_arrays
+    )
     return TreeTables(
-        feature=np.array([int(n["split_feature"]) for n in nodes], dtype=np.int64),
+        feature=node_feature,
         threshold=np.array([float(n["threshold"]) for n in nodes], dtype=np.float64),
         missing=np.array([MISSING[n.get("missing_type", "None")] for n in nodes], dtype=np.int64),
         default_left=np.array([bool(n.get("default_left", True)) for n in nodes], dtype=np.bool_),
         tree_node_start=np.array(node_starts, dtype=np.int64),
-        leaf_unique_start=np.array(leaf_unique_start, dtype=np.int64),
-        leaf_unique_count=np.array(leaf_unique_count, dtype=np.int64),
-        leaf_weight_start=np.array(leaf_weight_start, dtype=np.int64),
-        left_child=np.ascontiguousarray(pairs[:, 0]),
-        right_child=np.ascontiguousarray(pairs[:, 1]),
-        node_slot=np.array(node_slot, dtype=np.int64),
-        unique_feature=np.array(unique_feature, dtype=np.int64),
-        weights=np.concatenate(weights) if weights else np.zeros(0),
-        leaf_value=np.array(leaf_value, dtype=np.float64),
+        leaf_unique_start=leaf_arrays[0],
+        leaf_unique_count=leaf_arrays[1],
+        leaf_weight_start=leaf_arrays[2],
+        left_child=left_child,
+        right_child=right_child,
+        node_slot=node_slot_array,
+        unique_feature=leaf_arrays[3],
+        weights=leaf_arrays[4],
+        leaf_value=leaf_arrays[5],
+        tree_table_start=tree_table_start,
+        tree_feature_start=tree_feature_start,
+        tree_feature=tree_feature,
+        table=table,
         expected_value=expected,
         constant=constant,
         features=int(model["max_feature_idx"]) + 1,
@@ -244,19 +399,24 @@ def _explain_rows(  # pragma: no cover
         missing,
         default_left,
         tree_node_start,
-        leaf_unique_start,
-        leaf_unique_count,
-        leaf_weight_start,
         left_child,
         right_child,
         node_slot,
+        leaf_unique_start,
+        leaf_unique_count,
+        leaf_weight_start,
         unique_feature,
         weights,
         leaf_value,
+        tree_table_start,
+        tree_feature_start,
+        tree_feature,
+        table,
     ) = tables
     # Feature-major layout: every inner loop runs over the chunk's rows with unit stride,
     # so the compiler vectorises it. Each tree serves all the chunk's rows before the next
-    # tree, so its weight tables stay in cache.
+    # tree, so its weight tables stay in cache. The sums are ``_explain_few``'s, in the
+    # same order, a row per lane.
     n = stop - start
     width = rows.shape[1]
     x = np.empty((width, n))
@@ -265,17 +425,37 @@ def _explain_rows(  # pragma: no cover
             x[f, i] = rows[start + i, f]
     phi = np.zeros((width, n))
     score = np.zeros(n)
-    # A row's pattern at a node: bit s is cleared once the row leaves the path at a split
-    # on the feature in slot s. Nodes are in depth-first order, so a parent comes first.
     pattern = np.empty((max(max_tree_nodes, 1), n), dtype=np.int64)
     leaf_pattern = np.empty((2, n), dtype=np.int64)
     index = np.empty(n, dtype=np.int64)
     for t in range(len(tree_node_start) - 1):
         first_node = tree_node_start[t]
-        if first_node == tree_node_start[t + 1]:
+        last_node = tree_node_start[t + 1]
+        if first_node == last_node:
             continue  # a tree with no split adds only to the expected value
+        table_start = tree_table_start[t]
+        if table_start >= 0:
+            # The row's decisions are its key in the tree's table.
+            index[:] = 0
+            for node in range(first_node, last_node):
+                values = x[feature[node]]
+                bit = np.int64(1) << (node - first_node)
+                for i in range(n):
+                    if _goes_left(values[i], threshold[node], missing[node], default_left[node]):
+                        index[i] |= bit
+            own = tree_feature_start[t]
+            count = tree_feature_start[t + 1] - own
+            for i in range(n):
+                index[i] = table_start + index[i] * (count + 1)
+            for k in range(count):
+                target = phi[tree_feature[own + k]]
+                for i in range(n):
+                    target[i] += table[index[i] + k]
+            for i in range(n):
+                score[i] += table[index[i] + count]
+            continue
         pattern[0, :] = -1
-        for node in range(first_node, tree_node_start[t + 1]):
+        for node in range(first_node, last_node):
             here = pattern[node - first_node]
             left = left_child[node]
             right = right_child[node]
@@ -321,7 +501,7 @@ def _explain_few(  # pragma: no cover
     raw: np.ndarray,
     max_tree_nodes: int,
 ) -> None:
-    # ``_explain_rows`` one row at a time, with scalars where it keeps a row per lane: the
+    # One row at a time, with scalars where ``_explain_rows`` keeps a row per lane: the
     # same sums in the same order (so the same values), without the chunk's arrays, which
     # cost more than a single row's work.
     (
@@ -330,16 +510,29 @@ def _explain_few(  # pragma: no cover
         missing,
         default_left,
         tree_node_start,
-        leaf_unique_start,
-        leaf_unique_count,
-        leaf_weight_start,
         left_child,
         right_child,
         node_slot,
+        leaf_unique_start,
+        leaf_unique_count,
+        leaf_weight_start,
         unique_feature,
         weights,
         leaf_value,
+        tree_table_start,
+        tree_feature_start,
+        tree_feature,
+        table,
     ) = tables
+    leaf_arrays = (
+        leaf_unique_start,
+        leaf_unique_count,
+        leaf_weight_start,
+        unique_feature,
+        weights,
+        leaf_value,
+    )
+    went_left = np.empty(max(max_tree_nodes, 1), dtype=np.bool_)
     pattern = np.empty(max(max_tree_nodes, 1), dtype=np.int64)
     for r in range(rows.shape[0]):
         row = rows[r]
@@ -347,33 +540,39 @@ def _explain_few(  # pragma: no cover
         score = 0.0
         for t in range(len(tree_node_start) - 1):
             first_node = tree_node_start[t]
-            if first_node == tree_node_start[t + 1]:
+            last_node = tree_node_start[t + 1]
+            if first_node == last_node:
                 continue
-            pattern[0] = -1
-            for node in range(first_node, tree_node_start[t + 1]):
-                here = pattern[node - first_node]
-                bit = np.int64(1) << node_slot[node]
-                went_left = _goes_left(
+            table_start = tree_table_start[t]
+            if table_start >= 0:
+                key = 0
+                for node in range(first_node, last_node):
+                    if _goes_left(
+                        row[feature[node]], threshold[node], missing[node], default_left[node]
+                    ):
+                        key |= 1 << (node - first_node)
+                own = tree_feature_start[t]
+                count = tree_feature_start[t + 1] - own
+                at = table_start + key * (count + 1)
+                for k in range(count):
+                    phi[tree_feature[own + k]] += table[at + k]
+                score += table[at + count]
+                continue
+            for node in range(first_node, last_node):
+                went_left[node - first_node] = _goes_left(
                     row[feature[node]], threshold[node], missing[node], default_left[node]
                 )
-                to_left = here & ~(np.int64(0) if went_left else bit)
-                to_right = here & ~(bit if went_left else np.int64(0))
-                for side in range(2):
-                    child = left_child[node] if side == 0 else right_child[node]
-                    child_pattern = to_left if side == 0 else to_right
-                    if child >= 0:
-                        pattern[child - first_node] = child_pattern
-                        continue
-                    leaf = ~child
-                    d = leaf_unique_count[leaf]
-                    full = (np.int64(1) << d) - 1
-                    bits = child_pattern & full
-                    index = leaf_weight_start[leaf] + bits * d
-                    if bits == full:
-                        score += leaf_value[leaf]
-                    first = leaf_unique_start[leaf]
-                    for k in range(d):
-                        phi[unique_feature[first + k]] += weights[index + k]
+            score += _add_leaf_weights(
+                first_node,
+                last_node,
+                went_left,
+                left_child,
+                right_child,
+                node_slot,
+                leaf_arrays,
+                phi,
+                pattern,
+            )
         raw[r] += score
 
 
@@ -405,15 +604,19 @@ class FastTreeShap:
             t.missing,
             t.default_left,
             t.tree_node_start,
-            t.leaf_unique_start,
-            t.leaf_unique_count,
-            t.leaf_weight_start,
             t.left_child,
             t.right_child,
             t.node_slot,
+            t.leaf_unique_start,
+            t.leaf_unique_count,
+            t.leaf_weight_start,
             t.unique_feature,
             t.weights,
             t.leaf_value,
+            t.tree_table_start,
+            t.tree_feature_start,
+            t.tree_feature,
+            t.table,
         )
 
     @property

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import shap
 
+from riskmodel import treeshap
 from riskmodel.treeshap import FastTreeShap
 
 
@@ -109,5 +110,36 @@ def test_one_row_alone_gets_exactly_what_it_gets_in_a_batch() -> None:
     raw, contributions = fast.explain(x)  # chunks on threads
     for i in (0, 1, 700, len(x) - 1):
         one_raw, one = fast.explain(x[i : i + 1])  # the single-row kernel
+        assert np.array_equal(one[0], contributions[i])
+        assert one_raw[0] == raw[i]
+
+
+def test_small_trees_are_explained_from_their_decision_tables_as_by_the_leaf_walk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Trees of 10 leaves walk leaf by leaf; 20 more of at most 6 leaves, trained on top,
+    # use their decision tables (at most 8 internal nodes), in one model.
+    large, x = _model(2, 5, 10, "nan")
+    y = (np.nan_to_num(x[:, 0]) > 0).astype(int)
+    small = {"objective": "binary", "num_leaves": 6, "verbose": -1, "min_child_samples": 5}
+    booster = lgb.train(small, lgb.Dataset(x, y), 20, init_model=large)
+    fast = FastTreeShap(booster)
+    nodes = np.diff(fast.tables.tree_node_start)
+    tabled = fast.tables.tree_table_start >= 0
+    assert tabled.any()
+    assert (~tabled & (nodes > 0)).any()
+    assert (nodes[tabled] <= treeshap.TABLE_NODES).all()
+
+    monkeypatch.setattr(treeshap, "TABLE_NODES", 0)
+    walked = FastTreeShap(booster)
+    assert (walked.tables.tree_table_start < 0).all()
+    for rows in (x, x[:1], x[:37]):  # the parallel path, one row, a partial chunk
+        raw, contributions = fast.explain(rows)
+        walked_raw, walked_contributions = walked.explain(rows)
+        assert np.abs(contributions - walked_contributions).max() <= 1e-12
+        assert np.array_equal(raw, walked_raw)  # one leaf a tree, added in tree order
+    raw, contributions = fast.explain(x)
+    for i in (0, 5, 900, len(x) - 1):
+        one_raw, one = fast.explain(x[i : i + 1])  # the single-row kernel, with the tables
         assert np.array_equal(one[0], contributions[i])
         assert one_raw[0] == raw[i]
