@@ -14,7 +14,7 @@ import os
 import pickle
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -84,6 +84,14 @@ class LocalPool:
 
     executor: ProcessPoolExecutor
     workers: int
+    # One no-op a worker, submitted as the pool starts: all done once every worker has
+    # started and imported its ``preload`` modules.
+    warm_up: tuple[Future[Any], ...] = ()
+
+    @property
+    def starting(self) -> bool:
+        """Whether some worker is still starting (importing the code its tasks run)."""
+        return not all(future.done() for future in self.warm_up)
 
     def each_result(
         self,
@@ -132,9 +140,9 @@ def local_pool(
         initargs=(threads, tuple(preload)),
     )
     try:
-        for _ in range(count):
-            executor.submit(int)  # each submission while none is idle starts a worker
-        yield LocalPool(executor, count)
+        # Each submission while none is idle starts a worker.
+        warm_up = tuple(executor.submit(int) for _ in range(count))
+        yield LocalPool(executor, count, warm_up)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.cluster import run_tasks
+from core.cluster import LocalPool, run_tasks
 from features.school_context import add_counts, school_year_counts
 from features.sources import Sources
 from schooldata.dataset import DatabaseReader, DatasetReader, SourceReader, students_by_school
@@ -116,7 +116,14 @@ def _by_students(sizes: pd.Series, students_per_task: int) -> list[list[str]]:
 
 
 def global_school_counts(tasks: Sequence[Partition], client: Any = None) -> pd.DataFrame:
-    """Per-(school, year) counts summed over every partition (students are disjoint)."""
+    """Per-(school, year) counts summed over every partition (students are disjoint).
+
+    While a local pool's workers are still starting (a run that started the pool, as
+    ``ews score`` does), the counts are made here, partition after partition, instead of
+    waiting for them: the workers' imports take longer than the counts.
+    """
+    if isinstance(client, LocalPool) and client.starting:
+        client = None
     return add_counts(run_tasks(_counts, tasks, client))
 
 

@@ -23,6 +23,7 @@ from schooldata.tables import TABLES
 INSERT_BATCH = 5000  # rows a statement when the database has no bulk path
 
 ID_CHUNK = 5000
+SQLITE_PAGE_SIZE = 16_384
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -36,6 +37,10 @@ def make_engine(url: str) -> sa.Engine:
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
+            # Only a new, empty database takes it. A stored score (about 2 KB of
+            # contributions and reasons) takes a 4 KB page of its own, half of it empty;
+            # 16 KB pages hold seven: a weekly run writes 40% fewer bytes.
+            cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")  # a committed write survives a power cut
             cursor.execute("PRAGMA busy_timeout=30000")

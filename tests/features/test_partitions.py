@@ -9,9 +9,15 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from core.cluster import local_pool
 from ews.cli import app as cli
 from features.build import features_as_of
-from features.partitions import PartitionError, features_by_partition, plan_partitions
+from features.partitions import (
+    PartitionError,
+    features_by_partition,
+    global_school_counts,
+    plan_partitions,
+)
 from features.school_context import add_counts, school_year_counts
 from features.sources import Sources
 
@@ -79,3 +85,22 @@ def test_a_folder_that_is_not_a_dataset_is_refused_by_name(tmp_path: Path) -> No
     )
     assert result.exit_code == 2
     assert "EWS_DATASET_PATH" in result.output
+
+
+def test_counts_are_made_here_while_a_pools_workers_are_still_starting(
+    synthetic_engine: sa.Engine, synthetic_sources: Sources
+) -> None:
+    tasks = plan_partitions(synthetic_engine.url.render_as_string(), None, schools_per_task=2)
+    whole = school_year_counts(synthetic_sources.enrollments, synthetic_sources.exits)
+    # The workers take 5 s to import what they preload.
+    with local_pool(2, preload=["tests.slow_start"]) as pool:
+        assert pool is not None
+        assert pool.starting
+        here = global_school_counts(tasks, pool)
+        assert pool.starting  # made here: no worker could have
+        for future in pool.warm_up:
+            future.result()
+        assert not pool.starting
+        on_workers = global_school_counts(tasks, pool)
+    pd.testing.assert_frame_equal(here, whole, check_dtype=False)
+    pd.testing.assert_frame_equal(on_workers, whole, check_dtype=False)
