@@ -16,7 +16,12 @@ from typing import Any
 import pandas as pd
 
 from core.cluster import LocalPool, run_tasks
-from features.school_context import add_counts, school_year_counts
+from features.school_context import (
+    ENROLLMENT_COLUMNS,
+    EXIT_COLUMNS,
+    add_counts,
+    school_year_counts,
+)
 from features.sources import Sources
 from schooldata.dataset import DatabaseReader, DatasetReader, SourceReader, students_by_school
 from schooldata.db import make_engine, read_table
@@ -65,7 +70,10 @@ class Partition:
 
     def school_counts(self) -> pd.DataFrame:
         reader = self.reader()
-        return school_year_counts(reader.read("enrollments"), reader.read("exits"))
+        return school_year_counts(
+            reader.read("enrollments", columns=ENROLLMENT_COLUMNS),
+            reader.read("exits", columns=EXIT_COLUMNS),
+        )
 
 
 def plan_partitions(

@@ -10,14 +10,17 @@ from __future__ import annotations
 import pandas as pd
 
 COUNT_COLUMNS = ["school_id", "academic_year", "students", "dropouts"]
+# What the counts read of each source.
+ENROLLMENT_COLUMNS = ["student_id", "academic_year", "school_id"]
+EXIT_COLUMNS = ["student_id", "exit_date", "exit_type"]
 
 
 def school_year_counts(enrollments: pd.DataFrame, exits: pd.DataFrame) -> pd.DataFrame:
     """Enrolled students and dropout exits per school and academic year.
 
     Args:
-        enrollments: student_id, academic_year, school_id.
-        exits: student_id, exit_date, exit_type.
+        enrollments: ``ENROLLMENT_COLUMNS`` (others are not read).
+        exits: ``EXIT_COLUMNS``.
     """
     enrolled = enrollments.drop_duplicates(["student_id", "academic_year"])[
         ["student_id", "academic_year", "school_id"]
