@@ -15,13 +15,16 @@ in feature-major chunks so that every inner loop vectorises. The values equal
 LightGBM's ``pred_contrib`` (and ``shap.TreeExplainer``) to floating-point precision.
 Node decisions follow LightGBM's numerical splits exactly, missing values included.
 
-A tree with few internal nodes (at most ``TABLE_NODES``) goes further: its whole
-contribution to every feature depends only on which way the row goes at each of its
-nodes, so it is precomputed for every combination of decisions (2^nodes rows of the
-tree's features). Explaining a row through such a tree is one comparison per node and
-one addition per feature of the tree, instead of a lookup per leaf and path feature.
-The table's sums are made once from the same per-leaf weights, so the batch and the
-single-row kernels, which both use it, still give the same values bit for bit.
+Decision tables go further. What the leaves below a node add for a row depends only on
+which way the row goes at that node's ancestors and at the internal nodes below it; when
+those are at most ``TABLE_NODES`` decisions, the leaves' sum is precomputed for every
+combination of them (2^decisions rows of the features of those nodes). A tree is cut
+into such blocks from the root down (a small tree is one block; a larger one splits at
+the root, then at its children, until every block is small enough), and explaining a
+row is one comparison per node and, per block, one addition per feature of the block,
+instead of a lookup per leaf and path feature. A tree with a path too long for any block
+is walked leaf by leaf. The tables' sums are made once from the same per-leaf weights,
+so the batch and the single-row kernels, which both use them, still agree bit for bit.
 
 The same pass gives the model's raw score: a row reaches the one leaf of a tree whose
 pattern still has every bit set, and the raw score is the sum of the leaf values reached
@@ -43,8 +46,8 @@ ZERO_THRESHOLD = 1e-35
 MAX_PATH_FEATURES = 16
 ROW_CHUNK = 512
 FEW_ROWS = 1  # a single student's request: row by row, no chunk arrays
-# Trees of at most this many internal nodes are explained from a table of every decision
-# combination: 2^8 rows of at most 9 values (18 KB) a tree.
+# Blocks of at most this many decisions are explained from a table of every combination
+# of them: 2^8 rows of at most 9 values (18 KB) a block.
 TABLE_NODES = 8
 
 
@@ -70,14 +73,19 @@ class TreeTables:
     unique_feature: np.ndarray  # feature of each leaf's unique slots
     weights: np.ndarray  # per leaf: 2^d patterns x d slots, leaf value included
     leaf_value: np.ndarray  # per leaf: its value (what a row reaching it adds to the score)
-    # Per tree: where its decision table starts in ``table`` (-1 for a tree walked leaf by
-    # leaf), and its features (``tree_feature`` from ``tree_feature_start``). A table has
-    # a row per decision combination (bit j set when the row goes left at the tree's node
-    # j): the tree's contribution to each of its features, then the value of the leaf
-    # reached.
-    tree_table_start: np.ndarray
-    tree_feature_start: np.ndarray  # length trees + 1
-    tree_feature: np.ndarray
+    # Decision tables: tree t's blocks are ``tree_block_start[t]`` to ``[t + 1]`` (none:
+    # the tree is walked leaf by leaf). Block b's decisions are the tree's nodes
+    # ``block_node[block_node_start[b]:block_node_start[b + 1]]`` (numbered within the
+    # tree), its features ``block_feature[block_feature_start[b]:...]``, and its table, at
+    # ``block_table_start[b]`` in ``table``, has a row per combination of decisions (bit j
+    # set when the row goes left at the block's j-th node): what the block's leaves add
+    # to each of its features, then the value of the leaf reached (0 if not among them).
+    tree_block_start: np.ndarray  # length trees + 1
+    block_node_start: np.ndarray  # length blocks + 1
+    block_node: np.ndarray
+    block_feature_start: np.ndarray  # length blocks + 1
+    block_feature: np.ndarray
+    block_table_start: np.ndarray
     table: np.ndarray
     expected_value: float
     constant: float  # the values of trees without a split, in every row's raw score
@@ -159,56 +167,118 @@ def _decision_tables(
     right_child: np.ndarray,
     node_slot: np.ndarray,
     leaf_arrays: tuple[np.ndarray, ...],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each small tree's table of every decision combination (see ``TreeTables``)."""
+) -> dict[str, np.ndarray]:
+    """Every tree's blocks and their tables (see ``TreeTables``)."""
     width = int(feature.max(initial=-1)) + 1
-    table_start: list[int] = []
-    feature_start = [0]
-    tree_feature: list[int] = []
+    tree_block_start = [0]
+    node_start, nodes, feature_start, features, table_start = [0], [], [0], [], []
     parts: list[np.ndarray] = []
     offset = 0
     for first, last in zip(node_starts[:-1], node_starts[1:], strict=True):
-        if not 0 < last - first <= TABLE_NODES:
-            table_start.append(-1)
-            feature_start.append(len(tree_feature))
-            continue
-        own = list(dict.fromkeys(feature[first:last].tolist()))  # in order of first use
-        full = _fill_decision_table(
-            first, last, left_child, right_child, node_slot, leaf_arrays, width
-        )
-        part = full[:, [*own, width]]  # the tree's features, then the leaf value
-        table_start.append(offset)
-        tree_feature.extend(own)
-        feature_start.append(len(tree_feature))
-        parts.append(part.ravel())
-        offset += part.size
-    return (
-        np.array(table_start, dtype=np.int64),
-        np.array(feature_start, dtype=np.int64),
-        np.array(tree_feature, dtype=np.int64),
-        np.concatenate(parts) if parts else np.zeros(0),
-    )
+        for block_nodes, leaves in _blocks(first, last, left_child, right_child):
+            own = list(dict.fromkeys(feature[first + np.array(block_nodes)].tolist()))
+            full = _fill_block_table(
+                first,
+                last,
+                np.array(block_nodes, dtype=np.int64),
+                leaves[0],
+                leaves[1],
+                left_child,
+                right_child,
+                node_slot,
+                leaf_arrays,
+                width,
+            )
+            part = full[:, [*own, width]]  # the block's features, then the leaf value
+            nodes.extend(block_nodes)
+            node_start.append(len(nodes))
+            features.extend(own)
+            feature_start.append(len(features))
+            table_start.append(offset)
+            parts.append(part.ravel())
+            offset += part.size
+        tree_block_start.append(len(table_start))
+    return {
+        "tree_block_start": np.array(tree_block_start, dtype=np.int64),
+        "block_node_start": np.array(node_start, dtype=np.int64),
+        "block_node": np.array(nodes, dtype=np.int64),
+        "block_feature_start": np.array(feature_start, dtype=np.int64),
+        "block_feature": np.array(features, dtype=np.int64),
+        "block_table_start": np.array(table_start, dtype=np.int64),
+        "table": np.concatenate(parts) if parts else np.zeros(0),
+    }
+
+
+def _blocks(
+    first: int, last: int, left_child: np.ndarray, right_child: np.ndarray
+) -> list[tuple[list[int], tuple[int, int]]]:
+    """A tree's blocks: each block's decisions (nodes numbered within the tree) and the
+    range of its leaves; none when a path is too long for a block (the tree is walked).
+
+    Nodes are numbered depth first, so a node's subtree is the nodes from it on, as many
+    as it has, and its leaves are consecutive too.
+    """
+    if last == first:
+        return []
+    size: dict[int, int] = {}  # internal nodes in each node's subtree
+    leaves: dict[int, tuple[int, int]] = {}  # each node's leaves, first and past the last
+
+    def span(child: int) -> tuple[int, int]:
+        return leaves[child] if child >= 0 else (~child, ~child + 1)
+
+    def measure(node: int) -> None:
+        children = (int(left_child[node]), int(right_child[node]))
+        size[node] = 1
+        for child in children:
+            if child >= 0:
+                measure(child)
+                size[node] += size[child]
+        leaves[node] = (span(children[0])[0], span(children[1])[1])
+
+    measure(first)
+    blocks: list[tuple[list[int], tuple[int, int]]] = []
+
+    def cut(node: int, above: list[int]) -> bool:
+        inside = list(range(node - first, node - first + size[node]))
+        if len(above) + len(inside) <= TABLE_NODES:
+            blocks.append((above + inside, leaves[node]))
+            return True
+        if len(above) + 1 > TABLE_NODES:
+            return False
+        path = [*above, node - first]
+        for child in (int(left_child[node]), int(right_child[node])):
+            if child < 0:
+                blocks.append((path, span(child)))
+            elif not cut(child, path):
+                return False
+        return True
+
+    return blocks if cut(first, []) else []
 
 
 @numba.njit(cache=True)
-def _fill_decision_table(  # pragma: no cover
+def _fill_block_table(  # pragma: no cover
     first: int,
     last: int,
+    block_nodes: np.ndarray,
+    first_leaf: int,
+    past_leaf: int,
     left_child: np.ndarray,
     right_child: np.ndarray,
     node_slot: np.ndarray,
     leaf_arrays: tuple[np.ndarray, ...],
     width: int,
 ) -> np.ndarray:
-    # Row ``key``: what the leaf walk adds to every feature (and the leaf value reached, in
-    # the last column) for a row whose decision at node j of the tree is bit j of key.
-    nodes = last - first
-    out = np.zeros((1 << nodes, width + 1))
-    went_left = np.empty(nodes, dtype=np.bool_)
-    pattern = np.empty(nodes, dtype=np.int64)
-    for key in range(1 << nodes):
-        for j in range(nodes):
-            went_left[j] = (key >> j) & 1
+    # Row ``key``: what the block's leaves add to every feature (and the value of the leaf
+    # reached if it is one of them, in the last column) for a row whose decision at the
+    # block's j-th node is bit j of key. The other nodes' decisions do not matter to them.
+    count = len(block_nodes)
+    out = np.zeros((1 << count, width + 1))
+    went_left = np.zeros(last - first, dtype=np.bool_)
+    pattern = np.empty(last - first, dtype=np.int64)
+    for key in range(1 << count):
+        for j in range(count):
+            went_left[block_nodes[j]] = (key >> j) & 1
         out[key, width] = _add_leaf_weights(
             first,
             last,
@@ -219,6 +289,8 @@ def _fill_decision_table(  # pragma: no cover
             leaf_arrays,
             out[key],
             pattern,
+            first_leaf,
+            past_leaf,
         )
     return out
 
@@ -234,11 +306,14 @@ def _add_leaf_weights(  # pragma: no cover
     leaf_arrays: tuple[np.ndarray, ...],
     phi: np.ndarray,
     pattern: np.ndarray,
+    first_leaf: int,
+    past_leaf: int,
 ) -> float:
-    # One tree's leaf walk for one row, given its decision at each node: adds every leaf's
-    # weights for the row's pattern to phi and returns the value of the leaf reached. A
-    # row's pattern at a node: bit s is cleared once the row leaves the path at a split
-    # on the feature in slot s. Nodes are in depth-first order, so a parent comes first.
+    # One tree's leaf walk for one row, given its decision at each node: adds the weights
+    # of the leaves from ``first_leaf`` to before ``past_leaf`` for the row's pattern to
+    # phi and returns the value of the leaf reached if it is one of them (else 0). A row's
+    # pattern at a node: bit s is cleared once the row leaves the path at a split on the
+    # feature in slot s. Nodes are in depth-first order, so a parent comes first.
     leaf_unique_start, leaf_unique_count, leaf_weight_start, unique_feature, weights, leaf_value = (
         leaf_arrays
     )
@@ -256,6 +331,8 @@ def _add_leaf_weights(  # pragma: no cover
                 pattern[child - first] = child_pattern
                 continue
             leaf = ~child
+            if not first_leaf <= leaf < past_leaf:
+                continue
             d = leaf_unique_count[leaf]
             full = (np.int64(1) << d) - 1
             bits = child_pattern & full
@@ -343,7 +420,7 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
         np.concatenate(weights) if weights else np.zeros(0),
         np.array(leaf_value, dtype=np.float64),
     )
-    tree_table_start, tree_feature_start, tree_feature, table = _decision_tables(
+    blocks = _decision_tables(
         node_starts, node_feature, left_child, right_child, node_slot_array, leaf_arrays
     )
     return TreeTables(
@@ -361,10 +438,7 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
         unique_feature=leaf_arrays[3],
         weights=leaf_arrays[4],
         leaf_value=leaf_arrays[5],
-        tree_table_start=tree_table_start,
-        tree_feature_start=tree_feature_start,
-        tree_feature=tree_feature,
-        table=table,
+        **blocks,
         expected_value=expected,
         constant=constant,
         features=int(model["max_feature_idx"]) + 1,
@@ -408,9 +482,12 @@ def _explain_rows(  # pragma: no cover
         unique_feature,
         weights,
         leaf_value,
-        tree_table_start,
-        tree_feature_start,
-        tree_feature,
+        tree_block_start,
+        block_node_start,
+        block_node,
+        block_feature_start,
+        block_feature,
+        block_table_start,
         table,
     ) = tables
     # Feature-major layout: every inner loop runs over the chunk's rows with unit stride,
@@ -427,32 +504,40 @@ def _explain_rows(  # pragma: no cover
     score = np.zeros(n)
     pattern = np.empty((max(max_tree_nodes, 1), n), dtype=np.int64)
     leaf_pattern = np.empty((2, n), dtype=np.int64)
+    went = np.empty((max(max_tree_nodes, 1), n), dtype=np.bool_)
     index = np.empty(n, dtype=np.int64)
     for t in range(len(tree_node_start) - 1):
         first_node = tree_node_start[t]
         last_node = tree_node_start[t + 1]
         if first_node == last_node:
             continue  # a tree with no split adds only to the expected value
-        table_start = tree_table_start[t]
-        if table_start >= 0:
-            # The row's decisions are its key in the tree's table.
-            index[:] = 0
+        if tree_block_start[t] < tree_block_start[t + 1]:
             for node in range(first_node, last_node):
                 values = x[feature[node]]
-                bit = np.int64(1) << (node - first_node)
+                decided = went[node - first_node]
                 for i in range(n):
-                    if _goes_left(values[i], threshold[node], missing[node], default_left[node]):
-                        index[i] |= bit
-            own = tree_feature_start[t]
-            count = tree_feature_start[t + 1] - own
-            for i in range(n):
-                index[i] = table_start + index[i] * (count + 1)
-            for k in range(count):
-                target = phi[tree_feature[own + k]]
+                    decided[i] = _goes_left(
+                        values[i], threshold[node], missing[node], default_left[node]
+                    )
+            for b in range(tree_block_start[t], tree_block_start[t + 1]):
+                # The row's decisions at the block's nodes are its key in the block's table.
+                index[:] = 0
+                for j in range(block_node_start[b], block_node_start[b + 1]):
+                    decided = went[block_node[j]]
+                    bit = np.int64(1) << (j - block_node_start[b])
+                    for i in range(n):
+                        if decided[i]:
+                            index[i] |= bit
+                own = block_feature_start[b]
+                count = block_feature_start[b + 1] - own
                 for i in range(n):
-                    target[i] += table[index[i] + k]
-            for i in range(n):
-                score[i] += table[index[i] + count]
+                    index[i] = block_table_start[b] + index[i] * (count + 1)
+                for k in range(count):
+                    target = phi[block_feature[own + k]]
+                    for i in range(n):
+                        target[i] += table[index[i] + k]
+                for i in range(n):
+                    score[i] += table[index[i] + count]
             continue
         pattern[0, :] = -1
         for node in range(first_node, last_node):
@@ -519,9 +604,12 @@ def _explain_few(  # pragma: no cover
         unique_feature,
         weights,
         leaf_value,
-        tree_table_start,
-        tree_feature_start,
-        tree_feature,
+        tree_block_start,
+        block_node_start,
+        block_node,
+        block_feature_start,
+        block_feature,
+        block_table_start,
         table,
     ) = tables
     leaf_arrays = (
@@ -543,25 +631,23 @@ def _explain_few(  # pragma: no cover
             last_node = tree_node_start[t + 1]
             if first_node == last_node:
                 continue
-            table_start = tree_table_start[t]
-            if table_start >= 0:
-                key = 0
-                for node in range(first_node, last_node):
-                    if _goes_left(
-                        row[feature[node]], threshold[node], missing[node], default_left[node]
-                    ):
-                        key |= 1 << (node - first_node)
-                own = tree_feature_start[t]
-                count = tree_feature_start[t + 1] - own
-                at = table_start + key * (count + 1)
-                for k in range(count):
-                    phi[tree_feature[own + k]] += table[at + k]
-                score += table[at + count]
-                continue
             for node in range(first_node, last_node):
                 went_left[node - first_node] = _goes_left(
                     row[feature[node]], threshold[node], missing[node], default_left[node]
                 )
+            if tree_block_start[t] < tree_block_start[t + 1]:
+                for b in range(tree_block_start[t], tree_block_start[t + 1]):
+                    key = 0
+                    for j in range(block_node_start[b], block_node_start[b + 1]):
+                        if went_left[block_node[j]]:
+                            key |= 1 << (j - block_node_start[b])
+                    own = block_feature_start[b]
+                    count = block_feature_start[b + 1] - own
+                    at = block_table_start[b] + key * (count + 1)
+                    for k in range(count):
+                        phi[block_feature[own + k]] += table[at + k]
+                    score += table[at + count]
+                continue
             score += _add_leaf_weights(
                 first_node,
                 last_node,
@@ -572,6 +658,8 @@ def _explain_few(  # pragma: no cover
                 leaf_arrays,
                 phi,
                 pattern,
+                0,
+                len(leaf_value),
             )
         raw[r] += score
 
@@ -613,9 +701,12 @@ class FastTreeShap:
             t.unique_feature,
             t.weights,
             t.leaf_value,
-            t.tree_table_start,
-            t.tree_feature_start,
-            t.tree_feature,
+            t.tree_block_start,
+            t.block_node_start,
+            t.block_node,
+            t.block_feature_start,
+            t.block_feature,
+            t.block_table_start,
             t.table,
         )
 

@@ -114,25 +114,29 @@ def test_one_row_alone_gets_exactly_what_it_gets_in_a_batch() -> None:
         assert one_raw[0] == raw[i]
 
 
-def test_small_trees_are_explained_from_their_decision_tables_as_by_the_leaf_walk(
+def test_trees_are_explained_from_decision_tables_as_by_the_leaf_walk(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Trees of 10 leaves walk leaf by leaf; 20 more of at most 6 leaves, trained on top,
-    # use their decision tables (at most 8 internal nodes), in one model.
-    large, x = _model(2, 5, 10, "nan")
+    # 40 trees of up to 15 leaves (cut into blocks), 20 of at most 6 (one block each), and
+    # 10 without a depth limit, some with a path too long for a block (walked).
+    deep = {"objective": "binary", "num_leaves": 40, "verbose": -1, "min_child_samples": 2}
+    large, x = _model(2, 5, 15, "nan")
     y = (np.nan_to_num(x[:, 0]) > 0).astype(int)
     small = {"objective": "binary", "num_leaves": 6, "verbose": -1, "min_child_samples": 5}
     booster = lgb.train(small, lgb.Dataset(x, y), 20, init_model=large)
+    booster = lgb.train(deep, lgb.Dataset(x, y), 10, init_model=booster)
     fast = FastTreeShap(booster)
-    nodes = np.diff(fast.tables.tree_node_start)
-    tabled = fast.tables.tree_table_start >= 0
-    assert tabled.any()
-    assert (~tabled & (nodes > 0)).any()
-    assert (nodes[tabled] <= treeshap.TABLE_NODES).all()
+    tables = fast.tables
+    blocks = np.diff(tables.tree_block_start)
+    nodes = np.diff(tables.tree_node_start)
+    assert (blocks[:40] > 1).any()  # larger trees cut into blocks
+    assert (blocks[40:60] == 1).all()
+    assert ((blocks == 0) & (nodes > 0)).any()  # a path too long: walked
+    assert (np.diff(tables.block_node_start) <= treeshap.TABLE_NODES).all()
 
     monkeypatch.setattr(treeshap, "TABLE_NODES", 0)
     walked = FastTreeShap(booster)
-    assert (walked.tables.tree_table_start < 0).all()
+    assert not walked.tables.tree_block_start.any()
     for rows in (x, x[:1], x[:37]):  # the parallel path, one row, a partial chunk
         raw, contributions = fast.explain(rows)
         walked_raw, walked_contributions = walked.explain(rows)
