@@ -631,22 +631,28 @@ def _explain_few(  # pragma: no cover
             last_node = tree_node_start[t + 1]
             if first_node == last_node:
                 continue
+            blocks = tree_block_start[t + 1] - tree_block_start[t]
+            key = 0  # a tree of one block: its decisions are its nodes in order
             for node in range(first_node, last_node):
-                went_left[node - first_node] = _goes_left(
+                went = _goes_left(
                     row[feature[node]], threshold[node], missing[node], default_left[node]
                 )
-            if tree_block_start[t] < tree_block_start[t + 1]:
-                for b in range(tree_block_start[t], tree_block_start[t + 1]):
+                went_left[node - first_node] = went
+                if went and blocks == 1:
+                    key |= 1 << (node - first_node)
+            for b in range(tree_block_start[t], tree_block_start[t + 1]):
+                if blocks > 1:
                     key = 0
                     for j in range(block_node_start[b], block_node_start[b + 1]):
                         if went_left[block_node[j]]:
                             key |= 1 << (j - block_node_start[b])
-                    own = block_feature_start[b]
-                    count = block_feature_start[b + 1] - own
-                    at = block_table_start[b] + key * (count + 1)
-                    for k in range(count):
-                        phi[block_feature[own + k]] += table[at + k]
-                    score += table[at + count]
+                own = block_feature_start[b]
+                count = block_feature_start[b + 1] - own
+                at = block_table_start[b] + key * (count + 1)
+                for k in range(count):
+                    phi[block_feature[own + k]] += table[at + k]
+                score += table[at + count]
+            if blocks:
                 continue
             score += _add_leaf_weights(
                 first_node,
