@@ -127,12 +127,14 @@ def global_school_counts(tasks: Sequence[Partition], client: Any = None) -> pd.D
     """Per-(school, year) counts summed over every partition (students are disjoint).
 
     While a local pool's workers are still starting (a run that started the pool, as
-    ``ews score`` does), the counts are made here, partition after partition, instead of
-    waiting for them: the workers' imports take longer than the counts.
+    ``ews score`` does), partitions are counted here, one after another, instead of
+    waiting for them; the pool counts whatever is left once they have started.
     """
-    if isinstance(client, LocalPool) and client.starting:
-        client = None
-    return add_counts(run_tasks(_counts, tasks, client))
+    here: list[pd.DataFrame] = []
+    left = list(tasks)
+    while left and isinstance(client, LocalPool) and client.starting:
+        here.append(_counts(left.pop(0)))
+    return add_counts(here + run_tasks(_counts, left, client))
 
 
 def _counts(task: Partition) -> pd.DataFrame:
