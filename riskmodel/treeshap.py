@@ -691,7 +691,9 @@ class FastTreeShap:
         self.tables = build_tables(booster)
         self.max_tree_nodes = int(np.diff(self.tables.tree_node_start).max(initial=0))
         t = self.tables
-        # The kernel's arrays, in the order it unpacks them.
+        # The kernels' arrays, in the order they unpack them: a plain tuple, which
+        # Numba's dispatcher types in C. A named tuple (read by field, no unpacking)
+        # cost 1.3 us a call, a fifth of one student's explanation.
         self.arrays = (
             t.feature,
             t.threshold,
