@@ -233,11 +233,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "benefit_order": ("ลำดับตามประโยชน์ของการเยี่ยมบ้าน", "Plan by the benefit of a visit"),
     "benefit_order_help": (
         "นอกจากลำดับตามความเสี่ยง คณะกรรมการของโรงเรียนที่เปิดไว้จะเห็นลำดับตามประโยชน์ที่คาดว่าการเยี่ยมบ้าน"
-        "จะช่วยลดโอกาสออกกลางคันได้ (ครอบครัวที่กำลังย้ายออกไม่ได้รับประโยชน์จากการเยี่ยม) ทั้งสองลำดับแสดง"
+        "จะช่วยลดโอกาสออกกลางคันได้ (ครอบครัวที่กำลังย้ายออกไม่ได้รับประโยชน์จากการเยี่ยม และเมื่อผลการเยี่ยมที่ผ่านมา"
+        "แสดงว่าการเยี่ยมช่วยนักเรียนที่มีปัญหาการมาเรียนหรือครอบครัวได้มากกว่า ลำดับนี้นับส่วนนั้นด้วย) ทั้งสองลำดับแสดง"
         "คู่กันพร้อมเหตุผล ลำดับตามความเสี่ยงยังเป็นค่าเริ่มต้น เปิดเฉพาะโรงเรียนที่ท่านได้อ่านผลประมาณแล้ว",
         "Besides the risk order, the committees of the schools turned on here see the students "
         "a home visit is expected to help most (a family about to move away is not helped by "
-        "a visit). Both orders are shown side by side with their reasons; the risk order "
+        "a visit; where past visits show that a visit helps students with attendance or family "
+        "trouble more, the order counts that too). Both orders are shown side by side with "
+        "their reasons; the risk order "
         "stays first. Turn it on for a school once you have read the estimates above.",
     ),
     "benefit_none": (
@@ -334,6 +337,12 @@ INTERVENTIONS = {
     "health_referral": ("ส่งต่อด้านสุขภาพ", "health referral"),
     "external_referral": ("ส่งต่อหน่วยงานภายนอก", "external referral"),
     "other": ("อื่น ๆ", "other"),
+    # The home visit's estimate by group (ews effects' table, training.effects.VISIT_GROUPS)
+    "home_visit.trouble": (
+        "เยี่ยมบ้าน: นักเรียนที่มีปัญหาการมาเรียนหรือครอบครัว",
+        "home visit: attendance or family trouble",
+    ),
+    "home_visit.others": ("เยี่ยมบ้าน: นักเรียนอื่น", "home visit: other students"),
 }
 OUTCOMES = {
     "done": ("สำเร็จ", "done"),

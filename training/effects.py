@@ -10,7 +10,10 @@ horizon, estimated with a doubly robust (augmented inverse-propensity) estimator
   drawn from the weeks in which the term's actions were taken;
 - the propensity of the action and the chance of leaving without it are LightGBM models,
   cross-fitted by student (no student's own row informs its prediction);
-- the interval comes from the estimator's influence function, summed by student.
+- the interval comes from the estimator's influence function, summed by student;
+- the home visit is also estimated within each group of ``riskmodel.benefit`` (students
+  with attendance or family trouble, the others), each against its own group's
+  comparison rows: the benefit order uses both when both intervals exclude no effect.
 
 The estimate is intention-to-treat: a visit that found nobody home counts as a visit.
 It is **too uncertain to use** when there are too few treated students, when the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,12 +36,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from scipy.optimize import brentq
 from sklearn.model_selection import GroupKFold
 
 from core.settings import Settings
 from features.build import feature_ids
 from features.sources import Sources
-from riskmodel.benefit import BENEFIT_FILE, CANNOT_PREVENT, VisitBenefit
+from riskmodel.benefit import BENEFIT_FILE, CANNOT_PREVENT, VisitBenefit, trouble_of
 from riskmodel.registry import EFFECTS_EXPERIMENT, EFFECTS_FILE
 from training.config import TrainConfig
 from training.labels import LabelRules
@@ -55,6 +60,9 @@ MAX_IMBALANCE = 0.5  # largest standardised mean difference after weighting
 FOLDS = 5
 Z = 1.959963984540054
 VISIT = "home_visit"
+# A home visit's estimate within each group of riskmodel.benefit (attendance or family
+# trouble, and the others): rows of the effects table beside the types.
+VISIT_GROUPS = (f"{VISIT}.trouble", f"{VISIT}.others")
 BENEFIT_WEEKS = 4  # the benefit model learns from one Monday in four of each student
 
 
@@ -334,17 +342,45 @@ def study(
     rows = effect_rows(sources, matrix, features, seed)
     kinds = sorted(rows["type"].dropna().unique())
     effects = [estimate(rows, kind, features, seed) for kind in kinds]
-    simulated = simulated_effects(pd.read_csv(truth), rows) if truth is not None else {}
+    trouble = trouble_of(rows[features].to_numpy(dtype=float), features)
+    groups = visit_groups(rows, trouble, features, seed) if VISIT in kinds else []
+    simulated = {}
+    if truth is not None:
+        done = pd.read_csv(truth)
+        simulated = simulated_effects(done, rows)
+        visits = (rows["type"] == VISIT).to_numpy()
+        for group, members in zip(VISIT_GROUPS, (trouble, ~trouble), strict=True):
+            found = simulated_effects(done, rows[visits & members]).get(VISIT)
+            if found is not None:
+                simulated[group] = found
     visit = next((e for e in effects if e.type == VISIT), None)
     inputs = [f for f in model_inputs(TrainConfig.load()) if f in features]
-    benefit, why = fit_visit_benefit(sources, matrix, rows, inputs, visit, horizon_days, seed)
-    return EffectsReport(effects, simulated, len(rows), None, benefit, why)
+    benefit, why = fit_visit_benefit(
+        sources.exits, matrix, rows, inputs, visit, horizon_days, seed, groups
+    )
+    return EffectsReport(effects + groups, simulated, len(rows), None, benefit, why)
 
 
-def addressable_labels(sources: Sources, matrix: pd.DataFrame, horizon_days: int) -> np.ndarray:
+def visit_groups(
+    rows: pd.DataFrame, trouble: np.ndarray, features: list[str], seed: int = 0
+) -> list[Effect]:
+    """The home visit's estimate among students with attendance or family trouble and
+    among the others (each against the comparison rows of its own group)."""
+    comparison = rows["type"].isna().to_numpy()
+    visits = (rows["type"] == VISIT).to_numpy()
+    found = []
+    for group, members in zip(VISIT_GROUPS, (trouble, ~trouble), strict=True):
+        sample = rows[(visits | comparison) & members].reset_index(drop=True)
+        found.append(dataclasses.replace(estimate(sample, VISIT, features, seed), type=group))
+    return found
+
+
+def addressable_labels(
+    exits: pd.DataFrame | None, matrix: pd.DataFrame, horizon_days: int
+) -> np.ndarray:
     """1 where a row's student left within the horizon for a reason a visit can address:
-    every dropout label except a recorded dropout whose reason a visit cannot change."""
-    exits = sources.exits
+    every dropout label except a recorded dropout (``exits``) whose reason a visit cannot
+    change."""
     label = matrix["label"].to_numpy(dtype=float)
     if exits is None or exits.empty or "reason_code" not in exits:
         return label
@@ -362,19 +398,22 @@ def addressable_labels(sources: Sources, matrix: pd.DataFrame, horizon_days: int
 
 
 def fit_visit_benefit(
-    sources: Sources,
+    exits: pd.DataFrame | None,
     matrix: pd.DataFrame,
     rows: pd.DataFrame,
     features: list[str],
     visit: Effect | None,
     horizon_days: int,
     seed: int = 0,
+    groups: Sequence[Effect] = (),
 ) -> tuple[VisitBenefit | None, str]:
     """The benefit model of ``riskmodel.benefit``, when the visits' estimate supports one.
 
     The addressable chance is learnt from student-terms with no action at all (the chance
-    without help); the visit's log-odds effect from the visited students, against that
-    chance (they are not among the rows it learnt from).
+    without help). A visit's log-odds effect is the shift that gives the visited students'
+    addressable chances (they are not among the rows it learnt from) the doubly robust
+    estimate of what visits did for them; one per group of ``groups`` (``visit_groups``)
+    when every group's interval excludes no effect, else one for everyone.
     """
     if visit is None or not visit.usable or visit.high is None or visit.effect is None:
         why = visit.why if visit is not None else "no home visit is recorded"
@@ -385,7 +424,7 @@ def fit_visit_benefit(
             f"({visit.low:+.3f} to {visit.high:+.3f})"
         )
     mature = matrix[matrix["mature"].astype(bool)]
-    addressable = pd.Series(addressable_labels(sources, mature, horizon_days), mature.index)
+    addressable = pd.Series(addressable_labels(exits, mature, horizon_days), mature.index)
     acted = rows[rows["type"].notna()]
     helped = set(zip(acted["student_id"], acted["academic_year"], acted["term"], strict=True))
     keys = zip(mature["student_id"], mature["academic_year"], mature["term"], strict=True)
@@ -395,14 +434,15 @@ def fit_visit_benefit(
         learn[features].to_numpy(dtype=float), addressable[learn.index].to_numpy(), seed
     )
     visited = rows[rows["type"] == VISIT]
-    labels = addressable_labels(sources, visited, horizon_days)
-    chance = np.clip(chance_of(model, visited[features].to_numpy(dtype=float)), 1e-6, 1 - 1e-6)
-    tau = _log_odds_shift(np.log(chance / (1 - chance)), labels)
-    if not tau < 0:
-        return None, (
-            f"no benefit order: among the visited, a visit's effect on leaving for a reason "
-            f"it can address is {tau:+.2f} in log-odds (not below 0)"
-        )
+    inputs = visited[features].to_numpy(dtype=float)
+    chance = chance_of(model, inputs)
+    tau = matching_shift(chance, visit.effect)
+    trouble_tau, told = None, _groups_untold(groups)
+    if not told:
+        trouble = trouble_of(inputs, features)
+        effect = {e.type: e.effect for e in groups if e.effect is not None}
+        trouble_tau = matching_shift(chance[trouble], effect[VISIT_GROUPS[0]])
+        tau = matching_shift(chance[~trouble], effect[VISIT_GROUPS[1]])
     benefit = VisitBenefit(
         features=features,
         model=model.booster_.model_to_string(),
@@ -412,11 +452,36 @@ def fit_visit_benefit(
         high=visit.high,
         horizon_days=horizon_days,
         made_at=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M"),
+        trouble_log_odds_effect=trouble_tau,
     )
+    if trouble_tau is not None:
+        return benefit, (
+            f"benefit order available, by group: a visit shifts the log-odds of leaving "
+            f"for a reason it can address by {trouble_tau:+.2f} for students with "
+            f"attendance or family trouble and by {tau:+.2f} for the others (learnt from "
+            f"{len(visited)} visits)"
+        )
     return benefit, (
         f"benefit order available: a visit shifts the log-odds of leaving for a reason it "
-        f"can address by {tau:+.2f} (learnt from {len(visited)} visits)"
+        f"can address by {tau:+.2f} (learnt from {len(visited)} visits); one effect for "
+        f"everyone: {told}"
     )
+
+
+def _groups_untold(groups: Sequence[Effect]) -> str:
+    """Why the groups' estimates cannot be told apart ("" when they can be used)."""
+    if len(groups) != len(VISIT_GROUPS):
+        return "the visits were not estimated by group"
+    for group in groups:
+        name = "students with attendance or family trouble" if group is groups[0] else "others"
+        if not group.usable or group.high is None:
+            return f"the estimate for {name} is not usable ({group.why})"
+        if group.high >= 0:
+            return (
+                f"the interval for {name} does not exclude no effect "
+                f"({group.low:+.3f} to {group.high:+.3f})"
+            )
+    return ""
 
 
 def some_weeks(rows: pd.DataFrame) -> pd.DataFrame:
@@ -426,20 +491,20 @@ def some_weeks(rows: pd.DataFrame) -> pd.DataFrame:
     return kept
 
 
-def _log_odds_shift(offset: np.ndarray, labels: np.ndarray) -> float:
-    """The maximum-likelihood shift of the log-odds ``offset`` that fits ``labels``."""
-    shift = 0.0
-    for _ in range(50):
-        chance = 1 / (1 + np.exp(-(offset + shift)))
-        slope = float((labels - chance).sum())
-        curvature = float((chance * (1 - chance)).sum())
-        if curvature <= 0:
-            break
-        step = slope / curvature
-        shift += step
-        if abs(step) < 1e-10:
-            break
-    return shift
+def matching_shift(chance: np.ndarray, effect: float, bound: float = 10.0) -> float:
+    """The shift of the log-odds of ``chance`` that changes their mean by ``effect``
+    (within ``bound``: an effect beyond what any shift can do gets the bound)."""
+    p = np.clip(chance, 1e-6, 1 - 1e-6)
+    logit = np.log(p / (1 - p))
+
+    def change(shift: float) -> float:
+        return float((1 / (1 + np.exp(-(logit + shift))) - p).mean()) - effect
+
+    if change(-bound) >= 0:
+        return -bound
+    if change(bound) <= 0:
+        return bound
+    return float(brentq(change, -bound, bound, xtol=1e-12))
 
 
 def log_effects(settings: Settings, report: EffectsReport, horizon_days: int) -> str:
@@ -475,6 +540,11 @@ def log_effects(settings: Settings, report: EffectsReport, horizon_days: int) ->
             mlflow.log_artifact(str(path))
             if report.benefit is not None:
                 mlflow.log_metric(f"{VISIT}.benefit_log_odds", report.benefit.log_odds_effect)
+                if report.benefit.trouble_log_odds_effect is not None:
+                    mlflow.log_metric(
+                        f"{VISIT}.trouble.benefit_log_odds",
+                        report.benefit.trouble_log_odds_effect,
+                    )
                 model = Path(folder) / BENEFIT_FILE
                 model.write_text(report.benefit.to_json(), encoding="utf-8")
                 mlflow.log_artifact(str(model))

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from riskmodel.benefit import VisitBenefit
+from riskmodel.benefit import TROUBLE_FLAGS, VisitBenefit
 from schooldata.tables import TABLES, audit_log, list_outcomes, score_runs, student_scores
 from serving import store
 from serving.accounts import User, create_user, find_by_username, set_password
@@ -340,12 +340,13 @@ def _benefit_model(api: Api) -> VisitBenefit:
     return VisitBenefit(
         features=features,
         model=booster.model_to_string(),
-        log_odds_effect=-0.5,
+        log_odds_effect=-0.3,
         effect=-0.01,
         low=-0.02,
         high=-0.002,
         horizon_days=180,
         made_at="2026-01-05 10:00",
+        trouble_log_odds_effect=-1.5,  # a visit helps attendance or family trouble more
     )
 
 
@@ -388,6 +389,10 @@ def test_an_analyst_turns_on_the_benefit_order_and_the_committee_sees_both_order
     expected = benefit.estimate([_inputs(api, s["student_id"], plan["as_of"]) for s in by_benefit])
     assert [round(e.benefit, 9) for e in expected] == [round(g, 9) for g in gains]
     assert plan["benefit_effect"] == pytest.approx(-0.01)
+    reasons = [[r["feature"] for r in s["benefit_reasons"]] for s in by_benefit]
+    assert reasons == [e.drivers for e in expected]
+    flagged = [r for r in reasons if r and r[0] in TROUBLE_FLAGS]
+    assert flagged  # students in trouble come first, the flag as their first reason
 
     page.context.clear_cookies()
     sign_in(page, api.url, api.usernames["committee"], "test-password-of-committee")

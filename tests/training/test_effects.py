@@ -11,16 +11,19 @@ import pandas as pd
 import pytest
 
 from features.sources import Sources
+from riskmodel.benefit import VisitBenefit
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from synth import SynthConfig, generate, write_directory
 from training.effects import (
     MIN_TREATED,
-    _log_odds_shift,
+    VISIT_GROUPS,
     e_value,
     estimate,
     fit_visit_benefit,
+    matching_shift,
     study,
+    visit_groups,
 )
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
@@ -116,12 +119,85 @@ def test_the_e_value_says_how_strong_an_unrecorded_reason_would_need_to_be() -> 
 
 def test_the_visit_shift_is_recovered_and_no_benefit_order_without_a_helpful_visit() -> None:
     rng = np.random.default_rng(0)
-    offset = rng.normal(-2.5, 1.0, 50_000)
-    labels = (rng.random(50_000) < 1 / (1 + np.exp(-(offset - 0.6)))).astype(float)
-    assert _log_odds_shift(offset, labels) == pytest.approx(-0.6, abs=0.05)
+    chance = 1 / (1 + np.exp(-rng.normal(-2.5, 1.0, 50_000)))
+    helped = 1 / (1 + np.exp(-(np.log(chance / (1 - chance)) - 0.6)))
+    assert matching_shift(chance, float((helped - chance).mean())) == pytest.approx(-0.6, abs=1e-9)
+    # More than any shift can do (every chance to zero and beyond): the bound.
+    assert matching_shift(chance, -float(chance.mean()) - 0.01) == -10.0
 
     rows, _ = _records(0.0)
     found = estimate(rows, "home_visit", FEATURES)
-    benefit, why = fit_visit_benefit(None, rows, rows, FEATURES, found, 180)  # type: ignore[arg-type]
+    benefit, why = fit_visit_benefit(None, rows, rows, FEATURES, found, 180)
     assert benefit is None
     assert "does not exclude no effect" in why or "not usable" in why
+
+
+TROUBLE = "attendance_below_80pct_term"
+
+
+def _grouped(trouble_effect: float, other_effect: float, students: int, seed: int = 2):
+    """Records where a visit's effect on the log-odds differs between students with
+    attendance trouble (a flag of ``riskmodel.benefit.TROUBLE_FLAGS``) and the others;
+    the visited are chosen on what the records show. Also the matrix the benefit model
+    learns from (every row mature, one Monday)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(students, 3))
+    flag = (x[:, 0] + rng.normal(0, 0.5, students) > 0.8).astype(float)
+    risk_logit = -3.0 + 0.6 * x[:, 0] + 0.5 * x[:, 1] - 0.4 * x[:, 2] + 0.5 * flag
+    chosen = rng.random(students) < 1 / (1 + np.exp(-(-1.6 + 0.8 * x[:, 0] + 0.6 * flag)))
+    effect = np.where(flag > 0, trouble_effect, other_effect)
+    chance = 1 / (1 + np.exp(-(risk_logit + np.where(chosen, effect, 0.0))))
+    rows = pd.DataFrame(x, columns=FEATURES).assign(
+        **{TROUBLE: flag},
+        student_id=[f"S{i}" for i in range(students)],
+        academic_year=2567,
+        term=1,
+        as_of=pd.Timestamp("2024-06-03"),
+        type=np.where(chosen, "home_visit", None),
+        label=(rng.random(students) < chance).astype(int),
+    )
+    return rows, rows.assign(mature=True)
+
+
+def test_a_visit_that_helps_students_in_trouble_more_orders_them_first() -> None:
+    """With enough visits the estimate by group is used: a student with attendance trouble
+    is put above one without it whose chance of leaving is a little higher."""
+    rows, matrix = _grouped(-1.4, -0.2, 60_000)
+    features = [*FEATURES, TROUBLE]
+    trouble = rows[TROUBLE].to_numpy() > 0
+    groups = visit_groups(rows, trouble, features)
+    visit = estimate(rows, "home_visit", features)
+
+    benefit, why = fit_visit_benefit(None, matrix, rows, features, visit, 180, 0, groups)
+
+    assert [g.type for g in groups] == list(VISIT_GROUPS)
+    assert all(g.high is not None and g.high < 0 for g in groups), groups
+    assert benefit is not None, why
+    assert benefit.trouble_log_odds_effect is not None, why
+    assert "by group" in why
+    assert benefit.trouble_log_odds_effect < benefit.log_odds_effect - 0.5
+    chance = np.array([0.05, 0.06])
+    order = benefit.benefit(chance, np.array([True, False]))
+    assert order[0] > order[1]
+    assert benefit.benefit(chance)[0] < benefit.benefit(chance)[1]  # one effect: by chance
+    # A file written before the groups existed reads as one effect for everyone.
+    old = {k: v for k, v in benefit.__dict__.items() if k != "trouble_log_odds_effect"}
+    assert VisitBenefit(**old).trouble_log_odds_effect is None
+    student = benefit.estimate(
+        [{FEATURES[0]: 1.5, FEATURES[1]: 0.0, FEATURES[2]: 0.0, TROUBLE: 1.0}]
+    )[0]
+    assert student.drivers[0] == TROUBLE  # the reason the visit helps them more
+
+
+def test_groups_the_records_cannot_tell_apart_give_one_effect_and_say_why() -> None:
+    rows, matrix = _grouped(-0.3, -0.3, 6_000)
+    features = [*FEATURES, TROUBLE]
+    groups = visit_groups(rows, rows[TROUBLE].to_numpy() > 0, features)
+    visit = estimate(rows, "home_visit", features)
+
+    benefit, why = fit_visit_benefit(None, matrix, rows, features, visit, 180, 0, groups)
+
+    assert any(g.high is None or g.high >= 0 for g in groups), groups
+    assert benefit is not None, why
+    assert benefit.trouble_log_odds_effect is None
+    assert "one effect for everyone" in why
