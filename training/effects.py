@@ -13,7 +13,7 @@ horizon, estimated with a doubly robust (augmented inverse-propensity) estimator
 - the interval comes from the estimator's influence function, summed by student;
 - the home visit is also estimated within each group of ``riskmodel.benefit`` (students
   with attendance or family trouble, the others), each against its own group's
-  comparison rows: the benefit order uses both when both intervals exclude no effect.
+  comparison rows: the benefit order uses both when the records tell them apart.
 
 The estimate is intention-to-treat: a visit that found nobody home counts as a visit.
 It is **too uncertain to use** when there are too few treated students, when the
@@ -413,7 +413,7 @@ def fit_visit_benefit(
     without help). A visit's log-odds effect is the shift that gives the visited students'
     addressable chances (they are not among the rows it learnt from) the doubly robust
     estimate of what visits did for them; one per group of ``groups`` (``visit_groups``)
-    when every group's interval excludes no effect, else one for everyone.
+    when the two groups' shifts differ at the 95% level, else one for everyone.
     """
     if visit is None or not visit.usable or visit.high is None or visit.effect is None:
         why = visit.why if visit is not None else "no home visit is recorded"
@@ -437,12 +437,16 @@ def fit_visit_benefit(
     inputs = visited[features].to_numpy(dtype=float)
     chance = chance_of(model, inputs)
     tau = matching_shift(chance, visit.effect)
-    trouble_tau, told = None, _groups_untold(groups)
+    trouble_tau, told = None, _groups_unusable(groups)
     if not told:
         trouble = trouble_of(inputs, features)
-        effect = {e.type: e.effect for e in groups if e.effect is not None}
-        trouble_tau = matching_shift(chance[trouble], effect[VISIT_GROUPS[0]])
-        tau = matching_shift(chance[~trouble], effect[VISIT_GROUPS[1]])
+        troubled, others = (
+            _shift_interval(chance[members], group)
+            for group, members in zip(groups, (trouble, ~trouble), strict=True)
+        )
+        told = _not_apart(troubled, others)
+        if not told:
+            trouble_tau, tau = troubled[0], others[0]
     benefit = VisitBenefit(
         features=features,
         model=model.booster_.model_to_string(),
@@ -468,20 +472,41 @@ def fit_visit_benefit(
     )
 
 
-def _groups_untold(groups: Sequence[Effect]) -> str:
-    """Why the groups' estimates cannot be told apart ("" when they can be used)."""
+def _groups_unusable(groups: Sequence[Effect]) -> str:
+    """Why the groups' estimates cannot be used ("" when they can)."""
     if len(groups) != len(VISIT_GROUPS):
         return "the visits were not estimated by group"
     for group in groups:
         name = "students with attendance or family trouble" if group is groups[0] else "others"
-        if not group.usable or group.high is None:
+        if not group.usable or group.effect is None:
             return f"the estimate for {name} is not usable ({group.why})"
-        if group.high >= 0:
-            return (
-                f"the interval for {name} does not exclude no effect "
-                f"({group.low:+.3f} to {group.high:+.3f})"
-            )
     return ""
+
+
+def _shift_interval(chance: np.ndarray, group: Effect) -> tuple[float, float, float]:
+    """A group's estimate and interval as log-odds shifts of its visited students'
+    addressable chances (the shift is monotone in the effect)."""
+    if group.effect is None or group.low is None or group.high is None:
+        raise ValueError(f"{group.type} has no estimate to shift by")
+    return (
+        matching_shift(chance, group.effect),
+        matching_shift(chance, group.low),
+        matching_shift(chance, group.high),
+    )
+
+
+def _not_apart(troubled: tuple[float, float, float], others: tuple[float, float, float]) -> str:
+    """Why the two groups' log-odds effects cannot be told apart ("" when they differ at
+    the 95% level: their difference is more than ``Z`` standard errors from zero)."""
+    errors = [(high - low) / (2 * Z) for _, low, high in (troubled, others)]
+    difference = troubled[0] - others[0]
+    if abs(difference) > Z * math.hypot(*errors):
+        return ""
+    return (
+        f"the records do not tell the groups apart: in log-odds {troubled[0]:+.2f} "
+        f"[{troubled[1]:+.2f}, {troubled[2]:+.2f}] for students with attendance or family "
+        f"trouble against {others[0]:+.2f} [{others[1]:+.2f}, {others[2]:+.2f}] for the others"
+    )
 
 
 def some_weeks(rows: pd.DataFrame) -> pd.DataFrame:
