@@ -619,7 +619,12 @@ def effects(
     if report.simulated:
         columns.insert(4, "simulated")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("type", "use?") else "right")
+        table.add_column(
+            column,
+            justify="left" if column in ("type", "use?") else "right",
+            # Folded, not cut: the home visit's two group rows differ only at the end.
+            overflow="fold" if column == "type" else "ellipsis",
+        )
     for e in report.effects:
         estimate = (
             f"{e.effect:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
