@@ -51,6 +51,9 @@ class Partition:
     schools: tuple[str, ...]
     database_url: str | None = None
     dataset: Path | None = None
+    # About how many students its schools hold (from the dataset's file footers or the
+    # database): runs start the largest partitions first.
+    students: int = 0
 
     def reader(self) -> SourceReader:
         if self.dataset is not None:
@@ -99,14 +102,23 @@ def plan_partitions(
         raise PartitionError("a partitioned run needs a database URL or a dataset path")
     if sizes.empty:
         raise PartitionError("no school has any student")
-    schools = [str(s) for s in sizes.index]
+    sizes.index = sizes.index.map(str)
+    schools = list(sizes.index)
     if schools_per_task is not None:
         groups = [
             schools[i : i + schools_per_task] for i in range(0, len(schools), schools_per_task)
         ]
     else:
         groups = _by_students(sizes, students_per_task)
-    return [Partition(tuple(group), database_url, dataset) for group in groups]
+    return [
+        Partition(tuple(group), database_url, dataset, int(sizes[group].sum())) for group in groups
+    ]
+
+
+def largest_first(tasks: Sequence[Partition]) -> list[int]:
+    """The tasks' positions, largest partition first (ties in their order): on a few
+    workers, a large partition started last would leave the others idle at the end."""
+    return sorted(range(len(tasks)), key=lambda i: -tasks[i].students)
 
 
 def _by_students(sizes: pd.Series, students_per_task: int) -> list[list[str]]:
@@ -146,8 +158,9 @@ def features_by_partition(
 ) -> pd.DataFrame:
     """Feature rows of every enrolled student at ``as_of``, partition by partition."""
     counts = global_school_counts(tasks, client)
+    largest = [tasks[i] for i in largest_first(tasks)]  # rows are sorted below
     parts = [
-        p for p in run_tasks(_features_of, tasks, client, as_of=as_of, counts=counts) if len(p)
+        p for p in run_tasks(_features_of, largest, client, as_of=as_of, counts=counts) if len(p)
     ]
     if not parts:
         return pd.DataFrame()

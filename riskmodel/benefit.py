@@ -27,9 +27,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 BENEFIT_FILE = "visit_benefit.json"  # beside the effects table of an effects run
 CANNOT_PREVENT = (2,)  # DMC reasons a home visit cannot change: the family moved away
@@ -64,6 +67,8 @@ class VisitBenefit:
 
     @cached_property
     def booster(self) -> lgb.Booster:
+        import lightgbm as lgb
+
         return lgb.Booster(model_str=self.model)
 
     def matrix(self, values: Sequence[Mapping[str, float | None]]) -> np.ndarray:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # imported where a booster is made: a second of a scoring worker's start
+    import lightgbm as lgb
 
 MODEL_FILE = "model.txt"
 EVALUATION_MODEL_FILE = "evaluation_model.txt"
@@ -182,6 +184,12 @@ class ModelBundle:
             raise BundleError(f"rows lack model inputs: {', '.join(missing)}")
         return rows[self.features].to_numpy(dtype=float)
 
+    def without_trees(self) -> ModelBundle:
+        """This bundle without its LightGBM boosters, for a worker that explains with
+        tables built from them (``riskmodel.treeshap``): unpickling a booster imports
+        LightGBM, which the worker then never calls."""
+        return replace(self, booster=cast("lgb.Booster", TreesLeftBehind()), evaluation=None)
+
     @property
     def observed_until(self) -> str:
         """The last date whose outcomes the served model learned from."""
@@ -259,7 +267,22 @@ class ModelBundle:
         )
 
 
+class TreesLeftBehind:
+    """Where a bundle sent to a worker had its booster (``ModelBundle.without_trees``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise BundleError(
+            f"this copy of the model was sent without its LightGBM trees (it explains with "
+            f"tables built from them), so it has no {name!r}: load the bundle to use them"
+        )
+
+    def __reduce__(self) -> tuple[type[TreesLeftBehind], tuple[()]]:
+        return TreesLeftBehind, ()
+
+
 def _booster(path: Path) -> lgb.Booster:
+    import lightgbm as lgb
+
     return lgb.Booster(model_str=path.read_text(encoding="utf-8"))
 
 

@@ -70,13 +70,19 @@ def population_stability(expected: np.ndarray, actual: np.ndarray, floor: float 
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def input_counts(bundle: ModelBundle, rows: pd.DataFrame) -> pd.DataFrame:
+def input_counts(
+    bundle: ModelBundle, rows: pd.DataFrame, raw_scores: np.ndarray | None = None
+) -> pd.DataFrame:
     """Per model input (and the model's score), term and week of term: rows, missing
-    values and the count in each of the reference's bins. Counts of parts add up."""
+    values and the count in each of the reference's bins. Counts of parts add up.
+
+    ``raw_scores``: the model's raw score of each row, when the caller has it already.
+    """
     if rows.empty or not bundle.distribution:
         return pd.DataFrame(columns=COUNT_COLUMNS)
     if SCORE in bundle.distribution:
-        rows = rows.assign(**{SCORE: bundle.raw_score(rows)})
+        score = bundle.raw_score(rows) if raw_scores is None else raw_scores
+        rows = rows.assign(**{SCORE: score})
     terms, weeks = term_week(rows)
     records = []
     for feature, by_term in bundle.distribution.items():

@@ -47,6 +47,15 @@ class Explainer:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
+    def travelling(self) -> Explainer:
+        """A copy to send to workers: without the LightGBM trees when the tables built
+        from them explain (``ModelBundle.without_trees``), else this one."""
+        if self.fast is None:
+            return self
+        copy = Explainer.__new__(Explainer)
+        copy.__setstate__(self.__getstate__() | {"bundle": self.bundle.without_trees()})
+        return copy
+
     def explain(self, matrix: np.ndarray) -> Explanation:
         if self.fast is not None:
             raw, contributions = self.fast.explain(matrix)

@@ -35,11 +35,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import factorial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numba
 import numpy as np
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 ZERO_THRESHOLD = 1e-35

@@ -23,7 +23,7 @@ from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.freshness import COLUMNS as FRESHNESS_COLUMNS
 from features.freshness import school_freshness
-from features.partitions import Partition, global_school_counts
+from features.partitions import Partition, global_school_counts, largest_first
 from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
 from riskmodel.drift import COUNT_COLUMNS, compare, input_counts
@@ -51,6 +51,12 @@ class Scorer:
         self.catalog: dict[str, FeatureSpec] = specs_from_entries(bundle.catalog)
         self.medians: dict[str, float] = bundle.metadata.get("medians", {})
         self.reason_rules = ReasonRules.of(bundle.features, self.catalog, self.medians)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to the workers of a run: scoring there needs the explainer's tables, not
+        # the LightGBM trees, whose unpickling alone would import LightGBM in each worker.
+        explainer = self.explainer.travelling()
+        return self.__dict__ | {"bundle": explainer.bundle, "explainer": explainer}
 
     @property
     def features(self) -> list[str]:
@@ -230,7 +236,7 @@ def weekly_run(
             else:
                 scored = score_rows(scorer, rows, on_progress)
                 keys, results = scored[RANK_COLUMNS], Results([scored])
-            counts = input_counts(scorer.bundle, rows)
+            counts = input_counts(scorer.bundle, rows, _raw_scores(keys))
             timings["score_and_explain"] = time.perf_counter() - started
         else:
             school_counts = global_school_counts(partitions, client)
@@ -333,7 +339,10 @@ def _spool_partitions(
     fresh: list[pd.DataFrame] = []
     counts: list[pd.DataFrame] = []
     work = {"features": 0.0, "score_and_explain": 0.0}
-    for i, part in each_result(score_partition, partitions, client, on_progress, **shared):
+    order = largest_first(partitions)
+    started = [partitions[i] for i in order]
+    for j, part in each_result(score_partition, started, client, on_progress, **shared):
+        i = order[j]
         for stage in work:
             work[stage] += part.seconds[stage]
         fresh.append(part.schools)
@@ -408,7 +417,13 @@ def score_partition(
     started = time.perf_counter()
     scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame()
     seconds["score_and_explain"] = time.perf_counter() - started
-    return PartitionResult(scored, seconds, fresh, input_counts(scorer.bundle, rows))
+    counts = input_counts(scorer.bundle, rows, _raw_scores(scored))
+    return PartitionResult(scored, seconds, fresh, counts)
+
+
+def _raw_scores(scored: pd.DataFrame) -> np.ndarray | None:
+    """The scored rows' raw scores, in their order (None: nobody scored)."""
+    return scored["raw_score"].to_numpy(dtype=float) if len(scored) else None
 
 
 def _rank(scored: pd.DataFrame, tiers: TierPolicy) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from features.partitions import (
     PartitionError,
     features_by_partition,
     global_school_counts,
+    largest_first,
     plan_partitions,
 )
 from features.school_context import add_counts, school_year_counts
@@ -55,6 +56,11 @@ def test_tasks_are_planned_by_students_each_school_once_in_order(
     assert all(h + sizes[s] > limit for h, s in zip(held, first_of_next, strict=False))
     one_each = plan_partitions(synthetic_engine.url.render_as_string(), None, students_per_task=1)
     assert [t.schools for t in one_each] == [(s,) for s in sizes.index]
+    # Each task knows its size; a run starts the largest first (ties in plan order).
+    assert [t.students for t in one_each] == list(sizes)
+    order = largest_first(one_each)
+    assert sorted(order) == list(range(len(one_each)))
+    assert [one_each[i].students for i in order] == sorted(sizes, reverse=True)
 
 
 def test_school_counts_over_disjoint_students_add_up(synthetic_sources: Sources) -> None:

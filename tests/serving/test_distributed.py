@@ -3,6 +3,9 @@ turn, equals the whole run."""
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +22,8 @@ from schooldata.tables import TABLES
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY
 from tests.serving.conftest import WEEKS, Api, assert_same_run, copy_without_runs, stored_run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ingest_with_dataset(directory: Path, folder: Path) -> tuple[sa.Engine, Path]:
@@ -159,3 +164,43 @@ def test_a_visit_recorded_in_the_service_reaches_a_run_from_the_dataset(
 
     assert after.loc[student, "days_since_home_visit"] == 3
     assert after.loc[student, "interventions_90d"] == before.loc[student, "interventions_90d"] + 1
+
+
+def test_a_scorer_sent_to_workers_scores_the_same_without_lightgbm(
+    api: Api, synthetic_engine: sa.Engine
+) -> None:
+    """Workers explain with the tables built from the trees: the scorer they receive
+    leaves the boosters behind, so unpickling it never imports LightGBM (a second of each
+    worker's start), and it scores exactly as the one here."""
+    from serving.scoring import score_rows
+
+    tasks = plan_partitions(synthetic_engine.url.render_as_string(), None, schools_per_task=2)
+    rows = features_by_partition(tasks[:1], pd.Timestamp(WEEKS[-1]))
+    here = score_rows(api.scorer, rows)
+    program = (
+        "import pickle, sys\n"
+        "scorer, rows = pickle.loads(sys.stdin.buffer.read())\n"
+        "from serving.scoring import score_rows\n"
+        "scored = score_rows(scorer, rows)\n"
+        "loaded = [m for m in ('lightgbm', 'sklearn') if m in sys.modules]\n"
+        "try:\n"
+        "    scorer.bundle.booster.predict\n"
+        "    left = 'the booster travelled'\n"
+        "except Exception as error:\n"
+        "    left = str(error)\n"
+        "sys.stdout.buffer.write(pickle.dumps((scored, loaded, left)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        input=pickle.dumps((api.scorer, rows)),
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
+    )
+    there, loaded, left = pickle.loads(done.stdout)  # noqa: S301 (our own child's output)
+
+    assert loaded == []
+    assert "sent without its LightGBM trees" in left
+    pd.testing.assert_frame_equal(there, here)
+    # The scorer here keeps its trees.
+    assert api.scorer.bundle.booster.num_trees() > 0
