@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any
 
+import dask
 import pytest
 
 from core.cluster import local_pool, run_tasks
@@ -51,17 +52,19 @@ def _worker_start() -> dict[str, Any]:
         "trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
         "threads": (os.environ.get("OMP_NUM_THREADS"), os.environ.get("NUMBA_NUM_THREADS")),
         "preloaded": "features.build" in sys.modules,
+        "profiling": dask.config.get("distributed.worker.profile.enabled"),
     }
 
 
 def test_a_local_clusters_workers_share_the_cores_keep_glibcs_malloc_and_import_their_code(
     dask_cluster_client: Any,
 ) -> None:
-    # Dask's MALLOC_TRIM_THRESHOLD_ made every feature task half as slow again; each
-    # worker's threads get its share of the cores.
+    # Dask's MALLOC_TRIM_THRESHOLD_ made every feature task half as slow again, and its
+    # statistical profiler a tenth; each worker's threads get its share of the cores.
     started = dask_cluster_client.run(_worker_start)
     assert len(started) == 2
     share = str(max(1, (os.cpu_count() or 1) // 2))
     assert all(
-        s == {"trim": None, "threads": (share, share), "preloaded": True} for s in started.values()
+        s == {"trim": None, "threads": (share, share), "preloaded": True, "profiling": False}
+        for s in started.values()
     ), started
