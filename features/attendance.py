@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from features.asof import as_ns, latest_rows
+from features.asof import as_ns, shared_codes, stream_order
 
 WINDOW_DAYS = 20  # school days: about four weeks
 ABSENT = ("absent", "sick_leave", "personal_leave")
@@ -24,148 +24,165 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
         Counts over the last 20 and the 20 before that school days, over the term to
         date, the current and the longest streak this term, and the last present day.
     """
-    order = _by_student_and_date(attendance)
-    students = np.asarray(attendance["student_id"])[order]
-    dates = as_ns(attendance["date"])[order]
-    status = attendance["status"]
-    absent = status.isin(ABSENT).to_numpy()[order]
-    present = status.isin(PRESENT).to_numpy()[order]
-    stream = _Streams(students)
-    # Running counts along each student's stream, read only at the rows the queries need.
-    cum_absent = stream.cumsum(absent)
-    cum_unexplained = stream.cumsum((status == "absent").to_numpy()[order])
-    cum_late = stream.cumsum((status == "late").to_numpy()[order])
-    streak = stream.streak(absent)
-    at = _Rows(stream, latest_rows(students, dates, queries["student_id"], queries["as_of"]))
-    before_term = _Rows(
-        stream,
-        latest_rows(
-            students, dates, queries["student_id"], queries["term_start"], strictly_before=True
-        ),
+    dates = _dates(attendance["date"])
+    if np.isnat(dates).any():  # the contract requires a date: an undated row has no place
+        attendance, dates = attendance[~np.isnat(dates)], dates[~np.isnat(dates)]
+    keys, query_keys = shared_codes(attendance["student_id"], queries["student_id"])
+    # Each student's records a stream in date order (a stable sort: ties keep theirs).
+    order = stream_order(keys, dates)
+    as_of, term_start = as_ns(queries["as_of"]), as_ns(queries["term_start"])
+    unit = _exact_unit(dates.dtype, as_of, term_start)
+    values, last_present = _at_dates(
+        keys[order],
+        dates.astype(unit, copy=False).view(np.int64)[order],
+        _kinds(attendance["status"])[order],
+        query_keys,
+        as_of.astype(unit).view(np.int64),
+        term_start.astype(unit).view(np.int64),
     )
-    has_records = at.found
-    position_at = at.position()
-    days_20 = np.minimum(position_at, WINDOW_DAYS)
-    days_prev_20 = np.clip(position_at - WINDOW_DAYS, 0, WINDOW_DAYS)
-    absent_at, lag20_absent = at.value(cum_absent), at.back(cum_absent, WINDOW_DAYS)
-    last_present = np.full(len(queries), np.datetime64("NaT"), dtype=dates.dtype)
-    last_present[has_records] = stream.last_where(present, dates, at.rows[has_records])
-    columns = {
-        "has_records": has_records,
-        "days_20": days_20,
-        "absent_20": absent_at - lag20_absent,
-        "late_20": at.value(cum_late) - at.back(cum_late, WINDOW_DAYS),
-        "days_prev_20": days_prev_20,
-        "absent_prev_20": lag20_absent - at.back(cum_absent, 2 * WINDOW_DAYS),
-        "term_days": position_at - before_term.position(),
-        "term_absent": absent_at - before_term.value(cum_absent, 0.0),
-        "term_unexplained": at.value(cum_unexplained) - before_term.value(cum_unexplained, 0.0),
-        "streak": at.value(streak),
-        "longest_streak_term": _longest_streak_in_term(stream, streak, before_term, at),
-        "last_present": last_present,
-        "as_of": queries["as_of"].to_numpy(),
-    }
+    columns: dict[str, np.ndarray] = dict(zip(_STATE, values.T, strict=True))
+    columns["has_records"] = ~np.isnan(columns.pop("found"))
+    columns["last_present"] = last_present.view(unit).astype("datetime64[ns]")
+    columns["as_of"] = queries["as_of"].to_numpy()
     return pd.DataFrame(columns, index=queries.index)
 
 
-class _Rows:
-    """One row of the sorted records per query (-1: the student has none by then)."""
-
-    def __init__(self, stream: _Streams, rows: np.ndarray) -> None:
-        self.stream = stream
-        self.found = rows >= 0
-        self.rows = np.maximum(rows, 0)
-
-    def value(self, values: np.ndarray, missing: float = np.nan) -> np.ndarray:
-        """``values`` at each query's row (``missing`` where none)."""
-        if not len(values):
-            return np.full(len(self.rows), missing)
-        return np.where(self.found, values[self.rows], missing)
-
-    def position(self) -> np.ndarray:
-        """How many rows the student's stream holds up to each query's row (0: none)."""
-        return self.value(self.stream.position + 1, 0.0)
-
-    def back(self, cumulative: np.ndarray, rows: int) -> np.ndarray:
-        """``cumulative`` ``rows`` rows before each query's row in the same stream (0 before
-        the stream's start, NaN where the query has no row)."""
-        if not len(cumulative):
-            return np.full(len(self.rows), np.nan)
-        far_enough = self.stream.position[self.rows] >= rows
-        earlier = np.where(far_enough, cumulative[np.maximum(self.rows - rows, 0)], 0)
-        return np.where(self.found, earlier, np.nan)
-
-
-class _Streams:
-    """Rows sorted by student and date, each student's rows a stream: counts along it.
-
-    Integer arithmetic on whole arrays: the same counts as a group-by, in a fraction of
-    the time.
-    """
-
-    def __init__(self, students: np.ndarray) -> None:
-        n = len(students)
-        self.first = np.r_[True, students[1:] != students[:-1]] if n else np.zeros(0, bool)
-        self.index = np.arange(n)
-        self.start = np.maximum.accumulate(np.where(self.first, self.index, 0))
-        self.position = self.index - self.start  # 0 on a student's first row
-
-    def cumsum(self, flags: np.ndarray) -> np.ndarray:
-        """Running count of ``flags`` along each stream."""
-        total: np.ndarray = np.cumsum(flags, dtype=np.int64)
-        before: np.ndarray = total - flags  # the count before each row
-        counts: np.ndarray = total - before[self.start]
-        return counts
-
-    def streak(self, absent: np.ndarray) -> np.ndarray:
-        """Consecutive absent rows ending at each row, counted from the stream's start."""
-        reset = np.maximum.accumulate(np.where(~absent | self.first, self.index, 0))
-        return np.where(absent, self.index - reset + absent[reset], 0)
-
-    def last_where(self, flags: np.ndarray, dates: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The latest date at or before each of ``rows`` where ``flags`` holds in its stream
-        (NaT: none yet)."""
-        last = np.maximum.accumulate(np.where(flags, self.index, -1))[rows]
-        found = (last >= self.start[rows]) & (last >= 0)
-        result = np.full(len(rows), np.datetime64("NaT"), dtype=dates.dtype)
-        result[found] = dates[last[found]]
-        return result
+# What ``_at_dates`` gives for each query, in its columns' order ("found": NaN if the
+# student has no record by the date, else 1).
+_STATE = (
+    "found",
+    "days_20",
+    "absent_20",
+    "late_20",
+    "days_prev_20",
+    "absent_prev_20",
+    "term_days",
+    "term_absent",
+    "term_unexplained",
+    "streak",
+    "longest_streak_term",
+)
+# Each status as a small number: what the counts need to know of it.
+_OTHER, _UNEXPLAINED, _LEAVE, _PRESENT, _LATE = range(5)
+_KIND = {
+    "absent": _UNEXPLAINED,
+    "sick_leave": _LEAVE,
+    "personal_leave": _LEAVE,
+    "present": _PRESENT,
+    "late": _LATE,
+}
+_NAT = np.iinfo(np.int64).min
+_WIDTH = len(_STATE)
 
 
-def _by_student_and_date(frame: pd.DataFrame) -> np.ndarray:
-    """Row order by student, then date, ties in their order (a stable sort)."""
-    students = np.asarray(frame["student_id"])
-    if students.dtype.kind not in "iu":
-        students, _ = pd.factorize(students, sort=True)
-    return np.lexsort((as_ns(frame["date"]), students))
+def _dates(values: pd.Series) -> np.ndarray:
+    """Record dates as datetime64 in their own unit (no conversion of millions of rows)."""
+    dates = values.to_numpy()
+    return dates if dates.dtype.kind == "M" else as_ns(values)
 
 
-def _longest_streak_in_term(
-    stream: _Streams, streak: np.ndarray, before_term: _Rows, at: _Rows
-) -> np.ndarray:
-    """The longest run of absences from each query's term start to its as-of date.
+def _exact_unit(unit: np.dtype, *days: np.ndarray) -> np.dtype:
+    """The records' date unit, when every query date is exact in it (comparing in it
+    then converts thousands of query dates, not millions of records); else nanoseconds."""
+    for values in days:
+        if not ((values.astype(unit) == values) | np.isnat(values)).all():
+            return np.dtype("datetime64[ns]")
+    return unit
 
-    Streaks are counted from the term's first day: a run that began before the term is
-    cut at the term start, as the student's term record shows it.
-    """
-    if not len(streak):
-        return np.zeros(len(at.rows))
-    # The student's first row in the term: after the last one before it, else their first.
-    first = np.where(before_term.found, before_term.rows + 1, stream.start[at.rows])
-    last = np.where(at.found, at.rows, -1)  # -1: no row, an empty term
-    return _longest_runs(streak, first, last)
+
+def _kinds(status: pd.Series) -> np.ndarray:
+    """Each record's status as a ``_KIND`` number (categories looked up once)."""
+    if isinstance(status.dtype, pd.CategoricalDtype):
+        per_category = np.array(
+            [_KIND.get(c, _OTHER) for c in status.cat.categories] + [_OTHER], dtype=np.int8
+        )
+        kinds: np.ndarray = per_category[status.cat.codes.to_numpy()]  # -1: the last, other
+        return kinds
+    return status.map(_KIND).fillna(_OTHER).to_numpy(dtype=np.int8)
 
 
 @numba.njit(cache=True)
-def _longest_runs(streak: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """For each query, the largest streak over rows ``first`` to ``last``, a streak cut
-    to the rows since ``first``."""
-    longest = np.zeros(len(first))
-    for query in range(len(first)):
-        start = first[query]
-        for row in range(start, last[query] + 1):
-            longest[query] = max(longest[query], min(streak[row], row - start + 1))
-    return longest
+def _at_dates(
+    keys: np.ndarray,
+    dates: np.ndarray,
+    kinds: np.ndarray,
+    query_keys: np.ndarray,
+    as_of: np.ndarray,
+    term_start: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One pass along the records sorted by student and date, then each query's values
+    (``_STATE``) and last present day (NaT: none).
+
+    A query's row is its student's latest record on or before the as-of date; windows
+    count the 20 and the 40 rows up to it, the term the rows after the student's latest
+    record before the term start. A streak is the run of absences ending at a row,
+    counted from the stream's start; this term's longest is cut at the term's first row.
+    """
+    n = len(keys)
+    absent = np.zeros(n + 1, np.int32)  # running counts along each stream, 0 before it
+    unexplained = np.zeros(n + 1, np.int32)
+    late = np.zeros(n + 1, np.int32)
+    streak = np.zeros(n, np.int32)
+    for i in range(n):
+        kind = kinds[i]
+        away = kind == _UNEXPLAINED or kind == _LEAVE
+        if i > 0 and keys[i] == keys[i - 1]:  # counts up to row i are at i + 1
+            absent[i + 1] = absent[i] + away
+            unexplained[i + 1] = unexplained[i] + (kind == _UNEXPLAINED)
+            late[i + 1] = late[i] + (kind == _LATE)
+            streak[i] = streak[i - 1] + 1 if away else 0
+        else:  # a student's first row
+            absent[i + 1] = away
+            unexplained[i + 1] = kind == _UNEXPLAINED
+            late[i + 1] = kind == _LATE
+            streak[i] = 1 if away else 0
+    values = np.full((len(query_keys), _WIDTH), np.nan)
+    last_present = np.full(len(query_keys), _NAT, np.int64)
+    for q in range(len(query_keys)):
+        lo = np.searchsorted(keys, query_keys[q], side="left")
+        hi = np.searchsorted(keys, query_keys[q], side="right")
+        at = -1
+        if as_of[q] != _NAT:
+            at = lo + np.searchsorted(dates[lo:hi], as_of[q], side="right") - 1
+        before_term = -1
+        if term_start[q] != _NAT:
+            before_term = lo + np.searchsorted(dates[lo:hi], term_start[q], side="left") - 1
+        found_before = before_term >= lo
+        row = values[q]
+        term_absent_before = absent[before_term + 1] if found_before else 0
+        term_unexplained_before = unexplained[before_term + 1] if found_before else 0
+        days_before = before_term - lo + 1 if found_before else 0
+        if at < lo:  # no record by the date
+            row[1] = 0.0
+            row[4] = 0.0
+            row[6] = -days_before
+            row[10] = 0.0
+            continue
+        position = at - lo + 1  # the student's rows up to the date
+        # Absences up to the row one window and two windows back (0: before the stream).
+        absent_back = absent[at + 1 - WINDOW_DAYS] if position > WINDOW_DAYS else 0
+        late_back = late[at + 1 - WINDOW_DAYS] if position > WINDOW_DAYS else 0
+        absent_back_2 = absent[at + 1 - 2 * WINDOW_DAYS] if position > 2 * WINDOW_DAYS else 0
+        row[0] = 1.0
+        row[1] = min(position, WINDOW_DAYS)
+        row[2] = absent[at + 1] - absent_back
+        row[3] = late[at + 1] - late_back
+        row[4] = min(max(position - WINDOW_DAYS, 0), WINDOW_DAYS)
+        row[5] = absent_back - absent_back_2
+        row[6] = position - days_before
+        row[7] = absent[at + 1] - term_absent_before
+        row[8] = unexplained[at + 1] - term_unexplained_before
+        row[9] = streak[at]
+        first_in_term = before_term + 1 if found_before else lo
+        longest = 0
+        for r in range(first_in_term, at + 1):
+            longest = max(longest, min(streak[r], r - first_in_term + 1))
+        row[10] = longest
+        for r in range(at, lo - 1, -1):
+            if kinds[r] == _PRESENT or kinds[r] == _LATE:
+                last_present[q] = dates[r]
+                break
+    return values, last_present
 
 
 def _rate(count: pd.Series, days: pd.Series) -> pd.Series:

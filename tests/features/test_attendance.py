@@ -79,3 +79,85 @@ def test_streak_before_the_term_does_not_count_as_this_terms_longest() -> None:
 
     assert a.absence_streak_longest_term(s).iloc[0] == 2  # 16 and 19 May: in term from 16 May
     assert a.absence_rate_term(s).iloc[0] == pytest.approx(2 / 4)  # 16, 19, 20, 21 May
+
+
+def _plain_reading(records: pd.DataFrame, query: pd.Series) -> dict[str, object]:
+    """One query's state read straight off the student's record, row by row."""
+    mine = records[records["student_id"] == query["student_id"]].sort_values("date", kind="stable")
+    status = mine["status"].astype(object).tolist()
+    dates = list(mine["date"])
+    upto = [i for i, d in enumerate(dates) if d <= query["as_of"]]
+    before = [i for i, d in enumerate(dates) if d < query["term_start"]]
+    away = [s in a.ABSENT for s in status]
+    state: dict[str, object] = {
+        "has_records": bool(upto),
+        "days_20": float(min(len(upto), a.WINDOW_DAYS)),
+        "days_prev_20": float(min(max(len(upto) - a.WINDOW_DAYS, 0), a.WINDOW_DAYS)),
+        "term_days": float(len(upto) - len(before)),
+        "longest_streak_term": 0.0,
+        "last_present": pd.NaT,
+    }
+    if not upto:
+        return state | dict.fromkeys(
+            ("absent_20", "late_20", "absent_prev_20", "term_absent", "term_unexplained", "streak"),
+            np.nan,
+        )
+    window, previous = upto[-a.WINDOW_DAYS :], upto[-2 * a.WINDOW_DAYS : -a.WINDOW_DAYS]
+    streak = 0
+    for i in upto:
+        streak = streak + 1 if away[i] else 0
+    longest = run = 0
+    for i in upto[len(before) :]:  # this term's rows; a run from before the term is cut
+        run = run + 1 if away[i] else 0
+        longest = max(longest, run)
+    present = [dates[i] for i in upto if status[i] in a.PRESENT]
+    return state | {
+        "absent_20": float(sum(away[i] for i in window)),
+        "late_20": float(sum(status[i] == "late" for i in window)),
+        "absent_prev_20": float(sum(away[i] for i in previous)),
+        "term_absent": float(sum(away[i] for i in upto) - sum(away[i] for i in before)),
+        "term_unexplained": float(
+            sum(status[i] == "absent" for i in upto) - sum(status[i] == "absent" for i in before)
+        ),
+        "streak": float(streak),
+        "longest_streak_term": float(longest),
+        "last_present": present[-1] if present else pd.NaT,
+    }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_state_is_what_a_plain_reading_of_each_record_gives(seed: int) -> None:
+    # Random records: repeated days, statuses the counts do not know, missing ones, dates
+    # with a time of day, records as categories, queries before any record, with no
+    # date, or whose term starts after the date.
+    rng = np.random.default_rng(seed)
+    statuses = ["absent", "sick_leave", "personal_leave", "present", "late", "holiday", None]
+    start = pd.Timestamp("2025-01-06")
+    rows = []
+    for student in ["A", "B", "C", "D"]:
+        days = np.sort(rng.integers(0, 150, rng.integers(0, 120)))
+        rows += [(student, start + pd.Timedelta(days=int(d)), rng.choice(statuses)) for d in days]
+    records = pd.DataFrame(rows, columns=["student_id", "date", "status"])
+    records = records.sample(frac=1, random_state=seed).reset_index(drop=True)
+    if seed % 2:
+        records = records.astype({"student_id": "category", "status": "category"})
+        records["date"] = records["date"].astype("datetime64[s]")
+    if seed == 4:
+        records["date"] += pd.to_timedelta(rng.integers(0, 24, len(records)), "h")
+    queries = pd.DataFrame(
+        {
+            "student_id": rng.choice(["A", "B", "C", "D", "E"], 40),
+            "as_of": start + pd.to_timedelta(rng.integers(-5, 160, 40), "D"),
+            "term_start": start + pd.to_timedelta(rng.integers(-10, 170, 40), "D"),
+        }
+    )
+    queries.loc[0, "as_of"] = pd.NaT
+
+    state = a.attendance_state(records, queries)
+
+    for i, query in queries.iterrows():
+        expected = _plain_reading(records, query)
+        last_present, found = expected.pop("last_present"), state.loc[i, "last_present"]
+        assert found == last_present or (pd.isna(found) and pd.isna(last_present)), (seed, i)
+        got = state.loc[i, list(expected)].to_dict()
+        assert got == pytest.approx(expected, rel=0, abs=0, nan_ok=True), (seed, i)
