@@ -77,9 +77,14 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     if not frames:
         return pd.DataFrame(columns=POPULATION_COLUMNS)
     pairs = pd.concat(frames, ignore_index=True)
-    if isinstance(pairs["student_id"].dtype, pd.CategoricalDtype):
-        # Read as categories (a dataset): as text here, where rows are sorted and handed on.
-        pairs["student_id"] = pairs["student_id"].astype("str")
+    # Read as categories (a dataset): as text here, where rows are sorted and handed on.
+    text = [
+        c
+        for c in POPULATION_COLUMNS
+        if c in pairs and isinstance(pairs[c].dtype, pd.CategoricalDtype)
+    ]
+    if text:
+        pairs = pairs.astype(dict.fromkeys(text, "str"))
     exits = sources.exits[["student_id", "exit_date"]]
     # The latest exit on or before the as-of date; excluded when it falls in this term.
     last_exit = latest_at(exits, "exit_date", pairs["student_id"], pairs["as_of"])["exit_date"]

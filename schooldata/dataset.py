@@ -45,12 +45,21 @@ STUDENT_COLUMNS = ["student_id", "school_id", "sex", "birth_date", "nationality"
 KEYS = {source.name: list(source.key) for source in SOURCES}
 # Sources the service also writes to the operational database.
 SERVICE_WRITES = ("interventions",)
-# Student IDs and codes read as dictionaries: a student filter tests each distinct ID
-# once, not each of a school's millions of attendance rows, and they reach pandas as
-# categories (strings once per row group, integer codes per row).
-DICTIONARY_IDS = ds.ParquetFileFormat(
-    read_options=ds.ParquetReadOptions(dictionary_columns={"student_id", "status", "grade"})
-)
+# The text columns of records about students (their IDs, codes, school and advisor IDs,
+# answers) read as dictionaries: a student filter tests each distinct ID once, not each
+# of a school's millions of attendance rows, and they reach pandas as categories
+# (strings once per row group, integer codes per row), which is what the features make
+# of text anyway (``features.build``). Schools and the calendar are read as text.
+FORMATS = {
+    name: ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(
+            dictionary_columns={c.name for c in table.c if isinstance(c.type, sa.String)}
+            if "student_id" in table.c
+            else set()
+        )
+    )
+    for name, table in TABLES.items()
+}
 # Daily records are read from a date on (``Sources.for_weekly_run``): written in that
 # date's order, in row groups small enough that the old ones can be skipped whole.
 DATED = {"attendance": "date", "assessments": "date"}
@@ -143,7 +152,7 @@ class DatasetReader:
             return typed_frame(pd.DataFrame({c: [] for c in wanted}), table)[wanted]
         dataset = ds.dataset(
             [str(f) for f in files],
-            format=DICTIONARY_IDS,
+            format=FORMATS[name],
             partitioning=PARTITIONING,
             partition_base_dir=str(folder),
         )
