@@ -41,9 +41,10 @@ def _newest(
     students = pd.Index(pd.unique(enrolled["student_id"]))
     student = positions_in(frame["student_id"], students)
     dates = frame[column].to_numpy()
-    kept = (student >= 0) & (dates <= as_of.to_datetime64())
-    by_student = pd.Series(dates[kept]).groupby(student[kept]).max()
-    each = by_student.reindex(students.get_indexer(pd.Index(enrolled["student_id"]))).to_numpy()
+    kept = (student >= 0) & (dates <= as_of.to_datetime64())  # never NaT
+    ticks = np.full(len(students), np.iinfo(np.int64).min)  # NaT: no record
+    np.maximum.at(ticks, student[kept], dates[kept].view(np.int64))
+    each = ticks.view(dates.dtype)[students.get_indexer(pd.Index(enrolled["student_id"]))]
     return pd.Series(each, index=enrolled["school_id"].to_numpy()).groupby(level=0).max()
 
 
@@ -55,10 +56,25 @@ def school_days_between(after: pd.Timestamp, before: pd.Timestamp) -> int:
     return int(np.busday_count(start, before.date()))
 
 
-def school_freshness(sources: Sources, as_of: pd.Timestamp, stale_after: int) -> pd.DataFrame:
+def school_freshness(
+    sources: Sources,
+    as_of: pd.Timestamp,
+    stale_after: int,
+    enrolled: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One row per school with students enrolled on ``as_of`` (the weekly run's
-    population: no exit in the term so far); see the module."""
-    enrolled = population(sources, [as_of])[["student_id", "school_id", "term_start"]]
+    population: no exit in the term so far); see the module.
+
+    Args:
+        sources: the sources.
+        as_of: the date.
+        stale_after: school days without attendance after which a school is stale.
+        enrolled: the population on the date (``features.build.population``), when the
+            caller has it already (the feature rows hold it).
+    """
+    if enrolled is None:
+        enrolled = population(sources, [as_of])
+    enrolled = enrolled[["student_id", "school_id", "term_start"]]
     if enrolled.empty:
         return pd.DataFrame(columns=COLUMNS)
     schools = enrolled.groupby("school_id").agg(

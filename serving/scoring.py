@@ -226,8 +226,8 @@ def weekly_run(
     with tempfile.TemporaryDirectory(prefix="ews-weekly-run-") as spool:  # partitioned runs
         if partitions is None:
             sources = Sources.for_weekly_run(engine, as_of)
-            fresh = school_freshness(sources, as_of, stale_after)
             rows = features_as_of(sources, as_of)
+            fresh = school_freshness(sources, as_of, stale_after, enrolled=rows)
             rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
             timings["features"] = time.perf_counter() - started
             started = time.perf_counter()
@@ -407,11 +407,11 @@ def score_partition(
     schools, with the partition's school freshness and drift counts."""
     started = time.perf_counter()
     sources = partition.weekly_sources(as_of, counts)
+    rows = features_as_of(sources, as_of)
     # The partition's own schools: a student who moved in from another partition's school
     # is enrolled here at a school whose freshness that partition judges.
-    fresh = school_freshness(sources, as_of, stale_after)
+    fresh = school_freshness(sources, as_of, stale_after, enrolled=rows)
     fresh = fresh[fresh["school_id"].isin(partition.schools)].reset_index(drop=True)
-    rows = features_as_of(sources, as_of)
     rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
     seconds = {"features": time.perf_counter() - started}
     started = time.perf_counter()
