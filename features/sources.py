@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pandas.api.types import union_categoricals
 
-from features.asof import shared_codes
+from features.asof import positions_in, shared_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
@@ -142,21 +143,37 @@ class Sources:
         term_start = pd.Timestamp(terms["start_date"].min()) if len(terms) else day
         attendance_from = min(term_start, day - ATTENDANCE_LOOKBACK).date()
         attendance = reader.read("attendance", since=("date", attendance_from))
-        # Only students enrolled on the day are scored.
-        located = calendar.locate(enrollments["school_id"], pd.Series(day, index=enrollments.index))
-        current = (located["academic_year"] == enrollments["academic_year"]) & (
-            located["term"] == enrollments["term"]
+        # Only students enrolled on the day are scored: each school's term on the day.
+        schools = pd.Index(enrollments["school_id"].drop_duplicates().astype(str))
+        located = calendar.locate(pd.Series(schools), pd.Series(day, index=range(len(schools))))
+        school = positions_in(enrollments["school_id"], schools)
+        current = (
+            (school >= 0)
+            & (
+                located["academic_year"].to_numpy()[school]
+                == enrollments["academic_year"].to_numpy()
+            )
+            & (located["term"].to_numpy()[school] == enrollments["term"].to_numpy())
         )
         enrolled = set(enrollments.loc[current, "student_id"])
         unsure = _unsure(attendance, day, enrolled)
-        # Further back for them: a year first (the files are in date order, so that reads
-        # a year's row groups), then everything for whoever is still unsure.
-        for since in (("date", attendance_from - UNSURE_LOOKBACK), None):
+        # Further back for them, before what was read: a year first (the files are in date
+        # order, so that reads a year's row groups), then the rest for whoever is still
+        # unsure.
+        read_from: date | None = attendance_from
+        for since in (attendance_from - UNSURE_LOOKBACK, None):
             if not unsure:
                 break
-            older = reader.read("attendance", student_ids=unsure, since=since)
-            attendance = _stacked([attendance[~attendance["student_id"].isin(unsure)], older])
-            unsure = _unsure(older, day, set(unsure))
+            older = reader.read(
+                "attendance",
+                student_ids=unsure,
+                since=None if since is None else ("date", since),
+                until=None if read_from is None else ("date", read_from),
+            )
+            theirs = attendance[attendance["student_id"].isin(unsure).to_numpy()]
+            attendance = _stacked([attendance, older])
+            unsure = _unsure(_stacked([theirs, older]), day, set(unsure))
+            read_from = since
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
         frames["assessments"] = reader.read("assessments", since=("date", coursework_from))

@@ -68,7 +68,8 @@ PARTITIONING = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hi
 
 
 class SourceReader(Protocol):
-    """Reads one source as typed columns, optionally for some students or from a date."""
+    """Reads one source as typed columns, optionally for some students, from a date
+    (``since``) or before one (``until``): (date column, date)."""
 
     def read(
         self,
@@ -76,6 +77,7 @@ class SourceReader(Protocol):
         columns: Sequence[str] | None = None,
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
+        until: tuple[str, date] | None = None,
     ) -> pd.DataFrame: ...
 
 
@@ -100,11 +102,14 @@ class DatabaseReader:
         columns: Sequence[str] | None = None,
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
+        until: tuple[str, date] | None = None,
     ) -> pd.DataFrame:
         ids = None
         if "student_id" in TABLES[name].c:
             ids = _intersect(student_ids, self.partition_students)
-        return read_table(self.engine, name, columns=columns, student_ids=ids, since=since)
+        return read_table(
+            self.engine, name, columns=columns, student_ids=ids, since=since, until=until
+        )
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,14 @@ class DatasetReader:
         columns: Sequence[str] | None = None,
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
+        until: tuple[str, date] | None = None,
     ) -> pd.DataFrame:
         if name in SERVICE_WRITES and self.database is not None:
             if student_ids is None and self.schools is not None:
                 # The partition's students, wherever they now study.
                 students = DatasetReader(self.root, self.schools).read("students", ["student_id"])
                 student_ids = students["student_id"].tolist()
-            return self.database.read(name, columns, student_ids, since)
+            return self.database.read(name, columns, student_ids, since, until)
         table = TABLES[name]
         wanted = list(columns) if columns else [c.name for c in table.c]
         folder = self.root / name
@@ -161,6 +167,9 @@ class DatasetReader:
             condition = ds.field(PARTITION).isin(list(self.schools))
         if since is not None:
             test = ds.field(since[0]) >= pa.scalar(pd.Timestamp(since[1]), pa.timestamp("s"))
+            condition = test if condition is None else condition & test
+        if until is not None:
+            test = ds.field(until[0]) < pa.scalar(pd.Timestamp(until[1]), pa.timestamp("s"))
             condition = test if condition is None else condition & test
         key = KEYS[name]
         read_columns = [c for c in dict.fromkeys(wanted + key) if c in dataset.schema.names]

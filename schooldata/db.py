@@ -240,6 +240,7 @@ def read_table(
     columns: Sequence[str] | None = None,
     student_ids: Sequence[str] | None = None,
     since: tuple[str, date] | None = None,
+    until: tuple[str, date] | None = None,
 ) -> pd.DataFrame:
     """Read a contract table as typed columns (dates as ``datetime64``).
 
@@ -249,6 +250,7 @@ def read_table(
         columns: columns to read (all by default).
         student_ids: restrict to these students.
         since: (date column, first date) to read only records dated from then on.
+        until: (date column, first date not read) to read only records dated before it.
 
     Returns:
         One row per stored record; an empty frame with the columns when there is none.
@@ -264,6 +266,8 @@ def read_table(
     query = sa.select(*selected)
     if since is not None:
         query = query.where(table.c[since[0]] >= since[1])
+    if until is not None:
+        query = query.where(table.c[until[0]] < until[1])
     if student_ids is not None and "student_id" in table.c:
         ids = list(student_ids)
         # SQLite caps bound parameters: ask in chunks.
