@@ -84,11 +84,12 @@ def input_counts(
         score = bundle.raw_score(rows) if raw_scores is None else raw_scores
         rows = rows.assign(**{SCORE: score})
     terms, weeks = term_week(rows)
+    groups = rows.groupby([terms, weeks]).groups.items()  # the same for every input
     records = []
     for feature, by_term in bundle.distribution.items():
         if feature not in rows.columns:
             continue
-        for key, index in rows.groupby([terms, weeks]).groups.items():
+        for key, index in groups:
             term, week = cast(tuple[int, int], key)
             if feature.endswith("_term") and int(week) < TERM_TO_DATE_FROM_WEEK:
                 continue

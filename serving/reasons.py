@@ -109,11 +109,13 @@ class ReasonRules:
 
 
 class ReasonTexts:
-    """Reasons of a batch of students: each distinct text is rendered once (most students
-    share their reasons' values: 3 of 20 days absent, a grade of 1.5)."""
+    """Reasons of batches of students: each distinct text is rendered once (most students
+    share their reasons' values: 3 of 20 days absent, a grade of 1.5), up to ``limit``
+    texts kept at a time."""
 
-    def __init__(self, catalog: dict[str, FeatureSpec]) -> None:
+    def __init__(self, catalog: dict[str, FeatureSpec], limit: int = 200_000) -> None:
         self.catalog = catalog
+        self.limit = limit
         self.rendered: dict[tuple[Any, ...], tuple[str, str]] = {}
 
     def of_rows(
@@ -132,6 +134,8 @@ class ReasonTexts:
             contributions: their contributions.
             chosen: each row's reason columns, in order (``reason_indices``).
         """
+        if len(self.rendered) > self.limit:
+            self.rendered = {}
         counts = [len(c) for c in chosen]
         rows = np.repeat(np.arange(len(chosen)), counts)
         columns = np.concatenate(chosen).astype(int) if chosen else np.zeros(0, int)

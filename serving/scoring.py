@@ -51,12 +51,18 @@ class Scorer:
         self.catalog: dict[str, FeatureSpec] = specs_from_entries(bundle.catalog)
         self.medians: dict[str, float] = bundle.metadata.get("medians", {})
         self.reason_rules = ReasonRules.of(bundle.features, self.catalog, self.medians)
+        # Rendered reason texts, kept from batch to batch (a run's students share most).
+        self.texts = ReasonTexts(self.catalog)
 
     def __getstate__(self) -> dict[str, Any]:
         # Sent to the workers of a run: scoring there needs the explainer's tables, not
         # the LightGBM trees, whose unpickling alone would import LightGBM in each worker.
         explainer = self.explainer.travelling()
-        return self.__dict__ | {"bundle": explainer.bundle, "explainer": explainer}
+        return self.__dict__ | {
+            "bundle": explainer.bundle,
+            "explainer": explainer,
+            "texts": ReasonTexts(self.catalog),
+        }
 
     @property
     def features(self) -> list[str]:
@@ -108,7 +114,7 @@ class Scorer:
         # Row by row below: C order keeps each row's values together.
         matrix, shap = np.ascontiguousarray(matrix), np.ascontiguousarray(explanation.contributions)
         chosen = self.reason_rules.indices(matrix, shap)
-        found = ReasonTexts(self.catalog).of_rows(values, matrix, shap, chosen, self.features)
+        found = self.texts.of_rows(values, matrix, shap, chosen, self.features)
         steps = [suggested_step(reasons, self.catalog) for reasons in found]
         if stored:
             contributions: list[Any] = [
