@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.settings import Settings
+if TYPE_CHECKING:  # workers import this module; the settings only name a type here
+    from core.settings import Settings
 
 T = TypeVar("T")
 

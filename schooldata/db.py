@@ -11,14 +11,15 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from schooldata.tables import TABLES
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 INSERT_BATCH = 5000  # rows a statement when the database has no bulk path
 
@@ -220,6 +221,9 @@ def _float_text(value: float) -> str:
 
 
 def alembic_config(engine: sa.Engine) -> Config:
+    # Imported here: the weekly run's workers read and score but never migrate.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -228,6 +232,8 @@ def alembic_config(engine: sa.Engine) -> Config:
 
 def upgrade(engine: sa.Engine) -> None:
     """Bring the database schema to the newest migration."""
+    from alembic import command
+
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
