@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from core.cluster import local_cluster, local_pool
 from schooldata.calendar import thai_default_term
-from schooldata.db import make_engine
+from schooldata.db import make_engine, upgrade
 from schooldata.tables import student_scores
 
 if TYPE_CHECKING:
@@ -124,6 +124,9 @@ def run_mode(args: argparse.Namespace) -> None:
     bundle = ModelBundle.load(args.bundle)
     scorer = Scorer(bundle, "1")
     engine = make_engine(f"sqlite:///{args.db}")
+    # The operational database exists when the week's run starts (loading the files made
+    # it): its tables are made here, and the run only checks they are current.
+    upgrade(engine)
     tasks = plan_partitions(None, args.dataset)  # as ``ews score`` plans them
     as_of = pd.Timestamp(args.as_of)
     worker_peaks: list[float] = []
