@@ -120,7 +120,8 @@ class Sources:
         days in it, or no day present, so the streak or the last present day may lie
         before it) is read a year further back, and if still unsure, in full. Coursework
         is read from the earlier of the term start and 28 days back: its features are
-        differences of sums from then on. The values equal those from the full read.
+        differences of sums from then on. Neither is read after ``as_of`` (a run of a
+        past week never reads the days since). The values equal those from the full read.
 
         Args:
             source: the operational database, or a reader of one partition or dataset.
@@ -142,7 +143,8 @@ class Sources:
         ]
         term_start = pd.Timestamp(terms["start_date"].min()) if len(terms) else day
         attendance_from = min(term_start, day - ATTENDANCE_LOOKBACK).date()
-        attendance = reader.read("attendance", since=("date", attendance_from))
+        after = ("date", (day + pd.Timedelta(days=1)).date())  # the first day not read
+        attendance = reader.read("attendance", since=("date", attendance_from), until=after)
         # Only students enrolled on the day are scored: each school's term on the day.
         schools = pd.Index(enrollments["school_id"].drop_duplicates().astype(str))
         located = calendar.locate(pd.Series(schools), pd.Series(day, index=range(len(schools))))
@@ -176,7 +178,9 @@ class Sources:
             read_from = since
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
-        frames["assessments"] = reader.read("assessments", since=("date", coursework_from))
+        frames["assessments"] = reader.read(
+            "assessments", since=("date", coursework_from), until=after
+        )
         return cls.from_frames(frames)
 
     def known_on(self, day: pd.Timestamp) -> Sources:
