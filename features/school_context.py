@@ -7,7 +7,10 @@ every partition the same totals (a student's history may lie at another school).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from features.asof import shared_codes
 
 COUNT_COLUMNS = ["school_id", "academic_year", "students", "dropouts"]
 # What the counts read of each source.
@@ -25,21 +28,17 @@ def school_year_counts(enrollments: pd.DataFrame, exits: pd.DataFrame) -> pd.Dat
     enrolled = enrollments.drop_duplicates(["student_id", "academic_year"])[
         ["student_id", "academic_year", "school_id"]
     ]
-    dropouts = exits[exits["exit_type"] == "dropout"]
+    dropouts = exits[(exits["exit_type"] == "dropout") & exits["exit_date"].notna()]
     exit_year = (
         dropouts["exit_date"].dt.year + 543 - (dropouts["exit_date"].dt.month < 5).astype(int)
     )
-    left = enrolled.merge(
-        pd.DataFrame(
-            {
-                "student_id": dropouts["student_id"].to_numpy(),
-                "academic_year": exit_year.to_numpy(),
-                "dropped": 1.0,
-            }
-        ).drop_duplicates(["student_id", "academic_year"]),
-        on=["student_id", "academic_year"],
-        how="left",
-    )
+    # (student, academic year) as one integer on both sides: a dropout that year or not.
+    students, leavers = shared_codes(enrolled["student_id"], dropouts["student_id"])
+    enrolled_years = enrolled["academic_year"].to_numpy(dtype=np.int64)
+    dropout_years = exit_year.to_numpy(dtype=np.int64)
+    span = int(max(enrolled_years.max(initial=0), dropout_years.max(initial=0))) + 1
+    dropped = np.isin(students * span + enrolled_years, leavers * span + dropout_years)
+    left = enrolled.assign(dropped=np.where(dropped, 1.0, np.nan))
     counts = left.groupby(["school_id", "academic_year"], as_index=False).agg(
         students=("student_id", "size"), dropouts=("dropped", "sum")
     )
