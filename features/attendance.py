@@ -25,8 +25,9 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
         date, the current and the longest streak this term, and the last present day.
     """
     dates = _dates(attendance["date"])
-    if np.isnat(dates).any():  # the contract requires a date: an undated row has no place
-        attendance, dates = attendance[~np.isnat(dates)], dates[~np.isnat(dates)]
+    dated = ~np.isnat(dates)
+    if not dated.all():  # the contract requires a date: an undated row has no place
+        attendance, dates = attendance[dated], dates[dated]
     keys, query_keys = shared_codes(attendance["student_id"], queries["student_id"])
     # Each student's records a stream in date order (a stable sort: ties keep theirs).
     order = stream_order(keys, dates)

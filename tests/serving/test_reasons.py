@@ -6,7 +6,7 @@ import numpy as np
 
 from features.catalog import FeatureSpec, catalog
 from serving import i18n
-from serving.reasons import STEPS, reason_indices, suggested_step, top_reasons
+from serving.reasons import STEPS, ReasonTexts, reason_indices, suggested_step, top_reasons
 
 
 def test_only_actionable_adverse_values_become_reasons() -> None:
@@ -91,3 +91,27 @@ def test_no_page_word_hides_behind_a_dict_method() -> None:
     # show the method instead of the word.
     assert not [key for key in i18n.TEXT if hasattr(dict, key)]
     assert all(th and en for th, en in i18n.TEXT.values())
+
+
+def test_reason_texts_kept_between_batches_are_the_ones_rendered_afresh_and_bounded() -> None:
+    # A scorer keeps its rendered texts from batch to batch: a kept text must be the one
+    # a fresh rendering gives, and the store of texts must not grow without end.
+    specs = catalog()
+    features = [f for f in specs if specs[f].model_input][:30]
+    rng = np.random.default_rng(5)
+    kept = ReasonTexts(specs, limit=300)
+    sizes = []
+    for _ in range(6):
+        inputs = (rng.random(size=(200, len(features))) * 10).round(2)  # many distinct
+        shap = rng.normal(0, 0.3, size=inputs.shape)
+        chosen = reason_indices(inputs, shap, features, specs)
+        values = [dict(zip(features, row, strict=True)) for row in inputs.tolist()]
+        fresh = ReasonTexts(specs).of_rows(values, inputs, shap, chosen, features)
+
+        assert kept.of_rows(values, inputs, shap, chosen, features) == fresh
+        sizes.append(len(kept.rendered))
+    assert sum(len(r) for r in fresh) > 200  # reasons were really rendered
+    # Emptied once past the limit: never more than the limit plus one batch's texts
+    # (at most three a student), though six batches render far more than that.
+    assert sum(sizes) > 900, sizes
+    assert max(sizes) <= 300 + 3 * 200, sizes
