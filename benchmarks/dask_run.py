@@ -127,7 +127,8 @@ def run_mode(args: argparse.Namespace) -> None:
     # The operational database exists when the week's run starts (loading the files made
     # it): its tables are made here, and the run only checks they are current.
     upgrade(engine)
-    tasks = plan_partitions(None, args.dataset)  # as ``ews score`` plans them
+    # As ``ews score`` plans them: balanced over the run's workers.
+    tasks = plan_partitions(None, args.dataset, workers=1 if args.mode == "one" else args.workers)
     as_of = pd.Timestamp(args.as_of)
     worker_peaks: list[float] = []
     startup = 0.0

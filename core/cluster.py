@@ -74,6 +74,16 @@ def each_result(
         yield position[future.key], result
 
 
+def worker_count(client: Any) -> int:
+    """How many workers run the tasks: a pool's processes, a Dask cluster's workers at
+    this moment, or one (in turn, here)."""
+    if isinstance(client, LocalPool):
+        return client.workers
+    if client is None:
+        return 1
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
 @dataclass(frozen=True)
 class LocalPool:
     """Worker processes of this machine: what a Dask client gives, without a cluster.

@@ -237,6 +237,7 @@ def features(
 
     With EWS_DASK_ADDRESS or EWS_DATASET_PATH set, partition by partition (by school).
     """
+    from core.cluster import worker_count
     from features.build import features_as_of
     from features.partitions import PartitionError, features_by_partition, plan_partitions
     from features.sources import Sources
@@ -252,6 +253,7 @@ def features(
                     settings.database_url,
                     settings.dataset_path,
                     students_per_task=settings.students_per_task,
+                    workers=worker_count(client),
                 )
             except PartitionError as error:
                 console.print(f"[red]{error}[/red]")
@@ -498,7 +500,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     """The weekly run: score and explain every enrolled student, store ranks and changes."""
     from rich.progress import BarColumn, MofNCompleteColumn
 
-    from core.cluster import local_pool
+    from core.cluster import local_pool, worker_count
     from features.partitions import plan_partitions
     from schooldata.db import make_engine
     from serving.scoring import weekly_run
@@ -527,6 +529,7 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
                     settings.database_url,
                     settings.dataset_path,
                     students_per_task=settings.students_per_task,
+                    workers=worker_count(dask or pool),
                 )
                 if partitioned
                 else None

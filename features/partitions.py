@@ -19,6 +19,7 @@ from core.cluster import LocalPool, run_tasks
 from features.school_context import (
     ENROLLMENT_COLUMNS,
     EXIT_COLUMNS,
+    academic_years,
     add_counts,
     school_year_counts,
 )
@@ -84,10 +85,17 @@ def plan_partitions(
     dataset: Path | None,
     schools_per_task: int | None = None,
     students_per_task: int = STUDENTS_PER_TASK,
+    workers: int = 1,
 ) -> list[Partition]:
     """Group the home schools into tasks: schools in ID order until a task holds about
     ``students_per_task`` students (a larger school is a task of its own), or
-    ``schools_per_task`` schools each when that is given."""
+    ``schools_per_task`` schools each when that is given.
+
+    For a run on ``workers`` processes, the tasks by size are as many as the size gives,
+    rounded up to a multiple of the workers, and as even as consecutive schools allow
+    (``_balanced``): the workers then finish together instead of one working alone on the
+    last task while the others wait.
+    """
     if dataset is not None:
         if not (dataset / "students").is_dir():
             raise PartitionError(
@@ -109,16 +117,39 @@ def plan_partitions(
             schools[i : i + schools_per_task] for i in range(0, len(schools), schools_per_task)
         ]
     else:
-        groups = _by_students(sizes, students_per_task)
+        groups = _balanced(sizes, students_per_task, workers)
     return [
         Partition(tuple(group), database_url, dataset, int(sizes[group].sum())) for group in groups
     ]
 
 
-def largest_first(tasks: Sequence[Partition]) -> list[int]:
+def largest_first(tasks: Sequence[Partition], sizes: Sequence[int] | None = None) -> list[int]:
     """The tasks' positions, largest partition first (ties in their order): on a few
-    workers, a large partition started last would leave the others idle at the end."""
-    return sorted(range(len(tasks)), key=lambda i: -tasks[i].students)
+    workers, a large partition started last would leave the others idle at the end.
+
+    ``sizes``, when given, are the tasks' sizes instead of the students their files hold
+    (say, the students enrolled this year: ``enrolled_in_year``)."""
+    size = [t.students for t in tasks] if sizes is None else list(sizes)
+    return sorted(range(len(tasks)), key=lambda i: -size[i])
+
+
+def _balanced(sizes: pd.Series, students_per_task: int, workers: int) -> list[list[str]]:
+    """``_by_students`` with the smallest size (at most ``students_per_task``) that gives
+    no more groups than the size does, rounded up to a multiple of ``workers``."""
+    groups = _by_students(sizes, students_per_task)
+    if workers <= 1:  # tasks run in turn: nobody waits
+        return groups
+    wanted = -(-len(groups) // workers) * workers
+    # Fewer groups never come of a larger size: the smallest size giving at most
+    # ``wanted`` groups, by bisection, makes the largest group as small as it can be.
+    low, high = int(sizes.max()), max(students_per_task, int(sizes.max()))
+    while low < high:
+        middle = (low + high) // 2
+        if len(_by_students(sizes, middle)) <= wanted:
+            high = middle
+        else:
+            low = middle + 1
+    return _by_students(sizes, high)
 
 
 def _by_students(sizes: pd.Series, students_per_task: int) -> list[list[str]]:
@@ -136,7 +167,12 @@ def _by_students(sizes: pd.Series, students_per_task: int) -> list[list[str]]:
 
 
 def global_school_counts(tasks: Sequence[Partition], client: Any = None) -> pd.DataFrame:
-    """Per-(school, year) counts summed over every partition (students are disjoint).
+    """Per-(school, year) counts summed over every partition (students are disjoint)."""
+    return add_counts(partition_counts(tasks, client))
+
+
+def partition_counts(tasks: Sequence[Partition], client: Any = None) -> list[pd.DataFrame]:
+    """Each partition's per-(school, year) counts, in the tasks' order.
 
     While a local pool's workers are still starting (a run that started the pool, as
     ``ews score`` does), partitions are counted here, one after another, instead of
@@ -146,7 +182,15 @@ def global_school_counts(tasks: Sequence[Partition], client: Any = None) -> pd.D
     left = list(tasks)
     while left and isinstance(client, LocalPool) and client.starting:
         here.append(_counts(left.pop(0)))
-    return add_counts(here + run_tasks(_counts, left, client))
+    return here + run_tasks(_counts, left, client)
+
+
+def enrolled_in_year(parts: Sequence[pd.DataFrame], as_of: pd.Timestamp) -> list[int]:
+    """Each partition's students enrolled in the academic year of ``as_of``, from its
+    counts: the students a weekly run scores, and so most of the partition's work (the
+    students its files hold may be mostly past ones)."""
+    year = int(academic_years(pd.Series([pd.Timestamp(as_of)])).iloc[0])
+    return [int(part.loc[part["academic_year"] == year, "students"].sum()) for part in parts]
 
 
 def _counts(task: Partition) -> pd.DataFrame:
@@ -157,8 +201,10 @@ def features_by_partition(
     tasks: Sequence[Partition], as_of: pd.Timestamp, client: Any = None
 ) -> pd.DataFrame:
     """Feature rows of every enrolled student at ``as_of``, partition by partition."""
-    counts = global_school_counts(tasks, client)
-    largest = [tasks[i] for i in largest_first(tasks)]  # rows are sorted below
+    parts = partition_counts(tasks, client)
+    counts = add_counts(parts)
+    # Rows are sorted below.
+    largest = [tasks[i] for i in largest_first(tasks, enrolled_in_year(parts, as_of))]
     parts = [
         p for p in run_tasks(_features_of, largest, client, as_of=as_of, counts=counts) if len(p)
     ]

@@ -29,9 +29,7 @@ def school_year_counts(enrollments: pd.DataFrame, exits: pd.DataFrame) -> pd.Dat
         ["student_id", "academic_year", "school_id"]
     ]
     dropouts = exits[(exits["exit_type"] == "dropout") & exits["exit_date"].notna()]
-    exit_year = (
-        dropouts["exit_date"].dt.year + 543 - (dropouts["exit_date"].dt.month < 5).astype(int)
-    )
+    exit_year = academic_years(dropouts["exit_date"])
     # (student, academic year) as one integer on both sides: a dropout that year or not.
     students, leavers = shared_codes(enrolled["student_id"], dropouts["student_id"])
     enrolled_years = enrolled["academic_year"].to_numpy(dtype=np.int64)
@@ -43,6 +41,12 @@ def school_year_counts(enrollments: pd.DataFrame, exits: pd.DataFrame) -> pd.Dat
         students=("student_id", "size"), dropouts=("dropped", "sum")
     )
     return counts.astype({"students": "int64", "dropouts": "float64"})[COUNT_COLUMNS]
+
+
+def academic_years(dates: pd.Series) -> pd.Series:
+    """The Thai academic year (Buddhist era, from May) of each date."""
+    years: pd.Series = dates.dt.year + 543 - (dates.dt.month < 5).astype(int)
+    return years
 
 
 def add_counts(parts: list[pd.DataFrame]) -> pd.DataFrame:

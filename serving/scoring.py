@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.feather as feather
 import sqlalchemy as sa
 
@@ -23,7 +24,8 @@ from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.freshness import COLUMNS as FRESHNESS_COLUMNS
 from features.freshness import school_freshness
-from features.partitions import Partition, global_school_counts, largest_first
+from features.partitions import Partition, enrolled_in_year, largest_first, partition_counts
+from features.school_context import add_counts
 from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
 from riskmodel.drift import COUNT_COLUMNS, compare, input_counts
@@ -245,12 +247,14 @@ def weekly_run(
             counts = input_counts(scorer.bundle, rows, _raw_scores(keys))
             timings["score_and_explain"] = time.perf_counter() - started
         else:
-            school_counts = global_school_counts(partitions, client)
+            parts = partition_counts(partitions, client)
+            school_counts = add_counts(parts)
             timings["school_counts"] = time.perf_counter() - started
             started = time.perf_counter()
             keys, results, work, fresh, counts = _spool_partitions(
                 Path(spool),
                 partitions,
+                enrolled_in_year(parts, as_of),
                 client,
                 on_progress,
                 scorer=scorer,
@@ -332,11 +336,13 @@ class Results:
 def _spool_partitions(
     spool: Path,
     partitions: Sequence[Partition],
+    sizes: Sequence[int],
     client: Any,
     on_progress: Callable[[int, int], None],
     **shared: Any,
 ) -> tuple[pd.DataFrame, Results, dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """Score every partition, writing each one's results to ``spool`` as it arrives.
+    """Score every partition, writing each one's results to ``spool`` as it arrives; the
+    largest by ``sizes`` (each one's students enrolled this year) start first.
 
     Returns the ranking columns, the spooled results, the work per stage, and the
     partitions' school freshness and drift counts (which add up, being by school)."""
@@ -345,7 +351,7 @@ def _spool_partitions(
     fresh: list[pd.DataFrame] = []
     counts: list[pd.DataFrame] = []
     work = {"features": 0.0, "score_and_explain": 0.0}
-    order = largest_first(partitions)
+    order = largest_first(partitions, sizes)
     started = [partitions[i] for i in order]
     for j, part in each_result(score_partition, started, client, on_progress, **shared):
         i = order[j]
@@ -353,15 +359,12 @@ def _spool_partitions(
             work[stage] += part.seconds[stage]
         fresh.append(part.schools)
         counts.append(part.counts)
-        if part.scored.empty:
+        if part.keys.empty:
             continue
         files[i] = spool / f"{i:06d}.arrow"
-        # Arrow IPC, uncompressed: read back once, moments later, by the store; a third of
-        # the time Parquet with Snappy takes to write and read it (and twice its size).
-        feather.write_feather(
-            part.scored.reset_index(drop=True), files[i], compression="uncompressed"
-        )
-        keys.append(part.scored[RANK_COLUMNS].copy())  # not a view keeping the whole frame
+        # As the worker wrote it: this process only moves the bytes to the file.
+        files[i].write_bytes(part.results)
+        keys.append(part.keys)
     ordered = [files[i] for i in sorted(files)]
     return (
         pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=RANK_COLUMNS),
@@ -396,7 +399,12 @@ def score_rows(
 
 @dataclass(frozen=True)
 class PartitionResult:
-    scored: pd.DataFrame
+    keys: pd.DataFrame  # the scored rows' RANK_COLUMNS
+    # Every scored row (``score_rows``) as an uncompressed Arrow IPC file: written in the
+    # worker, so the process that gathers the partitions neither unpickles millions of
+    # strings nor converts them again; the store reads it back once, moments later (a
+    # third of the time Parquet with Snappy takes to write and read, twice its size).
+    results: bytes
     seconds: dict[str, float]
     schools: pd.DataFrame  # features.freshness.COLUMNS
     counts: pd.DataFrame  # riskmodel.drift.COUNT_COLUMNS
@@ -424,7 +432,18 @@ def score_partition(
     scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame()
     seconds["score_and_explain"] = time.perf_counter() - started
     counts = input_counts(scorer.bundle, rows, _raw_scores(scored))
-    return PartitionResult(scored, seconds, fresh, counts)
+    if scored.empty:
+        return PartitionResult(pd.DataFrame(columns=RANK_COLUMNS), b"", seconds, fresh, counts)
+    scored = scored.reset_index(drop=True)
+    return PartitionResult(scored[RANK_COLUMNS].copy(), _ipc(scored), seconds, fresh, counts)
+
+
+def _ipc(frame: pd.DataFrame) -> bytes:
+    """A frame as an uncompressed Arrow IPC file's bytes (``feather.read_feather`` reads it)."""
+    sink = pa.BufferOutputStream()
+    feather.write_feather(frame, sink, compression="uncompressed")
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def _raw_scores(scored: pd.DataFrame) -> np.ndarray | None:

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.asof import latest_rows, next_after
+from features.asof import latest_rows, next_after, stream_order
 
 START = pd.Timestamp("2024-05-16")
 
@@ -69,3 +69,28 @@ def test_next_after_is_the_first_record_after_each_date(
     for i, (student, day) in enumerate(zip(queries["student_id"], queries["as_of"], strict=True)):
         later = records.loc[(records["student_id"] == student) & (records["date"] > day), "date"]
         assert found.iloc[i] == later.min() if len(later) else pd.isna(found.iloc[i])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 300),
+    st.integers(1, 50),
+    st.sampled_from([1, 3, 5_000]),
+    st.sampled_from(["D", "s", "h"]),
+    st.integers(0, 2**31),
+)
+def test_stream_order_is_the_stable_order_by_student_then_date(
+    n: int, students: int, days: int, unit: str, seed: int
+) -> None:
+    # Few days (many ties), a span of days far larger than the records (the two-key sort
+    # instead of counting), and dates with a time of day (the lexical sort).
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, students, n)
+    step = {"D": 86_400, "s": 86_400, "h": 3_600}[unit]
+    dates = (np.datetime64("2024-05-16", "s") + rng.integers(0, days, n) * step).astype(
+        f"datetime64[{unit}]" if unit != "h" else "datetime64[s]"
+    )
+
+    order = stream_order(keys, dates)
+
+    np.testing.assert_array_equal(order, np.lexsort((dates, keys)))

@@ -14,9 +14,11 @@ from ews.cli import app as cli
 from features.build import features_as_of
 from features.partitions import (
     PartitionError,
+    enrolled_in_year,
     features_by_partition,
     global_school_counts,
     largest_first,
+    partition_counts,
     plan_partitions,
 )
 from features.school_context import add_counts, school_year_counts
@@ -110,3 +112,53 @@ def test_counts_are_made_here_while_a_pools_workers_are_still_starting(
         on_workers = global_school_counts(tasks, pool)
     pd.testing.assert_frame_equal(here, whole, check_dtype=False)
     pd.testing.assert_frame_equal(on_workers, whole, check_dtype=False)
+
+
+def test_a_run_on_workers_plans_a_multiple_of_them_as_even_as_schools_allow(
+    synthetic_engine: sa.Engine, synthetic_sources: Sources
+) -> None:
+    url = synthetic_engine.url.render_as_string()
+    sizes = synthetic_sources.students["school_id"].value_counts().sort_index()
+    # The smallest task size that gives three tasks in turn.
+    limit = next(
+        n
+        for n in range(int(sizes.max()), int(sizes.sum()))
+        if len(plan_partitions(url, None, students_per_task=n)) == 3
+    )
+    alone = plan_partitions(url, None, students_per_task=limit)
+
+    tasks = plan_partitions(url, None, students_per_task=limit, workers=2)
+
+    assert len(tasks) == 4
+    assert [s for task in tasks for s in task.schools] == list(sizes.index)
+    held = [task.students for task in tasks]
+    assert max(held) <= max(t.students for t in alone) <= limit
+    # No smaller task size gives as few tasks: the largest is as small as it can be.
+    assert len(plan_partitions(url, None, students_per_task=max(held) - 1)) > 4
+
+
+def test_partitions_are_sized_by_their_students_enrolled_in_the_year(
+    synthetic_engine: sa.Engine, synthetic_sources: Sources
+) -> None:
+    tasks = plan_partitions(synthetic_engine.url.render_as_string(), None, schools_per_task=2)
+    year = int(
+        synthetic_sources.enrollments.loc[
+            synthetic_sources.enrollments["term_start"] <= AS_OF, "academic_year"
+        ].max()
+    )
+    enrolled = synthetic_sources.enrollments
+    home = synthetic_sources.students.set_index("student_id")["school_id"]
+    expected = [
+        enrolled.loc[
+            (enrolled["academic_year"] == year)
+            & enrolled["student_id"].map(home).isin(task.schools),
+            "student_id",
+        ].nunique()
+        for task in tasks
+    ]
+
+    sizes = enrolled_in_year(partition_counts(tasks), AS_OF)
+
+    assert sizes == expected
+    assert len(set(sizes)) > 1
+    assert [sizes[i] for i in largest_first(tasks, sizes)] == sorted(sizes, reverse=True)
