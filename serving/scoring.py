@@ -349,6 +349,7 @@ def _spool_partitions(
     keys: list[pd.DataFrame] = []
     files: dict[int, Path] = {}
     fresh: list[pd.DataFrame] = []
+    enrolled: list[pd.DataFrame] = []
     counts: list[pd.DataFrame] = []
     work = {"features": 0.0, "score_and_explain": 0.0}
     order = largest_first(partitions, sizes)
@@ -358,6 +359,7 @@ def _spool_partitions(
         for stage in work:
             work[stage] += part.seconds[stage]
         fresh.append(part.schools)
+        enrolled.append(part.enrolled)
         counts.append(part.counts)
         if part.keys.empty:
             continue
@@ -370,9 +372,18 @@ def _spool_partitions(
         pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=RANK_COLUMNS),
         Results(ordered),
         work,
-        _concat(fresh, FRESHNESS_COLUMNS),
+        _enrolled(_concat(fresh, FRESHNESS_COLUMNS), enrolled),
         _concat(counts, COUNT_COLUMNS),
     )
+
+
+def _enrolled(fresh: pd.DataFrame, enrolled: list[pd.DataFrame]) -> pd.DataFrame:
+    """The schools' freshness with each one's students enrolled counted over every
+    partition (a school's movers-in are scored with their first school's partition)."""
+    if fresh.empty:
+        return fresh
+    total = pd.concat(enrolled, ignore_index=True).groupby("school_id")["enrolled"].sum()
+    return fresh.assign(enrolled=fresh["school_id"].map(total).astype(fresh["enrolled"].dtype))
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -406,7 +417,9 @@ class PartitionResult:
     # third of the time Parquet with Snappy takes to write and read, twice its size).
     results: bytes
     seconds: dict[str, float]
-    schools: pd.DataFrame  # features.freshness.COLUMNS
+    schools: pd.DataFrame  # features.freshness.COLUMNS, of the partition's own schools
+    # school_id, enrolled: the partition's students enrolled at each school, wherever
+    enrolled: pd.DataFrame
     counts: pd.DataFrame  # riskmodel.drift.COUNT_COLUMNS
 
 
@@ -423,9 +436,11 @@ def score_partition(
     sources = partition.weekly_sources(as_of, counts)
     rows = features_as_of(sources, as_of)
     # The partition's own schools: a student who moved in from another partition's school
-    # is enrolled here at a school whose freshness that partition judges.
-    fresh = school_freshness(sources, as_of, stale_after, enrolled=rows)
-    fresh = fresh[fresh["school_id"].isin(partition.schools)].reset_index(drop=True)
+    # is enrolled here at a school whose freshness that partition judges. How many are
+    # enrolled at each school is counted over every partition (``_enrolled``).
+    everywhere = school_freshness(sources, as_of, stale_after, enrolled=rows)
+    enrolled = everywhere[["school_id", "enrolled"]]
+    fresh = everywhere[everywhere["school_id"].isin(partition.schools)].reset_index(drop=True)
     rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
     seconds = {"features": time.perf_counter() - started}
     started = time.perf_counter()
@@ -433,9 +448,11 @@ def score_partition(
     seconds["score_and_explain"] = time.perf_counter() - started
     counts = input_counts(scorer.bundle, rows, _raw_scores(scored))
     if scored.empty:
-        return PartitionResult(pd.DataFrame(columns=RANK_COLUMNS), b"", seconds, fresh, counts)
-    scored = scored.reset_index(drop=True)
-    return PartitionResult(scored[RANK_COLUMNS].copy(), _ipc(scored), seconds, fresh, counts)
+        keys, results = pd.DataFrame(columns=RANK_COLUMNS), b""
+    else:
+        scored = scored.reset_index(drop=True)
+        keys, results = scored[RANK_COLUMNS].copy(), _ipc(scored)
+    return PartitionResult(keys, results, seconds, fresh, enrolled, counts)
 
 
 def _ipc(frame: pd.DataFrame) -> bytes:

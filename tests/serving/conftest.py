@@ -219,12 +219,26 @@ def assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def whole_run(
+def whole_engine(
     api: Api, synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory
-) -> pd.DataFrame:
+) -> sa.Engine:
+    """A copy of the synthetic database with the whole run of the last week stored."""
     engine = copy_without_runs(synthetic_engine, tmp_path_factory.mktemp("whole") / "ews.db")
     weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]))
-    return stored_run(engine)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def whole_run(whole_engine: sa.Engine) -> pd.DataFrame:
+    return stored_run(whole_engine)
+
+
+def stored_schools(engine: sa.Engine) -> pd.DataFrame:
+    """The stored run's schools (``run_schools``), by school."""
+    with engine.connect() as connection:
+        schools = pd.DataFrame(connection.execute(sa.select(run_schools)).mappings().all())
+    schools = schools.drop(columns=["run_id"])
+    return schools.sort_values("school_id").reset_index(drop=True)
 
 
 # ------------------------------------------------------------------ a real headless browser

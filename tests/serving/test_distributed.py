@@ -21,7 +21,14 @@ from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY
-from tests.serving.conftest import WEEKS, Api, assert_same_run, copy_without_runs, stored_run
+from tests.serving.conftest import (
+    WEEKS,
+    Api,
+    assert_same_run,
+    copy_without_runs,
+    stored_run,
+    stored_schools,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +60,21 @@ def test_partitions_in_turn_equal_the_whole_run(
     assert report.students == len(whole_run)
     assert progress == [(i, len(tasks)) for i in range(1, len(tasks) + 1)]
     assert_same_run(stored_run(engine), whole_run)
+
+
+def test_a_run_one_school_a_task_stores_the_schools_of_the_whole_run(
+    api: Api, synthetic_engine: sa.Engine, whole_engine: sa.Engine, tmp_path: Path
+) -> None:
+    # A student who moved is scored with the partition of their first school: each
+    # school's counts gather students from several tasks.
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    tasks = plan_partitions(engine.url.render_as_string(), None, schools_per_task=1)
+
+    weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks)
+
+    schools = stored_schools(engine)
+    assert (schools["scored"] <= schools["enrolled"]).all()
+    pd.testing.assert_frame_equal(schools, stored_schools(whole_engine))
 
 
 def test_dask_run_from_the_database_equals_the_whole_run(
