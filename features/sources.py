@@ -37,7 +37,10 @@ GRADES_KNOWN_AFTER_TERM_END = pd.Timedelta(days=14)
 WINDOW_RECORDS = 2 * WINDOW_DAYS
 ATTENDANCE_LOOKBACK = pd.Timedelta(days=3 * WINDOW_RECORDS)
 COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
-UNSURE_LOOKBACK = pd.Timedelta(days=365)
+# How far back before what was read the unsure students' attendance is read, step by step
+# (then the rest of it): a season first, which covers two windows of school days and a term
+# break (almost every unsure student of the benchmark's partitions), then a year.
+UNSURE_LOOKBACKS = (pd.Timedelta(days=90), pd.Timedelta(days=365))
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class Sources:
         Attendance is read from the earlier of the term start and 120 days back; any
         student whose window could hide something the features use (fewer than 40 school
         days in it, or no day present, so the streak or the last present day may lie
-        before it) is read a year further back, and if still unsure, in full. Coursework
+        before it) is read 90 days further back, then a year, and if still unsure, in full. Coursework
         is read from the earlier of the term start and 28 days back: its features are
         differences of sums from then on. Neither is read after ``as_of`` (a run of a
         past week never reads the days since). The values equal those from the full read.
@@ -159,11 +162,11 @@ class Sources:
         )
         enrolled = set(enrollments.loc[current, "student_id"])
         unsure = _unsure(attendance, day, enrolled)
-        # Further back for them, before what was read: a year first (the files are in date
-        # order, so that reads a year's row groups), then the rest for whoever is still
-        # unsure.
+        # Further back for them, before what was read: a season, then a year (the files
+        # are in date order, so each step reads only its row groups), then the rest for
+        # whoever is still unsure.
         read_from: date | None = attendance_from
-        for since in (attendance_from - UNSURE_LOOKBACK, None):
+        for since in (*(attendance_from - back for back in UNSURE_LOOKBACKS), None):
             if not unsure:
                 break
             older = reader.read(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from features.catalog import catalog
 from features.sources import Sources
 from schooldata.calendar import thai_default_term
 from schooldata.contract import SOURCES_BY_NAME
+from schooldata.dataset import DatabaseReader
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from schooldata.validate import parse_dates
@@ -163,3 +166,35 @@ def test_the_weekly_run_window_gives_the_same_rows_as_the_full_read(synthetic_en
         pd.testing.assert_frame_equal(
             features_as_of(windowed, pd.Timestamp(day)), expected, obj=day
         )
+
+
+def test_unsure_students_are_read_further_back_a_season_then_a_year_then_whole(
+    synthetic_engine,
+) -> None:
+    reads: list[tuple[date | None, date | None, list[str] | None]] = []
+
+    class Recording(DatabaseReader):
+        def read(self, name, columns=None, student_ids=None, since=None, until=None):  # type: ignore[no-untyped-def]
+            if name == "attendance":
+                ids = None if student_ids is None else list(student_ids)
+                reads.append((since and since[1], until and until[1], ids))
+            return super().read(name, columns, student_ids, since, until)
+
+    # Two years in, a season back settles every student the window leaves unsure.
+    Sources.for_weekly_run(Recording(synthetic_engine), pd.Timestamp("2025-03-10"))
+    (start, _, everyone), (season, before, unsure) = reads
+    assert everyone is None
+    assert unsure
+    assert (before, season) == (start, start - timedelta(days=90))
+
+    # In the data's first year most students have no earlier record: every step is taken,
+    # each for the students still unsure, each before what was read.
+    reads.clear()
+    Sources.for_weekly_run(Recording(synthetic_engine), pd.Timestamp("2023-06-05"))
+    start = reads[0][0]
+    assert [(since, until) for since, until, _ in reads[1:]] == [
+        (start - timedelta(days=90), start),
+        (start - timedelta(days=365), start - timedelta(days=90)),
+        (None, start - timedelta(days=365)),
+    ]
+    assert all(set(later[2]) <= set(earlier[2]) for earlier, later in pairwise(reads[1:]))
