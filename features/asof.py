@@ -154,32 +154,29 @@ def stream_order(keys: np.ndarray, dates: np.ndarray) -> np.ndarray:
     return np.lexsort((dates, keys))
 
 
-@numba.njit(cache=True)
 def _counting_order(keys: np.ndarray, days: np.ndarray, students: int, span: int) -> np.ndarray:
     """The stable order by (key, day) of keys in [0, students) and days in [0, span):
     a counting sort by day, then a stable one by key (two passes over the records, where
     a comparison sort of millions of records takes ten times as long)."""
-    n = len(keys)
-    by_day = np.empty(n, np.int64)
-    starts = np.zeros(span + 1, np.int64)
-    for i in range(n):
-        starts[days[i] + 1] += 1
-    for d in range(span):
-        starts[d + 1] += starts[d]
-    for i in range(n):
-        by_day[starts[days[i]]] = i
-        starts[days[i]] += 1
-    order = np.empty(n, np.int64)
-    starts = np.zeros(students + 1, np.int64)
-    for i in range(n):
-        starts[keys[i] + 1] += 1
-    for k in range(students):
-        starts[k + 1] += starts[k]
-    for j in range(n):
-        i = by_day[j]
-        order[starts[keys[i]]] = i
-        starts[keys[i]] += 1
+    by_day = _stable_by(days, span, np.arange(len(days), dtype=np.int64))
+    order: np.ndarray = _stable_by(keys, students, by_day)
     return order
+
+
+@numba.njit(cache=True)
+def _stable_by(values: np.ndarray, span: int, order: np.ndarray) -> np.ndarray:
+    """``order`` (row numbers) sorted by ``values`` of the rows, integers in [0, span),
+    rows of equal value kept in their order: one counting pass."""
+    starts = np.zeros(span + 1, np.int64)
+    for i in order:
+        starts[values[i] + 1] += 1
+    for v in range(span):
+        starts[v + 1] += starts[v]
+    result = np.empty(len(order), np.int64)
+    for i in order:
+        result[starts[values[i]]] = i
+        starts[values[i]] += 1
+    return result
 
 
 def _in_order(keys: np.ndarray, dates: np.ndarray) -> bool:
