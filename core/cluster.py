@@ -81,7 +81,8 @@ def worker_count(client: Any) -> int:
         return client.workers
     if client is None:
         return 1
-    return max(1, len(client.scheduler_info().get("workers", {})))
+    # One entry per worker (``scheduler_info`` lists only a few in some versions).
+    return max(1, len(client.nthreads()))
 
 
 @dataclass(frozen=True)

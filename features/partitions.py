@@ -201,10 +201,10 @@ def features_by_partition(
     tasks: Sequence[Partition], as_of: pd.Timestamp, client: Any = None
 ) -> pd.DataFrame:
     """Feature rows of every enrolled student at ``as_of``, partition by partition."""
-    parts = partition_counts(tasks, client)
-    counts = add_counts(parts)
+    by_partition = partition_counts(tasks, client)
+    counts = add_counts(by_partition)
     # Rows are sorted below.
-    largest = [tasks[i] for i in largest_first(tasks, enrolled_in_year(parts, as_of))]
+    largest = [tasks[i] for i in largest_first(tasks, enrolled_in_year(by_partition, as_of))]
     parts = [
         p for p in run_tasks(_features_of, largest, client, as_of=as_of, counts=counts) if len(p)
     ]

@@ -123,9 +123,9 @@ class Sources:
         days in it, or no day present, so the streak or the last present day may lie
         before it) is read 90 days further back, then a year, and if still unsure, in
         full. Coursework is read from the earlier of the term start and 28 days back: its
-        features are
-        differences of sums from then on. Neither is read after ``as_of`` (a run of a
-        past week never reads the days since). The values equal those from the full read.
+        features are differences of sums from then on. Neither is read after ``as_of`` (a
+        run of a past week never reads the days since). The values equal those from the
+        full read.
 
         Args:
             source: the operational database, or a reader of one partition or dataset.

@@ -9,7 +9,7 @@ from typing import Any
 import dask
 import pytest
 
-from core.cluster import local_pool, run_tasks
+from core.cluster import local_pool, run_tasks, worker_count
 
 
 def _where(task: int, offset: int) -> tuple[int, int, str | None]:
@@ -45,6 +45,15 @@ def test_one_process_means_no_pool() -> None:
     with local_pool(1) as pool:
         assert pool is None
         assert run_tasks(_fails_on_three, [1, 2], pool) == [1, 2]
+        assert worker_count(pool) == 1
+
+
+def test_a_run_plans_for_as_many_workers_as_its_pool_or_cluster_has(
+    dask_cluster_client: Any,
+) -> None:
+    with local_pool(3) as pool:
+        assert worker_count(pool) == 3
+    assert worker_count(dask_cluster_client) == 2
 
 
 def _worker_start() -> dict[str, Any]:
