@@ -211,7 +211,13 @@ def local_cluster(workers: int, preload: Sequence[str] = ()) -> Iterator[Any]:
     with (
         dask.config.set(
             {
-                "distributed.nanny.pre-spawn-environ": environ,
+                # Set in each worker as it starts, before its code is imported. A nanny
+                # also sets its pre-spawn variables in its own process, which for a local
+                # cluster is this one: Numba's thread count changed under it, and its
+                # next compilation here failed. None of these must precede the
+                # interpreter (glibc's, which would, is the one left out).
+                "distributed.nanny.pre-spawn-environ": {},
+                "distributed.nanny.environ": environ,
                 # The statistical profiler samples every thread's stack every 10 ms for
                 # a dashboard these clusters do not serve: the weekly run's tasks cost
                 # 8-10% more with it (three interleaved pairs, ``make bench-dask``'s

@@ -9,7 +9,7 @@ from typing import Any
 import dask
 import pytest
 
-from core.cluster import local_pool, run_tasks, worker_count
+from core.cluster import local_cluster, local_pool, run_tasks, worker_count
 
 
 def _where(task: int, offset: int) -> tuple[int, int, str | None]:
@@ -77,3 +77,25 @@ def test_a_local_clusters_workers_share_the_cores_keep_glibcs_malloc_and_import_
         s == {"trim": None, "threads": (share, share), "preloaded": True, "profiling": False}
         for s in started.values()
     ), started
+
+
+def test_a_local_cluster_leaves_this_processs_environment_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Dask's nannies, which run in this process, used to set their workers' variables here
+    # too: a Numba thread count changed under Numba, whose next compilation here then
+    # failed ("Cannot set NUMBA_NUM_THREADS to a different value once the threads have
+    # been launched") and took a request of the served API down with it.
+    for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+
+    with local_cluster(1) as client:
+        (started,) = client.run(_worker_start).values()
+        assert {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"} == {
+            k: v for k, v in before.items() if k != "PYTHONHASHSEED"
+        }
+
+    cores = str(os.cpu_count() or 1)
+    assert started["threads"] == (cores, cores)
+    assert started["trim"] is None
