@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
+import operator
 import os
 import pickle
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # workers import this module; the settings only name a type here
@@ -72,6 +74,50 @@ def each_result(
         future.release()
         on_progress(done, len(tasks))
         yield position[future.key], result
+
+
+def each_kept(
+    function: Callable[..., tuple[T, bytes]],
+    tasks: Sequence[Any],
+    client: Any,
+    spool: Path,
+    on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    **shared: Any,
+) -> Iterator[tuple[int, T, Any]]:
+    """``each_result`` for a function that returns ``(small, large)``, ``large`` being bytes
+    a second round of tasks reads: yields ``(task index, small, kept)`` as each task
+    finishes, where ``kept`` is a task of that second round (``each_result``), which
+    reads ``large`` from it with ``kept_bytes``.
+
+    Only ``small`` comes here. On Dask, ``large`` stays on the worker that made it (the
+    second round runs there); from a local pool or tasks in turn here, it goes to a file
+    in ``spool``, so this process holds no partition's data in memory.
+    """
+    if client is None or isinstance(client, LocalPool):
+        for i, (small, large) in each_result(function, tasks, client, on_progress, **shared):
+            kept = spool / f"kept-{uuid.uuid4().hex}"
+            kept.write_bytes(large)
+            yield i, small, kept
+        return
+    from distributed import as_completed as dask_completed
+
+    scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
+    both = client.map(function, tasks, pure=False, **scattered)
+    smalls = [client.submit(operator.itemgetter(0), f, pure=False) for f in both]
+    larges = [client.submit(operator.itemgetter(1), f, pure=False) for f in both]
+    position = {future.key: i for i, future in enumerate(smalls)}
+    del both  # each pair is let go of once both halves are taken from it
+    for done, future in enumerate(dask_completed(smalls), start=1):
+        small = future.result()
+        future.release()
+        on_progress(done, len(tasks))
+        i = position[future.key]
+        yield i, small, larges[i]
+
+
+def kept_bytes(kept: Any) -> bytes:
+    """The ``large`` bytes of a second-round task that ``each_kept`` gave."""
+    return kept.read_bytes() if isinstance(kept, Path) else bytes(kept)
 
 
 def worker_count(client: Any) -> int:
@@ -164,6 +210,10 @@ def _cores_each(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+# How much lower a pool worker's CPU priority is than its parent's (``os.nice``): with
+# 10, a busy parent gets about nine tenths of a core the workers also want.
+WORKER_NICENESS = 10
+
 _CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
 
 
@@ -171,6 +221,10 @@ def _start_worker(threads: int, preload: tuple[str, ...]) -> None:
     # Read by OpenMP (LightGBM), Arrow and Numba when they first load, so set first.
     for name in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[name] = str(threads)
+    # Below the process that gathers the results: in a weekly run it stores one
+    # partition's results while the workers explain the next, and its store is the run's
+    # serial path (so is a web server's request on the same machine).
+    os.nice(WORKER_NICENESS)
     for module in preload:
         importlib.import_module(module)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import sqlalchemy as sa
 
-from core.cluster import each_result
+from core.cluster import each_kept, each_result, kept_bytes
 from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.freshness import COLUMNS as FRESHNESS_COLUMNS
@@ -81,6 +81,19 @@ class Scorer:
         values = _ColumnRows({c: rows[c].to_numpy() for c in rows.columns})
         columns = self.explain_columns(self.bundle.matrix(rows), values, terms, stored)
         return pd.DataFrame(columns, index=rows.index)
+
+    def rank_columns(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """``RANK_COLUMNS`` of feature rows: their raw scores and risks as ``score`` gives
+        them (the same pass: its raw score is the sum of the leaves reached), without the
+        reasons' work."""
+        explanation = self.explainer.explain(self.bundle.matrix(rows))
+        terms = rows["term"].to_numpy() if "term" in rows else None
+        risk = self.bundle.calibration.apply(explanation.raw_score, terms)
+        return rows[["student_id", "school_id", "advisor_id"]].assign(
+            raw_score=explanation.raw_score,
+            risk=risk,
+            tier=[str(t) for t in self.bundle.tiers.by_risk(risk)],
+        )[RANK_COLUMNS]
 
     def explain_rows(
         self,
@@ -218,10 +231,15 @@ def weekly_run(
             partitioned one.
         partitions: score partition by partition (``features.partitions``), on the
             Dask ``client``'s workers when one is given, else here in turn. The
-            features, scores and explanations are the same as a whole run's. Each
-            partition's results are spooled to a temporary Arrow file as they arrive;
-            only the columns ranking needs stay in memory, so the run's memory does not
-            grow with the explanations of the whole country.
+            features, scores and explanations are the same as a whole run's. Rank
+            first, then explain: the partitions' features and scores come first, and
+            only the columns ranking needs come here; each one's feature rows are kept
+            in a temporary file (on Dask, on its worker). Once every student is ranked,
+            the partitions are explained, and the store writes each one's results as
+            they arrive while the workers explain the next. So the run's memory does
+            not grow with the explanations of the whole country, and the store, which
+            must wait for the ranks, overlaps the explanations instead of following
+            them.
         stale_after: a school whose newest attendance is more than this many school days
             before ``as_of`` is stale: left out of the run (``features.freshness``).
 
@@ -230,6 +248,8 @@ def weekly_run(
     """
     upgrade(engine)
     timings: dict[str, float] = {}
+    work: dict[str, float] = {}  # summed over a partitioned run's tasks
+    results: Iterable[pd.DataFrame]  # every scored row with its explanation, batch by batch
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ews-weekly-run-") as spool:  # partitioned runs
         if partitions is None:
@@ -240,10 +260,10 @@ def weekly_run(
             timings["features"] = time.perf_counter() - started
             started = time.perf_counter()
             if rows.empty:
-                keys, results = pd.DataFrame(columns=RANK_COLUMNS), Results([])
+                keys, results = pd.DataFrame(columns=RANK_COLUMNS), []
             else:
                 scored = score_rows(scorer, rows, on_progress)
-                keys, results = scored[RANK_COLUMNS], Results([scored])
+                keys, results = scored[RANK_COLUMNS], [scored]
             counts = input_counts(scorer.bundle, rows, _raw_scores(keys))
             timings["score_and_explain"] = time.perf_counter() - started
         else:
@@ -251,7 +271,7 @@ def weekly_run(
             school_counts = add_counts(parts)
             timings["school_counts"] = time.perf_counter() - started
             started = time.perf_counter()
-            keys, results, work, fresh, counts = _spool_partitions(
+            keys, kept, work, fresh, counts = _score_partitions(
                 Path(spool),
                 partitions,
                 enrolled_in_year(parts, as_of),
@@ -265,8 +285,8 @@ def weekly_run(
             timings["partitions"] = time.perf_counter() - started
             # Students enrolled at a stale school of another partition.
             keys = keys[~keys["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
-            # Summed over partitions: work done, which on several workers exceeds wall time.
-            timings.update({f"{stage}_work": seconds for stage, seconds in work.items()})
+            # Explained while the store writes them, once every partition's scores are in.
+            results = _explained(kept, len(partitions), client, scorer, work, on_progress)
         if fresh.empty:
             raise NothingToScore(_nobody_enrolled(engine, as_of))
         if keys.empty:
@@ -286,7 +306,11 @@ def weekly_run(
         run_id, replaced = store.store_run(
             engine, ranked, results, as_of.date(), scorer.version, schools, drift, scorer.features
         )
-        timings["store"] = time.perf_counter() - started
+        timings["store" if partitions is None else "explain_and_store"] = (
+            time.perf_counter() - started
+        )
+        # Work done, which on several workers exceeds wall time.
+        timings.update({f"{stage}_work": seconds for stage, seconds in work.items()})
     return WeeklyRunReport(
         run_id, as_of, scorer.version, len(ranked), replaced, timings, schools, drift
     )
@@ -322,59 +346,75 @@ def _nobody_enrolled(engine: sa.Engine, as_of: pd.Timestamp) -> str:
     )
 
 
-@dataclass
-class Results:
-    """A run's scored rows, batch by batch: frames in memory or spooled Arrow files."""
-
-    batches: Sequence[pd.DataFrame | Path]
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        for batch in self.batches:
-            yield feather.read_feather(batch) if isinstance(batch, Path) else batch
-
-
-def _spool_partitions(
+def _score_partitions(
     spool: Path,
     partitions: Sequence[Partition],
     sizes: Sequence[int],
     client: Any,
     on_progress: Callable[[int, int], None],
     **shared: Any,
-) -> tuple[pd.DataFrame, Results, dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """Score every partition, writing each one's results to ``spool`` as it arrives; the
-    largest by ``sizes`` (each one's students enrolled this year) start first.
+) -> tuple[pd.DataFrame, list[Any], dict[str, float], pd.DataFrame, pd.DataFrame]:
+    """Features and scores of every partition, the largest by ``sizes`` (each one's
+    students enrolled this year) first; each one's feature rows are kept (in ``spool``, or
+    on its Dask worker) for its explanations.
 
-    Returns the ranking columns, the spooled results, the work per stage, and the
-    partitions' school freshness and drift counts (which add up, being by school)."""
+    Returns the ranking columns, the kept rows (smallest partition first), the work per
+    stage, and the partitions' school freshness and drift counts (which add up, being by
+    school)."""
     keys: list[pd.DataFrame] = []
-    files: dict[int, Path] = {}
+    kept: list[tuple[int, Any]] = []
     fresh: list[pd.DataFrame] = []
     enrolled: list[pd.DataFrame] = []
     counts: list[pd.DataFrame] = []
-    work = {"features": 0.0, "score_and_explain": 0.0}
+    work = {"features": 0.0, "score": 0.0}
     order = largest_first(partitions, sizes)
     started = [partitions[i] for i in order]
-    for j, part in each_result(score_partition, started, client, on_progress, **shared):
-        i = order[j]
+
+    # The bar's first half: as many tasks again explain them.
+    def halfway(done: int, total: int) -> None:
+        on_progress(done, 2 * total)
+
+    for _, part, rows in each_kept(score_partition, started, client, spool, halfway, **shared):
         for stage in work:
             work[stage] += part.seconds[stage]
         fresh.append(part.schools)
         enrolled.append(part.enrolled)
         counts.append(part.counts)
-        if part.keys.empty:
-            continue
-        files[i] = spool / f"{i:06d}.arrow"
-        # As the worker wrote it: this process only moves the bytes to the file.
-        files[i].write_bytes(part.results)
-        keys.append(part.keys)
-    ordered = [files[i] for i in sorted(files)]
+        if not part.keys.empty:
+            keys.append(part.keys)
+            kept.append((len(part.keys), rows))
+    # The store starts with the first partition explained: the smallest first.
+    kept.sort(key=lambda sized: sized[0])
     return (
         pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=RANK_COLUMNS),
-        Results(ordered),
+        [rows for _, rows in kept],
         work,
         _enrolled(_concat(fresh, FRESHNESS_COLUMNS), enrolled),
         _concat(counts, COUNT_COLUMNS),
     )
+
+
+def _explained(
+    kept: list[Any],
+    scored: int,
+    client: Any,
+    scorer: Scorer,
+    work: dict[str, float],
+    on_progress: Callable[[int, int], None],
+) -> Iterator[pd.DataFrame]:
+    """Each partition's scored rows with their explanations, as each is done (adding the
+    work to ``work``): for the store to write while the rest are explained. ``scored``:
+    the partitions scored, the progress bar's first half."""
+    work["explain"] = 0.0
+
+    def after_scores(done: int, total: int) -> None:
+        on_progress(scored + done, scored + total)
+
+    for _, (results, seconds) in each_result(
+        explain_partition, kept, client, after_scores, scorer=scorer
+    ):
+        work["explain"] += seconds
+        yield feather.read_feather(pa.BufferReader(results))
 
 
 def _enrolled(fresh: pd.DataFrame, enrolled: list[pd.DataFrame]) -> pd.DataFrame:
@@ -409,13 +449,8 @@ def score_rows(
 
 
 @dataclass(frozen=True)
-class PartitionResult:
+class PartitionScores:
     keys: pd.DataFrame  # the scored rows' RANK_COLUMNS
-    # Every scored row (``score_rows``) as an uncompressed Arrow IPC file: written in the
-    # worker, so the process that gathers the partitions neither unpickles millions of
-    # strings nor converts them again; the store reads it back once, moments later (a
-    # third of the time Parquet with Snappy takes to write and read, twice its size).
-    results: bytes
     seconds: dict[str, float]
     schools: pd.DataFrame  # features.freshness.COLUMNS, of the partition's own schools
     # school_id, enrolled: the partition's students enrolled at each school, wherever
@@ -429,9 +464,13 @@ def score_partition(
     as_of: pd.Timestamp,
     counts: pd.DataFrame,
     stale_after: int = STALE_AFTER_SCHOOL_DAYS,
-) -> PartitionResult:
-    """Features, scores and explanations of one partition's enrolled students at fresh
-    schools, with the partition's school freshness and drift counts."""
+) -> tuple[PartitionScores, bytes]:
+    """Features and scores of one partition's enrolled students at fresh schools, with the
+    partition's school freshness and drift counts; and the feature rows, for
+    ``explain_partition`` once the run has ranked every partition's students.
+
+    The rows travel as an uncompressed Arrow IPC file's bytes (empty: nobody scored).
+    """
     started = time.perf_counter()
     sources = partition.weekly_sources(as_of, counts)
     rows = features_as_of(sources, as_of)
@@ -442,17 +481,29 @@ def score_partition(
     enrolled = everywhere[["school_id", "enrolled"]]
     fresh = everywhere[everywhere["school_id"].isin(partition.schools)].reset_index(drop=True)
     rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
+    rows = rows.reset_index(drop=True)
     seconds = {"features": time.perf_counter() - started}
     started = time.perf_counter()
-    scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame()
-    seconds["score_and_explain"] = time.perf_counter() - started
-    counts = input_counts(scorer.bundle, rows, _raw_scores(scored))
-    if scored.empty:
-        keys, results = pd.DataFrame(columns=RANK_COLUMNS), b""
-    else:
-        scored = scored.reset_index(drop=True)
-        keys, results = scored[RANK_COLUMNS].copy(), _ipc(scored)
-    return PartitionResult(keys, results, seconds, fresh, enrolled, counts)
+    keys = scorer.rank_columns(rows) if len(rows) else pd.DataFrame(columns=RANK_COLUMNS)
+    seconds["score"] = time.perf_counter() - started
+    counts = input_counts(scorer.bundle, rows, _raw_scores(keys))
+    scores = PartitionScores(keys, seconds, fresh, enrolled, counts)
+    return scores, _ipc(rows) if len(rows) else b""
+
+
+def explain_partition(rows: Any, scorer: Scorer) -> tuple[bytes, float]:
+    """The stored results (``score_rows``) of a partition's feature rows kept by
+    ``score_partition`` (``core.cluster.each_kept``), as Arrow IPC bytes, and the seconds
+    taken.
+
+    Written in the worker, so the process that stores them neither unpickles millions of
+    strings nor converts them again (uncompressed: a third of the time Parquet with Snappy
+    takes to write and read, twice its size).
+    """
+    started = time.perf_counter()
+    frame = feather.read_feather(pa.BufferReader(kept_bytes(rows)))
+    results = _ipc(score_rows(scorer, frame).reset_index(drop=True))
+    return results, time.perf_counter() - started
 
 
 def _ipc(frame: pd.DataFrame) -> bytes:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import dask
 import pytest
 
-from core.cluster import local_cluster, local_pool, run_tasks, worker_count
+from core.cluster import (
+    WORKER_NICENESS,
+    each_kept,
+    kept_bytes,
+    local_cluster,
+    local_pool,
+    run_tasks,
+    worker_count,
+)
 
 
 def _where(task: int, offset: int) -> tuple[int, int, str | None]:
@@ -34,6 +43,41 @@ def test_a_pool_gives_every_result_in_task_order_from_its_own_processes() -> Non
     assert progress == [(i, 8) for i in range(1, 9)]
     # Each worker's threads get its share of the cores.
     assert {threads for _, _, threads in results} == {str(max(1, (os.cpu_count() or 1) // 2))}
+
+
+def _halves(task: int) -> tuple[int, bytes]:
+    return -task, f"rows of {task} from {os.getpid()}".encode()
+
+
+def _second_round(kept: Any) -> tuple[str, int]:
+    return kept_bytes(kept).decode(), os.getpid()
+
+
+@pytest.mark.parametrize("where", ["in turn", "pool", "dask"])
+def test_kept_results_come_back_small_and_feed_a_second_round(
+    where: str, tmp_path: Path, dask_cluster_client: Any
+) -> None:
+    with local_pool(2 if where == "pool" else 1) as pool:
+        client = dask_cluster_client if where == "dask" else pool
+        firsts = list(each_kept(_halves, [1, 2, 3], client, tmp_path))
+        assert sorted((i, small) for i, small, _ in firsts) == [(0, -1), (1, -2), (2, -3)]
+        kept = {i: large for i, _, large in firsts}
+        # Here only the small half: the large one is in a file or on the Dask worker.
+        assert all(isinstance(k, Path) for k in kept.values()) == (where != "dask")
+        seconds = run_tasks(_second_round, [kept[i] for i in range(3)], client)
+    made_by = [int(text.rsplit(" ", 1)[1]) for text, _ in seconds]
+    assert [text.split(" from")[0] for text, _ in seconds] == [f"rows of {i}" for i in (1, 2, 3)]
+    if where == "in turn":
+        assert set(made_by) == {os.getpid()}
+
+
+def _niceness(_task: int) -> int:
+    return os.nice(0)
+
+
+def test_a_pools_workers_yield_the_cpu_to_the_process_that_gathers_their_results() -> None:
+    with local_pool(2) as pool:
+        assert set(run_tasks(_niceness, [1, 2], pool)) == {min(19, os.nice(0) + WORKER_NICENESS)}
 
 
 def test_a_failing_task_raises_its_error_here() -> None:

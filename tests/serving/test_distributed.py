@@ -7,9 +7,11 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -19,7 +21,8 @@ from schooldata.dataset import DatasetReader, partitions, students_by_school
 from schooldata.db import make_engine, read_table
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES
-from serving.scoring import weekly_run
+from serving import scoring
+from serving.scoring import score_rows, weekly_run
 from tests.conftest import ID_KEY
 from tests.serving.conftest import (
     WEEKS,
@@ -58,7 +61,36 @@ def test_partitions_in_turn_equal_the_whole_run(
     )
 
     assert report.students == len(whole_run)
-    assert progress == [(i, len(tasks)) for i in range(1, len(tasks) + 1)]
+    # Each partition scored, then each explained as the run stores it.
+    assert progress == [(i, 2 * len(tasks)) for i in range(1, 2 * len(tasks) + 1)]
+    assert_same_run(stored_run(engine), whole_run)
+
+
+def test_a_failure_while_explaining_keeps_the_weeks_stored_run(
+    api: Api,
+    synthetic_engine: sa.Engine,
+    whole_run: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The store writes each partition's explanations as they come: a partition that fails
+    # then must leave the run stored before, not some of the new one.
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    tasks = plan_partitions(engine.url.render_as_string(), None, schools_per_task=2)
+    weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks)
+    explained: list[int] = []
+
+    def fails_on_the_second(scorer: Any, rows: pd.DataFrame) -> pd.DataFrame:
+        explained.append(len(rows))
+        if len(explained) == 2:
+            raise MemoryError("out of memory explaining")
+        return score_rows(scorer, rows)
+
+    monkeypatch.setattr(scoring, "score_rows", fails_on_the_second)
+    with pytest.raises(MemoryError):
+        weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks)
+
+    assert len(explained) == 2  # the first partition's results were written, then undone
     assert_same_run(stored_run(engine), whole_run)
 
 
