@@ -56,6 +56,13 @@ class Explainer:
         copy.__setstate__(self.__getstate__() | {"bundle": self.bundle.without_trees()})
         return copy
 
+    def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
+        """``explain(matrix).raw_score``, the same values, without the contributions."""
+        if self.fast is not None:
+            return self.fast.raw_scores(matrix)
+        with self._lock:
+            return np.asarray(self.bundle.booster.predict(matrix, raw_score=True), dtype=float)
+
     def explain(self, matrix: np.ndarray) -> Explanation:
         if self.fast is not None:
             raw, contributions = self.fast.explain(matrix)

@@ -84,13 +84,12 @@ class Scorer:
 
     def rank_columns(self, rows: pd.DataFrame) -> pd.DataFrame:
         """``RANK_COLUMNS`` of feature rows: their raw scores and risks as ``score`` gives
-        them (the same pass: its raw score is the sum of the leaves reached), without the
-        reasons' work."""
-        explanation = self.explainer.explain(self.bundle.matrix(rows))
+        them, without the contributions and reasons."""
+        raw = self.explainer.raw_scores(self.bundle.matrix(rows))
         terms = rows["term"].to_numpy() if "term" in rows else None
-        risk = self.bundle.calibration.apply(explanation.raw_score, terms)
+        risk = self.bundle.calibration.apply(raw, terms)
         return rows[["student_id", "school_id", "advisor_id"]].assign(
-            raw_score=explanation.raw_score,
+            raw_score=raw,
             risk=risk,
             tier=[str(t) for t in self.bundle.tiers.by_risk(risk)],
         )[RANK_COLUMNS]
@@ -358,7 +357,7 @@ def _score_partitions(
     students enrolled this year) first; each one's feature rows are kept (in ``spool``, or
     on its Dask worker) for its explanations.
 
-    Returns the ranking columns, the kept rows (smallest partition first), the work per
+    Returns the ranking columns, the kept rows (in the order to explain them), the work per
     stage, and the partitions' school freshness and drift counts (which add up, being by
     school)."""
     keys: list[pd.DataFrame] = []
@@ -383,8 +382,10 @@ def _score_partitions(
         if not part.keys.empty:
             keys.append(part.keys)
             kept.append((len(part.keys), rows))
-    # The store starts with the first partition explained: the smallest first.
+    # The store starts writing once the first partition is explained and finishes soon
+    # after the last: the smallest first, then the others largest first.
     kept.sort(key=lambda sized: sized[0])
+    kept = kept[:1] + kept[:0:-1]
     return (
         pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=RANK_COLUMNS),
         [rows for _, rows in kept],
@@ -435,12 +436,15 @@ def score_rows(
     scorer: Scorer,
     rows: pd.DataFrame,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
+    chunk: int = CHUNK,
 ) -> pd.DataFrame:
-    """Identity columns and results of feature rows; contributions and reasons as JSON."""
+    """Identity columns and results of feature rows; contributions and reasons as JSON.
+
+    ``chunk`` rows at a time, reporting progress after each."""
     parts = []
-    for start in range(0, len(rows), CHUNK):
-        parts.append(scorer.score(rows.iloc[start : start + CHUNK], stored=True))
-        on_progress(min(start + CHUNK, len(rows)), len(rows))
+    for start in range(0, len(rows), chunk):
+        parts.append(scorer.score(rows.iloc[start : start + chunk], stored=True))
+        on_progress(min(start + chunk, len(rows)), len(rows))
     results = pd.concat(parts) if parts else pd.DataFrame(index=rows.index)
     return pd.concat(
         [rows[["student_id", "school_id", "advisor_id", "classroom", "grade_level"]], results],
@@ -502,7 +506,9 @@ def explain_partition(rows: Any, scorer: Scorer) -> tuple[bytes, float]:
     """
     started = time.perf_counter()
     frame = feather.read_feather(pa.BufferReader(kept_bytes(rows)))
-    results = _ipc(score_rows(scorer, frame).reset_index(drop=True))
+    # In one piece: a task is a partition's worth of memory anyway, and each piece costs
+    # frames and conversions of its own (a fifth of the work in pieces of 2,000).
+    results = _ipc(score_rows(scorer, frame, chunk=max(len(frame), 1)).reset_index(drop=True))
     return results, time.perf_counter() - started
 
 

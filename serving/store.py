@@ -8,7 +8,7 @@ replaces the run in one transaction, so a crash leaves the previous complete run
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -273,19 +273,8 @@ def store_run(
                 features=None if features is None else orjson.dumps(list(features)).decode(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-        for batch in results:
-            position = ranked_ids.get_indexer(batch["student_id"].to_numpy(dtype=object))
-            kept = position >= 0  # stale schools: left out
-            if not kept.any():
-                continue
-            batch = pd.concat(
-                [
-                    batch[kept].drop(columns=RANK_COLUMNS, errors="ignore").reset_index(drop=True),
-                    ranks.iloc[position[kept]].reset_index(drop=True),
-                ],
-                axis=1,
-            )
-            insert_columns(connection, student_scores, *_columns(batch, int(run_id)))
+        for names, rows in _rows(results, ranked_ids, ranks, int(run_id)):
+            insert_columns(connection, student_scores, names, rows)
         if schools is not None and not schools.empty and "school_id" in ranked:
             schools = schools.drop(columns=COUNT_COLUMNS, errors="ignore").merge(
                 list_counts(ranked), on="school_id", how="left"
@@ -294,6 +283,26 @@ def store_run(
             if frame is not None and not frame.empty:
                 insert_rows(connection, table, _plain_records(frame, table, int(run_id)))
     return int(run_id), existing is not None
+
+
+def _rows(
+    results: Iterable[pd.DataFrame], ranked_ids: pd.Index, ranks: pd.DataFrame, run_id: int
+) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+    """Each batch of results with its students' ranks, as rows to insert (``_columns``);
+    the students not ranked (at stale schools) are left out."""
+    for batch in results:
+        position = ranked_ids.get_indexer(pd.Index(batch["student_id"].to_numpy(dtype=object)))
+        kept = position >= 0
+        if not kept.any():
+            continue
+        batch = pd.concat(
+            [
+                batch[kept].drop(columns=RANK_COLUMNS, errors="ignore").reset_index(drop=True),
+                ranks.iloc[position[kept]].reset_index(drop=True),
+            ],
+            axis=1,
+        )
+        yield _columns(batch, run_id)
 
 
 COUNT_COLUMNS = ["high", "watch", "new_on_list"]

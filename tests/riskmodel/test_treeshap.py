@@ -81,6 +81,7 @@ def test_fast_treeshap_handles_a_tree_without_a_split() -> None:
     raw = booster.predict(x, raw_score=True)
     assert np.abs(fast.expected_value - raw).max() <= 1e-12
     assert np.abs(fast.explain(x)[0] - raw).max() <= 1e-12
+    assert np.array_equal(fast.raw_scores(x), fast.explain(x)[0])
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -92,6 +93,17 @@ def test_the_raw_score_of_the_same_pass_is_lightgbms_prediction(seed: int) -> No
         expected = booster.predict(rows, raw_score=True)
         assert np.abs(raw - expected).max() <= 1e-12
         assert np.abs(fast.expected_value + contributions.sum(axis=1) - raw).max() <= 1e-9
+
+
+@pytest.mark.parametrize(("depth", "leaves"), [(6, 31), (-1, 63)])
+def test_raw_scores_alone_are_exactly_the_explanations_raw_scores(depth: int, leaves: int) -> None:
+    # What a weekly run ranks by, before it explains: the very same numbers.
+    booster, x = _model(5, depth, leaves, "nan")
+    fast = FastTreeShap(booster)
+    for rows in (x, x[:1], x[:37], x[:513]):  # parallel, single row, one chunk, 1 over
+        assert np.array_equal(fast.raw_scores(rows), fast.explain(rows)[0])
+    with pytest.raises(ValueError, match="9 features"):
+        fast.raw_scores(x[:, :4])
 
 
 def test_linear_trees_are_refused_not_explained_wrongly() -> None:

@@ -80,11 +80,11 @@ def test_a_failure_while_explaining_keeps_the_weeks_stored_run(
     weekly_run(engine, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks)
     explained: list[int] = []
 
-    def fails_on_the_second(scorer: Any, rows: pd.DataFrame) -> pd.DataFrame:
+    def fails_on_the_second(scorer: Any, rows: pd.DataFrame, **chunks: Any) -> pd.DataFrame:
         explained.append(len(rows))
         if len(explained) == 2:
             raise MemoryError("out of memory explaining")
-        return score_rows(scorer, rows)
+        return score_rows(scorer, rows, **chunks)
 
     monkeypatch.setattr(scoring, "score_rows", fails_on_the_second)
     with pytest.raises(MemoryError):
