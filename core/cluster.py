@@ -14,8 +14,8 @@ import operator
 import os
 import pickle
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,43 +76,102 @@ def each_result(
         yield position[future.key], result
 
 
-def each_kept(
-    function: Callable[..., tuple[T, bytes]],
+@dataclass(frozen=True)
+class Done:
+    """A finished task of ``two_rounds``: its round (1 or 2), its task's index, its result."""
+
+    round: int
+    index: int
+    value: Any
+
+
+def two_rounds(
+    first: Callable[..., tuple[Any, bytes]],
     tasks: Sequence[Any],
+    second: Callable[..., Any],
     client: Any,
     spool: Path,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
-    **shared: Any,
-) -> Iterator[tuple[int, T, Any]]:
-    """``each_result`` for a function that returns ``(small, large)``, ``large`` being bytes
-    a second round of tasks reads: yields ``(task index, small, kept)`` as each task
-    finishes, where ``kept`` is a task of that second round (``each_result``), which
-    reads ``large`` from it with ``kept_bytes``.
+    first_shared: dict[str, Any] | None = None,
+    second_shared: dict[str, Any] | None = None,
+) -> Generator[Done, None, None]:
+    """``first(task, **first_shared)`` for every task, which returns ``(small, large)``,
+    ``large`` being bytes; then, as each finishes, ``second(kept, **second_shared)`` on
+    what it kept, reading ``large`` with ``kept_bytes(kept)``. Yields each task as it is
+    done; the first round's tasks run before any of the second's, and the second round's
+    fill the workers a first round's last tasks leave idle.
 
-    Only ``small`` comes here. On Dask, ``large`` stays on the worker that made it (the
-    second round runs there); from a local pool or tasks in turn here, it goes to a file
-    in ``spool``, so this process holds no partition's data in memory.
+    Only ``small`` and the second round's results come here. On Dask, ``large`` stays on
+    the worker that made it, where the second round then runs; from a local pool or tasks
+    in turn here, it goes to a file in ``spool``. In turn, each second task runs when
+    the caller asks for the next result, after every first one. Tasks not yet done are
+    cancelled when the caller stops early (closes this generator).
     """
-    if client is None or isinstance(client, LocalPool):
-        for i, (small, large) in each_result(function, tasks, client, on_progress, **shared):
-            kept = spool / f"kept-{uuid.uuid4().hex}"
-            kept.write_bytes(large)
-            yield i, small, kept
-        return
+    first_shared, second_shared = first_shared or {}, second_shared or {}
+    total = 2 * len(tasks)
+    if client is None:
+        kept = []
+        for i, task in enumerate(tasks):
+            small, large = first(task, **first_shared)
+            kept.append(_spooled(spool, large))
+            on_progress(i + 1, total)
+            yield Done(1, i, small)
+        for i, path in enumerate(kept):
+            result = second(path, **second_shared)
+            on_progress(len(tasks) + i + 1, total)
+            yield Done(2, i, result)
+    elif isinstance(client, LocalPool):
+        yield from client.two_rounds(
+            first, tasks, second, spool, on_progress, first_shared, second_shared
+        )
+    else:
+        yield from _dask_two_rounds(
+            client, first, tasks, second, on_progress, first_shared, second_shared
+        )
+
+
+def _spooled(spool: Path, data: bytes) -> Path:
+    path = spool / f"kept-{uuid.uuid4().hex}"
+    path.write_bytes(data)
+    return path
+
+
+def _dask_two_rounds(
+    client: Any,
+    first: Callable[..., tuple[Any, bytes]],
+    tasks: Sequence[Any],
+    second: Callable[..., Any],
+    on_progress: Callable[[int, int], None],
+    first_shared: dict[str, Any],
+    second_shared: dict[str, Any],
+) -> Iterator[Done]:
     from distributed import as_completed as dask_completed
 
-    scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
-    both = client.map(function, tasks, pure=False, **scattered)
+    firsts = {k: client.scatter(v, broadcast=True) for k, v in first_shared.items()}
+    seconds = {k: client.scatter(v, broadcast=True) for k, v in second_shared.items()}
+    both = client.map(first, tasks, pure=False, **firsts)
+    # Each pair is let go of once both halves are taken from it.
     smalls = [client.submit(operator.itemgetter(0), f, pure=False) for f in both]
     larges = [client.submit(operator.itemgetter(1), f, pure=False) for f in both]
-    position = {future.key: i for i, future in enumerate(smalls)}
-    del both  # each pair is let go of once both halves are taken from it
-    for done, future in enumerate(dask_completed(smalls), start=1):
-        small = future.result()
-        future.release()
-        on_progress(done, len(tasks))
-        i = position[future.key]
-        yield i, small, larges[i]
+    del both
+    which = {future.key: (1, i) for i, future in enumerate(smalls)}
+    running = dask_completed(smalls)
+    try:
+        for done, future in enumerate(running, start=1):
+            round_, i = which.pop(future.key)
+            value = future.result()
+            future.release()
+            if round_ == 1:
+                # Where the large half is: Dask runs the task on its worker.
+                after = client.submit(second, larges[i], pure=False, **seconds)
+                larges[i].release()
+                which[after.key] = (2, i)
+                running.add(after)
+            on_progress(done, 2 * len(tasks))
+            yield Done(round_, i, value)
+    finally:
+        running.clear()
+        client.cancel([*smalls, *larges])
 
 
 def kept_bytes(kept: Any) -> bytes:
@@ -150,6 +209,43 @@ class LocalPool:
     def starting(self) -> bool:
         """Whether some worker is still starting (importing the code its tasks run)."""
         return not all(future.done() for future in self.warm_up)
+
+    def two_rounds(
+        self,
+        first: Callable[..., tuple[Any, bytes]],
+        tasks: Sequence[Any],
+        second: Callable[..., Any],
+        spool: Path,
+        on_progress: Callable[[int, int], None],
+        first_shared: dict[str, Any],
+        second_shared: dict[str, Any],
+    ) -> Iterator[Done]:
+        calls = {
+            round_: (uuid.uuid4().hex, pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL))
+            for round_, call in ((1, (first, first_shared)), (2, (second, second_shared)))
+        }
+        # Submitted in order, taken in order: every first task before any second one.
+        pending = {
+            self.executor.submit(_run_shared, *calls[1], task): (1, i)
+            for i, task in enumerate(tasks)
+        }
+        done = 0
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: pending[f]):
+                    round_, i = pending.pop(future)
+                    value = future.result()
+                    if round_ == 1:
+                        value, large = value
+                        kept = _spooled(spool, large)
+                        pending[self.executor.submit(_run_shared, *calls[2], kept)] = (2, i)
+                    done += 1
+                    on_progress(done, 2 * len(tasks))
+                    yield Done(round_, i, value)
+        finally:
+            for future in pending:
+                future.cancel()
 
     def each_result(
         self,
@@ -231,7 +327,8 @@ def _start_worker(threads: int, preload: tuple[str, ...]) -> None:
 
 def _run_shared(key: str, payload: bytes, task: Any) -> Any:
     if key not in _CALLS:
-        _CALLS.clear()  # one call's shared arguments at a time
+        if len(_CALLS) >= 2:  # the shared arguments of two calls at a time (two rounds)
+            del _CALLS[next(iter(_CALLS))]
         # Bytes this machine's parent process wrote, over the pool's own pipe (which is
         # pickle too): nothing from outside.
         _CALLS[key] = pickle.loads(payload)  # noqa: S301

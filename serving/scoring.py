@@ -6,6 +6,7 @@ model replaces that run in one transaction, so a crash leaves the previous run i
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import sqlalchemy as sa
 
-from core.cluster import each_kept, each_result, kept_bytes
+from core.cluster import Done, kept_bytes, two_rounds
 from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.freshness import COLUMNS as FRESHNESS_COLUMNS
@@ -250,7 +251,10 @@ def weekly_run(
     work: dict[str, float] = {}  # summed over a partitioned run's tasks
     results: Iterable[pd.DataFrame]  # every scored row with its explanation, batch by batch
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="ews-weekly-run-") as spool:  # partitioned runs
+    with (
+        tempfile.TemporaryDirectory(prefix="ews-weekly-run-") as spool,  # partitioned runs
+        contextlib.ExitStack() as stack,
+    ):
         if partitions is None:
             sources = Sources.for_weekly_run(engine, as_of)
             rows = features_as_of(sources, as_of)
@@ -267,25 +271,37 @@ def weekly_run(
             timings["score_and_explain"] = time.perf_counter() - started
         else:
             parts = partition_counts(partitions, client)
-            school_counts = add_counts(parts)
+            # The largest (by students enrolled this year) first.
+            order = largest_first(partitions, enrolled_in_year(parts, as_of))
             timings["school_counts"] = time.perf_counter() - started
             started = time.perf_counter()
-            keys, kept, work, fresh, counts = _score_partitions(
-                Path(spool),
-                partitions,
-                enrolled_in_year(parts, as_of),
-                client,
-                on_progress,
-                scorer=scorer,
-                as_of=as_of,
-                counts=school_counts,
-                stale_after=stale_after,
+            # Each partition is explained as soon as it is scored, once the workers have
+            # scored every partition (a worker the last ones leave idle explains).
+            rounds = stack.enter_context(
+                contextlib.closing(
+                    two_rounds(
+                        score_partition,
+                        [partitions[i] for i in order],
+                        explain_partition,
+                        client,
+                        Path(spool),
+                        on_progress,
+                        first_shared={
+                            "scorer": scorer,
+                            "as_of": as_of,
+                            "counts": add_counts(parts),
+                            "stale_after": stale_after,
+                        },
+                        second_shared={"scorer": scorer},
+                    )
+                )
             )
+            keys, fresh, counts, early = _scores(rounds, len(partitions), work, Path(spool))
             timings["partitions"] = time.perf_counter() - started
             # Students enrolled at a stale school of another partition.
             keys = keys[~keys["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
-            # Explained while the store writes them, once every partition's scores are in.
-            results = _explained(kept, len(partitions), client, scorer, work, on_progress)
+            # The store writes those explained already, then the others as they come.
+            results = _explained(early, rounds, work)
         if fresh.empty:
             raise NothingToScore(_nobody_enrolled(engine, as_of))
         if keys.empty:
@@ -345,77 +361,62 @@ def _nobody_enrolled(engine: sa.Engine, as_of: pd.Timestamp) -> str:
     )
 
 
-def _score_partitions(
-    spool: Path,
-    partitions: Sequence[Partition],
-    sizes: Sequence[int],
-    client: Any,
-    on_progress: Callable[[int, int], None],
-    **shared: Any,
-) -> tuple[pd.DataFrame, list[Any], dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """Features and scores of every partition, the largest by ``sizes`` (each one's
-    students enrolled this year) first; each one's feature rows are kept (in ``spool``, or
-    on its Dask worker) for its explanations.
+def _scores(
+    rounds: Iterator[Done], partitions: int, work: dict[str, float], spool: Path
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Path]]:
+    """Every partition's scores from ``rounds`` (``two_rounds`` of ``score_partition`` and
+    ``explain_partition``), adding their work to ``work``; the explanations done by then
+    go to files in ``spool``.
 
-    Returns the ranking columns, the kept rows (in the order to explain them), the work per
-    stage, and the partitions' school freshness and drift counts (which add up, being by
-    school)."""
+    Returns the ranking columns, the school freshness and drift counts (which add up,
+    being by school) and the files of the explanations done."""
     keys: list[pd.DataFrame] = []
-    kept: list[tuple[int, Any]] = []
     fresh: list[pd.DataFrame] = []
     enrolled: list[pd.DataFrame] = []
     counts: list[pd.DataFrame] = []
-    work = {"features": 0.0, "score": 0.0}
-    order = largest_first(partitions, sizes)
-    started = [partitions[i] for i in order]
-
-    # The bar's first half: as many tasks again explain them.
-    def halfway(done: int, total: int) -> None:
-        on_progress(done, 2 * total)
-
-    for _, part, rows in each_kept(score_partition, started, client, spool, halfway, **shared):
-        for stage in work:
+    early: list[Path] = []
+    work |= {"features": 0.0, "score": 0.0, "explain": 0.0}
+    scored = 0
+    while scored < partitions:
+        done = next(rounds)
+        if done.round == 2:
+            early.append(spool / f"explained-{done.index:06d}.arrow")
+            early[-1].write_bytes(_explained_bytes(done.value, work))
+            continue
+        part: PartitionScores = done.value
+        scored += 1
+        for stage in ("features", "score"):
             work[stage] += part.seconds[stage]
         fresh.append(part.schools)
         enrolled.append(part.enrolled)
         counts.append(part.counts)
         if not part.keys.empty:
             keys.append(part.keys)
-            kept.append((len(part.keys), rows))
-    # The store starts writing once the first partition is explained and finishes soon
-    # after the last: the smallest first, then the others largest first.
-    kept.sort(key=lambda sized: sized[0])
-    kept = kept[:1] + kept[:0:-1]
     return (
         pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=RANK_COLUMNS),
-        [rows for _, rows in kept],
-        work,
         _enrolled(_concat(fresh, FRESHNESS_COLUMNS), enrolled),
         _concat(counts, COUNT_COLUMNS),
+        early,
     )
 
 
 def _explained(
-    kept: list[Any],
-    scored: int,
-    client: Any,
-    scorer: Scorer,
-    work: dict[str, float],
-    on_progress: Callable[[int, int], None],
+    early: list[Path], rounds: Iterator[Done], work: dict[str, float]
 ) -> Iterator[pd.DataFrame]:
-    """Each partition's scored rows with their explanations, as each is done (adding the
-    work to ``work``): for the store to write while the rest are explained. ``scored``:
-    the partitions scored, the progress bar's first half."""
-    work["explain"] = 0.0
+    """Each partition's scored rows with their explanations: those in ``early``'s files,
+    then the rest from ``rounds`` as each is done (adding its work to ``work``)."""
+    for path in early:
+        yield feather.read_feather(path)
+    for done in rounds:
+        results = _explained_bytes(done.value, work)
+        if results:
+            yield feather.read_feather(pa.BufferReader(results))
 
-    def after_scores(done: int, total: int) -> None:
-        on_progress(scored + done, scored + total)
 
-    for _, (results, seconds) in each_result(
-        explain_partition, kept, client, after_scores, scorer=scorer
-    ):
-        work["explain"] += seconds
-        yield feather.read_feather(pa.BufferReader(results))
+def _explained_bytes(explained: tuple[bytes, float], work: dict[str, float]) -> bytes:
+    results, seconds = explained
+    work["explain"] += seconds
+    return results
 
 
 def _enrolled(fresh: pd.DataFrame, enrolled: list[pd.DataFrame]) -> pd.DataFrame:
@@ -497,18 +498,21 @@ def score_partition(
 
 def explain_partition(rows: Any, scorer: Scorer) -> tuple[bytes, float]:
     """The stored results (``score_rows``) of a partition's feature rows kept by
-    ``score_partition`` (``core.cluster.each_kept``), as Arrow IPC bytes, and the seconds
-    taken.
+    ``score_partition`` (``core.cluster.two_rounds``), as Arrow IPC bytes (empty: nobody
+    scored), and the seconds taken.
 
     Written in the worker, so the process that stores them neither unpickles millions of
     strings nor converts them again (uncompressed: a third of the time Parquet with Snappy
     takes to write and read, twice its size).
     """
     started = time.perf_counter()
-    frame = feather.read_feather(pa.BufferReader(kept_bytes(rows)))
+    data = kept_bytes(rows)
+    if not data:
+        return b"", time.perf_counter() - started
+    frame = feather.read_feather(pa.BufferReader(data))
     # In one piece: a task is a partition's worth of memory anyway, and each piece costs
     # frames and conversions of its own (a fifth of the work in pieces of 2,000).
-    results = _ipc(score_rows(scorer, frame, chunk=max(len(frame), 1)).reset_index(drop=True))
+    results = _ipc(score_rows(scorer, frame, chunk=len(frame)).reset_index(drop=True))
     return results, time.perf_counter() - started
 
 

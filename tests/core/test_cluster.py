@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,12 @@ import pytest
 
 from core.cluster import (
     WORKER_NICENESS,
-    each_kept,
+    Done,
     kept_bytes,
     local_cluster,
     local_pool,
     run_tasks,
+    two_rounds,
     worker_count,
 )
 
@@ -45,30 +48,91 @@ def test_a_pool_gives_every_result_in_task_order_from_its_own_processes() -> Non
     assert {threads for _, _, threads in results} == {str(max(1, (os.cpu_count() or 1) // 2))}
 
 
-def _halves(task: int) -> tuple[int, bytes]:
-    return -task, f"rows of {task} from {os.getpid()}".encode()
+def _halves(task: int, sign: int) -> tuple[int, bytes]:
+    return sign * task, f"rows of {task} from {os.getpid()}".encode()
 
 
-def _second_round(kept: Any) -> tuple[str, int]:
-    return kept_bytes(kept).decode(), os.getpid()
+def _second_round(kept: Any, suffix: str) -> tuple[str, bool]:
+    return kept_bytes(kept).decode() + suffix, isinstance(kept, Path)
 
 
 @pytest.mark.parametrize("where", ["in turn", "pool", "dask"])
-def test_kept_results_come_back_small_and_feed_a_second_round(
+def test_two_rounds_run_the_second_on_what_the_first_kept(
     where: str, tmp_path: Path, dask_cluster_client: Any
 ) -> None:
+    progress: list[tuple[int, int]] = []
     with local_pool(2 if where == "pool" else 1) as pool:
         client = dask_cluster_client if where == "dask" else pool
-        firsts = list(each_kept(_halves, [1, 2, 3], client, tmp_path))
-        assert sorted((i, small) for i, small, _ in firsts) == [(0, -1), (1, -2), (2, -3)]
-        kept = {i: large for i, _, large in firsts}
-        # Here only the small half: the large one is in a file or on the Dask worker.
-        assert all(isinstance(k, Path) for k in kept.values()) == (where != "dask")
-        seconds = run_tasks(_second_round, [kept[i] for i in range(3)], client)
-    made_by = [int(text.rsplit(" ", 1)[1]) for text, _ in seconds]
-    assert [text.split(" from")[0] for text, _ in seconds] == [f"rows of {i}" for i in (1, 2, 3)]
+        done = list(
+            two_rounds(
+                _halves,
+                [1, 2, 3],
+                _second_round,
+                client,
+                tmp_path,
+                lambda d, t: progress.append((d, t)),
+                first_shared={"sign": -1},
+                second_shared={"suffix": "!"},
+            )
+        )
+    firsts = {d.index: d.value for d in done if d.round == 1}
+    seconds = {d.index: d.value for d in done if d.round == 2}
+    assert firsts == {0: -1, 1: -2, 2: -3}
+    assert sorted(seconds) == [0, 1, 2]
+    for i, (text, from_file) in seconds.items():
+        assert text.startswith(f"rows of {i + 1} from ")
+        assert text.endswith("!")
+        # Here only the small half came: the large one went to a file, or on Dask stayed
+        # on its worker.
+        assert from_file == (where != "dask")
+    # A task's second round comes after its first.
+    assert all(
+        done.index(Done(1, i, firsts[i])) < done.index(Done(2, i, seconds[i])) for i in range(3)
+    )
+    assert progress == [(i, 6) for i in range(1, 7)]
     if where == "in turn":
-        assert set(made_by) == {os.getpid()}
+        assert [d.round for d in done] == [1, 1, 1, 2, 2, 2]
+
+
+def _slow_first(task: int) -> tuple[int, bytes]:
+    if task == 0:
+        time.sleep(1.5)
+    return task, b"kept"
+
+
+def _second(kept: Any) -> int:
+    return len(kept_bytes(kept))
+
+
+def test_a_second_round_fills_the_worker_the_first_rounds_last_task_leaves_idle() -> None:
+    with local_pool(2) as pool:
+        done = list(two_rounds(_slow_first, [0, 1, 2, 3], _second, pool, Path(tempfile.mkdtemp())))
+    # Tasks 1-3 and their second rounds are done on one worker while task 0 runs.
+    first_of_zero = done.index(Done(1, 0, 0))
+    assert {(d.round, d.index) for d in done[:first_of_zero]} >= {(2, 1), (2, 2)}
+
+
+def _marks(task: int, folder: Path) -> tuple[int, bytes]:
+    (folder / str(task)).touch()
+    time.sleep(1.0 if task == 0 else 0.3)
+    return task, b"kept"
+
+
+def test_stopping_early_cancels_the_tasks_not_started(tmp_path: Path) -> None:
+    with local_pool(2) as pool:
+        rounds = two_rounds(
+            _marks,
+            [1, 0, 2, 3, 4, 5, 6, 7],
+            _second,
+            pool,
+            tmp_path,
+            first_shared={"folder": tmp_path},
+        )
+        next(rounds)
+        rounds.close()
+    ran = {int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()}
+    assert {0, 1} <= ran
+    assert not ran >= {5, 6, 7}  # cancelled: not started by then
 
 
 def _niceness(_task: int) -> int:
