@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 
 from features.catalog import FeatureSpec
 
@@ -116,7 +117,7 @@ class ReasonTexts:
     def __init__(self, catalog: dict[str, FeatureSpec], limit: int = 200_000) -> None:
         self.catalog = catalog
         self.limit = limit
-        self.rendered: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self.rendered: dict[tuple[Any, ...], _Text] = {}
 
     def of_rows(
         self,
@@ -134,13 +135,72 @@ class ReasonTexts:
             contributions: their contributions.
             chosen: each row's reason columns, in order (``reason_indices``).
         """
+        counts, columns, weights, texts = self._texts(
+            values, inputs, contributions, chosen, features
+        )
+        result: list[list[dict[str, Any]]] = []
+        at = 0
+        for count in counts:
+            result.append(
+                [
+                    {
+                        "feature": features[columns[p]],
+                        "shap": weights[p],
+                        "text_th": texts[p].th,
+                        "text_en": texts[p].en,
+                    }
+                    for p in range(at, at + count)
+                ]
+            )
+            at += count
+        return result
+
+    def as_stored(
+        self,
+        values: Sequence[Mapping[str, Any]],
+        inputs: np.ndarray,
+        contributions: np.ndarray,
+        chosen: list[np.ndarray],
+        features: list[str],
+    ) -> list[str]:
+        """``of_rows`` as the JSON text a run stores (``serving.store.reasons_text``), the
+        same characters, put together from pieces made once: each text's JSON with the
+        texts, each feature's name, and the weights, in one call for the batch."""
+        counts, columns, weights, texts = self._texts(
+            values, inputs, contributions, chosen, features
+        )
+        heads = [f'{{"feature":{orjson.dumps(f).decode()},"shap":' for f in features]
+        numbers = orjson.dumps(weights).decode()[1:-1].split(",") if weights else []
+        result: list[str] = []
+        at = 0
+        for count in counts:
+            result.append(
+                "["
+                + ",".join(
+                    heads[columns[p]] + numbers[p] + texts[p].json for p in range(at, at + count)
+                )
+                + "]"
+            )
+            at += count
+        return result
+
+    def _texts(
+        self,
+        values: Sequence[Mapping[str, Any]],
+        inputs: np.ndarray,
+        contributions: np.ndarray,
+        chosen: list[np.ndarray],
+        features: list[str],
+    ) -> tuple[list[int], list[int], list[float], list[_Text]]:
+        """The reasons of every row one after another: how many each row has, and each
+        one's column, weight and texts."""
         if len(self.rendered) > self.limit:
             self.rendered = {}
         counts = [len(c) for c in chosen]
         rows = np.repeat(np.arange(len(chosen)), counts)
         columns = np.concatenate(chosen).astype(int) if chosen else np.zeros(0, int)
         weights = contributions[rows, columns].tolist()
-        texts: list[tuple[str, str]] = [("", "")] * len(rows)
+        texts: list[_Text] = [_NO_TEXT] * len(rows)
         column_of = {f: j for j, f in enumerate(features)}
         for j in np.unique(columns).tolist():
             where = np.flatnonzero(columns == j)
@@ -158,25 +218,30 @@ class ReasonTexts:
                 found = self.rendered.get((j, *key))
                 if found is None:
                     row_values = values[row]
-                    found = (spec.reason(row_values, "th"), spec.reason(row_values, "en"))
+                    found = _Text.of(spec.reason(row_values, "th"), spec.reason(row_values, "en"))
                     self.rendered[(j, *key)] = found
                 texts[at] = found
-        result: list[list[dict[str, Any]]] = []
-        at = 0
-        for count in counts:
-            result.append(
-                [
-                    {
-                        "feature": features[columns[p]],
-                        "shap": weights[p],
-                        "text_th": texts[p][0],
-                        "text_en": texts[p][1],
-                    }
-                    for p in range(at, at + count)
-                ]
-            )
-            at += count
-        return result
+        return counts, columns.tolist(), weights, texts
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A reason's texts, and how they end its stored JSON object."""
+
+    th: str
+    en: str
+    json: str
+
+    @classmethod
+    def of(cls, th: str, en: str) -> _Text:
+        return cls(
+            th,
+            en,
+            f',"text_th":{orjson.dumps(th).decode()},"text_en":{orjson.dumps(en).decode()}}}',
+        )
+
+
+_NO_TEXT = _Text("", "", "")
 
 
 def _key(value: Any) -> Any:
@@ -186,6 +251,23 @@ def _key(value: Any) -> Any:
 
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def first_steps(
+    chosen: list[np.ndarray], features: list[str], catalog: dict[str, FeatureSpec]
+) -> list[tuple[str, str] | None]:
+    """``suggested_step`` of each row's reasons, from their columns (``reason_indices``)."""
+    steps = [STEPS.get(catalog[f].theme) if f in catalog else None for f in features]
+    counts = [len(c) for c in chosen]
+    rows = np.repeat(np.arange(len(chosen)), counts)
+    columns = np.concatenate(chosen).astype(int) if chosen else np.zeros(0, int)
+    # Each row's first reason with a step: the first of its places (in order) with one.
+    with_step = np.flatnonzero(np.array([s is not None for s in steps], dtype=bool)[columns])
+    first_rows, first = np.unique(rows[with_step], return_index=True)
+    found: list[tuple[str, str] | None] = [None] * len(chosen)
+    for row, column in zip(first_rows.tolist(), columns[with_step[first]].tolist(), strict=True):
+        found[row] = steps[column]
+    return found
 
 
 def suggested_step(

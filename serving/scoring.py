@@ -35,7 +35,7 @@ from schooldata.calendar import Calendar
 from schooldata.db import read_table, reading, upgrade
 from schooldata.tables import TABLES
 from serving import store
-from serving.reasons import ReasonRules, ReasonTexts, suggested_step
+from serving.reasons import ReasonRules, ReasonTexts, first_steps
 
 CHUNK = 2000
 STALE_AFTER_SCHOOL_DAYS = 5  # the default of EWS_STALE_AFTER_SCHOOL_DAYS
@@ -129,19 +129,19 @@ class Scorer:
         # Row by row below: C order keeps each row's values together.
         matrix, shap = np.ascontiguousarray(matrix), np.ascontiguousarray(explanation.contributions)
         chosen = self.reason_rules.indices(matrix, shap)
-        found = self.texts.of_rows(values, matrix, shap, chosen, self.features)
-        steps = [suggested_step(reasons, self.catalog) for reasons in found]
+        steps = first_steps(chosen, self.features, self.catalog)
+        reasons: list[Any]
         if stored:
             contributions: list[Any] = [
                 store.contributions_text(x, c) for x, c in zip(matrix, shap, strict=True)
             ]
-            reasons: list[Any] = [store.reasons_text(r) for r in found]
+            reasons = self.texts.as_stored(values, matrix, shap, chosen, self.features)
         else:
             contributions = [
                 store.contribution_list(self.features, x, c)
                 for x, c in zip(matrix, shap, strict=True)
             ]
-            reasons = found
+            reasons = self.texts.of_rows(values, matrix, shap, chosen, self.features)
         return {
             "risk": risk.tolist(),
             "tier": [str(t) for t in self.bundle.tiers.by_risk(risk)],

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import orjson
 
 from features.catalog import FeatureSpec, catalog
 from serving import i18n
-from serving.reasons import STEPS, ReasonTexts, reason_indices, suggested_step, top_reasons
+from serving.reasons import (
+    STEPS,
+    ReasonTexts,
+    _Text,
+    first_steps,
+    reason_indices,
+    suggested_step,
+    top_reasons,
+)
+from serving.store import reasons_text
 
 
 def test_only_actionable_adverse_values_become_reasons() -> None:
@@ -115,3 +125,30 @@ def test_reason_texts_kept_between_batches_are_the_ones_rendered_afresh_and_boun
     # (at most three a student), though six batches render far more than that.
     assert sum(sizes) > 900, sizes
     assert max(sizes) <= 300 + 3 * 200, sizes
+
+
+def test_stored_reasons_and_steps_are_those_of_the_reasons_one_by_one() -> None:
+    # A weekly run writes each student's reasons as JSON text made from pieces, and picks
+    # the next step from the reasons' columns: the very characters and steps the reasons
+    # themselves give (Thai, quotes and backslashes in texts, no reason at all).
+    specs = catalog()
+    features = [f for f in specs if specs[f].model_input][:30]
+    rng = np.random.default_rng(8)
+    inputs = rng.choice([0.0, 1.0, 2.5, 7.0, 40.0, np.nan], size=(300, len(features)))
+    shap = rng.normal(0, 0.3, size=inputs.shape) * rng.choice([1e-7, 1.0, 3e3], size=inputs.shape)
+    shap[0] = -np.abs(shap[0])  # nothing pushes the first student's risk up
+    chosen = reason_indices(inputs, shap, features, specs)
+    values = [dict(zip(features, row, strict=True)) for row in inputs.tolist()]
+    texts = ReasonTexts(specs)
+
+    found = ReasonTexts(specs).of_rows(values, inputs, shap, chosen, features)
+    stored = texts.as_stored(values, inputs, shap, chosen, features)
+
+    assert stored == [reasons_text(r) for r in found]
+    assert first_steps(chosen, features, specs) == [suggested_step(r, specs) for r in found]
+    assert stored[0] == "[]"
+    assert any(s is None for s in first_steps(chosen, features, specs))
+    # Texts are escaped as JSON (a quote or backslash in a reason's words).
+    assert _Text.of('say "ไม่" \\ here', "x").json == (
+        ',"text_th":' + orjson.dumps('say "ไม่" \\ here').decode() + ',"text_en":"x"}'
+    )
