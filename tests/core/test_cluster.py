@@ -187,6 +187,35 @@ def test_a_local_clusters_workers_share_the_cores_keep_glibcs_malloc_and_import_
     ), started
 
 
+def _freed_and_kept(_task: int = 0) -> tuple[int, str]:
+    """How much of 200 MB just freed this process still holds, and Arrow's allocator."""
+    import numpy as np
+    import pyarrow as pa
+
+    def resident() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    block = np.ones(200 * 2**20, dtype=np.uint8)  # touched: resident
+    held = resident()
+    del block
+    return held - resident(), pa.default_memory_pool().backend_name
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
+def test_workers_keep_the_memory_they_free_for_their_next_task(dask_cluster_client: Any) -> None:
+    # A task frees and allocates frames of millions of rows over and over: glibc would
+    # give each back and fault it in again, zeroed.
+    with local_pool(2) as pool:
+        in_pool = run_tasks(_freed_and_kept, [1, 2], pool)
+    on_dask = list(dask_cluster_client.run(_freed_and_kept).values())
+    for returned, allocator in [*in_pool, *on_dask]:
+        assert returned < 20 * 2**20  # of 200 MB freed
+        assert allocator == "system"  # Arrow's buffers from the same allocator
+    # This process, a server's, is left as it was: it gives the memory back.
+    assert _freed_and_kept()[0] > 150 * 2**20
+
+
 def test_a_local_cluster_leaves_this_processs_environment_as_it_was(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
