@@ -15,6 +15,7 @@ import multiprocessing
 import operator
 import os
 import pickle
+import sys
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
@@ -280,18 +281,26 @@ def local_pool(
     """A pool of ``workers`` processes (default: one per core); None for one worker (the
     tasks then run in turn in this process).
 
-    Workers start from a fresh interpreter (``forkserver``), never as a fork of a process
-    whose threads may hold locks. They start at once and import the ``preload`` modules
-    while the caller goes on (loading a model, say), not when the first task arrives.
+    Workers are forked from a server process (``forkserver``), never from this one, whose
+    threads may hold locks; the server only imports the ``preload`` modules (whose
+    libraries' idle threads, OpenBLAS's and jemalloc's, make themselves safe to fork) and
+    forks. They start at once, while the caller goes on (counting the schools, say), not
+    when the first task arrives.
     """
     count = workers or os.cpu_count() or 1
     if count <= 1:
         yield None
         return
     threads = _cores_each(count)
+    context = multiprocessing.get_context("forkserver")
+    # The server the workers are forked from imports the modules once, before any worker
+    # starts (a server already running, started by an earlier pool, is left as it is):
+    # two workers importing them each cost a second and a core apiece, while this
+    # process counts the schools on the other (``features.partitions.partition_counts``).
+    context.set_forkserver_preload(list(preload))
     executor = ProcessPoolExecutor(
         count,
-        mp_context=multiprocessing.get_context("forkserver"),
+        mp_context=context,
         initializer=_start_worker,
         initargs=(threads, tuple(preload)),
     )
@@ -351,6 +360,13 @@ def _start_worker(threads: int, preload: tuple[str, ...]) -> None:
     # serial path (so is a web server's request on the same machine).
     os.nice(WORKER_NICENESS)
     keep_freed_memory()
+    # Imported by the server before the fork, with its environment: Numba's thread count
+    # is read again now, before it starts any thread (setting it would start them at
+    # the count read before), and Arrow's is set.
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.reload_config()
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].set_cpu_count(threads)
     for module in preload:
         importlib.import_module(module)
 
