@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +44,11 @@ def top_reasons(
     chosen = reason_indices(
         inputs[None, :], contributions[None, :], features, catalog, limit, medians
     )
-    return ReasonTexts(catalog).of_rows(
-        [values], inputs[None, :], contributions[None, :], chosen, features
-    )[0]
+    return (
+        ReasonTexts(catalog)
+        .of_batch([values], inputs[None, :], contributions[None, :], chosen, features)
+        .as_dicts()[0]
+    )
 
 
 def reason_indices(
@@ -119,15 +121,15 @@ class ReasonTexts:
         self.limit = limit
         self.rendered: dict[tuple[Any, ...], _Text] = {}
 
-    def of_rows(
+    def of_batch(
         self,
         values: Sequence[Mapping[str, Any]],
         inputs: np.ndarray,
         contributions: np.ndarray,
         chosen: list[np.ndarray],
         features: list[str],
-    ) -> list[list[dict[str, Any]]]:
-        """Each row's reasons in both languages, with the student's own values.
+    ) -> BatchReasons:
+        """The reasons of every row, one after another, with their texts.
 
         Args:
             values: each row's values by id (for the texts' context values).
@@ -135,65 +137,6 @@ class ReasonTexts:
             contributions: their contributions.
             chosen: each row's reason columns, in order (``reason_indices``).
         """
-        counts, columns, weights, texts = self._texts(
-            values, inputs, contributions, chosen, features
-        )
-        result: list[list[dict[str, Any]]] = []
-        at = 0
-        for count in counts:
-            result.append(
-                [
-                    {
-                        "feature": features[columns[p]],
-                        "shap": weights[p],
-                        "text_th": texts[p].th,
-                        "text_en": texts[p].en,
-                    }
-                    for p in range(at, at + count)
-                ]
-            )
-            at += count
-        return result
-
-    def as_stored(
-        self,
-        values: Sequence[Mapping[str, Any]],
-        inputs: np.ndarray,
-        contributions: np.ndarray,
-        chosen: list[np.ndarray],
-        features: list[str],
-    ) -> list[str]:
-        """``of_rows`` as the JSON text a run stores (``serving.store.reasons_text``), the
-        same characters, put together from pieces made once: each text's JSON with the
-        texts, each feature's name, and the weights, in one call for the batch."""
-        counts, columns, weights, texts = self._texts(
-            values, inputs, contributions, chosen, features
-        )
-        heads = [f'{{"feature":{orjson.dumps(f).decode()},"shap":' for f in features]
-        numbers = orjson.dumps(weights).decode()[1:-1].split(",") if weights else []
-        result: list[str] = []
-        at = 0
-        for count in counts:
-            result.append(
-                "["
-                + ",".join(
-                    heads[columns[p]] + numbers[p] + texts[p].json for p in range(at, at + count)
-                )
-                + "]"
-            )
-            at += count
-        return result
-
-    def _texts(
-        self,
-        values: Sequence[Mapping[str, Any]],
-        inputs: np.ndarray,
-        contributions: np.ndarray,
-        chosen: list[np.ndarray],
-        features: list[str],
-    ) -> tuple[list[int], list[int], list[float], list[_Text]]:
-        """The reasons of every row one after another: how many each row has, and each
-        one's column, weight and texts."""
         if len(self.rendered) > self.limit:
             self.rendered = {}
         counts = [len(c) for c in chosen]
@@ -221,7 +164,54 @@ class ReasonTexts:
                     found = _Text.of(spec.reason(row_values, "th"), spec.reason(row_values, "en"))
                     self.rendered[(j, *key)] = found
                 texts[at] = found
-        return counts, columns.tolist(), weights, texts
+        return BatchReasons(features, counts, columns.tolist(), weights, texts)
+
+
+@dataclass(frozen=True)
+class BatchReasons:
+    """A batch's reasons, one after another: how many each row has, and each one's column,
+    weight and texts."""
+
+    features: list[str]
+    counts: list[int]
+    columns: list[int]
+    weights: list[float]
+    texts: list[_Text]
+
+    def as_dicts(self) -> list[list[dict[str, Any]]]:
+        """Each row's reasons as the API gives them."""
+        return [
+            [
+                {
+                    "feature": self.features[self.columns[p]],
+                    "shap": self.weights[p],
+                    "text_th": self.texts[p].th,
+                    "text_en": self.texts[p].en,
+                }
+                for p in span
+            ]
+            for span in self._spans()
+        ]
+
+    def as_stored(self) -> list[str]:
+        """Each row's reasons as the JSON text a run stores (``serving.store.reasons_text``
+        of ``as_dicts``), the same characters, put together from pieces made once: each
+        text's JSON, each feature's name, and the batch's weights in one call."""
+        heads = [f'{{"feature":{orjson.dumps(f).decode()},"shap":' for f in self.features]
+        numbers = orjson.dumps(self.weights).decode()[1:-1].split(",") if self.weights else []
+        return [
+            "["
+            + ",".join(heads[self.columns[p]] + numbers[p] + self.texts[p].json for p in span)
+            + "]"
+            for span in self._spans()
+        ]
+
+    def _spans(self) -> Iterator[range]:
+        """Each row's places among the reasons."""
+        at = 0
+        for count in self.counts:
+            yield range(at, at + count)
+            at += count
 
 
 @dataclass(frozen=True)

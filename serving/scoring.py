@@ -130,18 +130,19 @@ class Scorer:
         matrix, shap = np.ascontiguousarray(matrix), np.ascontiguousarray(explanation.contributions)
         chosen = self.reason_rules.indices(matrix, shap)
         steps = first_steps(chosen, self.features, self.catalog)
+        found = self.texts.of_batch(values, matrix, shap, chosen, self.features)
         reasons: list[Any]
         if stored:
             contributions: list[Any] = [
                 store.contributions_text(x, c) for x, c in zip(matrix, shap, strict=True)
             ]
-            reasons = self.texts.as_stored(values, matrix, shap, chosen, self.features)
+            reasons = found.as_stored()
         else:
             contributions = [
                 store.contribution_list(self.features, x, c)
                 for x, c in zip(matrix, shap, strict=True)
             ]
-            reasons = self.texts.of_rows(values, matrix, shap, chosen, self.features)
+            reasons = found.as_dicts()
         return {
             "risk": risk.tolist(),
             "tier": [str(t) for t in self.bundle.tiers.by_risk(risk)],

@@ -116,9 +116,9 @@ def test_reason_texts_kept_between_batches_are_the_ones_rendered_afresh_and_boun
         shap = rng.normal(0, 0.3, size=inputs.shape)
         chosen = reason_indices(inputs, shap, features, specs)
         values = [dict(zip(features, row, strict=True)) for row in inputs.tolist()]
-        fresh = ReasonTexts(specs).of_rows(values, inputs, shap, chosen, features)
+        fresh = ReasonTexts(specs).of_batch(values, inputs, shap, chosen, features).as_dicts()
 
-        assert kept.of_rows(values, inputs, shap, chosen, features) == fresh
+        assert kept.of_batch(values, inputs, shap, chosen, features).as_dicts() == fresh
         sizes.append(len(kept.rendered))
     assert sum(len(r) for r in fresh) > 200  # reasons were really rendered
     # Emptied once past the limit: never more than the limit plus one batch's texts
@@ -141,8 +141,8 @@ def test_stored_reasons_and_steps_are_those_of_the_reasons_one_by_one() -> None:
     values = [dict(zip(features, row, strict=True)) for row in inputs.tolist()]
     texts = ReasonTexts(specs)
 
-    found = ReasonTexts(specs).of_rows(values, inputs, shap, chosen, features)
-    stored = texts.as_stored(values, inputs, shap, chosen, features)
+    found = ReasonTexts(specs).of_batch(values, inputs, shap, chosen, features).as_dicts()
+    stored = texts.of_batch(values, inputs, shap, chosen, features).as_stored()
 
     assert stored == [reasons_text(r) for r in found]
     assert first_steps(chosen, features, specs) == [suggested_step(r, specs) for r in found]
