@@ -178,7 +178,8 @@ def _dask_two_rounds(
 
 
 def kept_bytes(kept: Any) -> bytes:
-    """The ``large`` bytes of a second-round task that ``each_kept`` gave."""
+    """The ``large`` bytes a second-round task of ``two_rounds`` is given (a spool file's
+    path, or on Dask the bytes themselves)."""
     return kept.read_bytes() if isinstance(kept, Path) else bytes(kept)
 
 

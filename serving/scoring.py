@@ -228,19 +228,21 @@ def weekly_run(
         engine: the operational database, where the run is stored.
         scorer: the model.
         as_of: the date.
-        on_progress: called with (done, total): students in a whole run, partitions in a
-            partitioned one.
+        on_progress: called with (done, total): students in a whole run; in a
+            partitioned one, tasks, twice the partitions (each one scored, then
+            explained).
         partitions: score partition by partition (``features.partitions``), on the
             Dask ``client``'s workers when one is given, else here in turn. The
             features, scores and explanations are the same as a whole run's. Rank
-            first, then explain: the partitions' features and scores come first, and
-            only the columns ranking needs come here; each one's feature rows are kept
-            in a temporary file (on Dask, on its worker). Once every student is ranked,
-            the partitions are explained, and the store writes each one's results as
-            they arrive while the workers explain the next. So the run's memory does
-            not grow with the explanations of the whole country, and the store, which
-            must wait for the ranks, overlaps the explanations instead of following
-            them.
+            first, then explain: each partition's task computes features and scores,
+            and only the columns ranking needs come here; its feature rows are kept in
+            a temporary file (on Dask, on its worker) for a second task, which explains
+            them, queued behind the remaining scoring tasks. Once every student is
+            ranked, the store writes each partition's results as they arrive (those
+            explained before, from the temporary folder) while the workers explain the
+            next. So the run's memory does not grow with the explanations of the whole
+            country, and the store, which must wait for the ranks, overlaps the
+            explanations instead of following them.
         stale_after: a school whose newest attendance is more than this many school days
             before ``as_of`` is stale: left out of the run (``features.freshness``).
 
@@ -276,8 +278,8 @@ def weekly_run(
             order = largest_first(partitions, enrolled_in_year(parts, as_of))
             timings["school_counts"] = time.perf_counter() - started
             started = time.perf_counter()
-            # Each partition is explained as soon as it is scored, once the workers have
-            # scored every partition (a worker the last ones leave idle explains).
+            # Each partition's explaining task queues behind the remaining scoring tasks:
+            # a worker the last scoring tasks leave idle explains.
             rounds = stack.enter_context(
                 contextlib.closing(
                     two_rounds(

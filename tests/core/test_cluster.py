@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -104,9 +103,11 @@ def _second(kept: Any) -> int:
     return len(kept_bytes(kept))
 
 
-def test_a_second_round_fills_the_worker_the_first_rounds_last_task_leaves_idle() -> None:
+def test_a_second_round_fills_the_worker_the_first_rounds_last_task_leaves_idle(
+    tmp_path: Path,
+) -> None:
     with local_pool(2) as pool:
-        done = list(two_rounds(_slow_first, [0, 1, 2, 3], _second, pool, Path(tempfile.mkdtemp())))
+        done = list(two_rounds(_slow_first, [0, 1, 2, 3], _second, pool, tmp_path))
     # Tasks 1-3 and their second rounds are done on one worker while task 0 runs.
     first_of_zero = done.index(Done(1, 0, 0))
     assert {(d.round, d.index) for d in done[:first_of_zero]} >= {(2, 1), (2, 2)}
