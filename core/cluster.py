@@ -330,6 +330,7 @@ WORKER_NICENESS = 10
 # peak memory the same (0.75-0.85 GB).
 KEEP_FREED_BELOW = 256 * 2**20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+_DEFAULT_MMAP_THRESHOLD = 128 * 2**10  # its starting value (then it adapts)
 
 
 def keep_freed_memory() -> None:
@@ -339,14 +340,42 @@ def keep_freed_memory() -> None:
     library is not glibc, nothing changes."""
     import pyarrow as pa
 
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
         return
     mallopt(_M_MMAP_THRESHOLD, KEEP_FREED_BELOW)
     mallopt(_M_TRIM_THRESHOLD, 4 * KEEP_FREED_BELOW)
     pa.set_memory_pool(pa.system_memory_pool())
+
+
+@contextlib.contextmanager
+def freed_memory_kept() -> Iterator[None]:
+    """``keep_freed_memory`` while the block runs, in a process that outlives it (the one
+    that gathers and stores a weekly run, which may be a web server's): then glibc's
+    defaults again, and what it kept goes back to the system."""
+    import pyarrow as pa
+
+    mallopt, trim = _glibc("mallopt"), _glibc("malloc_trim")
+    if mallopt is None or trim is None:
+        yield
+        return
+    pool = pa.default_memory_pool()
+    keep_freed_memory()
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(pool)
+        mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
+        mallopt(_M_TRIM_THRESHOLD, 2 * _DEFAULT_MMAP_THRESHOLD)
+        trim(0)
+
+
+def _glibc(name: str) -> Any:
+    """A function of glibc (None under another C library)."""
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
 
 
 _CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}

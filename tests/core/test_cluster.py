@@ -14,6 +14,7 @@ import pytest
 from core.cluster import (
     WORKER_NICENESS,
     Done,
+    freed_memory_kept,
     kept_bytes,
     local_cluster,
     local_pool,
@@ -193,14 +194,15 @@ def _freed_and_kept(_task: int = 0) -> tuple[int, str]:
     import numpy as np
     import pyarrow as pa
 
-    def resident() -> int:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
     block = np.ones(200 * 2**20, dtype=np.uint8)  # touched: resident
-    held = resident()
+    held = _resident()
     del block
-    return held - resident(), pa.default_memory_pool().backend_name
+    return held - _resident(), pa.default_memory_pool().backend_name
+
+
+def _resident() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
@@ -214,6 +216,23 @@ def test_workers_keep_the_memory_they_free_for_their_next_task(dask_cluster_clie
         assert returned < 20 * 2**20  # of 200 MB freed
         assert allocator == "system"  # Arrow's buffers from the same allocator
     # This process, a server's, is left as it was: it gives the memory back.
+    assert _freed_and_kept()[0] > 150 * 2**20
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
+def test_the_gathering_process_keeps_freed_memory_only_while_a_run_lasts() -> None:
+    # A weekly run's gathering process stores batch after batch: it keeps what it frees
+    # while the run lasts, then is a server's process again, and gives it all back.
+    import pyarrow as pa
+
+    allocator = pa.default_memory_pool().backend_name
+    with freed_memory_kept():
+        returned, during = _freed_and_kept()
+        assert returned < 20 * 2**20
+        assert during == "system"
+        before_end = _resident()
+    assert before_end - _resident() > 150 * 2**20  # the kept 200 MB, given back at the end
+    assert pa.default_memory_pool().backend_name == allocator
     assert _freed_and_kept()[0] > 150 * 2**20
 
 
