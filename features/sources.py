@@ -41,6 +41,8 @@ COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
 # (then the rest of it): a season first, which covers two windows of school days and a term
 # break (almost every unsure student of the benchmark's partitions), then a year.
 UNSURE_LOOKBACKS = (pd.Timedelta(days=90), pd.Timedelta(days=365))
+# What the weekly run reads of each enrolled student in full.
+WHOLE_HISTORY = ("students", "grades", "household", "screenings", "interventions")
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,9 @@ class Sources:
         """
         reader = DatabaseReader(source) if isinstance(source, sa.Engine) else source
         day = pd.Timestamp(as_of)
-        frames: dict[str, pd.DataFrame | None] = {}
-        for name in TABLES:
-            if name not in ("attendance", "assessments"):
-                columns = STUDENT_COLUMNS if name == "students" else None
-                frames[name] = reader.read(name, columns=columns)
+        frames: dict[str, pd.DataFrame | None] = {
+            name: reader.read(name) for name in ("schools", "calendar", "enrollments", "exits")
+        }
         enrollments = frames["enrollments"]
         if enrollments is None or enrollments.empty:
             raise ValueError("no enrolments in the database")
@@ -162,6 +162,12 @@ class Sources:
             & (located["term"].to_numpy()[school] == enrollments["term"].to_numpy())
         )
         enrolled = set(enrollments.loc[current, "student_id"])
+        # Of the other records, only the enrolled students': no feature reads another
+        # student's (a third of the grades, screenings and surveys are of students who
+        # have left). Their attendance and coursework are read whole: almost all of it.
+        for name in WHOLE_HISTORY:
+            columns = STUDENT_COLUMNS if name == "students" else None
+            frames[name] = reader.read(name, columns=columns, student_ids=sorted(enrolled))
         unsure = _unsure(attendance, day, enrolled)
         # Further back for them, before what was read: a season, then a year (the files
         # are in date order, so each step reads only its row groups), then the rest for
