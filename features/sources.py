@@ -15,6 +15,7 @@ from features.asof import positions_in, shared_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
+from schooldata.contract import SCREENING_DOMAINS
 from schooldata.dataset import STUDENT_COLUMNS, DatabaseReader, SourceReader
 from schooldata.tables import TABLES
 
@@ -43,6 +44,24 @@ COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
 UNSURE_LOOKBACKS = (pd.Timedelta(days=90), pd.Timedelta(days=365))
 # What the weekly run reads of each enrolled student in full.
 WHOLE_HISTORY = ("students", "grades", "household", "screenings", "interventions")
+# The columns the weekly run reads of sources that hold more than the features use (the
+# rest is for people: who recorded a visit, the SDQ's sub-scales, where a leaver went).
+# The schools' names and areas are not read at all.
+WEEKLY_COLUMNS: dict[str, list[str]] = {
+    "students": STUDENT_COLUMNS,
+    "enrollments": [
+        "student_id",
+        "academic_year",
+        "term",
+        "school_id",
+        "grade_level",
+        "classroom",
+        "advisor_id",
+    ],
+    "exits": ["student_id", "exit_date", "exit_type", "reason_code"],
+    "screenings": ["student_id", "screening_date", *SCREENING_DOMAINS, "sdq_total", "overall"],
+    "interventions": ["intervention_id", "student_id", "date", "type", "corrects"],
+}
 
 
 @dataclass(frozen=True)
@@ -126,8 +145,10 @@ class Sources:
         before it) is read 90 days further back, then a year, and if still unsure, in
         full. Coursework is read from the earlier of the term start and 28 days back: its
         features are differences of sums from then on. Neither is read after ``as_of`` (a
-        run of a past week never reads the days since). The values equal those from the
-        full read.
+        run of a past week never reads the days since). Of the other records, those of
+        the students enrolled on the day, and of every source only the columns the features
+        use (``WEEKLY_COLUMNS``); the schools' table not at all. The values equal those
+        from the full read.
 
         Args:
             source: the operational database, or a reader of one partition or dataset.
@@ -136,7 +157,8 @@ class Sources:
         reader = DatabaseReader(source) if isinstance(source, sa.Engine) else source
         day = pd.Timestamp(as_of)
         frames: dict[str, pd.DataFrame | None] = {
-            name: reader.read(name) for name in ("schools", "calendar", "enrollments", "exits")
+            name: reader.read(name, columns=WEEKLY_COLUMNS.get(name))
+            for name in ("calendar", "enrollments", "exits")
         }
         enrollments = frames["enrollments"]
         if enrollments is None or enrollments.empty:
@@ -166,7 +188,7 @@ class Sources:
         # student's (a third of the grades, screenings and surveys are of students who
         # have left). Their attendance and coursework are read whole: almost all of it.
         for name in WHOLE_HISTORY:
-            columns = STUDENT_COLUMNS if name == "students" else None
+            columns = WEEKLY_COLUMNS.get(name)
             frames[name] = reader.read(name, columns=columns, student_ids=sorted(enrolled))
         unsure = _unsure(attendance, day, enrolled)
         # Further back for them, before what was read: a season, then a year (the files
