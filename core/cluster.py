@@ -16,6 +16,7 @@ import operator
 import os
 import pickle
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
@@ -205,14 +206,14 @@ class LocalPool:
 
     executor: ProcessPoolExecutor
     workers: int
-    # One no-op a worker, submitted as the pool starts: all done once every worker has
-    # started and imported its ``preload`` modules.
-    warm_up: tuple[Future[Any], ...] = ()
+    # Done once every worker has started and imported its ``preload`` modules (a no-op
+    # each, submitted as the pool starts); None: started already.
+    warm_up: Future[None] | None = None
 
     @property
     def starting(self) -> bool:
         """Whether some worker is still starting (importing the code its tasks run)."""
-        return not all(future.done() for future in self.warm_up)
+        return self.warm_up is not None and not self.warm_up.done()
 
     def two_rounds(
         self,
@@ -305,11 +306,23 @@ def local_pool(
         initializer=_start_worker,
         initargs=(threads, tuple(preload)),
     )
+    # Each submission while none is idle starts a worker; the first waits for the server's
+    # imports. Submitted from a thread, so this process goes on meanwhile.
+    warm_up: Future[None] = Future()
+
+    def start() -> None:
+        try:
+            wait([executor.submit(int) for _ in range(count)])
+            warm_up.set_result(None)
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits for it
+            warm_up.set_exception(error)
+
+    starter = threading.Thread(target=start, name="pool-start", daemon=True)
+    starter.start()
     try:
-        # Each submission while none is idle starts a worker.
-        warm_up = tuple(executor.submit(int) for _ in range(count))
         yield LocalPool(executor, count, warm_up)
     finally:
+        starter.join()
         executor.shutdown(wait=True, cancel_futures=True)
 
 

@@ -106,8 +106,8 @@ def test_counts_are_made_here_while_a_pools_workers_are_still_starting(
         assert pool.starting
         here = global_school_counts(tasks, pool)
         assert pool.starting  # made here: no worker could have
-        for future in pool.warm_up:
-            future.result()
+        assert pool.warm_up is not None
+        pool.warm_up.result()
         assert not pool.starting
         on_workers = global_school_counts(tasks, pool)
     pd.testing.assert_frame_equal(here, whole, check_dtype=False)
