@@ -286,6 +286,22 @@ def _with_known_date(
 ) -> pd.DataFrame:
     """A grade is known from its recorded date, else two weeks after its term ends (at
     the student's school that term; the all-schools calendar without an enrolment)."""
+    recorded = grades["recorded_date"] if "recorded_date" in grades else None
+    missing = np.ones(len(grades), bool) if recorded is None else recorded.isna().to_numpy()
+    if not missing.any():  # the term ends are looked up for the grades without a date only
+        return grades.assign(known_date=recorded)
+    undated = grades[missing]
+    fallback = _term_end(undated, enrollments, calendar) + GRADES_KNOWN_AFTER_TERM_END
+    if recorded is None:
+        return grades.assign(known_date=fallback.to_numpy())
+    known = recorded.copy()
+    known[missing] = fallback.to_numpy()
+    return grades.assign(known_date=known)
+
+
+def _term_end(grades: pd.DataFrame, enrollments: pd.DataFrame, calendar: Calendar) -> pd.Series:
+    """The end of each grade's term at the student's school that term (at every school's,
+    without an enrolment)."""
     term = ["academic_year", "term"]
     # Each enrolment's term end, then joined to the grades on students as integers (the
     # frames may hold them as categories or strings): one join of the many grade rows.
@@ -302,7 +318,4 @@ def _with_known_date(
     if unenrolled.any():
         every = ends.loc[ends["school_id"] == "", [*term, "end_date"]]
         end[unenrolled] = grades.loc[unenrolled, term].merge(every, how="left")["end_date"]
-    fallback = pd.Series(end) + GRADES_KNOWN_AFTER_TERM_END
-    recorded = grades["recorded_date"].to_numpy() if "recorded_date" in grades else None
-    known = fallback if recorded is None else pd.Series(recorded).fillna(fallback)
-    return grades.assign(known_date=known.to_numpy())
+    return pd.Series(end)

@@ -198,3 +198,53 @@ def test_unsure_students_are_read_further_back_a_season_then_a_year_then_whole(
         (None, start - timedelta(days=365)),
     ]
     assert all(set(later[2]) <= set(earlier[2]) for earlier, later in pairwise(reads[1:]))
+
+
+def test_a_grade_without_a_recorded_date_is_known_two_weeks_after_its_term_ends() -> None:
+    # S1 ends its first term of 2567 later than the default (10 October 2024); B has no
+    # enrolment that term, so every school's calendar dates B's grade.
+    calendar = pd.DataFrame(
+        {
+            "school_id": ["S1"],
+            "academic_year": [2567],
+            "term": [1],
+            "start_date": [pd.Timestamp("2024-05-20")],
+            "end_date": [pd.Timestamp("2024-10-20")],
+        }
+    )
+    enrollments = pd.DataFrame(
+        {
+            "student_id": ["A"],
+            "academic_year": [2567],
+            "term": [1],
+            "school_id": ["S1"],
+            "grade_level": ["M1"],
+            "classroom": ["1/1"],
+            "advisor_id": ["T1"],
+        }
+    )
+    grades = pd.DataFrame(
+        {
+            "student_id": ["A", "A", "B"],
+            "academic_year": [2567] * 3,
+            "term": [1] * 3,
+            "subject_code": ["TH", "MA", "TH"],
+            "credits": [1.0] * 3,
+            "grade": ["3"] * 3,
+            "recorded_date": pd.to_datetime(["2024-09-30", None, None]).astype("datetime64[s]"),
+        }
+    )
+    frames = {"students": None, "exits": None, "calendar": calendar, "grades": grades}
+
+    known = Sources.from_frames({**frames, "enrollments": enrollments}).grades
+    assert list(known["known_date"]) == [
+        pd.Timestamp("2024-09-30"),  # as recorded
+        pd.Timestamp("2024-11-03"),  # S1's term end and two weeks
+        pd.Timestamp("2024-10-24"),  # the default term end and two weeks
+    ]
+    # Without a recorded date at all, every grade is dated by its term's end.
+    undated = grades.drop(columns="recorded_date")
+    known = Sources.from_frames({**frames, "grades": undated, "enrollments": enrollments}).grades
+    assert list(known["known_date"]) == [pd.Timestamp("2024-11-03")] * 2 + [
+        pd.Timestamp("2024-10-24")
+    ]
