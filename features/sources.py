@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from pandas.api.types import union_categoricals
 
 from features.asof import positions_in, shared_codes
 from features.attendance import PRESENT, WINDOW_DAYS
@@ -240,11 +239,11 @@ def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, enrolled: set[str]) -> 
     return sorted((short | (enrolled - set(ids))) & enrolled)
 
 
-def _term_keys(students: pd.Series | np.ndarray, frame: pd.DataFrame) -> np.ndarray:
-    """(student number, academic year, term) as one integer."""
+def _term_keys(numbers: pd.Series | np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """(a student's or school's number, academic year, term) as one integer."""
     year = frame["academic_year"].to_numpy(dtype=np.int64)
     term = frame["term"].to_numpy(dtype=np.int64)
-    keys: np.ndarray = (np.asarray(students, dtype=np.int64) * 10_000 + year) * 10 + term
+    keys: np.ndarray = (np.asarray(numbers, dtype=np.int64) * 10_000 + year) * 10 + term
     return keys
 
 
@@ -254,8 +253,17 @@ def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     first = frames[0]
     for column in first.columns:
         if all(isinstance(f[column].dtype, pd.CategoricalDtype) for f in frames):
-            united = union_categoricals([f[column] for f in frames]).categories
-            frames = [f.assign(**{column: f[column].cat.set_categories(united)}) for f in frames]
+            # As ``union_categoricals`` unites them (in order of appearance), but a frame
+            # whose categories are those already is not recoded: the window's millions of
+            # rows, when the few read further back are of students it holds.
+            every = [f[column].cat.categories for f in frames]
+            united = every[0].append(every[1:]).unique()
+            frames = [
+                f
+                if f[column].cat.categories.equals(united)
+                else f.assign(**{column: f[column].cat.set_categories(united)})
+                for f in frames
+            ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -273,12 +281,18 @@ def _in_force(interventions: pd.DataFrame | None) -> pd.DataFrame | None:
 def _with_term_dates(enrollments: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
     """Each enrolment's term start and end at its school, from the calendar."""
     terms = calendar.terms_for(enrollments["school_id"].unique())
-    dated = enrollments.merge(
-        terms[["school_id", "academic_year", "term", "start_date", "end_date"]],
-        on=["school_id", "academic_year", "term"],
-        how="left",
+    # (school, year, term) as one integer: a lookup among the terms, not a join.
+    schools = pd.Index(terms["school_id"].unique())
+    row = pd.Index(_term_keys(positions_in(terms["school_id"], schools), terms)).get_indexer(
+        _term_keys(positions_in(enrollments["school_id"], schools), enrollments)
     )
-    return dated.rename(columns={"start_date": "term_start", "end_date": "term_end"})
+    found = row >= 0
+    dates = {}
+    for column, name in (("start_date", "term_start"), ("end_date", "term_end")):
+        values = terms[column].to_numpy()[np.maximum(row, 0)]
+        values[~found] = np.datetime64("NaT")
+        dates[name] = values
+    return enrollments.assign(**dates)
 
 
 def _with_known_date(
