@@ -189,6 +189,19 @@ def test_a_local_clusters_workers_share_the_cores_keep_glibcs_malloc_and_import_
     ), started
 
 
+def _frozen(_task: int) -> tuple[int, bool]:
+    import gc
+
+    return gc.get_freeze_count(), "features.build" in sys.modules
+
+
+def test_a_pool_workers_imports_are_frozen_out_of_the_collectors_passes() -> None:
+    # Hundreds of thousands of objects imported once: a full collection would walk them all.
+    with local_pool(2, preload=["features.build"]) as pool:
+        frozen = run_tasks(_frozen, [1, 2], pool)
+    assert all(count > 100_000 and preloaded for count, preloaded in frozen), frozen
+
+
 def _freed_and_kept(_task: int = 0) -> tuple[int, str]:
     """How much of 200 MB just freed this process still holds, and Arrow's allocator."""
     import numpy as np
