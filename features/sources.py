@@ -253,9 +253,14 @@ def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     first = frames[0]
     for column in first.columns:
         if all(isinstance(f[column].dtype, pd.CategoricalDtype) for f in frames):
-            # As ``union_categoricals`` unites them (in order of appearance), but a frame
+            # United in order of appearance, as ``union_categoricals`` does, but a frame
             # whose categories are those already is not recoded: the window's millions of
-            # rows, when the few read further back are of students it holds.
+            # rows, when the few read further back are of students it holds. The frames
+            # after the first keep only the categories they use (a read of a few students
+            # holds its files' whole dictionaries).
+            frames = frames[:1] + [
+                f.assign(**{column: f[column].cat.remove_unused_categories()}) for f in frames[1:]
+            ]
             every = [f[column].cat.categories for f in frames]
             united = every[0].append(every[1:]).unique()
             frames = [
