@@ -179,13 +179,39 @@ class DatasetReader:
             arrow = arrow.filter(_among(arrow.column("student_id"), student_ids))
         # IDs and codes stay categories: what the features do with them (group, join,
         # compare) then works on small integer codes, never on millions of strings.
-        frame = arrow.to_pandas()
+        frame = _frame(arrow)
         # A student's records all lie in their home school's folder: only a folder with
         # several batches can hold a record and its replacement.
         folders = {f.parent for f in files}
         if len(files) > len(folders) and set(key) <= set(frame.columns):
             frame = frame.drop_duplicates(key, keep="last").reset_index(drop=True)
         return typed_frame(frame, table)[[c for c in wanted if c in frame.columns]]
+
+
+def _frame(arrow: pa.Table) -> pd.DataFrame:
+    """A table as ``to_pandas`` gives it, its dictionary columns as categories made here:
+    Arrow's conversion checks each column's united dictionary for repeated values once
+    more, through a copy as Python strings (twice the time of the rest of the read for a
+    term of attendance), and a dictionary Arrow has united holds each value once."""
+    fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if fastpath is None or arrow.num_rows == 0:  # another pandas, or nothing to convert
+        whole: pd.DataFrame = arrow.to_pandas()
+        return whole
+    coded = {}
+    for name, column in zip(arrow.column_names, arrow.columns, strict=True):
+        if not pa.types.is_dictionary(column.type):
+            continue
+        column = column.unify_dictionaries()
+        indices = pa.chunked_array([c.indices for c in column.chunks], column.type.index_type)
+        codes = pc.fill_null(indices, -1).to_numpy()  # a missing value: code -1
+        categories = pd.Index(column.chunk(0).dictionary.to_pandas())
+        dtype = fastpath(categories, False)
+        coded[name] = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+    frame: pd.DataFrame = arrow.drop_columns(list(coded)).to_pandas()
+    for name, values in coded.items():
+        frame[name] = values
+    ordered: pd.DataFrame = frame[arrow.column_names]
+    return ordered
 
 
 def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
