@@ -366,7 +366,8 @@ def keep_freed_memory() -> None:
 def freed_memory_kept() -> Iterator[None]:
     """``keep_freed_memory`` while the block runs, in a process that outlives it (the one
     that gathers and stores a weekly run, which may be a web server's): then glibc's
-    defaults again, and what it kept goes back to the system."""
+    starting thresholds again (fixed from then on: glibc no longer adapts them once they
+    are set), Arrow's allocator as it was, and what was kept goes back to the system."""
     import pyarrow as pa
 
     mallopt, trim = _glibc("mallopt"), _glibc("malloc_trim")

@@ -218,15 +218,15 @@ def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
     """Which rows belong to the wanted students: each distinct ID is tested once, against
     one set of the wanted (a chunk's dictionary holds its file's students)."""
     wanted_ids = pa.array(list(wanted), pa.string())
-    coded = [c for c in ids.chunks if pa.types.is_dictionary(c.type)]
-    if not coded or len(coded) < len(ids.chunks):
+    if not pa.types.is_dictionary(ids.type) or ids.num_chunks == 0:
         return pc.is_in(ids, value_set=wanted_ids)
     # The chunks' dictionaries one after another, tested in one pass.
     every = pc.is_in(
-        pa.concat_arrays([c.dictionary.cast(pa.string()) for c in coded]), value_set=wanted_ids
+        pa.concat_arrays([c.dictionary.cast(pa.string()) for c in ids.chunks]),
+        value_set=wanted_ids,
     )
     masks, start = [], 0
-    for chunk in coded:
+    for chunk in ids.chunks:
         size = len(chunk.dictionary)
         masks.append(pc.take(every.slice(start, size), chunk.indices))
         start += size

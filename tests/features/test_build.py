@@ -18,12 +18,13 @@ from features.build import (
     population,
 )
 from features.catalog import catalog
-from features.sources import Sources
+from features.sources import WEEKLY_COLUMNS, WHOLE_HISTORY, Sources
 from schooldata.calendar import thai_default_term
 from schooldata.contract import SOURCES_BY_NAME
 from schooldata.dataset import DatabaseReader
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
+from schooldata.tables import TABLES
 from schooldata.validate import parse_dates
 from tests.conftest import ID_KEY
 
@@ -166,6 +167,35 @@ def test_the_weekly_run_window_gives_the_same_rows_as_the_full_read(synthetic_en
         pd.testing.assert_frame_equal(
             features_as_of(windowed, pd.Timestamp(day)), expected, obj=day
         )
+
+
+def test_the_weekly_run_reads_the_enrolled_students_records_and_the_features_columns(
+    synthetic_engine,
+) -> None:
+    reads: dict[str, tuple[list[str] | None, list[str] | None]] = {}
+
+    class Recording(DatabaseReader):
+        def read(self, name, columns=None, student_ids=None, since=None, until=None):  # type: ignore[no-untyped-def]
+            reads.setdefault(name, (columns, None if student_ids is None else list(student_ids)))
+            return super().read(name, columns, student_ids, since, until)
+
+    day = pd.Timestamp("2025-03-10")
+    sources = Sources.for_weekly_run(Recording(synthetic_engine), day)
+
+    # Every source the features use; the schools' names and areas are for people.
+    assert set(reads) == set(TABLES) - {"schools"}
+    enrolled = set(population(sources.known_on(day), [day])["student_id"])
+    for name in WHOLE_HISTORY:
+        columns, students = reads[name]
+        assert columns == WEEKLY_COLUMNS.get(name)
+        # The students enrolled that day (those who left this term too), nobody else.
+        assert students is not None
+        assert enrolled <= set(students)
+        assert len(students) < 1.1 * len(enrolled)
+        assert set(getattr(sources, name)["student_id"]) <= set(students)
+    assert reads["attendance"][1] is None  # the window is read for everyone
+    assert reads["screenings"][0] is not None
+    assert "sdq_peer" not in reads["screenings"][0]
 
 
 def test_unsure_students_are_read_further_back_a_season_then_a_year_then_whole(

@@ -1,9 +1,9 @@
-"""A dataset's tables become the frames Arrow's own conversion gives."""
+"""A dataset's tables become the frames Arrow's own conversion gives; its student filter."""
 
 import pandas as pd
 import pyarrow as pa
 
-from schooldata.dataset import _frame
+from schooldata.dataset import _among, _frame
 
 
 def _coded(values: list[str | None]) -> pa.DictionaryArray:
@@ -35,3 +35,13 @@ def test_without_the_fast_path_arrows_conversion_is_used(monkeypatch) -> None:  
     monkeypatch.delattr(pd.CategoricalDtype, "_from_fastpath")
     table = pa.table({"student_id": _coded(["B", "A"]), "days": [1, 2]})
     pd.testing.assert_frame_equal(_frame(table), table.to_pandas())
+
+
+def test_the_student_filter_tests_every_files_dictionary_against_the_wanted() -> None:
+    # Each file's chunk has its own dictionary; a student missing from one file's is not
+    # wanted there, and text read without dictionaries is filtered the same.
+    ids = pa.chunked_array([_coded(["A", "B", "A"]), _coded(["C", "B"]), _coded([])])
+    assert _among(ids, ["B", "C"]).to_pylist() == [False, True, False, True, True]
+    assert _among(pa.chunked_array([], ids.type), ["B"]).to_pylist() == []
+    plain = pa.chunked_array([pa.array(["A", "B"]), pa.array(["C"])])
+    assert _among(plain, ["B", "C"]).to_pylist() == [False, True, True]
