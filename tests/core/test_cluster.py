@@ -202,12 +202,13 @@ def test_a_pool_workers_imports_are_frozen_out_of_the_collectors_passes() -> Non
     assert all(count > 100_000 and preloaded for count, preloaded in frozen), frozen
 
 
-def _freed_and_kept(_task: int = 0) -> tuple[int, str]:
-    """How much of 200 MB just freed this process still holds, and Arrow's allocator."""
+def _freed_and_kept(_task: int = 0, size: int = 200 * 2**20) -> tuple[int, str]:
+    """How much of ``size`` bytes just freed this process gives back (returns to the
+    system), and Arrow's allocator."""
     import numpy as np
     import pyarrow as pa
 
-    block = np.ones(200 * 2**20, dtype=np.uint8)  # touched: resident
+    block = np.ones(size, dtype=np.uint8)  # touched: resident
     held = _resident()
     del block
     return held - _resident(), pa.default_memory_pool().backend_name
@@ -246,7 +247,10 @@ def test_the_gathering_process_keeps_freed_memory_only_while_a_run_lasts() -> No
         before_end = _resident()
     assert before_end - _resident() > 150 * 2**20  # the kept 200 MB, given back at the end
     assert pa.default_memory_pool().backend_name == allocator
-    assert _freed_and_kept()[0] > 150 * 2**20
+    # glibc's thresholds are its own again: a block above them is given back when freed.
+    # (Larger than the 200 MB block freed above, whose place glibc may reuse for a
+    # smaller one and keep; below what a run keeps, 256 MB.)
+    assert _freed_and_kept(size=240 * 2**20)[0] > 200 * 2**20
 
 
 def test_a_local_cluster_leaves_this_processs_environment_as_it_was(
