@@ -41,6 +41,7 @@ class Entry:
     student_id: str | None = None
     actor: str | None = None
     detail: str | None = None
+    school_id: str | None = None  # the school whose code student_id is
 
 
 _CHAIN_LOCK = 0x45575341  # "EWSA": the key every chain writer waits on
@@ -51,9 +52,12 @@ def row_hash(previous: str, row: dict[str, Any]) -> str:
 
     The text hashed is ``json.dumps`` of the fields with sorted keys, not ASCII-escaped
     (the chain's format since migration 0004); it is written here field by field, the
-    same text at a fifth of the cost (a list of 200 students appends 200 rows).
+    same text at a fifth of the cost (a list of 200 students appends 200 rows). The
+    student's school (since migration 0011) is a field of the rows that name one: the
+    rows written before hash as they did.
     """
-    text = "".join((previous, "{", ", ".join([_field(k, row.get(k)) for k in _SORTED]), "}"))
+    keys = _SORTED_WITH_SCHOOL if row.get("school_id") is not None else _SORTED
+    text = "".join((previous, "{", ", ".join([_field(k, row.get(k)) for k in keys]), "}"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -64,6 +68,7 @@ def _field(key: str, value: Any) -> str:
 
 
 _SORTED = sorted(FIELDS)  # the keys as ``json.dumps(..., sort_keys=True)`` orders them
+_SORTED_WITH_SCHOOL = sorted((*FIELDS, "school_id"))
 _string = json.encoder.encode_basestring  # json.dumps's own string encoder (ensure_ascii off)
 
 
@@ -103,6 +108,7 @@ def append(connection: sa.Connection, entries: Sequence[Entry]) -> None:
                 "actor": entry.actor,
                 "action": entry.action,
                 "student_id": entry.student_id,
+                "school_id": entry.school_id,
                 "endpoint": entry.endpoint,
                 "detail": entry.detail,
             }

@@ -20,6 +20,14 @@ def thai_default_term(academic_year: int, term: int) -> tuple[date, date]:
     return date(year, 11, 1), date(year + 1, 3, 31)
 
 
+def thai_term_of(day: date) -> tuple[int, int]:
+    """The academic year (Buddhist Era) and term of a date by the Thai default calendar;
+    the break before a term counts as that term (May 1-15: term 1, October 11 - 31: 2)."""
+    if day.month >= 5:
+        return day.year + 543, 1 if day.month < 10 or (day.month == 10 and day.day <= 10) else 2
+    return day.year + 542, 2
+
+
 @dataclass(frozen=True)
 class Calendar:
     """Terms per school: a school's own rows override the all-schools rows and the default."""

@@ -1,4 +1,4 @@
-"""The data contract (SPEC section 2) as code: one spec per source file.
+"""The data contract as code: one spec per source file.
 
 Each source lists its columns with type, whether the column must be present and filled,
 the allowed values (canonical, plus the Thai words schools write), ranges, and the Thai
@@ -192,9 +192,16 @@ class Source:
     key: tuple[str, ...]
     required: bool = False
     # Columns that must name a student or school already known (in the database or the
-    # same load). School references are checked only once any school is known.
+    # same load). A student is named by the school and its own code together
+    # (``school_id`` and ``student_ref``). School references are checked only once any
+    # school is known.
     student_ref: str | None = None
     school_refs: tuple[str, ...] = ()
+
+    @property
+    def about_students(self) -> bool:
+        """Records keyed by a school's student: the students and everything about them."""
+        return self.name == "students" or self.student_ref is not None
 
     @property
     def column_names(self) -> list[str]:
@@ -234,6 +241,17 @@ def _student_id() -> Column:
         "รหัสนักเรียน",
         True,
         headers=("เลขประจำตัวนักเรียน", "เลขประจำตัว"),
+    )
+
+
+def _school_of_student() -> Column:
+    """The school whose code ``student_id`` is, on a record about a student."""
+    return Column(
+        "school_id",
+        "str",
+        "School whose code student_id is; blank: the school of the folder or upload, or the "
+        "only school that uses the code",
+        "รหัสสถานศึกษา",
     )
 
 
@@ -383,7 +401,7 @@ STUDENTS = Source(
         ),
         Column("disability", "str", "'none' or the type of disability", "ความพิการ", sensitive=True),
     ),
-    key=("student_id",),
+    key=("school_id", "student_id"),
     required=True,
     school_refs=("school_id",),
 )
@@ -418,7 +436,7 @@ ENROLLMENTS = Source(
         ),
         Column("snapshot_date", "date", "Date of the enrolment count (DMC snapshot)", "วันที่นับข้อมูล"),
     ),
-    key=("student_id", "academic_year", "term"),
+    key=("school_id", "student_id", "academic_year", "term"),
     required=True,
     student_ref="student_id",
     school_refs=("school_id",),
@@ -430,6 +448,7 @@ EXITS = Source(
     "การออกจากสถานศึกษา",
     (
         _student_id(),
+        _school_of_student(),
         Column("exit_date", "date", "Date the student left", "วันที่ออก", True),
         Column(
             "exit_type",
@@ -455,9 +474,10 @@ EXITS = Source(
         ),
         Column("destination_school_id", "str", "School transferred to", "สถานศึกษาปลายทาง"),
     ),
-    key=("student_id", "exit_date", "exit_type"),
+    key=("school_id", "student_id", "exit_date", "exit_type"),
     required=True,
     student_ref="student_id",
+    school_refs=("school_id",),
 )
 
 ATTENDANCE = Source(
@@ -466,6 +486,7 @@ ATTENDANCE = Source(
     "การมาเรียน",
     (
         _student_id(),
+        _school_of_student(),
         Column("date", "date", "School day", "วันที่", True),
         Column(
             "status",
@@ -477,8 +498,9 @@ ATTENDANCE = Source(
             aliases=ATTENDANCE_MARKS,
         ),
     ),
-    key=("student_id", "date"),
+    key=("school_id", "student_id", "date"),
     student_ref="student_id",
+    school_refs=("school_id",),
 )
 
 GRADES_SOURCE = Source(
@@ -487,6 +509,7 @@ GRADES_SOURCE = Source(
     "ผลการเรียน",
     (
         _student_id(),
+        _school_of_student(),
         YEAR,
         TERM,
         Column("subject_code", "str", "Subject code", "รหัสวิชา", True),
@@ -502,8 +525,9 @@ GRADES_SOURCE = Source(
         ),
         Column("recorded_date", "date", "Date the grade was recorded", "วันที่บันทึก"),
     ),
-    key=("student_id", "academic_year", "term", "subject_code"),
+    key=("school_id", "student_id", "academic_year", "term", "subject_code"),
     student_ref="student_id",
+    school_refs=("school_id",),
 )
 
 ASSESSMENTS = Source(
@@ -512,6 +536,7 @@ ASSESSMENTS = Source(
     "คะแนนเก็บและการสอบ",
     (
         _student_id(),
+        _school_of_student(),
         Column("subject_code", "str", "Subject code", "รหัสวิชา", True),
         Column("date", "date", "Due or taken", "วันที่", True),
         Column("score", "float", "Score obtained", "คะแนนที่ได้", min=0, max=10000),
@@ -520,8 +545,9 @@ ASSESSMENTS = Source(
         ),
         Column("submitted", "bool", "false when the work is missing", "ส่งงาน"),
     ),
-    key=("student_id", "subject_code", "date"),
+    key=("school_id", "student_id", "subject_code", "date"),
     student_ref="student_id",
+    school_refs=("school_id",),
 )
 
 HOUSEHOLD = Source(
@@ -530,6 +556,7 @@ HOUSEHOLD = Source(
     "ข้อมูลครัวเรือน (คัดกรองความยากจน)",
     (
         _student_id(),
+        _school_of_student(),
         Column("survey_date", "date", "Date of the survey", "วันที่สำรวจ", True),
         Column(
             "household_size", "int", "People in the household", "จำนวนสมาชิกครัวเรือน", min=1, max=40
@@ -597,8 +624,9 @@ HOUSEHOLD = Source(
             max=600,
         ),
     ),
-    key=("student_id", "survey_date"),
+    key=("school_id", "student_id", "survey_date"),
     student_ref="student_id",
+    school_refs=("school_id",),
 )
 
 SCREENINGS = Source(
@@ -607,6 +635,7 @@ SCREENINGS = Source(
     "การคัดกรองนักเรียน",
     (
         _student_id(),
+        _school_of_student(),
         Column("screening_date", "date", "Date of screening", "วันที่คัดกรอง", True),
         Column("advisor_id", "str", "Advisor who screened", "รหัสครูที่ปรึกษา"),
         _level("learning", "ด้านการเรียน"),
@@ -625,8 +654,9 @@ SCREENINGS = Source(
         _sdq("sdq_prosocial", 10, "SDQ prosocial behaviour", "SDQ ด้านสัมพันธภาพทางสังคม"),
         _level("overall", "ผลการคัดกรองรวม"),
     ),
-    key=("student_id", "screening_date"),
+    key=("school_id", "student_id", "screening_date"),
     student_ref="student_id",
+    school_refs=("school_id",),
 )
 
 INTERVENTIONS = Source(
@@ -635,6 +665,7 @@ INTERVENTIONS = Source(
     "การช่วยเหลือ",
     (
         _student_id(),
+        _school_of_student(),
         Column("date", "date", "Date of the action", "วันที่", True),
         Column(
             "type",
@@ -654,8 +685,9 @@ INTERVENTIONS = Source(
         ),
         Column("staff_id", "str", "Staff member", "รหัสบุคลากร"),
     ),
-    key=("student_id", "date", "type"),
+    key=("school_id", "student_id", "date", "type"),
     student_ref="student_id",
+    school_refs=("school_id",),
 )
 
 # Load order matters: references point backwards.
@@ -687,6 +719,14 @@ def data_dictionary_markdown() -> str:
         "in English or Thai, else the first; title rows above the header are skipped) or",
         "`NAME.parquet`. Files of single schools may sit in `schools/<school_id>/` beside them.",
         "Required sources: " + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES) + ".",
+        "",
+        "A student is a school and its own code together (`school_id`, `student_id`): two",
+        "schools may number different children alike, and loading one never touches the",
+        "other's. Records about a student may leave `school_id` blank (or out) in a school's",
+        "own folder or upload, and in a shared file where only one school uses the code;",
+        "otherwise the row is rejected as ambiguous. The same child at several schools (a",
+        "move, a transition, a return) is linked by the national ID or G code in `students`,",
+        "never by name or birth date; a child without one stays unlinked.",
         "",
         "Headers: the English column name, the Thai term or another listed header, in any",
         "case. Dates: ISO `YYYY-MM-DD`; `dd/mm/yyyy` or `dd/mm/yy` with a Buddhist-Era year",

@@ -2,10 +2,13 @@
 
 Layout: ``<root>/<source>/home_school=<school_id>/<batch>.parquet`` for every source
 about students, ``<root>/<source>/<batch>.parquet`` for schools and the calendar. A
-student's records all go to the partition of their home school (``students.school_id``,
-the current school), so one partition holds whole histories and the features of its
-students need nothing from another partition, except the per-school dropout counts
-(``school_context``), which are summed over partitions.
+child's records, at every school they were at, go to the partition of their home school
+(the school of their first records here; ``schooldata.identity`` links a child's
+students across schools), so one partition holds whole histories and the features of
+its students need nothing from another partition, except the per-school dropout counts
+(``school_context``), which are summed over partitions. A child whose ID reaches a school
+only after their records were written elsewhere has records in two partitions: a run
+keeps those partitions in one task (``home_links``).
 
 A batch never overwrites another: files are named by the time they were written, read
 in that order, and a later record replaces an earlier one with the same natural key,
@@ -27,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,8 +44,16 @@ from schooldata.tables import TABLES
 
 PARTITION = "home_school"
 # The only student columns features read: names and ID hashes stay in the operational
-# database and are never written to the dataset.
-STUDENT_COLUMNS = ["student_id", "school_id", "sex", "birth_date", "nationality", "disability"]
+# database and are never written to the dataset (the person key is not the ID's hash).
+STUDENT_COLUMNS = [
+    "school_id",
+    "student_id",
+    "person_id",
+    "sex",
+    "birth_date",
+    "nationality",
+    "disability",
+]
 KEYS = {source.name: list(source.key) for source in SOURCES}
 # Sources the service also writes to the operational database.
 SERVICE_WRITES = ("interventions",)
@@ -89,12 +101,16 @@ class DatabaseReader:
     schools: tuple[str, ...] | None = None
 
     @cached_property
-    def partition_students(self) -> list[str] | None:
-        """The students of the partition's schools (read once); None for the whole database."""
+    def partition_students(self) -> pd.DataFrame | None:
+        """The partition's students (read once): every school's student (``school_id``,
+        ``student_id``) who is a child whose home school (``database_homes``) is one of the
+        partition's; None for the whole database."""
         if self.schools is None:
             return None
-        students = read_table(self.engine, "students", columns=["student_id", "school_id"])
-        return students.loc[students["school_id"].isin(self.schools), "student_id"].tolist()
+        students = read_table(self.engine, "students", columns=HOME_COLUMNS)
+        home = database_homes(students)
+        mine: pd.DataFrame = students.loc[home.isin(self.schools).to_numpy(), STUDENT_KEY]
+        return mine.reset_index(drop=True)
 
     def read(
         self,
@@ -104,12 +120,21 @@ class DatabaseReader:
         since: tuple[str, date] | None = None,
         until: tuple[str, date] | None = None,
     ) -> pd.DataFrame:
-        ids = None
-        if "student_id" in TABLES[name].c:
-            ids = _intersect(student_ids, self.partition_students)
-        return read_table(
-            self.engine, name, columns=columns, student_ids=ids, since=since, until=until
-        )
+        partition = self.partition_students
+        if partition is None or "student_id" not in TABLES[name].c:
+            return read_table(
+                self.engine,
+                name,
+                columns=columns,
+                student_ids=student_ids,
+                since=since,
+                until=until,
+            )
+        # By code first (a few codes are other schools' students too), then by student.
+        ids = _intersect(student_ids, sorted(set(partition["student_id"])))
+        wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
+        frame = read_table(self.engine, name, wanted, student_ids=ids, since=since, until=until)
+        return only_students(frame, partition)[list(columns or frame.columns)]
 
 
 @dataclass(frozen=True)
@@ -133,11 +158,15 @@ class DatasetReader:
         until: tuple[str, date] | None = None,
     ) -> pd.DataFrame:
         if name in SERVICE_WRITES and self.database is not None:
-            if student_ids is None and self.schools is not None:
-                # The partition's students, wherever they now study.
-                students = DatasetReader(self.root, self.schools).read("students", ["student_id"])
-                student_ids = students["student_id"].tolist()
-            return self.database.read(name, columns, student_ids, since, until)
+            if self.schools is None:
+                return self.database.read(name, columns, student_ids, since, until)
+            # The partition's students, wherever they now study.
+            students = DatasetReader(self.root, self.schools).read("students", STUDENT_KEY)
+            codes = sorted(set(students["student_id"]))
+            asked = codes if student_ids is None else _intersect(student_ids, codes)
+            wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
+            frame = self.database.read(name, wanted, asked, since, until)
+            return only_students(frame, students)[list(columns or frame.columns)]
         table = TABLES[name]
         wanted = list(columns) if columns else [c.name for c in table.c]
         folder = self.root / name
@@ -260,8 +289,8 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
     Args:
         frames: validated rows by source name (dates as ``datetime64``).
         root: the dataset folder (created if needed).
-        home: each student's home school, indexed by student_id (every student of a
-            student-keyed frame must be there).
+        home: each student's home school, indexed by (school_id, student_id) (every
+            student of a student-keyed frame must be there).
 
     Returns:
         The number of files written.
@@ -283,7 +312,8 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
             )
             written += 1
             continue
-        school = rows["student_id"].map(home)
+        where = pd.MultiIndex.from_arrays([rows["school_id"], rows["student_id"]])
+        school = pd.Series(home.reindex(where).to_numpy(), index=rows.index)
         if school.isna().any():
             missing = int(school.isna().sum())
             raise ValueError(f"{name}: {missing} rows name a student with no home school")
@@ -309,27 +339,97 @@ def _write_file(table: pa.Table, path: Path) -> None:
 
 
 def home_schools(root: Path, students: pd.DataFrame | None) -> pd.Series:
-    """Home school by student: the partition a student already has, else their school.
+    """Home school by student, indexed by (school_id, student_id): the partition a
+    student already has; else their child's, where another school's student is the same
+    child; else the school of the child's first student in ``students``.
 
-    A student keeps their first partition when they move, so their records never split.
+    A child keeps their first partition when they move, so their records never split.
     """
-    known = DatasetReader(root).read("students", columns=["student_id"])
-    homes = [_partition_of_students(root)]
+    known = _partition_of_students(root)
+    homes = [known[["school_id", "student_id", PARTITION]]]
     if students is not None and not students.empty:
-        new = students.loc[~students["student_id"].isin(known["student_id"])]
-        homes.append(pd.Series(new["school_id"].to_numpy(), index=new["student_id"].to_numpy()))
-    home = pd.concat(homes)
-    first: pd.Series = home[~home.index.duplicated(keep="first")]
-    return first
+        pairs = pd.MultiIndex.from_frame(students[["school_id", "student_id"]])
+        new = students.loc[
+            ~pairs.isin(pd.MultiIndex.from_frame(known[["school_id", "student_id"]]))
+        ]
+        person_home = known.drop_duplicates("person_id").set_index("person_id")[PARTITION]
+        first_school = new.drop_duplicates("person_id").set_index("person_id")["school_id"]
+        home = new["person_id"].map(person_home).fillna(new["person_id"].map(first_school))
+        homes.append(new[["school_id", "student_id"]].assign(**{PARTITION: home.to_numpy()}))
+    every = pd.concat(homes, ignore_index=True).drop_duplicates(
+        ["school_id", "student_id"], keep="first"
+    )
+    return pd.Series(
+        every[PARTITION].to_numpy(),
+        index=pd.MultiIndex.from_frame(every[["school_id", "student_id"]]),
+    )
 
 
-def _partition_of_students(root: Path) -> pd.Series:
+def home_links(root: Path) -> list[set[str]]:
+    """Home schools that must be read together: where a child's students lie in more than
+    one partition (their ID came after their records were written), each group of
+    partitions they join; partitions on their own are not listed."""
+    known = _partition_of_students(root)
+    spread = known.groupby("person_id")[PARTITION].nunique()
+    shared = known[known["person_id"].isin(spread[spread > 1].index)]
+    groups: list[set[str]] = []
+    for _, homes in shared.groupby("person_id")[PARTITION]:
+        joined = set(homes.astype(str))
+        for group in [g for g in groups if g & joined]:
+            joined |= group
+            groups.remove(group)
+        groups.append(joined)
+    return groups
+
+
+def _partition_of_students(root: Path) -> pd.DataFrame:
+    """Every stored student's school, code, person and partition."""
+    columns = ["school_id", "student_id", "person_id", PARTITION]
     folder = root / "students"
     if not folder.is_dir() or not any(folder.rglob("*.parquet")):
-        return pd.Series(dtype="str")
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
     dataset = ds.dataset(str(folder), format="parquet", partitioning=PARTITIONING)
-    table = dataset.to_table(columns=["student_id", PARTITION]).to_pandas()
-    return pd.Series(table[PARTITION].to_numpy(), index=table["student_id"].to_numpy())
+    table: pd.DataFrame = dataset.to_table(columns=columns).to_pandas()
+    return table.astype(dict.fromkeys(columns, "str"))
+
+
+HOME_COLUMNS = ["school_id", "student_id", "person_id"]
+STUDENT_KEY = ["school_id", "student_id"]
+
+
+def only_students(frame: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` about these schools' students (both by ``STUDENT_KEY``)."""
+    if frame.empty:
+        return frame
+    schools = pd.Index(students["school_id"].astype(str).unique())
+    codes = pd.Index(students["student_id"].astype(str).unique())
+
+    def keys(of: pd.DataFrame) -> np.ndarray:
+        school, code = _positions(of["school_id"], schools), _positions(of["student_id"], codes)
+        key: np.ndarray = np.where((school >= 0) & (code >= 0), school * len(codes) + code, -1)
+        return key
+
+    mine = np.isin(keys(frame), keys(students))
+    kept: pd.DataFrame = frame[mine].reset_index(drop=True)
+    return kept
+
+
+def _positions(values: pd.Series, labels: pd.Index) -> np.ndarray:
+    """Each value's position among ``labels`` (-1: not there); categories looked up once."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        found = labels.get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, found[codes], -1).astype(np.int64)
+    positions: np.ndarray = labels.get_indexer(pd.Index(values.astype(str)))
+    return positions
+
+
+def database_homes(students: pd.DataFrame) -> pd.Series:
+    """Each student's home school in a run partitioned over the operational database:
+    the first (in ID order) of the schools their child was a student of, so a child's
+    students at every school fall in one partition."""
+    first = students.groupby("person_id")["school_id"].transform("min")
+    return pd.Series(first.to_numpy(), index=students.index)
 
 
 def _intersect(asked: Sequence[str] | None, allowed: list[str] | None) -> list[str] | None:

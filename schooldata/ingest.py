@@ -25,7 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SOURCES, Source
 from schooldata.dataset import home_schools, write_dataset
-from schooldata.db import upgrade
+from schooldata.db import read_table, upgrade
+from schooldata.identity import linking_counts, person_ids, store_returns
 from schooldata.national_id import hash_national_id
 from schooldata.spreadsheet import write_csv
 from schooldata.tables import APPEND_ONLY, ORIGIN_IMPORT, TABLES, stored_column_name
@@ -41,6 +42,7 @@ from schooldata.validate import (
 )
 
 CHUNK_ROWS = 50_000
+_LINK_COLUMNS = ["school_id", "student_id", "person_id"]
 # With a Parquet dataset, the database keeps what the service's pages and accounts read.
 DATABASE_SOURCES = ("schools", "calendar", "students", "enrollments", "exits", "interventions")
 
@@ -75,6 +77,9 @@ class IngestReport:
     sources: list[SourceReport]
     seconds: float = 0.0
     write_seconds: float = 0.0
+    # After the load, every stored student: how many have an ID to link by, how many of
+    # those are one child with another school's student, how many have no ID.
+    linking: dict[str, int] | None = None
 
     @property
     def refused(self) -> list[SourceReport]:
@@ -137,8 +142,12 @@ def ingest_directory(
     reports: list[SourceReport] = []
     accepted: list[tuple[Source, pd.DataFrame]] = []
     folders = [directory, *_school_folders(directory)]
+    # The school a folder's files belong to: its own, or the one school of a scoped load.
+    only = next(iter(schools)) if schools is not None and len(schools) == 1 else None
+    school_of = {folder: folder.name for folder in folders[1:]} | {directory: only}
     for source in SOURCES:
-        paths = [p for p in (find_source_file(folder, source) for folder in folders) if p]
+        found = ((find_source_file(folder, source), folder) for folder in folders)
+        paths = [(p, folder) for p, folder in found if p]
         if not paths:
             if source.name in REQUIRED_SOURCES and not _has_rows(engine, source.name):
                 reports.append(
@@ -147,13 +156,13 @@ def ingest_directory(
                     )
                 )
             continue
-        for path in paths:
+        for path, folder in paths:
             shown = str(path.relative_to(directory))
             on_progress(f"reading {shown}")
             report = SourceReport(source.name, shown)
             reports.append(report)
             try:
-                raw, lines = read_raw(path, source)
+                raw, lines = read_raw(path, source, school_of[folder])
             except FileRefused as refusal:
                 report.refused = refusal.reason
                 report.rejects = pd.DataFrame(
@@ -169,7 +178,7 @@ def ingest_directory(
                     ]
                 )
                 continue
-            parsed = parse_source(raw, lines, source, shown)
+            parsed = _with_schools(parse_source(raw, lines, source, shown), known)
             rows, reference_rejects = _check_references(parsed, known)
             report.rows_read = parsed.rows_read
             report.rejects = (
@@ -178,9 +187,10 @@ def ingest_directory(
                 .reset_index(drop=True)
             )
             report.rows_loaded = len(rows)
+            rows = _with_stored(rows, source, parsed.given, engine)
             if source.name == "students":
                 known.add_students(rows)
-                rows = _hash_ids(rows, source, id_hash_key)
+                rows = _with_person(_hash_ids(rows, source, id_hash_key), engine)
             if source.name == "schools":
                 known.schools |= set(rows["school_id"])
             if source.name == "enrollments":
@@ -201,11 +211,39 @@ def ingest_directory(
         with engine.begin() as connection:
             for source, rows in accepted:
                 _upsert(connection, source, rows)
+            touched = _codes_of(accepted, ("students", "enrollments", "exits"))
+            if touched:
+                on_progress("finding the children who came back to school")
+                store_returns(connection, _persons_of(connection, touched))
     write_seconds = time.perf_counter() - write_started
 
     if rejects_dir is not None:
         _write_rejects(reports, rejects_dir)
-    return IngestReport(reports, time.perf_counter() - started, write_seconds)
+    linking = None if dry_run else linking_counts(read_table(engine, "students", _LINK_COLUMNS))
+    return IngestReport(reports, time.perf_counter() - started, write_seconds, linking)
+
+
+def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...]) -> list[str]:
+    """The student codes of the loaded rows of these sources."""
+    codes: set[str] = set()
+    for source, rows in accepted:
+        if source.name in names and len(rows):
+            codes |= set(rows["student_id"].astype(str))
+    return sorted(codes)
+
+
+def _persons_of(connection: sa.Connection, codes: list[str]) -> set[str]:
+    """The children of every school's student with one of these codes."""
+    students = TABLES["students"]
+    persons: set[str] = set()
+    for start in range(0, len(codes), 5000):
+        chunk = codes[start : start + 5000]
+        persons |= set(
+            connection.execute(
+                sa.select(students.c.person_id).where(students.c.student_id.in_(chunk))
+            ).scalars()
+        )
+    return persons
 
 
 def _school_folders(directory: Path) -> list[Path]:
@@ -231,40 +269,33 @@ def _group_by_classroom(rows: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class _Known:
-    """Students and schools known so far; with a scope, which of them belong to it."""
+    """Students (a school and its code) and schools known so far; with a scope, the
+    schools a load is for."""
 
-    students: set[str]
+    students: set[tuple[str, str]]
     schools: set[str]
     scope: frozenset[str] | None = None
-    in_scope: set[str] = field(default_factory=set)  # students of the scope's schools
+    # Each code's schools: a record without a school names the one school using its code.
+    codes: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, engine: sa.Engine, scope: frozenset[str] | None) -> _Known:
-        known = cls(
-            _existing_ids(engine, "students", "student_id"),
-            _existing_ids(engine, "schools", "school_id"),
-            scope,
-        )
-        if scope is not None:
-            students, enrollments = TABLES["students"], TABLES["enrollments"]
-            with engine.connect() as connection:
-                known.in_scope = set(
-                    connection.execute(
-                        sa.select(students.c.student_id).where(students.c.school_id.in_(scope))
-                    ).scalars()
-                ) | set(
-                    connection.execute(
-                        sa.select(enrollments.c.student_id).where(
-                            enrollments.c.school_id.in_(scope)
-                        )
-                    ).scalars()
-                )
+        students = TABLES["students"]
+        with engine.connect() as connection:
+            pairs = connection.execute(sa.select(students.c.school_id, students.c.student_id))
+            known = cls(
+                {(str(school), str(code)) for school, code in pairs},
+                _existing_ids(engine, "schools", "school_id"),
+                scope,
+            )
+        for school, code in known.students:
+            known.codes.setdefault(code, set()).add(school)
         return known
 
     def add_students(self, rows: pd.DataFrame) -> None:
-        self.students |= set(rows["student_id"])
-        if self.scope is not None:
-            self.in_scope |= set(rows["student_id"])
+        for school, code in zip(rows["school_id"], rows["student_id"], strict=True):
+            self.students.add((school, code))
+            self.codes.setdefault(code, set()).add(school)
 
 
 def _existing_ids(engine: sa.Engine, table: str, column: str) -> set[str]:
@@ -280,24 +311,75 @@ def _has_rows(engine: sa.Engine, table: str) -> bool:
         )
 
 
+def _with_schools(parsed: ParsedSource, known: _Known) -> ParsedSource:
+    """A record that names no school belongs to the one school whose student has its code
+    (a file of several schools, without the school column); a code that several schools
+    use is ambiguous and its row is rejected, and a record that comes out the same as an
+    earlier line of the file too."""
+    source, rows = parsed.source, parsed.rows
+    if source.student_ref is None or not rows["school_id"].isna().any():
+        return parsed
+    blank = rows["school_id"].isna().to_numpy()
+    found = [
+        next(iter(schools)) if len(schools := known.codes.get(code, set())) == 1 else None
+        for code in rows.loc[blank, source.student_ref]
+    ]
+    filled = rows["school_id"].to_numpy(dtype=object, copy=True)
+    filled[blank] = found
+    rows = rows.assign(school_id=filled)
+    shared = blank & rows["school_id"].isna().to_numpy()
+    shared &= (
+        rows[source.student_ref].map(lambda c: len(known.codes.get(c, ())) > 1).to_numpy(dtype=bool)
+    )
+    duplicate = rows.duplicated(list(source.key), keep="first").to_numpy() & ~shared
+    duplicate &= rows["school_id"].notna().to_numpy()
+    rejects = [parsed.rejects]
+    for failing, column, reason in (
+        (
+            shared,
+            source.student_ref,
+            "student code used at more than one school: give the school_id column",
+        ),
+        (duplicate, source.student_ref, "duplicate key: same as an earlier line"),
+    ):
+        if failing.any():
+            rejects.append(
+                pd.DataFrame(
+                    {
+                        "file": parsed.file,
+                        "line": parsed.lines[failing],
+                        "column": column,
+                        "value": rows.loc[failing, column].astype(str).to_numpy(),
+                        "reason": reason,
+                        "action": REJECTED,
+                    }
+                )
+            )
+    kept = ~(shared | duplicate)
+    return ParsedSource(
+        source,
+        parsed.file,
+        rows.loc[kept].reset_index(drop=True),
+        pd.concat(rejects, ignore_index=True),
+        parsed.rows_read,
+        parsed.lines[kept],
+        parsed.given,
+    )
+
+
 def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reject good rows that name a student or school nobody has loaded, or, in a load
-    scoped to some schools, another school or a student of one.
+    scoped to some schools, another school.
 
-    School references are checked only once any school is known: a data directory with
-    only the required sources has no schools file to check against.
+    A student is a school and its own code together: a row names the student of its
+    school. School references are checked only once any school is known: a data
+    directory with only the required sources has no schools file to check against.
     """
     rows = parsed.rows
     source = parsed.source
     unknown = np.zeros(len(rows), dtype=bool)
     parts = []
     checks: list[tuple[str, pd.Series, str]] = []
-    if source.student_ref:
-        values = rows[source.student_ref]
-        checks.append((source.student_ref, ~values.isin(known.students), "unknown student"))
-        if known.scope is not None:
-            other = ~values.isin(known.in_scope)
-            checks.append((source.student_ref, other, "a student of another school"))
     school_columns = [*source.school_refs, *(("school_id",) if source.name == "schools" else ())]
     for column in school_columns:
         values = rows[column]
@@ -312,12 +394,10 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
                     "another school's row: this load is for " + ", ".join(sorted(known.scope)),
                 )
             )
-    if source.name == "students" and known.scope is not None:
-        # A student already at another school stays that school's.
-        elsewhere = rows["student_id"].isin(known.students) & ~rows["student_id"].isin(
-            known.in_scope
-        )
-        checks.append(("student_id", elsewhere, "a student of another school"))
+    if source.student_ref:
+        pairs = zip(rows["school_id"], rows[source.student_ref], strict=True)
+        missing = pd.Series([pair not in known.students for pair in pairs], index=rows.index)
+        checks.append((source.student_ref, missing, "unknown student of the school"))
     for column, failing, reason in checks:
         missing_np = failing.to_numpy(dtype=bool) & ~unknown
         if missing_np.any():
@@ -338,11 +418,65 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
     return rows.loc[~unknown].reset_index(drop=True), rejects
 
 
+def _with_stored(
+    rows: pd.DataFrame, source: Source, given: tuple[str, ...], engine: sa.Engine
+) -> pd.DataFrame:
+    """A file without some of a source's columns (a students list with no birth dates)
+    leaves what is stored in them as it is: each row takes the stored values of the
+    columns its file lacks. National IDs are kept by their hash (``_with_person``)."""
+    missing = [
+        c
+        for c in source.column_names
+        if c not in given and c not in source.key and source.column(c).kind != "national_id"
+    ]
+    if not missing or rows.empty or source.name in APPEND_ONLY:
+        return rows
+    codes = sorted(set(rows["student_id"].astype(str))) if "student_id" in rows else None
+    stored = read_table(engine, source.name, columns=[*source.key, *missing], student_ids=codes)
+    if stored.empty:
+        return rows
+    key = list(source.key)
+    found = rows[key].merge(stored, on=key, how="left")
+    return rows.assign(**{c: rows[c].where(rows[c].notna(), found[c].to_numpy()) for c in missing})
+
+
 def _hash_ids(rows: pd.DataFrame, source: Source, key: str) -> pd.DataFrame:
     hashed = rows["national_id"].map(
         lambda v: hash_national_id(v, key) if isinstance(v, str) else None
     )
     return rows.drop(columns=["national_id"]).assign(national_id_hash=hashed)
+
+
+def _with_person(rows: pd.DataFrame, engine: sa.Engine) -> pd.DataFrame:
+    """Each student's person key. A file without the student's ID (or with a value that
+    had to be blanked) keeps the ID an earlier load stored: it never unlinks a child."""
+    students = TABLES["students"]
+    hashes = rows["national_id_hash"]
+    missing = rows.loc[hashes.isna(), ["school_id", "student_id"]]
+    if len(missing):
+        stored: dict[tuple[str, str], str] = {}
+        codes = list(missing["student_id"].unique())
+        with engine.connect() as connection:
+            for start in range(0, len(codes), 5000):
+                found = connection.execute(
+                    sa.select(
+                        students.c.school_id, students.c.student_id, students.c.national_id_hash
+                    )
+                    .where(students.c.student_id.in_(codes[start : start + 5000]))
+                    .where(students.c.national_id_hash.is_not(None))
+                )
+                stored |= {(school, code): h for school, code, h in found}
+        if stored:
+            earlier = [
+                stored.get(pair)
+                for pair in zip(missing["school_id"], missing["student_id"], strict=True)
+            ]
+            hashes = hashes.copy()
+            hashes.loc[missing.index] = earlier
+    return rows.assign(
+        national_id_hash=hashes,
+        person_id=person_ids(rows["school_id"], rows["student_id"], hashes).to_numpy(),
+    )
 
 
 def _driver_values(

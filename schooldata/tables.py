@@ -42,6 +42,10 @@ def _table_for(source: Source) -> sa.Table:
     if source.name in APPEND_ONLY:
         return _append_only(source)
     columns = []
+    if source.name == "students":
+        # The child behind the school's code (``schooldata.identity``): the same for
+        # every school's record of a child with the same national ID or G code.
+        columns.append(sa.Column("person_id", sa.String, nullable=False, index=True))
     for c in source.columns:
         if c.kind == "national_id":
             columns.append(sa.Column("national_id_hash", sa.String(64), nullable=True, index=True))
@@ -122,6 +126,8 @@ audit_log = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("user_id", sa.Integer, nullable=True),  # None: a command line or nobody
     sa.Column("student_id", sa.String, nullable=True),
+    # The school whose code student_id is (null in rows written before migration 0011).
+    sa.Column("school_id", sa.String, nullable=True),
     sa.Column("endpoint", sa.String, nullable=False),
     sa.Column("action", sa.String, nullable=False, server_default="read"),
     sa.Column("actor", sa.String, nullable=True),  # who, when not a user ("cli:root")
@@ -230,8 +236,8 @@ student_scores = sa.Table(
         sa.ForeignKey("score_runs.run_id", ondelete="CASCADE"),
         primary_key=True,
     ),
+    sa.Column("school_id", sa.String, primary_key=True, index=True),
     sa.Column("student_id", sa.String, primary_key=True),
-    sa.Column("school_id", sa.String, nullable=False, index=True),
     sa.Column("advisor_id", sa.String, nullable=True, index=True),
     sa.Column("classroom", sa.String, nullable=True),
     sa.Column("grade_level", sa.String, nullable=True),
@@ -253,4 +259,37 @@ student_scores = sa.Table(
     sa.Index(
         "ix_student_scores_run_advisor_rank", "run_id", "school_id", "advisor_id", "rank_in_advisor"
     ),
+)
+
+# Children who came back after leaving school (``schooldata.identity.returns``): each
+# return's enrolment, where and when the child left, recomputed after every load. The
+# advisor follows a returned child for some terms whatever their risk.
+student_returns = sa.Table(
+    "student_returns",
+    metadata,
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("student_id", sa.String, primary_key=True),
+    sa.Column("returned_on", sa.Date, primary_key=True),  # the return's term start
+    sa.Column("academic_year", sa.Integer, nullable=False),
+    sa.Column("term", sa.Integer, nullable=False),
+    sa.Column("person_id", sa.String, nullable=False, index=True),
+    sa.Column("left_school_id", sa.String, nullable=False),
+    sa.Column("left_on", sa.Date, nullable=False),
+    # Left again after coming back: the date (null while still at school).
+    sa.Column("left_again_on", sa.Date, nullable=True),
+)
+
+# A school asks to see a child's records from the schools the child was at before (a move's
+# history is otherwise shown only as features and reasons); the area office following both
+# schools grants or declines, and may revoke a grant.
+history_grants = sa.Table(
+    "history_grants",
+    metadata,
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("student_id", sa.String, primary_key=True),
+    sa.Column("requested_by", sa.Integer, nullable=False),
+    sa.Column("requested_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String, nullable=False),  # requested, granted, declined, revoked
+    sa.Column("decided_by", sa.Integer, nullable=True),
+    sa.Column("decided_at", sa.DateTime, nullable=True),
 )

@@ -84,6 +84,8 @@ class ParsedSource:
     rejects: pd.DataFrame
     rows_read: int
     lines: np.ndarray  # the file line of each good row
+    # The contract's columns the file has: a load keeps what is stored in the others.
+    given: tuple[str, ...] = ()
 
 
 def find_source_file(directory: Path, source: Source) -> Path | None:
@@ -131,10 +133,14 @@ def decode_csv_bytes(data: bytes) -> str:
         return data.decode("cp874")
 
 
-def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, np.ndarray]:
+def read_raw(
+    path: Path, source: Source, school: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a file as text columns named by the contract, with each row's line number.
 
-    Excel rows are numbered as Excel shows them; a register's rows as ``sheet:row``.
+    Excel rows are numbered as Excel shows them; a register's rows as ``sheet:row``. A
+    file of one school's (``school``: its folder's, or an upload's) may leave out the
+    school column, then filled with that school.
 
     Raises:
         FileRefused: the file cannot be read or lacks a required column.
@@ -146,16 +152,25 @@ def read_raw(path: Path, source: Source) -> tuple[pd.DataFrame, np.ndarray]:
         frame = pd.concat([f for f, _ in parts], ignore_index=True)
         lines = np.concatenate([rows for _, rows in parts])
     frame.columns = _contract_names(frame.columns, source)
+    if school is not None and "school_id" in source.column_names:
+        if "school_id" not in frame.columns:
+            frame["school_id"] = school
+        else:
+            blank = frame["school_id"].astype(str).str.strip().isin(("", "nan"))
+            frame["school_id"] = frame["school_id"].where(~blank, school)
     missing = [c for c in source.required_columns if c not in frame.columns]
     if missing:
         raise FileRefused(
             path.name, f"missing required column {', '.join(repr(c) for c in missing)}"
         )
     frame = frame.loc[:, ~frame.columns.duplicated()]
+    given = [c for c in source.column_names if c in frame.columns]
     for column in source.column_names:
         if column not in frame.columns:
             frame[column] = ""
-    return frame[source.column_names].reset_index(drop=True), lines
+    frame = frame[source.column_names].reset_index(drop=True)
+    frame.attrs["given"] = given  # the columns the file has (``ParsedSource.given``)
+    return frame, lines
 
 
 def _contract_names(columns: pd.Index, source: Source) -> list[str]:
@@ -596,7 +611,8 @@ def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str
         bad.rows |= duplicate
 
     good = parsed.loc[~bad.rows].reset_index(drop=True)
-    return ParsedSource(source, file, good, log.frame(), len(raw), lines[~bad.rows])
+    given = tuple(raw.attrs.get("given", source.column_names))
+    return ParsedSource(source, file, good, log.frame(), len(raw), lines[~bad.rows], given)
 
 
 def _first_line_of_key(parsed: pd.DataFrame, source: Source, lines: np.ndarray) -> np.ndarray:

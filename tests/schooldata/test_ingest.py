@@ -56,15 +56,16 @@ def test_bad_rows_rejected_with_line_column_value_reason_and_good_rows_kept(
         ["3", "status", "presnt"],
         ["4", "date", "31/02/2568"],
         ["7", "student_id", "ZZ"],
-        ["8", "", "student_id, date as on line 5"],
+        ["8", "", "school_id, student_id, date as on line 5"],
     ]
     assert set(rejects["file"]) == {"attendance.csv"}
     assert rejects["reason"].str.len().min() > 5
     stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
+    # Without a school column, each code's one school (A1 and A2 are S1's only).
     assert stored.assign(date=stored["date"].dt.strftime("%Y-%m-%d")).values.tolist() == [
-        ["A1", "2025-06-02", "present"],
-        ["A2", "2025-06-03", "absent"],
-        ["A2", "2025-06-04", "present"],
+        ["A1", "S1", "2025-06-02", "present"],
+        ["A2", "S1", "2025-06-03", "absent"],
+        ["A2", "S1", "2025-06-04", "present"],
     ]
 
 

@@ -43,3 +43,101 @@ def test_a_new_sqlite_database_has_large_pages_and_an_existing_one_keeps_its_own
         assert connection.exec_driver_sql("PRAGMA page_size").scalar() == 4096
         assert connection.exec_driver_sql("SELECT value FROM kept").scalar() == 7
     engine.dispose()
+
+
+def test_the_school_keyed_migration_keeps_every_row_of_a_database_made_before_it(
+    tmp_path: Path,
+) -> None:
+    """A database built at revision 0010 (student IDs unique across schools, one student
+    row per child), with a child who moved from S1 to S2 in November 2024: every row
+    survives, each record at the school of its time, the child one person at both."""
+    from datetime import datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from schooldata.audit import GENESIS, row_hash, verify
+    from schooldata.db import alembic_config, read_table
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0010")
+    old = [
+        "INSERT INTO schools (school_id) VALUES ('S1'), ('S2')",
+        "INSERT INTO students (student_id, school_id, given_name, national_id_hash) VALUES "
+        "('ST1', 'S2', 'ย้าย', 'hash-of-st1'), ('ST2', 'S1', 'อยู่', NULL)",
+        "INSERT INTO enrollments (student_id, academic_year, term, school_id, grade_level, "
+        "advisor_id) VALUES ('ST1', 2567, 1, 'S1', 'M1', 'T1'), ('ST1', 2567, 2, 'S2', 'M1', "
+        "'T2'), ('ST2', 2567, 1, 'S1', 'M1', 'T1'), ('ST2', 2567, 2, 'S1', 'M1', 'T1')",
+        "INSERT INTO attendance (student_id, date, status) VALUES ('ST1', '2024-06-03', "
+        "'present'), ('ST1', '2024-11-04', 'absent'), ('ST2', '2024-06-03', 'present')",
+        "INSERT INTO grades (student_id, academic_year, term, subject_code, grade) VALUES "
+        "('ST1', 2567, 1, 'TH', '3'), ('ST1', 2567, 2, 'TH', '2')",
+        "INSERT INTO exits (student_id, exit_date, exit_type) VALUES "
+        "('ST1', '2024-10-01', 'transfer')",
+        "INSERT INTO interventions (student_id, date, type, origin) VALUES "
+        "('ST1', '2024-11-05', 'home_visit', 'import'), ('ST2', '2024-06-10', 'counselling', "
+        "'service')",
+        "INSERT INTO score_runs (run_id, as_of, model_version, created_at, students) VALUES "
+        "(1, '2024-11-11', '1', '2024-11-11 00:00:00', 1)",
+        "INSERT INTO student_scores (run_id, student_id, school_id, risk, raw_score, base_value, "
+        "tier, rank_in_school, rank_in_advisor, contributions, reasons, change) VALUES "
+        "(1, 'ST1', 'S2', 0.1, -2.0, -3.0, 'watch', 1, 1, '[]', '[]', 'new')",
+    ]
+    entry = {
+        "at": datetime(2024, 11, 11),
+        "user_id": None,
+        "actor": "cli",
+        "action": "read",
+        "student_id": "ST1",
+        "endpoint": "test",
+        "detail": None,
+    }
+    with engine.begin() as connection:
+        for statement in old:
+            connection.execute(sa.text(statement))
+        connection.execute(
+            sa.text(
+                "INSERT INTO audit_log (at, user_id, actor, action, student_id, endpoint, "
+                "detail, prev_hash, row_hash) VALUES (:at, :user_id, :actor, :action, "
+                ":student_id, :endpoint, :detail, :prev_hash, :row_hash)"
+            ).bindparams(sa.bindparam("at", type_=sa.DateTime())),
+            entry | {"prev_hash": GENESIS, "row_hash": row_hash(GENESIS, entry)},
+        )
+    upgrade(engine)
+
+    def keyed(name: str, *columns: str) -> list[tuple[object, ...]]:
+        frame = read_table(engine, name)
+        return sorted(tuple(str(v) for v in row) for row in frame[list(columns)].to_numpy())
+
+    assert keyed("attendance", "school_id", "student_id", "date") == [
+        ("S1", "ST1", "2024-06-03 00:00:00"),
+        ("S1", "ST2", "2024-06-03 00:00:00"),
+        ("S2", "ST1", "2024-11-04 00:00:00"),
+    ]
+    assert keyed("grades", "school_id", "student_id", "term") == [
+        ("S1", "ST1", "1"),
+        ("S2", "ST1", "2"),
+    ]
+    assert keyed("exits", "school_id", "student_id") == [("S1", "ST1")]
+    assert keyed("interventions", "school_id", "student_id", "origin") == [
+        ("S1", "ST2", "service"),
+        ("S2", "ST1", "import"),
+    ]
+    assert keyed("enrollments", "school_id", "student_id") == [
+        ("S1", "ST1"),
+        ("S1", "ST2"),
+        ("S1", "ST2"),
+        ("S2", "ST1"),
+    ]
+    students = read_table(engine, "students").set_index(["school_id", "student_id"])
+    assert sorted(students.index) == [("S1", "ST1"), ("S1", "ST2"), ("S2", "ST1")]
+    assert students.loc[("S1", "ST1"), "person_id"] == students.loc[("S2", "ST1"), "person_id"]
+    assert students.loc[("S1", "ST1"), "given_name"] == "ย้าย"  # copied to the old school's row
+    assert students.loc[("S1", "ST2"), "person_id"] != students.loc[("S1", "ST1"), "person_id"]
+    with engine.connect() as connection:
+        scores = connection.execute(sa.text("SELECT school_id, student_id FROM student_scores"))
+        assert scores.all() == [("S2", "ST1")]
+    assert verify(engine).broken_at is None

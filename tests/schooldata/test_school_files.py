@@ -116,7 +116,7 @@ def test_an_old_xls_workbook_with_thai_headers_loads(
     assert [s.file for s in report.sources if s.source == "attendance"] == ["attendance.xls"]
     stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
     assert stored.assign(date=stored["date"].dt.strftime("%Y-%m-%d")).values.tolist() == [
-        ["A1", "2025-06-10", "present"],
-        ["A2", "2025-06-10", "absent"],
-        ["A2", "2025-06-11", "sick_leave"],
+        ["A1", "S1", "2025-06-10", "present"],
+        ["A2", "S1", "2025-06-10", "absent"],
+        ["A2", "S1", "2025-06-11", "sick_leave"],
     ]

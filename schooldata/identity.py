@@ -1,0 +1,291 @@
+"""A child is a person, not a code: one child's records across schools.
+
+Each school numbers its own students, so a student is a school and its code together.
+The same child at several schools (a move, the P6 → M1 or M3 → M4 transition, a return
+after leaving) is linked by the keyed hash of their national ID or G code, never by a
+name or a birth date: every record of a school's student carries the ``person_id`` of
+the child. A student without an ID is a person of their own (``unlinked_person``).
+
+The person key is derived from the ID's keyed hash by one more hash, so it links the
+records of one child here without being the hash itself: the Parquet dataset may hold it,
+and it matches nothing outside this service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+LINKED_PREFIX = "n:"
+UNLINKED_PREFIX = "s:"
+
+
+def linked_person(national_id_hash: str) -> str:
+    """The person key of a child with a national ID or G code (its keyed hash given)."""
+    digest = hashlib.sha256(f"ews-person:{national_id_hash}".encode()).hexdigest()
+    return LINKED_PREFIX + digest[:24]
+
+
+def unlinked_person(school_id: str, student_id: str) -> str:
+    """The person key of a school's student without an ID: theirs alone."""
+    return f"{UNLINKED_PREFIX}{school_id}:{student_id}"
+
+
+def person_ids(
+    school_ids: pd.Series, student_ids: pd.Series, national_id_hashes: pd.Series
+) -> pd.Series:
+    """Each student's person key: linked by the ID's hash where there is one."""
+    linked = {h: linked_person(h) for h in national_id_hashes.dropna().unique()}
+    keys = national_id_hashes.map(linked)
+    unlinked = keys.isna().to_numpy()
+    if unlinked.any():
+        own = [
+            unlinked_person(str(school), str(student))
+            for school, student in zip(
+                school_ids.to_numpy()[unlinked], student_ids.to_numpy()[unlinked], strict=True
+            )
+        ]
+        keys = keys.astype(object)
+        keys.iloc[np.flatnonzero(unlinked)] = own
+    return keys.astype(str)
+
+
+def is_linked(person_ids: pd.Series) -> pd.Series:
+    """Whether each person key comes from an ID (else the student stands alone)."""
+    return person_ids.astype(str).str.startswith(LINKED_PREFIX)
+
+
+def linking_counts(students: pd.DataFrame) -> dict[str, int]:
+    """How many students have an ID to link by, how many of them are the same child as a
+    student of another school, and how many cannot be linked (no ID).
+
+    Args:
+        students: every stored student's ``school_id``, ``student_id`` and ``person_id``.
+    """
+    linked = is_linked(students["person_id"])
+    schools = students.loc[linked].groupby("person_id")["school_id"].nunique()
+    shared = students["person_id"].map(schools).fillna(0) > 1
+    return {
+        "with_id": int(linked.sum()),
+        "linked_across_schools": int(shared.sum()),
+        "without_id": int((~linked).sum()),
+    }
+
+
+# Exits after which a child who is enrolled nowhere has not dropped out.
+EXPLAINED_EXITS = ("transfer", "graduated", "deceased")
+# Graduating from these is a transition: the child must enrol again the next year.
+TRANSITION_GRADES = ("P6", "M3")
+RETURN_COLUMNS = [
+    "school_id",
+    "student_id",
+    "returned_on",
+    "academic_year",
+    "term",
+    "person_id",
+    "left_school_id",
+    "left_on",
+    "left_again_on",
+]
+
+
+def returns(enrollments: pd.DataFrame, exits: pd.DataFrame, last_term: int) -> pd.DataFrame:
+    """Children who came back to school after leaving it: one row per return.
+
+    A child returns when they are enrolled again after a term or more enrolled nowhere,
+    having left without a transfer, a final graduation or a death (a dropout, recorded or
+    not, or a P6 or M3 graduate who did not go on); or when they are enrolled again at the
+    school that recorded them as a dropout. (Enrolled at another school right after a
+    recorded dropout, the child moved: ``features`` and the labels call that a transfer.)
+
+    Args:
+        enrollments: ``school_id, student_id, person_id, academic_year, term,
+            grade_level, term_start, term_end`` of the children concerned.
+        exits: ``school_id, student_id, person_id, exit_date, exit_type``.
+        last_term: the latest term of the whole data (``academic_year * 2 + term``):
+            a child not enrolled in it, who left without a reason, has left again.
+
+    Returns:
+        ``RETURN_COLUMNS``: where and when each return was, where and when the child
+        left before it, and when they left again (NaT: still at school).
+    """
+    if enrollments.empty:
+        return pd.DataFrame(columns=RETURN_COLUMNS)
+    spells = enrollments.assign(
+        ordinal=enrollments["academic_year"].astype(int) * 2 + enrollments["term"].astype(int),
+        term_start=pd.to_datetime(enrollments["term_start"]),
+        term_end=pd.to_datetime(enrollments["term_end"]),
+    ).sort_values(["person_id", "ordinal", "term_start"], kind="stable")
+    spells = spells.reset_index(drop=True)
+    exits = exits.assign(exit_date=pd.to_datetime(exits["exit_date"]))
+    by_person = dict(tuple(exits.groupby("person_id", sort=False)))
+    previous = spells.groupby("person_id", sort=False).shift(1)
+    gap = (spells["ordinal"] - previous["ordinal"]).to_numpy() > 1
+    dropped_once = spells["person_id"].isin(exits.loc[exits["exit_type"] == "dropout", "person_id"])
+    # Only these can be returns: a term or more away, or a recorded dropout before.
+    candidates = previous["ordinal"].notna().to_numpy() & (gap | dropped_once.to_numpy())
+    spell_rows = spells.groupby("person_id", sort=False).indices
+    none = exits.iloc[:0]
+    rows = []
+    for i in np.flatnonzero(candidates):
+        spell, before = spells.iloc[i], previous.iloc[i]
+        theirs = by_person.get(spell["person_id"], none)
+        ended = theirs[
+            (theirs["exit_date"] >= before["term_start"])
+            & (theirs["exit_date"] < spell["term_start"])
+        ]
+        dropout = ended[ended["exit_type"] == "dropout"]
+        explained = ended[ended["exit_type"].isin(EXPLAINED_EXITS)]
+        transition = (explained["exit_type"] == "graduated").all() and before[
+            "grade_level"
+        ] in TRANSITION_GRADES
+        if gap[i] and (explained.empty or transition):
+            left_on = dropout["exit_date"].min() if len(dropout) else before["term_end"]
+        elif len(dropout) and (dropout["school_id"] == spell["school_id"]).any():
+            left_on = dropout["exit_date"].min()
+        else:
+            continue
+        later = spells.iloc[[j for j in spell_rows[spell["person_id"]] if j >= i]]
+        rows.append(
+            {
+                "school_id": spell["school_id"],
+                "student_id": spell["student_id"],
+                "returned_on": spell["term_start"],
+                "academic_year": int(spell["academic_year"]),
+                "term": int(spell["term"]),
+                "person_id": spell["person_id"],
+                "left_school_id": before["school_id"],
+                "left_on": left_on,
+                "left_again_on": _left_again(later, theirs, last_term),
+            }
+        )
+    found = pd.DataFrame(rows, columns=RETURN_COLUMNS)
+    return found.drop_duplicates(["school_id", "student_id", "returned_on"], keep="last")
+
+
+def _left_again(later: pd.DataFrame, exits: pd.DataFrame, last_term: int) -> Any:
+    """When a returned child left school again (NaT: not), from their enrolments since
+    the return (``later``, in order) and their exits."""
+    since = exits[exits["exit_date"] >= later["term_start"].iloc[0]]
+    ordinals = later["ordinal"].to_numpy()
+    breaks = np.flatnonzero(np.diff(ordinals) > 1)
+    last = later.iloc[breaks[0]] if len(breaks) else later.iloc[-1]
+    explained = since["exit_type"].isin(EXPLAINED_EXITS).any()
+    gone = (len(breaks) > 0 or int(last["ordinal"]) < last_term) and not explained
+    candidates = list(since.loc[since["exit_type"] == "dropout", "exit_date"])
+    if gone:
+        candidates.append(pd.Timestamp(last["term_end"]))
+    return min(candidates) if candidates else pd.NaT
+
+
+def store_returns(connection: sa.Connection, persons: Iterable[str] | None = None) -> int:
+    """Work out the returns of these children (every child when None) again from the
+    stored enrolments and exits and replace theirs in ``student_returns``.
+
+    Returns the number of returns stored for them.
+    """
+    from schooldata.calendar import Calendar
+    from schooldata.tables import TABLES, student_returns
+
+    students, enrolled, left = TABLES["students"], TABLES["enrollments"], TABLES["exits"]
+    wanted = None if persons is None else sorted(set(persons))
+    who = sa.select(students.c.school_id, students.c.student_id, students.c.person_id)
+    frames = []
+    for chunk in _chunks(wanted):
+        query = who if chunk is None else who.where(students.c.person_id.in_(chunk))
+        frames.append(pd.DataFrame(connection.execute(query).all(), columns=_KEY_COLUMNS))
+    people = pd.concat(frames, ignore_index=True)
+    if people.empty:
+        return 0
+    enrollments = _of(connection, enrolled, people, wanted is None)
+    exits = _of(connection, left, people, wanted is None)
+    years: list[int] = (
+        [int(y) for y in enrollments["academic_year"].unique()] if len(enrollments) else []
+    )
+    calendar = pd.DataFrame(connection.execute(sa.select(TABLES["calendar"])).mappings().all())
+    terms = Calendar.build(calendar if len(calendar) else None, years).terms_for(
+        enrollments["school_id"].unique() if len(enrollments) else []
+    )
+    enrollments = enrollments.merge(
+        terms.rename(columns={"start_date": "term_start", "end_date": "term_end"}),
+        on=["school_id", "academic_year", "term"],
+        how="left",
+    )
+    latest = connection.execute(
+        sa.select(sa.func.max(enrolled.c.academic_year * 2 + enrolled.c.term))
+    ).scalar()
+    found = returns(enrollments, exits, int(latest or 0))
+    delete = sa.delete(student_returns)
+    for chunk in _chunks(wanted):
+        connection.execute(
+            delete if chunk is None else delete.where(student_returns.c.person_id.in_(chunk))
+        )
+    if len(found):
+        records = found.assign(
+            returned_on=pd.to_datetime(found["returned_on"]).dt.date,
+            left_on=pd.to_datetime(found["left_on"]).dt.date,
+            left_again_on=pd.to_datetime(found["left_again_on"]).dt.date,
+        ).astype(object)
+        records = records.where(records.notna(), None)
+        rows: list[dict[str, Any]] = [
+            {str(k): v for k, v in record.items()} for record in records.to_dict("records")
+        ]
+        connection.execute(sa.insert(student_returns), rows)
+    return len(found)
+
+
+_KEY_COLUMNS = ["school_id", "student_id", "person_id"]
+
+
+def _chunks(values: list[str] | None, size: int = 5000) -> Iterator[list[str] | None]:
+    if values is None:
+        yield None
+        return
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _of(
+    connection: sa.Connection, table: sa.Table, people: pd.DataFrame, everyone: bool
+) -> pd.DataFrame:
+    """The rows of ``table`` of these schools' students, with each one's person."""
+    codes = None if everyone else sorted(people["student_id"].unique())
+    frames = []
+    for chunk in _chunks(codes):
+        query = sa.select(table)
+        if chunk is not None:
+            query = query.where(table.c.student_id.in_(chunk))
+        frames.append(pd.DataFrame(connection.execute(query).mappings().all()))
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if rows.empty:
+        return pd.DataFrame(columns=[*table.c.keys(), "person_id"])
+    return rows.merge(people, on=["school_id", "student_id"], how="inner")
+
+
+def read_with_persons(
+    engine: sa.Engine, name: str, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """A table about students as ``schooldata.db.read_table`` reads it, with each row's
+    ``person_id`` (rows whose student is unknown keep theirs alone)."""
+    from schooldata.db import read_table
+
+    wanted = None if columns is None else list(dict.fromkeys(["school_id", "student_id", *columns]))
+    rows = read_table(engine, name, columns=wanted)
+    people = read_table(engine, "students", columns=list(_KEY_COLUMNS))
+    found = rows.astype({"school_id": str, "student_id": str}).merge(
+        people.astype(str), on=["school_id", "student_id"], how="left"
+    )
+    alone = found["person_id"].isna()
+    if alone.any():
+        found.loc[alone, "person_id"] = [
+            unlinked_person(school, code)
+            for school, code in zip(
+                found.loc[alone, "school_id"], found.loc[alone, "student_id"], strict=True
+            )
+        ]
+    return found
