@@ -248,6 +248,21 @@ def shared_codes(
     return codes[: len(left)].astype(np.int64), codes[len(left) :].astype(np.int64)
 
 
+def shared_pair_codes(
+    left: pd.DataFrame, right: pd.DataFrame, columns: Sequence[str] = ("school_id", "student_id")
+) -> tuple[np.ndarray, np.ndarray]:
+    """(school, student) pairs, or any two columns, as integers shared by two frames
+    (``shared_codes`` of each column, combined; -1 where either is missing)."""
+    first, second = columns
+    a_left, a_right = shared_codes(left[first], right[first])
+    b_left, b_right = shared_codes(left[second], right[second])
+    span = int(max(b_left.max(initial=0), b_right.max(initial=0))) + 1
+    pairs = []
+    for a, b in ((a_left, b_left), (a_right, b_right)):
+        pairs.append(np.where((a >= 0) & (b >= 0), a * span + b, -1))
+    return pairs[0], pairs[1]
+
+
 def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
     """Each value's position among ``labels`` (-1: not there); categories looked up once."""
     if isinstance(values.dtype, pd.CategoricalDtype):

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features import attendance, coursework, demographics, grades, history, household, screening
-from features.asof import latest_at, recoded
+from features.asof import as_ns, latest_at, recoded, shared_pair_codes
 from features.school_context import school_dropout_rate_past_years, school_year_counts
 from features.sources import KNOWN_ON, Sources
 
@@ -26,6 +26,7 @@ POPULATION_COLUMNS = [
     "student_id",
     "as_of",
     "school_id",
+    "person_id",
     "advisor_id",
     "classroom",
     "grade_level",
@@ -33,6 +34,9 @@ POPULATION_COLUMNS = [
     "term",
     "term_start",
     "term_end",
+    # The first day of the student's first term at this school, and its grade level.
+    "entered_on",
+    "entry_grade",
 ]
 
 
@@ -66,8 +70,11 @@ def feature_ids() -> list[str]:
 def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.DataFrame:
     """Students enrolled in a term containing each date, with no exit in that term up to it.
 
-    An exit ends an enrolment spell: a student who left and enrolled again later is back
-    in the population from the term they re-enrolled in.
+    A student is a school and its code; ``person_id`` is their child. An exit ends an
+    enrolment spell at its school: a student who left and enrolled again later is back in
+    the population from the term they re-enrolled in. A child enrolled at two schools on
+    a day (a move nobody recorded as an exit) is a student of the school that registered
+    them last.
     """
     enrolled = sources.enrollments
     frames = []
@@ -85,15 +92,39 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     ]
     if text:
         pairs = pairs.astype(dict.fromkeys(text, "str"))
-    exits = sources.exits[["student_id", "exit_date"]]
+    exits, students = shared_pair_codes(sources.exits, pairs)
     # The latest exit on or before the as-of date; excluded when it falls in this term.
-    last_exit = latest_at(exits, "exit_date", pairs["student_id"], pairs["as_of"])["exit_date"]
+    last_exit = latest_at(
+        pd.DataFrame({"student_id": exits, "exit_date": sources.exits["exit_date"].to_numpy()}),
+        "exit_date",
+        pd.Series(students, index=pairs.index),
+        pairs["as_of"],
+    )["exit_date"]
     left = last_exit.notna() & (last_exit >= pairs["term_start"])
     pairs = pairs.loc[~left.to_numpy()]
+    pairs = _with_entry(pairs, enrolled)
+    registered = [c for c in ("term_start", "snapshot_date") if c in pairs]
+    pairs = pairs.sort_values(["as_of", "person_id", *registered, "school_id"], kind="stable")
+    pairs = pairs.drop_duplicates(["as_of", "person_id"], keep="last")
     pairs = pairs.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
         drop=True
     )
     return pairs.reindex(columns=POPULATION_COLUMNS)
+
+
+def _with_entry(pairs: pd.DataFrame, enrolled: pd.DataFrame) -> pd.DataFrame:
+    """Each row with when its student entered the school (their first term there) and at
+    which grade level: known by the date, since that term began before it."""
+    spells, rows = shared_pair_codes(enrolled, pairs)
+    first = np.lexsort((as_ns(enrolled["term_start"]), spells))
+    first = first[np.r_[True, spells[first][1:] != spells[first][:-1]]]
+    row = pd.Index(spells[first]).get_indexer(rows)
+    start = as_ns(enrolled["term_start"])[first][np.maximum(row, 0)]
+    grade = pd.Series(enrolled["grade_level"].astype(str).to_numpy()[first][np.maximum(row, 0)])
+    return pairs.assign(
+        entered_on=np.where(row >= 0, start, np.datetime64("NaT")),
+        entry_grade=grade.where(row >= 0).to_numpy(),
+    )
 
 
 def build_features(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:
@@ -124,22 +155,41 @@ def build_features(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:
 
 
 def _by_number(sources: Sources, queries: pd.DataFrame) -> tuple[Sources, pd.DataFrame]:
-    """The queried students' records, each student a number instead of an ID string.
+    """The queried children's records, at every school they were at, each child a number
+    in ``student_id`` instead of a school's code.
 
-    Every family groups, sorts and joins records by student; on numbers that work is a
-    fraction of what it is on strings. Records of students not queried are left out (no
-    feature reads another student's records; the school context has its own counts).
+    Every family groups, sorts and joins records by child; on numbers that work is a
+    fraction of what it is on strings. Records of children not queried are left out (no
+    feature reads another child's records; the school context has its own counts). A
+    child's students at several schools become one row of ``students``: each value from
+    the first of them (by school, then code) that has it.
     """
-    ids = pa.array(queries["student_id"].unique(), pa.string())
+    ids = pa.array(queries["person_id"].unique(), pa.string())
     changes: dict[str, Any] = {}
     for name in ("students", *KNOWN_ON):
         frame = getattr(sources, name)
-        if frame is not None and "student_id" in frame:
-            number = _numbers(frame["student_id"], ids)
-            kept = frame[number >= 0].assign(student_id=number[number >= 0])
-            changes[name] = _coded(kept)
-    numbered = _coded(queries.assign(student_id=_numbers(queries["student_id"], ids)))
+        if frame is not None and "person_id" in frame:
+            number = _numbers(frame["person_id"], ids)
+            kept = frame[number >= 0]
+            if name == "students":
+                kept = _one_row_a_child(kept, number[number >= 0])
+            else:
+                kept = kept.assign(student_id=number[number >= 0])
+            changes[name] = _coded(kept.drop(columns=["person_id"]))
+    numbered = _coded(queries.assign(student_id=_numbers(queries["person_id"], ids)))
     return replace(sources, **changes), numbered
+
+
+def _one_row_a_child(students: pd.DataFrame, number: np.ndarray) -> pd.DataFrame:
+    """Students numbered by child, one row a child: each column's first value in order of
+    school and code (a child's record at one school may lack what another holds)."""
+    ordered = students.assign(_child=number).sort_values(
+        ["_child", "school_id", "student_id"], kind="stable"
+    )
+    if not ordered["_child"].duplicated().any():
+        return ordered.drop(columns=["student_id"]).rename(columns={"_child": "student_id"})
+    first = ordered.drop(columns=["student_id"]).groupby("_child", sort=True).first()
+    return first.rename_axis("student_id").reset_index()
 
 
 def _numbers(values: pd.Series, ids: pa.Array) -> np.ndarray:
@@ -178,20 +228,22 @@ def _family_state(family: Family, sources: Sources, queries: pd.DataFrame) -> pd
 
 
 def features_as_of(
-    sources: Sources, as_of: pd.Timestamp, student_ids: Sequence[str] | None = None
+    sources: Sources, as_of: pd.Timestamp, students: Sequence[tuple[str, str]] | None = None
 ) -> pd.DataFrame:
     """Population and features at one date, computed from scratch on what was known then.
 
     Args:
         sources: the validated sources.
         as_of: the date.
-        student_ids: only these students (all enrolled students by default).
+        students: only these (school, code) students (all enrolled students by default).
     """
     day = pd.Timestamp(as_of)
     known = sources.known_on(day)
     queries = population(known, [day])
-    if student_ids is not None:
-        queries = queries[queries["student_id"].isin(list(student_ids))].reset_index(drop=True)
+    if students is not None:
+        wanted = pd.MultiIndex.from_tuples(list(students), names=["school_id", "student_id"])
+        asked = pd.MultiIndex.from_frame(queries[["school_id", "student_id"]]).isin(wanted)
+        queries = queries[asked].reset_index(drop=True)
     return pd.concat([queries, build_features(known, queries)], axis=1)
 
 

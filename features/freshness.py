@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import positions_in
+from features.asof import shared_pair_codes
 from features.build import population
 from features.sources import Sources
 
@@ -36,15 +36,17 @@ def _newest(
 ) -> pd.Series:
     if frame is None or frame.empty:
         return pd.Series(dtype="datetime64[ns]")
-    # Each record's student as a number (not millions of IDs), their newest date, then
-    # each enrolled student's school.
-    students = pd.Index(pd.unique(enrolled["student_id"]))
-    student = positions_in(frame["student_id"], students)
+    # Each record's student (a school and its code: the school's own records, not those a
+    # child brought from another school) as a number, their newest date, then each
+    # enrolled student's school.
+    records, enrolled_codes = shared_pair_codes(frame, enrolled)
+    students = pd.Index(pd.unique(enrolled_codes))
+    student = students.get_indexer(records)
     dates = frame[column].to_numpy()
     kept = (student >= 0) & (dates <= as_of.to_datetime64())  # never NaT
     ticks = np.full(len(students), np.iinfo(np.int64).min)  # NaT: no record
     np.maximum.at(ticks, student[kept], dates[kept].view(np.int64))
-    each = ticks.view(dates.dtype)[students.get_indexer(pd.Index(enrolled["student_id"]))]
+    each = ticks.view(dates.dtype)[students.get_indexer(enrolled_codes)]
     return pd.Series(each, index=enrolled["school_id"].to_numpy()).groupby(level=0).max()
 
 

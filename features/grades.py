@@ -6,6 +6,9 @@ import pandas as pd
 
 from features.asof import latest_at
 
+# A student who entered their school within this long is still new there.
+LAST_YEAR = pd.Timedelta(days=365)
+
 NUMERIC_GRADES = {
     "0": 0.0,
     "1": 1.0,
@@ -49,7 +52,9 @@ def term_results(grades: pd.DataFrame) -> pd.DataFrame:
 
 
 def grades_state(grades: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
-    """The latest term result known at each query's as-of date."""
+    """The latest term result known at each query's as-of date; and, for a student who
+    entered their school in the last year, the last result known before they entered
+    (their previous school's, when they came from one)."""
     terms = term_results(grades)
     columns = [
         "student_id",
@@ -61,7 +66,15 @@ def grades_state(grades: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:
         "incomplete",
         "not_eligible",
     ]
-    return latest_at(terms[columns], "known_date", queries["student_id"], queries["as_of"])
+    state = latest_at(terms[columns], "known_date", queries["student_id"], queries["as_of"])
+    if "entered_on" not in queries:
+        return state.assign(previous_school_gpa=float("nan"))
+    entered = pd.to_datetime(queries["entered_on"])
+    before = latest_at(
+        terms[columns], "known_date", queries["student_id"], entered, strictly_before=True
+    )
+    recent = (entered >= queries["as_of"] - LAST_YEAR).to_numpy()
+    return state.assign(previous_school_gpa=before["gpa"].where(recent).to_numpy())
 
 
 def gpa_last_term(s: pd.DataFrame) -> pd.Series:
@@ -88,6 +101,10 @@ def gpa_cumulative(s: pd.DataFrame) -> pd.Series:
     return s["cumulative_gpa"].astype(float)
 
 
+def gpa_previous_school(s: pd.DataFrame) -> pd.Series:
+    return s["previous_school_gpa"].astype(float)
+
+
 FEATURES = (
     gpa_last_term,
     gpa_change_last_term,
@@ -95,4 +112,5 @@ FEATURES = (
     incomplete_marks_last_term,
     not_eligible_marks_last_term,
     gpa_cumulative,
+    gpa_previous_school,
 )

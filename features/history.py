@@ -1,4 +1,10 @@
-"""School history: age for grade, transitions, moves, returns after dropping out, help received."""
+"""School history: age for grade, transitions, moves between schools, returns after leaving,
+help received.
+
+The records are a child's at every school they were at (``features.build`` numbers them by
+child), so a move, a transition to a new school or a return is seen where it happens: at
+the new school, from its first week.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ TYPICAL_AGE = {
 TRANSITION_GRADES = ("P6", "M3")
 LEVEL_ORDER = {level: float(i) for i, level in enumerate(GRADE_LEVELS)}
 RECENT_HELP = pd.Timedelta(days=90)
+LAST_YEAR = pd.Timedelta(days=365)
 
 
 def history_state(
@@ -49,22 +56,43 @@ def history_state(
     out["age_at_year_start"] = np.floor(age_days / 365.25)
 
     # Enrolment spells known by the as-of date: a term is known from its start.
-    spells = enrollments[["student_id", "term_start", "school_id"]].dropna(subset=["term_start"])
-    spells = spells.sort_values(["student_id", "term_start"], kind="stable")
-    changed = spells["school_id"].ne(spells.groupby("student_id")["school_id"].shift(1))
+    spells = enrollments[["student_id", "term_start", "school_id", "academic_year", "term"]]
+    spells = spells.dropna(subset=["term_start"]).sort_values(
+        ["student_id", "term_start"], kind="stable"
+    )
+    child = spells.groupby("student_id", sort=False)
+    changed = spells["school_id"].ne(child["school_id"].shift(1))
     first = ~spells["student_id"].duplicated()
-    spells = spells.assign(move=(changed & ~first).astype(float), terms=1.0)
-    counts = cumulative_at(
-        spells, "term_start", ["move", "terms"], queries["student_id"], queries["as_of"]
+    # A term or more enrolled nowhere before this one: the child left and came back.
+    ordinal = spells["academic_year"].astype(int) * 2 + spells["term"].astype(int)
+    gap = (ordinal - ordinal.groupby(spells["student_id"], sort=False).shift(1)) > 1
+    new_school = ~spells.duplicated(["student_id", "school_id"])
+    spells = spells.assign(
+        move=(changed & ~first).astype(float),
+        terms=1.0,
+        school=new_school.astype(float),
+        back=gap.astype(float),
+    )
+    columns = ["move", "terms", "school", "back"]
+    counts = cumulative_at(spells, "term_start", columns, queries["student_id"], queries["as_of"])
+    year_ago = cumulative_at(
+        spells, "term_start", ["move"], queries["student_id"], queries["as_of"] - LAST_YEAR
     )
     out["school_moves"] = counts["move"]
     out["terms_enrolled"] = counts["terms"]
+    out["schools_attended"] = counts["school"]
+    out["moves_last_year"] = (counts["move"] - year_ago["move"]).to_numpy()
+    out["entered_on"] = pd.to_datetime(queries["entered_on"]).to_numpy()
+    out["entry_grade"] = queries["entry_grade"].to_numpy()
+    out["academic_year"] = queries["academic_year"].to_numpy()
 
     dropouts = exits[exits["exit_type"] == "dropout"][["student_id", "exit_date"]]
     earlier = latest_at(
         dropouts, "exit_date", queries["student_id"], queries["term_start"], strictly_before=True
     )
-    out["returned"] = earlier["exit_date"].notna().astype(float)
+    # The gaps before the current term (the current term's own gap is counted at its start).
+    back = cumulative_at(spells, "term_start", ["back"], queries["student_id"], queries["as_of"])
+    out["returned"] = (earlier["exit_date"].notna() | (back["back"] > 0).to_numpy()).astype(float)
 
     if interventions is not None:
         events = interventions.assign(n=1.0)[["student_id", "date", "n"]]
@@ -103,6 +131,24 @@ def school_moves(s: pd.DataFrame) -> pd.Series:
     return s["school_moves"].astype(float)
 
 
+def schools_attended(s: pd.DataFrame) -> pd.Series:
+    return s["schools_attended"].astype(float)
+
+
+def moved_school_last_year(s: pd.DataFrame) -> pd.Series:
+    return (s["moves_last_year"] > 0).astype(float)
+
+
+def entered_school_this_year(s: pd.DataFrame) -> pd.Series:
+    entered = pd.to_datetime(s["entered_on"])
+    year = entered.dt.year + 543 - (entered.dt.month < 5).astype(int)
+    return (year == s["academic_year"].astype(float)).astype(float).where(entered.notna())
+
+
+def entry_grade_level_order(s: pd.DataFrame) -> pd.Series:
+    return s["entry_grade"].map(LEVEL_ORDER).astype(float)
+
+
 def returned_after_dropout(s: pd.DataFrame) -> pd.Series:
     return s["returned"].astype(float)
 
@@ -120,6 +166,10 @@ FEATURES = (
     transition_grade,
     grade_level_order,
     school_moves,
+    schools_attended,
+    moved_school_last_year,
+    entered_school_this_year,
+    entry_grade_level_order,
     returned_after_dropout,
     interventions_90d,
     days_since_home_visit,

@@ -24,7 +24,15 @@ from features.school_context import (
     school_year_counts,
 )
 from features.sources import Sources
-from schooldata.dataset import DatabaseReader, DatasetReader, SourceReader, students_by_school
+from schooldata.dataset import (
+    HOME_COLUMNS,
+    DatabaseReader,
+    DatasetReader,
+    SourceReader,
+    database_homes,
+    home_links,
+    students_by_school,
+)
 from schooldata.db import make_engine, read_table
 
 
@@ -89,7 +97,8 @@ def plan_partitions(
 ) -> list[Partition]:
     """Group the home schools into tasks: schools in ID order until a task holds about
     ``students_per_task`` students (a larger school is a task of its own), or
-    ``schools_per_task`` schools each when that is given.
+    ``schools_per_task`` schools each when that is given. Home schools whose partitions
+    share a child (``schooldata.dataset.home_links``) are one unit: never split.
 
     For a run on ``workers`` processes, the tasks by size are as many as the size gives,
     rounded up to a multiple of the workers, and as even as consecutive schools allow
@@ -103,24 +112,43 @@ def plan_partitions(
                 "(it has no students/ folder); check EWS_DATASET_PATH"
             )
         sizes = students_by_school(dataset)
+        linked = home_links(dataset)
     elif database_url is not None:
-        students = read_table(make_engine(database_url), "students", columns=["school_id"])
-        sizes = students["school_id"].value_counts().sort_index()
+        students = read_table(make_engine(database_url), "students", columns=HOME_COLUMNS)
+        sizes = database_homes(students).value_counts().sort_index()
+        linked = []
     else:
         raise PartitionError("a partitioned run needs a database URL or a dataset path")
     if sizes.empty:
         raise PartitionError("no school has any student")
     sizes.index = sizes.index.map(str)
-    schools = list(sizes.index)
+    units, members = _units(sizes, linked)
+    names = list(units.index)
     if schools_per_task is not None:
-        groups = [
-            schools[i : i + schools_per_task] for i in range(0, len(schools), schools_per_task)
-        ]
+        groups = [names[i : i + schools_per_task] for i in range(0, len(names), schools_per_task)]
     else:
-        groups = _balanced(sizes, students_per_task, workers)
-    return [
-        Partition(tuple(group), database_url, dataset, int(sizes[group].sum())) for group in groups
-    ]
+        groups = _balanced(units, students_per_task, workers)
+    tasks = []
+    for group in groups:
+        schools = [school for unit in group for school in members[unit]]
+        tasks.append(Partition(tuple(schools), database_url, dataset, int(sizes[schools].sum())))
+    return tasks
+
+
+def _units(sizes: pd.Series, linked: list[set[str]]) -> tuple[pd.Series, dict[str, list[str]]]:
+    """Schools as units of a plan: each on its own, except the linked ones, which make
+    one unit in the place of their first school. Returns the units' sizes (in order) and
+    each unit's schools."""
+    unit_of = {school: school for school in sizes.index}
+    for group in linked:
+        schools = sorted(s for s in group if s in unit_of)
+        for school in schools:
+            unit_of[school] = schools[0]
+    members: dict[str, list[str]] = {}
+    for school in sizes.index:
+        members.setdefault(unit_of[school], []).append(school)
+    units = pd.Series({unit: int(sizes[schools].sum()) for unit, schools in members.items()})
+    return units, members
 
 
 def largest_first(tasks: Sequence[Partition], sizes: Sequence[int] | None = None) -> list[int]:

@@ -10,28 +10,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import shared_codes
+from features.asof import shared_pair_codes
 
 COUNT_COLUMNS = ["school_id", "academic_year", "students", "dropouts"]
 # What the counts read of each source.
 ENROLLMENT_COLUMNS = ["student_id", "academic_year", "school_id"]
-EXIT_COLUMNS = ["student_id", "exit_date", "exit_type"]
+EXIT_COLUMNS = ["school_id", "student_id", "exit_date", "exit_type"]
 
 
 def school_year_counts(enrollments: pd.DataFrame, exits: pd.DataFrame) -> pd.DataFrame:
-    """Enrolled students and dropout exits per school and academic year.
+    """Enrolled students and their dropout exits (a school's own) per school and
+    academic year.
 
     Args:
         enrollments: ``ENROLLMENT_COLUMNS`` (others are not read).
         exits: ``EXIT_COLUMNS``.
     """
-    enrolled = enrollments.drop_duplicates(["student_id", "academic_year"])[
+    enrolled = enrollments.drop_duplicates(["school_id", "student_id", "academic_year"])[
         ["student_id", "academic_year", "school_id"]
     ]
     dropouts = exits[(exits["exit_type"] == "dropout") & exits["exit_date"].notna()]
     exit_year = academic_years(dropouts["exit_date"])
-    # (student, academic year) as one integer on both sides: a dropout that year or not.
-    students, leavers = shared_codes(enrolled["student_id"], dropouts["student_id"])
+    # (school's student, academic year) as one integer on both sides: a dropout that year.
+    students, leavers = shared_pair_codes(enrolled, dropouts)
     enrolled_years = enrolled["academic_year"].to_numpy(dtype=np.int64)
     dropout_years = exit_year.to_numpy(dtype=np.int64)
     span = int(max(enrolled_years.max(initial=0), dropout_years.max(initial=0))) + 1

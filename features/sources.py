@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
@@ -10,12 +11,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from features.asof import positions_in, shared_codes
+from features.asof import positions_in, shared_pair_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
 from schooldata.contract import SCREENING_DOMAINS
-from schooldata.dataset import STUDENT_COLUMNS, DatabaseReader, SourceReader
+from schooldata.dataset import HOME_COLUMNS, STUDENT_COLUMNS, DatabaseReader, SourceReader
+from schooldata.identity import unlinked_person
 from schooldata.tables import TABLES
 
 # The date at which each record becomes known; records after the as-of date are unseen.
@@ -41,7 +43,18 @@ COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
 # (then the rest of it): a season first, which covers two windows of school days and a term
 # break (almost every unsure student of the benchmark's partitions), then a year.
 UNSURE_LOOKBACKS = (pd.Timedelta(days=90), pd.Timedelta(days=365))
-# What the weekly run reads of each enrolled student in full.
+# Records about a school's students: each gets the person key of its child.
+ABOUT_STUDENTS = (
+    "enrollments",
+    "exits",
+    "attendance",
+    "grades",
+    "assessments",
+    "household",
+    "screenings",
+    "interventions",
+)
+# What the weekly run reads of each enrolled child in full, at every school they were at.
 WHOLE_HISTORY = ("students", "grades", "household", "screenings", "interventions")
 # The columns the weekly run reads of sources that hold more than the features use (the
 # rest is for people: who recorded a visit, the SDQ's sub-scales, where a leaver went).
@@ -49,23 +62,37 @@ WHOLE_HISTORY = ("students", "grades", "household", "screenings", "interventions
 WEEKLY_COLUMNS: dict[str, list[str]] = {
     "students": STUDENT_COLUMNS,
     "enrollments": [
+        "school_id",
         "student_id",
         "academic_year",
         "term",
-        "school_id",
         "grade_level",
         "classroom",
         "advisor_id",
+        "snapshot_date",
     ],
-    "exits": ["student_id", "exit_date", "exit_type", "reason_code"],
-    "screenings": ["student_id", "screening_date", *SCREENING_DOMAINS, "sdq_total", "overall"],
-    "interventions": ["intervention_id", "student_id", "date", "type", "corrects"],
+    "exits": ["school_id", "student_id", "exit_date", "exit_type", "reason_code"],
+    "screenings": [
+        "school_id",
+        "student_id",
+        "screening_date",
+        *SCREENING_DOMAINS,
+        "sdq_total",
+        "overall",
+    ],
+    "interventions": ["intervention_id", "school_id", "student_id", "date", "type", "corrects"],
 }
 
 
 @dataclass(frozen=True)
 class Sources:
-    """One frame per source; optional sources are ``None`` when absent or empty."""
+    """One frame per source; optional sources are ``None`` when absent or empty.
+
+    A record about a student names the school and its code (``school_id``,
+    ``student_id``); each also carries the ``person_id`` of the child (from ``students``:
+    the same child at every school they were at), by which the features and labels
+    follow a child across schools.
+    """
 
     students: pd.DataFrame
     enrollments: pd.DataFrame
@@ -85,10 +112,12 @@ class Sources:
     @classmethod
     def from_frames(cls, frames: dict[str, pd.DataFrame | None]) -> Sources:
         """Assemble sources from typed frames (dates as datetime64)."""
+        if frames["enrollments"] is None:
+            raise ValueError("enrollments are required")
+        frames = _with_persons(frames)
         present = {k: v for k, v in frames.items() if v is not None and len(v)}
         enrollments = frames["enrollments"]
-        if enrollments is None:
-            raise ValueError("enrollments are required")
+        assert enrollments is not None
         calendar = Calendar.build(present.get("calendar"), enrollments["academic_year"].unique())
         enrollments = _with_term_dates(enrollments, calendar)
         grades = present.get("grades")
@@ -101,7 +130,14 @@ class Sources:
             exits=exits
             if exits is not None
             else pd.DataFrame(
-                columns=["student_id", "exit_date", "exit_type", "reason_code"]
+                columns=[
+                    "school_id",
+                    "student_id",
+                    "person_id",
+                    "exit_date",
+                    "exit_type",
+                    "reason_code",
+                ]
             ).astype({"exit_date": "datetime64[ns]"}),
             calendar=calendar,
             schools=present.get("schools"),
@@ -182,14 +218,20 @@ class Sources:
             )
             & (located["term"].to_numpy()[school] == enrollments["term"].to_numpy())
         )
-        enrolled = set(enrollments.loc[current, "student_id"])
-        # Of the other records, only the enrolled students': no feature reads another
-        # student's (a third of the grades, screenings and surveys are of students who
-        # have left). Their attendance and coursework are read whole: almost all of it.
+        # The children enrolled on the day, and every school's student who is one of them:
+        # a child's history at the schools they were at before is theirs too.
+        people = reader.read("students", columns=HOME_COLUMNS)
+        here, known = shared_pair_codes(enrollments.loc[current], people)
+        persons = set(people["person_id"].to_numpy()[np.isin(known, here)])
+        theirs = people[people["person_id"].isin(persons).to_numpy()]
+        codes = sorted(set(theirs["student_id"]))
+        # Of the other records, only theirs: no feature reads another child's (a third of
+        # the grades, screenings and surveys are of children who have left). Their
+        # attendance and coursework are read whole: almost all of it.
         for name in WHOLE_HISTORY:
             columns = WEEKLY_COLUMNS.get(name)
-            frames[name] = reader.read(name, columns=columns, student_ids=sorted(enrolled))
-        unsure = _unsure(attendance, day, enrolled)
+            frames[name] = reader.read(name, columns=columns, student_ids=codes)
+        unsure = _unsure(attendance, day, theirs)
         # Further back for them, before what was read: a season, then a year (the files
         # are in date order, so each step reads only its row groups), then the rest for
         # whoever is still unsure.
@@ -203,9 +245,11 @@ class Sources:
                 since=None if since is None else ("date", since),
                 until=None if read_from is None else ("date", read_from),
             )
-            theirs = attendance[attendance["student_id"].isin(unsure).to_numpy()]
+            read = attendance[attendance["student_id"].isin(unsure).to_numpy()]
             attendance = _stacked([attendance, older])
-            unsure = _unsure(_stacked([theirs, older]), day, set(unsure))
+            unsure = _unsure(
+                _stacked([read, older]), day, theirs[theirs["student_id"].isin(unsure)]
+            )
             read_from = since
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
@@ -213,6 +257,20 @@ class Sources:
             "assessments", since=("date", coursework_from), until=after
         )
         return cls.from_frames(frames)
+
+    @classmethod
+    def for_students(
+        cls, source: sa.Engine | SourceReader, students: Sequence[tuple[str, str]]
+    ) -> Sources:
+        """Every record of the children of these schools' students (school, code), at
+        every school they were at."""
+        reader = DatabaseReader(source) if isinstance(source, sa.Engine) else source
+        people = reader.read("students", columns=HOME_COLUMNS)
+        wanted = pd.DataFrame(list(students), columns=["school_id", "student_id"], dtype="str")
+        asked, known = shared_pair_codes(wanted, people)
+        persons = set(people["person_id"].to_numpy()[np.isin(known, asked)])
+        codes = people.loc[people["person_id"].isin(persons).to_numpy(), "student_id"]
+        return cls.from_reader(reader, sorted(set(codes)))
 
     def known_on(self, day: pd.Timestamp) -> Sources:
         """Only what was known on ``day``: records dated after it are dropped."""
@@ -227,16 +285,67 @@ class Sources:
         return replace(self, **changes)
 
 
-def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, enrolled: set[str]) -> list[str]:
-    """Enrolled students whose attendance as read may not reach back far enough: fewer
-    than two windows of school days up to ``day``, or not one day present in them (the
-    streak or the last present day may lie earlier)."""
+def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, people: pd.DataFrame) -> list[str]:
+    """The codes of the children (``people``: their students at every school) whose
+    attendance as read may not reach back far enough: fewer than two windows of school
+    days up to ``day``, or not one day present in them (the streak or the last present
+    day may lie earlier)."""
     seen = attendance[(attendance["date"] <= day).to_numpy()]
-    student, ids = pd.factorize(seen["student_id"])
-    days = np.bincount(student, minlength=len(ids))
-    present = np.bincount(student, seen["status"].isin(PRESENT).to_numpy(), len(ids)) > 0
-    short = set(ids[(days < WINDOW_RECORDS) | ~present])
-    return sorted((short | (enrolled - set(ids))) & enrolled)
+    records, students = shared_pair_codes(seen, people)
+    person, persons = pd.factorize(people["person_id"])
+    row = pd.Index(students).get_indexer(records)
+    mine = row >= 0
+    child = person[row[mine]]
+    days = np.bincount(child, minlength=len(persons))
+    present = seen["status"].isin(PRESENT).to_numpy()[mine]
+    any_present = np.bincount(child, present, len(persons)) > 0
+    short = (days < WINDOW_RECORDS) | ~any_present
+    return sorted(set(people["student_id"].to_numpy()[short[person]]))
+
+
+def _with_persons(frames: dict[str, pd.DataFrame | None]) -> dict[str, pd.DataFrame | None]:
+    """Every record about a student with the person key of its child (``person_id``, as
+    categories): the key of the school's student in ``students``, else, for a record
+    whose student is not among them, the key of that student alone."""
+    students = frames.get("students")
+    if students is None or "person_id" not in students:
+        students = pd.DataFrame(columns=["school_id", "student_id", "person_id"], dtype="str")
+    keys = students[["school_id", "student_id", "person_id"]].drop_duplicates(
+        ["school_id", "student_id"], keep="last"
+    )
+    person, persons = pd.factorize(keys["person_id"].astype(str))
+    changed = dict(frames)
+    for name in ABOUT_STUDENTS:
+        frame = frames.get(name)
+        if frame is None:
+            continue
+        if frame.empty:
+            changed[name] = frame.assign(person_id=pd.Series(dtype="str", index=frame.index))
+            continue
+        records, known = shared_pair_codes(frame, keys)
+        row = pd.Index(known).get_indexer(records)
+        codes = np.where(row >= 0, person[np.maximum(row, 0)], -1) if len(person) else row
+        categories = pd.Index(persons)
+        alone = (row < 0) & (records >= 0)
+        if alone.any():  # each such student's own key, made once a student
+            pairs, first, inverse = np.unique(
+                records[alone], return_index=True, return_inverse=True
+            )
+            at = np.flatnonzero(alone)[first]
+            own = [
+                unlinked_person(str(school), str(code))
+                for school, code in zip(
+                    frame["school_id"].to_numpy()[at],
+                    frame["student_id"].to_numpy()[at],
+                    strict=True,
+                )
+            ]
+            codes[alone] = len(categories) + inverse.ravel()
+            categories = categories.append(pd.Index(own))
+        changed[name] = frame.assign(
+            person_id=pd.Categorical.from_codes(codes, categories=categories, validate=False)
+        )
+    return changed
 
 
 def _term_keys(numbers: pd.Series | np.ndarray, frame: pd.DataFrame) -> np.ndarray:
@@ -319,22 +428,17 @@ def _with_known_date(
 
 
 def _term_end(grades: pd.DataFrame, enrollments: pd.DataFrame, calendar: Calendar) -> pd.Series:
-    """The end of each grade's term at the student's school that term (at every school's,
-    without an enrolment)."""
+    """The end of each grade's term at its school (at every school's, when the calendar
+    does not know the school)."""
+    del enrollments  # a grade names its school: no enrolment needs looking up
     term = ["academic_year", "term"]
-    # Each enrolment's term end, then joined to the grades on students as integers (the
-    # frames may hold them as categories or strings): one join of the many grade rows.
-    graded, enrolled = shared_codes(grades["student_id"], enrollments["student_id"])
-    school = enrollments[[*term, "school_id"]].assign(student=enrolled)
-    school = school.drop_duplicates(["student", *term])
-    ends = calendar.terms_for([*school["school_id"].unique(), ""])
-    ends = ends[["school_id", *term, "end_date"]]
-    school = school.merge(ends, on=["school_id", *term], how="left")
-    # (student, year, term) as one integer: a lookup among the enrolments, not a join.
-    row = pd.Index(_term_keys(school["student"], school)).get_indexer(_term_keys(graded, grades))
-    end = school["end_date"].to_numpy()[np.maximum(row, 0)]
-    unenrolled = row < 0
-    if unenrolled.any():
+    schools = [str(s) for s in pd.unique(grades["school_id"].astype(str))]
+    ends = calendar.terms_for([*schools, ""])[["school_id", *term, "end_date"]]
+    keys = pd.Index(_term_keys(positions_in(ends["school_id"], pd.Index(schools)), ends))
+    row = keys.get_indexer(_term_keys(positions_in(grades["school_id"], pd.Index(schools)), grades))
+    end = ends["end_date"].to_numpy()[np.maximum(row, 0)]
+    unknown = row < 0
+    if unknown.any():
         every = ends.loc[ends["school_id"] == "", [*term, "end_date"]]
-        end[unenrolled] = grades.loc[unenrolled, term].merge(every, how="left")["end_date"]
+        end[unknown] = grades.loc[unknown, term].merge(every, how="left")["end_date"].to_numpy()
     return pd.Series(end)

@@ -22,7 +22,7 @@ from features.sources import WEEKLY_COLUMNS, WHOLE_HISTORY, Sources
 from schooldata.calendar import thai_default_term
 from schooldata.contract import SOURCES_BY_NAME
 from schooldata.dataset import DatabaseReader
-from schooldata.db import make_engine
+from schooldata.db import make_engine, read_table
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES
 from schooldata.validate import parse_dates
@@ -119,8 +119,10 @@ def test_population_excludes_students_who_left_this_term(synthetic_sources: Sour
     exits = synthetic_sources.exits
     left = exits[(exits["exit_date"] <= AS_OF) & (exits["exit_date"] >= pd.Timestamp("2024-05-16"))]
 
-    assert not set(left["student_id"]) & set(rows["student_id"])
-    assert rows["student_id"].is_unique
+    students = set(zip(rows["school_id"], rows["student_id"], strict=True))
+    assert not set(zip(left["school_id"], left["student_id"], strict=True)) & students
+    assert len(students) == len(rows)
+    assert rows["person_id"].is_unique  # a child is one row, at one school
 
 
 def test_every_feature_has_a_complete_catalog_entry() -> None:
@@ -176,7 +178,10 @@ def test_the_weekly_run_reads_the_enrolled_students_records_and_the_features_col
 
     class Recording(DatabaseReader):
         def read(self, name, columns=None, student_ids=None, since=None, until=None):  # type: ignore[no-untyped-def]
-            reads.setdefault(name, (columns, None if student_ids is None else list(student_ids)))
+            if name != "students" or student_ids is not None:  # not the children's keys
+                reads.setdefault(
+                    name, (columns, None if student_ids is None else list(student_ids))
+                )
             return super().read(name, columns, student_ids, since, until)
 
     day = pd.Timestamp("2025-03-10")
@@ -184,18 +189,25 @@ def test_the_weekly_run_reads_the_enrolled_students_records_and_the_features_col
 
     # Every source the features use; the schools' names and areas are for people.
     assert set(reads) == set(TABLES) - {"schools"}
-    enrolled = set(population(sources.known_on(day), [day])["student_id"])
+    enrolled = population(sources.known_on(day), [day])
+    # The children enrolled that day, at every school they were at (their codes there).
+    people = synthetic_sources_people(synthetic_engine)
+    theirs = set(people.loc[people["person_id"].isin(set(enrolled["person_id"])), "student_id"])
+    assert set(enrolled["student_id"]) <= theirs
     for name in WHOLE_HISTORY:
         columns, students = reads[name]
         assert columns == WEEKLY_COLUMNS.get(name)
-        # The students enrolled that day (those who left this term too), nobody else.
+        # Those children's (those who left this term too), nobody else's.
         assert students is not None
-        assert enrolled <= set(students)
-        assert len(students) < 1.1 * len(enrolled)
+        assert set(students) == theirs
         assert set(getattr(sources, name)["student_id"]) <= set(students)
     assert reads["attendance"][1] is None  # the window is read for everyone
     assert reads["screenings"][0] is not None
     assert "sdq_peer" not in reads["screenings"][0]
+
+
+def synthetic_sources_people(engine) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    return read_table(engine, "students", columns=["school_id", "student_id", "person_id"])
 
 
 def test_unsure_students_are_read_further_back_a_season_then_a_year_then_whole(
@@ -231,8 +243,8 @@ def test_unsure_students_are_read_further_back_a_season_then_a_year_then_whole(
 
 
 def test_a_grade_without_a_recorded_date_is_known_two_weeks_after_its_term_ends() -> None:
-    # S1 ends its first term of 2567 later than the default (10 October 2024); B has no
-    # enrolment that term, so every school's calendar dates B's grade.
+    # S1 ends its first term of 2567 later than the default (10 October 2024); B's school
+    # has no calendar of its own, so every school's calendar dates B's grade.
     calendar = pd.DataFrame(
         {
             "school_id": ["S1"],
@@ -253,8 +265,10 @@ def test_a_grade_without_a_recorded_date_is_known_two_weeks_after_its_term_ends(
             "advisor_id": ["T1"],
         }
     )
+    # B is a student of S2, whose calendar is every school's.
     grades = pd.DataFrame(
         {
+            "school_id": ["S1", "S1", "S2"],
             "student_id": ["A", "A", "B"],
             "academic_year": [2567] * 3,
             "term": [1] * 3,
