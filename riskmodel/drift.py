@@ -8,7 +8,8 @@ of coursework across a Monday. When the share of values missing today is one the
 reference also shows in those weeks (coursework not yet set, say), only the recorded
 values are compared. Features that move with the calendar rather than the students (days
 since something, the school's past-years rate) are not compared, and term-to-date figures
-are compared from a term's third week, when they rest on more than a day or two.
+are compared from a term's third week, when they rest on more than a day or two. Values
+recorded for too few students to compare (``MIN_VALUES``) are not judged.
 
 Counting is separate from comparing: ``input_counts`` of several partitions add up to
 the counts of the whole run, so a run on Dask compares exactly what a run in one process
@@ -44,6 +45,11 @@ TERM_TO_DATE_FROM_WEEK = 2
 NEIGHBOURS = 1  # weeks on each side pooled into a week's reference
 MOVED = 0.25  # population stability index: above this the feature has moved
 WATCH = 0.10
+# Recorded values a comparison of values needs on each side: with fewer, the PSI of two
+# samples of the same distribution is itself about bins/n (0.2 for 45 values in ten
+# bins), so a feature recorded for a few students (say, the previous school's GPA of
+# those who moved) is not judged that week.
+MIN_VALUES = 200
 COUNT_COLUMNS = ["feature", "term", "week", "rows", "missing", "counts"]
 REPORT_COLUMNS = ["feature", "phase", "psi", "missing_then", "missing_now", "status"]
 
@@ -130,7 +136,7 @@ def compare(bundle: ModelBundle, counts: pd.DataFrame) -> pd.DataFrame:
         missing_then = float(chosen["missing_share"])
         if missing_low - 0.05 <= missing_now <= missing_high + 0.05:
             # A share missing the reference also shows in these weeks: compare values.
-            if now.sum() == 0 or then.sum() == 0:
+            if min(now.sum(), then.sum()) < MIN_VALUES:
                 continue
             psi = population_stability(then / then.sum(), now / now.sum())
         else:

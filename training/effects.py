@@ -98,27 +98,28 @@ def effect_rows(
 ) -> pd.DataFrame:
     """One row per treated student-term and type, and per comparison student-term.
 
-    Columns: student_id, as_of, term key, ``type`` (None for the comparison), ``label``,
+    A student is a child (``person_id``: their records at every school are theirs).
+    Columns: person_id, as_of, term key, ``type`` (None for the comparison), ``label``,
     and the features as of that Monday.
     """
     actions = sources.interventions
     if actions is None or actions.empty:
-        return pd.DataFrame(columns=["student_id", "as_of", "type", "label", *features])
+        return pd.DataFrame(columns=["person_id", "as_of", "type", "label", *features])
     rows = matrix[matrix["mature"].astype(bool)]
-    rows = rows[["student_id", "as_of", "academic_year", "term", "label", *features]]
+    rows = rows[["person_id", "as_of", "academic_year", "term", "label", *features]]
     # The Monday before each action: features as the school knew them the day before.
-    actions = actions[["student_id", "date", "type"]].copy()
+    actions = actions[["person_id", "date", "type"]].copy()
     day = pd.to_datetime(actions["date"])
     actions["as_of"] = (day - pd.Timedelta(days=1)) - pd.to_timedelta(
         (day - pd.Timedelta(days=1)).dt.day_of_week, unit="D"
     )
-    placed = actions.merge(rows, on=["student_id", "as_of"], how="inner")
+    placed = actions.merge(rows, on=["person_id", "as_of"], how="inner")
     placed = placed.sort_values("as_of").drop_duplicates(
-        ["student_id", "academic_year", "term", "type"]
+        ["person_id", "academic_year", "term", "type"]
     )
-    helped = set(zip(placed["student_id"], placed["academic_year"], placed["term"], strict=True))
+    helped = set(zip(placed["person_id"], placed["academic_year"], placed["term"], strict=True))
     # The comparison: no action of any kind that term, on one of the term's action weeks.
-    term_key = list(zip(rows["student_id"], rows["academic_year"], rows["term"], strict=True))
+    term_key = list(zip(rows["person_id"], rows["academic_year"], rows["term"], strict=True))
     untouched = rows[[key not in helped for key in term_key]]
     action_weeks = placed.groupby(["academic_year", "term"])["as_of"].unique()
     candidates = untouched[
@@ -131,7 +132,7 @@ def effect_rows(
     ]
     rng = np.random.default_rng(seed)
     shuffled = candidates.iloc[rng.permutation(len(candidates))]
-    comparison = shuffled.drop_duplicates(["student_id", "academic_year", "term"])
+    comparison = shuffled.drop_duplicates(["person_id", "academic_year", "term"])
     return pd.concat([placed, comparison.assign(type=None)], ignore_index=True).reset_index(
         drop=True
     )
@@ -161,14 +162,14 @@ def estimate(rows: pd.DataFrame, kind: str, features: list[str], seed: int = 0) 
             f"comparison ({MIN_TREATED} treated, {MIN_LEFT} of them leaving, needed)",
         )
     x = sample[features].astype(float).to_numpy()
-    propensity, untreated_risk = _cross_fitted(x, treated, label, sample["student_id"], seed)
+    propensity, untreated_risk = _cross_fitted(x, treated, label, sample["person_id"], seed)
     e = np.clip(propensity, 1 - PROPENSITY_CLIP, PROPENSITY_CLIP)
     odds = e / (1 - e)
     residual = label - untreated_risk
     share = treated.mean()
     att = float((treated * residual - (~treated) * odds * residual).sum() / treated.sum())
     influence = (treated * (residual - att) - (~treated) * odds * residual) / share
-    by_student = pd.Series(influence).groupby(sample["student_id"].to_numpy()).sum()
+    by_student = pd.Series(influence).groupby(sample["person_id"].to_numpy()).sum()
     se = math.sqrt(float((by_student**2).sum())) / len(sample)
     low, high = att - Z * se, att + Z * se
     outside = float((propensity[treated] > OUTSIDE_OVERLAP).mean())
@@ -269,9 +270,9 @@ def simulated_effects(truth: pd.DataFrame, rows: pd.DataFrame) -> dict[str, floa
     truth["date"] = pd.to_datetime(truth["date"])
     day = truth["date"] - pd.Timedelta(days=1)
     truth["as_of"] = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
-    treated = rows.dropna(subset=["type"])[["student_id", "as_of", "type"]]
-    matched = truth.merge(treated, on=["student_id", "as_of", "type"], how="inner")
-    matched = matched.drop_duplicates(["student_id", "as_of", "type"])
+    treated = rows.dropna(subset=["type"])[["person_id", "as_of", "type"]]
+    matched = truth.merge(treated, on=["person_id", "as_of", "type"], how="inner")
+    matched = matched.drop_duplicates(["person_id", "as_of", "type"])
     return {str(k): float(v) for k, v in matched.groupby("type")["effect_on_chance"].mean().items()}
 
 
@@ -346,7 +347,7 @@ def study(
     groups = visit_groups(rows, trouble, features, seed) if VISIT in kinds else []
     simulated = {}
     if truth is not None:
-        done = pd.read_csv(truth)
+        done = _with_children(pd.read_csv(truth, dtype={"student_id": str}), sources.students)
         simulated = simulated_effects(done, rows)
         visits = (rows["type"] == VISIT).to_numpy()
         for group, members in zip(VISIT_GROUPS, (trouble, ~trouble), strict=True):
@@ -359,6 +360,13 @@ def study(
         sources.exits, matrix, rows, inputs, visit, horizon_days, seed, groups
     )
     return EffectsReport(effects + groups, simulated, len(rows), None, benefit, why)
+
+
+def _with_children(truth: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
+    """The simulator's truth (by school and code) with each student's child."""
+    key = ["school_id", "student_id"]
+    people = students[[*key, "person_id"]].astype(str).drop_duplicates(key)
+    return truth.astype(dict.fromkeys(key, str)).merge(people, on=key, how="inner")
 
 
 def visit_groups(
@@ -386,9 +394,9 @@ def addressable_labels(
         return label
     reason = pd.to_numeric(exits["reason_code"], errors="coerce")
     gone = exits[(exits["exit_type"] == "dropout") & reason.isin(CANNOT_PREVENT)]
-    gone = gone.assign(exit_date=pd.to_datetime(gone["exit_date"]))[["student_id", "exit_date"]]
-    keyed = matrix[["student_id", "as_of"]].reset_index(drop=True).reset_index()
-    joined = keyed.merge(gone, on="student_id")
+    gone = gone.assign(exit_date=pd.to_datetime(gone["exit_date"]))[["person_id", "exit_date"]]
+    keyed = matrix[["person_id", "as_of"]].reset_index(drop=True).reset_index()
+    joined = keyed.merge(gone, on="person_id")
     within = (joined["exit_date"] > joined["as_of"]) & (
         joined["exit_date"] <= joined["as_of"] + pd.Timedelta(days=horizon_days)
     )
@@ -426,8 +434,8 @@ def fit_visit_benefit(
     mature = matrix[matrix["mature"].astype(bool)]
     addressable = pd.Series(addressable_labels(exits, mature, horizon_days), mature.index)
     acted = rows[rows["type"].notna()]
-    helped = set(zip(acted["student_id"], acted["academic_year"], acted["term"], strict=True))
-    keys = zip(mature["student_id"], mature["academic_year"], mature["term"], strict=True)
+    helped = set(zip(acted["person_id"], acted["academic_year"], acted["term"], strict=True))
+    keys = zip(mature["person_id"], mature["academic_year"], mature["term"], strict=True)
     untouched = mature[[key not in helped for key in keys]]
     learn = some_weeks(untouched)
     model = classifier(

@@ -109,14 +109,15 @@ def students_table(
     config: FairnessConfig,
     interventions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per student: groups (as of their first week), left, found, flagged, found
-    in time, and whether they had any intervention between being found and leaving."""
+    """One row per child (``person_id``: their rows at every school are one child): groups
+    (as of their first week), left, found, flagged, found in time, and whether they had
+    any intervention between being found and leaving."""
     flagged = flag_top(scores, rows[["as_of", "school_id"]], config.top_share)
     groups = audit_groups(rows)
     event = pd.to_datetime(rows["event_date"]) if "event_date" in rows else pd.Series(pd.NaT)
     frame = pd.DataFrame(
         {
-            "student_id": rows["student_id"].to_numpy(),
+            "person_id": rows["person_id"].astype(str).to_numpy(),
             "as_of": rows["as_of"].to_numpy(),
             "label": rows["label"].to_numpy(),
             "flagged": flagged,
@@ -130,7 +131,7 @@ def students_table(
     frame = frame.assign(
         found=before, found_in_time=in_time, first_found=frame["as_of"].where(before)
     )
-    by = frame.groupby("student_id", sort=True)
+    by = frame.groupby("person_id", sort=True)
     students = by[["sex", "nationality", "disability", "poverty", "level"]].first()
     students["left"] = by["label"].max().astype(bool)
     students["flagged"] = by["flagged"].any()
@@ -147,12 +148,12 @@ def _helped(students: pd.DataFrame, interventions: pd.DataFrame | None) -> pd.Se
     if interventions is None or interventions.empty:
         return pd.Series(False, index=students.index)
     found = students[students["found"]]
-    actions = interventions[["student_id", "date"]].merge(
-        found[["first_found", "event_date"]], left_on="student_id", right_index=True
+    actions = interventions[["person_id", "date"]].merge(
+        found[["first_found", "event_date"]], left_on="person_id", right_index=True
     )
     dates = pd.to_datetime(actions["date"])
     within = (dates >= actions["first_found"]) & (dates <= actions["event_date"])
-    helped_ids = set(actions.loc[within, "student_id"])
+    helped_ids = set(actions.loc[within, "person_id"])
     return pd.Series(students.index.isin(list(helped_ids)), index=students.index)
 
 
@@ -166,7 +167,7 @@ def fairness_audit(
     """The audit of one model's weekly lists over a period (rows are student-weeks)."""
     rows = rows.assign(label=labels)
     students = students_table(rows, scores, config, interventions)
-    draws = StudentResamples.draw(students["student_id"].to_numpy(), config.bootstrap)
+    draws = StudentResamples.draw(students["person_id"].to_numpy(), config.bootstrap)
     # Student-level draws: every student is one row, so codes are 0..n-1.
     groups = pd.concat(
         [_attribute(students, attribute, draws, config) for attribute in ATTRIBUTES],

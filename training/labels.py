@@ -1,10 +1,13 @@
-"""Dropout labels (SPEC section 3): who left within the horizon after each as-of date.
+"""Dropout labels (SPEC section 3): which children left within the horizon after each
+as-of date.
 
-A dropout event is one of:
-- an exit of type ``dropout``, dated at the exit;
-- unexplained non-continuation: enrolled in a term, absent from the next term's
-  enrolment with no transfer, graduation or death on record, dated at the next
-  snapshot (this is how the DMC finds dropouts);
+Events belong to the child (``person_id``), whose students at several schools are one:
+- an exit of type ``dropout``, dated at the exit, unless the child is enrolled at
+  another school in that term or the next (they moved: a transfer, with or without a
+  record; enrolled again at the same school, they came back, and the dropout stands);
+- unexplained non-continuation: enrolled in a term, enrolled nowhere in the next term,
+  with no transfer, graduation or death on record, dated at the next snapshot (this is
+  how the DMC finds dropouts);
 - a failed transition: graduated from P6 (or M3, configurable) and enrolled nowhere in
   the next academic year, dated at that year's first snapshot.
 Transfers, graduations and deaths are never positives. A label is mature only when its
@@ -13,7 +16,7 @@ whole window lies inside the observed data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -32,14 +35,72 @@ class LabelRules:
 
 
 def dropout_events(sources: Sources, rules: LabelRules) -> pd.DataFrame:
-    """Every dropout event in the data: student_id, event_date, kind."""
+    """Every dropout event in the data: person_id, event_date, kind."""
     exits = sources.exits
-    recorded = exits[exits["exit_type"] == "dropout"][["student_id", "exit_date"]]
-    events = [recorded.rename(columns={"exit_date": "event_date"}).assign(kind="dropout_exit")]
+    recorded = exits[(exits["exit_type"] == "dropout").to_numpy()]
+    recorded = recorded[~_moved_after(recorded, sources.enrollments)]
+    events = [
+        pd.DataFrame(
+            {
+                "person_id": recorded["person_id"].astype(str).to_numpy(),
+                "event_date": recorded["exit_date"].to_numpy(),
+                "kind": "dropout_exit",
+            }
+        )
+    ]
     events.append(_non_continuations(sources, rules))
     frame = pd.concat(events, ignore_index=True)
     frame["event_date"] = as_ns(frame["event_date"])
-    return frame.sort_values(["student_id", "event_date"]).reset_index(drop=True)
+    frame = frame.drop_duplicates(["person_id", "event_date"])
+    return frame.sort_values(["person_id", "event_date"]).reset_index(drop=True)
+
+
+def _moved_after(dropouts: pd.DataFrame, enrollments: pd.DataFrame) -> np.ndarray:
+    """Which dropout exits are moves: the child is enrolled at another school in the term
+    the exit ended (the student's latest term begun by then) or the next one."""
+    if dropouts.empty:
+        return np.zeros(0, dtype=bool)
+    ordinal = enrollments["academic_year"].astype(int) * 2 + enrollments["term"].astype(int)
+    spells = pd.DataFrame(
+        {
+            "school_id": enrollments["school_id"].astype(str).to_numpy(),
+            "student_id": enrollments["student_id"].astype(str).to_numpy(),
+            "person_id": enrollments["person_id"].astype(str).to_numpy(),
+            "term_start": as_ns(enrollments["term_start"]),
+            "ordinal": ordinal.to_numpy(),
+        }
+    ).sort_values("term_start")
+    exits = pd.DataFrame(
+        {
+            "school_id": dropouts["school_id"].astype(str).to_numpy(),
+            "student_id": dropouts["student_id"].astype(str).to_numpy(),
+            "person_id": dropouts["person_id"].astype(str).to_numpy(),
+            "exit_date": as_ns(dropouts["exit_date"]),
+            "row": np.arange(len(dropouts)),
+        }
+    )
+    ended = pd.merge_asof(
+        exits.sort_values("exit_date"),
+        spells,
+        left_on="exit_date",
+        right_on="term_start",
+        by=["school_id", "student_id"],
+        direction="backward",
+    )
+    elsewhere = ended[["row", "person_id_x", "school_id", "ordinal"]].merge(
+        spells[["person_id", "school_id", "ordinal"]].rename(
+            columns={"school_id": "other_school", "ordinal": "other_ordinal"}
+        ),
+        left_on="person_id_x",
+        right_on="person_id",
+    )
+    moved = elsewhere[
+        (elsewhere["other_school"] != elsewhere["school_id"])
+        & (elsewhere["other_ordinal"] - elsewhere["ordinal"]).isin([0, 1])
+    ]
+    result = np.zeros(len(dropouts), dtype=bool)
+    result[moved["row"].to_numpy(dtype=int)] = True
+    return result
 
 
 def _term_sequence(enrollments: pd.DataFrame) -> pd.DataFrame:
@@ -62,9 +123,9 @@ def _term_sequence(enrollments: pd.DataFrame) -> pd.DataFrame:
 
 
 def _non_continuations(sources: Sources, rules: LabelRules) -> pd.DataFrame:
-    enrolled = sources.enrollments
+    enrolled = sources.enrollments.assign(person_id=sources.enrollments["person_id"].astype(str))
     terms = _term_sequence(enrolled)
-    columns = ["student_id", "academic_year", "term", "grade_level", "term_start", "term_end"]
+    columns = ["person_id", "academic_year", "term", "grade_level", "term_start", "term_end"]
     spells = enrolled[columns].merge(
         terms[["academic_year", "term", "next_year", "next_term", "next_snapshot"]],
         on=["academic_year", "term"],
@@ -77,27 +138,29 @@ def _non_continuations(sources: Sources, rules: LabelRules) -> pd.DataFrame:
     spells["next_snapshot"] = np.maximum(
         as_ns(spells["next_snapshot"]), as_ns(spells["term_end"].fillna(spells["next_snapshot"]))
     )
+    # Enrolled anywhere in the next term: the child continued (at any school).
     present = set(
-        zip(enrolled["student_id"], enrolled["academic_year"], enrolled["term"], strict=True)
+        zip(enrolled["person_id"], enrolled["academic_year"], enrolled["term"], strict=True)
     )
     continued = np.array(
         [
             (s, int(y), int(t)) in present
             for s, y, t in zip(
-                spells["student_id"], spells["next_year"], spells["next_term"], strict=True
+                spells["person_id"], spells["next_year"], spells["next_term"], strict=True
             )
         ],
         dtype=bool,
     )
     gone = spells[~continued]
-    exits = sources.exits.merge(
-        gone[["student_id", "term_start", "next_snapshot"]], on="student_id"
+    exits = sources.exits[["person_id", "exit_date", "exit_type"]]
+    exits = exits.assign(person_id=exits["person_id"].astype(str)).merge(
+        gone[["person_id", "term_start", "next_snapshot"]], on="person_id"
     )
     in_window = (exits["exit_date"] >= exits["term_start"]) & (
         exits["exit_date"] <= exits["next_snapshot"]
     )
     exits = exits[in_window]
-    key = ["student_id", "term_start"]
+    key = ["person_id", "term_start"]
     explained_keys = exits[exits["exit_type"].isin(EXPLAINED_EXITS)][key]
     dropout_keys = exits[exits["exit_type"] == "dropout"][key]
     graduated_keys = exits[exits["exit_type"] == "graduated"][key]
@@ -118,7 +181,7 @@ def _non_continuations(sources: Sources, rules: LabelRules) -> pd.DataFrame:
     )
     return pd.DataFrame(
         {
-            "student_id": events["student_id"].to_numpy(),
+            "person_id": events["person_id"].to_numpy(),
             "event_date": events["next_snapshot"].to_numpy(),
             "kind": kind,
         }
@@ -146,14 +209,15 @@ def label(sources: Sources, population: pd.DataFrame, rules: LabelRules) -> pd.D
     """
     events = dropout_events(sources, rules)
     horizon = pd.Timedelta(days=rules.horizon_days)
-    next_event = next_after(events, "event_date", population["student_id"], population["as_of"])
+    child = population["person_id"].astype(str)
+    next_event = next_after(
+        events.rename(columns={"person_id": "student_id"}), "event_date", child, population["as_of"]
+    )
     as_of = pd.Series(as_ns(population["as_of"]), index=population.index)
     positive = next_event.notna() & (next_event <= as_of + horizon)
-    kinds = events.drop_duplicates(["student_id", "event_date"]).set_index(
-        ["student_id", "event_date"]
-    )["kind"]
+    kinds = events.set_index(["person_id", "event_date"])["kind"]
     event_kind = pd.Series(
-        kinds.reindex(pd.MultiIndex.from_arrays([population["student_id"], next_event])).to_numpy(),
+        kinds.reindex(pd.MultiIndex.from_arrays([child, next_event])).to_numpy(),
         index=population.index,
     ).where(positive)
     return pd.DataFrame(
@@ -165,3 +229,49 @@ def label(sources: Sources, population: pd.DataFrame, rules: LabelRules) -> pd.D
         },
         index=population.index,
     )
+
+
+def unlinked_labels(sources: Sources, population: pd.DataFrame, rules: LabelRules) -> np.ndarray:
+    """The labels as they would be with every school's student a child of their own (no
+    linking across schools): how the data would read without the person key."""
+    alone = replace(sources, enrollments=_alone(sources.enrollments), exits=_alone(sources.exits))
+    return label(alone, _alone(population), rules)["label"].to_numpy()
+
+
+@dataclass(frozen=True)
+class LinkingEffect:
+    """How many labels linking children across schools changed."""
+
+    rows: int  # labelled (student, date) rows
+    dropout_to_stayed: int  # rows a dropout when each school's student stood alone, not now
+    stayed_to_dropout: int  # rows not a dropout then, a dropout now
+    children: int  # children with a changed row
+
+    @classmethod
+    def of(cls, matrix: pd.DataFrame) -> LinkingEffect:
+        """From a training matrix's ``label`` and ``label_unlinked``."""
+        linked = matrix["label"].to_numpy()
+        unlinked = matrix["label_unlinked"].to_numpy()
+        changed = linked != unlinked
+        return cls(
+            rows=len(matrix),
+            dropout_to_stayed=int(((unlinked == 1) & (linked == 0)).sum()),
+            stayed_to_dropout=int(((unlinked == 0) & (linked == 1)).sum()),
+            children=int(matrix.loc[changed, "person_id"].nunique()),
+        )
+
+    def __str__(self) -> str:
+        changed = self.dropout_to_stayed + self.stayed_to_dropout
+        return (
+            f"linking children across schools changed {changed:,} of {self.rows:,} labels "
+            f"({self.children:,} children): {self.dropout_to_stayed:,} rows counted as "
+            f"leaving by a school whose child went on at another school are not dropouts, "
+            f"{self.stayed_to_dropout:,} rows are dropouts only when the child is followed "
+            "across schools"
+        )
+
+
+def _alone(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame whose every school's student is a child of their own."""
+    key = frame["school_id"].astype(str) + "\x1f" + frame["student_id"].astype(str)
+    return frame.assign(person_id=key.to_numpy())

@@ -1,4 +1,8 @@
-"""The training matrix: (student, Monday) rows with features, labels and audit columns."""
+"""The training matrix: (student, Monday) rows with features, labels and audit columns.
+
+A row is a school's student (``school_id``, ``student_id``) on a date; ``person_id`` is
+their child, whose rows at several schools the evaluation counts as one child.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import pandas as pd
 from features.asof import latest_at
 from features.build import POPULATION_COLUMNS, build_features, features_as_of, population
 from features.sources import Sources
-from training.labels import LabelRules, label
+from training.labels import LabelRules, label, unlinked_labels
 
 AUDIT_COLUMNS = ["sex", "nationality", "disability", "equity_status"]
 
@@ -55,6 +59,9 @@ def _assemble(
 ) -> pd.DataFrame:
     audit = audit_columns(sources, queries)
     labels = label(sources, queries, rules)
+    # What the labels would be without following children across schools (training
+    # reports how many linking changed).
+    labels["label_unlinked"] = unlinked_labels(sources, queries, rules)
     capacity = school_capacity(sources, queries)
     matrix = pd.concat([queries, audit, capacity, features, labels], axis=1)
     return matrix.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
@@ -71,18 +78,27 @@ def school_capacity(sources: Sources, queries: pd.DataFrame) -> pd.Series:
 
 
 def audit_columns(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:
-    """Groups for the fairness audit: sex, nationality, disability, equity status as of the date."""
-    students = queries[["student_id"]].merge(
-        sources.students[["student_id", "sex", "nationality", "disability"]],
-        on="student_id",
-        how="left",
+    """Groups for the fairness audit: sex, nationality, disability, equity status as of the
+    date (the child's latest survey, at any school)."""
+    key = ["school_id", "student_id"]
+    students = (
+        queries[key]
+        .astype(str)
+        .merge(
+            sources.students[[*key, "sex", "nationality", "disability"]].astype(
+                dict.fromkeys(key, str)
+            ),
+            on=key,
+            how="left",
+        )
     )
-    audit = students.drop(columns="student_id").set_axis(queries.index)
+    audit = students.drop(columns=key).set_axis(queries.index)
     if sources.household is not None:
+        surveys = sources.household[["person_id", "survey_date", "equity_status"]]
         found = latest_at(
-            sources.household[["student_id", "survey_date", "equity_status"]],
+            surveys.rename(columns={"person_id": "student_id"}),
             "survey_date",
-            queries["student_id"],
+            queries["person_id"],
             queries["as_of"],
         )
         audit["equity_status"] = found["equity_status"].to_numpy()

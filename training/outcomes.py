@@ -85,15 +85,27 @@ def judge_lists(history: pd.DataFrame, sources: Sources, rules: LabelRules) -> O
     judged = judged.assign(
         academic_year=located["academic_year"].to_numpy(), term=located["term"].to_numpy()
     ).dropna(subset=["academic_year"])
-    events = dropout_events(sources, rules)[["student_id", "event_date"]]
+    judged = _with_children(judged, sources.students)
+    events = dropout_events(sources, rules)[["person_id", "event_date"]]
     helped = (
-        sources.interventions[["student_id", "date"]] if sources.interventions is not None else None
+        sources.interventions[["person_id", "date"]].astype({"person_id": str})
+        if sources.interventions is not None
+        else None
     )
     records = []
     for key, lists in judged.groupby(["model_version", "school_id", "academic_year", "term"]):
         records.append(_figures(key, lists, events, helped, horizon))
     frame = pd.DataFrame(records, columns=COLUMNS)
     return OutcomeReport(frame, int(judged["run_id"].nunique()), immature)
+
+
+def _with_children(history: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
+    """Stored list rows with each school's student's child (``person_id``)."""
+    key = ["school_id", "student_id"]
+    people = students[[*key, "person_id"]].astype(str).drop_duplicates(key)
+    found = history.astype(dict.fromkeys(key, str)).merge(people, on=key, how="left")
+    alone = found["school_id"] + ":" + found["student_id"]
+    return found.assign(person_id=found["person_id"].fillna(alone))
 
 
 def _figures(
@@ -104,22 +116,22 @@ def _figures(
     horizon: pd.Timedelta,
 ) -> dict[str, object]:
     last_week = lists["as_of"].max()
-    students = lists["student_id"].unique()
-    # Leaving: the student's first dropout event after their first listed week, within
+    students = lists["person_id"].unique()
+    # Leaving: the child's first dropout event after their first listed week, within
     # the horizon of their last listed week.
-    seen = lists.groupby("student_id")["as_of"].agg(["min", "max"])
-    mine = events[events["student_id"].isin(students)].merge(
-        seen, left_on="student_id", right_index=True
+    seen = lists.groupby("person_id")["as_of"].agg(["min", "max"])
+    mine = events[events["person_id"].isin(students)].merge(
+        seen, left_on="person_id", right_index=True
     )
     mine = mine[(mine["event_date"] > mine["min"]) & (mine["event_date"] <= mine["max"] + horizon)]
-    left = mine.sort_values("event_date").drop_duplicates("student_id").set_index("student_id")
+    left = mine.sort_values("event_date").drop_duplicates("person_id").set_index("person_id")
     flagged_rows = lists[lists["tier"].isin(FLAGGED)]
-    first_flag = flagged_rows.groupby("student_id")["as_of"].min()
+    first_flag = flagged_rows.groupby("person_id")["as_of"].min()
     leads = []
     found = found_in_time = 0
-    for student_id, event in left["event_date"].items():
+    for person_id, event in left["event_date"].items():
         flags = flagged_rows.loc[
-            (flagged_rows["student_id"] == student_id) & (flagged_rows["as_of"] < event), "as_of"
+            (flagged_rows["person_id"] == person_id) & (flagged_rows["as_of"] < event), "as_of"
         ]
         if len(flags):
             weeks = (event - flags.min()).days // 7
@@ -129,13 +141,11 @@ def _figures(
     helped_count = 0
     if helped is not None and len(first_flag):
         end = left["event_date"].reindex(first_flag.index).fillna(last_week + pd.Timedelta(days=7))
-        actions = helped[helped["student_id"].isin(first_flag.index)]
+        actions = helped[helped["person_id"].isin(first_flag.index)]
         dates = pd.to_datetime(actions["date"])
-        starts = actions["student_id"].map(first_flag)
-        stops = actions["student_id"].map(end)
-        helped_count = int(
-            actions.loc[(dates >= starts) & (dates <= stops), "student_id"].nunique()
-        )
+        starts = actions["person_id"].map(first_flag)
+        stops = actions["person_id"].map(end)
+        helped_count = int(actions.loc[(dates >= starts) & (dates <= stops), "person_id"].nunique())
     model_version, school_id, year, term = key
     return {
         "model_version": str(model_version),

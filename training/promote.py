@@ -154,7 +154,7 @@ def _compare(
         return
     rows = held_out_rows(Sources.from_database(engine), challenger)
     labels = rows["label"].to_numpy()
-    draws = StudentResamples.draw(rows["student_id"].to_numpy(), config.promotion.bootstrap)
+    draws = StudentResamples.draw(rows["person_id"].to_numpy(), config.promotion.bootstrap)
     places = capacity_places(rows[["as_of", "school_id", "capacity"]], config.tiers.high_share)
     judged = {}
     for name, bundle in (("challenger", challenger), ("champion", champion)):
@@ -181,7 +181,7 @@ def _compare(
     margin = config.promotion.margin
     decision.figures = {
         "rows": float(len(rows)),
-        "students": float(len(np.unique(rows["student_id"]))),
+        "students": float(len(np.unique(rows["person_id"]))),
         "challenger.precision_at_capacity_school": new.precision.estimate,
         "champion.precision_at_capacity_school": old.precision.estimate,
         "difference": difference.estimate,

@@ -23,7 +23,7 @@ from training.model import CURVE_STEP, Fitter, lightgbm_params, raw_scores, vali
 from training.split import Fold, TemporalPlan
 
 NEAR_BEST = 0.01  # relative: within 1% of the best mean average precision is a tie
-OUT_OF_FOLD_COLUMNS = ["student_id", "as_of", "school_id", "term", "capacity", "label"]
+OUT_OF_FOLD_COLUMNS = ["student_id", "person_id", "as_of", "school_id", "term", "capacity", "label"]
 
 
 @dataclass(frozen=True)

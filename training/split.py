@@ -217,7 +217,7 @@ def _folds(
 
 def _leavers(matrix: pd.DataFrame, rows: pd.Series) -> int:
     """Distinct students among the rows who went on to leave."""
-    return int(matrix.loc[rows & (matrix["label"] == 1), "student_id"].nunique())
+    return int(matrix.loc[rows & (matrix["label"] == 1), "person_id"].nunique())
 
 
 def _stand_in(matrix: pd.DataFrame, train: pd.Series) -> list[Fold]:

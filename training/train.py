@@ -33,7 +33,8 @@ from features.sources import Sources
 from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER, DIGEST_TAG, bundle_digest
 from riskmodel.treeshap import FastTreeShap
-from schooldata.db import read_table, upgrade
+from schooldata.db import upgrade
+from schooldata.identity import read_with_persons
 from training import report
 from training.baselines import ABCRule, logistic_regression
 from training.config import TierConfig, TrainConfig
@@ -52,7 +53,7 @@ from training.evaluate import (
 )
 from training.fairness import Audit, fairness_audit
 from training.guards import Evidence, problems
-from training.labels import LabelRules
+from training.labels import LabelRules, LinkingEffect
 from training.matrix import build_training_matrix
 from training.model import (
     Fitter,
@@ -149,6 +150,7 @@ def train(
     started = time.perf_counter()
     matrix = training_matrix(settings, config, engine, client, on_progress)
     plan = plan_from_config(matrix, config)
+    plan.notes.append(str(LinkingEffect.of(matrix)))
     features = model_inputs(config)
     fitter, trainer = _fitter(client, config.model.seed)
 
@@ -163,7 +165,7 @@ def train(
         logistic,
         features,
         config,
-        read_table(engine, "interventions", columns=["student_id", "date", "type"]),
+        read_with_persons(engine, "interventions", columns=["date", "type"]),
     )
     oof = selection.out_of_fold
     oof_risk = evaluation.calibration.apply(
@@ -350,7 +352,7 @@ def _intervals(
 ) -> dict[str, Interval]:
     """Within-school precision at capacity of every scorer, the model's lead over each
     baseline, and the model's ROC-AUC: each with an interval over students."""
-    draws = StudentResamples.draw(rows["student_id"].to_numpy(), resamples)
+    draws = StudentResamples.draw(rows["person_id"].to_numpy(), resamples)
     intervals = {
         f"{name}.precision_at_capacity_school": precision_interval(labels, flagged[name], draws)
         for name in SCORERS
@@ -391,7 +393,7 @@ def _evidence(selection: Selection, test: HeldOut, tiers: TierPolicy) -> Evidenc
         oof = selection.out_of_fold
         labels = oof["label"].to_numpy()
         score = oof["model"].to_numpy(dtype=float)
-        draws = StudentResamples.draw(oof["student_id"].to_numpy(), 100)
+        draws = StudentResamples.draw(oof["person_id"].to_numpy(), 100)
         auc = Interval.of(float(roc_auc_score(labels, score)), draws.statistic(_auc(labels, score)))
         means = selection.fold_scores.groupby("scorer")["pr_auc"].mean().to_dict()
         source = "validation folds"

@@ -45,7 +45,7 @@ def _records(effect: float, students: int = 12_000, seed: int = 1) -> tuple[pd.D
     chance = np.where(treated, helped, base)
     left = rng.random(students) < chance
     rows = pd.DataFrame(x, columns=FEATURES).assign(
-        student_id=[f"S{i}" for i in range(students)],
+        person_id=[f"S{i}" for i in range(students)],
         type=np.where(treated, "home_visit", None),
         label=left.astype(int),
     )
@@ -89,8 +89,9 @@ def test_too_few_helped_students_give_no_estimate_and_say_why() -> None:
 def test_on_generated_school_records_every_estimate_holds_the_simulated_effect(
     tmp_path: Path,
 ) -> None:
-    """The simulator's schools act on what their records show; every type with enough
-    records gets an interval holding the effect the simulator applied."""
+    """The simulator's schools act on what their records show; every estimate the study
+    calls usable holds the effect the simulator applied (one it calls too uncertain, say
+    with groups still unbalanced after weighting, may miss it: that is why it says so)."""
     data = tmp_path / "data"
     write_directory(generate(SynthConfig(schools=8, students=4000, seed=1, defect_rate=0)), data)
     engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
@@ -100,12 +101,13 @@ def test_on_generated_school_records_every_estimate_holds_the_simulated_effect(
 
     report = study(sources, matrix, 180, data / "truth" / "effects.csv")
 
-    estimated = [e for e in report.effects if e.low is not None]
-    assert estimated
-    for found in estimated:
+    usable = [e for e in report.effects if e.usable]
+    assert usable
+    for found in usable:
         assert found.covers(report.simulated[found.type]), found
     table = report.table()
     assert not table.isin(set(matrix["student_id"])).any().any()  # aggregates only
+    assert not table.isin(set(matrix["person_id"])).any().any()
     visits = pd.read_csv(data / "truth" / "visits.csv")
     assert (visits["visit_effect_on_chance"] <= 0).all()
     assert visits["chance_without_help"].between(0, 1).all()
@@ -149,7 +151,7 @@ def _grouped(trouble_effect: float, other_effect: float, students: int, seed: in
     chance = 1 / (1 + np.exp(-(risk_logit + np.where(chosen, effect, 0.0))))
     rows = pd.DataFrame(x, columns=FEATURES).assign(
         **{TROUBLE: flag},
-        student_id=[f"S{i}" for i in range(students)],
+        person_id=[f"S{i}" for i in range(students)],
         academic_year=2567,
         term=1,
         as_of=pd.Timestamp("2024-06-03"),

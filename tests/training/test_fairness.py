@@ -24,6 +24,7 @@ def _students(n: int, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "student_id": [f"S{i:05d}" for i in range(n)],
+            "person_id": [f"child-{i:05d}" for i in range(n)],
             "school_id": "S1",
             "grade_level": rng.choice(["P5", "M2", "M5", "V1"], n),
             "sex": rng.choice(["F", "M"], n),

@@ -17,32 +17,62 @@ SNAPSHOT = {
 }
 
 
+Term = tuple[int, int, str] | tuple[int, int, str, str]  # year, term, level[, school]
+
+
 def _sources(
-    enrolled: dict[str, list[tuple[int, int, str]]], exits: list[tuple[str, str, str]]
+    enrolled: dict[str, list[Term]],
+    exits: list[tuple[str, str, str] | tuple[str, str, str, str]],
+    children: dict[tuple[str, str], str] | None = None,
 ) -> Sources:
-    rows = [
-        {
-            "student_id": s,
-            "academic_year": y,
-            "term": t,
-            "school_id": "S1",
-            "grade_level": level,
-            "advisor_id": "T1",
-            "snapshot_date": pd.Timestamp(SNAPSHOT[(y, t)]),
-        }
-        for s, terms in enrolled.items()
-        for y, t, level in terms
-    ]
-    exit_frame = pd.DataFrame(exits, columns=["student_id", "exit_date", "exit_type"])
+    """Students by code at S1 (or the school a term names), exits at S1 (or the fourth
+    field's school). Each school's student is a child alone unless ``children`` links
+    (school, code) pairs as one child."""
+    rows = []
+    for s, terms in enrolled.items():
+        for year, term, level, *school in terms:
+            rows.append(
+                {
+                    "student_id": s,
+                    "academic_year": year,
+                    "term": term,
+                    "school_id": school[0] if school else "S1",
+                    "grade_level": level,
+                    "advisor_id": "T1",
+                    "snapshot_date": pd.Timestamp(SNAPSHOT[(year, term)]),
+                }
+            )
+    exit_frame = pd.DataFrame(
+        [(s, day, kind, *(school or ["S1"])) for s, day, kind, *school in exits],
+        columns=["student_id", "exit_date", "exit_type", "school_id"],
+    )
     exit_frame["exit_date"] = pd.to_datetime(exit_frame["exit_date"])
-    students = pd.DataFrame({"student_id": list(enrolled), "school_id": "S1"})
+    pairs = pd.DataFrame(rows)[["school_id", "student_id"]].drop_duplicates()
+    students = pairs.assign(
+        person_id=[
+            (children or {}).get((school, code), f"{school}:{code}")
+            for school, code in zip(pairs["school_id"], pairs["student_id"], strict=True)
+        ]
+    )
     return Sources.from_frames(
         {"students": students, "enrollments": pd.DataFrame(rows), "exits": exit_frame}
     )
 
 
-def _label(sources: Sources, student: str, as_of: str, **rules: object) -> pd.Series:
-    query = pd.DataFrame({"student_id": [student], "as_of": [pd.Timestamp(as_of)]})
+def _label(
+    sources: Sources, student: str, as_of: str, school: str = "S1", **rules: object
+) -> pd.Series:
+    students = sources.students
+    mine = (students["school_id"] == school) & (students["student_id"] == student)
+    person = students.loc[mine, "person_id"].iloc[0] if mine.any() else f"{school}:{student}"
+    query = pd.DataFrame(
+        {
+            "school_id": [school],
+            "student_id": [student],
+            "person_id": [person],
+            "as_of": [pd.Timestamp(as_of)],
+        }
+    )
     return label(sources, query, LabelRules(**rules)).iloc[0]  # type: ignore[arg-type]
 
 
@@ -145,12 +175,15 @@ def test_finishing_a_long_term_that_overlaps_the_next_count_is_not_a_dropout() -
     )
     exits = pd.DataFrame(
         {
+            "school_id": ["C1"],
             "student_id": ["F"],
             "exit_date": pd.to_datetime(["2014-06-26"]),
             "exit_type": ["graduated"],
         }
     )
-    students = pd.DataFrame({"student_id": ["F", "G", "X"], "school_id": "C1"})
+    students = pd.DataFrame(
+        {"student_id": ["F", "G", "X"], "school_id": "C1", "person_id": ["pF", "pG", "pX"]}
+    )
     sources = Sources.from_frames(
         {
             "students": students,
@@ -160,7 +193,47 @@ def test_finishing_a_long_term_that_overlaps_the_next_count_is_not_a_dropout() -
         }
     )
 
-    assert _label(sources, "F", "2013-11-04")["label"] == 0
-    gone = _label(sources, "G", "2014-03-03")  # vanished with no exit: known at the term end
+    assert _label(sources, "F", "2013-11-04", school="C1")["label"] == 0
+    gone = _label(
+        sources, "G", "2014-03-03", school="C1"
+    )  # vanished with no exit: known at the term end
     assert gone["label"] == 1
     assert gone["event_date"] == pd.Timestamp("2014-06-26")
+
+
+def test_a_p6_child_who_enters_m1_at_another_school_is_no_dropout_of_their_old_school() -> None:
+    p6 = [(2567, 1, "P6", "P1"), (2567, 2, "P6", "P1")]
+    m1 = [(2568, 1, "M1", "S9"), (2568, 2, "M1", "S9")]
+    # The same child: code 7 at the primary school, code 104 at the secondary one.
+    linked = _sources(
+        {"7": p6, "104": m1},
+        [("7", "2025-03-31", "graduated", "P1")],
+        {("P1", "7"): "child", ("S9", "104"): "child"},
+    )
+    assert _label(linked, "7", "2025-01-06", school="P1")["label"] == 0
+    assert dropout_events(linked, LabelRules()).empty
+    # Without the ID that links them, the primary school lost a child at the transition.
+    alone = _sources({"7": p6, "104": m1}, [("7", "2025-03-31", "graduated", "P1")])
+    assert _label(alone, "7", "2025-01-06", school="P1")["event_kind"] == "failed_transition"
+
+
+def test_a_recorded_dropout_enrolled_elsewhere_next_term_moved_but_one_back_later_left() -> None:
+    moved = _sources(
+        {"A": ALL_TERMS[:2], "Z": [(2568, 1, "M2", "S2"), (2568, 2, "M2", "S2")]},
+        [("A", "2025-02-20", "dropout")],
+        {("S1", "A"): "child", ("S2", "Z"): "child"},
+    )
+    assert _label(moved, "A", "2025-01-06")["label"] == 0  # a move, with no transfer record
+
+    back = _sources({"A": [*ALL_TERMS[:1], *ALL_TERMS[2:]]}, [("A", "2024-08-20", "dropout")])
+    row = _label(back, "A", "2024-07-01")
+    assert row["label"] == 1  # left, and came back a term later: the dropout stands
+    assert row["event_kind"] == "dropout_exit"
+
+
+def test_codes_two_schools_share_are_two_children() -> None:
+    # Code A at S1 stays every term; code A at S2 vanishes after one.
+    sources = _sources({"A": [*ALL_TERMS, (2567, 1, "M1", "S2")], "X": ALL_TERMS}, [])
+
+    assert _label(sources, "A", "2024-07-01", school="S1")["label"] == 0
+    assert _label(sources, "A", "2024-07-01", school="S2")["label"] == 1

@@ -12,7 +12,8 @@ from training.matrix import build_training_matrix, weekly_as_of_dates
 def test_rows_are_unique_mondays_in_term_with_audit_columns(synthetic_sources: Sources) -> None:
     matrix = build_training_matrix(synthetic_sources, LabelRules())
 
-    assert not matrix.duplicated(["student_id", "as_of"]).any()
+    assert not matrix.duplicated(["school_id", "student_id", "as_of"]).any()
+    assert not matrix.duplicated(["person_id", "as_of"]).any()  # a child at one school a day
     assert (matrix["as_of"].dt.day_of_week == 0).all()
     assert (matrix["as_of"] >= matrix["term_start"]).all()
     assert (matrix["as_of"] <= matrix["term_end"]).all()

@@ -28,6 +28,7 @@ def _sources() -> Sources:
     ]
     exits = pd.DataFrame(
         {
+            "school_id": "S1",
             "student_id": ["A", "C"],
             "exit_date": pd.to_datetime(["2024-08-20", "2024-09-10"]),
             "exit_type": ["dropout", "dropout"],
@@ -35,6 +36,7 @@ def _sources() -> Sources:
     )
     interventions = pd.DataFrame(
         {
+            "school_id": "S1",
             "student_id": ["B", "A"],
             "date": pd.to_datetime(["2024-07-01", "2024-05-20"]),  # A's came before the flag
             "type": ["home_visit", "home_visit"],
@@ -42,7 +44,9 @@ def _sources() -> Sources:
     )
     return Sources.from_frames(
         {
-            "students": pd.DataFrame({"student_id": list("ABC"), "school_id": "S1"}),
+            "students": pd.DataFrame(
+                {"student_id": list("ABC"), "school_id": "S1", "person_id": ["pA", "pB", "pC"]}
+            ),
             "enrollments": pd.DataFrame(enrolled),
             "exits": exits,
             "interventions": interventions,
