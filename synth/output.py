@@ -21,14 +21,20 @@ def valid_national_id(rng: np.random.Generator) -> str:
     return stem + str(check_digit(stem))
 
 
-def student_frame(world: World) -> pd.DataFrame:
+def student_frame(world: World, places: pd.DataFrame) -> pd.DataFrame:
+    """One row per school's student (``places``: each child's school and code there); a
+    child at several schools has the same national ID or G code at each."""
     rng = world.rng
     a = {k: v[: world.n] for k, v in world.attrs.items()}
     n = world.n
     no_id = a["migrant"] & (rng.random(n) < 0.6)
     ids = [None if no_id[i] else valid_national_id(rng) for i in range(n)]
-    # Half the children without a Thai ID have the school's G code (G and 12 digits).
-    ids = [f"G{650_000_000_000 + i}" if no_id[i] and i % 2 == 0 else v for i, v in enumerate(ids)]
+    # Half the children without a Thai ID have a G code (G and 12 digits).
+    numbers = world.person_numbers(np.arange(n))
+    ids = [
+        f"G{650_000_000_000 + numbers[i]}" if no_id[i] and i % 2 == 0 else v
+        for i, v in enumerate(ids)
+    ]
     migrant_nat = rng.choice(["MM", "KH", "LA", "XX"], n, p=[0.6, 0.2, 0.15, 0.05])
     # Born after mid-May counts toward the next year's cohort: age at 16 May is typical.
     birth = [
@@ -37,10 +43,8 @@ def student_frame(world: World) -> pd.DataFrame:
             a["birth_year"], rng.integers(1, 13, n), rng.integers(1, 29, n), strict=True
         )
     ]
-    return pd.DataFrame(
+    person = pd.DataFrame(
         {
-            "student_id": world.student_ids(np.arange(n)),
-            "school_id": world.schools["school_id"].to_numpy()[a["school"]],
             "given_name": rng.choice(GIVEN_NAMES, n),
             "family_name": rng.choice(FAMILY_NAMES, n),
             "national_id": ids,
@@ -50,6 +54,78 @@ def student_frame(world: World) -> pd.DataFrame:
             "disability": np.where(a["disabled"], rng.choice(DISABILITY_TYPES, n), "none"),
         }
     )
+    rows = person.iloc[places["person"].to_numpy()].reset_index(drop=True)
+    return rows.assign(
+        student_id=places["student_id"].to_numpy(), school_id=places["school_id"].to_numpy()
+    )
+
+
+def school_codes(enrollments: pd.DataFrame) -> pd.DataFrame:
+    """Each child's code at each school they were enrolled at: every school numbers its
+    own students from 10001 in the order they first came, so schools share codes."""
+    first = enrollments.sort_values(["academic_year", "term", "student_id"], kind="stable")
+    places = first.drop_duplicates(["student_id", "school_id"])[["student_id", "school_id"]]
+    rank = places.groupby("school_id", sort=False).cumcount()
+    return pd.DataFrame(
+        {
+            "person": places["student_id"].to_numpy(dtype=np.int64),
+            "school_id": places["school_id"].to_numpy(),
+            "student_id": (10001 + rank).astype(str).to_numpy(),
+        }
+    )
+
+
+def placed(
+    frame: pd.DataFrame, enrollments: pd.DataFrame, codes: pd.DataFrame, when: str | None
+) -> pd.DataFrame:
+    """Records of children (``student_id``: the child's number) as records of a school's
+    student: the school the child was enrolled at then (the latest term begun by the
+    record's date, ``when``; by its own year and term when ``when`` is None; the first
+    school before any), and the child's code there."""
+    if frame.empty:
+        return frame.assign(school_id=pd.Series(dtype=str))
+    spells = enrollments[["student_id", "school_id", "academic_year", "term"]].copy()
+    spells["start"] = np.array(
+        [
+            thai_default_term(int(y), int(t))[0]
+            for y, t in zip(spells["academic_year"], spells["term"], strict=True)
+        ],
+        dtype="datetime64[ns]",
+    )
+    spells = spells.sort_values("start", kind="stable")
+    frame = frame.reset_index(drop=True).assign(_row=lambda f: np.arange(len(f)))
+    if when is None:
+        found = frame.merge(
+            spells.drop(columns="start"), on=["student_id", "academic_year", "term"], how="left"
+        )
+    else:
+        day = np.asarray(pd.to_datetime(frame[when]), dtype="datetime64[ns]")
+        found = pd.merge_asof(
+            frame.assign(_day=day).sort_values("_day"),
+            spells[["student_id", "school_id", "start"]],
+            left_on="_day",
+            right_on="start",
+            by="student_id",
+            direction="backward",
+        ).drop(columns=["_day", "start"])
+    first = spells.drop_duplicates("student_id").set_index("student_id")["school_id"]
+    found["school_id"] = found["school_id"].fillna(found["student_id"].map(first))
+    found = found.sort_values("_row").drop(columns="_row").reset_index(drop=True)
+    code = codes.set_index(["person", "school_id"])["student_id"]
+    where = pd.MultiIndex.from_arrays([found["student_id"].astype(np.int64), found["school_id"]])
+    return found.assign(student_id=code.reindex(where).to_numpy())
+
+
+# Where each kind of record falls in time (None: by its academic year and term).
+RECORD_DATES = {
+    "attendance": "date",
+    "grades": None,
+    "assessments": "date",
+    "household": "survey_date",
+    "screenings": "screening_date",
+    "interventions": "date",
+    "exits": "exit_date",
+}
 
 
 def finish(world: World, years: list[int]) -> SynthResult:
@@ -69,45 +145,46 @@ def finish(world: World, years: list[int]) -> SynthResult:
             for t in (1, 2)
         ]
     )
-    frames["students"] = student_frame(world)
-    for name in (
-        "enrollments",
-        "attendance",
-        "grades",
-        "assessments",
-        "household",
-        "screenings",
-        "interventions",
-    ):
-        frame = (
-            pd.concat(world.records[name], ignore_index=True)
-            if world.records[name]
-            else pd.DataFrame()
-        )
-        if len(frame):
-            frame["student_id"] = world.student_ids(frame["student_id"].to_numpy())
-        frames[name] = frame
-    exits = pd.DataFrame(world.exit_rows)
-    exits["student_id"] = world.student_ids(exits["student_id"].to_numpy())
+    enrollments = pd.concat(world.records["enrollments"], ignore_index=True)
+    codes = school_codes(enrollments)
+    frames["students"] = student_frame(world, codes)
+    code = codes.set_index(["person", "school_id"])["student_id"]
+    frames["enrollments"] = enrollments.assign(
+        student_id=code.reindex(
+            pd.MultiIndex.from_arrays([enrollments["student_id"], enrollments["school_id"]])
+        ).to_numpy()
+    )
+    for name, when in RECORD_DATES.items():
+        if name == "exits":
+            records = pd.DataFrame(world.exit_rows)
+        elif world.records[name]:
+            records = pd.concat(world.records[name], ignore_index=True)
+        else:
+            records = pd.DataFrame()
+        frames[name] = placed(records, enrollments, codes, when) if len(records) else records
+    exits = frames["exits"]
     exits["reason_code"] = exits.get("reason_code", pd.Series(dtype=float)).astype("Int64")
     frames["exits"] = exits.reindex(columns=SOURCES_BY_NAME["exits"].column_names)
     # Thai Excel exports: Buddhist-Era dd/mm/yyyy in the household and intervention files.
     frames["household"]["survey_date"] = be_slash(frames["household"]["survey_date"])
     frames["interventions"]["date"] = be_slash(frames["interventions"]["date"])
     frames["interventions"] = frames["interventions"].drop_duplicates(
-        ["student_id", "date", "type"]
+        ["school_id", "student_id", "date", "type"]
     )
-    truth = pd.DataFrame(world.truth)
-    if len(truth):
-        truth["student_id"] = world.student_ids(truth["student_id"].to_numpy())
     for name, frame in frames.items():
         frames[name] = frame.reindex(columns=SOURCES_BY_NAME[name].column_names)
+    truth = pd.DataFrame(world.truth)
+    if len(truth):
+        # A failed transition is the end of term 2 of its year.
+        truth = truth.rename(columns={"year": "academic_year"})
+        truth["term"] = truth.get("term", pd.Series(2, index=truth.index)).fillna(2).astype(int)
+        truth = placed(truth, enrollments, codes, None)
     effects = pd.concat(world.acted, ignore_index=True) if world.acted else pd.DataFrame()
     if len(effects):
-        effects["student_id"] = world.student_ids(effects["student_id"].to_numpy())
+        effects = placed(effects, enrollments, codes, "date")
     visits = pd.concat(world.visit_truth, ignore_index=True) if world.visit_truth else None
     if visits is not None:
-        visits["student_id"] = world.student_ids(visits["student_id"].to_numpy())
+        visits = placed(visits, enrollments, codes, None)
     return SynthResult(
         frames,
         dropouts=truth,
@@ -158,13 +235,17 @@ def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     A student enrolled in a year counts as a dropout of that year when they have a dropout
     exit in it, or vanish from the next enrolment with no transfer, graduation or death.
     """
-    enrol = frames["enrollments"][["student_id", "academic_year", "term", "grade_level"]].copy()
+    children = _children(frames["students"])
+    enrol = frames["enrollments"][
+        ["school_id", "student_id", "academic_year", "term", "grade_level"]
+    ]
+    enrol = _by_child(enrol, children)
     enrol["academic_year"] = pd.to_numeric(enrol["academic_year"], errors="coerce")
     enrol = enrol.dropna(subset=["academic_year"])
     first_term = enrol.sort_values(["academic_year", "term"]).drop_duplicates(
         ["student_id", "academic_year"]
     )
-    exits = frames["exits"].copy()
+    exits = _by_child(frames["exits"], children)
     exits["exit_date"] = pd.to_datetime(exits["exit_date"], errors="coerce")
     exits["academic_year"] = exits["exit_date"].dt.year + 543 - (exits["exit_date"].dt.month < 5)
     years = sorted(first_term["academic_year"].unique())
@@ -210,6 +291,25 @@ def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         columns={"size": "student_years", "sum": "dropouts", "mean": "annual_rate"}
     )
     return renamed
+
+
+def _children(students: pd.DataFrame) -> pd.Series:
+    """Each school's student's child, by (school, code): their national ID or G code, as
+    the DMC links them, else the school's student alone."""
+    alone = students["school_id"].astype(str) + ":" + students["student_id"].astype(str)
+    child = students["national_id"].astype("string").fillna(alone.astype("string"))
+    return pd.Series(
+        child.to_numpy(),
+        index=pd.MultiIndex.from_frame(students[["school_id", "student_id"]].astype(str)),
+    )
+
+
+def _by_child(frame: pd.DataFrame, children: pd.Series) -> pd.DataFrame:
+    """A frame about school's students with ``student_id`` the child (unknown: alone)."""
+    key = frame[["school_id", "student_id"]].astype(str)
+    found = children.reindex(pd.MultiIndex.from_frame(key)).to_numpy()
+    alone = (key["school_id"] + ":" + key["student_id"]).to_numpy()
+    return frame.assign(student_id=np.where(pd.isna(found), alone, found))
 
 
 def be_slash(dates: pd.Series) -> pd.Series:

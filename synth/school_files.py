@@ -52,20 +52,19 @@ MONTHS = (
 def split_school(
     frames: dict[str, pd.DataFrame], school_id: str
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """(everything else, the school's own records).
-
-    Enrolments by the school they are at; other records by the students whose school it is.
-    """
-    students = frames["students"]
-    own = set(students.loc[students["school_id"] == school_id, "student_id"])
+    """(everything else, the school's own records): every record about the school's
+    students. A school's own files leave out its school column (ingest fills it in from
+    the folder), as a school's system would."""
     rest, mine = dict(frames), {}
     for name in PER_SCHOOL:
         frame = frames[name]
-        if name in ("students", "enrollments"):
-            ours = frame["school_id"] == school_id
-        else:
-            ours = frame["student_id"].isin(own)
-        rest[name], mine[name] = frame.loc[~ours], frame.loc[ours]
+        ours = frame["school_id"] == school_id
+        rest[name] = frame.loc[~ours]
+        mine[name] = (
+            frame.loc[ours]
+            if name in ("students", "enrollments")
+            else frame.loc[ours].drop(columns=["school_id"])
+        )
     return rest, mine
 
 

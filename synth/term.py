@@ -107,9 +107,15 @@ def run_term(world: World, year: int, term: int) -> None:
         warned,
         causes.event_day,
     )
-    record_exits(world, cohort, drops & ~unrecorded, moves, transfers, deaths)
+    # Some children change school within the system; half of those moves nobody records
+    # (the old school only sees a child who did not come back).
+    internal = transfers & (rng.random(k) < 0.3)
+    silent = internal & (rng.random(k) < 0.5)
+    record_exits(world, cohort, drops & ~unrecorded, moves, transfers & ~silent, deaths)
     for i in idx[drops | moves]:
         world.truth.append({"student_id": i, "kind": "dropout", "year": year, "term": term})
+    for i, recorded in zip(idx[drops], ~unrecorded[drops], strict=True):
+        world.left_school[int(i)] = (year, term, bool(recorded))
 
     attendance_rate = simulate_attendance(world, cohort)
     simulate_learning(world, cohort, attendance_rate)
@@ -118,7 +124,6 @@ def run_term(world: World, year: int, term: int) -> None:
     # A family event weighs on the terms after it too.
     a["strain"][idx[causes.family_event]] += 1.0
     left = drops | moves | transfers | deaths
-    internal = transfers & (rng.random(k) < 0.3)
     same_kind = world.schools["kind"].to_numpy()[a["school"][idx]]
     for j in np.flatnonzero(internal):
         choices = np.flatnonzero(world.schools["kind"].to_numpy() == same_kind[j])

@@ -91,6 +91,11 @@ class World:
         # Every student-term's chance of leaving without help and a home visit's effect.
         self.visit_truth: list[pd.DataFrame] = []
         self.leaving_next: Array = np.zeros(0, dtype=np.int64)  # non-continuation this year-end
+        # Children who dropped out (or were lost at a transition) and may come back.
+        # Children who dropped out (or were lost at a transition) and may come back: when
+        # they left (academic year, term) and whether their school recorded it.
+        self.left_school: dict[int, tuple[int, int, bool]] = {}
+        self.lost_at_transition: set[int] = set()
 
     def add_students(self, school: int, levels: list[str], academic_year: int) -> Array:
         k = len(levels)
@@ -135,5 +140,7 @@ class World:
         a["birth_year"][idx] = (academic_year - 543) - typical - over_age
         return idx
 
-    def student_ids(self, idx: Array) -> Array:
-        return np.char.add("ST", np.char.zfill((idx + self.config.first_student).astype(str), 6))
+    def person_numbers(self, idx: Array) -> Array:
+        """Children's numbers across batches generated one after another."""
+        numbers: Array = np.asarray(idx, dtype=np.int64) + self.config.first_student
+        return numbers

@@ -23,6 +23,7 @@ def simulate(world: World) -> SynthResult:
     entrants_per_year = initial_population(world, years[0])
     for year in years:
         if year != years[0]:
+            bring_back(world, year)
             new_year(world, year, entrants_per_year)
         assign_rooms(world, year)
         for term in (1, 2):
@@ -58,6 +59,41 @@ def new_year(world: World, year: int, entrants: int) -> None:
             "vocational": ["V1", "H1"],
         }[kind]
         world.add_students(school, list(rng.choice(entry, count, p=[0.8, 0.2])), year)
+
+
+def bring_back(world: World, year: int) -> None:
+    """Some children who left school come back at the start of a year (the
+    "พาน้องกลับมาเรียน" work): to their old school when it teaches their level, else to
+    another that does, in the grade they left (a failed transition, in the next one).
+    They come back carrying what made them leave, and are likelier to leave again. A
+    child whose leaving nobody recorded was on the roll to the end of their last term:
+    they come back only after a term or more away."""
+    a, rng = world.attrs, world.rng
+    gone = np.array(
+        [
+            i
+            for i, (left_year, left_term, recorded) in sorted(world.left_school.items())
+            if recorded or (left_year, left_term) < (year - 1, 2)
+        ],
+        dtype=np.int64,
+    )
+    back = gone[rng.random(len(gone)) < 0.15]
+    kinds = world.schools["kind"].to_numpy()
+    for i in back:
+        level = str(GRADE_LEVELS[a["level"][i]])
+        level = (
+            {"P6": "M1", "M3": "M4"}.get(level, level) if i in world.lost_at_transition else level
+        )
+        offering = [s for s in range(len(kinds)) if level in levels_of(str(kinds[s]))]
+        if not offering:
+            continue
+        school = a["school"][i] if a["school"][i] in offering else rng.choice(offering)
+        a["school"][i] = school
+        a["level"][i] = LEVEL_INDEX[level]
+        a["active"][i] = True
+        a["strain"][i] += 1.0
+        world.left_school.pop(int(i), None)
+        world.lost_at_transition.discard(int(i))
 
 
 def assign_rooms(world: World, year: int) -> None:
@@ -111,6 +147,8 @@ def end_of_year(world: World, year: int) -> None:
     )
     for i in np.flatnonzero(lost):
         world.truth.append({"student_id": i, "kind": "failed_transition", "year": year})
+        world.left_school[int(i)] = (year, 2, True)  # graduated: on record
+        world.lost_at_transition.add(int(i))
     secondary = np.flatnonzero(world.schools["kind"] == "secondary")
     colleges = np.flatnonzero(world.schools["kind"] == "vocational")
     moving_on = graduating & ~lost

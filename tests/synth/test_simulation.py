@@ -76,7 +76,7 @@ def test_migrants_often_have_no_thai_id_and_leave_by_moving(clean) -> None:
     students = clean.frames["students"]
     migrants = students[students["nationality"] != "TH"]
     exits = clean.frames["exits"]
-    dropped = exits[exits["exit_type"] == "dropout"].merge(students, on="student_id")
+    dropped = exits[exits["exit_type"] == "dropout"].merge(students, on=["school_id", "student_id"])
 
     no_thai_id = migrants["national_id"].isna() | migrants["national_id"].str.startswith("G")
     assert no_thai_id.mean() > 0.3
@@ -88,12 +88,52 @@ def test_migrants_often_have_no_thai_id_and_leave_by_moving(clean) -> None:
 
 def test_dropouts_are_absent_more_in_their_last_weeks(clean) -> None:
     exits = clean.frames["exits"]
-    dropouts = exits[exits["exit_type"] == "dropout"][["student_id", "exit_date"]]
+    dropouts = exits[exits["exit_type"] == "dropout"][["school_id", "student_id", "exit_date"]]
     attendance = clean.frames["attendance"].assign(date=lambda f: pd.to_datetime(f["date"]))
     absent = attendance["status"].isin(["absent", "ขาด"])
     last = attendance.merge(
-        dropouts.assign(exit_date=pd.to_datetime(dropouts["exit_date"])), on="student_id"
+        dropouts.assign(exit_date=pd.to_datetime(dropouts["exit_date"])),
+        on=["school_id", "student_id"],
     )
     window = last[(last["date"] > last["exit_date"] - pd.Timedelta(days=45))]
 
     assert window["status"].isin(["absent", "ขาด"]).mean() > 3 * absent.mean()
+
+
+def test_schools_number_their_own_students_and_a_child_keeps_their_id_across_schools(
+    clean,
+) -> None:
+    students = clean.frames["students"]
+    enrollments = clean.frames["enrollments"]
+    # Every school numbers from 10001: codes are shared between schools.
+    shared = students.groupby("student_id")["school_id"].nunique()
+    assert (shared > 1).sum() > 50
+    assert not students.duplicated(["school_id", "student_id"]).any()
+    # Children who went on from P6 (or moved) are students of two schools with one ID.
+    with_id = students.dropna(subset=["national_id"])
+    movers = with_id.groupby("national_id")["school_id"].nunique()
+    assert (movers > 1).sum() > 20
+    # ... and one of those is a P6 child who is in M1 at a secondary school the next year.
+    grade = enrollments.merge(students[["school_id", "student_id", "national_id"]])
+    p6 = set(grade.loc[grade["grade_level"] == "P6", "national_id"].dropna())
+    m1 = grade.loc[grade["grade_level"] == "M1", ["national_id", "school_id"]]
+    went_on = m1[m1["national_id"].isin(p6) & m1["school_id"].str.startswith("S")]
+    assert len(went_on) > 5
+
+
+def test_some_children_come_back_after_leaving_and_some_moves_go_unrecorded(clean) -> None:
+    students = clean.frames["students"].dropna(subset=["national_id"])
+    enrollments = clean.frames["enrollments"].merge(
+        students[["school_id", "student_id", "national_id"]]
+    )
+    terms = enrollments["academic_year"] * 2 + enrollments["term"]
+    order = enrollments.assign(ordinal=terms).sort_values(["national_id", "ordinal"])
+    gap = order.groupby("national_id")["ordinal"].diff() > 1
+    assert gap.sum() >= 1  # a term or more away, then enrolled again
+
+    exits = clean.frames["exits"]
+    changed = order.groupby("national_id")["school_id"].transform(lambda s: s.ne(s.shift()))
+    first = ~order["national_id"].duplicated()
+    moves = order[changed & ~first & ~order["grade_level"].isin(["M1", "V1", "M4"])]
+    recorded = exits[exits["exit_type"] == "transfer"]
+    assert len(moves) > len(recorded[recorded["destination_school_id"].isin(moves["school_id"])])
