@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         "preferred_username",
         description="Single sign-on: the ID-token claim matched against account usernames.",
     )
+    follow_returned_terms: int = Field(
+        2,
+        ge=1,
+        le=12,
+        description="A child who came back to school after leaving stays on their advisor's "
+        "follow-up list for this many terms (the term they came back in counts), whatever "
+        "their risk.",
+    )
     stale_after_school_days: int = Field(
         5,
         ge=0,

@@ -1,9 +1,11 @@
 """Need-to-know scopes, and the audit of every read of a student's record.
 
-An advisor sees only the students they advise now: their school and their advisor code
-together (two schools may use the same code). A committee member sees their school's
-students. A student who transferred out (a later enrolment elsewhere, or a transfer
-exit after their last enrolment) is in nobody's scope at the old school. An analyst sees
+A student is a school and its own code (``StudentKey``): two schools may number
+different children alike. An advisor sees only the students they advise now: their
+school and their advisor code together. A committee member sees their school's
+students. A student who left (a transfer exit after their last enrolment, or the same
+child enrolled at another school later) is in nobody's scope at the old school: it sees
+nothing new about the child. An analyst sees
 the model and aggregate data, an admin accounts: no student. A student outside the
 caller's scope is reported exactly like a student that does not exist.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import sqlalchemy as sa
@@ -26,46 +28,117 @@ from serving.accounts import User
 Placement = tuple[str, str | None]  # school, advisor code
 
 
+class StudentKey(NamedTuple):
+    """A school's student: the school and its own code (two schools may share codes)."""
+
+    school_id: str
+    student_id: str
+
+
+def student_key(user: User, student_id: str, school_id: str | None = None) -> StudentKey:
+    """The student a caller names by code: at the school given, else at the caller's own
+    (a caller of no school names a student of none: nobody, as the scope check says)."""
+    return StudentKey(school_id or user.school_id or "", student_id)
+
+
 def current_placement(
-    bind: sa.Engine | sa.Connection, student_ids: Sequence[str]
-) -> dict[str, Placement]:
-    """Each student's school and advisor from their latest enrolment, unless they left
-    that school by transfer since (``bind``: a page's connection, or the engine)."""
+    bind: sa.Engine | sa.Connection, students: Sequence[StudentKey]
+) -> dict[StudentKey, Placement]:
+    """Each student's school and advisor from their latest enrolment there, unless they
+    left that school since: by a transfer exit, or by being enrolled at another school
+    later (the same child, linked across schools). ``bind``: a page's connection, or the
+    engine."""
     if isinstance(bind, sa.Engine):
         with reading(bind) as connection:
-            return current_placement(connection, student_ids)
-    ids = list(student_ids)
-    placement: dict[str, Placement] = {}
-    starts: dict[str, tuple[int, int]] = {}
-    transferred: dict[str, Any] = {}  # each student's latest transfer exit, if any
+            return current_placement(connection, students)
+    wanted = set(map(StudentKey._make, students))
+    codes = sorted({s.student_id for s in wanted})
+    placement: dict[StudentKey, Placement] = {}
+    starts: dict[StudentKey, tuple[int, int]] = {}
+    person: dict[StudentKey, str] = {}
+    transferred: dict[StudentKey, Any] = {}  # each student's latest transfer exit, if any
     query = _placement_query(bind.dialect.name)
-    for start in range(0, len(ids), 5000):
-        rows = bind.execute(query, {"ids": ids[start : start + 5000]})
-        for student, school, advisor, year, term, transfer in rows:
-            placement[student] = (school, advisor)
-            starts[student] = (year, term)
+    for start in range(0, len(codes), 5000):
+        rows = bind.execute(query, {"ids": codes[start : start + 5000]})
+        for student, school, advisor, year, term, child, transfer in rows:
+            key = StudentKey(school, student)
+            if key not in wanted:
+                continue  # another school's student with the same code
+            placement[key] = (school, advisor)
+            starts[key] = (year, term)
+            person[key] = child
             if transfer is not None:
-                transferred[student] = transfer
+                transferred[key] = transfer
+    # Enrolled at another school in a later term: the child moved (recorded or not).
+    latest = _latest_elsewhere(bind, set(person.values()))
+    for key, child in person.items():
+        school, when = latest.get(child, (None, None))
+        if when is not None and school != key.school_id and when > starts[key]:
+            placement.pop(key, None)
     if transferred:
         began = _term_starts(
             bind.engine, {s: (placement[s][0], *starts[s]) for s in transferred if s in placement}
         )
-        for student_id, exit_date in transferred.items():
+        for key, exit_date in transferred.items():
             # Left by transfer once the latest enrolment began: no longer at that school.
-            term_start = began.get(student_id)
+            term_start = began.get(key)
             if term_start is not None and pd.Timestamp(exit_date) >= term_start:
-                placement.pop(student_id, None)
+                placement.pop(key, None)
     return placement
+
+
+def _latest_elsewhere(
+    connection: sa.Connection, persons: set[str]
+) -> dict[str, tuple[str, tuple[int, int]]]:
+    """Each child's latest enrolment (school, (year, term)) at any school."""
+    latest: dict[str, tuple[str, tuple[int, int]]] = {}
+    ids = sorted(persons)
+    query = _persons_query(connection.dialect.name)
+    for start in range(0, len(ids), 5000):
+        for child, school, year, term in connection.execute(
+            query, {"persons": ids[start : start + 5000]}
+        ):
+            when = (int(year), int(term))
+            if child not in latest or when > latest[child][1]:
+                latest[child] = (school, when)
+    return latest
+
+
+@functools.cache
+def _persons_query(dialect: str) -> sa.Select[Any]:
+    """The enrolments of every school's student of the children ``:persons``."""
+    enrollments, students = TABLES["enrollments"], TABLES["students"]
+    return (
+        sa.select(
+            students.c.person_id,
+            enrollments.c.school_id,
+            enrollments.c.academic_year,
+            enrollments.c.term,
+        )
+        .select_from(
+            enrollments.join(
+                students,
+                (students.c.school_id == enrollments.c.school_id)
+                & (students.c.student_id == enrollments.c.student_id),
+            )
+        )
+        .where(among_parameter(dialect, students.c.person_id, "persons"))
+    )
 
 
 @functools.cache
 def _placement_query(dialect: str) -> sa.Select[Any]:
-    """The enrolments of the students ``:ids``, oldest first, each with the student's
-    latest transfer exit (built once a dialect: a list asks it on every request)."""
-    enrollments, exits = TABLES["enrollments"], TABLES["exits"]
+    """The enrolments of the students with codes ``:ids`` (at any school), oldest first,
+    each with the student's child and latest transfer exit (built once a dialect: a list
+    asks it on every request)."""
+    enrollments, exits, students = TABLES["enrollments"], TABLES["exits"], TABLES["students"]
     latest_transfer = (
         sa.select(sa.func.max(exits.c.exit_date))
-        .where((exits.c.student_id == enrollments.c.student_id) & (exits.c.exit_type == "transfer"))
+        .where(
+            (exits.c.school_id == enrollments.c.school_id)
+            & (exits.c.student_id == enrollments.c.student_id)
+            & (exits.c.exit_type == "transfer")
+        )
         .scalar_subquery()
     )
     return (
@@ -75,7 +148,15 @@ def _placement_query(dialect: str) -> sa.Select[Any]:
             enrollments.c.advisor_id,
             enrollments.c.academic_year,
             enrollments.c.term,
+            students.c.person_id,
             latest_transfer,
+        )
+        .select_from(
+            enrollments.join(
+                students,
+                (students.c.school_id == enrollments.c.school_id)
+                & (students.c.student_id == enrollments.c.student_id),
+            )
         )
         .where(among_parameter(dialect, enrollments.c.student_id, "ids"))
         .order_by(enrollments.c.academic_year, enrollments.c.term)
@@ -83,8 +164,8 @@ def _placement_query(dialect: str) -> sa.Select[Any]:
 
 
 def _term_starts(
-    engine: sa.Engine, terms: dict[str, tuple[str, int, int]]
-) -> dict[str, pd.Timestamp]:
+    engine: sa.Engine, terms: dict[StudentKey, tuple[str, int, int]]
+) -> dict[StudentKey, pd.Timestamp]:
     """The first day of each student's (school, year, term), from the calendar."""
     years = {year for _, year, _ in terms.values()}
     calendar = Calendar.build(read_table(engine, "calendar"), years)
@@ -113,31 +194,39 @@ def in_scope(user: User, school_id: str, advisor_id: str | None) -> bool:
 
 
 def visible_students(
-    bind: sa.Engine | sa.Connection, user: User, student_ids: Sequence[str]
-) -> list[str]:
+    bind: sa.Engine | sa.Connection, user: User, students: Sequence[StudentKey]
+) -> list[StudentKey]:
     """The given students this user may see now (unknown ones are simply absent)."""
     if not user.sees_students:
         return []
-    placement = current_placement(bind, student_ids)
-    return [s for s in student_ids if s in placement and in_scope(user, *placement[s])]
+    keys = [StudentKey._make(s) for s in students]
+    placement = current_placement(bind, keys)
+    return [s for s in keys if s in placement and in_scope(user, *placement[s])]
 
 
 def reads(
-    user: User, student_ids: Sequence[str], endpoint: str, action: str = "read"
+    user: User, students: Sequence[StudentKey], endpoint: str, action: str = "read"
 ) -> list[audit.Entry]:
     """Audit entries of a user reading (or downloading) these students' records."""
-    return [audit.Entry(action, endpoint, user.user_id, s) for s in student_ids]
+    return [
+        audit.Entry(action, endpoint, user.user_id, s.student_id, school_id=s.school_id)
+        for s in students
+    ]
 
 
 def record_reads(
-    engine: sa.Engine, user: User, student_ids: Sequence[str], endpoint: str, action: str = "read"
+    engine: sa.Engine,
+    user: User,
+    students: Sequence[StudentKey],
+    endpoint: str,
+    action: str = "read",
 ) -> None:
     """Append who read which student's record, when, and where."""
-    audit.record(engine, reads(user, student_ids, endpoint, action))
+    audit.record(engine, reads(user, students, endpoint, action))
 
 
 def record_denial(
-    engine: sa.Engine, user: User | None, student_id: str | None, endpoint: str
+    engine: sa.Engine, user: User | None, student: StudentKey | None, endpoint: str
 ) -> None:
     """A request for a record outside the caller's scope (or that does not exist)."""
     audit.record(
@@ -147,7 +236,8 @@ def record_denial(
                 "denied",
                 endpoint,
                 user.user_id if user else None,
-                student_id[:64] if student_id else None,
+                student.student_id[:64] if student else None,
+                school_id=student.school_id[:64] if student else None,
             )
         ],
     )

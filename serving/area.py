@@ -17,11 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
+from schooldata.calendar import thai_term_of
 from schooldata.db import among, among_parameter, reading
-from schooldata.tables import TABLES, run_schools, score_runs, student_scores
-from serving.access import record_reads
+from schooldata.tables import TABLES, run_schools, score_runs, student_returns, student_scores
+from serving.access import StudentKey, record_reads
 from serving.accounts import User
-from serving.queries import names_of
+from serving.queries import FOLLOW_RETURNED_TERMS, names_of
 from serving.schemas import AreaSchool, AreaSummary, ReferredCase
 
 ACTION_WINDOW = timedelta(days=30)
@@ -30,6 +31,11 @@ REFERRED_OUTSIDE = ("external_referral", "health_referral")
 CLOSED_OUTCOMES = ("refused", "moved")
 TREND_WEEKS = 8
 AREA_ROLES = ("area", "analyst")
+
+# A stored score and an intervention of the same school's student.
+_SAME_STUDENT = (TABLES["interventions"].c.school_id == student_scores.c.school_id) & (
+    TABLES["interventions"].c.student_id == student_scores.c.student_id
+)
 
 
 class NotAnAreaUser(PermissionError):
@@ -87,9 +93,9 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         ),
         "acted": sa.select(
             student_scores.c.school_id,
-            sa.func.count(sa.distinct(student_scores.c.student_id)),
+            sa.func.count(sa.distinct(student_scores.c.student_id)),  # one school each
         )
-        .join(interventions, interventions.c.student_id == student_scores.c.student_id)
+        .join(interventions, _SAME_STUDENT)
         .where(
             (student_scores.c.run_id == sa.bindparam("run"))
             & (student_scores.c.tier == "high")
@@ -107,7 +113,7 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
             interventions.c.type,
             interventions.c.outcome,
         )
-        .join(interventions, interventions.c.student_id == student_scores.c.student_id)
+        .join(interventions, _SAME_STUDENT)
         .where(
             (student_scores.c.run_id == sa.bindparam("run"))
             & _followed(dialect, student_scores.c.school_id, every)
@@ -121,11 +127,25 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         "names": sa.select(schools.c.school_id, schools.c.name).where(
             _followed(dialect, schools.c.school_id, every)
         ),
+        "returned": sa.select(
+            student_returns.c.school_id,
+            sa.func.count(),
+            sa.func.count(student_returns.c.left_again_on),
+        )
+        .where(
+            (student_returns.c.academic_year * 2 + student_returns.c.term > sa.bindparam("since"))
+            & _followed(dialect, student_returns.c.school_id, every)
+        )
+        .group_by(student_returns.c.school_id),
     }
 
 
-def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | None:
-    """The figures of the caller's schools in the latest week (None: nothing scored yet)."""
+def area_summary(
+    engine: sa.Engine, user: User, endpoint: str, follow_terms: int = FOLLOW_RETURNED_TERMS
+) -> AreaSummary | None:
+    """The figures of the caller's schools in the latest week (None: nothing scored yet),
+    with the children each school follows after they came back (within ``follow_terms``
+    terms of the week) and how many of them left again."""
     if user.role not in AREA_ROLES:
         raise NotAnAreaUser("only an area office or an analyst sees area figures")
     schools = user.schools if user.role == "area" else None
@@ -172,6 +192,13 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
             for school, name in connection.execute(statement["names"], followed_ids)
             if name
         }
+        year, term = thai_term_of(as_of)
+        returned = {
+            str(school): (int(back), int(again or 0))
+            for school, back, again in connection.execute(
+                statement["returned"], {"since": year * 2 + term - follow_terms} | followed_ids
+            )
+        }
     open_referrals: dict[str, set[str]] = defaultdict(set)
     for referral in referrals:
         open_referrals[referral.school_id].add(referral.student_id)
@@ -195,6 +222,8 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
                 "new_on_list": int(new_on_list.get(school, 0)),
                 "high_with_action_30d": int(acted.get(school, 0)),
                 "open_referrals": len(open_referrals.get(school, ())),
+                "returned_followed": returned.get(school, (0, 0))[0],
+                "returned_left_again": returned.get(school, (0, 0))[1],
                 "stale": bool(state.stale) if state is not None else False,
                 "newest_attendance": state.newest_attendance if state is not None else None,
                 "trend": [
@@ -207,7 +236,8 @@ def area_summary(engine: sa.Engine, user: User, endpoint: str) -> AreaSummary | 
     referred: list[ReferredCase] = []
     if user.role == "area":  # names of referred cases; an analyst sees none
         referred = _referred(engine, referrals)
-        record_reads(engine, user, [c.student_id for c in referred], endpoint)
+        keys = [StudentKey(c.school_id, c.student_id) for c in referred]
+        record_reads(engine, user, keys, endpoint)
     return AreaSummary(
         as_of=latest.as_of,
         previous_as_of=previous.as_of if previous is not None else None,
@@ -263,20 +293,20 @@ def _new_on_list(
 
 def _referred(engine: sa.Engine, referrals: Sequence[Any]) -> list[ReferredCase]:
     """One row per referred student: their latest open referral, with their name."""
-    latest: dict[str, Any] = {}
+    latest: dict[StudentKey, Any] = {}
     for r in referrals:  # newest first within each school
-        latest.setdefault(r.student_id, r)
+        latest.setdefault(StudentKey(r.school_id, r.student_id), r)
     with reading(engine) as connection:
         names = names_of(connection, list(latest))
     return [
         ReferredCase(
             student_id=r.student_id,
-            name=names.get(r.student_id),
+            name=names.get(key),
             school_id=r.school_id,
             date=r.date,
             type=r.type,
             outcome=r.outcome,
             tier=r.tier,
         )
-        for r in latest.values()
+        for key, r in latest.items()
     ]

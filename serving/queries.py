@@ -30,6 +30,7 @@ from schooldata.db import among, among_parameter, reading
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders
 from serving import store
 from serving.access import (
+    StudentKey,
     current_placement,
     in_scope,
     record_denial,
@@ -51,10 +52,12 @@ from serving.schemas import (
     StudentDetail,
     StudentScore,
 )
+from serving.school_path import returns_here, returns_of, schools_before
 from serving.scoring import Scorer
 
 VISIT_WINDOW = timedelta(days=30)
 DEFAULT_CAPACITY = 5
+FOLLOW_RETURNED_TERMS = 2  # the default of EWS_FOLLOW_RETURNED_TERMS
 
 
 class NotVisible(LookupError):
@@ -73,15 +76,22 @@ class TooLarge(ValueError):
     """A request asks for more work than one request may."""
 
 
-def names_of(connection: sa.Connection, ids: list[str]) -> dict[str, str | None]:
+def names_of(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[StudentKey, str | None]:
     """Students' names (given and family), for the pages that may show them."""
     students = TABLES["students"]
+    wanted = set(keys)
     rows = connection.execute(
-        sa.select(students.c.student_id, students.c.given_name, students.c.family_name).where(
-            among(connection, students.c.student_id, ids)
-        )
+        sa.select(
+            students.c.school_id,
+            students.c.student_id,
+            students.c.given_name,
+            students.c.family_name,
+        ).where(among(connection, students.c.student_id, sorted({k.student_id for k in wanted})))
     )
-    return {r.student_id: full_name(r.given_name, r.family_name) for r in rows}
+    found = {
+        StudentKey(r.school_id, r.student_id): full_name(r.given_name, r.family_name) for r in rows
+    }
+    return {k: v for k, v in found.items() if k in wanted}
 
 
 def full_name(given: str | None, family: str | None) -> str | None:
@@ -96,10 +106,15 @@ def _in_force(table: sa.Table) -> sa.ColumnElement[bool]:
     return table.c.intervention_id.not_in(corrected)
 
 
-def _last_interventions(connection: sa.Connection, ids: list[str]) -> dict[str, LastIntervention]:
-    rows = connection.execute(_last_query(connection.dialect.name), {"ids": ids})
+def _last_interventions(
+    connection: sa.Connection, keys: Sequence[StudentKey]
+) -> dict[StudentKey, LastIntervention]:
+    codes = sorted({k.student_id for k in keys})
+    rows = connection.execute(_last_query(connection.dialect.name), {"ids": codes})
     return {
-        r.student_id: LastIntervention.model_construct(date=r.date, type=r.type, outcome=r.outcome)
+        StudentKey(r.school_id, r.student_id): LastIntervention.model_construct(
+            date=r.date, type=r.type, outcome=r.outcome
+        )
         for r in rows
     }
 
@@ -110,13 +125,17 @@ def _last_query(dialect: str) -> sa.Select[Any]:
     a dialect: every list asks it)."""
     table = TABLES["interventions"]
     return (
-        sa.select(table.c.student_id, table.c.date, table.c.type, table.c.outcome)
+        sa.select(
+            table.c.school_id, table.c.student_id, table.c.date, table.c.type, table.c.outcome
+        )
         .where(among_parameter(dialect, table.c.student_id, "ids") & _in_force(table))
         .order_by(table.c.date, table.c.intervention_id)
     )
 
 
-def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStudent]:
+def _listed(
+    connection: sa.Connection, rows: Sequence[Any], follow_terms: int = FOLLOW_RETURNED_TERMS
+) -> list[ListedStudent]:
     """Stored rows (``store.run_rows``, ``store.student_rows``: with names) as listed
     students, with the last help given.
 
@@ -126,7 +145,9 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStuden
     """
     if not rows:
         return []
-    last = _last_interventions(connection, [r.student_id for r in rows])
+    keys = [StudentKey(r.school_id, r.student_id) for r in rows]
+    last = _last_interventions(connection, keys)
+    back = returns_of(connection, keys, follow_terms)
     names = rows[0]._fields
     stored = [names.index(f) for f in _STORED_FIELDS]  # by position: a name costs more
     given, family, reasons = (names.index(f) for f in ("given_name", "family_name", "reasons"))
@@ -135,7 +156,10 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStuden
         student = dict(zip(_STORED_FIELDS, [r[i] for i in stored], strict=True))
         student["name"] = full_name(r[given], r[family])
         student["reasons"] = orjson.loads(r[reasons])
-        student["last_intervention"] = last.get(student["student_id"])
+        key = StudentKey(student["school_id"], student["student_id"])
+        student["last_intervention"] = last.get(key)
+        if key in back:
+            student["returned_on"], student["left_on"] = back[key].returned_on, back[key].left_on
         listed.append(student)
     return _LISTED.validate_python(listed)
 
@@ -143,23 +167,30 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> list[ListedStuden
 _LISTED = TypeAdapter(list[ListedStudent])
 # A listed student's fields stored as they are shown (the rest are looked up or parsed).
 _STORED_FIELDS = [
-    f for f in ListedStudent.model_fields if f not in ("name", "reasons", "last_intervention")
+    f
+    for f in ListedStudent.model_fields
+    if f not in ("name", "reasons", "last_intervention", "returned_on", "left_on")
 ]
 
 
-def require_student(engine: sa.Engine, user: User, student_id: str, endpoint: str) -> None:
+def require_student(engine: sa.Engine, user: User, student: StudentKey, endpoint: str) -> None:
     """Refuse, and audit the attempt, unless the student is in the caller's scope now."""
-    placement = current_placement(engine, [student_id]).get(student_id)
+    placement = current_placement(engine, [student]).get(student)
     if placement is None or not in_scope(user, *placement):
-        record_denial(engine, user, student_id, endpoint)
+        record_denial(engine, user, student, endpoint)
         raise NotVisible("student not found")
 
 
 def _in_scope_now(connection: sa.Connection, user: User, rows: Sequence[Any]) -> list[Any]:
     """Stored rows of students still in the caller's scope (not moved to another school or
     advisor since the run)."""
-    visible = set(visible_students(connection, user, [r.student_id for r in rows]))
-    return [r for r in rows if r.student_id in visible]
+    keys = [StudentKey(r.school_id, r.student_id) for r in rows]
+    visible = set(visible_students(connection, user, keys))
+    return [r for r, key in zip(rows, keys, strict=True) if key in visible]
+
+
+def _keys(students: Sequence[ListedStudent]) -> list[StudentKey]:
+    return [StudentKey(s.school_id, s.student_id) for s in students]
 
 
 def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
@@ -193,7 +224,7 @@ def risk_list(
         students = _scoped_list(
             connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
         )
-    record_reads(engine, user, [s.student_id for s in students], endpoint, action)
+    record_reads(engine, user, _keys(students), endpoint, action)
     return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
 
 
@@ -228,7 +259,7 @@ def list_page(
         if school_id is not None:
             rooms = store.run_classrooms(connection, run.run_id, school_id, advisor_id)
             school = store.run_school(connection, run.run_id, school_id)
-    record_reads(engine, user, [s.student_id for s in students], endpoint)
+    record_reads(engine, user, _keys(students), endpoint)
     listing = RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
     return ListPage(listing, rooms, school)
 
@@ -294,7 +325,12 @@ def full_list(
         students = _listed(connection, store.run_rows(connection, run.run_id, school_id))
     audit.record(
         engine,
-        [audit.Entry("export", "ews export", None, s.student_id, actor=actor) for s in students],
+        [
+            audit.Entry(
+                "export", "ews export", None, s.student_id, actor=actor, school_id=s.school_id
+            )
+            for s in students
+        ],
     )
     return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
 
@@ -303,33 +339,36 @@ def score_students(
     engine: sa.Engine,
     scorer: Scorer,
     user: User,
-    student_ids: Sequence[str],
+    students: Sequence[StudentKey],
     as_of: date,
     endpoint: str,
 ) -> list[StudentScore]:
-    """Score students by id as of a date, computed now from the stored data."""
-    ids = list(dict.fromkeys(student_ids))
-    visible = set(visible_students(engine, user, ids))
-    hidden = [s for s in ids if s not in visible]
+    """Score students as of a date, computed now from the stored data (a child's records
+    at every school they were at), with the same calibration as the weekly run."""
+    keys = list(dict.fromkeys(StudentKey._make(s) for s in students))
+    visible = set(visible_students(engine, user, keys))
+    hidden = [s for s in keys if s not in visible]
     if hidden:
-        for student_id in hidden[:20]:
-            record_denial(engine, user, student_id, endpoint)
+        for student in hidden[:20]:
+            record_denial(engine, user, student, endpoint)
         raise NotVisible("student not found")
     day = pd.Timestamp(as_of)
-    rows = features_as_of(Sources.from_database(engine, ids), day, ids)
-    enrolled = set(rows["student_id"])
-    not_enrolled = [s for s in ids if s not in enrolled]
+    rows = features_as_of(Sources.for_students(engine, keys), day, keys)
+    enrolled = set(zip(rows["school_id"], rows["student_id"], strict=True))
+    not_enrolled = [s for s in keys if tuple(s) not in enrolled]
     if not_enrolled:
         raise InvalidInput(
             f"{len(not_enrolled)} of the students are not enrolled in a term containing "
             f"{day.date()}"
         )
-    record_reads(engine, user, ids, endpoint)
-    rows = rows.set_index("student_id", drop=False).loc[ids].reset_index(drop=True)
-    results = scorer.explain_rows(scorer.bundle.matrix(rows), rows.to_dict("records"))
+    record_reads(engine, user, keys, endpoint)
+    rows = rows.set_index(["school_id", "student_id"], drop=False).loc[keys].reset_index(drop=True)
+    results = scorer.explain_rows(
+        scorer.bundle.matrix(rows), rows.to_dict("records"), rows["term"].to_numpy()
+    )
     return [
-        StudentScore(student_id=student, **_public(result))
-        for student, result in zip(ids, results, strict=True)
+        StudentScore(school_id=key.school_id, student_id=key.student_id, **_public(result))
+        for key, result in zip(keys, results, strict=True)
     ]
 
 
@@ -360,30 +399,32 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def student_detail(engine: sa.Engine, user: User, student_id: str, endpoint: str) -> StudentDetail:
+def student_detail(
+    engine: sa.Engine, user: User, student: StudentKey, endpoint: str
+) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history."""
-    require_student(engine, user, student_id, endpoint)
+    require_student(engine, user, student, endpoint)
     with reading(engine) as connection:
-        detail = _detail(connection, student_id)
-    record_reads(engine, user, [student_id], endpoint)
+        detail = _detail(connection, student)
+    record_reads(engine, user, [student], endpoint)
     return detail
 
 
 def student_page(
-    engine: sa.Engine, user: User, student_id: str, endpoint: str
+    engine: sa.Engine, user: User, student: StudentKey, endpoint: str
 ) -> tuple[StudentDetail, list[Intervention]]:
     """``student_detail`` and ``interventions_of`` together, as the student's page shows
     them: one scope check, one connection, one read recorded."""
-    require_student(engine, user, student_id, endpoint)
+    require_student(engine, user, student, endpoint)
     with reading(engine) as connection:
-        detail = _detail(connection, student_id)
-        interventions = _interventions(connection, student_id)
-    record_reads(engine, user, [student_id], endpoint)
+        detail = _detail(connection, student)
+        interventions = interventions_at(connection, student)
+    record_reads(engine, user, [student], endpoint)
     return detail, interventions
 
 
-def _detail(connection: sa.Connection, student_id: str) -> StudentDetail:
-    rows = store.student_rows(connection, student_id)
+def _detail(connection: sa.Connection, student: StudentKey) -> StudentDetail:
+    rows = store.student_rows(connection, student)
     latest = _listed(connection, rows[-1:])
     contributions = (
         [
@@ -401,8 +442,11 @@ def _detail(connection: sa.Connection, student_id: str) -> StudentDetail:
         for r in rows
     ]
     return StudentDetail(
-        student_id=student_id,
-        name=latest[0].name if latest else names_of(connection, [student_id]).get(student_id),
+        school_id=student.school_id,
+        student_id=student.student_id,
+        returns=returns_here(connection, student),
+        schools_before=schools_before(connection, student),
+        name=latest[0].name if latest else names_of(connection, [student]).get(student),
         latest=latest[0] if latest else None,
         contributions=contributions,
         history=history,
@@ -461,6 +505,7 @@ def plan_page(
         since = run.as_of - VISIT_WINDOW
         visited = sa.select(interventions.c.student_id).where(
             _in_force(interventions)
+            & (interventions.c.school_id == school_id)
             & (interventions.c.type == "home_visit")
             & (interventions.c.date > since)
             & (interventions.c.date <= max(run.as_of, date.today()))
@@ -478,7 +523,7 @@ def plan_page(
                 connection, benefit, _in_scope_now(connection, user, everyone), capacity
             )
         school = store.run_school(connection, run.run_id, school_id)
-    shown = [s.student_id for s in students] + [s.student_id for s in by_benefit or []]
+    shown = _keys(students) + _keys(by_benefit or [])
     record_reads(engine, user, list(dict.fromkeys(shown)), endpoint)
     plan = HomeVisitPlan(
         school_id=school_id,
@@ -565,7 +610,7 @@ def set_benefit_order(
 def record_intervention(
     engine: sa.Engine,
     user: User,
-    student_id: str,
+    student: StudentKey,
     day: date | None,
     kind: str,
     outcome: str | None,
@@ -575,7 +620,7 @@ def record_intervention(
     """Record what was done for a student, with its author, and the audit of it, in one
     transaction. Records are never overwritten: a correction is a new record that points
     to the one it corrects."""
-    require_student(engine, user, student_id, endpoint)
+    require_student(engine, user, student, endpoint)
     if kind not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if outcome is not None and outcome not in INTERVENTION_OUTCOMES:
@@ -585,7 +630,8 @@ def record_intervention(
         raise InvalidInput("date is in the future")
     table = TABLES["interventions"]
     record = {
-        "student_id": student_id,
+        "school_id": student.school_id,
+        "student_id": student.student_id,
         "date": day,
         "type": kind,
         "outcome": outcome,
@@ -598,16 +644,23 @@ def record_intervention(
     with engine.begin() as connection:
         if corrects is not None:
             earlier = connection.execute(
-                sa.select(table.c.student_id).where(table.c.intervention_id == corrects)
-            ).scalar()
-            if earlier != student_id:
+                sa.select(table.c.school_id, table.c.student_id).where(
+                    table.c.intervention_id == corrects
+                )
+            ).first()
+            if earlier is None or StudentKey(*earlier) != student:
                 raise InvalidInput("corrects must name an earlier record of the same student")
         new_id = connection.execute(sa.insert(table).values(**record)).inserted_primary_key[0]  # type: ignore[index]
         audit.append(
             connection,
             [
                 audit.Entry(
-                    "write", endpoint, user.user_id, student_id, detail=f"intervention {new_id}"
+                    "write",
+                    endpoint,
+                    user.user_id,
+                    student.student_id,
+                    detail=f"intervention {new_id}",
+                    school_id=student.school_id,
                 )
             ],
         )
@@ -615,32 +668,38 @@ def record_intervention(
 
 
 def _public_record(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record[k] for k in ("student_id", "date", "type", "outcome", "staff_id", "corrects")}
+    return {
+        k: record[k]
+        for k in ("school_id", "student_id", "date", "type", "outcome", "staff_id", "corrects")
+    }
 
 
 def interventions_of(
-    engine: sa.Engine, user: User, student_id: str, endpoint: str
+    engine: sa.Engine, user: User, student: StudentKey, endpoint: str
 ) -> list[Intervention]:
-    """Everything recorded for a student, newest first (corrected records included,
-    each correction pointing to the record it replaces)."""
-    require_student(engine, user, student_id, endpoint)
+    """Everything recorded for a student at their school, newest first (corrected records
+    included, each correction pointing to the record it replaces)."""
+    require_student(engine, user, student, endpoint)
     with reading(engine) as connection:
-        found = _interventions(connection, student_id)
-    record_reads(engine, user, [student_id], endpoint)
+        found = interventions_at(connection, student)
+    record_reads(engine, user, [student], endpoint)
     return found
 
 
-def _interventions(connection: sa.Connection, student_id: str) -> list[Intervention]:
+def interventions_at(connection: sa.Connection, student: StudentKey) -> list[Intervention]:
     table = TABLES["interventions"]
     rows = connection.execute(
         sa.select(table)
-        .where(table.c.student_id == student_id)
+        .where(
+            (table.c.school_id == student.school_id) & (table.c.student_id == student.student_id)
+        )
         .order_by(table.c.date.desc(), table.c.intervention_id.desc())
     ).all()
     corrected = {r.corrects for r in rows if r.corrects is not None}
     return [
         Intervention(
             intervention_id=r.intervention_id,
+            school_id=r.school_id,
             student_id=r.student_id,
             date=r.date,
             type=r.type,

@@ -24,6 +24,10 @@ STEPS: dict[str, tuple[str, str]] = {
     "family": ("นัดพบผู้ปกครอง", "meet the parents"),
     "travel": ("หาทางช่วยเหลือเรื่องการเดินทาง", "help with transport to school"),
     "transition": ("ติดตามการศึกษาต่อในระดับถัดไป", "follow up enrolment in the next level"),
+    "new_school": (
+        "พบนักเรียนและผู้ปกครองเพื่อช่วยปรับตัวในโรงเรียนใหม่",
+        "meet the student and family to help them settle in at the new school",
+    ),
 }
 
 

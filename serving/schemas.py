@@ -60,6 +60,7 @@ class Score(_Model):
 
 
 class StudentScore(Score):
+    school_id: str
     student_id: str
 
 
@@ -67,7 +68,14 @@ StudentId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class ScoreRequest(_Model):
-    student_ids: list[StudentId] = Field(min_length=1, max_length=MAX_STUDENTS_PER_REQUEST)
+    student_ids: list[StudentId] = Field(
+        min_length=1,
+        max_length=MAX_STUDENTS_PER_REQUEST,
+        description="The school's own student codes.",
+    )
+    school_id: str | None = Field(
+        None, max_length=64, description="The students' school; defaults to the caller's."
+    )
     as_of: dt.date | None = Field(None, description="Defaults to today.")
 
 
@@ -134,6 +142,28 @@ class ListedStudent(_Model):
     suggested_step_en: str | None
     change: str = Field(description="new on the list, up, down or same since the previous week.")
     last_intervention: LastIntervention | None
+    returned_on: dt.date | None = Field(
+        None,
+        description="When the child came back to school after leaving (the term's first "
+        "day), if they did within the follow-up terms; None otherwise.",
+    )
+    left_on: dt.date | None = Field(None, description="When they had left, before coming back.")
+
+
+class ReturnedStudent(_Model):
+    """A child who came back to school after leaving: followed for some terms whatever
+    their risk (``EWS_FOLLOW_RETURNED_TERMS``)."""
+
+    school_id: str
+    student_id: str
+    name: str | None
+    classroom: str | None
+    returned_on: dt.date = Field(description="The first day of the term they came back in.")
+    left_on: dt.date = Field(description="When they had left (their dropout, or term end).")
+    from_other_school: bool = Field(description="They had left another school.")
+    left_again_on: dt.date | None = Field(description="When they left again, if they did.")
+    risk: float | None = Field(description="This week's risk (None: not on this week's list).")
+    tier: str | None
 
 
 class RiskList(_Model):
@@ -150,9 +180,18 @@ class HistoryPoint(_Model):
 
 
 class StudentDetail(_Model):
+    school_id: str
     student_id: str
     name: str | None
     latest: ListedStudent | None
+    returns: list[ReturnedStudent] = Field(
+        default_factory=list, description="Each time the child came back to this school."
+    )
+    schools_before: list[str] = Field(
+        default_factory=list,
+        description="The other schools the child was a student of before (by the national "
+        "ID or G code), oldest first: their history reaches this school only as features.",
+    )
     contributions: list[Contribution]
     history: list[HistoryPoint]
 
@@ -186,7 +225,10 @@ class HomeVisitPlan(_Model):
 
 
 class InterventionIn(_Model):
-    student_id: str = Field(min_length=1, max_length=64)
+    student_id: str = Field(min_length=1, max_length=64, description="The school's own code.")
+    school_id: str | None = Field(
+        None, max_length=64, description="The student's school; defaults to the caller's."
+    )
     date: dt.date | None = Field(None, description="Defaults to today.")
     type: str = Field(max_length=64)
     outcome: str | None = Field(None, max_length=64)
@@ -197,6 +239,7 @@ class InterventionIn(_Model):
 
 class Intervention(_Model):
     intervention_id: int
+    school_id: str
     student_id: str
     date: dt.date
     type: str
@@ -230,6 +273,10 @@ class AreaSchool(_Model):
         description="Students referred outside the school in the last 90 days, not refused "
         "or moved, still enrolled."
     )
+    returned_followed: int = Field(
+        0, description="Children back at school after leaving, within the follow-up terms."
+    )
+    returned_left_again: int = Field(0, description="Of those, the children who left again.")
     stale: bool
     newest_attendance: dt.date | None
     trend: list[TrendPoint]

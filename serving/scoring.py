@@ -556,7 +556,7 @@ def _rank(scored: pd.DataFrame, tiers: TierPolicy) -> pd.DataFrame:
 
 
 def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
-    merged = scored.merge(previous, on="student_id", how="left")
+    merged = scored.merge(previous, on=["school_id", "student_id"], how="left")
     was_on = merged["previous_tier"].isin(ON_LIST)
     is_on = merged["tier"].isin(ON_LIST)
     rank_now = merged["rank_in_school"]

@@ -143,7 +143,7 @@ _ADVISOR_CLASSROOMS = _CLASSROOMS.where(student_scores.c.advisor_id == sa.bindpa
 
 def previous_ranks(engine: sa.Engine, as_of: date) -> pd.DataFrame:
     """Ranks and tiers of the latest run strictly before ``as_of`` (any model version)."""
-    columns = ["student_id", "previous_rank_in_school", "previous_tier"]
+    columns = ["school_id", "student_id", "previous_rank_in_school", "previous_tier"]
     with reading(engine) as connection:
         run = connection.execute(
             sa.select(score_runs.c.run_id)
@@ -155,7 +155,10 @@ def previous_ranks(engine: sa.Engine, as_of: date) -> pd.DataFrame:
             return pd.DataFrame(columns=columns)
         result = connection.execute(
             sa.select(
-                student_scores.c.student_id, student_scores.c.rank_in_school, student_scores.c.tier
+                student_scores.c.school_id,
+                student_scores.c.student_id,
+                student_scores.c.rank_in_school,
+                student_scores.c.tier,
             ).where(student_scores.c.run_id == run)
         )
         return pd.DataFrame(result.all(), columns=columns)
@@ -177,16 +180,14 @@ def run_rows(
     """Rows of one run, filtered, in rank order (by school then rank when unfiltered),
     with each student's names (``given_name``, ``family_name``; None when unknown).
 
-    ``excluding`` is a query of student ids to leave out (say, those visited lately).
-    The contributions (a row's largest column) are read only when asked for.
+    ``excluding`` is a query of student codes of ``school_id`` to leave out (say, those
+    visited lately). The contributions (a row's largest column) are read only when asked
+    for.
     """
-    students = TABLES["students"]
     columns = [c for c in student_scores.c if contributions or c.name != "contributions"]
     query = (
-        sa.select(*columns, students.c.given_name, students.c.family_name)
-        .select_from(
-            student_scores.outerjoin(students, students.c.student_id == student_scores.c.student_id)
-        )
+        sa.select(*columns, _STUDENTS.c.given_name, _STUDENTS.c.family_name)
+        .select_from(student_scores.outerjoin(_STUDENTS, _SAME_STUDENT))
         .where(student_scores.c.run_id == run_id)
     )
     if excluding is not None:
@@ -207,23 +208,31 @@ def run_rows(
     return connection.execute(query).all()
 
 
-def student_rows(connection: sa.Connection, student_id: str) -> Sequence[Any]:
-    """Every stored result of one student with its run's date and the student's names,
-    oldest first."""
-    students = TABLES["students"]
+def student_rows(connection: sa.Connection, student: tuple[str, str]) -> Sequence[Any]:
+    """Every stored result of one school's student (school, code) with its run's date and
+    the student's names, oldest first."""
+    school_id, student_id = student
     return connection.execute(
         sa.select(
             student_scores,
             score_runs.c.as_of,
             score_runs.c.features.label("run_features"),
-            students.c.given_name,
-            students.c.family_name,
+            _STUDENTS.c.given_name,
+            _STUDENTS.c.family_name,
         )
         .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
-        .outerjoin(students, students.c.student_id == student_scores.c.student_id)
-        .where(student_scores.c.student_id == student_id)
+        .outerjoin(_STUDENTS, _SAME_STUDENT)
+        .where(
+            (student_scores.c.school_id == school_id) & (student_scores.c.student_id == student_id)
+        )
         .order_by(score_runs.c.as_of, score_runs.c.run_id)
     ).all()
+
+
+_STUDENTS = TABLES["students"]
+_SAME_STUDENT = (_STUDENTS.c.school_id == student_scores.c.school_id) & (
+    _STUDENTS.c.student_id == student_scores.c.student_id
+)
 
 
 def store_run(
@@ -252,8 +261,7 @@ def store_run(
         The run's id and whether an earlier run of the same week and model was replaced.
     """
     ranks = ranked[RANK_COLUMNS].reset_index(drop=True)
-    # Object strings: looking a hundred thousand IDs up is a hash probe each.
-    ranked_ids = pd.Index(ranked["student_id"].to_numpy(dtype=object))
+    ranked_ids = _student_index(ranked)
     with engine.begin() as connection:
         existing = connection.execute(
             sa.select(score_runs.c.run_id).where(
@@ -291,7 +299,7 @@ def _rows(
     """Each batch of results with its students' ranks, as rows to insert (``_columns``);
     the students not ranked (at stale schools) are left out."""
     for batch in results:
-        position = ranked_ids.get_indexer(pd.Index(batch["student_id"].to_numpy(dtype=object)))
+        position = ranked_ids.get_indexer(_student_index(batch))
         kept = position >= 0
         if not kept.any():
             continue
@@ -303,6 +311,15 @@ def _rows(
             axis=1,
         )
         yield _columns(batch, run_id)
+
+
+def _student_index(frame: pd.DataFrame) -> pd.Index:
+    """A frame's students (school, code) as one index (object strings: looking a hundred
+    thousand up is a hash probe each)."""
+    school = frame["school_id"].to_numpy(dtype=object)
+    code = frame["student_id"].to_numpy(dtype=object)
+    index: pd.Index = pd.Index(school + "\x1f" + code)
+    return index
 
 
 COUNT_COLUMNS = ["high", "watch", "new_on_list"]

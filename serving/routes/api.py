@@ -12,7 +12,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serving import area, queries
+from serving import area, followups, queries
+from serving.access import student_key
 from serving.deps import CurrentUser, StateDep
 from serving.schemas import (
     AreaSummary,
@@ -23,6 +24,7 @@ from serving.schemas import (
     Intervention,
     InterventionIn,
     ModelInfo,
+    ReturnedStudent,
     RiskList,
     ScoreRequest,
     ScoreResponse,
@@ -61,7 +63,7 @@ def score_students(request: ScoreRequest, state: StateDep, user: CurrentUser) ->
         state.engine,
         state.scorer,
         user,
-        request.student_ids,
+        [student_key(user, code, request.school_id) for code in request.student_ids],
         request.as_of or date.today(),
         "POST /api/v1/score",
     )
@@ -94,21 +96,41 @@ def risk_list(
     )
 
 
+@router.get("/api/v1/returned", response_model=list[ReturnedStudent], tags=["lists"])
+def returned_children(state: StateDep, user: CurrentUser) -> list[ReturnedStudent]:
+    """The caller's children who came back to school after leaving, followed for
+    ``EWS_FOLLOW_RETURNED_TERMS`` terms whatever their risk (an advisor's own, a
+    committee's school)."""
+    return followups.returned_followups(
+        state.engine, user, "GET /api/v1/returned", state.settings.follow_returned_terms
+    )
+
+
 @router.get("/api/v1/area", response_model=AreaSummary, tags=["area"])
 def area_figures(state: StateDep, user: CurrentUser) -> AreaSummary:
     """An area office's schools this week: counts by tier, change, action, referrals, stale
     data and trend; names only of cases referred outside the school. Analysts: every
     school, no name."""
-    summary = area.area_summary(state.engine, user, "GET /api/v1/area")
+    summary = area.area_summary(
+        state.engine, user, "GET /api/v1/area", state.settings.follow_returned_terms
+    )
     if summary is None:
         raise queries.NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")
     return summary
 
 
 @router.get("/api/v1/students/{student_id}", response_model=StudentDetail, tags=["students"])
-def student(student_id: str, state: StateDep, user: CurrentUser) -> StudentDetail:
-    """A student's latest risk, reasons, contributions and risk history."""
-    return queries.student_detail(state.engine, user, student_id, "GET /api/v1/students/{id}")
+def student(
+    student_id: str, state: StateDep, user: CurrentUser, school_id: str | None = None
+) -> StudentDetail:
+    """A student's latest risk, reasons, contributions and risk history (the student's
+    code at ``school_id``, by default the caller's school)."""
+    return queries.student_detail(
+        state.engine,
+        user,
+        student_key(user, student_id, school_id),
+        "GET /api/v1/students/{id}",
+    )
 
 
 @router.get(
@@ -144,7 +166,7 @@ def record_intervention(body: InterventionIn, state: StateDep, user: CurrentUser
     return queries.record_intervention(
         state.engine,
         user,
-        body.student_id,
+        student_key(user, body.student_id, body.school_id),
         body.date,
         body.type,
         body.outcome,
@@ -159,9 +181,12 @@ def record_intervention(body: InterventionIn, state: StateDep, user: CurrentUser
     tags=["interventions"],
 )
 def student_interventions(
-    student_id: str, state: StateDep, user: CurrentUser
+    student_id: str, state: StateDep, user: CurrentUser, school_id: str | None = None
 ) -> list[Intervention]:
-    """Everything recorded for a student, newest first."""
+    """Everything recorded for a student at their school, newest first."""
     return queries.interventions_of(
-        state.engine, user, student_id, "GET /api/v1/students/{id}/interventions"
+        state.engine,
+        user,
+        student_key(user, student_id, school_id),
+        "GET /api/v1/students/{id}/interventions",
     )

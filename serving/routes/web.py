@@ -20,7 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from serving import area, charts, i18n, queries, reports, uploads
+from serving import area, charts, followups, i18n, queries, reports, uploads
+from serving.access import student_key
 from serving.accounts import (
     ROLES,
     AccountError,
@@ -140,11 +141,42 @@ def area_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
     """An area office's schools (an analyst: every school), counts only."""
     if user.role not in area.AREA_ROLES:
         return not_found(request, user)
-    summary = area.area_summary(state.engine, user, "GET /area")
+    summary = area.area_summary(
+        state.engine, user, "GET /area", state.settings.follow_returned_terms
+    )
     if summary is None:
         words = i18n.words(language(request))
         return render(request, "message.html", user, heading=words["area"], text=words["no_run"])
-    return render(request, "area.html", user, summary=summary, trend_chart=charts.trend)
+    return render(
+        request,
+        "area.html",
+        user,
+        summary=summary,
+        trend_chart=charts.trend,
+        requests=followups.history_requests(state.engine, user),
+    )
+
+
+@router.post("/area/history")
+def decide_history(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    school_id: Annotated[str, Form(max_length=64)],
+    student_id: Annotated[str, Form(max_length=64)],
+    decision: Annotated[str, Form(pattern="^(grant|decline)$")],
+) -> Response:
+    """An area office lets a school see a moved child's earlier records, or declines."""
+    check_csrf(request, csrf)
+    followups.decide_history(
+        state.engine,
+        user,
+        student_key(user, student_id, school_id),
+        decision == "grant",
+        "POST /area/history",
+    )
+    return RedirectResponse("/area", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -318,10 +350,18 @@ def risk_list_page(
         return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
     # A full page may have a next one (reading one more would audit a student unseen).
     more = len(shown.listing.students) == PAGE_SIZE
+    returned = (
+        followups.returned_followups(
+            state.engine, user, "GET /list", state.settings.follow_returned_terms
+        )
+        if page == 1
+        else []
+    )
     return render(
         request,
         "list.html",
         user,
+        returned=returned,
         school=shown.school,
         listing=shown.listing,
         classrooms=shown.classrooms,
@@ -364,10 +404,13 @@ def risk_list_csv(
 def student_page(
     request: Request, student_id: str, state: StateDep, user: WebUser, error: str | None = None
 ) -> HTMLResponse:
+    if not user.school_id:
+        return not_found(request, user)
     detail, interventions = queries.student_page(
-        state.engine, user, student_id, "GET /students/{id}"
+        state.engine, user, student_key(user, student_id), "GET /students/{id}"
     )
     lang = language(request)
+    earlier = followups.earlier_records(state.engine, student_key(user, student_id))
     values = {c.feature: c.value for c in detail.contributions}
     glance = [
         (key, label, fmt.format(values[key]) if values.get(key) is not None else "–")
@@ -386,7 +429,27 @@ def student_page(
         outcomes=INTERVENTION_OUTCOMES,
         today=date.today().isoformat(),
         error=error,
+        earlier=earlier,
     )
+
+
+@router.post("/students/{student_id}/history-request")
+def request_history(
+    request: Request,
+    student_id: str,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """Ask the area office to see the child's records from the schools they were at."""
+    check_csrf(request, csrf)
+    followups.request_history(
+        state.engine,
+        user,
+        student_key(user, student_id),
+        "POST /students/{id}/history-request",
+    )
+    return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
 
 
 @router.post("/students/{student_id}/interventions")
@@ -405,7 +468,7 @@ def record_from_page(
         queries.record_intervention(
             state.engine,
             user,
-            student_id,
+            student_key(user, student_id),
             day,
             type,
             outcome or None,
@@ -479,7 +542,13 @@ def plan_visit(
     check_csrf(request, csrf)
     try:
         queries.record_intervention(
-            state.engine, user, student_id, None, "home_visit", outcome, "POST /plan/visits"
+            state.engine,
+            user,
+            student_key(user, student_id),
+            None,
+            "home_visit",
+            outcome,
+            "POST /plan/visits",
         )
     except queries.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)

@@ -22,7 +22,7 @@ import uvicorn
 
 from core.settings import Settings
 from schooldata.db import make_engine
-from schooldata.tables import run_drift, run_schools, score_runs, student_scores
+from schooldata.tables import TABLES, run_drift, run_schools, score_runs, student_scores
 from serving import store
 from serving.accounts import Limiter, create_user, set_password
 from serving.app import create_app
@@ -132,7 +132,20 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
         )
     by_school = scores.groupby("school_id")["advisor_id"].nunique()
     school = by_school[by_school > 1].index[0]
-    other_school = next(s for s in scores["school_id"].unique() if s != school)
+    # Schools number their own students, so codes repeat across schools: the far student
+    # is another school's student with a code the committee's school does not use, so that
+    # naming the code alone can only mean that student (the tests of codes two schools
+    # share name both).
+    codes_here = set(
+        pd.read_sql(
+            sa.select(TABLES["students"].c.student_id).where(
+                TABLES["students"].c.school_id == school
+            ),
+            engine,
+        )["student_id"]
+    )
+    elsewhere = scores[(scores["school_id"] != school) & ~scores["student_id"].isin(codes_here)]
+    other_school = elsewhere["school_id"].iloc[0]
     in_school = scores[scores["school_id"] == school].sort_values("rank_in_school")
     advisor = in_school["advisor_id"].iloc[0]
     colleague = in_school[in_school["advisor_id"] != advisor]
@@ -163,12 +176,12 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
             other_school=other_school,
             own_student=in_school["student_id"].iloc[0],
             colleague_student=colleague["student_id"].iloc[0],
-            far_student=scores.loc[scores["school_id"] == other_school, "student_id"].iloc[0],
+            far_student=elsewhere["student_id"].iloc[0],
         )
 
 
 SCORE_COLUMNS = ["risk", "raw_score", "base_value"]
-SAME_COLUMNS = ["school_id", "advisor_id", "tier", "rank_in_school", "rank_in_advisor", "reasons"]
+SAME_COLUMNS = ["advisor_id", "tier", "rank_in_school", "rank_in_advisor", "reasons"]
 
 
 def copy_without_runs(engine: sa.Engine, target: Path) -> sa.Engine:
@@ -197,7 +210,7 @@ def stored_run(engine: sa.Engine) -> pd.DataFrame:
             .mappings()
             .all()
         )
-    return pd.DataFrame(rows).set_index("student_id").sort_index()
+    return pd.DataFrame(rows).set_index(["school_id", "student_id"]).sort_index()
 
 
 def assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:

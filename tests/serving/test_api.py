@@ -28,12 +28,17 @@ SCOPE = {
 }
 
 
-def _student_calls(api: Api, role: str, student: str) -> dict[str, int]:
+def _student_calls(api: Api, role: str, student: str, school: str | None = None) -> dict[str, int]:
+    """Each student route's status for a student code (at ``school``, when given)."""
+    at = f"?school_id={school}" if school else ""
+    named = {"school_id": school} if school else {}
     return {
-        "GET student": api.get(f"/api/v1/students/{student}", role).status_code,
-        "GET interventions": api.get(f"/api/v1/students/{student}/interventions", role).status_code,
+        "GET student": api.get(f"/api/v1/students/{student}{at}", role).status_code,
+        "GET interventions": api.get(
+            f"/api/v1/students/{student}/interventions{at}", role
+        ).status_code,
         "POST score": api.post(
-            "/api/v1/score", role, json={"student_ids": [student], "as_of": WEEKS[1]}
+            "/api/v1/score", role, json={"student_ids": [student], "as_of": WEEKS[1], **named}
         ).status_code,
         "POST intervention": api.post(
             "/api/v1/interventions",
@@ -43,6 +48,7 @@ def _student_calls(api: Api, role: str, student: str) -> dict[str, int]:
                 "date": WEEKS[1],
                 "type": "counselling",
                 "outcome": "done",
+                **named,
             },
         ).status_code,
     }
@@ -51,7 +57,10 @@ def _student_calls(api: Api, role: str, student: str) -> dict[str, int]:
 @pytest.mark.parametrize("role", ROLES)
 def test_access_matrix_for_student_endpoints(api: Api, role: str) -> None:
     for which in ("own_student", "colleague_student", "far_student"):
-        codes = _student_calls(api, role, getattr(api, which))
+        # The far student is another school's: named with that school (its code alone
+        # names a student of the caller's own school).
+        school = api.other_school if which == "far_student" else None
+        codes = _student_calls(api, role, getattr(api, which), school)
         allowed = which in SCOPE[role]
         expected = {
             name: (201 if name.startswith("POST intervention") else 200) if allowed else 404
@@ -63,7 +72,7 @@ def test_access_matrix_for_student_endpoints(api: Api, role: str) -> None:
 
 
 def test_out_of_scope_answers_exactly_like_a_missing_student(api: Api) -> None:
-    hidden = api.get(f"/api/v1/students/{api.far_student}", "advisor")
+    hidden = api.get(f"/api/v1/students/{api.far_student}?school_id={api.other_school}", "advisor")
     missing = api.get("/api/v1/students/NO-SUCH-STUDENT", "advisor")
 
     assert hidden.status_code == missing.status_code == 404

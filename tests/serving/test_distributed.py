@@ -153,7 +153,7 @@ def test_dask_run_from_a_parquet_dataset_equals_the_whole_run(
     sizes = students_by_school(dataset)
     assert list(sizes.index) == partitions(dataset)
     assert sizes.sum() == len(students)
-    by_students = plan_partitions(None, dataset, students_per_task=int(sizes.max()))
+    by_students = plan_partitions(None, dataset, students_per_task=2 * int(sizes.max()))
     assert [s for t in by_students for s in t.schools] == partitions(dataset)
     assert 1 < len(by_students) < 6
 
@@ -204,17 +204,20 @@ def test_a_visit_recorded_in_the_service_reaches_a_run_from_the_dataset(
     engine, dataset = _ingest_with_dataset(synthetic_directory, tmp_path)
     tasks = plan_partitions(engine.url.render_as_string(), dataset, schools_per_task=3)
     day = pd.Timestamp(WEEKS[-1])
-    before = features_by_partition(tasks, day).set_index("student_id")
+    before = features_by_partition(tasks, day).set_index(["school_id", "student_id"])
     student = before.index[0]
 
     # As the web pages do: the record goes to the operational database only.
     with engine.begin() as connection:
         connection.execute(
             sa.insert(TABLES["interventions"]).values(
-                student_id=student, date=(day - pd.Timedelta(days=3)).date(), type="home_visit"
+                school_id=student[0],
+                student_id=student[1],
+                date=(day - pd.Timedelta(days=3)).date(),
+                type="home_visit",
             )
         )
-    after = features_by_partition(tasks, day).set_index("student_id")
+    after = features_by_partition(tasks, day).set_index(["school_id", "student_id"])
 
     assert after.loc[student, "days_since_home_visit"] == 3
     assert after.loc[student, "interventions_90d"] == before.loc[student, "interventions_90d"] + 1

@@ -149,18 +149,25 @@ def test_the_same_advisor_code_at_another_school_sees_nothing(copy: Copy) -> Non
     with copy.engine.begin() as connection:
         connection.execute(
             sa.update(TABLES["enrollments"])
-            .where(TABLES["enrollments"].c.student_id == api.far_student)
+            .where(
+                (TABLES["enrollments"].c.school_id == api.other_school)
+                & (TABLES["enrollments"].c.student_id == api.far_student)
+            )
             .values(advisor_id=advisor_code)
         )
         connection.execute(
             sa.update(student_scores)
-            .where(student_scores.c.student_id == api.far_student)
+            .where(
+                (student_scores.c.school_id == api.other_school)
+                & (student_scores.c.student_id == api.far_student)
+            )
             .values(advisor_id=advisor_code)
         )
 
     listed = {s["student_id"] for s in copy.get("/api/v1/risk-list", "advisor").json()["students"]}
 
-    assert copy.get(f"/api/v1/students/{api.far_student}", "advisor").status_code == 404
+    far = f"/api/v1/students/{api.far_student}?school_id={api.other_school}"
+    assert copy.get(far, "advisor").status_code == 404
     assert api.far_student not in listed
     assert api.own_student in listed
 
@@ -183,6 +190,7 @@ def test_after_a_transfer_the_old_school_no_longer_lists_the_student(copy: Copy)
     with copy.engine.begin() as connection:
         connection.execute(
             sa.insert(TABLES["exits"]).values(
+                school_id=api.school,
                 student_id=api.own_student,
                 exit_date=date.today(),
                 exit_type="transfer",

@@ -1,0 +1,298 @@
+"""What a school follows of its children across schools: the children who came back
+after leaving (followed for some terms whatever their risk), and a moved child's records
+at the schools they were at before, which the area office may let the new school see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from features.attendance import ABSENT
+from features.grades import NUMERIC_GRADES
+from schooldata import audit
+from schooldata.db import among, reading
+from schooldata.tables import TABLES, history_grants, student_returns
+from serving import store
+from serving.access import StudentKey, record_reads, visible_students
+from serving.accounts import User
+from serving.queries import (
+    FOLLOW_RETURNED_TERMS,
+    InvalidInput,
+    NotVisible,
+    interventions_at,
+    names_of,
+    require_student,
+)
+from serving.schemas import ReturnedStudent
+from serving.school_path import schools_before
+
+
+def returned_followups(
+    engine: sa.Engine,
+    user: User,
+    endpoint: str,
+    follow_terms: int = FOLLOW_RETURNED_TERMS,
+) -> list[ReturnedStudent]:
+    """The caller's children who came back to school after leaving, within the last
+    ``follow_terms`` terms, with this week's risk where they have one: followed whatever
+    their risk. Returns nothing to a caller who sees no student."""
+    if not user.sees_students or not user.school_id:
+        return []
+    enrolled = TABLES["enrollments"]
+    with reading(engine) as connection:
+        latest = connection.execute(
+            sa.select(sa.func.max(enrolled.c.academic_year * 2 + enrolled.c.term)).where(
+                enrolled.c.school_id == user.school_id
+            )
+        ).scalar()
+        if latest is None:
+            return []
+        found = connection.execute(
+            sa.select(student_returns)
+            .where(
+                (student_returns.c.school_id == user.school_id)
+                & (
+                    student_returns.c.academic_year * 2 + student_returns.c.term
+                    > int(latest) - follow_terms
+                )
+            )
+            .order_by(student_returns.c.returned_on.desc())
+        ).all()
+        latest_return: dict[StudentKey, Any] = {}
+        for r in found:
+            latest_return.setdefault(StudentKey(r.school_id, r.student_id), r)
+        keys = visible_students(connection, user, list(latest_return))
+        names = names_of(connection, keys)
+        run = store.latest_run(connection)
+        scored: dict[StudentKey, Any] = {}
+        classes = _classrooms(connection, keys)
+        if run is not None and keys:
+            for row in store.run_rows(connection, run.run_id, user.school_id):
+                key = StudentKey(row.school_id, row.student_id)
+                if key in latest_return:
+                    scored[key] = row
+    record_reads(engine, user, keys, endpoint)
+    return [
+        ReturnedStudent(
+            school_id=key.school_id,
+            student_id=key.student_id,
+            name=names.get(key),
+            classroom=classes.get(key),
+            returned_on=latest_return[key].returned_on,
+            left_on=latest_return[key].left_on,
+            from_other_school=latest_return[key].left_school_id != key.school_id,
+            left_again_on=latest_return[key].left_again_on,
+            risk=scored[key].risk if key in scored else None,
+            tier=scored[key].tier if key in scored else None,
+        )
+        for key in keys
+    ]
+
+
+def _classrooms(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[StudentKey, str]:
+    """Each student's classroom in their latest enrolment."""
+    enrolled = TABLES["enrollments"]
+    rows = connection.execute(
+        sa.select(enrolled.c.school_id, enrolled.c.student_id, enrolled.c.classroom)
+        .where(among(connection, enrolled.c.student_id, sorted({k.student_id for k in keys})))
+        .order_by(enrolled.c.academic_year, enrolled.c.term)
+    ).all()
+    wanted = set(keys)
+    return {
+        key: r.classroom
+        for r in rows
+        if (key := StudentKey(r.school_id, r.student_id)) in wanted and r.classroom
+    }
+
+
+def request_history(engine: sa.Engine, user: User, student: StudentKey, endpoint: str) -> None:
+    """The student's school asks its area office to see the child's records from the
+    schools they were at before (audited; nothing is shown until the area office grants
+    it)."""
+    require_student(engine, user, student, endpoint)
+    with reading(engine) as connection:
+        if not schools_before(connection, student):
+            raise InvalidInput("this student was at no other school before")
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.delete(history_grants).where(
+                _grant_of(student) & (history_grants.c.status != "granted")
+            )
+        )
+        if connection.execute(sa.select(history_grants.c.status).where(_grant_of(student))).first():
+            return  # granted already
+        connection.execute(
+            sa.insert(history_grants).values(
+                school_id=student.school_id,
+                student_id=student.student_id,
+                requested_by=user.user_id,
+                requested_at=now,
+                status="requested",
+            )
+        )
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "history_requested",
+                    endpoint,
+                    user.user_id,
+                    student.student_id,
+                    school_id=student.school_id,
+                )
+            ],
+        )
+
+
+def history_requests(engine: sa.Engine, user: User) -> list[dict[str, Any]]:
+    """The requests waiting for an area office, of the schools it follows: which school
+    asks, when, and for a child from which schools (no name)."""
+    if user.role != "area" or not user.schools:
+        return []
+    with reading(engine) as connection:
+        rows = connection.execute(
+            sa.select(history_grants)
+            .where(
+                (history_grants.c.status == "requested")
+                & among(connection, history_grants.c.school_id, list(user.schools))
+            )
+            .order_by(history_grants.c.requested_at)
+        ).all()
+        return [
+            {
+                "school_id": r.school_id,
+                "student_id": r.student_id,
+                "requested_at": r.requested_at,
+                "schools_before": schools_before(connection, StudentKey(r.school_id, r.student_id)),
+            }
+            for r in rows
+        ]
+
+
+def decide_history(
+    engine: sa.Engine, user: User, student: StudentKey, grant: bool, endpoint: str
+) -> None:
+    """An area office following the student's school grants or declines (or, granted,
+    revokes: ``grant`` False) the school's view of the child's earlier records."""
+    if user.role != "area" or student.school_id not in user.schools:
+        raise NotVisible("no such request")
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    with engine.begin() as connection:
+        found = connection.execute(
+            sa.select(history_grants.c.status).where(_grant_of(student))
+        ).first()
+        if found is None:
+            raise NotVisible("no such request")
+        status = "granted" if grant else ("revoked" if found.status == "granted" else "declined")
+        connection.execute(
+            sa.update(history_grants)
+            .where(_grant_of(student))
+            .values(status=status, decided_by=user.user_id, decided_at=now)
+        )
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    f"history_{status}",
+                    endpoint,
+                    user.user_id,
+                    student.student_id,
+                    school_id=student.school_id,
+                )
+            ],
+        )
+
+
+def earlier_records(engine: sa.Engine, student: StudentKey) -> dict[str, Any]:
+    """What the child's earlier schools recorded, where the area office granted it (the
+    caller has checked the student is in the reader's scope): for
+    each earlier school its terms (grade level and GPA), its attendance days and absences,
+    and what it did for the child. Only ``status`` otherwise (where the request stands,
+    None: never asked)."""
+    with reading(engine) as connection:
+        return _earlier(connection, student)
+
+
+def _earlier(connection: sa.Connection, student: StudentKey) -> dict[str, Any]:
+    status = connection.execute(
+        sa.select(history_grants.c.status).where(_grant_of(student))
+    ).scalar()
+    if status != "granted":
+        return {"status": status}
+    students = TABLES["students"]
+    me = (
+        sa.select(students.c.person_id)
+        .where(
+            (students.c.school_id == student.school_id)
+            & (students.c.student_id == student.student_id)
+        )
+        .scalar_subquery()
+    )
+    earlier = connection.execute(
+        sa.select(students.c.school_id, students.c.student_id).where(
+            (students.c.person_id == me) & (students.c.school_id != student.school_id)
+        )
+    ).all()
+    return {
+        "status": status,
+        "schools": [_records_at(connection, StudentKey(*e)) for e in earlier],
+    }
+
+
+def _records_at(connection: sa.Connection, student: StudentKey) -> dict[str, Any]:
+    """One earlier school's summary of a child: terms with grade level and GPA, attendance
+    days and absences, and the help it recorded."""
+    tables = {name: TABLES[name] for name in ("enrollments", "attendance", "grades")}
+    mine = {
+        name: (table.c.school_id == student.school_id) & (table.c.student_id == student.student_id)
+        for name, table in tables.items()
+    }
+    enrolled, attendance, grades = tables["enrollments"], tables["attendance"], tables["grades"]
+    points: dict[tuple[int, int], list[float]] = {}
+    for year, term, grade in connection.execute(
+        sa.select(grades.c.academic_year, grades.c.term, grades.c.grade).where(mine["grades"])
+    ):
+        if grade in NUMERIC_GRADES:
+            points.setdefault((int(year), int(term)), []).append(NUMERIC_GRADES[grade])
+    terms = [
+        {
+            "academic_year": int(year),
+            "term": int(term),
+            "grade_level": level,
+            "gpa": round(sum(p) / len(p), 2) if (p := points.get((int(year), int(term)))) else None,
+        }
+        for year, term, level in connection.execute(
+            sa.select(enrolled.c.academic_year, enrolled.c.term, enrolled.c.grade_level)
+            .where(mine["enrollments"])
+            .order_by(enrolled.c.academic_year, enrolled.c.term)
+        )
+    ]
+    marks: dict[str, int] = dict(
+        connection.execute(
+            sa.select(attendance.c.status, sa.func.count())
+            .where(mine["attendance"])
+            .group_by(attendance.c.status)
+        ).all()
+    )
+    return {
+        "school_id": student.school_id,
+        "terms": terms,
+        "attendance_days": int(sum(marks.values())),
+        "absent_days": int(sum(n for k, n in marks.items() if k in ABSENT)),
+        "interventions": [
+            {"date": i.date, "type": i.type, "outcome": i.outcome}
+            for i in interventions_at(connection, student)
+            if not i.corrected
+        ],
+    }
+
+
+def _grant_of(student: StudentKey) -> sa.ColumnElement[bool]:
+    return (history_grants.c.school_id == student.school_id) & (
+        history_grants.c.student_id == student.student_id
+    )

@@ -1,0 +1,128 @@
+"""Children who came back to school are followed whatever their risk; a moved child's
+earlier records reach the new school only when the area office grants it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from schooldata.db import make_engine
+from schooldata.ingest import ingest_directory
+from serving import followups
+from serving.access import StudentKey
+from serving.accounts import create_user
+from serving.queries import NotVisible
+from tests.conftest import ID_KEY, thai_id
+
+ENROLMENT = "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id"
+
+
+def _school(root: Path, extra_terms: list[str] | None = None) -> sa.Engine:
+    """School A: student 5 dropped out in August 2024 and came back in May 2025 (term 1
+    of 2568); student 6 stayed; student 7 of A moved to school B (code 70 there)."""
+    data = root / "data"
+    data.mkdir()
+    moved = thai_id("110170020707")
+    (data / "schools.csv").write_text("school_id,name\nA,เอ\nB,บี\n")
+    (data / "students.csv").write_text(
+        "student_id,school_id,given_name,national_id\n"
+        f"5,A,กลับมา,{thai_id('110170020505')}\n6,A,อยู่ต่อ,\n"
+        f"7,A,ย้ายไป,{moved}\n70,B,ย้ายมา,{moved}\n"
+    )
+    lines = [
+        ENROLMENT,
+        "5,2567,1,A,M2,M2/1,T1",
+        "5,2568,1,A,M2,M2/1,T1",
+        "6,2567,1,A,M2,M2/1,T1",
+        "6,2567,2,A,M2,M2/1,T1",
+        "6,2568,1,A,M3,M3/1,T2",
+        "7,2567,1,A,M2,M2/1,T1",
+        "70,2567,2,B,M2,M2/4,T9",
+        "70,2568,1,B,M3,M3/4,T9",
+        *(extra_terms or []),
+    ]
+    (data / "enrollments.csv").write_text("\n".join(lines) + "\n")
+    (data / "exits.csv").write_text(
+        "student_id,school_id,exit_date,exit_type\n5,A,2024-08-20,dropout\n"
+    )
+    (data / "attendance.csv").write_text(
+        "student_id,school_id,date,status\n7,A,2024-06-03,absent\n7,A,2024-06-04,absent\n"
+    )
+    (data / "interventions.csv").write_text(
+        "student_id,school_id,date,type,outcome\n7,A,2024-07-01,home_visit,done\n"
+    )
+    engine = make_engine(f"sqlite:///{root / 'ews.db'}")
+    ingest_directory(data, engine, ID_KEY, None)
+    return engine
+
+
+def test_a_child_who_came_back_is_on_the_follow_up_list_of_those_who_see_them(
+    tmp_path: Path,
+) -> None:
+    engine = _school(tmp_path)
+    committee, _ = create_user(engine, "committee", "กรรมการ", school_id="A")
+    advisor, _ = create_user(engine, "advisor", "ครู", school_id="A", staff_id="T1")
+    other_advisor, _ = create_user(engine, "advisor", "ครูอื่น", school_id="A", staff_id="T2")
+    school_b, _ = create_user(engine, "committee", "กรรมการบี", school_id="B")
+
+    for user in (committee, advisor):
+        found = followups.returned_followups(engine, user, "test")
+        assert [(r.student_id, str(r.left_on), str(r.returned_on)) for r in found] == [
+            ("5", "2024-08-20", "2025-05-16")
+        ]
+        assert not found[0].from_other_school
+        assert found[0].left_again_on is None
+        assert found[0].name == "กลับมา"
+    assert followups.returned_followups(engine, other_advisor, "test") == []
+    # The child who moved from A to B came back nowhere: a move is not a return.
+    assert followups.returned_followups(engine, school_b, "test") == []
+
+
+def test_a_returned_child_is_followed_for_the_configured_terms_only(tmp_path: Path) -> None:
+    # The school's data reaches 2569 term 1: the return (2568 term 1) is two terms back.
+    engine = _school(tmp_path, ["6,2568,2,A,M3,M3/1,T2", "6,2569,1,A,M4,M4/1,T2"])
+    committee, _ = create_user(engine, "committee", "กรรมการ", school_id="A")
+
+    assert followups.returned_followups(engine, committee, "test", follow_terms=2) == []
+    followed = followups.returned_followups(engine, committee, "test", follow_terms=3)
+    assert [r.student_id for r in followed] == ["5"]
+    # Student 5 is enrolled nowhere since 2568 term 1: they left again, and it says when.
+    assert str(followed[0].left_again_on) == "2025-10-10"
+
+
+def test_the_new_school_sees_earlier_records_only_when_the_area_office_grants_it(
+    tmp_path: Path,
+) -> None:
+    engine = _school(tmp_path)
+    committee_b, _ = create_user(engine, "committee", "กรรมการบี", school_id="B")
+    area, _ = create_user(engine, "area", "เขตพื้นที่", schools=("A", "B"))
+    other_area, _ = create_user(engine, "area", "เขตอื่น", schools=("A",))  # not B
+    moved = StudentKey("B", "70")
+
+    assert followups.earlier_records(engine, moved) == {"status": None}
+    followups.request_history(engine, committee_b, moved, "test")
+    assert followups.earlier_records(engine, moved) == {"status": "requested"}
+    requests = followups.history_requests(engine, area)
+    assert [(r["school_id"], r["student_id"], r["schools_before"]) for r in requests] == [
+        ("B", "70", ["เอ"])
+    ]
+    assert followups.history_requests(engine, other_area) == []
+    with pytest.raises(NotVisible):
+        followups.decide_history(engine, other_area, moved, True, "test")
+
+    followups.decide_history(engine, area, moved, True, "test")
+    earlier = followups.earlier_records(engine, moved)
+    assert earlier["status"] == "granted"
+    (school,) = earlier["schools"]
+    assert (school["school_id"], school["attendance_days"], school["absent_days"]) == ("A", 2, 2)
+    assert [(str(i["date"]), i["type"]) for i in school["interventions"]] == [
+        ("2024-07-01", "home_visit")
+    ]
+    followups.decide_history(engine, area, moved, False, "test")  # revoked
+    assert followups.earlier_records(engine, moved) == {"status": "revoked"}
+    # A child who was at no other school has nothing to ask for.
+    committee_a, _ = create_user(engine, "committee", "กรรมการเอ", school_id="A")
+    with pytest.raises(ValueError, match="no other school"):
+        followups.request_history(engine, committee_a, StudentKey("A", "6"), "test")
