@@ -195,6 +195,7 @@ def run_in_fresh_process(
 def stored_scores(db: Path) -> pd.DataFrame:
     engine = make_engine(f"sqlite:///{db}")
     columns = [
+        student_scores.c.school_id,
         student_scores.c.student_id,
         student_scores.c.risk,
         student_scores.c.raw_score,
@@ -204,7 +205,8 @@ def stored_scores(db: Path) -> pd.DataFrame:
     ]
     with engine.connect() as connection:
         rows = connection.execute(sa.select(*columns)).all()
-    return pd.DataFrame(rows, columns=[c.name for c in columns]).set_index("student_id")
+    frame = pd.DataFrame(rows, columns=[c.name for c in columns])
+    return frame.set_index(["school_id", "student_id"])
 
 
 def same_runs(one: pd.DataFrame, other: pd.DataFrame) -> tuple[bool, float]:

@@ -145,11 +145,11 @@ def replay(work: Path, seed: int) -> tuple[tuple[float, int] | None, tuple[float
     engine = make_engine(f"sqlite:///{work / 'ews.db'}")
     sources = Sources.from_database(engine)
     matrix = build_training_matrix(sources, LabelRules(HORIZON_DAYS))
-    truth = pd.read_csv(work / "data" / "truth" / "visits.csv")
+    truth = pd.read_csv(work / "data" / "truth" / "visits.csv", dtype={"student_id": str})
     period = (matrix["academic_year"] * 10 + matrix["term"]).to_numpy()
     last = int(period.max())
     term = matrix[period == last].merge(
-        truth, on=["student_id", "academic_year", "term"], how="inner"
+        truth, on=["school_id", "student_id", "academic_year", "term"], how="inner"
     )
     before = matrix[period < last]
     del matrix  # an area's matrix is gigabytes: only its two parts are kept
@@ -178,7 +178,7 @@ def replay(work: Path, seed: int) -> tuple[tuple[float, int] | None, tuple[float
     chance = replay_term(term, lambda rows: rows["chance_without_help"].to_numpy())
     oracle = replay_term(term, lambda rows: -rows["visit_effect_on_chance"].to_numpy())
     print(
-        f"replayed {len(term['student_id'].unique()):,} students, "
+        f"replayed {term['person_id'].nunique():,} students, "
         f"{by_risk[1]} visits by risk, {by_benefit[1]} by benefit: prevented per visit "
         f"{by_benefit[0]:.4f} by benefit, {by_risk[0]:.4f} by risk; ordered by the true "
         f"chance of leaving {chance[0]:.4f}, by the true benefit {oracle[0]:.4f}"
@@ -192,11 +192,11 @@ def replay_term(term: pd.DataFrame, order) -> tuple[float, int]:  # type: ignore
     visited: set[str] = set()
     prevented, visits = 0.0, 0
     for week in [mondays[i] for i in PLAN_WEEKS if i < len(mondays)]:
-        rows = term[(term["as_of"] == week) & ~term["student_id"].isin(visited)]
+        rows = term[(term["as_of"] == week) & ~term["person_id"].isin(visited)]
         score = order(rows)
         for _school, group in rows.assign(score=score).groupby("school_id"):
             chosen = group.nlargest(DEFAULT_CAPACITY, "score")
-            visited |= set(chosen["student_id"])
+            visited |= set(chosen["person_id"])
             prevented += float(-chosen["visit_effect_on_chance"].sum()) * DONE
             visits += len(chosen)
     return prevented / max(1, visits), visits

@@ -46,6 +46,7 @@ from benchmarks.http_load import request_bytes
 from benchmarks.store import _postgres, score_rows
 from core.settings import Settings
 from schooldata.db import insert_rows, make_engine, upgrade
+from schooldata.identity import unlinked_person
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.store import list_counts
@@ -100,6 +101,7 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
                 {
                     "student_id": ids[i],
                     "school_id": school_of[i],
+                    "person_id": unlinked_person(school_of[i], ids[i]),
                     "given_name": "สมชาย",
                     "family_name": f"ใจดี{i % 97}",
                     "sex": "M" if i % 2 else "F",

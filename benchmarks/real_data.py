@@ -153,7 +153,7 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
             scores["project model"][at],
             scores["plain GBM, same information"][at],
         )
-        draws = StudentResamples.draw(rows["student_id"].to_numpy(), 100)
+        draws = StudentResamples.draw(rows["person_id"].to_numpy(), 100)
         lead = draws.statistic(_lead(rows, project, plain_score))
         record["lead"] = Interval.of(
             within_school_auc(rows, project) - within_school_auc(rows, plain_score), lead

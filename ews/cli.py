@@ -220,6 +220,14 @@ def ingest(
             f"Attendance: {rows:,} rows ({registers:,} of them from Excel class registers) "
             f"in a {report.seconds:.1f} s load"
         )
+    if report.linking is not None:
+        linking = report.linking
+        console.print(
+            f"Children across schools: {linking['with_id']:,} students have a national ID or "
+            f"G code to link by, {linking['linked_across_schools']:,} of them are the same "
+            f"child as a student of another school (a move or a transition); "
+            f"{linking['without_id']:,} have no ID and cannot be linked."
+        )
     if report.exit_code:
         for s in report.refused:
             console.print(f"[red]Refused {s.file}: {s.refused}. Nothing of it was loaded.[/red]")
