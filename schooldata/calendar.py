@@ -49,7 +49,12 @@ class Calendar:
             pd.to_datetime
         )
         given = (
-            calendar.assign(school_id=calendar["school_id"].fillna(""))
+            calendar.assign(
+                school_id=calendar["school_id"].fillna(""),
+                # Dates as read from a database are datetime.date: compare as timestamps.
+                start_date=pd.to_datetime(calendar["start_date"]),
+                end_date=pd.to_datetime(calendar["end_date"]),
+            )
             if calendar is not None
             else defaults.iloc[:0]
         )
