@@ -263,6 +263,26 @@ def shared_pair_codes(
     return pairs[0], pairs[1]
 
 
+# A lookup table this long or shorter replaces hashing (pair codes of a partition are a
+# few schools times a few thousand codes).
+DENSE_LOOKUP = 1 << 24
+
+
+def rows_of(records: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """For each record's integer key, the row of ``known`` holding it (the last, if
+    several; -1: none, or a missing key). Keys of shared codes are small: a table
+    indexed by key finds them in one pass, where hashing millions costs ten times more."""
+    top = int(max(records.max(initial=-1), known.max(initial=-1))) + 1
+    if top > DENSE_LOOKUP:
+        found: np.ndarray = pd.Index(known).get_indexer(records)
+        return found
+    table = np.full(top + 1, -1, dtype=np.int64)  # the extra last slot: missing keys (-1)
+    valid = known >= 0
+    table[known[valid]] = np.flatnonzero(valid)
+    rows: np.ndarray = table[np.where(records >= 0, records, top)]
+    return rows
+
+
 def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
     """Each value's position among ``labels`` (-1: not there); categories looked up once."""
     if isinstance(values.dtype, pd.CategoricalDtype):

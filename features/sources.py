@@ -11,12 +11,18 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from features.asof import positions_in, shared_pair_codes
+from features.asof import positions_in, rows_of, shared_pair_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
 from schooldata.contract import SCREENING_DOMAINS
-from schooldata.dataset import HOME_COLUMNS, STUDENT_COLUMNS, DatabaseReader, SourceReader
+from schooldata.dataset import (
+    HOME_COLUMNS,
+    STUDENT_COLUMNS,
+    DatabaseReader,
+    SourceReader,
+    only_students,
+)
 from schooldata.identity import unlinked_person
 from schooldata.tables import TABLES
 
@@ -230,7 +236,11 @@ class Sources:
         # attendance and coursework are read whole: almost all of it.
         for name in WHOLE_HISTORY:
             columns = WEEKLY_COLUMNS.get(name)
-            frames[name] = reader.read(name, columns=columns, student_ids=codes)
+            # Read by code (other children with the same local codes come too), then
+            # kept only for these children's students.
+            frames[name] = only_students(
+                reader.read(name, columns=columns, student_ids=codes), theirs
+            )
         unsure = _unsure(attendance, day, theirs)
         # Further back for them, before what was read: a season, then a year (the files
         # are in date order, so each step reads only its row groups), then the rest for
@@ -239,17 +249,22 @@ class Sources:
         for since in (*(attendance_from - back for back in UNSURE_LOOKBACKS), None):
             if not unsure:
                 break
-            older = reader.read(
-                "attendance",
-                student_ids=unsure,
-                since=None if since is None else ("date", since),
-                until=None if read_from is None else ("date", read_from),
+            mine = theirs[theirs["person_id"].isin(unsure).to_numpy()]
+            codes_of_mine = sorted(set(mine["student_id"]))
+            older = only_students(
+                reader.read(
+                    "attendance",
+                    student_ids=codes_of_mine,
+                    since=None if since is None else ("date", since),
+                    until=None if read_from is None else ("date", read_from),
+                ),
+                mine,
             )
-            read = attendance[attendance["student_id"].isin(unsure).to_numpy()]
+            read = only_students(
+                attendance[attendance["student_id"].isin(codes_of_mine).to_numpy()], mine
+            )
             attendance = _stacked([attendance, older])
-            unsure = _unsure(
-                _stacked([read, older]), day, theirs[theirs["student_id"].isin(unsure)]
-            )
+            unsure = _unsure(_stacked([read, older]), day, mine)
             read_from = since
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
@@ -285,22 +300,22 @@ class Sources:
         return replace(self, **changes)
 
 
-def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, people: pd.DataFrame) -> list[str]:
-    """The codes of the children (``people``: their students at every school) whose
+def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, people: pd.DataFrame) -> set[str]:
+    """The children (person keys; ``people``: their students at every school) whose
     attendance as read may not reach back far enough: fewer than two windows of school
     days up to ``day``, or not one day present in them (the streak or the last present
     day may lie earlier)."""
     seen = attendance[(attendance["date"] <= day).to_numpy()]
     records, students = shared_pair_codes(seen, people)
     person, persons = pd.factorize(people["person_id"])
-    row = pd.Index(students).get_indexer(records)
+    row = rows_of(records, students)
     mine = row >= 0
     child = person[row[mine]]
     days = np.bincount(child, minlength=len(persons))
     present = seen["status"].isin(PRESENT).to_numpy()[mine]
     any_present = np.bincount(child, present, len(persons)) > 0
     short = (days < WINDOW_RECORDS) | ~any_present
-    return sorted(set(people["student_id"].to_numpy()[short[person]]))
+    return {str(p) for p in persons[short]}
 
 
 def _with_persons(frames: dict[str, pd.DataFrame | None]) -> dict[str, pd.DataFrame | None]:
@@ -323,7 +338,7 @@ def _with_persons(frames: dict[str, pd.DataFrame | None]) -> dict[str, pd.DataFr
             changed[name] = frame.assign(person_id=pd.Series(dtype="str", index=frame.index))
             continue
         records, known = shared_pair_codes(frame, keys)
-        row = pd.Index(known).get_indexer(records)
+        row = rows_of(records, known)
         codes = np.where(row >= 0, person[np.maximum(row, 0)], -1) if len(person) else row
         categories = pd.Index(persons)
         alone = (row < 0) & (records >= 0)

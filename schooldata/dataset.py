@@ -354,7 +354,13 @@ def home_schools(root: Path, students: pd.DataFrame | None) -> pd.Series:
         ]
         person_home = known.drop_duplicates("person_id").set_index("person_id")[PARTITION]
         first_school = new.drop_duplicates("person_id").set_index("person_id")["school_id"]
-        home = new["person_id"].map(person_home).fillna(new["person_id"].map(first_school))
+        # As objects: a partition the known ones lack (all missing: floats) takes the text.
+        home = (
+            new["person_id"]
+            .map(person_home)
+            .astype(object)
+            .fillna(new["person_id"].map(first_school).astype(object))
+        )
         homes.append(new[["school_id", "student_id"]].assign(**{PARTITION: home.to_numpy()}))
     every = pd.concat(homes, ignore_index=True).drop_duplicates(
         ["school_id", "student_id"], keep="first"
@@ -409,7 +415,14 @@ def only_students(frame: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
         key: np.ndarray = np.where((school >= 0) & (code >= 0), school * len(codes) + code, -1)
         return key
 
-    mine = np.isin(keys(frame), keys(students))
+    asked, known = keys(frame), keys(students)
+    size = len(schools) * len(codes)
+    if size <= 1 << 24:  # a table by key: one pass, where a sort-based isin takes several
+        table = np.zeros(size + 1, dtype=bool)
+        table[known[known >= 0]] = True
+        mine = table[np.where(asked >= 0, asked, size)]
+    else:
+        mine = np.isin(asked, known)
     kept: pd.DataFrame = frame[mine].reset_index(drop=True)
     return kept
 
@@ -430,6 +443,21 @@ def database_homes(students: pd.DataFrame) -> pd.Series:
     students at every school fall in one partition."""
     first = students.groupby("person_id")["school_id"].transform("min")
     return pd.Series(first.to_numpy(), index=students.index)
+
+
+def school_homes(engine: sa.Engine, school_id: str) -> tuple[str, ...]:
+    """The home schools (``database_homes``) of every child who is a student of
+    ``school_id``: a ``DatabaseReader`` over them holds the school's students with all
+    their records at other schools."""
+    students = TABLES["students"]
+    with engine.connect() as connection:
+        persons = sa.select(students.c.person_id).where(students.c.school_id == school_id)
+        homes = connection.execute(
+            sa.select(sa.func.min(students.c.school_id))
+            .where(students.c.person_id.in_(persons))
+            .group_by(students.c.person_id)
+        ).scalars()
+        return tuple(sorted(set(homes) | {school_id}))
 
 
 def _intersect(asked: Sequence[str] | None, allowed: list[str] | None) -> list[str] | None:
