@@ -180,7 +180,7 @@ def main() -> None:
             f"model v{version})"
         )
     matrix = bundle.matrix(rows)
-    explainer = shap.TreeExplainer(bundle.booster)
+    explainer = shap.TreeExplainer(bundle.model)
     singles = single_row_rates(
         {"ours": Explainer(bundle).explain, "shap.TreeExplainer": explainer.shap_values}, matrix
     )

@@ -67,7 +67,7 @@ def main() -> None:
     settings, bundle, version = trained_champion(
         engine, Path(tempfile.mkdtemp(prefix="bench-explain-"))
     )
-    booster: lgb.Booster = bundle.booster
+    booster: lgb.Booster = bundle.model
     rows = bundle.matrix(
         held_out_rows(Sources.from_database(engine), bundle).sample(BATCH, random_state=0)
     )

@@ -107,9 +107,14 @@ def main() -> None:
     result = train(settings, config, engine)
     print(f"trained in {time.perf_counter() - started:.0f} s: {result.plan.describe()}")
     print(f"chosen: {result.selection.shape.name} shape, {result.selection.trees} trees")
+    for note in result.notes:
+        print(f"NOTE: {note}")
     for problem in result.problems:
         print(f"GUARD: {problem}")
     compare(engine, settings, config)
+
+
+PROJECT = "project's registered scorer"
 
 
 def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
@@ -130,8 +135,9 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
     )
     logistic = logistic_regression(config.model.seed).fit(train_rows[features], train_rows["label"])
     assert bundle.evaluation is not None
+    print(f"registered: {bundle.kind} (the project's scorer below)")
     scores = {
-        "project model": bundle.raw_score(test_rows, bundle.evaluation.booster),
+        PROJECT: bundle.raw_score(test_rows, bundle.evaluation.model),
         "plain GBM, same information": plain.predict_proba(test_rows[present])[:, 1],
         "logistic regression": logistic.decision_function(test_rows[features]),
         "ABC rule": ABCRule().score(test_rows),
@@ -150,7 +156,7 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
             "left": int(rows["label"].sum()),
         }
         project, plain_score = (
-            scores["project model"][at],
+            scores[PROJECT][at],
             scores["plain GBM, same information"][at],
         )
         draws = StudentResamples.draw(rows["person_id"].to_numpy(), 100)

@@ -1,8 +1,13 @@
 """The model bundle: what training writes and serving reads, with no pickle anywhere.
 
-A bundle is a folder of LightGBM text models and JSON side files (feature list,
-calibration, catalog, tier policy, training distribution), listed with their SHA-256 in
-``manifest.json``. Training writes it and serving reads it; neither needs the other's code.
+A bundle is a folder of models and JSON side files (feature list, calibration, catalog,
+tier policy, training distribution), listed with their SHA-256 in ``manifest.json``.
+Training writes it and serving reads it; neither needs the other's code.
+
+Its model is one of three kinds (``metadata["kind"]``): a LightGBM text model
+(``lightgbm``), a logistic regression's numbers in JSON (``logistic``,
+``riskmodel.linear``) or the ABC rule's thresholds in JSON (``abc_rule``,
+``riskmodel.rules``): training registers whichever ranked best and passed the guards.
 
 It holds two models. The **served** model is refit on every mature row, so it is as fresh
 as the data. The **evaluation** model is the same configuration fitted only on rows whose
@@ -17,16 +22,25 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
 
+from riskmodel.linear import LinearModel
+from riskmodel.rules import ABCRule
+
 if TYPE_CHECKING:  # imported where a booster is made: a second of a scoring worker's start
     import lightgbm as lgb
 
+Model: TypeAlias = "lgb.Booster | LinearModel | ABCRule"
+
 MODEL_FILE = "model.txt"
 EVALUATION_MODEL_FILE = "evaluation_model.txt"
+# A logistic model's or the rule's numbers: the same two roles as the LightGBM files.
+JSON_MODEL_FILE = "model.json"
+JSON_EVALUATION_MODEL_FILE = "evaluation_model.json"
+KINDS = ("lightgbm", "logistic", "abc_rule")
 FEATURES_FILE = "features.json"
 CALIBRATION_FILE = "calibration.json"
 CATALOG_FILE = "catalog.json"
@@ -150,16 +164,16 @@ class TierPolicy:
 class HeldOutModel:
     """The evaluation model: fitted only on outcomes known before ``observed_until``."""
 
-    booster: lgb.Booster
+    model: Model
     calibration: SeasonalCalibration
     observed_until: str
 
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """A trained model ready to score: booster, inputs, calibration and metadata."""
+    """A trained model ready to score: model, inputs, calibration and metadata."""
 
-    booster: lgb.Booster
+    model: Model
     features: list[str]
     calibration: SeasonalCalibration
     catalog: dict[str, dict[str, Any]]
@@ -168,10 +182,14 @@ class ModelBundle:
     distribution: dict[str, Any] = field(default_factory=dict)
     evaluation: HeldOutModel | None = None
 
-    def raw_score(self, rows: pd.DataFrame, booster: lgb.Booster | None = None) -> np.ndarray:
-        """Log-odds of leaving for rows holding the model's input columns."""
-        model = booster or self.booster
-        return np.asarray(model.predict(self.matrix(rows), raw_score=True), dtype=float)
+    @property
+    def kind(self) -> str:
+        """``lightgbm``, ``logistic`` or ``abc_rule``."""
+        return str(self.metadata.get("kind", "lightgbm"))
+
+    def raw_score(self, rows: pd.DataFrame, model: Model | None = None) -> np.ndarray:
+        """The raw score (log-odds; the rule's count) for rows holding the model's inputs."""
+        return raw_scores(model if model is not None else self.model, self.matrix(rows))
 
     def risk(self, rows: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of leaving within the horizon (by the rows' term)."""
@@ -188,7 +206,9 @@ class ModelBundle:
         """This bundle without its LightGBM boosters, for a worker that explains with
         tables built from them (``riskmodel.treeshap``): unpickling a booster imports
         LightGBM, which the worker then never calls."""
-        return replace(self, booster=cast("lgb.Booster", TreesLeftBehind()), evaluation=None)
+        if self.kind != "lightgbm":
+            return self
+        return replace(self, model=cast("lgb.Booster", TreesLeftBehind()), evaluation=None)
 
     @property
     def observed_until(self) -> str:
@@ -198,15 +218,11 @@ class ModelBundle:
     def save(self, directory: Path) -> Path:
         """Write the bundle and its manifest; returns the folder."""
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / MODEL_FILE), num_iteration=-1)
-        models = [MODEL_FILE]
+        models = [_save_model(self.model, directory, served=True)]
         calibration: dict[str, Any] = {"served": self.calibration.to_json()}
-        metadata = dict(self.metadata) | {"tier_policy": self.tiers.to_json()}
+        metadata = dict(self.metadata) | {"tier_policy": self.tiers.to_json(), "kind": self.kind}
         if self.evaluation is not None:
-            self.evaluation.booster.save_model(
-                str(directory / EVALUATION_MODEL_FILE), num_iteration=-1
-            )
-            models.append(EVALUATION_MODEL_FILE)
+            models.append(_save_model(self.evaluation.model, directory, served=False))
             calibration["evaluation"] = self.evaluation.calibration.to_json()
             metadata["evaluation_observed_until"] = self.evaluation.observed_until
         side = {
@@ -235,7 +251,8 @@ class ModelBundle:
         if not manifest_path.exists():
             raise BundleError(f"no {MANIFEST_FILE} in {directory}: not a model bundle")
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for name in (MODEL_FILE, *SIDE_FILES, *(set(manifest) - {MODEL_FILE, *SIDE_FILES})):
+        served = MODEL_FILE if MODEL_FILE in manifest else JSON_MODEL_FILE
+        for name in (served, *SIDE_FILES, *(set(manifest) - {served, *SIDE_FILES})):
             path = directory / name
             if not path.exists():
                 raise BundleError(f"model bundle lacks {name}")
@@ -249,14 +266,15 @@ class ModelBundle:
         metadata = side[METADATA_FILE]
         calibration = side[CALIBRATION_FILE]
         evaluation = None
-        if EVALUATION_MODEL_FILE in manifest:
+        held_out = [f for f in (EVALUATION_MODEL_FILE, JSON_EVALUATION_MODEL_FILE) if f in manifest]
+        if held_out:
             evaluation = HeldOutModel(
-                _booster(directory / EVALUATION_MODEL_FILE),
+                _load_model(directory / held_out[0]),
                 SeasonalCalibration.from_json(calibration["evaluation"]),
                 str(metadata.get("evaluation_observed_until", "")),
             )
         return cls(
-            booster=_booster(directory / MODEL_FILE),
+            model=_load_model(directory / served),
             features=list(side[FEATURES_FILE]["features"]),
             calibration=SeasonalCalibration.from_json(calibration["served"]),
             catalog=side[CATALOG_FILE],
@@ -280,7 +298,31 @@ class TreesLeftBehind:
         return TreesLeftBehind, ()
 
 
-def _booster(path: Path) -> lgb.Booster:
+def raw_scores(model: Model, matrix: np.ndarray) -> np.ndarray:
+    """Any kind of model's raw score for a matrix of its inputs."""
+    if isinstance(model, LinearModel | ABCRule):
+        return model.raw_scores(matrix)
+    return np.asarray(model.predict(matrix, raw_score=True), dtype=float)
+
+
+def _save_model(model: Model, directory: Path, served: bool) -> str:
+    if isinstance(model, LinearModel | ABCRule):
+        name = JSON_MODEL_FILE if served else JSON_EVALUATION_MODEL_FILE
+        (directory / name).write_text(json.dumps(model.to_json(), indent=1), encoding="utf-8")
+        return name
+    name = MODEL_FILE if served else EVALUATION_MODEL_FILE
+    model.save_model(str(directory / name), num_iteration=-1)
+    return name
+
+
+def _load_model(path: Path) -> Model:
+    if path.suffix == ".json":
+        content = json.loads(path.read_text(encoding="utf-8"))
+        if content.get("kind") == "logistic":
+            return LinearModel.from_json(content)
+        if content.get("kind") == "abc_rule":
+            return ABCRule.from_json(content)
+        raise BundleError(f"{path.name} holds no model this version can read")
     import lightgbm as lgb
 
     return lgb.Booster(model_str=path.read_text(encoding="utf-8"))

@@ -25,6 +25,10 @@ BUNDLE_ARTIFACT_PATH = "serving"
 DIGEST_TAG = "bundle_sha256"
 
 
+class NoVersion(BundleError):
+    """No registered version carries the alias (nothing trained or promoted yet)."""
+
+
 def bundle_digest(directory: Path) -> str:
     """The SHA-256 of a bundle's manifest, which holds every file's SHA-256."""
     return hashlib.sha256((directory / MANIFEST_FILE).read_bytes()).hexdigest()
@@ -45,7 +49,7 @@ def fetch_bundle(model_name: str, alias: str, destination: Path) -> tuple[ModelB
     try:
         version = client.get_model_version_by_alias(model_name, alias)
     except MlflowException as error:
-        raise BundleError(f"no version of {model_name!r} has the alias {alias!r}") from error
+        raise NoVersion(f"no version of {model_name!r} has the alias {alias!r}") from error
     destination.mkdir(parents=True, exist_ok=True)
     local = Path(
         mlflow.artifacts.download_artifacts(

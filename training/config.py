@@ -78,6 +78,11 @@ class ModelConfig(_Section):
     bagging_freq: int = Field(1, ge=0)
     lambda_l2: float = Field(10.0, ge=0)
     seed: int = 7
+    baselines_may_serve: bool = Field(
+        True,
+        description="When the LightGBM model fails a guard and a baseline (the logistic "
+        "regression or the ABC rule) ranks best, register that baseline instead.",
+    )
 
 
 class ValidationConfig(_Section):

@@ -2,7 +2,7 @@
 
 A challenger is refused when its training flagged it as degenerate (``training.guards``).
 Otherwise it is compared with the champion on the challenger's test period, rebuilt
-from the current data, each model by its booster that learned only from outcomes known
+from the current data, each model by its version that learned only from outcomes known
 before that period. The challenger wins when it is not worse on within-school precision
 at capacity by more than a margin, judged by the lower end of a bootstrap interval over
 students (two models that differ only by their seed are a tie, not a loss), and adds no
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 
 from core.settings import Settings
 from features.sources import Sources
-from riskmodel.bundle import BundleError, ModelBundle
+from riskmodel.bundle import BundleError, Model, ModelBundle
 from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT, fetch_bundle
 from training.config import TrainConfig
 from training.evaluate import (
@@ -60,7 +59,7 @@ class Judged:
     flagged: np.ndarray
     precision: Interval
     flags: list[str]
-    which: str  # "served" or "evaluation": which of the bundle's boosters was used
+    which: str  # "served" or "evaluation": which of the bundle's models was used
 
 
 def held_out_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:
@@ -74,14 +73,14 @@ def held_out_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:
     return matrix[matrix["mature"].astype(bool)].reset_index(drop=True)
 
 
-def unseen_booster(bundle: ModelBundle, period_start: str) -> tuple[lgb.Booster, str] | None:
-    """The bundle's booster that learned only from outcomes known by ``period_start``:
+def unseen_model(bundle: ModelBundle, period_start: str) -> tuple[Model, str] | None:
+    """The bundle's model that learned only from outcomes known by ``period_start``:
     the served one when it is old enough, else the evaluation one, else none."""
     if bundle.observed_until and bundle.observed_until <= period_start:
-        return bundle.booster, "served"
+        return bundle.model, "served"
     held_out = bundle.evaluation
     if held_out is not None and held_out.observed_until <= period_start:
-        return held_out.booster, "evaluation"
+        return held_out.model, "evaluation"
     return None
 
 
@@ -142,8 +141,8 @@ def _compare(
     """Judge both on the challenger's test period and decide; reasons say why."""
     period = str(challenger.metadata["split"]["test_from"])
     chosen = {
-        "challenger": unseen_booster(challenger, period),
-        "champion": unseen_booster(champion, period),
+        "challenger": unseen_model(challenger, period),
+        "champion": unseen_model(champion, period),
     }
     unseen = [name for name, found in chosen.items() if found is None]
     if unseen:
@@ -158,9 +157,9 @@ def _compare(
     places = capacity_places(rows[["as_of", "school_id", "capacity"]], config.tiers.high_share)
     judged = {}
     for name, bundle in (("challenger", challenger), ("champion", champion)):
-        booster, which = chosen[name]  # type: ignore[misc]
+        model, which = chosen[name]  # type: ignore[misc]
         try:
-            raw = bundle.raw_score(rows, booster)
+            raw = bundle.raw_score(rows, model)
         except BundleError as error:
             decision.reasons.append(f"the {name} cannot score today's features ({error})")
             if name == "champion":

@@ -31,12 +31,16 @@ from features.catalog import catalog
 from features.partitions import SCHOOLS_PER_TASK, plan_partitions
 from features.sources import Sources
 from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
+from riskmodel.bundle import raw_scores as raw_scores_of
+from riskmodel.explain import Explainer
+from riskmodel.linear import LinearModel
 from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHALLENGER, DIGEST_TAG, bundle_digest
+from riskmodel.rules import RULE_INPUTS, ABCRule
 from riskmodel.treeshap import FastTreeShap
 from schooldata.db import upgrade
 from schooldata.identity import read_with_persons
 from training import report
-from training.baselines import ABCRule, logistic_regression
+from training.baselines import logistic_regression
 from training.config import TierConfig, TrainConfig
 from training.distributed import dask_fitter, partitioned_training_matrix
 from training.drift import feature_distribution, reference_rows
@@ -69,6 +73,9 @@ from training.tracking import configure_tracking
 SHAP_SAMPLE_ROWS = 5000
 SCORERS = ("model", "abc_rule", "logistic")
 BASELINES = ("abc_rule", "logistic")
+# The kind of champion each scorer of the comparison becomes (``ModelBundle.kind``).
+KIND_OF = {"model": "lightgbm", "logistic": "logistic", "abc_rule": "abc_rule"}
+SCORER_OF = {kind: scorer for scorer, kind in KIND_OF.items()}
 
 
 @dataclass
@@ -167,17 +174,21 @@ def train(
         config,
         read_with_persons(engine, "interventions", columns=["date", "type"]),
     )
-    oof = selection.out_of_fold
-    oof_risk = evaluation.calibration.apply(
-        oof["model"].to_numpy(dtype=float), oof["term"].to_numpy()
-    )
-    tiers = tier_policy(oof_risk, float(oof["label"].mean()), config.tiers)
-    guard_problems = problems(_evidence(selection, test, tiers), config.guards)
+    guard_problems = problems(_evidence(selection, test, "model", config.tiers), config.guards)
+    kind, notes = choose_kind(selection, test, guard_problems, config)
+    plan.notes.extend(notes)
+    if kind != "lightgbm":
+        guard_problems = problems(
+            _evidence(selection, test, SCORER_OF[kind], config.tiers), config.guards
+        )
 
     on_progress("refitting on every mature row")
-    bundle = make_bundle(matrix, plan, selection, evaluation, test, features, config, fitter)
+    if kind == "lightgbm":
+        bundle = make_bundle(matrix, plan, selection, evaluation, test, features, config, fitter)
+    else:
+        bundle = baseline_bundle(kind, matrix, plan, selection, logistic, test, features, config)
     bundle.metadata["guard_problems"] = guard_problems
-    contributions, explain_us = explanation_cost(bundle.booster, test.rows[features])
+    contributions, explain_us = explanation_cost(bundle, test.rows[bundle.features])
 
     on_progress("logging to MLflow")
     rows = {
@@ -387,30 +398,66 @@ def tier_policy(risk: np.ndarray, base_rate: float, config: TierConfig) -> TierP
     )
 
 
-def _evidence(selection: Selection, test: HeldOut, tiers: TierPolicy) -> Evidence:
-    """What the guards judge: validation folds when there are purged ones, else the test."""
+def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfig) -> Evidence:
+    """What the guards judge of one scorer: validation folds when there are purged ones,
+    else the test period."""
+    oof = selection.out_of_fold
     if selection.tuned:
-        oof = selection.out_of_fold
         labels = oof["label"].to_numpy()
-        score = oof["model"].to_numpy(dtype=float)
+        score = oof[scorer].to_numpy(dtype=float)
         draws = StudentResamples.draw(oof["person_id"].to_numpy(), 100)
         auc = Interval.of(float(roc_auc_score(labels, score)), draws.statistic(_auc(labels, score)))
         means = selection.fold_scores.groupby("scorer")["pr_auc"].mean().to_dict()
         source = "validation folds"
     else:
         nan = float("nan")
-        auc = test.intervals.get("model.roc_auc", Interval(nan, nan, nan))
+        labels, score = test.labels, test.ranking[scorer]
+        auc = test.intervals.get(f"{scorer}.roc_auc", Interval(nan, nan, nan))
+        if scorer != "model" and 0 < labels.sum() < len(labels):
+            draws = StudentResamples.draw(test.rows["person_id"].to_numpy(), 100)
+            auc = Interval.of(
+                float(roc_auc_score(labels, score)), draws.statistic(_auc(labels, score))
+            )
         means = test.metrics.loc["pr_auc"].to_dict()
         source = "test period"
-    risk = test.probabilities["model"]
+    oof_risk = _calibration(oof, scorer).apply(
+        oof[scorer].to_numpy(dtype=float), oof["term"].to_numpy()
+    )
+    policy = tier_policy(oof_risk, float(oof["label"].mean()), tiers)
+    risk = test.probabilities[scorer]
     return Evidence(
-        trees=selection.trees,
+        trees=selection.trees if scorer == "model" else None,
         ranking={str(k): float(v) for k, v in means.items()},
         ranking_source=source,
         auc=auc,
         test_risk=risk,
-        single_score_high_share=float((tiers.by_risk(risk) == "high").mean()),
+        single_score_high_share=float((policy.by_risk(risk) == "high").mean()),
+        scorer=scorer,
     )
+
+
+def choose_kind(
+    selection: Selection, test: HeldOut, model_problems: list[str], config: TrainConfig
+) -> tuple[str, list[str]]:
+    """Which scorer becomes this run's registered version: the LightGBM model unless a
+    baseline ranks better (the guards' own measure, mean average precision on the
+    validation folds, else on the test period) and the LightGBM model failed a guard.
+    A model level with a baseline is not worth its opacity; a school still gets the
+    best sound scorer there is. Returns the kind and what to note."""
+    evidence = _evidence(selection, test, "model", config.tiers)
+    ranking = {k: v for k, v in evidence.ranking.items() if np.isfinite(v)}
+    if not model_problems or not ranking or not config.model.baselines_may_serve:
+        return "lightgbm", []
+    best = max(ranking, key=lambda name: ranking[name])
+    nan = float("nan")
+    if best == "model":
+        return "lightgbm", []
+    return KIND_OF[best], [
+        f"The {best.replace('_', ' ')} ranked students best on the {evidence.ranking_source} "
+        f"(average precision {ranking[best]:.4f}, LightGBM {ranking.get('model', nan):.4f}) "
+        f"and the LightGBM model failed a guard: this version is the {best.replace('_', ' ')}, "
+        "with exact explanations of its own."
+    ]
 
 
 def _auc(labels: np.ndarray, score: np.ndarray) -> Callable[[np.ndarray], float]:
@@ -448,7 +495,7 @@ def make_bundle(
     risk = calibration.apply(scored["model"].to_numpy(dtype=float), scored["term"].to_numpy())
     horizon = pd.Timedelta(days=config.labels.horizon_days)
     return ModelBundle(
-        booster=booster,
+        model=booster,
         features=features,
         calibration=calibration,
         catalog={f: dataclasses.asdict(spec) for f, spec in catalog().items()},
@@ -474,12 +521,81 @@ def make_bundle(
     )
 
 
-def explanation_cost(booster: lgb.Booster, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Exact SHAP values of a sample of rows with the service's explainer, and the
+def baseline_bundle(
+    kind: str,
+    matrix: pd.DataFrame,
+    plan: TemporalPlan,
+    selection: Selection,
+    logistic: Any,
+    test: HeldOut,
+    features: list[str],
+    config: TrainConfig,
+) -> ModelBundle:
+    """What serving loads when a baseline ranked best: the logistic regression refit on
+    every mature row (its evaluation version is the one fitted before the test period),
+    or the ABC rule (which learns nothing, so it is its own evaluation version); each
+    calibrated on every out-of-sample score like the LightGBM model."""
+    scorer = SCORER_OF[kind]
+    rows = matrix[plan.refit]
+    model: LinearModel | ABCRule
+    if kind == "logistic":
+        model = LinearModel.from_pipeline(
+            logistic_regression(config.model.seed).fit(rows[features], rows["label"]), features
+        )
+        held_out: LinearModel | ABCRule = LinearModel.from_pipeline(logistic, features)
+        inputs, evaluated_from = features, str(plan.test_from.date())
+    else:
+        model = held_out = ABCRule()
+        inputs, evaluated_from = list(RULE_INPUTS), "0001-01-01"
+    scored = pd.concat(
+        [
+            selection.out_of_fold[[scorer, "label", "term"]],
+            pd.DataFrame(
+                {scorer: test.ranking[scorer], "label": test.labels, "term": test.rows["term"]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    calibration = _calibration(scored, scorer)
+    risk = calibration.apply(scored[scorer].to_numpy(dtype=float), scored["term"].to_numpy())
+    horizon = pd.Timedelta(days=config.labels.horizon_days)
+    reference = reference_rows(rows)
+    return ModelBundle(
+        model=model,
+        features=inputs,
+        calibration=calibration,
+        catalog={f: dataclasses.asdict(spec) for f, spec in catalog().items()},
+        tiers=tier_policy(risk, float(scored["label"].mean()), config.tiers),
+        metadata={
+            "kind": kind,
+            "horizon_days": config.labels.horizon_days,
+            "split": plan.describe(),
+            "observed_until": str((plan.refit_until + horizon).date())
+            if kind == "logistic"
+            else "",
+            "test_metrics": {k: float(v) for k, v in test.metrics[scorer].items()},
+            "fairness_flags": test.flags,
+            "medians": {f: float(m) for f in inputs if np.isfinite(m := float(rows[f].median()))},
+        },
+        distribution=feature_distribution(
+            reference, inputs, raw_scores_of(model, reference[inputs].to_numpy(dtype=float))
+        ),
+        evaluation=HeldOutModel(
+            held_out, _calibration(selection.out_of_fold, scorer), evaluated_from
+        ),
+    )
+
+
+def explanation_cost(bundle: ModelBundle, rows: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Exact contributions of a sample of rows with the service's explainer, and the
     microseconds per student it took (logged beside quality)."""
     sample = rows.sample(min(SHAP_SAMPLE_ROWS, len(rows)), random_state=0)
-    explainer = FastTreeShap(booster)
-    matrix = sample.to_numpy(dtype=float)
+    matrix = sample[bundle.features].to_numpy(dtype=float)
+    if bundle.kind != "lightgbm":
+        started = time.perf_counter()
+        contributions = Explainer(bundle).explain(matrix).contributions
+        return contributions, (time.perf_counter() - started) / max(len(sample), 1) * 1e6
+    explainer = FastTreeShap(cast(lgb.Booster, bundle.model))
     explainer.shap_values(matrix[:2])  # compiled once per process; not part of the cost
     started = time.perf_counter()
     contributions = explainer.shap_values(matrix)
@@ -494,26 +610,48 @@ def track_and_register(settings: Settings, record: RunRecord) -> tuple[str, str]
         with mlflow.start_run(run_name=f"train {plan.test_from.date()}") as run:
             run_id = run.info.run_id
             digest = _log_run(Path(folder), record, run_id)
-            info = mlflow.lightgbm.log_model(
-                record.bundle.booster,
-                name="model",
-                registered_model_name=settings.model_name,
-                pip_requirements=[f"lightgbm=={lgb.__version__}"],
-            )
-    version = str(info.registered_model_version)
+            if record.bundle.kind == "lightgbm":
+                info = mlflow.lightgbm.log_model(
+                    record.bundle.model,
+                    name="model",
+                    registered_model_name=settings.model_name,
+                    pip_requirements=[f"lightgbm=={lgb.__version__}"],
+                )
+                version = str(info.registered_model_version)
+            else:
+                # Its numbers are JSON in the bundle: the registered version is the bundle.
+                version = _register_bundle(settings.model_name, run)
     client = mlflow.MlflowClient()
     client.set_registered_model_alias(settings.model_name, CHALLENGER, version)
-    precision = cast(float, record.test.metrics.at["precision_at_capacity_school", "model"])
+    scorer = SCORER_OF[record.bundle.kind]
+    precision = cast(float, record.test.metrics.at["precision_at_capacity_school", scorer])
     for key, value in {
         "test_from": str(plan.test_from.date()),
         "test_until": str(plan.test_until.date()),
         "precision_at_capacity_school": f"{precision:.6f}",
         "fairness_flags": json.dumps(record.test.flags, ensure_ascii=False),
         "guard_problems": json.dumps(record.problems, ensure_ascii=False),
+        "kind": record.bundle.kind,
         DIGEST_TAG: digest,
     }.items():
         client.set_model_version_tag(settings.model_name, version, key, value)
     return run_id, version
+
+
+def _register_bundle(model_name: str, run: Any) -> str:
+    """Register a run's serving bundle as a version of the model (no MLflow model
+    flavour: a logistic regression's or the rule's numbers are JSON side files)."""
+    client = mlflow.MlflowClient()
+    try:
+        client.get_registered_model(model_name)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(model_name)
+    version = client.create_model_version(
+        model_name,
+        source=f"{run.info.artifact_uri}/{BUNDLE_ARTIFACT_PATH}",
+        run_id=run.info.run_id,
+    )
+    return str(version.version)
 
 
 def _flat(summary: pd.DataFrame) -> pd.DataFrame:

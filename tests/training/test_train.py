@@ -18,8 +18,9 @@ from training.config import TrainConfig
 from training.promote import promote
 from training.train import TrainResult, train
 
-# One tree: it has learned almost nothing, and the guards say so.
-WEAK = {"trees": 1}
+# One tree: it has learned almost nothing, and the guards say so (and no baseline may
+# take its place, which the test of a baseline champion checks).
+WEAK = {"trees": 1, "baselines_may_serve": False}
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +217,38 @@ def test_a_tampered_bundle_refuses_to_load(first: TrainResult, tmp_path: Path) -
 
     with pytest.raises(BundleError, match="model.txt does not match"):
         ModelBundle.load(folder)
+
+
+def test_when_a_baseline_ranks_best_it_is_registered_and_explains_itself_exactly(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    settings = scratch_settings(synthetic_engine.url.render_as_string(), tmp_path / "store")
+    config = TrainConfig.load()
+    config.model = config.model.model_copy(update={"trees": 1})  # LightGBM learns nothing
+    result = train(settings, config, synthetic_engine)
+
+    assert any("ranked students best" in note for note in result.notes)
+    bundle = _bundle(result, tmp_path / "bundle")
+    assert bundle.kind == "logistic"
+    assert not result.problems, result.problems
+    decision = promote(settings, synthetic_engine)
+    assert decision.promoted, decision.reasons
+    from serving.model_store import load_champion
+    from serving.scoring import Scorer
+
+    champion, version = load_champion(settings, tmp_path / "champion")
+    assert champion.kind == "logistic"
+    assert version == result.version
+    rows = pd.DataFrame(
+        np.random.default_rng(0).normal(size=(40, len(champion.features))),
+        columns=champion.features,
+    )
+    rows.iloc[::3, 0] = np.nan
+    scored = Scorer(champion, version).score(rows)
+    for raw, base, contributions in zip(
+        scored["raw_score"], scored["base_value"], scored["contributions"], strict=True
+    ):
+        assert abs(base + sum(c["shap"] for c in contributions) - raw) < 1e-6
+    assert mlflow.MlflowClient().get_model_version("dropout-risk", version).tags["kind"] == (
+        "logistic"
+    )

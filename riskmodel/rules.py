@@ -1,0 +1,132 @@
+"""The ABC rule: Attendance, Behaviour and Course failure, as early-warning systems define it.
+
+A student is flagged on each of the three when any of its conditions holds; the rule's
+score is the number of flags (0-3) plus a hundredth of this term's absence rate, which
+breaks ties between students with the same flags by how much school they miss.
+
+It is both a baseline every trained model is measured against and the scorer of a
+school that has no sound model yet. Its explanation is exact like a model's: each flag
+that fired adds 1 to the score, shared equally between the conditions that fired it,
+and the tie-break goes to the absence rate; the contributions sum to the score (the base
+value is 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TIEBREAK = 0.01
+RULE_VERSION = "abc-rule"
+
+
+@dataclass(frozen=True)
+class RuleThresholds:
+    """When each flag fires (``EWS_ABC_*`` settings; the defaults follow the literature:
+    missing a tenth of school, a behaviour concern, a failed course)."""
+
+    absence_rate_term: float = 0.10  # attendance: this term's absence rate at least
+    absent_days_20d: float = 4  # attendance: or absent days in the last 20 school days
+    screening_behaviour_level: float = 1  # behaviour: advisor's screening level at least
+    screening_overall_level: float = 2  # behaviour: or overall screening level at least
+    sdq_total: float = 17  # behaviour: or SDQ total difficulties at least
+    failed_subjects_last_term: float = 1  # course: failed subjects at least
+    not_eligible_marks_last_term: float = 1  # course: or "not eligible" marks
+    incomplete_marks_last_term: float = 1  # course: or incomplete marks
+    gpa_last_term: float = 1.5  # course: or GPA last term below this
+
+    def to_json(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, content: dict[str, Any]) -> RuleThresholds:
+        return cls(**{f.name: float(content[f.name]) for f in fields(cls) if f.name in content})
+
+
+# Each flag and its conditions: (input, "at least" or "below").
+FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "attendance": (("absence_rate_term", "at least"), ("absent_days_20d", "at least")),
+    "behaviour": (
+        ("screening_behaviour_level", "at least"),
+        ("screening_overall_level", "at least"),
+        ("sdq_total", "at least"),
+    ),
+    "course": (
+        ("failed_subjects_last_term", "at least"),
+        ("not_eligible_marks_last_term", "at least"),
+        ("incomplete_marks_last_term", "at least"),
+        ("gpa_last_term", "below"),
+    ),
+}
+RULE_INPUTS = [name for conditions in FLAGS.values() for name, _ in conditions]
+
+
+@dataclass(frozen=True)
+class ABCRule:
+    """The rule over a matrix whose columns are ``RULE_INPUTS`` (NaN: unknown, never fires)."""
+
+    thresholds: RuleThresholds = RuleThresholds()
+
+    def conditions(self, matrix: np.ndarray) -> np.ndarray:
+        """(rows, inputs) booleans: which condition holds for each student."""
+        matrix = np.asarray(matrix, dtype=float)
+        limits = self.thresholds.to_json()
+        held = np.zeros(matrix.shape, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            for j, (name, kind) in enumerate(_conditions()):
+                column = matrix[:, j]
+                held[:, j] = column < limits[name] if kind == "below" else column >= limits[name]
+        return np.asarray(held & ~np.isnan(matrix))
+
+    def flags(self, matrix: np.ndarray) -> pd.DataFrame:
+        """Which of the three flags fired, one column each."""
+        held = self.conditions(matrix)
+        return pd.DataFrame({flag: held[:, columns].any(axis=1) for flag, columns in _spans()})
+
+    def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.explain(matrix)[0])
+
+    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The score of each row and its exact contributions (summing to it, base 0)."""
+        matrix = np.asarray(matrix, dtype=float)
+        held = self.conditions(matrix).astype(float)
+        contributions = np.zeros(matrix.shape)
+        for _flag, columns in _spans():
+            fired = held[:, columns]
+            count = fired.sum(axis=1, keepdims=True)
+            contributions[:, columns] = np.divide(
+                fired, count, out=np.zeros_like(fired), where=count > 0
+            )
+        absence = RULE_INPUTS.index("absence_rate_term")
+        contributions[:, absence] += TIEBREAK * np.nan_to_num(
+            np.clip(matrix[:, absence], 0, 1), nan=0.0
+        )
+        return contributions.sum(axis=1), contributions
+
+    def score(self, rows: pd.DataFrame) -> np.ndarray:
+        """The score of feature rows holding the rule's inputs."""
+        return self.raw_scores(rows.reindex(columns=RULE_INPUTS).to_numpy(dtype=float))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "abc_rule", "inputs": RULE_INPUTS, "thresholds": self.thresholds.to_json()}
+
+    @classmethod
+    def from_json(cls, content: dict[str, Any]) -> ABCRule:
+        if list(content.get("inputs", RULE_INPUTS)) != RULE_INPUTS:
+            raise ValueError("the rule's inputs differ from this version's ABC rule")
+        return cls(RuleThresholds.from_json(content.get("thresholds", {})))
+
+
+def _conditions() -> list[tuple[str, str]]:
+    return [condition for conditions in FLAGS.values() for condition in conditions]
+
+
+def _spans() -> list[tuple[str, list[int]]]:
+    spans, start = [], 0
+    for flag, conditions in FLAGS.items():
+        spans.append((flag, list(range(start, start + len(conditions)))))
+        start += len(conditions)
+    return spans

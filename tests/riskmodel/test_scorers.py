@@ -1,0 +1,93 @@
+"""The logistic model and the ABC rule explain themselves exactly, and travel as JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskmodel.bundle import Calibration, ModelBundle, SeasonalCalibration, TierPolicy
+from riskmodel.explain import Explainer
+from riskmodel.linear import LinearModel
+from riskmodel.rules import RULE_INPUTS, ABCRule, RuleThresholds
+from training.baselines import logistic_regression
+
+
+def _rows(n: int, seed: int = 0) -> pd.DataFrame:
+    random = np.random.default_rng(seed)
+    frame = pd.DataFrame(random.normal(size=(n, 4)), columns=["a", "b", "c", "d"])
+    frame.loc[random.random(n) < 0.2, "b"] = np.nan  # a missing-value indicator is learnt
+    frame["d"] = 3.0  # a constant input
+    return frame
+
+
+def test_logistic_contributions_add_up_to_sklearns_log_odds() -> None:
+    rows = _rows(800)
+    label = (
+        rows["a"].fillna(0) + 0.5 * rows["b"].isna() + np.random.default_rng(1).normal(size=800)
+        > 0.3
+    )
+    features = list(rows.columns)
+    pipeline = logistic_regression(0).fit(rows, label.astype(int))
+    model = LinearModel.from_pipeline(pipeline, features)
+    assert model.indicators == [1]
+
+    fresh = _rows(300, seed=2)
+    raw, contributions = model.explain(fresh.to_numpy())
+    expected = pipeline.decision_function(fresh)
+    np.testing.assert_allclose(raw, expected, atol=1e-9)
+    np.testing.assert_allclose(model.intercept + contributions.sum(axis=1), raw, atol=1e-6)
+    # The constant input is at its mean everywhere: it contributes nothing.
+    assert np.abs(contributions[:, 3]).max() < 1e-12
+    # A missing value's indicator is counted in its own input's contribution.
+    missing = np.isnan(fresh["b"].to_numpy())
+    assert np.abs(contributions[missing, 1]).min() > 0
+
+
+def test_abc_rule_names_each_flag_and_sums_to_its_score() -> None:
+    rule = ABCRule(RuleThresholds(absence_rate_term=0.2))
+    values = dict.fromkeys(RULE_INPUTS, np.nan)
+    nobody = dict(values)
+    absent = values | {"absence_rate_term": 0.5, "absent_days_20d": 9.0}
+    everything = absent | {"sdq_total": 20.0, "gpa_last_term": 1.0, "failed_subjects_last_term": 2}
+    below = values | {"absence_rate_term": 0.15}  # under this school's threshold of 0.2
+    matrix = pd.DataFrame([nobody, absent, everything, below])[RULE_INPUTS].to_numpy(dtype=float)
+
+    raw, contributions = rule.explain(matrix)
+    np.testing.assert_allclose(contributions.sum(axis=1), raw, atol=1e-12)
+    np.testing.assert_allclose(raw, [0, 1.005, 3.005, 0.0015])
+    flags = rule.flags(matrix)
+    assert flags.sum(axis=1).tolist() == [0, 1, 3, 0]
+    # Both attendance conditions fired: the flag is shared between them.
+    a = RULE_INPUTS.index("absence_rate_term")
+    d = RULE_INPUTS.index("absent_days_20d")
+    assert contributions[1, d] == 0.5
+    assert abs(contributions[1, a] - 0.505) < 1e-12
+    # Only the GPA and the failed subjects fired the course flag.
+    course = [RULE_INPUTS.index(n) for n in ("gpa_last_term", "failed_subjects_last_term")]
+    assert contributions[2, course].tolist() == [0.5, 0.5]
+
+
+def test_json_models_are_saved_loaded_and_explained_like_a_booster(tmp_path: Path) -> None:
+    rows = _rows(500)
+    pipeline = logistic_regression(0).fit(rows, (rows["a"] > 0).astype(int))
+    calibration = SeasonalCalibration(Calibration([-5.0, 5.0], [0.0, 1.0]))
+    tiers = TierPolicy(0.05, 0.15, 0.1, 0.8, 0.5)
+    for model, features in (
+        (LinearModel.from_pipeline(pipeline, list(rows.columns)), list(rows.columns)),
+        (ABCRule(), RULE_INPUTS),
+    ):
+        kind = "logistic" if isinstance(model, LinearModel) else "abc_rule"
+        bundle = ModelBundle(model, features, calibration, {}, tiers, metadata={"kind": kind})
+        loaded = ModelBundle.load(bundle.save(tmp_path / kind))
+        assert loaded.kind == kind
+        assert not list((tmp_path / kind).glob("*.txt")), "no LightGBM file, no pickle"
+        matrix = np.random.default_rng(3).normal(size=(50, len(features)))
+        explanation = Explainer(loaded).explain(matrix)
+        np.testing.assert_allclose(
+            explanation.base_value + explanation.contributions.sum(axis=1),
+            explanation.raw_score,
+            atol=1e-6,
+        )
+        np.testing.assert_allclose(Explainer(bundle).raw_scores(matrix), explanation.raw_score)
