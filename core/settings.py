@@ -95,6 +95,70 @@ class Settings(BaseSettings):
         description="A school whose newest attendance is more than this many school days "
         "before the as-of date is stale: the weekly run leaves it out and says so.",
     )
+    abc_absence_rate: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="ABC rule (the scorer before any model): the attendance flag fires at "
+        "this term's absence rate or more ...",
+    )
+    abc_absent_days_20d: int = Field(
+        4, ge=1, le=20, description="... or at this many absent days of the last 20."
+    )
+    abc_sdq_total: int = Field(
+        17,
+        ge=0,
+        le=40,
+        description="ABC rule: the behaviour flag fires at this SDQ total or more, or a "
+        "screening level of 'risk' (behaviour) or 'problem' (overall).",
+    )
+    abc_gpa_below: float = Field(
+        1.5,
+        ge=0,
+        le=4,
+        description="ABC rule: the course flag fires below this GPA last term, or on any "
+        "failed, incomplete or not-eligible mark.",
+    )
+    schedule_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        "mon", description="The weekly run's day (Asia/Bangkok)."
+    )
+    schedule_time: str = Field(
+        "06:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="The weekly run's time of day, HH:MM in Asia/Bangkok.",
+    )
+    holidays: str = Field(
+        "",
+        description="Days with no school that the calendar's terms do not show "
+        "(YYYY-MM-DD, comma-separated): a week whose every school day is a holiday or "
+        "outside the terms is skipped by the scheduler.",
+    )
+    scheduler: bool = Field(
+        True,
+        description="The service runs the week itself (and reruns a school after a "
+        "confirmed upload); off: only 'ews score' does.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The service's address as users reach it: the link in messages.",
+    )
+    smtp_host: str | None = Field(
+        None, description="Mail server for the weekly messages; unset: no e-mail."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="Mail server port.")
+    smtp_user: str | None = Field(None, description="Mail server user (with STARTTLS).")
+    smtp_password: SecretStr | None = Field(None, description="Mail server password.")
+    smtp_starttls: bool = Field(True, description="Use STARTTLS (always in production).")
+    mail_from: str = Field("ews@localhost", description="Sender of the weekly messages.")
+    webhook_url: str | None = Field(
+        None,
+        description="Where each school's weekly summary is POSTed as JSON, signed with "
+        "HMAC-SHA256 of EWS_WEBHOOK_SECRET in the X-EWS-Signature header (a LINE official "
+        "account's bridge, a chat); unset: none.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Key of the webhook's HMAC (required when a webhook is set)."
+    )
     dask_address: str | None = Field(
         None,
         description="Dask scheduler for the weekly run and training partitioned by school "
@@ -127,6 +191,8 @@ class Settings(BaseSettings):
     def _single_sign_on_complete(self) -> Settings:
         if self.oidc_discovery_url and not self.oidc_client_id:
             raise ValueError("EWS_OIDC_DISCOVERY_URL is set: EWS_OIDC_CLIENT_ID must be too")
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("EWS_WEBHOOK_URL is set: EWS_WEBHOOK_SECRET must be too")
         return self
 
     @model_validator(mode="after")

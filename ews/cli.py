@@ -133,6 +133,12 @@ def synth(
 
 
 def _print_rates(rates) -> None:  # type: ignore[no-untyped-def]
+    if rates.empty:
+        console.print(
+            "No annual dropout rate: a rate needs a year and the next one's enrolments "
+            "(use --years 2 or more)."
+        )
+        return
     table = Table(
         title="Annual dropout rate by level (dropout exits + unexplained non-continuation)"
     )
@@ -491,31 +497,55 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
 def _scorer(settings: Settings):  # type: ignore[no-untyped-def]
     import tempfile
 
-    from serving.model_store import ModelUnavailable, load_champion
+    from serving.model_store import ModelUnavailable, load_scorer_bundle
     from serving.scoring import Scorer
 
     try:
         with tempfile.TemporaryDirectory(prefix="ews-model-") as folder:
-            bundle, version = load_champion(settings, Path(folder))
+            bundle, version = load_scorer_bundle(settings, Path(folder))
     except ModelUnavailable as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
+    if bundle.kind == "abc_rule":
+        console.print(
+            "[yellow]No model is registered yet: this list is ranked by the ABC rule "
+            "(attendance, behaviour, course failure). The first sound model (ews train, "
+            "ews promote) replaces it at the next run.[/yellow]"
+        )
     return Scorer(bundle, version)
 
 
 @app.command()
-def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -> None:
+def score(
+    as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")],
+    school: Annotated[
+        str | None,
+        typer.Option(
+            help="Recompute this school's list in the stored run of the date (after new "
+            "files); with no run of the date, the whole week is run."
+        ),
+    ] = None,
+    messages: Annotated[
+        bool,
+        typer.Option(
+            "--messages/--no-messages",
+            help="Tell advisors and committees their list is ready (e-mail, webhook), "
+            "when configured; --no-messages for a backfill of past weeks.",
+        ),
+    ] = True,
+) -> None:
     """The weekly run: score and explain every enrolled student, store ranks and changes."""
     from rich.progress import BarColumn, MofNCompleteColumn
 
     from core.cluster import local_pool, worker_count
     from features.partitions import plan_partitions
     from schooldata.db import make_engine
+    from serving.i18n import scorer_label
     from serving.scoring import weekly_run
 
     settings = _settings()
     day = _parse_date(as_of)
-    partitioned = bool(settings.dask_address or settings.dataset_path)
+    partitioned = bool(settings.dask_address or settings.dataset_path) and school is None
     with (
         # Started first: the workers import the scoring code while the model loads.
         _dask(settings, preload=SCORING_CODE) as dask,
@@ -550,18 +580,31 @@ def score(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
                 partitions=partitions,
                 client=dask or pool,
                 stale_after=settings.stale_after_school_days,
+                school=school,
             )
         except ValueError as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
     verb = "Replaced" if report.replaced else "Stored"
     stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.seconds.items())
-    console.print(
-        f"{verb} the run of {day.date()} with model version {report.model_version}: "
-        f"{report.students:,} students of {len(report.schools) - len(report.stale)} schools "
-        f"({stages})"
-    )
+    made_by = scorer_label(scorer.kind, report.model_version, "en")
+    if school is not None and "school" in report.seconds:
+        console.print(
+            f"Recomputed school {school}'s list in the run of {day.date()} by the {made_by}: "
+            f"{report.students:,} students ({stages})"
+        )
+    else:
+        console.print(
+            f"{verb} the run of {day.date()}: {report.students:,} students of "
+            f"{len(report.schools) - len(report.stale)} schools ({stages})"
+        )
+        console.print(f"Ranked by the {made_by}.")
     _print_stale(report.stale, settings.stale_after_school_days)
+    if messages and school is None and (settings.smtp_host or settings.webhook_url):
+        from serving.messages import tell_about_run
+
+        sent = tell_about_run(settings, make_engine(settings.database_url), report.run_id)
+        console.print(f"Messages: {sent['sent']} sent, {sent['failed']} failed")
     moved = report.drift[report.drift["status"] == "moved"]
     if len(moved):
         console.print(
@@ -770,6 +813,70 @@ def export(
         raise typer.Exit(2) from None
     write_csv(frame, out)
     console.print(f"Wrote {len(frame):,} students to {out}")
+
+
+@app.command()
+def status() -> None:
+    """The weekly runs at a glance: last and next run, how long runs take, schools skipped
+    as stale, failures with their error ids, messages, and the scorer making the lists."""
+    from schooldata.db import make_engine, upgrade
+    from serving.i18n import scorer_label
+    from serving.operations import operations
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    found = operations(settings, engine, limit=10)
+    last = found.last_run
+    if last is None:
+        console.print("No list stored yet (the first weekly run makes one).")
+    else:
+        made_by = scorer_label(last["scorer"], last["model_version"], "en")
+        console.print(
+            f"Newest list: week of {last['as_of']}, {last['students']:,} students, by the "
+            f"{made_by} (stored {last['created_at']:%Y-%m-%d %H:%M} UTC)"
+        )
+    if found.scheduler_on and found.next_run is not None:
+        console.print(f"Next weekly run: {found.next_run:%a %Y-%m-%d %H:%M} (Asia/Bangkok)")
+    else:
+        console.print("The service's scheduler is off (EWS_SCHEDULER=false): run ews score.")
+    if found.typical_seconds is not None:
+        console.print(f"A weekly run takes about {found.typical_seconds:.0f} s")
+    console.print(
+        f"Messages of the newest list: {found.messages.get('sent', 0)} sent, "
+        f"{found.messages.get('failed', 0)} failed"
+    )
+    table = Table(title="Runs, newest first")
+    for column in ("week", "kind", "school", "try", "status", "trigger", "took", "detail"):
+        table.add_column(column)
+    for job in found.jobs:
+        took = (
+            f"{(job['finished_at'] - job['started_at']).total_seconds():.0f} s"
+            if job["finished_at"]
+            else "…"
+        )
+        detail = job["detail"] or ""
+        if job["error_id"]:
+            detail = f"error id {job['error_id']}: {detail}"
+        table.add_row(
+            str(job["as_of"]),
+            job["kind"],
+            job["school_id"] or "all",
+            str(job["attempt"]),
+            job["status"],
+            job["trigger"],
+            took,
+            detail[:80],
+        )
+    console.print(table)
+    if found.stale:
+        console.print(
+            "Left out of the newest list as stale: "
+            + ", ".join(
+                f"{s['school_id']} (attendance until {s['newest_attendance'] or 'never'})"
+                for s in found.stale
+            )
+        )
 
 
 @app.command()
@@ -1044,7 +1151,7 @@ def demo(
         "the last weeks show a season of lists (new and moved students, risk over time)."
     )
     for day in [*past, *recent]:
-        score(as_of=day)
+        score(as_of=day, school=None, messages=day in recent[-1:])
     console.rule("6. Each past list against what happened")
     outcomes(horizon_days=None)
     console.rule("7. Which help worked (against the simulator's truth)")
@@ -1110,25 +1217,50 @@ def _demo_weeks(settings: Settings) -> tuple[list[str], list[str]]:
 
 
 def _demo_accounts(settings: Settings) -> dict[str, str]:
-    """One account per role, tied to the school and advisor at the top of the latest list
-    (the area office follows that school's province): a username with a temporary
-    password for the pages, and a token for the API."""
+    """One account per role, tied to a school and advisor of the latest list who follow
+    returned children (else those at its top; the area office follows that school's
+    province): a username with a temporary password for the pages, and a token for the
+    API."""
     import secrets as random
+    from datetime import date, timedelta
 
     import sqlalchemy as sa
 
     from schooldata.db import make_engine
-    from schooldata.tables import TABLES, student_scores
+    from schooldata.tables import TABLES, score_runs, student_returns, student_scores
     from serving.accounts import create_user, set_password, temporary_password
 
     engine = make_engine(settings.database_url)
     schools = TABLES["schools"]
     with engine.connect() as connection:
-        top = connection.execute(
-            sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
-            .order_by(student_scores.c.run_id.desc(), student_scores.c.rank_in_school)
-            .limit(1)
-        ).one()
+        latest = connection.execute(sa.select(sa.func.max(student_scores.c.run_id))).scalar()
+        week = connection.execute(
+            sa.select(score_runs.c.as_of).where(score_runs.c.run_id == latest)
+        ).scalar()
+        recent = (week or date.today()) - timedelta(days=180 * settings.follow_returned_terms)
+        # An advisor following children who came back to school, so the demo shows them;
+        # else the advisor of the school's riskiest student.
+        top = (
+            connection.execute(
+                sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
+                .join(
+                    student_returns,
+                    (student_returns.c.school_id == student_scores.c.school_id)
+                    & (student_returns.c.student_id == student_scores.c.student_id),
+                )
+                .where(
+                    (student_scores.c.run_id == latest) & (student_returns.c.returned_on >= recent)
+                )
+                .group_by(student_scores.c.school_id, student_scores.c.advisor_id)
+                .order_by(sa.func.count().desc(), student_scores.c.school_id)
+                .limit(1)
+            ).first()
+            or connection.execute(
+                sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
+                .order_by(student_scores.c.run_id.desc(), student_scores.c.rank_in_school)
+                .limit(1)
+            ).one()
+        )
         province = connection.execute(
             sa.select(schools.c.province).where(schools.c.school_id == top.school_id)
         ).scalar()

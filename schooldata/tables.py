@@ -105,6 +105,9 @@ users = sa.Table(
     sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
+    # Where the weekly message goes (null: none), and whether the person wants it.
+    sa.Column("email", sa.String, nullable=True),
+    sa.Column("notify", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 # Web sessions live here, not only in a cookie: signing out or losing the account ends
@@ -190,7 +193,49 @@ score_runs = sa.Table(
     # The model's inputs, in the order of every row's stored contributions (a JSON list);
     # null for runs that stored the names in each row.
     sa.Column("features", sa.Text, nullable=True),
+    # What made the list: lightgbm, logistic or abc_rule (null: runs before migration 0012,
+    # all LightGBM).
+    sa.Column("scorer", sa.String, nullable=True),
     sa.UniqueConstraint("as_of", "model_version", name="uq_score_runs_week_model"),
+)
+
+# Every weekly run the service's scheduler started, skipped or failed, and every school
+# rerun after an upload. A row is also the lease: the unique key lets one server worker
+# of many take a week (or a school's rerun); a "running" row older than the lease may be
+# taken over by another worker (its holder died).
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("job_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String, nullable=False),  # weekly, school
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("school_id", sa.String, nullable=False, server_default=""),  # "": every school
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("status", sa.String, nullable=False),  # running, done, skipped, failed
+    sa.Column("trigger", sa.String, nullable=False),  # schedule, upload, command
+    sa.Column("holder", sa.String, nullable=True),  # which process holds the lease
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime, nullable=True),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("scorer", sa.String, nullable=True),
+    sa.Column("students", sa.Integer, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),  # why skipped, which schools were stale
+    sa.Column("error_id", sa.String, nullable=True),  # a failure's id (its log line)
+    sa.UniqueConstraint("kind", "as_of", "school_id", "attempt", name="uq_job_runs_attempt"),
+)
+
+# Every message the weekly run sent (or failed to send): counts and a link, never a child.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("notification_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False, index=True),
+    sa.Column("channel", sa.String, nullable=False),  # email, webhook
+    sa.Column("user_id", sa.Integer, nullable=True),
+    sa.Column("school_id", sa.String, nullable=True),
+    sa.Column("status", sa.String, nullable=False),  # sent, failed
+    sa.Column("detail", sa.String, nullable=True),
+    sa.Column("at", sa.DateTime, nullable=False),
 )
 
 # Each run's schools: how fresh their records were, and whether they were left out.

@@ -421,6 +421,48 @@ def set_password(
         )
 
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def messages_of(engine: sa.Engine, user_id: int) -> tuple[str | None, bool]:
+    """An account's e-mail address and whether it wants the weekly message."""
+    with reading(engine) as connection:
+        row = connection.execute(
+            sa.select(users.c.email, users.c.notify).where(users.c.user_id == user_id)
+        ).first()
+    return (None, True) if row is None else (row.email, bool(row.notify))
+
+
+def set_messages(
+    engine: sa.Engine, user_id: int, email: str | None, notify: bool, actor: str
+) -> None:
+    """Where an account's weekly message goes, and whether it is sent (audited, without
+    the address).
+
+    Raises:
+        AccountError: the address is not an e-mail address.
+    """
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+        raise AccountError("the e-mail address is not valid (name@school.ac.th)")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(users).where(users.c.user_id == user_id).values(email=email, notify=notify)
+        )
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "messages_set",
+                    "account",
+                    actor=actor,
+                    detail=f"user {user_id}: e-mail {'set' if email else 'none'}, "
+                    f"messages {'on' if notify else 'off'}",
+                )
+            ],
+        )
+
+
 def check_password(engine: sa.Engine, username: str, password: str) -> User | None:
     """The active account with this username and password, if they match."""
     with reading(engine) as connection:

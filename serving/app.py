@@ -22,7 +22,8 @@ from serving.accounts import TooManyAttempts
 from serving.deps import AppState, PasswordChangeRequired, SignInRequired
 from serving.middleware import RequestGuard
 from serving.model_report import ModelReports
-from serving.model_store import load_champion
+from serving.model_store import load_scorer_bundle
+from serving.schedule import WeekRunner
 from serving.scoring import Scorer
 from serving.sso import SingleSignOn
 
@@ -40,15 +41,17 @@ DOMAIN_ERRORS: dict[type[Exception], int] = {
 
 def app_from_environment() -> FastAPI:
     """The service as configured by the environment (``ews serve --workers N``: each
-    worker process builds its own, loading and checking the champion)."""
+    worker process builds its own, loading and checking the champion, or the ABC rule
+    while there is none)."""
     return create_app(Settings())
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
-    """Build the service. The champion is fetched and verified at start-up unless given.
+    """Build the service. The champion is fetched and verified at start-up unless given;
+    with none registered yet, the ABC rule scores (``serving.model_store``).
 
     Raises (at start-up):
-        ModelUnavailable: there is no champion, or its files fail their SHA-256 checks.
+        ModelUnavailable: the champion's files fail their SHA-256 checks.
     """
 
     @asynccontextmanager
@@ -58,15 +61,19 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         with tempfile.TemporaryDirectory(prefix="ews-model-") as folder:
             loaded = scorer
             if loaded is None:
-                bundle, version = load_champion(settings, Path(folder))
+                bundle, version = load_scorer_bundle(settings, Path(folder))
                 loaded = Scorer(bundle, version)
+            runner = WeekRunner(settings, engine) if settings.scheduler else None
             app.state.ews = AppState(
                 settings,
                 engine,
                 loaded,
                 reports=ModelReports(settings),
                 sso=SingleSignOn.configured(settings),
+                runner=runner,
             )
+            if runner is not None:
+                runner.start()
             # What start-up loaded (the model, the libraries) lives as long as the server:
             # kept out of the cycle collector's sight, a full collection no longer walks
             # it, which otherwise stalls every request in flight for tens of milliseconds.
@@ -76,6 +83,8 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
                 yield
             finally:
                 gc.unfreeze()
+                if runner is not None:
+                    runner.stop()
         engine.dispose()
 
     docs = settings.api_docs if settings.api_docs is not None else not settings.production

@@ -20,6 +20,7 @@ from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from serving.accounts import Limiter, TooManyAttempts, User, authenticate, session_user
 from serving.model_report import ModelReports
+from serving.schedule import WeekRunner
 from serving.scoring import Scorer
 from serving.sso import SingleSignOn
 
@@ -36,6 +37,7 @@ class AppState:
     limiter: Limiter = field(default_factory=Limiter)
     reports: ModelReports | None = None  # the analyst's pages read MLflow through it
     sso: SingleSignOn | None = None  # single sign-on, when configured
+    runner: WeekRunner | None = None  # the week's scheduler (off: EWS_SCHEDULER=false)
 
     def visit_benefit(self) -> VisitBenefit | None:
         """The newest home-visit benefit model of ``ews effects``, if there is one."""

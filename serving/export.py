@@ -5,15 +5,15 @@ One layout for every list that leaves the service: the page's download and ``ews
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
 
 from schooldata.spreadsheet import csv_bytes, excel_safe, write_csv
+from serving.i18n import scorer_label
 from serving.queries import full_list
-from serving.schemas import ListedStudent
+from serving.schemas import RiskList
 
 # The spreadsheet helpers are the data layer's; lists leave through them.
 __all__ = ["COLUMNS", "csv_bytes", "excel_safe", "list_frame", "risk_list_frame", "write_csv"]
@@ -34,11 +34,16 @@ COLUMNS = [
     "reasons_th",
     "reasons_en",
     "suggested_step",
+    "scored_by",
 ]
 
 
-def list_frame(students: Sequence[ListedStudent], rank_by: str = "rank_in_school") -> pd.DataFrame:
-    """One row per listed student, ranked as the reader's list ranks them."""
+def list_frame(listing: RiskList, rank_by: str = "rank_in_school") -> pd.DataFrame:
+    """One row per listed student, ranked as the reader's list ranks them; each row says
+    what made the list (the ABC rule's "risk" is the share of its flags raised)."""
+    made_by = " / ".join(
+        scorer_label(listing.scorer, listing.model_version, lang) for lang in ("th", "en")
+    )
     rows = [
         {
             "rank": getattr(s, rank_by),
@@ -56,8 +61,9 @@ def list_frame(students: Sequence[ListedStudent], rank_by: str = "rank_in_school
             "reasons_th": "; ".join(r.text_th for r in s.reasons),
             "reasons_en": "; ".join(r.text_en for r in s.reasons),
             "suggested_step": f"{s.suggested_step_th or ''} / {s.suggested_step_en or ''}",
+            "scored_by": made_by,
         }
-        for s in students
+        for s in listing.students
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -71,4 +77,4 @@ def risk_list_frame(
     Raises:
         LookupError: no run on or before the date.
     """
-    return list_frame(full_list(engine, as_of, school_id, actor).students)
+    return list_frame(full_list(engine, as_of, school_id, actor))

@@ -69,11 +69,75 @@ TEXT: dict[str, tuple[str, str]] = {
         "บทบาทของคุณไม่มีสิทธิ์ดูข้อมูลรายบุคคลของนักเรียน",
         "Your role does not give access to individual students.",
     ),
-    "no_run": ("ยังไม่มีผลการประเมินรายสัปดาห์", "No weekly run yet."),
+    "no_run": (
+        "ยังไม่มีผลการประเมินรายสัปดาห์ เมื่อเจ้าหน้าที่ข้อมูลส่งไฟล์การมาเรียนและการลงทะเบียนแล้ว "
+        "ระบบจะจัดทำรายชื่อในรอบประจำสัปดาห์ถัดไป (หรือผู้ดูแลระบบสั่ง ews score)",
+        "No weekly run yet. Once the data officer has uploaded enrolments and attendance, the "
+        "list is made at the next weekly run (or when an administrator runs ews score).",
+    ),
     "absence_term": ("ขาดเรียนภาคเรียนนี้", "Absent this term"),
     "absence_20": ("ขาดเรียน 20 วันล่าสุด", "Absent, last 20 school days"),
     "gpa": ("เกรดเฉลี่ยภาคเรียนที่แล้ว", "GPA last term"),
     "term_gpa": ("เกรดเฉลี่ยของภาคเรียน", "GPA of the term"),
+    "ranked_by": ("จัดลำดับโดย", "Ranked by"),
+    "account": ("บัญชีของฉัน", "My account"),
+    "weekly_message": ("ข้อความแจ้งรายชื่อประจำสัปดาห์", "The weekly message"),
+    "weekly_message_text": (
+        "เมื่อรายชื่อประจำสัปดาห์พร้อม ระบบจะส่งอีเมลสั้น ๆ บอกจำนวนนักเรียนของท่านที่เพิ่มเข้ารายชื่อหรือ"
+        "ความเสี่ยงสูงขึ้น พร้อมลิงก์ ไม่มีชื่อหรือรหัสนักเรียนในข้อความ",
+        "When the week's list is ready, a short e-mail tells you how many of your students "
+        "are new on it or moved up, with a link. It never holds a student's name or code.",
+    ),
+    "email": ("อีเมล", "E-mail"),
+    "send_me_messages": ("ส่งข้อความถึงฉัน", "Send me the message"),
+    "email_invalid": (
+        "อีเมลไม่ถูกต้อง (ตัวอย่าง name@school.ac.th)",
+        "That is not an e-mail address (e.g. name@school.ac.th).",
+    ),
+    "saved": ("บันทึกแล้ว", "Saved."),
+    "operations": ("การทำงานของระบบ", "Operations"),
+    "newest_list": ("รายชื่อล่าสุด", "Newest list"),
+    "no_list_yet": ("ยังไม่มีรายชื่อ", "No list stored yet."),
+    "next_run": ("รอบถัดไป", "Next weekly run"),
+    "scheduler_off": (
+        "ตัวตั้งเวลาปิดอยู่ (EWS_SCHEDULER=false): ต้องสั่ง ews score เอง",
+        "The scheduler is off (EWS_SCHEDULER=false): run ews score by hand.",
+    ),
+    "run_takes": ("รอบหนึ่งใช้เวลาประมาณ {} วินาที", "A weekly run takes about {} s."),
+    "messages_sent": (
+        "ข้อความของรายชื่อล่าสุด: ส่งแล้ว {} ส่งไม่สำเร็จ {}",
+        "Messages of the newest list: {} sent, {} failed.",
+    ),
+    "stale_schools": (
+        "โรงเรียนที่ไม่ได้อยู่ในรอบล่าสุด (ข้อมูลไม่เป็นปัจจุบัน)",
+        "Schools left out of the newest list (data not current)",
+    ),
+    "newest_attendance": ("ข้อมูลการมาเรียนล่าสุด", "Newest attendance"),
+    "school_days_missing": ("วันเรียนที่ขาดข้อมูล", "School days missing"),
+    "runs": ("รอบการทำงาน", "Runs"),
+    "week": ("สัปดาห์", "Week"),
+    "run_kind": ("ประเภท", "Kind"),
+    "run_weekly": ("รอบประจำสัปดาห์", "weekly run"),
+    "run_school": ("ทำใหม่เฉพาะโรงเรียน {}", "school {} again"),
+    "attempt": ("ครั้งที่ {}", "attempt {}"),
+    "status": ("สถานะ", "Status"),
+    "took": ("ใช้เวลา", "Took"),
+    "detail": ("รายละเอียด", "Detail"),
+    "job_done": ("เสร็จ", "done"),
+    "job_running": ("กำลังทำ", "running"),
+    "job_skipped": ("ข้าม", "skipped"),
+    "job_failed": ("ล้มเหลว", "failed"),
+    "no_runs_yet": ("ยังไม่มีรอบที่ตัวตั้งเวลาทำ", "The scheduler has not run anything yet."),
+    "abc_flags": ("สัญญาณเตือน {} จาก 3", "{} of 3 warning signs"),
+    "rule_explained": (
+        "ยังไม่มีแบบจำลองที่ฝึกและผ่านการตรวจสำหรับโรงเรียนนี้ รายชื่อนี้จึงเรียงตามจำนวนสัญญาณเตือน "
+        "(ขาดเรียนบ่อย ปัญหาพฤติกรรมจากการคัดกรอง ผลการเรียนไม่ผ่าน) และอัตราการขาดเรียน "
+        "ตัวเลขเป็นจำนวนสัญญาณ ไม่ใช่ความน่าจะเป็น เมื่อมีแบบจำลองที่ผ่านการตรวจ ระบบจะใช้แทนในรอบถัดไป",
+        "No model has been trained and passed its checks for this school yet, so this list "
+        "is ordered by the number of warning signs (frequent absence, a behaviour concern "
+        "from screening, failed courses), then by absence. The figure is a count of signs, "
+        "not a probability. The first sound model replaces the rule at the next weekly run.",
+    ),
     "failed": ("วิชาที่ได้ 0", "Subjects failed"),
     "missing_work": ("งานค้าง 4 สัปดาห์", "Missing work, 4 weeks"),
     "upload": ("ส่งข้อมูล", "Upload"),
@@ -157,7 +221,6 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "group": ("กลุ่ม", "Group"),
     "students": ("นักเรียน", "Students"),
-    "status": ("สถานะ", "Status"),
     "drift": ("ข้อมูลสัปดาห์นี้เทียบข้อมูลที่ใช้ฝึก", "This week's inputs against training"),
     "drift_older": (
         "สัปดาห์ล่าสุด ({}) ไม่มีข้อมูลช่วงเดียวกันในปีที่ใช้ฝึกให้เทียบ จึงแสดงสัปดาห์ {}",
@@ -388,6 +451,21 @@ OUTCOMES = {
     "moved": ("ย้ายที่อยู่", "moved"),
     "other": ("อื่น ๆ", "other"),
 }
+
+
+SCORERS = {
+    "lightgbm": ("แบบจำลอง LightGBM รุ่น {version}", "LightGBM model, version {version}"),
+    "logistic": ("แบบจำลองถดถอยโลจิสติก รุ่น {version}", "logistic regression, version {version}"),
+    "abc_rule": (
+        "เกณฑ์ ABC (การมาเรียน พฤติกรรม ผลการเรียน): ยังไม่มีแบบจำลองที่ผ่านการตรวจ",
+        "ABC rule (attendance, behaviour, course failure): no trained model yet",
+    ),
+}
+
+
+def scorer_label(kind: str | None, version: str, language: str) -> str:
+    """What made a list, in words: the kind of scorer and its version."""
+    return pick(SCORERS, kind or "lightgbm", language).format(version=version)
 
 
 def words(language: str) -> dict[str, str]:

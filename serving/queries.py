@@ -196,7 +196,10 @@ def _keys(students: Sequence[ListedStudent]) -> list[StudentKey]:
 def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
     run = store.latest_run(connection, as_of)
     if run is None:
-        raise NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")
+        raise NoWeeklyRun(
+            "no weekly run yet: the list is made at the next weekly run once enrolments and "
+            "attendance are loaded (or run `ews score --as-of DATE`)"
+        )
     return run
 
 
@@ -225,7 +228,12 @@ def risk_list(
             connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
         )
     record_reads(engine, user, _keys(students), endpoint, action)
-    return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+    return RiskList(
+        as_of=run.as_of,
+        model_version=run.model_version,
+        scorer=run.scorer or "lightgbm",
+        students=students,
+    )
 
 
 @dataclass(frozen=True)
@@ -260,7 +268,12 @@ def list_page(
             rooms = store.run_classrooms(connection, run.run_id, school_id, advisor_id)
             school = store.run_school(connection, run.run_id, school_id)
     record_reads(engine, user, _keys(students), endpoint)
-    listing = RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+    listing = RiskList(
+        as_of=run.as_of,
+        model_version=run.model_version,
+        scorer=run.scorer or "lightgbm",
+        students=students,
+    )
     return ListPage(listing, rooms, school)
 
 
@@ -332,7 +345,12 @@ def full_list(
             for s in students
         ],
     )
-    return RiskList(as_of=run.as_of, model_version=run.model_version, students=students)
+    return RiskList(
+        as_of=run.as_of,
+        model_version=run.model_version,
+        scorer=run.scorer or "lightgbm",
+        students=students,
+    )
 
 
 def score_students(
@@ -448,6 +466,8 @@ def _detail(connection: sa.Connection, student: StudentKey) -> StudentDetail:
         schools_before=schools_before(connection, student),
         name=latest[0].name if latest else names_of(connection, [student]).get(student),
         latest=latest[0] if latest else None,
+        model_version=rows[-1].model_version if rows else None,
+        scorer=(rows[-1].scorer or "lightgbm") if rows else "lightgbm",
         contributions=contributions,
         history=history,
     )
@@ -528,6 +548,8 @@ def plan_page(
     plan = HomeVisitPlan(
         school_id=school_id,
         as_of=run.as_of,
+        model_version=run.model_version,
+        scorer=run.scorer or "lightgbm",
         capacity=capacity,
         students=students,
         by_benefit=by_benefit,

@@ -17,15 +17,25 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+SCORER_FIELD = Field(
+    "lightgbm",
+    description="What ranked: lightgbm, logistic, or abc_rule (the ABC rule, used until "
+    "a first model passes its guards; its risk is the share of the three flags raised, "
+    "not a probability).",
+)
+
+
 class Health(_Model):
     status: str
     champion_version: str
+    scorer: str = "lightgbm"
 
 
 class ModelInfo(_Model):
     version: str
+    scorer: str = "lightgbm"
     features: list[str] = Field(description="The model's input names, in order.")
-    horizon_days: int
+    horizon_days: int | None = Field(description="None for the ABC rule: nothing trained.")
     training_window: dict[str, str]
     test_metrics: dict[str, float]
     fairness_flags: list[str]
@@ -109,11 +119,13 @@ class FeatureRowsRequest(_Model):
 
 class ScoreResponse(_Model):
     model_version: str
+    scorer: str = SCORER_FIELD
     results: list[StudentScore]
 
 
 class FeatureScoreResponse(_Model):
     model_version: str
+    scorer: str = SCORER_FIELD
     results: list[Score]
 
 
@@ -169,6 +181,7 @@ class ReturnedStudent(_Model):
 class RiskList(_Model):
     as_of: dt.date
     model_version: str
+    scorer: str = SCORER_FIELD
     students: list[ListedStudent]
 
 
@@ -184,6 +197,8 @@ class StudentDetail(_Model):
     student_id: str
     name: str | None
     latest: ListedStudent | None
+    model_version: str | None = Field(None, description="What made the latest score.")
+    scorer: str = SCORER_FIELD
     returns: list[ReturnedStudent] = Field(
         default_factory=list, description="Each time the child came back to this school."
     )
@@ -212,6 +227,8 @@ class BenefitVisit(ListedStudent):
 class HomeVisitPlan(_Model):
     school_id: str
     as_of: dt.date
+    model_version: str = ""
+    scorer: str = SCORER_FIELD
     capacity: int
     students: list[ListedStudent] = Field(description="The plan in risk order.")
     by_benefit: list[BenefitVisit] | None = Field(

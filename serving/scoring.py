@@ -29,9 +29,10 @@ from features.partitions import Partition, enrolled_in_year, largest_first, part
 from features.school_context import add_counts
 from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
-from riskmodel.drift import COUNT_COLUMNS, compare, input_counts
+from riskmodel.drift import COUNT_COLUMNS, REPORT_COLUMNS, compare, input_counts
 from riskmodel.explain import Explainer
 from schooldata.calendar import Calendar
+from schooldata.dataset import DatabaseReader, school_homes
 from schooldata.db import read_table, reading, upgrade
 from schooldata.tables import TABLES
 from serving import store
@@ -70,6 +71,11 @@ class Scorer:
     @property
     def features(self) -> list[str]:
         return self.bundle.features
+
+    @property
+    def kind(self) -> str:
+        """What ranks: ``lightgbm``, ``logistic`` or ``abc_rule``."""
+        return self.bundle.kind
 
     def score(self, rows: pd.DataFrame, stored: bool = False) -> pd.DataFrame:
         """Risk, tier, exact contributions, reasons and next step for each row.
@@ -221,6 +227,7 @@ def weekly_run(
     partitions: Sequence[Partition] | None = None,
     client: Any = None,
     stale_after: int = STALE_AFTER_SCHOOL_DAYS,
+    school: str | None = None,
 ) -> WeeklyRunReport:
     """Score every enrolled student of every school whose data is fresh, and store the run.
 
@@ -245,11 +252,27 @@ def weekly_run(
             explanations instead of following them.
         stale_after: a school whose newest attendance is more than this many school days
             before ``as_of`` is stale: left out of the run (``features.freshness``).
+        school: score this school alone and put its list into the run of ``as_of`` with
+            the same scorer in place of the one there (after a data officer's upload);
+            with no such run, the whole week is run. Its students' records at other
+            schools are read too, so the features are a whole run's.
 
     Raises:
         NothingToScore: no student is enrolled on the date, or every school is stale.
     """
     upgrade(engine)
+    if school is not None and partitions is None:
+        with reading(engine) as connection:
+            known = connection.execute(
+                sa.select(TABLES["enrollments"].c.school_id)
+                .where(TABLES["enrollments"].c.school_id == school)
+                .limit(1)
+            ).first()
+            week = store.run_of(connection, as_of.date(), scorer.version)
+        if known is None:
+            raise NothingToScore(f"no school {school!r} has enrolments in the data")
+        if week is not None:
+            return _rerun_school(engine, scorer, as_of, school, week, stale_after)
     timings: dict[str, float] = {}
     work: dict[str, float] = {}  # summed over a partitioned run's tasks
     results: Iterable[pd.DataFrame]  # every scored row with its explanation, batch by batch
@@ -325,7 +348,15 @@ def weekly_run(
         ranked = _rank(keys, scorer.bundle.tiers)
         ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
         run_id, replaced = store.store_run(
-            engine, ranked, results, as_of.date(), scorer.version, schools, drift, scorer.features
+            engine,
+            ranked,
+            results,
+            as_of.date(),
+            scorer.version,
+            schools,
+            drift,
+            scorer.features,
+            scorer=scorer.kind,
         )
         timings["store" if partitions is None else "explain_and_store"] = (
             time.perf_counter() - started
@@ -334,6 +365,44 @@ def weekly_run(
         timings.update({f"{stage}_work": seconds for stage, seconds in work.items()})
     return WeeklyRunReport(
         run_id, as_of, scorer.version, len(ranked), replaced, timings, schools, drift
+    )
+
+
+def _rerun_school(
+    engine: sa.Engine,
+    scorer: Scorer,
+    as_of: pd.Timestamp,
+    school: str,
+    run_id: int,
+    stale_after: int,
+) -> WeeklyRunReport:
+    """One school's list of a stored week recomputed (``weekly_run`` with ``school``)."""
+    started = time.perf_counter()
+    reader = DatabaseReader(engine, schools=school_homes(engine, school))
+    sources = Sources.for_weekly_run(reader, as_of)
+    rows = features_as_of(sources, as_of)
+    rows = rows[rows["school_id"] == school]
+    fresh = school_freshness(sources, as_of, stale_after, enrolled=rows)
+    fresh = fresh[fresh["school_id"] == school]
+    if fresh.empty:
+        raise NothingToScore(f"nobody is enrolled at school {school} on {as_of.date()}")
+    if bool(fresh["stale"].iloc[0]):
+        rows = rows.iloc[:0]
+    scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame(columns=RANK_COLUMNS)
+    ranked = _rank(scored[RANK_COLUMNS], scorer.bundle.tiers) if len(rows) else scored
+    if len(rows):
+        ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
+    schools = fresh.assign(scored=len(ranked))
+    store.replace_school(engine, run_id, school, ranked, [scored] if len(rows) else [], schools)
+    return WeeklyRunReport(
+        run_id,
+        as_of,
+        scorer.version,
+        len(ranked),
+        True,
+        {"school": time.perf_counter() - started},
+        schools,
+        pd.DataFrame(columns=REPORT_COLUMNS),
     )
 
 

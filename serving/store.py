@@ -217,6 +217,8 @@ def student_rows(connection: sa.Connection, student: tuple[str, str]) -> Sequenc
             student_scores,
             score_runs.c.as_of,
             score_runs.c.features.label("run_features"),
+            score_runs.c.model_version,
+            score_runs.c.scorer,
             _STUDENTS.c.given_name,
             _STUDENTS.c.family_name,
         )
@@ -244,6 +246,7 @@ def store_run(
     schools: pd.DataFrame | None = None,
     drift: pd.DataFrame | None = None,
     features: Sequence[str] | None = None,
+    scorer: str | None = None,
 ) -> tuple[int, bool]:
     """Replace the run of this week and model in one transaction.
 
@@ -256,6 +259,7 @@ def store_run(
         schools: each school's freshness and whether it was scored (``run_schools``).
         drift: the run's inputs against the training reference (``run_drift``).
         features: the model's inputs, in the order of the stored contributions.
+        scorer: what made the list (``ModelBundle.kind``).
 
     Returns:
         The run's id and whether an earlier run of the same week and model was replaced.
@@ -279,6 +283,7 @@ def store_run(
                 created_at=datetime.now(UTC).replace(tzinfo=None),
                 students=len(ranked),
                 features=None if features is None else orjson.dumps(list(features)).decode(),
+                scorer=scorer,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         for names, rows in _rows(results, ranked_ids, ranks, int(run_id)):
@@ -291,6 +296,48 @@ def store_run(
             if frame is not None and not frame.empty:
                 insert_rows(connection, table, _plain_records(frame, table, int(run_id)))
     return int(run_id), existing is not None
+
+
+def run_of(connection: sa.Connection, as_of: date, version: str) -> int | None:
+    """The run of a week by a scorer version, if stored."""
+    found = connection.execute(
+        sa.select(score_runs.c.run_id).where(
+            (score_runs.c.as_of == as_of) & (score_runs.c.model_version == version)
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def replace_school(
+    engine: sa.Engine,
+    run_id: int,
+    school_id: str,
+    ranked: pd.DataFrame,
+    results: Iterable[pd.DataFrame],
+    schools: pd.DataFrame,
+) -> None:
+    """Put one school's list (``store_run``'s arguments for that school alone) into a
+    stored run in place of the one there, in one transaction."""
+    ranks = ranked[RANK_COLUMNS].reset_index(drop=True)
+    with engine.begin() as connection:
+        for table in (student_scores, run_schools):
+            connection.execute(
+                sa.delete(table).where(
+                    (table.c.run_id == run_id) & (table.c.school_id == school_id)
+                )
+            )
+        for names, rows in _rows(results, _student_index(ranked), ranks, run_id):
+            insert_columns(connection, student_scores, names, rows)
+        counted = schools.drop(columns=COUNT_COLUMNS, errors="ignore")
+        if len(ranked):
+            counted = counted.merge(list_counts(ranked), on="school_id", how="left")
+        insert_rows(connection, run_schools, _plain_records(counted, run_schools, run_id))
+        total = connection.execute(
+            sa.select(sa.func.count()).where(student_scores.c.run_id == run_id)
+        ).scalar()
+        connection.execute(
+            sa.update(score_runs).where(score_runs.c.run_id == run_id).values(students=total)
+        )
 
 
 def _rows(

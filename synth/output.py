@@ -234,6 +234,8 @@ def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
     A student enrolled in a year counts as a dropout of that year when they have a dropout
     exit in it, or vanish from the next enrolment with no transfer, graduation or death.
+    The last year has no next enrolment to check against: one year of data gives an
+    empty table.
     """
     children = _children(frames["students"])
     enrol = frames["enrollments"][
@@ -264,6 +266,8 @@ def dropout_rates_by_level(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         gone = set(cohort["student_id"]) - in_next - explained
         cohort = cohort.assign(dropout=cohort["student_id"].isin(dropped | gone))
         rows.append(cohort)
+    if not rows:
+        return pd.DataFrame(columns=["student_years", "dropouts", "annual_rate"])
     table = pd.concat(rows)
     band = (
         table["grade_level"]

@@ -18,12 +18,13 @@ ID_KEY = "test-id-hash-key"
 
 
 def scratch_settings(database_url: str, store: Path, **overrides: Any) -> Settings:
-    """Settings of a database and a fresh MLflow tracking store and registry in ``store``."""
+    """Settings of a database and a fresh MLflow tracking store and registry in ``store``;
+    the service's own scheduler is off unless a test turns it on."""
     return Settings(
         database_url=database_url,
         mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
         mlflow_artifact_root=store / "artifacts",
-        **overrides,
+        **({"scheduler": False} | overrides),
     )
 
 

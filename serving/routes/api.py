@@ -37,22 +37,26 @@ router = APIRouter()
 @router.get("/health", response_model=Health, tags=["service"])
 def health(state: StateDep) -> Health:
     """Service status and the champion version."""
-    return Health(status="ok", champion_version=state.scorer.version)
+    return Health(status="ok", champion_version=state.scorer.version, scorer=state.scorer.kind)
 
 
 @router.get("/api/v1/model", response_model=ModelInfo, tags=["model"])
 def model_info(state: StateDep, user: CurrentUser) -> ModelInfo:
     """The champion: version, inputs, training window, test metrics and fairness flags."""
     metadata = state.scorer.bundle.metadata
+    horizon = metadata.get("horizon_days")
     return ModelInfo(
         version=state.scorer.version,
+        scorer=state.scorer.kind,
         features=state.scorer.features,
-        horizon_days=int(metadata["horizon_days"]),
-        training_window={k: str(v) for k, v in metadata["split"].items()},
+        horizon_days=None if horizon is None else int(horizon),
+        training_window={k: str(v) for k, v in metadata.get("split", {}).items()},
         test_metrics={
-            k: float(v) for k, v in metadata["test_metrics"].items() if math.isfinite(float(v))
+            k: float(v)
+            for k, v in metadata.get("test_metrics", {}).items()
+            if v is not None and math.isfinite(float(v))
         },
-        fairness_flags=list(metadata["fairness_flags"]),
+        fairness_flags=list(metadata.get("fairness_flags", [])),
     )
 
 
@@ -67,7 +71,9 @@ def score_students(request: ScoreRequest, state: StateDep, user: CurrentUser) ->
         request.as_of or date.today(),
         "POST /api/v1/score",
     )
-    return ScoreResponse(model_version=state.scorer.version, results=results)
+    return ScoreResponse(
+        model_version=state.scorer.version, scorer=state.scorer.kind, results=results
+    )
 
 
 @router.post("/api/v1/score/features", response_model=FeatureScoreResponse, tags=["scoring"])
@@ -77,7 +83,9 @@ async def score_features(
     """Score rows of feature values (integrations, what-if questions); no student data is read."""
     # Async on purpose: the work is well under a millisecond, less than a thread hop costs.
     results = queries.score_feature_rows(state.scorer, request.rows, state.settings.max_batch_rows)
-    return FeatureScoreResponse(model_version=state.scorer.version, results=results)
+    return FeatureScoreResponse(
+        model_version=state.scorer.version, scorer=state.scorer.kind, results=results
+    )
 
 
 @router.get("/api/v1/risk-list", response_model=RiskList, tags=["lists"])

@@ -23,6 +23,7 @@ from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from serving import area, charts, followups, i18n, queries, reports, uploads
 from serving.access import student_key
 from serving.accounts import (
+    EMAIL,
     ROLES,
     AccountError,
     TooManyAttempts,
@@ -33,8 +34,10 @@ from serving.accounts import (
     end_session,
     find_by_username,
     list_users,
+    messages_of,
     revoke,
     schools_of_province,
+    set_messages,
     set_password,
     start_session,
     temporary_password,
@@ -42,6 +45,8 @@ from serving.accounts import (
 )
 from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of
 from serving.export import csv_bytes, list_frame
+from serving.model_store import RULE_TOP
+from serving.operations import operations
 from serving.sso import OAuthError
 
 router = APIRouter(include_in_schema=False)
@@ -85,18 +90,33 @@ def render(
         name,
         {
             "user": user,
-            "lang": lang,
-            "t": i18n.words(lang),
             "csrf": csrf_token(request),
-            "tier_word": lambda k: i18n.pick(i18n.TIERS, k, lang),
-            "change_word": lambda k: i18n.pick(i18n.CHANGES, k, lang),
-            "intervention_word": lambda k: i18n.pick(i18n.INTERVENTIONS, k, lang),
-            "outcome_word": lambda k: i18n.pick(i18n.OUTCOMES, k, lang),
-            "role_word": lambda k: i18n.pick(i18n.ROLES, k, lang),
+            **page_words(lang, context.get("scorer_kind")),
             **context,
         },
         status_code=status_code,
     )
+
+
+def page_words(lang: str, scorer_kind: str | None = None) -> dict[str, Any]:
+    """What every template says in words: the page's language, its labels and the words
+    for tiers, changes, help, roles and the list's scorer."""
+    words = i18n.words(lang)
+    rule = scorer_kind == "abc_rule"
+    return {
+        "lang": lang,
+        "t": words,
+        "tier_word": lambda k: i18n.pick(i18n.TIERS, k, lang),
+        "change_word": lambda k: i18n.pick(i18n.CHANGES, k, lang),
+        "intervention_word": lambda k: i18n.pick(i18n.INTERVENTIONS, k, lang),
+        "outcome_word": lambda k: i18n.pick(i18n.OUTCOMES, k, lang),
+        "role_word": lambda k: i18n.pick(i18n.ROLES, k, lang),
+        "scorer_word": lambda kind, version: i18n.scorer_label(kind, version, lang),
+        # The rule's "risk" is the share of its three flags, not a probability.
+        "risk_figure": lambda risk: (
+            words["abc_flags"].format(int(risk * RULE_TOP + 1e-9)) if rule else f"{risk * 100:.0f}%"
+        ),
+    }
 
 
 def not_found(request: Request, user: User | None) -> HTMLResponse:
@@ -282,6 +302,53 @@ def password_page(request: Request, user: WebUser) -> HTMLResponse:
     return render(request, "password.html", user)
 
 
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """One's own account: the weekly message (address, on or off) and the password."""
+    return _account(request, state, user)
+
+
+@router.post("/account/messages", response_class=HTMLResponse)
+def account_messages(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    email: Annotated[str, Form(max_length=254)] = "",
+    notify: Annotated[str, Form(max_length=10)] = "",
+) -> HTMLResponse:
+    check_csrf(request, csrf)
+    words = i18n.words(language(request))
+    try:
+        set_messages(state.engine, user.user_id, email, notify == "on", f"user:{user.user_id}")
+    except AccountError:
+        return _account(request, state, user, 422, error=words["email_invalid"], email=email)
+    return _account(request, state, user, notice=words["saved"])
+
+
+def _account(
+    request: Request,
+    state: AppState,
+    user: User,
+    status_code: int = 200,
+    error: str | None = None,
+    notice: str | None = None,
+    email: str | None = None,
+) -> HTMLResponse:
+    stored, notify = messages_of(state.engine, user.user_id)
+    return render(
+        request,
+        "account.html",
+        user,
+        status_code,
+        email=stored if email is None else email,
+        notify=notify,
+        error=error,
+        notice=notice,
+        gets_messages=user.role in ("advisor", "committee"),
+    )
+
+
 @router.post("/password", response_class=HTMLResponse)
 def change_password(
     request: Request,
@@ -364,6 +431,8 @@ def risk_list_page(
         returned=returned,
         school=shown.school,
         listing=shown.listing,
+        scorer_kind=shown.listing.scorer,
+        scorer_version=shown.listing.model_version,
         classrooms=shown.classrooms,
         classroom=classroom,
         tier=tier,
@@ -394,7 +463,7 @@ def risk_list_csv(
     rank_by = "rank_in_advisor" if user.role == "advisor" else "rank_in_school"
     name = quote(f"risk-list-{listing.as_of}.csv")
     return Response(
-        csv_bytes(list_frame(listing.students, rank_by)),
+        csv_bytes(list_frame(listing, rank_by)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )
@@ -421,6 +490,8 @@ def student_page(
         "student.html",
         user,
         detail=detail,
+        scorer_kind=detail.scorer,
+        scorer_version=detail.model_version,
         interventions=interventions,
         glance=glance,
         history_chart=charts.risk_history(detail.history),
@@ -503,6 +574,8 @@ def _plan(
         status_code,
         school=school,
         plan=plan,
+        scorer_kind=plan.scorer,
+        scorer_version=plan.model_version,
         outcomes=INTERVENTION_OUTCOMES,
         error=error,
     )
@@ -691,6 +764,15 @@ def admin_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse
     return _admin(request, state, user)
 
 
+@router.get("/admin/operations", response_class=HTMLResponse)
+def operations_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """The weekly runs: last and next, how long they take, skipped schools, failures with
+    their error ids, messages and the scorer in use."""
+    if user.role != "admin":
+        return not_found(request, user)
+    return render(request, "operations.html", user, ops=operations(state.settings, state.engine))
+
+
 @router.post("/admin/accounts", response_class=HTMLResponse)
 def admin_create(
     request: Request,
@@ -704,12 +786,15 @@ def admin_create(
     staff_id: Annotated[str, Form(max_length=64)] = "",
     schools: Annotated[str, Form(max_length=4000)] = "",
     province: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
 ) -> HTMLResponse:
     check_csrf(request, csrf)
     if user.role != "admin":
         return not_found(request, user)
     words = i18n.words(language(request))
     actor = f"user:{user.user_id}"
+    if email.strip() and not EMAIL.match(email.strip()):
+        return _admin(request, state, user, 422, error=words["email_invalid"])
     try:
         followed = [s.strip() for s in schools.split(",") if s.strip()]
         if province.strip():
@@ -726,6 +811,8 @@ def admin_create(
         )
         temporary = temporary_password()
         set_password(state.engine, created.user_id, temporary, actor, must_change=True)
+        if email.strip():
+            set_messages(state.engine, created.user_id, email, True, actor)
     except AccountError as error:
         return _admin(request, state, user, 422, error=str(error))
     return _admin(
@@ -856,6 +943,9 @@ def upload_confirm(
     except uploads.UploadError as error:
         return _upload(request, user, 404, error=str(error))
     _audit_upload(state, user, "upload_loaded", _summary(loaded))
+    # The school's list of this week is made again with the new records, in the background.
+    if state.runner is not None and user.school_id:
+        state.runner.rerun_school(user.school_id)
     return _upload(request, user, loaded=loaded)
 
 

@@ -12,5 +12,5 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_the_readme_configuration_table_matches_the_settings() -> None:
     table = [line for line in README.read_text().splitlines() if line.startswith("| `EWS_")]
-    documented = {name for line in table for name in re.findall(r"`EWS_([A-Z_]+)`", line)}
+    documented = {name for line in table for name in re.findall(r"`EWS_([A-Z0-9_]+)`", line)}
     assert documented == {name.upper() for name in Settings.model_fields}

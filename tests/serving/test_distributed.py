@@ -244,7 +244,7 @@ def test_a_scorer_sent_to_workers_scores_the_same_without_lightgbm(
         "heavy = ('lightgbm', 'sklearn', 'alembic', 'pydantic')\n"
         "loaded = [m for m in heavy if m in sys.modules]\n"
         "try:\n"
-        "    scorer.bundle.booster.predict\n"
+        "    scorer.bundle.model.predict\n"
         "    left = 'the booster travelled'\n"
         "except Exception as error:\n"
         "    left = str(error)\n"
@@ -263,4 +263,4 @@ def test_a_scorer_sent_to_workers_scores_the_same_without_lightgbm(
     assert "sent without its LightGBM trees" in left
     pd.testing.assert_frame_equal(there, here)
     # The scorer here keeps its trees.
-    assert api.scorer.bundle.booster.num_trees() > 0
+    assert api.scorer.bundle.model.num_trees() > 0

@@ -17,7 +17,7 @@ from schooldata.tables import score_runs, student_scores, users
 from serving import scoring, store
 from serving.app import create_app
 from serving.export import excel_safe, risk_list_frame, write_csv
-from serving.model_store import ModelUnavailable, load_champion
+from serving.model_store import ModelUnavailable, load_champion, load_scorer_bundle
 from tests.conftest import scratch_settings
 from tests.serving.conftest import WEEKS, Api
 
@@ -126,14 +126,16 @@ def test_export_is_excel_safe_and_keeps_thai(api: Api, tmp_path: Path) -> None:
     assert excel_safe("ขาดเรียน") == "ขาดเรียน"
 
 
-def test_the_service_refuses_to_start_without_a_champion(tmp_path: Path) -> None:
+def test_without_a_champion_the_service_starts_with_the_abc_rule(tmp_path: Path) -> None:
     settings = scratch_settings(f"sqlite:///{tmp_path / 'ews.db'}", tmp_path)
 
-    with (
-        pytest.raises(ModelUnavailable, match="ews train, ews promote"),
-        TestClient(create_app(settings)),
-    ):
-        pass
+    with pytest.raises(ModelUnavailable, match="ews train, ews promote"):
+        load_champion(settings, tmp_path / "download")
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/health").json()
+        model = client.get("/api/v1/model")
+    assert health == {"status": "ok", "champion_version": "abc-rule", "scorer": "abc_rule"}
+    assert model.status_code == 401  # signed-in users only, as with a model
 
 
 def test_a_tampered_champion_is_refused(api: Api, tmp_path: Path) -> None:
@@ -145,6 +147,9 @@ def test_a_tampered_champion_is_refused(api: Api, tmp_path: Path) -> None:
             path.write_bytes(original[path] + b"\n")
         with pytest.raises(ModelUnavailable, match="SHA-256"):
             load_champion(api.settings, tmp_path / "download")
+        # A broken champion is not quietly replaced by the rule: the service stops.
+        with pytest.raises(ModelUnavailable, match="SHA-256"):
+            load_scorer_bundle(api.settings, tmp_path / "again")
     finally:
         for path, content in original.items():
             path.write_bytes(content)

@@ -218,18 +218,7 @@ def test_the_lists_cells_say_what_the_plan_and_student_page_macros_say() -> None
         {"type": "http", "method": "GET", "path": "/list", "headers": [], "query_string": b""}
     )
     for lang in i18n.LANGUAGES:
-        context = {
-            "request": request,
-            "user": user,
-            "lang": lang,
-            "t": i18n.words(lang),
-            "csrf": "x",
-            "tier_word": lambda k, lang=lang: i18n.pick(i18n.TIERS, k, lang),
-            "change_word": lambda k, lang=lang: i18n.pick(i18n.CHANGES, k, lang),
-            "intervention_word": lambda k, lang=lang: i18n.pick(i18n.INTERVENTIONS, k, lang),
-            "outcome_word": lambda k, lang=lang: i18n.pick(i18n.OUTCOMES, k, lang),
-            "role_word": lambda k, lang=lang: i18n.pick(i18n.ROLES, k, lang),
-        }
+        context = {"request": request, "user": user, "csrf": "x", **web.page_words(lang)}
         page = web.templates.env.get_template("list.html").render(
             context,
             school=None,

@@ -1,0 +1,313 @@
+"""The week runs itself: the weekly run at its day and time, and a school's list again after
+its data officer loads new files.
+
+Every server worker starts a scheduler (APScheduler, in the service, so the README's two
+commands are all a school installs; a systemd timer would need root and a second thing
+to keep in step). Exactly one worker runs each week: a run is claimed by inserting its
+row into ``job_runs``, whose unique key (kind, week, school, attempt) lets one insert
+win; a claim still "running" after ``LEASE`` is taken over by the next attempt (its
+worker died). A week with no school day in any school's term (the calendar's breaks,
+and ``EWS_HOLIDAYS``) is recorded as skipped. A failed run is retried ``RETRIES`` times,
+``RETRY_AFTER`` apart; every run, skip and failure is recorded with its error id.
+
+The run itself is ``ews score`` in a process of its own: the scoring's memory and
+process pools never live in a process that serves requests, and a model promoted since
+the server started is the one it loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+
+from core.settings import Settings
+from schooldata.calendar import Calendar
+from schooldata.db import read_table
+from schooldata.tables import job_runs, score_runs
+
+log = logging.getLogger(__name__)
+BANGKOK = ZoneInfo("Asia/Bangkok")
+LEASE = timedelta(hours=3)  # a run still "running" after this is taken to have died
+RETRIES = 2  # attempts after the first
+RETRY_AFTER = timedelta(minutes=15)
+RUN_TIMEOUT = timedelta(hours=2).total_seconds()
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # done, failed, skipped, taken (another worker has it)
+    job_id: int | None = None
+    detail: str = ""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def is_school_week(engine: sa.Engine, day: date, holidays: frozenset[date]) -> bool:
+    """Whether some school has a school day in the week of ``day`` (Monday to Friday):
+    a day inside its term by the calendar that is not a declared holiday."""
+    monday = day - timedelta(days=day.weekday())
+    weekdays = [monday + timedelta(days=i) for i in range(5)]
+    enrollments = read_table(engine, "enrollments", columns=["academic_year"])
+    years = {int(y) for y in enrollments["academic_year"].unique()} or {day.year + 543}
+    years |= {day.year + 542, day.year + 543}
+    table = Calendar.build(read_table(engine, "calendar"), sorted(years)).table
+    for weekday in weekdays:
+        if weekday in holidays:
+            continue
+        stamp = pd.Timestamp(weekday)
+        if ((table["start_date"] <= stamp) & (table["end_date"] >= stamp)).any():
+            return True
+    return False
+
+
+class WeekRunner:
+    """Claims, runs and records weekly runs and school reruns for one server worker.
+
+    ``run_job`` is how a run happens (``ews score`` in its own process by default); the
+    tests give their own clock by calling ``tick`` with a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        run_job: Callable[[date, str | None], tuple[int | None, str, int | None]] | None = None,
+        after_run: Callable[[int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.run_job = run_job or self._score_in_a_process
+        self.after_run = after_run or (lambda _run_id: None)
+        self.holidays = frozenset(
+            date.fromisoformat(d.strip()) for d in settings.holidays.split(",") if d.strip()
+        )
+        self._scheduler: Any = None
+        self.reruns: list[threading.Thread] = []  # reruns after uploads, in the background
+
+    # The schedule ------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the weekly job (and retries) in this process's background thread."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.cron import CronTrigger
+
+        hour, minute = (int(part) for part in self.settings.schedule_time.split(":"))
+        scheduler = BackgroundScheduler(timezone=BANGKOK)
+        scheduler.add_job(
+            lambda: self.tick(datetime.now(BANGKOK)),
+            CronTrigger(day_of_week=self.settings.schedule_day, hour=hour, minute=minute),
+            id="weekly-run",
+            misfire_grace_time=3600,
+            coalesce=True,
+        )
+        # Retries and takeovers of a dead worker's run: looked for every ten minutes.
+        scheduler.add_job(
+            lambda: self.retry_failed(datetime.now(BANGKOK)), "interval", minutes=10, id="retry"
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    def next_run(self) -> datetime | None:
+        """When the weekly run is next due (Asia/Bangkok)."""
+        hour, minute = (int(part) for part in self.settings.schedule_time.split(":"))
+        today = datetime.now(BANGKOK)
+        ahead = (DAYS.index(self.settings.schedule_day) - today.weekday()) % 7
+        due = (today + timedelta(days=ahead)).replace(
+            hour=hour, minute=minute, second=0, microsecond=0
+        )
+        return due if due > today else due + timedelta(days=7)
+
+    # The runs ----------------------------------------------------------------------
+    def tick(self, when: datetime) -> Outcome:
+        """The weekly run due at ``when`` (Asia/Bangkok): claimed, skipped or run."""
+        day = when.astimezone(BANGKOK).date() if when.tzinfo else when.date()
+        if not is_school_week(self.engine, day, self.holidays):
+            return self._once("weekly", day, "", "schedule", skip="no school day this week")
+        return self._once("weekly", day, "", "schedule")
+
+    def rerun_school(self, school_id: str, trigger: str = "upload") -> Outcome:
+        """A school's list of the current week again (after its files were loaded), in the
+        background; with no run stored yet, nothing to redo (the week's run will)."""
+        with self.engine.connect() as connection:
+            week = connection.execute(sa.select(sa.func.max(score_runs.c.as_of))).scalar()
+            done = connection.execute(
+                sa.select(sa.func.max(job_runs.c.attempt)).where(
+                    (job_runs.c.kind == "school")
+                    & (job_runs.c.as_of == week)
+                    & (job_runs.c.school_id == school_id)
+                )
+            ).scalar()
+        if week is None:
+            return Outcome("skipped", detail="no weekly run yet")
+        # Each upload is a new attempt of the week's rerun: a later upload reruns again.
+        attempt = int(done or 0) + 1
+        thread = threading.Thread(
+            target=lambda: self._once("school", week, school_id, trigger, attempt=attempt),
+            name=f"rerun-{school_id}",
+            daemon=True,
+        )
+        thread.start()
+        self.reruns.append(thread)
+        return Outcome("started")
+
+    def retry_failed(self, when: datetime) -> list[Outcome]:
+        """Each failed run with attempts left, and each run whose worker died, again."""
+        outcomes = []
+        with self.engine.connect() as connection:
+            latest = connection.execute(
+                sa.select(
+                    job_runs.c.kind,
+                    job_runs.c.as_of,
+                    job_runs.c.school_id,
+                    sa.func.max(job_runs.c.attempt).label("attempt"),
+                ).group_by(job_runs.c.kind, job_runs.c.as_of, job_runs.c.school_id)
+            ).all()
+            rows = [
+                connection.execute(
+                    sa.select(job_runs).where(
+                        (job_runs.c.kind == r.kind)
+                        & (job_runs.c.as_of == r.as_of)
+                        & (job_runs.c.school_id == r.school_id)
+                        & (job_runs.c.attempt == r.attempt)
+                    )
+                ).one()
+                for r in latest
+            ]
+        moment = when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+        for row in rows:
+            failed = row.status == "failed" and row.attempt <= RETRIES
+            due = failed and row.finished_at is not None and moment - row.finished_at >= RETRY_AFTER
+            dead = row.status == "running" and moment - row.started_at >= LEASE
+            if due or dead:
+                outcomes.append(
+                    self._once(row.kind, row.as_of, row.school_id, "retry", attempt=row.attempt + 1)
+                )
+        return outcomes
+
+    def _once(
+        self,
+        kind: str,
+        day: date,
+        school_id: str,
+        trigger: str,
+        attempt: int = 1,
+        skip: str | None = None,
+    ) -> Outcome:
+        job_id = self._claim(kind, day, school_id, trigger, attempt, skip)
+        if job_id is None:
+            return Outcome("taken")
+        if skip is not None:
+            return Outcome("skipped", job_id, skip)
+        try:
+            run_id, scorer, students = self.run_job(day, school_id or None)
+        except Exception as error:  # recorded with an id, never lost
+            error_id = uuid.uuid4().hex[:12]
+            log.error("weekly run failed (error id %s): %s", error_id, error)
+            self._finish(job_id, "failed", detail=str(error)[:2000], error_id=error_id)
+            return Outcome("failed", job_id, str(error))
+        self._finish(job_id, "done", run_id=run_id, scorer=scorer, students=students)
+        if run_id is not None and kind == "weekly":
+            try:
+                self.after_run(run_id)
+            except Exception as error:  # messages failing never fail the run
+                log.error("messages of run %s failed: %s", run_id, error)
+        return Outcome("done", job_id)
+
+    def _claim(
+        self, kind: str, day: date, school_id: str, trigger: str, attempt: int, skip: str | None
+    ) -> int | None:
+        try:
+            with self.engine.begin() as connection:
+                return int(
+                    connection.execute(
+                        sa.insert(job_runs).values(
+                            kind=kind,
+                            as_of=day,
+                            school_id=school_id,
+                            attempt=attempt,
+                            status="skipped" if skip else "running",
+                            trigger=trigger,
+                            holder=self.holder,
+                            started_at=now_utc(),
+                            finished_at=now_utc() if skip else None,
+                            detail=skip,
+                        )
+                    ).inserted_primary_key[0]  # type: ignore[index]
+                )
+        except sa.exc.IntegrityError:
+            return None
+
+    def _finish(self, job_id: int, status: str, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(job_runs)
+                .where(job_runs.c.job_id == job_id)
+                .values(status=status, finished_at=now_utc(), **values)
+            )
+
+    def _score_in_a_process(
+        self, day: date, school_id: str | None
+    ) -> tuple[int | None, str, int | None]:
+        """``ews score`` with this service's settings, in a process of its own."""
+        command = [sys.executable, "-m", "ews.cli", "score", "--as-of", day.isoformat()]
+        if school_id:
+            command += ["--school", school_id]
+        done = subprocess.run(  # noqa: S603 (our own command; arguments from the database)
+            command,
+            env=os.environ | settings_environment(self.settings),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+        if done.returncode != 0:
+            # The command's own last words (which name no student), not its whole output.
+            raise RuntimeError(
+                (done.stdout + done.stderr).strip().splitlines()[-1][:500]
+                if (done.stdout + done.stderr).strip()
+                else f"ews score exited {done.returncode}"
+            )
+        with self.engine.connect() as connection:
+            run = connection.execute(
+                sa.select(score_runs.c.run_id, score_runs.c.scorer, score_runs.c.students)
+                .where(score_runs.c.as_of == day)
+                .order_by(score_runs.c.created_at.desc())
+                .limit(1)
+            ).first()
+        if run is None:
+            return None, "", None
+        return int(run.run_id), str(run.scorer or "lightgbm"), int(run.students)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The ``EWS_*`` variables that give another process these settings."""
+    environment = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        environment[f"EWS_{name.upper()}"] = str(value)
+    return environment

@@ -1,0 +1,148 @@
+"""Day one: a database with only ews ingest done, no model anywhere. The service starts,
+accounts are made and files uploaded, and the weekly run ranks by the ABC rule, labelled
+as such on the pages, in the export and in the API."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import sqlalchemy as sa
+
+from schooldata.tables import score_runs, student_scores
+from serving.accounts import create_user, set_password
+from serving.app import create_app
+from serving.model_store import load_scorer_bundle
+from serving.scoring import Scorer, weekly_run
+from tests.conftest import scratch_settings
+from tests.serving.conftest import WEEKS, copy_without_runs, serving
+
+PASSWORD = "day-one-password-1"
+
+
+def _sign_in(client: httpx.Client, username: str, password: str) -> None:
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+    answer = client.post("/login", data={"csrf": csrf, "username": username, "password": password})
+    assert answer.status_code in (200, 303), answer.text[:300]
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    settings = scratch_settings(str(engine.url), tmp_path, scheduler=False)
+    school, advisor = (
+        pd.read_sql("SELECT school_id, advisor_id FROM enrollments LIMIT 1", engine)
+        .iloc[0]
+        .tolist()
+    )
+    admin, _ = create_user(engine, "admin", "ผู้ดูแล", username="first-admin")
+    set_password(engine, admin.user_id, PASSWORD, "tests", must_change=False)
+
+    with serving(create_app(settings)) as url:
+        health = httpx.get(url + "/health").json()
+        assert health["scorer"] == "abc_rule"
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            _sign_in(client, "first-admin", PASSWORD)
+            made = {}
+            for role, extra in (
+                ("advisor", {"school_id": school, "staff_id": advisor}),
+                ("data_officer", {"school_id": school}),
+                ("analyst", {}),
+            ):
+                page = client.get("/admin")
+                assert page.status_code == 200
+                answer = client.post(
+                    "/admin/accounts",
+                    data={
+                        "csrf": _csrf(page.text),
+                        "role": role,
+                        "name": role,
+                        "username": f"day1-{role}".replace("_", "-"),
+                        **extra,
+                    },
+                )
+                assert answer.status_code == 200, answer.text[:500]
+                made[role] = f"day1-{role}".replace("_", "-")
+        accounts = pd.read_sql("SELECT user_id, username FROM users", engine)
+        for username in made.values():
+            user_id = int(accounts.loc[accounts["username"] == username, "user_id"].iloc[0])
+            set_password(engine, user_id, PASSWORD, "tests", must_change=False)
+
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            _sign_in(client, "first-admin", PASSWORD)
+            operations = client.get("/admin/operations")
+            assert operations.status_code == 200
+            assert "ยังไม่มีรายชื่อ" in operations.text  # no list yet, said plainly
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            _sign_in(client, made["advisor"], PASSWORD)
+            account = client.get("/account")
+            bad = client.post(
+                "/account/messages",
+                data={"csrf": _csrf(account.text), "email": "not-an-address", "notify": "on"},
+            )
+            assert bad.status_code == 422
+            good = client.post(
+                "/account/messages",
+                data={"csrf": _csrf(account.text), "email": "kru@school.example"},
+            )
+            assert good.status_code == 200
+        stored = pd.read_sql(
+            sa.text("SELECT email, notify FROM users WHERE username = :u"),
+            engine,
+            params={"u": made["advisor"]},
+        )
+        assert stored.values.tolist() == [["kru@school.example", 0]]  # turned off
+
+        pages = {}
+        for role, path in (
+            ("data_officer", "/upload"),
+            ("analyst", "/model"),
+            ("advisor", "/list"),
+        ):
+            with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+                _sign_in(client, made[role], PASSWORD)
+                pages[role] = client.get(path)
+        assert pages["data_officer"].status_code == 200
+        assert pages["analyst"].status_code == 200
+        assert pages["advisor"].status_code == 200
+        assert (
+            "No weekly run yet" in pages["advisor"].text
+            or "ยังไม่มีผลการประเมิน" in pages["advisor"].text
+        )
+
+        bundle, version = load_scorer_bundle(settings, tmp_path / "model")
+        assert bundle.kind == "abc_rule"
+        weekly_run(engine, Scorer(bundle, version), pd.Timestamp(WEEKS[1]))
+        with engine.connect() as connection:
+            assert connection.execute(sa.select(score_runs.c.scorer)).scalar() == "abc_rule"
+            ranked = pd.DataFrame(
+                connection.execute(
+                    sa.select(student_scores.c.raw_score, student_scores.c.rank_in_school).where(
+                        student_scores.c.school_id == school
+                    )
+                ).all()
+            ).sort_values("rank_in_school")
+        assert ranked["raw_score"].is_monotonic_decreasing  # the rule's count orders the list
+        assert ranked["raw_score"].max() >= 1
+
+        with httpx.Client(
+            base_url=url, follow_redirects=True, timeout=60, cookies={"lang": "en"}
+        ) as client:
+            _sign_in(client, made["advisor"], PASSWORD)
+            listed = client.get("/list")
+            assert "ABC rule" in listed.text
+            assert "warning signs" in listed.text
+            csv = client.get("/list.csv").content.decode("utf-8-sig")
+            assert "scored_by" in csv.splitlines()[0]
+            assert "ABC rule" in csv.splitlines()[1]
+            student = re.search(r'href="/students/([^"?]+)"', listed.text).group(1)  # type: ignore[union-attr]
+            detail = client.get(f"/students/{student}")
+            assert detail.status_code == 200
+            assert "ABC rule" in detail.text

@@ -1,0 +1,225 @@
+"""The week runs itself: two server workers' schedulers over simulated weeks, a holiday and
+an upload; messages reach a real SMTP server and a signed webhook."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import threading
+from datetime import date, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+
+from schooldata.tables import job_runs, notifications, score_runs, student_scores
+from serving.accounts import create_user
+from serving.messages import SIGNATURE_HEADER, tell_about_run
+from serving.schedule import BANGKOK, RETRY_AFTER, WeekRunner
+from tests.conftest import scratch_settings
+from tests.serving.conftest import _free_port, copy_without_runs
+
+MONDAYS = ("2025-02-10", "2025-02-17", "2025-02-24", "2025-03-03")
+HOLIDAY_WEEK = ",".join(f"2025-02-{d}" for d in range(17, 22))  # Monday to Friday
+
+
+def _jobs(engine: sa.Engine) -> pd.DataFrame:
+    return pd.read_sql(sa.select(job_runs).order_by(job_runs.c.job_id), engine)
+
+
+def test_two_workers_run_each_school_week_once_skip_the_holiday_and_rerun_an_upload(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    settings = scratch_settings(str(engine.url), tmp_path, holidays=HOLIDAY_WEEK)
+    workers = [WeekRunner(settings, engine), WeekRunner(settings, engine)]
+
+    for monday in MONDAYS:
+        when = datetime.fromisoformat(f"{monday}T06:00").replace(tzinfo=BANGKOK)
+        outcomes: list[Any] = []
+        threads = [
+            threading.Thread(target=lambda w=w, t=when, o=outcomes: o.append(w.tick(t)))
+            for w in workers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=600)
+        assert sorted(o.status for o in outcomes) in (["done", "taken"], ["skipped", "taken"])
+
+    jobs = _jobs(engine)
+    weekly = jobs[jobs["kind"] == "weekly"].set_index("as_of")["status"]
+    assert weekly.to_dict() == {
+        date(2025, 2, 10): "done",
+        date(2025, 2, 17): "skipped",
+        date(2025, 2, 24): "done",
+        date(2025, 3, 3): "done",
+    }
+    assert jobs["holder"].nunique() >= 1
+    runs = pd.read_sql(sa.select(score_runs), engine)
+    assert sorted(runs["as_of"].astype(str)) == ["2025-02-10", "2025-02-24", "2025-03-03"]
+    assert set(runs["scorer"]) == {"abc_rule"}  # no model yet: the rule, labelled
+
+    school = pd.read_sql(sa.select(student_scores.c.school_id).limit(1), engine).iloc[0, 0]
+    latest = int(runs.loc[runs["as_of"].astype(str) == "2025-03-03", "run_id"].iloc[0])
+    before = pd.read_sql(
+        sa.select(sa.func.count()).where(student_scores.c.run_id == latest), engine
+    ).iloc[0, 0]
+    assert workers[0].rerun_school(school).status == "started"
+    workers[0].reruns[-1].join(timeout=600)
+    jobs = _jobs(engine)
+    reruns = jobs[jobs["kind"] == "school"]
+    assert reruns[["school_id", "status", "trigger"]].values.tolist() == [
+        [school, "done", "upload"]
+    ]
+    after = pd.read_sql(
+        sa.select(sa.func.count()).where(student_scores.c.run_id == latest), engine
+    ).iloc[0, 0]
+    assert after == before  # the school's students replaced, nobody lost or doubled
+    assert len(pd.read_sql(sa.select(score_runs), engine)) == 3  # no new run
+
+
+def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    settings = scratch_settings(str(engine.url), tmp_path)
+    calls: list[date] = []
+
+    def flaky(day: date, school: str | None) -> tuple[int | None, str, int | None]:
+        calls.append(day)
+        if len(calls) == 1:
+            raise RuntimeError("the database was unreachable")
+        return None, "abc_rule", 0
+
+    runner = WeekRunner(settings, engine, run_job=flaky)
+    when = datetime.fromisoformat("2025-03-03T06:00").replace(tzinfo=BANGKOK)
+    assert runner.tick(when).status == "failed"
+    assert runner.tick(when).status == "taken"  # the week is not run twice by the schedule
+    failed = _jobs(engine).iloc[0]
+    assert failed["status"] == "failed"
+    assert len(failed["error_id"]) == 12
+    assert "unreachable" in failed["detail"]
+    assert runner.retry_failed(datetime.now(BANGKOK)) == []  # not before RETRY_AFTER
+    later = datetime.now(BANGKOK) + RETRY_AFTER
+    assert [o.status for o in runner.retry_failed(later)] == ["done"]
+    assert _jobs(engine)["attempt"].tolist() == [1, 2]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[tuple[bytes, str]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((body, self.headers[SIGNATURE_HEADER]))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_each_advisor_is_told_by_mail_and_each_school_by_a_signed_webhook_without_a_child(
+    api, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    smtp_port = _free_port()
+    smtp = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    hook = HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        settings = api.settings.model_copy(
+            update={
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp_port,
+                "smtp_starttls": False,
+                "webhook_url": f"http://127.0.0.1:{hook.server_port}/ews",
+                "webhook_secret": SecretStr("a-webhook-secret-of-the-school"),
+            }
+        )
+        engine = api.engine
+        with engine.connect() as connection:
+            (run_id,) = connection.execute(sa.select(sa.func.max(score_runs.c.run_id))).one()
+            advisors = (
+                connection.execute(
+                    sa.select(student_scores.c.advisor_id)
+                    .where(
+                        (student_scores.c.run_id == run_id)
+                        & (student_scores.c.school_id == api.school)
+                    )
+                    .distinct()
+                )
+                .scalars()
+                .all()
+            )
+        mailed = []
+        for number, advisor in enumerate(advisors[:3]):
+            user, _ = create_user(
+                engine, "advisor", f"ครู {number}", staff_id=advisor, school_id=api.school
+            )
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text("UPDATE users SET email = :e WHERE user_id = :u"),
+                    {"e": f"teacher{number}@school.example", "u": user.user_id},
+                )
+            mailed.append(user.user_id)
+        quiet, _ = create_user(
+            engine, "advisor", "ครูไม่รับ", staff_id=advisors[0], school_id=api.school
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "UPDATE users SET email = 'quiet@school.example', notify = false "
+                    "WHERE user_id = :u"
+                ),
+                {"u": quiet.user_id},
+            )
+
+        sent = tell_about_run(settings, engine, run_id)
+
+        assert sent["failed"] == 0
+        to = sorted(e.rcpt_tos[0] for e in received)
+        assert to == sorted(f"teacher{n}@school.example" for n in range(len(mailed)))
+        names = pd.read_sql("SELECT student_id, given_name, family_name FROM students", engine)
+        for envelope in received:
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            text = message.get_content()
+            assert "/list" in text
+            for value in (*names["given_name"].dropna(), *names["student_id"]):
+                assert f" {value} " not in text  # counts and a link, never a child
+        bodies = {json.loads(body)["school_id"]: (body, sig) for body, sig in _Receiver.received}
+        assert api.school in bodies
+        body, sig = bodies[api.school]
+        expected = hmac.new(b"a-webhook-secret-of-the-school", body, hashlib.sha256).hexdigest()
+        assert sig == f"sha256={expected}"
+        assert set(json.loads(body)) == {
+            "event",
+            "school_id",
+            "as_of",
+            "on_list",
+            "new_on_list",
+            "moved_up",
+            "link",
+        }
+        recorded = pd.read_sql(
+            sa.select(notifications).where(notifications.c.run_id == run_id), engine
+        )
+        assert (recorded["status"] == "sent").all()
+        assert quiet.user_id not in set(recorded["user_id"].dropna())
+    finally:
+        smtp.stop()
+        hook.shutdown()
