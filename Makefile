@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 PACKAGES := core schooldata features riskmodel synth training serving ews
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects browser postgres
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects bench-upload browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,9 @@ bench-pages: install postgres
 
 bench-effects: install
 	$(PY) -m benchmarks.effects
+
+bench-upload: install
+	$(PY) -m benchmarks.upload_rerun
 
 format: install
 	$(VENV)/bin/ruff check --fix .
