@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 TIEBREAK = 0.01
+# A condition's share of its flag is at least a quarter; the tie-break is no reason.
+REASON_FLOOR = 0.1
 RULE_VERSION = "abc-rule"
 
 

@@ -81,6 +81,7 @@ class ReasonRules:
     judged: np.ndarray  # a known risky direction and a training median to judge by
     median: np.ndarray
     direction: np.ndarray
+    floor: float = 0.0  # the least contribution that is a reason
 
     @classmethod
     def of(
@@ -88,6 +89,7 @@ class ReasonRules:
         features: list[str],
         catalog: dict[str, FeatureSpec],
         medians: dict[str, float] | None = None,
+        floor: float = 0.0,
     ) -> ReasonRules:
         specs = [catalog.get(f) for f in features]
         known = medians or {}
@@ -96,6 +98,7 @@ class ReasonRules:
             judged=np.array([s is not None and s.monotone != 0 and s.id in known for s in specs]),
             median=np.array([_number(known.get(f)) for f in features]),
             direction=np.array([s.monotone if s is not None else 0 for s in specs]),
+            floor=floor,
         )
 
     def indices(
@@ -108,7 +111,9 @@ class ReasonRules:
         # every value counts.
         with np.errstate(invalid="ignore"):
             risky = np.where(self.direction > 0, inputs > self.median, inputs < self.median)
-        usable = (contributions > 0) & self.shown & ~np.isnan(inputs) & (risky | ~self.judged)
+        usable = (
+            (contributions > self.floor) & self.shown & ~np.isnan(inputs) & (risky | ~self.judged)
+        )
         order = np.argsort(-contributions, axis=1, kind="stable")
         usable = np.take_along_axis(usable, order, axis=1)
         usable &= np.cumsum(usable, axis=1) <= limit

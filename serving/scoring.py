@@ -31,6 +31,7 @@ from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
 from riskmodel.drift import COUNT_COLUMNS, REPORT_COLUMNS, compare, input_counts
 from riskmodel.explain import Explainer
+from riskmodel.rules import REASON_FLOOR
 from schooldata.calendar import Calendar
 from schooldata.dataset import DatabaseReader, school_homes
 from schooldata.db import read_table, reading, upgrade
@@ -54,7 +55,12 @@ class Scorer:
         self.explainer = Explainer(bundle)
         self.catalog: dict[str, FeatureSpec] = specs_from_entries(bundle.catalog)
         self.medians: dict[str, float] = bundle.metadata.get("medians", {})
-        self.reason_rules = ReasonRules.of(bundle.features, self.catalog, self.medians)
+        self.reason_rules = ReasonRules.of(
+            bundle.features,
+            self.catalog,
+            self.medians,
+            floor=REASON_FLOOR if bundle.kind == "abc_rule" else 0.0,
+        )
         # Rendered reason texts, kept from batch to batch (a run's students share most).
         self.texts = ReasonTexts(self.catalog)
 
