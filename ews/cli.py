@@ -306,7 +306,9 @@ def train(
     config: Annotated[
         Path | None, typer.Option(help="TOML config (defaults: training/defaults.toml).")
     ] = None,
-    horizon_days: Annotated[int | None, typer.Option(help="Days ahead a dropout counts.")] = None,
+    horizon_days: Annotated[
+        int | None, typer.Option(min=1, max=1095, help="Days ahead a dropout counts.")
+    ] = None,
     train_until: Annotated[
         str | None, typer.Option(help="Last as-of date of training, YYYY-MM-DD.")
     ] = None,
@@ -533,6 +535,9 @@ def score(
             "when configured; --no-messages for a backfill of past weeks.",
         ),
     ] = True,
+    scheduled: Annotated[
+        bool, typer.Option("--scheduled", hidden=True, help="Run by the service's scheduler.")
+    ] = False,
 ) -> None:
     """The weekly run: score and explain every enrolled student, store ranks and changes."""
     from rich.progress import BarColumn, MofNCompleteColumn
@@ -541,6 +546,7 @@ def score(
     from features.partitions import plan_partitions
     from schooldata.db import make_engine
     from serving.i18n import scorer_label
+    from serving.schedule import WeekRunner
     from serving.scoring import weekly_run
 
     settings = _settings()
@@ -572,16 +578,33 @@ def score(
                 if partitioned
                 else None
             )
-            report = weekly_run(
-                make_engine(settings.database_url),
-                scorer,
-                day,
-                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-                partitions=partitions,
-                client=dask or pool,
-                stale_after=settings.stale_after_school_days,
-                school=school,
-            )
+            engine = make_engine(settings.database_url)
+            reports: list[Any] = []
+
+            def run() -> tuple[int | None, str, int | None]:
+                reports.append(
+                    weekly_run(
+                        engine,
+                        scorer,
+                        day,
+                        on_progress=lambda done, total: progress.update(
+                            task, completed=done, total=total
+                        ),
+                        partitions=partitions,
+                        client=dask or pool,
+                        stale_after=settings.stale_after_school_days,
+                        school=school,
+                    )
+                )
+                return reports[0].run_id, scorer.kind, reports[0].students
+
+            if scheduled:
+                run()
+            else:  # recorded beside the scheduler's runs (ews status, the operations page)
+                WeekRunner(settings, engine).record(
+                    "school" if school else "weekly", day.date(), school or "", "command", run
+                )
+            report = reports[0]
         except ValueError as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
@@ -640,7 +663,8 @@ def _print_stale(stale: Any, after: int) -> None:
 @app.command()
 def effects(
     horizon_days: Annotated[
-        int, typer.Option(help="Days ahead a dropout counts (the labels' horizon).")
+        int,
+        typer.Option(min=1, max=1095, help="Days ahead a dropout counts (the labels' horizon)."),
     ] = 180,
     truth: Annotated[
         Path | None,
@@ -724,7 +748,10 @@ def effects(
 @app.command()
 def outcomes(
     horizon_days: Annotated[
-        int | None, typer.Option(help="Days ahead a dropout counts (default: the champion's).")
+        int | None,
+        typer.Option(
+            min=1, max=1095, help="Days ahead a dropout counts (default: the champion's)."
+        ),
     ] = None,
 ) -> None:
     """Check every stored weekly list whose horizon has passed against who then left."""

@@ -204,6 +204,35 @@ class WeekRunner:
                 )
         return outcomes
 
+    def record(
+        self,
+        kind: str,
+        day: date,
+        school_id: str,
+        trigger: str,
+        work: Callable[[], tuple[int | None, str, int | None]],
+    ) -> Outcome:
+        """A run made by a command, recorded like the scheduler's (a new attempt)."""
+        with self.engine.connect() as connection:
+            done = connection.execute(
+                sa.select(sa.func.max(job_runs.c.attempt)).where(
+                    (job_runs.c.kind == kind)
+                    & (job_runs.c.as_of == day)
+                    & (job_runs.c.school_id == school_id)
+                )
+            ).scalar()
+        job_id = self._claim(kind, day, school_id, trigger, int(done or 0) + 1, None)
+        if job_id is None:
+            return Outcome("taken")
+        try:
+            run_id, scorer, students = work()
+        except BaseException as error:
+            error_id = uuid.uuid4().hex[:12]
+            self._finish(job_id, "failed", detail=str(error)[:2000], error_id=error_id)
+            raise
+        self._finish(job_id, "done", run_id=run_id, scorer=scorer, students=students)
+        return Outcome("done", job_id)
+
     def _once(
         self,
         kind: str,
@@ -269,7 +298,15 @@ class WeekRunner:
         self, day: date, school_id: str | None
     ) -> tuple[int | None, str, int | None]:
         """``ews score`` with this service's settings, in a process of its own."""
-        command = [sys.executable, "-m", "ews.cli", "score", "--as-of", day.isoformat()]
+        command = [
+            sys.executable,
+            "-m",
+            "ews.cli",
+            "score",
+            "--as-of",
+            day.isoformat(),
+            "--scheduled",  # recorded here, not again by the command
+        ]
         if school_id:
             command += ["--school", school_id]
         done = subprocess.run(  # noqa: S603 (our own command; arguments from the database)
