@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -186,6 +187,26 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def holiday_dates(self) -> frozenset[date]:
+        """``holidays`` as dates (checked when the settings are read)."""
+        return frozenset(
+            date.fromisoformat(d.strip()) for d in self.holidays.split(",") if d.strip()
+        )
+
+    @model_validator(mode="after")
+    def _holidays_are_dates(self) -> Settings:
+        for day in self.holidays.split(","):
+            try:
+                if day.strip():
+                    date.fromisoformat(day.strip())
+            except ValueError:
+                raise ValueError(
+                    f"EWS_HOLIDAYS: {day.strip()!r} is not a date; give YYYY-MM-DD, "
+                    "separated by commas"
+                ) from None
+        return self
 
     @model_validator(mode="after")
     def _single_sign_on_complete(self) -> Settings:

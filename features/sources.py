@@ -15,7 +15,7 @@ from features.asof import positions_in, rows_of, shared_pair_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
-from schooldata.contract import SCREENING_DOMAINS
+from schooldata.contract import SCREENING_DOMAINS, SOURCES
 from schooldata.dataset import (
     HOME_COLUMNS,
     STUDENT_COLUMNS,
@@ -50,16 +50,7 @@ COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
 # break (almost every unsure student of the benchmark's partitions), then a year.
 UNSURE_LOOKBACKS = (pd.Timedelta(days=90), pd.Timedelta(days=365))
 # Records about a school's students: each gets the person key of its child.
-ABOUT_STUDENTS = (
-    "enrollments",
-    "exits",
-    "attendance",
-    "grades",
-    "assessments",
-    "household",
-    "screenings",
-    "interventions",
-)
+ABOUT_STUDENTS = tuple(s.name for s in SOURCES if s.student_ref is not None)
 # What the weekly run reads of each enrolled child in full, at every school they were at.
 WHOLE_HISTORY = ("students", "grades", "household", "screenings", "interventions")
 # The columns the weekly run reads of sources that hold more than the features use (the

@@ -267,6 +267,19 @@ def _of(
     return rows.merge(people, on=["school_id", "student_id"], how="inner")
 
 
+def person_of(school_id: str, student_id: str) -> Any:
+    """The person key of one school's student, as a scalar subquery (to join the child's
+    students at other schools in the same statement)."""
+    from schooldata.tables import TABLES
+
+    students = TABLES["students"]
+    return (
+        sa.select(students.c.person_id)
+        .where((students.c.school_id == school_id) & (students.c.student_id == student_id))
+        .scalar_subquery()
+    )
+
+
 def read_with_persons(
     engine: sa.Engine, name: str, columns: list[str] | None = None
 ) -> pd.DataFrame:

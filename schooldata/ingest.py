@@ -343,18 +343,7 @@ def _with_schools(parsed: ParsedSource, known: _Known) -> ParsedSource:
         (duplicate, source.student_ref, "duplicate key: same as an earlier line"),
     ):
         if failing.any():
-            rejects.append(
-                pd.DataFrame(
-                    {
-                        "file": parsed.file,
-                        "line": parsed.lines[failing],
-                        "column": column,
-                        "value": rows.loc[failing, column].astype(str).to_numpy(),
-                        "reason": reason,
-                        "action": REJECTED,
-                    }
-                )
-            )
+            rejects.append(_rejected(parsed, failing, column, rows[column], reason))
     kept = ~(shared | duplicate)
     return ParsedSource(
         source,
@@ -364,6 +353,22 @@ def _with_schools(parsed: ParsedSource, known: _Known) -> ParsedSource:
         parsed.rows_read,
         parsed.lines[kept],
         parsed.given,
+    )
+
+
+def _rejected(
+    parsed: ParsedSource, failing: np.ndarray, column: str, values: pd.Series, reason: str
+) -> pd.DataFrame:
+    """The rejects report's rows for the failing rows of one column."""
+    return pd.DataFrame(
+        {
+            "file": parsed.file,
+            "line": parsed.lines[failing],
+            "column": column,
+            "value": values[failing].astype(str).to_numpy(),
+            "reason": reason,
+            "action": REJECTED,
+        }
     )
 
 
@@ -401,18 +406,7 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
     for column, failing, reason in checks:
         missing_np = failing.to_numpy(dtype=bool) & ~unknown
         if missing_np.any():
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "file": parsed.file,
-                        "line": parsed.lines[missing_np],
-                        "column": column,
-                        "value": rows[column][missing_np].astype(str).to_numpy(),
-                        "reason": reason,
-                        "action": REJECTED,
-                    }
-                )
-            )
+            parts.append(_rejected(parsed, missing_np, column, rows[column], reason))
         unknown |= missing_np
     rejects = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REJECT_COLUMNS)
     return rows.loc[~unknown].reset_index(drop=True), rejects

@@ -15,6 +15,7 @@ from features.attendance import ABSENT
 from features.grades import NUMERIC_GRADES
 from schooldata import audit
 from schooldata.db import among, reading
+from schooldata.identity import person_of
 from schooldata.tables import TABLES, history_grants, student_returns
 from serving import store
 from serving.access import StudentKey, record_reads, visible_students
@@ -225,14 +226,7 @@ def _earlier(connection: sa.Connection, student: StudentKey) -> dict[str, Any]:
     if status != "granted":
         return {"status": status}
     students = TABLES["students"]
-    me = (
-        sa.select(students.c.person_id)
-        .where(
-            (students.c.school_id == student.school_id)
-            & (students.c.student_id == student.student_id)
-        )
-        .scalar_subquery()
-    )
+    me = person_of(student.school_id, student.student_id)
     earlier = connection.execute(
         sa.select(students.c.school_id, students.c.student_id).where(
             (students.c.person_id == me) & (students.c.school_id != student.school_id)

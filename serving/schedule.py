@@ -87,16 +87,12 @@ class WeekRunner:
         settings: Settings,
         engine: sa.Engine,
         run_job: Callable[[date, str | None], tuple[int | None, str, int | None]] | None = None,
-        after_run: Callable[[int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.run_job = run_job or self._score_in_a_process
-        self.after_run = after_run or (lambda _run_id: None)
-        self.holidays = frozenset(
-            date.fromisoformat(d.strip()) for d in settings.holidays.split(",") if d.strip()
-        )
+        self.holidays = settings.holiday_dates
         self._scheduler: Any = None
         self.reruns: list[threading.Thread] = []  # reruns after uploads, in the background
 
@@ -150,17 +146,10 @@ class WeekRunner:
         background; with no run stored yet, nothing to redo (the week's run will)."""
         with self.engine.connect() as connection:
             week = connection.execute(sa.select(sa.func.max(score_runs.c.as_of))).scalar()
-            done = connection.execute(
-                sa.select(sa.func.max(job_runs.c.attempt)).where(
-                    (job_runs.c.kind == "school")
-                    & (job_runs.c.as_of == week)
-                    & (job_runs.c.school_id == school_id)
-                )
-            ).scalar()
         if week is None:
             return Outcome("skipped", detail="no weekly run yet")
         # Each upload is a new attempt of the week's rerun: a later upload reruns again.
-        attempt = int(done or 0) + 1
+        attempt = self._next_attempt("school", week, school_id)
         thread = threading.Thread(
             target=lambda: self._once("school", week, school_id, trigger, attempt=attempt),
             name=f"rerun-{school_id}",
@@ -195,6 +184,8 @@ class WeekRunner:
             ]
         moment = when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
         for row in rows:
+            if row.trigger == "command":  # whoever typed it saw it fail, and why
+                continue
             failed = row.status == "failed" and row.attempt <= RETRIES
             due = failed and row.finished_at is not None and moment - row.finished_at >= RETRY_AFTER
             dead = row.status == "running" and moment - row.started_at >= LEASE
@@ -212,7 +203,16 @@ class WeekRunner:
         trigger: str,
         work: Callable[[], tuple[int | None, str, int | None]],
     ) -> Outcome:
-        """A run made by a command, recorded like the scheduler's (a new attempt)."""
+        """A run made by a command, recorded like the scheduler's (a new attempt); its
+        failure is recorded, then raised for the command to report."""
+        job_id = self._claim(
+            kind, day, school_id, trigger, self._next_attempt(kind, day, school_id)
+        )
+        if job_id is None:
+            return Outcome("taken")
+        return self._run(job_id, work, reraise=True)
+
+    def _next_attempt(self, kind: str, day: date, school_id: str) -> int:
         with self.engine.connect() as connection:
             done = connection.execute(
                 sa.select(sa.func.max(job_runs.c.attempt)).where(
@@ -221,17 +221,7 @@ class WeekRunner:
                     & (job_runs.c.school_id == school_id)
                 )
             ).scalar()
-        job_id = self._claim(kind, day, school_id, trigger, int(done or 0) + 1, None)
-        if job_id is None:
-            return Outcome("taken")
-        try:
-            run_id, scorer, students = work()
-        except BaseException as error:
-            error_id = uuid.uuid4().hex[:12]
-            self._finish(job_id, "failed", detail=str(error)[:2000], error_id=error_id)
-            raise
-        self._finish(job_id, "done", run_id=run_id, scorer=scorer, students=students)
-        return Outcome("done", job_id)
+        return int(done or 0) + 1
 
     def _once(
         self,
@@ -247,23 +237,36 @@ class WeekRunner:
             return Outcome("taken")
         if skip is not None:
             return Outcome("skipped", job_id, skip)
+        return self._run(job_id, lambda: self.run_job(day, school_id or None))
+
+    def _run(
+        self,
+        job_id: int,
+        work: Callable[[], tuple[int | None, str, int | None]],
+        reraise: bool = False,
+    ) -> Outcome:
+        """Do a claimed run and record how it ended; a failure with an error id (the
+        same id in the log), never lost."""
         try:
-            run_id, scorer, students = self.run_job(day, school_id or None)
-        except Exception as error:  # recorded with an id, never lost
+            run_id, scorer, students = work()
+        except BaseException as error:  # an interrupted command is recorded too
             error_id = uuid.uuid4().hex[:12]
             log.error("weekly run failed (error id %s): %s", error_id, error)
             self._finish(job_id, "failed", detail=str(error)[:2000], error_id=error_id)
+            if reraise or not isinstance(error, Exception):
+                raise
             return Outcome("failed", job_id, str(error))
         self._finish(job_id, "done", run_id=run_id, scorer=scorer, students=students)
-        if run_id is not None and kind == "weekly":
-            try:
-                self.after_run(run_id)
-            except Exception as error:  # messages failing never fail the run
-                log.error("messages of run %s failed: %s", run_id, error)
         return Outcome("done", job_id)
 
     def _claim(
-        self, kind: str, day: date, school_id: str, trigger: str, attempt: int, skip: str | None
+        self,
+        kind: str,
+        day: date,
+        school_id: str,
+        trigger: str,
+        attempt: int,
+        skip: str | None = None,
     ) -> int | None:
         try:
             with self.engine.begin() as connection:

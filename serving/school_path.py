@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from schooldata.db import among
+from schooldata.identity import person_of
 from schooldata.tables import TABLES, student_returns
 from serving.access import StudentKey
 from serving.schemas import ReturnedStudent
@@ -73,14 +74,7 @@ def schools_before(connection: sa.Connection, student: StudentKey) -> list[str]:
     first term here: where their history comes from. No record of those schools is read
     here beyond their enrolment terms."""
     students, enrolled, schools = TABLES["students"], TABLES["enrollments"], TABLES["schools"]
-    me = (
-        sa.select(students.c.person_id)
-        .where(
-            (students.c.school_id == student.school_id)
-            & (students.c.student_id == student.student_id)
-        )
-        .scalar_subquery()
-    )
+    me = person_of(student.school_id, student.student_id)
     terms = connection.execute(
         sa.select(
             enrolled.c.school_id,

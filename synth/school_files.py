@@ -15,20 +15,11 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from schooldata.contract import GRADE_LEVELS, NATIONALITY_ALIASES, SOURCES_BY_NAME
+from schooldata.contract import GRADE_LEVELS, NATIONALITY_ALIASES, SOURCES, SOURCES_BY_NAME
 
-# Written per school; schools and the calendar stay in the area's shared files.
-PER_SCHOOL = (
-    "students",
-    "enrollments",
-    "exits",
-    "attendance",
-    "grades",
-    "assessments",
-    "household",
-    "screenings",
-    "interventions",
-)
+# Written per school (the students and what is about them); schools and the calendar stay
+# in the area's shared files.
+PER_SCHOOL = tuple(s.name for s in SOURCES if s.about_students)
 THAI_LEVEL = {"K": "อ.", "P": "ป.", "M": "ม.", "V": "ปวช.", "H": "ปวส."}
 THAI_SEX = {"M": "ชาย", "F": "หญิง"}
 THAI_NATIONALITY = {code: word for word, code in NATIONALITY_ALIASES.items() if not word.isascii()}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
@@ -62,7 +63,7 @@ def test_two_workers_run_each_school_week_once_skip_the_holiday_and_rerun_an_upl
         date(2025, 2, 24): "done",
         date(2025, 3, 3): "done",
     }
-    assert jobs["holder"].nunique() >= 1
+    assert not jobs.duplicated(["kind", "as_of", "school_id"]).any()  # no week run twice
     runs = pd.read_sql(sa.select(score_runs), engine)
     assert sorted(runs["as_of"].astype(str)) == ["2025-02-10", "2025-02-24", "2025-03-03"]
     assert set(runs["scorer"]) == {"abc_rule"}  # no model yet: the rule, labelled
@@ -111,6 +112,16 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     later = datetime.now(BANGKOK) + RETRY_AFTER
     assert [o.status for o in runner.retry_failed(later)] == ["done"]
     assert _jobs(engine)["attempt"].tolist() == [1, 2]
+
+    def broken() -> tuple[int | None, str, int | None]:
+        raise ValueError("nobody is enrolled on that day")
+
+    # A command's failure is recorded and reported to whoever typed it, never retried.
+    with pytest.raises(ValueError, match="nobody is enrolled"):
+        runner.record("weekly", date(2025, 3, 10), "", "command", broken)
+    command = _jobs(engine).iloc[-1]
+    assert (command["status"], command["trigger"]) == ("failed", "command")
+    assert runner.retry_failed(later) == []
 
 
 class _Receiver(BaseHTTPRequestHandler):
