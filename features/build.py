@@ -84,14 +84,6 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     if not frames:
         return pd.DataFrame(columns=POPULATION_COLUMNS)
     pairs = pd.concat(frames, ignore_index=True)
-    # Read as categories (a dataset): as text here, where rows are sorted and handed on.
-    text = [
-        c
-        for c in POPULATION_COLUMNS
-        if c in pairs and isinstance(pairs[c].dtype, pd.CategoricalDtype)
-    ]
-    if text:
-        pairs = pairs.astype(dict.fromkeys(text, "str"))
     exits, students = shared_pair_codes(sources.exits, pairs)
     # The latest exit on or before the as-of date; excluded when it falls in this term.
     last_exit = latest_at(
@@ -103,13 +95,23 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     left = last_exit.notna() & (last_exit >= pairs["term_start"])
     pairs = pairs.loc[~left.to_numpy()]
     pairs = _with_entry(pairs, enrolled)
+    # Read as categories (a dataset): as text here, where rows are sorted and handed on.
+    # The person keys only group a child's rows, which their categories do as well.
+    pairs = _as_text(pairs, [c for c in POPULATION_COLUMNS if c != "person_id"])
     registered = [c for c in ("term_start", "snapshot_date") if c in pairs]
     pairs = pairs.sort_values(["as_of", "person_id", *registered, "school_id"], kind="stable")
     pairs = pairs.drop_duplicates(["as_of", "person_id"], keep="last")
+    pairs = _as_text(pairs, ["person_id"])
     pairs = pairs.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
         drop=True
     )
     return pairs.reindex(columns=POPULATION_COLUMNS)
+
+
+def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """These columns as text where they are categories."""
+    text = [c for c in columns if c in frame and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(text, "str")) if text else frame
 
 
 def _with_entry(pairs: pd.DataFrame, enrolled: pd.DataFrame) -> pd.DataFrame:
@@ -120,7 +122,7 @@ def _with_entry(pairs: pd.DataFrame, enrolled: pd.DataFrame) -> pd.DataFrame:
     first = first[np.r_[True, spells[first][1:] != spells[first][:-1]]]
     row = pd.Index(spells[first]).get_indexer(rows)
     start = as_ns(enrolled["term_start"])[first][np.maximum(row, 0)]
-    grade = pd.Series(enrolled["grade_level"].astype(str).to_numpy()[first][np.maximum(row, 0)])
+    grade = pd.Series(enrolled["grade_level"].to_numpy()[first][np.maximum(row, 0)]).astype(str)
     return pairs.assign(
         entered_on=np.where(row >= 0, start, np.datetime64("NaT")),
         entry_grade=grade.where(row >= 0).to_numpy(),
@@ -170,12 +172,15 @@ def _by_number(sources: Sources, queries: pd.DataFrame) -> tuple[Sources, pd.Dat
         frame = getattr(sources, name)
         if frame is not None and "person_id" in frame:
             number = _numbers(frame["person_id"], ids)
-            kept = frame[number >= 0]
+            mine = number >= 0
+            kept = frame.drop(columns=["person_id"])
+            if not mine.all():
+                kept, number = kept[mine], number[mine]
             if name == "students":
-                kept = _one_row_a_child(kept, number[number >= 0])
+                kept = _one_row_a_child(kept, number)
             else:
-                kept = kept.assign(student_id=number[number >= 0])
-            changes[name] = _coded(kept.drop(columns=["person_id"]))
+                kept = kept.assign(student_id=number)
+            changes[name] = _coded(kept)
     numbered = _coded(queries.assign(student_id=_numbers(queries["person_id"], ids)))
     return replace(sources, **changes), numbered
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import shared_pair_codes
+from features.asof import PairIndex
 from features.build import population
 from features.sources import Sources
 
@@ -37,16 +37,15 @@ def _newest(
     if frame is None or frame.empty:
         return pd.Series(dtype="datetime64[ns]")
     # Each record's student (a school and its code: the school's own records, not those a
-    # child brought from another school) as a number, their newest date, then each
-    # enrolled student's school.
-    records, enrolled_codes = shared_pair_codes(frame, enrolled)
-    students = pd.Index(pd.unique(enrolled_codes))
-    student = students.get_indexer(records)
+    # child brought from another school), their newest date, then each enrolled student's
+    # school.
+    index = PairIndex.of(enrolled)
+    student = index.rows(frame)
     dates = frame[column].to_numpy()
     kept = (student >= 0) & (dates <= as_of.to_datetime64())  # never NaT
-    ticks = np.full(len(students), np.iinfo(np.int64).min)  # NaT: no record
+    ticks = np.full(len(enrolled), np.iinfo(np.int64).min)  # NaT: no record
     np.maximum.at(ticks, student[kept], dates[kept].view(np.int64))
-    each = ticks.view(dates.dtype)[students.get_indexer(enrolled_codes)]
+    each = ticks.view(dates.dtype)[index.rows(enrolled)]
     return pd.Series(each, index=enrolled["school_id"].to_numpy()).groupby(level=0).max()
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from features.asof import positions_in, rows_of, shared_pair_codes
+from features.asof import PairIndex, positions_in, recoded, shared_pair_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
@@ -21,9 +21,8 @@ from schooldata.dataset import (
     STUDENT_COLUMNS,
     DatabaseReader,
     SourceReader,
-    only_students,
 )
-from schooldata.identity import unlinked_person
+from schooldata.identity import unlinked_persons
 from schooldata.tables import TABLES
 
 # The date at which each record becomes known; records after the as-of date are unseen.
@@ -202,7 +201,7 @@ class Sources:
         term_start = pd.Timestamp(terms["start_date"].min()) if len(terms) else day
         attendance_from = min(term_start, day - ATTENDANCE_LOOKBACK).date()
         after = ("date", (day + pd.Timedelta(days=1)).date())  # the first day not read
-        attendance = reader.read("attendance", since=("date", attendance_from), until=after)
+        window = reader.read("attendance", since=("date", attendance_from), until=after)
         # Only students enrolled on the day are scored: each school's term on the day.
         schools = pd.Index(enrollments["school_id"].drop_duplicates().astype(str))
         located = calendar.locate(pd.Series(schools), pd.Series(day, index=range(len(schools))))
@@ -217,22 +216,28 @@ class Sources:
         )
         # The children enrolled on the day, and every school's student who is one of them:
         # a child's history at the schools they were at before is theirs too.
-        people = reader.read("students", columns=HOME_COLUMNS)
+        people = reader.read("students", columns=STUDENT_COLUMNS)
         here, known = shared_pair_codes(enrollments.loc[current], people)
         persons = set(people["person_id"].to_numpy()[np.isin(known, here)])
-        theirs = people[people["person_id"].isin(persons).to_numpy()]
-        codes = sorted(set(theirs["student_id"]))
+        theirs = people[people["person_id"].isin(persons).to_numpy()].reset_index(drop=True)
+        lookup = PersonLookup.of(theirs)
+        frames["students"] = lookup.about(theirs)
+        # Every enrolment and exit is read (the school context counts them), and only
+        # theirs are about a child scored: the others have no person key.
+        for name in ("enrollments", "exits"):
+            frames[name] = lookup.keyed(frames[name])
         # Of the other records, only theirs: no feature reads another child's (a third of
         # the grades, screenings and surveys are of children who have left). Their
         # attendance and coursework are read whole: almost all of it.
-        for name in WHOLE_HISTORY:
-            columns = WEEKLY_COLUMNS.get(name)
+        for name in WHOLE_HISTORY[1:]:
             # Read by code (other children with the same local codes come too), then
-            # kept only for these children's students.
-            frames[name] = only_students(
-                reader.read(name, columns=columns, student_ids=codes), theirs
+            # kept only for these children's students, each record with its child.
+            frames[name] = lookup.about(
+                reader.read(name, columns=WEEKLY_COLUMNS.get(name), students=theirs)
             )
-        unsure = _unsure(attendance, day, theirs)
+        # Their attendance only: no feature, and no school's freshness, reads another's.
+        attendance = lookup.about(window)
+        unsure = lookup.short_of_attendance([attendance], day)
         # Further back for them, before what was read: a season, then a year (the files
         # are in date order, so each step reads only its row groups), then the rest for
         # whoever is still unsure.
@@ -240,27 +245,21 @@ class Sources:
         for since in (*(attendance_from - back for back in UNSURE_LOOKBACKS), None):
             if not unsure:
                 break
-            mine = theirs[theirs["person_id"].isin(unsure).to_numpy()]
-            codes_of_mine = sorted(set(mine["student_id"]))
-            older = only_students(
-                reader.read(
-                    "attendance",
-                    student_ids=codes_of_mine,
-                    since=None if since is None else ("date", since),
-                    until=None if read_from is None else ("date", read_from),
-                ),
-                mine,
+            mine = PersonLookup.of(theirs[theirs["person_id"].isin(unsure).to_numpy()])
+            older = reader.read(
+                "attendance",
+                since=None if since is None else ("date", since),
+                until=None if read_from is None else ("date", read_from),
+                students=mine.students,
             )
-            read = only_students(
-                attendance[attendance["student_id"].isin(codes_of_mine).to_numpy()], mine
-            )
+            older = mine.about(older)
+            unsure = mine.short_of_attendance([attendance, older], day)
             attendance = _stacked([attendance, older])
-            unsure = _unsure(_stacked([read, older]), day, mine)
             read_from = since
         frames["attendance"] = attendance
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
-        frames["assessments"] = reader.read(
-            "assessments", since=("date", coursework_from), until=after
+        frames["assessments"] = lookup.about(
+            reader.read("assessments", since=("date", coursework_from), until=after)
         )
         return cls.from_frames(frames)
 
@@ -291,63 +290,116 @@ class Sources:
         return replace(self, **changes)
 
 
-def _unsure(attendance: pd.DataFrame, day: pd.Timestamp, people: pd.DataFrame) -> set[str]:
-    """The children (person keys; ``people``: their students at every school) whose
-    attendance as read may not reach back far enough: fewer than two windows of school
-    days up to ``day``, or not one day present in them (the streak or the last present
-    day may lie earlier)."""
-    seen = attendance[(attendance["date"] <= day).to_numpy()]
-    records, students = shared_pair_codes(seen, people)
-    person, persons = pd.factorize(people["person_id"])
-    row = rows_of(records, students)
-    mine = row >= 0
-    child = person[row[mine]]
-    days = np.bincount(child, minlength=len(persons))
-    present = seen["status"].isin(PRESENT).to_numpy()[mine]
-    any_present = np.bincount(child, present, len(persons)) > 0
-    short = (days < WINDOW_RECORDS) | ~any_present
-    return {str(p) for p in persons[short]}
+@dataclass(frozen=True)
+class PersonLookup:
+    """Which child each record is about: the (school, code) pairs of some schools'
+    students (``features.asof.PairIndex``), and each one's person key."""
+
+    students: pd.DataFrame  # school_id, student_id, person_id
+    index: PairIndex
+    persons: pd.Index  # the person keys, by number
+    person_of_row: np.ndarray  # each student's person number, then -1 (no student)
+
+    @classmethod
+    def of(cls, students: pd.DataFrame) -> PersonLookup:
+        """The lookup of these students (``school_id``, ``student_id``, ``person_id``; the
+        last row of a pair counts)."""
+        keys = students[["school_id", "student_id", "person_id"]].astype(str)
+        keys = keys.drop_duplicates(["school_id", "student_id"], keep="last")
+        keys = keys.reset_index(drop=True)
+        person, persons = pd.factorize(keys["person_id"])
+        return cls(keys, PairIndex.of(keys), pd.Index(persons), np.append(person, -1))
+
+    def numbers(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's person number (-1: a student who is not one of these)."""
+        found: np.ndarray = self.person_of_row[self.index.rows(frame)]  # row -1: the last
+        return found
+
+    def about(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``frame`` about these students, each with its ``person_id`` (as
+        categories)."""
+        number = self.numbers(frame)
+        mine = number >= 0
+        kept = frame[mine].reset_index(drop=True)
+        return kept.assign(
+            person_id=pd.Categorical.from_codes(
+                number[mine], categories=self.persons, validate=False
+            )
+        )
+
+    def keyed(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        """Every row of ``frame``, those about these students with their ``person_id``
+        (as categories), the others with none."""
+        if frame is None:
+            return None
+        return frame.assign(
+            person_id=pd.Categorical.from_codes(
+                self.numbers(frame), categories=self.persons, validate=False
+            )
+        )
+
+    def short_of_attendance(self, parts: list[pd.DataFrame], day: pd.Timestamp) -> set[str]:
+        """The children whose attendance as read (``parts``, each record with its
+        ``person_id``, from ``about``) may not reach back far enough: fewer than two
+        windows of school days up to ``day``, or not one day present in them (the streak
+        or the last present day may lie earlier)."""
+        days = np.zeros(len(self.persons), dtype=np.int64)
+        present = np.zeros(len(self.persons), dtype=bool)
+        for part in parts:
+            seen = part[(part["date"] <= day).to_numpy()]
+            number = recoded(
+                seen["person_id"], self.persons.get_indexer(seen["person_id"].cat.categories)
+            )
+            mine = number >= 0
+            child = number[mine]
+            days += np.bincount(child, minlength=len(self.persons))
+            came = seen["status"].isin(PRESENT).to_numpy()[mine]
+            present |= np.bincount(child, came, len(self.persons)) > 0
+        short = (days < WINDOW_RECORDS) | ~present
+        return {str(p) for p in self.persons[short]}
 
 
 def _with_persons(frames: dict[str, pd.DataFrame | None]) -> dict[str, pd.DataFrame | None]:
     """Every record about a student with the person key of its child (``person_id``, as
     categories): the key of the school's student in ``students``, else, for a record
-    whose student is not among them, the key of that student alone."""
+    whose student is not among them, the key of that student alone. A frame that has
+    its keys already (``PersonLookup.about`` and ``keyed``, as categories) keeps them."""
     students = frames.get("students")
     if students is None or "person_id" not in students:
         students = pd.DataFrame(columns=["school_id", "student_id", "person_id"], dtype="str")
-    keys = students[["school_id", "student_id", "person_id"]].drop_duplicates(
-        ["school_id", "student_id"], keep="last"
-    )
-    person, persons = pd.factorize(keys["person_id"].astype(str))
+    missing = [
+        name
+        for name in ABOUT_STUDENTS
+        if frames.get(name) is not None
+        and not isinstance(frames[name].get("person_id", pd.Series()).dtype, pd.CategoricalDtype)  # type: ignore[union-attr]
+    ]
+    if not missing:
+        return frames
+    lookup = PersonLookup.of(students)
     changed = dict(frames)
-    for name in ABOUT_STUDENTS:
-        frame = frames.get(name)
-        if frame is None:
-            continue
+    for name in missing:
+        frame = frames[name]
+        assert frame is not None
         if frame.empty:
             changed[name] = frame.assign(person_id=pd.Series(dtype="str", index=frame.index))
             continue
-        records, known = shared_pair_codes(frame, keys)
-        row = rows_of(records, known)
-        codes = np.where(row >= 0, person[np.maximum(row, 0)], -1) if len(person) else row
-        categories = pd.Index(persons)
-        alone = (row < 0) & (records >= 0)
+        codes = lookup.numbers(frame).astype(np.int64)
+        categories = lookup.persons
+        records = np.full(len(frame), -1, dtype=np.int64)
+        unknown = np.flatnonzero(codes < 0)
+        if len(unknown):
+            records[unknown], _ = shared_pair_codes(frame.iloc[unknown], frame.iloc[:0])
+        alone = records >= 0  # a known school and code, not among the students
         if alone.any():  # each such student's own key, made once a student
             pairs, first, inverse = np.unique(
                 records[alone], return_index=True, return_inverse=True
             )
             at = np.flatnonzero(alone)[first]
-            own = [
-                unlinked_person(str(school), str(code))
-                for school, code in zip(
-                    frame["school_id"].to_numpy()[at],
-                    frame["student_id"].to_numpy()[at],
-                    strict=True,
-                )
-            ]
+            own = unlinked_persons(
+                frame["school_id"].to_numpy()[at], frame["student_id"].to_numpy()[at]
+            )
             codes[alone] = len(categories) + inverse.ravel()
-            categories = categories.append(pd.Index(own))
+            categories = categories.append(own)
         changed[name] = frame.assign(
             person_id=pd.Categorical.from_codes(codes, categories=categories, validate=False)
         )

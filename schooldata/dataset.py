@@ -81,7 +81,11 @@ PARTITIONING = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hi
 
 class SourceReader(Protocol):
     """Reads one source as typed columns, optionally for some students, from a date
-    (``since``) or before one (``until``): (date column, date)."""
+    (``since``) or before one (``until``): (date column, date).
+
+    ``student_ids`` are codes (every school's student with one of them comes);
+    ``students`` are schools' students (``school_id``, ``student_id``): only theirs.
+    """
 
     def read(
         self,
@@ -90,6 +94,7 @@ class SourceReader(Protocol):
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
         until: tuple[str, date] | None = None,
+        students: pd.DataFrame | None = None,
     ) -> pd.DataFrame: ...
 
 
@@ -119,6 +124,23 @@ class DatabaseReader:
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
         until: tuple[str, date] | None = None,
+        students: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        if students is not None and "student_id" in TABLES[name].c:
+            codes = _codes_of(students)
+            asked = codes if student_ids is None else _intersect(student_ids, codes)
+            wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
+            frame = self._read(name, wanted, asked, since, until)
+            return only_students(frame, students)[list(columns or frame.columns)]
+        return self._read(name, columns, student_ids, since, until)
+
+    def _read(
+        self,
+        name: str,
+        columns: Sequence[str] | None,
+        student_ids: Sequence[str] | None,
+        since: tuple[str, date] | None,
+        until: tuple[str, date] | None,
     ) -> pd.DataFrame:
         partition = self.partition_students
         if partition is None or "student_id" not in TABLES[name].c:
@@ -156,10 +178,13 @@ class DatasetReader:
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
         until: tuple[str, date] | None = None,
+        students: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         if name in SERVICE_WRITES and self.database is not None:
             if self.schools is None:
-                return self.database.read(name, columns, student_ids, since, until)
+                return self.database.read(name, columns, student_ids, since, until, students)
+            if students is not None:
+                return self.database.read(name, columns, student_ids, since, until, students)
             # The partition's students, wherever they now study.
             students = DatasetReader(self.root, self.schools).read("students", STUDENT_KEY)
             codes = sorted(set(students["student_id"]))
@@ -204,8 +229,13 @@ class DatasetReader:
         read_columns = [c for c in dict.fromkeys(wanted + key) if c in dataset.schema.names]
         # Files are listed in the order written: a later record replaces an earlier one.
         arrow = dataset.to_table(columns=read_columns, filter=condition)
+        if students is not None and "student_id" in table.c:
+            codes = _codes_of(students)
+            student_ids = codes if student_ids is None else _intersect(student_ids, codes)
         if student_ids is not None:
             arrow = arrow.filter(_among(arrow.column("student_id"), student_ids))
+        if students is not None and "student_id" in table.c:
+            arrow = _of_students(arrow, students)
         # IDs and codes stay categories: what the features do with them (group, join,
         # compare) then works on small integer codes, never on millions of strings.
         frame = _frame(arrow)
@@ -241,6 +271,48 @@ def _frame(arrow: pa.Table) -> pd.DataFrame:
         frame[name] = values
     ordered: pd.DataFrame = frame[arrow.column_names]
     return ordered
+
+
+def _codes_of(students: pd.DataFrame) -> list[str]:
+    """The distinct codes of some schools' students, in order."""
+    return sorted(_distinct(students["student_id"]))
+
+
+def _distinct(values: pd.Series) -> pd.Index:
+    """The distinct values as text (a categorical's: each distinct value converted once)."""
+    return pd.Index(pd.Series(values.unique()).astype(str).to_numpy(), dtype=object)
+
+
+def _of_students(arrow: pa.Table, students: pd.DataFrame) -> pa.Table:
+    """The rows of these schools' students (``STUDENT_KEY``): the school and code
+    dictionaries are looked up once, then a table over the students' schools and codes
+    says which rows are theirs."""
+    schools, codes = _distinct(students["school_id"]), _distinct(students["student_id"])
+    width = len(codes) + 1
+    theirs = np.zeros((len(schools) + 1) * width, dtype=bool)  # the last of each: unknown
+    theirs[
+        _positions(students["school_id"], schools) * width
+        + _positions(students["student_id"], codes)
+    ] = True
+    school = _slots(arrow.column("school_id"), schools)
+    code = _slots(arrow.column("student_id"), codes)
+    return arrow.filter(pa.array(theirs[school * width + code]))
+
+
+def _slots(values: pa.ChunkedArray, labels: pd.Index) -> np.ndarray:
+    """Each value's position among ``labels`` (``len(labels)``: not there, or missing)."""
+    missing = len(labels)
+    if values.num_chunks and pa.types.is_dictionary(values.type):
+        values = values.unify_dictionaries()
+        found = labels.get_indexer(values.chunk(0).dictionary.to_pandas().astype(str))
+        lookup = np.append(np.where(found >= 0, found, missing), missing)
+        indices = pa.chunked_array([c.indices for c in values.chunks], values.type.index_type)
+        slots: np.ndarray = lookup[pc.fill_null(indices, -1).to_numpy()]  # -1: the last slot
+        return slots
+    text = pd.Index(values.to_pandas().astype(str))
+    found = labels.get_indexer(text)
+    found[values.is_null().to_numpy()] = -1
+    return np.where(found >= 0, found, missing)
 
 
 def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 LINKED_PREFIX = "n:"
@@ -34,6 +36,19 @@ def linked_person(national_id_hash: str) -> str:
 def unlinked_person(school_id: str, student_id: str) -> str:
     """The person key of a school's student without an ID: theirs alone."""
     return f"{UNLINKED_PREFIX}{school_id}:{student_id}"
+
+
+def unlinked_persons(school_ids: np.ndarray, student_ids: np.ndarray) -> pd.Index:
+    """``unlinked_person`` of many students at once."""
+    # Joined by ":" as ``unlinked_person`` writes them: "s", the school, the code.
+    keys = pc.binary_join_element_wise(
+        UNLINKED_PREFIX.removesuffix(":"),
+        pa.array(school_ids.astype(str), pa.string()),
+        pa.array(student_ids.astype(str), pa.string()),
+        ":",
+    )
+    persons: pd.Index = pd.Index(keys.to_numpy(zero_copy_only=False).astype(str))
+    return persons
 
 
 def person_ids(

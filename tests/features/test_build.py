@@ -174,15 +174,15 @@ def test_the_weekly_run_window_gives_the_same_rows_as_the_full_read(synthetic_en
 def test_the_weekly_run_reads_the_enrolled_students_records_and_the_features_columns(
     synthetic_engine,
 ) -> None:
-    reads: dict[str, tuple[list[str] | None, list[str] | None]] = {}
+    reads: dict[str, tuple[list[str] | None, set[tuple[str, str]] | None]] = {}
 
     class Recording(DatabaseReader):
-        def read(self, name, columns=None, student_ids=None, since=None, until=None):  # type: ignore[no-untyped-def]
-            if name != "students" or student_ids is not None:  # not the children's keys
-                reads.setdefault(
-                    name, (columns, None if student_ids is None else list(student_ids))
-                )
-            return super().read(name, columns, student_ids, since, until)
+        def read(  # type: ignore[no-untyped-def]
+            self, name, columns=None, student_ids=None, since=None, until=None, students=None
+        ):
+            pairs = None if students is None else set(_pairs(students))
+            reads.setdefault(name, (columns, pairs))
+            return super().read(name, columns, student_ids, since, until, students)
 
     day = pd.Timestamp("2025-03-10")
     sources = Sources.for_weekly_run(Recording(synthetic_engine), day)
@@ -192,18 +192,26 @@ def test_the_weekly_run_reads_the_enrolled_students_records_and_the_features_col
     enrolled = population(sources.known_on(day), [day])
     # The children enrolled that day, at every school they were at (their codes there).
     people = synthetic_sources_people(synthetic_engine)
-    theirs = set(people.loc[people["person_id"].isin(set(enrolled["person_id"])), "student_id"])
-    assert set(enrolled["student_id"]) <= theirs
-    for name in WHOLE_HISTORY:
+    scored = set(_pairs(people[people["person_id"].isin(set(enrolled["person_id"]))]))
+    assert set(_pairs(enrolled)) <= scored
+    # Those children's (those who left this term too), nobody else's.
+    theirs = set(_pairs(sources.students))
+    assert scored <= theirs
+    left = set(people.loc[people["person_id"].isin(set(sources.students["person_id"]))].index)
+    assert len(left) == len(theirs)
+    for name in WHOLE_HISTORY[1:]:
         columns, students = reads[name]
         assert columns == WEEKLY_COLUMNS.get(name)
-        # Those children's (those who left this term too), nobody else's.
-        assert students is not None
-        assert set(students) == theirs
-        assert set(getattr(sources, name)["student_id"]) <= set(students)
-    assert reads["attendance"][1] is None  # the window is read for everyone
+        assert students == theirs
+        assert set(_pairs(getattr(sources, name))) <= theirs
+    assert reads["attendance"][1] is None  # the window is read for everyone...
+    assert set(_pairs(sources.attendance)) <= theirs  # ...and only theirs kept
     assert reads["screenings"][0] is not None
     assert "sdq_peer" not in reads["screenings"][0]
+
+
+def _pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(zip(frame["school_id"].astype(str), frame["student_id"].astype(str), strict=True))
 
 
 def synthetic_sources_people(engine) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -213,14 +221,16 @@ def synthetic_sources_people(engine) -> pd.DataFrame:  # type: ignore[no-untyped
 def test_unsure_students_are_read_further_back_a_season_then_a_year_then_whole(
     synthetic_engine,
 ) -> None:
-    reads: list[tuple[date | None, date | None, list[str] | None]] = []
+    reads: list[tuple[date | None, date | None, list[tuple[str, str]] | None]] = []
 
     class Recording(DatabaseReader):
-        def read(self, name, columns=None, student_ids=None, since=None, until=None):  # type: ignore[no-untyped-def]
+        def read(  # type: ignore[no-untyped-def]
+            self, name, columns=None, student_ids=None, since=None, until=None, students=None
+        ):
             if name == "attendance":
-                ids = None if student_ids is None else list(student_ids)
-                reads.append((since and since[1], until and until[1], ids))
-            return super().read(name, columns, student_ids, since, until)
+                pairs = None if students is None else _pairs(students)
+                reads.append((since and since[1], until and until[1], pairs))
+            return super().read(name, columns, student_ids, since, until, students)
 
     # Two years in, a season back settles every student the window leaves unsure.
     Sources.for_weekly_run(Recording(synthetic_engine), pd.Timestamp("2025-03-10"))
