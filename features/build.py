@@ -59,6 +59,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("demographics", None, demographics.FEATURES),
 )
 CONTEXT_FEATURES = ("school_dropout_rate_past_years",)
+FEATURE_DECIMALS = 9
 
 
 def feature_ids() -> list[str]:
@@ -148,11 +149,17 @@ def build_features(sources: Sources, queries: pd.DataFrame) -> pd.DataFrame:
             if state is None:
                 columns[feature.__name__] = pd.Series(np.nan, index=queries.index)
             else:
-                columns[feature.__name__] = feature(state).astype(float)
+                # To nine decimals: a ratio of sums over a window carries rounding noise
+                # that depends on how far back the records were read (1e-15), which a
+                # tree's split can fall between; rounded, every way of reading the same
+                # records gives the same value, and the same risk.
+                columns[feature.__name__] = feature(state).astype(float).round(FEATURE_DECIMALS)
     counts = sources.school_years
     if counts is None:
         counts = school_year_counts(sources.enrollments, sources.exits)
-    columns["school_dropout_rate_past_years"] = school_dropout_rate_past_years(queries, counts)
+    columns["school_dropout_rate_past_years"] = school_dropout_rate_past_years(
+        queries, counts
+    ).round(FEATURE_DECIMALS)
     return pd.DataFrame(columns, index=queries.index)[feature_ids()]
 
 

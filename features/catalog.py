@@ -33,6 +33,37 @@ class FeatureSpec:
     model_input: bool = True
     levels_en: tuple[str, ...] = field(default_factory=tuple)
     levels_th: tuple[str, ...] = field(default_factory=tuple)
+    # When the reason's statement is true of a value, as "<op> <number>" (">0", "==1",
+    # "<0"); empty: by the unit and direction (``reason_condition``).
+    reason_if: str = ""
+    # Reasons of one group say the same thing (absent 8 of 20 days, absent 40% of recent
+    # days): a student is given the first of them only.
+    group: str = ""
+
+    @cached_property
+    def reason_condition(self) -> tuple[str, float] | None:
+        """(operator, number) a value must meet for the reason to be true of it; None:
+        every recorded value (an amount stated as it is, such as a GPA)."""
+        text = self.reason_if.strip()
+        if text:
+            for op in (">=", "<=", "==", ">", "<"):
+                if text.startswith(op):
+                    return op, float(text[len(op) :])
+            raise ValueError(f"catalog entry {self.id!r}: reason_if {text!r} is not '<op> <n>'")
+        if self.unit == "flag":
+            return "==", 1.0
+        if self.levels_en:
+            return ">=", 1.0
+        if self.monotone > 0:
+            return ">", 0.0
+        return None
+
+    def holds(self, value: Any) -> bool:
+        """Whether this feature's reason states something true of ``value``."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        condition = self.reason_condition
+        return condition is None or bool(compare(float(value), *condition))
 
     @cached_property
     def reason_inputs(self) -> tuple[str, ...]:
@@ -43,7 +74,7 @@ class FeatureSpec:
             for _, field, _, _ in string.Formatter().parse(template)
             if field
         }
-        return (self.id, *sorted(named - {"value", "level", self.id}))
+        return (self.id, *sorted(named - {"value", "level", "s", self.id}))
 
     def reason(self, row: Mapping[str, Any], language: str) -> str:
         """Render this feature's reason with the student's own values.
@@ -58,13 +89,78 @@ class FeatureSpec:
                 f"{self.name_th}: ไม่มีข้อมูล" if language == "th" else f"{self.name_en}: not recorded"
             )
         template = self.reason_th if language == "th" else self.reason_en
-        levels = self.levels_th if language == "th" else self.levels_en
-        level = levels[int(min(max(value, 0), len(levels) - 1))] if levels else ""
-        text = template.format_map(_FormatValues(row, value=value, level=level))
+        text = template.format_map(
+            _FormatValues(
+                row,
+                value=value,
+                level=self._level(value, language),
+                # English plurals: "1 year", "2 years".
+                s="" if round(float(value)) in (1, -1) else "s",
+            )
+        )
         if "nan" in text:  # a context value the template names is unknown
-            name = self.name_th if language == "th" else self.name_en
-            return f"{name}: {value:g}"
+            return self.statement(value, language)
         return text
+
+    def statement(self, value: Any, language: str) -> str:
+        """The feature and the student's value, stated plainly ("Transition grade: no"):
+        true of any value, for where a reason's statement is not."""
+        name = self.name_th if language == "th" else self.name_en
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return f"{name}: {'ไม่มีข้อมูล' if language == 'th' else 'not recorded'}"
+        return f"{name}: {self.formatted(float(value), language)}"
+
+    def formatted(self, value: float, language: str) -> str:
+        """A value in its unit, in words of the language."""
+        thai = language == "th"
+        if self.levels_en:
+            return self._level(value, language)
+        if self.unit == "flag":
+            return ("ใช่" if thai else "yes") if value >= 0.5 else ("ไม่ใช่" if thai else "no")
+        if self.unit == "share":
+            return f"{value:.0%}"
+        if self.unit == "share points":
+            return f"{value * 100:+.0f} {'จุด' if thai else 'points'}"
+        sign = "+" if "change" in self.id or "trend" in self.id else ""
+        if self.unit in ("grade points", "points"):
+            return f"{value:{sign}.2f}" if self.unit == "grade points" else f"{value:{sign}.0f}"
+        words = UNIT_WORDS.get(self.unit)
+        number = f"{value:,.1f}" if self.unit == "km" else f"{value:,.0f}"
+        if words is None:
+            return number
+        return f"{number} {words[0] if thai else words[1]}"
+
+    def _level(self, value: Any, language: str) -> str:
+        levels = self.levels_th if language == "th" else self.levels_en
+        return levels[int(min(max(value, 0), len(levels) - 1))] if levels else ""
+
+
+def compare(value: float, op: str, number: float) -> bool:
+    """``value <op> number``."""
+    return {
+        ">": value > number,
+        ">=": value >= number,
+        "<": value < number,
+        "<=": value <= number,
+        "==": abs(value - number) < 1e-9,
+    }[op]
+
+
+# Units in words (Thai, English), for values stated plainly.
+UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "days": ("วัน", "days"),
+    "subjects": ("วิชา", "subjects"),
+    "pieces": ("ชิ้น", "pieces"),
+    "baht a month": ("บาทต่อเดือน", "baht a month"),
+    "people": ("คน", "people"),
+    "km": ("กม.", "km"),
+    "minutes": ("นาที", "minutes"),
+    "domains": ("ด้าน", "domains"),
+    "years": ("ปี", "years"),
+    "moves": ("ครั้ง", "moves"),
+    "schools": ("โรงเรียน", "schools"),
+    "actions": ("ครั้ง", "actions"),
+}
 
 
 # Plausible bounds by unit, for checking feature values sent by integrators.

@@ -112,13 +112,18 @@ class SeasonalCalibration:
 
 @dataclass(frozen=True)
 class TierPolicy:
-    """Tiers by what a school can act on.
+    """Tiers by risk and by what a school can act on.
 
-    In a weekly list, ``high`` is at most ``high_share`` of each school's students (the
-    top of its ranking) and ``high`` or ``watch`` at most ``watch_share``; both also need
-    a risk of at least ``floor`` (a multiple of the base rate), so a school where nobody
-    is at risk has nobody flagged. A score without its school's list (one student, or
-    feature rows) uses the global ``high_risk`` and ``watch_risk`` cut-offs instead.
+    In a weekly list a student is ``high`` when their risk is at least ``high_floor`` and
+    they are among the ``high_share`` of their school's students ranked first (the
+    school's capacity for close follow-up); ``watch`` (if not high) when their risk is at
+    least ``floor`` and they are among the first ``watch_share``. A school where few are
+    at risk shows few, one where none are shows none, and one with many shows up to its
+    capacity. Students with the same risk share a tier: when the first student past a
+    school's capacity has the same risk as some within it, all of them are left out, so a
+    riskier student is never in a lower tier than a less risky one of the same school. A
+    score without its school's list (one student, or feature rows) uses the global
+    ``high_risk`` and ``watch_risk`` cut-offs (at least the floors) instead.
     """
 
     high_share: float
@@ -126,22 +131,44 @@ class TierPolicy:
     floor: float
     high_risk: float
     watch_risk: float
+    high_floor: float = 0.0  # 0: the same as ``floor`` (bundles made before it existed)
 
-    def by_rank(self, risk: np.ndarray, rank: np.ndarray, school_size: np.ndarray) -> np.ndarray:
-        """Tiers within schools from each student's rank (1 = highest) and school size."""
+    @property
+    def high_level(self) -> float:
+        return max(self.high_floor, self.floor)
+
+    def by_rank(
+        self,
+        risk: np.ndarray,
+        rank: np.ndarray,
+        school_size: np.ndarray,
+        school: np.ndarray | None = None,
+        ties: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Tiers within schools from each student's risk, rank (1 = highest), school size
+        and school (any labels; None: one school). ``ties``: the values whose equality
+        makes students share a tier, when not the risk (a rule's flags with its
+        tie-break)."""
+        school = np.zeros(len(risk), dtype=int) if school is None else np.asarray(school)
+        order = risk if ties is None else ties
         high_places = np.maximum(1, np.floor(self.high_share * school_size))
         watch_places = np.maximum(1, np.floor(self.watch_share * school_size))
-        above = risk >= self.floor
-        return np.where(
-            above & (rank <= high_places),
-            "high",
-            np.where(above & (rank <= watch_places), "watch", "low"),
+        high = (
+            (risk >= self.high_level)
+            & (rank <= high_places)
+            & (order > _first_left_out(order, rank, high_places, school))
         )
+        watch = (
+            (risk >= self.floor)
+            & (rank <= watch_places)
+            & (order > _first_left_out(order, rank, watch_places, school))
+        )
+        return np.where(high, "high", np.where(watch, "watch", "low"))
 
     def by_risk(self, risk: np.ndarray) -> np.ndarray:
         """Tiers from the global cut-offs, for a score outside a weekly list."""
         return np.where(
-            risk >= max(self.high_risk, self.floor),
+            risk >= max(self.high_risk, self.high_level),
             "high",
             np.where(risk >= max(self.watch_risk, self.floor), "watch", "low"),
         )
@@ -153,11 +180,29 @@ class TierPolicy:
             "floor": self.floor,
             "high_risk": self.high_risk,
             "watch_risk": self.watch_risk,
+            "high_floor": self.high_floor,
         }
 
     @classmethod
     def from_json(cls, content: dict[str, Any]) -> TierPolicy:
-        return cls(**{k: float(content[k]) for k in cls.__dataclass_fields__})
+        return cls(
+            **{
+                k: float(content[k])
+                for k in cls.__dataclass_fields__
+                if k in content or k != "high_floor"
+            }
+        )
+
+
+def _first_left_out(
+    risk: np.ndarray, rank: np.ndarray, places: np.ndarray, school: np.ndarray
+) -> np.ndarray:
+    """Each student's school's risk of its first student past ``places`` (-inf: none)."""
+    past = rank == places + 1
+    first = pd.Series(risk[past], index=school[past])
+    first = first[~first.index.duplicated()]
+    found = pd.Series(school).map(first).to_numpy(dtype=float)
+    return np.where(np.isnan(found), -np.inf, found)
 
 
 @dataclass(frozen=True)

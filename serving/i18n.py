@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from schooldata.contract import SOURCES as CONTRACT_SOURCES
 
 LANGUAGES = ("th", "en")
 
 TEXT: dict[str, tuple[str, str]] = {
     "app": ("ระบบเฝ้าระวังนักเรียนเสี่ยงออกกลางคัน", "Dropout early warning"),
+    "app_short": ("เฝ้าระวังออกกลางคัน", "Early warning"),
+    "change_my_password": ("เปลี่ยนรหัสผ่าน", "Change my password"),
+    "student_number": ("เลขประจำตัว", "Student no."),
     "list": ("รายชื่อนักเรียนสัปดาห์นี้", "This week's list"),
     "plan": ("แผนเยี่ยมบ้าน", "Home-visit plan"),
     "sign_in": ("เข้าสู่ระบบ", "Sign in"),
@@ -296,6 +302,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "บัญชีของหน่วยงานนี้ยังไม่ได้ผูกกับผู้ใช้ในระบบ กรุณาติดต่อผู้ดูแลระบบ",
         "That organisation account is not linked to a user here: ask your administrator.",
     ),
+    "context_factors": (
+        "ปัจจัยพื้นฐานที่โรงเรียนเปลี่ยนไม่ได้ (ระดับชั้น โรงเรียน ประวัติการย้ายโรงเรียน) รวมกัน",
+        "Context the school cannot change (grade level, school, past moves), together",
+    ),
     "up": ("ความเสี่ยงเพิ่ม", "pushes risk up"),
     "down": ("ความเสี่ยงลด", "pushes risk down"),
     # Intervention effects on the model page
@@ -461,6 +471,54 @@ SCORERS = {
         "ABC rule (attendance, behaviour, course failure): no trained model yet",
     ),
 }
+
+
+THAI_MONTHS = (
+    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
+    "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
+)  # fmt: skip
+ENGLISH_MONTHS = (
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+)  # fmt: skip
+# Grade levels as Thai schools write them (ม.5, ปวช.2).
+GRADE_WORDS = {"K": "อ.", "P": "ป.", "M": "ม.", "V": "ปวช.", "H": "ปวส."}
+
+
+def day(value: Any, language: str) -> str:
+    """A date as people of the language write it: 30 มี.ค. 2569 (Buddhist Era), or
+    30 Mar 2026; '' for none."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return ""
+    when = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    if language == "en":
+        return f"{when.day} {ENGLISH_MONTHS[when.month - 1]} {when.year}"
+    return f"{when.day} {THAI_MONTHS[when.month - 1]} {when.year + 543}"
+
+
+def grade(level: str | None, language: str) -> str:
+    """A grade level (M5) as the language writes it (ม.5); '' for none."""
+    if not level:
+        return ""
+    text = str(level)
+    if language == "th" and text[:1] in GRADE_WORDS and text[1:].isdigit():
+        return GRADE_WORDS[text[0]] + text[1:]
+    return text
+
+
+def classroom(room: str | None, language: str) -> str:
+    """A classroom (M5/2, or the DMC group class:M5/2) as the language writes it (ม.5/2)."""
+    if not room:
+        return ""
+    text = str(room).removeprefix("class:")
+    level, _, number = text.partition("/")
+    return grade(level, language) + (f"/{number}" if number else "")
+
+
+def percent(risk: float) -> str:
+    """A risk as a percentage with enough resolution to tell students apart: a decimal
+    under 10% (3.4% and 2.6% are not both "3%")."""
+    value = 100 * risk
+    return f"{value:.1f}%" if value < 10 else f"{value:.0f}%"
 
 
 def scorer_label(kind: str | None, version: str, language: str) -> str:

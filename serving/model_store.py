@@ -82,6 +82,6 @@ def rule_bundle(settings: Settings) -> ModelBundle:
         features=list(RULE_INPUTS),
         calibration=SeasonalCalibration(Calibration([0.0, RULE_TOP], [0.0, 1.0])),
         catalog={f: dataclasses.asdict(spec) for f, spec in catalog().items()},
-        tiers=TierPolicy(HIGH_SHARE, WATCH_SHARE, one_flag, two_flags, one_flag),
+        tiers=TierPolicy(HIGH_SHARE, WATCH_SHARE, one_flag, two_flags, one_flag, two_flags),
         metadata={"kind": "abc_rule", "calibrated": False, "thresholds": thresholds.to_json()},
     )

@@ -442,7 +442,9 @@ def student_page(
 
 
 def _detail(connection: sa.Connection, student: StudentKey) -> StudentDetail:
-    rows = store.student_rows(connection, student)
+    # One result a week: the run its list was made from (the week's latest run).
+    weekly = {r.as_of: r for r in store.student_rows(connection, student)}
+    rows = list(weekly.values())
     latest = _listed(connection, rows[-1:])
     contributions = (
         [

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
+import pandas as pd
 
 from features.catalog import FeatureSpec
 
@@ -29,6 +30,28 @@ STEPS: dict[str, tuple[str, str]] = {
         "meet the student and family to help them settle in at the new school",
     ),
 }
+
+
+# A flagged student whose reasons suggest no step of their own.
+DEFAULT_STEP = (
+    "พูดคุยกับนักเรียนและติดตามการมาเรียนอย่างใกล้ชิด",
+    "talk with the student and follow their attendance closely",
+)
+FLAGGED = ("high", "watch")
+
+
+def steps_for_flagged(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a next step for each flagged student (their reasons' step, else
+    ``DEFAULT_STEP``) and none for the others: a step is for a student on the list."""
+    flagged = rows["tier"].isin(FLAGGED).to_numpy()
+    steps = {}
+    for column, default in zip(
+        ("suggested_step_th", "suggested_step_en"), DEFAULT_STEP, strict=True
+    ):
+        given = rows[column].astype(object)
+        filled = given.where(given.notna() & (given.astype(str).str.strip() != ""), default)
+        steps[column] = filled.where(flagged, None)
+    return rows.assign(**steps)
 
 
 def top_reasons(
@@ -81,6 +104,11 @@ class ReasonRules:
     judged: np.ndarray  # a known risky direction and a training median to judge by
     median: np.ndarray
     direction: np.ndarray
+    # When each feature's reason is true of a value: its operator and number (the
+    # catalog's ``reason_condition``; "" with NaN: every recorded value).
+    operator: np.ndarray
+    bound: np.ndarray
+    group: np.ndarray  # reasons of one group say the same thing (-1: a group of its own)
     floor: float = 0.0  # the least contribution that is a reason
 
     @classmethod
@@ -93,13 +121,29 @@ class ReasonRules:
     ) -> ReasonRules:
         specs = [catalog.get(f) for f in features]
         known = medians or {}
+        conditions = [s.reason_condition if s is not None else None for s in specs]
+        groups = [s.group if s is not None and s.group else None for s in specs]
+        names = sorted({g for g in groups if g})
         return cls(
             shown=np.array([s is not None and not s.sensitive and s.actionable for s in specs]),
             judged=np.array([s is not None and s.monotone != 0 and s.id in known for s in specs]),
             median=np.array([_number(known.get(f)) for f in features]),
             direction=np.array([s.monotone if s is not None else 0 for s in specs]),
+            operator=np.array([c[0] if c else "" for c in conditions], dtype=object),
+            bound=np.array([c[1] if c else math.nan for c in conditions]),
+            group=np.array([names.index(g) if g else -1 for g in groups]),
             floor=floor,
         )
+
+    def true_of(self, inputs: np.ndarray) -> np.ndarray:
+        """Whether each feature's reason states something true of each row's value."""
+        holds: np.ndarray = ~np.isnan(inputs)
+        with np.errstate(invalid="ignore"):
+            for op, test in _OPERATORS.items():
+                columns = self.operator == op
+                if columns.any():
+                    holds[:, columns] &= test(inputs[:, columns], self.bound[columns])
+        return holds
 
     def indices(
         self, inputs: np.ndarray, contributions: np.ndarray, limit: int = TOP_REASONS
@@ -112,12 +156,29 @@ class ReasonRules:
         with np.errstate(invalid="ignore"):
             risky = np.where(self.direction > 0, inputs > self.median, inputs < self.median)
         usable = (
-            (contributions > self.floor) & self.shown & ~np.isnan(inputs) & (risky | ~self.judged)
+            (contributions > self.floor)
+            & self.shown
+            & self.true_of(inputs)
+            & (risky | ~self.judged)
         )
         order = np.argsort(-contributions, axis=1, kind="stable")
         usable = np.take_along_axis(usable, order, axis=1)
+        # Of reasons that say the same thing, the strongest only.
+        groups = self.group[order]
+        for group in np.unique(self.group[self.group >= 0]):
+            same = usable & (groups == group)
+            usable &= ~same | (np.cumsum(same, axis=1) == 1)
         usable &= np.cumsum(usable, axis=1) <= limit
         return [row_order[row_usable] for row_order, row_usable in zip(order, usable, strict=True)]
+
+
+_OPERATORS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "==": lambda values, bound: np.abs(values - bound) < 1e-9,
+}
 
 
 class ReasonTexts:

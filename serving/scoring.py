@@ -79,6 +79,11 @@ class Scorer:
         return self.bundle.features
 
     @property
+    def calibrated(self) -> bool:
+        """Whether the risk is a calibrated probability (the ABC rule's is a share of flags)."""
+        return bool(self.bundle.metadata.get("calibrated", True))
+
+    @property
     def kind(self) -> str:
         """What ranks: ``lightgbm``, ``logistic`` or ``abc_rule``."""
         return self.bundle.kind
@@ -351,7 +356,7 @@ def weekly_run(
         )
         timings["drift"] = time.perf_counter() - started
         started = time.perf_counter()
-        ranked = _rank(keys, scorer.bundle.tiers)
+        ranked = _rank(keys, scorer.bundle.tiers, scorer.calibrated)
         ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
         run_id, replaced = store.store_run(
             engine,
@@ -395,7 +400,9 @@ def _rerun_school(
     if bool(fresh["stale"].iloc[0]):
         rows = rows.iloc[:0]
     scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame(columns=RANK_COLUMNS)
-    ranked = _rank(scored[RANK_COLUMNS], scorer.bundle.tiers) if len(rows) else scored
+    ranked = (
+        _rank(scored[RANK_COLUMNS], scorer.bundle.tiers, scorer.calibrated) if len(rows) else scored
+    )
     if len(rows):
         ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
     schools = fresh.assign(scored=len(ranked))
@@ -610,9 +617,10 @@ def _raw_scores(scored: pd.DataFrame) -> np.ndarray | None:
     return scored["raw_score"].to_numpy(dtype=float) if len(scored) else None
 
 
-def _rank(scored: pd.DataFrame, tiers: TierPolicy) -> pd.DataFrame:
-    """Ranks in school and advisor group, tiers by rank in school, and each student's risk
-    against their school's average this week."""
+def _rank(scored: pd.DataFrame, tiers: TierPolicy, calibrated: bool = True) -> pd.DataFrame:
+    """Ranks in school and advisor group, tiers (``TierPolicy.by_rank``; students share a
+    tier when they share a risk, or, for an uncalibrated rule, a raw score), and each
+    student's risk against their school's average this week."""
     # Rank by the raw score: calibration keeps the order but can tie students.
     order = scored.sort_values(["raw_score", "student_id"], ascending=[False, True])
     rank_in_school = order.groupby("school_id").cumcount().reindex(scored.index) + 1
@@ -625,26 +633,30 @@ def _rank(scored: pd.DataFrame, tiers: TierPolicy) -> pd.DataFrame:
         .cumcount()
         .reindex(scored.index)
         + 1,
-        tier=tiers.by_rank(scored["risk"].to_numpy(), rank_in_school.to_numpy(), size),
+        tier=tiers.by_rank(
+            scored["risk"].to_numpy(dtype=float),
+            rank_in_school.to_numpy(),
+            size,
+            scored["school_id"].to_numpy(),
+            ties=None if calibrated else scored["raw_score"].to_numpy(dtype=float),
+        ),
         risk_vs_school=np.where(mean_risk > 0, scored["risk"].to_numpy() / mean_risk, np.nan),
     )
 
 
 def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """Each student's change since the previous run, by tier: ``new`` on the list (high
+    or watch) this week, ``up`` or ``down`` a tier, else ``same`` (a rank moving within
+    a tier is not news to an advisor)."""
     merged = scored.merge(previous, on=["school_id", "student_id"], how="left")
     was_on = merged["previous_tier"].isin(ON_LIST)
     is_on = merged["tier"].isin(ON_LIST)
-    rank_now = merged["rank_in_school"]
-    rank_then = merged["previous_rank_in_school"]
-    known = rank_then.notna()
+    level = {"low": 0, "watch": 1, "high": 2}
+    now = merged["tier"].map(level)
+    then = merged["previous_tier"].map(level)
     merged["change"] = np.select(
-        [
-            is_on & ~was_on,
-            ~known,
-            known & (rank_now < rank_then.fillna(0)),
-            known & (rank_now > rank_then.fillna(0)),
-        ],
-        ["new", "new", "up", "down"],
+        [is_on & ~was_on, then.notna() & (now > then), then.notna() & (now < then)],
+        ["new", "up", "down"],
         "same",
     )
     return merged.drop(columns=["previous_tier"]).set_axis(scored.index)

@@ -26,6 +26,7 @@ from schooldata.tables import (
     score_runs,
     student_scores,
 )
+from serving.reasons import steps_for_flagged
 
 # What the run decides across students (ranks, tiers, change), not per student.
 RANK_COLUMNS = [
@@ -357,7 +358,7 @@ def _rows(
             ],
             axis=1,
         )
-        yield _columns(batch, run_id)
+        yield _columns(steps_for_flagged(batch), run_id)
 
 
 def _student_index(frame: pd.DataFrame) -> pd.Index:
@@ -416,7 +417,7 @@ def _columns(scored: pd.DataFrame, run_id: int) -> tuple[list[str], list[tuple[A
 
 def _plain(values: pd.Series) -> list[Any]:
     """A column as Python values, None where missing."""
-    plain = values.to_numpy(dtype=object)
+    plain = values.to_numpy(dtype=object, copy=True)
     plain[pd.isna(plain)] = None
     result: list[Any] = plain.tolist()
     return result

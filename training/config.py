@@ -107,6 +107,11 @@ class TierConfig(_Section):
         ge=1,
         description="Tiers above 'low' also need a risk of this many times the base rate.",
     )
+    high_lift: float = Field(
+        3.0,
+        ge=1,
+        description="'High' also needs a risk of this many times the base rate.",
+    )
 
 
 class GuardConfig(_Section):

@@ -387,14 +387,16 @@ def _intervals(
 
 
 def tier_policy(risk: np.ndarray, base_rate: float, config: TierConfig) -> TierPolicy:
-    """Tiers by share of each school, above a floor of ``min_lift`` times the base rate;
-    global cut-offs (for a score outside a list) at the same shares of out-of-sample risk."""
+    """Tiers by share of each school, above floors of ``min_lift`` (watch) and
+    ``high_lift`` (high) times the base rate; global cut-offs (for a score outside a
+    list) at the same shares of out-of-sample risk."""
     return TierPolicy(
         high_share=config.high_share,
         watch_share=config.watch_share,
         floor=config.min_lift * base_rate,
         high_risk=float(np.quantile(risk, 1 - config.high_share)),
         watch_risk=float(np.quantile(risk, 1 - config.watch_share)),
+        high_floor=config.high_lift * base_rate,
     )
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
@@ -51,6 +52,10 @@ from serving.sso import OAuthError
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+# Dates, classrooms and grade levels as the page's language writes them (30 มี.ค. 2569, ม.5/2).
+templates.env.filters["day"] = pass_context(lambda c, v: i18n.day(v, c.get("lang", "th")))
+templates.env.filters["room"] = pass_context(lambda c, v: i18n.classroom(v, c.get("lang", "th")))
+templates.env.filters["grade"] = pass_context(lambda c, v: i18n.grade(v, c.get("lang", "th")))
 LANG_COOKIE = "lang"
 # What the student page shows "at a glance", from the model's inputs of the latest run.
 GLANCE = (
@@ -114,7 +119,7 @@ def page_words(lang: str, scorer_kind: str | None = None) -> dict[str, Any]:
         "scorer_word": lambda kind, version: i18n.scorer_label(kind, version, lang),
         # The rule's "risk" is the share of its three flags, not a probability.
         "risk_figure": lambda risk: (
-            words["abc_flags"].format(int(risk * RULE_TOP + 1e-9)) if rule else f"{risk * 100:.0f}%"
+            words["abc_flags"].format(int(risk * RULE_TOP + 1e-9)) if rule else i18n.percent(risk)
         ),
     }
 
@@ -494,8 +499,17 @@ def student_page(
         scorer_version=detail.model_version,
         interventions=interventions,
         glance=glance,
-        history_chart=charts.risk_history(detail.history),
-        contributions_chart=charts.contributions(detail.contributions, state.scorer.catalog, lang),
+        history_chart=charts.risk_history(
+            detail.history,
+            lang,
+            marks=[(i.date, i18n.pick(i18n.INTERVENTIONS, i.type, lang)) for i in interventions],
+        ),
+        contributions_chart=charts.contributions(
+            detail.contributions,
+            state.scorer.catalog,
+            lang,
+            context_label=i18n.words(lang)["context_factors"],
+        ),
         intervention_types=INTERVENTION_TYPES,
         outcomes=INTERVENTION_OUTCOMES,
         today=date.today().isoformat(),

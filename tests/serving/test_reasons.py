@@ -81,16 +81,20 @@ def test_a_batch_picks_the_reasons_one_student_at_a_time_would() -> None:
     batch = reason_indices(inputs, shap, features, specs, medians=medians)
 
     for row, chosen in zip(range(len(inputs)), batch, strict=True):
-        walked = []
+        walked: list[int] = []
+        said: set[str] = set()
         for j in np.argsort(-shap[row], kind="stable"):
             spec = specs[features[j]]
             if shap[row, j] <= 0 or len(walked) == 3:
                 break
             known = spec.id in medians and spec.monotone != 0
-            if spec.sensitive or not spec.actionable or np.isnan(inputs[row, j]):
+            if spec.sensitive or not spec.actionable or not spec.holds(inputs[row, j]):
                 continue
             if not adverse(spec, inputs[row, j], medians[spec.id] if known else None):
                 continue
+            if spec.group and spec.group in said:  # the same thing said already
+                continue
+            said.add(spec.group)
             walked.append(int(j))
         assert chosen.tolist() == walked
     assert sum(len(c) for c in batch) > 400  # the walk is not trivially empty
