@@ -3,9 +3,11 @@
 Fills a PostgreSQL database with ``--students`` (default 1,000,000) students in 1,000
 schools, their enrolments and ``--weeks`` (default 10) stored weekly runs, then starts
 the service (``ews serve --workers``, in processes of its own) and has ``--clients``
-concurrent users (advisors, care committees, an area office, integrations) request,
+concurrent users (advisors, care committees, an area office, an analyst who sees every
+school, integrations) request,
 again and again: the advisor's list, a student page, the committee's plan, the
-committee's whole-school list, the area office's page and
+committee's whole-school list, the area office's page, the analyst's area page of all
+1,000 schools and
 ``GET /api/v1/risk-list``, each user signed in with their own session (the load is
 ``benchmarks.http_load``: prepared requests on kept-alive connections, so that the load
 generator, on the same two cores, costs little of what is measured). It prints p50 and
@@ -244,6 +246,8 @@ def main() -> None:
                 username=f"area-{run}",
                 schools=[f"S{s:05d}" for s in range(0, SCHOOLS, 20)],
             ),
+            # Every school: an analyst's (or a province's) area page at national size.
+            "analyst": create_user(engine, "analyst", "นักวิเคราะห์", username=f"analyst-{run}"),
         }
         for user, _ in accounts.values():
             set_password(engine, user.user_id, PASSWORD, "bench", must_change=False)
@@ -279,6 +283,7 @@ def main() -> None:
             "GET /plan (committee)": ("committee", "/plan"),
             "GET /list (committee)": ("committee", "/list"),
             "GET /area (area office)": ("area", "/area"),
+            "GET /area (analyst, 1,000 schools)": ("analyst", "/area"),
             "GET /api/v1/risk-list (token)": (None, "/api/v1/risk-list?limit=200"),
         }
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -19,7 +20,9 @@ from core.secrets import SecretError, secret
 from core.settings import Settings
 
 app = typer.Typer(help="Dropout early-warning service for Thai schools.", no_args_is_help=True)
-console = Console()
+# Written to a file or a pipe, tables are not squeezed to 80 columns (a word or a secret
+# cut in two helps nobody).
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _settings() -> Settings:
@@ -50,6 +53,23 @@ def _progress() -> Progress:
         console=console,
         transient=True,
     )
+
+
+def _steps(progress: Progress, task: Any) -> Any:
+    """A long step's messages: on a terminal, the spinner's text; written to a file or a
+    pipe (where the spinner shows nothing), a line each with the time since the start."""
+    started = time.perf_counter()
+    said: list[str] = []
+
+    def report(message: str) -> None:
+        if console.is_terminal:
+            progress.update(task, description=message)
+        elif not said or said[-1] != message:
+            said.append(message)
+            elapsed = int(time.perf_counter() - started)
+            console.print(f"  [{elapsed // 60:02d}:{elapsed % 60:02d}] {message}")
+
+    return report
 
 
 # What the weekly run's workers, on Dask or on this machine's pool, import as they start.
@@ -107,7 +127,14 @@ def synth(
 
     started = time.perf_counter()
     config = SynthConfig(
-        schools, students, years, first_year, seed, defect_rate, help_effect=help_effect
+        schools,
+        students,
+        years,
+        first_year,
+        seed,
+        defect_rate,
+        help_effect=help_effect,
+        school_files=school_files,
     )
     with _progress() as progress:
         progress.add_task("simulating schools", total=None)
@@ -342,7 +369,7 @@ def train(
                 settings,
                 train_config,
                 make_engine(settings.database_url),
-                on_progress=lambda m: progress.update(task, description=m),
+                on_progress=_steps(progress, task),
                 client=client,
             )
         except (SplitError, PartitionError) as error:
@@ -822,6 +849,9 @@ def export(
     school: Annotated[
         str | None, typer.Option(help="Only this school (default: all schools).")
     ] = None,
+    lang: Annotated[
+        str, typer.Option(help="Headers and words in Thai (th) or English (en).")
+    ] = "th",
 ) -> None:
     """Write the week's list as CSV that Excel opens with Thai intact."""
     from schooldata.db import make_engine
@@ -834,6 +864,7 @@ def export(
             _parse_date(as_of).date(),
             school,
             actor=f"cli:{getpass.getuser()}",
+            language="en" if lang == "en" else "th",
         )
     except LookupError as error:
         console.print(f"[red]{error}[/red]")
@@ -1186,6 +1217,10 @@ def demo(
     console.rule("8. Accounts (one per role)")
     tokens = _demo_accounts(settings)
     if no_serve:
+        console.print(
+            "Done. Start the service with [bold].venv/bin/ews serve[/bold], then sign in at "
+            f"http://127.0.0.1:8000/login with an account above (also in {DEMO_ACCOUNTS})."
+        )
         return
     console.rule("9. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
     advisor = tokens["advisor"]
@@ -1203,6 +1238,7 @@ def demo(
 
 
 DEMO_RECENT_WEEKS = 5
+DEMO_ACCOUNTS = Path("data/demo-accounts.txt")
 DEMO_PAST_WEEKS = 6
 
 
@@ -1306,9 +1342,7 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
         "admin": ("ผู้ดูแลระบบ (demo)", None, None, []),
     }
     tokens: dict[str, str] = {}
-    table = Table(title="Demo accounts (passwords are temporary: change them at first sign-in)")
-    for column in ("role", "username", "password", "API token"):
-        table.add_column(column)
+    lines = []
     for role, (name, staff_id, school_id, followed) in people.items():
         username = f"{role.replace('_', '-')}-{suffix}"
         user, token = create_user(
@@ -1317,8 +1351,16 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
         password = temporary_password()
         set_password(engine, user.user_id, password, _actor(), must_change=True)
         tokens[role] = token
-        table.add_row(role, username, password, token)
-    console.print(table)
+        lines.append(f"{role:<13} username {username:<20} password {password}  token {token}")
+    # Whole, never cut to the terminal's width, and kept in a file only its owner reads.
+    console.print("Demo accounts (passwords are temporary: change them at first sign-in):")
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    DEMO_ACCOUNTS.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_ACCOUNTS.touch(mode=0o600, exist_ok=True)
+    DEMO_ACCOUNTS.chmod(0o600)
+    DEMO_ACCOUNTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    console.print(f"(also in {DEMO_ACCOUNTS}, readable by you only)")
     console.print(
         f"(advisor {top.advisor_id} and committee of school {top.school_id}; the area office "
         f"follows {', '.join(area)})"

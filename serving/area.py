@@ -251,6 +251,27 @@ def area_summary(
 _SCHOOLS = TypeAdapter(list[AreaSchool])
 
 
+def totals(schools: Sequence[AreaSchool]) -> dict[str, int]:
+    """The area's figures summed over its schools (the first row of its page)."""
+    keys = (
+        "scored",
+        "enrolled",
+        "high",
+        "watch",
+        "new_on_list",
+        "high_with_action_30d",
+        "open_referrals",
+        "returned_followed",
+        "returned_left_again",
+    )
+    found = {key: sum(int(getattr(s, key)) for s in schools) for key in keys}
+    found["schools"] = len(schools)
+    found["stale"] = sum(1 for s in schools if s.stale)
+    changes = [s.high_change for s in schools if s.high_change is not None]
+    found["high_change"] = sum(changes) if changes else 0
+    return found
+
+
 def _count_rows(
     connection: sa.Connection, run_ids: list[int], schools: tuple[str, ...] | None
 ) -> dict[tuple[int, str], dict[str, int]]:

@@ -11,6 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from schooldata.spreadsheet import csv_bytes, excel_safe, write_csv
+from serving import i18n
 from serving.i18n import scorer_label
 from serving.queries import full_list
 from serving.schemas import RiskList
@@ -31,19 +32,38 @@ COLUMNS = [
     "rank_in_school",
     "rank_in_advisor",
     "change",
-    "reasons_th",
-    "reasons_en",
+    "reasons",
     "suggested_step",
     "scored_by",
 ]
+# The columns' Thai headers (an export is in Thai unless English is asked for).
+THAI_HEADERS = {
+    "rank": "ลำดับ",
+    "student_id": "เลขประจำตัวนักเรียน",
+    "name": "ชื่อ-สกุล",
+    "school_id": "รหัสโรงเรียน",
+    "advisor_id": "รหัสครูที่ปรึกษา",
+    "classroom": "ห้อง",
+    "grade_level": "ระดับชั้น",
+    "risk": "ความเสี่ยง",
+    "tier": "กลุ่ม",
+    "rank_in_school": "ลำดับในโรงเรียน",
+    "rank_in_advisor": "ลำดับในกลุ่มครูที่ปรึกษา",
+    "change": "เทียบสัปดาห์ก่อน",
+    "reasons": "เหตุผลหลัก",
+    "suggested_step": "สิ่งที่ควรทำต่อ",
+    "scored_by": "จัดลำดับโดย",
+}
 
 
-def list_frame(listing: RiskList, rank_by: str = "rank_in_school") -> pd.DataFrame:
-    """One row per listed student, ranked as the reader's list ranks them; each row says
-    what made the list (the ABC rule's "risk" is the share of its flags raised)."""
-    made_by = " / ".join(
-        scorer_label(listing.scorer, listing.model_version, lang) for lang in ("th", "en")
-    )
+def list_frame(
+    listing: RiskList, rank_by: str = "rank_in_school", language: str = "th"
+) -> pd.DataFrame:
+    """One row per listed student, ranked as the reader's list ranks them, in the
+    reader's language (Thai headers and words, or English); each row says what made the
+    list (the ABC rule's "risk" is the share of its flags raised)."""
+    english = language == "en"
+    made_by = scorer_label(listing.scorer, listing.model_version, language)
     rows = [
         {
             "rank": getattr(s, rank_by),
@@ -51,25 +71,29 @@ def list_frame(listing: RiskList, rank_by: str = "rank_in_school") -> pd.DataFra
             "name": s.name,
             "school_id": s.school_id,
             "advisor_id": s.advisor_id,
-            "classroom": s.classroom,
-            "grade_level": s.grade_level,
+            "classroom": s.classroom if english else i18n.classroom(s.classroom, "th"),
+            "grade_level": s.grade_level if english else i18n.grade(s.grade_level, "th"),
             "risk": round(s.risk, 4),
-            "tier": s.tier,
+            "tier": s.tier if english else i18n.pick(i18n.TIERS, s.tier, "th"),
             "rank_in_school": s.rank_in_school,
             "rank_in_advisor": s.rank_in_advisor,
-            "change": s.change,
-            "reasons_th": "; ".join(r.text_th for r in s.reasons),
-            "reasons_en": "; ".join(r.text_en for r in s.reasons),
-            "suggested_step": f"{s.suggested_step_th or ''} / {s.suggested_step_en or ''}",
+            "change": s.change if english else i18n.pick(i18n.CHANGES, s.change, "th"),
+            "reasons": "; ".join(r.text_en if english else r.text_th for r in s.reasons),
+            "suggested_step": (s.suggested_step_en if english else s.suggested_step_th) or "",
             "scored_by": made_by,
         }
         for s in listing.students
     ]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame if english else frame.rename(columns=THAI_HEADERS)
 
 
 def risk_list_frame(
-    engine: sa.Engine, as_of: date, school_id: str | None = None, actor: str = "cli"
+    engine: sa.Engine,
+    as_of: date,
+    school_id: str | None = None,
+    actor: str = "cli",
+    language: str = "th",
 ) -> pd.DataFrame:
     """The stored list of the latest run on or before ``as_of``, every school or one,
     recorded in the audit log as exported by ``actor``.
@@ -77,4 +101,4 @@ def risk_list_frame(
     Raises:
         LookupError: no run on or before the date.
     """
-    return list_frame(full_list(engine, as_of, school_id, actor))
+    return list_frame(full_list(engine, as_of, school_id, actor), language=language)

@@ -156,6 +156,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "Counts per school; no student's name except cases a school referred outside it.",
     ),
     "compared_with": ("เทียบกับ", "compared with"),
+    "all_schools": ("รวม {} โรงเรียน", "All {} schools"),
+    "stale_count": ("ข้อมูลไม่เป็นปัจจุบัน {} โรงเรียน", "{} with stale data"),
     "school": ("โรงเรียน", "School"),
     "scored": ("ประเมินแล้ว / ทั้งหมด", "Scored / enrolled"),
     "high_now": ("เสี่ยงสูง (เปลี่ยนแปลง)", "High risk (change)"),
@@ -220,6 +222,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_challenger": ("ยังไม่มีแบบจำลองใหม่ที่รอเทียบ", "No newer version waiting"),
     "metrics": ("ผลบนช่วงทดสอบ เทียบกับเกณฑ์อย่างง่าย", "Test period, against simple baselines"),
     "metric": ("ตัวชี้วัด", "Metric"),
+    "feature": ("ปัจจัย", "Feature"),
+    "trees": ("ต้นไม้ {} ต้น", "{} trees"),
+    "test_from": ("ช่วงทดสอบเริ่ม", "test from"),
+    "guards": ("ข้อสังเกตจากการตรวจ", "Guards"),
+    "fairness_flags": ("ข้อสังเกตด้านความเป็นธรรม", "Fairness flags"),
+    "recall": ("อัตราที่พบ", "recall"),
+    "false_positives": ("อัตราแจ้งเตือนผิด", "false positives"),
+    "precision": ("ความแม่นยำ", "precision"),
+    "missing_then_now": ("ข้อมูลขาด ตอนฝึก → ตอนนี้", "missing then → now"),
+    "forced": ("บังคับ", "forced"),
+    "best_bold": ("ตัวหนา: ดีที่สุดในแถว", "bold: the best of the row"),
     "plots": ("กราฟ", "Plots"),
     "fairness": (
         "ความเป็นธรรม (อัตราส่วนเทียบกลุ่มอ้างอิง พร้อมช่วงความเชื่อมั่น 95%)",
@@ -287,6 +300,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "province": ("หรือทั้งจังหวัด", "or a whole province"),
     "reset_password": ("ตั้งรหัสผ่านชั่วคราว", "Reset password"),
     "deactivate": ("ปิดบัญชี", "Deactivate"),
+    "deactivate_confirm": (
+        "ปิดบัญชีของ {} ใช่หรือไม่ ผู้ใช้จะออกจากระบบทันที",
+        "Deactivate {}'s account? They are signed out at once.",
+    ),
+    "deactivate_yes": ("ยืนยันปิดบัญชี", "Yes, deactivate"),
+    "choose_outcome": ("— เลือกผลการเยี่ยม —", "— choose the outcome —"),
+    "recorded_visit": ("บันทึกการเยี่ยมบ้านของ {} แล้ว ผล: {}", "Recorded the home visit of {}: {}"),
+    "recorded_help": ("บันทึก{}ของ {} แล้ว", "Recorded {} for {}"),
+    "undo": ("ยกเลิกการบันทึกนี้", "Undo"),
+    "undo_until": ("ยกเลิกได้ภายใน {} นาที", "can be undone for {} minutes"),
+    "undone": ("ยกเลิกการบันทึกแล้ว", "The record was withdrawn."),
     "yes": ("ใช่", "yes"),
     "no": ("ไม่", "no"),
     "temporary_for": (
@@ -416,6 +440,37 @@ TEXT: dict[str, tuple[str, str]] = {
     "blanked": ("เว้นว่างค่านี้ เก็บแถวไว้", "value blanked, row kept"),
 }
 SOURCES = {source.name: (source.thai, source.name) for source in CONTRACT_SOURCES}
+METRICS = {
+    "roc_auc": ("ROC-AUC (การจัดลำดับ ยิ่งสูงยิ่งดี)", "ROC-AUC"),
+    "pr_auc": ("PR-AUC (ความแม่นยำเฉลี่ย ยิ่งสูงยิ่งดี)", "PR-AUC"),
+    "precision_at_capacity_school": (
+        "ความแม่นยำตามจำนวนที่ดูแลได้ (รายโรงเรียน)",
+        "Precision at capacity (per school)",
+    ),
+    "recall_at_capacity_school": (
+        "อัตราที่พบตามจำนวนที่ดูแลได้ (รายโรงเรียน)",
+        "Recall at capacity (per school)",
+    ),
+    "brier": ("คะแนน Brier (ยิ่งต่ำยิ่งดี)", "Brier score (lower is better)"),
+    "ece": ("ความคลาดเคลื่อนของการปรับเทียบ (ยิ่งต่ำยิ่งดี)", "Calibration error (lower is better)"),
+}
+# Metrics where a lower figure is better (the best of a row is the lowest).
+LOWER_IS_BETTER = ("brier", "ece")
+SCORER_COLUMNS = {
+    "model": ("แบบจำลอง", "model"),
+    "logistic": ("ถดถอยโลจิสติก", "logistic"),
+    "abc_rule": ("เกณฑ์ ABC", "ABC rule"),
+}
+SHAPES = {
+    "shallow": ("แบบตื้น", "shallow"),
+    "medium": ("แบบกลาง", "medium"),
+    "deep": ("แบบลึก", "deep"),
+}
+DECISIONS = {
+    "promoted": ("เลื่อนเป็นแบบจำลองที่ใช้งาน", "promoted"),
+    "refused": ("ไม่เลื่อน", "refused"),
+    "kept": ("คงแบบจำลองเดิม", "kept"),
+}
 ROLES = {
     "advisor": ("ครูที่ปรึกษา", "class advisor"),
     "committee": ("คณะกรรมการดูแลช่วยเหลือ", "care committee"),
@@ -512,6 +567,36 @@ def classroom(room: str | None, language: str) -> str:
     text = str(room).removeprefix("class:")
     level, _, number = text.partition("/")
     return grade(level, language) + (f"/{number}" if number else "")
+
+
+def phase(text: str | None, language: str) -> str:
+    """A drift check's phase ("term 2, week 8") in the language."""
+    if not text or language != "th":
+        return text or ""
+    import re
+
+    found = re.match(r"term (\d+), week (\d+)", text)
+    return f"ภาคเรียนที่ {found[1]} สัปดาห์ที่ {found[2]}" if found else text
+
+
+def feature_name(feature: str, language: str) -> str:
+    """A feature's name in the language (its id when the catalog has none)."""
+    from features.catalog import catalog
+
+    spec = catalog().get(feature)
+    if spec is None:
+        return feature
+    return spec.name_th if language == "th" else spec.name_en
+
+
+def figure(value: float, digits: int = 2) -> str:
+    """A number with ``digits`` decimals; infinite as ∞, missing as –."""
+    number = float(value)
+    if number != number:
+        return "–"
+    if number in (float("inf"), float("-inf")):
+        return "∞" if number > 0 else "-∞"
+    return f"{number:.{digits}f}"
 
 
 def percent(risk: float) -> str:

@@ -41,7 +41,9 @@ METRICS = (
     "brier",
     "ece",
 )
-PLOTS = ("calibration.png", "precision_at_k.png", "precision_recall.png", "shap_summary.png")
+PLOTS_EN = ("calibration.png", "precision_at_k.png", "precision_recall.png", "shap_summary.png")
+# Each also in Thai (``training.report.in_languages``; runs before it have English only).
+PLOTS = (*PLOTS_EN, *(name.replace(".png", ".th.png") for name in PLOTS_EN))
 FAIRNESS_FILE = "fairness.csv"
 CACHE_SECONDS = 60.0
 
@@ -59,6 +61,24 @@ class VersionReport:
     intervals: dict[str, tuple[float, float]]  # "model.metric" -> (low, high)
     guard_problems: str
     fairness_flags: str
+
+    @property
+    def guard_list(self) -> list[str]:
+        """The guards' problems (a JSON list in the run's tags)."""
+        return _json_list(self.guard_problems)
+
+    @property
+    def flag_list(self) -> list[str]:
+        """The fairness flags (a JSON list in the run's tags)."""
+        return _json_list(self.fairness_flags)
+
+
+def _json_list(text: str) -> list[str]:
+    try:
+        found = json.loads(text or "[]")
+    except ValueError:
+        return [text]
+    return [str(item) for item in found] if isinstance(found, list) else [str(found)]
 
 
 @dataclass(frozen=True)

@@ -691,6 +691,87 @@ def record_intervention(
     return Intervention(intervention_id=int(new_id), **_public_record(record))
 
 
+UNDO_MINUTES = 5  # an author may withdraw a record this long after making it
+
+
+def withdraw_intervention(
+    engine: sa.Engine, user: User, intervention_id: int, endpoint: str
+) -> Intervention:
+    """Withdraw a record its author made by mistake (a click on the wrong student or
+    outcome), within ``UNDO_MINUTES`` of making it and before anything corrects it. The
+    record is removed and the withdrawal audited; past that, a record is corrected by a
+    new one, never removed.
+
+    Raises:
+        NotVisible: no such record of the caller's, or too late to withdraw it.
+    """
+    table = TABLES["interventions"]
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=UNDO_MINUTES)
+    with engine.begin() as connection:
+        row = (
+            connection.execute(
+                sa.select(table).where(
+                    (table.c.intervention_id == intervention_id)
+                    & (table.c.recorded_by == user.user_id)
+                    & (table.c.origin == ORIGIN_SERVICE)
+                    & (table.c.recorded_at >= since)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        corrected = connection.execute(
+            sa.select(table.c.intervention_id).where(table.c.corrects == intervention_id)
+        ).first()
+        if row is None or corrected is not None:
+            raise NotVisible("no record of yours to withdraw")
+        connection.execute(sa.delete(table).where(table.c.intervention_id == intervention_id))
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "withdraw",
+                    endpoint,
+                    user.user_id,
+                    row["student_id"],
+                    detail=f"intervention {intervention_id}",
+                    school_id=row["school_id"],
+                )
+            ],
+        )
+    return Intervention(intervention_id=intervention_id, **_public_record(dict(row)))
+
+
+def undoable(engine: sa.Engine, user: User, intervention_id: int | None) -> dict[str, Any] | None:
+    """One's own record that may still be withdrawn (``withdraw_intervention``), with
+    the student's name, for the notice that offers it; None otherwise."""
+    if intervention_id is None:
+        return None
+    table, students = TABLES["interventions"], TABLES["students"]
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=UNDO_MINUTES)
+    with reading(engine) as connection:
+        row = (
+            connection.execute(
+                sa.select(table, students.c.given_name, students.c.family_name)
+                .outerjoin(
+                    students,
+                    (students.c.school_id == table.c.school_id)
+                    & (students.c.student_id == table.c.student_id),
+                )
+                .where(
+                    (table.c.intervention_id == intervention_id)
+                    & (table.c.recorded_by == user.user_id)
+                    & (table.c.recorded_at >= since)
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    return dict(row) | {"name": full_name(row["given_name"], row["family_name"])}
+
+
 def _public_record(record: dict[str, Any]) -> dict[str, Any]:
     return {
         k: record[k]

@@ -21,7 +21,7 @@ import numpy as np
 
 from synth.config import SynthConfig, SynthResult
 from synth.defects import inject_defects
-from synth.output import dropout_rates_by_level, write_directory
+from synth.output import dropout_rates_by_level, school_file_schools, write_directory
 from synth.world import World
 from synth.years import simulate
 
@@ -31,5 +31,6 @@ __all__ = ["SynthConfig", "SynthResult", "dropout_rates_by_level", "generate", "
 def generate(config: SynthConfig) -> SynthResult:
     """Simulate the schools and return the contract's source frames."""
     result = simulate(World(config))
-    inject_defects(result, config.defect_rate, np.random.default_rng(config.seed + 1))
+    spared = school_file_schools(result.frames, config.school_files)
+    inject_defects(result, config.defect_rate, np.random.default_rng(config.seed + 1), spared)
     return result

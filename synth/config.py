@@ -70,6 +70,11 @@ class SynthConfig:
     # Multiplies every action's simulated effect: 0 makes help useless (the effect
     # estimates must then find nothing).
     help_effect: float = 1.0
+    # Schools whose records will be written as they keep them (``write_directory``'s
+    # ``school_files``): their rows carry no injected defect, since a class register has
+    # no row for a misspelt status or an impossible date, so the defects announced are
+    # exactly those ingest meets.
+    school_files: int = 0
 
 
 @dataclass

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from synth.config import SynthResult
 
 
-def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -> None:
+def inject_defects(
+    result: SynthResult,
+    rate: float,
+    rng: np.random.Generator,
+    spared: Sequence[str] = (),
+) -> None:
     """Realistic defects: typos, impossible values, unknown ids, bad optional values.
 
     A defect in a required or key column makes its row invalid, so ingest must reject
@@ -21,10 +28,11 @@ def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -
     f = result.frames
 
     def pick(frame: pd.DataFrame, share: float = 1.0) -> np.ndarray:
-        count = rng.binomial(len(frame), rate * share)
-        return (
-            rng.choice(frame.index.to_numpy(), count, replace=False) if count else np.zeros(0, int)
-        )
+        rows = frame.index.to_numpy()
+        if spared and "school_id" in frame:  # the schools written as they keep them
+            rows = rows[~frame["school_id"].isin(spared).to_numpy()]
+        count = rng.binomial(len(rows), rate * share)
+        return rng.choice(rows, count, replace=False) if count else np.zeros(0, int)
 
     # Missing optional values: not defects, the pipeline must live with them.
     household = f["household"]
@@ -57,6 +65,7 @@ def inject_defects(result: SynthResult, rate: float, rng: np.random.Generator) -
     students = f["students"]
     # Only a 13-digit Thai ID has a check digit to break (G codes and foreign ones do not).
     thai = students["national_id"].astype("string").str.fullmatch(r"\d{13}").fillna(False)
+    thai &= ~students["school_id"].isin(spared)
     with_id = students.index[thai.to_numpy(dtype=bool)].to_numpy()
     broken = rng.choice(with_id, min(len(with_id), max(1, int(len(with_id) * rate))), replace=False)
     students.loc[broken, "national_id"] = [

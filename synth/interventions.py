@@ -1,16 +1,17 @@
 """What schools do for students, and what it does for them: the simulator's truth.
 
 Early in each term the school acts for students its records show struggling (and visits
-a few others' homes as routine). It sees only what it has recorded before the term: last
-term's absence and grades, the last screening's group, the household survey's poverty
-and caregiver; never a student's latent risk or strain. The action it chooses follows
-what it sees: a poor family is referred to the equity fund, a weak student tutored, one
-screened as a problem counselled, a child without parents referred outside, most visited
-at home. (An estimate of the effects from the records can be right only if nothing else
-decided who was helped; schools whose advisors act on what they never record break that,
-which is why the estimates carry a sensitivity figure.) An action done (not "not at
-home" or "refused") lowers the student's log-odds of leaving this term by its effect,
-which depends on the student:
+a few others' homes as routine), and follows up half of them later in the term (a home
+visit or a meeting with the parents, with half an action's effect). It sees only what it
+has recorded before the term: last term's absence and grades, the last screening's
+group, the household survey's poverty and caregiver; never a student's latent risk or
+strain. The action it chooses follows what it sees: a poor family is referred to the
+equity fund, a weak student tutored, one screened as a problem counselled, a child
+without parents referred outside, most visited at home. (An estimate of the effects from
+the records can be right only if nothing else decided who was helped; schools whose
+advisors act on what they never record break that, which is why the estimates carry a
+sensitivity figure.) An action done (not "not at home" or "refused") lowers the
+student's log-odds of leaving this term by its effect, which depends on the student:
 
 | action | effect on the log-odds of leaving | for whom |
 |---|---|---|
@@ -48,6 +49,7 @@ TYPES = (
 OUTCOMES = ("done", "not_home", "refused", "moved")
 OUTCOME_SHARES = (0.8, 0.12, 0.05, 0.03)
 ROUTINE_VISITS = 0.03  # share of other students visited at home as routine each term
+FOLLOW_UP_SHARE = 0.5  # share of the students helped who are followed up later in the term
 
 
 def effects_for(world: World, idx: Array, kinds: Array, absence: Array, strain: Array) -> Array:
@@ -82,6 +84,7 @@ def act(
     absence: Array,
     advisor: Array,
     start: date,
+    term_days: int = 140,
 ) -> tuple[Array, pd.DataFrame]:
     """Choose and record this term's actions.
 
@@ -120,29 +123,36 @@ def act(
         effects_for(world, idx, kinds, absence, strain) * world.config.help_effect,
         0.0,
     )
-    dates = [start + timedelta(days=int(d)) for d in day[chosen]]
-    world.records["interventions"].append(
-        pd.DataFrame(
-            {
-                "student_id": idx[chosen],
-                "date": dates,
-                "type": kinds[chosen],
-                "outcome": outcome[chosen],
-                "staff_id": advisor[chosen],
-            }
-        )
+    # The committee follows up half of those it helped later in the term (a home visit
+    # or a meeting with the parents, as the care system's weekly reviews do), so action
+    # goes on through the term, not only at its start.
+    followed = struggling & (rng.random(k) < FOLLOW_UP_SHARE)
+    later = np.where(rng.random(k) < 0.7, "home_visit", "parent_meeting")
+    later_outcome = rng.choice(OUTCOMES, k, p=OUTCOME_SHARES)
+    later_day = rng.integers(50, max(51, term_days - 7), k)
+    later_effect = np.where(
+        followed & (later_outcome == "done"),
+        effects_for(world, idx, later, absence, strain) * world.config.help_effect * 0.5,
+        0.0,
     )
-    acted = pd.DataFrame(
+    rows = np.concatenate([np.flatnonzero(chosen), np.flatnonzero(followed)])
+    actions = pd.DataFrame(
         {
-            "row": np.flatnonzero(chosen),
-            "student_id": idx[chosen],
-            "date": dates,
-            "type": kinds[chosen],
-            "outcome": outcome[chosen],
-            "effect_logit": effect[chosen],
+            "row": rows,
+            "student_id": idx[rows],
+            "date": [
+                start + timedelta(days=int(d))
+                for d in np.concatenate([day[chosen], later_day[followed]])
+            ],
+            "type": np.concatenate([kinds[chosen], later[followed]]),
+            "outcome": np.concatenate([outcome[chosen], later_outcome[followed]]),
+            "effect_logit": np.concatenate([effect[chosen], later_effect[followed]]),
         }
     )
-    return np.asarray(effect), acted
+    world.records["interventions"].append(
+        actions[["student_id", "date", "type", "outcome"]].assign(staff_id=advisor[rows])
+    )
+    return np.asarray(effect + later_effect), actions
 
 
 def keep_truth(world: World, acted: pd.DataFrame, logit: Array) -> None:

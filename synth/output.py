@@ -193,6 +193,13 @@ def finish(world: World, years: list[int]) -> SynthResult:
     )
 
 
+def school_file_schools(frames: dict[str, pd.DataFrame], count: int) -> list[str]:
+    """The schools whose records ``write_directory`` writes as the schools keep them:
+    ``count`` of them, spread over the school IDs."""
+    ids = sorted(frames["schools"]["school_id"])
+    return ids[:: max(1, len(ids) // count)][:count] if count else []
+
+
 def write_directory(result: SynthResult, out: Path, school_files: int = 0) -> list[str]:
     """Write one CSV per source, as schools send them (one file in Windows-874).
 
@@ -202,8 +209,7 @@ def write_directory(result: SynthResult, out: Path, school_files: int = 0) -> li
     """
     out.mkdir(parents=True, exist_ok=True)
     frames = result.frames
-    ids = sorted(frames["schools"]["school_id"])
-    chosen = ids[:: max(1, len(ids) // school_files)][:school_files] if school_files else []
+    chosen = school_file_schools(frames, school_files)
     for school_id in chosen:
         frames, own = split_school(frames, school_id)
         write_school_files(own, out / "schools" / school_id)

@@ -60,7 +60,7 @@ def run_term(world: World, year: int, term: int) -> None:
 
     causes = term_causes(world, idx, levels, risk, strain, n_days)
     # Help early in term for students the school can see struggling (synth.interventions).
-    effect, acted = act(world, idx, strain, causes.absence, advisor, start)
+    effect, acted = act(world, idx, strain, causes.absence, advisor, start, (end - start).days)
     keep_visit_truth(world, idx, year, term, causes.logit, strain, causes.absence)
     logit = causes.logit + effect
     keep_truth(world, acted, logit)

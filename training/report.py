@@ -2,79 +2,148 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve
 
 from training.evaluate import flag_top, precision_recall_at
 from training.fairness import Audit, explain_flag
 
-SCORER_NAMES = {"model": "LightGBM", "abc_rule": "ABC rule", "logistic": "Logistic regression"}
+# Every plot is made in English and in Thai (``<name>.th.png``): the analyst's page shows
+# the one of its language.
+LANGUAGES = ("en", "th")
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "model": "LightGBM",
+        "abc_rule": "ABC rule",
+        "logistic": "Logistic regression",
+        "base_rate": "base rate",
+        "recall": "recall",
+        "precision": "precision",
+        "pr_title": "Precision-recall, test period",
+        "perfect": "perfect",
+        "predicted": "predicted risk",
+        "observed": "observed share who left",
+        "calibration_title": "Calibration, test period",
+        "top_share": "top % of students flagged each week",
+        "top_title": "Precision at the top",
+        "shap_x": "mean |SHAP value| (log-odds)",
+        "shap_title": "What drives the risk score (test period)",
+    },
+    "th": {
+        "model": "LightGBM",
+        "abc_rule": "เกณฑ์ ABC",
+        "logistic": "ถดถอยโลจิสติก",
+        "base_rate": "อัตราพื้นฐาน",
+        "recall": "อัตราที่พบ (recall)",
+        "precision": "ความแม่นยำ (precision)",
+        "pr_title": "ความแม่นยำกับอัตราที่พบ ช่วงทดสอบ",
+        "perfect": "ตรงพอดี",
+        "predicted": "ความเสี่ยงที่ทำนาย",
+        "observed": "สัดส่วนที่ออกจริง",
+        "calibration_title": "การปรับเทียบความน่าจะเป็น ช่วงทดสอบ",
+        "top_share": "ร้อยละของนักเรียนที่แจ้งเตือนแต่ละสัปดาห์ (ลำดับแรก)",
+        "top_title": "ความแม่นยำของลำดับแรก",
+        "shap_x": "ค่า SHAP สัมบูรณ์เฉลี่ย (log-odds)",
+        "shap_title": "ปัจจัยที่มีผลต่อความเสี่ยงมากที่สุด (ช่วงทดสอบ)",
+    },
+}
+# Fonts with Thai letters, the first found is used (Debian's fonts-thai-tlwg gives these).
+SCORER_NAMES = {k: WORDS["en"][k] for k in ("model", "abc_rule", "logistic")}
+THAI_FONTS = ("Loma", "Garuda", "Norasi", "Sarabun", "Noto Sans Thai", "Tlwg Typo")
 
 
-def plot_precision_recall(labels: np.ndarray, scores: dict[str, np.ndarray], path: Path) -> Path:
+def in_languages(plot: Callable[..., Path], *args: Any, path: Path) -> list[Path]:
+    """``plot`` drawn once a language: ``path`` in English, ``<stem>.th.png`` in Thai."""
+    return [
+        plot(
+            *args, path=path if language == "en" else path.with_suffix(".th.png"), language=language
+        )
+        for language in LANGUAGES
+    ]
+
+
+def plot_precision_recall(
+    labels: np.ndarray, scores: dict[str, np.ndarray], path: Path, language: str = "en"
+) -> Path:
+    words = WORDS[language]
     figure, axis = _figure(6, 4.5)
     for name, score in scores.items():
         precision, recall, _ = precision_recall_curve(labels, score)
-        axis.plot(recall, precision, label=SCORER_NAMES.get(name, name))
-    axis.axhline(labels.mean(), color="grey", linestyle=":", label="base rate")
-    axis.set(xlabel="recall", ylabel="precision", title="Precision-recall, test period")
+        axis.plot(recall, precision, label=words.get(name, name))
+    axis.axhline(labels.mean(), color="grey", linestyle=":", label=words["base_rate"])
+    axis.set(xlabel=words["recall"], ylabel=words["precision"], title=words["pr_title"])
     axis.legend()
-    return _save(figure, path)
+    return _save(figure, path, language)
 
 
-def plot_calibration(labels: np.ndarray, scores: dict[str, np.ndarray], path: Path) -> Path:
+def plot_calibration(
+    labels: np.ndarray, scores: dict[str, np.ndarray], path: Path, language: str = "en"
+) -> Path:
+    words = WORDS[language]
     figure, axis = _figure(6, 4.5)
     top = 0.0
     for name, score in scores.items():
         observed, predicted = calibration_curve(labels, score, n_bins=10, strategy="quantile")
-        axis.plot(predicted, observed, marker="o", label=SCORER_NAMES.get(name, name))
+        axis.plot(predicted, observed, marker="o", label=words.get(name, name))
         top = max(top, predicted.max(), observed.max())
-    axis.plot([0, top], [0, top], color="grey", linestyle=":", label="perfect")
-    axis.set(
-        xlabel="predicted risk", ylabel="observed share who left", title="Calibration, test period"
-    )
+    axis.plot([0, top], [0, top], color="grey", linestyle=":", label=words["perfect"])
+    axis.set(xlabel=words["predicted"], ylabel=words["observed"], title=words["calibration_title"])
     axis.legend()
-    return _save(figure, path)
+    return _save(figure, path, language)
 
 
 def plot_precision_at_k(
-    labels: np.ndarray, scores: dict[str, np.ndarray], meta: pd.DataFrame, path: Path
+    labels: np.ndarray,
+    scores: dict[str, np.ndarray],
+    meta: pd.DataFrame,
+    path: Path,
+    language: str = "en",
 ) -> Path:
+    words = WORDS[language]
     shares = np.linspace(0.01, 0.30, 30)
     figure, axis = _figure(6, 4.5)
     for name, score in scores.items():
         values = [
             precision_recall_at(labels, flag_top(score, meta[["as_of"]], s))[0] for s in shares
         ]
-        axis.plot(shares * 100, values, label=SCORER_NAMES.get(name, name))
-    axis.set(
-        xlabel="top % of students flagged each week",
-        ylabel="precision",
-        title="Precision at the top",
-    )
+        axis.plot(shares * 100, values, label=words.get(name, name))
+    axis.set(xlabel=words["top_share"], ylabel=words["precision"], title=words["top_title"])
     axis.legend()
-    return _save(figure, path)
+    return _save(figure, path, language)
 
 
 def plot_shap_summary(
-    contributions: np.ndarray, features: list[str], path: Path, top: int = 15
+    contributions: np.ndarray,
+    features: list[str],
+    path: Path,
+    top: int = 15,
+    language: str = "en",
 ) -> Path:
     """Mean |SHAP| per feature (exact TreeSHAP contributions of the raw score)."""
+    from features.catalog import catalog
+
+    words, specs = WORDS[language], catalog()
+    names = [
+        (specs[f].name_th if language == "th" else specs[f].name_en) if f in specs else f
+        for f in features
+    ]
     importance = np.abs(contributions).mean(axis=0)
     order = np.argsort(importance)[-top:]
     figure, axis = _figure(7, 5)
-    axis.barh([features[i] for i in order], importance[order])
-    axis.set(
-        xlabel="mean |SHAP value| (log-odds)", title="What drives the risk score (test period)"
-    )
-    return _save(figure, path)
+    axis.barh([names[i] for i in order], importance[order])
+    axis.set(xlabel=words["shap_x"], title=words["shap_title"])
+    return _save(figure, path, language)
 
 
 def _figure(width: float, height: float) -> tuple[Figure, Axes]:
@@ -83,9 +152,25 @@ def _figure(width: float, height: float) -> tuple[Figure, Axes]:
     return figure, figure.subplots()
 
 
-def _save(figure: Figure, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+@lru_cache(maxsize=1)
+def _thai_family() -> str | None:
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in THAI_FONTS if name in installed), None)
+
+
+def _save(figure: Figure, path: Path, language: str = "en") -> Path:
+    """Save the figure; in Thai, its texts in a font with Thai letters."""
+    family = _thai_family() if language == "th" else None
+    fonts = [family, "DejaVu Sans"] if family else None
+    if fonts:
+        for text in figure.findobj(Text):
+            text.set_fontfamily(fonts)
+    # Tick labels are made as the figure is drawn: they take the font from here.
+    with rc_context({"font.family": fonts} if fonts else {}):
+        figure.tight_layout()
+        figure.savefig(path, dpi=110)
     return path
 
 

@@ -730,10 +730,24 @@ def _log_run(work: Path, record: RunRecord, run_id: str) -> str:
     (work / "fairness.md").write_text(report.fairness_markdown(test.audit), encoding="utf-8")
     plots = work / "plots"
     plots.mkdir()
-    report.plot_precision_recall(test.labels, test.ranking, plots / "precision_recall.png")
-    report.plot_calibration(test.labels, test.probabilities, plots / "calibration.png")
-    report.plot_precision_at_k(test.labels, test.ranking, test.meta, plots / "precision_at_k.png")
-    report.plot_shap_summary(record.contributions, record.features, plots / "shap_summary.png")
+    plot = report.in_languages
+    plot(
+        report.plot_precision_recall, test.labels, test.ranking, path=plots / "precision_recall.png"
+    )
+    plot(report.plot_calibration, test.labels, test.probabilities, path=plots / "calibration.png")
+    plot(
+        report.plot_precision_at_k,
+        test.labels,
+        test.ranking,
+        test.meta,
+        path=plots / "precision_at_k.png",
+    )
+    plot(
+        report.plot_shap_summary,
+        record.contributions,
+        record.features,
+        path=plots / "shap_summary.png",
+    )
     report.plot_search(selection.curves, selection.trees, plots / "search.png")
     card = report.model_card(
         {

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from serving import area, charts, followups, i18n, queries, reports, uploads
+from serving import area, charts, followups, i18n, queries, reports, translate, uploads
 from serving.access import student_key
 from serving.accounts import (
     EMAIL,
@@ -44,7 +44,7 @@ from serving.accounts import (
     temporary_password,
     unassigned_classrooms,
 )
-from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of
+from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of, route_of
 from serving.export import csv_bytes, list_frame
 from serving.model_store import RULE_TOP
 from serving.operations import operations
@@ -56,6 +56,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / 
 templates.env.filters["day"] = pass_context(lambda c, v: i18n.day(v, c.get("lang", "th")))
 templates.env.filters["room"] = pass_context(lambda c, v: i18n.classroom(v, c.get("lang", "th")))
 templates.env.filters["grade"] = pass_context(lambda c, v: i18n.grade(v, c.get("lang", "th")))
+# A ratio or figure with two decimals; an infinite one (nobody in the reference) as ∞.
+templates.env.filters["figure"] = lambda v: "–" if v is None else i18n.figure(v)
 LANG_COOKIE = "lang"
 # What the student page shows "at a glance", from the model's inputs of the latest run.
 GLANCE = (
@@ -90,6 +92,10 @@ def render(
     request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     lang = language(request)
+    # A check's message (a form error, a refused file) in the page's language.
+    for key in ("error", "text"):
+        if isinstance(context.get(key), str):
+            context[key] = translate.in_language(context[key], lang)
     return templates.TemplateResponse(
         request,
         name,
@@ -117,6 +123,16 @@ def page_words(lang: str, scorer_kind: str | None = None) -> dict[str, Any]:
         "outcome_word": lambda k: i18n.pick(i18n.OUTCOMES, k, lang),
         "role_word": lambda k: i18n.pick(i18n.ROLES, k, lang),
         "scorer_word": lambda kind, version: i18n.scorer_label(kind, version, lang),
+        "say": lambda message: translate.in_language(message, lang),
+        "metric_word": lambda k: i18n.pick(i18n.METRICS, k, lang),
+        "scorer_column": lambda k: i18n.pick(i18n.SCORER_COLUMNS, k, lang),
+        "decision_word": lambda k: i18n.pick(i18n.DECISIONS, k, lang),
+        "shape_word": lambda k: i18n.pick(i18n.SHAPES, k, lang),
+        "group_word": lambda a, g: translate.group_word(a, g, lang),
+        "fairness_flag": lambda f: translate.fairness_flag(f, lang),
+        "feature_word": lambda f: i18n.feature_name(f, lang),
+        "phase_word": lambda p: i18n.phase(p, lang),
+        "lower_is_better": i18n.LOWER_IS_BETTER,
         # The rule's "risk" is the share of its three flags, not a probability.
         "risk_figure": lambda risk: (
             words["abc_flags"].format(int(risk * RULE_TOP + 1e-9)) if rule else i18n.percent(risk)
@@ -161,9 +177,19 @@ def home(user: WebUser) -> RedirectResponse:
     return RedirectResponse(HOME.get(user.role, "/list"), status_code=303)
 
 
+AREA_PAGE = 50  # schools on a page of the area's table; the totals count every school
+
+
 @router.get("/area", response_class=HTMLResponse)
-def area_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
-    """An area office's schools (an analyst: every school), counts only."""
+def area_page(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+) -> HTMLResponse:
+    """An area office's schools (an analyst: every school), counts only: the totals, then
+    the schools most in need first (stale data, then the most students at high risk),
+    a page at a time."""
     if user.role not in area.AREA_ROLES:
         return not_found(request, user)
     summary = area.area_summary(
@@ -172,11 +198,17 @@ def area_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
     if summary is None:
         words = i18n.words(language(request))
         return render(request, "message.html", user, heading=words["area"], text=words["no_run"])
+    ordered = sorted(summary.schools, key=lambda s: (not s.stale, -s.high, -s.watch, s.school_id))
+    shown = ordered[(page - 1) * AREA_PAGE : page * AREA_PAGE]
     return render(
         request,
         "area.html",
         user,
         summary=summary,
+        schools=shown,
+        totals=area.totals(summary.schools),
+        page=page,
+        more=page * AREA_PAGE < len(ordered),
         trend_chart=charts.trend,
         requests=followups.history_requests(state.engine, user),
     )
@@ -468,7 +500,7 @@ def risk_list_csv(
     rank_by = "rank_in_advisor" if user.role == "advisor" else "rank_in_school"
     name = quote(f"risk-list-{listing.as_of}.csv")
     return Response(
-        csv_bytes(list_frame(listing, rank_by)),
+        csv_bytes(list_frame(listing, rank_by, language(request))),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )
@@ -476,7 +508,13 @@ def risk_list_csv(
 
 @router.get("/students/{student_id}", response_class=HTMLResponse)
 def student_page(
-    request: Request, student_id: str, state: StateDep, user: WebUser, error: str | None = None
+    request: Request,
+    student_id: str,
+    state: StateDep,
+    user: WebUser,
+    error: str | None = None,
+    recorded: int | None = None,
+    undone: int = 0,
 ) -> HTMLResponse:
     if not user.school_id:
         return not_found(request, user)
@@ -515,6 +553,10 @@ def student_page(
         today=date.today().isoformat(),
         error=error,
         earlier=earlier,
+        recorded=queries.undoable(state.engine, user, recorded),
+        undone=bool(undone),
+        undo_minutes=queries.UNDO_MINUTES,
+        back=f"/students/{quote(student_id)}",
     )
 
 
@@ -550,7 +592,7 @@ def record_from_page(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        queries.record_intervention(
+        recorded = queries.record_intervention(
             state.engine,
             user,
             student_key(user, student_id),
@@ -561,16 +603,45 @@ def record_from_page(
         )
     except queries.InvalidInput as error:
         return student_page(request, student_id, state, user, error=str(error))
-    return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
+    return RedirectResponse(
+        f"/students/{quote(student_id)}?recorded={recorded.intervention_id}", status_code=303
+    )
+
+
+@router.post("/interventions/{intervention_id}/undo")
+def undo_record(
+    request: Request,
+    intervention_id: int,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    back: Annotated[str, Form(max_length=200)] = "/list",
+) -> Response:
+    """Withdraw one's own record made in the last few minutes (a wrong click)."""
+    check_csrf(request, csrf)
+    try:
+        queries.withdraw_intervention(state.engine, user, intervention_id, route_of(request))
+    except queries.NotVisible:
+        return not_found(request, user)
+    target = back if back.startswith("/") and not back.startswith("//") else "/list"
+    return RedirectResponse(f"{target}{'&' if '?' in target else '?'}undone=1", status_code=303)
 
 
 @router.get("/plan", response_class=HTMLResponse)
-def plan_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
-    return _plan(request, state, user)
+def plan_page(
+    request: Request, state: StateDep, user: WebUser, recorded: int | None = None, undone: int = 0
+) -> HTMLResponse:
+    return _plan(request, state, user, recorded=recorded, undone=bool(undone))
 
 
 def _plan(
-    request: Request, state: AppState, user: User, error: str | None = None, status_code: int = 200
+    request: Request,
+    state: AppState,
+    user: User,
+    error: str | None = None,
+    status_code: int = 200,
+    recorded: int | None = None,
+    undone: bool = False,
 ) -> HTMLResponse:
     if user.role != "committee" or user.school_id is None:
         return not_found(request, user)
@@ -592,6 +663,10 @@ def _plan(
         scorer_version=plan.model_version,
         outcomes=INTERVENTION_OUTCOMES,
         error=error,
+        recorded=queries.undoable(state.engine, user, recorded),
+        undone=undone,
+        undo_minutes=queries.UNDO_MINUTES,
+        back="/plan",
     )
 
 
@@ -624,11 +699,14 @@ def plan_visit(
     user: WebUser,
     csrf: Annotated[str, Form()],
     student_id: Annotated[str, Form()],
-    outcome: Annotated[str, Form()],
+    outcome: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
+    if not outcome:
+        words = i18n.words(language(request))
+        return _plan(request, state, user, words["choose_outcome"].strip("— "), 422)
     try:
-        queries.record_intervention(
+        recorded = queries.record_intervention(
             state.engine,
             user,
             student_key(user, student_id),
@@ -639,7 +717,7 @@ def plan_visit(
         )
     except queries.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
-    return RedirectResponse("/plan", status_code=303)
+    return RedirectResponse(f"/plan?recorded={recorded.intervention_id}", status_code=303)
 
 
 # ------------------------------------------------------------------- the analyst's pages
@@ -714,7 +792,7 @@ def benefit_order(
 
 PLOT_TITLES = {
     "calibration.png": ("การปรับเทียบความน่าจะเป็น", "Calibration"),
-    "precision_at_k.png": ("ความแม่นยำที่ k อันดับแรก", "Precision at k"),
+    "precision_at_k.png": ("ความแม่นยำของลำดับแรก", "Precision at the top"),
 }
 
 
@@ -727,8 +805,13 @@ def model_plot(
         return not_found(request, user)
     report = state.reports.report()
     runs = {v.version: v.run_id for v in (report.champion, report.challenger) if v is not None}
-    path = state.reports.file(runs[version], name) if version in runs else None
-    if path is None or not name.endswith(".png"):
+    path = None
+    if version in runs and name.endswith(".png"):
+        # The plot in the page's language, when the run made one.
+        if language(request) == "th":
+            path = state.reports.file(runs[version], name.replace(".png", ".th.png"))
+        path = path or state.reports.file(runs[version], name)
+    if path is None:
         return not_found(request, user)
     return Response(
         path.read_bytes(), media_type="image/png", headers={"Cache-Control": "private, max-age=600"}
@@ -755,6 +838,7 @@ def _admin(
     notice: str | None = None,
     secret: str | None = None,
     error: str | None = None,
+    form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -767,6 +851,7 @@ def _admin(
         notice=notice,
         secret=secret,
         error=error,
+        form=form,
     )
 
 
@@ -807,8 +892,19 @@ def admin_create(
         return not_found(request, user)
     words = i18n.words(language(request))
     actor = f"user:{user.user_id}"
+    # What was typed comes back with an error, so nothing has to be typed again.
+    typed = {
+        "role": role,
+        "name": name,
+        "username": username,
+        "school_id": school_id,
+        "staff_id": staff_id,
+        "schools": schools,
+        "province": province,
+        "email": email,
+    }
     if email.strip() and not EMAIL.match(email.strip()):
-        return _admin(request, state, user, 422, error=words["email_invalid"])
+        return _admin(request, state, user, 422, error=words["email_invalid"], form=typed)
     try:
         followed = [s.strip() for s in schools.split(",") if s.strip()]
         if province.strip():
@@ -828,7 +924,7 @@ def admin_create(
         if email.strip():
             set_messages(state.engine, created.user_id, email, True, actor)
     except AccountError as error:
-        return _admin(request, state, user, 422, error=str(error))
+        return _admin(request, state, user, 422, error=str(error), form=typed)
     return _admin(
         request,
         state,
@@ -895,12 +991,21 @@ def _upload(
     error: str | None = None,
 ) -> HTMLResponse:
     shown = staged or loaded
+    lang = language(request)
     rejects = []
     if shown is not None:
+        # Files by the names the person chose (stored under their source's name).
+        chosen = {f.source: f.name for f in shown.files}
         for report in shown.report.sources:
-            rejects += (
+            for row in (
                 report.rejects.astype(object).where(report.rejects.notna(), "").to_dict("records")
-            )
+            ):
+                stored = str(row["file"])
+                source = stored.split(":")[0].rsplit(".", 1)[0]
+                row["file"] = chosen.get(source, stored) + stored[len(stored.split(":")[0]) :]
+                row["reason"] = translate.in_language(row["reason"], lang)
+                row["column"] = translate.column_word(row["column"], lang)
+                rejects.append(row)
     return render(
         request,
         "upload.html",

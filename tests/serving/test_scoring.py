@@ -16,7 +16,7 @@ from features.partitions import plan_partitions
 from schooldata.tables import score_runs, student_scores, users
 from serving import scoring, store
 from serving.app import create_app
-from serving.export import excel_safe, risk_list_frame, write_csv
+from serving.export import COLUMNS, THAI_HEADERS, excel_safe, risk_list_frame, write_csv
 from serving.model_store import ModelUnavailable, load_champion, load_scorer_bundle
 from tests.conftest import scratch_settings
 from tests.serving.conftest import WEEKS, Api
@@ -98,29 +98,27 @@ def test_change_since_last_week_is_stored(api: Api) -> None:
     assert (up["rank_in_school"] < up["previous_rank_in_school"]).all()
 
 
-def test_export_is_excel_safe_and_keeps_thai(api: Api, tmp_path: Path) -> None:
-    frame = risk_list_frame(api.engine, pd.Timestamp(WEEKS[1]).date(), api.school)
-    frame.loc[frame.index[0], "classroom"] = '=HYPERLINK("http://x")'
+def test_export_is_excel_safe_with_thai_headers_and_english_on_request(
+    api: Api, tmp_path: Path
+) -> None:
+    day = pd.Timestamp(WEEKS[1]).date()
+    frame = risk_list_frame(api.engine, day, api.school)
+    frame.loc[frame.index[0], "ห้อง"] = '=HYPERLINK("http://x")'
     path = tmp_path / "list.csv"
     write_csv(frame, path)
     raw = path.read_bytes()
     back = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    english = risk_list_frame(api.engine, day, api.school, language="en")
 
     assert raw.startswith(b"\xef\xbb\xbf")
-    assert set(frame["school_id"]) == {api.school}
-    assert {
-        "student_id",
-        "school_id",
-        "advisor_id",
-        "risk",
-        "tier",
-        "rank_in_school",
-        "reasons_th",
-        "reasons_en",
-        "suggested_step",
-    } <= set(back.columns)
-    assert back.loc[0, "classroom"].startswith("'=")
-    assert back["reasons_th"].str.contains("[\u0e00-\u0e7f]").any()
+    assert list(back.columns) == [THAI_HEADERS[c] for c in COLUMNS]
+    assert set(back["รหัสโรงเรียน"]) == {api.school}
+    assert back.loc[0, "ห้อง"].startswith("'=")
+    assert back["เหตุผลหลัก"].str.contains("[\u0e00-\u0e7f]").any()
+    assert back["ห้อง"].iloc[1:].str.match(r"^(ป|ม|อ|ปวช|ปวส)\.\d").all()
+    assert set(back["กลุ่ม"]) <= {"เสี่ยงสูง", "เฝ้าระวัง", "ปกติ"}
+    assert list(english.columns) == COLUMNS
+    assert set(english["tier"]) <= {"high", "watch", "low"}
     assert excel_safe("-1+2") == "'-1+2"
     assert excel_safe("@SUM(A1)") == "'@SUM(A1)"
     assert excel_safe("ขาดเรียน") == "ขาดเรียน"

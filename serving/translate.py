@@ -1,0 +1,313 @@
+"""Thai for the messages the service's checks write in English (rejected rows, refused
+files, form errors): one table of patterns, so a Thai page never shows an English reason.
+
+The checks themselves (``schooldata.validate``, ``schooldata.ingest``, the forms) keep
+English, the language of logs, the CLI and the rejects report; pages in Thai translate
+what they show through ``thai``. A message no pattern knows is shown as it is, and the
+page test that reads every word of a Thai page fails on it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schooldata.contract import SOURCES
+
+# Thai words schools use for the contract's coded values (shown in "must be one of").
+VALUE_WORDS = {
+    "present": "มา",
+    "absent": "ขาด",
+    "late": "สาย",
+    "sick_leave": "ลาป่วย",
+    "personal_leave": "ลากิจ",
+    "normal": "ปกติ",
+    "at_risk": "เสี่ยง",
+    "problem": "มีปัญหา",
+    "M": "ช (ชาย)",
+    "F": "ญ (หญิง)",
+    "X": "ไม่ระบุ",
+    "dropout": "ออกกลางคัน",
+    "transfer": "ย้าย",
+    "graduated": "จบการศึกษา",
+    "deceased": "เสียชีวิต",
+    "other": "อื่น ๆ",
+    "none": "ไม่มี",
+    "poor": "ยากจน",
+    "extremely_poor": "ยากจนพิเศษ",
+    "good": "ดี",
+    "fair": "พอใช้",
+    "home_visit": "เยี่ยมบ้าน",
+    "done": "สำเร็จ",
+    "not_home": "ไม่พบที่บ้าน",
+    "refused": "ปฏิเสธ",
+    "moved": "ย้ายที่อยู่",
+}
+SOURCE_WORDS = {source.name: source.thai for source in SOURCES}
+COLUMN_WORDS = {c.name: c.thai for source in SOURCES for c in source.columns if c.thai}
+
+
+def _values(listed: str) -> str:
+    words = [w.strip() for w in listed.split(",")]
+    return ", ".join(VALUE_WORDS.get(w, w) for w in words)
+
+
+# (pattern of the English message, Thai; a callable gets the match).
+PATTERNS: list[tuple[re.Pattern[str], object]] = [
+    (re.compile(p), t)
+    for p, t in (
+        (r"^required value is missing$", "ไม่มีค่าในช่องที่ต้องกรอก"),
+        (r"^not a whole number$", "ไม่ใช่จำนวนเต็ม"),
+        (r"^not a number$", "ไม่ใช่ตัวเลข"),
+        (r"^not a date \(", "ไม่ใช่วันที่ (ใช้ ปปปป-ดด-วว หรือ วว/ดด/ปปปป แบบ พ.ศ.)"),
+        (r"^not a yes/no value", "ไม่ใช่ค่า ใช่/ไม่ใช่"),
+        (r"^must be one of: (.*)$", lambda m: "ต้องเป็นค่าใดค่าหนึ่ง: " + _values(m[1])),
+        (r"^must be between (\S+) and (\S+)$", lambda m: f"ต้องอยู่ระหว่าง {m[1]} ถึง {m[2]}"),
+        (r"^must match ", "รูปแบบไม่ถูกต้อง"),
+        (
+            r"^not a 13-digit Thai national ID",
+            "ไม่ใช่เลขประจำตัวประชาชน 13 หลัก หรือรหัสของเด็กที่ไม่มีเลขประจำตัว (รหัส G)",
+        ),
+        (r"^a 13-digit national ID whose check digit", "เลขประจำตัวประชาชนที่เลขหลักสุดท้ายไม่ถูกต้อง"),
+        (r"^ends before it starts$", "วันสิ้นสุดอยู่ก่อนวันเริ่ม"),
+        (r"^score is above max_score$", "คะแนนสูงกว่าคะแนนเต็ม"),
+        (r"^is in the future$", "เป็นวันในอนาคต"),
+        (r"^duplicate key: same as an earlier line$", "ซ้ำกับบรรทัดก่อนหน้า"),
+        (
+            r"^student code used at more than one school",
+            "รหัสนักเรียนนี้มีในหลายโรงเรียน กรุณาใส่คอลัมน์รหัสโรงเรียน",
+        ),
+        (r"^unknown school$", "ไม่พบโรงเรียนนี้ในระบบ"),
+        (
+            r"^another school's row: this load is for (.*)$",
+            lambda m: f"เป็นข้อมูลของโรงเรียนอื่น การส่งครั้งนี้สำหรับโรงเรียน {m[1]}",
+        ),
+        (
+            r"^unknown student of the school$",
+            "ไม่พบนักเรียนคนนี้ของโรงเรียน (ส่งรายชื่อนักเรียนหรือการลงทะเบียนก่อน)",
+        ),
+        (
+            r"^missing required column (.*)$",
+            lambda m: "ไม่มีคอลัมน์ที่ต้องมี: " + _columns(m[1]),
+        ),
+        (r"^cannot be read: ", "อ่านไฟล์ไม่ได้ (ไฟล์เสียหรือไม่ใช่ชนิดที่ระบุ)"),
+        (r"^a register needs a student column", "แบบบันทึกเวลาเรียนต้องมีคอลัมน์รหัสนักเรียน"),
+        (r"^choose at least one file", "กรุณาเลือกไฟล์อย่างน้อยหนึ่งไฟล์ (.csv .xlsx หรือ .xls)"),
+        (
+            r"^(.+): not a \.csv, \.xlsx or \.xls file$",
+            lambda m: f"{m[1]}: ไม่ใช่ไฟล์ .csv .xlsx หรือ .xls",
+        ),
+        (
+            r"^(.+): cannot tell which data this is",
+            lambda m: (
+                f"{m[1]}: ระบุไม่ได้ว่าเป็นข้อมูลใด กรุณาตั้งชื่อไฟล์ตามชนิดข้อมูล "
+                "(เช่น การมาเรียน.xlsx) หรือใช้หัวคอลัมน์ตามพจนานุกรมข้อมูล"
+            ),
+        ),
+        (
+            r"^(.+): two files hold (\w+); upload one$",
+            lambda m: f"{m[1]}: มีสองไฟล์เป็นข้อมูล{SOURCE_WORDS.get(m[2], m[2])} กรุณาส่งไฟล์เดียว",
+        ),
+        (r"^date is in the future$", "วันที่อยู่ในอนาคต"),
+        (r"^not a date: ", "วันที่ไม่ถูกต้อง"),
+        (
+            r"^capacity must be a whole number, not '(.*)'$",
+            lambda m: f"จำนวนที่เยี่ยมได้ต้องเป็นจำนวนเต็ม ไม่ใช่ '{m[1]}'",
+        ),
+        (r"^capacity must be between 0 and 500", "จำนวนที่เยี่ยมได้ต้องอยู่ระหว่าง 0 ถึง 500 ครั้งต่อสัปดาห์"),
+        (r"^no school '(.*)' in the data$", lambda m: f"ไม่พบโรงเรียน '{m[1]}' ในข้อมูล"),
+        (r"^no school in the province '(.*)'$", lambda m: f"ไม่พบโรงเรียนในจังหวัด '{m[1]}'"),
+        (r"^no school '(.*)'$", lambda m: f"ไม่พบโรงเรียน '{m[1]}'"),
+        (r"^name must not be empty$", "กรุณากรอกชื่อ"),
+        (r"^the username '(.*)' is taken$", lambda m: f"ชื่อผู้ใช้ '{m[1]}' มีผู้ใช้แล้ว"),
+        (
+            r"^a username is 3 to 40",
+            "ชื่อผู้ใช้ต้องยาว 3 ถึง 40 ตัว ใช้ได้เฉพาะอักษรอังกฤษตัวเล็ก ตัวเลข จุด ขีด และขีดล่าง",
+        ),
+        (
+            r"^an advisor account needs",
+            "บัญชีครูที่ปรึกษาต้องระบุโรงเรียนและรหัสครูที่ปรึกษา (advisor_id ในข้อมูลการลงทะเบียน)",
+        ),
+        (r"^a (\w+) account needs --school$", "บัญชีนี้ต้องระบุโรงเรียน"),
+        (
+            r"^a (\w+) account is not tied to one school",
+            "บัญชีนี้ไม่ผูกกับโรงเรียนใดโรงเรียนหนึ่ง กรุณาเว้นช่องโรงเรียน",
+        ),
+        (r"^an area office account needs", "บัญชีเขตพื้นที่ต้องระบุโรงเรียนที่ติดตามหรือจังหวัด"),
+        (r"^only an area office account follows", "เฉพาะบัญชีเขตพื้นที่ที่ติดตามหลายโรงเรียนได้"),
+        (r"^role must be one of", "บทบาทไม่ถูกต้อง"),
+        (r"^a password needs at least (\d+)", lambda m: f"รหัสผ่านต้องมีอย่างน้อย {m[1]} ตัวอักษร"),
+        (r"^the e-mail address is not valid", "อีเมลไม่ถูกต้อง (ตัวอย่าง name@school.ac.th)"),
+        (r"^no (active )?account (\d+)$", lambda m: f"ไม่พบบัญชีที่ใช้งานอยู่ หมายเลข {m[2]}"),
+        (r"^this student was at no other school before$", "นักเรียนคนนี้ไม่เคยเรียนที่โรงเรียนอื่น"),
+        # Training's guards, promotion decisions and effect estimates (the analyst's page).
+        (
+            r"^The model kept only (\d+) trees",
+            lambda m: (
+                f"แบบจำลองมีเพียง {m[1]} ต้น: แทบไม่ได้เรียนรู้อะไร ตรวจว่าโหลดข้อมูลการมาเรียน ผลการเรียน หรือคะแนนเก็บของปีที่ใช้ฝึกแล้ว และมีนักเรียนออกมากพอ"
+            ),
+        ),
+        (
+            r"^The (.+?) ranks students no better than chance",
+            lambda m: (
+                f"{_scorer(m[1])} จัดลำดับนักเรียนได้ไม่ดีกว่าการสุ่ม ข้อมูลอาจไม่มีสัญญาณก่อนการออก ให้ใช้แบบจำลองเดิมต่อไป"
+            ),
+        ),
+        (
+            r"^On the (.+?) the (.+?) ranks students no better than the (.+?) \(average precision ([\d.]+) against ([\d.]+)\)",
+            lambda m: (
+                f"บน{_period(m[1])} {_scorer(m[2])} จัดลำดับได้ไม่ดีกว่า{_scorer(m[3])} (average precision {m[4]} เทียบกับ {m[5]}) ตัวจัดลำดับที่ง่ายกว่าใช้ได้ดีพอกัน"
+            ),
+        ),
+        (
+            r"^Its risk takes only (\d+) different values",
+            lambda m: f"ความเสี่ยงมีเพียง {m[1]} ค่าในช่วงทดสอบ นักเรียนส่วนใหญ่มีความเสี่ยงเท่ากันจึงจัดลำดับไม่ได้",
+        ),
+        (
+            r"^It would put (\d+%) of students in the high tier",
+            lambda m: f"หากประเมินทีละคน นักเรียน {m[1]} จะอยู่ในกลุ่มเสี่ยงสูง รายชื่อที่แจ้งเตือนเกือบทุกคนไม่ช่วยใคร",
+        ),
+        (r"^version (\d+) is already the champion$", lambda m: f"รุ่น {m[1]} เป็นแบบจำลองที่ใช้งานอยู่แล้ว"),
+        (
+            r"^the challenger failed a guard: (.*)$",
+            lambda m: "แบบจำลองใหม่ไม่ผ่านการตรวจ: " + thai(m[1]),
+        ),
+        (r"^no champion yet", "ยังไม่มีแบบจำลองที่ใช้งาน แบบจำลองแรกที่ผ่านการตรวจจึงถูกใช้"),
+        (r"^forced by (\S+): (.*)$", lambda m: f"บังคับเลื่อนโดย {m[1]}: {m[2]}"),
+        (
+            r"learned from outcomes inside the test period",
+            "แบบจำลองได้เรียนรู้จากผลลัพธ์ในช่วงทดสอบแล้ว จึงเทียบกันอย่างเป็นธรรมบนช่วงนั้นไม่ได้",
+        ),
+        (
+            r"^the (.+?) cannot score today's features",
+            lambda m: f"{_scorer(m[1])} ประเมินคุณลักษณะปัจจุบันไม่ได้",
+        ),
+        (
+            r"^within-school precision at capacity on ([\d,]+) rows of the same test period \(([\d,]+) students\): challenger (\S+) .*against champion (\S+) .*; difference (.*)$",
+            lambda m: (
+                f"ความแม่นยำภายในโรงเรียนตามจำนวนที่ดูแลได้ บน {m[1]} แถวของช่วงทดสอบเดียวกัน ({m[2]} คน): แบบจำลองใหม่ {m[3]} เทียบกับแบบจำลองเดิม {m[4]} ผลต่าง {m[5]}"
+            ),
+        ),
+        (
+            r"^the challenger is worse: the lower end of the difference \(([^)]*)\) is below the margin of (\S+)$",
+            lambda m: f"แบบจำลองใหม่แย่กว่า: ขอบล่างของผลต่าง ({m[1]}) ต่ำกว่าเกณฑ์ {m[2]}",
+        ),
+        (
+            r"^the challenger adds fairness flags: (.*)$",
+            lambda m: (
+                "แบบจำลองใหม่มีข้อสังเกตด้านความเป็นธรรมเพิ่ม: "
+                + ", ".join(fairness_flag(f.strip(), "th") for f in m[1].split("),"))
+            ),
+        ),
+        (r"^usable$", "ใช้ได้"),
+        (
+            r"^too few records: (\d+) treated of whom (\d+) left, (\d+)",
+            lambda m: f"ข้อมูลน้อยเกินไป: ได้รับการช่วยเหลือ {m[1]} คน ออก {m[2]} คน กลุ่มเทียบ {m[3]} คน",
+        ),
+        (r"^no home visit is recorded$", "ไม่มีการบันทึกการเยี่ยมบ้าน"),
+        (
+            r"^no benefit order: the home-visit estimate is not usable \((.*)\)$",
+            lambda m: "ไม่มีลำดับตามประโยชน์: ผลประมาณของการเยี่ยมบ้านใช้ไม่ได้ (" + thai(m[1]) + ")",
+        ),
+        (
+            r"^no benefit order: the home-visit interval does not exclude no effect",
+            "ไม่มีลำดับตามประโยชน์: ช่วงความเชื่อมั่นของผลการเยี่ยมบ้านยังครอบคลุมศูนย์",
+        ),
+        (r"^the visits were not estimated by group$", "ไม่ได้ประมาณผลการเยี่ยมแยกตามกลุ่ม"),
+        (
+            r"^the estimate for (.+?) is not usable \((.*)\)$",
+            lambda m: f"ผลประมาณของ {m[1]} ใช้ไม่ได้ (" + thai(m[2]) + ")",
+        ),
+        (r"^the records do not tell the groups apart", "ข้อมูลแยกผลของสองกลุ่มไม่ได้"),
+        (
+            r"^there is no benefit model to order by",
+            "ยังไม่มีแบบจำลองประโยชน์ของการเยี่ยมบ้านให้ใช้เรียงลำดับ (ews effects สร้างเมื่อผลประมาณใช้ได้)",
+        ),
+    )
+]
+
+
+SCORER_WORDS = {
+    "model": "แบบจำลอง",
+    "lightgbm": "แบบจำลอง LightGBM",
+    "logistic": "การถดถอยโลจิสติก",
+    "abc rule": "เกณฑ์ ABC",
+    "abc_rule": "เกณฑ์ ABC",
+}
+ATTRIBUTE_WORDS = {
+    "sex": "เพศ",
+    "nationality": "สัญชาติ",
+    "disability": "ความพิการ",
+    "poverty": "ความยากจน (กสศ.)",
+    "level": "ระดับชั้น",
+}
+GROUP_WORDS = {
+    "M": "ชาย",
+    "F": "หญิง",
+    "X": "ไม่ระบุ",
+    "unknown": "ไม่ทราบ",
+    "Thai": "ไทย",
+    "other": "อื่น ๆ",
+    "none": "ไม่มี",
+    "any": "มี",
+    "not surveyed": "ไม่ได้สำรวจ",
+    "poor": "ยากจน",
+    "extremely_poor": "ยากจนพิเศษ",
+    "pre-primary/primary": "อนุบาล/ประถม",
+    "lower secondary": "มัธยมต้น",
+    "upper secondary": "มัธยมปลาย",
+    "vocational": "อาชีวศึกษา",
+}
+METRIC_WORDS = {"recall": "อัตราที่พบ", "fpr": "อัตราแจ้งเตือนผิด", "precision": "ความแม่นยำ"}
+
+
+def _scorer(name: str) -> str:
+    return SCORER_WORDS.get(name.strip().lower(), name)
+
+
+def _period(text: str) -> str:
+    return {"validation folds": "ช่วงตรวจสอบ", "test period": "ช่วงทดสอบ"}.get(text, text)
+
+
+def group_word(attribute: str, group: str, language: str) -> str:
+    """An audited group ("sex = F") as the language says it."""
+    if language != "th":
+        return f"{attribute} = {group}"
+    return f"{ATTRIBUTE_WORDS.get(attribute, attribute)}: {GROUP_WORDS.get(group, group)}"
+
+
+def fairness_flag(flag: str, language: str) -> str:
+    """A fairness flag ("sex=F (recall, fpr)") as the language says it."""
+    found = re.match(r"^(\w+)=(.+?) \((.*?)\)?$", flag)
+    if not found or language != "th":
+        return flag
+    metrics = ", ".join(METRIC_WORDS.get(m.strip(), m.strip()) for m in found[3].split(","))
+    return f"{group_word(found[1], found[2], 'th')} ({metrics})"
+
+
+def _columns(listed: str) -> str:
+    names = [n.strip().strip("'\"") for n in listed.split(",")]
+    return ", ".join(f"{COLUMN_WORDS.get(n, n)} ({n})" if n in COLUMN_WORDS else n for n in names)
+
+
+def thai(message: str) -> str:
+    """A check's English message in Thai (as it is when no pattern knows it)."""
+    text = str(message).strip()
+    for pattern, replacement in PATTERNS:
+        found = pattern.search(text)
+        if found:
+            return replacement(found) if callable(replacement) else str(replacement)
+    return text
+
+
+def in_language(message: str, language: str) -> str:
+    """The message in the page's language."""
+    return thai(message) if language == "th" else str(message)
+
+
+def column_word(name: str | None, language: str) -> str:
+    """A contract column as the page's language names it."""
+    if not name:
+        return ""
+    if language == "th" and name in COLUMN_WORDS:
+        return COLUMN_WORDS[name]
+    return name

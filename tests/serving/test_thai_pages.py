@@ -1,0 +1,185 @@
+"""A Thai page says everything in Thai: every word a page shows comes from the
+translation tables, numbers, dates and names aside."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from schooldata.tables import TABLES
+from serving.accounts import create_user, set_password
+from tests.serving.conftest import PASSWORDS, Api
+
+THAI = re.compile(r"[\u0e00-\u0e7f]")
+# Latin words a Thai page may show: names of methods and formats people use as they are.
+KEPT_AS_IS = {
+    "English",
+    "ROC-AUC",
+    "PR-AUC",
+    "Brier",
+    "PSI",
+    "SDQ",
+    "LightGBM",
+    "ABC",
+    "CSV",
+    "Excel",
+    "SHAP",
+    "log-odds",
+    "E-value",
+    "recall",
+    "precision",
+    "average",
+    "doubly",
+    "robust",
+    "token",
+    "ews",
+    "score",
+    "effects",
+    "EWS_SCHEDULER",
+    "false",
+    "name@school.ac.th",
+    "Asia/Bangkok",
+    "advisor_id",
+    "csv",
+    "xlsx",
+    "xls",
+    "G",
+}
+TOKEN = re.compile(r"[A-Za-z0-9_@./\-]+")
+
+
+class _Text(HTMLParser):
+    """The text a person reads on a page (not scripts or styles)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "code"):
+            self.skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "code"):
+            self.skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def foreign_words(html: str, names: set[str]) -> list[str]:
+    """The texts of a page with a word that is neither Thai, nor a number or code, nor
+    a name of the data (school IDs, usernames) or a term kept as it is."""
+    parser = _Text()
+    parser.feed(html)
+    found = []
+    for text in parser.texts:
+        for word in TOKEN.findall(text):
+            word = word.strip(".-/")
+            plain = not any(ch.isalpha() for ch in word) or any(ch.isdigit() for ch in word)
+            if plain or word in KEPT_AS_IS or word in names:
+                continue
+            found.append(f"{text}  <- {word!r}")
+            break
+    return found
+
+
+def _names(api: Api) -> set[str]:
+    """Names the data holds (children's, staff usernames): shown as they are written."""
+    students = TABLES["students"]
+    with api.engine.connect() as connection:
+        rows = connection.execute(sa.select(students.c.given_name, students.c.family_name)).all()
+    words = {w for row in rows for part in row if part for w in str(part).split()}
+    return words | set(api.usernames.values()) | {"thai-area", "thai-data-officer"}
+
+
+def _signed_in(api: Api, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=api.url, timeout=60, cookies={"lang": "th"})
+    page = client.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    reply = client.post(
+        "/login", data={"csrf": csrf[1], "username": username, "password": password}
+    )
+    assert reply.status_code == 303
+    return client
+
+
+@pytest.fixture(scope="module")
+def clients(api: Api) -> dict[str, httpx.Client]:
+    people = {role: (api.usernames[role], PASSWORDS[role]) for role in PASSWORDS}
+    for role, scope in (
+        ("area", {"schools": [api.school, api.other_school]}),
+        ("data_officer", {"school_id": api.school}),
+    ):
+        username = f"thai-{role.replace('_', '-')}"
+        user, _ = create_user(api.engine, role, "ผู้ทดสอบ", username=username, **scope)
+        set_password(api.engine, user.user_id, "thai-page-password", "tests", must_change=False)
+        people[role] = (username, "thai-page-password")
+    return {role: _signed_in(api, *who) for role, who in people.items()}
+
+
+PAGES = [
+    ("advisor", "/list"),
+    ("advisor", "/students/{own}"),
+    ("committee", "/list"),
+    ("committee", "/plan"),
+    ("committee", "/outcomes"),
+    ("committee", "/upload"),
+    ("data_officer", "/upload"),
+    ("area", "/area"),
+    ("analyst", "/area"),
+    ("analyst", "/model"),
+    ("analyst", "/outcomes"),
+    ("admin", "/admin"),
+    ("admin", "/admin/operations"),
+    ("advisor", "/account"),
+    ("advisor", "/password"),
+]
+
+
+@pytest.mark.parametrize(("role", "path"), PAGES, ids=[f"{r} {p}" for r, p in PAGES])
+def test_a_thai_page_shows_no_word_outside_the_translation_tables(
+    api: Api, clients: dict[str, httpx.Client], role: str, path: str
+) -> None:
+    reply = clients[role].get(path.format(own=api.own_student))
+    assert reply.status_code == 200
+
+    found = foreign_words(reply.text, _names(api))
+    assert found == [], "\n".join(found)
+
+
+def test_an_upload_with_problems_is_explained_in_thai(
+    api: Api, clients: dict[str, httpx.Client]
+) -> None:
+    client = clients["data_officer"]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/upload").text)
+    assert csrf is not None
+    rows = "student_id,date,status\n" + f"{api.own_student},2025-03-03,มา\n" + "X1,2025-03-03,ไป\n"
+    reply = client.post(
+        "/upload",
+        data={"csrf": csrf[1]},
+        files={"files": ("attendance_upload.csv", rows.encode(), "text/csv")},
+    )
+
+    assert reply.status_code == 200
+    assert "attendance_upload.csv" in reply.text
+    assert "ต้องเป็นค่าใดค่าหนึ่ง: มา, ขาด, สาย, ลาป่วย, ลากิจ" in reply.text
+    assert foreign_words(reply.text, _names(api) | {"attendance_upload.csv"}) == []
+
+
+def test_a_form_error_is_in_thai(api: Api, clients: dict[str, httpx.Client]) -> None:
+    client = clients["committee"]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/plan").text)
+    assert csrf is not None
+    reply = client.post("/plan/capacity", data={"csrf": csrf[1], "capacity": "abc"})
+
+    assert reply.status_code == 422
+    assert "จำนวนที่เยี่ยมได้ต้องเป็นจำนวนเต็ม" in reply.text
+    assert foreign_words(reply.text, _names(api) | {"abc"}) == []
