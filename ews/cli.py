@@ -261,6 +261,12 @@ def ingest(
             f"child as a student of another school (a move or a transition); "
             f"{linking['without_id']:,} have no ID and cannot be linked."
         )
+    if report.missing_opened:
+        console.print(
+            f"Children to look for: {report.missing_opened:,} new cases of children enrolled "
+            "last term and enrolled nowhere now (or a P6 or M3 graduate enrolled nowhere "
+            "this year), on each school's and area office's page /missing."
+        )
     if report.exit_code:
         for s in report.refused:
             console.print(f"[red]Refused {s.file}: {s.refused}. Nothing of it was loaded.[/red]")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -198,34 +199,42 @@ def _left_again(later: pd.DataFrame, exits: pd.DataFrame, last_term: int) -> Any
     return min(candidates) if candidates else pd.NaT
 
 
-def store_returns(connection: sa.Connection, persons: Iterable[str] | None = None) -> int:
-    """Work out the returns of these children (every child when None) again from the
-    stored enrolments and exits and replace theirs in ``student_returns``.
+@dataclass(frozen=True)
+class ChildrenRecords:
+    """The stored enrolments (with their terms' dates) and exits of some children, at
+    every school they were at, each row with its ``person_id``."""
 
-    Returns the number of returns stored for them.
-    """
+    enrollments: pd.DataFrame
+    exits: pd.DataFrame
+    terms: pd.DataFrame  # academic_year, term, start_date: the calendar every school keeps
+    latest: int  # the newest term enrolled anywhere, as ``academic_year * 2 + term``
+
+
+def children_records(
+    connection: sa.Connection, persons: Iterable[str] | None = None
+) -> ChildrenRecords | None:
+    """The records of these children (every child when None); None when there are none."""
     from schooldata.calendar import Calendar
-    from schooldata.tables import TABLES, student_returns
+    from schooldata.tables import TABLES
 
     students, enrolled, left = TABLES["students"], TABLES["enrollments"], TABLES["exits"]
     wanted = None if persons is None else sorted(set(persons))
     who = sa.select(students.c.school_id, students.c.student_id, students.c.person_id)
     frames = []
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         query = who if chunk is None else who.where(students.c.person_id.in_(chunk))
         frames.append(pd.DataFrame(connection.execute(query).all(), columns=_KEY_COLUMNS))
     people = pd.concat(frames, ignore_index=True)
     if people.empty:
-        return 0
+        return None
     enrollments = _of(connection, enrolled, people, wanted is None)
     exits = _of(connection, left, people, wanted is None)
-    years: list[int] = (
-        [int(y) for y in enrollments["academic_year"].unique()] if len(enrollments) else []
+    years = sorted(
+        int(y) for y in connection.execute(sa.select(enrolled.c.academic_year).distinct()).scalars()
     )
     calendar = pd.DataFrame(connection.execute(sa.select(TABLES["calendar"])).mappings().all())
-    terms = Calendar.build(calendar if len(calendar) else None, years).terms_for(
-        enrollments["school_id"].unique() if len(enrollments) else []
-    )
+    built = Calendar.build(calendar if len(calendar) else None, years)
+    terms = built.terms_for(enrollments["school_id"].unique() if len(enrollments) else [])
     enrollments = enrollments.merge(
         terms.rename(columns={"start_date": "term_start", "end_date": "term_end"}),
         on=["school_id", "academic_year", "term"],
@@ -234,21 +243,42 @@ def store_returns(connection: sa.Connection, persons: Iterable[str] | None = Non
     latest = connection.execute(
         sa.select(sa.func.max(enrolled.c.academic_year * 2 + enrolled.c.term))
     ).scalar()
-    found = returns(enrollments, exits, int(latest or 0))
+    every = built.table
+    return ChildrenRecords(
+        enrollments=enrollments,
+        exits=exits,
+        terms=every.loc[every["school_id"] == "", ["academic_year", "term", "start_date"]],
+        latest=int(latest or 0),
+    )
+
+
+def store_returns(connection: sa.Connection, persons: Iterable[str] | None = None) -> int:
+    """Work out the returns of these children (every child when None) again from the
+    stored enrolments and exits and replace theirs in ``student_returns``.
+
+    Returns the number of returns stored for them.
+    """
+    from schooldata.tables import student_returns
+
+    wanted = None if persons is None else sorted(set(persons))
+    records = children_records(connection, wanted)
+    if records is None:
+        return 0
+    found = returns(records.enrollments, records.exits, records.latest)
     delete = sa.delete(student_returns)
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         connection.execute(
             delete if chunk is None else delete.where(student_returns.c.person_id.in_(chunk))
         )
     if len(found):
-        records = found.assign(
+        stored = found.assign(
             returned_on=pd.to_datetime(found["returned_on"]).dt.date,
             left_on=pd.to_datetime(found["left_on"]).dt.date,
             left_again_on=pd.to_datetime(found["left_again_on"]).dt.date,
         ).astype(object)
-        records = records.where(records.notna(), None)
+        stored = stored.where(stored.notna(), None)
         rows: list[dict[str, Any]] = [
-            {str(k): v for k, v in record.items()} for record in records.to_dict("records")
+            {str(k): v for k, v in record.items()} for record in stored.to_dict("records")
         ]
         connection.execute(sa.insert(student_returns), rows)
     return len(found)
@@ -257,7 +287,7 @@ def store_returns(connection: sa.Connection, persons: Iterable[str] | None = Non
 _KEY_COLUMNS = ["school_id", "student_id", "person_id"]
 
 
-def _chunks(values: list[str] | None, size: int = 5000) -> Iterator[list[str] | None]:
+def chunks(values: list[str] | None, size: int = 5000) -> Iterator[list[str] | None]:
     if values is None:
         yield None
         return
@@ -271,7 +301,7 @@ def _of(
     """The rows of ``table`` of these schools' students, with each one's person."""
     codes = None if everyone else sorted(people["student_id"].unique())
     frames = []
-    for chunk in _chunks(codes):
+    for chunk in chunks(codes):
         query = sa.select(table)
         if chunk is not None:
             query = query.where(table.c.student_id.in_(chunk))

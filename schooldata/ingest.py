@@ -27,6 +27,7 @@ from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SOURCES, Sour
 from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import linking_counts, person_ids, store_returns
+from schooldata.missing import store_missing
 from schooldata.national_id import hash_national_id
 from schooldata.spreadsheet import write_csv
 from schooldata.tables import APPEND_ONLY, ORIGIN_IMPORT, TABLES, stored_column_name
@@ -80,6 +81,8 @@ class IngestReport:
     # After the load, every stored student: how many have an ID to link by, how many of
     # those are one child with another school's student, how many have no ID.
     linking: dict[str, int] | None = None
+    # Children to look for whose case this load opened (``schooldata.missing``).
+    missing_opened: int = 0
 
     @property
     def refused(self) -> list[SourceReport]:
@@ -198,6 +201,7 @@ def ingest_directory(
             accepted.append((source, rows))
 
     write_started = time.perf_counter()
+    missing_opened = 0
     if not dry_run:
         if dataset is not None:
             on_progress("writing to the dataset")
@@ -213,14 +217,20 @@ def ingest_directory(
                 _upsert(connection, source, rows)
             touched = _codes_of(accepted, ("students", "enrollments", "exits"))
             if touched:
-                on_progress("finding the children who came back to school")
-                store_returns(connection, _persons_of(connection, touched))
+                on_progress("finding the children who came back to school, and those to find")
+                persons = _persons_of(connection, touched)
+                store_returns(connection, persons)
+                # A child missing from a new term's count is in no file of this load.
+                persons |= _enrolled_the_term_before(connection, accepted)
+                missing_opened = store_missing(connection, persons)
     write_seconds = time.perf_counter() - write_started
 
     if rejects_dir is not None:
         _write_rejects(reports, rejects_dir)
     linking = None if dry_run else linking_counts(read_table(engine, "students", _LINK_COLUMNS))
-    return IngestReport(reports, time.perf_counter() - started, write_seconds, linking)
+    return IngestReport(
+        reports, time.perf_counter() - started, write_seconds, linking, missing_opened
+    )
 
 
 def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...]) -> list[str]:
@@ -244,6 +254,35 @@ def _persons_of(connection: sa.Connection, codes: list[str]) -> set[str]:
             ).scalars()
         )
     return persons
+
+
+def _enrolled_the_term_before(
+    connection: sa.Connection, accepted: list[tuple[Source, pd.DataFrame]]
+) -> set[str]:
+    """The children enrolled, at any school, in the term before each term this load
+    brings enrolments of: those its count may find missing."""
+    terms: set[int] = set()
+    for source, rows in accepted:
+        if source.name == "enrollments" and len(rows):
+            ordinal = rows["academic_year"].astype(int) * 2 + rows["term"].astype(int)
+            terms |= {int(o) - 1 for o in ordinal.unique()}
+    if not terms:
+        return set()
+    enrolled, students = TABLES["enrollments"], TABLES["students"]
+    return set(
+        connection.execute(
+            sa.select(students.c.person_id)
+            .distinct()
+            .select_from(
+                enrolled.join(
+                    students,
+                    (students.c.school_id == enrolled.c.school_id)
+                    & (students.c.student_id == enrolled.c.student_id),
+                )
+            )
+            .where((enrolled.c.academic_year * 2 + enrolled.c.term).in_(sorted(terms)))
+        ).scalars()
+    )
 
 
 def _school_folders(directory: Path) -> list[Path]:

@@ -338,3 +338,51 @@ history_grants = sa.Table(
     sa.Column("decided_by", sa.Integer, nullable=True),
     sa.Column("decided_at", sa.DateTime, nullable=True),
 )
+
+# Children to look for (``schooldata.missing``): every child enrolled in a term and
+# enrolled nowhere the next (or a P6 or M3 graduate enrolled nowhere the next year) whom no
+# exit explains becomes a case of their last school, built again after every load. Staff
+# follow a case to its end; a child found enrolled anywhere closes it by themselves.
+missing_cases = sa.Table(
+    "missing_cases",
+    metadata,
+    sa.Column("case_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.String, nullable=False, index=True),
+    # The last school and its code for the child: the case's school.
+    sa.Column("school_id", sa.String, nullable=False, index=True),
+    sa.Column("student_id", sa.String, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),  # left (between terms) or transition
+    sa.Column("grade_level", sa.String, nullable=False),  # in the last term enrolled
+    sa.Column("last_year", sa.Integer, nullable=False),  # the last term enrolled
+    sa.Column("last_term", sa.Integer, nullable=False),
+    sa.Column("expected_year", sa.Integer, nullable=False),  # the term they were not in
+    sa.Column("expected_term", sa.Integer, nullable=False),
+    sa.Column("opened_on", sa.Date, nullable=False),  # that term's start
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("status_on", sa.Date, nullable=False),  # since when
+    sa.Column("owner_user_id", sa.Integer, nullable=True),  # who follows the case
+    sa.Column("reason_code", sa.Integer, nullable=True),  # why the child left (DOMAIN codes)
+    sa.Column("help_needed", sa.String, nullable=True),
+    sa.Column("agency", sa.String, nullable=True),  # referred to (found, cannot return yet)
+    sa.Column("found_school_id", sa.String, nullable=True),  # returning to, or enrolled at
+    sa.Column("found_on", sa.Date, nullable=True),
+    sa.Column("closed_on", sa.Date, nullable=True),
+    sa.UniqueConstraint("person_id", "expected_year", "expected_term", name="uq_missing_case"),
+)
+
+# Notes on a missing child's case: read only by the staff who follow the case.
+missing_case_notes = sa.Table(
+    "missing_case_notes",
+    metadata,
+    sa.Column("note_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "case_id",
+        sa.Integer,
+        sa.ForeignKey("missing_cases.case_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("author_user_id", sa.Integer, nullable=False),
+    sa.Column("written_at", sa.DateTime, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+)

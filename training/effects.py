@@ -45,7 +45,7 @@ from features.sources import Sources
 from riskmodel.benefit import BENEFIT_FILE, CANNOT_PREVENT, VisitBenefit, trouble_of
 from riskmodel.registry import EFFECTS_EXPERIMENT, EFFECTS_FILE
 from training.config import TrainConfig
-from training.labels import LabelRules
+from training.labels import label_rules
 from training.matrix import build_training_matrix
 from training.tracking import configure_tracking
 from training.train import model_inputs
@@ -321,7 +321,7 @@ def measure_effects(
     sources = Sources.from_database(engine)
     if sources.interventions is None or sources.interventions.empty:
         raise ValueError("no intervention is recorded: there is nothing to estimate")
-    matrix = build_training_matrix(sources, LabelRules(horizon_days))
+    matrix = build_training_matrix(sources, label_rules(engine, horizon_days))
     report = study(sources, matrix, horizon_days, truth, seed)
     run_id = log_effects(settings, report, horizon_days)
     benefit = dataclasses.replace(report.benefit, run_id=run_id) if report.benefit else None

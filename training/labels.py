@@ -10,6 +10,10 @@ Events belong to the child (``person_id``), whose students at several schools ar
   how the DMC finds dropouts);
 - a failed transition: graduated from P6 (or M3, configurable) and enrolled nowhere in
   the next academic year, dated at that year's first snapshot.
+What the missing-children worklist settled (``schooldata.missing.settled_findings``) has
+the last word on a term the child was not at school: found enrolled at another school is
+a move, never a dropout; not found, or found and referred to an agency, is a confirmed
+dropout whatever else was recorded.
 Transfers, graduations and deaths are never positives. A label is mature only when its
 whole window lies inside the observed data.
 """
@@ -20,9 +24,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from features.asof import as_ns, next_after
 from features.sources import Sources
+from schooldata.db import reading
+from schooldata.missing import settled_findings
 
 EXPLAINED_EXITS = ("transfer", "graduated", "deceased")
 
@@ -32,6 +39,18 @@ class LabelRules:
     horizon_days: int = 180
     m3_transition_counts: bool = True
     observed_until: pd.Timestamp | None = None  # default: the end of the last enrolled term
+    # (person_id, academic_year, term, "transfer" | "dropout"): what staff looking for a
+    # child who was not at school that term found (``schooldata.missing``).
+    findings: tuple[tuple[str, int, int, str], ...] = ()
+
+
+def label_rules(
+    engine: sa.Engine, horizon_days: int, m3_transition_counts: bool = True
+) -> LabelRules:
+    """The label rules of a horizon, with what the worklist settled in this database."""
+    with reading(engine) as connection:
+        findings = settled_findings(connection)
+    return LabelRules(horizon_days, m3_transition_counts, findings=findings)
 
 
 def dropout_events(sources: Sources, rules: LabelRules) -> pd.DataFrame:
@@ -175,9 +194,14 @@ def _non_continuations(sources: Sources, rules: LabelRules) -> pd.DataFrame:
         gone["graduated"] & gone["grade_level"].isin(transition_levels) & (gone["next_term"] == 1)
     )
     unexplained = ~gone["explained"] & ~gone["dropout_exit"]
-    events = gone[unexplained | failed_transition]
-    kind = np.where(
-        failed_transition[unexplained | failed_transition], "failed_transition", "non_continuation"
+    found = _findings(gone, rules.findings)
+    confirmed = (found == "dropout") & ~gone["dropout_exit"]
+    counted = (unexplained | failed_transition | confirmed) & (found != "transfer")
+    events = gone[counted]
+    kind = np.select(
+        [confirmed[counted], failed_transition[counted]],
+        ["confirmed_dropout", "failed_transition"],
+        "non_continuation",
     )
     return pd.DataFrame(
         {
@@ -185,6 +209,23 @@ def _non_continuations(sources: Sources, rules: LabelRules) -> pd.DataFrame:
             "event_date": events["next_snapshot"].to_numpy(),
             "kind": kind,
         }
+    )
+
+
+def _findings(gone: pd.DataFrame, findings: tuple[tuple[str, int, int, str], ...]) -> pd.Series:
+    """What the worklist found of each child not at school in the next term (or "")."""
+    if not findings:
+        return pd.Series("", index=gone.index)
+    found = {(person, year, term): outcome for person, year, term, outcome in findings}
+    return pd.Series(
+        [
+            found.get((person, int(year), int(term)), "")
+            for person, year, term in zip(
+                gone["person_id"], gone["next_year"], gone["next_term"], strict=True
+            )
+        ],
+        index=gone.index,
+        dtype=object,
     )
 
 

@@ -23,7 +23,7 @@ from core.settings import Settings
 from features.sources import Sources
 from riskmodel.registry import OUTCOMES_EXPERIMENT
 from schooldata.tables import list_outcomes, score_runs, student_scores
-from training.labels import LabelRules, dropout_events, observed_until
+from training.labels import LabelRules, dropout_events, label_rules, observed_until
 from training.tracking import configure_tracking
 
 FLAGGED = ("high", "watch")
@@ -214,7 +214,7 @@ def check_past_lists(
     settings: Settings, engine: sa.Engine, horizon_days: int, experiment: str = OUTCOMES_EXPERIMENT
 ) -> OutcomeReport:
     """Judge every matured stored list, store the figures and log them to MLflow."""
-    rules = LabelRules(horizon_days)
+    rules = label_rules(engine, horizon_days)
     report = judge_lists(list_history(engine), Sources.from_database(engine), rules)
     store_outcomes(engine, report)
     if report.rows.empty:

@@ -57,7 +57,7 @@ from training.evaluate import (
 )
 from training.fairness import Audit, fairness_audit
 from training.guards import Evidence, problems
-from training.labels import LabelRules, LinkingEffect
+from training.labels import LinkingEffect, label_rules
 from training.matrix import build_training_matrix
 from training.model import (
     Fitter,
@@ -239,8 +239,8 @@ def training_matrix(
     on_progress: Callable[[str], None],
 ) -> pd.DataFrame:
     """(student, Monday) rows with features and labels, whole or partition by partition."""
-    rules = LabelRules(config.labels.horizon_days, config.labels.m3_transition_counts)
     upgrade(engine)  # a database written by an older version reads like a new one
+    rules = label_rules(engine, config.labels.horizon_days, config.labels.m3_transition_counts)
     if client is not None or settings.dataset_path is not None:
         on_progress("building the training matrix, partition by partition")
         # A row per student and as-of date: tasks of a few schools (SCHOOLS_PER_TASK).

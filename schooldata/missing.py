@@ -1,0 +1,358 @@
+"""Children to look for: the worklist of Zero Dropout's finding side (seeds 003 and 004).
+
+OBEC found the children to look for by comparing each term's enrolment count with the
+next and by following the transition grades. The same here, by child (``person_id``, so
+a move to another school is never a missing child): every child enrolled in a term and
+enrolled nowhere in the next, once their school's next term is loaded, and every P6 or M3
+pupil of a year's second term enrolled nowhere the next year, becomes a case of their
+last school, unless an exit explains it (a transfer, a death, a graduation from a final
+grade; a P6 or M3 graduation is a transition: the child must enrol again). A child found
+enrolled anywhere later closes their case by themselves: ``enrolled_elsewhere`` at
+another school, ``returned`` at the same one. Cases are worked out again for the
+children of every load, and what staff recorded (status, owner, reason, agency) is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from schooldata.identity import ChildrenRecords, children_records, chunks
+
+# What staff set while a case is open, in the order a case moves through them.
+OPEN_STATUSES = ("not_followed", "following", "found_returning", "found_referred")
+# What staff set to end a case: found studying at a school outside these records (a
+# transfer), or looked for and not found (forwarded to the ministry and its partners).
+STAFF_CLOSED = ("found_enrolled", "not_found")
+STAFF_STATUSES = (*OPEN_STATUSES, *STAFF_CLOSED)
+# What only the records set: enrolled again at another school or the same one, or an
+# exit recorded since that explains the absence.
+DATA_CLOSED = ("enrolled_elsewhere", "returned", "explained")
+STATUSES = (*STAFF_STATUSES, *DATA_CLOSED)
+# The area office follows these by name with the ministry and its partner agencies.
+REFERRED_OUTSIDE = ("found_referred", "not_found")
+# Found back in school, here or elsewhere (``found_returning``: on their way back).
+BACK_IN_SCHOOL = ("found_returning", "returned", "enrolled_elsewhere", "found_enrolled")
+FOUND = (*BACK_IN_SCHOOL, "found_referred")
+# What a settled case says of the child's leaving, for the labels: a move is no dropout.
+TRANSFERS = ("enrolled_elsewhere", "found_enrolled")
+CONFIRMED_DROPOUTS = ("not_found", "found_referred")
+# The help a found child needs (seed 002 asks for it by province).
+HELP = (
+    "money",
+    "transport",
+    "learning",
+    "health",
+    "family",
+    "documents",
+    "flexible_schooling",
+    "work_skills",
+    "other",
+)
+TRANSITION_GRADES = ("P6", "M3")
+# A last grade of a course: finishing it in a second term is no reason to look for anyone.
+FINAL_GRADES = ("M6", "V3", "H2")
+EXPLAINED_EXITS = ("transfer", "deceased")
+CASE_COLUMNS = [
+    "person_id",
+    "school_id",
+    "student_id",
+    "kind",
+    "grade_level",
+    "last_year",
+    "last_term",
+    "expected_year",
+    "expected_term",
+    "opened_on",
+    "resolved",  # None, or the closed status the records give the case
+    "found_school_id",
+    "found_on",
+]
+
+
+def missing_children(
+    enrollments: pd.DataFrame,
+    exits: pd.DataFrame,
+    terms: pd.DataFrame,
+    loaded: set[tuple[str, int]] | None = None,
+) -> pd.DataFrame:
+    """Every case the records make, open or already closed by a later enrolment.
+
+    Args:
+        enrollments: ``school_id, student_id, person_id, academic_year, term,
+            grade_level`` of the children concerned (every school they were at).
+        exits: ``person_id, exit_date, exit_type`` of the same children.
+        terms: ``academic_year, term, start_date`` (the calendar every school keeps).
+        loaded: the (school, term as ``academic_year * 2 + term``) whose enrolments are
+            loaded (default: those of ``enrollments``): a school's children are looked
+            for in a term only once the school has sent that term's enrolments.
+
+    Returns:
+        ``CASE_COLUMNS``, a row per child and term they were not at school.
+    """
+    if enrollments.empty:
+        return pd.DataFrame(columns=CASE_COLUMNS)
+    start = {
+        int(y) * 2 + int(t): pd.Timestamp(d).date()
+        for y, t, d in terms[["academic_year", "term", "start_date"]].itertuples(index=False)
+    }
+    spells = enrollments.assign(
+        ordinal=enrollments["academic_year"].astype(int) * 2 + enrollments["term"].astype(int)
+    ).sort_values(["person_id", "ordinal", "school_id"], kind="stable")
+    # A child enrolled at two schools in one term: the later row (the school last listed).
+    spells = spells.drop_duplicates(["person_id", "ordinal"], keep="last").reset_index(drop=True)
+    if loaded is None:
+        loaded = set(zip(spells["school_id"], spells["ordinal"], strict=True))
+    loaded_anywhere = {ordinal for _, ordinal in loaded}
+    following = spells.groupby("person_id", sort=False)["ordinal"].shift(-1)
+    gap = following.isna() | (following > spells["ordinal"] + 1)
+    level = spells["grade_level"].astype(str)
+    second_term = spells["term"].astype(int) == 2
+    transition = level.isin(TRANSITION_GRADES) & second_term
+    finished = level.isin(FINAL_GRADES) & second_term
+    # A school's next term is loaded; a transition's child may enrol at any school.
+    counted = np.array(
+        [
+            (school, ordinal + 1) in loaded or (bool(t) and ordinal + 1 in loaded_anywhere)
+            for school, ordinal, t in zip(
+                spells["school_id"], spells["ordinal"], transition, strict=True
+            )
+        ],
+        dtype=bool,
+    )
+    candidates = spells[(gap & ~finished).to_numpy() & counted]
+    if candidates.empty:
+        return pd.DataFrame(columns=CASE_COLUMNS)
+    dated = exits.assign(exit_date=pd.to_datetime(exits["exit_date"]))
+    exits_of = dict(tuple(dated.groupby("person_id", sort=False)))
+    spells_of = dict(tuple(spells.groupby("person_id", sort=False)))
+    rows = []
+    for row in candidates.itertuples(index=False):
+        ordinal = int(row.ordinal)
+        kind = "transition" if row.grade_level in TRANSITION_GRADES and row.term == 2 else "left"
+        theirs = exits_of.get(row.person_id)
+        explained = False
+        if theirs is not None:
+            since = theirs[theirs["exit_date"] >= pd.Timestamp(start.get(ordinal, date.min))]
+            explained = bool(since["exit_type"].isin(EXPLAINED_EXITS).any()) or (
+                kind == "left" and bool((since["exit_type"] == "graduated").any())
+            )
+        later = spells_of[row.person_id]
+        later = later[later["ordinal"] > ordinal + 1]
+        resolved, found_school, found_on = None, None, None
+        if len(later):
+            back = later.iloc[0]
+            found_school = str(back["school_id"])
+            found_on = start.get(int(back["ordinal"]))
+            resolved = "returned" if found_school == row.school_id else "enrolled_elsewhere"
+        elif explained:
+            continue  # an exit explains the absence: nobody to look for
+        expected_year, expected_term = year_and_term(ordinal + 1)
+        rows.append(
+            {
+                "person_id": row.person_id,
+                "school_id": row.school_id,
+                "student_id": row.student_id,
+                "kind": kind,
+                "grade_level": row.grade_level,
+                "last_year": int(row.academic_year),
+                "last_term": int(row.term),
+                "expected_year": expected_year,
+                "expected_term": expected_term,
+                "opened_on": start.get(ordinal + 1),
+                "resolved": resolved,
+                "found_school_id": found_school,
+                "found_on": found_on,
+            }
+        )
+    return pd.DataFrame(rows, columns=CASE_COLUMNS)
+
+
+def year_and_term(ordinal: int) -> tuple[int, int]:
+    """A term's academic year and number from ``academic_year * 2 + term``."""
+    return (ordinal - 1) // 2, 2 - ordinal % 2
+
+
+def store_missing(connection: sa.Connection, persons: Iterable[str] | None = None) -> int:
+    """Work out the cases of these children (every child when None) again and bring the
+    stored worklist in line: a new case opens as ``not_followed`` (or closed, when a later
+    enrolment already found the child); a case whose child is found enrolled closes by
+    itself; a case the records no longer make (a late enrolment or exit file) closes as
+    ``explained`` or as the enrolment found. What staff recorded is kept.
+
+    Returns the number of cases opened.
+    """
+    from schooldata.tables import TABLES, missing_cases
+
+    wanted = None if persons is None else sorted(set(persons))
+    records = children_records(connection, wanted)
+    if records is None:
+        return 0
+    enrolled = TABLES["enrollments"]
+    # Every school's terms loaded so far, whoever's children this load is about.
+    loaded = {
+        (str(school), int(year) * 2 + int(term))
+        for school, year, term in connection.execute(
+            sa.select(enrolled.c.school_id, enrolled.c.academic_year, enrolled.c.term).distinct()
+        )
+    }
+    computed = missing_children(records.enrollments, records.exits, records.terms, loaded)
+    stored = _stored(connection, wanted)
+    key = ["person_id", "expected_year", "expected_term"]
+    merged = computed.merge(stored, on=key, how="outer", indicator=True)
+    merged = merged.astype(object).where(merged.notna(), None)
+    today = date.today()
+    opened = 0
+    for record in merged.to_dict("records"):
+        row = {str(k): v for k, v in record.items()}
+        if row["_merge"] == "left_only":
+            connection.execute(sa.insert(missing_cases).values(**_new_case(row, today)))
+            opened += 1
+        elif row["status"] in DATA_CLOSED:
+            continue
+        elif row["_merge"] == "right_only":
+            # Not missing after all: enrolled that term (a later file), or explained.
+            status, school, found_on = _found_since(records, row)
+            _close(connection, int(row["case_id"]), status, school, found_on, found_on or today)
+        elif row["resolved"] is not None:
+            found_on = _date(row["found_on"]) or today
+            _close(
+                connection,
+                int(row["case_id"]),
+                row["resolved"],
+                row["found_school_id"],
+                found_on,
+                found_on,
+            )
+    return opened
+
+
+def _new_case(row: dict[str, Any], today: date) -> dict[str, Any]:
+    closed = row["resolved"] is not None
+    values = {
+        name: row[name]
+        for name in (
+            "person_id",
+            "school_id",
+            "student_id",
+            "kind",
+            "grade_level",
+            "opened_on",
+        )
+    }
+    values |= {
+        name: int(row[name])
+        for name in ("last_year", "last_term", "expected_year", "expected_term")
+    }
+    if not closed:
+        return values | {"status": "not_followed", "status_on": row["opened_on"]}
+    found_on = _date(row["found_on"])
+    return values | {
+        "status": row["resolved"],
+        "status_on": found_on or today,
+        "found_school_id": row["found_school_id"],
+        "found_on": found_on,
+        "closed_on": found_on or today,
+    }
+
+
+def _found_since(
+    records: ChildrenRecords, case: dict[str, Any]
+) -> tuple[str, str | None, date | None]:
+    """How a case the records no longer make ends: the child's first enrolment from the
+    term they were looked for in (at their case's school: ``returned``; elsewhere:
+    ``enrolled_elsewhere``), else ``explained`` (an exit recorded since)."""
+    enrollments = records.enrollments
+    theirs = enrollments[enrollments["person_id"] == case["person_id"]]
+    ordinal = theirs["academic_year"].astype(int) * 2 + theirs["term"].astype(int)
+    since = theirs.assign(ordinal=ordinal)
+    since = since[since["ordinal"] >= int(case["expected_year"]) * 2 + int(case["expected_term"])]
+    if since.empty:
+        return "explained", None, None
+    first = since.sort_values("ordinal").iloc[0]
+    status = "returned" if first["school_id"] == case["school_stored"] else "enrolled_elsewhere"
+    return status, str(first["school_id"]), _date(first["term_start"])
+
+
+def _date(value: Any) -> date | None:
+    if value is None or (not isinstance(value, date) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def _close(
+    connection: sa.Connection,
+    case_id: int,
+    status: str,
+    school: str | None,
+    found_on: date | None,
+    closed_on: date,
+) -> None:
+    from schooldata.tables import missing_cases as table
+
+    connection.execute(
+        sa.update(table)
+        .where(table.c.case_id == case_id)
+        .values(
+            status=status,
+            status_on=closed_on,
+            found_school_id=school,
+            found_on=found_on,
+            closed_on=closed_on,
+        )
+    )
+
+
+def _stored(connection: sa.Connection, persons: list[str] | None) -> pd.DataFrame:
+    """The stored cases of these children: their keys, id, status and school."""
+    from schooldata.tables import missing_cases as table
+
+    columns = [
+        "person_id",
+        "expected_year",
+        "expected_term",
+        "case_id",
+        "status",
+        "school_stored",
+    ]
+    query = sa.select(
+        table.c.person_id,
+        table.c.expected_year,
+        table.c.expected_term,
+        table.c.case_id,
+        table.c.status,
+        table.c.school_id.label("school_stored"),
+    )
+    frames = [
+        pd.DataFrame(
+            connection.execute(
+                query if chunk is None else query.where(table.c.person_id.in_(chunk))
+            ).all(),
+            columns=columns,
+        )
+        for chunk in chunks(persons)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def settled_findings(connection: sa.Connection) -> tuple[tuple[str, int, int, str], ...]:
+    """What the worklist settled about each child who was not at school in a term, for
+    the labels: ``(person_id, academic_year, term, "transfer" | "dropout")``. Found
+    enrolled at another school (in these records or outside them) is a transfer; not
+    found, or found and referred to an agency, is a confirmed dropout."""
+    from schooldata.tables import missing_cases as table
+
+    settled = (*TRANSFERS, *CONFIRMED_DROPOUTS)
+    rows = connection.execute(
+        sa.select(table.c.person_id, table.c.expected_year, table.c.expected_term, table.c.status)
+        .where(table.c.status.in_(settled))
+        .order_by(table.c.case_id)
+    ).all()
+    return tuple(
+        (str(p), int(y), int(t), "transfer" if s in TRANSFERS else "dropout") for p, y, t, s in rows
+    )

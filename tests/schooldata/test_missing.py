@@ -1,0 +1,228 @@
+"""Every child who did not come back is looked for: a case opens when a child enrolled
+last term is enrolled nowhere now (or a P6 or M3 graduate nowhere the next year), and
+closes by itself when the child turns up enrolled, here or at another school."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from features.build import features_as_of
+from features.sources import Sources
+from schooldata.ingest import ingest_directory
+from schooldata.missing import settled_findings
+from schooldata.tables import missing_cases
+from tests.conftest import ID_KEY, thai_id
+from training.labels import LabelRules, label, label_rules
+
+HEADER = "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id\n"
+
+
+def _load(root: Path, name: str, files: dict[str, str]) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "schools.csv").write_text("school_id,name\nA,โรงเรียนเอ\nB,โรงเรียนบี\n")
+    for file, text in files.items():
+        (folder / f"{file}.csv").write_text(text)
+    return folder
+
+
+def _students(*rows: tuple[str, str, str]) -> str:
+    lines = ["student_id,school_id,given_name,national_id"]
+    lines += [f"{code},{school},เด็ก{code},{thai_id(stem)}" for code, school, stem in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _cases(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(missing_cases)).mappings().all()
+    return pd.DataFrame(rows, columns=list(missing_cases.c.keys())).sort_values(
+        ["school_id", "student_id"]
+    )
+
+
+def _term_one_and_two(tmp_path: Path) -> Path:
+    """School A: children 1 and 2 in term 1 of 2567; only 1 is enrolled in term 2, and
+    nobody filed an exit for 2."""
+    return _load(
+        tmp_path,
+        "a-terms",
+        {
+            "students": _students(("1", "A", "110170020001"), ("2", "A", "110170020002")),
+            "enrollments": HEADER
+            + "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n",
+            "exits": "student_id,exit_date,exit_type\n",
+        },
+    )
+
+
+def test_a_child_missing_from_the_term_2_count_with_no_exit_becomes_a_case(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    report = ingest_directory(_term_one_and_two(tmp_path), engine, ID_KEY, None)
+
+    cases = _cases(engine)
+    assert cases[["school_id", "student_id", "kind", "status"]].to_dict("records") == [
+        {"school_id": "A", "student_id": "2", "kind": "left", "status": "not_followed"}
+    ]
+    assert (cases["expected_year"].iloc[0], cases["expected_term"].iloc[0]) == (2567, 2)
+    assert report.missing_opened == 1
+
+
+def test_an_exit_that_explains_the_absence_makes_no_case(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    folder = _term_one_and_two(tmp_path)
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n2,2024-09-20,transfer\n")
+    ingest_directory(folder, engine, ID_KEY, None)
+
+    assert _cases(engine).empty
+
+
+def test_the_same_child_enrolled_at_another_school_closes_the_case_and_is_no_dropout(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    ingest_directory(_term_one_and_two(tmp_path), engine, ID_KEY, None)
+    assert _cases(engine)["status"].tolist() == ["not_followed"]
+
+    # School B sends its files later: child 2 of A is its student 40 since term 2.
+    school_b = _load(
+        tmp_path,
+        "b",
+        {
+            "students": _students(("40", "B", "110170020002")),
+            "enrollments": HEADER + "40,2567,2,B,M2,M2/3,T7\n",
+        },
+    )
+    ingest_directory(school_b, engine, ID_KEY, None)
+
+    case = _cases(engine).iloc[0]
+    assert (case["status"], case["found_school_id"]) == ("enrolled_elsewhere", "B")
+    assert case["closed_on"] is not None
+    sources = Sources.from_database(engine)
+    rows = features_as_of(sources, pd.Timestamp("2024-07-01"))
+    labels = label(sources, rows, label_rules(engine, 180))
+    mine = ((rows["school_id"] == "A") & (rows["student_id"] == "2")).to_numpy()
+    assert labels.loc[mine, "label"].tolist() == [0]
+
+
+def test_a_child_found_at_another_school_after_a_term_away_is_a_transfer_not_a_dropout(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    folder = _term_one_and_two(tmp_path)
+    (folder / "students.csv").write_text(
+        _students(
+            ("1", "A", "110170020001"), ("2", "A", "110170020002"), ("40", "B", "110170020002")
+        )
+    )
+    (folder / "enrollments.csv").write_text(
+        HEADER
+        + "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n"
+        + "1,2568,1,A,M3,M3/1,T1\n40,2568,1,B,M3,M3/1,T7\n"
+    )
+    ingest_directory(folder, engine, ID_KEY, None)
+
+    case = _cases(engine).iloc[0]
+    assert (case["student_id"], case["status"]) == ("2", "enrolled_elsewhere")
+    with engine.connect() as connection:
+        findings = settled_findings(connection)
+    assert [f[1:] for f in findings] == [(2567, 2, "transfer")]
+    sources = Sources.from_database(engine)
+    rows = features_as_of(sources, pd.Timestamp("2024-07-01"))
+    mine = ((rows["school_id"] == "A") & (rows["student_id"] == "2")).to_numpy()
+    # Without the worklist the term away reads as leaving; with it, a move.
+    assert label(sources, rows, LabelRules(180)).loc[mine, "label"].tolist() == [1]
+    assert label(sources, rows, label_rules(engine, 180)).loc[mine, "label"].tolist() == [0]
+
+
+def test_what_staff_found_settles_the_label(tmp_path: Path, engine: sa.Engine) -> None:
+    folder = _term_one_and_two(tmp_path)
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n2,2024-09-20,transfer\n")
+    (folder / "enrollments.csv").write_text(
+        HEADER + "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n"
+        "3,2567,1,A,M2,M2/1,T1\n"
+    )
+    (folder / "students.csv").write_text(
+        _students(
+            ("1", "A", "110170020001"), ("2", "A", "110170020002"), ("3", "A", "110170020003")
+        )
+    )
+    ingest_directory(folder, engine, ID_KEY, None)
+    cases = _cases(engine)
+    assert cases["student_id"].tolist() == ["3"]  # 2's transfer explains their absence
+    sources = Sources.from_database(engine)
+    rows = features_as_of(sources, pd.Timestamp("2024-07-01"))
+    mine = ((rows["school_id"] == "A") & (rows["student_id"] == "3")).to_numpy()
+
+    with engine.begin() as connection:
+        connection.execute(sa.update(missing_cases).values(status="found_enrolled"))
+    assert label(sources, rows, label_rules(engine, 180)).loc[mine, "label"].tolist() == [0]
+    with engine.begin() as connection:
+        connection.execute(sa.update(missing_cases).values(status="not_found"))
+    confirmed = label(sources, rows, label_rules(engine, 180)).loc[mine]
+    assert confirmed[["label", "event_kind"]].values.tolist() == [[1, "confirmed_dropout"]]
+
+
+def test_a_p6_graduate_enrolled_nowhere_the_next_year_becomes_a_case(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    folder = _load(
+        tmp_path,
+        "p6",
+        {
+            "students": _students(("7", "A", "110170020007"), ("8", "A", "110170020008")),
+            "enrollments": HEADER
+            + "7,2567,1,A,P6,P6/1,T1\n7,2567,2,A,P6,P6/1,T1\n"
+            + "8,2567,1,A,P5,P5/1,T2\n8,2567,2,A,P5,P5/1,T2\n8,2568,1,A,P6,P6/1,T2\n",
+            "exits": "student_id,exit_date,exit_type\n7,2025-03-31,graduated\n",
+        },
+    )
+    ingest_directory(folder, engine, ID_KEY, None)
+
+    cases = _cases(engine)
+    assert cases[["student_id", "kind", "grade_level", "status"]].to_dict("records") == [
+        {"student_id": "7", "kind": "transition", "grade_level": "P6", "status": "not_followed"}
+    ]
+    assert (cases["expected_year"].iloc[0], cases["expected_term"].iloc[0]) == (2568, 1)
+
+
+def test_a_child_whose_school_has_not_sent_the_next_term_is_not_looked_for_yet(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    # B has sent term 2, A has not: A's children are not missing from a count not taken.
+    folder = _load(
+        tmp_path,
+        "not-yet",
+        {
+            "students": _students(("1", "A", "110170020001"), ("9", "B", "110170020009")),
+            "enrollments": HEADER + "1,2567,1,A,M2,M2/1,T1\n9,2567,1,B,M2,M2/1,T9\n"
+            "9,2567,2,B,M2,M2/1,T9\n",
+        },
+    )
+    ingest_directory(folder, engine, ID_KEY, None)
+
+    assert _cases(engine).empty
+
+
+def test_a_child_missing_from_a_later_terms_file_becomes_a_case_when_that_file_is_loaded(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    first = _load(
+        tmp_path,
+        "term-1",
+        {
+            "students": _students(("1", "A", "110170020001"), ("2", "A", "110170020002")),
+            "enrollments": HEADER + "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n",
+        },
+    )
+    ingest_directory(first, engine, ID_KEY, None)
+    assert _cases(engine).empty
+
+    # Term 2's count names child 1 only: child 2 is in no file of this load.
+    second = _load(tmp_path, "term-2", {"enrollments": HEADER + "1,2567,2,A,M2,M2/1,T1\n"})
+    report = ingest_directory(second, engine, ID_KEY, None)
+
+    assert _cases(engine)["student_id"].tolist() == ["2"]
+    assert report.missing_opened == 1
