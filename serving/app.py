@@ -115,10 +115,11 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_bytes,
     )
 
-    from serving.routes import api, web
+    from serving.routes import api, missing, web
 
     app.include_router(api.router)
     app.include_router(web.router)
+    app.include_router(missing.router)
 
     async def domain_error(request: Request, error: Exception) -> Response:
         status = next(code for kind, code in DOMAIN_ERRORS.items() if isinstance(error, kind))

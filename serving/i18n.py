@@ -438,6 +438,70 @@ TEXT: dict[str, tuple[str, str]] = {
     "what_happens": ("ผล", "What happens"),
     "rejected": ("ไม่รับทั้งแถว", "row rejected"),
     "blanked": ("เว้นว่างค่านี้ เก็บแถวไว้", "value blanked, row kept"),
+    # The missing children's worklist (``serving.worklist``).
+    "missing": ("เด็กที่ต้องติดตาม", "Children to find"),
+    "missing_short": ("เด็กที่ต้องติดตาม", "To find"),
+    "missing_intro": (
+        "เด็กที่ลงทะเบียนในภาคเรียนก่อนแต่ไม่พบการลงทะเบียนที่ใดในภาคเรียนนี้ "
+        "และเด็กที่จบ ป.6 หรือ ม.3 แต่ไม่พบการลงทะเบียนในปีการศึกษาถัดไป "
+        "รายการจะปิดเองเมื่อพบเด็กลงทะเบียนเรียน ที่โรงเรียนเดิมหรือโรงเรียนอื่น",
+        "Children enrolled last term and enrolled nowhere this term, and P6 or M3 "
+        "graduates enrolled nowhere the next year. A case closes by itself when the "
+        "child is found enrolled, here or at another school.",
+    ),
+    "kind_left": ("ไม่พบในภาคเรียนถัดไป", "not at school next term"),
+    "kind_transition": ("ไม่ศึกษาต่อหลังจบชั้นรอยต่อ", "did not go on after the transition grade"),
+    "missing_term": ("ภาคเรียนที่ไม่พบ", "Term not found in"),
+    "last_seen": ("ลงทะเบียนล่าสุด", "Last enrolled"),
+    "days_open": ("ติดตามมาแล้ว", "Open for"),
+    "days": ("{} วัน", "{} days"),
+    "owner": ("ผู้ติดตาม", "Followed by"),
+    "nobody": ("ยังไม่มี", "nobody yet"),
+    "show_open": ("เฉพาะที่ยังไม่ปิด", "Open cases"),
+    "show_all": ("ทั้งหมด", "All cases"),
+    "no_cases": ("ไม่มีเด็กที่ต้องติดตามในขณะนี้", "No child to find just now"),
+    "findings_file": ("ส่งผลการติดตามเป็นไฟล์", "Upload findings as a file"),
+    "findings_help": (
+        "ไฟล์ .csv หรือ .xlsx หนึ่งแถวต่อหนึ่งรายการ คอลัมน์: เลขที่รายการ สถานะ สาเหตุ "
+        "ความช่วยเหลือที่ต้องการ หน่วยงานที่ส่งต่อ สถานศึกษาที่พบ วันที่พบหรือกลับเข้าเรียน บันทึก",
+        "A .csv or .xlsx file, a row a case, with the columns case_id, status, reason_code, "
+        "help_needed, agency, found_school_id, found_on and note",
+    ),
+    "send": ("ส่ง", "Send"),
+    "applied": ("บันทึกผลการติดตามแล้ว {} รายการ", "{} cases updated"),
+    "file_problems": ("แถวที่บันทึกไม่ได้ในไฟล์ {}", "Rows of {} not recorded"),
+    "report_xlsx": ("ดาวน์โหลดรายงาน (Excel)", "Download the report (Excel)"),
+    "report_csv": ("ดาวน์โหลดรายงาน (CSV)", "Download the report (CSV)"),
+    "counts_by_school": ("จำนวนรายการแยกตามโรงเรียน", "Cases by school"),
+    "to_find": ("ต้องติดตาม", "To find"),
+    "open_by_age": ("ยังไม่ปิด ตามระยะเวลา", "Open, by how long"),
+    "age_under_30": ("ไม่ถึง 30 วัน", "under 30 days"),
+    "age_30_to_90": ("30-90 วัน", "30-90 days"),
+    "age_over_90": ("เกิน 90 วัน", "over 90 days"),
+    "referred_cases": ("เด็กที่ส่งต่อหน่วยงานหรือไม่พบตัว", "Children referred outside or not found"),
+    "case": ("รายการติดตาม", "Child to find"),
+    "case_number": ("เลขที่รายการ", "Case no."),
+    "reason_left": ("สาเหตุการออก", "Reason for leaving"),
+    "unknown_yet": ("ยังไม่ทราบ", "not known yet"),
+    "help_needed": ("ความช่วยเหลือที่ต้องการ", "Help needed"),
+    "agency": ("หน่วยงานที่ส่งต่อ", "Referred to"),
+    "found_school": ("สถานศึกษาที่พบหรือจะกลับเข้าเรียน", "School found at or returning to"),
+    "found_on": ("วันที่พบหรือกลับเข้าเรียน", "Date found or returning"),
+    "note": ("บันทึก", "Note"),
+    "notes": ("บันทึกการติดตาม", "Notes"),
+    "notes_private": (
+        "บันทึกเห็นได้เฉพาะผู้เขียนและผู้ติดตามรายการนี้",
+        "Notes are read only by their author and whoever follows the case",
+    ),
+    "no_notes": ("ยังไม่มีบันทึกที่คุณเห็นได้", "No note you may read"),
+    "record_finding": ("บันทึกผลการติดตาม", "Record what was found"),
+    "closed_by_records": (
+        "รายการนี้ปิดแล้วตามข้อมูลการลงทะเบียน",
+        "The enrolment records closed this case",
+    ),
+    "closed_on": ("ปิดเมื่อ", "Closed on"),
+    "back_to_missing": ("กลับไปที่รายการเด็กที่ต้องติดตาม", "Back to the children to find"),
+    "choose": ("เลือก", "Choose"),
 }
 SOURCES = {source.name: (source.thai, source.name) for source in CONTRACT_SOURCES}
 METRICS = {

@@ -139,6 +139,20 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         (r"^the e-mail address is not valid", "อีเมลไม่ถูกต้อง (ตัวอย่าง name@school.ac.th)"),
         (r"^no (active )?account (\d+)$", lambda m: f"ไม่พบบัญชีที่ใช้งานอยู่ หมายเลข {m[2]}"),
         (r"^this student was at no other school before$", "นักเรียนคนนี้ไม่เคยเรียนที่โรงเรียนอื่น"),
+        # The missing children's worklist (``serving.worklist``).
+        (r"^status must be one of", "สถานะไม่ถูกต้อง"),
+        (r"^reason_code must be one of", "รหัสสาเหตุไม่ถูกต้อง (1-12 หรือ 99)"),
+        (r"^help_needed must be among", "ความช่วยเหลือที่ต้องการไม่ถูกต้อง"),
+        (r"^found_on is in the future$", "วันที่พบหรือกลับเข้าเรียนอยู่ในอนาคต"),
+        (r"^a referred case names the agency", "กรุณาระบุหน่วยงานที่ส่งต่อ"),
+        (r"^a found child needs the date", "กรุณาระบุวันที่พบตัวหรือวันที่กลับเข้าเรียน"),
+        (r"^the owner must be an advisor", "ผู้รับผิดชอบต้องเป็นครูที่ปรึกษาหรือกรรมการของโรงเรียน"),
+        (r"^this case was closed by the records", "รายการนี้ปิดแล้วตามข้อมูล: เด็กลงทะเบียนเรียนแล้ว"),
+        (r"^the file needs the columns", "ไฟล์ต้องมีคอลัมน์ เลขที่รายการ และ สถานะ"),
+        (r"^no such case of yours$", "ไม่พบรายการนี้ในรายการที่คุณดูแล"),
+        (r"^(.+): larger than 2 MB$", lambda m: f"{m[1]}: ไฟล์ใหญ่เกิน 2 MB"),
+        (r"^Invalid isoformat string", "วันที่ไม่ถูกต้อง (ตัวอย่าง 2025-11-10)"),
+        (r"^invalid literal for int", "ไม่ใช่จำนวนเต็ม"),
         # Training's guards, promotion decisions and effect estimates (the analyst's page).
         (
             r"^The model kept only (\d+) trees",

@@ -1,0 +1,202 @@
+"""The missing children's worklist pages: each school's cases, one case with what staff
+found, a file of findings, the area office's counts and the ministry's reports."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import pandas as pd
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from schooldata.contract import REASON_CODES
+from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
+from serving import worklist, worklist_report
+from serving.deps import StateDep, WebUser, route_of
+from serving.queries import InvalidInput, NotVisible
+from serving.routes.web import check_csrf, language, not_found, render
+
+router = APIRouter(include_in_schema=False)
+MAX_FILE_BYTES = 2_000_000
+
+
+def _words(lang: str) -> dict[str, Any]:
+    """What the worklist's templates say of statuses, reasons and help."""
+    index = 0 if lang == "th" else 1
+    return {
+        "status_word": lambda s: worklist.STATUS_WORDS[s][index],
+        "reason_word": lambda c: worklist_report.reason_word(int(c), lang),
+        "help_word": lambda h: worklist_report.help_word(h, lang),
+        "report_word": lambda k: worklist_report.word(k, lang),
+        "age_bands": [band for *_, band in worklist.AGE_BANDS],
+    }
+
+
+@router.get("/missing", response_class=HTMLResponse)
+def missing_page(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    show: Annotated[str, Query(pattern="^(open|all)$")] = "open",
+    applied: int | None = None,
+) -> HTMLResponse:
+    """The children to look for: a school's cases, an area office's counts."""
+    if user.role not in (*worklist.CASE_ROLES, *worklist.COUNT_ROLES):
+        return not_found(request, user)
+    found = worklist.cases(state.engine, user, route_of(request), open_only=show == "open")
+    return render(
+        request,
+        "missing.html",
+        user,
+        cases=found,
+        counts=worklist.counts(state.engine, user),
+        show=show,
+        applied=applied,
+        problems=[],
+        referred_statuses=REFERRED_OUTSIDE,
+        **_words(language(request)),
+    )
+
+
+@router.get("/missing/report.{kind}")
+def missing_report(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    kind: str,
+    lang: Annotated[str | None, Query(pattern="^(th|en)$")] = None,
+) -> Response:
+    """The ministry's reports of the worklist, as Excel or CSV (Thai unless asked)."""
+    if user.role not in worklist.COUNT_ROLES or kind not in ("xlsx", "csv"):
+        return not_found(request, user)
+    made = worklist_report.report(state.engine, user, lang or language(request))
+    body = made.xlsx() if kind == "xlsx" else made.csv()
+    media = (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if kind == "xlsx"
+        else "text/csv; charset=utf-8"
+    )
+    name = quote(f"missing-children-{date.today().isoformat()}.{kind}")
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
+
+
+@router.post("/missing/file", response_class=HTMLResponse)
+async def missing_file(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    """A file of findings, a row a case (the columns of the case's form)."""
+    check_csrf(request, csrf)
+    if user.role not in worklist.CASE_ROLES:
+        return not_found(request, user)
+    content = await file.read(MAX_FILE_BYTES + 1)
+    name = file.filename or "file"
+    problems: list[tuple[int, str]] = []
+    try:
+        if len(content) > MAX_FILE_BYTES:
+            raise InvalidInput(f"{name}: larger than 2 MB")
+        if name.lower().endswith((".xlsx", ".xls")):
+            frame = pd.read_excel(io.BytesIO(content), engine="calamine", dtype=str)
+        elif name.lower().endswith(".csv"):
+            frame = pd.read_csv(io.BytesIO(content), dtype=str, encoding="utf-8-sig")
+        else:
+            raise InvalidInput(f"{name}: not a .csv, .xlsx or .xls file")
+        result = worklist.apply_file(state.engine, user, frame, route_of(request))
+    except (InvalidInput, ValueError) as error:
+        problems = [(0, str(error))]
+        result = worklist.FileResult(0, [])
+    if not result.problems and not problems:
+        return RedirectResponse(f"/missing?applied={result.applied}", status_code=303)
+    return render(
+        request,
+        "missing.html",
+        user,
+        status_code=422,
+        cases=worklist.cases(state.engine, user, route_of(request), open_only=True),
+        counts=worklist.counts(state.engine, user),
+        show="open",
+        applied=result.applied,
+        problems=problems + result.problems,
+        file_name=name,
+        referred_statuses=REFERRED_OUTSIDE,
+        **_words(language(request)),
+    )
+
+
+@router.get("/missing/{case_id}", response_class=HTMLResponse)
+def case_page(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    case_id: int,
+    error: str | None = None,
+    saved: int = 0,
+) -> HTMLResponse:
+    """One child to look for, what was found and the form to record more."""
+    try:
+        found = worklist.case(state.engine, user, case_id, route_of(request))
+    except NotVisible:
+        return not_found(request, user)
+    return render(
+        request,
+        "missing_case.html",
+        user,
+        case=found,
+        staff=worklist.staff_of(state.engine, found.school_id),
+        statuses=STAFF_STATUSES,
+        reasons=list(REASON_CODES),
+        helps=HELP,
+        today=date.today().isoformat(),
+        error=error,
+        saved=bool(saved),
+        **_words(language(request)),
+    )
+
+
+@router.post("/missing/{case_id}", response_class=HTMLResponse)
+def update_case(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    case_id: int,
+    csrf: Annotated[str, Form()],
+    status: Annotated[str, Form(max_length=40)],
+    owner: Annotated[str, Form(max_length=20)] = "",
+    reason_code: Annotated[str, Form(max_length=4)] = "",
+    help_needed: Annotated[list[str] | None, Form()] = None,
+    agency: Annotated[str, Form(max_length=200)] = "",
+    found_school_id: Annotated[str, Form(max_length=64)] = "",
+    found_on: Annotated[str, Form(max_length=10)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Record what staff found of a case."""
+    check_csrf(request, csrf)
+    try:
+        change = worklist.CaseChange(
+            status=status,
+            owner_user_id=int(owner) if owner.isdigit() else None,
+            reason_code=int(reason_code) if reason_code.isdigit() else None,
+            help_needed=tuple(help_needed or ()),
+            agency=agency.strip() or None,
+            found_school_id=found_school_id.strip() or None,
+            found_on=date.fromisoformat(found_on) if found_on else None,
+            note=note.strip() or None,
+        )
+        worklist.update_case(state.engine, user, case_id, change, route_of(request))
+    except NotVisible:
+        return not_found(request, user)
+    except (InvalidInput, ValueError) as error:
+        page = case_page(request, state, user, case_id, error=str(error))
+        page.status_code = 422
+        return page
+    return RedirectResponse(f"/missing/{case_id}?saved=1", status_code=303)

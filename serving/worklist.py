@@ -1,0 +1,459 @@
+"""The missing children's worklist as people work it: each school's cases and how long
+they have been open, what staff found, notes only those who follow a case read, and the
+area office's counts (names only of the cases referred outside the school).
+
+Who sees which case: a committee member every case of their school; an advisor the
+cases of the children they advised in the child's last term; an area office the counts
+of its schools and, by name, the cases found and referred to an agency or not found and
+forwarded; an analyst the counts of every school. Every read of a case and every change
+is audited; a case outside the caller's scope is reported like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from schooldata import audit
+from schooldata.contract import REASON_CODES
+from schooldata.db import reading
+from schooldata.missing import (
+    DATA_CLOSED,
+    HELP,
+    OPEN_STATUSES,
+    REFERRED_OUTSIDE,
+    STAFF_CLOSED,
+    STAFF_STATUSES,
+    STATUSES,
+)
+from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
+from serving.access import StudentKey, record_reads
+from serving.accounts import User
+from serving.queries import InvalidInput, NotVisible, names_of
+
+# How long a case has been open, as the area office counts it (days).
+AGE_BANDS = ((0, 30, "under_30"), (30, 90, "30_to_90"), (90, None, "over_90"))
+CASE_ROLES = ("advisor", "committee", "area")
+COUNT_ROLES = ("committee", "area", "analyst")
+
+
+@dataclass
+class Case:
+    """A child to look for, as the caller may see them."""
+
+    case_id: int
+    school_id: str
+    student_id: str
+    name: str | None
+    kind: str  # left (between terms) or transition (P6 or M3 to the next year)
+    grade_level: str
+    last_year: int
+    last_term: int
+    expected_year: int
+    expected_term: int
+    opened_on: date
+    days_open: int
+    status: str
+    status_on: date
+    owner_user_id: int | None
+    owner: str | None
+    reason_code: int | None
+    help_needed: list[str]
+    agency: str | None
+    found_school_id: str | None
+    found_on: date | None
+    closed_on: date | None
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What a member of staff found: every field optional but the status."""
+
+    status: str
+    owner_user_id: int | None = None
+    reason_code: int | None = None
+    help_needed: tuple[str, ...] = ()
+    agency: str | None = None
+    found_school_id: str | None = None
+    found_on: date | None = None
+    note: str | None = None
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _scope(user: User) -> Any:
+    """The cases this user may read by name, as a condition on ``missing_cases``."""
+    if user.role == "committee" and user.school_id:
+        return missing_cases.c.school_id == user.school_id
+    if user.role == "advisor" and user.school_id and user.staff_id:
+        enrolled = TABLES["enrollments"]
+        advised = (
+            sa.select(enrolled.c.student_id)
+            .where(
+                (enrolled.c.school_id == missing_cases.c.school_id)
+                & (enrolled.c.student_id == missing_cases.c.student_id)
+                & (enrolled.c.academic_year == missing_cases.c.last_year)
+                & (enrolled.c.term == missing_cases.c.last_term)
+                & (enrolled.c.advisor_id == user.staff_id)
+            )
+            .exists()
+        )
+        return (missing_cases.c.school_id == user.school_id) & advised
+    if user.role == "area" and user.schools:
+        return missing_cases.c.school_id.in_(user.schools) & missing_cases.c.status.in_(
+            REFERRED_OUTSIDE
+        )
+    return sa.false()
+
+
+def cases(
+    engine: sa.Engine,
+    user: User,
+    endpoint: str,
+    *,
+    open_only: bool = False,
+) -> list[Case]:
+    """The cases the caller may see by name, the longest open first (audited)."""
+    if user.role not in CASE_ROLES:
+        return []
+    query = _select().where(_scope(user))
+    if open_only:
+        query = query.where(missing_cases.c.status.in_(OPEN_STATUSES))
+    with reading(engine) as connection:
+        rows = connection.execute(query.order_by(missing_cases.c.opened_on)).mappings().all()
+        found = _cases(connection, rows)
+    record_reads(engine, user, [StudentKey(c.school_id, c.student_id) for c in found], endpoint)
+    return sorted(found, key=lambda c: (not c.open, -c.days_open, c.school_id, c.student_id))
+
+
+def case(engine: sa.Engine, user: User, case_id: int, endpoint: str) -> Case:
+    """One case with the notes this user may read (audited); NotVisible otherwise."""
+    with reading(engine) as connection:
+        row = (
+            connection.execute(_select().where((missing_cases.c.case_id == case_id) & _scope(user)))
+            .mappings()
+            .first()
+        )
+        if row is None or user.role not in CASE_ROLES:
+            _denied(engine, user, endpoint)
+            raise NotVisible(f"case {case_id}")
+        found = _cases(connection, [row])[0]
+        found.notes = _notes(connection, user, found)
+    record_reads(engine, user, [StudentKey(found.school_id, found.student_id)], endpoint)
+    return found
+
+
+def _denied(engine: sa.Engine, user: User, endpoint: str) -> None:
+    audit.record(engine, [audit.Entry("denied", endpoint, user.user_id)])
+
+
+def _select() -> sa.Select[Any]:
+    return sa.select(missing_cases, users.c.name.label("owner")).select_from(
+        missing_cases.outerjoin(users, users.c.user_id == missing_cases.c.owner_user_id)
+    )
+
+
+def _cases(connection: sa.Connection, rows: Sequence[Any]) -> list[Case]:
+    keys = [StudentKey(r["school_id"], r["student_id"]) for r in rows]
+    names = names_of(connection, keys)
+    today = _today()
+    return [
+        Case(
+            case_id=int(r["case_id"]),
+            school_id=r["school_id"],
+            student_id=r["student_id"],
+            name=names.get(key),
+            kind=r["kind"],
+            grade_level=r["grade_level"],
+            last_year=int(r["last_year"]),
+            last_term=int(r["last_term"]),
+            expected_year=int(r["expected_year"]),
+            expected_term=int(r["expected_term"]),
+            opened_on=r["opened_on"],
+            days_open=max(0, ((r["closed_on"] or today) - r["opened_on"]).days),
+            status=r["status"],
+            status_on=r["status_on"],
+            owner_user_id=r["owner_user_id"],
+            owner=r["owner"],
+            reason_code=r["reason_code"],
+            help_needed=[h for h in (r["help_needed"] or "").split(",") if h],
+            agency=r["agency"],
+            found_school_id=r["found_school_id"],
+            found_on=r["found_on"],
+            closed_on=r["closed_on"],
+        )
+        for r, key in zip(rows, keys, strict=True)
+    ]
+
+
+def _notes(connection: sa.Connection, user: User, found: Case) -> list[dict[str, Any]]:
+    """A case's notes, for those who follow it: the case's owner and each note's author."""
+    rows = connection.execute(
+        sa.select(missing_case_notes, users.c.name.label("author"))
+        .select_from(
+            missing_case_notes.join(users, users.c.user_id == missing_case_notes.c.author_user_id)
+        )
+        .where(missing_case_notes.c.case_id == found.case_id)
+        .order_by(missing_case_notes.c.written_at)
+    ).mappings()
+    follows = found.owner_user_id == user.user_id
+    return [
+        {"author": r["author"], "written_at": r["written_at"], "text": r["text"]}
+        for r in rows
+        if follows or r["author_user_id"] == user.user_id
+    ]
+
+
+def staff_of(engine: sa.Engine, school_id: str) -> list[tuple[int, str]]:
+    """Who may follow a school's cases: its active advisors and committee members."""
+    with reading(engine) as connection:
+        rows = connection.execute(
+            sa.select(users.c.user_id, users.c.name)
+            .where(
+                (users.c.school_id == school_id)
+                & users.c.active
+                & users.c.role.in_(("advisor", "committee"))
+            )
+            .order_by(users.c.name)
+        ).all()
+    return [(int(r.user_id), str(r.name)) for r in rows]
+
+
+def check_change(change: CaseChange, case_school: str) -> CaseChange:
+    """The change, completed with its defaults, or InvalidInput saying what is wrong."""
+    if change.status not in STAFF_STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(STAFF_STATUSES)}")
+    if change.reason_code is not None and change.reason_code not in REASON_CODES:
+        raise InvalidInput(f"reason_code must be one of: {', '.join(map(str, REASON_CODES))}")
+    unknown = [h for h in change.help_needed if h not in HELP]
+    if unknown:
+        raise InvalidInput(f"help_needed must be among: {', '.join(HELP)}")
+    if change.found_on is not None and change.found_on > _today():
+        raise InvalidInput("found_on is in the future")
+    if change.status == "found_referred" and not change.agency:
+        raise InvalidInput("a referred case names the agency (agency)")
+    if change.status in ("found_returning", "found_enrolled") and change.found_on is None:
+        raise InvalidInput("a found child needs the date they return or were found (found_on)")
+    if change.status == "found_returning" and not change.found_school_id:
+        return CaseChange(**{**change.__dict__, "found_school_id": case_school})
+    return change
+
+
+def update_case(
+    engine: sa.Engine, user: User, case_id: int, change: CaseChange, endpoint: str
+) -> Case:
+    """Record what staff found (audited). A case the records closed stays closed."""
+    current = case(engine, user, case_id, endpoint)
+    if current.status in DATA_CLOSED:
+        raise InvalidInput("this case was closed by the records: the child is enrolled")
+    change = check_change(change, current.school_id)
+    owner = change.owner_user_id
+    if owner is None and change.status == "following":
+        owner = current.owner_user_id or user.user_id
+    if owner is not None and owner not in {u for u, _ in staff_of(engine, current.school_id)}:
+        raise InvalidInput("the owner must be an advisor or committee member of the school")
+    today = _today()
+    values: dict[str, Any] = {
+        "status": change.status,
+        "status_on": today if change.status != current.status else current.status_on,
+        "owner_user_id": owner if owner is not None else current.owner_user_id,
+        "reason_code": change.reason_code
+        if change.reason_code is not None
+        else current.reason_code,
+        "help_needed": ",".join(change.help_needed or current.help_needed) or None,
+        "agency": change.agency or current.agency,
+        "found_school_id": change.found_school_id or current.found_school_id,
+        "found_on": change.found_on or current.found_on,
+        "closed_on": today if change.status in STAFF_CLOSED else None,
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(missing_cases).where(missing_cases.c.case_id == case_id).values(**values)
+        )
+        if change.note:
+            connection.execute(
+                sa.insert(missing_case_notes).values(
+                    case_id=case_id,
+                    author_user_id=user.user_id,
+                    written_at=datetime.now(UTC).replace(tzinfo=None),
+                    text=change.note[:4000],
+                )
+            )
+    audit.record(
+        engine,
+        [
+            audit.Entry(
+                "write",
+                endpoint,
+                user.user_id,
+                current.student_id,
+                detail=f"missing case {case_id}: {current.status} -> {change.status}",
+                school_id=current.school_id,
+            )
+        ],
+    )
+    return case(engine, user, case_id, endpoint)
+
+
+# The columns of a file of what staff found (the same as the page's form).
+FILE_COLUMNS = (
+    "case_id",
+    "status",
+    "reason_code",
+    "help_needed",
+    "agency",
+    "found_school_id",
+    "found_on",
+    "note",
+)
+THAI_FILE_HEADERS = {
+    "case_id": "เลขที่รายการ",
+    "status": "สถานะ",
+    "reason_code": "สาเหตุ",
+    "help_needed": "ความช่วยเหลือที่ต้องการ",
+    "agency": "หน่วยงานที่ส่งต่อ",
+    "found_school_id": "สถานศึกษาที่พบ",
+    "found_on": "วันที่พบหรือกลับเข้าเรียน",
+    "note": "บันทึก",
+}
+
+
+@dataclass
+class FileResult:
+    applied: int
+    problems: list[tuple[int, str]]  # (line of the file, what is wrong)
+
+
+def apply_file(engine: sa.Engine, user: User, frame: pd.DataFrame, endpoint: str) -> FileResult:
+    """Apply a file of findings, a row a case, with ``FILE_COLUMNS`` (English or Thai
+    headers). A bad row is reported by its line and skipped; the others are applied."""
+    thai = {v: k for k, v in THAI_FILE_HEADERS.items()}
+    frame = frame.rename(columns=lambda c: thai.get(str(c).strip(), str(c).strip().lower()))
+    if "case_id" not in frame.columns or "status" not in frame.columns:
+        raise InvalidInput("the file needs the columns case_id and status")
+    applied, problems = 0, []
+    for line, record in zip(range(2, len(frame) + 2), frame.to_dict("records"), strict=True):
+        row = {str(k): v for k, v in record.items()}
+        try:
+            change = _change_of(row)
+            update_case(engine, user, int(_text(row.get("case_id")) or 0), change, endpoint)
+            applied += 1
+        except (InvalidInput, ValueError) as error:
+            problems.append((line, str(error)))
+        except NotVisible:
+            problems.append((line, "no such case of yours"))
+    return FileResult(applied, problems)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    return text.removesuffix(".0") if text else None
+
+
+def _change_of(row: dict[str, Any]) -> CaseChange:
+    status = _text(row.get("status")) or ""
+    by_word = {
+        word: key for key, words in STATUS_WORDS.items() for word in words
+    }  # a file may use the Thai words of the page
+    reason = _text(row.get("reason_code"))
+    found_on = _text(row.get("found_on"))
+    help_text = _text(row.get("help_needed")) or ""
+    return CaseChange(
+        status=by_word.get(status, status),
+        reason_code=int(reason) if reason else None,
+        help_needed=tuple(h.strip() for h in help_text.split(",") if h.strip()),
+        agency=_text(row.get("agency")),
+        found_school_id=_text(row.get("found_school_id")),
+        found_on=pd.Timestamp(found_on).date() if found_on else None,
+        note=_text(row.get("note")),
+    )
+
+
+# The words of each status (Thai, English), for pages, files and reports.
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "not_followed": ("ยังไม่ได้ติดตาม", "not yet followed"),
+    "following": ("กำลังติดตาม", "being followed"),
+    "found_returning": ("พบตัว กำลังกลับเข้าเรียน", "found, returning"),
+    "found_referred": ("พบตัว ส่งต่อหน่วยงาน", "found, referred to an agency"),
+    "found_enrolled": ("พบตัว เรียนอยู่ที่อื่น", "found studying elsewhere"),
+    "not_found": ("ไม่พบตัว ส่งต่อกระทรวงและภาคี", "not found, forwarded"),
+    "enrolled_elsewhere": ("ลงทะเบียนที่สถานศึกษาอื่นแล้ว", "enrolled at another school"),
+    "returned": ("กลับมาเรียนแล้ว", "back at school"),
+    "explained": ("มีบันทึกการออกที่อธิบายได้", "an exit record explains it"),
+}
+assert set(STATUS_WORDS) == set(STATUSES)
+
+
+@dataclass
+class SchoolCounts:
+    school_id: str
+    name: str | None
+    statuses: dict[str, int]
+    open_by_age: dict[str, int]  # open cases by how long they have been open
+
+    @property
+    def to_find(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s != "explained")
+
+
+def counts(engine: sa.Engine, user: User) -> list[SchoolCounts]:
+    """Cases by school, status and age of the open ones, for the schools the user
+    follows (an analyst: every school); no names."""
+    if user.role not in COUNT_ROLES:
+        return []
+    schools_table = TABLES["schools"]
+    query = sa.select(
+        missing_cases.c.school_id,
+        missing_cases.c.status,
+        missing_cases.c.opened_on,
+        missing_cases.c.closed_on,
+    )
+    if user.role == "committee":
+        query = query.where(missing_cases.c.school_id == (user.school_id or ""))
+    elif user.role == "area":
+        query = query.where(missing_cases.c.school_id.in_(user.schools))
+    with reading(engine) as connection:
+        rows = connection.execute(query).all()
+        names = dict(
+            connection.execute(sa.select(schools_table.c.school_id, schools_table.c.name)).all()
+        )
+    today = _today()
+    by_school: dict[str, SchoolCounts] = {}
+    for school, status, opened_on, _ in rows:
+        entry = by_school.setdefault(
+            school,
+            SchoolCounts(
+                school,
+                names.get(school),
+                dict.fromkeys(STATUSES, 0),
+                {band: 0 for *_, band in AGE_BANDS},
+            ),
+        )
+        entry.statuses[status] += 1
+        if status in OPEN_STATUSES:
+            entry.open_by_age[_age_band((today - opened_on).days)] += 1
+    return sorted(
+        by_school.values(),
+        key=lambda s: (-sum(s.open_by_age.values()), s.school_id),
+    )
+
+
+def _age_band(days: int) -> str:
+    for low, high, band in AGE_BANDS:
+        if days >= low and (high is None or days < high):
+            return band
+    return AGE_BANDS[-1][2]

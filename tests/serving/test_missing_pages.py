@@ -1,0 +1,234 @@
+"""The missing children's worklist as its users work it, on a real server: a school
+follows its cases, the area office sees by name only the cases referred outside, notes
+stay with those who follow the case, files of findings and the ministry's report."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import httpx
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from schooldata.tables import audit_log, missing_cases
+from serving.accounts import create_user, set_password
+from tests.serving.conftest import PASSWORDS, Api
+from tests.serving.test_thai_pages import _names, foreign_words
+
+PASSWORD = "missing-page-password"
+
+
+def _client(api: Api, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=api.url, timeout=60, cookies={"lang": "th"})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert csrf is not None
+    reply = client.post(
+        "/login", data={"csrf": csrf[1], "username": username, "password": password}
+    )
+    assert reply.status_code == 303
+    return client
+
+
+def _person(api: Api, role: str, username: str, **scope: object) -> httpx.Client:
+    user, _ = create_user(api.engine, role, f"ผู้ใช้ {username}", username=username, **scope)
+    set_password(api.engine, user.user_id, PASSWORD, "tests", must_change=False)
+    return _client(api, username, PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def people(api: Api) -> dict[str, httpx.Client]:
+    others = sorted(set(_cases(api)["school_id"]) - {api.school}) or [api.other_school]
+    return {
+        "committee": _client(api, api.usernames["committee"], PASSWORDS["committee"]),
+        "analyst": _client(api, api.usernames["analyst"], PASSWORDS["analyst"]),
+        "colleague": _person(api, "committee", "missing-colleague", school_id=api.school),
+        "area": _person(api, "area", "missing-area", schools=[api.school, api.other_school]),
+        "far_area": _person(api, "area", "missing-far-area", schools=others[:1]),
+    }
+
+
+def _cases(api: Api) -> pd.DataFrame:
+    with api.engine.connect() as connection:
+        rows = connection.execute(sa.select(missing_cases)).mappings().all()
+    return pd.DataFrame(rows)
+
+
+def _csrf(client: httpx.Client, path: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found[1]
+
+
+def _open_case(api: Api) -> int:
+    cases = _cases(api)
+    mine = cases[(cases["school_id"] == api.school) & (cases["status"] == "not_followed")]
+    assert len(mine), "the synthetic school has children to find"
+    return int(mine["case_id"].iloc[0])
+
+
+def test_the_synthetic_schools_have_children_to_find_and_some_were_found_by_the_records(
+    api: Api,
+) -> None:
+    statuses = set(_cases(api)["status"])
+    assert "not_followed" in statuses
+    assert statuses & {"returned", "enrolled_elsewhere"}
+
+
+def test_a_school_follows_a_case_to_a_referral_and_the_area_office_sees_it_by_name(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    committee = people["committee"]
+    case_id = _open_case(api)
+    assert f'data-case="{case_id}"' in committee.get("/missing").text
+    # The area office sees counts, not this child, while the school follows the case.
+    assert f'data-case="{case_id}"' not in people["area"].get("/missing").text
+
+    csrf = _csrf(committee, f"/missing/{case_id}")
+    reply = committee.post(
+        f"/missing/{case_id}",
+        data={"csrf": csrf, "status": "following", "note": "แม่บอกว่าย้ายไปอยู่กับยาย"},
+    )
+    assert reply.status_code == 303
+    reply = committee.post(
+        f"/missing/{case_id}",
+        data={
+            "csrf": csrf,
+            "status": "found_referred",
+            "reason_code": "1",
+            "help_needed": ["money", "documents"],
+            "agency": "พัฒนาสังคมและความมั่นคงของมนุษย์จังหวัด",
+        },
+    )
+    assert reply.status_code == 303
+
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert stored["status"] == "found_referred"
+    assert (stored["reason_code"], stored["help_needed"]) == (1, "money,documents")
+    assert stored["owner_user_id"] is not None  # whoever set "following" follows it
+    page = people["area"].get("/missing").text
+    assert f'data-case="{case_id}"' in page
+    assert f'data-case="{case_id}"' not in people["far_area"].get("/missing").text
+    assert people["far_area"].get(f"/missing/{case_id}").status_code == 404
+    assert 'data-case="' not in people["analyst"].get("/missing").text  # counts only
+    with api.engine.connect() as connection:
+        actions = set(
+            connection.execute(
+                sa.select(audit_log.c.action).where(
+                    audit_log.c.endpoint == "POST /missing/{case_id}"
+                )
+            ).scalars()
+        )
+    assert "write" in actions
+
+
+def test_a_note_is_read_only_by_its_author_and_whoever_follows_the_case(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    committee, colleague = people["committee"], people["colleague"]
+    case_id = _open_case(api)
+    secret = "พ่อแม่แยกทางกัน เด็กอยู่กับป้า"
+    reply = committee.post(
+        f"/missing/{case_id}",
+        data={
+            "csrf": _csrf(committee, f"/missing/{case_id}"),
+            "status": "following",
+            "note": secret,
+        },
+    )
+    assert reply.status_code == 303
+
+    assert secret in committee.get(f"/missing/{case_id}").text
+    other = colleague.get(f"/missing/{case_id}")
+    assert other.status_code == 200  # the case is the school's, the note the follower's
+    assert secret not in other.text
+
+
+def test_a_case_form_with_a_missing_agency_says_so_in_thai_and_keeps_the_case(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    committee = people["committee"]
+    case_id = _open_case(api)
+    reply = committee.post(
+        f"/missing/{case_id}",
+        data={"csrf": _csrf(committee, f"/missing/{case_id}"), "status": "found_referred"},
+    )
+
+    assert reply.status_code == 422
+    assert "กรุณาระบุหน่วยงานที่ส่งต่อ" in reply.text
+    assert _cases(api).set_index("case_id").loc[case_id, "status"] == "not_followed"
+
+
+def test_a_file_of_findings_with_thai_headers_updates_its_cases_and_names_a_bad_row(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    committee = people["committee"]
+    case_id = _open_case(api)
+    rows = (
+        "เลขที่รายการ,สถานะ,สาเหตุ,วันที่พบหรือกลับเข้าเรียน\n"
+        f"{case_id},พบตัว เรียนอยู่ที่อื่น,2,2025-01-10\n"
+        "999999,ไม่พบตัว ส่งต่อกระทรวงและภาคี,,\n"
+    )
+    reply = committee.post(
+        "/missing/file",
+        data={"csrf": _csrf(committee, "/missing")},
+        files={"file": ("ผลการติดตาม.csv", rows.encode(), "text/csv")},
+    )
+
+    assert reply.status_code == 422
+    assert "ไม่พบรายการนี้ในรายการที่คุณดูแล" in reply.text
+    assert "บันทึกผลการติดตามแล้ว 1 รายการ" in reply.text
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], stored["reason_code"]) == ("found_enrolled", 2)
+
+
+def test_the_exported_report_counts_equal_the_cases_statuses(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    reply = people["area"].get("/missing/report.xlsx")
+    assert reply.status_code == 200
+    sheets = pd.read_excel(io.BytesIO(reply.content), sheet_name=None, engine="openpyxl")
+    assert list(sheets) == [
+        "สรุป 4 ตัวเลข",
+        "การกลับเข้าเรียน",
+        "สาเหตุและความช่วยเหลือ",
+        "การคงอยู่หลังกลับเข้าเรียน",
+    ]
+    counts = sheets["สรุป 4 ตัวเลข"].set_index("รายการ")["จำนวน"]
+
+    cases = _cases(api)
+    theirs = cases[cases["school_id"].isin([api.school, api.other_school])]
+    theirs = theirs[theirs["status"] != "explained"]
+    found = {
+        "found_returning",
+        "found_referred",
+        "found_enrolled",
+        "returned",
+        "enrolled_elsewhere",
+    }
+    assert counts["เด็กที่ต้องติดตาม"] == len(theirs)
+    assert counts["ยังไม่ได้ติดตาม"] == (theirs["status"] == "not_followed").sum()
+    assert counts["พบตัว"] == theirs["status"].isin(found).sum()
+    assert counts["ไม่พบตัว"] == (theirs["status"] == "not_found").sum()
+    back = sheets["การกลับเข้าเรียน"]
+    assert back["จำนวนรายการ"].sum() == len(theirs)
+    csv = people["area"].get("/missing/report.csv")
+    assert csv.content.startswith("\ufeff".encode())
+    assert "เด็กที่ต้องติดตาม" in csv.text
+    assert people["colleague"].get("/missing/report.xlsx").status_code == 200
+    advisor = _client(api, api.usernames["advisor"], PASSWORDS["advisor"])
+    assert advisor.get("/missing/report.xlsx").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["committee", "area", "analyst"])
+def test_the_worklist_pages_show_no_word_outside_the_translation_tables(
+    api: Api, people: dict[str, httpx.Client], role: str
+) -> None:
+    names = _names(api) | {"missing-area", "missing-far-area", "missing-colleague"}
+    page = people[role].get("/missing")
+    assert page.status_code == 200
+    assert foreign_words(page.text, names) == []
+    if role == "committee":
+        case = people[role].get(f"/missing/{_open_case(api)}")
+        assert foreign_words(case.text, names) == []
