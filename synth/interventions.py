@@ -126,10 +126,11 @@ def act(
     # The committee follows up half of those it helped later in the term (a home visit
     # or a meeting with the parents, as the care system's weekly reviews do), so action
     # goes on through the term, not only at its start.
-    followed = struggling & (rng.random(k) < FOLLOW_UP_SHARE)
-    later = np.where(rng.random(k) < 0.7, "home_visit", "parent_meeting")
-    later_outcome = rng.choice(OUTCOMES, k, p=OUTCOME_SHARES)
-    later_day = rng.integers(50, max(51, term_days - 7), k)
+    follow = world.follow_up_rng
+    followed = struggling & (follow.random(k) < FOLLOW_UP_SHARE)
+    later = np.where(follow.random(k) < 0.7, "home_visit", "parent_meeting")
+    later_outcome = follow.choice(OUTCOMES, k, p=OUTCOME_SHARES)
+    later_day = follow.integers(50, max(51, term_days - 7), k)
     later_effect = np.where(
         followed & (later_outcome == "done"),
         effects_for(world, idx, later, absence, strain) * world.config.help_effect * 0.5,

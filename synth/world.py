@@ -51,6 +51,9 @@ class World:
     def __init__(self, config: SynthConfig) -> None:
         self.config = config
         self.rng = np.random.default_rng(config.seed)
+        # The committee's follow-ups draw from their own stream, so that simulating them
+        # leaves every other draw of a seed's world as it was.
+        self.follow_up_rng = np.random.default_rng(config.seed + 7)
         self.schools = make_schools(config, self.rng)
         capacity = config.students
         self.n = 0
