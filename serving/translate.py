@@ -228,6 +228,24 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         ),
         (r"^the visits were not estimated by group$", "ไม่ได้ประมาณผลการเยี่ยมแยกตามกลุ่ม"),
         (
+            r"^benefit order available, by group: a visit shifts the log-odds of leaving for "
+            r"a reason it can address by (\S+) for students with attendance or family trouble "
+            r"and by (\S+) for the others \(learnt from (\d+) visits\)$",
+            lambda m: (
+                "ใช้ลำดับตามประโยชน์ได้ แยกตามกลุ่ม: การเยี่ยมบ้านเปลี่ยนค่า log-odds ของการออกด้วย"
+                f"สาเหตุที่การเยี่ยมช่วยได้ {m[1]} สำหรับนักเรียนที่มีปัญหาการมาเรียนหรือครอบครัว "
+                f"และ {m[2]} สำหรับนักเรียนอื่น (เรียนรู้จากการเยี่ยม {m[3]} ครั้ง)"
+            ),
+        ),
+        (
+            r"^benefit order available: a visit shifts the log-odds of leaving for a reason it "
+            r"can address by (\S+) \(learnt from (\d+) visits\); one effect for everyone: (.*)$",
+            lambda m: (
+                "ใช้ลำดับตามประโยชน์ได้: การเยี่ยมบ้านเปลี่ยนค่า log-odds ของการออกด้วยสาเหตุที่"
+                f"การเยี่ยมช่วยได้ {m[1]} (เรียนรู้จากการเยี่ยม {m[2]} ครั้ง) ใช้ผลเดียวกับทุกคน: " + thai(m[3])
+            ),
+        ),
+        (
             r"^the estimate for (.+?) is not usable \((.*)\)$",
             lambda m: f"ผลประมาณของ {m[1]} ใช้ไม่ได้ (" + thai(m[2]) + ")",
         ),

@@ -136,11 +136,12 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     assert summary["attendance"].locator("td.to-load").inner_text() == "6"
     problems = page.locator("table.problems tbody tr")
     texts = [row.inner_text() for row in problems.all()]
-    assert any("another school" in t for t in texts)
-    assert any("check digit" in t for t in texts)
+    # The page is in Thai, so are its reasons (the English ones are the rejects file's).
+    assert any("เป็นข้อมูลของโรงเรียนอื่น" in t for t in texts)
+    assert any("เลขหลักสุดท้ายไม่ถูกต้อง" in t for t in texts)
     # Another school's code: no student of this school has it (a school's file names its
     # own students only), so none of the far student's days is loaded here or there.
-    assert sum("unknown student of the school" in t for t in texts) == 4
+    assert sum("ไม่พบนักเรียนคนนี้ของโรงเรียน" in t for t in texts) == 4
     shoot(page, "upload")
     assert read_table(engine, "students", student_ids=["UP0001"]).empty  # nothing yet
     far_before = read_table(engine, "attendance", student_ids=[api.far_student])

@@ -42,7 +42,8 @@ def test_advisor_reads_the_list_opens_a_student_and_records_a_home_visit(page, a
     page.select_option("select[name=type]", "home_visit")
     page.select_option("select[name=outcome]", "done")
     page.click("form[action$='/interventions'] button[type=submit]")
-    page.wait_for_url(f"**/students/{api.own_student}")
+    # Back on the student's page, with the record and a few minutes to undo it.
+    page.wait_for_url(f"**/students/{api.own_student}?recorded=*")
     assert page.locator("tr.intervention", has_text="เยี่ยมบ้าน").count() >= 1
     shoot(page, "student")
 
@@ -77,8 +78,10 @@ def test_committee_plans_home_visits_within_capacity(page, api: Api) -> None:  #
     assert "built-in method" not in page.content()
     first = visits.first.get_attribute("data-student")
     shoot(page, "plan")
+    # A visit is recorded with the outcome the committee chooses (none is preselected).
+    visits.first.locator("select[name=outcome]").select_option("done")
     visits.first.locator("button").click()
-    page.wait_for_url("**/plan")
+    page.wait_for_url("**/plan?recorded=*")
 
     remaining = page.locator("div.visit").evaluate_all("cards => cards.map(c => c.dataset.student)")
     assert first not in remaining
@@ -127,7 +130,8 @@ def test_forms_without_the_csrf_token_are_refused(api: Api) -> None:
 
 
 def test_bad_plan_input_gets_a_clear_error_and_changes_nothing(api: Api) -> None:
-    with httpx.Client(base_url=api.url, follow_redirects=False) as client:
+    # In English, the language of the checks' own messages (the Thai pages translate them).
+    with httpx.Client(base_url=api.url, follow_redirects=False, cookies={"lang": "en"}) as client:
         token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
         client.post("/login", data={"token": api.tokens["committee"], "csrf": token})
         page = client.get("/plan").text

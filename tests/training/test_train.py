@@ -65,10 +65,12 @@ def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
         "plots",
     } <= artifacts
     assert {"serving/model.txt", "serving/evaluation_model.txt"} <= serving
+    # Each plot in English, and in Thai for the analyst's page (the search's once).
     assert plots == {
-        f"plots/{p}.png"
-        for p in ("precision_recall", "calibration", "precision_at_k", "shap_summary", "search")
-    }
+        f"plots/{p}{language}.png"
+        for p in ("precision_recall", "calibration", "precision_at_k", "shap_summary")
+        for language in ("", ".th")
+    } | {"plots/search.png"}
     assert "serving/model.txt" in serving
     assert "serving/feature_distribution.json" in serving
     assert run.data.metrics["model.pr_auc"] > 0
