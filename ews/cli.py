@@ -779,6 +779,68 @@ def effects(
 
 
 @app.command()
+def missing(
+    school: Annotated[
+        list[str] | None, typer.Option(help="Only these schools (default: every school).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the ministry's report here (.xlsx or .csv, in Thai)."),
+    ] = None,
+) -> None:
+    """The children to look for: the four counts by school, and the ministry's report."""
+    from rich.table import Table
+
+    from schooldata.db import make_engine, upgrade
+    from serving.accounts import User
+    from serving.worklist import counts
+    from serving.worklist_report import report
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    # Counts only, as an area office (given schools) or an analyst (every school) sees them.
+    viewer = (
+        User(0, "ews missing", "area", None, None, schools=tuple(school))
+        if school
+        else User(0, "ews missing", "analyst", None, None)
+    )
+    found = counts(engine, viewer)
+    if not found:
+        console.print("No child to look for: every child enrolled last term is enrolled now.")
+    table = Table("school", "to find", "not yet followed", "being followed", "found", "not found")
+    for entry in found:
+        found_count = sum(
+            entry.statuses[s]
+            for s in (
+                "found_returning",
+                "found_referred",
+                "found_enrolled",
+                "returned",
+                "enrolled_elsewhere",
+            )
+        )
+        table.add_row(
+            entry.school_id,
+            f"{entry.to_find:,}",
+            f"{entry.statuses['not_followed']:,}",
+            f"{entry.statuses['following']:,}",
+            f"{found_count:,}",
+            f"{entry.statuses['not_found']:,}",
+        )
+    if found:
+        console.print(table)
+    if out is not None:
+        if out.suffix not in (".xlsx", ".csv"):
+            console.print(f"[red]{out}: the report is written as .xlsx or .csv[/red]")
+            raise typer.Exit(2)
+        made = report(engine, viewer, "th")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(made.xlsx() if out.suffix == ".xlsx" else made.csv())
+        console.print(f"The ministry's report (Thai) is in {out}.")
+
+
+@app.command()
 def outcomes(
     horizon_days: Annotated[
         int | None,
@@ -1220,7 +1282,9 @@ def demo(
     outcomes(horizon_days=None)
     console.rule("7. Which help worked (against the simulator's truth)")
     effects(horizon_days=180, truth=data_dir / "truth" / "effects.csv")
-    console.rule("8. Accounts (one per role)")
+    console.rule("8. Children to look for (not enrolled anywhere this term)")
+    missing(school=None, out=Path("data/missing-children.xlsx"))
+    console.rule("9. Accounts (one per role)")
     tokens = _demo_accounts(settings)
     if no_serve:
         console.print(
@@ -1228,7 +1292,7 @@ def demo(
             f"http://127.0.0.1:8000/login with an account above (also in {DEMO_ACCOUNTS})."
         )
         return
-    console.rule("9. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
+    console.rule("10. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
     advisor = tokens["advisor"]
     console.print("Try:")
     console.print("  curl http://127.0.0.1:8000/health")

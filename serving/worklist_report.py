@@ -41,6 +41,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "to_find": ("เด็กที่ต้องติดตาม", "children to find"),
     "not_followed": ("ยังไม่ได้ติดตาม", "not yet followed"),
     "following": ("กำลังติดตาม", "being followed"),
+    "still_open": ("ยังติดตามอยู่", "still being looked for"),
     "found": ("พบตัว", "found"),
     "not_found": ("ไม่พบตัว", "not found"),
     "back_in_school": ("กลับเข้าเรียน", "back in school"),
@@ -254,15 +255,17 @@ def _brought_back(frame: pd.DataFrame, language: str) -> pd.DataFrame:
                     word("cases", language): len(part),
                     word("back_in_school", language): back,
                     word("share_back", language): round(100 * back / len(part), 1),
-                    word("following", language): int(
-                        part["status"].isin(OPEN_STATUSES).sum()
-                        - part["status"].isin(BACK_IN_SCHOOL).sum()
+                    word("still_open", language): int(
+                        (
+                            part["status"].isin(OPEN_STATUSES)
+                            & ~part["status"].isin(BACK_IN_SCHOOL)
+                        ).sum()
                     ),
                 }
             )
     columns = [
         word(k, language)
-        for k in ("age_band", "nationality", "cases", "back_in_school", "share_back", "following")
+        for k in ("age_band", "nationality", "cases", "back_in_school", "share_back", "still_open")
     ]
     return pd.DataFrame(rows, columns=columns)
 
