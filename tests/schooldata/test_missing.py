@@ -71,9 +71,7 @@ def test_a_child_missing_from_the_term_2_count_with_no_exit_becomes_a_case(
     assert report.missing_opened == 1
 
 
-def test_an_exit_that_explains_the_absence_makes_no_case(
-    tmp_path: Path, engine: sa.Engine
-) -> None:
+def test_an_exit_that_explains_the_absence_makes_no_case(tmp_path: Path, engine: sa.Engine) -> None:
     folder = _term_one_and_two(tmp_path)
     (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n2,2024-09-20,transfer\n")
     ingest_directory(folder, engine, ID_KEY, None)
