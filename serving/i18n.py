@@ -457,7 +457,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "days": ("{} วัน", "{} days"),
     "owner": ("ผู้ติดตาม", "Followed by"),
     "nobody": ("ยังไม่มี", "nobody yet"),
-    "show_open": ("เฉพาะที่ยังไม่ปิด", "Open cases"),
+    "show_open": ("ยังไม่ปิด ปีการศึกษานี้", "Open this school year"),
+    "older_open": (
+        "ยังมีรายการที่ยังไม่ปิดจากก่อนปีการศึกษานี้อีก {} รายการ",
+        "{} cases from before this school year are still open",
+    ),
     "show_all": ("ทั้งหมด", "All cases"),
     "no_cases": ("ไม่มีเด็กที่ต้องติดตามในขณะนี้", "No child to find just now"),
     "findings_file": ("ส่งผลการติดตามเป็นไฟล์", "Upload findings as a file"),

@@ -125,17 +125,52 @@ def cases(
     *,
     open_only: bool = False,
 ) -> list[Case]:
-    """The cases the caller may see by name, the longest open first (audited)."""
+    """The cases the caller may see by name, the longest open first (audited). Open only:
+    the open cases of the school year, those missing from the last ``RECENT_TERMS`` terms
+    loaded (older ones stay open and counted; ``older_open`` says how many)."""
     if user.role not in CASE_ROLES:
         return []
     query = _select().where(_scope(user))
-    if open_only:
-        query = query.where(missing_cases.c.status.in_(OPEN_STATUSES))
     with reading(engine) as connection:
+        if open_only:
+            query = query.where(missing_cases.c.status.in_(OPEN_STATUSES)).where(
+                _expected >= _newest_term(connection) - (RECENT_TERMS - 1)
+            )
         rows = connection.execute(query.order_by(missing_cases.c.opened_on)).mappings().all()
         found = _cases(connection, rows)
     record_reads(engine, user, [StudentKey(c.school_id, c.student_id) for c in found], endpoint)
     return sorted(found, key=lambda c: (not c.open, -c.days_open, c.school_id, c.student_id))
+
+
+# The worklist's school year: cases missing from the last two terms loaded.
+RECENT_TERMS = 2
+_expected = missing_cases.c.expected_year * 2 + missing_cases.c.expected_term
+
+
+def _newest_term(connection: sa.Connection) -> int:
+    enrolled = TABLES["enrollments"]
+    newest = connection.execute(
+        sa.select(sa.func.max(enrolled.c.academic_year * 2 + enrolled.c.term))
+    ).scalar()
+    return int(newest or 0)
+
+
+def older_open(engine: sa.Engine, user: User) -> int:
+    """How many of the caller's open cases are older than the school year's."""
+    if user.role not in CASE_ROLES:
+        return 0
+    with reading(engine) as connection:
+        newest = _newest_term(connection)
+        return int(
+            connection.execute(
+                sa.select(sa.func.count())
+                .select_from(missing_cases)
+                .where(_scope(user))
+                .where(missing_cases.c.status.in_(OPEN_STATUSES))
+                .where(_expected < newest - (RECENT_TERMS - 1))
+            ).scalar()
+            or 0
+        )
 
 
 def case(engine: sa.Engine, user: User, case_id: int, endpoint: str) -> Case:

@@ -65,7 +65,9 @@ def _open_case(api: Api) -> int:
     cases = _cases(api)
     mine = cases[(cases["school_id"] == api.school) & (cases["status"] == "not_followed")]
     assert len(mine), "the synthetic school has children to find"
-    return int(mine["case_id"].iloc[0])
+    # The school year's (the page's open view): the newest term a child was missing from.
+    newest = mine.sort_values(["expected_year", "expected_term", "case_id"]).iloc[-1]
+    return int(newest["case_id"])
 
 
 def test_the_synthetic_schools_have_children_to_find_and_some_were_found_by_the_records(
@@ -74,6 +76,28 @@ def test_the_synthetic_schools_have_children_to_find_and_some_were_found_by_the_
     statuses = set(_cases(api)["status"])
     assert "not_followed" in statuses
     assert statuses & {"returned", "enrolled_elsewhere"}
+
+
+def test_the_open_view_holds_the_school_years_cases_and_counts_the_older_ones(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    cases = _cases(api)
+    mine = cases[(cases["school_id"] == api.school) & (cases["status"] == "not_followed")]
+    ordinal = mine["expected_year"] * 2 + mine["expected_term"]
+    with api.engine.connect() as connection:
+        newest = connection.execute(
+            sa.text("select max(academic_year * 2 + term) from enrollments")
+        ).scalar()
+    recent, older = mine[ordinal >= newest - 1], mine[ordinal < newest - 1]
+
+    page = people["committee"].get("/missing").text
+    shown = {int(c) for c in re.findall(r'data-case="(\d+)"', page)}
+    assert shown >= set(recent["case_id"])
+    assert not shown & set(older["case_id"])
+    if len(older):
+        assert f"อีก {len(older)} รายการ" in page
+    every = people["committee"].get("/missing?show=all").text
+    assert {int(c) for c in re.findall(r'data-case="(\d+)"', every)} >= set(mine["case_id"])
 
 
 def test_a_school_follows_a_case_to_a_referral_and_the_area_office_sees_it_by_name(
