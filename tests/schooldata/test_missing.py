@@ -13,7 +13,7 @@ from features.build import features_as_of
 from features.sources import Sources
 from schooldata.ingest import ingest_directory
 from schooldata.missing import settled_findings
-from schooldata.tables import missing_cases
+from schooldata.tables import missing_cases, student_returns
 from tests.conftest import ID_KEY, thai_id
 from training.labels import LabelRules, label, label_rules
 
@@ -224,3 +224,21 @@ def test_a_child_missing_from_a_later_terms_file_becomes_a_case_when_that_file_i
 
     assert _cases(engine)["student_id"].tolist() == ["2"]
     assert report.missing_opened == 1
+
+
+def test_a_child_found_back_at_school_closes_the_case_and_joins_the_returned_children(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    folder = _term_one_and_two(tmp_path)
+    ingest_directory(folder, engine, ID_KEY, None)
+    # Term 1 of the next year: child 2 is on the roll again.
+    back = _load(
+        tmp_path, "back", {"enrollments": HEADER + "1,2568,1,A,M3,M3/1,T1\n2,2568,1,A,M3,M3/1,T1\n"}
+    )
+    ingest_directory(back, engine, ID_KEY, None)
+
+    case = _cases(engine).iloc[0]
+    assert (case["student_id"], case["status"], case["found_school_id"]) == ("2", "returned", "A")
+    with engine.connect() as connection:
+        returned = connection.execute(sa.select(student_returns)).mappings().all()
+    assert [(r["school_id"], r["student_id"]) for r in returned] == [("A", "2")]
