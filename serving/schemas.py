@@ -317,3 +317,55 @@ class AreaSummary(_Model):
     previous_as_of: dt.date | None
     schools: list[AreaSchool]
     referred: list[ReferredCase]
+
+
+class MissingCase(_Model):
+    """A child to look for (``serving.worklist``): no notes (only the case's followers
+    read them, on its page)."""
+
+    case_id: int
+    school_id: str
+    student_id: str
+    name: str | None
+    kind: str = Field(description="left (not at school the next term) or transition")
+    grade_level: str
+    last_year: int
+    last_term: int
+    expected_year: int
+    expected_term: int
+    opened_on: dt.date
+    days_open: int
+    status: str
+    status_on: dt.date
+    owner: str | None
+    reason_code: int | None
+    help_needed: list[str]
+    agency: str | None
+    found_school_id: str | None
+    found_on: dt.date | None
+    closed_on: dt.date | None
+
+
+class MissingCaseUpdate(_Model):
+    """What staff found of a case; the status is required, the rest optional."""
+
+    status: str = Field(
+        description="not_followed, following, found_returning, found_referred, "
+        "found_enrolled or not_found"
+    )
+    owner_user_id: int | None = None
+    reason_code: int | None = Field(None, description="DMC codes 1-10, 11, 12, 99")
+    help_needed: list[str] = Field(default_factory=list, max_length=9)
+    agency: str | None = Field(None, max_length=200)
+    found_school_id: str | None = Field(None, max_length=64)
+    found_on: dt.date | None = None
+
+
+class MissingCounts(_Model):
+    """One school's cases by status, and its open ones by how long they have been open."""
+
+    school_id: str
+    name: str | None
+    to_find: int
+    statuses: dict[str, int]
+    open_by_age: dict[str, int]

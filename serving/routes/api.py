@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serving import area, followups, queries
+from serving import area, followups, queries, worklist
 from serving.access import student_key
 from serving.deps import CurrentUser, StateDep
 from serving.schemas import (
@@ -23,6 +23,9 @@ from serving.schemas import (
     HomeVisitPlan,
     Intervention,
     InterventionIn,
+    MissingCase,
+    MissingCaseUpdate,
+    MissingCounts,
     ModelInfo,
     ReturnedStudent,
     RiskList,
@@ -198,3 +201,53 @@ def student_interventions(
         student_key(user, student_id, school_id),
         "GET /api/v1/students/{id}/interventions",
     )
+
+
+@router.get("/api/v1/missing-cases", response_model=list[MissingCase], tags=["missing"])
+def missing_cases(state: StateDep, user: CurrentUser, open_only: bool = False) -> list[MissingCase]:
+    """The children to look for that the caller may see by name: a committee its school's,
+    an advisor those they advised, an area office those referred outside or not found."""
+    found = worklist.cases(state.engine, user, "GET /api/v1/missing-cases", open_only=open_only)
+    return [_missing_case(c) for c in found]
+
+
+@router.get("/api/v1/missing-cases/counts", response_model=list[MissingCounts], tags=["missing"])
+def missing_counts(state: StateDep, user: CurrentUser) -> list[MissingCounts]:
+    """Cases by school, status and age of the open ones (no names): a committee's school,
+    an area office's schools, every school for an analyst."""
+    return [
+        MissingCounts(
+            school_id=c.school_id,
+            name=c.name,
+            to_find=c.to_find,
+            statuses=c.statuses,
+            open_by_age=c.open_by_age,
+        )
+        for c in worklist.counts(state.engine, user)
+    ]
+
+
+@router.post("/api/v1/missing-cases/{case_id}", response_model=MissingCase, tags=["missing"])
+def update_missing_case(
+    case_id: int, update: MissingCaseUpdate, state: StateDep, user: CurrentUser
+) -> MissingCase:
+    """Record what was found of a child to look for (audited)."""
+    change = worklist.CaseChange(
+        status=update.status,
+        owner_user_id=update.owner_user_id,
+        reason_code=update.reason_code,
+        help_needed=tuple(update.help_needed),
+        agency=update.agency,
+        found_school_id=update.found_school_id,
+        found_on=update.found_on,
+    )
+    return _missing_case(
+        worklist.update_case(
+            state.engine, user, case_id, change, "POST /api/v1/missing-cases/{case_id}"
+        )
+    )
+
+
+def _missing_case(case: worklist.Case) -> MissingCase:
+    fields = {name: getattr(case, name) for name in MissingCase.model_fields}
+    return MissingCase(**fields)

@@ -256,3 +256,40 @@ def test_the_worklist_pages_show_no_word_outside_the_translation_tables(
     if role == "committee":
         case = people[role].get(f"/missing/{_open_case(api)}")
         assert foreign_words(case.text, names) == []
+
+
+def test_the_api_gives_each_role_its_cases_and_counts_and_checks_what_is_recorded(
+    api: Api,
+) -> None:
+    committee = api.get("/api/v1/missing-cases", "committee")
+    assert committee.status_code == 200
+    cases = _cases(api)
+    assert {c["case_id"] for c in committee.json()} == set(
+        cases.loc[cases["school_id"] == api.school, "case_id"]
+    )
+    assert all("notes" not in c for c in committee.json())
+    assert api.get("/api/v1/missing-cases", "analyst").json() == []  # counts only
+    counts = api.get("/api/v1/missing-cases/counts", "analyst").json()
+    assert sum(c["to_find"] for c in counts) == (cases["status"] != "explained").sum()
+    assert api.get("/api/v1/missing-cases/counts", "admin").json() == []
+
+    case_id = _open_case(api)
+    bad = api.post(f"/api/v1/missing-cases/{case_id}", "committee", json={"status": "lost"})
+    assert bad.status_code == 422
+    assert "status must be one of" in bad.text
+    other = cases.loc[cases["school_id"] != api.school, "case_id"]
+    if len(other):
+        hidden = api.post(
+            f"/api/v1/missing-cases/{int(other.iloc[0])}", "committee", json={"status": "following"}
+        )
+        assert hidden.status_code == 404
+    done = api.post(
+        f"/api/v1/missing-cases/{case_id}",
+        "committee",
+        json={"status": "found_returning", "found_on": "2025-01-06"},
+    )
+    assert done.status_code == 200
+    assert (done.json()["status"], done.json()["found_school_id"]) == (
+        "found_returning",
+        api.school,
+    )
