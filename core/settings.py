@@ -82,6 +82,18 @@ class Settings(BaseSettings):
         "preferred_username",
         description="Single sign-on: the ID-token claim matched against account usernames.",
     )
+    untouched_days: int = Field(
+        14,
+        ge=1,
+        le=120,
+        description="A flagged student with no action recorded in this many days is on the "
+        "'needs action' list of their advisor and committee, and counted on the area page.",
+    )
+    brief_font: Path = Field(
+        Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf"),
+        description="A TrueType font with Thai for the printed brief of a student's case "
+        "(Debian's fonts-thai-tlwg has this one).",
+    )
     follow_returned_terms: int = Field(
         2,
         ge=1,

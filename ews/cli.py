@@ -908,6 +908,44 @@ def outcomes(
             "been trained on them: their figures flatter it. Judge a model on the lists it "
             "made week by week.[/yellow]"
         )
+    _print_usage(settings)
+
+
+def _print_usage(settings: Settings) -> None:
+    """Whether the lists were used: beside who was found, what was done about it."""
+    from rich.table import Table
+
+    from schooldata.db import make_engine
+    from serving.cases import usage
+
+    weeks = usage(make_engine(settings.database_url))
+    if not weeks:
+        return
+    table = Table(title="Were the lists used? (each school's weekly list)")
+    for column in (
+        "week",
+        "schools",
+        "lists opened",
+        "flagged",
+        "acted on in 7 days",
+        "in 14 days",
+    ):
+        table.add_column(column, justify="right")
+    by_week: dict[Any, list[Any]] = {}
+    for week in weeks:
+        by_week.setdefault(week.as_of, []).append(week)
+    for as_of, rows in sorted(by_week.items()):
+        flagged = sum(r.flagged for r in rows)
+        acted_7, acted_14 = sum(r.acted_7 for r in rows), sum(r.acted_14 for r in rows)
+        table.add_row(
+            str(as_of),
+            f"{len(rows):,}",
+            f"{sum(r.lists_opened for r in rows):,}",
+            f"{flagged:,}",
+            f"{acted_7:,} ({acted_7 / flagged:.0%})" if flagged else "0",
+            f"{acted_14:,} ({acted_14 / flagged:.0%})" if flagged else "0",
+        )
+    console.print(table)
 
 
 @app.command()
@@ -1085,6 +1123,14 @@ def users_create(
         typer.Option(help="Sign-in name for the pages; a temporary password is printed."),
     ] = None,
     token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the token lasts.")] = 365,
+    chair: Annotated[
+        bool,
+        typer.Option(
+            "--chair",
+            help="A committee member who chairs the care committee (reads protection and "
+            "health notes).",
+        ),
+    ] = False,
 ) -> None:
     """Create an account; its token is printed once, alone on the last line."""
     from serving.accounts import (
@@ -1110,6 +1156,7 @@ def users_create(
             token_days,
             schools=followed,
             actor=_actor(),
+            chair=chair,
         )
         if username:
             temporary = temporary_password()

@@ -101,6 +101,9 @@ REASON_CODES: Mapping[int, str] = {
 }
 INTERVENTION_TYPES: tuple[str, ...] = (
     "home_visit",
+    # The contact ladder's first and third steps (a call, then a visit, then a letter).
+    "phone_call",
+    "letter",
     "parent_meeting",
     "counselling",
     "tutoring",
@@ -674,7 +677,7 @@ INTERVENTIONS = Source(
             "ประเภท",
             True,
             allowed=INTERVENTION_TYPES,
-            aliases={"เยี่ยมบ้าน": "home_visit"},
+            aliases={"เยี่ยมบ้าน": "home_visit", "โทรศัพท์": "phone_call", "จดหมาย": "letter"},
         ),
         Column(
             "outcome",

@@ -108,6 +108,8 @@ users = sa.Table(
     # Where the weekly message goes (null: none), and whether the person wants it.
     sa.Column("email", sa.String, nullable=True),
     sa.Column("notify", sa.Boolean, nullable=False, server_default=sa.true()),
+    # A committee member who chairs the school's care committee: reads restricted notes.
+    sa.Column("chair", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # Web sessions live here, not only in a cookie: signing out or losing the account ends
@@ -385,4 +387,72 @@ missing_case_notes = sa.Table(
     sa.Column("author_user_id", sa.Integer, nullable=False),
     sa.Column("written_at", sa.DateTime, nullable=False),
     sa.Column("text", sa.Text, nullable=False),
+)
+
+# Follow-through (``serving.cases``): a flagged student's case, with a plan, an owner and
+# reviews every few weeks; its steps are the student's interventions while it is open.
+# One open case per student at a time; closed ones are kept.
+support_cases = sa.Table(
+    "support_cases",
+    metadata,
+    sa.Column("case_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("school_id", sa.String, nullable=False, index=True),
+    sa.Column("student_id", sa.String, nullable=False),
+    sa.Column("opened_by", sa.Integer, nullable=False),
+    sa.Column("opened_on", sa.Date, nullable=False),
+    sa.Column("owner_user_id", sa.Integer, nullable=False),
+    sa.Column("planned", sa.String, nullable=False),  # the step planned (an intervention type)
+    sa.Column("plan_text", sa.Text, nullable=True),
+    sa.Column("review_every_days", sa.Integer, nullable=False),
+    sa.Column("ends_on", sa.Date, nullable=False),  # the plan's length
+    sa.Column("next_review", sa.Date, nullable=True),
+    sa.Column("closed_on", sa.Date, nullable=True),
+    sa.Column("closed_by", sa.Integer, nullable=True),
+    sa.Column("outcome", sa.String, nullable=True),
+)
+sa.Index(
+    "uq_support_cases_open",
+    support_cases.c.school_id,
+    support_cases.c.student_id,
+    unique=True,
+    sqlite_where=support_cases.c.closed_on.is_(None),
+    postgresql_where=support_cases.c.closed_on.is_(None),
+)
+
+# What happened to a case: opened, reviewed, closed (with who and what was said).
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column("event_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "case_id",
+        sa.Integer,
+        sa.ForeignKey("support_cases.case_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+# Notes on a case. A note marked protection or health is read only by its author and the
+# school's committee chair, and leaves the service (a brief) only when its author says so.
+case_notes = sa.Table(
+    "case_notes",
+    metadata,
+    sa.Column("note_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "case_id",
+        sa.Integer,
+        sa.ForeignKey("support_cases.case_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("author_user_id", sa.Integer, nullable=False),
+    sa.Column("written_at", sa.DateTime, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("restricted", sa.String, nullable=True),  # None, protection or health
+    sa.Column("in_brief", sa.Boolean, nullable=False, server_default=sa.false()),
 )

@@ -58,8 +58,11 @@ def current_placement(
     person: dict[StudentKey, str] = {}
     transferred: dict[StudentKey, Any] = {}  # each student's latest transfer exit, if any
     query = _placement_query(bind.dialect.name)
+    # The schools asked about as well as the codes: schools number their students alike,
+    # so a code alone matches a student at nearly every school of a province.
+    schools = sorted({s.school_id for s in wanted})
     for start in range(0, len(codes), 5000):
-        rows = bind.execute(query, {"ids": codes[start : start + 5000]})
+        rows = bind.execute(query, {"ids": codes[start : start + 5000], "schools": schools})
         for student, school, advisor, year, term, child, transfer in rows:
             key = StudentKey(school, student)
             if key not in wanted:
@@ -128,7 +131,7 @@ def _persons_query(dialect: str) -> sa.Select[Any]:
 
 @functools.cache
 def _placement_query(dialect: str) -> sa.Select[Any]:
-    """The enrolments of the students with codes ``:ids`` (at any school), oldest first,
+    """The enrolments of the students with codes ``:ids`` at the schools ``:schools``, oldest first,
     each with the student's child and latest transfer exit (built once a dialect: a list
     asks it on every request)."""
     enrollments, exits, students = TABLES["enrollments"], TABLES["exits"], TABLES["students"]
@@ -159,6 +162,7 @@ def _placement_query(dialect: str) -> sa.Select[Any]:
             )
         )
         .where(among_parameter(dialect, enrollments.c.student_id, "ids"))
+        .where(among_parameter(dialect, enrollments.c.school_id, "schools"))
         .order_by(enrollments.c.academic_year, enrollments.c.term)
     )
 

@@ -61,6 +61,7 @@ class User:
     username: str | None = None
     must_change_password: bool = False
     schools: tuple[str, ...] = field(default_factory=tuple)
+    chair: bool = False  # chairs the school's care committee (reads restricted notes)
 
     @property
     def sees_students(self) -> bool:
@@ -94,6 +95,7 @@ def _user(row: sa.Row[tuple[object, ...]], connection: sa.Connection) -> User:
         row.username,
         bool(row.must_change_password),
         schools,
+        bool(getattr(row, "chair", False)),
     )
 
 
@@ -107,6 +109,7 @@ def create_user(
     token_days: int = TOKEN_DAYS,
     schools: Sequence[str] = (),
     actor: str = "cli",
+    chair: bool = False,
 ) -> tuple[User, str]:
     """Create an account; returns it and its bearer token (which is not stored).
 
@@ -130,6 +133,8 @@ def create_user(
         raise AccountError("an area office account needs --schools or --province")
     if role != "area" and schools:
         raise AccountError("only an area office account follows a set of schools")
+    if chair and role != "committee":
+        raise AccountError("only a committee member chairs the care committee")
     if username is not None and not USERNAME.fullmatch(username):
         raise AccountError(
             "a username is 3 to 40 lower-case letters, digits, dots, dashes or underscores"
@@ -158,6 +163,7 @@ def create_user(
                 token_expires_at=_now() + timedelta(days=token_days),
                 created_at=_now(),
                 active=True,
+                chair=chair,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         if schools:

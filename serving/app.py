@@ -115,11 +115,12 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_bytes,
     )
 
-    from serving.routes import api, missing, web
+    from serving.routes import api, cases, missing, web
 
     app.include_router(api.router)
     app.include_router(web.router)
     app.include_router(missing.router)
+    app.include_router(cases.router)
 
     async def domain_error(request: Request, error: Exception) -> Response:
         status = next(code for kind, code in DOMAIN_ERRORS.items() if isinstance(error, kind))

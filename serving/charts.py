@@ -29,7 +29,9 @@ def risk_history(
         return Markup("")
     top = max(0.2, max(p.risk for p in points) * 1.15)
     left, right, bottom, upper = 34, width - 8, height - 26, 8
-    first, last = points[0].as_of, points[-1].as_of
+    first = points[0].as_of
+    # The axis reaches the latest mark too: a plan begun since the last list shows.
+    last = max([points[-1].as_of, *(when for when, _ in marks or [] if when >= first)])
     days = max((last - first).days, 1)
 
     def x(when: date) -> float:

@@ -100,6 +100,7 @@ def _classrooms(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[S
     rows = connection.execute(
         sa.select(enrolled.c.school_id, enrolled.c.student_id, enrolled.c.classroom)
         .where(among(connection, enrolled.c.student_id, sorted({k.student_id for k in keys})))
+        .where(among(connection, enrolled.c.school_id, sorted({k.school_id for k in keys})))
         .order_by(enrolled.c.academic_year, enrolled.c.term)
     ).all()
     wanted = set(keys)

@@ -17,15 +17,15 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.settings import Settings
-from schooldata.tables import notifications, score_runs, student_scores, users
+from schooldata.tables import notifications, score_runs, student_scores, support_cases, users
 
 log = logging.getLogger(__name__)
 ON_LIST = ("high", "watch")
@@ -37,6 +37,7 @@ class Counts:
     on_list: int
     new: int
     up: int
+    overdue: int = 0  # open plans past their review date (the reader's own, or the school's)
 
 
 def _now() -> datetime:
@@ -64,16 +65,39 @@ def counts_of(
     return Counts(sum(found.values()), int(found.get("new", 0)), int(found.get("up", 0)))
 
 
+def _overdue(connection: sa.Connection, school_id: str, owner: int | None) -> int:
+    """Open plans of the school (of one owner) whose review date has passed."""
+    where = (
+        (support_cases.c.school_id == school_id)
+        & support_cases.c.closed_on.is_(None)
+        & (support_cases.c.next_review < date.today())
+    )
+    if owner is not None:
+        where &= support_cases.c.owner_user_id == owner
+    return int(
+        connection.execute(
+            sa.select(sa.func.count()).select_from(support_cases).where(where)
+        ).scalar()
+        or 0
+    )
+
+
 def text_of(counts: Counts, as_of: Any, link: str) -> tuple[str, str]:
     """The subject and body of one person's message, in Thai then English."""
     subject = f"รายชื่อนักเรียนที่ควรดูแล สัปดาห์ {as_of} พร้อมแล้ว / This week's list is ready"
     body = (
         f"รายชื่อประจำสัปดาห์ {as_of}: นักเรียนในรายชื่อของท่าน {counts.on_list} คน "
         f"เพิ่มใหม่ {counts.new} คน ความเสี่ยงสูงขึ้น {counts.up} คน\n"
-        f"ดูรายชื่อ: {link}\n\n"
+        + (f"แผนช่วยเหลือที่เลยกำหนดทบทวน {counts.overdue} แผน\n" if counts.overdue else "")
+        + f"ดูรายชื่อ: {link}\n\n"
         f"The list of {as_of}: {counts.on_list} of your students are on it, "
         f"{counts.new} new and {counts.up} moved up.\n"
-        f"See the list: {link}\n\n"
+        + (
+            f"{counts.overdue} support plans are past their review date.\n"
+            if counts.overdue
+            else ""
+        )
+        + f"See the list: {link}\n\n"
         "ไม่ต้องการรับข้อความนี้ ปิดได้ที่หน้าบัญชีของท่าน / "
         "To stop these messages, turn them off on your account page.\n"
     )
@@ -103,11 +127,18 @@ def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[s
         mail = [
             (
                 reader,
-                counts_of(
-                    connection,
-                    run_id,
-                    reader.school_id,
-                    reader.staff_id if reader.role == "advisor" else None,
+                replace(
+                    counts_of(
+                        connection,
+                        run_id,
+                        reader.school_id,
+                        reader.staff_id if reader.role == "advisor" else None,
+                    ),
+                    overdue=_overdue(
+                        connection,
+                        reader.school_id,
+                        reader.user_id if reader.role == "advisor" else None,
+                    ),
                 ),
             )
             for reader in readers

@@ -86,7 +86,9 @@ def names_of(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[Stud
             students.c.student_id,
             students.c.given_name,
             students.c.family_name,
-        ).where(among(connection, students.c.student_id, sorted({k.student_id for k in wanted})))
+        )
+        .where(among(connection, students.c.student_id, sorted({k.student_id for k in wanted})))
+        .where(among(connection, students.c.school_id, sorted({k.school_id for k in wanted})))
     )
     found = {
         StudentKey(r.school_id, r.student_id): full_name(r.given_name, r.family_name) for r in rows

@@ -8,7 +8,7 @@ pages use the same queries, scopes and audit log as the API.
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from serving import area, charts, followups, i18n, queries, reports, translate, uploads
+from serving import area, cases, charts, followups, i18n, queries, reports, translate, uploads
 from serving.access import student_key
 from serving.accounts import (
     EMAIL,
@@ -515,13 +515,15 @@ def student_page(
     error: str | None = None,
     recorded: int | None = None,
     undone: int = 0,
+    case_error: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
     if not user.school_id:
         return not_found(request, user)
-    detail, interventions = queries.student_page(
-        state.engine, user, student_key(user, student_id), "GET /students/{id}"
-    )
+    key = student_key(user, student_id)
+    detail, interventions = queries.student_page(state.engine, user, key, "GET /students/{id}")
+    student_cases = cases.cases_of(state.engine, user, key, "GET /students/{id}")
     lang = language(request)
+    words = i18n.words(lang)
     earlier = followups.earlier_records(state.engine, student_key(user, student_id))
     values = {c.feature: c.value for c in detail.contributions}
     glance = [
@@ -540,7 +542,8 @@ def student_page(
         history_chart=charts.risk_history(
             detail.history,
             lang,
-            marks=[(i.date, i18n.pick(i18n.INTERVENTIONS, i.type, lang)) for i in interventions],
+            marks=[(i.date, i18n.pick(i18n.INTERVENTIONS, i.type, lang)) for i in interventions]
+            + [(c.opened_on, words["plan_began"]) for c in student_cases],
         ),
         contributions_chart=charts.contributions(
             detail.contributions,
@@ -557,6 +560,16 @@ def student_page(
         undone=bool(undone),
         undo_minutes=queries.UNDO_MINUTES,
         back=f"/students/{quote(student_id)}",
+        cases=student_cases,
+        case_staff=cases.staff_of(state.engine, key.school_id),
+        planned_default=cases.planned_for(
+            detail.latest.suggested_step_th if detail.latest else None
+        ),
+        plan_text_default=(detail.latest.suggested_step_th or "") if detail.latest else "",
+        case_outcomes=cases.CASE_OUTCOMES,
+        restricted_kinds=cases.RESTRICTED,
+        review_default=(date.today() + timedelta(days=cases.REVIEW_EVERY_DAYS)).isoformat(),
+        case_error=case_error,
     )
 
 
@@ -886,6 +899,7 @@ def admin_create(
     schools: Annotated[str, Form(max_length=4000)] = "",
     province: Annotated[str, Form(max_length=200)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
+    chair: Annotated[str, Form(max_length=5)] = "",
 ) -> HTMLResponse:
     check_csrf(request, csrf)
     if user.role != "admin":
@@ -902,6 +916,7 @@ def admin_create(
         "schools": schools,
         "province": province,
         "email": email,
+        "chair": chair,
     }
     if email.strip() and not EMAIL.match(email.strip()):
         return _admin(request, state, user, 422, error=words["email_invalid"], form=typed)
@@ -918,6 +933,7 @@ def admin_create(
             username.strip().lower(),
             schools=followed,
             actor=actor,
+            chair=bool(chair),
         )
         temporary = temporary_password()
         set_password(state.engine, created.user_id, temporary, actor, must_change=True)

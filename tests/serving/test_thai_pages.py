@@ -143,6 +143,10 @@ PAGES = [
     ("admin", "/admin/operations"),
     ("advisor", "/account"),
     ("advisor", "/password"),
+    ("advisor", "/actions"),
+    ("committee", "/actions"),
+    ("area", "/area/actions"),
+    ("analyst", "/area/actions"),
 ]
 
 

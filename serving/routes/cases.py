@@ -1,0 +1,275 @@
+"""Follow-through pages: a flagged student's case (opened, reviewed, noted, closed, printed
+as a brief) and what needs action (students nobody has acted on, reviews due)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from schooldata import audit
+from schooldata.db import reading
+from schooldata.tables import TABLES
+from serving import cases, queries
+from serving.access import StudentKey, student_key
+from serving.brief import BriefError, make_brief
+from serving.deps import StateDep, WebUser, route_of
+from serving.queries import InvalidInput, NotVisible
+from serving.routes.web import check_csrf, not_found, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _back(student_id: str, error: str | None = None) -> str:
+    target = f"/students/{quote(student_id)}"
+    return f"{target}?case_error={quote(error)}#case" if error else f"{target}#case"
+
+
+def _date(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@router.post("/students/{student_id}/case")
+def open_case(
+    request: Request,
+    student_id: str,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    planned: Annotated[str, Form(max_length=40)],
+    owner: Annotated[str, Form(max_length=20)] = "",
+    plan_text: Annotated[str, Form(max_length=2000)] = "",
+    first_review: Annotated[str, Form(max_length=10)] = "",
+    back: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Open a flagged student's case: the plan, who owns it, when it is looked at again."""
+    check_csrf(request, csrf)
+    try:
+        cases.open_case(
+            state.engine,
+            user,
+            student_key(user, student_id),
+            route_of(request),
+            planned=planned,
+            owner_user_id=int(owner) if owner.isdigit() else None,
+            plan_text=plan_text,
+            first_review=_date(first_review),
+        )
+    except NotVisible:
+        return not_found(request, user)
+    except (InvalidInput, ValueError) as error:
+        return RedirectResponse(_back(student_id, str(error)), status_code=303)
+    if back.startswith("/") and not back.startswith("//"):
+        return RedirectResponse(back, status_code=303)
+    return RedirectResponse(_back(student_id), status_code=303)
+
+
+def _student_of(state: StateDep, case_id: int) -> str | None:
+    from schooldata.tables import support_cases
+
+    with reading(state.engine) as connection:
+        return connection.execute(
+            sa.select(support_cases.c.student_id).where(support_cases.c.case_id == case_id)
+        ).scalar()
+
+
+@router.post("/cases/{case_id}/review")
+def review_case(
+    request: Request,
+    case_id: int,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    next_review: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Record a review of the case and when the next one is."""
+    check_csrf(request, csrf)
+    student = _student_of(state, case_id) or ""
+    try:
+        cases.review(
+            state.engine,
+            user,
+            case_id,
+            route_of(request),
+            note=note,
+            next_review=_date(next_review),
+        )
+    except NotVisible:
+        return not_found(request, user)
+    except (InvalidInput, ValueError) as error:
+        return RedirectResponse(_back(student, str(error)), status_code=303)
+    return RedirectResponse(_back(student), status_code=303)
+
+
+@router.post("/cases/{case_id}/close")
+def close_case(
+    request: Request,
+    case_id: int,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    outcome: Annotated[str, Form(max_length=40)],
+) -> Response:
+    """Close the case with its outcome."""
+    check_csrf(request, csrf)
+    student = _student_of(state, case_id) or ""
+    try:
+        cases.close_case(state.engine, user, case_id, outcome, route_of(request))
+    except NotVisible:
+        return not_found(request, user)
+    except InvalidInput as error:
+        return RedirectResponse(_back(student, str(error)), status_code=303)
+    return RedirectResponse(_back(student), status_code=303)
+
+
+@router.post("/cases/{case_id}/notes")
+def add_note(
+    request: Request,
+    case_id: int,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    text: Annotated[str, Form(max_length=4000)],
+    restricted: Annotated[str, Form(max_length=20)] = "",
+    in_brief: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """A note on the case; protection and health notes are restricted."""
+    check_csrf(request, csrf)
+    student = _student_of(state, case_id) or ""
+    try:
+        cases.add_note(
+            state.engine,
+            user,
+            case_id,
+            text,
+            route_of(request),
+            restricted=restricted or None,
+            in_brief=bool(in_brief),
+        )
+    except NotVisible:
+        return not_found(request, user)
+    except InvalidInput as error:
+        return RedirectResponse(_back(student, str(error)), status_code=303)
+    return RedirectResponse(_back(student), status_code=303)
+
+
+@router.get("/cases/{case_id}/brief.pdf")
+def brief(
+    request: Request,
+    case_id: int,
+    state: StateDep,
+    user: WebUser,
+    ask: Annotated[str, Query(max_length=1000)] = "",
+) -> Response:
+    """The case's printed brief for a committee meeting or a referral (audited)."""
+    endpoint = route_of(request)
+    student = _student_of(state, case_id)
+    if student is None or not user.school_id:
+        return not_found(request, user)
+    key = StudentKey(user.school_id, student)
+    try:
+        found = [
+            c for c in cases.cases_of(state.engine, user, key, endpoint) if c.case_id == case_id
+        ]
+        detail = queries.student_detail(state.engine, user, key, endpoint)
+    except NotVisible:
+        return not_found(request, user)
+    if not found:
+        return not_found(request, user)
+    latest = detail.latest
+    with reading(state.engine) as connection:
+        school = connection.execute(
+            sa.select(TABLES["schools"].c.name).where(
+                TABLES["schools"].c.school_id == key.school_id
+            )
+        ).scalar()
+        grades = _gpa_by_term(connection, key)
+    try:
+        pdf = make_brief(
+            case=found[0],
+            name=detail.name,
+            classroom=latest.classroom if latest else None,
+            school_name=school,
+            reasons=[r.text_th for r in latest.reasons] if latest else [],
+            risk_text=f"{latest.risk:.0%}" if latest else None,
+            grades=grades,
+            request=ask,
+            printed_by=user.name,
+            font=state.settings.brief_font,
+        )
+    except BriefError as error:
+        return render(request, "message.html", user, 503, heading="PDF", text=str(error))
+    audit.record(
+        state.engine,
+        [
+            audit.Entry(
+                "print",
+                endpoint,
+                user.user_id,
+                key.student_id,
+                detail=f"case {case_id} brief",
+                school_id=key.school_id,
+            )
+        ],
+    )
+    name = quote(f"brief-{key.student_id}-{date.today().isoformat()}.pdf")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
+
+
+def _gpa_by_term(connection: sa.Connection, key: StudentKey) -> list[tuple[int, int, float]]:
+    """The student's grade average of each term at this school (numeric grades only)."""
+    from features.grades import NUMERIC_GRADES
+
+    grades = TABLES["grades"]
+    rows = connection.execute(
+        sa.select(grades.c.academic_year, grades.c.term, grades.c.grade).where(
+            (grades.c.school_id == key.school_id) & (grades.c.student_id == key.student_id)
+        )
+    ).all()
+    by_term: dict[tuple[int, int], list[float]] = {}
+    for year, term, grade in rows:
+        if str(grade) in NUMERIC_GRADES:
+            by_term.setdefault((int(year), int(term)), []).append(float(grade))
+    return [(y, t, sum(v) / len(v)) for (y, t), v in sorted(by_term.items())]
+
+
+@router.get("/actions", response_class=HTMLResponse)
+def actions_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """What needs action: flagged students nobody acted on lately, reviews due, cases by
+    owner."""
+    if not user.sees_students:
+        return not_found(request, user)
+    found = cases.needs_action(state.engine, user, state.settings.untouched_days, route_of(request))
+    return render(request, "actions.html", user, needs=found, today=date.today())
+
+
+@router.get("/area/actions", response_class=HTMLResponse)
+def area_actions(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+    """Per school: flagged students nobody acted on and for how long, and whether the
+    latest week's list was used (counts only)."""
+    if user.role not in ("area", "analyst"):
+        return not_found(request, user)
+    schools = list(user.schools) if user.role == "area" else None
+    untouched = cases.untouched_by_school(state.engine, schools, state.settings.untouched_days)
+    used = {u.school_id: u for u in cases.usage(state.engine, schools, weeks=1)}
+    rows = [
+        {"school_id": school, **untouched.get(school, {}), "usage": used.get(school)}
+        for school in sorted(set(untouched) | set(used))
+    ]
+    rows.sort(key=lambda r: (-(r.get("untouched") or 0), r["school_id"]))
+    return render(
+        request,
+        "area_actions.html",
+        user,
+        rows=rows,
+        untouched_days=state.settings.untouched_days,
+    )

@@ -1,0 +1,286 @@
+"""From a flag to a followed case, in Chromium on a real server: an advisor opens a plan,
+records a call and a visit and closes it; a review past its date is overdue; the
+committee prints a brief that holds no restricted note; a restricted note stays with its
+author and the committee chair. And the usage figures of a known history, exactly."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from schooldata.db import make_engine, upgrade
+from schooldata.tables import TABLES, audit_log, score_runs, student_scores, support_cases
+from serving.accounts import create_user, set_password
+from serving.cases import usage
+from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in
+
+CHAIR_PASSWORD = "chair-password-1"
+
+
+def _student_page(page: Any, api: Api, role: str, student: str) -> None:
+    api.forget_failed_attempts()
+    sign_in(page, api.url, api.usernames[role], PASSWORDS[role])
+    page.wait_for_load_state()
+    page.goto(f"{api.url}/students/{student}")
+
+
+def _record(page: Any, kind: str, outcome: str) -> None:
+    page.select_option("form[action$='/interventions'] select[name=type]", kind)
+    page.select_option("form[action$='/interventions'] select[name=outcome]", outcome)
+    page.click("form[action$='/interventions'] button[type=submit]")
+    page.wait_for_url("**?recorded=*")
+
+
+def _case_of(api: Api, student: str) -> Any:
+    with api.engine.connect() as connection:
+        return connection.execute(
+            sa.select(support_cases)
+            .where(
+                (support_cases.c.school_id == api.school) & (support_cases.c.student_id == student)
+            )
+            .order_by(support_cases.c.case_id.desc())
+        ).first()
+
+
+def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
+    page: Any, api: Api
+) -> None:
+    _student_page(page, api, "advisor", api.own_student)
+    review_day = (date.today() + timedelta(days=10)).isoformat()
+    page.fill("form.open-case input[name=first_review]", review_day)
+    page.click("form.open-case button[type=submit]")
+    page.wait_for_selector("dl.case-facts")
+    assert page.inner_text("dd.next-review").strip() != "–"
+    case = _case_of(api, api.own_student)
+    assert case.next_review == date.fromisoformat(review_day)
+    assert case.planned  # the suggested step's action is the default
+
+    _record(page, "phone_call", "done")
+    _record(page, "home_visit", "not_home")
+    steps = page.locator("ul.steps li").all_inner_texts()
+    assert len(steps) == 2
+    assert "โทรศัพท์ถึงผู้ปกครอง" in steps[0] or "โทรศัพท์ถึงผู้ปกครอง" in steps[1]
+    # The risk chart marks where the plan began.
+    assert page.locator("svg[aria-label='risk history']", has_text="เริ่มแผน").count() == 1
+    shoot(page, "case-open")
+
+    page.select_option("form[action$='/close'] select[name=outcome]", "improving")
+    page.click("form[action$='/close'] button[type=submit]")
+    page.wait_for_selector("form.open-case")  # no open case: a new one may be opened
+    assert "ดีขึ้น" in page.inner_text("ul.closed-cases")
+    closed = _case_of(api, api.own_student)
+    assert (closed.outcome, closed.closed_on) == ("improving", date.today())
+
+
+def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, api: Api) -> None:
+    _student_page(page, api, "committee", api.colleague_student)
+    page.click("form.open-case button[type=submit]")
+    page.wait_for_selector("dl.case-facts")
+    case = _case_of(api, api.colleague_student)
+    with api.engine.begin() as connection:  # three weeks pass without a review
+        connection.execute(
+            sa.update(support_cases)
+            .where(support_cases.c.case_id == case.case_id)
+            .values(next_review=date.today() - timedelta(days=3))
+        )
+
+    page.goto(f"{api.url}/actions")
+    overdue = page.locator(f"tr.review.overdue[data-student='{api.colleague_student}']")
+    assert overdue.count() == 1
+    assert "เลยกำหนด 3 วัน" in overdue.inner_text()
+    shoot(page, "actions")
+
+
+def _chair(api: Api) -> tuple[str, str]:
+    username = "committee-chair"
+    with api.engine.connect() as connection:
+        known = connection.execute(
+            sa.text("select 1 from users where username = :u"), {"u": username}
+        ).first()
+    if known is None:
+        user, _ = create_user(
+            api.engine,
+            "committee",
+            "ประธานกรรมการ",
+            school_id=api.school,
+            username=username,
+            chair=True,
+        )
+        set_password(api.engine, user.user_id, CHAIR_PASSWORD, "tests", must_change=False)
+    return username, CHAIR_PASSWORD
+
+
+def test_a_printed_brief_is_thai_audited_and_holds_no_restricted_note(
+    browser: Any, api: Api
+) -> None:
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    student = api.colleague_student
+    _student_page(page, api, "committee", student)
+    if page.locator("form.open-case").count():
+        page.click("form.open-case button[type=submit]")
+        page.wait_for_selector("dl.case-facts")
+    secret = "แม่แจ้งว่ามีการทำร้ายร่างกายในบ้าน"
+    shared = "นักเรียนต้องการทุนค่าเดินทาง"
+    for text, restricted, in_brief in ((secret, "protection", False), (shared, "", True)):
+        page.fill("form[action$='/notes'] textarea[name=text]", text)
+        page.select_option("form[action$='/notes'] select[name=restricted]", restricted)
+        if in_brief:
+            page.check("form[action$='/notes'] input[name=in_brief]")
+        page.click("form[action$='/notes'] button[type=submit]")
+        page.wait_for_selector("dl.case-facts")
+    assert secret in page.content()  # its author reads it
+
+    page.fill("form[action$='/brief.pdf'] input[name=ask]", "ขอทุนค่าเดินทางจาก อบต.")
+    with page.expect_download() as download:
+        page.click("form[action$='/brief.pdf'] button[type=submit]")
+    pdf = Path(download.value.path()).read_bytes()
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "สรุปข้อมูลนักเรียน" in text
+    assert shared in text
+    assert "ขอทุนค่าเดินทางจาก" in text
+    assert secret not in text
+    context.close()
+    with api.engine.connect() as connection:
+        printed = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(audit_log)
+            .where((audit_log.c.action == "print") & (audit_log.c.student_id == student))
+        ).scalar()
+    assert printed == 1
+    pages = Path("build/screenshots/pages")
+    pages.mkdir(parents=True, exist_ok=True)
+    (pages / "brief.pdf").write_bytes(pdf)
+
+
+def test_a_restricted_note_is_read_only_by_its_author_and_the_committee_chair(
+    api: Api,
+) -> None:
+    student = api.colleague_student
+    case = _case_of(api, student)
+    assert case is not None and case.closed_on is None  # noqa: PT018 (from the test above)
+    secret = "แม่แจ้งว่ามีการทำร้ายร่างกายในบ้าน"
+
+    def page_of(username: str, password: str) -> httpx.Response:
+        api.forget_failed_attempts()
+        client = httpx.Client(base_url=api.url, timeout=60, cookies={"lang": "th"})
+        login = client.get("/login").text
+        csrf = login.split('name="csrf" value="')[1].split('"')[0]
+        client.post("/login", data={"csrf": csrf, "username": username, "password": password})
+        return client.get(f"/students/{student}")
+
+    colleague, _ = create_user(
+        api.engine, "committee", "กรรมการอีกคน", school_id=api.school, username="committee-other"
+    )
+    set_password(api.engine, colleague.user_id, "other-password-1", "tests", must_change=False)
+    other = page_of("committee-other", "other-password-1")
+    assert other.status_code == 200
+    assert secret not in other.text
+    chair = page_of(*_chair(api))
+    assert secret in chair.text
+    # An advisor of another class and the area office do not reach the student at all.
+    assert page_of(api.usernames["advisor"], PASSWORDS["advisor"]).status_code == 404
+    with api.engine.connect() as connection:
+        reads = connection.execute(
+            sa.select(audit_log.c.user_id).where(
+                (audit_log.c.action == "read_restricted") & (audit_log.c.student_id == student)
+            )
+        ).scalars()
+        assert set(reads) >= {int(_user_id(api, "committee-chair"))}
+
+
+def _user_id(api: Api, username: str) -> int:
+    with api.engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.text("select user_id from users where username = :u"), {"u": username}
+            ).scalar()
+        )
+
+
+def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'usage.db'}")
+    upgrade(engine)
+    week1, week2 = date(2025, 6, 2), date(2025, 6, 9)
+    interventions = TABLES["interventions"]
+    with engine.begin() as connection:
+        for run_id, as_of in ((1, week1), (2, week2)):
+            connection.execute(
+                sa.insert(score_runs).values(
+                    run_id=run_id,
+                    as_of=as_of,
+                    model_version="1",
+                    created_at=datetime(2025, 6, 1),
+                    students=4,
+                )
+            )
+        flags = {
+            1: {"s1": "high", "s2": "watch", "s3": "high", "s4": "low"},
+            2: {"s1": "high", "s2": "low", "s3": "low", "s4": "watch"},
+        }
+        for run_id, tiers in flags.items():
+            for rank, (code, tier) in enumerate(tiers.items(), 1):
+                connection.execute(
+                    sa.insert(student_scores).values(
+                        run_id=run_id,
+                        school_id="A",
+                        student_id=code,
+                        risk=0.5,
+                        raw_score=0.0,
+                        base_value=0.0,
+                        tier=tier,
+                        rank_in_school=rank,
+                        rank_in_advisor=rank,
+                        contributions="[]",
+                        reasons="[]",
+                        change="same",
+                    )
+                )
+        # s1: acted on 3 days after week 1's list and 1 day after week 2's; s2: 12 days
+        # after week 1's; s3: never; s4: 20 days after week 2's.
+        for code, day in (
+            ("s1", week1 + timedelta(days=3)),
+            ("s1", week2 + timedelta(days=1)),
+            ("s2", week1 + timedelta(days=12)),
+            ("s4", week2 + timedelta(days=20)),
+        ):
+            connection.execute(
+                sa.insert(interventions).values(
+                    school_id="A", student_id=code, date=day, type="home_visit", origin="service"
+                )
+            )
+        # Lists opened: user 7 twice on one day and once the next, user 8 once (week 1);
+        # user 7 once in week 2; a read of another route does not count.
+        for user_id, at, endpoint in (
+            (7, datetime(2025, 6, 2, 8), "GET /list"),
+            (7, datetime(2025, 6, 2, 9), "GET /list"),
+            (7, datetime(2025, 6, 3, 8), "GET /api/v1/risk-list"),
+            (8, datetime(2025, 6, 4, 8), "GET /list"),
+            (7, datetime(2025, 6, 10, 8), "GET /list"),
+            (8, datetime(2025, 6, 10, 8), "GET /students/{id}"),
+        ):
+            connection.execute(
+                sa.insert(audit_log).values(
+                    at=at,
+                    user_id=user_id,
+                    student_id="s1",
+                    school_id="A",
+                    endpoint=endpoint,
+                    action="read",
+                )
+            )
+
+    found = {u.as_of: u for u in usage(engine)}
+
+    first, second = found[week1], found[week2]
+    assert (first.lists_opened, first.flagged, first.acted_7, first.acted_14) == (3, 3, 1, 2)
+    assert first.median_days == pytest.approx(7.5)  # 3 and 12 days
+    assert (second.lists_opened, second.flagged, second.acted_7, second.acted_14) == (1, 2, 1, 1)
+    assert second.median_days == pytest.approx(10.5)  # 1 and 20 days
