@@ -3,6 +3,7 @@ as a brief) and what needs action (students nobody has acted on, reviews due).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from schooldata.db import reading
 from schooldata.tables import TABLES
 from serving import cases, queries
 from serving.access import StudentKey, student_key
+from serving.accounts import User
 from serving.brief import BriefError, make_brief
 from serving.deps import StateDep, WebUser, route_of
 from serving.queries import InvalidInput, NotVisible
@@ -77,6 +79,21 @@ def _student_of(state: StateDep, case_id: int) -> str | None:
         ).scalar()
 
 
+def _on_case(
+    request: Request, state: StateDep, user: User, case_id: int, change: Callable[[str], None]
+) -> Response:
+    """Make a change to a case (given the route's name for the audit) and go back to the
+    student's page: saying what was wrong, or 404 for a case out of scope."""
+    student = _student_of(state, case_id) or ""
+    try:
+        change(route_of(request))
+    except NotVisible:
+        return not_found(request, user)
+    except (InvalidInput, ValueError) as error:
+        return RedirectResponse(_back(student, str(error)), status_code=303)
+    return RedirectResponse(_back(student), status_code=303)
+
+
 @router.post("/cases/{case_id}/review")
 def review_case(
     request: Request,
@@ -89,21 +106,15 @@ def review_case(
 ) -> Response:
     """Record a review of the case and when the next one is."""
     check_csrf(request, csrf)
-    student = _student_of(state, case_id) or ""
-    try:
-        cases.review(
-            state.engine,
-            user,
-            case_id,
-            route_of(request),
-            note=note,
-            next_review=_date(next_review),
-        )
-    except NotVisible:
-        return not_found(request, user)
-    except (InvalidInput, ValueError) as error:
-        return RedirectResponse(_back(student, str(error)), status_code=303)
-    return RedirectResponse(_back(student), status_code=303)
+    return _on_case(
+        request,
+        state,
+        user,
+        case_id,
+        lambda endpoint: cases.review(
+            state.engine, user, case_id, endpoint, note=note, next_review=_date(next_review)
+        ),
+    )
 
 
 @router.post("/cases/{case_id}/close")
@@ -117,14 +128,13 @@ def close_case(
 ) -> Response:
     """Close the case with its outcome."""
     check_csrf(request, csrf)
-    student = _student_of(state, case_id) or ""
-    try:
-        cases.close_case(state.engine, user, case_id, outcome, route_of(request))
-    except NotVisible:
-        return not_found(request, user)
-    except InvalidInput as error:
-        return RedirectResponse(_back(student, str(error)), status_code=303)
-    return RedirectResponse(_back(student), status_code=303)
+    return _on_case(
+        request,
+        state,
+        user,
+        case_id,
+        lambda endpoint: cases.close_case(state.engine, user, case_id, outcome, endpoint),
+    )
 
 
 @router.post("/cases/{case_id}/notes")
@@ -140,22 +150,21 @@ def add_note(
 ) -> Response:
     """A note on the case; protection and health notes are restricted."""
     check_csrf(request, csrf)
-    student = _student_of(state, case_id) or ""
-    try:
-        cases.add_note(
+    return _on_case(
+        request,
+        state,
+        user,
+        case_id,
+        lambda endpoint: cases.add_note(
             state.engine,
             user,
             case_id,
             text,
-            route_of(request),
+            endpoint,
             restricted=restricted or None,
             in_brief=bool(in_brief),
-        )
-    except NotVisible:
-        return not_found(request, user)
-    except InvalidInput as error:
-        return RedirectResponse(_back(student, str(error)), status_code=303)
-    return RedirectResponse(_back(student), status_code=303)
+        ),
+    )
 
 
 @router.get("/cases/{case_id}/brief.pdf")
