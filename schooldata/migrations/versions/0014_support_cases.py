@@ -46,41 +46,36 @@ def upgrade() -> None:
         sqlite_where=sa.text("closed_on IS NULL"),
         postgresql_where=sa.text("closed_on IS NULL"),
     )
-    for name, columns in (
-        (
-            "case_events",
-            [
-                sa.Column("event_id", sa.Integer(), primary_key=True, autoincrement=True),
-                sa.Column("at", sa.DateTime(), nullable=False),
-                sa.Column("user_id", sa.Integer(), nullable=False),
-                sa.Column("kind", sa.String(), nullable=False),
-                sa.Column("detail", sa.Text(), nullable=True),
-            ],
-        ),
-        (
-            "case_notes",
-            [
-                sa.Column("note_id", sa.Integer(), primary_key=True, autoincrement=True),
-                sa.Column("author_user_id", sa.Integer(), nullable=False),
-                sa.Column("written_at", sa.DateTime(), nullable=False),
-                sa.Column("text", sa.Text(), nullable=False),
-                sa.Column("restricted", sa.String(), nullable=True),
-                sa.Column("in_brief", sa.Boolean(), nullable=False, server_default=sa.false()),
-            ],
-        ),
-    ):
-        op.create_table(
-            name,
-            columns[0],
-            sa.Column(
-                "case_id",
-                sa.Integer(),
-                sa.ForeignKey("support_cases.case_id", ondelete="CASCADE"),
-                nullable=False,
-            ),
-            *columns[1:],
-        )
-        op.create_index(f"ix_{name}_case_id", name, ["case_id"])
+    op.create_table(
+        "case_events",
+        sa.Column("event_id", sa.Integer(), primary_key=True, autoincrement=True),
+        _case_id(),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+    )
+    op.create_index("ix_case_events_case_id", "case_events", ["case_id"])
+    op.create_table(
+        "case_notes",
+        sa.Column("note_id", sa.Integer(), primary_key=True, autoincrement=True),
+        _case_id(),
+        sa.Column("author_user_id", sa.Integer(), nullable=False),
+        sa.Column("written_at", sa.DateTime(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("restricted", sa.String(), nullable=True),
+        sa.Column("in_brief", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.create_index("ix_case_notes_case_id", "case_notes", ["case_id"])
+
+
+def _case_id() -> sa.Column[int]:
+    return sa.Column(
+        "case_id",
+        sa.Integer(),
+        sa.ForeignKey("support_cases.case_id", ondelete="CASCADE"),
+        nullable=False,
+    )
 
 
 def downgrade() -> None:
