@@ -529,6 +529,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "review_note": ("ผลการทบทวน", "What the review found"),
     "close_case": ("ปิดแผน", "Close the plan"),
     "close_with": ("ผลลัพธ์", "Outcome"),
+    "choose_case_outcome": ("— เลือกผลลัพธ์ของแผน —", "— choose the plan's outcome —"),
     "steps_taken": ("ขั้นตอนที่ทำแล้วระหว่างแผน", "Steps taken during the plan"),
     "case_weeks": ("ก่อนและหลังเริ่มแผน", "Before and since the plan"),
     "absence_4w": ("ขาดเรียน 4 สัปดาห์ก่อนหน้า", "Absent, 4 weeks before"),
