@@ -52,13 +52,21 @@ def _case_of(api: Api, student: str) -> Any:
 def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     page: Any, api: Api
 ) -> None:
-    _student_page(page, api, "advisor", api.own_student)
+    api.forget_failed_attempts()
+    sign_in(page, api.url, api.usernames["advisor"], PASSWORDS["advisor"])
+    page.wait_for_url("**/list")
+    # From the list: a flagged student's "open a plan" link leads to the plan's form.
+    flagged = page.locator("tr.student a.open-case")
+    assert flagged.count() > 0
+    student = flagged.first.get_attribute("href").split("/")[-1].split("#")[0]
+    flagged.first.click()
+    page.wait_for_selector("form.open-case")
     review_day = (date.today() + timedelta(days=10)).isoformat()
     page.fill("form.open-case input[name=first_review]", review_day)
     page.click("form.open-case button[type=submit]")
     page.wait_for_selector("dl.case-facts")
     assert page.inner_text("dd.next-review").strip() != "–"
-    case = _case_of(api, api.own_student)
+    case = _case_of(api, student)
     assert case.next_review == date.fromisoformat(review_day)
     assert case.planned  # the suggested step's action is the default
 
@@ -75,7 +83,7 @@ def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     page.click("form[action$='/close'] button[type=submit]")
     page.wait_for_selector("form.open-case")  # no open case: a new one may be opened
     assert "ดีขึ้น" in page.inner_text("ul.closed-cases")
-    closed = _case_of(api, api.own_student)
+    closed = _case_of(api, student)
     assert (closed.outcome, closed.closed_on) == ("improving", date.today())
 
 
@@ -187,6 +195,10 @@ def test_a_restricted_note_is_read_only_by_its_author_and_the_committee_chair(
     assert secret in chair.text
     # An advisor of another class and the area office do not reach the student at all.
     assert page_of(api.usernames["advisor"], PASSWORDS["advisor"]).status_code == 404
+    area, _ = create_user(api.engine, "area", "เขตพื้นที่", username="cases-area", schools=[api.school])
+    set_password(api.engine, area.user_id, "area-password-1", "tests", must_change=False)
+    assert page_of("cases-area", "area-password-1").status_code == 404
+    assert secret not in api.get(f"/api/v1/students/{student}", "committee").text
     with api.engine.connect() as connection:
         reads = connection.execute(
             sa.select(audit_log.c.user_id).where(
