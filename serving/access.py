@@ -229,6 +229,25 @@ def record_reads(
     audit.record(engine, reads(user, students, endpoint, action))
 
 
+def record_write(
+    engine: sa.Engine, user: User, student: StudentKey, endpoint: str, detail: str
+) -> None:
+    """Append that a user changed something of this student's (what, in ``detail``)."""
+    audit.record(
+        engine,
+        [
+            audit.Entry(
+                "write",
+                endpoint,
+                user.user_id,
+                student.student_id,
+                detail=detail,
+                school_id=student.school_id,
+            )
+        ],
+    )
+
+
 def record_denial(
     engine: sa.Engine, user: User | None, student: StudentKey | None, endpoint: str
 ) -> None:

@@ -32,7 +32,7 @@ from schooldata.tables import (
     support_cases,
     users,
 )
-from serving.access import StudentKey, record_reads
+from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import User
 from serving.queries import InvalidInput, NotVisible, names_of, require_student
 
@@ -118,22 +118,6 @@ class Case:
         return "due" if self.next_review == today else None
 
 
-def _write(engine: sa.Engine, user: User, student: StudentKey, endpoint: str, detail: str) -> None:
-    audit.record(
-        engine,
-        [
-            audit.Entry(
-                "write",
-                endpoint,
-                user.user_id,
-                student.student_id,
-                detail=detail,
-                school_id=student.school_id,
-            )
-        ],
-    )
-
-
 def _event(connection: sa.Connection, case_id: int, user: User, kind: str, detail: str) -> None:
     connection.execute(
         sa.insert(case_events).values(
@@ -208,7 +192,7 @@ def open_case(
             ).inserted_primary_key[0]  # type: ignore[index]
         )
         _event(connection, case_id, user, "opened", planned)
-    _write(engine, user, student, endpoint, f"case {case_id} opened")
+    record_write(engine, user, student, endpoint, f"case {case_id} opened")
     return case_id
 
 
@@ -263,7 +247,7 @@ def review(
             .values(next_review=following)
         )
         _event(connection, case_id, user, "review", (note or "").strip()[:2000])
-    _write(
+    record_write(
         engine,
         user,
         StudentKey(row.school_id, row.student_id),
@@ -288,7 +272,7 @@ def close_case(engine: sa.Engine, user: User, case_id: int, outcome: str, endpoi
             )
         )
         _event(connection, case_id, user, "closed", outcome)
-    _write(
+    record_write(
         engine, user, StudentKey(row.school_id, row.student_id), endpoint, f"case {case_id} closed"
     )
 
@@ -320,7 +304,7 @@ def add_note(
                 in_brief=in_brief,
             )
         )
-    _write(
+    record_write(
         engine, user, StudentKey(row.school_id, row.student_id), endpoint, f"case {case_id} note"
     )
 

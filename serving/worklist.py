@@ -32,7 +32,7 @@ from schooldata.missing import (
     STATUSES,
 )
 from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
-from serving.access import StudentKey, record_reads
+from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import User
 from serving.queries import InvalidInput, NotVisible, names_of
 
@@ -326,18 +326,12 @@ def update_case(
                     text=change.note[:4000],
                 )
             )
-    audit.record(
+    record_write(
         engine,
-        [
-            audit.Entry(
-                "write",
-                endpoint,
-                user.user_id,
-                current.student_id,
-                detail=f"missing case {case_id}: {current.status} -> {change.status}",
-                school_id=current.school_id,
-            )
-        ],
+        user,
+        StudentKey(current.school_id, current.student_id),
+        endpoint,
+        f"missing case {case_id}: {current.status} -> {change.status}",
     )
     return case(engine, user, case_id, endpoint)
 
