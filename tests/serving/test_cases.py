@@ -17,8 +17,9 @@ from pypdf import PdfReader
 
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, audit_log, score_runs, student_scores, support_cases
-from serving.accounts import create_user, set_password
-from serving.cases import usage
+from serving.access import StudentKey
+from serving.accounts import create_user, find_by_username, set_password
+from serving.cases import add_note, open_case, usage
 from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in
 
 CHAIR_PASSWORD = "chair-password-1"
@@ -172,9 +173,17 @@ def test_a_restricted_note_is_read_only_by_its_author_and_the_committee_chair(
     api: Api,
 ) -> None:
     student = api.colleague_student
+    secret = "ครูพบรอยช้ำที่แขน ผู้ปกครองอธิบายไม่ได้"
+    # The committee member who writes it: a case of their own, whatever ran before.
+    author = find_by_username(api.engine, api.usernames["committee"])
+    assert author is not None
+    key = StudentKey(api.school, student)
     case = _case_of(api, student)
-    assert case is not None and case.closed_on is None  # noqa: PT018 (from the test above)
-    secret = "แม่แจ้งว่ามีการทำร้ายร่างกายในบ้าน"
+    if case is None or case.closed_on is not None:
+        case_id = open_case(api.engine, author, key, "test", planned="home_visit")
+    else:
+        case_id = int(case.case_id)
+    add_note(api.engine, author, case_id, secret, "test", restricted="protection")
 
     def page_of(username: str, password: str) -> httpx.Response:
         api.forget_failed_attempts()
