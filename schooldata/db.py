@@ -93,9 +93,14 @@ def _among(
             # One text parameter cast to an array: psycopg's list dumper formats each of a
             # list's 200 ids in Python, which cost more than the query (0.7 ms a list).
             text = sa.bindparam(name, values, type_=_TextArray(), required=required)
-            return column == sa.any_(sa.cast(text, ARRAY(column.type)))
-        array = sa.bindparam(name, values, type_=ARRAY(column.type), required=required)
-        return column == sa.any_(array)
+            array: sa.ColumnElement[Any] = sa.cast(text, ARRAY(column.type))
+        else:
+            array = sa.bindparam(name, values, type_=ARRAY(column.type), required=required)
+        # ``IN (SELECT unnest(...))``, not ``= ANY(...)``: the cast of the text to an array
+        # is not folded into a constant, so a plan that scans the table parses the whole
+        # array again for every row (the analyst's 1,000 schools: 0.6 s for 10,000 rows,
+        # against 3 ms as a join).
+        return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(sa.bindparam(name, values, expanding=True, required=required))
 
 

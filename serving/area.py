@@ -23,7 +23,7 @@ from schooldata.tables import TABLES, run_schools, score_runs, student_returns, 
 from serving.access import StudentKey, record_reads
 from serving.accounts import User
 from serving.queries import FOLLOW_RETURNED_TERMS, names_of
-from serving.schemas import AreaSchool, AreaSummary, ReferredCase
+from serving.schemas import AreaSchool, AreaSummary, ReferredCase, TrendPoint
 
 ACTION_WINDOW = timedelta(days=30)
 REFERRAL_WINDOW = timedelta(days=90)
@@ -56,7 +56,7 @@ _WEEKS = (
 
 
 def _schools_filter(
-    connection: sa.Connection, column: sa.ColumnElement[Any], schools: tuple[str, ...] | None
+    connection: sa.Connection, column: sa.ColumnElement[Any], schools: Sequence[str] | None
 ) -> Any:
     return sa.true() if schools is None else among(connection, column, schools)
 
@@ -141,40 +141,38 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
 
 
 def area_summary(
-    engine: sa.Engine, user: User, endpoint: str, follow_terms: int = FOLLOW_RETURNED_TERMS
+    engine: sa.Engine,
+    user: User,
+    endpoint: str,
+    *,
+    follow_terms: int = FOLLOW_RETURNED_TERMS,
+    with_trends: bool = True,
 ) -> AreaSummary | None:
     """The figures of the caller's schools in the latest week (None: nothing scored yet),
     with the children each school follows after they came back (within ``follow_terms``
-    terms of the week) and how many of them left again."""
+    terms of the week) and how many of them left again. ``with_trends``: each school's
+    last eight weeks too (else empty: a page that shows fifty schools of a thousand asks
+    ``school_trends`` for those fifty)."""
     if user.role not in AREA_ROLES:
         raise NotAnAreaUser("only an area office or an analyst sees area figures")
     schools = user.schools if user.role == "area" else None
     with reading(engine) as connection:
-        weeks = _weeks(connection, TREND_WEEKS)
+        weeks = _weeks(connection, 2)
         if not weeks:
             return None
         statement = _statements(connection.dialect.name, schools is None)
         followed_ids = {} if schools is None else {"schools": list(schools)}
         latest, previous = weeks[0], (weeks[1] if len(weeks) > 1 else None)
-        run_ids = [w.run_id for w in weeks]
-        fresh: dict[str, Any] = {}
-        counts: dict[tuple[int, str], dict[str, int]] = {}
-        counted: set[int] = set()  # runs stored with their counts (migration 0009 on)
-        for r in connection.execute(statement["runs"], {"runs": run_ids} | followed_ids):
-            if r.run_id == latest.run_id:
-                fresh[r.school_id] = r
-            if r.high is not None:
-                counted.add(int(r.run_id))
-                counts[(int(r.run_id), str(r.school_id))] = {"high": r.high, "watch": r.watch}
-        new_on_list = {
-            school: int(r.new_on_list or 0)
-            for school, r in fresh.items()
-            if r.new_on_list is not None
+        fresh = {
+            str(r.school_id): r
+            for r in connection.execute(
+                statement["runs"], {"runs": [latest.run_id]} | followed_ids
+            ).all()
         }
-        uncounted = [run for run in run_ids if run not in counted]
-        if uncounted:
-            counts |= _count_rows(connection, uncounted, schools)
-        if latest.run_id not in counted:
+        counts = _tier_counts(connection, [w.run_id for w in weeks], schools)
+        if fresh and all(r.new_on_list is not None for r in fresh.values()):
+            new_on_list = {school: int(r.new_on_list) for school, r in fresh.items()}
+        else:  # a run stored before its counts were kept
             new_on_list = _new_on_list(connection, latest.run_id, schools)
         as_of: date = latest.as_of
         window = {
@@ -189,7 +187,7 @@ def area_summary(
         referrals = connection.execute(statement["referrals"], window | followed_ids).all()
         names = {
             str(school): str(name)
-            for school, name in connection.execute(statement["names"], followed_ids)
+            for school, name in connection.execute(statement["names"], followed_ids).all()
             if name
         }
         year, term = thai_term_of(as_of)
@@ -197,14 +195,14 @@ def area_summary(
             str(school): (int(back), int(again or 0))
             for school, back, again in connection.execute(
                 statement["returned"], {"since": year * 2 + term - follow_terms} | followed_ids
-            )
+            ).all()
         }
     open_referrals: dict[str, set[str]] = defaultdict(set)
     for referral in referrals:
         open_referrals[referral.school_id].add(referral.student_id)
     followed = sorted(schools if schools is not None else {s for _, s in counts} | set(fresh))
+    trends = school_trends(engine, user, followed) if with_trends else {}
     figures = []
-    oldest_first = list(reversed(weeks))
     for school in followed:
         now = counts.get((latest.run_id, school), {})
         before = counts.get((previous.run_id, school)) if previous is not None else None
@@ -226,11 +224,7 @@ def area_summary(
                 "returned_left_again": returned.get(school, (0, 0))[1],
                 "stale": bool(state.stale) if state is not None else False,
                 "newest_attendance": state.newest_attendance if state is not None else None,
-                "trend": [
-                    {"as_of": w.as_of, "high": week.get("high", 0), "watch": week.get("watch", 0)}
-                    for w in oldest_first
-                    if (week := counts.get((w.run_id, school))) is not None
-                ],
+                "trend": trends.get(school, []),
             }
         )
     referred: list[ReferredCase] = []
@@ -246,6 +240,29 @@ def area_summary(
         schools=_SCHOOLS.validate_python(figures),
         referred=referred,
     )
+
+
+def school_trends(
+    engine: sa.Engine, user: User, school_ids: Sequence[str]
+) -> dict[str, list[TrendPoint]]:
+    """Each school's counts on the list (high, watch) in the last eight weekly runs,
+    oldest first: of the caller's schools among ``school_ids`` only."""
+    if user.role not in AREA_ROLES:
+        raise NotAnAreaUser("only an area office or an analyst sees area figures")
+    asked = tuple(s for s in school_ids if user.role != "area" or s in user.schools)
+    if not asked:
+        return {}
+    with reading(engine) as connection:
+        weeks = _weeks(connection, TREND_WEEKS)
+        counts = _tier_counts(connection, [w.run_id for w in weeks], asked)
+    return {
+        school: [
+            TrendPoint(as_of=w.as_of, high=week.get("high", 0), watch=week.get("watch", 0))
+            for w in reversed(weeks)
+            if (week := counts.get((w.run_id, school))) is not None
+        ]
+        for school in asked
+    }
 
 
 _SCHOOLS = TypeAdapter(list[AreaSchool])
@@ -272,12 +289,29 @@ def totals(schools: Sequence[AreaSchool]) -> dict[str, int]:
     return found
 
 
-def _count_rows(
-    connection: sa.Connection, run_ids: list[int], schools: tuple[str, ...] | None
+def _tier_counts(
+    connection: sa.Connection, run_ids: list[int], schools: Sequence[str] | None
 ) -> dict[tuple[int, str], dict[str, int]]:
-    """Tier counts by run and school, counted from the stored rows (runs stored before
-    their counts were kept)."""
-    counts: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
+    """High and watch counts by run and school (``schools``; None: every school): as the
+    weekly run stored them, or counted from the stored rows for runs stored before their
+    counts were kept (before migration 0009)."""
+    counts: dict[tuple[int, str], dict[str, int]] = {}
+    counted: set[int] = set()
+    for run_id, school_id, high, watch in connection.execute(
+        sa.select(
+            run_schools.c.run_id, run_schools.c.school_id, run_schools.c.high, run_schools.c.watch
+        ).where(
+            run_schools.c.run_id.in_(run_ids)
+            & run_schools.c.high.is_not(None)
+            & _schools_filter(connection, run_schools.c.school_id, schools)
+        )
+    ).all():
+        counted.add(int(run_id))
+        counts[(int(run_id), str(school_id))] = {"high": int(high), "watch": int(watch or 0)}
+    uncounted = [run for run in run_ids if run not in counted]
+    if not uncounted:
+        return counts
+    by_rows: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
     for run_id, school_id, tier, n in connection.execute(
         sa.select(
             student_scores.c.run_id,
@@ -286,13 +320,13 @@ def _count_rows(
             sa.func.count(),
         )
         .where(
-            student_scores.c.run_id.in_(run_ids)
+            student_scores.c.run_id.in_(uncounted)
             & _schools_filter(connection, student_scores.c.school_id, schools)
         )
         .group_by(student_scores.c.run_id, student_scores.c.school_id, student_scores.c.tier)
-    ):
-        counts[(int(run_id), str(school_id))][str(tier)] = int(n)
-    return dict(counts)
+    ).all():
+        by_rows[(int(run_id), str(school_id))][str(tier)] = int(n)
+    return counts | dict(by_rows)
 
 
 def _new_on_list(

@@ -123,7 +123,10 @@ def area_figures(state: StateDep, user: CurrentUser) -> AreaSummary:
     data and trend; names only of cases referred outside the school. Analysts: every
     school, no name."""
     summary = area.area_summary(
-        state.engine, user, "GET /api/v1/area", state.settings.follow_returned_terms
+        state.engine,
+        user,
+        "GET /api/v1/area",
+        follow_terms=state.settings.follow_returned_terms,
     )
     if summary is None:
         raise queries.NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")

@@ -193,7 +193,11 @@ def area_page(
     if user.role not in area.AREA_ROLES:
         return not_found(request, user)
     summary = area.area_summary(
-        state.engine, user, "GET /area", state.settings.follow_returned_terms
+        state.engine,
+        user,
+        "GET /area",
+        follow_terms=state.settings.follow_returned_terms,
+        with_trends=False,
     )
     if summary is None:
         words = i18n.words(language(request))
@@ -209,6 +213,7 @@ def area_page(
         totals=area.totals(summary.schools),
         page=page,
         more=page * AREA_PAGE < len(ordered),
+        trends=area.school_trends(state.engine, user, [s.school_id for s in shown]),
         trend_chart=charts.trend,
         requests=followups.history_requests(state.engine, user),
     )
