@@ -1,20 +1,28 @@
 """Benchmark: the model on real student records nobody here wrote (``make bench-real``).
 
-Converts the public OULAD tables (``../shared/datasets/oulad``; see
-``benchmarks/oulad.py`` for how each table becomes the data contract) into a data
-directory, ingests it into a scratch database, and trains exactly as ``ews train``
-does. Then, at several weeks of the test presentation, it compares the ranking within
-each school (module) of:
+Two public data sets, each converted into a data directory of the contract, ingested
+into a scratch database and trained on exactly as ``ews train`` does:
 
-- the project's evaluation model (it learned only from outcomes known before the test
-  period, as its reported metrics do);
-- a plain gradient-boosting model trained in the same run on the same rows and the same
-  inputs (scikit-learn's ``HistGradientBoostingClassifier`` with its defaults);
-- both baselines (the ABC rule and logistic regression).
+- **OULAD** (``../shared/datasets/oulad``, ``benchmarks/oulad.py``): modules are
+  schools; judged at weeks 2 to 12 of the test presentation;
+- **UCI dropout** (``../shared/datasets/uci_dropout``, ``benchmarks/uci_dropout.py``):
+  courses are schools and the rows four entry cohorts; trained on the first three and
+  judged on the fourth, the new intake, in its first term before any grade (weeks 2, 4,
+  6) and in its second term after the first grades (weeks 2, 4).
 
-It also stores weekly lists with the served model at those weeks, as ``ews score``
-would, and checks that their risks are spread out and the high tier stays within its
-share. Nothing here is used by the tests.
+At each checkpoint it compares the ranking within each school of the project's
+registered scorer (its evaluation model: it learned only from outcomes known before the
+test period), a plain gradient-boosting model trained in the same run on the same rows
+and inputs (scikit-learn's ``HistGradientBoostingClassifier`` with its defaults), the
+logistic regression and the ABC rule; the project minus the plain model with a 95%
+interval over students. Then **found in time**: the weekly lists of the whole test
+period, each school flagging its capacity (the high tier's share where unknown), and of
+the students who left, the share flagged 4 and 8 weeks ahead and the median lead, for
+every model. It also stores weekly lists with the served model and prints their spread.
+
+The last line is ``worst_gap_vs_plain=<the lowest project-minus-plain AUC of any
+checkpoint of either set> found_8w=<share of both sets' leavers found 8+ weeks ahead,
+project> found_8w_plain=<the same, plain GBM>``. Nothing here is used by the tests.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +42,8 @@ import sqlalchemy as sa
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
+from benchmarks import oulad, uci_dropout
 from benchmarks.common import scratch_settings
-from benchmarks.oulad import convert
 from core.settings import Settings
 from features.sources import Sources
 from riskmodel.bundle import ModelBundle
@@ -44,14 +54,57 @@ from schooldata.tables import student_scores
 from serving.scoring import Scorer, weekly_run
 from training.baselines import ABCRule, logistic_regression
 from training.config import TrainConfig
-from training.evaluate import Interval, StudentResamples, capacity_places, flag_places
+from training.evaluate import (
+    FoundInTime,
+    Interval,
+    StudentResamples,
+    capacity_places,
+    flag_places,
+    found_in_time,
+)
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
 from training.split import plan_from_config
 from training.train import model_inputs, train
 
-DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "oulad"
-CHECKPOINTS = (2, 4, 6, 8, 10, 12)  # weeks into the test presentation
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+PROJECT = "project's registered scorer"
+PLAIN = "plain GBM, same information"
+
+
+@dataclass(frozen=True)
+class RealData:
+    """A public data set as the benchmark runs it."""
+
+    name: str
+    source: Path
+    needs: str  # a file of the set, to tell whether it is here
+    convert: Callable[[Path, Path], dict[str, int]]
+    checkpoints: tuple[tuple[int | None, int], ...]  # (term or None: any, week of it)
+    test_from: date | None = None  # None: the test period ``ews train`` chooses
+    new_intake: date | None = None  # judge only students whose first term starts here
+    horizon_days: int | None = None  # None: ``ews train``'s default
+
+
+DATA = {
+    "oulad": RealData(
+        "OULAD",
+        SHARED / "oulad",
+        "studentInfo.csv",
+        oulad.convert,
+        tuple((None, week) for week in (2, 4, 6, 8, 10, 12)),
+    ),
+    "uci": RealData(
+        "UCI dropout",
+        SHARED / "uci_dropout",
+        "data.csv",
+        uci_dropout.convert,
+        ((1, 2), (1, 4), (1, 6), (2, 2), (2, 4)),
+        test_from=uci_dropout.term_dates(uci_dropout.LAST_YEAR - 2, 1)[0].date(),
+        new_intake=uci_dropout.term_dates(uci_dropout.LAST_YEAR - 2, 1)[0].date(),
+        horizon_days=uci_dropout.HORIZON_DAYS,
+    ),
+}
 
 
 def within_school_auc(rows: pd.DataFrame, score: np.ndarray) -> float:
@@ -78,24 +131,46 @@ def _lead(
     return statistic
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one data set gave: the worst checkpoint and found in time by model."""
+
+    worst_gap: float
+    found: dict[str, FoundInTime]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--data", choices=[*DATA, "both"], default="both")
     parser.add_argument("--work-dir", type=Path, default=Path("build/bench-real"))
     args = parser.parse_args()
-    if not (args.source / "studentInfo.csv").exists():
-        print(
-            f"No OULAD tables in {args.source}. Download the Open University Learning "
-            "Analytics dataset (https://analyse.kmi.open.ac.uk/open_dataset, CC BY 4.0) "
-            "and unpack courses.csv, assessments.csv, studentInfo.csv, "
-            "studentRegistration.csv and studentAssessment.csv there, or pass --source."
-        )
+    chosen = list(DATA) if args.data == "both" else [args.data]
+    missing = [DATA[key] for key in chosen if not (DATA[key].source / DATA[key].needs).exists()]
+    if missing:
+        for data in missing:
+            print(f"No {data.name} in {data.source} (see ../shared/datasets/README.md).")
         sys.exit(2)
+    outcomes = {key: run(DATA[key], args.work_dir / key) for key in chosen}
+    worst = min(outcome.worst_gap for outcome in outcomes.values())
+    shares = {}
+    for model in (PROJECT, PLAIN):
+        left = sum(o.found[model].left for o in outcomes.values())
+        found = sum(
+            o.found[model].found_8w.estimate * o.found[model].left for o in outcomes.values()
+        )
+        shares[model] = found / left if left else float("nan")
+    print(
+        f"worst_gap_vs_plain={worst:+.4f} found_8w={shares[PROJECT]:.4f} "
+        f"found_8w_plain={shares[PLAIN]:.4f}"
+    )
 
+
+def run(data: RealData, work: Path) -> Outcome:
+    """Convert, ingest and train on one data set, then compare."""
+    print(f"\n===== {data.name} ({data.source}) =====")
     started = time.perf_counter()
-    work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
-    counts = convert(args.source, work / "data")
+    counts = data.convert(data.source, work / "data")
     print("converted:", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     db = work / "ews.db"
     db.unlink(missing_ok=True)
@@ -104,6 +179,13 @@ def main() -> None:
     store = Path(tempfile.mkdtemp(prefix="bench-real-mlflow-"))
     settings = scratch_settings(engine, store)
     config = TrainConfig.load()
+    if data.test_from is not None:
+        config = config.model_copy(
+            update={"split": config.split.model_copy(update={"test_from": data.test_from})}
+        )
+    if data.horizon_days is not None:
+        labels = config.labels.model_copy(update={"horizon_days": data.horizon_days})
+        config = config.model_copy(update={"labels": labels})
     result = train(settings, config, engine)
     print(f"trained in {time.perf_counter() - started:.0f} s: {result.plan.describe()}")
     print(f"chosen: {result.selection.shape.name} shape, {result.selection.trees} trees")
@@ -111,14 +193,11 @@ def main() -> None:
         print(f"NOTE: {note}")
     for problem in result.problems:
         print(f"GUARD: {problem}")
-    compare(engine, settings, config)
+    return compare(engine, settings, config, data)
 
 
-PROJECT = "project's registered scorer"
-
-
-def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
-    """The four rankings at each checkpoint, and the stored lists' spread and tiers."""
+def compare(engine: sa.Engine, settings: Settings, config: TrainConfig, data: RealData) -> Outcome:
+    """The four rankings at each checkpoint, found in time, and the stored lists."""
     bundle, version = fetch_bundle(
         settings.model_name, CHALLENGER, Path(tempfile.mkdtemp()) / "bundle"
     )
@@ -127,6 +206,12 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
     plan = plan_from_config(matrix, config)
     features = model_inputs(config)
     train_rows, test_rows = matrix[plan.train], matrix[plan.test].reset_index(drop=True)
+    if data.new_intake is not None:
+        first_term = matrix.groupby("person_id", observed=True)["term_start"].min()
+        entered = test_rows["person_id"].map(first_term)
+        test_rows = test_rows[(entered >= pd.Timestamp(data.new_intake)).to_numpy()]
+        test_rows = test_rows.reset_index(drop=True)
+        print(f"judged: the new intake, {test_rows['person_id'].nunique():,} students")
     # A column that is empty in every training row carries nothing (and scikit-learn's
     # binning refuses one): the plain model gets every column that holds a value.
     present = [f for f in features if train_rows[f].notna().any()]
@@ -138,57 +223,59 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig) -> None:
     print(f"registered: {bundle.kind} (the project's scorer below)")
     scores = {
         PROJECT: bundle.raw_score(test_rows, bundle.evaluation.model),
-        "plain GBM, same information": plain.predict_proba(test_rows[present])[:, 1],
+        PLAIN: plain.predict_proba(test_rows[present])[:, 1],
         "logistic regression": logistic.decision_function(test_rows[features]),
         "ABC rule": ABCRule().score(test_rows),
     }
-    week = (test_rows["as_of"] - test_rows["term_start"]).dt.days // 7
+    week = ((test_rows["as_of"] - test_rows["term_start"]).dt.days // 7).to_numpy()
+    term = test_rows["term"].to_numpy()
     records = []
-    for checkpoint in CHECKPOINTS:
-        at = (week == checkpoint).to_numpy()
+    for which, checkpoint in data.checkpoints:
+        at = (week == checkpoint) & ((term == which) if which is not None else True)
         if not at.any():
             continue
         rows = test_rows[at].reset_index(drop=True)
         places = capacity_places(rows, config.tiers.high_share)
+        label = f"week {checkpoint}" if which is None else f"term {which} week {checkpoint}"
         record: dict[str, object] = {
-            "week": checkpoint,
+            "checkpoint": label,
             "students": len(rows),
             "left": int(rows["label"].sum()),
         }
-        project, plain_score = (
-            scores[PROJECT][at],
-            scores["plain GBM, same information"][at],
-        )
         draws = StudentResamples.draw(rows["person_id"].to_numpy(), 100)
-        lead = draws.statistic(_lead(rows, project, plain_score))
+        project, plain_score = scores[PROJECT][at], scores[PLAIN][at]
         record["lead"] = Interval.of(
-            within_school_auc(rows, project) - within_school_auc(rows, plain_score), lead
+            within_school_auc(rows, project) - within_school_auc(rows, plain_score),
+            draws.statistic(_lead(rows, project, plain_score)),
         )
         for name, score in scores.items():
             flagged = flag_places(score[at], rows[["as_of", "school_id"]], places)
             record[f"{name}: AUC"] = within_school_auc(rows, score[at])
             record[f"{name}: precision"] = float(rows["label"][flagged].mean())
         records.append(record)
-    table = pd.DataFrame(records).set_index("week")
+    table = pd.DataFrame(records).set_index("checkpoint")
     auc = table[[c for c in table.columns if c.endswith("AUC")]].astype(float)
     precision = table[[c for c in table.columns if c.endswith("precision")]].astype(float)
     pd.set_option("display.width", 200)
-    print("\nWithin-school ROC-AUC at each week of the test presentation (out of sample)")
+    print("\nWithin-school ROC-AUC at each checkpoint of the test period (out of sample)")
     print(auc.rename(columns=lambda c: c.removesuffix(": AUC")).round(4).to_string())
-    print(f"\nWithin-school precision at the top {config.tiers.high_share:.0%} of each module")
-    print(precision.rename(columns=lambda c: c.removesuffix(": precision")).round(4).to_string())
-    leads = table["lead"]
-    from_week_four = leads[leads.index >= 4]
-    print("\nProject minus plain GBM, within-school AUC (95% interval over students):")
-    for week_number, interval in from_week_four.items():
-        print(f"  week {week_number}: {interval}")
-    not_worse = all(interval.high >= 0 for interval in from_week_four)
-    lists(engine, bundle, str(version.version), test_rows, config)
-    mean_lead = float(np.mean([interval.estimate for interval in from_week_four]))
     print(
-        f"weeks_compared={len(table)} not_worse_than_plain_from_week_4={not_worse} "
-        f"mean_lead_from_week_4={mean_lead:+.4f}"
+        "\nWithin-school precision at each school's capacity (else the top "
+        f"{config.tiers.high_share:.0%})"
     )
+    print(precision.rename(columns=lambda c: c.removesuffix(": precision")).round(4).to_string())
+    print("\nProject minus plain GBM, within-school AUC (95% interval over students):")
+    for checkpoint, interval in table["lead"].items():
+        print(f"  {checkpoint}: {interval}")
+    places = capacity_places(test_rows, config.tiers.high_share)
+    found = {name: found_in_time(test_rows, score, places) for name, score in scores.items()}
+    print("\nFound in time: weekly lists of the whole test period, each school at its capacity")
+    for name, figures in found.items():
+        print(f"  {name}: {figures}")
+    lists(engine, bundle, str(version.version), test_rows, config, data)
+    worst = float(min(interval.estimate for interval in table["lead"]))
+    print(f"{data.name}: checkpoints={len(table)} worst_gap_vs_plain={worst:+.4f}")
+    return Outcome(worst, found)
 
 
 def lists(
@@ -197,6 +284,7 @@ def lists(
     version: str,
     test_rows: pd.DataFrame,
     config: TrainConfig,
+    data: RealData,
 ) -> None:
     """Weekly lists as ``ews score`` stores them, with the served model."""
     scorer = Scorer(bundle, version)
@@ -204,7 +292,7 @@ def lists(
     print("\nStored weekly lists (served model)")
     for day in sorted(test_rows["as_of"].unique()):
         weeks_in = (pd.Timestamp(day) - starts[day]).days // 7
-        if weeks_in not in CHECKPOINTS:
+        if weeks_in not in {week for _, week in data.checkpoints}:
             continue
         report = weekly_run(engine, scorer, pd.Timestamp(day))
         with engine.connect() as connection:

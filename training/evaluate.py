@@ -242,3 +242,81 @@ def calibration_check(
             }
         )
     return pd.DataFrame(records)
+
+
+FOUND_WEEKS = (4, 8)
+
+
+def flag_places_untied(scores: np.ndarray, groups: pd.DataFrame, places: np.ndarray) -> np.ndarray:
+    """``flag_places`` without a lottery: where the first student past a group's places
+    has the same score as some within them, all of those are left out."""
+    scores = np.asarray(scores, dtype=float)
+    flagged = flag_places(scores, groups, places)
+    frame = groups.reset_index(drop=True).assign(score=scores, flagged=flagged)
+    keys = list(groups.columns)
+    # The best score left out of each group (none: everyone fits).
+    left_out = frame[~frame["flagged"]].groupby(keys, sort=False)["score"].max()
+    cut = frame[keys].merge(left_out.rename("cut").reset_index(), on=keys, how="left")["cut"]
+    tied = cut.notna().to_numpy() & (scores <= cut.to_numpy())
+    return flagged & ~tied
+
+
+@dataclass(frozen=True)
+class FoundInTime:
+    """Of the students who left during a period of weekly lists: the share flagged at
+    least 4 and at least 8 weeks before leaving (intervals over students), and the median
+    lead in weeks from the first flag to leaving (0 for a leaver never flagged before)."""
+
+    left: int
+    found_4w: Interval
+    found_8w: Interval
+    median_lead_weeks: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.left} left: found 4+ weeks before {self.found_4w}, 8+ weeks before "
+            f"{self.found_8w}, median lead {self.median_lead_weeks:.1f} weeks"
+        )
+
+
+def leads(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray) -> pd.Series:
+    """Of each student who left (``person_id``; ``label`` on some week, leaving on
+    ``event_date``): the weeks from the first weekly list (``as_of``) that flagged them,
+    each school flagging its ``places`` by ``scores``, to their leaving (0: never
+    flagged before). Students tied at the cut are all left out, as the product's tiers
+    leave them: a score that cannot tell students apart finds nobody by lot."""
+    flagged = flag_places_untied(scores, rows[["as_of", "school_id"]], places)
+    event = pd.to_datetime(rows["event_date"]).to_numpy()
+    as_of = pd.to_datetime(rows["as_of"]).to_numpy()
+    ahead = flagged & (rows["label"].to_numpy() == 1) & (as_of < event)
+    weeks = np.where(ahead, (event - as_of) / np.timedelta64(7, "D"), 0.0)
+    frame = pd.DataFrame(
+        {"person": rows["person_id"].astype(str).to_numpy(), "left": rows["label"].to_numpy()}
+    ).assign(lead=weeks)
+    students = frame.groupby("person", sort=True).agg(left=("left", "max"), lead=("lead", "max"))
+    return students.loc[students["left"] == 1, "lead"]
+
+
+def found_in_time(
+    rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray, *, resamples: int = 200
+) -> FoundInTime:
+    """Found in time, as a school lives it: every week each school flags its own
+    ``places`` by ``scores``; of the students who left, who was flagged at least 4 and 8
+    weeks before leaving (``leads``)."""
+    lead = leads(rows, scores, places)
+    if lead.empty:
+        nothing = Interval(float("nan"), float("nan"), float("nan"))
+        return FoundInTime(0, nothing, nothing, float("nan"))
+    draws = StudentResamples.draw(lead.index.to_numpy(), resamples)
+    ones = np.ones(len(lead))
+
+    def share(weeks_ahead: int) -> Interval:
+        found = (lead.to_numpy() >= weeks_ahead).astype(float)
+        return Interval.of(float(found.mean()), draws.ratio(found, ones))
+
+    return FoundInTime(
+        left=len(lead),
+        found_4w=share(FOUND_WEEKS[0]),
+        found_8w=share(FOUND_WEEKS[1]),
+        median_lead_weeks=float(np.median(lead)),
+    )

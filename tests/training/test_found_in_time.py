@@ -1,0 +1,64 @@
+"""Found in time: weekly lists at each school's capacity, judged by how early they flag
+the students who leave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.evaluate import flag_places_untied, found_in_time
+
+
+def _weeks(scores: dict[str, list[float]], leaves: dict[str, str]) -> pd.DataFrame:
+    """Student-weeks of one school: every student scored each Monday of ten weeks."""
+    mondays = pd.date_range("2025-06-02", periods=10, freq="7D")
+    rows = []
+    for person, weekly in scores.items():
+        left = pd.Timestamp(leaves[person]) if person in leaves else pd.NaT
+        for day, score in zip(mondays, weekly, strict=True):
+            if pd.notna(left) and day >= left:
+                break
+            rows.append(
+                {
+                    "person_id": person,
+                    "school_id": "S1",
+                    "as_of": day,
+                    "score": score,
+                    "label": int(pd.notna(left)),
+                    "event_date": left,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_students_tied_at_the_cut_are_all_left_out() -> None:
+    groups = pd.DataFrame({"as_of": [1] * 5 + [2] * 3, "school_id": ["A"] * 8})
+    flagged = flag_places_untied(np.array([5, 4, 4, 4, 1, 3, 2, 1.0]), groups, np.full(8, 2))
+    assert flagged.tolist() == [True, False, False, False, False, True, True, False]
+
+
+def test_a_leaver_flagged_ten_weeks_ahead_is_found_at_four_and_eight_weeks() -> None:
+    rows = _weeks(
+        {
+            "early": [9.0] * 10,  # top of every list, leaves after the ten weeks
+            "late": [1.0] * 8 + [9.5, 9.5],  # flagged only in the last two weeks
+            "stays": [5.0] * 10,
+            "other": [0.0] * 10,
+        },
+        {"early": "2025-08-18", "late": "2025-08-18"},
+    )
+    found = found_in_time(rows, rows["score"].to_numpy(), np.ones(len(rows)))
+    assert found.left == 2
+    # "early" is on every list from 11 weeks before leaving; "late" only 3 and 2 before.
+    assert found.found_4w.estimate == pytest.approx(0.5)
+    assert found.found_8w.estimate == pytest.approx(0.5)
+    assert found.median_lead_weeks == pytest.approx((11 + 3) / 2)
+
+
+def test_a_score_that_ties_everyone_finds_nobody() -> None:
+    rows = _weeks({p: [0.0] * 10 for p in "abcd"}, {"a": "2025-08-18"})
+    found = found_in_time(rows, rows["score"].to_numpy(), np.ones(len(rows)))
+    assert found.left == 1
+    assert found.found_4w.estimate == 0.0
+    assert found.median_lead_weeks == 0.0
