@@ -589,6 +589,18 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 SOURCES = {source.name: (source.thai, source.name) for source in CONTRACT_SOURCES}
 METRICS = {
+    "found_8w": (
+        "พบทันเวลา: อยู่ในรายชื่อก่อนออก 8 สัปดาห์ขึ้นไป (ของผู้ที่ออก)",
+        "Found in time: flagged 8+ weeks before leaving (of those who left)",
+    ),
+    "found_4w": (
+        "พบก่อนออก 4 สัปดาห์ขึ้นไป (ของผู้ที่ออก)",
+        "Flagged 4+ weeks before leaving (of those who left)",
+    ),
+    "median_lead_weeks": (
+        "มัธยฐานจำนวนสัปดาห์ที่พบก่อนออก",
+        "Median weeks from first flag to leaving",
+    ),
     "roc_auc": ("ROC-AUC (การจัดลำดับ ยิ่งสูงยิ่งดี)", "ROC-AUC"),
     "pr_auc": ("PR-AUC (ความแม่นยำเฉลี่ย ยิ่งสูงยิ่งดี)", "PR-AUC"),
     "precision_at_capacity_school": (

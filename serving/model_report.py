@@ -34,6 +34,9 @@ from riskmodel.registry import (
 
 SCORERS = ("model", "logistic", "abc_rule")
 METRICS = (
+    "found_8w",
+    "found_4w",
+    "median_lead_weeks",
     "roc_auc",
     "pr_auc",
     "precision_at_capacity_school",

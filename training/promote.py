@@ -3,11 +3,13 @@
 A challenger is refused when its training flagged it as degenerate (``training.guards``).
 Otherwise it is compared with the champion on the challenger's test period, rebuilt
 from the current data, each model by its version that learned only from outcomes known
-before that period. The challenger wins when it is not worse on within-school precision
-at capacity by more than a margin, judged by the lower end of a bootstrap interval over
-students (two models that differ only by their seed are a tie, not a loss), and adds no
-fairness flag the champion lacks. ``--force`` promotes anyway and records who and why.
-Every decision, promoted or refused, is recorded in MLflow with its figures.
+before that period. The challenger wins when it is not worse by more than a margin on
+within-school precision at capacity, nor on the share of students who left found 8 or
+more weeks ahead (``training.evaluate.found_in_time``), each judged by the lower end of
+a bootstrap interval over students (two models that differ only by their seed are a tie,
+not a loss), and adds no fairness flag the champion lacks. ``--force`` promotes anyway
+and records who and why. Every decision, promoted or refused, is recorded in MLflow with
+its figures.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from riskmodel.bundle import BundleError, Model, ModelBundle
 from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT, fetch_bundle
 from training.config import TrainConfig
 from training.evaluate import (
+    FOUND_WEEKS,
     Interval,
     StudentResamples,
     capacity_places,
     flag_places,
+    leads,
     precision_interval,
 )
 from training.fairness import fairness_audit, flags
@@ -60,6 +64,7 @@ class Judged:
     precision: Interval
     flags: list[str]
     which: str  # "served" or "evaluation": which of the bundle's models was used
+    leads: pd.Series  # weeks ahead each student who left was first flagged
 
 
 def held_out_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:
@@ -168,7 +173,11 @@ def _compare(
         flagged = flag_places(raw, rows[["as_of", "school_id"]], places)
         audit = fairness_audit(rows, labels, raw, config.fairness)
         judged[name] = Judged(
-            flagged, precision_interval(labels, flagged, draws), flags(audit), which
+            flagged,
+            precision_interval(labels, flagged, draws),
+            flags(audit),
+            which,
+            leads(rows, raw, places),
         )
     new, old = judged["challenger"], judged["champion"]
     hits = {name: (labels * j.flagged).astype(float) for name, j in judged.items()}
@@ -178,6 +187,7 @@ def _compare(
         - draws.ratio(hits["champion"], old.flagged.astype(float)),
     )
     margin = config.promotion.margin
+    in_time = _found_difference(new.leads, old.leads, config.promotion.bootstrap)
     decision.figures = {
         "rows": float(len(rows)),
         "students": float(len(np.unique(rows["person_id"]))),
@@ -187,6 +197,10 @@ def _compare(
         "difference.low": difference.low,
         "difference.high": difference.high,
         "margin": margin,
+        "challenger.found_8w": in_time[0],
+        "champion.found_8w": in_time[1],
+        "found_8w.difference": in_time[2].estimate,
+        "found_8w.difference.low": in_time[2].low,
     }
     decision.reasons.append(
         f"within-school precision at capacity on {len(rows):,} rows of the same test period "
@@ -200,6 +214,17 @@ def _compare(
             f"the challenger is worse: the lower end of the difference ({difference.low:+.4f}) "
             f"is below the margin of -{margin}"
         )
+    decision.reasons.append(
+        f"found 8+ weeks before leaving, of {len(new.leads):,} students who left: challenger "
+        f"{in_time[0]:.4f} against champion {in_time[1]:.4f}; difference {in_time[2]}"
+    )
+    found_not_worse = not np.isfinite(in_time[2].low) or in_time[2].low >= -margin
+    if not found_not_worse:
+        decision.reasons.append(
+            f"the challenger finds fewer in time: the lower end of the difference "
+            f"({in_time[2].low:+.4f}) is below the margin of -{margin}"
+        )
+        not_worse = False
     added = sorted(_groups(new.flags) - _groups(old.flags))
     if added:
         decision.reasons.append(f"the challenger adds fairness flags: {', '.join(added)}")
@@ -208,6 +233,26 @@ def _compare(
         decision.reasons.append(
             "the challenger is not worse than the champion beyond the margin (noise included)"
         )
+
+
+def _found_difference(
+    new: pd.Series, old: pd.Series, resamples: int
+) -> tuple[float, float, Interval]:
+    """The share of leavers found 8+ weeks ahead by each model, and the difference with
+    its interval over the same students who left."""
+    if new.empty:
+        nan = float("nan")
+        return nan, nan, Interval(nan, nan, nan)
+    weeks = FOUND_WEEKS[-1]
+    found_new = (new.to_numpy() >= weeks).astype(float)
+    found_old = (old.reindex(new.index).fillna(0).to_numpy() >= weeks).astype(float)
+    draws = StudentResamples.draw(new.index.to_numpy(), resamples)
+    ones = np.ones(len(new))
+    difference = Interval.of(
+        float(found_new.mean() - found_old.mean()),
+        draws.ratio(found_new, ones) - draws.ratio(found_old, ones),
+    )
+    return float(found_new.mean()), float(found_old.mean()), difference
 
 
 def _move_champion(settings: Settings, decision: Decision, reason: str | None) -> None:

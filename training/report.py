@@ -204,6 +204,9 @@ def model_card(context: dict[str, Any]) -> str:
         "ece",
         "precision_at_capacity_school",
         "recall_at_capacity_school",
+        "found_4w",
+        "found_8w",
+        "median_lead_weeks",
         "precision_at_10_school",
         "recall_at_10_school",
         "precision_at_10",
@@ -245,7 +248,11 @@ def model_card(context: dict[str, Any]) -> str:
         "## Test metrics against the baselines",
         "",
         'All three are fitted on the same rows and calibrated the same way. "at capacity": '
-        "each school's weekly home-visit capacity.",
+        "each school's weekly home-visit capacity. **Found in time** (the headline): the "
+        "test period's weekly lists, each school flagging its capacity (students tied at the "
+        "cut left out); of the students who left, the share flagged at least 4 "
+        "(`found_4w`) and 8 (`found_8w`) weeks before leaving, and the median weeks from "
+        "the first flag to leaving (`median_lead_weeks`, 0 when never flagged before).",
         "",
         markdown_table(table),
         "",

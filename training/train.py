@@ -51,6 +51,7 @@ from training.evaluate import (
     capacity_places,
     evaluate,
     flag_places,
+    found_in_time,
     metrics_table,
     precision_interval,
     rank_auc,
@@ -340,6 +341,17 @@ def evaluate_on_test_period(
         name: flag_places(ranking[name], meta[["as_of", "school_id"]], places) for name in SCORERS
     }
     intervals = _intervals(rows, labels, ranking, flagged, config.guards.bootstrap)
+    # Found in time: the test period's weekly lists, each school at its capacity.
+    for name in SCORERS:
+        found = found_in_time(
+            rows.assign(label=labels), ranking[name], places, resamples=config.guards.bootstrap
+        )
+        results[name] |= {
+            "found_4w": found.found_4w.estimate,
+            "found_8w": found.found_8w.estimate,
+            "median_lead_weeks": found.median_lead_weeks,
+        }
+        intervals[f"{name}.found_8w"] = found.found_8w
     audit = fairness_audit(rows, labels, ranking["model"], config.fairness, interventions)
     return HeldOut(
         rows,
