@@ -14,7 +14,8 @@ import pandas as pd
 from features.catalog import FeatureSpec
 
 TOP_REASONS = 3
-# The next step for a student's main reason (SPEC section 6), by catalog theme.
+# The next step for a student's main reason (docs/operations.md, "This week's list"), by
+# catalog theme.
 STEPS: dict[str, tuple[str, str]] = {
     "attendance": ("โทรติดต่อผู้ปกครองและวางแผนเยี่ยมบ้าน", "contact the parents and plan a home visit"),
     "poverty": ("ส่งต่อทุนเสมอภาค (กสศ.) หรือทุนการศึกษา", "refer to the equity fund or a scholarship"),

@@ -1,5 +1,5 @@
-"""Dropout labels (SPEC section 3): which children left within the horizon after each
-as-of date.
+"""Dropout labels (docs/model.md, "Features, labels"): which children left within the
+horizon after each as-of date.
 
 Events belong to the child (``person_id``), whose students at several schools are one:
 - an exit of type ``dropout``, dated at the exit, unless the child is enrolled at

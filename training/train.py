@@ -1,7 +1,7 @@
 """``ews train``: build the matrix, choose on folds, test, guard, refit, track and register.
 
 ``train`` reads as the steps it takes; each step is a function below it (or a module:
-``split``, ``search``, ``guards``, ``fairness``). SPEC section 5 in short: temporal
+``split``, ``search``, ``guards``, ``fairness``). docs/model.md in short: temporal
 folds choose the settings; a model fitted only on outcomes known before the test period
 is measured there against two baselines fitted and calibrated the same way; a model
 that cannot rank is flagged; the registered model is refit on every mature row.
@@ -149,7 +149,8 @@ def train(
     on_progress: Callable[[str], None] = lambda _message: None,
     client: Any = None,
 ) -> TrainResult:
-    """Run one training: the whole of SPEC section 5 for one model version.
+    """Run one training (docs/model.md, "Training, evaluation and promotion") for one
+    model version.
 
     With a Dask ``client`` (or a Parquet dataset in the settings) the matrix is built
     partition by partition by school; with a client LightGBM trains on its workers
