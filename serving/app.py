@@ -19,7 +19,7 @@ from core.settings import Settings
 from schooldata.db import make_engine, upgrade
 from serving import area, queries
 from serving.accounts import TooManyAttempts
-from serving.deps import AppState, PasswordChangeRequired, SignInRequired
+from serving.deps import AppState, OutsideRole, PasswordChangeRequired, SignInRequired
 from serving.middleware import RequestGuard
 from serving.model_report import ModelReports
 from serving.model_store import load_scorer_bundle
@@ -130,6 +130,10 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
 
     for kind in DOMAIN_ERRORS:
         app.add_exception_handler(kind, domain_error)
+
+    @app.exception_handler(OutsideRole)
+    async def outside_role(request: Request, error: OutsideRole) -> Response:
+        return web.not_found(request, error.user)
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, error: SignInRequired) -> RedirectResponse:

@@ -8,7 +8,7 @@ user of a page, from a server-side session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request
@@ -72,6 +72,10 @@ def route_of(request: Request) -> str:
     return f"{request.method} {getattr(request.scope.get('route'), 'path', 'unmatched')}"
 
 
+# The route a handler serves, as the audit log names it ("GET /students/{student_id}").
+RouteDep = Annotated[str, Depends(route_of)]
+
+
 async def current_user(
     request: Request,
     state: StateDep,
@@ -124,3 +128,23 @@ def web_user(request: Request, state: StateDep) -> User:
 
 CurrentUser = Annotated[User, Depends(current_user)]
 WebUser = Annotated[User, Depends(web_user)]
+
+
+class OutsideRole(Exception):
+    """A page of another role: answered 404 with the signed-in user's own navigation, as
+    if the page did not exist."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__("not found")
+        self.user = user
+
+
+def web_user_of(*roles: str) -> Any:
+    """A dependency: the signed-in user of a page, who must have one of ``roles``."""
+
+    def signed_in(user: WebUser) -> User:
+        if user.role not in roles:
+            raise OutsideRole(user)
+        return user
+
+    return Depends(signed_in)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from serving import area, followups, queries, worklist
 from serving.access import student_key
-from serving.deps import CurrentUser, StateDep
+from serving.deps import CurrentUser, RouteDep, StateDep
 from serving.schemas import (
     AreaSummary,
     FeatureRowsRequest,
@@ -64,7 +64,9 @@ def model_info(state: StateDep, user: CurrentUser) -> ModelInfo:
 
 
 @router.post("/api/v1/score", response_model=ScoreResponse, tags=["scoring"])
-def score_students(request: ScoreRequest, state: StateDep, user: CurrentUser) -> ScoreResponse:
+def score_students(
+    request: ScoreRequest, state: StateDep, user: CurrentUser, route: RouteDep
+) -> ScoreResponse:
     """Score students by id as of a date (default today), computed now from the stored data."""
     results = queries.score_students(
         state.engine,
@@ -72,7 +74,7 @@ def score_students(request: ScoreRequest, state: StateDep, user: CurrentUser) ->
         user,
         [student_key(user, code, request.school_id) for code in request.student_ids],
         request.as_of or date.today(),
-        "POST /api/v1/score",
+        route,
     )
     return ScoreResponse(
         model_version=state.scorer.version, scorer=state.scorer.kind, results=results
@@ -93,6 +95,7 @@ async def score_features(
 
 @router.get("/api/v1/risk-list", response_model=RiskList, tags=["lists"])
 def risk_list(
+    route: RouteDep,
     state: StateDep,
     user: CurrentUser,
     school_id: str | None = None,
@@ -102,30 +105,28 @@ def risk_list(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> RiskList:
     """The week's ranked list for a school or an advisor, within the caller's scope."""
-    return queries.risk_list(
-        state.engine, user, "GET /api/v1/risk-list", school_id, advisor_id, as_of, tier, limit
-    )
+    return queries.risk_list(state.engine, user, route, school_id, advisor_id, as_of, tier, limit)
 
 
 @router.get("/api/v1/returned", response_model=list[ReturnedStudent], tags=["lists"])
-def returned_children(state: StateDep, user: CurrentUser) -> list[ReturnedStudent]:
+def returned_children(state: StateDep, user: CurrentUser, route: RouteDep) -> list[ReturnedStudent]:
     """The caller's children who came back to school after leaving, followed for
     ``EWS_FOLLOW_RETURNED_TERMS`` terms whatever their risk (an advisor's own, a
     committee's school)."""
     return followups.returned_followups(
-        state.engine, user, "GET /api/v1/returned", state.settings.follow_returned_terms
+        state.engine, user, route, state.settings.follow_returned_terms
     )
 
 
 @router.get("/api/v1/area", response_model=AreaSummary, tags=["area"])
-def area_figures(state: StateDep, user: CurrentUser) -> AreaSummary:
+def area_figures(state: StateDep, user: CurrentUser, route: RouteDep) -> AreaSummary:
     """An area office's schools this week: counts by tier, change, action, referrals, stale
     data and trend; names only of cases referred outside the school. Analysts: every
     school, no name."""
     summary = area.area_summary(
         state.engine,
         user,
-        "GET /api/v1/area",
+        route,
         follow_terms=state.settings.follow_returned_terms,
     )
     if summary is None:
@@ -135,7 +136,11 @@ def area_figures(state: StateDep, user: CurrentUser) -> AreaSummary:
 
 @router.get("/api/v1/students/{student_id}", response_model=StudentDetail, tags=["students"])
 def student(
-    student_id: str, state: StateDep, user: CurrentUser, school_id: str | None = None
+    route: RouteDep,
+    student_id: str,
+    state: StateDep,
+    user: CurrentUser,
+    school_id: str | None = None,
 ) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history (the student's
     code at ``school_id``, by default the caller's school)."""
@@ -143,7 +148,7 @@ def student(
         state.engine,
         user,
         student_key(user, student_id, school_id),
-        "GET /api/v1/students/{id}",
+        route,
     )
 
 
@@ -151,6 +156,7 @@ def student(
     "/api/v1/schools/{school_id}/home-visit-plan", response_model=HomeVisitPlan, tags=["lists"]
 )
 def home_visit_plan(
+    route: RouteDep,
     school_id: str,
     state: StateDep,
     user: CurrentUser,
@@ -164,7 +170,7 @@ def home_visit_plan(
         state.engine,
         user,
         school_id,
-        "GET /api/v1/schools/{id}/home-visit-plan",
+        route,
         capacity,
         as_of,
         state.visit_benefit(),
@@ -175,7 +181,9 @@ def home_visit_plan(
 @router.post(
     "/api/v1/interventions", response_model=Intervention, status_code=201, tags=["interventions"]
 )
-def record_intervention(body: InterventionIn, state: StateDep, user: CurrentUser) -> Intervention:
+def record_intervention(
+    body: InterventionIn, state: StateDep, user: CurrentUser, route: RouteDep
+) -> Intervention:
     """Record what was done for a student (home visit, referral, ...)."""
     return queries.record_intervention(
         state.engine,
@@ -184,7 +192,7 @@ def record_intervention(body: InterventionIn, state: StateDep, user: CurrentUser
         body.date,
         body.type,
         body.outcome,
-        "POST /api/v1/interventions",
+        route,
         body.corrects,
     )
 
@@ -195,22 +203,28 @@ def record_intervention(body: InterventionIn, state: StateDep, user: CurrentUser
     tags=["interventions"],
 )
 def student_interventions(
-    student_id: str, state: StateDep, user: CurrentUser, school_id: str | None = None
+    route: RouteDep,
+    student_id: str,
+    state: StateDep,
+    user: CurrentUser,
+    school_id: str | None = None,
 ) -> list[Intervention]:
     """Everything recorded for a student at their school, newest first."""
     return queries.interventions_of(
         state.engine,
         user,
         student_key(user, student_id, school_id),
-        "GET /api/v1/students/{id}/interventions",
+        route,
     )
 
 
 @router.get("/api/v1/missing-cases", response_model=list[MissingCase], tags=["missing"])
-def missing_cases(state: StateDep, user: CurrentUser, open_only: bool = False) -> list[MissingCase]:
+def missing_cases(
+    state: StateDep, user: CurrentUser, route: RouteDep, open_only: bool = False
+) -> list[MissingCase]:
     """The children to look for that the caller may see by name: a committee its school's,
     an advisor those they advised, an area office those referred outside or not found."""
-    found = worklist.cases(state.engine, user, "GET /api/v1/missing-cases", open_only=open_only)
+    found = worklist.cases(state.engine, user, route, open_only=open_only)
     return [_missing_case(c) for c in found]
 
 
@@ -232,7 +246,7 @@ def missing_counts(state: StateDep, user: CurrentUser) -> list[MissingCounts]:
 
 @router.post("/api/v1/missing-cases/{case_id}", response_model=MissingCase, tags=["missing"])
 def update_missing_case(
-    case_id: int, update: MissingCaseUpdate, state: StateDep, user: CurrentUser
+    route: RouteDep, case_id: int, update: MissingCaseUpdate, state: StateDep, user: CurrentUser
 ) -> MissingCase:
     """Record what was found of a child to look for (audited)."""
     change = worklist.CaseChange(
@@ -244,11 +258,7 @@ def update_missing_case(
         found_school_id=update.found_school_id,
         found_on=update.found_on,
     )
-    return _missing_case(
-        worklist.update_case(
-            state.engine, user, case_id, change, "POST /api/v1/missing-cases/{case_id}"
-        )
-    )
+    return _missing_case(worklist.update_case(state.engine, user, case_id, change, route))
 
 
 def _missing_case(case: worklist.Case) -> MissingCase:

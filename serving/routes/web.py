@@ -44,7 +44,16 @@ from serving.accounts import (
     temporary_password,
     unassigned_classrooms,
 )
-from serving.deps import SESSION_KEY, AppState, StateDep, WebUser, client_of, route_of
+from serving.deps import (
+    SESSION_KEY,
+    AppState,
+    RouteDep,
+    StateDep,
+    WebUser,
+    client_of,
+    route_of,
+    web_user_of,
+)
 from serving.export import csv_bytes, list_frame
 from serving.model_store import RULE_TOP
 from serving.operations import operations
@@ -177,25 +186,30 @@ def home(user: WebUser) -> RedirectResponse:
     return RedirectResponse(HOME.get(user.role, "/list"), status_code=303)
 
 
+# Pages of one role or a few: anyone else is answered 404, as if the page did not exist.
+AdminUser = Annotated[User, web_user_of("admin")]
+AnalystUser = Annotated[User, web_user_of("analyst")]
+AreaUser = Annotated[User, web_user_of(*area.AREA_ROLES)]
+UploadUser = Annotated[User, web_user_of(*uploads.UPLOAD_ROLES)]
+
 AREA_PAGE = 50  # schools on a page of the area's table; the totals count every school
 
 
 @router.get("/area", response_class=HTMLResponse)
 def area_page(
+    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: WebUser,
+    user: AreaUser,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
     """An area office's schools (an analyst: every school), counts only: the totals, then
     the schools most in need first (stale data, then the most students at high risk),
     a page at a time."""
-    if user.role not in area.AREA_ROLES:
-        return not_found(request, user)
     summary = area.area_summary(
         state.engine,
         user,
-        "GET /area",
+        route,
         follow_terms=state.settings.follow_returned_terms,
         with_trends=False,
     )
@@ -221,6 +235,7 @@ def area_page(
 
 @router.post("/area/history")
 def decide_history(
+    route: RouteDep,
     request: Request,
     state: StateDep,
     user: WebUser,
@@ -236,7 +251,7 @@ def decide_history(
         user,
         student_key(user, student_id, school_id),
         decision == "grant",
-        "POST /area/history",
+        route,
     )
     return RedirectResponse("/area", status_code=303)
 
@@ -248,6 +263,7 @@ def login_page(request: Request, state: StateDep) -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(
+    route: RouteDep,
     request: Request,
     state: StateDep,
     csrf: Annotated[str, Form()],
@@ -272,12 +288,12 @@ def login(
         state.limiter.failed(client, account)
         # Who tried (the username, never the password or token) and from where.
         detail = f"username {account[:60]}; client {client}" if account else f"client {client}"
-        audit.record(state.engine, [audit.Entry("sign_in_failed", "POST /login", detail=detail)])
+        audit.record(state.engine, [audit.Entry("sign_in_failed", route, detail=detail)])
         return render(request, "login.html", None, 401, error=words["bad_sign_in"])
     request.session.clear()
     request.session[SESSION_KEY] = start_session(state.engine, user)
     request.session["csrf"] = secrets.token_urlsafe(24)
-    audit.record(state.engine, [audit.Entry("sign_in", "POST /login", user.user_id)])
+    audit.record(state.engine, [audit.Entry("sign_in", route, user.user_id)])
     return RedirectResponse("/password" if user.must_change_password else "/", status_code=303)
 
 
@@ -290,7 +306,7 @@ async def sso_start(request: Request, state: StateDep) -> Response:
 
 
 @router.get("/login/sso/callback", name="sso_callback")
-async def sso_callback(request: Request, state: StateDep) -> Response:
+async def sso_callback(request: Request, state: StateDep, route: RouteDep) -> Response:
     """The provider's answer: sign in the account whose username it vouches for."""
     if state.sso is None:
         return not_found(request, None)
@@ -305,7 +321,7 @@ async def sso_callback(request: Request, state: StateDep) -> Response:
         await run_in_threadpool(
             audit.record,
             state.engine,
-            [audit.Entry("sign_in_failed", "GET /login/sso", detail=f"sso: {error.error}"[:200])],
+            [audit.Entry("sign_in_failed", route, detail=f"sso: {error.error}"[:200])],
         )
         return render(request, "login.html", None, 401, error=words["bad_sign_in"], sso=True)
     user = await run_in_threadpool(find_by_username, state.engine, username) if username else None
@@ -315,7 +331,7 @@ async def sso_callback(request: Request, state: StateDep) -> Response:
         await run_in_threadpool(
             audit.record,
             state.engine,
-            [audit.Entry("sign_in_failed", "GET /login/sso", detail=f"{detail}; client {client}")],
+            [audit.Entry("sign_in_failed", route, detail=f"{detail}; client {client}")],
         )
         return render(request, "login.html", None, 403, error=words["sso_unknown"], sso=True)
     request.session.clear()
@@ -324,7 +340,7 @@ async def sso_callback(request: Request, state: StateDep) -> Response:
     await run_in_threadpool(
         audit.record,
         state.engine,
-        [audit.Entry("sign_in", "GET /login/sso", user.user_id, detail="sso")],
+        [audit.Entry("sign_in", route, user.user_id, detail="sso")],
     )
     return RedirectResponse("/", status_code=303)
 
@@ -433,6 +449,7 @@ PAGE_SIZE = 100  # a school's list on a page; the download holds all of it
 
 @router.get("/list", response_class=HTMLResponse)
 def risk_list_page(
+    route: RouteDep,
     request: Request,
     state: StateDep,
     user: WebUser,
@@ -449,7 +466,7 @@ def risk_list_page(
         shown = queries.list_page(
             state.engine,
             user,
-            "GET /list",
+            route,
             tiers=[tier] if tier else None,
             classroom=classroom or None,
             limit=PAGE_SIZE,
@@ -461,7 +478,7 @@ def risk_list_page(
     more = len(shown.listing.students) == PAGE_SIZE
     returned = (
         followups.returned_followups(
-            state.engine, user, "GET /list", state.settings.follow_returned_terms
+            state.engine, user, route, state.settings.follow_returned_terms
         )
         if page == 1
         else []
@@ -485,6 +502,7 @@ def risk_list_page(
 
 @router.get("/list.csv")
 def risk_list_csv(
+    route: RouteDep,
     request: Request,
     state: StateDep,
     user: WebUser,
@@ -496,7 +514,7 @@ def risk_list_csv(
     listing = queries.risk_list(
         state.engine,
         user,
-        "GET /list.csv",
+        route,
         tiers=[tier] if tier else None,
         limit=5000,
         classroom=classroom or None,
@@ -525,8 +543,9 @@ def student_page(
     if not user.school_id:
         return not_found(request, user)
     key = student_key(user, student_id)
-    detail, interventions = queries.student_page(state.engine, user, key, "GET /students/{id}")
-    student_cases = cases.cases_of(state.engine, user, key, "GET /students/{id}")
+    route = route_of(request)  # also when another route shows the page again
+    detail, interventions = queries.student_page(state.engine, user, key, route)
+    student_cases = cases.cases_of(state.engine, user, key, route)
     lang = language(request)
     words = i18n.words(lang)
     earlier = followups.earlier_records(state.engine, student_key(user, student_id))
@@ -580,6 +599,7 @@ def student_page(
 
 @router.post("/students/{student_id}/history-request")
 def request_history(
+    route: RouteDep,
     request: Request,
     student_id: str,
     state: StateDep,
@@ -592,13 +612,14 @@ def request_history(
         state.engine,
         user,
         student_key(user, student_id),
-        "POST /students/{id}/history-request",
+        route,
     )
     return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
 
 
 @router.post("/students/{student_id}/interventions")
 def record_from_page(
+    route: RouteDep,
     request: Request,
     student_id: str,
     state: StateDep,
@@ -617,7 +638,7 @@ def record_from_page(
             day,
             type,
             outcome or None,
-            "POST /students/{id}/interventions",
+            route,
         )
     except queries.InvalidInput as error:
         return student_page(request, student_id, state, user, error=str(error))
@@ -665,7 +686,7 @@ def _plan(
         return not_found(request, user)
     try:
         plan, school = queries.plan_page(
-            state.engine, user, user.school_id, "GET /plan", benefit=state.visit_benefit()
+            state.engine, user, user.school_id, route_of(request), benefit=state.visit_benefit()
         )
     except queries.NoWeeklyRun:
         words = i18n.words(language(request))
@@ -712,6 +733,7 @@ def plan_capacity(
 
 @router.post("/plan/visits")
 def plan_visit(
+    route: RouteDep,
     request: Request,
     state: StateDep,
     user: WebUser,
@@ -731,7 +753,7 @@ def plan_visit(
             None,
             "home_visit",
             outcome,
-            "POST /plan/visits",
+            route,
         )
     except queries.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
@@ -745,13 +767,13 @@ def plan_visit(
 def model_page(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    user: AnalystUser,
     benefit_error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     """Champion and challenger side by side, fairness, drift, effects and promotions, and
     the per-school switch of the benefit order; no student."""
-    if user.role != "analyst" or state.reports is None:
+    if state.reports is None:
         return not_found(request, user)
     report = state.reports.report()
     fairness = (
@@ -782,16 +804,17 @@ def model_page(
 
 @router.post("/model/benefit-order")
 def benefit_order(
+    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: WebUser,
+    user: AnalystUser,
     csrf: Annotated[str, Form()],
     school_id: Annotated[str, Form()],
     on: Annotated[str, Form()],
 ) -> Response:
     """An analyst turns a school's benefit order on or off."""
     check_csrf(request, csrf)
-    if user.role != "analyst" or state.reports is None:
+    if state.reports is None:
         return not_found(request, user)
     available = state.visit_benefit() is not None
     try:
@@ -801,7 +824,7 @@ def benefit_order(
             school_id,
             on == "true",
             available,
-            "POST /model/benefit-order",
+            route,
         )
     except queries.InvalidInput as error:
         return model_page(request, state, user, str(error), 422)
@@ -816,10 +839,10 @@ PLOT_TITLES = {
 
 @router.get("/model/plots/{version}/{name}")
 def model_plot(
-    request: Request, version: str, name: str, state: StateDep, user: WebUser
+    request: Request, version: str, name: str, state: StateDep, user: AnalystUser
 ) -> Response:
     """A plot of the champion's or the challenger's training run."""
-    if user.role != "analyst" or state.reports is None:
+    if state.reports is None:
         return not_found(request, user)
     report = state.reports.report()
     runs = {v.version: v.run_id for v in (report.champion, report.challenger) if v is not None}
@@ -874,19 +897,15 @@ def _admin(
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+def admin_page(request: Request, state: StateDep, user: AdminUser) -> HTMLResponse:
     """Accounts: create, reset a password, deactivate. No secret is ever shown twice."""
-    if user.role != "admin":
-        return not_found(request, user)
     return _admin(request, state, user)
 
 
 @router.get("/admin/operations", response_class=HTMLResponse)
-def operations_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+def operations_page(request: Request, state: StateDep, user: AdminUser) -> HTMLResponse:
     """The weekly runs: last and next, how long they take, skipped schools, failures with
     their error ids, messages and the scorer in use."""
-    if user.role != "admin":
-        return not_found(request, user)
     return render(request, "operations.html", user, ops=operations(state.settings, state.engine))
 
 
@@ -894,7 +913,7 @@ def operations_page(request: Request, state: StateDep, user: WebUser) -> HTMLRes
 def admin_create(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    user: AdminUser,
     csrf: Annotated[str, Form()],
     role: Annotated[str, Form(max_length=40)],
     name: Annotated[str, Form(max_length=200)],
@@ -907,8 +926,6 @@ def admin_create(
     chair: Annotated[str, Form(max_length=5)] = "",
 ) -> HTMLResponse:
     check_csrf(request, csrf)
-    if user.role != "admin":
-        return not_found(request, user)
     words = i18n.words(language(request))
     actor = f"user:{user.user_id}"
     # What was typed comes back with an error, so nothing has to be typed again.
@@ -960,12 +977,10 @@ def admin_reset(
     request: Request,
     account_id: int,
     state: StateDep,
-    user: WebUser,
+    user: AdminUser,
     csrf: Annotated[str, Form()],
 ) -> HTMLResponse:
     check_csrf(request, csrf)
-    if user.role != "admin":
-        return not_found(request, user)
     words = i18n.words(language(request))
     temporary = temporary_password()
     try:
@@ -984,12 +999,10 @@ def admin_deactivate(
     request: Request,
     account_id: int,
     state: StateDep,
-    user: WebUser,
+    user: AdminUser,
     csrf: Annotated[str, Form()],
 ) -> HTMLResponse:
     check_csrf(request, csrf)
-    if user.role != "admin":
-        return not_found(request, user)
     if account_id == user.user_id:
         return _admin(request, state, user, 422, error="you cannot deactivate your own account")
     words = i18n.words(language(request))
@@ -1041,10 +1054,8 @@ def _upload(
 
 
 @router.get("/upload", response_class=HTMLResponse)
-def upload_page(request: Request, user: WebUser) -> HTMLResponse:
+def upload_page(request: Request, user: UploadUser) -> HTMLResponse:
     """Upload the school's own files (CSV or Excel), check them, then load them."""
-    if user.role not in uploads.UPLOAD_ROLES:
-        return not_found(request, user)
     return _upload(request, user)
 
 
@@ -1052,37 +1063,33 @@ def upload_page(request: Request, user: WebUser) -> HTMLResponse:
 def upload_files(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    user: UploadUser,
     csrf: Annotated[str, Form()],
     files: Annotated[list[UploadFile], File()],
 ) -> HTMLResponse:
     """Stage the files and show what a load would do; nothing is written yet."""
     check_csrf(request, csrf)
-    if user.role not in uploads.UPLOAD_ROLES:
-        return not_found(request, user)
     received = [(f.filename or "file", f.file.read()) for f in files]
     try:
         staged = uploads.stage(state.settings, state.engine, user, received)
     except uploads.UploadError as error:
-        _audit_upload(state, user, "upload_refused", str(error))
+        _audit_upload(request, state, user, "upload_refused", str(error))
         return _upload(request, user, 422, error=str(error))
-    _audit_upload(state, user, "upload_checked", _summary(staged))
+    _audit_upload(request, state, user, "upload_checked", _summary(staged))
     return _upload(request, user, staged=staged)
 
 
 @router.post("/upload/{token}/confirm", response_class=HTMLResponse)
 def upload_confirm(
-    request: Request, state: StateDep, user: WebUser, token: str, csrf: Annotated[str, Form()]
+    request: Request, state: StateDep, user: UploadUser, token: str, csrf: Annotated[str, Form()]
 ) -> HTMLResponse:
     """Load a checked upload in one transaction."""
     check_csrf(request, csrf)
-    if user.role not in uploads.UPLOAD_ROLES:
-        return not_found(request, user)
     try:
         loaded = uploads.confirm(state.settings, state.engine, user, token)
     except uploads.UploadError as error:
         return _upload(request, user, 404, error=str(error))
-    _audit_upload(state, user, "upload_loaded", _summary(loaded))
+    _audit_upload(request, state, user, "upload_loaded", _summary(loaded))
     # The school's list of this week is made again with the new records, in the background.
     if state.runner is not None and user.school_id:
         state.runner.rerun_school(user.school_id)
@@ -1091,16 +1098,14 @@ def upload_confirm(
 
 @router.post("/upload/{token}/cancel", response_class=HTMLResponse)
 def upload_cancel(
-    request: Request, state: StateDep, user: WebUser, token: str, csrf: Annotated[str, Form()]
+    request: Request, state: StateDep, user: UploadUser, token: str, csrf: Annotated[str, Form()]
 ) -> HTMLResponse:
     check_csrf(request, csrf)
-    if user.role not in uploads.UPLOAD_ROLES:
-        return not_found(request, user)
     try:
         uploads.cancel(state.settings, user, token)
     except uploads.UploadError as error:
         return _upload(request, user, 404, error=str(error))
-    _audit_upload(state, user, "upload_cancelled", "")
+    _audit_upload(request, state, user, "upload_cancelled", "")
     return _upload(request, user)
 
 
@@ -1113,5 +1118,6 @@ def _summary(staged: uploads.Staged) -> str:
     )[:1000]
 
 
-def _audit_upload(state: AppState, user: User, action: str, detail: str) -> None:
-    audit.record(state.engine, [audit.Entry(action, "POST /upload", user.user_id, detail=detail)])
+def _audit_upload(request: Request, state: AppState, user: User, action: str, detail: str) -> None:
+    entry = audit.Entry(action, route_of(request), user.user_id, detail=detail)
+    audit.record(state.engine, [entry])

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from devtools.processes import connections_held, wait_for_workers, workers_of
 from schooldata.tables import audit_log
-from tests.processes import connections_held, wait_for_workers, workers_of
 from tests.serving.conftest import WEEKS, Api
 
 THAI = re.compile("[\u0e00-\u0e7f]")
@@ -248,7 +248,7 @@ def test_reads_of_student_records_are_audited_and_the_log_is_append_only(api: Ap
 
     assert after == before + 1
     assert rows[0].student_id == api.own_student
-    assert rows[0].endpoint == "GET /api/v1/students/{id}"
+    assert rows[0].endpoint == "GET /api/v1/students/{student_id}"
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), api.engine.begin() as connection:
         connection.execute(sa.delete(audit_log))
 

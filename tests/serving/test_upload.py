@@ -187,12 +187,15 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     assert far_after.equals(far_before)  # another school's student is untouched
     with engine.connect() as connection:
         actions = connection.execute(
-            sa.select(audit_log.c.action, audit_log.c.detail).where(
+            sa.select(audit_log.c.action, audit_log.c.detail, audit_log.c.endpoint).where(
                 audit_log.c.user_id == officer.user_id, audit_log.c.action.like("upload%")
             )
         ).all()
-    assert [a for a, _ in actions] == ["upload_checked", "upload_loaded"]
-    assert all("UP000" not in (d or "") for _, d in actions)  # counts, never a student
+    assert [(a, route) for a, _, route in actions] == [
+        ("upload_checked", "POST /upload"),
+        ("upload_loaded", "POST /upload/{token}/confirm"),  # the route, never the token
+    ]
+    assert all("UP000" not in (d or "") for _, d, _ in actions)  # counts, never a student
 
 
 def test_a_committee_of_another_school_cannot_load_someone_elses_upload(
