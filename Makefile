@@ -47,7 +47,7 @@ postgres:
 # with PYTHONDONTWRITEBYTECODE set would otherwise compile every import in every process
 # (each server, CLI and worker the tests start), which costs seconds per process.
 test: lint browser postgres
-	$(PY) -m compileall -q $(PACKAGES) benchmarks tests > /dev/null
+	$(PY) -m compileall -q $(PACKAGES) benchmarks devtools tests > /dev/null
 	$(VENV)/bin/pytest -q
 
 bench-matrix: install

@@ -47,12 +47,12 @@ from benchmarks.common import synthetic_database, trained_champion
 from benchmarks.http_load import request_bytes
 from benchmarks.store import _postgres, score_rows
 from core.settings import Settings
+from devtools.processes import wait_for_workers
 from schooldata.db import insert_rows, make_engine, upgrade
 from schooldata.identity import unlinked_person
 from schooldata.tables import TABLES, run_schools, score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.store import list_counts
-from tests.processes import wait_for_workers
 
 SCHOOLS = 1000
 PER_ADVISOR = 40

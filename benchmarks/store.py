@@ -110,7 +110,7 @@ def _postgres(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    from tests.postgres import postgres_server
+    from devtools.postgres import postgres_server
 
     with postgres_server() as server:
         if server is None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devtools.postgres import PostgresServer, postgres_server
 from features.partitions import plan_partitions
 from schooldata import audit
 from schooldata.db import (
@@ -35,7 +36,6 @@ from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, unavailable
-from tests.postgres import PostgresServer, postgres_server
 from tests.serving.conftest import WEEKS, Api, assert_same_run, running_server, stored_run
 
 
