@@ -1,0 +1,183 @@
+"""Commands of accounts and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ews.common import (
+    actor,
+    console,
+    database,
+    fail,
+    load_settings,
+)
+
+users_app = typer.Typer(
+    help="Staff accounts: passwords for people, expiring tokens for integrations.",
+    no_args_is_help=True,
+)
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[
+        str, typer.Option(help="advisor, committee, data_officer, area, analyst or admin.")
+    ],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    staff_id: Annotated[
+        str | None, typer.Option(help="Advisor's advisor_id in the enrolment data.")
+    ] = None,
+    school: Annotated[
+        str | None,
+        typer.Option(help="The school (advisors, committee members, data officers)."),
+    ] = None,
+    schools: Annotated[
+        str | None, typer.Option(help="An area office's schools, comma-separated.")
+    ] = None,
+    province: Annotated[
+        str | None, typer.Option(help="An area office following every school of a province.")
+    ] = None,
+    username: Annotated[
+        str | None,
+        typer.Option(help="Sign-in name for the pages; a temporary password is printed."),
+    ] = None,
+    token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the token lasts.")] = 365,
+    chair: Annotated[
+        bool,
+        typer.Option(
+            "--chair",
+            help="A committee member who chairs the care committee (reads protection and "
+            "health notes).",
+        ),
+    ] = False,
+) -> None:
+    """Create an account; its token is printed once, alone on the last line."""
+    from serving.accounts import (
+        AccountError,
+        create_user,
+        schools_of_province,
+        set_password,
+        temporary_password,
+    )
+
+    engine = database(load_settings())
+    try:
+        followed = [s.strip() for s in (schools or "").split(",") if s.strip()]
+        if province:
+            followed += schools_of_province(engine, province)
+        user, token = create_user(
+            engine,
+            role,
+            name,
+            staff_id,
+            school,
+            username and username.lower(),
+            token_days,
+            schools=followed,
+            actor=actor(),
+            chair=chair,
+        )
+        if username:
+            temporary = temporary_password()
+            set_password(engine, user.user_id, temporary, actor(), must_change=True)
+    except AccountError as error:
+        fail(str(error))
+    console.print(f"Created {user.role} account {user.user_id} ({user.name}).")
+    if user.schools:
+        console.print(f"It follows {len(user.schools)} schools: {', '.join(user.schools)}.")
+    if username:
+        console.print(
+            f"Sign-in name {user.username}, temporary password (to change at first sign-in): "
+            f"{temporary}"
+        )
+    console.print(f"The token lasts {token_days} days and is shown once:")
+    print(token)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account: role, scope, whether it is active. No secret is shown."""
+    from serving.accounts import list_users
+
+    table = Table(title="Accounts")
+    for column in ("id", "role", "name", "username", "scope", "active", "token expires"):
+        table.add_column(column)
+    for user in list_users(database(load_settings())):
+        scope = ", ".join(user["schools"]) or " / ".join(
+            str(v) for v in (user["school_id"], user["staff_id"]) if v
+        )
+        table.add_row(
+            str(user["user_id"]),
+            user["role"],
+            user["name"],
+            user["username"] or "",
+            scope or "all (no student data)" if user["role"] in ("analyst", "admin") else scope,
+            "yes" if user["active"] else "no",
+            str(user["token_expires_at"] or "")[:10],
+        )
+    console.print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(user_id: Annotated[int, typer.Argument(help="The account's number.")]) -> None:
+    """Deactivate an account: its token stops working and its sessions end at once."""
+    from serving.accounts import AccountError, revoke
+
+    try:
+        revoke(database(load_settings()), user_id, actor())
+    except AccountError as error:
+        fail(str(error))
+    console.print(f"Account {user_id} is revoked; its token and sessions no longer work.")
+
+
+@users_app.command("rotate")
+def users_rotate(
+    user_id: Annotated[int, typer.Argument(help="The account's number.")],
+    token_days: Annotated[int, typer.Option(min=1, max=3650, help="Days the token lasts.")] = 365,
+) -> None:
+    """Give an account a new token; the old one stops working. Printed once, last line."""
+    from serving.accounts import AccountError, rotate_token
+
+    try:
+        token = rotate_token(database(load_settings()), user_id, actor(), token_days)
+    except AccountError as error:
+        fail(str(error))
+    console.print(f"New token for account {user_id} (lasts {token_days} days), shown once:")
+    print(token)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    user_id: Annotated[int, typer.Argument(help="The account's number.")],
+) -> None:
+    """Set a temporary password (to change at first sign-in); sessions end."""
+    from serving.accounts import AccountError, set_password, temporary_password
+
+    temporary = temporary_password()
+    try:
+        set_password(database(load_settings()), user_id, temporary, actor(), must_change=True)
+    except AccountError as error:
+        fail(str(error))
+    console.print(f"Temporary password for account {user_id}, to change at first sign-in:")
+    print(temporary)
+
+
+audit_app = typer.Typer(help="The audit log of reads and writes of students' records.")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: every row follows the one before, unchanged."""
+    from schooldata.audit import verify
+
+    result = verify(database(load_settings()))
+    if result.broken_at is not None:
+        console.print(
+            f"[red]The audit log is broken at row {result.broken_at}: it {result.reason}. "
+            f"Rows were changed, removed or forged there.[/red]"
+        )
+        raise typer.Exit(1)
+    console.print(f"The audit log is intact: {result.rows:,} rows, each following the last.")

@@ -1,0 +1,223 @@
+"""``ews demo``: the whole job on synthetic data, then serving."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.settings import Settings
+from ews.common import (
+    actor,
+    console,
+    database,
+    load_settings,
+)
+from ews.data import ingest, missing, synth
+from ews.model import effects, outcomes, promote, train
+from ews.service import score, serve
+
+
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Where the synthetic data directory goes.")] = Path(
+        "data/synth"
+    ),
+    students: Annotated[int, typer.Option(min=50)] = 12_000,
+    schools: Annotated[int, typer.Option(min=3)] = 20,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop before serving.")] = False,
+) -> None:
+    """Run the whole job on synthetic data: synth → ingest (→ train → promote → score →
+    check past lists → estimate effects → serve)."""
+    console.rule("1. Synthetic data")
+    synth(
+        out=data_dir,
+        schools=schools,
+        students=students,
+        years=3,
+        first_year=2566,
+        seed=0,
+        defect_rate=0.002,
+        school_files=2,
+    )
+    console.rule("2. Ingest")
+    try:
+        ingest(directory=data_dir, rejects_dir=None)
+    except typer.Exit as exit_:
+        if exit_.exit_code:
+            raise
+    console.rule("3. Train")
+    train(config=None, horizon_days=None, train_until=None, test_from=None)
+    console.rule("4. Promote")
+    try:
+        promote(force=False, reason=None)
+    except typer.Exit as exit_:
+        if exit_.exit_code:
+            console.print("The champion stays; the demo goes on with it.")
+    settings = load_settings()
+    past, recent = _demo_weeks(settings)
+    console.rule(f"5. Weekly scoring: {len(past)} past weeks, then the last {len(recent)}")
+    console.print(
+        "Past weeks are backfilled, so that their lists can be checked against who left; "
+        "the last weeks show a season of lists (new and moved students, risk over time)."
+    )
+    for day in [*past, *recent]:
+        score(as_of=day, school=None, messages=day in recent[-1:])
+    console.rule("6. Each past list against what happened")
+    outcomes(horizon_days=None)
+    console.rule("7. Which help worked (against the simulator's truth)")
+    effects(horizon_days=180, truth=data_dir / "truth" / "effects.csv")
+    console.rule("8. Children to look for (not enrolled anywhere this term)")
+    missing(school=None, out=Path("data/missing-children.xlsx"))
+    console.rule("9. Accounts (one per role)")
+    tokens = _demo_accounts(settings)
+    if no_serve:
+        console.print(
+            "Done. Start the service with [bold].venv/bin/ews serve[/bold], then sign in at "
+            f"http://127.0.0.1:8000/login with an account above (also in {DEMO_ACCOUNTS})."
+        )
+        return
+    console.rule("10. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
+    advisor = tokens["advisor"]
+    console.print("Try:")
+    console.print("  curl http://127.0.0.1:8000/health")
+    console.print(
+        f'  curl -H "Authorization: Bearer {advisor}" http://127.0.0.1:8000/api/v1/risk-list'
+    )
+    console.print(
+        f'  curl -H "Authorization: Bearer {tokens["committee"]}" '
+        f"http://127.0.0.1:8000/api/v1/schools/{tokens['school']}/home-visit-plan"
+    )
+    console.print("  API documentation: http://127.0.0.1:8000/docs")
+    serve(host="127.0.0.1", port=8000)
+
+
+DEMO_RECENT_WEEKS = 5
+DEMO_ACCOUNTS = Path("data/demo-accounts.txt")
+DEMO_PAST_WEEKS = 6
+
+
+def _demo_weeks(settings: Settings) -> tuple[list[str], list[str]]:
+    """Mondays to score in the demo: every other week of the latest term whose horizon
+    has passed in the data (its lists can be judged), then the last weeks of the data."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from schooldata.calendar import Calendar
+    from schooldata.db import read_table
+    from schooldata.tables import TABLES
+    from training.config import TrainConfig
+
+    engine = database(settings)
+    with engine.connect() as connection:
+        newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
+    if newest is None:
+        raise ValueError("no attendance in the database: nothing to score")
+    enrollments = read_table(engine, "enrollments", columns=["academic_year"])
+    calendar = Calendar.build(read_table(engine, "calendar"), enrollments["academic_year"].unique())
+    end = pd.Timestamp(newest)
+    mondays = calendar.mondays(end=end.date())
+    recent = list(mondays[-DEMO_RECENT_WEEKS:])
+    horizon = pd.Timedelta(days=TrainConfig.load().labels.horizon_days)
+    terms = calendar.table[calendar.table["school_id"] == ""]
+    past: list[pd.Timestamp] = []
+    for start, stop in zip(
+        terms.sort_values("start_date", ascending=False)["start_date"],
+        terms.sort_values("start_date", ascending=False)["end_date"],
+        strict=True,
+    ):
+        first, last = pd.Timestamp(start), pd.Timestamp(stop)
+        weeks = [d for d in mondays if first <= d <= last and d + horizon <= end]
+        if len(weeks) >= 4:
+            past = weeks[::2][-DEMO_PAST_WEEKS:]
+            break
+    return [str(d.date()) for d in past], [str(d.date()) for d in recent]
+
+
+def _demo_accounts(settings: Settings) -> dict[str, str]:
+    """One account per role, tied to a school and advisor of the latest list who follow
+    returned children (else those at its top; the area office follows that school's
+    province): a username with a temporary password for the pages, and a token for the
+    API."""
+    import secrets as random
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from schooldata.tables import TABLES, score_runs, student_returns, student_scores
+    from serving.accounts import create_user, set_password, temporary_password
+
+    engine = database(settings)
+    schools = TABLES["schools"]
+    with engine.connect() as connection:
+        latest = connection.execute(sa.select(sa.func.max(student_scores.c.run_id))).scalar()
+        week = connection.execute(
+            sa.select(score_runs.c.as_of).where(score_runs.c.run_id == latest)
+        ).scalar()
+        recent = (week or date.today()) - timedelta(days=180 * settings.follow_returned_terms)
+        # An advisor following children who came back to school, so the demo shows them;
+        # else the advisor of the school's riskiest student.
+        top = (
+            connection.execute(
+                sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
+                .join(
+                    student_returns,
+                    (student_returns.c.school_id == student_scores.c.school_id)
+                    & (student_returns.c.student_id == student_scores.c.student_id),
+                )
+                .where(
+                    (student_scores.c.run_id == latest) & (student_returns.c.returned_on >= recent)
+                )
+                .group_by(student_scores.c.school_id, student_scores.c.advisor_id)
+                .order_by(sa.func.count().desc(), student_scores.c.school_id)
+                .limit(1)
+            ).first()
+            or connection.execute(
+                sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
+                .order_by(student_scores.c.run_id.desc(), student_scores.c.rank_in_school)
+                .limit(1)
+            ).one()
+        )
+        province = connection.execute(
+            sa.select(schools.c.province).where(schools.c.school_id == top.school_id)
+        ).scalar()
+        area = list(
+            connection.execute(
+                sa.select(schools.c.school_id).where(schools.c.province == province)
+            ).scalars()
+        ) or [top.school_id]
+    suffix = random.token_hex(2)  # a second demo in the same database gets new names
+    people: dict[str, tuple[str, str | None, str | None, list[str]]] = {
+        "advisor": ("ครูที่ปรึกษา (demo)", top.advisor_id, top.school_id, []),
+        "committee": ("กรรมการดูแลช่วยเหลือ (demo)", None, top.school_id, []),
+        "data_officer": ("เจ้าหน้าที่ข้อมูล (demo)", None, top.school_id, []),
+        "area": (f"เขตพื้นที่ {province or ''} (demo)", None, None, area),
+        "analyst": ("นักวิเคราะห์ (demo)", None, None, []),
+        "admin": ("ผู้ดูแลระบบ (demo)", None, None, []),
+    }
+    tokens: dict[str, str] = {}
+    lines = []
+    for role, (name, staff_id, school_id, followed) in people.items():
+        username = f"{role.replace('_', '-')}-{suffix}"
+        user, token = create_user(
+            engine, role, name, staff_id, school_id, username, schools=followed, actor=actor()
+        )
+        password = temporary_password()
+        set_password(engine, user.user_id, password, actor(), must_change=True)
+        tokens[role] = token
+        lines.append(f"{role:<13} username {username:<20} password {password}  token {token}")
+    # Whole, never cut to the terminal's width, and kept in a file only its owner reads.
+    console.print("Demo accounts (passwords are temporary: change them at first sign-in):")
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    DEMO_ACCOUNTS.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_ACCOUNTS.touch(mode=0o600, exist_ok=True)
+    DEMO_ACCOUNTS.chmod(0o600)
+    DEMO_ACCOUNTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    console.print(f"(also in {DEMO_ACCOUNTS}, readable by you only)")
+    console.print(
+        f"(advisor {top.advisor_id} and committee of school {top.school_id}; the area office "
+        f"follows {', '.join(area)})"
+    )
+    return tokens | {"school": top.school_id}
