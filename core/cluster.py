@@ -95,6 +95,7 @@ def two_rounds(
     tasks: Sequence[Any],
     second: Callable[..., Any],
     client: Any,
+    *,
     spool: Path,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
     first_shared: dict[str, Any] | None = None,
@@ -127,11 +128,23 @@ def two_rounds(
             yield Done(2, i, result)
     elif isinstance(client, LocalPool):
         yield from client.two_rounds(
-            first, tasks, second, spool, on_progress, first_shared, second_shared
+            first,
+            tasks,
+            second,
+            spool,
+            on_progress=on_progress,
+            first_shared=first_shared,
+            second_shared=second_shared,
         )
     else:
         yield from _dask_two_rounds(
-            client, first, tasks, second, on_progress, first_shared, second_shared
+            client,
+            first,
+            tasks,
+            second,
+            on_progress=on_progress,
+            first_shared=first_shared,
+            second_shared=second_shared,
         )
 
 
@@ -146,6 +159,7 @@ def _dask_two_rounds(
     first: Callable[..., tuple[Any, bytes]],
     tasks: Sequence[Any],
     second: Callable[..., Any],
+    *,
     on_progress: Callable[[int, int], None],
     first_shared: dict[str, Any],
     second_shared: dict[str, Any],
@@ -222,6 +236,7 @@ class LocalPool:
         tasks: Sequence[Any],
         second: Callable[..., Any],
         spool: Path,
+        *,
         on_progress: Callable[[int, int], None],
         first_shared: dict[str, Any],
         second_shared: dict[str, Any],

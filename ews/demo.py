@@ -201,7 +201,14 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
     for role, (name, staff_id, school_id, followed) in people.items():
         username = f"{role.replace('_', '-')}-{suffix}"
         user, token = create_user(
-            engine, role, name, staff_id, school_id, username, schools=followed, actor=actor()
+            engine,
+            role,
+            name,
+            staff_id=staff_id,
+            school_id=school_id,
+            username=username,
+            schools=followed,
+            actor=actor(),
         )
         password = temporary_password()
         set_password(engine, user.user_id, password, actor(), must_change=True)

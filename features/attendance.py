@@ -103,7 +103,7 @@ def _kinds(status: pd.Series) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _at_dates(
+def _at_dates(  # noqa: PLR0917 (numba compiles positional arguments only)
     keys: np.ndarray,
     dates: np.ndarray,
     kinds: np.ndarray,

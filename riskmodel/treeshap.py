@@ -164,6 +164,7 @@ def _pattern_weights_kernel(
 
 def _decision_tables(
     node_starts: list[int],
+    *,
     feature: np.ndarray,
     left_child: np.ndarray,
     right_child: np.ndarray,
@@ -259,7 +260,7 @@ def _blocks(
 
 
 @numba.njit(cache=True)
-def _fill_block_table(  # pragma: no cover
+def _fill_block_table(  # pragma: no cover  # noqa: PLR0917 (numba: positional only)
     first: int,
     last: int,
     block_nodes: np.ndarray,
@@ -298,7 +299,7 @@ def _fill_block_table(  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _add_leaf_weights(  # pragma: no cover
+def _add_leaf_weights(  # pragma: no cover  # noqa: PLR0917 (numba: positional only)
     first: int,
     last: int,
     went_left: np.ndarray,
@@ -423,7 +424,12 @@ def build_tables(booster: lgb.Booster) -> TreeTables:
         np.array(leaf_value, dtype=np.float64),
     )
     blocks = _decision_tables(
-        node_starts, node_feature, left_child, right_child, node_slot_array, leaf_arrays
+        node_starts,
+        feature=node_feature,
+        left_child=left_child,
+        right_child=right_child,
+        node_slot=node_slot_array,
+        leaf_arrays=leaf_arrays,
     )
     return TreeTables(
         feature=node_feature,
@@ -460,7 +466,7 @@ def _goes_left(
 
 
 @numba.njit(cache=True, nogil=True)
-def _explain_rows(  # pragma: no cover
+def _explain_rows(  # pragma: no cover  # noqa: PLR0917 (numba: positional only)
     rows: np.ndarray,
     start: int,
     stop: int,
@@ -677,7 +683,7 @@ def _explain_few(  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _explain_parallel(  # pragma: no cover
+def _explain_parallel(  # pragma: no cover  # noqa: PLR0917 (numba: positional only)
     rows: np.ndarray,
     tables: tuple[Any, ...],
     out: np.ndarray,

@@ -91,6 +91,7 @@ class SourceReader(Protocol):
         self,
         name: str,
         columns: Sequence[str] | None = None,
+        *,
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
         until: tuple[str, date] | None = None,
@@ -121,6 +122,7 @@ class DatabaseReader:
         self,
         name: str,
         columns: Sequence[str] | None = None,
+        *,
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
         until: tuple[str, date] | None = None,
@@ -155,7 +157,9 @@ class DatabaseReader:
         # By code first (a few codes are other schools' students too), then by student.
         ids = _intersect(student_ids, sorted(set(partition["student_id"])))
         wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
-        frame = read_table(self.engine, name, wanted, student_ids=ids, since=since, until=until)
+        frame = read_table(
+            self.engine, name, columns=wanted, student_ids=ids, since=since, until=until
+        )
         return only_students(frame, partition)[list(columns or frame.columns)]
 
 
@@ -175,22 +179,28 @@ class DatasetReader:
         self,
         name: str,
         columns: Sequence[str] | None = None,
+        *,
         student_ids: Sequence[str] | None = None,
         since: tuple[str, date] | None = None,
         until: tuple[str, date] | None = None,
         students: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         if name in SERVICE_WRITES and self.database is not None:
-            if self.schools is None:
-                return self.database.read(name, columns, student_ids, since, until, students)
-            if students is not None:
-                return self.database.read(name, columns, student_ids, since, until, students)
+            if self.schools is None or students is not None:
+                return self.database.read(
+                    name,
+                    columns,
+                    student_ids=student_ids,
+                    since=since,
+                    until=until,
+                    students=students,
+                )
             # The partition's students, wherever they now study.
             students = DatasetReader(self.root, self.schools).read("students", STUDENT_KEY)
             codes = sorted(set(students["student_id"]))
             asked = codes if student_ids is None else _intersect(student_ids, codes)
             wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
-            frame = self.database.read(name, wanted, asked, since, until)
+            frame = self.database.read(name, wanted, student_ids=asked, since=since, until=until)
             return only_students(frame, students)[list(columns or frame.columns)]
         table = TABLES[name]
         wanted = list(columns) if columns else [c.name for c in table.c]

@@ -248,6 +248,7 @@ def upgrade(engine: sa.Engine) -> None:
 def read_table(
     engine: sa.Engine,
     name: str,
+    *,
     columns: Sequence[str] | None = None,
     student_ids: Sequence[str] | None = None,
     since: tuple[str, date] | None = None,

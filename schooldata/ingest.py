@@ -112,6 +112,7 @@ def ingest_directory(
     engine: sa.Engine,
     id_hash_key: str,
     rejects_dir: Path | None,
+    *,
     on_progress: Callable[[str], None] = lambda _message: None,
     dataset: Path | None = None,
     schools: frozenset[str] | None = None,
@@ -227,7 +228,9 @@ def ingest_directory(
 
     if rejects_dir is not None:
         _write_rejects(reports, rejects_dir)
-    linking = None if dry_run else linking_counts(read_table(engine, "students", _LINK_COLUMNS))
+    linking = (
+        None if dry_run else linking_counts(read_table(engine, "students", columns=_LINK_COLUMNS))
+    )
     return IngestReport(
         reports, time.perf_counter() - started, write_seconds, linking, missing_opened
     )

@@ -218,7 +218,14 @@ def store_missing(connection: sa.Connection, persons: Iterable[str] | None = Non
         elif row["_merge"] == "right_only":
             # Not missing after all: enrolled that term (a later file), or explained.
             status, school, found_on = _found_since(records, row)
-            _close(connection, int(row["case_id"]), status, school, found_on, found_on or today)
+            _close(
+                connection,
+                int(row["case_id"]),
+                status,
+                school,
+                found_on=found_on,
+                closed_on=found_on or today,
+            )
         elif row["resolved"] is not None:
             found_on = _date(row["found_on"]) or today
             _close(
@@ -226,8 +233,8 @@ def store_missing(connection: sa.Connection, persons: Iterable[str] | None = Non
                 int(row["case_id"]),
                 row["resolved"],
                 row["found_school_id"],
-                found_on,
-                found_on,
+                found_on=found_on,
+                closed_on=found_on,
             )
     return opened
 
@@ -290,6 +297,7 @@ def _close(
     case_id: int,
     status: str,
     school: str | None,
+    *,
     found_on: date | None,
     closed_on: date,
 ) -> None:

@@ -209,7 +209,7 @@ def visible_students(
 
 
 def reads(
-    user: User, students: Sequence[StudentKey], endpoint: str, action: str = "read"
+    user: User, students: Sequence[StudentKey], *, endpoint: str, action: str = "read"
 ) -> list[audit.Entry]:
     """Audit entries of a user reading (or downloading) these students' records."""
     return [
@@ -222,15 +222,16 @@ def record_reads(
     engine: sa.Engine,
     user: User,
     students: Sequence[StudentKey],
+    *,
     endpoint: str,
     action: str = "read",
 ) -> None:
     """Append who read which student's record, when, and where."""
-    audit.record(engine, reads(user, students, endpoint, action))
+    audit.record(engine, reads(user, students, endpoint=endpoint, action=action))
 
 
 def record_write(
-    engine: sa.Engine, user: User, student: StudentKey, endpoint: str, detail: str
+    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str, detail: str
 ) -> None:
     """Append that a user changed something of this student's (what, in ``detail``)."""
     audit.record(
@@ -249,7 +250,7 @@ def record_write(
 
 
 def record_denial(
-    engine: sa.Engine, user: User | None, student: StudentKey | None, endpoint: str
+    engine: sa.Engine, user: User | None, student: StudentKey | None, *, endpoint: str
 ) -> None:
     """A request for a record outside the caller's scope (or that does not exist)."""
     audit.record(

@@ -103,6 +103,7 @@ def create_user(
     engine: sa.Engine,
     role: str,
     name: str,
+    *,
     staff_id: str | None = None,
     school_id: str | None = None,
     username: str | None = None,

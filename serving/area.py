@@ -143,8 +143,8 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
 def area_summary(
     engine: sa.Engine,
     user: User,
-    endpoint: str,
     *,
+    endpoint: str,
     follow_terms: int = FOLLOW_RETURNED_TERMS,
     with_trends: bool = True,
 ) -> AreaSummary | None:
@@ -231,7 +231,7 @@ def area_summary(
     if user.role == "area":  # names of referred cases; an analyst sees none
         referred = _referred(engine, referrals)
         keys = [StudentKey(c.school_id, c.student_id) for c in referred]
-        record_reads(engine, user, keys, endpoint)
+        record_reads(engine, user, keys, endpoint=endpoint)
     return AreaSummary(
         as_of=latest.as_of,
         previous_as_of=previous.as_of if previous is not None else None,

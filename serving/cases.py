@@ -147,8 +147,8 @@ def open_case(
     engine: sa.Engine,
     user: User,
     student: StudentKey,
-    endpoint: str,
     *,
+    endpoint: str,
     planned: str,
     owner_user_id: int | None = None,
     plan_text: str | None = None,
@@ -157,7 +157,7 @@ def open_case(
     plan_weeks: int = PLAN_WEEKS,
 ) -> int:
     """Open the student's case (one open case per student); returns its id."""
-    require_student(engine, user, student, endpoint)
+    require_student(engine, user, student, endpoint=endpoint)
     if planned not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if not 1 <= review_every_days <= 60:
@@ -192,7 +192,7 @@ def open_case(
             ).inserted_primary_key[0]  # type: ignore[index]
         )
         _event(connection, case_id, user, "opened", planned)
-    record_write(engine, user, student, endpoint, f"case {case_id} opened")
+    record_write(engine, user, student, endpoint=endpoint, detail=f"case {case_id} opened")
     return case_id
 
 
@@ -213,13 +213,13 @@ def _case_row(connection: sa.Connection, case_id: int) -> Any:
     ).first()
 
 
-def _checked(engine: sa.Engine, user: User, case_id: int, endpoint: str) -> Any:
+def _checked(engine: sa.Engine, user: User, case_id: int, *, endpoint: str) -> Any:
     """The case's row when its student is in the caller's scope; NotVisible otherwise."""
     with reading(engine) as connection:
         row = _case_row(connection, case_id)
     if row is None:
         raise NotVisible(f"case {case_id}")
-    require_student(engine, user, StudentKey(row.school_id, row.student_id), endpoint)
+    require_student(engine, user, StudentKey(row.school_id, row.student_id), endpoint=endpoint)
     return row
 
 
@@ -227,13 +227,13 @@ def review(
     engine: sa.Engine,
     user: User,
     case_id: int,
-    endpoint: str,
     *,
+    endpoint: str,
     note: str | None = None,
     next_review: date | None = None,
 ) -> None:
     """Record a review: the next one comes ``review_every_days`` later (or when given)."""
-    row = _checked(engine, user, case_id, endpoint)
+    row = _checked(engine, user, case_id, endpoint=endpoint)
     if row.closed_on is not None:
         raise InvalidInput("this case is closed")
     today = date.today()
@@ -251,14 +251,14 @@ def review(
         engine,
         user,
         StudentKey(row.school_id, row.student_id),
-        endpoint,
-        f"case {case_id} reviewed",
+        endpoint=endpoint,
+        detail=f"case {case_id} reviewed",
     )
 
 
-def close_case(engine: sa.Engine, user: User, case_id: int, outcome: str, endpoint: str) -> None:
+def close_case(engine: sa.Engine, user: User, case_id: int, outcome: str, *, endpoint: str) -> None:
     """Close the case with its outcome (kept in the student's history)."""
-    row = _checked(engine, user, case_id, endpoint)
+    row = _checked(engine, user, case_id, endpoint=endpoint)
     if outcome not in CASE_OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(CASE_OUTCOMES)}")
     if row.closed_on is not None:
@@ -273,7 +273,11 @@ def close_case(engine: sa.Engine, user: User, case_id: int, outcome: str, endpoi
         )
         _event(connection, case_id, user, "closed", outcome)
     record_write(
-        engine, user, StudentKey(row.school_id, row.student_id), endpoint, f"case {case_id} closed"
+        engine,
+        user,
+        StudentKey(row.school_id, row.student_id),
+        endpoint=endpoint,
+        detail=f"case {case_id} closed",
     )
 
 
@@ -282,13 +286,13 @@ def add_note(
     user: User,
     case_id: int,
     text: str,
-    endpoint: str,
     *,
+    endpoint: str,
     restricted: str | None = None,
     in_brief: bool = False,
 ) -> None:
     """A note on the case; a protection or health note is restricted."""
-    row = _checked(engine, user, case_id, endpoint)
+    row = _checked(engine, user, case_id, endpoint=endpoint)
     if not text.strip():
         raise InvalidInput("the note is empty")
     if restricted is not None and restricted not in RESTRICTED:
@@ -305,7 +309,11 @@ def add_note(
             )
         )
     record_write(
-        engine, user, StudentKey(row.school_id, row.student_id), endpoint, f"case {case_id} note"
+        engine,
+        user,
+        StudentKey(row.school_id, row.student_id),
+        endpoint=endpoint,
+        detail=f"case {case_id} note",
     )
 
 
@@ -318,11 +326,11 @@ def may_read(note_author: int, restricted: str | None, user: User) -> bool:
 
 
 def cases_of(
-    engine: sa.Engine, user: User, student: StudentKey, endpoint: str, *, with_weeks: bool = True
+    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str, with_weeks: bool = True
 ) -> list[Case]:
     """The student's cases, the open one first, with what the caller may read of them
     (audited; restricted notes read are audited as such)."""
-    require_student(engine, user, student, endpoint)
+    require_student(engine, user, student, endpoint=endpoint)
     with reading(engine) as connection:
         rows = connection.execute(
             sa.select(support_cases)
@@ -490,7 +498,9 @@ class NeedsAction:
     by_owner: list[tuple[str, int]]
 
 
-def needs_action(engine: sa.Engine, user: User, untouched_days: int, endpoint: str) -> NeedsAction:
+def needs_action(
+    engine: sa.Engine, user: User, untouched_days: int, *, endpoint: str
+) -> NeedsAction:
     """The caller's flagged students with no action in ``untouched_days`` days (or ever),
     reviews due or overdue, and open cases by owner (an advisor's own students, a
     committee's school)."""
@@ -566,7 +576,7 @@ def needs_action(engine: sa.Engine, user: User, untouched_days: int, endpoint: s
                     "days_late": (today - r.next_review).days,
                 }
             )
-    record_reads(engine, user, sorted(visible), endpoint)
+    record_reads(engine, user, sorted(visible), endpoint=endpoint)
     reviews.sort(key=lambda x: (-x["days_late"], x["student_id"]))
     return NeedsAction(
         run.as_of if run is not None else None,

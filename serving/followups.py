@@ -35,6 +35,7 @@ from serving.school_path import schools_before
 def returned_followups(
     engine: sa.Engine,
     user: User,
+    *,
     endpoint: str,
     follow_terms: int = FOLLOW_RETURNED_TERMS,
 ) -> list[ReturnedStudent]:
@@ -72,11 +73,11 @@ def returned_followups(
         scored: dict[StudentKey, Any] = {}
         classes = _classrooms(connection, keys)
         if run is not None and keys:
-            for row in store.run_rows(connection, run.run_id, user.school_id):
+            for row in store.run_rows(connection, run.run_id, school_id=user.school_id):
                 key = StudentKey(row.school_id, row.student_id)
                 if key in latest_return:
                     scored[key] = row
-    record_reads(engine, user, keys, endpoint)
+    record_reads(engine, user, keys, endpoint=endpoint)
     return [
         ReturnedStudent(
             school_id=key.school_id,
@@ -111,11 +112,11 @@ def _classrooms(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[S
     }
 
 
-def request_history(engine: sa.Engine, user: User, student: StudentKey, endpoint: str) -> None:
+def request_history(engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str) -> None:
     """The student's school asks its area office to see the child's records from the
     schools they were at before (audited; nothing is shown until the area office grants
     it)."""
-    require_student(engine, user, student, endpoint)
+    require_student(engine, user, student, endpoint=endpoint)
     with reading(engine) as connection:
         if not schools_before(connection, student):
             raise InvalidInput("this student was at no other school before")
@@ -177,7 +178,7 @@ def history_requests(engine: sa.Engine, user: User) -> list[dict[str, Any]]:
 
 
 def decide_history(
-    engine: sa.Engine, user: User, student: StudentKey, grant: bool, endpoint: str
+    engine: sa.Engine, user: User, student: StudentKey, grant: bool, *, endpoint: str
 ) -> None:
     """An area office following the student's school grants or declines (or, granted,
     revokes: ``grant`` False) the school's view of the child's earlier records."""

@@ -15,7 +15,6 @@ import json
 import logging
 import smtplib
 import ssl
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime

@@ -175,11 +175,11 @@ _STORED_FIELDS = [
 ]
 
 
-def require_student(engine: sa.Engine, user: User, student: StudentKey, endpoint: str) -> None:
+def require_student(engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str) -> None:
     """Refuse, and audit the attempt, unless the student is in the caller's scope now."""
     placement = current_placement(engine, [student]).get(student)
     if placement is None or not in_scope(user, *placement):
-        record_denial(engine, user, student, endpoint)
+        record_denial(engine, user, student, endpoint=endpoint)
         raise NotVisible("student not found")
 
 
@@ -208,6 +208,7 @@ def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
 def risk_list(
     engine: sa.Engine,
     user: User,
+    *,
     endpoint: str,
     school_id: str | None = None,
     advisor_id: str | None = None,
@@ -227,9 +228,17 @@ def risk_list(
     with reading(engine) as connection:
         run = _run_or_fail(connection, as_of)
         students = _scoped_list(
-            connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
+            connection,
+            user,
+            run,
+            school_id,
+            advisor_id=advisor_id,
+            tiers=tiers,
+            classroom=classroom,
+            limit=limit,
+            offset=offset,
         )
-    record_reads(engine, user, _keys(students), endpoint, action)
+    record_reads(engine, user, _keys(students), endpoint=endpoint, action=action)
     return RiskList(
         as_of=run.as_of,
         model_version=run.model_version,
@@ -251,6 +260,7 @@ class ListPage:
 def list_page(
     engine: sa.Engine,
     user: User,
+    *,
     endpoint: str,
     tiers: Sequence[str] | None,
     classroom: str | None,
@@ -263,13 +273,21 @@ def list_page(
     with reading(engine) as connection:
         run = _run_or_fail(connection, None)
         students = _scoped_list(
-            connection, user, run, school_id, advisor_id, tiers, classroom, limit, offset
+            connection,
+            user,
+            run,
+            school_id,
+            advisor_id=advisor_id,
+            tiers=tiers,
+            classroom=classroom,
+            limit=limit,
+            offset=offset,
         )
         rooms, school = [], None
         if school_id is not None:
             rooms = store.run_classrooms(connection, run.run_id, school_id, advisor_id)
             school = store.run_school(connection, run.run_id, school_id)
-    record_reads(engine, user, _keys(students), endpoint)
+    record_reads(engine, user, _keys(students), endpoint=endpoint)
     listing = RiskList(
         as_of=run.as_of,
         model_version=run.model_version,
@@ -301,6 +319,7 @@ def _scoped_list(
     user: User,
     run: Any,
     school_id: str | None,
+    *,
     advisor_id: str | None,
     tiers: Sequence[str] | None,
     classroom: str | None,
@@ -311,10 +330,10 @@ def _scoped_list(
     rows = store.run_rows(
         connection,
         run.run_id,
-        school_id,
-        advisor_id,
-        tiers,
-        classroom,
+        school_id=school_id,
+        advisor_id=advisor_id,
+        tiers=tiers,
+        classroom=classroom,
         rank_by="rank_in_advisor" if user.role == "advisor" else "rank_in_school",
         limit=limit,
         offset=offset,
@@ -337,7 +356,7 @@ def full_list(
             raise NoWeeklyRun(
                 f"no weekly run on or before {as_of}: run `ews score --as-of {as_of}` first"
             )
-        students = _listed(connection, store.run_rows(connection, run.run_id, school_id))
+        students = _listed(connection, store.run_rows(connection, run.run_id, school_id=school_id))
     audit.record(
         engine,
         [
@@ -360,6 +379,7 @@ def score_students(
     scorer: Scorer,
     user: User,
     students: Sequence[StudentKey],
+    *,
     as_of: date,
     endpoint: str,
 ) -> list[StudentScore]:
@@ -370,7 +390,7 @@ def score_students(
     hidden = [s for s in keys if s not in visible]
     if hidden:
         for student in hidden[:20]:
-            record_denial(engine, user, student, endpoint)
+            record_denial(engine, user, student, endpoint=endpoint)
         raise NotVisible("student not found")
     day = pd.Timestamp(as_of)
     rows = features_as_of(Sources.for_students(engine, keys), day, keys)
@@ -381,7 +401,7 @@ def score_students(
             f"{len(not_enrolled)} of the students are not enrolled in a term containing "
             f"{day.date()}"
         )
-    record_reads(engine, user, keys, endpoint)
+    record_reads(engine, user, keys, endpoint=endpoint)
     rows = rows.set_index(["school_id", "student_id"], drop=False).loc[keys].reset_index(drop=True)
     results = scorer.explain_rows(
         scorer.bundle.matrix(rows), rows.to_dict("records"), rows["term"].to_numpy()
@@ -420,26 +440,26 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def student_detail(
-    engine: sa.Engine, user: User, student: StudentKey, endpoint: str
+    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str
 ) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history."""
-    require_student(engine, user, student, endpoint)
+    require_student(engine, user, student, endpoint=endpoint)
     with reading(engine) as connection:
         detail = _detail(connection, student)
-    record_reads(engine, user, [student], endpoint)
+    record_reads(engine, user, [student], endpoint=endpoint)
     return detail
 
 
 def student_page(
-    engine: sa.Engine, user: User, student: StudentKey, endpoint: str
+    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str
 ) -> tuple[StudentDetail, list[Intervention]]:
     """``student_detail`` and ``interventions_of`` together, as the student's page shows
     them: one scope check, one connection, one read recorded."""
-    require_student(engine, user, student, endpoint)
+    require_student(engine, user, student, endpoint=endpoint)
     with reading(engine) as connection:
         detail = _detail(connection, student)
         interventions = interventions_at(connection, student)
-    record_reads(engine, user, [student], endpoint)
+    record_reads(engine, user, [student], endpoint=endpoint)
     return detail, interventions
 
 
@@ -510,6 +530,7 @@ def plan_page(
     engine: sa.Engine,
     user: User,
     school_id: str,
+    *,
     endpoint: str,
     capacity: int | None = None,
     as_of: date | None = None,
@@ -535,20 +556,20 @@ def plan_page(
             & (interventions.c.date <= max(run.as_of, date.today()))
         )
         rows = store.run_rows(
-            connection, run.run_id, school_id, limit=capacity + 50, excluding=visited
+            connection, run.run_id, school_id=school_id, limit=capacity + 50, excluding=visited
         )
         students = _listed(connection, _in_scope_now(connection, user, rows)[:capacity])
         by_benefit = None
         if benefit is not None and school_id in store.benefit_order_schools(connection):
             everyone = store.run_rows(
-                connection, run.run_id, school_id, excluding=visited, contributions=True
+                connection, run.run_id, school_id=school_id, excluding=visited, contributions=True
             )
             by_benefit = _by_benefit(
                 connection, benefit, _in_scope_now(connection, user, everyone), capacity
             )
         school = store.run_school(connection, run.run_id, school_id)
     shown = _keys(students) + _keys(by_benefit or [])
-    record_reads(engine, user, list(dict.fromkeys(shown)), endpoint)
+    record_reads(engine, user, list(dict.fromkeys(shown)), endpoint=endpoint)
     plan = HomeVisitPlan(
         school_id=school_id,
         as_of=run.as_of,
@@ -591,7 +612,7 @@ def _by_benefit(
 
 
 def set_benefit_order(
-    engine: sa.Engine, user: User, school_id: str, on: bool, available: bool, endpoint: str
+    engine: sa.Engine, user: User, school_id: str, on: bool, *, available: bool, endpoint: str
 ) -> None:
     """An analyst turns a school's benefit order on or off (audited, with who and when)."""
     if user.role != "analyst":
@@ -638,6 +659,7 @@ def record_intervention(
     user: User,
     student: StudentKey,
     day: date | None,
+    *,
     kind: str,
     outcome: str | None,
     endpoint: str,
@@ -646,7 +668,7 @@ def record_intervention(
     """Record what was done for a student, with its author, and the audit of it, in one
     transaction. Records are never overwritten: a correction is a new record that points
     to the one it corrects."""
-    require_student(engine, user, student, endpoint)
+    require_student(engine, user, student, endpoint=endpoint)
     if kind not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if outcome is not None and outcome not in INTERVENTION_OUTCOMES:
@@ -697,7 +719,7 @@ UNDO_MINUTES = 5  # an author may withdraw a record this long after making it
 
 
 def withdraw_intervention(
-    engine: sa.Engine, user: User, intervention_id: int, endpoint: str
+    engine: sa.Engine, user: User, intervention_id: int, *, endpoint: str
 ) -> Intervention:
     """Withdraw a record its author made by mistake (a click on the wrong student or
     outcome), within ``UNDO_MINUTES`` of making it and before anything corrects it. The
@@ -782,14 +804,14 @@ def _public_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def interventions_of(
-    engine: sa.Engine, user: User, student: StudentKey, endpoint: str
+    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str
 ) -> list[Intervention]:
     """Everything recorded for a student at their school, newest first (corrected records
     included, each correction pointing to the record it replaces)."""
-    require_student(engine, user, student, endpoint)
+    require_student(engine, user, student, endpoint=endpoint)
     with reading(engine) as connection:
         found = interventions_at(connection, student)
-    record_reads(engine, user, [student], endpoint)
+    record_reads(engine, user, [student], endpoint=endpoint)
     return found
 
 

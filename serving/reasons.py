@@ -60,6 +60,7 @@ def top_reasons(
     contributions: np.ndarray,
     features: list[str],
     catalog: dict[str, FeatureSpec],
+    *,
     limit: int = TOP_REASONS,
     medians: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
@@ -70,7 +71,7 @@ def top_reasons(
     """
     inputs = np.array([_number(values.get(f)) for f in features], dtype=float)
     chosen = reason_indices(
-        inputs[None, :], contributions[None, :], features, catalog, limit, medians
+        inputs[None, :], contributions[None, :], features, catalog, limit=limit, medians=medians
     )
     return (
         ReasonTexts(catalog)
@@ -84,6 +85,7 @@ def reason_indices(
     contributions: np.ndarray,
     features: list[str],
     catalog: dict[str, FeatureSpec],
+    *,
     limit: int = TOP_REASONS,
     medians: dict[str, float] | None = None,
 ) -> list[np.ndarray]:

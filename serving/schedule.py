@@ -206,7 +206,7 @@ class WeekRunner:
         """A run made by a command, recorded like the scheduler's (a new attempt); its
         failure is recorded, then raised for the command to report."""
         job_id = self._claim(
-            kind, day, school_id, trigger, self._next_attempt(kind, day, school_id)
+            kind, day, school_id, trigger, attempt=self._next_attempt(kind, day, school_id)
         )
         if job_id is None:
             return Outcome("taken")
@@ -229,10 +229,11 @@ class WeekRunner:
         day: date,
         school_id: str,
         trigger: str,
+        *,
         attempt: int = 1,
         skip: str | None = None,
     ) -> Outcome:
-        job_id = self._claim(kind, day, school_id, trigger, attempt, skip)
+        job_id = self._claim(kind, day, school_id, trigger, attempt=attempt, skip=skip)
         if job_id is None:
             return Outcome("taken")
         if skip is not None:
@@ -265,6 +266,7 @@ class WeekRunner:
         day: date,
         school_id: str,
         trigger: str,
+        *,
         attempt: int,
         skip: str | None = None,
     ) -> int | None:

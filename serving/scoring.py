@@ -234,6 +234,7 @@ def weekly_run(
     engine: sa.Engine,
     scorer: Scorer,
     as_of: pd.Timestamp,
+    *,
     on_progress: Callable[[int, int], None] = lambda _done, _total: None,
     partitions: Sequence[Partition] | None = None,
     client: Any = None,
@@ -283,7 +284,9 @@ def weekly_run(
         if known is None:
             raise NothingToScore(f"no school {school!r} has enrolments in the data")
         if week is not None:
-            return _rerun_school(engine, scorer, as_of, school, week, stale_after)
+            return _rerun_school(
+                engine, scorer, as_of, school, run_id=week, stale_after=stale_after
+            )
     timings: dict[str, float] = {}
     work: dict[str, float] = {}  # summed over a partitioned run's tasks
     results: Iterable[pd.DataFrame]  # every scored row with its explanation, batch by batch
@@ -324,8 +327,8 @@ def weekly_run(
                         [partitions[i] for i in order],
                         explain_partition,
                         client,
-                        Path(spool),
-                        on_progress,
+                        spool=Path(spool),
+                        on_progress=on_progress,
                         first_shared={
                             "scorer": scorer,
                             "as_of": as_of,
@@ -363,10 +366,10 @@ def weekly_run(
             ranked,
             results,
             as_of.date(),
-            scorer.version,
-            schools,
-            drift,
-            scorer.features,
+            version=scorer.version,
+            schools=schools,
+            drift=drift,
+            features=scorer.features,
             scorer=scorer.kind,
         )
         timings["store" if partitions is None else "explain_and_store"] = (
@@ -384,6 +387,7 @@ def _rerun_school(
     scorer: Scorer,
     as_of: pd.Timestamp,
     school: str,
+    *,
     run_id: int,
     stale_after: int,
 ) -> WeeklyRunReport:
@@ -406,7 +410,9 @@ def _rerun_school(
     if len(rows):
         ranked = _change(ranked, store.previous_ranks(engine, as_of.date()))
     schools = fresh.assign(scored=len(ranked))
-    store.replace_school(engine, run_id, school, ranked, [scored] if len(rows) else [], schools)
+    store.replace_school(
+        engine, run_id, school, ranked, results=[scored] if len(rows) else [], schools=schools
+    )
     return WeeklyRunReport(
         run_id,
         as_of,

@@ -168,6 +168,7 @@ def previous_ranks(engine: sa.Engine, as_of: date) -> pd.DataFrame:
 def run_rows(
     connection: sa.Connection,
     run_id: int,
+    *,
     school_id: str | None = None,
     advisor_id: str | None = None,
     tiers: Sequence[str] | None = None,
@@ -243,6 +244,7 @@ def store_run(
     ranked: pd.DataFrame,
     results: Iterable[pd.DataFrame],
     as_of: date,
+    *,
     version: str,
     schools: pd.DataFrame | None = None,
     drift: pd.DataFrame | None = None,
@@ -314,6 +316,7 @@ def replace_school(
     run_id: int,
     school_id: str,
     ranked: pd.DataFrame,
+    *,
     results: Iterable[pd.DataFrame],
     schools: pd.DataFrame,
 ) -> None:

@@ -121,8 +121,8 @@ def _scope(user: User) -> Any:
 def cases(
     engine: sa.Engine,
     user: User,
-    endpoint: str,
     *,
+    endpoint: str,
     open_only: bool = False,
 ) -> list[Case]:
     """The cases the caller may see by name, the longest open first (audited). Open only:
@@ -138,7 +138,9 @@ def cases(
             )
         rows = connection.execute(query.order_by(missing_cases.c.opened_on)).mappings().all()
         found = _cases(connection, rows)
-    record_reads(engine, user, [StudentKey(c.school_id, c.student_id) for c in found], endpoint)
+    record_reads(
+        engine, user, [StudentKey(c.school_id, c.student_id) for c in found], endpoint=endpoint
+    )
     return sorted(found, key=lambda c: (not c.open, -c.days_open, c.school_id, c.student_id))
 
 
@@ -173,7 +175,7 @@ def older_open(engine: sa.Engine, user: User) -> int:
         )
 
 
-def case(engine: sa.Engine, user: User, case_id: int, endpoint: str) -> Case:
+def case(engine: sa.Engine, user: User, case_id: int, *, endpoint: str) -> Case:
     """One case with the notes this user may read (audited); NotVisible otherwise."""
     with reading(engine) as connection:
         row = (
@@ -182,15 +184,15 @@ def case(engine: sa.Engine, user: User, case_id: int, endpoint: str) -> Case:
             .first()
         )
         if row is None or user.role not in CASE_ROLES:
-            _denied(engine, user, endpoint)
+            _denied(engine, user, endpoint=endpoint)
             raise NotVisible(f"case {case_id}")
         found = _cases(connection, [row])[0]
         found.notes = _notes(connection, user, found)
-    record_reads(engine, user, [StudentKey(found.school_id, found.student_id)], endpoint)
+    record_reads(engine, user, [StudentKey(found.school_id, found.student_id)], endpoint=endpoint)
     return found
 
 
-def _denied(engine: sa.Engine, user: User, endpoint: str) -> None:
+def _denied(engine: sa.Engine, user: User, *, endpoint: str) -> None:
     audit.record(engine, [audit.Entry("denied", endpoint, user.user_id)])
 
 
@@ -287,10 +289,10 @@ def check_change(change: CaseChange, case_school: str) -> CaseChange:
 
 
 def update_case(
-    engine: sa.Engine, user: User, case_id: int, change: CaseChange, endpoint: str
+    engine: sa.Engine, user: User, case_id: int, change: CaseChange, *, endpoint: str
 ) -> Case:
     """Record what staff found (audited). A case the records closed stays closed."""
-    current = case(engine, user, case_id, endpoint)
+    current = case(engine, user, case_id, endpoint=endpoint)
     if current.status in DATA_CLOSED:
         raise InvalidInput("this case was closed by the records: the child is enrolled")
     change = check_change(change, current.school_id)
@@ -330,10 +332,10 @@ def update_case(
         engine,
         user,
         StudentKey(current.school_id, current.student_id),
-        endpoint,
-        f"missing case {case_id}: {current.status} -> {change.status}",
+        endpoint=endpoint,
+        detail=f"missing case {case_id}: {current.status} -> {change.status}",
     )
-    return case(engine, user, case_id, endpoint)
+    return case(engine, user, case_id, endpoint=endpoint)
 
 
 # The columns of a file of what staff found (the same as the page's form).
@@ -365,7 +367,7 @@ class FileResult:
     problems: list[tuple[int, str]]  # (line of the file, what is wrong)
 
 
-def apply_file(engine: sa.Engine, user: User, frame: pd.DataFrame, endpoint: str) -> FileResult:
+def apply_file(engine: sa.Engine, user: User, frame: pd.DataFrame, *, endpoint: str) -> FileResult:
     """Apply a file of findings, a row a case, with ``FILE_COLUMNS`` (English or Thai
     headers). A bad row is reported by its line and skipped; the others are applied."""
     thai = {v: k for k, v in THAI_FILE_HEADERS.items()}
@@ -377,7 +379,9 @@ def apply_file(engine: sa.Engine, user: User, frame: pd.DataFrame, endpoint: str
         row = {str(k): v for k, v in record.items()}
         try:
             change = _change_of(row)
-            update_case(engine, user, int(_text(row.get("case_id")) or 0), change, endpoint)
+            update_case(
+                engine, user, int(_text(row.get("case_id")) or 0), change, endpoint=endpoint
+            )
             applied += 1
         except (InvalidInput, ValueError) as error:
             problems.append((line, str(error)))

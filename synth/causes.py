@@ -49,7 +49,7 @@ class TermCauses:
 
 
 def term_causes(
-    world: World, idx: Array, levels: Array, risk: Array, strain: Array, n_days: int
+    world: World, idx: Array, levels: Array, risk: Array, *, strain: Array, n_days: int
 ) -> TermCauses:
     """The hazard of leaving this term and its parts, for the students ``idx``."""
     a = world.attrs

@@ -11,7 +11,7 @@ from synth.world import Cohort, World
 
 
 def record_exits(
-    world: World, cohort: Cohort, drops: Array, moves: Array, transfers: Array, deaths: Array
+    world: World, cohort: Cohort, drops: Array, moves: Array, *, transfers: Array, deaths: Array
 ) -> None:
     """An exit record for every recorded departure, a few days after the last day attended."""
     idx, leave_day, days, levels = cohort.idx, cohort.leave_day, cohort.days, cohort.levels

@@ -82,6 +82,7 @@ def act(
     idx: Array,
     strain: Array,
     absence: Array,
+    *,
     advisor: Array,
     start: date,
     term_days: int = 140,
@@ -166,7 +167,7 @@ def keep_truth(world: World, acted: pd.DataFrame, logit: Array) -> None:
 
 
 def keep_visit_truth(
-    world: World, idx: Array, year: int, term: int, logit: Array, strain: Array, absence: Array
+    world: World, idx: Array, year: int, term: int, *, logit: Array, strain: Array, absence: Array
 ) -> None:
     """What a home visit done this term would change for every student on the roll: the
     chance of leaving this term without any help and with a visit (a committee's plan,

@@ -58,10 +58,20 @@ def run_term(world: World, year: int, term: int) -> None:
         )
     )
 
-    causes = term_causes(world, idx, levels, risk, strain, n_days)
+    causes = term_causes(world, idx, levels, risk, strain=strain, n_days=n_days)
     # Help early in term for students the school can see struggling (synth.interventions).
-    effect, acted = act(world, idx, strain, causes.absence, advisor, start, (end - start).days)
-    keep_visit_truth(world, idx, year, term, causes.logit, strain, causes.absence)
+    effect, acted = act(
+        world,
+        idx,
+        strain,
+        causes.absence,
+        advisor=advisor,
+        start=start,
+        term_days=(end - start).days,
+    )
+    keep_visit_truth(
+        world, idx, year, term, logit=causes.logit, strain=strain, absence=causes.absence
+    )
     logit = causes.logit + effect
     keep_truth(world, acted, logit)
     drops = rng.random(k) < sigmoid(logit)
@@ -111,7 +121,9 @@ def run_term(world: World, year: int, term: int) -> None:
     # (the old school only sees a child who did not come back).
     internal = transfers & (rng.random(k) < 0.3)
     silent = internal & (rng.random(k) < 0.5)
-    record_exits(world, cohort, drops & ~unrecorded, moves, transfers & ~silent, deaths)
+    record_exits(
+        world, cohort, drops & ~unrecorded, moves, transfers=transfers & ~silent, deaths=deaths
+    )
     for i in idx[drops | moves]:
         world.truth.append({"student_id": i, "kind": "dropout", "year": year, "term": term})
     for i, recorded in zip(idx[drops], ~unrecorded[drops], strict=True):

@@ -59,7 +59,7 @@ def dask_fitter(client: Any, seed: int) -> Fitter:
     def fit(
         rows: pd.DataFrame, features: list[str], params: dict[str, Any], trees: int
     ) -> lgb.Booster:
-        return fit_booster_on_dask(rows, features, params, trees, client, seed)
+        return fit_booster_on_dask(rows, features, params, trees, client=client, seed=seed)
 
     return fit
 
@@ -69,6 +69,7 @@ def fit_booster_on_dask(
     features: list[str],
     params: dict[str, Any],
     trees: int,
+    *,
     client: Any,
     seed: int,
 ) -> lgb.Booster:

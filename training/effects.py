@@ -357,7 +357,14 @@ def study(
     visit = next((e for e in effects if e.type == VISIT), None)
     inputs = [f for f in model_inputs(TrainConfig.load()) if f in features]
     benefit, why = fit_visit_benefit(
-        sources.exits, matrix, rows, inputs, visit, horizon_days, seed, groups
+        sources.exits,
+        matrix,
+        rows,
+        inputs,
+        visit=visit,
+        horizon_days=horizon_days,
+        seed=seed,
+        groups=groups,
     )
     return EffectsReport(effects + groups, simulated, len(rows), None, benefit, why)
 
@@ -410,6 +417,7 @@ def fit_visit_benefit(
     matrix: pd.DataFrame,
     rows: pd.DataFrame,
     features: list[str],
+    *,
     visit: Effect | None,
     horizon_days: int,
     seed: int = 0,

@@ -84,6 +84,7 @@ def evaluate(
     probabilities: np.ndarray,
     ranking: np.ndarray,
     meta: pd.DataFrame,
+    *,
     top_shares: list[float],
     capacity_share: float = 0.05,
 ) -> dict[str, float]:

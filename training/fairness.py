@@ -215,7 +215,9 @@ def _attribute(
             record[metric] = rate
             if group == reference:
                 continue
-            ratio, samples = _standardised(top, bottom, mine, values == reference, level, draws)
+            ratio, samples = _standardised(
+                top, bottom, mine, values == reference, level=level, draws=draws
+            )
             low, high = _percentiles(samples)
             record |= {f"{metric}_ratio": ratio, f"{metric}_low": low, f"{metric}_high": high}
             if np.isfinite(low) and (high < config.low or low > config.high):
@@ -245,6 +247,7 @@ def _standardised(
     bottom: np.ndarray,
     group: np.ndarray,
     reference: np.ndarray,
+    *,
     level: np.ndarray,
     draws: StudentResamples,
 ) -> tuple[float, np.ndarray]:

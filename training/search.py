@@ -81,7 +81,13 @@ def select(
         valid = matrix[fold.valid]
         train = _thinned(matrix[fold.train], config.model.fold_week_stride)
         frame = _fold_scores(
-            boosters[number, best_shape], trees, train, valid, features, config, number
+            boosters[number, best_shape],
+            trees,
+            train,
+            valid,
+            features=features,
+            config=config,
+            number=number,
         )
         out_of_fold.append(frame)
         scores.extend(_judge(frame, fold, config.tiers.high_share))
@@ -122,6 +128,7 @@ def _fold_scores(
     trees: int,
     train: pd.DataFrame,
     valid: pd.DataFrame,
+    *,
     features: list[str],
     config: TrainConfig,
     number: int,

@@ -88,6 +88,7 @@ class TemporalPlan:
 def plan_splits(
     matrix: pd.DataFrame,
     horizon_days: int,
+    *,
     test_from: date | None = None,
     train_until: date | None = None,
     max_folds: int = 3,
@@ -142,7 +143,15 @@ def plan_splits(
             "--horizon-days, or move --test-from later"
         )
     folds = _folds(
-        matrix, mature, terms, test_start, cutoff, horizon, max_folds, fold_weeks, min_positives
+        matrix,
+        mature,
+        terms,
+        test_start,
+        cutoff=cutoff,
+        horizon=horizon,
+        max_folds=max_folds,
+        fold_weeks=fold_weeks,
+        min_positives=min_positives,
     )
     notes = []
     if not folds:
@@ -174,11 +183,11 @@ def plan_from_config(matrix: pd.DataFrame, config: TrainConfig) -> TemporalPlan:
     return plan_splits(
         matrix,
         config.labels.horizon_days,
-        config.split.test_from,
-        config.split.train_until,
-        config.validation.max_folds,
-        config.validation.fold_weeks,
-        config.validation.min_positives,
+        test_from=config.split.test_from,
+        train_until=config.split.train_until,
+        max_folds=config.validation.max_folds,
+        fold_weeks=config.validation.fold_weeks,
+        min_positives=config.validation.min_positives,
     )
 
 
@@ -187,6 +196,7 @@ def _folds(
     mature: pd.Series,
     terms: pd.DataFrame,
     test_start: pd.Timestamp,
+    *,
     cutoff: pd.Timestamp,
     horizon: pd.Timedelta,
     max_folds: int,

@@ -98,7 +98,7 @@ class HeldOut:
         return self.rows[["as_of", "school_id", "capacity"]]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainResult:
     run_id: str
     version: str
@@ -166,15 +166,17 @@ def train(
     on_progress(f"choosing the model on {len(plan.folds)} rolling-origin folds")
     selection = select(matrix, plan, features, config, fitter)
     on_progress("fitting on the outcomes known before the test period, and the baselines")
-    evaluation, logistic = _fit_before_test(matrix, plan, selection, features, config, fitter)
+    evaluation, logistic = _fit_before_test(
+        matrix, plan, selection, features, config=config, fitter=fitter
+    )
     test = evaluate_on_test_period(
         matrix[plan.test],
         selection,
         evaluation,
         logistic,
-        features,
-        config,
-        read_with_persons(engine, "interventions", columns=["date", "type"]),
+        features=features,
+        config=config,
+        interventions=read_with_persons(engine, "interventions", columns=["date", "type"]),
     )
     guard_problems = problems(_evidence(selection, test, "model", config.tiers), config.guards)
     kind, notes = choose_kind(selection, test, guard_problems, config)
@@ -186,9 +188,27 @@ def train(
 
     on_progress("refitting on every mature row")
     if kind == "lightgbm":
-        bundle = make_bundle(matrix, plan, selection, evaluation, test, features, config, fitter)
+        bundle = make_bundle(
+            matrix,
+            plan,
+            selection,
+            evaluation,
+            test=test,
+            features=features,
+            config=config,
+            fitter=fitter,
+        )
     else:
-        bundle = baseline_bundle(kind, matrix, plan, selection, logistic, test, features, config)
+        bundle = baseline_bundle(
+            kind,
+            matrix,
+            plan,
+            selection,
+            logistic=logistic,
+            test=test,
+            features=features,
+            config=config,
+        )
     bundle.metadata["guard_problems"] = guard_problems
     contributions, explain_us = explanation_cost(bundle, test.rows[bundle.features])
 
@@ -216,20 +236,20 @@ def train(
     # ru_maxrss is in kilobytes on Linux.
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     return TrainResult(
-        run_id,
-        version,
-        plan,
-        selection,
-        rows,
-        test.metrics,
-        test.intervals,
-        test.calibration,
-        test.audit,
-        test.flags,
-        guard_problems,
-        time.perf_counter() - started,
-        peak_gb,
-        plan.notes,
+        run_id=run_id,
+        version=version,
+        plan=plan,
+        selection=selection,
+        rows=rows,
+        metrics=test.metrics,
+        intervals=test.intervals,
+        calibration=test.calibration,
+        fairness=test.audit,
+        fairness_flags=test.flags,
+        problems=guard_problems,
+        seconds=time.perf_counter() - started,
+        peak_memory_gb=peak_gb,
+        notes=plan.notes,
     )
 
 
@@ -283,6 +303,7 @@ def _fit_before_test(
     plan: TemporalPlan,
     selection: Selection,
     features: list[str],
+    *,
     config: TrainConfig,
     fitter: Fitter,
 ) -> tuple[Fitted, Any]:
@@ -310,6 +331,7 @@ def evaluate_on_test_period(
     selection: Selection,
     evaluation: Fitted,
     logistic: Any,
+    *,
     features: list[str],
     config: TrainConfig,
     interventions: pd.DataFrame | None = None,
@@ -333,7 +355,12 @@ def evaluate_on_test_period(
     share = config.tiers.high_share
     results = {
         name: evaluate(
-            labels, probabilities[name], ranking[name], meta, config.evaluation.top_shares, share
+            labels,
+            probabilities[name],
+            ranking[name],
+            meta,
+            top_shares=config.evaluation.top_shares,
+            capacity_share=share,
         )
         for name in SCORERS
     }
@@ -487,6 +514,7 @@ def make_bundle(
     plan: TemporalPlan,
     selection: Selection,
     evaluation: Fitted,
+    *,
     test: HeldOut,
     features: list[str],
     config: TrainConfig,
@@ -541,6 +569,7 @@ def baseline_bundle(
     matrix: pd.DataFrame,
     plan: TemporalPlan,
     selection: Selection,
+    *,
     logistic: Any,
     test: HeldOut,
     features: list[str],

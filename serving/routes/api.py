@@ -73,8 +73,8 @@ def score_students(
         state.scorer,
         user,
         [student_key(user, code, request.school_id) for code in request.student_ids],
-        request.as_of or date.today(),
-        route,
+        as_of=request.as_of or date.today(),
+        endpoint=route,
     )
     return ScoreResponse(
         model_version=state.scorer.version, scorer=state.scorer.kind, results=results
@@ -105,7 +105,16 @@ def risk_list(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> RiskList:
     """The week's ranked list for a school or an advisor, within the caller's scope."""
-    return queries.risk_list(state.engine, user, route, school_id, advisor_id, as_of, tier, limit)
+    return queries.risk_list(
+        state.engine,
+        user,
+        endpoint=route,
+        school_id=school_id,
+        advisor_id=advisor_id,
+        as_of=as_of,
+        tiers=tier,
+        limit=limit,
+    )
 
 
 @router.get("/api/v1/returned", response_model=list[ReturnedStudent], tags=["lists"])
@@ -114,7 +123,7 @@ def returned_children(state: StateDep, user: CurrentUser, route: RouteDep) -> li
     ``EWS_FOLLOW_RETURNED_TERMS`` terms whatever their risk (an advisor's own, a
     committee's school)."""
     return followups.returned_followups(
-        state.engine, user, route, state.settings.follow_returned_terms
+        state.engine, user, endpoint=route, follow_terms=state.settings.follow_returned_terms
     )
 
 
@@ -126,7 +135,7 @@ def area_figures(state: StateDep, user: CurrentUser, route: RouteDep) -> AreaSum
     summary = area.area_summary(
         state.engine,
         user,
-        route,
+        endpoint=route,
         follow_terms=state.settings.follow_returned_terms,
     )
     if summary is None:
@@ -148,7 +157,7 @@ def student(
         state.engine,
         user,
         student_key(user, student_id, school_id),
-        route,
+        endpoint=route,
     )
 
 
@@ -170,10 +179,10 @@ def home_visit_plan(
         state.engine,
         user,
         school_id,
-        route,
-        capacity,
-        as_of,
-        state.visit_benefit(),
+        endpoint=route,
+        capacity=capacity,
+        as_of=as_of,
+        benefit=state.visit_benefit(),
     )
     return plan
 
@@ -190,10 +199,10 @@ def record_intervention(
         user,
         student_key(user, body.student_id, body.school_id),
         body.date,
-        body.type,
-        body.outcome,
-        route,
-        body.corrects,
+        kind=body.type,
+        outcome=body.outcome,
+        endpoint=route,
+        corrects=body.corrects,
     )
 
 
@@ -214,7 +223,7 @@ def student_interventions(
         state.engine,
         user,
         student_key(user, student_id, school_id),
-        route,
+        endpoint=route,
     )
 
 
@@ -224,7 +233,7 @@ def missing_cases(
 ) -> list[MissingCase]:
     """The children to look for that the caller may see by name: a committee its school's,
     an advisor those they advised, an area office those referred outside or not found."""
-    found = worklist.cases(state.engine, user, route, open_only=open_only)
+    found = worklist.cases(state.engine, user, endpoint=route, open_only=open_only)
     return [_missing_case(c) for c in found]
 
 
@@ -258,7 +267,7 @@ def update_missing_case(
         found_school_id=update.found_school_id,
         found_on=update.found_on,
     )
-    return _missing_case(worklist.update_case(state.engine, user, case_id, change, route))
+    return _missing_case(worklist.update_case(state.engine, user, case_id, change, endpoint=route))
 
 
 def _missing_case(case: worklist.Case) -> MissingCase:

@@ -55,7 +55,7 @@ def open_case(
             state.engine,
             user,
             student_key(user, student_id),
-            route_of(request),
+            endpoint=route_of(request),
             planned=planned,
             owner_user_id=int(owner) if owner.isdigit() else None,
             plan_text=plan_text,
@@ -112,7 +112,12 @@ def review_case(
         user,
         case_id,
         lambda endpoint: cases.review(
-            state.engine, user, case_id, endpoint, note=note, next_review=_date(next_review)
+            state.engine,
+            user,
+            case_id,
+            endpoint=endpoint,
+            note=note,
+            next_review=_date(next_review),
         ),
     )
 
@@ -133,7 +138,7 @@ def close_case(
         state,
         user,
         case_id,
-        lambda endpoint: cases.close_case(state.engine, user, case_id, outcome, endpoint),
+        lambda endpoint: cases.close_case(state.engine, user, case_id, outcome, endpoint=endpoint),
     )
 
 
@@ -160,7 +165,7 @@ def add_note(
             user,
             case_id,
             text,
-            endpoint,
+            endpoint=endpoint,
             restricted=restricted or None,
             in_brief=bool(in_brief),
         ),
@@ -183,9 +188,11 @@ def brief(
     key = StudentKey(user.school_id, student)
     try:
         found = [
-            c for c in cases.cases_of(state.engine, user, key, endpoint) if c.case_id == case_id
+            c
+            for c in cases.cases_of(state.engine, user, key, endpoint=endpoint)
+            if c.case_id == case_id
         ]
-        detail = queries.student_detail(state.engine, user, key, endpoint)
+        detail = queries.student_detail(state.engine, user, key, endpoint=endpoint)
     except NotVisible:
         return not_found(request, user)
     if not found:
@@ -257,7 +264,9 @@ def actions_page(request: Request, state: StateDep, user: WebUser) -> HTMLRespon
     owner."""
     if not user.sees_students:
         return not_found(request, user)
-    found = cases.needs_action(state.engine, user, state.settings.untouched_days, route_of(request))
+    found = cases.needs_action(
+        state.engine, user, state.settings.untouched_days, endpoint=route_of(request)
+    )
     return render(request, "actions.html", user, needs=found, today=date.today())
 
 

@@ -46,7 +46,7 @@ def missing_page(
     """The children to look for: a school's cases, an area office's counts."""
     if user.role not in (*worklist.CASE_ROLES, *worklist.COUNT_ROLES):
         return not_found(request, user)
-    found = worklist.cases(state.engine, user, route_of(request), open_only=show == "open")
+    found = worklist.cases(state.engine, user, endpoint=route_of(request), open_only=show == "open")
     return render(
         request,
         "missing.html",
@@ -112,7 +112,7 @@ async def missing_file(
             frame = pd.read_csv(io.BytesIO(content), dtype=str, encoding="utf-8-sig")
         else:
             raise InvalidInput(f"{name}: not a .csv, .xlsx or .xls file")
-        result = worklist.apply_file(state.engine, user, frame, route_of(request))
+        result = worklist.apply_file(state.engine, user, frame, endpoint=route_of(request))
     except (InvalidInput, ValueError) as error:
         problems = [(0, str(error))]
         result = worklist.FileResult(0, [])
@@ -123,7 +123,7 @@ async def missing_file(
         "missing.html",
         user,
         status_code=422,
-        cases=worklist.cases(state.engine, user, route_of(request), open_only=True),
+        cases=worklist.cases(state.engine, user, endpoint=route_of(request), open_only=True),
         counts=worklist.counts(state.engine, user),
         older=worklist.older_open(state.engine, user),
         show="open",
@@ -146,7 +146,7 @@ def case_page(
 ) -> HTMLResponse:
     """One child to look for, what was found and the form to record more."""
     try:
-        found = worklist.case(state.engine, user, case_id, route_of(request))
+        found = worklist.case(state.engine, user, case_id, endpoint=route_of(request))
     except NotVisible:
         return not_found(request, user)
     return render(
@@ -194,7 +194,7 @@ def update_case(
             found_on=date.fromisoformat(found_on) if found_on else None,
             note=note.strip() or None,
         )
-        worklist.update_case(state.engine, user, case_id, change, route_of(request))
+        worklist.update_case(state.engine, user, case_id, change, endpoint=route_of(request))
     except NotVisible:
         return not_found(request, user)
     except (InvalidInput, ValueError) as error:

@@ -209,7 +209,7 @@ def area_page(
     summary = area.area_summary(
         state.engine,
         user,
-        route,
+        endpoint=route,
         follow_terms=state.settings.follow_returned_terms,
         with_trends=False,
     )
@@ -251,7 +251,7 @@ def decide_history(
         user,
         student_key(user, student_id, school_id),
         decision == "grant",
-        route,
+        endpoint=route,
     )
     return RedirectResponse("/area", status_code=303)
 
@@ -466,7 +466,7 @@ def risk_list_page(
         shown = queries.list_page(
             state.engine,
             user,
-            route,
+            endpoint=route,
             tiers=[tier] if tier else None,
             classroom=classroom or None,
             limit=PAGE_SIZE,
@@ -478,7 +478,7 @@ def risk_list_page(
     more = len(shown.listing.students) == PAGE_SIZE
     returned = (
         followups.returned_followups(
-            state.engine, user, route, state.settings.follow_returned_terms
+            state.engine, user, endpoint=route, follow_terms=state.settings.follow_returned_terms
         )
         if page == 1
         else []
@@ -514,7 +514,7 @@ def risk_list_csv(
     listing = queries.risk_list(
         state.engine,
         user,
-        route,
+        endpoint=route,
         tiers=[tier] if tier else None,
         limit=5000,
         classroom=classroom or None,
@@ -544,8 +544,8 @@ def student_page(
         return not_found(request, user)
     key = student_key(user, student_id)
     route = route_of(request)  # also when another route shows the page again
-    detail, interventions = queries.student_page(state.engine, user, key, route)
-    student_cases = cases.cases_of(state.engine, user, key, route)
+    detail, interventions = queries.student_page(state.engine, user, key, endpoint=route)
+    student_cases = cases.cases_of(state.engine, user, key, endpoint=route)
     lang = language(request)
     words = i18n.words(lang)
     earlier = followups.earlier_records(state.engine, student_key(user, student_id))
@@ -612,7 +612,7 @@ def request_history(
         state.engine,
         user,
         student_key(user, student_id),
-        route,
+        endpoint=route,
     )
     return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
 
@@ -636,9 +636,9 @@ def record_from_page(
             user,
             student_key(user, student_id),
             day,
-            type,
-            outcome or None,
-            route,
+            kind=type,
+            outcome=outcome or None,
+            endpoint=route,
         )
     except queries.InvalidInput as error:
         return student_page(request, student_id, state, user, error=str(error))
@@ -659,7 +659,9 @@ def undo_record(
     """Withdraw one's own record made in the last few minutes (a wrong click)."""
     check_csrf(request, csrf)
     try:
-        queries.withdraw_intervention(state.engine, user, intervention_id, route_of(request))
+        queries.withdraw_intervention(
+            state.engine, user, intervention_id, endpoint=route_of(request)
+        )
     except queries.NotVisible:
         return not_found(request, user)
     target = back if back.startswith("/") and not back.startswith("//") else "/list"
@@ -686,7 +688,11 @@ def _plan(
         return not_found(request, user)
     try:
         plan, school = queries.plan_page(
-            state.engine, user, user.school_id, route_of(request), benefit=state.visit_benefit()
+            state.engine,
+            user,
+            user.school_id,
+            endpoint=route_of(request),
+            benefit=state.visit_benefit(),
         )
     except queries.NoWeeklyRun:
         words = i18n.words(language(request))
@@ -751,9 +757,9 @@ def plan_visit(
             user,
             student_key(user, student_id),
             None,
-            "home_visit",
-            outcome,
-            route,
+            kind="home_visit",
+            outcome=outcome,
+            endpoint=route,
         )
     except queries.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
@@ -823,8 +829,8 @@ def benefit_order(
             user,
             school_id,
             on == "true",
-            available,
-            route,
+            available=available,
+            endpoint=route,
         )
     except queries.InvalidInput as error:
         return model_page(request, state, user, str(error), 422)
@@ -950,9 +956,9 @@ def admin_create(
             state.engine,
             role,
             name.strip(),
-            staff_id.strip() or None,
-            school_id.strip() or None,
-            username.strip().lower(),
+            staff_id=staff_id.strip() or None,
+            school_id=school_id.strip() or None,
+            username=username.strip().lower(),
             schools=followed,
             actor=actor,
             chair=bool(chair),

@@ -69,8 +69,8 @@ def test_two_rounds_run_the_second_on_what_the_first_kept(
                 [1, 2, 3],
                 _second_round,
                 client,
-                tmp_path,
-                lambda d, t: progress.append((d, t)),
+                spool=tmp_path,
+                on_progress=lambda d, t: progress.append((d, t)),
                 first_shared={"sign": -1},
                 second_shared={"suffix": "!"},
             )
@@ -108,7 +108,7 @@ def test_a_second_round_fills_the_worker_the_first_rounds_last_task_leaves_idle(
     tmp_path: Path,
 ) -> None:
     with local_pool(2) as pool:
-        done = list(two_rounds(_slow_first, [0, 1, 2, 3], _second, pool, tmp_path))
+        done = list(two_rounds(_slow_first, [0, 1, 2, 3], _second, pool, spool=tmp_path))
     # Tasks 1-3 and their second rounds are done on one worker while task 0 runs.
     first_of_zero = done.index(Done(1, 0, 0))
     assert {(d.round, d.index) for d in done[:first_of_zero]} >= {(2, 1), (2, 2)}
@@ -127,7 +127,7 @@ def test_stopping_early_cancels_the_tasks_not_started(tmp_path: Path) -> None:
             [1, 0, 2, 3, 4, 5, 6, 7],
             _second,
             pool,
-            tmp_path,
+            spool=tmp_path,
             first_shared={"folder": tmp_path},
         )
         next(rounds)

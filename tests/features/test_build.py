@@ -182,7 +182,9 @@ def test_the_weekly_run_reads_the_enrolled_students_records_and_the_features_col
         ):
             pairs = None if students is None else set(_pairs(students))
             reads.setdefault(name, (columns, pairs))
-            return super().read(name, columns, student_ids, since, until, students)
+            return super().read(
+                name, columns, student_ids=student_ids, since=since, until=until, students=students
+            )
 
     day = pd.Timestamp("2025-03-10")
     sources = Sources.for_weekly_run(Recording(synthetic_engine), day)
@@ -230,7 +232,9 @@ def test_unsure_students_are_read_further_back_a_season_then_a_year_then_whole(
             if name == "attendance":
                 pairs = None if students is None else _pairs(students)
                 reads.append((since and since[1], until and until[1], pairs))
-            return super().read(name, columns, student_ids, since, until, students)
+            return super().read(
+                name, columns, student_ids=student_ids, since=since, until=until, students=students
+            )
 
     # Two years in, a season back settles every student the window leaves unsure.
     Sources.for_weekly_run(Recording(synthetic_engine), pd.Timestamp("2025-03-10"))

@@ -25,7 +25,9 @@ def test_a_read_by_students_and_date_keeps_exactly_their_records(
     synthetic_engine: sa.Engine,
 ) -> None:
     table = TABLES["attendance"]
-    ids = read_table(synthetic_engine, "students", ["student_id"])["student_id"][:40].tolist()
+    ids = read_table(synthetic_engine, "students", columns=["student_id"])["student_id"][
+        :40
+    ].tolist()
     since = pd.Timestamp("2025-01-06").date()
 
     got = read_table(synthetic_engine, "attendance", student_ids=ids, since=("date", since))

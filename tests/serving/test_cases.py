@@ -180,10 +180,10 @@ def test_a_restricted_note_is_read_only_by_its_author_and_the_committee_chair(
     key = StudentKey(api.school, student)
     case = _case_of(api, student)
     if case is None or case.closed_on is not None:
-        case_id = open_case(api.engine, author, key, "test", planned="home_visit")
+        case_id = open_case(api.engine, author, key, endpoint="test", planned="home_visit")
     else:
         case_id = int(case.case_id)
-    add_note(api.engine, author, case_id, secret, "test", restricted="protection")
+    add_note(api.engine, author, case_id, secret, endpoint="test", restricted="protection")
 
     def page_of(username: str, password: str) -> httpx.Response:
         api.forget_failed_attempts()

@@ -435,7 +435,7 @@ def test_an_analyst_turns_on_the_benefit_order_and_the_committee_sees_both_order
     from serving.queries import set_benefit_order
 
     analyst = _analyst(api)
-    set_benefit_order(api.engine, analyst, api.school, False, True, "tests")
+    set_benefit_order(api.engine, analyst, api.school, False, available=True, endpoint="tests")
     assert api.get(committee, "committee").json()["by_benefit"] is None
 
 
@@ -443,10 +443,12 @@ def test_the_benefit_order_cannot_be_turned_on_without_a_model_or_by_others(api:
     from serving.queries import InvalidInput, NotVisible, set_benefit_order
 
     with pytest.raises(InvalidInput, match="no benefit model"):
-        set_benefit_order(api.engine, _analyst(api), api.school, True, False, "tests")
+        set_benefit_order(
+            api.engine, _analyst(api), api.school, True, available=False, endpoint="tests"
+        )
     committee = _user(api, "committee")
     with pytest.raises(NotVisible):
-        set_benefit_order(api.engine, committee, api.school, True, True, "tests")
+        set_benefit_order(api.engine, committee, api.school, True, available=True, endpoint="tests")
 
 
 def _inputs(api: Api, student_id: str, as_of: str) -> dict[str, float | None]:

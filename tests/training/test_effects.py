@@ -129,7 +129,7 @@ def test_the_visit_shift_is_recovered_and_no_benefit_order_without_a_helpful_vis
 
     rows, _ = _records(0.0)
     found = estimate(rows, "home_visit", FEATURES)
-    benefit, why = fit_visit_benefit(None, rows, rows, FEATURES, found, 180)
+    benefit, why = fit_visit_benefit(None, rows, rows, FEATURES, visit=found, horizon_days=180)
     assert benefit is None
     assert "does not exclude no effect" in why or "not usable" in why
 
@@ -170,7 +170,9 @@ def test_a_visit_that_helps_students_in_trouble_more_orders_them_first() -> None
     groups = visit_groups(rows, trouble, features)
     visit = estimate(rows, "home_visit", features)
 
-    benefit, why = fit_visit_benefit(None, matrix, rows, features, visit, 180, 0, groups)
+    benefit, why = fit_visit_benefit(
+        None, matrix, rows, features, visit=visit, horizon_days=180, seed=0, groups=groups
+    )
 
     assert [g.type for g in groups] == list(VISIT_GROUPS)
     assert benefit is not None, why
@@ -197,7 +199,9 @@ def test_groups_the_records_cannot_tell_apart_give_one_effect_and_say_why() -> N
     groups = visit_groups(rows, rows[TROUBLE].to_numpy() > 0, features)
     visit = estimate(rows, "home_visit", features)
 
-    benefit, why = fit_visit_benefit(None, matrix, rows, features, visit, 180, 0, groups)
+    benefit, why = fit_visit_benefit(
+        None, matrix, rows, features, visit=visit, horizon_days=180, seed=0, groups=groups
+    )
 
     assert all(g.usable for g in groups), groups
     assert benefit is not None, why
