@@ -40,7 +40,7 @@ from benchmarks.common import scratch_settings
 from features.sources import Sources
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
-from serving.queries import DEFAULT_CAPACITY
+from serving.records import DEFAULT_CAPACITY
 from synth import SynthConfig, generate, write_directory
 from synth.interventions import OUTCOME_SHARES
 from training.config import TrainConfig

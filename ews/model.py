@@ -172,7 +172,7 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     from features.build import features_as_of
     from features.sources import Sources
     from riskmodel.bundle import BundleError
-    from riskmodel.drift import drift_report
+    from riskmodel.input_counts import drift_report
     from riskmodel.registry import CHAMPION, fetch_bundle
     from training.tracking import configure_tracking
 

@@ -261,7 +261,7 @@ run_schools = sa.Table(
     sa.Column("new_on_list", sa.Integer, nullable=True),
 )
 
-# Each run's model inputs against the training reference (riskmodel.drift).
+# Each run's model inputs against the training reference (riskmodel.input_counts).
 run_drift = sa.Table(
     "run_drift",
     metadata,

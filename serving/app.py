@@ -17,11 +17,11 @@ from starlette.middleware.sessions import SessionMiddleware
 from core.secrets import secret
 from core.settings import Settings
 from schooldata.db import make_engine, upgrade
-from serving import area, queries
+from serving import area, records
 from serving.accounts import TooManyAttempts
 from serving.deps import AppState, OutsideRole, PasswordChangeRequired, SignInRequired
 from serving.middleware import RequestGuard
-from serving.model_report import ModelReports
+from serving.model_page import ModelReports
 from serving.model_store import load_scorer_bundle
 from serving.schedule import WeekRunner
 from serving.scoring import Scorer
@@ -31,10 +31,10 @@ SESSION_SECONDS = 8 * 3600  # a working day, not weeks
 # What the callers did wrong, as HTTP: anything not visible is 404, exactly like a
 # student that does not exist.
 DOMAIN_ERRORS: dict[type[Exception], int] = {
-    queries.NotVisible: 404,
-    queries.NoWeeklyRun: 404,
-    queries.InvalidInput: 422,
-    queries.TooLarge: 413,
+    records.NotVisible: 404,
+    records.NoWeeklyRun: 404,
+    records.InvalidInput: 422,
+    records.TooLarge: 413,
     area.NotAnAreaUser: 403,
 }
 

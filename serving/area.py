@@ -22,7 +22,7 @@ from schooldata.db import among, among_parameter, reading
 from schooldata.tables import TABLES, run_schools, score_runs, student_returns, student_scores
 from serving.access import StudentKey, record_reads
 from serving.accounts import User
-from serving.queries import FOLLOW_RETURNED_TERMS, names_of
+from serving.records import FOLLOW_RETURNED_TERMS, names_of
 from serving.schemas import AreaSchool, AreaSummary, ReferredCase, TrendPoint
 
 ACTION_WINDOW = timedelta(days=30)

@@ -34,7 +34,7 @@ from schooldata.tables import (
 )
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import User
-from serving.queries import InvalidInput, NotVisible, names_of, require_student
+from serving.records import InvalidInput, NotVisible, names_of, require_student
 
 REVIEW_EVERY_DAYS = 14
 PLAN_WEEKS = 6

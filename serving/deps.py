@@ -19,7 +19,7 @@ from core.settings import Settings
 from riskmodel.benefit import VisitBenefit
 from schooldata import audit
 from serving.accounts import Limiter, TooManyAttempts, User, authenticate, session_user
-from serving.model_report import ModelReports
+from serving.model_page import ModelReports
 from serving.schedule import WeekRunner
 from serving.scoring import Scorer
 from serving.sso import SingleSignOn

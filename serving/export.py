@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from schooldata.spreadsheet import csv_bytes, excel_safe, write_csv
 from serving import i18n
 from serving.i18n import scorer_label
-from serving.queries import full_list
+from serving.records import full_list
 from serving.schemas import RiskList
 
 # The spreadsheet helpers are the data layer's; lists leave through them.

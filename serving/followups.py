@@ -20,7 +20,7 @@ from schooldata.tables import TABLES, history_grants, student_returns
 from serving import store
 from serving.access import StudentKey, record_reads, visible_students
 from serving.accounts import User
-from serving.queries import (
+from serving.records import (
     FOLLOW_RETURNED_TERMS,
     InvalidInput,
     NotVisible,

@@ -29,8 +29,8 @@ from features.partitions import Partition, enrolled_in_year, largest_first, part
 from features.school_context import add_counts
 from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
-from riskmodel.drift import COUNT_COLUMNS, REPORT_COLUMNS, compare, input_counts
 from riskmodel.explain import Explainer
+from riskmodel.input_counts import COUNT_COLUMNS, REPORT_COLUMNS, compare, input_counts
 from riskmodel.rules import REASON_FLOOR
 from schooldata.calendar import Calendar
 from schooldata.dataset import DatabaseReader, school_homes
@@ -219,7 +219,7 @@ class WeeklyRunReport:
     replaced: bool
     seconds: dict[str, float]
     schools: pd.DataFrame  # features.freshness.COLUMNS and "scored": who was left out, why
-    drift: pd.DataFrame  # riskmodel.drift.REPORT_COLUMNS
+    drift: pd.DataFrame  # riskmodel.input_counts.REPORT_COLUMNS
 
     @property
     def stale(self) -> pd.DataFrame:
@@ -554,7 +554,7 @@ class PartitionScores:
     schools: pd.DataFrame  # features.freshness.COLUMNS, of the partition's own schools
     # school_id, enrolled: the partition's students enrolled at each school, wherever
     enrolled: pd.DataFrame
-    counts: pd.DataFrame  # riskmodel.drift.COUNT_COLUMNS
+    counts: pd.DataFrame  # riskmodel.input_counts.COUNT_COLUMNS
 
 
 def score_partition(

@@ -34,7 +34,7 @@ from schooldata.missing import (
 from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import User
-from serving.queries import InvalidInput, NotVisible, names_of
+from serving.records import InvalidInput, NotVisible, names_of
 
 # How long a case has been open, as the area office counts it (days).
 AGE_BANDS = ((0, 30, "under_30"), (30, 90, "30_to_90"), (90, None, "over_90"))

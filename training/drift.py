@@ -4,7 +4,7 @@ Per feature, term and week of term: decile edges of the training rows' values, t
 in each bin and the share missing, from the most recent mature year of training rows
 (not the data's first year, when every history is still empty), plus the model's own
 score on them. The comparison with a week's inputs lives with the bundle
-(``riskmodel.drift``), so the weekly run and the analyst's pages use it too.
+(``riskmodel.input_counts``), so the weekly run and the analyst's pages use it too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskmodel.drift import CALENDAR_FEATURES, SCORE, bin_counts, term_week
+from riskmodel.input_counts import CALENDAR_FEATURES, SCORE, bin_counts, term_week
 
 REFERENCE_DAYS = 365
 

@@ -39,7 +39,7 @@ from riskmodel.rules import RULE_INPUTS, ABCRule
 from riskmodel.treeshap import FastTreeShap
 from schooldata.db import upgrade
 from schooldata.identity import read_with_persons
-from training import report
+from training import model_card
 from training.baselines import logistic_regression
 from training.config import TierConfig, TrainConfig
 from training.distributed import dask_fitter, partitioned_training_matrix
@@ -769,29 +769,34 @@ def _log_run(work: Path, record: RunRecord, run_id: str) -> str:
     test.audit.groups.to_csv(work / "fairness.csv", index=False)
     test.audit.levels.to_csv(work / "fairness_levels.csv", index=False)
     test.audit.found_in_time.to_csv(work / "found_in_time.csv", index=False)
-    (work / "fairness.md").write_text(report.fairness_markdown(test.audit), encoding="utf-8")
+    (work / "fairness.md").write_text(model_card.fairness_markdown(test.audit), encoding="utf-8")
     plots = work / "plots"
     plots.mkdir()
-    plot = report.in_languages
+    plot = model_card.in_languages
     plot(
-        report.plot_precision_recall, test.labels, test.ranking, path=plots / "precision_recall.png"
+        model_card.plot_precision_recall,
+        test.labels,
+        test.ranking,
+        path=plots / "precision_recall.png",
     )
-    plot(report.plot_calibration, test.labels, test.probabilities, path=plots / "calibration.png")
     plot(
-        report.plot_precision_at_k,
+        model_card.plot_calibration, test.labels, test.probabilities, path=plots / "calibration.png"
+    )
+    plot(
+        model_card.plot_precision_at_k,
         test.labels,
         test.ranking,
         test.meta,
         path=plots / "precision_at_k.png",
     )
     plot(
-        report.plot_shap_summary,
+        model_card.plot_shap_summary,
         record.contributions,
         record.features,
         path=plots / "shap_summary.png",
     )
-    report.plot_search(selection.curves, selection.trees, plots / "search.png")
-    card = report.model_card(
+    model_card.plot_search(selection.curves, selection.trees, plots / "search.png")
+    card = model_card.model_card(
         {
             "run_id": run_id,
             "horizon_days": config.labels.horizon_days,

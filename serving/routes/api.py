@@ -1,6 +1,6 @@
 """JSON endpoints under /api/v1 (and /health).
 
-Routes only translate HTTP to ``serving.queries``; the app turns the queries' errors into
+Routes only translate HTTP to ``serving.records``; the app turns the queries' errors into
 404 (not visible), 413 (too large) and 422 (bad input) in one place.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from serving import area, followups, queries, worklist
+from serving import area, followups, records, worklist
 from serving.access import student_key
 from serving.deps import CurrentUser, RouteDep, StateDep
 from serving.schemas import (
@@ -68,7 +68,7 @@ def score_students(
     request: ScoreRequest, state: StateDep, user: CurrentUser, route: RouteDep
 ) -> ScoreResponse:
     """Score students by id as of a date (default today), computed now from the stored data."""
-    results = queries.score_students(
+    results = records.score_students(
         state.engine,
         state.scorer,
         user,
@@ -87,7 +87,7 @@ async def score_features(
 ) -> FeatureScoreResponse:
     """Score rows of feature values (integrations, what-if questions); no student data is read."""
     # Async on purpose: the work is well under a millisecond, less than a thread hop costs.
-    results = queries.score_feature_rows(state.scorer, request.rows, state.settings.max_batch_rows)
+    results = records.score_feature_rows(state.scorer, request.rows, state.settings.max_batch_rows)
     return FeatureScoreResponse(
         model_version=state.scorer.version, scorer=state.scorer.kind, results=results
     )
@@ -105,7 +105,7 @@ def risk_list(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> RiskList:
     """The week's ranked list for a school or an advisor, within the caller's scope."""
-    return queries.risk_list(
+    return records.risk_list(
         state.engine,
         user,
         endpoint=route,
@@ -139,7 +139,7 @@ def area_figures(state: StateDep, user: CurrentUser, route: RouteDep) -> AreaSum
         follow_terms=state.settings.follow_returned_terms,
     )
     if summary is None:
-        raise queries.NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")
+        raise records.NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")
     return summary
 
 
@@ -153,7 +153,7 @@ def student(
 ) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history (the student's
     code at ``school_id``, by default the caller's school)."""
-    return queries.student_detail(
+    return records.student_detail(
         state.engine,
         user,
         student_key(user, student_id, school_id),
@@ -175,7 +175,7 @@ def home_visit_plan(
     """This week's home visits: the highest-risk students not visited in the last 30 days;
     beside them, where an analyst turned it on for the school, the same number in order of
     a visit's expected benefit (``by_benefit``)."""
-    plan, _school = queries.plan_page(
+    plan, _school = records.home_visit_plan(
         state.engine,
         user,
         school_id,
@@ -194,7 +194,7 @@ def record_intervention(
     body: InterventionIn, state: StateDep, user: CurrentUser, route: RouteDep
 ) -> Intervention:
     """Record what was done for a student (home visit, referral, ...)."""
-    return queries.record_intervention(
+    return records.record_intervention(
         state.engine,
         user,
         student_key(user, body.student_id, body.school_id),
@@ -219,7 +219,7 @@ def student_interventions(
     school_id: str | None = None,
 ) -> list[Intervention]:
     """Everything recorded for a student at their school, newest first."""
-    return queries.interventions_of(
+    return records.interventions_of(
         state.engine,
         user,
         student_key(user, student_id, school_id),

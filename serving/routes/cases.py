@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from schooldata import audit
 from schooldata.db import reading
 from schooldata.tables import TABLES
-from serving import cases, queries
+from serving import cases, records
 from serving.access import StudentKey, student_key
 from serving.accounts import User
 from serving.brief import BriefError, make_brief
 from serving.deps import StateDep, WebUser, route_of
-from serving.queries import InvalidInput, NotVisible
+from serving.records import InvalidInput, NotVisible
 from serving.routes.web import check_csrf, not_found, render
 
 router = APIRouter(include_in_schema=False)
@@ -192,7 +192,7 @@ def brief(
             for c in cases.cases_of(state.engine, user, key, endpoint=endpoint)
             if c.case_id == case_id
         ]
-        detail = queries.student_detail(state.engine, user, key, endpoint=endpoint)
+        detail = records.student_detail(state.engine, user, key, endpoint=endpoint)
     except NotVisible:
         return not_found(request, user)
     if not found:

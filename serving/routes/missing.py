@@ -16,7 +16,7 @@ from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
 from serving import worklist, worklist_report
 from serving.deps import StateDep, WebUser, route_of
-from serving.queries import InvalidInput, NotVisible
+from serving.records import InvalidInput, NotVisible
 from serving.routes.web import check_csrf, language, not_found, render
 
 router = APIRouter(include_in_schema=False)

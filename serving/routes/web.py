@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from serving import area, cases, charts, followups, i18n, queries, reports, translate, uploads
+from serving import area, cases, charts, followups, i18n, records, reports, translate, uploads
 from serving.access import student_key
 from serving.accounts import (
     EMAIL,
@@ -159,7 +159,7 @@ def not_found(request: Request, user: User | None) -> HTMLResponse:
 def error_page(request: Request, status: int, error: Exception) -> HTMLResponse:
     """A domain error on a page: not found, nothing scored yet, or a bad value."""
     words = i18n.words(language(request))
-    if isinstance(error, queries.NoWeeklyRun):
+    if isinstance(error, records.NoWeeklyRun):
         return render(
             request, "message.html", None, status, heading=words["list"], text=words["no_run"]
         )
@@ -463,7 +463,7 @@ def risk_list_page(
             request, "message.html", user, heading=words["list"], text=words["no_student_data"]
         )
     try:
-        shown = queries.list_page(
+        shown = records.list_page(
             state.engine,
             user,
             endpoint=route,
@@ -472,7 +472,7 @@ def risk_list_page(
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
-    except queries.NoWeeklyRun:
+    except records.NoWeeklyRun:
         return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
     # A full page may have a next one (reading one more would audit a student unseen).
     more = len(shown.listing.students) == PAGE_SIZE
@@ -511,7 +511,7 @@ def risk_list_csv(
 ) -> Response:
     if not user.sees_students:
         return not_found(request, user)
-    listing = queries.risk_list(
+    listing = records.risk_list(
         state.engine,
         user,
         endpoint=route,
@@ -544,7 +544,7 @@ def student_page(
         return not_found(request, user)
     key = student_key(user, student_id)
     route = route_of(request)  # also when another route shows the page again
-    detail, interventions = queries.student_page(state.engine, user, key, endpoint=route)
+    detail, interventions = records.student_page(state.engine, user, key, endpoint=route)
     student_cases = cases.cases_of(state.engine, user, key, endpoint=route)
     lang = language(request)
     words = i18n.words(lang)
@@ -580,9 +580,9 @@ def student_page(
         today=date.today().isoformat(),
         error=error,
         earlier=earlier,
-        recorded=queries.undoable(state.engine, user, recorded),
+        recorded=records.undoable(state.engine, user, recorded),
         undone=bool(undone),
-        undo_minutes=queries.UNDO_MINUTES,
+        undo_minutes=records.UNDO_MINUTES,
         back=f"/students/{quote(student_id)}",
         cases=student_cases,
         case_staff=cases.staff_of(state.engine, key.school_id),
@@ -631,7 +631,7 @@ def record_from_page(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        recorded = queries.record_intervention(
+        recorded = records.record_intervention(
             state.engine,
             user,
             student_key(user, student_id),
@@ -640,7 +640,7 @@ def record_from_page(
             outcome=outcome or None,
             endpoint=route,
         )
-    except queries.InvalidInput as error:
+    except records.InvalidInput as error:
         return student_page(request, student_id, state, user, error=str(error))
     return RedirectResponse(
         f"/students/{quote(student_id)}?recorded={recorded.intervention_id}", status_code=303
@@ -659,10 +659,10 @@ def undo_record(
     """Withdraw one's own record made in the last few minutes (a wrong click)."""
     check_csrf(request, csrf)
     try:
-        queries.withdraw_intervention(
+        records.withdraw_intervention(
             state.engine, user, intervention_id, endpoint=route_of(request)
         )
-    except queries.NotVisible:
+    except records.NotVisible:
         return not_found(request, user)
     target = back if back.startswith("/") and not back.startswith("//") else "/list"
     return RedirectResponse(f"{target}{'&' if '?' in target else '?'}undone=1", status_code=303)
@@ -687,14 +687,14 @@ def _plan(
     if user.role != "committee" or user.school_id is None:
         return not_found(request, user)
     try:
-        plan, school = queries.plan_page(
+        plan, school = records.home_visit_plan(
             state.engine,
             user,
             user.school_id,
             endpoint=route_of(request),
             benefit=state.visit_benefit(),
         )
-    except queries.NoWeeklyRun:
+    except records.NoWeeklyRun:
         words = i18n.words(language(request))
         return render(request, "message.html", user, heading=words["plan"], text=words["no_run"])
     return render(
@@ -708,9 +708,9 @@ def _plan(
         scorer_version=plan.model_version,
         outcomes=INTERVENTION_OUTCOMES,
         error=error,
-        recorded=queries.undoable(state.engine, user, recorded),
+        recorded=records.undoable(state.engine, user, recorded),
         undone=undone,
-        undo_minutes=queries.UNDO_MINUTES,
+        undo_minutes=records.UNDO_MINUTES,
         back="/plan",
     )
 
@@ -731,8 +731,8 @@ def plan_capacity(
             request, state, user, f"capacity must be a whole number, not {capacity!r}", 422
         )
     try:
-        queries.set_school_capacity(state.engine, user, user.school_id or "", visits)
-    except queries.InvalidInput as error:
+        records.set_school_capacity(state.engine, user, user.school_id or "", visits)
+    except records.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
     return RedirectResponse("/plan", status_code=303)
 
@@ -752,7 +752,7 @@ def plan_visit(
         words = i18n.words(language(request))
         return _plan(request, state, user, words["choose_outcome"].strip("— "), 422)
     try:
-        recorded = queries.record_intervention(
+        recorded = records.record_intervention(
             state.engine,
             user,
             student_key(user, student_id),
@@ -761,7 +761,7 @@ def plan_visit(
             outcome=outcome,
             endpoint=route,
         )
-    except queries.InvalidInput as error:
+    except records.InvalidInput as error:
         return _plan(request, state, user, str(error), 422)
     return RedirectResponse(f"/plan?recorded={recorded.intervention_id}", status_code=303)
 
@@ -824,7 +824,7 @@ def benefit_order(
         return not_found(request, user)
     available = state.visit_benefit() is not None
     try:
-        queries.set_benefit_order(
+        records.set_benefit_order(
             state.engine,
             user,
             school_id,
@@ -832,7 +832,7 @@ def benefit_order(
             available=available,
             endpoint=route,
         )
-    except queries.InvalidInput as error:
+    except records.InvalidInput as error:
         return model_page(request, state, user, str(error), 422)
     return RedirectResponse("/model", status_code=303)
 

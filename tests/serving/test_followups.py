@@ -13,7 +13,7 @@ from schooldata.ingest import ingest_directory
 from serving import followups
 from serving.access import StudentKey
 from serving.accounts import create_user
-from serving.queries import NotVisible
+from serving.records import NotVisible
 from tests.conftest import ID_KEY, thai_id
 
 ENROLMENT = "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id"

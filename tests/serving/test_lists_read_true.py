@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from features.catalog import catalog
 from schooldata.db import make_engine
 from schooldata.tables import score_runs, student_scores
-from serving import queries, store
+from serving import records, store
 from serving.access import StudentKey
 from serving.accounts import create_user
 from serving.scoring import Scorer, weekly_run
@@ -103,14 +103,14 @@ def test_an_outside_referral_is_suggested_only_when_a_screening_says_protection(
 def test_the_api_and_the_stored_list_give_the_same_risk_for_a_student_and_week(
     api: Api, whole_engine: sa.Engine, whole_run: pd.DataFrame
 ) -> None:
-    # What POST /api/v1/score computes (queries.score_students), on the database the
+    # What POST /api/v1/score computes (records.score_students), on the database the
     # week's list was stored in, untouched since (the API tests' own database has
     # interventions recorded after its runs, which change the features).
     user, _ = create_user(whole_engine, "committee", "กรรมการ", school_id=api.school)
     stored = whole_run.loc[api.school, "risk"]
     keys = [StudentKey(api.school, code) for code in stored.index[:40]]
 
-    answered = queries.score_students(
+    answered = records.score_students(
         whole_engine, api.scorer, user, keys, as_of=pd.Timestamp(WEEKS[-1]).date(), endpoint="test"
     )
 
@@ -131,7 +131,7 @@ def test_a_week_scored_by_two_model_versions_shows_once_in_a_history(
     user, _ = create_user(engine, "committee", "กรรมการ", school_id=api.school)
     student = StudentKey(api.school, api.own_student)
 
-    detail = queries.student_detail(engine, user, student, endpoint="test")
+    detail = records.student_detail(engine, user, student, endpoint="test")
 
     weeks = [point.as_of for point in detail.history]
     assert len(weeks) == len(set(weeks)) == len(WEEKS)

@@ -432,7 +432,7 @@ def test_an_analyst_turns_on_the_benefit_order_and_the_committee_sees_both_order
     shoot(page, "plan-benefit")
 
     # Turned off, the committee sees the risk order alone again.
-    from serving.queries import set_benefit_order
+    from serving.records import set_benefit_order
 
     analyst = _analyst(api)
     set_benefit_order(api.engine, analyst, api.school, False, available=True, endpoint="tests")
@@ -440,7 +440,7 @@ def test_an_analyst_turns_on_the_benefit_order_and_the_committee_sees_both_order
 
 
 def test_the_benefit_order_cannot_be_turned_on_without_a_model_or_by_others(api: Api) -> None:
-    from serving.queries import InvalidInput, NotVisible, set_benefit_order
+    from serving.records import InvalidInput, NotVisible, set_benefit_order
 
     with pytest.raises(InvalidInput, match="no benefit model"):
         set_benefit_order(

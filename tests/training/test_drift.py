@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features.sources import Sources
-from riskmodel.drift import CALENDAR_FEATURES, MOVED, compare, drift_report, input_counts
+from riskmodel.input_counts import CALENDAR_FEATURES, MOVED, compare, drift_report, input_counts
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from synth import SynthConfig, generate, write_directory

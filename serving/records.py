@@ -526,7 +526,7 @@ def set_school_capacity(engine: sa.Engine, user: User, school_id: str, capacity:
             )
 
 
-def plan_page(
+def home_visit_plan(
     engine: sa.Engine,
     user: User,
     school_id: str,

@@ -45,7 +45,7 @@ METRICS = (
     "ece",
 )
 PLOTS_EN = ("calibration.png", "precision_at_k.png", "precision_recall.png", "shap_summary.png")
-# Each also in Thai (``training.report.in_languages``; runs before it have English only).
+# Each also in Thai (``training.model_card.in_languages``; runs before it have English only).
 PLOTS = (*PLOTS_EN, *(name.replace(".png", ".th.png") for name in PLOTS_EN))
 FAIRNESS_FILE = "fairness.csv"
 CACHE_SECONDS = 60.0
