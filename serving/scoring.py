@@ -25,7 +25,7 @@ from features.build import features_as_of
 from features.catalog import FeatureSpec, specs_from_entries
 from features.freshness import COLUMNS as FRESHNESS_COLUMNS
 from features.freshness import school_freshness
-from features.partitions import Partition, enrolled_in_year, largest_first, partition_counts
+from features.partitions import enrolled_in_year, partition_counts, weekly_sources
 from features.school_context import add_counts
 from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
@@ -35,6 +35,7 @@ from riskmodel.rules import REASON_FLOOR
 from schooldata.calendar import Calendar
 from schooldata.dataset import DatabaseReader, school_homes
 from schooldata.db import read_table, reading, upgrade
+from schooldata.partitions import Partition, largest_first
 from schooldata.tables import TABLES
 from serving import store
 from serving.reasons import ReasonRules, ReasonTexts, first_steps
@@ -250,7 +251,7 @@ def weekly_run(
         on_progress: called with (done, total): students in a whole run; in a
             partitioned one, tasks, twice the partitions (each one scored, then
             explained).
-        partitions: score partition by partition (``features.partitions``), on the
+        partitions: score partition by partition (``schooldata.partitions``), on the
             Dask ``client``'s workers when one is given, else here in turn. The
             features, scores and explanations are the same as a whole run's. Rank
             first, then explain: each partition's task computes features and scores,
@@ -298,20 +299,15 @@ def weekly_run(
         # Batch after batch of results come and go here: kept, their memory is reused
         # instead of faulted in again (a fifth of its system time, 45,000 faults fewer).
         stack.enter_context(freed_memory_kept())
-        if partitions is None:
-            sources = Sources.for_weekly_run(engine, as_of)
-            rows = features_as_of(sources, as_of)
-            fresh = school_freshness(sources, as_of, stale_after, enrolled=rows)
-            rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
-            timings["features"] = time.perf_counter() - started
+        if partitions is None:  # the whole country as one partition, here
+            whole, rows = scored_sources(
+                Sources.for_weekly_run(engine, as_of), scorer, as_of, stale_after=stale_after
+            )
+            keys, fresh, counts = whole.keys, whole.schools, whole.counts
+            work |= whole.seconds
             started = time.perf_counter()
-            if rows.empty:
-                keys, results = pd.DataFrame(columns=RANK_COLUMNS), []
-            else:
-                scored = score_rows(scorer, rows, on_progress)
-                keys, results = scored[RANK_COLUMNS], [scored]
-            counts = input_counts(scorer.bundle, rows, _raw_scores(keys))
-            timings["score_and_explain"] = time.perf_counter() - started
+            results = [score_rows(scorer, rows, on_progress)] if len(rows) else []
+            work["explain"] = time.perf_counter() - started
         else:
             parts = partition_counts(partitions, client)
             # The largest (by students enrolled this year) first.
@@ -394,15 +390,18 @@ def _rerun_school(
     """One school's list of a stored week recomputed (``weekly_run`` with ``school``)."""
     started = time.perf_counter()
     reader = DatabaseReader(engine, schools=school_homes(engine, school))
-    sources = Sources.for_weekly_run(reader, as_of)
-    rows = features_as_of(sources, as_of)
-    rows = rows[rows["school_id"] == school]
-    fresh = school_freshness(sources, as_of, stale_after, enrolled=rows)
-    fresh = fresh[fresh["school_id"] == school]
+    # The school as a partition of its own (its students' records elsewhere read too).
+    part, rows = scored_sources(
+        Sources.for_weekly_run(reader, as_of),
+        scorer,
+        as_of,
+        stale_after=stale_after,
+        own_schools=[school],
+    )
+    fresh = part.schools
     if fresh.empty:
         raise NothingToScore(f"nobody is enrolled at school {school} on {as_of.date()}")
-    if bool(fresh["stale"].iloc[0]):
-        rows = rows.iloc[:0]
+    rows = rows[(rows["school_id"] == school).to_numpy()].reset_index(drop=True)
     scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame(columns=RANK_COLUMNS)
     ranked = (
         _rank(scored[RANK_COLUMNS], scorer.bundle.tiers, scorer.calibrated) if len(rows) else scored
@@ -570,15 +569,35 @@ def score_partition(
 
     The rows travel as an uncompressed Arrow IPC file's bytes (empty: nobody scored).
     """
+    sources = weekly_sources(partition, as_of, counts)
+    scores, rows = scored_sources(
+        sources, scorer, as_of, stale_after=stale_after, own_schools=partition.schools
+    )
+    return scores, _ipc(rows) if len(rows) else b""
+
+
+def scored_sources(
+    sources: Sources,
+    scorer: Scorer,
+    as_of: pd.Timestamp,
+    *,
+    stale_after: int = STALE_AFTER_SCHOOL_DAYS,
+    own_schools: Sequence[str] | None = None,
+) -> tuple[PartitionScores, pd.DataFrame]:
+    """Features and scores of the enrolled students at fresh schools in ``sources`` (a
+    partition's, or the whole country's), with the school freshness of ``own_schools``
+    (None: every school) and the drift counts; and the feature rows, to explain once
+    every student is ranked."""
     started = time.perf_counter()
-    sources = partition.weekly_sources(as_of, counts)
     rows = features_as_of(sources, as_of)
-    # The partition's own schools: a student who moved in from another partition's school
+    # A partition's own schools: a student who moved in from another partition's school
     # is enrolled here at a school whose freshness that partition judges. How many are
     # enrolled at each school is counted over every partition (``_enrolled``).
     everywhere = school_freshness(sources, as_of, stale_after, enrolled=rows)
     enrolled = everywhere[["school_id", "enrolled"]]
-    fresh = everywhere[everywhere["school_id"].isin(partition.schools)].reset_index(drop=True)
+    fresh = everywhere
+    if own_schools is not None:
+        fresh = everywhere[everywhere["school_id"].isin(own_schools)].reset_index(drop=True)
     rows = rows[~rows["school_id"].isin(fresh.loc[fresh["stale"], "school_id"])]
     rows = rows.reset_index(drop=True)
     seconds = {"features": time.perf_counter() - started}
@@ -586,8 +605,7 @@ def score_partition(
     keys = scorer.rank_columns(rows) if len(rows) else pd.DataFrame(columns=RANK_COLUMNS)
     seconds["score"] = time.perf_counter() - started
     counts = input_counts(scorer.bundle, rows, _raw_scores(keys))
-    scores = PartitionScores(keys, seconds, fresh, enrolled, counts)
-    return scores, _ipc(rows) if len(rows) else b""
+    return PartitionScores(keys, seconds, fresh, enrolled, counts), rows
 
 
 def explain_partition(rows: Any, scorer: Scorer) -> tuple[bytes, float]:
