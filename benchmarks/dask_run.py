@@ -117,8 +117,8 @@ def peak_gb() -> float:
 
 def run_mode(args: argparse.Namespace) -> None:
     """One weekly run in this fresh process; prints a JSON line with its figures."""
-    from features.partitions import plan_partitions
     from riskmodel.bundle import ModelBundle
+    from schooldata.partitions import plan_partitions
     from serving.scoring import Scorer, weekly_run
 
     bundle = ModelBundle.load(args.bundle)

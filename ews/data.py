@@ -214,8 +214,9 @@ def features(
     """
     from core.cluster import worker_count
     from features.build import features_as_of
-    from features.partitions import PartitionError, features_by_partition, plan_partitions
+    from features.partitions import features_by_partition
     from features.sources import Sources
+    from schooldata.partitions import PartitionError, plan_partitions
 
     day = parse_date(as_of)
     settings = load_settings()

@@ -38,7 +38,7 @@ def train(
     ] = None,
 ) -> None:
     """Train, evaluate against baselines, audit fairness, log to MLflow, register a challenger."""
-    from features.partitions import PartitionError
+    from schooldata.partitions import PartitionError
     from training.config import TrainConfig
     from training.split import SplitError
     from training.train import train as run_training

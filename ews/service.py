@@ -67,7 +67,7 @@ def score(
     from rich.progress import BarColumn, MofNCompleteColumn
 
     from core.cluster import local_pool, worker_count
-    from features.partitions import plan_partitions
+    from schooldata.partitions import plan_partitions
     from serving.i18n import scorer_label
     from serving.schedule import WeekRunner
     from serving.scoring import weekly_run

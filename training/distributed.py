@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from core.cluster import run_tasks
-from features.partitions import Partition, PartitionError, global_school_counts
+from features.partitions import global_school_counts, partition_sources
+from schooldata.partitions import Partition, PartitionError
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
 from training.model import Fitter
@@ -50,7 +51,7 @@ def partitioned_training_matrix(
 
 
 def _matrix_of(partition: Partition, rules: LabelRules, counts: pd.DataFrame) -> pd.DataFrame:
-    return build_training_matrix(partition.sources(counts), rules)
+    return build_training_matrix(partition_sources(partition, counts), rules)
 
 
 def dask_fitter(client: Any, seed: int) -> Fitter:

@@ -28,7 +28,6 @@ from sklearn.metrics import roc_auc_score
 
 from core.settings import Settings
 from features.catalog import catalog
-from features.partitions import SCHOOLS_PER_TASK, plan_partitions
 from features.sources import Sources
 from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.bundle import raw_scores as raw_scores_of
@@ -39,6 +38,7 @@ from riskmodel.rules import RULE_INPUTS, ABCRule
 from riskmodel.treeshap import FastTreeShap
 from schooldata.db import upgrade
 from schooldata.identity import read_with_persons
+from schooldata.partitions import SCHOOLS_PER_TASK, plan_partitions
 from training import model_card
 from training.baselines import logistic_regression
 from training.config import TierConfig, TrainConfig

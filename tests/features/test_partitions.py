@@ -13,17 +13,15 @@ from core.cluster import local_pool
 from ews.cli import app as cli
 from features.build import features_as_of
 from features.partitions import (
-    PartitionError,
     enrolled_in_year,
     features_by_partition,
     global_school_counts,
-    largest_first,
     partition_counts,
-    plan_partitions,
 )
 from features.school_context import add_counts, school_year_counts
 from features.sources import Sources
 from schooldata.dataset import database_homes
+from schooldata.partitions import PartitionError, largest_first, plan_partitions
 
 AS_OF = pd.Timestamp("2025-03-10")
 

@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ews.cli import app as cli
-from features.partitions import features_by_partition, plan_partitions
+from features.partitions import features_by_partition
 from schooldata.dataset import DatasetReader, partitions, students_by_school
 from schooldata.db import make_engine, read_table
 from schooldata.ingest import ingest_directory
+from schooldata.partitions import plan_partitions
 from schooldata.tables import TABLES
 from serving import scoring
 from serving.scoring import score_rows, weekly_run

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devtools.postgres import PostgresServer, postgres_server
-from features.partitions import plan_partitions
 from schooldata import audit
 from schooldata.db import (
     among,
@@ -32,6 +31,7 @@ from schooldata.db import (
     reading,
 )
 from schooldata.ingest import ingest_directory
+from schooldata.partitions import plan_partitions
 from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
 from serving.scoring import weekly_run

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ews.cli import app as cli
-from features.partitions import plan_partitions
+from schooldata.partitions import plan_partitions
 from schooldata.tables import score_runs, student_scores, users
 from serving import scoring, store
 from serving.app import create_app

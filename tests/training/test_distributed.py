@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from core.settings import Settings
-from features.partitions import plan_partitions
 from features.sources import Sources
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
+from schooldata.partitions import plan_partitions
 from synth import SynthConfig, generate, write_directory
 from tests.conftest import ID_KEY, scratch_settings
 from training.config import TrainConfig
