@@ -115,25 +115,35 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_bytes,
     )
 
-    from serving.routes import api, cases, missing, web
+    from serving.routes import (
+        admin,
+        api,
+        area_pages,
+        auth,
+        cases,
+        lists,
+        missing,
+        model_pages,
+        pages,
+        upload,
+    )
 
     app.include_router(api.router)
-    app.include_router(web.router)
-    app.include_router(missing.router)
-    app.include_router(cases.router)
+    for group in (auth, lists, area_pages, model_pages, admin, upload, missing, cases):
+        app.include_router(group.router)
 
     async def domain_error(request: Request, error: Exception) -> Response:
         status = next(code for kind, code in DOMAIN_ERRORS.items() if isinstance(error, kind))
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(error)}, status_code=status)
-        return web.error_page(request, status, error)
+        return pages.error_page(request, status, error)
 
     for kind in DOMAIN_ERRORS:
         app.add_exception_handler(kind, domain_error)
 
     @app.exception_handler(OutsideRole)
     async def outside_role(request: Request, error: OutsideRole) -> Response:
-        return web.not_found(request, error.user)
+        return pages.not_found(request, error.user)
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, error: SignInRequired) -> RedirectResponse:

@@ -21,7 +21,7 @@ from serving.accounts import User
 from serving.brief import BriefError, make_brief
 from serving.deps import StateDep, WebUser, route_of
 from serving.records import InvalidInput, NotVisible
-from serving.routes.web import check_csrf, not_found, render
+from serving.routes.pages import check_csrf, not_found, render
 
 router = APIRouter(include_in_schema=False)
 

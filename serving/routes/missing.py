@@ -17,7 +17,7 @@ from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
 from serving import worklist, worklist_report
 from serving.deps import StateDep, WebUser, route_of
 from serving.records import InvalidInput, NotVisible
-from serving.routes.web import check_csrf, language, not_found, render
+from serving.routes.pages import check_csrf, language, not_found, render
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000

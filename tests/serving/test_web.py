@@ -10,7 +10,7 @@ import re
 
 import httpx
 
-from serving.routes import web
+from serving.routes import lists, pages
 from tests.serving.conftest import PASSWORDS, Api, shoot
 
 
@@ -159,18 +159,18 @@ def test_bad_plan_input_gets_a_clear_error_and_changes_nothing(api: Api) -> None
 
 
 def test_a_committee_pages_through_its_whole_school(page, api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(web, "PAGE_SIZE", 30)  # the server runs in this process
+    monkeypatch.setattr(lists, "PAGE_SIZE", 30)  # the server runs in this process
     _sign_in(page, api, "committee")
     page.goto(f"{api.url}/list")
     csv = page.request.get(f"{api.url}/list.csv").text()
     everyone = csv.count("\n") - 1  # the download holds the whole school
-    assert everyone > 2 * web.PAGE_SIZE  # three pages at least
+    assert everyone > 2 * lists.PAGE_SIZE  # three pages at least
 
     seen: list[str] = []
     ranks: list[int] = []
     while True:
         rows = page.locator("tr.student")
-        assert rows.count() <= web.PAGE_SIZE
+        assert rows.count() <= lists.PAGE_SIZE
         seen += rows.evaluate_all("rows => rows.map(r => r.dataset.student)")
         ranks += [int(t) for t in page.locator("tr.student td:first-child").all_inner_texts()]
         following = page.locator("nav.pager a[rel=next]")
@@ -222,8 +222,8 @@ def test_the_lists_cells_say_what_the_plan_and_student_page_macros_say() -> None
         {"type": "http", "method": "GET", "path": "/list", "headers": [], "query_string": b""}
     )
     for lang in i18n.LANGUAGES:
-        context = {"request": request, "user": user, "csrf": "x", **web.page_words(lang)}
-        page = web.templates.env.get_template("list.html").render(
+        context = {"request": request, "user": user, "csrf": "x", **pages.page_words(lang)}
+        page = pages.templates.env.get_template("list.html").render(
             context,
             school=None,
             listing=RiskList(as_of=dt.date(2026, 1, 5), model_version="1", students=[student]),
@@ -234,7 +234,7 @@ def test_the_lists_cells_say_what_the_plan_and_student_page_macros_say() -> None
             more=False,
         )
         cells = re.findall(r"<td[^>]*>(.*?)</td>", page, flags=re.S)
-        macros = web.templates.env.from_string(
+        macros = pages.templates.env.from_string(
             '{% import "_student_row.html" as row with context %}'
             "{{ row.risk(s) }}|{{ row.reasons(s) }}|{{ row.step(s) }}|{{ row.last(s) }}"
         ).render(context, s=student)

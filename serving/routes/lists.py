@@ -1,0 +1,367 @@
+"""The advisor's and committee's pages: the week's list, a student's page, recording
+what was done, and the committee's home-visit plan."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
+from serving import cases, charts, followups, i18n, records
+from serving.access import student_key
+from serving.accounts import (
+    User,
+)
+from serving.deps import (
+    AppState,
+    RouteDep,
+    StateDep,
+    WebUser,
+    route_of,
+)
+from serving.export import csv_bytes, list_frame
+from serving.routes.pages import (
+    check_csrf,
+    language,
+    not_found,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+
+GLANCE = (
+    ("absence_rate_term", "absence_term", "{:.0%}"),
+    ("absent_days_20d", "absence_20", "{:.0f}"),
+    ("gpa_last_term", "gpa", "{:.2f}"),
+    ("failed_subjects_last_term", "failed", "{:.0f}"),
+    ("coursework_missing_28d", "missing_work", "{:.0f}"),
+)
+
+
+PAGE_SIZE = 100  # a school's list on a page; the download holds all of it
+
+
+@router.get("/list", response_class=HTMLResponse)
+def risk_list_page(
+    route: RouteDep,
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    classroom: str | None = None,
+    tier: str | None = None,
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+) -> HTMLResponse:
+    words = i18n.words(language(request))
+    if not user.sees_students:
+        return render(
+            request, "message.html", user, heading=words["list"], text=words["no_student_data"]
+        )
+    try:
+        shown = records.list_page(
+            state.engine,
+            user,
+            endpoint=route,
+            tiers=[tier] if tier else None,
+            classroom=classroom or None,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+    except records.NoWeeklyRun:
+        return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
+    # A full page may have a next one (reading one more would audit a student unseen).
+    more = len(shown.listing.students) == PAGE_SIZE
+    returned = (
+        followups.returned_followups(
+            state.engine, user, endpoint=route, follow_terms=state.settings.follow_returned_terms
+        )
+        if page == 1
+        else []
+    )
+    return render(
+        request,
+        "list.html",
+        user,
+        returned=returned,
+        school=shown.school,
+        listing=shown.listing,
+        scorer_kind=shown.listing.scorer,
+        scorer_version=shown.listing.model_version,
+        classrooms=shown.classrooms,
+        classroom=classroom,
+        tier=tier,
+        page=page,
+        more=more,
+    )
+
+
+@router.get("/list.csv")
+def risk_list_csv(
+    route: RouteDep,
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    classroom: str | None = None,
+    tier: str | None = None,
+) -> Response:
+    if not user.sees_students:
+        return not_found(request, user)
+    listing = records.risk_list(
+        state.engine,
+        user,
+        endpoint=route,
+        tiers=[tier] if tier else None,
+        limit=5000,
+        classroom=classroom or None,
+        action="download",
+    )
+    rank_by = "rank_in_advisor" if user.role == "advisor" else "rank_in_school"
+    name = quote(f"risk-list-{listing.as_of}.csv")
+    return Response(
+        csv_bytes(list_frame(listing, rank_by, language(request))),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
+
+
+@router.get("/students/{student_id}", response_class=HTMLResponse)
+def student_page(
+    request: Request,
+    student_id: str,
+    state: StateDep,
+    user: WebUser,
+    error: str | None = None,
+    recorded: int | None = None,
+    undone: int = 0,
+    case_error: Annotated[str | None, Query(max_length=300)] = None,
+) -> HTMLResponse:
+    if not user.school_id:
+        return not_found(request, user)
+    key = student_key(user, student_id)
+    route = route_of(request)  # also when another route shows the page again
+    detail, interventions = records.student_page(state.engine, user, key, endpoint=route)
+    student_cases = cases.cases_of(state.engine, user, key, endpoint=route)
+    lang = language(request)
+    words = i18n.words(lang)
+    earlier = followups.earlier_records(state.engine, student_key(user, student_id))
+    values = {c.feature: c.value for c in detail.contributions}
+    glance = [
+        (key, label, fmt.format(values[key]) if values.get(key) is not None else "–")
+        for key, label, fmt in GLANCE
+    ]
+    return render(
+        request,
+        "student.html",
+        user,
+        detail=detail,
+        scorer_kind=detail.scorer,
+        scorer_version=detail.model_version,
+        interventions=interventions,
+        glance=glance,
+        history_chart=charts.risk_history(
+            detail.history,
+            lang,
+            marks=[(i.date, i18n.pick(i18n.INTERVENTIONS, i.type, lang)) for i in interventions]
+            + [(c.opened_on, words["plan_began"]) for c in student_cases],
+        ),
+        contributions_chart=charts.contributions(
+            detail.contributions,
+            state.scorer.catalog,
+            lang,
+            context_label=i18n.words(lang)["context_factors"],
+        ),
+        intervention_types=INTERVENTION_TYPES,
+        outcomes=INTERVENTION_OUTCOMES,
+        today=date.today().isoformat(),
+        error=error,
+        earlier=earlier,
+        recorded=records.undoable(state.engine, user, recorded),
+        undone=bool(undone),
+        undo_minutes=records.UNDO_MINUTES,
+        back=f"/students/{quote(student_id)}",
+        cases=student_cases,
+        case_staff=cases.staff_of(state.engine, key.school_id),
+        planned_default=cases.planned_for(
+            detail.latest.suggested_step_th if detail.latest else None
+        ),
+        plan_text_default=(detail.latest.suggested_step_th or "") if detail.latest else "",
+        case_outcomes=cases.CASE_OUTCOMES,
+        restricted_kinds=cases.RESTRICTED,
+        review_default=(date.today() + timedelta(days=cases.REVIEW_EVERY_DAYS)).isoformat(),
+        case_error=case_error,
+    )
+
+
+@router.post("/students/{student_id}/history-request")
+def request_history(
+    route: RouteDep,
+    request: Request,
+    student_id: str,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+) -> Response:
+    """Ask the area office to see the child's records from the schools they were at."""
+    check_csrf(request, csrf)
+    followups.request_history(
+        state.engine,
+        user,
+        student_key(user, student_id),
+        endpoint=route,
+    )
+    return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
+
+
+@router.post("/students/{student_id}/interventions")
+def record_from_page(
+    route: RouteDep,
+    request: Request,
+    student_id: str,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    type: Annotated[str, Form()],  # noqa: A002
+    outcome: Annotated[str | None, Form()] = None,
+    day: Annotated[date | None, Form(alias="date")] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        recorded = records.record_intervention(
+            state.engine,
+            user,
+            student_key(user, student_id),
+            day,
+            kind=type,
+            outcome=outcome or None,
+            endpoint=route,
+        )
+    except records.InvalidInput as error:
+        return student_page(request, student_id, state, user, error=str(error))
+    return RedirectResponse(
+        f"/students/{quote(student_id)}?recorded={recorded.intervention_id}", status_code=303
+    )
+
+
+@router.post("/interventions/{intervention_id}/undo")
+def undo_record(
+    request: Request,
+    intervention_id: int,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    back: Annotated[str, Form(max_length=200)] = "/list",
+) -> Response:
+    """Withdraw one's own record made in the last few minutes (a wrong click)."""
+    check_csrf(request, csrf)
+    try:
+        records.withdraw_intervention(
+            state.engine, user, intervention_id, endpoint=route_of(request)
+        )
+    except records.NotVisible:
+        return not_found(request, user)
+    target = back if back.startswith("/") and not back.startswith("//") else "/list"
+    return RedirectResponse(f"{target}{'&' if '?' in target else '?'}undone=1", status_code=303)
+
+
+@router.get("/plan", response_class=HTMLResponse)
+def plan_page(
+    request: Request, state: StateDep, user: WebUser, recorded: int | None = None, undone: int = 0
+) -> HTMLResponse:
+    return _plan(request, state, user, recorded=recorded, undone=bool(undone))
+
+
+def _plan(
+    request: Request,
+    state: AppState,
+    user: User,
+    error: str | None = None,
+    status_code: int = 200,
+    recorded: int | None = None,
+    undone: bool = False,
+) -> HTMLResponse:
+    if user.role != "committee" or user.school_id is None:
+        return not_found(request, user)
+    try:
+        plan, school = records.home_visit_plan(
+            state.engine,
+            user,
+            user.school_id,
+            endpoint=route_of(request),
+            benefit=state.visit_benefit(),
+        )
+    except records.NoWeeklyRun:
+        words = i18n.words(language(request))
+        return render(request, "message.html", user, heading=words["plan"], text=words["no_run"])
+    return render(
+        request,
+        "plan.html",
+        user,
+        status_code,
+        school=school,
+        plan=plan,
+        scorer_kind=plan.scorer,
+        scorer_version=plan.model_version,
+        outcomes=INTERVENTION_OUTCOMES,
+        error=error,
+        recorded=records.undoable(state.engine, user, recorded),
+        undone=undone,
+        undo_minutes=records.UNDO_MINUTES,
+        back="/plan",
+    )
+
+
+@router.post("/plan/capacity")
+def plan_capacity(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    capacity: Annotated[str, Form()],
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        visits = int(capacity.strip())
+    except ValueError:
+        return _plan(
+            request, state, user, f"capacity must be a whole number, not {capacity!r}", 422
+        )
+    try:
+        records.set_school_capacity(state.engine, user, user.school_id or "", visits)
+    except records.InvalidInput as error:
+        return _plan(request, state, user, str(error), 422)
+    return RedirectResponse("/plan", status_code=303)
+
+
+@router.post("/plan/visits")
+def plan_visit(
+    route: RouteDep,
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    student_id: Annotated[str, Form()],
+    outcome: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    if not outcome:
+        words = i18n.words(language(request))
+        return _plan(request, state, user, words["choose_outcome"].strip("— "), 422)
+    try:
+        recorded = records.record_intervention(
+            state.engine,
+            user,
+            student_key(user, student_id),
+            None,
+            kind="home_visit",
+            outcome=outcome,
+            endpoint=route,
+        )
+    except records.InvalidInput as error:
+        return _plan(request, state, user, str(error), 422)
+    return RedirectResponse(f"/plan?recorded={recorded.intervention_id}", status_code=303)
+
+
+# ------------------------------------------------------------------- the analyst's pages

@@ -1,0 +1,150 @@
+"""What every page shares: the templates, the page's language, CSRF tokens, rendering,
+the not-found and error pages, and the role each page group asks for.
+
+The pages themselves are grouped by who uses them: ``auth`` (signing in, the account,
+the language), ``lists`` (the week's list, a student, the home-visit plan),
+``area_pages``, ``model_pages``, ``admin`` and ``upload``; ``missing`` and ``cases``
+beside them. Sign-in takes a username and password (or single sign-on) and keeps a
+server-side session behind an HttpOnly, SameSite=strict cookie; every form carries a
+per-session CSRF token; pages use the same records, scopes and audit log as the API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+
+from serving import area, i18n, records, translate, uploads
+from serving.accounts import (
+    User,
+)
+from serving.deps import (
+    web_user_of,
+)
+from serving.model_store import RULE_TOP
+
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+# Dates, classrooms and grade levels as the page's language writes them (30 มี.ค. 2569, ม.5/2).
+templates.env.filters["day"] = pass_context(lambda c, v: i18n.day(v, c.get("lang", "th")))
+templates.env.filters["room"] = pass_context(lambda c, v: i18n.classroom(v, c.get("lang", "th")))
+templates.env.filters["grade"] = pass_context(lambda c, v: i18n.grade(v, c.get("lang", "th")))
+# A ratio or figure with two decimals; an infinite one (nobody in the reference) as ∞.
+templates.env.filters["figure"] = lambda v: "–" if v is None else i18n.figure(v)
+LANG_COOKIE = "lang"
+# What the student page shows "at a glance", from the model's inputs of the latest run.
+
+
+def language(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE, "th")
+    return chosen if chosen in i18n.LANGUAGES else "th"
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def check_csrf(request: Request, submitted: str) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(str(expected), submitted):
+        raise HTTPException(403, "the form has expired: reload the page and try again")
+
+
+def render(
+    request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    lang = language(request)
+    # A check's message (a form error, a refused file) in the page's language.
+    for key in ("error", "text"):
+        if isinstance(context.get(key), str):
+            context[key] = translate.in_language(context[key], lang)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": user,
+            "csrf": csrf_token(request),
+            **page_words(lang, context.get("scorer_kind")),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def page_words(lang: str, scorer_kind: str | None = None) -> dict[str, Any]:
+    """What every template says in words: the page's language, its labels and the words
+    for tiers, changes, help, roles and the list's scorer."""
+    words = i18n.words(lang)
+    rule = scorer_kind == "abc_rule"
+    return {
+        "lang": lang,
+        "t": words,
+        "tier_word": lambda k: i18n.pick(i18n.TIERS, k, lang),
+        "change_word": lambda k: i18n.pick(i18n.CHANGES, k, lang),
+        "intervention_word": lambda k: i18n.pick(i18n.INTERVENTIONS, k, lang),
+        "outcome_word": lambda k: i18n.pick(i18n.OUTCOMES, k, lang),
+        "role_word": lambda k: i18n.pick(i18n.ROLES, k, lang),
+        "scorer_word": lambda kind, version: i18n.scorer_label(kind, version, lang),
+        "say": lambda message: translate.in_language(message, lang),
+        "metric_word": lambda k: i18n.pick(i18n.METRICS, k, lang),
+        "scorer_column": lambda k: i18n.pick(i18n.SCORER_COLUMNS, k, lang),
+        "decision_word": lambda k: i18n.pick(i18n.DECISIONS, k, lang),
+        "shape_word": lambda k: i18n.pick(i18n.SHAPES, k, lang),
+        "group_word": lambda a, g: translate.group_word(a, g, lang),
+        "fairness_flag": lambda f: translate.fairness_flag(f, lang),
+        "feature_word": lambda f: i18n.feature_name(f, lang),
+        "phase_word": lambda p: i18n.phase(p, lang),
+        "lower_is_better": i18n.LOWER_IS_BETTER,
+        # The rule's "risk" is the share of its three flags, not a probability.
+        "risk_figure": lambda risk: (
+            words["abc_flags"].format(int(risk * RULE_TOP + 1e-9)) if rule else i18n.percent(risk)
+        ),
+    }
+
+
+def not_found(request: Request, user: User | None) -> HTMLResponse:
+    words = i18n.words(language(request))
+    return render(
+        request, "message.html", user, 404, heading=words["not_found"], text=words["not_found_text"]
+    )
+
+
+def error_page(request: Request, status: int, error: Exception) -> HTMLResponse:
+    """A domain error on a page: not found, nothing scored yet, or a bad value."""
+    words = i18n.words(language(request))
+    if isinstance(error, records.NoWeeklyRun):
+        return render(
+            request, "message.html", None, status, heading=words["list"], text=words["no_run"]
+        )
+    if status == 404:
+        return not_found(request, None)
+    return render(
+        request, "message.html", None, status, heading=words["not_found"], text=str(error)
+    )
+
+
+# Where each role starts.
+HOME = {
+    "advisor": "/list",
+    "committee": "/list",
+    "data_officer": "/upload",
+    "area": "/area",
+    "analyst": "/model",
+    "admin": "/admin",
+}
+
+
+# Pages of one role or a few: anyone else is answered 404, as if the page did not exist.
+AdminUser = Annotated[User, web_user_of("admin")]
+AnalystUser = Annotated[User, web_user_of("analyst")]
+AreaUser = Annotated[User, web_user_of(*area.AREA_ROLES)]
+UploadUser = Annotated[User, web_user_of(*uploads.UPLOAD_ROLES)]
