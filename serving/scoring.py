@@ -301,13 +301,16 @@ def weekly_run(
         stack.enter_context(freed_memory_kept())
         if partitions is None:  # the whole country as one partition, here
             whole, rows = scored_sources(
-                Sources.for_weekly_run(engine, as_of), scorer, as_of, stale_after=stale_after
+                lambda: Sources.for_weekly_run(engine, as_of),
+                scorer,
+                as_of,
+                stale_after=stale_after,
             )
             keys, fresh, counts = whole.keys, whole.schools, whole.counts
-            work |= whole.seconds
+            timings |= whole.seconds
             started = time.perf_counter()
             results = [score_rows(scorer, rows, on_progress)] if len(rows) else []
-            work["explain"] = time.perf_counter() - started
+            timings["explain"] = time.perf_counter() - started
         else:
             parts = partition_counts(partitions, client)
             # The largest (by students enrolled this year) first.
@@ -392,7 +395,7 @@ def _rerun_school(
     reader = DatabaseReader(engine, schools=school_homes(engine, school))
     # The school as a partition of its own (its students' records elsewhere read too).
     part, rows = scored_sources(
-        Sources.for_weekly_run(reader, as_of),
+        lambda: Sources.for_weekly_run(reader, as_of),
         scorer,
         as_of,
         stale_after=stale_after,
@@ -569,26 +572,30 @@ def score_partition(
 
     The rows travel as an uncompressed Arrow IPC file's bytes (empty: nobody scored).
     """
-    sources = weekly_sources(partition, as_of, counts)
     scores, rows = scored_sources(
-        sources, scorer, as_of, stale_after=stale_after, own_schools=partition.schools
+        lambda: weekly_sources(partition, as_of, counts),
+        scorer,
+        as_of,
+        stale_after=stale_after,
+        own_schools=partition.schools,
     )
     return scores, _ipc(rows) if len(rows) else b""
 
 
 def scored_sources(
-    sources: Sources,
+    read: Callable[[], Sources],
     scorer: Scorer,
     as_of: pd.Timestamp,
     *,
     stale_after: int = STALE_AFTER_SCHOOL_DAYS,
     own_schools: Sequence[str] | None = None,
 ) -> tuple[PartitionScores, pd.DataFrame]:
-    """Features and scores of the enrolled students at fresh schools in ``sources`` (a
-    partition's, or the whole country's), with the school freshness of ``own_schools``
-    (None: every school) and the drift counts; and the feature rows, to explain once
-    every student is ranked."""
+    """Features and scores of the enrolled students at fresh schools in the sources
+    ``read`` gives (a partition's, or the whole country's), with the school freshness of
+    ``own_schools`` (None: every school) and the drift counts; and the feature rows, to
+    explain once every student is ranked. Reading counts as the features' time."""
     started = time.perf_counter()
+    sources = read()
     rows = features_as_of(sources, as_of)
     # A partition's own schools: a student who moved in from another partition's school
     # is enrolled here at a school whose freshness that partition judges. How many are
