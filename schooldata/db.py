@@ -68,9 +68,10 @@ def reading(engine: sa.Engine) -> sa.Connection:
 def among(
     connection: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]
 ) -> sa.ColumnElement[bool]:
-    """``column IN values``. On PostgreSQL one array parameter (``= ANY``): the statement
-    is the same whatever the number of values, so it is compiled and prepared once, not
-    rebuilt with a parameter per value on every request (a list page asks about 200)."""
+    """``column IN values``. On PostgreSQL one array parameter, unnested
+    (``IN (SELECT unnest(...))``): the statement is the same whatever the number of
+    values, so it is compiled and prepared once, not rebuilt with a parameter per value
+    on every request (a list page asks about 200)."""
     return _among(connection.dialect.name, column, None, list(values))
 
 
