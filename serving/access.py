@@ -23,7 +23,7 @@ from schooldata import audit
 from schooldata.calendar import Calendar
 from schooldata.db import among_parameter, read_table, reading
 from schooldata.tables import TABLES
-from serving.accounts import User
+from serving.accounts import Caller, User
 
 Placement = tuple[str, str | None]  # school, advisor code
 
@@ -209,38 +209,35 @@ def visible_students(
 
 
 def reads(
-    user: User, students: Sequence[StudentKey], *, endpoint: str, action: str = "read"
+    caller: Caller, students: Sequence[StudentKey], *, action: str = "read"
 ) -> list[audit.Entry]:
     """Audit entries of a user reading (or downloading) these students' records."""
     return [
-        audit.Entry(action, endpoint, user.user_id, s.student_id, school_id=s.school_id)
+        audit.Entry(action, caller.route, caller.user.user_id, s.student_id, school_id=s.school_id)
         for s in students
     ]
 
 
 def record_reads(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     students: Sequence[StudentKey],
     *,
-    endpoint: str,
     action: str = "read",
 ) -> None:
     """Append who read which student's record, when, and where."""
-    audit.record(engine, reads(user, students, endpoint=endpoint, action=action))
+    audit.record(engine, reads(caller, students, action=action))
 
 
-def record_write(
-    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str, detail: str
-) -> None:
+def record_write(engine: sa.Engine, caller: Caller, student: StudentKey, *, detail: str) -> None:
     """Append that a user changed something of this student's (what, in ``detail``)."""
     audit.record(
         engine,
         [
             audit.Entry(
                 "write",
-                endpoint,
-                user.user_id,
+                caller.route,
+                caller.user.user_id,
                 student.student_id,
                 detail=detail,
                 school_id=student.school_id,
@@ -249,17 +246,15 @@ def record_write(
     )
 
 
-def record_denial(
-    engine: sa.Engine, user: User | None, student: StudentKey | None, *, endpoint: str
-) -> None:
+def record_denial(engine: sa.Engine, caller: Caller, student: StudentKey | None) -> None:
     """A request for a record outside the caller's scope (or that does not exist)."""
     audit.record(
         engine,
         [
             audit.Entry(
                 "denied",
-                endpoint,
-                user.user_id if user else None,
+                caller.route,
+                caller.user.user_id,
                 student.student_id[:64] if student else None,
                 school_id=student.school_id[:64] if student else None,
             )

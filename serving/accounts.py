@@ -68,6 +68,16 @@ class User:
         return self.role in STUDENT_ROLES
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, and by which route: what every read and write of a child's record
+    is audited under (the route as a template, "GET /students/{school_id}/{student_id}",
+    never a path holding a code)."""
+
+    user: User
+    route: str
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 

@@ -21,7 +21,7 @@ from schooldata.calendar import thai_term_of
 from schooldata.db import among, among_parameter, reading
 from schooldata.tables import TABLES, run_schools, score_runs, student_returns, student_scores
 from serving.access import StudentKey, record_reads
-from serving.accounts import User
+from serving.accounts import Caller, User
 from serving.records import FOLLOW_RETURNED_TERMS, names_of
 from serving.schemas import AreaSchool, AreaSummary, ReferredCase, TrendPoint
 
@@ -142,9 +142,8 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
 
 def area_summary(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     *,
-    endpoint: str,
     follow_terms: int = FOLLOW_RETURNED_TERMS,
     with_trends: bool = True,
 ) -> AreaSummary | None:
@@ -153,9 +152,9 @@ def area_summary(
     terms of the week) and how many of them left again. ``with_trends``: each school's
     last eight weeks too (else empty: a page that shows fifty schools of a thousand asks
     ``school_trends`` for those fifty)."""
-    if user.role not in AREA_ROLES:
+    if caller.user.role not in AREA_ROLES:
         raise NotAnAreaUser("only an area office or an analyst sees area figures")
-    schools = user.schools if user.role == "area" else None
+    schools = caller.user.schools if caller.user.role == "area" else None
     with reading(engine) as connection:
         weeks = _weeks(connection, 2)
         if not weeks:
@@ -201,7 +200,7 @@ def area_summary(
     for referral in referrals:
         open_referrals[referral.school_id].add(referral.student_id)
     followed = sorted(schools if schools is not None else {s for _, s in counts} | set(fresh))
-    trends = school_trends(engine, user, followed) if with_trends else {}
+    trends = school_trends(engine, caller.user, followed) if with_trends else {}
     figures = []
     for school in followed:
         now = counts.get((latest.run_id, school), {})
@@ -228,10 +227,10 @@ def area_summary(
             }
         )
     referred: list[ReferredCase] = []
-    if user.role == "area":  # names of referred cases; an analyst sees none
+    if caller.user.role == "area":  # names of referred cases; an analyst sees none
         referred = _referred(engine, referrals)
         keys = [StudentKey(c.school_id, c.student_id) for c in referred]
-        record_reads(engine, user, keys, endpoint=endpoint)
+        record_reads(engine, caller, keys)
     return AreaSummary(
         as_of=latest.as_of,
         previous_as_of=previous.as_of if previous is not None else None,

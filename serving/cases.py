@@ -33,7 +33,7 @@ from schooldata.tables import (
     users,
 )
 from serving.access import StudentKey, record_reads, record_write
-from serving.accounts import User
+from serving.accounts import Caller, User
 from serving.records import InvalidInput, NotVisible, names_of, require_student
 
 REVIEW_EVERY_DAYS = 14
@@ -145,10 +145,9 @@ def staff_of(engine: sa.Engine, school_id: str) -> list[tuple[int, str]]:
 
 def open_case(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     student: StudentKey,
     *,
-    endpoint: str,
     planned: str,
     owner_user_id: int | None = None,
     plan_text: str | None = None,
@@ -157,7 +156,7 @@ def open_case(
     plan_weeks: int = PLAN_WEEKS,
 ) -> int:
     """Open the student's case (one open case per student); returns its id."""
-    require_student(engine, user, student, endpoint=endpoint)
+    require_student(engine, caller, student)
     if planned not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if not 1 <= review_every_days <= 60:
@@ -170,7 +169,7 @@ def open_case(
         raise InvalidInput("the review date is in the past")
     with engine.begin() as connection:
         staff = _school_staff(connection, student.school_id)
-        owner = owner_user_id or user.user_id
+        owner = owner_user_id or caller.user.user_id
         if owner not in staff:
             raise InvalidInput("the owner must be an advisor or committee member of the school")
         if _open_id(connection, student) is not None:
@@ -180,7 +179,7 @@ def open_case(
                 sa.insert(support_cases).values(
                     school_id=student.school_id,
                     student_id=student.student_id,
-                    opened_by=user.user_id,
+                    opened_by=caller.user.user_id,
                     opened_on=today,
                     owner_user_id=owner,
                     planned=planned,
@@ -191,8 +190,8 @@ def open_case(
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
-        _event(connection, case_id, user, "opened", planned)
-    record_write(engine, user, student, endpoint=endpoint, detail=f"case {case_id} opened")
+        _event(connection, case_id, caller.user, "opened", planned)
+    record_write(engine, caller, student, detail=f"case {case_id} opened")
     return case_id
 
 
@@ -213,27 +212,26 @@ def _case_row(connection: sa.Connection, case_id: int) -> Any:
     ).first()
 
 
-def _checked(engine: sa.Engine, user: User, case_id: int, *, endpoint: str) -> Any:
+def _checked(engine: sa.Engine, caller: Caller, case_id: int) -> Any:
     """The case's row when its student is in the caller's scope; NotVisible otherwise."""
     with reading(engine) as connection:
         row = _case_row(connection, case_id)
     if row is None:
         raise NotVisible(f"case {case_id}")
-    require_student(engine, user, StudentKey(row.school_id, row.student_id), endpoint=endpoint)
+    require_student(engine, caller, StudentKey(row.school_id, row.student_id))
     return row
 
 
 def review(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     case_id: int,
     *,
-    endpoint: str,
     note: str | None = None,
     next_review: date | None = None,
 ) -> None:
     """Record a review: the next one comes ``review_every_days`` later (or when given)."""
-    row = _checked(engine, user, case_id, endpoint=endpoint)
+    row = _checked(engine, caller, case_id)
     if row.closed_on is not None:
         raise InvalidInput("this case is closed")
     today = date.today()
@@ -246,19 +244,18 @@ def review(
             .where(support_cases.c.case_id == case_id)
             .values(next_review=following)
         )
-        _event(connection, case_id, user, "review", (note or "").strip()[:2000])
+        _event(connection, case_id, caller.user, "review", (note or "").strip()[:2000])
     record_write(
         engine,
-        user,
+        caller,
         StudentKey(row.school_id, row.student_id),
-        endpoint=endpoint,
         detail=f"case {case_id} reviewed",
     )
 
 
-def close_case(engine: sa.Engine, user: User, case_id: int, outcome: str, *, endpoint: str) -> None:
+def close_case(engine: sa.Engine, caller: Caller, case_id: int, outcome: str) -> None:
     """Close the case with its outcome (kept in the student's history)."""
-    row = _checked(engine, user, case_id, endpoint=endpoint)
+    row = _checked(engine, caller, case_id)
     if outcome not in CASE_OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(CASE_OUTCOMES)}")
     if row.closed_on is not None:
@@ -268,31 +265,32 @@ def close_case(engine: sa.Engine, user: User, case_id: int, outcome: str, *, end
             sa.update(support_cases)
             .where(support_cases.c.case_id == case_id)
             .values(
-                closed_on=date.today(), closed_by=user.user_id, outcome=outcome, next_review=None
+                closed_on=date.today(),
+                closed_by=caller.user.user_id,
+                outcome=outcome,
+                next_review=None,
             )
         )
-        _event(connection, case_id, user, "closed", outcome)
+        _event(connection, case_id, caller.user, "closed", outcome)
     record_write(
         engine,
-        user,
+        caller,
         StudentKey(row.school_id, row.student_id),
-        endpoint=endpoint,
         detail=f"case {case_id} closed",
     )
 
 
 def add_note(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     case_id: int,
     text: str,
     *,
-    endpoint: str,
     restricted: str | None = None,
     in_brief: bool = False,
 ) -> None:
     """A note on the case; a protection or health note is restricted."""
-    row = _checked(engine, user, case_id, endpoint=endpoint)
+    row = _checked(engine, caller, case_id)
     if not text.strip():
         raise InvalidInput("the note is empty")
     if restricted is not None and restricted not in RESTRICTED:
@@ -301,7 +299,7 @@ def add_note(
         connection.execute(
             sa.insert(case_notes).values(
                 case_id=case_id,
-                author_user_id=user.user_id,
+                author_user_id=caller.user.user_id,
                 written_at=_now(),
                 text=text.strip()[:4000],
                 restricted=restricted,
@@ -310,9 +308,8 @@ def add_note(
         )
     record_write(
         engine,
-        user,
+        caller,
         StudentKey(row.school_id, row.student_id),
-        endpoint=endpoint,
         detail=f"case {case_id} note",
     )
 
@@ -326,11 +323,11 @@ def may_read(note_author: int, restricted: str | None, user: User) -> bool:
 
 
 def cases_of(
-    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str, with_weeks: bool = True
+    engine: sa.Engine, caller: Caller, student: StudentKey, *, with_weeks: bool = True
 ) -> list[Case]:
     """The student's cases, the open one first, with what the caller may read of them
     (audited; restricted notes read are audited as such)."""
-    require_student(engine, user, student, endpoint=endpoint)
+    require_student(engine, caller, student)
     with reading(engine) as connection:
         rows = connection.execute(
             sa.select(support_cases)
@@ -346,7 +343,7 @@ def cases_of(
             int(r.user_id): str(r.name)
             for r in connection.execute(sa.select(users.c.user_id, users.c.name))
         }
-        found = [_case(connection, row, names, user) for row in rows]
+        found = [_case(connection, row, names, caller.user) for row in rows]
         if with_weeks:
             weeks = _weeks(connection, student)
             for case in found:
@@ -358,8 +355,8 @@ def cases_of(
         [
             entries(
                 "read_restricted",
-                endpoint,
-                user.user_id,
+                caller.route,
+                caller.user.user_id,
                 student.student_id,
                 detail=f"note {n.note_id}",
                 school_id=student.school_id,
@@ -498,13 +495,11 @@ class NeedsAction:
     by_owner: list[tuple[str, int]]
 
 
-def needs_action(
-    engine: sa.Engine, user: User, untouched_days: int, *, endpoint: str
-) -> NeedsAction:
+def needs_action(engine: sa.Engine, caller: Caller, untouched_days: int) -> NeedsAction:
     """The caller's flagged students with no action in ``untouched_days`` days (or ever),
     reviews due or overdue, and open cases by owner (an advisor's own students, a
     committee's school)."""
-    if not user.sees_students or not user.school_id:
+    if not caller.user.sees_students or not caller.user.school_id:
         return NeedsAction(None, untouched_days, [], [], [])
     from serving.access import visible_students
     from serving.store import latest_run
@@ -522,24 +517,25 @@ def needs_action(
                 student_scores.c.rank_in_school,
             ).where(
                 (student_scores.c.run_id == run.run_id)
-                & (student_scores.c.school_id == user.school_id)
+                & (student_scores.c.school_id == caller.user.school_id)
                 & student_scores.c.tier.in_(FLAGGED)
             )
-            if user.role == "advisor":
-                query = query.where(student_scores.c.advisor_id == user.staff_id)
+            if caller.user.role == "advisor":
+                query = query.where(student_scores.c.advisor_id == caller.user.staff_id)
             flagged = list(connection.execute(query.order_by(student_scores.c.rank_in_school)))
-        last = _last_actions(connection, user.school_id)
+        last = _last_actions(connection, caller.user.school_id)
         open_rows = connection.execute(
             sa.select(support_cases, users.c.name.label("owner"))
             .select_from(
                 support_cases.join(users, users.c.user_id == support_cases.c.owner_user_id)
             )
             .where(
-                (support_cases.c.school_id == user.school_id) & support_cases.c.closed_on.is_(None)
+                (support_cases.c.school_id == caller.user.school_id)
+                & support_cases.c.closed_on.is_(None)
             )
         ).all()
         keys = [StudentKey(r.school_id, r.student_id) for r in [*flagged, *open_rows]]
-        visible = set(visible_students(connection, user, keys))
+        visible = set(visible_students(connection, caller.user, keys))
         names = names_of(connection, list(visible))
     cutoff = today - timedelta(days=untouched_days)
     untouched = []
@@ -576,7 +572,7 @@ def needs_action(
                     "days_late": (today - r.next_review).days,
                 }
             )
-    record_reads(engine, user, sorted(visible), endpoint=endpoint)
+    record_reads(engine, caller, sorted(visible))
     reviews.sort(key=lambda x: (-x["days_late"], x["student_id"]))
     return NeedsAction(
         run.as_of if run is not None else None,

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from core.settings import Settings
 from riskmodel.benefit import VisitBenefit
 from schooldata import audit
-from serving.accounts import Limiter, TooManyAttempts, User, authenticate, session_user
+from serving.accounts import Caller, Limiter, TooManyAttempts, User, authenticate, session_user
 from serving.model_page import ModelReports
 from serving.schedule import WeekRunner
 from serving.scoring import Scorer
@@ -130,6 +130,19 @@ CurrentUser = Annotated[User, Depends(current_user)]
 WebUser = Annotated[User, Depends(web_user)]
 
 
+def api_caller(request: Request, user: CurrentUser) -> Caller:
+    return Caller(user, route_of(request))
+
+
+def web_caller(request: Request, user: WebUser) -> Caller:
+    return Caller(user, route_of(request))
+
+
+# Who calls, and by which route: what records, cases and the audit log take.
+ApiCaller = Annotated[Caller, Depends(api_caller)]
+WebCaller = Annotated[Caller, Depends(web_caller)]
+
+
 class OutsideRole(Exception):
     """A page of another role: answered 404 with the signed-in user's own navigation, as
     if the page did not exist."""
@@ -146,5 +159,16 @@ def web_user_of(*roles: str) -> Any:
         if user.role not in roles:
             raise OutsideRole(user)
         return user
+
+    return Depends(signed_in)
+
+
+def web_caller_of(*roles: str) -> Any:
+    """A dependency: the caller of a page (``WebCaller``), who must have one of ``roles``."""
+
+    def signed_in(request: Request, user: WebUser) -> Caller:
+        if user.role not in roles:
+            raise OutsideRole(user)
+        return Caller(user, route_of(request))
 
     return Depends(signed_in)

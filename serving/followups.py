@@ -19,7 +19,7 @@ from schooldata.identity import person_of
 from schooldata.tables import TABLES, history_grants, student_returns
 from serving import store
 from serving.access import StudentKey, record_reads, visible_students
-from serving.accounts import User
+from serving.accounts import Caller, User
 from serving.records import (
     FOLLOW_RETURNED_TERMS,
     InvalidInput,
@@ -34,21 +34,20 @@ from serving.school_path import schools_before
 
 def returned_followups(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     *,
-    endpoint: str,
     follow_terms: int = FOLLOW_RETURNED_TERMS,
 ) -> list[ReturnedStudent]:
     """The caller's children who came back to school after leaving, within the last
     ``follow_terms`` terms, with this week's risk where they have one: followed whatever
     their risk. Returns nothing to a caller who sees no student."""
-    if not user.sees_students or not user.school_id:
+    if not caller.user.sees_students or not caller.user.school_id:
         return []
     enrolled = TABLES["enrollments"]
     with reading(engine) as connection:
         latest = connection.execute(
             sa.select(sa.func.max(enrolled.c.academic_year * 2 + enrolled.c.term)).where(
-                enrolled.c.school_id == user.school_id
+                enrolled.c.school_id == caller.user.school_id
             )
         ).scalar()
         if latest is None:
@@ -56,7 +55,7 @@ def returned_followups(
         found = connection.execute(
             sa.select(student_returns)
             .where(
-                (student_returns.c.school_id == user.school_id)
+                (student_returns.c.school_id == caller.user.school_id)
                 & (
                     student_returns.c.academic_year * 2 + student_returns.c.term
                     > int(latest) - follow_terms
@@ -67,17 +66,17 @@ def returned_followups(
         latest_return: dict[StudentKey, Any] = {}
         for r in found:
             latest_return.setdefault(StudentKey(r.school_id, r.student_id), r)
-        keys = visible_students(connection, user, list(latest_return))
+        keys = visible_students(connection, caller.user, list(latest_return))
         names = names_of(connection, keys)
         run = store.latest_run(connection)
         scored: dict[StudentKey, Any] = {}
         classes = _classrooms(connection, keys)
         if run is not None and keys:
-            for row in store.run_rows(connection, run.run_id, school_id=user.school_id):
+            for row in store.run_rows(connection, run.run_id, school_id=caller.user.school_id):
                 key = StudentKey(row.school_id, row.student_id)
                 if key in latest_return:
                     scored[key] = row
-    record_reads(engine, user, keys, endpoint=endpoint)
+    record_reads(engine, caller, keys)
     return [
         ReturnedStudent(
             school_id=key.school_id,
@@ -112,11 +111,11 @@ def _classrooms(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[S
     }
 
 
-def request_history(engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str) -> None:
+def request_history(engine: sa.Engine, caller: Caller, student: StudentKey) -> None:
     """The student's school asks its area office to see the child's records from the
     schools they were at before (audited; nothing is shown until the area office grants
     it)."""
-    require_student(engine, user, student, endpoint=endpoint)
+    require_student(engine, caller, student)
     with reading(engine) as connection:
         if not schools_before(connection, student):
             raise InvalidInput("this student was at no other school before")
@@ -133,7 +132,7 @@ def request_history(engine: sa.Engine, user: User, student: StudentKey, *, endpo
             sa.insert(history_grants).values(
                 school_id=student.school_id,
                 student_id=student.student_id,
-                requested_by=user.user_id,
+                requested_by=caller.user.user_id,
                 requested_at=now,
                 status="requested",
             )
@@ -143,8 +142,8 @@ def request_history(engine: sa.Engine, user: User, student: StudentKey, *, endpo
             [
                 audit.Entry(
                     "history_requested",
-                    endpoint,
-                    user.user_id,
+                    caller.route,
+                    caller.user.user_id,
                     student.student_id,
                     school_id=student.school_id,
                 )
@@ -177,12 +176,10 @@ def history_requests(engine: sa.Engine, user: User) -> list[dict[str, Any]]:
         ]
 
 
-def decide_history(
-    engine: sa.Engine, user: User, student: StudentKey, grant: bool, *, endpoint: str
-) -> None:
+def decide_history(engine: sa.Engine, caller: Caller, student: StudentKey, grant: bool) -> None:
     """An area office following the student's school grants or declines (or, granted,
     revokes: ``grant`` False) the school's view of the child's earlier records."""
-    if user.role != "area" or student.school_id not in user.schools:
+    if caller.user.role != "area" or student.school_id not in caller.user.schools:
         raise NotVisible("no such request")
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with engine.begin() as connection:
@@ -195,15 +192,15 @@ def decide_history(
         connection.execute(
             sa.update(history_grants)
             .where(_grant_of(student))
-            .values(status=status, decided_by=user.user_id, decided_at=now)
+            .values(status=status, decided_by=caller.user.user_id, decided_at=now)
         )
         audit.append(
             connection,
             [
                 audit.Entry(
                     f"history_{status}",
-                    endpoint,
-                    user.user_id,
+                    caller.route,
+                    caller.user.user_id,
                     student.student_id,
                     school_id=student.school_id,
                 )

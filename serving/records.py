@@ -37,7 +37,7 @@ from serving.access import (
     record_reads,
     visible_students,
 )
-from serving.accounts import User
+from serving.accounts import Caller, User
 from serving.schemas import (
     BenefitVisit,
     Contribution,
@@ -175,11 +175,11 @@ _STORED_FIELDS = [
 ]
 
 
-def require_student(engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str) -> None:
+def require_student(engine: sa.Engine, caller: Caller, student: StudentKey) -> None:
     """Refuse, and audit the attempt, unless the student is in the caller's scope now."""
     placement = current_placement(engine, [student]).get(student)
-    if placement is None or not in_scope(user, *placement):
-        record_denial(engine, user, student, endpoint=endpoint)
+    if placement is None or not in_scope(caller.user, *placement):
+        record_denial(engine, caller, student)
         raise NotVisible("student not found")
 
 
@@ -207,9 +207,8 @@ def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
 
 def risk_list(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     *,
-    endpoint: str,
     school_id: str | None = None,
     advisor_id: str | None = None,
     as_of: date | None = None,
@@ -224,12 +223,12 @@ def risk_list(
 
     Only the students shown are recorded as read (``action``: read, or download).
     """
-    advisor_id, school_id = _list_scope(user, advisor_id, school_id)
+    advisor_id, school_id = _list_scope(caller.user, advisor_id, school_id)
     with reading(engine) as connection:
         run = _run_or_fail(connection, as_of)
         students = _scoped_list(
             connection,
-            user,
+            caller.user,
             run,
             school_id,
             advisor_id=advisor_id,
@@ -238,7 +237,7 @@ def risk_list(
             limit=limit,
             offset=offset,
         )
-    record_reads(engine, user, _keys(students), endpoint=endpoint, action=action)
+    record_reads(engine, caller, _keys(students), action=action)
     return RiskList(
         as_of=run.as_of,
         model_version=run.model_version,
@@ -259,9 +258,8 @@ class ListPage:
 
 def list_page(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     *,
-    endpoint: str,
     tiers: Sequence[str] | None,
     classroom: str | None,
     limit: int,
@@ -269,12 +267,12 @@ def list_page(
 ) -> ListPage:
     """The caller's latest list (as ``risk_list``) with what the page shows beside it,
     read in one connection from one run (the page used three of each)."""
-    advisor_id, school_id = _list_scope(user, None, None)
+    advisor_id, school_id = _list_scope(caller.user, None, None)
     with reading(engine) as connection:
         run = _run_or_fail(connection, None)
         students = _scoped_list(
             connection,
-            user,
+            caller.user,
             run,
             school_id,
             advisor_id=advisor_id,
@@ -287,7 +285,7 @@ def list_page(
         if school_id is not None:
             rooms = store.run_classrooms(connection, run.run_id, school_id, advisor_id)
             school = store.run_school(connection, run.run_id, school_id)
-    record_reads(engine, user, _keys(students), endpoint=endpoint)
+    record_reads(engine, caller, _keys(students))
     listing = RiskList(
         as_of=run.as_of,
         model_version=run.model_version,
@@ -377,20 +375,19 @@ def full_list(
 def score_students(
     engine: sa.Engine,
     scorer: Scorer,
-    user: User,
+    caller: Caller,
     students: Sequence[StudentKey],
     *,
     as_of: date,
-    endpoint: str,
 ) -> list[StudentScore]:
     """Score students as of a date, computed now from the stored data (a child's records
     at every school they were at), with the same calibration as the weekly run."""
     keys = list(dict.fromkeys(StudentKey._make(s) for s in students))
-    visible = set(visible_students(engine, user, keys))
+    visible = set(visible_students(engine, caller.user, keys))
     hidden = [s for s in keys if s not in visible]
     if hidden:
         for student in hidden[:20]:
-            record_denial(engine, user, student, endpoint=endpoint)
+            record_denial(engine, caller, student)
         raise NotVisible("student not found")
     day = pd.Timestamp(as_of)
     rows = features_as_of(Sources.for_students(engine, keys), day, keys)
@@ -401,7 +398,7 @@ def score_students(
             f"{len(not_enrolled)} of the students are not enrolled in a term containing "
             f"{day.date()}"
         )
-    record_reads(engine, user, keys, endpoint=endpoint)
+    record_reads(engine, caller, keys)
     rows = rows.set_index(["school_id", "student_id"], drop=False).loc[keys].reset_index(drop=True)
     results = scorer.explain_rows(
         scorer.bundle.matrix(rows), rows.to_dict("records"), rows["term"].to_numpy()
@@ -439,27 +436,25 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def student_detail(
-    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str
-) -> StudentDetail:
+def student_detail(engine: sa.Engine, caller: Caller, student: StudentKey) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history."""
-    require_student(engine, user, student, endpoint=endpoint)
+    require_student(engine, caller, student)
     with reading(engine) as connection:
         detail = _detail(connection, student)
-    record_reads(engine, user, [student], endpoint=endpoint)
+    record_reads(engine, caller, [student])
     return detail
 
 
 def student_page(
-    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str
+    engine: sa.Engine, caller: Caller, student: StudentKey
 ) -> tuple[StudentDetail, list[Intervention]]:
     """``student_detail`` and ``interventions_of`` together, as the student's page shows
     them: one scope check, one connection, one read recorded."""
-    require_student(engine, user, student, endpoint=endpoint)
+    require_student(engine, caller, student)
     with reading(engine) as connection:
         detail = _detail(connection, student)
         interventions = interventions_at(connection, student)
-    record_reads(engine, user, [student], endpoint=endpoint)
+    record_reads(engine, caller, [student])
     return detail, interventions
 
 
@@ -528,10 +523,9 @@ def set_school_capacity(engine: sa.Engine, user: User, school_id: str, capacity:
 
 def home_visit_plan(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     school_id: str,
     *,
-    endpoint: str,
     capacity: int | None = None,
     as_of: date | None = None,
     benefit: VisitBenefit | None = None,
@@ -540,7 +534,7 @@ def home_visit_plan(
     and beside them, where an analyst turned it on for the school, the students a visit
     is expected to help most (``benefit``: the newest model of ``ews effects``); with the
     school's freshness in the same run (``store.run_school``), which the page shows."""
-    if user.role != "committee" or user.school_id != school_id:
+    if caller.user.role != "committee" or caller.user.school_id != school_id:
         raise NotVisible("no such school")
     interventions = TABLES["interventions"]
     with reading(engine) as connection:
@@ -558,18 +552,18 @@ def home_visit_plan(
         rows = store.run_rows(
             connection, run.run_id, school_id=school_id, limit=capacity + 50, excluding=visited
         )
-        students = _listed(connection, _in_scope_now(connection, user, rows)[:capacity])
+        students = _listed(connection, _in_scope_now(connection, caller.user, rows)[:capacity])
         by_benefit = None
         if benefit is not None and school_id in store.benefit_order_schools(connection):
             everyone = store.run_rows(
                 connection, run.run_id, school_id=school_id, excluding=visited, contributions=True
             )
             by_benefit = _by_benefit(
-                connection, benefit, _in_scope_now(connection, user, everyone), capacity
+                connection, benefit, _in_scope_now(connection, caller.user, everyone), capacity
             )
         school = store.run_school(connection, run.run_id, school_id)
     shown = _keys(students) + _keys(by_benefit or [])
-    record_reads(engine, user, list(dict.fromkeys(shown)), endpoint=endpoint)
+    record_reads(engine, caller, list(dict.fromkeys(shown)))
     plan = HomeVisitPlan(
         school_id=school_id,
         as_of=run.as_of,
@@ -612,10 +606,10 @@ def _by_benefit(
 
 
 def set_benefit_order(
-    engine: sa.Engine, user: User, school_id: str, on: bool, *, available: bool, endpoint: str
+    engine: sa.Engine, caller: Caller, school_id: str, on: bool, *, available: bool
 ) -> None:
     """An analyst turns a school's benefit order on or off (audited, with who and when)."""
-    if user.role != "analyst":
+    if caller.user.role != "analyst":
         raise NotVisible("no such school")
     if on and not available:
         raise InvalidInput(
@@ -633,12 +627,12 @@ def set_benefit_order(
         updated = connection.execute(
             sa.update(plan_orders)
             .where(plan_orders.c.school_id == school_id)
-            .values(benefit_order=on, set_by=user.user_id, set_at=now)
+            .values(benefit_order=on, set_by=caller.user.user_id, set_at=now)
         ).rowcount
         if not updated:
             connection.execute(
                 sa.insert(plan_orders).values(
-                    school_id=school_id, benefit_order=on, set_by=user.user_id, set_at=now
+                    school_id=school_id, benefit_order=on, set_by=caller.user.user_id, set_at=now
                 )
             )
         audit.append(
@@ -646,8 +640,8 @@ def set_benefit_order(
             [
                 audit.Entry(
                     "write",
-                    endpoint,
-                    user.user_id,
+                    caller.route,
+                    caller.user.user_id,
                     detail=f"benefit order {'on' if on else 'off'} for {school_id}",
                 )
             ],
@@ -656,19 +650,18 @@ def set_benefit_order(
 
 def record_intervention(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     student: StudentKey,
     day: date | None,
     *,
     kind: str,
     outcome: str | None,
-    endpoint: str,
     corrects: int | None = None,
 ) -> Intervention:
     """Record what was done for a student, with its author, and the audit of it, in one
     transaction. Records are never overwritten: a correction is a new record that points
     to the one it corrects."""
-    require_student(engine, user, student, endpoint=endpoint)
+    require_student(engine, caller, student)
     if kind not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if outcome is not None and outcome not in INTERVENTION_OUTCOMES:
@@ -683,9 +676,9 @@ def record_intervention(
         "date": day,
         "type": kind,
         "outcome": outcome,
-        "staff_id": user.staff_id or f"user:{user.user_id}",
+        "staff_id": caller.user.staff_id or f"user:{caller.user.user_id}",
         "origin": ORIGIN_SERVICE,
-        "recorded_by": user.user_id,
+        "recorded_by": caller.user.user_id,
         "recorded_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
         "corrects": corrects,
     }
@@ -704,8 +697,8 @@ def record_intervention(
             [
                 audit.Entry(
                     "write",
-                    endpoint,
-                    user.user_id,
+                    caller.route,
+                    caller.user.user_id,
                     student.student_id,
                     detail=f"intervention {new_id}",
                     school_id=student.school_id,
@@ -718,9 +711,7 @@ def record_intervention(
 UNDO_MINUTES = 5  # an author may withdraw a record this long after making it
 
 
-def withdraw_intervention(
-    engine: sa.Engine, user: User, intervention_id: int, *, endpoint: str
-) -> Intervention:
+def withdraw_intervention(engine: sa.Engine, caller: Caller, intervention_id: int) -> Intervention:
     """Withdraw a record its author made by mistake (a click on the wrong student or
     outcome), within ``UNDO_MINUTES`` of making it and before anything corrects it. The
     record is removed and the withdrawal audited; past that, a record is corrected by a
@@ -736,7 +727,7 @@ def withdraw_intervention(
             connection.execute(
                 sa.select(table).where(
                     (table.c.intervention_id == intervention_id)
-                    & (table.c.recorded_by == user.user_id)
+                    & (table.c.recorded_by == caller.user.user_id)
                     & (table.c.origin == ORIGIN_SERVICE)
                     & (table.c.recorded_at >= since)
                 )
@@ -755,8 +746,8 @@ def withdraw_intervention(
             [
                 audit.Entry(
                     "withdraw",
-                    endpoint,
-                    user.user_id,
+                    caller.route,
+                    caller.user.user_id,
                     row["student_id"],
                     detail=f"intervention {intervention_id}",
                     school_id=row["school_id"],
@@ -803,15 +794,13 @@ def _public_record(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def interventions_of(
-    engine: sa.Engine, user: User, student: StudentKey, *, endpoint: str
-) -> list[Intervention]:
+def interventions_of(engine: sa.Engine, caller: Caller, student: StudentKey) -> list[Intervention]:
     """Everything recorded for a student at their school, newest first (corrected records
     included, each correction pointing to the record it replaces)."""
-    require_student(engine, user, student, endpoint=endpoint)
+    require_student(engine, caller, student)
     with reading(engine) as connection:
         found = interventions_at(connection, student)
-    record_reads(engine, user, [student], endpoint=endpoint)
+    record_reads(engine, caller, [student])
     return found
 
 

@@ -33,7 +33,7 @@ from schooldata.missing import (
 )
 from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
 from serving.access import StudentKey, record_reads, record_write
-from serving.accounts import User
+from serving.accounts import Caller, User
 from serving.records import InvalidInput, NotVisible, names_of
 
 # How long a case has been open, as the area office counts it (days).
@@ -120,17 +120,16 @@ def _scope(user: User) -> Any:
 
 def cases(
     engine: sa.Engine,
-    user: User,
+    caller: Caller,
     *,
-    endpoint: str,
     open_only: bool = False,
 ) -> list[Case]:
     """The cases the caller may see by name, the longest open first (audited). Open only:
     the open cases of the school year, those missing from the last ``RECENT_TERMS`` terms
     loaded (older ones stay open and counted; ``older_open`` says how many)."""
-    if user.role not in CASE_ROLES:
+    if caller.user.role not in CASE_ROLES:
         return []
-    query = _select().where(_scope(user))
+    query = _select().where(_scope(caller.user))
     with reading(engine) as connection:
         if open_only:
             query = query.where(missing_cases.c.status.in_(OPEN_STATUSES)).where(
@@ -138,9 +137,7 @@ def cases(
             )
         rows = connection.execute(query.order_by(missing_cases.c.opened_on)).mappings().all()
         found = _cases(connection, rows)
-    record_reads(
-        engine, user, [StudentKey(c.school_id, c.student_id) for c in found], endpoint=endpoint
-    )
+    record_reads(engine, caller, [StudentKey(c.school_id, c.student_id) for c in found])
     return sorted(found, key=lambda c: (not c.open, -c.days_open, c.school_id, c.student_id))
 
 
@@ -175,25 +172,27 @@ def older_open(engine: sa.Engine, user: User) -> int:
         )
 
 
-def case(engine: sa.Engine, user: User, case_id: int, *, endpoint: str) -> Case:
+def case(engine: sa.Engine, caller: Caller, case_id: int) -> Case:
     """One case with the notes this user may read (audited); NotVisible otherwise."""
     with reading(engine) as connection:
         row = (
-            connection.execute(_select().where((missing_cases.c.case_id == case_id) & _scope(user)))
+            connection.execute(
+                _select().where((missing_cases.c.case_id == case_id) & _scope(caller.user))
+            )
             .mappings()
             .first()
         )
-        if row is None or user.role not in CASE_ROLES:
-            _denied(engine, user, endpoint=endpoint)
+        if row is None or caller.user.role not in CASE_ROLES:
+            _denied(engine, caller)
             raise NotVisible(f"case {case_id}")
         found = _cases(connection, [row])[0]
-        found.notes = _notes(connection, user, found)
-    record_reads(engine, user, [StudentKey(found.school_id, found.student_id)], endpoint=endpoint)
+        found.notes = _notes(connection, caller.user, found)
+    record_reads(engine, caller, [StudentKey(found.school_id, found.student_id)])
     return found
 
 
-def _denied(engine: sa.Engine, user: User, *, endpoint: str) -> None:
-    audit.record(engine, [audit.Entry("denied", endpoint, user.user_id)])
+def _denied(engine: sa.Engine, caller: Caller) -> None:
+    audit.record(engine, [audit.Entry("denied", caller.route, caller.user.user_id)])
 
 
 def _select() -> sa.Select[Any]:
@@ -288,17 +287,15 @@ def check_change(change: CaseChange, case_school: str) -> CaseChange:
     return change
 
 
-def update_case(
-    engine: sa.Engine, user: User, case_id: int, change: CaseChange, *, endpoint: str
-) -> Case:
+def update_case(engine: sa.Engine, caller: Caller, case_id: int, change: CaseChange) -> Case:
     """Record what staff found (audited). A case the records closed stays closed."""
-    current = case(engine, user, case_id, endpoint=endpoint)
+    current = case(engine, caller, case_id)
     if current.status in DATA_CLOSED:
         raise InvalidInput("this case was closed by the records: the child is enrolled")
     change = check_change(change, current.school_id)
     owner = change.owner_user_id
     if owner is None and change.status == "following":
-        owner = current.owner_user_id or user.user_id
+        owner = current.owner_user_id or caller.user.user_id
     if owner is not None and owner not in {u for u, _ in staff_of(engine, current.school_id)}:
         raise InvalidInput("the owner must be an advisor or committee member of the school")
     today = _today()
@@ -323,19 +320,18 @@ def update_case(
             connection.execute(
                 sa.insert(missing_case_notes).values(
                     case_id=case_id,
-                    author_user_id=user.user_id,
+                    author_user_id=caller.user.user_id,
                     written_at=datetime.now(UTC).replace(tzinfo=None),
                     text=change.note[:4000],
                 )
             )
     record_write(
         engine,
-        user,
+        caller,
         StudentKey(current.school_id, current.student_id),
-        endpoint=endpoint,
         detail=f"missing case {case_id}: {current.status} -> {change.status}",
     )
-    return case(engine, user, case_id, endpoint=endpoint)
+    return case(engine, caller, case_id)
 
 
 # The columns of a file of what staff found (the same as the page's form).
@@ -367,7 +363,7 @@ class FileResult:
     problems: list[tuple[int, str]]  # (line of the file, what is wrong)
 
 
-def apply_file(engine: sa.Engine, user: User, frame: pd.DataFrame, *, endpoint: str) -> FileResult:
+def apply_file(engine: sa.Engine, caller: Caller, frame: pd.DataFrame) -> FileResult:
     """Apply a file of findings, a row a case, with ``FILE_COLUMNS`` (English or Thai
     headers). A bad row is reported by its line and skipped; the others are applied."""
     thai = {v: k for k, v in THAI_FILE_HEADERS.items()}
@@ -379,9 +375,7 @@ def apply_file(engine: sa.Engine, user: User, frame: pd.DataFrame, *, endpoint: 
         row = {str(k): v for k, v in record.items()}
         try:
             change = _change_of(row)
-            update_case(
-                engine, user, int(_text(row.get("case_id")) or 0), change, endpoint=endpoint
-            )
+            update_case(engine, caller, int(_text(row.get("case_id")) or 0), change)
             applied += 1
         except (InvalidInput, ValueError) as error:
             problems.append((line, str(error)))

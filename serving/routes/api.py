@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from serving import area, followups, records, worklist
 from serving.access import student_key
-from serving.deps import CurrentUser, RouteDep, StateDep
+from serving.deps import ApiCaller, CurrentUser, StateDep
 from serving.schemas import (
     AreaSummary,
     FeatureRowsRequest,
@@ -65,16 +65,17 @@ def model_info(state: StateDep, user: CurrentUser) -> ModelInfo:
 
 @router.post("/api/v1/score", response_model=ScoreResponse, tags=["scoring"])
 def score_students(
-    request: ScoreRequest, state: StateDep, user: CurrentUser, route: RouteDep
+    request: ScoreRequest,
+    state: StateDep,
+    caller: ApiCaller,
 ) -> ScoreResponse:
     """Score students by id as of a date (default today), computed now from the stored data."""
     results = records.score_students(
         state.engine,
         state.scorer,
-        user,
-        [student_key(user, code, request.school_id) for code in request.student_ids],
+        caller,
+        [student_key(caller.user, code, request.school_id) for code in request.student_ids],
         as_of=request.as_of or date.today(),
-        endpoint=route,
     )
     return ScoreResponse(
         model_version=state.scorer.version, scorer=state.scorer.kind, results=results
@@ -95,9 +96,8 @@ async def score_features(
 
 @router.get("/api/v1/risk-list", response_model=RiskList, tags=["lists"])
 def risk_list(
-    route: RouteDep,
     state: StateDep,
-    user: CurrentUser,
+    caller: ApiCaller,
     school_id: str | None = None,
     advisor_id: str | None = None,
     as_of: date | None = None,
@@ -107,8 +107,7 @@ def risk_list(
     """The week's ranked list for a school or an advisor, within the caller's scope."""
     return records.risk_list(
         state.engine,
-        user,
-        endpoint=route,
+        caller,
         school_id=school_id,
         advisor_id=advisor_id,
         as_of=as_of,
@@ -118,24 +117,29 @@ def risk_list(
 
 
 @router.get("/api/v1/returned", response_model=list[ReturnedStudent], tags=["lists"])
-def returned_children(state: StateDep, user: CurrentUser, route: RouteDep) -> list[ReturnedStudent]:
+def returned_children(
+    state: StateDep,
+    caller: ApiCaller,
+) -> list[ReturnedStudent]:
     """The caller's children who came back to school after leaving, followed for
     ``EWS_FOLLOW_RETURNED_TERMS`` terms whatever their risk (an advisor's own, a
     committee's school)."""
     return followups.returned_followups(
-        state.engine, user, endpoint=route, follow_terms=state.settings.follow_returned_terms
+        state.engine, caller, follow_terms=state.settings.follow_returned_terms
     )
 
 
 @router.get("/api/v1/area", response_model=AreaSummary, tags=["area"])
-def area_figures(state: StateDep, user: CurrentUser, route: RouteDep) -> AreaSummary:
+def area_figures(
+    state: StateDep,
+    caller: ApiCaller,
+) -> AreaSummary:
     """An area office's schools this week: counts by tier, change, action, referrals, stale
     data and trend; names only of cases referred outside the school. Analysts: every
     school, no name."""
     summary = area.area_summary(
         state.engine,
-        user,
-        endpoint=route,
+        caller,
         follow_terms=state.settings.follow_returned_terms,
     )
     if summary is None:
@@ -145,19 +149,17 @@ def area_figures(state: StateDep, user: CurrentUser, route: RouteDep) -> AreaSum
 
 @router.get("/api/v1/students/{student_id}", response_model=StudentDetail, tags=["students"])
 def student(
-    route: RouteDep,
     student_id: str,
     state: StateDep,
-    user: CurrentUser,
+    caller: ApiCaller,
     school_id: str | None = None,
 ) -> StudentDetail:
     """A student's latest risk, reasons, contributions and risk history (the student's
     code at ``school_id``, by default the caller's school)."""
     return records.student_detail(
         state.engine,
-        user,
-        student_key(user, student_id, school_id),
-        endpoint=route,
+        caller,
+        student_key(caller.user, student_id, school_id),
     )
 
 
@@ -165,10 +167,9 @@ def student(
     "/api/v1/schools/{school_id}/home-visit-plan", response_model=HomeVisitPlan, tags=["lists"]
 )
 def home_visit_plan(
-    route: RouteDep,
     school_id: str,
     state: StateDep,
-    user: CurrentUser,
+    caller: ApiCaller,
     capacity: Annotated[int | None, Query(ge=0, le=500)] = None,
     as_of: date | None = None,
 ) -> HomeVisitPlan:
@@ -177,9 +178,8 @@ def home_visit_plan(
     a visit's expected benefit (``by_benefit``)."""
     plan, _school = records.home_visit_plan(
         state.engine,
-        user,
+        caller,
         school_id,
-        endpoint=route,
         capacity=capacity,
         as_of=as_of,
         benefit=state.visit_benefit(),
@@ -191,17 +191,18 @@ def home_visit_plan(
     "/api/v1/interventions", response_model=Intervention, status_code=201, tags=["interventions"]
 )
 def record_intervention(
-    body: InterventionIn, state: StateDep, user: CurrentUser, route: RouteDep
+    body: InterventionIn,
+    state: StateDep,
+    caller: ApiCaller,
 ) -> Intervention:
     """Record what was done for a student (home visit, referral, ...)."""
     return records.record_intervention(
         state.engine,
-        user,
-        student_key(user, body.student_id, body.school_id),
+        caller,
+        student_key(caller.user, body.student_id, body.school_id),
         body.date,
         kind=body.type,
         outcome=body.outcome,
-        endpoint=route,
         corrects=body.corrects,
     )
 
@@ -212,28 +213,24 @@ def record_intervention(
     tags=["interventions"],
 )
 def student_interventions(
-    route: RouteDep,
     student_id: str,
     state: StateDep,
-    user: CurrentUser,
+    caller: ApiCaller,
     school_id: str | None = None,
 ) -> list[Intervention]:
     """Everything recorded for a student at their school, newest first."""
     return records.interventions_of(
         state.engine,
-        user,
-        student_key(user, student_id, school_id),
-        endpoint=route,
+        caller,
+        student_key(caller.user, student_id, school_id),
     )
 
 
 @router.get("/api/v1/missing-cases", response_model=list[MissingCase], tags=["missing"])
-def missing_cases(
-    state: StateDep, user: CurrentUser, route: RouteDep, open_only: bool = False
-) -> list[MissingCase]:
+def missing_cases(state: StateDep, caller: ApiCaller, open_only: bool = False) -> list[MissingCase]:
     """The children to look for that the caller may see by name: a committee its school's,
     an advisor those they advised, an area office those referred outside or not found."""
-    found = worklist.cases(state.engine, user, endpoint=route, open_only=open_only)
+    found = worklist.cases(state.engine, caller, open_only=open_only)
     return [_missing_case(c) for c in found]
 
 
@@ -255,7 +252,7 @@ def missing_counts(state: StateDep, user: CurrentUser) -> list[MissingCounts]:
 
 @router.post("/api/v1/missing-cases/{case_id}", response_model=MissingCase, tags=["missing"])
 def update_missing_case(
-    route: RouteDep, case_id: int, update: MissingCaseUpdate, state: StateDep, user: CurrentUser
+    case_id: int, update: MissingCaseUpdate, state: StateDep, caller: ApiCaller
 ) -> MissingCase:
     """Record what was found of a child to look for (audited)."""
     change = worklist.CaseChange(
@@ -267,7 +264,7 @@ def update_missing_case(
         found_school_id=update.found_school_id,
         found_on=update.found_on,
     )
-    return _missing_case(worklist.update_case(state.engine, user, case_id, change, endpoint=route))
+    return _missing_case(worklist.update_case(state.engine, caller, case_id, change))
 
 
 def _missing_case(case: worklist.Case) -> MissingCase:

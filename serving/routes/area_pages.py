@@ -9,13 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from serving import area, charts, followups, i18n
 from serving.access import student_key
-from serving.deps import (
-    RouteDep,
-    StateDep,
-    WebUser,
-)
+from serving.deps import StateDep, WebCaller
 from serving.routes.pages import (
-    AreaUser,
+    AreaCaller,
     check_csrf,
     language,
     render,
@@ -29,10 +25,9 @@ AREA_PAGE = 50  # schools on a page of the area's table; the totals count every 
 
 @router.get("/area", response_class=HTMLResponse)
 def area_page(
-    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: AreaUser,
+    caller: AreaCaller,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
     """An area office's schools (an analyst: every school), counts only: the totals, then
@@ -40,37 +35,37 @@ def area_page(
     a page at a time."""
     summary = area.area_summary(
         state.engine,
-        user,
-        endpoint=route,
+        caller,
         follow_terms=state.settings.follow_returned_terms,
         with_trends=False,
     )
     if summary is None:
         words = i18n.words(language(request))
-        return render(request, "message.html", user, heading=words["area"], text=words["no_run"])
+        return render(
+            request, "message.html", caller.user, heading=words["area"], text=words["no_run"]
+        )
     ordered = sorted(summary.schools, key=lambda s: (not s.stale, -s.high, -s.watch, s.school_id))
     shown = ordered[(page - 1) * AREA_PAGE : page * AREA_PAGE]
     return render(
         request,
         "area.html",
-        user,
+        caller.user,
         summary=summary,
         schools=shown,
         totals=area.totals(summary.schools),
         page=page,
         more=page * AREA_PAGE < len(ordered),
-        trends=area.school_trends(state.engine, user, [s.school_id for s in shown]),
+        trends=area.school_trends(state.engine, caller.user, [s.school_id for s in shown]),
         trend_chart=charts.trend,
-        requests=followups.history_requests(state.engine, user),
+        requests=followups.history_requests(state.engine, caller.user),
     )
 
 
 @router.post("/area/history")
 def decide_history(
-    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     school_id: Annotated[str, Form(max_length=64)],
     student_id: Annotated[str, Form(max_length=64)],
@@ -80,9 +75,8 @@ def decide_history(
     check_csrf(request, csrf)
     followups.decide_history(
         state.engine,
-        user,
-        student_key(user, student_id, school_id),
+        caller,
+        student_key(caller.user, student_id, school_id),
         decision == "grant",
-        endpoint=route,
     )
     return RedirectResponse("/area", status_code=303)

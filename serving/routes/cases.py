@@ -17,9 +17,9 @@ from schooldata.db import reading
 from schooldata.tables import TABLES
 from serving import cases, records
 from serving.access import StudentKey, student_key
-from serving.accounts import User
+from serving.accounts import Caller
 from serving.brief import BriefError, make_brief
-from serving.deps import StateDep, WebUser, route_of
+from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import check_csrf, not_found, render
 
@@ -40,7 +40,7 @@ def open_case(
     request: Request,
     student_id: str,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     planned: Annotated[str, Form(max_length=40)],
     owner: Annotated[str, Form(max_length=20)] = "",
@@ -53,16 +53,15 @@ def open_case(
     try:
         cases.open_case(
             state.engine,
-            user,
-            student_key(user, student_id),
-            endpoint=route_of(request),
+            caller,
+            student_key(caller.user, student_id),
             planned=planned,
             owner_user_id=int(owner) if owner.isdigit() else None,
             plan_text=plan_text,
             first_review=_date(first_review),
         )
     except NotVisible:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     except (InvalidInput, ValueError) as error:
         return RedirectResponse(_back(student_id, str(error)), status_code=303)
     if back.startswith("/") and not back.startswith("//"):
@@ -80,15 +79,15 @@ def _student_of(state: StateDep, case_id: int) -> str | None:
 
 
 def _on_case(
-    request: Request, state: StateDep, user: User, case_id: int, change: Callable[[str], None]
+    request: Request, state: StateDep, caller: Caller, case_id: int, change: Callable[[], None]
 ) -> Response:
-    """Make a change to a case (given the route's name for the audit) and go back to the
-    student's page: saying what was wrong, or 404 for a case out of scope."""
+    """Make a change to a case and go back to the student's page: saying what was wrong,
+    or 404 for a case out of scope."""
     student = _student_of(state, case_id) or ""
     try:
-        change(route_of(request))
+        change()
     except NotVisible:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     except (InvalidInput, ValueError) as error:
         return RedirectResponse(_back(student, str(error)), status_code=303)
     return RedirectResponse(_back(student), status_code=303)
@@ -99,7 +98,7 @@ def review_case(
     request: Request,
     case_id: int,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
     next_review: Annotated[str, Form(max_length=10)] = "",
@@ -109,13 +108,12 @@ def review_case(
     return _on_case(
         request,
         state,
-        user,
+        caller,
         case_id,
-        lambda endpoint: cases.review(
+        lambda: cases.review(
             state.engine,
-            user,
+            caller,
             case_id,
-            endpoint=endpoint,
             note=note,
             next_review=_date(next_review),
         ),
@@ -127,7 +125,7 @@ def close_case(
     request: Request,
     case_id: int,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     outcome: Annotated[str, Form(max_length=40)],
 ) -> Response:
@@ -136,9 +134,9 @@ def close_case(
     return _on_case(
         request,
         state,
-        user,
+        caller,
         case_id,
-        lambda endpoint: cases.close_case(state.engine, user, case_id, outcome, endpoint=endpoint),
+        lambda: cases.close_case(state.engine, caller, case_id, outcome),
     )
 
 
@@ -147,7 +145,7 @@ def add_note(
     request: Request,
     case_id: int,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     text: Annotated[str, Form(max_length=4000)],
     restricted: Annotated[str, Form(max_length=20)] = "",
@@ -158,14 +156,13 @@ def add_note(
     return _on_case(
         request,
         state,
-        user,
+        caller,
         case_id,
-        lambda endpoint: cases.add_note(
+        lambda: cases.add_note(
             state.engine,
-            user,
+            caller,
             case_id,
             text,
-            endpoint=endpoint,
             restricted=restricted or None,
             in_brief=bool(in_brief),
         ),
@@ -177,26 +174,21 @@ def brief(
     request: Request,
     case_id: int,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     ask: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     """The case's printed brief for a committee meeting or a referral (audited)."""
-    endpoint = route_of(request)
     student = _student_of(state, case_id)
-    if student is None or not user.school_id:
-        return not_found(request, user)
-    key = StudentKey(user.school_id, student)
+    if student is None or not caller.user.school_id:
+        return not_found(request, caller.user)
+    key = StudentKey(caller.user.school_id, student)
     try:
-        found = [
-            c
-            for c in cases.cases_of(state.engine, user, key, endpoint=endpoint)
-            if c.case_id == case_id
-        ]
-        detail = records.student_detail(state.engine, user, key, endpoint=endpoint)
+        found = [c for c in cases.cases_of(state.engine, caller, key) if c.case_id == case_id]
+        detail = records.student_detail(state.engine, caller, key)
     except NotVisible:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     if not found:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     latest = detail.latest
     with reading(state.engine) as connection:
         school = connection.execute(
@@ -215,18 +207,18 @@ def brief(
             risk_text=f"{latest.risk:.0%}" if latest else None,
             grades=grades,
             request=ask,
-            printed_by=user.name,
+            printed_by=caller.user.name,
             font=state.settings.brief_font,
         )
     except BriefError as error:
-        return render(request, "message.html", user, 503, heading="PDF", text=str(error))
+        return render(request, "message.html", caller.user, 503, heading="PDF", text=str(error))
     audit.record(
         state.engine,
         [
             audit.Entry(
                 "print",
-                endpoint,
-                user.user_id,
+                caller.route,
+                caller.user.user_id,
                 key.student_id,
                 detail=f"case {case_id} brief",
                 school_id=key.school_id,
@@ -259,15 +251,13 @@ def _gpa_by_term(connection: sa.Connection, key: StudentKey) -> list[tuple[int, 
 
 
 @router.get("/actions", response_class=HTMLResponse)
-def actions_page(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+def actions_page(request: Request, state: StateDep, caller: WebCaller) -> HTMLResponse:
     """What needs action: flagged students nobody acted on lately, reviews due, cases by
     owner."""
-    if not user.sees_students:
-        return not_found(request, user)
-    found = cases.needs_action(
-        state.engine, user, state.settings.untouched_days, endpoint=route_of(request)
-    )
-    return render(request, "actions.html", user, needs=found, today=date.today())
+    if not caller.user.sees_students:
+        return not_found(request, caller.user)
+    found = cases.needs_action(state.engine, caller, state.settings.untouched_days)
+    return render(request, "actions.html", caller.user, needs=found, today=date.today())
 
 
 @router.get("/area/actions", response_class=HTMLResponse)

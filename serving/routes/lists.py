@@ -13,15 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from serving import cases, charts, followups, i18n, records
 from serving.access import student_key
-from serving.accounts import (
-    User,
-)
+from serving.accounts import Caller
 from serving.deps import (
     AppState,
-    RouteDep,
     StateDep,
-    WebUser,
-    route_of,
+    WebCaller,
 )
 from serving.export import csv_bytes, list_frame
 from serving.routes.pages import (
@@ -47,36 +43,40 @@ PAGE_SIZE = 100  # a school's list on a page; the download holds all of it
 
 @router.get("/list", response_class=HTMLResponse)
 def risk_list_page(
-    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     classroom: str | None = None,
     tier: str | None = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
     words = i18n.words(language(request))
-    if not user.sees_students:
+    if not caller.user.sees_students:
         return render(
-            request, "message.html", user, heading=words["list"], text=words["no_student_data"]
+            request,
+            "message.html",
+            caller.user,
+            heading=words["list"],
+            text=words["no_student_data"],
         )
     try:
         shown = records.list_page(
             state.engine,
-            user,
-            endpoint=route,
+            caller,
             tiers=[tier] if tier else None,
             classroom=classroom or None,
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
     except records.NoWeeklyRun:
-        return render(request, "message.html", user, heading=words["list"], text=words["no_run"])
+        return render(
+            request, "message.html", caller.user, heading=words["list"], text=words["no_run"]
+        )
     # A full page may have a next one (reading one more would audit a student unseen).
     more = len(shown.listing.students) == PAGE_SIZE
     returned = (
         followups.returned_followups(
-            state.engine, user, endpoint=route, follow_terms=state.settings.follow_returned_terms
+            state.engine, caller, follow_terms=state.settings.follow_returned_terms
         )
         if page == 1
         else []
@@ -84,7 +84,7 @@ def risk_list_page(
     return render(
         request,
         "list.html",
-        user,
+        caller.user,
         returned=returned,
         school=shown.school,
         listing=shown.listing,
@@ -100,25 +100,23 @@ def risk_list_page(
 
 @router.get("/list.csv")
 def risk_list_csv(
-    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     classroom: str | None = None,
     tier: str | None = None,
 ) -> Response:
-    if not user.sees_students:
-        return not_found(request, user)
+    if not caller.user.sees_students:
+        return not_found(request, caller.user)
     listing = records.risk_list(
         state.engine,
-        user,
-        endpoint=route,
+        caller,
         tiers=[tier] if tier else None,
         limit=5000,
         classroom=classroom or None,
         action="download",
     )
-    rank_by = "rank_in_advisor" if user.role == "advisor" else "rank_in_school"
+    rank_by = "rank_in_advisor" if caller.user.role == "advisor" else "rank_in_school"
     name = quote(f"risk-list-{listing.as_of}.csv")
     return Response(
         csv_bytes(list_frame(listing, rank_by, language(request))),
@@ -132,21 +130,20 @@ def student_page(
     request: Request,
     student_id: str,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     error: str | None = None,
     recorded: int | None = None,
     undone: int = 0,
     case_error: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
-    if not user.school_id:
-        return not_found(request, user)
-    key = student_key(user, student_id)
-    route = route_of(request)  # also when another route shows the page again
-    detail, interventions = records.student_page(state.engine, user, key, endpoint=route)
-    student_cases = cases.cases_of(state.engine, user, key, endpoint=route)
+    if not caller.user.school_id:
+        return not_found(request, caller.user)
+    key = student_key(caller.user, student_id)
+    detail, interventions = records.student_page(state.engine, caller, key)
+    student_cases = cases.cases_of(state.engine, caller, key)
     lang = language(request)
     words = i18n.words(lang)
-    earlier = followups.earlier_records(state.engine, student_key(user, student_id))
+    earlier = followups.earlier_records(state.engine, student_key(caller.user, student_id))
     values = {c.feature: c.value for c in detail.contributions}
     glance = [
         (key, label, fmt.format(values[key]) if values.get(key) is not None else "–")
@@ -155,7 +152,7 @@ def student_page(
     return render(
         request,
         "student.html",
-        user,
+        caller.user,
         detail=detail,
         scorer_kind=detail.scorer,
         scorer_version=detail.model_version,
@@ -178,7 +175,7 @@ def student_page(
         today=date.today().isoformat(),
         error=error,
         earlier=earlier,
-        recorded=records.undoable(state.engine, user, recorded),
+        recorded=records.undoable(state.engine, caller.user, recorded),
         undone=bool(undone),
         undo_minutes=records.UNDO_MINUTES,
         back=f"/students/{quote(student_id)}",
@@ -197,31 +194,28 @@ def student_page(
 
 @router.post("/students/{student_id}/history-request")
 def request_history(
-    route: RouteDep,
     request: Request,
     student_id: str,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
 ) -> Response:
     """Ask the area office to see the child's records from the schools they were at."""
     check_csrf(request, csrf)
     followups.request_history(
         state.engine,
-        user,
-        student_key(user, student_id),
-        endpoint=route,
+        caller,
+        student_key(caller.user, student_id),
     )
     return RedirectResponse(f"/students/{quote(student_id)}", status_code=303)
 
 
 @router.post("/students/{student_id}/interventions")
 def record_from_page(
-    route: RouteDep,
     request: Request,
     student_id: str,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     type: Annotated[str, Form()],  # noqa: A002
     outcome: Annotated[str | None, Form()] = None,
@@ -231,15 +225,14 @@ def record_from_page(
     try:
         recorded = records.record_intervention(
             state.engine,
-            user,
-            student_key(user, student_id),
+            caller,
+            student_key(caller.user, student_id),
             day,
             kind=type,
             outcome=outcome or None,
-            endpoint=route,
         )
     except records.InvalidInput as error:
-        return student_page(request, student_id, state, user, error=str(error))
+        return student_page(request, student_id, state, caller, error=str(error))
     return RedirectResponse(
         f"/students/{quote(student_id)}?recorded={recorded.intervention_id}", status_code=303
     )
@@ -250,55 +243,58 @@ def undo_record(
     request: Request,
     intervention_id: int,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     back: Annotated[str, Form(max_length=200)] = "/list",
 ) -> Response:
     """Withdraw one's own record made in the last few minutes (a wrong click)."""
     check_csrf(request, csrf)
     try:
-        records.withdraw_intervention(
-            state.engine, user, intervention_id, endpoint=route_of(request)
-        )
+        records.withdraw_intervention(state.engine, caller, intervention_id)
     except records.NotVisible:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     target = back if back.startswith("/") and not back.startswith("//") else "/list"
     return RedirectResponse(f"{target}{'&' if '?' in target else '?'}undone=1", status_code=303)
 
 
 @router.get("/plan", response_class=HTMLResponse)
 def plan_page(
-    request: Request, state: StateDep, user: WebUser, recorded: int | None = None, undone: int = 0
+    request: Request,
+    state: StateDep,
+    caller: WebCaller,
+    recorded: int | None = None,
+    undone: int = 0,
 ) -> HTMLResponse:
-    return _plan(request, state, user, recorded=recorded, undone=bool(undone))
+    return _plan(request, state, caller, recorded=recorded, undone=bool(undone))
 
 
 def _plan(
     request: Request,
     state: AppState,
-    user: User,
+    caller: Caller,
     error: str | None = None,
     status_code: int = 200,
     recorded: int | None = None,
     undone: bool = False,
 ) -> HTMLResponse:
-    if user.role != "committee" or user.school_id is None:
-        return not_found(request, user)
+    if caller.user.role != "committee" or caller.user.school_id is None:
+        return not_found(request, caller.user)
     try:
         plan, school = records.home_visit_plan(
             state.engine,
-            user,
-            user.school_id,
-            endpoint=route_of(request),
+            caller,
+            caller.user.school_id,
             benefit=state.visit_benefit(),
         )
     except records.NoWeeklyRun:
         words = i18n.words(language(request))
-        return render(request, "message.html", user, heading=words["plan"], text=words["no_run"])
+        return render(
+            request, "message.html", caller.user, heading=words["plan"], text=words["no_run"]
+        )
     return render(
         request,
         "plan.html",
-        user,
+        caller.user,
         status_code,
         school=school,
         plan=plan,
@@ -306,7 +302,7 @@ def _plan(
         scorer_version=plan.model_version,
         outcomes=INTERVENTION_OUTCOMES,
         error=error,
-        recorded=records.undoable(state.engine, user, recorded),
+        recorded=records.undoable(state.engine, caller.user, recorded),
         undone=undone,
         undo_minutes=records.UNDO_MINUTES,
         back="/plan",
@@ -317,7 +313,7 @@ def _plan(
 def plan_capacity(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     capacity: Annotated[str, Form()],
 ) -> Response:
@@ -326,21 +322,20 @@ def plan_capacity(
         visits = int(capacity.strip())
     except ValueError:
         return _plan(
-            request, state, user, f"capacity must be a whole number, not {capacity!r}", 422
+            request, state, caller, f"capacity must be a whole number, not {capacity!r}", 422
         )
     try:
-        records.set_school_capacity(state.engine, user, user.school_id or "", visits)
+        records.set_school_capacity(state.engine, caller.user, caller.user.school_id or "", visits)
     except records.InvalidInput as error:
-        return _plan(request, state, user, str(error), 422)
+        return _plan(request, state, caller, str(error), 422)
     return RedirectResponse("/plan", status_code=303)
 
 
 @router.post("/plan/visits")
 def plan_visit(
-    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     student_id: Annotated[str, Form()],
     outcome: Annotated[str, Form()] = "",
@@ -348,19 +343,18 @@ def plan_visit(
     check_csrf(request, csrf)
     if not outcome:
         words = i18n.words(language(request))
-        return _plan(request, state, user, words["choose_outcome"].strip("— "), 422)
+        return _plan(request, state, caller, words["choose_outcome"].strip("— "), 422)
     try:
         recorded = records.record_intervention(
             state.engine,
-            user,
-            student_key(user, student_id),
+            caller,
+            student_key(caller.user, student_id),
             None,
             kind="home_visit",
             outcome=outcome,
-            endpoint=route,
         )
     except records.InvalidInput as error:
-        return _plan(request, state, user, str(error), 422)
+        return _plan(request, state, caller, str(error), 422)
     return RedirectResponse(f"/plan?recorded={recorded.intervention_id}", status_code=303)
 
 

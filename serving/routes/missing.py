@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
 from serving import worklist, worklist_report
-from serving.deps import StateDep, WebUser, route_of
+from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import check_csrf, language, not_found, render
 
@@ -39,21 +39,21 @@ def _words(lang: str) -> dict[str, Any]:
 def missing_page(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     show: Annotated[str, Query(pattern="^(open|all)$")] = "open",
     applied: int | None = None,
 ) -> HTMLResponse:
     """The children to look for: a school's cases, an area office's counts."""
-    if user.role not in (*worklist.CASE_ROLES, *worklist.COUNT_ROLES):
-        return not_found(request, user)
-    found = worklist.cases(state.engine, user, endpoint=route_of(request), open_only=show == "open")
+    if caller.user.role not in (*worklist.CASE_ROLES, *worklist.COUNT_ROLES):
+        return not_found(request, caller.user)
+    found = worklist.cases(state.engine, caller, open_only=show == "open")
     return render(
         request,
         "missing.html",
-        user,
+        caller.user,
         cases=found,
-        counts=worklist.counts(state.engine, user),
-        older=worklist.older_open(state.engine, user) if show == "open" else 0,
+        counts=worklist.counts(state.engine, caller.user),
+        older=worklist.older_open(state.engine, caller.user) if show == "open" else 0,
         show=show,
         applied=applied,
         problems=[],
@@ -92,14 +92,14 @@ def missing_report(
 async def missing_file(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     csrf: Annotated[str, Form()],
     file: Annotated[UploadFile, File()],
 ) -> Response:
     """A file of findings, a row a case (the columns of the case's form)."""
     check_csrf(request, csrf)
-    if user.role not in worklist.CASE_ROLES:
-        return not_found(request, user)
+    if caller.user.role not in worklist.CASE_ROLES:
+        return not_found(request, caller.user)
     content = await file.read(MAX_FILE_BYTES + 1)
     name = file.filename or "file"
     problems: list[tuple[int, str]] = []
@@ -112,7 +112,7 @@ async def missing_file(
             frame = pd.read_csv(io.BytesIO(content), dtype=str, encoding="utf-8-sig")
         else:
             raise InvalidInput(f"{name}: not a .csv, .xlsx or .xls file")
-        result = worklist.apply_file(state.engine, user, frame, endpoint=route_of(request))
+        result = worklist.apply_file(state.engine, caller, frame)
     except (InvalidInput, ValueError) as error:
         problems = [(0, str(error))]
         result = worklist.FileResult(0, [])
@@ -121,11 +121,11 @@ async def missing_file(
     return render(
         request,
         "missing.html",
-        user,
+        caller.user,
         status_code=422,
-        cases=worklist.cases(state.engine, user, endpoint=route_of(request), open_only=True),
-        counts=worklist.counts(state.engine, user),
-        older=worklist.older_open(state.engine, user),
+        cases=worklist.cases(state.engine, caller, open_only=True),
+        counts=worklist.counts(state.engine, caller.user),
+        older=worklist.older_open(state.engine, caller.user),
         show="open",
         applied=result.applied,
         problems=problems + result.problems,
@@ -139,20 +139,20 @@ async def missing_file(
 def case_page(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     case_id: int,
     error: str | None = None,
     saved: int = 0,
 ) -> HTMLResponse:
     """One child to look for, what was found and the form to record more."""
     try:
-        found = worklist.case(state.engine, user, case_id, endpoint=route_of(request))
+        found = worklist.case(state.engine, caller, case_id)
     except NotVisible:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     return render(
         request,
         "missing_case.html",
-        user,
+        caller.user,
         case=found,
         staff=worklist.staff_of(state.engine, found.school_id),
         statuses=STAFF_STATUSES,
@@ -169,7 +169,7 @@ def case_page(
 def update_case(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    caller: WebCaller,
     case_id: int,
     csrf: Annotated[str, Form()],
     status: Annotated[str, Form(max_length=40)],
@@ -194,11 +194,11 @@ def update_case(
             found_on=date.fromisoformat(found_on) if found_on else None,
             note=note.strip() or None,
         )
-        worklist.update_case(state.engine, user, case_id, change, endpoint=route_of(request))
+        worklist.update_case(state.engine, caller, case_id, change)
     except NotVisible:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     except (InvalidInput, ValueError) as error:
-        page = case_page(request, state, user, case_id, error=str(error))
+        page = case_page(request, state, caller, case_id, error=str(error))
         page.status_code = 422
         return page
     return RedirectResponse(f"/missing/{case_id}?saved=1", status_code=303)

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from serving import i18n, records, reports
 from serving.deps import (
-    RouteDep,
     StateDep,
     WebUser,
 )
 from serving.routes.pages import (
+    AnalystCaller,
     AnalystUser,
     check_csrf,
     language,
@@ -66,10 +66,9 @@ def model_page(
 
 @router.post("/model/benefit-order")
 def benefit_order(
-    route: RouteDep,
     request: Request,
     state: StateDep,
-    user: AnalystUser,
+    caller: AnalystCaller,
     csrf: Annotated[str, Form()],
     school_id: Annotated[str, Form()],
     on: Annotated[str, Form()],
@@ -77,19 +76,18 @@ def benefit_order(
     """An analyst turns a school's benefit order on or off."""
     check_csrf(request, csrf)
     if state.reports is None:
-        return not_found(request, user)
+        return not_found(request, caller.user)
     available = state.visit_benefit() is not None
     try:
         records.set_benefit_order(
             state.engine,
-            user,
+            caller,
             school_id,
             on == "true",
             available=available,
-            endpoint=route,
         )
     except records.InvalidInput as error:
-        return model_page(request, state, user, str(error), 422)
+        return model_page(request, state, caller.user, str(error), 422)
     return RedirectResponse("/model", status_code=303)
 
 

@@ -21,12 +21,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from serving import area, i18n, records, translate, uploads
-from serving.accounts import (
-    User,
-)
-from serving.deps import (
-    web_user_of,
-)
+from serving.accounts import Caller, User
+from serving.deps import web_caller_of, web_user_of
 from serving.model_store import RULE_TOP
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
@@ -146,5 +142,7 @@ HOME = {
 # Pages of one role or a few: anyone else is answered 404, as if the page did not exist.
 AdminUser = Annotated[User, web_user_of("admin")]
 AnalystUser = Annotated[User, web_user_of("analyst")]
+AnalystCaller = Annotated[Caller, web_caller_of("analyst")]
 AreaUser = Annotated[User, web_user_of(*area.AREA_ROLES)]
+AreaCaller = Annotated[Caller, web_caller_of(*area.AREA_ROLES)]
 UploadUser = Annotated[User, web_user_of(*uploads.UPLOAD_ROLES)]

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, audit_log, score_runs, student_scores, support_cases
 from serving.access import StudentKey
-from serving.accounts import create_user, find_by_username, set_password
+from serving.accounts import Caller, create_user, find_by_username, set_password
 from serving.cases import add_note, open_case, usage
 from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in
 
@@ -180,10 +180,10 @@ def test_a_restricted_note_is_read_only_by_its_author_and_the_committee_chair(
     key = StudentKey(api.school, student)
     case = _case_of(api, student)
     if case is None or case.closed_on is not None:
-        case_id = open_case(api.engine, author, key, endpoint="test", planned="home_visit")
+        case_id = open_case(api.engine, Caller(author, "test"), key, planned="home_visit")
     else:
         case_id = int(case.case_id)
-    add_note(api.engine, author, case_id, secret, endpoint="test", restricted="protection")
+    add_note(api.engine, Caller(author, "test"), case_id, secret, restricted="protection")
 
     def page_of(username: str, password: str) -> httpx.Response:
         api.forget_failed_attempts()

@@ -12,7 +12,7 @@ from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from serving import followups
 from serving.access import StudentKey
-from serving.accounts import create_user
+from serving.accounts import Caller, create_user
 from serving.records import NotVisible
 from tests.conftest import ID_KEY, thai_id
 
@@ -68,16 +68,16 @@ def test_a_child_who_came_back_is_on_the_follow_up_list_of_those_who_see_them(
     school_b, _ = create_user(engine, "committee", "กรรมการบี", school_id="B")
 
     for user in (committee, advisor):
-        found = followups.returned_followups(engine, user, endpoint="test")
+        found = followups.returned_followups(engine, Caller(user, "test"))
         assert [(r.student_id, str(r.left_on), str(r.returned_on)) for r in found] == [
             ("5", "2024-08-20", "2025-05-16")
         ]
         assert not found[0].from_other_school
         assert found[0].left_again_on is None
         assert found[0].name == "กลับมา"
-    assert followups.returned_followups(engine, other_advisor, endpoint="test") == []
+    assert followups.returned_followups(engine, Caller(other_advisor, "test")) == []
     # The child who moved from A to B came back nowhere: a move is not a return.
-    assert followups.returned_followups(engine, school_b, endpoint="test") == []
+    assert followups.returned_followups(engine, Caller(school_b, "test")) == []
 
 
 def test_a_returned_child_is_followed_for_the_configured_terms_only(tmp_path: Path) -> None:
@@ -85,8 +85,8 @@ def test_a_returned_child_is_followed_for_the_configured_terms_only(tmp_path: Pa
     engine = _school(tmp_path, ["6,2568,2,A,M3,M3/1,T2", "6,2569,1,A,M4,M4/1,T2"])
     committee, _ = create_user(engine, "committee", "กรรมการ", school_id="A")
 
-    assert followups.returned_followups(engine, committee, endpoint="test", follow_terms=2) == []
-    followed = followups.returned_followups(engine, committee, endpoint="test", follow_terms=3)
+    assert followups.returned_followups(engine, Caller(committee, "test"), follow_terms=2) == []
+    followed = followups.returned_followups(engine, Caller(committee, "test"), follow_terms=3)
     assert [r.student_id for r in followed] == ["5"]
     # Student 5 is enrolled nowhere since 2568 term 1: they left again, and it says when.
     assert str(followed[0].left_again_on) == "2025-10-10"
@@ -102,7 +102,7 @@ def test_the_new_school_sees_earlier_records_only_when_the_area_office_grants_it
     moved = StudentKey("B", "70")
 
     assert followups.earlier_records(engine, moved) == {"status": None}
-    followups.request_history(engine, committee_b, moved, endpoint="test")
+    followups.request_history(engine, Caller(committee_b, "test"), moved)
     assert followups.earlier_records(engine, moved) == {"status": "requested"}
     requests = followups.history_requests(engine, area)
     assert [(r["school_id"], r["student_id"], r["schools_before"]) for r in requests] == [
@@ -110,9 +110,9 @@ def test_the_new_school_sees_earlier_records_only_when_the_area_office_grants_it
     ]
     assert followups.history_requests(engine, other_area) == []
     with pytest.raises(NotVisible):
-        followups.decide_history(engine, other_area, moved, True, endpoint="test")
+        followups.decide_history(engine, Caller(other_area, "test"), moved, True)
 
-    followups.decide_history(engine, area, moved, True, endpoint="test")
+    followups.decide_history(engine, Caller(area, "test"), moved, True)
     earlier = followups.earlier_records(engine, moved)
     assert earlier["status"] == "granted"
     (school,) = earlier["schools"]
@@ -120,9 +120,9 @@ def test_the_new_school_sees_earlier_records_only_when_the_area_office_grants_it
     assert [(str(i["date"]), i["type"]) for i in school["interventions"]] == [
         ("2024-07-01", "home_visit")
     ]
-    followups.decide_history(engine, area, moved, False, endpoint="test")  # revoked
+    followups.decide_history(engine, Caller(area, "test"), moved, False)  # revoked
     assert followups.earlier_records(engine, moved) == {"status": "revoked"}
     # A child who was at no other school has nothing to ask for.
     committee_a, _ = create_user(engine, "committee", "กรรมการเอ", school_id="A")
     with pytest.raises(ValueError, match="no other school"):
-        followups.request_history(engine, committee_a, StudentKey("A", "6"), endpoint="test")
+        followups.request_history(engine, Caller(committee_a, "test"), StudentKey("A", "6"))

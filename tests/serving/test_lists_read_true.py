@@ -16,7 +16,7 @@ from schooldata.db import make_engine
 from schooldata.tables import score_runs, student_scores
 from serving import records, store
 from serving.access import StudentKey
-from serving.accounts import create_user
+from serving.accounts import Caller, create_user
 from serving.scoring import Scorer, weekly_run
 from tests.serving.conftest import WEEKS, Api
 
@@ -111,7 +111,7 @@ def test_the_api_and_the_stored_list_give_the_same_risk_for_a_student_and_week(
     keys = [StudentKey(api.school, code) for code in stored.index[:40]]
 
     answered = records.score_students(
-        whole_engine, api.scorer, user, keys, as_of=pd.Timestamp(WEEKS[-1]).date(), endpoint="test"
+        whole_engine, api.scorer, Caller(user, "test"), keys, as_of=pd.Timestamp(WEEKS[-1]).date()
     )
 
     assert {a.student_id: a.risk for a in answered} == pytest.approx(
@@ -131,7 +131,7 @@ def test_a_week_scored_by_two_model_versions_shows_once_in_a_history(
     user, _ = create_user(engine, "committee", "กรรมการ", school_id=api.school)
     student = StudentKey(api.school, api.own_student)
 
-    detail = records.student_detail(engine, user, student, endpoint="test")
+    detail = records.student_detail(engine, Caller(user, "test"), student)
 
     weeks = [point.as_of for point in detail.history]
     assert len(weeks) == len(set(weeks)) == len(WEEKS)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from riskmodel.benefit import TROUBLE_FLAGS, VisitBenefit
 from schooldata.tables import TABLES, audit_log, list_outcomes, score_runs, student_scores
 from serving import store
-from serving.accounts import User, create_user, find_by_username, set_password
+from serving.accounts import Caller, User, create_user, find_by_username, set_password
 from serving.scoring import weekly_run
 from tests.serving.conftest import DESKTOP, WEEKS, Api, shoot, sign_in
 from training.effects import EffectsReport, log_effects, measure_effects
@@ -435,7 +435,7 @@ def test_an_analyst_turns_on_the_benefit_order_and_the_committee_sees_both_order
     from serving.records import set_benefit_order
 
     analyst = _analyst(api)
-    set_benefit_order(api.engine, analyst, api.school, False, available=True, endpoint="tests")
+    set_benefit_order(api.engine, Caller(analyst, "tests"), api.school, False, available=True)
     assert api.get(committee, "committee").json()["by_benefit"] is None
 
 
@@ -444,11 +444,11 @@ def test_the_benefit_order_cannot_be_turned_on_without_a_model_or_by_others(api:
 
     with pytest.raises(InvalidInput, match="no benefit model"):
         set_benefit_order(
-            api.engine, _analyst(api), api.school, True, available=False, endpoint="tests"
+            api.engine, Caller(_analyst(api), "tests"), api.school, True, available=False
         )
     committee = _user(api, "committee")
     with pytest.raises(NotVisible):
-        set_benefit_order(api.engine, committee, api.school, True, available=True, endpoint="tests")
+        set_benefit_order(api.engine, Caller(committee, "tests"), api.school, True, available=True)
 
 
 def _inputs(api: Api, student_id: str, as_of: str) -> dict[str, float | None]:
