@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from benchmarks.common import trained_champion
+from schooldata.calendar import newest_attendance_day
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES, job_runs, score_runs
@@ -52,8 +53,8 @@ def main() -> None:
     ingest_directory(data, engine, "bench-upload-key", work / "rejects")
     settings, _bundle, version = trained_champion(engine, work / "store")
     settings = settings.model_copy(update={"upload_dir": work / "uploads"})
-    with engine.connect() as connection:
-        newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
+    newest = newest_attendance_day(engine)
+    assert newest is not None, "the generated data has attendance"
     monday = newest - timedelta(days=newest.weekday())
     runner = WeekRunner(settings, engine)
     started = time.perf_counter()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -102,32 +101,23 @@ def _demo_weeks(settings: Settings) -> tuple[list[str], list[str]]:
     """Mondays to score in the demo: every other week of the latest term whose horizon
     has passed in the data (its lists can be judged), then the last weeks of the data."""
     import pandas as pd
-    import sqlalchemy as sa
 
-    from schooldata.calendar import Calendar
-    from schooldata.db import read_table
-    from schooldata.tables import TABLES
+    from schooldata.calendar import Calendar, newest_attendance_day
     from training.config import TrainConfig
 
     engine = database(settings)
-    with engine.connect() as connection:
-        newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
+    newest = newest_attendance_day(engine)
     if newest is None:
         raise ValueError("no attendance in the database: nothing to score")
-    enrollments = read_table(engine, "enrollments", columns=["academic_year"])
-    calendar = Calendar.build(read_table(engine, "calendar"), enrollments["academic_year"].unique())
+    calendar = Calendar.stored(engine)
     end = pd.Timestamp(newest)
-    mondays = calendar.mondays(end=end.date())
+    mondays = calendar.mondays(end=newest)
     recent = list(mondays[-DEMO_RECENT_WEEKS:])
     horizon = pd.Timedelta(days=TrainConfig.load().labels.horizon_days)
     terms = calendar.table[calendar.table["school_id"] == ""]
+    terms = terms.sort_values("start_date", ascending=False)
     past: list[pd.Timestamp] = []
-    for start, stop in zip(
-        terms.sort_values("start_date", ascending=False)["start_date"],
-        terms.sort_values("start_date", ascending=False)["end_date"],
-        strict=True,
-    ):
-        first, last = pd.Timestamp(start), pd.Timestamp(stop)
+    for first, last in zip(terms["start_date"], terms["end_date"], strict=True):
         weeks = [d for d in mondays if first <= d <= last and d + horizon <= end]
         if len(weeks) >= 4:
             past = weeks[::2][-DEMO_PAST_WEEKS:]
@@ -141,71 +131,55 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
     province): a username with a temporary password for the pages, and a token for the
     API."""
     import secrets as random
-    from datetime import timedelta
 
-    import sqlalchemy as sa
-
-    from schooldata.tables import TABLES, score_runs, student_returns, student_scores
-    from serving.accounts import create_user, set_password, temporary_password
+    from schooldata.db import read_table, reading
+    from serving import store
+    from serving.accounts import (
+        create_user,
+        schools_of_province,
+        set_password,
+        temporary_password,
+    )
+    from serving.followups import advisors_following_returned
 
     engine = database(settings)
-    schools = TABLES["schools"]
-    with engine.connect() as connection:
-        latest = connection.execute(sa.select(sa.func.max(student_scores.c.run_id))).scalar()
-        week = connection.execute(
-            sa.select(score_runs.c.as_of).where(score_runs.c.run_id == latest)
-        ).scalar()
-        recent = (week or date.today()) - timedelta(days=180 * settings.follow_returned_terms)
+    with reading(engine) as connection:
+        run = store.latest_run(connection)
+        if run is None:
+            raise ValueError("no weekly run yet: nothing to show the demo accounts")
         # An advisor following children who came back to school, so the demo shows them;
         # else the advisor of the school's riskiest student.
-        top = (
-            connection.execute(
-                sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
-                .join(
-                    student_returns,
-                    (student_returns.c.school_id == student_scores.c.school_id)
-                    & (student_returns.c.student_id == student_scores.c.student_id),
-                )
-                .where(
-                    (student_scores.c.run_id == latest) & (student_returns.c.returned_on >= recent)
-                )
-                .group_by(student_scores.c.school_id, student_scores.c.advisor_id)
-                .order_by(sa.func.count().desc(), student_scores.c.school_id)
-                .limit(1)
-            ).first()
-            or connection.execute(
-                sa.select(student_scores.c.school_id, student_scores.c.advisor_id)
-                .order_by(student_scores.c.run_id.desc(), student_scores.c.rank_in_school)
-                .limit(1)
-            ).one()
+        following = advisors_following_returned(
+            connection, run, follow_terms=settings.follow_returned_terms
         )
-        province = connection.execute(
-            sa.select(schools.c.province).where(schools.c.school_id == top.school_id)
-        ).scalar()
-        area = list(
-            connection.execute(
-                sa.select(schools.c.school_id).where(schools.c.province == province)
-            ).scalars()
-        ) or [top.school_id]
+        if following:
+            school_id, advisor_id, _ = following[0]
+        else:
+            top = store.run_rows(connection, run.run_id, limit=1)[0]
+            school_id, advisor_id = top.school_id, top.advisor_id
+    schools = read_table(engine, "schools", columns=["school_id", "province"])
+    province = schools.loc[schools["school_id"] == school_id, "province"].dropna()
+    province_name = str(province.iloc[0]) if len(province) else ""
+    area = schools_of_province(engine, province_name) if province_name else [school_id]
     suffix = random.token_hex(2)  # a second demo in the same database gets new names
     people: dict[str, tuple[str, str | None, str | None, list[str]]] = {
-        "advisor": ("ครูที่ปรึกษา (demo)", top.advisor_id, top.school_id, []),
-        "committee": ("กรรมการดูแลช่วยเหลือ (demo)", None, top.school_id, []),
-        "data_officer": ("เจ้าหน้าที่ข้อมูล (demo)", None, top.school_id, []),
-        "area": (f"เขตพื้นที่ {province or ''} (demo)", None, None, area),
+        "advisor": ("ครูที่ปรึกษา (demo)", advisor_id, school_id, []),
+        "committee": ("กรรมการดูแลช่วยเหลือ (demo)", None, school_id, []),
+        "data_officer": ("เจ้าหน้าที่ข้อมูล (demo)", None, school_id, []),
+        "area": (f"เขตพื้นที่ {province_name} (demo)", None, None, area),
         "analyst": ("นักวิเคราะห์ (demo)", None, None, []),
         "admin": ("ผู้ดูแลระบบ (demo)", None, None, []),
     }
     tokens: dict[str, str] = {}
     lines = []
-    for role, (name, staff_id, school_id, followed) in people.items():
+    for role, (name, staff_id, own_school, followed) in people.items():
         username = f"{role.replace('_', '-')}-{suffix}"
         user, token = create_user(
             engine,
             role,
             name,
             staff_id=staff_id,
-            school_id=school_id,
+            school_id=own_school,
             username=username,
             schools=followed,
             actor=actor(),
@@ -224,7 +198,7 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
     DEMO_ACCOUNTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     console.print(f"(also in {DEMO_ACCOUNTS}, readable by you only)")
     console.print(
-        f"(advisor {top.advisor_id} and committee of school {top.school_id}; the area office "
+        f"(advisor {advisor_id} and committee of school {school_id}; the area office "
         f"follows {', '.join(area)})"
     )
-    return tokens | {"school": top.school_id}
+    return tokens | {"school": school_id}

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 TERM_COLUMNS = ["academic_year", "term", "start_date", "end_date"]
 
@@ -63,6 +67,17 @@ class Calendar:
         table = table.astype({"academic_year": int, "term": int})
         return cls(table.sort_values(["school_id", "start_date"]).reset_index(drop=True))
 
+    @classmethod
+    def stored(cls, engine: sa.Engine, academic_years: Iterable[int] | None = None) -> Calendar:
+        """The database's calendar for ``academic_years`` (else every year someone is
+        enrolled in), with the Thai default where it is silent."""
+        from schooldata.db import read_table
+
+        if academic_years is None:
+            enrolled = read_table(engine, "enrollments", columns=["academic_year"])
+            academic_years = enrolled["academic_year"].unique()
+        return cls.build(read_table(engine, "calendar"), academic_years)
+
     def terms_for(self, school_ids: Iterable[str]) -> pd.DataFrame:
         """One row per (school, academic_year, term) for the given schools."""
         schools = pd.DataFrame({"school_id": sorted(set(school_ids))})
@@ -115,3 +130,14 @@ class Calendar:
         if end is not None:
             index = index[index <= pd.Timestamp(end)]
         return index
+
+
+def newest_attendance_day(engine: sa.Engine) -> date | None:
+    """The last day any school's attendance reaches in the database (None: no attendance)."""
+    import sqlalchemy as sa
+
+    from schooldata.tables import TABLES
+
+    with engine.connect() as connection:
+        newest = connection.execute(sa.select(sa.func.max(TABLES["attendance"].c.date))).scalar()
+    return None if newest is None else pd.Timestamp(newest).date()

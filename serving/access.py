@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from schooldata import audit
 from schooldata.calendar import Calendar
-from schooldata.db import among_parameter, read_table, reading
+from schooldata.db import among_parameter, reading
 from schooldata.tables import TABLES
 from serving.accounts import Caller, User
 
@@ -172,7 +172,7 @@ def _term_starts(
 ) -> dict[StudentKey, pd.Timestamp]:
     """The first day of each student's (school, year, term), from the calendar."""
     years = {year for _, year, _ in terms.values()}
-    calendar = Calendar.build(read_table(engine, "calendar"), years)
+    calendar = Calendar.stored(engine, years)
     table = calendar.terms_for({school for school, _, _ in terms.values()})
     first = {
         (str(school), int(year), int(term)): pd.Timestamp(start)

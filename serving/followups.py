@@ -6,7 +6,7 @@ at the schools they were at before, which the area office may let the new school
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from features.grades import NUMERIC_GRADES
 from schooldata import audit
 from schooldata.db import among, reading
 from schooldata.identity import person_of
-from schooldata.tables import TABLES, history_grants, student_returns
+from schooldata.tables import TABLES, history_grants, student_returns, student_scores
 from serving import store
 from serving.access import StudentKey, record_reads, visible_students
 from serving.accounts import Caller, User
@@ -92,6 +92,27 @@ def returned_followups(
         )
         for key in keys
     ]
+
+
+def advisors_following_returned(
+    connection: sa.Connection, run: Any, *, follow_terms: int = FOLLOW_RETURNED_TERMS
+) -> list[tuple[str, str | None, int]]:
+    """The (school, advisor) pairs of a run's list who follow children who came back to
+    school in about the last ``follow_terms`` terms (half a year each), and how many each,
+    most first."""
+    since = run.as_of - timedelta(days=182 * follow_terms)
+    rows = connection.execute(
+        sa.select(student_scores.c.school_id, student_scores.c.advisor_id, sa.func.count())
+        .join(
+            student_returns,
+            (student_returns.c.school_id == student_scores.c.school_id)
+            & (student_returns.c.student_id == student_scores.c.student_id),
+        )
+        .where((student_scores.c.run_id == run.run_id) & (student_returns.c.returned_on >= since))
+        .group_by(student_scores.c.school_id, student_scores.c.advisor_id)
+        .order_by(sa.func.count().desc(), student_scores.c.school_id)
+    ).all()
+    return [(str(school), advisor, int(count)) for school, advisor, count in rows]
 
 
 def _classrooms(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[StudentKey, str]:

@@ -66,7 +66,7 @@ def is_school_week(engine: sa.Engine, day: date, holidays: frozenset[date]) -> b
     enrollments = read_table(engine, "enrollments", columns=["academic_year"])
     years = {int(y) for y in enrollments["academic_year"].unique()} or {day.year + 543}
     years |= {day.year + 542, day.year + 543}
-    table = Calendar.build(read_table(engine, "calendar"), sorted(years)).table
+    table = Calendar.stored(engine, sorted(years)).table
     for weekday in weekdays:
         if weekday in holidays:
             continue
