@@ -99,9 +99,10 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     # Read as categories (a dataset): as text here, where rows are sorted and handed on.
     # The person keys only group a child's rows, which their categories do as well.
     pairs = _as_text(pairs, [c for c in POPULATION_COLUMNS if c != "person_id"])
-    registered = [c for c in ("term_start", "snapshot_date") if c in pairs]
-    pairs = pairs.sort_values(["as_of", "person_id", *registered, "school_id"], kind="stable")
-    pairs = pairs.drop_duplicates(["as_of", "person_id"], keep="last")
+    if pairs.duplicated(["as_of", "person_id"]).any():  # rare: sorted only then
+        registered = [c for c in ("term_start", "snapshot_date") if c in pairs]
+        pairs = pairs.sort_values(["as_of", "person_id", *registered, "school_id"], kind="stable")
+        pairs = pairs.drop_duplicates(["as_of", "person_id"], keep="last")
     pairs = _as_text(pairs, ["person_id"])
     pairs = pairs.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
         drop=True

@@ -91,8 +91,7 @@ def history_state(
         dropouts, "exit_date", queries["student_id"], queries["term_start"], strictly_before=True
     )
     # The gaps before the current term (the current term's own gap is counted at its start).
-    back = cumulative_at(spells, "term_start", ["back"], queries["student_id"], queries["as_of"])
-    out["returned"] = (earlier["exit_date"].notna() | (back["back"] > 0).to_numpy()).astype(float)
+    out["returned"] = (earlier["exit_date"].notna() | (counts["back"] > 0).to_numpy()).astype(float)
 
     if interventions is not None:
         events = interventions.assign(n=1.0)[["student_id", "date", "n"]]

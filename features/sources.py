@@ -236,8 +236,9 @@ class Sources:
                 reader.read(name, columns=WEEKLY_COLUMNS.get(name), students=theirs)
             )
         # Their attendance only: no feature, and no school's freshness, reads another's.
-        attendance = lookup.about(window)
-        unsure = lookup.short_of_attendance([attendance], day)
+        parts = [lookup.about(window)]
+        tally = AttendanceTally.of(lookup.persons)
+        unsure = tally.add(parts[0], day).short()
         # Further back for them, before what was read: a season, then a year (the files
         # are in date order, so each step reads only its row groups), then the rest for
         # whoever is still unsure.
@@ -252,11 +253,10 @@ class Sources:
                 until=None if read_from is None else ("date", read_from),
                 students=mine.students,
             )
-            older = mine.about(older)
-            unsure = mine.short_of_attendance([attendance, older], day)
-            attendance = _stacked([attendance, older])
+            parts.append(mine.about(older))
+            unsure &= tally.add(parts[-1], day).short()
             read_from = since
-        frames["attendance"] = attendance
+        frames["attendance"] = _stacked(parts) if len(parts) > 1 else parts[0]
         coursework_from = (min(term_start - pd.Timedelta(days=1), day - COURSEWORK_LOOKBACK)).date()
         frames["assessments"] = lookup.about(
             reader.read("assessments", since=("date", coursework_from), until=after)
@@ -320,11 +320,10 @@ class PersonLookup:
         categories)."""
         number = self.numbers(frame)
         mine = number >= 0
-        kept = frame[mine].reset_index(drop=True)
-        return kept.assign(
-            person_id=pd.Categorical.from_codes(
-                number[mine], categories=self.persons, validate=False
-            )
+        if not mine.all():  # else read for these students already: no copy of the rows
+            frame, number = frame[mine], number[mine]
+        return frame.reset_index(drop=True).assign(
+            person_id=pd.Categorical.from_codes(number, categories=self.persons, validate=False)
         )
 
     def keyed(self, frame: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -338,24 +337,39 @@ class PersonLookup:
             )
         )
 
-    def short_of_attendance(self, parts: list[pd.DataFrame], day: pd.Timestamp) -> set[str]:
-        """The children whose attendance as read (``parts``, each record with its
-        ``person_id``, from ``about``) may not reach back far enough: fewer than two
-        windows of school days up to ``day``, or not one day present in them (the streak
-        or the last present day may lie earlier)."""
-        days = np.zeros(len(self.persons), dtype=np.int64)
-        present = np.zeros(len(self.persons), dtype=bool)
-        for part in parts:
-            seen = part[(part["date"] <= day).to_numpy()]
-            number = recoded(
-                seen["person_id"], self.persons.get_indexer(seen["person_id"].cat.categories)
-            )
-            mine = number >= 0
-            child = number[mine]
-            days += np.bincount(child, minlength=len(self.persons))
-            came = seen["status"].isin(PRESENT).to_numpy()[mine]
-            present |= np.bincount(child, came, len(self.persons)) > 0
-        short = (days < WINDOW_RECORDS) | ~present
+
+@dataclass
+class AttendanceTally:
+    """Per child, the school days and the days present counted so far in the attendance
+    read: whether what was read may not reach back far enough for the features."""
+
+    persons: pd.Index  # the person keys counted, by number
+    days: np.ndarray
+    present: np.ndarray
+
+    @classmethod
+    def of(cls, persons: pd.Index) -> AttendanceTally:
+        return cls(
+            persons, np.zeros(len(persons), dtype=np.int64), np.zeros(len(persons), dtype=bool)
+        )
+
+    def add(self, part: pd.DataFrame, day: pd.Timestamp) -> AttendanceTally:
+        """Count a part of the attendance up to ``day`` (each record with its
+        ``person_id``, as categories, from ``PersonLookup.about``), in place."""
+        number = recoded(
+            part["person_id"], self.persons.get_indexer(part["person_id"].cat.categories)
+        )
+        counted = (number >= 0) & (part["date"] <= day).to_numpy()
+        child = number[counted]
+        self.days += np.bincount(child, minlength=len(self.persons))
+        came = part["status"].isin(PRESENT).to_numpy()[counted]
+        self.present |= np.bincount(child, came, len(self.persons)) > 0
+        return self
+
+    def short(self) -> set[str]:
+        """The children with fewer than two windows of school days up to the day, or not
+        one day present in them (the streak or the last present day may lie earlier)."""
+        short = (self.days < WINDOW_RECORDS) | ~self.present
         return {str(p) for p in self.persons[short]}
 
 

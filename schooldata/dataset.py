@@ -239,9 +239,9 @@ class DatasetReader:
         read_columns = [c for c in dict.fromkeys(wanted + key) if c in dataset.schema.names]
         # Files are listed in the order written: a later record replaces an earlier one.
         arrow = dataset.to_table(columns=read_columns, filter=condition)
-        if students is not None and "student_id" in table.c:
-            codes = _codes_of(students)
-            student_ids = codes if student_ids is None else _intersect(student_ids, codes)
+        # By code only when asked: the students' (school, code) pairs keep exactly theirs,
+        # and their codes alone would keep almost every row (schools number their
+        # students alike).
         if student_ids is not None:
             arrow = arrow.filter(_among(arrow.column("student_id"), student_ids))
         if students is not None and "student_id" in table.c:
@@ -294,35 +294,34 @@ def _distinct(values: pd.Series) -> pd.Index:
 
 
 def _of_students(arrow: pa.Table, students: pd.DataFrame) -> pa.Table:
-    """The rows of these schools' students (``STUDENT_KEY``): the school and code
-    dictionaries are looked up once, then a table over the students' schools and codes
-    says which rows are theirs."""
+    """The rows of these schools' students (``STUDENT_KEY``): a table over the students'
+    schools and codes says which pairs are theirs; the columns' dictionaries are looked up
+    in it once, and each row takes its answer from that small table."""
     schools, codes = _distinct(students["school_id"]), _distinct(students["student_id"])
-    width = len(codes) + 1
-    theirs = np.zeros((len(schools) + 1) * width, dtype=bool)  # the last of each: unknown
+    # The last row and column: a school or code that is not theirs, or missing.
+    theirs = np.zeros((len(schools) + 1, len(codes) + 1), dtype=bool)
     theirs[
-        _positions(students["school_id"], schools) * width
-        + _positions(students["student_id"], codes)
+        _positions(students["school_id"], schools), _positions(students["student_id"], codes)
     ] = True
-    school = _slots(arrow.column("school_id"), schools)
-    code = _slots(arrow.column("student_id"), codes)
-    return arrow.filter(pa.array(theirs[school * width + code]))
+    school, school_slots = _slots(arrow.column("school_id"), schools)
+    code, code_slots = _slots(arrow.column("student_id"), codes)
+    return arrow.filter(pa.array(theirs[np.ix_(school_slots, code_slots)][school, code]))
 
 
-def _slots(values: pa.ChunkedArray, labels: pd.Index) -> np.ndarray:
-    """Each value's position among ``labels`` (``len(labels)``: not there, or missing)."""
+def _slots(values: pa.ChunkedArray, labels: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Each value as a number, and each number's position among ``labels`` (``len(labels)``:
+    not there, or missing): a dictionary column's indices and its dictionary's positions
+    (plus the last, where a missing value points), else each value's position."""
     missing = len(labels)
     if values.num_chunks and pa.types.is_dictionary(values.type):
         values = values.unify_dictionaries()
         found = labels.get_indexer(values.chunk(0).dictionary.to_pandas().astype(str))
-        lookup = np.append(np.where(found >= 0, found, missing), missing)
+        positions = np.append(np.where(found >= 0, found, missing), missing)
         indices = pa.chunked_array([c.indices for c in values.chunks], values.type.index_type)
-        slots: np.ndarray = lookup[pc.fill_null(indices, -1).to_numpy()]  # -1: the last slot
-        return slots
-    text = pd.Index(values.to_pandas().astype(str))
-    found = labels.get_indexer(text)
+        return pc.fill_null(indices, -1).to_numpy(), positions  # -1: the last position
+    found = labels.get_indexer(pd.Index(values.to_pandas().astype(str)))
     found[values.is_null().to_numpy()] = -1
-    return np.where(found >= 0, found, missing)
+    return np.where(found >= 0, found, missing), np.arange(missing + 1)
 
 
 def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
