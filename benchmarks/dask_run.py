@@ -163,6 +163,31 @@ def run_mode(args: argparse.Namespace) -> None:
     )
 
 
+def features_mode(args: argparse.Namespace, repeats: int = 3) -> None:
+    """CPU time of reading and computing every partition's features, one after another in
+    this process (the least of ``repeats`` passes): the features' own work, without the
+    pool, the model or the store. Prints a JSON line."""
+    from features.build import features_as_of
+    from features.partitions import global_school_counts, weekly_sources
+    from schooldata.partitions import plan_partitions
+
+    tasks = plan_partitions(None, args.dataset, workers=args.workers)
+    counts = global_school_counts(tasks)
+    as_of = pd.Timestamp(args.as_of)
+    reads, features = [], []
+    for _ in range(repeats):
+        read = built = 0.0
+        for task in tasks:
+            started = time.process_time()
+            sources = weekly_sources(task, as_of, counts)
+            read_done = time.process_time()
+            features_as_of(sources, as_of)
+            read, built = read + read_done - started, built + time.process_time() - read_done
+        reads.append(read)
+        features.append(built)
+    print(json.dumps({"read_cpu_s": min(reads), "features_cpu_s": min(features)}))
+
+
 def run_in_fresh_process(
     mode: str, dataset: Path, as_of: str, workers: int, db: Path, bundle: Path
 ) -> dict:
@@ -267,12 +292,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--train-students", type=int, default=12_000)
     parser.add_argument("--work-dir", type=Path, default=Path("build/bench-dask"))
-    parser.add_argument("--mode", choices=["one", "pool", "dask"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--mode", choices=["one", "pool", "dask", "features"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bundle", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--dataset", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--as-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.mode == "features":
+        features_mode(args)
+        return
     if args.mode:
         run_mode(args)
         return

@@ -8,9 +8,6 @@ task); callers never branch on which.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import gc
 import importlib
 import multiprocessing
 import operator
@@ -351,63 +348,6 @@ def _cores_each(workers: int) -> int:
 # 10, a busy parent gets about nine tenths of a core the workers also want.
 WORKER_NICENESS = 10
 
-# glibc hands a freed block of more than 128 KB (up to 32 MB as it adapts) back to the
-# system at once, and the heap's top past twice that; the next allocation takes the pages
-# back one fault at a time, zeroed. A task allocates and frees frames of millions of rows
-# again and again: kept, they are reused. Three interleaved pairs of the benchmark's
-# weekly run on a pool (160,000 students): 11.3-12.7 s against 12.2-13.4 s, workers'
-# peak memory the same (0.75-0.85 GB).
-KEEP_FREED_BELOW = 256 * 2**20
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-_DEFAULT_MMAP_THRESHOLD = 128 * 2**10  # its starting value (then it adapts)
-
-
-def keep_freed_memory() -> None:
-    """Have this process keep the memory it frees for its next allocations (blocks of
-    up to ``KEEP_FREED_BELOW``), Arrow's as well (its buffers from the same allocator):
-    for a worker, whose peak is one task's, not for a long-lived server. Where the C
-    library is not glibc, nothing changes."""
-    import pyarrow as pa
-
-    mallopt = _glibc("mallopt")
-    if mallopt is None:
-        return
-    mallopt(_M_MMAP_THRESHOLD, KEEP_FREED_BELOW)
-    mallopt(_M_TRIM_THRESHOLD, 4 * KEEP_FREED_BELOW)
-    pa.set_memory_pool(pa.system_memory_pool())
-
-
-@contextlib.contextmanager
-def freed_memory_kept() -> Iterator[None]:
-    """``keep_freed_memory`` while the block runs, in a process that outlives it (the one
-    that gathers and stores a weekly run, which may be a web server's): then glibc's
-    starting thresholds again (fixed from then on: glibc no longer adapts them once they
-    are set), Arrow's allocator as it was, and what was kept goes back to the system."""
-    import pyarrow as pa
-
-    mallopt, trim = _glibc("mallopt"), _glibc("malloc_trim")
-    if mallopt is None or trim is None:
-        yield
-        return
-    pool = pa.default_memory_pool()
-    keep_freed_memory()
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(pool)
-        mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
-        mallopt(_M_TRIM_THRESHOLD, 2 * _DEFAULT_MMAP_THRESHOLD)
-        trim(0)
-
-
-def _glibc(name: str) -> Any:
-    """A function of glibc (None under another C library)."""
-    try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
-    except (OSError, AttributeError):
-        return None
-
-
 _CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
 
 
@@ -419,7 +359,6 @@ def _start_worker(threads: int, preload: tuple[str, ...]) -> None:
     # partition's results while the workers explain the next, and its store is the run's
     # serial path (so is a web server's request on the same machine).
     os.nice(WORKER_NICENESS)
-    keep_freed_memory()
     # Imported by the server before the fork, with its environment: Numba's thread count
     # is read again now, before it starts any thread (setting it would start them at
     # the count read before), and Arrow's is set.
@@ -429,10 +368,6 @@ def _start_worker(threads: int, preload: tuple[str, ...]) -> None:
         sys.modules["pyarrow"].set_cpu_count(threads)
     for module in preload:
         importlib.import_module(module)
-    # What is imported lives as long as the worker: frozen, the collector's full passes
-    # (a tenth of a second each) walk only what tasks make, and never write to the pages
-    # the worker shares with the server it was forked from.
-    gc.freeze()
 
 
 def _run_shared(key: str, payload: bytes, task: Any) -> Any:
@@ -446,10 +381,11 @@ def _run_shared(key: str, payload: bytes, task: Any) -> Any:
     return function(task, **shared)
 
 
-# Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (glibc gives freed memory
-# back at once). The feature families allocate and free frames of millions of rows: a
-# task's work costs about half as much again with it (measured on the benchmark dataset,
-# `make bench-dask`). The rest of Dask's start-up environment stays.
+# Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536: glibc then gives freed
+# memory back at once, and the feature families, which allocate and free frames of
+# millions of rows, fault it in again page by page. Left out, Dask's workers free memory
+# as any process does (docs/design.md, the hot path). The rest of Dask's start-up
+# environment stays.
 _UNSET_IN_WORKERS = ("MALLOC_TRIM_THRESHOLD_",)
 
 
@@ -480,9 +416,7 @@ def local_cluster(workers: int, preload: Sequence[str] = ()) -> Iterator[Any]:
                 "distributed.nanny.pre-spawn-environ": {},
                 "distributed.nanny.environ": environ,
                 # The statistical profiler samples every thread's stack every 10 ms for
-                # a dashboard these clusters do not serve: the weekly run's tasks cost
-                # 8-10% more with it (three interleaved pairs, ``make bench-dask``'s
-                # Dask run on 160,000 students: 14.3-14.9 s against 12.8-13.8 s).
+                # a dashboard these clusters do not serve.
                 "distributed.worker.profile.enabled": False,
             }
         ),
@@ -495,7 +429,6 @@ def local_cluster(workers: int, preload: Sequence[str] = ()) -> Iterator[Any]:
         ) as cluster,
         Client(cluster) as client,
     ):
-        client.run(keep_freed_memory)
         yield client
 
 

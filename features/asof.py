@@ -311,24 +311,9 @@ class PairIndex:
     def rows(self, frame: pd.DataFrame) -> np.ndarray:
         """For each row of ``frame``, the row of the indexed frame with its pair (-1: none,
         or a missing school or code)."""
-        schools, codes = frame["school_id"], frame["student_id"]
-        table = self.table.reshape(len(self.schools) + 1, len(self.codes) + 1)
-        if isinstance(schools.dtype, pd.CategoricalDtype) and isinstance(
-            codes.dtype, pd.CategoricalDtype
-        ):
-            # Categories (a few schools, a few thousand codes) looked up once: the table of
-            # their pairs is small, and each record takes its row from it in one pass.
-            pairs = table[
-                np.ix_(
-                    _slots(pd.Series(schools.cat.categories), self.schools, missing_last=True),
-                    _slots(pd.Series(codes.cat.categories), self.codes, missing_last=True),
-                )
-            ]
-            found: np.ndarray = pairs[schools.cat.codes.to_numpy(), codes.cat.codes.to_numpy()]
-            return found
-        school = _slots(schools, self.schools)
-        code = _slots(codes, self.codes)
-        found = table[school, code]
+        school = _slots(frame["school_id"], self.schools)
+        code = _slots(frame["student_id"], self.codes)
+        found: np.ndarray = self.table[school * (len(self.codes) + 1) + code]
         return found
 
 
@@ -338,13 +323,9 @@ def _distinct(values: pd.Series) -> pd.Index:
     return pd.Index(pd.Series(present).astype(str).to_numpy(), dtype=object)
 
 
-def _slots(values: pd.Series, labels: pd.Index, *, missing_last: bool = False) -> np.ndarray:
+def _slots(values: pd.Series, labels: pd.Index) -> np.ndarray:
     """Each value's position among ``labels``, and ``len(labels)`` for a value not there
-    or missing: a categorical's categories are looked up once, then taken by code. With
-    ``missing_last``, one more slot at the end, ``len(labels)`` as well: where a missing
-    categorical value's code, -1, points."""
-    if missing_last:
-        return np.append(_slots(values, labels), len(labels))
+    or missing: a categorical's categories are looked up once, then taken by code."""
     missing = len(labels)
     if isinstance(values.dtype, pd.CategoricalDtype):
         found = labels.get_indexer(values.cat.categories.astype(str))

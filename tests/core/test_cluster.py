@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -14,7 +15,6 @@ import pytest
 from core.cluster import (
     WORKER_NICENESS,
     Done,
-    freed_memory_kept,
     kept_bytes,
     local_cluster,
     local_pool,
@@ -189,68 +189,20 @@ def test_a_local_clusters_workers_share_the_cores_keep_glibcs_malloc_and_import_
     ), started
 
 
-def _frozen(_task: int) -> tuple[int, bool]:
-    import gc
+def _collector_and_allocator(_task: int = 0) -> tuple[int, tuple[int, ...], str]:
+    import pyarrow as pa
 
-    return gc.get_freeze_count(), "features.build" in sys.modules
+    return gc.get_freeze_count(), gc.get_threshold(), pa.default_memory_pool().backend_name
 
 
-def test_a_pool_workers_imports_are_frozen_out_of_the_collectors_passes() -> None:
-    # Hundreds of thousands of objects imported once: a full collection would walk them all.
+def test_a_run_leaves_the_collector_and_the_allocator_of_every_process_as_they_were() -> None:
+    # The process that gathers a run, and a server's, must not have its memory or its
+    # collector tuned; the workers run as any process does.
+    before = _collector_and_allocator()
     with local_pool(2, preload=["features.build"]) as pool:
-        frozen = run_tasks(_frozen, [1, 2], pool)
-    assert all(count > 100_000 and preloaded for count, preloaded in frozen), frozen
-
-
-def _freed_and_kept(_task: int = 0, size: int = 200 * 2**20) -> tuple[int, str]:
-    """How much of ``size`` bytes just freed this process gives back (returns to the
-    system), and Arrow's allocator."""
-    import numpy as np
-    import pyarrow as pa
-
-    block = np.ones(size, dtype=np.uint8)  # touched: resident
-    held = _resident()
-    del block
-    return held - _resident(), pa.default_memory_pool().backend_name
-
-
-def _resident() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
-def test_workers_keep_the_memory_they_free_for_their_next_task(dask_cluster_client: Any) -> None:
-    # A task frees and allocates frames of millions of rows over and over: glibc would
-    # give each back and fault it in again, zeroed.
-    with local_pool(2) as pool:
-        in_pool = run_tasks(_freed_and_kept, [1, 2], pool)
-    on_dask = list(dask_cluster_client.run(_freed_and_kept).values())
-    for returned, allocator in [*in_pool, *on_dask]:
-        assert returned < 20 * 2**20  # of 200 MB freed
-        assert allocator == "system"  # Arrow's buffers from the same allocator
-    # This process, a server's, is left as it was: it gives the memory back.
-    assert _freed_and_kept()[0] > 150 * 2**20
-
-
-@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
-def test_the_gathering_process_keeps_freed_memory_only_while_a_run_lasts() -> None:
-    # A weekly run's gathering process stores batch after batch: it keeps what it frees
-    # while the run lasts, then is a server's process again, and gives it all back.
-    import pyarrow as pa
-
-    allocator = pa.default_memory_pool().backend_name
-    with freed_memory_kept():
-        returned, during = _freed_and_kept()
-        assert returned < 20 * 2**20
-        assert during == "system"
-        before_end = _resident()
-    assert before_end - _resident() > 150 * 2**20  # the kept 200 MB, given back at the end
-    assert pa.default_memory_pool().backend_name == allocator
-    # glibc's thresholds are its own again: a block above them is given back when freed.
-    # (Larger than the 200 MB block freed above, whose place glibc may reuse for a
-    # smaller one and keep; below what a run keeps, 256 MB.)
-    assert _freed_and_kept(size=240 * 2**20)[0] > 200 * 2**20
+        in_workers = run_tasks(_collector_and_allocator, [1, 2], pool)
+    assert _collector_and_allocator() == before
+    assert all(worker == (0, before[1], before[2]) for worker in in_workers), in_workers
 
 
 def test_a_local_cluster_leaves_this_processs_environment_as_it_was(
