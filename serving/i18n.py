@@ -135,6 +135,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "job_failed": ("ล้มเหลว", "failed"),
     "no_runs_yet": ("ยังไม่มีรอบที่ตัวตั้งเวลาทำ", "The scheduler has not run anything yet."),
     "abc_flags": ("สัญญาณเตือน {} จาก 3", "{} of 3 warning signs"),
+    "ties_rule": (
+        "นักเรียนที่มีคะแนนเท่ากัน: ผู้ที่ขาดเรียนมากกว่าใน 20 วันเรียนล่าสุดอยู่ก่อน แล้วจึงเป็นผู้ที่ไม่ได้มาเรียนนานกว่า",
+        "Students with the same score: the one absent more in the last 20 school days "
+        "first, then the one who has not been in school for longer.",
+    ),
     "rule_explained": (
         "ยังไม่มีแบบจำลองที่ฝึกและผ่านการตรวจสำหรับโรงเรียนนี้ รายชื่อนี้จึงเรียงตามจำนวนสัญญาณเตือน "
         "(ขาดเรียนบ่อย ปัญหาพฤติกรรมจากการคัดกรอง ผลการเรียนไม่ผ่าน) และอัตราการขาดเรียน "

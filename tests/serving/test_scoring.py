@@ -171,3 +171,51 @@ def test_users_create_prints_the_token_once_on_its_last_line(
     refused = CliRunner().invoke(cli, ["users", "create", "--role", "advisor", "--name", "x"])
     assert refused.exit_code == 2
     assert "--staff-id" in refused.output
+
+
+def test_students_with_the_same_score_are_ranked_by_their_recent_absence(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    # The ABC rule ties many students (its count of flags); a model ties a new intake.
+    from features.build import features_as_of
+    from features.sources import Sources
+    from serving.model_store import rule_bundle
+    from tests.serving.conftest import copy_without_runs
+
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    settings = scratch_settings(f"sqlite:///{tmp_path / 'ews.db'}", tmp_path)
+    week = pd.Timestamp(WEEKS[-1])
+    scoring.weekly_run(engine, scoring.Scorer(rule_bundle(settings), "abc-rule"), week)
+    run_id = pd.read_sql(sa.select(sa.func.max(score_runs.c.run_id)), engine).iloc[0, 0]
+    stored = pd.read_sql(
+        sa.select(
+            student_scores.c.school_id,
+            student_scores.c.student_id,
+            student_scores.c.raw_score,
+            student_scores.c.rank_in_school,
+        ).where(student_scores.c.run_id == int(run_id)),
+        engine,
+    )
+    rows = features_as_of(Sources.from_database(engine), week)
+    ranked = stored.merge(rows, on=["school_id", "student_id"]).sort_values(
+        ["school_id", "rank_in_school"]
+    )
+    assert len(ranked) == len(stored)
+
+    def order_key(row: pd.Series) -> tuple[float, ...]:
+        # Larger first; a missing value after every present one.
+        return tuple(
+            -row[name] if pd.notna(row[name]) else float("inf") for name in scoring.TIE_BREAK
+        )
+
+    decided_by_absence = 0
+    for _, school in ranked.groupby("school_id"):
+        for (_, one), (_, next_one) in zip(
+            school.iloc[:-1].iterrows(), school.iloc[1:].iterrows(), strict=True
+        ):
+            if one["raw_score"] != next_one["raw_score"]:
+                assert one["raw_score"] > next_one["raw_score"]
+                continue
+            assert order_key(one) <= order_key(next_one)
+            decided_by_absence += order_key(one) < order_key(next_one)
+    assert decided_by_absence > 10  # ties were there, and the rule decided them

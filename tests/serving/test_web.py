@@ -33,6 +33,8 @@ def test_advisor_reads_the_list_opens_a_student_and_records_a_home_visit(page, a
     assert api.colleague_student not in listed and api.far_student not in listed  # noqa: PT018
     assert "รายชื่อนักเรียนสัปดาห์นี้" in page.content()
     assert "built-in method" not in page.content()
+    # The list says how it orders students with the same score.
+    assert "ขาดเรียนมากกว่าใน 20 วันเรียนล่าสุดอยู่ก่อน" in page.locator("p.scorer").inner_text()
     shoot(page, "list")
 
     page.click(f"tr[data-student='{api.own_student}'] a")
