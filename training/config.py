@@ -105,12 +105,15 @@ class TierConfig(_Section):
     min_lift: float = Field(
         1.5,
         ge=1,
-        description="Tiers above 'low' also need a risk of this many times the base rate.",
+        description=(
+            "Tiers above 'low' also need a risk of this many times the base rate (on the "
+            "odds: about this many times a rare rate, below 1 for a common one)."
+        ),
     )
     high_lift: float = Field(
         3.0,
         ge=1,
-        description="'High' also needs a risk of this many times the base rate.",
+        description="'High' also needs a risk of this many times the base rate (on the odds).",
     )
 
 

@@ -428,16 +428,26 @@ def _intervals(
 
 def tier_policy(risk: np.ndarray, base_rate: float, config: TierConfig) -> TierPolicy:
     """Tiers by share of each school, above floors of ``min_lift`` (watch) and
-    ``high_lift`` (high) times the base rate; global cut-offs (for a score outside a
-    list) at the same shares of out-of-sample risk."""
+    ``high_lift`` (high) times the base rate (``lifted``); global cut-offs (for a score
+    outside a list) at the same shares of out-of-sample risk."""
     return TierPolicy(
         high_share=config.high_share,
         watch_share=config.watch_share,
-        floor=config.min_lift * base_rate,
+        floor=lifted(base_rate, config.min_lift),
         high_risk=float(np.quantile(risk, 1 - config.high_share)),
         watch_risk=float(np.quantile(risk, 1 - config.watch_share)),
-        high_floor=config.high_lift * base_rate,
+        high_floor=lifted(base_rate, config.high_lift),
     )
+
+
+def lifted(base_rate: float, lift: float) -> float:
+    """The risk whose odds are ``lift`` times the base rate's odds: about ``lift`` times a
+    rare base rate (2% and 3: 5.8%), and still a risk some students reach where leaving
+    is common (a third leaving and 3: 60%, where three times the rate would be 100%)."""
+    if not 0 < base_rate < 1:
+        return base_rate
+    odds = lift * base_rate / (1 - base_rate)
+    return odds / (1 + odds)
 
 
 def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfig) -> Evidence:

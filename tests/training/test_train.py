@@ -254,3 +254,20 @@ def test_when_a_baseline_ranks_best_it_is_registered_and_explains_itself_exactly
     assert mlflow.MlflowClient().get_model_version("dropout-risk", version).tags["kind"] == (
         "logistic"
     )
+
+
+def test_a_school_where_many_leave_still_has_a_high_tier() -> None:
+    from training.config import TierConfig
+    from training.train import lifted, tier_policy
+
+    # A rare outcome: about the lift times the rate, as the tiers always meant.
+    assert lifted(0.02, 3.0) == pytest.approx(0.0577, abs=1e-4)
+    assert lifted(0.02, 1.5) == pytest.approx(0.0297, abs=1e-4)
+    # A third leaving: "three times the rate" on the odds is 60%, not a risk nobody has.
+    risk = np.linspace(0.05, 0.95, 1_000)
+    tiers = tier_policy(risk, 1 / 3, TierConfig())
+    assert tiers.high_level == pytest.approx(0.6)
+    school = np.zeros(len(risk), dtype=int)
+    rank = len(risk) - np.argsort(np.argsort(risk))
+    chosen = tiers.by_rank(risk, rank, np.full(len(risk), len(risk)), school)
+    assert (chosen == "high").sum() == int(0.05 * len(risk))
