@@ -55,17 +55,38 @@ class BundleError(Exception):
     """A bundle is missing, incomplete or does not match its manifest."""
 
 
+# Past the last step of the calibration, a risk goes at most this share of the way from
+# that step's rate to certainty (past the first, down towards 0).
+TAIL_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """Isotonic map from the raw score (log-odds) to the probability of leaving."""
+    """Isotonic map from the raw score (log-odds) to the probability of leaving.
+
+    Between its steps the map runs straight; past the first and the last it keeps rising
+    a little with the score (at most ``TAIL_SHARE`` of the way to 0 or to certainty, over
+    a step's width), so that students past the last step, where a list's first places
+    are, still show different risks: equal risks would share a tier, and a school's
+    first places could all be left out.
+    """
 
     raw_points: list[float]
     probabilities: list[float]
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        return np.asarray(
-            np.interp(np.asarray(raw, dtype=float), self.raw_points, self.probabilities)
-        )
+        raw = np.asarray(raw, dtype=float)
+        risk = np.asarray(np.interp(raw, self.raw_points, self.probabilities))
+        if len(self.raw_points) < 2:
+            return risk
+        first, last = self.raw_points[0], self.raw_points[-1]
+        width = (last - first) / (len(self.raw_points) - 1)  # a step's width
+        low, high = self.probabilities[0], self.probabilities[-1]
+        above, below = raw > last, raw < first
+        # 1 - exp(-d) runs from 0 to 1 as the distance d past the step grows.
+        risk[above] = high + TAIL_SHARE * (1 - high) * -np.expm1(-(raw[above] - last) / width)
+        risk[below] = low - TAIL_SHARE * low * -np.expm1(-(first - raw[below]) / width)
+        return risk
 
     def to_json(self) -> dict[str, list[float]]:
         return {"raw_points": self.raw_points, "probabilities": self.probabilities}
