@@ -81,6 +81,8 @@ class Calibration:
             return risk
         first, last = self.raw_points[0], self.raw_points[-1]
         width = (last - first) / (len(self.raw_points) - 1)  # a step's width
+        if not width > 0:  # steps at one score: nothing to run past
+            return risk
         low, high = self.probabilities[0], self.probabilities[-1]
         above, below = raw > last, raw < first
         # 1 - exp(-d) runs from 0 to 1 as the distance d past the step grows.
