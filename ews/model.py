@@ -122,6 +122,29 @@ def _print_training(result: Any) -> None:
             f"{row.observed_over_expected:.2f}",
         )
     console.print(calibration)
+    found = Table(
+        title="Found in time by group: the LightGBM model's weekly lists, each school at its "
+        "capacity (students who left; 95% intervals over students)"
+    )
+    for column in ("attribute", "group"):
+        found.add_column(column)
+    for column in ("left", "4+ weeks before", "8+ weeks before", "median lead"):
+        found.add_column(column, justify="right")
+    for row in result.fairness.found_in_time.to_dict("records"):
+        found.add_row(
+            str(row["attribute"]),
+            str(row["group"]),
+            f"{row['left']:,}",
+            *(
+                f"{row[f'found_{w}w']}/{row['left']} (too few to judge)"
+                if row["too_few"]
+                else f"{row[f'share_found_{w}w']:.0%} "
+                f"[{row[f'low_{w}w']:.0%}, {row[f'high_{w}w']:.0%}]"
+                for w in (4, 8)
+            ),
+            f"{row['median_lead_weeks']:.1f} weeks" if row["left"] else "–",
+        )
+    console.print(found)
     console.print(f"Fairness flags: {', '.join(result.fairness_flags) or 'none'}")
     for problem in result.problems:
         console.print(f"[red bold]Guard: {problem}[/red bold]")

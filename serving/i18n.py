@@ -244,6 +244,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "Fairness (ratio to the reference group, 95% interval)",
     ),
     "group": ("กลุ่ม", "Group"),
+    "found_by_group": (
+        "พบทันเวลาแยกตามกลุ่ม: รายชื่อรายสัปดาห์ของแต่ละโรงเรียนตามจำนวนที่ดูแลได้ "
+        "(ของผู้ที่ออก พร้อมช่วงความเชื่อมั่น 95%)",
+        "Found in time by group: each school's weekly lists at its capacity (of those who "
+        "left, with 95% intervals)",
+    ),
+    "weeks_ahead_4": ("ล่วงหน้า 4 สัปดาห์ขึ้นไป", "4+ weeks ahead"),
+    "weeks_ahead_8": ("ล่วงหน้า 8 สัปดาห์ขึ้นไป", "8+ weeks ahead"),
+    "median_lead": ("มัธยฐานสัปดาห์ที่พบก่อนออก", "Median weeks ahead"),
     "students": ("นักเรียน", "Students"),
     "drift": ("ข้อมูลสัปดาห์นี้เทียบข้อมูลที่ใช้ฝึก", "This week's inputs against training"),
     "drift_older": (

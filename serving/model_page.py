@@ -48,6 +48,7 @@ PLOTS_EN = ("calibration.png", "precision_at_k.png", "precision_recall.png", "sh
 # Each also in Thai (``training.model_card.in_languages``; runs before it have English only).
 PLOTS = (*PLOTS_EN, *(name.replace(".png", ".th.png") for name in PLOTS_EN))
 FAIRNESS_FILE = "fairness.csv"
+FOUND_FILE = "found_in_time.csv"
 CACHE_SECONDS = 60.0
 
 
@@ -172,8 +173,8 @@ class ModelReports:
         ]
 
     def file(self, run_id: str, name: str) -> Path | None:
-        """One of the run's report files (plots, fairness table), downloaded once."""
-        if name not in (*PLOTS, FAIRNESS_FILE, EFFECTS_FILE, BENEFIT_FILE):
+        """One of the run's report files (plots, fairness tables), downloaded once."""
+        if name not in (*PLOTS, FAIRNESS_FILE, FOUND_FILE, EFFECTS_FILE, BENEFIT_FILE):
             return None
         artifact = f"plots/{name}" if name.endswith(".png") else name
         target = self._files / run_id / name  # a single file lands under its own name
@@ -246,6 +247,18 @@ class ModelReports:
         if path is None:
             return pd.DataFrame()
         table = pd.read_csv(path)
+        return table.astype(object).where(table.notna(), None)
+
+    def found_in_time(self, run_id: str) -> pd.DataFrame:
+        """Found in time by group of a run: students who left, the shares found 4 and 8
+        weeks ahead with their intervals, the median lead (empty for a run before these
+        were logged by group)."""
+        path = self.file(run_id, FOUND_FILE)
+        if path is None:
+            return pd.DataFrame()
+        table = pd.read_csv(path)
+        if "share_found_8w" not in table:
+            return pd.DataFrame()
         return table.astype(object).where(table.notna(), None)
 
 

@@ -31,6 +31,7 @@ from features.sources import Sources
 from riskmodel.bundle import ModelBundle, TierPolicy
 from riskmodel.explain import Explainer
 from riskmodel.input_counts import COUNT_COLUMNS, REPORT_COLUMNS, compare, input_counts
+from riskmodel.ranking import TIE_BREAK, list_order, tie_break_values
 from riskmodel.rules import REASON_FLOOR
 from schooldata.calendar import Calendar
 from schooldata.dataset import DatabaseReader, school_homes
@@ -43,11 +44,6 @@ from serving.reasons import ReasonRules, ReasonTexts, first_steps
 CHUNK = 2000
 STALE_AFTER_SCHOOL_DAYS = 5  # the default of EWS_STALE_AFTER_SCHOOL_DAYS
 ON_LIST = ("high", "watch")
-# Students with the same score are ranked by what they show now: the one absent more in
-# the last 20 school days first, then the one whose last day present is longer ago (a
-# missing value last), then by code. A new intake's first scores, and the rule's counts,
-# tie many students.
-TIE_BREAK = ("absence_rate_20d", "days_since_last_present")
 # What ranking and the week's change need of every student; the rest is stored batch by batch.
 RANK_COLUMNS = ["student_id", "school_id", "advisor_id", "raw_score", "risk", "tier", *TIE_BREAK]
 
@@ -116,7 +112,7 @@ class Scorer:
             raw_score=raw,
             risk=risk,
             tier=[str(t) for t in self.bundle.tiers.by_risk(risk)],
-            **_tie_break(rows),
+            **tie_break_values(rows),
         )[RANK_COLUMNS]
 
     def explain_rows(
@@ -411,7 +407,7 @@ def _rerun_school(
     scored = score_rows(scorer, rows) if len(rows) else pd.DataFrame(columns=RANK_COLUMNS)
     ranked = (
         _rank(
-            scored.assign(**_tie_break(rows))[RANK_COLUMNS],
+            scored.assign(**tie_break_values(rows))[RANK_COLUMNS],
             scorer.bundle.tiers,
             scorer.calibrated,
         )
@@ -662,12 +658,8 @@ def _rank(scored: pd.DataFrame, tiers: TierPolicy, calibrated: bool = True) -> p
     tier when they share a risk, or, for an uncalibrated rule, a raw score), and each
     student's risk against their school's average this week."""
     # Rank by the raw score (calibration keeps the order but can tie students), then by
-    # ``TIE_BREAK``.
-    order = scored.sort_values(
-        ["raw_score", *TIE_BREAK, "student_id"],
-        ascending=[False, *[False] * len(TIE_BREAK), True],
-        na_position="last",
-    )
+    # the list's tie-break (``riskmodel.ranking``).
+    order = scored.iloc[list_order(scored["raw_score"].to_numpy(dtype=float), scored)]
     rank_in_school = order.groupby("school_id").cumcount().reindex(scored.index) + 1
     school = scored.groupby("school_id")["risk"]
     size = school.transform("size").to_numpy()
@@ -687,14 +679,6 @@ def _rank(scored: pd.DataFrame, tiers: TierPolicy, calibrated: bool = True) -> p
         ),
         risk_vs_school=np.where(mean_risk > 0, scored["risk"].to_numpy() / mean_risk, np.nan),
     )
-
-
-def _tie_break(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The ``TIE_BREAK`` features of feature rows (missing where a row has none)."""
-    return {
-        name: rows[name].to_numpy(dtype=float) if name in rows else np.full(len(rows), np.nan)
-        for name in TIE_BREAK
-    }
 
 
 def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:

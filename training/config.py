@@ -142,9 +142,6 @@ class FairnessConfig(_Section):
     min_flagged: int = Field(20, ge=1, description="Students flagged a group needs to be judged.")
     min_positives: int = Field(20, ge=1, description="Students who left a group needs.")
     bootstrap: int = Field(200, ge=20, description="Bootstrap resamples of students.")
-    found_weeks: int = Field(
-        4, ge=0, description="'Found in time': flagged at least this many weeks before leaving."
-    )
 
 
 class EvaluationConfig(_Section):

@@ -17,28 +17,40 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from riskmodel.ranking import list_order
+
 Metric = Callable[[np.ndarray], float]
 
 
-def flag_top(scores: np.ndarray, groups: pd.DataFrame, share: float) -> np.ndarray:
-    """True for the top ``share`` (at least one) of each group by score."""
-    return flag_places(scores, groups, lambda size: np.maximum(1, np.ceil(share * size)))
+def flag_top(
+    scores: np.ndarray, groups: pd.DataFrame, share: float, *, rows: pd.DataFrame | None = None
+) -> np.ndarray:
+    """True for the top ``share`` (at least one) of each group by score (``flag_places``)."""
+    return flag_places(scores, groups, lambda size: np.maximum(1, np.ceil(share * size)), rows=rows)
 
 
 def flag_places(
     scores: np.ndarray,
     groups: pd.DataFrame,
     places: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    *,
+    rows: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """True for the top ``places`` of each group by score.
 
     ``places`` is either a function of the group's size or one value per row (the same
-    within a group), such as each school's capacity.
+    within a group), such as each school's capacity. With ``rows`` (feature rows holding
+    ``student_id``), students with the same score come in the order the service's lists
+    give them (``riskmodel.ranking.list_order``), as a committee meets them: the same
+    students every week while nothing tells them apart.
     """
-    # Ties at the cut are broken by a fixed pseudo-random order: row order would follow the
-    # table's sort (school ids), which can correlate with who leaves.
-    tiebreak = np.random.default_rng(0).random(len(scores))
-    order = np.lexsort((tiebreak, -np.asarray(scores, dtype=float)))
+    if rows is not None and "student_id" in rows:
+        order = list_order(scores, rows.reset_index(drop=True))
+    else:
+        # Without codes, a fixed pseudo-random order: row order would follow the table's
+        # sort (school ids), which can correlate with who leaves.
+        tiebreak = np.random.default_rng(0).random(len(scores))
+        order = np.lexsort((tiebreak, -np.asarray(scores, dtype=float)))
     frame = groups.reset_index(drop=True).iloc[order]
     keys = list(groups.columns)
     position = frame.groupby(keys, sort=False).cumcount().to_numpy() + 1
@@ -95,7 +107,8 @@ def evaluate(
         probabilities: calibrated probabilities (Brier score and calibration error).
         ranking: the score lists are ranked by; calibration maps it monotonically to the
             probability but flattens it into ties, so ranking metrics use it instead.
-        meta: ``as_of``, ``school_id`` (and ``capacity``) of each row.
+        meta: ``as_of``, ``school_id`` (and ``capacity``) of each row, and where they
+            are known its code and the lists' tie-break features (``flag_places``).
         top_shares: e.g. [0.05, 0.10, 0.20].
         capacity_share: the share flagged in a school whose capacity is unknown.
     """
@@ -110,12 +123,12 @@ def evaluate(
     for share in top_shares:
         pct = round(share * 100)
         for scope, columns in (("", ["as_of"]), ("_school", ["as_of", "school_id"])):
-            flagged = flag_top(ranking, meta[columns], share)
+            flagged = flag_top(ranking, meta[columns], share, rows=meta)
             precision, recall = precision_recall_at(labels, flagged)
             metrics[f"precision_at_{pct}{scope}"] = precision
             metrics[f"recall_at_{pct}{scope}"] = recall
     at_capacity = flag_places(
-        ranking, meta[["as_of", "school_id"]], capacity_places(meta, capacity_share)
+        ranking, meta[["as_of", "school_id"]], capacity_places(meta, capacity_share), rows=meta
     )
     precision, recall = precision_recall_at(labels, at_capacity)
     metrics["precision_at_capacity_school"] = precision
@@ -248,20 +261,6 @@ def calibration_check(
 FOUND_WEEKS = (4, 8)
 
 
-def flag_places_untied(scores: np.ndarray, groups: pd.DataFrame, places: np.ndarray) -> np.ndarray:
-    """``flag_places`` without a lottery: where the first student past a group's places
-    has the same score as some within them, all of those are left out."""
-    scores = np.asarray(scores, dtype=float)
-    flagged = flag_places(scores, groups, places)
-    frame = groups.reset_index(drop=True).assign(score=scores, flagged=flagged)
-    keys = list(groups.columns)
-    # The best score left out of each group (none: everyone fits).
-    left_out = frame[~frame["flagged"]].groupby(keys, sort=False)["score"].max()
-    cut = frame[keys].merge(left_out.rename("cut").reset_index(), on=keys, how="left")["cut"]
-    tied = cut.notna().to_numpy() & (scores <= cut.to_numpy())
-    return flagged & ~tied
-
-
 @dataclass(frozen=True)
 class FoundInTime:
     """Of the students who left during a period of weekly lists: the share flagged at
@@ -284,9 +283,10 @@ def leads(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray) -> pd.Seri
     """Of each student who left (``person_id``; ``label`` on some week, leaving on
     ``event_date``): the weeks from the first weekly list (``as_of``) that flagged them,
     each school flagging its ``places`` by ``scores``, to their leaving (0: never
-    flagged before). Students tied at the cut are all left out, as the product's tiers
-    leave them: a score that cannot tell students apart finds nobody by lot."""
-    flagged = flag_places_untied(scores, rows[["as_of", "school_id"]], places)
+    flagged before). Students with the same score are taken in the lists' own order
+    (``riskmodel.ranking``), as the committee's plan takes them: a score that cannot tell
+    students apart finds whom its tie-break puts first, the same students every week."""
+    flagged = flag_places(scores, rows[["as_of", "school_id"]], places, rows=rows)
     event = pd.to_datetime(rows["event_date"]).to_numpy()
     as_of = pd.to_datetime(rows["as_of"]).to_numpy()
     ahead = flagged & (rows["label"].to_numpy() == 1) & (as_of < event)
@@ -296,6 +296,13 @@ def leads(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray) -> pd.Seri
     ).assign(lead=weeks)
     students = frame.groupby("person", sort=True).agg(left=("left", "max"), lead=("lead", "max"))
     return students.loc[students["left"] == 1, "lead"]
+
+
+def found_share(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray, *, weeks: int) -> float:
+    """The share of the students who left that the weekly lists flagged at least ``weeks``
+    weeks before leaving (``leads``; NaN when nobody left)."""
+    lead = leads(rows, scores, places)
+    return float((lead >= weeks).mean()) if len(lead) else float("nan")
 
 
 def found_in_time(

@@ -16,9 +16,11 @@ labelled as such. Each ratio has a bootstrap interval over students; a group is 
 only when a whole interval lies outside ``[low, high]``, and a group with too few
 students who left (or flagged) is "too few to judge".
 
-The view that matters most here: among students who left, the share found **in time**
-(flagged at least ``found_weeks`` weeks before leaving), by group, and among those
-found, how many had any intervention before leaving.
+The view that matters most here: the headline's found in time by group. On the same
+lists as the headline (each school's capacity, ``training.evaluate.found_in_time``),
+among students who left, the shares flagged at least 4 and 8 weeks before leaving and
+the median lead, and among those flagged before leaving, how many had any intervention
+in between.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import FairnessConfig
-from training.evaluate import StudentResamples, flag_top
+from training.evaluate import FOUND_WEEKS, StudentResamples, flag_top, leads
 
 METRICS = ("recall", "fpr", "precision")
 ATTRIBUTES = ("sex", "nationality", "disability", "poverty")
@@ -108,11 +110,15 @@ def students_table(
     scores: np.ndarray,
     config: FairnessConfig,
     interventions: pd.DataFrame | None = None,
+    *,
+    places: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per child (``person_id``: their rows at every school are one child): groups
-    (as of their first week), left, found, flagged, found in time, and whether they had
-    any intervention between being found and leaving."""
-    flagged = flag_top(scores, rows[["as_of", "school_id"]], config.top_share)
+    (as of their first week); left, found and flagged on the audit's lists (the top
+    ``top_share`` of each school); and on the lists of ``places`` a week per school (the
+    headline's: each school's capacity; the audit's where not given) the weeks from the
+    first flag to leaving and whether they had any intervention in between."""
+    flagged = flag_top(scores, rows[["as_of", "school_id"]], config.top_share, rows=rows)
     groups = audit_groups(rows)
     event = pd.to_datetime(rows["event_date"]) if "event_date" in rows else pd.Series(pd.NaT)
     frame = pd.DataFrame(
@@ -126,19 +132,20 @@ def students_table(
     )
     frame = pd.concat([frame, groups.reset_index(drop=True)], axis=1)
     before = frame["flagged"] & frame["label"].astype(bool) & (frame["as_of"] < frame["event_date"])
-    early = frame["event_date"] - pd.Timedelta(weeks=config.found_weeks)
-    in_time = before & (frame["as_of"] <= early)
-    frame = frame.assign(
-        found=before, found_in_time=in_time, first_found=frame["as_of"].where(before)
-    )
-    by = frame.groupby("person_id", sort=True)
+    by = frame.assign(found=before).groupby("person_id", sort=True)
     students = by[["sex", "nationality", "disability", "poverty", "level"]].first()
     students["left"] = by["label"].max().astype(bool)
     students["flagged"] = by["flagged"].any()
     students["found"] = by["found"].any()
-    students["found_in_time"] = by["found_in_time"].any()
-    students["first_found"] = by["first_found"].min()
     students["event_date"] = by["event_date"].max()
+    if places is None:
+        size = rows.groupby(["as_of", "school_id"])["school_id"].transform("size").to_numpy()
+        places = np.maximum(1, np.ceil(config.top_share * size))
+    lead = leads(rows, scores, places) if "event_date" in rows else pd.Series(dtype=float)
+    students["lead_weeks"] = lead.reindex(students.index).fillna(0.0)
+    students["first_found"] = (
+        students["event_date"] - pd.to_timedelta(students["lead_weeks"] * 7, unit="D")
+    ).where(students["lead_weeks"] > 0)
     students["helped"] = _helped(students, interventions)
     return students.reset_index()
 
@@ -147,7 +154,7 @@ def _helped(students: pd.DataFrame, interventions: pd.DataFrame | None) -> pd.Se
     """Found students with any intervention recorded between being found and leaving."""
     if interventions is None or interventions.empty:
         return pd.Series(False, index=students.index)
-    found = students[students["found"]]
+    found = students[students["first_found"].notna()]
     actions = interventions[["person_id", "date"]].merge(
         found[["first_found", "event_date"]], left_on="person_id", right_index=True
     )
@@ -163,17 +170,20 @@ def fairness_audit(
     scores: np.ndarray,
     config: FairnessConfig,
     interventions: pd.DataFrame | None = None,
+    *,
+    places: np.ndarray | None = None,
 ) -> Audit:
-    """The audit of one model's weekly lists over a period (rows are student-weeks)."""
+    """The audit of one model's weekly lists over a period (rows are student-weeks); found
+    in time by group on the lists of ``places`` (``students_table``)."""
     rows = rows.assign(label=labels)
-    students = students_table(rows, scores, config, interventions)
+    students = students_table(rows, scores, config, interventions, places=places)
     draws = StudentResamples.draw(students["person_id"].to_numpy(), config.bootstrap)
     # Student-level draws: every student is one row, so codes are 0..n-1.
     groups = pd.concat(
         [_attribute(students, attribute, draws, config) for attribute in ATTRIBUTES],
         ignore_index=True,
     )
-    return Audit(groups, _levels(students), _found_in_time(students, draws))
+    return Audit(groups, _levels(students), _found_in_time(students, draws, config.min_positives))
 
 
 def _indicators(students: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -293,33 +303,45 @@ def _levels(students: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def _found_in_time(students: pd.DataFrame, draws: StudentResamples) -> pd.DataFrame:
-    """Among students who left: the share found in time and, of those found, helped."""
+def _found_in_time(
+    students: pd.DataFrame, draws: StudentResamples, min_positives: int
+) -> pd.DataFrame:
+    """Among students who left, by group: the shares flagged at least 4 and 8 weeks before
+    leaving (``FOUND_WEEKS``, intervals over students), the median lead and, of those
+    flagged before leaving, how many had any help in between; ``too_few`` where fewer
+    than ``min_positives`` left (shown as counts, not judged as shares)."""
     left = students["left"].to_numpy(dtype=float)
-    in_time = students["found_in_time"].to_numpy(dtype=float)
-    found = students["found"].to_numpy(dtype=float)
+    lead = students["lead_weeks"].to_numpy(dtype=float)
+    found = (lead > 0).astype(float)
     helped = students["helped"].to_numpy(dtype=float)
     records = []
     for attribute in ("nationality", "poverty", "disability", "sex"):
         values = students[attribute].to_numpy()
         for group in pd.Series(values).value_counts().index:
             mine = (values == group).astype(float)
-            samples = draws.ratio(in_time * mine, left * mine)
-            low, high = _percentiles(samples)
-            records.append(
-                {
-                    "attribute": attribute,
-                    "group": group,
-                    "left": int((left * mine).sum()),
-                    "found_in_time": int((in_time * mine).sum()),
-                    "share_found_in_time": _ratio(in_time * mine, left * mine),
-                    "low": low,
-                    "high": high,
-                    "found": int((found * mine).sum()),
-                    "helped": int((helped * found * mine).sum()),
-                    "share_helped": _ratio(helped * found * mine, found * mine),
+            record: dict[str, object] = {
+                "attribute": attribute,
+                "group": group,
+                "left": int((left * mine).sum()),
+                "too_few": bool((left * mine).sum() < min_positives),
+            }
+            for weeks in FOUND_WEEKS:
+                in_time = (lead >= weeks).astype(float) * left
+                low, high = _percentiles(draws.ratio(in_time * mine, left * mine))
+                record |= {
+                    f"found_{weeks}w": int((in_time * mine).sum()),
+                    f"share_found_{weeks}w": _ratio(in_time * mine, left * mine),
+                    f"low_{weeks}w": low,
+                    f"high_{weeks}w": high,
                 }
-            )
+            theirs = lead[(left * mine) > 0]
+            record |= {
+                "median_lead_weeks": float(np.median(theirs)) if len(theirs) else float("nan"),
+                "found": int((found * left * mine).sum()),
+                "helped": int((helped * found * left * mine).sum()),
+                "share_helped": _ratio(helped * found * left * mine, found * left * mine),
+            }
+            records.append(record)
     return pd.DataFrame(records)
 
 

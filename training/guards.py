@@ -7,12 +7,14 @@ sentence saying what went wrong and what to try; ``ews train`` prints them and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cmp_to_key
 
 import numpy as np
+import pandas as pd
 
 from training.config import GuardConfig
-from training.evaluate import Interval
+from training.evaluate import FOUND_WEEKS, Interval
 
 
 @dataclass(frozen=True)
@@ -20,12 +22,43 @@ class Evidence:
     """What the guards look at, from one training run."""
 
     trees: int | None  # LightGBM's chosen trees; None for a baseline
-    ranking: dict[str, float]  # per scorer: mean pr_auc over the folds (or on the test period)
+    # Per scorer: the mean share of leavers its weekly lists found 8+ weeks ahead over the
+    # folds (or on the test period), and its mean average precision, which decides a tie.
+    ranking: dict[str, float]
     ranking_source: str  # "validation folds" or "test period"
     auc: Interval  # the model's ROC-AUC out of sample, with its interval over students
     test_risk: np.ndarray  # calibrated risk of every test row
     single_score_high_share: float  # share of test rows "high" by the global cut-offs
     scorer: str = "model"  # which scorer this is evidence about ("model", "logistic", ...)
+    average_precision: dict[str, float] = field(default_factory=dict)
+    # Of each student who left (a row; a fold's leaver once per fold), the weeks between
+    # each scorer's first flag and leaving (a column per scorer; 0: never flagged before).
+    leads: pd.DataFrame | None = None
+
+    def better(self, one: str, other: str) -> bool:
+        """Whether ``one`` ranks students better than ``other``.
+
+        By the headline where the leavers can tell them apart: the students who left that
+        one's lists found 8+ weeks ahead and the other's did not, against the reverse, a
+        paired sign test at the 95% level (so a few students of a small fold decide
+        nothing). Otherwise by average precision, which uses every student's score.
+        """
+        if self.leads is not None and {one, other} <= set(self.leads.columns):
+            mine = self.leads[one].to_numpy() >= FOUND_WEEKS[1]
+            theirs = self.leads[other].to_numpy() >= FOUND_WEEKS[1]
+            only_mine, only_theirs = int((mine & ~theirs).sum()), int((theirs & ~mine).sum())
+            if abs(only_mine - only_theirs) > 1.96 * np.sqrt(only_mine + only_theirs):
+                return only_mine > only_theirs
+        nan = float("nan")
+        return self.average_precision.get(one, nan) > self.average_precision.get(other, nan)
+
+    def best(self, scorers: list[str]) -> str:
+        """The scorer that ranks better than the others (``better``), the first on a tie."""
+
+        def compare(one: str, other: str) -> int:
+            return int(self.better(one, other)) - int(self.better(other, one))
+
+        return max(scorers, key=cmp_to_key(compare))
 
 
 def problems(evidence: Evidence, config: GuardConfig) -> list[str]:
@@ -45,15 +78,20 @@ def problems(evidence: Evidence, config: GuardConfig) -> list[str]:
             "the signals that come before leaving; keep the current champion."
         )
     ranking = evidence.ranking
-    others = {k: v for k, v in ranking.items() if k != evidence.scorer}
+    others = [k for k in ranking if k != evidence.scorer]
     if others and evidence.scorer in ranking:
-        best = max(others, key=lambda other: others[other])
-        if ranking[evidence.scorer] <= others[best]:
+        best = evidence.best(others)
+        if not evidence.better(evidence.scorer, best):
+            precision = evidence.average_precision
+            nan = float("nan")
             found.append(
                 f"On the {evidence.ranking_source} the {name} ranks students no better than "
-                f"the {best.replace('_', ' ')} (average precision "
-                f"{ranking[evidence.scorer]:.4f} against {others[best]:.4f}). A simpler "
-                "scorer would serve as well; keep the current champion or add data."
+                f"the {best.replace('_', ' ')}: its weekly lists found "
+                f"{ranking[evidence.scorer]:.1%} of the students who left 8 or more weeks "
+                f"ahead, against {ranking[best]:.1%}, and its average precision is "
+                f"{precision.get(evidence.scorer, nan):.4f} against "
+                f"{precision.get(best, nan):.4f}. A simpler scorer would serve as well; "
+                "keep the current champion or add data."
             )
     distinct = len(np.unique(np.round(evidence.test_risk, 6)))
     if distinct < config.min_distinct_risks:

@@ -16,7 +16,7 @@ from matplotlib.text import Text
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve
 
-from training.evaluate import flag_top, precision_recall_at
+from training.evaluate import FOUND_WEEKS, flag_top, precision_recall_at
 from training.fairness import Audit, explain_flag
 
 # Every plot is made in English and in Thai (``<name>.th.png``): the analyst's page shows
@@ -299,15 +299,14 @@ def fairness_markdown(audit: Audit) -> str:
     """The fairness section: found in time, the within-level audit with each flag
     explained in Thai and English, and the level comparison."""
     found = audit.found_in_time.copy()
-    found["share found in time"] = [
-        _share(share, low, high)
-        for share, low, high in zip(
-            found["share_found_in_time"].to_numpy(dtype=float),
-            found["low"].to_numpy(dtype=float),
-            found["high"].to_numpy(dtype=float),
-            strict=True,
-        )
-    ]
+    for weeks in FOUND_WEEKS:
+        found[f"found {weeks}+ weeks before"] = [
+            f"{r[f'found_{weeks}w']}/{r['left']} (too few to judge)"
+            if r["too_few"]
+            else _share(r[f"share_found_{weeks}w"], r[f"low_{weeks}w"], r[f"high_{weeks}w"])
+            for r in found.to_dict("records")
+        ]
+    found["median lead (weeks)"] = [f"{lead:.1f}" for lead in found["median_lead_weeks"]]
     found["helped, of those found"] = [f"{r.helped}/{r.found}" for r in found.itertuples()]
     groups = audit.groups
     shown = groups[["attribute", "group", "students", "left", "flagged", "status"]].copy()
@@ -325,18 +324,26 @@ def fairness_markdown(audit: Audit) -> str:
         f"- {explain_flag(row, 'en')}\n  {explain_flag(row, 'th')}" for _, row in flagged.iterrows()
     ]
     lines = [
-        "## Fairness: whom the lists find (students, not rows; top 10% of each school weekly)",
+        "## Fairness: whom the lists find (students, not rows)",
         "",
-        "### Found in time: among students who left, flagged at least "
-        "the configured number of weeks before leaving",
+        "### Found in time by group: among students who left, the share that the weekly "
+        "lists (each school at its capacity, as the headline) flagged at least 4 and 8 "
+        "weeks before leaving, with 95% intervals over students",
         "",
         markdown_table(
             found.set_index("attribute")[
-                ["group", "left", "found_in_time", "share found in time", "helped, of those found"]
+                [
+                    "group",
+                    "left",
+                    *(f"found {weeks}+ weeks before" for weeks in FOUND_WEEKS),
+                    "median lead (weeks)",
+                    "helped, of those found",
+                ]
             ]
         ),
         "",
-        "### Groups against their reference group, within the same school levels",
+        "### Groups against their reference group, within the same school levels (the top "
+        "10% of each school weekly)",
         "",
         "Ratios are observed over expected from the reference group's rates at each level, "
         "with 95% intervals over students; a group is flagged only when a whole interval "

@@ -170,7 +170,7 @@ def _compare(
             if name == "champion":
                 decision.promoted = True
             return
-        flagged = flag_places(raw, rows[["as_of", "school_id"]], places)
+        flagged = flag_places(raw, rows[["as_of", "school_id"]], places, rows=rows)
         audit = fairness_audit(rows, labels, raw, config.fairness)
         judged[name] = Judged(
             flagged,

@@ -16,14 +16,33 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from riskmodel.ranking import TIE_BREAK
 from training.baselines import ABCRule, logistic_regression
 from training.config import Shape, TrainConfig
-from training.evaluate import capacity_places, flag_places, precision_recall_at
+from training.evaluate import (
+    FOUND_WEEKS,
+    capacity_places,
+    flag_places,
+    found_share,
+    precision_recall_at,
+)
 from training.model import CURVE_STEP, Fitter, lightgbm_params, raw_scores, validation_curve
 from training.split import Fold, TemporalPlan
 
 NEAR_BEST = 0.01  # relative: within 1% of the best mean average precision is a tie
-OUT_OF_FOLD_COLUMNS = ["student_id", "person_id", "as_of", "school_id", "term", "capacity", "label"]
+# With when a leaver left and the lists' tie-break features: a fold's weekly lists are
+# judged as the test period's, in the lists' own order, on how early they find leavers.
+OUT_OF_FOLD_COLUMNS = [
+    "student_id",
+    "person_id",
+    "as_of",
+    "school_id",
+    "term",
+    "capacity",
+    "label",
+    "event_date",
+    *TIE_BREAK,
+]
 
 
 @dataclass(frozen=True)
@@ -34,7 +53,8 @@ class Selection:
     trees: int
     tuned: bool  # False: too little history, the configured defaults were used
     curves: dict[str, np.ndarray]  # mean average precision every CURVE_STEP trees, by shape
-    fold_scores: pd.DataFrame  # per fold and scorer: pr_auc, roc_auc, precision at capacity
+    # Per fold and scorer: pr_auc, roc_auc, precision at capacity, found 8+ weeks ahead.
+    fold_scores: pd.DataFrame
     out_of_fold: pd.DataFrame  # validation rows with each scorer's out-of-sample score
 
     @property
@@ -149,7 +169,7 @@ def _judge(frame: pd.DataFrame, fold: Fold, share: float) -> list[dict[str, obje
     records: list[dict[str, object]] = []
     for scorer in ("model", "logistic", "abc_rule"):
         score = frame[scorer].to_numpy()
-        flagged = flag_places(score, frame[["as_of", "school_id"]], places)
+        flagged = flag_places(score, frame[["as_of", "school_id"]], places, rows=frame)
         records.append(
             {
                 "fold": fold.describe(),
@@ -157,6 +177,7 @@ def _judge(frame: pd.DataFrame, fold: Fold, share: float) -> list[dict[str, obje
                 "pr_auc": float(average_precision_score(labels, score)),
                 "roc_auc": float(roc_auc_score(labels, score)),
                 "precision_at_capacity": precision_recall_at(labels, flagged)[0],
+                "found_8w": found_share(frame, score, places, weeks=FOUND_WEEKS[1]),
             }
         )
     return records

@@ -52,6 +52,7 @@ from training.evaluate import (
     evaluate,
     flag_places,
     found_in_time,
+    leads,
     metrics_table,
     precision_interval,
     rank_auc,
@@ -358,7 +359,7 @@ def evaluate_on_test_period(
             labels,
             probabilities[name],
             ranking[name],
-            meta,
+            rows,
             top_shares=config.evaluation.top_shares,
             capacity_share=share,
         )
@@ -366,7 +367,8 @@ def evaluate_on_test_period(
     }
     places = capacity_places(meta, share)
     flagged = {
-        name: flag_places(ranking[name], meta[["as_of", "school_id"]], places) for name in SCORERS
+        name: flag_places(ranking[name], meta[["as_of", "school_id"]], places, rows=rows)
+        for name in SCORERS
     }
     intervals = _intervals(rows, labels, ranking, flagged, config.guards.bootstrap)
     # Found in time: the test period's weekly lists, each school at its capacity.
@@ -380,7 +382,9 @@ def evaluate_on_test_period(
             "median_lead_weeks": found.median_lead_weeks,
         }
         intervals[f"{name}.found_8w"] = found.found_8w
-    audit = fairness_audit(rows, labels, ranking["model"], config.fairness, interventions)
+    audit = fairness_audit(
+        rows, labels, ranking["model"], config.fairness, interventions, places=places
+    )
     return HeldOut(
         rows,
         labels,
@@ -459,7 +463,7 @@ def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfi
         score = oof[scorer].to_numpy(dtype=float)
         draws = StudentResamples.draw(oof["person_id"].to_numpy(), 100)
         auc = Interval.of(float(roc_auc_score(labels, score)), draws.statistic(_auc(labels, score)))
-        means = selection.fold_scores.groupby("scorer")["pr_auc"].mean().to_dict()
+        means = selection.fold_scores.groupby("scorer")[["found_8w", "pr_auc"]].mean()
         source = "validation folds"
     else:
         nan = float("nan")
@@ -470,7 +474,7 @@ def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfi
             auc = Interval.of(
                 float(roc_auc_score(labels, score)), draws.statistic(_auc(labels, score))
             )
-        means = test.metrics.loc["pr_auc"].to_dict()
+        means = test.metrics.loc[["found_8w", "pr_auc"]].T
         source = "test period"
     oof_risk = _calibration(oof, scorer).apply(
         oof[scorer].to_numpy(dtype=float), oof["term"].to_numpy()
@@ -479,7 +483,9 @@ def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfi
     risk = test.probabilities[scorer]
     return Evidence(
         trees=selection.trees if scorer == "model" else None,
-        ranking={str(k): float(v) for k, v in means.items()},
+        ranking={str(k): float(v) for k, v in means["found_8w"].items()},
+        average_precision={str(k): float(v) for k, v in means["pr_auc"].items()},
+        leads=_fold_leads(oof, tiers.high_share) if selection.tuned else None,
         ranking_source=source,
         auc=auc,
         test_risk=risk,
@@ -488,27 +494,43 @@ def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfi
     )
 
 
+def _fold_leads(out_of_fold: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Of each student who left during a fold, the weeks each scorer's lists (each school
+    at its capacity) flagged them ahead (``leads``): a row per fold and student."""
+    parts = []
+    for _, rows in out_of_fold.groupby("fold", sort=True):
+        rows = rows.reset_index(drop=True)
+        places = capacity_places(rows, share)
+        parts.append(
+            pd.DataFrame({name: leads(rows, rows[name].to_numpy(), places) for name in SCORERS})
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
 def choose_kind(
     selection: Selection, test: HeldOut, model_problems: list[str], config: TrainConfig
 ) -> tuple[str, list[str]]:
     """Which scorer becomes this run's registered version: the LightGBM model unless a
-    baseline ranks better (the guards' own measure, mean average precision on the
-    validation folds, else on the test period) and the LightGBM model failed a guard.
-    A model level with a baseline is not worth its opacity; a school still gets the
-    best sound scorer there is. Returns the kind and what to note."""
+    baseline ranks better by the guards' own measure (``Evidence.better``: who finds more
+    of the students who left 8+ weeks ahead on the validation folds, where the leavers
+    tell them apart, else average precision) and the LightGBM model failed a guard. A
+    model level with a baseline is not worth its opacity; a school still gets the best
+    sound scorer there is. Returns the kind and what to note."""
     evidence = _evidence(selection, test, "model", config.tiers)
-    ranking = {k: v for k, v in evidence.ranking.items() if np.isfinite(v)}
+    ranking = evidence.ranking
     if not model_problems or not ranking or not config.model.baselines_may_serve:
         return "lightgbm", []
-    best = max(ranking, key=lambda name: ranking[name])
+    best = evidence.best(list(ranking))
     nan = float("nan")
     if best == "model":
         return "lightgbm", []
+    precision = evidence.average_precision
     return KIND_OF[best], [
         f"The {best.replace('_', ' ')} ranked students best on the {evidence.ranking_source} "
-        f"(average precision {ranking[best]:.4f}, LightGBM {ranking.get('model', nan):.4f}) "
-        f"and the LightGBM model failed a guard: this version is the {best.replace('_', ' ')}, "
-        "with exact explanations of its own."
+        f"(found {ranking[best]:.1%} of the students who left 8+ weeks ahead, LightGBM "
+        f"{ranking.get('model', nan):.1%}; average precision {precision.get(best, nan):.4f}, "
+        f"LightGBM {precision.get('model', nan):.4f}) and the LightGBM model failed a guard: "
+        f"this version is the {best.replace('_', ' ')}, with exact explanations of its own."
     ]
 
 
@@ -745,19 +767,15 @@ def _log_run(work: Path, record: RunRecord, run_id: str) -> str:
     for name, interval in test.intervals.items():
         flat |= {f"{name}.low": interval.low, f"{name}.high": interval.high}
     for scorer, scores in selection.fold_scores.groupby("scorer"):
-        for metric in ("pr_auc", "roc_auc", "precision_at_capacity"):
+        for metric in ("pr_auc", "roc_auc", "precision_at_capacity", "found_8w"):
             flat[f"folds.{scorer}.{metric}.mean"] = float(scores[metric].mean())
             flat[f"folds.{scorer}.{metric}.std"] = float(scores[metric].std())
     flat |= {
         "fairness.flags": float(len(test.flags)),
         **{
-            f"found_in_time.{attribute}.{group}": float(share)
-            for attribute, group, share in zip(
-                test.audit.found_in_time["attribute"],
-                test.audit.found_in_time["group"],
-                test.audit.found_in_time["share_found_in_time"].to_numpy(dtype=float),
-                strict=True,
-            )
+            f"found_in_time.{row['attribute']}.{row['group']}.{share}": float(row[share])
+            for _, row in test.audit.found_in_time.iterrows()
+            for share in ("share_found_4w", "share_found_8w", "median_lead_weeks")
         },
         "guards.problems": float(len(record.problems)),
         "explain.us_per_student": record.explain_us,

@@ -38,9 +38,9 @@ def model_page(
     if state.reports is None:
         return not_found(request, user)
     report = state.reports.report()
-    fairness = (
-        state.reports.fairness(report.champion.run_id) if report.champion is not None else None
-    )
+    champion = report.champion
+    fairness = state.reports.fairness(champion.run_id) if champion is not None else None
+    found = state.reports.found_in_time(champion.run_id) if champion is not None else None
     effects, effects_made = state.reports.effects()
     benefit, benefit_why = state.reports.visit_benefit(fresh=True)
     return render(
@@ -57,6 +57,7 @@ def model_page(
         order_schools=reports.plan_order_schools(state.engine),
         versions=[v for v in (report.champion, report.challenger) if v is not None],
         fairness=fairness.to_dict("records") if fairness is not None else [],
+        found_by_group=found.to_dict("records") if found is not None else [],
         drift=reports.latest_drift(state.engine),
         plots=PLOT_TITLES,
         drift_word=lambda k: i18n.pick(i18n.DRIFT, k, language(request)),

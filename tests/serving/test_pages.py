@@ -273,6 +273,12 @@ def test_an_analyst_sees_the_model_pages_and_no_student(page: Any, api: Api) -> 
     )
     assert loaded and all(loaded)  # noqa: PT018
     assert page.locator("table.fairness tbody tr").count() > 3
+    # Found in time by group: every nationality, poverty, disability and sex group; the
+    # small test world's groups have too few leavers to judge, so they show counts.
+    found = page.locator("table.found-by-group tbody tr")
+    assert found.count() > 3
+    assert re.search(r"\b\d+/\d+\b", found.first.inner_text())
+    assert page.locator("table.found-by-group tr.too-few").count() == found.count()
     assert page.locator("table.drift tbody tr").count() > 0
     assert page.locator("table.promotions tbody tr").count() >= 1
     shown = page.locator("table.effects tbody tr")

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ews.cli import app as cli
+from riskmodel.ranking import TIE_BREAK
 from schooldata.partitions import plan_partitions
 from schooldata.tables import score_runs, student_scores, users
 from serving import scoring, store
@@ -204,9 +205,7 @@ def test_students_with_the_same_score_are_ranked_by_their_recent_absence(
 
     def order_key(row: pd.Series) -> tuple[float, ...]:
         # Larger first; a missing value after every present one.
-        return tuple(
-            -row[name] if pd.notna(row[name]) else float("inf") for name in scoring.TIE_BREAK
-        )
+        return tuple(-row[name] if pd.notna(row[name]) else float("inf") for name in TIE_BREAK)
 
     decided_by_absence = 0
     for _, school in ranked.groupby("school_id"):

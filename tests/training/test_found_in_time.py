@@ -7,11 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluate import flag_places_untied, found_in_time
+from training.evaluate import flag_places, found_in_time
 
 
-def _weeks(scores: dict[str, list[float]], leaves: dict[str, str]) -> pd.DataFrame:
-    """Student-weeks of one school: every student scored each Monday of ten weeks."""
+def _weeks(
+    scores: dict[str, list[float]], leaves: dict[str, str], absence: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Student-weeks of one school: every student scored each Monday of ten weeks (the
+    student's code is their name; ``absence``: their recent absence, else unknown)."""
     mondays = pd.date_range("2025-06-02", periods=10, freq="7D")
     rows = []
     for person, weekly in scores.items():
@@ -22,7 +25,9 @@ def _weeks(scores: dict[str, list[float]], leaves: dict[str, str]) -> pd.DataFra
             rows.append(
                 {
                     "person_id": person,
+                    "student_id": person,
                     "school_id": "S1",
+                    "absence_rate_20d": (absence or {}).get(person, np.nan),
                     "as_of": day,
                     "score": score,
                     "label": int(pd.notna(left)),
@@ -32,10 +37,16 @@ def _weeks(scores: dict[str, list[float]], leaves: dict[str, str]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def test_students_tied_at_the_cut_are_all_left_out() -> None:
+def test_students_tied_at_the_cut_come_in_the_lists_order() -> None:
     groups = pd.DataFrame({"as_of": [1] * 5 + [2] * 3, "school_id": ["A"] * 8})
-    flagged = flag_places_untied(np.array([5, 4, 4, 4, 1, 3, 2, 1.0]), groups, np.full(8, 2))
-    assert flagged.tolist() == [True, False, False, False, False, True, True, False]
+    rows = groups.assign(
+        student_id=["e", "d", "c", "b", "a", "c", "b", "a"],
+        absence_rate_20d=[0.0, 0.1, 0.5, np.nan, 0.0, 0.0, 0.0, 0.0],
+    )
+    flagged = flag_places(np.array([5, 4, 4, 4, 1, 3, 3, 3.0]), groups, np.full(8, 2), rows=rows)
+    # Week 1: the best score, then of the three tied the one absent most ("c").
+    # Week 2: three tied with the same absence: the first codes ("a", "b"), not "c".
+    assert flagged.tolist() == [True, False, True, False, False, False, True, True]
 
 
 def test_a_leaver_flagged_ten_weeks_ahead_is_found_at_four_and_eight_weeks() -> None:
@@ -56,12 +67,17 @@ def test_a_leaver_flagged_ten_weeks_ahead_is_found_at_four_and_eight_weeks() -> 
     assert found.median_lead_weeks == pytest.approx((11 + 3) / 2)
 
 
-def test_a_score_that_ties_everyone_finds_nobody() -> None:
-    rows = _weeks({p: [0.0] * 10 for p in "abcd"}, {"a": "2025-08-18"})
-    found = found_in_time(rows, rows["score"].to_numpy(), np.ones(len(rows)))
+def test_a_score_that_ties_everyone_finds_whom_the_tie_break_puts_first_every_week() -> None:
+    # Each week one place and four students with the same score: the list takes the same
+    # student every week (never a new lottery each week, which would flag everyone).
+    unknown = _weeks({p: [0.0] * 10 for p in "abcd"}, {"d": "2025-08-18"})
+    found = found_in_time(unknown, unknown["score"].to_numpy(), np.ones(len(unknown)))
     assert found.left == 1
-    assert found.found_4w.estimate == 0.0
+    assert found.found_4w.estimate == 0.0  # "a" comes first by code, week after week
     assert found.median_lead_weeks == 0.0
+    absent = _weeks({p: [0.0] * 10 for p in "abcd"}, {"d": "2025-08-18"}, absence={"d": 0.4})
+    found = found_in_time(absent, absent["score"].to_numpy(), np.ones(len(absent)))
+    assert found.found_8w.estimate == 1.0  # the most absent first: "d" from the first week
 
 
 def test_promotion_sees_a_challenger_that_finds_fewer_in_time() -> None:

@@ -1,0 +1,47 @@
+"""The order of a weekly list: by score, then by what a student shows now.
+
+One rule for the lists the service stores (``serving.scoring``) and for the lists that
+training replays to judge a scorer (``training.evaluate``): a committee visits the first
+students of its list, so a model is judged on the students its list puts first, ties
+included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Students with the same score are ranked by what they show now: the one absent more in
+# the last 20 school days first, then the one whose last day present is longer ago (a
+# missing value last), then by code. A new intake's first scores, and the rule's counts,
+# tie many students.
+TIE_BREAK = ("absence_rate_20d", "days_since_last_present")
+
+
+def tie_break_values(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ``TIE_BREAK`` features of feature rows (missing where a row has none)."""
+    return {
+        name: rows[name].to_numpy(dtype=float) if name in rows else np.full(len(rows), np.nan)
+        for name in TIE_BREAK
+    }
+
+
+def list_order(scores: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+    """Positions of ``rows`` in list order.
+
+    Args:
+        scores: each row's score; the higher comes first (a missing score last).
+        rows: the rows' ``TIE_BREAK`` features and ``student_id`` (the school's code),
+            where they have them: among equal scores, the higher features first (missing
+            last), then the lower code.
+
+    Returns:
+        Row positions, first on the list first.
+    """
+    # np.lexsort sorts by its last key first; +inf puts a missing value last.
+    keys: list[np.ndarray] = [np.asarray(rows["student_id"]).astype(str)]
+    for values in reversed(list(tie_break_values(rows).values())):
+        keys.append(np.where(np.isnan(values), np.inf, -values))
+    score = np.asarray(scores, dtype=float)
+    keys.append(np.where(np.isnan(score), np.inf, -score))
+    return np.lexsort(keys)
