@@ -64,6 +64,7 @@ from training.evaluate import (
 )
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
+from training.model import fit_booster, lightgbm_params, raw_scores
 from training.split import plan_from_config
 from training.train import model_inputs, train
 
@@ -143,6 +144,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", choices=[*DATA, "both"], default="both")
     parser.add_argument("--work-dir", type=Path, default=Path("build/bench-real"))
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also fit what was tried for earlier warnings (VARIANTS) beside the project",
+    )
     args = parser.parse_args()
     chosen = list(DATA) if args.data == "both" else [args.data]
     missing = [DATA[key] for key in chosen if not (DATA[key].source / DATA[key].needs).exists()]
@@ -150,7 +156,7 @@ def main() -> None:
         for data in missing:
             print(f"No {data.name} in {data.source} (see ../shared/datasets/README.md).")
         sys.exit(2)
-    outcomes = {key: run(DATA[key], args.work_dir / key) for key in chosen}
+    outcomes = {key: run(DATA[key], args.work_dir / key, args.variants) for key in chosen}
     worst = min(outcome.worst_gap for outcome in outcomes.values())
     shares = {}
     for model in (PROJECT, PLAIN):
@@ -165,7 +171,7 @@ def main() -> None:
     )
 
 
-def run(data: RealData, work: Path) -> Outcome:
+def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
     """Convert, ingest and train on one data set, then compare."""
     print(f"\n===== {data.name} ({data.source}) =====")
     started = time.perf_counter()
@@ -193,11 +199,19 @@ def run(data: RealData, work: Path) -> Outcome:
         print(f"NOTE: {note}")
     for problem in result.problems:
         print(f"GUARD: {problem}")
-    return compare(engine, settings, config, data)
+    return compare(engine, settings, config, data, variants=variants)
 
 
-def compare(engine: sa.Engine, settings: Settings, config: TrainConfig, data: RealData) -> Outcome:
-    """The four rankings at each checkpoint, found in time, and the stored lists."""
+def compare(
+    engine: sa.Engine,
+    settings: Settings,
+    config: TrainConfig,
+    data: RealData,
+    *,
+    variants: bool = False,
+) -> Outcome:
+    """The four rankings at each checkpoint, found in time, and the stored lists; with
+    ``variants``, the project's LightGBM as ``VARIANTS`` change it, beside them."""
     bundle, version = fetch_bundle(
         settings.model_name, CHALLENGER, Path(tempfile.mkdtemp()) / "bundle"
     )
@@ -227,6 +241,8 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig, data: Re
         "logistic regression": logistic.decision_function(test_rows[features]),
         "ABC rule": ABCRule().score(test_rows),
     }
+    if variants:
+        scores |= variant_scores(train_rows, test_rows, features, config)
     week = ((test_rows["as_of"] - test_rows["term_start"]).dt.days // 7).to_numpy()
     term = test_rows["term"].to_numpy()
     records = []
@@ -249,7 +265,7 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig, data: Re
             draws.statistic(_lead(rows, project, plain_score)),
         )
         for name, score in scores.items():
-            flagged = flag_places(score[at], rows[["as_of", "school_id"]], places)
+            flagged = flag_places(score[at], rows[["as_of", "school_id"]], places, rows=rows)
             record[f"{name}: AUC"] = within_school_auc(rows, score[at])
             record[f"{name}: precision"] = float(rows["label"][flagged].mean())
         records.append(record)
@@ -276,6 +292,43 @@ def compare(engine: sa.Engine, settings: Settings, config: TrainConfig, data: Re
     worst = float(min(interval.estimate for interval in table["lead"]))
     print(f"{data.name}: checkpoints={len(table)} worst_gap_vs_plain={worst:+.4f}")
     return Outcome(worst, found)
+
+
+# What was tried for earlier warnings (docs/model.md, "Earlier warnings"): the project's
+# LightGBM with its default shape and trees, fitted on the same rows, changed one way at
+# a time. Each is kept in the product only where both real sets support it.
+TRENDS = ("coursework_trend_28d", "absence_trend_20d", "gpa_change_last_term", "sdq_total_change")
+SOON_WEEKS = 8
+
+
+def variant_scores(
+    train_rows: pd.DataFrame, test_rows: pd.DataFrame, features: list[str], config: TrainConfig
+) -> dict[str, np.ndarray]:
+    """Test scores of the project's LightGBM as fitted, without its directions, without
+    its trend features, and ranking whoever leaves soonest first (labelled by leaving
+    within ``SOON_WEEKS`` weeks, a short-horizon stand-in for a model of when)."""
+    shape = next(s for s in config.model.shapes if s.name == "medium")
+    trees = config.model.default_trees
+    soon = (pd.to_datetime(train_rows["event_date"]) - train_rows["as_of"]).dt.days
+    without_trends = [f for f in features if f not in TRENDS]
+    fits = {
+        "LightGBM as the project fits it": (train_rows, features, {}),
+        "LightGBM without directions": (train_rows, features, {"monotone": False}),
+        "LightGBM without trend features": (train_rows, without_trends, {}),
+        f"LightGBM, leaving within {SOON_WEEKS} weeks": (
+            train_rows.assign(label=(train_rows["label"].eq(1) & soon.le(7 * SOON_WEEKS))),
+            features,
+            {},
+        ),
+    }
+    scores = {}
+    for name, (rows, inputs, change) in fits.items():
+        params = lightgbm_params(inputs, config.model, shape, len(rows))
+        if change.get("monotone") is False:
+            params["monotone_constraints"] = [0] * len(inputs)
+        booster = fit_booster(rows.assign(label=rows["label"].astype(int)), inputs, params, trees)
+        scores[name] = raw_scores(booster, test_rows, inputs)
+    return scores
 
 
 def lists(
