@@ -51,5 +51,5 @@ def test_notebook_executes_on_a_trained_champion_and_challenger(
     assert not [o for o in outputs if o.output_type == "error"]
     text = json.dumps([o.get("data", {}).get("text/plain", "") for o in outputs])
     assert "precision_at_capacity_school" in text
-    assert "reference" in text and "found_in_time" in text  # the fairness tables
+    assert "reference" in text and "share_found_8w" in text  # the fairness tables
     assert any("image/png" in o.get("data", {}) for o in outputs)
