@@ -306,7 +306,10 @@ def fairness_markdown(audit: Audit) -> str:
             else _share(r[f"share_found_{weeks}w"], r[f"low_{weeks}w"], r[f"high_{weeks}w"])
             for r in found.to_dict("records")
         ]
-    found["median lead (weeks)"] = [f"{lead:.1f}" for lead in found["median_lead_weeks"]]
+    found["median lead (weeks)"] = [
+        f"{lead:.1f}" if np.isfinite(lead) else "–"
+        for lead in found["median_lead_weeks"].to_numpy(dtype=float)
+    ]
     found["helped, of those found"] = [f"{r.helped}/{r.found}" for r in found.itertuples()]
     groups = audit.groups
     shown = groups[["attribute", "group", "students", "left", "flagged", "status"]].copy()
