@@ -23,7 +23,7 @@ class Evidence:
 
     trees: int | None  # LightGBM's chosen trees; None for a baseline
     # Per scorer: the mean share of leavers its weekly lists found 8+ weeks ahead over the
-    # folds (or on the test period), and its mean average precision, which decides a tie.
+    # folds (or on the test period), as the messages state it; ``better`` compares.
     ranking: dict[str, float]
     ranking_source: str  # "validation folds" or "test period"
     auc: Interval  # the model's ROC-AUC out of sample, with its interval over students
