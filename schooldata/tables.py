@@ -162,7 +162,9 @@ list_outcomes = sa.Table(
     sa.Column("students", sa.Integer, nullable=False),
     sa.Column("left", sa.Integer, nullable=False),
     sa.Column("found", sa.Integer, nullable=False),
-    sa.Column("found_in_time", sa.Integer, nullable=False),
+    sa.Column("found_in_time", sa.Integer, nullable=False),  # 4 or more weeks ahead
+    # 8 or more weeks ahead; missing in figures judged before it was counted.
+    sa.Column("found_8w", sa.Integer, nullable=True),
     sa.Column("missed", sa.Integer, nullable=False),
     sa.Column("median_lead_weeks", sa.Float, nullable=True),
     sa.Column("flagged", sa.Integer, nullable=False),

@@ -17,7 +17,16 @@ from serving.accounts import User
 
 DRIFT_SHOWN = 15
 OUTCOME_ROLES = ("committee", "analyst")
-COUNTS = ["students", "left", "found", "found_in_time", "missed", "flagged", "flagged_helped"]
+COUNTS = [
+    "students",
+    "left",
+    "found",
+    "found_in_time",
+    "found_8w",
+    "missed",
+    "flagged",
+    "flagged_helped",
+]
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,12 @@ from core.settings import Settings
 from features.sources import Sources
 from riskmodel.registry import OUTCOMES_EXPERIMENT
 from schooldata.tables import list_outcomes, score_runs, student_scores
+from training.evaluate import FOUND_WEEKS
 from training.labels import LabelRules, dropout_events, label_rules, observed_until
 from training.tracking import configure_tracking
 
 FLAGGED = ("high", "watch")
-IN_TIME_WEEKS = 4
+IN_TIME_WEEKS, EARLY_WEEKS = FOUND_WEEKS  # found in time: 4 and 8 weeks ahead
 KEY = ["model_version", "school_id", "academic_year", "term"]
 COLUMNS = [
     *KEY,
@@ -36,6 +37,7 @@ COLUMNS = [
     "left",
     "found",
     "found_in_time",
+    "found_8w",
     "missed",
     "median_lead_weeks",
     "flagged",
@@ -128,7 +130,7 @@ def _figures(
     flagged_rows = lists[lists["tier"].isin(FLAGGED)]
     first_flag = flagged_rows.groupby("person_id")["as_of"].min()
     leads = []
-    found = found_in_time = 0
+    found = found_in_time = found_early = 0
     for person_id, event in left["event_date"].items():
         flags = flagged_rows.loc[
             (flagged_rows["person_id"] == person_id) & (flagged_rows["as_of"] < event), "as_of"
@@ -138,6 +140,7 @@ def _figures(
             leads.append(weeks)
             found += 1
             found_in_time += int(weeks >= IN_TIME_WEEKS)
+            found_early += int(weeks >= EARLY_WEEKS)
     helped_count = 0
     if helped is not None and len(first_flag):
         end = left["event_date"].reindex(first_flag.index).fillna(last_week + pd.Timedelta(days=7))
@@ -157,6 +160,7 @@ def _figures(
         "left": len(left),
         "found": found,
         "found_in_time": found_in_time,
+        "found_8w": found_early,
         "missed": len(left) - found,
         "median_lead_weeks": float(np.median(leads)) if leads else float("nan"),
         "flagged": len(first_flag),
@@ -196,6 +200,7 @@ def overall(rows: pd.DataFrame) -> pd.DataFrame:
             "left",
             "found",
             "found_in_time",
+            "found_8w",
             "missed",
             "flagged",
             "flagged_helped",
@@ -206,6 +211,7 @@ def overall(rows: pd.DataFrame) -> pd.DataFrame:
     return sums.assign(
         share_found=(sums["found"] / sums["left"]).where(sums["left"] > 0),
         share_found_in_time=(sums["found_in_time"] / sums["left"]).where(sums["left"] > 0),
+        share_found_8w=(sums["found_8w"] / sums["left"]).where(sums["left"] > 0),
         share_flagged_helped=(sums["flagged_helped"] / sums["flagged"]).where(sums["flagged"] > 0),
     )
 
@@ -230,7 +236,14 @@ def check_past_lists(
                 prefix = f"{record['academic_year']}_{record['term']}"
                 figures = {
                     name: record[name]
-                    for name in ("left", "found", "found_in_time", "flagged_helped", "share_found")
+                    for name in (
+                        "left",
+                        "found",
+                        "found_in_time",
+                        "found_8w",
+                        "flagged_helped",
+                        "share_found",
+                    )
                 }
                 mlflow.log_metrics(
                     {f"{prefix}.{k}": float(v) for k, v in figures.items() if pd.notna(v)}

@@ -97,9 +97,22 @@ def test_found_missed_and_lead_time_are_counted_exactly() -> None:
         (pd.Timestamp("2024-08-20") - pd.Timestamp("2024-06-17")).days // 7
     )
     assert row["found_in_time"] == 1  # nine weeks ahead
+    assert row["found_8w"] == 1
     assert row["flagged"] == 2  # A and B
     assert row["flagged_helped"] == 1  # B, visited after being flagged; A's visit came before
     assert row["backfilled_weeks"] == 2
+
+
+def test_a_leaver_flagged_six_weeks_ahead_is_in_time_at_four_weeks_not_at_eight() -> None:
+    history = _history()
+    later = (history["student_id"] == "A") & (history["as_of"] < pd.Timestamp("2024-07-08"))
+    history.loc[later, "tier"] = "low"  # A first flagged on 8 July, leaves on 20 August
+    rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
+
+    report = judge_lists(history, _sources(), rules)
+
+    row = report.rows.set_index(["model_version", "school_id"]).loc[("1", "S1")]
+    assert (row["found"], row["found_in_time"], row["found_8w"]) == (1, 1, 0)
 
 
 def test_weeks_whose_horizon_has_not_passed_are_left_out() -> None:
