@@ -96,7 +96,8 @@ def outcomes(engine: sa.Engine, user: User) -> Outcomes | None:
     if frame.empty:
         return Outcomes([], [])
     key = ["model_version", "academic_year", "term"]
-    sums = frame.groupby(key, as_index=False)[COUNTS].sum()
+    # min_count: a figure no school has (judged before it was counted) stays missing.
+    sums = frame.groupby(key, as_index=False)[COUNTS].sum(min_count=1)
     weeks = frame.groupby(key, as_index=False)[["weeks", "backfilled_weeks"]].max()
     # The median lead over schools is not the median over students: show each school's,
     # and over all schools the students-weighted mean of the school medians.
