@@ -174,6 +174,17 @@ list_outcomes = sa.Table(
     sa.Column("backfilled_weeks", sa.Integer, nullable=False),
     sa.Column("computed_at", sa.DateTime, nullable=False),
 )
+# The figures of ``list_outcomes`` that count students: over several schools, their sum.
+OUTCOME_COUNTS = (
+    "students",
+    "left",
+    "found",
+    "found_in_time",
+    "found_8w",
+    "missed",
+    "flagged",
+    "flagged_helped",
+)
 
 # Schools whose committees see the home-visit plan in benefit order beside the risk
 # order: an analyst turns it on per school after reading the effect estimates.

@@ -11,22 +11,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from schooldata.db import reading
-from schooldata.tables import TABLES, list_outcomes, run_drift, score_runs
+from schooldata.tables import OUTCOME_COUNTS, TABLES, list_outcomes, run_drift, score_runs
 from serving import store
 from serving.accounts import User
 
 DRIFT_SHOWN = 15
 OUTCOME_ROLES = ("committee", "analyst")
-COUNTS = [
-    "students",
-    "left",
-    "found",
-    "found_in_time",
-    "found_8w",
-    "missed",
-    "flagged",
-    "flagged_helped",
-]
 
 
 @dataclass(frozen=True)
@@ -97,7 +87,7 @@ def outcomes(engine: sa.Engine, user: User) -> Outcomes | None:
         return Outcomes([], [])
     key = ["model_version", "academic_year", "term"]
     # min_count: a figure no school has (judged before it was counted) stays missing.
-    sums = frame.groupby(key, as_index=False)[COUNTS].sum(min_count=1)
+    sums = frame.groupby(key, as_index=False)[list(OUTCOME_COUNTS)].sum(min_count=1)
     weeks = frame.groupby(key, as_index=False)[["weeks", "backfilled_weeks"]].max()
     # The median lead over schools is not the median over students: show each school's,
     # and over all schools the students-weighted mean of the school medians.

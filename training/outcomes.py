@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from core.settings import Settings
 from features.sources import Sources
 from riskmodel.registry import OUTCOMES_EXPERIMENT
-from schooldata.tables import list_outcomes, score_runs, student_scores
+from schooldata.tables import OUTCOME_COUNTS, list_outcomes, score_runs, student_scores
 from training.evaluate import FOUND_WEEKS
 from training.labels import LabelRules, dropout_events, label_rules, observed_until
 from training.tracking import configure_tracking
@@ -194,18 +194,7 @@ def overall(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return rows
     key = ["model_version", "academic_year", "term"]
-    sums = rows.groupby(key, as_index=False)[
-        [
-            "students",
-            "left",
-            "found",
-            "found_in_time",
-            "found_8w",
-            "missed",
-            "flagged",
-            "flagged_helped",
-        ]
-    ].sum()
+    sums = rows.groupby(key, as_index=False)[list(OUTCOME_COUNTS)].sum()
     weeks = rows.groupby(key, as_index=False)[["weeks", "backfilled_weeks"]].max()
     sums = sums.merge(weeks, on=key)
     return sums.assign(
