@@ -30,20 +30,9 @@ from training.tracking import configure_tracking
 FLAGGED = ("high", "watch")
 IN_TIME_WEEKS, EARLY_WEEKS = FOUND_WEEKS  # found in time: 4 and 8 weeks ahead
 KEY = ["model_version", "school_id", "academic_year", "term"]
-COLUMNS = [
-    *KEY,
-    "weeks",
-    "students",
-    "left",
-    "found",
-    "found_in_time",
-    "found_8w",
-    "missed",
-    "median_lead_weeks",
-    "flagged",
-    "flagged_helped",
-    "backfilled_weeks",
-]
+# What is stored of each school term judged, in the table's order (``computed_at`` is
+# added when stored).
+COLUMNS = [c.name for c in list_outcomes.c if c.name != "computed_at"]
 BACKFILLED_AFTER = pd.Timedelta(days=14)
 
 
