@@ -83,8 +83,8 @@ def _print_training(result: Any) -> None:
         console.print(f"[yellow]Note: {note}.[/yellow]")
     selection = result.selection
     console.print(
-        f"Chosen on the folds: {selection.shape.name} shape, {selection.trees} trees"
-        + ("" if selection.tuned else " (defaults: not chosen on data)")
+        f"Chosen on the folds: {selection.shape.name} shape, {selection.trees} trees "
+        f"({selection.reason})"
     )
     if len(selection.fold_scores):
         folds = Table(title="Folds (mean ± spread over the folds)")

@@ -298,6 +298,19 @@ def leads(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray) -> pd.Seri
     return students.loc[students["left"] == 1, "lead"]
 
 
+def finds_more(one: np.ndarray, other: np.ndarray, *, weeks: int = FOUND_WEEKS[1]) -> bool | None:
+    """Whether the lists behind ``one`` find more of the same students who left ``weeks``
+    or more weeks ahead than those behind ``other`` (``leads`` of the same leavers, in the
+    same order): the leavers one found and the other did not, against the reverse, a
+    paired sign test at the 95% level. None when the leavers cannot tell them apart (a
+    few students of a small school decide nothing)."""
+    mine, theirs = np.asarray(one) >= weeks, np.asarray(other) >= weeks
+    only_mine, only_theirs = int((mine & ~theirs).sum()), int((theirs & ~mine).sum())
+    if abs(only_mine - only_theirs) > 1.96 * np.sqrt(only_mine + only_theirs):
+        return only_mine > only_theirs
+    return None
+
+
 def found_share(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray, *, weeks: int) -> float:
     """The share of the students who left that the weekly lists flagged at least ``weeks``
     weeks before leaving (``leads``; NaN when nobody left)."""

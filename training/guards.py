@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from training.config import GuardConfig
-from training.evaluate import FOUND_WEEKS, Interval
+from training.evaluate import Interval, finds_more
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,9 @@ class Evidence:
         nothing). Otherwise by average precision, which uses every student's score.
         """
         if self.leads is not None and {one, other} <= set(self.leads.columns):
-            mine = self.leads[one].to_numpy() >= FOUND_WEEKS[1]
-            theirs = self.leads[other].to_numpy() >= FOUND_WEEKS[1]
-            only_mine, only_theirs = int((mine & ~theirs).sum()), int((theirs & ~mine).sum())
-            if abs(only_mine - only_theirs) > 1.96 * np.sqrt(only_mine + only_theirs):
-                return only_mine > only_theirs
+            headline = finds_more(self.leads[one].to_numpy(), self.leads[other].to_numpy())
+            if headline is not None:
+                return headline
         nan = float("nan")
         return self.average_precision.get(one, nan) > self.average_precision.get(other, nan)
 

@@ -238,7 +238,7 @@ def model_card(context: dict[str, Any]) -> str:
         f"- {len(context['features'])} inputs; protected attributes used as inputs: "
         f"{'yes' if context['use_sensitive'] else 'no'}.",
         f"- Chosen on the folds: the {context.get('shape', '?')} shape with "
-        f"{context.get('trees', '?')} trees.",
+        f"{context.get('trees', '?')} trees ({context.get('chosen_by', '?')}).",
         "",
     ]
     folds = context.get("folds")

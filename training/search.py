@@ -2,10 +2,13 @@
 
 Every shape is fitted once per fold with the most trees allowed, and its average
 precision on the fold's validation period is read every few trees. One choice serves
-all folds, so that no single period's noise decides: the simplest shape whose mean over
-the folds is within 1% of the best, with the fewest trees near its own best. The folds
-also give the out-of-sample scores that the calibration is fitted on, and the baselines'
-scores the guards compare with.
+all folds, so that no single period's noise decides. Each shape keeps the fewest trees
+near its own best mean average precision; the shape is the simplest whose best is within
+1% of the best of all, unless another shape's weekly lists find more of the folds'
+students who left 8 or more weeks ahead (the headline, ``training.evaluate.finds_more``):
+where the leavers tell two shapes apart, the lists decide. The folds also give the
+out-of-sample scores that the calibration is fitted on, and the baselines' scores the
+guards compare with.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from training.config import Shape, TrainConfig
 from training.evaluate import (
     FOUND_WEEKS,
     capacity_places,
+    finds_more,
     flag_places,
     found_share,
+    leads,
     precision_recall_at,
 )
 from training.model import CURVE_STEP, Fitter, lightgbm_params, raw_scores, validation_curve
@@ -53,6 +58,10 @@ class Selection:
     trees: int
     tuned: bool  # False: too little history, the configured defaults were used
     curves: dict[str, np.ndarray]  # mean average precision every CURVE_STEP trees, by shape
+    # By shape, at its own number of trees: the share of the folds' students who left that
+    # its weekly lists found 8+ weeks ahead (empty when there was no choice to make).
+    found_by_shape: dict[str, float]
+    reason: str  # why this shape, in words (average precision, or the headline's figures)
     # Per fold and scorer: pr_auc, roc_auc, precision at capacity, found 8+ weeks ahead.
     fold_scores: pd.DataFrame
     out_of_fold: pd.DataFrame  # validation rows with each scorer's out-of-sample score
@@ -90,44 +99,122 @@ def select(
             boosters[number, shape.name] = booster
             curves[shape.name].append(validation_curve(booster, valid, features))
     mean_curves = {name: np.mean(_aligned(c), axis=0) for name, c in curves.items()}
+    frames = [_fold_frame(matrix[fold.valid], number) for number, fold in enumerate(plan.folds)]
+    found: dict[str, float] = {}
     if config.model.trees or not plan.tuned:
         best_shape = max(mean_curves, key=lambda name: mean_curves[name][-1])
         trees = rounds
+        reason = "the configured trees" if config.model.trees else "too little history: defaults"
     else:
-        best_shape, trees = _simplest_near_best(mean_curves, [s.name for s in shapes])
+        enough = {name: _fewest_near_best(curve) for name, curve in mean_curves.items()}
+        simplest = _simplest_near_best(mean_curves, [s.name for s in shapes])
+        lead = {
+            name: _shape_leads(
+                [boosters[number, name] for number in range(len(plan.folds))],
+                enough[name],
+                frames=frames,
+                valid=[matrix[fold.valid] for fold in plan.folds],
+                features=features,
+                share=config.tiers.high_share,
+            )
+            for name in mean_curves
+        }
+        found = {name: float((weeks >= FOUND_WEEKS[1]).mean()) for name, weeks in lead.items()}
+        best_shape, reason = _by_headline(simplest, lead, found)
+        trees = enough[best_shape]
     shape = next(s for s in shapes if s.name == best_shape)
     out_of_fold, scores = [], []
     for number, fold in enumerate(plan.folds):
-        valid = matrix[fold.valid]
         train = _thinned(matrix[fold.train], config.model.fold_week_stride)
         frame = _fold_scores(
             boosters[number, best_shape],
             trees,
             train,
-            valid,
+            matrix[fold.valid],
+            frame=frames[number],
             features=features,
             config=config,
-            number=number,
         )
         out_of_fold.append(frame)
         scores.extend(_judge(frame, fold, config.tiers.high_share))
     return Selection(
-        shape, trees, plan.tuned, mean_curves, pd.DataFrame(scores), pd.concat(out_of_fold)
+        shape,
+        trees,
+        plan.tuned,
+        mean_curves,
+        found,
+        reason,
+        pd.DataFrame(scores),
+        pd.concat(out_of_fold),
+    )
+
+
+def fold_leads(folds: list[pd.DataFrame], share: float, scorers: list[str]) -> pd.DataFrame:
+    """Of each student who left during a fold, the weeks each scorer's lists (each school
+    at its capacity) flagged them ahead (``leads``): a row per fold and student, in the
+    same order for every scorer."""
+    parts = []
+    for rows in folds:
+        rows = rows.reset_index(drop=True)
+        places = capacity_places(rows, share)
+        parts.append(
+            pd.DataFrame({name: leads(rows, rows[name].to_numpy(), places) for name in scorers})
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _shape_leads(
+    boosters: list[object],
+    trees: int,
+    *,
+    frames: list[pd.DataFrame],
+    valid: list[pd.DataFrame],
+    features: list[str],
+    share: float,
+) -> pd.Series:
+    """The folds' leads (``fold_leads``) of one shape's boosters with ``trees`` trees."""
+    scored = [
+        frame.assign(model=raw_scores(booster, rows, features, trees))  # type: ignore[arg-type]
+        for booster, frame, rows in zip(boosters, frames, valid, strict=True)
+    ]
+    return fold_leads(scored, share, ["model"])["model"]
+
+
+def _by_headline(
+    simplest: str, lead: dict[str, pd.Series], found: dict[str, float]
+) -> tuple[str, str]:
+    """The shape whose lists find significantly more of the folds' leavers 8+ weeks ahead
+    than the simplest near the best average precision, the one finding most if several;
+    else the simplest. Returns the shape and why, in words."""
+    better = [
+        name
+        for name in lead
+        if name != simplest and finds_more(lead[name].to_numpy(), lead[simplest].to_numpy())
+    ]
+    if not better:
+        return simplest, "the simplest shape within 1% of the best mean average precision"
+    chosen = max(better, key=lambda name: found[name])
+    return chosen, (
+        f"its lists found {found[chosen]:.1%} of the folds' students who left 8+ weeks ahead, "
+        f"the {simplest} shape's {found[simplest]:.1%}"
     )
 
 
 def _simplest_near_best(
     curves: dict[str, np.ndarray], order: list[str], tolerance: float = NEAR_BEST
-) -> tuple[str, int]:
+) -> str:
     """The simplest shape (shapes are listed simplest first) whose best mean average
-    precision is within ``tolerance`` of the best of all, with the fewest trees within
-    half that of its own best. Differences that small are the folds' noise; the simpler
-    model is steadier from one run to the next."""
+    precision is within ``tolerance`` of the best of all. Differences that small are the
+    folds' noise; the simpler model is steadier from one run to the next."""
     best = max(float(c.max()) for c in curves.values())
-    name = next(n for n in order if float(curves[n].max()) >= (1 - tolerance) * best)
-    curve = curves[name]
+    return next(n for n in order if float(curves[n].max()) >= (1 - tolerance) * best)
+
+
+def _fewest_near_best(curve: np.ndarray, tolerance: float = NEAR_BEST) -> int:
+    """The fewest trees whose mean average precision is within half of ``tolerance`` of
+    the shape's own best."""
     enough = np.flatnonzero(curve >= (1 - tolerance / 2) * float(curve.max()))
-    return name, (int(enough[0]) + 1) * CURVE_STEP
+    return (int(enough[0]) + 1) * CURVE_STEP
 
 
 def _thinned(rows: pd.DataFrame, stride: int) -> pd.DataFrame:
@@ -143,20 +230,26 @@ def _aligned(curves: list[np.ndarray]) -> np.ndarray:
     return np.array([c[:length] for c in curves])
 
 
+def _fold_frame(valid: pd.DataFrame, number: int) -> pd.DataFrame:
+    """A fold's validation rows as the lists are judged on: who, when, and the tie-break."""
+    frame = valid.reindex(columns=OUT_OF_FOLD_COLUMNS).copy()
+    frame["fold"] = number
+    return frame
+
+
 def _fold_scores(
     booster: object,
     trees: int,
     train: pd.DataFrame,
     valid: pd.DataFrame,
     *,
+    frame: pd.DataFrame,
     features: list[str],
     config: TrainConfig,
-    number: int,
 ) -> pd.DataFrame:
     """Out-of-sample scores of the model and both baselines on one fold's validation."""
     logistic = logistic_regression(config.model.seed).fit(train[features], train["label"])
-    frame = valid.reindex(columns=OUT_OF_FOLD_COLUMNS).copy()
-    frame["fold"] = number
+    frame = frame.copy()
     frame["model"] = raw_scores(booster, valid, features, trees)  # type: ignore[arg-type]
     frame["logistic"] = logistic.decision_function(valid[features])
     frame["abc_rule"] = ABCRule().score(valid)

@@ -52,7 +52,6 @@ from training.evaluate import (
     evaluate,
     flag_places,
     found_in_time,
-    leads,
     metrics_table,
     precision_interval,
     rank_auc,
@@ -68,7 +67,7 @@ from training.model import (
     raw_scores,
     seasonal_calibration,
 )
-from training.search import Selection, select
+from training.search import Selection, fold_leads, select
 from training.split import TemporalPlan, plan_from_config
 from training.tracking import configure_tracking
 
@@ -485,7 +484,9 @@ def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfi
         trees=selection.trees if scorer == "model" else None,
         ranking={str(k): float(v) for k, v in means["found_8w"].items()},
         average_precision={str(k): float(v) for k, v in means["pr_auc"].items()},
-        leads=_fold_leads(oof, tiers.high_share) if selection.tuned else None,
+        leads=fold_leads(_by_fold(oof), tiers.high_share, list(SCORERS))
+        if selection.tuned
+        else None,
         ranking_source=source,
         auc=auc,
         test_risk=risk,
@@ -494,17 +495,8 @@ def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfi
     )
 
 
-def _fold_leads(out_of_fold: pd.DataFrame, share: float) -> pd.DataFrame:
-    """Of each student who left during a fold, the weeks each scorer's lists (each school
-    at its capacity) flagged them ahead (``leads``): a row per fold and student."""
-    parts = []
-    for _, rows in out_of_fold.groupby("fold", sort=True):
-        rows = rows.reset_index(drop=True)
-        places = capacity_places(rows, share)
-        parts.append(
-            pd.DataFrame({name: leads(rows, rows[name].to_numpy(), places) for name in SCORERS})
-        )
-    return pd.concat(parts, ignore_index=True)
+def _by_fold(out_of_fold: pd.DataFrame) -> list[pd.DataFrame]:
+    return [rows for _, rows in out_of_fold.groupby("fold", sort=True)]
 
 
 def choose_kind(
@@ -754,6 +746,7 @@ def _log_run(work: Path, record: RunRecord, run_id: str) -> str:
         "model.shapes": ", ".join(s.name for s in config.model.shapes),
         "model.chosen_trees": selection.trees,
         "model.tuned_on_folds": selection.tuned,
+        "model.chosen_by": selection.reason,
         "model.trainer": record.trainer,
         "validation.folds": len(plan.folds),
     }
@@ -770,6 +763,7 @@ def _log_run(work: Path, record: RunRecord, run_id: str) -> str:
         for metric in ("pr_auc", "roc_auc", "precision_at_capacity", "found_8w"):
             flat[f"folds.{scorer}.{metric}.mean"] = float(scores[metric].mean())
             flat[f"folds.{scorer}.{metric}.std"] = float(scores[metric].std())
+    flat |= {f"search.{shape}.found_8w": share for shape, share in selection.found_by_shape.items()}
     flat |= {
         "fairness.flags": float(len(test.flags)),
         **{
@@ -835,6 +829,7 @@ def _log_run(work: Path, record: RunRecord, run_id: str) -> str:
             "use_sensitive": config.features.use_sensitive,
             "shape": selection.shape.name,
             "trees": selection.trees,
+            "chosen_by": selection.reason,
             "folds": _flat(selection.summary),
             "metrics": test.metrics,
             "intervals": test.intervals,
