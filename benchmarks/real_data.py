@@ -194,7 +194,8 @@ def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
         config = config.model_copy(update={"labels": labels})
     result = train(settings, config, engine)
     print(f"trained in {time.perf_counter() - started:.0f} s: {result.plan.describe()}")
-    print(f"chosen: {result.selection.shape.name} shape, {result.selection.trees} trees")
+    selection = result.selection
+    print(f"chosen: {selection.shape.name} shape, {selection.trees} trees ({selection.reason})")
     for note in result.notes:
         print(f"NOTE: {note}")
     for problem in result.problems:
