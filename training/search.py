@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -88,18 +89,18 @@ def select(
         shapes = [next((s for s in shapes if s.name == "medium"), shapes[0])]
     rounds = config.model.trees or (config.model.max_trees if plan.tuned else 0)
     rounds = rounds or config.model.default_trees
-    boosters = {}
+    boosters: dict[tuple[int, str], lgb.Booster] = {}
     curves: dict[str, list[np.ndarray]] = {shape.name: [] for shape in shapes}
-    for number, fold in enumerate(plan.folds):
+    valids = [matrix[fold.valid] for fold in plan.folds]
+    for number, (fold, valid) in enumerate(zip(plan.folds, valids, strict=True)):
         train = _thinned(matrix[fold.train], config.model.fold_week_stride)
-        valid = matrix[fold.valid]
         for shape in shapes:
             params = lightgbm_params(features, config.model, shape, len(train))
             booster = fitter(train, features, params, rounds)
             boosters[number, shape.name] = booster
             curves[shape.name].append(validation_curve(booster, valid, features))
     mean_curves = {name: np.mean(_aligned(c), axis=0) for name, c in curves.items()}
-    frames = [_fold_frame(matrix[fold.valid], number) for number, fold in enumerate(plan.folds)]
+    frames = [_fold_frame(valid, number) for number, valid in enumerate(valids)]
     found: dict[str, float] = {}
     if config.model.trees or not plan.tuned:
         best_shape = max(mean_curves, key=lambda name: mean_curves[name][-1])
@@ -113,7 +114,7 @@ def select(
                 [boosters[number, name] for number in range(len(plan.folds))],
                 enough[name],
                 frames=frames,
-                valid=[matrix[fold.valid] for fold in plan.folds],
+                valid=valids,
                 features=features,
                 share=config.tiers.high_share,
             )
@@ -130,7 +131,7 @@ def select(
             boosters[number, best_shape],
             trees,
             train,
-            matrix[fold.valid],
+            valids[number],
             frame=frames[number],
             features=features,
             config=config,
@@ -164,7 +165,7 @@ def fold_leads(folds: list[pd.DataFrame], share: float, scorers: list[str]) -> p
 
 
 def _shape_leads(
-    boosters: list[object],
+    boosters: list[lgb.Booster],
     trees: int,
     *,
     frames: list[pd.DataFrame],
@@ -174,7 +175,7 @@ def _shape_leads(
 ) -> pd.Series:
     """The folds' leads (``fold_leads``) of one shape's boosters with ``trees`` trees."""
     scored = [
-        frame.assign(model=raw_scores(booster, rows, features, trees))  # type: ignore[arg-type]
+        frame.assign(model=raw_scores(booster, rows, features, trees))
         for booster, frame, rows in zip(boosters, frames, valid, strict=True)
     ]
     return fold_leads(scored, share, ["model"])["model"]
@@ -196,7 +197,7 @@ def _by_headline(
     chosen = max(better, key=lambda name: found[name])
     return chosen, (
         f"its lists found {found[chosen]:.1%} of the folds' students who left 8+ weeks ahead, "
-        f"the {simplest} shape's {found[simplest]:.1%}"
+        f"against the {simplest} shape's {found[simplest]:.1%}"
     )
 
 
@@ -238,7 +239,7 @@ def _fold_frame(valid: pd.DataFrame, number: int) -> pd.DataFrame:
 
 
 def _fold_scores(
-    booster: object,
+    booster: lgb.Booster,
     trees: int,
     train: pd.DataFrame,
     valid: pd.DataFrame,
@@ -250,7 +251,7 @@ def _fold_scores(
     """Out-of-sample scores of the model and both baselines on one fold's validation."""
     logistic = logistic_regression(config.model.seed).fit(train[features], train["label"])
     frame = frame.copy()
-    frame["model"] = raw_scores(booster, valid, features, trees)  # type: ignore[arg-type]
+    frame["model"] = raw_scores(booster, valid, features, trees)
     frame["logistic"] = logistic.decision_function(valid[features])
     frame["abc_rule"] = ABCRule().score(valid)
     return frame.reset_index(drop=True)
