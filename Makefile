@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 PACKAGES := core schooldata features riskmodel synth training serving ews
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects bench-upload browser postgres
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects bench-upload bench-before-after browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,13 @@ bench-effects: install
 
 bench-upload: install
 	$(PY) -m benchmarks.upload_rerun
+
+# Issue 38's comparison: the weekly run against 534591a (before local codes), as it ran and
+# with its process tunings off, and this code with the allocator setting those tunings made.
+bench-before-after: install
+	$(PY) -m benchmarks.before_after --before 534591a \
+	  --patch benchmarks/patches/534591a-untuned.patch --patch-name untuned \
+	  --env "MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824 ARROW_DEFAULT_MEMORY_POOL=system"
 
 format: install
 	$(VENV)/bin/ruff check --fix .
