@@ -51,8 +51,9 @@ from benchmarks.dask_run import stream_dataset
 work, students = Path(sys.argv[1]), int(sys.argv[2])
 stream_dataset(work / "dataset", students, 1)
 engine = synthetic_database(work, 12_000)
-_, bundle, _ = trained_champion(engine, Path(tempfile.mkdtemp(prefix="before-after-")))
-bundle.save(work / "bundle")
+with tempfile.TemporaryDirectory(prefix="before-after-") as store:
+    _, bundle, _ = trained_champion(engine, Path(store))
+    bundle.save(work / "bundle")
 """
 
 
