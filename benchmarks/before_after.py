@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,19 +122,27 @@ class Side:
 
 def worktree(commit: str, folder: Path, patch: Path | None = None) -> Path:
     """The commit checked out in ``folder`` (a detached git worktree), patched if asked."""
-    subprocess.run(
-        ["git", "-C", str(HERE), "worktree", "add", "--detach", str(folder), commit],
-        check=True,
-        capture_output=True,
-    )
+    _git("-C", str(HERE), "worktree", "add", "--detach", str(folder), commit)
     if patch is not None:
-        subprocess.run(["git", "-C", str(folder), "apply", str(patch.resolve())], check=True)
+        _git("-C", str(folder), "apply", str(patch.resolve()))
     return folder
 
 
-def ratios(now: Side, other: Side) -> list[float]:
-    """Round by round, this side's seconds per enrolled student over the other's."""
-    return [a / b for a, b in zip(now.per_student(), other.per_student(), strict=True)]
+def _git(*arguments: str) -> None:
+    """Run git; on failure stop with what git said (a commit this clone lacks, a patch
+    that does not apply)."""
+    done = subprocess.run(["git", *arguments], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"git {' '.join(arguments)} failed: {done.stderr.strip()}")
+
+
+def _print_ratio(one: Side, other: Side) -> float:
+    """Print, round by round, one side's seconds per enrolled student over the other's:
+    the median and the range. Returns the median."""
+    found = [a / b for a, b in zip(one.per_student(), other.per_student(), strict=True)]
+    median = statistics.median(found)
+    print(f"{one.name} / {other.name}: median {median:.3f} ({min(found):.3f}–{max(found):.3f})")
+    return median
 
 
 def main() -> None:
@@ -151,19 +160,29 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=Path("build/bench-before-after"))
     args = parser.parse_args()
 
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    variables = {}
+    for item in shlex.split(args.env or ""):
+        name, equals, value = item.partition("=")
+        if not name or not equals:
+            parser.error(f"--env takes NAME=VALUE pairs; {item!r} is not one")
+        variables[name] = value
+
     work = args.work_dir.resolve()
+    sides: list[Side] = []
     with tempfile.TemporaryDirectory(prefix="before-after-") as folder:
         scratch = Path(folder)
-        trees = [worktree(args.before, scratch / "before")]
-        sides = [Side("before", trees[0], work / f"before-{args.before}")]
-        if args.patch is not None:
-            trees.append(worktree(args.before, scratch / "patched", args.patch))
-            sides.append(Side(f"before-{args.patch_name}", trees[1], sides[0].work))
-        sides.append(Side("now", HERE, work / "now"))
-        if args.env:
-            variables = dict(item.split("=", 1) for item in shlex.split(args.env))
-            sides.append(Side("now-env", HERE, sides[-1].work, env=variables))
+        trees: list[Path] = []
         try:
+            trees.append(worktree(args.before, scratch / "before"))
+            sides.append(Side("before", trees[0], work / f"before-{args.before}"))
+            if args.patch is not None:
+                trees.append(worktree(args.before, scratch / "patched", args.patch))
+                sides.append(Side(f"before-{args.patch_name}", trees[1], sides[0].work))
+            sides.append(Side("now", HERE, work / "now"))
+            if variables:
+                sides.append(Side("now-env", HERE, work / "now", env=variables))
             for side in sides:
                 side.prepare(args.students)
                 # Not counted: the first run compiles the explainer's kernels into the
@@ -183,6 +202,9 @@ def main() -> None:
                     check=False,
                     capture_output=True,
                 )
+            # And any half-made one (a patch that failed to apply), once its folder is gone.
+            shutil.rmtree(scratch / "patched", ignore_errors=True)
+            subprocess.run(["git", "-C", str(HERE), "worktree", "prune"], check=False)
     report(sides)
 
 
@@ -198,19 +220,10 @@ def report(sides: list[Side]) -> None:
     last = []
     for now in nows:
         for before in befores:
-            found = ratios(now, before)
-            median = statistics.median(found)
-            print(
-                f"{now.name} / {before.name}: median {median:.3f} "
-                f"(from {min(found):.3f} to {max(found):.3f})"
-            )
+            median = _print_ratio(now, before)
             last.append(f"{now.name}_vs_{before.name}={median:.3f}".replace("-", "_"))
     for other in befores[1:]:  # what the patch changes in the earlier code
-        found = ratios(other, befores[0])
-        print(
-            f"{other.name} / {befores[0].name}: median {statistics.median(found):.3f} "
-            f"(from {min(found):.3f} to {max(found):.3f})"
-        )
+        _print_ratio(other, befores[0])
     print("by stage, µs per enrolled student (median):")
     for stage in nows[0].runs[0]["stages"]:
         figures = []

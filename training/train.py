@@ -496,6 +496,7 @@ def _evidence(selection: Selection, test: HeldOut, scorer: str, tiers: TierConfi
 
 
 def _by_fold(out_of_fold: pd.DataFrame) -> list[pd.DataFrame]:
+    """The out-of-fold rows, a frame per fold, in fold order."""
     return [rows for _, rows in out_of_fold.groupby("fold", sort=True)]
 
 

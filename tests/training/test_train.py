@@ -44,7 +44,7 @@ def _bundle(result: TrainResult, tmp_path: Path) -> ModelBundle:
 
 
 def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
-    first: TrainResult, settings: Settings
+    first: TrainResult, settings: Settings, tmp_path: Path
 ) -> None:
     client = mlflow.MlflowClient()
     run = client.get_run(first.run_id)
@@ -79,6 +79,16 @@ def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
     assert "split.test_from" in run.data.params
     assert "folds.model.pr_auc.mean" in run.data.metrics  # fold scores (and their spread)
     assert run.data.params["validation.folds"] == str(len(first.plan.folds))
+    # Why the search chose its shape, where the analyst reads it: MLflow and the card.
+    reason = first.selection.reason
+    assert reason
+    assert run.data.params["model.chosen_by"] == reason
+    card = mlflow.artifacts.download_artifacts(
+        run_id=first.run_id, artifact_path="model_card.md", dst_path=str(tmp_path)
+    )
+    assert f"trees ({reason})" in Path(card).read_text()
+    for shape, share in first.selection.found_by_shape.items():
+        assert run.data.metrics[f"search.{shape}.found_8w"] == pytest.approx(share)
     assert "model.precision_at_capacity_school.low" in run.data.metrics
     assert (
         str(client.get_model_version_by_alias("dropout-risk", "challenger").version)
