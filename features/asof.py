@@ -8,11 +8,12 @@ as-of date at once, and only records dated on or before an anchor are ever read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 import pandas as pd
+
+from schooldata.pairs import DENSE_LOOKUP
 
 DAY_NS = 86_400 * 10**9
 
@@ -264,11 +265,6 @@ def shared_pair_codes(
     return pairs[0], pairs[1]
 
 
-# A lookup table this long or shorter replaces hashing (pair codes of a partition are a
-# few schools times a few thousand codes).
-DENSE_LOOKUP = 1 << 24
-
-
 def rows_of(records: np.ndarray, known: np.ndarray) -> np.ndarray:
     """For each record's integer key, the row of ``known`` holding it (the last, if
     several; -1: none, or a missing key). Keys of shared codes are small: a table
@@ -282,59 +278,6 @@ def rows_of(records: np.ndarray, known: np.ndarray) -> np.ndarray:
     table[known[valid]] = np.flatnonzero(valid)
     rows: np.ndarray = table[np.where(records >= 0, records, top)]
     return rows
-
-
-@dataclass(frozen=True)
-class PairIndex:
-    """The rows of a frame by school and student code (``school_id``, ``student_id``): a
-    table over its schools and codes, so finding the row of each of millions of records
-    is two lookups of their columns' categories and one of the table, where joining on
-    a pair of text columns costs many passes."""
-
-    schools: pd.Index
-    codes: pd.Index
-    table: np.ndarray  # the row at school position x (codes + 1) + code position; -1: none
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame) -> PairIndex:
-        """The index of ``frame``'s rows (of several with one pair, the last)."""
-        schools, codes = _distinct(frame["school_id"]), _distinct(frame["student_id"])
-        size = (len(schools) + 1) * (len(codes) + 1)
-        if size > DENSE_LOOKUP:
-            raise ValueError(f"too many schools and codes for one lookup table ({size:,})")
-        table = np.full(size, -1, dtype=np.int64)
-        school = positions_in(frame["school_id"], schools)
-        code = positions_in(frame["student_id"], codes)
-        table[school * (len(codes) + 1) + code] = np.arange(len(frame))
-        return cls(schools, codes, table)
-
-    def rows(self, frame: pd.DataFrame) -> np.ndarray:
-        """For each row of ``frame``, the row of the indexed frame with its pair (-1: none,
-        or a missing school or code)."""
-        school = _slots(frame["school_id"], self.schools)
-        code = _slots(frame["student_id"], self.codes)
-        found: np.ndarray = self.table[school * (len(self.codes) + 1) + code]
-        return found
-
-
-def _distinct(values: pd.Series) -> pd.Index:
-    """The distinct values present, as text (a categorical's converted once each)."""
-    present = values.dropna().unique()
-    return pd.Index(pd.Series(present).astype(str).to_numpy(), dtype=object)
-
-
-def _slots(values: pd.Series, labels: pd.Index) -> np.ndarray:
-    """Each value's position among ``labels``, and ``len(labels)`` for a value not there
-    or missing: a categorical's categories are looked up once, then taken by code."""
-    missing = len(labels)
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        found = labels.get_indexer(values.cat.categories.astype(str))
-        lookup = np.append(np.where(found >= 0, found, missing), missing)
-        slots: np.ndarray = lookup[values.cat.codes.to_numpy()]  # code -1: the last slot
-        return slots
-    found = labels.get_indexer(pd.Index(values.astype(str)))
-    found[values.isna().to_numpy()] = -1
-    return np.where(found >= 0, found, missing)
 
 
 def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.asof import PairIndex
 from features.build import population
 from features.sources import Sources
+from schooldata.pairs import PairIndex
 
 COLUMNS = [
     "school_id",

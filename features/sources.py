@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from features.asof import PairIndex, positions_in, recoded, shared_pair_codes
+from features.asof import positions_in, recoded, shared_pair_codes
 from features.attendance import PRESENT, WINDOW_DAYS
 from features.coursework import RECENT
 from schooldata.calendar import Calendar
@@ -23,6 +23,7 @@ from schooldata.dataset import (
     SourceReader,
 )
 from schooldata.identity import unlinked_persons
+from schooldata.pairs import PairIndex
 from schooldata.tables import TABLES
 
 # The date at which each record becomes known; records after the as-of date are unseen.
@@ -230,11 +231,8 @@ class Sources:
         # the grades, screenings and surveys are of children who have left). Their
         # attendance and coursework are read whole: almost all of it.
         for name in WHOLE_HISTORY[1:]:
-            # Read by code (other children with the same local codes come too), then
-            # kept only for these children's students, each record with its child.
-            frames[name] = lookup.about(
-                reader.read(name, columns=WEEKLY_COLUMNS.get(name), students=theirs)
-            )
+            # Only these children's students' records, each with its child.
+            frames[name] = reader.read(name, columns=WEEKLY_COLUMNS.get(name), students=theirs)
         # Their attendance only: no feature, and no school's freshness, reads another's.
         parts = [lookup.about(window)]
         tally = AttendanceTally.of(lookup.persons)
@@ -246,14 +244,13 @@ class Sources:
         for since in (*(attendance_from - back for back in UNSURE_LOOKBACKS), None):
             if not unsure:
                 break
-            mine = PersonLookup.of(theirs[theirs["person_id"].isin(unsure).to_numpy()])
             older = reader.read(
                 "attendance",
                 since=None if since is None else ("date", since),
                 until=None if read_from is None else ("date", read_from),
-                students=mine.students,
+                students=theirs[theirs["person_id"].isin(unsure).to_numpy()],
             )
-            parts.append(mine.about(older))
+            parts.append(older)
             unsure &= tally.add(parts[-1], day).short()
             read_from = since
         frames["attendance"] = _stacked(parts) if len(parts) > 1 else parts[0]
@@ -293,7 +290,7 @@ class Sources:
 @dataclass(frozen=True)
 class PersonLookup:
     """Which child each record is about: the (school, code) pairs of some schools'
-    students (``features.asof.PairIndex``), and each one's person key."""
+    students (``schooldata.pairs.PairIndex``), and each one's person key."""
 
     students: pd.DataFrame  # school_id, student_id, person_id
     index: PairIndex

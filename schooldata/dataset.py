@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from schooldata.contract import SOURCES
 from schooldata.db import read_table, typed_frame
+from schooldata.pairs import PairIndex
 from schooldata.tables import TABLES
 
 PARTITION = "home_school"
@@ -132,8 +133,8 @@ class DatabaseReader:
             codes = _codes_of(students)
             asked = codes if student_ids is None else _intersect(student_ids, codes)
             wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
-            frame = self._read(name, wanted, asked, since, until)
-            return only_students(frame, students)[list(columns or frame.columns)]
+            frame = only_students(self._read(name, wanted, asked, since, until), students)
+            return frame[_with_child(list(columns or frame.columns), frame)]
         return self._read(name, columns, student_ids, since, until)
 
     def _read(
@@ -201,7 +202,8 @@ class DatasetReader:
             asked = codes if student_ids is None else _intersect(student_ids, codes)
             wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
             frame = self.database.read(name, wanted, student_ids=asked, since=since, until=until)
-            return only_students(frame, students)[list(columns or frame.columns)]
+            frame = only_students(frame, students)
+            return frame[_with_child(list(columns or frame.columns), frame)]
         table = TABLES[name]
         wanted = list(columns) if columns else [c.name for c in table.c]
         folder = self.root / name
@@ -219,7 +221,10 @@ class DatasetReader:
         # Batches in the order written (the name starts with the time).
         files.sort(key=lambda f: f.name)
         if not files:
-            return typed_frame(pd.DataFrame({c: [] for c in wanted}), table)[wanted]
+            empty = typed_frame(pd.DataFrame({c: [] for c in wanted}), table)[wanted]
+            if students is None or "student_id" not in table.c:
+                return empty
+            return _about(empty, students, np.empty(0, dtype=np.int64))
         dataset = ds.dataset(
             [str(f) for f in files],
             format=FORMATS[name],
@@ -244,17 +249,22 @@ class DatasetReader:
         # students alike).
         if student_ids is not None:
             arrow = arrow.filter(_among(arrow.column("student_id"), student_ids))
+        row = None
         if students is not None and "student_id" in table.c:
-            arrow = _of_students(arrow, students)
+            row = PairIndex.of(students).arrow_rows(arrow)
+            mine = row >= 0
+            arrow, row = arrow.filter(pa.array(mine)), row[mine]
         # IDs and codes stay categories: what the features do with them (group, join,
         # compare) then works on small integer codes, never on millions of strings.
         frame = _frame(arrow)
+        if row is not None and students is not None:
+            frame = _about(frame, students, row)
         # A student's records all lie in their home school's folder: only a folder with
         # several batches can hold a record and its replacement.
         folders = {f.parent for f in files}
         if len(files) > len(folders) and set(key) <= set(frame.columns):
             frame = frame.drop_duplicates(key, keep="last").reset_index(drop=True)
-        return typed_frame(frame, table)[[c for c in wanted if c in frame.columns]]
+        return typed_frame(frame, table)[_with_child([c for c in wanted if c in frame], frame)]
 
 
 def _frame(arrow: pa.Table) -> pd.DataFrame:
@@ -291,37 +301,6 @@ def _codes_of(students: pd.DataFrame) -> list[str]:
 def _distinct(values: pd.Series) -> pd.Index:
     """The distinct values as text (a categorical's: each distinct value converted once)."""
     return pd.Index(pd.Series(values.unique()).astype(str).to_numpy(), dtype=object)
-
-
-def _of_students(arrow: pa.Table, students: pd.DataFrame) -> pa.Table:
-    """The rows of these schools' students (``STUDENT_KEY``): a table over the students'
-    schools and codes says which pairs are theirs; the columns' dictionaries are looked up
-    in it once, and each row takes its answer from that small table."""
-    schools, codes = _distinct(students["school_id"]), _distinct(students["student_id"])
-    # The last row and column: a school or code that is not theirs, or missing.
-    theirs = np.zeros((len(schools) + 1, len(codes) + 1), dtype=bool)
-    theirs[
-        _positions(students["school_id"], schools), _positions(students["student_id"], codes)
-    ] = True
-    school, school_slots = _slots(arrow.column("school_id"), schools)
-    code, code_slots = _slots(arrow.column("student_id"), codes)
-    return arrow.filter(pa.array(theirs[np.ix_(school_slots, code_slots)][school, code]))
-
-
-def _slots(values: pa.ChunkedArray, labels: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """Each value as a number, and each number's position among ``labels`` (``len(labels)``:
-    not there, or missing): a dictionary column's indices and its dictionary's positions
-    (plus the last, where a missing value points), else each value's position."""
-    missing = len(labels)
-    if values.num_chunks and pa.types.is_dictionary(values.type):
-        values = values.unify_dictionaries()
-        found = labels.get_indexer(values.chunk(0).dictionary.to_pandas().astype(str))
-        positions = np.append(np.where(found >= 0, found, missing), missing)
-        indices = pa.chunked_array([c.indices for c in values.chunks], values.type.index_type)
-        return pc.fill_null(indices, -1).to_numpy(), positions  # -1: the last position
-    found = labels.get_indexer(pd.Index(values.to_pandas().astype(str)))
-    found[values.is_null().to_numpy()] = -1
-    return np.where(found >= 0, found, missing), np.arange(missing + 1)
 
 
 def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
@@ -485,37 +464,29 @@ STUDENT_KEY = ["school_id", "student_id"]
 
 
 def only_students(frame: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``frame`` about these schools' students (both by ``STUDENT_KEY``)."""
-    if frame.empty:
+    """The rows of ``frame`` about these schools' students (both by ``STUDENT_KEY``), each
+    with its child (``_about``) where the students have theirs."""
+    row = PairIndex.of(students).rows(frame)
+    mine = row >= 0
+    return _about(frame[mine].reset_index(drop=True), students, row[mine])
+
+
+def _about(frame: pd.DataFrame, students: pd.DataFrame, row: np.ndarray) -> pd.DataFrame:
+    """Records of some students (``row``: each one's row of ``students``) with their
+    students' ``person_id`` as categories, when ``students`` has it and the records lack
+    it: the features group a child's records by it at every school they were at."""
+    if "person_id" not in students or "person_id" in frame:
         return frame
-    schools = pd.Index(students["school_id"].astype(str).unique())
-    codes = pd.Index(students["student_id"].astype(str).unique())
-
-    def keys(of: pd.DataFrame) -> np.ndarray:
-        school, code = _positions(of["school_id"], schools), _positions(of["student_id"], codes)
-        key: np.ndarray = np.where((school >= 0) & (code >= 0), school * len(codes) + code, -1)
-        return key
-
-    asked, known = keys(frame), keys(students)
-    size = len(schools) * len(codes)
-    if size <= 1 << 24:  # a table by key: one pass, where a sort-based isin takes several
-        table = np.zeros(size + 1, dtype=bool)
-        table[known[known >= 0]] = True
-        mine = table[np.where(asked >= 0, asked, size)]
-    else:
-        mine = np.isin(asked, known)
-    kept: pd.DataFrame = frame[mine].reset_index(drop=True)
-    return kept
+    person, persons = pd.factorize(students["person_id"].astype(str))
+    child = pd.Categorical.from_codes(person[row], categories=pd.Index(persons), validate=False)
+    return frame.assign(person_id=child)
 
 
-def _positions(values: pd.Series, labels: pd.Index) -> np.ndarray:
-    """Each value's position among ``labels`` (-1: not there); categories looked up once."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        found = labels.get_indexer(values.cat.categories.astype(str))
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, found[codes], -1).astype(np.int64)
-    positions: np.ndarray = labels.get_indexer(pd.Index(values.astype(str)))
-    return positions
+def _with_child(columns: list[str], frame: pd.DataFrame) -> list[str]:
+    """The columns asked for, and ``person_id`` when ``_about`` added it."""
+    return (
+        columns + ["person_id"] if "person_id" in frame and "person_id" not in columns else columns
+    )
 
 
 def database_homes(students: pd.DataFrame) -> pd.Series:
