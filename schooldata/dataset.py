@@ -85,7 +85,8 @@ class SourceReader(Protocol):
     (``since``) or before one (``until``): (date column, date).
 
     ``student_ids`` are codes (every school's student with one of them comes);
-    ``students`` are schools' students (``school_id``, ``student_id``): only theirs.
+    ``students`` are schools' students (``school_id``, ``student_id``): only theirs, and
+    when they carry their child's ``person_id``, each record comes with it (as categories).
     """
 
     def read(
