@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from schooldata.contract import SOURCES
 from schooldata.db import read_table, typed_frame
-from schooldata.pairs import PairIndex
+from schooldata.pairs import PairIndex, distinct_text
 from schooldata.tables import TABLES
 
 PARTITION = "home_school"
@@ -296,12 +296,7 @@ def _frame(arrow: pa.Table) -> pd.DataFrame:
 
 def _codes_of(students: pd.DataFrame) -> list[str]:
     """The distinct codes of some schools' students, in order."""
-    return sorted(_distinct(students["student_id"]))
-
-
-def _distinct(values: pd.Series) -> pd.Index:
-    """The distinct values as text (a categorical's: each distinct value converted once)."""
-    return pd.Index(pd.Series(values.unique()).astype(str).to_numpy(), dtype=object)
+    return sorted(distinct_text(students["student_id"]))
 
 
 def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:

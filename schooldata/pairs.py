@@ -35,17 +35,18 @@ class PairIndex:
     @classmethod
     def of(cls, students: pd.DataFrame) -> PairIndex:
         """The index of ``students``' rows (of several rows with one pair, the last)."""
-        schools, codes = _distinct(students["school_id"]), _distinct(students["student_id"])
+        schools, codes = distinct_text(students["school_id"]), distinct_text(students["student_id"])
         key = _slots(students["school_id"], schools) * (len(codes) + 1) + _slots(
             students["student_id"], codes
         )
         size = (len(schools) + 1) * (len(codes) + 1)
-        if size > DENSE_LOOKUP:
-            # Hashed instead: the last row of a repeated pair, as the table gives.
-            last = np.flatnonzero(~pd.Series(key).duplicated(keep="last").to_numpy())
+        # The last row of a repeated pair (an assignment to one place twice keeps no
+        # promised value).
+        last = np.flatnonzero(~pd.Series(key).duplicated(keep="last").to_numpy())
+        if size > DENSE_LOOKUP:  # hashed instead
             return cls(schools, codes, None, pd.Series(last, index=key[last]))
         table = np.full(size, -1, dtype=np.int64)
-        table[key] = np.arange(len(students))
+        table[key[last]] = last
         # A missing school or code is no student's, even where a student lacks one.
         table[len(schools) * (len(codes) + 1) :] = -1
         table[len(codes) :: len(codes) + 1] = -1
@@ -77,8 +78,9 @@ class PairIndex:
         return found
 
 
-def _distinct(values: pd.Series) -> pd.Index:
-    """The distinct values present, as text (a categorical's converted once each)."""
+def distinct_text(values: pd.Series) -> pd.Index:
+    """The distinct values present (missing ones are none), as text (a categorical's
+    converted once each)."""
     present = values.dropna().unique()
     return pd.Index(pd.Series(present).astype(str).to_numpy(), dtype=object)
 
