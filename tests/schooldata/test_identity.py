@@ -14,6 +14,7 @@ from core.settings import Settings
 from ews.cli import app as cli
 from features.build import features_as_of
 from features.sources import Sources
+from schooldata.dataset import DatabaseReader, DatasetReader
 from schooldata.db import make_engine, read_table
 from schooldata.identity import linking_counts
 from schooldata.ingest import ingest_directory
@@ -197,7 +198,8 @@ FIRST_WEEK_OF_M1 = pd.Timestamp("2025-05-19")
 def test_a_p6_child_who_enters_m1_at_another_school_brings_their_history_and_is_no_dropout(
     tmp_path: Path, engine: sa.Engine
 ) -> None:
-    report = ingest_directory(_transition(tmp_path, with_ids=True), engine, ID_KEY, None)
+    files = _transition(tmp_path, with_ids=True)
+    report = ingest_directory(files, engine, ID_KEY, None)
     assert report.linking == {"with_id": 3, "linked_across_schools": 2, "without_id": 0}
     sources = Sources.from_database(engine)
 
@@ -214,6 +216,15 @@ def test_a_p6_child_who_enters_m1_at_another_school_brings_their_history_and_is_
     assert classmate["absent_days_20d"] == 0
     assert classmate["gpa_last_term"] == 3
     assert classmate["entered_school_this_year"] == 0
+    # The weekly run reads only what the week needs, from the database or from a Parquet
+    # dataset (each record with its child as it is read): the same rows.
+    stored = make_engine(f"sqlite:///{tmp_path / 'stored.db'}")
+    dataset = tmp_path / "dataset"
+    ingest_directory(files, stored, ID_KEY, None, dataset=dataset)
+    for source in (engine, DatasetReader(dataset, database=DatabaseReader(stored))):
+        weekly = features_as_of(Sources.for_weekly_run(source, FIRST_WEEK_OF_M1), FIRST_WEEK_OF_M1)
+        weekly = weekly.set_index(["school_id", "student_id"])
+        pd.testing.assert_frame_equal(weekly.sort_index(), rows.sort_index(), check_dtype=False)
 
     # The primary school does not count the child who went on as lost at the transition.
     p6 = features_as_of(sources, pd.Timestamp("2025-01-06"))
