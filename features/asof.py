@@ -13,8 +13,6 @@ import numba
 import numpy as np
 import pandas as pd
 
-from schooldata.pairs import DENSE_LOOKUP
-
 DAY_NS = 86_400 * 10**9
 
 
@@ -263,21 +261,6 @@ def shared_pair_codes(
     for a, b in ((a_left, b_left), (a_right, b_right)):
         pairs.append(np.where((a >= 0) & (b >= 0), a * span + b, -1))
     return pairs[0], pairs[1]
-
-
-def rows_of(records: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """For each record's integer key, the row of ``known`` holding it (the last, if
-    several; -1: none, or a missing key). Keys of shared codes are small: a table
-    indexed by key finds them in one pass, where hashing millions costs ten times more."""
-    top = int(max(records.max(initial=-1), known.max(initial=-1))) + 1
-    if top > DENSE_LOOKUP:
-        found: np.ndarray = pd.Index(known).get_indexer(records)
-        return found
-    table = np.full(top + 1, -1, dtype=np.int64)  # the extra last slot: missing keys (-1)
-    valid = known >= 0
-    table[known[valid]] = np.flatnonzero(valid)
-    rows: np.ndarray = table[np.where(records >= 0, records, top)]
-    return rows
 
 
 def positions_in(values: pd.Series, labels: pd.Index) -> np.ndarray:
