@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,7 @@ from schooldata.ingest import ingest_directory
 from schooldata.tables import student_scores
 from serving.scoring import Scorer, weekly_run
 from training.baselines import ABCRule, logistic_regression
-from training.config import TrainConfig
+from training.config import Shape, TrainConfig
 from training.evaluate import (
     FoundInTime,
     Interval,
@@ -65,6 +66,7 @@ from training.evaluate import (
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
 from training.model import fit_booster, lightgbm_params, raw_scores
+from training.search import Selection, fewest_near_best
 from training.split import plan_from_config
 from training.train import model_inputs, train
 
@@ -147,7 +149,7 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         action="store_true",
-        help="also fit what was tried for earlier warnings (VARIANTS) beside the project",
+        help="also fit what was tried (variant_scores) beside the project",
     )
     args = parser.parse_args()
     chosen = list(DATA) if args.data == "both" else [args.data]
@@ -200,7 +202,7 @@ def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
         print(f"NOTE: {note}")
     for problem in result.problems:
         print(f"GUARD: {problem}")
-    return compare(engine, settings, config, data, variants=variants)
+    return compare(engine, settings, config, data, variants=selection if variants else None)
 
 
 def compare(
@@ -209,10 +211,11 @@ def compare(
     config: TrainConfig,
     data: RealData,
     *,
-    variants: bool = False,
+    variants: Selection | None = None,
 ) -> Outcome:
-    """The four rankings at each checkpoint, found in time, and the stored lists; with
-    ``variants``, the project's LightGBM as ``VARIANTS`` change it, beside them."""
+    """The four rankings at each checkpoint, found in time, and the stored lists; given
+    the training run's selection as ``variants``, what was tried (``variant_scores``)
+    beside them."""
     bundle, version = fetch_bundle(
         settings.model_name, CHALLENGER, Path(tempfile.mkdtemp()) / "bundle"
     )
@@ -242,8 +245,8 @@ def compare(
         "logistic regression": logistic.decision_function(test_rows[features]),
         "ABC rule": ABCRule().score(test_rows),
     }
-    if variants:
-        scores |= variant_scores(train_rows, test_rows, features, config)
+    if variants is not None:
+        scores |= variant_scores(train_rows, test_rows, features, config, variants)
     week = ((test_rows["as_of"] - test_rows["term_start"]).dt.days // 7).to_numpy()
     term = test_rows["term"].to_numpy()
     records = []
@@ -295,40 +298,68 @@ def compare(
     return Outcome(worst, found)
 
 
-# What was tried for earlier warnings (docs/model.md, "Earlier warnings"): the project's
-# LightGBM with its default shape and trees, fitted on the same rows, changed one way at
-# a time. Each is kept in the product only where both real sets support it.
+# What was tried (docs/model.md, "What was tried against the plain GBM" and "Earlier
+# warnings"): the project's LightGBM fitted on the same rows, changed one way at a time.
+# Each is kept in the product only where both real sets support it.
 TRENDS = ("coursework_trend_28d", "absence_trend_20d", "gpa_change_last_term", "sdq_total_change")
 SOON_WEEKS = 8
+SEEDS = (7, 11, 13, 17, 19)  # the averaged fits: the configured seed first
 
 
 def variant_scores(
-    train_rows: pd.DataFrame, test_rows: pd.DataFrame, features: list[str], config: TrainConfig
+    train_rows: pd.DataFrame,
+    test_rows: pd.DataFrame,
+    features: list[str],
+    config: TrainConfig,
+    selection: Selection,
 ) -> dict[str, np.ndarray]:
-    """Test scores of the project's LightGBM as fitted, without its directions, without
-    its trend features, and ranking whoever leaves soonest first (labelled by leaving
-    within ``SOON_WEEKS`` weeks, a short-horizon stand-in for a model of when)."""
-    shape = next(s for s in config.model.shapes if s.name == "medium")
+    """Test scores of the project's LightGBM changed one way at a time.
+
+    For earlier warnings, its default shape and trees: as fitted, without its directions,
+    without its trend features, and ranking whoever leaves soonest first (labelled by
+    leaving within ``SOON_WEEKS`` weeks, a short-horizon stand-in for a model of when).
+    Against the plain GBM: each shape alone at the trees its folds gave it (the search
+    keeps one), and the chosen shape and trees averaged over ``SEEDS`` (log-odds, so an
+    explanation would stay exact).
+    """
+    rows = train_rows.assign(label=train_rows["label"].astype(int))
+
+    def fitted(
+        shape: Shape,
+        trees: int,
+        *,
+        fit_rows: pd.DataFrame = rows,
+        inputs: list[str] = features,
+        seed: int = config.model.seed,
+        **change: Any,
+    ) -> np.ndarray:
+        model = config.model.model_copy(update={"seed": seed})
+        params = lightgbm_params(inputs, model, shape, len(fit_rows)) | change
+        return raw_scores(fit_booster(fit_rows, inputs, params, trees), test_rows, inputs)
+
+    medium = next(s for s in config.model.shapes if s.name == "medium")
     trees = config.model.default_trees
-    soon = (pd.to_datetime(train_rows["event_date"]) - train_rows["as_of"]).dt.days
-    without_trends = [f for f in features if f not in TRENDS]
-    fits = {
-        "LightGBM as the project fits it": (train_rows, features, {}),
-        "LightGBM without directions": (train_rows, features, {"monotone": False}),
-        "LightGBM without trend features": (train_rows, without_trends, {}),
-        f"LightGBM, leaving within {SOON_WEEKS} weeks": (
-            train_rows.assign(label=(train_rows["label"].eq(1) & soon.le(7 * SOON_WEEKS))),
-            features,
-            {},
+    soon = (pd.to_datetime(rows["event_date"]) - rows["as_of"]).dt.days
+    scores = {
+        "LightGBM as the project fits it": fitted(medium, trees),
+        "LightGBM without directions": fitted(
+            medium, trees, monotone_constraints=[0] * len(features)
+        ),
+        "LightGBM without trend features": fitted(
+            medium, trees, inputs=[f for f in features if f not in TRENDS]
+        ),
+        f"LightGBM, leaving within {SOON_WEEKS} weeks": fitted(
+            medium,
+            trees,
+            fit_rows=rows.assign(label=(rows["label"].eq(1) & soon.le(7 * SOON_WEEKS)).astype(int)),
         ),
     }
-    scores = {}
-    for name, (rows, inputs, change) in fits.items():
-        params = lightgbm_params(inputs, config.model, shape, len(rows))
-        if change.get("monotone") is False:
-            params["monotone_constraints"] = [0] * len(inputs)
-        booster = fit_booster(rows.assign(label=rows["label"].astype(int)), inputs, params, trees)
-        scores[name] = raw_scores(booster, test_rows, inputs)
+    if selection.tuned:
+        for shape in config.model.shapes:
+            own = fewest_near_best(selection.curves[shape.name])
+            scores[f"LightGBM, {shape.name} shape, {own} trees"] = fitted(shape, own)
+    averaged = [fitted(selection.shape, selection.trees, seed=seed) for seed in SEEDS]
+    scores[f"LightGBM as chosen, {len(SEEDS)} seeds averaged"] = np.mean(averaged, axis=0)
     return scores
 
 

@@ -107,7 +107,7 @@ def select(
         trees = rounds
         reason = "the configured trees" if config.model.trees else "too little history: defaults"
     else:
-        enough = {name: _fewest_near_best(curve) for name, curve in mean_curves.items()}
+        enough = {name: fewest_near_best(curve) for name, curve in mean_curves.items()}
         simplest = _simplest_near_best(mean_curves, [s.name for s in shapes])
         lead = {
             name: _shape_leads(
@@ -211,7 +211,7 @@ def _simplest_near_best(
     return next(n for n in order if float(curves[n].max()) >= (1 - tolerance) * best)
 
 
-def _fewest_near_best(curve: np.ndarray, tolerance: float = NEAR_BEST) -> int:
+def fewest_near_best(curve: np.ndarray, tolerance: float = NEAR_BEST) -> int:
     """The fewest trees whose mean average precision is within half of ``tolerance`` of
     the shape's own best."""
     enough = np.flatnonzero(curve >= (1 - tolerance / 2) * float(curve.max()))
