@@ -67,7 +67,7 @@ from training.labels import LabelRules
 from training.matrix import build_training_matrix
 from training.model import fit_booster, lightgbm_params, raw_scores
 from training.search import Selection, fewest_near_best
-from training.split import plan_from_config
+from training.split import TemporalPlan, plan_from_config
 from training.train import model_inputs, train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -110,14 +110,64 @@ DATA = {
 }
 
 
+def split_rows(
+    matrix: pd.DataFrame, plan: TemporalPlan, data: RealData
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows observed before the test period, and the test period's judged rows (only
+    the new intake's where the set is judged on it)."""
+    train_rows, test_rows = matrix[plan.train], matrix[plan.test].reset_index(drop=True)
+    if data.new_intake is not None:
+        first_term = matrix.groupby("person_id", observed=True)["term_start"].min()
+        entered = test_rows["person_id"].map(first_term)
+        test_rows = test_rows[(entered >= pd.Timestamp(data.new_intake)).to_numpy()]
+        test_rows = test_rows.reset_index(drop=True)
+        print(f"judged: the new intake, {test_rows['person_id'].nunique():,} students")
+    return train_rows, test_rows
+
+
+def checkpoints(test_rows: pd.DataFrame, data: RealData) -> list[tuple[str, np.ndarray]]:
+    """Each checkpoint of the set that has rows: its name and which rows are at it."""
+    week = ((test_rows["as_of"] - test_rows["term_start"]).dt.days // 7).to_numpy()
+    term = test_rows["term"].to_numpy()
+    found = []
+    for which, checkpoint in data.checkpoints:
+        at = (week == checkpoint) & ((term == which) if which is not None else True)
+        if at.any():
+            name = f"week {checkpoint}" if which is None else f"term {which} week {checkpoint}"
+            found.append((name, at))
+    return found
+
+
+def plain_scores(
+    train_rows: pd.DataFrame, test_rows: pd.DataFrame, features: list[str]
+) -> np.ndarray:
+    """The plain GBM's test scores: scikit-learn's ``HistGradientBoostingClassifier`` with
+    its defaults, on every column that holds a value in training (a column empty in every
+    training row carries nothing, and scikit-learn's binning refuses one)."""
+    present = [f for f in features if train_rows[f].notna().any()]
+    plain = HistGradientBoostingClassifier(random_state=0).fit(
+        train_rows[present], train_rows["label"]
+    )
+    scores: np.ndarray = plain.predict_proba(test_rows[present])[:, 1]
+    return scores
+
+
 def within_school_auc(rows: pd.DataFrame, score: np.ndarray) -> float:
     """ROC-AUC within each school, averaged with each school's leavers as weights."""
+    return within_school(rows, score, roc_auc_score)
+
+
+def within_school(
+    rows: pd.DataFrame, score: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float]
+) -> float:
+    """``metric`` of the labels and scores within each school, averaged with each school's
+    leavers as weights (a school where nobody or everybody left has none)."""
     total, weight = 0.0, 0.0
     for _, index in rows.groupby("school_id").groups.items():
         labels = rows.loc[index, "label"].to_numpy()
         if 0 < labels.sum() < len(labels):
             positions = rows.index.get_indexer(index)
-            total += roc_auc_score(labels, score[positions]) * labels.sum()
+            total += metric(labels, score[positions]) * labels.sum()
             weight += labels.sum()
     return total / weight if weight else float("nan")
 
@@ -173,10 +223,8 @@ def main() -> None:
     )
 
 
-def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
-    """Convert, ingest and train on one data set, then compare."""
-    print(f"\n===== {data.name} ({data.source}) =====")
-    started = time.perf_counter()
+def load(data: RealData, work: Path) -> sa.Engine:
+    """Convert a data set into ``work`` and ingest it into a new database there."""
     work.mkdir(parents=True, exist_ok=True)
     counts = data.convert(data.source, work / "data")
     print("converted:", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
@@ -184,8 +232,11 @@ def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
     db.unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{db}")
     ingest_directory(work / "data", engine, "bench-real-key", work / "rejects")
-    store = Path(tempfile.mkdtemp(prefix="bench-real-mlflow-"))
-    settings = scratch_settings(engine, store)
+    return engine
+
+
+def config_of(data: RealData) -> TrainConfig:
+    """``ews train``'s configuration with the data set's test period and horizon."""
     config = TrainConfig.load()
     if data.test_from is not None:
         config = config.model_copy(
@@ -194,6 +245,16 @@ def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
     if data.horizon_days is not None:
         labels = config.labels.model_copy(update={"horizon_days": data.horizon_days})
         config = config.model_copy(update={"labels": labels})
+    return config
+
+
+def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
+    """Convert, ingest and train on one data set, then compare."""
+    print(f"\n===== {data.name} ({data.source}) =====")
+    started = time.perf_counter()
+    engine = load(data, work)
+    settings = scratch_settings(engine, Path(tempfile.mkdtemp(prefix="bench-real-mlflow-")))
+    config = config_of(data)
     result = train(settings, config, engine)
     print(f"trained in {time.perf_counter() - started:.0f} s: {result.plan.describe()}")
     selection = result.selection
@@ -223,40 +284,22 @@ def compare(
     matrix = build_training_matrix(sources, LabelRules(config.labels.horizon_days))
     plan = plan_from_config(matrix, config)
     features = model_inputs(config)
-    train_rows, test_rows = matrix[plan.train], matrix[plan.test].reset_index(drop=True)
-    if data.new_intake is not None:
-        first_term = matrix.groupby("person_id", observed=True)["term_start"].min()
-        entered = test_rows["person_id"].map(first_term)
-        test_rows = test_rows[(entered >= pd.Timestamp(data.new_intake)).to_numpy()]
-        test_rows = test_rows.reset_index(drop=True)
-        print(f"judged: the new intake, {test_rows['person_id'].nunique():,} students")
-    # A column that is empty in every training row carries nothing (and scikit-learn's
-    # binning refuses one): the plain model gets every column that holds a value.
-    present = [f for f in features if train_rows[f].notna().any()]
-    plain = HistGradientBoostingClassifier(random_state=0).fit(
-        train_rows[present], train_rows["label"]
-    )
+    train_rows, test_rows = split_rows(matrix, plan, data)
     logistic = logistic_regression(config.model.seed).fit(train_rows[features], train_rows["label"])
     assert bundle.evaluation is not None
     print(f"registered: {bundle.kind} (the project's scorer below)")
     scores = {
         PROJECT: bundle.raw_score(test_rows, bundle.evaluation.model),
-        PLAIN: plain.predict_proba(test_rows[present])[:, 1],
+        PLAIN: plain_scores(train_rows, test_rows, features),
         "logistic regression": logistic.decision_function(test_rows[features]),
         "ABC rule": ABCRule().score(test_rows),
     }
     if variants is not None:
         scores |= variant_scores(train_rows, test_rows, features, config, variants)
-    week = ((test_rows["as_of"] - test_rows["term_start"]).dt.days // 7).to_numpy()
-    term = test_rows["term"].to_numpy()
     records = []
-    for which, checkpoint in data.checkpoints:
-        at = (week == checkpoint) & ((term == which) if which is not None else True)
-        if not at.any():
-            continue
+    for label, at in checkpoints(test_rows, data):
         rows = test_rows[at].reset_index(drop=True)
         places = capacity_places(rows, config.tiers.high_share)
-        label = f"week {checkpoint}" if which is None else f"term {which} week {checkpoint}"
         record: dict[str, object] = {
             "checkpoint": label,
             "students": len(rows),

@@ -93,7 +93,7 @@ def select(
     curves: dict[str, list[np.ndarray]] = {shape.name: [] for shape in shapes}
     valids = [matrix[fold.valid] for fold in plan.folds]
     for number, (fold, valid) in enumerate(zip(plan.folds, valids, strict=True)):
-        train = _thinned(matrix[fold.train], config.model.fold_week_stride)
+        train = thinned(matrix[fold.train], config.model.fold_week_stride)
         for shape in shapes:
             params = lightgbm_params(features, config.model, shape, len(train))
             booster = fitter(train, features, params, rounds)
@@ -126,7 +126,7 @@ def select(
     shape = next(s for s in shapes if s.name == best_shape)
     out_of_fold, scores = [], []
     for number, fold in enumerate(plan.folds):
-        train = _thinned(matrix[fold.train], config.model.fold_week_stride)
+        train = thinned(matrix[fold.train], config.model.fold_week_stride)
         frame = _fold_scores(
             boosters[number, best_shape],
             trees,
@@ -218,7 +218,7 @@ def fewest_near_best(curve: np.ndarray, tolerance: float = NEAR_BEST) -> int:
     return (int(enough[0]) + 1) * CURVE_STEP
 
 
-def _thinned(rows: pd.DataFrame, stride: int) -> pd.DataFrame:
+def thinned(rows: pd.DataFrame, stride: int) -> pd.DataFrame:
     """Every ``stride``-th Monday: a student's consecutive weeks are nearly the same row."""
     if stride <= 1:
         return rows
