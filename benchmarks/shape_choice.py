@@ -16,7 +16,6 @@ used by the tests or by the product.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,15 @@ from features.sources import Sources
 from training.config import Shape
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
-from training.model import CURVE_STEP, fit_booster, lightgbm_params, raw_scores
+from training.model import (
+    CURVE_STEP,
+    Criterion,
+    average_precision,
+    fit_booster,
+    lightgbm_params,
+    raw_scores,
+    validation_curves,
+)
 from training.search import fewest_near_best, thinned
 from training.split import plan_from_config
 from training.train import model_inputs
@@ -48,11 +55,8 @@ ADDITIVE = (
     Shape(name="depth 1", num_leaves=2, max_depth=1, min_leaf_share=0.004),
     Shape(name="depth 2", num_leaves=3, max_depth=2, min_leaf_share=0.004),
 )
-Criterion = Callable[[pd.DataFrame, np.ndarray], float]
 CRITERIA: dict[str, Criterion] = {
-    "average precision, all students": lambda rows, score: float(
-        average_precision_score(rows["label"], score)
-    ),
+    "average precision, all students": average_precision,
     "average precision within schools": lambda rows, score: within_school(
         rows, score, average_precision_score
     ),
@@ -85,20 +89,11 @@ def compare(data: RealData, work: Path) -> None:
     for fold in plan.folds:
         train = thinned(matrix[fold.train], config.model.fold_week_stride)
         valid = matrix[fold.valid].reset_index(drop=True)
-        x = valid[features].to_numpy(dtype=float)
         for shape in shapes:
             params = lightgbm_params(features, config.model, shape, len(train))
             booster = fit_booster(train, features, params, MAX_TREES)
-            raw = np.zeros(len(x))
-            points: dict[str, list[float]] = {c: [] for c in CRITERIA}
-            for start in range(0, booster.num_trees(), CURVE_STEP):
-                raw += booster.predict(
-                    x, start_iteration=start, num_iteration=CURVE_STEP, raw_score=True
-                )
-                for name, criterion in CRITERIA.items():
-                    points[name].append(criterion(valid, raw))
-            for name in CRITERIA:
-                curves[name].setdefault(shape.name, []).append(np.array(points[name]))
+            for name, curve in validation_curves(booster, valid, features, CRITERIA).items():
+                curves[name].setdefault(shape.name, []).append(curve)
         print(f"fold {fold.describe()}: every shape fitted", flush=True)
     choices: dict[str, tuple[str, int]] = {}
     for name, by_shape in curves.items():

@@ -75,16 +75,31 @@ def raw_scores(
     )
 
 
+Criterion = Callable[[pd.DataFrame, np.ndarray], float]  # rows with a label, their scores
+
+
 def validation_curve(booster: lgb.Booster, rows: pd.DataFrame, features: list[str]) -> np.ndarray:
     """Average precision on ``rows`` after every ``CURVE_STEP`` trees (index k: k+1 steps)."""
+    return validation_curves(booster, rows, features, {"ap": average_precision})["ap"]
+
+
+def validation_curves(
+    booster: lgb.Booster, rows: pd.DataFrame, features: list[str], criteria: dict[str, Criterion]
+) -> dict[str, np.ndarray]:
+    """Each criterion on ``rows`` after every ``CURVE_STEP`` trees (index k: k+1 steps)."""
     x = rows[features].to_numpy(dtype=float)
-    y = rows["label"].to_numpy()
     raw = np.zeros(len(x))
-    points = []
+    points: dict[str, list[float]] = {name: [] for name in criteria}
     for start in range(0, booster.num_trees(), CURVE_STEP):
         raw += booster.predict(x, start_iteration=start, num_iteration=CURVE_STEP, raw_score=True)
-        points.append(average_precision_score(y, raw))
-    return np.array(points)
+        for name, criterion in criteria.items():
+            points[name].append(criterion(rows, raw))
+    return {name: np.array(values) for name, values in points.items()}
+
+
+def average_precision(rows: pd.DataFrame, score: np.ndarray) -> float:
+    """Average precision of ``score`` over all of ``rows`` (their ``label``)."""
+    return float(average_precision_score(rows["label"].to_numpy(), score))
 
 
 def calibrate(

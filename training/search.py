@@ -212,8 +212,8 @@ def _simplest_near_best(
 
 
 def fewest_near_best(curve: np.ndarray, tolerance: float = NEAR_BEST) -> int:
-    """The fewest trees whose mean average precision is within half of ``tolerance`` of
-    the shape's own best."""
+    """The fewest trees whose value on a curve (mean average precision, in the search) is
+    within half of ``tolerance`` of the curve's own best."""
     enough = np.flatnonzero(curve >= (1 - tolerance / 2) * float(curve.max()))
     return (int(enough[0]) + 1) * CURVE_STEP
 
