@@ -15,10 +15,11 @@ registered scorer (its evaluation model: it learned only from outcomes known bef
 test period), a plain gradient-boosting model trained in the same run on the same rows
 and inputs (scikit-learn's ``HistGradientBoostingClassifier`` with its defaults), the
 logistic regression and the ABC rule; the project minus the plain model with a 95%
-interval over students. Then **found in time**: the weekly lists of the whole test
-period, each school flagging its capacity (the high tier's share where unknown), and of
-the students who left, the share flagged 4 and 8 weeks ahead and the median lead, for
-every model. It also stores weekly lists with the served model and prints their spread.
+interval over students. Then **found in time**: the weekly home-visit plans of the whole
+test period replayed, each school visiting its capacity a week (the high tier's share
+where unknown) and leaving out whom it visited in the last 30 days, and of the students
+who left, the share visited 4 and 8 weeks ahead and the median lead, for every model.
+It also stores weekly lists with the served model and prints their spread.
 
 The last line is ``worst_gap_vs_plain=<the lowest project-minus-plain AUC of any
 checkpoint of either set> found_8w=<share of both sets' leavers found 8+ weeks ahead,
@@ -332,7 +333,10 @@ def compare(
         print(f"  {checkpoint}: {interval}")
     places = capacity_places(test_rows, config.tiers.high_share)
     found = {name: found_in_time(test_rows, score, places) for name, score in scores.items()}
-    print("\nFound in time: weekly lists of the whole test period, each school at its capacity")
+    print(
+        "\nFound in time: weekly home-visit plans of the whole test period, each school at "
+        "its capacity, leaving out whom it visited in the last 30 days"
+    )
     for name, figures in found.items():
         print(f"  {name}: {figures}")
     lists(engine, bundle, str(version.version), test_rows, config, data)

@@ -123,8 +123,8 @@ def _print_training(result: Any) -> None:
         )
     console.print(calibration)
     found = Table(
-        title="Found in time by group: the LightGBM model's weekly lists, each school at its "
-        "capacity (students who left; 95% intervals over students)"
+        title="Found in time by group: the LightGBM model's weekly home-visit plans, each "
+        "school at its capacity (students who left; 95% intervals over students)"
     )
     for column in ("attribute", "group"):
         found.add_column(column)

@@ -8,6 +8,8 @@ included.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,9 @@ import pandas as pd
 # missing value last), then by code. A new intake's first scores, and the rule's counts,
 # tie many students.
 TIE_BREAK = ("absence_rate_20d", "days_since_last_present")
+# A committee's weekly home-visit plan leaves out the students visited this long before,
+# and so does training's replay of the plans (``training.evaluate.visit_plans``).
+VISIT_WINDOW = timedelta(days=30)
 
 
 def tie_break_values(rows: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -245,10 +245,11 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "group": ("กลุ่ม", "Group"),
     "found_by_group": (
-        "พบทันเวลาแยกตามกลุ่ม: รายชื่อรายสัปดาห์ของแต่ละโรงเรียนตามจำนวนที่ดูแลได้ "
-        "(ของผู้ที่ออก พร้อมช่วงความเชื่อมั่น 95%)",
-        "Found in time by group: each school's weekly lists at its capacity (of those who "
-        "left, with 95% intervals)",
+        "พบทันเวลาแยกตามกลุ่ม: แผนเยี่ยมบ้านรายสัปดาห์ของแต่ละโรงเรียนตามจำนวนที่เยี่ยมได้ "
+        "ไม่ซ้ำคนที่เยี่ยมแล้วใน 30 วัน (ของผู้ที่ออก พร้อมช่วงความเชื่อมั่น 95%)",
+        "Found in time by group: each school's weekly home-visit plans at its capacity, "
+        "leaving out whom it visited in the last 30 days (of those who left, with 95% "
+        "intervals)",
     ),
     "weeks_ahead_4": ("ล่วงหน้า 4 สัปดาห์ขึ้นไป", "4+ weeks ahead"),
     "weeks_ahead_8": ("ล่วงหน้า 8 สัปดาห์ขึ้นไป", "8+ weeks ahead"),
@@ -604,16 +605,16 @@ TEXT: dict[str, tuple[str, str]] = {
 SOURCES = {source.name: (source.thai, source.name) for source in CONTRACT_SOURCES}
 METRICS = {
     "found_8w": (
-        "พบทันเวลา: อยู่ในรายชื่อก่อนออก 8 สัปดาห์ขึ้นไป (ของผู้ที่ออก)",
-        "Found in time: flagged 8+ weeks before leaving (of those who left)",
+        "พบทันเวลา: อยู่ในแผนเยี่ยมบ้านก่อนออก 8 สัปดาห์ขึ้นไป (ของผู้ที่ออก)",
+        "Found in time: on a home-visit plan 8+ weeks before leaving (of those who left)",
     ),
     "found_4w": (
-        "พบก่อนออก 4 สัปดาห์ขึ้นไป (ของผู้ที่ออก)",
-        "Flagged 4+ weeks before leaving (of those who left)",
+        "อยู่ในแผนเยี่ยมบ้านก่อนออก 4 สัปดาห์ขึ้นไป (ของผู้ที่ออก)",
+        "On a home-visit plan 4+ weeks before leaving (of those who left)",
     ),
     "median_lead_weeks": (
-        "มัธยฐานจำนวนสัปดาห์ที่พบก่อนออก",
-        "Median weeks from first flag to leaving",
+        "มัธยฐานจำนวนสัปดาห์จากการเยี่ยมบ้านครั้งแรกตามแผนถึงวันที่ออก",
+        "Median weeks from the first planned visit to leaving",
     ),
     "roc_auc": ("ROC-AUC (การจัดลำดับ ยิ่งสูงยิ่งดี)", "ROC-AUC"),
     "pr_auc": ("PR-AUC (ความแม่นยำเฉลี่ย ยิ่งสูงยิ่งดี)", "PR-AUC"),

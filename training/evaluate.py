@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from riskmodel.ranking import list_order
+from riskmodel.ranking import VISIT_WINDOW, list_order
 
 Metric = Callable[[np.ndarray], float]
 
@@ -41,16 +41,9 @@ def flag_places(
     ``places`` is either a function of the group's size or one value per row (the same
     within a group), such as each school's capacity. With ``rows`` (feature rows holding
     ``student_id``), students with the same score come in the order the service's lists
-    give them (``riskmodel.ranking.list_order``), as a committee meets them: the same
-    students every week while nothing tells them apart.
+    give them (``riskmodel.ranking.list_order``), as a committee meets them.
     """
-    if rows is not None and "student_id" in rows:
-        order = list_order(scores, rows.reset_index(drop=True))
-    else:
-        # Without codes, a fixed pseudo-random order: row order would follow the table's
-        # sort (school ids), which can correlate with who leaves.
-        tiebreak = np.random.default_rng(0).random(len(scores))
-        order = np.lexsort((tiebreak, -np.asarray(scores, dtype=float)))
+    order = _in_list_order(scores, rows)
     frame = groups.reset_index(drop=True).iloc[order]
     keys = list(groups.columns)
     position = frame.groupby(keys, sort=False).cumcount().to_numpy() + 1
@@ -59,6 +52,48 @@ def flag_places(
     flagged = np.zeros(len(scores), dtype=bool)
     flagged[order] = position <= limit
     return flagged
+
+
+def visit_plans(scores: np.ndarray, rows: pd.DataFrame, places: np.ndarray) -> np.ndarray:
+    """True for the rows a school's weekly home-visit plan takes, replayed week after week
+    as the committee lives it: each week (``as_of``), each school (``school_id``) visits
+    the first ``places`` students of its list (``flag_places``' order) who were not on its
+    plan in the ``VISIT_WINDOW`` before, as the service's plan leaves out the students
+    visited in it. A list that puts the same students first every week moves on to the
+    next ones, so a scorer is judged on the students its list ranks below the first few
+    too, not on how much its scores move from week to week."""
+    order = _in_list_order(scores, rows)
+    day = pd.to_datetime(rows["as_of"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = order[np.argsort(day[order], kind="stable")]  # week by week, in list order
+    day = day[order]
+    school = pd.factorize(rows["school_id"])[0][order]
+    visitor = rows.groupby(["school_id", "person_id"], sort=False, observed=True).ngroup()
+    visitor = visitor.to_numpy()[order]
+    limit = np.asarray(places, dtype=float)[order]
+    last_visit = np.full(visitor.max() + 1 if len(visitor) else 0, np.iinfo(np.int64).min)
+    taken = np.zeros(len(order), dtype=bool)
+    starts = np.flatnonzero(np.diff(day, prepend=day[:1] - 1))
+    for start, end in zip(starts, [*starts[1:], len(day)], strict=True):
+        free = np.arange(start, end)
+        free = free[last_visit[visitor[free]] <= day[start] - VISIT_WINDOW.days]
+        position = pd.Series(school[free]).groupby(school[free]).cumcount().to_numpy()
+        chosen = free[position < limit[free]]
+        taken[chosen] = True
+        last_visit[visitor[chosen]] = day[start]
+    flagged = np.zeros(len(order), dtype=bool)
+    flagged[order] = taken
+    return flagged
+
+
+def _in_list_order(scores: np.ndarray, rows: pd.DataFrame | None) -> np.ndarray:
+    """Row positions in the order of the service's lists (``list_order``) where ``rows``
+    hold codes; without them, by score with a fixed pseudo-random order among equal
+    scores (row order would follow the table's sort, school ids, which can correlate with
+    who leaves)."""
+    if rows is not None and "student_id" in rows:
+        return list_order(scores, rows.reset_index(drop=True))
+    tiebreak = np.random.default_rng(0).random(len(scores))
+    return np.lexsort((tiebreak, -np.asarray(scores, dtype=float)))
 
 
 def capacity_places(meta: pd.DataFrame, default_share: float) -> np.ndarray:
@@ -263,9 +298,10 @@ FOUND_WEEKS = (4, 8)
 
 @dataclass(frozen=True)
 class FoundInTime:
-    """Of the students who left during a period of weekly lists: the share flagged at
-    least 4 and at least 8 weeks before leaving (intervals over students), and the median
-    lead in weeks from the first flag to leaving (0 for a leaver never flagged before)."""
+    """Of the students who left during a period of weekly home-visit plans: the share
+    visited at least 4 and at least 8 weeks before leaving (intervals over students), and
+    the median lead in weeks from the first visit to leaving (0 for a leaver never visited
+    before)."""
 
     left: int
     found_4w: Interval
@@ -281,12 +317,13 @@ class FoundInTime:
 
 def leads(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray) -> pd.Series:
     """Of each student who left (``person_id``; ``label`` on some week, leaving on
-    ``event_date``): the weeks from the first weekly list (``as_of``) that flagged them,
-    each school flagging its ``places`` by ``scores``, to their leaving (0: never
-    flagged before). Students with the same score are taken in the lists' own order
-    (``riskmodel.ranking``), as the committee's plan takes them: a score that cannot tell
-    students apart finds whom its tie-break puts first, the same students every week."""
-    flagged = flag_places(scores, rows[["as_of", "school_id"]], places, rows=rows)
+    ``event_date``): the weeks from the first home-visit plan that took them
+    (``visit_plans``: each school its ``places`` a week by ``scores``, leaving out whom it
+    visited in the last 30 days) to their leaving (0: never taken before). Students with
+    the same score come in the lists' own order (``riskmodel.ranking``), as the
+    committee's plan takes them: a score that cannot tell students apart finds them in the
+    order of its tie-break, a few more each week."""
+    flagged = visit_plans(scores, rows, places)
     event = pd.to_datetime(rows["event_date"]).to_numpy()
     as_of = pd.to_datetime(rows["as_of"]).to_numpy()
     ahead = flagged & (rows["label"].to_numpy() == 1) & (as_of < event)
@@ -312,8 +349,8 @@ def finds_more(one: np.ndarray, other: np.ndarray, *, weeks: int = FOUND_WEEKS[1
 
 
 def found_share(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray, *, weeks: int) -> float:
-    """The share of the students who left that the weekly lists flagged at least ``weeks``
-    weeks before leaving (``leads``; NaN when nobody left)."""
+    """The share of the students who left that the weekly home-visit plans took at least
+    ``weeks`` weeks before leaving (``leads``; NaN when nobody left)."""
     lead = leads(rows, scores, places)
     return float((lead >= weeks).mean()) if len(lead) else float("nan")
 
@@ -321,9 +358,10 @@ def found_share(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray, *, w
 def found_in_time(
     rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray, *, resamples: int = 200
 ) -> FoundInTime:
-    """Found in time, as a school lives it: every week each school flags its own
-    ``places`` by ``scores``; of the students who left, who was flagged at least 4 and 8
-    weeks before leaving (``leads``)."""
+    """Found in time, as a school lives it: every week each school visits its own
+    ``places`` by ``scores``, leaving out whom it visited in the last 30 days
+    (``visit_plans``); of the students who left, who was visited at least 4 and 8 weeks
+    before leaving (``leads``)."""
     lead = leads(rows, scores, places)
     if lead.empty:
         nothing = Interval(float("nan"), float("nan"), float("nan"))

@@ -17,10 +17,10 @@ only when a whole interval lies outside ``[low, high]``, and a group with too fe
 students who left (or flagged) is "too few to judge".
 
 The view that matters most here: the headline's found in time by group. On the same
-lists as the headline (each school's capacity, ``training.evaluate.found_in_time``),
-among students who left, the shares flagged at least 4 and 8 weeks before leaving and
-the median lead, and among those flagged before leaving, how many had any intervention
-in between.
+home-visit plans as the headline (each school's capacity a week, leaving out whom it
+visited in the last 30 days, ``training.evaluate.found_in_time``), among students who
+left, the shares visited at least 4 and 8 weeks before leaving and the median lead, and
+among those visited before leaving, how many had any intervention in between.
 """
 
 from __future__ import annotations
@@ -115,9 +115,10 @@ def students_table(
 ) -> pd.DataFrame:
     """One row per child (``person_id``: their rows at every school are one child): groups
     (as of their first week); left, found and flagged on the audit's lists (the top
-    ``top_share`` of each school); and on the lists of ``places`` a week per school (the
-    headline's: each school's capacity; the audit's where not given) the weeks from the
-    first flag to leaving and whether they had any intervention in between."""
+    ``top_share`` of each school); and on the home-visit plans of ``places`` a week per
+    school (``training.evaluate.visit_plans``; the headline's: each school's capacity; the
+    audit's where not given) the weeks from the first visit to leaving and whether they
+    had any intervention in between."""
     flagged = flag_top(scores, rows[["as_of", "school_id"]], config.top_share, rows=rows)
     groups = audit_groups(rows)
     event = pd.to_datetime(rows["event_date"]) if "event_date" in rows else pd.Series(pd.NaT)

@@ -32,7 +32,7 @@ class Evidence:
     scorer: str = "model"  # which scorer this is evidence about ("model", "logistic", ...)
     average_precision: dict[str, float] = field(default_factory=dict)
     # Of each student who left (a row; a fold's leaver once per fold), the weeks between
-    # each scorer's first flag and leaving (a column per scorer; 0: never flagged before).
+    # each scorer's first planned visit and leaving (a column per scorer; 0: never before).
     leads: pd.DataFrame | None = None
 
     def better(self, one: str, other: str) -> bool:

@@ -249,10 +249,11 @@ def model_card(context: dict[str, Any]) -> str:
         "",
         'All three are fitted on the same rows and calibrated the same way. "at capacity": '
         "each school's weekly home-visit capacity. **Found in time** (the headline): the "
-        "test period's weekly lists, each school flagging its capacity (students tied at the "
-        "cut left out); of the students who left, the share flagged at least 4 "
-        "(`found_4w`) and 8 (`found_8w`) weeks before leaving, and the median weeks from "
-        "the first flag to leaving (`median_lead_weeks`, 0 when never flagged before).",
+        "test period's weekly home-visit plans replayed, each school visiting its capacity "
+        "a week in the list's order and leaving out whom it visited in the last 30 days, "
+        "as the service's plan does; of the students who left, the share visited at least "
+        "4 (`found_4w`) and 8 (`found_8w`) weeks before leaving, and the median weeks from "
+        "the first visit to leaving (`median_lead_weeks`, 0 when never visited before).",
         "",
         markdown_table(table),
         "",
@@ -330,8 +331,8 @@ def fairness_markdown(audit: Audit) -> str:
         "## Fairness: whom the lists find (students, not rows)",
         "",
         "### Found in time by group: among students who left, the share that the weekly "
-        "lists (each school at its capacity, as the headline) flagged at least 4 and 8 "
-        "weeks before leaving, with 95% intervals over students",
+        "home-visit plans (each school at its capacity, as the headline) took at least 4 "
+        "and 8 weeks before leaving, with 95% intervals over students",
         "",
         markdown_table(
             found.set_index("attribute")[

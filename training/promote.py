@@ -64,7 +64,7 @@ class Judged:
     precision: Interval
     flags: list[str]
     which: str  # "served" or "evaluation": which of the bundle's models was used
-    leads: pd.Series  # weeks ahead each student who left was first flagged
+    leads: pd.Series  # weeks ahead each student who left was first on a home-visit plan
 
 
 def held_out_rows(sources: Sources, bundle: ModelBundle) -> pd.DataFrame:

@@ -151,9 +151,10 @@ def select(
 
 
 def fold_leads(folds: list[pd.DataFrame], share: float, scorers: list[str]) -> pd.DataFrame:
-    """Of each student who left during a fold, the weeks each scorer's lists (each school
-    at its capacity) flagged them ahead (``leads``): a row per fold and student, in the
-    same order for every scorer."""
+    """Of each student who left during a fold, the weeks each scorer's home-visit plans
+    (each school at its capacity a week, leaving out whom it visited in the last 30 days)
+    took them ahead (``leads``): a row per fold and student, in the same order for every
+    scorer."""
     parts = []
     for rows in folds:
         rows = rows.reset_index(drop=True)

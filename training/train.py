@@ -370,7 +370,7 @@ def evaluate_on_test_period(
         for name in SCORERS
     }
     intervals = _intervals(rows, labels, ranking, flagged, config.guards.bootstrap)
-    # Found in time: the test period's weekly lists, each school at its capacity.
+    # Found in time: the test period's weekly home-visit plans, each school at its capacity.
     for name in SCORERS:
         found = found_in_time(
             rows.assign(label=labels), ranking[name], places, resamples=config.guards.bootstrap

@@ -7,15 +7,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluate import flag_places, found_in_time
+from training.evaluate import flag_places, found_in_time, visit_plans
 
 
 def _weeks(
-    scores: dict[str, list[float]], leaves: dict[str, str], absence: dict[str, float] | None = None
+    scores: dict[str, list[float]],
+    leaves: dict[str, str],
+    absence: dict[str, float] | None = None,
+    *,
+    weeks: int = 10,
 ) -> pd.DataFrame:
-    """Student-weeks of one school: every student scored each Monday of ten weeks (the
-    student's code is their name; ``absence``: their recent absence, else unknown)."""
-    mondays = pd.date_range("2025-06-02", periods=10, freq="7D")
+    """Student-weeks of one school: every student scored each Monday of ``weeks`` weeks
+    from 2 June 2025 (the student's code is their name; ``absence``: their recent
+    absence, else unknown)."""
+    mondays = pd.date_range("2025-06-02", periods=weeks, freq="7D")
     rows = []
     for person, weekly in scores.items():
         left = pd.Timestamp(leaves[person]) if person in leaves else pd.NaT
@@ -49,35 +54,53 @@ def test_students_tied_at_the_cut_come_in_the_lists_order() -> None:
     assert flagged.tolist() == [True, False, True, False, False, False, True, True]
 
 
-def test_a_leaver_flagged_ten_weeks_ahead_is_found_at_four_and_eight_weeks() -> None:
+def test_the_plan_leaves_out_whom_it_visited_in_the_last_thirty_days() -> None:
+    # Two schools, one place a week each; at S1 the same order every week.
+    rows = _weeks({"a": [3.0] * 7, "b": [2.0] * 7, "c": [1.0] * 7}, {}, weeks=7)
+    other = _weeks({"x": [0.5] * 7}, {}, weeks=7).assign(school_id="S2")
+    rows = pd.concat([rows, other], ignore_index=True)
+    taken = visit_plans(rows["score"].to_numpy(), rows, np.ones(len(rows)))
+    plan = rows[taken].groupby(["school_id", "as_of"])["person_id"].first()
+    # S1: a, b, c; weeks 4 and 5 (21 and 28 days after a's visit) nobody is free; a is
+    # again 35 days after. S2's only student is visited every fifth week alike.
+    assert plan["S1"].tolist() == ["a", "b", "c", "a", "b"]
+    assert plan["S1"].index.day.tolist() == [2, 9, 16, 7, 14]
+    assert plan["S2"].tolist() == ["x", "x"]
+    assert plan["S2"].index.day.tolist() == [2, 7]
+
+
+def test_a_leaver_flagged_eleven_weeks_ahead_is_found_at_four_and_eight_weeks() -> None:
+    others = {f"stays{i}": [5.0 - i / 2] * 10 for i in range(4)}
     rows = _weeks(
         {
             "early": [9.0] * 10,  # top of every list, leaves after the ten weeks
-            "late": [1.0] * 8 + [9.5, 9.5],  # flagged only in the last two weeks
-            "stays": [5.0] * 10,
+            "late": [1.0] * 8 + [9.5, 9.5],  # first only in the last two weeks
+            **others,  # between them: the plan visits them while "early" waits
             "other": [0.0] * 10,
         },
         {"early": "2025-08-18", "late": "2025-08-18"},
     )
     found = found_in_time(rows, rows["score"].to_numpy(), np.ones(len(rows)))
     assert found.left == 2
-    # "early" is on every list from 11 weeks before leaving; "late" only 3 and 2 before.
+    # "early" is visited 11 weeks before leaving; "late" 3 weeks before (the plan took
+    # the four others before it in weeks 2 to 5 and 7 to 8, "early" again in week 6).
     assert found.found_4w.estimate == pytest.approx(0.5)
     assert found.found_8w.estimate == pytest.approx(0.5)
     assert found.median_lead_weeks == pytest.approx((11 + 3) / 2)
 
 
-def test_a_score_that_ties_everyone_finds_whom_the_tie_break_puts_first_every_week() -> None:
-    # Each week one place and four students with the same score: the list takes the same
-    # student every week (never a new lottery each week, which would flag everyone).
-    unknown = _weeks({p: [0.0] * 10 for p in "abcd"}, {"d": "2025-08-18"})
+def test_a_score_that_ties_everyone_finds_students_in_the_order_of_its_tie_break() -> None:
+    # Each week one place and eight students with the same score: the plan takes them by
+    # code, a new one each week (never a new lottery each week), and after five weeks the
+    # first again: the last code is never reached.
+    unknown = _weeks({p: [0.0] * 10 for p in "abcdefgh"}, {"h": "2025-08-18"})
     found = found_in_time(unknown, unknown["score"].to_numpy(), np.ones(len(unknown)))
     assert found.left == 1
-    assert found.found_4w.estimate == 0.0  # "a" comes first by code, week after week
+    assert found.found_4w.estimate == 0.0
     assert found.median_lead_weeks == 0.0
-    absent = _weeks({p: [0.0] * 10 for p in "abcd"}, {"d": "2025-08-18"}, absence={"d": 0.4})
+    absent = _weeks({p: [0.0] * 10 for p in "abcdefgh"}, {"h": "2025-08-18"}, absence={"h": 0.4})
     found = found_in_time(absent, absent["score"].to_numpy(), np.ones(len(absent)))
-    assert found.found_8w.estimate == 1.0  # the most absent first: "d" from the first week
+    assert found.found_8w.estimate == 1.0  # the most absent first: "h" from the first week
 
 
 def test_promotion_sees_a_challenger_that_finds_fewer_in_time() -> None:
