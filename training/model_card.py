@@ -161,9 +161,16 @@ def _thai_family() -> str | None:
 
 
 def _save(figure: Figure, path: Path, language: str = "en") -> Path:
-    """Save the figure; in Thai, its texts in a font with Thai letters."""
-    family = _thai_family() if language == "th" else None
-    fonts = [family, "DejaVu Sans"] if family else None
+    """Save the figure; in Thai, its texts in a font with Thai letters; in English, a
+    Thai letter that an English name keeps (the "ร" of "Incomplete (ร) marks") in it
+    too."""
+    family = _thai_family()
+    if family is None:
+        fonts = None
+    elif language == "th":
+        fonts = [family, "DejaVu Sans"]
+    else:
+        fonts = ["DejaVu Sans", family]
     if fonts:
         for text in figure.findobj(Text):
             text.set_fontfamily(fonts)

@@ -1,0 +1,31 @@
+"""The model card's figures: every letter of their texts drawn in a font that has it."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import unavailable
+from training.model_card import _thai_family, in_languages, plot_shap_summary
+
+
+@pytest.fixture(autouse=True)
+def thai_font() -> None:
+    if _thai_family() is None:
+        unavailable("no font with Thai letters: `apt-get install fonts-thai-tlwg`")
+
+
+def test_an_english_name_that_keeps_a_thai_letter_is_drawn_with_it(tmp_path: Path) -> None:
+    # "Incomplete (ร) marks last term": the English name keeps the Thai mark's letter.
+    features = ["incomplete_marks_last_term", "absence_rate_20d", "gpa_last_term"]
+    contributions = np.random.default_rng(0).normal(size=(50, len(features)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = in_languages(plot_shap_summary, contributions, features, path=tmp_path / "s.png")
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == []
+    assert [p.name for p in paths] == ["s.png", "s.th.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
