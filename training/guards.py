@@ -84,7 +84,7 @@ def problems(evidence: Evidence, config: GuardConfig) -> list[str]:
             nan = float("nan")
             found.append(
                 f"On the {evidence.ranking_source} the {name} ranks students no better than "
-                f"the {best.replace('_', ' ')}: its weekly lists found "
+                f"the {best.replace('_', ' ')}: its home-visit plans found "
                 f"{ranking[evidence.scorer]:.1%} of the students who left 8 or more weeks "
                 f"ahead, against {ranking[best]:.1%}, and its average precision is "
                 f"{precision.get(evidence.scorer, nan):.4f} against "

@@ -197,8 +197,8 @@ def _by_headline(
         return simplest, "the simplest shape within 1% of the best mean average precision"
     chosen = max(better, key=lambda name: found[name])
     return chosen, (
-        f"its lists found {found[chosen]:.1%} of the folds' students who left 8+ weeks ahead, "
-        f"against the {simplest} shape's {found[simplest]:.1%}"
+        f"its home-visit plans found {found[chosen]:.1%} of the folds' students who left 8+ "
+        f"weeks ahead, against the {simplest} shape's {found[simplest]:.1%}"
     )
 
 
