@@ -348,6 +348,26 @@ def finds_more(one: np.ndarray, other: np.ndarray, *, weeks: int = FOUND_WEEKS[1
     return None
 
 
+def found_difference(
+    new: pd.Series, old: pd.Series, resamples: int
+) -> tuple[float, float, Interval]:
+    """The share of leavers found 8+ weeks ahead by two scorers (``leads`` of the same
+    students who left), and the first minus the second with its interval over them."""
+    if new.empty:
+        nan = float("nan")
+        return nan, nan, Interval(nan, nan, nan)
+    weeks = FOUND_WEEKS[-1]
+    found_new = (new.to_numpy() >= weeks).astype(float)
+    found_old = (old.reindex(new.index).fillna(0).to_numpy() >= weeks).astype(float)
+    draws = StudentResamples.draw(new.index.to_numpy(), resamples)
+    ones = np.ones(len(new))
+    difference = Interval.of(
+        float(found_new.mean() - found_old.mean()),
+        draws.ratio(found_new, ones) - draws.ratio(found_old, ones),
+    )
+    return float(found_new.mean()), float(found_old.mean()), difference
+
+
 def found_share(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray, *, weeks: int) -> float:
     """The share of the students who left that the weekly home-visit plans took at least
     ``weeks`` weeks before leaving (``leads``; NaN when nobody left)."""

@@ -32,11 +32,11 @@ from riskmodel.bundle import BundleError, Model, ModelBundle
 from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT, fetch_bundle
 from training.config import TrainConfig
 from training.evaluate import (
-    FOUND_WEEKS,
     Interval,
     StudentResamples,
     capacity_places,
     flag_places,
+    found_difference,
     leads,
     precision_interval,
 )
@@ -187,7 +187,7 @@ def _compare(
         - draws.ratio(hits["champion"], old.flagged.astype(float)),
     )
     margin = config.promotion.margin
-    in_time = _found_difference(new.leads, old.leads, config.promotion.bootstrap)
+    in_time = found_difference(new.leads, old.leads, config.promotion.bootstrap)
     decision.figures = {
         "rows": float(len(rows)),
         "students": float(len(np.unique(rows["person_id"]))),
@@ -233,26 +233,6 @@ def _compare(
         decision.reasons.append(
             "the challenger is not worse than the champion beyond the margin (noise included)"
         )
-
-
-def _found_difference(
-    new: pd.Series, old: pd.Series, resamples: int
-) -> tuple[float, float, Interval]:
-    """The share of leavers found 8+ weeks ahead by each model, and the difference with
-    its interval over the same students who left."""
-    if new.empty:
-        nan = float("nan")
-        return nan, nan, Interval(nan, nan, nan)
-    weeks = FOUND_WEEKS[-1]
-    found_new = (new.to_numpy() >= weeks).astype(float)
-    found_old = (old.reindex(new.index).fillna(0).to_numpy() >= weeks).astype(float)
-    draws = StudentResamples.draw(new.index.to_numpy(), resamples)
-    ones = np.ones(len(new))
-    difference = Interval.of(
-        float(found_new.mean() - found_old.mean()),
-        draws.ratio(found_new, ones) - draws.ratio(found_old, ones),
-    )
-    return float(found_new.mean()), float(found_old.mean()), difference
 
 
 def _move_champion(settings: Settings, decision: Decision, reason: str | None) -> None:

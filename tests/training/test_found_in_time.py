@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluate import flag_places, found_in_time, visit_plans
+from training.evaluate import flag_places, found_difference, found_in_time, visit_plans
 
 
 def _weeks(
@@ -104,14 +104,12 @@ def test_a_score_that_ties_everyone_finds_students_in_the_order_of_its_tie_break
 
 
 def test_promotion_sees_a_challenger_that_finds_fewer_in_time() -> None:
-    from training.promote import _found_difference
-
     students = [f"p{i}" for i in range(200)]
     old = pd.Series([10.0] * 100 + [0.0] * 100, index=students)  # half found 8+ weeks ahead
     new = pd.Series([10.0] * 40 + [0.0] * 160, index=students)  # a fifth
-    share_new, share_old, difference = _found_difference(new, old, resamples=200)
+    share_new, share_old, difference = found_difference(new, old, resamples=200)
     assert (share_new, share_old) == (pytest.approx(0.2), pytest.approx(0.5))
     assert difference.estimate == pytest.approx(-0.3)
     assert difference.high < -0.01  # worse beyond any margin: refused
-    same = _found_difference(old, old, resamples=200)[2]
+    same = found_difference(old, old, resamples=200)[2]
     assert same.low == same.high == 0.0  # the same students found: a tie, never a loss
