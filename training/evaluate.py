@@ -67,8 +67,11 @@ def visit_plans(scores: np.ndarray, rows: pd.DataFrame, places: np.ndarray) -> n
     order = order[np.argsort(day[order], kind="stable")]  # week by week, in list order
     day = day[order]
     school = pd.factorize(rows["school_id"])[0][order]
-    visitor = rows.groupby(["school_id", "person_id"], sort=False, observed=True).ngroup()
-    visitor = visitor.to_numpy()[order]
+    # Whom a school visited: its student, as the service's plan keys its visits (the
+    # child where the rows hold no codes).
+    student = "student_id" if "student_id" in rows else "person_id"
+    visits = rows.groupby(["school_id", student], sort=False, observed=True, dropna=False)
+    visitor = visits.ngroup().to_numpy()[order]
     limit = np.asarray(places, dtype=float)[order]
     last_visit = np.full(visitor.max() + 1 if len(visitor) else 0, np.iinfo(np.int64).min)
     taken = np.zeros(len(order), dtype=bool)
