@@ -62,6 +62,8 @@ def visit_plans(scores: np.ndarray, rows: pd.DataFrame, places: np.ndarray) -> n
     visited in it. A list that puts the same students first every week moves on to the
     next ones, so a scorer is judged on the students its list ranks below the first few
     too, not on how much its scores move from week to week."""
+    if rows.empty:
+        return np.zeros(0, dtype=bool)
     order = _in_list_order(scores, rows)
     day = pd.to_datetime(rows["as_of"]).to_numpy().astype("datetime64[D]").astype(np.int64)
     order = order[np.argsort(day[order], kind="stable")]  # week by week, in list order
@@ -73,7 +75,7 @@ def visit_plans(scores: np.ndarray, rows: pd.DataFrame, places: np.ndarray) -> n
     visits = rows.groupby(["school_id", student], sort=False, observed=True, dropna=False)
     visitor = visits.ngroup().to_numpy()[order]
     limit = np.asarray(places, dtype=float)[order]
-    last_visit = np.full(visitor.max() + 1 if len(visitor) else 0, np.iinfo(np.int64).min)
+    last_visit = np.full(visitor.max() + 1, np.iinfo(np.int64).min)
     taken = np.zeros(len(order), dtype=bool)
     starts = np.flatnonzero(np.diff(day, prepend=day[:1] - 1))
     for start, end in zip(starts, [*starts[1:], len(day)], strict=True):

@@ -69,6 +69,13 @@ def test_the_plan_leaves_out_whom_it_visited_in_the_last_thirty_days() -> None:
     assert plan["S2"].index.day.tolist() == [2, 7]
 
 
+def test_a_period_without_lists_finds_nobody() -> None:
+    rows = _weeks({"a": [1.0] * 10}, {"a": "2025-08-18"}).iloc[:0]
+    assert visit_plans(rows["score"].to_numpy(), rows, np.ones(0)).tolist() == []
+    found = found_in_time(rows, rows["score"].to_numpy(), np.ones(0))
+    assert found.left == 0
+
+
 def test_a_leaver_flagged_eleven_weeks_ahead_is_found_at_four_and_eight_weeks() -> None:
     others = {f"stays{i}": [5.0 - i / 2] * 10 for i in range(4)}
     rows = _weeks(
