@@ -38,9 +38,9 @@ import sqlalchemy as sa
 
 from benchmarks.common import scratch_settings
 from features.sources import Sources
+from riskmodel.ranking import DEFAULT_CAPACITY
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
-from serving.records import DEFAULT_CAPACITY
 from synth import SynthConfig, generate, write_directory
 from synth.interventions import OUTCOME_SHARES
 from training.config import TrainConfig

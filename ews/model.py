@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from core.settings import Settings
 from ews.common import (
@@ -122,29 +125,13 @@ def _print_training(result: Any) -> None:
             f"{row.observed_over_expected:.2f}",
         )
     console.print(calibration)
-    found = Table(
-        title="Found in time by group: the LightGBM model's weekly home-visit plans, each "
-        "school at its capacity (students who left; 95% intervals over students)"
-    )
-    for column in ("attribute", "group"):
-        found.add_column(column)
-    for column in ("left", "4+ weeks before", "8+ weeks before", "median lead"):
-        found.add_column(column, justify="right")
-    for row in result.fairness.found_in_time.to_dict("records"):
-        found.add_row(
-            str(row["attribute"]),
-            str(row["group"]),
-            f"{row['left']:,}",
-            *(
-                f"{row[f'found_{w}w']}/{row['left']} (too few to judge)"
-                if row["too_few"]
-                else f"{row[f'share_found_{w}w']:.0%} "
-                f"[{row[f'low_{w}w']:.0%}, {row[f'high_{w}w']:.0%}]"
-                for w in (4, 8)
-            ),
-            f"{row['median_lead_weeks']:.1f} weeks" if row["left"] else "–",
+    console.print(
+        _found_by_group(
+            "Found in time by group: the LightGBM model's weekly home-visit plans, each "
+            "school at its capacity (students who left; 95% intervals over students)",
+            result.fairness.found_in_time,
         )
-    console.print(found)
+    )
     console.print(f"Fairness flags: {', '.join(result.fairness_flags) or 'none'}")
     for problem in result.problems:
         console.print(f"[red bold]Guard: {problem}[/red bold]")
@@ -307,6 +294,30 @@ def effects(
     )
 
 
+def _found_by_group(title: str, groups: pd.DataFrame) -> Table:
+    """``training.fairness.found_in_time_by_group``'s table, for the terminal."""
+    found = Table(title=title)
+    for column in ("attribute", "group"):
+        found.add_column(column)
+    for column in ("left", "4+ weeks before", "8+ weeks before", "median lead"):
+        found.add_column(column, justify="right")
+    for row in groups.to_dict("records"):
+        found.add_row(
+            str(row["attribute"]),
+            str(row["group"]),
+            f"{row['left']:,}",
+            *(
+                f"{row[f'found_{w}w']}/{row['left']} (too few to judge)"
+                if row["too_few"]
+                else f"{row[f'share_found_{w}w']:.0%} "
+                f"[{row[f'low_{w}w']:.0%}, {row[f'high_{w}w']:.0%}]"
+                for w in (4, 8)
+            ),
+            f"{row['median_lead_weeks']:.1f} weeks" if row["left"] else "–",
+        )
+    return found
+
+
 def outcomes(
     horizon_days: Annotated[
         int | None,
@@ -314,16 +325,26 @@ def outcomes(
             min=1, max=1095, help="Days ahead a dropout counts (default: the champion's)."
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML config whose [fairness] section sets the groups' bootstrap."),
+    ] = None,
 ) -> None:
     """Check every stored weekly list whose horizon has passed against who then left."""
     import tempfile
 
     from riskmodel.bundle import BundleError
     from riskmodel.registry import CHAMPION, fetch_bundle
+    from schooldata.db import upgrade
+    from training.config import TrainConfig
     from training.outcomes import check_past_lists, overall
     from training.tracking import configure_tracking
 
     settings = load_settings()
+    try:
+        fairness = TrainConfig.load(config).fairness
+    except (OSError, ValueError) as error:
+        fail(f"Bad config: {error}")
     if horizon_days is None:
         configure_tracking(settings)
         try:
@@ -332,7 +353,9 @@ def outcomes(
             horizon_days = int(bundle.metadata["horizon_days"])
         except BundleError:
             horizon_days = 180
-    report = check_past_lists(settings, database(settings), horizon_days)
+    engine = database(settings)
+    upgrade(engine)  # it stores its figures: a database of an older version gains their columns
+    report = check_past_lists(settings, engine, horizon_days, config=fairness)
     console.print(
         f"Judged {report.runs} weekly lists ({report.immature} more are too recent: their "
         f"{horizon_days}-day horizon has not passed)."
@@ -349,6 +372,8 @@ def outcomes(
         "found",
         "in time (4+ weeks)",
         "8+ weeks",
+        "on a plan 4+ weeks",
+        "8+ weeks ",
         "missed",
         "flagged",
         "helped",
@@ -364,11 +389,34 @@ def outcomes(
             f"{record['found']:,} ({record['share_found']:.0%})" if record["left"] else "0",
             f"{record['found_in_time']:,}",
             f"{record['found_8w']:,}",
+            f"{record['planned_in_time']:,}",
+            f"{record['planned_8w']:,}",
             f"{record['missed']:,}",
             f"{record['flagged']:,}",
             f"{record['flagged_helped']:,}",
         )
     console.print(table)
+    console.print(
+        "Found: on the list (high or watch) in some week before leaving. On a plan: the "
+        "school's weekly home-visit plan replayed from its lists (its capacity a week, in "
+        "list order, leaving out whom it took in the 30 days before), as a committee "
+        "works through it."
+    )
+    for plans in report.on_plans:
+        found = plans.overall
+        console.print(
+            f"v{plans.model_version}, every judged list, each child once: of {found.left:,} "
+            f"who left, on a home-visit plan 4+ weeks before leaving {found.found_4w}, 8+ "
+            f"weeks {found.found_8w}; median lead {found.median_lead_weeks:.1f} weeks (0 "
+            "for a child no plan took before leaving)."
+        )
+        console.print(
+            _found_by_group(
+                f"Found in time by group: v{plans.model_version}'s home-visit plans, each "
+                "school at its capacity (students who left; 95% intervals over students)",
+                plans.by_group,
+            )
+        )
     if totals["backfilled_weeks"].any():
         console.print(
             "[yellow]Backfilled weeks were scored after the fact, by a model that may have "

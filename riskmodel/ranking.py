@@ -21,6 +21,9 @@ TIE_BREAK = ("absence_rate_20d", "days_since_last_present")
 # A committee's weekly home-visit plan leaves out the students visited this long before,
 # and so does training's replay of the plans (``training.evaluate.visit_plans``).
 VISIT_WINDOW = timedelta(days=30)
+# The weekly home visits of a committee that has not said how many it can make: its plan's
+# length, and the replay of its plans (``training.outcomes``).
+DEFAULT_CAPACITY = 5
 
 
 def tie_break_values(rows: pd.DataFrame) -> dict[str, np.ndarray]:

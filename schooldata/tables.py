@@ -165,6 +165,11 @@ list_outcomes = sa.Table(
     sa.Column("found_in_time", sa.Integer, nullable=False),  # 4 or more weeks ahead
     # 8 or more weeks ahead; missing in figures judged before it was counted.
     sa.Column("found_8w", sa.Integer, nullable=True),
+    # The same two on the school's weekly home-visit plans replayed from its lists (its
+    # capacity a week in list order, leaving out whom the plan took in the 30 days
+    # before); missing in figures judged before they were counted.
+    sa.Column("planned_in_time", sa.Integer, nullable=True),
+    sa.Column("planned_8w", sa.Integer, nullable=True),
     sa.Column("missed", sa.Integer, nullable=False),
     sa.Column("median_lead_weeks", sa.Float, nullable=True),
     sa.Column("flagged", sa.Integer, nullable=False),
@@ -181,6 +186,8 @@ OUTCOME_COUNTS = (
     "found",
     "found_in_time",
     "found_8w",
+    "planned_in_time",
+    "planned_8w",
     "missed",
     "flagged",
     "flagged_helped",

@@ -273,6 +273,17 @@ TEXT: dict[str, tuple[str, str]] = {
         "Once a week's horizon has passed: of the students who left, how many were on the "
         "list before leaving, how many weeks ahead, and how many listed students were helped.",
     ),
+    "outcomes_plans": (
+        "แผนเยี่ยมบ้าน: แต่ละสัปดาห์ โรงเรียนเยี่ยมได้ตามจำนวนที่กำหนด เรียงตามรายการ "
+        "โดยข้ามนักเรียนที่อยู่ในแผนแล้วในช่วง 30 วันก่อน เหมือนที่คณะกรรมการทำงานจริง",
+        "Home-visit plan: each week, the school's capacity in the list's order, leaving out "
+        "whom the plan took in the 30 days before, as a committee works through it.",
+    ),
+    "planned_in_time": (
+        "อยู่ในแผนเยี่ยมบ้านล่วงหน้า 4 สัปดาห์ขึ้นไป",
+        "On a home-visit plan 4+ weeks ahead",
+    ),
+    "planned_8w": ("อยู่ในแผนเยี่ยมบ้านล่วงหน้า 8 สัปดาห์ขึ้นไป", "On a home-visit plan 8+ weeks ahead"),
     "term": ("ภาคเรียน", "Term"),
     "weeks": ("สัปดาห์", "Weeks"),
     "left": ("ออกกลางคัน", "Left"),

@@ -24,7 +24,7 @@ from features.build import features_as_of
 from features.catalog import catalog
 from features.sources import Sources
 from riskmodel.benefit import VisitBenefit
-from riskmodel.ranking import VISIT_WINDOW
+from riskmodel.ranking import DEFAULT_CAPACITY, VISIT_WINDOW
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from schooldata.db import among, among_parameter, reading
@@ -56,7 +56,6 @@ from serving.schemas import (
 from serving.school_path import returns_here, returns_of, schools_before
 from serving.scoring import Scorer
 
-DEFAULT_CAPACITY = 5
 FOLLOW_RETURNED_TERMS = 2  # the default of EWS_FOLLOW_RETURNED_TERMS
 
 

@@ -184,7 +184,9 @@ def fairness_audit(
         [_attribute(students, attribute, draws, config) for attribute in ATTRIBUTES],
         ignore_index=True,
     )
-    return Audit(groups, _levels(students), _found_in_time(students, draws, config.min_positives))
+    return Audit(
+        groups, _levels(students), found_in_time_by_group(students, draws, config.min_positives)
+    )
 
 
 def _indicators(students: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -304,7 +306,7 @@ def _levels(students: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def _found_in_time(
+def found_in_time_by_group(
     students: pd.DataFrame, draws: StudentResamples, min_positives: int
 ) -> pd.DataFrame:
     """Among students who left, by group: the shares flagged at least 4 and 8 weeks before

@@ -304,6 +304,9 @@ def test_an_analyst_sees_the_model_pages_and_no_student(page: Any, api: Api) -> 
 def judged(api: Api) -> pd.DataFrame:
     """The stored lists judged against what happened, with a horizon the test data has
     passed."""
+    # A list of a week whose horizon has passed (the analyst's test may have made it too;
+    # a second run of a week replaces the first).
+    weekly_run(api.engine, api.scorer, pd.Timestamp(FIRST_TERM_WEEK))
     check_past_lists(api.settings, api.engine, horizon_days=60)
     with api.engine.connect() as connection:
         return pd.DataFrame(connection.execute(sa.select(list_outcomes)).mappings().all())
@@ -330,7 +333,9 @@ def test_a_committee_sees_its_schools_lead_time_figures(
         cells = row.locator("td").all_inner_texts()
         assert cells[3] == str(record["left"])
         assert cells[4].split()[0] == str(record["found"])
-        assert cells[6] == str(record["missed"])
+        assert cells[7] == str(record["planned_in_time"])
+        assert cells[8] == str(record["planned_8w"])
+        assert cells[9] == str(record["missed"])
     assert page.locator("h2", has_text="รายโรงเรียน").count() == 0  # no other school
 
 
@@ -341,6 +346,37 @@ def test_the_analyst_sees_every_schools_outcomes(page: Any, api: Api, judged: pd
     shoot(page, "outcomes-analyst")
     per_school = page.locator("table.outcomes").nth(1).locator("tbody tr")
     assert per_school.count() == len(judged)
+
+
+def test_ews_outcomes_prints_and_logs_found_in_time_on_the_plans_by_group(
+    api: Api, judged: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+    from typer.testing import CliRunner
+
+    from ews.cli import app as cli
+    from riskmodel.registry import OUTCOMES_EXPERIMENT
+
+    monkeypatch.setenv("EWS_DATABASE_URL", api.settings.database_url)
+    monkeypatch.setenv("EWS_MLFLOW_TRACKING_URI", api.settings.mlflow_tracking_uri)
+    monkeypatch.setenv("EWS_MLFLOW_ARTIFACT_ROOT", str(api.settings.mlflow_artifact_root))
+    result = CliRunner().invoke(cli, ["outcomes", "--horizon-days", "60"], env={"COLUMNS": "240"})
+
+    assert result.exit_code == 0, result.output
+    found = re.search(
+        r"v(\d+), every judged list, each child once: of (\d+) who left", result.output
+    )
+    assert found is not None, result.output
+    # One term and one list a child here: each child once is each school term's sum.
+    assert int(found.group(2)) == judged["left"].sum()
+    assert "Found in time by group" in result.output
+    for group in ("nationality", "poverty", "disability", "sex"):
+        assert group in result.output
+    mlflow.set_tracking_uri(api.settings.mlflow_tracking_uri)
+    runs = mlflow.search_runs(
+        experiment_names=[OUTCOMES_EXPERIMENT], order_by=["attributes.start_time DESC"]
+    )
+    assert runs.iloc[0]["metrics.plans.left"] == judged["left"].sum()
 
 
 def _benefit_model(api: Api) -> VisitBenefit:

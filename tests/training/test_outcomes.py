@@ -45,13 +45,23 @@ def _sources() -> Sources:
     return Sources.from_frames(
         {
             "students": pd.DataFrame(
-                {"student_id": list("ABC"), "school_id": "S1", "person_id": ["pA", "pB", "pC"]}
+                {
+                    "student_id": list("ABC"),
+                    "school_id": "S1",
+                    "person_id": ["pA", "pB", "pC"],
+                    "sex": ["F", "M", "F"],
+                    "nationality": "TH",
+                    "disability": "none",
+                }
             ),
             "enrollments": pd.DataFrame(enrolled),
             "exits": exits,
             "interventions": interventions,
         }
     )
+
+
+TIER_ORDER = {"high": 0, "watch": 1, "low": 2}
 
 
 def _history() -> pd.DataFrame:
@@ -73,9 +83,13 @@ def _history() -> pd.DataFrame:
                 "model_version": "1",
                 "student_id": s,
                 "school_id": "S1",
+                "grade_level": "M2",
                 "tier": tier,
+                "rank_in_school": rank,
             }
-            for s, tier in tiers.items()
+            for rank, (s, tier) in enumerate(
+                sorted(tiers.items(), key=lambda item: (TIER_ORDER[item[1]], item[0])), 1
+            )
         ]
     return pd.DataFrame(rows)
 
@@ -101,6 +115,16 @@ def test_found_missed_and_lead_time_are_counted_exactly() -> None:
     assert row["flagged"] == 2  # A and B
     assert row["flagged_helped"] == 1  # B, visited after being flagged; A's visit came before
     assert row["backfilled_weeks"] == 2
+    # No capacity given: the service plans DEFAULT_CAPACITY (5) visits a week, so the first
+    # week's plan took all three, C too, whom no list flagged (12 weeks before leaving).
+    assert (row["planned_in_time"], row["planned_8w"]) == (2, 2)
+    (plans,) = report.on_plans
+    assert plans.model_version == "1"
+    assert plans.overall.left == 2
+    assert plans.overall.found_8w.estimate == 1.0
+    by_sex = plans.by_group[plans.by_group["attribute"] == "sex"].set_index("group")
+    assert by_sex.loc["F", "left"] == 2  # A and C
+    assert by_sex.loc["F", "found_8w"] == 2
 
 
 def test_a_leaver_flagged_six_weeks_ahead_is_in_time_at_four_weeks_not_at_eight() -> None:
@@ -123,3 +147,66 @@ def test_weeks_whose_horizon_has_not_passed_are_left_out() -> None:
     # Weeks up to 18 June are mature by 15 December (180 days); the other six are not.
     assert report.runs == 3
     assert report.immature == 6
+
+
+def test_each_school_plans_its_own_capacity_in_list_order_and_same_codes_stay_apart() -> None:
+    """Two schools number their students the same (A to F); S1 visits one a week, S2 two.
+    Over two weekly lists in a fixed order, S1's plans take A then B and S2's take A, B
+    then C, D. At each school A (first) and D (fourth) leave; both were flagged every week,
+    but only the plans' reach counts as on a plan: A at S1, A and D at S2."""
+    codes = list("ABCDEF")
+    weeks = MONDAYS[:2]
+    students = pd.DataFrame(
+        [
+            {"school_id": school, "student_id": code, "person_id": f"{school}{code}"}
+            for school in ("S1", "S2")
+            for code in codes
+        ]
+    ).assign(sex="M", nationality="TH", disability="none")
+    enrolled = students[["school_id", "student_id"]].assign(
+        academic_year=2567,
+        term=1,
+        grade_level="M1",
+        advisor_id="T1",
+        snapshot_date=pd.Timestamp("2024-06-10"),
+    )
+    exits = students[students["student_id"].isin(["A", "D"])][["school_id", "student_id"]]
+    sources = Sources.from_frames(
+        {
+            "students": students,
+            "enrollments": enrolled,
+            "exits": exits.assign(exit_date=pd.Timestamp("2024-09-30"), exit_type="dropout"),
+            "schools": pd.DataFrame({"school_id": ["S1", "S2"], "home_visit_capacity": [1, 2]}),
+        }
+    )
+    history = pd.DataFrame(
+        [
+            {
+                "run_id": week,
+                "as_of": day,
+                "created_at": day + pd.Timedelta(hours=7),
+                "model_version": "1",
+                "school_id": school,
+                "student_id": code,
+                "grade_level": "M1",
+                "tier": "high" if code in "AD" else "low",
+                "rank_in_school": rank,
+            }
+            for week, day in enumerate(weeks)
+            for school in ("S1", "S2")
+            for rank, code in enumerate(codes, 1)
+        ]
+    )
+    rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
+
+    report = judge_lists(history, sources, rules)
+
+    rows = report.rows.set_index("school_id")
+    for school, planned in (("S1", 1), ("S2", 2)):
+        assert rows.loc[school, "students"] == 6
+        assert rows.loc[school, "left"] == 2
+        assert rows.loc[school, "found_8w"] == 2  # A and D: flagged from the first week
+        assert rows.loc[school, "planned_8w"] == planned
+    (plans,) = report.on_plans
+    assert plans.overall.left == 4
+    assert plans.overall.found_8w.estimate == 0.75
