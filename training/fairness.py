@@ -312,7 +312,8 @@ def found_in_time_by_group(
     """Among students who left, by group: the shares flagged at least 4 and 8 weeks before
     leaving (``FOUND_WEEKS``, intervals over students), the median lead and, of those
     flagged before leaving, how many had any help in between; ``too_few`` where fewer
-    than ``min_positives`` left (shown as counts, not judged as shares)."""
+    than ``min_positives`` left (shown as counts, not judged as shares). A group none of
+    whose students left has no row: nobody in it could be found or missed."""
     left = students["left"].to_numpy(dtype=float)
     lead = students["lead_weeks"].to_numpy(dtype=float)
     found = (lead > 0).astype(float)
@@ -322,6 +323,8 @@ def found_in_time_by_group(
         values = students[attribute].to_numpy()
         for group in pd.Series(values).value_counts().index:
             mine = (values == group).astype(float)
+            if not (left * mine).any():
+                continue
             record: dict[str, object] = {
                 "attribute": attribute,
                 "group": group,

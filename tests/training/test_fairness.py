@@ -69,6 +69,20 @@ def test_a_group_of_three_students_is_too_few_to_judge() -> None:
     assert not any(f.startswith("disability") for f in audit.flags)
 
 
+def test_a_group_nobody_of_which_left_has_no_found_in_time_row() -> None:
+    students = _students(600, np.random.default_rng(4))
+    students.loc[:4, "sex"] = "X"
+    students.loc[:4, "label"] = 0
+    rows, weekly = _weeks(students, students["label"].to_numpy() * 10.0)
+
+    audit = fairness_audit(rows, rows["label"].to_numpy(), weekly, CONFIG)
+
+    groups = audit.groups.set_index(["attribute", "group"])
+    assert groups.loc[("sex", "X"), "students"] == 5  # in the audit, as a group
+    found = audit.found_in_time
+    assert set(found.loc[found["attribute"] == "sex", "group"]) == {"F", "M"}
+
+
 def test_a_model_that_ignores_one_groups_signal_is_flagged_for_that_group_only() -> None:
     rng = np.random.default_rng(2)
     students = _students(3000, rng)
