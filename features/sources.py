@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
@@ -49,6 +49,9 @@ COURSEWORK_LOOKBACK = RECENT + pd.Timedelta(days=1)
 # (then the rest of it): a season first, which covers two windows of school days and a term
 # break (almost every unsure student of the benchmark's partitions), then a year.
 UNSURE_LOOKBACKS = (pd.Timedelta(days=90), pd.Timedelta(days=365))
+# The sources every use reads: who the students are, where and when they were enrolled,
+# how they left, and the calendar that places a date in a term.
+REQUIRED = ("students", "enrollments", "exits", "calendar")
 # Records about a school's students: each gets the person key of its child.
 ABOUT_STUDENTS = tuple(s.name for s in SOURCES if s.student_ref is not None)
 # What the weekly run reads of each enrolled child in full, at every school they were at.
@@ -147,19 +150,36 @@ class Sources:
         )
 
     @classmethod
-    def from_database(cls, engine: sa.Engine, student_ids: list[str] | None = None) -> Sources:
+    def from_database(
+        cls,
+        engine: sa.Engine,
+        student_ids: list[str] | None = None,
+        *,
+        only: Collection[str] | None = None,
+    ) -> Sources:
         """Read every source from the operational database (no names, no ID hashes).
 
         With ``student_ids``, per-student records are read for those students only;
-        enrolments and exits are always read whole (school context needs them).
+        enrolments and exits are always read whole (school context needs them). With
+        ``only``, the sources named there and those every use needs (``REQUIRED``); the
+        others are absent (None), as a source a school never sent.
         """
-        return cls.from_reader(DatabaseReader(engine), student_ids)
+        return cls.from_reader(DatabaseReader(engine), student_ids, only=only)
 
     @classmethod
-    def from_reader(cls, reader: SourceReader, student_ids: list[str] | None = None) -> Sources:
-        """Read every source from a database or dataset reader (see ``from_database``)."""
+    def from_reader(
+        cls,
+        reader: SourceReader,
+        student_ids: list[str] | None = None,
+        *,
+        only: Collection[str] | None = None,
+    ) -> Sources:
+        """Read the sources from a database or dataset reader (see ``from_database``)."""
         frames: dict[str, pd.DataFrame | None] = {}
         for name in TABLES:
+            if only is not None and name not in only and name not in REQUIRED:
+                frames[name] = None
+                continue
             columns = STUDENT_COLUMNS if name == "students" else None
             whole = name in ("schools", "calendar", "enrollments", "exits")
             frames[name] = reader.read(

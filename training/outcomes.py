@@ -45,6 +45,10 @@ KEY = ["model_version", "school_id", "academic_year", "term"]
 # added when stored).
 COLUMNS = [c.name for c in list_outcomes.c if c.name != "computed_at"]
 BACKFILLED_AFTER = pd.Timedelta(days=14)
+# What judging needs beside who the students are, where they were enrolled and how they
+# left: the schools' capacities, the children's groups (poverty from their household
+# surveys) and their help; never their daily records (most of the database).
+OUTCOME_SOURCES = ("schools", "household", "interventions")
 
 
 @dataclass(frozen=True)
@@ -296,7 +300,8 @@ def check_past_lists(
 ) -> OutcomeReport:
     """Judge every matured stored list, store the figures and log them to MLflow."""
     rules = label_rules(engine, horizon_days)
-    report = judge_lists(list_history(engine), Sources.from_database(engine), rules, config)
+    sources = Sources.from_database(engine, only=OUTCOME_SOURCES)
+    report = judge_lists(list_history(engine), sources, rules, config)
     store_outcomes(engine, report)
     if report.rows.empty:
         return report

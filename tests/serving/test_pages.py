@@ -348,6 +348,31 @@ def test_the_analyst_sees_every_schools_outcomes(page: Any, api: Api, judged: pd
     assert per_school.count() == len(judged)
 
 
+def test_outcomes_judged_without_daily_records_equal_those_judged_with_every_source(
+    api: Api, judged: pd.DataFrame
+) -> None:
+    from features.sources import Sources
+    from training.labels import label_rules
+    from training.outcomes import OUTCOME_SOURCES, judge_lists, list_history
+
+    every = Sources.from_database(api.engine)
+    needed = Sources.from_database(api.engine, only=OUTCOME_SOURCES)
+    assert every.attendance is not None and every.grades is not None  # noqa: PT018
+    assert needed.attendance is None and needed.grades is None  # noqa: PT018
+    history, rules = list_history(api.engine), label_rules(api.engine, 60)
+    full, judged_here = judge_lists(history, every, rules), judge_lists(history, needed, rules)
+
+    key = ["model_version", "school_id", "academic_year", "term"]
+    stored = judged.drop(columns="computed_at").sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        full.rows.sort_values(key).reset_index(drop=True), stored, check_dtype=False
+    )
+    (plans,), (plans_here,) = full.on_plans, judged_here.on_plans
+    assert plans.overall == plans_here.overall
+    pd.testing.assert_frame_equal(plans.by_group, plans_here.by_group)
+    assert set(plans.by_group["attribute"]) >= {"poverty", "sex"}
+
+
 def test_ews_outcomes_prints_and_logs_found_in_time_on_the_plans_by_group(
     api: Api, judged: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
