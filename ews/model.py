@@ -313,7 +313,7 @@ def _found_by_group(title: str, groups: pd.DataFrame) -> Table:
                 f"[{row[f'low_{w}w']:.0%}, {row[f'high_{w}w']:.0%}]"
                 for w in (4, 8)
             ),
-            f"{row['median_lead_weeks']:.1f} weeks" if row["left"] else "–",
+            f"{row['median_lead_weeks']:.1f} weeks",
         )
     return found
 
@@ -373,7 +373,7 @@ def outcomes(
         "in time (4+ weeks)",
         "8+ weeks",
         "on a plan 4+ weeks",
-        "8+ weeks ",
+        "on a plan 8+ weeks",
         "missed",
         "flagged",
         "helped",

@@ -110,7 +110,7 @@ def judge_lists(
         academic_year=located["academic_year"].to_numpy(), term=located["term"].to_numpy()
     ).dropna(subset=["academic_year"])
     judged = _with_children(judged, sources.students).reset_index(drop=True)
-    places = plan_places(judged, sources)
+    places = _plan_places(judged, sources)
     judged["planned"] = _on_plans(judged, places)
     events = dropout_events(sources, rules)[["person_id", "event_date"]]
     helped = (
@@ -136,7 +136,7 @@ def judge_lists(
     return OutcomeReport(frame, int(judged["run_id"].nunique()), immature, on_plans)
 
 
-def plan_places(lists: pd.DataFrame, sources: Sources) -> np.ndarray:
+def _plan_places(lists: pd.DataFrame, sources: Sources) -> np.ndarray:
     """Each stored list row's school's weekly home-visit capacity, as the service plans it
     (``DEFAULT_CAPACITY`` where the school gave none)."""
     capacity = pd.Series(np.nan, index=lists.index)
