@@ -328,10 +328,14 @@ def leads(rows: pd.DataFrame, scores: np.ndarray, places: np.ndarray) -> pd.Seri
     the same score come in the lists' own order (``riskmodel.ranking``), as the
     committee's plan takes them: a score that cannot tell students apart finds them in the
     order of its tie-break, a few more each week."""
-    flagged = visit_plans(scores, rows, places)
+    return visited_leads(rows, visit_plans(scores, rows, places))
+
+
+def visited_leads(rows: pd.DataFrame, visited: np.ndarray) -> pd.Series:
+    """``leads`` of plans already replayed: ``visited`` is True for the rows a plan took."""
     event = pd.to_datetime(rows["event_date"]).to_numpy()
     as_of = pd.to_datetime(rows["as_of"]).to_numpy()
-    ahead = flagged & (rows["label"].to_numpy() == 1) & (as_of < event)
+    ahead = visited & (rows["label"].to_numpy() == 1) & (as_of < event)
     weeks = np.where(ahead, (event - as_of) / np.timedelta64(7, "D"), 0.0)
     frame = pd.DataFrame(
         {"person": rows["person_id"].astype(str).to_numpy(), "left": rows["label"].to_numpy()}
@@ -387,7 +391,11 @@ def found_in_time(
     ``places`` by ``scores``, leaving out whom it visited in the last 30 days
     (``visit_plans``); of the students who left, who was visited at least 4 and 8 weeks
     before leaving (``leads``)."""
-    lead = leads(rows, scores, places)
+    return found_of(leads(rows, scores, places), resamples=resamples)
+
+
+def found_of(lead: pd.Series, *, resamples: int = 200) -> FoundInTime:
+    """``found_in_time`` of the students who left, from their ``leads`` (by student)."""
     if lead.empty:
         nothing = Interval(float("nan"), float("nan"), float("nan"))
         return FoundInTime(0, nothing, nothing, float("nan"))

@@ -38,6 +38,8 @@ ATTRIBUTES = ("sex", "nationality", "disability", "poverty")
 # The group each attribute is compared with; the largest group where none is named.
 REFERENCE = {"nationality": "Thai", "disability": "none", "poverty": "none"}
 LEVELS = ("pre-primary/primary", "lower secondary", "upper secondary", "vocational")
+# The columns of ``audit_groups``: each audited attribute, and the level of schooling.
+GROUP_COLUMNS = [*ATTRIBUTES, "level"]
 # What a flag on each attribute could mean, in Thai and English (model card).
 MEANINGS = {
     "nationality": (
@@ -134,7 +136,7 @@ def students_table(
     frame = pd.concat([frame, groups.reset_index(drop=True)], axis=1)
     before = frame["flagged"] & frame["label"].astype(bool) & (frame["as_of"] < frame["event_date"])
     by = frame.assign(found=before).groupby("person_id", sort=True)
-    students = by[["sex", "nationality", "disability", "poverty", "level"]].first()
+    students = by[GROUP_COLUMNS].first()
     students["left"] = by["label"].max().astype(bool)
     students["flagged"] = by["flagged"].any()
     students["found"] = by["found"].any()
@@ -143,12 +145,22 @@ def students_table(
         size = rows.groupby(["as_of", "school_id"])["school_id"].transform("size").to_numpy()
         places = np.maximum(1, np.ceil(config.top_share * size))
     lead = leads(rows, scores, places) if "event_date" in rows else pd.Series(dtype=float)
-    students["lead_weeks"] = lead.reindex(students.index).fillna(0.0)
+    return with_leads(students, lead, interventions).reset_index()
+
+
+def with_leads(
+    students: pd.DataFrame, lead: pd.Series, interventions: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Students (by ``person_id``, with ``event_date``) with the weeks from the first plan
+    that took them to leaving (``lead_weeks`` from ``leads``; 0: never taken), the day
+    it took them (``first_found``) and whether they had any intervention in between
+    (``helped``)."""
+    students = students.assign(lead_weeks=lead.reindex(students.index).fillna(0.0))
     students["first_found"] = (
         students["event_date"] - pd.to_timedelta(students["lead_weeks"] * 7, unit="D")
     ).where(students["lead_weeks"] > 0)
     students["helped"] = _helped(students, interventions)
-    return students.reset_index()
+    return students
 
 
 def _helped(students: pd.DataFrame, interventions: pd.DataFrame | None) -> pd.Series:

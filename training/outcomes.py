@@ -13,13 +13,19 @@ the school's home-visit plan (its capacity, in the list's order, leaving out who
 plan took in the 30 days before: ``training.evaluate.visit_plans``, the replay training
 judges a model by), and of the students who left, who was on a plan at least 4 and 8
 weeks before leaving: per school term, and over each model version's lists per child,
-overall and by nationality, poverty, disability and sex with intervals over students.
+overall and by nationality, poverty, disability and sex with intervals over the children
+who left.
+
+The stored lists are judged in parts of whole schools (``list_histories``), so that
+years of a country's weekly lists never have to be in memory at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -32,8 +38,15 @@ from riskmodel.ranking import DEFAULT_CAPACITY
 from riskmodel.registry import OUTCOMES_EXPERIMENT
 from schooldata.tables import OUTCOME_COUNTS, list_outcomes, score_runs, student_scores
 from training.config import FairnessConfig
-from training.evaluate import FOUND_WEEKS, FoundInTime, StudentResamples, found_in_time, visit_plans
-from training.fairness import found_in_time_by_group, students_table
+from training.evaluate import (
+    FOUND_WEEKS,
+    FoundInTime,
+    StudentResamples,
+    found_of,
+    visit_plans,
+    visited_leads,
+)
+from training.fairness import GROUP_COLUMNS, audit_groups, found_in_time_by_group, with_leads
 from training.labels import LabelRules, dropout_events, label, label_rules, observed_until
 from training.matrix import audit_columns
 from training.tracking import configure_tracking
@@ -49,6 +62,10 @@ BACKFILLED_AFTER = pd.Timedelta(days=14)
 # left: the schools' capacities, the children's groups (poverty from their household
 # surveys) and their help; never their daily records (most of the database).
 OUTCOME_SOURCES = ("schools", "household", "interventions")
+# How many stored list rows are judged at a time (whole schools: every week of a school's
+# lists is in memory at once, as its plans are replayed week after week), never every
+# school's: about a gigabyte at the peak (0.9 kB a row on the demo's database).
+ROWS_AT_ONCE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -68,8 +85,9 @@ class OutcomeReport:
     on_plans: tuple[OnPlans, ...] = ()  # per model version
 
 
-def list_history(engine: sa.Engine) -> pd.DataFrame:
-    """Every stored list row: week, model version, student, school, tier."""
+def list_history(engine: sa.Engine, schools: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every stored list row (of these schools): week, model version, student, school,
+    tier and rank."""
     query = sa.select(
         score_runs.c.run_id,
         score_runs.c.as_of,
@@ -81,6 +99,8 @@ def list_history(engine: sa.Engine) -> pd.DataFrame:
         student_scores.c.tier,
         student_scores.c.rank_in_school,
     ).join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
+    if schools is not None:
+        query = query.where(student_scores.c.school_id.in_(list(schools)))
     with engine.connect() as connection:
         frame = pd.DataFrame(
             connection.execute(query).all(), columns=list(query.selected_columns.keys())
@@ -90,50 +110,134 @@ def list_history(engine: sa.Engine) -> pd.DataFrame:
     return frame
 
 
+def list_histories(engine: sa.Engine, rows_at_once: int = ROWS_AT_ONCE) -> Iterator[pd.DataFrame]:
+    """The stored list rows in parts of whole schools (``list_history``), each part at
+    most ``rows_at_once`` rows (a school with more is a part of its own): a school's
+    plans are replayed week after week, so all its weeks are in one part."""
+    with engine.connect() as connection:
+        counts = connection.execute(
+            sa.select(student_scores.c.school_id, sa.func.count())
+            .group_by(student_scores.c.school_id)
+            .order_by(student_scores.c.school_id)
+        ).all()
+    part: list[str] = []
+    size = 0
+    for school, rows in counts:
+        if part and size + rows > rows_at_once:
+            yield list_history(engine, part)
+            part, size = [], 0
+        part.append(school)
+        size += rows
+    if part:
+        yield list_history(engine, part)
+
+
 def judge_lists(
-    history: pd.DataFrame,
+    parts: Iterable[pd.DataFrame],
     sources: Sources,
     rules: LabelRules,
     config: FairnessConfig | None = None,
 ) -> OutcomeReport:
-    """The outcome figures of every matured weekly list (``config``: the groups' bootstrap
-    and the fewest leavers a group needs to be judged)."""
-    horizon = pd.Timedelta(days=rules.horizon_days)
+    """The outcome figures of every matured weekly list (``parts``: the stored list rows,
+    each school's in one part, as ``list_histories`` gives them; ``config``: the groups'
+    bootstrap and the fewest leavers a group needs to be judged).
+
+    Each part is judged on its own (its schools' plans and terms); what is kept of it
+    beside its figures is its children who left, from which each model version's found in
+    time per child is judged over all parts (a child who moved is one child)."""
+    if isinstance(parts, pd.DataFrame):
+        raise TypeError("judge_lists takes the stored list rows in parts: [history]")
+    events = dropout_events(sources, rules)[["person_id", "event_date"]]
+    # Labelled with the end of the data fixed: a part labels only its own children.
     until = observed_until(sources, rules)
+    rules = replace(rules, observed_until=until)
+    people = _people(sources.students)
+    judged = [
+        _judge_part(part, sources, rules, until=until, events=events, people=people)
+        for part in parts
+    ]
+    runs = set().union(*(part.runs for part in judged))
+    immature = set().union(*(part.immature for part in judged))
+    figures = [part.rows for part in judged if len(part.rows)]
+    if not figures:
+        return OutcomeReport(pd.DataFrame(columns=COLUMNS), 0, len(immature))
+    rows = pd.concat(figures, ignore_index=True)
+    found = [part.leavers for part in judged if len(part.leavers)]
+    leavers = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=LEAVER_COLUMNS)
+    on_plans = tuple(
+        _per_child(
+            version,
+            leavers[leavers["model_version"] == version],
+            sources,
+            config or FairnessConfig(),
+        )
+        for version in sorted(rows["model_version"].unique())
+    )
+    return OutcomeReport(rows, len(runs), len(immature), on_plans)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One part of the stored lists, judged: its school terms' figures, the runs judged
+    and left out, and its children who left (``_leavers``)."""
+
+    rows: pd.DataFrame
+    runs: set[int]
+    immature: set[int]
+    leavers: pd.DataFrame
+
+
+def _judge_part(
+    history: pd.DataFrame,
+    sources: Sources,
+    rules: LabelRules,
+    *,
+    until: pd.Timestamp,
+    events: pd.DataFrame,
+    people: pd.DataFrame,
+) -> _Part:
+    horizon = pd.Timedelta(days=rules.horizon_days)
     mature = history["as_of"] + horizon <= until
     judged = history[mature]
-    immature = int(history.loc[~mature, "run_id"].nunique())
+    immature = set(history.loc[~mature, "run_id"].astype(int))
     if judged.empty:
-        return OutcomeReport(pd.DataFrame(columns=COLUMNS), 0, immature)
+        nothing = pd.DataFrame(columns=COLUMNS)
+        return _Part(nothing, set(), immature, pd.DataFrame(columns=LEAVER_COLUMNS))
     located = sources.calendar.locate(judged["school_id"], judged["as_of"])
     judged = judged.assign(
         academic_year=located["academic_year"].to_numpy(), term=located["term"].to_numpy()
     ).dropna(subset=["academic_year"])
-    judged = _with_children(judged, sources.students).reset_index(drop=True)
-    places = _plan_places(judged, sources)
-    judged["planned"] = _on_plans(judged, places)
-    events = dropout_events(sources, rules)[["person_id", "event_date"]]
+    judged = _with_children(judged, people).reset_index(drop=True)
+    judged["planned"] = _on_plans(judged, _plan_places(judged, sources))
+    # What is known of this part's children: their leaving and their help.
+    theirs = _of_children(sources, set(judged["person_id"]))
+    events = events[events["person_id"].isin(judged["person_id"])]
     helped = (
-        sources.interventions[["person_id", "date"]].astype({"person_id": str})
-        if sources.interventions is not None
+        theirs.interventions[["person_id", "date"]].astype({"person_id": str})
+        if theirs.interventions is not None
         else None
     )
-    records = []
-    for key, lists in judged.groupby(["model_version", "school_id", "academic_year", "term"]):
-        records.append(_figures(key, lists, events, helped, horizon))
-    frame = pd.DataFrame(records, columns=COLUMNS)
-    on_plans = tuple(
-        _per_child(
-            str(version),
-            judged.iloc[rows],
-            places[rows],
-            sources,
-            rules,
-            config=config or FairnessConfig(),
-        )
-        for version, rows in judged.groupby("model_version").indices.items()
+    records = [
+        _figures(key, lists, events, helped, horizon)
+        for key, lists in judged.groupby(["model_version", "school_id", "academic_year", "term"])
+    ]
+    mine = judged[judged["person_id"].isin(events["person_id"])].reset_index(drop=True)
+    return _Part(
+        pd.DataFrame(records, columns=COLUMNS),
+        set(judged["run_id"].astype(int)),
+        immature,
+        _leavers(mine, theirs, rules),
     )
-    return OutcomeReport(frame, int(judged["run_id"].nunique()), immature, on_plans)
+
+
+def _of_children(sources: Sources, persons: set[str]) -> Sources:
+    """The sources with only these children's records (every school they were at)."""
+    changes: dict[str, Any] = {}
+    for field in fields(sources):
+        frame = getattr(sources, field.name)
+        if isinstance(frame, pd.DataFrame) and "person_id" in frame:
+            changes[field.name] = frame[frame["person_id"].isin(persons).to_numpy()]
+    return replace(sources, **changes)
 
 
 def _plan_places(lists: pd.DataFrame, sources: Sources) -> np.ndarray:
@@ -158,37 +262,85 @@ def _on_plans(lists: pd.DataFrame, places: np.ndarray) -> np.ndarray:
     return planned
 
 
-def _per_child(
-    version: str,
-    lists: pd.DataFrame,
-    places: np.ndarray,
-    sources: Sources,
-    rules: LabelRules,
-    *,
-    config: FairnessConfig,
-) -> OnPlans:
-    """A version's plans judged per child over all its lists: each week's row labelled as
-    training labels it (leaving within the horizon), the child's groups as of the week."""
-    rows = lists.reset_index(drop=True)
+LEAVER_COLUMNS = [
+    "model_version",
+    "person_id",
+    "first_week",
+    *GROUP_COLUMNS,
+    "event_date",
+    "lead_weeks",
+]
+
+
+def _leavers(lists: pd.DataFrame, sources: Sources, rules: LabelRules) -> pd.DataFrame:
+    """Of the children of these stored list rows (``planned`` where a plan took them) who
+    left within the horizon of some week, per model version: their groups as of their
+    first week (``first_week``), when they left and the weeks from the first plan that
+    took them to leaving (``training.evaluate.visited_leads``; 0: none did). Each week's
+    row is labelled as training labels it."""
+    if lists.empty:
+        return pd.DataFrame(columns=LEAVER_COLUMNS)
     rows = pd.concat(
         [
-            rows,
-            audit_columns(sources, rows),
-            label(sources, rows, rules)[["label", "event_date"]],
+            lists,
+            audit_columns(sources, lists),
+            label(sources, lists, rules)[["label", "event_date"]],
         ],
         axis=1,
     )
-    order = -rows["rank_in_school"].to_numpy(dtype=float)
-    overall = found_in_time(rows, order, places, resamples=config.bootstrap)
-    students = students_table(rows, order, config, sources.interventions, places=places)
-    draws = StudentResamples.draw(students["person_id"].to_numpy(), config.bootstrap)
-    return OnPlans(version, overall, found_in_time_by_group(students, draws, config.min_positives))
+    rows = pd.concat(
+        [rows.drop(columns=GROUP_COLUMNS, errors="ignore"), audit_groups(rows)], axis=1
+    )
+    rows = rows.sort_values(["as_of", "school_id", "student_id"], kind="stable")
+    found = []
+    for version, part in rows.groupby("model_version"):
+        lead = visited_leads(part, part["planned"].to_numpy())
+        by = part[part["person_id"].isin(lead.index)].groupby("person_id")
+        children = (
+            by[GROUP_COLUMNS]
+            .first()
+            .assign(
+                model_version=version,
+                first_week=by["as_of"].min(),
+                event_date=by["event_date"].max(),
+                lead_weeks=lead,
+            )
+        )
+        found.append(children.rename_axis("person_id").reset_index())
+    return pd.concat(found, ignore_index=True)[LEAVER_COLUMNS]
 
 
-def _with_children(history: pd.DataFrame, students: pd.DataFrame) -> pd.DataFrame:
-    """Stored list rows with each school's student's child (``person_id``)."""
+def _per_child(
+    version: str, leavers: pd.DataFrame, sources: Sources, config: FairnessConfig
+) -> OnPlans:
+    """A version's found in time on the plans of all its lists, each child who left once
+    (a child who moved, in the parts of both schools: their earliest week's groups, the
+    longest lead), overall and by group, with intervals over these children."""
+    if leavers.empty:
+        return OnPlans(version, found_of(pd.Series(dtype=float)), pd.DataFrame())
+    ordered = leavers.sort_values("first_week", kind="stable")
+    by = ordered.groupby("person_id", sort=True)
+    children = by[GROUP_COLUMNS].first()
+    children["event_date"] = by["event_date"].max()
+    lead = by["lead_weeks"].max()
+    students = with_leads(children, lead, sources.interventions).assign(left=True)
+    draws = StudentResamples.draw(children.index.to_numpy(), config.bootstrap)
+    return OnPlans(
+        version,
+        found_of(lead, resamples=config.bootstrap),
+        found_in_time_by_group(students.reset_index(), draws, config.min_positives),
+    )
+
+
+def _people(students: pd.DataFrame) -> pd.DataFrame:
+    """Each school's student (school, code) and their child, as text."""
     key = ["school_id", "student_id"]
-    people = students[[*key, "person_id"]].astype(str).drop_duplicates(key)
+    return students[[*key, "person_id"]].astype(str).drop_duplicates(key)
+
+
+def _with_children(history: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """Stored list rows with each school's student's child (``person_id``; ``_people``)."""
+    key = ["school_id", "student_id"]
     found = history.astype(dict.fromkeys(key, str)).merge(people, on=key, how="left")
     alone = found["school_id"] + ":" + found["student_id"]
     return found.assign(person_id=found["person_id"].fillna(alone))
@@ -301,7 +453,7 @@ def check_past_lists(
     """Judge every matured stored list, store the figures and log them to MLflow."""
     rules = label_rules(engine, horizon_days)
     sources = Sources.from_database(engine, only=OUTCOME_SOURCES)
-    report = judge_lists(list_history(engine), sources, rules, config)
+    report = judge_lists(list_histories(engine), sources, rules, config)
     store_outcomes(engine, report)
     if report.rows.empty:
         return report

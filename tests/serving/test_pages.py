@@ -353,14 +353,14 @@ def test_outcomes_judged_without_daily_records_equal_those_judged_with_every_sou
 ) -> None:
     from features.sources import Sources
     from training.labels import label_rules
-    from training.outcomes import OUTCOME_SOURCES, judge_lists, list_history
+    from training.outcomes import OUTCOME_SOURCES, judge_lists, list_histories, list_history
 
     every = Sources.from_database(api.engine)
     needed = Sources.from_database(api.engine, only=OUTCOME_SOURCES)
     assert every.attendance is not None and every.grades is not None  # noqa: PT018
     assert needed.attendance is None and needed.grades is None  # noqa: PT018
     history, rules = list_history(api.engine), label_rules(api.engine, 60)
-    full, judged_here = judge_lists(history, every, rules), judge_lists(history, needed, rules)
+    full, judged_here = judge_lists([history], every, rules), judge_lists([history], needed, rules)
 
     key = ["model_version", "school_id", "academic_year", "term"]
     stored = judged.drop(columns="computed_at").sort_values(key).reset_index(drop=True)
@@ -371,6 +371,16 @@ def test_outcomes_judged_without_daily_records_equal_those_judged_with_every_sou
     assert plans.overall == plans_here.overall
     pd.testing.assert_frame_equal(plans.by_group, plans_here.by_group)
     assert set(plans.by_group["attribute"]) >= {"poverty", "sex"}
+    # A school at a time (as a country's lists are judged: never all at once), the same.
+    parts = list(list_histories(api.engine, rows_at_once=1))
+    assert len(parts) == history["school_id"].nunique() > 1
+    apart = judge_lists(parts, needed, rules)
+    pd.testing.assert_frame_equal(
+        apart.rows.sort_values(key).reset_index(drop=True), stored, check_dtype=False
+    )
+    (plans_apart,) = apart.on_plans
+    assert plans_apart.overall == plans.overall
+    pd.testing.assert_frame_equal(plans_apart.by_group, plans.by_group)
 
 
 def test_ews_outcomes_prints_and_logs_found_in_time_on_the_plans_by_group(

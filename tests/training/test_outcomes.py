@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import pytest
 
@@ -97,7 +99,7 @@ def _history() -> pd.DataFrame:
 def test_found_missed_and_lead_time_are_counted_exactly() -> None:
     rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
 
-    report = judge_lists(_history(), _sources(), rules)
+    report = judge_lists([_history()], _sources(), rules)
 
     assert report.runs == 9
     assert report.immature == 0
@@ -133,7 +135,7 @@ def test_a_leaver_flagged_six_weeks_ahead_is_in_time_at_four_weeks_not_at_eight(
     history.loc[later, "tier"] = "low"  # A first flagged on 8 July, leaves on 20 August
     rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
 
-    report = judge_lists(history, _sources(), rules)
+    report = judge_lists([history], _sources(), rules)
 
     row = report.rows.set_index(["model_version", "school_id"]).loc[("1", "S1")]
     assert (row["found"], row["found_in_time"], row["found_8w"]) == (1, 1, 0)
@@ -142,11 +144,48 @@ def test_a_leaver_flagged_six_weeks_ahead_is_in_time_at_four_weeks_not_at_eight(
 def test_weeks_whose_horizon_has_not_passed_are_left_out() -> None:
     rules = LabelRules(180, observed_until=pd.Timestamp("2024-12-15"))
 
-    report = judge_lists(_history(), _sources(), rules)
+    report = judge_lists([_history()], _sources(), rules)
 
     # Weeks up to 18 June are mature by 15 December (180 days); the other six are not.
     assert report.runs == 3
     assert report.immature == 6
+
+
+def _enrolled(students: pd.DataFrame) -> pd.DataFrame:
+    """Each student enrolled in M1 in term 1 of 2567."""
+    return students[["school_id", "student_id"]].assign(
+        academic_year=2567,
+        term=1,
+        grade_level="M1",
+        advisor_id="T1",
+        snapshot_date=pd.Timestamp("2024-06-10"),
+    )
+
+
+def _stored_lists(
+    lists: dict[str, tuple[pd.DatetimeIndex, list[str]]], *, high: Callable[[str, int], bool]
+) -> pd.DataFrame:
+    """Stored list rows: on each of its weeks, each school's codes in this order (``high``
+    of a code and its rank: in the high tier), made on the day by model version 1."""
+    return pd.DataFrame(
+        [
+            {
+                "run_id": week,
+                "as_of": day,
+                "created_at": day + pd.Timedelta(hours=7),
+                "model_version": "1",
+                "school_id": school,
+                "student_id": code,
+                "grade_level": "M1",
+                "tier": "high" if high(code, rank) else "low",
+                "rank_in_school": rank,
+            }
+            for week, day in enumerate(MONDAYS)
+            for school, (weeks, codes) in lists.items()
+            if day in weeks
+            for rank, code in enumerate(codes, 1)
+        ]
+    )
 
 
 def test_each_school_plans_its_own_capacity_in_list_order_and_same_codes_stay_apart() -> None:
@@ -163,13 +202,7 @@ def test_each_school_plans_its_own_capacity_in_list_order_and_same_codes_stay_ap
             for code in codes
         ]
     ).assign(sex="M", nationality="TH", disability="none")
-    enrolled = students[["school_id", "student_id"]].assign(
-        academic_year=2567,
-        term=1,
-        grade_level="M1",
-        advisor_id="T1",
-        snapshot_date=pd.Timestamp("2024-06-10"),
-    )
+    enrolled = _enrolled(students)
     exits = students[students["student_id"].isin(["A", "D"])][["school_id", "student_id"]]
     sources = Sources.from_frames(
         {
@@ -179,27 +212,12 @@ def test_each_school_plans_its_own_capacity_in_list_order_and_same_codes_stay_ap
             "schools": pd.DataFrame({"school_id": ["S1", "S2"], "home_visit_capacity": [1, 2]}),
         }
     )
-    history = pd.DataFrame(
-        [
-            {
-                "run_id": week,
-                "as_of": day,
-                "created_at": day + pd.Timedelta(hours=7),
-                "model_version": "1",
-                "school_id": school,
-                "student_id": code,
-                "grade_level": "M1",
-                "tier": "high" if code in "AD" else "low",
-                "rank_in_school": rank,
-            }
-            for week, day in enumerate(weeks)
-            for school in ("S1", "S2")
-            for rank, code in enumerate(codes, 1)
-        ]
+    history = _stored_lists(
+        dict.fromkeys(("S1", "S2"), (weeks, codes)), high=lambda code, _: code in "AD"
     )
     rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
 
-    report = judge_lists(history, sources, rules)
+    report = judge_lists([history], sources, rules)
 
     rows = report.rows.set_index("school_id")
     for school, planned in (("S1", 1), ("S2", 2)):
@@ -210,3 +228,63 @@ def test_each_school_plans_its_own_capacity_in_list_order_and_same_codes_stay_ap
     (plans,) = report.on_plans
     assert plans.overall.left == 4
     assert plans.overall.found_8w.estimate == 0.75
+
+
+def test_judging_a_few_schools_at_a_time_equals_judging_all_and_a_moved_child_is_one() -> None:
+    """A child on S1's lists (code A) for two weeks moves to S2 (code B there), is on its
+    lists for two more and leaves. Judged one school at a time, S1's part and S2's part
+    each see them leave; over both they are one child who left, found on S1's first plan,
+    17 weeks ahead, as when both schools are judged together."""
+    students = pd.DataFrame(
+        {
+            "school_id": ["S1", "S1", "S2", "S2"],
+            "student_id": ["A", "B", "A", "B"],
+            "person_id": ["moved", "s1b", "s2a", "moved"],
+            "sex": ["F", "M", "M", "F"],
+            "nationality": "TH",
+            "disability": "none",
+        }
+    )
+    enrolled = _enrolled(students)
+    # Enrolled at S1 last term (else leaving S2 this term would be a move back to S1).
+    enrolled.loc[0, ["academic_year", "term", "snapshot_date"]] = [2566, 2, "2023-11-10"]
+    sources = Sources.from_frames(
+        {
+            "students": students,
+            "enrollments": enrolled.astype({"snapshot_date": "datetime64[ns]"}),
+            "exits": pd.DataFrame(
+                {
+                    "school_id": ["S2"],
+                    "student_id": ["B"],
+                    "exit_date": [pd.Timestamp("2024-09-30")],
+                    "exit_type": ["dropout"],
+                }
+            ),
+            "schools": pd.DataFrame({"school_id": ["S1", "S2"], "home_visit_capacity": [1, 1]}),
+        }
+    )
+    history = _stored_lists(
+        {"S1": (MONDAYS[:2], ["A", "B"]), "S2": (MONDAYS[2:4], ["B", "A"])},
+        high=lambda _, rank: rank == 1,
+    )
+    rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
+
+    whole = judge_lists([history], sources, rules)
+    parts = judge_lists([history[history["school_id"] == s] for s in ("S1", "S2")], sources, rules)
+
+    pd.testing.assert_frame_equal(whole.rows, parts.rows)
+    assert (whole.runs, whole.immature) == (parts.runs, parts.immature) == (4, 0)
+    (plans,), (in_parts,) = whole.on_plans, parts.on_plans
+    assert plans.overall == in_parts.overall
+    pd.testing.assert_frame_equal(plans.by_group, in_parts.by_group)
+    assert in_parts.overall.left == 1
+    assert in_parts.overall.median_lead_weeks == pytest.approx(17.0)  # 3 June to 30 September
+    assert parts.rows.set_index("school_id")["planned_8w"].to_dict() == {"S1": 1, "S2": 1}
+    by_sex = in_parts.by_group.set_index(["attribute", "group"])
+    assert by_sex.loc[("sex", "F"), "left"] == 1
+
+
+def test_judge_lists_refuses_one_frame_for_its_parts() -> None:
+    rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
+    with pytest.raises(TypeError, match="in parts"):
+        judge_lists(_history(), _sources(), rules)  # type: ignore[arg-type]
