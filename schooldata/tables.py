@@ -279,6 +279,10 @@ run_schools = sa.Table(
     sa.Column("high", sa.Integer, nullable=True),
     sa.Column("watch", sa.Integer, nullable=True),
     sa.Column("new_on_list", sa.Integer, nullable=True),
+    # The school's weekly home-visit capacity when the run was stored (the plan's own
+    # default where it set none), by which ``ews outcomes`` replays that week's plan;
+    # empty for runs stored before migration 0017 (replayed at today's capacity).
+    sa.Column("visit_capacity", sa.Integer, nullable=True),
 )
 
 # Each run's model inputs against the training reference (riskmodel.input_counts).

@@ -17,6 +17,7 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
+from riskmodel.ranking import DEFAULT_CAPACITY
 from schooldata.db import insert_columns, insert_rows, reading
 from schooldata.tables import (
     TABLES,
@@ -295,6 +296,8 @@ def store_run(
             schools = schools.drop(columns=COUNT_COLUMNS, errors="ignore").merge(
                 list_counts(ranked), on="school_id", how="left"
             )
+        if schools is not None and not schools.empty:
+            schools = _with_capacity(connection, schools)
         for table, frame in ((run_schools, schools), (run_drift, drift)):
             if frame is not None and not frame.empty:
                 insert_rows(connection, table, _plain_records(frame, table, int(run_id)))
@@ -335,6 +338,7 @@ def replace_school(
         counted = schools.drop(columns=COUNT_COLUMNS, errors="ignore")
         if len(ranked):
             counted = counted.merge(list_counts(ranked), on="school_id", how="left")
+        counted = _with_capacity(connection, counted)
         insert_rows(connection, run_schools, _plain_records(counted, run_schools, run_id))
         total = connection.execute(
             sa.select(sa.func.count()).where(student_scores.c.run_id == run_id)
@@ -424,6 +428,21 @@ def _plain(values: pd.Series) -> list[Any]:
     plain[pd.isna(plain)] = None
     result: list[Any] = plain.tolist()
     return result
+
+
+def _with_capacity(connection: sa.Connection, schools: pd.DataFrame) -> pd.DataFrame:
+    """Each school's weekly home-visit capacity now (``visit_capacity``), as its plan
+    reads it: ``DEFAULT_CAPACITY`` where the school set none."""
+    table = TABLES["schools"]
+    given = dict(
+        connection.execute(
+            sa.select(table.c.school_id, table.c.home_visit_capacity).where(
+                table.c.home_visit_capacity.is_not(None)
+            )
+        ).all()
+    )
+    capacity = [int(given.get(school, DEFAULT_CAPACITY)) for school in schools["school_id"]]
+    return schools.assign(visit_capacity=capacity)
 
 
 def _plain_records(frame: pd.DataFrame, table: sa.Table, run_id: int) -> list[dict[str, Any]]:

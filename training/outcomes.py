@@ -36,7 +36,13 @@ from core.settings import Settings
 from features.sources import Sources
 from riskmodel.ranking import DEFAULT_CAPACITY
 from riskmodel.registry import OUTCOMES_EXPERIMENT
-from schooldata.tables import OUTCOME_COUNTS, list_outcomes, score_runs, student_scores
+from schooldata.tables import (
+    OUTCOME_COUNTS,
+    list_outcomes,
+    run_schools,
+    score_runs,
+    student_scores,
+)
 from training.config import FairnessConfig
 from training.evaluate import (
     FOUND_WEEKS,
@@ -88,17 +94,26 @@ class OutcomeReport:
 def list_history(engine: sa.Engine, schools: Sequence[str] | None = None) -> pd.DataFrame:
     """Every stored list row (of these schools): week, model version, student, school,
     tier and rank."""
-    query = sa.select(
-        score_runs.c.run_id,
-        score_runs.c.as_of,
-        score_runs.c.created_at,
-        score_runs.c.model_version,
-        student_scores.c.student_id,
-        student_scores.c.school_id,
-        student_scores.c.grade_level,
-        student_scores.c.tier,
-        student_scores.c.rank_in_school,
-    ).join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
+    query = (
+        sa.select(
+            score_runs.c.run_id,
+            score_runs.c.as_of,
+            score_runs.c.created_at,
+            score_runs.c.model_version,
+            student_scores.c.student_id,
+            student_scores.c.school_id,
+            student_scores.c.grade_level,
+            student_scores.c.tier,
+            student_scores.c.rank_in_school,
+            run_schools.c.visit_capacity,
+        )
+        .join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
+        .outerjoin(
+            run_schools,
+            (run_schools.c.run_id == student_scores.c.run_id)
+            & (run_schools.c.school_id == student_scores.c.school_id),
+        )
+    )
     if schools is not None:
         query = query.where(student_scores.c.school_id.in_(list(schools)))
     with engine.connect() as connection:
@@ -241,12 +256,16 @@ def _of_children(sources: Sources, persons: set[str]) -> Sources:
 
 
 def _plan_places(lists: pd.DataFrame, sources: Sources) -> np.ndarray:
-    """Each stored list row's school's weekly home-visit capacity, as the service plans it
-    (``DEFAULT_CAPACITY`` where the school gave none)."""
+    """Each stored list row's school's weekly home-visit capacity that week, as the
+    service planned it: stored with the run (``visit_capacity``), else (a run stored before
+    capacities were) the school's capacity now, else ``DEFAULT_CAPACITY``."""
     capacity = pd.Series(np.nan, index=lists.index)
+    if "visit_capacity" in lists:
+        capacity = lists["visit_capacity"].astype(float)
     if sources.schools is not None and "home_visit_capacity" in sources.schools:
         given = sources.schools.astype({"school_id": str}).set_index("school_id")
-        capacity = lists["school_id"].map(given["home_visit_capacity"]).astype(float)
+        now = lists["school_id"].map(given["home_visit_capacity"]).astype(float)
+        capacity = capacity.fillna(now)
     return capacity.fillna(DEFAULT_CAPACITY).to_numpy()
 
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ews.cli import app as cli
 from features.freshness import school_days_between
+from riskmodel.ranking import DEFAULT_CAPACITY
 from schooldata.tables import TABLES, run_schools, student_scores
 from serving.accounts import create_user, set_password
 from serving.app import create_app
@@ -68,6 +69,14 @@ def test_a_school_whose_attendance_ends_three_weeks_early_is_skipped_and_said(
         scored = pd.DataFrame(
             connection.execute(sa.select(student_scores.c.school_id, student_scores.c.tier)).all()
         )
+        table = TABLES["schools"]
+        capacity = dict(
+            connection.execute(sa.select(table.c.school_id, table.c.home_visit_capacity)).all()
+        )
+    # Each school's weekly home-visit capacity of the week, as its plan reads it.
+    given = {school: capacity.get(school) for school in schools["school_id"]}
+    planned = {school: DEFAULT_CAPACITY if c is None else c for school, c in given.items()}
+    assert schools.set_index("school_id")["visit_capacity"].to_dict() == planned
     mine = schools.set_index("school_id").loc[api.school]
     assert bool(mine["stale"]) and mine["scored"] == 0  # noqa: PT018
     assert mine["school_days_missing"] >= 14

@@ -288,3 +288,34 @@ def test_judge_lists_refuses_one_frame_for_its_parts() -> None:
     rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
     with pytest.raises(TypeError, match="in parts"):
         judge_lists(_history(), _sources(), rules)  # type: ignore[arg-type]
+
+
+def test_each_week_is_replayed_at_the_capacity_stored_with_its_run() -> None:
+    """S1 visits one a week today. Its first list was stored before capacities were (none
+    with the run: replayed at today's, so A), its second when it visited three (B, C and
+    D; A was visited in the last 30 days). C and E leave: C was on that second plan, E
+    (fifth) on none; replayed at today's capacity, the second plan would have taken only
+    B."""
+    codes = list("ABCDEF")
+    students = pd.DataFrame(
+        {"school_id": "S1", "student_id": codes, "person_id": codes, "sex": "F"}
+    ).assign(nationality="TH", disability="none")
+    exits = students[students["student_id"].isin(["C", "E"])][["school_id", "student_id"]]
+    sources = Sources.from_frames(
+        {
+            "students": students,
+            "enrollments": _enrolled(students),
+            "exits": exits.assign(exit_date=pd.Timestamp("2024-09-30"), exit_type="dropout"),
+            "schools": pd.DataFrame({"school_id": ["S1"], "home_visit_capacity": [1]}),
+        }
+    )
+    history = _stored_lists({"S1": (MONDAYS[:2], codes)}, high=lambda _, rank: rank <= 3)
+    history["visit_capacity"] = history["as_of"].map({MONDAYS[0]: None, MONDAYS[1]: 3})
+    rules = LabelRules(180, observed_until=pd.Timestamp("2025-03-31"))
+
+    stored = judge_lists([history], sources, rules)
+    today = judge_lists([history.drop(columns="visit_capacity")], sources, rules)
+
+    assert stored.rows.loc[0, "left"] == 2
+    assert stored.rows.loc[0, "planned_8w"] == 1  # C
+    assert today.rows.loc[0, "planned_8w"] == 0
