@@ -22,7 +22,7 @@ years of a country's weekly lists never have to be in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -91,9 +91,10 @@ class OutcomeReport:
     on_plans: tuple[OnPlans, ...] = ()  # per model version
 
 
-def list_history(engine: sa.Engine, schools: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every stored list row (of these schools): week, model version, student, school,
-    tier and rank."""
+def list_history(engine: sa.Engine, schools: tuple[str, str] | None = None) -> pd.DataFrame:
+    """Every stored list row (of the schools from the first to the last of ``schools``, in
+    the order of their ids): week, model version, student, school, tier, rank and the
+    school's capacity that week."""
     query = (
         sa.select(
             score_runs.c.run_id,
@@ -115,7 +116,7 @@ def list_history(engine: sa.Engine, schools: Sequence[str] | None = None) -> pd.
         )
     )
     if schools is not None:
-        query = query.where(student_scores.c.school_id.in_(list(schools)))
+        query = query.where(student_scores.c.school_id.between(*schools))
     with engine.connect() as connection:
         frame = pd.DataFrame(
             connection.execute(query).all(), columns=list(query.selected_columns.keys())
@@ -139,12 +140,12 @@ def list_histories(engine: sa.Engine, rows_at_once: int = ROWS_AT_ONCE) -> Itera
     size = 0
     for school, rows in counts:
         if part and size + rows > rows_at_once:
-            yield list_history(engine, part)
+            yield list_history(engine, (part[0], part[-1]))
             part, size = [], 0
         part.append(school)
         size += rows
     if part:
-        yield list_history(engine, part)
+        yield list_history(engine, (part[0], part[-1]))
 
 
 def judge_lists(
