@@ -184,7 +184,7 @@ def judge_lists(
         _per_child(
             version,
             leavers[leavers["model_version"] == version],
-            sources,
+            sources.interventions,
             config or FairnessConfig(),
         )
         for version in sorted(rows["model_version"].unique())
@@ -331,7 +331,10 @@ def _leavers(lists: pd.DataFrame, sources: Sources, rules: LabelRules) -> pd.Dat
 
 
 def _per_child(
-    version: str, leavers: pd.DataFrame, sources: Sources, config: FairnessConfig
+    version: str,
+    leavers: pd.DataFrame,
+    interventions: pd.DataFrame | None,
+    config: FairnessConfig,
 ) -> OnPlans:
     """A version's found in time on the plans of all its lists, each child who left once
     (a child who moved, in the parts of both schools: their earliest week's groups, the
@@ -343,7 +346,7 @@ def _per_child(
     children = by[GROUP_COLUMNS].first()
     children["event_date"] = by["event_date"].max()
     lead = by["lead_weeks"].max()
-    students = with_leads(children, lead, sources.interventions).assign(left=True)
+    students = with_leads(children, lead, interventions).assign(left=True)
     draws = StudentResamples.draw(children.index.to_numpy(), config.bootstrap)
     return OnPlans(
         version,
