@@ -13,10 +13,11 @@ Run with ``python -m benchmarks.before_after --before <commit>`` (issue 38's tar
    its commit's. Kept in ``--work-dir`` and reused;
 3. runs the weekly run on the pool (``benchmarks.dask_run --mode pool``, as ``ews score``
    runs on a dataset; ``--mode one`` partition after partition in one process, ``--mode
-   dask`` on a local Dask cluster) of each side in turn, ``--rounds`` times after one run
-   each that is not counted, so that a busy moment of the machine costs every side; with
-   ``--env``, this code once more with those environment variables (an allocator
-   setting, say);
+   dask`` on a local Dask cluster, ``--mode database`` in one process from the
+   operational database of 12,000 students, as ``ews score`` runs by default) of each
+   side in turn, ``--rounds`` times after one run each that is not counted, so that a
+   busy moment of the machine costs every side; with ``--env``, this code once more with
+   those environment variables (an allocator setting, say);
 4. prints each round, then per enrolled student (the two synthetic data sets enrol a few
    more or fewer children) the median of this code against each earlier side, and of the
    patched earlier code against the earlier code as it was, with the range over rounds,
@@ -58,6 +59,28 @@ with tempfile.TemporaryDirectory(prefix="before-after-") as store:
 """
 
 
+# ``--mode database``: the weekly run as ``ews score`` runs it by default, in one process
+# from the operational database, on the database each side built (``PREPARE``). Written
+# with what both code bases have.
+DATABASE_STUDENTS = 12_000  # the database ``PREPARE`` builds
+DATABASE_RUN = """
+import json, sys, time
+from pathlib import Path
+import pandas as pd
+from riskmodel.bundle import ModelBundle
+from schooldata.db import make_engine, upgrade
+from serving.scoring import Scorer, weekly_run
+db, bundle, as_of = sys.argv[1:4]
+engine = make_engine(f"sqlite:///{db}")
+upgrade(engine)
+scorer = Scorer(ModelBundle.load(Path(bundle)), "1")
+started = time.perf_counter()
+report = weekly_run(engine, scorer, pd.Timestamp(as_of))
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "students": report.students, "stages": report.seconds}))
+"""
+
+
 @dataclass
 class Side:
     """One code base and the data it built."""
@@ -79,6 +102,13 @@ class Side:
     def run(self, mode: str, workers: int, scratch: Path) -> dict:
         db = scratch / f"{self.name}.db"
         db.unlink(missing_ok=True)
+        if mode == "database":
+            # Each run on a fresh copy of the side's database: no earlier run's rows.
+            shutil.copyfile(self.work / f"ews-{DATABASE_STUDENTS}.db", db)
+            arguments = ["-c", DATABASE_RUN, str(db), str(self.work / "bundle"), AS_OF]
+            result: dict = json.loads(self._python(arguments).strip().splitlines()[-1])
+            self.runs.append(result)
+            return result
         output = self._python(
             [
                 "-m",
@@ -97,7 +127,7 @@ class Side:
                 AS_OF,
             ]
         )
-        result: dict = json.loads(output.strip().splitlines()[-1])
+        result = json.loads(output.strip().splitlines()[-1])
         self.runs.append(result)
         return result
 
@@ -155,7 +185,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--mode", choices=["pool", "one", "dask"], default="pool", help="as benchmarks.dask_run"
+        "--mode",
+        choices=["pool", "one", "dask", "database"],
+        default="pool",
+        help="as benchmarks.dask_run; database: in one process from the database (12,000 "
+        "students), as ews score runs by default",
     )
     parser.add_argument("--work-dir", type=Path, default=Path("build/bench-before-after"))
     args = parser.parse_args()

@@ -94,9 +94,10 @@ def _slots(values: pd.Series, labels: pd.Index) -> np.ndarray:
         lookup = np.append(np.where(found >= 0, found, missing), missing)
         slots: np.ndarray = lookup[values.cat.codes.to_numpy()]  # code -1: the last slot
         return slots
-    found = labels.get_indexer(pd.Index(values.astype(str)))
-    found[values.isna().to_numpy()] = -1
-    return np.where(found >= 0, found, missing)
+    # Text: hashed by Arrow, never a Python object a value.
+    text = pa.array(values.astype("str"))
+    at = pc.index_in(text, value_set=pa.array(labels.to_numpy(), pa.string()).cast(text.type))
+    return np.asarray(at.fill_null(missing).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _arrow_slots(values: pa.ChunkedArray, labels: pd.Index) -> np.ndarray:

@@ -29,6 +29,12 @@ EXPECTED = [2, 0, 4, -1, -1, -1, -1, -1]
 
 def test_rows_by_pair_last_row_counts_and_missing_never_matches() -> None:
     assert PairIndex.of(STUDENTS).rows(RECORDS).tolist() == EXPECTED
+    # Text as Python objects (a database driver's) finds the same rows; so do codes a
+    # driver gave as numbers, by their text.
+    assert PairIndex.of(STUDENTS).rows(RECORDS.astype(object)).tolist() == EXPECTED
+    numbers = pd.DataFrame({"school_id": ["S1", "S2", "S1"], "student_id": [1, 3, 7]})
+    codes = pd.DataFrame({"school_id": ["S1", "S2"], "student_id": ["1", "3"]})
+    assert PairIndex.of(codes).rows(numbers).tolist() == [0, 1, -1]
 
 
 def test_categories_and_arrow_dictionaries_give_the_same_rows() -> None:
