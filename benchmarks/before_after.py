@@ -92,8 +92,13 @@ class Side:
     runs: list[dict] = field(default_factory=list)
 
     def prepare(self, students: int) -> None:
-        if (self.work / "bundle").is_dir() and (self.work / "dataset" / "COMPLETE").exists():
-            print(f"{self.name}: reusing the dataset and champion in {self.work}")
+        built = (
+            (self.work / "bundle").is_dir()
+            and (self.work / "dataset" / "COMPLETE").exists()
+            and (self.work / f"ews-{DATABASE_STUDENTS}.db").exists()
+        )
+        if built:
+            print(f"{self.name}: reusing the dataset, database and champion in {self.work}")
             return
         print(f"{self.name}: building {students:,} students and a champion in {self.work}")
         self.work.mkdir(parents=True, exist_ok=True)
