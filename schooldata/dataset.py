@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from schooldata.contract import SOURCES
 from schooldata.db import read_table, typed_frame
-from schooldata.pairs import PairIndex, distinct_text
+from schooldata.pairs import PairIndex
 from schooldata.tables import TABLES
 
 PARTITION = "home_school"
@@ -130,24 +130,9 @@ class DatabaseReader:
         until: tuple[str, date] | None = None,
         students: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        if students is not None and "student_id" in TABLES[name].c:
-            codes = _codes_of(students)
-            asked = codes if student_ids is None else _intersect(student_ids, codes)
-            wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
-            frame = only_students(self._read(name, wanted, asked, since, until), students)
-            return frame[_with_child(list(columns or frame.columns), frame)]
-        return self._read(name, columns, student_ids, since, until)
-
-    def _read(
-        self,
-        name: str,
-        columns: Sequence[str] | None,
-        student_ids: Sequence[str] | None,
-        since: tuple[str, date] | None,
-        until: tuple[str, date] | None,
-    ) -> pd.DataFrame:
         partition = self.partition_students
-        if partition is None or "student_id" not in TABLES[name].c:
+        asked = partition if students is None else students
+        if asked is None or "student_id" not in TABLES[name].c:
             return read_table(
                 self.engine,
                 name,
@@ -156,13 +141,19 @@ class DatabaseReader:
                 since=since,
                 until=until,
             )
-        # By code first (a few codes are other schools' students too), then by student.
-        ids = _intersect(student_ids, sorted(set(partition["student_id"])))
+        # Asked by student (school and code); of the students asked, the partition's.
+        if student_ids is not None:
+            asked = asked[asked["student_id"].astype(str).isin(set(student_ids)).to_numpy()]
         wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
         frame = read_table(
-            self.engine, name, columns=wanted, student_ids=ids, since=since, until=until
+            self.engine, name, columns=wanted, students=asked, since=since, until=until
         )
-        return only_students(frame, partition)[list(columns or frame.columns)]
+        if students is None:
+            return frame[list(columns or frame.columns)]
+        if partition is not None:
+            frame = only_students(frame, partition)
+        frame = only_students(frame, students)
+        return frame[_with_child(list(columns or frame.columns), frame)]
 
 
 @dataclass(frozen=True)
@@ -188,23 +179,17 @@ class DatasetReader:
         students: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         if name in SERVICE_WRITES and self.database is not None:
-            if self.schools is None or students is not None:
-                return self.database.read(
-                    name,
-                    columns,
-                    student_ids=student_ids,
-                    since=since,
-                    until=until,
-                    students=students,
-                )
-            # The partition's students, wherever they now study.
-            students = DatasetReader(self.root, self.schools).read("students", STUDENT_KEY)
-            codes = sorted(set(students["student_id"]))
-            asked = codes if student_ids is None else _intersect(student_ids, codes)
-            wanted = None if columns is None else list(dict.fromkeys([*columns, *STUDENT_KEY]))
-            frame = self.database.read(name, wanted, student_ids=asked, since=since, until=until)
-            frame = only_students(frame, students)
-            return frame[_with_child(list(columns or frame.columns), frame)]
+            if self.schools is not None and students is None:
+                # The partition's students, wherever they now study.
+                students = DatasetReader(self.root, self.schools).read("students", STUDENT_KEY)
+            return self.database.read(
+                name,
+                columns,
+                student_ids=student_ids,
+                since=since,
+                until=until,
+                students=students,
+            )
         table = TABLES[name]
         wanted = list(columns) if columns else [c.name for c in table.c]
         folder = self.root / name
@@ -292,11 +277,6 @@ def _frame(arrow: pa.Table) -> pd.DataFrame:
         frame[name] = values
     ordered: pd.DataFrame = frame[arrow.column_names]
     return ordered
-
-
-def _codes_of(students: pd.DataFrame) -> list[str]:
-    """The distinct codes of some schools' students, in order."""
-    return sorted(distinct_text(students["student_id"]))
 
 
 def _among(ids: pa.ChunkedArray, wanted: Sequence[str]) -> pa.ChunkedArray:
@@ -506,12 +486,3 @@ def school_homes(engine: sa.Engine, school_id: str) -> tuple[str, ...]:
             .group_by(students.c.person_id)
         ).scalars()
         return tuple(sorted(set(homes) | {school_id}))
-
-
-def _intersect(asked: Sequence[str] | None, allowed: list[str] | None) -> list[str] | None:
-    if allowed is None:
-        return None if asked is None else list(asked)
-    if asked is None:
-        return allowed
-    allowed_set = set(allowed)
-    return [s for s in asked if s in allowed_set]

@@ -251,6 +251,7 @@ def read_table(
     *,
     columns: Sequence[str] | None = None,
     student_ids: Sequence[str] | None = None,
+    students: pd.DataFrame | None = None,
     since: tuple[str, date] | None = None,
     until: tuple[str, date] | None = None,
 ) -> pd.DataFrame:
@@ -260,7 +261,11 @@ def read_table(
         engine: the operational database.
         name: source name, e.g. ``"attendance"``.
         columns: columns to read (all by default).
-        student_ids: restrict to these students.
+        student_ids: restrict to the students with these codes, at any school.
+        students: instead, restrict to these schools' students (``school_id``,
+            ``student_id``), asked school by school: the first columns of every table's key, so the
+            database goes to them by its index. By codes alone it reads every school's
+            students of the same codes, and on SQLite the whole table to find them.
         since: (date column, first date) to read only records dated from then on.
         until: (date column, first date not read) to read only records dated before it.
 
@@ -280,14 +285,27 @@ def read_table(
         query = query.where(table.c[since[0]] >= since[1])
     if until is not None:
         query = query.where(table.c[until[0]] < until[1])
-    if student_ids is not None and "student_id" in table.c:
-        ids = list(student_ids)
-        # SQLite caps bound parameters: ask in chunks.
+    asked: list[tuple[Any, list[str]]] | None = None  # (a condition, the codes under it)
+    if "student_id" not in table.c:
+        pass
+    elif students is not None:
+        key = students[["school_id", "student_id"]].astype(str).drop_duplicates()
+        asked = [
+            (table.c.school_id == school, sorted(codes))
+            for school, codes in key.groupby("school_id")["student_id"]
+        ]
+    elif student_ids is not None:
+        asked = [(sa.true(), list(student_ids))]
+    if asked is not None:
         parts = []
         with engine.connect() as connection:
-            for start in range(0, max(len(ids), 1), ID_CHUNK):
-                chunk = query.where(table.c.student_id.in_(ids[start : start + ID_CHUNK]))
-                parts.append(_frame(connection, chunk))
+            for condition, codes in asked or [(sa.true(), [])]:
+                # SQLite caps bound parameters: ask in chunks.
+                for start in range(0, max(len(codes), 1), ID_CHUNK):
+                    chunk = codes[start : start + ID_CHUNK]
+                    parts.append(
+                        _frame(connection, query.where(condition, table.c.student_id.in_(chunk)))
+                    )
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     else:
         with engine.connect() as connection:

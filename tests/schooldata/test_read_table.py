@@ -42,3 +42,47 @@ def test_a_database_without_the_table_fails_with_sqlalchemys_error(tmp_path) -> 
     empty = sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(sa.exc.OperationalError, match="no such table: attendance"):
         read_table(empty, "attendance")
+
+
+def test_a_read_by_schools_students_keeps_exactly_theirs_and_finds_them_by_the_index(
+    synthetic_engine: sa.Engine,
+) -> None:
+    table = TABLES["attendance"]
+    students = read_table(synthetic_engine, "students", columns=["school_id", "student_id"])
+    # Codes other schools use too: one school's student of each, a few at every school.
+    shared = students[students.duplicated("student_id", keep=False)]
+    asked = shared.drop_duplicates("student_id").groupby("school_id").head(5)
+    asked = asked.reset_index(drop=True)
+    assert asked["school_id"].nunique() > 1
+    since = pd.Timestamp("2025-01-06").date()
+    statements: list[tuple[str, tuple[object, ...]]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append((statement, parameters))
+
+    sa.event.listen(synthetic_engine, "before_cursor_execute", keep)
+    try:
+        got = read_table(synthetic_engine, "attendance", students=asked, since=("date", since))
+    finally:
+        sa.event.remove(synthetic_engine, "before_cursor_execute", keep)
+
+    pairs = list(asked.itertuples(index=False, name=None))
+    query = sa.select(*table.c).where(
+        table.c.date >= since, sa.tuple_(table.c.school_id, table.c.student_id).in_(pairs)
+    )
+    expected = _through_sqlalchemy(synthetic_engine, query, "attendance")
+    by_codes = read_table(
+        synthetic_engine, "attendance", student_ids=asked["student_id"], since=("date", since)
+    )
+    assert 0 < len(expected) < len(by_codes)  # the other schools' students are left out
+    order = ["school_id", "student_id", "date"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(order, ignore_index=True), expected.sort_values(order, ignore_index=True)
+    )
+    # Each school's students are found by the table's key, never by reading all of it.
+    assert statements
+    with synthetic_engine.connect() as connection:
+        for statement, parameters in statements:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            details = [row[-1] for row in plan]
+            assert all(d.startswith("SEARCH attendance USING INDEX") for d in details), details
