@@ -19,6 +19,7 @@ from schooldata.contract import SCREENING_DOMAINS, SOURCES
 from schooldata.dataset import (
     HOME_COLUMNS,
     STUDENT_COLUMNS,
+    STUDENT_KEY,
     DatabaseReader,
     SourceReader,
 )
@@ -110,12 +111,16 @@ class Sources:
     school_years: pd.DataFrame | None = None
 
     @classmethod
-    def from_frames(cls, frames: dict[str, pd.DataFrame | None]) -> Sources:
-        """Assemble sources from typed frames (dates as datetime64)."""
+    def from_frames(
+        cls, frames: dict[str, pd.DataFrame | None], sent: Collection[str] = ()
+    ) -> Sources:
+        """Assemble sources from typed frames (dates as datetime64). An empty frame is of
+        a source never sent (as None), unless named in ``sent``: then it is of students
+        with no record in it (no help in the last 90 days is 0 of it, not unknown)."""
         if frames["enrollments"] is None:
             raise ValueError("enrollments are required")
         frames = _with_persons(frames)
-        present = {k: v for k, v in frames.items() if v is not None and len(v)}
+        present = {k: v for k, v in frames.items() if v is not None and (len(v) or k in sent)}
         enrollments = frames["enrollments"]
         assert enrollments is not None
         calendar = Calendar.build(present.get("calendar"), enrollments["academic_year"].unique())
@@ -173,19 +178,28 @@ class Sources:
         student_ids: list[str] | None = None,
         *,
         only: Collection[str] | None = None,
+        students: pd.DataFrame | None = None,
     ) -> Sources:
-        """Read the sources from a database or dataset reader (see ``from_database``)."""
+        """Read the sources from a database or dataset reader (see ``from_database``);
+        with ``students`` (``school_id``, ``student_id``), the records of those schools'
+        students only."""
         frames: dict[str, pd.DataFrame | None] = {}
+        sent = set()
         for name in TABLES:
             if only is not None and name not in only and name not in REQUIRED:
                 frames[name] = None
                 continue
             columns = STUDENT_COLUMNS if name == "students" else None
-            whole = name in ("schools", "calendar", "enrollments", "exits")
+            if name in ("schools", "calendar", "enrollments", "exits"):
+                frames[name] = reader.read(name, columns=columns)
+                continue
             frames[name] = reader.read(
-                name, columns=columns, student_ids=None if whole else student_ids
+                name, columns=columns, student_ids=student_ids, students=students
             )
-        return cls.from_frames(frames)
+            # A source with none of these students' records is still one schools send.
+            if (student_ids is not None or students is not None) and _none(frames, name):
+                sent.add(name)
+        return cls.from_frames(frames, {n for n in sent if reader.holds(n)})
 
     @classmethod
     def for_weekly_run(cls, source: sa.Engine | SourceReader, as_of: pd.Timestamp) -> Sources:
@@ -278,7 +292,9 @@ class Sources:
         frames["assessments"] = lookup.about(
             reader.read("assessments", since=("date", coursework_from), until=after)
         )
-        return cls.from_frames(frames)
+        # A source with none of theirs (in the window) is still one the schools send.
+        sent = {n for n in (*WHOLE_HISTORY, "attendance", "assessments") if _none(frames, n)}
+        return cls.from_frames(frames, {n for n in sent if reader.holds(n)})
 
     @classmethod
     def for_students(
@@ -291,8 +307,8 @@ class Sources:
         wanted = pd.DataFrame(list(students), columns=["school_id", "student_id"], dtype="str")
         asked, known = shared_pair_codes(wanted, people)
         persons = set(people["person_id"].to_numpy()[np.isin(known, asked)])
-        codes = people.loc[people["person_id"].isin(persons).to_numpy(), "student_id"]
-        return cls.from_reader(reader, sorted(set(codes)))
+        theirs = people.loc[people["person_id"].isin(persons).to_numpy(), STUDENT_KEY]
+        return cls.from_reader(reader, students=theirs.reset_index(drop=True))
 
     def known_on(self, day: pd.Timestamp) -> Sources:
         """Only what was known on ``day``: records dated after it are dropped."""
@@ -468,6 +484,11 @@ def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
                 for f in frames
             ]
     return pd.concat(frames, ignore_index=True)
+
+
+def _none(frames: dict[str, pd.DataFrame | None], name: str) -> bool:
+    frame = frames.get(name)
+    return frame is not None and frame.empty
 
 
 def _in_force(interventions: pd.DataFrame | None) -> pd.DataFrame | None:

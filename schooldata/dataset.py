@@ -100,6 +100,12 @@ class SourceReader(Protocol):
         students: pd.DataFrame | None = None,
     ) -> pd.DataFrame: ...
 
+    def holds(self, name: str) -> bool:
+        """Whether any record of the source is stored (some school sent it): a read of some
+        students that finds none of theirs is then of a source they have no record in,
+        not of one missing."""
+        ...
+
 
 @dataclass(frozen=True)
 class DatabaseReader:
@@ -154,6 +160,12 @@ class DatabaseReader:
             frame = only_students(frame, partition)
         frame = only_students(frame, students)
         return frame[_with_child(list(columns or frame.columns), frame)]
+
+    def holds(self, name: str) -> bool:
+        table = TABLES[name]
+        with self.engine.connect() as connection:
+            first = connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1))
+            return first.first() is not None
 
 
 @dataclass(frozen=True)
@@ -251,6 +263,11 @@ class DatasetReader:
         if len(files) > len(folders) and set(key) <= set(frame.columns):
             frame = frame.drop_duplicates(key, keep="last").reset_index(drop=True)
         return typed_frame(frame, table)[_with_child([c for c in wanted if c in frame], frame)]
+
+    def holds(self, name: str) -> bool:
+        if name in SERVICE_WRITES and self.database is not None:
+            return self.database.holds(name)
+        return next((self.root / name).rglob("*.parquet"), None) is not None
 
 
 def _frame(arrow: pa.Table) -> pd.DataFrame:

@@ -467,8 +467,9 @@ def _with_stored(
     ]
     if not missing or rows.empty or source.name in APPEND_ONLY:
         return rows
-    codes = sorted(set(rows["student_id"].astype(str))) if "student_id" in rows else None
-    stored = read_table(engine, source.name, columns=[*source.key, *missing], student_ids=codes)
+    # Of the file's students only (school and code), if it is about students.
+    students = rows[["school_id", "student_id"]] if "student_id" in rows else None
+    stored = read_table(engine, source.name, columns=[*source.key, *missing], students=students)
     if stored.empty:
         return rows
     key = list(source.key)

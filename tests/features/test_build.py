@@ -212,6 +212,32 @@ def test_the_weekly_run_reads_the_enrolled_students_records_and_the_features_col
     assert "sdq_peer" not in reads["screenings"][0]
 
 
+def test_a_childs_own_sources_give_their_row_of_the_whole_read(synthetic_engine) -> None:
+    # What the API scores a child from: their records only, found by school and code.
+    day = pd.Timestamp("2025-03-10")
+    whole = features_as_of(Sources.from_database(synthetic_engine), day)
+    helped = set(_pairs(read_table(synthetic_engine, "interventions")))
+    people = synthetic_sources_people(synthetic_engine)
+    shared = set(people.loc[people.duplicated("student_id", keep=False), "student_id"])
+    # A child never helped, whose code another school uses for another child.
+    child = next(
+        (school, code)
+        for school, code in _pairs(whole)
+        if (school, code) not in helped and code in shared
+    )
+
+    sources = Sources.for_students(synthetic_engine, [child])
+    row = features_as_of(sources, day, [child])
+
+    person = people.loc[[pair == child for pair in _pairs(people)], "person_id"].item()
+    theirs = set(_pairs(people[people["person_id"] == person]))
+    assert child in set(_pairs(sources.attendance)) <= theirs  # not the other school's child
+    assert sources.interventions is not None and sources.interventions.empty
+    assert row["interventions_90d"].tolist() == [0.0]  # no help is none, not unknown
+    expected = whole[[pair == child for pair in _pairs(whole)]]
+    pd.testing.assert_frame_equal(row.reset_index(drop=True), expected.reset_index(drop=True))
+
+
 def _pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(zip(frame["school_id"].astype(str), frame["student_id"].astype(str), strict=True))
 
