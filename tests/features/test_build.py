@@ -232,7 +232,8 @@ def test_a_childs_own_sources_give_their_row_of_the_whole_read(synthetic_engine)
     person = people.loc[[pair == child for pair in _pairs(people)], "person_id"].item()
     theirs = set(_pairs(people[people["person_id"] == person]))
     assert child in set(_pairs(sources.attendance)) <= theirs  # not the other school's child
-    assert sources.interventions is not None and sources.interventions.empty
+    assert sources.interventions is not None
+    assert sources.interventions.empty
     assert row["interventions_90d"].tolist() == [0.0]  # no help is none, not unknown
     expected = whole[[pair == child for pair in _pairs(whole)]]
     pd.testing.assert_frame_equal(row.reset_index(drop=True), expected.reset_index(drop=True))
