@@ -184,7 +184,7 @@ class Sources:
         with ``students`` (``school_id``, ``student_id``), the records of those schools'
         students only."""
         frames: dict[str, pd.DataFrame | None] = {}
-        sent = set()
+        sent: set[str] = set()
         for name in TABLES:
             if only is not None and name not in only and name not in REQUIRED:
                 frames[name] = None
@@ -197,7 +197,7 @@ class Sources:
                 name, columns=columns, student_ids=student_ids, students=students
             )
             # A source with none of these students' records is still one schools send.
-            if (student_ids is not None or students is not None) and _none(frames, name):
+            if (student_ids is not None or students is not None) and _empty(frames, name):
                 sent.add(name)
         return cls.from_frames(frames, {n for n in sent if reader.holds(n)})
 
@@ -293,7 +293,7 @@ class Sources:
             reader.read("assessments", since=("date", coursework_from), until=after)
         )
         # A source with none of theirs (in the window) is still one the schools send.
-        sent = {n for n in (*WHOLE_HISTORY, "attendance", "assessments") if _none(frames, n)}
+        sent = {n for n in (*WHOLE_HISTORY[1:], "attendance", "assessments") if _empty(frames, n)}
         return cls.from_frames(frames, {n for n in sent if reader.holds(n)})
 
     @classmethod
@@ -486,7 +486,7 @@ def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _none(frames: dict[str, pd.DataFrame | None], name: str) -> bool:
+def _empty(frames: dict[str, pd.DataFrame | None], name: str) -> bool:
     frame = frames.get(name)
     return frame is not None and frame.empty
 

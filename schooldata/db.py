@@ -263,9 +263,9 @@ def read_table(
         columns: columns to read (all by default).
         student_ids: restrict to the students with these codes, at any school.
         students: instead, restrict to these schools' students (``school_id``,
-            ``student_id``), asked school by school: the first columns of every table's key, so the
-            database goes to them by its index. By codes alone it reads every school's
-            students of the same codes, and on SQLite the whole table to find them.
+            ``student_id``), asked school by school: the first columns of every table's
+            key, so the database goes to them by its index. By codes alone it reads every
+            school's students of the same codes, and on SQLite the whole table to find them.
         since: (date column, first date) to read only records dated from then on.
         until: (date column, first date not read) to read only records dated before it.
 
@@ -286,20 +286,19 @@ def read_table(
     if until is not None:
         query = query.where(table.c[until[0]] < until[1])
     asked: list[tuple[Any, list[str]]] | None = None  # (a condition, the codes under it)
-    if "student_id" not in table.c:
-        pass
-    elif students is not None:
+    if students is not None and "student_id" in table.c:
         key = students[["school_id", "student_id"]].astype(str).drop_duplicates()
+        # No students: one query that finds nothing, for the columns' types.
         asked = [
             (table.c.school_id == school, sorted(codes))
             for school, codes in key.groupby("school_id")["student_id"]
-        ]
-    elif student_ids is not None:
+        ] or [(sa.true(), [])]
+    elif student_ids is not None and "student_id" in table.c:
         asked = [(sa.true(), list(student_ids))]
     if asked is not None:
         parts = []
         with engine.connect() as connection:
-            for condition, codes in asked or [(sa.true(), [])]:
+            for condition, codes in asked:
                 # SQLite caps bound parameters: ask in chunks.
                 for start in range(0, max(len(codes), 1), ID_CHUNK):
                     chunk = codes[start : start + ID_CHUNK]

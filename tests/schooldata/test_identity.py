@@ -225,6 +225,21 @@ def test_a_p6_child_who_enters_m1_at_another_school_brings_their_history_and_is_
         weekly = features_as_of(Sources.for_weekly_run(source, FIRST_WEEK_OF_M1), FIRST_WEEK_OF_M1)
         weekly = weekly.set_index(["school_id", "student_id"])
         pd.testing.assert_frame_equal(weekly.sort_index(), rows.sort_index(), check_dtype=False)
+        # The child alone, as the API scores them: their records at both schools only.
+        alone = Sources.for_students(source, [("S1", "104")])
+        # P1's 7, never S1's 7 (the classmate with the same code).
+        for records in (alone.attendance, alone.grades):
+            pairs = zip(
+                records["school_id"].astype(str), records["student_id"].astype(str), strict=True
+            )
+            assert set(pairs) == {("P1", "7")}
+        m1_alone = features_as_of(alone, FIRST_WEEK_OF_M1, [("S1", "104")])
+        m1_alone = m1_alone.set_index(["school_id", "student_id"])
+        pd.testing.assert_frame_equal(m1_alone, rows.loc[[("S1", "104")]], check_dtype=False)
+    # Sources the schools sent, and one nobody did, the dataset's as the database's.
+    for reader in (DatabaseReader(engine), DatasetReader(dataset)):
+        assert reader.holds("attendance")
+        assert not reader.holds("household")
 
     # The primary school does not count the child who went on as lost at the transition.
     p6 = features_as_of(sources, pd.Timestamp("2025-01-06"))
