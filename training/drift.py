@@ -9,7 +9,7 @@ score on them. The comparison with a week's inputs lives with the bundle
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -41,25 +41,26 @@ def feature_distribution(
         rows = rows.assign(**{SCORE: scores})
         features = [*features, SCORE]
     terms, weeks = term_week(rows)
+    # Each (term, week)'s rows, found once for every feature.
+    by_cell = pd.Series(np.arange(len(rows))).groupby([terms.to_numpy(), weeks.to_numpy()])
+    cells = cast(dict[tuple[int, int], np.ndarray], by_cell.indices)
     out: dict[str, Any] = {}
     for feature in features:
         if feature in CALENDAR_FEATURES:
             continue
+        values = rows[feature].to_numpy(dtype=float)
         out[feature] = {}
-        for term in sorted(terms.unique()):
-            in_term = (terms == term).to_numpy()
-            by_week = {}
-            for week in sorted(weeks[in_term].unique()):
-                week_values = rows.loc[in_term & (weeks == week).to_numpy(), feature]
-                present = week_values.dropna().to_numpy(dtype=float)
-                edges = decile_edges(present)
-                by_week[str(int(week))] = {
-                    "rows": len(week_values),
-                    "edges": [float(e) for e in edges],
-                    "counts": bin_counts(present, edges),
-                    "missing_share": float(week_values.isna().mean()),
-                }
-            out[feature][str(int(term))] = by_week
+        for (term, week), positions in sorted(cells.items()):
+            week_values = values[positions]
+            missing = np.isnan(week_values)
+            present = week_values[~missing]
+            edges = decile_edges(present)
+            out[feature].setdefault(str(int(term)), {})[str(int(week))] = {
+                "rows": len(week_values),
+                "edges": [float(e) for e in edges],
+                "counts": bin_counts(present, edges),
+                "missing_share": float(missing.mean()),
+            }
     return out
 
 

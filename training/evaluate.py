@@ -43,15 +43,26 @@ def flag_places(
     ``student_id``), students with the same score come in the order the service's lists
     give them (``riskmodel.ranking.list_order``), as a committee meets them.
     """
+    place, size = list_places(scores, groups, rows=rows)
+    limit = places(size) if callable(places) else np.asarray(places, dtype=float)
+    flagged: np.ndarray = place <= limit
+    return flagged
+
+
+def list_places(
+    scores: np.ndarray, groups: pd.DataFrame, *, rows: pd.DataFrame | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's place (from 1) on its group's list by score, in ``flag_places``' order,
+    and the size of its group: the top ``k`` of a group are the rows placed ``k`` or
+    better, for any ``k``, from one sort."""
     order = _in_list_order(scores, rows)
     frame = groups.reset_index(drop=True).iloc[order]
     keys = list(groups.columns)
-    position = frame.groupby(keys, sort=False).cumcount().to_numpy() + 1
-    size = frame.groupby(keys, sort=False)[keys[0]].transform("size").to_numpy()
-    limit = places(size) if callable(places) else np.asarray(places, dtype=float)[order]
-    flagged = np.zeros(len(scores), dtype=bool)
-    flagged[order] = position <= limit
-    return flagged
+    place = np.empty(len(order), dtype=np.int64)
+    size = np.empty(len(order), dtype=np.int64)
+    place[order] = frame.groupby(keys, sort=False).cumcount().to_numpy() + 1
+    size[order] = frame.groupby(keys, sort=False)[keys[0]].transform("size").to_numpy()
+    return place, size
 
 
 def visit_plans(scores: np.ndarray, rows: pd.DataFrame, places: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from matplotlib.text import Text
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve
 
-from training.evaluate import FOUND_WEEKS, flag_top, precision_recall_at
+from training.evaluate import FOUND_WEEKS, list_places, precision_recall_at
 from training.fairness import Audit, explain_flag
 
 # Every plot is made in English and in Thai (``<name>.th.png``): the analyst's page shows
@@ -114,8 +114,10 @@ def plot_precision_at_k(
     shares = np.linspace(0.01, 0.30, 30)
     figure, axis = _figure(6, 4.5)
     for name, score in scores.items():
+        place, size = list_places(score, meta[["as_of"]])
         values = [
-            precision_recall_at(labels, flag_top(score, meta[["as_of"]], s))[0] for s in shares
+            precision_recall_at(labels, place <= np.maximum(1, np.ceil(share * size)))[0]
+            for share in shares
         ]
         axis.plot(shares * 100, values, label=words.get(name, name))
     axis.set(xlabel=words["top_share"], ylabel=words["precision"], title=words["top_title"])
