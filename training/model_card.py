@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -156,9 +157,25 @@ def _figure(width: float, height: float) -> tuple[Figure, Axes]:
 
 @lru_cache(maxsize=1)
 def _thai_family() -> str | None:
+    """The first of ``THAI_FONTS`` installed. Matplotlib keeps the list of the system's
+    fonts it made on its first run: a font installed since (fonts-thai-tlwg after a first
+    model card drawn in boxes, say) is added here from the system's font folders."""
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
+    manager = font_manager.fontManager
+    family = _first_thai(manager)
+    if family is None:
+        known = {font.fname for font in manager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                with suppress(OSError, RuntimeError, ValueError):  # a file it cannot read
+                    manager.addfont(path)
+        family = _first_thai(manager)
+    return family
+
+
+def _first_thai(manager: Any) -> str | None:
+    installed = {font.name for font in manager.ttflist}
     return next((name for name in THAI_FONTS if name in installed), None)
 
 

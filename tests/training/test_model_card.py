@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import unavailable
-from training.model_card import _thai_family, in_languages, plot_shap_summary
+from training.model_card import THAI_FONTS, _thai_family, in_languages, plot_shap_summary
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +29,20 @@ def test_an_english_name_that_keeps_a_thai_letter_is_drawn_with_it(tmp_path: Pat
     assert missing == []
     assert [p.name for p in paths] == ["s.png", "s.th.png"]
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_a_thai_font_installed_after_matplotlib_listed_the_fonts_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from matplotlib import font_manager
+
+    # Matplotlib's list of fonts as it was before fonts-thai-tlwg came: no Thai family.
+    manager = font_manager.fontManager
+    thai = {font.name for font in manager.ttflist} & set(THAI_FONTS)
+    before = [font for font in manager.ttflist if font.name not in thai]
+    monkeypatch.setattr(manager, "ttflist", before)
+    _thai_family.cache_clear()
+    try:
+        assert _thai_family() in thai
+    finally:
+        _thai_family.cache_clear()
