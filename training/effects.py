@@ -117,25 +117,21 @@ def effect_rows(
     placed = placed.sort_values("as_of").drop_duplicates(
         ["person_id", "academic_year", "term", "type"]
     )
-    helped = set(zip(placed["person_id"], placed["academic_year"], placed["term"], strict=True))
     # The comparison: no action of any kind that term, on one of the term's action weeks.
-    term_key = list(zip(rows["person_id"], rows["academic_year"], rows["term"], strict=True))
-    untouched = rows[[key not in helped for key in term_key]]
-    action_weeks = placed.groupby(["academic_year", "term"])["as_of"].unique()
-    candidates = untouched[
-        [
-            week in set(action_weeks.get((year, term), ()))
-            for week, year, term in zip(
-                untouched["as_of"], untouched["academic_year"], untouched["term"], strict=True
-            )
-        ]
-    ]
+    term = ["person_id", "academic_year", "term"]
+    untouched = rows[~_keys(rows, term).isin(_keys(placed, term))]
+    week = ["academic_year", "term", "as_of"]
+    candidates = untouched[_keys(untouched, week).isin(_keys(placed, week))]
     rng = np.random.default_rng(seed)
     shuffled = candidates.iloc[rng.permutation(len(candidates))]
     comparison = shuffled.drop_duplicates(["person_id", "academic_year", "term"])
     return pd.concat([placed, comparison.assign(type=None)], ignore_index=True).reset_index(
         drop=True
     )
+
+
+def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[columns])
 
 
 def estimate(rows: pd.DataFrame, kind: str, features: list[str], seed: int = 0) -> Effect:
