@@ -442,7 +442,8 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
                 )
             )
     if source.student_ref:
-        pairs = zip(rows["school_id"], rows[source.student_ref], strict=True)
+        # As Python values first: a text column iterated value by value is slow.
+        pairs = zip(rows["school_id"].tolist(), rows[source.student_ref].tolist(), strict=True)
         missing = pd.Series([pair not in known.students for pair in pairs], index=rows.index)
         checks.append((source.student_ref, missing, "unknown student of the school"))
     for column, failing, reason in checks:
