@@ -48,7 +48,7 @@ def feature_distribution(
     for feature in features:
         if feature in CALENDAR_FEATURES:
             continue
-        values = rows[feature].to_numpy(dtype=float)
+        values = rows[feature].to_numpy(dtype=float, na_value=np.nan)
         out[feature] = {}
         for (term, week), positions in sorted(cells.items()):
             week_values = values[positions]

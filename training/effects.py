@@ -118,10 +118,10 @@ def effect_rows(
         ["person_id", "academic_year", "term", "type"]
     )
     # The comparison: no action of any kind that term, on one of the term's action weeks.
-    term = ["person_id", "academic_year", "term"]
-    untouched = rows[~_keys(rows, term).isin(_keys(placed, term))]
-    week = ["academic_year", "term", "as_of"]
-    candidates = untouched[_keys(untouched, week).isin(_keys(placed, week))]
+    child_term = ["person_id", "academic_year", "term"]
+    untouched = rows[~_keys(rows, child_term).isin(_keys(placed, child_term))]
+    action_week = ["academic_year", "term", "as_of"]
+    candidates = untouched[_keys(untouched, action_week).isin(_keys(placed, action_week))]
     rng = np.random.default_rng(seed)
     shuffled = candidates.iloc[rng.permutation(len(candidates))]
     comparison = shuffled.drop_duplicates(["person_id", "academic_year", "term"])

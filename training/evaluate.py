@@ -26,7 +26,13 @@ def flag_top(
     scores: np.ndarray, groups: pd.DataFrame, share: float, *, rows: pd.DataFrame | None = None
 ) -> np.ndarray:
     """True for the top ``share`` (at least one) of each group by score (``flag_places``)."""
-    return flag_places(scores, groups, lambda size: np.maximum(1, np.ceil(share * size)), rows=rows)
+    return flag_places(scores, groups, lambda size: top_share_places(share, size), rows=rows)
+
+
+def top_share_places(share: float, size: np.ndarray) -> np.ndarray:
+    """How many of a group of ``size`` its top ``share`` holds: at least one."""
+    places: np.ndarray = np.maximum(1, np.ceil(share * size))
+    return places
 
 
 def flag_places(

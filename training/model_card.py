@@ -17,7 +17,7 @@ from matplotlib.text import Text
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve
 
-from training.evaluate import FOUND_WEEKS, list_places, precision_recall_at
+from training.evaluate import FOUND_WEEKS, list_places, precision_recall_at, top_share_places
 from training.fairness import Audit, explain_flag
 
 # Every plot is made in English and in Thai (``<name>.th.png``): the analyst's page shows
@@ -117,7 +117,7 @@ def plot_precision_at_k(
     for name, score in scores.items():
         place, size = list_places(score, meta[["as_of"]])
         values = [
-            precision_recall_at(labels, place <= np.maximum(1, np.ceil(share * size)))[0]
+            precision_recall_at(labels, place <= top_share_places(share, size))[0]
             for share in shares
         ]
         axis.plot(shares * 100, values, label=words.get(name, name))
