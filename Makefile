@@ -46,9 +46,13 @@ postgres:
 # Bytecode of the installed libraries is compiled at install and ours here: a machine
 # with PYTHONDONTWRITEBYTECODE set would otherwise compile every import in every process
 # (each server, CLI and worker the tests start), which costs seconds per process.
+# The suite runs on every core, each test file whole in one process (--dist loadfile),
+# so a file's module fixtures are built once (session fixtures, once per process).
+# Two processes each training with two OpenMP threads on two cores: waiting threads
+# sleep (OMP_WAIT_POLICY) rather than spin on the core the other process needs.
 test: lint browser postgres
 	$(PY) -m compileall -q $(PACKAGES) benchmarks devtools tests > /dev/null
-	$(VENV)/bin/pytest -q
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/pytest -q -n auto --dist loadfile
 
 bench-matrix: install
 	$(PY) -m benchmarks.training_matrix
