@@ -48,11 +48,13 @@ postgres:
 # (each server, CLI and worker the tests start), which costs seconds per process.
 # The suite runs on every core, each test file whole in one process (--dist loadfile),
 # so a file's module fixtures are built once (session fixtures, once per process).
+# Files holding a slow test are handed out first (tests/conftest.py orders them; xdist
+# keeps that order): a long file handed out last runs alone while the others idle.
 # Two processes each training with two OpenMP threads on two cores: waiting threads
 # sleep (OMP_WAIT_POLICY) rather than spin on the core the other process needs.
 test: lint browser postgres
 	$(PY) -m compileall -q $(PACKAGES) benchmarks devtools tests > /dev/null
-	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/pytest -q -n auto --dist loadfile
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench-matrix: install
 	$(PY) -m benchmarks.training_matrix

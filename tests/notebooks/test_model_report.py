@@ -27,6 +27,7 @@ def test_notebook_is_committed_without_outputs() -> None:
             assert cell["execution_count"] is None
 
 
+@pytest.mark.slow
 def test_notebook_executes_on_a_trained_champion_and_challenger(
     tmp_path: Path, synthetic_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,6 +37,7 @@ def loads(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     return _load(root / "csv", root / "a"), _load(root / "mixed", root / "b"), in_excel, root
 
 
+@pytest.mark.slow
 def test_the_school_files_are_what_schools_keep(loads) -> None:  # type: ignore[no-untyped-def]
     *_, in_excel, root = loads
     folder = root / "mixed" / "schools" / in_excel[0]

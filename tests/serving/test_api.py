@@ -274,6 +274,7 @@ def _serve_env(api: Api) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_ews_serve_runs_several_worker_processes_from_the_environment(api: Api) -> None:
     """`ews serve --workers 2`: each process builds the app from the environment, loads the
     champion, and answers with the same data and the same access rules; kept-alive

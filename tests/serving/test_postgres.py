@@ -65,6 +65,7 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_ingest_twice_into_postgresql_reads_back_like_sqlite(
     pg_engine: sa.Engine,
     synthetic_engine: sa.Engine,

@@ -50,6 +50,7 @@ def medium_engine(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
     return engine
 
 
+@pytest.mark.slow
 def test_dask_training_is_as_good_and_registered_like_a_single_machine_run(
     medium_engine: sa.Engine,
     tmp_path_factory: pytest.TempPathFactory,

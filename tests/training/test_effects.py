@@ -86,6 +86,7 @@ def test_too_few_helped_students_give_no_estimate_and_say_why() -> None:
     assert "too few" in found.why
 
 
+@pytest.mark.slow
 def test_on_generated_school_records_every_estimate_holds_the_simulated_effect(
     tmp_path: Path,
 ) -> None:

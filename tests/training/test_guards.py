@@ -38,6 +38,7 @@ def _without_signal(matrix: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return matrix.assign(label=label.astype(int), event_date=dates.where(label))
 
 
+@pytest.mark.slow
 def test_a_data_set_with_no_signal_is_refused_with_a_clear_message(
     synthetic_engine: sa.Engine,
     tmp_path: Path,

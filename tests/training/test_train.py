@@ -43,6 +43,7 @@ def _bundle(result: TrainResult, tmp_path: Path) -> ModelBundle:
     return ModelBundle.load(Path(local))
 
 
+@pytest.mark.slow
 def test_a_run_is_tracked_with_every_artifact_and_registered_as_challenger(
     first: TrainResult, settings: Settings, tmp_path: Path
 ) -> None:
@@ -154,6 +155,7 @@ def test_first_model_becomes_champion_then_a_worse_one_is_refused(
     )
 
 
+@pytest.mark.slow
 def test_an_equal_or_better_challenger_is_promoted_and_force_is_recorded(
     first: TrainResult, settings: Settings, synthetic_engine: sa.Engine
 ) -> None:
