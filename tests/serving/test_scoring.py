@@ -98,8 +98,8 @@ def test_change_since_last_week_is_stored(api: Api) -> None:
         how="left",
         suffixes=("", "_before"),
     )
-    level = week["tier"].map({"low": 0, "watch": 1, "high": 2})
-    level_before = week["tier_before"].map({"low": 0, "watch": 1, "high": 2})
+    levels = {"low": 0, "watch": 1, "high": 2}
+    level, level_before = week["tier"].map(levels), week["tier_before"].map(levels)
     on_list, was_on = level > 0, level_before > 0
 
     assert set(week["change"]) <= {"new", "up", "down", "same"}
