@@ -26,7 +26,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,10 +133,6 @@ class VisitBenefit:
     @classmethod
     def from_json(cls, text: str) -> VisitBenefit:
         return cls(**json.loads(text))
-
-    @classmethod
-    def read(cls, path: Path) -> VisitBenefit:
-        return cls.from_json(path.read_text(encoding="utf-8"))
 
 
 def trouble_of(matrix: np.ndarray, features: Sequence[str]) -> np.ndarray:

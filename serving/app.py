@@ -58,34 +58,36 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         upgrade(engine)
-        with tempfile.TemporaryDirectory(prefix="ews-model-") as folder:
-            loaded = scorer
-            if loaded is None:
+        loaded = scorer
+        if loaded is None:
+            # The bundle is read into memory: its downloaded files go at once, so a worker
+            # that dies leaves no copy of the model behind.
+            with tempfile.TemporaryDirectory(prefix="ews-model-") as folder:
                 bundle, version = load_scorer_bundle(settings, Path(folder))
-                loaded = Scorer(bundle, version)
-            runner = WeekRunner(settings, engine) if settings.scheduler else None
-            app.state.ews = AppState(
-                settings,
-                engine,
-                loaded,
-                reports=ModelReports(settings),
-                sso=SingleSignOn.configured(settings),
-                runner=runner,
-            )
+            loaded = Scorer(bundle, version)
+        runner = WeekRunner(settings, engine) if settings.scheduler else None
+        app.state.ews = AppState(
+            settings,
+            engine,
+            loaded,
+            reports=ModelReports(settings),
+            sso=SingleSignOn.configured(settings),
+            runner=runner,
+        )
+        if runner is not None:
+            runner.start()
+        # What start-up loaded (the model, the libraries) lives as long as the server:
+        # kept out of the cycle collector's sight, a full collection no longer walks
+        # it, which otherwise stalls every request in flight for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
             if runner is not None:
-                runner.start()
-            # What start-up loaded (the model, the libraries) lives as long as the server:
-            # kept out of the cycle collector's sight, a full collection no longer walks
-            # it, which otherwise stalls every request in flight for tens of milliseconds.
-            gc.collect()
-            gc.freeze()
-            try:
-                yield
-            finally:
-                gc.unfreeze()
-                if runner is not None:
-                    runner.stop()
-        engine.dispose()
+                runner.stop()
+            engine.dispose()
 
     docs = settings.api_docs if settings.api_docs is not None else not settings.production
     app = FastAPI(

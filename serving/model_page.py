@@ -3,12 +3,14 @@ side, their plots and fairness tables, and the history of promotions.
 
 Only the registry, run metrics, tags and the run's own report files are read; no student
 data is in any of them (training logs no identifier). Registry answers are kept for a
-minute and downloaded files for the life of the process, so a page costs one look-up.
+minute and the run's files (a few small tables and plots) in memory for the life of the
+process, so a page costs one look-up and nothing is left on disk when a worker dies.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import tempfile
@@ -99,7 +101,7 @@ class ModelReports:
         self.settings = settings
         self._lock = threading.Lock()
         self._cached: tuple[float, ModelReport] | None = None
-        self._files = Path(tempfile.mkdtemp(prefix="ews-model-report-"))
+        self._files: dict[tuple[str, str], bytes] = {}
         self._benefit: tuple[float, VisitBenefit | None, str | None] | None = None
 
     def _client(self) -> mlflow.MlflowClient:
@@ -172,23 +174,29 @@ class ModelReports:
             for run in runs
         ]
 
-    def file(self, run_id: str, name: str) -> Path | None:
+    def file(self, run_id: str, name: str) -> bytes | None:
         """One of the run's report files (plots, fairness tables), downloaded once."""
         if name not in (*PLOTS, FAIRNESS_FILE, FOUND_FILE, EFFECTS_FILE, BENEFIT_FILE):
             return None
+        with self._lock:
+            kept = self._files.get((run_id, name))
+        if kept is not None:
+            return kept
         artifact = f"plots/{name}" if name.endswith(".png") else name
-        target = self._files / run_id / name  # a single file lands under its own name
-        if not target.exists():
+        with tempfile.TemporaryDirectory(prefix="ews-model-report-") as folder:
             try:
-                mlflow.artifacts.download_artifacts(
+                path = mlflow.artifacts.download_artifacts(
                     run_id=run_id,
                     artifact_path=artifact,
-                    dst_path=str(self._files / run_id),
+                    dst_path=folder,
                     tracking_uri=self.settings.mlflow_tracking_uri,
                 )
+                data = Path(path).read_bytes()
             except (MlflowException, OSError):
                 return None
-        return target if target.exists() else None
+        with self._lock:
+            self._files[(run_id, name)] = data
+        return data
 
     def effects(self) -> tuple[pd.DataFrame, str | None]:
         """The newest table of intervention effects (``ews effects``) and when it was made."""
@@ -201,11 +209,11 @@ class ModelReports:
         if not runs:
             return pd.DataFrame(), None
         run = runs[0]
-        path = self.file(run.info.run_id, EFFECTS_FILE)
-        if path is None:
+        data = self.file(run.info.run_id, EFFECTS_FILE)
+        if data is None:
             return pd.DataFrame(), None
         try:
-            table = pd.read_csv(path)
+            table = pd.read_csv(io.BytesIO(data))
         except pd.errors.EmptyDataError:  # a run that estimated nothing
             table = pd.DataFrame()
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.info.start_time / 1000))
@@ -236,27 +244,28 @@ class ModelReports:
             return None, None
         run = runs[0]
         why = run.data.tags.get("benefit_order")
-        path = self.file(run.info.run_id, BENEFIT_FILE)
-        if path is None:
+        data = self.file(run.info.run_id, BENEFIT_FILE)
+        if data is None:
             return None, why
-        return dataclasses.replace(VisitBenefit.read(path), run_id=run.info.run_id), why
+        benefit = VisitBenefit.from_json(data.decode("utf-8"))
+        return dataclasses.replace(benefit, run_id=run.info.run_id), why
 
     def fairness(self, run_id: str) -> pd.DataFrame:
         """The fairness table of a run: group, students, ratios with their intervals."""
-        path = self.file(run_id, FAIRNESS_FILE)
-        if path is None:
+        data = self.file(run_id, FAIRNESS_FILE)
+        if data is None:
             return pd.DataFrame()
-        table = pd.read_csv(path)
+        table = pd.read_csv(io.BytesIO(data))
         return table.astype(object).where(table.notna(), None)
 
     def found_in_time(self, run_id: str) -> pd.DataFrame:
         """Found in time by group of a run: students who left, the shares found 4 and 8
         weeks ahead with their intervals, the median lead (empty for a run before these
         were logged by group)."""
-        path = self.file(run_id, FOUND_FILE)
-        if path is None:
+        data = self.file(run_id, FOUND_FILE)
+        if data is None:
             return pd.DataFrame()
-        table = pd.read_csv(path)
+        table = pd.read_csv(io.BytesIO(data))
         if "share_found_8w" not in table:
             return pd.DataFrame()
         return table.astype(object).where(table.notna(), None)

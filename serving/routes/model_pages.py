@@ -107,17 +107,15 @@ def model_plot(
         return not_found(request, user)
     report = state.reports.report()
     runs = {v.version: v.run_id for v in (report.champion, report.challenger) if v is not None}
-    path = None
+    plot = None
     if version in runs and name.endswith(".png"):
         # The plot in the page's language, when the run made one.
         if language(request) == "th":
-            path = state.reports.file(runs[version], name.replace(".png", ".th.png"))
-        path = path or state.reports.file(runs[version], name)
-    if path is None:
+            plot = state.reports.file(runs[version], name.replace(".png", ".th.png"))
+        plot = plot or state.reports.file(runs[version], name)
+    if plot is None:
         return not_found(request, user)
-    return Response(
-        path.read_bytes(), media_type="image/png", headers={"Cache-Control": "private, max-age=600"}
-    )
+    return Response(plot, media_type="image/png", headers={"Cache-Control": "private, max-age=600"})
 
 
 @router.get("/outcomes", response_class=HTMLResponse)

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from devtools.processes import connections_held, wait_for_workers, workers_of
 from schooldata.tables import audit_log
+from serving.model_page import ModelReports
 from tests.serving.conftest import WEEKS, Api
 
 THAI = re.compile("[\u0e00-\u0e7f]")
@@ -262,6 +264,25 @@ def test_student_page_data_has_history_and_contributions(api: Api) -> None:
     assert body["name"]
 
 
+def test_the_model_pages_keep_the_runs_files_in_memory(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The analyst's pages read a run's tables and plots from MLflow once and leave no
+    folder behind (each process once left one in the temporary folder for good)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    reports = ModelReports(api.settings)
+    champion = reports.report().champion
+    assert champion is not None
+
+    plot = reports.file(champion.run_id, "calibration.png")
+    assert plot is not None
+    assert plot.startswith(b"\x89PNG")
+    assert reports.file(champion.run_id, "calibration.png") is plot  # downloaded once
+    assert len(reports.fairness(champion.run_id)) > 3
+    assert reports.file(champion.run_id, "no-such-file.csv") is None
+    assert list(tmp_path.iterdir()) == []
+
+
 def _serve_env(api: Api) -> dict[str, str]:
     settings = api.settings
     env = os.environ | {
@@ -275,19 +296,22 @@ def _serve_env(api: Api) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_ews_serve_runs_several_worker_processes_from_the_environment(api: Api) -> None:
+def test_ews_serve_runs_several_worker_processes_from_the_environment(
+    api: Api, tmp_path: Path
+) -> None:
     """`ews serve --workers 2`: each process builds the app from the environment, loads the
     champion, and answers with the same data and the same access rules; kept-alive
     connections are spread over both processes (each has its own SO_REUSEPORT socket:
     with one shared socket, eight users' connections were all in one process), and a
-    worker that dies is replaced."""
+    worker that dies is replaced and leaves no file behind (it once left its copy of the
+    model in the temporary folder)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     ews = str(Path(sys.executable).with_name("ews"))
     server = subprocess.Popen(
         [ews, "serve", "--port", str(port), "--workers", "2"],
-        env=_serve_env(api),
+        env=_serve_env(api) | {"TMPDIR": str(tmp_path)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -327,6 +351,7 @@ def test_ews_serve_runs_several_worker_processes_from_the_environment(api: Api) 
         server.terminate()
         server.wait(timeout=30)
     assert server.returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_ews_serve_says_when_its_port_is_taken(api: Api) -> None:
