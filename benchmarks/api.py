@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -95,9 +94,7 @@ def main() -> None:
     args = parser.parse_args()
 
     engine = synthetic_database(args.work_dir, args.students, schools=8)
-    settings, bundle, version = trained_champion(
-        engine, Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
-    )
+    settings, bundle, version = trained_champion(engine, args.work_dir / "mlflow-api")
     rows = held_out_rows(Sources.from_database(engine), bundle).sample(500, random_state=0)
     features = bundle.features
     token = create_user(engine, "analyst", "benchmark")[1]

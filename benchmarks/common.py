@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +34,11 @@ def synthetic_database(folder: Path, students: int = 12_000, schools: int = 20) 
 
 
 def scratch_settings(engine: sa.Engine, store: Path) -> Settings:
-    """Settings of a database and a fresh MLflow tracking store and registry in ``store``."""
-    store.mkdir(parents=True, exist_ok=True)
+    """Settings of a database and a fresh MLflow tracking store and registry in ``store``
+    (a folder of the benchmark's work folder, emptied first: a run leaves nothing in the
+    system's temporary folder)."""
+    shutil.rmtree(store, ignore_errors=True)
+    store.mkdir(parents=True)
     return Settings(
         database_url=engine.url.render_as_string(),
         mlflow_tracking_uri=f"sqlite:///{store}/m.db",

@@ -313,7 +313,7 @@ def main() -> None:
     stream_dataset(args.dataset, args.students, args.workers)
 
     engine = synthetic_database(work, args.train_students)
-    store = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+    store = work / "mlflow"
     _, bundle, _ = trained_champion(engine, store)
     bundle_dir = bundle.save(store / "bundle")
     # A Monday in the last term of the generated years.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -64,9 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     engine = synthetic_database(args.work_dir, args.train_students)
-    settings, bundle, version = trained_champion(
-        engine, Path(tempfile.mkdtemp(prefix="bench-explain-"))
-    )
+    settings, bundle, version = trained_champion(engine, args.work_dir / "mlflow-explain")
     booster: lgb.Booster = bundle.model
     rows = bundle.matrix(
         held_out_rows(Sources.from_database(engine), bundle).sample(BATCH, random_state=0)
@@ -131,7 +128,7 @@ def main() -> None:
         str(as_of.date()),
         os.cpu_count() or 1,
         weekly_db,
-        bundle.save(Path(tempfile.mkdtemp(prefix="bench-explain-bundle-"))),
+        bundle.save(args.work_dir / "mlflow-explain" / "weekly-run-bundle"),
     )
     total = run["seconds"]
     stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in run["stages"].items())

@@ -256,7 +256,7 @@ def run(data: RealData, work: Path, variants: bool = False) -> Outcome:
     print(f"\n===== {data.name} ({data.source}) =====")
     started = time.perf_counter()
     engine = load(data, work)
-    settings = scratch_settings(engine, Path(tempfile.mkdtemp(prefix="bench-real-mlflow-")))
+    settings = scratch_settings(engine, work / "mlflow")
     config = config_of(data)
     result = train(settings, config, engine)
     print(f"trained in {time.perf_counter() - started:.0f} s: {result.plan.describe()}")
@@ -280,9 +280,8 @@ def compare(
     """The four rankings at each checkpoint, found in time, and the stored lists; given
     the training run's selection as ``variants``, what was tried (``variant_scores``)
     beside them."""
-    bundle, version = fetch_bundle(
-        settings.model_name, CHALLENGER, Path(tempfile.mkdtemp()) / "bundle"
-    )
+    with tempfile.TemporaryDirectory() as folder:  # the bundle is read into memory
+        bundle, version = fetch_bundle(settings.model_name, CHALLENGER, Path(folder))
     sources = Sources.from_database(engine)
     matrix = build_training_matrix(sources, LabelRules(config.labels.horizon_days))
     plan = plan_from_config(matrix, config)

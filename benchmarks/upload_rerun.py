@@ -16,7 +16,7 @@ The last line is ``students=<n> confirm_to_list_s=<x> whole_week_s=<y> goal_s=30
 from __future__ import annotations
 
 import argparse
-import tempfile
+import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -43,8 +43,10 @@ def main() -> None:
         default=5000,
         help="students per school over the years (the largest lists about 2,000 on the day)",
     )
+    parser.add_argument("--work-dir", type=Path, default=Path("build/bench-upload"))
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-upload-"))
+    work = args.work_dir
+    shutil.rmtree(work, ignore_errors=True)  # a fresh database and store every run
     data = work / "data"
     write_directory(
         generate(SynthConfig(schools=3, students=3 * args.students, years=2, defect_rate=0.0)), data
