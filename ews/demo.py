@@ -27,8 +27,10 @@ def demo(
     schools: Annotated[int, typer.Option(min=3)] = 20,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop before serving.")] = False,
 ) -> None:
-    """Run the whole job on synthetic data: synth → ingest (→ train → promote → score →
-    check past lists → estimate effects → serve)."""
+    """Run the whole job on synthetic data, from synth to serve.
+
+    Synth → ingest → train → promote → score → check past lists →
+    estimate effects → serve."""
     console.rule("1. Synthetic data")
     synth(
         out=data_dir,

@@ -183,8 +183,10 @@ def _print_stale(stale: Any, after: int) -> None:
 
 
 def status() -> None:
-    """The weekly runs at a glance: last and next run, how long runs take, schools skipped
-    as stale, failures with their error ids, messages, and the scorer making the lists."""
+    """The weekly runs at a glance, and the scorer making the lists.
+
+    Last and next run, how long runs take, schools skipped as stale,
+    failures with their error ids, and the messages sent."""
     from schooldata.db import upgrade
     from serving.i18n import scorer_label
     from serving.operations import operations
