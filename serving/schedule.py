@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,9 @@ class WeekRunner:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
 
+        # The library tells of every job it adds and runs (the retries' every ten minutes);
+        # the runs themselves are logged below, and its warnings and errors still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         hour, minute = (int(part) for part in self.settings.schedule_time.split(":"))
         scheduler = BackgroundScheduler(timezone=BANGKOK)
         scheduler.add_job(
@@ -236,9 +240,16 @@ class WeekRunner:
         job_id = self._claim(kind, day, school_id, trigger, attempt=attempt, skip=skip)
         if job_id is None:
             return Outcome("taken")
+        run = f"{kind} run of {day}" + (f" for school {school_id}" if school_id else "")
         if skip is not None:
+            log.info("%s skipped: %s", run, skip)
             return Outcome("skipped", job_id, skip)
-        return self._run(job_id, lambda: self.run_job(day, school_id or None))
+        log.info("%s started (attempt %d, %s)", run, attempt, trigger)
+        started = time.monotonic()
+        outcome = self._run(job_id, lambda: self.run_job(day, school_id or None))
+        if outcome.status == "done":
+            log.info("%s done in %.0f s", run, time.monotonic() - started)
+        return outcome
 
     def _run(
         self,

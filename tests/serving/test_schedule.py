@@ -8,6 +8,8 @@ import email.policy
 import hashlib
 import hmac
 import json
+import logging
+import re
 import threading
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -88,8 +90,9 @@ def test_two_workers_run_each_school_week_once_skip_the_holiday_and_rerun_an_upl
 
 
 def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
-    synthetic_engine: sa.Engine, tmp_path: Path
+    synthetic_engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
     settings = scratch_settings(str(engine.url), tmp_path)
     calls: list[date] = []
@@ -112,6 +115,18 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     later = datetime.now(BANGKOK) + RETRY_AFTER
     assert [o.status for o in runner.retry_failed(later)] == ["done"]
     assert _jobs(engine)["attempt"].tolist() == [1, 2]
+    # The log tells each run's start and end, the failure by its error id.
+    told = [r.getMessage() for r in caplog.records if r.name == "serving.schedule"]
+    assert told[0] == "weekly run of 2025-03-03 started (attempt 1, schedule)"
+    assert (
+        told[1]
+        == f"weekly run failed (error id {failed['error_id']}): the database was unreachable"
+    )
+    assert told[2] == "weekly run of 2025-03-03 started (attempt 2, retry)"
+    assert re.fullmatch(r"weekly run of 2025-03-03 done in \d+ s", told[3])
+    runner.start()  # the scheduling library's every job added and run is not told
+    runner.stop()
+    assert not [r for r in caplog.records if r.name.startswith("apscheduler")]
 
     def broken() -> tuple[int | None, str, int | None]:
         raise ValueError("nobody is enrolled on that day")
