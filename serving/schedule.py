@@ -166,26 +166,27 @@ class WeekRunner:
     def retry_failed(self, when: datetime) -> list[Outcome]:
         """Each failed run with attempts left, and each run whose worker died, again."""
         outcomes = []
+        # Each run's last attempt, when it failed or is still running: one statement,
+        # however many weeks and uploads the table holds.
+        key = (job_runs.c.kind, job_runs.c.as_of, job_runs.c.school_id)
+        latest = (
+            sa.select(*key, sa.func.max(job_runs.c.attempt).label("attempt"))
+            .group_by(*key)
+            .subquery()
+        )
         with self.engine.connect() as connection:
-            latest = connection.execute(
-                sa.select(
-                    job_runs.c.kind,
-                    job_runs.c.as_of,
-                    job_runs.c.school_id,
-                    sa.func.max(job_runs.c.attempt).label("attempt"),
-                ).group_by(job_runs.c.kind, job_runs.c.as_of, job_runs.c.school_id)
+            rows = connection.execute(
+                sa.select(job_runs)
+                .join(
+                    latest,
+                    (job_runs.c.kind == latest.c.kind)
+                    & (job_runs.c.as_of == latest.c.as_of)
+                    & (job_runs.c.school_id == latest.c.school_id)
+                    & (job_runs.c.attempt == latest.c.attempt),
+                )
+                .where(job_runs.c.status.in_(("failed", "running")))
+                .order_by(job_runs.c.job_id)
             ).all()
-            rows = [
-                connection.execute(
-                    sa.select(job_runs).where(
-                        (job_runs.c.kind == r.kind)
-                        & (job_runs.c.as_of == r.as_of)
-                        & (job_runs.c.school_id == r.school_id)
-                        & (job_runs.c.attempt == r.attempt)
-                    )
-                ).one()
-                for r in latest
-            ]
         moment = when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
         for row in rows:
             if row.trigger == "command":  # whoever typed it saw it fail, and why

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,11 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
+from schooldata.db import make_engine, upgrade
 from schooldata.tables import job_runs, notifications, score_runs, student_scores
 from serving.accounts import create_user
 from serving.messages import SIGNATURE_HEADER, tell_about_run
-from serving.schedule import BANGKOK, RETRY_AFTER, WeekRunner
+from serving.schedule import BANGKOK, LEASE, RETRY_AFTER, WeekRunner, now_utc
 from tests.conftest import scratch_settings
 from tests.serving.conftest import _free_port, copy_without_runs
 
@@ -137,6 +138,60 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     command = _jobs(engine).iloc[-1]
     assert (command["status"], command["trigger"]) == ("failed", "command")
     assert runner.retry_failed(later) == []
+
+
+def test_a_dead_workers_run_is_taken_over_and_only_a_runs_last_attempt_counts(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    runner = WeekRunner(
+        scratch_settings(str(engine.url), tmp_path), engine, run_job=lambda d, s: (None, "x", 0)
+    )
+    now = now_utc()
+    long_ago = now - LEASE - timedelta(minutes=1)
+
+    def job(day: str, status: str, attempt: int = 1, school: str = "", at: Any = long_ago) -> dict:
+        return {
+            "kind": "school" if school else "weekly",
+            "as_of": date.fromisoformat(day),
+            "school_id": school,
+            "attempt": attempt,
+            "status": status,
+            "trigger": "upload" if school else "schedule",
+            "started_at": at,
+            "finished_at": None if status == "running" else at,
+        }
+
+    # Two years of weekly runs and of one school's reruns, all done: nothing to redo.
+    history = [job(str(date(2023, 1, 2) + timedelta(weeks=w)), "done") for w in range(100)]
+    history += [job(r["as_of"].isoformat(), "done", school="S1") for r in history]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(job_runs),
+            [
+                *history,
+                job("2025-03-03", "failed"),  # failed, then done at its second attempt
+                job("2025-03-03", "done", attempt=2),
+                job("2025-03-10", "running"),  # its worker died hours ago
+                job("2025-03-17", "running", at=now),  # still at work
+                job("2025-03-10", "failed", school="S2"),  # an upload's rerun, failed
+                job("2025-03-03", "failed", attempt=3, school="S3"),  # no attempt left
+            ],
+        )
+    outcomes = runner.retry_failed(datetime.now(BANGKOK))
+    assert [o.status for o in outcomes] == ["done", "done"]
+    retried = _jobs(engine).query("trigger == 'retry'").astype({"as_of": str})
+    assert sorted(retried[["kind", "as_of", "school_id", "attempt"]].values.tolist()) == [
+        ["school", "2025-03-10", "S2", 2],
+        ["weekly", "2025-03-10", "", 2],
+    ]
+
+    # The check every ten minutes reads the whole history in one statement.
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert runner.retry_failed(datetime.now(BANGKOK)) == []
+    assert len(statements) == 1
 
 
 class _Receiver(BaseHTTPRequestHandler):
