@@ -95,7 +95,7 @@ class WeekRunner:
         self.run_job = run_job or self._score_in_a_process
         self.holidays = settings.holiday_dates
         self._scheduler: Any = None
-        self.reruns: list[threading.Thread] = []  # reruns after uploads, in the background
+        self.reruns: list[threading.Thread] = []  # reruns after uploads at work in the background
 
     # The schedule ------------------------------------------------------------------
     def start(self) -> None:
@@ -160,7 +160,8 @@ class WeekRunner:
             daemon=True,
         )
         thread.start()
-        self.reruns.append(thread)
+        # The reruns still at work, and this one: a worker lives through many uploads.
+        self.reruns = [*(t for t in self.reruns if t.is_alive()), thread]
         return Outcome("started")
 
     def retry_failed(self, when: datetime) -> list[Outcome]:

@@ -194,6 +194,32 @@ def test_a_dead_workers_run_is_taken_over_and_only_a_runs_last_attempt_counts(
     assert len(statements) == 1
 
 
+def test_a_worker_keeps_only_the_reruns_still_at_work(tmp_path: Path) -> None:
+    """A worker lives through many uploads: the reruns that ended are let go."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(score_runs).values(
+                as_of=date(2025, 3, 10), model_version="1", created_at=now_utc(), students=0
+            )
+        )
+    runner = WeekRunner(
+        scratch_settings(str(engine.url), tmp_path), engine, run_job=lambda d, s: (None, "x", 0)
+    )
+    assert runner.rerun_school("S1").status == "started"
+    first = runner.reruns[0]
+    first.join(timeout=60)
+    assert runner.rerun_school("S2").status == "started"
+    assert first not in runner.reruns
+    assert len(runner.reruns) == 1
+    runner.reruns[0].join(timeout=60)
+    assert _jobs(engine)[["school_id", "status"]].values.tolist() == [
+        ["S1", "done"],
+        ["S2", "done"],
+    ]
+
+
 class _Receiver(BaseHTTPRequestHandler):
     received: list[tuple[bytes, str]] = []
 
