@@ -96,6 +96,7 @@ class WeekRunner:
         self.holidays = settings.holiday_dates
         self._scheduler: Any = None
         self.reruns: list[threading.Thread] = []  # reruns after uploads at work in the background
+        self._reruns_lock = threading.Lock()  # uploads are confirmed in several request threads
 
     # The schedule ------------------------------------------------------------------
     def start(self) -> None:
@@ -161,7 +162,8 @@ class WeekRunner:
         )
         thread.start()
         # The reruns still at work, and this one: a worker lives through many uploads.
-        self.reruns = [*(t for t in self.reruns if t.is_alive()), thread]
+        with self._reruns_lock:
+            self.reruns = [*(t for t in self.reruns if t.is_alive()), thread]
         return Outcome("started")
 
     def retry_failed(self, when: datetime) -> list[Outcome]:
