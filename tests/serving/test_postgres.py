@@ -29,6 +29,7 @@ from schooldata.db import (
     make_engine,
     read_table,
     reading,
+    upgrade,
 )
 from schooldata.ingest import ingest_directory
 from schooldata.partitions import plan_partitions
@@ -37,6 +38,7 @@ from serving.accounts import create_user
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, unavailable
 from tests.serving.conftest import WEEKS, Api, assert_same_run, running_server, stored_run
+from tests.serving.test_schedule import check_retries
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +166,12 @@ def test_the_audit_log_cannot_be_wiped_on_postgresql(pg_engine: sa.Engine) -> No
             with app.begin() as c:
                 c.exec_driver_sql(statement)
     assert audit.verify(pg_engine).broken_at is None
+
+
+def test_the_schedulers_retry_check_on_postgresql(postgres: PostgresServer, tmp_path: Path) -> None:
+    engine = make_engine(postgres.new_database())
+    upgrade(engine)
+    check_retries(engine, tmp_path)
 
 
 def test_among_selects_what_in_selects_on_postgresql_and_sqlite(

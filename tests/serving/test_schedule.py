@@ -145,6 +145,13 @@ def test_a_dead_workers_run_is_taken_over_and_only_a_runs_last_attempt_counts(
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
     upgrade(engine)
+    check_retries(engine, tmp_path)
+
+
+def check_retries(engine: sa.Engine, tmp_path: Path) -> None:
+    """On a new database (SQLite here, PostgreSQL in ``test_postgres``): a dead worker's
+    run is taken over, and only each run's last attempt is retried, found in one
+    statement."""
     runner = WeekRunner(
         scratch_settings(str(engine.url), tmp_path), engine, run_job=lambda d, s: (None, "x", 0)
     )
