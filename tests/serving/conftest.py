@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,19 @@ import uvicorn
 
 from core.settings import Settings
 from schooldata.db import make_engine
-from schooldata.tables import TABLES, run_drift, run_schools, score_runs, student_scores
+from schooldata.tables import (
+    TABLES,
+    job_runs,
+    run_drift,
+    run_schools,
+    score_runs,
+    student_scores,
+)
 from serving import store
 from serving.accounts import Limiter, create_user, set_password
 from serving.app import create_app
 from serving.model_store import load_champion
+from serving.schedule import BANGKOK, LEASE, WeekRunner, now_utc
 from serving.scoring import Scorer, weekly_run
 from tests.conftest import scratch_settings, unavailable
 from training.config import TrainConfig
@@ -269,6 +278,64 @@ CHROMIUM_FLAGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+
+
+def job_rows(engine: sa.Engine) -> pd.DataFrame:
+    """The scheduler's runs (``job_runs``), oldest first."""
+    return pd.read_sql(sa.select(job_runs).order_by(job_runs.c.job_id), engine)
+
+
+def check_retries(engine: sa.Engine, tmp_path: Path) -> None:
+    """On a new database (SQLite in ``test_schedule``, PostgreSQL in ``test_postgres``):
+    a dead worker's run is taken over, and only each run's last attempt is retried, found
+    in one statement."""
+    runner = WeekRunner(
+        scratch_settings(str(engine.url), tmp_path), engine, run_job=lambda d, s: (None, "x", 0)
+    )
+    now = now_utc()
+    long_ago = now - LEASE - timedelta(minutes=1)
+
+    def job(day: str, status: str, attempt: int = 1, school: str = "", at: Any = long_ago) -> dict:
+        return {
+            "kind": "school" if school else "weekly",
+            "as_of": date.fromisoformat(day),
+            "school_id": school,
+            "attempt": attempt,
+            "status": status,
+            "trigger": "upload" if school else "schedule",
+            "started_at": at,
+            "finished_at": None if status == "running" else at,
+        }
+
+    # Two years of weekly runs and of one school's reruns, all done: nothing to redo.
+    history = [job(str(date(2023, 1, 2) + timedelta(weeks=w)), "done") for w in range(100)]
+    history += [job(r["as_of"].isoformat(), "done", school="S1") for r in history]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(job_runs),
+            [
+                *history,
+                job("2025-03-03", "failed"),  # failed, then done at its second attempt
+                job("2025-03-03", "done", attempt=2),
+                job("2025-03-10", "running"),  # its worker died hours ago
+                job("2025-03-17", "running", at=now),  # still at work
+                job("2025-03-10", "failed", school="S2"),  # an upload's rerun, failed
+                job("2025-03-03", "failed", attempt=3, school="S3"),  # no attempt left
+            ],
+        )
+    outcomes = runner.retry_failed(datetime.now(BANGKOK))
+    assert [o.status for o in outcomes] == ["done", "done"]
+    retried = job_rows(engine).query("trigger == 'retry'").astype({"as_of": str})
+    assert sorted(retried[["kind", "as_of", "school_id", "attempt"]].values.tolist()) == [
+        ["school", "2025-03-10", "S2", 2],
+        ["weekly", "2025-03-10", "", 2],
+    ]
+
+    # The check every ten minutes reads the whole history in one statement.
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert runner.retry_failed(datetime.now(BANGKOK)) == []
+    assert len(statements) == 1
 
 
 def _chromium() -> str | None:

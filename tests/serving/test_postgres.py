@@ -37,8 +37,14 @@ from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, unavailable
-from tests.serving.conftest import WEEKS, Api, assert_same_run, running_server, stored_run
-from tests.serving.test_schedule import check_retries
+from tests.serving.conftest import (
+    WEEKS,
+    Api,
+    assert_same_run,
+    check_retries,
+    running_server,
+    stored_run,
+)
 
 
 @pytest.fixture(scope="module")

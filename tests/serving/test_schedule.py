@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,19 +23,15 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from schooldata.db import make_engine, upgrade
-from schooldata.tables import job_runs, notifications, score_runs, student_scores
+from schooldata.tables import notifications, score_runs, student_scores
 from serving.accounts import create_user
 from serving.messages import SIGNATURE_HEADER, tell_about_run
-from serving.schedule import BANGKOK, LEASE, RETRY_AFTER, WeekRunner, now_utc
+from serving.schedule import BANGKOK, RETRY_AFTER, WeekRunner, now_utc
 from tests.conftest import scratch_settings
-from tests.serving.conftest import _free_port, copy_without_runs
+from tests.serving.conftest import _free_port, check_retries, copy_without_runs, job_rows
 
 MONDAYS = ("2025-02-10", "2025-02-17", "2025-02-24", "2025-03-03")
 HOLIDAY_WEEK = ",".join(f"2025-02-{d}" for d in range(17, 22))  # Monday to Friday
-
-
-def _jobs(engine: sa.Engine) -> pd.DataFrame:
-    return pd.read_sql(sa.select(job_runs).order_by(job_runs.c.job_id), engine)
 
 
 def test_two_workers_run_each_school_week_once_skip_the_holiday_and_rerun_an_upload(
@@ -58,7 +54,7 @@ def test_two_workers_run_each_school_week_once_skip_the_holiday_and_rerun_an_upl
             thread.join(timeout=600)
         assert sorted(o.status for o in outcomes) in (["done", "taken"], ["skipped", "taken"])
 
-    jobs = _jobs(engine)
+    jobs = job_rows(engine)
     weekly = jobs[jobs["kind"] == "weekly"].set_index("as_of")["status"]
     assert weekly.to_dict() == {
         date(2025, 2, 10): "done",
@@ -78,7 +74,7 @@ def test_two_workers_run_each_school_week_once_skip_the_holiday_and_rerun_an_upl
     ).iloc[0, 0]
     assert workers[0].rerun_school(school).status == "started"
     workers[0].reruns[-1].join(timeout=600)
-    jobs = _jobs(engine)
+    jobs = job_rows(engine)
     reruns = jobs[jobs["kind"] == "school"]
     assert reruns[["school_id", "status", "trigger"]].values.tolist() == [
         [school, "done", "upload"]
@@ -108,14 +104,14 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     when = datetime.fromisoformat("2025-03-03T06:00").replace(tzinfo=BANGKOK)
     assert runner.tick(when).status == "failed"
     assert runner.tick(when).status == "taken"  # the week is not run twice by the schedule
-    failed = _jobs(engine).iloc[0]
+    failed = job_rows(engine).iloc[0]
     assert failed["status"] == "failed"
     assert len(failed["error_id"]) == 12
     assert "unreachable" in failed["detail"]
     assert runner.retry_failed(datetime.now(BANGKOK)) == []  # not before RETRY_AFTER
     later = datetime.now(BANGKOK) + RETRY_AFTER
     assert [o.status for o in runner.retry_failed(later)] == ["done"]
-    assert _jobs(engine)["attempt"].tolist() == [1, 2]
+    assert job_rows(engine)["attempt"].tolist() == [1, 2]
     # The log tells each run's start and end, the failure by its error id.
     told = [r.getMessage() for r in caplog.records if r.name == "serving.schedule"]
     assert told[0] == "weekly run of 2025-03-03 started (attempt 1, schedule)"
@@ -135,7 +131,7 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     # A command's failure is recorded and reported to whoever typed it, never retried.
     with pytest.raises(ValueError, match="nobody is enrolled"):
         runner.record("weekly", date(2025, 3, 10), "", "command", broken)
-    command = _jobs(engine).iloc[-1]
+    command = job_rows(engine).iloc[-1]
     assert (command["status"], command["trigger"]) == ("failed", "command")
     assert runner.retry_failed(later) == []
 
@@ -146,59 +142,6 @@ def test_a_dead_workers_run_is_taken_over_and_only_a_runs_last_attempt_counts(
     engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
     upgrade(engine)
     check_retries(engine, tmp_path)
-
-
-def check_retries(engine: sa.Engine, tmp_path: Path) -> None:
-    """On a new database (SQLite here, PostgreSQL in ``test_postgres``): a dead worker's
-    run is taken over, and only each run's last attempt is retried, found in one
-    statement."""
-    runner = WeekRunner(
-        scratch_settings(str(engine.url), tmp_path), engine, run_job=lambda d, s: (None, "x", 0)
-    )
-    now = now_utc()
-    long_ago = now - LEASE - timedelta(minutes=1)
-
-    def job(day: str, status: str, attempt: int = 1, school: str = "", at: Any = long_ago) -> dict:
-        return {
-            "kind": "school" if school else "weekly",
-            "as_of": date.fromisoformat(day),
-            "school_id": school,
-            "attempt": attempt,
-            "status": status,
-            "trigger": "upload" if school else "schedule",
-            "started_at": at,
-            "finished_at": None if status == "running" else at,
-        }
-
-    # Two years of weekly runs and of one school's reruns, all done: nothing to redo.
-    history = [job(str(date(2023, 1, 2) + timedelta(weeks=w)), "done") for w in range(100)]
-    history += [job(r["as_of"].isoformat(), "done", school="S1") for r in history]
-    with engine.begin() as connection:
-        connection.execute(
-            sa.insert(job_runs),
-            [
-                *history,
-                job("2025-03-03", "failed"),  # failed, then done at its second attempt
-                job("2025-03-03", "done", attempt=2),
-                job("2025-03-10", "running"),  # its worker died hours ago
-                job("2025-03-17", "running", at=now),  # still at work
-                job("2025-03-10", "failed", school="S2"),  # an upload's rerun, failed
-                job("2025-03-03", "failed", attempt=3, school="S3"),  # no attempt left
-            ],
-        )
-    outcomes = runner.retry_failed(datetime.now(BANGKOK))
-    assert [o.status for o in outcomes] == ["done", "done"]
-    retried = _jobs(engine).query("trigger == 'retry'").astype({"as_of": str})
-    assert sorted(retried[["kind", "as_of", "school_id", "attempt"]].values.tolist()) == [
-        ["school", "2025-03-10", "S2", 2],
-        ["weekly", "2025-03-10", "", 2],
-    ]
-
-    # The check every ten minutes reads the whole history in one statement.
-    statements: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    assert runner.retry_failed(datetime.now(BANGKOK)) == []
-    assert len(statements) == 1
 
 
 def test_a_worker_keeps_only_the_reruns_still_at_work(tmp_path: Path) -> None:
@@ -221,7 +164,7 @@ def test_a_worker_keeps_only_the_reruns_still_at_work(tmp_path: Path) -> None:
     assert first not in runner.reruns
     assert len(runner.reruns) == 1
     runner.reruns[0].join(timeout=60)
-    assert _jobs(engine)[["school_id", "status"]].values.tolist() == [
+    assert job_rows(engine)[["school_id", "status"]].values.tolist() == [
         ["S1", "done"],
         ["S2", "done"],
     ]
