@@ -111,7 +111,11 @@ class WeekRunner:
         scheduler = BackgroundScheduler(timezone=BANGKOK)
         scheduler.add_job(
             lambda: self.tick(datetime.now(BANGKOK)),
-            CronTrigger(day_of_week=self.settings.schedule_day, hour=hour, minute=minute),
+            # In Bangkok's time: a trigger without a zone takes the server's (UTC on most),
+            # and Monday 06:00 would come at 13:00 in the schools.
+            CronTrigger(
+                day_of_week=self.settings.schedule_day, hour=hour, minute=minute, timezone=BANGKOK
+            ),
             id="weekly-run",
             misfire_grace_time=3600,
             coalesce=True,

@@ -122,7 +122,12 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     assert told[2] == "weekly run of 2025-03-03 started (attempt 2, retry)"
     assert re.fullmatch(r"weekly run of 2025-03-03 done in \d+ s", told[3])
     runner.start()  # the scheduling library's every job added and run is not told
+    # The weekly run comes when `ews status` says, in Bangkok's time whatever the
+    # server's zone (UTC here: it came seven hours late).
+    due = runner._scheduler.get_job("weekly-run").next_run_time
     runner.stop()
+    assert due == runner.next_run()
+    assert due.astimezone(BANGKOK).strftime("%a %H:%M") == "Mon 06:00"
     assert not [r for r in caplog.records if r.name.startswith("apscheduler")]
 
     def broken() -> tuple[int | None, str, int | None]:
