@@ -60,7 +60,10 @@ def load_scorer_bundle(settings: Settings, cache_dir: Path) -> tuple[ModelBundle
     try:
         bundle, version = fetch_bundle(settings.model_name, CHAMPION, cache_dir)
     except NoVersion:
-        log.warning("no champion registered: lists are ranked by the ABC rule until one is")
+        log.warning(
+            "no champion registered: lists are ranked by the ABC rule until a model is "
+            "promoted (ews train, ews promote)"
+        )
         return rule_bundle(settings), RULE_VERSION
     except BundleError as error:
         raise ModelUnavailable(f"cannot serve: {error}") from error
