@@ -261,16 +261,16 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the API (and web pages) with uvicorn; the champion is loaded once a process."""
-    import logging
 
     import uvicorn
 
     from serving.app import create_app
+    from serving.workers import log_to_stderr
 
     settings = load_settings()
     secret_or_exit(settings, "session_secret")  # refused here, before anything starts
     scorer = _scorer(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log_to_stderr()
     # Access logs would print paths, and paths carry student ids: the app logs route templates.
     if workers > 1:  # each process builds the app from the same environment
         from serving.workers import ServeError

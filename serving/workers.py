@@ -51,8 +51,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def log_to_stderr() -> None:
+    """The service's log: INFO and above to stderr, each line with its time and logger.
+    Set in the serving process and again in each worker (a spawned process starts with
+    none: the requests and the weekly runs went unlogged)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+
 def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
     """One server process: its own socket, the app built from the factory ``app``."""
+    log_to_stderr()
     sock = listening_socket(host, port)
     config = uvicorn.Config(app, factory=True, host=host, port=port, **options)
     uvicorn.Server(config).run(sockets=[sock])

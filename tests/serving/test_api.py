@@ -352,6 +352,9 @@ def test_ews_serve_runs_several_worker_processes_from_the_environment(
         server.wait(timeout=30)
     assert server.returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # Each worker logs its requests (a spawned worker once logged nothing at INFO).
+    log = server.stderr.read().decode() if server.stderr else ""
+    assert len(re.findall(r" ews\.api GET /api/v1/risk-list 200 ", log)) == 12
 
 
 def test_ews_serve_says_when_its_port_is_taken(api: Api) -> None:
