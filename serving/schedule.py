@@ -342,12 +342,12 @@ class WeekRunner:
             check=False,
         )
         if done.returncode != 0:
-            # The command's own last words (which name no student), not its whole output.
-            raise RuntimeError(
-                (done.stdout + done.stderr).strip().splitlines()[-1][:500]
-                if (done.stdout + done.stderr).strip()
-                else f"ews score exited {done.returncode}"
-            )
+            # The command's own last words (which name no student), not its whole output:
+            # a refusal (exit 2, ``ews.common.fail``) ends its standard output with them, a
+            # crash its standard error; a warning logged on the way is not the reason.
+            said = done.stdout if done.returncode == 2 else done.stderr
+            lines = (said.strip() or (done.stdout + done.stderr).strip()).splitlines()
+            raise RuntimeError(lines[-1][:500] if lines else f"ews score exited {done.returncode}")
         with self.engine.connect() as connection:
             run = connection.execute(
                 sa.select(score_runs.c.run_id, score_runs.c.scorer, score_runs.c.students)

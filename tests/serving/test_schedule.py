@@ -141,6 +141,18 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     assert runner.retry_failed(later) == []
 
 
+def test_a_scheduled_run_that_is_refused_is_recorded_with_the_reason(tmp_path: Path) -> None:
+    """A new service with no data and no model: the week's run (``ews score`` in its own
+    process) is refused, and the reason recorded is the command's, not the warning it
+    logged on the way (that no model is registered yet)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    runner = WeekRunner(scratch_settings(str(engine.url), tmp_path), engine)
+    when = datetime.fromisoformat("2025-03-03T06:00").replace(tzinfo=BANGKOK)
+    assert runner.tick(when).status == "failed"
+    assert job_rows(engine)["detail"].tolist() == ["no enrolments in the database"]
+
+
 def test_a_dead_workers_run_is_taken_over_and_only_a_runs_last_attempt_counts(
     tmp_path: Path,
 ) -> None:
