@@ -180,6 +180,7 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
     import tempfile
 
     from features.build import features_as_of
+    from features.catalog import catalog_entries
     from features.sources import Sources
     from riskmodel.bundle import BundleError
     from riskmodel.input_counts import drift_report
@@ -193,6 +194,13 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
             bundle, version = fetch_bundle(settings.model_name, CHAMPION, Path(folder))
         except BundleError as error:
             fail(str(error))
+    unfed = bundle.inputs_built_otherwise(catalog_entries())
+    if unfed:
+        fail(
+            f"champion version {version.version} needs inputs this version no longer builds "
+            f"as it learned them ({', '.join(unfed)}): train and promote a model with this "
+            "version (ews train, ews promote), then measure drift against it"
+        )
     rows = features_as_of(Sources.from_database(database(settings)), parse_date(as_of))
     if rows.empty:
         console.print(f"[yellow]No student is enrolled in a term containing {as_of}.[/yellow]")

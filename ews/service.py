@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -34,11 +35,7 @@ def _scorer(settings: Settings):  # type: ignore[no-untyped-def]
     except ModelUnavailable as error:
         fail(str(error))
     if bundle.kind == "abc_rule":
-        console.print(
-            "[yellow]No model is registered yet: this list is ranked by the ABC rule "
-            "(attendance, behaviour, course failure). The first sound model (ews train, "
-            "ews promote) replaces it at the next run.[/yellow]"
-        )
+        console.print(f"[yellow]{escape(bundle.metadata['why'])}.[/yellow]")
     return Scorer(bundle, version)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import string
 import tomllib
@@ -227,3 +228,8 @@ def specs_from_entries(raw: dict[str, Any]) -> dict[str, FeatureSpec]:
 def catalog() -> dict[str, FeatureSpec]:
     """The packaged catalog, read once per process."""
     return load_catalog()
+
+
+def catalog_entries() -> dict[str, dict[str, Any]]:
+    """The catalog as a model bundle keeps it (JSON-ready dictionaries)."""
+    return {f: dataclasses.asdict(spec) for f, spec in catalog().items()}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
@@ -270,6 +271,20 @@ class ModelBundle:
             raise BundleError(f"rows lack model inputs: {', '.join(missing)}")
         return rows[self.features].to_numpy(dtype=float)
 
+    def inputs_built_otherwise(self, built: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """The model's inputs that ``built`` (the catalog of the running version's feature
+        pipeline) lacks, or builds in another unit or with other levels: a model trained
+        by an earlier version that this one cannot feed the way it learned."""
+        changed = []
+        for name in self.features:
+            now, then = built.get(name), self.catalog.get(name, {})
+            if now is None or any(
+                key in then and _as_tuple(then[key]) != _as_tuple(now.get(key))
+                for key in ("unit", "levels_en")
+            ):
+                changed.append(name)
+        return changed
+
     def without_trees(self) -> ModelBundle:
         """This bundle without its LightGBM boosters, for a worker that explains with
         tables built from them (``riskmodel.treeshap``): unpickling a booster imports
@@ -394,6 +409,10 @@ def _load_model(path: Path) -> Model:
     import lightgbm as lgb
 
     return lgb.Booster(model_str=path.read_text(encoding="utf-8"))
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list | tuple) else value
 
 
 def _finite(content: Any) -> Any:

@@ -711,7 +711,7 @@ SCORERS = {
     "logistic": ("แบบจำลองถดถอยโลจิสติก รุ่น {version}", "logistic regression, version {version}"),
     "abc_rule": (
         "เกณฑ์ ABC (การมาเรียน พฤติกรรม ผลการเรียน): ยังไม่มีแบบจำลองที่ผ่านการตรวจ",
-        "ABC rule (attendance, behaviour, course failure): no trained model yet",
+        "ABC rule (attendance, behaviour, course failure): no trained model in use",
     ),
 }
 

@@ -4,12 +4,14 @@ No pickle and no MLflow model loader: the registry is only asked which run holds
 champion, and that run's bundle files are downloaded and verified. A school that has
 just started has no champion (too little history to train, or every model refused by
 the guards): its lists are ranked by the ABC rule (``riskmodel.rules``), labelled as
-such, until the first sound model is promoted; the next weekly run uses it.
+such, until the first sound model is promoted; the next weekly run uses it. So are the
+lists of a service upgraded to a version that no longer builds the inputs its champion
+learned from (a feature renamed, removed or measured in another unit), until a model
+trained by the new version is promoted; that is logged as an error at every start.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import mlflow
 
 from core.settings import Settings
-from features.catalog import catalog
+from features.catalog import catalog_entries
 from riskmodel.bundle import BundleError, Calibration, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.registry import CHAMPION, NoVersion, fetch_bundle
 from riskmodel.rules import RULE_INPUTS, RULE_VERSION, TIEBREAK, ABCRule, RuleThresholds
@@ -60,19 +62,33 @@ def load_scorer_bundle(settings: Settings, cache_dir: Path) -> tuple[ModelBundle
     try:
         bundle, version = fetch_bundle(settings.model_name, CHAMPION, cache_dir)
     except NoVersion:
-        log.warning(
+        why = (
             "no champion registered: lists are ranked by the ABC rule until a model is "
             "promoted (ews train, ews promote)"
         )
-        return rule_bundle(settings), RULE_VERSION
+        log.warning(why)
+        return rule_bundle(settings, why), RULE_VERSION
     except BundleError as error:
         raise ModelUnavailable(f"cannot serve: {error}") from error
+    unfed = bundle.inputs_built_otherwise(catalog_entries())
+    if unfed:
+        # An upgrade renamed, removed or changed inputs the champion learned from: it
+        # cannot rank today's students, and the schools still need their lists.
+        why = (
+            f"champion version {version.version} needs inputs this version of the service "
+            f"no longer builds as it learned them ({', '.join(unfed)}): lists are ranked by "
+            "the ABC rule until a model trained by this version is promoted (ews train, "
+            "ews promote)"
+        )
+        log.error(why)
+        return rule_bundle(settings, why), RULE_VERSION
     return bundle, str(version.version)
 
 
-def rule_bundle(settings: Settings) -> ModelBundle:
+def rule_bundle(settings: Settings, why: str = "") -> ModelBundle:
     """The ABC rule as a bundle: its "risk" is the share of the three flags raised (not a
-    probability: no outcome has calibrated it), and ``metadata["calibrated"]`` says so."""
+    probability: no outcome has calibrated it), and ``metadata["calibrated"]`` says so;
+    ``metadata["why"]`` says why no model ranks."""
     thresholds = RuleThresholds(
         absence_rate_term=settings.abc_absence_rate,
         absent_days_20d=settings.abc_absent_days_20d,
@@ -84,7 +100,12 @@ def rule_bundle(settings: Settings) -> ModelBundle:
         model=ABCRule(thresholds),
         features=list(RULE_INPUTS),
         calibration=SeasonalCalibration(Calibration([0.0, RULE_TOP], [0.0, 1.0])),
-        catalog={f: dataclasses.asdict(spec) for f, spec in catalog().items()},
+        catalog=catalog_entries(),
         tiers=TierPolicy(HIGH_SHARE, WATCH_SHARE, one_flag, two_flags, one_flag, two_flags),
-        metadata={"kind": "abc_rule", "calibrated": False, "thresholds": thresholds.to_json()},
+        metadata={
+            "kind": "abc_rule",
+            "calibrated": False,
+            "thresholds": thresholds.to_json(),
+            "why": why,
+        },
     )

@@ -27,6 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.settings import Settings
+from features.catalog import catalog_entries
 from features.sources import Sources
 from riskmodel.bundle import BundleError, Model, ModelBundle
 from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT, fetch_bundle
@@ -144,6 +145,14 @@ def _compare(
     config: TrainConfig,
 ) -> None:
     """Judge both on the challenger's test period and decide; reasons say why."""
+    unfed = champion.inputs_built_otherwise(catalog_entries())
+    if unfed:  # trained by an earlier version: serving has given way to the ABC rule
+        decision.reasons.append(
+            "the champion needs inputs this version no longer builds as it learned them "
+            f"({', '.join(unfed)}): a sound challenger replaces it"
+        )
+        decision.promoted = True
+        return
     period = str(challenger.metadata["split"]["test_from"])
     chosen = {
         "challenger": unseen_model(challenger, period),

@@ -9,7 +9,6 @@ that cannot rank is flagged; the registered model is refit on every mature row.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import resource
 import tempfile
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 from sklearn.metrics import roc_auc_score
 
 from core.settings import Settings
-from features.catalog import catalog
+from features.catalog import catalog, catalog_entries
 from features.sources import Sources
 from riskmodel.bundle import HeldOutModel, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.bundle import raw_scores as raw_scores_of
@@ -566,7 +565,7 @@ def make_bundle(
         model=booster,
         features=features,
         calibration=calibration,
-        catalog={f: dataclasses.asdict(spec) for f, spec in catalog().items()},
+        catalog=catalog_entries(),
         tiers=tier_policy(risk, float(scored["label"].mean()), config.tiers),
         metadata={
             "horizon_days": config.labels.horizon_days,
@@ -633,7 +632,7 @@ def baseline_bundle(
         model=model,
         features=inputs,
         calibration=calibration,
-        catalog={f: dataclasses.asdict(spec) for f, spec in catalog().items()},
+        catalog=catalog_entries(),
         tiers=tier_policy(risk, float(scored["label"].mean()), config.tiers),
         metadata={
             "kind": kind,

@@ -4,13 +4,25 @@ as such on the pages, in the export and in the API."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import httpx
+import mlflow
+import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from core.settings import Settings
+from ews.cli import app as cli
+from features.catalog import catalog_entries
+from riskmodel.bundle import Calibration, ModelBundle, SeasonalCalibration, TierPolicy
+from riskmodel.linear import LinearModel
+from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHAMPION, DIGEST_TAG, bundle_digest
+from riskmodel.rules import RULE_VERSION
 from schooldata.tables import score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.app import create_app
@@ -18,6 +30,10 @@ from serving.model_store import load_scorer_bundle
 from serving.scoring import Scorer, weekly_run
 from tests.conftest import scratch_settings
 from tests.serving.conftest import WEEKS, copy_without_runs, serving
+from training.config import TrainConfig
+from training.promote import promote
+from training.tracking import configure_tracking
+from training.train import train
 
 PASSWORD = "day-one-password-1"
 
@@ -146,3 +162,86 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
             detail = client.get(f"/students/{student}")
             assert detail.status_code == 200
             assert "ABC rule" in detail.text
+
+
+def _register_champion(settings: Settings, bundle: ModelBundle, folder: Path) -> str:
+    """Register ``bundle`` as the champion the way training and promotion do (its files
+    under the run's serving folder, the manifest's hash on the version)."""
+    client = configure_tracking(settings)
+    bundle.save(folder)
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(folder), BUNDLE_ARTIFACT_PATH)
+    client.create_registered_model(settings.model_name)
+    version = client.create_model_version(
+        settings.model_name,
+        source=f"{run.info.artifact_uri}/{BUNDLE_ARTIFACT_PATH}",
+        run_id=run.info.run_id,
+    ).version
+    client.set_model_version_tag(settings.model_name, version, DIGEST_TAG, bundle_digest(folder))
+    client.set_registered_model_alias(settings.model_name, CHAMPION, version)
+    return str(version)
+
+
+def test_a_champion_an_upgrade_cannot_feed_gives_way_to_the_rule_loudly(
+    synthetic_engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After an upgrade that renamed one input and changed another's unit, the champion
+    trained by the earlier version cannot rank: the weekly run uses the labelled rule
+    and says why, rather than failing every week until someone retrains."""
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    settings = scratch_settings(str(engine.url), tmp_path)
+    then = catalog_entries()
+    kept, renamed, remeasured = "gpa_last_term", "absence_rate_before_rename", "absence_rate_term"
+    then[renamed] = then[remeasured] | {"id": renamed}
+    then[remeasured] = then[remeasured] | {"unit": "percent"}
+    inputs = [kept, renamed, remeasured]
+    earlier = ModelBundle(
+        model=LinearModel(
+            inputs, np.zeros(3), [], np.zeros(3), np.ones(3), np.array([-1.0, 1.0, 1.0]), -2.0
+        ),
+        features=inputs,
+        calibration=SeasonalCalibration(Calibration([-10.0, 10.0], [0.0, 1.0])),
+        catalog=then,
+        tiers=TierPolicy(0.05, 0.15, 0.1, 0.3, 0.1, 0.3),
+        metadata={"kind": "logistic", "observed_until": "2023-01-01"},
+    )
+    version = _register_champion(settings, earlier, tmp_path / "earlier")
+
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="serving.model_store"):
+        bundle, served = load_scorer_bundle(settings, tmp_path / "model")
+    why = f"champion version {version} needs inputs this version of the service no longer"
+    assert (bundle.kind, served) == ("abc_rule", RULE_VERSION)
+    assert bundle.metadata["why"].startswith(why)
+    assert f"({renamed}, {remeasured})" in bundle.metadata["why"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [bundle.metadata["why"]]
+    report = weekly_run(engine, Scorer(bundle, served), pd.Timestamp(WEEKS[0]))
+    assert report.students > 0
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(score_runs.c.scorer)).scalar() == "abc_rule"
+    with serving(create_app(settings)) as url:
+        assert httpx.get(url + "/health").json()["scorer"] == "abc_rule"
+
+    env = {
+        "EWS_DATABASE_URL": str(engine.url),
+        "EWS_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "EWS_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
+        "EWS_SECRETS_FILE": str(tmp_path / "secrets.json"),
+    }
+    scored = CliRunner().invoke(cli, ["score", "--as-of", WEEKS[1], "--no-messages"], env=env)
+    assert scored.exit_code == 0, scored.output
+    assert why in " ".join(scored.output.split())
+    drift = CliRunner().invoke(cli, ["drift", "--as-of", WEEKS[1]], env=env)
+    assert drift.exit_code == 2
+    assert "train and promote a model with this version" in " ".join(drift.output.split())
+
+    # The analyst retrains with the new version: the challenger replaces the champion
+    # it cannot be compared with, and the next run is the model's again.
+    train(settings, TrainConfig.load(), engine)
+    decision = promote(settings, engine)
+    assert decision.promoted, decision.reasons
+    assert any(f"({renamed}, {remeasured})" in reason for reason in decision.reasons)
+    bundle, served = load_scorer_bundle(settings, tmp_path / "retrained")
+    assert bundle.kind != "abc_rule"
+    assert served != version
