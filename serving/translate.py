@@ -300,7 +300,8 @@ GROUP_WORDS = {
     "any": "มี",
     "not surveyed": "ไม่ได้สำรวจ",
     "poor": "ยากจน",
-    "extremely_poor": "ยากจนพิเศษ",
+    "extremely poor": "ยากจนพิเศษ",
+    "extremely_poor": "ยากจนพิเศษ",  # as runs before 2026-11-27 logged it
     "pre-primary/primary": "อนุบาล/ประถม",
     "lower secondary": "มัธยมต้น",
     "upper secondary": "มัธยมปลาย",

@@ -100,7 +100,9 @@ def audit_groups(rows: pd.DataFrame) -> pd.DataFrame:
             "disability": np.where(
                 disability == "none", "none", np.where(disability == "unknown", "unknown", "any")
             ),
-            "poverty": rows["equity_status"].fillna("not surveyed"),
+            "poverty": rows["equity_status"]
+            .fillna("not surveyed")
+            .replace({"extremely_poor": "extremely poor"}),  # as tables say it
             "level": band,
         },
         index=rows.index,

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serving.translate import group_word
 from training.config import FairnessConfig
-from training.fairness import explain_flag, fairness_audit
+from training.fairness import audit_groups, explain_flag, fairness_audit
 
 WEEKS = pd.to_datetime(["2025-06-02", "2025-06-09", "2025-06-16", "2025-06-23"])
 
@@ -153,3 +154,23 @@ def test_every_flag_is_explained_in_both_languages(language: str) -> None:
     assert texts
     thai = any("\u0e00" <= c <= "\u0e7f" for c in texts[0])
     assert thai == (language == "th")
+
+
+def test_every_audited_group_reads_as_words_in_both_languages() -> None:
+    """The groups as the tables show them: English words (not a stored code such as
+    ``extremely_poor``) and a Thai word for each."""
+    rows = pd.DataFrame(
+        {
+            "sex": ["F", "M", None, "X"],
+            "nationality": ["TH", "MM", None, "TH"],
+            "disability": ["none", "visual", None, "none"],
+            "equity_status": ["none", "poor", "extremely_poor", None],
+            "grade_level": ["P1", "M2", "M5", "V1"],
+        }
+    )
+    groups = audit_groups(rows)
+
+    assert groups["poverty"].tolist() == ["none", "poor", "extremely poor", "not surveyed"]
+    shown = {v for column in groups.columns for v in groups[column]}
+    assert not {v for v in shown if "_" in v}
+    assert not [v for v in shown if group_word("poverty", v, "th").endswith(v)]
