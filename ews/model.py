@@ -250,13 +250,13 @@ def effects(
         title=f"Effect on leaving within {horizon_days} days, among the students helped "
         f"({time.perf_counter() - started:.0f} s)"
     )
-    columns = ["type", "treated", "left", "effect [95%]", "overlap", "E", "use?"]
+    columns = ["type", "treated", "left", "effect [95%]", "overlap", "E", "estimable"]
     if report.simulated:
         columns.insert(4, "simulated")
     for column in columns:
         table.add_column(
             column,
-            justify="left" if column in ("type", "use?") else "right",
+            justify="left" if column in ("type", "estimable") else "right",
             # Folded, not cut: the home visit's two group rows differ only at the end.
             overflow="fold" if column == "type" else "ellipsis",
         )
@@ -282,13 +282,14 @@ def effects(
     console.print(table)
     for e in report.effects:
         if not e.usable:
-            console.print(f"[yellow]{e.type}: not usable: {e.why}[/yellow]")
+            console.print(f"[yellow]{e.type}: not estimable: {e.why}[/yellow]")
     console.print(
         "An effect is a change in the chance of leaving (−0.010: one student fewer in a "
         "hundred helped). Overlap: the share of helped students with comparable students "
         f"who were not helped. E (the E-value): how strongly (as a risk ratio with both the help "
         f"and leaving) a reason to act that nobody recorded would have to work to explain "
-        f"the effect away; 1 when the interval already holds no effect. Logged to MLflow "
+        f"the effect away; 1 when the interval already holds no effect. Estimable: enough "
+        "comparable records to estimate an effect, whatever it is. Logged to MLflow "
         f"(run {report.run_id})."
     )
     console.print(
