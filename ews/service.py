@@ -185,7 +185,7 @@ def status() -> None:
     Last and next run, how long runs take, schools skipped as stale,
     failures with their error ids, and the messages sent."""
     from schooldata.db import upgrade
-    from serving.i18n import scorer_label
+    from serving.i18n import moment, scorer_label
     from serving.operations import operations
 
     settings = load_settings()
@@ -199,7 +199,7 @@ def status() -> None:
         made_by = scorer_label(last["scorer"], last["model_version"], "en")
         console.print(
             f"Newest list: week of {last['as_of']}, {last['students']:,} students, by the "
-            f"{made_by} (stored {last['created_at']:%Y-%m-%d %H:%M} UTC)"
+            f"{made_by} (stored {moment(last['created_at'], 'en')}, Asia/Bangkok)"
         )
     if found.scheduler_on and found.next_run is not None:
         console.print(f"Next weekly run: {found.next_run:%a %Y-%m-%d %H:%M} (Asia/Bangkok)")
@@ -211,8 +211,9 @@ def status() -> None:
         f"Messages of the newest list: {found.messages.get('sent', 0)} sent, "
         f"{found.messages.get('failed', 0)} failed"
     )
-    table = Table(title="Runs, newest first")
-    for column in ("week", "kind", "school", "try", "status", "trigger", "took", "detail"):
+    table = Table(title="Runs, newest first (started: Asia/Bangkok)")
+    columns = ("week", "kind", "school", "try", "status", "trigger", "started", "took", "detail")
+    for column in columns:
         table.add_column(column)
     for job in found.jobs:
         took = (
@@ -230,6 +231,7 @@ def status() -> None:
             str(job["attempt"]),
             job["status"],
             job["trigger"],
+            moment(job["started_at"], "en"),
             took,
             detail[:80],
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from core.settings import BANGKOK
 from schooldata.contract import SOURCES as CONTRACT_SOURCES
 
 LANGUAGES = ("th", "en")
@@ -127,6 +128,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "run_school": ("ทำใหม่เฉพาะโรงเรียน {}", "school {} again"),
     "attempt": ("ครั้งที่ {}", "attempt {}"),
     "status": ("สถานะ", "Status"),
+    "started": ("เริ่มเมื่อ (เวลาไทย)", "Started (Bangkok)"),
     "took": ("ใช้เวลา", "Took"),
     "detail": ("รายละเอียด", "Detail"),
     "job_done": ("เสร็จ", "done"),
@@ -736,6 +738,15 @@ def day(value: Any, language: str) -> str:
     if language == "en":
         return f"{when.day} {ENGLISH_MONTHS[when.month - 1]} {when.year}"
     return f"{when.day} {THAI_MONTHS[when.month - 1]} {when.year + 543}"
+
+
+def moment(value: datetime | None, language: str) -> str:
+    """A stored time (UTC) as the schools' clock reads it: 27 พ.ย. 2569 13:52, or
+    27 Nov 2026 13:52 (Asia/Bangkok); '' for none."""
+    if value is None:
+        return ""
+    here = value.replace(tzinfo=UTC).astimezone(BANGKOK) if value.tzinfo is None else value
+    return f"{day(here.date(), language)} {here:%H:%M}"
 
 
 def grade(level: str | None, language: str) -> str:

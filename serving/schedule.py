@@ -29,18 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 
-from core.settings import Settings
+from core.settings import BANGKOK, Settings
 from schooldata.calendar import Calendar
 from schooldata.db import read_table
 from schooldata.tables import job_runs, score_runs
 
 log = logging.getLogger(__name__)
-BANGKOK = ZoneInfo("Asia/Bangkok")
 LEASE = timedelta(hours=3)  # a run still "running" after this is taken to have died
 RETRIES = 2  # attempts after the first
 RETRY_AFTER = timedelta(minutes=15)

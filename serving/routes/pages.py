@@ -28,6 +28,7 @@ from serving.model_store import RULE_TOP
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 # Dates, classrooms and grade levels as the page's language writes them (30 มี.ค. 2569, ม.5/2).
 templates.env.filters["day"] = pass_context(lambda c, v: i18n.day(v, c.get("lang", "th")))
+templates.env.filters["moment"] = pass_context(lambda c, v: i18n.moment(v, c.get("lang", "th")))
 templates.env.filters["room"] = pass_context(lambda c, v: i18n.classroom(v, c.get("lang", "th")))
 templates.env.filters["grade"] = pass_context(lambda c, v: i18n.grade(v, c.get("lang", "th")))
 # A ratio or figure with two decimals; an infinite one (nobody in the reference) as ∞.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import sqlite3
@@ -21,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from core.settings import Settings
+from core.settings import BANGKOK, Settings
 from schooldata.db import make_engine
 from schooldata.tables import (
     TABLES,
@@ -35,7 +36,7 @@ from serving import store
 from serving.accounts import Limiter, create_user, set_password
 from serving.app import create_app
 from serving.model_store import load_champion
-from serving.schedule import BANGKOK, LEASE, WeekRunner, now_utc
+from serving.schedule import LEASE, WeekRunner, now_utc
 from serving.scoring import Scorer, weekly_run
 from tests.conftest import scratch_settings, unavailable
 from training.config import TrainConfig
@@ -367,6 +368,26 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport=DESKTOP, locale="th-TH")
     yield context.new_page()
     context.close()
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token of a page's form."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None, "the page has no form"
+    return found[1]
+
+
+def sign_in_client(client: httpx.Client, username: str, password: str) -> None:
+    """Sign an HTTP client (based at the service) in with the login form."""
+    answer = client.post(
+        "/login",
+        data={
+            "csrf": csrf_of(client.get("/login").text),
+            "username": username,
+            "password": password,
+        },
+    )
+    assert answer.status_code in (200, 303), answer.text[:300]
 
 
 def sign_in(page: Any, url: str, username: str, password: str) -> None:

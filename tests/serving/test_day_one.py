@@ -29,23 +29,13 @@ from serving.app import create_app
 from serving.model_store import load_scorer_bundle
 from serving.scoring import Scorer, weekly_run
 from tests.conftest import scratch_settings
-from tests.serving.conftest import WEEKS, copy_without_runs, serving
+from tests.serving.conftest import WEEKS, copy_without_runs, csrf_of, serving, sign_in_client
 from training.config import TrainConfig
 from training.promote import promote
 from training.tracking import configure_tracking
 from training.train import train
 
 PASSWORD = "day-one-password-1"
-
-
-def _sign_in(client: httpx.Client, username: str, password: str) -> None:
-    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
-    answer = client.post("/login", data={"csrf": csrf, "username": username, "password": password})
-    assert answer.status_code in (200, 303), answer.text[:300]
-
-
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
 def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule(
@@ -65,7 +55,7 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
         health = httpx.get(url + "/health").json()
         assert health["scorer"] == "abc_rule"
         with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
-            _sign_in(client, "first-admin", PASSWORD)
+            sign_in_client(client, "first-admin", PASSWORD)
             made = {}
             for role, extra in (
                 ("advisor", {"school_id": school, "staff_id": advisor}),
@@ -77,7 +67,7 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
                 answer = client.post(
                     "/admin/accounts",
                     data={
-                        "csrf": _csrf(page.text),
+                        "csrf": csrf_of(page.text),
                         "role": role,
                         "name": role,
                         "username": f"day1-{role}".replace("_", "-"),
@@ -92,21 +82,21 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
             set_password(engine, user_id, PASSWORD, "tests", must_change=False)
 
         with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
-            _sign_in(client, "first-admin", PASSWORD)
+            sign_in_client(client, "first-admin", PASSWORD)
             operations = client.get("/admin/operations")
             assert operations.status_code == 200
             assert "ยังไม่มีรายชื่อ" in operations.text  # no list yet, said plainly
         with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
-            _sign_in(client, made["advisor"], PASSWORD)
+            sign_in_client(client, made["advisor"], PASSWORD)
             account = client.get("/account")
             bad = client.post(
                 "/account/messages",
-                data={"csrf": _csrf(account.text), "email": "not-an-address", "notify": "on"},
+                data={"csrf": csrf_of(account.text), "email": "not-an-address", "notify": "on"},
             )
             assert bad.status_code == 422
             good = client.post(
                 "/account/messages",
-                data={"csrf": _csrf(account.text), "email": "kru@school.example"},
+                data={"csrf": csrf_of(account.text), "email": "kru@school.example"},
             )
             assert good.status_code == 200
         stored = pd.read_sql(
@@ -123,7 +113,7 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
             ("advisor", "/list"),
         ):
             with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
-                _sign_in(client, made[role], PASSWORD)
+                sign_in_client(client, made[role], PASSWORD)
                 pages[role] = client.get(path)
         assert pages["data_officer"].status_code == 200
         assert pages["analyst"].status_code == 200
@@ -151,7 +141,7 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
         with httpx.Client(
             base_url=url, follow_redirects=True, timeout=60, cookies={"lang": "en"}
         ) as client:
-            _sign_in(client, made["advisor"], PASSWORD)
+            sign_in_client(client, made["advisor"], PASSWORD)
             listed = client.get("/list")
             assert "ABC rule" in listed.text
             assert "warning signs" in listed.text

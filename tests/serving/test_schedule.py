@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,27 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
+from core.settings import BANGKOK
+from ews.cli import app as cli
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import notifications, score_runs, student_scores
-from serving.accounts import create_user
+from serving.accounts import create_user, set_password
+from serving.app import create_app
+from serving.i18n import THAI_MONTHS
 from serving.messages import SIGNATURE_HEADER, tell_about_run
-from serving.schedule import BANGKOK, RETRY_AFTER, WeekRunner, now_utc
+from serving.schedule import RETRY_AFTER, WeekRunner, now_utc
 from tests.conftest import scratch_settings
-from tests.serving.conftest import _free_port, check_retries, copy_without_runs, job_rows
+from tests.serving.conftest import (
+    _free_port,
+    check_retries,
+    copy_without_runs,
+    job_rows,
+    serving,
+    shoot,
+    sign_in,
+)
 
 MONDAYS = ("2025-02-10", "2025-02-17", "2025-02-24", "2025-03-03")
 HOLIDAY_WEEK = ",".join(f"2025-02-{d}" for d in range(17, 22))  # Monday to Friday
@@ -151,6 +164,41 @@ def test_a_scheduled_run_that_is_refused_is_recorded_with_the_reason(tmp_path: P
     when = datetime.fromisoformat("2025-03-03T06:00").replace(tzinfo=BANGKOK)
     assert runner.tick(when).status == "failed"
     assert job_rows(engine)["detail"].tolist() == ["no enrolments in the database"]
+
+
+def test_the_runs_say_when_they_started_on_the_schools_clock(page: Any, tmp_path: Path) -> None:
+    """`ews status` and the operations page give each run's start in Bangkok's time (the
+    database keeps UTC), so an admin can see the Monday run came at 06:00."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    settings = scratch_settings(str(engine.url), tmp_path)
+    runner = WeekRunner(settings, engine, run_job=lambda d, s: (None, "abc_rule", 0))
+    assert runner.tick(datetime.fromisoformat("2025-03-03T06:00+07:00")).status == "done"
+    started = job_rows(engine)["started_at"].iloc[0].to_pydatetime()  # UTC
+    here = started + timedelta(hours=7)  # Bangkok keeps no summer time
+    english = f"{here.day} {here:%b %Y %H:%M}"
+    thai = f"{here.day} {THAI_MONTHS[here.month - 1]} {here.year + 543} {here:%H:%M}"
+
+    env = {
+        "EWS_DATABASE_URL": str(engine.url),
+        "EWS_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "EWS_SECRETS_FILE": str(tmp_path / "secrets.json"),
+        "COLUMNS": "160",
+    }
+    status = CliRunner().invoke(cli, ["status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert english in status.output
+    assert f"{started:%H:%M}" not in status.output  # the server's UTC
+
+    admin, _ = create_user(engine, "admin", "ผู้ดูแล", username="admin")
+    set_password(engine, admin.user_id, "schedule-password-1", "tests", must_change=False)
+    with serving(create_app(settings)) as url:
+        sign_in(page, url, "admin", "schedule-password-1")
+        page.goto(url + "/admin/operations")
+        row = page.locator("table.runs tbody tr").first.inner_text()
+        shoot(page, "operations")
+    assert thai in row
+    assert f"{started:%H:%M}" not in row
 
 
 def test_a_dead_workers_run_is_taken_over_and_only_a_runs_last_attempt_counts(
