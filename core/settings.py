@@ -5,14 +5,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# The schools' time: when the weekly run starts, and every time the service shows. Times
-# are stored in UTC.
-BANGKOK = ZoneInfo("Asia/Bangkok")
 
 
 class Settings(BaseSettings):

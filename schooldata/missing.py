@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from core import clock
 from schooldata.identity import ChildrenRecords, children_records, chunks
 
 # What staff set while a case is open, in the order a case moves through them.
@@ -206,7 +207,7 @@ def store_missing(connection: sa.Connection, persons: Iterable[str] | None = Non
     key = ["person_id", "expected_year", "expected_term"]
     merged = computed.merge(stored, on=key, how="outer", indicator=True)
     merged = merged.astype(object).where(merged.notna(), None)
-    today = date.today()
+    today = clock.today()
     opened = 0
     for record in merged.to_dict("records"):
         row = {str(k): v for k, v in record.items()}

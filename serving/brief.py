@@ -7,13 +7,13 @@ brief. Every print is audited by the route that makes it.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from core import clock
 from serving import i18n
 from serving.cases import Case
 
@@ -96,7 +96,7 @@ def make_brief(
     room = i18n.classroom(classroom, "th") if classroom else ""
     line(f"{WORDS['student']}: {name or case.student_id} ({case.student_id}) {room}".strip())
     line(f"{WORDS['school']}: {school_name or case.school_id}")
-    line(f"{WORDS['printed']} {i18n.day(date.today(), 'th')} {WORDS['by']} {printed_by}")
+    line(f"{WORDS['printed']} {i18n.day(clock.today(), 'th')} {WORDS['by']} {printed_by}")
 
     heading(WORDS["why"])
     if risk_text:

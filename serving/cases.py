@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from core import clock
 from schooldata import audit
 from schooldata.contract import INTERVENTION_TYPES
 from schooldata.db import reading
@@ -163,7 +164,7 @@ def open_case(
         raise InvalidInput("reviews come every 1 to 60 days")
     if not 1 <= plan_weeks <= 52:
         raise InvalidInput("a plan lasts 1 to 52 weeks")
-    today = date.today()
+    today = clock.today()
     first_review = first_review or today + timedelta(days=review_every_days)
     if first_review < today:
         raise InvalidInput("the review date is in the past")
@@ -234,7 +235,7 @@ def review(
     row = _checked(engine, caller, case_id)
     if row.closed_on is not None:
         raise InvalidInput("this case is closed")
-    today = date.today()
+    today = clock.today()
     following = next_review or today + timedelta(days=int(row.review_every_days))
     if following < today:
         raise InvalidInput("the review date is in the past")
@@ -265,7 +266,7 @@ def close_case(engine: sa.Engine, caller: Caller, case_id: int, outcome: str) ->
             sa.update(support_cases)
             .where(support_cases.c.case_id == case_id)
             .values(
-                closed_on=date.today(),
+                closed_on=clock.today(),
                 closed_by=caller.user.user_id,
                 outcome=outcome,
                 next_review=None,
@@ -385,7 +386,7 @@ def _case(connection: sa.Connection, row: Any, names: dict[int, str], user: User
             (interventions.c.school_id == row.school_id)
             & (interventions.c.student_id == row.student_id)
             & (interventions.c.date >= row.opened_on)
-            & (interventions.c.date <= (row.closed_on or date.today()))
+            & (interventions.c.date <= (row.closed_on or clock.today()))
             & interventions.c.intervention_id.not_in(
                 sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
             )
@@ -504,7 +505,7 @@ def needs_action(engine: sa.Engine, caller: Caller, untouched_days: int) -> Need
     from serving.access import visible_students
     from serving.store import latest_run
 
-    today = date.today()
+    today = clock.today()
     with reading(engine) as connection:
         run = latest_run(connection)
         flagged: list[Any] = []
@@ -601,7 +602,7 @@ def untouched_by_school(
     on: since they were first flagged). Counts only."""
     from serving.store import latest_run
 
-    today = date.today()
+    today = clock.today()
     interventions = TABLES["interventions"]
     with reading(engine) as connection:
         run = latest_run(connection)

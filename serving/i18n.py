@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from core.settings import BANGKOK
+from core.clock import BANGKOK
 from schooldata.contract import SOURCES as CONTRACT_SOURCES
 
 LANGUAGES = ("th", "en")

@@ -17,12 +17,13 @@ import smtplib
 import ssl
 import urllib.request
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
 
+from core import clock
 from core.settings import Settings
 from schooldata.tables import notifications, score_runs, student_scores, support_cases, users
 
@@ -69,7 +70,7 @@ def _overdue(connection: sa.Connection, school_id: str, owner: int | None) -> in
     where = (
         (support_cases.c.school_id == school_id)
         & support_cases.c.closed_on.is_(None)
-        & (support_cases.c.next_review < date.today())
+        & (support_cases.c.next_review < clock.today())
     )
     if owner is not None:
         where &= support_cases.c.owner_user_id == owner

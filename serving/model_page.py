@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ class VersionReport:
     version: str
     run_id: str
     aliases: tuple[str, ...]
-    created: str
+    created: datetime  # UTC
     shape: str | None
     trees: str | None
     split: dict[str, str]
@@ -141,7 +142,7 @@ class ModelReports:
             version=str(version.version),
             run_id=str(version.run_id),
             aliases=tuple(version.aliases or ()),
-            created=time.strftime("%Y-%m-%d %H:%M", time.gmtime(version.creation_timestamp / 1000)),
+            created=_utc(version.creation_timestamp),
             shape=params.get("model.shape"),
             trees=params.get("model.chosen_trees"),
             split={
@@ -163,7 +164,7 @@ class ModelReports:
         )
         return [
             {
-                "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.info.start_time / 1000)),
+                "when": _utc(run.info.start_time),
                 "challenger": run.data.params.get("challenger_version"),
                 "champion": _version_param(run.data.params.get("champion_version")),
                 "decision": run.data.tags.get("decision"),
@@ -198,7 +199,7 @@ class ModelReports:
             self._files[(run_id, name)] = data
         return data
 
-    def effects(self) -> tuple[pd.DataFrame, str | None]:
+    def effects(self) -> tuple[pd.DataFrame, datetime | None]:
         """The newest table of intervention effects (``ews effects``) and when it was made."""
         experiment = self._client().get_experiment_by_name(EFFECTS_EXPERIMENT)
         if experiment is None:
@@ -216,8 +217,7 @@ class ModelReports:
             table = pd.read_csv(io.BytesIO(data))
         except pd.errors.EmptyDataError:  # a run that estimated nothing
             table = pd.DataFrame()
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.info.start_time / 1000))
-        return table.astype(object).where(table.notna(), None), when
+        return table.astype(object).where(table.notna(), None), _utc(run.info.start_time)
 
     def visit_benefit(self, fresh: bool = False) -> tuple[VisitBenefit | None, str | None]:
         """The newest effects run's home-visit benefit model (None when it made none),
@@ -287,3 +287,8 @@ def _reasons(tag: str) -> list[str]:
 
 def finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _utc(milliseconds: int) -> datetime:
+    """An MLflow time (milliseconds since the epoch) as a stored UTC moment."""
+    return datetime.fromtimestamp(milliseconds / 1000, UTC).replace(tzinfo=None)

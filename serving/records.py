@@ -20,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
+from core import clock
 from features.build import features_as_of
 from features.catalog import catalog
 from features.sources import Sources
@@ -546,7 +547,7 @@ def home_visit_plan(
             & (interventions.c.school_id == school_id)
             & (interventions.c.type == "home_visit")
             & (interventions.c.date > since)
-            & (interventions.c.date <= max(run.as_of, date.today()))
+            & (interventions.c.date <= max(run.as_of, clock.today()))
         )
         rows = store.run_rows(
             connection, run.run_id, school_id=school_id, limit=capacity + 50, excluding=visited
@@ -665,8 +666,8 @@ def record_intervention(
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if outcome is not None and outcome not in INTERVENTION_OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(INTERVENTION_OUTCOMES)}")
-    day = day or date.today()
-    if day > date.today():
+    day = day or clock.today()
+    if day > clock.today():
         raise InvalidInput("date is in the future")
     table = TABLES["interventions"]
     record = {

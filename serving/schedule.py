@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from core.settings import BANGKOK, Settings
+from core.clock import BANGKOK
+from core.settings import Settings
 from schooldata.calendar import Calendar
 from schooldata.db import read_table
 from schooldata.tables import job_runs, score_runs

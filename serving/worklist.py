@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from core import clock
 from schooldata import audit
 from schooldata.contract import REASON_CODES
 from schooldata.db import reading
@@ -87,10 +88,6 @@ class CaseChange:
     found_school_id: str | None = None
     found_on: date | None = None
     note: str | None = None
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _scope(user: User) -> Any:
@@ -204,7 +201,7 @@ def _select() -> sa.Select[Any]:
 def _cases(connection: sa.Connection, rows: Sequence[Any]) -> list[Case]:
     keys = [StudentKey(r["school_id"], r["student_id"]) for r in rows]
     names = names_of(connection, keys)
-    today = _today()
+    today = clock.today()
     return [
         Case(
             case_id=int(r["case_id"]),
@@ -276,7 +273,7 @@ def check_change(change: CaseChange, case_school: str) -> CaseChange:
     unknown = [h for h in change.help_needed if h not in HELP]
     if unknown:
         raise InvalidInput(f"help_needed must be among: {', '.join(HELP)}")
-    if change.found_on is not None and change.found_on > _today():
+    if change.found_on is not None and change.found_on > clock.today():
         raise InvalidInput("found_on is in the future")
     if change.status == "found_referred" and not change.agency:
         raise InvalidInput("a referred case names the agency (agency)")
@@ -298,7 +295,7 @@ def update_case(engine: sa.Engine, caller: Caller, case_id: int, change: CaseCha
         owner = current.owner_user_id or caller.user.user_id
     if owner is not None and owner not in {u for u, _ in staff_of(engine, current.school_id)}:
         raise InvalidInput("the owner must be an advisor or committee member of the school")
-    today = _today()
+    today = clock.today()
     values: dict[str, Any] = {
         "status": change.status,
         "status_on": today if change.status != current.status else current.status_on,
@@ -458,7 +455,7 @@ def counts(engine: sa.Engine, user: User) -> list[SchoolCounts]:
         names = dict(
             connection.execute(sa.select(schools_table.c.school_id, schools_table.c.name)).all()
         )
-    today = _today()
+    today = clock.today()
     by_school: dict[str, SchoolCounts] = {}
     for school, status, opened_on, _ in rows:
         entry = by_school.setdefault(

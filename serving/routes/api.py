@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from core import clock
 from serving import area, followups, records, worklist
 from serving.access import student_key
 from serving.deps import ApiCaller, CurrentUser, StateDep
@@ -75,7 +76,7 @@ def score_students(
         state.scorer,
         caller,
         [student_key(caller.user, code, request.school_id) for code in request.student_ids],
-        as_of=request.as_of or date.today(),
+        as_of=request.as_of or clock.today(),
     )
     return ScoreResponse(
         model_version=state.scorer.version, scorer=state.scorer.kind, results=results

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from core import clock
 from schooldata import audit
 from schooldata.db import reading
 from schooldata.tables import TABLES
@@ -225,7 +226,7 @@ def brief(
             )
         ],
     )
-    name = quote(f"brief-{key.student_id}-{date.today().isoformat()}.pdf")
+    name = quote(f"brief-{key.student_id}-{clock.today().isoformat()}.pdf")
     return Response(
         pdf,
         media_type="application/pdf",
@@ -257,7 +258,7 @@ def actions_page(request: Request, state: StateDep, caller: WebCaller) -> HTMLRe
     if not caller.user.sees_students:
         return not_found(request, caller.user)
     found = cases.needs_action(state.engine, caller, state.settings.untouched_days)
-    return render(request, "actions.html", caller.user, needs=found, today=date.today())
+    return render(request, "actions.html", caller.user, needs=found, today=clock.today())
 
 
 @router.get("/area/actions", response_class=HTMLResponse)

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from core import clock
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from serving import cases, charts, followups, i18n, records
 from serving.access import student_key
@@ -172,7 +173,7 @@ def student_page(
         ),
         intervention_types=INTERVENTION_TYPES,
         outcomes=INTERVENTION_OUTCOMES,
-        today=date.today().isoformat(),
+        today=clock.today().isoformat(),
         error=error,
         earlier=earlier,
         recorded=records.undoable(state.engine, caller.user, recorded),
@@ -187,7 +188,7 @@ def student_page(
         plan_text_default=(detail.latest.suggested_step_th or "") if detail.latest else "",
         case_outcomes=cases.CASE_OUTCOMES,
         restricted_kinds=cases.RESTRICTED,
-        review_default=(date.today() + timedelta(days=cases.REVIEW_EVERY_DAYS)).isoformat(),
+        review_default=(clock.today() + timedelta(days=cases.REVIEW_EVERY_DAYS)).isoformat(),
         case_error=case_error,
     )
 

@@ -12,6 +12,7 @@ import pandas as pd
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from core import clock
 from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
 from serving import worklist, worklist_report
@@ -80,7 +81,7 @@ def missing_report(
         if kind == "xlsx"
         else "text/csv; charset=utf-8"
     )
-    name = quote(f"missing-children-{date.today().isoformat()}.{kind}")
+    name = quote(f"missing-children-{clock.today().isoformat()}.{kind}")
     return Response(
         body,
         media_type=media,
@@ -158,7 +159,7 @@ def case_page(
         statuses=STAFF_STATUSES,
         reasons=list(REASON_CODES),
         helps=HELP,
-        today=date.today().isoformat(),
+        today=clock.today().isoformat(),
         error=error,
         saved=bool(saved),
         **_words(language(request)),

@@ -22,7 +22,8 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from core.settings import BANGKOK, Settings
+from core.clock import BANGKOK
+from core.settings import Settings
 from schooldata.db import make_engine
 from schooldata.tables import (
     TABLES,

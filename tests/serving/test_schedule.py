@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from core.settings import BANGKOK
+from core.clock import BANGKOK
 from ews.cli import app as cli
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import notifications, score_runs, student_scores

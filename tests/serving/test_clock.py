@@ -1,0 +1,57 @@
+"""The schools' clock: a server keeps UTC, on which a Thai teacher's morning before 07:00
+is still yesterday. What a person means by today is Bangkok's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import sqlalchemy as sa
+import time_machine
+
+from core import clock
+from serving.accounts import create_user
+from serving.app import create_app
+from serving.i18n import moment
+from tests.conftest import scratch_settings
+from tests.serving.conftest import copy_without_runs, serving
+
+# 06:30 on Saturday 28 November in Bangkok; still Friday the 27th on the server.
+MORNING = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
+
+
+def test_a_teachers_early_morning_is_today_not_yesterday(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    settings = scratch_settings(str(engine.url), tmp_path)
+    student, school, advisor = (
+        pd.read_sql(
+            "SELECT student_id, school_id, advisor_id FROM enrollments "
+            "ORDER BY academic_year DESC, term DESC LIMIT 1",
+            engine,
+        )
+        .iloc[0]
+        .tolist()
+    )
+    _, token = create_user(engine, "advisor", "ครู", school_id=school, staff_id=advisor)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    with serving(create_app(settings)) as url, time_machine.travel(MORNING, tick=True):
+        assert clock.today().isoformat() == "2026-11-28"
+        visit = {"student_id": student, "type": "home_visit", "outcome": "done"}
+        dated = httpx.post(
+            f"{url}/api/v1/interventions", json=visit | {"date": "2026-11-28"}, headers=headers
+        )
+        undated = httpx.post(f"{url}/api/v1/interventions", json=visit, headers=headers)
+        tomorrow = httpx.post(
+            f"{url}/api/v1/interventions", json=visit | {"date": "2026-11-29"}, headers=headers
+        )
+
+    assert dated.status_code == 201, dated.text  # was refused: "date is in the future"
+    assert undated.json()["date"] == "2026-11-28"  # was recorded on the 27th
+    assert tomorrow.status_code == 422
+    assert "future" in tomorrow.text
+    assert moment(datetime(2026, 11, 27, 23, 30), "en") == "28 Nov 2026 06:30"
