@@ -26,6 +26,7 @@ import pandas as pd
 import pandera.pandas as pa
 import python_calamine
 
+from core import clock
 from schooldata.contract import ATTENDANCE, SOURCES, Column, Source, fold_header
 from schooldata.national_id import is_accepted as national_id_is_accepted
 
@@ -577,7 +578,7 @@ def _cross_column_rules(source: Source, rows: pd.DataFrame) -> list[tuple[str, s
     if source.name == "assessments":
         rules.append(("score", "score is above max_score", rows["score"] > rows["max_score"]))
     if source.name == "students":
-        future = rows["birth_date"] > pd.Timestamp.now().normalize()
+        future = rows["birth_date"] > pd.Timestamp(clock.today())
         rules.append(("birth_date", "is in the future", future))
     return rules
 
