@@ -31,8 +31,11 @@ def make_engine(url: str) -> sa.Engine:
     """Create an engine; a SQLite file's folder is created when missing."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    # Parameters (student ids) never appear in an error message or a log.
-    engine = sa.create_engine(url, hide_parameters=True)
+    # Parameters (student ids) never appear in an error message or a log. A server's
+    # connection is tested as it leaves the pool (a round trip, under a millisecond):
+    # a restart, failover or idle timeout of the database ends every pooled connection,
+    # and without the test the next request on each one failed.
+    engine = sa.create_engine(url, hide_parameters=True, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")

@@ -36,7 +36,7 @@ from schooldata.partitions import plan_partitions
 from schooldata.tables import TABLES, audit_log
 from serving.accounts import create_user
 from serving.scoring import weekly_run
-from tests.conftest import ID_KEY, unavailable
+from tests.conftest import ID_KEY, scratch_settings, unavailable
 from tests.serving.conftest import (
     WEEKS,
     Api,
@@ -178,6 +178,33 @@ def test_the_schedulers_retry_check_on_postgresql(postgres: PostgresServer, tmp_
     engine = make_engine(postgres.new_database())
     upgrade(engine)
     check_retries(engine, tmp_path)
+
+
+def test_the_service_answers_after_postgresql_drops_its_connections(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """A restart, a failover or an idle timeout ends every connection a server worker keeps
+    in its pool; the next request (a teacher signing in) is still answered."""
+    engine = make_engine(postgres.new_database())
+    upgrade(engine)
+    token = create_user(engine, "analyst", "นักวิเคราะห์")[1]
+    settings = scratch_settings(engine.url.render_as_string(hide_password=False), tmp_path)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    with running_server(settings) as url:
+        before = httpx.get(f"{url}/api/v1/model", headers=headers, timeout=60)
+        with engine.connect() as connection:
+            ended = connection.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        after = httpx.get(f"{url}/api/v1/model", headers=headers, timeout=60)
+
+    assert before.status_code == 200, before.text
+    assert ended  # the server's pooled connections
+    assert after.status_code == 200, after.text
 
 
 def test_among_selects_what_in_selects_on_postgresql_and_sqlite(
