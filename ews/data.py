@@ -179,8 +179,8 @@ def ingest(
         rows = sum(s.rows_loaded for s in attendance)
         registers = sum(s.rows_loaded for s in attendance if not s.file.endswith(".csv"))
         console.print(
-            f"Attendance: {rows:,} rows ({registers:,} of them from Excel class registers) "
-            f"in a {report.seconds:.1f} s load"
+            f"Loaded in {report.seconds:.1f} s; attendance: {rows:,} rows ({registers:,} of "
+            "them from Excel class registers)"
         )
     if report.linking is not None:
         linking = report.linking
