@@ -38,8 +38,20 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         for problem in error.errors():
-            console.print(f"[red]Setting refused: {escape(str(problem['msg']))}[/red]")
+            console.print(f"[red]Setting refused: {escape(_setting_problem(problem))}[/red]")
         raise typer.Exit(2) from None
+
+
+def _setting_problem(problem: Any) -> str:
+    """What is wrong, naming the variable and what it holds (never the value given: it
+    may be a secret)."""
+    field = Settings.model_fields.get(str(problem["loc"][0])) if problem["loc"] else None
+    if field is None:  # a check of several settings: its message names them
+        return str(problem["msg"])
+    name = f"EWS_{str(problem['loc'][0]).upper()}"
+    meaning = (field.description or "").rstrip(".")
+    about = f" ({meaning[:1].lower()}{meaning[1:]})" if meaning else ""
+    return f"{name}{about}: {problem['msg']}"
 
 
 def database(settings: Settings) -> Any:

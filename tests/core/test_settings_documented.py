@@ -28,3 +28,25 @@ def test_a_holiday_that_is_not_a_date_is_refused_by_name() -> None:
         date(2025, 2, 17),
         date(2025, 2, 18),
     }
+
+
+def test_a_wrong_setting_is_refused_naming_its_variable_and_never_its_value(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from ews.cli import app
+
+    env = {
+        "EWS_DATABASE_URL": f"sqlite:///{tmp_path / 'ews.db'}",
+        "EWS_SCHEDULE_TIME": "6:00",
+        "EWS_MAX_BATCH_ROWS": "many-rows-9f3e",
+        "COLUMNS": "300",
+    }
+    result = CliRunner().invoke(app, ["status"], env=env)
+
+    assert result.exit_code == 2
+    named = sorted(line.split(" (")[0] for line in result.output.splitlines())
+    assert named == ["Setting refused: EWS_MAX_BATCH_ROWS", "Setting refused: EWS_SCHEDULE_TIME"]
+    assert "(the weekly run's time of day, HH:MM in Asia/Bangkok)" in result.output
+    assert "many-rows-9f3e" not in result.output  # a value may be a secret
