@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Addresses no user reaches the service at: a link to one in a message leads nowhere.
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 (compared, not bound)
 
 
 class Settings(BaseSettings):
@@ -240,4 +244,10 @@ class Settings(BaseSettings):
                 raise ValueError("EWS_OIDC_DISCOVERY_URL must be an https:// URL in production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("EWS_DATABASE_URL must name a server database in production")
+            host = urlsplit(self.public_url).hostname or ""
+            if (self.smtp_host or self.webhook_url) and host in LOOPBACK:
+                raise ValueError(
+                    f"EWS_PUBLIC_URL is {self.public_url}: in production the weekly messages "
+                    "link to it, so it must be the address users reach"
+                )
         return self

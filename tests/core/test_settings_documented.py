@@ -50,3 +50,27 @@ def test_a_wrong_setting_is_refused_naming_its_variable_and_never_its_value(
     assert named == ["Setting refused: EWS_MAX_BATCH_ROWS", "Setting refused: EWS_SCHEDULE_TIME"]
     assert "(the weekly run's time of day, HH:MM in Asia/Bangkok)" in result.output
     assert "many-rows-9f3e" not in result.output  # a value may be a secret
+
+
+def test_production_refuses_messages_that_would_link_to_the_servers_loopback() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    production = {
+        "environment": "production",
+        "database_url": "postgresql+psycopg://ews@db/ews",
+        "id_hash_key": "k" * 40,
+        "session_secret": "s" * 40,
+    }
+    with pytest.raises(ValidationError, match="EWS_PUBLIC_URL is http://127.0.0.1:8000"):
+        Settings(**production, smtp_host="mail.school.example")
+    with pytest.raises(ValidationError, match="EWS_PUBLIC_URL is http://localhost"):
+        Settings(
+            **production,
+            webhook_url="https://chat.example/hook",
+            webhook_secret="w" * 40,
+            public_url="http://localhost",
+        )
+    assert Settings(**production).public_url  # no messages: no link to go wrong
+    reached = Settings(**production, smtp_host="mail", public_url="https://ews.school.example")
+    assert reached.public_url == "https://ews.school.example"
