@@ -8,7 +8,8 @@ row into ``job_runs``, whose unique key (kind, week, school, attempt) lets one i
 win; a claim still "running" after ``LEASE`` is taken over by the next attempt (its
 worker died). A week with no school day in any school's term (the calendar's breaks,
 and ``EWS_HOLIDAYS``) is recorded as skipped. A failed run is retried ``RETRIES`` times,
-``RETRY_AFTER`` apart; every run, skip and failure is recorded with its error id.
+``RETRY_AFTER`` apart; every run, skip and failure is recorded with its error id. A
+week's run missed while no worker was up is made when one is (``catch_up``).
 
 The run itself is ``ews score`` in a process of its own: the scoring's memory and
 process pools never live in a process that serves requests, and a model promoted since
@@ -119,9 +120,14 @@ class WeekRunner:
             misfire_grace_time=3600,
             coalesce=True,
         )
-        # Retries and takeovers of a dead worker's run: looked for every ten minutes.
+        # Retries, takeovers of a dead worker's run and a week's run missed while the
+        # service was down: looked for at start and every ten minutes.
         scheduler.add_job(
-            lambda: self.retry_failed(datetime.now(BANGKOK)), "interval", minutes=10, id="retry"
+            lambda: self.look_after(datetime.now(BANGKOK)),
+            "interval",
+            minutes=10,
+            id="retry",
+            next_run_time=datetime.now(BANGKOK),
         )
         scheduler.start()
         self._scheduler = scheduler
@@ -131,23 +137,51 @@ class WeekRunner:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
 
-    def next_run(self) -> datetime | None:
+    def next_run(self, now: datetime | None = None) -> datetime:
         """When the weekly run is next due (Asia/Bangkok)."""
+        now = (now or datetime.now(BANGKOK)).astimezone(BANGKOK)
         hour, minute = (int(part) for part in self.settings.schedule_time.split(":"))
-        today = datetime.now(BANGKOK)
-        ahead = (DAYS.index(self.settings.schedule_day) - today.weekday()) % 7
-        due = (today + timedelta(days=ahead)).replace(
+        ahead = (DAYS.index(self.settings.schedule_day) - now.weekday()) % 7
+        due = (now + timedelta(days=ahead)).replace(
             hour=hour, minute=minute, second=0, microsecond=0
         )
-        return due if due > today else due + timedelta(days=7)
+        return due if due > now else due + timedelta(days=7)
+
+    def look_after(self, when: datetime) -> list[Outcome]:
+        """The ten-minute check: retries and takeovers, then a missed week's run."""
+        outcomes = self.retry_failed(when)
+        missed = self.catch_up(when)
+        return outcomes if missed is None else [*outcomes, missed]
+
+    def catch_up(self, when: datetime) -> Outcome | None:
+        """The week's run, when its time passed while no worker was up to start it (a
+        power cut, an update, a restart over the weekend): the scheduler only starts runs
+        due while it runs. None when it was made, or is not due. A new service, which
+        has made no weekly run yet, waits for its first due time."""
+        due = self.next_run(when) - timedelta(days=7)
+        with self.engine.connect() as connection:
+            weekly = job_runs.c.kind == "weekly"
+            made = connection.execute(
+                sa.select(job_runs.c.job_id)
+                .where(weekly & (job_runs.c.as_of >= due.date()))
+                .limit(1)
+            ).first()
+            before = connection.execute(
+                sa.select(job_runs.c.job_id)
+                .where(weekly & (job_runs.c.as_of < due.date()))
+                .limit(1)
+            ).first()
+        if made is not None or before is None:
+            return None
+        return self.tick(due, trigger="catch-up")
 
     # The runs ----------------------------------------------------------------------
-    def tick(self, when: datetime) -> Outcome:
+    def tick(self, when: datetime, trigger: str = "schedule") -> Outcome:
         """The weekly run due at ``when`` (Asia/Bangkok): claimed, skipped or run."""
         day = when.astimezone(BANGKOK).date() if when.tzinfo else when.date()
         if not is_school_week(self.engine, day, self.holidays):
-            return self._once("weekly", day, "", "schedule", skip="no school day this week")
-        return self._once("weekly", day, "", "schedule")
+            return self._once("weekly", day, "", trigger, skip="no school day this week")
+        return self._once("weekly", day, "", trigger)
 
     def rerun_school(self, school_id: str, trigger: str = "upload") -> Outcome:
         """A school's list of the current week again (after its files were loaded), in the

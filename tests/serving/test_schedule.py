@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -164,6 +165,44 @@ def test_a_scheduled_run_that_is_refused_is_recorded_with_the_reason(tmp_path: P
     when = datetime.fromisoformat("2025-03-03T06:00").replace(tzinfo=BANGKOK)
     assert runner.tick(when).status == "failed"
     assert job_rows(engine)["detail"].tolist() == ["no enrolments in the database"]
+
+
+def test_a_weeks_run_missed_while_the_service_was_down_is_made_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The scheduler only starts what falls due while it runs: a server down at Monday
+    06:00 (a power cut, an update) left the whole week without a list."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    runner = WeekRunner(
+        scratch_settings(str(engine.url), tmp_path), engine, run_job=lambda d, s: (None, "x", 0)
+    )
+    at = lambda text: datetime.fromisoformat(text).replace(tzinfo=BANGKOK)  # noqa: E731
+
+    assert runner.catch_up(at("2025-02-26T09:00")) is None  # a new service waits for Monday
+    assert runner.tick(at("2025-02-24T06:00")).status == "done"
+    assert runner.catch_up(at("2025-02-26T09:00")) is None  # this week's was made
+    # Down from Sunday night until Tuesday 09:30: Monday's run is made then, dated Monday.
+    back = runner.catch_up(at("2025-03-04T09:30"))
+    assert back is not None
+    assert back.status == "done"
+    assert runner.catch_up(at("2025-03-04T09:40")) is None  # once
+    assert runner.catch_up(at("2025-03-10T05:59")) is None  # the next is not yet due
+    made = job_rows(engine)[["as_of", "trigger", "status"]].astype(str).values.tolist()
+    assert made == [["2025-02-24", "schedule", "done"], ["2025-03-03", "catch-up", "done"]]
+
+    # A service started today makes this week's missed run at once, not in ten minutes.
+    this_week = (runner.next_run() - timedelta(days=7)).date()
+    runner.start()
+    try:
+        for _ in range(100):
+            caught = job_rows(engine).query("trigger == 'catch-up'")["as_of"].astype(str)
+            if len(caught) == 2:
+                break
+            time.sleep(0.1)
+    finally:
+        runner.stop()
+    assert caught.tolist() == ["2025-03-03", str(this_week)]
 
 
 def test_the_runs_say_when_they_started_on_the_schools_clock(page: Any, tmp_path: Path) -> None:
