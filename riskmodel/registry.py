@@ -25,8 +25,16 @@ BUNDLE_ARTIFACT_PATH = "serving"
 DIGEST_TAG = "bundle_sha256"
 
 
+# How MLflow says a model or an alias does not exist (the alias: an invalid parameter).
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 class NoVersion(BundleError):
     """No registered version carries the alias (nothing trained or promoted yet)."""
+
+
+class RegistryUnavailable(BundleError):
+    """The registry did not answer (its database or server is down)."""
 
 
 def bundle_digest(directory: Path) -> str:
@@ -49,7 +57,11 @@ def fetch_bundle(model_name: str, alias: str, destination: Path) -> tuple[ModelB
     try:
         version = client.get_model_version_by_alias(model_name, alias)
     except MlflowException as error:
-        raise NoVersion(f"no version of {model_name!r} has the alias {alias!r}") from error
+        if error.error_code in NOT_FOUND:
+            raise NoVersion(f"no version of {model_name!r} has the alias {alias!r}") from error
+        # A registry that cannot be reached is not one without a model: a list must not
+        # quietly fall back to the rule while a champion exists.
+        raise RegistryUnavailable(f"the model registry did not answer: {error.message}") from error
     destination.mkdir(parents=True, exist_ok=True)
     local = Path(
         mlflow.artifacts.download_artifacts(

@@ -30,7 +30,14 @@ from core.settings import Settings
 from features.catalog import catalog_entries
 from features.sources import Sources
 from riskmodel.bundle import BundleError, Model, ModelBundle
-from riskmodel.registry import CHALLENGER, CHAMPION, PROMOTIONS_EXPERIMENT, fetch_bundle
+from riskmodel.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PROMOTIONS_EXPERIMENT,
+    NoVersion,
+    RegistryUnavailable,
+    fetch_bundle,
+)
 from training.config import TrainConfig
 from training.evaluate import (
     Interval,
@@ -102,6 +109,7 @@ def promote(
         raise ValueError("--force needs --reason saying why")
     config = config or TrainConfig.load()
     configure_tracking(settings)
+    broken = ""
     with tempfile.TemporaryDirectory() as folder:
         challenger, challenger_version = fetch_bundle(
             settings.model_name, CHALLENGER, Path(folder) / "c"
@@ -110,8 +118,12 @@ def promote(
             champion, champion_version = fetch_bundle(
                 settings.model_name, CHAMPION, Path(folder) / "p"
             )
-        except BundleError:
+        except NoVersion:
             champion, champion_version = None, None
+        except RegistryUnavailable:
+            raise
+        except BundleError as error:  # its files fail their checks: serving has stopped
+            champion, champion_version, broken = None, None, str(error)
     decision = Decision(
         False,
         str(challenger_version.version),
@@ -124,7 +136,11 @@ def promote(
     decision.reasons += [f"the challenger failed a guard: {p}" for p in problems]
     if champion is None:
         if not problems:
-            decision.reasons.append("no champion yet: the first sound model becomes champion")
+            decision.reasons.append(
+                f"the champion cannot be loaded ({broken}): a sound challenger replaces it"
+                if broken
+                else "no champion yet: the first sound model becomes champion"
+            )
             decision.promoted = True
     elif not problems:
         _compare(decision, challenger, champion, engine, config)

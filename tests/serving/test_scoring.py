@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -147,6 +148,23 @@ def test_without_a_champion_the_service_starts_with_the_abc_rule(tmp_path: Path)
         model = client.get("/api/v1/model")
     assert health == {"status": "ok", "champion_version": "abc-rule", "scorer": "abc_rule"}
     assert model.status_code == 401  # signed-in users only, as with a model
+
+
+def test_a_registry_that_does_not_answer_is_not_taken_for_one_without_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracking server that is down said "no champion registered", so the weekly run
+    quietly ranked by the ABC rule while a model was champion."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = scratch_settings(f"sqlite:///{tmp_path / 'ews.db'}", tmp_path).model_copy(
+        update={"mlflow_tracking_uri": f"http://127.0.0.1:{closed}"}
+    )
+
+    with pytest.raises(ModelUnavailable, match="the model registry did not answer"):
+        load_scorer_bundle(settings, tmp_path / "download")
 
 
 def test_a_tampered_champion_is_refused(api: Api, tmp_path: Path) -> None:
