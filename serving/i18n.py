@@ -745,7 +745,7 @@ def moment(value: datetime | None, language: str) -> str:
     27 Nov 2026 13:52 (Asia/Bangkok); '' for none."""
     if value is None:
         return ""
-    here = value.replace(tzinfo=UTC).astimezone(BANGKOK) if value.tzinfo is None else value
+    here = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(BANGKOK)
     return f"{day(here.date(), language)} {here:%H:%M}"
 
 
