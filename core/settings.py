@@ -155,6 +155,12 @@ class Settings(BaseSettings):
         description="The service runs the week itself (and reruns a school after a "
         "confirmed upload); off: only 'ews score' does.",
     )
+    trusted_proxies: str = Field(
+        "127.0.0.1",
+        description="Addresses of the TLS proxy in front of the service, comma-separated: "
+        "the client address they forward is believed, so that sign-in limits and the audit "
+        "log see each user's own address, not the proxy's.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000",
         description="The service's address as users reach it: the link in messages.",

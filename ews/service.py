@@ -271,14 +271,20 @@ def serve(
     scorer = _scorer(settings)
     log_to_stderr()
     # Access logs would print paths, and paths carry student ids: the app logs route templates.
+    # Behind a proxy, uvicorn takes the client's address from X-Forwarded-For when the
+    # proxy's address is trusted (its default trusts only 127.0.0.1).
+    options: dict[str, Any] = {
+        "access_log": False,
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }
     if workers > 1:  # each process builds the app from the same environment
         from serving.workers import ServeError
         from serving.workers import serve as serve_workers
 
         try:
-            serve_workers("serving.app:app_from_environment", host, port, workers, access_log=False)
+            serve_workers("serving.app:app_from_environment", host, port, workers, **options)
         except ServeError as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(1) from None
         return
-    uvicorn.run(create_app(settings, scorer), host=host, port=port, access_log=False)
+    uvicorn.run(create_app(settings, scorer), host=host, port=port, **options)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from devtools.processes import connections_held, wait_for_workers, workers_of
 from schooldata.tables import audit_log
 from serving.model_page import ModelReports
-from tests.serving.conftest import WEEKS, Api
+from tests.serving.conftest import WEEKS, Api, copy_without_runs, csrf_of
 
 THAI = re.compile("[\u0e00-\u0e7f]")
 ROLES = ("advisor", "committee", "analyst", "admin")
@@ -372,3 +372,49 @@ def test_ews_serve_says_when_its_port_is_taken(api: Api) -> None:
         )
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stdout + done.stderr
+
+
+def test_behind_a_trusted_proxy_each_user_has_their_own_sign_in_limit(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    """`ews serve` behind a TLS proxy: with the proxy's address in EWS_TRUSTED_PROXIES the
+    address it forwards is each user's; otherwise every user is the proxy, and twenty
+    failed sign-ins from anyone lock everyone out for a minute."""
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    ews = str(Path(sys.executable).with_name("ews"))
+    base_env = os.environ | {
+        "EWS_DATABASE_URL": str(engine.url),
+        "EWS_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "EWS_SECRETS_FILE": str(tmp_path / "secrets.json"),
+        "EWS_SCHEDULER": "false",
+    }
+    refused = {}
+    for proxy in ("127.0.0.1", "10.9.9.9"):  # this test's own address, and another one
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [ews, "serve", "--port", str(port)],
+            env=base_env | {"EWS_TRUSTED_PROXIES": proxy},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_workers(server, port, 1)
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                statuses = []
+                for user in range(22):  # a school's staff, each mistyping once
+                    forwarded = {"X-Forwarded-For": f"203.0.113.{user + 1}"}
+                    csrf = csrf_of(client.get("/login", headers=forwarded).text)
+                    answer = client.post(
+                        "/login",
+                        data={"csrf": csrf, "username": f"kru{user}", "password": "wrong"},
+                        headers=forwarded,
+                    )
+                    statuses.append(answer.status_code)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        refused[proxy] = statuses.count(429)
+
+    assert refused == {"127.0.0.1": 0, "10.9.9.9": 2}
