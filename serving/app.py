@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -17,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from core.secrets import secret
 from core.settings import Settings
 from schooldata.db import make_engine, upgrade
-from serving import area, records
+from serving import area, records, uploads
 from serving.accounts import TooManyAttempts
 from serving.deps import AppState, OutsideRole, PasswordChangeRequired, SignInRequired
 from serving.middleware import RequestGuard
@@ -44,6 +47,21 @@ def app_from_environment() -> FastAPI:
     worker process builds its own, loading and checking the champion, or the ABC rule
     while there is none)."""
     return create_app(Settings())
+
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 300  # how often a worker removes the uploads whose hour is over
+
+
+async def _forget_old_uploads(root: Path) -> None:
+    """Staged uploads nobody confirmed go once their hour is over, whether or not anyone
+    uploads again (they waited for the next upload: days, for a school's files)."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(uploads.forget_old, root)
+        except OSError as error:  # told, and tried again at the next sweep
+            log.error("cannot remove expired uploads in %s: %s", root, error.strerror)
+        await asyncio.sleep(SWEEP_SECONDS)
 
 
 def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
@@ -76,6 +94,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         )
         if runner is not None:
             runner.start()
+        sweeping = asyncio.create_task(_forget_old_uploads(settings.upload_dir))
         # What start-up loaded (the model, the libraries) lives as long as the server:
         # kept out of the cycle collector's sight, a full collection no longer walks
         # it, which otherwise stalls every request in flight for tens of milliseconds.
@@ -85,6 +104,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
+            sweeping.cancel()
             if runner is not None:
                 runner.stop()
             engine.dispose()

@@ -66,7 +66,8 @@ def stage(
     schools = scope_of(user)
     if not files or all(not data for _, data in files):
         raise UploadError("choose at least one file (.csv, .xlsx or .xls)")
-    _forget_old(settings.upload_dir)
+    settings.upload_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    forget_old(settings.upload_dir)
     token = secrets.token_urlsafe(24)
     folder = settings.upload_dir / token
     data = folder / "data"
@@ -140,10 +141,11 @@ def _folder(settings: Settings, user: User, token: str) -> Path:
     return folder
 
 
-def _forget_old(root: Path) -> None:
-    """Remove uploads staged more than an hour ago and never confirmed."""
+def forget_old(root: Path) -> None:
+    """Remove uploads staged more than an hour ago and never confirmed (a school's files,
+    children's names and IDs in them: none stays on disk once its hour is over). Called
+    when a file is staged and every few minutes by each server worker."""
     if not root.is_dir():
-        root.mkdir(parents=True, mode=0o700, exist_ok=True)
         return
     for folder in root.iterdir():
         if folder.is_dir() and time.time() - folder.stat().st_mtime > STAGED_SECONDS:

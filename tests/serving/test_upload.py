@@ -4,7 +4,9 @@ every rejected row and blanked value before confirming, and loads only their sch
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +234,28 @@ def test_the_upload_page_is_refused_to_other_roles(page: Any, api: Api) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_limits(api: Api) -> None:
     api.forget_failed_attempts()
+
+
+def test_an_upload_nobody_confirmed_is_removed_after_its_hour_without_another_upload(
+    tmp_path: Path,
+) -> None:
+    """A data officer who leaves the page after checking their files leaves the school's
+    records (names, IDs) on the server: they went only when someone uploaded again."""
+    settings = scratch_settings(
+        f"sqlite:///{tmp_path / 'ews.db'}", tmp_path, upload_dir=tmp_path / "uploads"
+    )
+    left, waiting = settings.upload_dir / "left-yesterday", settings.upload_dir / "just-now"
+    for folder in (left, waiting):
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / "students.xlsx").write_bytes(b"a school's records")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(left, (hours_ago, hours_ago))
+
+    with serving(create_app(settings)):  # a server starts (or sweeps, every few minutes)
+        for _ in range(100):
+            if not left.exists():
+                break
+            time.sleep(0.05)
+
+    assert not left.exists()
+    assert (waiting / "data" / "students.xlsx").exists()  # its hour is not over
