@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -91,6 +92,14 @@ def demo(
         f"http://127.0.0.1:8000/api/v1/schools/{tokens['school']}/home-visit-plan"
     )
     console.print("  API documentation: http://127.0.0.1:8000/docs")
+    if "EWS_SCHEDULER" not in os.environ:
+        # The synthetic years are past: this week's scheduled run would find nobody
+        # enrolled, and fail (and be retried) while the demo is looked at.
+        os.environ["EWS_SCHEDULER"] = "false"
+        console.print(
+            "The service's own weekly run is off in the demo: its synthetic school years "
+            f"are past (the last week scored is {recent[-1]}); ews score --as-of makes a list."
+        )
     serve(host="127.0.0.1", port=8000)
 
 
