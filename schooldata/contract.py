@@ -8,6 +8,7 @@ database tables and ``docs/data-dictionary.md``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -112,6 +113,71 @@ INTERVENTION_TYPES: tuple[str, ...] = (
     "external_referral",
     "other",
 )
+
+# The Thai words of the service's own pages (serving.i18n, checked by a test) and those
+# schools' home-visit forms, case records and equity-fund (กสศ.) survey use.
+INTERVENTION_ALIASES: Mapping[str, str] = {
+    "เยี่ยมบ้าน": "home_visit",
+    "โทรศัพท์": "phone_call",
+    "โทรศัพท์ถึงผู้ปกครอง": "phone_call",
+    "จดหมาย": "letter",
+    "ส่งจดหมายถึงผู้ปกครอง": "letter",
+    "พบผู้ปกครอง": "parent_meeting",
+    "ประชุมผู้ปกครอง": "parent_meeting",
+    "ให้คำปรึกษา": "counselling",
+    "แนะแนว": "counselling",
+    "สอนเสริม": "tutoring",
+    "สอนซ่อมเสริม": "tutoring",
+    "ส่งต่อทุนการศึกษา": "scholarship_referral",
+    "ทุนการศึกษา": "scholarship_referral",
+    "ส่งต่อด้านสุขภาพ": "health_referral",
+    "ส่งต่อโรงพยาบาล": "health_referral",
+    "ส่งต่อหน่วยงานภายนอก": "external_referral",
+    "อื่นๆ": "other",
+    "อื่น ๆ": "other",
+}
+OUTCOME_ALIASES: Mapping[str, str] = {
+    "สำเร็จ": "done",
+    "ดำเนินการแล้ว": "done",
+    "พบ": "done",
+    "ไม่พบที่บ้าน": "not_home",
+    "ไม่อยู่บ้าน": "not_home",
+    "ปฏิเสธ": "refused",
+    "ย้ายที่อยู่": "moved",
+    "ย้ายออก": "moved",
+    "อื่นๆ": "other",
+    "อื่น ๆ": "other",
+}
+CAREGIVER_ALIASES: Mapping[str, str] = {
+    "บิดามารดา": "both_parents",
+    "พ่อแม่": "both_parents",
+    "มารดา": "mother",
+    "แม่": "mother",
+    "บิดา": "father",
+    "พ่อ": "father",
+    "ปู่ย่าตายาย": "grandparents",
+    "ปู่ย่า": "grandparents",
+    "ตายาย": "grandparents",
+    "ญาติ": "relatives",
+    "ผู้อื่น": "other",
+    "อื่นๆ": "other",
+    "อื่น ๆ": "other",
+    "อยู่ลำพัง": "none",
+    "ไม่มี": "none",
+}
+HOUSING_ALIASES: Mapping[str, str] = {
+    "ดี": "good",
+    "มั่นคงแข็งแรง": "good",
+    "แข็งแรง": "good",
+    "พอใช้": "fair",
+    "ทรุดโทรม": "poor",
+    "ชำรุดทรุดโทรม": "poor",
+}
+EQUITY_ALIASES: Mapping[str, str] = {
+    "ไม่ยากจน": "none",
+    "ยากจน": "poor",
+    "ยากจนพิเศษ": "extremely_poor",
+}
 
 
 # The advisor code of students whose enrolment names no advisor: their classroom.
@@ -231,9 +297,18 @@ class Source:
         return names
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff_"))
+
+
 def fold_header(header: str) -> str:
-    """A header as matched: case, spaces and a byte-order mark ignored."""
-    return "".join(str(header).lstrip("\ufeff").split()).casefold()
+    """A header or a word as matched: Thai as files really write it, case and spaces ignored.
+
+    ำ typed or extracted from a PDF as ํ + า reads as ำ (NFKC makes both the same), แ
+    typed as two เ reads as แ, and zero-width spaces, byte-order marks, underscores and
+    spaces are ignored ("both parents" is both_parents, "Student ID" is student_id).
+    """
+    text = unicodedata.normalize("NFKC", str(header)).translate(_INVISIBLE)
+    return "".join(text.replace("เเ", "แ").split()).casefold()
 
 
 def _student_id() -> Column:
@@ -587,6 +662,7 @@ HOUSEHOLD = Source(
                 "other",
                 "none",
             ),
+            aliases=CAREGIVER_ALIASES,
         ),
         _count("dependants_elderly", "Elderly dependants", "ผู้สูงอายุในครัวเรือน"),
         _count("dependants_disabled", "Disabled dependants", "ผู้พิการในครัวเรือน"),
@@ -597,6 +673,7 @@ HOUSEHOLD = Source(
             "Housing condition",
             "สภาพที่อยู่อาศัย",
             allowed=("good", "fair", "poor"),
+            aliases=HOUSING_ALIASES,
         ),
         Column("owns_land", "bool", "Household owns farm land", "มีที่ดินทำกิน"),
         Column("has_electricity", "bool", "Home has electricity", "มีไฟฟ้า"),
@@ -607,7 +684,7 @@ HOUSEHOLD = Source(
             "Equity-fund (กสศ.) screening result",
             "สถานะกองทุนเสมอภาค",
             allowed=("none", "poor", "extremely_poor"),
-            aliases={"ยากจน": "poor", "ยากจนพิเศษ": "extremely_poor"},
+            aliases=EQUITY_ALIASES,
             sensitive=True,
         ),
         Column(
@@ -677,7 +754,7 @@ INTERVENTIONS = Source(
             "ประเภท",
             True,
             allowed=INTERVENTION_TYPES,
-            aliases={"เยี่ยมบ้าน": "home_visit", "โทรศัพท์": "phone_call", "จดหมาย": "letter"},
+            aliases=INTERVENTION_ALIASES,
         ),
         Column(
             "outcome",
@@ -685,6 +762,7 @@ INTERVENTIONS = Source(
             "How it went",
             "ผล",
             allowed=INTERVENTION_OUTCOMES,
+            aliases=OUTCOME_ALIASES,
         ),
         Column("staff_id", "str", "Staff member", "รหัสบุคลากร"),
     ),
@@ -731,11 +809,13 @@ def data_dictionary_markdown() -> str:
         "move, a transition, a return) is linked by the national ID or G code in `students`,",
         "never by name or birth date; a child without one stays unlinked.",
         "",
-        "Headers: the English column name, the Thai term or another listed header, in any",
-        "case. Dates: ISO `YYYY-MM-DD`; `dd/mm/yyyy` or `dd/mm/yy` with a Buddhist-Era year",
+        "Headers and words: the English column name, the Thai term or another listed header,",
+        "in any case, with spaces or underscores as you like; Thai as files write it (ำ as",
+        "ํ + า, แ as เเ, zero-width spaces) reads the same. Dates: ISO `YYYY-MM-DD`;",
+        "`dd/mm/yyyy` or `dd/mm/yy` with a Buddhist-Era year",
         "(`10/11/68` is 10 November 2568); a Thai month (`10 มิ.ย. 2568`, `10 มิถุนายน 68`);",
         "or an Excel date or serial number. Thai digits (๐-๙) are read as digits. Booleans:",
-        "true/false, 1/0, yes/no, ใช่/ไม่ใช่.",
+        "true/false, 1/0, yes/no, ใช่/ไม่ใช่, มี/ไม่มี.",
         "**Bold** columns must be present and filled: a bad value there rejects the row.",
         "A bad value in any other column is blanked and reported as a warning; the row stays.",
         "",

@@ -60,8 +60,9 @@ for _number, _names in enumerate(
         THAI_MONTHS[_name.replace(".", "")] = _number
 # A register needs at least this many day columns to be read as one.
 REGISTER_MIN_DAYS = 3
-TRUE_WORDS = {"true", "1", "yes", "y", "t", "ใช่", "จริง"}
-FALSE_WORDS = {"false", "0", "no", "n", "f", "ไม่ใช่", "เท็จ"}
+# "มี"/"ไม่มี" (has, has not): how a survey answers "owns land", "has electricity".
+TRUE_WORDS = {fold_header(w) for w in ("true", "1", "yes", "y", "t", "ใช่", "จริง", "มี")}
+FALSE_WORDS = {fold_header(w) for w in ("false", "0", "no", "n", "f", "ไม่ใช่", "เท็จ", "ไม่มี")}
 # Buddhist-Era years are 543 ahead of the Common Era.
 BE_OFFSET = 543
 
@@ -91,7 +92,7 @@ class ParsedSource:
 
 def find_source_file(directory: Path, source: Source) -> Path | None:
     """Return the file holding ``source`` in ``directory`` (CSV, Excel or Parquet), if any."""
-    wanted = {source.name.casefold(), fold_header(source.thai)}
+    wanted = {fold_header(source.name), fold_header(source.thai)}
     found = [
         path
         for path in sorted(directory.iterdir())
@@ -109,7 +110,7 @@ def detect_source(path: Path) -> Source | None:
     """
     stem = fold_header(path.stem)
     for source in SOURCES:
-        if stem in (source.name.casefold(), fold_header(source.thai)):
+        if stem in (fold_header(source.name), fold_header(source.thai)):
             return source
     try:
         frame, _ = _read_table(path)
@@ -222,7 +223,7 @@ def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame
     names = list(workbook.sheet_names)
     if not names:
         raise ValueError("the workbook has no sheet")
-    wanted = {source.name.casefold(), fold_header(source.thai)} if source else set()
+    wanted = {fold_header(source.name), fold_header(source.thai)} if source else set()
     named = [n for n in names if fold_header(n) in wanted]
     sheets = [_sheet_frame(workbook.get_sheet_by_name(n).to_python(), source) for n in names]
     if named:
@@ -531,12 +532,13 @@ def _parse_column(raw: pd.Series, column: Column, bad: _Bad) -> pd.Series:
         )
         return dates
     if column.kind == "bool":
-        folded = text.str.casefold()
+        folded = text.map({v: fold_header(v) for v in text.unique()})
         truth = pd.Series(pd.NA, index=text.index, dtype="boolean")
         truth[folded.isin(TRUE_WORDS)] = True
         truth[folded.isin(FALSE_WORDS)] = False
         failed = truth.isna() & ~blank
-        bad.value(failed, column, raw, "not a yes/no value (true/false, 1/0, yes/no, ใช่/ไม่ใช่)")
+        words = "true/false, 1/0, yes/no, ใช่/ไม่ใช่, มี/ไม่มี"
+        bad.value(failed, column, raw, f"not a yes/no value ({words})")
         return truth
     raise ValueError(f"unknown column kind {column.kind}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from schooldata.contract import REQUIRED_SOURCES, SOURCES, data_dictionary_markdown
+from schooldata.contract import REQUIRED_SOURCES, SOURCES, data_dictionary_markdown, fold_header
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,3 +33,55 @@ def test_committed_data_dictionary_is_generated_from_the_contract() -> None:
     assert committed == data_dictionary_markdown() + "\n", (
         "run `ews contract` and commit the result"
     )
+
+
+def test_every_thai_word_the_service_shows_for_a_value_is_read_back_as_that_value() -> None:
+    """A school that writes a help, an outcome or a level as the pages show it is understood."""
+    from features.catalog import catalog
+    from schooldata.contract import SOURCES_BY_NAME
+    from serving.i18n import INTERVENTIONS, OUTCOMES
+
+    def reads(source: str, column: str) -> dict[str, str]:
+        spec = SOURCES_BY_NAME[source].column(column)
+        mapping = {fold_header(a): c for a, c in spec.aliases.items()}
+        return mapping | {fold_header(c): c for c in spec.allowed or ()}
+
+    shown = {
+        ("interventions", "type"): {th: v for v, (th, _) in INTERVENTIONS.items() if "." not in v},
+        ("interventions", "outcome"): {th: v for v, (th, _) in OUTCOMES.items()},
+        ("household", "housing"): dict(
+            zip(
+                catalog()["housing_condition_level"].levels_th,
+                ("good", "fair", "poor"),
+                strict=True,
+            )
+        ),
+        ("household", "equity_status"): dict(
+            zip(
+                catalog()["equity_status_level"].levels_th,
+                ("none", "poor", "extremely_poor"),
+                strict=True,
+            )
+        ),
+    }
+    for (source, column), words in shown.items():
+        for thai, value in words.items():
+            assert reads(source, column).get(fold_header(thai)) == value, (column, thai)
+
+
+def test_no_two_words_of_a_column_read_the_same_but_mean_different_values() -> None:
+    for source in SOURCES:
+        for column in source.columns:
+            words = [*column.aliases.items(), *((c, c) for c in column.allowed or ())]
+            meanings: dict[str, set[str]] = {}
+            for word, value in words:
+                meanings.setdefault(fold_header(word), set()).add(value)
+                assert column.allowed is None or value in column.allowed, (column.name, word)
+            clashes = {w: v for w, v in meanings.items() if len(v) > 1}
+            assert not clashes, (source.name, column.name, clashes)
+        headers = [
+            h
+            for c in source.columns
+            for h in {fold_header(x) for x in (c.name, c.thai, *c.headers) if x}
+        ]
+        assert len(headers) == len(set(headers)), source.name

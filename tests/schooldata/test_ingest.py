@@ -360,3 +360,55 @@ def test_thai_digits_and_a_grade_written_with_its_room_are_read(
     assert read_table(engine, "attendance")["date"].dt.strftime("%Y-%m-%d").tolist() == [
         "2025-06-10"
     ]
+
+
+def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_accepted(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """Headers and words as Thai files really hold them.
+
+    Text taken from PDFs and some keyboards writes ำ as two characters (ํ + า), typists
+    write แ as two เ, and word-breaking tools leave zero-width spaces; English words come
+    with spaces for underscores. The Thai words a school's own household survey and case
+    records use for caregiver, housing, equity status and a help's kind and outcome are read.
+    """
+    decomposed = "เลขประจ\u0e4d\u0e32ตัวนักเรียน"  # เลขประจำตัวนักเรียน with ำ as ํ + า
+    write_csv(
+        "household",
+        [
+            f"{decomposed},วันที่ส\u0e4d\u0e32รวจ,ผู้ดูแล,สภาพที่อยู่อาศัย,สถานะกองทุนเสมอภาค,"
+            "มีที่ดินท\u0e4d\u0e32กิน",
+            "A1,2025-07-01,บิดามารดา,ทรุดโทรม,ไม่ยากจน,มี",
+            "A2,2025-07-01,ปู่ย่าตายาย,พอใช้,ยากจน\u200bพิเศษ,ไม่มี",
+            "A3,2025-07-01,both parents,good,extremely poor,",
+        ],
+    )
+    write_csv(
+        "interventions",
+        [
+            "student\u200b_id,date,type,outcome",
+            "A1,2025-08-01,เยี่ยมบ้าน,ไม่พบที่บ้าน",
+            "A2,2025-08-02,พบผู้ปกครอง,สำเร็จ",
+            "A3,2025-08-03,ส่งต่อทุนการศึกษา,ย้ายที่อยู่",
+            "A1,2025-08-04,เเนะเเนว,ปฏิเสธ",
+        ],
+    )
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert sum(s.rows_rejected + s.values_blanked for s in report.sources) == 0
+    household = read_table(engine, "household").sort_values("student_id")
+    assert household[["caregiver", "housing", "equity_status"]].values.tolist() == [
+        ["both_parents", "poor", "none"],
+        ["grandparents", "fair", "extremely_poor"],
+        ["both_parents", "good", "extremely_poor"],
+    ]
+    assert household["survey_date"].notna().all()
+    assert household["owns_land"].tolist()[:2] == [True, False]
+    assert household["owns_land"].isna().tolist() == [False, False, True]
+    helps = read_table(engine, "interventions").sort_values("date")
+    assert helps[["type", "outcome"]].values.tolist() == [
+        ["home_visit", "not_home"],
+        ["parent_meeting", "done"],
+        ["scholarship_referral", "moved"],
+        ["counselling", "refused"],
+    ]
