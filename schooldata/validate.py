@@ -13,10 +13,13 @@ reason. A file that cannot be read or lacks a required column is refused whole
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import itertools
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,8 @@ for _number, _names in enumerate(
         THAI_MONTHS[_name.replace(".", "")] = _number
 # A register needs at least this many day columns to be read as one.
 REGISTER_MIN_DAYS = 3
+# A header row is looked for among a file's first rows (a sheet's title lines above it).
+HEADER_SEARCH_ROWS = 15
 # "มี"/"ไม่มี" (has, has not): how a survey answers "owns land", "has electricity".
 TRUE_WORDS = {fold_header(w) for w in ("true", "1", "yes", "y", "t", "ใช่", "จริง", "มี")}
 FALSE_WORDS = {fold_header(w) for w in ("false", "0", "no", "n", "f", "ไม่ใช่", "เท็จ", "ไม่มี")}
@@ -195,15 +200,20 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
         if suffix in EXCEL_SUFFIXES:
             return _read_workbook(path, source)
         text = decode_csv_bytes(path.read_bytes())
+        # Saved from a sheet, a CSV keeps the sheet's title lines above its header.
+        top = csv.reader(itertools.islice(io.StringIO(text[:65_536]), HEADER_SEARCH_ROWS))
+        header_at = _header_index(top, source)
         frame = pd.read_csv(
             io.StringIO(text),
             dtype=str,
             keep_default_na=False,
             na_values=[],
             skipinitialspace=True,
+            skiprows=header_at,
         )
         frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
-        return [(frame, np.arange(2, len(frame) + 2))]  # line 1 is the header
+        lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # line 1 is the first
+        return [_without_empty_rows(frame, lines)]
     except (
         OSError,
         UnicodeDecodeError,
@@ -246,12 +256,7 @@ def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame
 def _sheet_frame(cells: list[list[Any]], source: Source | None) -> tuple[pd.DataFrame, np.ndarray]:
     """A sheet's header row (the first naming a known column) and the rows below it."""
     rows = [[_cell_text(v) for v in row] for row in cells]
-    known = set(source.headers) if source else {h for s in SOURCES for h in s.headers}
-    header_at = 0
-    for index, row in enumerate(rows[:15]):
-        if any(fold_header(v) in known for v in row if v):
-            header_at = index
-            break
+    header_at = _header_index(rows, source)
     if not rows:
         return pd.DataFrame(), np.zeros(0, dtype=int)
     header = list(rows[header_at])
@@ -261,7 +266,28 @@ def _sheet_frame(cells: list[list[Any]], source: Source | None) -> tuple[pd.Data
     body = [(row + [""] * len(header))[: len(header)] for row in rows[header_at + 1 :]]
     frame = pd.DataFrame(body, columns=header, dtype=object)
     lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # Excel rows start at 1
-    filled = (frame != "").any(axis=1).to_numpy() if len(frame) else np.zeros(0, dtype=bool)
+    return _without_empty_rows(frame, lines)
+
+
+def _header_index(rows: Iterable[list[str]], source: Source | None) -> int:
+    """The header row: the first of the top rows naming a known column (else the first)."""
+    known = set(source.headers) if source else {h for s in SOURCES for h in s.headers}
+    for index, row in enumerate(itertools.islice(rows, HEADER_SEARCH_ROWS)):
+        if any(fold_header(v) in known for v in row if v):
+            return index
+    return 0
+
+
+def _without_empty_rows(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    if frame.empty:
+        return frame, lines
+    # Only rows with an empty first cell can be empty: millions of rows, a few checked whole.
+    maybe = np.flatnonzero((frame.iloc[:, 0] == "").to_numpy(dtype=bool, na_value=False))
+    empty = maybe[(frame.iloc[maybe] == "").all(axis=1).to_numpy()]
+    if not len(empty):
+        return frame, lines
+    filled = np.ones(len(frame), dtype=bool)
+    filled[empty] = False
     return frame.loc[filled].reset_index(drop=True), lines[filled]
 
 

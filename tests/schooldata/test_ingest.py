@@ -412,3 +412,28 @@ def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_acc
         ["scholarship_referral", "moved"],
         ["counselling", "refused"],
     ]
+
+
+def test_a_csv_saved_from_a_sheet_with_a_title_above_its_header_loads_as_the_sheet_does(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """A school's CSV keeps the sheet's title lines and its empty rows ("รายชื่อ…", ",,,")."""
+    write_csv(
+        "attendance",
+        [
+            "บันทึกเวลาเรียน ชั้น ป.6/1 ภาคเรียนที่ 1 ปีการศึกษา 2568,,",
+            ",,",
+            "รหัสนักเรียน,วันที่,สถานะ",  # line 3
+            "A1,2025-06-02,มา",
+            "A1,2025-06-03,presnt",  # line 5: bad status
+            ",,",
+            "A2,2025-06-03,ขาด",
+            ",,",
+        ],
+    )
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert report.exit_code == 0
+    assert _rejects(tmp_path, "attendance")[["line", "column"]].values.tolist() == [["5", "status"]]
+    stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
+    assert stored[["student_id", "status"]].values.tolist() == [["A1", "present"], ["A2", "absent"]]
