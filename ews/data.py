@@ -164,12 +164,16 @@ def ingest(
     reasons = report.rejects_by_reason()
     if len(reasons):
         by_reason = Table(
-            title=f"Rejected rows and blanked values by reason (details in {rejects}/)"
+            title=f"Rejected rows, blanked and corrected values by reason (details in {rejects}/)"
         )
         for column in ("source", "column", "reason", "what happened", "rows"):
             by_reason.add_column(column, justify="right" if column == "rows" else "left")
         for row in reasons.itertuples():
-            action = "row rejected" if row.action == "rejected" else "value blanked, row kept"
+            action = {
+                "rejected": "row rejected",
+                "blanked": "value blanked, row kept",
+                "corrected": "value corrected, row kept",
+            }[str(row.action)]
             by_reason.add_row(
                 str(row.source), str(row.column), str(row.reason), action, f"{row.rows:,}"
             )

@@ -33,6 +33,7 @@ from schooldata.spreadsheet import write_csv
 from schooldata.tables import APPEND_ONLY, ORIGIN_IMPORT, TABLES, stored_column_name
 from schooldata.validate import (
     BLANKED,
+    CORRECTED,
     REJECT_COLUMNS,
     REJECTED,
     FileRefused,
@@ -43,6 +44,7 @@ from schooldata.validate import (
 )
 
 CHUNK_ROWS = 50_000
+ZEROS_PUT_BACK = "leading zeros put back: the sheet stored the school's code as a number"
 _LINK_COLUMNS = ["school_id", "student_id", "person_id"]
 # With a Parquet dataset, the database keeps what the service's pages and accounts read.
 DATABASE_SOURCES = ("schools", "calendar", "students", "enrollments", "exits", "interventions")
@@ -319,6 +321,10 @@ class _Known:
     scope: frozenset[str] | None = None
     # Each code's schools: a record without a school names the one school using its code.
     codes: dict[str, set[str]] = field(default_factory=dict)
+    # Number-only codes by their number (zeros stripped): (school, number) → the codes,
+    # and number → (school, code) pairs.
+    numbers: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    numbers_anywhere: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, engine: sa.Engine, scope: frozenset[str] | None) -> _Known:
@@ -331,13 +337,20 @@ class _Known:
                 scope,
             )
         for school, code in known.students:
-            known.codes.setdefault(code, set()).add(school)
+            known._index(school, code)
         return known
 
     def add_students(self, rows: pd.DataFrame) -> None:
         for school, code in zip(rows["school_id"], rows["student_id"], strict=True):
             self.students.add((school, code))
-            self.codes.setdefault(code, set()).add(school)
+            self._index(school, code)
+
+    def _index(self, school: str, code: str) -> None:
+        self.codes.setdefault(code, set()).add(school)
+        if code.isdigit():
+            number = code.lstrip("0")
+            self.numbers.setdefault((school, number), set()).add(code)
+            self.numbers_anywhere.setdefault(number, set()).add((school, code))
 
 
 def _existing_ids(engine: sa.Engine, table: str, column: str) -> set[str]:
@@ -399,7 +412,13 @@ def _with_schools(parsed: ParsedSource, known: _Known) -> ParsedSource:
 
 
 def _rejected(
-    parsed: ParsedSource, failing: np.ndarray, column: str, values: pd.Series, reason: str
+    parsed: ParsedSource,
+    failing: np.ndarray,
+    column: str,
+    values: pd.Series,
+    reason: str,
+    *,
+    action: str = REJECTED,
 ) -> pd.DataFrame:
     """The rejects report's rows for the failing rows of one column."""
     return pd.DataFrame(
@@ -409,7 +428,7 @@ def _rejected(
             "column": column,
             "value": values[failing].astype(str).to_numpy(),
             "reason": reason,
-            "action": REJECTED,
+            "action": action,
         }
     )
 
@@ -420,13 +439,27 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
 
     A student is a school and its own code together: a row names the student of its
     school. School references are checked only once any school is known: a data
-    directory with only the required sources has no schools file to check against.
+    directory with only the required sources has no schools file to check against. A
+    code a sheet stripped of its leading zeros is read as the school's code first.
     """
     rows = parsed.rows
     source = parsed.source
+    code = source.student_ref or ("student_id" if source.name == "students" else None)
+    new = np.zeros(len(rows), dtype=bool)
+    corrected = np.zeros(len(rows), dtype=bool)
+    given_codes = rows[code] if code else None
+    if code:
+        # As Python values first: a text column iterated value by value is slow.
+        pairs = zip(rows["school_id"].tolist(), rows[code].tolist(), strict=True)
+        new = np.fromiter((pair not in known.students for pair in pairs), bool, len(rows))
+        rows, corrected = _codes_as_kept(rows, code, known, new)
+        new &= ~corrected
     unknown = np.zeros(len(rows), dtype=bool)
     parts = []
     checks: list[tuple[str, pd.Series, str]] = []
+    if corrected.any():
+        clash = rows.duplicated(list(source.key), keep=False).to_numpy() & corrected
+        checks.append((code or "", pd.Series(clash), "duplicate key: same as an earlier line"))
     school_columns = [*source.school_refs, *(("school_id",) if source.name == "schools" else ())]
     for column in school_columns:
         values = rows[column]
@@ -442,17 +475,53 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
                 )
             )
     if source.student_ref:
-        # As Python values first: a text column iterated value by value is slow.
-        pairs = zip(rows["school_id"].tolist(), rows[source.student_ref].tolist(), strict=True)
-        missing = pd.Series([pair not in known.students for pair in pairs], index=rows.index)
-        checks.append((source.student_ref, missing, "unknown student of the school"))
+        checks.append((source.student_ref, pd.Series(new), "unknown student of the school"))
     for column, failing, reason in checks:
         missing_np = failing.to_numpy(dtype=bool) & ~unknown
         if missing_np.any():
             parts.append(_rejected(parsed, missing_np, column, rows[column], reason))
         unknown |= missing_np
+    if code and given_codes is not None and (corrected & ~unknown).any():
+        parts.append(
+            _rejected(
+                parsed, corrected & ~unknown, code, given_codes, ZEROS_PUT_BACK, action=CORRECTED
+            )
+        )
     rejects = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REJECT_COLUMNS)
     return rows.loc[~unknown].reset_index(drop=True), rejects
+
+
+def _codes_as_kept(
+    rows: pd.DataFrame, code: str, known: _Known, unknown: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Codes a sheet stripped of their leading zeros, read as the school keeps them.
+
+    A school's code 05123 typed into a sheet without text format is the number 5123. A
+    number-only code that is not the school's (or, without a school, nobody's) is read as
+    the school's code it becomes with zeros put back, when exactly one code does; two
+    (0777 and 777) are never guessed between. Returns the rows and which were corrected.
+    """
+    corrected = np.zeros(len(rows), dtype=bool)
+    schools = rows["school_id"].to_numpy(dtype=object, copy=True)
+    codes = rows[code].to_numpy(dtype=object, copy=True)
+    for i in np.flatnonzero(unknown):
+        given, school = codes[i], schools[i]
+        if not (isinstance(given, str) and given.isdigit()):
+            continue
+        if isinstance(school, str):
+            options = {
+                (school, kept) for kept in known.numbers.get((school, given.lstrip("0")), ())
+            }
+        elif given in known.codes:
+            continue  # a code several schools use: the school column decides, not zeros
+        else:
+            options = known.numbers_anywhere.get(given.lstrip("0"), set())
+        if len(options) == 1:
+            ((schools[i], codes[i]),) = options
+            corrected[i] = True
+    if corrected.any():
+        rows = rows.assign(school_id=schools, **{code: codes})
+    return rows, corrected
 
 
 def _with_stored(

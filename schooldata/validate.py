@@ -34,7 +34,9 @@ from schooldata.contract import ATTENDANCE, SOURCES, Column, Source, fold_header
 from schooldata.national_id import is_accepted as national_id_is_accepted
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
-REJECTED, BLANKED = "rejected", "blanked"
+# What happened to a reported value: its row rejected, the value blanked (the row kept),
+# or the value corrected (a code's leading zeros put back; the row kept).
+REJECTED, BLANKED, CORRECTED = "rejected", "blanked", "corrected"
 SUFFIXES = (".csv", ".xlsx", ".xls", ".parquet")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 # Excel day 0 is 1899-12-30 (it counts 1900 as a leap year); serials past 1950 only.

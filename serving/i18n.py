@@ -457,7 +457,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "confirm_load": ("ยืนยันบันทึกข้อมูล", "Confirm and load"),
     "cancel": ("ยกเลิก", "Cancel"),
     "loaded_notice": ("บันทึกข้อมูลแล้ว", "Loaded"),
-    "problems": ("แถวที่ไม่รับและค่าที่เว้นว่าง", "Rejected rows and blanked values"),
+    "problems": (
+        "แถวที่ไม่รับ ค่าที่เว้นว่างและค่าที่แก้",
+        "Rejected rows, blanked and corrected values",
+    ),
     "no_problems": ("ไม่พบปัญหาในไฟล์", "No problem found in the files."),
     "line": ("บรรทัด", "Line"),
     "column": ("คอลัมน์", "Column"),
@@ -466,6 +469,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "what_happens": ("ผล", "What happens"),
     "rejected": ("ไม่รับทั้งแถว", "row rejected"),
     "blanked": ("เว้นว่างค่านี้ เก็บแถวไว้", "value blanked, row kept"),
+    "corrected": ("แก้ค่านี้ เก็บแถวไว้", "value corrected, row kept"),
     # The missing children's worklist (``serving.worklist``).
     "missing": ("เด็กที่ต้องติดตาม", "Children to find"),
     "missing_short": ("เด็กที่ต้องติดตาม", "To find"),

@@ -121,3 +121,58 @@ def test_an_old_xls_workbook_with_thai_headers_loads(
         ["A2", "S1", "2025-06-10", "absent"],
         ["A2", "S1", "2025-06-11", "sick_leave"],
     ]
+
+
+def test_codes_excel_stripped_of_their_leading_zeros_name_the_schools_students(
+    write_csv, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A school's codes 05123: a sheet typed without text format holds the number 5123."""
+    directory = write_csv(
+        "students",
+        [
+            "student_id,school_id,sex,birth_date",
+            "05123,S1,M,2012-03-01",
+            "05124,S1,F,2012-04-01",
+            "0777,S1,F,2012-05-01",
+            "777,S1,M,2012-06-01",  # two codes one number apart from zeros: never guessed
+        ],
+    )
+    write_csv("enrollments", ["student_id,academic_year,term,school_id,grade_level"])
+    write_csv("exits", ["student_id,exit_date,exit_type"])
+    ingest_directory(directory, engine, ID_KEY, tmp_path / "rejects")
+
+    later = tmp_path / "later"
+    later.mkdir()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "การมาเรียน"
+    for row in (
+        ["เลขประจำตัวนักเรียน", "วันที่", "สถานะ"],
+        [5123, "10/06/2568", "มา"],
+        [5124, "10/06/2568", "ขาด"],
+        [777, "10/06/2568", "มา"],  # the school's own 777
+        [77, "10/06/2568", "มา"],  # 0077: nobody's code
+    ):
+        sheet.append(row)
+    book.save(later / "attendance.xlsx")
+    (later / "students.csv").write_text(  # next term's file, from the school's system
+        "student_id,school_id,sex,birth_date\n5123,S1,M,2012-03-01\n"
+    )
+    report = ingest_directory(later, engine, ID_KEY, tmp_path / "rejects")
+
+    stored = read_table(engine, "attendance").sort_values("student_id")
+    assert stored[["student_id", "status"]].values.tolist() == [
+        ["05123", "present"],
+        ["05124", "absent"],
+        ["777", "present"],
+    ]
+    assert sorted(read_table(engine, "students")["student_id"]) == ["05123", "05124", "0777", "777"]
+    rejects = pd.read_csv(tmp_path / "rejects" / "attendance.csv", dtype=str)
+    assert rejects[["line", "value", "action"]].values.tolist() == [
+        ["2", "5123", "corrected"],
+        ["3", "5124", "corrected"],
+        ["5", "77", "rejected"],
+    ]
+    assert rejects["reason"].iloc[0].startswith("leading zeros put back")
+    attendance = next(s for s in report.sources if s.source == "attendance")
+    assert (attendance.rows_loaded, attendance.rows_rejected) == (3, 1)

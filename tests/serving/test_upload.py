@@ -88,6 +88,7 @@ def _files(folder: Path, school: str, other_school: str, far_student: str) -> li
                 "ไทย",
             ],
             ["UP0004", other_school, "อื่น", "โรงเรียนอื่น", "", "ช", "", "ไทย"],
+            ["04510", school, "เลข", "ศูนย์นำ", "", "ช", "", "ไทย"],  # a code kept as text
         ],
         title="ข้อมูลนักเรียน ปีการศึกษา 2567",
     )
@@ -99,6 +100,7 @@ def _files(folder: Path, school: str, other_school: str, far_student: str) -> li
             ["UP0002", 2567, 2, school, "ม.1", "ม.1/3"],
             ["UP0003", 2567, 2, school, "ม.2", "ม.2/1"],
             ["UP0004", 2567, 2, other_school, "ม.1", "1"],
+            ["04510", 2567, 2, school, "ม.1", "ม.1/3"],
         ],
     )
     days = ["4/11/2567", "5/11/2567", "6/11/2567", "7/11/2567"]
@@ -109,6 +111,7 @@ def _files(folder: Path, school: str, other_school: str, far_student: str) -> li
             [1, "UP0001", "สมใจ", "/", "/", "ข", "/"],
             [2, "UP0002", "Min", "/", None, "ล", "x"],  # a blank day, a mark nobody uses
             [3, far_student, "อื่น", "/", "/", "/", "/"],  # another school's student
+            [4, 4510, "เลข", "/", "/", "/", "ข"],  # the sheet made the code 04510 a number
         ],
         title="แบบบันทึกเวลาเรียน ม.1/3 เดือนพฤศจิกายน 2567",
     )
@@ -132,10 +135,10 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
         for row in page.locator("table.upload-summary tbody tr").all()
     }
     assert set(summary) == {"students", "enrollments", "attendance"}
-    assert summary["students"].locator("td.to-load").inner_text() == "3"
+    assert summary["students"].locator("td.to-load").inner_text() == "4"
     assert summary["students"].locator("td.rejected").inner_text() == "1"
     assert summary["students"].locator("td.blanked").inner_text() == "1"
-    assert summary["attendance"].locator("td.to-load").inner_text() == "6"
+    assert summary["attendance"].locator("td.to-load").inner_text() == "10"
     problems = page.locator("table.problems tbody tr")
     texts = [row.inner_text() for row in problems.all()]
     # The page is in Thai, so are its reasons (the English ones are the rejects file's).
@@ -144,6 +147,8 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     # Another school's code: no student of this school has it (a school's file names its
     # own students only), so none of the far student's days is loaded here or there.
     assert sum("ไม่พบนักเรียนคนนี้ของโรงเรียน" in t for t in texts) == 4
+    # 4510: the school's 04510, its zero put back, its four days kept.
+    assert sum("เติมเลข 0 นำหน้า" in t and "แก้ค่านี้ เก็บแถวไว้" in t for t in texts) == 4
     shoot(page, "upload")
     assert read_table(engine, "students", student_ids=["UP0001"]).empty  # nothing yet
     far_before = read_table(engine, "attendance", student_ids=[api.far_student])
@@ -154,6 +159,8 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
 
     students = read_table(engine, "students", student_ids=["UP0001", "UP0002", "UP0003", "UP0004"])
     assert sorted(students["student_id"]) == ["UP0001", "UP0002", "UP0003"]
+    zeros = read_table(engine, "attendance", student_ids=["04510", "4510"])
+    assert (zeros["student_id"].unique().tolist(), len(zeros)) == (["04510"], 4)
     assert students.set_index("student_id")["national_id_hash"].notna().to_dict() == {
         "UP0001": True,
         "UP0002": True,  # the G code
