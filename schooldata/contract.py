@@ -800,7 +800,9 @@ def data_dictionary_markdown() -> str:
         "in English or Thai, else the first) or `NAME.parquet`; title rows above the header",
         "and empty rows are skipped. Files of single schools may sit in",
         "`schools/<school_id>/` beside them.",
-        "Required sources: " + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES) + ".",
+        "Required sources (in the first load; later loads bring what changed): "
+        + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)
+        + ".",
         "",
         "A student is a school and its own code together (`school_id`, `student_id`): two",
         "schools may number different children alike, and loading one never touches the",

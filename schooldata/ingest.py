@@ -144,6 +144,9 @@ def ingest_directory(
         raise FileNotFoundError(f"data directory {directory} does not exist")
     upgrade(engine)
     known = _Known.read(engine, schools)
+    # The required files are a first load's: later loads bring what changed (a week's
+    # attendance), and an exits table may stay empty for a new school nobody has left.
+    first_load = not known.students
 
     reports: list[SourceReport] = []
     accepted: list[tuple[Source, pd.DataFrame]] = []
@@ -155,7 +158,7 @@ def ingest_directory(
         found = ((find_source_file(folder, source), folder) for folder in folders)
         paths = [(p, folder) for p, folder in found if p]
         if not paths:
-            if source.name in REQUIRED_SOURCES and not _has_rows(engine, source.name):
+            if source.name in REQUIRED_SOURCES and first_load:
                 reports.append(
                     SourceReport(
                         source.name, f"{source.name}.csv", refused="required file is missing"
@@ -356,14 +359,6 @@ class _Known:
 def _existing_ids(engine: sa.Engine, table: str, column: str) -> set[str]:
     with engine.connect() as connection:
         return set(connection.execute(sa.select(TABLES[table].c[column])).scalars())
-
-
-def _has_rows(engine: sa.Engine, table: str) -> bool:
-    with engine.connect() as connection:
-        return (
-            connection.execute(sa.select(sa.func.count()).select_from(TABLES[table])).scalar_one()
-            > 0
-        )
 
 
 def _with_schools(parsed: ParsedSource, known: _Known) -> ParsedSource:

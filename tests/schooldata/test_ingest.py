@@ -249,6 +249,21 @@ def test_missing_required_source_is_reported(write_csv, engine, tmp_path) -> Non
     assert {s.source for s in report.refused} == {"students", "enrollments", "exits"}
 
 
+def test_a_later_load_of_one_source_needs_no_required_file_though_nobody_has_left_yet(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """A new school's first load gave an empty exits file (nobody has left): next week's
+    attendance alone loads, and the load succeeds (before: exits "refused", exit code 2)."""
+    _ingest(base_directory, engine, tmp_path)
+    week = ["student_id,date,status", "A1,2025-06-02,present"]
+    later = write_csv("attendance", week, folder="w2")
+
+    report = _ingest(later, engine, tmp_path)
+
+    assert (report.exit_code, report.refused) == (0, [])
+    assert len(read_table(engine, "attendance")) == 1
+
+
 def test_parquet_source_loads_like_csv(base_directory: Path, engine, tmp_path) -> None:
     pd.DataFrame(
         {
