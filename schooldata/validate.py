@@ -72,6 +72,7 @@ TRUE_WORDS = {fold_header(w) for w in ("true", "1", "yes", "y", "t", "ใช่"
 FALSE_WORDS = {fold_header(w) for w in ("false", "0", "no", "n", "f", "ไม่ใช่", "เท็จ", "ไม่มี")}
 # Buddhist-Era years are 543 ahead of the Common Era.
 BE_OFFSET = 543
+BE_YEARS_FROM = 2400  # a four-digit year above this is Buddhist Era (2568 is 2025)
 
 
 class FileRefused(Exception):
@@ -355,10 +356,11 @@ def _register_to_rows(
 def parse_dates(text: pd.Series) -> pd.Series:
     """Parse the dates schools write; unparseable values and blanks become NaT.
 
-    ISO ``YYYY-MM-DD`` (a time after it is ignored); ``dd/mm/yyyy`` (also with ``-`` or
-    ``.``), Buddhist Era when the year is over 2400; ``dd/mm/yy``, a two-digit Buddhist-Era
-    year (``10/11/68`` is 10 November 2568); a Thai month name (``10 มิ.ย. 2568``); an Excel
-    serial number.
+    ISO ``YYYY-MM-DD`` (a time after it is ignored; also with ``/`` or ``.``); ``dd/mm/yyyy``
+    (also with ``-`` or ``.``); a four-digit year over 2400 is Buddhist Era either way (a
+    Thai sheet's date cell typed 10/6/2568 holds 2568-06-10); ``dd/mm/yy``, a two-digit
+    Buddhist-Era year (``10/11/68`` is 10 November 2568); a Thai month name (``10 มิ.ย.
+    2568``, ``10 มิถุนายน พ.ศ. 2568``); an Excel serial number.
     """
     text = _arabic_digits(text.astype("str").str.strip())
     result = pd.to_datetime(
@@ -366,12 +368,20 @@ def parse_dates(text: pd.Series) -> pd.Series:
         errors="coerce",
         format="%Y-%m-%d",
     )
+    # Year first, Buddhist Era (by its parts: 2567-02-29 is a day of 2024, a leap year).
+    result = result.mask(result.dt.year > BE_YEARS_FROM)
+    todo = result.isna() & (text != "")
+    if todo.any():
+        first = text[todo].str.extract(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[ T].*)?$")
+        _assemble(result, first[2], first[1], first[0])
     todo = result.isna() & (text != "")
     numeric = text[todo].str.extract(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})$")
     _assemble(result, numeric[0], numeric[1], numeric[2])
     todo = result.isna() & (text != "")
     if todo.any():
-        thai = text[todo].str.extract(r"^(\d{1,2})\s*([^\d\s]+)\s*(\d{4}|\d{2})$")
+        thai = text[todo].str.extract(
+            r"^(\d{1,2})\s*([^\d\s]+)\s*(?:[พค]\.?\s*ศ\.?)?\s*(\d{4}|\d{2})$"
+        )
         month = thai[1].str.strip().map(THAI_MONTHS)
         _assemble(result, thai[0], month, thai[2].where(month.notna()))
     todo = result.isna() & text.str.fullmatch(r"\d{5}(\.0+)?")
@@ -391,7 +401,7 @@ def _assemble(result: pd.Series, day: pd.Series, month: pd.Series, year: pd.Seri
     number = year.astype(int)
     # Two digits are a Buddhist-Era year (68 → 2568); four over 2400 are Buddhist Era too.
     number = number.where(year.str.len() == 4, number + 2500)
-    number = number.where(number < 2400, number - BE_OFFSET)
+    number = number.where(number <= BE_YEARS_FROM, number - BE_OFFSET)
     assembled = pd.to_datetime(
         pd.DataFrame(
             {

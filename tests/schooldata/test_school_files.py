@@ -176,3 +176,36 @@ def test_codes_excel_stripped_of_their_leading_zeros_name_the_schools_students(
     assert rejects["reason"].iloc[0].startswith("leading zeros put back")
     attendance = next(s for s in report.sources if s.source == "attendance")
     assert (attendance.rows_loaded, attendance.rows_rejected) == (3, 1)
+
+
+def test_dates_with_their_buddhist_era_year_first_or_spelled_out_are_read(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A date cell typed 10/6/2568 in a Thai sheet is the date 2568-06-10 (Excel keeps years
+    to 9999); systems write 2568/06/11; letters write 12 มิถุนายน พ.ศ. 2568."""
+    import datetime as dt
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (
+        ["รหัสนักเรียน", "วันที่", "สถานะ"],
+        ["A1", dt.datetime(2568, 6, 10), "มา"],
+        ["A1", "2568/06/11", "มา"],
+        ["A1", "12 มิถุนายน พ.ศ. 2568", "ขาด"],
+        ["A2", "2567-02-29", "มา"],  # 29 February 2024: 2567 itself is no leap year
+        ["A2", "2025-06-13", "มา"],
+    ):
+        sheet.append(row)
+    book.save(base_directory / "attendance.xlsx")
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert sum(s.rows_rejected for s in report.sources) == 0
+    stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
+    assert stored["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2025-06-10",
+        "2025-06-11",
+        "2025-06-12",
+        "2024-02-29",
+        "2025-06-13",
+    ]
