@@ -26,7 +26,7 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 
 def fail(message: str) -> NoReturn:
     """Stop the command: the message in red (as written, never read as markup), exit 2."""
-    console.print(f"[red]{escape(message)}[/red]")
+    console.print(f"[red]{escape(message)}[/red]", soft_wrap=True)
     raise typer.Exit(2)
 
 

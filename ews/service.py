@@ -66,8 +66,8 @@ def score(
     from core.cluster import local_pool, worker_count
     from schooldata.partitions import plan_partitions
     from serving.i18n import scorer_label
-    from serving.schedule import WeekRunner
-    from serving.scoring import weekly_run
+    from serving.schedule import NOTHING_TO_SCORE_EXIT, WeekRunner
+    from serving.scoring import NothingToScore, weekly_run
 
     settings = load_settings()
     day = parse_date(as_of)
@@ -125,6 +125,11 @@ def score(
                     "school" if school else "weekly", day.date(), school or "", "command", run
                 )
             report = reports[0]
+        except NothingToScore as nothing:
+            if not scheduled:
+                fail(str(nothing))
+            console.print(str(nothing), markup=False, soft_wrap=True)
+            raise typer.Exit(NOTHING_TO_SCORE_EXIT) from None
         except ValueError as error:
             fail(str(error))
     verb = "Replaced" if report.replaced else "Stored"

@@ -39,10 +39,14 @@ from core.settings import Settings
 from schooldata.calendar import Calendar
 from schooldata.db import read_table
 from schooldata.tables import job_runs, score_runs
+from serving.scoring import NothingToScore
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(hours=3)  # a run still "running" after this is taken to have died
 RETRIES = 2  # attempts after the first
+NO_SCHOOL_DAY = "no school day this week"
+# ``ews score --scheduled``'s exit when nobody is to be scored: the run is skipped, not failed.
+NOTHING_TO_SCORE_EXIT = 3
 RETRY_AFTER = timedelta(minutes=15)
 RUN_TIMEOUT = timedelta(hours=2).total_seconds()
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -180,20 +184,29 @@ class WeekRunner:
         """The weekly run due at ``when`` (Asia/Bangkok): claimed, skipped or run."""
         day = when.astimezone(BANGKOK).date() if when.tzinfo else when.date()
         if not is_school_week(self.engine, day, self.holidays):
-            return self._once("weekly", day, "", trigger, skip="no school day this week")
+            return self._once("weekly", day, "", trigger, skip=NO_SCHOOL_DAY)
         return self._once("weekly", day, "", trigger)
 
-    def rerun_school(self, school_id: str, trigger: str = "upload") -> Outcome:
+    def rerun_school(
+        self, school_id: str, trigger: str = "upload", when: datetime | None = None
+    ) -> Outcome:
         """A school's list of the current week again (after its files were loaded), in the
-        background; with no run stored yet, nothing to redo (the week's run will)."""
-        with self.engine.connect() as connection:
-            week = connection.execute(sa.select(sa.func.max(score_runs.c.as_of))).scalar()
+        background; with no run stored yet, nothing to redo (the week's run will).
+
+        When this school week has no list because its run found nothing to score (a new
+        term whose enrolments were not loaded yet) or failed, the files just loaded may
+        be what it lacked: the week's run is made now, not next week."""
+        week = self._week_without_a_list(when or datetime.now(BANGKOK))
+        kind, school = ("weekly", "") if week is not None else ("school", school_id)
+        if week is None:
+            with self.engine.connect() as connection:
+                week = connection.execute(sa.select(sa.func.max(score_runs.c.as_of))).scalar()
         if week is None:
             return Outcome("skipped", detail="no weekly run yet")
         # Each upload is a new attempt of the week's rerun: a later upload reruns again.
-        attempt = self._next_attempt("school", week, school_id)
+        attempt = self._next_attempt(kind, week, school)
         thread = threading.Thread(
-            target=lambda: self._once("school", week, school_id, trigger, attempt=attempt),
+            target=lambda: self._once(kind, week, school, trigger, attempt=attempt),
             name=f"rerun-{school_id}",
             daemon=True,
         )
@@ -202,6 +215,27 @@ class WeekRunner:
         with self._reruns_lock:
             self.reruns = [*(t for t in self.reruns if t.is_alive()), thread]
         return Outcome("started")
+
+    def _week_without_a_list(self, when: datetime) -> date | None:
+        """This week's run date, when its run ended without a list (nothing to score, or
+        failed) and no list of the week is stored."""
+        due = (self.next_run(when) - timedelta(days=7)).date()
+        with self.engine.connect() as connection:
+            stored = connection.execute(
+                sa.select(score_runs.c.run_id).where(score_runs.c.as_of >= due).limit(1)
+            ).first()
+            last = connection.execute(
+                sa.select(job_runs.c.status, job_runs.c.detail)
+                .where((job_runs.c.kind == "weekly") & (job_runs.c.as_of == due))
+                .order_by(job_runs.c.attempt.desc())
+                .limit(1)
+            ).first()
+        if stored is not None or last is None:
+            return None
+        without = last.status == "failed" or (
+            last.status == "skipped" and last.detail != NO_SCHOOL_DAY
+        )
+        return due if without else None
 
     def retry_failed(self, when: datetime) -> list[Outcome]:
         """Each failed run with attempts left, and each run whose worker died, again."""
@@ -302,6 +336,14 @@ class WeekRunner:
         same id in the log), never lost."""
         try:
             run_id, scorer, students = work()
+        except NothingToScore as nothing:
+            # Not a failure to retry: a date nobody is enrolled on, or every school's data
+            # stale (a new term before its files). The reason is kept for the pages.
+            log.info("weekly run skipped: %s", nothing)
+            self._finish(job_id, "skipped", detail=str(nothing)[:2000])
+            if reraise:
+                raise
+            return Outcome("skipped", job_id, str(nothing))
         except BaseException as error:  # an interrupted command is recorded too
             error_id = uuid.uuid4().hex[:12]
             log.error("weekly run failed (error id %s): %s", error_id, error)
@@ -374,6 +416,8 @@ class WeekRunner:
             timeout=RUN_TIMEOUT,
             check=False,
         )
+        if done.returncode == NOTHING_TO_SCORE_EXIT:
+            raise NothingToScore(done.stdout.strip().splitlines()[-1][:2000])
         if done.returncode != 0:
             # The command's own last words (which name no student), not its whole output:
             # a refusal (exit 2, ``ews.common.fail``) ends its standard output with them, a

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from schooldata.contract import SOURCES
+from serving.i18n import day
 
 # Thai words schools use for the contract's coded values (shown in "must be one of").
 VALUE_WORDS = {
@@ -58,6 +59,29 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
     (re.compile(p), t)
     for p, t in (
         (r"^required value is missing$", "ไม่มีค่าในช่องที่ต้องกรอก"),
+        # Why a weekly run made no list (the operations page).
+        (r"^no school day this week$", "ไม่มีวันเรียนในสัปดาห์นี้"),
+        (
+            r"^no student is enrolled on (\d{4}-\d{2}-\d{2}) ",
+            lambda m: (
+                f"ไม่มีนักเรียนที่ลงทะเบียนเรียนในวันที่ {day(m[1], 'th')} (วันหยุด "
+                "วันที่พิมพ์ผิด หรือภาคเรียนที่ยังไม่ได้ส่งข้อมูลการลงทะเบียน): "
+                "เมื่อโรงเรียนส่งไฟล์ทางหน้าส่งข้อมูล ระบบจะจัดทำรายชื่อของสัปดาห์ทันที"
+            ),
+        ),
+        (
+            r"^every school's data is stale on (\d{4}-\d{2}-\d{2}): attendance stops more "
+            r"than (\d+) school days",
+            lambda m: (
+                f"ข้อมูลของทุกโรงเรียนไม่เป็นปัจจุบัน ณ วันที่ {day(m[1], 'th')}: ข้อมูลการมาเรียน"
+                f"สิ้นสุดก่อนหน้านั้นเกิน {m[2]} วันเรียน เมื่อโรงเรียนส่งไฟล์ล่าสุดทางหน้าส่งข้อมูล "
+                "ระบบจะจัดทำรายชื่อทันที"
+            ),
+        ),
+        (
+            r"^nobody is enrolled at school (\S+) on (\d{4}-\d{2}-\d{2})$",
+            lambda m: f"ไม่มีนักเรียนที่ลงทะเบียนเรียนที่โรงเรียน {m[1]} ในวันที่ {day(m[2], 'th')}",
+        ),
         (r"^not a whole number$", "ไม่ใช่จำนวนเต็ม"),
         (r"^not a number$", "ไม่ใช่ตัวเลข"),
         (r"^not a date \(", "ไม่ใช่วันที่ (ใช้ ปปปป-ดด-วว หรือ วว/ดด/ปปปป แบบ พ.ศ.)"),

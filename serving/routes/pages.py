@@ -31,6 +31,10 @@ templates.env.filters["day"] = pass_context(lambda c, v: i18n.day(v, c.get("lang
 templates.env.filters["moment"] = pass_context(lambda c, v: i18n.moment(v, c.get("lang", "th")))
 templates.env.filters["room"] = pass_context(lambda c, v: i18n.classroom(v, c.get("lang", "th")))
 templates.env.filters["grade"] = pass_context(lambda c, v: i18n.grade(v, c.get("lang", "th")))
+# A check's or a run's English reason in the page's language.
+templates.env.filters["said"] = pass_context(
+    lambda c, v: translate.in_language(v, c.get("lang", "th")) if v else ""
+)
 # A ratio or figure with two decimals; an infinite one (nobody in the reference) as ∞.
 templates.env.filters["figure"] = lambda v: "–" if v is None else i18n.figure(v)
 LANG_COOKIE = "lang"

@@ -27,13 +27,15 @@ from typer.testing import CliRunner
 from core.clock import BANGKOK
 from ews.cli import app as cli
 from schooldata.db import make_engine, upgrade
-from schooldata.tables import notifications, score_runs, student_scores
+from schooldata.ingest import ingest_directory
+from schooldata.tables import TABLES, notifications, score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.app import create_app
 from serving.i18n import THAI_MONTHS
 from serving.messages import SIGNATURE_HEADER, tell_about_run
 from serving.schedule import RETRY_AFTER, WeekRunner, now_utc
-from tests.conftest import scratch_settings
+from serving.translate import thai
+from tests.conftest import ID_KEY, scratch_settings
 from tests.serving.conftest import (
     _free_port,
     check_retries,
@@ -165,6 +167,70 @@ def test_a_scheduled_run_that_is_refused_is_recorded_with_the_reason(tmp_path: P
     when = datetime.fromisoformat("2025-03-03T06:00").replace(tzinfo=BANGKOK)
     assert runner.tick(when).status == "failed"
     assert job_rows(engine)["detail"].tolist() == ["no enrolments in the database"]
+
+
+def test_a_new_terms_first_week_waits_for_its_files_then_gets_its_list_when_they_come(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Monday of a new term, before any school has loaded its enrolments: the run finds
+    nobody to score. That is recorded as skipped with the reason, not as a failure retried
+    with an error id; a school's upload that week makes the week's list then."""
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    runner = WeekRunner(scratch_settings(str(engine.url), tmp_path), engine)
+    at = lambda text: datetime.fromisoformat(text).replace(tzinfo=BANGKOK)  # noqa: E731
+    assert runner.tick(at("2025-03-03T06:00")).status == "done"  # the last term's last week
+
+    first = runner.tick(at("2025-05-19T06:00"))  # 2568 term 1 began on Friday 16 May
+
+    assert first.status == "skipped"
+    week = job_rows(engine).iloc[-1]
+    assert week["status"] == "skipped"
+    assert week["error_id"] is None
+    assert str(week["detail"]).startswith("no student is enrolled on 2025-05-19")
+    # The operations page (in Thai) says why, and what brings the list.
+    assert thai(str(week["detail"])).startswith("ไม่มีนักเรียนที่ลงทะเบียนเรียนในวันที่ 19 พ.ค. 2568")
+    assert runner.retry_failed(at("2025-05-19T06:00") + 2 * RETRY_AFTER) == []
+
+    # Wednesday: one school loads its new term (its enrolments and the days so far).
+    enrolled = pd.read_sql(
+        sa.select(TABLES["enrollments"]).where(
+            (TABLES["enrollments"].c.academic_year == 2567) & (TABLES["enrollments"].c.term == 2)
+        ),
+        engine,
+    )
+    school = enrolled["school_id"].value_counts().index[0]
+    mine = enrolled[enrolled["school_id"] == school]
+    folder = tmp_path / "new-term"
+    folder.mkdir()
+    mine[["school_id", "student_id", "grade_level", "classroom", "advisor_id"]].assign(
+        academic_year=2568, term=1
+    ).to_csv(folder / "enrollments.csv", index=False)
+    days = pd.DataFrame({"date": ["2025-05-16", "2025-05-19", "2025-05-20"], "status": "present"})
+    mine[["school_id", "student_id"]].merge(days, how="cross").to_csv(
+        folder / "attendance.csv", index=False
+    )
+    report = ingest_directory(folder, engine, ID_KEY, tmp_path / "rejects")
+    assert sum(s.rows_rejected for s in report.sources) == 0
+
+    assert runner.rerun_school(school, when=at("2025-05-21T10:00")).status == "started"
+    runner.reruns[-1].join(timeout=600)
+
+    runs = pd.read_sql(sa.select(score_runs).order_by(score_runs.c.run_id), engine)
+    assert runs["as_of"].astype(str).tolist() == ["2025-03-03", "2025-05-19"]
+    assert int(runs["students"].iloc[-1]) == len(mine)
+    made = job_rows(engine).iloc[-1]
+    assert (str(made["as_of"]), made["kind"], made["trigger"], made["status"]) == (
+        "2025-05-19",
+        "weekly",
+        "upload",
+        "done",
+    )
+    # Another upload that week reruns the school in the week's list, as any week.
+    assert runner.rerun_school(school, when=at("2025-05-22T10:00")).status == "started"
+    runner.reruns[-1].join(timeout=600)
+    again = job_rows(engine).iloc[-1]
+    assert (again["kind"], again["school_id"], again["status"]) == ("school", school, "done")
+    assert len(pd.read_sql(sa.select(score_runs), engine)) == 2
 
 
 def test_a_weeks_run_missed_while_the_service_was_down_is_made_when_it_is_back(
