@@ -797,12 +797,12 @@ def data_dictionary_markdown() -> str:
         "Generated from `schooldata/contract.py` by `ews contract`; do not edit by hand.",
         "A data directory holds one file per source: `NAME.csv` (UTF-8 with or without BOM, or",
         "Windows-874 / TIS-620), `NAME.xlsx` / `NAME.xls` (the sheet named after the source,",
-        "in English or Thai, else the first) or `NAME.parquet`; title rows above the header",
-        "and empty rows are skipped. Files of single schools may sit in",
-        "`schools/<school_id>/` beside them.",
-        "Required sources (in the first load; later loads bring what changed): "
+        "in English or Thai, else every sheet holding its table, such as one per classroom) or",
+        "`NAME.parquet`; title rows above the header and empty rows are skipped. Files of",
+        "single schools may sit in `schools/<school_id>/` beside them.",
+        "Required sources: "
         + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)
-        + ".",
+        + " (in the first load; later loads bring what changed).",
         "",
         "A student is a school and its own code together (`school_id`, `student_id`): two",
         "schools may number different children alike, and loading one never touches the",

@@ -161,7 +161,13 @@ def read_raw(
         parts = [_register_to_rows(f, rows, source, path.name) for f, rows in sheets]
         frame = pd.concat([f for f, _ in parts], ignore_index=True)
         lines = np.concatenate([rows for _, rows in parts])
-    frame.columns = _contract_names(frame.columns, source)
+        frame.columns = _contract_names(frame.columns, source)
+    else:
+        # A workbook of one sheet per classroom: each sheet's headers are its own.
+        named = [f.set_axis(_contract_names(f.columns, source), axis=1) for f, _ in sheets]
+        named = [f.loc[:, ~f.columns.duplicated()] for f in named]
+        frame = pd.concat(named, ignore_index=True).fillna("") if len(named) > 1 else named[0]
+        lines = np.concatenate([rows for _, rows in sheets])
     if school is not None and "school_id" in source.column_names:
         if "school_id" not in frame.columns:
             frame["school_id"] = school
@@ -241,18 +247,39 @@ def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame
     sheets = [_sheet_frame(workbook.get_sheet_by_name(n).to_python(), source) for n in names]
     if named:
         return [sheets[names.index(named[0])]]
-    if not _register_days(sheets[0][0].columns):
-        return [sheets[0]]
     registers = [
         (name, frame, lines)
         for name, (frame, lines) in zip(names, sheets, strict=True)
-        if _register_days(frame.columns)
+        if (source is None or source.name == "attendance") and _register_days(frame.columns)
     ]
+    if not registers:
+        return _tables(names, sheets, source)
     if len(registers) == 1:
-        return [sheets[0]]
+        return [registers[0][1:]]
     return [
         (frame, np.array([f"{name}:{line}" for line in lines], dtype=object))
         for name, frame, lines in registers
+    ]
+
+
+def _tables(
+    names: list[str], sheets: list[tuple[pd.DataFrame, np.ndarray]], source: Source | None
+) -> list[tuple[pd.DataFrame, np.ndarray]]:
+    """The sheets holding the source's table: one sheet per classroom or grade is read
+    whole (rows numbered ``sheet:row``); a cover or summary sheet naming none of its
+    columns is not. A sheet that lacks a required column has its rows rejected, each
+    with its sheet and row, never left out unseen."""
+    known = set(source.headers) if source else {h for s in SOURCES for h in s.headers}
+    holding = [
+        i
+        for i, (frame, _) in enumerate(sheets)
+        if len(frame) and any(fold_header(str(c)) in known for c in frame.columns)
+    ]
+    if len(holding) <= 1:
+        return [sheets[holding[0] if holding else 0]]
+    return [
+        (sheets[i][0], np.array([f"{names[i]}:{line}" for line in sheets[i][1]], dtype=object))
+        for i in holding
     ]
 
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from schooldata.contract import SOURCES
 from schooldata.db import make_engine, read_table
 from schooldata.ingest import IngestReport, ingest_directory
+from schooldata.validate import detect_source
 from synth import SynthConfig, generate, write_directory
 from tests.conftest import ID_KEY, SMALL_SYNTH
 
@@ -209,3 +210,44 @@ def test_dates_with_their_buddhist_era_year_first_or_spelled_out_are_read(
         "2024-02-29",
         "2025-06-13",
     ]
+
+
+def test_a_workbook_of_one_sheet_per_classroom_loads_every_classroom(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Schools keep a class list per sheet, often behind an instructions sheet: only the
+    first sheet was read, and every other classroom was left out without a word."""
+    (base_directory / "enrollments.csv").unlink()
+    book = openpyxl.Workbook()
+    cover = book.active
+    cover.title = "คำชี้แจง"
+    cover.append(["กรอกข้อมูลนักเรียนแต่ละห้องในแผ่นงานของห้องนั้น"])
+    rooms = {
+        "ป.6-1": [["เลขประจำตัวนักเรียน", "ปีการศึกษา", "ภาคเรียน", "ชั้น", "ห้อง", "รหัสสถานศึกษา"]]
+        + [["A1", 2568, 1, "ป.6", "1", "S1"]],
+        "ป.5-1": [["รหัสนักเรียน", "ภาคเรียน", "ปีการศึกษา", "ระดับชั้น", "ห้อง", "school_id"]]
+        + [["A2", 1, 2568, "ป.5", "1", "S1"]],  # its own order and words
+        "ป.5-2": [["เลขที่", "ปีการศึกษา", "ภาคเรียน", "ชั้น", "ห้อง", "รหัสสถานศึกษา"]]
+        + [["1", 2568, 1, "ป.5", "2", "S1"]],  # no student code
+    }
+    for title, rows in rooms.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.create_sheet("Sheet1")  # empty
+    book.save(base_directory / "enrollments.xlsx")
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    stored = read_table(engine, "enrollments").sort_values("student_id")
+    assert stored[["student_id", "grade_level", "classroom"]].values.tolist() == [
+        ["A1", "P6", "1"],
+        ["A2", "P5", "1"],
+    ]
+    enrolments = next(s for s in report.sources if s.source == "enrollments")
+    assert (enrolments.rows_read, enrolments.rows_loaded) == (3, 2)
+    assert enrolments.rejects[["line", "column"]].values.tolist() == [["ป.5-2:2", "student_id"]]
+    # Uploaded under any name, the workbook is known by its classrooms' headers.
+    renamed = tmp_path / "ห้องเรียนปี 2568.xlsx"
+    renamed.write_bytes((base_directory / "enrollments.xlsx").read_bytes())
+    assert getattr(detect_source(renamed), "name", None) == "enrollments"
