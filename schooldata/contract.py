@@ -799,7 +799,8 @@ def data_dictionary_markdown() -> str:
         "Windows-874 / TIS-620), `NAME.xlsx` / `NAME.xls` (the sheet named after the source,",
         "in English or Thai, else every sheet holding its table, such as one per classroom) or",
         "`NAME.parquet`; title rows above the header and empty rows are skipped. Files of",
-        "single schools may sit in `schools/<school_id>/` beside them.",
+        "single schools may sit in `schools/<school_id>/` beside them, and several files of a",
+        "source in a folder named after it (`attendance/`: a register per classroom or month).",
         "Required sources: "
         + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)
         + " (in the first load; later loads bring what changed).",

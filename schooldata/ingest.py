@@ -38,7 +38,7 @@ from schooldata.validate import (
     REJECTED,
     FileRefused,
     ParsedSource,
-    find_source_file,
+    find_source_files,
     parse_source,
     read_raw,
 )
@@ -155,8 +155,7 @@ def ingest_directory(
     only = next(iter(schools)) if schools is not None and len(schools) == 1 else None
     school_of = {folder: folder.name for folder in folders[1:]} | {directory: only}
     for source in SOURCES:
-        found = ((find_source_file(folder, source), folder) for folder in folders)
-        paths = [(p, folder) for p, folder in found if p]
+        paths = [(p, folder) for folder in folders for p in find_source_files(folder, source)]
         if not paths:
             if source.name in REQUIRED_SOURCES and first_load:
                 reports.append(

@@ -98,17 +98,24 @@ class ParsedSource:
     given: tuple[str, ...] = ()
 
 
-def find_source_file(directory: Path, source: Source) -> Path | None:
-    """Return the file holding ``source`` in ``directory`` (CSV, Excel or Parquet), if any."""
+def find_source_files(directory: Path, source: Source) -> list[Path]:
+    """The files holding ``source`` in ``directory`` (CSV, Excel or Parquet): the one named
+    after it, then every file in a folder named after it (``attendance/``: one register
+    per classroom or month), in name order."""
     wanted = {fold_header(source.name), fold_header(source.thai)}
-    found = [
-        path
-        for path in sorted(directory.iterdir())
-        if path.is_file()
+    named = [path for path in sorted(directory.iterdir()) if fold_header(path.stem) in wanted]
+    files = [path for path in named if _a_data_file(path)][:1]
+    for folder in (path for path in named if path.is_dir()):
+        files += [path for path in sorted(folder.iterdir()) if _a_data_file(path)]
+    return files
+
+
+def _a_data_file(path: Path) -> bool:
+    return (
+        path.is_file()
         and path.suffix.lower() in (*SUFFIXES, ".xlsm")
-        and fold_header(path.stem) in wanted
-    ]
-    return found[0] if found else None
+        and not path.name.startswith(("~$", "."))  # Excel's lock file of an open workbook
+    )
 
 
 def detect_source(path: Path) -> Source | None:

@@ -1,11 +1,12 @@
 """A school's own files, uploaded on a page: staged, previewed, then loaded in one go.
 
-A data officer (or the care committee) uploads one or more files for *their* school.
-Each file's source is found from its name or its headers (a class register is
-attendance); the load is validated without writing anything and the page shows every
-rejected row and blanked value. Only on confirmation is it loaded, in one transaction,
-scoped to the school: rows naming another school or its students are rejected. A staged
-upload belongs to the person who made it and expires after an hour.
+A data officer (or the care committee) uploads one or more files for *their* school,
+several of a source if they like (a register per classroom). Each file's source is found
+from its name or its headers (a class register is attendance); the load is validated
+without writing anything and the page shows every rejected row and blanked value. Only
+on confirmation is it loaded, in one transaction, scoped to the school: rows naming
+another school or its students are rejected. A staged upload belongs to the person who
+made it and expires after an hour.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class UploadError(ValueError):
 class StagedFile:
     name: str  # as the person named it (shown escaped, never used as a path)
     source: str
+    stored: str = ""  # where it waits, as the load's report names it: attendance/2.xlsx
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,11 @@ def stage(
                     f"{name}: cannot tell which data this is; name the file after it "
                     "(students, enrollments, attendance ...) or use the contract's headers"
                 )
-            if any(f.source == source.name for f in staged):
-                raise UploadError(f"{name}: two files hold {source.name}; upload one")
-            incoming.rename(data / f"{source.name}{suffix}")
-            staged.append(StagedFile(name, source.name))
+            # Several files of a source (a register per classroom) wait in its folder.
+            stored = f"{source.name}/{index + 1}{suffix}"
+            (data / source.name).mkdir(mode=0o700, exist_ok=True)
+            incoming.rename(data / stored)
+            staged.append(StagedFile(name, source.name, stored))
         (folder / "owner.json").write_text(
             json.dumps({"user_id": user.user_id, "files": [f.__dict__ for f in staged]})
         )

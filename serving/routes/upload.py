@@ -39,15 +39,15 @@ def _upload(
     lang = language(request)
     rejects = []
     if shown is not None:
-        # Files by the names the person chose (stored under their source's name).
-        chosen = {f.source: f.name for f in shown.files}
+        # Files by the names the person chose (stored by their source and order).
+        chosen = {f.stored: f.name for f in shown.files}
         for report in shown.report.sources:
             for row in (
                 report.rejects.astype(object).where(report.rejects.notna(), "").to_dict("records")
             ):
                 stored = str(row["file"])
-                source = stored.split(":")[0].rsplit(".", 1)[0]
-                row["file"] = chosen.get(source, stored) + stored[len(stored.split(":")[0]) :]
+                path = stored.split(":")[0]
+                row["file"] = chosen.get(path, stored) + stored[len(path) :]
                 row["reason"] = translate.in_language(row["reason"], lang)
                 row["column"] = translate.column_word(row["column"], lang)
                 rejects.append(row)

@@ -452,3 +452,23 @@ def test_a_csv_saved_from_a_sheet_with_a_title_above_its_header_loads_as_the_she
     assert _rejects(tmp_path, "attendance")[["line", "column"]].values.tolist() == [["5", "status"]]
     stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
     assert stored[["student_id", "status"]].values.tolist() == [["A1", "present"], ["A2", "absent"]]
+
+
+def test_a_folder_named_after_a_source_holds_several_files_of_it(
+    base_directory: Path, engine, tmp_path
+) -> None:
+    """One register per classroom or month in ``attendance/``; Excel's lock file is not one."""
+    folder = base_directory / "attendance"
+    folder.mkdir()
+    (folder / "p6-1.csv").write_text("student_id,date,status\nA1,2025-06-02,present\n")
+    (folder / "p5-1.csv").write_text("student_id,date,status\nA2,2025-06-02,absent\n")
+    (folder / "~$p5-1.xlsx").write_bytes(b"an open workbook's lock")
+
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert [s.file for s in report.sources if s.source == "attendance"] == [
+        "attendance/p5-1.csv",
+        "attendance/p6-1.csv",
+    ]
+    stored = read_table(engine, "attendance").sort_values("student_id")
+    assert stored[["student_id", "status"]].values.tolist() == [["A1", "present"], ["A2", "absent"]]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -228,6 +229,38 @@ def test_a_committee_of_another_school_cannot_load_someone_elses_upload(
         uploads.stage(settings, engine, advisor, [("a.csv", b"student_id\n")])
     uploads.cancel(settings, officer, staged.token)
     assert not (settings.upload_dir / staged.token).exists()
+
+
+def test_each_classrooms_register_uploads_in_one_go(
+    api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Advisors keep a register each: a data officer uploads them together (before: "two
+    files hold attendance; upload one", thirty uploads for thirty classrooms)."""
+    _, engine, settings, officer = school_server
+    days = ["2/12/2567", "3/12/2567", "4/12/2567"]
+    registers = [
+        _workbook(tmp_path / f"เวลาเรียน {room}.xlsx", [["รหัสนักเรียน", *days], [code, *marks]])
+        for room, code, marks in (
+            ("ม.1-1", api.own_student, ["/", "ข", "/"]),
+            ("ม.1-2", api.colleague_student, ["/", "/", "ล"]),
+        )
+    ]
+    staged = uploads.stage(settings, engine, officer, [(f.name, f.read_bytes()) for f in registers])
+    assert [s.rows_loaded for s in staged.report.sources if s.source == "attendance"] == [3, 3]
+    assert [f.name for f in staged.files] == ["เวลาเรียน ม.1-1.xlsx", "เวลาเรียน ม.1-2.xlsx"]
+
+    uploads.confirm(settings, engine, officer, staged.token)
+
+    theirs = read_table(engine, "attendance", student_ids=[api.own_student, api.colleague_student])
+    theirs = theirs[theirs["school_id"] == api.school]  # codes are the school's own
+    december = theirs[
+        theirs["date"].between(pd.Timestamp("2024-12-02"), pd.Timestamp("2024-12-04"))
+    ]
+    by_student = december.sort_values("date").groupby("student_id")["status"].apply(list)
+    assert by_student.to_dict() == {
+        api.own_student: ["present", "absent", "present"],
+        api.colleague_student: ["present", "present", "personal_leave"],
+    }
 
 
 def test_the_upload_page_is_refused_to_other_roles(page: Any, api: Api) -> None:
