@@ -828,8 +828,10 @@ def data_dictionary_markdown() -> str:
         "",
         "Attendance may also come as a class register: one sheet a month, one row per",
         "student, one column per school day with the date in the header (ISO or Buddhist",
-        "Era), and marks `/` present, `ข` absent, `ส` late, `ป` sick leave, `ล` personal",
-        "leave (or the words below). A blank cell is *not recorded*, never absent.",
+        "Era), or its day number (1-31) when the sheet's name or title names the month and",
+        "year (`พ.ย. 67`, `เดือนพฤศจิกายน พ.ศ. 2567`), and marks `/` present, `ข` absent,",
+        "`ส` late, `ป` sick leave, `ล` personal leave (or the words below). A blank cell is",
+        "*not recorded*, never absent.",
         "",
     ]
     for source in SOURCES:

@@ -13,6 +13,7 @@ reason. A file that cannot be read or lacks a required column is refused whole
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -251,7 +252,7 @@ def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame
         raise ValueError("the workbook has no sheet")
     wanted = {fold_header(source.name), fold_header(source.thai)} if source else set()
     named = [n for n in names if fold_header(n) in wanted]
-    sheets = [_sheet_frame(workbook.get_sheet_by_name(n).to_python(), source) for n in names]
+    sheets = [_sheet_frame(workbook.get_sheet_by_name(n).to_python(), source, n) for n in names]
     if named:
         return [sheets[names.index(named[0])]]
     registers = [
@@ -290,7 +291,9 @@ def _tables(
     ]
 
 
-def _sheet_frame(cells: list[list[Any]], source: Source | None) -> tuple[pd.DataFrame, np.ndarray]:
+def _sheet_frame(
+    cells: list[list[Any]], source: Source | None, sheet: str = ""
+) -> tuple[pd.DataFrame, np.ndarray]:
     """A sheet's header row (the first naming a known column) and the rows below it."""
     rows = [[_cell_text(v) for v in row] for row in cells]
     header_at = _header_index(rows, source)
@@ -300,10 +303,48 @@ def _sheet_frame(cells: list[list[Any]], source: Source | None) -> tuple[pd.Data
     while header and not header[-1]:
         header.pop()
     header = [h or f"column {i + 1}" for i, h in enumerate(header)]
+    if source is None or source.name == "attendance":
+        titles = [sheet, *(" ".join(row) for row in rows[:header_at])]
+        header = _days_of_the_month(header, titles)
     body = [(row + [""] * len(header))[: len(header)] for row in rows[header_at + 1 :]]
     frame = pd.DataFrame(body, columns=header, dtype=object)
     lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # Excel rows start at 1
     return _without_empty_rows(frame, lines)
+
+
+def _days_of_the_month(header: list[str], titles: list[str]) -> list[str]:
+    """A register's day columns numbered 1-31 under a month its sheet or title names
+    ("พ.ย. 67", "เดือนพฤศจิกายน พ.ศ. 2567"), as dates; a day number smaller than the one
+    before it is of the next month. Without a month named, the headers stay numbers."""
+    numbers = [h.translate(THAI_DIGITS) for h in header]  # ๑ ๒ ๓ as official forms write
+    numbered = [i for i, h in enumerate(numbers) if re.fullmatch(r"(?:[1-9]|[12]\d|3[01])", h)]
+    month = next((m for m in map(_month_named, titles) if m is not None), None)
+    if len(numbered) < REGISTER_MIN_DAYS or month is None:
+        return header
+    dated = list(header)
+    year, number, previous = *month, 0
+    for i in numbered:
+        day = int(numbers[i])
+        if day < previous:  # 29 30 1 2: into the next month
+            year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+        previous = day
+        with contextlib.suppress(ValueError):  # 31 in a month of 30 stays a number
+            dated[i] = dt.date(year, number, day).isoformat()
+    return dated
+
+
+_MONTH_WORDS = "|".join(re.escape(w) for w in sorted(THAI_MONTHS, key=len, reverse=True))
+_MONTH_NAMED = re.compile(rf"({_MONTH_WORDS})\s*(?:[พค]\.?\s*ศ\.?)?\s*(\d{{4}}|\d{{2}})(?!\d)")
+
+
+def _month_named(text: str) -> tuple[int, int] | None:
+    """The (year, month) a title names: a Thai month and its year (Buddhist Era)."""
+    found = _MONTH_NAMED.search(str(text).translate(THAI_DIGITS))
+    if found is None:
+        return None
+    year = int(found[2])
+    year = year + 2500 if len(found[2]) == 2 else year
+    return (year - BE_OFFSET if year > BE_YEARS_FROM else year), THAI_MONTHS[found[1]]
 
 
 def _header_index(rows: Iterable[list[str]], source: Source | None) -> int:

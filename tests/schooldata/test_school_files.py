@@ -251,3 +251,36 @@ def test_a_workbook_of_one_sheet_per_classroom_loads_every_classroom(
     renamed = tmp_path / "ห้องเรียนปี 2568.xlsx"
     renamed.write_bytes((base_directory / "enrollments.xlsx").read_bytes())
     assert getattr(detect_source(renamed), "name", None) == "enrollments"
+
+
+def test_a_register_numbering_its_days_under_the_month_of_its_title_loads_each_day(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Registers often number the days 1-31 and name the month once, in the sheet's name
+    or the title above: those were not read as days at all."""
+    book = openpyxl.Workbook()
+    november = book.active
+    november.title = "พ.ย. 67"
+    november.append(["แบบบันทึกเวลาเรียน ชั้น ป.6/1"])
+    november.append(["เลขที่", "รหัสนักเรียน", "ชื่อ - สกุล", 28, 29, 2, 3])  # into December
+    november.append([1, "A1", "สมชาย ใจดี", "/", "ข", "/", "/"])
+    december = book.create_sheet("ป.6-1 ธันวา")
+    december.append(["แบบบันทึกเวลาเรียน เดือนธันวาคม พ.ศ. ๒๕๖๗"])
+    december.append(["เลขที่", "รหัสนักเรียน", "ชื่อ - สกุล", "๙", "๑๐", "๑๑"])
+    december.append([1, "A1", "สมชาย ใจดี", "ล", "/", ""])
+    book.save(base_directory / "attendance.xlsx")
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert sum(s.rows_rejected for s in report.sources) == 0
+    stored = read_table(engine, "attendance").sort_values("date")
+    assert stored.assign(date=stored["date"].dt.strftime("%Y-%m-%d"))[
+        ["date", "status"]
+    ].values.tolist() == [
+        ["2024-11-28", "present"],
+        ["2024-11-29", "absent"],
+        ["2024-12-02", "present"],
+        ["2024-12-03", "present"],
+        ["2024-12-09", "personal_leave"],
+        ["2024-12-10", "present"],
+    ]
