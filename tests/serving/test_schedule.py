@@ -34,6 +34,7 @@ from serving.app import create_app
 from serving.i18n import THAI_MONTHS
 from serving.messages import SIGNATURE_HEADER, tell_about_run
 from serving.schedule import RETRY_AFTER, WeekRunner, now_utc
+from serving.scoring import NothingToScore
 from serving.translate import thai
 from tests.conftest import ID_KEY, scratch_settings
 from tests.serving.conftest import (
@@ -277,8 +278,18 @@ def test_the_runs_say_when_they_started_on_the_schools_clock(page: Any, tmp_path
     engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
     upgrade(engine)
     settings = scratch_settings(str(engine.url), tmp_path)
-    runner = WeekRunner(settings, engine, run_job=lambda d, s: (None, "abc_rule", 0))
+
+    def job(day: date, school: str | None) -> tuple[int | None, str, int | None]:
+        if day == date(2025, 5, 19):  # a new term's Monday, before its enrolments
+            raise NothingToScore(
+                "no student is enrolled on 2025-05-19 (a holiday, a date typed wrong, or a "
+                "term whose enrolments are not loaded yet). The data holds: 2567 term 2"
+            )
+        return None, "abc_rule", 0
+
+    runner = WeekRunner(settings, engine, run_job=job)
     assert runner.tick(datetime.fromisoformat("2025-03-03T06:00+07:00")).status == "done"
+    assert runner.tick(datetime.fromisoformat("2025-05-19T06:00+07:00")).status == "skipped"
     started = job_rows(engine)["started_at"].iloc[0].to_pydatetime()  # UTC
     here = started + timedelta(hours=7)  # Bangkok keeps no summer time
     english = f"{here.day} {here:%b %Y %H:%M}"
@@ -300,10 +311,13 @@ def test_the_runs_say_when_they_started_on_the_schools_clock(page: Any, tmp_path
     with serving(create_app(settings)) as url:
         sign_in(page, url, "admin", "schedule-password-1")
         page.goto(url + "/admin/operations")
-        row = page.locator("table.runs tbody tr").first.inner_text()
+        skipped, row = (r.inner_text() for r in page.locator("table.runs tbody tr").all()[:2])
         shoot(page, "operations")
     assert thai in row
     assert f"{started:%H:%M}" not in row
+    # Why the new term's first week has no list yet, and what brings it, in Thai.
+    assert "ยังไม่ได้ส่งข้อมูลการลงทะเบียน" in skipped
+    assert "enrolled" not in skipped
 
 
 def test_a_dead_workers_run_is_taken_over_and_only_a_runs_last_attempt_counts(
