@@ -14,7 +14,8 @@ children of every load, and what staff recorded (status, owner, reason, agency) 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -56,6 +57,8 @@ HELP = (
     "other",
 )
 TRANSITION_GRADES = ("P6", "M3")
+# Where a transition leads: P6 to M1, M3 to M4 or the first vocational year.
+NEXT_GRADES = {"P6": ("M1",), "M3": ("M4", "V1")}
 # A last grade of a course: finishing it in a second term is no reason to look for anyone.
 FINAL_GRADES = ("M6", "V3", "H2")
 EXPLAINED_EXITS = ("transfer", "deceased")
@@ -76,11 +79,27 @@ CASE_COLUMNS = [
 ]
 
 
+def _transitions_counted(
+    loaded: set[tuple[str, int]], taught: set[tuple[str, int, str]]
+) -> Callable[[str, int], bool]:
+    """Whether the new year (``ordinal``) of a transition from ``grade`` is counted: every
+    school that taught a next grade in the year before has sent its enrolments."""
+
+    @functools.cache
+    def ready(grade: str, ordinal: int) -> bool:  # a handful of (grade, year) pairs a load
+        year_before = (ordinal - 2, ordinal - 1)
+        takers = {s for s, o, g in taught if o in year_before and g in NEXT_GRADES[grade]}
+        return all((school, ordinal) in loaded for school in takers)
+
+    return ready
+
+
 def missing_children(
     enrollments: pd.DataFrame,
     exits: pd.DataFrame,
     terms: pd.DataFrame,
     loaded: set[tuple[str, int]] | None = None,
+    taught: set[tuple[str, int, str]] | None = None,
 ) -> pd.DataFrame:
     """Every case the records make, open or already closed by a later enrolment.
 
@@ -92,6 +111,10 @@ def missing_children(
         loaded: the (school, term as ``academic_year * 2 + term``) whose enrolments are
             loaded (default: those of ``enrollments``): a school's children are looked
             for in a term only once the school has sent that term's enrolments.
+        taught: the (school, term, grade) of every school's enrolments of the grades a
+            transition leads to (``NEXT_GRADES``): a P6 or M3 graduate is looked for
+            once every school that taught the next grade the year before has sent the
+            new year, not when the first school (their own primary school) has.
 
     Returns:
         ``CASE_COLUMNS``, a row per child and term they were not at school.
@@ -110,18 +133,22 @@ def missing_children(
     if loaded is None:
         loaded = set(zip(spells["school_id"], spells["ordinal"], strict=True))
     loaded_anywhere = {ordinal for _, ordinal in loaded}
+    ready = _transitions_counted(loaded, taught or set())
     following = spells.groupby("person_id", sort=False)["ordinal"].shift(-1)
     gap = following.isna() | (following > spells["ordinal"] + 1)
     level = spells["grade_level"].astype(str)
     second_term = spells["term"].astype(int) == 2
     transition = level.isin(TRANSITION_GRADES) & second_term
     finished = level.isin(FINAL_GRADES) & second_term
-    # A school's next term is loaded; a transition's child may enrol at any school.
+    # A school's next term is loaded; a transition's child may enrol at any school, so
+    # every school that takes the next grade has sent the new year.
     counted = np.array(
         [
-            (school, ordinal + 1) in loaded or (bool(t) and ordinal + 1 in loaded_anywhere)
-            for school, ordinal, t in zip(
-                spells["school_id"], spells["ordinal"], transition, strict=True
+            (school, ordinal + 1) in loaded
+            if not t
+            else ordinal + 1 in loaded_anywhere and ready(level, ordinal + 1)
+            for school, ordinal, t, level in zip(
+                spells["school_id"], spells["ordinal"], transition, level, strict=True
             )
         ],
         dtype=bool,
@@ -195,14 +222,23 @@ def store_missing(connection: sa.Connection, persons: Iterable[str] | None = Non
     if records is None:
         return 0
     enrolled = TABLES["enrollments"]
-    # Every school's terms loaded so far, whoever's children this load is about.
-    loaded = {
-        (str(school), int(year) * 2 + int(term))
-        for school, year, term in connection.execute(
-            sa.select(enrolled.c.school_id, enrolled.c.academic_year, enrolled.c.term).distinct()
+    # Every school's terms loaded so far, whoever's children this load is about, and the
+    # grades a transition leads to that each school taught.
+    held = [
+        (str(school), int(year) * 2 + int(term), str(grade))
+        for school, year, term, grade in connection.execute(
+            sa.select(
+                enrolled.c.school_id,
+                enrolled.c.academic_year,
+                enrolled.c.term,
+                enrolled.c.grade_level,
+            ).distinct()
         )
-    }
-    computed = missing_children(records.enrollments, records.exits, records.terms, loaded)
+    ]
+    loaded = {(school, ordinal) for school, ordinal, _ in held}
+    next_grades = {g for grades in NEXT_GRADES.values() for g in grades}
+    taught = {row for row in held if row[2] in next_grades}
+    computed = missing_children(records.enrollments, records.exits, records.terms, loaded, taught)
     stored = _stored(connection, wanted)
     key = ["person_id", "expected_year", "expected_term"]
     merged = computed.merge(stored, on=key, how="outer", indicator=True)

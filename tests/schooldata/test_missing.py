@@ -186,6 +186,54 @@ def test_a_p6_graduate_enrolled_nowhere_the_next_year_becomes_a_case(
     assert (cases["expected_year"].iloc[0], cases["expected_term"].iloc[0]) == (2568, 1)
 
 
+def test_a_p6_graduate_is_looked_for_once_the_schools_teaching_m1_have_sent_the_new_year(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """Primary school A sends its new year in May, secondary school B (whose M1 took A's
+    pupils last year) after the count day in June: A's graduates were all "missing" in
+    between, a worklist of children who were simply not counted yet."""
+    last_year = _load(
+        tmp_path,
+        "last-year",
+        {
+            "students": _students(
+                ("7", "A", "110170020007"), ("8", "A", "110170020008"), ("50", "B", "110170020050")
+            ),
+            "enrollments": HEADER
+            + "7,2567,2,A,P6,P6/1,T1\n8,2567,2,A,P6,P6/1,T1\n50,2567,2,B,M1,M1/1,T5\n",
+            "exits": "student_id,exit_date,exit_type\n",
+        },
+    )
+    ingest_directory(last_year, engine, ID_KEY, None)
+    a_in_may = _load(
+        tmp_path,
+        "a-may",
+        {
+            "students": _students(("1", "A", "110170020101")),
+            "enrollments": HEADER + "1,2568,1,A,P1,P1/1,T1\n",
+        },
+    )
+    ingest_directory(a_in_may, engine, ID_KEY, None)
+
+    assert _cases(engine).empty  # B has not sent 2568 term 1: nobody counted A's P6 yet
+
+    # B's new year: 7 is its M1 pupil under B's own code; 8 is enrolled nowhere.
+    b_in_june = _load(
+        tmp_path,
+        "b-june",
+        {
+            "students": _students(("6001", "B", "110170020007")),
+            "enrollments": HEADER + "6001,2568,1,B,M1,M1/1,T5\n50,2568,1,B,M2,M2/1,T5\n",
+        },
+    )
+    ingest_directory(b_in_june, engine, ID_KEY, None)
+
+    cases = _cases(engine)
+    assert cases[["school_id", "student_id", "kind", "status"]].to_dict("records") == [
+        {"school_id": "A", "student_id": "8", "kind": "transition", "status": "not_followed"}
+    ]
+
+
 def test_a_child_whose_school_has_not_sent_the_next_term_is_not_looked_for_yet(
     tmp_path: Path, engine: sa.Engine
 ) -> None:
