@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from core import clock
 from schooldata import audit
-from schooldata.contract import REASON_CODES
+from schooldata.contract import REASON_CODES, fold_header
 from schooldata.db import reading
 from schooldata.missing import (
     DATA_CLOSED,
@@ -33,6 +33,7 @@ from schooldata.missing import (
     STATUSES,
 )
 from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
+from schooldata.validate import parse_dates
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
 from serving.records import InvalidInput, NotVisible, names_of
@@ -363,8 +364,8 @@ class FileResult:
 def apply_file(engine: sa.Engine, caller: Caller, frame: pd.DataFrame) -> FileResult:
     """Apply a file of findings, a row a case, with ``FILE_COLUMNS`` (English or Thai
     headers). A bad row is reported by its line and skipped; the others are applied."""
-    thai = {v: k for k, v in THAI_FILE_HEADERS.items()}
-    frame = frame.rename(columns=lambda c: thai.get(str(c).strip(), str(c).strip().lower()))
+    thai = {fold_header(v): k for k, v in THAI_FILE_HEADERS.items()}
+    frame = frame.rename(columns=lambda c: thai.get(fold_header(c), str(c).strip().lower()))
     if "case_id" not in frame.columns or "status" not in frame.columns:
         raise InvalidInput("the file needs the columns case_id and status")
     applied, problems = 0, []
@@ -395,6 +396,10 @@ def _change_of(row: dict[str, Any]) -> CaseChange:
     }  # a file may use the Thai words of the page
     reason = _text(row.get("reason_code"))
     found_on = _text(row.get("found_on"))
+    # As schools write dates: day first, Buddhist Era (10/01/2568), ISO or an Excel date.
+    found_day = parse_dates(pd.Series([found_on or ""], dtype=object)).iloc[0]
+    if found_on and pd.isna(found_day):
+        raise InvalidInput(f"found_on {found_on!r} is not a date (dd/mm/yyyy or YYYY-MM-DD)")
     help_text = _text(row.get("help_needed")) or ""
     return CaseChange(
         status=by_word.get(status, status),
@@ -402,7 +407,7 @@ def _change_of(row: dict[str, Any]) -> CaseChange:
         help_needed=tuple(h.strip() for h in help_text.split(",") if h.strip()),
         agency=_text(row.get("agency")),
         found_school_id=_text(row.get("found_school_id")),
-        found_on=pd.Timestamp(found_on).date() if found_on else None,
+        found_on=found_day.date() if found_on else None,
         note=_text(row.get("note")),
     )
 

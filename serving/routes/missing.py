@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from core import clock
 from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
+from schooldata.validate import decode_csv_bytes
 from serving import worklist, worklist_report
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
@@ -110,7 +111,8 @@ async def missing_file(
         if name.lower().endswith((".xlsx", ".xls")):
             frame = pd.read_excel(io.BytesIO(content), engine="calamine", dtype=str)
         elif name.lower().endswith(".csv"):
-            frame = pd.read_csv(io.BytesIO(content), dtype=str, encoding="utf-8-sig")
+            # UTF-8, or Windows-874 as Thai Excel saves a CSV.
+            frame = pd.read_csv(io.StringIO(decode_csv_bytes(content)), dtype=str)
         else:
             raise InvalidInput(f"{name}: not a .csv, .xlsx or .xls file")
         result = worklist.apply_file(state.engine, caller, frame)

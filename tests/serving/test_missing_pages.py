@@ -208,6 +208,26 @@ def test_a_file_of_findings_with_thai_headers_updates_its_cases_and_names_a_bad_
     assert (stored["status"], stored["reason_code"]) == ("found_enrolled", 2)
 
 
+def test_a_file_of_findings_saved_by_thai_excel_reads_its_buddhist_era_dates_day_first(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    """Thai Excel saves CSV in Windows-874 and writes dates day first in the Buddhist Era:
+    the file was refused as undecodable, and 10/01/2568 would have been read month first."""
+    committee = people["committee"]
+    case_id = _open_case(api)
+    rows = f"เลขที่รายการ,สถานะ,สาเหตุ,วันที่พบหรือกลับเข้าเรียน\n{case_id},พบตัว เรียนอยู่ที่อื่น,2,10/01/2568\n"
+    reply = committee.post(
+        "/missing/file",
+        data={"csrf": _csrf(committee, "/missing")},
+        files={"file": ("ผลการติดตาม.csv", rows.encode("cp874"), "text/csv")},
+        follow_redirects=False,
+    )
+
+    assert reply.status_code == 303, reply.text[-2000:]
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], str(stored["found_on"])[:10]) == ("found_enrolled", "2025-01-10")
+
+
 def test_the_exported_report_counts_equal_the_cases_statuses(
     api: Api, people: dict[str, httpx.Client]
 ) -> None:
