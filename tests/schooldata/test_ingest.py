@@ -408,9 +408,19 @@ def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_acc
             "A1,2025-08-04,เเนะเเนว,ปฏิเสธ",
         ],
     )
+    write_csv(
+        "attendance",
+        ["student_id,date,status"]
+        + [
+            f"A1,2025-06-{day:02d},{word}"
+            for day, word in enumerate(["√", "มาเรียน", "ขาดเรียน", "มาสาย", "ป่วย", "ลา"], 2)
+        ],
+    )
     report = _ingest(base_directory, engine, tmp_path)
 
     assert sum(s.rows_rejected + s.values_blanked for s in report.sources) == 0
+    days = read_table(engine, "attendance").sort_values("date")["status"].tolist()
+    assert days == ["present", "present", "absent", "late", "sick_leave", "personal_leave"]
     household = read_table(engine, "household").sort_values("student_id")
     assert household[["caregiver", "housing", "equity_status"]].values.tolist() == [
         ["both_parents", "poor", "none"],
