@@ -104,9 +104,9 @@ def find_source_files(directory: Path, source: Source) -> list[Path]:
     after it, then every file in a folder named after it (``attendance/``: one register
     per classroom or month), in name order."""
     wanted = {fold_header(source.name), fold_header(source.thai)}
-    named = [path for path in sorted(directory.iterdir()) if fold_header(path.stem) in wanted]
-    files = [path for path in named if _a_data_file(path)][:1]
-    for folder in (path for path in named if path.is_dir()):
+    paths = sorted(directory.iterdir())
+    files = [p for p in paths if fold_header(p.stem) in wanted and _a_data_file(p)][:1]
+    for folder in (p for p in paths if p.is_dir() and fold_header(p.name) in wanted):
         files += [path for path in sorted(folder.iterdir()) if _a_data_file(path)]
     return files
 

@@ -473,6 +473,9 @@ def test_a_folder_named_after_a_source_holds_several_files_of_it(
     (folder / "p6-1.csv").write_text("student_id,date,status\nA1,2025-06-02,present\n")
     (folder / "p5-1.csv").write_text("student_id,date,status\nA2,2025-06-02,absent\n")
     (folder / "~$p5-1.xlsx").write_bytes(b"an open workbook's lock")
+    kept = base_directory / "attendance.old"  # a folder kept aside is not a source's folder
+    kept.mkdir()
+    (kept / "p6-1.csv").write_text("student_id,date,status\nA1,2025-06-03,absent\n")
 
     report = _ingest(base_directory, engine, tmp_path)
 
