@@ -170,11 +170,13 @@ def read_raw(
         frame = pd.concat([f for f, _ in parts], ignore_index=True)
         lines = np.concatenate([rows for _, rows in parts])
         frame.columns = _contract_names(frame.columns, source)
+    elif len(sheets) == 1:
+        frame.columns = _contract_names(frame.columns, source)
     else:
         # A workbook of one sheet per classroom: each sheet's headers are its own.
         named = [f.set_axis(_contract_names(f.columns, source), axis=1) for f, _ in sheets]
         named = [f.loc[:, ~f.columns.duplicated()] for f in named]
-        frame = pd.concat(named, ignore_index=True).fillna("") if len(named) > 1 else named[0]
+        frame = pd.concat(named, ignore_index=True).fillna("")
         lines = np.concatenate([rows for _, rows in sheets])
     if school is not None and "school_id" in source.column_names:
         if "school_id" not in frame.columns:
