@@ -29,6 +29,11 @@ def _load(root: Path, name: str, files: dict[str, str]) -> Path:
     return folder
 
 
+def _send(root: Path, engine: sa.Engine, name: str, files: dict[str, str]) -> None:
+    """A school's files (as ``_load``) loaded at once, as its data officer sends them."""
+    ingest_directory(_load(root, name, files), engine, ID_KEY, None)
+
+
 def _students(*rows: tuple[str, str, str]) -> str:
     lines = ["student_id,school_id,given_name,national_id"]
     lines += [f"{code},{school},เด็ก{code},{thai_id(stem)}" for code, school, stem in rows]
@@ -86,15 +91,15 @@ def test_the_same_child_enrolled_at_another_school_closes_the_case_and_is_no_dro
     assert _cases(engine)["status"].tolist() == ["not_followed"]
 
     # School B sends its files later: child 2 of A is its student 40 since term 2.
-    school_b = _load(
+    _send(
         tmp_path,
+        engine,
         "b",
         {
             "students": _students(("40", "B", "110170020002")),
             "enrollments": HEADER + "40,2567,2,B,M2,M2/3,T7\n",
         },
     )
-    ingest_directory(school_b, engine, ID_KEY, None)
 
     case = _cases(engine).iloc[0]
     assert (case["status"], case["found_school_id"]) == ("enrolled_elsewhere", "B")
@@ -192,8 +197,9 @@ def test_a_p6_graduate_is_looked_for_once_the_schools_teaching_m1_have_sent_the_
     """Primary school A sends its new year in May, secondary school B (whose M1 took A's
     pupils last year) after the count day in June: A's graduates were all "missing" in
     between, a worklist of children who were simply not counted yet."""
-    last_year = _load(
+    _send(
         tmp_path,
+        engine,
         "last-year",
         {
             "students": _students(
@@ -204,29 +210,28 @@ def test_a_p6_graduate_is_looked_for_once_the_schools_teaching_m1_have_sent_the_
             "exits": "student_id,exit_date,exit_type\n",
         },
     )
-    ingest_directory(last_year, engine, ID_KEY, None)
-    a_in_may = _load(
+    _send(
         tmp_path,
+        engine,
         "a-may",
         {
             "students": _students(("1", "A", "110170020101")),
             "enrollments": HEADER + "1,2568,1,A,P1,P1/1,T1\n",
         },
     )
-    ingest_directory(a_in_may, engine, ID_KEY, None)
 
     assert _cases(engine).empty  # B has not sent 2568 term 1: nobody counted A's P6 yet
 
     # B's new year: 7 is its M1 pupil under B's own code; 8 is enrolled nowhere.
-    b_in_june = _load(
+    _send(
         tmp_path,
+        engine,
         "b-june",
         {
             "students": _students(("6001", "B", "110170020007")),
             "enrollments": HEADER + "6001,2568,1,B,M1,M1/1,T5\n50,2568,1,B,M2,M2/1,T5\n",
         },
     )
-    ingest_directory(b_in_june, engine, ID_KEY, None)
 
     cases = _cases(engine)
     assert cases[["school_id", "student_id", "kind", "status"]].to_dict("records") == [
