@@ -279,7 +279,7 @@ def _tables(
     whole (rows numbered ``sheet:row``); a cover or summary sheet naming none of its
     columns is not. A sheet that lacks a required column has its rows rejected, each
     with its sheet and row, never left out unseen."""
-    known = set(source.headers) if source else {h for s in SOURCES for h in s.headers}
+    known = _known_headers(source)
     holding = [
         i
         for i, (frame, _) in enumerate(sheets)
@@ -349,9 +349,14 @@ def _month_named(text: str) -> tuple[int, int] | None:
     return (year - BE_OFFSET if year > BE_YEARS_FROM else year), THAI_MONTHS[found[1]]
 
 
+def _known_headers(source: Source | None) -> set[str]:
+    """The headers (folded) of the source's columns; without one, of every source's."""
+    return set(source.headers) if source else {h for s in SOURCES for h in s.headers}
+
+
 def _header_index(rows: Iterable[list[str]], source: Source | None) -> int:
     """The header row: the first of the top rows naming a known column (else the first)."""
-    known = set(source.headers) if source else {h for s in SOURCES for h in s.headers}
+    known = _known_headers(source)
     for index, row in enumerate(itertools.islice(rows, HEADER_SEARCH_ROWS)):
         if any(fold_header(v) in known for v in row if v):
             return index
