@@ -49,6 +49,7 @@ NO_SCHOOL_DAY = "no school day this week"
 NOTHING_TO_SCORE_EXIT = 3
 RETRY_AFTER = timedelta(minutes=15)
 RUN_TIMEOUT = timedelta(hours=2).total_seconds()
+WAIT_POLL = 5.0  # seconds between looks at a run an upload's rerun waits for
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -101,6 +102,7 @@ class WeekRunner:
         self._scheduler: Any = None
         self.reruns: list[threading.Thread] = []  # reruns after uploads at work in the background
         self._reruns_lock = threading.Lock()  # uploads are confirmed in several request threads
+        self.wait_poll = WAIT_POLL
 
     # The schedule ------------------------------------------------------------------
     def start(self) -> None:
@@ -195,18 +197,12 @@ class WeekRunner:
 
         When this school week has no list because its run found nothing to score (a new
         term whose enrolments were not loaded yet) or failed, the files just loaded may
-        be what it lacked: the week's run is made now, not next week."""
-        week = self._week_without_a_list(when or datetime.now(BANGKOK))
-        kind, school = ("weekly", "") if week is not None else ("school", school_id)
-        if week is None:
-            with self.engine.connect() as connection:
-                week = connection.execute(sa.select(sa.func.max(score_runs.c.as_of))).scalar()
-        if week is None:
-            return Outcome("skipped", detail="no weekly run yet")
-        # Each upload is a new attempt of the week's rerun: a later upload reruns again.
-        attempt = self._next_attempt(kind, week, school)
+        be what it lacked: the week's run is made now, not next week. While the week's
+        run (or this school's rerun) is at work, the rerun waits for it: that run may
+        have read the school's files before they came, and the list to redo is its."""
+        when = when or datetime.now(BANGKOK)
         thread = threading.Thread(
-            target=lambda: self._once(kind, week, school, trigger, attempt=attempt),
+            target=lambda: self._rerun(school_id, trigger, when),
             name=f"rerun-{school_id}",
             daemon=True,
         )
@@ -216,10 +212,57 @@ class WeekRunner:
             self.reruns = [*(t for t in self.reruns if t.is_alive()), thread]
         return Outcome("started")
 
+    def _rerun(self, school_id: str, trigger: str, when: datetime) -> Outcome:
+        self._wait_for_runs_at_work(self._this_weeks_run(when), school_id)
+        week = self._week_without_a_list(when)
+        kind, school = ("weekly", "") if week is not None else ("school", school_id)
+        if week is None:
+            with self.engine.connect() as connection:
+                week = connection.execute(sa.select(sa.func.max(score_runs.c.as_of))).scalar()
+        if week is None:
+            log.info("no weekly run yet: the school's upload waits for the week's run")
+            return Outcome("skipped", detail="no weekly run yet")
+        # Each upload is a new attempt of the week's rerun: a later upload reruns again
+        # (two uploads that find the same attempt both came before it started).
+        attempt = self._next_attempt(kind, week, school)
+        return self._once(kind, week, school, trigger, attempt=attempt)
+
+    def _this_weeks_run(self, when: datetime) -> date:
+        return (self.next_run(when) - timedelta(days=7)).date()
+
+    def _wait_for_runs_at_work(self, week: date, school_id: str) -> None:
+        """Until the week's run and this school's rerun of it have ended (or their lease
+        has, when their worker died)."""
+        latest = (
+            sa.select(job_runs.c.kind, job_runs.c.status, job_runs.c.started_at)
+            .where(
+                (job_runs.c.as_of == week)
+                & (
+                    (job_runs.c.kind == "weekly")
+                    | ((job_runs.c.kind == "school") & (job_runs.c.school_id == school_id))
+                )
+            )
+            .order_by(job_runs.c.attempt.desc())
+        )
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(latest).all()
+            last: dict[str, Any] = {}
+            for row in rows:  # each kind's last attempt
+                last.setdefault(row.kind, row)
+            at_work = [
+                row
+                for row in last.values()
+                if row.status == "running" and now_utc() - row.started_at < LEASE
+            ]
+            if not at_work:
+                return
+            time.sleep(self.wait_poll)
+
     def _week_without_a_list(self, when: datetime) -> date | None:
         """This week's run date, when its run ended without a list (nothing to score, or
         failed) and no list of the week is stored."""
-        due = (self.next_run(when) - timedelta(days=7)).date()
+        due = self._this_weeks_run(when)
         with self.engine.connect() as connection:
             stored = connection.execute(
                 sa.select(score_runs.c.run_id).where(score_runs.c.as_of >= due).limit(1)

@@ -354,6 +354,56 @@ def test_a_worker_keeps_only_the_reruns_still_at_work(tmp_path: Path) -> None:
     ]
 
 
+def test_an_upload_while_the_weeks_run_is_at_work_is_in_that_weeks_list(tmp_path: Path) -> None:
+    """Monday's run takes minutes at an area's scale; a data officer who uploads then
+    (the files the run was waiting for) gets the school rerun in this week's list once
+    the run ends, not last week's list redone while this week's misses the files."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    started, release = threading.Event(), threading.Event()
+    calls: list[tuple[date, str | None]] = []
+
+    def run_job(day: date, school: str | None) -> tuple[int | None, str, int | None]:
+        calls.append((day, school))
+        if school is None:
+            started.set()
+            release.wait(timeout=60)
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.insert(score_runs).values(
+                        as_of=day, model_version="1", created_at=now_utc(), students=0
+                    )
+                )
+        return None, "x", 0
+
+    with engine.begin() as connection:  # last week's list
+        connection.execute(
+            sa.insert(score_runs).values(
+                as_of=date(2025, 2, 24), model_version="1", created_at=now_utc(), students=0
+            )
+        )
+    runner = WeekRunner(scratch_settings(str(engine.url), tmp_path), engine, run_job=run_job)
+    runner.wait_poll = 0.05
+    at = lambda text: datetime.fromisoformat(text).replace(tzinfo=BANGKOK)  # noqa: E731
+    weekly = threading.Thread(target=lambda: runner.tick(at("2025-03-03T06:00")))
+    weekly.start()
+    assert started.wait(timeout=60)
+
+    assert runner.rerun_school("S1", when=at("2025-03-03T06:05")).status == "started"
+    time.sleep(0.5)
+    assert calls == [(date(2025, 3, 3), None)]  # waiting for the week's run
+    release.set()
+    weekly.join(timeout=60)
+    runner.reruns[-1].join(timeout=60)
+
+    assert calls == [(date(2025, 3, 3), None), (date(2025, 3, 3), "S1")]
+    jobs = job_rows(engine)
+    assert jobs[["kind", "as_of", "school_id", "status"]].astype(str).values.tolist() == [
+        ["weekly", "2025-03-03", "", "done"],
+        ["school", "2025-03-03", "S1", "done"],
+    ]
+
+
 class _Receiver(BaseHTTPRequestHandler):
     received: list[tuple[bytes, str]] = []
 
