@@ -511,7 +511,13 @@ ENROLLMENTS = Source(
             aliases=GRADE_ALIASES,
             headers=("ชั้น",),
         ),
-        Column("classroom", "str", "Class or room", "ห้องเรียน", headers=("ห้อง",)),
+        Column(
+            "classroom",
+            "str",
+            "Class or room; when blank, the room of a class written with its grade (ม.1/2)",
+            "ห้องเรียน",
+            headers=("ห้อง",),
+        ),
         Column(
             "advisor_id",
             "str",

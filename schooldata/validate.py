@@ -610,6 +610,12 @@ def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
     return mapped.fillna(text)
 
 
+def _room_of_the_class(grade: pd.Series) -> pd.Series:
+    """The room of a class written with its grade (ม.1/2 is room 2), else blank."""
+    room = _arabic_digits(grade.astype("str")).str.extract(r"/\s*([^/]+?)\s*$")[0]
+    return room.mask(room == "")
+
+
 def _parse_column(raw: pd.Series, column: Column, bad: _Bad) -> pd.Series:
     text = raw.astype("str").str.strip()
     if column.kind != "str" or column.name == "student_id":
@@ -712,6 +718,8 @@ def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str
     parsed = pd.DataFrame(
         {c.name: _parse_column(raw[c.name], c, bad) for c in source.columns}, index=raw.index
     )
+    if source.name == "enrollments":
+        parsed["classroom"] = parsed["classroom"].fillna(_room_of_the_class(raw["grade_level"]))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -95,6 +95,32 @@ def test_without_advisors_each_classroom_is_one_list(loads) -> None:  # type: ig
     assert (per_group == 1).all().all()  # one classroom per list, one list per classroom
 
 
+def test_a_class_written_with_its_room_in_the_grade_column_keeps_its_room(
+    base_directory: Path, write_csv, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Class lists write a class as ม.1/2 (M1, room 2) in their one class column: the
+    room is the classroom, so each room is its own list, not all M1 of the school one."""
+    write_csv(
+        "enrollments",
+        [
+            "รหัสนักเรียน,ปีการศึกษา,ภาคเรียน,รหัสสถานศึกษา,ชั้น",
+            "A1,2568,1,S1,ม.1/2",
+            "A2,2568,1,S1,ม.๑/๓",
+            "A3,2568,1,S2,ปวช.1/1",
+        ],
+    )
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0
+    stored = read_table(engine, "enrollments").sort_values("student_id")
+    assert stored[["grade_level", "classroom", "advisor_id"]].values.tolist() == [
+        ["M1", "2", "class:M1/2"],
+        ["M1", "3", "class:M1/3"],
+        ["V1", "1", "class:V1/1"],
+    ]
+
+
 def test_an_old_xls_workbook_with_thai_headers_loads(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
