@@ -213,6 +213,10 @@ NATIONALITY_ALIASES: Mapping[str, str] = {
     "lao": "LA",
     "stateless": "XX",
 }
+# How schools write "no disability" (DMC exports: ไม่พิการ); any other value is its type.
+NO_DISABILITY: Mapping[str, str] = dict.fromkeys(
+    ("none", "no", "-", "ไม่มี", "ไม่พิการ", "ไม่มีความพิการ", "ปกติ"), "none"
+)
 SEX_ALIASES: Mapping[str, str] = {
     "ชาย": "M",
     "หญิง": "F",
@@ -485,7 +489,14 @@ STUDENTS = Source(
             pattern=r"^[A-Z]{2}$",
             sensitive=True,
         ),
-        Column("disability", "str", "'none' or the type of disability", "ความพิการ", sensitive=True),
+        Column(
+            "disability",
+            "str",
+            "'none' (a dash too) or the type of disability, as the school writes it",
+            "ความพิการ",
+            aliases=NO_DISABILITY,
+            sensitive=True,
+        ),
     ),
     key=("school_id", "student_id"),
     required=True,
@@ -870,7 +881,7 @@ def data_dictionary_markdown() -> str:
             if c.aliases:
                 shown = [f"{k}→{v}" for k, v in c.aliases.items() if not k.isascii()]
                 more = f" and {len(shown) - 12} more" if len(shown) > 12 else ""
-                allowed += "; also " + ", ".join(shown[:12]) + more
+                allowed += ("; also " if allowed else "any; ") + ", ".join(shown[:12]) + more
             thai = " / ".join(h for h in (c.thai, *c.headers) if h)
             lines.append(f"| {name} | {thai} | {c.kind} | {allowed} | {c.description} |")
         lines.append("")

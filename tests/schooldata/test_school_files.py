@@ -121,6 +121,37 @@ def test_a_class_written_with_its_room_in_the_grade_column_keeps_its_room(
     ]
 
 
+def test_no_disability_as_thai_files_write_it_is_none(
+    base_directory: Path, write_csv, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A DMC export says ไม่พิการ, a school's list ไม่มี or -: none, not a disability (the
+    fairness audit and found-in-time would count every such child as disabled)."""
+    write_csv(
+        "students",
+        [
+            "รหัสสถานศึกษา,เลขประจำตัวนักเรียน,ความพิการ",
+            "S1,A1,ไม่พิการ",
+            "S1,A2,ไม่มี",
+            "S2,A3,-",
+            "S2,A4,บกพร่องทางการเรียนรู้",
+            "S2,A5,None",
+            "S2,A6,",
+        ],
+    )
+
+    assert ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects").exit_code == 0
+
+    stored = read_table(engine, "students").sort_values("student_id")
+    assert stored["disability"].fillna("blank").tolist() == [
+        "none",
+        "none",
+        "none",
+        "บกพร่องทางการเรียนรู้",
+        "none",
+        "blank",
+    ]
+
+
 def test_an_old_xls_workbook_with_thai_headers_loads(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
