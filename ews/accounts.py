@@ -66,8 +66,6 @@ def users_create(
     engine = database(load_settings())
     try:
         followed = [s.strip() for s in (schools or "").split(",") if s.strip()]
-        if province:
-            followed += schools_of_province(engine, province)
         user, token = create_user(
             engine,
             role,
@@ -77,6 +75,7 @@ def users_create(
             username=username and username.lower(),
             token_days=token_days,
             schools=followed,
+            province=province,
             actor=actor(),
             chair=chair,
         )
@@ -86,6 +85,14 @@ def users_create(
     except AccountError as error:
         fail(str(error))
     console.print(f"Created {user.role} account {user.user_id} ({user.name}).")
+    if province:
+        named = province.strip()
+        console.print(
+            f"It follows the schools of the province {named} (the schools file's province"
+            " column) as each sends its files."
+        )
+        if not schools_of_province(engine, named):
+            console.print(f"No school of the province {named} has sent its files yet.")
     if user.schools:
         console.print(f"It follows {len(user.schools)} schools: {', '.join(user.schools)}.")
     if username:
@@ -109,6 +116,8 @@ def users_list() -> None:
         scope = ", ".join(user["schools"]) or " / ".join(
             str(v) for v in (user["school_id"], user["staff_id"]) if v
         )
+        if user["province"]:
+            scope = f"province {user['province']}" + (f": {scope}" if scope else "")
         table.add_row(
             str(user["user_id"]),
             user["role"],

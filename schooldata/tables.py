@@ -110,6 +110,9 @@ users = sa.Table(
     sa.Column("notify", sa.Boolean, nullable=False, server_default=sa.true()),
     # A committee member who chairs the school's care committee: reads restricted notes.
     sa.Column("chair", sa.Boolean, nullable=False, server_default=sa.false()),
+    # An area office following a province: every school of it in the schools file, as
+    # each loads (besides those listed in ``user_schools``).
+    sa.Column("province", sa.String, nullable=True),
 )
 
 # Web sessions live here, not only in a cookie: signing out or losing the account ends

@@ -89,13 +89,11 @@ def _digest(secret: str) -> str:
 def _user(row: sa.Row[tuple[object, ...]], connection: sa.Connection) -> User:
     schools: tuple[str, ...] = ()
     if row.role == "area":
-        schools = tuple(
-            connection.execute(
-                sa.select(user_schools.c.school_id)
-                .where(user_schools.c.user_id == row.user_id)
-                .order_by(user_schools.c.school_id)
-            ).scalars()
-        )
+        listed = connection.execute(
+            sa.select(user_schools.c.school_id).where(user_schools.c.user_id == row.user_id)
+        ).scalars()
+        of_province = _province_schools(connection, row.province) if row.province else []
+        schools = tuple(sorted({*listed, *of_province}))
     return User(
         int(row.user_id),
         str(row.name),
@@ -119,14 +117,17 @@ def create_user(
     username: str | None = None,
     token_days: int = TOKEN_DAYS,
     schools: Sequence[str] = (),
+    province: str | None = None,
     actor: str = "cli",
     chair: bool = False,
 ) -> tuple[User, str]:
     """Create an account; returns it and its bearer token (which is not stored).
 
     Advisors need their school and advisor code; committee members and data officers
-    their school; an area office the schools it follows.
+    their school; an area office the schools it follows, or its province (every school
+    of it in the schools file, as each loads, the first ones too).
     """
+    province = (province or "").strip() or None
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not name.strip():
@@ -140,9 +141,9 @@ def create_user(
         raise AccountError(f"a {role} account needs --school")
     if role not in SCHOOL_ROLES and (school_id or staff_id):
         raise AccountError(f"a {role} account is not tied to one school: leave out --school")
-    if role == "area" and not schools:
+    if role == "area" and not (schools or province):
         raise AccountError("an area office account needs --schools or --province")
-    if role != "area" and schools:
+    if role != "area" and (schools or province):
         raise AccountError("only an area office account follows a set of schools")
     if chair and role != "committee":
         raise AccountError("only a committee member chairs the care committee")
@@ -175,6 +176,7 @@ def create_user(
                 created_at=_now(),
                 active=True,
                 chair=chair,
+                province=province,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         if schools:
@@ -199,19 +201,20 @@ def create_user(
 
 
 def schools_of_province(engine: sa.Engine, province: str) -> list[str]:
-    """The schools of a province (the ``schools`` file's province column)."""
-    schools = TABLES["schools"]
+    """The schools of a province (the ``schools`` file's province column) so far."""
     with reading(engine) as connection:
-        found = list(
-            connection.execute(
-                sa.select(schools.c.school_id)
-                .where(sa.func.lower(schools.c.province) == province.strip().lower())
-                .order_by(schools.c.school_id)
-            ).scalars()
-        )
-    if not found:
-        raise AccountError(f"no school in the province {province!r}")
-    return found
+        return _province_schools(connection, province)
+
+
+def _province_schools(connection: sa.Connection, province: str) -> list[str]:
+    schools = TABLES["schools"]
+    return list(
+        connection.execute(
+            sa.select(schools.c.school_id)
+            .where(sa.func.lower(schools.c.province) == province.strip().lower())
+            .order_by(schools.c.school_id)
+        ).scalars()
+    )
 
 
 def unassigned_classrooms(engine: sa.Engine) -> list[dict[str, Any]]:
@@ -253,6 +256,11 @@ def list_users(engine: sa.Engine) -> list[dict[str, Any]]:
     with reading(engine) as connection:
         rows = connection.execute(sa.select(users).order_by(users.c.user_id)).mappings().all()
         followed = connection.execute(sa.select(user_schools)).all()
+        provinces = {
+            r["province"]: _province_schools(connection, r["province"])
+            for r in rows
+            if r["province"]
+        }
     by_user: dict[int, list[str]] = {}
     for user_id, school in followed:
         by_user.setdefault(int(user_id), []).append(str(school))
@@ -264,7 +272,10 @@ def list_users(engine: sa.Engine) -> list[dict[str, Any]]:
             "username": r["username"],
             "school_id": r["school_id"],
             "staff_id": r["staff_id"],
-            "schools": sorted(by_user.get(int(r["user_id"]), [])),
+            "schools": sorted(
+                {*by_user.get(int(r["user_id"]), []), *provinces.get(r["province"], [])}
+            ),
+            "province": r["province"],
             "active": bool(r["active"]),
             "has_password": bool(r["password_hash"]),
             "must_change_password": bool(r["must_change_password"]),

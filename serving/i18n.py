@@ -325,7 +325,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "give_classroom": ("สร้างบัญชีครูของห้องนี้", "Create its advisor's account"),
     "staff_id": ("รหัสครูที่ปรึกษา (advisor_id)", "Advisor code (advisor_id)"),
     "schools_field": ("โรงเรียนที่ติดตาม (คั่นด้วย ,)", "Schools followed (comma-separated)"),
-    "province": ("หรือทั้งจังหวัด", "or a whole province"),
+    "province": (
+        "หรือทั้งจังหวัด (รวมโรงเรียนที่ส่งข้อมูลภายหลัง)",
+        "or a whole province (its schools that send files later too)",
+    ),
+    "province_scope": ("จังหวัด", "Province"),
     "reset_password": ("ตั้งรหัสผ่านชั่วคราว", "Reset password"),
     "deactivate": ("ปิดบัญชี", "Deactivate"),
     "deactivate_confirm": (

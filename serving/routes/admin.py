@@ -16,7 +16,6 @@ from serving.accounts import (
     create_user,
     list_users,
     revoke,
-    schools_of_province,
     set_messages,
     set_password,
     temporary_password,
@@ -110,8 +109,6 @@ def admin_create(
         return _admin(request, state, user, 422, error=words["email_invalid"], form=typed)
     try:
         followed = [s.strip() for s in schools.split(",") if s.strip()]
-        if province.strip():
-            followed += schools_of_province(state.engine, province)
         created, _token = create_user(  # the token is not shown: people sign in by password
             state.engine,
             role,
@@ -120,6 +117,7 @@ def admin_create(
             school_id=school_id.strip() or None,
             username=username.strip().lower(),
             schools=followed,
+            province=province,
             actor=actor,
             chair=bool(chair),
         )

@@ -23,12 +23,14 @@ from riskmodel.bundle import Calibration, ModelBundle, SeasonalCalibration, Tier
 from riskmodel.linear import LinearModel
 from riskmodel.registry import BUNDLE_ARTIFACT_PATH, CHAMPION, DIGEST_TAG, bundle_digest
 from riskmodel.rules import RULE_VERSION
+from schooldata.db import make_engine
+from schooldata.ingest import ingest_directory
 from schooldata.tables import score_runs, student_scores
-from serving.accounts import create_user, set_password
+from serving.accounts import create_user, find_user, set_password
 from serving.app import create_app
 from serving.model_store import load_scorer_bundle
 from serving.scoring import Scorer, weekly_run
-from tests.conftest import scratch_settings
+from tests.conftest import ID_KEY, scratch_settings
 from tests.serving.conftest import WEEKS, copy_without_runs, csrf_of, serving, sign_in_client
 from training.config import TrainConfig
 from training.promote import promote
@@ -48,6 +50,9 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
         .iloc[0]
         .tolist()
     )
+    province = pd.read_sql(
+        sa.text("SELECT province FROM schools WHERE school_id = :s"), engine, params={"s": school}
+    )["province"].iloc[0]
     admin, _ = create_user(engine, "admin", "ผู้ดูแล", username="first-admin")
     set_password(engine, admin.user_id, PASSWORD, "tests", must_change=False)
 
@@ -61,6 +66,7 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
                 ("advisor", {"school_id": school, "staff_id": advisor}),
                 ("data_officer", {"school_id": school}),
                 ("analyst", {}),
+                ("area", {"province": province}),
             ):
                 page = client.get("/admin")
                 assert page.status_code == 200
@@ -83,6 +89,12 @@ def test_without_any_model_the_service_starts_and_ranks_by_the_labelled_abc_rule
 
         with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
             sign_in_client(client, "first-admin", PASSWORD)
+            area = find_user(
+                engine, int(accounts["user_id"][accounts["username"] == made["area"]].iloc[0])
+            )
+            assert area is not None
+            assert school in area.schools
+            assert f"จังหวัด {province}: " in client.get("/admin").text
             operations = client.get("/admin/operations")
             assert operations.status_code == 200
             assert "ยังไม่มีรายชื่อ" in operations.text  # no list yet, said plainly
@@ -235,3 +247,54 @@ def test_a_champion_an_upgrade_cannot_feed_gives_way_to_the_rule_loudly(
     bundle, served = load_scorer_bundle(settings, tmp_path / "retrained")
     assert bundle.kind != "abc_rule"
     assert served != version
+
+
+def _school_load(folder: Path, school: str, province: str, student: str) -> Path:
+    """A school's first files: itself (with its province), one student and no exit."""
+    folder.mkdir(parents=True)
+    (folder / "schools.csv").write_text(
+        f"รหัสสถานศึกษา,ชื่อสถานศึกษา,จังหวัด\n{school},โรงเรียน {school},{province}\n"
+    )
+    (folder / "students.csv").write_text(f"school_id,student_id\n{school},{student}\n")
+    (folder / "enrollments.csv").write_text(
+        f"school_id,student_id,academic_year,term,grade_level\n{school},{student},2568,1,M1\n"
+    )
+    (folder / "exits.csv").write_text("school_id,student_id,exit_date,exit_type\n")
+    return folder
+
+
+def test_a_provinces_area_office_follows_its_schools_as_they_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An area office's account is made on day one, when few of its schools have sent
+    anything: a school of its province that loads later is followed too."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    ingest_directory(_school_load(tmp_path / "s1", "S1", "ลำปาง", "A1"), engine, ID_KEY, None)
+    ingest_directory(_school_load(tmp_path / "s9", "S9", "แพร่", "C1"), engine, ID_KEY, None)
+    monkeypatch.setenv("EWS_DATABASE_URL", str(engine.url))
+
+    made = CliRunner().invoke(
+        cli, ["users", "create", "--role", "area", "--name", "สพม.ลำปาง", "--province", "ลำปาง"]
+    )
+    assert made.exit_code == 0, made.output
+    area = int(pd.read_sql("SELECT max(user_id) AS id FROM users", engine)["id"].iloc[0])
+    assert _followed(engine, area) == ("S1",)
+
+    # A week later the province's second school sends its first files.
+    ingest_directory(_school_load(tmp_path / "s2", "S2", "ลำปาง", "B1"), engine, ID_KEY, None)
+
+    assert _followed(engine, area) == ("S1", "S2")
+    # A province none of whose schools has sent anything yet: followed as they come.
+    early = CliRunner().invoke(
+        cli, ["users", "create", "--role", "area", "--name", "สพป.น่าน", "--province", "น่าน"]
+    )
+    assert early.exit_code == 0, early.output
+    assert "No school of the province น่าน has sent its files yet" in early.output
+    ingest_directory(_school_load(tmp_path / "s3", "S3", "น่าน", "D1"), engine, ID_KEY, None)
+    assert _followed(engine, area + 1) == ("S3",)
+
+
+def _followed(engine: sa.Engine, user_id: int) -> tuple[str, ...]:
+    user = find_user(engine, user_id)
+    assert user is not None
+    return user.schools

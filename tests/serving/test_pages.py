@@ -125,6 +125,12 @@ def test_an_admin_resets_a_password_and_deactivates_an_account_whose_sessions_en
     browser: Any, api: Api
 ) -> None:
     _account(api, "committee", "committee-two", "committee-pass-1", school_id=api.school)
+    province = pd.read_sql(
+        sa.text("SELECT province FROM schools WHERE school_id = :s"),
+        api.engine,
+        params={"s": api.school},
+    )["province"].iloc[0]
+    _account(api, "area", "area-of-a-province", "area-pass-1", province=province)
     theirs = browser.new_context(viewport=DESKTOP)
     admins = browser.new_context(viewport=DESKTOP)
     member, admin = theirs.new_page(), admins.new_page()
@@ -139,6 +145,10 @@ def test_an_admin_resets_a_password_and_deactivates_an_account_whose_sessions_en
     temporary = admin.locator("code.secret").inner_text().strip()
     assert len(temporary) >= 12
     shoot(admin, "admin")
+    # An area office of a province: its province and the schools of it so far.
+    scope = admin.locator("tr[data-username='area-of-a-province'] td").nth(3).inner_text()
+    assert scope.startswith(f"จังหวัด {province}: ")
+    assert api.school in scope
 
     member.goto(f"{api.url}/list")  # a reset signs out whoever held the account
     assert member.url.endswith("/login")
