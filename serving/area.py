@@ -221,7 +221,9 @@ def area_summary(
                 "open_referrals": len(open_referrals.get(school, ())),
                 "returned_followed": returned.get(school, (0, 0))[0],
                 "returned_left_again": returned.get(school, (0, 0))[1],
-                "stale": bool(state.stale) if state is not None else False,
+                # Not in the week's run: nobody enrolled there this term (its files
+                # have not come), the stalest data of all.
+                "stale": bool(state.stale) if state is not None else True,
                 "newest_attendance": state.newest_attendance if state is not None else None,
                 "trend": trends.get(school, []),
             }

@@ -176,6 +176,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "fresh": ("เป็นปัจจุบัน", "up to date"),
     "stale_since": ("ข้อมูลไม่เป็นปัจจุบัน (เวลาเรียนล่าสุด {})", "stale (newest attendance {})"),
     "no_attendance": ("ไม่มีข้อมูลเวลาเรียน", "no attendance data"),
+    "no_enrolments": (
+        "ยังไม่ส่งรายชื่อนักเรียนของภาคเรียนนี้",
+        "no enrolments of this term sent yet",
+    ),
     "trend": ("แนวโน้ม 8 สัปดาห์ (เสี่ยงสูง + เฝ้าระวัง)", "8-week trend (high + watch)"),
     "returned_title": (
         "เด็กที่กลับมาเรียน (ติดตามต่อเนื่องทุกระดับความเสี่ยง)",

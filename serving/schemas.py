@@ -294,7 +294,10 @@ class AreaSchool(_Model):
         0, description="Children back at school after leaving, within the follow-up terms."
     )
     returned_left_again: int = Field(0, description="Of those, the children who left again.")
-    stale: bool
+    stale: bool = Field(
+        description="Its newest attendance is too old for a list, or it has sent no "
+        "enrolment of the week's term (enrolled 0, newest_attendance null)."
+    )
     newest_attendance: dt.date | None
     trend: list[TrendPoint]
 

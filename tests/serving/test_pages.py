@@ -222,6 +222,26 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api
     assert by_school[api.school]["open_referrals"] >= 1
 
 
+def test_a_followed_school_that_has_sent_nothing_this_term_comes_first(page: Any, api: Api) -> None:
+    """A school of the area in the schools file whose enrolments of the term have not
+    come is the stalest of all, not a school with nobody at risk."""
+    with api.engine.begin() as connection:
+        connection.execute(
+            sa.insert(TABLES["schools"]).values(school_id="S-NEW", name="โรงเรียนบ้านใหม่")
+        )
+    _account(api, "area", "area-new-school", "area-password-2", schools=[api.school, "S-NEW"])
+
+    figures = _area_api(api, "area-new-school", "area-password-2")
+    new = {s["school_id"]: s for s in figures["schools"]}["S-NEW"]
+    assert (new["stale"], new["enrolled"], new["newest_attendance"]) == (True, 0, None)
+    sign_in(page, api.url, "area-new-school", "area-password-2")
+    page.wait_for_url("**/area")
+    shoot(page, "area-school-without-files")
+    assert page.locator("tr.school").first.get_attribute("data-school") == "S-NEW"
+    assert "ยังไม่ส่งรายชื่อนักเรียนของภาคเรียนนี้" in page.inner_text("tr[data-school='S-NEW']")
+    assert "ข้อมูลไม่เป็นปัจจุบัน 1 โรงเรียน" in page.inner_text("main")
+
+
 def _open_referrals(api: Api, schools: list[str]) -> set[tuple[str, str]]:
     """Students (school, code) of the latest list referred outside their school in the 90
     days to it, not refused or moved: straight from the tables."""
