@@ -148,12 +148,15 @@ def ingest(
 
     timing = f"{report.seconds:.1f} s, writing {report.write_seconds:.1f} s"
     table = Table(title=f"Ingest of {directory} ({timing})")
-    for column in ("file", "read", "loaded", "rejected", "values blanked", "status"):
-        table.add_column(column, justify="left" if column in ("file", "status") else "right")
+    for column in ("file", "data", "read", "loaded", "rejected", "values blanked", "status"):
+        table.add_column(
+            column, justify="left" if column in ("file", "data", "status") else "right"
+        )
     for s in report.sources:
         status = f"[red]refused: {s.refused}[/red]" if s.refused else "ok"
         table.add_row(
             s.file,
+            s.source,  # a class list is read twice: as students and as enrolments
             f"{s.rows_read:,}",
             f"{s.rows_loaded:,}",
             f"{s.rows_rejected:,}",

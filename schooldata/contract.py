@@ -829,6 +829,11 @@ def data_dictionary_markdown() -> str:
         "Required sources: "
         + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)
         + " (in the first load; later loads bring what changed).",
+        "A class list stands for both `students` and `enrollments` when no file of the other",
+        "is there: each student's code (and name, title, ID as it has them), the class in a",
+        "column (`ชั้น` ม.1/2) or in the sheet's name or title, and the term in columns or",
+        "the title (`รายชื่อนักเรียนชั้น ม.1/2 ภาคเรียนที่ 1 ปีการศึกษา 2568`); an enrolment",
+        "file naming its students likewise stands for the students file.",
         "",
         "A student is a school and its own code together (`school_id`, `student_id`): two",
         "schools may number different children alike, and loading one never touches the",

@@ -38,6 +38,7 @@ from schooldata.validate import (
     REJECTED,
     FileRefused,
     ParsedSource,
+    files_holding_too,
     find_source_files,
     parse_source,
     read_raw,
@@ -45,6 +46,10 @@ from schooldata.validate import (
 
 CHUNK_ROWS = 50_000
 ZEROS_PUT_BACK = "leading zeros put back: the sheet stored the school's code as a number"
+CLASS_LIST_HINT = (
+    "; a class list may stand for it: the students file naming each student's class and, "
+    "above its header, the term (รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568)"
+)
 _LINK_COLUMNS = ["school_id", "student_id", "person_id"]
 # With a Parquet dataset, the database keeps what the service's pages and accounts read.
 DATABASE_SOURCES = ("schools", "calendar", "students", "enrollments", "exits", "interventions")
@@ -155,14 +160,17 @@ def ingest_directory(
     only = next(iter(schools)) if schools is not None and len(schools) == 1 else None
     school_of = {folder: folder.name for folder in folders[1:]} | {directory: only}
     for source in SOURCES:
-        paths = [(p, folder) for folder in folders for p in find_source_files(folder, source)]
+        paths = [
+            (p, folder)
+            for folder in folders
+            for p in (find_source_files(folder, source) or files_holding_too(folder, source))
+        ]
         if not paths:
             if source.name in REQUIRED_SOURCES and first_load:
-                reports.append(
-                    SourceReport(
-                        source.name, f"{source.name}.csv", refused="required file is missing"
-                    )
+                missing = "required file is missing" + (
+                    CLASS_LIST_HINT if source.name == "enrollments" else ""
                 )
+                reports.append(SourceReport(source.name, f"{source.name}.csv", refused=missing))
             continue
         for path, folder in paths:
             shown = str(path.relative_to(directory))

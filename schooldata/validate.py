@@ -31,7 +31,15 @@ import pandera.pandas as pa
 import python_calamine
 
 from core import clock
-from schooldata.contract import ATTENDANCE, SOURCES, Column, Source, fold_header
+from schooldata.contract import (
+    ATTENDANCE,
+    ENROLLMENTS,
+    SOURCES,
+    STUDENTS,
+    Column,
+    Source,
+    fold_header,
+)
 from schooldata.national_id import is_accepted as national_id_is_accepted
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
@@ -111,6 +119,36 @@ def find_source_files(directory: Path, source: Source) -> list[Path]:
     return files
 
 
+def files_holding_too(directory: Path, source: Source) -> list[Path]:
+    """Without a file of ``source`` in ``directory``, the files of another source that
+    hold it as well. A class list (students, each one's class and term named by columns
+    or by its sheet's title) is also the term's enrolments; an enrolment file naming its
+    students (name, sex, ID or birth date) is also the students file."""
+    partner = {"enrollments": STUDENTS, "students": ENROLLMENTS}.get(source.name)
+    if partner is None:
+        return []
+    return [p for p in find_source_files(directory, partner) if _holds_too(p, partner, source)]
+
+
+# Students columns an enrolment file may carry, making it a class list.
+_ABOUT_A_STUDENT = {"given_name", "family_name", "national_id", "sex", "birth_date"}
+
+
+def _holds_too(path: Path, partner: Source, source: Source) -> bool:
+    try:
+        sheets = _read_sheets(path, partner)
+    except FileRefused:
+        return False  # refused as its own source already, with the reason
+    for frame, _ in sheets:
+        columns = set(_contract_names(frame.columns, source))
+        if source.name == "students" and not columns & _ABOUT_A_STUDENT:
+            return False
+        titled = _named_in_titles(frame.attrs.get("titles", []), columns)
+        if source.name == "enrollments" and not TITLED_COLUMNS <= columns | set(titled):
+            return False
+    return bool(sheets)
+
+
 def _a_data_file(path: Path) -> bool:
     return (
         path.is_file()
@@ -138,7 +176,8 @@ def detect_source(path: Path) -> Source | None:
     best: tuple[int, Source | None] = (0, None)
     for source in SOURCES:
         named = {column for header, column in source.headers.items() if header in headers}
-        if set(source.required_columns) <= named and len(named) > best[0]:
+        # A school's own file may leave its school out: its folder or upload names it.
+        if set(source.required_columns) - {"school_id"} <= named and len(named) > best[0]:
             best = (len(named), source)
     return best[1]
 
@@ -172,10 +211,11 @@ def read_raw(
         frame.columns = _contract_names(frame.columns, source)
     elif len(sheets) == 1:
         frame.columns = _contract_names(frame.columns, source)
+        frame = _with_titled_columns(frame, source)
     else:
-        # A workbook of one sheet per classroom: each sheet's headers are its own.
-        named = [f.set_axis(_contract_names(f.columns, source), axis=1) for f, _ in sheets]
-        named = [f.loc[:, ~f.columns.duplicated()] for f in named]
+        # A workbook of one sheet per classroom: each sheet's headers are its own, and
+        # its title may name its class and term.
+        named = [_with_titled_columns(_named(f, source), source) for f, _ in sheets]
         frame = pd.concat(named, ignore_index=True).fillna("")
         lines = np.concatenate([rows for _, rows in sheets])
     if school is not None and "school_id" in source.column_names:
@@ -186,8 +226,9 @@ def read_raw(
             frame["school_id"] = frame["school_id"].where(~blank, school)
     missing = [c for c in source.required_columns if c not in frame.columns]
     if missing:
+        hint = TITLE_HINT if set(missing) & TITLED_COLUMNS else ""
         raise FileRefused(
-            path.name, f"missing required column {', '.join(repr(c) for c in missing)}"
+            path.name, f"missing required column {', '.join(repr(c) for c in missing)}{hint}"
         )
     frame = frame.loc[:, ~frame.columns.duplicated()]
     given = [c for c in source.column_names if c in frame.columns]
@@ -202,6 +243,54 @@ def read_raw(
 def _contract_names(columns: pd.Index, source: Source) -> list[str]:
     headers = source.headers
     return [headers.get(fold_header(str(c)), str(c).strip().casefold()) for c in columns]
+
+
+def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    named = frame.set_axis(_contract_names(frame.columns, source), axis=1)
+    named = named.loc[:, ~named.columns.duplicated()]
+    named.attrs = frame.attrs
+    return named
+
+
+# What a class list's title names instead of a column: "รายชื่อนักเรียนชั้น ม.1/1
+# ภาคเรียนที่ 1 ปีการศึกษา 2568" (a sheet's name cannot hold "/": ม.1-1 there).
+TITLED_COLUMNS = {"grade_level", "academic_year", "term"}
+TITLE_HINT = (
+    "; a class list may name them above its header instead "
+    "(รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568)"
+)
+_CLASS_NAMED = re.compile(
+    r"(มัธยมศึกษาปีที่|ประถมศึกษาปีที่|อนุบาลปีที่|อนุบาล|ปวช\.?|ปวส\.?|ม\.|ป\.|อ\.)\s*(\d)"
+    r"(?:\s*(?:/|-|_|ห้อง(?:ที่)?)\s*(\d{1,2}))?(?!\d)"
+)
+_YEAR_NAMED = re.compile(r"(?:ปีการศึกษา\s*|ภาคเรียน(?:ที่)?\s*\d\s*/\s*)(25\d\d)(?!\d)")
+_TERM_NAMED = re.compile(r"ภาคเรียน(?:ที่)?\s*([12])(?!\d)")
+
+
+def _with_titled_columns(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    """Enrolments whose class or term no column holds, from the sheet's name or title."""
+    if source.name != "enrollments" or not frame.attrs.get("titles"):
+        return frame
+    filled = _named_in_titles(frame.attrs["titles"], set(frame.columns))
+    return frame.assign(**filled) if filled else frame
+
+
+def _named_in_titles(titles: list[str], columns: set[str]) -> dict[str, str]:
+    """The class (grade and room) and term the titles name, for the columns not given."""
+    texts = [str(t).translate(THAI_DIGITS) for t in titles]
+    named: dict[str, str] = {}
+    if "grade_level" not in columns:
+        found = next((m for m in map(_CLASS_NAMED.search, texts) if m is not None), None)
+        if found is not None:
+            named["grade_level"] = found[1] + found[2]
+            if found[3] and "classroom" not in columns:
+                named["classroom"] = found[3]
+    for column, pattern in (("academic_year", _YEAR_NAMED), ("term", _TERM_NAMED)):
+        if column not in columns:
+            found = next((m for m in map(pattern.search, texts) if m is not None), None)
+            if found is not None:
+                named[column] = found[1]
+    return named
 
 
 def _read_table(path: Path, source: Source | None = None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -220,7 +309,7 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
             return _read_workbook(path, source)
         text = decode_csv_bytes(path.read_bytes())
         # Saved from a sheet, a CSV keeps the sheet's title lines above its header.
-        top = csv.reader(itertools.islice(io.StringIO(text[:65_536]), HEADER_SEARCH_ROWS))
+        top = list(csv.reader(itertools.islice(io.StringIO(text[:65_536]), HEADER_SEARCH_ROWS)))
         header_at = _header_index(top, source)
         frame = pd.read_csv(
             io.StringIO(text),
@@ -232,7 +321,7 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
         )
         frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
         lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # line 1 is the first
-        return [_without_empty_rows(frame, lines)]
+        return [_titled(*_without_empty_rows(frame, lines), [" ".join(r) for r in top[:header_at]])]
     except (
         OSError,
         UnicodeDecodeError,
@@ -306,12 +395,21 @@ def _sheet_frame(
         header.pop()
     header = [h or f"column {i + 1}" for i, h in enumerate(header)]
     if source is None or source.name == "attendance":
-        titles = [sheet, *(" ".join(row) for row in rows[:header_at])]
-        header = _days_of_the_month(header, titles)
+        header = _days_of_the_month(header, [sheet, *(" ".join(row) for row in rows[:header_at])])
     body = [(row + [""] * len(header))[: len(header)] for row in rows[header_at + 1 :]]
     frame = pd.DataFrame(body, columns=header, dtype=object)
     lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # Excel rows start at 1
-    return _without_empty_rows(frame, lines)
+    titles = [sheet, *(" ".join(row) for row in rows[:header_at])]
+    return _titled(*_without_empty_rows(frame, lines), titles)
+
+
+def _titled(
+    frame: pd.DataFrame, lines: np.ndarray, titles: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A table with the sheet's name and the title lines above its header, which name
+    what no column does: a class list's class and term, a register's month."""
+    frame.attrs["titles"] = [t for t in titles if t.strip()]
+    return frame, lines
 
 
 def _days_of_the_month(header: list[str], titles: list[str]) -> list[str]:

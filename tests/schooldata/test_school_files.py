@@ -152,6 +152,80 @@ def test_no_disability_as_thai_files_write_it_is_none(
     ]
 
 
+def _class_list(path: Path, rooms: dict[str, list[list[object]]], title: str) -> Path:
+    """A school's class list: a sheet per room (sheet names cannot hold "/"), the room and
+    term in the title above the header, no column of either."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    for room, rows in rooms.items():
+        sheet = book.create_sheet(room.replace("/", "-"))
+        sheet.append([title.format(room=room)])
+        sheet.append(["เลขที่", "เลขประจำตัวนักเรียน", "คำนำหน้าชื่อ", "ชื่อ", "นามสกุล"])
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_class_list_is_the_schools_students_and_their_enrolments(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """The file every school keeps is its class list (รายชื่อนักเรียน): each student's
+    code, name and title, the class and term above. It was a students file only, and a
+    first load without an enrolments file was refused: the school had to split its own
+    list in two and type the class and term into every row."""
+    folder = tmp_path / "data" / "schools" / "S1"
+    folder.mkdir(parents=True)
+    _class_list(
+        folder / "นักเรียน.xlsx",
+        {
+            "ม.1/1": [[1, "05101", "ด.ช.", "สมชาย", "ใจดี"], [2, "05102", "ด.ญ.", "สมหญิง", "ใจงาม"]],
+            "ม.1/2": [[1, "05201", "เด็กหญิง", "มาลี", "ดีมาก"]],
+        },
+        "รายชื่อนักเรียนชั้น{room} ภาคเรียนที่ ๑ ปีการศึกษา ๒๕๖๘",
+    )
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+
+    report = ingest_directory(tmp_path / "data", engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    students = read_table(engine, "students").sort_values("student_id")
+    assert students[["school_id", "student_id", "sex", "given_name"]].values.tolist() == [
+        ["S1", "05101", "M", "สมชาย"],
+        ["S1", "05102", "F", "สมหญิง"],
+        ["S1", "05201", "F", "มาลี"],
+    ]
+    enrolled = read_table(engine, "enrollments").sort_values("student_id")
+    assert enrolled[
+        ["student_id", "academic_year", "term", "grade_level", "classroom", "advisor_id"]
+    ].values.tolist() == [
+        ["05101", 2568, 1, "M1", "1", "class:M1/1"],
+        ["05102", 2568, 1, "M1", "1", "class:M1/1"],
+        ["05201", 2568, 1, "M1", "2", "class:M1/2"],
+    ]
+
+
+def test_a_class_list_whose_term_is_named_nowhere_says_what_to_add(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    folder = tmp_path / "data" / "schools" / "S1"
+    folder.mkdir(parents=True)
+    _class_list(
+        folder / "นักเรียน.xlsx",
+        {"ป.6/1": [[1, "601", "ด.ช.", "ก", "ข"]]},
+        "รายชื่อนักเรียนชั้น{room}",
+    )
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+
+    report = ingest_directory(tmp_path / "data", engine, ID_KEY, tmp_path / "rejects")
+
+    refused = {s.source: s.refused for s in report.sources if s.refused}
+    assert list(refused) == ["enrollments"]
+    assert str(refused["enrollments"]).startswith("required file is missing; a class list")
+    assert "ภาคเรียนที่ 1 ปีการศึกษา 2568" in str(refused["enrollments"])
+    assert len(read_table(engine, "students")) == 1  # the students are loaded all the same
+
+
 def test_an_old_xls_workbook_with_thai_headers_loads(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:

@@ -263,6 +263,56 @@ def test_each_classrooms_register_uploads_in_one_go(
     }
 
 
+def test_a_class_list_uploads_as_the_students_and_their_enrolments(
+    page: Any, api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The school's own class list, a sheet per room, the class and term in each title
+    and no school column: before, the page could not tell what it was."""
+    url, engine, _, _ = school_server
+    book = openpyxl.Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    for room, rows in (
+        ("ม.4-1", [[1, "CL0001", "นาย", "ก้อง", "ภพ"], [2, "CL0002", "นางสาว", "ฝน", "ดี"]]),
+        ("ม.4-2", [[1, "CL0003", "นาย", "ต้น", "กล้า"]]),
+    ):
+        sheet = book.create_sheet(room)
+        sheet.append([f"รายชื่อนักเรียนชั้น {room.replace('-', '/')} ภาคเรียนที่ 2 ปีการศึกษา 2567"])
+        sheet.append(["เลขที่", "เลขประจำตัว", "คำนำหน้าชื่อ", "ชื่อ", "นามสกุล"])
+        for row in rows:
+            sheet.append(row)
+    book.save(tmp_path / "รายชื่อนักเรียน ม.4.xlsx")
+
+    sign_in(page, url, "officer", PASSWORD)
+    page.wait_for_url("**/upload")
+    page.set_input_files("input[name=files]", str(tmp_path / "รายชื่อนักเรียน ม.4.xlsx"))
+    page.click("form.upload button[type=submit]")
+    page.wait_for_selector("table.upload-summary")
+    rows = page.locator("table.upload-summary tbody tr")
+    shown = [
+        (
+            r.get_attribute("data-source"),
+            r.locator("td").first.inner_text(),
+            r.locator("td.to-load").inner_text(),
+        )
+        for r in rows.all()
+    ]
+    assert shown == [
+        ("students", "รายชื่อนักเรียน ม.4.xlsx", "3"),
+        ("enrollments", "รายชื่อนักเรียน ม.4.xlsx", "3"),
+    ]
+    shoot(page, "upload-class-list")
+    page.click("form[action$='/confirm'] button")
+    page.wait_for_selector("p.loaded")
+
+    codes = ["CL0001", "CL0002", "CL0003"]
+    enrolled = read_table(engine, "enrollments", student_ids=codes).sort_values("student_id")
+    assert enrolled[["school_id", "academic_year", "term", "grade_level", "classroom"]].astype(
+        str
+    ).values.tolist() == [[api.school, "2567", "2", "M4", room] for room in ("1", "1", "2")]
+    students = read_table(engine, "students", student_ids=codes).sort_values("student_id")
+    assert students["sex"].tolist() == ["M", "F", "M"]
+
+
 def test_the_upload_page_is_refused_to_other_roles(page: Any, api: Api) -> None:
     from tests.serving.conftest import PASSWORDS
 
