@@ -143,8 +143,11 @@ def _holds_too(path: Path, partner: Source, source: Source) -> bool:
         columns = set(_contract_names(frame.columns, source))
         if source.name == "students" and not columns & _ABOUT_A_STUDENT:
             return False
-        titled = _named_in_titles(frame.attrs.get("titles", []), columns)
-        if source.name == "enrollments" and not TITLED_COLUMNS <= columns | set(titled):
+        titled = _named_in_titles(frame.attrs.get("titles", []), columns, source)
+        if source.name == "enrollments" and not {*TITLED_COLUMNS[source.name]} <= {
+            *columns,
+            *titled,
+        }:
             return False
     return bool(sheets)
 
@@ -176,6 +179,7 @@ def detect_source(path: Path) -> Source | None:
     best: tuple[int, Source | None] = (0, None)
     for source in SOURCES:
         named = {column for header, column in source.headers.items() if header in headers}
+        named |= set(_named_in_titles(frame.attrs.get("titles", []), named, source))
         # A school's own file may leave its school out: its folder or upload names it.
         if set(source.required_columns) - {"school_id"} <= named and len(named) > best[0]:
             best = (len(named), source)
@@ -226,7 +230,8 @@ def read_raw(
             frame["school_id"] = frame["school_id"].where(~blank, school)
     missing = [c for c in source.required_columns if c not in frame.columns]
     if missing:
-        hint = TITLE_HINT if set(missing) & TITLED_COLUMNS else ""
+        titled = set(TITLED_COLUMNS.get(source.name, ()))
+        hint = TITLE_HINTS[source.name] if set(missing) & titled else ""
         raise FileRefused(
             path.name, f"missing required column {', '.join(repr(c) for c in missing)}{hint}"
         )
@@ -252,44 +257,64 @@ def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
     return named
 
 
-# What a class list's title names instead of a column: "รายชื่อนักเรียนชั้น ม.1/1
-# ภาคเรียนที่ 1 ปีการศึกษา 2568" (a sheet's name cannot hold "/": ม.1-1 there).
-TITLED_COLUMNS = {"grade_level", "academic_year", "term"}
-TITLE_HINT = (
-    "; a class list may name them above its header instead "
-    "(รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568)"
-)
+# What a title names instead of a column: a class list's class and term ("รายชื่อ
+# นักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568"; a sheet's name cannot hold "/": ม.1-1
+# there), a grade book's subject, credits and term ("รายวิชา ท21101 ภาษาไทย 1 จำนวน 1.5
+# หน่วยกิต").
+TITLED_COLUMNS = {
+    "enrollments": ("grade_level", "academic_year", "term"),
+    "grades": ("subject_code", "academic_year", "term"),
+}
+TITLE_HINTS = {
+    "enrollments": "; a class list may name them above its header instead "
+    "(รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568)",
+    "grades": "; a grade book may name them above its header instead "
+    "(รายวิชา ท21101 ภาษาไทย 1 ภาคเรียนที่ 1 ปีการศึกษา 2568)",
+}
 _CLASS_NAMED = re.compile(
     r"(มัธยมศึกษาปีที่|ประถมศึกษาปีที่|อนุบาลปีที่|อนุบาล|ปวช\.?|ปวส\.?|ม\.|ป\.|อ\.)\s*(\d)"
     r"(?:\s*(?:/|-|_|ห้อง(?:ที่)?)\s*(\d{1,2}))?(?!\d)"
 )
 _YEAR_NAMED = re.compile(r"(?:ปีการศึกษา\s*|ภาคเรียน(?:ที่)?\s*\d\s*/\s*)(25\d\d)(?!\d)")
 _TERM_NAMED = re.compile(r"ภาคเรียน(?:ที่)?\s*([12])(?!\d)")
+# Basic education's codes (a subject group's letter and five digits: ท21101, ค21101, I20201)
+# and vocational ones (20000-1101).
+_SUBJECT_NAMED = re.compile(r"(?<![ก-๙A-Za-z\d])([ก-ฮA-Z]\s?\d{5}|\d{5}-\d{4})(?!\d)")
+_CREDITS_NAMED = re.compile(r"(\d+(?:\.\d+)?)\s*หน่วยกิต|หน่วยกิต\s*(\d+(?:\.\d+)?)")
 
 
 def _with_titled_columns(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
-    """Enrolments whose class or term no column holds, from the sheet's name or title."""
-    if source.name != "enrollments" or not frame.attrs.get("titles"):
+    """Enrolments or grades whose class, subject or term no column holds, from the
+    sheet's name or title."""
+    if source.name not in TITLED_COLUMNS or not frame.attrs.get("titles"):
         return frame
-    filled = _named_in_titles(frame.attrs["titles"], set(frame.columns))
+    filled = _named_in_titles(frame.attrs["titles"], set(frame.columns), source)
     return frame.assign(**filled) if filled else frame
 
 
-def _named_in_titles(titles: list[str], columns: set[str]) -> dict[str, str]:
-    """The class (grade and room) and term the titles name, for the columns not given."""
+def _named_in_titles(titles: list[str], columns: set[str], source: Source) -> dict[str, str]:
+    """The values the titles name for the source's columns no column holds."""
+    if source.name not in TITLED_COLUMNS:
+        return {}
     texts = [str(t).translate(THAI_DIGITS) for t in titles]
+
+    def first(pattern: re.Pattern[str]) -> re.Match[str] | None:
+        return next((m for m in map(pattern.search, texts) if m is not None), None)
+
     named: dict[str, str] = {}
-    if "grade_level" not in columns:
-        found = next((m for m in map(_CLASS_NAMED.search, texts) if m is not None), None)
-        if found is not None:
+    for column, pattern in (("academic_year", _YEAR_NAMED), ("term", _TERM_NAMED)):
+        if column not in columns and (found := first(pattern)) is not None:
+            named[column] = found[1]
+    if source.name == "enrollments" and "grade_level" not in columns:
+        if (found := first(_CLASS_NAMED)) is not None:
             named["grade_level"] = found[1] + found[2]
             if found[3] and "classroom" not in columns:
                 named["classroom"] = found[3]
-    for column, pattern in (("academic_year", _YEAR_NAMED), ("term", _TERM_NAMED)):
-        if column not in columns:
-            found = next((m for m in map(pattern.search, texts) if m is not None), None)
-            if found is not None:
-                named[column] = found[1]
+    if source.name == "grades":
+        if "subject_code" not in columns and (found := first(_SUBJECT_NAMED)) is not None:
+            named["subject_code"] = found[1].replace(" ", "")
+        if "credits" not in columns and (found := first(_CREDITS_NAMED)) is not None:
+            named["credits"] = found[1] or found[2]
     return named
 
 

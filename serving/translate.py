@@ -125,6 +125,15 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             ),
         ),
         (
+            r"^missing required column (.*?); a grade book may name them",
+            lambda m: (
+                "ไม่มีคอลัมน์ที่ต้องมี: "
+                + _columns(m[1])
+                + " แบบบันทึกผลการเรียนระบุรายวิชาและภาคเรียนไว้เหนือหัวตารางแทนได้ "
+                "(รายวิชา ท21101 ภาษาไทย 1 ภาคเรียนที่ 1 ปีการศึกษา 2568)"
+            ),
+        ),
+        (
             r"^missing required column (.*)$",
             lambda m: "ไม่มีคอลัมน์ที่ต้องมี: " + _columns(m[1]),
         ),

@@ -226,6 +226,42 @@ def test_a_class_list_whose_term_is_named_nowhere_says_what_to_add(
     assert len(read_table(engine, "students")) == 1  # the students are loaded all the same
 
 
+def test_a_teachers_grade_book_a_sheet_per_subject_names_subject_and_term_above(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A grade book (ปพ.5) is kept a sheet per subject, its code, credits and term in the
+    title, one row per student with the marks and the grade (เกรด)."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    for code, name, credits, grades in (
+        ("ท21101", "ภาษาไทย 1", "1.5", ["3.5", "มส"]),
+        ("ค21101", "คณิตศาสตร์ 1", "๑.๕", ["4", "1"]),
+    ):
+        sheet = book.create_sheet(code)
+        sheet.append([f"แบบบันทึกผลการเรียน รายวิชา {code} {name} จำนวน {credits} หน่วยกิต"])
+        sheet.append(["ชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568"])
+        sheet.append(["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "คะแนนเก็บ", "ปลายภาค", "รวม", "เกรด"])
+        sheet.append([1, "A1", "สมชาย ใจดี", 60, 25, 85, grades[0]])
+        sheet.append([2, "A2", "สมหญิง ทองคำ", 40, 10, 50, grades[1]])
+    book.save(base_directory / "ผลการเรียน.xlsx")
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    stored = read_table(engine, "grades").sort_values(["subject_code", "student_id"])
+    assert stored[
+        ["student_id", "academic_year", "term", "subject_code", "credits", "grade"]
+    ].values.tolist() == [
+        ["A1", 2568, 1, "ค21101", 1.5, "4"],
+        ["A2", 2568, 1, "ค21101", 1.5, "1"],
+        ["A1", 2568, 1, "ท21101", 1.5, "3.5"],
+        ["A2", 2568, 1, "ท21101", 1.5, "มส"],
+    ]
+    renamed = tmp_path / "ปพ5 ม.1-1.xlsx"  # uploaded under any name, known as grades
+    renamed.write_bytes((base_directory / "ผลการเรียน.xlsx").read_bytes())
+    assert getattr(detect_source(renamed), "name", None) == "grades"
+
+
 def test_an_old_xls_workbook_with_thai_headers_loads(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
