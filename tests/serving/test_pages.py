@@ -227,18 +227,18 @@ def test_a_followed_school_that_has_sent_nothing_this_term_comes_first(page: Any
     come is the stalest of all, not a school with nobody at risk."""
     with api.engine.begin() as connection:
         connection.execute(
-            sa.insert(TABLES["schools"]).values(school_id="S-NEW", name="โรงเรียนบ้านใหม่")
+            sa.insert(TABLES["schools"]).values(school_id="C9001", name="โรงเรียนบ้านใหม่")
         )
-    _account(api, "area", "area-new-school", "area-password-2", schools=[api.school, "S-NEW"])
+    _account(api, "area", "area-new-school", "area-password-2", schools=[api.school, "C9001"])
 
     figures = _area_api(api, "area-new-school", "area-password-2")
-    new = {s["school_id"]: s for s in figures["schools"]}["S-NEW"]
+    new = {s["school_id"]: s for s in figures["schools"]}["C9001"]
     assert (new["stale"], new["enrolled"], new["newest_attendance"]) == (True, 0, None)
     sign_in(page, api.url, "area-new-school", "area-password-2")
     page.wait_for_url("**/area")
     shoot(page, "area-school-without-files")
-    assert page.locator("tr.school").first.get_attribute("data-school") == "S-NEW"
-    assert "ยังไม่ส่งรายชื่อนักเรียนของภาคเรียนนี้" in page.inner_text("tr[data-school='S-NEW']")
+    assert page.locator("tr.school").first.get_attribute("data-school") == "C9001"
+    assert "ยังไม่ส่งรายชื่อนักเรียนของภาคเรียนนี้" in page.inner_text("tr[data-school='C9001']")
     assert "ข้อมูลไม่เป็นปัจจุบัน 1 โรงเรียน" in page.inner_text("main")
 
 
