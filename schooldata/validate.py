@@ -34,6 +34,7 @@ from core import clock
 from schooldata.contract import (
     ATTENDANCE,
     ENROLLMENTS,
+    GRADES_SOURCE,
     SOURCES,
     STUDENTS,
     Column,
@@ -163,7 +164,8 @@ def _a_data_file(path: Path) -> bool:
 def detect_source(path: Path) -> Source | None:
     """The source a file holds: by its name (English or Thai), else by its headers.
 
-    A class register (a student column and one column per day) is attendance.
+    A class register (a student column and one column per day) is attendance; a grade
+    summary (a student column and one column per subject, headed by its code) is grades.
     """
     stem = fold_header(path.stem)
     for source in SOURCES:
@@ -175,6 +177,8 @@ def detect_source(path: Path) -> Source | None:
         return None
     if _register_days(frame.columns):
         return ATTENDANCE
+    if _subject_columns(frame.columns, GRADES_SOURCE):  # a column a subject
+        return GRADES_SOURCE
     headers = {fold_header(str(c)) for c in frame.columns}
     best: tuple[int, Source | None] = (0, None)
     for source in SOURCES:
@@ -213,14 +217,15 @@ def read_raw(
         frame = pd.concat([f for f, _ in parts], ignore_index=True)
         lines = np.concatenate([rows for _, rows in parts])
         frame.columns = _contract_names(frame.columns, source)
-    elif len(sheets) == 1:
+    elif len(sheets) == 1 and not _subject_columns(frame.columns, source):
         frame.columns = _contract_names(frame.columns, source)
         frame = _with_titled_columns(frame, source)
     else:
         # A workbook of one sheet per classroom: each sheet's headers are its own, and
-        # its title may name its class and term.
+        # its title may name its class and term. A grade summary becomes a row a grade.
+        sheets = [_summary_to_rows(f, rows, source) for f, rows in sheets]
         named = [_with_titled_columns(_named(f, source), source) for f, _ in sheets]
-        frame = pd.concat(named, ignore_index=True).fillna("")
+        frame = named[0] if len(named) == 1 else pd.concat(named, ignore_index=True).fillna("")
         lines = np.concatenate([rows for _, rows in sheets])
     if school is not None and "school_id" in source.column_names:
         if "school_id" not in frame.columns:
@@ -281,6 +286,50 @@ _TERM_NAMED = re.compile(r"ภาคเรียน(?:ที่)?\s*([12])(?!\d)
 # and vocational ones (20000-1101).
 _SUBJECT_NAMED = re.compile(r"(?<![ก-๙A-Za-z\d])([ก-ฮA-Z]\s?\d{5}|\d{5}-\d{4})(?!\d)")
 _CREDITS_NAMED = re.compile(r"(\d+(?:\.\d+)?)\s*หน่วยกิต|หน่วยกิต\s*(\d+(?:\.\d+)?)")
+
+
+# A grade summary's subject column: its code first, then maybe its name and "(credits)".
+_SUBJECT_HEADER = re.compile(
+    r"^([ก-ฮA-Z]\s?\d{5}|\d{5}-\d{4})(?!\d)(?:.*?\(\s*(\d+(?:\.\d+)?)\s*\))?"
+)
+
+
+def _subject_columns(columns: pd.Index, source: Source | None) -> dict[int, re.Match[str]]:
+    """A grade summary's subject columns by position (none: not a grade summary)."""
+    if source is not None and source.name != "grades":
+        return {}
+    named = set(_contract_names(columns, GRADES_SOURCE))
+    if {"grade", "subject_code"} & named or "student_id" not in named:
+        return {}
+    headers = (str(c).translate(THAI_DIGITS).strip() for c in columns)
+    return {i: m for i, h in enumerate(headers) if (m := _SUBJECT_HEADER.match(h)) is not None}
+
+
+def _summary_to_rows(
+    frame: pd.DataFrame, lines: np.ndarray, source: Source
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A class's grade summary (one row a student, one column a subject headed by its
+    code) as one row per student and subject graded; a blank cell is no grade."""
+    subjects = _subject_columns(frame.columns, source)
+    if not subjects:
+        return frame, lines
+    named = _contract_names(frame.columns, source)
+    kept = {c: frame.iloc[:, named.index(c)] for c in ("student_id", "school_id") if c in named}
+    parts, rows = [], []
+    for position, header in subjects.items():
+        cells = frame.iloc[:, position].fillna("").astype(str).str.strip()
+        graded = (cells != "").to_numpy()
+        parts.append(
+            pd.DataFrame({c: values[graded] for c, values in kept.items()}).assign(
+                subject_code=header[1].replace(" ", ""),
+                credits=header[2] or "",
+                grade=cells[graded].to_numpy(),
+            )
+        )
+        rows.append(np.asarray(lines)[graded])
+    long = pd.concat(parts, ignore_index=True)
+    long.attrs = frame.attrs
+    return long, np.concatenate(rows)
 
 
 def _with_titled_columns(frame: pd.DataFrame, source: Source) -> pd.DataFrame:

@@ -262,6 +262,40 @@ def test_a_teachers_grade_book_a_sheet_per_subject_names_subject_and_term_above(
     assert getattr(detect_source(renamed), "name", None) == "grades"
 
 
+def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The term's grade summary of a class (ปพ.6, a school MIS export): one row per
+    student, one column per subject headed by its code (its name and credits after), the
+    term in the title. A blank cell is no grade, never a zero."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "ม.1-1"
+    sheet.append(["สรุปผลการเรียน ชั้นมัธยมศึกษาปีที่ 1/1 ภาคเรียนที่ 2 ปีการศึกษา 2567"])
+    sheet.append(["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "ท21102 ภาษาไทย 2 (1.5)", "ค21102", "GPA"])
+    sheet.append([1, "A1", "สมชาย ใจดี", "3.5", "ร", "3.50"])
+    sheet.append([2, "A2", "สมหญิง ทองคำ", None, "4", "4.00"])
+    book.save(base_directory / "ผลการเรียน.xlsx")
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    stored = read_table(engine, "grades").sort_values(["student_id", "subject_code"])
+    assert stored[
+        ["student_id", "academic_year", "term", "subject_code", "credits", "grade"]
+    ].astype(object).fillna("-").astype(str).values.tolist() == [
+        ["A1", "2567", "2", "ค21102", "-", "ร"],
+        ["A1", "2567", "2", "ท21102", "1.5", "3.5"],
+        ["A2", "2567", "2", "ค21102", "-", "4"],
+    ]
+    grades = next(s for s in report.sources if s.source == "grades")
+    assert (grades.rows_read, grades.rows_loaded) == (3, 3)  # the blank cell is no row
+    renamed = tmp_path / "สรุปผลการเรียน ม.1-1.xlsx"  # uploaded under any name
+    renamed.write_bytes((base_directory / "ผลการเรียน.xlsx").read_bytes())
+    assert getattr(detect_source(renamed), "name", None) == "grades"
+
+
 def test_an_old_xls_workbook_with_thai_headers_loads(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
