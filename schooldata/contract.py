@@ -47,6 +47,8 @@ SCREENING_ALIASES: Mapping[str, str] = {
     "ห่วงใย": "at_risk",
     "ใกล้ชิด": "problem",
 }
+# The care system's forms name each result's group: กลุ่มปกติ, กลุ่มเสี่ยง, กลุ่มมีปัญหา.
+SCREENING_ALIASES = {**SCREENING_ALIASES, **{f"กลุ่ม{w}": v for w, v in SCREENING_ALIASES.items()}}
 SCREENING_DOMAINS: tuple[str, ...] = (
     "learning",
     "health",

@@ -416,9 +416,24 @@ def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_acc
             for day, word in enumerate(["√", "มาเรียน", "ขาดเรียน", "มาสาย", "ป่วย", "ลา"], 2)
         ],
     )
+    write_csv(  # the care system's forms name each result's group: กลุ่มเสี่ยง
+        "screenings",
+        [
+            "เลขประจำตัวนักเรียน,วันที่คัดกรอง,ด้านการเรียน,ด้านเศรษฐกิจ,ผลการคัดกรองรวม",
+            "A1,15/6/2568,กลุ่มเสี่ยง,กลุ่มมีปัญหา,กลุ่มเสี่ยง",
+            "A2,15/6/2568,กลุ่มปกติ,ปกติ,กลุ่ม ปกติ",
+            "A3,15/6/2568,กลุ่มห่วงใย,กลุ่มใกล้ชิด,กลุ่มไว้ใจ",
+        ],
+    )
     report = _ingest(base_directory, engine, tmp_path)
 
     assert sum(s.rows_rejected + s.values_blanked for s in report.sources) == 0
+    screened = read_table(engine, "screenings").sort_values("student_id")
+    assert screened[["learning", "economic", "overall"]].values.tolist() == [
+        ["at_risk", "problem", "at_risk"],
+        ["normal", "normal", "normal"],
+        ["at_risk", "problem", "normal"],
+    ]
     days = read_table(engine, "attendance").sort_values("date")["status"].tolist()
     assert days == ["present", "present", "absent", "late", "sick_leave", "personal_leave"]
     household = read_table(engine, "household").sort_values("student_id")
