@@ -565,9 +565,21 @@ EXITS = Source(
             aliases={
                 "ออกกลางคัน": "dropout",
                 "ย้าย": "transfer",
+                "ย้ายสถานศึกษา": "transfer",
+                "ย้ายโรงเรียน": "transfer",
+                "ย้ายออก": "transfer",
                 "จบการศึกษา": "graduated",
+                "สำเร็จการศึกษา": "graduated",
+                "จบ": "graduated",
                 "เสียชีวิต": "deceased",
+                "ถึงแก่กรรม": "deceased",
                 "อื่นๆ": "other",
+                # Left without saying why (withdrew, lost their place, struck off the
+                # roll): not found enrolled anywhere, the labels count them as leaving.
+                "ลาออก": "other",
+                "พ้นสภาพ": "other",
+                "จำหน่าย": "other",
+                "จำหน่ายชื่อ": "other",
             },
         ),
         Column(

@@ -425,9 +425,34 @@ def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_acc
             "A3,15/6/2568,กลุ่มห่วงใย,กลุ่มใกล้ชิด,กลุ่มไว้ใจ",
         ],
     )
+    write_csv(  # how leaving is written in school records and DMC exports
+        "exits",
+        [
+            "เลขประจำตัวนักเรียน,วันที่ออก,ประเภทการออก",
+            "A1,1/7/2568,ย้ายสถานศึกษา",
+            "A2,1/7/2568,ลาออก",
+            "A3,1/7/2568,สำเร็จการศึกษา",
+            "A1,2/7/2568,ถึงแก่กรรม",
+            "A2,2/7/2568,พ้นสภาพ",
+            "A3,2/7/2568,ย้ายโรงเรียน",
+            "A1,3/7/2568,จำหน่าย",
+        ],
+    )
     report = _ingest(base_directory, engine, tmp_path)
 
     assert sum(s.rows_rejected + s.values_blanked for s in report.sources) == 0
+    # Leaving for a reason the school did not say is "other": a child who then enrols
+    # nowhere still counts as a dropout, one found at another school as a move.
+    left = read_table(engine, "exits").sort_values(["exit_date", "student_id"])
+    assert left["exit_type"].tolist() == [
+        "transfer",
+        "other",
+        "graduated",
+        "deceased",
+        "other",
+        "transfer",
+        "other",
+    ]
     screened = read_table(engine, "screenings").sort_values("student_id")
     assert screened[["learning", "economic", "overall"]].values.tolist() == [
         ["at_risk", "problem", "at_risk"],
