@@ -639,6 +639,11 @@ GRADES_SOURCE = Source(
             "ผลการเรียน",
             True,
             allowed=GRADES,
+            aliases={
+                "ผ่าน": "ผ",
+                "ไม่ผ่าน": "มผ",
+                **{f"{mark}.": mark for mark in ("ร", "มส", "มผ", "ผ")},
+            },
             headers=("เกรด", "ระดับผลการเรียน"),
         ),
         Column("recorded_date", "date", "Date the grade was recorded", "วันที่บันทึก"),

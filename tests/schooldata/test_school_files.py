@@ -234,7 +234,7 @@ def test_a_teachers_grade_book_a_sheet_per_subject_names_subject_and_term_above(
     book = openpyxl.Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
     for code, name, credits, grades in (
-        ("ท21101", "ภาษาไทย 1", "1.5", ["3.5", "มส"]),
+        ("ท21101", "ภาษาไทย 1", "1.5", ["3.5", "มส."]),
         ("ค21101", "คณิตศาสตร์ 1", "๑.๕", ["4", "1"]),
     ):
         sheet = book.create_sheet(code)
@@ -273,9 +273,11 @@ def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
     assert sheet is not None
     sheet.title = "ม.1-1"
     sheet.append(["สรุปผลการเรียน ชั้นมัธยมศึกษาปีที่ 1/1 ภาคเรียนที่ 2 ปีการศึกษา 2567"])
-    sheet.append(["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "ท21102 ภาษาไทย 2 (1.5)", "ค21102", "GPA"])
-    sheet.append([1, "A1", "สมชาย ใจดี", "3.5", "ร", "3.50"])
-    sheet.append([2, "A2", "สมหญิง ทองคำ", None, "4", "4.00"])
+    sheet.append(
+        ["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "ท21102 ภาษาไทย 2 (1.5)", "ค21102", "ก21901", "GPA"]
+    )
+    sheet.append([1, "A1", "สมชาย ใจดี", "3.5", "ร", "ผ่าน", "3.50"])
+    sheet.append([2, "A2", "สมหญิง ทองคำ", None, "4", "ไม่ผ่าน", "4.00"])
     book.save(base_directory / "ผลการเรียน.xlsx")
 
     report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
@@ -285,12 +287,14 @@ def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
     assert stored[
         ["student_id", "academic_year", "term", "subject_code", "credits", "grade"]
     ].astype(object).fillna("-").astype(str).values.tolist() == [
+        ["A1", "2567", "2", "ก21901", "-", "ผ"],  # an activity: passed
         ["A1", "2567", "2", "ค21102", "-", "ร"],
         ["A1", "2567", "2", "ท21102", "1.5", "3.5"],
+        ["A2", "2567", "2", "ก21901", "-", "มผ"],
         ["A2", "2567", "2", "ค21102", "-", "4"],
     ]
     grades = next(s for s in report.sources if s.source == "grades")
-    assert (grades.rows_read, grades.rows_loaded) == (3, 3)  # the blank cell is no row
+    assert (grades.rows_read, grades.rows_loaded) == (5, 5)  # the blank cell is no row
     renamed = tmp_path / "สรุปผลการเรียน ม.1-1.xlsx"  # uploaded under any name
     renamed.write_bytes((base_directory / "ผลการเรียน.xlsx").read_bytes())
     assert getattr(detect_source(renamed), "name", None) == "grades"
