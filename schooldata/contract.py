@@ -8,6 +8,7 @@ database tables and ``docs/data-dictionary.md``.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -312,6 +313,8 @@ class Source:
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff_"))
+# A unit or note in brackets after a header or a word: "(บาท)", "(กม.)", "(กสศ.)".
+_BRACKETED_AFTER = re.compile(r"\s*\([^()]*\)\s*$")
 
 
 def fold_header(header: str) -> str:
@@ -319,9 +322,11 @@ def fold_header(header: str) -> str:
 
     ำ typed or extracted from a PDF as ํ + า reads as ำ (NFKC makes both the same), แ
     typed as two เ reads as แ, and zero-width spaces, byte-order marks, underscores and
-    spaces are ignored ("both parents" is both_parents, "Student ID" is student_id).
+    spaces are ignored ("both parents" is both_parents, "Student ID" is student_id), and
+    so is a unit or a note in brackets after it ("รายได้ครัวเรือนต่อเดือน (บาท)").
     """
     text = unicodedata.normalize("NFKC", str(header)).translate(_INVISIBLE)
+    text = _BRACKETED_AFTER.sub("", text) or text
     return "".join(text.replace("เเ", "แ").split()).casefold()
 
 

@@ -527,12 +527,14 @@ def _known_headers(source: Source | None) -> set[str]:
 
 
 def _header_index(rows: Iterable[list[str]], source: Source | None) -> int:
-    """The header row: the first of the top rows naming a known column (else the first)."""
+    """The header row: of the top rows, the first naming the most known columns (else
+    the first row). A title above it may name one too: "ผลการเรียน (ภาคเรียนที่ 1)"."""
     known = _known_headers(source)
-    for index, row in enumerate(itertools.islice(rows, HEADER_SEARCH_ROWS)):
-        if any(fold_header(v) in known for v in row if v):
-            return index
-    return 0
+    counts = [
+        sum(fold_header(v) in known for v in row if v)
+        for row in itertools.islice(rows, HEADER_SEARCH_ROWS)
+    ]
+    return counts.index(max(counts)) if counts and max(counts) else 0
 
 
 def _without_empty_rows(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:

@@ -377,6 +377,30 @@ def test_thai_digits_and_a_grade_written_with_its_room_are_read(
     ]
 
 
+def test_headers_with_or_without_their_unit_in_brackets_name_the_same_column(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """Forms put a column's unit after it in brackets: รายได้ครัวเรือนต่อเดือน (บาท). One
+    with its unit, one without (ระยะทางถึงโรงเรียน, the contract's says (กม.)), and a
+    word with a note after it: each was a column or a value the load did not know."""
+    write_csv(
+        "household",
+        [
+            "เลขประจำตัวนักเรียน,วันที่สำรวจ,จำนวนสมาชิกครัวเรือน (คน),"
+            "รายได้ครัวเรือนต่อเดือน (บาท),ระยะทางถึงโรงเรียน,เวลาเดินทาง,สถานะกองทุนเสมอภาค",
+            "A1,2025-07-01,5,4500,12.5,40,ยากจนพิเศษ (กสศ.)",
+        ],
+    )
+
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert sum(s.rows_rejected + s.values_blanked for s in report.sources) == 0
+    surveyed = read_table(engine, "household")
+    assert surveyed[
+        ["household_size", "monthly_income", "distance_km", "travel_minutes", "equity_status"]
+    ].values.tolist() == [[5, 4500.0, 12.5, 40.0, "extremely_poor"]]
+
+
 def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_accepted(
     base_directory: Path, write_csv, engine, tmp_path
 ) -> None:
