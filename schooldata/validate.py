@@ -530,11 +530,12 @@ def _header_index(rows: Iterable[list[str]], source: Source | None) -> int:
     """The header row: of the top rows, the first naming the most known columns (else
     the first row). A title above it may name one too: "ผลการเรียน (ภาคเรียนที่ 1)"."""
     known = _known_headers(source)
-    counts = [
-        sum(fold_header(v) in known for v in row if v)
+    counts: list[int] = [
+        len([v for v in row if v and fold_header(v) in known])
         for row in itertools.islice(rows, HEADER_SEARCH_ROWS)
     ]
-    return counts.index(max(counts)) if counts and max(counts) else 0
+    most = max(counts, default=0)
+    return counts.index(most) if most else 0
 
 
 def _without_empty_rows(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
