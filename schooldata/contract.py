@@ -330,6 +330,19 @@ def fold_header(header: str) -> str:
     return "".join(text.replace("เเ", "แ").split()).casefold()
 
 
+# Other headers of a student's code and of a school's: a vocational college's students are
+# นักศึกษา, and a school's own files call it รหัสโรงเรียน.
+STUDENT_HEADERS = (
+    "เลขประจำตัวนักเรียน",
+    "เลขประจำตัว",
+    "รหัสประจำตัวนักเรียน",
+    "รหัสนักศึกษา",
+    "รหัสประจำตัวนักศึกษา",
+    "เลขประจำตัวนักศึกษา",
+)
+SCHOOL_HEADERS = ("รหัสโรงเรียน", "รหัสวิทยาลัย")
+
+
 def _student_id() -> Column:
     return Column(
         "student_id",
@@ -337,7 +350,7 @@ def _student_id() -> Column:
         "Student identifier used by the school",
         "รหัสนักเรียน",
         True,
-        headers=("เลขประจำตัวนักเรียน", "เลขประจำตัว"),
+        headers=STUDENT_HEADERS,
     )
 
 
@@ -349,6 +362,7 @@ def _school_of_student() -> Column:
         "School whose code student_id is; blank: the school of the folder or upload, or the "
         "only school that uses the code",
         "รหัสสถานศึกษา",
+        headers=SCHOOL_HEADERS,
     )
 
 
@@ -391,7 +405,9 @@ SCHOOLS = Source(
     "school",
     "สถานศึกษา",
     (
-        Column("school_id", "str", "School identifier", "รหัสสถานศึกษา", True),
+        Column(
+            "school_id", "str", "School identifier", "รหัสสถานศึกษา", True, headers=SCHOOL_HEADERS
+        ),
         Column("name", "str", "School name", "ชื่อสถานศึกษา"),
         Column("province", "str", "Province", "จังหวัด"),
         Column(
@@ -435,7 +451,11 @@ CALENDAR = Source(
     "ปฏิทินการศึกษา",
     (
         Column(
-            "school_id", "str", "School the dates apply to; blank for every school", "รหัสสถานศึกษา"
+            "school_id",
+            "str",
+            "School the dates apply to; blank for every school",
+            "รหัสสถานศึกษา",
+            headers=SCHOOL_HEADERS,
         ),
         YEAR,
         TERM,
@@ -452,7 +472,7 @@ STUDENTS = Source(
     "นักเรียน",
     (
         _student_id(),
-        Column("school_id", "str", "Current school", "รหัสสถานศึกษา", True),
+        Column("school_id", "str", "Current school", "รหัสสถานศึกษา", True, headers=SCHOOL_HEADERS),
         Column(
             "given_name",
             "str",
@@ -518,7 +538,14 @@ ENROLLMENTS = Source(
         _student_id(),
         YEAR,
         TERM,
-        Column("school_id", "str", "School the student is registered at", "รหัสสถานศึกษา", True),
+        Column(
+            "school_id",
+            "str",
+            "School the student is registered at",
+            "รหัสสถานศึกษา",
+            True,
+            headers=SCHOOL_HEADERS,
+        ),
         Column(
             "grade_level",
             "category",
@@ -527,14 +554,14 @@ ENROLLMENTS = Source(
             True,
             allowed=GRADE_LEVELS,
             aliases=GRADE_ALIASES,
-            headers=("ชั้น",),
+            headers=("ชั้น", "ชั้นปี"),
         ),
         Column(
             "classroom",
             "str",
             "Class or room; when blank, the room of a class written with its grade (ม.1/2)",
             "ห้องเรียน",
-            headers=("ห้อง",),
+            headers=("ห้อง", "กลุ่มเรียน"),
         ),
         Column(
             "advisor_id",

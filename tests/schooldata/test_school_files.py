@@ -300,6 +300,33 @@ def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
     assert getattr(detect_source(renamed), "name", None) == "grades"
 
 
+def test_a_vocational_colleges_files_name_their_students_as_colleges_do(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A college's students are นักศึกษา (รหัสนักศึกษา), its classes groups of a year
+    (ชั้นปี ปวช.1, กลุ่มเรียน 2); a school file may call its school รหัสโรงเรียน. Each was
+    a file refused for a missing student or school column."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "students.csv").write_text(
+        "รหัสวิทยาลัย,รหัสนักศึกษา,คำนำหน้า,ชื่อ\nV1,6630001,นาย,ก้อง\nV1,6630002,นางสาว,ฝน\n"
+    )
+    (folder / "enrollments.csv").write_text(
+        "รหัสโรงเรียน,รหัสประจำตัวนักศึกษา,ปีการศึกษา,ภาคเรียน,ชั้นปี,กลุ่มเรียน\n"
+        "V1,6630001,2568,1,ปวช.1,2\nV1,6630002,2568,1,ปวช.1,2\n"
+    )
+    (folder / "exits.csv").write_text("รหัสนักศึกษา,วันที่ออก,ประเภทการออก\n")
+
+    report = ingest_directory(folder, engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    enrolled = read_table(engine, "enrollments").sort_values("student_id")
+    assert enrolled[["school_id", "student_id", "grade_level", "classroom"]].values.tolist() == [
+        ["V1", "6630001", "V1", "2"],
+        ["V1", "6630002", "V1", "2"],
+    ]
+
+
 def test_an_old_xls_workbook_with_thai_headers_loads(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
