@@ -447,11 +447,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "upload_title": ("ส่งข้อมูลของสถานศึกษา", "Upload your school's data"),
     "upload_help": (
         "เลือกไฟล์ที่โรงเรียนมีอยู่ (Excel หรือ CSV หัวคอลัมน์ภาษาไทยหรืออังกฤษ "
-        "แบบบันทึกเวลาเรียนรายเดือนก็ได้ เลือกได้หลายไฟล์พร้อมกัน เช่น ห้องละไฟล์) "
+        "รายชื่อนักเรียนแต่ละห้อง แบบบันทึกเวลาเรียนรายเดือน แบบบันทึกผลการเรียนก็ได้ "
+        "เลือกได้หลายไฟล์พร้อมกัน เช่น ห้องละไฟล์) "
         "ระบบจะตรวจให้ดูก่อน ยังไม่บันทึกจนกว่าจะยืนยัน",
-        "Choose the files your school keeps (Excel or CSV, Thai or English headers, monthly "
-        "attendance registers too, as many as you like, such as one per classroom). They "
-        "are checked first; nothing is saved until you confirm.",
+        "Choose the files your school keeps (Excel or CSV, Thai or English headers; class "
+        "lists, monthly attendance registers and grade books too, as many as you like, "
+        "such as one per classroom). They are checked first; nothing is saved until you "
+        "confirm.",
     ),
     "choose_files": ("ไฟล์ข้อมูล", "Files"),
     "check_files": ("ตรวจไฟล์", "Check the files"),
