@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from ews.common import (
     actor,
     console,
     database,
+    fail,
     load_settings,
 )
 from ews.data import ingest, missing, synth
@@ -27,11 +29,19 @@ def demo(
     students: Annotated[int, typer.Option(min=50)] = 12_000,
     schools: Annotated[int, typer.Option(min=3)] = 20,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop before serving.")] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8000,
 ) -> None:
     """Run the whole job on synthetic data, from synth to serve.
 
     Synth → ingest → train → promote → score → check past lists →
     estimate effects → serve."""
+    if not no_serve and not _free(DEMO_HOST, port):
+        # Said now, not after the minutes of the job before serving.
+        fail(
+            f"Port {port} on {DEMO_HOST} is in use (an earlier ews demo or ews serve still "
+            f"running, or another program): stop it, or run .venv/bin/ews demo --port "
+            f"{port + 1}."
+        )
     console.rule("1. Synthetic data")
     synth(
         out=data_dir,
@@ -77,21 +87,20 @@ def demo(
     if no_serve:
         console.print(
             "Done. Start the service with [bold].venv/bin/ews serve[/bold], then sign in at "
-            f"http://127.0.0.1:8000/login with an account above (also in {DEMO_ACCOUNTS})."
+            f"http://{DEMO_HOST}:8000/login with an account above (also in {DEMO_ACCOUNTS})."
         )
         return
-    console.rule("10. Serving on http://127.0.0.1:8000 (Ctrl-C stops)")
+    address = f"http://{DEMO_HOST}:{port}"
+    console.rule(f"10. Serving on {address} (Ctrl-C stops)")
     advisor = tokens["advisor"]
     console.print("Try:")
-    console.print("  curl http://127.0.0.1:8000/health")
-    console.print(
-        f'  curl -H "Authorization: Bearer {advisor}" http://127.0.0.1:8000/api/v1/risk-list'
-    )
+    console.print(f"  curl {address}/health")
+    console.print(f'  curl -H "Authorization: Bearer {advisor}" {address}/api/v1/risk-list')
     console.print(
         f'  curl -H "Authorization: Bearer {tokens["committee"]}" '
-        f"http://127.0.0.1:8000/api/v1/schools/{tokens['school']}/home-visit-plan"
+        f"{address}/api/v1/schools/{tokens['school']}/home-visit-plan"
     )
-    console.print("  API documentation: http://127.0.0.1:8000/docs")
+    console.print(f"  API documentation: {address}/docs")
     if "EWS_SCHEDULER" not in os.environ:
         # The synthetic years are past: this week's scheduled run would find nobody
         # enrolled, and fail (and be retried) while the demo is looked at.
@@ -100,9 +109,22 @@ def demo(
             "The service's own weekly run is off in the demo: its synthetic school years "
             f"are past (the last week scored is {recent[-1]}); ews score --as-of makes a list."
         )
-    serve(host="127.0.0.1", port=8000)
+    serve(host=DEMO_HOST, port=port)
 
 
+def _free(host: str, port: int) -> bool:
+    """Whether a server could listen on the port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server will (a port a closed server left in TIME_WAIT is free to it).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+DEMO_HOST = "127.0.0.1"
 DEMO_RECENT_WEEKS = 5
 DEMO_ACCOUNTS = Path("data/demo-accounts.txt")
 DEMO_PAST_WEEKS = 6

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -298,3 +299,23 @@ def _followed(engine: sa.Engine, user_id: int) -> tuple[str, ...]:
     user = find_user(engine, user_id)
     assert user is not None
     return user.schools
+
+
+def test_the_demo_says_at_once_when_its_port_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new user's make demo with port 8000 taken (an earlier demo still running) ran
+    its minutes of work, then failed to serve with the server's bind error."""
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            cli, ["demo", "--port", str(port), "--data-dir", str(tmp_path / "synth")]
+        )
+
+    assert result.exit_code == 2
+    assert f"Port {port} on 127.0.0.1 is in use" in result.output
+    assert f"ews demo --port {port + 1}" in result.output
+    assert not (tmp_path / "synth").exists()  # nothing was made first
