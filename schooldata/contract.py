@@ -111,6 +111,45 @@ REASON_CODES: Mapping[int, str] = {
     12: "marriage or pregnancy",
     99: "unknown",
 }
+# The reasons in Thai: as the service's pages and reports write them, then as the DMC's
+# own list does ("เหตุที่ออกกลางคัน"); a file may give a reason by either, or by its code.
+REASON_WORDS: Mapping[int, str] = {
+    1: "ครอบครัวมีความจำเป็น",
+    2: "อพยพตามผู้ปกครอง",
+    3: "ปัญหาครอบครัว",
+    4: "มีปัญหาสุขภาพ",
+    5: "ผู้ปกครองมีรายได้น้อย",
+    6: "การเดินทางไม่สะดวก",
+    7: "ปรับตัวไม่ได้",
+    8: "ความพิการ",
+    9: "ประสบภัยพิบัติ",
+    10: "ไม่ปฏิบัติตามระเบียบ",
+    11: "ทำงาน",
+    12: "สมรสหรือตั้งครรภ์",
+    99: "ไม่ทราบสาเหตุ",
+}
+assert set(REASON_WORDS) == set(REASON_CODES)
+REASON_ALIASES: Mapping[str, str] = {
+    **{word: str(code) for code, word in REASON_WORDS.items()},
+    "ความจำเป็นทางครอบครัว": "1",
+    "ย้ายถิ่นที่อยู่": "2",
+    "สภาพครอบครัว": "3",
+    "สุขภาพอนามัย": "4",
+    "ผู้ปกครองมีรายได้น้อย ไม่พอเพียง": "5",
+    "การคมนาคมไม่สะดวก": "6",
+    "ปัญหาการปรับสภาพตัวเองในสังคม": "7",
+    "ได้รับผลกระทบจากภัยต่าง ๆ": "9",
+    "การประพฤติ ปฏิบัติขัดกับระเบียบของสถานศึกษา": "10",
+}
+
+
+def reason_code_of(text: str) -> int | None:
+    """A reason as a file gives it (its code, or its words in Thai), as its code; None
+    when it is neither."""
+    code = {fold_header(w): c for w, c in REASON_ALIASES.items()}.get(fold_header(text), text)
+    return int(code) if code.isdigit() and int(code) in REASON_CODES else None
+
+
 INTERVENTION_TYPES: tuple[str, ...] = (
     "home_visit",
     # The contact ladder's first and third steps (a call, then a visit, then a letter).
@@ -617,9 +656,11 @@ EXITS = Source(
         Column(
             "reason_code",
             "int",
-            "Reason: DMC codes 1-10, 11 work, 12 marriage/pregnancy, 99 unknown",
+            "Reason: DMC codes 1-10, 11 work, 12 marriage/pregnancy, 99 unknown (or the "
+            "reason's words in Thai)",
             "สาเหตุ",
             allowed=tuple(str(k) for k in REASON_CODES),
+            aliases=REASON_ALIASES,
         ),
         Column("destination_school_id", "str", "School transferred to", "สถานศึกษาปลายทาง"),
     ),

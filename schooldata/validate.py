@@ -812,6 +812,8 @@ def _parse_column(raw: pd.Series, column: Column, bad: _Bad) -> pd.Series:
     if column.kind == "category":
         return _normalise_category(text, column).mask(blank)
     if column.kind in ("int", "float"):
+        if column.aliases:  # a code given by its words (a reason for leaving)
+            text = _normalise_category(text, column)
         numeric = pd.to_numeric(text.str.replace(",", "", regex=False).mask(blank), errors="coerce")
         failed = numeric.isna() & ~blank
         if column.kind == "int":

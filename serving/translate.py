@@ -211,6 +211,10 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         # The missing children's worklist (``serving.worklist``).
         (r"^status must be one of", "สถานะไม่ถูกต้อง"),
         (r"^reason_code must be one of", "รหัสสาเหตุไม่ถูกต้อง (1-12 หรือ 99)"),
+        (
+            r"^reason_code '(.*)' is not a reason",
+            lambda m: f"สาเหตุ '{m[1]}' ไม่ถูกต้อง ใช้รหัส (1-12 หรือ 99) หรือข้อความสาเหตุ",
+        ),
         (r"^help_needed must be among", "ความช่วยเหลือที่ต้องการไม่ถูกต้อง"),
         (r"^found_on is in the future$", "วันที่พบหรือกลับเข้าเรียนอยู่ในอนาคต"),
         (r"^a referred case names the agency", "กรุณาระบุหน่วยงานที่ส่งต่อ"),

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from core import clock
 from schooldata import audit
-from schooldata.contract import REASON_CODES, fold_header
+from schooldata.contract import REASON_CODES, fold_header, reason_code_of
 from schooldata.db import reading
 from schooldata.missing import (
     DATA_CLOSED,
@@ -395,6 +395,12 @@ def _change_of(row: dict[str, Any]) -> CaseChange:
         word: key for key, words in STATUS_WORDS.items() for word in words
     }  # a file may use the Thai words of the page
     reason = _text(row.get("reason_code"))
+    reason_code = reason_code_of(reason) if reason else None
+    if reason and reason_code is None:
+        raise InvalidInput(
+            f"reason_code {reason!r} is not a reason: a code "
+            f"({', '.join(map(str, REASON_CODES))}) or its words"
+        )
     found_on = _text(row.get("found_on"))
     # As schools write dates: day first, Buddhist Era (10/01/2568), ISO or an Excel date.
     found_day = parse_dates(pd.Series([found_on or ""], dtype=object)).iloc[0]
@@ -403,7 +409,7 @@ def _change_of(row: dict[str, Any]) -> CaseChange:
     help_text = _text(row.get("help_needed")) or ""
     return CaseChange(
         status=by_word.get(status, status),
-        reason_code=int(reason) if reason else None,
+        reason_code=reason_code,
         help_needed=tuple(h.strip() for h in help_text.split(",") if h.strip()),
         agency=_text(row.get("agency")),
         found_school_id=_text(row.get("found_school_id")),

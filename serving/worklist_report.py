@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.contract import REASON_CODES
+from schooldata.contract import REASON_CODES, REASON_WORDS
 from schooldata.db import reading
 from schooldata.missing import BACK_IN_SCHOOL, FOUND, HELP, OPEN_STATUSES
 from schooldata.spreadsheet import csv_bytes, excel_safe
@@ -74,21 +74,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "reasons_sheet": ("สาเหตุและความช่วยเหลือ", "reasons and help"),
     "kept_sheet": ("การคงอยู่หลังกลับเข้าเรียน", "still enrolled"),
 }
-REASON_WORDS: dict[int, str] = {
-    1: "ครอบครัวมีความจำเป็น",
-    2: "อพยพตามผู้ปกครอง",
-    3: "ปัญหาครอบครัว",
-    4: "มีปัญหาสุขภาพ",
-    5: "ผู้ปกครองมีรายได้น้อย",
-    6: "การเดินทางไม่สะดวก",
-    7: "ปรับตัวไม่ได้",
-    8: "ความพิการ",
-    9: "ประสบภัยพิบัติ",
-    10: "ไม่ปฏิบัติตามระเบียบ",
-    11: "ทำงาน",
-    12: "สมรสหรือตั้งครรภ์",
-    99: "ไม่ทราบสาเหตุ",
-}
 HELP_WORDS: dict[str, tuple[str, str]] = {
     "money": ("ทุนการศึกษาหรือค่าใช้จ่าย", "money for school"),
     "transport": ("การเดินทาง", "transport"),
@@ -100,7 +85,6 @@ HELP_WORDS: dict[str, tuple[str, str]] = {
     "work_skills": ("ฝึกอาชีพ", "work skills"),
     "other": ("อื่น ๆ", "other"),
 }
-assert set(REASON_WORDS) == set(REASON_CODES)
 assert set(HELP_WORDS) == set(HELP)
 
 

@@ -452,9 +452,9 @@ def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_acc
     write_csv(  # how leaving is written in school records and DMC exports
         "exits",
         [
-            "เลขประจำตัวนักเรียน,วันที่ออก,ประเภทการออก",
-            "A1,1/7/2568,ย้ายสถานศึกษา",
-            "A2,1/7/2568,ลาออก",
+            "เลขประจำตัวนักเรียน,วันที่ออก,ประเภทการออก,สาเหตุ",
+            "A1,1/7/2568,ย้ายสถานศึกษา,ย้ายถิ่นที่อยู่",  # the DMC's words for reason 2
+            "A2,1/7/2568,ลาออก,ผู้ปกครองมีรายได้น้อย",  # the service's own for 5
             "A3,1/7/2568,สำเร็จการศึกษา",
             "A1,2/7/2568,ถึงแก่กรรม",
             "A2,2/7/2568,พ้นสภาพ",
@@ -468,6 +468,7 @@ def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_acc
     # Leaving for a reason the school did not say is "other": a child who then enrols
     # nowhere still counts as a dropout, one found at another school as a move.
     left = read_table(engine, "exits").sort_values(["exit_date", "student_id"])
+    assert left["reason_code"].astype("Int64").tolist()[:2] == [2, 5]
     assert left["exit_type"].tolist() == [
         "transfer",
         "other",

@@ -4,6 +4,7 @@ stay with those who follow the case, files of findings and the ministry's report
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -226,6 +227,42 @@ def test_a_file_of_findings_saved_by_thai_excel_reads_its_buddhist_era_dates_day
     assert reply.status_code == 303, reply.text[-2000:]
     stored = _cases(api).set_index("case_id").loc[case_id]
     assert (stored["status"], str(stored["found_on"])[:10]) == ("found_enrolled", "2025-01-10")
+
+
+def test_a_file_of_findings_gives_reasons_by_their_thai_words(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    """The page and the ministry's report write a reason in words (ครอบครัวมีความจำเป็น),
+    the DMC in its own (ย้ายถิ่นที่อยู่): a file giving either lost the row's whole update
+    to "invalid literal for int()"."""
+    committee = people["committee"]
+    case_id = _open_case(api)
+    rows = f"เลขที่รายการ,สถานะ,สาเหตุ\n{case_id},กำลังติดตาม,ครอบครัวมีความจำเป็น\n"
+    reply = committee.post(
+        "/missing/file",
+        data={"csrf": _csrf(committee, "/missing")},
+        files={"file": ("ผลการติดตาม.csv", rows.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+
+    assert reply.status_code == 303, reply.text[-2000:]
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], int(stored["reason_code"])) == ("following", 1)
+    for words, code in (("ย้ายถิ่นที่อยู่", 2), ("99", 99)):
+        again = f"เลขที่รายการ,สถานะ,สาเหตุ\n{case_id},กำลังติดตาม,{words}\n"
+        committee.post(
+            "/missing/file",
+            data={"csrf": _csrf(committee, "/missing")},
+            files={"file": ("ผลการติดตาม.csv", again.encode(), "text/csv")},
+        )
+        assert int(_cases(api).set_index("case_id").loc[case_id, "reason_code"]) == code
+    wrong = f"เลขที่รายการ,สถานะ,สาเหตุ\n{case_id},กำลังติดตาม,ไม่รู้\n"
+    page = committee.post(
+        "/missing/file",
+        data={"csrf": _csrf(committee, "/missing")},
+        files={"file": ("ผลการติดตาม.csv", wrong.encode(), "text/csv")},
+    )
+    assert "สาเหตุ 'ไม่รู้' ไม่ถูกต้อง" in html.unescape(page.text)
 
 
 def test_the_exported_report_counts_equal_the_cases_statuses(
