@@ -209,20 +209,25 @@ def test_a_file_of_findings_with_thai_headers_updates_its_cases_and_names_a_bad_
     assert (stored["status"], stored["reason_code"]) == ("found_enrolled", 2)
 
 
+def _findings(committee: httpx.Client, rows: str, encoding: str = "utf-8") -> httpx.Response:
+    """A findings file (CSV, as Excel saves it in the encoding) sent on the page."""
+    return committee.post(
+        "/missing/file",
+        data={"csrf": _csrf(committee, "/missing")},
+        files={"file": ("ผลการติดตาม.csv", rows.encode(encoding), "text/csv")},
+        follow_redirects=False,
+    )
+
+
 def test_a_file_of_findings_saved_by_thai_excel_reads_its_buddhist_era_dates_day_first(
     api: Api, people: dict[str, httpx.Client]
 ) -> None:
     """Thai Excel saves CSV in Windows-874 and writes dates day first in the Buddhist Era:
     the file was refused as undecodable, and 10/01/2568 would have been read month first."""
-    committee = people["committee"]
     case_id = _open_case(api)
     rows = f"เลขที่รายการ,สถานะ,สาเหตุ,วันที่พบหรือกลับเข้าเรียน\n{case_id},พบตัว เรียนอยู่ที่อื่น,2,10/01/2568\n"
-    reply = committee.post(
-        "/missing/file",
-        data={"csrf": _csrf(committee, "/missing")},
-        files={"file": ("ผลการติดตาม.csv", rows.encode("cp874"), "text/csv")},
-        follow_redirects=False,
-    )
+
+    reply = _findings(people["committee"], rows, "cp874")
 
     assert reply.status_code == 303, reply.text[-2000:]
     stored = _cases(api).set_index("case_id").loc[case_id]
@@ -235,34 +240,16 @@ def test_a_file_of_findings_gives_reasons_by_their_thai_words(
     """The page and the ministry's report write a reason in words (ครอบครัวมีความจำเป็น),
     the DMC in its own (ย้ายถิ่นที่อยู่): a file giving either lost the row's whole update
     to "invalid literal for int()"."""
-    committee = people["committee"]
     case_id = _open_case(api)
-    rows = f"เลขที่รายการ,สถานะ,สาเหตุ\n{case_id},กำลังติดตาม,ครอบครัวมีความจำเป็น\n"
-    reply = committee.post(
-        "/missing/file",
-        data={"csrf": _csrf(committee, "/missing")},
-        files={"file": ("ผลการติดตาม.csv", rows.encode(), "text/csv")},
-        follow_redirects=False,
-    )
+    header = "เลขที่รายการ,สถานะ,สาเหตุ\n"
+    for words, code in (("ครอบครัวมีความจำเป็น", 1), ("ย้ายถิ่นที่อยู่", 2), ("99", 99)):
+        reply = _findings(people["committee"], f"{header}{case_id},กำลังติดตาม,{words}\n")
 
-    assert reply.status_code == 303, reply.text[-2000:]
-    stored = _cases(api).set_index("case_id").loc[case_id]
-    assert (stored["status"], int(stored["reason_code"])) == ("following", 1)
-    for words, code in (("ย้ายถิ่นที่อยู่", 2), ("99", 99)):
-        again = f"เลขที่รายการ,สถานะ,สาเหตุ\n{case_id},กำลังติดตาม,{words}\n"
-        committee.post(
-            "/missing/file",
-            data={"csrf": _csrf(committee, "/missing")},
-            files={"file": ("ผลการติดตาม.csv", again.encode(), "text/csv")},
-        )
-        assert int(_cases(api).set_index("case_id").loc[case_id, "reason_code"]) == code
-    wrong = f"เลขที่รายการ,สถานะ,สาเหตุ\n{case_id},กำลังติดตาม,ไม่รู้\n"
-    page = committee.post(
-        "/missing/file",
-        data={"csrf": _csrf(committee, "/missing")},
-        files={"file": ("ผลการติดตาม.csv", wrong.encode(), "text/csv")},
-    )
-    assert "สาเหตุ 'ไม่รู้' ไม่ถูกต้อง" in html.unescape(page.text)
+        assert reply.status_code == 303, reply.text[-2000:]
+        stored = _cases(api).set_index("case_id").loc[case_id]
+        assert (stored["status"], int(stored["reason_code"])) == ("following", code)
+    wrong = _findings(people["committee"], f"{header}{case_id},กำลังติดตาม,ไม่รู้\n")
+    assert "สาเหตุ 'ไม่รู้' ไม่ถูกต้อง" in html.unescape(wrong.text)
 
 
 def test_the_exported_report_counts_equal_the_cases_statuses(
