@@ -26,7 +26,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from schooldata import audit
-from schooldata.contract import CLASSROOM_GROUP
+from schooldata.contract import CLASSROOM_GROUP, fold_header
 from schooldata.db import reading, upgrade
 from schooldata.tables import TABLES, sessions, user_schools, users
 
@@ -37,6 +37,7 @@ TOKEN_DAYS = 365
 SESSION_HOURS = 8
 MIN_PASSWORD = 10
 USERNAME = re.compile(r"[a-z0-9._-]{3,40}")
+PROVINCE_PREFIX = re.compile(r"^(?:จังหวัด|จ\.)")
 _hasher = PasswordHasher()
 # Failures allowed before a pause: per client address, and per account.
 CLIENT_LIMIT = RateLimitItemPerMinute(20)
@@ -207,14 +208,22 @@ def schools_of_province(engine: sa.Engine, province: str) -> list[str]:
 
 
 def _province_schools(connection: sa.Connection, province: str) -> list[str]:
+    """The schools whose province is this one, however each file writes it (ลำปาง,
+    จ.ลำปาง, จังหวัดลำปาง)."""
     schools = TABLES["schools"]
-    return list(
-        connection.execute(
-            sa.select(schools.c.school_id)
-            .where(sa.func.lower(schools.c.province) == province.strip().lower())
-            .order_by(schools.c.school_id)
-        ).scalars()
-    )
+    wanted = _province_key(province)
+    # Every sign-in of the account asks: the database finds the few rows naming it.
+    named = PROVINCE_PREFIX.sub("", province.strip()).strip().lower()
+    rows = connection.execute(
+        sa.select(schools.c.school_id, schools.c.province).where(
+            sa.func.lower(schools.c.province).contains(named, autoescape=True)
+        )
+    ).all()
+    return sorted(str(r.school_id) for r in rows if _province_key(str(r.province)) == wanted)
+
+
+def _province_key(name: str) -> str:
+    return PROVINCE_PREFIX.sub("", fold_header(name))
 
 
 def unassigned_classrooms(engine: sa.Engine) -> list[dict[str, Any]]:

@@ -281,10 +281,12 @@ def test_a_provinces_area_office_follows_its_schools_as_they_load(
     area = int(pd.read_sql("SELECT max(user_id) AS id FROM users", engine)["id"].iloc[0])
     assert _followed(engine, area) == ("S1",)
 
-    # A week later the province's second school sends its first files.
-    ingest_directory(_school_load(tmp_path / "s2", "S2", "ลำปาง", "B1"), engine, ID_KEY, None)
+    # A week later the province's second school sends its first files, its province
+    # written as a school writes it.
+    ingest_directory(_school_load(tmp_path / "s2", "S2", "จ.ลำปาง", "B1"), engine, ID_KEY, None)
+    ingest_directory(_school_load(tmp_path / "s4", "S4", "จังหวัดลำปาง", "E1"), engine, ID_KEY, None)
 
-    assert _followed(engine, area) == ("S1", "S2")
+    assert _followed(engine, area) == ("S1", "S2", "S4")
     # A province none of whose schools has sent anything yet: followed as they come.
     early = CliRunner().invoke(
         cli, ["users", "create", "--role", "area", "--name", "สพป.น่าน", "--province", "น่าน"]
