@@ -219,12 +219,15 @@ def read_raw(
         frame.columns = _contract_names(frame.columns, source)
     elif len(sheets) == 1 and not _subject_columns(frame.columns, source):
         frame.columns = _contract_names(frame.columns, source)
-        frame = _with_titled_columns(frame, source)
+        frame = _with_names_split(_with_titled_columns(frame, source), source)
     else:
         # A workbook of one sheet per classroom: each sheet's headers are its own, and
         # its title may name its class and term. A grade summary becomes a row a grade.
         sheets = [_summary_to_rows(f, rows, source) for f, rows in sheets]
-        named = [_with_titled_columns(_named(f, source), source) for f, _ in sheets]
+        named = [
+            _with_names_split(_with_titled_columns(_named(f, source), source), source)
+            for f, _ in sheets
+        ]
         frame = named[0] if len(named) == 1 else pd.concat(named, ignore_index=True).fillna("")
         lines = np.concatenate([rows for _, rows in sheets])
     if school is not None and "school_id" in source.column_names:
@@ -330,6 +333,28 @@ def _summary_to_rows(
     long = pd.concat(parts, ignore_index=True)
     long.attrs = frame.attrs
     return long, np.concatenate(rows)
+
+
+# A child's title and names in one column, as most class lists keep them.
+_FULL_NAME = {fold_header(h) for h in ("ชื่อ-สกุล", "ชื่อ-นามสกุล", "ชื่อสกุล", "ชื่อและนามสกุล", "full name")}
+_TITLE = re.compile(r"^\s*(ด\.ช\.|ด\.ญ\.|เด็กชาย|เด็กหญิง|นางสาว|น\.ส\.|นาย|นาง(?=\s))\s*")
+
+
+def _with_names_split(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    """Students whose names are in one column (ด.ช.สมชาย ใจดี): the given name, the
+    family name, and the sex the title says when no column does."""
+    if source.name != "students" or {"given_name", "family_name"} & set(frame.columns):
+        return frame
+    full = next((c for c in frame.columns if fold_header(str(c)) in _FULL_NAME), None)
+    if full is None:
+        return frame
+    text = frame[full].fillna("").astype(str).str.strip()
+    title = text.str.extract(_TITLE)[0].fillna("")
+    names = text.str.replace(_TITLE, "", regex=True).str.strip().str.split(r"\s+", n=1, regex=True)
+    filled = {"given_name": names.str[0].fillna(""), "family_name": names.str[1].fillna("")}
+    if "sex" not in frame.columns:
+        filled["sex"] = title
+    return frame.assign(**filled)
 
 
 def _with_titled_columns(frame: pd.DataFrame, source: Source) -> pd.DataFrame:

@@ -205,6 +205,38 @@ def test_a_class_list_is_the_schools_students_and_their_enrolments(
     ]
 
 
+def test_a_class_list_with_one_name_column_gives_each_childs_names_and_sex(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """Most class lists keep a child's title and names in one column (ชื่อ - สกุล): the
+    advisor's list showed codes only, and the sex (in the title) was lost."""
+    folder = tmp_path / "data" / "schools" / "S1"
+    folder.mkdir(parents=True)
+    (folder / "students.csv").write_text(
+        "เลขที่,เลขประจำตัว,ชื่อ - สกุล\n"
+        "1,701,ด.ช.สมชาย  ใจดี\n"
+        "2,702,เด็กหญิง มาลี ศรี สุข\n"
+        "3,703,นางสาวฝน\n"
+        "4,704,\n"
+    )
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+    (folder / "enrollments.csv").write_text(
+        "student_id,academic_year,term,grade_level\n701,2568,1,M1\n"
+    )
+
+    ingest_directory(tmp_path / "data", engine, ID_KEY, tmp_path / "rejects")
+
+    stored = read_table(engine, "students").sort_values("student_id")
+    assert stored[["student_id", "sex", "given_name", "family_name"]].astype(object).fillna(
+        "-"
+    ).values.tolist() == [
+        ["701", "M", "สมชาย", "ใจดี"],
+        ["702", "F", "มาลี", "ศรี สุข"],
+        ["703", "F", "ฝน", "-"],
+        ["704", "-", "-", "-"],
+    ]
+
+
 def test_a_class_list_whose_term_is_named_nowhere_says_what_to_add(
     tmp_path: Path, engine: sa.Engine
 ) -> None:
