@@ -275,23 +275,31 @@ def test_a_teachers_grade_book_a_sheet_per_subject_names_subject_and_term_above(
         sheet.append(["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "คะแนนเก็บ", "ปลายภาค", "รวม", "เกรด"])
         sheet.append([1, "A1", "สมชาย ใจดี", 60, 25, 85, grades[0]])
         sheet.append([2, "A2", "สมหญิง ทองคำ", 40, 10, 50, grades[1]])
-    book.save(base_directory / "ผลการเรียน.xlsx")
 
-    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+    stored, _ = _grades_of(book, base_directory, engine, tmp_path)
 
-    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
-    stored = read_table(engine, "grades").sort_values(["subject_code", "student_id"])
-    assert stored[
-        ["student_id", "academic_year", "term", "subject_code", "credits", "grade"]
-    ].values.tolist() == [
-        ["A1", 2568, 1, "ค21101", 1.5, "4"],
-        ["A2", 2568, 1, "ค21101", 1.5, "1"],
-        ["A1", 2568, 1, "ท21101", 1.5, "3.5"],
-        ["A2", 2568, 1, "ท21101", 1.5, "มส"],
+    assert stored.sort_values(["subject_code", "student_id"]).values.tolist() == [
+        ["A1", "2568", "1", "ค21101", "1.5", "4"],
+        ["A2", "2568", "1", "ค21101", "1.5", "1"],
+        ["A1", "2568", "1", "ท21101", "1.5", "3.5"],
+        ["A2", "2568", "1", "ท21101", "1.5", "มส"],
     ]
-    renamed = tmp_path / "ปพ5 ม.1-1.xlsx"  # uploaded under any name, known as grades
-    renamed.write_bytes((base_directory / "ผลการเรียน.xlsx").read_bytes())
+
+
+def _grades_of(
+    book: openpyxl.Workbook, directory: Path, engine: sa.Engine, tmp_path: Path
+) -> tuple[pd.DataFrame, IngestReport]:
+    """A grade workbook loaded as the school's grades file: the grades stored (as text,
+    a blank "-"); uploaded under any other name, it must be known as grades too."""
+    book.save(directory / "ผลการเรียน.xlsx")
+    renamed = tmp_path / "ม.1-1 ภาคเรียนที่ 1.xlsx"
+    book.save(renamed)
     assert getattr(detect_source(renamed), "name", None) == "grades"
+    report = ingest_directory(directory, engine, ID_KEY, tmp_path / "rejects")
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    columns = ["student_id", "academic_year", "term", "subject_code", "credits", "grade"]
+    stored = read_table(engine, "grades")[columns].astype(object).fillna("-").astype(str)
+    return stored.reset_index(drop=True), report
 
 
 def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
@@ -310,15 +318,10 @@ def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
     )
     sheet.append([1, "A1", "สมชาย ใจดี", "3.5", "ร", "ผ่าน", "3.50"])
     sheet.append([2, "A2", "สมหญิง ทองคำ", None, "4", "ไม่ผ่าน", "4.00"])
-    book.save(base_directory / "ผลการเรียน.xlsx")
 
-    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+    stored, report = _grades_of(book, base_directory, engine, tmp_path)
 
-    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
-    stored = read_table(engine, "grades").sort_values(["student_id", "subject_code"])
-    assert stored[
-        ["student_id", "academic_year", "term", "subject_code", "credits", "grade"]
-    ].astype(object).fillna("-").astype(str).values.tolist() == [
+    assert stored.sort_values(["student_id", "subject_code"]).values.tolist() == [
         ["A1", "2567", "2", "ก21901", "-", "ผ"],  # an activity: passed
         ["A1", "2567", "2", "ค21102", "-", "ร"],
         ["A1", "2567", "2", "ท21102", "1.5", "3.5"],
@@ -327,9 +330,6 @@ def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
     ]
     grades = next(s for s in report.sources if s.source == "grades")
     assert (grades.rows_read, grades.rows_loaded) == (5, 5)  # the blank cell is no row
-    renamed = tmp_path / "สรุปผลการเรียน ม.1-1.xlsx"  # uploaded under any name
-    renamed.write_bytes((base_directory / "ผลการเรียน.xlsx").read_bytes())
-    assert getattr(detect_source(renamed), "name", None) == "grades"
 
 
 def test_a_vocational_colleges_files_name_their_students_as_colleges_do(
