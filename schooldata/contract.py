@@ -914,7 +914,7 @@ def data_dictionary_markdown() -> str:
         "",
         "Generated from `schooldata/contract.py` by `ews contract`; do not edit by hand.",
         "A data directory holds one file per source: `NAME.csv` (UTF-8 with or without BOM, or",
-        "Windows-874 / TIS-620), `NAME.xlsx` / `NAME.xls` (the sheet named after the source,",
+        "Windows-874 / TIS-620), a workbook `NAME.xlsx` / `NAME.xls` / `NAME.ods` (the sheet named after the source,",
         "in English or Thai, else every sheet holding its table, such as one per classroom) or",
         "`NAME.parquet`; title rows above the header and empty rows are skipped. Files of",
         "single schools may sit in `schools/<school_id>/` beside them, and several files of a",

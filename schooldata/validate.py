@@ -47,8 +47,9 @@ REJECT_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
 # What happened to a reported value: its row rejected, the value blanked (the row kept),
 # or the value corrected (a code's leading zeros put back; the row kept).
 REJECTED, BLANKED, CORRECTED = "rejected", "blanked", "corrected"
-SUFFIXES = (".csv", ".xlsx", ".xls", ".parquet")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+# Workbooks: Excel's, old and new, and LibreOffice Calc's (.ods, the open format).
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+SUFFIXES = (".csv", *WORKBOOK_SUFFIXES, ".parquet")
 # Excel day 0 is 1899-12-30 (it counts 1900 as a leap year); serials past 1950 only.
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 EXCEL_SERIALS = (18_264, 73_051)  # 1950-01-01 .. 2099-12-31
@@ -156,7 +157,7 @@ def _holds_too(path: Path, partner: Source, source: Source) -> bool:
 def _a_data_file(path: Path) -> bool:
     return (
         path.is_file()
-        and path.suffix.lower() in (*SUFFIXES, ".xlsm")
+        and path.suffix.lower() in SUFFIXES
         and not path.name.startswith(("~$", "."))  # Excel's lock file of an open workbook
     )
 
@@ -404,7 +405,7 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
         if suffix == ".parquet":
             frame = _parquet_as_text(pd.read_parquet(path))
             return [(frame, np.arange(1, len(frame) + 1))]  # row number within the file
-        if suffix in EXCEL_SUFFIXES:
+        if suffix in WORKBOOK_SUFFIXES:
             return _read_workbook(path, source)
         text = decode_csv_bytes(path.read_bytes())
         # Saved from a sheet, a CSV keeps the sheet's title lines above its header.

@@ -446,11 +446,11 @@ TEXT: dict[str, tuple[str, str]] = {
     # The upload page
     "upload_title": ("ส่งข้อมูลของสถานศึกษา", "Upload your school's data"),
     "upload_help": (
-        "เลือกไฟล์ที่โรงเรียนมีอยู่ (Excel หรือ CSV หัวคอลัมน์ภาษาไทยหรืออังกฤษ "
+        "เลือกไฟล์ที่โรงเรียนมีอยู่ (Excel, LibreOffice หรือ CSV หัวคอลัมน์ภาษาไทยหรืออังกฤษ "
         "รายชื่อนักเรียนแต่ละห้อง แบบบันทึกเวลาเรียนรายเดือน แบบบันทึกผลการเรียนก็ได้ "
         "เลือกได้หลายไฟล์พร้อมกัน เช่น ห้องละไฟล์) "
         "ระบบจะตรวจให้ดูก่อน ยังไม่บันทึกจนกว่าจะยืนยัน",
-        "Choose the files your school keeps (Excel or CSV, Thai or English headers; class "
+        "Choose the files your school keeps (Excel, LibreOffice or CSV, Thai or English headers; class "
         "lists, monthly attendance registers and grade books too, as many as you like, "
         "such as one per classroom). They are checked first; nothing is saved until you "
         "confirm.",
@@ -509,9 +509,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_cases": ("ไม่มีเด็กที่ต้องติดตามในขณะนี้", "No child to find just now"),
     "findings_file": ("ส่งผลการติดตามเป็นไฟล์", "Upload findings as a file"),
     "findings_help": (
-        "ไฟล์ .csv หรือ .xlsx หนึ่งแถวต่อหนึ่งรายการ คอลัมน์: เลขที่รายการ สถานะ สาเหตุ "
+        "ไฟล์ .csv .xlsx หรือ .ods หนึ่งแถวต่อหนึ่งรายการ คอลัมน์: เลขที่รายการ สถานะ สาเหตุ "
         "ความช่วยเหลือที่ต้องการ หน่วยงานที่ส่งต่อ สถานศึกษาที่พบ วันที่พบหรือกลับเข้าเรียน บันทึก",
-        "A .csv or .xlsx file, a row a case, with the columns case_id, status, reason_code, "
+        "A .csv, .xlsx or .ods file, a row a case, with the columns case_id, status, reason_code, "
         "help_needed, agency, found_school_id, found_on and note",
     ),
     "send": ("ส่ง", "Send"),

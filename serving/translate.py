@@ -145,10 +145,13 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         (r"^required file is missing$", "ไม่มีไฟล์ที่ต้องมี"),
         (r"^cannot be read: ", "อ่านไฟล์ไม่ได้ (ไฟล์เสียหรือไม่ใช่ชนิดที่ระบุ)"),
         (r"^a register needs a student column", "แบบบันทึกเวลาเรียนต้องมีคอลัมน์รหัสนักเรียน"),
-        (r"^choose at least one file", "กรุณาเลือกไฟล์อย่างน้อยหนึ่งไฟล์ (.csv .xlsx หรือ .xls)"),
         (
-            r"^(.+): not a \.csv, \.xlsx or \.xls file$",
-            lambda m: f"{m[1]}: ไม่ใช่ไฟล์ .csv .xlsx หรือ .xls",
+            r"^choose at least one file \((.*)\)$",
+            lambda m: f"กรุณาเลือกไฟล์อย่างน้อยหนึ่งไฟล์ ({m[1]})",
+        ),
+        (
+            r"^(.+): not a file the service reads \((.*)\)$",
+            lambda m: f"{m[1]}: ไม่ใช่ไฟล์ที่ระบบอ่านได้ ({m[2]})",
         ),
         (
             r"^(.+): cannot tell which data this is",

@@ -25,13 +25,14 @@ from core.secrets import secret
 from core.settings import Settings
 from schooldata.contract import Source
 from schooldata.ingest import IngestReport, ingest_directory
-from schooldata.validate import EXCEL_SUFFIXES, SUFFIXES, detect_source
+from schooldata.validate import SUFFIXES, detect_source
 from serving.accounts import User
 
 UPLOAD_ROLES = ("data_officer", "committee")
 STAGED_SECONDS = 3600
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
-ACCEPTED = tuple(s for s in (*SUFFIXES, *EXCEL_SUFFIXES) if s != ".parquet")
+ACCEPTED = tuple(s for s in SUFFIXES if s != ".parquet")
+ACCEPTED_WORDS = ", ".join(ACCEPTED)
 
 
 class UploadError(ValueError):
@@ -67,7 +68,7 @@ def stage(
     """Keep the files for this user and validate them as a load would, writing nothing."""
     schools = scope_of(user)
     if not files or all(not data for _, data in files):
-        raise UploadError("choose at least one file (.csv, .xlsx or .xls)")
+        raise UploadError(f"choose at least one file ({ACCEPTED_WORDS})")
     settings.upload_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
     forget_old(settings.upload_dir)
     token = secrets.token_urlsafe(24)
@@ -79,7 +80,7 @@ def stage(
         for index, (name, content) in enumerate(files):
             suffix = Path(name).suffix.lower()
             if suffix not in ACCEPTED:
-                raise UploadError(f"{name}: not a .csv, .xlsx or .xls file")
+                raise UploadError(f"{name}: not a file the service reads ({ACCEPTED_WORDS})")
             incoming = folder / f"incoming-{index}{suffix}"
             incoming.write_bytes(content)
             source: Source | None = detect_source(incoming)

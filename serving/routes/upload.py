@@ -60,6 +60,7 @@ def _upload(
         loaded=loaded,
         rejects=rejects,
         error=error,
+        accepted=",".join(uploads.ACCEPTED),
         source_word=lambda k: i18n.pick(i18n.SOURCES, k, language(request)),
     )
 

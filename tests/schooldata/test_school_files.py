@@ -388,6 +388,23 @@ def test_an_old_xls_workbook_with_thai_headers_loads(
     ]
 
 
+def test_a_workbook_saved_by_libreoffice_loads(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """LibreOffice Calc's own format (.ods, the open standard Thai government offices
+    use): before, a directory's ``attendance.ods`` was not a data file at all."""
+    marks = pd.DataFrame(
+        {"รหัสนักเรียน": ["A1", "A2"], "วันที่": ["10/06/2568", "10/06/2568"], "สถานะ": ["มา", "ข"]}
+    )
+    marks.to_excel(base_directory / "การมาเรียน.ods", engine="odf", index=False)
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert [s.file for s in report.sources if s.source == "attendance"] == ["การมาเรียน.ods"]
+    stored = read_table(engine, "attendance").sort_values("student_id")
+    assert stored["status"].tolist() == ["present", "absent"]
+
+
 def test_codes_excel_stripped_of_their_leading_zeros_name_the_schools_students(
     write_csv, engine: sa.Engine, tmp_path: Path
 ) -> None:

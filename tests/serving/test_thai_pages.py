@@ -27,6 +27,7 @@ KEPT_AS_IS = {
     "ABC",
     "CSV",
     "Excel",
+    "LibreOffice",
     "SHAP",
     "log-odds",
     "E-value",
@@ -47,6 +48,7 @@ KEPT_AS_IS = {
     "csv",
     "xlsx",
     "xls",
+    "ods",
     "G",
 }
 TOKEN = re.compile(r"[A-Za-z0-9_@./\-]+")

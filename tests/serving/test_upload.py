@@ -39,6 +39,12 @@ def _workbook(path: Path, rows: list[list[object]], title: str | None = None) ->
     return path
 
 
+def _open_document(path: Path, rows: list[list[object]]) -> Path:
+    """A spreadsheet saved by LibreOffice Calc (OpenDocument, .ods)."""
+    pd.DataFrame(rows[1:], columns=rows[0]).to_excel(path, engine="odf", index=False)
+    return path
+
+
 @pytest.fixture(scope="module")
 def school_server(api: Api, synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A server of its own (uploads change the data), with a data officer of one school."""
@@ -235,19 +241,24 @@ def test_each_classrooms_register_uploads_in_one_go(
     api: Api, school_server, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """Advisors keep a register each: a data officer uploads them together (before: "two
-    files hold attendance; upload one", thirty uploads for thirty classrooms)."""
+    files hold attendance; upload one", thirty uploads for thirty classrooms). One advisor
+    keeps theirs in LibreOffice Calc (.ods, the government's open format): before, it
+    was "not a .csv, .xlsx or .xls file"."""
     _, engine, settings, officer = school_server
     days = ["2/12/2567", "3/12/2567", "4/12/2567"]
     registers = [
-        _workbook(tmp_path / f"เวลาเรียน {room}.xlsx", [["รหัสนักเรียน", *days], [code, *marks]])
-        for room, code, marks in (
-            ("ม.1-1", api.own_student, ["/", "ข", "/"]),
-            ("ม.1-2", api.colleague_student, ["/", "/", "ล"]),
-        )
+        _workbook(
+            tmp_path / "เวลาเรียน ม.1-1.xlsx",
+            [["รหัสนักเรียน", *days], [api.own_student, "/", "ข", "/"]],
+        ),
+        _open_document(
+            tmp_path / "เวลาเรียน ม.1-2.ods",
+            [["รหัสนักเรียน", *days], [api.colleague_student, "/", "/", "ล"]],
+        ),
     ]
     staged = uploads.stage(settings, engine, officer, [(f.name, f.read_bytes()) for f in registers])
     assert [s.rows_loaded for s in staged.report.sources if s.source == "attendance"] == [3, 3]
-    assert [f.name for f in staged.files] == ["เวลาเรียน ม.1-1.xlsx", "เวลาเรียน ม.1-2.xlsx"]
+    assert [f.name for f in staged.files] == ["เวลาเรียน ม.1-1.xlsx", "เวลาเรียน ม.1-2.ods"]
 
     uploads.confirm(settings, engine, officer, staged.token)
 
@@ -284,6 +295,10 @@ def test_a_class_list_uploads_as_the_students_and_their_enrolments(
 
     sign_in(page, url, "officer", PASSWORD)
     page.wait_for_url("**/upload")
+    # The file picker offers every kind of file the service reads.
+    offered = page.get_attribute("input[name=files]", "accept").split(",")
+    assert sorted(offered) == sorted(uploads.ACCEPTED)
+    assert ".ods" in offered  # LibreOffice Calc's own format
     page.set_input_files("input[name=files]", str(tmp_path / "รายชื่อนักเรียน ม.4.xlsx"))
     page.click("form.upload button[type=submit]")
     page.wait_for_selector("table.upload-summary")
