@@ -451,9 +451,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "เลือกได้หลายไฟล์พร้อมกัน เช่น ห้องละไฟล์) "
         "ระบบจะตรวจให้ดูก่อน ยังไม่บันทึกจนกว่าจะยืนยัน",
         "Choose the files your school keeps (Excel, LibreOffice or CSV, Thai or English "
-        "headers; class lists, monthly attendance registers and grade books too, as many as you like, "
-        "such as one per classroom). They are checked first; nothing is saved until you "
-        "confirm.",
+        "headers; class lists, monthly attendance registers and grade books too, as many "
+        "as you like, such as one per classroom). They are checked first; nothing is saved "
+        "until you confirm.",
     ),
     "choose_files": ("ไฟล์ข้อมูล", "Files"),
     "check_files": ("ตรวจไฟล์", "Check the files"),
