@@ -181,6 +181,12 @@ def ingest(
                 str(row.source), str(row.column), str(row.reason), action, f"{row.rows:,}"
             )
         console.print(by_reason)
+    for file, columns in report.unread().items():
+        console.print(
+            f"[yellow]Not read in {file}: {', '.join(columns)}. To keep these values, give "
+            "each column its header in docs/data-dictionary.md, in the file of the data it "
+            "belongs to.[/yellow]"
+        )
     attendance = [s for s in report.sources if s.source == "attendance" and not s.refused]
     if attendance and report.seconds > 0:
         rows = sum(s.rows_loaded for s in attendance)

@@ -297,6 +297,9 @@ class Column:
     sensitive: bool = False
     # Other headers schools give the column (the Thai term is always accepted).
     headers: tuple[str, ...] = ()
+    # The unit its values are in (a key of UNITS): a header naming another unit of the
+    # same kind in brackets is converted, one naming a unit of another kind is not it.
+    unit: str = ""
 
     @property
     def optional(self) -> bool:
@@ -354,6 +357,30 @@ class Source:
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff_"))
 # A unit or note in brackets after a header or a word: "(บาท)", "(กม.)", "(กสศ.)".
 _BRACKETED_AFTER = re.compile(r"\s*\([^()]*\)\s*$")
+
+
+# Units a header may name in brackets (folded): their kind, and their worth in the
+# kind's first unit. A note in brackets (กสศ.) is no unit.
+UNITS: dict[str, tuple[str, float]] = {
+    **dict.fromkeys(("กม.", "กิโลเมตร", "km"), ("length", 1.0)),
+    **dict.fromkeys(("ม.", "เมตร", "m"), ("length", 0.001)),
+    **dict.fromkeys(("นาที", "min", "minutes"), ("time", 1.0)),
+    **dict.fromkeys(("ชม.", "ชั่วโมง", "h", "hours"), ("time", 60.0)),
+    **dict.fromkeys(("บาท", "baht", "thb"), ("money", 1.0)),
+    **dict.fromkeys(("พันบาท",), ("money", 1000.0)),
+}
+
+
+def unit_factor(header: str, column: Column) -> float | None:
+    """What a value under ``header`` is worth in the column's unit: 1 when the header
+    names no unit (or a note), the factor of another unit of the same kind (metres for
+    kilometres: 0.001), None for a unit of another kind (hours are no income)."""
+    bracket = _BRACKETED_AFTER.search(unicodedata.normalize("NFKC", str(header)))
+    named = UNITS.get(fold_header(bracket[0].strip(" ()"))) if bracket else None
+    if named is None or not column.unit:
+        return 1.0
+    kind, worth = UNITS[column.unit]
+    return named[1] / worth if named[0] == kind else None
 
 
 def fold_header(header: str) -> str:
@@ -765,6 +792,7 @@ HOUSEHOLD = Source(
             min=0,
             max=10_000_000,
             sensitive=True,
+            unit="บาท",
         ),
         Column(
             "caregiver",
@@ -812,6 +840,8 @@ HOUSEHOLD = Source(
             "ระยะทางถึงโรงเรียน (กม.)",
             min=0,
             max=500,
+            headers=("ระยะทางจากบ้านถึงโรงเรียน", "ระยะทางจากบ้านไปโรงเรียน"),
+            unit="กม.",
         ),
         Column(
             "travel_minutes",
@@ -820,6 +850,8 @@ HOUSEHOLD = Source(
             "เวลาเดินทาง (นาที)",
             min=0,
             max=600,
+            headers=("ระยะเวลาเดินทาง", "ระยะเวลาในการเดินทาง", "เวลาที่ใช้เดินทาง"),
+            unit="นาที",
         ),
     ),
     key=("school_id", "student_id", "survey_date"),
@@ -934,6 +966,10 @@ def data_dictionary_markdown() -> str:
         "term in each sheet's title (`รายวิชา ท21101 ภาษาไทย 1 จำนวน 1.5 หน่วยกิต`). A class's",
         "grade summary (ปพ.6: a row a student, a column a subject headed by its code, maybe",
         "its name and `(credits)` after) is one grade per filled cell, the term in its title.",
+        "A unit in brackets after a header is read: another of the same kind is converted",
+        "(`ระยะทางถึงโรงเรียน (เมตร)` to km, `เวลาเดินทาง (ชั่วโมง)` to minutes), one of another",
+        "kind is not that column. A column no source reads is named in the load's report",
+        "(`Not read in …`, and on the upload page), never dropped unseen.",
         "",
         "A student is a school and its own code together (`school_id`, `student_id`): two",
         "schools may number different children alike, and loading one never touches the",

@@ -65,6 +65,9 @@ class SourceReport:
     rows_loaded: int = 0
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     refused: str | None = None
+    # The file's columns holding values nobody reads (a header the contract does not
+    # know): named in the report, so that no value is lost unseen.
+    unread: tuple[str, ...] = ()
 
     @property
     def rows_rejected(self) -> int:
@@ -98,6 +101,10 @@ class IngestReport:
     @property
     def exit_code(self) -> int:
         return 2 if self.refused else 0
+
+    def unread(self) -> dict[str, tuple[str, ...]]:
+        """Each file's columns that no source read (a class list is read twice, named once)."""
+        return {s.file: s.unread for s in self.sources if s.unread}
 
     def rejects_by_reason(self) -> pd.DataFrame:
         """Rows rejected and values blanked, counted by source, column and reason."""
@@ -194,6 +201,7 @@ def ingest_directory(
                     ]
                 )
                 continue
+            report.unread = tuple(raw.attrs.get("unread", ()))
             parsed = _with_schools(parse_source(raw, lines, source, shown), known)
             rows, reference_rejects = _check_references(parsed, known)
             report.rows_read = parsed.rows_read

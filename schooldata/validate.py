@@ -40,6 +40,7 @@ from schooldata.contract import (
     Column,
     Source,
     fold_header,
+    unit_factor,
 )
 from schooldata.national_id import is_accepted as national_id_is_accepted
 
@@ -213,7 +214,10 @@ def read_raw(
     """
     sheets = _read_sheets(path, source)
     frame, lines = sheets[0]
-    if source.name == "attendance" and _register_days(frame.columns):
+    # A register's or a grade summary's other columns (names, totals) are for people.
+    shaped = source.name == "attendance" and bool(_register_days(frame.columns))
+    scales = {k: v for f, _ in reversed(sheets) for k, v in _unit_scales(f.columns, source).items()}
+    if shaped:
         parts = [_register_to_rows(f, rows, source, path.name) for f, rows in sheets]
         frame = pd.concat([f for f, _ in parts], ignore_index=True)
         lines = np.concatenate([rows for _, rows in parts])
@@ -224,6 +228,7 @@ def read_raw(
     else:
         # A workbook of one sheet per classroom: each sheet's headers are its own, and
         # its title may name its class and term. A grade summary becomes a row a grade.
+        shaped = any(_subject_columns(f.columns, source) for f, _ in sheets)
         sheets = [_summary_to_rows(f, rows, source) for f, rows in sheets]
         named = [
             _with_names_split(_with_titled_columns(_named(f, source), source), source)
@@ -246,17 +251,61 @@ def read_raw(
         )
     frame = frame.loc[:, ~frame.columns.duplicated()]
     given = [c for c in source.column_names if c in frame.columns]
+    unread = [] if shaped else _unread(frame, source)
     for column in source.column_names:
         if column not in frame.columns:
             frame[column] = ""
     frame = frame[source.column_names].reset_index(drop=True)
     frame.attrs["given"] = given  # the columns the file has (``ParsedSource.given``)
+    frame.attrs["unread"] = unread
+    frame.attrs["scales"] = scales  # values in another unit, converted as they are parsed
     return frame, lines
 
 
+# What a school's file holds for the people reading it, whose loss is no loss: row
+# numbers, and who the child is and where they sit (the students and enrolments files
+# hold those).
+_ROW_NUMBERS = {fold_header(h) for h in ("ลำดับ", "ลำดับที่", "เลขที่", "ที่", "no", "no.", "#")}
+_NOT_LOST = {*STUDENTS.headers, *ENROLLMENTS.headers, *_ROW_NUMBERS}
+_NO_HEADER = re.compile(r"^(unnamed: \d+)?$")
+
+
+def _unread(frame: pd.DataFrame, source: Source) -> list[str]:
+    """The file's columns holding values the source does not read: a header the
+    contract does not know, or another source's data (the report names them)."""
+    return [
+        str(c)
+        for c in frame.columns
+        if c not in source.column_names
+        and fold_header(str(c)) not in _NOT_LOST | _FULL_NAME
+        and not _NO_HEADER.match(str(c))
+        and frame[c].fillna("").astype(str).str.strip().ne("").any()
+    ]
+
+
 def _contract_names(columns: pd.Index, source: Source) -> list[str]:
+    """Each header's contract column, else the header as it is (a column not read). A
+    header naming a unit of another kind in brackets is not the column's."""
     headers = source.headers
-    return [headers.get(fold_header(str(c)), str(c).strip().casefold()) for c in columns]
+    names = []
+    for c in columns:
+        name = headers.get(fold_header(str(c)))
+        if name is not None and unit_factor(str(c), source.column(name)) is None:
+            name = None
+        names.append(name or str(c).strip().casefold())
+    return names
+
+
+def _unit_scales(columns: pd.Index, source: Source) -> dict[str, float]:
+    """The columns whose header gives them in another unit (เมตร for กม.), with the
+    factor to the contract's unit."""
+    scales: dict[str, float] = {}
+    for header, name in zip(columns, _contract_names(columns, source), strict=True):
+        if name in source.column_names:
+            factor = unit_factor(str(header), source.column(name))
+            if factor is not None and factor != 1.0:
+                scales.setdefault(name, factor)
+    return scales
 
 
 def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
@@ -921,6 +970,8 @@ def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str
     parsed = pd.DataFrame(
         {c.name: _parse_column(raw[c.name], c, bad) for c in source.columns}, index=raw.index
     )
+    for name, factor in raw.attrs.get("scales", {}).items():
+        parsed[name] = parsed[name] * factor
     if source.name == "enrollments":
         parsed["classroom"] = parsed["classroom"].fillna(_room_of_the_class(raw["grade_level"]))
 

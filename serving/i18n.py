@@ -456,6 +456,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "until you confirm.",
     ),
     "choose_files": ("ไฟล์ข้อมูล", "Files"),
+    "unread_columns": (
+        "คอลัมน์ที่ระบบไม่ได้อ่าน (ค่าในคอลัมน์เหล่านี้จะไม่ถูกบันทึก)",
+        "Columns not read (their values will not be kept)",
+    ),
+    "unread_help": (
+        "หากต้องการเก็บค่าเหล่านี้ ให้ตั้งหัวคอลัมน์ตามพจนานุกรมข้อมูล "
+        "ในไฟล์ของข้อมูลชนิดนั้น (เช่น ระยะทางถึงโรงเรียน อยู่ในไฟล์ข้อมูลครัวเรือน)",
+        "To keep these values, give each column its header from the data dictionary, in the "
+        "file of the data it belongs to (the distance to school is in the household file).",
+    ),
     "check_files": ("ตรวจไฟล์", "Check the files"),
     "file": ("ไฟล์", "File"),
     "source": ("ข้อมูล", "Data"),

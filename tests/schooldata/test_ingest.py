@@ -401,6 +401,33 @@ def test_headers_with_or_without_their_unit_in_brackets_name_the_same_column(
     ].values.tolist() == [[5, 4500.0, 12.5, 40.0, "extremely_poor"]]
 
 
+def test_a_unit_in_brackets_is_read_in_that_unit_and_the_service_keeps_its_own(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """Ignoring a header's bracket read ระยะทางถึงโรงเรียน (เมตร) as kilometres (3,000 m:
+    3,000 km, blanked as out of range) and เวลาเดินทาง (ชั่วโมง) as minutes (an hour and
+    a half: 1.5 minutes, kept as if true). Another unit of the same kind is converted; a
+    unit of another kind is no header of that column, and is named as not read. The
+    survey's usual wording of the distance (จากบ้าน) names the column too."""
+    write_csv(
+        "household",
+        [
+            "เลขประจำตัวนักเรียน,วันที่สำรวจ,ระยะทางจากบ้านถึงโรงเรียน (เมตร),"
+            "ระยะเวลาในการเดินทาง (ชั่วโมง),รายได้ครัวเรือนต่อเดือน (ชั่วโมง)",
+            'A1,2025-07-01,"3,000",1.5,4',
+            "A2,2025-07-01,800,0.25,4",
+        ],
+    )
+
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert sum(s.rows_rejected + s.values_blanked for s in report.sources) == 0
+    surveyed = read_table(engine, "household").sort_values("student_id")
+    assert surveyed[["distance_km", "travel_minutes"]].values.tolist() == [[3.0, 90.0], [0.8, 15.0]]
+    assert surveyed["monthly_income"].isna().all()
+    assert report.unread() == {"household.csv": ("รายได้ครัวเรือนต่อเดือน (ชั่วโมง)",)}
+
+
 def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_accepted(
     base_directory: Path, write_csv, engine, tmp_path
 ) -> None:

@@ -205,6 +205,49 @@ def test_a_class_list_is_the_schools_students_and_their_enrolments(
     ]
 
 
+def test_columns_the_service_does_not_read_are_named_never_dropped_unseen(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A DMC export holds more than its data: before, a column of other data (the
+    distance home, the household survey's) or a header typed another way was dropped
+    with "ok", and the data officer never learnt their values were not read. Row
+    numbers, empty columns, and who the child is and where they sit (the students and
+    enrolments files hold them) are no loss."""
+    folder = tmp_path / "data" / "schools" / "S1"
+    folder.mkdir(parents=True)
+    (folder / "students.csv").write_text(
+        "ลำดับ,เลขประจำตัว,คำนำหน้าชื่อ,ชื่อ,นามสกุล,ชั้น,ห้อง,"
+        "ระยะทางจากบ้านถึงโรงเรียน(กม.),วันเกิดนักเรียน,หมายเหตุ\n"
+        "1,701,ด.ช.,สมชาย,ใจดี,ม.1,1,12,01/03/2555,\n"
+        "2,702,ด.ญ.,มาลี,ศรี,ม.1,1,,,\n"
+    )
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+    (folder / "การมาเรียน.csv").write_text(
+        "เลขที่,รหัสนักเรียน,ชื่อ - สกุล,วันที่,สถานะ,ครูผู้บันทึก\n1,701,ด.ช.สมชาย ใจดี,10/06/2568,มา,ครูสมศรี\n"
+    )
+    (folder / "enrollments.csv").write_text(
+        "รหัสนักเรียน,ปีการศึกษา,ภาคเรียน,ชั้น,ห้อง\n701,2568,1,ม.1,1\n702,2568,1,ม.1,1\n"
+    )
+
+    report = ingest_directory(tmp_path / "data", engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    unread = {s.source: s.unread for s in report.sources}
+    assert unread["students"] == ("ระยะทางจากบ้านถึงโรงเรียน(กม.)", "วันเกิดนักเรียน")
+    assert unread["attendance"] == ("ครูผู้บันทึก",)
+    assert unread["enrollments"] == ()
+
+    # A class list (its class read as its enrolments) loses only what nobody read.
+    (folder / "enrollments.csv").unlink()
+    (folder / "students.csv").write_text(
+        "รายชื่อนักเรียน ภาคเรียนที่ 1 ปีการศึกษา 2568\n"
+        "เลขที่,เลขประจำตัว,ชื่อ,นามสกุล,ชั้น,ห้อง,ชื่อเล่น\n1,701,สมชาย,ใจดี,ม.1,1,ต้น\n"
+    )
+    report = ingest_directory(tmp_path / "data", engine, ID_KEY, tmp_path / "rejects")
+    unread = {s.source: s.unread for s in report.sources}
+    assert (unread["students"], unread["enrollments"]) == (("ชื่อเล่น",), ("ชื่อเล่น",))
+
+
 def test_a_class_list_with_one_name_column_gives_each_childs_names_and_sex(
     tmp_path: Path, engine: sa.Engine
 ) -> None:
