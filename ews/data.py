@@ -115,7 +115,10 @@ def _print_rates(rates) -> None:  # type: ignore[no-untyped-def]
 
 def ingest(
     directory: Annotated[
-        Path, typer.Argument(help="Data directory (one CSV or Parquet file per source).")
+        Path,
+        typer.Argument(
+            help="Data directory: the files a school keeps (CSV, Excel, LibreOffice or Parquet), named after their data or recognised by their headers."
+        ),
     ],
     rejects_dir: Annotated[Path | None, typer.Option(help="Where rejects reports go.")] = None,
     dataset: Annotated[
