@@ -117,7 +117,8 @@ def ingest(
     directory: Annotated[
         Path,
         typer.Argument(
-            help="Data directory: the files a school keeps (CSV, Excel, LibreOffice or Parquet), named after their data or recognised by their headers."
+            help="Data directory: the files a school keeps (CSV, Excel, LibreOffice or "
+            "Parquet), named after their data or recognised by their headers."
         ),
     ],
     rejects_dir: Annotated[Path | None, typer.Option(help="Where rejects reports go.")] = None,
