@@ -50,6 +50,9 @@ CLASS_LIST_HINT = (
     "; a class list may stand for it: the students file naming each student's class and, "
     "above its header, the term (รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568)"
 )
+EXITS_HINT = (
+    "; if nobody has left yet, a file of its header only says so (รหัสนักเรียน,วันที่ออก,ประเภทการออก)"
+)
 _LINK_COLUMNS = ["school_id", "student_id", "person_id"]
 # With a Parquet dataset, the database keeps what the service's pages and accounts read.
 DATABASE_SOURCES = ("schools", "calendar", "students", "enrollments", "exits", "interventions")
@@ -174,9 +177,8 @@ def ingest_directory(
         ]
         if not paths:
             if source.name in REQUIRED_SOURCES and first_load:
-                missing = "required file is missing" + (
-                    CLASS_LIST_HINT if source.name == "enrollments" else ""
-                )
+                hint = {"enrollments": CLASS_LIST_HINT, "exits": EXITS_HINT}
+                missing = "required file is missing" + hint.get(source.name, "")
                 reports.append(SourceReport(source.name, f"{source.name}.csv", refused=missing))
             continue
         for path, folder in paths:

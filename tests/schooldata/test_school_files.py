@@ -14,6 +14,7 @@ from schooldata.contract import SOURCES
 from schooldata.db import make_engine, read_table
 from schooldata.ingest import IngestReport, ingest_directory
 from schooldata.validate import detect_source
+from serving import translate
 from synth import SynthConfig, generate, write_directory
 from tests.conftest import ID_KEY, SMALL_SYNTH
 
@@ -299,6 +300,30 @@ def test_a_class_list_whose_term_is_named_nowhere_says_what_to_add(
     assert str(refused["enrollments"]).startswith("required file is missing; a class list")
     assert "ภาคเรียนที่ 1 ปีการศึกษา 2568" in str(refused["enrollments"])
     assert len(read_table(engine, "students")) == 1  # the students are loaded all the same
+
+
+def test_a_new_school_without_an_exits_file_is_told_how_to_say_nobody_has_left(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A first load needs its exits (who left, or that nobody has): a school with nobody
+    gone was told only "required file is missing", and did not know what to send."""
+    folder = tmp_path / "data" / "schools" / "S1"
+    folder.mkdir(parents=True)
+    _class_list(
+        folder / "นักเรียน.xlsx",
+        {"ป.6/1": [[1, "601", "ด.ช.", "ก", "ข"]]},
+        "รายชื่อนักเรียนชั้น{room} ภาคเรียนที่ 1 ปีการศึกษา 2568",
+    )
+
+    report = ingest_directory(tmp_path / "data", engine, ID_KEY, tmp_path / "rejects")
+
+    refused = {s.source: str(s.refused) for s in report.sources if s.refused}
+    assert list(refused) == ["exits"]
+    assert "nobody has left" in refused["exits"]
+    assert "รหัสนักเรียน,วันที่ออก,ประเภทการออก" in refused["exits"]
+    thai = translate.in_language(refused["exits"], "th")
+    assert thai.startswith("ไม่มีไฟล์ที่ต้องมี")
+    assert "ยังไม่มีนักเรียนออก" in thai
 
 
 def test_a_teachers_grade_book_a_sheet_per_subject_names_subject_and_term_above(
