@@ -29,6 +29,7 @@ from schooldata.db import read_table, upgrade
 from schooldata.identity import linking_counts, person_ids, store_returns
 from schooldata.missing import store_missing
 from schooldata.national_id import hash_national_id
+from schooldata.national_id import is_accepted as national_id_is_accepted
 from schooldata.spreadsheet import write_csv
 from schooldata.tables import APPEND_ONLY, ORIGIN_IMPORT, TABLES, stored_column_name
 from schooldata.validate import (
@@ -40,6 +41,7 @@ from schooldata.validate import (
     ParsedSource,
     files_holding_too,
     find_source_files,
+    masked_national_id,
     parse_source,
     read_raw,
 )
@@ -204,11 +206,16 @@ def ingest_directory(
                 )
                 continue
             report.unread = tuple(raw.attrs.get("unread", ()))
+            unmatched = pd.DataFrame(columns=REJECT_COLUMNS)
+            if "national_ids" in raw.attrs:
+                raw, lines, unmatched = _found_by_national_id(
+                    raw, lines, shown, known, key=id_hash_key, engine=engine
+                )
             parsed = _with_schools(parse_source(raw, lines, source, shown), known)
             rows, reference_rejects = _check_references(parsed, known)
-            report.rows_read = parsed.rows_read
+            report.rows_read = parsed.rows_read + len(unmatched)
             report.rejects = (
-                pd.concat([parsed.rejects, reference_rejects], ignore_index=True)
+                pd.concat([unmatched, parsed.rejects, reference_rejects], ignore_index=True)
                 .sort_values(["line", "column"], kind="stable")
                 .reset_index(drop=True)
             )
@@ -217,6 +224,7 @@ def ingest_directory(
             if source.name == "students":
                 known.add_students(rows)
                 rows = _with_person(_hash_ids(rows, source, id_hash_key), engine)
+                known.add_ids(rows)
             if source.name == "schools":
                 known.schools |= set(rows["school_id"])
             if source.name == "enrollments":
@@ -345,6 +353,8 @@ class _Known:
     # and number → (school, code) pairs.
     numbers: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     numbers_anywhere: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # The students of this load by their ID's keyed hash (those stored are read as asked).
+    ids: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, engine: sa.Engine, scope: frozenset[str] | None) -> _Known:
@@ -365,12 +375,83 @@ class _Known:
             self.students.add((school, code))
             self._index(school, code)
 
+    def add_ids(self, rows: pd.DataFrame) -> None:
+        for school, code, hashed in zip(
+            rows["school_id"], rows["student_id"], rows["national_id_hash"], strict=True
+        ):
+            if isinstance(hashed, str):
+                self.ids.setdefault(hashed, set()).add((school, code))
+
+    def holders(self, hashes: set[str], engine: sa.Engine) -> dict[str, set[tuple[str, str]]]:
+        """The students (a school and its code) with each of these ID hashes, in the
+        load's schools when it has a scope."""
+        students = TABLES["students"]
+        found: dict[str, set[tuple[str, str]]] = {h: set(self.ids.get(h, ())) for h in hashes}
+        wanted = sorted(hashes)
+        with engine.connect() as connection:
+            for start in range(0, len(wanted), 5000):
+                stored = connection.execute(
+                    sa.select(
+                        students.c.national_id_hash, students.c.school_id, students.c.student_id
+                    ).where(students.c.national_id_hash.in_(wanted[start : start + 5000]))
+                )
+                for hashed, school, code in stored:
+                    found[hashed].add((str(school), str(code)))
+        return {
+            h: {p for p in pairs if self.scope is None or p[0] in self.scope}
+            for h, pairs in found.items()
+        }
+
     def _index(self, school: str, code: str) -> None:
         self.codes.setdefault(code, set()).add(school)
         if code.isdigit():
             number = code.lstrip("0")
             self.numbers.setdefault((school, number), set()).add(code)
             self.numbers_anywhere.setdefault(number, set()).add((school, code))
+
+
+def _found_by_national_id(
+    raw: pd.DataFrame, lines: np.ndarray, file: str, known: _Known, *, key: str, engine: sa.Engine
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """A file naming its children by national ID or G code only: each row is the student
+    with that ID (at the row's school when it names one). A row whose ID no student has,
+    or students of several schools do, is rejected, its ID masked."""
+    ids: pd.Series = raw.attrs["national_ids"]
+    valid = national_id_is_accepted(ids).to_numpy(dtype=bool)
+    hashes = [hash_national_id(v, key) if ok else None for v, ok in zip(ids, valid, strict=True)]
+    holders = known.holders({h for h in hashes if h is not None}, engine)
+    named_school = raw["school_id"].fillna("").astype(str).str.strip()
+    schools, codes, reasons = [], [], []
+    for hashed, school in zip(hashes, named_school, strict=True):
+        pairs = {p for p in holders.get(hashed or "", ()) if not school or p[0] == school}
+        found = next(iter(pairs)) if len(pairs) == 1 else ("", "")
+        schools.append(found[0])
+        codes.append(found[1])
+        reasons.append(
+            ""
+            if len(pairs) == 1
+            else "no student code, nor a valid national ID or G code"
+            if hashed is None
+            else "no student has this national ID or G code"
+            if not pairs
+            else "students of several schools have this national ID or G code; give the school"
+        )
+    found_rows = np.array([not r for r in reasons], dtype=bool)
+    rejected = pd.DataFrame(
+        {
+            "file": file,
+            "line": np.asarray(lines)[~found_rows],
+            "column": "national_id",
+            "value": [masked_national_id(v) for v in ids[~found_rows]],
+            "reason": [r for r in reasons if r],
+            "action": REJECTED,
+        },
+        columns=REJECT_COLUMNS,
+    )
+    attrs = {k: v for k, v in raw.attrs.items() if k != "national_ids"}
+    named = raw.assign(school_id=schools, student_id=codes)[found_rows].reset_index(drop=True)
+    named.attrs = attrs
+    return named, np.asarray(lines)[found_rows], rejected
 
 
 def _existing_ids(engine: sa.Engine, table: str, column: str) -> set[str]:

@@ -242,6 +242,9 @@ def read_raw(
         else:
             blank = frame["school_id"].astype(str).str.strip().isin(("", "nan"))
             frame["school_id"] = frame["school_id"].where(~blank, school)
+    national_ids = _named_by_national_id(frame, source)
+    if national_ids is not None:
+        frame["student_id"] = ""  # each row's student is found by the ID as it loads
     missing = [c for c in source.required_columns if c not in frame.columns]
     if missing:
         titled = set(TITLED_COLUMNS.get(source.name, ()))
@@ -259,7 +262,29 @@ def read_raw(
     frame.attrs["given"] = given  # the columns the file has (``ParsedSource.given``)
     frame.attrs["unread"] = unread
     frame.attrs["scales"] = scales  # values in another unit, converted as they are parsed
+    if national_ids is not None:
+        frame.attrs["national_ids"] = national_ids
     return frame, lines
+
+
+def _named_by_national_id(frame: pd.DataFrame, source: Source) -> pd.Series | None:
+    """A file about students naming each by the national ID or G code, not the school's
+    code (the equity fund's screening, a hospital's list): the IDs, row by row."""
+    if source.student_ref is None or source.name == "students" or "student_id" in frame.columns:
+        return None
+    column = next(
+        (c for c in frame.columns if STUDENTS.headers.get(fold_header(str(c))) == "national_id"),
+        None,
+    )
+    if column is None:
+        return None
+    ids = _arabic_digits(frame[column].fillna("").astype(str).str.strip())
+    return ids.str.replace(r"[\s-]", "", regex=True).str.upper().reset_index(drop=True)
+
+
+def masked_national_id(value: str) -> str:
+    """A national ID as a report may show it: its last four digits."""
+    return _masked(value, STUDENTS.column("national_id"))
 
 
 # What a school's file holds for the people reading it, whose loss is no loss: row

@@ -112,6 +112,18 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             "เติมเลข 0 นำหน้ารหัสนักเรียนคืน (แผ่นงานเก็บรหัสเป็นตัวเลข)",
         ),
         (
+            r"^no student has this national ID or G code$",
+            "ไม่พบนักเรียนที่มีเลขประจำตัวประชาชนหรือรหัส G นี้ (ส่งรายชื่อนักเรียนพร้อมเลขประจำตัวประชาชนก่อน)",
+        ),
+        (
+            r"^no student code, nor a valid national ID or G code$",
+            "ไม่มีรหัสนักเรียน และเลขประจำตัวประชาชนหรือรหัส G ไม่ถูกต้อง",
+        ),
+        (
+            r"^students of several schools have this national ID or G code",
+            "เลขประจำตัวประชาชนนี้เป็นของนักเรียนหลายโรงเรียน กรุณาระบุรหัสสถานศึกษา",
+        ),
+        (
             r"^unknown student of the school$",
             "ไม่พบนักเรียนคนนี้ของโรงเรียน (ส่งรายชื่อนักเรียนหรือการลงทะเบียนก่อน)",
         ),

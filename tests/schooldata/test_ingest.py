@@ -428,6 +428,63 @@ def test_a_unit_in_brackets_is_read_in_that_unit_and_the_service_keeps_its_own(
     assert report.unread() == {"household.csv": ("รายได้ครัวเรือนต่อเดือน (ชั่วโมง)",)}
 
 
+def test_a_file_naming_its_children_by_national_id_only_reaches_each_childs_records(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """The equity fund's (กสศ.) poverty screening, a hospital's health check, a district's
+    list: files from outside the school name a child by the national ID, never by the
+    school's code. Before, such a file was refused whole for a missing student column.
+    The ID is matched, as a keyed hash, against the students' own; a child no student
+    has the ID of is a rejected row, its ID masked, and the ID is never stored here."""
+    write_csv(
+        "household",
+        [
+            "เลขประจำตัวประชาชน,วันที่สำรวจ,จำนวนสมาชิกครัวเรือน,สถานะกองทุนเสมอภาค",
+            f"{thai_id('110170020345')},2025-07-01,5,ยากจนพิเศษ",
+            "-".join(["3", "1017", "00203", "46", thai_id("310170020346")[-1]])
+            + ",2025-07-01,3,ยากจน",
+            f"{thai_id('110170020999')},2025-07-01,4,ยากจน",  # no student of ours
+        ],
+    )
+
+    report = _ingest(base_directory, engine, tmp_path)
+
+    household = next(s for s in report.sources if s.source == "household")
+    assert household.refused is None
+    assert (household.rows_read, household.rows_loaded, household.rows_rejected) == (3, 2, 1)
+    stored = read_table(engine, "household").sort_values("student_id")
+    assert stored[
+        ["school_id", "student_id", "household_size", "equity_status"]
+    ].values.tolist() == [
+        ["S1", "A1", 5, "extremely_poor"],
+        ["S1", "A2", 3, "poor"],
+    ]
+    rejected = _rejects(tmp_path, "household")
+    assert rejected[["line", "column", "reason"]].values.tolist() == [
+        ["4", "national_id", "no student has this national ID or G code"]
+    ]
+    assert thai_id("110170020999") not in rejected.to_csv()  # masked, as every ID is
+
+    # A later load (the students are in the database by now) finds them the same way.
+    again = tmp_path / "later"
+    again.mkdir()
+    (again / "household.csv").write_text(
+        f"national_id,survey_date,household_size\n{thai_id('110170020345')},2025-11-01,6\n"
+    )
+    _ingest(again, engine, tmp_path)
+    assert read_table(engine, "household", student_ids=["A1"])["household_size"].tolist() == [5, 6]
+
+    # Another school's upload never reaches S1's child by the ID, nor learns that S1 has it.
+    (again / "household.csv").write_text(
+        f"national_id,survey_date,household_size\n{thai_id('110170020345')},2025-12-01,7\n"
+    )
+    scoped = ingest_directory(again, engine, ID_KEY, None, schools=frozenset({"S2"}))
+    assert scoped.sources[0].rejects["reason"].tolist() == [
+        "no student has this national ID or G code"
+    ]
+    assert read_table(engine, "household", student_ids=["A1"])["household_size"].tolist() == [5, 6]
+
+
 def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_accepted(
     base_directory: Path, write_csv, engine, tmp_path
 ) -> None:
