@@ -150,11 +150,22 @@ def ingest(
         except FileNotFoundError as error:
             fail(str(error))
 
+    from serving import i18n
+
     timing = f"{report.seconds:.1f} s, writing {report.write_seconds:.1f} s"
     table = Table(title=f"Ingest of {directory} ({timing})")
-    for column in ("file", "data", "read", "loaded", "rejected", "values blanked", "status"):
+    for column in (
+        "file",
+        "data",
+        "read",
+        "loaded",
+        "rejected",
+        "values blanked",
+        "covers",
+        "status",
+    ):
         table.add_column(
-            column, justify="left" if column in ("file", "data", "status") else "right"
+            column, justify="left" if column in ("file", "data", "covers", "status") else "right"
         )
     for s in report.sources:
         status = f"[red]refused: {s.refused}[/red]" if s.refused else "ok"
@@ -165,6 +176,7 @@ def ingest(
             f"{s.rows_loaded:,}",
             f"{s.rows_rejected:,}",
             f"{s.values_blanked:,}",
+            i18n.covered(s.terms, s.dates, "en"),
             status,
         )
     console.print(table)

@@ -12,6 +12,7 @@ data officer is *scoped*: rows that name another school or its students are reje
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,10 @@ class SourceReport:
     # The file's columns holding values nobody reads (a header the contract does not
     # know): named in the report, so that no value is lost unseen.
     unread: tuple[str, ...] = ()
+    # What the loaded rows are of: their terms (academic year, term) and first and last
+    # day, so that a file of the wrong term or year is seen before it loads.
+    terms: tuple[tuple[int, int], ...] = ()
+    dates: tuple[dt.date, dt.date] | None = None
 
     @property
     def rows_rejected(self) -> int:
@@ -220,6 +225,7 @@ def ingest_directory(
                 .reset_index(drop=True)
             )
             report.rows_loaded = len(rows)
+            report.terms, report.dates = _covered(rows, source)
             rows = _with_stored(rows, source, parsed.given, engine)
             if source.name == "students":
                 known.add_students(rows)
@@ -408,6 +414,19 @@ class _Known:
             number = code.lstrip("0")
             self.numbers.setdefault((school, number), set()).add(code)
             self.numbers_anywhere.setdefault(number, set()).add((school, code))
+
+
+def _covered(
+    rows: pd.DataFrame, source: Source
+) -> tuple[tuple[tuple[int, int], ...], tuple[dt.date, dt.date] | None]:
+    """The terms and the first and last day of a file's loaded rows."""
+    terms: tuple[tuple[int, int], ...] = ()
+    if {"academic_year", "term"} <= set(rows.columns) and source.name != "calendar":
+        pairs = rows[["academic_year", "term"]].dropna().drop_duplicates()
+        terms = tuple(sorted((int(y), int(t)) for y, t in pairs.itertuples(index=False)))
+    dated = next((c for c in source.key if source.column(c).kind == "date"), None)
+    days = pd.to_datetime(rows[dated]).dropna() if dated else pd.Series(dtype="datetime64[ns]")
+    return terms, (days.min().date(), days.max().date()) if len(days) else None
 
 
 def _found_by_national_id(

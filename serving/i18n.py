@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -474,6 +475,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "rows_loaded": ("แถวที่บันทึกแล้ว", "Rows loaded"),
     "rows_rejected": ("แถวที่ไม่รับ", "Rows rejected"),
     "values_blanked": ("ค่าที่เว้นว่าง", "Values blanked"),
+    "covers": ("ช่วงของข้อมูล", "Covers"),
     "refused_file": ("ไม่รับทั้งไฟล์", "file refused"),
     "confirm_load": ("ยืนยันบันทึกข้อมูล", "Confirm and load"),
     "cancel": ("ยกเลิก", "Cancel"),
@@ -763,6 +765,22 @@ def day(value: Any, language: str) -> str:
     if language == "en":
         return f"{when.day} {ENGLISH_MONTHS[when.month - 1]} {when.year}"
     return f"{when.day} {THAI_MONTHS[when.month - 1]} {when.year + 543}"
+
+
+def covered(
+    terms: Iterable[tuple[int, int]], dates: tuple[date, date] | None, language: str
+) -> str:
+    """What a file's rows are of: ภาคเรียนที่ 2/2567, 2 ธ.ค. 2567 – 4 ธ.ค. 2567 (more
+    than two terms: the first – the last)."""
+    word = "ภาคเรียนที่" if language == "th" else "term"
+    named = [f"{term}/{year}" for year, term in sorted(terms)]
+    if len(named) > 2:
+        named = [f"{named[0]} – {named[-1]}"]
+    parts = [f"{word} {', '.join(named)}"] if named else []
+    if dates is not None:
+        first, last = (day(d, language) for d in dates)
+        parts.append(first if first == last else f"{first} – {last}")
+    return ", ".join(parts)
 
 
 def moment(value: datetime | None, language: str) -> str:

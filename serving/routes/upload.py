@@ -61,6 +61,7 @@ def _upload(
         rejects=rejects,
         error=error,
         accepted=",".join(uploads.ACCEPTED),
+        covered=lambda terms, dates: i18n.covered(terms, dates, lang),
         source_word=lambda k: i18n.pick(i18n.SOURCES, k, language(request)),
     )
 

@@ -261,6 +261,9 @@ def test_each_classrooms_register_uploads_in_one_go(
     ]
     staged = uploads.stage(settings, engine, officer, [(f.name, f.read_bytes()) for f in registers])
     assert [s.rows_loaded for s in staged.report.sources if s.source == "attendance"] == [3, 3]
+    assert {s.dates for s in staged.report.sources} == {
+        (dt.date(2024, 12, 2), dt.date(2024, 12, 4))
+    }
     assert [f.name for f in staged.files] == ["เวลาเรียน ม.1-1.xlsx", "เวลาเรียน ม.1-2.ods"]
 
     uploads.confirm(settings, engine, officer, staged.token)
@@ -318,6 +321,10 @@ def test_a_class_list_uploads_as_the_students_and_their_enrolments(
         ("students", "รายชื่อนักเรียน ม.4.xlsx", "3"),
         ("enrollments", "รายชื่อนักเรียน ม.4.xlsx", "3"),
     ]
+    # What the load covers, so that last year's list sent by mistake is seen before it
+    # loads (before: only counts of rows).
+    covers = page.locator("table.upload-summary tbody tr td.covers").all_inner_texts()
+    assert covers == ["", "ภาคเรียนที่ 2/2567"]
     shoot(page, "upload-class-list")
     page.click("form[action$='/confirm'] button")
     page.wait_for_selector("p.loaded")
