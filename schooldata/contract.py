@@ -489,6 +489,7 @@ SCHOOLS = Source(
                 "สกร.": "DLE",
                 "กทม.": "BMA",
                 "อปท.": "LAO",
+                "อื่น ๆ": "OTHER",
             },
         ),
         Column(

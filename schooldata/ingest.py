@@ -24,7 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SOURCES, Source
+from schooldata import audit
+from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SCHOOLS, SOURCES, Source
 from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import linking_counts, person_ids, store_returns
@@ -270,6 +271,37 @@ def ingest_directory(
     return IngestReport(
         reports, time.perf_counter() - started, write_seconds, linking, missing_opened
     )
+
+
+class SchoolRefused(ValueError):
+    """A school typed by hand that cannot be added: each problem with its column."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{c}: {r}" if c else r for c, r in problems))
+        self.problems = problems
+
+
+def add_school(engine: sa.Engine, values: dict[str, str], entry: audit.Entry) -> dict[str, Any]:
+    """One school typed by hand (the admin's page, before any file of it): checked as a
+    row of a schools file is, and added with its audit entry; the school as stored.
+
+    Raises:
+        SchoolRefused: a value is wrong (each named, with its column), or the school is
+            in the data already (a page never overwrites what a file loaded).
+    """
+    upgrade(engine)
+    typed = {c: str(values.get(c) or "").strip() for c in SCHOOLS.column_names}
+    parsed = parse_source(pd.DataFrame([typed]), np.array([1]), SCHOOLS, "form")
+    if len(parsed.rejects):
+        raise SchoolRefused(
+            [(str(r["column"]), str(r["reason"])) for r in parsed.rejects.to_dict("records")]
+        )
+    if typed["school_id"] in _existing_ids(engine, "schools", "school_id"):
+        raise SchoolRefused([("", f"the school {typed['school_id']!r} is in the data already")])
+    with engine.begin() as connection:
+        _upsert(connection, SCHOOLS, parsed.rows)
+        audit.append(connection, [entry])
+    return {str(k): v for k, v in parsed.rows.iloc[0].to_dict().items()}
 
 
 def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...]) -> list[str]:

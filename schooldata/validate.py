@@ -144,7 +144,8 @@ def _holds_too(path: Path, partner: Source, source: Source) -> bool:
         return False  # refused as its own source already, with the reason
     for frame, _ in sheets:
         columns = set(_contract_names(frame.columns, source))
-        if source.name == "students" and not columns & _ABOUT_A_STUDENT:
+        names = {fold_header(str(c)) for c in frame.columns} & _FULL_NAME
+        if source.name == "students" and not (columns & _ABOUT_A_STUDENT or names):
             return False
         titled = _named_in_titles(frame.attrs.get("titles", []), columns, source)
         if source.name == "enrollments" and not {*TITLED_COLUMNS[source.name]} <= {

@@ -157,7 +157,10 @@ def create_user(
     with engine.begin() as connection:
         for school in [school_id, *schools]:
             if school is not None and not _school_known(connection, school):
-                raise AccountError(f"no school {school!r} in the data")
+                raise AccountError(
+                    f"no school {school!r} in the data: add it first (the admin page's "
+                    "'add a school', or a schools file with ews ingest)"
+                )
         if (
             username
             and connection.execute(
@@ -257,6 +260,18 @@ def unassigned_classrooms(engine: sa.Engine) -> list[dict[str, Any]]:
         for g in groups
         if (g.school_id, g.advisor_id) not in held
     ]
+
+
+def known_schools(engine: sa.Engine) -> list[dict[str, Any]]:
+    """Every school in the data (its code, name and province), for the admin's page."""
+    schools = TABLES["schools"]
+    with reading(engine) as connection:
+        rows = connection.execute(
+            sa.select(schools.c.school_id, schools.c.name, schools.c.province).order_by(
+                schools.c.school_id
+            )
+        ).mappings()
+        return [dict(r) for r in rows]
 
 
 def list_users(engine: sa.Engine) -> list[dict[str, Any]]:

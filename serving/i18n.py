@@ -335,6 +335,22 @@ TEXT: dict[str, tuple[str, str]] = {
         "or a whole province (its schools that send files later too)",
     ),
     "province_scope": ("จังหวัด", "Province"),
+    "add_school": ("เพิ่มสถานศึกษา", "Add a school"),
+    "schools_in_data": ("มีในข้อมูลแล้ว {} แห่ง", "{} in the data"),
+    "add_school_help": (
+        "สถานศึกษาที่ยังไม่เคยส่งไฟล์ใด ๆ ต้องเพิ่มที่นี่ก่อน จึงจะสร้างบัญชีของสถานศึกษานั้นได้ "
+        "ไฟล์ที่ส่งภายหลังจะปรับข้อมูลสถานศึกษาให้ครบเอง",
+        "A school that has sent no file yet is added here first, so that its accounts can "
+        "be made; the files it sends later complete its details.",
+    ),
+    "school_code": ("รหัสสถานศึกษา", "School code"),
+    "school_name": ("ชื่อสถานศึกษา", "School name"),
+    "affiliation": ("สังกัด", "Governing body"),
+    "urban_rural": ("ในเมืองหรือชนบท", "Urban or rural"),
+    "school_added": (
+        "เพิ่มสถานศึกษา {} แล้ว สร้างบัญชีของสถานศึกษานี้ได้",
+        "School {} added: its accounts can be made now.",
+    ),
     "reset_password": ("ตั้งรหัสผ่านชั่วคราว", "Reset password"),
     "deactivate": ("ปิดบัญชี", "Deactivate"),
     "deactivate_confirm": (

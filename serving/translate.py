@@ -187,7 +187,15 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             lambda m: f"จำนวนที่เยี่ยมได้ต้องเป็นจำนวนเต็ม ไม่ใช่ '{m[1]}'",
         ),
         (r"^capacity must be between 0 and 500", "จำนวนที่เยี่ยมได้ต้องอยู่ระหว่าง 0 ถึง 500 ครั้งต่อสัปดาห์"),
+        (
+            r"^no school '(.*)' in the data: add it first",
+            lambda m: f"ไม่พบโรงเรียน '{m[1]}' ในข้อมูล กรุณาเพิ่มสถานศึกษาก่อน (หัวข้อ เพิ่มสถานศึกษา ในหน้านี้)",
+        ),
         (r"^no school '(.*)' in the data$", lambda m: f"ไม่พบโรงเรียน '{m[1]}' ในข้อมูล"),
+        (
+            r"^the school '(.*)' is in the data already$",
+            lambda m: f"มีสถานศึกษา '{m[1]}' ในข้อมูลแล้ว",
+        ),
         (r"^no school in the province '(.*)'$", lambda m: f"ไม่พบโรงเรียนในจังหวัด '{m[1]}'"),
         (r"^no school '(.*)'$", lambda m: f"ไม่พบโรงเรียน '{m[1]}'"),
         (r"^name must not be empty$", "กรุณากรอกชื่อ"),

@@ -7,13 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from serving import i18n
+from schooldata import audit
+from schooldata.contract import SCHOOLS
+from schooldata.ingest import SchoolRefused, add_school
+from serving import i18n, translate
 from serving.accounts import (
     EMAIL,
     ROLES,
     AccountError,
     User,
     create_user,
+    known_schools,
     list_users,
     revoke,
     set_messages,
@@ -24,6 +28,7 @@ from serving.accounts import (
 from serving.deps import (
     AppState,
     StateDep,
+    route_of,
 )
 from serving.operations import operations
 from serving.routes.pages import (
@@ -45,12 +50,17 @@ def _admin(
     secret: str | None = None,
     error: str | None = None,
     form: dict[str, str] | None = None,
+    school_form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     return render(
         request,
         "admin.html",
         user,
         status_code,
+        school_form=school_form,
+        schools=known_schools(state.engine),
+        affiliations=_choices("affiliation", language(request)),
+        areas=_choices("area", language(request)),
         accounts=list_users(state.engine),
         classrooms=unassigned_classrooms(state.engine),
         roles=ROLES,
@@ -59,6 +69,15 @@ def _admin(
         error=error,
         form=form,
     )
+
+
+def _choices(column: str, lang: str) -> list[tuple[str, str]]:
+    """A schools column's values with the words a Thai page gives them (สพฐ., ชนบท)."""
+    described = SCHOOLS.column(column)
+    thai = {code: word for word, code in described.aliases.items()}
+    return [
+        (code, thai.get(code, code) if lang == "th" else code) for code in described.allowed or ()
+    ]
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -134,6 +153,49 @@ def admin_create(
         notice=words["temporary_for"].format(created.username),
         secret=temporary,
     )
+
+
+@router.post("/admin/schools", response_class=HTMLResponse)
+def admin_add_school(
+    request: Request,
+    state: StateDep,
+    user: AdminUser,
+    csrf: Annotated[str, Form()],
+    school_id: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=200)] = "",
+    province: Annotated[str, Form(max_length=200)] = "",
+    affiliation: Annotated[str, Form(max_length=40)] = "",
+    area: Annotated[str, Form(max_length=40)] = "",
+) -> HTMLResponse:
+    """A school nobody has sent a file of yet, so that its accounts can be made."""
+    check_csrf(request, csrf)
+    lang = language(request)
+    typed = {
+        "school_id": school_id,
+        "name": name,
+        "province": province,
+        "affiliation": affiliation,
+        "area": area,
+    }
+    entry = audit.Entry(
+        "school_added",
+        route_of(request),
+        user_id=user.user_id,
+        school_id=school_id.strip(),
+        actor=f"user:{user.user_id}",
+    )
+    try:
+        add_school(state.engine, typed, entry)
+    except SchoolRefused as refused:
+        said = [
+            f"{translate.column_word(column, lang)}: {translate.in_language(reason, lang)}"
+            if column
+            else translate.in_language(reason, lang)
+            for column, reason in refused.problems
+        ]
+        return _admin(request, state, user, 422, error="; ".join(said), school_form=typed)
+    words = i18n.words(lang)
+    return _admin(request, state, user, notice=words["school_added"].format(school_id.strip()))
 
 
 @router.post("/admin/accounts/{account_id}/reset", response_class=HTMLResponse)

@@ -281,6 +281,28 @@ def test_a_class_list_with_one_name_column_gives_each_childs_names_and_sex(
     ]
 
 
+def test_a_class_list_with_one_name_column_recognised_by_its_headers_is_both_files(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """Named as the school names it (not students.csv), a class list keeping names in one
+    column was taken for enrolments only: the students file was "missing" and every
+    enrolment rejected as a student nobody knew."""
+    folder = tmp_path / "data" / "schools" / "S1"
+    # The upload page keeps each file under the source it was recognised as.
+    (folder / "enrollments").mkdir(parents=True)
+    (folder / "enrollments" / "1.csv").write_text(
+        "รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568\n"
+        "เลขที่,เลขประจำตัว,ชื่อ - สกุล\n1,701,ด.ช.สมชาย ใจดี\n2,702,ด.ญ.มาลี ศรี\n"
+    )
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+
+    report = ingest_directory(tmp_path / "data", engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    assert read_table(engine, "students")["given_name"].tolist() == ["สมชาย", "มาลี"]
+    assert len(read_table(engine, "enrollments")) == 2
+
+
 def test_a_class_list_whose_term_is_named_nowhere_says_what_to_add(
     tmp_path: Path, engine: sa.Engine
 ) -> None:

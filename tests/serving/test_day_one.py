@@ -185,6 +185,102 @@ def _register_champion(settings: Settings, bundle: ModelBundle, folder: Path) ->
     return str(version)
 
 
+def test_a_school_nobody_has_loaded_is_added_on_the_admin_page_and_sends_its_first_files(
+    tmp_path: Path,
+) -> None:
+    """A new install has no data: its admin could not make the school's accounts ("no
+    school in the data") until someone loaded a schools file with ews ingest, which the
+    README did not say. The admin adds the school on the page, checked as a schools
+    file's row is; its data officer then sends the first class list."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    settings = scratch_settings(str(engine.url), tmp_path, upload_dir=tmp_path / "uploads")
+    admin, _ = create_user(engine, "admin", "ผู้ดูแล", username="first-admin")
+    set_password(engine, admin.user_id, PASSWORD, "tests", must_change=False)
+    officer = {"role": "data_officer", "name": "ครูข้อมูล", "username": "officer-1"}
+
+    with serving(create_app(settings)) as url:
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            sign_in_client(client, "first-admin", PASSWORD)
+            page = client.get("/admin")
+            refused = client.post(
+                "/admin/accounts",
+                data={"csrf": csrf_of(page.text), **officer, "school_id": "1057010001"},
+            )
+            assert refused.status_code == 422
+            assert "เพิ่มสถานศึกษา" in refused.text  # says where to add it
+            wrong = client.post(
+                "/admin/schools",
+                data={
+                    "csrf": csrf_of(page.text),
+                    "school_id": "1057010001",
+                    "name": "โรงเรียนบ้านใหม่",
+                    "affiliation": "กระทรวงอะไรก็ไม่รู้",
+                },
+            )
+            assert wrong.status_code == 422
+            assert "สังกัด" in wrong.text  # names the field that is wrong
+            added = client.post(
+                "/admin/schools",
+                data={
+                    "csrf": csrf_of(page.text),
+                    "school_id": "1057010001",
+                    "name": "โรงเรียนบ้านใหม่",
+                    "province": "เชียงราย",
+                    "affiliation": "สพฐ.",
+                    "area": "ชนบท",
+                },
+            )
+            assert added.status_code == 200, added.text[:500]
+            again = client.post(
+                "/admin/schools",
+                data={"csrf": csrf_of(page.text), "school_id": "1057010001", "name": "ซ้ำ"},
+            )
+            assert again.status_code == 422  # never overwritten from the page
+            made = client.post(
+                "/admin/accounts",
+                data={"csrf": csrf_of(page.text), **officer, "school_id": "1057010001"},
+            )
+            assert made.status_code == 200, made.text[:500]
+        school = pd.read_sql("SELECT * FROM schools", engine)
+        assert school[["school_id", "name", "province", "affiliation", "area"]].values.tolist() == [
+            ["1057010001", "โรงเรียนบ้านใหม่", "เชียงราย", "OBEC", "rural"]
+        ]
+        actions = pd.read_sql("SELECT action, user_id FROM audit_log", engine)
+        assert ("school_added", admin.user_id) in set(actions.itertuples(index=False, name=None))
+
+        user_id = int(
+            pd.read_sql("SELECT user_id FROM users WHERE username = 'officer-1'", engine).iloc[0, 0]
+        )
+        set_password(engine, user_id, PASSWORD, "tests", must_change=False)
+        class_list = tmp_path / "รายชื่อนักเรียน.csv"
+        class_list.write_text(
+            "รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568\n"
+            "เลขที่,เลขประจำตัว,ชื่อ - สกุล\n1,00001,ด.ช.ก้อง ภพ\n2,00002,ด.ญ.ฝน ดี\n"
+        )
+        exits = tmp_path / "การออกจากสถานศึกษา.csv"
+        exits.write_text("รหัสนักเรียน,วันที่ออก,ประเภทการออก\n")
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            sign_in_client(client, "officer-1", PASSWORD)
+            page = client.get("/upload")
+            checked = client.post(
+                "/upload",
+                data={"csrf": csrf_of(page.text)},
+                files=[
+                    ("files", (f.name, f.read_bytes(), "text/csv")) for f in (class_list, exits)
+                ],
+            )
+            assert checked.status_code == 200, checked.text[:500]
+            confirm = re.search(r'action="(/upload/[^"]+/confirm)"', checked.text)
+            assert confirm is not None, checked.text[:2000]
+            loaded = client.post(confirm[1], data={"csrf": csrf_of(checked.text)})
+            assert loaded.status_code == 200
+    enrolled = pd.read_sql("SELECT school_id, student_id, grade_level FROM enrollments", engine)
+    assert enrolled.values.tolist() == [
+        ["1057010001", "00001", "M1"],
+        ["1057010001", "00002", "M1"],
+    ]
+
+
 def test_a_champion_an_upgrade_cannot_feed_gives_way_to_the_rule_loudly(
     synthetic_engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

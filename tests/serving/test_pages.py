@@ -145,6 +145,9 @@ def test_an_admin_resets_a_password_and_deactivates_an_account_whose_sessions_en
     temporary = admin.locator("code.secret").inner_text().strip()
     assert len(temporary) >= 12
     shoot(admin, "admin")
+    admin.click("details.schools summary")  # a school to add before any file of it
+    assert admin.locator("details.schools select[name=affiliation] option").count() == 8
+    shoot(admin, "admin-add-school")
     # An area office of a province: its province and the schools of it so far.
     scope = admin.locator("tr[data-username='area-of-a-province'] td").nth(3).inner_text()
     assert scope.startswith(f"จังหวัด {province}: ")
