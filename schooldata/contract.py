@@ -653,13 +653,21 @@ EXITS = Source(
     (
         _student_id(),
         _school_of_student(),
-        Column("exit_date", "date", "Date the student left", "วันที่ออก", True),
+        Column(
+            "exit_date",
+            "date",
+            "Date the student left",
+            "วันที่ออก",
+            True,
+            headers=("วันที่จำหน่าย", "วันที่ออกจากสถานศึกษา", "วันที่ออกจากโรงเรียน"),
+        ),
         Column(
             "exit_type",
             "category",
             "dropout, transfer, graduated, deceased or other",
             "ประเภทการออก",
             True,
+            headers=("ประเภทการจำหน่าย", "กรณีที่ออก", "กรณีการจำหน่าย"),
             allowed=EXIT_TYPES,
             aliases={
                 "ออกกลางคัน": "dropout",
@@ -689,6 +697,7 @@ EXITS = Source(
             "สาเหตุ",
             allowed=tuple(str(k) for k in REASON_CODES),
             aliases=REASON_ALIASES,
+            headers=("สาเหตุการออก", "สาเหตุที่ออก", "สาเหตุการจำหน่าย", "สาเหตุการออกกลางคัน"),
         ),
         Column("destination_school_id", "str", "School transferred to", "สถานศึกษาปลายทาง"),
     ),

@@ -485,6 +485,28 @@ def test_a_file_naming_its_children_by_national_id_only_reaches_each_childs_reco
     assert read_table(engine, "household", student_ids=["A1"])["household_size"].tolist() == [5, 6]
 
 
+def test_exits_headed_as_a_schools_register_of_leavers_heads_them(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """A school's register of leavers (ทะเบียนนักเรียนจำหน่าย) heads its columns วันที่
+    จำหน่าย, ประเภทการจำหน่าย and สาเหตุการออก: the file was refused whole for missing
+    columns, so a first load could not start."""
+    write_csv(
+        "exits",
+        [
+            "เลขประจำตัวนักเรียน,วันที่จำหน่าย,ประเภทการจำหน่าย,สาเหตุการออก",
+            "A1,1/7/2568,ลาออก,ผู้ปกครองมีรายได้น้อย",
+        ],
+    )
+
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert [s.refused for s in report.sources if s.source == "exits"] == [None]
+    left = read_table(engine, "exits")
+    assert left[["student_id", "exit_type"]].values.tolist() == [["A1", "other"]]
+    assert left["reason_code"].astype("Int64").tolist() == [5]
+
+
 def test_thai_as_schools_type_it_is_read_and_every_word_the_service_shows_is_accepted(
     base_directory: Path, write_csv, engine, tmp_path
 ) -> None:
