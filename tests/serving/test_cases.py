@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from core import clock
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, audit_log, score_runs, student_scores, support_cases
 from serving.access import StudentKey
@@ -63,7 +64,7 @@ def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     student = flagged.first.get_attribute("href").split("/")[-1].split("#")[0]
     flagged.first.click()
     page.wait_for_selector("form.open-case")
-    review_day = (date.today() + timedelta(days=10)).isoformat()
+    review_day = (clock.today() + timedelta(days=10)).isoformat()
     page.fill("form.open-case input[name=first_review]", review_day)
     page.click("form.open-case button[type=submit]")
     page.wait_for_selector("dl.case-facts")
@@ -90,7 +91,7 @@ def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     page.wait_for_selector("form.open-case")  # no open case: a new one may be opened
     assert "ดีขึ้น" in page.inner_text("ul.closed-cases")
     closed = _case_of(api, student)
-    assert (closed.outcome, closed.closed_on) == ("improving", date.today())
+    assert (closed.outcome, closed.closed_on) == ("improving", clock.today())
 
 
 def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, api: Api) -> None:
@@ -102,7 +103,7 @@ def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, a
         connection.execute(
             sa.update(support_cases)
             .where(support_cases.c.case_id == case.case_id)
-            .values(next_review=date.today() - timedelta(days=3))
+            .values(next_review=clock.today() - timedelta(days=3))
         )
 
     page.goto(f"{api.url}/actions")

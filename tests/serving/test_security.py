@@ -15,7 +15,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from core import clock
 from core.secrets import SecretError, secret
 from core.settings import Settings
 from ews.cli import app as cli
@@ -192,7 +193,7 @@ def test_after_a_transfer_the_old_school_no_longer_lists_the_student(copy: Copy)
             sa.insert(TABLES["exits"]).values(
                 school_id=api.school,
                 student_id=api.own_student,
-                exit_date=date.today(),
+                exit_date=clock.today(),
                 exit_type="transfer",
                 destination_school_id=api.other_school,
             )
