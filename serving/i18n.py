@@ -328,6 +328,18 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "classroom_group": ("กลุ่มห้องเรียน", "Classroom group"),
     "give_classroom": ("สร้างบัญชีครูของห้องนี้", "Create its advisor's account"),
+    "every_classroom": (
+        "สร้างบัญชีครูประจำชั้นให้ทุกห้องในคราวเดียว ({} ห้อง)",
+        "Create an advisor's account for every classroom at once ({})",
+    ),
+    "classroom_advisor": ("ครูประจำชั้น {}", "Advisor of {}"),
+    "issued_title": ("สร้างบัญชีครูประจำชั้นแล้ว {} บัญชี", "{} advisor accounts created"),
+    "issued_help": (
+        "พิมพ์หรือจดหน้านี้ไว้ส่งให้ครูแต่ละห้อง รหัสผ่านชั่วคราวแสดงครั้งเดียว ครูต้องเปลี่ยนรหัสผ่านเมื่อเข้าสู่ระบบครั้งแรก",
+        "Print or copy this sheet for each classroom's teacher: the temporary passwords "
+        "are shown once, and each is changed at first sign-in.",
+    ),
+    "temporary_password": ("รหัสผ่านชั่วคราว", "Temporary password"),
     "staff_id": ("รหัสครูที่ปรึกษา (advisor_id)", "Advisor code (advisor_id)"),
     "schools_field": ("โรงเรียนที่ติดตาม (คั่นด้วย ,)", "Schools followed (comma-separated)"),
     "province": (

@@ -16,6 +16,7 @@ from serving.accounts import (
     ROLES,
     AccountError,
     User,
+    accounts_for_classrooms,
     create_user,
     known_schools,
     list_users,
@@ -51,6 +52,7 @@ def _admin(
     error: str | None = None,
     form: dict[str, str] | None = None,
     school_form: dict[str, str] | None = None,
+    issued: list[dict[str, str]] | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -58,6 +60,7 @@ def _admin(
         user,
         status_code,
         school_form=school_form,
+        issued=issued,
         schools=known_schools(state.engine),
         affiliations=_choices("affiliation", language(request)),
         areas=_choices("area", language(request)),
@@ -196,6 +199,25 @@ def admin_add_school(
         return _admin(request, state, user, 422, error="; ".join(said), school_form=typed)
     words = i18n.words(lang)
     return _admin(request, state, user, notice=words["school_added"].format(school_id.strip()))
+
+
+@router.post("/admin/classrooms", response_class=HTMLResponse)
+def admin_classroom_accounts(
+    request: Request, state: StateDep, user: AdminUser, csrf: Annotated[str, Form()]
+) -> HTMLResponse:
+    """An advisor's account for every classroom nobody advises yet, in one step, with a
+    sheet of sign-in names and temporary passwords to hand over (shown once)."""
+    check_csrf(request, csrf)
+    lang = language(request)
+    words = i18n.words(lang)
+    issued = accounts_for_classrooms(
+        state.engine,
+        lambda group: words["classroom_advisor"].format(i18n.classroom(group, lang)),
+        f"user:{user.user_id}",
+    )
+    for account in issued:
+        account["classroom"] = i18n.classroom(account["group"], lang)
+    return _admin(request, state, user, issued=issued)
 
 
 @router.post("/admin/accounts/{account_id}/reset", response_class=HTMLResponse)

@@ -27,7 +27,7 @@ from riskmodel.rules import RULE_VERSION
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from schooldata.tables import score_runs, student_scores
-from serving.accounts import create_user, find_user, set_password
+from serving.accounts import create_user, find_user, set_password, unassigned_classrooms
 from serving.app import create_app
 from serving.model_store import load_scorer_bundle
 from serving.scoring import Scorer, weekly_run
@@ -279,6 +279,30 @@ def test_a_school_nobody_has_loaded_is_added_on_the_admin_page_and_sends_its_fir
         ["1057010001", "00001", "M1"],
         ["1057010001", "00002", "M1"],
     ]
+
+    # Every classroom's advisor in one step (before: a form a classroom, thirty for a
+    # school of thirty rooms), each sign-in name and temporary password shown once.
+    with serving(create_app(settings)) as url:
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            sign_in_client(client, "first-admin", PASSWORD)
+            page = client.get("/admin")
+            assert "class:M1/1" in page.text  # nobody advises it yet
+            sheet = client.post("/admin/classrooms", data={"csrf": csrf_of(page.text)})
+            assert sheet.status_code == 200
+            issued = re.findall(
+                r"<td[^>]*><code>([^<]+)</code></td><td[^>]*><code class=\"secret\">([^<]+)</code>",
+                sheet.text,
+            )
+        assert [name for name, _ in issued] == ["1057010001-m1-1"]
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            sign_in_client(client, "1057010001-m1-1", issued[0][1])
+            assert "/password" in str(client.get("/list").url)  # a new password first
+    advisor = pd.read_sql(
+        "SELECT name, role, school_id, staff_id FROM users WHERE username = '1057010001-m1-1'",
+        engine,
+    )
+    assert advisor.values.tolist() == [["ครูประจำชั้น ม.1/1", "advisor", "1057010001", "class:M1/1"]]
+    assert unassigned_classrooms(engine) == []
 
 
 def test_a_champion_an_upgrade_cannot_feed_gives_way_to_the_rule_loudly(

@@ -198,6 +198,12 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     page.click("details.classrooms summary")
     assert "class:M2/1" in page.locator("details.classrooms").inner_text()
     shoot(page, "admin-classrooms")
+    page.click("form.all-classrooms button")  # every classroom's advisor in one step
+    page.wait_for_selector("table.issued")
+    issued = page.locator("table.issued tbody tr code").all_inner_texts()
+    assert issued[0] == f"{api.school.lower()}-m2-1"  # the school and the room it advises
+    assert "class:M2/1" not in {(c["group"]) for c in unassigned_classrooms(engine)}
+    shoot(page, "admin-issued")
     attendance = read_table(engine, "attendance", student_ids=["UP0001", "UP0002"])
     by_student = attendance.sort_values("date").groupby("student_id")["status"].apply(list)
     assert by_student["UP0001"] == ["present", "present", "absent", "present"]
