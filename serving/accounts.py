@@ -521,6 +521,24 @@ def messages_of(engine: sa.Engine, user_id: int) -> tuple[str | None, bool]:
     return (None, True) if row is None else (row.email, bool(row.notify))
 
 
+def set_name(engine: sa.Engine, user_id: int, name: str, actor: str) -> None:
+    """The name an account shows (a classroom's account made in one step is named by its
+    room until its teacher gives their own), audited without the name.
+
+    Raises:
+        AccountError: the name is empty or too long.
+    """
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise AccountError("name must not be empty" if not name else "name is too long")
+    with engine.begin() as connection:
+        connection.execute(sa.update(users).where(users.c.user_id == user_id).values(name=name))
+        audit.append(
+            connection,
+            [audit.Entry("name_set", "account", actor=actor, detail=f"user {user_id}")],
+        )
+
+
 def set_messages(
     engine: sa.Engine, user_id: int, email: str | None, notify: bool, actor: str
 ) -> None:

@@ -340,6 +340,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "are shown once, and each is changed at first sign-in.",
     ),
     "temporary_password": ("รหัสผ่านชั่วคราว", "Temporary password"),
+    "your_name": ("ชื่อที่แสดงในระบบ", "Your name as the pages show it"),
     "staff_id": ("รหัสครูที่ปรึกษา (advisor_id)", "Advisor code (advisor_id)"),
     "schools_field": ("โรงเรียนที่ติดตาม (คั่นด้วย ,)", "Schools followed (comma-separated)"),
     "province": (

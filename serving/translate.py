@@ -199,6 +199,7 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         (r"^no school in the province '(.*)'$", lambda m: f"ไม่พบโรงเรียนในจังหวัด '{m[1]}'"),
         (r"^no school '(.*)'$", lambda m: f"ไม่พบโรงเรียน '{m[1]}'"),
         (r"^name must not be empty$", "กรุณากรอกชื่อ"),
+        (r"^name is too long$", "ชื่อยาวเกิน 200 ตัวอักษร"),
         (r"^the username '(.*)' is taken$", lambda m: f"ชื่อผู้ใช้ '{m[1]}' มีผู้ใช้แล้ว"),
         (
             r"^a username is 3 to 40",

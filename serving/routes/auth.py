@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from schooldata import audit
-from serving import i18n
+from serving import i18n, translate
 from serving.accounts import (
     AccountError,
     TooManyAttempts,
@@ -20,8 +20,10 @@ from serving.accounts import (
     check_password,
     end_session,
     find_by_username,
+    find_user,
     messages_of,
     set_messages,
+    set_name,
     set_password,
     start_session,
 )
@@ -177,6 +179,25 @@ def account_messages(
     except AccountError:
         return _account(request, state, user, 422, error=words["email_invalid"], email=email)
     return _account(request, state, user, notice=words["saved"])
+
+
+@router.post("/account/name", response_class=HTMLResponse)
+def account_name(
+    request: Request,
+    state: StateDep,
+    user: WebUser,
+    csrf: Annotated[str, Form()],
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    """One's own name as the pages show it (an advisor's account made for a classroom)."""
+    check_csrf(request, csrf)
+    lang = language(request)
+    try:
+        set_name(state.engine, user.user_id, name, f"user:{user.user_id}")
+    except AccountError as error:
+        return _account(request, state, user, 422, error=translate.in_language(str(error), lang))
+    renamed = find_user(state.engine, user.user_id) or user
+    return _account(request, state, renamed, notice=i18n.words(lang)["saved"])
 
 
 def _account(

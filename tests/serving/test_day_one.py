@@ -27,7 +27,13 @@ from riskmodel.rules import RULE_VERSION
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from schooldata.tables import score_runs, student_scores
-from serving.accounts import create_user, find_user, set_password, unassigned_classrooms
+from serving.accounts import (
+    create_user,
+    find_by_username,
+    find_user,
+    set_password,
+    unassigned_classrooms,
+)
 from serving.app import create_app
 from serving.model_store import load_scorer_bundle
 from serving.scoring import Scorer, weekly_run
@@ -297,11 +303,26 @@ def test_a_school_nobody_has_loaded_is_added_on_the_admin_page_and_sends_its_fir
         with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
             sign_in_client(client, "1057010001-m1-1", issued[0][1])
             assert "/password" in str(client.get("/list").url)  # a new password first
+        teacher = find_by_username(engine, "1057010001-m1-1")
+        assert teacher is not None
+        assert teacher.name == "ครูประจำชั้น ม.1/1"  # named by the room until renamed
+        set_password(engine, teacher.user_id, PASSWORD, "tests", must_change=False)
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
+            sign_in_client(client, "1057010001-m1-1", PASSWORD)
+            account = client.get("/account")
+            empty = client.post("/account/name", data={"csrf": csrf_of(account.text), "name": " "})
+            assert empty.status_code == 422
+            assert "กรุณากรอกชื่อ" in empty.text
+            named = client.post(
+                "/account/name", data={"csrf": csrf_of(account.text), "name": "ครูสมศรี  ใจดี"}
+            )
+            assert named.status_code == 200
+            assert 'value="ครูสมศรี ใจดี"' in named.text  # the teacher gives their own name
     advisor = pd.read_sql(
         "SELECT name, role, school_id, staff_id FROM users WHERE username = '1057010001-m1-1'",
         engine,
     )
-    assert advisor.values.tolist() == [["ครูประจำชั้น ม.1/1", "advisor", "1057010001", "class:M1/1"]]
+    assert advisor.values.tolist() == [["ครูสมศรี ใจดี", "advisor", "1057010001", "class:M1/1"]]
     assert unassigned_classrooms(engine) == []
 
 

@@ -105,6 +105,12 @@ def test_a_teacher_signs_in_with_a_temporary_password_and_sets_their_own(
     assert page.locator("p.error").count() == 1
     sign_in(page, api.url, "teacher-new", "my own passphrase 42")
     page.wait_for_url("**/list")
+    page.goto(f"{api.url}/account")  # their own name, weekly message and password
+    page.fill("form.name input[name=name]", "ครูใหม่ ใจดี")
+    page.click("form.name button[type=submit]")
+    page.wait_for_selector("p.notice")
+    assert page.input_value("form.name input[name=name]") == "ครูใหม่ ใจดี"
+    shoot(page, "account")
 
 
 def _advisor_of(api: Api, student: str) -> str:
