@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -232,6 +233,30 @@ def test_a_file_of_findings_saved_by_thai_excel_reads_its_buddhist_era_dates_day
     assert reply.status_code == 303, reply.text[-2000:]
     stored = _cases(api).set_index("case_id").loc[case_id]
     assert (stored["status"], str(stored["found_on"])[:10]) == ("found_enrolled", "2025-01-10")
+
+
+def test_a_file_of_findings_saved_by_libreoffice_updates_its_case(
+    api: Api, people: dict[str, httpx.Client], tmp_path: Path
+) -> None:
+    """LibreOffice Calc's own format (.ods): the page refused it as "not a .csv, .xlsx or
+    .xls file"."""
+    case_id = _open_case(api)
+    sheet = tmp_path / "ผลการติดตาม.ods"
+    pd.DataFrame({"เลขที่รายการ": [case_id], "สถานะ": ["กำลังติดตาม"], "สาเหตุ": [2]}).to_excel(
+        sheet, engine="odf", index=False
+    )
+    committee = people["committee"]
+
+    reply = committee.post(
+        "/missing/file",
+        data={"csrf": _csrf(committee, "/missing")},
+        files={"file": (sheet.name, sheet.read_bytes(), "application/octet-stream")},
+        follow_redirects=False,
+    )
+
+    assert reply.status_code == 303, reply.text[-2000:]
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], int(stored["reason_code"])) == ("following", 2)
 
 
 def test_a_file_of_findings_gives_reasons_by_their_thai_words(
