@@ -281,9 +281,9 @@ class SchoolRefused(ValueError):
         self.problems = problems
 
 
-def add_school(engine: sa.Engine, values: dict[str, str], entry: audit.Entry) -> dict[str, Any]:
+def add_school(engine: sa.Engine, values: dict[str, str], entry: audit.Entry) -> None:
     """One school typed by hand (the admin's page, before any file of it): checked as a
-    row of a schools file is, and added with its audit entry; the school as stored.
+    row of a schools file is, and added with its audit entry.
 
     Raises:
         SchoolRefused: a value is wrong (each named, with its column), or the school is
@@ -301,7 +301,6 @@ def add_school(engine: sa.Engine, values: dict[str, str], entry: audit.Entry) ->
     with engine.begin() as connection:
         _upsert(connection, SCHOOLS, parsed.rows)
         audit.append(connection, [entry])
-    return {str(k): v for k, v in parsed.rows.iloc[0].to_dict().items()}
 
 
 def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...]) -> list[str]:
@@ -461,6 +460,17 @@ def _covered(
     return terms, (days.min().date(), days.max().date()) if len(days) else None
 
 
+def _unmatched_because(hashed: str | None, students: int) -> str:
+    """Why a row naming its child by ID reaches no one student ('' when it does)."""
+    if students == 1:
+        return ""
+    if hashed is None:
+        return "no student code, nor a valid national ID or G code"
+    if students == 0:
+        return "no student has this national ID or G code"
+    return "students of several schools have this national ID or G code; give the school"
+
+
 def _found_by_national_id(
     raw: pd.DataFrame, lines: np.ndarray, file: str, known: _Known, *, key: str, engine: sa.Engine
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
@@ -478,15 +488,7 @@ def _found_by_national_id(
         found = next(iter(pairs)) if len(pairs) == 1 else ("", "")
         schools.append(found[0])
         codes.append(found[1])
-        reasons.append(
-            ""
-            if len(pairs) == 1
-            else "no student code, nor a valid national ID or G code"
-            if hashed is None
-            else "no student has this national ID or G code"
-            if not pairs
-            else "students of several schools have this national ID or G code; give the school"
-        )
+        reasons.append(_unmatched_because(hashed, len(pairs)))
     found_rows = np.array([not r for r in reasons], dtype=bool)
     rejected = pd.DataFrame(
         {

@@ -26,6 +26,10 @@ def _ingest(directory: Path, engine: sa.Engine, tmp_path: Path):  # type: ignore
     return ingest_directory(directory, engine, ID_KEY, tmp_path / "rejects")
 
 
+def _wrong_check_digit(national_id: str) -> str:
+    return national_id[:-1] + str((int(national_id[-1]) + 1) % 10)
+
+
 def _rejects(tmp_path: Path, source: str) -> pd.DataFrame:
     return pd.read_csv(tmp_path / "rejects" / f"{source}.csv", dtype=str, keep_default_na=False)
 
@@ -444,6 +448,7 @@ def test_a_file_naming_its_children_by_national_id_only_reaches_each_childs_reco
             "-".join(["3", "1017", "00203", "46", thai_id("310170020346")[-1]])
             + ",2025-07-01,3,ยากจน",
             f"{thai_id('110170020999')},2025-07-01,4,ยากจน",  # no student of ours
+            f"{_wrong_check_digit(thai_id('110170020345'))},2025-07-01,4,ยากจน",  # nobody's ID
         ],
     )
 
@@ -451,7 +456,7 @@ def test_a_file_naming_its_children_by_national_id_only_reaches_each_childs_reco
 
     household = next(s for s in report.sources if s.source == "household")
     assert household.refused is None
-    assert (household.rows_read, household.rows_loaded, household.rows_rejected) == (3, 2, 1)
+    assert (household.rows_read, household.rows_loaded, household.rows_rejected) == (4, 2, 2)
     stored = read_table(engine, "household").sort_values("student_id")
     assert stored[
         ["school_id", "student_id", "household_size", "equity_status"]
@@ -461,7 +466,8 @@ def test_a_file_naming_its_children_by_national_id_only_reaches_each_childs_reco
     ]
     rejected = _rejects(tmp_path, "household")
     assert rejected[["line", "column", "reason"]].values.tolist() == [
-        ["4", "national_id", "no student has this national ID or G code"]
+        ["4", "national_id", "no student has this national ID or G code"],
+        ["5", "national_id", "no student code, nor a valid national ID or G code"],
     ]
     assert thai_id("110170020999") not in rejected.to_csv()  # masked, as every ID is
 
@@ -483,6 +489,25 @@ def test_a_file_naming_its_children_by_national_id_only_reaches_each_childs_reco
         "no student has this national ID or G code"
     ]
     assert read_table(engine, "household", student_ids=["A1"])["household_size"].tolist() == [5, 6]
+
+    # The child moved to S2 (its student B9, the same ID): a file of the area naming no
+    # school cannot tell which school's record it is, and says so; naming it, it loads.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (moved / "students.csv").write_text(
+        f"student_id,school_id,national_id\nB9,S2,{thai_id('110170020345')}\n"
+    )
+    _ingest(moved, engine, tmp_path)
+    (moved / "students.csv").unlink()
+    (moved / "household.csv").write_text(
+        "national_id,school_id,survey_date,household_size\n"
+        f"{thai_id('110170020345')},,2026-01-05,8\n{thai_id('110170020345')},S2,2026-01-05,8\n"
+    )
+    shared = _ingest(moved, engine, tmp_path)
+    assert shared.sources[0].rejects["reason"].tolist() == [
+        "students of several schools have this national ID or G code; give the school"
+    ]
+    assert read_table(engine, "household", student_ids=["B9"])["household_size"].tolist() == [8]
 
 
 def test_exits_headed_as_a_schools_register_of_leavers_heads_them(
