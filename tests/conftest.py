@@ -44,6 +44,18 @@ def unavailable(message: str) -> None:
     pytest.skip(message)
 
 
+def plumbing_config() -> Any:
+    """The default training with its choice made beforehand (the medium shape, 100 trees),
+    for tests that need a trained model but test what is done with it, not how it is
+    chosen: a few seconds a training instead of a search over shapes and trees."""
+    from training.config import TrainConfig
+
+    config = TrainConfig.load()
+    config.model.trees = 100
+    config.model.shapes = [s for s in config.model.shapes if s.name == "medium"]
+    return config
+
+
 def thai_id(stem: str) -> str:
     """A checksum-valid 13-digit national ID from 12 digits."""
     return stem + str(check_digit(stem))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from nbclient import NotebookClient
 
 from core.settings import Settings
-from training.config import TrainConfig
+from tests.conftest import plumbing_config
 from training.promote import promote
 from training.train import train
 
@@ -40,9 +40,9 @@ def test_notebook_executes_on_a_trained_champion_and_challenger(
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = Settings()
-    train(settings, TrainConfig.load(), synthetic_engine)
+    train(settings, plumbing_config(), synthetic_engine)
     promote(settings, synthetic_engine)
-    train(settings, TrainConfig.load(), synthetic_engine)
+    train(settings, plumbing_config(), synthetic_engine)
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3",

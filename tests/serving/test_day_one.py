@@ -37,9 +37,8 @@ from serving.accounts import (
 from serving.app import create_app
 from serving.model_store import load_scorer_bundle
 from serving.scoring import Scorer, weekly_run
-from tests.conftest import ID_KEY, scratch_settings
+from tests.conftest import ID_KEY, plumbing_config, scratch_settings
 from tests.serving.conftest import WEEKS, copy_without_runs, csrf_of, serving, sign_in_client
-from training.config import TrainConfig
 from training.promote import promote
 from training.tracking import configure_tracking
 from training.train import train
@@ -382,7 +381,7 @@ def test_a_champion_an_upgrade_cannot_feed_gives_way_to_the_rule_loudly(
 
     # The analyst retrains with the new version: the challenger replaces the champion
     # it cannot be compared with, and the next run is the model's again.
-    train(settings, TrainConfig.load(), engine)
+    train(settings, plumbing_config(), engine)
     decision = promote(settings, engine)
     assert decision.promoted, decision.reasons
     assert any(f"({renamed}, {remeasured})" in reason for reason in decision.reasons)
