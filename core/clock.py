@@ -7,7 +7,7 @@ teacher's morning before 07:00 is still yesterday.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -16,3 +16,8 @@ BANGKOK = ZoneInfo("Asia/Bangkok")
 def today() -> date:
     """Today in the schools."""
     return datetime.now(BANGKOK).date()
+
+
+def utc_now() -> datetime:
+    """This moment as stored: UTC, without a zone."""
+    return datetime.now(UTC).replace(tzinfo=None)

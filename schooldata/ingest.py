@@ -29,6 +29,7 @@ from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SCHOOLS, SOUR
 from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import linking_counts, person_ids, store_returns
+from schooldata.loads import forget, keep_before
 from schooldata.missing import store_missing
 from schooldata.national_id import hash_national_id
 from schooldata.national_id import is_accepted as national_id_is_accepted
@@ -104,6 +105,8 @@ class IngestReport:
     linking: dict[str, int] | None = None
     # Children to look for whose case this load opened (``schooldata.missing``).
     missing_opened: int = 0
+    # A school's upload, kept to be undone (``schooldata.loads``); None for other loads.
+    load_id: int | None = None
 
     @property
     def refused(self) -> list[SourceReport]:
@@ -142,6 +145,7 @@ def ingest_directory(
     dataset: Path | None = None,
     schools: frozenset[str] | None = None,
     dry_run: bool = False,
+    by: int | None = None,
 ) -> IngestReport:
     """Validate and load every source file found in ``directory``.
 
@@ -158,6 +162,7 @@ def ingest_directory(
         schools: a load for these schools only (an upload by a school's data officer):
             rows naming any other school, or a student of one, are rejected.
         dry_run: validate and report, write nothing (the upload page's preview).
+        by: the user whose upload this is (kept with what it replaced, to undo it).
 
     Returns:
         The per-file report; ``exit_code`` is 2 when any file was refused whole.
@@ -240,6 +245,7 @@ def ingest_directory(
 
     write_started = time.perf_counter()
     missing_opened = 0
+    load_id = None
     if not dry_run:
         if dataset is not None:
             on_progress("writing to the dataset")
@@ -251,6 +257,16 @@ def ingest_directory(
             accepted = [(s, rows) for s, rows in accepted if s.name in DATABASE_SOURCES]
         on_progress("writing to the database")
         with engine.begin() as connection:
+            if only is not None:
+                # A school's upload keeps what it replaces, to be undone (schooldata.loads);
+                # not what it appends to a dataset, which keeps what it is given.
+                written: dict[str, list[pd.DataFrame]] = {}
+                for source, rows in accepted if dataset is None else []:
+                    if len(rows):
+                        written.setdefault(source.name, []).append(rows)
+                load_id = keep_before(connection, only, written, by, _loaded(reports))
+            else:
+                forget(connection, _schools_of(accepted))
             for source, rows in accepted:
                 _upsert(connection, source, rows)
             touched = _codes_of(accepted, ("students", "enrollments", "exits"))
@@ -269,7 +285,7 @@ def ingest_directory(
         None if dry_run else linking_counts(read_table(engine, "students", columns=_LINK_COLUMNS))
     )
     return IngestReport(
-        reports, time.perf_counter() - started, write_seconds, linking, missing_opened
+        reports, time.perf_counter() - started, write_seconds, linking, missing_opened, load_id
     )
 
 
@@ -301,6 +317,17 @@ def add_school(engine: sa.Engine, values: dict[str, str], entry: audit.Entry) ->
     with engine.begin() as connection:
         _upsert(connection, SCHOOLS, parsed.rows)
         audit.append(connection, [entry])
+
+
+def _loaded(reports: list[SourceReport]) -> str:
+    """What a load wrote, in counts only (no name, no value from the files)."""
+    return "; ".join(f"{r.source}: {r.rows_loaded}" for r in reports if not r.refused)
+
+
+def _schools_of(accepted: list[tuple[Source, pd.DataFrame]]) -> set[str]:
+    return {
+        str(s) for _, rows in accepted if len(rows) for s in rows["school_id"].dropna().unique()
+    }
 
 
 def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...]) -> list[str]:

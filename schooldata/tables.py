@@ -483,3 +483,29 @@ case_notes = sa.Table(
     sa.Column("restricted", sa.String, nullable=True),  # None, protection or health
     sa.Column("in_brief", sa.Boolean, nullable=False, server_default=sa.false()),
 )
+
+
+# A school's uploads (``schooldata.loads``): its latest one keeps the school's rows of
+# every table it wrote as they were before it, so that it can be undone.
+loads = sa.Table(
+    "loads",
+    metadata,
+    sa.Column("load_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("school_id", sa.String, nullable=False, index=True),
+    sa.Column("loaded_by", sa.Integer, nullable=True),
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.Column("summary", sa.String, nullable=True),  # counts only, as the audit's
+    sa.Column("undone_at", sa.DateTime, nullable=True),
+    sa.Column("undone_by", sa.Integer, nullable=True),
+)
+
+load_snapshots = sa.Table(
+    "load_snapshots",
+    metadata,
+    sa.Column("load_id", sa.Integer, primary_key=True),
+    sa.Column("table_name", sa.String, primary_key=True),
+    # The part of the school's table kept (JSON): the days or the terms the upload held.
+    sa.Column("part", sa.String, nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("rows", sa.LargeBinary, nullable=False),  # JSON, compressed
+)

@@ -509,6 +509,27 @@ TEXT: dict[str, tuple[str, str]] = {
     "confirm_load": ("ยืนยันบันทึกข้อมูล", "Confirm and load"),
     "cancel": ("ยกเลิก", "Cancel"),
     "loaded_notice": ("บันทึกข้อมูลแล้ว", "Loaded"),
+    "last_upload": ("ข้อมูลที่ส่งล่าสุด", "Latest upload"),
+    "rows_word": ("แถว", "rows"),
+    "undo_upload": ("ย้อนการส่งครั้งนี้", "Undo this upload"),
+    "undo_help": (
+        "ส่งไฟล์ผิด (ผิดภาคเรียน ผิดห้อง หรือไม่ใช่ของโรงเรียนนี้) ย้อนได้: "
+        "ข้อมูลของโรงเรียนจะกลับเป็นเหมือนก่อนส่งครั้งนี้ แล้วจึงส่งไฟล์ที่ถูกต้อง "
+        "บันทึกการเยี่ยมบ้านและบันทึกอื่นที่ครูเขียนในระบบยังอยู่ครบ",
+        "Sent the wrong files (another term, another room, another school's)? Undo it: "
+        "the school's records go back to how they were before this upload; then send the "
+        "right ones. Visits and notes written in the service are kept.",
+    ),
+    "undo_gone": (
+        "ย้อนการส่งครั้งนี้ไม่ได้ เพราะหลังจากนั้นมีการนำเข้าข้อมูลของโรงเรียนทางอื่น "
+        "หรือระบบเก็บข้อมูลไว้ในชุดข้อมูล (dataset) กรุณาส่งไฟล์ที่ถูกต้องแทน",
+        "This upload cannot be undone: the school's records were loaded another way since, "
+        "or the service keeps them in a dataset. Send the right files instead.",
+    ),
+    "undone_notice": (
+        "ย้อนการส่งแล้ว ข้อมูลของโรงเรียนกลับเป็นเหมือนก่อนส่งครั้งนั้น",
+        "Undone: the school's records are as they were before that upload.",
+    ),
     "problems": (
         "แถวที่ไม่รับ ค่าที่เว้นว่างและค่าที่แก้",
         "Rejected rows, blanked and corrected values",

@@ -180,6 +180,22 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             r"^(.+): two files hold (\w+); upload one$",
             lambda m: f"{m[1]}: มีสองไฟล์เป็นข้อมูล{SOURCE_WORDS.get(m[2], m[2])} กรุณาส่งไฟล์เดียว",
         ),
+        (
+            r"^only the school's latest upload can be undone, and only once$",
+            "ย้อนได้เฉพาะการส่งข้อมูลครั้งล่าสุดของโรงเรียน และย้อนได้ครั้งเดียว",
+        ),
+        (
+            r"^this upload cannot be undone: a load since",
+            "ย้อนการส่งครั้งนี้ไม่ได้ เพราะหลังจากนั้นมีการนำเข้าข้อมูลของโรงเรียนทางอื่น "
+            "(บรรทัดคำสั่ง) หรือระบบเก็บข้อมูลไว้ในชุดข้อมูล (dataset) กรุณาส่งไฟล์ที่ถูกต้องแทน",
+        ),
+        (
+            r"^(\d+) children this upload added have visits or cases recorded since",
+            lambda m: (
+                f"นักเรียน {m[1]} คนที่เพิ่มเข้ามาในการส่งครั้งนี้มีบันทึกการเยี่ยมบ้านหรือการดูแล"
+                "แล้ว การย้อนจะทำให้บันทึกเหล่านั้นไม่มีนักเรียน กรุณาส่งไฟล์ที่ถูกต้องแทน"
+            ),
+        ),
         (r"^date is in the future$", "วันที่อยู่ในอนาคต"),
         (r"^not a date: ", "วันที่ไม่ถูกต้อง"),
         (

@@ -6,7 +6,8 @@ from its name or its headers (a class register is attendance); the load is valid
 without writing anything and the page shows every rejected row and blanked value. Only
 on confirmation is it loaded, in one transaction, scoped to the school: rows naming
 another school or its students are rejected. A staged upload belongs to the person who
-made it and expires after an hour.
+made it and expires after an hour. The school's latest upload can be undone
+(``schooldata.loads``): its records are put back as they were before it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from core.secrets import secret
 from core.settings import Settings
 from schooldata.contract import Source
 from schooldata.ingest import IngestReport, ingest_directory
+from schooldata.loads import CannotUndo, LastLoad, Undone, last_load
+from schooldata.loads import undo as undo_load
 from schooldata.validate import SUFFIXES, detect_source
 from serving.accounts import User
 
@@ -119,10 +122,24 @@ def confirm(settings: Settings, engine: sa.Engine, user: User, token: str) -> St
             None,
             dataset=settings.dataset_path,
             schools=schools,
+            by=user.user_id,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return Staged(token, tuple(StagedFile(**f) for f in owner["files"]), report)
+
+
+def last_upload(engine: sa.Engine, user: User) -> LastLoad | None:
+    """The user's school's latest upload, which the page offers to undo."""
+    return last_load(engine, next(iter(scope_of(user))))
+
+
+def undo(engine: sa.Engine, user: User, load_id: int) -> Undone:
+    """Put the user's school's records back as they were before its latest upload."""
+    try:
+        return undo_load(engine, next(iter(scope_of(user))), load_id, user.user_id)
+    except CannotUndo as refusal:
+        raise UploadError(str(refusal)) from None
 
 
 def cancel(settings: Settings, user: User, token: str) -> None:

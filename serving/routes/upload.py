@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from schooldata import audit
+from schooldata.loads import Undone
 from serving import i18n, translate, uploads
 from serving.accounts import (
     User,
@@ -29,11 +30,13 @@ router = APIRouter(include_in_schema=False)
 
 def _upload(
     request: Request,
+    state: AppState,
     user: User,
     status_code: int = 200,
     staged: uploads.Staged | None = None,
     loaded: uploads.Staged | None = None,
     error: str | None = None,
+    undone: Undone | None = None,
 ) -> HTMLResponse:
     shown = staged or loaded
     lang = language(request)
@@ -60,6 +63,8 @@ def _upload(
         loaded=loaded,
         rejects=rejects,
         error=error,
+        undone=undone,
+        last=None if staged else uploads.last_upload(state.engine, user),
         accepted=",".join(uploads.ACCEPTED),
         covered=lambda terms, dates: i18n.covered(terms, dates, lang),
         source_word=lambda k: i18n.pick(i18n.SOURCES, k, language(request)),
@@ -67,9 +72,9 @@ def _upload(
 
 
 @router.get("/upload", response_class=HTMLResponse)
-def upload_page(request: Request, user: UploadUser) -> HTMLResponse:
+def upload_page(request: Request, state: StateDep, user: UploadUser) -> HTMLResponse:
     """Upload the school's own files (CSV or Excel), check them, then load them."""
-    return _upload(request, user)
+    return _upload(request, state, user)
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -87,9 +92,9 @@ def upload_files(
         staged = uploads.stage(state.settings, state.engine, user, received)
     except uploads.UploadError as error:
         _audit_upload(request, state, user, "upload_refused", str(error))
-        return _upload(request, user, 422, error=str(error))
+        return _upload(request, state, user, 422, error=str(error))
     _audit_upload(request, state, user, "upload_checked", _summary(staged))
-    return _upload(request, user, staged=staged)
+    return _upload(request, state, user, staged=staged)
 
 
 @router.post("/upload/{token}/confirm", response_class=HTMLResponse)
@@ -101,12 +106,31 @@ def upload_confirm(
     try:
         loaded = uploads.confirm(state.settings, state.engine, user, token)
     except uploads.UploadError as error:
-        return _upload(request, user, 404, error=str(error))
+        return _upload(request, state, user, 404, error=str(error))
     _audit_upload(request, state, user, "upload_loaded", _summary(loaded))
     # The school's list of this week is made again with the new records, in the background.
     if state.runner is not None and user.school_id:
         state.runner.rerun_school(user.school_id)
-    return _upload(request, user, loaded=loaded)
+    return _upload(request, state, user, loaded=loaded)
+
+
+@router.post("/upload/undo/{load_id}", response_class=HTMLResponse)
+def upload_undo(
+    request: Request, state: StateDep, user: UploadUser, load_id: int, csrf: Annotated[str, Form()]
+) -> HTMLResponse:
+    """Put the school's records back as they were before its latest upload."""
+    check_csrf(request, csrf)
+    try:
+        undone = uploads.undo(state.engine, user, load_id)
+    except uploads.UploadError as error:
+        _audit_upload(request, state, user, "upload_undo_refused", str(error))
+        return _upload(request, state, user, 409, error=str(error))
+    counts = "; ".join(f"{t}: {a} -> {b}" for t, (a, b) in undone.tables.items())
+    _audit_upload(request, state, user, "upload_undone", f"load {load_id}; {counts}"[:1000])
+    # The school's list of this week is made again from the records as they are now.
+    if state.runner is not None and user.school_id:
+        state.runner.rerun_school(user.school_id)
+    return _upload(request, state, user, undone=undone)
 
 
 @router.post("/upload/{token}/cancel", response_class=HTMLResponse)
@@ -117,9 +141,9 @@ def upload_cancel(
     try:
         uploads.cancel(state.settings, user, token)
     except uploads.UploadError as error:
-        return _upload(request, user, 404, error=str(error))
+        return _upload(request, state, user, 404, error=str(error))
     _audit_upload(request, state, user, "upload_cancelled", "")
-    return _upload(request, user)
+    return _upload(request, state, user)
 
 
 def _summary(staged: uploads.Staged) -> str:

@@ -380,3 +380,50 @@ def test_an_upload_nobody_confirmed_is_removed_after_its_hour_without_another_up
 
     assert not left.exists()
     assert (waiting / "data" / "students.xlsx").exists()  # its hour is not over
+
+
+def test_a_wrong_upload_is_undone_on_the_page_and_the_schools_records_are_as_before(
+    page: Any, api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """An exits file naming a child who has not left, sent by mistake: before, nothing
+    could take it back (a second upload cannot say a row should not be there)."""
+    url, engine, _, officer = school_server
+    exits = _workbook(
+        tmp_path / "นักเรียนที่ออก.xlsx",
+        [["รหัสนักเรียน", "วันที่ออก", "ประเภทการออก"], [api.own_student, "1/12/2567", "ออกกลางคัน"]],
+    )
+    before = read_table(engine, "exits")
+
+    sign_in(page, url, "officer", PASSWORD)
+    page.wait_for_url("**/upload")
+    page.set_input_files("input[name=files]", str(exits))
+    page.click("form.upload button[type=submit]")
+    page.click("form[action$='/confirm'] button")
+    page.wait_for_selector("p.loaded")
+
+    left = read_table(engine, "exits")
+    assert len(left) == len(before) + 1
+    card = page.locator("div.last-upload")
+    assert "ข้อมูลที่ส่งล่าสุด" in card.inner_text()
+    assert "การออกจากสถานศึกษา 1 แถว" in card.inner_text()  # what it wrote, in the school's words
+    shoot(page, "upload-undo")
+    page.click("div.last-upload form button")
+    page.wait_for_selector("p.undone")
+    shoot(page, "upload-undone")
+
+    after = read_table(engine, "exits")
+    pd.testing.assert_frame_equal(
+        after.sort_values(list(after.columns)).reset_index(drop=True),
+        before.sort_values(list(before.columns)).reset_index(drop=True),
+    )
+    assert page.locator("div.last-upload").count() == 0  # nothing more to undo
+    with engine.connect() as connection:
+        actions = connection.execute(
+            sa.select(audit_log.c.action, audit_log.c.endpoint, audit_log.c.detail).where(
+                audit_log.c.user_id == officer.user_id, audit_log.c.action == "upload_undone"
+            )
+        ).all()
+    assert [(a, route) for a, route, _ in actions] == [
+        ("upload_undone", "POST /upload/undo/{load_id}")
+    ]
+    assert api.own_student not in actions[0][2]  # counts, never a student
