@@ -396,6 +396,27 @@ def fold_header(header: str) -> str:
     return "".join(text.replace("เเ", "แ").split()).casefold()
 
 
+# Headers of a value given per member of the household, by source: the column holds it
+# times the household's size. The equity fund's screening (นร.01) gives the household's
+# income per person, the figure its poverty line is drawn on.
+PER_PERSON_HEADERS: dict[str, dict[str, str]] = {
+    "household": {
+        fold_header(h): "monthly_income"
+        for h in (
+            "รายได้เฉลี่ยต่อคนต่อเดือน",
+            "รายได้เฉลี่ยต่อคน",
+            "รายได้ต่อคนต่อเดือน",
+            "รายได้ต่อคน",
+            "รายได้เฉลี่ยของครัวเรือนต่อคน",
+            "รายได้เฉลี่ยครัวเรือนต่อคนต่อเดือน",
+            "income per person",
+            "monthly income per person",
+            "monthly_income_per_person",
+        )
+    }
+}
+
+
 # Other headers of a student's code and of a school's: a vocational college's students are
 # นักศึกษา, and a school's own files call it รหัสโรงเรียน.
 STUDENT_HEADERS = (
@@ -978,12 +999,15 @@ def data_dictionary_markdown() -> str:
         "its name and `(credits)` after) is one grade per filled cell, the term in its title.",
         "A unit in brackets after a header is read: another of the same kind is converted",
         "(`ระยะทางถึงโรงเรียน (เมตร)` to km, `เวลาเดินทาง (ชั่วโมง)` to minutes), one of another",
-        "kind is not that column. A column no source reads is named in the load's report",
-        "(`Not read in …`, and on the upload page), never dropped unseen. A file about",
-        "students from outside the school (the equity fund's screening, a hospital's list)",
-        "may name each child by `national_id` (เลขประจำตัวประชาชน or G code) instead of",
-        "`student_id`: the row is the student with that ID (matched as a keyed hash; the",
-        "ID itself is not stored with the row), and a row no student's ID matches is rejected.",
+        "kind is not that column. Income given per person (`รายได้เฉลี่ยต่อคนต่อเดือน`, as the",
+        "equity fund's screening gives it) is the household's income times its size; a row",
+        "without the size keeps all but that value. A column no source reads is named in",
+        "the load's report (`Not read in …`, and on the upload page), never dropped unseen.",
+        "A file about students from outside the school (the equity fund's screening, a",
+        "hospital's list) may name each child by `national_id` (เลขประจำตัวประชาชน or G code)",
+        "instead of `student_id`: the row is the student with that ID (matched as a keyed",
+        "hash; the ID itself is not stored with the row), and a row no student's ID matches",
+        "is rejected.",
         "",
         "A student is a school and its own code together (`school_id`, `student_id`): two",
         "schools may number different children alike, and loading one never touches the",

@@ -35,6 +35,7 @@ from schooldata.contract import (
     ATTENDANCE,
     ENROLLMENTS,
     GRADES_SOURCE,
+    PER_PERSON_HEADERS,
     SOURCES,
     STUDENTS,
     Column,
@@ -218,6 +219,7 @@ def read_raw(
     # A register's or a grade summary's other columns (names, totals) are for people.
     shaped = source.name == "attendance" and bool(_register_days(frame.columns))
     scales = {k: v for f, _ in reversed(sheets) for k, v in _unit_scales(f.columns, source).items()}
+    per_person = {n for f, _ in sheets for n in _per_person(f.columns, source).values()}
     if shaped:
         parts = [_register_to_rows(f, rows, source, path.name) for f, rows in sheets]
         frame = pd.concat([f for f, _ in parts], ignore_index=True)
@@ -263,6 +265,7 @@ def read_raw(
     frame.attrs["given"] = given  # the columns the file has (``ParsedSource.given``)
     frame.attrs["unread"] = unread
     frame.attrs["scales"] = scales  # values in another unit, converted as they are parsed
+    frame.attrs["per_person"] = per_person  # values per household member, likewise
     if national_ids is not None:
         frame.attrs["national_ids"] = national_ids
     return frame, lines
@@ -311,15 +314,37 @@ def _unread(frame: pd.DataFrame, source: Source) -> list[str]:
 
 def _contract_names(columns: pd.Index, source: Source) -> list[str]:
     """Each header's contract column, else the header as it is (a column not read). A
-    header naming a unit of another kind in brackets is not the column's."""
+    header naming a unit of another kind in brackets is not the column's; a header of
+    the value per household member names it when no header names it whole."""
+    per_person = _per_person(columns, source)
+    return [
+        name or per_person.get(str(c)) or str(c).strip().casefold()
+        for c, name in zip(columns, _whole_names(columns, source), strict=True)
+    ]
+
+
+def _whole_names(columns: pd.Index, source: Source) -> list[str | None]:
     headers = source.headers
     names = []
     for c in columns:
         name = headers.get(fold_header(str(c)))
         if name is not None and unit_factor(str(c), source.column(name)) is None:
             name = None
-        names.append(name or str(c).strip().casefold())
+        names.append(name)
     return names
+
+
+def _per_person(columns: pd.Index, source: Source) -> dict[str, str]:
+    """The headers giving a column's value per household member → that column (none
+    that a header names whole, nor given twice)."""
+    whole = set(_whole_names(columns, source))
+    found: dict[str, str] = {}
+    for c in columns:
+        name = PER_PERSON_HEADERS.get(source.name, {}).get(fold_header(str(c)))
+        if name is not None and name not in whole and name not in found.values():
+            if unit_factor(str(c), source.column(name)) is not None:
+                found[str(c)] = name
+    return found
 
 
 def _unit_scales(columns: pd.Index, source: Source) -> dict[str, float]:
@@ -998,6 +1023,11 @@ def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str
     )
     for name, factor in raw.attrs.get("scales", {}).items():
         parsed[name] = parsed[name] * factor
+    for name in raw.attrs.get("per_person", ()):
+        unknown = (parsed[name].notna() & parsed["household_size"].isna()).to_numpy()
+        reason = "given per person: the household's size is needed"
+        _blank(parsed, name, bad.value(unknown, source.column(name), raw[name], reason))
+        parsed[name] = parsed[name] * parsed["household_size"]
     if source.name == "enrollments":
         parsed["classroom"] = parsed["classroom"].fillna(_room_of_the_class(raw["grade_level"]))
 

@@ -432,6 +432,37 @@ def test_a_unit_in_brackets_is_read_in_that_unit_and_the_service_keeps_its_own(
     assert report.unread() == {"household.csv": ("รายได้ครัวเรือนต่อเดือน (ชั่วโมง)",)}
 
 
+def test_income_given_per_person_is_the_households_with_its_size(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """The equity fund's screening (นร.01) gives a household's income per person
+    (รายได้เฉลี่ยต่อคนต่อเดือน), the figure its 3,000-baht line is drawn on. Before, the
+    column was named as not read and the income lost. It is the household's income once
+    the household's size is known; a row without the size keeps everything but that
+    value, and says why."""
+    write_csv(
+        "household",
+        [
+            "รหัสนักเรียน,วันที่สำรวจ,จำนวนสมาชิกครัวเรือน,รายได้เฉลี่ยต่อคนต่อเดือน (บาท)",
+            'A1,2025-07-01,4,"1,250"',
+            "A2,2025-07-01,,2000",
+        ],
+    )
+
+    report = _ingest(base_directory, engine, tmp_path)
+
+    household = next(s for s in report.sources if s.source == "household")
+    assert (household.rows_loaded, household.rows_rejected, household.values_blanked) == (2, 0, 1)
+    assert report.unread() == {}
+    stored = read_table(engine, "household").sort_values("student_id")
+    assert stored["monthly_income"].tolist()[0] == 5000.0
+    assert pd.isna(stored["monthly_income"].tolist()[1])
+    blanked = _rejects(tmp_path, "household")
+    assert blanked[["line", "column", "reason"]].values.tolist() == [
+        ["3", "monthly_income", "given per person: the household's size is needed"]
+    ]
+
+
 def test_a_file_naming_its_children_by_national_id_only_reaches_each_childs_records(
     base_directory: Path, write_csv, engine, tmp_path
 ) -> None:
