@@ -39,7 +39,8 @@ from serving.app import create_app
 from serving.model_store import load_champion
 from serving.schedule import LEASE, WeekRunner, now_utc
 from serving.scoring import Scorer, weekly_run
-from tests.conftest import plumbing_config, scratch_settings, unavailable
+from tests.conftest import scratch_settings, unavailable
+from training.config import TrainConfig
 from training.promote import promote
 from training.train import train
 
@@ -122,7 +123,7 @@ def api(synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -
         source.backup(target)
     settings = scratch_settings(f"sqlite:///{copy}", folder, max_batch_rows=50)
     engine = make_engine(settings.database_url)
-    train(settings, plumbing_config(), engine)
+    train(settings, TrainConfig.load(), engine)  # the search: a LightGBM champion
     promote(settings, engine)
     bundle, version = load_champion(settings, folder / "model")
     scorer = Scorer(bundle, version)
