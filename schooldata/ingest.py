@@ -262,7 +262,9 @@ def ingest_directory(
                 # not what it appends to a dataset, which keeps what it is given.
                 written: dict[str, list[pd.DataFrame]] = {}
                 for source, rows in accepted if dataset is None else []:
-                    if len(rows):
+                    # The school's own row holds what its committee sets on its pages
+                    # (the visit capacity): an undo never puts an old one back.
+                    if len(rows) and source.name != "schools":
                         written.setdefault(source.name, []).append(rows)
                 load_id = keep_before(connection, only, written, by, _loaded(reports))
             else:

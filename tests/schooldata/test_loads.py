@@ -156,3 +156,29 @@ def test_an_undo_never_leaves_a_visit_without_its_child(
     with pytest.raises(CannotUndo, match="1 children this upload added have visits"):
         undo(engine, "S1", loaded.load_id or 0, by=7)
     assert "A9" in set(read_table(engine, "students")["student_id"])  # nothing changed
+
+
+def test_an_undo_never_puts_back_what_the_committee_set_on_the_schools_row(
+    base_directory: Path, write_csv: Callable[..., Path], engine: sa.Engine
+) -> None:
+    ingest_directory(base_directory, engine, ID_KEY, None)
+    write_csv(
+        "schools",
+        ["school_id,name,affiliation,area,home_visit_capacity", "S1,โรงเรียนบ้านหนึ่ง,OBEC,rural,5"],
+        folder="own",
+    )
+    own = write_csv(
+        "exits", ["student_id,exit_date,exit_type", "A2,2025-07-01,transfer"], "utf-8", "own"
+    )
+    loaded = ingest_directory(own, engine, ID_KEY, None, schools=S1, by=7)
+    schools = TABLES["schools"]
+    with engine.begin() as connection:  # the committee sets its capacity on its page
+        connection.execute(
+            sa.update(schools).where(schools.c.school_id == "S1").values(home_visit_capacity=9)
+        )
+
+    undone = undo(engine, "S1", loaded.load_id or 0, by=7)
+
+    assert set(undone.tables) == {"exits"}
+    assert read_table(engine, "schools").set_index("school_id")["home_visit_capacity"]["S1"] == 9
+    assert read_table(engine, "exits").empty
