@@ -225,6 +225,8 @@ def ingest(
             "last term and enrolled nowhere now (or a P6 or M3 graduate enrolled nowhere "
             "this year), on each school's and area office's page /missing."
         )
+    for surge in report.missing_surges:
+        console.print(f"[yellow]{surge.warning()}.[/yellow]")
     if report.exit_code:
         for s in report.refused:
             console.print(f"[red]Refused {s.file}: {s.refused}. Nothing of it was loaded.[/red]")

@@ -30,7 +30,7 @@ from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import linking_counts, person_ids, store_returns
 from schooldata.loads import forget, keep_before
-from schooldata.missing import store_missing
+from schooldata.missing import Surge, last_case_id, store_missing, surges
 from schooldata.national_id import hash_national_id
 from schooldata.national_id import is_accepted as national_id_is_accepted
 from schooldata.spreadsheet import write_csv
@@ -105,6 +105,8 @@ class IngestReport:
     linking: dict[str, int] | None = None
     # Children to look for whose case this load opened (``schooldata.missing``).
     missing_opened: int = 0
+    # Schools' terms of which the load made a large share of the children ones to find.
+    missing_surges: list[Surge] = field(default_factory=list)
     # A school's upload, kept to be undone (``schooldata.loads``); None for other loads.
     load_id: int | None = None
 
@@ -245,6 +247,7 @@ def ingest_directory(
 
     write_started = time.perf_counter()
     missing_opened = 0
+    missing_surges: list[Surge] = []
     load_id = None
     if not dry_run:
         if dataset is not None:
@@ -278,7 +281,9 @@ def ingest_directory(
                 store_returns(connection, persons)
                 # A child missing from a new term's count is in no file of this load.
                 persons |= _enrolled_the_term_before(connection, accepted)
+                before = last_case_id(connection)
                 missing_opened = store_missing(connection, persons)
+                missing_surges = surges(connection, after=before)
     write_seconds = time.perf_counter() - write_started
 
     if rejects_dir is not None:
@@ -287,7 +292,13 @@ def ingest_directory(
         None if dry_run else linking_counts(read_table(engine, "students", columns=_LINK_COLUMNS))
     )
     return IngestReport(
-        reports, time.perf_counter() - started, write_seconds, linking, missing_opened, load_id
+        reports,
+        time.perf_counter() - started,
+        write_seconds,
+        linking,
+        missing_opened,
+        missing_surges,
+        load_id,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -274,6 +275,69 @@ def store_missing(connection: sa.Connection, persons: Iterable[str] | None = Non
                 closed_on=found_on,
             )
     return opened
+
+
+# A load that leaves at least this many of a term's children, and this share of them,
+# enrolled nowhere mid-way has more likely lost their codes (a school numbering its
+# students anew, one room's list sent as the whole school's) than lost the children.
+SURGE_CHILDREN = 10
+SURGE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Surge:
+    """A school of whose term's children one load opened a large share of cases."""
+
+    school_id: str
+    year: int
+    term: int
+    opened: int
+    enrolled: int
+
+    def warning(self) -> str:
+        return (
+            f"{self.school_id}: {self.opened} of the {self.enrolled} children of term "
+            f"{self.term}/{self.year} are enrolled nowhere now and became children to find. "
+            "If the school gave its students new codes, send the students file with each "
+            "child's national ID (the same ID is the same child, and their cases close by "
+            "themselves); if a file holds only part of the school, send the rest, or undo "
+            "the upload"
+        )
+
+
+def last_case_id(connection: sa.Connection) -> int:
+    """The newest case's id (0 for none): the cases a load opens come after it."""
+    from schooldata.tables import missing_cases
+
+    return int(connection.execute(sa.select(sa.func.max(missing_cases.c.case_id))).scalar() or 0)
+
+
+def surges(connection: sa.Connection, after: int) -> list[Surge]:
+    """The schools' terms of which the cases opened after case ``after`` hold at least
+    ``SURGE_CHILDREN`` children and ``SURGE_SHARE`` of the term's count, leaving mid-way
+    (a transition grade's leavers are many by nature, and not counted here)."""
+    from schooldata.tables import TABLES, missing_cases
+
+    cases = missing_cases
+    opened = connection.execute(
+        sa.select(cases.c.school_id, cases.c.last_year, cases.c.last_term, sa.func.count())
+        .where(cases.c.case_id > after, cases.c.kind == "left", cases.c.closed_on.is_(None))
+        .group_by(cases.c.school_id, cases.c.last_year, cases.c.last_term)
+        .having(sa.func.count() >= SURGE_CHILDREN)
+    ).all()
+    enrollments = TABLES["enrollments"]
+    found = []
+    for school, year, term, count in opened:
+        enrolled = connection.execute(
+            sa.select(sa.func.count()).where(
+                enrollments.c.school_id == school,
+                enrollments.c.academic_year == year,
+                enrollments.c.term == term,
+            )
+        ).scalar_one()
+        if count >= SURGE_SHARE * enrolled:
+            found.append(Surge(str(school), int(year), int(term), int(count), int(enrolled)))
+    return found
 
 
 def _new_case(row: dict[str, Any], today: date) -> dict[str, Any]:

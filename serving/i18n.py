@@ -509,6 +509,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "confirm_load": ("ยืนยันบันทึกข้อมูล", "Confirm and load"),
     "cancel": ("ยกเลิก", "Cancel"),
     "loaded_notice": ("บันทึกข้อมูลแล้ว", "Loaded"),
+    "missing_opened": (
+        "เพิ่มเด็ก {} คนในรายการเด็กที่ต้องติดตาม: นักเรียนภาคเรียนก่อนที่ไม่พบการลงทะเบียนที่ใดในภาคเรียนนี้",
+        "{} children added to the children to find: enrolled last term and enrolled nowhere now",
+    ),
     "last_upload": ("ข้อมูลที่ส่งล่าสุด", "Latest upload"),
     "rows_word": ("แถว", "rows"),
     "undo_upload": ("ย้อนการส่งครั้งนี้", "Undo this upload"),

@@ -295,3 +295,50 @@ def test_a_child_found_back_at_school_closes_the_case_and_joins_the_returned_chi
     with engine.connect() as connection:
         returned = connection.execute(sa.select(student_returns)).mappings().all()
     assert [(r["school_id"], r["student_id"]) for r in returned] == [("A", "2")]
+
+
+def test_a_load_losing_most_of_a_schools_children_says_so_before_anyone_goes_looking(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A school that gave its students new codes this term, without their national IDs
+    (or sent one room's list as the whole school's): every child of last term becomes a
+    child to find, and the committee would visit thirty homes of children sitting in
+    class. The load says how many, against last term's count, and what to do."""
+    last_term = "".join(f"{i},2567,1,A,M2,M2/1,T1\n" for i in range(1, 31))
+    this_term = "".join(f"N{i},2567,2,A,M2,M2/1,T1\n" for i in range(1, 31))
+    _send(
+        tmp_path,
+        engine,
+        "term-1",
+        {
+            "students": "student_id,school_id\n" + "".join(f"{i},A\n" for i in range(1, 31)),
+            "enrollments": HEADER + last_term,
+            "exits": "student_id,exit_date,exit_type\n",
+        },
+    )
+
+    report = ingest_directory(
+        _load(
+            tmp_path,
+            "renumbered",
+            {
+                "students": "student_id,school_id\n" + "".join(f"N{i},A\n" for i in range(1, 31)),
+                "enrollments": HEADER + this_term,
+            },
+        ),
+        engine,
+        ID_KEY,
+        None,
+    )
+
+    assert report.missing_opened == 30
+    (surge,) = report.missing_surges
+    assert (surge.school_id, surge.year, surge.term, surge.opened, surge.enrolled) == (
+        "A",
+        2567,
+        1,
+        30,
+        30,
+    )
+    assert "30 of the 30 children of term 1/2567" in surge.warning()
+    assert "national ID" in surge.warning()

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from schooldata.db import make_engine, read_table
-from schooldata.tables import audit_log
+from schooldata.tables import audit_log, missing_cases
 from serving import uploads
 from serving.access import StudentKey, visible_students
 from serving.accounts import User, create_user, set_password, unassigned_classrooms
@@ -427,3 +427,44 @@ def test_a_wrong_upload_is_undone_on_the_page_and_the_schools_records_are_as_bef
         ("upload_undone", "POST /upload/undo/{load_id}")
     ]
     assert api.own_student not in actions[0][2]  # counts, never a student
+
+
+def test_one_rooms_list_sent_as_the_new_terms_whole_school_is_seen_and_undone(
+    page: Any, api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The new term's first class list, of one room: every other child of the school
+    became a child to find, and nothing said so (before: only ews ingest printed a count)."""
+    url, engine, _, _ = school_server
+    book = tmp_path / "รายชื่อนักเรียน ม.1-1.xlsx"
+    _workbook(
+        book,
+        [["เลขที่", "เลขประจำตัว"], [1, api.own_student], [2, api.colleague_student]],
+        title="รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568",
+    )
+
+    sign_in(page, url, "officer", PASSWORD)
+    page.wait_for_url("**/upload")
+    page.set_input_files("input[name=files]", str(book))
+    page.click("form.upload button[type=submit]")
+    page.click("form[action$='/confirm'] button")
+    page.wait_for_selector("p.loaded")
+
+    opened = page.locator("div.missing-opened").inner_text()
+    assert "ในรายการเด็กที่ต้องติดตาม" in opened
+    warning = page.locator("p.surge").inner_text()
+    assert f"{api.school}: นักเรียน" in warning
+    assert "ย้อนการส่งครั้งนี้" in warning  # what to do, in Thai
+    shoot(page, "upload-surge")
+    page.click("div.last-upload form button")
+    page.wait_for_selector("p.undone")
+
+    with engine.connect() as connection:
+        still_open = connection.execute(
+            sa.select(sa.func.count()).where(
+                missing_cases.c.school_id == api.school,
+                missing_cases.c.expected_year == 2568,
+                missing_cases.c.closed_on.is_(None),
+            )
+        ).scalar_one()
+    assert still_open == 0  # the children to find were the upload's, and went with it
+    assert read_table(engine, "enrollments").query("academic_year == 2568").empty
