@@ -261,15 +261,9 @@ def ingest_directory(
         on_progress("writing to the database")
         with engine.begin() as connection:
             if only is not None:
-                # A school's upload keeps what it replaces, to be undone (schooldata.loads);
-                # not what it appends to a dataset, which keeps what it is given.
-                written: dict[str, list[pd.DataFrame]] = {}
-                for source, rows in accepted if dataset is None else []:
-                    # The school's own row holds what its committee sets on its pages
-                    # (the visit capacity): an undo never puts an old one back.
-                    if len(rows) and source.name != "schools":
-                        written.setdefault(source.name, []).append(rows)
-                load_id = keep_before(connection, only, written, by, _loaded(reports))
+                # Not what it appends to a dataset, which keeps what it is given.
+                undoable = accepted if dataset is None else []
+                load_id = _kept_for_undo(connection, only, undoable, by, reports)
             else:
                 forget(connection, _schools_of(accepted))
             for source, rows in accepted:
@@ -330,6 +324,23 @@ def add_school(engine: sa.Engine, values: dict[str, str], entry: audit.Entry) ->
     with engine.begin() as connection:
         _upsert(connection, SCHOOLS, parsed.rows)
         audit.append(connection, [entry])
+
+
+def _kept_for_undo(
+    connection: sa.Connection,
+    school: str,
+    accepted: list[tuple[Source, pd.DataFrame]],
+    by: int | None,
+    reports: list[SourceReport],
+) -> int:
+    """A school's upload keeps what it replaces, to be undone (``schooldata.loads``). Not
+    the school's own row: its committee sets the visit capacity there, and an undo never
+    puts an old one back."""
+    written: dict[str, list[pd.DataFrame]] = {}
+    for source, rows in accepted:
+        if len(rows) and source.name != "schools":
+            written.setdefault(source.name, []).append(rows)
+    return keep_before(connection, school, written, by, _loaded(reports))
 
 
 def _loaded(reports: list[SourceReport]) -> str:

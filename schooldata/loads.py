@@ -3,9 +3,10 @@
 A data officer who loads the wrong file (last year's class list under this term, another
 room's register, an exits file of children who have not left) needs the school's
 records as they were, not a second upload guessing what the first one changed. Before a
-scoped upload writes (``schooldata.ingest``), the school's stored rows of every table it
-writes are kept, compressed, with the load; undoing puts exactly those rows back, in one
-transaction, and works out the school's returned and missing children again.
+scoped upload writes (``schooldata.ingest``), the school's stored rows it may replace
+(of the days or the terms it holds; the students whole) are kept, compressed, with the
+load; undoing puts exactly those rows back, in one transaction, and works out the
+school's returned and missing children again.
 
 Only a school's latest upload can be undone, and only while nothing else has loaded
 records of that school since: a later upload keeps its own rows instead (its undo brings
@@ -61,7 +62,7 @@ class LastLoad:
 
 @dataclass(frozen=True)
 class Undone:
-    """What an undo put back: rows of each table of the school before and after."""
+    """What an undo put back: each table's rows of the part kept, before it and after."""
 
     load_id: int
     tables: dict[str, tuple[int, int]]
