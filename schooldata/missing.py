@@ -33,9 +33,13 @@ OPEN_STATUSES = ("not_followed", "following", "found_returning", "found_referred
 # transfer), or looked for and not found (forwarded to the ministry and its partners).
 STAFF_CLOSED = ("found_enrolled", "not_found")
 STAFF_STATUSES = (*OPEN_STATUSES, *STAFF_CLOSED)
-# What only the records set: enrolled again at another school or the same one, or an
-# exit recorded since that explains the absence.
-DATA_CLOSED = ("enrolled_elsewhere", "returned", "explained")
+# What only the records set: enrolled again at another school or the same one, an exit
+# recorded since that explains the absence, or the child's enrolment of the very term
+# they were looked for in, at the same school, sent later (a school sending its term
+# room by room): never missing.
+DATA_CLOSED = ("enrolled_elsewhere", "returned", "explained", "not_missing")
+# Closed cases of nobody to find: not counted among the children to find at all.
+NOBODY_TO_FIND = ("explained", "not_missing")
 STATUSES = (*STAFF_STATUSES, *DATA_CLOSED)
 # The area office follows these by name with the ministry and its partner agencies.
 REFERRED_OUTSIDE = ("found_referred", "not_found")
@@ -373,8 +377,9 @@ def _found_since(
     records: ChildrenRecords, case: dict[str, Any]
 ) -> tuple[str, str | None, date | None]:
     """How a case the records no longer make ends: the child's first enrolment from the
-    term they were looked for in (at their case's school: ``returned``; elsewhere:
-    ``enrolled_elsewhere``), else ``explained`` (an exit recorded since)."""
+    term they were looked for in (at their case's school: ``not_missing`` in that very
+    term, ``returned`` later; elsewhere: ``enrolled_elsewhere``), else ``explained`` (an
+    exit recorded since)."""
     enrollments = records.enrollments
     theirs = enrollments[enrollments["person_id"] == case["person_id"]]
     ordinal = theirs["academic_year"].astype(int) * 2 + theirs["term"].astype(int)
@@ -383,7 +388,10 @@ def _found_since(
     if since.empty:
         return "explained", None, None
     first = since.sort_values("ordinal").iloc[0]
-    status = "returned" if first["school_id"] == case["school_stored"] else "enrolled_elsewhere"
+    if first["school_id"] != case["school_stored"]:
+        return "enrolled_elsewhere", str(first["school_id"]), _date(first["term_start"])
+    expected = int(case["expected_year"]) * 2 + int(case["expected_term"])
+    status = "not_missing" if first["ordinal"] == expected else "returned"
     return status, str(first["school_id"]), _date(first["term_start"])
 
 

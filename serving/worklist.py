@@ -26,6 +26,7 @@ from schooldata.db import reading
 from schooldata.missing import (
     DATA_CLOSED,
     HELP,
+    NOBODY_TO_FIND,
     OPEN_STATUSES,
     REFERRED_OUTSIDE,
     STAFF_CLOSED,
@@ -429,6 +430,10 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
     "enrolled_elsewhere": ("ลงทะเบียนที่สถานศึกษาอื่นแล้ว", "enrolled at another school"),
     "returned": ("กลับมาเรียนแล้ว", "back at school"),
     "explained": ("มีบันทึกการออกที่อธิบายได้", "an exit record explains it"),
+    "not_missing": (
+        "ลงทะเบียนเรียนภาคเรียนนั้นแล้ว (ข้อมูลมาทีหลัง)",
+        "enrolled that term after all (its record came later)",
+    ),
 }
 assert set(STATUS_WORDS) == set(STATUSES)
 
@@ -442,7 +447,7 @@ class SchoolCounts:
 
     @property
     def to_find(self) -> int:
-        return sum(n for s, n in self.statuses.items() if s != "explained")
+        return sum(n for s, n in self.statuses.items() if s not in NOBODY_TO_FIND)
 
 
 def counts(engine: sa.Engine, user: User) -> list[SchoolCounts]:

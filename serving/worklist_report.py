@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from schooldata.contract import REASON_CODES, REASON_WORDS
 from schooldata.db import reading
-from schooldata.missing import BACK_IN_SCHOOL, FOUND, HELP, OPEN_STATUSES
+from schooldata.missing import BACK_IN_SCHOOL, FOUND, HELP, NOBODY_TO_FIND, OPEN_STATUSES
 from schooldata.spreadsheet import csv_bytes, excel_safe
 from schooldata.tables import TABLES, missing_cases
 from serving.accounts import User
@@ -32,7 +32,7 @@ from serving.worklist import COUNT_ROLES
 AGE_BANDS = ((3, 5, "3-5"), (6, 15, "6-15"), (16, 18, "16-18"))
 # Statuses in each of the four counts (closed by an exit record: nobody to find).
 FOUR_COUNTS = {
-    "to_find": None,  # every case but those an exit record explains
+    "to_find": None,  # every case but those of nobody to find (an exit record explains it)
     "not_followed": ("not_followed",),
     "found": FOUND,
     "not_found": ("not_found",),
@@ -187,7 +187,7 @@ def _cases(connection: sa.Connection, user: User) -> pd.DataFrame:
         return pd.DataFrame(
             columns=[c.name for c in query.selected_columns],
         )
-    return frame[frame["status"] != "explained"].reset_index(drop=True)
+    return frame[~frame["status"].isin(NOBODY_TO_FIND)].reset_index(drop=True)
 
 
 def _four_counts(frame: pd.DataFrame, language: str) -> pd.DataFrame:

@@ -342,3 +342,33 @@ def test_a_load_losing_most_of_a_schools_children_says_so_before_anyone_goes_loo
     )
     assert "30 of the 30 children of term 1/2567" in surge.warning()
     assert "national ID" in surge.warning()
+
+
+def test_a_childs_enrolment_of_the_same_term_sent_later_means_they_never_left(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A school sends its new term room by room (the upload page invites a file per
+    room): the first room's list makes the other rooms' children ones to find until
+    theirs comes. Before, their cases then closed as ``returned`` and were counted in the
+    ministry's counts as children found and back in school, who had never left."""
+    students = _students(*((str(i), "A", f"1101700200{i:02d}") for i in range(1, 4)))
+    last_term = HEADER + "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/2,T2\n3,2567,1,A,M2,M2/2,T2\n"
+    _send(tmp_path, engine, "t1", {"students": students, "enrollments": last_term, "exits": ""})
+    _send(tmp_path, engine, "room-1", {"enrollments": HEADER + "1,2567,2,A,M2,M2/1,T1\n"})
+    assert set(_cases(engine)["student_id"]) == {"2", "3"}
+
+    _send(
+        tmp_path,
+        engine,
+        "room-2",
+        {"enrollments": HEADER + "2,2567,2,A,M2,M2/2,T2\n3,2567,2,A,M2,M2/2,T2\n"},
+    )
+
+    assert _cases(engine)["status"].tolist() == ["not_missing", "not_missing"]
+    assert _cases(engine)["closed_on"].notna().all()
+    # A child back the term after is still one who came back.
+    _send(tmp_path, engine, "year-2", {"enrollments": HEADER + "1,2568,1,A,M3,M3/1,T1\n"})
+    back = "1,2568,2,A,M3,M3/1,T1\n2,2568,2,A,M3,M3/2,T2\n"  # 2 is back, a term later
+    _send(tmp_path, engine, "back", {"enrollments": HEADER + back})
+    year_2 = _cases(engine).query("expected_year == 2568").set_index("student_id")["status"]
+    assert year_2.to_dict() == {"2": "returned", "3": "not_followed"}
