@@ -107,14 +107,19 @@ def effect_rows(
         return pd.DataFrame(columns=["person_id", "as_of", "type", "label", *features])
     rows = matrix[matrix["mature"].astype(bool)]
     rows = rows[["person_id", "as_of", "academic_year", "term", "label", *features]]
+    # In one order whatever order the records were read in (a database returns them in
+    # any): the comparison drawn below, and so every estimate, depends on it.
+    rows = rows.sort_values(["person_id", "as_of"], kind="stable")
     # The Monday before each action: features as the school knew them the day before.
-    actions = actions[["person_id", "date", "type"]].copy()
+    actions = actions[["person_id", "date", "type"]].sort_values(
+        ["person_id", "date", "type"], kind="stable"
+    )
     day = pd.to_datetime(actions["date"])
     actions["as_of"] = (day - pd.Timedelta(days=1)) - pd.to_timedelta(
         (day - pd.Timedelta(days=1)).dt.day_of_week, unit="D"
     )
     placed = actions.merge(rows, on=["person_id", "as_of"], how="inner")
-    placed = placed.sort_values("as_of").drop_duplicates(
+    placed = placed.sort_values("as_of", kind="stable").drop_duplicates(
         ["person_id", "academic_year", "term", "type"]
     )
     # The comparison: no action of any kind that term, on one of the term's action weeks.

@@ -3,6 +3,7 @@ when help does nothing, and says when it cannot tell."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build import feature_ids
 from features.sources import Sources
 from riskmodel.benefit import VisitBenefit
 from schooldata.db import make_engine
@@ -19,6 +21,7 @@ from training.effects import (
     MIN_TREATED,
     VISIT_GROUPS,
     e_value,
+    effect_rows,
     estimate,
     fit_visit_benefit,
     matching_shift,
@@ -208,3 +211,30 @@ def test_groups_the_records_cannot_tell_apart_give_one_effect_and_say_why() -> N
     assert benefit is not None, why
     assert benefit.trouble_log_odds_effect is None
     assert "one effect for everyone: the records do not tell the groups apart" in why
+
+
+def test_the_same_records_read_in_another_order_give_the_same_estimates(
+    synthetic_sources: Sources,
+) -> None:
+    """A database returns rows in any order (PostgreSQL and SQLite differ, a dataset
+    another): before, the comparison group drawn from them, and every estimate with it,
+    changed with the order. On 5,000 generated students, the home visit's estimate read
+    -0.0107 (balance 0.40) and, on the same records shuffled, -0.0049 (0.55)."""
+    matrix = build_training_matrix(synthetic_sources, LabelRules(180))
+    assert synthetic_sources.interventions is not None
+    shuffled = dataclasses.replace(
+        synthetic_sources,
+        interventions=synthetic_sources.interventions.sample(frac=1, random_state=1),
+    )
+
+    features = [
+        f for f in feature_ids() if f in matrix and pd.api.types.is_numeric_dtype(matrix[f])
+    ]
+    reordered = matrix.sample(frac=1, random_state=2).reset_index(drop=True)
+
+    first = effect_rows(synthetic_sources, matrix, features)
+    again = effect_rows(shuffled, reordered, features)
+
+    assert first["type"].isna().sum() > 100  # a comparison group was drawn
+    assert first["type"].notna().sum() > 100
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True))
