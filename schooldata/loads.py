@@ -149,7 +149,8 @@ def undo(engine: sa.Engine, school: str, load_id: int, by: int | None) -> Undone
                 "files instead"
             )
         persons = _persons(connection, school)
-        _refuse_if_service_records(connection, school, kept.get("students", ({}, None))[1])
+        if "students" in kept:
+            _refuse_if_service_records(connection, school, kept["students"][1])
         counts = {}
         for name, (part, rows) in kept.items():
             table = TABLES[name]
@@ -244,12 +245,10 @@ def _persons(connection: sa.Connection, school: str) -> set[str]:
 
 
 def _refuse_if_service_records(
-    connection: sa.Connection, school: str, kept_students: list[dict[str, Any]] | None
+    connection: sa.Connection, school: str, kept_students: list[dict[str, Any]]
 ) -> None:
     """An undo removing a child the service has recorded something about since would
     leave those records pointing at nobody."""
-    if kept_students is None:
-        return
     before = {r["student_id"] for r in kept_students}
     students = TABLES["students"]
     now = set(

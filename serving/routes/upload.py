@@ -108,9 +108,7 @@ def upload_confirm(
     except uploads.UploadError as error:
         return _upload(request, state, user, 404, error=str(error))
     _audit_upload(request, state, user, "upload_loaded", _summary(loaded))
-    # The school's list of this week is made again with the new records, in the background.
-    if state.runner is not None and user.school_id:
-        state.runner.rerun_school(user.school_id)
+    _remake_weeks_list(state, user)
     return _upload(request, state, user, loaded=loaded)
 
 
@@ -127,9 +125,7 @@ def upload_undo(
         return _upload(request, state, user, 409, error=str(error))
     counts = "; ".join(f"{t}: {a} -> {b}" for t, (a, b) in undone.tables.items())
     _audit_upload(request, state, user, "upload_undone", f"load {load_id}; {counts}"[:1000])
-    # The school's list of this week is made again from the records as they are now.
-    if state.runner is not None and user.school_id:
-        state.runner.rerun_school(user.school_id)
+    _remake_weeks_list(state, user)
     return _upload(request, state, user, undone=undone)
 
 
@@ -144,6 +140,13 @@ def upload_cancel(
         return _upload(request, state, user, 404, error=str(error))
     _audit_upload(request, state, user, "upload_cancelled", "")
     return _upload(request, state, user)
+
+
+def _remake_weeks_list(state: AppState, user: User) -> None:
+    """The school's list of this week is made again from its records as they are now (an
+    upload loaded or undone), in the background."""
+    if state.runner is not None and user.school_id:
+        state.runner.rerun_school(user.school_id)
 
 
 def _summary(staged: uploads.Staged) -> str:

@@ -382,6 +382,16 @@ def test_an_upload_nobody_confirmed_is_removed_after_its_hour_without_another_up
     assert (waiting / "data" / "students.xlsx").exists()  # its hour is not over
 
 
+def _officer_loads(page: Any, url: str, file: Path) -> None:
+    """The school's data officer signs in, checks one file and confirms it."""
+    sign_in(page, url, "officer", PASSWORD)
+    page.wait_for_url("**/upload")
+    page.set_input_files("input[name=files]", str(file))
+    page.click("form.upload button[type=submit]")
+    page.click("form[action$='/confirm'] button")
+    page.wait_for_selector("p.loaded")
+
+
 def test_a_wrong_upload_is_undone_on_the_page_and_the_schools_records_are_as_before(
     page: Any, api: Api, school_server, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -394,12 +404,7 @@ def test_a_wrong_upload_is_undone_on_the_page_and_the_schools_records_are_as_bef
     )
     before = read_table(engine, "exits")
 
-    sign_in(page, url, "officer", PASSWORD)
-    page.wait_for_url("**/upload")
-    page.set_input_files("input[name=files]", str(exits))
-    page.click("form.upload button[type=submit]")
-    page.click("form[action$='/confirm'] button")
-    page.wait_for_selector("p.loaded")
+    _officer_loads(page, url, exits)
 
     left = read_table(engine, "exits")
     assert len(left) == len(before) + 1
@@ -442,12 +447,7 @@ def test_one_rooms_list_sent_as_the_new_terms_whole_school_is_seen_and_undone(
         title="รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568",
     )
 
-    sign_in(page, url, "officer", PASSWORD)
-    page.wait_for_url("**/upload")
-    page.set_input_files("input[name=files]", str(book))
-    page.click("form.upload button[type=submit]")
-    page.click("form[action$='/confirm'] button")
-    page.wait_for_selector("p.loaded")
+    _officer_loads(page, url, book)
 
     opened = page.locator("div.missing-opened").inner_text()
     assert "ในรายการเด็กที่ต้องติดตาม" in opened
