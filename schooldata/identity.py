@@ -287,6 +287,28 @@ def store_returns(connection: sa.Connection, persons: Iterable[str] | None = Non
 _KEY_COLUMNS = ["school_id", "student_id", "person_id"]
 
 
+def superseded(connection: sa.Connection, table: sa.Table) -> list[dict[str, Any]]:
+    """The rows of a table kept by child (``student_returns``, ``missing_cases``) whose
+    school's student is now another child's key: their ID came after them, was
+    corrected, or is one another student of their school carries (``shared_ids``).
+    Each row with the student's key now (``now``)."""
+    from schooldata.tables import TABLES
+
+    students = TABLES["students"]
+    query = (
+        sa.select(table, students.c.person_id.label("now"))
+        .select_from(
+            table.join(
+                students,
+                (students.c.school_id == table.c.school_id)
+                & (students.c.student_id == table.c.student_id),
+            )
+        )
+        .where(table.c.person_id != students.c.person_id)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
 def chunks(values: list[str] | None, size: int = 5000) -> Iterator[list[str] | None]:
     if values is None:
         yield None

@@ -30,7 +30,7 @@ from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import linking_counts, person_ids, store_returns
 from schooldata.loads import forget, keep_before
-from schooldata.missing import Surge, last_case_id, store_missing, surges
+from schooldata.missing import Surge, follow_new_keys, last_case_id, store_missing, surges
 from schooldata.national_id import hash_national_id
 from schooldata.national_id import is_accepted as national_id_is_accepted
 from schooldata.spreadsheet import write_csv
@@ -271,7 +271,7 @@ def ingest_directory(
             touched = _codes_of(accepted, ("students", "enrollments", "exits"))
             if touched:
                 on_progress("finding the children who came back to school, and those to find")
-                persons = _persons_of(connection, touched)
+                persons = _persons_of(connection, touched) | follow_new_keys(connection)
                 store_returns(connection, persons)
                 # A child missing from a new term's count is in no file of this load.
                 persons |= _enrolled_the_term_before(connection, accepted)

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from core import clock
 from schooldata.contract import SOURCES
 from schooldata.identity import store_returns
-from schooldata.missing import store_missing
+from schooldata.missing import follow_new_keys, store_missing
 from schooldata.tables import (
     APPEND_ONLY,
     ORIGIN_IMPORT,
@@ -160,7 +160,7 @@ def undo(engine: sa.Engine, school: str, load_id: int, by: int | None) -> Undone
             for start in range(0, len(rows), CHUNK_ROWS):
                 connection.execute(sa.insert(table), rows[start : start + CHUNK_ROWS])
             counts[name] = (int(now), len(rows))
-        persons |= _persons(connection, school)
+        persons |= _persons(connection, school) | follow_new_keys(connection)
         store_returns(connection, persons)
         store_missing(connection, persons)
         connection.execute(

@@ -25,7 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import clock
-from schooldata.identity import ChildrenRecords, children_records, chunks
+from schooldata.identity import ChildrenRecords, children_records, chunks, superseded
 
 # What staff set while a case is open, in the order a case moves through them.
 OPEN_STATUSES = ("not_followed", "following", "found_returning", "found_referred")
@@ -279,6 +279,67 @@ def store_missing(connection: sa.Connection, persons: Iterable[str] | None = Non
                 closed_on=found_on,
             )
     return opened
+
+
+def follow_new_keys(connection: sa.Connection) -> set[str]:
+    """Cases and returns follow their child when the child's key changes (their ID came
+    after them, was corrected, or is found shared by mistake): a case is the same case,
+    with what staff recorded on it, under the new key. Where the new key already has a
+    case for the same term (one opened before this rule), the two become one: the one
+    staff worked on (else the older) is kept, with both one's notes.
+
+    Returns the old and new keys, whose cases and returns are to be worked out again."""
+    from schooldata.tables import missing_case_notes, missing_cases, student_returns
+
+    keys: set[str] = set()
+    for case in superseded(connection, missing_cases):
+        keys |= {case["person_id"], case["now"]}
+        other = (
+            connection.execute(
+                sa.select(missing_cases).where(
+                    missing_cases.c.person_id == case["now"],
+                    missing_cases.c.expected_year == case["expected_year"],
+                    missing_cases.c.expected_term == case["expected_term"],
+                )
+            )
+            .mappings()
+            .first()
+        )
+        kept = case["case_id"]
+        if other is not None:
+            both = sorted(
+                [dict(other), case], key=lambda c: (not _worked(connection, c), c["case_id"])
+            )
+            kept, dropped = both[0]["case_id"], both[1]["case_id"]
+            connection.execute(
+                sa.update(missing_case_notes)
+                .where(missing_case_notes.c.case_id == dropped)
+                .values(case_id=kept)
+            )
+            connection.execute(sa.delete(missing_cases).where(missing_cases.c.case_id == dropped))
+        connection.execute(
+            sa.update(missing_cases)
+            .where(missing_cases.c.case_id == kept)
+            .values(person_id=case["now"])
+        )
+    for returned in superseded(connection, student_returns):
+        keys |= {returned["person_id"], returned["now"]}
+    return keys
+
+
+def _worked(connection: sa.Connection, case: dict[str, Any]) -> bool:
+    """Whether staff recorded anything on a case: a status, an owner, a note."""
+    from schooldata.tables import missing_case_notes as notes
+
+    if case["status"] in STAFF_STATUSES and case["status"] != "not_followed":
+        return True
+    if case["owner_user_id"] is not None:
+        return True
+    return bool(
+        connection.execute(
+            sa.select(sa.func.count()).where(notes.c.case_id == case["case_id"])
+        ).scalar_one()
+    )
 
 
 # A load that leaves at least this many of a term's children, and this share of them,

@@ -4,6 +4,7 @@ closes by itself when the child turns up enrolled, here or at another school."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -11,9 +12,11 @@ import sqlalchemy as sa
 
 from features.build import features_as_of
 from features.sources import Sources
+from schooldata.identity import linked_person
 from schooldata.ingest import ingest_directory
 from schooldata.missing import settled_findings
-from schooldata.tables import missing_cases, student_returns
+from schooldata.national_id import hash_national_id
+from schooldata.tables import missing_case_notes, missing_cases, student_returns
 from tests.conftest import ID_KEY, thai_id
 from training.labels import LabelRules, label, label_rules
 
@@ -372,3 +375,111 @@ def test_a_childs_enrolment_of_the_same_term_sent_later_means_they_never_left(
     _send(tmp_path, engine, "back", {"enrollments": HEADER + back})
     year_2 = _cases(engine).query("expected_year == 2568").set_index("student_id")["status"]
     assert year_2.to_dict() == {"2": "returned", "3": "not_followed"}
+
+
+def _students_without_id_of_child_2(stem_of_2: str | None) -> str:
+    """School A's students: child 1 with an ID, child 2 with ``stem_of_2``'s (or none)."""
+    two = f"2,A,เด็ก2,{thai_id(stem_of_2)}" if stem_of_2 else "2,A,เด็ก2,"
+    return (
+        f"student_id,school_id,given_name,national_id\n1,A,เด็ก1,{thai_id('110170020001')}\n{two}\n"
+    )
+
+
+def test_a_case_followed_before_the_childs_id_came_is_the_same_case_after(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A school sends its students without some IDs, then with them (the ID is what
+    links a child across schools): the child's case, and what staff recorded on it, stay
+    one case; before, a second case opened and the first stayed open under a key nobody
+    had any more."""
+    enrolments = HEADER + "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n"
+    exits = "student_id,exit_date,exit_type\n"
+    files = {"enrollments": enrolments, "exits": exits}
+    _send(tmp_path, engine, "no-id", {"students": _students_without_id_of_child_2(None), **files})
+    with engine.begin() as connection:
+        connection.execute(sa.update(missing_cases).values(status="following", owner_user_id=7))
+
+    _send(
+        tmp_path,
+        engine,
+        "ids",
+        {"students": _students_without_id_of_child_2("110170020002"), **files},
+    )
+
+    cases = _cases(engine)
+    assert cases[["student_id", "status", "owner_user_id"]].to_dict("records") == [
+        {"student_id": "2", "status": "following", "owner_user_id": 7}
+    ]
+    with engine.connect() as connection:
+        person = connection.execute(
+            sa.text("SELECT person_id FROM students WHERE student_id = '2'")
+        ).scalar_one()
+    assert cases["person_id"].iloc[0] == person
+
+
+def test_a_returned_child_whose_id_comes_later_is_loaded_and_stays_returned(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """Child 2 of school A, without an ID, left after term 1 and came back a year later;
+    the school then sends its students file with the ID. Before, the load failed (the
+    return was stored again under the child's new key beside the old one)."""
+    enrolments = HEADER + (
+        "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n"
+        "1,2568,1,A,M3,M3/1,T1\n2,2568,1,A,M3,M3/1,T1\n"
+    )
+    files = {"enrollments": enrolments, "exits": "student_id,exit_date,exit_type\n"}
+    _send(tmp_path, engine, "no-id", {"students": _students_without_id_of_child_2(None), **files})
+
+    _send(
+        tmp_path,
+        engine,
+        "ids",
+        {"students": _students_without_id_of_child_2("110170020002"), **files},
+    )
+
+    with engine.connect() as connection:
+        returned = connection.execute(sa.select(student_returns)).mappings().all()
+        person = connection.execute(
+            sa.text("SELECT person_id FROM students WHERE student_id = '2'")
+        ).scalar_one()
+    assert [(r["student_id"], r["person_id"]) for r in returned] == [("2", person)]
+    assert _cases(engine)[["student_id", "status"]].to_dict("records") == [
+        {"student_id": "2", "status": "returned"}
+    ]
+
+
+def test_two_cases_of_one_child_left_by_an_earlier_version_become_the_one_staff_followed(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A database where the child's ID came before this was fixed: the case staff
+    followed under the old key, and a second one opened under the new key. The next load
+    keeps the one staff followed, with its notes, under the key the child has now."""
+    enrolments = HEADER + "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n"
+    files = {"enrollments": enrolments, "exits": "student_id,exit_date,exit_type\n"}
+    _send(tmp_path, engine, "no-id", {"students": _students_without_id_of_child_2(None), **files})
+    new_key = linked_person(hash_national_id(thai_id("110170020002"), ID_KEY))
+    with engine.begin() as connection:
+        followed = connection.execute(sa.select(missing_cases.c.case_id)).scalar_one()
+        connection.execute(sa.update(missing_cases).values(status="following", owner_user_id=7))
+        connection.execute(
+            sa.insert(missing_case_notes).values(
+                case_id=followed, author_user_id=7, written_at=datetime(2024, 11, 20), text="x"
+            )
+        )
+        second = dict(connection.execute(sa.select(missing_cases)).mappings().one())
+        second |= {"case_id": None, "person_id": new_key, "status": "not_followed"}
+        second |= {"owner_user_id": None}
+        connection.execute(sa.insert(missing_cases).values(**second))
+        connection.execute(
+            sa.text("UPDATE students SET person_id = :key WHERE student_id = '2'"), {"key": new_key}
+        )
+
+    _send(tmp_path, engine, "again", {"enrollments": enrolments})
+
+    cases = _cases(engine)
+    assert cases[["case_id", "person_id", "status", "owner_user_id"]].to_dict("records") == [
+        {"case_id": followed, "person_id": new_key, "status": "following", "owner_user_id": 7}
+    ]
+    with engine.connect() as connection:
+        notes = connection.execute(sa.select(missing_case_notes.c.case_id)).scalars().all()
+    assert notes == [followed]
