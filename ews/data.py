@@ -192,6 +192,7 @@ def ingest(
                 "rejected": "row rejected",
                 "blanked": "value blanked, row kept",
                 "corrected": "value corrected, row kept",
+                "not linked": "row kept, not linked by this ID",
             }[str(row.action)]
             by_reason.add_row(
                 str(row.source), str(row.column), str(row.reason), action, f"{row.rows:,}"
@@ -219,6 +220,13 @@ def ingest(
             f"child as a student of another school (a move or a transition); "
             f"{linking['without_id']:,} have no ID and cannot be linked."
         )
+        if linking["shared_id"]:
+            console.print(
+                f"[yellow]{linking['shared_id']:,} students carry a national ID another student "
+                "of their school carries in the same term: none of them is linked by it, nor "
+                "looked for as one child, until the school corrects it (the codes are in the "
+                "report).[/yellow]"
+            )
     if report.missing_opened:
         console.print(
             f"Children to look for: {report.missing_opened:,} new cases of children enrolled "

@@ -78,19 +78,143 @@ def is_linked(person_ids: pd.Series) -> pd.Series:
 
 def linking_counts(students: pd.DataFrame) -> dict[str, int]:
     """How many students have an ID to link by, how many of them are the same child as a
-    student of another school, and how many cannot be linked (no ID).
+    student of another school, how many carry an ID another student of their school
+    carries in the same term (``shared_ids``: not linked by it), and how many cannot be
+    linked (no ID).
 
     Args:
-        students: every stored student's ``school_id``, ``student_id`` and ``person_id``.
+        students: every stored student's ``school_id``, ``student_id``, ``person_id`` and
+            ``national_id_hash``.
     """
     linked = is_linked(students["person_id"])
     schools = students.loc[linked].groupby("person_id")["school_id"].nunique()
     shared = students["person_id"].map(schools).fillna(0) > 1
+    with_id = students["national_id_hash"].notna()
     return {
         "with_id": int(linked.sum()),
         "linked_across_schools": int(shared.sum()),
-        "without_id": int((~linked).sum()),
+        "shared_id": int((with_id & ~linked).sum()),
+        "without_id": int((~with_id).sum()),
     }
+
+
+SHARED_COLUMNS = ["school_id", "national_id_hash", "academic_year", "term", "student_ids"]
+
+
+def shared_ids(students: pd.DataFrame, enrollments: pd.DataFrame) -> pd.DataFrame:
+    """IDs that cannot be one child's: carried by two or more students of one school
+    enrolled in the same term (a column of IDs filled down in Excel, one child registered
+    twice). A school numbering its students anew gives one child two codes, but never in
+    the same term: that stays one child.
+
+    Args:
+        students: ``school_id, student_id, national_id_hash``.
+        enrollments: ``school_id, student_id, academic_year, term``.
+
+    Returns:
+        One row per ID, school and term it is shared in, with the students' codes
+        (``student_ids``, sorted).
+    """
+    key = ["school_id", "national_id_hash"]
+    carried = students.dropna(subset=["national_id_hash"])
+    carried = carried.loc[carried.groupby(key)["student_id"].transform("nunique") > 1]
+    terms = carried[[*key, "student_id"]].merge(
+        enrollments[["school_id", "student_id", "academic_year", "term"]].drop_duplicates(),
+        on=["school_id", "student_id"],
+    )
+    together = (
+        terms.groupby([*key, "academic_year", "term"])["student_id"]
+        .unique()
+        .map(lambda codes: tuple(sorted(codes)))
+    )
+    together = together[together.map(len) > 1]
+    return together.rename("student_ids").reset_index().reindex(columns=SHARED_COLUMNS)
+
+
+def keys_apart(students: pd.DataFrame, shared: pd.DataFrame) -> pd.Series:
+    """Each student's person key (``person_ids``), a student of their own where their ID
+    is shared (``shared_ids``)."""
+    keys = person_ids(students["school_id"], students["student_id"], students["national_id_hash"])
+    codes = {
+        (s, c)
+        for s, codes in zip(shared["school_id"], shared["student_ids"], strict=True)
+        for c in codes
+    }
+    apart = [
+        (s, c) in codes for s, c in zip(students["school_id"], students["student_id"], strict=True)
+    ]
+    if any(apart):
+        keys = keys.where(
+            ~np.array(apart),
+            unlinked_persons(students["school_id"].to_numpy(), students["student_id"].to_numpy()),
+        )
+    return keys
+
+
+def settle_shared_ids(
+    connection: sa.Connection, schools: Iterable[str]
+) -> tuple[pd.DataFrame, set[str]]:
+    """Set the person key of these schools' students with an ID another student of
+    their school carries (``shared_ids``) apart, and link again those whose ID is theirs
+    alone now (it was corrected): every student's key as ``keys_apart`` gives it.
+
+    Returns:
+        The shared IDs (``shared_ids``), and the keys changed, old and new.
+    """
+    from schooldata.tables import TABLES
+
+    students, enrolled = TABLES["students"], TABLES["enrollments"]
+    wanted = sorted(set(schools))
+    columns = ["school_id", "student_id", "national_id_hash", "person_id"]
+    held = students.c.national_id_hash.is_not(None)
+    twice = (
+        sa.select(students.c.school_id, students.c.national_id_hash)
+        .where(held, students.c.school_id.in_(wanted))
+        .group_by(students.c.school_id, students.c.national_id_hash)
+        .having(sa.func.count() > 1)
+        .subquery()
+    )
+    candidates = pd.DataFrame(
+        connection.execute(
+            sa.select(*[students.c[c] for c in columns]).where(
+                held,
+                students.c.school_id.in_(wanted),
+                sa.or_(
+                    students.c.person_id.startswith(UNLINKED_PREFIX),
+                    sa.tuple_(students.c.school_id, students.c.national_id_hash).in_(
+                        sa.select(twice.c.school_id, twice.c.national_id_hash)
+                    ),
+                ),
+            )
+        ).all(),
+        columns=columns,
+    )
+    if candidates.empty:
+        return pd.DataFrame(columns=SHARED_COLUMNS), set()
+    terms = pd.DataFrame(
+        connection.execute(
+            sa.select(
+                enrolled.c.school_id,
+                enrolled.c.student_id,
+                enrolled.c.academic_year,
+                enrolled.c.term,
+            ).where(
+                enrolled.c.school_id.in_(sorted(set(candidates["school_id"]))),
+                enrolled.c.student_id.in_(sorted(set(candidates["student_id"]))),
+            )
+        ).all(),
+        columns=["school_id", "student_id", "academic_year", "term"],
+    )
+    shared = shared_ids(candidates, terms)
+    now = keys_apart(candidates, shared).to_numpy()
+    changed = candidates.assign(now=now).loc[candidates["person_id"].to_numpy() != now]
+    for row in changed.itertuples(index=False):
+        connection.execute(
+            sa.update(students)
+            .where(students.c.school_id == row.school_id, students.c.student_id == row.student_id)
+            .values(person_id=row.now)
+        )
+    return shared, set(changed["person_id"]) | set(changed["now"])
 
 
 # Exits after which a child who is enrolled nowhere has not dropped out.

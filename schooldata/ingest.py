@@ -28,7 +28,14 @@ from schooldata import audit
 from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SCHOOLS, SOURCES, Source
 from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
-from schooldata.identity import linking_counts, person_ids, store_returns
+from schooldata.identity import (
+    keys_apart,
+    linking_counts,
+    person_ids,
+    settle_shared_ids,
+    shared_ids,
+    store_returns,
+)
 from schooldata.loads import forget, keep_before
 from schooldata.missing import Surge, follow_new_keys, last_case_id, store_missing, surges
 from schooldata.national_id import hash_national_id
@@ -38,6 +45,7 @@ from schooldata.tables import APPEND_ONLY, ORIGIN_IMPORT, TABLES, stored_column_
 from schooldata.validate import (
     BLANKED,
     CORRECTED,
+    NOT_LINKED,
     REJECT_COLUMNS,
     REJECTED,
     FileRefused,
@@ -58,8 +66,11 @@ CLASS_LIST_HINT = (
 EXITS_HINT = (
     "; if nobody has left yet, a file of its header only says so (รหัสนักเรียน,วันที่ออก,ประเภทการออก)"
 )
-_LINK_COLUMNS = ["school_id", "student_id", "person_id"]
+_LINK_COLUMNS = ["school_id", "student_id", "person_id", "national_id_hash"]
 # With a Parquet dataset, the database keeps what the service's pages and accounts read.
+_TERM_COLUMNS = ["school_id", "student_id", "academic_year", "term"]
+# The files that say who a school's students are, and in which terms.
+_ROLLS = ("students", "enrollments")
 DATABASE_SOURCES = ("schools", "calendar", "students", "enrollments", "exits", "interventions")
 
 
@@ -180,6 +191,8 @@ def ingest_directory(
 
     reports: list[SourceReport] = []
     accepted: list[tuple[Source, pd.DataFrame]] = []
+    # Each accepted file's report and the schools of its rows (for what the write finds).
+    reported: list[tuple[SourceReport, set[str]]] = []
     folders = [directory, *_school_folders(directory)]
     # The school a folder's files belong to: its own, or the one school of a scoped load.
     only = next(iter(schools)) if schools is not None and len(schools) == 1 else None
@@ -244,6 +257,8 @@ def ingest_directory(
             if source.name == "enrollments":
                 rows = _group_by_classroom(rows)
             accepted.append((source, rows))
+            if "school_id" in rows:
+                reported.append((report, set(rows["school_id"].astype(str))))
 
     write_started = time.perf_counter()
     missing_opened = 0
@@ -256,6 +271,12 @@ def ingest_directory(
                 name: pd.concat([r for s, r in accepted if s.name == name], ignore_index=True)
                 for name in dict.fromkeys(s.name for s, _ in accepted)
             }
+            if "students" in frames:
+                # Stored in the dataset as written: IDs shared in this load set apart here.
+                students = frames["students"]
+                enrolled = frames.get("enrollments", pd.DataFrame(columns=_TERM_COLUMNS))
+                apart = keys_apart(students, shared_ids(students, enrolled))
+                frames["students"] = students.assign(person_id=apart.to_numpy())
             write_dataset(frames, dataset, home_schools(dataset, frames.get("students")))
             accepted = [(s, rows) for s, rows in accepted if s.name in DATABASE_SOURCES]
         on_progress("writing to the database")
@@ -271,7 +292,11 @@ def ingest_directory(
             touched = _codes_of(accepted, ("students", "enrollments", "exits"))
             if touched:
                 on_progress("finding the children who came back to school, and those to find")
-                persons = _persons_of(connection, touched) | follow_new_keys(connection)
+                shared, rekeyed = settle_shared_ids(
+                    connection, _schools_of([a for a in accepted if a[0].name in _ROLLS])
+                )
+                _report_shared(shared, reported)
+                persons = _persons_of(connection, touched) | rekeyed | follow_new_keys(connection)
                 store_returns(connection, persons)
                 # A child missing from a new term's count is in no file of this load.
                 persons |= _enrolled_the_term_before(connection, accepted)
@@ -361,6 +386,38 @@ def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...
         if source.name in names and len(rows):
             codes |= set(rows["student_id"].astype(str))
     return sorted(codes)
+
+
+def _report_shared(shared: pd.DataFrame, reported: list[tuple[SourceReport, set[str]]]) -> None:
+    """Each ID shared by students of one school (``identity.shared_ids``) as a problem of
+    the load's students file of that school (else its enrolments): the codes, kept, and
+    not linked by the ID until it is corrected."""
+    for school, rows in shared.groupby("school_id"):
+        report = next(
+            (
+                r
+                for name in _ROLLS
+                for r, schools in reported
+                if r.source == name and str(school) in schools
+            ),
+            None,
+        )
+        if report is None:
+            continue  # the load wrote none of its rolls: reported by the load that did
+        for held, terms in rows.groupby("student_ids")[["academic_year", "term"]]:
+            codes = [str(code) for code in held]  # type: ignore[union-attr]
+            term = terms.sort_values(["academic_year", "term"]).iloc[-1]
+            problem = {
+                "file": report.file,
+                "line": "",
+                "column": "national_id",
+                "value": ", ".join(codes),
+                "reason": f"one national ID for {len(codes)} students of the school enrolled "
+                f"in term {int(term['term'])}/{int(term['academic_year'])}: it cannot be one "
+                "child's, so none of them is linked by it until it is corrected",
+                "action": NOT_LINKED,
+            }
+            report.rejects = pd.concat([report.rejects, pd.DataFrame([problem])], ignore_index=True)
 
 
 def _persons_of(connection: sa.Connection, codes: list[str]) -> set[str]:
@@ -511,14 +568,19 @@ def _covered(
     return terms, (days.min().date(), days.max().date()) if len(days) else None
 
 
-def _unmatched_because(hashed: str | None, students: int) -> str:
+def _unmatched_because(hashed: str | None, students: set[tuple[str, str]]) -> str:
     """Why a row naming its child by ID reaches no one student ('' when it does)."""
-    if students == 1:
+    if len(students) == 1:
         return ""
     if hashed is None:
         return "no student code, nor a valid national ID or G code"
-    if students == 0:
+    if not students:
         return "no student has this national ID or G code"
+    if len({school for school, _ in students}) == 1:
+        return (
+            "several students of the school have this national ID or G code; give the "
+            "student code, or correct their IDs in the students file"
+        )
     return "students of several schools have this national ID or G code; give the school"
 
 
@@ -539,7 +601,7 @@ def _found_by_national_id(
         found = next(iter(pairs)) if len(pairs) == 1 else ("", "")
         schools.append(found[0])
         codes.append(found[1])
-        reasons.append(_unmatched_because(hashed, len(pairs)))
+        reasons.append(_unmatched_because(hashed, pairs))
     found_rows = np.array([not r for r in reasons], dtype=bool)
     rejected = pd.DataFrame(
         {

@@ -47,8 +47,9 @@ from schooldata.national_id import is_accepted as national_id_is_accepted
 
 REJECT_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
 # What happened to a reported value: its row rejected, the value blanked (the row kept),
-# or the value corrected (a code's leading zeros put back; the row kept).
-REJECTED, BLANKED, CORRECTED = "rejected", "blanked", "corrected"
+# or the value corrected (a code's leading zeros put back; the row kept); or an ID kept
+# but linking no one (several students of one school carry it: ``identity.shared_ids``).
+REJECTED, BLANKED, CORRECTED, NOT_LINKED = "rejected", "blanked", "corrected", "not linked"
 # Workbooks: Excel's, old and new, and LibreOffice Calc's (.ods, the open format).
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 SUFFIXES = (".csv", *WORKBOOK_SUFFIXES, ".parquet")

@@ -547,6 +547,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "rejected": ("ไม่รับทั้งแถว", "row rejected"),
     "blanked": ("เว้นว่างค่านี้ เก็บแถวไว้", "value blanked, row kept"),
     "corrected": ("แก้ค่านี้ เก็บแถวไว้", "value corrected, row kept"),
+    "not_linked": ("เก็บแถวไว้ ไม่เชื่อมโยงด้วยเลขนี้", "row kept, not linked by this ID"),
     # The missing children's worklist (``serving.worklist``).
     "missing": ("เด็กที่ต้องติดตาม", "Children to find"),
     "missing_short": ("เด็กที่ต้องติดตาม", "To find"),

@@ -200,7 +200,12 @@ def test_a_p6_child_who_enters_m1_at_another_school_brings_their_history_and_is_
 ) -> None:
     files = _transition(tmp_path, with_ids=True)
     report = ingest_directory(files, engine, ID_KEY, None)
-    assert report.linking == {"with_id": 3, "linked_across_schools": 2, "without_id": 0}
+    assert report.linking == {
+        "with_id": 3,
+        "linked_across_schools": 2,
+        "shared_id": 0,
+        "without_id": 0,
+    }
     sources = Sources.from_database(engine)
 
     rows = features_as_of(sources, FIRST_WEEK_OF_M1).set_index(["school_id", "student_id"])
@@ -252,7 +257,12 @@ def test_without_an_id_the_child_is_not_linked_and_starts_with_no_history(
 ) -> None:
     # The same name and birth date at both schools: never a link without the ID.
     report = ingest_directory(_transition(tmp_path, with_ids=False), engine, ID_KEY, None)
-    assert report.linking == {"with_id": 0, "linked_across_schools": 0, "without_id": 3}
+    assert report.linking == {
+        "with_id": 0,
+        "linked_across_schools": 0,
+        "shared_id": 0,
+        "without_id": 3,
+    }
     students = read_table(engine, "students")
     assert students["person_id"].nunique() == 3
     sources = Sources.from_database(engine)

@@ -4,6 +4,7 @@ closes by itself when the child turns up enrolled, here or at another school."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -12,11 +13,14 @@ import sqlalchemy as sa
 
 from features.build import features_as_of
 from features.sources import Sources
+from schooldata.dataset import DatasetReader
+from schooldata.db import make_engine
 from schooldata.identity import linked_person
 from schooldata.ingest import ingest_directory
 from schooldata.missing import settled_findings
 from schooldata.national_id import hash_national_id
 from schooldata.tables import missing_case_notes, missing_cases, student_returns
+from serving import translate
 from tests.conftest import ID_KEY, thai_id
 from training.labels import LabelRules, label, label_rules
 
@@ -467,7 +471,8 @@ def test_two_cases_of_one_child_left_by_an_earlier_version_become_the_one_staff_
             )
         )
         second = dict(connection.execute(sa.select(missing_cases)).mappings().one())
-        second |= {"case_id": None, "person_id": new_key, "status": "not_followed"}
+        del second["case_id"]
+        second |= {"person_id": new_key, "status": "not_followed"}
         second |= {"owner_user_id": None}
         connection.execute(sa.insert(missing_cases).values(**second))
         connection.execute(
@@ -483,3 +488,101 @@ def test_two_cases_of_one_child_left_by_an_earlier_version_become_the_one_staff_
     with engine.connect() as connection:
         notes = connection.execute(sa.select(missing_case_notes.c.case_id)).scalars().all()
     assert notes == [followed]
+
+
+def test_children_given_one_id_by_mistake_are_each_looked_for_and_linked_once_corrected(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A national ID filled down a column in Excel: children 1, 2 and 3 of school A carry
+    one ID in the same term. An ID is one child, so it cannot be theirs: each is a child
+    of their own until it is corrected, and the two of them not enrolled in term 2 are
+    looked for (before: the three were one child, enrolled, and nobody was looked for)."""
+    enrolments = HEADER + (
+        "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n3,2567,1,A,M2,M2/1,T1\n"
+        "4,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n4,2567,2,A,M2,M2/1,T1\n"
+    )
+    files = {"enrollments": enrolments, "exits": "student_id,exit_date,exit_type\n"}
+    one = "110170020001"
+    filled_down = _students(
+        ("1", "A", one), ("2", "A", one), ("3", "A", one), ("4", "A", "110170020004")
+    )
+
+    report = ingest_directory(
+        _load(tmp_path, "filled", {"students": filled_down, **files}), engine, ID_KEY, None
+    )
+
+    assert _cases(engine)["student_id"].tolist() == ["2", "3"]
+    assert report.missing_opened == 2
+    assert report.linking is not None
+    assert report.linking["shared_id"] == 3
+    students = next(s for s in report.sources if s.source == "students")
+    assert students.rejects[["column", "value", "action"]].to_dict("records") == [
+        {"column": "national_id", "value": "1, 2, 3", "action": "not linked"}
+    ]
+    # The data officer reads why on the upload page, in Thai.
+    thai = translate.in_language(str(students.rejects["reason"].iloc[0]), "th")
+    assert re.search("[A-Za-z]", thai) is None
+    assert "3 คน" in thai
+    assert "1/2567" in thai
+    with engine.connect() as connection:
+        persons = dict(
+            connection.execute(sa.text("SELECT student_id, person_id FROM students")).all()
+        )
+    assert len(set(persons.values())) == 4
+    # A file naming its children by ID only (the equity fund's screening) reaches none
+    # of them, and says why.
+    survey = f"national_id,survey_date,household_size\n{thai_id(one)},2024-07-01,5\n"
+    by_id = ingest_directory(_load(tmp_path, "survey", {"household": survey}), engine, ID_KEY, None)
+    assert by_id.sources[-1].rejects["reason"].str.startswith(
+        "several students of the school have this national ID"
+    ).tolist() == [True]
+    # A national load into a Parquet dataset keeps them apart the same way.
+    dataset = tmp_path / "dataset"
+    stored = make_engine(f"sqlite:///{tmp_path / 'stored.db'}")
+    ingest_directory(tmp_path / "filled", stored, ID_KEY, None, dataset=dataset)
+    written = DatasetReader(dataset).read("students", ["student_id", "person_id"])
+    assert written["person_id"].astype(str).nunique() == 4
+
+    corrected = _students(
+        ("1", "A", one),
+        ("2", "A", "110170020002"),
+        ("3", "A", "110170020003"),
+        ("4", "A", "110170020004"),
+    )
+    report = ingest_directory(
+        _load(tmp_path, "corrected", {"students": corrected}), engine, ID_KEY, None
+    )
+
+    assert report.linking is not None
+    assert report.linking["shared_id"] == 0
+    with engine.connect() as connection:
+        persons = dict(
+            connection.execute(sa.text("SELECT student_id, person_id FROM students")).all()
+        )
+    assert persons["1"] == linked_person(hash_national_id(thai_id(one), ID_KEY))
+    assert all(p.startswith("n:") for p in persons.values())
+    assert len(set(persons.values())) == 4
+    assert _cases(engine)[["student_id", "status"]].to_dict("records") == [
+        {"student_id": "2", "status": "not_followed"},
+        {"student_id": "3", "status": "not_followed"},
+    ]
+
+
+def test_a_school_numbering_its_students_anew_keeps_each_child_one_child(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """The same ID under an old and a new code of one school, never in the same term, is
+    one child renumbered: linked, and not looked for."""
+    enrolments = HEADER + "A0,2567,2,A,M2,M2/1,T1\nA1,2567,2,A,M2,M2/1,T1\nB0,2568,1,A,M3,M3/1,T1\n"
+    students = _students(
+        ("A0", "A", "110170020001"), ("A1", "A", "110170020002"), ("B0", "A", "110170020001")
+    )
+    files = {"enrollments": enrolments, "exits": "student_id,exit_date,exit_type\n"}
+
+    report = ingest_directory(
+        _load(tmp_path, "anew", {"students": students, **files}), engine, ID_KEY, None
+    )
+
+    assert _cases(engine)["student_id"].tolist() == ["A1"]
+    assert report.linking is not None
+    assert report.linking["shared_id"] == 0
