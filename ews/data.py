@@ -183,7 +183,8 @@ def ingest(
     reasons = report.rejects_by_reason()
     if len(reasons):
         by_reason = Table(
-            title=f"Rejected rows, blanked and corrected values by reason (details in {rejects}/)"
+            title="Rows rejected, values blanked, corrected or not linked, by reason "
+            f"(details in {rejects}/)"
         )
         for column in ("source", "column", "reason", "what happened", "rows"):
             by_reason.add_column(column, justify="right" if column == "rows" else "left")

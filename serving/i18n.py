@@ -535,8 +535,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "Undone: the school's records are as they were before that upload.",
     ),
     "problems": (
-        "แถวที่ไม่รับ ค่าที่เว้นว่างและค่าที่แก้",
-        "Rejected rows, blanked and corrected values",
+        "ปัญหาที่พบในไฟล์: แถวที่ไม่รับ ค่าที่เว้นว่าง แก้ หรือไม่เชื่อมโยง",
+        "Problems found in the files: rows rejected, values blanked, corrected or not linked",
     ),
     "no_problems": ("ไม่พบปัญหาในไฟล์", "No problem found in the files."),
     "line": ("บรรทัด", "Line"),

@@ -468,3 +468,34 @@ def test_one_rooms_list_sent_as_the_new_terms_whole_school_is_seen_and_undone(
         ).scalar_one()
     assert still_open == 0  # the children to find were the upload's, and went with it
     assert read_table(engine, "enrollments").query("academic_year == 2568").empty
+
+
+def test_one_id_given_to_two_children_is_named_on_the_page_and_links_neither(
+    page: Any, api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A students list whose ID column was filled down: two of the school's children
+    carry one ID. The page names both codes, in Thai, as kept and not linked; before,
+    the two were one child."""
+    url, engine, _, _ = school_server
+    one = thai_id("310170020777")
+    book = _workbook(
+        tmp_path / "รายชื่อนักเรียน.xlsx",
+        [["รหัสนักเรียน", "เลขประจำตัวประชาชน"], [api.own_student, one], [api.colleague_student, one]],
+    )
+
+    _officer_loads(page, url, book)
+
+    row = page.locator("table.problems tr.not-linked")
+    assert row.count() == 1
+    text = row.inner_text()
+    assert api.own_student in text
+    assert api.colleague_student in text
+    assert "ไม่เชื่อมโยงด้วยเลขนี้" in text
+    assert "มีเลขประจำตัวประชาชนเดียวกัน" in text
+    students = read_table(engine, "students").set_index(["school_id", "student_id"])
+    two = students.loc[[(api.school, api.own_student), (api.school, api.colleague_student)]]
+    assert two["person_id"].nunique() == 2
+    assert two["person_id"].str.startswith("s:").all()
+    shoot(page, "upload-shared-id")
+    page.click("div.last-upload form button")
+    page.wait_for_selector("p.undone")
