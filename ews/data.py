@@ -87,7 +87,9 @@ def synth(
         )
     console.print(
         f"Injected defects: {sum(result.defects.values()):,} rows ingest must reject, "
-        f"{sum(result.blanked.values()):,} optional values it must blank with a warning"
+        f"{sum(result.blanked.values()):,} optional values it must blank with a warning, "
+        f"{sum(result.not_linked.values()):,} students given one national ID it must link to "
+        "nobody"
     )
 
 

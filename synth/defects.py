@@ -66,9 +66,33 @@ def inject_defects(
     # Only a 13-digit Thai ID has a check digit to break (G codes and foreign ones do not).
     thai = students["national_id"].astype("string").str.fullmatch(r"\d{13}").fillna(False)
     thai &= ~students["school_id"].isin(spared)
+    filled = _filled_down(students, f["enrollments"], thai)
+    thai &= ~students.index.isin(filled)
+    if filled:
+        result.not_linked["students.national_id"] = len(filled)
     with_id = students.index[thai.to_numpy(dtype=bool)].to_numpy()
     broken = rng.choice(with_id, min(len(with_id), max(1, int(len(with_id) * rate))), replace=False)
     students.loc[broken, "national_id"] = [
         s[:-1] + str((int(s[-1]) + 1) % 10) for s in students.loc[broken, "national_id"]
     ]
     result.blanked["students.national_id"] = len(broken)
+
+
+def _filled_down(students: pd.DataFrame, enrollments: pd.DataFrame, thai: pd.Series) -> list[int]:
+    """One classroom's ID column filled down in Excel: the first room of the first term
+    with three students with Thai IDs gives the next two the first one's ID. Ingest keeps
+    the three and links none of them by it (``schooldata.identity.shared_ids``).
+
+    Returns the three students' rows (none when no room has three)."""
+    first = enrollments[
+        (enrollments["academic_year"] == enrollments["academic_year"].min())
+        & (enrollments["term"] == 1)
+    ]
+    rows = students.reset_index().merge(first, on=["school_id", "student_id"])
+    rows = rows[thai.to_numpy(dtype=bool)[rows["index"].to_numpy()]]
+    for _, room in rows.groupby(["school_id", "classroom"], sort=True):
+        if len(room) >= 3:
+            three = room["index"].to_numpy()[:3]
+            students.loc[three[1:], "national_id"] = students.loc[three[0], "national_id"]
+            return [int(row) for row in three]
+    return []

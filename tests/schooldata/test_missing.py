@@ -586,3 +586,39 @@ def test_a_school_numbering_its_students_anew_keeps_each_child_one_child(
     assert _cases(engine)["student_id"].tolist() == ["A1"]
     assert report.linking is not None
     assert report.linking["shared_id"] == 0
+
+
+def test_a_child_looked_for_is_found_at_another_school_when_their_id_comes(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """School A looks for child 2, sent without an ID; school B enrolled a child with an
+    ID in term 2. A's students file with child 2's ID shows they are the same child: the
+    case closes as enrolled at B, the staff's work on it kept."""
+    enrolments = HEADER + (
+        "1,2567,1,A,M2,M2/1,T1\n2,2567,1,A,M2,M2/1,T1\n1,2567,2,A,M2,M2/1,T1\n"
+        "B7,2567,2,B,M2,M2/1,T9\n"
+    )
+    files = {"enrollments": enrolments, "exits": "student_id,exit_date,exit_type\n"}
+    at_b = "\nB7,B,เด็กบี," + thai_id("110170020002") + "\n"
+    _send(
+        tmp_path,
+        engine,
+        "no-id",
+        {"students": _students_without_id_of_child_2(None) + at_b[1:], **files},
+    )
+    with engine.begin() as connection:
+        connection.execute(sa.update(missing_cases).values(status="following", owner_user_id=7))
+
+    _send(tmp_path, engine, "ids", {"students": _students_without_id_of_child_2("110170020002")})
+
+    cases = _cases(engine)
+    assert cases[["student_id", "status", "found_school_id", "owner_user_id"]].to_dict(
+        "records"
+    ) == [
+        {
+            "student_id": "2",
+            "status": "enrolled_elsewhere",
+            "found_school_id": "B",
+            "owner_user_id": 7,
+        }
+    ]

@@ -48,8 +48,15 @@ def test_injected_defects_are_exactly_the_rejected_rows_and_blanked_values(
     for key, injected in result.blanked.items():
         source, column = key.split(".")
         found = rejects[source][rejects[source]["column"] == column]
+        found = found[found["action"] != "not linked"]  # an ID several students carry
         assert len(found) == injected, key
         assert set(found["action"]) == {"blanked"}, key
+    # One ID filled down a room's column: its students kept, and linked by it to nobody.
+    shared = rejects["students"][rejects["students"]["action"] == "not linked"]
+    assert len(shared) == 1
+    assert len(shared["value"].iloc[0].split(", ")) == result.not_linked["students.national_id"]
+    assert report.linking is not None
+    assert report.linking["shared_id"] == result.not_linked["students.national_id"] == 3
     # A bad optional value never costs the row: every student, with all their records.
     loaded = {s.source: s.rows_loaded for s in report.sources}
     assert loaded["students"] == len(result.frames["students"])
