@@ -29,6 +29,7 @@ from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SCHOOLS, SOUR
 from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import (
+    SHARED_COLUMNS,
     keys_apart,
     linking_counts,
     person_ids,
@@ -264,7 +265,9 @@ def ingest_directory(
     missing_opened = 0
     missing_surges: list[Surge] = []
     load_id = None
-    if not dry_run:
+    if dry_run:
+        _report_shared(_shared_before_writing(accepted, engine), reported)
+    else:
         if dataset is not None:
             on_progress("writing to the dataset")
             frames = {
@@ -386,6 +389,36 @@ def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...
         if source.name in names and len(rows):
             codes |= set(rows["student_id"].astype(str))
     return sorted(codes)
+
+
+def _shared_before_writing(
+    accepted: list[tuple[Source, pd.DataFrame]], engine: sa.Engine
+) -> pd.DataFrame:
+    """The IDs shared by students of one school in one term (``identity.shared_ids``) as
+    the load would leave the records: its students and enrolments over the stored ones of
+    its schools. For the preview, which writes nothing; a load works them out from what it
+    wrote (``identity.settle_shared_ids``)."""
+    rolls = {name: [r for s, r in accepted if s.name == name and len(r)] for name in _ROLLS}
+    if not any(rolls.values()):
+        return pd.DataFrame(columns=SHARED_COLUMNS)
+    key = ["school_id", "student_id"]
+    schools = sorted(_schools_of([a for a in accepted if a[0].name in _ROLLS]))
+    stored = {}
+    with engine.connect() as connection:
+        for name, columns in (
+            ("students", [*key, "national_id_hash"]),
+            ("enrollments", _TERM_COLUMNS),
+        ):
+            table = TABLES[name]
+            query = sa.select(*[table.c[c] for c in columns]).where(table.c.school_id.in_(schools))
+            stored[name] = pd.DataFrame(connection.execute(query).all(), columns=columns)
+    frames = {}
+    for name, frame in stored.items():
+        new = [r[frame.columns.tolist()] for r in rolls[name]]
+        frames[name] = pd.concat([frame, *new], ignore_index=True).drop_duplicates(
+            key if name == "students" else _TERM_COLUMNS, keep="last"
+        )
+    return shared_ids(frames["students"], frames["enrollments"])
 
 
 def _report_shared(shared: pd.DataFrame, reported: list[tuple[SourceReport, set[str]]]) -> None:

@@ -474,8 +474,8 @@ def test_one_id_given_to_two_children_is_named_on_the_page_and_links_neither(
     page: Any, api: Api, school_server, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """A students list whose ID column was filled down: two of the school's children
-    carry one ID. The page names both codes, in Thai, as kept and not linked; before,
-    the two were one child."""
+    carry one ID. The page names both codes, in Thai, as kept and not linked, before
+    and after confirming; before, the two were one child."""
     url, engine, _, _ = school_server
     one = thai_id("310170020777")
     book = _workbook(
@@ -483,15 +483,22 @@ def test_one_id_given_to_two_children_is_named_on_the_page_and_links_neither(
         [["รหัสนักเรียน", "เลขประจำตัวประชาชน"], [api.own_student, one], [api.colleague_student, one]],
     )
 
-    _officer_loads(page, url, book)
-
-    row = page.locator("table.problems tr.not-linked")
-    assert row.count() == 1
-    text = row.inner_text()
-    assert api.own_student in text
-    assert api.colleague_student in text
-    assert "ไม่เชื่อมโยงด้วยเลขนี้" in text
-    assert "มีเลขประจำตัวประชาชนเดียวกัน" in text
+    sign_in(page, url, "officer", PASSWORD)
+    page.wait_for_url("**/upload")
+    page.set_input_files("input[name=files]", str(book))
+    page.click("form.upload button[type=submit]")
+    # Seen before confirming, and again after.
+    for confirmed in (False, True):
+        row = page.locator("table.problems tr.not-linked")
+        assert row.count() == 1, confirmed
+        text = row.inner_text()
+        assert api.own_student in text
+        assert api.colleague_student in text
+        assert "ไม่เชื่อมโยงด้วยเลขนี้" in text
+        assert "มีเลขประจำตัวประชาชนเดียวกัน" in text
+        if not confirmed:
+            page.click("form[action$='/confirm'] button")
+            page.wait_for_selector("p.loaded")
     students = read_table(engine, "students").set_index(["school_id", "student_id"])
     two = students.loc[[(api.school, api.own_student), (api.school, api.colleague_student)]]
     assert two["person_id"].nunique() == 2
