@@ -286,7 +286,7 @@ def follow_new_keys(connection: sa.Connection) -> set[str]:
     after them, was corrected, or is found shared by mistake): a case is the same case,
     with what staff recorded on it, under the new key. Where the new key already has a
     case for the same term (one opened before this rule), the two become one: the one
-    staff worked on (else the older) is kept, with both one's notes.
+    staff worked on (else the older) is kept, with the notes of both.
 
     Returns the old and new keys, whose cases and returns are to be worked out again."""
     from schooldata.tables import missing_case_notes, missing_cases, student_returns
