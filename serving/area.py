@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 
 from schooldata.calendar import thai_term_of
 from schooldata.db import among, among_parameter, reading
+from schooldata.identity import UNLINKED_PREFIX
 from schooldata.tables import TABLES, run_schools, score_runs, student_returns, student_scores
 from serving.access import StudentKey, record_reads
 from serving.accounts import Caller, User
@@ -71,7 +72,7 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
     """The area page's statements for a dialect, for every school or the ``:schools``
     (built once: an area office opens this page every week, an analyst more often)."""
     interventions = TABLES["interventions"]
-    schools = TABLES["schools"]
+    schools, students = TABLES["schools"], TABLES["students"]
     in_force = interventions.c.intervention_id.not_in(
         sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
     )
@@ -137,6 +138,17 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
             & _followed(dialect, student_returns.c.school_id, every)
         )
         .group_by(student_returns.c.school_id),
+        # Students whose ID another student of their school carries in the same term
+        # (``schooldata.identity.shared_ids``): a key of their own though they have an ID.
+        "shared_ids": sa.select(students.c.school_id, sa.func.count())
+        .where(
+            # "s:" up to "s;", the next after ":": a range the key's index finds.
+            (students.c.person_id >= UNLINKED_PREFIX)
+            & (students.c.person_id < "s;")
+            & students.c.national_id_hash.is_not(None)
+            & _followed(dialect, students.c.school_id, every)
+        )
+        .group_by(students.c.school_id),
     }
 
 
@@ -196,6 +208,10 @@ def area_summary(
                 statement["returned"], {"since": year * 2 + term - follow_terms} | followed_ids
             ).all()
         }
+        shared_ids: dict[str, int] = {
+            str(school): int(count)
+            for school, count in connection.execute(statement["shared_ids"], followed_ids).all()
+        }
     open_referrals: dict[str, set[str]] = defaultdict(set)
     for referral in referrals:
         open_referrals[referral.school_id].add(referral.student_id)
@@ -221,6 +237,7 @@ def area_summary(
                 "open_referrals": len(open_referrals.get(school, ())),
                 "returned_followed": returned.get(school, (0, 0))[0],
                 "returned_left_again": returned.get(school, (0, 0))[1],
+                "shared_ids": shared_ids.get(school, 0),
                 # Not in the week's run: nobody enrolled there this term (its files
                 # have not come), the stalest data of all.
                 "stale": bool(state.stale) if state is not None else True,
@@ -281,6 +298,7 @@ def totals(schools: Sequence[AreaSchool]) -> dict[str, int]:
         "open_referrals",
         "returned_followed",
         "returned_left_again",
+        "shared_ids",
     )
     found = {key: sum(int(getattr(s, key)) for s in schools) for key in keys}
     found["schools"] = len(schools)

@@ -294,6 +294,11 @@ class AreaSchool(_Model):
         0, description="Children back at school after leaving, within the follow-up terms."
     )
     returned_left_again: int = Field(0, description="Of those, the children who left again.")
+    shared_ids: int = Field(
+        0,
+        description="Students whose national ID another student of the school carries in "
+        "the same term: linked by it to nobody until the school corrects it.",
+    )
     stale: bool = Field(
         description="Its newest attendance is too old for a list, or it has sent no "
         "enrolment of the week's term (enrolled 0, newest_attendance null)."

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from riskmodel.benefit import TROUBLE_FLAGS, VisitBenefit
+from schooldata.identity import settle_shared_ids
 from schooldata.tables import TABLES, audit_log, list_outcomes, score_runs, student_scores
 from serving import store
 from serving.accounts import Caller, User, create_user, find_by_username, set_password
@@ -229,6 +230,75 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api
     by_school = {s["school_id"]: s for s in figures["schools"]}
     assert by_school[api.school]["high"] == int(high)
     assert by_school[api.school]["open_referrals"] >= 1
+
+
+def test_an_area_office_sees_how_many_ids_each_school_must_correct(page: Any, api: Api) -> None:
+    """Two students of a school given one ID (a column filled down): linked by it to
+    nobody until the school corrects it, and the area office, which follows the school's
+    data, sees how many to chase. Restored after."""
+    students, enrolled = TABLES["students"], TABLES["enrollments"]
+    with api.engine.begin() as connection:
+        term = connection.execute(
+            sa.select(enrolled.c.academic_year, enrolled.c.term)
+            .where(enrolled.c.school_id == api.other_school)
+            .order_by(enrolled.c.academic_year.desc(), enrolled.c.term.desc())
+            .limit(1)
+        ).one()
+        two = connection.execute(
+            sa.select(students.c.student_id, students.c.national_id_hash)
+            .join(
+                enrolled,
+                (enrolled.c.school_id == students.c.school_id)
+                & (enrolled.c.student_id == students.c.student_id),
+            )
+            .where(
+                students.c.school_id == api.other_school,
+                students.c.national_id_hash.is_not(None),
+                enrolled.c.academic_year == term.academic_year,
+                enrolled.c.term == term.term,
+            )
+            .order_by(students.c.student_id)
+            .limit(2)
+        ).all()
+    mine = (students.c.school_id == api.other_school) & (students.c.student_id == two[1][0])
+
+    def give(national_id_hash: str) -> None:
+        with api.engine.begin() as connection:
+            connection.execute(
+                sa.update(students).where(mine).values(national_id_hash=national_id_hash)
+            )
+            settle_shared_ids(connection, [api.other_school])
+
+    give(two[0][1])
+    try:
+        _account(api, "area", "area-ids", "area-password-2", schools=[api.school, api.other_school])
+        sign_in(page, api.url, "area-ids", "area-password-2")
+        page.wait_for_url("**/area")
+        shown = page.locator(f"tr[data-school='{api.other_school}'] .ids-to-correct").inner_text()
+        assert "นักเรียน 2 คนมีเลขประจำตัวประชาชนซ้ำ" in shown
+        assert page.locator(f"tr[data-school='{api.school}'] .ids-to-correct").count() == 0
+        shoot(page, "area-ids")
+        figures = {
+            s["school_id"]: s for s in _area_api(api, "area-ids", "area-password-2")["schools"]
+        }
+        assert (figures[api.other_school]["shared_ids"], figures[api.school]["shared_ids"]) == (
+            2,
+            0,
+        )
+    finally:
+        give(two[1][1])
+    with api.engine.connect() as connection:
+        keys = (
+            connection.execute(
+                sa.select(students.c.person_id).where(
+                    students.c.school_id == api.other_school,
+                    students.c.student_id.in_([code for code, _ in two]),
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert all(key.startswith("n:") for key in keys)  # linked again, as before
 
 
 def test_a_followed_school_that_has_sent_nothing_this_term_comes_first(page: Any, api: Api) -> None:
