@@ -68,10 +68,10 @@ EXITS_HINT = (
     "; if nobody has left yet, a file of its header only says so (รหัสนักเรียน,วันที่ออก,ประเภทการออก)"
 )
 _LINK_COLUMNS = ["school_id", "student_id", "person_id", "national_id_hash"]
-# With a Parquet dataset, the database keeps what the service's pages and accounts read.
 _TERM_COLUMNS = ["school_id", "student_id", "academic_year", "term"]
 # The files that say who a school's students are, and in which terms.
 _ROLLS = ("students", "enrollments")
+# With a Parquet dataset, the database keeps what the service's pages and accounts read.
 DATABASE_SOURCES = ("schools", "calendar", "students", "enrollments", "exits", "interventions")
 
 
