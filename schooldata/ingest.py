@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from schooldata.dataset import home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import (
     SHARED_COLUMNS,
+    TRANSITION_GRADES,
     keys_apart,
     linking_counts,
     person_ids,
@@ -292,7 +294,7 @@ def ingest_directory(
                 forget(connection, _schools_of(accepted))
             for source, rows in accepted:
                 _upsert(connection, source, rows)
-            touched = _codes_of(accepted, ("students", "enrollments", "exits"))
+            touched = _students_of(accepted, ("students", "enrollments", "exits"))
             if touched:
                 on_progress("finding the children who came back to school, and those to find")
                 shared, rekeyed = settle_shared_ids(
@@ -382,13 +384,17 @@ def _schools_of(accepted: list[tuple[Source, pd.DataFrame]]) -> set[str]:
     }
 
 
-def _codes_of(accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...]) -> list[str]:
-    """The student codes of the loaded rows of these sources."""
-    codes: set[str] = set()
+def _students_of(
+    accepted: list[tuple[Source, pd.DataFrame]], names: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """The students of the loaded rows of these sources: each school's codes (schools
+    number their students alike, so a code alone is a student of nearly every school)."""
+    codes: dict[str, set[str]] = defaultdict(set)
     for source, rows in accepted:
         if source.name in names and len(rows):
-            codes |= set(rows["student_id"].astype(str))
-    return sorted(codes)
+            for school, theirs in rows.groupby(rows["school_id"].astype(str))["student_id"]:
+                codes[str(school)] |= set(theirs.astype(str))
+    return {school: sorted(theirs) for school, theirs in sorted(codes.items())}
 
 
 def _shared_before_writing(
@@ -453,33 +459,46 @@ def _report_shared(shared: pd.DataFrame, reported: list[tuple[SourceReport, set[
             report.rejects = pd.concat([report.rejects, pd.DataFrame([problem])], ignore_index=True)
 
 
-def _persons_of(connection: sa.Connection, codes: list[str]) -> set[str]:
-    """The children of every school's student with one of these codes."""
+def _persons_of(connection: sa.Connection, codes: dict[str, list[str]]) -> set[str]:
+    """The children of these schools' students (``_students_of``)."""
     students = TABLES["students"]
     persons: set[str] = set()
-    for start in range(0, len(codes), 5000):
-        chunk = codes[start : start + 5000]
-        persons |= set(
-            connection.execute(
-                sa.select(students.c.person_id).where(students.c.student_id.in_(chunk))
-            ).scalars()
-        )
+    for school, theirs in codes.items():
+        for start in range(0, len(theirs), 5000):
+            chunk = theirs[start : start + 5000]
+            persons |= set(
+                connection.execute(
+                    sa.select(students.c.person_id).where(
+                        students.c.school_id == school, students.c.student_id.in_(chunk)
+                    )
+                ).scalars()
+            )
     return persons
 
 
 def _enrolled_the_term_before(
     connection: sa.Connection, accepted: list[tuple[Source, pd.DataFrame]]
 ) -> set[str]:
-    """The children enrolled, at any school, in the term before each term this load
-    brings enrolments of: those its count may find missing."""
-    terms: set[int] = set()
+    """The children this load's count may find missing: those enrolled at its schools in
+    the term before each term it brings enrolments of, and before a year's first term,
+    every P6 or M3 pupil of any school (a transition is looked for once every school
+    taking the next grade has sent the new year: this load may be the last of them).
+    Another school's other children are looked for when that school sends its term."""
+    terms: dict[int, set[str]] = defaultdict(set)
     for source, rows in accepted:
         if source.name == "enrollments" and len(rows):
-            ordinal = rows["academic_year"].astype(int) * 2 + rows["term"].astype(int)
-            terms |= {int(o) - 1 for o in ordinal.unique()}
+            brought = rows["academic_year"].astype(int) * 2 + rows["term"].astype(int)
+            for term, school in zip(brought, rows["school_id"].astype(str), strict=True):
+                terms[int(term) - 1].add(school)
     if not terms:
         return set()
     enrolled, students = TABLES["enrollments"], TABLES["students"]
+    term_of = enrolled.c.academic_year * 2 + enrolled.c.term
+    # A year's second term is even (``academic_year * 2 + 2``): the term before a first.
+    ends_a_year = sorted(t for t in terms if t % 2 == 0)
+    asked = [(term_of == t) & enrolled.c.school_id.in_(sorted(s)) for t, s in terms.items()]
+    if ends_a_year:
+        asked.append(term_of.in_(ends_a_year) & enrolled.c.grade_level.in_(TRANSITION_GRADES))
     return set(
         connection.execute(
             sa.select(students.c.person_id)
@@ -491,7 +510,7 @@ def _enrolled_the_term_before(
                     & (students.c.student_id == enrolled.c.student_id),
                 )
             )
-            .where((enrolled.c.academic_year * 2 + enrolled.c.term).in_(sorted(terms)))
+            .where(sa.or_(*asked))
         ).scalars()
     )
 
