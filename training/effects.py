@@ -106,14 +106,15 @@ def effect_rows(
     if actions is None or actions.empty:
         return pd.DataFrame(columns=["person_id", "as_of", "type", "label", *features])
     rows = matrix[matrix["mature"].astype(bool)]
-    rows = rows[["person_id", "as_of", "academic_year", "term", "label", *features]]
     # In one order whatever order the records were read in (a database returns them in
-    # any): the comparison drawn below, and so every estimate, depends on it.
-    rows = rows.sort_values(["person_id", "as_of"], kind="stable")
+    # any), and whatever the children's person keys (each installation's ID hash key
+    # makes its own): the comparison drawn below, and so every estimate, depends on it.
+    rows = rows.sort_values(["school_id", "student_id", "as_of"], kind="stable")
+    rows = rows[["person_id", "as_of", "academic_year", "term", "label", *features]]
     # The Monday before each action: features as the school knew them the day before.
-    actions = actions[["person_id", "date", "type"]].sort_values(
-        ["person_id", "date", "type"], kind="stable"
-    )
+    actions = actions[["school_id", "student_id", "person_id", "date", "type"]].sort_values(
+        ["school_id", "student_id", "date", "type"], kind="stable"
+    )[["person_id", "date", "type"]]
     day = pd.to_datetime(actions["date"])
     actions["as_of"] = (day - pd.Timedelta(days=1)) - pd.to_timedelta(
         (day - pd.Timedelta(days=1)).dt.day_of_week, unit="D"
@@ -219,7 +220,10 @@ def _cross_fitted(
     propensity = np.full(len(x), treated.mean())
     untreated_risk = np.full(len(x), label[~treated].mean())
     folds = GroupKFold(n_splits=FOLDS)
-    for fit, held in folds.split(x, treated, groups=students.to_numpy()):
+    # Each child by the order they come in, not by their key: folds the same at every
+    # installation of the same records.
+    children = pd.factorize(students.astype(str))[0]
+    for fit, held in folds.split(x, treated, groups=children):
         propensity[held] = chance_of(classifier(x[fit], treated[fit], seed), x[held])
         control = fit[~treated[fit]]
         if label[control].min() != label[control].max():
