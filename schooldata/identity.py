@@ -135,20 +135,16 @@ def keys_apart(students: pd.DataFrame, shared: pd.DataFrame) -> pd.Series:
     """Each student's person key (``person_ids``), a student of their own where their ID
     is shared (``shared_ids``)."""
     keys = person_ids(students["school_id"], students["student_id"], students["national_id_hash"])
-    codes = {
-        (s, c)
-        for s, codes in zip(shared["school_id"], shared["student_ids"], strict=True)
-        for c in codes
-    }
-    apart = [
-        (s, c) in codes for s, c in zip(students["school_id"], students["student_id"], strict=True)
-    ]
-    if any(apart):
-        keys = keys.where(
-            ~np.array(apart),
-            unlinked_persons(students["school_id"].to_numpy(), students["student_id"].to_numpy()),
-        )
-    return keys
+    if shared.empty:
+        return keys
+    held = shared[["school_id", "student_ids"]].explode("student_ids")
+    apart = pd.MultiIndex.from_frame(students[["school_id", "student_id"]]).isin(
+        pd.MultiIndex.from_arrays([held["school_id"], held["student_ids"]])
+    )
+    return keys.where(
+        ~apart,
+        unlinked_persons(students["school_id"].to_numpy(), students["student_id"].to_numpy()),
+    )
 
 
 def settle_shared_ids(
