@@ -88,8 +88,8 @@ def synth(
     console.print(
         f"Injected defects: {sum(result.defects.values()):,} rows ingest must reject, "
         f"{sum(result.blanked.values()):,} optional values it must blank with a warning, "
-        f"{sum(result.not_linked.values()):,} students given one national ID it must link to "
-        "nobody"
+        f"{sum(result.not_linked.values()):,} students given a national ID that is not "
+        "theirs alone (a column filled down, one ID at two schools) it must link to nobody"
     )
 
 
@@ -226,9 +226,9 @@ def ingest(
         if linking["shared_id"]:
             console.print(
                 f"[yellow]{linking['shared_id']:,} students carry a national ID another student "
-                "of their school carries in the same term: none of them is linked by it, nor "
-                "looked for as one child, until the school corrects it (the codes are in the "
-                "report).[/yellow]"
+                "carries (of their school in the same term, or of another school on the same "
+                "days at school): none of them is linked by it, nor looked for as one child, "
+                "until it is corrected (the codes are in the report).[/yellow]"
             )
     if report.missing_opened:
         console.print(

@@ -14,7 +14,7 @@ and it matches nothing outside this service.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 LINKED_PREFIX = "n:"
 UNLINKED_PREFIX = "s:"
+_KEY_COLUMNS = ["school_id", "student_id", "person_id"]
 
 
 def linked_person(national_id_hash: str) -> str:
@@ -78,9 +79,8 @@ def is_linked(person_ids: pd.Series) -> pd.Series:
 
 def linking_counts(students: pd.DataFrame) -> dict[str, int]:
     """How many students have an ID to link by, how many of them are the same child as a
-    student of another school, how many carry an ID another student of their school
-    carries in the same term (``shared_ids``: not linked by it), and how many cannot be
-    linked (no ID).
+    student of another school, how many carry an ID that is not one child's
+    (``shared_ids``: not linked by it), and how many cannot be linked (no ID).
 
     Args:
         students: every stored student's ``school_id``, ``student_id``, ``person_id`` and
@@ -98,22 +98,43 @@ def linking_counts(students: pd.DataFrame) -> dict[str, int]:
     }
 
 
-SHARED_COLUMNS = ["school_id", "national_id_hash", "academic_year", "term", "student_ids"]
+SHARED_COLUMNS = [
+    "school_id",
+    "national_id_hash",
+    "academic_year",
+    "term",
+    "student_ids",
+    "elsewhere",
+]
+# Marked at school (present or late) at two schools on this many of the same days, the
+# students carrying one ID are two children: a child is at one school on a day. A move
+# nobody recorded as an exit leaves a day or two marked at both: that stays one child.
+DAYS_AT_TWO_SCHOOLS = 3
+AT_SCHOOL = ("present", "late")
 
 
-def shared_ids(students: pd.DataFrame, enrollments: pd.DataFrame) -> pd.DataFrame:
+def shared_ids(
+    students: pd.DataFrame, enrollments: pd.DataFrame, present: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """IDs that cannot be one child's: carried by two or more students of one school
     enrolled in the same term (a column of IDs filled down in Excel, one child registered
-    twice). A school numbering its students anew gives one child two codes, but never in
-    the same term: that stays one child.
+    twice), or by students of two schools enrolled in the same term and marked at school
+    on the same days (``DAYS_AT_TWO_SCHOOLS``: a brother's ID, a typing slip that passes
+    the check digit). A school numbering its students anew gives one child two codes, but
+    never in the same term; a child who moves keeps the days at each school apart: each
+    stays one child.
 
     Args:
-        students: ``school_id, student_id, national_id_hash``.
+        students: ``school_id, student_id, national_id_hash`` and, to keep apart the
+            students of two schools set apart before (``person_id``), their keys.
         enrollments: ``school_id, student_id, academic_year, term``.
+        present: the days these students were marked at school (``school_id,
+            student_id, date``; ``present_days``); None: one school's students only.
 
     Returns:
-        One row per ID, school and term it is shared in, with the students' codes
-        (``student_ids``, sorted).
+        One row per ID, school and term it is shared in, with the school's students'
+        codes (``student_ids``, sorted) and whether a student of another school carries
+        it (``elsewhere``).
     """
     key = ["school_id", "national_id_hash"]
     carried = students.dropna(subset=["national_id_hash"])
@@ -128,7 +149,82 @@ def shared_ids(students: pd.DataFrame, enrollments: pd.DataFrame) -> pd.DataFram
         .map(lambda codes: tuple(sorted(codes)))
     )
     together = together[together.map(len) > 1]
-    return together.rename("student_ids").reset_index().reindex(columns=SHARED_COLUMNS)
+    within = together.rename("student_ids").reset_index().assign(elsewhere=False)
+    if present is None:
+        return within.reindex(columns=SHARED_COLUMNS)
+    across = _at_two_schools(students, enrollments, present)
+    return pd.concat(
+        [frame for frame in (within, across) if len(frame)] or [within], ignore_index=True
+    ).reindex(columns=SHARED_COLUMNS)
+
+
+def in_a_term_at_two_schools(students: pd.DataFrame, enrollments: pd.DataFrame) -> pd.DataFrame:
+    """The students carrying an ID that students of another school carry in a term they
+    are enrolled in too, with those terms: whose days at school tell whether they are one
+    child (``shared_ids``)."""
+    carried = students.dropna(subset=["national_id_hash"])
+    carried = carried.loc[
+        carried.groupby("national_id_hash")["school_id"].transform("nunique").to_numpy() > 1
+    ]
+    keep = [c for c in ("school_id", "student_id", "national_id_hash", "person_id") if c in carried]
+    terms = carried[keep].merge(
+        enrollments[["school_id", "student_id", "academic_year", "term"]].drop_duplicates(),
+        on=["school_id", "student_id"],
+    )
+    schools = terms.groupby(["national_id_hash", "academic_year", "term"])["school_id"]
+    return terms.loc[schools.transform("nunique").to_numpy() > 1].reset_index(drop=True)
+
+
+def _at_two_schools(
+    students: pd.DataFrame, enrollments: pd.DataFrame, present: pd.DataFrame
+) -> pd.DataFrame:
+    """``shared_ids``' IDs carried at two schools: marked at both on the same days, or
+    set apart for it before (kept apart while both carry the ID: the days may have come in
+    a load whose attendance only a Parquet dataset keeps)."""
+    terms = in_a_term_at_two_schools(students, enrollments)
+    if terms.empty:
+        return pd.DataFrame(columns=SHARED_COLUMNS)
+    pairs = terms[["school_id", "student_id", "national_id_hash"]].drop_duplicates()
+    days = pairs.merge(
+        present[["school_id", "student_id", "date"]].drop_duplicates(),
+        on=["school_id", "student_id"],
+    )
+    schools = days.groupby(["national_id_hash", "date"])["school_id"].nunique()
+    both = (schools > 1).groupby(level="national_id_hash").sum()
+    found = set(both.index[both.to_numpy() >= DAYS_AT_TWO_SCHOOLS])
+    if "person_id" in terms:
+        apart = terms.loc[terms["person_id"].astype(str).str.startswith(UNLINKED_PREFIX)]
+        kept = apart.groupby(["national_id_hash", "academic_year", "term"])["school_id"].nunique()
+        found |= set(kept.index[kept.to_numpy() > 1].get_level_values("national_id_hash"))
+    held = terms.loc[terms["national_id_hash"].isin(found)]
+    codes = (
+        held.groupby(["school_id", "national_id_hash", "academic_year", "term"])["student_id"]
+        .unique()
+        .map(lambda theirs: tuple(sorted(theirs)))
+    )
+    return codes.rename("student_ids").reset_index().assign(elsewhere=True)
+
+
+def present_days(connection: sa.Connection, students: pd.DataFrame) -> pd.DataFrame:
+    """The days these students (``school_id, student_id``) were marked at school in the
+    database's attendance (``AT_SCHOOL``)."""
+    from schooldata.tables import TABLES
+
+    attendance = TABLES["attendance"]
+    columns = ["school_id", "student_id", "date"]
+    frames = [pd.DataFrame(columns=columns)]
+    for school, codes in students.groupby("school_id")["student_id"]:
+        for chunk in chunks(sorted(set(codes.astype(str)))):
+            rows = connection.execute(
+                sa.select(*[attendance.c[c] for c in columns]).where(
+                    attendance.c.school_id == str(school),
+                    attendance.c.student_id.in_(chunk or []),
+                    attendance.c.status.in_(AT_SCHOOL),
+                )
+            ).all()
+            frames.append(pd.DataFrame(rows, columns=columns))
+    days = pd.concat(frames, ignore_index=True)
+    return days.assign(date=pd.to_datetime(days["date"]))
 
 
 def keys_apart(students: pd.DataFrame, shared: pd.DataFrame) -> pd.Series:
@@ -148,19 +244,30 @@ def keys_apart(students: pd.DataFrame, shared: pd.DataFrame) -> pd.Series:
 
 
 def settle_shared_ids(
-    connection: sa.Connection, schools: Iterable[str]
-) -> tuple[pd.DataFrame, set[str]]:
-    """Set the person key of these schools' students with an ID another student of
-    their school carries (``shared_ids``) apart, and link again those whose ID is theirs
-    alone now (it was corrected): every student's key as ``keys_apart`` gives it.
+    connection: sa.Connection,
+    schools: Iterable[str],
+    days: Callable[[sa.Connection, pd.DataFrame], pd.DataFrame] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Set the person key of these schools' students with an ID that is not one child's
+    (``shared_ids``: another student of their school carries it, or a student of another
+    school marked at school on the same days) apart, and link again those whose ID is
+    theirs alone now (it was corrected): every student's key as ``keys_apart`` gives it.
+
+    Args:
+        days: the days some students were marked at school (``present_days``, which
+            reads the database's attendance, unless given: a Parquet dataset's).
 
     Returns:
-        The shared IDs (``shared_ids``), and the keys changed, old and new.
+        The shared IDs (``shared_ids``), and the students whose key changed
+        (``school_id, student_id``, the key before, ``person_id``, and now, ``now``).
     """
     from schooldata.tables import TABLES
 
     students, enrolled = TABLES["students"], TABLES["enrollments"]
     wanted = sorted(set(schools))
+    unchanged = pd.DataFrame(columns=[*_KEY_COLUMNS, "now"])
+    if not wanted:
+        return pd.DataFrame(columns=SHARED_COLUMNS), unchanged
     columns = ["school_id", "student_id", "national_id_hash", "person_id"]
     held = students.c.national_id_hash.is_not(None)
     twice = (
@@ -170,23 +277,32 @@ def settle_shared_ids(
         .having(sa.func.count() > 1)
         .subquery()
     )
+    theirs = sa.select(students.c.national_id_hash).where(held, students.c.school_id.in_(wanted))
+    elsewhere = (
+        sa.select(students.c.national_id_hash)
+        .where(students.c.national_id_hash.in_(theirs))
+        .group_by(students.c.national_id_hash)
+        .having(sa.func.count(sa.distinct(students.c.school_id)) > 1)
+    )
     candidates = pd.DataFrame(
         connection.execute(
             sa.select(*[students.c[c] for c in columns]).where(
                 held,
-                students.c.school_id.in_(wanted),
                 sa.or_(
+                    # Anywhere: a student set apart with one at another school is linked
+                    # again when that school corrects its ID.
                     students.c.person_id.startswith(UNLINKED_PREFIX),
                     sa.tuple_(students.c.school_id, students.c.national_id_hash).in_(
                         sa.select(twice.c.school_id, twice.c.national_id_hash)
                     ),
+                    students.c.national_id_hash.in_(elsewhere),
                 ),
             )
         ).all(),
         columns=columns,
     )
     if candidates.empty:
-        return pd.DataFrame(columns=SHARED_COLUMNS), set()
+        return pd.DataFrame(columns=SHARED_COLUMNS), unchanged
     terms = pd.DataFrame(
         connection.execute(
             sa.select(
@@ -201,7 +317,8 @@ def settle_shared_ids(
         ).all(),
         columns=["school_id", "student_id", "academic_year", "term"],
     )
-    shared = shared_ids(candidates, terms)
+    asked = in_a_term_at_two_schools(candidates, terms)
+    shared = shared_ids(candidates, terms, (days or present_days)(connection, asked))
     now = keys_apart(candidates, shared).to_numpy()
     changed = candidates.assign(now=now).loc[candidates["person_id"].to_numpy() != now]
     for row in changed.itertuples(index=False):
@@ -210,7 +327,7 @@ def settle_shared_ids(
             .where(students.c.school_id == row.school_id, students.c.student_id == row.student_id)
             .values(person_id=row.now)
         )
-    return shared, set(changed["person_id"]) | set(changed["now"])
+    return shared, changed[[*_KEY_COLUMNS, "now"]].reset_index(drop=True)
 
 
 # Exits after which a child who is enrolled nowhere has not dropped out.
@@ -402,9 +519,6 @@ def store_returns(connection: sa.Connection, persons: Iterable[str] | None = Non
         ]
         connection.execute(sa.insert(student_returns), rows)
     return len(found)
-
-
-_KEY_COLUMNS = ["school_id", "student_id", "person_id"]
 
 
 def superseded(connection: sa.Connection, table: sa.Table) -> list[dict[str, Any]]:

@@ -27,17 +27,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from schooldata import audit
 from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SCHOOLS, SOURCES, Source
-from schooldata.dataset import home_schools, write_dataset
+from schooldata.dataset import DatasetReader, home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import (
+    AT_SCHOOL,
     SHARED_COLUMNS,
     TRANSITION_GRADES,
+    UNLINKED_PREFIX,
+    chunks,
+    in_a_term_at_two_schools,
     keys_apart,
     linking_counts,
     person_ids,
+    present_days,
     settle_shared_ids,
     shared_ids,
     store_returns,
+    unlinked_persons,
 )
 from schooldata.loads import forget, keep_before
 from schooldata.missing import Surge, follow_new_keys, last_case_id, store_missing, surges
@@ -71,6 +77,7 @@ EXITS_HINT = (
 )
 _LINK_COLUMNS = ["school_id", "student_id", "person_id", "national_id_hash"]
 _TERM_COLUMNS = ["school_id", "student_id", "academic_year", "term"]
+_DAY_COLUMNS = ["school_id", "student_id", "date"]
 # The files that say who a school's students are, and in which terms.
 _ROLLS = ("students", "enrollments")
 # With a Parquet dataset, the database keeps what the service's pages and accounts read.
@@ -267,8 +274,11 @@ def ingest_directory(
     missing_opened = 0
     missing_surges: list[Surge] = []
     load_id = None
+    written = pd.DataFrame(columns=_LINK_COLUMNS[:3])  # the keys written to the dataset
+    # Days at school tell two children given one ID apart (``identity.shared_ids``).
+    marked = _schools_of([a for a in accepted if a[0].name in (*_ROLLS, "attendance")])
     if dry_run:
-        _report_shared(_shared_before_writing(accepted, engine), reported)
+        _report_shared(_shared_before_writing(accepted, engine, dataset), reported)
     else:
         if dataset is not None:
             on_progress("writing to the dataset")
@@ -276,12 +286,22 @@ def ingest_directory(
                 name: pd.concat([r for s, r in accepted if s.name == name], ignore_index=True)
                 for name in dict.fromkeys(s.name for s, _ in accepted)
             }
+            present = _at_school(frames["attendance"]) if "attendance" in frames else None
             if "students" in frames:
-                # Stored in the dataset as written: IDs shared in this load set apart here.
+                # Stored in the dataset as written: IDs shared in this load set apart here
+                # (and those set apart before kept apart: ``_with_person``). Where the
+                # database then settles otherwise, the student is written again below.
                 students = frames["students"]
                 enrolled = frames.get("enrollments", pd.DataFrame(columns=_TERM_COLUMNS))
-                apart = keys_apart(students, shared_ids(students, enrolled))
-                frames["students"] = students.assign(person_id=apart.to_numpy())
+                shared = shared_ids(students, enrolled, present)
+                apart = keys_apart(students, shared).str.startswith(UNLINKED_PREFIX)
+                own = unlinked_persons(
+                    students["school_id"].to_numpy(), students["student_id"].to_numpy()
+                )
+                frames["students"] = students.assign(
+                    person_id=np.where(apart.to_numpy(), own, students["person_id"].to_numpy())
+                )
+                written = frames["students"][_LINK_COLUMNS[:3]]
             write_dataset(frames, dataset, home_schools(dataset, frames.get("students")))
             accepted = [(s, rows) for s, rows in accepted if s.name in DATABASE_SOURCES]
         on_progress("writing to the database")
@@ -295,12 +315,12 @@ def ingest_directory(
             for source, rows in accepted:
                 _upsert(connection, source, rows)
             touched = _students_of(accepted, ("students", "enrollments", "exits"))
-            if touched:
+            days = None if dataset is None else _days_in(dataset)
+            shared, changed = settle_shared_ids(connection, marked, days)
+            _report_shared(shared, reported)
+            rekeyed = set(changed["person_id"]) | set(changed["now"])
+            if touched or rekeyed:
                 on_progress("finding the children who came back to school, and those to find")
-                shared, rekeyed = settle_shared_ids(
-                    connection, _schools_of([a for a in accepted if a[0].name in _ROLLS])
-                )
-                _report_shared(shared, reported)
                 persons = _persons_of(connection, touched) | rekeyed | follow_new_keys(connection)
                 store_returns(connection, persons)
                 # A child missing from a new term's count is in no file of this load.
@@ -308,6 +328,8 @@ def ingest_directory(
                 before = last_case_id(connection)
                 missing_opened = store_missing(connection, persons)
                 missing_surges = surges(connection, after=before)
+        if dataset is not None:
+            _write_settled_keys(engine, dataset, accepted, written, changed)
     write_seconds = time.perf_counter() - write_started
 
     if rejects_dir is not None:
@@ -398,62 +420,169 @@ def _students_of(
 
 
 def _shared_before_writing(
-    accepted: list[tuple[Source, pd.DataFrame]], engine: sa.Engine
+    accepted: list[tuple[Source, pd.DataFrame]], engine: sa.Engine, dataset: Path | None
 ) -> pd.DataFrame:
-    """The IDs shared by students of one school in one term (``identity.shared_ids``) as
-    the load would leave the records: its students and enrolments over the stored ones of
-    its schools. For the preview, which writes nothing; a load works them out from what it
-    wrote (``identity.settle_shared_ids``)."""
-    rolls = {name: [r for s, r in accepted if s.name == name and len(r)] for name in _ROLLS}
-    if not any(rolls.values()):
+    """The IDs that are not one child's (``identity.shared_ids``) as the load would leave
+    the records: its students, enrolments and days at school over the stored ones of its
+    schools and of the students of other schools carrying the same IDs. For the preview,
+    which writes nothing; a load works them out from what it wrote
+    (``identity.settle_shared_ids``)."""
+    names = (*_ROLLS, "attendance")
+    loaded = {name: [r for s, r in accepted if s.name == name and len(r)] for name in names}
+    if not any(loaded.values()):
         return pd.DataFrame(columns=SHARED_COLUMNS)
     key = ["school_id", "student_id"]
-    schools = sorted(_schools_of([a for a in accepted if a[0].name in _ROLLS]))
-    stored = {}
+    schools = sorted(_schools_of([a for a in accepted if a[0].name in names]))
+    students, enrolled = TABLES["students"], TABLES["enrollments"]
     with engine.connect() as connection:
-        for name, columns in (
-            ("students", [*key, "national_id_hash"]),
-            ("enrollments", _TERM_COLUMNS),
-        ):
-            table = TABLES[name]
-            query = sa.select(*[table.c[c] for c in columns]).where(table.c.school_id.in_(schools))
-            stored[name] = pd.DataFrame(connection.execute(query).all(), columns=columns)
-    frames = {}
-    for name, frame in stored.items():
-        new = [r[frame.columns.tolist()] for r in rolls[name]]
-        frames[name] = pd.concat([frame, *new], ignore_index=True).drop_duplicates(
-            key if name == "students" else _TERM_COLUMNS, keep="last"
+
+        def read(table: sa.Table, columns: list[str], *where: Any) -> pd.DataFrame:
+            query = sa.select(*[table.c[c] for c in columns]).where(*where)
+            return pd.DataFrame(connection.execute(query).all(), columns=columns)
+
+        own = read(students, _LINK_COLUMNS, students.c.school_id.in_(schools))
+        own = pd.concat(
+            [own, *[r[_LINK_COLUMNS] for r in loaded["students"]]], ignore_index=True
+        ).drop_duplicates(key, keep="last")
+        hashes = sorted(set(own["national_id_hash"].dropna()))
+        others = [
+            read(
+                students,
+                _LINK_COLUMNS,
+                students.c.national_id_hash.in_(chunk or []),
+                students.c.school_id.not_in(schools),
+            )
+            for chunk in chunks(hashes)
+        ]
+        everyone = pd.concat([own, *others], ignore_index=True)
+        terms = read(
+            enrolled,
+            _TERM_COLUMNS,
+            enrolled.c.school_id.in_(sorted(set(everyone["school_id"]))),
+            enrolled.c.student_id.in_(sorted(set(everyone["student_id"]))),
         )
-    return shared_ids(frames["students"], frames["enrollments"])
+        terms = pd.concat(
+            [terms, *[r[_TERM_COLUMNS] for r in loaded["enrollments"]]], ignore_index=True
+        ).drop_duplicates(_TERM_COLUMNS)
+        terms = terms.merge(everyone[key], on=key)
+        marked = present_days if dataset is None else _days_in(dataset)
+        days = marked(connection, in_a_term_at_two_schools(everyone, terms))
+    brought = [_at_school(r) for r in loaded["attendance"]]
+    return shared_ids(everyone, terms, pd.concat([days, *brought], ignore_index=True))
+
+
+def _write_settled_keys(
+    engine: sa.Engine,
+    dataset: Path,
+    accepted: list[tuple[Source, pd.DataFrame]],
+    written: pd.DataFrame,
+    changed: pd.DataFrame,
+) -> None:
+    """Write again to the dataset the students whose key the database settled otherwise
+    than the dataset holds (``identity.settle_shared_ids``): this load's, and other
+    loads' students set apart or linked again by it. Each keeps their partition."""
+    settled = pd.concat(
+        [r[_LINK_COLUMNS[:3]] for s, r in accepted if s.name == "students"]
+        + [changed.assign(person_id=changed["now"])[_LINK_COLUMNS[:3]]],
+        ignore_index=True,
+    ).drop_duplicates(["school_id", "student_id"], keep="last")
+    held = pd.concat([changed[_LINK_COLUMNS[:3]], written], ignore_index=True).drop_duplicates(
+        ["school_id", "student_id"], keep="last"
+    )
+    compared = settled.merge(held, on=["school_id", "student_id"], suffixes=("", "_held"))
+    again = compared.loc[compared["person_id"] != compared["person_id_held"]]
+    if again.empty:
+        return
+    students = TABLES["students"]
+    with engine.connect() as connection:
+        rows = pd.concat(
+            [
+                pd.DataFrame(
+                    connection.execute(
+                        sa.select(students).where(
+                            students.c.school_id == str(school),
+                            students.c.student_id.in_(chunk or []),
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+                for school, codes in again.groupby("school_id")["student_id"]
+                for chunk in chunks(sorted(set(codes)))
+            ],
+            ignore_index=True,
+        )
+    write_dataset({"students": rows}, dataset, home_schools(dataset, rows))
+
+
+def _days_in(dataset: Path) -> Callable[[sa.Connection, pd.DataFrame], pd.DataFrame]:
+    """``identity.present_days`` that also reads a dataset's attendance: of these
+    students' partitions only, never the whole country's."""
+
+    def days(connection: sa.Connection, students: pd.DataFrame) -> pd.DataFrame:
+        kept = present_days(connection, students)
+        if students.empty:
+            return kept
+        pairs = students[["school_id", "student_id"]].astype(str).drop_duplicates()
+        homes = home_schools(dataset, None).reindex(pd.MultiIndex.from_frame(pairs)).dropna()
+        reader = DatasetReader(dataset, tuple(sorted(set(homes.astype(str)))))
+        marked = reader.read(
+            "attendance",
+            [*_DAY_COLUMNS, "status"],
+            student_ids=sorted(set(pairs["student_id"])),
+        )
+        marked = marked.astype({"school_id": str, "student_id": str}).merge(pairs)
+        return pd.concat([kept, _at_school(marked)], ignore_index=True)
+
+    return days
+
+
+def _at_school(attendance: pd.DataFrame) -> pd.DataFrame:
+    """The days of these attendance records their students were marked at school."""
+    return attendance.loc[attendance["status"].isin(AT_SCHOOL).to_numpy(), _DAY_COLUMNS]
 
 
 def _report_shared(shared: pd.DataFrame, reported: list[tuple[SourceReport, set[str]]]) -> None:
-    """Each ID shared by students of one school (``identity.shared_ids``) as a problem of
-    the load's students file of that school (else its enrolments): the codes, kept, and
-    not linked by the ID until it is corrected."""
+    """Each ID that is not one child's (``identity.shared_ids``) as a problem of the
+    load's students file of the school (else its enrolments, else its attendance, whose
+    days told): the codes, kept, and not linked by the ID until it is corrected. The other
+    school of an ID carried at two is never named, nor its student."""
     for school, rows in shared.groupby("school_id"):
         report = next(
             (
                 r
-                for name in _ROLLS
+                for name in (*_ROLLS, "attendance")
                 for r, schools in reported
                 if r.source == name and str(school) in schools
             ),
             None,
         )
         if report is None:
-            continue  # the load wrote none of its rolls: reported by the load that did
-        for held, terms in rows.groupby("student_ids")[["academic_year", "term"]]:
-            codes = [str(code) for code in held]  # type: ignore[union-attr]
+            continue  # the load wrote none of its records: reported by the load that did
+        for (held, elsewhere), terms in rows.groupby(["student_ids", "elsewhere"])[
+            ["academic_year", "term"]
+        ]:
+            codes = [str(code) for code in held]  # type: ignore[attr-defined]
             term = terms.sort_values(["academic_year", "term"]).iloc[-1]
+            when = f"{int(term['term'])}/{int(term['academic_year'])}"
+            if elsewhere:
+                reason = (
+                    "this national ID is also given to a student of another school, and both "
+                    f"were marked at school on the same days of term {when}: it cannot be one "
+                    "child's, so neither is linked by it until it is corrected"
+                )
+            else:
+                reason = (
+                    f"one national ID for {len(codes)} students of the school enrolled in term "
+                    f"{when}: it cannot be one child's, so none of them is linked by it until "
+                    "it is corrected"
+                )
             problem = {
                 "file": report.file,
                 "line": "",
                 "column": "national_id",
                 "value": ", ".join(codes),
-                "reason": f"one national ID for {len(codes)} students of the school enrolled "
-                f"in term {int(term['term'])}/{int(term['academic_year'])}: it cannot be one "
-                "child's, so none of them is linked by it until it is corrected",
+                "reason": reason,
                 "action": NOT_LINKED,
             }
             report.rejects = pd.concat([report.rejects, pd.DataFrame([problem])], ignore_index=True)
@@ -867,33 +996,43 @@ def _hash_ids(rows: pd.DataFrame, source: Source, key: str) -> pd.DataFrame:
 
 def _with_person(rows: pd.DataFrame, engine: sa.Engine) -> pd.DataFrame:
     """Each student's person key. A file without the student's ID (or with a value that
-    had to be blanked) keeps the ID an earlier load stored: it never unlinks a child."""
+    had to be blanked) keeps the ID an earlier load stored: it never unlinks a child. A
+    student set apart while carrying the same ID (``identity.shared_ids``) stays apart
+    here: the load works out again whether they must (``identity.settle_shared_ids``)."""
     students = TABLES["students"]
-    hashes = rows["national_id_hash"]
-    missing = rows.loc[hashes.isna(), ["school_id", "student_id"]]
-    if len(missing):
-        stored: dict[tuple[str, str], str] = {}
-        codes = list(missing["student_id"].unique())
-        with engine.connect() as connection:
-            for start in range(0, len(codes), 5000):
-                found = connection.execute(
-                    sa.select(
-                        students.c.school_id, students.c.student_id, students.c.national_id_hash
+    stored = pd.DataFrame(columns=_LINK_COLUMNS)
+    with engine.connect() as connection:
+        found = [
+            pd.DataFrame(
+                connection.execute(
+                    sa.select(*[students.c[c] for c in _LINK_COLUMNS]).where(
+                        students.c.school_id == str(school), students.c.student_id.in_(chunk)
                     )
-                    .where(students.c.student_id.in_(codes[start : start + 5000]))
-                    .where(students.c.national_id_hash.is_not(None))
-                )
-                stored |= {(school, code): h for school, code, h in found}
-        if stored:
-            earlier = [
-                stored.get(pair)
-                for pair in zip(missing["school_id"], missing["student_id"], strict=True)
-            ]
-            hashes = hashes.copy()
-            hashes.loc[missing.index] = earlier
+                ).all(),
+                columns=_LINK_COLUMNS,
+            )
+            for school, codes in rows.groupby(rows["school_id"].astype(str))["student_id"]
+            for chunk in chunks(sorted(set(codes.astype(str))))
+            if chunk
+        ]
+    if found:
+        stored = pd.concat([stored, *found], ignore_index=True)
+    earlier = (
+        rows[["school_id", "student_id"]]
+        .astype(str)
+        .merge(stored, on=["school_id", "student_id"], how="left")
+    )
+    hashes = rows["national_id_hash"].where(
+        rows["national_id_hash"].notna().to_numpy(), earlier["national_id_hash"].to_numpy()
+    )
+    keys = person_ids(rows["school_id"], rows["student_id"], hashes).to_numpy()
+    apart = (
+        earlier["person_id"].astype(str).str.startswith(UNLINKED_PREFIX).to_numpy()
+        & earlier["national_id_hash"].notna().to_numpy()
+        & (earlier["national_id_hash"].to_numpy() == hashes.to_numpy())
+    )
     return rows.assign(
-        national_id_hash=hashes,
-        person_id=person_ids(rows["school_id"], rows["student_id"], hashes).to_numpy(),
+        national_id_hash=hashes, person_id=np.where(apart, earlier["person_id"].to_numpy(), keys)
     )
 
 

@@ -138,8 +138,9 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
             & _followed(dialect, student_returns.c.school_id, every)
         )
         .group_by(student_returns.c.school_id),
-        # Students whose ID another student of their school carries in the same term
-        # (``schooldata.identity.shared_ids``): a key of their own though they have an ID.
+        # Students whose ID another student carries, of their school in the same term or
+        # of another on the same days (``schooldata.identity.shared_ids``): a key of their
+        # own though they have an ID.
         "shared_ids": sa.select(students.c.school_id, sa.func.count())
         .where(
             # "s:" up to "s;", the next after ":": a range the key's index finds.

@@ -548,8 +548,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "blanked": ("เว้นว่างค่านี้ เก็บแถวไว้", "value blanked, row kept"),
     "corrected": ("แก้ค่านี้ เก็บแถวไว้", "value corrected, row kept"),
     "ids_to_correct": (
-        "นักเรียน {} คนมีเลขประจำตัวประชาชนซ้ำกับเพื่อนในโรงเรียน ต้องแก้",
-        "{} students share a national ID with another student of the school: to correct",
+        "นักเรียน {} คนมีเลขประจำตัวประชาชนซ้ำกับนักเรียนคนอื่น ต้องแก้",
+        "{} students share a national ID with another student: to correct",
     ),
     "not_linked": ("เก็บแถวไว้ ไม่เชื่อมโยงด้วยเลขนี้", "row kept, not linked by this ID"),
     # The missing children's worklist (``serving.worklist``).

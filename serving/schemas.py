@@ -296,8 +296,9 @@ class AreaSchool(_Model):
     returned_left_again: int = Field(0, description="Of those, the children who left again.")
     shared_ids: int = Field(
         0,
-        description="Students whose national ID another student of the school carries in "
-        "the same term: linked by it to nobody until the school corrects it.",
+        description="Students whose national ID another student carries: of the school in "
+        "the same term, or of another school marked at school on the same days. Linked by "
+        "it to nobody until it is corrected.",
     )
     stale: bool = Field(
         description="Its newest attendance is too old for a list, or it has sent no "

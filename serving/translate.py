@@ -137,6 +137,15 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             ),
         ),
         (
+            r"^this national ID is also given to a student of another school, and both were "
+            r"marked at school on the same days of term (\d)/(\d{4})",
+            lambda m: (
+                "เลขประจำตัวประชาชนนี้เป็นของนักเรียนอีกคนหนึ่งของโรงเรียนอื่นด้วย "
+                f"และทั้งสองคนมาเรียนในวันเดียวกันในภาคเรียนที่ {m[1]}/{m[2]} "
+                "ซึ่งเป็นของเด็กคนเดียวไม่ได้ ระบบจึงไม่เชื่อมโยงทั้งสองคนด้วยเลขนี้จนกว่าจะแก้ให้ถูกต้อง"
+            ),
+        ),
+        (
             r"^unknown student of the school$",
             "ไม่พบนักเรียนคนนี้ของโรงเรียน (ส่งรายชื่อนักเรียนหรือการลงทะเบียนก่อน)",
         ),

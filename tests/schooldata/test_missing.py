@@ -622,3 +622,138 @@ def test_a_child_looked_for_is_found_at_another_school_when_their_id_comes(
             "owner_user_id": 7,
         }
     ]
+
+
+def _at_school(school: str, code: str, days: range) -> str:
+    """Attendance rows of one student marked present on the school days (Monday to
+    Friday) among these days of June 2025."""
+    weekdays = [day for day in days if datetime(2025, 6, day).weekday() < 5]
+    return "".join(f"{code},{school},2025-06-{day:02d},present\n" for day in weekdays)
+
+
+def test_one_id_at_two_schools_on_the_same_days_is_two_children_each_on_their_list(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """School B gives its student 40 the ID of school A's child 1 (a brother's, a typing
+    slip that passes the check digit). Both are enrolled in term 1 and marked at school on
+    the same days: a child is at one school on a day, so they are two children, each on
+    their own school's list, and neither is linked by the ID until it is corrected
+    (before: one child, A's child gone from A's list, with B's attendance for theirs).
+    Child 2, who moved from A to B in the term with nobody filing an exit (marked at A
+    until they left, at B after), stays one child, B's."""
+    one, two = "110170020001", "110170020002"
+    enrol = HEADER + "1,2568,1,A,M2,M2/1,T1\n2,2568,1,A,M2,M2/1,T1\n"
+    attendance = "student_id,school_id,date,status\n"
+    _send(
+        tmp_path,
+        engine,
+        "a",
+        {
+            "students": _students(("1", "A", one), ("2", "A", two)),
+            "enrollments": enrol,
+            "attendance": attendance + _at_school("A", "1", range(2, 20)),
+            "exits": "student_id,exit_date,exit_type\n",
+        },
+    )
+    _send(
+        tmp_path,
+        engine,
+        "a-moved",
+        {"attendance": attendance + _at_school("A", "2", range(2, 13))},
+    )
+    # B's class list first, its attendance a week later: only then can the load tell.
+    _send(
+        tmp_path,
+        engine,
+        "b",
+        {
+            "students": _students(("40", "B", one), ("41", "B", two)),
+            "enrollments": HEADER + "40,2568,1,B,M2,M2/2,T9\n41,2568,1,B,M2,M2/2,T9\n",
+        },
+    )
+    week = _load(
+        tmp_path,
+        "b-week",
+        {
+            "attendance": attendance
+            + _at_school("B", "40", range(2, 20))
+            + _at_school("B", "41", range(16, 20))
+        },
+    )
+    # The upload page's preview, which writes nothing, says it before the officer confirms.
+    preview = ingest_directory(week, engine, ID_KEY, None, dry_run=True)
+    assert preview.sources[-1].rejects["value"].tolist() == ["40"]
+    report = ingest_directory(week, engine, ID_KEY, None)
+
+    rows = features_as_of(Sources.from_database(engine), pd.Timestamp("2025-06-20"))
+    listed = sorted(zip(rows["school_id"], rows["student_id"], strict=True))
+    assert listed == [("A", "1"), ("B", "40"), ("B", "41")]
+    with engine.connect() as connection:
+        persons = dict(
+            connection.execute(
+                sa.text("SELECT school_id || '/' || student_id, person_id FROM students")
+            ).all()
+        )
+    assert persons["A/1"] != persons["B/40"]
+    moved = linked_person(hash_national_id(thai_id(two), ID_KEY))
+    assert persons["A/2"] == persons["B/41"] == moved
+    # A's child has their own attendance only: 14 school days marked, none absent.
+    mine = rows[(rows["school_id"] == "A").to_numpy()].iloc[0]
+    assert (mine["school_days_20d"], mine["absent_days_20d"]) == (14, 0)
+    assert report.linking is not None
+    assert report.linking["shared_id"] == 2
+    assert report.sources[-1].rejects[["column", "value", "action"]].to_dict("records") == [
+        {"column": "national_id", "value": "40", "action": "not linked"}
+    ]
+    reason = str(report.sources[-1].rejects["reason"].iloc[0])
+    assert "another school" in reason
+    thai = translate.in_language(reason, "th")
+    assert re.search("[A-Za-z]", thai) is None
+
+    # B corrects the ID of its student 40: each child is linked by their own again.
+    _send(tmp_path, engine, "b-fixed", {"students": _students(("40", "B", "310170020040"))})
+    with engine.connect() as connection:
+        persons = dict(
+            connection.execute(
+                sa.text("SELECT school_id || '/' || student_id, person_id FROM students")
+            ).all()
+        )
+    assert persons["A/1"] == linked_person(hash_national_id(thai_id(one), ID_KEY))
+    assert persons["B/40"] == linked_person(hash_national_id(thai_id("310170020040"), ID_KEY))
+
+
+def test_a_national_load_into_a_dataset_keeps_two_children_given_one_id_apart(
+    tmp_path: Path,
+) -> None:
+    """The same two children of two schools, their records loaded into a Parquet dataset
+    (whose attendance the database does not keep), school by school: the second school's
+    load reads the first's days from the dataset, and the dataset and the database keep
+    the two apart, also after a later load of the students without any attendance."""
+    one = "110170020001"
+    stored = make_engine(f"sqlite:///{tmp_path / 'stored.db'}")
+    dataset = tmp_path / "dataset"
+    attendance = "student_id,school_id,date,status\n"
+    for school, code in (("A", "1"), ("B", "40")):
+        folder = _load(
+            tmp_path,
+            school,
+            {
+                "students": _students((code, school, one)),
+                "enrollments": HEADER + f"{code},2568,1,{school},M2,M2/1,T1\n",
+                "attendance": attendance + _at_school(school, code, range(2, 20)),
+                "exits": "student_id,exit_date,exit_type\n",
+            },
+        )
+        ingest_directory(folder, stored, ID_KEY, None, dataset=dataset)
+    again = _load(tmp_path, "again", {"students": _students(("40", "B", one))})
+    for step in ("loaded", "loaded again"):
+        written = DatasetReader(dataset).read("students", ["school_id", "student_id", "person_id"])
+        keys = dict(
+            zip(written["school_id"].astype(str), written["person_id"].astype(str), strict=True)
+        )
+        with stored.connect() as connection:
+            kept = dict(
+                connection.execute(sa.text("SELECT school_id, person_id FROM students")).all()
+            )
+        assert keys == kept == {"A": "s:A:1", "B": "s:B:40"}, step
+        ingest_directory(again, stored, ID_KEY, None, dataset=dataset)
