@@ -82,7 +82,8 @@ class SynthResult:
     frames: dict[str, pd.DataFrame]
     defects: dict[str, int] = field(default_factory=dict)  # rows ingest must reject
     blanked: dict[str, int] = field(default_factory=dict)  # optional values it must blank
-    # Students carrying one ID by mistake, kept and linked by it to nobody.
+    # Students carrying one ID by mistake, by how ("filled down", "at two schools"), kept
+    # and linked by it to nobody.
     not_linked: dict[str, int] = field(default_factory=dict)
     # Truth kept for checks; never written among the source files.
     dropouts: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -69,13 +69,42 @@ def inject_defects(
     filled = _filled_down(students, f["enrollments"], thai)
     thai &= ~students.index.isin(filled)
     if filled:
-        result.not_linked["students.national_id"] = len(filled)
+        result.not_linked["filled down"] = len(filled)
+    given = _given_at_another_school(students, f["enrollments"], thai)
+    thai &= ~students.index.isin(given)
+    if given:
+        result.not_linked["at two schools"] = len(given)
     with_id = students.index[thai.to_numpy(dtype=bool)].to_numpy()
     broken = rng.choice(with_id, min(len(with_id), max(1, int(len(with_id) * rate))), replace=False)
     students.loc[broken, "national_id"] = [
         s[:-1] + str((int(s[-1]) + 1) % 10) for s in students.loc[broken, "national_id"]
     ]
     result.blanked["students.national_id"] = len(broken)
+
+
+def _given_at_another_school(
+    students: pd.DataFrame, enrollments: pd.DataFrame, thai: pd.Series
+) -> list[int]:
+    """A child of a second school given the ID of a child of the first (a brother's, a
+    typing slip that passes the check digit): both enrolled in the first term, at school
+    on the same days. Ingest keeps both apart, linked by it to nobody
+    (``schooldata.identity.shared_ids``). Children whose ID already links them across
+    schools (a move, a transition) are left alone.
+
+    Returns the two students' rows (none when fewer than two schools have one)."""
+    first = enrollments[
+        (enrollments["academic_year"] == enrollments["academic_year"].min())
+        & (enrollments["term"] == 1)
+    ]
+    alone = ~students["national_id"].duplicated(keep=False).to_numpy()
+    rows = students.reset_index().merge(first[["school_id", "student_id"]].drop_duplicates())
+    rows = rows[(thai.to_numpy(dtype=bool) & alone)[rows["index"].to_numpy()]]
+    pair = rows.sort_values("index").groupby("school_id", sort=True)["index"].first()
+    if len(pair) < 2:
+        return []
+    one, two = int(pair.iloc[0]), int(pair.iloc[1])
+    students.loc[[two], "national_id"] = students.loc[[one], "national_id"].to_numpy()
+    return [one, two]
 
 
 def _filled_down(students: pd.DataFrame, enrollments: pd.DataFrame, thai: pd.Series) -> list[int]:

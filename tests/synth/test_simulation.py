@@ -51,12 +51,15 @@ def test_injected_defects_are_exactly_the_rejected_rows_and_blanked_values(
         found = found[found["action"] != "not linked"]  # an ID several students carry
         assert len(found) == injected, key
         assert set(found["action"]) == {"blanked"}, key
-    # One ID filled down a room's column: its students kept, and linked by it to nobody.
+    # One ID filled down a room's column, and one given to a child of each of two schools
+    # at school on the same days: their students kept, and linked by it to nobody.
     shared = rejects["students"][rejects["students"]["action"] == "not linked"]
-    assert len(shared) == 1
-    assert len(shared["value"].iloc[0].split(", ")) == result.not_linked["students.national_id"]
+    across = shared["reason"].str.contains("another school")
+    assert [len(codes.split(", ")) for codes in shared.loc[~across, "value"]] == [3]
+    assert shared.loc[across, "value"].map(len).gt(0).sum() == 2
+    assert result.not_linked == {"filled down": 3, "at two schools": 2}
     assert report.linking is not None
-    assert report.linking["shared_id"] == result.not_linked["students.national_id"] == 3
+    assert report.linking["shared_id"] == 5
     # A bad optional value never costs the row: every student, with all their records.
     loaded = {s.source: s.rows_loaded for s in report.sources}
     assert loaded["students"] == len(result.frames["students"])
