@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from core import clock
 from schooldata.contract import SOURCES
-from schooldata.identity import store_returns
+from schooldata.identity import settle_shared_ids, store_returns
 from schooldata.missing import follow_new_keys, store_missing
 from schooldata.tables import (
     APPEND_ONLY,
@@ -160,6 +160,9 @@ def undo(engine: sa.Engine, school: str, load_id: int, by: int | None) -> Undone
             for start in range(0, len(rows), CHUNK_ROWS):
                 connection.execute(sa.insert(table), rows[start : start + CHUNK_ROWS])
             counts[name] = (int(now), len(rows))
+        # Students another load set apart by an ID this one brought are linked again.
+        _, changed = settle_shared_ids(connection, [school])
+        persons |= set(changed["person_id"]) | set(changed["now"])
         persons |= _persons(connection, school) | follow_new_keys(connection)
         store_returns(connection, persons)
         store_missing(connection, persons)

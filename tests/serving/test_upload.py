@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from core.secrets import secret
 from schooldata.db import make_engine, read_table
+from schooldata.national_id import hash_national_id
 from schooldata.tables import audit_log, missing_cases
 from serving import uploads
 from serving.access import StudentKey, visible_students
@@ -506,3 +508,84 @@ def test_one_id_given_to_two_children_is_named_on_the_page_and_links_neither(
     shoot(page, "upload-shared-id")
     page.click("div.last-upload form button")
     page.wait_for_selector("p.undone")
+
+
+def test_one_id_given_to_children_of_two_schools_at_school_on_the_same_days_links_neither(
+    page: Any, api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The school's students list gives one of its children the ID another school's
+    student carries, and both were at school on the same days: the page says so, in
+    Thai, before and after confirming, naming the school's own child only, and the two
+    stay two children (before: one, on the other school's list alone)."""
+    url, engine, settings, _ = school_server
+    at_school = sa.text(
+        "SELECT date FROM attendance WHERE school_id = :school AND student_id = :student "
+        "AND status IN ('present', 'late')"
+    )
+    with engine.connect() as connection:
+        days = set(
+            connection.execute(at_school, {"school": api.school, "student": api.own_student})
+            .scalars()
+            .all()
+        )
+        theirs = pd.DataFrame(
+            connection.execute(
+                sa.text(
+                    "SELECT a.student_id, COUNT(*) AS days FROM attendance a JOIN enrollments e "
+                    "ON e.school_id = a.school_id AND e.student_id = a.student_id "
+                    "WHERE a.school_id = :school AND a.status IN ('present', 'late') "
+                    "GROUP BY a.student_id"
+                ),
+                {"school": api.other_school},
+            ).all()
+        )
+        other = str(theirs.sort_values(["days", "student_id"]).iloc[-1]["student_id"])
+        together = days & set(
+            connection.execute(at_school, {"school": api.other_school, "student": other})
+            .scalars()
+            .all()
+        )
+    assert len(together) >= 3
+    one = thai_id("310170020555")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE students SET national_id_hash = :hash WHERE school_id = :school AND "
+                "student_id = :student"
+            ),
+            {
+                "hash": hash_national_id(one, secret(settings, "id_hash_key")),
+                "school": api.other_school,
+                "student": other,
+            },
+        )
+    book = _workbook(
+        tmp_path / "รายชื่อนักเรียน.xlsx", [["รหัสนักเรียน", "เลขประจำตัวประชาชน"], [api.own_student, one]]
+    )
+
+    sign_in(page, url, "officer", PASSWORD)
+    page.wait_for_url("**/upload")
+    page.set_input_files("input[name=files]", str(book))
+    page.click("form.upload button[type=submit]")
+    for confirmed in (False, True):
+        row = page.locator("table.problems tr.not-linked")
+        assert row.count() == 1, confirmed
+        text = row.inner_text()
+        assert api.own_student in text
+        assert other not in text.replace(api.own_student, "")
+        assert api.other_school not in text
+        assert "โรงเรียนอื่น" in text
+        assert "มาเรียนในวันเดียวกัน" in text
+        if not confirmed:
+            page.click("form[action$='/confirm'] button")
+            page.wait_for_selector("p.loaded")
+    students = read_table(engine, "students").set_index(["school_id", "student_id"])
+    two = students.loc[[(api.school, api.own_student), (api.other_school, other)]]
+    assert two["person_id"].nunique() == 2
+    assert two["person_id"].str.startswith("s:").all()
+    shoot(page, "upload-id-at-two-schools")
+    page.click("div.last-upload form button")
+    page.wait_for_selector("p.undone")
+    # Undone: the other school's student is the ID's only child again, linked by it.
+    students = read_table(engine, "students").set_index(["school_id", "student_id"])
+    assert students.loc[(api.other_school, other), "person_id"].startswith("n:")
