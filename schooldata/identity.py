@@ -554,14 +554,19 @@ def chunks(values: list[str] | None, size: int = 5000) -> Iterator[list[str] | N
 def _of(
     connection: sa.Connection, table: sa.Table, people: pd.DataFrame, everyone: bool
 ) -> pd.DataFrame:
-    """The rows of ``table`` of these schools' students, with each one's person."""
-    codes = None if everyone else sorted(people["student_id"].unique())
+    """The rows of ``table`` of these schools' students, with each one's person. Asked
+    school by school: schools number their students alike, so a code alone names a
+    student of nearly every school."""
     frames = []
-    for chunk in chunks(codes):
-        query = sa.select(table)
-        if chunk is not None:
-            query = query.where(table.c.student_id.in_(chunk))
-        frames.append(pd.DataFrame(connection.execute(query).mappings().all()))
+    if everyone:
+        frames.append(pd.DataFrame(connection.execute(sa.select(table)).mappings().all()))
+    else:
+        for school, codes in people.groupby("school_id")["student_id"]:
+            for chunk in chunks(sorted(set(codes))):
+                query = sa.select(table).where(
+                    table.c.school_id == school, table.c.student_id.in_(chunk or [])
+                )
+                frames.append(pd.DataFrame(connection.execute(query).mappings().all()))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if rows.empty:
         return pd.DataFrame(columns=[*table.c.keys(), "person_id"])
