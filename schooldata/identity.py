@@ -376,12 +376,14 @@ def returns(enrollments: pd.DataFrame, exits: pd.DataFrame, last_term: int) -> p
     ).sort_values(["person_id", "ordinal", "term_start"], kind="stable")
     spells = spells.reset_index(drop=True)
     exits = exits.assign(exit_date=pd.to_datetime(exits["exit_date"]))
-    by_person = dict(tuple(exits.groupby("person_id", sort=False)))
     previous = spells.groupby("person_id", sort=False).shift(1)
     gap = (spells["ordinal"] - previous["ordinal"]).to_numpy() > 1
     dropped_once = spells["person_id"].isin(exits.loc[exits["exit_type"] == "dropout", "person_id"])
     # Only these can be returns: a term or more away, or a recorded dropout before.
     candidates = previous["ordinal"].notna().to_numpy() & (gap | dropped_once.to_numpy())
+    # Their exits only: a frame per child costs.
+    maybe = exits["person_id"].isin(set(spells["person_id"].to_numpy()[candidates]))
+    by_person = dict(tuple(exits.loc[maybe.to_numpy()].groupby("person_id", sort=False)))
     spell_rows = spells.groupby("person_id", sort=False).indices
     none = exits.iloc[:0]
     rows = []

@@ -161,9 +161,13 @@ def missing_children(
     candidates = spells[(gap & ~finished).to_numpy() & counted]
     if candidates.empty:
         return pd.DataFrame(columns=CASE_COLUMNS)
-    dated = exits.assign(exit_date=pd.to_datetime(exits["exit_date"]))
+    # The records of the children with a gap only: a frame per child costs.
+    gapped = set(candidates["person_id"])
+    dated = exits.loc[exits["person_id"].isin(gapped).to_numpy()]
+    dated = dated.assign(exit_date=pd.to_datetime(dated["exit_date"]))
     exits_of = dict(tuple(dated.groupby("person_id", sort=False)))
-    spells_of = dict(tuple(spells.groupby("person_id", sort=False)))
+    theirs_only = spells.loc[spells["person_id"].isin(gapped).to_numpy()]
+    spells_of = dict(tuple(theirs_only.groupby("person_id", sort=False)))
     rows = []
     for row in candidates.itertuples(index=False):
         ordinal = int(row.ordinal)
