@@ -211,19 +211,13 @@ def present_days(connection: sa.Connection, students: pd.DataFrame) -> pd.DataFr
     from schooldata.tables import TABLES
 
     attendance = TABLES["attendance"]
-    columns = ["school_id", "student_id", "date"]
-    frames = [pd.DataFrame(columns=columns)]
-    for school, codes in students.groupby("school_id")["student_id"]:
-        for chunk in chunks(sorted(set(codes.astype(str)))):
-            rows = connection.execute(
-                sa.select(*[attendance.c[c] for c in columns]).where(
-                    attendance.c.school_id == str(school),
-                    attendance.c.student_id.in_(chunk or []),
-                    attendance.c.status.in_(AT_SCHOOL),
-                )
-            ).all()
-            frames.append(pd.DataFrame(rows, columns=columns))
-    days = pd.concat(frames, ignore_index=True)
+    days = rows_of_students(
+        connection,
+        attendance,
+        students,
+        ["school_id", "student_id", "date"],
+        attendance.c.status.in_(AT_SCHOOL),
+    )
     return days.assign(date=pd.to_datetime(days["date"]))
 
 
@@ -303,19 +297,8 @@ def settle_shared_ids(
     )
     if candidates.empty:
         return pd.DataFrame(columns=SHARED_COLUMNS), unchanged
-    terms = pd.DataFrame(
-        connection.execute(
-            sa.select(
-                enrolled.c.school_id,
-                enrolled.c.student_id,
-                enrolled.c.academic_year,
-                enrolled.c.term,
-            ).where(
-                enrolled.c.school_id.in_(sorted(set(candidates["school_id"]))),
-                enrolled.c.student_id.in_(sorted(set(candidates["student_id"]))),
-            )
-        ).all(),
-        columns=["school_id", "student_id", "academic_year", "term"],
+    terms = rows_of_students(
+        connection, enrolled, candidates, ["school_id", "student_id", "academic_year", "term"]
     )
     asked = in_a_term_at_two_schools(candidates, terms)
     shared = shared_ids(candidates, terms, (days or present_days)(connection, asked))
@@ -553,23 +536,35 @@ def chunks(values: list[str] | None, size: int = 5000) -> Iterator[list[str] | N
         yield values[start : start + size]
 
 
+def rows_of_students(
+    connection: sa.Connection,
+    table: sa.Table,
+    students: pd.DataFrame,
+    columns: list[str] | None = None,
+    *where: Any,
+) -> pd.DataFrame:
+    """The rows of ``table`` (these columns, else all) about these students
+    (``school_id, student_id``), asked school by school: schools number their students
+    alike, so a code alone names a student of nearly every school."""
+    names = columns or list(table.c.keys())
+    frames = [pd.DataFrame(columns=names)]
+    for school, codes in students.groupby("school_id")["student_id"]:
+        for chunk in chunks(sorted(set(codes.astype(str)))):
+            query = sa.select(*[table.c[c] for c in names]).where(
+                table.c.school_id == str(school), table.c.student_id.in_(chunk or []), *where
+            )
+            frames.append(pd.DataFrame(connection.execute(query).all(), columns=names))
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+
+
 def _of(
     connection: sa.Connection, table: sa.Table, people: pd.DataFrame, everyone: bool
 ) -> pd.DataFrame:
-    """The rows of ``table`` of these schools' students, with each one's person. Asked
-    school by school: schools number their students alike, so a code alone names a
-    student of nearly every school."""
-    frames = []
+    """The rows of ``table`` of these schools' students, with each one's person."""
     if everyone:
-        frames.append(pd.DataFrame(connection.execute(sa.select(table)).mappings().all()))
+        rows = pd.DataFrame(connection.execute(sa.select(table)).mappings().all())
     else:
-        for school, codes in people.groupby("school_id")["student_id"]:
-            for chunk in chunks(sorted(set(codes))):
-                query = sa.select(table).where(
-                    table.c.school_id == school, table.c.student_id.in_(chunk or [])
-                )
-                frames.append(pd.DataFrame(connection.execute(query).mappings().all()))
-    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        rows = rows_of_students(connection, table, people)
     if rows.empty:
         return pd.DataFrame(columns=[*table.c.keys(), "person_id"])
     return rows.merge(people, on=["school_id", "student_id"], how="inner")

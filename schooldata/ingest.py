@@ -40,6 +40,7 @@ from schooldata.identity import (
     linking_counts,
     person_ids,
     present_days,
+    rows_of_students,
     settle_shared_ids,
     shared_ids,
     store_returns,
@@ -455,12 +456,7 @@ def _shared_before_writing(
             for chunk in chunks(hashes)
         ]
         everyone = pd.concat([own, *others], ignore_index=True)
-        terms = read(
-            enrolled,
-            _TERM_COLUMNS,
-            enrolled.c.school_id.in_(sorted(set(everyone["school_id"]))),
-            enrolled.c.student_id.in_(sorted(set(everyone["student_id"]))),
-        )
+        terms = rows_of_students(connection, enrolled, everyone, _TERM_COLUMNS)
         terms = pd.concat(
             [terms, *[r[_TERM_COLUMNS] for r in loaded["enrollments"]]], ignore_index=True
         ).drop_duplicates(_TERM_COLUMNS)
@@ -493,25 +489,8 @@ def _write_settled_keys(
     again = compared.loc[compared["person_id"] != compared["person_id_held"]]
     if again.empty:
         return
-    students = TABLES["students"]
     with engine.connect() as connection:
-        rows = pd.concat(
-            [
-                pd.DataFrame(
-                    connection.execute(
-                        sa.select(students).where(
-                            students.c.school_id == str(school),
-                            students.c.student_id.in_(chunk or []),
-                        )
-                    )
-                    .mappings()
-                    .all()
-                )
-                for school, codes in again.groupby("school_id")["student_id"]
-                for chunk in chunks(sorted(set(codes)))
-            ],
-            ignore_index=True,
-        )
+        rows = rows_of_students(connection, TABLES["students"], again)
     write_dataset({"students": rows}, dataset, home_schools(dataset, rows))
 
 
@@ -999,24 +978,10 @@ def _with_person(rows: pd.DataFrame, engine: sa.Engine) -> pd.DataFrame:
     had to be blanked) keeps the ID an earlier load stored: it never unlinks a child. A
     student set apart while carrying the same ID (``identity.shared_ids``) stays apart
     here: the load works out again whether they must (``identity.settle_shared_ids``)."""
-    students = TABLES["students"]
-    stored = pd.DataFrame(columns=_LINK_COLUMNS)
     with engine.connect() as connection:
-        found = [
-            pd.DataFrame(
-                connection.execute(
-                    sa.select(*[students.c[c] for c in _LINK_COLUMNS]).where(
-                        students.c.school_id == str(school), students.c.student_id.in_(chunk)
-                    )
-                ).all(),
-                columns=_LINK_COLUMNS,
-            )
-            for school, codes in rows.groupby(rows["school_id"].astype(str))["student_id"]
-            for chunk in chunks(sorted(set(codes.astype(str))))
-            if chunk
-        ]
-    if found:
-        stored = pd.concat([stored, *found], ignore_index=True)
+        stored = rows_of_students(
+            connection, TABLES["students"], rows[["school_id", "student_id"]], _LINK_COLUMNS
+        )
     earlier = (
         rows[["school_id", "student_id"]]
         .astype(str)
