@@ -179,8 +179,8 @@ def _at_two_schools(
     students: pd.DataFrame, enrollments: pd.DataFrame, present: pd.DataFrame
 ) -> pd.DataFrame:
     """``shared_ids``' IDs carried at two schools: marked at both on the same days, or
-    set apart for it before (kept apart while both carry the ID: the days may have come in
-    a load whose attendance only a Parquet dataset keeps)."""
+    set apart for it before (kept apart while both carry the ID: what the days showed
+    stays shown, even if that attendance is later undone or replaced)."""
     terms = in_a_term_at_two_schools(students, enrollments)
     if terms.empty:
         return pd.DataFrame(columns=SHARED_COLUMNS)

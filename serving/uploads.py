@@ -101,7 +101,13 @@ def stage(
             json.dumps({"user_id": user.user_id, "files": [f.__dict__ for f in staged]})
         )
         report = ingest_directory(
-            data, engine, secret(settings, "id_hash_key"), None, schools=schools, dry_run=True
+            data,
+            engine,
+            secret(settings, "id_hash_key"),
+            None,
+            dataset=settings.dataset_path,  # where other schools' days at school are
+            schools=schools,
+            dry_run=True,
         )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

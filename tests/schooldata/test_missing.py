@@ -744,6 +744,10 @@ def test_a_national_load_into_a_dataset_keeps_two_children_given_one_id_apart(
                 "exits": "student_id,exit_date,exit_type\n",
             },
         )
+        if school == "B":  # the preview reads A's days from the dataset too
+            preview = ingest_directory(folder, stored, ID_KEY, None, dataset=dataset, dry_run=True)
+            students = next(s for s in preview.sources if s.source == "students")
+            assert students.rejects["value"].tolist() == ["40"]
         ingest_directory(folder, stored, ID_KEY, None, dataset=dataset)
     again = _load(tmp_path, "again", {"students": _students(("40", "B", one))})
     for step in ("loaded", "loaded again"):
