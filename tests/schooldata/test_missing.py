@@ -20,8 +20,9 @@ from schooldata.ingest import ingest_directory
 from schooldata.missing import settled_findings
 from schooldata.national_id import hash_national_id
 from schooldata.tables import missing_case_notes, missing_cases, student_returns
-from serving import translate
-from tests.conftest import ID_KEY, thai_id
+from serving import translate, uploads
+from serving.accounts import create_user
+from tests.conftest import ID_KEY, scratch_settings, thai_id
 from training.labels import LabelRules, label, label_rules
 
 HEADER = "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id\n"
@@ -761,3 +762,45 @@ def test_a_national_load_into_a_dataset_keeps_two_children_given_one_id_apart(
             )
         assert keys == kept == {"A": "s:A:1", "B": "s:B:40"}, step
         ingest_directory(again, stored, ID_KEY, None, dataset=dataset)
+
+
+def test_the_upload_preview_of_an_installation_with_a_dataset_reads_its_days(
+    tmp_path: Path,
+) -> None:
+    """With a Parquet dataset the database keeps no attendance: the upload page's
+    preview of school B's files reads school A's days from the dataset, as the load does
+    (before: it read the database's, found nothing, and the load then said otherwise)."""
+    one = "110170020001"
+    settings = scratch_settings(
+        f"sqlite:///{tmp_path / 'ews.db'}",
+        tmp_path,
+        id_hash_key=ID_KEY,
+        dataset_path=tmp_path / "dataset",
+        upload_dir=tmp_path / "uploads",
+    )
+    engine = make_engine(settings.database_url)
+    attendance = "student_id,school_id,date,status\n"
+    files = {}
+    for school, code in (("A", "1"), ("B", "40")):
+        files[school] = {
+            "students": _students((code, school, one)),
+            "enrollments": HEADER + f"{code},2568,1,{school},M2,M2/1,T1\n",
+            "attendance": attendance + _at_school(school, code, range(2, 20)),
+            "exits": "student_id,exit_date,exit_type\n",
+        }
+    ingest_directory(
+        _load(tmp_path, "A", files["A"]), engine, ID_KEY, None, dataset=settings.dataset_path
+    )
+    officer, _ = create_user(engine, "data_officer", "เจ้าหน้าที่", school_id="B", username="officer-b")
+
+    staged = uploads.stage(
+        settings,
+        engine,
+        officer,
+        [(f"{name}.csv", text.encode()) for name, text in files["B"].items()],
+    )
+
+    rejects = pd.concat([s.rejects for s in staged.report.sources], ignore_index=True)
+    assert rejects[["value", "action"]].to_dict("records") == [
+        {"value": "40", "action": "not linked"}
+    ]
