@@ -548,7 +548,9 @@ def _report_shared(shared: pd.DataFrame, reported: list[tuple[SourceReport, set[
                 reason = (
                     "this national ID is also given to a student of another school, and both "
                     f"were marked at school on the same days of term {when}: it cannot be one "
-                    "child's, so neither is linked by it until it is corrected"
+                    "child's, so neither is linked by it until it is corrected (check it "
+                    "against the child's ID card or house registration; the area office "
+                    "sees both schools)"
                 )
             else:
                 reason = (
