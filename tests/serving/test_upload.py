@@ -165,8 +165,7 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     assert read_table(engine, "students", student_ids=["UP0001"]).empty  # nothing yet
     far_before = read_table(engine, "attendance", student_ids=[api.far_student])
 
-    page.click("form[action$='/confirm'] button")
-    page.wait_for_selector("p.loaded")
+    _confirms(page)
     shoot(page, "upload-loaded")
 
     students = read_table(engine, "students", student_ids=["UP0001", "UP0002", "UP0003", "UP0004"])
@@ -334,8 +333,7 @@ def test_a_class_list_uploads_as_the_students_and_their_enrolments(
     covers = page.locator("table.upload-summary tbody tr td.covers").all_inner_texts()
     assert covers == ["", "ภาคเรียนที่ 2/2567"]
     shoot(page, "upload-class-list")
-    page.click("form[action$='/confirm'] button")
-    page.wait_for_selector("p.loaded")
+    _confirms(page)
 
     codes = ["CL0001", "CL0002", "CL0003"]
     enrolled = read_table(engine, "enrollments", student_ids=codes).sort_values("student_id")
@@ -384,14 +382,37 @@ def test_an_upload_nobody_confirmed_is_removed_after_its_hour_without_another_up
     assert (waiting / "data" / "students.xlsx").exists()  # its hour is not over
 
 
-def _officer_loads(page: Any, url: str, file: Path) -> None:
-    """The school's data officer signs in, checks one file and confirms it."""
+def _officer_checks(page: Any, url: str, file: Path) -> None:
+    """The school's data officer signs in and checks one file (the preview)."""
     sign_in(page, url, "officer", PASSWORD)
     page.wait_for_url("**/upload")
     page.set_input_files("input[name=files]", str(file))
     page.click("form.upload button[type=submit]")
+
+
+def _confirms(page: Any) -> None:
     page.click("form[action$='/confirm'] button")
     page.wait_for_selector("p.loaded")
+
+
+def _officer_loads(page: Any, url: str, file: Path) -> None:
+    """The school's data officer signs in, checks one file and confirms it."""
+    _officer_checks(page, url, file)
+    _confirms(page)
+
+
+def _not_linked_before_and_after_confirming(page: Any, url: str, file: Path) -> list[str]:
+    """The officer loads one file: the text of the one "not linked" problem the page
+    shows, in the preview and again after confirming."""
+    _officer_checks(page, url, file)
+    texts = []
+    for confirmed in (False, True):
+        row = page.locator("table.problems tr.not-linked")
+        assert row.count() == 1, f"confirmed: {confirmed}"
+        texts.append(row.inner_text())
+        if not confirmed:
+            _confirms(page)
+    return texts
 
 
 def test_a_wrong_upload_is_undone_on_the_page_and_the_schools_records_are_as_before(
@@ -485,22 +506,12 @@ def test_one_id_given_to_two_children_is_named_on_the_page_and_links_neither(
         [["รหัสนักเรียน", "เลขประจำตัวประชาชน"], [api.own_student, one], [api.colleague_student, one]],
     )
 
-    sign_in(page, url, "officer", PASSWORD)
-    page.wait_for_url("**/upload")
-    page.set_input_files("input[name=files]", str(book))
-    page.click("form.upload button[type=submit]")
     # Seen before confirming, and again after.
-    for confirmed in (False, True):
-        row = page.locator("table.problems tr.not-linked")
-        assert row.count() == 1, confirmed
-        text = row.inner_text()
+    for text in _not_linked_before_and_after_confirming(page, url, book):
         assert api.own_student in text
         assert api.colleague_student in text
         assert "ไม่เชื่อมโยงด้วยเลขนี้" in text
         assert "มีเลขประจำตัวประชาชนเดียวกัน" in text
-        if not confirmed:
-            page.click("form[action$='/confirm'] button")
-            page.wait_for_selector("p.loaded")
     students = read_table(engine, "students").set_index(["school_id", "student_id"])
     two = students.loc[[(api.school, api.own_student), (api.school, api.colleague_student)]]
     assert two["person_id"].nunique() == 2
@@ -563,22 +574,12 @@ def test_one_id_given_to_children_of_two_schools_at_school_on_the_same_days_link
         tmp_path / "รายชื่อนักเรียน.xlsx", [["รหัสนักเรียน", "เลขประจำตัวประชาชน"], [api.own_student, one]]
     )
 
-    sign_in(page, url, "officer", PASSWORD)
-    page.wait_for_url("**/upload")
-    page.set_input_files("input[name=files]", str(book))
-    page.click("form.upload button[type=submit]")
-    for confirmed in (False, True):
-        row = page.locator("table.problems tr.not-linked")
-        assert row.count() == 1, confirmed
-        text = row.inner_text()
+    for text in _not_linked_before_and_after_confirming(page, url, book):
         assert api.own_student in text
         assert other not in text.replace(api.own_student, "")
         assert api.other_school not in text
         assert "โรงเรียนอื่น" in text
         assert "มาเรียนในวันเดียวกัน" in text
-        if not confirmed:
-            page.click("form[action$='/confirm'] button")
-            page.wait_for_selector("p.loaded")
     students = read_table(engine, "students").set_index(["school_id", "student_id"])
     two = students.loc[[(api.school, api.own_student), (api.other_school, other)]]
     assert two["person_id"].nunique() == 2
