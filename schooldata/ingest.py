@@ -571,19 +571,12 @@ def _report_shared(shared: pd.DataFrame, reported: list[tuple[SourceReport, set[
 
 def _persons_of(connection: sa.Connection, codes: dict[str, list[str]]) -> set[str]:
     """The children of these schools' students (``_students_of``)."""
-    students = TABLES["students"]
-    persons: set[str] = set()
-    for school, theirs in codes.items():
-        for start in range(0, len(theirs), 5000):
-            chunk = theirs[start : start + 5000]
-            persons |= set(
-                connection.execute(
-                    sa.select(students.c.person_id).where(
-                        students.c.school_id == school, students.c.student_id.in_(chunk)
-                    )
-                ).scalars()
-            )
-    return persons
+    students = pd.DataFrame(
+        [(school, code) for school, theirs in codes.items() for code in theirs],
+        columns=["school_id", "student_id"],
+    )
+    found = rows_of_students(connection, TABLES["students"], students, ["person_id"])
+    return set(found["person_id"])
 
 
 def _enrolled_the_term_before(
