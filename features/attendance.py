@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 
 from features.asof import as_ns, shared_codes, stream_order
+from schooldata.contract import AT_SCHOOL
 
 WINDOW_DAYS = 20  # school days: about four weeks
 ABSENT = ("absent", "sick_leave", "personal_leave")
-PRESENT = ("present", "late")
+PRESENT = AT_SCHOOL
 
 
 def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.DataFrame:

@@ -67,6 +67,8 @@ ATTENDANCE_STATUSES: tuple[str, ...] = (
     "sick_leave",
     "personal_leave",
 )
+# The statuses of a child who came to school that day.
+AT_SCHOOL: tuple[str, ...] = ("present", "late")
 # Words and the marks of a class register (แบบบันทึกเวลาเรียน).
 ATTENDANCE_MARKS: Mapping[str, str] = {
     "มา": "present",

@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from schooldata.contract import AT_SCHOOL
+
 LINKED_PREFIX = "n:"
 UNLINKED_PREFIX = "s:"
 _KEY_COLUMNS = ["school_id", "student_id", "person_id"]
@@ -110,7 +112,6 @@ SHARED_COLUMNS = [
 # students carrying one ID are two children: a child is at one school on a day. A move
 # nobody recorded as an exit leaves a day or two marked at both: that stays one child.
 DAYS_AT_TWO_SCHOOLS = 3
-AT_SCHOOL = ("present", "late")
 
 
 def shared_ids(

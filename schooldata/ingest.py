@@ -26,11 +26,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schooldata import audit
-from schooldata.contract import CLASSROOM_GROUP, REQUIRED_SOURCES, SCHOOLS, SOURCES, Source
+from schooldata.contract import (
+    AT_SCHOOL,
+    CLASSROOM_GROUP,
+    REQUIRED_SOURCES,
+    SCHOOLS,
+    SOURCES,
+    Source,
+)
 from schooldata.dataset import DatasetReader, home_schools, write_dataset
 from schooldata.db import read_table, upgrade
 from schooldata.identity import (
-    AT_SCHOOL,
     SHARED_COLUMNS,
     TRANSITION_GRADES,
     UNLINKED_PREFIX,
