@@ -20,6 +20,7 @@ from features import attendance, coursework, demographics, grades, history, hous
 from features.asof import as_ns, latest_at, recoded, shared_pair_codes
 from features.school_context import school_dropout_rate_past_years, school_year_counts
 from features.sources import KNOWN_ON, Sources
+from schooldata.contract import AT_SCHOOL
 
 FeatureFunction = Callable[[pd.DataFrame], pd.Series]
 POPULATION_COLUMNS = [
@@ -74,8 +75,9 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     A student is a school and its code; ``person_id`` is their child. An exit ends an
     enrolment spell at its school: a student who left and enrolled again later is back in
     the population from the term they re-enrolled in. A child enrolled at two schools on
-    a day (a move nobody recorded as an exit) is a student of the school that registered
-    them last.
+    a day (a move nobody recorded as an exit, or a class list naming a child by another
+    child's ID) is a student of the school that last marked them at school by that day;
+    marked at neither, of the school that registered them last.
     """
     enrolled = sources.enrollments
     frames = []
@@ -101,13 +103,39 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     pairs = _as_text(pairs, [c for c in POPULATION_COLUMNS if c != "person_id"])
     if pairs.duplicated(["as_of", "person_id"]).any():  # rare: sorted only then
         registered = [c for c in ("term_start", "snapshot_date") if c in pairs]
-        pairs = pairs.sort_values(["as_of", "person_id", *registered, "school_id"], kind="stable")
-        pairs = pairs.drop_duplicates(["as_of", "person_id"], keep="last")
+        pairs = pairs.assign(_marked=_last_marked(sources.attendance, pairs))
+        order = ["as_of", "person_id", "_marked", *registered, "school_id"]
+        pairs = pairs.sort_values(order, kind="stable")
+        pairs = pairs.drop_duplicates(["as_of", "person_id"], keep="last").drop(columns="_marked")
     pairs = _as_text(pairs, ["person_id"])
     pairs = pairs.sort_values(["as_of", "school_id", "student_id"], kind="stable").reset_index(
         drop=True
     )
     return pairs.reindex(columns=POPULATION_COLUMNS)
+
+
+def _last_marked(attendance: pd.DataFrame | None, pairs: pd.DataFrame) -> np.ndarray:
+    """For each row of a child enrolled at two schools on its date, the last day of the
+    term by then their school marked them at school, as a number (the smallest where
+    never, as for every other row: only such a child's rows are compared). Days of an
+    earlier term do not count: the weekly run reads attendance from the term's start."""
+    never = np.full(len(pairs), np.iinfo(np.int64).min)
+    if attendance is None or attendance.empty:
+        return never
+    twice = np.flatnonzero(pairs.duplicated(["as_of", "person_id"], keep=False).to_numpy())
+    asked = pairs.iloc[twice]
+    marked = attendance.loc[attendance["status"].isin(AT_SCHOOL).to_numpy()]
+    days, students = shared_pair_codes(marked, asked)
+    kept = np.isin(days, students[students >= 0])
+    last = latest_at(
+        pd.DataFrame({"student_id": days[kept], "date": marked["date"].to_numpy()[kept]}),
+        "date",
+        pd.Series(students, index=asked.index),
+        asked["as_of"],
+    )["date"]
+    this_term = last.notna().to_numpy() & (as_ns(last) >= as_ns(asked["term_start"]))
+    never[twice] = np.where(this_term, as_ns(last).view(np.int64), never[twice])
+    return never
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

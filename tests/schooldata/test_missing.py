@@ -632,6 +632,72 @@ def _at_school(school: str, code: str, days: range) -> str:
     return "".join(f"{code},{school},2025-06-{day:02d},present\n" for day in weekdays)
 
 
+ONE, TWO = "110170020001", "110170020002"
+ATTENDANCE = "student_id,school_id,date,status\n"
+
+
+def _a_then_bs_class_list(tmp_path: Path, engine: sa.Engine) -> None:
+    """School A's children 1 and 2 in term 1 of 2568, 1 marked present on the school days
+    of 2 to 19 June, 2 (who then moved to B, with no exit filed) of 2 to 12 June; then
+    B's class list, without attendance, naming its students 40 and 41 by their IDs."""
+    _send(
+        tmp_path,
+        engine,
+        "a",
+        {
+            "students": _students(("1", "A", ONE), ("2", "A", TWO)),
+            "enrollments": HEADER + "1,2568,1,A,M2,M2/1,T1\n2,2568,1,A,M2,M2/1,T1\n",
+            "attendance": ATTENDANCE
+            + _at_school("A", "1", range(2, 20))
+            + _at_school("A", "2", range(2, 13)),
+            "exits": "student_id,exit_date,exit_type\n",
+        },
+    )
+    _send(
+        tmp_path,
+        engine,
+        "b",
+        {
+            "students": _students(("40", "B", ONE), ("41", "B", TWO)),
+            "enrollments": HEADER + "40,2568,1,B,M2,M2/2,T9\n41,2568,1,B,M2,M2/2,T9\n",
+        },
+    )
+
+
+def _listed(engine: sa.Engine, day: str) -> list[tuple[str, str]]:
+    """The (school, code) of every student on the weekly list of ``day``: the same from
+    every record and from what the weekly run reads."""
+    listed, when = [], pd.Timestamp(day)
+    for sources in (Sources.from_database(engine), Sources.for_weekly_run(engine, when)):
+        rows = features_as_of(sources, when)
+        listed.append(sorted(zip(rows["school_id"], rows["student_id"], strict=True)))
+    assert listed[0] == listed[1]
+    return listed[0]
+
+
+def test_a_child_on_a_second_schools_class_list_stays_where_they_are_marked_at_school(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """School B's class list names A's child 1 by their ID (a typing slip B has not
+    found yet) and A's child 2, who moved to B with nobody filing an exit; B has sent no
+    attendance. A child is where they are marked at school: both stay on A's list, which
+    marked them (before: both went to B, the school that listed them last, and A's child
+    1 was gone from A's list until B's attendance came, or for good if it never does).
+    Once B marks child 2 at school after A last did, they are B's."""
+    _a_then_bs_class_list(tmp_path, engine)
+    assert _listed(engine, "2025-06-20") == [("A", "1"), ("A", "2")]
+
+    _send(
+        tmp_path,
+        engine,
+        "b-week",
+        {"attendance": ATTENDANCE + _at_school("B", "41", range(16, 20))},
+    )
+    assert _listed(engine, "2025-06-20") == [("A", "1"), ("B", "41")]
+    # As of a day before B first marked them, A's list still had child 2: no hindsight.
+    assert _listed(engine, "2025-06-13") == [("A", "1"), ("A", "2")]
+
+
 def test_one_id_at_two_schools_on_the_same_days_is_two_children_each_on_their_list(
     tmp_path: Path, engine: sa.Engine
 ) -> None:
@@ -642,41 +708,13 @@ def test_one_id_at_two_schools_on_the_same_days_is_two_children_each_on_their_li
     (before: one child, A's child gone from A's list, with B's attendance for theirs).
     Child 2, who moved from A to B in the term with nobody filing an exit (marked at A
     until they left, at B after), stays one child, B's."""
-    one, two = "110170020001", "110170020002"
-    enrol = HEADER + "1,2568,1,A,M2,M2/1,T1\n2,2568,1,A,M2,M2/1,T1\n"
-    attendance = "student_id,school_id,date,status\n"
-    _send(
-        tmp_path,
-        engine,
-        "a",
-        {
-            "students": _students(("1", "A", one), ("2", "A", two)),
-            "enrollments": enrol,
-            "attendance": attendance + _at_school("A", "1", range(2, 20)),
-            "exits": "student_id,exit_date,exit_type\n",
-        },
-    )
-    _send(
-        tmp_path,
-        engine,
-        "a-moved",
-        {"attendance": attendance + _at_school("A", "2", range(2, 13))},
-    )
     # B's class list first, its attendance a week later: only then can the load tell.
-    _send(
-        tmp_path,
-        engine,
-        "b",
-        {
-            "students": _students(("40", "B", one), ("41", "B", two)),
-            "enrollments": HEADER + "40,2568,1,B,M2,M2/2,T9\n41,2568,1,B,M2,M2/2,T9\n",
-        },
-    )
+    _a_then_bs_class_list(tmp_path, engine)
     week = _load(
         tmp_path,
         "b-week",
         {
-            "attendance": attendance
+            "attendance": ATTENDANCE
             + _at_school("B", "40", range(2, 20))
             + _at_school("B", "41", range(16, 20))
         },
@@ -696,7 +734,7 @@ def test_one_id_at_two_schools_on_the_same_days_is_two_children_each_on_their_li
             ).all()
         )
     assert persons["A/1"] != persons["B/40"]
-    moved = linked_person(hash_national_id(thai_id(two), ID_KEY))
+    moved = linked_person(hash_national_id(thai_id(TWO), ID_KEY))
     assert persons["A/2"] == persons["B/41"] == moved
     # A's child has their own attendance only: 14 school days marked, none absent.
     mine = rows[(rows["school_id"] == "A").to_numpy()].iloc[0]
@@ -719,7 +757,7 @@ def test_one_id_at_two_schools_on_the_same_days_is_two_children_each_on_their_li
                 sa.text("SELECT school_id || '/' || student_id, person_id FROM students")
             ).all()
         )
-    assert persons["A/1"] == linked_person(hash_national_id(thai_id(one), ID_KEY))
+    assert persons["A/1"] == linked_person(hash_national_id(thai_id(ONE), ID_KEY))
     assert persons["B/40"] == linked_person(hash_national_id(thai_id("310170020040"), ID_KEY))
 
 
