@@ -206,6 +206,11 @@ def _at_two_schools(
     return codes.rename("student_ids").reset_index().assign(elsewhere=True)
 
 
+# The days some students (``school_id, student_id``) were marked at school: from the
+# database (``present_days``), or a load's reading of a Parquet dataset's as well.
+DaysOf = Callable[[sa.Connection, pd.DataFrame], pd.DataFrame]
+
+
 def present_days(connection: sa.Connection, students: pd.DataFrame) -> pd.DataFrame:
     """The days these students (``school_id, student_id``) were marked at school in the
     database's attendance (``AT_SCHOOL``)."""
@@ -241,7 +246,7 @@ def keys_apart(students: pd.DataFrame, shared: pd.DataFrame) -> pd.Series:
 def settle_shared_ids(
     connection: sa.Connection,
     schools: Iterable[str],
-    days: Callable[[sa.Connection, pd.DataFrame], pd.DataFrame] | None = None,
+    days: DaysOf | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Set the person key of these schools' students with an ID that is not one child's
     (``shared_ids``: another student of their school carries it, or a student of another

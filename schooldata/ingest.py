@@ -40,6 +40,7 @@ from schooldata.identity import (
     SHARED_COLUMNS,
     TRANSITION_GRADES,
     UNLINKED_PREFIX,
+    DaysOf,
     chunks,
     in_a_term_at_two_schools,
     keys_apart,
@@ -322,7 +323,7 @@ def ingest_directory(
             for source, rows in accepted:
                 _upsert(connection, source, rows)
             touched = _students_of(accepted, ("students", "enrollments", "exits"))
-            days = None if dataset is None else _days_in(dataset)
+            days = present_days if dataset is None else _days_in(dataset)
             shared, changed = settle_shared_ids(connection, marked, days)
             _report_shared(shared, reported)
             rekeyed = set(changed["person_id"]) | set(changed["now"])
@@ -333,7 +334,7 @@ def ingest_directory(
                 # A child missing from a new term's count is in no file of this load.
                 persons |= _enrolled_the_term_before(connection, accepted)
                 before = last_case_id(connection)
-                missing_opened = store_missing(connection, persons)
+                missing_opened = store_missing(connection, persons, days)
                 missing_surges = surges(connection, after=before)
         if dataset is not None:
             _write_settled_keys(engine, dataset, accepted, written, changed)
@@ -500,7 +501,7 @@ def _write_settled_keys(
     write_dataset({"students": rows}, dataset, home_schools(dataset, rows))
 
 
-def _days_in(dataset: Path) -> Callable[[sa.Connection, pd.DataFrame], pd.DataFrame]:
+def _days_in(dataset: Path) -> DaysOf:
     """``identity.present_days`` that also reads a dataset's attendance: of these
     students' partitions only, never the whole country's."""
 

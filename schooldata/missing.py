@@ -5,7 +5,8 @@ next and by following the transition grades. The same here, by child (``person_i
 a move to another school is never a missing child): every child enrolled in a term and
 enrolled nowhere in the next, once their school's next term is loaded, and every P6 or M3
 pupil of a year's second term enrolled nowhere the next year, becomes a case of their
-last school, unless an exit explains it (a transfer, a death, a graduation from a final
+last school (enrolled at two schools in the term, the one that last marked them at
+school), unless an exit explains it (a transfer, a death, a graduation from a final
 grade; a P6 or M3 graduation is a transition: the child must enrol again). A child found
 enrolled anywhere later closes their case by themselves: ``enrolled_elsewhere`` at
 another school, ``returned`` at the same one. Cases are worked out again for the
@@ -25,7 +26,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import clock
-from schooldata.identity import ChildrenRecords, children_records, chunks, superseded
+from schooldata.identity import (
+    ChildrenRecords,
+    DaysOf,
+    children_records,
+    chunks,
+    present_days,
+    superseded,
+)
 
 # What staff set while a case is open, in the order a case moves through them.
 OPEN_STATUSES = ("not_followed", "following", "found_returning", "found_referred")
@@ -110,7 +118,9 @@ def missing_children(
 
     Args:
         enrollments: ``school_id, student_id, person_id, academic_year, term,
-            grade_level`` of the children concerned (every school they were at).
+            grade_level`` of the children concerned (every school they were at), and
+            ``last_marked`` where a child was enrolled at two schools in a term
+            (``with_last_marked``).
         exits: ``person_id, exit_date, exit_type`` of the same children.
         terms: ``academic_year, term, start_date`` (the calendar every school keeps).
         loaded: the (school, term as ``academic_year * 2 + term``) whose enrolments are
@@ -132,8 +142,16 @@ def missing_children(
     }
     spells = enrollments.assign(
         ordinal=enrollments["academic_year"].astype(int) * 2 + enrollments["term"].astype(int)
-    ).sort_values(["person_id", "ordinal", "school_id"], kind="stable")
-    # A child enrolled at two schools in one term: the later row (the school last listed).
+    )
+    # A child enrolled at two schools in one term: at the school that last marked them at
+    # school in it (``last_marked``), else the one whose code sorts last.
+    order = [
+        "person_id",
+        "ordinal",
+        *(["last_marked"] if "last_marked" in spells else []),
+        "school_id",
+    ]
+    spells = spells.sort_values(order, kind="stable", na_position="first")
     spells = spells.drop_duplicates(["person_id", "ordinal"], keep="last").reset_index(drop=True)
     if loaded is None:
         loaded = set(zip(spells["school_id"], spells["ordinal"], strict=True))
@@ -215,12 +233,42 @@ def year_and_term(ordinal: int) -> tuple[int, int]:
     return (ordinal - 1) // 2, 2 - ordinal % 2
 
 
-def store_missing(connection: sa.Connection, persons: Iterable[str] | None = None) -> int:
+def with_last_marked(
+    connection: sa.Connection, enrollments: pd.DataFrame, days: DaysOf = present_days
+) -> pd.DataFrame:
+    """The enrolments with, where a child was enrolled at two schools in one term, the
+    last day of the term each school marked them at school (``last_marked``; NaT where
+    none, and for every other child).
+
+    Args:
+        enrollments: ``children_records``' (with each term's start and end).
+        days: the days some students were marked at school (``present_days``: the
+            database's attendance; a Parquet dataset's is read by the load's own).
+    """
+    twice = enrollments.duplicated(["person_id", "academic_year", "term"], keep=False)
+    term = ["school_id", "student_id", "academic_year", "term"]
+    if not twice.any():
+        return enrollments.assign(last_marked=pd.Series(pd.NaT, index=enrollments.index))
+    theirs = enrollments.loc[twice.to_numpy(), [*term, "term_start", "term_end"]]
+    marked = days(connection, theirs[["school_id", "student_id"]].drop_duplicates())
+    inside = theirs.merge(marked, on=["school_id", "student_id"])
+    inside = inside.loc[
+        (inside["date"] >= pd.to_datetime(inside["term_start"]))
+        & (inside["date"] <= pd.to_datetime(inside["term_end"]))
+    ]
+    last = inside.groupby(term)["date"].max().rename("last_marked").reset_index()
+    return enrollments.merge(last, on=term, how="left")
+
+
+def store_missing(
+    connection: sa.Connection, persons: Iterable[str] | None = None, days: DaysOf = present_days
+) -> int:
     """Work out the cases of these children (every child when None) again and bring the
     stored worklist in line: a new case opens as ``not_followed`` (or closed, when a later
     enrolment already found the child); a case whose child is found enrolled closes by
     itself; a case the records no longer make (a late enrolment or exit file) closes as
-    ``explained`` or as the enrolment found. What staff recorded is kept.
+    ``explained`` or as the enrolment found. What staff recorded is kept. ``days``: as
+    ``with_last_marked``.
 
     Returns the number of cases opened.
     """
@@ -247,7 +295,8 @@ def store_missing(connection: sa.Connection, persons: Iterable[str] | None = Non
     loaded = {(school, ordinal) for school, ordinal, _ in held}
     next_grades = {g for grades in NEXT_GRADES.values() for g in grades}
     taught = {row for row in held if row[2] in next_grades}
-    computed = missing_children(records.enrollments, records.exits, records.terms, loaded, taught)
+    enrollments = with_last_marked(connection, records.enrollments, days)
+    computed = missing_children(enrollments, records.exits, records.terms, loaded, taught)
     stored = _stored(connection, wanted)
     key = ["person_id", "expected_year", "expected_term"]
     merged = computed.merge(stored, on=key, how="outer", indicator=True)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from features.build import features_as_of
@@ -696,6 +697,50 @@ def test_a_child_on_a_second_schools_class_list_stays_where_they_are_marked_at_s
     assert _listed(engine, "2025-06-20") == [("A", "1"), ("B", "41")]
     # As of a day before B first marked them, A's list still had child 2: no hindsight.
     assert _listed(engine, "2025-06-13") == [("A", "1"), ("A", "2")]
+
+
+@pytest.mark.parametrize("national", [False, True], ids=["database", "dataset"])
+def test_a_child_who_moved_in_the_term_and_then_left_is_looked_for_by_the_school_they_were_last_at(
+    tmp_path: Path, engine: sa.Engine, national: bool
+) -> None:
+    """Child 2 moved from B to A in term 1 with no exit filed (marked at B on 2 to 12
+    June, at A from the 16th: one child, enrolled at both), and is enrolled nowhere in
+    term 2. A, where they were last at school, looks for them (before: B, whose code sorts
+    after A's, though the child had left it for A). The same where the days are in a
+    Parquet dataset (a national installation), not the database."""
+    dataset = tmp_path / "dataset" if national else None
+
+    def send(name: str, files: dict[str, str]) -> None:
+        ingest_directory(_load(tmp_path, name, files), engine, ID_KEY, None, dataset=dataset)
+
+    send(
+        "b",
+        {
+            "students": _students(("2", "B", TWO), ("5", "B", "110170020005")),
+            "enrollments": HEADER + "2,2568,1,B,M2,M2/2,T9\n5,2568,1,B,M2,M2/2,T9\n",
+            "attendance": ATTENDANCE + _at_school("B", "2", range(2, 13)),
+            "exits": "student_id,exit_date,exit_type\n",
+        },
+    )
+    send(
+        "a",
+        {
+            "students": _students(("20", "A", TWO), ("1", "A", ONE)),
+            "enrollments": HEADER + "20,2568,1,A,M2,M2/1,T1\n1,2568,1,A,M2,M2/1,T1\n",
+            "attendance": ATTENDANCE + _at_school("A", "20", range(16, 30)),
+            "exits": "student_id,exit_date,exit_type\n",
+        },
+    )
+    if not national:
+        assert _listed(engine, "2025-06-27") == [("A", "1"), ("A", "20"), ("B", "5")]
+    # Term 2: both schools send their class lists; the child is on neither.
+    send("b-2", {"enrollments": HEADER + "5,2568,2,B,M2,M2/2,T9\n"})
+    send("a-2", {"enrollments": HEADER + "1,2568,2,A,M2,M2/1,T1\n"})
+
+    cases = _cases(engine)
+    assert cases[["school_id", "student_id", "last_term"]].to_dict("records") == [
+        {"school_id": "A", "student_id": "20", "last_term": 1}
+    ]
 
 
 def test_one_id_at_two_schools_on_the_same_days_is_two_children_each_on_their_list(
