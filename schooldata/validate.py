@@ -13,6 +13,7 @@ reason. A file that cannot be read or lacks a required column is refused whole
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -52,7 +53,13 @@ REJECT_COLUMNS = ["file", "line", "column", "value", "reason", "action"]
 REJECTED, BLANKED, CORRECTED, NOT_LINKED = "rejected", "blanked", "corrected", "not linked"
 # Workbooks: Excel's, old and new, and LibreOffice Calc's (.ods, the open format).
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-SUFFIXES = (".csv", *WORKBOOK_SUFFIXES, ".parquet")
+# Text tables: CSV, and the tab-separated text Excel saves ("Unicode Text" or "Text (Tab
+# delimited)", named .txt) or a system exports (.tsv).
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+SUFFIXES = (*TEXT_SUFFIXES, *WORKBOOK_SUFFIXES, ".parquet")
+# What separates a text table's cells: a comma, a tab or (a sheet of a locale writing
+# decimal commas) a semicolon; the one whose header names the most known columns.
+DELIMITERS = (",", "\t", ";")
 # Excel day 0 is 1899-12-30 (it counts 1900 as a leap year); serials past 1950 only.
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 EXCEL_SERIALS = (18_264, 73_051)  # 1950-01-01 .. 2099-12-31
@@ -196,7 +203,10 @@ def detect_source(path: Path) -> Source | None:
 
 
 def decode_csv_bytes(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-874 / TIS-620."""
+    """Decode UTF-8 (with or without BOM) or UTF-16 (Excel's "Unicode Text", which
+    starts with its byte-order mark), falling back to Windows-874 / TIS-620."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -510,10 +520,11 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
             return _read_workbook(path, source)
         text = decode_csv_bytes(path.read_bytes())
         # Saved from a sheet, a CSV keeps the sheet's title lines above its header.
-        top = list(csv.reader(itertools.islice(io.StringIO(text[:65_536]), HEADER_SEARCH_ROWS)))
+        delimiter, top = _top_rows(text, source)
         header_at = _header_index(top, source)
         frame = pd.read_csv(
             io.StringIO(text),
+            sep=delimiter,
             dtype=str,
             keep_default_na=False,
             na_values=[],
@@ -531,6 +542,22 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
         python_calamine.CalamineError,
     ) as error:
         raise FileRefused(name, f"cannot be read: {type(error).__name__}: {error}") from None
+
+
+def _top_rows(text: str, source: Source | None) -> tuple[str, list[list[str]]]:
+    """A text table's delimiter (``DELIMITERS``: the first whose header names the most
+    known columns; a comma when none names any) and its top rows split by it."""
+    head = text[:65_536]
+    best: tuple[int, str, list[list[str]]] = (0, ",", [])
+    for delimiter in DELIMITERS:
+        lines = itertools.islice(io.StringIO(head), HEADER_SEARCH_ROWS)
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        if not best[2]:
+            best = (0, delimiter, rows)
+        named = _known_count(rows[_header_index(rows, source)], source) if rows else 0
+        if named > best[0]:
+            best = (named, delimiter, rows)
+    return best[1], best[2]
 
 
 def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame, np.ndarray]]:
@@ -656,13 +683,15 @@ def _known_headers(source: Source | None) -> set[str]:
 def _header_index(rows: Iterable[list[str]], source: Source | None) -> int:
     """The header row: of the top rows, the first naming the most known columns (else
     the first row). A title above it may name one too: "ผลการเรียน (ภาคเรียนที่ 1)"."""
-    known = _known_headers(source)
-    counts: list[int] = [
-        len([v for v in row if v and fold_header(v) in known])
-        for row in itertools.islice(rows, HEADER_SEARCH_ROWS)
-    ]
+    counts = [_known_count(row, source) for row in itertools.islice(rows, HEADER_SEARCH_ROWS)]
     most = max(counts, default=0)
     return counts.index(most) if most else 0
+
+
+def _known_count(row: list[str], source: Source | None) -> int:
+    """How many of a row's cells name a known column."""
+    known = _known_headers(source)
+    return len([v for v in row if v and fold_header(v) in known])
 
 
 def _without_empty_rows(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:

@@ -169,6 +169,37 @@ def test_windows_874_csv_with_thai_screening_words_is_read(
     assert stored["screening_date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-11-20", "2025-11-17"]
 
 
+@pytest.mark.parametrize(
+    ("encoding", "suffix"),
+    [("utf-16", ".txt"), ("utf-8", ".txt"), ("utf-16", ".csv"), ("cp874", ".tsv")],
+    ids=["unicode-text", "tab-delimited-text", "utf16-named-csv", "windows-874-tsv"],
+)
+def test_a_tab_separated_text_file_as_excel_saves_it_loads_like_a_csv(
+    base_directory: Path, engine, tmp_path, encoding: str, suffix: str
+) -> None:
+    """Excel's "Unicode Text" (UTF-16 with its byte-order mark, tab-separated, named
+    .txt) and "Text (Tab delimited)" are how a sheet is often saved or sent; a school
+    system may name such a file .csv."""
+    lines = [
+        "รหัสนักเรียน\tวันที่\tสถานะ",
+        "A1\t02/06/2568\tมา",
+        "A2\t2025-06-02\tขาด",
+        "A2\t03/06/2568\tลาป่วย",
+    ]
+    path = base_directory / f"การมาเรียน{suffix}"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    report = _ingest(base_directory, engine, tmp_path)
+
+    attendance = next(s for s in report.sources if s.source == "attendance")
+    assert (attendance.rows_loaded, len(attendance.rejects)) == (3, 0)
+    stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
+    assert stored[["student_id", "status"]].values.tolist() == [
+        ["A1", "present"],
+        ["A2", "absent"],
+        ["A2", "sick_leave"],
+    ]
+
+
 def test_utf8_bom_header_and_thai_booleans(
     base_directory: Path, write_csv, engine, tmp_path
 ) -> None:

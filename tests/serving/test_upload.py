@@ -253,9 +253,14 @@ def test_each_classrooms_register_uploads_in_one_go(
     """Advisors keep a register each: a data officer uploads them together (before: "two
     files hold attendance; upload one", thirty uploads for thirty classrooms). One advisor
     keeps theirs in LibreOffice Calc (.ods, the government's open format): before, it
-    was "not a .csv, .xlsx or .xls file"."""
+    was "not a .csv, .xlsx or .xls file". The next week's was saved from Excel as "Unicode
+    Text" (UTF-16, tab-separated, .txt): before, not a file the service read."""
     _, engine, settings, officer = school_server
     days = ["2/12/2567", "3/12/2567", "4/12/2567"]
+    week = ["9/12/2567", "10/12/2567", "11/12/2567"]
+    text = tmp_path / "เวลาเรียน ม.1-1 สัปดาห์ที่ 2.txt"
+    rows = [["รหัสนักเรียน", *week], [api.own_student, "/", "ข", "/"]]
+    text.write_bytes("".join("\t".join(r) + "\r\n" for r in rows).encode("utf-16"))
     registers = [
         _workbook(
             tmp_path / "เวลาเรียน ม.1-1.xlsx",
@@ -265,26 +270,36 @@ def test_each_classrooms_register_uploads_in_one_go(
             tmp_path / "เวลาเรียน ม.1-2.ods",
             [["รหัสนักเรียน", *days], [api.colleague_student, "/", "/", "ล"]],
         ),
+        text,
     ]
     staged = uploads.stage(settings, engine, officer, [(f.name, f.read_bytes()) for f in registers])
-    assert [s.rows_loaded for s in staged.report.sources if s.source == "attendance"] == [3, 3]
+    loaded = [s.rows_loaded for s in staged.report.sources if s.source == "attendance"]
+    assert loaded == [3, 3, 3]
     assert {s.dates for s in staged.report.sources} == {
-        (dt.date(2024, 12, 2), dt.date(2024, 12, 4))
+        (dt.date(2024, 12, 2), dt.date(2024, 12, 4)),
+        (dt.date(2024, 12, 9), dt.date(2024, 12, 11)),
     }
-    assert [f.name for f in staged.files] == ["เวลาเรียน ม.1-1.xlsx", "เวลาเรียน ม.1-2.ods"]
+    assert [f.name for f in staged.files] == [f.name for f in registers]
 
     uploads.confirm(settings, engine, officer, staged.token)
 
     theirs = read_table(engine, "attendance", student_ids=[api.own_student, api.colleague_student])
     theirs = theirs[theirs["school_id"] == api.school]  # codes are the school's own
-    december = theirs[
-        theirs["date"].between(pd.Timestamp("2024-12-02"), pd.Timestamp("2024-12-04"))
-    ]
-    by_student = december.sort_values("date").groupby("student_id")["status"].apply(list)
-    assert by_student.to_dict() == {
-        api.own_student: ["present", "absent", "present"],
-        api.colleague_student: ["present", "present", "personal_leave"],
-    }
+    for first, last, expected in (
+        (
+            "2024-12-02",
+            "2024-12-04",
+            {
+                api.own_student: ["present", "absent", "present"],
+                api.colleague_student: ["present", "present", "personal_leave"],
+            },
+        ),
+        ("2024-12-09", "2024-12-11", {api.own_student: ["present", "absent", "present"]}),
+    ):
+        days = theirs[theirs["date"].between(pd.Timestamp(first), pd.Timestamp(last))]
+        days = days[days["student_id"].isin(list(expected))]
+        by_student = days.sort_values("date").groupby("student_id")["status"].apply(list)
+        assert by_student.to_dict() == expected
 
 
 def test_a_class_list_uploads_as_the_students_and_their_enrolments(
