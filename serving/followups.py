@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
 from features.attendance import ABSENT
 from features.grades import NUMERIC_GRADES
 from schooldata import audit
+from schooldata.calendar import Calendar
 from schooldata.db import among, reading
 from schooldata.identity import person_of
 from schooldata.tables import TABLES, history_grants, student_returns, student_scores
@@ -28,7 +30,7 @@ from serving.records import (
     names_of,
     require_student,
 )
-from serving.schemas import ReturnedStudent
+from serving.schemas import ListedElsewhere, ReturnedStudent
 from serving.school_path import schools_before
 
 
@@ -91,6 +93,81 @@ def returned_followups(
             tier=scored[key].tier if key in scored else None,
         )
         for key in keys
+    ]
+
+
+def listed_elsewhere(engine: sa.Engine, caller: Caller) -> list[ListedElsewhere]:
+    """The caller's students enrolled in the term of this week's list whom the list
+    places at another school: the same child (by their ID) is enrolled there too, and
+    was marked at school there this term and not yet here (the weekly population keeps a
+    child enrolled at two schools where they were last at school). Either the child
+    moved and this school has not marked them yet, or one of the two schools gave them
+    another child's ID. Nothing of the other school is told. Returns nothing to a caller
+    who sees no student."""
+    school = caller.user.school_id
+    if not caller.user.sees_students or not school:
+        return []
+    with reading(engine) as connection:
+        run = store.latest_run(connection)
+        if run is None:
+            return []
+        as_of = pd.Timestamp(run.as_of)
+        # The academic years a day can fall in (Buddhist Era: from May, or the year before).
+        years = (as_of.year + 542, as_of.year + 543)
+        terms = Calendar.stored(engine, years).terms_for([school])
+        current = terms[(terms["start_date"] <= as_of) & (terms["end_date"] >= as_of)]
+        if current.empty:
+            return []
+        year, term = int(current["academic_year"].iloc[0]), int(current["term"].iloc[0])
+        enrolled, students = TABLES["enrollments"], TABLES["students"]
+        mine, theirs = students.alias("mine"), students.alias("theirs")
+        here = (student_scores.c.school_id == school) & (
+            student_scores.c.student_id == enrolled.c.student_id
+        )
+        listed_here = sa.select(student_scores.c.student_id).where(
+            (student_scores.c.run_id == run.run_id) & here
+        )
+        # The same child's student at another school, on the list: by the child first
+        # (a child has a student or two), never the run's every row.
+        listed_theirs = sa.select(student_scores.c.student_id).where(
+            (student_scores.c.run_id == run.run_id)
+            & (student_scores.c.school_id == theirs.c.school_id)
+            & (student_scores.c.student_id == theirs.c.student_id)
+        )
+        listed_elsewhere_ = sa.select(theirs.c.student_id).where(
+            (theirs.c.person_id == mine.c.person_id)
+            & (theirs.c.school_id != school)
+            & sa.exists(listed_theirs)
+        )
+        query = (
+            sa.select(enrolled.c.student_id, enrolled.c.classroom)
+            .join(
+                mine,
+                (mine.c.school_id == enrolled.c.school_id)
+                & (mine.c.student_id == enrolled.c.student_id),
+            )
+            .where(
+                (enrolled.c.school_id == school)
+                & (enrolled.c.academic_year == year)
+                & (enrolled.c.term == term)
+                & ~sa.exists(listed_here)
+                & sa.exists(listed_elsewhere_)
+            )
+            .order_by(enrolled.c.classroom, enrolled.c.student_id)
+        )
+        rows = connection.execute(query).all()
+        keys = visible_students(connection, caller.user, [StudentKey(school, r[0]) for r in rows])
+        names = names_of(connection, keys)
+    record_reads(engine, caller, keys)
+    classes = {StudentKey(school, r.student_id): r.classroom for r in rows}
+    return [
+        ListedElsewhere(
+            school_id=k.school_id,
+            student_id=k.student_id,
+            name=names.get(k),
+            classroom=classes.get(k),
+        )
+        for k in keys
     ]
 
 

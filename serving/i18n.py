@@ -193,6 +193,19 @@ TEXT: dict[str, tuple[str, str]] = {
     "from_this_school": ("ออกจากโรงเรียนนี้", "left this school"),
     "left_again": ("ออกอีกครั้งเมื่อ", "Left again"),
     "not_on_list": ("ไม่อยู่ในรายชื่อสัปดาห์นี้", "not on this week's list"),
+    "elsewhere_title": (
+        "นักเรียนของห้องที่มาเรียนอีกโรงเรียนหนึ่งในภาคเรียนนี้ (ไม่อยู่ในรายชื่อสัปดาห์นี้)",
+        "Your students at school at another school this term (not on this week's list)",
+    ),
+    "elsewhere_text": (
+        "เด็กคนเดียวกันตามเลขประจำตัวประชาชนมีชื่ออยู่อีกโรงเรียนหนึ่งด้วย และมาเรียนที่นั่นในภาคเรียนนี้"
+        " แต่ยังไม่มีการบันทึกว่ามาเรียนที่นี่ ถ้าเด็กย้ายมา จะขึ้นในรายชื่อเมื่อโรงเรียนบันทึกการมาเรียน"
+        " ถ้าเด็กเรียนอยู่ในห้องนี้มาตลอด ให้เจ้าหน้าที่ข้อมูลตรวจเลขประจำตัวประชาชนของเด็ก",
+        "The same child, by their national ID, is also enrolled at another school and was at"
+        " school there this term, but not yet marked at school here. If they moved to you,"
+        " they join your list once the school marks them at school; if they have been in"
+        " your class all along, ask the data officer to check their national ID.",
+    ),
     "schools_before": ("เคยเรียนที่", "Was a student at"),
     "schools_before_note": (
         "ประวัติจากโรงเรียนเดิมใช้ในการคำนวณความเสี่ยงเท่านั้น ไม่แสดงข้อมูลดิบ",

@@ -162,6 +162,18 @@ class ListedStudent(_Model):
     left_on: dt.date | None = Field(None, description="When they had left, before coming back.")
 
 
+class ListedElsewhere(_Model):
+    """A student of the school, enrolled this term, whom this week's list places at
+    another school: the same child by their ID, marked at school there this term and not
+    yet here. Moved here (on this school's list once it marks them at school), or given
+    another child's ID (to check with the data officer)."""
+
+    school_id: str
+    student_id: str
+    name: str | None
+    classroom: str | None
+
+
 class ReturnedStudent(_Model):
     """A child who came back to school after leaving: followed for some terms whatever
     their risk (``EWS_FOLLOW_RETURNED_TERMS``)."""

@@ -24,6 +24,7 @@ from serving.schemas import (
     HomeVisitPlan,
     Intervention,
     InterventionIn,
+    ListedElsewhere,
     MissingCase,
     MissingCaseUpdate,
     MissingCounts,
@@ -128,6 +129,17 @@ def returned_children(
     return followups.returned_followups(
         state.engine, caller, follow_terms=state.settings.follow_returned_terms
     )
+
+
+@router.get("/api/v1/listed-elsewhere", response_model=list[ListedElsewhere], tags=["lists"])
+def listed_elsewhere(
+    state: StateDep,
+    caller: ApiCaller,
+) -> list[ListedElsewhere]:
+    """The caller's students enrolled this term whom this week's list places at another
+    school (the same child by their ID, marked at school there and not yet here): moved
+    here, or given another child's ID."""
+    return followups.listed_elsewhere(state.engine, caller)
 
 
 @router.get("/api/v1/area", response_model=AreaSummary, tags=["area"])
