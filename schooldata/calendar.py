@@ -32,6 +32,42 @@ def thai_term_of(day: date) -> tuple[int, int]:
     return day.year + 542, 2
 
 
+def term_on(connection: sa.Connection, school_id: str, day: date) -> tuple[int, int] | None:
+    """The (academic year, term) of a school that ``day`` falls in (None: a break), as
+    ``Calendar.terms_for`` gives it: the school's own row for a term, else the
+    all-schools row, else the Thai default. A few rows read, for a page's request."""
+    import sqlalchemy as sa
+
+    from schooldata.tables import TABLES
+
+    calendar = TABLES["calendar"]
+    years = (day.year + 542, day.year + 543)  # a day falls in one of these (BE)
+    rows = connection.execute(
+        sa.select(
+            calendar.c.school_id,
+            calendar.c.academic_year,
+            calendar.c.term,
+            calendar.c.start_date,
+            calendar.c.end_date,
+        ).where(
+            sa.func.coalesce(calendar.c.school_id, "").in_(["", school_id])
+            & calendar.c.academic_year.in_(years)
+        )
+    ).all()
+    terms: dict[tuple[int, int], tuple[date, date]] = {
+        (y, t): thai_default_term(y, t) for y in years for t in (1, 2)
+    }
+    # The all-schools rows over the default, then the school's own over both.
+    for own in (False, True):
+        for school, year, term, start, end in rows:
+            if bool(school) == own:
+                terms[(int(year), int(term))] = (
+                    pd.Timestamp(start).date(),
+                    pd.Timestamp(end).date(),
+                )
+    return next((key for key, (start, end) in terms.items() if start <= day <= end), None)
+
+
 @dataclass(frozen=True)
 class Calendar:
     """Terms per school: a school's own rows override the all-schools rows and the default."""
