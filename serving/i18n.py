@@ -194,7 +194,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "left_again": ("ออกอีกครั้งเมื่อ", "Left again"),
     "not_on_list": ("ไม่อยู่ในรายชื่อสัปดาห์นี้", "not on this week's list"),
     "elsewhere_title": (
-        "นักเรียนของห้องที่มาเรียนอีกโรงเรียนหนึ่งในภาคเรียนนี้ (ไม่อยู่ในรายชื่อสัปดาห์นี้)",
+        "นักเรียนที่มาเรียนอีกโรงเรียนหนึ่งในภาคเรียนนี้ (ไม่อยู่ในรายชื่อสัปดาห์นี้)",
         "Your students at school at another school this term (not on this week's list)",
     ),
     "elsewhere_text": (

@@ -16,7 +16,7 @@ from core import clock
 from schooldata import audit
 from schooldata.db import reading
 from schooldata.tables import TABLES
-from serving import cases, records
+from serving import cases, followups, records
 from serving.access import StudentKey, student_key
 from serving.accounts import Caller
 from serving.brief import BriefError, make_brief
@@ -253,12 +253,15 @@ def _gpa_by_term(connection: sa.Connection, key: StudentKey) -> list[tuple[int, 
 
 @router.get("/actions", response_class=HTMLResponse)
 def actions_page(request: Request, state: StateDep, caller: WebCaller) -> HTMLResponse:
-    """What needs action: flagged students nobody acted on lately, reviews due, cases by
-    owner."""
+    """What needs action: students the week's list places at another school, reviews
+    due, flagged students nobody acted on lately, cases by owner."""
     if not caller.user.sees_students:
         return not_found(request, caller.user)
     found = cases.needs_action(state.engine, caller, state.settings.untouched_days)
-    return render(request, "actions.html", caller.user, needs=found, today=clock.today())
+    elsewhere = followups.listed_elsewhere(state.engine, caller)
+    return render(
+        request, "actions.html", caller.user, needs=found, elsewhere=elsewhere, today=clock.today()
+    )
 
 
 @router.get("/area/actions", response_class=HTMLResponse)

@@ -82,13 +82,11 @@ def risk_list_page(
         if page == 1
         else []
     )
-    elsewhere = followups.listed_elsewhere(state.engine, caller) if page == 1 else []
     return render(
         request,
         "list.html",
         caller.user,
         returned=returned,
-        elsewhere=elsewhere,
         school=shown.school,
         listing=shown.listing,
         scorer_kind=shown.listing.scorer,

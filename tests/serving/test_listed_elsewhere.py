@@ -1,5 +1,5 @@
-"""A student whom this week's list places at another school is shown to their advisor,
-with what to do, never silently missing from the list."""
+"""A student whom this week's list places at another school is shown to their advisor
+among the things to do, with what to do, never silently missing from the list."""
 
 from __future__ import annotations
 
@@ -118,9 +118,12 @@ def test_a_student_the_list_places_at_another_school_is_shown_to_their_advisor(
 
         sign_in(page, url, "adv", "advisor-elsewhere-pw")
         page.goto(url + "/list")
+        assert page.locator("table.list tr.student").count() > 0
+        assert page.locator("section.elsewhere").count() == 0  # the list stays the list
+        page.goto(url + "/actions")
         rows = page.locator("section.elsewhere li.elsewhere-student")
         assert [r.get_attribute("data-student") for r in rows.all()] == [api.own_student]
         text = page.locator("section.elsewhere").inner_text()
         assert "เลขประจำตัวประชาชน" in text  # what to do: check the ID, or mark them here
         assert api.other_school not in text  # the other school is not named
-        shoot(page, "list-elsewhere")
+        shoot(page, "actions-elsewhere")
