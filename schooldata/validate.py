@@ -548,16 +548,16 @@ def _top_rows(text: str, source: Source | None) -> tuple[str, list[list[str]]]:
     """A text table's delimiter (``DELIMITERS``: the first whose header names the most
     known columns; a comma when none names any) and its top rows split by it."""
     head = text[:65_536]
-    best: tuple[int, str, list[list[str]]] = (0, ",", [])
-    for delimiter in DELIMITERS:
-        lines = itertools.islice(io.StringIO(head), HEADER_SEARCH_ROWS)
-        rows = list(csv.reader(lines, delimiter=delimiter))
-        if not best[2]:
-            best = (0, delimiter, rows)
-        named = _known_count(rows[_header_index(rows, source)], source) if rows else 0
-        if named > best[0]:
-            best = (named, delimiter, rows)
-    return best[1], best[2]
+    split = {
+        d: list(csv.reader(itertools.islice(io.StringIO(head), HEADER_SEARCH_ROWS), delimiter=d))
+        for d in DELIMITERS
+    }
+
+    def named(rows: list[list[str]]) -> int:
+        return _known_count(rows[_header_index(rows, source)], source) if rows else 0
+
+    delimiter = max(DELIMITERS, key=lambda d: named(split[d]))  # the first of equals
+    return delimiter, split[delimiter]
 
 
 def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame, np.ndarray]]:
