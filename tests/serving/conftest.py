@@ -366,9 +366,31 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
+    """A browser tab; the test fails if anything a page loads beside itself (its style
+    sheet, the icon the browser asks for) was not found or refused. A page the test opens
+    may be an error page."""
     context = browser.new_context(viewport=DESKTOP, locale="th-TH")
-    yield context.new_page()
+    tab = context.new_page()
+    opened: set[str] = set()
+    failed: set[str] = set()
+    tab.on(
+        "response",
+        lambda answer: (
+            opened.add(answer.url) if answer.request.resource_type == "document" else None
+        ),
+    )
+    # The browser's own requests (the icon) are seen only as the console's error.
+    tab.on(
+        "console",
+        lambda message: (
+            failed.add(message.location.get("url", ""))
+            if message.type == "error" and message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    yield tab
     context.close()
+    assert not failed - opened, f"what the pages load beside themselves failed: {failed - opened}"
 
 
 def csrf_of(page: str) -> str:
