@@ -187,8 +187,8 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=2 * (os.cpu_count() or 1),
-        help="server processes (default: two per core, as the README advises)",
+        default=os.cpu_count() or 1,
+        help="server processes (default: one per core, as the README advises)",
     )
     parser.add_argument(
         "--url",
