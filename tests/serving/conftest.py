@@ -364,6 +364,11 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+# Chromium's console line for a resource the server refused (one the tab stopped loading
+# as the test moved on says net::ERR_ABORTED instead, and is no fault of the page).
+ANSWERED_WITH_AN_ERROR = "Failed to load resource: the server responded with a status"
+
+
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A browser tab; the test fails if anything a page loads beside itself (its style
@@ -384,7 +389,7 @@ def page(browser: Any) -> Iterator[Any]:
         "console",
         lambda message: (
             failed.add(message.location.get("url", ""))
-            if message.type == "error" and message.text.startswith("Failed to load resource")
+            if message.type == "error" and message.text.startswith(ANSWERED_WITH_AN_ERROR)
             else None
         ),
     )
