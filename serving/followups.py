@@ -67,6 +67,8 @@ def returned_followups(
         latest_return: dict[StudentKey, Any] = {}
         for r in found:
             latest_return.setdefault(StudentKey(r.school_id, r.student_id), r)
+        if not latest_return:  # nobody came back: nothing more to read (or record)
+            return []
         keys = visible_students(connection, caller.user, list(latest_return))
         names = names_of(connection, keys)
         run = store.latest_run(connection)
