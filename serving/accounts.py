@@ -77,6 +77,9 @@ class Caller:
 
     user: User
     route: str
+    # The students this request found in the caller's scope (``records.require_student``):
+    # a page read in several parts checks a child once. One request's, never kept longer.
+    in_scope: set[Any] = field(default_factory=set, compare=False, repr=False)
 
 
 def _now() -> datetime:

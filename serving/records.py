@@ -176,11 +176,15 @@ _STORED_FIELDS = [
 
 
 def require_student(engine: sa.Engine, caller: Caller, student: StudentKey) -> None:
-    """Refuse, and audit the attempt, unless the student is in the caller's scope now."""
+    """Refuse, and audit the attempt, unless the student is in the caller's scope now
+    (checked once a request: ``Caller.in_scope``)."""
+    if student in caller.in_scope:
+        return
     placement = current_placement(engine, [student]).get(student)
     if placement is None or not in_scope(caller.user, *placement):
         record_denial(engine, caller, student)
         raise NotVisible("student not found")
+    caller.in_scope.add(student)
 
 
 def _in_scope_now(connection: sa.Connection, user: User, rows: Sequence[Any]) -> list[Any]:

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
+from schooldata.tables import audit_log
 from serving import followups
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user
-from serving.records import NotVisible
+from serving.records import NotVisible, require_student
 from tests.conftest import ID_KEY, thai_id
 
 ENROLMENT = "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id"
@@ -126,3 +127,29 @@ def test_the_new_school_sees_earlier_records_only_when_the_area_office_grants_it
     committee_a, _ = create_user(engine, "committee", "กรรมการเอ", school_id="A")
     with pytest.raises(ValueError, match="no other school"):
         followups.request_history(engine, Caller(committee_a, "test"), StudentKey("A", "6"))
+
+
+def test_a_request_checks_a_childs_scope_once_and_a_refusal_every_time(tmp_path: Path) -> None:
+    engine = _school(tmp_path)
+    committee_a, _ = create_user(engine, "committee", "กรรมการเอ", school_id="A")
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    def asked(caller: Caller, student: StudentKey) -> int:
+        statements.clear()
+        require_student(engine, caller, student)
+        return len(statements)
+
+    request = Caller(committee_a, "test")
+    assert asked(request, StudentKey("A", "6")) > 0
+    assert asked(request, StudentKey("A", "6")) == 0  # the page's other parts: checked
+    assert asked(Caller(committee_a, "test"), StudentKey("A", "6")) > 0  # the next request
+    # A child who moved to B is refused, and audited, every time it is asked.
+    for _ in range(2):
+        with pytest.raises(NotVisible):
+            require_student(engine, request, StudentKey("B", "70"))
+    with engine.connect() as connection:
+        denied = connection.execute(
+            sa.select(sa.func.count()).where(audit_log.c.action == "denied")
+        ).scalar()
+    assert denied == 2
