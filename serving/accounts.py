@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -29,6 +29,9 @@ from schooldata import audit
 from schooldata.contract import CLASSROOM_GROUP, fold_header
 from schooldata.db import reading, upgrade
 from schooldata.tables import TABLES, sessions, user_schools, users
+
+if TYPE_CHECKING:
+    from serving.access import StudentKey  # access reads accounts: only for the type
 
 ROLES = ("advisor", "committee", "data_officer", "area", "analyst", "admin")
 STUDENT_ROLES = ("advisor", "committee")
@@ -79,7 +82,7 @@ class Caller:
     route: str
     # The students this request found in the caller's scope (``records.require_student``):
     # a page read in several parts checks a child once. One request's, never kept longer.
-    in_scope: set[Any] = field(default_factory=set, compare=False, repr=False)
+    in_scope: set[StudentKey] = field(default_factory=set, compare=False, repr=False)
 
 
 def _now() -> datetime:
