@@ -593,10 +593,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_cases": ("ไม่มีเด็กที่ต้องติดตามในขณะนี้", "No child to find just now"),
     "findings_file": ("ส่งผลการติดตามเป็นไฟล์", "Upload findings as a file"),
     "findings_help": (
-        "ไฟล์ .csv .xlsx หรือ .ods หนึ่งแถวต่อหนึ่งรายการ คอลัมน์: เลขที่รายการ สถานะ สาเหตุ "
-        "ความช่วยเหลือที่ต้องการ หน่วยงานที่ส่งต่อ สถานศึกษาที่พบ วันที่พบหรือกลับเข้าเรียน บันทึก",
-        "A .csv, .xlsx or .ods file, a row a case, with the columns case_id, status, reason_code, "
-        "help_needed, agency, found_school_id, found_on and note",
+        "ไฟล์ .xlsx .ods .csv หรือ .txt (ข้อความ Unicode) หนึ่งแถวต่อหนึ่งรายการ "
+        "คอลัมน์: เลขที่รายการ สถานะ สาเหตุ ความช่วยเหลือที่ต้องการ หน่วยงานที่ส่งต่อ "
+        "สถานศึกษาที่พบ วันที่พบหรือกลับเข้าเรียน บันทึก",
+        "An .xlsx, .ods, .csv or .txt (Unicode Text) file, a row a case, with the columns "
+        "case_id, status, reason_code, help_needed, agency, found_school_id, found_on and note",
     ),
     "send": ("ส่ง", "Send"),
     "applied": ("บันทึกผลการติดตามแล้ว {} รายการ", "{} cases updated"),

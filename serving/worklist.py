@@ -11,6 +11,8 @@ is audited; a case outside the caller's scope is reported like one that does not
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,7 +36,7 @@ from schooldata.missing import (
     STATUSES,
 )
 from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
-from schooldata.validate import parse_dates
+from schooldata.validate import DELIMITERS, WORKBOOK_SUFFIXES, decode_csv_bytes, parse_dates
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
 from serving.records import InvalidInput, NotVisible, names_of
@@ -354,6 +356,36 @@ THAI_FILE_HEADERS = {
     "found_on": "วันที่พบหรือกลับเข้าเรียน",
     "note": "บันทึก",
 }
+
+
+# A file of findings: a sheet (read whole) or a text table.
+FINDINGS_FILES = (".csv", ".txt", *WORKBOOK_SUFFIXES)
+
+
+def read_findings(name: str, content: bytes) -> pd.DataFrame:
+    """A file of findings as text cells: a workbook's first sheet, or a text table saved
+    by a sheet program (UTF-8, UTF-16 as Excel's "Unicode Text", Windows-874 as Thai
+    Excel saves a CSV) whose cells are separated by commas, tabs or semicolons: the one
+    that splits its header into the most of the file's columns (English or Thai).
+
+    Raises:
+        InvalidInput: not a kind of file the service reads.
+    """
+    lowered = name.lower()
+    if lowered.endswith(WORKBOOK_SUFFIXES):
+        return pd.read_excel(io.BytesIO(content), engine="calamine", dtype=str)
+    if not lowered.endswith((".csv", ".txt")):
+        raise InvalidInput(f"{name}: not a file the service reads ({', '.join(FINDINGS_FILES)})")
+    text = decode_csv_bytes(content)
+    known = {fold_header(h) for pair in THAI_FILE_HEADERS.items() for h in pair}
+    top = text.split("\n", 1)[0]
+
+    def named(delimiter: str) -> int:
+        header = next(csv.reader([top], delimiter=delimiter), [])
+        return sum(fold_header(cell) in known for cell in header)
+
+    delimiter = max(DELIMITERS, key=named)  # a comma when none names a column
+    return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str)
 
 
 @dataclass

@@ -3,26 +3,21 @@ found, a file of findings, the area office's counts and the ministry's reports."
 
 from __future__ import annotations
 
-import io
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import pandas as pd
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core import clock
 from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
-from schooldata.validate import WORKBOOK_SUFFIXES, decode_csv_bytes
 from serving import worklist, worklist_report
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import check_csrf, language, not_found, render
 
-FINDINGS_FILES = (".csv", *WORKBOOK_SUFFIXES)  # a file of findings: a sheet, read whole
-FINDINGS_WORDS = ", ".join(FINDINGS_FILES)
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000
 
@@ -36,7 +31,7 @@ def _words(lang: str) -> dict[str, Any]:
         "help_word": lambda h: worklist_report.help_word(h, lang),
         "report_word": lambda k: worklist_report.word(k, lang),
         "age_bands": [band for *_, band in worklist.AGE_BANDS],
-        "accepted": ",".join(FINDINGS_FILES),
+        "accepted": ",".join(worklist.FINDINGS_FILES),
     }
 
 
@@ -111,14 +106,7 @@ async def missing_file(
     try:
         if len(content) > MAX_FILE_BYTES:
             raise InvalidInput(f"{name}: larger than 2 MB")
-        if name.lower().endswith(WORKBOOK_SUFFIXES):
-            frame = pd.read_excel(io.BytesIO(content), engine="calamine", dtype=str)
-        elif name.lower().endswith(".csv"):
-            # UTF-8, or Windows-874 as Thai Excel saves a CSV.
-            frame = pd.read_csv(io.StringIO(decode_csv_bytes(content)), dtype=str)
-        else:
-            raise InvalidInput(f"{name}: not a file the service reads ({FINDINGS_WORDS})")
-        result = worklist.apply_file(state.engine, caller, frame)
+        result = worklist.apply_file(state.engine, caller, worklist.read_findings(name, content))
     except (InvalidInput, ValueError) as error:
         problems = [(0, str(error))]
         result = worklist.FileResult(0, [])

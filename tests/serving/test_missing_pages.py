@@ -212,10 +212,15 @@ def test_a_file_of_findings_with_thai_headers_updates_its_cases_and_names_a_bad_
 
 def _findings(committee: httpx.Client, rows: str, encoding: str = "utf-8") -> httpx.Response:
     """A findings file (CSV, as Excel saves it in the encoding) sent on the page."""
+    return _send(committee, "ผลการติดตาม.csv", rows.encode(encoding))
+
+
+def _send(committee: httpx.Client, name: str, content: bytes) -> httpx.Response:
+    """A file of findings sent on the page."""
     return committee.post(
         "/missing/file",
         data={"csrf": _csrf(committee, "/missing")},
-        files={"file": ("ผลการติดตาม.csv", rows.encode(encoding), "text/csv")},
+        files={"file": (name, content, "application/octet-stream")},
         follow_redirects=False,
     )
 
@@ -245,14 +250,8 @@ def test_a_file_of_findings_saved_by_libreoffice_updates_its_case(
     pd.DataFrame({"เลขที่รายการ": [case_id], "สถานะ": ["กำลังติดตาม"], "สาเหตุ": [2]}).to_excel(
         sheet, engine="odf", index=False
     )
-    committee = people["committee"]
 
-    reply = committee.post(
-        "/missing/file",
-        data={"csrf": _csrf(committee, "/missing")},
-        files={"file": (sheet.name, sheet.read_bytes(), "application/octet-stream")},
-        follow_redirects=False,
-    )
+    reply = _send(people["committee"], sheet.name, sheet.read_bytes())
 
     assert reply.status_code == 303, reply.text[-2000:]
     stored = _cases(api).set_index("case_id").loc[case_id]
@@ -363,3 +362,36 @@ def test_the_api_gives_each_role_its_cases_and_counts_and_checks_what_is_recorde
         "found_returning",
         api.school,
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "delimiter", "encoding"),
+    [
+        ("ผลการติดตาม.txt", "\t", "utf-16"),  # Excel's "Unicode Text": tabs, UTF-16
+        ("ผลการติดตาม.csv", ";", "utf-8"),  # a sheet program set to semicolons
+    ],
+)
+def test_a_file_of_findings_separated_by_tabs_or_semicolons_updates_its_case(
+    api: Api, people: dict[str, httpx.Client], name: str, delimiter: str, encoding: str
+) -> None:
+    """Excel saves "Unicode Text" as tab-separated UTF-16 (.txt), and a sheet program may
+    separate a CSV's cells by semicolons: the page refused the one as not a file it reads
+    and read the other as one column, "the file needs the columns case_id and status"."""
+    case_id = _open_case(api)
+    cells = [["เลขที่รายการ", "สถานะ", "สาเหตุ", "บันทึก"], [str(case_id), "กำลังติดตาม", "2", "a, b"]]
+    rows = "".join(delimiter.join(line) + "\r\n" for line in cells)
+
+    reply = _send(people["committee"], name, rows.encode(encoding))
+
+    assert reply.status_code == 303, reply.text[-2000:]
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], int(stored["reason_code"])) == ("following", 2)
+
+
+def test_a_file_of_findings_of_a_kind_the_service_does_not_read_is_refused_by_name(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    reply = _send(people["committee"], "ผลการติดตาม.pdf", b"%PDF-1.4")
+
+    assert reply.status_code == 422
+    assert "ผลการติดตาม.pdf: ไม่ใช่ไฟล์ที่ระบบอ่านได้ (.csv, .txt, .xlsx" in html.unescape(reply.text)

@@ -49,6 +49,8 @@ KEPT_AS_IS = {
     "xlsx",
     "xls",
     "ods",
+    "txt",
+    "Unicode",  # Thai Excel names the file type "ข้อความ Unicode (*.txt)"
     "G",
 }
 TOKEN = re.compile(r"[A-Za-z0-9_@./\-]+")
