@@ -36,7 +36,13 @@ from schooldata.missing import (
     STATUSES,
 )
 from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
-from schooldata.validate import DELIMITERS, WORKBOOK_SUFFIXES, decode_csv_bytes, parse_dates
+from schooldata.validate import (
+    DELIMITERS,
+    TEXT_SUFFIXES,
+    WORKBOOK_SUFFIXES,
+    decode_csv_bytes,
+    parse_dates,
+)
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
 from serving.records import InvalidInput, NotVisible, names_of
@@ -359,7 +365,7 @@ THAI_FILE_HEADERS = {
 
 
 # A file of findings: a sheet (read whole) or a text table.
-FINDINGS_FILES = (".csv", ".txt", *WORKBOOK_SUFFIXES)
+FINDINGS_FILES = (*TEXT_SUFFIXES, *WORKBOOK_SUFFIXES)
 
 
 def read_findings(name: str, content: bytes) -> pd.DataFrame:
@@ -374,7 +380,7 @@ def read_findings(name: str, content: bytes) -> pd.DataFrame:
     lowered = name.lower()
     if lowered.endswith(WORKBOOK_SUFFIXES):
         return pd.read_excel(io.BytesIO(content), engine="calamine", dtype=str)
-    if not lowered.endswith((".csv", ".txt")):
+    if not lowered.endswith(TEXT_SUFFIXES):
         raise InvalidInput(f"{name}: not a file the service reads ({', '.join(FINDINGS_FILES)})")
     text = decode_csv_bytes(content)
     known = {fold_header(h) for pair in THAI_FILE_HEADERS.items() for h in pair}

@@ -394,4 +394,4 @@ def test_a_file_of_findings_of_a_kind_the_service_does_not_read_is_refused_by_na
     reply = _send(people["committee"], "ผลการติดตาม.pdf", b"%PDF-1.4")
 
     assert reply.status_code == 422
-    assert "ผลการติดตาม.pdf: ไม่ใช่ไฟล์ที่ระบบอ่านได้ (.csv, .txt, .xlsx" in html.unescape(reply.text)
+    assert "ผลการติดตาม.pdf: ไม่ใช่ไฟล์ที่ระบบอ่านได้ (.csv, .txt, .tsv, .xlsx" in html.unescape(reply.text)
