@@ -40,15 +40,48 @@ REFERENCE = {"nationality": "Thai", "disability": "none", "poverty": "none"}
 LEVELS = ("pre-primary/primary", "lower secondary", "upper secondary", "vocational")
 # The columns of ``audit_groups``: each audited attribute, and the level of schooling.
 GROUP_COLUMNS = [*ATTRIBUTES, "level"]
-# What a flag on each attribute could mean, in Thai and English (model card).
+# What a flag could mean, by the measure and which way the group is off from the
+# reference group at the same levels, in Thai and English (model card). A group's leavers
+# found less often: why they could be missed, ``MISSED``.
 MEANINGS = {
+    ("recall", "higher"): (
+        "การออกของกลุ่มอ้างอิงมีสัญญาณล่วงหน้าในข้อมูลของโรงเรียนน้อยกว่ากลุ่มนี้",
+        "the reference group's leaving shows less warning in school records than this group's",
+    ),
+    ("fpr", "higher"): (
+        "สัญญาณที่แบบจำลองใช้ (การขาดเรียน ผลการเรียน ความยากจน) พบบ่อยกว่าในกลุ่มนี้ "
+        "ไม่ว่าเด็กจะออกหรือไม่ จึงใช้ที่ในรายชื่อมากกว่า",
+        "the signals the model reads (absence, grades, poverty) are commoner in this group "
+        "whether or not its children leave, so it takes more places on the lists",
+    ),
+    ("fpr", "lower"): (
+        "สัญญาณที่แบบจำลองใช้พบน้อยกว่าในเด็กกลุ่มนี้ที่ยังเรียนอยู่",
+        "the signals the model reads are rarer among this group's children who stay",
+    ),
+    ("precision", "higher"): (
+        "เด็กกลุ่มนี้ที่อยู่ในรายชื่อออกบ่อยกว่า รายชื่อจึงอาจมีเด็กกลุ่มนี้น้อยเกินไป",
+        "this group's flagged children leave more often, so the lists may hold too few of them",
+    ),
+    ("precision", "lower"): (
+        "เด็กกลุ่มนี้ที่อยู่ในรายชื่อออกน้อยกว่า กลุ่มนี้จึงถูกจัดในรายชื่อง่ายกว่าที่การออกจริงสะท้อน",
+        "this group's flagged children leave less often: it is flagged more readily than "
+        "its leaving warrants",
+    ),
+}
+# Why a group's leavers could be found less often: by group first, then by attribute.
+MISSED = {
+    "not surveyed": (
+        "เมื่อไม่มีข้อมูลสำรวจครัวเรือน แบบจำลองจึงไม่เห็นสัญญาณความยากจนของครอบครัว",
+        "without a household survey the model lacks the family's poverty signals",
+    ),
     "nationality": (
         "การย้ายข้ามพรมแดนของครอบครัวแรงงานข้ามชาติมักไม่มีสัญญาณล่วงหน้าในข้อมูลของโรงเรียน",
         "moves across borders leave little warning in school records",
     ),
     "poverty": (
-        "ครอบครัวยากจนอาจออกเพราะเหตุการณ์ฉับพลันทางเศรษฐกิจ หรือข้อมูลครัวเรือนยังไม่ได้สำรวจ",
-        "poor families may leave after a sudden economic shock, or the household was not surveyed",
+        "ครอบครัวยากจนอาจออกเพราะเหตุการณ์ฉับพลันทางเศรษฐกิจที่ยังไม่ปรากฏในข้อมูลของโรงเรียน",
+        "poor families may leave after a sudden economic shock the school's records do not "
+        "show yet",
     ),
     "disability": (
         "เด็กพิการอาจมีรูปแบบการมาเรียนที่ต่างออกไป ทำให้สัญญาณเดิมใช้ได้ไม่ดี",
@@ -371,12 +404,20 @@ def flags(audit: Audit) -> list[str]:
 
 
 def explain_flag(row: pd.Series, language: str) -> str:
-    """A flag in plain words: what was measured, on how many students, what it may mean."""
-    th, en = MEANINGS.get(str(row["attribute"]), ("", ""))
-    parts = []
+    """A flag in plain words: what was measured, on how many students, which way the
+    group is off and what that may mean."""
+    index = 0 if language == "th" else 1
+    parts, meanings = [], []
     for metric in str(row["flagged_metrics"]).split(","):
-        words = METRIC_WORDS[metric][0 if language == "th" else 1]
+        words = METRIC_WORDS[metric][index]
         ratio, low, high = row[f"{metric}_ratio"], row[f"{metric}_low"], row[f"{metric}_high"]
+        way = "higher" if ratio > 1 else "lower"
+        if (metric, way) == ("recall", "lower"):
+            meaning = MISSED.get(str(row["group"]), MISSED.get(str(row["attribute"])))
+        else:
+            meaning = MEANINGS[(metric, way)]
+        if meaning is not None and meaning[index] not in meanings:
+            meanings.append(meaning[index])
         if language == "th":
             parts.append(
                 f"{words}: กลุ่ม {row['group']} เท่ากับ {ratio:.2f} เท่าของกลุ่มอ้างอิงในระดับชั้นเดียวกัน "
@@ -391,11 +432,11 @@ def explain_flag(row: pd.Series, language: str) -> str:
         return (
             f"{row['attribute']}={row['group']} ({row['students']:,} คน, ออก {row['left']:,} คน): "
             + "; ".join(parts)
-            + (f" อาจหมายความว่า{th}" if th else "")
+            + (f" อาจหมายความว่า{' และ '.join(meanings)}" if meanings else "")
         )
     return (
         f"{row['attribute']}={row['group']} ({row['students']:,} students, "
         f"{row['left']:,} who left): "
         + "; ".join(parts)
-        + (f". It could mean that {en}." if en else ".")
+        + (f". It could mean that {'; and '.join(meanings)}." if meanings else ".")
     )

@@ -174,3 +174,39 @@ def test_every_audited_group_reads_as_words_in_both_languages() -> None:
     shown = {v for column in groups.columns for v in groups[column]}
     assert not {v for v in shown if "_" in v}
     assert not [v for v in shown if group_word("poverty", v, "th").endswith(v)]
+
+
+def _flag(
+    attribute: str, group: str, metric: str, ratio: float, low: float, high: float
+) -> pd.Series:
+    """One flagged group's row of the audit, as ``fairness_audit`` writes it."""
+    row = {"attribute": attribute, "group": group, "students": 2029, "left": 72}
+    row |= {"flagged_metrics": metric, f"{metric}_ratio": ratio}
+    return pd.Series(row | {f"{metric}_low": low, f"{metric}_high": high})
+
+
+@pytest.mark.parametrize(
+    ("flag", "says", "never"),
+    [
+        # More of the poor group's stayers flagged: not a sign that their leaving is missed.
+        (_flag("poverty", "poor", "fpr", 2.19, 2.03, 2.36), "whether or not", "sudden"),
+        (_flag("poverty", "poor", "recall", 0.6, 0.45, 0.75), "sudden economic shock", "surveyed"),
+        (_flag("poverty", "not surveyed", "recall", 0.6, 0.45, 0.75), "survey", "sudden"),
+        (_flag("nationality", "other", "recall", 0.5, 0.3, 0.7), "across borders", "whether"),
+        (_flag("nationality", "other", "precision", 2.85, 1.94, 3.85), "more often", "borders"),
+        (_flag("sex", "M", "precision", 0.6, 0.5, 0.7), "less often", "pregnancy"),
+    ],
+)
+def test_a_flag_is_explained_by_what_was_measured_and_which_way(
+    flag: pd.Series, says: str, never: str
+) -> None:
+    """The model card explained every flag of an attribute alike: a poor group's stayers
+    flagged 2.19 times as often "could mean that poor families may leave after a sudden
+    economic shock, or the household was not surveyed" (a reason to miss leavers, and the
+    poor group was surveyed)."""
+    text = explain_flag(flag, "en")
+
+    assert says in text
+    assert never not in text
+    thai = explain_flag(flag, "th")
+    assert "อาจหมายความว่า" in thai
