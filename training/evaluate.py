@@ -300,7 +300,7 @@ def calibration_check(
     records = []
     for name, rows in groups:
         expected = float(risk[rows].sum())
-        observed = float(labels[rows].sum())
+        observed = int(labels[rows].sum())
         records.append(
             {
                 "group": name,

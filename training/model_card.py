@@ -400,11 +400,13 @@ def _share(share: float, low: float, high: float) -> str:
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
-    """A Markdown table of a frame with its index as the first column."""
+    """A Markdown table of a frame with its index as the first column; a column of whole
+    numbers (counts) is written as whole numbers."""
     header = ["", *map(str, frame.columns)]
     rows = [
         [str(index), *(f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in values)]
-        for index, values in zip(frame.index, frame.to_numpy(), strict=True)
+        # Column by column: a row of counts and shares would make every value a float.
+        for index, values in zip(frame.index, frame.astype(object).to_numpy(), strict=True)
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])

@@ -46,3 +46,18 @@ def test_a_thai_font_installed_after_matplotlib_listed_the_fonts_is_found(
         assert _thai_family() in thai
     finally:
         _thai_family.cache_clear()
+
+
+def test_a_table_of_counts_and_shares_shows_counts_as_whole_numbers() -> None:
+    """A frame of counts beside shares became floats row by row: the card's calibration
+    and levels tables read "16072.000" students and "35.000" who left."""
+    import pandas as pd
+
+    from training.model_card import markdown_table
+
+    frame = pd.DataFrame({"students": [16072, 7], "left": [35, 0], "share": [0.00218, 0.0]})
+
+    table = markdown_table(frame.set_index(pd.Index(["decile 1", "decile 2"])))
+
+    assert "| decile 1 | 16072 | 35 | 0.002 |" in table
+    assert "| decile 2 | 7 | 0 | 0.000 |" in table
