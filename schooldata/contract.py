@@ -133,6 +133,7 @@ REASON_WORDS: Mapping[int, str] = {
 assert set(REASON_WORDS) == set(REASON_CODES)
 REASON_ALIASES: Mapping[str, str] = {
     **{word: str(code) for code, word in REASON_WORDS.items()},
+    **{word: str(code) for code, word in REASON_CODES.items()},  # as English pages write them
     "ความจำเป็นทางครอบครัว": "1",
     "ย้ายถิ่นที่อยู่": "2",
     "สภาพครอบครัว": "3",
@@ -146,8 +147,8 @@ REASON_ALIASES: Mapping[str, str] = {
 
 
 def reason_code_of(text: str) -> int | None:
-    """A reason as a file gives it (its code, or its words in Thai), as its code; None
-    when it is neither."""
+    """A reason as a file gives it (its code, or its words in Thai or English), as its
+    code; None when it is none of these."""
     code = {fold_header(w): c for w, c in REASON_ALIASES.items()}.get(fold_header(text), text)
     return int(code) if code.isdigit() and int(code) in REASON_CODES else None
 

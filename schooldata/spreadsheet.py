@@ -3,6 +3,8 @@ run (a cell starting with ``=`` could run when a teacher opens a report)."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +23,16 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 with a byte-order mark, so that Excel shows Thai; formula-like cells escaped."""
     text: str = frame.astype(object).map(excel_safe).to_csv(index=False)
     return ("\ufeff" + text).encode("utf-8")
+
+
+def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """An Excel workbook of these sheets (names cut to Excel's 31 characters), with
+    formula-like cells escaped."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.astype(object).map(excel_safe).to_excel(writer, sheet_name=name[:31], index=False)
+    return buffer.getvalue()
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -593,12 +593,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_cases": ("ไม่มีเด็กที่ต้องติดตามในขณะนี้", "No child to find just now"),
     "findings_file": ("ส่งผลการติดตามเป็นไฟล์", "Upload findings as a file"),
     "findings_help": (
-        "ไฟล์ .xlsx .ods .csv หรือ .txt (ข้อความ Unicode) หนึ่งแถวต่อหนึ่งรายการ "
-        "คอลัมน์: เลขที่รายการ สถานะ สาเหตุ ความช่วยเหลือที่ต้องการ หน่วยงานที่ส่งต่อ "
-        "สถานศึกษาที่พบ วันที่พบหรือกลับเข้าเรียน บันทึก",
-        "An .xlsx, .ods, .csv or .txt (Unicode Text) file, a row a case, with the columns "
-        "case_id, status, reason_code, help_needed, agency, found_school_id, found_on and note",
+        "ดาวน์โหลดรายการที่ยังไม่ปิดของคุณ กรอกสถานะ สาเหตุ ความช่วยเหลือที่ต้องการ "
+        "หน่วยงานที่ส่งต่อ สถานศึกษาที่พบ วันที่พบหรือกลับเข้าเรียน และบันทึก แล้วส่งไฟล์กลับมา "
+        "(.xlsx .ods .csv หรือ .txt ข้อความ Unicode) แถวที่ไม่แก้ไขจะไม่เปลี่ยนแปลง",
+        "Download your open cases, fill in the status, reason, help needed, agency, school "
+        "found at, date found or back and a note, and send the file back (.xlsx, .ods, .csv "
+        "or .txt Unicode Text); rows left as they were change nothing",
     ),
+    "findings_xlsx": ("ดาวน์โหลดรายการเพื่อกรอกผล (Excel)", "Download the cases to fill in (Excel)"),
+    "findings_csv": ("ดาวน์โหลดรายการเพื่อกรอกผล (CSV)", "Download the cases to fill in (CSV)"),
     "send": ("ส่ง", "Send"),
     "applied": ("บันทึกผลการติดตามแล้ว {} รายการ", "{} cases updated"),
     "file_problems": ("แถวที่บันทึกไม่ได้ในไฟล์ {}", "Rows of {} not recorded"),

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from core import clock
 from schooldata import audit
-from schooldata.contract import REASON_CODES, fold_header, reason_code_of
+from schooldata.contract import REASON_CODES, REASON_WORDS, fold_header, reason_code_of
 from schooldata.db import reading
 from schooldata.missing import (
     DATA_CLOSED,
@@ -35,6 +35,7 @@ from schooldata.missing import (
     STAFF_STATUSES,
     STATUSES,
 )
+from schooldata.spreadsheet import FORMULA_START
 from schooldata.tables import TABLES, missing_case_notes, missing_cases, users
 from schooldata.validate import (
     DELIMITERS,
@@ -45,6 +46,7 @@ from schooldata.validate import (
 )
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
+from serving.i18n import grade
 from serving.records import InvalidInput, NotVisible, names_of
 
 # How long a case has been open, as the area office counts it (days).
@@ -130,21 +132,25 @@ def cases(
     caller: Caller,
     *,
     open_only: bool = False,
+    older: bool = False,
+    action: str = "read",
 ) -> list[Case]:
-    """The cases the caller may see by name, the longest open first (audited). Open only:
-    the open cases of the school year, those missing from the last ``RECENT_TERMS`` terms
-    loaded (older ones stay open and counted; ``older_open`` says how many)."""
+    """The cases the caller may see by name, the longest open first (audited as
+    ``action``). Open only: the open cases of the school year, those missing from the
+    last ``RECENT_TERMS`` terms loaded (older ones stay open and counted; ``older_open``
+    says how many), and with ``older`` the older open ones too."""
     if caller.user.role not in CASE_ROLES:
         return []
     query = _select().where(_scope(caller.user))
     with reading(engine) as connection:
         if open_only:
-            query = query.where(missing_cases.c.status.in_(OPEN_STATUSES)).where(
-                _expected >= _newest_term(connection) - (RECENT_TERMS - 1)
-            )
+            query = query.where(missing_cases.c.status.in_(OPEN_STATUSES))
+        if open_only and not older:
+            query = query.where(_expected >= _newest_term(connection) - (RECENT_TERMS - 1))
         rows = connection.execute(query.order_by(missing_cases.c.opened_on)).mappings().all()
         found = _cases(connection, rows)
-    record_reads(engine, caller, [StudentKey(c.school_id, c.student_id) for c in found])
+    keys = [StudentKey(c.school_id, c.student_id) for c in found]
+    record_reads(engine, caller, keys, action=action)
     return sorted(found, key=lambda c: (not c.open, -c.days_open, c.school_id, c.student_id))
 
 
@@ -296,7 +302,14 @@ def check_change(change: CaseChange, case_school: str) -> CaseChange:
 
 def update_case(engine: sa.Engine, caller: Caller, case_id: int, change: CaseChange) -> Case:
     """Record what staff found (audited). A case the records closed stays closed."""
-    current = case(engine, caller, case_id)
+    _record(engine, caller, case(engine, caller, case_id), change)
+    return case(engine, caller, case_id)
+
+
+def _record(engine: sa.Engine, caller: Caller, current: Case, change: CaseChange) -> bool:
+    """Write a change of a case (audited); False, writing nothing, when it would leave the
+    case as it is (a row of a file sent back as it was given out)."""
+    case_id = current.case_id
     if current.status in DATA_CLOSED:
         raise InvalidInput("this case was closed by the records: the child is enrolled")
     change = check_change(change, current.school_id)
@@ -319,6 +332,8 @@ def update_case(engine: sa.Engine, caller: Caller, case_id: int, change: CaseCha
         "found_on": change.found_on or current.found_on,
         "closed_on": today if change.status in STAFF_CLOSED else None,
     }
+    if not change.note and all(values[k] == _stored(current)[k] for k in values):
+        return False
     with engine.begin() as connection:
         connection.execute(
             sa.update(missing_cases).where(missing_cases.c.case_id == case_id).values(**values)
@@ -338,7 +353,22 @@ def update_case(engine: sa.Engine, caller: Caller, case_id: int, change: CaseCha
         StudentKey(current.school_id, current.student_id),
         detail=f"missing case {case_id}: {current.status} -> {change.status}",
     )
-    return case(engine, caller, case_id)
+    return True
+
+
+def _stored(current: Case) -> dict[str, Any]:
+    """A case's values as ``missing_cases`` stores them."""
+    return {
+        "status": current.status,
+        "status_on": current.status_on,
+        "owner_user_id": current.owner_user_id,
+        "reason_code": current.reason_code,
+        "help_needed": ",".join(current.help_needed) or None,
+        "agency": current.agency,
+        "found_school_id": current.found_school_id,
+        "found_on": current.found_on,
+        "closed_on": current.closed_on,
+    }
 
 
 # The columns of a file of what staff found (the same as the page's form).
@@ -362,6 +392,45 @@ THAI_FILE_HEADERS = {
     "found_on": "วันที่พบหรือกลับเข้าเรียน",
     "note": "บันทึก",
 }
+# The columns a file of one's cases gives out to say whom each is about (Thai, English):
+# read by people, not read back.
+ABOUT_HEADERS = {
+    "student_id": ("เลขประจำตัว", "student_id"),
+    "name": ("ชื่อ", "name"),
+    "last_enrolled": ("ลงทะเบียนล่าสุด", "last_enrolled"),
+    "missing_from": ("ภาคเรียนที่ไม่พบ", "missing_from"),
+}
+
+
+def findings_sheet(engine: sa.Engine, caller: Caller, language: str) -> pd.DataFrame:
+    """The caller's open cases (the older ones too) as a file of findings to fill in and
+    send back: each case, whom it is about, and what was found so far in the page's
+    words, under the page's headers (``apply_file`` reads them back; a row sent back as
+    it was changes nothing). Audited as a download of each child's record."""
+    index = 0 if language == "th" else 1
+    reasons = REASON_WORDS if language == "th" else REASON_CODES
+    rows = [
+        {
+            "case_id": c.case_id,
+            "student_id": c.student_id,
+            "name": c.name or "",
+            "last_enrolled": f"{grade(c.grade_level, language)} {c.last_term}/{c.last_year}",
+            "missing_from": f"{c.expected_term}/{c.expected_year}",
+            "status": STATUS_WORDS[c.status][index],
+            "reason_code": reasons[c.reason_code] if c.reason_code is not None else "",
+            "help_needed": ", ".join(HELP_WORDS[h][index] for h in c.help_needed),
+            "agency": c.agency or "",
+            "found_school_id": c.found_school_id or "",
+            "found_on": c.found_on.isoformat() if c.found_on else "",
+            "note": "",  # a note written here is added to the case's notes
+        }
+        for c in cases(engine, caller, open_only=True, older=True, action="download")
+    ]
+    columns = ["case_id", *ABOUT_HEADERS, *FILE_COLUMNS[1:]]
+    headers = {**{k: (v, k) for k, v in THAI_FILE_HEADERS.items()}, **ABOUT_HEADERS}
+    return pd.DataFrame(rows, columns=columns).rename(
+        columns={k: words[index] for k, words in headers.items()}
+    )
 
 
 # A file of findings: a sheet (read whole) or a text table.
@@ -396,13 +465,14 @@ def read_findings(name: str, content: bytes) -> pd.DataFrame:
 
 @dataclass
 class FileResult:
-    applied: int
+    applied: int  # cases changed
     problems: list[tuple[int, str]]  # (line of the file, what is wrong)
 
 
 def apply_file(engine: sa.Engine, caller: Caller, frame: pd.DataFrame) -> FileResult:
     """Apply a file of findings, a row a case, with ``FILE_COLUMNS`` (English or Thai
-    headers). A bad row is reported by its line and skipped; the others are applied."""
+    headers; other columns are for people). A bad row is reported by its line and
+    skipped; the others are applied, those that change their case counted."""
     thai = {fold_header(v): k for k, v in THAI_FILE_HEADERS.items()}
     frame = frame.rename(columns=lambda c: thai.get(fold_header(c), str(c).strip().lower()))
     if "case_id" not in frame.columns or "status" not in frame.columns:
@@ -412,8 +482,8 @@ def apply_file(engine: sa.Engine, caller: Caller, frame: pd.DataFrame) -> FileRe
         row = {str(k): v for k, v in record.items()}
         try:
             change = _change_of(row)
-            update_case(engine, caller, int(_text(row.get("case_id")) or 0), change)
-            applied += 1
+            current = case(engine, caller, int(_text(row.get("case_id")) or 0))
+            applied += _record(engine, caller, current, change)
         except (InvalidInput, ValueError) as error:
             problems.append((line, str(error)))
         except NotVisible:
@@ -425,6 +495,8 @@ def _text(value: Any) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     text = str(value).strip()
+    if text.startswith("'") and text[1:].startswith(FORMULA_START):
+        text = text[1:]  # as ``excel_safe`` gave it out: the apostrophe kept it from running
     return text.removesuffix(".0") if text else None
 
 
@@ -446,10 +518,15 @@ def _change_of(row: dict[str, Any]) -> CaseChange:
     if found_on and pd.isna(found_day):
         raise InvalidInput(f"found_on {found_on!r} is not a date (dd/mm/yyyy or YYYY-MM-DD)")
     help_text = _text(row.get("help_needed")) or ""
+    help_by_word = {
+        fold_header(word): key for key, words in HELP_WORDS.items() for word in (key, *words)
+    }  # the help as the page names it, in either language, or its key
     return CaseChange(
         status=by_word.get(status, status),
         reason_code=reason_code,
-        help_needed=tuple(h.strip() for h in help_text.split(",") if h.strip()),
+        help_needed=tuple(
+            help_by_word.get(fold_header(h), h.strip()) for h in help_text.split(",") if h.strip()
+        ),
         agency=_text(row.get("agency")),
         found_school_id=_text(row.get("found_school_id")),
         found_on=found_day.date() if found_on else None,
@@ -474,6 +551,20 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
     ),
 }
 assert set(STATUS_WORDS) == set(STATUSES)
+
+# The words of each kind of help (Thai, English), for pages, files and reports.
+HELP_WORDS: dict[str, tuple[str, str]] = {
+    "money": ("ทุนการศึกษาหรือค่าใช้จ่าย", "money for school"),
+    "transport": ("การเดินทาง", "transport"),
+    "learning": ("สอนเสริมการเรียน", "learning support"),
+    "health": ("สุขภาพกายหรือใจ", "health"),
+    "family": ("ช่วยเหลือครอบครัว", "family support"),
+    "documents": ("เอกสารหรือสถานะบุคคล", "documents or legal status"),
+    "flexible_schooling": ("การเรียนรูปแบบยืดหยุ่น (กศน.)", "flexible schooling"),
+    "work_skills": ("ฝึกอาชีพ", "work skills"),
+    "other": ("อื่น ๆ", "other"),
+}
+assert set(HELP_WORDS) == set(HELP)
 
 
 @dataclass

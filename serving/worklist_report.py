@@ -14,7 +14,6 @@ Counts only: no name, code or ID of a child.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +23,10 @@ import sqlalchemy as sa
 from schooldata.contract import REASON_CODES, REASON_WORDS
 from schooldata.db import reading
 from schooldata.missing import BACK_IN_SCHOOL, FOUND, HELP, NOBODY_TO_FIND, OPEN_STATUSES
-from schooldata.spreadsheet import csv_bytes, excel_safe
+from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from schooldata.tables import TABLES, missing_cases
 from serving.accounts import User
-from serving.worklist import COUNT_ROLES
+from serving.worklist import COUNT_ROLES, HELP_WORDS
 
 AGE_BANDS = ((3, 5, "3-5"), (6, 15, "6-15"), (16, 18, "16-18"))
 # Statuses in each of the four counts (closed by an exit record: nobody to find).
@@ -73,19 +72,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "back_sheet": ("การกลับเข้าเรียน", "brought back"),
     "reasons_sheet": ("สาเหตุและความช่วยเหลือ", "reasons and help"),
     "kept_sheet": ("การคงอยู่หลังกลับเข้าเรียน", "still enrolled"),
+    "findings_sheet": ("ผลการติดตาม", "findings"),
 }
-HELP_WORDS: dict[str, tuple[str, str]] = {
-    "money": ("ทุนการศึกษาหรือค่าใช้จ่าย", "money for school"),
-    "transport": ("การเดินทาง", "transport"),
-    "learning": ("สอนเสริมการเรียน", "learning support"),
-    "health": ("สุขภาพกายหรือใจ", "health"),
-    "family": ("ช่วยเหลือครอบครัว", "family support"),
-    "documents": ("เอกสารหรือสถานะบุคคล", "documents or legal status"),
-    "flexible_schooling": ("การเรียนรูปแบบยืดหยุ่น (กศน.)", "flexible schooling"),
-    "work_skills": ("ฝึกอาชีพ", "work skills"),
-    "other": ("อื่น ๆ", "other"),
-}
-assert set(HELP_WORDS) == set(HELP)
 
 
 def word(key: str, language: str) -> str:
@@ -121,13 +109,7 @@ class Report:
         }
 
     def xlsx(self) -> bytes:
-        buffer = io.BytesIO()
-        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-            for name, frame in self.sheets().items():
-                frame.astype(object).map(excel_safe).to_excel(
-                    writer, sheet_name=name[:31], index=False
-                )
-        return buffer.getvalue()
+        return xlsx_bytes(self.sheets())
 
     def csv(self) -> bytes:
         """The four tables one under the other, each row naming its table (a sheet of

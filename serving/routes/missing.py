@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from core import clock
 from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
+from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from serving import worklist, worklist_report
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
@@ -75,17 +76,42 @@ def missing_report(
         return not_found(request, user)
     made = worklist_report.report(state.engine, user, lang or language(request))
     body = made.xlsx() if kind == "xlsx" else made.csv()
+    return _attachment(body, f"missing-children-{clock.today().isoformat()}.{kind}")
+
+
+def _attachment(body: bytes, name: str) -> Response:
+    """A file to download: an Excel workbook or a CSV, by its name."""
     media = (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        if kind == "xlsx"
+        if name.endswith(".xlsx")
         else "text/csv; charset=utf-8"
     )
-    name = quote(f"missing-children-{clock.today().isoformat()}.{kind}")
     return Response(
         body,
         media_type=media,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
     )
+
+
+@router.get("/missing/cases.{kind}")
+def missing_cases_file(
+    request: Request,
+    state: StateDep,
+    caller: WebCaller,
+    kind: str,
+    lang: Annotated[str | None, Query(pattern="^(th|en)$")] = None,
+) -> Response:
+    """One's open cases as a file of findings to fill in and send back (Excel or CSV)."""
+    if caller.user.role not in worklist.CASE_ROLES or kind not in ("xlsx", "csv"):
+        return not_found(request, caller.user)
+    language_ = lang or language(request)
+    sheet = worklist.findings_sheet(state.engine, caller, language_)
+    name = f"missing-children-findings-{clock.today().isoformat()}.{kind}"
+    if kind == "xlsx":
+        return _attachment(
+            xlsx_bytes({worklist_report.word("findings_sheet", language_): sheet}), name
+        )
+    return _attachment(csv_bytes(sheet), name)
 
 
 @router.post("/missing/file", response_class=HTMLResponse)

@@ -395,3 +395,109 @@ def test_a_file_of_findings_of_a_kind_the_service_does_not_read_is_refused_by_na
 
     assert reply.status_code == 422
     assert "ผลการติดตาม.pdf: ไม่ใช่ไฟล์ที่ระบบอ่านได้ (.csv, .txt, .tsv, .xlsx" in html.unescape(reply.text)
+
+
+def _problems(reply: httpx.Response) -> str:
+    """The rows a file of findings could not apply, as the page lists them."""
+    found = re.search(r'<table class="list problems">.*?</table>', reply.text, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", found[0])) if found else reply.text[-2000:]
+
+
+def _cases_file(client: httpx.Client, kind: str, lang: str = "th") -> pd.DataFrame:
+    """The file of one's cases to fill in, as the page gives it out."""
+    reply = client.get(f"/missing/cases.{kind}?lang={lang}")
+    assert reply.status_code == 200, reply.text[-2000:]
+    assert "attachment" in reply.headers["content-disposition"]
+    if kind == "xlsx":
+        return pd.read_excel(
+            io.BytesIO(reply.content), engine="calamine", dtype=str, keep_default_na=False
+        )
+    return pd.read_csv(io.BytesIO(reply.content), dtype=str, keep_default_na=False)
+
+
+def test_a_school_downloads_its_cases_fills_in_what_it_found_and_sends_the_file_back(
+    api: Api, people: dict[str, httpx.Client], tmp_path: Path
+) -> None:
+    """The page took a file of findings keyed by case numbers it never listed (only each
+    case's own page shows its number): a school could not make the file."""
+    committee = people["committee"]
+    case_id = _open_case(api)
+    sheet = _cases_file(committee, "xlsx")
+
+    assert str(case_id) in set(sheet["เลขที่รายการ"]), _cases(api).set_index("case_id").loc[case_id]
+    assert list(sheet.columns[:2]) == ["เลขที่รายการ", "เลขประจำตัว"]
+    assert {"สถานะ", "สาเหตุ", "ความช่วยเหลือที่ต้องการ", "บันทึก"} <= set(sheet.columns)
+    mine = sheet[sheet["เลขที่รายการ"] == str(case_id)]
+    assert len(mine) == 1
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert mine.iloc[0]["เลขประจำตัว"] == stored["student_id"]
+    assert mine.iloc[0]["สถานะ"] == "ยังไม่ได้ติดตาม"
+    # Filled in as a teacher would, in the sheet's own words, and sent back whole.
+    filled = sheet.copy()
+    columns = ["สถานะ", "สาเหตุ", "ความช่วยเหลือที่ต้องการ", "วันที่พบหรือกลับเข้าเรียน"]
+    filled.loc[mine.index, columns] = [
+        "พบตัว กำลังกลับเข้าเรียน",
+        "อพยพตามผู้ปกครอง",
+        "การเดินทาง, สอนเสริมการเรียน",
+        "10/01/2568",
+    ]
+    path = tmp_path / "ผลการติดตาม.xlsx"
+    filled.to_excel(path, index=False)
+    before = _cases(api).set_index("case_id")
+
+    reply = _send(committee, path.name, path.read_bytes())
+
+    assert reply.status_code == 303, _problems(reply)
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], int(stored["reason_code"])) == ("found_returning", 2)
+    assert stored["help_needed"] == "transport,learning"
+    assert (str(stored["found_on"])[:10], stored["found_school_id"]) == ("2025-01-10", api.school)
+    # The other rows came back as they went out: nothing of theirs changed.
+    others = [int(c) for c in sheet["เลขที่รายการ"] if int(c) != case_id]
+    assert len(others)
+    after = _cases(api).set_index("case_id")
+    pd.testing.assert_frame_equal(after.loc[others], before.loc[others])
+    assert "บันทึกผลการติดตามแล้ว 1 รายการ" in committee.get(reply.headers["location"]).text
+
+
+def test_the_file_of_cases_in_english_reads_back_in_english_words(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    committee = people["committee"]
+    case_id = _open_case(api)
+    sheet = _cases_file(committee, "csv", "en")
+    assert list(sheet.columns[:2]) == ["case_id", "student_id"]
+    row = sheet.index[sheet["case_id"] == str(case_id)]
+    sheet.loc[row, ["status", "reason_code", "help_needed"]] = [
+        "being followed",
+        "moved away",
+        "documents or legal status",
+    ]
+
+    reply = _send(committee, "findings.csv", sheet.loc[row].to_csv(index=False).encode())
+
+    assert reply.status_code == 303, _problems(reply)
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], int(stored["reason_code"])) == ("following", 2)
+    assert stored["help_needed"] == "documents"
+
+
+def test_the_file_of_cases_holds_only_the_callers_cases_and_its_reading_is_audited(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    sheet = _cases_file(people["committee"], "csv")
+    cases = _cases(api).set_index("case_id").loc[[int(c) for c in sheet["เลขที่รายการ"]]]
+    assert set(cases["school_id"]) == {api.school}
+    with api.engine.connect() as connection:
+        downloaded = connection.execute(
+            sa.select(audit_log.c.student_id).where(
+                audit_log.c.action == "download",
+                audit_log.c.endpoint == "GET /missing/cases.{kind}",
+            )
+        ).scalars()
+        assert set(cases["student_id"]) <= set(downloaded)
+    # The area office's file holds the cases it follows by name, those referred outside;
+    # an analyst follows counts only.
+    referred = {"พบตัว ส่งต่อหน่วยงาน", "ไม่พบตัว ส่งต่อกระทรวงและภาคี"}
+    assert set(_cases_file(people["area"], "csv")["สถานะ"]) <= referred
+    assert people["analyst"].get("/missing/cases.xlsx").status_code == 404
