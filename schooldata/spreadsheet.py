@@ -25,13 +25,22 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return ("\ufeff" + text).encode("utf-8")
 
 
+WIDEST = 50  # characters: the widest a column of a workbook is made
+
+
 def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     """An Excel workbook of these sheets (names cut to Excel's 31 characters), with
-    formula-like cells escaped."""
+    formula-like cells escaped and each column as wide as its longest text (up to
+    ``WIDEST`` characters), so that names and Thai headers show whole when it opens."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.astype(object).map(excel_safe).to_excel(writer, sheet_name=name[:31], index=False)
+            sheet = writer.sheets[name[:31]]
+            for index, column in enumerate(frame.columns):
+                longest = max([len(str(column)), *(len(str(v)) for v in frame[column])])
+                letter = sheet.cell(row=1, column=index + 1).column_letter
+                sheet.column_dimensions[letter].width = min(longest, WIDEST) + 2
     return buffer.getvalue()
 
 

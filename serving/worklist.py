@@ -414,7 +414,7 @@ def findings_sheet(engine: sa.Engine, caller: Caller, language: str) -> pd.DataF
             "case_id": c.case_id,
             "student_id": c.student_id,
             "name": c.name or "",
-            "last_enrolled": f"{grade(c.grade_level, language)} {c.last_term}/{c.last_year}",
+            "last_enrolled": f"{grade(c.grade_level, language)} · {c.last_term}/{c.last_year}",
             "missing_from": f"{c.expected_term}/{c.expected_year}",
             "status": STATUS_WORDS[c.status][index],
             "reason_code": reasons[c.reason_code] if c.reason_code is not None else "",
