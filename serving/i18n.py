@@ -897,10 +897,17 @@ def phase(text: str | None, language: str) -> str:
     return f"ภาคเรียนที่ {found[1]} สัปดาห์ที่ {found[2]}" if found else text
 
 
+# The model's own score, compared for drift beside the features.
+SCORE_NAME = ("คะแนนความเสี่ยงจากแบบจำลอง", "the model's risk score")
+
+
 def feature_name(feature: str, language: str) -> str:
     """A feature's name in the language (its id when the catalog has none)."""
     from features.catalog import catalog
+    from riskmodel.input_counts import SCORE
 
+    if feature == SCORE:
+        return SCORE_NAME[0] if language == "th" else SCORE_NAME[1]
     spec = catalog().get(feature)
     if spec is None:
         return feature

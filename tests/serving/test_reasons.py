@@ -156,3 +156,15 @@ def test_stored_reasons_and_steps_are_those_of_the_reasons_one_by_one() -> None:
     assert _Text.of('say "ไม่" \\ here', "x").json == (
         ',"text_th":' + orjson.dumps('say "ไม่" \\ here').decode() + ',"text_en":"x"}'
     )
+
+
+def test_every_input_the_drift_table_compares_is_named_in_both_languages() -> None:
+    """The drift table compares the catalog's features and the model's own score; the
+    score showed as "model score" on the Thai page."""
+    from features.catalog import catalog
+    from riskmodel.input_counts import SCORE
+
+    for feature in [*catalog(), SCORE]:
+        thai, english = i18n.feature_name(feature, "th"), i18n.feature_name(feature, "en")
+        assert any("\u0e00" <= ch <= "\u0e7f" for ch in thai), feature
+        assert thai != english
