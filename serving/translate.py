@@ -368,6 +368,18 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         ),
         (r"^usable$", "ใช้ได้"),
         (
+            r"^the interval is (\S+) wide \(over (\S+)\)$",
+            lambda m: f"ช่วงความเชื่อมั่นกว้าง {m[1]} (เกิน {m[2]})",
+        ),
+        (
+            r"^(\S+) of treated students have no comparable untreated one$",
+            lambda m: f"นักเรียนที่ได้รับการช่วยเหลือ {m[1]} ไม่มีนักเรียนที่ไม่ได้รับซึ่งเทียบกันได้",
+        ),
+        (
+            r"^the groups still differ after weighting \(\|SMD\| (\S+)\)$",
+            lambda m: f"สองกลุ่มยังต่างกันหลังถ่วงน้ำหนัก (|SMD| {m[1]})",
+        ),
+        (
             r"^too few records: (\d+) treated of whom (\d+) left, (\d+)",
             lambda m: f"ข้อมูลน้อยเกินไป: ได้รับการช่วยเหลือ {m[1]} คน ออก {m[2]} คน กลุ่มเทียบ {m[3]} คน",
         ),
@@ -483,6 +495,8 @@ def thai(message: str) -> str:
         found = pattern.search(text)
         if found:
             return replacement(found) if callable(replacement) else str(replacement)
+    if "; " in text:  # several problems, each its own message
+        return "; ".join(thai(part) for part in text.split("; "))
     return text
 
 

@@ -22,6 +22,7 @@ KEPT_AS_IS = {
     "PR-AUC",
     "Brier",
     "PSI",
+    "SMD",  # standardised mean difference, as PSI: a statistic named as it is
     "SDQ",
     "LightGBM",
     "ABC",

@@ -1,0 +1,30 @@
+"""Messages the service's checks write in English, as a Thai page shows them."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.translate import thai
+from tests.serving.test_thai_pages import foreign_words
+
+# What the study of actions (``training.effects``) says of an estimate it cannot use.
+EFFECT_PROBLEMS = [
+    "the interval is 0.061 wide (over 0.05)",
+    "12% of treated students have no comparable untreated one",
+    "the groups still differ after weighting (|SMD| 0.78)",
+    "the interval is 0.061 wide (over 0.05); the groups still differ after weighting (|SMD| 0.54)",
+    "no benefit order: the home-visit estimate is not usable (the groups still differ "
+    "after weighting (|SMD| 0.54))",
+]
+
+
+@pytest.mark.parametrize("message", EFFECT_PROBLEMS)
+def test_why_an_actions_estimate_is_not_used_reads_in_thai(message: str) -> None:
+    """The model page's table of what actions did showed "the groups still differ after
+    weighting (|SMD| 0.78)" in English on the Thai page."""
+    text = thai(message)
+
+    assert foreign_words(f"<p>{text}</p>", set()) == []
+    assert any("\u0e00" <= ch <= "\u0e7f" for ch in text)
+    for number in ("0.061", "0.05", "12%", "0.78", "0.54"):
+        assert (number in message) == (number in text)
