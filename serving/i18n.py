@@ -112,6 +112,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "The scheduler is off (EWS_SCHEDULER=false): run ews score by hand.",
     ),
     "run_takes": ("รอบหนึ่งใช้เวลาประมาณ {} วินาที", "A weekly run takes about {} s."),
+    "seconds": ("{} วินาที", "{} s"),
     "messages_sent": (
         "ข้อความของรายชื่อล่าสุด: ส่งแล้ว {} ส่งไม่สำเร็จ {}",
         "Messages of the newest list: {} sent, {} failed.",

@@ -4,13 +4,14 @@ translation tables, numbers, dates and names aside."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from schooldata.tables import TABLES, users
+from schooldata.tables import TABLES, job_runs, users
 from serving.accounts import create_user, set_password
 from tests.serving.conftest import PASSWORDS, Api
 
@@ -194,3 +195,31 @@ def test_a_form_error_is_in_thai(api: Api, clients: dict[str, httpx.Client]) -> 
     assert reply.status_code == 422
     assert "จำนวนที่เยี่ยมได้ต้องเป็นจำนวนเต็ม" in reply.text
     assert foreign_words(reply.text, _names(api) | {"abc"}) == []
+
+
+def test_the_operations_page_says_how_long_each_run_took_in_thai(
+    api: Api, clients: dict[str, httpx.Client]
+) -> None:
+    """A finished run's time showed as "5 s" on the Thai page."""
+    started = datetime(2025, 6, 2, 6, 0, 0)
+    with api.engine.begin() as connection:
+        job_id = connection.execute(
+            sa.insert(job_runs).values(
+                kind="school",
+                as_of=date(2025, 6, 2),
+                school_id=api.school,
+                attempt=91,
+                status="done",
+                trigger="upload",
+                started_at=started,
+                finished_at=started + timedelta(seconds=5),
+            )
+        ).inserted_primary_key[0]
+    try:
+        reply = clients["admin"].get("/admin/operations")
+
+        assert "5 วินาที" in reply.text
+        assert foreign_words(reply.text, _names(api)) == []
+    finally:
+        with api.engine.begin() as connection:
+            connection.execute(sa.delete(job_runs).where(job_runs.c.job_id == job_id))
