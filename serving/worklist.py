@@ -332,7 +332,7 @@ def _record(engine: sa.Engine, caller: Caller, current: Case, change: CaseChange
         "found_on": change.found_on or current.found_on,
         "closed_on": today if change.status in STAFF_CLOSED else None,
     }
-    if not change.note and all(values[k] == _stored(current)[k] for k in values):
+    if not change.note and values == _stored(current):
         return False
     with engine.begin() as connection:
         connection.execute(
