@@ -436,5 +436,8 @@ def shoot(page: Any, name: str) -> None:
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
+    # A phone shows each cell as "label: value": no label may stand without its value.
+    bare = page.locator("table.list td[data-label]:empty:visible").count()
     page.set_viewport_size(DESKTOP)
     assert width <= PHONE["width"] + 1, f"{name} is {width}px wide on a 390px phone"
+    assert bare == 0, f"{name} shows {bare} labels without a value on a phone"
