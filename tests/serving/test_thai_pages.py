@@ -11,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from schooldata.tables import TABLES, job_runs, users
+from schooldata.tables import TABLES, job_runs, score_runs, student_scores, users
 from serving.accounts import create_user, set_password
 from tests.serving.conftest import PASSWORDS, Api
 
@@ -223,3 +223,25 @@ def test_the_operations_page_says_how_long_each_run_took_in_thai(
     finally:
         with api.engine.begin() as connection:
             connection.execute(sa.delete(job_runs).where(job_runs.c.job_id == job_id))
+
+
+def test_the_student_page_suggests_a_next_step_only_for_a_student_on_the_list(
+    api: Api, clients: dict[str, httpx.Client]
+) -> None:
+    """A step is for a flagged student; a student at low risk had the heading "สิ่งที่ควร
+    ทำต่อ:" with nothing after it."""
+    scores, runs = student_scores, score_runs
+    with api.engine.connect() as connection:
+        newest = connection.execute(sa.select(sa.func.max(runs.c.run_id))).scalar()
+        tiers = dict(
+            connection.execute(
+                sa.select(scores.c.student_id, scores.c.tier).where(
+                    (scores.c.run_id == newest) & (scores.c.school_id == api.school)
+                )
+            ).all()
+        )
+    low = next(s for s, tier in tiers.items() if tier == "low")
+    flagged = next(s for s, tier in tiers.items() if tier in ("high", "watch"))
+
+    assert "สิ่งที่ควรทำต่อ" not in clients["committee"].get(f"/students/{low}").text
+    assert "สิ่งที่ควรทำต่อ" in clients["committee"].get(f"/students/{flagged}").text
