@@ -104,13 +104,11 @@ def missing_cases_file(
     """One's open cases as a file of findings to fill in and send back (Excel or CSV)."""
     if caller.user.role not in worklist.CASE_ROLES or kind not in ("xlsx", "csv"):
         return not_found(request, caller.user)
-    language_ = lang or language(request)
-    sheet = worklist.findings_sheet(state.engine, caller, language_)
+    lang = lang or language(request)
+    sheet = worklist.findings_sheet(state.engine, caller, lang)
     name = f"missing-children-findings-{clock.today().isoformat()}.{kind}"
     if kind == "xlsx":
-        return _attachment(
-            xlsx_bytes({worklist_report.word("findings_sheet", language_): sheet}), name
-        )
+        return _attachment(xlsx_bytes({worklist_report.word("findings_sheet", lang): sheet}), name)
     return _attachment(csv_bytes(sheet), name)
 
 
