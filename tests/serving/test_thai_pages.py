@@ -245,3 +245,32 @@ def test_the_student_page_suggests_a_next_step_only_for_a_student_on_the_list(
 
     assert "สิ่งที่ควรทำต่อ" not in clients["committee"].get(f"/students/{low}").text
     assert "สิ่งที่ควรทำต่อ" in clients["committee"].get(f"/students/{flagged}").text
+
+
+def test_a_plan_that_reaches_students_off_the_list_shows_no_empty_step(
+    api: Api, clients: dict[str, httpx.Client]
+) -> None:
+    """A school whose capacity reaches past its flagged students visits some at low risk:
+    their cards read "สิ่งที่ควรทำต่อ: ·" with no step."""
+    client = clients["committee"]
+    schools = TABLES["schools"]
+    with api.engine.connect() as connection:
+        before = connection.execute(
+            sa.select(schools.c.home_visit_capacity).where(schools.c.school_id == api.school)
+        ).scalar()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/plan").text)
+    assert csrf is not None
+    try:
+        reply = client.post("/plan/capacity", data={"csrf": csrf[1], "capacity": "500"})
+        assert reply.status_code == 303
+        page = client.get("/plan").text
+
+        assert 'class="tier low"' in page or "ปกติ" in page  # students off the list visited
+        assert not re.search(r"สิ่งที่ควรทำต่อ:</b>\s*·", page)
+    finally:
+        with api.engine.begin() as connection:
+            connection.execute(
+                sa.update(schools)
+                .where(schools.c.school_id == api.school)
+                .values(home_visit_capacity=before)
+            )
