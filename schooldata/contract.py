@@ -717,7 +717,7 @@ EXITS = Source(
             "reason_code",
             "int",
             "Reason: DMC codes 1-10, 11 work, 12 marriage/pregnancy, 99 unknown (or the "
-            "reason's words in Thai)",
+            "reason's words in Thai or English)",
             "สาเหตุ",
             allowed=tuple(str(k) for k in REASON_CODES),
             aliases=REASON_ALIASES,
