@@ -21,6 +21,7 @@ from serving.access import StudentKey, student_key
 from serving.accounts import Caller
 from serving.brief import BriefError, make_brief
 from serving.deps import StateDep, WebCaller, WebUser
+from serving.i18n import percent
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import check_csrf, not_found, render
 
@@ -205,7 +206,7 @@ def brief(
             classroom=latest.classroom if latest else None,
             school_name=school,
             reasons=[r.text_th for r in latest.reasons] if latest else [],
-            risk_text=f"{latest.risk:.0%}" if latest else None,
+            risk_text=percent(latest.risk) if latest else None,
             grades=grades,
             request=ask,
             printed_by=caller.user.name,

@@ -22,6 +22,7 @@ from schooldata.tables import TABLES, audit_log, score_runs, student_scores, sup
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user, find_by_username, set_password
 from serving.cases import add_note, open_case, usage
+from serving.i18n import percent
 from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in
 
 CHAIR_PASSWORD = "chair-password-1"
@@ -173,6 +174,40 @@ def test_a_printed_brief_is_thai_audited_and_holds_no_restricted_note(
     pages = Path("build/screenshots/pages")
     pages.mkdir(parents=True, exist_ok=True)
     (pages / "brief.pdf").write_bytes(pdf)
+
+
+def test_a_printed_brief_gives_the_risk_as_the_student_page_does(api: Api) -> None:
+    """The brief read "3%" for a child the pages show at "3.4%"."""
+    with api.engine.connect() as connection:
+        run = connection.execute(sa.select(sa.func.max(score_runs.c.run_id))).scalar_one()
+        scores = connection.execute(
+            sa.select(student_scores.c.student_id, student_scores.c.risk).where(
+                (student_scores.c.run_id == run) & (student_scores.c.school_id == api.school)
+            )
+        ).all()
+    student, risk = next((s, r) for s, r in scores if 0.01 < r < 0.1 and 0.2 < 100 * r % 1 < 0.8)
+    author = find_by_username(api.engine, api.usernames["committee"])
+    assert author is not None
+    case_id = open_case(
+        api.engine, Caller(author, "test"), StudentKey(api.school, student), planned="home_visit"
+    )
+    api.forget_failed_attempts()
+    with httpx.Client(base_url=api.url, timeout=60) as client:
+        sign_in_page = client.get("/login").text
+        csrf = sign_in_page.split('name="csrf" value="')[1].split('"')[0]
+        client.post(
+            "/login",
+            data={
+                "csrf": csrf,
+                "username": api.usernames["committee"],
+                "password": PASSWORDS["committee"],
+            },
+        )
+        shown = client.get(f"/students/{student}").text
+        pdf = client.get(f"/cases/{case_id}/brief.pdf").content
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert percent(risk) in shown
+    assert f"ความเสี่ยงล่าสุด: {percent(risk)}\n" in text, text
 
 
 def test_a_restricted_note_is_read_only_by_its_author_and_the_committee_chair(
