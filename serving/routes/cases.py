@@ -23,7 +23,7 @@ from serving.brief import BriefError, make_brief
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.i18n import percent
 from serving.records import InvalidInput, NotVisible
-from serving.routes.pages import check_csrf, not_found, render
+from serving.routes.pages import attachment, check_csrf, not_found, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -227,12 +227,7 @@ def brief(
             )
         ],
     )
-    name = quote(f"brief-{key.student_id}-{clock.today().isoformat()}.pdf")
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
-    )
+    return attachment(pdf, f"brief-{key.student_id}-{clock.today().isoformat()}.pdf")
 
 
 def _gpa_by_term(connection: sa.Connection, key: StudentKey) -> list[tuple[int, int, float]]:

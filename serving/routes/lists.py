@@ -22,6 +22,7 @@ from serving.deps import (
 )
 from serving.export import csv_bytes, list_frame
 from serving.routes.pages import (
+    attachment,
     check_csrf,
     language,
     not_found,
@@ -118,11 +119,9 @@ def risk_list_csv(
         action="download",
     )
     rank_by = "rank_in_advisor" if caller.user.role == "advisor" else "rank_in_school"
-    name = quote(f"risk-list-{listing.as_of}.csv")
-    return Response(
+    return attachment(
         csv_bytes(list_frame(listing, rank_by, language(request))),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        f"risk-list-{listing.as_of}.csv",
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,7 +16,7 @@ from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from serving import worklist, worklist_report
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
-from serving.routes.pages import check_csrf, language, not_found, render
+from serving.routes.pages import attachment, check_csrf, language, not_found, render
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000
@@ -76,21 +75,7 @@ def missing_report(
         return not_found(request, user)
     made = worklist_report.report(state.engine, user, lang or language(request))
     body = made.xlsx() if kind == "xlsx" else made.csv()
-    return _attachment(body, f"missing-children-{clock.today().isoformat()}.{kind}")
-
-
-def _attachment(body: bytes, name: str) -> Response:
-    """A file to download: an Excel workbook or a CSV, by its name."""
-    media = (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        if name.endswith(".xlsx")
-        else "text/csv; charset=utf-8"
-    )
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )
+    return attachment(body, f"missing-children-{clock.today().isoformat()}.{kind}")
 
 
 @router.get("/missing/cases.{kind}")
@@ -108,8 +93,8 @@ def missing_cases_file(
     sheet = worklist.findings_sheet(state.engine, caller, lang)
     name = f"missing-children-findings-{clock.today().isoformat()}.{kind}"
     if kind == "xlsx":
-        return _attachment(xlsx_bytes({worklist_report.word("findings_sheet", lang): sheet}), name)
-    return _attachment(csv_bytes(sheet), name)
+        return attachment(xlsx_bytes({worklist_report.word("findings_sheet", lang): sheet}), name)
+    return attachment(csv_bytes(sheet), name)
 
 
 @router.post("/missing/file", response_class=HTMLResponse)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
@@ -24,6 +25,13 @@ from serving import area, i18n, records, translate, uploads
 from serving.accounts import Caller, User
 from serving.deps import web_caller_of, web_user_of
 from serving.model_store import RULE_TOP
+
+# What a downloaded file is, by the end of its name.
+MEDIA = {
+    ".csv": "text/csv; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pdf": "application/pdf",
+}
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 # Dates, classrooms and grade levels as the page's language writes them (30 มี.ค. 2569, ม.5/2).
@@ -151,3 +159,13 @@ AnalystCaller = Annotated[Caller, web_caller_of("analyst")]
 AreaUser = Annotated[User, web_user_of(*area.AREA_ROLES)]
 AreaCaller = Annotated[Caller, web_caller_of(*area.AREA_ROLES)]
 UploadUser = Annotated[User, web_user_of(*uploads.UPLOAD_ROLES)]
+
+
+def attachment(body: bytes, name: str) -> Response:
+    """A file to download (a CSV, a workbook or a PDF, by the end of its name), saved under
+    ``name`` whatever its script."""
+    return Response(
+        body,
+        media_type=MEDIA[Path(name).suffix],
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
