@@ -137,7 +137,9 @@ def make_brief(
         line(case.plan_text)
     line(f"{WORDS['owner']}: {case.owner} · {WORDS['opened']} {i18n.day(case.opened_on, 'th')}")
     if case.next_review is not None:
-        line(f"{WORDS['next_review']}: {i18n.day(case.next_review, 'th')}")
+        late = case.days_late(clock.today())
+        overdue = f" ({i18n.words('th')['overdue'].format(late)})" if late else ""
+        line(f"{WORDS['next_review']}: {i18n.day(case.next_review, 'th')}{overdue}")
 
     heading(WORDS["done"])
     for step in case.steps or []:

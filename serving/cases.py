@@ -110,13 +110,12 @@ class Case:
     def open(self) -> bool:
         return self.closed_on is None
 
-    def review_state(self, today: date) -> str | None:
-        """due (today), overdue (before today) or None."""
-        if not self.open or self.next_review is None:
+    def days_late(self, today: date) -> int | None:
+        """How many days past its date the next review is (0: due today), or None when it
+        is not due yet or the case is closed."""
+        if not self.open or self.next_review is None or self.next_review > today:
             return None
-        if self.next_review < today:
-            return "overdue"
-        return "due" if self.next_review == today else None
+        return (today - self.next_review).days
 
 
 def _event(connection: sa.Connection, case_id: int, user: User, kind: str, detail: str) -> None:

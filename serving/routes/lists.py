@@ -172,7 +172,7 @@ def student_page(
         ),
         intervention_types=INTERVENTION_TYPES,
         outcomes=INTERVENTION_OUTCOMES,
-        today=clock.today().isoformat(),
+        today=clock.today(),
         error=error,
         earlier=earlier,
         recorded=records.undoable(state.engine, caller.user, recorded),

@@ -113,6 +113,26 @@ def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, a
     assert overdue.count() == 1
     assert "เลยกำหนด 3 วัน" in overdue.inner_text()
     shoot(page, "actions")
+    # The student's own page says so beside the date, as does the brief printed from it.
+    overdue.locator("a").first.click()
+    page.wait_for_selector("dl.case-facts")
+    assert "เลยกำหนด 3 วัน" in page.inner_text("dd.next-review")
+    pdf = httpx.get(
+        f"{api.url}/cases/{case.case_id}/brief.pdf",
+        cookies={c["name"]: c["value"] for c in page.context.cookies()},
+        timeout=60,
+    ).content
+    # (pypdf reads some Thai glyph clusters apart, with a unit separator between them)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "(เลยกำหนด 3 วัน)" in text.replace("\x1f", ""), text
+    with api.engine.begin() as connection:
+        connection.execute(
+            sa.update(support_cases)
+            .where(support_cases.c.case_id == case.case_id)
+            .values(next_review=clock.today())
+        )
+    page.reload()
+    assert "ถึงกำหนดวันนี้" in page.inner_text("dd.next-review")
 
 
 def _chair(api: Api) -> tuple[str, str]:
