@@ -258,6 +258,18 @@ class ModelReports:
         table = pd.read_csv(io.BytesIO(data))
         return table.astype(object).where(table.notna(), None)
 
+    def flag_notes(self, run_id: str) -> dict[str, tuple[str, str]]:
+        """What each fairness flag of a run may mean, in Thai and English, by its
+        ``attribute=group`` (as the run's flags begin); empty for a run logged before."""
+        table = self.fairness(run_id)
+        if table.empty or "meaning_en" not in table:
+            return {}
+        return {
+            f"{r['attribute']}={r['group']}": (r["meaning_th"] or "", r["meaning_en"] or "")
+            for r in table.to_dict("records")
+            if r["status"] == "flag" and r["meaning_en"]
+        }
+
     def found_in_time(self, run_id: str) -> pd.DataFrame:
         """Found in time by group of a run: students who left, the shares found 4 and 8
         weeks ahead with their intervals, the median lead (empty for a run before these

@@ -232,7 +232,9 @@ def fairness_audit(
         ignore_index=True,
     )
     return Audit(
-        groups, _levels(students), found_in_time_by_group(students, draws, config.min_positives)
+        _with_meanings(groups),
+        _levels(students),
+        found_in_time_by_group(students, draws, config.min_positives),
     )
 
 
@@ -403,21 +405,49 @@ def flags(audit: Audit) -> list[str]:
     return audit.flags
 
 
-def explain_flag(row: pd.Series, language: str) -> str:
-    """A flag in plain words: what was measured, on how many students, which way the
-    group is off and what that may mean."""
+def flag_meaning(row: pd.Series, language: str) -> str:
+    """What a flag may mean, by its measures and which way the group is off ("" when
+    nothing is known to say)."""
     index = 0 if language == "th" else 1
-    parts, meanings = [], []
+    meanings: list[str] = []
     for metric in str(row["flagged_metrics"]).split(","):
-        words = METRIC_WORDS[metric][index]
-        ratio, low, high = row[f"{metric}_ratio"], row[f"{metric}_low"], row[f"{metric}_high"]
-        way = "higher" if ratio > 1 else "lower"
+        way = "higher" if row[f"{metric}_ratio"] > 1 else "lower"
         if (metric, way) == ("recall", "lower"):
             meaning = MISSED.get(str(row["group"]), MISSED.get(str(row["attribute"])))
         else:
             meaning = MEANINGS[(metric, way)]
         if meaning is not None and meaning[index] not in meanings:
             meanings.append(meaning[index])
+    if not meanings:
+        return ""
+    if language == "th":
+        return f"อาจหมายความว่า{' และ '.join(meanings)}"
+    return f"It could mean that {'; and '.join(meanings)}."
+
+
+def _with_meanings(groups: pd.DataFrame) -> pd.DataFrame:
+    """The audit's groups with what each flag may mean, in Thai and English ("" for a
+    group not flagged): logged with the run for the model page."""
+    flagged = groups["status"] == "flag"
+    return groups.assign(
+        **{
+            f"meaning_{language}": [
+                flag_meaning(row, language) if is_flag else ""
+                for is_flag, (_, row) in zip(flagged, groups.iterrows(), strict=True)
+            ]
+            for language in ("th", "en")
+        }
+    )
+
+
+def explain_flag(row: pd.Series, language: str) -> str:
+    """A flag in plain words: what was measured, on how many students, which way the
+    group is off and what that may mean."""
+    index = 0 if language == "th" else 1
+    parts = []
+    for metric in str(row["flagged_metrics"]).split(","):
+        words = METRIC_WORDS[metric][index]
+        ratio, low, high = row[f"{metric}_ratio"], row[f"{metric}_low"], row[f"{metric}_high"]
         if language == "th":
             parts.append(
                 f"{words}: กลุ่ม {row['group']} เท่ากับ {ratio:.2f} เท่าของกลุ่มอ้างอิงในระดับชั้นเดียวกัน "
@@ -428,15 +458,14 @@ def explain_flag(row: pd.Series, language: str) -> str:
                 f"{words}: {row['group']} is {ratio:.2f}× the reference group at the same "
                 f"levels (interval {low:.2f}–{high:.2f})"
             )
+    meaning = flag_meaning(row, language)
     if language == "th":
         return (
             f"{row['attribute']}={row['group']} ({row['students']:,} คน, ออก {row['left']:,} คน): "
             + "; ".join(parts)
-            + (f" อาจหมายความว่า{' และ '.join(meanings)}" if meanings else "")
+            + (f" {meaning}" if meaning else "")
         )
     return (
         f"{row['attribute']}={row['group']} ({row['students']:,} students, "
-        f"{row['left']:,} who left): "
-        + "; ".join(parts)
-        + (f". It could mean that {'; and '.join(meanings)}." if meanings else ".")
+        f"{row['left']:,} who left): " + "; ".join(parts) + (f". {meaning}" if meaning else ".")
     )

@@ -43,6 +43,7 @@ def model_page(
     found = state.reports.found_in_time(champion.run_id) if champion is not None else None
     effects, effects_made = state.reports.effects()
     benefit, benefit_why = state.reports.visit_benefit(fresh=True)
+    versions = [v for v in (report.champion, report.challenger) if v is not None]
     return render(
         request,
         "model.html",
@@ -55,7 +56,8 @@ def model_page(
         benefit_why=benefit_why,
         benefit_error=benefit_error,
         order_schools=reports.plan_order_schools(state.engine),
-        versions=[v for v in (report.champion, report.challenger) if v is not None],
+        versions=versions,
+        flag_notes={v.version: state.reports.flag_notes(v.run_id) for v in versions},
         fairness=fairness.to_dict("records") if fairness is not None else [],
         found_by_group=found.to_dict("records") if found is not None else [],
         drift=reports.latest_drift(state.engine),

@@ -11,13 +11,17 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import mlflow
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from core.settings import Settings
 from devtools.processes import connections_held, wait_for_workers, workers_of
 from schooldata.tables import audit_log
 from serving.model_page import ModelReports
 from tests.serving.conftest import WEEKS, Api, copy_without_runs, csrf_of
+from training.fairness import flag_meaning
 
 THAI = re.compile("[\u0e00-\u0e7f]")
 ROLES = ("advisor", "committee", "analyst", "admin")
@@ -281,6 +285,37 @@ def test_the_model_pages_keep_the_runs_files_in_memory(
     assert len(reports.fairness(champion.run_id)) > 3
     assert reports.file(champion.run_id, "no-such-file.csv") is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_model_page_reads_what_each_fairness_flag_of_a_run_may_mean(tmp_path: Path) -> None:
+    """The page listed a flag by its measure only ("nationality=other (fpr)"); what it may
+    mean was in the model card alone, which the page does not show. Training logs it in
+    the run's fairness table; the page reads it from there, in both languages."""
+    flagged = {"attribute": "poverty", "group": "poor", "students": 2029, "left": 72}
+    flagged |= {"status": "flag", "flagged_metrics": "fpr", "fpr_ratio": 2.19}
+    flagged |= {"fpr_low": 2.03, "fpr_high": 2.36}
+    row = pd.Series(flagged)
+    table = pd.DataFrame(
+        [
+            flagged
+            | {"meaning_th": flag_meaning(row, "th"), "meaning_en": flag_meaning(row, "en")},
+            {"attribute": "sex", "group": "M", "status": "ok", "meaning_th": "", "meaning_en": ""},
+        ]
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("t", artifact_location=(tmp_path / "a").as_uri())
+    run = client.create_run(experiment)
+    (tmp_path / "fairness.csv").write_text(table.to_csv(index=False), encoding="utf-8")
+    client.log_artifact(run.info.run_id, str(tmp_path / "fairness.csv"))
+
+    notes = ModelReports(Settings(mlflow_tracking_uri=uri)).flag_notes(run.info.run_id)
+
+    assert set(notes) == {"poverty=poor"}
+    thai, english = notes["poverty=poor"]
+    assert "whether or not its children leave" in english
+    assert thai.startswith("อาจหมายความว่า")
+    assert ModelReports(Settings(mlflow_tracking_uri=uri)).flag_notes("no-such-run") == {}
 
 
 def _serve_env(api: Api) -> dict[str, str]:

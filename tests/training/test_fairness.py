@@ -8,7 +8,7 @@ import pytest
 
 from serving.translate import group_word
 from training.config import FairnessConfig
-from training.fairness import audit_groups, explain_flag, fairness_audit
+from training.fairness import audit_groups, explain_flag, fairness_audit, flag_meaning
 
 WEEKS = pd.to_datetime(["2025-06-02", "2025-06-09", "2025-06-16", "2025-06-23"])
 
@@ -154,6 +154,15 @@ def test_every_flag_is_explained_in_both_languages(language: str) -> None:
     assert texts
     thai = any("\u0e00" <= c <= "\u0e7f" for c in texts[0])
     assert thai == (language == "th")
+    # The table logged with the run (fairness.csv) carries what each flag may mean, for
+    # the model page (which may not import this module); a group not flagged, nothing.
+    meanings = audit.groups[f"meaning_{language}"]
+    assert all(
+        flag_meaning(row, language) in text
+        for text, (_, row) in zip(texts, flagged.iterrows(), strict=True)
+    )
+    assert (meanings[flagged.index] != "").all()
+    assert (meanings.drop(flagged.index) == "").all()
 
 
 def test_every_audited_group_reads_as_words_in_both_languages() -> None:
