@@ -456,7 +456,11 @@ GROUP_WORDS = {
     "upper secondary": "มัธยมปลาย",
     "vocational": "อาชีวศึกษา",
 }
-METRIC_WORDS = {"recall": "อัตราที่พบ", "fpr": "อัตราแจ้งเตือนผิด", "precision": "ความแม่นยำ"}
+METRIC_WORDS = {
+    "recall": ("อัตราที่พบ", "leavers found"),
+    "fpr": ("อัตราแจ้งเตือนผิด", "stayers flagged"),
+    "precision": ("ความแม่นยำ", "flagged who left"),
+}
 
 
 def _scorer(name: str) -> str:
@@ -477,10 +481,14 @@ def group_word(attribute: str, group: str, language: str) -> str:
 def fairness_flag(flag: str, language: str) -> str:
     """A fairness flag ("sex=F (recall, fpr)") as the language says it."""
     found = re.match(r"^(\w+)=(.+?) \((.*?)\)?$", flag)
-    if not found or language != "th":
+    if not found:
         return flag
-    metrics = ", ".join(METRIC_WORDS.get(m.strip(), m.strip()) for m in found[3].split(","))
-    return f"{group_word(found[1], found[2], 'th')} ({metrics})"
+    index = 0 if language == "th" else 1
+    metrics = ", ".join(
+        METRIC_WORDS[m.strip()][index] if m.strip() in METRIC_WORDS else m.strip()
+        for m in found[3].split(",")
+    )
+    return f"{group_word(found[1], found[2], language)} ({metrics})"
 
 
 def _columns(listed: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.translate import thai
+from serving.translate import fairness_flag, thai
 from tests.serving.test_thai_pages import foreign_words
 
 # What the study of actions (``training.effects``) says of an estimate it cannot use.
@@ -28,3 +28,15 @@ def test_why_an_actions_estimate_is_not_used_reads_in_thai(message: str) -> None
     assert any("\u0e00" <= ch <= "\u0e7f" for ch in text)
     for number in ("0.061", "0.05", "12%", "0.78", "0.54"):
         assert (number in message) == (number in text)
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("en", "nationality = other (stayers flagged, flagged who left)"),
+        ("th", "สัญชาติ: อื่น ๆ (อัตราแจ้งเตือนผิด, ความแม่นยำ)"),
+    ],
+)
+def test_a_fairness_flag_reads_in_words_in_both_languages(language: str, says: str) -> None:
+    """The English model page listed a flag by its codes: "nationality=other (fpr,precision)"."""
+    assert fairness_flag("nationality=other (fpr,precision)", language) == says
