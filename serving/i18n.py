@@ -11,6 +11,23 @@ from schooldata.contract import SOURCES as CONTRACT_SOURCES
 
 LANGUAGES = ("th", "en")
 
+
+class Counted(str):
+    """English words for a count of days: the singular for one ("1 day", "3 days")."""
+
+    one: str
+
+    def __new__(cls, many: str, one: str) -> Counted:
+        text = super().__new__(cls, many)
+        text.one = one
+        return text
+
+    def format(self, *args: object, **kwargs: object) -> str:
+        if args and str(args[0]) == "1":
+            return self.one.format(*args, **kwargs)
+        return str.format(self, *args, **kwargs)
+
+
 TEXT: dict[str, tuple[str, str]] = {
     "app": ("ระบบเฝ้าระวังนักเรียนเสี่ยงออกกลางคัน", "Dropout early warning"),
     "app_short": ("เฝ้าระวังออกกลางคัน", "Early warning"),
@@ -582,7 +599,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "missing_term": ("ภาคเรียนที่ไม่พบ", "Term not found in"),
     "last_seen": ("ลงทะเบียนล่าสุด", "Last enrolled"),
     "days_open": ("ติดตามมาแล้ว", "Open for"),
-    "days": ("{} วัน", "{} days"),
+    "days": ("{} วัน", Counted("{} days", one="{} day")),
     "owner": ("ผู้ติดตาม", "Followed by"),
     "nobody": ("ยังไม่มี", "nobody yet"),
     "show_open": ("ยังไม่ปิด ปีการศึกษานี้", "Open this school year"),
@@ -700,9 +717,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "Flagged students with no action in the last {} days",
     ),
     "never_acted": ("ยังไม่เคย", "never"),
-    "days_ago": ("{} วันก่อน", "{} days ago"),
+    "days_ago": ("{} วันก่อน", Counted("{} days ago", one="{} day ago")),
     "reviews_due": ("แผนที่ถึงกำหนดทบทวน", "Reviews due"),
-    "overdue": ("เลยกำหนด {} วัน", "{} days overdue"),
+    "overdue": ("เลยกำหนด {} วัน", Counted("{} days overdue", one="{} day overdue")),
     "due_today": ("ถึงกำหนดวันนี้", "due today"),
     "by_owner": ("แผนที่เปิดอยู่ แยกตามผู้รับผิดชอบ", "Open plans by owner"),
     "nothing_needed": ("ไม่มีรายการ", "Nothing here"),
@@ -711,7 +728,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Flagged students nobody acted on",
     ),
     "flagged_now": ("อยู่ในรายชื่อเฝ้าระวัง", "Flagged"),
-    "untouched_n": ("ยังไม่มีการช่วยเหลือ ({} วัน)", "No action ({} days)"),
+    "untouched_n": (
+        "ยังไม่มีการช่วยเหลือ ({} วัน)",
+        Counted("No action ({} days)", one="No action ({} day)"),
+    ),
     "median_days_untouched": ("มัธยฐานจำนวนวัน", "Median days"),
     "usage": ("การใช้รายชื่อ (สัปดาห์ล่าสุด)", "Are the lists used? (latest week)"),
     "lists_opened": ("เปิดดูรายชื่อ (คน-วัน)", "Lists opened (person-days)"),

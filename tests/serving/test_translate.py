@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from serving.i18n import words
 from serving.translate import fairness_flag, thai
 from tests.serving.test_thai_pages import foreign_words
 
@@ -40,3 +41,19 @@ def test_why_an_actions_estimate_is_not_used_reads_in_thai(message: str) -> None
 def test_a_fairness_flag_reads_in_words_in_both_languages(language: str, says: str) -> None:
     """The English model page listed a flag by its codes: "nationality=other (fpr,precision)"."""
     assert fairness_flag("nationality=other (fpr,precision)", language) == says
+
+
+@pytest.mark.parametrize(
+    ("key", "one", "three"),
+    [
+        ("overdue", "1 day overdue", "3 days overdue"),
+        ("days", "1 day", "3 days"),
+        ("days_ago", "1 day ago", "3 days ago"),
+        ("untouched_n", "No action (1 day)", "No action (3 days)"),
+    ],
+)
+def test_a_count_of_days_reads_as_english_says_it(key: str, one: str, three: str) -> None:
+    """The English pages read "1 days overdue"."""
+    english = words("en")[key]
+    assert (english.format(1), english.format("1"), english.format(3)) == (one, one, three)
+    assert words("th")[key].format(1) == words("th")[key].format(3).replace("3", "1")
