@@ -138,8 +138,11 @@ def make_brief(
     line(f"{WORDS['owner']}: {case.owner} · {WORDS['opened']} {i18n.day(case.opened_on, 'th')}")
     if case.next_review is not None:
         late = case.days_late(clock.today())
-        overdue = f" ({i18n.words('th')['overdue'].format(late)})" if late else ""
-        line(f"{WORDS['next_review']}: {i18n.day(case.next_review, 'th')}{overdue}")
+        thai = i18n.words("th")
+        due = "" if late is None else thai["overdue"].format(late) if late else thai["due_today"]
+        line(
+            f"{WORDS['next_review']}: {i18n.day(case.next_review, 'th')}{f' ({due})' if due else ''}"
+        )
 
     heading(WORDS["done"])
     for step in case.steps or []:

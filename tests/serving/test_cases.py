@@ -133,6 +133,13 @@ def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, a
         )
     page.reload()
     assert "ถึงกำหนดวันนี้" in page.inner_text("dd.next-review")
+    pdf = httpx.get(
+        f"{api.url}/cases/{case.case_id}/brief.pdf",
+        cookies={c["name"]: c["value"] for c in page.context.cookies()},
+        timeout=60,
+    ).content
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "(ถึงกำหนดวันนี้)" in text.replace("\x1f", ""), text
 
 
 def _chair(api: Api) -> tuple[str, str]:
