@@ -140,8 +140,9 @@ def make_brief(
         late = case.days_late(clock.today())
         thai = i18n.words("th")
         due = "" if late is None else thai["overdue"].format(late) if late else thai["due_today"]
+        when = i18n.day(case.next_review, "th")
         line(
-            f"{WORDS['next_review']}: {i18n.day(case.next_review, 'th')}{f' ({due})' if due else ''}"
+            f"{WORDS['next_review']}: {when} ({due})" if due else f"{WORDS['next_review']}: {when}"
         )
 
     heading(WORDS["done"])
