@@ -96,6 +96,18 @@ def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     assert (closed.outcome, closed.closed_on) == ("improving", clock.today())
 
 
+def _printed_brief(page: Any, api: Api, case_id: int) -> str:
+    """The text of a case's brief as the signed-in page's user prints it (pypdf reads some
+    Thai glyph clusters apart, with a unit separator between them: joined again)."""
+    pdf = httpx.get(
+        f"{api.url}/cases/{case_id}/brief.pdf",
+        cookies={c["name"]: c["value"] for c in page.context.cookies()},
+        timeout=60,
+    ).content
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    return text.replace("\x1f", "")
+
+
 def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, api: Api) -> None:
     _student_page(page, api, "committee", api.colleague_student)
     page.click("form.open-case button[type=submit]")
@@ -117,14 +129,8 @@ def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, a
     overdue.locator("a").first.click()
     page.wait_for_selector("dl.case-facts")
     assert "เลยกำหนด 3 วัน" in page.inner_text("dd.next-review")
-    pdf = httpx.get(
-        f"{api.url}/cases/{case.case_id}/brief.pdf",
-        cookies={c["name"]: c["value"] for c in page.context.cookies()},
-        timeout=60,
-    ).content
-    # (pypdf reads some Thai glyph clusters apart, with a unit separator between them)
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-    assert "(เลยกำหนด 3 วัน)" in text.replace("\x1f", ""), text
+    text = _printed_brief(page, api, case.case_id)
+    assert "(เลยกำหนด 3 วัน)" in text, text
     with api.engine.begin() as connection:
         connection.execute(
             sa.update(support_cases)
@@ -133,13 +139,8 @@ def test_a_review_past_its_date_is_overdue_on_the_needs_action_page(page: Any, a
         )
     page.reload()
     assert "ถึงกำหนดวันนี้" in page.inner_text("dd.next-review")
-    pdf = httpx.get(
-        f"{api.url}/cases/{case.case_id}/brief.pdf",
-        cookies={c["name"]: c["value"] for c in page.context.cookies()},
-        timeout=60,
-    ).content
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-    assert "(ถึงกำหนดวันนี้)" in text.replace("\x1f", ""), text
+    text = _printed_brief(page, api, case.case_id)
+    assert "(ถึงกำหนดวันนี้)" in text, text
 
 
 def _chair(api: Api) -> tuple[str, str]:
