@@ -714,7 +714,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "needs_action": ("สิ่งที่ต้องทำ", "Needs action"),
     "untouched": (
         "นักเรียนในรายชื่อเฝ้าระวังที่ยังไม่มีการช่วยเหลือใน {} วันที่ผ่านมา",
-        "Flagged students with no action in the last {} days",
+        Counted(
+            "Flagged students with no action in the last {} days",
+            one="Flagged students with no action in the last day",
+        ),
     ),
     "never_acted": ("ยังไม่เคย", "never"),
     "days_ago": ("{} วันก่อน", Counted("{} days ago", one="{} day ago")),

@@ -50,6 +50,11 @@ def test_a_fairness_flag_reads_in_words_in_both_languages(language: str, says: s
         ("days", "1 day", "3 days"),
         ("days_ago", "1 day ago", "3 days ago"),
         ("untouched_n", "No action (1 day)", "No action (3 days)"),
+        (
+            "untouched",
+            "Flagged students with no action in the last day",
+            "Flagged students with no action in the last 3 days",
+        ),
     ],
 )
 def test_a_count_of_days_reads_as_english_says_it(key: str, one: str, three: str) -> None:
