@@ -1,7 +1,9 @@
 """What an advisor waits for when the database holds a country: pages and API at volume.
 
 Fills a PostgreSQL database with ``--students`` (default 1,000,000) students in 1,000
-schools, their enrolments and ``--weeks`` (default 10) stored weekly runs, then starts
+schools, their enrolments of two school years, help recorded for one in two (the demo's
+mix of kinds), the children who came back (one in seventy) and ``--weeks`` (default 10)
+stored weekly runs, then starts
 the service (``ews serve --workers``, in processes of its own) and has ``--clients``
 concurrent users (advisors, care committees, an area office, an analyst who sees every
 school, integrations) request,
@@ -48,9 +50,17 @@ from benchmarks.http_load import request_bytes
 from benchmarks.store import _postgres, score_rows
 from core.settings import Settings
 from devtools.processes import wait_for_workers
-from schooldata.db import insert_rows, make_engine, upgrade
+from schooldata.db import insert_columns, insert_rows, make_engine, upgrade
 from schooldata.identity import unlinked_person
-from schooldata.tables import TABLES, run_schools, score_runs, student_scores
+from schooldata.tables import (
+    ORIGIN_IMPORT,
+    ORIGIN_SERVICE,
+    TABLES,
+    run_schools,
+    score_runs,
+    student_returns,
+    student_scores,
+)
 from serving.accounts import create_user, set_password
 from serving.store import list_counts
 
@@ -130,6 +140,7 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
                 for i in range(students)
             ],
         )
+        history(connection, ids, school_of, advisor_of)
     for week in range(weeks):
         as_of = FIRST_WEEK + timedelta(days=7 * week)
         with engine.begin() as connection:
@@ -164,6 +175,71 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
                 ],
             )
         print(f"  stored week {as_of}", flush=True)
+
+
+# The terms before this one a school's records hold: two school years.
+EARLIER_TERMS = ((2567, 1, "P6"), (2567, 2, "P6"), (2568, 1, "M1"))
+HELPED_EVERY = 2  # one student in two has had help recorded (the demo's data: 0.47)
+RETURNED_EVERY = 70  # one in seventy came back after leaving (the demo's: 1.4%)
+
+
+def history(
+    connection: sa.Connection, ids: list[str], school_of: list[str], advisor_of: list[str]
+) -> None:
+    """What a real school's records hold beside this term's enrolments, and the pages
+    read: the earlier terms' enrolments, help recorded (imported from the school's
+    files, and on the pages), and children who came back after leaving."""
+    students = len(ids)
+    for year, term, grade in EARLIER_TERMS:
+        insert_columns(
+            connection,
+            TABLES["enrollments"],
+            ["student_id", "academic_year", "term", "school_id", "grade_level", "advisor_id"],
+            [(ids[i], year, term, school_of[i], grade, advisor_of[i]) for i in range(students)],
+        )
+    # The demo's mix of help: visits first, a referral outside the school in twenty.
+    types = (
+        ("home_visit",) * 11
+        + ("parent_meeting",) * 3
+        + ("scholarship_referral", "counselling") * 2
+        + ("tutoring", "external_referral")
+    )
+    # A fifth recorded on the pages (origin "service"), the rest loaded from files.
+    insert_columns(
+        connection,
+        TABLES["interventions"],
+        ["school_id", "student_id", "date", "type", "outcome", "origin"],
+        [
+            (
+                school_of[i],
+                ids[i],
+                date(2025, 6, 2) + timedelta(days=n % 280),
+                types[n % len(types)],
+                "done",
+                ORIGIN_SERVICE if n % 5 == 0 else ORIGIN_IMPORT,
+            )
+            for n, i in enumerate(range(0, students, HELPED_EVERY))
+        ],
+    )
+    insert_columns(
+        connection,
+        student_returns,
+        [c.name for c in student_returns.columns],
+        [
+            (
+                school_of[i],
+                ids[i],
+                date(2025, 11, 1),
+                2568,
+                2,
+                unlinked_person(school_of[i], ids[i]),
+                school_of[(i + students // 2) % students],
+                date(2025, 6, 30),
+                None,
+            )
+            for i in range(0, students, RETURNED_EVERY)
+        ],
+    )
 
 
 def _signed_in(url: str, username: str) -> httpx.Client:
