@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,64 @@ def _among(
         # whole array again for every row; as a join it is parsed once.
         return column.in_(sa.select(sa.func.unnest(array)))
     return column.in_(sa.bindparam(name, values, expanding=True, required=required))
+
+
+def among_students(
+    connection: sa.Connection,
+    school: sa.ColumnElement[str],
+    code: sa.ColumnElement[str],
+    keys: Iterable[tuple[str, str]],
+) -> sa.ColumnElement[bool]:
+    """``(school, code) IN keys``: the rows about these students, each a school and its
+    own code. Not a school ``IN`` and a code ``IN`` apart: the database cannot look pairs
+    up in a table's (school, code) index from two lists, and on PostgreSQL it read the
+    whole table instead (a list's last help: 60 ms among 500,000 records, against 1)."""
+    return _among_students(connection.dialect.name, school, code, sorted(set(keys)))
+
+
+def among_students_parameter(
+    dialect: str, school: sa.ColumnElement[str], code: sa.ColumnElement[str]
+) -> sa.ColumnElement[bool]:
+    """``among_students`` with the keys given when the statement runs (``{"keys": [...]}``,
+    ``students_parameters`` makes them), for a statement built once."""
+    return _among_students(dialect, school, code, None)
+
+
+def students_parameters(dialect: str, keys: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The parameters of a statement built with ``among_students_parameter``."""
+    pairs = sorted(set(keys))
+    if dialect == "postgresql":
+        return {"key_schools": [s for s, _ in pairs], "key_codes": [c for _, c in pairs]}
+    return {"keys": pairs}
+
+
+def _among_students(
+    dialect: str,
+    school: sa.ColumnElement[str],
+    code: sa.ColumnElement[str],
+    pairs: list[tuple[str, str]] | None,
+) -> sa.ColumnElement[bool]:
+    required = pairs is None
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        arrays = [
+            sa.cast(
+                sa.bindparam(
+                    name,
+                    None if pairs is None else [p[i] for p in pairs],
+                    type_=_TextArray(),
+                    required=required,
+                ),
+                ARRAY(sa.String),
+            )
+            for i, name in enumerate(("key_schools", "key_codes"))
+        ]
+        # Two arrays unnested side by side: the pairs, in one statement whatever their number.
+        return sa.tuple_(school, code).in_(sa.select(*(sa.func.unnest(a) for a in arrays)))
+    return sa.tuple_(school, code).in_(
+        sa.bindparam("keys", pairs, expanding=True, required=required)
+    )
 
 
 class _TextArray(sa.types.TypeDecorator[Sequence[str]]):

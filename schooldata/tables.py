@@ -82,6 +82,19 @@ def _append_only(source: Source) -> sa.Table:
         sqlite_where=table.c.origin == ORIGIN_IMPORT,
         postgresql_where=table.c.origin == ORIGIN_IMPORT,
     )
+    # Every record by its key, the pages' too: a list reads its students' records by
+    # school and code (the partial index above holds only the imported ones).
+    sa.Index(f"ix_{source.name}_key", *[table.c[k] for k in source.key])
+    # A kind of help in a period: the area page's open referrals.
+    if "type" in table.c and "date" in table.c:
+        sa.Index(f"ix_{source.name}_type_date", table.c.type, table.c.date)
+    # The few corrected records: "in force" asks which ones on every list.
+    sa.Index(
+        f"ix_{source.name}_corrects",
+        table.c.corrects,
+        sqlite_where=table.c.corrects.is_not(None),
+        postgresql_where=table.c.corrects.is_not(None),
+    )
     return table
 
 
@@ -332,6 +345,15 @@ student_scores = sa.Table(
     sa.Index("ix_student_scores_run_school_rank", "run_id", "school_id", "rank_in_school"),
     sa.Index(
         "ix_student_scores_run_advisor_rank", "run_id", "school_id", "advisor_id", "rank_in_advisor"
+    ),
+    # A week's high tier, a few in a hundred: the area page counts who of them had help.
+    sa.Index(
+        "ix_student_scores_run_high",
+        "run_id",
+        "school_id",
+        "student_id",
+        sqlite_where=sa.text("tier = 'high'"),
+        postgresql_where=sa.text("tier = 'high'"),
     ),
 )
 

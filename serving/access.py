@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from schooldata import audit
 from schooldata.calendar import Calendar
-from schooldata.db import among_parameter, reading
+from schooldata.db import among_parameter, among_students_parameter, reading, students_parameters
 from schooldata.tables import TABLES
 from serving.accounts import Caller, User
 
@@ -51,22 +51,17 @@ def current_placement(
     if isinstance(bind, sa.Engine):
         with reading(bind) as connection:
             return current_placement(connection, students)
-    wanted = set(map(StudentKey._make, students))
-    codes = sorted({s.student_id for s in wanted})
+    wanted = sorted(set(map(StudentKey._make, students)))
     placement: dict[StudentKey, Placement] = {}
     starts: dict[StudentKey, tuple[int, int]] = {}
     person: dict[StudentKey, str] = {}
     transferred: dict[StudentKey, Any] = {}  # each student's latest transfer exit, if any
-    query = _placement_query(bind.dialect.name)
-    # The schools asked about as well as the codes: schools number their students alike,
-    # so a code alone matches a student at nearly every school of a province.
-    schools = sorted({s.school_id for s in wanted})
-    for start in range(0, len(codes), 5000):
-        rows = bind.execute(query, {"ids": codes[start : start + 5000], "schools": schools})
+    dialect = bind.dialect.name
+    query = _placement_query(dialect)
+    for start in range(0, len(wanted), 5000):
+        rows = bind.execute(query, students_parameters(dialect, wanted[start : start + 5000]))
         for student, school, advisor, year, term, child, transfer in rows:
             key = StudentKey(school, student)
-            if key not in wanted:
-                continue  # another school's student with the same code
             placement[key] = (school, advisor)
             starts[key] = (year, term)
             person[key] = child
@@ -131,7 +126,7 @@ def _persons_query(dialect: str) -> sa.Select[Any]:
 
 @functools.cache
 def _placement_query(dialect: str) -> sa.Select[Any]:
-    """The enrolments of the students with codes ``:ids`` at the schools ``:schools``, oldest first,
+    """The enrolments of some students (``students_parameters``), oldest first,
     each with the student's child and latest transfer exit (built once a dialect: a list
     asks it on every request)."""
     enrollments, exits, students = TABLES["enrollments"], TABLES["exits"], TABLES["students"]
@@ -161,8 +156,7 @@ def _placement_query(dialect: str) -> sa.Select[Any]:
                 & (students.c.student_id == enrollments.c.student_id),
             )
         )
-        .where(among_parameter(dialect, enrollments.c.student_id, "ids"))
-        .where(among_parameter(dialect, enrollments.c.school_id, "schools"))
+        .where(among_students_parameter(dialect, enrollments.c.school_id, enrollments.c.student_id))
         .order_by(enrollments.c.academic_year, enrollments.c.term)
     )
 

@@ -15,7 +15,7 @@ from features.attendance import ABSENT
 from features.grades import NUMERIC_GRADES
 from schooldata import audit
 from schooldata.calendar import term_on
-from schooldata.db import among, reading
+from schooldata.db import among, among_students, reading
 from schooldata.identity import person_of
 from schooldata.tables import TABLES, history_grants, student_returns, student_scores
 from serving import store
@@ -75,10 +75,25 @@ def returned_followups(
         scored: dict[StudentKey, Any] = {}
         classes = _classrooms(connection, keys)
         if run is not None and keys:
-            for row in store.run_rows(connection, run.run_id, school_id=caller.user.school_id):
-                key = StudentKey(row.school_id, row.student_id)
-                if key in latest_return:
-                    scored[key] = row
+            scored = {
+                StudentKey(r.school_id, r.student_id): r
+                for r in connection.execute(
+                    sa.select(
+                        student_scores.c.school_id,
+                        student_scores.c.student_id,
+                        student_scores.c.risk,
+                        student_scores.c.tier,
+                    ).where(
+                        (student_scores.c.run_id == run.run_id)
+                        & among_students(
+                            connection,
+                            student_scores.c.school_id,
+                            student_scores.c.student_id,
+                            keys,
+                        )
+                    )
+                )
+            }
     record_reads(engine, caller, keys)
     return [
         ReturnedStudent(
@@ -191,11 +206,14 @@ def _on_list_elsewhere(
     ).all()
     if not others:
         return set()
-    codes, schools = sorted({o.student_id for o in others}), sorted({o.school_id for o in others})
     statement = sa.select(student_scores.c.school_id, student_scores.c.student_id).where(
         (student_scores.c.run_id == run_id)
-        & among(connection, student_scores.c.student_id, codes)
-        & among(connection, student_scores.c.school_id, schools)
+        & among_students(
+            connection,
+            student_scores.c.school_id,
+            student_scores.c.student_id,
+            ((o.school_id, o.student_id) for o in others),
+        )
     )
     listed = {(str(school_id), str(code)) for school_id, code in connection.execute(statement)}
     return {o.person_id for o in others if (o.school_id, o.student_id) in listed}
@@ -227,16 +245,10 @@ def _classrooms(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[S
     enrolled = TABLES["enrollments"]
     rows = connection.execute(
         sa.select(enrolled.c.school_id, enrolled.c.student_id, enrolled.c.classroom)
-        .where(among(connection, enrolled.c.student_id, sorted({k.student_id for k in keys})))
-        .where(among(connection, enrolled.c.school_id, sorted({k.school_id for k in keys})))
+        .where(among_students(connection, enrolled.c.school_id, enrolled.c.student_id, keys))
         .order_by(enrolled.c.academic_year, enrolled.c.term)
     ).all()
-    wanted = set(keys)
-    return {
-        key: r.classroom
-        for r in rows
-        if (key := StudentKey(r.school_id, r.student_id)) in wanted and r.classroom
-    }
+    return {StudentKey(r.school_id, r.student_id): r.classroom for r in rows if r.classroom}
 
 
 def request_history(engine: sa.Engine, caller: Caller, student: StudentKey) -> None:

@@ -28,7 +28,7 @@ from riskmodel.benefit import VisitBenefit
 from riskmodel.ranking import DEFAULT_CAPACITY, VISIT_WINDOW
 from schooldata import audit
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from schooldata.db import among, among_parameter, reading
+from schooldata.db import among_students, among_students_parameter, reading, students_parameters
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders
 from serving import store
 from serving.access import (
@@ -86,14 +86,11 @@ def names_of(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[Stud
             students.c.student_id,
             students.c.given_name,
             students.c.family_name,
-        )
-        .where(among(connection, students.c.student_id, sorted({k.student_id for k in wanted})))
-        .where(among(connection, students.c.school_id, sorted({k.school_id for k in wanted})))
+        ).where(among_students(connection, students.c.school_id, students.c.student_id, wanted))
     )
-    found = {
+    return {
         StudentKey(r.school_id, r.student_id): full_name(r.given_name, r.family_name) for r in rows
     }
-    return {k: v for k, v in found.items() if k in wanted}
 
 
 def full_name(given: str | None, family: str | None) -> str | None:
@@ -111,8 +108,8 @@ def _in_force(table: sa.Table) -> sa.ColumnElement[bool]:
 def _last_interventions(
     connection: sa.Connection, keys: Sequence[StudentKey]
 ) -> dict[StudentKey, LastIntervention]:
-    codes = sorted({k.student_id for k in keys})
-    rows = connection.execute(_last_query(connection.dialect.name), {"ids": codes})
+    dialect = connection.dialect.name
+    rows = connection.execute(_last_query(dialect), students_parameters(dialect, keys))
     return {
         StudentKey(r.school_id, r.student_id): LastIntervention.model_construct(
             date=r.date, type=r.type, outcome=r.outcome
@@ -123,14 +120,17 @@ def _last_interventions(
 
 @functools.cache
 def _last_query(dialect: str) -> sa.Select[Any]:
-    """The help recorded for the students ``:ids`` and in force, oldest first (built once
-    a dialect: every list asks it)."""
+    """The help recorded for some students (``students_parameters``) and in force, oldest
+    first (built once a dialect: every list asks it)."""
     table = TABLES["interventions"]
     return (
         sa.select(
             table.c.school_id, table.c.student_id, table.c.date, table.c.type, table.c.outcome
         )
-        .where(among_parameter(dialect, table.c.student_id, "ids") & _in_force(table))
+        .where(
+            among_students_parameter(dialect, table.c.school_id, table.c.student_id)
+            & _in_force(table)
+        )
         .order_by(table.c.date, table.c.intervention_id)
     )
 

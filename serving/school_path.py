@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from schooldata.db import among
+from schooldata.db import among_students
 from schooldata.identity import person_of
 from schooldata.tables import TABLES, student_returns
 from serving.access import StudentKey
@@ -33,13 +33,14 @@ def returns_of(
     rows = connection.execute(
         sa.select(student_returns)
         .where(
-            among(connection, student_returns.c.student_id, sorted({k.student_id for k in keys}))
+            among_students(
+                connection, student_returns.c.school_id, student_returns.c.student_id, keys
+            )
             & (student_returns.c.academic_year * 2 + student_returns.c.term > latest - follow_terms)
         )
         .order_by(student_returns.c.returned_on)
     ).all()
-    wanted = set(keys)
-    return {key: r for r in rows if (key := StudentKey(r.school_id, r.student_id)) in wanted}
+    return {StudentKey(r.school_id, r.student_id): r for r in rows}
 
 
 def returns_here(connection: sa.Connection, student: StudentKey) -> list[ReturnedStudent]:

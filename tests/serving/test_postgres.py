@@ -23,12 +23,15 @@ from devtools.postgres import PostgresServer, postgres_server
 from schooldata import audit
 from schooldata.db import (
     among,
+    among_students,
+    among_students_parameter,
     array_literal,
     copy_text,
     insert_columns,
     make_engine,
     read_table,
     reading,
+    students_parameters,
     upgrade,
 )
 from schooldata.ingest import ingest_directory
@@ -222,6 +225,41 @@ def test_among_selects_what_in_selects_on_postgresql_and_sqlite(
                     )
                 ).scalars()
                 assert sorted(set(found)) == sorted(set(asked) & set(every)), engine.dialect.name
+
+
+def test_among_students_selects_the_pairs_and_never_their_crossings(
+    pg_engine: sa.Engine, synthetic_engine: sa.Engine
+) -> None:
+    """Schools number their students alike: asked for school A's code x and school B's
+    code y, the rows of A's y and B's x (both real students) are not theirs."""
+    students = TABLES["students"]
+    for engine in (pg_engine, synthetic_engine):
+        dialect = engine.dialect.name
+        with engine.connect() as connection:
+            every = set(
+                connection.execute(sa.select(students.c.school_id, students.c.student_id)).all()
+            )
+            schools = sorted({school for school, _ in every})
+            codes = {s: {c for school, c in every if school == s} for s in schools}
+            a, b = schools[:2]
+            x, y = sorted(codes[a] & codes[b])[:2]  # both schools use both codes
+            for asked in ([], [(a, x), (b, y)], [(a, x), (b, "no-such-student")], sorted(every)):
+                built_now = sa.select(students.c.school_id, students.c.student_id).where(
+                    among_students(connection, students.c.school_id, students.c.student_id, asked)
+                )
+                built_once = sa.select(students.c.school_id, students.c.student_id).where(
+                    among_students_parameter(dialect, students.c.school_id, students.c.student_id)
+                )
+                found = [
+                    set(map(tuple, connection.execute(built_now).all())),
+                    set(
+                        map(
+                            tuple,
+                            connection.execute(built_once, students_parameters(dialect, asked)),
+                        )
+                    ),
+                ]
+                assert found == [set(asked) & every] * 2, (dialect, asked[:3])
 
 
 def test_reads_keep_their_prepared_statements_between_requests_on_postgresql(
