@@ -6,6 +6,7 @@ database (SQLite file or PostgreSQL URL) to the current revision.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -117,23 +118,27 @@ def among_students(
     own code. Not a school ``IN`` and a code ``IN`` apart: the database cannot look pairs
     up in a table's (school, code) index from two lists, and on PostgreSQL it read the
     whole table instead (a list's last help: 60 ms among 500,000 records, against 1)."""
-    return _among_students(connection.dialect.name, school, code, sorted(set(keys)))
+    return _among_students(connection.dialect.name, school, code, _pairs(keys))
 
 
 def among_students_parameter(
     dialect: str, school: sa.ColumnElement[str], code: sa.ColumnElement[str]
 ) -> sa.ColumnElement[bool]:
-    """``among_students`` with the keys given when the statement runs (``{"keys": [...]}``,
-    ``students_parameters`` makes them), for a statement built once."""
+    """``among_students`` with the keys given when the statement runs (the parameters
+    ``students_parameters`` makes), for a statement built once."""
     return _among_students(dialect, school, code, None)
 
 
 def students_parameters(dialect: str, keys: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """The parameters of a statement built with ``among_students_parameter``."""
-    pairs = sorted(set(keys))
+    pairs = _pairs(keys)
     if dialect == "postgresql":
         return {"key_schools": [s for s, _ in pairs], "key_codes": [c for _, c in pairs]}
-    return {"keys": pairs}
+    return {"keys": json.dumps(pairs, ensure_ascii=False)}
+
+
+def _pairs(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted({(str(school), str(code)) for school, code in keys})
 
 
 def _among_students(
@@ -160,8 +165,17 @@ def _among_students(
         ]
         # Two arrays unnested side by side: the pairs, in one statement whatever their number.
         return sa.tuple_(school, code).in_(sa.select(*(sa.func.unnest(a) for a in arrays)))
+    # SQLite: the pairs as one JSON text, read by json_each, as PostgreSQL's arrays: one
+    # statement whatever their number, never near a build's limit of variables (32,766
+    # by default; two a student).
+    text: sa.BindParameter[str] = sa.bindparam(
+        "keys", None if pairs is None else json.dumps(pairs, ensure_ascii=False), required=required
+    )
+    each = sa.func.json_each(text).table_valued("value")
     return sa.tuple_(school, code).in_(
-        sa.bindparam("keys", pairs, expanding=True, required=required)
+        sa.select(
+            sa.func.json_extract(each.c.value, "$[0]"), sa.func.json_extract(each.c.value, "$[1]")
+        )
     )
 
 
