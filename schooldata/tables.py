@@ -88,6 +88,16 @@ def _append_only(source: Source) -> sa.Table:
     # A kind of help in a period: the area page's open referrals.
     if "type" in table.c and "date" in table.c:
         sa.Index(f"ix_{source.name}_type_date", table.c.type, table.c.date)
+    # Help of any kind in a period, read from the index alone: the area page's high-tier
+    # students helped in the last 30 days (else a scan of every record of the country).
+    if "date" in table.c:
+        sa.Index(
+            f"ix_{source.name}_date",
+            table.c.date,
+            table.c.school_id,
+            table.c.student_id,
+            table.c[columns[0].name],  # the record's ID: "in force" without the table
+        )
     # The few corrected records: "in force" asks which ones on every list.
     sa.Index(
         f"ix_{source.name}_corrects",

@@ -9,7 +9,7 @@ analyst sees the same figures for every school, and no name.
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -67,6 +67,16 @@ def _followed(dialect: str, column: sa.ColumnElement[Any], every: bool) -> Any:
     return sa.true() if every else among_parameter(dialect, column, "schools")
 
 
+def _open_referral(interventions: sa.Table, as_of: sa.BindParameter[Any]) -> Any:
+    """A referral outside the school in the 90 days to ``as_of``, not closed."""
+    return (
+        interventions.c.type.in_(REFERRED_OUTSIDE)
+        & (interventions.c.date > sa.bindparam("referred_since", type_=sa.Date))
+        & (interventions.c.date <= as_of)
+        & sa.func.coalesce(interventions.c.outcome, "").not_in(CLOSED_OUTCOMES)
+    )
+
+
 @functools.cache
 def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
     """The area page's statements for a dialect, for every school or the ``:schools``
@@ -118,13 +128,23 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         .where(
             (student_scores.c.run_id == sa.bindparam("run"))
             & _followed(dialect, student_scores.c.school_id, every)
-            & interventions.c.type.in_(REFERRED_OUTSIDE)
-            & (interventions.c.date > sa.bindparam("referred_since", type_=sa.Date))
-            & (interventions.c.date <= as_of)
-            & sa.func.coalesce(interventions.c.outcome, "").not_in(CLOSED_OUTCOMES)
+            & _open_referral(interventions, as_of)
             & in_force
         )
         .order_by(student_scores.c.school_id, interventions.c.date.desc()),
+        # The same students counted by school, where nobody reads their rows (an
+        # analyst: a country's referrals are thousands of rows, for a count).
+        "referral_counts": sa.select(
+            student_scores.c.school_id, sa.func.count(sa.distinct(student_scores.c.student_id))
+        )
+        .join(interventions, _SAME_STUDENT)
+        .where(
+            (student_scores.c.run_id == sa.bindparam("run"))
+            & _followed(dialect, student_scores.c.school_id, every)
+            & _open_referral(interventions, as_of)
+            & in_force
+        )
+        .group_by(student_scores.c.school_id),
         "names": sa.select(schools.c.school_id, schools.c.name).where(
             _followed(dialect, schools.c.school_id, every)
         ),
@@ -196,7 +216,23 @@ def area_summary(
         acted: dict[str, int] = dict(
             connection.execute(statement["acted"], window | followed_ids).all()
         )
-        referrals = connection.execute(statement["referrals"], window | followed_ids).all()
+        # An area office reads its referred children's rows (their names follow); an
+        # analyst, a country's thousands of them, only their count.
+        referrals: list[Any] = []
+        open_referrals: Counter[str]
+        if caller.user.role == "area":
+            referrals = list(connection.execute(statement["referrals"], window | followed_ids))
+            students = {(r.school_id, r.student_id) for r in referrals}
+            open_referrals = Counter(str(school) for school, _ in students)
+        else:
+            open_referrals = Counter(
+                {
+                    str(school): int(count)
+                    for school, count in connection.execute(
+                        statement["referral_counts"], window | followed_ids
+                    )
+                }
+            )
         names = {
             str(school): str(name)
             for school, name in connection.execute(statement["names"], followed_ids).all()
@@ -213,9 +249,6 @@ def area_summary(
             str(school): int(count)
             for school, count in connection.execute(statement["shared_ids"], followed_ids).all()
         }
-    open_referrals: dict[str, set[str]] = defaultdict(set)
-    for referral in referrals:
-        open_referrals[referral.school_id].add(referral.student_id)
     followed = sorted(schools if schools is not None else {s for _, s in counts} | set(fresh))
     trends = school_trends(engine, caller.user, followed) if with_trends else {}
     figures = []
@@ -235,7 +268,7 @@ def area_summary(
                 "high_change": (now.get("high", 0) - before.get("high", 0)) if before else None,
                 "new_on_list": int(new_on_list.get(school, 0)),
                 "high_with_action_30d": int(acted.get(school, 0)),
-                "open_referrals": len(open_referrals.get(school, ())),
+                "open_referrals": int(open_referrals.get(school, 0)),
                 "returned_followed": returned.get(school, (0, 0))[0],
                 "returned_left_again": returned.get(school, (0, 0))[1],
                 "shared_ids": shared_ids.get(school, 0),

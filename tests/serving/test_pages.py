@@ -6,6 +6,7 @@ against what happened. Screenshots at desktop and phone width go to build/screen
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -197,6 +198,13 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api
         },
     )
     assert recorded.status_code == 201, recorded.text
+    # A second referral of the same child: one child to follow, not two.
+    again = api.post(
+        "/api/v1/interventions",
+        "committee",
+        {"student_id": referred_id, "date": WEEKS[-1], "type": "health_referral"},
+    )
+    assert again.status_code == 201, again.text
     _account(api, "area", "area-office", "area-password-1", schools=schools)
 
     sign_in(page, api.url, "area-office", "area-password-1")
@@ -231,7 +239,22 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api
     assert {(c["school_id"], c["student_id"]) for c in figures["referred"]} == listed
     by_school = {s["school_id"]: s for s in figures["schools"]}
     assert by_school[api.school]["high"] == int(high)
-    assert by_school[api.school]["open_referrals"] >= 1
+    # Counted by the database for an analyst (a country's referrals), from the rows for an
+    # area office: the same children either way, each once.
+    _account(api, "analyst", "analyst-referrals", "analyst-password-1")
+    country = {
+        s["school_id"]: s
+        for s in _area_api(api, "analyst-referrals", "analyst-password-1")["schools"]
+    }
+    children = Counter(school for school, _ in listed)
+    assert children[api.school] >= 1
+    for school in schools:
+        assert (
+            by_school[school]["open_referrals"]
+            == country[school]["open_referrals"]
+            == children[school]
+        )
+        assert by_school[school]["high_with_action_30d"] == country[school]["high_with_action_30d"]
 
 
 def test_an_area_office_sees_how_many_ids_each_school_must_correct(page: Any, api: Api) -> None:
