@@ -87,6 +87,13 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
     )
     as_of = sa.bindparam("as_of", type_=sa.Date)
+    # A student of the week's run with an open referral (their rows, or their count).
+    referred = (
+        (student_scores.c.run_id == sa.bindparam("run"))
+        & _followed(dialect, student_scores.c.school_id, every)
+        & _open_referral(interventions, as_of)
+        & in_force
+    )
     return {
         "runs": sa.select(
             run_schools.c.run_id,
@@ -125,12 +132,7 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
             interventions.c.outcome,
         )
         .join(interventions, _SAME_STUDENT)
-        .where(
-            (student_scores.c.run_id == sa.bindparam("run"))
-            & _followed(dialect, student_scores.c.school_id, every)
-            & _open_referral(interventions, as_of)
-            & in_force
-        )
+        .where(referred)
         .order_by(student_scores.c.school_id, interventions.c.date.desc()),
         # The same students counted by school, where nobody reads their rows (an
         # analyst: a country's referrals are thousands of rows, for a count).
@@ -138,12 +140,7 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
             student_scores.c.school_id, sa.func.count(sa.distinct(student_scores.c.student_id))
         )
         .join(interventions, _SAME_STUDENT)
-        .where(
-            (student_scores.c.run_id == sa.bindparam("run"))
-            & _followed(dialect, student_scores.c.school_id, every)
-            & _open_referral(interventions, as_of)
-            & in_force
-        )
+        .where(referred)
         .group_by(student_scores.c.school_id),
         "names": sa.select(schools.c.school_id, schools.c.name).where(
             _followed(dialect, schools.c.school_id, every)

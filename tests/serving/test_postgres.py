@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -37,7 +38,10 @@ from schooldata.db import (
 from schooldata.ingest import ingest_directory
 from schooldata.partitions import plan_partitions
 from schooldata.tables import TABLES, audit_log
-from serving.accounts import create_user
+from serving import area
+from serving.access import StudentKey
+from serving.accounts import Caller, create_user
+from serving.records import record_intervention
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, scratch_settings, unavailable
 from tests.serving.conftest import (
@@ -146,6 +150,87 @@ def test_the_api_serves_lists_and_records_visits_from_postgresql(
     assert recorded.status_code == 201, recorded.text
     assert history.status_code == 200
     assert WEEKS[1] in history.text
+
+
+def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
+    api: Api, pg_engine: sa.Engine
+) -> None:
+    """The area page's statements (built once for each dialect; every other area test
+    runs on SQLite) on PostgreSQL: each school's figures are its stored run's and its
+    records', an area office's equal an analyst's, a child referred twice is one child to
+    follow, and a refused referral is closed."""
+    for week in WEEKS:
+        latest = weekly_run(pg_engine, api.scorer, pd.Timestamp(week))
+    scores = stored_run(pg_engine).reset_index()
+    scores = scores[scores["run_id"] == latest.run_id]
+    schools = sorted(scores["school_id"].unique())
+    assert len(schools) >= 3
+    followed, elsewhere = schools[:2], schools[2]
+    day = date.fromisoformat(WEEKS[-1])
+
+    def student(school: str, tier: str | None = None, skip: int = 0) -> StudentKey:
+        rows = scores[scores["school_id"] == school]
+        rows = rows[rows["tier"] == tier] if tier else rows.sort_values("rank_in_school")
+        return StudentKey(school, str(rows["student_id"].iloc[-1 - skip]))
+
+    def record(key: StudentKey, kind: str, outcome: str | None = "done") -> None:
+        committee, _ = create_user(pg_engine, "committee", "กรรมการ", school_id=key.school_id)
+        record_intervention(
+            pg_engine, Caller(committee, "test"), key, day, kind=kind, outcome=outcome
+        )
+
+    helped = student(followed[0], "high")
+    referred, refused = student(followed[0], skip=0), student(followed[0], skip=1)
+    record(helped, "home_visit")
+    record(referred, "external_referral")
+    record(referred, "health_referral", None)
+    record(refused, "external_referral", "refused")
+    record(student(elsewhere), "health_referral")
+
+    office, _ = create_user(pg_engine, "area", "เขตพื้นที่", schools=followed)
+    analyst, _ = create_user(pg_engine, "analyst", "นักวิเคราะห์")
+    seen = area.area_summary(pg_engine, Caller(office, "test"))
+    country = area.area_summary(pg_engine, Caller(analyst, "test"))
+    assert seen is not None
+    assert country is not None
+    assert str(seen.as_of) == WEEKS[-1]
+
+    # What the figures must be, read from the tables here (imported help may fall in the
+    # windows too): in force, in the windows, of the run's students.
+    actions = read_table(pg_engine, "interventions")
+    actions = actions[~actions["intervention_id"].isin(actions["corrects"].dropna())]
+    actions["date"] = pd.to_datetime(actions["date"]).dt.date
+    on_roll = scores.set_index(["school_id", "student_id"])
+    keys = list(zip(actions["school_id"], actions["student_id"], strict=True))
+    actions = actions[[k in on_roll.index for k in keys]]
+    recent = actions[(actions["date"] > day - area.ACTION_WINDOW) & (actions["date"] <= day)]
+    high = set(on_roll.index[on_roll["tier"] == "high"])
+    acted = {k for k in zip(recent["school_id"], recent["student_id"], strict=True) if k in high}
+    open_ = actions[
+        actions["type"].isin(area.REFERRED_OUTSIDE)
+        & (actions["date"] > day - area.REFERRAL_WINDOW)
+        & (actions["date"] <= day)
+        & ~actions["outcome"].fillna("").isin(area.CLOSED_OUTCOMES)
+    ]
+    to_follow = set(zip(open_["school_id"], open_["student_id"], strict=True))
+    assert tuple(referred) in to_follow
+    assert tuple(refused) not in to_follow
+    assert tuple(helped) in acted
+
+    assert [s.school_id for s in seen.schools] == followed
+    by_school = {s.school_id: s for s in country.schools}
+    assert set(by_school) == set(schools)
+    for figures in seen.schools:
+        mine = scores[scores["school_id"] == figures.school_id]
+        assert figures.high == int((mine["tier"] == "high").sum())
+        assert figures.watch == int((mine["tier"] == "watch").sum())
+        assert figures.high_with_action_30d == sum(1 for s, _ in acted if s == figures.school_id)
+        assert figures.open_referrals == sum(1 for s, _ in to_follow if s == figures.school_id)
+        assert figures == by_school[figures.school_id]
+    assert by_school[elsewhere].open_referrals >= 1
+    listed = [(c.school_id, c.student_id) for c in seen.referred]
+    assert sorted(listed) == sorted(k for k in to_follow if k[0] in followed)
+    assert len(listed) == len(set(listed))  # the child referred twice, once
 
 
 def test_the_audit_log_cannot_be_wiped_on_postgresql(pg_engine: sa.Engine) -> None:
