@@ -96,7 +96,7 @@ def _append_only(source: Source) -> sa.Table:
             table.c.date,
             table.c.school_id,
             table.c.student_id,
-            table.c[columns[0].name],  # the record's ID: "in force" without the table
+            columns[0],  # the record's ID: "in force" without the table
         )
     # The few corrected records: "in force" asks which ones on every list.
     sa.Index(

@@ -67,16 +67,6 @@ def _followed(dialect: str, column: sa.ColumnElement[Any], every: bool) -> Any:
     return sa.true() if every else among_parameter(dialect, column, "schools")
 
 
-def _open_referral(interventions: sa.Table, as_of: sa.BindParameter[Any]) -> Any:
-    """A referral outside the school in the 90 days to ``as_of``, not closed."""
-    return (
-        interventions.c.type.in_(REFERRED_OUTSIDE)
-        & (interventions.c.date > sa.bindparam("referred_since", type_=sa.Date))
-        & (interventions.c.date <= as_of)
-        & sa.func.coalesce(interventions.c.outcome, "").not_in(CLOSED_OUTCOMES)
-    )
-
-
 @functools.cache
 def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
     """The area page's statements for a dialect, for every school or the ``:schools``
@@ -87,11 +77,15 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
     )
     as_of = sa.bindparam("as_of", type_=sa.Date)
-    # A student of the week's run with an open referral (their rows, or their count).
+    # A student of the week's run referred outside the school in the 90 days to the
+    # week, the referral not closed: the area office's rows and the analyst's count alike.
     referred = (
         (student_scores.c.run_id == sa.bindparam("run"))
         & _followed(dialect, student_scores.c.school_id, every)
-        & _open_referral(interventions, as_of)
+        & interventions.c.type.in_(REFERRED_OUTSIDE)
+        & (interventions.c.date > sa.bindparam("referred_since", type_=sa.Date))
+        & (interventions.c.date <= as_of)
+        & sa.func.coalesce(interventions.c.outcome, "").not_in(CLOSED_OUTCOMES)
         & in_force
     )
     return {
@@ -216,20 +210,18 @@ def area_summary(
         # An area office reads its referred children's rows (their names follow); an
         # analyst, a country's thousands of them, only their count.
         referrals: list[Any] = []
-        open_referrals: Counter[str]
+        open_referrals: dict[str, int]
         if caller.user.role == "area":
             referrals = list(connection.execute(statement["referrals"], window | followed_ids))
             students = {(r.school_id, r.student_id) for r in referrals}
             open_referrals = Counter(str(school) for school, _ in students)
         else:
-            open_referrals = Counter(
-                {
-                    str(school): int(count)
-                    for school, count in connection.execute(
-                        statement["referral_counts"], window | followed_ids
-                    )
-                }
-            )
+            open_referrals = {
+                str(school): int(count)
+                for school, count in connection.execute(
+                    statement["referral_counts"], window | followed_ids
+                )
+            }
         names = {
             str(school): str(name)
             for school, name in connection.execute(statement["names"], followed_ids).all()
@@ -265,7 +257,7 @@ def area_summary(
                 "high_change": (now.get("high", 0) - before.get("high", 0)) if before else None,
                 "new_on_list": int(new_on_list.get(school, 0)),
                 "high_with_action_30d": int(acted.get(school, 0)),
-                "open_referrals": int(open_referrals.get(school, 0)),
+                "open_referrals": open_referrals.get(school, 0),
                 "returned_followed": returned.get(school, (0, 0))[0],
                 "returned_left_again": returned.get(school, (0, 0))[1],
                 "shared_ids": shared_ids.get(school, 0),

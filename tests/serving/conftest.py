@@ -224,6 +224,32 @@ def stored_run(engine: sa.Engine) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["school_id", "student_id"]).sort_index()
 
 
+def records_in_force(engine: sa.Engine) -> pd.DataFrame:
+    """Every record of help that no later record corrects, its date a date: straight from
+    the table (what the area figures are checked against)."""
+    with engine.connect() as connection:
+        rows = pd.DataFrame(connection.execute(sa.select(TABLES["interventions"])).mappings().all())
+    rows = rows[~rows["intervention_id"].isin(rows["corrects"].dropna())].copy()
+    rows["date"] = pd.to_datetime(rows["date"]).dt.date
+    return rows
+
+
+def open_referrals(
+    engine: sa.Engine, on_roll: set[tuple[str, str]], day: date
+) -> set[tuple[str, str]]:
+    """Students (school, code) of ``on_roll`` referred outside their school in the 90 days
+    to ``day``, not refused or moved: straight from the tables."""
+    rows = records_in_force(engine)
+    referred = rows[
+        rows["type"].isin(["external_referral", "health_referral"])
+        & (rows["date"] > day - timedelta(days=90))
+        & (rows["date"] <= day)
+        & ~rows["outcome"].isin(["refused", "moved"])
+    ]
+    keys = zip(referred["school_id"], referred["student_id"], strict=True)
+    return {key for key in keys if key in on_roll}
+
+
 def assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
     assert len(reference) > 100
     assert list(ours.index) == list(reference.index)

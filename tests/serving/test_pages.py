@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import date
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from schooldata.tables import TABLES, audit_log, list_outcomes, score_runs, stud
 from serving import store
 from serving.accounts import Caller, User, create_user, find_by_username, set_password
 from serving.scoring import weekly_run
-from tests.serving.conftest import DESKTOP, WEEKS, Api, shoot, sign_in
+from tests.serving.conftest import DESKTOP, WEEKS, Api, open_referrals, shoot, sign_in
 from training.effects import EffectsReport, log_effects, measure_effects
 from training.outcomes import check_past_lists
 
@@ -347,27 +348,12 @@ def test_a_followed_school_that_has_sent_nothing_this_term_comes_first(page: Any
 
 
 def _open_referrals(api: Api, schools: list[str]) -> set[tuple[str, str]]:
-    """Students (school, code) of the latest list referred outside their school in the 90
-    days to it, not refused or moved: straight from the tables."""
+    """Students (school, code) of the schools' latest list with an open referral outside
+    their school: straight from the tables."""
     latest = _latest(api)
     mine = latest[latest["school_id"].isin(schools)]
     on_list = set(zip(mine["school_id"], mine["student_id"], strict=True))
-    interventions = TABLES["interventions"]
-    day = pd.Timestamp(WEEKS[-1])
-    with api.engine.connect() as connection:
-        rows = pd.DataFrame(connection.execute(sa.select(interventions)).mappings().all())
-    rows = rows[~rows["intervention_id"].isin(rows["corrects"].dropna())]
-    dates = pd.to_datetime(rows["date"])
-    open_ = rows[
-        rows["type"].isin(["external_referral", "health_referral"])
-        & (dates > day - pd.Timedelta(days=90))
-        & (dates <= day)
-        & ~rows["outcome"].isin(["refused", "moved"])
-        & pd.Series(
-            list(zip(rows["school_id"], rows["student_id"], strict=True)), index=rows.index
-        ).isin(on_list)
-    ]
-    return set(zip(open_["school_id"], open_["student_id"], strict=True))
+    return open_referrals(api.engine, on_list, date.fromisoformat(WEEKS[-1]))
 
 
 def _area_api(api: Api, username: str, password: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -49,6 +49,8 @@ from tests.serving.conftest import (
     Api,
     assert_same_run,
     check_retries,
+    open_referrals,
+    records_in_force,
     running_server,
     stored_run,
 )
@@ -197,22 +199,13 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
 
     # What the figures must be, read from the tables here (imported help may fall in the
     # windows too): in force, in the windows, of the run's students.
-    actions = read_table(pg_engine, "interventions")
-    actions = actions[~actions["intervention_id"].isin(actions["corrects"].dropna())]
-    actions["date"] = pd.to_datetime(actions["date"]).dt.date
-    on_roll = scores.set_index(["school_id", "student_id"])
-    keys = list(zip(actions["school_id"], actions["student_id"], strict=True))
-    actions = actions[[k in on_roll.index for k in keys]]
-    recent = actions[(actions["date"] > day - area.ACTION_WINDOW) & (actions["date"] <= day)]
-    high = set(on_roll.index[on_roll["tier"] == "high"])
-    acted = {k for k in zip(recent["school_id"], recent["student_id"], strict=True) if k in high}
-    open_ = actions[
-        actions["type"].isin(area.REFERRED_OUTSIDE)
-        & (actions["date"] > day - area.REFERRAL_WINDOW)
-        & (actions["date"] <= day)
-        & ~actions["outcome"].fillna("").isin(area.CLOSED_OUTCOMES)
-    ]
-    to_follow = set(zip(open_["school_id"], open_["student_id"], strict=True))
+    on_roll = set(zip(scores["school_id"], scores["student_id"], strict=True))
+    high_rows = scores[scores["tier"] == "high"]
+    high = set(zip(high_rows["school_id"], high_rows["student_id"], strict=True))
+    actions = records_in_force(pg_engine)
+    recent = actions[(actions["date"] > day - timedelta(days=30)) & (actions["date"] <= day)]
+    acted = set(zip(recent["school_id"], recent["student_id"], strict=True)) & high
+    to_follow = open_referrals(pg_engine, on_roll, day)
     assert tuple(referred) in to_follow
     assert tuple(refused) not in to_follow
     assert tuple(helped) in acted
@@ -227,6 +220,9 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
         assert figures.high_with_action_30d == sum(1 for s, _ in acted if s == figures.school_id)
         assert figures.open_referrals == sum(1 for s, _ in to_follow if s == figures.school_id)
         assert figures == by_school[figures.school_id]
+    for school, figures in by_school.items():  # the analyst's, of every school
+        assert figures.open_referrals == sum(1 for s, _ in to_follow if s == school)
+        assert figures.high_with_action_30d == sum(1 for s, _ in acted if s == school)
     assert by_school[elsewhere].open_referrals >= 1
     listed = [(c.school_id, c.student_id) for c in seen.referred]
     assert sorted(listed) == sorted(k for k in to_follow if k[0] in followed)
