@@ -2,7 +2,9 @@
 
 Early in each term the school acts for students its records show struggling (and visits
 a few others' homes as routine), and follows up half of them later in the term (a home
-visit or a meeting with the parents, with half an action's effect). It sees only what it
+visit or a meeting with the parents, with half an action's effect; a child without
+parents' care is sometimes referred outside instead, the care system's last step when the
+school's own help is not enough). It sees only what it
 has recorded before the term: last term's absence and grades, the last screening's
 group, the household survey's poverty and caregiver; never a student's latent risk or
 strain. The action it chooses follows what it sees: a poor family is referred to the
@@ -50,6 +52,7 @@ OUTCOMES = ("done", "not_home", "refused", "moved")
 OUTCOME_SHARES = (0.8, 0.12, 0.05, 0.03)
 ROUTINE_VISITS = 0.03  # share of other students visited at home as routine each term
 FOLLOW_UP_SHARE = 0.5  # share of the students helped who are followed up later in the term
+REFERRED_LATER = 0.3  # share of the follow-ups of a child without parents' care referred outside
 
 
 def effects_for(world: World, idx: Array, kinds: Array, absence: Array, strain: Array) -> Array:
@@ -126,10 +129,16 @@ def act(
     )
     # The committee follows up half of those it helped later in the term (a home visit
     # or a meeting with the parents, as the care system's weekly reviews do), so action
-    # goes on through the term, not only at its start.
+    # goes on through the term, not only at its start; a child without parents' care is
+    # sometimes referred outside then, when the school's own help was not enough.
     follow = world.follow_up_rng
     followed = struggling & (follow.random(k) < FOLLOW_UP_SHARE)
-    later = np.where(follow.random(k) < 0.7, "home_visit", "parent_meeting")
+    draw = follow.random(k)
+    later = np.select(
+        [no_parents & (draw < REFERRED_LATER), draw < 0.7],
+        ["external_referral", "home_visit"],
+        "parent_meeting",
+    )
     later_outcome = follow.choice(OUTCOMES, k, p=OUTCOME_SHARES)
     later_day = follow.integers(50, max(51, term_days - 7), k)
     later_effect = np.where(
