@@ -68,7 +68,7 @@ from training.evaluate import (
 )
 from training.labels import LabelRules
 from training.matrix import build_training_matrix
-from training.model import fit_booster, lightgbm_params, raw_scores
+from training.model import CURVE_STEP, fit_booster, lightgbm_params, raw_scores
 from training.search import Selection, fewest_near_best
 from training.split import TemporalPlan, plan_from_config
 from training.train import model_inputs, train
@@ -372,8 +372,9 @@ def variant_scores(
     without its trend features, and ranking whoever leaves soonest first (labelled by
     leaving within ``SOON_WEEKS`` weeks, a short-horizon stand-in for a model of when).
     Against the plain GBM: each shape alone at the trees its folds gave it (the search
-    keeps one), and the chosen shape and trees averaged over ``SEEDS`` (log-odds, so an
-    explanation would stay exact).
+    keeps one), and at its folds' best number of trees where that is more (the search
+    keeps the fewest near the best), and the chosen shape and trees averaged over
+    ``SEEDS`` (log-odds, so an explanation would stay exact).
     """
     rows = train_rows.assign(label=train_rows["label"].astype(int))
 
@@ -409,8 +410,14 @@ def variant_scores(
     }
     if selection.tuned:
         for shape in config.model.shapes:
-            own = fewest_near_best(selection.curves[shape.name])
+            curve = selection.curves[shape.name]
+            own = fewest_near_best(curve)
             scores[f"LightGBM, {shape.name} shape, {own} trees"] = fitted(shape, own)
+            best = (int(np.argmax(curve)) + 1) * CURVE_STEP
+            if best != own:
+                scores[f"LightGBM, {shape.name} shape, {best} trees (its curve's best)"] = fitted(
+                    shape, best
+                )
     averaged = [fitted(selection.shape, selection.trees, seed=seed) for seed in SEEDS]
     scores[f"LightGBM as chosen, {len(SEEDS)} seeds averaged"] = np.mean(averaged, axis=0)
     return scores
