@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -147,3 +148,16 @@ def test_some_children_come_back_after_leaving_and_some_moves_go_unrecorded(clea
     moves = order[changed & ~first & ~order["grade_level"].isin(["M1", "V1", "M4"])]
     recorded = exits[exits["exit_type"] == "transfer"]
     assert len(moves) > len(recorded[recorded["destination_school_id"].isin(moves["school_id"])])
+
+
+def test_children_are_referred_outside_after_a_terms_first_weeks_too(clean) -> None:
+    """A follow-up later in the term may refer a child without parents' care outside (the
+    care system's last step), so an area office that follows referrals sees them all term."""
+    calendar = clean.frames["calendar"]
+    starts = np.sort(pd.to_datetime(calendar.loc[calendar["school_id"] == "", "start_date"]))
+    referred = clean.effects[clean.effects["type"] == "external_referral"]
+    dates = pd.to_datetime(referred["date"]).to_numpy(dtype="datetime64[D]")
+    term_start = starts.astype("datetime64[D]")[np.searchsorted(starts, dates, "right") - 1]
+    days_in = (dates - term_start).astype(int)
+    assert (days_in < 45).any()  # the term's first actions
+    assert (days_in >= 50).sum() >= 3  # and follow-ups later in the term
