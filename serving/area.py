@@ -179,6 +179,9 @@ def area_summary(
     if caller.user.role not in AREA_ROLES:
         raise NotAnAreaUser("only an area office or an analyst sees area figures")
     schools = caller.user.schools if caller.user.role == "area" else None
+    # An area office sees its referred children by name (their rows are read); an analyst
+    # sees a country's thousands of them only as counts.
+    by_name = caller.user.role == "area"
     with reading(engine) as connection:
         weeks = _weeks(connection, 2)
         if not weeks:
@@ -207,11 +210,9 @@ def area_summary(
         acted: dict[str, int] = dict(
             connection.execute(statement["acted"], window | followed_ids).all()
         )
-        # An area office reads its referred children's rows (their names follow); an
-        # analyst, a country's thousands of them, only their count.
         referrals: list[Any] = []
         open_referrals: dict[str, int]
-        if caller.user.role == "area":
+        if by_name:
             referrals = list(connection.execute(statement["referrals"], window | followed_ids))
             students = {(r.school_id, r.student_id) for r in referrals}
             open_referrals = Counter(str(school) for school, _ in students)
@@ -269,7 +270,7 @@ def area_summary(
             }
         )
     referred: list[ReferredCase] = []
-    if caller.user.role == "area":  # names of referred cases; an analyst sees none
+    if by_name:
         referred = _referred(engine, referrals)
         keys = [StudentKey(c.school_id, c.student_id) for c in referred]
         record_reads(engine, caller, keys)
