@@ -4,16 +4,16 @@ Early in each term the school acts for students its records show struggling (and
 a few others' homes as routine), and follows up half of them later in the term (a home
 visit or a meeting with the parents, with half an action's effect; a child without
 parents' care is sometimes referred outside instead, the care system's last step when the
-school's own help is not enough). It sees only what it
-has recorded before the term: last term's absence and grades, the last screening's
-group, the household survey's poverty and caregiver; never a student's latent risk or
-strain. The action it chooses follows what it sees: a poor family is referred to the
-equity fund, a weak student tutored, one screened as a problem counselled, a child
-without parents referred outside, most visited at home. (An estimate of the effects from
-the records can be right only if nothing else decided who was helped; schools whose
-advisors act on what they never record break that, which is why the estimates carry a
-sensitivity figure.) An action done (not "not at home" or "refused") lowers the
-student's log-odds of leaving this term by its effect, which depends on the student:
+school's own help is not enough). It sees only what it has recorded before the term:
+last term's absence and grades, the last screening's group, the household survey's
+poverty and caregiver; never a student's latent risk or strain. The action it chooses
+follows what it sees: a poor family is referred to the equity fund, a weak student
+tutored, one screened as a problem counselled, a child without parents referred outside,
+most visited at home. (An estimate of the effects from the records can be right only if
+nothing else decided who was helped; schools whose advisors act on what they never
+record break that, which is why the estimates carry a sensitivity figure.) An action
+done (not "not at home" or "refused") lowers the student's log-odds of leaving this term
+by its effect, which depends on the student:
 
 | action | effect on the log-odds of leaving | for whom |
 |---|---|---|
