@@ -814,7 +814,8 @@ def _with_schools(parsed: ParsedSource, known: _Known) -> ParsedSource:
         (
             shared,
             source.student_ref,
-            "student code used at more than one school: give the school_id column",
+            "student code used at more than one school: give the school_id column, or load a"
+            " school's own files from a folder schools/<school_id>/",
         ),
         (duplicate, source.student_ref, "duplicate key: same as an earlier line"),
     ):

@@ -147,7 +147,8 @@ def test_a_shared_file_naming_a_code_two_schools_use_rejects_the_row_and_says_wh
 
     rejects = pd.read_csv(tmp_path / "rejects" / "attendance.csv", dtype=str)
     assert set(rejects["reason"]) == {
-        "student code used at more than one school: give the school_id column"
+        "student code used at more than one school: give the school_id column, or load a"
+        " school's own files from a folder schools/<school_id>/"
     }
     assert report.sources[0].rows_loaded == 0
     assert len(read_table(engine, "attendance")) == 10  # nothing of either school changed
