@@ -9,6 +9,13 @@ worker here binds its own ``SO_REUSEPORT`` socket instead, and the kernel spread
 connections across them (by a hash of the connection's addresses). A worker that dies
 is started again; one that fails at start-up (no champion, a bad database URL) stops
 the whole server with its error. Elsewhere uvicorn's own supervisor serves.
+
+Such a group takes in any socket of the same user that asks to join it, so a second
+server started on the port (a restart begun before the old server stopped) would share
+the connections with the first, each answering from its own settings and database. The
+serving process therefore checks the port outside the group first, and holds a socket in
+the group for its whole life that the check cannot share: a second server is refused,
+even while a worker of the first is being started again.
 """
 
 from __future__ import annotations
@@ -39,10 +46,16 @@ def reuse_port_supported() -> bool:
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` in the port's ``SO_REUSEPORT`` group (not yet
     listening: the worker's event loop listens on it)."""
+    return _bound(host, port, reuse_address=True, in_group=True)
+
+
+def _bound(host: str, port: int, *, reuse_address: bool, in_group: bool) -> socket.socket:
+    """A socket bound to ``host:port``. ``reuse_address``: past connections' TIME_WAIT do
+    not block the bind; ``in_group``: in the port's ``SO_REUSEPORT`` group."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(reuse_address))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(in_group))
     try:
         sock.bind((host, port))
     except OSError as error:
@@ -76,9 +89,12 @@ def serve(app: str, host: str, port: int, workers: int, **options: Any) -> None:
     if not reuse_port_supported():
         uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **options)
         return
-    # Fail here, with a message, rather than in every worker: a port in use by a program
-    # outside the group refuses the bind.
-    listening_socket(host, port).close()
+    # Fail here, with a message, rather than in every worker: a port in use by another
+    # program or another server refuses a bind outside the group.
+    _bound(host, port, reuse_address=True, in_group=False).close()
+    # In the group, without SO_REUSEADDR and never listening (no connection comes to it):
+    # that bind fails for a second server as long as this one lives.
+    guard = _bound(host, port, reuse_address=False, in_group=True)
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
     failed: list[str] = []
@@ -119,5 +135,6 @@ def serve(app: str, host: str, port: int, workers: int, **options: Any) -> None:
                 process.join()
         for number, handler in previous.items():
             signal.signal(number, handler)
+        guard.close()
     if failed:
         raise ServeError(f"{failed[0]}: see its error above")

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import mlflow
 import pandas as pd
+import psutil
 import pytest
 import sqlalchemy as sa
 
@@ -382,6 +383,29 @@ def test_ews_serve_runs_several_worker_processes_from_the_environment(
         assert gone.pid not in {w.pid for w in workers_of(server)}
         again = [httpx.get(f"{base}/api/v1/risk-list", headers=headers) for _ in range(6)]
         assert {a.status_code for a in again} == {200}
+
+        # A second server on the port is refused: it would otherwise join the group of
+        # sockets and take half the connections. Also with every worker gone, until they
+        # are started again: the serving process holds the port itself.
+        second = subprocess.run(
+            [ews, "serve", "--port", str(port), "--workers", "2"],
+            env=_serve_env(api),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stdout + second.stderr
+        killed = workers_of(server)
+        for worker in killed:
+            worker.kill()
+        psutil.wait_procs(killed, timeout=10)
+        with socket.socket() as check:  # a second server's check
+            check.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError, match="in use"):
+                check.bind(("127.0.0.1", port))
+        wait_for_workers(server, port, 2)
+        assert httpx.get(f"{base}/api/v1/risk-list", headers=headers).status_code == 200
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -389,7 +413,7 @@ def test_ews_serve_runs_several_worker_processes_from_the_environment(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     # Each worker logs its requests (a spawned worker once logged nothing at INFO).
     log = server.stderr.read().decode() if server.stderr else ""
-    assert len(re.findall(r" ews\.api GET /api/v1/risk-list 200 ", log)) == 12
+    assert len(re.findall(r" ews\.api GET /api/v1/risk-list 200 ", log)) == 13
 
 
 def test_ews_serve_says_when_its_port_is_taken(api: Api) -> None:
