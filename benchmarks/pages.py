@@ -8,8 +8,8 @@ the service (``ews serve --workers``, in processes of its own) and has ``--clien
 concurrent users (advisors, care committees, an area office, an analyst who sees every
 school, integrations) request,
 again and again: the advisor's list, a student page, the committee's plan, the
-committee's whole-school list, the area office's page, the analyst's area page of all
-1,000 schools and
+committee's whole-school list, the area office's page and its referred children, the
+analyst's area page of all 1,000 schools and
 ``GET /api/v1/risk-list``, each user signed in with their own session (the load is
 ``benchmarks.http_load``: prepared requests on kept-alive connections, so that the load
 generator, on the same two cores, costs little of what is measured). It prints p50 and
@@ -359,6 +359,7 @@ def main() -> None:
             "GET /plan (committee)": ("committee", "/plan"),
             "GET /list (committee)": ("committee", "/list"),
             "GET /area (area office)": ("area", "/area"),
+            "GET /area/referred (area office)": ("area", "/area/referred"),
             "GET /area (analyst, 1,000 schools)": ("analyst", "/area"),
             "GET /api/v1/risk-list (token)": (None, "/api/v1/risk-list?limit=200"),
         }

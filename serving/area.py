@@ -9,10 +9,10 @@ analyst sees the same figures for every school, and no name.
 from __future__ import annotations
 
 import functools
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
@@ -127,9 +127,12 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         )
         .join(interventions, _SAME_STUDENT)
         .where(referred)
-        .order_by(student_scores.c.school_id, interventions.c.date.desc()),
-        # The same students counted by school, where nobody reads their rows (an
-        # analyst: a country's referrals are thousands of rows, for a count).
+        # Each school's newest first, in an order that pages do not reshuffle.
+        .order_by(
+            student_scores.c.school_id, interventions.c.date.desc(), student_scores.c.student_id
+        ),
+        # The same students counted by school, without reading their rows (the area
+        # page; an analyst's is a country's thousands of referrals).
         "referral_counts": sa.select(
             student_scores.c.school_id, sa.func.count(sa.distinct(student_scores.c.student_id))
         )
@@ -170,18 +173,18 @@ def area_summary(
     *,
     follow_terms: int = FOLLOW_RETURNED_TERMS,
     with_trends: bool = True,
+    with_referred: bool = True,
 ) -> AreaSummary | None:
     """The figures of the caller's schools in the latest week (None: nothing scored yet),
     with the children each school follows after they came back (within ``follow_terms``
     terms of the week) and how many of them left again. ``with_trends``: each school's
     last eight weeks too (else empty: a page that shows fifty schools of a thousand asks
-    ``school_trends`` for those fifty)."""
+    ``school_trends`` for those fifty). ``with_referred``: an area office's referred
+    children by name too (``referred_cases``; else empty: the area page counts them, and
+    names them a page at a time on a page of their own). An analyst sees no name."""
     if caller.user.role not in AREA_ROLES:
         raise NotAnAreaUser("only an area office or an analyst sees area figures")
     schools = caller.user.schools if caller.user.role == "area" else None
-    # An area office sees its referred children by name (their rows are read); an analyst
-    # sees a country's thousands of them only as counts.
-    by_name = caller.user.role == "area"
     with reading(engine) as connection:
         weeks = _weeks(connection, 2)
         if not weeks:
@@ -200,35 +203,22 @@ def area_summary(
             new_on_list = {school: int(r.new_on_list) for school, r in fresh.items()}
         else:  # a run stored before its counts were kept
             new_on_list = _new_on_list(connection, latest.run_id, schools)
-        as_of: date = latest.as_of
-        window = {
-            "run": latest.run_id,
-            "as_of": as_of,
-            "since": as_of - ACTION_WINDOW,
-            "referred_since": as_of - REFERRAL_WINDOW,
-        }
+        window = _window(latest)
         acted: dict[str, int] = dict(
             connection.execute(statement["acted"], window | followed_ids).all()
         )
-        referrals: list[Any] = []
-        open_referrals: dict[str, int]
-        if by_name:
-            referrals = list(connection.execute(statement["referrals"], window | followed_ids))
-            students = {(r.school_id, r.student_id) for r in referrals}
-            open_referrals = Counter(str(school) for school, _ in students)
-        else:
-            open_referrals = {
-                str(school): int(count)
-                for school, count in connection.execute(
-                    statement["referral_counts"], window | followed_ids
-                )
-            }
+        open_referrals = {
+            str(school): int(count)
+            for school, count in connection.execute(
+                statement["referral_counts"], window | followed_ids
+            )
+        }
         names = {
             str(school): str(name)
             for school, name in connection.execute(statement["names"], followed_ids).all()
             if name
         }
-        year, term = thai_term_of(as_of)
+        year, term = thai_term_of(latest.as_of)
         returned = {
             str(school): (int(back), int(again or 0))
             for school, back, again in connection.execute(
@@ -270,10 +260,8 @@ def area_summary(
             }
         )
     referred: list[ReferredCase] = []
-    if by_name:
-        referred = _referred(engine, referrals)
-        keys = [StudentKey(c.school_id, c.student_id) for c in referred]
-        record_reads(engine, caller, keys)
+    if with_referred and caller.user.role == "area":
+        referred = referred_cases(engine, caller).cases
     return AreaSummary(
         as_of=latest.as_of,
         previous_as_of=previous.as_of if previous is not None else None,
@@ -389,22 +377,68 @@ def _new_on_list(
     )
 
 
-def _referred(engine: sa.Engine, referrals: Sequence[Any]) -> list[ReferredCase]:
-    """One row per referred student: their latest open referral, with their name."""
-    latest: dict[StudentKey, Any] = {}
-    for r in referrals:  # newest first within each school
-        latest.setdefault(StudentKey(r.school_id, r.student_id), r)
+class ReferredPage(NamedTuple):
+    """A page of an area office's referred children: how many there are in all, and the
+    page's."""
+
+    as_of: date | None
+    total: int
+    cases: list[ReferredCase]
+
+
+def referred_cases(
+    engine: sa.Engine,
+    caller: Caller,
+    *,
+    school: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> ReferredPage:
+    """The students of the latest week's run whom the area office's schools (or one of
+    them, ``school``) referred outside in the 90 days to the week, the referral not
+    closed: one row each, their newest open referral, by school and newest first; those
+    from ``offset`` (at most ``limit``) with their names. Only the rows returned are read
+    (audited). Only an area office sees them: an analyst sees counts."""
+    if caller.user.role != "area":
+        raise NotAnAreaUser("only an area office sees the children its schools referred")
+    schools = [s for s in caller.user.schools if school is None or s == school]
     with reading(engine) as connection:
-        names = names_of(connection, list(latest))
-    return [
-        ReferredCase(
-            student_id=r.student_id,
-            name=names.get(key),
-            school_id=r.school_id,
-            date=r.date,
-            type=r.type,
-            outcome=r.outcome,
-            tier=r.tier,
-        )
-        for key, r in latest.items()
-    ]
+        weeks = _weeks(connection, 1)
+        if not weeks or not schools:
+            return ReferredPage(weeks[0].as_of if weeks else None, 0, [])
+        rows = connection.execute(
+            _statements(connection.dialect.name, False)["referrals"],
+            _window(weeks[0]) | {"schools": schools},
+        ).all()
+        newest: dict[StudentKey, Any] = {}
+        for r in rows:  # newest first within each school
+            newest.setdefault(StudentKey(r.school_id, r.student_id), r)
+        shown = list(newest.items())[offset : None if limit is None else offset + limit]
+        names = names_of(connection, [key for key, _ in shown])
+    record_reads(engine, caller, [key for key, _ in shown])
+    return ReferredPage(
+        weeks[0].as_of,
+        len(newest),
+        [
+            ReferredCase(
+                student_id=r.student_id,
+                name=names.get(key),
+                school_id=r.school_id,
+                date=r.date,
+                type=r.type,
+                outcome=r.outcome,
+                tier=r.tier,
+            )
+            for key, r in shown
+        ],
+    )
+
+
+def _window(week: Any) -> dict[str, Any]:
+    """The windows the area's statements count in, to a week's run."""
+    return {
+        "run": week.run_id,
+        "as_of": week.as_of,
+        "since": week.as_of - ACTION_WINDOW,
+        "referred_since": week.as_of - REFERRAL_WINDOW,
+    }

@@ -251,6 +251,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "returned_left_again": ("ออกอีกครั้ง", "left again"),
     "referred": ("นักเรียนที่โรงเรียนส่งต่อหน่วยงานภายนอก", "Students referred outside the school"),
     "no_referred": ("ไม่มีกรณีส่งต่อที่ยังติดตาม", "No open referral"),
+    "children_count": ("{} คน", "{} children"),
+    "every_school": ("ทุกโรงเรียน", "Every school"),
     "stale_banner": (
         "ข้อมูลเวลาเรียนของโรงเรียนนี้ล่าสุดวันที่ {} ระบบจึงไม่ประเมินความเสี่ยงสัปดาห์นี้ "
         "เพื่อไม่ให้วันที่ยังไม่ได้บันทึกถูกนับเป็นวันขาดเรียน กรุณาส่งข้อมูลล่าสุดแล้วประเมินใหม่",

@@ -14,6 +14,7 @@ from serving.routes.pages import (
     AreaCaller,
     check_csrf,
     language,
+    not_found,
     render,
 )
 
@@ -21,6 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 
 AREA_PAGE = 50  # schools on a page of the area's table; the totals count every school
+REFERRED_PAGE = 50  # referred children on a page; the area page counts every one
 
 
 @router.get("/area", response_class=HTMLResponse)
@@ -38,6 +40,7 @@ def area_page(
         caller,
         follow_terms=state.settings.follow_returned_terms,
         with_trends=False,
+        with_referred=False,
     )
     if summary is None:
         words = i18n.words(language(request))
@@ -58,6 +61,37 @@ def area_page(
         trends=area.school_trends(state.engine, caller.user, [s.school_id for s in shown]),
         trend_chart=charts.trend,
         requests=followups.history_requests(state.engine, caller.user),
+    )
+
+
+@router.get("/area/referred", response_class=HTMLResponse)
+def referred_page(
+    request: Request,
+    state: StateDep,
+    caller: AreaCaller,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    school: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    """The children an area office's schools (or one of them) referred outside, by name,
+    a page at a time: the area office follows them with the agencies. An analyst sees
+    only their counts (404 here)."""
+    if caller.user.role != "area":
+        return not_found(request, caller.user)
+    found = area.referred_cases(
+        state.engine,
+        caller,
+        school=school or None,
+        offset=(page - 1) * REFERRED_PAGE,
+        limit=REFERRED_PAGE,
+    )
+    return render(
+        request,
+        "area_referred.html",
+        caller.user,
+        found=found,
+        school=school or None,
+        page=page,
+        more=page * REFERRED_PAGE < found.total,
     )
 
 

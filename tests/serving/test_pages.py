@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from riskmodel.benefit import TROUBLE_FLAGS, VisitBenefit
 from schooldata.identity import settle_shared_ids
 from schooldata.tables import TABLES, audit_log, list_outcomes, score_runs, student_scores
-from serving import store
+from serving import area, store
 from serving.accounts import Caller, User, create_user, find_by_username, set_password
+from serving.routes import area_pages
 from serving.scoring import weekly_run
 from tests.serving.conftest import DESKTOP, WEEKS, Api, open_referrals, shoot, sign_in
 from training.effects import EffectsReport, log_effects, measure_effects
@@ -181,7 +182,9 @@ def test_an_admin_resets_a_password_and_deactivates_an_account_whose_sessions_en
     admins.close()
 
 
-def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api) -> None:
+def test_an_area_office_sees_its_schools_figures_and_no_name(
+    page: Any, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     latest = _latest(api)
     schools = [api.school, api.other_school]
     referred = latest[
@@ -219,20 +222,60 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api
     mine = latest[latest["school_id"] == api.school]
     high = page.locator(f"tr[data-school='{api.school}'] .tier.high").inner_text()
     assert int(high) == int((mine["tier"] == "high").sum())
+    # The area page counts; the children referred outside are named on a page of their
+    # own, opened from the count (and read, audited, only there).
+    names = _names(api, schools)
     text = page.inner_text("main")
-    listed = {
-        tuple(pair)
-        for pair in page.locator("tr.referred").evaluate_all(
-            "r => r.map(x => [x.dataset.school, x.dataset.student])"
-        )
-    }
+    assert not [n for n in names.values() if n in text]
+    to_follow = _open_referrals(api, schools)
+    assert page.locator("a.referred-link").inner_text().endswith(f"({len(to_follow)})")
+    page.locator("a.referred-link").click()
+    page.wait_for_url("**/area/referred")
+    shoot(page, "area-referred")
+    text = page.inner_text("main")
+    listed = _referred_rows(page)
     referred_key = (api.school, referred_id)
     assert referred_key in listed
-    assert listed == _open_referrals(api, schools)
-    names = _names(api, schools)
+    assert listed == to_follow
     allowed = {names[s] for s in listed if s in names}
     assert names[referred_key] in text
     assert not [n for n in names.values() if n in text and n not in allowed]
+    # A page at a time (here one child a page; the server runs in this process).
+    monkeypatch.setattr(area_pages, "REFERRED_PAGE", 1)
+    page.reload()
+    paged: list[tuple[str, str]] = []
+    while True:
+        paged += sorted(_referred_rows(page))
+        following = page.locator("nav.pager a[rel=next]")
+        if following.count() == 0:
+            break
+        following.click()
+        page.wait_for_url("**page=*")
+    assert len(paged) == len(set(paged)) == len(listed) >= 2
+    assert set(paged) == listed
+    monkeypatch.undo()
+    # One school's, from its count on the area page.
+    page.goto(f"{api.url}/area")
+    page.locator(f"tr[data-school='{api.school}'] a[href^='/area/referred']").click()
+    page.wait_for_load_state()
+    assert _referred_rows(page) == {k for k in to_follow if k[0] == api.school}
+    # A page at a time, each child once, and only the page's children read.
+    office = find_by_username(api.engine, "area-office")
+    assert office is not None
+    caller = Caller(office, "GET /area/referred")
+    with api.engine.connect() as connection:
+        audited = connection.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar()
+    pages = [area.referred_cases(api.engine, caller, offset=n, limit=1) for n in range(len(listed))]
+    assert {(p.cases[0].school_id, p.cases[0].student_id) for p in pages} == listed
+    assert {p.total for p in pages} == {len(listed)}
+    assert area.referred_cases(api.engine, caller, offset=len(listed), limit=1).cases == []
+    with api.engine.connect() as connection:
+        reads = connection.execute(
+            sa.select(audit_log.c.school_id, audit_log.c.student_id).where(
+                audit_log.c.audit_id > audited
+            )
+        ).all()
+    assert sorted(tuple(r) for r in reads) == sorted(listed)
     assert page.goto(f"{api.url}/students/{referred_id}").status == 404
     assert page.goto(f"{api.url}/list.csv").status == 404
 
@@ -240,8 +283,8 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(page: Any, api: Api
     assert {(c["school_id"], c["student_id"]) for c in figures["referred"]} == listed
     by_school = {s["school_id"]: s for s in figures["schools"]}
     assert by_school[api.school]["high"] == int(high)
-    # Counted by the database for an analyst (a country's referrals), from the rows for an
-    # area office: the same children either way, each once.
+    # Counted by the database, for an area office and an analyst alike: the children the
+    # referred page names, each once.
     _account(api, "analyst", "analyst-referrals", "analyst-password-1")
     country = {
         s["school_id"]: s
@@ -347,6 +390,16 @@ def test_a_followed_school_that_has_sent_nothing_this_term_comes_first(page: Any
     assert "ข้อมูลไม่เป็นปัจจุบัน 1 โรงเรียน" in page.inner_text("main")
 
 
+def _referred_rows(page: Any) -> set[tuple[str, str]]:
+    """The children (school, code) of a page of referred children."""
+    return {
+        tuple(pair)
+        for pair in page.locator("tr.referred").evaluate_all(
+            "r => r.map(x => [x.dataset.school, x.dataset.student])"
+        )
+    }
+
+
 def _open_referrals(api: Api, schools: list[str]) -> set[tuple[str, str]]:
     """Students (school, code) of the schools' latest list with an open referral outside
     their school: straight from the tables."""
@@ -418,6 +471,7 @@ def test_an_analyst_sees_the_model_pages_and_no_student(page: Any, api: Api) -> 
     assert page.locator("tr.student").count() == 0
     assert page.goto(f"{api.url}/students/{api.own_student}").status == 404
     assert page.goto(f"{api.url}/plan").status == 404
+    assert page.goto(f"{api.url}/area/referred").status == 404  # counts, never names
 
 
 @pytest.fixture(scope="module")

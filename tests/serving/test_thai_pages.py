@@ -153,6 +153,7 @@ PAGES = [
     ("committee", "/actions"),
     ("area", "/area/actions"),
     ("analyst", "/area/actions"),
+    ("area", "/area/referred"),
 ]
 
 
