@@ -378,12 +378,13 @@ def _new_on_list(
 
 
 class ReferredPage(NamedTuple):
-    """A page of an area office's referred children: how many there are in all, and the
-    page's."""
+    """A page of an area office's referred children: how many there are in all, the
+    page's, and the names of the schools asked for."""
 
     as_of: date | None
     total: int
     cases: list[ReferredCase]
+    school_names: dict[str, str]
 
 
 def referred_cases(
@@ -405,11 +406,16 @@ def referred_cases(
     with reading(engine) as connection:
         weeks = _weeks(connection, 1)
         if not weeks or not schools:
-            return ReferredPage(weeks[0].as_of if weeks else None, 0, [])
+            return ReferredPage(weeks[0].as_of if weeks else None, 0, [], {})
+        statement = _statements(connection.dialect.name, False)
         rows = connection.execute(
-            _statements(connection.dialect.name, False)["referrals"],
-            _window(weeks[0]) | {"schools": schools},
+            statement["referrals"], _window(weeks[0]) | {"schools": schools}
         ).all()
+        school_names = {
+            str(school_id): str(name)
+            for school_id, name in connection.execute(statement["names"], {"schools": schools})
+            if name
+        }
         newest: dict[StudentKey, Any] = {}
         for r in rows:  # newest first within each school
             newest.setdefault(StudentKey(r.school_id, r.student_id), r)
@@ -431,6 +437,7 @@ def referred_cases(
             )
             for key, r in shown
         ],
+        school_names,
     )
 
 

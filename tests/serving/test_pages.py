@@ -254,11 +254,18 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(
     assert len(paged) == len(set(paged)) == len(listed) >= 2
     assert set(paged) == listed
     monkeypatch.undo()
-    # One school's, from its count on the area page.
+    # One school's, from its count on the area page, under the school's name.
     page.goto(f"{api.url}/area")
     page.locator(f"tr[data-school='{api.school}'] a[href^='/area/referred']").click()
     page.wait_for_load_state()
     assert _referred_rows(page) == {k for k in to_follow if k[0] == api.school}
+    schools_table = TABLES["schools"]
+    with api.engine.connect() as connection:
+        school_name = connection.execute(
+            sa.select(schools_table.c.name).where(schools_table.c.school_id == api.school)
+        ).scalar_one()
+    assert page.inner_text("p.referred-total").startswith(f"{school_name} {api.school}:")
+    assert school_name in page.inner_text(f"tr.referred[data-school='{api.school}']")
     # A page at a time, each child once, and only the page's children read.
     office = find_by_username(api.engine, "area-office")
     assert office is not None
