@@ -387,15 +387,7 @@ def test_ews_serve_runs_several_worker_processes_from_the_environment(
         # A second server on the port is refused: it would otherwise join the group of
         # sockets and take half the connections. Also with every worker gone, until they
         # are started again: the serving process holds the port itself.
-        second = subprocess.run(
-            [ews, "serve", "--port", str(port), "--workers", "2"],
-            env=_serve_env(api),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert second.returncode == 1
-        assert f"cannot listen on 127.0.0.1:{port}" in second.stdout + second.stderr
+        _assert_serve_refused(api, port)
         killed = workers_of(server)
         for worker in killed:
             worker.kill()
@@ -420,15 +412,25 @@ def test_ews_serve_says_when_its_port_is_taken(api: Api) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        ews = str(Path(sys.executable).with_name("ews"))
-        done = subprocess.run(
-            [ews, "serve", "--port", str(port), "--workers", "2"],
-            env=_serve_env(api),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        _assert_serve_refused(api, taken.getsockname()[1])
+
+
+def _assert_serve_refused(api: Api, port: int) -> None:
+    """``ews serve`` on ``port`` stops at once with a message naming it."""
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ews")),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=_serve_env(api),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stdout + done.stderr
 

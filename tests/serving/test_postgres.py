@@ -227,6 +227,15 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
     listed = [(c.school_id, c.student_id) for c in seen.referred]
     assert sorted(listed) == sorted(k for k in to_follow if k[0] in followed)
     assert len(listed) == len(set(listed))  # the child referred twice, once
+    # A page at a time, in the same order; never another area's school, asked by name.
+    pages = [
+        area.referred_cases(pg_engine, Caller(office, "test"), offset=n, limit=1)
+        for n in range(len(listed))
+    ]
+    assert [(p.cases[0].school_id, p.cases[0].student_id) for p in pages] == listed
+    assert {p.total for p in pages} == {len(listed)}
+    other = area.referred_cases(pg_engine, Caller(office, "test"), school=elsewhere)
+    assert (other.total, other.cases) == (0, [])
 
 
 def test_the_audit_log_cannot_be_wiped_on_postgresql(pg_engine: sa.Engine) -> None:
