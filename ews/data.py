@@ -119,8 +119,11 @@ def ingest(
     directory: Annotated[
         Path,
         typer.Argument(
-            help="Data directory: the files a school keeps (CSV, Excel, LibreOffice or "
-            "Parquet), named after their data or recognised by their headers."
+            help="Data directory: a file per source named after it in English or Thai "
+            "(students.xlsx, นักเรียน.xlsx; CSV, Excel, LibreOffice or Parquet), or several in "
+            "a folder named after it; schools' own in schools/<school_id>/. A file under "
+            "another name is read by its headers when it is the only one of its data there; "
+            "the report names every file not read, and why."
         ),
     ],
     rejects_dir: Annotated[Path | None, typer.Option(help="Where rejects reports go.")] = None,
@@ -201,6 +204,8 @@ def ingest(
                 str(row.source), str(row.column), str(row.reason), action, f"{row.rows:,}"
             )
         console.print(by_reason)
+    for file, reason in report.not_read:
+        console.print(f"[yellow]Not read: {file}: {reason}.[/yellow]")
     for file, columns in report.unread().items():
         console.print(
             f"[yellow]Not read in {file}: {', '.join(columns)}. To keep these values, give "

@@ -336,6 +336,15 @@ class Source:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def named(self, name: str) -> bool:
+        """A file (its name without the suffix) or a folder named after the source: its
+        English or Thai name (the Thai with or without its note in brackets)."""
+        return fold_name(name) in {
+            fold_name(self.name),
+            fold_name(self.thai),
+            fold_header(self.thai),
+        }
+
     @property
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
@@ -395,7 +404,14 @@ def fold_header(header: str) -> str:
     so is a unit or a note in brackets after it ("รายได้ครัวเรือนต่อเดือน (บาท)").
     """
     text = unicodedata.normalize("NFKC", str(header)).translate(_INVISIBLE)
-    text = _BRACKETED_AFTER.sub("", text) or text
+    return fold_name(_BRACKETED_AFTER.sub("", text) or text)
+
+
+def fold_name(name: str) -> str:
+    """A file's or folder's name as matched: as a header (``fold_header``), but a note in
+    brackets after it stays. ``students (1).xlsx``, a download's second copy, or
+    ``students (copy).xlsx``, one set aside, is not the students file."""
+    text = unicodedata.normalize("NFKC", str(name)).translate(_INVISIBLE)
     return "".join(text.replace("เเ", "แ").split()).casefold()
 
 
@@ -988,6 +1004,11 @@ def data_dictionary_markdown() -> str:
         "`NAME.parquet`; title rows above the header and empty rows are skipped. Files of",
         "single schools may sit in `schools/<school_id>/` beside them, and several files of a",
         "source in a folder named after it (`attendance/`: a register per classroom or month).",
+        "`NAME` is the source's English or Thai name (`students`, `นักเรียน`). A file under",
+        "another name (a school's export) is read by its headers when it is the folder's only",
+        "file of its data; beside a file named after that data, or another holding it too (a",
+        "download's second copy `students (1).xlsx`), none is guessed at, so that a copy set",
+        "aside never loads: the load names each file it did not read, and why.",
         "Required sources: "
         + ", ".join(f"`{s}`" for s in REQUIRED_SOURCES)
         + " (in the first load; later loads bring what changed).",

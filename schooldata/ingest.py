@@ -68,7 +68,7 @@ from schooldata.validate import (
     FileRefused,
     ParsedSource,
     files_holding_too,
-    find_source_files,
+    folder_files,
     masked_national_id,
     parse_source,
     read_raw,
@@ -138,6 +138,8 @@ class IngestReport:
     missing_surges: list[Surge] = field(default_factory=list)
     # A school's upload, kept to be undone (``schooldata.loads``); None for other loads.
     load_id: int | None = None
+    # The directory's data files no source read (``validate.folder_files``), each and why.
+    not_read: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def refused(self) -> list[SourceReport]:
@@ -215,11 +217,12 @@ def ingest_directory(
     # The school a folder's files belong to: its own, or the one school of a scoped load.
     only = next(iter(schools)) if schools is not None and len(schools) == 1 else None
     school_of = {folder: folder.name for folder in folders[1:]} | {directory: only}
+    files = {folder: folder_files(folder) for folder in folders}
     for source in SOURCES:
         paths = [
             (p, folder)
             for folder in folders
-            for p in (find_source_files(folder, source) or files_holding_too(folder, source))
+            for p in (files[folder].of[source.name] or files_holding_too(files[folder], source))
         ]
         if not paths:
             if source.name in REQUIRED_SOURCES and first_load:
@@ -353,6 +356,11 @@ def ingest_directory(
         missing_opened,
         missing_surges,
         load_id,
+        [
+            (str(path.relative_to(directory)), reason)
+            for folder in folders
+            for path, reason in files[folder].not_read
+        ],
     )
 
 

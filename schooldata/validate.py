@@ -119,27 +119,84 @@ class ParsedSource:
     given: tuple[str, ...] = ()
 
 
-def find_source_files(directory: Path, source: Source) -> list[Path]:
-    """The files holding ``source`` in ``directory`` (CSV, Excel or Parquet): the one named
-    after it, then every file in a folder named after it (``attendance/``: one register
-    per classroom or month), in name order."""
-    wanted = {fold_header(source.name), fold_header(source.thai)}
+@dataclass(frozen=True)
+class FolderFiles:
+    """A folder's data files: those read for each source, and those not read, with why."""
+
+    of: dict[str, list[Path]]
+    not_read: list[tuple[Path, str]]
+
+
+def folder_files(directory: Path) -> FolderFiles:
+    """The data files of ``directory`` (CSV, Excel or Parquet), by the source each holds.
+
+    A source's files are the one named after it, then every file in a folder named after
+    it (``attendance/``: one register per classroom or month), in name order. A file
+    named after no source (a school's export under its own name) is read by its headers
+    when it is the only one of its data in the folder. Where a file is named after that
+    data, or several hold it, none of them is guessed at: a folder also keeps copies
+    (``students (1).xlsx``, one set aside), and an old copy must never load for this
+    term's. Every file not read is named, with why and what would have it read.
+    """
     paths = sorted(directory.iterdir())
-    files = [p for p in paths if fold_header(p.stem) in wanted and _a_data_file(p)][:1]
-    for folder in (p for p in paths if p.is_dir() and fold_header(p.name) in wanted):
-        files += [path for path in sorted(folder.iterdir()) if _a_data_file(path)]
-    return files
+    files = [p for p in paths if _a_data_file(p)]
+    of: dict[str, list[Path]] = {}
+    not_read: list[tuple[Path, str]] = []
+    for source in SOURCES:
+        named = [p for p in files if source.named(p.stem)]
+        of[source.name] = named[:1]
+        for folder in (p for p in paths if p.is_dir() and source.named(p.name)):
+            of[source.name] += [path for path in sorted(folder.iterdir()) if _a_data_file(path)]
+        not_read += [
+            (
+                p,
+                f"{named[0].name} is read as this folder's {source.name}; several files of "
+                f"one source go in a folder named {source.name}/",
+            )
+            for p in named[1:]
+        ]
+    unnamed = [p for p in files if not any(s.named(p.stem) for s in SOURCES)]
+    seen = {path: detect_source(path) for path in unnamed}
+    for path, seems in seen.items():
+        if seems is None:
+            not_read.append(
+                (
+                    path,
+                    "neither its name nor its headers tell which data it holds: name it "
+                    f"after its data ({', '.join(s.name for s in SOURCES)}); "
+                    "docs/data-dictionary.md gives each one's headers",
+                )
+            )
+            continue
+        alike = [p.name for p, s in seen.items() if s is seems and p != path]
+        if not of[seems.name] and not alike:
+            of[seems.name] = [path]  # the folder's only file of its data
+            continue
+        why = (
+            f"{of[seems.name][0].name} is read as this folder's {seems.name}"
+            if of[seems.name]
+            else f"so are those of {', '.join(alike)}, and which is this folder's is not guessed"
+        )
+        not_read.append(
+            (
+                path,
+                f"its headers are those of {seems.name} ({seems.thai}), but {why}: to load "
+                f"it, name it {seems.name}{path.suffix} or {seems.thai}{path.suffix}, or put "
+                f"the files of {seems.name} in a folder named {seems.name}/",
+            )
+        )
+    return FolderFiles(of, sorted(not_read))
 
 
-def files_holding_too(directory: Path, source: Source) -> list[Path]:
-    """Without a file of ``source`` in ``directory``, the files of another source that
+def files_holding_too(files: FolderFiles, source: Source) -> list[Path]:
+    """Without a file of ``source`` in a folder, the files of another source there that
     hold it as well. A class list (students, each one's class and term named by columns
     or by its sheet's title) is also the term's enrolments; an enrolment file naming its
     students (name, sex, ID or birth date) is also the students file."""
     partner = {"enrollments": STUDENTS, "students": ENROLLMENTS}.get(source.name)
     if partner is None:
         return []
-    return [p for p in find_source_files(directory, partner) if _holds_too(p, partner, source)]
+    return [p for p in files.of[partner.name] if _holds_too(p, partner, source)]
 
 
 # Students columns an enrolment file may carry, making it a class list.
@@ -179,9 +236,8 @@ def detect_source(path: Path) -> Source | None:
     A class register (a student column and one column per day) is attendance; a grade
     summary (a student column and one column per subject, headed by its code) is grades.
     """
-    stem = fold_header(path.stem)
     for source in SOURCES:
-        if stem in (fold_header(source.name), fold_header(source.thai)):
+        if source.named(path.stem):
             return source
     try:
         frame, _ = _read_table(path)

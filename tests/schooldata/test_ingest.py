@@ -743,3 +743,61 @@ def test_a_folder_named_after_a_source_holds_several_files_of_it(
     ]
     stored = read_table(engine, "attendance").sort_values("student_id")
     assert stored[["student_id", "status"]].values.tolist() == [["A1", "present"], ["A2", "absent"]]
+
+
+def test_a_file_under_its_own_name_is_read_by_its_headers_when_it_is_the_only_one(
+    base_directory: Path, tmp_path, monkeypatch
+) -> None:
+    """A school's folder keeps its exports under their own names, and copies beside them.
+    A file named after no source is read by its headers when it is the folder's only one
+    of its data; beside a file named after that data, or another holding it too, it is
+    not guessed at (a copy set aside must not become this term's list). None is skipped
+    unseen: the report names each file not read, why, and what would have it read.
+    Before, a download's second copy (``students (1).csv``, its note in brackets matched
+    as headers are) was read as the students file in place of ``students.csv``, and a
+    file under its own name was passed over without a word."""
+    copy = "student_id,school_id,given_name\nA1,S1,สมชายเก่า\n"
+    (base_directory / "students (1).csv").write_text(copy)
+    (base_directory / "students.xlsx").write_bytes(b"a second students file by name")
+    school = base_directory / "schools" / "S1"
+    school.mkdir(parents=True)
+    (school / "export 2568.csv").write_text("student_id,date,status\nA1,2025-06-02,present\n")
+    (school / "notes.csv").write_text("topic,text\nmeeting,เยี่ยมบ้าน\n")
+    marks = "student_id,subject_code,academic_year,term,grade\nA1,ท21101,2568,1,{}\n"
+    (school / "ผลการเรียน ม.1.csv").write_text(marks.format(3))
+    (school / "ผลการเรียน ม.1 (2).csv").write_text(marks.format(1))
+    monkeypatch.setenv("EWS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("EWS_ID_HASH_KEY", ID_KEY)
+
+    result = CliRunner().invoke(
+        app, ["ingest", str(base_directory), "--rejects-dir", str(tmp_path / "r")]
+    )
+
+    assert result.exit_code == 0, result.output
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    assert "สมชาย" in read_table(engine, "students")["given_name"].tolist()  # not the copy's
+    attendance = read_table(engine, "attendance")
+    assert attendance[["school_id", "student_id", "status"]].values.tolist() == [
+        ["S1", "A1", "present"]
+    ]
+    report = ingest_directory(base_directory, engine, ID_KEY, None, dry_run=True)
+    read = {s.file: s.source for s in report.sources}
+    assert read["schools/S1/export 2568.csv"] == "attendance"
+    assert "grades" not in read.values()  # two files hold grades: neither is guessed at
+    reasons = dict(report.not_read)
+    assert sorted(reasons) == [
+        "schools/S1/notes.csv",
+        "schools/S1/ผลการเรียน ม.1 (2).csv",
+        "schools/S1/ผลการเรียน ม.1.csv",
+        "students (1).csv",
+        "students.xlsx",
+    ]
+    assert "so are those of ผลการเรียน ม.1.csv" in reasons["schools/S1/ผลการเรียน ม.1 (2).csv"]
+    assert "name it grades.csv or ผลการเรียน.csv" in reasons["schools/S1/ผลการเรียน ม.1.csv"]
+    assert "students.csv is read as this folder's students" in reasons["students (1).csv"]
+    assert "headers are those of students" in reasons["students (1).csv"]
+    assert "students.csv is read as this folder's students" in reasons["students.xlsx"]
+    assert "neither its name nor its headers" in reasons["schools/S1/notes.csv"]
+    output = " ".join(result.output.split())
+    for file in reasons:
+        assert f"Not read: {file}:" in output
