@@ -357,7 +357,7 @@ def ingest_directory(
         missing_surges,
         load_id,
         [
-            (str(path.relative_to(directory)), reason)
+            (f"{path.relative_to(directory)}{'/' if path.is_dir() else ''}", reason)
             for folder in folders
             for path, reason in files[folder].not_read
         ],

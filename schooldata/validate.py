@@ -136,7 +136,8 @@ def folder_files(directory: Path) -> FolderFiles:
     when it is the only one of its data in the folder. Where a file is named after that
     data, or several hold it, none of them is guessed at: a folder also keeps copies
     (``students (1).xlsx``, one set aside), and an old copy must never load for this
-    term's. Every file not read is named, with why and what would have it read.
+    term's. Every file not read is named, with why and what would have it read, and so is
+    a folder of data files named after no source (``attendance.old/``, a term's folder).
     """
     paths = sorted(directory.iterdir())
     files = [p for p in paths if _a_data_file(p)]
@@ -155,6 +156,17 @@ def folder_files(directory: Path) -> FolderFiles:
             )
             for p in named[1:]
         ]
+    not_read += [
+        (
+            p,
+            "a folder is read only when named after a source (attendance/, การมาเรียน/), "
+            "and a school's own files in schools/<school_id>/",
+        )
+        for p in paths
+        if p.is_dir()
+        and not any(s.named(p.name) for s in SOURCES)
+        and any(_a_data_file(inner) for inner in p.iterdir())
+    ]
     unnamed = [p for p in files if not any(s.named(p.stem) for s in SOURCES)]
     seen = {path: detect_source(path) for path in unnamed}
     for path, seems in seen.items():

@@ -741,6 +741,7 @@ def test_a_folder_named_after_a_source_holds_several_files_of_it(
         "attendance/p5-1.csv",
         "attendance/p6-1.csv",
     ]
+    assert [file for file, _ in report.not_read] == ["attendance.old/"]  # named, not read
     stored = read_table(engine, "attendance").sort_values("student_id")
     assert stored[["student_id", "status"]].values.tolist() == [["A1", "present"], ["A2", "absent"]]
 
