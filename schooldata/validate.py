@@ -590,6 +590,8 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
         # Saved from a sheet, a CSV keeps the sheet's title lines above its header.
         delimiter, top = _top_rows(text, source)
         header_at = _header_index(top, source)
+        titles = [" ".join(r) for r in top[:header_at]]
+        grouped = _grouped_header(top, header_at)
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
@@ -597,11 +599,20 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
             keep_default_na=False,
             na_values=[],
             skipinitialspace=True,
-            skiprows=header_at,
+            skiprows=header_at + (2 if grouped else 0),
+            header=None if grouped else "infer",
         )
+        if grouped:  # a header of two rows, as a sheet with a merged label saves it
+            header, labels = grouped
+            titles += labels
+            frame.columns = [
+                (header[i] if i < len(header) else "") or f"column {i + 1}"
+                for i in range(frame.shape[1])
+            ]
         frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
-        lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # line 1 is the first
-        return [_titled(*_without_empty_rows(frame, lines), [" ".join(r) for r in top[:header_at]])]
+        first = header_at + (3 if grouped else 2)  # line 1 is the first
+        lines = np.arange(first, first + len(frame))
+        return [_titled(*_without_empty_rows(frame, lines), titles)]
     except (
         OSError,
         UnicodeDecodeError,
@@ -686,17 +697,58 @@ def _sheet_frame(
     header_at = _header_index(rows, source)
     if not rows:
         return pd.DataFrame(), np.zeros(0, dtype=int)
-    header = list(rows[header_at])
+    titles = [sheet, *(" ".join(row) for row in rows[:header_at])]
+    grouped = _grouped_header(rows, header_at)
+    header, labels = grouped or (list(rows[header_at]), [])
+    titles += labels
     while header and not header[-1]:
         header.pop()
     header = [h or f"column {i + 1}" for i, h in enumerate(header)]
     if source is None or source.name == "attendance":
-        header = _days_of_the_month(header, [sheet, *(" ".join(row) for row in rows[:header_at])])
-    body = [(row + [""] * len(header))[: len(header)] for row in rows[header_at + 1 :]]
+        header = _days_of_the_month(header, titles)
+    first = header_at + (2 if grouped else 1)
+    body = [(row + [""] * len(header))[: len(header)] for row in rows[first:]]
     frame = pd.DataFrame(body, columns=header, dtype=object)
-    lines = np.arange(header_at + 2, header_at + 2 + len(frame))  # Excel rows start at 1
-    titles = [sheet, *(" ".join(row) for row in rows[:header_at])]
+    lines = np.arange(first + 1, first + 1 + len(frame))  # Excel rows start at 1
     return _titled(*_without_empty_rows(frame, lines), titles)
+
+
+# Headers naming a student's code: never a label over a group of columns.
+_STUDENT_HEADERS = {h for s in SOURCES for h, c in s.headers.items() if c == "student_id"}
+
+
+def _grouped_header(rows: list[list[str]], at: int) -> tuple[list[str], list[str]] | None:
+    """A header of two rows: a label over a group of columns (a merged cell, read as the
+    label and blanks: "ผลการเรียนรายวิชา" over a subject code a column, a month over its
+    days) and each grouped column's own name in the row below, which is blank under every
+    column the upper row names alone. Returns each column's name (in a group, the lower
+    row's) and the groups' labels; None for a header of one row, where the row below is
+    a student's (their code filled) or names a grouped column twice or not at all."""
+    if at + 1 >= len(rows):
+        return None
+    width = max(len(rows[at]), len(rows[at + 1]))
+    upper, lower = ((row + [""] * width)[:width] for row in (rows[at], rows[at + 1]))
+    while width and not upper[width - 1] and not lower[width - 1]:
+        width -= 1
+    grouped: list[int] = []
+    labels: list[str] = []
+    for start, label in enumerate(upper[:width]):
+        end = start + 1
+        while end < width and not upper[end]:
+            end += 1
+        if label and end - start > 1:
+            grouped += range(start, end)
+            labels.append(label)
+    names = [lower[j] for j in grouped]
+    if (
+        not grouped
+        or not all(names)
+        or len(set(names)) < len(names)
+        or any(lower[j] for j in range(width) if j not in grouped)
+        or any(fold_header(label) in _STUDENT_HEADERS for label in labels)
+    ):
+        return None
+    return [lower[j] if j in grouped else upper[j] for j in range(width)], labels
 
 
 def _titled(

@@ -3,6 +3,7 @@ to exactly the tables the contract's CSV gives for the same records."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import openpyxl
@@ -420,6 +421,62 @@ def test_a_class_grade_summary_a_column_per_subject_loads_each_grade(
     ]
     grades = next(s for s in report.sources if s.source == "grades")
     assert (grades.rows_read, grades.rows_loaded) == (5, 5)  # the blank cell is no row
+
+
+def test_a_header_of_two_rows_a_label_merged_over_its_columns_names_each_column(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A grade summary's subjects under one merged "ผลการเรียนรายวิชา", a register's days
+    under their month: the upper row labels a group of columns (a merged cell reads as the
+    label and blanks), the row below names each. Both files were refused for a missing
+    column, and saved as CSV too. The codes' row is no student's: rows keep their lines."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["สรุปผลการเรียน ชั้นมัธยมศึกษาปีที่ 1/1 ภาคเรียนที่ 2 ปีการศึกษา 2567"])
+    sheet.append(["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "ผลการเรียนรายวิชา", None, "GPA"])
+    sheet.append([None, None, None, "ท21102", "ค21102", None])
+    sheet.append([1, "A1", "สมชาย ใจดี", "3.5", "ร", "3.50"])
+    sheet.append([2, "A2", "สมหญิง ทองคำ", "7", "4", "4.00"])  # 7 is no grade
+    for cells in ("D2:E2", "A2:A3", "B2:B3", "C2:C3", "F2:F3"):
+        sheet.merge_cells(cells)
+    register = openpyxl.Workbook()
+    days = register.active
+    assert days is not None
+    days.append(["แบบบันทึกเวลาเรียน ชั้น ป.6/1"])
+    days.append(["เลขที่", "รหัสนักเรียน", "ชื่อ - สกุล", "มิถุนายน ๒๕๖๘", None, None, "รวม"])
+    days.append([None, None, None, "๒", "๓", "๔", None])
+    days.append([1, "A1", "สมชาย ใจดี", "/", "ข", "ล", 1])
+    days.merge_cells("D2:F2")
+    register.save(base_directory / "attendance.xlsx")
+    as_text = tmp_path / "as-csv"
+    (as_text / "schools" / "S1").mkdir(parents=True)
+    with (as_text / "schools" / "S1" / "grades.csv").open("w", newline="") as saved:
+        csv.writer(saved).writerows(
+            [[str(c.value or "") for c in row] for row in sheet.iter_rows()]
+        )
+
+    stored, report = _grades_of(book, base_directory, engine, tmp_path)
+
+    assert stored.sort_values(["student_id", "subject_code"]).values.tolist() == [
+        ["A1", "2567", "2", "ค21102", "-", "ร"],
+        ["A1", "2567", "2", "ท21102", "-", "3.5"],
+        ["A2", "2567", "2", "ค21102", "-", "4"],
+    ]
+    grades = next(s for s in report.sources if s.source == "grades")
+    assert grades.rejects[["line", "column", "value"]].values.tolist() == [[5, "grade", "7"]]
+    attendance = read_table(engine, "attendance")
+    assert attendance.assign(date=attendance["date"].dt.strftime("%Y-%m-%d"))[
+        ["student_id", "date", "status"]
+    ].values.tolist() == [
+        ["A1", "2025-06-02", "present"],
+        ["A1", "2025-06-03", "absent"],
+        ["A1", "2025-06-04", "personal_leave"],
+    ]
+    csv_report = ingest_directory(as_text, engine, ID_KEY, None, dry_run=True)
+    from_csv = next(s for s in csv_report.sources if s.source == "grades")
+    assert (from_csv.rows_read, from_csv.rows_loaded) == (4, 3)
+    assert from_csv.rejects[["line", "column", "value"]].values.tolist() == [[5, "grade", "7"]]
 
 
 def test_a_vocational_colleges_files_name_their_students_as_colleges_do(
