@@ -477,6 +477,41 @@ _SUBJECT_HEADER = re.compile(
 )
 
 
+# A summary kept by the subjects' names (a primary school's, by learning area): the
+# name as written, then maybe "(credits)". The learning areas of the core curriculum,
+# the subjects a school splits them into, and the learner development activities.
+_SUBJECT_NAMES = (
+    "ภาษาไทย",
+    "คณิตศาสตร์",
+    "วิทยาศาสตร์",
+    "วิทยาการคำนวณ",
+    "เทคโนโลยี",
+    "สังคมศึกษา",
+    "ประวัติศาสตร์",
+    "หน้าที่พลเมือง",
+    "สุขศึกษา",
+    "พลศึกษา",
+    "ศิลปะ",
+    "ทัศนศิลป์",
+    "ดนตรี",
+    "นาฏศิลป์",
+    "การงานอาชีพ",
+    "ภาษาต่างประเทศ",
+    "ภาษาอังกฤษ",
+    "ภาษาจีน",
+    "กิจกรรม",
+    "แนะแนว",
+    "ลูกเสือ",
+    "เนตรนารี",
+    "ยุวกาชาด",
+    "ชุมนุม",
+)
+SUBJECTS_BY_NAME_MIN = 3
+_SUBJECT_NAME_HEADER = re.compile(
+    rf"^((?:{'|'.join(_SUBJECT_NAMES)})[^()]*?)\s*(?:\(\s*(\d+(?:\.\d+)?)\s*\))?\s*$"
+)
+
+
 def _subject_columns(columns: pd.Index, source: Source | None) -> dict[int, re.Match[str]]:
     """A grade summary's subject columns by position (none: not a grade summary)."""
     if source is not None and source.name != "grades":
@@ -484,8 +519,13 @@ def _subject_columns(columns: pd.Index, source: Source | None) -> dict[int, re.M
     named = set(_contract_names(columns, GRADES_SOURCE))
     if {"grade", "subject_code"} & named or "student_id" not in named:
         return {}
-    headers = (str(c).translate(THAI_DIGITS).strip() for c in columns)
-    return {i: m for i, h in enumerate(headers) if (m := _SUBJECT_HEADER.match(h)) is not None}
+    headers = [str(c).translate(THAI_DIGITS).strip() for c in columns]
+    by_code = {i: m for i, h in enumerate(headers) if (m := _SUBJECT_HEADER.match(h)) is not None}
+    by_name = {
+        i: m for i, h in enumerate(headers) if (m := _SUBJECT_NAME_HEADER.match(h)) is not None
+    }
+    # Subjects by name in three columns or more: a class list may keep a child's club.
+    return by_name | by_code if by_code or len(by_name) >= SUBJECTS_BY_NAME_MIN else {}
 
 
 def _summary_to_rows(

@@ -479,6 +479,35 @@ def test_a_header_of_two_rows_a_label_merged_over_its_columns_names_each_column(
     assert from_csv.rejects[["line", "column", "value"]].values.tolist() == [[5, "grade", "7"]]
 
 
+def test_a_primary_schools_summary_by_the_subjects_names_loads_each_grade(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A primary school heads its summary with the subjects' names, not codes (ภาษาไทย,
+    คณิตศาสตร์, the activities): such a file was refused for a missing subject column.
+    A class list keeping each child's club (ชุมนุม) is still a class list."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["สรุปผลการเรียน ชั้นประถมศึกษาปีที่ 6/1 ภาคเรียนที่ 1 ปีการศึกษา 2567"])
+    sheet.append(
+        ["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "ภาษาไทย", "คณิตศาสตร์ (1.5)", "วิทยาศาสตร์และเทคโนโลยี"]
+        + ["กิจกรรมพัฒนาผู้เรียน", "เกรดเฉลี่ย"]
+    )
+    sheet.append([1, "A1", "สมชาย ใจดี", 4, "ร", 2.5, "ผ", 3.2])
+
+    stored, _ = _grades_of(book, base_directory, engine, tmp_path)
+
+    assert stored.sort_values("subject_code").values.tolist() == [
+        ["A1", "2567", "1", "กิจกรรมพัฒนาผู้เรียน", "-", "ผ"],
+        ["A1", "2567", "1", "คณิตศาสตร์", "1.5", "ร"],
+        ["A1", "2567", "1", "ภาษาไทย", "-", "4"],
+        ["A1", "2567", "1", "วิทยาศาสตร์และเทคโนโลยี", "-", "2.5"],
+    ]
+    clubs = tmp_path / "รายชื่อ ป.6-1.csv"
+    clubs.write_text("เลขประจำตัว,ชื่อ - สกุล,ชุมนุม,ลูกเสือ\nA1,สมชาย ใจดี,ดนตรีไทย,สามัญ\n")
+    assert getattr(detect_source(clubs), "name", None) == "students"
+
+
 def test_a_vocational_colleges_files_name_their_students_as_colleges_do(
     tmp_path: Path, engine: sa.Engine
 ) -> None:
