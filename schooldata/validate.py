@@ -37,6 +37,8 @@ from schooldata.contract import (
     ENROLLMENTS,
     GRADES_SOURCE,
     PER_PERSON_HEADERS,
+    SCREENING_ALIASES,
+    SCREENING_LEVELS,
     SOURCES,
     STUDENTS,
     Column,
@@ -293,7 +295,7 @@ def read_raw(
     Raises:
         FileRefused: the file cannot be read or lacks a required column.
     """
-    sheets = _read_sheets(path, source)
+    sheets = [(_ticked_levels(f, source), rows) for f, rows in _read_sheets(path, source)]
     frame, lines = sheets[0]
     # A register's or a grade summary's other columns (names, totals) are for people.
     shaped = source.name == "attendance" and bool(_register_days(frame.columns))
@@ -452,13 +454,21 @@ def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
 TITLED_COLUMNS = {
     "enrollments": ("grade_level", "academic_year", "term"),
     "grades": ("subject_code", "academic_year", "term"),
+    "screenings": ("screening_date",),
 }
 TITLE_HINTS = {
     "enrollments": "; a class list may name them above its header instead "
     "(รายชื่อนักเรียนชั้น ม.1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568)",
     "grades": "; a grade book may name them above its header instead "
     "(รายวิชา ท21101 ภาษาไทย 1 ภาคเรียนที่ 1 ปีการศึกษา 2568)",
+    "screenings": "; a screening summary may name its date above its header instead "
+    "(แบบสรุปผลการคัดกรองนักเรียน ชั้น ม.1/1 วันที่คัดกรอง 15 มิ.ย. 2568)",
 }
+# A form's date in its title: "วันที่คัดกรอง 15/06/2568", "คัดกรองเมื่อวันที่ 15 มิ.ย. 2568".
+_SCREENED_ON = re.compile(
+    r"(?:วันที่\s*คัดกรอง|คัดกรอง(?:เมื่อ)?\s*วันที่)\s*[:：]?\s*"
+    r"(\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}|\d{1,2}\s+\S+\s+\d{2,4})"
+)
 _CLASS_NAMED = re.compile(
     r"(มัธยมศึกษาปีที่|ประถมศึกษาปีที่|อนุบาลปีที่|อนุบาล|ปวช\.?|ปวส\.?|ม\.|ป\.|อ\.)\s*(\d)"
     r"(?:\s*(?:/|-|_|ห้อง(?:ที่)?)\s*(\d{1,2}))?(?!\d)"
@@ -597,13 +607,17 @@ def _named_in_titles(titles: list[str], columns: set[str], source: Source) -> di
 
     named: dict[str, str] = {}
     for column, pattern in (("academic_year", _YEAR_NAMED), ("term", _TERM_NAMED)):
-        if column not in columns and (found := first(pattern)) is not None:
-            named[column] = found[1]
+        if column in source.column_names and column not in columns:
+            if (found := first(pattern)) is not None:
+                named[column] = found[1]
     if source.name == "enrollments" and "grade_level" not in columns:
         if (found := first(_CLASS_NAMED)) is not None:
             named["grade_level"] = found[1] + found[2]
             if found[3] and "classroom" not in columns:
                 named["classroom"] = found[3]
+    if source.name == "screenings" and "screening_date" not in columns:
+        if (found := first(_SCREENED_ON)) is not None:
+            named["screening_date"] = found[1]
     if source.name == "grades":
         if "subject_code" not in columns and (found := first(_SUBJECT_NAMED)) is not None:
             named["subject_code"] = found[1].replace(" ", "")
@@ -757,6 +771,43 @@ def _sheet_frame(
 _STUDENT_HEADERS = {h for s in SOURCES for h, c in s.headers.items() if c == "student_id"}
 
 
+# A cell left unticked in a form of ticks; any other mark (✓, /, X, 1) is a tick.
+_UNTICKED = {"", "0", "-", "–", "—"}
+_LEVEL_WORDS = {fold_header(word) for word in SCREENING_ALIASES}
+
+
+def _ticked_levels(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    """A screening form ticking each aspect's result: an aspect (ด้านการเรียน) over a
+    column per level (ปกติ, เสี่ยง, มีปัญหา; read as "ด้านการเรียน ปกติ") becomes the
+    aspect's column holding the ticked level. No tick is no result; two ticks are a value
+    of both words, blanked and reported as a bad value is."""
+    if source.name != "screenings":
+        return frame
+    ticks: dict[str, list[tuple[str, str]]] = {}
+    for column in map(str, frame.columns):
+        aspect, _, level = column.rpartition(" ")
+        named = source.headers.get(fold_header(aspect))
+        if named is not None and source.column(named).allowed == SCREENING_LEVELS:
+            if fold_header(level) in _LEVEL_WORDS:
+                ticks.setdefault(aspect, []).append((column, level))
+    for aspect, columns in ticks.items():
+        ticked = [
+            frame[column]
+            .fillna("")
+            .astype(str)
+            .str.strip()
+            .map(lambda mark, level=level: "" if mark in _UNTICKED else level)
+            for column, level in columns
+        ]
+        result = pd.concat(ticked, axis=1).apply(
+            lambda row: " และ ".join(w for w in row if w), axis=1
+        )
+        at = list(map(str, frame.columns)).index(columns[0][0])
+        frame = frame.drop(columns=[c for c, _ in columns])
+        frame.insert(at, aspect, result)
+    return frame
+
+
 def _grouped_header(rows: list[list[str]], at: int) -> tuple[list[str], list[str]] | None:
     """A header of two rows: a label over a group of columns (a merged cell, read as the
     label and blanks: "ผลการเรียนรายวิชา" over a subject code a column, a month over its
@@ -783,11 +834,19 @@ def _grouped_header(rows: list[list[str]], at: int) -> tuple[list[str], list[str
     if (
         not grouped
         or not all(names)
-        or len(set(names)) < len(names)
         or any(lower[j] for j in range(width) if j not in grouped)
         or any(fold_header(label) in _STUDENT_HEADERS for label in labels)
     ):
         return None
+    if len(set(names)) < len(names):
+        # The same names in every group (a screening's ปกติ, เสี่ยง, มีปัญหา under each
+        # of its aspects): each is its group's, "ด้านการเรียน ปกติ".
+        label_of: dict[int, str] = {}
+        for j in range(width):
+            label_of[j] = upper[j] or label_of.get(j - 1, "")
+        lower = [f"{label_of[j]} {lower[j]}" if j in grouped else lower[j] for j in range(width)]
+        if len({lower[j] for j in grouped}) < len(grouped):
+            return None
     return [lower[j] if j in grouped else upper[j] for j in range(width)], labels
 
 

@@ -479,6 +479,45 @@ def test_a_header_of_two_rows_a_label_merged_over_its_columns_names_each_column(
     assert from_csv.rejects[["line", "column", "value"]].values.tolist() == [[5, "grade", "7"]]
 
 
+def test_a_screening_summary_ticking_each_aspects_level_loads_the_ticked_levels(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The care system's class summary of a screening: each aspect merged over a column
+    per level (ปกติ, เสี่ยง, มีปัญหา), a tick in one, the date in the title. It was
+    refused (no date column), and the ticks could not be read. No tick is no result; two
+    ticks are blanked and reported, the row kept."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["แบบสรุปผลการคัดกรองนักเรียน ชั้น ป.6/1 วันที่คัดกรอง ๑๕ มิ.ย. ๒๕๖๘"])
+    aspects = ["ด้านการเรียน", "ด้านสุขภาพ", "ด้านเศรษฐกิจ"]
+    sheet.append(["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", *(c for a in aspects for c in (a, None, None))])
+    sheet.append([None, None, None, *(["ปกติ", "เสี่ยง", "มีปัญหา"] * 3)])
+    sheet.append([1, "A1", "สมชาย ใจดี", "✓", None, None, None, "/", None, None, None, "X"])
+    sheet.append([2, "A2", "สมหญิง ทองคำ", None, None, None, "✓", None, None, "✓", "✓", None])
+    for column in (4, 7, 10):
+        sheet.merge_cells(start_row=2, start_column=column, end_row=2, end_column=column + 2)
+    book.save(base_directory / "screenings.xlsx")
+    renamed = tmp_path / "คัดกรอง ป.6-1.xlsx"
+    book.save(renamed)
+    assert getattr(detect_source(renamed), "name", None) == "screenings"  # on the upload page
+
+    report = ingest_directory(base_directory, engine, ID_KEY, tmp_path / "rejects")
+
+    assert report.exit_code == 0, [(s.file, s.refused) for s in report.sources]
+    stored = read_table(engine, "screenings").sort_values("student_id")
+    assert stored.assign(date=stored["screening_date"].dt.strftime("%Y-%m-%d"))[
+        ["student_id", "date", "learning", "health", "economic"]
+    ].astype(object).fillna("-").values.tolist() == [
+        ["A1", "2025-06-15", "normal", "at_risk", "problem"],
+        ["A2", "2025-06-15", "-", "normal", "-"],
+    ]
+    screenings = next(s for s in report.sources if s.source == "screenings")
+    assert screenings.rejects[["line", "column", "action"]].values.tolist() == [
+        [5, "economic", "blanked"]
+    ]
+
+
 def test_a_primary_schools_summary_by_the_subjects_names_loads_each_grade(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
