@@ -535,7 +535,15 @@ def _subject_columns(columns: pd.Index, source: Source | None) -> dict[int, re.M
         i: m for i, h in enumerate(headers) if (m := _SUBJECT_NAME_HEADER.match(h)) is not None
     }
     # Subjects by name in three columns or more: a class list may keep a child's club.
-    return by_name | by_code if by_code or len(by_name) >= SUBJECTS_BY_NAME_MIN else {}
+    found = by_name | by_code if by_code or len(by_name) >= SUBJECTS_BY_NAME_MIN else {}
+    # A subject over its score and its grade ("ท21101 … คะแนน", "ท21101 … เกรด"): the grade.
+    graded = {
+        i
+        for i, h in enumerate(headers)
+        if i in found and GRADES_SOURCE.headers.get(fold_header(h.rsplit(" ", 1)[-1])) == "grade"
+    }
+    codes = {found[i][1] for i in graded}
+    return {i: m for i, m in found.items() if i in graded or m[1] not in codes}
 
 
 def _summary_to_rows(
@@ -908,9 +916,10 @@ def _header_index(rows: Iterable[list[str]], source: Source | None) -> int:
 
 
 def _known_count(row: list[str], source: Source | None) -> int:
-    """How many of a row's cells name a known column."""
+    """How many known columns a row's cells name (a subject's grade under each subject
+    is one)."""
     known = _known_headers(source)
-    return len([v for v in row if v and fold_header(v) in known])
+    return len({folded for v in row if v and (folded := fold_header(v)) in known})
 
 
 def _without_empty_rows(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:

@@ -479,6 +479,30 @@ def test_a_header_of_two_rows_a_label_merged_over_its_columns_names_each_column(
     assert from_csv.rejects[["line", "column", "value"]].values.tolist() == [[5, "grade", "7"]]
 
 
+def test_a_summary_keeping_each_subjects_score_and_grade_loads_the_grades(
+    base_directory: Path, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Each subject merged over its score and its grade (คะแนน, เกรด): the grade is the
+    subject's, the score is for people. The row of เกรด twice was taken for the header."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["สรุปผลการเรียน ชั้นมัธยมศึกษาปีที่ 1/1 ภาคเรียนที่ 1 ปีการศึกษา 2568"])
+    sheet.append(["เลขที่", "เลขประจำตัว", "ชื่อ - สกุล", "ท21101 ภาษาไทย 1 (1.5)", None, "ค21101"])
+    sheet.append([None, None, None, "คะแนน", "เกรด", "คะแนน", "เกรด"])
+    sheet.append([1, "A1", "สมชาย ใจดี", 78, 3, 45, 0])
+    sheet.merge_cells("D2:E2")
+    sheet.merge_cells("F2:G2")
+
+    stored, report = _grades_of(book, base_directory, engine, tmp_path)
+
+    assert stored.sort_values("subject_code").values.tolist() == [
+        ["A1", "2568", "1", "ค21101", "-", "0"],
+        ["A1", "2568", "1", "ท21101", "1.5", "3"],
+    ]
+    assert sum(s.rows_rejected for s in report.sources) == 0
+
+
 def test_a_screening_summary_ticking_each_aspects_level_loads_the_ticked_levels(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
