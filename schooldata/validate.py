@@ -712,7 +712,7 @@ def _read_workbook(path: Path, source: Source | None) -> list[tuple[pd.DataFrame
         raise ValueError("the workbook has no sheet")
     wanted = {fold_header(source.name), fold_header(source.thai)} if source else set()
     named = [n for n in names if fold_header(n) in wanted]
-    sheets = [_sheet_frame(workbook.get_sheet_by_name(n).to_python(), source, n) for n in names]
+    sheets = [_sheet_frame(*_cells(workbook.get_sheet_by_name(n)), source, n) for n in names]
     if named:
         return [sheets[names.index(named[0])]]
     registers = [
@@ -751,10 +751,29 @@ def _tables(
     ]
 
 
+Merged = list[tuple[int, int, int]]  # a cell merged down: its row, column and last row
+
+
+def _cells(sheet: python_calamine.CalamineSheet) -> tuple[list[list[Any]], Merged]:
+    """A sheet's cells, and its cells merged down over the rows below them (a class's
+    room written once beside its students), placed as the cells are."""
+    top, left = sheet.start or (0, 0)
+    down = [
+        (first_row - top, column - left, last_row - top)
+        for (first_row, column), (last_row, last_column) in sheet.merged_cell_ranges or ()
+        if last_column == column and last_row > first_row
+    ]
+    return sheet.to_python(), down
+
+
 def _sheet_frame(
-    cells: list[list[Any]], source: Source | None, sheet: str = ""
+    cells: list[list[Any]], merged: Merged, source: Source | None, sheet: str = ""
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """A sheet's header row (the first naming a known column) and the rows below it."""
+    """A sheet's header row (the first naming a known column) and the rows below it.
+
+    A cell of a known column merged down (ชั้น ม.1/1 once beside the room's students)
+    is each row's; a register's days are not (a holiday written down a day's column is
+    no mark of each child)."""
     rows = [[_cell_text(v) for v in row] for row in cells]
     header_at = _header_index(rows, source)
     if not rows:
@@ -765,10 +784,16 @@ def _sheet_frame(
     titles += labels
     while header and not header[-1]:
         header.pop()
+    first = header_at + (2 if grouped else 1)
+    known = _known_headers(source)
+    for row, column, last in merged:
+        if row >= first and column < len(header) and fold_header(header[column]) in known:
+            for below in rows[row + 1 : last + 1]:
+                if column < len(below) and not below[column]:
+                    below[column] = rows[row][column]
     header = [h or f"column {i + 1}" for i, h in enumerate(header)]
     if source is None or source.name == "attendance":
         header = _days_of_the_month(header, titles)
-    first = header_at + (2 if grouped else 1)
     body = [(row + [""] * len(header))[: len(header)] for row in rows[first:]]
     frame = pd.DataFrame(body, columns=header, dtype=object)
     lines = np.arange(first + 1, first + 1 + len(frame))  # Excel rows start at 1

@@ -479,6 +479,51 @@ def test_a_header_of_two_rows_a_label_merged_over_its_columns_names_each_column(
     assert from_csv.rejects[["line", "column", "value"]].values.tolist() == [[5, "grade", "7"]]
 
 
+def test_a_cell_merged_down_beside_a_rooms_students_is_each_students(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """A class list writes each room once, merged down beside its students: only the
+    first student of each room kept it, and the others' enrolments were rejected for a
+    missing class. A register's day is not filled so: a holiday written down a day's
+    column is no mark of each child."""
+    folder = tmp_path / "data" / "schools" / "S1"
+    folder.mkdir(parents=True)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["รายชื่อนักเรียน ภาคเรียนที่ 1 ปีการศึกษา 2568"])
+    sheet.append(["ชั้น", "เลขที่", "เลขประจำตัว", "ชื่อ - สกุล"])
+    sheet.append(["ม.1/1", 1, "06101", "ด.ช.สมชาย ใจดี"])
+    sheet.append([None, 2, "06102", "ด.ญ.สมหญิง ใจงาม"])
+    sheet.append(["ม.1/2", 1, "06201", "ด.ญ.มาลี ดีมาก"])
+    sheet.append([None, 2, "06202", "ด.ช.มานะ อดทน"])
+    sheet.merge_cells("A3:A4")
+    sheet.merge_cells("A5:A6")
+    book.save(folder / "นักเรียน.xlsx")
+    register = openpyxl.Workbook()
+    days = register.active
+    assert days is not None
+    days.append(["เลขที่", "รหัสนักเรียน", *(f"{day}/6/2568" for day in range(2, 7))])
+    days.append([1, "06101", "/", "วันหยุด", "/", "/", "/"])
+    days.append([2, "06102", "ข", None, "/", "/", "/"])
+    days.merge_cells("D2:D3")
+    register.save(folder / "การมาเรียน.xlsx")
+    (folder / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+
+    report = ingest_directory(tmp_path / "data", engine, ID_KEY, None)
+
+    enrolled = read_table(engine, "enrollments").sort_values("student_id")
+    assert enrolled[["student_id", "grade_level", "classroom"]].values.tolist() == [
+        ["06101", "M1", "1"],
+        ["06102", "M1", "1"],
+        ["06201", "M1", "2"],
+        ["06202", "M1", "2"],
+    ]
+    attendance = next(s for s in report.sources if s.source == "attendance")
+    assert attendance.rejects[["line", "value"]].values.tolist() == [[2, "วันหยุด"]]
+    assert len(read_table(engine, "attendance")) == 8  # 06102's 3 June is not recorded
+
+
 def test_a_summary_keeping_each_subjects_score_and_grade_loads_the_grades(
     base_directory: Path, engine: sa.Engine, tmp_path: Path
 ) -> None:
