@@ -824,16 +824,15 @@ def _ticked_levels(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
             if fold_header(level) in _LEVEL_WORDS:
                 ticks.setdefault(aspect, []).append((column, level))
     for aspect, columns in ticks.items():
-        ticked = [
-            frame[column]
-            .fillna("")
-            .astype(str)
-            .str.strip()
-            .map(lambda mark, level=level: "" if mark in _UNTICKED else level)
-            for column, level in columns
-        ]
-        result = pd.concat(ticked, axis=1).apply(
-            lambda row: " และ ".join(w for w in row if w), axis=1
+        marks = [~frame[c].fillna("").astype(str).str.strip().isin(_UNTICKED) for c, _ in columns]
+        levels = [level for _, level in columns]
+        result = pd.Series(
+            [
+                " และ ".join(w for w, hit in zip(levels, row, strict=True) if hit)
+                for row in zip(*marks, strict=True)
+            ],
+            index=frame.index,
+            dtype=object,
         )
         at = list(map(str, frame.columns)).index(columns[0][0])
         frame = frame.drop(columns=[c for c, _ in columns])
@@ -846,8 +845,9 @@ def _grouped_header(rows: list[list[str]], at: int) -> tuple[list[str], list[str
     label and blanks: "ผลการเรียนรายวิชา" over a subject code a column, a month over its
     days) and each grouped column's own name in the row below, which is blank under every
     column the upper row names alone. Returns each column's name (in a group, the lower
-    row's) and the groups' labels; None for a header of one row, where the row below is
-    a student's (their code filled) or names a grouped column twice or not at all."""
+    row's, with its group's label where the same names are under every group) and the
+    groups' labels; None for a header of one row, where the row below is a student's
+    (their code filled) or leaves a grouped column unnamed."""
     if at + 1 >= len(rows):
         return None
     width = max(len(rows[at]), len(rows[at + 1]))
