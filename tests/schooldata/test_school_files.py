@@ -585,6 +585,12 @@ def test_a_screening_summary_ticking_each_aspects_level_loads_the_ticked_levels(
     assert screenings.rejects[["line", "column", "action"]].values.tolist() == [
         [5, "economic", "blanked"]
     ]
+    sheet.delete_rows(4, 2)  # the form before anyone is screened
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    book.save(empty / "screenings.xlsx")
+    report = ingest_directory(empty, engine, ID_KEY, None, dry_run=True)
+    assert [(s.rows_read, s.refused) for s in report.sources] == [(0, None)]
 
 
 def test_a_primary_schools_summary_by_the_subjects_names_loads_each_grade(
