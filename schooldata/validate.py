@@ -654,6 +654,7 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
         header_at = _header_index(top, source)
         titles = [" ".join(r) for r in top[:header_at]]
         grouped = _grouped_header(top, header_at)
+        weekdays = not grouped and _weekdays_under(top, header_at)
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
@@ -661,7 +662,9 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
             keep_default_na=False,
             na_values=[],
             skipinitialspace=True,
-            skiprows=header_at + (2 if grouped else 0),
+            skiprows=[*range(header_at), header_at + 1]
+            if weekdays
+            else header_at + (2 if grouped else 0),
             header=None if grouped else "infer",
         )
         if grouped:  # a header of two rows, as a sheet with a merged label saves it
@@ -672,7 +675,7 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
                 for i in range(frame.shape[1])
             ]
         frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
-        first = header_at + (3 if grouped else 2)  # line 1 is the first
+        first = header_at + (3 if grouped or weekdays else 2)  # line 1 is the first
         lines = np.arange(first, first + len(frame))
         return [_titled(*_without_empty_rows(frame, lines), titles)]
     except (
@@ -784,7 +787,7 @@ def _sheet_frame(
     titles += labels
     while header and not header[-1]:
         header.pop()
-    first = header_at + (2 if grouped else 1)
+    first = header_at + (2 if grouped or _weekdays_under(rows, header_at) else 1)
     known = _known_headers(source)
     for row, column, last in merged:
         if row >= first and column < len(header) and fold_header(header[column]) in known:
@@ -798,6 +801,27 @@ def _sheet_frame(
     frame = pd.DataFrame(body, columns=header, dtype=object)
     lines = np.arange(first + 1, first + 1 + len(frame))  # Excel rows start at 1
     return _titled(*_without_empty_rows(frame, lines), titles)
+
+
+# The days of the week as a register writes them under its dates: จ อ พ พฤ ศ, or whole.
+_WEEKDAYS = {
+    fold_header(w).rstrip(".")
+    for w in (
+        "จ อ พ พฤ ศ ส อา จ. อ. พ. พฤ. ศ. ส. อา. "
+        "จันทร์ อังคาร พุธ พฤหัส พฤหัสบดี ศุกร์ เสาร์ อาทิตย์ mon tue wed thu fri sat sun"
+    ).split()
+}
+
+
+def _weekdays_under(rows: list[list[str]], at: int) -> bool:
+    """The row under a register's header names the days of the week under its dates and
+    nothing else (no student): it is the header's, not a row with no student."""
+    if at + 1 >= len(rows):
+        return False
+    filled = [cell for cell in rows[at + 1] if cell]
+    return len(filled) >= REGISTER_MIN_DAYS and all(
+        fold_header(cell).rstrip(".") in _WEEKDAYS for cell in filled
+    )
 
 
 # Headers naming a student's code: never a label over a group of columns.

@@ -479,6 +479,37 @@ def test_a_header_of_two_rows_a_label_merged_over_its_columns_names_each_column(
     assert from_csv.rejects[["line", "column", "value"]].values.tolist() == [[5, "grade", "7"]]
 
 
+def test_a_registers_row_of_weekdays_under_its_dates_is_its_headers(
+    tmp_path: Path, engine: sa.Engine, base_directory: Path
+) -> None:
+    """A register names the day of the week under each date (จ อ พ พฤ ศ). That row was
+    read as a row with no student, rejected with a reason a day, in every month's sheet.
+    Rows keep their lines, as Excel and as CSV."""
+    rows = [
+        ["แบบบันทึกเวลาเรียน ชั้น ป.6/1"],
+        ["เลขที่", "รหัสนักเรียน", "2/6/2568", "3/6/2568", "4/6/2568", "5/6/2568"],
+        ["", "", "จ", "อ", "พ.", "พฤ"],
+        ["1", "A1", "/", "ข", "/", "/"],
+        ["2", "A2", "/", "/", "?", "ล"],
+    ]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    book.save(base_directory / "attendance.xlsx")
+    as_text = tmp_path / "as-csv"
+    as_text.mkdir()
+    with (as_text / "attendance.csv").open("w", newline="") as saved:
+        csv.writer(saved).writerows(rows)
+
+    for directory in (base_directory, as_text):  # the CSV's students: those loaded first
+        report = ingest_directory(directory, engine, ID_KEY, None, dry_run=directory == as_text)
+        attendance = next(s for s in report.sources if s.source == "attendance")
+        assert (attendance.rows_read, attendance.rows_loaded) == (8, 7), directory
+        assert attendance.rejects[["line", "value"]].values.tolist() == [[5, "?"]]
+
+
 def test_a_cell_merged_down_beside_a_rooms_students_is_each_students(
     tmp_path: Path, engine: sa.Engine
 ) -> None:
