@@ -183,12 +183,14 @@ def folder_files(directory: Path) -> FolderFiles:
             )
             continue
         alike = [p.name for p, s in seen.items() if s is seems and p != path]
-        if not of[seems.name] and not alike:
+        # A class list named after the students holds the enrolments too.
+        had = of[seems.name] or files_holding_too(FolderFiles(of, []), seems)
+        if not had and not alike:
             of[seems.name] = [path]  # the folder's only file of its data
             continue
         why = (
-            f"{of[seems.name][0].name} is read as this folder's {seems.name}"
-            if of[seems.name]
+            f"{had[0].name} is read as this folder's {seems.name}"
+            if had
             else f"so are those of {', '.join(alike)}, and which is this folder's is not guessed"
         )
         not_read.append(

@@ -205,6 +205,18 @@ def test_a_class_list_is_the_schools_students_and_their_enrolments(
         ["05102", 2568, 1, "M1", "1", "class:M1/1"],
         ["05201", 2568, 1, "M1", "2", "class:M1/2"],
     ]
+    # Last year's list downloaded again beside it is not taken for this term's enrolments.
+    _class_list(
+        folder / "นักเรียน (1).xlsx",
+        {"ป.6/1": [[1, "04101", "ด.ช.", "สมชาย", "ใจดี"]]},
+        "รายชื่อนักเรียนชั้น{room} ภาคเรียนที่ ๑ ปีการศึกษา ๒๕๖๗",
+    )
+    again = ingest_directory(tmp_path / "data", engine, ID_KEY, None, dry_run=True)
+    assert [(s.file, s.source) for s in again.sources if s.rows_read] == [
+        ("schools/S1/นักเรียน.xlsx", "students"),
+        ("schools/S1/นักเรียน.xlsx", "enrollments"),
+    ]
+    assert [file for file, _ in again.not_read] == ["schools/S1/นักเรียน (1).xlsx"]
 
 
 def test_columns_the_service_does_not_read_are_named_never_dropped_unseen(
