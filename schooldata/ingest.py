@@ -205,19 +205,21 @@ def ingest_directory(
         raise FileNotFoundError(f"data directory {directory} does not exist")
     upgrade(engine)
     known = _Known.read(engine, schools)
+    folders = [directory, *_school_folders(directory)]
+    files = {folder: folder_files(folder) for folder in folders}
+    brought = {s.name for s in SOURCES for folder in folders if files[folder].of[s.name]}
     # The required files are a first load's: later loads bring what changed (a week's
-    # attendance), and an exits table may stay empty for a new school nobody has left.
-    first_load = not known.students
+    # attendance), and an exits table may stay empty for a new school nobody has left. A
+    # load of the schools alone (and the calendar) adds them before their first files.
+    first_load = not known.students and not (brought and brought <= {"schools", "calendar"})
 
     reports: list[SourceReport] = []
     accepted: list[tuple[Source, pd.DataFrame]] = []
     # Each accepted file's report and the schools of its rows (for what the write finds).
     reported: list[tuple[SourceReport, set[str]]] = []
-    folders = [directory, *_school_folders(directory)]
     # The school a folder's files belong to: its own, or the one school of a scoped load.
     only = next(iter(schools)) if schools is not None and len(schools) == 1 else None
     school_of = {folder: folder.name for folder in folders[1:]} | {directory: only}
-    files = {folder: folder_files(folder) for folder in folders}
     for source in SOURCES:
         paths = [
             (p, folder)

@@ -277,7 +277,12 @@ def test_a_bad_national_id_is_blanked_with_a_warning_and_a_g_code_kept(
 
 
 def test_missing_required_source_is_reported(write_csv, engine, tmp_path) -> None:
-    directory = write_csv("schools", ["school_id", "S1"])
+    """A first load bringing a school's records without its students (a schools file
+    alone adds schools: ``test_a_first_load_of_the_schools_alone_...``)."""
+    write_csv("schools", ["school_id", "S1"])
+    directory = write_csv(
+        "attendance", ["student_id,school_id,date,status", "A1,S1,2025-06-02,present"]
+    )
     report = _ingest(directory, engine, tmp_path)
 
     assert report.exit_code == 2
@@ -802,3 +807,23 @@ def test_a_file_under_its_own_name_is_read_by_its_headers_when_it_is_the_only_on
     output = " ".join(result.output.split())
     for file in reasons:
         assert f"Not read: {file}:" in output
+
+
+def test_a_first_load_of_the_schools_alone_adds_them_and_an_empty_one_is_refused(
+    tmp_path: Path, engine
+) -> None:
+    """The README adds schools before their first files by a schools file: that load
+    was refused for want of students, enrolments and exits (exit code 2). A folder with
+    no file at all still is: nothing was loaded, and the load says what it needs."""
+    schools = tmp_path / "schools-only"
+    schools.mkdir()
+    (schools / "schools.csv").write_text("school_id,name\nA,โรงเรียนเอ\nB,โรงเรียนบี\n")
+    (tmp_path / "empty").mkdir()
+
+    report = _ingest(schools, engine, tmp_path)
+
+    assert (report.exit_code, report.refused) == (0, [])
+    assert sorted(read_table(engine, "schools")["school_id"]) == ["A", "B"]
+    empty = _ingest(tmp_path / "empty", engine, tmp_path)
+    assert empty.exit_code == 2
+    assert sorted(s.source for s in empty.refused) == ["enrollments", "exits", "students"]
