@@ -308,18 +308,19 @@ def read_raw(
         frame = pd.concat([f for f, _ in parts], ignore_index=True)
         lines = np.concatenate([rows for _, rows in parts])
         frame.columns = _contract_names(frame.columns, source)
+        duplicates = []
     elif len(sheets) == 1 and not _subject_columns(frame.columns, source):
-        frame.columns = _contract_names(frame.columns, source)
+        frame = _named(frame, source)
+        duplicates = frame.attrs["duplicates"]
         frame = _with_names_split(_with_titled_columns(frame, source), source)
     else:
         # A workbook of one sheet per classroom: each sheet's headers are its own, and
         # its title may name its class and term. A grade summary becomes a row a grade.
         shaped = any(_subject_columns(f.columns, source) for f, _ in sheets)
         sheets = [_summary_to_rows(f, rows, source) for f, rows in sheets]
-        named = [
-            _with_names_split(_with_titled_columns(_named(f, source), source), source)
-            for f, _ in sheets
-        ]
+        named = [_named(f, source) for f, _ in sheets]
+        duplicates = list(dict.fromkeys(d for f in named for d in f.attrs["duplicates"]))
+        named = [_with_names_split(_with_titled_columns(f, source), source) for f in named]
         frame = named[0] if len(named) == 1 else pd.concat(named, ignore_index=True).fillna("")
         lines = np.concatenate([rows for _, rows in sheets])
     if school is not None and "school_id" in source.column_names:
@@ -338,9 +339,8 @@ def read_raw(
         raise FileRefused(
             path.name, f"missing required column {', '.join(repr(c) for c in missing)}{hint}"
         )
-    frame = frame.loc[:, ~frame.columns.duplicated()]
     given = [c for c in source.column_names if c in frame.columns]
-    unread = [] if shaped else _unread(frame, source)
+    unread = duplicates + ([] if shaped else _unread(frame, source))
     for column in source.column_names:
         if column not in frame.columns:
             frame[column] = ""
@@ -443,9 +443,20 @@ def _unit_scales(columns: pd.Index, source: Source) -> dict[str, float]:
 
 
 def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
-    named = frame.set_axis(_contract_names(frame.columns, source), axis=1)
-    named = named.loc[:, ~named.columns.duplicated()]
-    named.attrs = frame.attrs
+    """The sheet's columns by their contract names. Of two columns naming one contract
+    column the first is read; a later one holding other values is named as not read
+    (``attrs["duplicates"]``), never dropped unseen."""
+    names = _contract_names(frame.columns, source)
+    named = frame.set_axis(names, axis=1)
+    again = named.columns.duplicated()
+    text = named.fillna("").astype(str).apply(lambda column: column.str.strip())
+    duplicates = [
+        f"{frame.columns[i]} (a second {names[i]} column; the first is read)"
+        for i in np.flatnonzero(again).tolist()
+        if (text.iloc[:, i].ne("") & text.iloc[:, i].ne(text.iloc[:, names.index(names[i])])).any()
+    ]
+    named = named.loc[:, ~again]
+    named.attrs = {**frame.attrs, "duplicates": duplicates}
     return named
 
 

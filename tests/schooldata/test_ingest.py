@@ -827,3 +827,63 @@ def test_a_first_load_of_the_schools_alone_adds_them_and_an_empty_one_is_refused
     empty = _ingest(tmp_path / "empty", engine, tmp_path)
     assert empty.exit_code == 2
     assert sorted(s.source for s in empty.refused) == ["enrollments", "exits", "students"]
+
+
+def test_two_columns_naming_one_column_read_the_first_and_name_a_differing_second(
+    base_directory: Path, tmp_path, engine
+) -> None:
+    """An export joined from two systems may keep one column twice (the school's code
+    under two headers). The first is read. A second holding other values is named as not
+    read, never dropped unseen; one holding the same values is not worth a word. Before,
+    a file whose school column came twice in a school's folder crashed the load
+    (``AttributeError``: ``DataFrame`` has no ``str``), and a file of one sheet dropped
+    the second column unseen."""
+    school = base_directory / "schools" / "S1"
+    school.mkdir(parents=True)
+    (school / "attendance.csv").write_text(
+        "รหัสนักเรียน,รหัสโรงเรียน,date,status,school_id\n"
+        "A1,S1,2025-06-02,present,S1\n"
+        "A2,,2025-06-02,absent,S2\n"
+    )
+    (school / "screenings.csv").write_text(
+        "student_id,screening_date,learning,ด้านการเรียน\nA1,2025-06-15,ปกติ,ปกติ\n"
+    )
+
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert report.exit_code == 0
+    attendance = read_table(engine, "attendance").sort_values("student_id")
+    assert attendance[["school_id", "student_id", "status"]].values.tolist() == [
+        ["S1", "A1", "present"],
+        ["S1", "A2", "absent"],
+    ]
+    assert report.unread() == {
+        "schools/S1/attendance.csv": ("school_id (a second school_id column; the first is read)",)
+    }
+    assert read_table(engine, "screenings")["learning"].tolist() == ["normal"]
+
+
+def test_the_load_prints_file_names_and_values_in_square_brackets_as_written(
+    base_directory: Path, tmp_path, monkeypatch
+) -> None:
+    """A school names a file as it likes (``students [old].csv``) and writes what it
+    likes in a cell. Before, the CLI read square brackets as its own markup: the name
+    printed as ``students .csv``, and a register's tick in a header (``มา [/]``) crashed
+    the load's report (``MarkupError``) after the load had written."""
+    (base_directory / "students [old].csv").write_text("student_id,given_name\nA1,ก\n")
+    (base_directory / "attendance.csv").write_text(
+        "student_id,school_id,date,status,มา [/],[หมายเหตุ]\n"
+        "A1,S1,2025-06-02,present,1,x\n"
+        "A2,S1,2025-06-02,[ขาด],0,\n"
+    )
+    monkeypatch.setenv("EWS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("EWS_ID_HASH_KEY", ID_KEY)
+
+    result = CliRunner().invoke(
+        app, ["ingest", str(base_directory), "--rejects-dir", str(tmp_path / "r")]
+    )
+
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "Not read: students [old].csv:" in output
+    assert "Not read in attendance.csv: มา [/], [หมายเหตุ]." in output
