@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ews.common import (
@@ -84,9 +85,9 @@ def users_create(
             set_password(engine, user.user_id, temporary, actor(), must_change=True)
     except AccountError as error:
         fail(str(error))
-    console.print(f"Created {user.role} account {user.user_id} ({user.name}).")
+    console.print(f"Created {user.role} account {user.user_id} ({escape(user.name)}).")
     if province:
-        named = province.strip()
+        named = escape(province.strip())
         console.print(
             f"It follows the schools of the province {named} (the schools file's province"
             " column) as each sends its files."
@@ -121,8 +122,8 @@ def users_list() -> None:
         table.add_row(
             str(user["user_id"]),
             user["role"],
-            user["name"],
-            user["username"] or "",
+            escape(user["name"]),
+            escape(user["username"] or ""),
             scope or "all (no student data)" if user["role"] in ("analyst", "admin") else scope,
             "yes" if user["active"] else "no",
             str(user["token_expires_at"] or "")[:10],

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ews.common import (
@@ -173,9 +174,11 @@ def ingest(
             column, justify="left" if column in ("file", "data", "covers", "status") else "right"
         )
     for s in report.sources:
-        status = f"[red]refused: {s.refused}[/red]" if s.refused else "ok"
+        # A file's name, its columns and values are the school's: printed as written,
+        # never read as markup ("นักเรียน [สำรอง].xlsx").
+        status = f"[red]refused: {escape(s.refused)}[/red]" if s.refused else "ok"
         table.add_row(
-            s.file,
+            escape(s.file),
             s.source,  # a class list is read twice: as students and as enrolments
             f"{s.rows_read:,}",
             f"{s.rows_loaded:,}",
@@ -201,16 +204,20 @@ def ingest(
                 "not linked": "row kept, not linked by this ID",
             }[str(row.action)]
             by_reason.add_row(
-                str(row.source), str(row.column), str(row.reason), action, f"{row.rows:,}"
+                str(row.source),
+                escape(str(row.column)),
+                escape(str(row.reason)),
+                action,
+                f"{row.rows:,}",
             )
         console.print(by_reason)
     for file, reason in report.not_read:
-        console.print(f"[yellow]Not read: {file}: {reason}.[/yellow]")
+        console.print(f"[yellow]Not read: {escape(file)}: {escape(reason)}.[/yellow]")
     for file, columns in report.unread().items():
         console.print(
-            f"[yellow]Not read in {file}: {', '.join(columns)}. To keep these values, give "
-            "each column its header in docs/data-dictionary.md, in the file of the data it "
-            "belongs to.[/yellow]"
+            f"[yellow]Not read in {escape(file)}: {escape(', '.join(columns))}. To keep these "
+            "values, give each column its header in docs/data-dictionary.md, in the file of "
+            "the data it belongs to.[/yellow]"
         )
     attendance = [s for s in report.sources if s.source == "attendance" and not s.refused]
     if attendance and report.seconds > 0:
@@ -245,7 +252,10 @@ def ingest(
         console.print(f"[yellow]{surge.warning()}.[/yellow]")
     if report.exit_code:
         for s in report.refused:
-            console.print(f"[red]Refused {s.file}: {s.refused}. Nothing of it was loaded.[/red]")
+            console.print(
+                f"[red]Refused {escape(s.file)}: {escape(str(s.refused))}. "
+                "Nothing of it was loaded.[/red]"
+            )
         raise typer.Exit(report.exit_code)
 
 
