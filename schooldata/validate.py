@@ -1041,11 +1041,15 @@ def _register_to_rows(
     if "student_id" not in named:
         raise FileRefused(file, "a register needs a student column ('student_id' or รหัสนักเรียน)")
     student = frame.iloc[:, named.index("student_id")].astype(str).str.strip()
-    day_headers = [c for c in frame.columns if str(c) in days]
-    marks = frame[day_headers].fillna("").astype(str).apply(lambda column: column.str.strip())
+    # By position: a day written twice (12 and ๑๒) is two columns, and the second's marks
+    # are rejected as the same day again.
+    day_at = [i for i, c in enumerate(frame.columns) if str(c) in days]
+    marks = frame.iloc[:, day_at].fillna("").astype(str).apply(lambda column: column.str.strip())
     recorded = (marks != "").to_numpy()
     rows, cols = np.nonzero(recorded)
-    dates = np.array([days[str(h)].strftime("%Y-%m-%d") for h in day_headers], dtype=object)
+    dates = np.array(
+        [days[str(frame.columns[i])].strftime("%Y-%m-%d") for i in day_at], dtype=object
+    )
     long = pd.DataFrame(
         {
             "student_id": student.to_numpy()[rows],
