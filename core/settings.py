@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -228,6 +229,20 @@ class Settings(BaseSettings):
                     f"EWS_HOLIDAYS: {day.strip()!r} is not a date; give YYYY-MM-DD, "
                     "separated by commas"
                 ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _model_store_is_a_database_or_a_server(self) -> Settings:
+        # MLflow 3 refuses a folder (its file store) with a traceback naming neither the
+        # setting nor the fix; say both when the settings are read.
+        scheme = urlsplit(self.mlflow_tracking_uri).scheme
+        opted_out = os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() == "true"
+        if scheme in ("", "file") and not opted_out:
+            raise ValueError(
+                "EWS_MLFLOW_TRACKING_URI names a folder (MLflow's file store, which MLflow 3 "
+                "no longer opens): give a database URL such as sqlite:///models/mlflow.db, "
+                "or a tracking server's http(s):// address"
+            )
         return self
 
     @model_validator(mode="after")

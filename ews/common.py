@@ -47,7 +47,7 @@ def _setting_problem(problem: Any) -> str:
     may be a secret)."""
     field = Settings.model_fields.get(str(problem["loc"][0])) if problem["loc"] else None
     if field is None:  # a check of several settings: its message names them
-        return str(problem["msg"])
+        return str(problem["msg"]).removeprefix("Value error, ")
     name = f"EWS_{str(problem['loc'][0]).upper()}"
     meaning = (field.description or "").rstrip(".")
     about = f" ({meaning[:1].lower()}{meaning[1:]})" if meaning else ""

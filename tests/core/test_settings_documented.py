@@ -74,3 +74,29 @@ def test_production_refuses_messages_that_would_link_to_the_servers_loopback() -
     assert Settings(**production).public_url  # no messages: no link to go wrong
     reached = Settings(**production, smtp_host="mail", public_url="https://ews.school.example")
     assert reached.public_url == "https://ews.school.example"
+
+
+def test_a_model_store_given_as_a_folder_is_refused_saying_what_to_give(tmp_path: Path) -> None:
+    """MLflow 3 refuses its file store with a traceback that names neither the setting nor
+    the fix; a folder is refused when the settings are read, with both."""
+    from typer.testing import CliRunner
+
+    from ews.cli import app
+
+    env = {
+        "EWS_DATABASE_URL": f"sqlite:///{tmp_path / 'ews.db'}",
+        "EWS_MLFLOW_TRACKING_URI": str(tmp_path / "mlruns"),
+        "MLFLOW_TRACKING_URI": None,
+        "MLFLOW_ALLOW_FILE_STORE": None,
+        "COLUMNS": "300",
+    }
+    result = CliRunner().invoke(app, ["status"], env=env)
+
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        "Setting refused: EWS_MLFLOW_TRACKING_URI names a folder (MLflow's file store"
+    )
+    assert "sqlite:///models/mlflow.db" in result.output
+    assert str(tmp_path) not in result.output
+    for store in ("sqlite:///models/mlflow.db", "http://mlflow.school.example:5000"):
+        assert Settings(mlflow_tracking_uri=store).mlflow_tracking_uri == store
