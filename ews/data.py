@@ -233,7 +233,8 @@ def ingest(
             f"Children across schools: {linking['with_id']:,} students have a national ID or "
             f"G code to link by, {linking['linked_across_schools']:,} of them are the same "
             f"child as a student of another school (a move or a transition); "
-            f"{linking['without_id']:,} have no ID and cannot be linked."
+            f"{linking['without_id']:,} {'has' if linking['without_id'] == 1 else 'have'} no ID "
+            "and cannot be linked."
         )
         if linking["shared_id"]:
             console.print(

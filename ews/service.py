@@ -141,9 +141,10 @@ def score(
             f"{report.students:,} students ({stages})"
         )
     else:
+        schools = len(report.schools) - len(report.stale)
         console.print(
             f"{verb} the run of {day.date()}: {report.students:,} students of "
-            f"{len(report.schools) - len(report.stale)} schools ({stages})"
+            f"{schools:,} school{'' if schools == 1 else 's'} ({stages})"
         )
         console.print(f"Ranked by the {made_by}.")
     _print_stale(report.stale, settings.stale_after_school_days)

@@ -677,7 +677,13 @@ def _rank(scored: pd.DataFrame, tiers: TierPolicy, calibrated: bool = True) -> p
             scored["school_id"].to_numpy(),
             ties=None if calibrated else scored["raw_score"].to_numpy(dtype=float),
         ),
-        risk_vs_school=np.where(mean_risk > 0, scored["risk"].to_numpy() / mean_risk, np.nan),
+        # A school whose every risk is 0 (the rule, before any mark) has no ratio.
+        risk_vs_school=np.divide(
+            scored["risk"].to_numpy(dtype=float),
+            mean_risk,
+            out=np.full(len(scored), np.nan),
+            where=mean_risk > 0,
+        ),
     )
 
 
