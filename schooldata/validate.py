@@ -449,11 +449,14 @@ def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
     names = _contract_names(frame.columns, source)
     named = frame.set_axis(names, axis=1)
     again = named.columns.duplicated()
-    text = named.fillna("").astype(str).apply(lambda column: column.str.strip())
+
+    def text(i: int) -> pd.Series:
+        return named.iloc[:, i].fillna("").astype(str).str.strip()
+
     duplicates = [
         f"{frame.columns[i]} (a second {names[i]} column; the first is read)"
         for i in np.flatnonzero(again).tolist()
-        if (text.iloc[:, i].ne("") & text.iloc[:, i].ne(text.iloc[:, names.index(names[i])])).any()
+        if (text(i).ne("") & text(i).ne(text(names.index(names[i])))).any()
     ]
     named = named.loc[:, ~again]
     named.attrs = {**frame.attrs, "duplicates": duplicates}
