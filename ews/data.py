@@ -230,7 +230,8 @@ def ingest(
     if report.linking is not None:
         linking = report.linking
         console.print(
-            f"Children across schools: {linking['with_id']:,} students have a national ID or "
+            f"Children across schools: {linking['with_id']:,} "
+            f"{'student has' if linking['with_id'] == 1 else 'students have'} a national ID or "
             f"G code to link by, {linking['linked_across_schools']:,} of them are the same "
             f"child as a student of another school (a move or a transition); "
             f"{linking['without_id']:,} {'has' if linking['without_id'] == 1 else 'have'} no ID "

@@ -444,23 +444,35 @@ def _unit_scales(columns: pd.Index, source: Source) -> dict[str, float]:
 
 def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
     """The sheet's columns by their contract names. Of two columns naming one contract
-    column the first is read; a later one holding other values is named as not read
-    (``attrs["duplicates"]``), never dropped unseen."""
+    column (a DMC export's เพศ and คำนำหน้าชื่อ are both the sex), the first is read and
+    a later one fills its blanks; a later one saying otherwise on some row is named as
+    not read there (``attrs["duplicates"]``), never dropped unseen."""
     names = _contract_names(frame.columns, source)
     named = frame.set_axis(names, axis=1)
     again = named.columns.duplicated()
+    kept = named.loc[:, ~again]
+    duplicates = []
+    for i in np.flatnonzero(again & named.columns.isin(source.column_names)).tolist():
+        column = source.column(names[i])
+        first, later = kept[column.name], named.iloc[:, i]
+        said, says = _meaning(first, column), _meaning(later, column)
+        if (said.ne("") & says.ne("") & said.ne(says)).any():
+            duplicates.append(
+                f"{frame.columns[i]} (a second {column.name} column: where it differs from "
+                "the first, the first is read)"
+            )
+        kept = kept.assign(**{column.name: first.where(said.ne(""), later)})
+    kept.attrs = {**frame.attrs, "duplicates": duplicates}
+    return kept
 
-    def text(i: int) -> pd.Series:
-        return named.iloc[:, i].fillna("").astype(str).str.strip()
 
-    duplicates = [
-        f"{frame.columns[i]} (a second {names[i]} column; the first is read)"
-        for i in np.flatnonzero(again).tolist()
-        if (text(i).ne("") & text(i).ne(text(names.index(names[i])))).any()
-    ]
-    named = named.loc[:, ~again]
-    named.attrs = {**frame.attrs, "duplicates": duplicates}
-    return named
+def _meaning(values: pd.Series, column: Column) -> pd.Series:
+    """A cell's value as two columns naming one are compared: its words as the contract
+    reads them (เด็กชาย and ชาย are both M), its digits Arabic."""
+    text = _arabic_digits(values.fillna("").astype(str).str.strip())
+    if column.aliases or column.allowed:
+        text = _normalise_category(text, column).fillna("").astype(str)
+    return text
 
 
 # What a title names instead of a column: a class list's class and term ("รายชื่อ

@@ -829,38 +829,50 @@ def test_a_first_load_of_the_schools_alone_adds_them_and_an_empty_one_is_refused
     assert sorted(s.source for s in empty.refused) == ["enrollments", "exits", "students"]
 
 
-def test_two_columns_naming_one_column_read_the_first_and_name_a_differing_second(
-    base_directory: Path, tmp_path, engine
+def test_two_columns_naming_one_column_read_the_first_its_blanks_filled_by_the_second(
+    tmp_path: Path, engine
 ) -> None:
-    """An export joined from two systems may keep one column twice (the school's code
-    under two headers). The first is read. A second holding other values is named as not
-    read, never dropped unseen; one holding the same values is not worth a word. Before,
-    a file whose school column came twice in a school's folder crashed the load
-    (``AttributeError``: ``DataFrame`` has no ``str``), and a file of one sheet dropped
-    the second column unseen."""
-    school = base_directory / "schools" / "S1"
+    """A DMC export keeps the sex twice (เพศ, and the title: คำนำหน้าชื่อ), and an export
+    joined from two systems may keep the school's code twice. The first is read, and the
+    second fills its blanks; one saying otherwise on some row is named as not read there,
+    never dropped unseen. Words the contract reads alike (ชาย, เด็กชาย) are no
+    difference. Before, a file whose school column came twice in a school's folder
+    crashed the load (``AttributeError``: ``DataFrame`` has no ``str``), and a file of one
+    sheet dropped the second column unseen: a child whose เพศ was blank had no sex though
+    the title said it."""
+    directory = tmp_path / "data"
+    school = directory / "schools" / "S1"
     school.mkdir(parents=True)
+    (directory / "schools.csv").write_text("school_id,name\nS1,โรงเรียนบ้านหนึ่ง\nS2,สอง\n")
+    (school / "students.csv").write_text(
+        "เลขประจำตัวนักเรียน,เพศ,คำนำหน้าชื่อ,ชื่อ\nA1,ชาย,เด็กชาย,สมชาย\nA2,,เด็กหญิง,สมหญิง\n"
+    )
+    (school / "enrollments.csv").write_text(
+        "student_id,academic_year,term,grade_level,classroom\nA1,2568,1,M1,M1/1\nA2,2568,1,M1,M1/1\n"
+    )
+    (school / "exits.csv").write_text("student_id,exit_date,exit_type\n")
     (school / "attendance.csv").write_text(
         "รหัสนักเรียน,รหัสโรงเรียน,date,status,school_id\n"
         "A1,S1,2025-06-02,present,S1\n"
-        "A2,,2025-06-02,absent,S2\n"
-    )
-    (school / "screenings.csv").write_text(
-        "student_id,screening_date,learning,ด้านการเรียน\nA1,2025-06-15,ปกติ,ปกติ\n"
+        "A2,S1,2025-06-02,absent,S2\n"
     )
 
-    report = _ingest(base_directory, engine, tmp_path)
+    report = _ingest(directory, engine, tmp_path)
 
     assert report.exit_code == 0
+    students = read_table(engine, "students").sort_values("student_id")
+    assert students["sex"].tolist() == ["M", "F"]
     attendance = read_table(engine, "attendance").sort_values("student_id")
     assert attendance[["school_id", "student_id", "status"]].values.tolist() == [
         ["S1", "A1", "present"],
         ["S1", "A2", "absent"],
     ]
     assert report.unread() == {
-        "schools/S1/attendance.csv": ("school_id (a second school_id column; the first is read)",)
+        "schools/S1/attendance.csv": (
+            "school_id (a second school_id column: where it differs from the first, the "
+            "first is read)",
+        )
     }
-    assert read_table(engine, "screenings")["learning"].tolist() == ["normal"]
 
 
 def test_the_load_prints_file_names_and_values_in_square_brackets_as_written(
