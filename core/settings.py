@@ -235,13 +235,13 @@ class Settings(BaseSettings):
     def _model_store_is_a_database_or_a_server(self) -> Settings:
         # MLflow 3 refuses a folder (its file store) with a traceback naming neither the
         # setting nor the fix; say both when the settings are read.
-        scheme = urlsplit(self.mlflow_tracking_uri).scheme
+        uri = self.mlflow_tracking_uri
         opted_out = os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() == "true"
-        if scheme in ("", "file") and not opted_out:
+        if urlsplit(uri).scheme in ("", "file") and uri != "databricks" and not opted_out:
             raise ValueError(
-                "EWS_MLFLOW_TRACKING_URI names a folder (MLflow's file store, which MLflow 3 "
-                "no longer opens): give a database URL such as sqlite:///models/mlflow.db, "
-                "or a tracking server's http(s):// address"
+                "EWS_MLFLOW_TRACKING_URI (or MLFLOW_TRACKING_URI) names a folder (MLflow's "
+                "file store, which MLflow 3 no longer opens): give a database URL such as "
+                "sqlite:///models/mlflow.db, or a tracking server's http(s):// address"
             )
         return self
 

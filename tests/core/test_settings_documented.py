@@ -94,9 +94,9 @@ def test_a_model_store_given_as_a_folder_is_refused_saying_what_to_give(tmp_path
 
     assert result.exit_code == 2
     assert result.output.startswith(
-        "Setting refused: EWS_MLFLOW_TRACKING_URI names a folder (MLflow's file store"
+        "Setting refused: EWS_MLFLOW_TRACKING_URI (or MLFLOW_TRACKING_URI) names a folder"
     )
     assert "sqlite:///models/mlflow.db" in result.output
     assert str(tmp_path) not in result.output
-    for store in ("sqlite:///models/mlflow.db", "http://mlflow.school.example:5000"):
+    for store in ("sqlite:///models/mlflow.db", "http://mlflow.school.example:5000", "databricks"):
         assert Settings(mlflow_tracking_uri=store).mlflow_tracking_uri == store
