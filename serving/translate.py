@@ -520,3 +520,23 @@ def column_word(name: str | None, language: str) -> str:
     if language == "th" and name in COLUMN_WORDS:
         return COLUMN_WORDS[name]
     return name
+
+
+# A file's second column naming a contract column (schooldata.validate._named).
+_SECOND_COLUMN = re.compile(
+    r"^(.*) \(a second (\S+) column: where it differs from the first, the first is read\)$"
+)
+
+
+def unread_column(note: str, language: str) -> tuple[str, str]:
+    """A column the load did not read, as the report names it: its header, and why in
+    the page's language when the report says (a second column naming one), else ""."""
+    found = _SECOND_COLUMN.match(note)
+    if found is None:
+        return note, ""
+    if language != "th":
+        return found[
+            1
+        ], f"a second {found[2]} column: where it differs from the first, the first is read"
+    word = COLUMN_WORDS.get(found[2], found[2])
+    return found[1], f"คอลัมน์{word}ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก"

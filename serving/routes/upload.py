@@ -68,6 +68,7 @@ def _upload(
         accepted=",".join(uploads.ACCEPTED),
         covered=lambda terms, dates: i18n.covered(terms, dates, lang),
         source_word=lambda k: i18n.pick(i18n.SOURCES, k, language(request)),
+        unread_word=lambda note: translate.unread_column(note, lang),
     )
 
 

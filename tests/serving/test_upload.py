@@ -84,9 +84,21 @@ def _files(folder: Path, school: str, other_school: str, far_student: str) -> li
                 "วันเกิด",
                 "สัญชาติ",
                 "ชื่อเล่น",  # no column of the contract: named on the page, not read
+                "คำนำหน้าชื่อ",  # the sex again: read where เพศ is blank
             ],
-            ["UP0001", school, "สมใจ", "ดีมาก", good, "ด.ญ.", "10/11/55", "ไทย", "ใจ"],
-            ["UP0002", school, "Min", "Aung", "G650099990001", "ด.ช.", "3 มิ.ย. 2556", "เมียนมา"],
+            ["UP0001", school, "สมใจ", "ดีมาก", good, "ด.ญ.", "10/11/55", "ไทย", "ใจ", "เด็กหญิง"],
+            [
+                "UP0002",
+                school,
+                "Min",
+                "Aung",
+                "G650099990001",
+                "ด.ช.",
+                "3 มิ.ย. 2556",
+                "เมียนมา",
+                None,
+                "เด็กหญิง",  # says otherwise: named on the page, เพศ read
+            ],
             [
                 "UP0003",
                 school,
@@ -160,7 +172,9 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     # 4510: the school's 04510, its zero put back, its four days kept.
     assert sum("เติมเลข 0 นำหน้า" in t and "แก้ค่านี้ เก็บแถวไว้" in t for t in texts) == 4
     # A column nobody reads is named, so that no value is lost unseen.
-    assert page.locator("div.unread li").all_inner_texts() == ["ทะเบียนนักเรียน.xlsx: ชื่อเล่น"]
+    assert page.locator("div.unread li").all_inner_texts() == [
+        "ทะเบียนนักเรียน.xlsx: คำนำหน้าชื่อ (คอลัมน์เพศซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก), ชื่อเล่น"
+    ]
     shoot(page, "upload")
     assert read_table(engine, "students", student_ids=["UP0001"]).empty  # nothing yet
     far_before = read_table(engine, "attendance", student_ids=[api.far_student])
