@@ -269,7 +269,13 @@ def detect_source(path: Path) -> Source | None:
         named = {column for header, column in source.headers.items() if header in headers}
         named |= set(_named_in_titles(frame.attrs.get("titles", []), named, source))
         # A school's own file may leave its school out: its folder or upload names it.
-        if set(source.required_columns) - {"school_id"} <= named and len(named) > best[0]:
+        # A school's code alone says nothing of what a file holds (not even a schools
+        # list, whose every other column is optional).
+        if (
+            named - {"school_id"}
+            and set(source.required_columns) - {"school_id"} <= named
+            and len(named) > best[0]
+        ):
             best = (len(named), source)
     return best[1]
 

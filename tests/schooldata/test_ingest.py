@@ -899,3 +899,29 @@ def test_the_load_prints_file_names_and_values_in_square_brackets_as_written(
     output = " ".join(result.output.split())
     assert "Not read: students [old].csv:" in output
     assert "Not read in attendance.csv: มา [/], [หมายเหตุ]." in output
+
+
+def test_a_file_naming_only_a_school_code_is_not_taken_for_the_schools_list(
+    tmp_path: Path, engine
+) -> None:
+    """A school's report that keeps the school's code beside columns the contract does
+    not know says nothing of what it holds. Before, it was read by its headers as the
+    schools list (whose other columns are optional), and the school of the folder,
+    missing from that "list", had every child of its class list rejected as an unknown
+    school. Found by loading damaged school files (tests/schooldata/test_damaged_files.py)."""
+    directory = tmp_path / "data"
+    school = directory / "schools" / "S1"
+    school.mkdir(parents=True)
+    (school / "students.csv").write_text("student_id,given_name\nA1,สมชาย\nA2,สมหญิง\n")
+    (school / "enrollments.csv").write_text(
+        "student_id,academic_year,term,grade_level,classroom\nA1,2568,1,M1,M1/1\nA2,2568,1,M1,M1/1\n"
+    )
+    (school / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+    (school / "รายงาน.csv").write_text("รหัสโรงเรียน,กรณีที่ออก\n1101700230705,\n")
+
+    report = _ingest(directory, engine, tmp_path)
+
+    assert report.exit_code == 0
+    assert sorted(read_table(engine, "students")["student_id"]) == ["A1", "A2"]
+    assert read_table(engine, "schools").empty
+    assert "neither its name nor its headers" in dict(report.not_read)["schools/S1/รายงาน.csv"]
