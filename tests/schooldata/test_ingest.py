@@ -26,6 +26,20 @@ def _ingest(directory: Path, engine: sa.Engine, tmp_path: Path):  # type: ignore
     return ingest_directory(directory, engine, ID_KEY, tmp_path / "rejects")
 
 
+def _school_s1(tmp_path: Path, students: str) -> tuple[Path, Path]:
+    """A data directory holding school S1's folder: these students (A1, A2), both
+    enrolled in M1/1 in term 1/2568, nobody left."""
+    directory = tmp_path / "data"
+    school = directory / "schools" / "S1"
+    school.mkdir(parents=True)
+    (school / "students.csv").write_text(students)
+    (school / "enrollments.csv").write_text(
+        "student_id,academic_year,term,grade_level,classroom\nA1,2568,1,M1,M1/1\nA2,2568,1,M1,M1/1\n"
+    )
+    (school / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+    return directory, school
+
+
 def _wrong_check_digit(national_id: str) -> str:
     return national_id[:-1] + str((int(national_id[-1]) + 1) % 10)
 
@@ -840,17 +854,10 @@ def test_two_columns_naming_one_column_read_the_first_its_blanks_filled_by_the_s
     crashed the load (``AttributeError``: ``DataFrame`` has no ``str``), and a file of one
     sheet dropped the second column unseen: a child whose เพศ was blank had no sex though
     the title said it."""
-    directory = tmp_path / "data"
-    school = directory / "schools" / "S1"
-    school.mkdir(parents=True)
+    directory, school = _school_s1(
+        tmp_path, "เลขประจำตัวนักเรียน,เพศ,คำนำหน้าชื่อ,ชื่อ\nA1,ชาย,เด็กชาย,สมชาย\nA2,,เด็กหญิง,สมหญิง\n"
+    )
     (directory / "schools.csv").write_text("school_id,name\nS1,โรงเรียนบ้านหนึ่ง\nS2,สอง\n")
-    (school / "students.csv").write_text(
-        "เลขประจำตัวนักเรียน,เพศ,คำนำหน้าชื่อ,ชื่อ\nA1,ชาย,เด็กชาย,สมชาย\nA2,,เด็กหญิง,สมหญิง\n"
-    )
-    (school / "enrollments.csv").write_text(
-        "student_id,academic_year,term,grade_level,classroom\nA1,2568,1,M1,M1/1\nA2,2568,1,M1,M1/1\n"
-    )
-    (school / "exits.csv").write_text("student_id,exit_date,exit_type\n")
     (school / "attendance.csv").write_text(
         "รหัสนักเรียน,รหัสโรงเรียน,date,status,school_id\n"
         "A1,S1,2025-06-02,present,S1\n"
@@ -909,14 +916,7 @@ def test_a_file_naming_only_a_school_code_is_not_taken_for_the_schools_list(
     schools list (whose other columns are optional), and the school of the folder,
     missing from that "list", had every child of its class list rejected as an unknown
     school. Found by loading damaged school files (tests/schooldata/test_damaged_files.py)."""
-    directory = tmp_path / "data"
-    school = directory / "schools" / "S1"
-    school.mkdir(parents=True)
-    (school / "students.csv").write_text("student_id,given_name\nA1,สมชาย\nA2,สมหญิง\n")
-    (school / "enrollments.csv").write_text(
-        "student_id,academic_year,term,grade_level,classroom\nA1,2568,1,M1,M1/1\nA2,2568,1,M1,M1/1\n"
-    )
-    (school / "exits.csv").write_text("student_id,exit_date,exit_type\n")
+    directory, school = _school_s1(tmp_path, "student_id,given_name\nA1,สมชาย\nA2,สมหญิง\n")
     (school / "รายงาน.csv").write_text("รหัสโรงเรียน,กรณีที่ออก\n1101700230705,\n")
 
     report = _ingest(directory, engine, tmp_path)
