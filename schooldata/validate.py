@@ -311,10 +311,10 @@ def read_raw(
     per_person = {n for f, _ in sheets for n in _per_person(f.columns, source).values()}
     if shaped:
         parts = [_register_to_rows(f, rows, source, path.name) for f, rows in sheets]
-        frame = pd.concat([f for f, _ in parts], ignore_index=True)
-        lines = np.concatenate([rows for _, rows in parts])
+        frame = pd.concat([f for f, _, _ in parts], ignore_index=True)
+        lines = np.concatenate([rows for _, rows, _ in parts])
         frame.columns = _contract_names(frame.columns, source)
-        duplicates = []
+        duplicates = list(dict.fromkeys(d for _, _, found in parts for d in found))
     elif len(sheets) == 1 and not _subject_columns(frame.columns, source):
         frame = _named(frame, source)
         duplicates = frame.attrs["duplicates"]
@@ -1055,30 +1055,46 @@ def _register_days(columns: pd.Index) -> dict[str, pd.Timestamp]:
 
 def _register_to_rows(
     frame: pd.DataFrame, lines: np.ndarray, source: Source, file: str
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """One row per student and recorded day; a blank cell is not recorded, never absent."""
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """One row per student and recorded day; a blank cell is not recorded, never absent.
+
+    A day given twice (12, then ๑๒; its headers are its date by now) is read as any
+    column given twice (``_named``): the first column's marks, a later one's where the
+    first is blank, and the later one named by its date as not read where it says
+    otherwise (the third item returned).
+    """
     days = _register_days(frame.columns)
     named = _contract_names(frame.columns, source)
     if "student_id" not in named:
         raise FileRefused(file, "a register needs a student column ('student_id' or รหัสนักเรียน)")
     student = frame.iloc[:, named.index("student_id")].astype(str).str.strip()
-    # By position: a day written twice (12 and ๑๒) is two columns, and the second's marks
-    # are rejected as the same day again.
     day_at = [i for i, c in enumerate(frame.columns) if str(c) in days]
     marks = frame.iloc[:, day_at].fillna("").astype(str).apply(lambda column: column.str.strip())
-    recorded = (marks != "").to_numpy()
+    marks.columns = [days[str(frame.columns[i])].strftime("%Y-%m-%d") for i in day_at]
+    again = marks.columns.duplicated()
+    kept = marks.loc[:, ~again]
+    status = source.column("status")
+    duplicates = []
+    for i in np.flatnonzero(again).tolist():
+        date, later = marks.columns[i], marks.iloc[:, i]
+        first = kept[date]
+        said, says = _meaning(first, status), _meaning(later, status)
+        if (said.ne("") & says.ne("") & said.ne(says)).any():
+            duplicates.append(
+                f"{date} (a second {date} column: where it differs from the first, the "
+                "first is read)"
+            )
+        kept = kept.assign(**{date: first.where(first.ne(""), later)})
+    recorded = (kept != "").to_numpy()
     rows, cols = np.nonzero(recorded)
-    dates = np.array(
-        [days[str(frame.columns[i])].strftime("%Y-%m-%d") for i in day_at], dtype=object
-    )
     long = pd.DataFrame(
         {
             "student_id": student.to_numpy()[rows],
-            "date": dates[cols],
-            "status": marks.to_numpy()[rows, cols],
+            "date": kept.columns.to_numpy(dtype=object)[cols],
+            "status": kept.to_numpy()[rows, cols],
         }
     )
-    return long, np.asarray(lines)[rows]
+    return long, np.asarray(lines)[rows], duplicates
 
 
 def parse_dates(text: pd.Series) -> pd.Series:

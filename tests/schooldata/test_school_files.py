@@ -522,40 +522,47 @@ def test_a_registers_row_of_weekdays_under_its_dates_is_its_headers(
         assert attendance.rejects[["line", "value"]].values.tolist() == [[5, "?"]]
 
 
-def test_a_register_giving_one_day_twice_loads_the_first_and_rejects_the_second(
+def test_a_register_giving_one_day_twice_reads_it_as_any_column_given_twice(
     engine: sa.Engine, base_directory: Path
 ) -> None:
-    """A month's register typed by hand may give a day twice (12, then ๑๒). The first
-    column's marks load; the second's are rejected as the same day again, on their rows.
-    Before, such a register crashed the load (``IndexError``)."""
+    """A month's register typed by hand may give a day twice (12, then ๑๒). As any column
+    given twice, the first column's marks load, the second's fill its blanks, and the
+    second is named as not read where it says otherwise. Before, such a register crashed
+    the load (``IndexError``); then the second's marks were rejected row by row as a
+    "duplicate key", a reason naming no day."""
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
     for row in (
         ["แบบบันทึกเวลาเรียน ชั้น ป.6/1"],
-        ["เลขที่", "รหัสนักเรียน", "มิถุนายน 2568", None, None, None],
-        [None, None, "10", "11", "12", "๑๒"],
-        [1, "A1", "/", "/", "ข", "/"],
-        [2, "A2", "/", "/", "/", None],
+        ["เลขที่", "รหัสนักเรียน", "มิถุนายน 2568", None, None, None, None],
+        [None, None, "10", "11", "๑๑", "12", "๑๒"],
+        [1, "A1", "/", "มา", "/", "ข", "/"],
+        [2, "A2", "/", "/", None, None, "ล"],
     ):
         sheet.append(row)
-    sheet.merge_cells("C2:F2")
+    sheet.merge_cells("C2:G2")
     book.save(base_directory / "attendance.xlsx")
 
     report = ingest_directory(base_directory, engine, ID_KEY, None)
 
     attendance = next(s for s in report.sources if s.source == "attendance")
-    assert (attendance.rows_loaded, attendance.rows_rejected) == (6, 1)
-    assert attendance.rejects["line"].tolist() == [4]
+    assert (attendance.rows_loaded, attendance.rows_rejected) == (6, 0)
     stored = read_table(engine, "attendance").sort_values(["student_id", "date"])
     assert stored[["student_id", "status"]].values.tolist() == [
         ["A1", "present"],
-        ["A1", "present"],
-        ["A1", "absent"],
+        ["A1", "present"],  # มา, then /: one mark, not named
+        ["A1", "absent"],  # ข, then /: the first column's mark, the second named
         ["A2", "present"],
         ["A2", "present"],
-        ["A2", "present"],
+        ["A2", "personal_leave"],  # blank, then ล: the second column fills the first's blank
     ]
+    assert report.unread() == {
+        "attendance.xlsx": (
+            "2025-06-12 (a second 2025-06-12 column: where it differs from the first, the "
+            "first is read)",
+        )
+    }
 
 
 def test_a_cell_merged_down_beside_a_rooms_students_is_each_students(
