@@ -538,5 +538,6 @@ def unread_column(note: str, language: str) -> tuple[str, str]:
         return found[
             1
         ], f"a second {found[2]} column: where it differs from the first, the first is read"
-    word = COLUMN_WORDS.get(found[2], found[2])
+    # A Thai word runs on; a date (a register's day given twice) or a code stands apart.
+    word = COLUMN_WORDS.get(found[2], f" {found[2]} ")
     return found[1], f"คอลัมน์{word}ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก"

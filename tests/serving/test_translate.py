@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from serving.i18n import words
-from serving.translate import fairness_flag, thai
+from serving.translate import fairness_flag, thai, unread_column
 from tests.serving.test_thai_pages import foreign_words
 
 # What the study of actions (``training.effects``) says of an estimate it cannot use.
@@ -62,3 +62,23 @@ def test_a_count_of_days_reads_as_english_says_it(key: str, one: str, three: str
     english = words("en")[key]
     assert (english.format(1), english.format("1"), english.format(3)) == (one, one, three)
     assert words("th")[key].format(1) == words("th")[key].format(3).replace("3", "1")
+
+
+def test_a_column_given_twice_is_named_in_thai_and_a_registers_day_stands_apart() -> None:
+    """The upload page says in Thai why a second column was not read where it differs:
+    a contract column by its Thai word, a register's day given twice by its date, set
+    apart from the Thai words around it (it ran into them)."""
+    why = "where it differs from the first, the first is read"
+
+    sex = unread_column(f"คำนำหน้าชื่อ (a second sex column: {why})", "th")
+    day = unread_column(f"2025-06-12 (a second 2025-06-12 column: {why})", "th")
+
+    assert sex == ("คำนำหน้าชื่อ", "คอลัมน์เพศซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก")
+    assert day == (
+        "2025-06-12",
+        "คอลัมน์ 2025-06-12 ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก",
+    )
+    assert unread_column(f"2025-06-12 (a second 2025-06-12 column: {why})", "en") == (
+        "2025-06-12",
+        f"a second 2025-06-12 column: {why}",
+    )
