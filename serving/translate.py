@@ -522,10 +522,12 @@ def column_word(name: str | None, language: str) -> str:
     return name
 
 
-# A file's second column naming a contract column (schooldata.validate._named).
+# A file's second column naming a contract column (schooldata.validate._named), or a
+# register's day given twice (named by its date, schooldata.validate._register_to_rows).
 _SECOND_COLUMN = re.compile(
     r"^(.*) \(a second (\S+) column: where it differs from the first, the first is read\)$"
 )
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def unread_column(note: str, language: str) -> tuple[str, str]:
@@ -534,10 +536,16 @@ def unread_column(note: str, language: str) -> tuple[str, str]:
     found = _SECOND_COLUMN.match(note)
     if found is None:
         return note, ""
+    header, named = found[1], found[2]
+    if _ISO_DAY.match(named) and header == named:
+        if language != "th":
+            return day(named, "en"), "this day is given twice: where they differ, the first is read"
+        return day(named, "th"), "วันนี้ซ้ำสองคอลัมน์ แถวที่ค่าต่างกัน ใช้ค่าของคอลัมน์แรก"
     if language != "th":
-        return found[
-            1
-        ], f"a second {found[2]} column: where it differs from the first, the first is read"
-    # A Thai word runs on; a date (a register's day given twice) or a code stands apart.
-    word = COLUMN_WORDS.get(found[2], f" {found[2]} ")
-    return found[1], f"คอลัมน์{word}ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก"
+        return (
+            header,
+            f"a second {named} column: where it differs from the first, the first is read",
+        )
+    # A Thai word runs on; a code stands apart.
+    word = COLUMN_WORDS.get(named, f" {named} ")
+    return header, f"คอลัมน์{word}ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก"

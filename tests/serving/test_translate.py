@@ -64,21 +64,19 @@ def test_a_count_of_days_reads_as_english_says_it(key: str, one: str, three: str
     assert words("th")[key].format(1) == words("th")[key].format(3).replace("3", "1")
 
 
-def test_a_column_given_twice_is_named_in_thai_and_a_registers_day_stands_apart() -> None:
+def test_a_column_given_twice_is_named_in_thai_and_a_registers_day_by_its_date() -> None:
     """The upload page says in Thai why a second column was not read where it differs:
-    a contract column by its Thai word, a register's day given twice by its date, set
-    apart from the Thai words around it (it ran into them)."""
+    a contract column by its Thai word, a code the page has no word for set apart from
+    the Thai around it, and a register's day given twice as the day, written as the page
+    writes dates (it showed 2024-11-07 and ran it into the Thai words)."""
     why = "where it differs from the first, the first is read"
 
     sex = unread_column(f"คำนำหน้าชื่อ (a second sex column: {why})", "th")
-    day = unread_column(f"2025-06-12 (a second 2025-06-12 column: {why})", "th")
+    code = unread_column(f"x (a second t_code column: {why})", "th")
+    day_th = unread_column(f"2024-11-07 (a second 2024-11-07 column: {why})", "th")
+    day_en = unread_column(f"2024-11-07 (a second 2024-11-07 column: {why})", "en")
 
     assert sex == ("คำนำหน้าชื่อ", "คอลัมน์เพศซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก")
-    assert day == (
-        "2025-06-12",
-        "คอลัมน์ 2025-06-12 ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก",
-    )
-    assert unread_column(f"2025-06-12 (a second 2025-06-12 column: {why})", "en") == (
-        "2025-06-12",
-        f"a second 2025-06-12 column: {why}",
-    )
+    assert code == ("x", "คอลัมน์ t_code ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก")
+    assert day_th == ("7 พ.ย. 2567", "วันนี้ซ้ำสองคอลัมน์ แถวที่ค่าต่างกัน ใช้ค่าของคอลัมน์แรก")
+    assert day_en == ("7 Nov 2024", "this day is given twice: where they differ, the first is read")

@@ -129,11 +129,12 @@ def _files(folder: Path, school: str, other_school: str, far_student: str) -> li
     register = _workbook(
         folder / "เวลาเรียน พ.ย.xlsx",
         [
-            ["ลำดับ", "รหัสนักเรียน", "ชื่อ", *days],
-            [1, "UP0001", "สมใจ", "/", "/", "ข", "/"],
+            # The 7th given twice: read as any column given twice, named where it differs.
+            ["ลำดับ", "รหัสนักเรียน", "ชื่อ", *days, days[-1]],
+            [1, "UP0001", "สมใจ", "/", "/", "ข", "/", "ข"],
             [2, "UP0002", "Min", "/", None, "ล", "x"],  # a blank day, a mark nobody uses
             [3, far_student, "อื่น", "/", "/", "/", "/"],  # another school's student
-            [4, 4510, "เลข", "/", "/", "/", "ข"],  # the sheet made the code 04510 a number
+            [4, 4510, "เลข", "/", "/", "/", "ข", "ข"],  # the sheet made the code 04510 a number
         ],
         title="แบบบันทึกเวลาเรียน ม.1/3 เดือนพฤศจิกายน 2567",
     )
@@ -173,7 +174,8 @@ def test_a_data_officer_uploads_checks_and_loads_their_schools_files(
     assert sum("เติมเลข 0 นำหน้า" in t and "แก้ค่านี้ เก็บแถวไว้" in t for t in texts) == 4
     # A column nobody reads is named, so that no value is lost unseen.
     assert page.locator("div.unread li").all_inner_texts() == [
-        "ทะเบียนนักเรียน.xlsx: คำนำหน้าชื่อ (คอลัมน์เพศซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก), ชื่อเล่น"
+        "ทะเบียนนักเรียน.xlsx: คำนำหน้าชื่อ (คอลัมน์เพศซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก), ชื่อเล่น",
+        "เวลาเรียน พ.ย.xlsx: 7 พ.ย. 2567 (วันนี้ซ้ำสองคอลัมน์ แถวที่ค่าต่างกัน ใช้ค่าของคอลัมน์แรก)",
     ]
     shoot(page, "upload")
     assert read_table(engine, "students", student_ids=["UP0001"]).empty  # nothing yet
