@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from core.settings import Settings
 from schooldata.db import make_engine
@@ -54,6 +55,12 @@ def plumbing_config() -> Any:
     config.model.trees = 100
     config.model.shapes = [s for s in config.model.shapes if s.name == "medium"]
     return config
+
+
+# Property tests whose examples load files: slow, the same ones on every run.
+LOAD_EXAMPLES = settings(
+    deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 
 def thai_id(stem: str) -> str:

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import openpyxl
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schooldata.contract import SOURCES
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
-from tests.conftest import ID_KEY
+from tests.conftest import ID_KEY, LOAD_EXAMPLES
 
 EXAMPLES = 40
 CODES = ["05101", "05102", "05103"]
@@ -205,13 +205,7 @@ _THAI = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
     file=damaged(register() | summary() | screening() | any_headers()),
     as_csv=st.booleans(),
 )
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+@settings(LOAD_EXAMPLES, max_examples=EXAMPLES)
 def test_a_damaged_school_file_never_crashes_the_load_nor_costs_the_class_list(
     file: tuple[str, list[list[object]], list],
     as_csv: bool,  # type: ignore[type-arg]

@@ -20,13 +20,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import sqlalchemy as sa
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from schooldata.db import make_engine
 from schooldata.identity import DAYS_AT_TWO_SCHOOLS, UNLINKED_PREFIX
 from schooldata.ingest import ingest_directory
-from tests.conftest import ID_KEY, thai_id
+from tests.conftest import ID_KEY, LOAD_EXAMPLES, thai_id
 
 EXAMPLES = 10
 IDS = [thai_id(stem) for stem in ("110170020345", "310170020346", "110350012342")]
@@ -194,13 +194,7 @@ def _one_child_at_two_schools(corrected: str | None) -> tuple[list[dict], list[l
 @given(drawn=loads())
 @example(drawn=_one_child_at_two_schools(None))
 @example(drawn=_one_child_at_two_schools(IDS[1]))
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+@settings(LOAD_EXAMPLES, max_examples=EXAMPLES)
 def test_schools_sharing_codes_keep_their_children_and_link_only_by_one_valid_id(
     drawn: tuple[list[dict], list[list[Load]]],  # type: ignore[type-arg]
 ) -> None:
