@@ -22,6 +22,7 @@ from ews.common import (
     progress_bar,
     secret_or_exit,
 )
+from schooldata.validate import second_column
 
 
 def synth(
@@ -213,12 +214,17 @@ def ingest(
         console.print(by_reason)
     for file, reason in report.not_read:
         console.print(f"[yellow]Not read: {escape(file)}: {escape(reason)}.[/yellow]")
-    for file, columns in report.unread().items():
-        console.print(
-            f"[yellow]Not read in {escape(file)}: {escape(', '.join(columns))}. To keep these "
-            "values, give each column its header in docs/data-dictionary.md, in the file of "
-            "the data it belongs to.[/yellow]"
-        )
+    for file, notes in report.unread().items():
+        unknown = [note for note in notes if second_column(note) is None]
+        if unknown:
+            console.print(
+                f"[yellow]Not read in {escape(file)}: {escape(', '.join(unknown))}. To keep "
+                "these values, give each column its header in docs/data-dictionary.md, in the "
+                "file of the data it belongs to.[/yellow]"
+            )
+        for note in notes:
+            if second_column(note) is not None:
+                console.print(f"[yellow]Read in part in {escape(file)}: {escape(note)}.[/yellow]")
     attendance = [s for s in report.sources if s.source == "attendance" and not s.refused]
     if attendance and report.seconds > 0:
         rows = sum(s.rows_loaded for s in attendance)

@@ -448,6 +448,24 @@ def _unit_scales(columns: pd.Index, source: Source) -> dict[str, float]:
     return scales
 
 
+_SECOND_COLUMN = re.compile(
+    r"^(.*) \(a second (\S+) column: where it differs from the first, the first is read\)$"
+)
+
+
+def second_column_note(header: str, name: str) -> str:
+    """How the report names a second column naming the contract column ``name`` (or a
+    register's second column of the day ``name``), read only where the first is blank."""
+    return f"{header} (a second {name} column: where it differs from the first, the first is read)"
+
+
+def second_column(note: str) -> tuple[str, str] | None:
+    """The header and the column (or day) of a report's note on a second column naming
+    one (``second_column_note``); None for a column not read at all."""
+    found = _SECOND_COLUMN.match(note)
+    return None if found is None else (found[1], found[2])
+
+
 def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
     """The sheet's columns by their contract names. Of two columns naming one contract
     column (a DMC export's เพศ and คำนำหน้าชื่อ are both the sex), the first is read and
@@ -463,10 +481,7 @@ def _named(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
         first, later = kept[column.name], named.iloc[:, i]
         said, says = _meaning(first, column), _meaning(later, column)
         if (said.ne("") & says.ne("") & said.ne(says)).any():
-            duplicates.append(
-                f"{frame.columns[i]} (a second {column.name} column: where it differs from "
-                "the first, the first is read)"
-            )
+            duplicates.append(second_column_note(str(frame.columns[i]), column.name))
         kept = kept.assign(**{column.name: first.where(said.ne(""), later)})
     kept.attrs = {**frame.attrs, "duplicates": duplicates}
     return kept
@@ -1080,10 +1095,7 @@ def _register_to_rows(
         first = kept[date]
         said, says = _meaning(first, status), _meaning(later, status)
         if (said.ne("") & says.ne("") & said.ne(says)).any():
-            duplicates.append(
-                f"{date} (a second {date} column: where it differs from the first, the "
-                "first is read)"
-            )
+            duplicates.append(second_column_note(date, date))
         kept = kept.assign(**{date: first.where(first.ne(""), later)})
     recorded = (kept != "").to_numpy()
     rows, cols = np.nonzero(recorded)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from schooldata.contract import SOURCES
+from schooldata.validate import second_column
 from serving.i18n import day
 
 # Thai words schools use for the contract's coded values (shown in "must be one of").
@@ -522,22 +523,17 @@ def column_word(name: str | None, language: str) -> str:
     return name
 
 
-# A file's second column naming a contract column (schooldata.validate._named), or a
-# register's day given twice (named by its date, schooldata.validate._register_to_rows).
-_SECOND_COLUMN = re.compile(
-    r"^(.*) \(a second (\S+) column: where it differs from the first, the first is read\)$"
-)
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def unread_column(note: str, language: str) -> tuple[str, str]:
     """A column the load did not read, as the report names it: its header, and why in
     the page's language when the report says (a second column naming one), else ""."""
-    found = _SECOND_COLUMN.match(note)
+    found = second_column(note)
     if found is None:
         return note, ""
-    header, named = found[1], found[2]
-    if _ISO_DAY.match(named) and header == named:
+    header, named = found
+    if _ISO_DAY.match(named) and header == named:  # a register's day given twice
         if language != "th":
             return day(named, "en"), "this day is given twice: where they differ, the first is read"
         return day(named, "th"), "วันนี้ซ้ำสองคอลัมน์ แถวที่ค่าต่างกัน ใช้ค่าของคอลัมน์แรก"

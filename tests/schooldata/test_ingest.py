@@ -908,6 +908,30 @@ def test_the_load_prints_file_names_and_values_in_square_brackets_as_written(
     assert "Not read in attendance.csv: มา [/], [หมายเหตุ]." in output
 
 
+def test_the_load_tells_a_second_column_read_in_part_from_a_column_not_read(
+    base_directory: Path, tmp_path, monkeypatch
+) -> None:
+    """A second column naming one is read where the first is blank: the CLI said it was
+    not read, with the advice for a column nobody reads (give it its header)."""
+    (base_directory / "attendance.csv").write_text(
+        "student_id,school_id,date,status,สถานะ,หมายเหตุ\n"
+        "A1,S1,2025-06-02,present,ขาด,x\n"
+        "A2,S1,2025-06-02,,ขาด,\n"
+    )
+    monkeypatch.setenv("EWS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("EWS_ID_HASH_KEY", ID_KEY)
+
+    result = CliRunner().invoke(app, ["ingest", str(base_directory)])
+
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "Not read in attendance.csv: หมายเหตุ. To keep these values" in output
+    assert (
+        "Read in part in attendance.csv: สถานะ (a second status column: where it differs "
+        "from the first, the first is read)." in output
+    )
+
+
 def test_a_file_naming_only_a_school_code_is_not_taken_for_the_schools_list(
     tmp_path: Path, engine
 ) -> None:
