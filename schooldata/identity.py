@@ -153,7 +153,7 @@ def shared_ids(
     within = together.rename("student_ids").reset_index().assign(elsewhere=False)
     if present is None:
         return within.reindex(columns=SHARED_COLUMNS)
-    across = _at_two_schools(students, enrollments, present)
+    across = _at_two_schools(students, enrollments, present, within)
     return pd.concat(
         [frame for frame in (within, across) if len(frame)] or [within], ignore_index=True
     ).reindex(columns=SHARED_COLUMNS)
@@ -177,11 +177,17 @@ def in_a_term_at_two_schools(students: pd.DataFrame, enrollments: pd.DataFrame) 
 
 
 def _at_two_schools(
-    students: pd.DataFrame, enrollments: pd.DataFrame, present: pd.DataFrame
+    students: pd.DataFrame, enrollments: pd.DataFrame, present: pd.DataFrame, within: pd.DataFrame
 ) -> pd.DataFrame:
     """``shared_ids``' IDs carried at two schools: marked at both on the same days, or
     set apart for it before (kept apart while both carry the ID: what the days showed
-    stays shown, even if that attendance is later undone or replaced)."""
+    stays shown, even if that attendance is later undone or replaced).
+
+    A student kept apart because another student of their own school carries the ID in
+    the term (``within``) does not count here: that says nothing of the other school's
+    child. Counted, a school that corrects an ID it gave twice would have its child kept
+    apart by another school's students still sharing it among themselves, where loading
+    the same files afresh links the child."""
     terms = in_a_term_at_two_schools(students, enrollments)
     if terms.empty:
         return pd.DataFrame(columns=SHARED_COLUMNS)
@@ -194,7 +200,12 @@ def _at_two_schools(
     both = (schools > 1).groupby(level="national_id_hash").sum()
     found = set(both.index[both.to_numpy() >= DAYS_AT_TWO_SCHOOLS])
     if "person_id" in terms:
-        apart = terms.loc[terms["person_id"].astype(str).str.startswith(UNLINKED_PREFIX)]
+        shared = within[["school_id", "student_ids"]].explode("student_ids")
+        in_school = pd.MultiIndex.from_frame(terms[["school_id", "student_id"]]).isin(
+            pd.MultiIndex.from_arrays([shared["school_id"], shared["student_ids"]])
+        )
+        unlinked = terms["person_id"].astype(str).str.startswith(UNLINKED_PREFIX).to_numpy()
+        apart = terms.loc[unlinked & ~in_school]
         kept = apart.groupby(["national_id_hash", "academic_year", "term"])["school_id"].nunique()
         found |= set(kept.index[kept.to_numpy() > 1].get_level_values("national_id_hash"))
     held = terms.loc[terms["national_id_hash"].isin(found)]

@@ -9,8 +9,9 @@ schools, their children enrolled in one term or another, the area's school days 
 present or absent. The files are loaded into two databases: in one, each school's first
 files then its later ones, among the other schools' loads; in the other, the files as
 those two leave them, in another order; some loads twice, some as one school's upload.
-Two examples are always run: one ID at two schools on the same days (two children),
-and the same corrected by a later file (the first school's child linked again).
+Three examples are always run: one ID at two schools on the same days (two children);
+the same corrected by a later file (the first school's child linked again); one ID
+given twice at each of two schools, corrected at one.
 """
 
 from __future__ import annotations
@@ -191,9 +192,34 @@ def _one_child_at_two_schools(corrected: str | None) -> tuple[list[dict], list[l
     ]
 
 
+def _one_id_given_twice_at_two_schools() -> tuple[list[dict], list[list[Load]]]:  # type: ignore[type-arg]
+    """Two schools each give one ID to two of their children in one term (a column
+    filled down): all four are set apart. The first school corrects one child's ID: its
+    other child, the ID's only one there, is linked again, as loading the corrected
+    files afresh links them. The second school's children sharing it among themselves
+    kept it apart (found by this test's drawn examples)."""
+
+    def one(school_id: str, corrected: list[str | None]) -> dict:  # type: ignore[type-arg]
+        return {
+            "school_id": school_id,
+            "in_its_folder": school_id == "S1",
+            "year": 2568,
+            "children": [("005", IDS[0], 1), ("006", IDS[0], 1)],
+            "corrected": corrected,
+            "days": [13, 14],
+            "marks": ["present"] * 16,
+            "exit": None,
+        }
+
+    loaded = [(0, "first", True), (1, "first", False), (0, "later", False), (1, "later", False)]
+    schools = [one("S1", [IDS[2], None]), one("S2", [None, None])]
+    return schools, [loaded, [(1, "kept", False), (0, "kept", False)]]
+
+
 @given(drawn=loads())
 @example(drawn=_one_child_at_two_schools(None))
 @example(drawn=_one_child_at_two_schools(IDS[1]))
+@example(drawn=_one_id_given_twice_at_two_schools())
 @settings(LOAD_EXAMPLES, max_examples=EXAMPLES)
 def test_schools_sharing_codes_keep_their_children_and_link_only_by_one_valid_id(
     drawn: tuple[list[dict], list[list[Load]]],  # type: ignore[type-arg]
