@@ -126,8 +126,7 @@ def shared_ids(
     stays one child.
 
     Args:
-        students: ``school_id, student_id, national_id_hash`` and, to keep apart the
-            students of two schools set apart before (``person_id``), their keys.
+        students: ``school_id, student_id, national_id_hash``.
         enrollments: ``school_id, student_id, academic_year, term``.
         present: the days these students were marked at school (``school_id,
             student_id, date``; ``present_days``); None: one school's students only.
@@ -153,7 +152,7 @@ def shared_ids(
     within = together.rename("student_ids").reset_index().assign(elsewhere=False)
     if present is None:
         return within.reindex(columns=SHARED_COLUMNS)
-    across = _at_two_schools(students, enrollments, present, within)
+    across = _at_two_schools(students, enrollments, present)
     return pd.concat(
         [frame for frame in (within, across) if len(frame)] or [within], ignore_index=True
     ).reindex(columns=SHARED_COLUMNS)
@@ -167,8 +166,7 @@ def in_a_term_at_two_schools(students: pd.DataFrame, enrollments: pd.DataFrame) 
     carried = carried.loc[
         carried.groupby("national_id_hash")["school_id"].transform("nunique").to_numpy() > 1
     ]
-    keep = [c for c in ("school_id", "student_id", "national_id_hash", "person_id") if c in carried]
-    terms = carried[keep].merge(
+    terms = carried[["school_id", "student_id", "national_id_hash"]].merge(
         enrollments[["school_id", "student_id", "academic_year", "term"]].drop_duplicates(),
         on=["school_id", "student_id"],
     )
@@ -177,17 +175,14 @@ def in_a_term_at_two_schools(students: pd.DataFrame, enrollments: pd.DataFrame) 
 
 
 def _at_two_schools(
-    students: pd.DataFrame, enrollments: pd.DataFrame, present: pd.DataFrame, within: pd.DataFrame
+    students: pd.DataFrame, enrollments: pd.DataFrame, present: pd.DataFrame
 ) -> pd.DataFrame:
-    """``shared_ids``' IDs carried at two schools: marked at both on the same days, or
-    set apart for it before (kept apart while both carry the ID: what the days showed
-    stays shown, even if that attendance is later undone or replaced).
+    """``shared_ids``' IDs carried at two schools: marked at both on the same days.
 
-    A student kept apart because another student of their own school carries the ID in
-    the term (``within``) does not count here: that says nothing of the other school's
-    child. Counted, a school that corrects an ID it gave twice would have its child kept
-    apart by another school's students still sharing it among themselves, where loading
-    the same files afresh links the child."""
+    What the days say now decides, never what they once said: a student set apart
+    because of the days of another school's student whose ID was corrected since, or of
+    attendance undone as a wrong upload, is one child with the ID's other students again
+    (as loading the same files afresh would make them)."""
     terms = in_a_term_at_two_schools(students, enrollments)
     if terms.empty:
         return pd.DataFrame(columns=SHARED_COLUMNS)
@@ -199,15 +194,6 @@ def _at_two_schools(
     schools = days.groupby(["national_id_hash", "date"])["school_id"].nunique()
     both = (schools > 1).groupby(level="national_id_hash").sum()
     found = set(both.index[both.to_numpy() >= DAYS_AT_TWO_SCHOOLS])
-    if "person_id" in terms:
-        shared = within[["school_id", "student_ids"]].explode("student_ids")
-        in_school = pd.MultiIndex.from_frame(terms[["school_id", "student_id"]]).isin(
-            pd.MultiIndex.from_arrays([shared["school_id"], shared["student_ids"]])
-        )
-        unlinked = terms["person_id"].astype(str).str.startswith(UNLINKED_PREFIX).to_numpy()
-        apart = terms.loc[unlinked & ~in_school]
-        kept = apart.groupby(["national_id_hash", "academic_year", "term"])["school_id"].nunique()
-        found |= set(kept.index[kept.to_numpy() > 1].get_level_values("national_id_hash"))
     held = terms.loc[terms["national_id_hash"].isin(found)]
     codes = (
         held.groupby(["school_id", "national_id_hash", "academic_year", "term"])["student_id"]
