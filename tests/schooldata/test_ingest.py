@@ -882,6 +882,22 @@ def test_two_columns_naming_one_column_read_the_first_its_blanks_filled_by_the_s
     }
 
 
+def _ingest_by_cli(
+    directory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, attendance: str
+) -> str:
+    """``ews ingest`` of the folder with this attendance file: its output on one line."""
+    (directory / "attendance.csv").write_text(attendance)
+    monkeypatch.setenv("EWS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("EWS_ID_HASH_KEY", ID_KEY)
+
+    result = CliRunner().invoke(
+        app, ["ingest", str(directory), "--rejects-dir", str(tmp_path / "r")]
+    )
+
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
 def test_the_load_prints_file_names_and_values_in_square_brackets_as_written(
     base_directory: Path, tmp_path, monkeypatch
 ) -> None:
@@ -890,20 +906,16 @@ def test_the_load_prints_file_names_and_values_in_square_brackets_as_written(
     printed as ``students .csv``, and a register's tick in a header (``มา [/]``) crashed
     the load's report (``MarkupError``) after the load had written."""
     (base_directory / "students [old].csv").write_text("student_id,given_name\nA1,ก\n")
-    (base_directory / "attendance.csv").write_text(
+
+    output = _ingest_by_cli(
+        base_directory,
+        tmp_path,
+        monkeypatch,
         "student_id,school_id,date,status,มา [/],[หมายเหตุ]\n"
         "A1,S1,2025-06-02,present,1,x\n"
-        "A2,S1,2025-06-02,[ขาด],0,\n"
-    )
-    monkeypatch.setenv("EWS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("EWS_ID_HASH_KEY", ID_KEY)
-
-    result = CliRunner().invoke(
-        app, ["ingest", str(base_directory), "--rejects-dir", str(tmp_path / "r")]
+        "A2,S1,2025-06-02,[ขาด],0,\n",
     )
 
-    assert result.exit_code == 0, result.output
-    output = " ".join(result.output.split())
     assert "Not read: students [old].csv:" in output
     assert "Not read in attendance.csv: มา [/], [หมายเหตุ]." in output
 
@@ -913,18 +925,15 @@ def test_the_load_tells_a_second_column_read_in_part_from_a_column_not_read(
 ) -> None:
     """A second column naming one is read where the first is blank: the CLI said it was
     not read, with the advice for a column nobody reads (give it its header)."""
-    (base_directory / "attendance.csv").write_text(
+    output = _ingest_by_cli(
+        base_directory,
+        tmp_path,
+        monkeypatch,
         "student_id,school_id,date,status,สถานะ,หมายเหตุ\n"
         "A1,S1,2025-06-02,present,ขาด,x\n"
-        "A2,S1,2025-06-02,,ขาด,\n"
+        "A2,S1,2025-06-02,,ขาด,\n",
     )
-    monkeypatch.setenv("EWS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("EWS_ID_HASH_KEY", ID_KEY)
 
-    result = CliRunner().invoke(app, ["ingest", str(base_directory)])
-
-    assert result.exit_code == 0, result.output
-    output = " ".join(result.output.split())
     assert "Not read in attendance.csv: หมายเหตุ. To keep these values" in output
     assert (
         "Read in part in attendance.csv: สถานะ (a second status column: where it differs "
