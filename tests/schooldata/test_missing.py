@@ -18,6 +18,7 @@ from schooldata.dataset import DatasetReader
 from schooldata.db import make_engine
 from schooldata.identity import linked_person
 from schooldata.ingest import ingest_directory
+from schooldata.loads import undo
 from schooldata.missing import settled_findings
 from schooldata.national_id import hash_national_id
 from schooldata.tables import missing_case_notes, missing_cases, student_returns
@@ -804,6 +805,35 @@ def test_one_id_at_two_schools_on_the_same_days_is_two_children_each_on_their_li
         )
     assert persons["A/1"] == linked_person(hash_national_id(thai_id(ONE), ID_KEY))
     assert persons["B/40"] == linked_person(hash_national_id(thai_id("310170020040"), ID_KEY))
+
+
+def test_undoing_the_attendance_that_set_two_children_apart_links_them_again(
+    tmp_path: Path, engine: sa.Engine
+) -> None:
+    """B's week of attendance marks its student 40 at school on A's child 1's days: two
+    children. B's officer undoes that upload as a wrong one (another class's register):
+    its days are gone, so nothing says they are two, and the ID links them again, as
+    loading the records left afresh does. Before, they stayed apart for good."""
+    _a_then_bs_class_list(tmp_path, engine)
+    week = _load(
+        tmp_path, "b-week", {"attendance": ATTENDANCE + _at_school("B", "40", range(2, 20))}
+    )
+    loaded = ingest_directory(week, engine, ID_KEY, None, schools=frozenset({"B"}), by=7)
+
+    def persons() -> dict[str, str]:
+        with engine.connect() as connection:
+            return dict(
+                connection.execute(
+                    sa.text("SELECT school_id || '/' || student_id, person_id FROM students")
+                ).all()
+            )
+
+    assert persons()["A/1"] != persons()["B/40"]
+    assert loaded.load_id is not None
+    undo(engine, "B", loaded.load_id, by=7)
+
+    one = linked_person(hash_national_id(thai_id(ONE), ID_KEY))
+    assert persons()["A/1"] == persons()["B/40"] == one
 
 
 def test_a_national_load_into_a_dataset_keeps_two_children_given_one_id_apart(
