@@ -455,15 +455,21 @@ def sign_in(page: Any, url: str, username: str, password: str) -> None:
 
 def shoot(page: Any, name: str) -> None:
     """Screenshots of the current page at desktop and at phone width, in build/screenshots,
-    and a check that nothing on the page is wider than the phone."""
+    and checks that nothing on the page is wider than the phone and sign-out is in view."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
+    sign_out = page.locator("header form[action='/logout'] button")
+    box = sign_out.bounding_box() if sign_out.count() else None
     # A phone shows each cell as "label: value": no label may stand without its value.
     bare = page.locator("table.list td[data-label]:empty:visible").count()
     page.set_viewport_size(DESKTOP)
     assert width <= PHONE["width"] + 1, f"{name} is {width}px wide on a 390px phone"
     assert bare == 0, f"{name} shows {bare} labels without a value on a phone"
+    # Sign-out in view on a phone without scrolling the header (a shared school phone).
+    assert box is None or 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], (
+        f"{name}: sign-out is out of view on a phone ({box})"
+    )
