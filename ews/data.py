@@ -6,11 +6,14 @@ from __future__ import annotations
 import getpass
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 from ews.common import (
     console,
@@ -344,7 +347,7 @@ def missing(
     )
     found = counts(engine, viewer)
     if not found:
-        console.print("No child to look for: every child enrolled last term is enrolled now.")
+        console.print(_nobody_to_look_for(engine, school))
     table = Table("school", "to find", "not yet followed", "being followed", "found", "not found")
     for entry in found:
         found_count = sum(
@@ -374,6 +377,23 @@ def missing(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(made.xlsx() if out.suffix == ".xlsx" else made.csv())
         console.print(f"The ministry's report (Thai) is in {out}.")
+
+
+def _nobody_to_look_for(engine: sa.Engine, schools: list[str] | None) -> str:
+    """Why no child is to be looked for: none left, or no enrolment loaded to tell."""
+    import sqlalchemy as sa
+
+    from schooldata.tables import TABLES
+
+    enrollments = TABLES["enrollments"]
+    loaded = sa.select(enrollments.c.school_id).limit(1)
+    if schools:
+        loaded = loaded.where(enrollments.c.school_id.in_(schools))
+    with engine.connect() as connection:
+        if connection.execute(loaded).first() is None:
+            where = f" for {', '.join(schools)}" if schools else ""
+            return f"No enrolment is loaded{where}: load the schools' files first (ews ingest)."
+    return "No child to look for: every child enrolled last term is enrolled now."
 
 
 def export(

@@ -148,8 +148,10 @@ def _with_entry(pairs: pd.DataFrame, enrolled: pd.DataFrame) -> pd.DataFrame:
     """Each row with when its student entered the school (their first term there) and at
     which grade level: known by the date, since that term began before it."""
     spells, rows = shared_pair_codes(enrolled, pairs)
-    first = np.lexsort((as_ns(enrolled["term_start"]), spells))
-    first = first[np.r_[True, spells[first][1:] != spells[first][:-1]]]
+    order = np.lexsort((as_ns(enrolled["term_start"]), spells))
+    starts = np.ones(len(order), dtype=bool)  # each spell's first term (none: no rows)
+    starts[1:] = spells[order][1:] != spells[order][:-1]
+    first = order[starts]
     row = pd.Index(spells[first]).get_indexer(rows)
     start = as_ns(enrolled["term_start"])[first][np.maximum(row, 0)]
     grade = pd.Series(enrolled["grade_level"].to_numpy()[first][np.maximum(row, 0)]).astype(str)

@@ -67,7 +67,7 @@ from training.model import (
     seasonal_calibration,
 )
 from training.search import Selection, fold_leads, select
-from training.split import TemporalPlan, plan_from_config
+from training.split import SplitError, TemporalPlan, plan_from_config
 from training.tracking import configure_tracking
 
 SHAP_SAMPLE_ROWS = 5000
@@ -274,6 +274,11 @@ def training_matrix(
     else:
         on_progress("reading sources")
         sources = Sources.from_database(engine)
+        if sources.enrollments is None or sources.enrollments.empty:
+            raise SplitError(
+                "no enrolments in the database: nothing to learn from (load the schools' "
+                "files with `ews ingest` first)"
+            )
         on_progress("building the training matrix")
         matrix = build_training_matrix(sources, rules)
     if config.split.first_as_of is not None:

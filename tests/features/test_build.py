@@ -333,3 +333,15 @@ def test_a_grade_without_a_recorded_date_is_known_two_weeks_after_its_term_ends(
     assert list(known["known_date"]) == [pd.Timestamp("2024-11-03")] * 2 + [
         pd.Timestamp("2024-10-24")
     ]
+
+
+def test_a_date_before_any_record_gives_no_row_and_every_column(
+    synthetic_sources: Sources,
+) -> None:
+    """Nothing is known yet on a date before the first term: no student, no error."""
+    before = pd.Timestamp(synthetic_sources.enrollments["term_start"].min()) - pd.Timedelta(days=7)
+
+    rows = features_as_of(synthetic_sources, before)
+
+    assert rows.empty
+    assert set(feature_ids()) <= set(rows.columns)

@@ -461,3 +461,44 @@ def test_the_demo_says_at_once_when_its_port_is_taken(
     assert f"Port {port} on 127.0.0.1 is in use" in result.output
     assert f"ews demo --port {port + 1}" in result.output
     assert not (tmp_path / "synth").exists()  # nothing was made first
+
+
+def test_before_any_file_is_loaded_each_command_says_to_load_the_files_first(
+    tmp_path: Path,
+) -> None:
+    """A new install, its database made and nothing loaded: each command a user tries
+    first says what is missing and exits with an error, never a traceback."""
+    env = {
+        "EWS_DATABASE_URL": f"sqlite:///{tmp_path / 'ews.db'}",
+        "EWS_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "EWS_MLFLOW_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "EWS_SECRETS_FILE": str(tmp_path / "secrets.json"),
+    }
+    runner = CliRunner()
+    told = {
+        command: runner.invoke(cli, command.split(), env=env)
+        for command in (
+            "train",
+            "features --as-of 2025-03-10",
+            "score --as-of 2025-03-10",
+            "missing",
+            "missing --school S1",
+        )
+    }
+
+    for command, result in told.items():
+        assert result.exception is None or isinstance(result.exception, SystemExit), command
+        assert "Traceback" not in result.output, command
+    text = {command: " ".join(result.output.split()) for command, result in told.items()}
+    assert told["train"].exit_code == 2
+    assert "no enrolments in the database" in text["train"]
+    assert "ews ingest" in text["train"]
+    assert told["features --as-of 2025-03-10"].exit_code == 1
+    assert (
+        "No student is enrolled in a term containing 2025-03-10"
+        in text["features --as-of 2025-03-10"]
+    )
+    assert told["score --as-of 2025-03-10"].exit_code != 0
+    assert "no enrolments in the database" in text["score --as-of 2025-03-10"]
+    assert "No enrolment is loaded: load the schools' files first" in text["missing"]
+    assert "No enrolment is loaded for S1" in text["missing --school S1"]
