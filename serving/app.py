@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from core.secrets import secret
@@ -158,7 +159,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         status = next(code for kind, code in DOMAIN_ERRORS.items() if isinstance(error, kind))
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(error)}, status_code=status)
-        return pages.error_page(request, status, error)
+        return await run_in_threadpool(pages.error_page, request, status, error)
 
     for kind in DOMAIN_ERRORS:
         app.add_exception_handler(kind, domain_error)
@@ -176,8 +177,10 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
         return RedirectResponse("/password", status_code=303)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
         # Where and why, never the value sent: it may be a child's id or megabytes long.
+        if not request.url.path.startswith("/api/"):
+            return await run_in_threadpool(pages.invalid_request, request, list(error.errors()))
         problems = [
             {"loc": [str(part)[:64] for part in e.get("loc", ())], "msg": str(e.get("msg"))[:300]}
             for e in error.errors()[:20]

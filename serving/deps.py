@@ -126,6 +126,14 @@ def web_user(request: Request, state: StateDep) -> User:
     return user
 
 
+def signed_in(request: Request) -> User | None:
+    """The signed-in user of a page whose route never asked (an error page's header), or
+    None; never raises and never ends the session."""
+    session_id = request.session.get(SESSION_KEY)
+    user = session_user(request.app.state.ews.engine, str(session_id)) if session_id else None
+    return None if user is None or user.must_change_password else user
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
 WebUser = Annotated[User, Depends(web_user)]
 

@@ -89,6 +89,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "set_capacity": ("ปรับ", "Update"),
     "mark_done": ("บันทึกการเยี่ยมบ้าน", "Record the visit"),
     "not_found": ("ไม่พบข้อมูล", "Not found"),
+    "bad_request": ("ใช้ค่าที่ส่งมาไม่ได้", "A value sent cannot be used"),
     "not_found_text": ("ไม่พบหน้าที่ต้องการ หรือคุณไม่มีสิทธิ์เข้าถึง", "There is nothing here you can see."),
     "no_student_data": (
         "บทบาทของคุณไม่มีสิทธิ์ดูข้อมูลรายบุคคลของนักเรียน",

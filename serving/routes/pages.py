@@ -23,7 +23,7 @@ from jinja2 import pass_context
 
 from serving import area, i18n, records, translate, uploads
 from serving.accounts import Caller, User
-from serving.deps import web_caller_of, web_user_of
+from serving.deps import signed_in, web_caller_of, web_user_of
 from serving.model_store import RULE_TOP
 
 # What a downloaded file is, by the end of its name.
@@ -128,17 +128,44 @@ def not_found(request: Request, user: User | None) -> HTMLResponse:
 
 
 def error_page(request: Request, status: int, error: Exception) -> HTMLResponse:
-    """A domain error on a page: not found, nothing scored yet, or a bad value."""
+    """A domain error on a page: not found, nothing scored yet, or a bad value; the header
+    still the signed-in user's (their pages, and signing out)."""
     words = i18n.words(language(request))
+    user = signed_in(request)
     if isinstance(error, records.NoWeeklyRun):
         return render(
-            request, "message.html", None, status, heading=words["list"], text=words["no_run"]
+            request, "message.html", user, status, heading=words["list"], text=words["no_run"]
         )
     if status == 404:
-        return not_found(request, None)
+        return not_found(request, user)
     return render(
-        request, "message.html", None, status, heading=words["not_found"], text=str(error)
+        request, "message.html", user, status, heading=words["not_found"], text=str(error)
     )
+
+
+# A value of the address or form a page cannot take, said as the checks say it (English;
+# ``translate`` gives the Thai): pydantic's error types, with their limits.
+INVALID = {
+    "greater_than_equal": "{field} must be at least {ge}",
+    "less_than_equal": "{field} must be at most {le}",
+    "int_parsing": "{field} must be a whole number",
+    "string_too_long": "{field} may be at most {max_length} characters",
+    "missing": "{field} is missing",
+}
+
+
+def invalid_request(request: Request, errors: list[dict[str, Any]]) -> HTMLResponse:
+    """A page asked with a value it cannot take (a link edited by hand, an old bookmark):
+    which value and why, in the page's language, never the value sent."""
+    said = []
+    for error in errors[:5]:
+        field = str((error.get("loc") or ("?",))[-1])[:40]
+        form = INVALID.get(str(error.get("type")), "{field} is not a value this page takes")
+        said.append(form.format(field=field, **(error.get("ctx") or {})))
+    words = i18n.words(language(request))
+    text = "; ".join(dict.fromkeys(said))  # in the page's language by ``render``
+    user = signed_in(request)
+    return render(request, "message.html", user, 422, heading=words["bad_request"], text=text)
 
 
 # Where each role starts.

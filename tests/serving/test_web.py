@@ -160,6 +160,38 @@ def test_bad_plan_input_gets_a_clear_error_and_changes_nothing(api: Api) -> None
         assert after.group(1) == before
 
 
+def test_a_page_asked_with_a_value_it_cannot_take_says_which_in_the_pages_language(
+    api: Api,
+) -> None:
+    """An old bookmark or a link edited by hand: a page, not the API's JSON, and the
+    signed-in user's header on it as on every error page."""
+    with httpx.Client(base_url=api.url, follow_redirects=False) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"token": api.tokens["committee"], "csrf": token})
+        thai_page = client.get("/list?page=0")
+        client.cookies.set("lang", "en")
+        word = client.get("/list?page=ten")
+        too_far = client.get("/missing?show=everything")
+        not_there = client.get("/students/not-a-student")
+        api_answer = client.get(
+            "/api/v1/risk-list?limit=0",
+            headers={"Authorization": f"Bearer {api.tokens['committee']}"},
+        )
+
+    assert thai_page.status_code == 422
+    assert thai_page.headers["content-type"].startswith("text/html")
+    assert 'action="/logout"' in thai_page.text  # the signed-in header, sign-out in it
+    assert 'action="/logout"' in not_there.text
+    assert "ค่า page ต้องไม่น้อยกว่า 1" in thai_page.text
+    assert word.status_code == 422
+    assert "page must be a whole number" in word.text
+    assert "ten" not in word.text.split("<main>")[1]  # never the value sent
+    assert too_far.status_code == 422
+    assert "show is not a value this page takes" in too_far.text
+    assert api_answer.status_code == 422
+    assert api_answer.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
 def test_a_committee_pages_through_its_whole_school(page, api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(lists, "PAGE_SIZE", 30)  # the server runs in this process
     _sign_in(page, api, "committee")
