@@ -12,10 +12,12 @@ from pathlib import Path
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from core.secrets import secret
@@ -175,6 +177,17 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
     @app.exception_handler(PasswordChangeRequired)
     async def change_password(request: Request, error: PasswordChangeRequired) -> RedirectResponse:
         return RedirectResponse("/password", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # The API and the health check answer JSON; a page answers a page.
+        if request.url.path.startswith(("/api/", "/static/")) or request.url.path == "/health":
+            return await http_exception_handler(request, error)
+        answer = await run_in_threadpool(
+            pages.http_error_page, request, error.status_code, str(error.detail)
+        )
+        answer.headers.update(error.headers or {})
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:

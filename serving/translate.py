@@ -92,6 +92,10 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         ),
         (r"^(\w+) is missing$", lambda m: f"ไม่มีค่า {m[1]}"),
         (r"^(\w+) is not a value this page takes$", lambda m: f"หน้านี้ใช้ค่า {m[1]} ที่ส่งมาไม่ได้"),
+        (
+            r"^the form has expired: reload the page and try again$",
+            "หน้านี้เปิดค้างไว้นานเกินไป หรือมีการเข้าสู่ระบบใหม่ในระหว่างนั้น จึงส่งแบบฟอร์มไม่ได้ เปิดหน้าเดิมอีกครั้งแล้วส่งใหม่",
+        ),
         (r"^not a whole number$", "ไม่ใช่จำนวนเต็ม"),
         (r"^not a number$", "ไม่ใช่ตัวเลข"),
         (r"^not a date \(", "ไม่ใช่วันที่ (ใช้ ปปปป-ดด-วว หรือ วว/ดด/ปปปป แบบ พ.ศ.)"),

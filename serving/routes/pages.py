@@ -20,6 +20,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from starlette.routing import Match
 
 from serving import area, i18n, records, translate, uploads
 from serving.accounts import Caller, User
@@ -166,6 +167,32 @@ def invalid_request(request: Request, errors: list[dict[str, Any]]) -> HTMLRespo
     text = "; ".join(dict.fromkeys(said))  # in the page's language by ``render``
     user = signed_in(request)
     return render(request, "message.html", user, 422, heading=words["bad_request"], text=text)
+
+
+def http_error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    """An HTTP error on a page (an address that is no page, a form sent after its page
+    expired): a page in the user's language, with a way back to the page they came from."""
+    user = signed_in(request)
+    if status in (404, 405):  # no such page, or not one to open by its address
+        return not_found(request, user)
+    words = i18n.words(language(request))
+    heading = words["form_expired"] if status == 403 else words["bad_request"]
+    back = page_above(request)
+    return render(request, "message.html", user, status, heading=heading, text=detail, back=back)
+
+
+def page_above(request: Request) -> str:
+    """The page a form was sent from, as near as its address tells (pages send no
+    referrer): the address itself or the nearest above it that opens as a page
+    (``/students/10050/interventions``: ``/students/10050``); the start page if none."""
+    parts = request.url.path.rstrip("/").split("/")
+    while len(parts) > 1:
+        path = "/".join(parts)
+        asked = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
+        if any(r.matches(asked)[0] == Match.FULL for r in request.app.router.routes):
+            return path
+        parts.pop()
+    return "/"
 
 
 # Where each role starts.

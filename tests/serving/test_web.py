@@ -7,6 +7,7 @@ Screenshots of the pages (in Thai) go to build/screenshots/.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -52,6 +53,39 @@ def test_advisor_reads_the_list_opens_a_student_and_records_a_home_visit(page, a
     page.goto(f"{api.url}/list")
     last = page.locator(f"tr[data-student='{api.own_student}'] td.last")
     assert "เยี่ยมบ้าน" in last.inner_text()
+
+
+def test_a_form_sent_from_a_page_opened_before_signing_in_again_leads_back_to_it(
+    page: Any, api: Api
+) -> None:
+    """A shared computer: the student's page stays open in one tab while the advisor signs
+    out and in again in another; sending its form then says why it cannot be sent, in
+    Thai, and leads back to the student's page, the header still the advisor's."""
+    _sign_in(page, api, "advisor")
+    page.goto(f"{api.url}/students/{api.own_student}")
+    other = page.context.new_page()
+    other.goto(f"{api.url}/list")
+    other.click("header form button")  # sign out
+    other.wait_for_url("**/login")
+    _sign_in(other, api, "advisor")
+    other.close()
+
+    page.select_option("select[name=type]", "home_visit")
+    page.select_option("select[name=outcome]", "done")
+    with page.expect_navigation() as sent:
+        page.click("form[action$='/interventions'] button[type=submit]")
+
+    assert sent.value.status == 403
+    assert "แบบฟอร์มหมดอายุ" in page.locator("main h1").inner_text()
+    assert "เปิดหน้าเดิมอีกครั้งแล้วส่งใหม่" in page.locator("main").inner_text()
+    assert page.locator("header form[action='/logout']").count() == 1
+    shoot(page, "form-expired")
+    page.click("main a")
+    page.wait_for_url(f"**/students/{api.own_student}")
+    assert page.locator("form[action$='/interventions']").count() == 1
+    # An address that is no page answers a page too, not the API's JSON.
+    assert page.goto(f"{api.url}/no-such-page").status == 404
+    assert "ไม่พบข้อมูล" in page.locator("main h1").inner_text()
 
 
 def test_another_advisors_student_is_not_reachable_by_url(page, api: Api) -> None:  # type: ignore[no-untyped-def]
