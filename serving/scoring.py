@@ -230,7 +230,15 @@ class WeeklyRunReport:
 
 
 class NothingToScore(ValueError):
-    """No student is enrolled on the date, or every school's data is stale."""
+    """Nothing is loaded yet, no student is enrolled on the date, or every school's data
+    is stale."""
+
+
+# A new service before any school's files: the week is skipped, not failed and retried.
+NOTHING_LOADED = (
+    "no enrolments in the database: nothing to score until the schools' files are loaded "
+    "(ews ingest, or a data officer's upload page)"
+)
 
 
 def weekly_run(
@@ -273,9 +281,14 @@ def weekly_run(
             schools are read too, so the features are a whole run's.
 
     Raises:
-        NothingToScore: no student is enrolled on the date, or every school is stale.
+        NothingToScore: nothing is loaded, no student is enrolled on the date, or every
+            school is stale.
     """
     upgrade(engine)
+    with reading(engine) as connection:
+        loaded = connection.execute(sa.select(TABLES["enrollments"].c.school_id).limit(1))
+        if loaded.first() is None:
+            raise NothingToScore(NOTHING_LOADED)
     if school is not None and partitions is None:
         with reading(engine) as connection:
             known = connection.execute(

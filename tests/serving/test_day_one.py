@@ -498,7 +498,9 @@ def test_before_any_file_is_loaded_each_command_says_to_load_the_files_first(
         "No student is enrolled in a term containing 2025-03-10"
         in text["features --as-of 2025-03-10"]
     )
-    assert told["score --as-of 2025-03-10"].exit_code != 0
-    assert "no enrolments in the database" in text["score --as-of 2025-03-10"]
+    assert told["score --as-of 2025-03-10"].exit_code == 2
+    assert (
+        "nothing to score until the schools' files are loaded" in text["score --as-of 2025-03-10"]
+    )
     assert "No enrolment is loaded: load the schools' files first" in text["missing"]
     assert "No enrolment is loaded for S1" in text["missing --school S1"]

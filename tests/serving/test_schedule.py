@@ -34,7 +34,7 @@ from serving.app import create_app
 from serving.i18n import THAI_MONTHS
 from serving.messages import SIGNATURE_HEADER, tell_about_run
 from serving.schedule import RETRY_AFTER, WeekRunner, now_utc
-from serving.scoring import NothingToScore
+from serving.scoring import NOTHING_LOADED, NothingToScore
 from serving.translate import thai
 from tests.conftest import ID_KEY, scratch_settings
 from tests.serving.conftest import (
@@ -158,16 +158,20 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     assert runner.retry_failed(later) == []
 
 
-def test_a_scheduled_run_that_is_refused_is_recorded_with_the_reason(tmp_path: Path) -> None:
+def test_a_new_service_before_any_file_skips_its_week_and_says_why(tmp_path: Path) -> None:
     """A new service with no data and no model: the week's run (``ews score`` in its own
-    process) is refused, and the reason recorded is the command's, not the warning it
-    logged on the way (that no model is registered yet)."""
+    process) is skipped, not failed and retried, and the reason recorded is the
+    command's, not the warning it logged on the way (that no model is registered yet)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
     upgrade(engine)
     runner = WeekRunner(scratch_settings(str(engine.url), tmp_path), engine)
     when = datetime.fromisoformat("2025-03-03T06:00").replace(tzinfo=BANGKOK)
-    assert runner.tick(when).status == "failed"
-    assert job_rows(engine)["detail"].tolist() == ["no enrolments in the database"]
+    assert runner.tick(when).status == "skipped"
+    week = job_rows(engine).iloc[-1]
+    assert week["detail"] == NOTHING_LOADED
+    assert week["error_id"] is None
+    assert thai(str(week["detail"])).startswith("ยังไม่มีข้อมูลการลงทะเบียนเรียนในระบบ")
+    assert runner.retry_failed(when + 2 * RETRY_AFTER) == []
 
 
 def test_a_new_terms_first_week_waits_for_its_files_then_gets_its_list_when_they_come(
