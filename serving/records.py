@@ -199,13 +199,16 @@ def _keys(students: Sequence[ListedStudent]) -> list[StudentKey]:
     return [StudentKey(s.school_id, s.student_id) for s in students]
 
 
+NO_RUN_YET = (
+    "no weekly run yet: the list is made at the next weekly run once enrolments and "
+    "attendance are loaded (or run `ews score --as-of DATE`)"
+)
+
+
 def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
     run = store.latest_run(connection, as_of)
     if run is None:
-        raise NoWeeklyRun(
-            "no weekly run yet: the list is made at the next weekly run once enrolments and "
-            "attendance are loaded (or run `ews score --as-of DATE`)"
-        )
+        raise NoWeeklyRun(NO_RUN_YET)
     return run
 
 

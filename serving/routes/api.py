@@ -156,7 +156,7 @@ def area_figures(
         follow_terms=state.settings.follow_returned_terms,
     )
     if summary is None:
-        raise records.NoWeeklyRun("no weekly run yet: run `ews score --as-of DATE`")
+        raise records.NoWeeklyRun(records.NO_RUN_YET)
     return summary
 
 
