@@ -126,7 +126,7 @@ def web_user(request: Request, state: StateDep) -> User:
     return user
 
 
-def signed_in(request: Request) -> User | None:
+def signed_in_user(request: Request) -> User | None:
     """The signed-in user of a page whose route never asked (an error page's header), or
     None; never raises and never ends the session."""
     session_id = request.session.get(SESSION_KEY)

@@ -24,7 +24,7 @@ from starlette.routing import Match
 
 from serving import area, i18n, records, translate, uploads
 from serving.accounts import Caller, User
-from serving.deps import signed_in, web_caller_of, web_user_of
+from serving.deps import signed_in_user, web_caller_of, web_user_of
 from serving.model_store import RULE_TOP
 
 # What a downloaded file is, by the end of its name.
@@ -132,7 +132,7 @@ def error_page(request: Request, status: int, error: Exception) -> HTMLResponse:
     """A domain error on a page: not found, nothing scored yet, or a bad value; the header
     still the signed-in user's (their pages, and signing out)."""
     words = i18n.words(language(request))
-    user = signed_in(request)
+    user = signed_in_user(request)
     if isinstance(error, records.NoWeeklyRun):
         return render(
             request, "message.html", user, status, heading=words["list"], text=words["no_run"]
@@ -165,14 +165,14 @@ def invalid_request(request: Request, errors: list[dict[str, Any]]) -> HTMLRespo
         said.append(form.format(field=field, **(error.get("ctx") or {})))
     words = i18n.words(language(request))
     text = "; ".join(dict.fromkeys(said))  # in the page's language by ``render``
-    user = signed_in(request)
+    user = signed_in_user(request)
     return render(request, "message.html", user, 422, heading=words["bad_request"], text=text)
 
 
 def http_error_page(request: Request, status: int, detail: str) -> HTMLResponse:
     """An HTTP error on a page (an address that is no page, a form sent after its page
     expired): a page in the user's language, with a way back to the page they came from."""
-    user = signed_in(request)
+    user = signed_in_user(request)
     if status in (404, 405):  # no such page, or not one to open by its address
         return not_found(request, user)
     words = i18n.words(language(request))
