@@ -207,9 +207,12 @@ NO_RUN_YET = (
 
 def _run_or_fail(connection: sa.Connection, as_of: date | None) -> Any:
     run = store.latest_run(connection, as_of)
-    if run is None:
-        raise NoWeeklyRun(NO_RUN_YET)
-    return run
+    if run is not None:
+        return run
+    first = store.first_run_date(connection) if as_of is not None else None
+    if first is not None:  # asked for a date before the service's first week
+        raise NoWeeklyRun(f"no weekly run on or before {as_of}: the first was on {first}")
+    raise NoWeeklyRun(NO_RUN_YET)
 
 
 def risk_list(
@@ -402,8 +405,8 @@ def score_students(
     not_enrolled = [s for s in keys if tuple(s) not in enrolled]
     if not_enrolled:
         raise InvalidInput(
-            f"{len(not_enrolled)} of the students are not enrolled in a term containing "
-            f"{day.date()}"
+            f"{len(not_enrolled)} of the {len(keys)} students asked for are not enrolled in "
+            f"a term containing {day.date()}: give as_of, a date in a term they are enrolled in"
         )
     record_reads(engine, caller, keys)
     rows = rows.set_index(["school_id", "student_id"], drop=False).loc[keys].reset_index(drop=True)

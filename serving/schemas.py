@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.catalog import catalog, value_range
+from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
+from schooldata.missing import STAFF_STATUSES
 
 MAX_STUDENTS_PER_REQUEST = 500
+
+# A risk tier (``riskmodel.bundle.TIERS``): a filter asked for another answers 422 naming
+# these, where it found nobody.
+Tier = Literal["high", "watch", "low"]
 
 
 class _Model(BaseModel):
@@ -259,8 +265,11 @@ class InterventionIn(_Model):
         None, max_length=64, description="The student's school; defaults to the caller's."
     )
     date: dt.date | None = Field(None, description="Defaults to today.")
-    type: str = Field(max_length=64)
-    outcome: str | None = Field(None, max_length=64)
+    # The values are checked where the record is made (``records``); the schema lists them.
+    type: str = Field(max_length=64, json_schema_extra={"enum": list(INTERVENTION_TYPES)})
+    outcome: str | None = Field(
+        None, max_length=64, json_schema_extra={"enum": list(INTERVENTION_OUTCOMES)}
+    )
     corrects: int | None = Field(
         None, description="The id of an earlier record this one corrects (it is kept)."
     )
@@ -371,8 +380,8 @@ class MissingCaseUpdate(_Model):
     """What staff found of a case; the status is required, the rest optional."""
 
     status: str = Field(
-        description="not_followed, following, found_returning, found_referred, "
-        "found_enrolled or not_found"
+        description="What staff found (the other statuses are set by the files).",
+        json_schema_extra={"enum": list(STAFF_STATUSES)},
     )
     owner_user_id: int | None = None
     reason_code: int | None = Field(None, description="DMC codes 1-10, 11, 12, 99")

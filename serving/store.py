@@ -101,6 +101,12 @@ def latest_run(connection: sa.Connection, as_of: date | None = None) -> Any:
     return connection.execute(_NEWEST_RUN_BY, {"as_of": as_of}).first()
 
 
+def first_run_date(connection: sa.Connection) -> date | None:
+    """The date of the oldest run, or None before any."""
+    first: date | None = connection.execute(sa.select(sa.func.min(score_runs.c.as_of))).scalar()
+    return first
+
+
 # Every page asks for the newest run: its statement is built once.
 _NEWEST_RUN = (
     sa.select(score_runs).order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc()).limit(1)

@@ -34,6 +34,7 @@ from serving.schemas import (
     ScoreRequest,
     ScoreResponse,
     StudentDetail,
+    Tier,
 )
 
 router = APIRouter()
@@ -103,7 +104,7 @@ def risk_list(
     school_id: str | None = None,
     advisor_id: str | None = None,
     as_of: date | None = None,
-    tier: Annotated[list[str] | None, Query()] = None,
+    tier: Annotated[list[Tier] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> RiskList:
     """The week's ranked list for a school or an advisor, within the caller's scope."""

@@ -41,6 +41,8 @@ GLANCE = (
 
 
 PAGE_SIZE = 100  # a school's list on a page; the download holds all of it
+# The list's choice of tier: one of them, or every tier ("").
+TierChoice = Annotated[str, Query(pattern="^(high|watch|low)?$")]
 
 
 @router.get("/list", response_class=HTMLResponse)
@@ -49,7 +51,7 @@ def risk_list_page(
     state: StateDep,
     caller: WebCaller,
     classroom: str | None = None,
-    tier: str | None = None,
+    tier: TierChoice = "",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> HTMLResponse:
     words = i18n.words(language(request))
@@ -106,7 +108,7 @@ def risk_list_csv(
     state: StateDep,
     caller: WebCaller,
     classroom: str | None = None,
-    tier: str | None = None,
+    tier: TierChoice = "",
 ) -> Response:
     if not caller.user.sees_students:
         return not_found(request, caller.user)

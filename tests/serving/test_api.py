@@ -141,6 +141,26 @@ def test_committee_list_covers_the_school_with_reasons_steps_and_changes(api: Ap
     assert any(s["suggested_step_th"] for s in students)
 
 
+def test_a_list_asked_for_what_it_cannot_hold_says_so_instead_of_answering_nobody(
+    api: Api,
+) -> None:
+    """A tier spelled another way, or a week before the service's first, was answered an
+    empty list or "no weekly run yet": an integration would read that nobody is at risk."""
+    wrong_tier = api.get("/api/v1/risk-list?tier=High", "committee")
+    before_first = api.get("/api/v1/risk-list?as_of=2024-01-01", "committee")
+
+    assert wrong_tier.status_code == 422
+    assert "'high', 'watch' or 'low'" in wrong_tier.text
+    assert before_first.status_code == 404
+    assert (
+        f"no weekly run on or before 2024-01-01: the first was on {WEEKS[0]}"
+        in (before_first.json()["detail"])
+    )
+    schema = httpx.get(f"{api.url}/openapi.json").json()["components"]["schemas"]
+    assert "home_visit" in schema["InterventionIn"]["properties"]["type"]["enum"]
+    assert "found_enrolled" in schema["MissingCaseUpdate"]["properties"]["status"]["enum"]
+
+
 def test_home_visit_plan_respects_capacity_and_recent_visits(api: Api) -> None:
     first = api.get(f"/api/v1/schools/{api.school}/home-visit-plan?capacity=3", "committee").json()
     chosen = first["students"]

@@ -206,6 +206,8 @@ def test_a_page_asked_with_a_value_it_cannot_take_says_which_in_the_pages_langua
         client.cookies.set("lang", "en")
         word = client.get("/list?page=ten")
         too_far = client.get("/missing?show=everything")
+        no_such_tier = client.get("/list?tier=red")
+        every_tier = client.get("/list?tier=")  # the list's own "all" choice
         not_there = client.get("/students/not-a-student")
         api_answer = client.get(
             "/api/v1/risk-list?limit=0",
@@ -222,6 +224,9 @@ def test_a_page_asked_with_a_value_it_cannot_take_says_which_in_the_pages_langua
     assert "ten" not in word.text.split("<main>")[1]  # never the value sent
     assert too_far.status_code == 422
     assert "show is not a value this page takes" in too_far.text
+    assert no_such_tier.status_code == 422  # not an empty list, as if nobody were at risk
+    assert "tier is not a value this page takes" in no_such_tier.text
+    assert every_tier.status_code == 200
     assert api_answer.status_code == 422
     assert api_answer.json()["detail"][0]["loc"] == ["query", "limit"]
 
