@@ -73,8 +73,18 @@ def _append_only(source: Source) -> sa.Table:
         sa.Column("recorded_by", sa.Integer, nullable=True),  # the user; None: imported
         sa.Column("recorded_at", sa.DateTime, nullable=True),
         sa.Column("corrects", sa.Integer, nullable=True),  # the record this one corrects
+        # The sender's Idempotency-Key (the API): one record per account and key.
+        sa.Column("request_key", sa.String(100), nullable=True),
     ]
     table = sa.Table(source.name, metadata, *columns)
+    sa.Index(
+        f"uq_{source.name}_request",
+        table.c.recorded_by,
+        table.c.request_key,
+        unique=True,
+        sqlite_where=table.c.request_key.isnot(None),
+        postgresql_where=table.c.request_key.isnot(None),
+    )
     sa.Index(
         f"uq_{source.name}_imported",
         *[table.c[k] for k in source.key],

@@ -671,6 +671,34 @@ def record_intervention(
     """Record what was done for a student, with its author, and the audit of it, in one
     transaction. Records are never overwritten: a correction is a new record that points
     to the one it corrects."""
+    record, _made = record_intervention_once(
+        engine, caller, student, day, kind=kind, outcome=outcome, corrects=corrects
+    )
+    return record
+
+
+# What a record made again under the same request key must repeat.
+_REQUESTED = ("school_id", "student_id", "date", "type", "outcome", "corrects")
+
+
+def record_intervention_once(
+    engine: sa.Engine,
+    caller: Caller,
+    student: StudentKey,
+    day: date | None,
+    *,
+    kind: str,
+    outcome: str | None,
+    corrects: int | None = None,
+    request_key: str | None = None,
+) -> tuple[Intervention, bool]:
+    """``record_intervention``, once for each of the caller's ``request_key`` (the API's
+    Idempotency-Key): a request sent again after its answer was lost returns the record
+    the first made, and False for "not made now".
+
+    Raises:
+        InvalidInput: the key was used for another record.
+    """
     require_student(engine, caller, student)
     if kind not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
@@ -679,7 +707,6 @@ def record_intervention(
     day = day or clock.today()
     if day > clock.today():
         raise InvalidInput("date is in the future")
-    table = TABLES["interventions"]
     record = {
         "school_id": student.school_id,
         "student_id": student.student_id,
@@ -691,12 +718,31 @@ def record_intervention(
         "recorded_by": caller.user.user_id,
         "recorded_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
         "corrects": corrects,
+        "request_key": request_key,
     }
+    try:
+        made = _insert_intervention(engine, caller, record)
+    except sa.exc.IntegrityError:
+        if request_key is None:
+            raise
+        made = None  # the same key sent twice at once: the other request made it
+    if made is not None:
+        return Intervention(intervention_id=made, **_public_record(record)), True
+    earlier = _made_by_request(engine, caller, record)
+    return earlier, False
+
+
+def _insert_intervention(engine: sa.Engine, caller: Caller, record: dict[str, Any]) -> int | None:
+    """Insert a record and its audit; None when the caller's request key already made one."""
+    table = TABLES["interventions"]
+    student = StudentKey(record["school_id"], record["student_id"])
     with engine.begin() as connection:
-        if corrects is not None:
+        if record["request_key"] is not None and _by_request(connection, caller, record):
+            return None
+        if record["corrects"] is not None:
             earlier = connection.execute(
                 sa.select(table.c.school_id, table.c.student_id).where(
-                    table.c.intervention_id == corrects
+                    table.c.intervention_id == record["corrects"]
                 )
             ).first()
             if earlier is None or StudentKey(*earlier) != student:
@@ -715,7 +761,45 @@ def record_intervention(
                 )
             ],
         )
-    return Intervention(intervention_id=int(new_id), **_public_record(record))
+    return int(new_id)
+
+
+def _by_request(connection: sa.Connection, caller: Caller, record: dict[str, Any]) -> Any:
+    table = TABLES["interventions"]
+    return connection.execute(
+        sa.select(table).where(
+            (table.c.recorded_by == caller.user.user_id)
+            & (table.c.request_key == record["request_key"])
+        )
+    ).first()
+
+
+def _made_by_request(engine: sa.Engine, caller: Caller, record: dict[str, Any]) -> Intervention:
+    """The record the caller's request key made, if it is the one asked for now (audited
+    as read: the answer shows it again)."""
+    with engine.begin() as connection:
+        earlier = _by_request(connection, caller, record)
+        if earlier is None:  # withdrawn between the two requests: nothing to repeat
+            raise InvalidInput("the Idempotency-Key's record was withdrawn: send a new key")
+        if any(getattr(earlier, name) != record[name] for name in _REQUESTED):
+            raise InvalidInput(
+                "the Idempotency-Key was used for another record: send a new key for a new one"
+            )
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "read",
+                    caller.route,
+                    caller.user.user_id,
+                    earlier.student_id,
+                    detail=f"intervention {earlier.intervention_id} (its request sent again)",
+                    school_id=earlier.school_id,
+                )
+            ],
+        )
+    found = {name: getattr(earlier, name) for name in _public_record(record)}
+    return Intervention(intervention_id=int(earlier.intervention_id), **found)
 
 
 UNDO_MINUTES = 5  # an author may withdraw a record this long after making it

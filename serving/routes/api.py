@@ -10,7 +10,7 @@ import math
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 
 from core import clock
 from serving import area, followups, records, worklist
@@ -208,9 +208,20 @@ def record_intervention(
     body: InterventionIn,
     state: StateDep,
     caller: ApiCaller,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=100,
+            description="A key of the sender's own for this record (a UUID): the same "
+            "request sent again with it, after an answer that did not arrive, returns the "
+            "record it made (200) instead of making a second.",
+        ),
+    ] = None,
 ) -> Intervention:
     """Record what was done for a student (home visit, referral, ...)."""
-    return records.record_intervention(
+    record, made = records.record_intervention_once(
         state.engine,
         caller,
         student_key(caller.user, body.student_id, body.school_id),
@@ -218,7 +229,11 @@ def record_intervention(
         kind=body.type,
         outcome=body.outcome,
         corrects=body.corrects,
+        request_key=idempotency_key,
     )
+    if not made:
+        response.status_code = 200
+    return record
 
 
 @router.get(

@@ -74,8 +74,16 @@ class Api:
     ) -> httpx.Response:
         return httpx.get(self.url + path, headers=self._auth(role) | (headers or {}), timeout=60)
 
-    def post(self, path: str, role: str | None = None, json: object = None) -> httpx.Response:
-        return httpx.post(self.url + path, headers=self._auth(role), json=json, timeout=60)
+    def post(
+        self,
+        path: str,
+        role: str | None = None,
+        json: object = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        return httpx.post(
+            self.url + path, headers=self._auth(role) | (headers or {}), json=json, timeout=60
+        )
 
     def _auth(self, role: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -20,6 +22,9 @@ import sqlalchemy as sa
 from core.settings import Settings
 from devtools.processes import connections_held, wait_for_workers, workers_of
 from schooldata.tables import audit_log
+from serving import records
+from serving.access import StudentKey
+from serving.accounts import Caller, authenticate
 from serving.model_page import ModelReports
 from tests.serving.conftest import WEEKS, Api, copy_without_runs, csrf_of
 from training.fairness import flag_meaning
@@ -183,6 +188,67 @@ def test_home_visit_plan_respects_capacity_and_recent_visits(api: Api) -> None:
         == 404
     )
     assert api.get(f"/api/v1/schools/{api.school}/home-visit-plan", "advisor").status_code == 404
+
+
+def test_a_record_sent_again_with_its_idempotency_key_is_made_once(api: Api) -> None:
+    """An integration whose answer was lost sends the record again: with the same key it
+    gets the record it made, never a second visit in the student's history."""
+    visit = {"student_id": api.own_student, "date": WEEKS[1], "type": "letter", "outcome": "done"}
+    key = {"Idempotency-Key": "7d0c6a5e-visit-1"}
+    path = "/api/v1/interventions"
+    count = len(api.get(f"/api/v1/students/{api.own_student}/interventions", "advisor").json())
+
+    first = api.post(path, "advisor", json=visit, headers=key)
+    again = api.post(path, "advisor", json=visit, headers=key)
+    with ThreadPoolExecutor(4) as pool:  # the same key sent at once, as a retrying client may
+        at_once = list(
+            pool.map(
+                lambda _: api.post(path, "advisor", json=visit, headers={"Idempotency-Key": "k2"}),
+                range(4),
+            )
+        )
+    other_record = api.post(path, "advisor", json=visit | {"outcome": "other"}, headers=key)
+    other_account = api.post(path, "committee", json=visit, headers=key)
+    history = api.get(f"/api/v1/students/{api.own_student}/interventions", "advisor").json()
+
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert sorted(r.status_code for r in at_once) == [200, 200, 200, 201]
+    assert len({r.json()["intervention_id"] for r in at_once}) == 1
+    assert other_record.status_code == 422
+    assert "Idempotency-Key was used for another record" in other_record.text
+    assert other_account.status_code == 201  # a key is the sender's own
+    assert len(history) == count + 3  # the first, the one sent at once, the committee's
+
+
+def test_a_key_taken_between_the_check_and_the_insert_answers_the_record_that_took_it(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with one key at the same moment both find no record, and both insert:
+    the database's unique index refuses the second, which answers the first's record."""
+    user = authenticate(api.engine, api.tokens["advisor"])
+    assert user is not None
+    caller, student = Caller(user, "test"), StudentKey(api.school, api.own_student)
+    visit = {"kind": "tutoring", "outcome": "done", "request_key": "at-the-same-moment"}
+    day = date.fromisoformat(WEEKS[1])
+    first, made = records.record_intervention_once(api.engine, caller, student, day, **visit)
+    looked_up = records._by_request
+    missed: list[bool] = []
+
+    def before_the_first_commits(*args: object) -> object:
+        if not missed:  # the second's check runs before the first's insert commits
+            missed.append(True)
+            return None
+        return looked_up(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records, "_by_request", before_the_first_commits)
+
+    second, made_again = records.record_intervention_once(api.engine, caller, student, day, **visit)
+
+    assert made
+    assert not made_again
+    assert second == first
 
 
 def test_score_is_exact_shap_with_thai_reasons(api: Api) -> None:
