@@ -16,6 +16,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -113,16 +114,33 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
             engine.dispose()
 
     docs = settings.api_docs if settings.api_docs is not None else not settings.production
-    app = FastAPI(
-        title="Dropout early-warning service",
-        description="Risk scores with exact explanations, weekly lists and home-visit plans "
-        "for Thai schools.",
-        version="1",
-        lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url=None,
-        openapi_url="/openapi.json" if docs else None,
+    title = "Dropout early-warning service"
+    description = (
+        "Risk scores with exact explanations, weekly lists and home-visit plans for Thai "
+        "schools. How to get a token, what each role reaches and the errors: docs/api.md."
     )
+    if docs:
+        # Swagger UI's script and style from this server (FastAPI's own /docs loads them
+        # from a CDN): a school's server may have no internet, and the page is blank then.
+        app = FastAPIOffline(
+            docs_url="/docs",
+            redoc_url=None,
+            title=title,
+            description=description,
+            version="1",
+            lifespan=lifespan,
+            static_url="/docs-assets",
+        )
+    else:
+        app = FastAPI(
+            title=title,
+            description=description,
+            version="1",
+            lifespan=lifespan,
+            docs_url=None,
+            redoc_url=None,
+            openapi_url=None,
+        )
     app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 
     app.add_middleware(

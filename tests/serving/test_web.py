@@ -231,6 +231,22 @@ def test_a_page_asked_with_a_value_it_cannot_take_says_which_in_the_pages_langua
     assert api_answer.json()["detail"][0]["loc"] == ["query", "limit"]
 
 
+def test_the_api_documentation_opens_on_a_server_without_internet(page, api: Api) -> None:  # type: ignore[no-untyped-def]
+    """An integrator's first page: Swagger UI from this server (a school's server may have
+    no internet; FastAPI's own page asks a CDN for it, and stayed blank here)."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{api.url}/docs")
+    page.locator(".opblock-summary-path", has_text="/api/v1/risk-list").first.wait_for()
+    operations = page.locator(".opblock").count()
+    page.locator(".opblock-summary", has_text="/api/v1/interventions").first.click()
+    shoot(page, "api-docs")
+
+    assert operations >= 15
+    assert page.get_by_text("Idempotency-Key").count() >= 1  # the retry's header, documented
+    assert [url for url in asked if not url.startswith(api.url)] == []
+
+
 def test_a_committee_pages_through_its_whole_school(page, api: Api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(lists, "PAGE_SIZE", 30)  # the server runs in this process
     _sign_in(page, api, "committee")
