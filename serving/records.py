@@ -223,13 +223,13 @@ def risk_list(
     advisor_id: str | None = None,
     as_of: date | None = None,
     tiers: Sequence[str] | None = None,
-    limit: int = 200,
+    limit: int | None = 200,
     classroom: str | None = None,
     action: str = "read",
     offset: int = 0,
 ) -> RiskList:
     """The week's ranked list for a school or an advisor, within the caller's scope:
-    ``limit`` students from the ``offset``-th on.
+    ``limit`` students (None: all) from the ``offset``-th on.
 
     Only the students shown are recorded as read (``action``: read, or download).
     """
@@ -331,7 +331,7 @@ def _scoped_list(
     advisor_id: str | None,
     tiers: Sequence[str] | None,
     classroom: str | None,
-    limit: int,
+    limit: int | None,
     offset: int,
 ) -> list[ListedStudent]:
     """A run's rows in the caller's order, of students still in the caller's scope."""

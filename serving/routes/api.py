@@ -106,8 +106,10 @@ def risk_list(
     as_of: date | None = None,
     tier: Annotated[list[Tier] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+    offset: Annotated[int, Query(ge=0, description="Students to skip, in rank order.")] = 0,
 ) -> RiskList:
-    """The week's ranked list for a school or an advisor, within the caller's scope."""
+    """The week's ranked list for a school or an advisor, within the caller's scope:
+    ``limit`` students from the ``offset``-th on (a large college, page by page)."""
     return records.risk_list(
         state.engine,
         caller,
@@ -116,6 +118,7 @@ def risk_list(
         as_of=as_of,
         tiers=tier,
         limit=limit,
+        offset=offset,
     )
 
 

@@ -116,7 +116,7 @@ def risk_list_csv(
         state.engine,
         caller,
         tiers=[tier] if tier else None,
-        limit=5000,
+        limit=None,  # the whole list, however large the school
         classroom=classroom or None,
         action="download",
     )

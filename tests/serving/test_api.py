@@ -166,6 +166,20 @@ def test_a_list_asked_for_what_it_cannot_hold_says_so_instead_of_answering_nobod
     assert "found_enrolled" in schema["MissingCaseUpdate"]["properties"]["status"]["enum"]
 
 
+def test_a_large_schools_list_is_read_page_by_page(api: Api) -> None:
+    """A vocational college may hold more students than one answer's limit: ``offset``
+    pages through the list, in rank order, without a student twice or left out."""
+    whole = api.get("/api/v1/risk-list?limit=9", "committee").json()["students"]
+    pages = [
+        api.get(f"/api/v1/risk-list?limit=3&offset={at}", "committee").json()["students"]
+        for at in (0, 3, 6)
+    ]
+
+    assert len(whole) == 9
+    assert [s["student_id"] for page in pages for s in page] == [s["student_id"] for s in whole]
+    assert api.get("/api/v1/risk-list?offset=-1", "committee").status_code == 422
+
+
 def test_home_visit_plan_respects_capacity_and_recent_visits(api: Api) -> None:
     first = api.get(f"/api/v1/schools/{api.school}/home-visit-plan?capacity=3", "committee").json()
     chosen = first["students"]
