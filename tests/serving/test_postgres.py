@@ -39,7 +39,7 @@ from schooldata.db import (
 from schooldata.ingest import ingest_directory
 from schooldata.partitions import plan_partitions
 from schooldata.tables import TABLES, audit_log
-from serving import area
+from serving import area, records
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user
 from serving.records import record_intervention
@@ -161,6 +161,32 @@ def test_the_api_serves_lists_and_records_visits_from_postgresql(
     assert len({r.json()["intervention_id"] for r in sent}) == 1
     assert history.status_code == 200
     assert [r["date"] for r in history.json()].count(WEEKS[1]) == 1
+
+
+def test_a_key_taken_between_the_check_and_the_insert_on_postgresql(
+    pg_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's unique index refuses the second of two requests with one key that
+    both found no record (psycopg's UniqueViolation): it answers the first's record."""
+    enrolled = read_table(pg_engine, "enrollments", columns=["school_id", "student_id"])
+    student = StudentKey(*enrolled.iloc[0])
+    committee, _ = create_user(pg_engine, "committee", "กรรมการ", school_id=student.school_id)
+    caller, day = Caller(committee, "test"), date.fromisoformat(WEEKS[1])
+    visit = {"kind": "letter", "outcome": "done", "request_key": "at-the-same-moment"}
+    first, made = records.record_intervention_once(pg_engine, caller, student, day, **visit)
+    looked_up, missed = records._by_request, []
+
+    def before_the_first_commits(*args: object) -> object:
+        if not missed:
+            missed.append(True)
+            return None
+        return looked_up(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records, "_by_request", before_the_first_commits)
+    second, made_again = records.record_intervention_once(pg_engine, caller, student, day, **visit)
+
+    assert (made, made_again) == (True, False)
+    assert second == first
 
 
 def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
