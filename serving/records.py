@@ -667,34 +667,15 @@ def record_intervention(
     kind: str,
     outcome: str | None,
     corrects: int | None = None,
-) -> Intervention:
-    """Record what was done for a student, with its author, and the audit of it, in one
-    transaction. Records are never overwritten: a correction is a new record that points
-    to the one it corrects."""
-    record, _made = record_intervention_once(
-        engine, caller, student, day, kind=kind, outcome=outcome, corrects=corrects
-    )
-    return record
-
-
-# What a record made again under the same request key must repeat.
-_REQUESTED = ("school_id", "student_id", "date", "type", "outcome", "corrects")
-
-
-def record_intervention_once(
-    engine: sa.Engine,
-    caller: Caller,
-    student: StudentKey,
-    day: date | None,
-    *,
-    kind: str,
-    outcome: str | None,
-    corrects: int | None = None,
     request_key: str | None = None,
 ) -> tuple[Intervention, bool]:
-    """``record_intervention``, once for each of the caller's ``request_key`` (the API's
-    Idempotency-Key): a request sent again after its answer was lost returns the record
-    the first made, and False for "not made now".
+    """Record what was done for a student, with its author, and the audit of it, in one
+    transaction; and whether it was made now. Records are never overwritten: a correction
+    is a new record that points to the one it corrects.
+
+    With a ``request_key`` (the API's Idempotency-Key) a record is made once for each of
+    the caller's keys: a request sent again after its answer was lost returns the record
+    the first made, and False.
 
     Raises:
         InvalidInput: the key was used for another record.
@@ -772,6 +753,10 @@ def _by_request(connection: sa.Connection, caller: Caller, record: dict[str, Any
             & (table.c.request_key == record["request_key"])
         )
     ).first()
+
+
+# What a record made again under the same request key must repeat.
+_REQUESTED = ("school_id", "student_id", "date", "type", "outcome", "corrects")
 
 
 def _made_by_request(engine: sa.Engine, caller: Caller, record: dict[str, Any]) -> Intervention:

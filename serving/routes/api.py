@@ -224,7 +224,7 @@ def record_intervention(
     ] = None,
 ) -> Intervention:
     """Record what was done for a student (home visit, referral, ...)."""
-    record, made = records.record_intervention_once(
+    record, made = records.record_intervention(
         state.engine,
         caller,
         student_key(caller.user, body.student_id, body.school_id),

@@ -225,7 +225,7 @@ def record_from_page(
 ) -> Response:
     check_csrf(request, csrf)
     try:
-        recorded = records.record_intervention(
+        recorded, _made = records.record_intervention(
             state.engine,
             caller,
             student_key(caller.user, student_id),
@@ -347,7 +347,7 @@ def plan_visit(
         words = i18n.words(language(request))
         return _plan(request, state, caller, words["choose_outcome"].strip("— "), 422)
     try:
-        recorded = records.record_intervention(
+        recorded, _made = records.record_intervention(
             state.engine,
             caller,
             student_key(caller.user, student_id),

@@ -246,7 +246,7 @@ def test_a_key_taken_between_the_check_and_the_insert_answers_the_record_that_to
     caller, student = Caller(user, "test"), StudentKey(api.school, api.own_student)
     visit = {"kind": "tutoring", "outcome": "done", "request_key": "at-the-same-moment"}
     day = date.fromisoformat(WEEKS[1])
-    first, made = records.record_intervention_once(api.engine, caller, student, day, **visit)
+    first, made = records.record_intervention(api.engine, caller, student, day, **visit)
     looked_up = records._by_request
     missed: list[bool] = []
 
@@ -258,7 +258,7 @@ def test_a_key_taken_between_the_check_and_the_insert_answers_the_record_that_to
 
     monkeypatch.setattr(records, "_by_request", before_the_first_commits)
 
-    second, made_again = records.record_intervention_once(api.engine, caller, student, day, **visit)
+    second, made_again = records.record_intervention(api.engine, caller, student, day, **visit)
 
     assert made
     assert not made_again

@@ -42,7 +42,6 @@ from schooldata.tables import TABLES, audit_log
 from serving import area, records
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user
-from serving.records import record_intervention
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, scratch_settings, unavailable
 from tests.serving.conftest import (
@@ -173,7 +172,7 @@ def test_a_key_taken_between_the_check_and_the_insert_on_postgresql(
     committee, _ = create_user(pg_engine, "committee", "กรรมการ", school_id=student.school_id)
     caller, day = Caller(committee, "test"), date.fromisoformat(WEEKS[1])
     visit = {"kind": "letter", "outcome": "done", "request_key": "at-the-same-moment"}
-    first, made = records.record_intervention_once(pg_engine, caller, student, day, **visit)
+    first, made = records.record_intervention(pg_engine, caller, student, day, **visit)
     looked_up, missed = records._by_request, []
 
     def before_the_first_commits(*args: object) -> object:
@@ -183,7 +182,7 @@ def test_a_key_taken_between_the_check_and_the_insert_on_postgresql(
         return looked_up(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(records, "_by_request", before_the_first_commits)
-    second, made_again = records.record_intervention_once(pg_engine, caller, student, day, **visit)
+    second, made_again = records.record_intervention(pg_engine, caller, student, day, **visit)
 
     assert (made, made_again) == (True, False)
     assert second == first
@@ -212,7 +211,7 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
 
     def record(key: StudentKey, kind: str, outcome: str | None = "done") -> None:
         committee, _ = create_user(pg_engine, "committee", "กรรมการ", school_id=key.school_id)
-        record_intervention(
+        records.record_intervention(
             pg_engine, Caller(committee, "test"), key, day, kind=kind, outcome=outcome
         )
 
