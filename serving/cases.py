@@ -217,7 +217,7 @@ def _checked(engine: sa.Engine, caller: Caller, case_id: int) -> Any:
     with reading(engine) as connection:
         row = _case_row(connection, case_id)
     if row is None:
-        raise NotVisible(f"case {case_id}")
+        raise NotVisible("no such case")
     require_student(engine, caller, StudentKey(row.school_id, row.student_id))
     return row
 

@@ -197,7 +197,7 @@ def case(engine: sa.Engine, caller: Caller, case_id: int) -> Case:
         )
         if row is None or caller.user.role not in CASE_ROLES:
             _denied(engine, caller)
-            raise NotVisible(f"case {case_id}")
+            raise NotVisible("no such case")
         found = _cases(connection, [row])[0]
         found.notes = _notes(connection, caller.user, found)
     record_reads(engine, caller, [StudentKey(found.school_id, found.student_id)])

@@ -352,6 +352,9 @@ def test_the_api_gives_each_role_its_cases_and_counts_and_checks_what_is_recorde
             f"/api/v1/missing-cases/{int(other.iloc[0])}", "committee", json={"status": "following"}
         )
         assert hidden.status_code == 404
+        assert hidden.json() == {"detail": "no such case"}  # as one that does not exist
+    nowhere = api.post("/api/v1/missing-cases/999999", "committee", json={"status": "following"})
+    assert (nowhere.status_code, nowhere.json()) == (404, {"detail": "no such case"})
     done = api.post(
         f"/api/v1/missing-cases/{case_id}",
         "committee",
