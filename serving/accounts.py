@@ -613,3 +613,13 @@ class Limiter:
         self.limiter.hit(CLIENT_LIMIT, "client", client)
         if account:
             self.limiter.hit(ACCOUNT_LIMIT, "account", account)
+
+    def token_refused(self, client: str) -> None:
+        """Count a refused bearer token, and raise ``TooManyAttempts`` past the limit.
+
+        Counted apart from sign-ins, and only for refused tokens: a school's staff share
+        its address, and an integration left with an old token must not stop them signing
+        in, nor refuse a valid token (a token cannot be guessed: 256 random bits).
+        """
+        if not self.limiter.hit(CLIENT_LIMIT, "token", client):
+            raise TooManyAttempts("too many refused tokens from this address: wait a minute")

@@ -89,10 +89,6 @@ async def current_user(
     for on a worker thread.
     """
     client = client_of(request)
-    try:
-        state.limiter.check(client)
-    except TooManyAttempts as error:
-        raise HTTPException(429, str(error), headers={"Retry-After": "60"}) from None
     if credentials is None:
         raise HTTPException(
             401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
@@ -102,7 +98,10 @@ async def current_user(
     else:
         user = await run_in_threadpool(authenticate, state.engine, credentials.credentials)
     if user is None:
-        state.limiter.failed(client)
+        try:
+            state.limiter.token_refused(client)
+        except TooManyAttempts as error:
+            raise HTTPException(429, str(error), headers={"Retry-After": "60"}) from None
         # The attempted token is never stored, only that a token was refused (on a thread:
         # the audit's commit may wait for other writers).
         await run_in_threadpool(
