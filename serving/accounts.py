@@ -395,6 +395,22 @@ def authenticate(engine: sa.Engine, token: str) -> User | None:
         return _user(row, connection) if row is not None else None
 
 
+def token_expired(engine: sa.Engine, token: str) -> bool:
+    """Whether a refused token is an active account's, past its days (its holder is told
+    to ask for a new one; an unknown or revoked token is told nothing more)."""
+    with reading(engine) as connection:
+        return (
+            connection.execute(
+                sa.select(users.c.user_id).where(
+                    (users.c.token_hash == _digest(token))
+                    & users.c.active
+                    & (users.c.token_expires_at <= _now())
+                )
+            ).first()
+            is not None
+        )
+
+
 def find_user(engine: sa.Engine, user_id: int) -> User | None:
     """An active account by its id."""
     with reading(engine) as connection:

@@ -18,7 +18,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from core.settings import Settings
 from riskmodel.benefit import VisitBenefit
 from schooldata import audit
-from serving.accounts import Caller, Limiter, TooManyAttempts, User, authenticate, session_user
+from serving.accounts import (
+    Caller,
+    Limiter,
+    TooManyAttempts,
+    User,
+    authenticate,
+    session_user,
+    token_expired,
+)
 from serving.model_page import ModelReports
 from serving.schedule import WeekRunner
 from serving.scoring import Scorer
@@ -109,7 +117,13 @@ async def current_user(
             state.engine,
             [audit.Entry("token_refused", route_of(request), detail=f"client {client}")],
         )
-        raise HTTPException(401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"})
+        expired = await run_in_threadpool(token_expired, state.engine, credentials.credentials)
+        said = (
+            "the token has expired: an admin gives a new one (ews users rotate)"
+            if expired
+            else "the token is not valid"
+        )
+        raise HTTPException(401, said, headers={"WWW-Authenticate": "Bearer"})
     return user
 
 
