@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from typing import Annotated, Literal
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.catalog import catalog, value_range
@@ -13,6 +14,10 @@ from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from schooldata.missing import STAFF_STATUSES
 
 MAX_STUDENTS_PER_REQUEST = 500
+
+# A record's number in an address or a body (a case, an account, an intervention): a
+# number past a database integer answers 422, where SQLite could not even ask for it.
+RecordId = Annotated[int, annotated_types.Interval(ge=1, le=2**63 - 1)]
 
 # A risk tier (``riskmodel.bundle.TIERS``): a filter asked for another answers 422 naming
 # these, where it found nobody.
@@ -270,7 +275,7 @@ class InterventionIn(_Model):
     outcome: str | None = Field(
         None, max_length=64, json_schema_extra={"enum": list(INTERVENTION_OUTCOMES)}
     )
-    corrects: int | None = Field(
+    corrects: RecordId | None = Field(
         None, description="The id of an earlier record this one corrects (it is kept)."
     )
 
@@ -383,7 +388,7 @@ class MissingCaseUpdate(_Model):
         description="What staff found (the other statuses are set by the files).",
         json_schema_extra={"enum": list(STAFF_STATUSES)},
     )
-    owner_user_id: int | None = None
+    owner_user_id: RecordId | None = None
     reason_code: int | None = Field(None, description="DMC codes 1-10, 11, 12, 99")
     help_needed: list[str] = Field(default_factory=list, max_length=9)
     agency: str | None = Field(None, max_length=200)

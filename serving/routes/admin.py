@@ -38,6 +38,7 @@ from serving.routes.pages import (
     language,
     render,
 )
+from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 
@@ -223,7 +224,7 @@ def admin_classroom_accounts(
 @router.post("/admin/accounts/{account_id}/reset", response_class=HTMLResponse)
 def admin_reset(
     request: Request,
-    account_id: int,
+    account_id: RecordId,
     state: StateDep,
     user: AdminUser,
     csrf: Annotated[str, Form()],
@@ -245,7 +246,7 @@ def admin_reset(
 @router.post("/admin/accounts/{account_id}/deactivate", response_class=HTMLResponse)
 def admin_deactivate(
     request: Request,
-    account_id: int,
+    account_id: RecordId,
     state: StateDep,
     user: AdminUser,
     csrf: Annotated[str, Form()],

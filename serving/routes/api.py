@@ -29,6 +29,7 @@ from serving.schemas import (
     MissingCaseUpdate,
     MissingCounts,
     ModelInfo,
+    RecordId,
     ReturnedStudent,
     RiskList,
     ScoreRequest,
@@ -106,7 +107,9 @@ def risk_list(
     as_of: date | None = None,
     tier: Annotated[list[Tier] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-    offset: Annotated[int, Query(ge=0, description="Students to skip, in rank order.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="Students to skip, in rank order.")
+    ] = 0,
 ) -> RiskList:
     """The week's ranked list for a school or an advisor, within the caller's scope:
     ``limit`` students from the ``offset``-th on (a large college, page by page)."""
@@ -284,7 +287,7 @@ def missing_counts(state: StateDep, user: CurrentUser) -> list[MissingCounts]:
 
 @router.post("/api/v1/missing-cases/{case_id}", response_model=MissingCase, tags=["missing"])
 def update_missing_case(
-    case_id: int, update: MissingCaseUpdate, state: StateDep, caller: ApiCaller
+    case_id: RecordId, update: MissingCaseUpdate, state: StateDep, caller: ApiCaller
 ) -> MissingCase:
     """Record what was found of a child to look for (audited)."""
     change = worklist.CaseChange(

@@ -24,6 +24,7 @@ from serving.deps import StateDep, WebCaller, WebUser
 from serving.i18n import percent
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import attachment, check_csrf, not_found, render
+from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 
@@ -98,7 +99,7 @@ def _on_case(
 @router.post("/cases/{case_id}/review")
 def review_case(
     request: Request,
-    case_id: int,
+    case_id: RecordId,
     state: StateDep,
     caller: WebCaller,
     csrf: Annotated[str, Form()],
@@ -125,7 +126,7 @@ def review_case(
 @router.post("/cases/{case_id}/close")
 def close_case(
     request: Request,
-    case_id: int,
+    case_id: RecordId,
     state: StateDep,
     caller: WebCaller,
     csrf: Annotated[str, Form()],
@@ -145,7 +146,7 @@ def close_case(
 @router.post("/cases/{case_id}/notes")
 def add_note(
     request: Request,
-    case_id: int,
+    case_id: RecordId,
     state: StateDep,
     caller: WebCaller,
     csrf: Annotated[str, Form()],
@@ -174,7 +175,7 @@ def add_note(
 @router.get("/cases/{case_id}/brief.pdf")
 def brief(
     request: Request,
-    case_id: int,
+    case_id: RecordId,
     state: StateDep,
     caller: WebCaller,
     ask: Annotated[str, Query(max_length=1000)] = "",

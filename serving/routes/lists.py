@@ -28,6 +28,7 @@ from serving.routes.pages import (
     not_found,
     render,
 )
+from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,7 +135,7 @@ def student_page(
     state: StateDep,
     caller: WebCaller,
     error: str | None = None,
-    recorded: int | None = None,
+    recorded: RecordId | None = None,
     undone: int = 0,
     case_error: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
@@ -243,7 +244,7 @@ def record_from_page(
 @router.post("/interventions/{intervention_id}/undo")
 def undo_record(
     request: Request,
-    intervention_id: int,
+    intervention_id: RecordId,
     state: StateDep,
     caller: WebCaller,
     csrf: Annotated[str, Form()],
@@ -264,7 +265,7 @@ def plan_page(
     request: Request,
     state: StateDep,
     caller: WebCaller,
-    recorded: int | None = None,
+    recorded: RecordId | None = None,
     undone: int = 0,
 ) -> HTMLResponse:
     return _plan(request, state, caller, recorded=recorded, undone=bool(undone))

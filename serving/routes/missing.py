@@ -17,6 +17,7 @@ from serving import worklist, worklist_report
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import attachment, check_csrf, language, not_found, render
+from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000
@@ -143,7 +144,7 @@ def case_page(
     request: Request,
     state: StateDep,
     caller: WebCaller,
-    case_id: int,
+    case_id: RecordId,
     error: str | None = None,
     saved: int = 0,
 ) -> HTMLResponse:
@@ -173,7 +174,7 @@ def update_case(
     request: Request,
     state: StateDep,
     caller: WebCaller,
-    case_id: int,
+    case_id: RecordId,
     csrf: Annotated[str, Form()],
     status: Annotated[str, Form(max_length=40)],
     owner: Annotated[str, Form(max_length=20)] = "",

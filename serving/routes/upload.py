@@ -24,6 +24,7 @@ from serving.routes.pages import (
     language,
     render,
 )
+from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 
@@ -115,7 +116,11 @@ def upload_confirm(
 
 @router.post("/upload/undo/{load_id}", response_class=HTMLResponse)
 def upload_undo(
-    request: Request, state: StateDep, user: UploadUser, load_id: int, csrf: Annotated[str, Form()]
+    request: Request,
+    state: StateDep,
+    user: UploadUser,
+    load_id: RecordId,
+    csrf: Annotated[str, Form()],
 ) -> HTMLResponse:
     """Put the school's records back as they were before its latest upload."""
     check_csrf(request, csrf)

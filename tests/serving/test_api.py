@@ -178,6 +178,7 @@ def test_a_large_schools_list_is_read_page_by_page(api: Api) -> None:
     assert len(whole) == 9
     assert [s["student_id"] for page in pages for s in page] == [s["student_id"] for s in whole]
     assert api.get("/api/v1/risk-list?offset=-1", "committee").status_code == 422
+    assert api.get(f"/api/v1/risk-list?offset={2**72}", "committee").status_code == 422
 
 
 def test_home_visit_plan_respects_capacity_and_recent_visits(api: Api) -> None:
@@ -341,6 +342,23 @@ def test_bad_score_requests_get_a_clear_4xx(api: Api) -> None:
     )
     assert bad_type.status_code == 422
     assert "type must be one of" in bad_type.text
+
+
+def test_a_record_number_past_any_database_integer_answers_422(api: Api) -> None:
+    """The fuzzer's find: a case number of twenty digits reached SQLite, which cannot
+    bind it (OverflowError), and the service answered 500."""
+    huge = 24623165362153566208
+    case = api.post(f"/api/v1/missing-cases/{huge}", "committee", json={"status": "following"})
+    correction = api.post(
+        "/api/v1/interventions",
+        "committee",
+        json={"student_id": api.own_student, "type": "letter", "corrects": huge},
+    )
+
+    assert case.status_code == 422
+    assert case.json()["detail"][0]["loc"] == ["path", "case_id"]
+    assert correction.status_code == 422
+    assert correction.json()["detail"][0]["loc"] == ["body", "corrects"]
 
 
 def test_reads_of_student_records_are_audited_and_the_log_is_append_only(api: Api) -> None:

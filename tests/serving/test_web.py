@@ -208,6 +208,7 @@ def test_a_page_asked_with_a_value_it_cannot_take_says_which_in_the_pages_langua
         too_far = client.get("/missing?show=everything")
         no_such_tier = client.get("/list?tier=red")
         every_tier = client.get("/list?tier=")  # the list's own "all" choice
+        huge = client.get(f"/students/{api.own_student}?recorded=99999999999999999999")
         not_there = client.get("/students/not-a-student")
         api_answer = client.get(
             "/api/v1/risk-list?limit=0",
@@ -227,6 +228,7 @@ def test_a_page_asked_with_a_value_it_cannot_take_says_which_in_the_pages_langua
     assert no_such_tier.status_code == 422  # not an empty list, as if nobody were at risk
     assert "tier is not a value this page takes" in no_such_tier.text
     assert every_tier.status_code == 200
+    assert huge.status_code == 422  # a number SQLite cannot bind, not a server error
     assert api_answer.status_code == 422
     assert api_answer.json()["detail"][0]["loc"] == ["query", "limit"]
 
