@@ -48,6 +48,7 @@ from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
 from serving.i18n import grade
 from serving.records import InvalidInput, NotVisible, names_of
+from serving.schemas import MAX_RECORD_ID
 
 # How long a case has been open, as the area office counts it (days).
 AGE_BANDS = ((0, 30, "under_30"), (30, 90, "30_to_90"), (90, None, "over_90"))
@@ -187,6 +188,9 @@ def older_open(engine: sa.Engine, user: User) -> int:
 
 def case(engine: sa.Engine, caller: Caller, case_id: int) -> Case:
     """One case with the notes this user may read (audited); NotVisible otherwise."""
+    if not 0 < case_id <= MAX_RECORD_ID:  # a number a file gave, that no case can have
+        _denied(engine, caller)
+        raise NotVisible("no such case")
     with reading(engine) as connection:
         row = (
             connection.execute(

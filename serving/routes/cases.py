@@ -24,7 +24,7 @@ from serving.deps import StateDep, WebCaller, WebUser
 from serving.i18n import percent
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import attachment, check_csrf, not_found, render
-from serving.schemas import RecordId
+from serving.schemas import AccountChoice, RecordId
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,7 +46,7 @@ def open_case(
     caller: WebCaller,
     csrf: Annotated[str, Form()],
     planned: Annotated[str, Form(max_length=40)],
-    owner: Annotated[str, Form(max_length=20)] = "",
+    owner: AccountChoice = "",
     plan_text: Annotated[str, Form(max_length=2000)] = "",
     first_review: Annotated[str, Form(max_length=10)] = "",
     back: Annotated[str, Form(max_length=200)] = "",

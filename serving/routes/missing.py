@@ -17,7 +17,7 @@ from serving import worklist, worklist_report
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import attachment, check_csrf, language, not_found, render
-from serving.schemas import RecordId
+from serving.schemas import AccountChoice, RecordId
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000
@@ -177,7 +177,7 @@ def update_case(
     case_id: RecordId,
     csrf: Annotated[str, Form()],
     status: Annotated[str, Form(max_length=40)],
-    owner: Annotated[str, Form(max_length=20)] = "",
+    owner: AccountChoice = "",
     reason_code: Annotated[str, Form(max_length=4)] = "",
     help_needed: Annotated[list[str] | None, Form()] = None,
     agency: Annotated[str, Form(max_length=200)] = "",

@@ -391,6 +391,36 @@ def test_a_file_of_findings_separated_by_tabs_or_semicolons_updates_its_case(
     assert (stored["status"], int(stored["reason_code"])) == ("following", 2)
 
 
+def test_a_case_number_no_case_can_have_costs_its_row_not_the_file(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    """A file's case number of twenty digits (two cells run together, say): SQLite cannot
+    bind it, and the whole file answered 500. Now that row is named, the others apply."""
+    case_id = _open_case(api)
+    cells = [
+        ["case_id", "status"],
+        [str(case_id), "following"],
+        ["11031000123456789012", "following"],
+    ]
+    rows = "".join(",".join(line) + "\r\n" for line in cells)
+
+    reply = _send(people["committee"], "findings.csv", rows.encode())
+    owner = people["committee"].post(
+        f"/missing/{case_id}",
+        data={
+            "csrf": _csrf(people["committee"], f"/missing/{case_id}"),
+            "status": "following",
+            "owner": "99999999999999999999",
+        },
+        follow_redirects=False,
+    )
+
+    assert reply.status_code == 422  # the page names the rows it could not apply
+    assert "ไม่พบรายการนี้ในรายการที่คุณดูแล" in _problems(reply)  # no such case of yours
+    assert _cases(api).set_index("case_id").loc[case_id, "status"] == "following"
+    assert owner.status_code == 422  # a forged account number, refused by its form
+
+
 def test_a_file_of_findings_of_a_kind_the_service_does_not_read_is_refused_by_name(
     api: Api, people: dict[str, httpx.Client]
 ) -> None:
