@@ -419,6 +419,8 @@ def test_a_case_number_no_case_can_have_costs_its_row_not_the_file(
     assert "ไม่พบรายการนี้ในรายการที่คุณดูแล" in _problems(reply)  # no such case of yours
     assert _cases(api).set_index("case_id").loc[case_id, "status"] == "following"
     assert owner.status_code == 422  # a forged account number, refused by its form
+    back = f"case_id,status\r\n{case_id},not_followed\r\n"  # for the tests after this one
+    assert _send(people["committee"], "findings.csv", back.encode()).status_code == 303
 
 
 def test_a_file_of_findings_of_a_kind_the_service_does_not_read_is_refused_by_name(
