@@ -7,7 +7,6 @@ import math
 from typing import Annotated, Literal
 
 import annotated_types
-from fastapi import Form
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.catalog import catalog, value_range
@@ -20,8 +19,6 @@ MAX_STUDENTS_PER_REQUEST = 500
 # number past a database integer answers 422, where SQLite could not even ask for it.
 MAX_RECORD_ID = 2**63 - 1
 RecordId = Annotated[int, annotated_types.Interval(ge=1, le=MAX_RECORD_ID)]
-# An account chosen on a form ("" for none): digits a database integer holds.
-AccountChoice = Annotated[str, Form(max_length=18, pattern=r"^\d*$")]
 
 # A risk tier (``riskmodel.bundle.TIERS``): a filter asked for another answers 422 naming
 # these, where it found nobody.

@@ -23,8 +23,8 @@ from serving.brief import BriefError, make_brief
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.i18n import percent
 from serving.records import InvalidInput, NotVisible
-from serving.routes.pages import attachment, check_csrf, not_found, render
-from serving.schemas import AccountChoice, RecordId
+from serving.routes.pages import AccountChoice, attachment, check_csrf, not_found, render
+from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 

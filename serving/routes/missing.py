@@ -16,8 +16,15 @@ from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from serving import worklist, worklist_report
 from serving.deps import StateDep, WebCaller, WebUser
 from serving.records import InvalidInput, NotVisible
-from serving.routes.pages import attachment, check_csrf, language, not_found, render
-from serving.schemas import AccountChoice, RecordId
+from serving.routes.pages import (
+    AccountChoice,
+    attachment,
+    check_csrf,
+    language,
+    not_found,
+    render,
+)
+from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000

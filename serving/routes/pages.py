@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -213,6 +213,8 @@ AnalystCaller = Annotated[Caller, web_caller_of("analyst")]
 AreaUser = Annotated[User, web_user_of(*area.AREA_ROLES)]
 AreaCaller = Annotated[Caller, web_caller_of(*area.AREA_ROLES)]
 UploadUser = Annotated[User, web_user_of(*uploads.UPLOAD_ROLES)]
+# An account chosen on a form ("" for none): digits a database integer holds.
+AccountChoice = Annotated[str, Form(max_length=18, pattern=r"^\d*$")]
 
 
 def attachment(body: bytes, name: str) -> Response:
