@@ -373,7 +373,8 @@ def variant_scores(
     leaving within ``SOON_WEEKS`` weeks, a short-horizon stand-in for a model of when).
     Against the plain GBM: each shape alone at the trees its folds gave it (the search
     keeps one), and at its folds' best number of trees where that is more (the search
-    keeps the fewest near the best), and the chosen shape and trees averaged over
+    keeps the fewest near the best), the three shapes at their own trees averaged (the
+    choice of shape left to no one fold), and the chosen shape and trees averaged over
     ``SEEDS`` (log-odds, so an explanation would stay exact).
     """
     rows = train_rows.assign(label=train_rows["label"].astype(int))
@@ -409,15 +410,18 @@ def variant_scores(
         ),
     }
     if selection.tuned:
+        shapes_averaged = []  # log-odds of each shape at its own fewest trees
         for shape in config.model.shapes:
             curve = selection.curves[shape.name]
             own = fewest_near_best(curve)
             scores[f"LightGBM, {shape.name} shape, {own} trees"] = fitted(shape, own)
+            shapes_averaged.append(scores[f"LightGBM, {shape.name} shape, {own} trees"])
             best = (int(np.argmax(curve)) + 1) * CURVE_STEP
             if best != own:
                 scores[f"LightGBM, {shape.name} shape, {best} trees (its curve's best)"] = fitted(
                     shape, best
                 )
+        scores["LightGBM, the shapes averaged"] = np.mean(shapes_averaged, axis=0)
     averaged = [fitted(selection.shape, selection.trees, seed=seed) for seed in SEEDS]
     scores[f"LightGBM as chosen, {len(SEEDS)} seeds averaged"] = np.mean(averaged, axis=0)
     return scores
