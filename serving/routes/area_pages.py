@@ -12,9 +12,9 @@ from serving.access import student_key
 from serving.deps import StateDep, WebCaller
 from serving.routes.pages import (
     AreaCaller,
+    AreaOfficeCaller,
     check_csrf,
     language,
-    not_found,
     render,
 )
 
@@ -68,15 +68,13 @@ def area_page(
 def referred_page(
     request: Request,
     state: StateDep,
-    caller: AreaCaller,
+    caller: AreaOfficeCaller,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     school: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     """The children an area office's schools (or one of them) referred outside, by name,
     a page at a time: the area office follows them with the agencies. An analyst sees
     only their counts (404 here)."""
-    if caller.user.role != "area":
-        return not_found(request, caller.user)
     found = area.referred_cases(
         state.engine,
         caller,

@@ -20,10 +20,17 @@ from serving import cases, followups, records
 from serving.access import StudentKey, student_key
 from serving.accounts import Caller
 from serving.brief import BriefError, make_brief
-from serving.deps import StateDep, WebCaller, WebUser
+from serving.deps import StateDep, WebCaller
 from serving.i18n import percent
 from serving.records import InvalidInput, NotVisible
-from serving.routes.pages import AccountChoice, attachment, check_csrf, not_found, render
+from serving.routes.pages import (
+    AccountChoice,
+    AreaUser,
+    attachment,
+    check_csrf,
+    not_found,
+    render,
+)
 from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
@@ -262,11 +269,9 @@ def actions_page(request: Request, state: StateDep, caller: WebCaller) -> HTMLRe
 
 
 @router.get("/area/actions", response_class=HTMLResponse)
-def area_actions(request: Request, state: StateDep, user: WebUser) -> HTMLResponse:
+def area_actions(request: Request, state: StateDep, user: AreaUser) -> HTMLResponse:
     """Per school: flagged students nobody acted on and for how long, and whether the
     latest week's list was used (counts only)."""
-    if user.role not in ("area", "analyst"):
-        return not_found(request, user)
     schools = list(user.schools) if user.role == "area" else None
     untouched = cases.untouched_by_school(state.engine, schools, state.settings.untouched_days)
     used = {u.school_id: u for u in cases.usage(state.engine, schools, weeks=1)}

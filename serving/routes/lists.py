@@ -22,6 +22,8 @@ from serving.deps import (
 )
 from serving.export import csv_bytes, list_frame
 from serving.routes.pages import (
+    CommitteeCaller,
+    StudentCaller,
     attachment,
     check_csrf,
     language,
@@ -107,12 +109,10 @@ def risk_list_page(
 def risk_list_csv(
     request: Request,
     state: StateDep,
-    caller: WebCaller,
+    caller: StudentCaller,
     classroom: str | None = None,
     tier: TierChoice = "",
 ) -> Response:
-    if not caller.user.sees_students:
-        return not_found(request, caller.user)
     listing = records.risk_list(
         state.engine,
         caller,
@@ -264,7 +264,7 @@ def undo_record(
 def plan_page(
     request: Request,
     state: StateDep,
-    caller: WebCaller,
+    caller: CommitteeCaller,
     recorded: RecordId | None = None,
     undone: int = 0,
 ) -> HTMLResponse:
@@ -316,7 +316,7 @@ def _plan(
 def plan_capacity(
     request: Request,
     state: StateDep,
-    caller: WebCaller,
+    caller: CommitteeCaller,
     csrf: Annotated[str, Form()],
     capacity: Annotated[str, Form()],
 ) -> Response:
@@ -338,7 +338,7 @@ def plan_capacity(
 def plan_visit(
     request: Request,
     state: StateDep,
-    caller: WebCaller,
+    caller: CommitteeCaller,
     csrf: Annotated[str, Form()],
     student_id: Annotated[str, Form()],
     outcome: Annotated[str, Form()] = "",

@@ -14,7 +14,8 @@ from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
 from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from serving import worklist, worklist_report
-from serving.deps import StateDep, WebCaller, WebUser
+from serving.accounts import Caller, User
+from serving.deps import StateDep, WebCaller, web_caller_of, web_user_of
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import (
     AccountChoice,
@@ -28,6 +29,10 @@ from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000
+# Checked before the address's values: another role's page is not found, whatever it asks.
+WorklistCaller = Annotated[Caller, web_caller_of(*worklist.CASE_ROLES, *worklist.COUNT_ROLES)]
+CaseCaller = Annotated[Caller, web_caller_of(*worklist.CASE_ROLES)]
+CountUser = Annotated[User, web_user_of(*worklist.COUNT_ROLES)]
 
 
 def _words(lang: str) -> dict[str, Any]:
@@ -47,13 +52,11 @@ def _words(lang: str) -> dict[str, Any]:
 def missing_page(
     request: Request,
     state: StateDep,
-    caller: WebCaller,
+    caller: WorklistCaller,
     show: Annotated[str, Query(pattern="^(open|all)$")] = "open",
     applied: int | None = None,
 ) -> HTMLResponse:
     """The children to look for: a school's cases, an area office's counts."""
-    if caller.user.role not in (*worklist.CASE_ROLES, *worklist.COUNT_ROLES):
-        return not_found(request, caller.user)
     found = worklist.cases(state.engine, caller, open_only=show == "open")
     return render(
         request,
@@ -74,12 +77,12 @@ def missing_page(
 def missing_report(
     request: Request,
     state: StateDep,
-    user: WebUser,
+    user: CountUser,
     kind: str,
     lang: Annotated[str | None, Query(pattern="^(th|en)$")] = None,
 ) -> Response:
     """The ministry's reports of the worklist, as Excel or CSV (Thai unless asked)."""
-    if user.role not in worklist.COUNT_ROLES or kind not in ("xlsx", "csv"):
+    if kind not in ("xlsx", "csv"):
         return not_found(request, user)
     made = worklist_report.report(state.engine, user, lang or language(request))
     body = made.xlsx() if kind == "xlsx" else made.csv()
@@ -90,12 +93,12 @@ def missing_report(
 def missing_cases_file(
     request: Request,
     state: StateDep,
-    caller: WebCaller,
+    caller: CaseCaller,
     kind: str,
     lang: Annotated[str | None, Query(pattern="^(th|en)$")] = None,
 ) -> Response:
     """One's open cases as a file of findings to fill in and send back (Excel or CSV)."""
-    if caller.user.role not in worklist.CASE_ROLES or kind not in ("xlsx", "csv"):
+    if kind not in ("xlsx", "csv"):
         return not_found(request, caller.user)
     lang = lang or language(request)
     sheet = worklist.findings_sheet(state.engine, caller, lang)
@@ -109,14 +112,12 @@ def missing_cases_file(
 async def missing_file(
     request: Request,
     state: StateDep,
-    caller: WebCaller,
+    caller: CaseCaller,
     csrf: Annotated[str, Form()],
     file: Annotated[UploadFile, File()],
 ) -> Response:
     """A file of findings, a row a case (the columns of the case's form)."""
     check_csrf(request, csrf)
-    if caller.user.role not in worklist.CASE_ROLES:
-        return not_found(request, caller.user)
     content = await file.read(MAX_FILE_BYTES + 1)
     name = file.filename or "file"
     problems: list[tuple[int, str]] = []

@@ -23,7 +23,7 @@ from jinja2 import pass_context
 from starlette.routing import Match
 
 from serving import area, i18n, records, translate, uploads
-from serving.accounts import Caller, User
+from serving.accounts import STUDENT_ROLES, Caller, User
 from serving.deps import signed_in_user, web_caller_of, web_user_of
 from serving.model_store import RULE_TOP
 
@@ -213,6 +213,9 @@ AnalystCaller = Annotated[Caller, web_caller_of("analyst")]
 AreaUser = Annotated[User, web_user_of(*area.AREA_ROLES)]
 AreaCaller = Annotated[Caller, web_caller_of(*area.AREA_ROLES)]
 UploadUser = Annotated[User, web_user_of(*uploads.UPLOAD_ROLES)]
+AreaOfficeCaller = Annotated[Caller, web_caller_of("area")]
+CommitteeCaller = Annotated[Caller, web_caller_of("committee")]
+StudentCaller = Annotated[Caller, web_caller_of(*STUDENT_ROLES)]  # advisors and committees
 # An account chosen on a form ("" for none): digits a database integer holds.
 AccountChoice = Annotated[str, Form(max_length=18, pattern=r"^\d*$")]
 

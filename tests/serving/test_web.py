@@ -194,6 +194,37 @@ def test_bad_plan_input_gets_a_clear_error_and_changes_nothing(api: Api) -> None
         assert after.group(1) == before
 
 
+def test_another_roles_page_asked_with_a_bad_value_is_not_found_all_the_same(api: Api) -> None:
+    """A page of another role answers "not found" whatever its address or form holds: a
+    value it cannot take answered 422 before the role was checked, so the answer told
+    that the page is there."""
+    huge = "99999999999999999999"
+    asked = {
+        "admin": ["/missing?show=x", "/missing/report.csv?lang=xx", f"/plan?recorded={huge}"],
+        "analyst": ["/missing/cases.csv?lang=xx", "/area/referred?page=0", "/list.csv?tier=red"],
+        "advisor": ["/missing/report.xlsx?lang=xx", f"/plan?recorded={huge}", "/area/actions"],
+    }
+    answers = {}
+    for role, paths in asked.items():
+        with httpx.Client(base_url=api.url, follow_redirects=False) as client:
+            page = client.get("/login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            client.post("/login", data={"token": api.tokens[role], "csrf": token})
+            for path in paths:
+                answers[role, path] = client.get(path).status_code
+            # Forms sent empty: the role is checked first, not the fields.
+            for path in ("/plan/visits", "/plan/capacity"):  # a committee's
+                answers[role, f"POST {path}"] = client.post(path).status_code
+            if role != "advisor":  # an advisor sends files of findings
+                answers[role, "POST /missing/file"] = client.post("/missing/file").status_code
+    assert answers == dict.fromkeys(answers, 404)
+    # The same values on one's own page still name the value.
+    with httpx.Client(base_url=api.url, follow_redirects=False) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"token": api.tokens["committee"], "csrf": token})
+        assert client.get("/missing/report.csv?lang=xx").status_code == 422
+
+
 def test_a_page_asked_with_a_value_it_cannot_take_says_which_in_the_pages_language(
     api: Api,
 ) -> None:
