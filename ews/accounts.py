@@ -107,13 +107,17 @@ def users_create(
 
 @users_app.command("list")
 def users_list() -> None:
-    """Every account: role, scope, whether it is active. No secret is shown."""
-    from serving.accounts import list_users
+    """Every account: role, scope, whether it is active, when its token expires and was
+    last used. No secret is shown. Tokens in use that expire within 30 days are named
+    after the table, to renew (ews users rotate)."""
+    from serving.accounts import RENEW_DAYS, list_users, tokens_to_renew
 
+    settings = load_settings()
     table = Table(title="Accounts")
-    for column in ("id", "role", "name", "username", "scope", "active", "token expires"):
+    columns = ("id", "role", "name", "username", "scope", "active", "token expires", "token used")
+    for column in columns:
         table.add_column(column)
-    for user in list_users(database(load_settings())):
+    for user in list_users(database(settings)):
         scope = ", ".join(user["schools"]) or " / ".join(
             str(v) for v in (user["school_id"], user["staff_id"]) if v
         )
@@ -127,8 +131,22 @@ def users_list() -> None:
             scope or "all (no student data)" if user["role"] in ("analyst", "admin") else scope,
             "yes" if user["active"] else "no",
             str(user["token_expires_at"] or "")[:10],
+            str(user["token_used_on"] or ""),
         )
     console.print(table)
+    to_renew = tokens_to_renew(database(settings))
+    if to_renew:
+        console.print(
+            f"[bold]Tokens in use that expire within {RENEW_DAYS} days, or have[/bold] (also on "
+            "/admin): give each integration a new token, and put it in the integration."
+        )
+    for user in to_renew:
+        state = "expired" if user["expired"] else "expires"
+        console.print(
+            f"  account {user['user_id']} ({escape(user['name'])}): {state} on "
+            f"{str(user['token_expires_at'])[:10]}, last used {user['token_used_on']} "
+            f"(ews users rotate {user['user_id']})"
+        )
 
 
 @users_app.command("revoke")

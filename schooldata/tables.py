@@ -133,6 +133,9 @@ users = sa.Table(
     sa.Column("school_id", sa.String, nullable=True),
     sa.Column("token_hash", sa.String(64), nullable=True, unique=True),
     sa.Column("token_expires_at", sa.DateTime, nullable=True),
+    # The last day (Bangkok) the token was used: an admin is told to renew a token in use
+    # before it expires (``serving.accounts.tokens_to_renew``).
+    sa.Column("token_used_on", sa.Date, nullable=True),
     sa.Column("username", sa.String, nullable=True, unique=True),
     sa.Column("password_hash", sa.String, nullable=True),
     sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),

@@ -25,6 +25,7 @@ from limits import RateLimitItemPerMinute, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from core import clock
 from schooldata import audit
 from schooldata.contract import CLASSROOM_GROUP, fold_header
 from schooldata.db import reading, upgrade
@@ -37,6 +38,9 @@ ROLES = ("advisor", "committee", "data_officer", "area", "analyst", "admin")
 STUDENT_ROLES = ("advisor", "committee")
 SCHOOL_ROLES = ("advisor", "committee", "data_officer")  # tied to one school
 TOKEN_DAYS = 365
+# A token used in the last RENEW_DAYS days that expires within RENEW_DAYS (or has): the
+# admin page names it, so that an integration is given a new token before it stops.
+RENEW_DAYS = 30
 SESSION_HOURS = 8
 MIN_PASSWORD = 10
 USERNAME = re.compile(r"[a-z0-9._-]{3,40}")
@@ -346,6 +350,7 @@ def list_users(engine: sa.Engine) -> list[dict[str, Any]]:
             "has_password": bool(r["password_hash"]),
             "must_change_password": bool(r["must_change_password"]),
             "token_expires_at": r["token_expires_at"],
+            "token_used_on": r["token_used_on"],
             "created_at": r["created_at"],
         }
         for r in rows
@@ -392,7 +397,47 @@ def authenticate(engine: sa.Engine, token: str) -> User | None:
     every time: a revoked or expired token stops working at once, in every process)."""
     with reading(engine) as connection:
         row = connection.execute(_BY_TOKEN, {"digest": _digest(token), "now": _now()}).first()
-        return _user(row, connection) if row is not None else None
+        if row is None:
+            return None
+        user = _user(row, connection)
+    today = clock.today()
+    if row.token_used_on is None or row.token_used_on < today:  # one write a day at most
+        with engine.begin() as connection:
+            connection.execute(
+                sa.update(users)
+                .where(
+                    (users.c.user_id == user.user_id)
+                    & (users.c.token_used_on.is_(None) | (users.c.token_used_on < today))
+                )
+                .values(token_used_on=today)
+            )
+    return user
+
+
+def tokens_to_renew(engine: sa.Engine, days: int = RENEW_DAYS) -> list[dict[str, Any]]:
+    """Active accounts whose token was used in the last ``days`` days and expires within
+    ``days`` (or has expired since: the integration that used it now gets 401), soonest
+    first. A token nobody uses is not named: people sign in with passwords."""
+    today = clock.today()
+    with reading(engine) as connection:
+        rows = connection.execute(
+            sa.select(
+                users.c.user_id,
+                users.c.name,
+                users.c.username,
+                users.c.role,
+                users.c.token_expires_at,
+                users.c.token_used_on,
+            )
+            .where(
+                users.c.active
+                & users.c.token_hash.is_not(None)
+                & (users.c.token_used_on >= today - timedelta(days=days))
+                & (users.c.token_expires_at <= _now() + timedelta(days=days))
+            )
+            .order_by(users.c.token_expires_at, users.c.user_id)
+        ).mappings()
+        return [dict(r) | {"expired": r["token_expires_at"] <= _now()} for r in rows]
 
 
 def token_expired(engine: sa.Engine, token: str) -> bool:
@@ -451,7 +496,11 @@ def rotate_token(engine: sa.Engine, user_id: int, actor: str, days: int = TOKEN_
         changed = connection.execute(
             sa.update(users)
             .where((users.c.user_id == user_id) & users.c.active)
-            .values(token_hash=_digest(token), token_expires_at=_now() + timedelta(days=days))
+            .values(
+                token_hash=_digest(token),
+                token_expires_at=_now() + timedelta(days=days),
+                token_used_on=None,  # a new token, not yet in use
+            )
         ).rowcount
         if not changed:
             raise AccountError(f"no active account {user_id}")

@@ -402,6 +402,22 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "reset_password": ("ตั้งรหัสผ่านชั่วคราว", "Reset password"),
     "deactivate": ("ปิดบัญชี", "Deactivate"),
+    "renew_title": ("โทเค็นที่ระบบเชื่อมต่อใช้อยู่ใกล้หมดอายุ ({})", "Tokens in use that expire soon ({})"),
+    "renew_help": (
+        "ระบบที่เชื่อมต่อกับบริการนี้ (เช่น ระบบดูแลช่วยเหลือของโรงเรียน) ใช้งานไม่ได้ทันทีที่โทเค็นหมดอายุ "
+        "โทเค็นเหล่านี้ถูกใช้ใน {0} วันที่ผ่านมาและหมดอายุภายใน {0} วัน (หรือหมดอายุแล้ว): "
+        "ออกโทเค็นใหม่บนเซิร์ฟเวอร์ด้วยคำสั่งในตาราง แล้วนำโทเค็นใหม่ไปใส่ในระบบที่เชื่อมต่อ "
+        "โทเค็นเดิมใช้ไม่ได้ทันทีที่ออกใหม่",
+        "A system connected to this service (the school's own student-care system, say) stops "
+        "working the moment its token expires. These tokens were used in the last {0} days "
+        "and expire within {0} days (or have): give each a new token with the command in the "
+        "table, on the server, and put the new token in the connected system. The old token "
+        "stops working at once.",
+    ),
+    "token_expires": ("หมดอายุ", "Expires"),
+    "token_expired_on": ("หมดอายุแล้วเมื่อ", "expired on"),
+    "token_used": ("ใช้ล่าสุด", "Last used"),
+    "renew_command": ("คำสั่งออกโทเค็นใหม่", "New token by"),
     "deactivate_confirm": (
         "ปิดบัญชีของ {} ใช่หรือไม่ ผู้ใช้จะออกจากระบบทันที",
         "Deactivate {}'s account? They are signed out at once.",

@@ -13,6 +13,7 @@ from schooldata.ingest import SchoolRefused, add_school
 from serving import i18n, translate
 from serving.accounts import (
     EMAIL,
+    RENEW_DAYS,
     ROLES,
     AccountError,
     User,
@@ -24,6 +25,7 @@ from serving.accounts import (
     set_messages,
     set_password,
     temporary_password,
+    tokens_to_renew,
     unassigned_classrooms,
 )
 from serving.deps import (
@@ -66,6 +68,8 @@ def _admin(
         affiliations=_choices("affiliation", language(request)),
         areas=_choices("area", language(request)),
         accounts=list_users(state.engine),
+        to_renew=tokens_to_renew(state.engine),
+        renew_days=RENEW_DAYS,
         classrooms=unassigned_classrooms(state.engine),
         roles=ROLES,
         notice=notice,

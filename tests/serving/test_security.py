@@ -15,7 +15,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -32,7 +32,7 @@ from ews.cli import app as cli
 from schooldata import audit
 from schooldata.db import make_engine
 from schooldata.tables import TABLES, audit_log, student_scores, users
-from serving.accounts import revoke, rotate_token
+from serving.accounts import create_user, revoke, rotate_token
 from serving.model_store import ModelUnavailable, load_champion
 from tests.serving.conftest import PASSWORDS, WEEKS, Api, running_server
 
@@ -417,6 +417,52 @@ def test_expired_revoked_and_rotated_tokens_stop_working(copy: Copy) -> None:
     revoke(engine, committee, "tests")
     revoked = copy.get("/api/v1/risk-list", "committee")
     assert (revoked.status_code, revoked.json()["detail"]) == (401, "the token is not valid")
+
+
+def test_a_token_in_use_is_named_to_renew_before_it_expires(copy: Copy) -> None:
+    """A school's integration stops the day its token expires. The admin page and `ews
+    users list` name a token used lately that expires within 30 days (or has), with the
+    command that renews it; a token nobody uses is not named, nor one renewed."""
+    engine = copy.engine
+    analyst = _user_id(engine, copy.api.usernames["analyst"])
+    unused, _token = create_user(engine, "committee", "ไม่ได้ใช้", school_id=copy.api.school)
+
+    def expires_in(user_id: int, days: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.update(users)
+                .where(users.c.user_id == user_id)
+                .values(token_expires_at=datetime.now(UTC).replace(tzinfo=None) + timedelta(days))
+            )
+
+    def admin_page() -> str:
+        with httpx.Client(cookies={"lang": "en"}) as client:
+            _signed_in(client, copy.url, copy.api.usernames["admin"], PASSWORDS["admin"])
+            return client.get(copy.url + "/admin").text
+
+    def listed() -> str:
+        env = {"EWS_DATABASE_URL": str(engine.url), "COLUMNS": "300"}
+        return CliRunner().invoke(cli, ["users", "list"], env=env).output
+
+    assert copy.get("/api/v1/model", "analyst").status_code == 200  # its integration
+    with engine.connect() as connection:
+        used = connection.execute(
+            sa.select(users.c.token_used_on).where(users.c.user_id == analyst)
+        ).scalar_one()
+    assert used == clock.today()
+    assert f"ews users rotate {analyst}" not in admin_page()  # a year to go
+    expires_in(analyst, 10)
+    expires_in(unused.user_id, 10)
+    page, cli_output = admin_page(), listed()
+    assert "Tokens in use that expire soon (1)" in page
+    assert f"ews users rotate {analyst}" in page
+    assert f"ews users rotate {unused.user_id}" not in page  # nobody uses it
+    assert f"(ews users rotate {analyst})" in cli_output
+    assert f"(ews users rotate {unused.user_id})" not in cli_output
+    expires_in(analyst, -2)  # the integration now gets 401: still named, as expired
+    assert "expired on" in admin_page()
+    rotate_token(engine, analyst, "tests")
+    assert f"ews users rotate {analyst}" not in admin_page()
 
 
 def test_a_copied_session_cookie_dies_with_sign_out_and_revocation(copy: Copy) -> None:
