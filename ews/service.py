@@ -189,8 +189,10 @@ def status() -> None:
     """The weekly runs at a glance, and the scorer making the lists.
 
     Last and next run, how long runs take, schools skipped as stale,
-    failures with their error ids, and the messages sent."""
+    failures with their error ids, the messages sent, and the tokens in use that are
+    about to expire."""
     from schooldata.db import upgrade
+    from serving.accounts import RENEW_DAYS, tokens_to_renew
     from serving.i18n import moment, scorer_label
     from serving.operations import operations
 
@@ -217,6 +219,12 @@ def status() -> None:
         f"Messages of the newest list: {found.messages.get('sent', 0)} sent, "
         f"{found.messages.get('failed', 0)} failed"
     )
+    to_renew = tokens_to_renew(engine)
+    if to_renew:
+        console.print(
+            f"[bold]{len(to_renew)} token(s) in use expire within {RENEW_DAYS} days, or "
+            "have[/bold]: renew them before their integrations stop (ews users list names them)"
+        )
     table = Table(title="Runs, newest first (started: Asia/Bangkok)")
     columns = ("week", "kind", "school", "try", "status", "trigger", "started", "took", "detail")
     for column in columns:

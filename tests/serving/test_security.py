@@ -459,6 +459,8 @@ def test_a_token_in_use_is_named_to_renew_before_it_expires(copy: Copy) -> None:
     assert f"ews users rotate {unused.user_id}" not in page  # nobody uses it
     assert f"(ews users rotate {analyst})" in cli_output
     assert f"(ews users rotate {unused.user_id})" not in cli_output
+    status = CliRunner().invoke(cli, ["status"], env={"EWS_DATABASE_URL": str(engine.url)})
+    assert "1 token(s) in use expire within 30 days" in status.output
     expires_in(analyst, -2)  # the integration now gets 401: still named, as expired
     assert "expired on" in admin_page()
     rotate_token(engine, analyst, "tests")
