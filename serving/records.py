@@ -675,7 +675,8 @@ def record_intervention(
 
     With a ``request_key`` (the API's Idempotency-Key) a record is made once for each of
     the caller's keys: a request sent again after its answer was lost returns the record
-    the first made, and False.
+    the first made, and False. A record sent without a date is the one it made whatever
+    day it is sent again (its date was the day of the first).
 
     Raises:
         InvalidInput: the key was used for another record.
@@ -685,6 +686,7 @@ def record_intervention(
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
     if outcome is not None and outcome not in INTERVENTION_OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(INTERVENTION_OUTCOMES)}")
+    dated = day is not None
     day = day or clock.today()
     if day > clock.today():
         raise InvalidInput("date is in the future")
@@ -709,7 +711,7 @@ def record_intervention(
         made = None  # the same key sent twice at once: the other request made it
     if made is not None:
         return Intervention(intervention_id=made, **_public_record(record)), True
-    earlier = _made_by_request(engine, caller, record)
+    earlier = _made_by_request(engine, caller, record, dated)
     return earlier, False
 
 
@@ -759,14 +761,18 @@ def _by_request(connection: sa.Connection, caller: Caller, record: dict[str, Any
 _REQUESTED = ("school_id", "student_id", "date", "type", "outcome", "corrects")
 
 
-def _made_by_request(engine: sa.Engine, caller: Caller, record: dict[str, Any]) -> Intervention:
+def _made_by_request(
+    engine: sa.Engine, caller: Caller, record: dict[str, Any], dated: bool
+) -> Intervention:
     """The record the caller's request key made, if it is the one asked for now (audited
-    as read: the answer shows it again)."""
+    as read: the answer shows it again). ``dated``: the request gave the record's date
+    (else it took the day it was sent, and a retry on another day is the same record)."""
+    asked = _REQUESTED if dated else tuple(name for name in _REQUESTED if name != "date")
     with engine.begin() as connection:
         earlier = _by_request(connection, caller, record)
         if earlier is None:  # withdrawn between the two requests: nothing to repeat
             raise InvalidInput("the Idempotency-Key's record was withdrawn: send a new key")
-        if any(getattr(earlier, name) != record[name] for name in _REQUESTED):
+        if any(getattr(earlier, name) != record[name] for name in asked):
             raise InvalidInput(
                 "the Idempotency-Key was used for another record: send a new key for a new one"
             )

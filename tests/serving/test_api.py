@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
+from core import clock
 from core.settings import Settings
 from devtools.processes import connections_held, wait_for_workers, workers_of
 from schooldata.tables import audit_log
@@ -264,6 +265,32 @@ def test_a_key_taken_between_the_check_and_the_insert_answers_the_record_that_to
     assert made
     assert not made_again
     assert second == first
+
+
+def test_a_record_sent_without_a_date_and_sent_again_the_next_day_is_made_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record without a date takes the day it is sent. Its retry after midnight (a
+    connection that came back the next morning) is the record it made, not "another
+    record"; a retry that gives another date is another record."""
+    user = authenticate(api.engine, api.tokens["advisor"])
+    assert user is not None
+    caller, student = Caller(user, "test"), StudentKey(api.school, api.own_student)
+    visit = {"kind": "counselling", "outcome": "done", "request_key": "sent-before-midnight"}
+    first_day = date.fromisoformat(WEEKS[1])
+    monkeypatch.setattr(clock, "today", lambda: first_day)
+    first, made = records.record_intervention(api.engine, caller, student, None, **visit)
+    monkeypatch.setattr(clock, "today", lambda: first_day + timedelta(days=1))
+
+    again, made_again = records.record_intervention(api.engine, caller, student, None, **visit)
+
+    assert made
+    assert (again, made_again) == (first, False)
+    assert again.date == first_day
+    with pytest.raises(records.InvalidInput, match="used for another record"):
+        records.record_intervention(
+            api.engine, caller, student, first_day + timedelta(days=1), **visit
+        )
 
 
 def test_score_is_exact_shap_with_thai_reasons(api: Api) -> None:
