@@ -6,8 +6,12 @@ horizon, estimated with a doubly robust (augmented inverse-propensity) estimator
 - **treated**: a student's first action of that type in a term, placed on the last
   Monday before the action, with the features as of that Monday as confounders (what
   the school knew the day before it acted);
-- **comparison**: students with no action of any kind that term, each on one Monday
-  drawn from the weeks in which the term's actions were taken;
+- **comparison**: for each type, students with no action of any kind that term, each on
+  one Monday drawn from the Mondays of that type's treated rows in the term, in
+  proportion to how many were treated on each (risk-set sampling: a student is compared
+  on the days the helped were, since the chance of leaving within the horizon depends on
+  the time of the year: a Monday in January looks ahead to the year's end, one in June
+  does not);
 - the propensity of the action and the chance of leaving without it are LightGBM models,
   cross-fitted by student (no student's own row informs its prediction);
 - the interval comes from the estimator's influence function, summed by student;
@@ -64,6 +68,7 @@ VISIT = "home_visit"
 # trouble, and the others): rows of the effects table beside the types.
 VISIT_GROUPS = (f"{VISIT}.trouble", f"{VISIT}.others")
 BENEFIT_WEEKS = 4  # the benefit model learns from one Monday in four of each student
+COMPARED_WITH = "compared_with"  # the type a comparison row was drawn for
 
 
 @dataclass(frozen=True)
@@ -96,15 +101,18 @@ class Effect:
 def effect_rows(
     sources: Sources, matrix: pd.DataFrame, features: list[str], seed: int = 0
 ) -> pd.DataFrame:
-    """One row per treated student-term and type, and per comparison student-term.
+    """One row per treated student-term and type, and per comparison student-term and type.
 
     A student is a child (``person_id``: their records at every school are theirs).
-    Columns: person_id, as_of, term key, ``type`` (None for the comparison), ``label``,
-    and the features as of that Monday.
+    Columns: person_id, as_of, term key, ``type`` (None for a comparison row),
+    ``compared_with`` (the type a comparison row is drawn for; None for a treated row),
+    ``label``, and the features as of that Monday.
     """
     actions = sources.interventions
     if actions is None or actions.empty:
-        return pd.DataFrame(columns=["person_id", "as_of", "type", "label", *features])
+        return pd.DataFrame(
+            columns=["person_id", "as_of", "type", COMPARED_WITH, "label", *features]
+        )
     rows = matrix[matrix["mature"].astype(bool)]
     # In one order whatever order the records were read in (a database returns them in
     # any), and whatever the children's person keys (each installation's ID hash key
@@ -123,17 +131,31 @@ def effect_rows(
     placed = placed.sort_values("as_of", kind="stable").drop_duplicates(
         ["person_id", "academic_year", "term", "type"]
     )
-    # The comparison: no action of any kind that term, on one of the term's action weeks.
+    # The comparison: no action of any kind that term, looked at on the type's Mondays.
     child_term = ["person_id", "academic_year", "term"]
     untouched = rows[~_keys(rows, child_term).isin(_keys(placed, child_term))]
-    action_week = ["academic_year", "term", "as_of"]
-    candidates = untouched[_keys(untouched, action_week).isin(_keys(placed, action_week))]
+    week = ["academic_year", "term", "as_of"]
     rng = np.random.default_rng(seed)
-    shuffled = candidates.iloc[rng.permutation(len(candidates))]
-    comparison = shuffled.drop_duplicates(["person_id", "academic_year", "term"])
-    return pd.concat([placed, comparison.assign(type=None)], ignore_index=True).reset_index(
-        drop=True
-    )
+    drawn = []
+    for kind in sorted(placed["type"].unique()):
+        treated_on = placed[placed["type"] == kind].groupby(week).size()
+        weight = pd.Series(treated_on.to_numpy(dtype=float), index=treated_on.index).reindex(
+            _keys(untouched, week)
+        )
+        candidates = untouched[weight.notna().to_numpy()]
+        # One Monday per student-term, drawn in proportion to the treated on it: the
+        # largest of u^(1/w) (Efraimidis and Spirakis' weighted draw).
+        key = rng.random(len(candidates)) ** (1 / weight.dropna().to_numpy())
+        chosen = (
+            candidates.assign(_key=key)
+            .sort_values("_key", ascending=False, kind="stable")
+            .drop_duplicates(child_term)
+            .drop(columns="_key")
+        )
+        drawn.append(chosen.assign(type=None, **{COMPARED_WITH: kind}))
+    return pd.concat(
+        [placed.assign(**{COMPARED_WITH: None}), *drawn], ignore_index=True
+    ).reset_index(drop=True)
 
 
 def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.MultiIndex:
@@ -142,7 +164,7 @@ def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.MultiIndex:
 
 def estimate(rows: pd.DataFrame, kind: str, features: list[str], seed: int = 0) -> Effect:
     """The doubly robust ATT of ``kind`` against the comparison rows."""
-    sample = rows[(rows["type"] == kind) | rows["type"].isna()].reset_index(drop=True)
+    sample = rows[(rows["type"] == kind) | (rows[COMPARED_WITH] == kind)].reset_index(drop=True)
     treated = sample["type"].eq(kind).to_numpy()
     label = sample["label"].to_numpy(dtype=float)
     n_treated, n_comparison = int(treated.sum()), int((~treated).sum())
@@ -386,7 +408,7 @@ def visit_groups(
 ) -> list[Effect]:
     """The home visit's estimate among students with attendance or family trouble and
     among the others (each against the comparison rows of its own group)."""
-    comparison = rows["type"].isna().to_numpy()
+    comparison = (rows[COMPARED_WITH] == VISIT).to_numpy()
     visits = (rows["type"] == VISIT).to_numpy()
     found = []
     for group, members in zip(VISIT_GROUPS, (trouble, ~trouble), strict=True):

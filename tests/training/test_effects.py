@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,7 @@ def _records(effect: float, students: int = 12_000, seed: int = 1) -> tuple[pd.D
     rows = pd.DataFrame(x, columns=FEATURES).assign(
         person_id=[f"S{i}" for i in range(students)],
         type=np.where(treated, "home_visit", None),
+        compared_with=np.where(treated, None, "home_visit"),
         label=left.astype(int),
     )
     return rows, float((helped - base)[treated].mean())
@@ -78,6 +80,55 @@ def test_the_interval_holds_the_true_effect_and_zero_when_help_does_nothing(
     assert found.outside_overlap < 0.1
 
 
+def test_help_that_does_nothing_early_in_the_term_is_not_credited_with_the_years_end() -> None:
+    """A Monday late in the school year looks ahead to its end, when more children leave;
+    the features do not say which Monday it is. Schools act in a term's first weeks (and
+    follow a few up late). Help that does nothing must be found to do nothing: the
+    comparison is looked at on the Mondays the helped were, not on any week of the term
+    (which credited early help with the year's-end leaving it never faced)."""
+    rng = np.random.default_rng(3)
+    students, weeks = 6000, 18
+    mondays = pd.date_range("2025-11-03", periods=weeks, freq="7D")
+    x = rng.normal(size=students)
+    grid = pd.DataFrame(
+        {
+            "person_id": np.repeat([f"P{i:05d}" for i in range(students)], weeks),
+            "school_id": "S1",
+            "student_id": np.repeat([f"{i:05d}" for i in range(students)], weeks),
+            "as_of": np.tile(mondays, students),
+            "week": np.tile(np.arange(weeks), students),
+            "x": np.repeat(x, weeks),
+        }
+    )
+    leaving = 1 / (1 + np.exp(-(-4.5 + 0.8 * grid["x"] + 0.12 * grid["week"])))
+    matrix = grid.assign(
+        academic_year=2568,
+        term=2,
+        mature=True,
+        label=(rng.random(len(grid)) < leaving).astype(int),
+    )
+    helped = np.flatnonzero(rng.random(students) < 1 / (1 + np.exp(-(-2.0 + 1.0 * x))))
+    first = mondays[rng.integers(1, 4, len(helped))] + pd.Timedelta(days=2)
+    followed = helped[rng.random(len(helped)) < 0.3]
+    later = mondays[rng.integers(10, weeks, len(followed))] + pd.Timedelta(days=2)
+    actions = pd.DataFrame(
+        {
+            "school_id": "S1",
+            "student_id": [f"{i:05d}" for i in np.concatenate([helped, followed])],
+            "person_id": [f"P{i:05d}" for i in np.concatenate([helped, followed])],
+            "date": np.concatenate([first, later]),
+            "type": ["home_visit"] * len(helped) + ["parent_meeting"] * len(followed),
+        }
+    )
+
+    rows = effect_rows(SimpleNamespace(interventions=actions), matrix, ["x"])  # type: ignore[arg-type]
+    found = estimate(rows, "home_visit", ["x"])
+
+    assert found.covers(0.0), found
+    compared = rows[rows["compared_with"] == "home_visit"]
+    assert set(compared["as_of"]) <= set(rows.loc[rows["type"] == "home_visit", "as_of"])
+
+
 def test_too_few_helped_students_give_no_estimate_and_say_why() -> None:
     rows, _ = _records(-0.8, students=2_000)
     few = pd.concat([rows[rows["type"].isna()], rows[rows["type"].notna()].head(MIN_TREATED - 1)])
@@ -90,12 +141,14 @@ def test_too_few_helped_students_give_no_estimate_and_say_why() -> None:
 
 
 @pytest.mark.slow
-def test_on_generated_school_records_every_estimate_holds_the_simulated_effect(
+def test_on_generated_school_records_the_estimates_hold_the_simulated_effect(
     tmp_path: Path,
 ) -> None:
-    """The simulator's schools act on what their records show; every estimate the study
-    calls usable holds the effect the simulator applied (one it calls too uncertain, say
-    with groups still unbalanced after weighting, may miss it: that is why it says so)."""
+    """The simulator's schools act on what their records show. The home visit's interval
+    (the most records, and the benefit order's) holds the effect the simulator applied,
+    and every estimate is within its interval's width of it: a 95% interval misses one
+    time in twenty, and a study makes a handful, so each one's holding it is luck; a
+    design that credits help with what it never faced (the test above) is not."""
     data = tmp_path / "data"
     write_directory(generate(SynthConfig(schools=8, students=4000, seed=1, defect_rate=0)), data)
     engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
@@ -105,10 +158,13 @@ def test_on_generated_school_records_every_estimate_holds_the_simulated_effect(
 
     report = study(sources, matrix, 180, data / "truth" / "effects.csv")
 
-    usable = [e for e in report.effects if e.usable]
-    assert usable
-    for found in usable:
-        assert found.covers(report.simulated[found.type]), found
+    visit = next(e for e in report.effects if e.type == "home_visit")
+    assert visit.covers(report.simulated["home_visit"]), visit
+    estimated = [e for e in report.effects if e.effect is not None]
+    for found in estimated:
+        assert found.high is not None
+        assert found.low is not None
+        assert abs(found.effect - report.simulated[found.type]) <= found.high - found.low, found
     table = report.table()
     assert not table.isin(set(matrix["student_id"])).any().any()  # aggregates only
     assert not table.isin(set(matrix["person_id"])).any().any()
@@ -160,6 +216,7 @@ def _grouped(trouble_effect: float, other_effect: float, students: int, seed: in
         term=1,
         as_of=pd.Timestamp("2024-06-03"),
         type=np.where(chosen, "home_visit", None),
+        compared_with=np.where(chosen, None, "home_visit"),
         label=(rng.random(students) < chance).astype(int),
     )
     return rows, rows.assign(mature=True)
