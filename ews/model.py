@@ -236,6 +236,7 @@ def effects(
     ] = None,
 ) -> None:
     """Estimate each intervention type's effect on leaving (doubly robust), log to MLflow."""
+    from serving.i18n import signed
     from training.effects import measure_effects
 
     settings = load_settings()
@@ -262,7 +263,7 @@ def effects(
         )
     for e in report.effects:
         estimate = (
-            f"{e.effect:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
+            f"{signed(e.effect)} [{signed(e.low)}, {signed(e.high)}]"
             if e.effect is not None and e.low is not None and e.high is not None
             else "–"
         )
@@ -277,7 +278,7 @@ def effects(
         ]
         if report.simulated:
             simulated = report.simulated.get(e.type)
-            row.insert(4, f"{simulated:+.3f}" if simulated is not None else "–")
+            row.insert(4, signed(simulated) if simulated is not None else "–")
         table.add_row(*row)
     console.print(table)
     for e in report.effects:

@@ -969,6 +969,12 @@ def figure(value: float, digits: int = 2) -> str:
     return f"{number:.{digits}f}"
 
 
+def signed(value: float, digits: int = 3) -> str:
+    """A change with its sign, ``digits`` decimals: one that rounds to nothing is +0.000,
+    never -0.000 (which reads as a small harm)."""
+    return f"{round(float(value), digits) + 0.0:+.{digits}f}"
+
+
 def percent(risk: float) -> str:
     """A risk as a percentage with enough resolution to tell students apart: a decimal
     under 10% (3.4% and 2.6% are not both "3%")."""

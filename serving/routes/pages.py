@@ -46,6 +46,7 @@ templates.env.filters["said"] = pass_context(
 )
 # A ratio or figure with two decimals; an infinite one (nobody in the reference) as ∞.
 templates.env.filters["figure"] = lambda v: "–" if v is None else i18n.figure(v)
+templates.env.filters["signed"] = i18n.signed
 LANG_COOKIE = "lang"
 # What the student page shows "at a glance", from the model's inputs of the latest run.
 

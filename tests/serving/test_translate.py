@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.i18n import words
+from serving.i18n import signed, words
 from serving.translate import fairness_flag, thai, unread_column
 from tests.serving.test_thai_pages import foreign_words
 
@@ -80,3 +80,13 @@ def test_a_column_given_twice_is_named_in_thai_and_a_registers_day_by_its_date()
     assert code == ("x", "คอลัมน์ t_code ซ้ำ แถวที่ค่าต่างจากคอลัมน์แรก ใช้ค่าของคอลัมน์แรก")
     assert day_th == ("7 พ.ย. 2567", "วันนี้ซ้ำสองคอลัมน์ แถวที่ค่าต่างกัน ใช้ค่าของคอลัมน์แรก")
     assert day_en == ("7 Nov 2024", "this day is given twice: where they differ, the first is read")
+
+
+def test_a_change_that_rounds_to_nothing_is_not_shown_as_a_small_harm() -> None:
+    """An effect of -0.0003 was shown as "-0.000" on the model page and by ews effects."""
+    assert [signed(v) for v in (-0.0003, 0.0003, -0.0081, 0.0126)] == [
+        "+0.000",
+        "+0.000",
+        "-0.008",
+        "+0.013",
+    ]
