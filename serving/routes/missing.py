@@ -14,11 +14,13 @@ from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
 from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from serving import worklist, worklist_report
-from serving.accounts import Caller, User
-from serving.deps import StateDep, WebCaller, web_caller_of, web_user_of
+from serving.deps import StateDep, WebCaller
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import (
     AccountChoice,
+    CaseCaller,
+    CountUser,
+    WorklistCaller,
     attachment,
     check_csrf,
     language,
@@ -29,10 +31,6 @@ from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 MAX_FILE_BYTES = 2_000_000
-# Checked before the address's values: another role's page is not found, whatever it asks.
-WorklistCaller = Annotated[Caller, web_caller_of(*worklist.CASE_ROLES, *worklist.COUNT_ROLES)]
-CaseCaller = Annotated[Caller, web_caller_of(*worklist.CASE_ROLES)]
-CountUser = Annotated[User, web_user_of(*worklist.COUNT_ROLES)]
 
 
 def _words(lang: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from starlette.routing import Match
 
-from serving import area, i18n, records, translate, uploads
+from serving import area, i18n, records, translate, uploads, worklist
 from serving.accounts import STUDENT_ROLES, Caller, User
 from serving.deps import signed_in_user, web_caller_of, web_user_of
 from serving.model_store import RULE_TOP
@@ -217,6 +217,10 @@ UploadUser = Annotated[User, web_user_of(*uploads.UPLOAD_ROLES)]
 AreaOfficeCaller = Annotated[Caller, web_caller_of("area")]
 CommitteeCaller = Annotated[Caller, web_caller_of("committee")]
 StudentCaller = Annotated[Caller, web_caller_of(*STUDENT_ROLES)]  # advisors and committees
+# The missing children's worklist: its cases' roles, its counts' roles, and both.
+CaseCaller = Annotated[Caller, web_caller_of(*worklist.CASE_ROLES)]
+CountUser = Annotated[User, web_user_of(*worklist.COUNT_ROLES)]
+WorklistCaller = Annotated[Caller, web_caller_of(*worklist.CASE_ROLES, *worklist.COUNT_ROLES)]
 # An account chosen on a form ("" for none): digits a database integer holds.
 AccountChoice = Annotated[str, Form(max_length=18, pattern=r"^\d*$")]
 
