@@ -1,14 +1,16 @@
 """The ABC rule: Attendance, Behaviour and Course failure, as early-warning systems define it.
 
 A student is flagged on each of the three when any of its conditions holds; the rule's
-score is the number of flags (0-3) plus a hundredth of this term's absence rate, which
-breaks ties between students with the same flags by how much school they miss.
+score is the number of flags (0-3) plus a hundredth of this term's absence rate plus a
+ten-thousandth of last term's GPA shortfall ((4 - GPA) / 4). So students with the same
+flags are ordered by how much school they miss this term, and those who miss the same
+(none, or a school that keeps no attendance) by how low their grades were last term.
 
 It is both a baseline every trained model is measured against and the scorer of a
 school that has no sound model yet. Its explanation is exact like a model's: each flag
 that fired adds 1 to the score, shared equally between the conditions that fired it,
-and the tie-break goes to the absence rate; the contributions sum to the score (the base
-value is 0).
+and each tie-break goes to its input (the absence rate, the GPA); the contributions sum
+to the score (the base value is 0).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TIEBREAK = 0.01
+TIEBREAK = 0.01  # the absence rate's weight; the GPA shortfall's is its square
+# The highest score: three flags, every school day missed, a GPA of 0.
+TOP_SCORE = 3 + TIEBREAK + TIEBREAK**2
 # A condition's share of its flag is at least a quarter; the tie-break is no reason.
 REASON_FLOOR = 0.1
 RULE_VERSION = "abc-rule"
@@ -105,6 +109,10 @@ class ABCRule:
         absence = RULE_INPUTS.index("absence_rate_term")
         contributions[:, absence] += TIEBREAK * np.nan_to_num(
             np.clip(matrix[:, absence], 0, 1), nan=0.0
+        )
+        gpa = RULE_INPUTS.index("gpa_last_term")
+        contributions[:, gpa] += TIEBREAK**2 * np.nan_to_num(
+            np.clip((4 - matrix[:, gpa]) / 4, 0, 1), nan=0.0
         )
         return contributions.sum(axis=1), contributions
 

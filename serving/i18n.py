@@ -166,12 +166,14 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "rule_explained": (
         "ยังไม่มีแบบจำลองที่ฝึกและผ่านการตรวจสำหรับโรงเรียนนี้ รายชื่อนี้จึงเรียงตามจำนวนสัญญาณเตือน "
-        "(ขาดเรียนบ่อย ปัญหาพฤติกรรมจากการคัดกรอง ผลการเรียนไม่ผ่าน) และอัตราการขาดเรียน "
+        "(ขาดเรียนบ่อย ปัญหาพฤติกรรมจากการคัดกรอง ผลการเรียนไม่ผ่าน) แล้วตามอัตราการขาดเรียน "
+        "แล้วตามผลการเรียนเฉลี่ยภาคเรียนที่แล้ว (ต่ำกว่าอยู่ก่อน) "
         "ตัวเลขเป็นจำนวนสัญญาณ ไม่ใช่ความน่าจะเป็น เมื่อมีแบบจำลองที่ผ่านการตรวจ ระบบจะใช้แทนในรอบถัดไป",
         "No model has been trained and passed its checks for this school yet, so this list "
         "is ordered by the number of warning signs (frequent absence, a behaviour concern "
-        "from screening, failed courses), then by absence. The figure is a count of signs, "
-        "not a probability. The first sound model replaces the rule at the next weekly run.",
+        "from screening, failed courses), then by absence, then by last term's grade "
+        "average (lower first). The figure is a count of signs, not a probability. The "
+        "first sound model replaces the rule at the next weekly run.",
     ),
     "failed": ("วิชาที่ได้ 0", "Subjects failed"),
     "missing_work": ("งานค้าง 4 สัปดาห์", "Missing work, 4 weeks"),

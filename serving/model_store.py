@@ -22,13 +22,12 @@ from core.settings import Settings
 from features.catalog import catalog_entries
 from riskmodel.bundle import BundleError, Calibration, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.registry import CHAMPION, NoVersion, fetch_bundle
-from riskmodel.rules import RULE_INPUTS, RULE_VERSION, TIEBREAK, ABCRule, RuleThresholds
+from riskmodel.rules import RULE_INPUTS, RULE_VERSION, TOP_SCORE, ABCRule, RuleThresholds
 
 log = logging.getLogger(__name__)
 # The rule's tiers: as a model's, at most 5% of a school "high" and 15% flagged, and only
 # students with at least one flag (two for "high" when scored outside a list).
 HIGH_SHARE, WATCH_SHARE = 0.05, 0.15
-RULE_TOP = 3 + TIEBREAK
 
 
 class ModelUnavailable(RuntimeError):
@@ -95,11 +94,11 @@ def rule_bundle(settings: Settings, why: str = "") -> ModelBundle:
         sdq_total=settings.abc_sdq_total,
         gpa_last_term=settings.abc_gpa_below,
     )
-    one_flag, two_flags = 1 / RULE_TOP, 2 / RULE_TOP
+    one_flag, two_flags = 1 / TOP_SCORE, 2 / TOP_SCORE
     return ModelBundle(
         model=ABCRule(thresholds),
         features=list(RULE_INPUTS),
-        calibration=SeasonalCalibration(Calibration([0.0, RULE_TOP], [0.0, 1.0])),
+        calibration=SeasonalCalibration(Calibration([0.0, TOP_SCORE], [0.0, 1.0])),
         catalog=catalog_entries(),
         tiers=TierPolicy(HIGH_SHARE, WATCH_SHARE, one_flag, two_flags, one_flag, two_flags),
         metadata={

@@ -22,10 +22,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from starlette.routing import Match
 
+from riskmodel.rules import TOP_SCORE
 from serving import area, i18n, records, translate, uploads, worklist
 from serving.accounts import STUDENT_ROLES, Caller, User
 from serving.deps import signed_in_user, web_caller_of, web_user_of
-from serving.model_store import RULE_TOP
 
 # What a downloaded file is, by the end of its name.
 MEDIA = {
@@ -117,7 +117,7 @@ def page_words(lang: str, scorer_kind: str | None = None) -> dict[str, Any]:
         "lower_is_better": i18n.LOWER_IS_BETTER,
         # The rule's "risk" is the share of its three flags, not a probability.
         "risk_figure": lambda risk: (
-            words["abc_flags"].format(int(risk * RULE_TOP + 1e-9)) if rule else i18n.percent(risk)
+            words["abc_flags"].format(int(risk * TOP_SCORE + 1e-9)) if rule else i18n.percent(risk)
         ),
     }
 

@@ -56,7 +56,8 @@ def test_abc_rule_names_each_flag_and_sums_to_its_score() -> None:
 
     raw, contributions = rule.explain(matrix)
     np.testing.assert_allclose(contributions.sum(axis=1), raw, atol=1e-12)
-    np.testing.assert_allclose(raw, [0, 1.005, 3.005, 0.0015])
+    # The flags, a hundredth of the absence rate, a ten-thousandth of the GPA shortfall.
+    np.testing.assert_allclose(raw, [0, 1.005, 3.005075, 0.0015], rtol=0, atol=1e-12)
     flags = rule.flags(matrix)
     assert flags.sum(axis=1).tolist() == [0, 1, 3, 0]
     # Both attendance conditions fired: the flag is shared between them.
@@ -66,7 +67,28 @@ def test_abc_rule_names_each_flag_and_sums_to_its_score() -> None:
     assert abs(contributions[1, a] - 0.505) < 1e-12
     # Only the GPA and the failed subjects fired the course flag.
     course = [RULE_INPUTS.index(n) for n in ("gpa_last_term", "failed_subjects_last_term")]
-    assert contributions[2, course].tolist() == [0.5, 0.5]
+    np.testing.assert_allclose(contributions[2, course], [0.500075, 0.5], rtol=0, atol=1e-12)
+
+
+def test_the_abc_rule_orders_students_with_the_same_flags_by_absence_then_by_grades() -> None:
+    """Without attendance (a college that keeps none), or with the same absence rate, the
+    student whose grades fell lowest last term comes first; grades never outrank a flag
+    or more absence."""
+    values = dict.fromkeys(RULE_INPUTS, np.nan)
+    rows = pd.DataFrame(
+        [
+            values | {"gpa_last_term": 2.5},  # no flag
+            values | {"gpa_last_term": 1.6},  # no flag, lower grades
+            values | {"gpa_last_term": 0.0},  # the course flag
+            values | {"gpa_last_term": 1.4, "absence_rate_term": 0.05},  # the course flag
+            values | {"gpa_last_term": 1.0, "absence_rate_term": 0.05},  # and lower grades
+            values | {"gpa_last_term": 4.0, "absence_rate_term": 0.1, "sdq_total": 20},  # two
+        ]
+    )
+    scores = ABCRule().score(rows)
+    assert np.argsort(-scores, kind="stable").tolist() == [5, 4, 3, 2, 1, 0]
+    flags = ABCRule().flags(rows[RULE_INPUTS].to_numpy(dtype=float)).sum(axis=1)
+    assert flags.tolist() == [0, 0, 1, 1, 1, 2]
 
 
 def test_json_models_are_saved_loaded_and_explained_like_a_booster(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import socket
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -248,3 +249,52 @@ def test_students_with_the_same_score_are_ranked_by_their_recent_absence(
             assert order_key(one) <= order_key(next_one)
             decided_by_absence += order_key(one) < order_key(next_one)
     assert decided_by_absence > 10  # ties were there, and the rule decided them
+
+
+def test_a_school_that_keeps_no_attendance_gets_a_rule_list_ordered_by_grades(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Without attendance (or before any), students with the same flags tied: a tie
+    across a school's capacity left the whole group out of the list (one school of this
+    data listed 1 student in 17 places). Ordered by last term's GPA, lowest first, they
+    fill each school's places."""
+    from features.build import features_as_of
+    from features.sources import Sources
+    from riskmodel.rules import RULE_INPUTS, ABCRule
+    from schooldata.tables import TABLES
+    from serving.model_store import WATCH_SHARE, rule_bundle
+    from tests.serving.conftest import copy_without_runs
+
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    with engine.begin() as connection:
+        connection.execute(sa.delete(TABLES["attendance"]))
+    settings = scratch_settings(f"sqlite:///{tmp_path / 'ews.db'}", tmp_path)
+    week = pd.Timestamp(WEEKS[-1])
+    report = scoring.weekly_run(engine, scoring.Scorer(rule_bundle(settings), "abc-rule"), week)
+    stored = pd.read_sql(
+        sa.select(
+            student_scores.c.school_id,
+            student_scores.c.student_id,
+            student_scores.c.rank_in_school,
+            student_scores.c.tier,
+        ).where(student_scores.c.run_id == report.run_id),
+        engine,
+    )
+    rows = features_as_of(Sources.from_database(engine), week)
+    ranked = stored.merge(rows, on=["school_id", "student_id"])
+    assert len(ranked) == len(stored)
+    assert ranked["absence_rate_term"].isna().all()
+    ranked["flags"] = ABCRule().flags(ranked[RULE_INPUTS].to_numpy(dtype=float)).sum(axis=1)
+    schools = ranked.groupby("school_id").agg(
+        students=("student_id", "size"),
+        flagged=("flags", lambda flags: int((flags > 0).sum())),
+        listed=("tier", lambda tier: int((tier != "low").sum())),
+    )
+    places = np.floor(WATCH_SHARE * schools["students"])
+    # More students raise a flag than a school can watch: the tie the list must break.
+    assert (schools["flagged"] > places).any()
+    assert (schools["listed"] <= places).all()
+    assert (schools["listed"] >= 0.8 * np.minimum(schools["flagged"], places)).all()
+    for _, group in ranked[ranked["flags"] > 0].groupby(["school_id", "flags"]):
+        gpa = group.sort_values("rank_in_school")["gpa_last_term"].fillna(4).to_numpy()
+        assert (gpa[:-1] <= gpa[1:]).all()  # lowest first
