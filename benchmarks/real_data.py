@@ -21,9 +21,15 @@ where unknown) and leaving out whom it visited in the last 30 days, and of the s
 who left, the share visited 4 and 8 weeks ahead and the median lead, for every model.
 It also stores weekly lists with the served model and prints their spread.
 
+Then **day one** (``benchmarks/student_performance.py``): the UCI student performance
+tables (``../shared/datasets/student_performance``), one school year of two secondary
+schools, where no model can learn (``ews train`` refuses) and the ABC rule ranks; the
+rule's stored list judged against who failed the year.
+
 The last line is ``worst_gap_vs_plain=<the lowest project-minus-plain AUC of any
 checkpoint of either set> found_8w=<share of both sets' leavers found 8+ weeks ahead,
-project> found_8w_plain=<the same, plain GBM>``. Nothing here is used by the tests.
+project> found_8w_plain=<the same, plain GBM>`` (``--data`` chooses what runs: ``all``
+by default). Nothing here is used by the tests.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import sqlalchemy as sa
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
-from benchmarks import oulad, uci_dropout
+from benchmarks import oulad, student_performance, uci_dropout
 from benchmarks.common import scratch_settings
 from core.settings import Settings
 from features.sources import Sources
@@ -197,7 +203,12 @@ class Outcome:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", choices=[*DATA, "both"], default="both")
+    parser.add_argument(
+        "--data",
+        choices=[*DATA, "both", "day-one", "all"],
+        default="all",
+        help="both: OULAD and UCI; day-one: the student performance tables' rule list; all",
+    )
     parser.add_argument("--work-dir", type=Path, default=Path("build/bench-real"))
     parser.add_argument(
         "--variants",
@@ -205,13 +216,31 @@ def main() -> None:
         help="also fit what was tried (variant_scores) beside the project",
     )
     args = parser.parse_args()
-    chosen = list(DATA) if args.data == "both" else [args.data]
-    missing = [DATA[key] for key in chosen if not (DATA[key].source / DATA[key].needs).exists()]
+    chosen = (
+        list(DATA)
+        if args.data in ("both", "all")
+        else []
+        if args.data == "day-one"
+        else [args.data]
+    )
+    day_one = args.data in ("day-one", "all")
+    missing = [
+        (data.name, data.source)
+        for data in [DATA[key] for key in chosen]
+        if not (data.source / data.needs).exists()
+    ]
+    if day_one and not (student_performance.SOURCE / "student-mat.csv").exists():
+        missing.append(("student performance tables", student_performance.SOURCE))
     if missing:
-        for data in missing:
-            print(f"No {data.name} in {data.source} (see ../shared/datasets/README.md).")
+        for name, source in missing:
+            print(f"No {name} in {source} (see ../shared/datasets/README.md).")
         sys.exit(2)
     outcomes = {key: run(DATA[key], args.work_dir / key, args.variants) for key in chosen}
+    if day_one:
+        print(f"\n===== Student performance ({student_performance.SOURCE}): day one =====")
+        student_performance.day_one(student_performance.SOURCE, args.work_dir / "day-one")
+    if not outcomes:
+        return
     worst = min(outcome.worst_gap for outcome in outcomes.values())
     shares = {}
     for model in (PROJECT, PLAIN):
