@@ -123,7 +123,12 @@ def plan_splits(
     )
     terms = terms[terms["positives"] > 0]
     if terms.empty:
-        raise SplitError("no term has mature labels with anyone who left: nothing to learn from")
+        raise SplitError(
+            "nothing to learn from yet: no term of the data has a student who left within "
+            f"{horizon_days} days of a date whose {horizon_days} days have passed in the data. "
+            "Load earlier years (enrolments and exits), or train once this year's outcomes "
+            "are in; until a model is promoted, the weekly run ranks by the ABC rule"
+        )
     test_start = pd.Timestamp(test_from) if test_from is not None else terms["start"].iloc[-1]
     test = mature & (as_of >= test_start)
     if int(matrix.loc[test, "label"].sum()) < 1:

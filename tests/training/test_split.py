@@ -82,3 +82,14 @@ def test_too_little_history_is_refused_with_a_reason(matrix: pd.DataFrame) -> No
 
     with pytest.raises(SplitError, match="too little history before the test period"):
         plan_splits(first_term, HORIZON)
+
+
+def test_data_whose_outcomes_are_not_known_yet_is_refused_saying_what_to_load(
+    matrix: pd.DataFrame,
+) -> None:
+    # One school year, loaded before it ends: no row's horizon has passed.
+    with pytest.raises(SplitError, match="nothing to learn from yet") as refusal:
+        plan_splits(matrix.assign(mature=False), HORIZON)
+
+    assert "Load earlier years" in str(refusal.value)
+    assert "ranks by the ABC rule" in str(refusal.value)
