@@ -124,8 +124,8 @@ def plan_splits(
     terms = terms[terms["positives"] > 0]
     if terms.empty:
         raise SplitError(
-            "nothing to learn from yet: no term of the data has a student who left within "
-            f"{horizon_days} days of a date whose {horizon_days} days have passed in the data. "
+            "nothing to learn from yet: the data shows no student leaving within "
+            f"{horizon_days} days of a date at least {horizon_days} days before its end. "
             "Load earlier years (enrolments and exits), or train once this year's outcomes "
             "are in; until a model is promoted, the weekly run ranks by the ABC rule"
         )
