@@ -216,13 +216,7 @@ def main() -> None:
         help="also fit what was tried (variant_scores) beside the project",
     )
     args = parser.parse_args()
-    chosen = (
-        list(DATA)
-        if args.data in ("both", "all")
-        else []
-        if args.data == "day-one"
-        else [args.data]
-    )
+    chosen = {"both": list(DATA), "all": list(DATA), "day-one": []}.get(args.data, [args.data])
     day_one = args.data in ("day-one", "all")
     missing = [
         (data.name, data.source)
