@@ -52,7 +52,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sklearn.metrics import roc_auc_score
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "student_performance"
 # The publishers' merge of the two classes (their R file): a child's own attributes.
@@ -199,14 +198,15 @@ def _behaviour(alcohol: pd.Series) -> np.ndarray:
 
 
 def day_one(source: Path, work: Path) -> dict[str, float]:
-    """Load the tables, let ``ews train`` refuse, rank each checkpoint's list by the ABC
-    rule through the weekly run, and judge the stored lists against who failed the year.
+    """Load the tables, let ``ews train`` refuse, rank the checkpoint's list by the ABC
+    rule through the weekly run, and judge the stored list against who failed the year.
 
     Returns:
         The stored list's ROC-AUC within school (``auc``) and the share who failed among
         the students it flags (``flagged_failed``) and among all (``failed``).
     """
     from benchmarks.common import scratch_settings
+    from benchmarks.real_data import within_school_auc  # imports this module first
     from schooldata.db import make_engine
     from schooldata.ingest import ingest_directory
     from schooldata.tables import student_scores
@@ -243,13 +243,10 @@ def day_one(source: Path, work: Path) -> dict[str, float]:
             connection,
         )
     stored["failed"] = stored["student_id"].map(outcome).astype(bool)
-    auc, weight = 0.0, 0
-    for _, school in stored.groupby("school_id"):
-        auc += roc_auc_score(school["failed"], -school["rank_in_school"]) * school["failed"].sum()
-        weight += school["failed"].sum()
+    judged = stored.assign(label=stored["failed"].astype(int))
     flagged = stored[stored["tier"] != "low"]
     figures = {
-        "auc": auc / weight,
+        "auc": within_school_auc(judged, -stored["rank_in_school"].to_numpy(dtype=float)),
         "flagged_failed": float(flagged["failed"].mean()),
         "failed": float(stored["failed"].mean()),
     }
