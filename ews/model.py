@@ -230,8 +230,8 @@ def effects(
     truth: Annotated[
         Path | None,
         typer.Option(
-            help="The simulator's truth/effects.csv (synthetic data): true effects beside "
-            "the estimates."
+            help="The simulator's truth/effects.csv (synthetic data): beside each "
+            "estimate, the simulated effect of all the help its students had that term."
         ),
     ] = None,
 ) -> None:
@@ -292,6 +292,12 @@ def effects(
         f"the effect away; 1 when the interval already holds no effect. Estimable: enough "
         "comparable records to estimate an effect, whatever it is. Logged to MLflow "
         f"(run {report.run_id})."
+        + (
+            " Simulated: the simulator's effect of all the help those students had that "
+            "term, the type's and any other (they are compared with students given none)."
+            if report.simulated
+            else ""
+        )
     )
     console.print(
         f"Home-visit benefit order: {report.benefit_why}."

@@ -27,7 +27,9 @@ by its effect, which depends on the student:
 
 Help never stops a migrant family's move or a family event later in the term. Each
 action's effect on the chance of leaving (the difference it made, with the student's
-own hazard) is kept as truth for checks (``SynthResult.effects``).
+own hazard) is kept as truth for checks (``SynthResult.effects``), and beside it the
+effect of all the help that student had that term (what an estimate against students
+given no help all term measures).
 """
 
 from __future__ import annotations
@@ -166,12 +168,16 @@ def act(
     return np.asarray(effect + later_effect), actions
 
 
-def keep_truth(world: World, acted: pd.DataFrame, logit: Array) -> None:
+def keep_truth(world: World, acted: pd.DataFrame, logit: Array, without_help: Array) -> None:
     """Each action's true effect on its student's chance of leaving this term: the chance
-    with the help minus the chance without it, from the student's own hazard."""
+    with the help minus the chance without it, from the student's own hazard
+    (``effect_on_chance``); and the chance with all the help that student had this term
+    minus the chance with none (``term_help_on_chance``, the same on each of its rows).
+    ``logit`` is the log-odds with the help, ``without_help`` without any."""
     rows = acted.pop("row").to_numpy()
     effect = acted["effect_logit"].to_numpy()
     acted["effect_on_chance"] = sigmoid(logit[rows]) - sigmoid(logit[rows] - effect)
+    acted["term_help_on_chance"] = sigmoid(logit[rows]) - sigmoid(without_help[rows])
     world.acted.append(acted)
 
 

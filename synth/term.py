@@ -73,7 +73,7 @@ def run_term(world: World, year: int, term: int) -> None:
         world, idx, year, term, logit=causes.logit, strain=strain, absence=causes.absence
     )
     logit = causes.logit + effect
-    keep_truth(world, acted, logit)
+    keep_truth(world, acted, logit, causes.logit)
     drops = rng.random(k) < sigmoid(logit)
     moves = a["migrant"][idx] & (
         rng.random(k) < 0.035

@@ -69,6 +69,7 @@ VISIT = "home_visit"
 VISIT_GROUPS = (f"{VISIT}.trouble", f"{VISIT}.others")
 BENEFIT_WEEKS = 4  # the benefit model learns from one Monday in four of each student
 COMPARED_WITH = "compared_with"  # the type a comparison row was drawn for
+TERM_HELP = "term_help_on_chance"  # the simulator's truth: all the help of a student-term
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,22 @@ def _imbalance(x: np.ndarray, treated: np.ndarray, weights: np.ndarray) -> float
 
 
 def simulated_effects(truth: pd.DataFrame, rows: pd.DataFrame) -> dict[str, float]:
-    """The synthetic data's true ATT per type, over the same treated student-terms."""
+    """The synthetic data's true ATT per type, over the same treated student-terms.
+
+    What the study estimates: the helped are compared with students given no help all
+    term, so a type's truth is the effect of all the help its students had that term (a
+    home visit's, with the counselling before it or the committee's follow-up after),
+    not of that one action.
+
+    Raises:
+        ValueError: the truth file was written before ``ews synth`` kept that effect.
+    """
+    if TERM_HELP not in truth:
+        raise ValueError(
+            f"the truth file has no {TERM_HELP} column (the effect of all the help a "
+            "student had that term): it was written by an older ews synth; generate the "
+            "data again"
+        )
     truth = truth.copy()
     truth["date"] = pd.to_datetime(truth["date"])
     day = truth["date"] - pd.Timedelta(days=1)
@@ -300,7 +316,7 @@ def simulated_effects(truth: pd.DataFrame, rows: pd.DataFrame) -> dict[str, floa
     treated = rows.dropna(subset=["type"])[["person_id", "as_of", "type"]]
     matched = truth.merge(treated, on=["person_id", "as_of", "type"], how="inner")
     matched = matched.drop_duplicates(["person_id", "as_of", "type"])
-    return {str(k): float(v) for k, v in matched.groupby("type")["effect_on_chance"].mean().items()}
+    return {str(k): float(v) for k, v in matched.groupby("type")[TERM_HELP].mean().items()}
 
 
 @dataclass(frozen=True)

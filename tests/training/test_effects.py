@@ -26,6 +26,7 @@ from training.effects import (
     estimate,
     fit_visit_benefit,
     matching_shift,
+    simulated_effects,
     study,
     visit_groups,
 )
@@ -168,9 +169,45 @@ def test_on_generated_school_records_the_estimates_hold_the_simulated_effect(
     table = report.table()
     assert not table.isin(set(matrix["student_id"])).any().any()  # aggregates only
     assert not table.isin(set(matrix["person_id"])).any().any()
+    actions = pd.read_csv(data / "truth" / "effects.csv", dtype={"student_id": str})
+    # Help only lowers the chance of leaving: all of a term's help at least as much as
+    # one of its actions, and exactly as much where a student was helped once.
+    assert (actions["term_help_on_chance"] <= actions["effect_on_chance"] + 1e-12).all()
+    once = ~actions.duplicated(["school_id", "student_id"], keep=False)
+    assert once.sum() > 100
+    assert np.allclose(
+        actions.loc[once, "term_help_on_chance"], actions.loc[once, "effect_on_chance"]
+    )
     visits = pd.read_csv(data / "truth" / "visits.csv")
     assert (visits["visit_effect_on_chance"] <= 0).all()
     assert visits["chance_without_help"].between(0, 1).all()
+
+
+def test_the_simulated_truth_is_all_the_help_the_helped_had_that_term() -> None:
+    """The study compares a visited child with children given no help all term, so its
+    truth is what all that child's help did that term: here a counselling before the
+    visit and the visit, not the visit alone."""
+    monday = pd.Timestamp("2025-06-09")
+    truth = pd.DataFrame(
+        {
+            "person_id": ["P1", "P1", "P2"],
+            "date": ["2025-06-04", "2025-06-10", "2025-06-10"],
+            "type": ["counselling", "home_visit", "home_visit"],
+            "effect_on_chance": [-0.01, -0.02, -0.03],
+            "term_help_on_chance": [-0.04, -0.04, -0.03],
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "person_id": ["P1", "P1", "P2", "P3"],
+            "as_of": [monday - pd.Timedelta(days=7), monday, monday, monday],
+            "type": ["counselling", "home_visit", "home_visit", None],
+        }
+    )
+    found = simulated_effects(truth, rows)
+    assert found == {"counselling": pytest.approx(-0.04), "home_visit": pytest.approx(-0.035)}
+    with pytest.raises(ValueError, match="term_help_on_chance.*older ews synth"):
+        simulated_effects(truth.drop(columns="term_help_on_chance"), rows)
 
 
 def test_the_e_value_says_how_strong_an_unrecorded_reason_would_need_to_be() -> None:
