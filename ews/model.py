@@ -286,15 +286,16 @@ def effects(
             console.print(f"[yellow]{e.type}: not estimable: {e.why}[/yellow]")
     console.print(
         "An effect is a change in the chance of leaving (−0.010: one student fewer in a "
-        "hundred helped). Overlap: the share of helped students with comparable students "
-        f"who were not helped. E (the E-value): how strongly (as a risk ratio with both the help "
-        f"and leaving) a reason to act that nobody recorded would have to work to explain "
-        f"the effect away; 1 when the interval already holds no effect. Estimable: enough "
+        "hundred helped): what all of a term's help did for the students whose help that "
+        "term included the type, against students given none that term. Overlap: the "
+        "share of helped students with comparable students who were not helped. E (the "
+        "E-value): how strongly (as a risk ratio with both the help and leaving) a reason "
+        "to act that nobody recorded would have to work to explain the effect away; 1 when "
+        "the interval already holds no effect. Estimable: enough "
         "comparable records to estimate an effect, whatever it is. Logged to MLflow "
         f"(run {report.run_id})."
         + (
-            " Simulated: the simulator's effect of all the help those students had that "
-            "term, the type's and any other (they are compared with students given none)."
+            " Simulated: the simulator's own effect of that help, the same students' and terms'."
             if report.simulated
             else ""
         )

@@ -456,9 +456,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "effects": ("ผลของการช่วยเหลือแต่ละแบบ", "What each kind of help does"),
     "effects_help": (
         "การเปลี่ยนแปลงของโอกาสออกกลางคันในนักเรียนที่ได้รับการช่วยเหลือ (−0.010 คือออกน้อยลง "
-        "1 คนต่อ 100 คนที่ได้รับ) ประมาณแบบ doubly robust พร้อมช่วงความเชื่อมั่น 95%",
+        "1 คนต่อ 100 คนที่ได้รับ) แต่ละแถวคือผลของการช่วยเหลือทั้งหมดในภาคเรียนนั้นของนักเรียนที่ได้รับ"
+        "การช่วยเหลือแบบนั้น เทียบกับนักเรียนที่ไม่ได้รับการช่วยเหลือใดเลยในภาคเรียนเดียวกัน "
+        "ประมาณแบบ doubly robust พร้อมช่วงความเชื่อมั่น 95%",
         "Change in the chance of leaving among the students helped (−0.010: one fewer in a "
-        "hundred helped), doubly robust, with a 95% interval.",
+        "hundred helped). Each row is what all of a term's help did for the students whose "
+        "help that term included this kind, against students given none that term; doubly "
+        "robust, with a 95% interval.",
     ),
     "help_type": ("การช่วยเหลือ", "Help"),
     "left_share": ("ออกกลางคัน", "Left"),
