@@ -205,7 +205,8 @@ def test_on_generated_school_records_the_estimates_hold_the_simulated_effect(
     assert visit.covers(report.simulated["home_visit"]), visit
     # Looked at from the term's first help, the visited and the comparison are alike
     # once weighted (from the visit's own Monday they were not: |SMD| 0.62).
-    assert visit.imbalance is not None and visit.imbalance < 0.3, visit
+    assert visit.imbalance is not None
+    assert visit.imbalance < 0.3, visit
     assert visit.usable, visit
     estimated = [e for e in report.effects if e.effect is not None]
     for found in estimated:
