@@ -3,14 +3,9 @@
 For each intervention type, the effect on the treated (ATT) on leaving within the label
 horizon, estimated with a doubly robust (augmented inverse-propensity) estimator:
 
-- **treated**: a student's term with an action of that type, looked at on the last
-  Monday before the term's first action of any kind, with the features as of that
-  Monday as confounders (what the school knew the day before it began to help that
-  term). The comparison had no help all term, so what is estimated is what all that
-  term's help did for the students whose help included the type: a home visit with the
-  counselling before it or the committee's follow-up after. Features as of a later
-  action would count the term's earlier help, which the comparison can never have, and
-  what it had already changed;
+- **treated**: a student's first action of that type in a term, placed on the last
+  Monday before the action, with the features as of that Monday as confounders (what
+  the school knew the day before it acted);
 - **comparison**: for each type, students with no action of any kind that term, each on
   one Monday drawn from the Mondays of that type's treated rows in the term, in
   proportion to how many were treated on each (risk-set sampling: a student is compared
@@ -74,7 +69,6 @@ VISIT = "home_visit"
 VISIT_GROUPS = (f"{VISIT}.trouble", f"{VISIT}.others")
 BENEFIT_WEEKS = 4  # the benefit model learns from one Monday in four of each student
 COMPARED_WITH = "compared_with"  # the type a comparison row was drawn for
-ACTED_ON = "acted_on"  # a treated row's own first action of its type: the Monday before
 TERM_HELP = "term_help_on_chance"  # the simulator's truth: all the help of a student-term
 
 
@@ -113,24 +107,19 @@ def effect_rows(
     A student is a child (``person_id``: their records at every school are theirs).
     Columns: person_id, as_of, term key, ``type`` (None for a comparison row),
     ``compared_with`` (the type a comparison row is drawn for; None for a treated row),
-    ``acted_on`` (the Monday before a treated row's own first action of its type;
-    ``as_of`` is the Monday before the term's first action of any kind), ``label``, and
-    the features as of ``as_of``.
+    ``label``, and the features as of that Monday.
     """
-    columns = [
-        "person_id", "as_of", "academic_year", "term", "type", COMPARED_WITH, ACTED_ON,
-        "label", *features,
-    ]  # fmt: skip
     actions = sources.interventions
     if actions is None or actions.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(
+            columns=["person_id", "as_of", "type", COMPARED_WITH, "label", *features]
+        )
     rows = matrix[matrix["mature"].astype(bool)]
     # In one order whatever order the records were read in (a database returns them in
     # any), and whatever the children's person keys (each installation's ID hash key
     # makes its own): the comparison drawn below, and so every estimate, depends on it.
     rows = rows.sort_values(["school_id", "student_id", "as_of"], kind="stable")
-    when = ["person_id", "as_of", "academic_year", "term"]
-    rows = rows[[*when, "label", *features]]
+    rows = rows[["person_id", "as_of", "academic_year", "term", "label", *features]]
     # The Monday before each action: features as the school knew them the day before.
     actions = actions[["school_id", "student_id", "person_id", "date", "type"]].sort_values(
         ["school_id", "student_id", "date", "type"], kind="stable"
@@ -139,17 +128,12 @@ def effect_rows(
     actions["as_of"] = (day - pd.Timedelta(days=1)) - pd.to_timedelta(
         (day - pd.Timedelta(days=1)).dt.day_of_week, unit="D"
     )
-    placed = actions.merge(rows[when], on=["person_id", "as_of"], how="inner")
+    placed = actions.merge(rows, on=["person_id", "as_of"], how="inner")
     placed = placed.sort_values("as_of", kind="stable").drop_duplicates(
         ["person_id", "academic_year", "term", "type"]
     )
-    # Each type's term looked at from the term's first help, of whatever kind.
-    child_term = ["person_id", "academic_year", "term"]
-    placed = placed.rename(columns={"as_of": ACTED_ON}).assign(
-        as_of=lambda p: p.groupby(child_term)[ACTED_ON].transform("min")
-    )
-    placed = placed.merge(rows, on=when, how="inner")
     # The comparison: no action of any kind that term, looked at on the type's Mondays.
+    child_term = ["person_id", "academic_year", "term"]
     untouched = rows[~_keys(rows, child_term).isin(_keys(placed, child_term))]
     week = ["academic_year", "term", "as_of"]
     rng = np.random.default_rng(seed)
@@ -170,8 +154,9 @@ def effect_rows(
             .drop(columns="_key")
         )
         drawn.append(chosen.assign(type=None, **{COMPARED_WITH: kind}))
-    both = pd.concat([placed.assign(**{COMPARED_WITH: None}), *drawn], ignore_index=True)
-    return both[columns]
+    return pd.concat(
+        [placed.assign(**{COMPARED_WITH: None}), *drawn], ignore_index=True
+    ).reset_index(drop=True)
 
 
 def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.MultiIndex:
@@ -328,8 +313,7 @@ def simulated_effects(truth: pd.DataFrame, rows: pd.DataFrame) -> dict[str, floa
     truth["date"] = pd.to_datetime(truth["date"])
     day = truth["date"] - pd.Timedelta(days=1)
     truth["as_of"] = day - pd.to_timedelta(day.dt.day_of_week, unit="D")
-    treated = rows.dropna(subset=["type"])[["person_id", ACTED_ON, "type"]]
-    treated = treated.rename(columns={ACTED_ON: "as_of"})
+    treated = rows.dropna(subset=["type"])[["person_id", "as_of", "type"]]
     matched = truth.merge(treated, on=["person_id", "as_of", "type"], how="inner")
     matched = matched.drop_duplicates(["person_id", "as_of", "type"])
     return {str(k): float(v) for k, v in matched.groupby("type")[TERM_HELP].mean().items()}
