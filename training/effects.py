@@ -5,7 +5,11 @@ horizon, estimated with a doubly robust (augmented inverse-propensity) estimator
 
 - **treated**: a student's first action of that type in a term, placed on the last
   Monday before the action, with the features as of that Monday as confounders (what
-  the school knew the day before it acted);
+  the school knew the day before it acted), except that the help history (help in the
+  last 90 days, days since a home visit) leaves out the term's own help: the
+  comparison had none all term, so the term's help, of whatever kind, is what is
+  estimated, and help of the term counted among the confounders could never be
+  balanced (a follow-up's earlier help);
 - **comparison**: for each type, students with no action of any kind that term, each on
   one Monday drawn from the Mondays of that type's treated rows in the term, in
   proportion to how many were treated on each (risk-set sampling: a student is compared
@@ -45,6 +49,7 @@ from sklearn.model_selection import GroupKFold
 
 from core.settings import Settings
 from features.build import feature_ids
+from features.history import RECENT_HELP
 from features.sources import Sources
 from riskmodel.benefit import BENEFIT_FILE, CANNOT_PREVENT, VisitBenefit, trouble_of
 from riskmodel.registry import EFFECTS_EXPERIMENT, EFFECTS_FILE
@@ -132,6 +137,7 @@ def effect_rows(
     placed = placed.sort_values("as_of", kind="stable").drop_duplicates(
         ["person_id", "academic_year", "term", "type"]
     )
+    placed = _help_before_the_term(placed, actions, rows)
     # The comparison: no action of any kind that term, looked at on the type's Mondays.
     child_term = ["person_id", "academic_year", "term"]
     untouched = rows[~_keys(rows, child_term).isin(_keys(placed, child_term))]
@@ -157,6 +163,48 @@ def effect_rows(
     return pd.concat(
         [placed.assign(**{COMPARED_WITH: None}), *drawn], ignore_index=True
     ).reset_index(drop=True)
+
+
+def _help_before_the_term(
+    placed: pd.DataFrame, actions: pd.DataFrame, rows: pd.DataFrame
+) -> pd.DataFrame:
+    """The treated rows' help history without the help of their own term.
+
+    ``actions``: every action with its Monday; ``rows``: the matrix rows, which say which
+    term each Monday of each child is in."""
+    term = ["person_id", "academic_year", "term"]
+    dated = actions.assign(date=pd.to_datetime(actions["date"]))
+    terms = rows[["person_id", "as_of", "academic_year", "term"]].drop_duplicates(
+        ["person_id", "as_of"]
+    )
+    dated = dated.merge(terms, on=["person_id", "as_of"], how="left")
+    placed = placed.reset_index(drop=True)
+    pairs = (
+        placed[[*term, "as_of"]]
+        .reset_index()
+        .merge(
+            dated[["person_id", "date", "type", "academic_year", "term"]],
+            on="person_id",
+            suffixes=("", "_of_help"),
+        )
+    )
+    pairs = pairs[pairs["date"] <= pairs["as_of"]]
+    own_term = (pairs["academic_year"] == pairs["academic_year_of_help"]) & (
+        pairs["term"] == pairs["term_of_help"]
+    )
+    if "interventions_90d" in placed:
+        recent = own_term & (pairs["date"] > pairs["as_of"] - RECENT_HELP)
+        counted = pairs[recent].groupby("index").size().reindex(placed.index, fill_value=0)
+        placed["interventions_90d"] = placed["interventions_90d"] - counted.to_numpy()
+    if "days_since_home_visit" in placed:
+        visits = pairs[pairs["type"] == VISIT]
+        this_term = visits[own_term[visits.index]].groupby("index").size()
+        before = visits[~own_term[visits.index]].groupby("index")["date"].max()
+        changed = placed.index.isin(this_term.index)
+        placed.loc[changed, "days_since_home_visit"] = (
+            placed.loc[changed, "as_of"] - before.reindex(placed.index[changed])
+        ).dt.days.astype(float)
+    return placed
 
 
 def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.MultiIndex:

@@ -130,6 +130,63 @@ def test_help_that_does_nothing_early_in_the_term_is_not_credited_with_the_years
     assert set(compared["as_of"]) <= set(rows.loc[rows["type"] == "home_visit", "as_of"])
 
 
+def test_the_help_history_of_a_helped_term_leaves_out_that_terms_own_help() -> None:
+    """The comparison had no help all term: the term's help is what is estimated, so a
+    follow-up's help history counts only the help before its term (here last term's
+    visit), never the term's own earlier visit, which no comparison student can have."""
+    first = pd.date_range("2025-06-02", periods=6, freq="7D")
+    second = pd.date_range("2025-07-14", periods=6, freq="7D")
+    children = ["P1", "P2", "P3"]
+    mondays = first.append(second)
+    matrix = pd.DataFrame(
+        {
+            "person_id": np.repeat(children, len(mondays)),
+            "school_id": "S1",
+            "student_id": np.repeat(children, len(mondays)),
+            "as_of": np.tile(mondays, len(children)),
+            "academic_year": 2568,
+            "term": np.tile([1] * len(first) + [2] * len(second), len(children)),
+            "mature": True,
+            "label": 0,
+            "interventions_90d": 0.0,
+            "days_since_home_visit": np.nan,
+        }
+    )
+    day = pd.Timedelta(days=2)
+    last_term_visit, visit, meeting = first[4] + day, second[1] + day, second[3] + day
+    # What the features say as of the meeting's Monday: both visits, the latest this term's.
+    at_meeting = (matrix["person_id"] == "P1") & (matrix["as_of"] == second[3])
+    matrix.loc[at_meeting, "interventions_90d"] = 2.0
+    matrix.loc[at_meeting, "days_since_home_visit"] = float((second[3] - visit).days)
+    at_visit = (matrix["person_id"] == "P1") & (matrix["as_of"] == second[1])
+    matrix.loc[at_visit, "interventions_90d"] = 1.0
+    matrix.loc[at_visit, "days_since_home_visit"] = float((second[1] - last_term_visit).days)
+    actions = pd.DataFrame(
+        {
+            "school_id": "S1",
+            "student_id": "P1",
+            "person_id": "P1",
+            "date": [last_term_visit, visit, meeting],
+            "type": ["home_visit", "home_visit", "parent_meeting"],
+        }
+    )
+    features = ["interventions_90d", "days_since_home_visit"]
+
+    rows = effect_rows(SimpleNamespace(interventions=actions), matrix, features)  # type: ignore[arg-type]
+
+    helped = rows[(rows["person_id"] == "P1") & (rows["term"] == 2)].set_index("type")
+    assert helped.loc["parent_meeting", "interventions_90d"] == 1.0  # last term's visit only
+    assert (
+        helped.loc["parent_meeting", "days_since_home_visit"] == (second[3] - last_term_visit).days
+    )
+    # The term's first visit had no help of its term before it: as the features said.
+    assert helped.loc["home_visit", "interventions_90d"] == 1.0
+    assert helped.loc["home_visit", "days_since_home_visit"] == (second[1] - last_term_visit).days
+    compared = rows[rows["compared_with"].notna()]
+    assert set(compared["person_id"]) == {"P2", "P3"}
+    assert (compared["interventions_90d"] == 0).all()
+
+
 def test_too_few_helped_students_give_no_estimate_and_say_why() -> None:
     rows, _ = _records(-0.8, students=2_000)
     few = pd.concat([rows[rows["type"].isna()], rows[rows["type"].notna()].head(MIN_TREATED - 1)])
@@ -161,6 +218,11 @@ def test_on_generated_school_records_the_estimates_hold_the_simulated_effect(
 
     visit = next(e for e in report.effects if e.type == "home_visit")
     assert visit.covers(report.simulated["home_visit"]), visit
+    # Without the term's own help among its confounders the visited and the comparison
+    # are alike once weighted (with it, |SMD| 0.62: a follow-up's earlier help).
+    assert visit.imbalance is not None
+    assert visit.imbalance < 0.3, visit
+    assert visit.usable, visit
     estimated = [e for e in report.effects if e.effect is not None]
     for found in estimated:
         assert found.high is not None
