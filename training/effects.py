@@ -181,6 +181,7 @@ def _help_before_the_term(
     placed = placed.reset_index(drop=True)
     pairs = (
         placed[[*term, "as_of"]]
+        .rename_axis("row")
         .reset_index()
         .merge(
             dated[["person_id", "date", "type", "academic_year", "term"]],
@@ -194,13 +195,13 @@ def _help_before_the_term(
     )
     if "interventions_90d" in placed:
         recent = own_term & (pairs["date"] > pairs["as_of"] - RECENT_HELP)
-        counted = pairs[recent].groupby("index").size().reindex(placed.index, fill_value=0)
+        counted = pairs[recent].groupby("row").size().reindex(placed.index, fill_value=0)
         placed["interventions_90d"] = placed["interventions_90d"] - counted.to_numpy()
     if "days_since_home_visit" in placed:
-        visits = pairs[pairs["type"] == VISIT]
-        this_term = visits[own_term[visits.index]].groupby("index").size()
-        before = visits[~own_term[visits.index]].groupby("index")["date"].max()
-        changed = placed.index.isin(this_term.index)
+        # Where the latest visit is the term's own, the latest before the term (or none).
+        visit = pairs["type"] == VISIT
+        before = pairs[visit & ~own_term].groupby("row")["date"].max()
+        changed = placed.index.isin(pairs.loc[visit & own_term, "row"])
         placed.loc[changed, "days_since_home_visit"] = (
             placed.loc[changed, "as_of"] - before.reindex(placed.index[changed])
         ).dt.days.astype(float)
