@@ -27,8 +27,6 @@ from schooldata.tables import audit_log
 
 GENESIS = "0" * 64
 FIELDS = ("at", "user_id", "actor", "action", "student_id", "endpoint", "detail")
-# One writer at a time in this process: the chain needs each row's predecessor.
-_WRITING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -93,29 +91,45 @@ def append(connection: sa.Connection, entries: Sequence[Entry]) -> None:
     """Append entries to the chain inside the caller's transaction."""
     if not entries:
         return
-    with _WRITING:
-        if connection.dialect.name == "postgresql":
-            # Writers in other processes wait for this transaction. An advisory lock, not
-            # LOCK TABLE: that needs UPDATE or DELETE rights the application's role lacks.
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK)))
-        previous = connection.execute(_LAST_HASH).scalar() or GENESIS
-        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-        rows = []
-        for entry in entries:
-            row = {
-                "at": now,
-                "user_id": entry.user_id,
-                "actor": entry.actor,
-                "action": entry.action,
-                "student_id": entry.student_id,
-                "school_id": entry.school_id,
-                "endpoint": entry.endpoint,
-                "detail": entry.detail,
-            }
-            current = row_hash(previous, row)
-            rows.append(row | {"prev_hash": previous, "row_hash": current})
-            previous = current
-        insert_rows(connection, audit_log, rows)  # PostgreSQL: COPY (a list is 200 rows)
+    _hold_the_chain(connection)
+    previous = connection.execute(_LAST_HASH).scalar() or GENESIS
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    rows = []
+    for entry in entries:
+        row = {
+            "at": now,
+            "user_id": entry.user_id,
+            "actor": entry.actor,
+            "action": entry.action,
+            "student_id": entry.student_id,
+            "school_id": entry.school_id,
+            "endpoint": entry.endpoint,
+            "detail": entry.detail,
+        }
+        current = row_hash(previous, row)
+        rows.append(row | {"prev_hash": previous, "row_hash": current})
+        previous = current
+    insert_rows(connection, audit_log, rows)  # PostgreSQL: COPY (a list is 200 rows)
+
+
+def _hold_the_chain(connection: sa.Connection) -> None:
+    """Wait until this transaction alone may append, and hold that until it ends.
+
+    Each row follows the last one written, so the last row must be read under a lock held
+    to the commit: a request's write appends its rows and commits later, and an append
+    from another connection meanwhile (the group writer, another request, ``ews score``
+    in its own process) would otherwise follow the last committed row and fork the chain.
+    PostgreSQL: an advisory lock, not LOCK TABLE (that needs UPDATE or DELETE rights the
+    application's role lacks). SQLite: the database's write lock (``BEGIN IMMEDIATE``),
+    unless this transaction has written already and so holds it (the sqlite3 driver opens
+    a transaction at the first write, not at a read).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK)))
+    elif connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # LIMIT written into the statement: as a parameter PostgreSQL planned it on every append.

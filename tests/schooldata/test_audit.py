@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -111,3 +113,44 @@ def test_row_hash_hashes_the_chain_format_of_json_dumps(
             text.encode()
         return
     assert found == expected
+
+
+@pytest.mark.parametrize("second", ["a read's record", "another write", "another process"])
+def test_an_append_while_a_write_transaction_holds_its_rows_keeps_the_chain(
+    tmp_path: Path, second: str
+) -> None:
+    """A request's write appends its rows in its own transaction and commits after; an
+    append from elsewhere meanwhile (the group writer, another request, ``ews score`` in
+    its own process) must follow those rows, not the last committed one."""
+    url = f"sqlite:///{tmp_path / 'ews.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    audit.record(engine, [audit.Entry("read", "GET /list", 1, "S0")])
+    appended = threading.Event()
+
+    def first_write() -> None:
+        with engine.begin() as connection:
+            audit.append(connection, [audit.Entry("write", "POST /cases", 1, "S1")])
+            appended.set()
+            threading.Event().wait(0.5)  # the request's transaction is still open
+
+    writer = threading.Thread(target=first_write)
+    writer.start()
+    appended.wait(10)
+    entry = audit.Entry("read", "GET /list", 2, "S2")
+    if second == "a read's record":
+        audit.record(engine, [entry])
+    elif second == "another write":
+        with make_engine(url).begin() as connection:
+            audit.append(connection, [entry])
+    else:
+        code = (
+            "import sys; from schooldata import audit; from schooldata.db import make_engine;"
+            "audit.record(make_engine(sys.argv[1]), [audit.Entry('read', 'ews score', 2, 'S2')])"
+        )
+        subprocess.run([sys.executable, "-c", code, url], check=True, timeout=60)
+    writer.join()
+
+    checked = audit.verify(engine)
+    assert checked.rows == 3
+    assert checked.broken_at is None, checked.reason
