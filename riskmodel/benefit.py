@@ -14,9 +14,10 @@ not stay for a visit. So the benefit of a visit is
 
 A visit is meant for attendance and family trouble (DOMAIN.md: the home visit of the
 student care system), and may help those students more. When the records tell the two
-groups apart (their log-odds effects differ at the 95% level), ``tau`` is one number for
-students with attendance or family trouble (``TROUBLE_FLAGS``) and one for the others;
-otherwise one number for everyone, and the benefit varies through ``a`` alone. The file
+groups apart (no one log-odds shift fits both groups' estimates at the 95% level), ``tau``
+is one number for students with attendance or family trouble (``TROUBLE_FLAGS``) and one
+for the others; otherwise one number for everyone, and the benefit varies through ``a``
+alone. The file
 holds the model and aggregate figures only: no student.
 """
 

@@ -434,6 +434,16 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             r"^the estimate for (.+?) is not usable \((.*)\)$",
             lambda m: f"ผลประมาณของ {m[1]} ใช้ไม่ได้ (" + thai(m[2]) + ")",
         ),
+        (
+            r"^the records do not tell the groups apart: one shift of the log-odds \((\S+)\) "
+            r"fits both groups' estimates, (.+?) for students with attendance or family "
+            r"trouble and (.+?) for the others \(chi-squared (\S+), p (\S+)\)$",
+            lambda m: (
+                f"ข้อมูลแยกผลของสองกลุ่มไม่ได้: ค่า log-odds ที่เลื่อนค่าเดียว ({m[1]}) เข้ากับผลประมาณ"
+                f"ของทั้งสองกลุ่ม คือ {m[2]} สำหรับนักเรียนที่มีปัญหาการมาเรียนหรือครอบครัว และ "
+                f"{m[3]} สำหรับนักเรียนอื่น (ไคสแควร์ {m[4]}, ค่าพี {m[5]})"
+            ),
+        ),
         (r"^the records do not tell the groups apart", "ข้อมูลแยกผลของสองกลุ่มไม่ได้"),
         (
             r"^there is no benefit model to order by",

@@ -44,7 +44,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from scipy.optimize import brentq
+from scipy.optimize import brentq, minimize_scalar
+from scipy.stats import chi2
 from sklearn.model_selection import GroupKFold
 
 from core.settings import Settings
@@ -67,6 +68,7 @@ OUTSIDE_OVERLAP = 0.95  # treated with a propensity above this have no comparabl
 MAX_OUTSIDE_SHARE = 0.10
 MAX_IMBALANCE = 0.25  # largest standardised mean difference after weighting (Stuart 2010)
 FOLDS = 5
+SHIFT_BOUND = 10.0  # a visit's log-odds shift is sought within this (every chance to ~0)
 Z = 1.959963984540054
 VISIT = "home_visit"
 # A home visit's estimate within each group of riskmodel.benefit (attendance or family
@@ -102,6 +104,12 @@ class Effect:
 
     def record(self) -> dict[str, object]:
         return asdict(self)
+
+    def estimated(self) -> tuple[float, float, float]:
+        """The estimate and its interval's two ends."""
+        if self.effect is None or self.low is None or self.high is None:
+            raise ValueError(f"{self.type} has no estimate")
+        return self.effect, self.low, self.high
 
 
 def effect_rows(
@@ -521,7 +529,8 @@ def fit_visit_benefit(
     without help). A visit's log-odds effect is the shift that gives the visited students'
     addressable chances (they are not among the rows it learnt from) the doubly robust
     estimate of what visits did for them; one per group of ``groups`` (``visit_groups``)
-    when the two groups' shifts differ at the 95% level, else one for everyone.
+    when no one shift fits both groups' estimates at the 95% level (``_not_apart``), else
+    one for everyone.
     """
     if visit is None or not visit.usable or visit.high is None or visit.effect is None:
         why = visit.why if visit is not None else "no home visit is recorded"
@@ -548,13 +557,12 @@ def fit_visit_benefit(
     trouble_tau, told = None, _groups_unusable(groups)
     if not told:
         trouble = trouble_of(inputs, features)
-        troubled, others = (
-            _shift_interval(chance[members], group)
-            for group, members in zip(groups, (trouble, ~trouble), strict=True)
-        )
-        told = _not_apart(troubled, others)
+        chances = (chance[trouble], chance[~trouble])
+        told = _not_apart(chances, groups)
         if not told:
-            trouble_tau, tau = troubled[0], others[0]
+            trouble_tau, tau = (
+                matching_shift(c, g.estimated()[0]) for c, g in zip(chances, groups, strict=True)
+            )
     benefit = VisitBenefit(
         features=features,
         model=model.booster_.model_to_string(),
@@ -591,29 +599,33 @@ def _groups_unusable(groups: Sequence[Effect]) -> str:
     return ""
 
 
-def _shift_interval(chance: np.ndarray, group: Effect) -> tuple[float, float, float]:
-    """A group's estimate and interval as log-odds shifts of its visited students'
-    addressable chances (the shift is monotone in the effect)."""
-    if group.effect is None or group.low is None or group.high is None:
-        raise ValueError(f"{group.type} has no estimate to shift by")
-    return (
-        matching_shift(chance, group.effect),
-        matching_shift(chance, group.low),
-        matching_shift(chance, group.high),
-    )
+def _not_apart(chances: Sequence[np.ndarray], groups: Sequence[Effect]) -> str:
+    """Why the visit gets one log-odds shift for everyone ("" when the records tell the two
+    groups apart).
 
+    The test of one shift for both: the shift whose change to each group's visited
+    students' chances comes nearest both groups' estimates, each weighed by its standard
+    error (on the scale of the chance of leaving, where the estimates' intervals are
+    symmetric), and the misfit left, a chi-squared of one degree of freedom. The groups
+    are told apart when it is above Z squared (the 95% level).
+    """
+    estimates = [group.estimated() for group in groups]
 
-def _not_apart(troubled: tuple[float, float, float], others: tuple[float, float, float]) -> str:
-    """Why the two groups' log-odds effects cannot be told apart ("" when they differ at
-    the 95% level: their difference is more than ``Z`` standard errors from zero)."""
-    errors = [(high - low) / (2 * Z) for _, low, high in (troubled, others)]
-    difference = troubled[0] - others[0]
-    if abs(difference) > Z * math.hypot(*errors):
+    def misfit(shift: float) -> float:
+        return sum(
+            ((effect - mean_change(chance, shift)) / ((high - low) / (2 * Z))) ** 2
+            for chance, (effect, low, high) in zip(chances, estimates, strict=True)
+        )
+
+    one = minimize_scalar(misfit, bounds=(-SHIFT_BOUND, SHIFT_BOUND), method="bounded")
+    if one.fun > Z**2:
         return ""
+    troubled, others = (f"{e:+.3f} [{low:+.3f}, {high:+.3f}]" for e, low, high in estimates)
     return (
-        f"the records do not tell the groups apart: in log-odds {troubled[0]:+.2f} "
-        f"[{troubled[1]:+.2f}, {troubled[2]:+.2f}] for students with attendance or family "
-        f"trouble against {others[0]:+.2f} [{others[1]:+.2f}, {others[2]:+.2f}] for the others"
+        f"the records do not tell the groups apart: one shift of the log-odds "
+        f"({one.x:+.2f}) fits both groups' estimates, {troubled} for students with "
+        f"attendance or family trouble and {others} for the others (chi-squared "
+        f"{one.fun:.2f}, p {chi2.sf(one.fun, 1):.2f})"
     )
 
 
@@ -624,14 +636,18 @@ def some_weeks(rows: pd.DataFrame) -> pd.DataFrame:
     return kept
 
 
-def matching_shift(chance: np.ndarray, effect: float, bound: float = 10.0) -> float:
+def mean_change(chance: np.ndarray, shift: float) -> float:
+    """How much shifting the log-odds of ``chance`` by ``shift`` changes its mean."""
+    p = np.clip(chance, 1e-6, 1 - 1e-6)
+    return float((1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift))) - p).mean())
+
+
+def matching_shift(chance: np.ndarray, effect: float, bound: float = SHIFT_BOUND) -> float:
     """The shift of the log-odds of ``chance`` that changes their mean by ``effect``
     (within ``bound``: an effect beyond what any shift can do gets the bound)."""
-    p = np.clip(chance, 1e-6, 1 - 1e-6)
-    logit = np.log(p / (1 - p))
 
     def change(shift: float) -> float:
-        return float((1 / (1 + np.exp(-(logit + shift))) - p).mean()) - effect
+        return mean_change(chance, shift) - effect
 
     if change(-bound) >= 0:
         return -bound

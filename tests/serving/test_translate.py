@@ -17,6 +17,13 @@ EFFECT_PROBLEMS = [
     "no benefit order: the home-visit estimate is not usable (the groups still differ "
     "after weighting (|SMD| 0.54))",
 ]
+ONE_SHIFT = (
+    "benefit order available: a visit shifts the log-odds of leaving for a reason it can "
+    "address by -0.74 (learnt from 2515 visits); one effect for everyone: the records do not "
+    "tell the groups apart: one shift of the log-odds (-0.65) fits both groups' estimates, "
+    "-0.015 [-0.027, -0.003] for students with attendance or family trouble and -0.006 "
+    "[-0.012, +0.001] for the others (chi-squared 1.05, p 0.31)"
+)
 
 
 @pytest.mark.parametrize("message", EFFECT_PROBLEMS)
@@ -29,6 +36,15 @@ def test_why_an_actions_estimate_is_not_used_reads_in_thai(message: str) -> None
     assert any("\u0e00" <= ch <= "\u0e7f" for ch in text)
     for number in ("0.061", "0.05", "12%", "0.78", "0.54"):
         assert (number in message) == (number in text)
+
+
+def test_why_a_visit_has_one_effect_for_everyone_reads_in_thai_with_its_figures() -> None:
+    text = thai(ONE_SHIFT)
+
+    assert foreign_words(f"<p>{text}</p>", set()) == []
+    for figure in ("-0.74", "2515", "-0.65", "-0.015 [-0.027, -0.003]", "[-0.012, +0.001]", "1.05"):
+        assert figure in text, figure
+    assert "0.31" in text
 
 
 @pytest.mark.parametrize(

@@ -328,18 +328,22 @@ def _grouped(trouble_effect: float, other_effect: float, students: int, seed: in
     return rows, rows.assign(mature=True)
 
 
-def test_a_visit_that_helps_students_in_trouble_more_orders_them_first() -> None:
-    """With enough visits the estimate by group is used: a student with attendance trouble
-    is put above one without it whose chance of leaving is a little higher."""
-    rows, matrix = _grouped(-1.4, -0.2, 60_000)
+def _benefit_by_group(trouble_effect: float, other_effect: float, students: int):  # type: ignore[no-untyped-def]
+    """``_grouped``'s records, the visit's estimate by group, and the benefit model."""
+    rows, matrix = _grouped(trouble_effect, other_effect, students)
     features = [*FEATURES, TROUBLE]
-    trouble = rows[TROUBLE].to_numpy() > 0
-    groups = visit_groups(rows, trouble, features)
+    groups = visit_groups(rows, rows[TROUBLE].to_numpy() > 0, features)
     visit = estimate(rows, "home_visit", features)
-
     benefit, why = fit_visit_benefit(
         None, matrix, rows, features, visit=visit, horizon_days=180, seed=0, groups=groups
     )
+    return rows, groups, benefit, why
+
+
+def test_a_visit_that_helps_students_in_trouble_more_orders_them_first() -> None:
+    """With enough visits the estimate by group is used: a student with attendance trouble
+    is put above one without it whose chance of leaving is a little higher."""
+    rows, groups, benefit, why = _benefit_by_group(-1.4, -0.2, 60_000)
 
     assert [g.type for g in groups] == list(VISIT_GROUPS)
     assert benefit is not None, why
@@ -359,21 +363,33 @@ def test_a_visit_that_helps_students_in_trouble_more_orders_them_first() -> None
     assert student.drivers[0] == TROUBLE  # the reason the visit helps them more
 
 
+def test_groups_are_told_apart_where_an_interval_reaches_past_what_any_shift_can_do() -> None:
+    """Few students in trouble, helped far more: the low end of their interval is a larger
+    change than their chances allow (a shift past -10 in log-odds). The groups' effects
+    were compared as log-odds intervals, that end taken at -10, and so read as one effect
+    for everyone; they are compared where the estimates are made, on the chance of
+    leaving."""
+    rows, groups, benefit, why = _benefit_by_group(-2.0, -0.2, 10_000)
+
+    assert all(g.usable for g in groups), groups
+    assert benefit is not None, why
+    visited = rows[(rows["type"] == "home_visit").to_numpy() & (rows[TROUBLE] > 0).to_numpy()]
+    chance = benefit.addressable(visited[benefit.features].to_numpy(dtype=float))
+    assert groups[0].low is not None
+    assert matching_shift(chance, groups[0].low) == -10.0  # past what any shift can do
+    assert benefit.trouble_log_odds_effect is not None, why
+    assert benefit.trouble_log_odds_effect < benefit.log_odds_effect - 1.0
+
+
 def test_groups_the_records_cannot_tell_apart_give_one_effect_and_say_why() -> None:
     """The same effect for both groups: each estimate is usable, their difference is not."""
-    rows, matrix = _grouped(-0.6, -0.6, 20_000)
-    features = [*FEATURES, TROUBLE]
-    groups = visit_groups(rows, rows[TROUBLE].to_numpy() > 0, features)
-    visit = estimate(rows, "home_visit", features)
-
-    benefit, why = fit_visit_benefit(
-        None, matrix, rows, features, visit=visit, horizon_days=180, seed=0, groups=groups
-    )
+    _, groups, benefit, why = _benefit_by_group(-0.6, -0.6, 20_000)
 
     assert all(g.usable for g in groups), groups
     assert benefit is not None, why
     assert benefit.trouble_log_odds_effect is None
     assert "one effect for everyone: the records do not tell the groups apart" in why
+    assert "chi-squared" in why
 
 
 def test_the_same_records_read_in_another_order_give_the_same_estimates(
