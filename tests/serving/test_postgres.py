@@ -8,6 +8,7 @@ compare with SQLite.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -299,6 +300,39 @@ def test_the_audit_log_cannot_be_wiped_on_postgresql(pg_engine: sa.Engine) -> No
             with app.begin() as c:
                 c.exec_driver_sql(statement)
     assert audit.verify(pg_engine).broken_at is None
+
+
+def test_a_write_that_appends_twice_while_others_record_keeps_the_chain_on_postgresql(
+    postgres: PostgresServer,
+) -> None:
+    """A request's transaction appends, waits, appends again and commits, while reads are
+    recorded from another thread: each append waits for the transaction before it, and
+    none waits for one that waits for it."""
+    engine = make_engine(postgres.new_database())
+    upgrade(engine)
+    appended = threading.Event()
+
+    def write_twice() -> None:
+        with engine.begin() as connection:
+            audit.append(connection, [audit.Entry("write", "POST /cases", 1, "S1")])
+            appended.set()
+            threading.Event().wait(0.5)
+            audit.append(connection, [audit.Entry("write", "POST /cases", 1, "S1")])
+
+    writer = threading.Thread(target=write_twice, daemon=True)
+    writer.start()
+    appended.wait(10)
+    reader = threading.Thread(
+        target=audit.record, args=(engine, [audit.Entry("read", "GET /list", 2, "S2")]), daemon=True
+    )
+    reader.start()
+    writer.join(timeout=30)
+    reader.join(timeout=30)
+
+    assert not writer.is_alive(), "the write waits for the read's record, which waits for it"
+    assert not reader.is_alive()
+    checked = audit.verify(engine)
+    assert (checked.rows, checked.broken_at) == (3, None), checked.reason
 
 
 def test_the_schedulers_retry_check_on_postgresql(postgres: PostgresServer, tmp_path: Path) -> None:
