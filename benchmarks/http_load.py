@@ -5,16 +5,19 @@ client library spends about as much CPU on a request as the server does, and a c
 process that holds a benchmark's data pauses for its own garbage collection: both would be
 counted as the server's time. Here each simulated user keeps one HTTP/1.1 connection and
 writes prepared request bytes on it, and the collector is kept off this process's
-long-lived objects while the load runs.
+long-lived objects while the load runs. Two loads: ``run``, a few users who never pause
+(each sends its next request when the last is answered), and ``run_at_rate``, requests
+arriving at random moments at a set rate whatever the answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import httpx
 
@@ -70,6 +73,62 @@ async def run(
         return time.perf_counter() - started, latencies
     finally:
         gc.unfreeze()
+
+
+async def run_at_rate(
+    url: str, work: Sequence[tuple[str, bytes]], rate: float, seed: int = 0
+) -> tuple[float, dict[str, list[float]]]:
+    """Send every ``(label, request)`` of ``work`` at random moments, ``rate`` a second on
+    average (a Poisson process), whether or not the answers before have come: an open
+    load, as many users who each open a page now and then make, where ``run`` is a few
+    users who never pause.
+
+    Each request is written on a connection no other request is waiting on (one is
+    opened when none is free), and its latency runs from the moment it was due: a
+    request the generator itself sent late counts its delay, so a slow server is never
+    flattered by requests held back.
+
+    Returns:
+        The seconds it all took, and each label's latencies in milliseconds.
+
+    Raises:
+        RuntimeError: an answer was not 200 (naming the label, the status and its start).
+    """
+    target = httpx.URL(url)
+    host, port = target.host, target.port or 80
+    latencies: dict[str, list[float]] = defaultdict(list)
+    free: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    opened: list[asyncio.StreamWriter] = []
+    draw = random.Random(seed)
+
+    async def send(label: str, request: bytes, due: float) -> None:
+        if free:
+            reader, writer = free.pop()
+        else:
+            reader, writer = await asyncio.open_connection(host, port)
+            opened.append(writer)
+        writer.write(request)
+        status, body = await response(reader)
+        latencies[label].append((time.perf_counter() - due) * 1000)
+        free.append((reader, writer))
+        if status != 200:
+            raise RuntimeError(f"{label} answered {status}: {body[:200]!r}")
+
+    gc.collect()
+    gc.freeze()
+    try:
+        started = due = time.perf_counter()
+        sent = []
+        for label, request in work:
+            due += draw.expovariate(rate)
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            sent.append(asyncio.create_task(send(label, request, due)))
+        await asyncio.gather(*sent)
+        return time.perf_counter() - started, latencies
+    finally:
+        gc.unfreeze()
+        for writer in opened:
+            writer.close()
 
 
 async def response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
