@@ -285,10 +285,8 @@ def weekly_run(
             school is stale.
     """
     upgrade(engine)
-    with reading(engine) as connection:
-        loaded = connection.execute(sa.select(TABLES["enrollments"].c.school_id).limit(1))
-        if loaded.first() is None:
-            raise NothingToScore(NOTHING_LOADED)
+    if not _anything_loaded(engine, partitions):
+        raise NothingToScore(NOTHING_LOADED)
     if school is not None and partitions is None:
         with reading(engine) as connection:
             known = connection.execute(
@@ -473,6 +471,17 @@ def _nobody_enrolled(engine: sa.Engine, as_of: pd.Timestamp) -> str:
         f"term whose enrolments are not loaded yet). The data holds: "
         + ("; ".join(spans) if spans else "no enrolments at all")
     )
+
+
+def _anything_loaded(engine: sa.Engine, partitions: Sequence[Partition] | None) -> bool:
+    """Whether any enrolment is stored where the run reads them: the partitions' sources
+    (a dataset, or the database they name), else ``engine``, the database the run is
+    stored in."""
+    if partitions:
+        return partitions[0].reader().holds("enrollments")
+    with reading(engine) as connection:
+        loaded = connection.execute(sa.select(TABLES["enrollments"].c.school_id).limit(1))
+        return loaded.first() is not None
 
 
 def _scores(

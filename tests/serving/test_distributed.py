@@ -188,6 +188,23 @@ def test_ews_score_on_a_dataset_runs_on_this_machines_processes_and_equals_the_w
     assert_same_run(stored_run(engine), whole_run)
 
 
+def test_a_run_from_a_dataset_alone_is_stored_in_a_database_that_holds_none_of_its_records(
+    api: Api, whole_run: pd.DataFrame, synthetic_directory: Path, tmp_path: Path
+) -> None:
+    # Partitions of a dataset read nothing of the database the run is stored in (the
+    # benchmarks' runs): what is loaded is the dataset's, not that database's. Until
+    # 427ae73's check was made to look there, such a run said nothing was loaded.
+    _, dataset = _ingest_with_dataset(synthetic_directory, tmp_path)
+    store = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    tasks = plan_partitions(None, dataset, schools_per_task=2)
+
+    report = weekly_run(store, api.scorer, pd.Timestamp(WEEKS[-1]), partitions=tasks)
+
+    assert read_table(store, "enrollments").empty
+    assert report.students == len(whole_run)
+    assert_same_run(stored_run(store), whole_run)
+
+
 def test_loading_the_same_directory_twice_into_a_dataset_changes_nothing(
     synthetic_directory: Path, tmp_path: Path
 ) -> None:
