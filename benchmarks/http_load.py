@@ -21,6 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import httpx
 
+# A kept-alive connection idle this long is not used again: uvicorn closes one idle for
+# 5 seconds (its default), and a request written as it does so would be lost.
+IDLE_SECONDS = 2.0
+
 
 def request_bytes(
     method: str, url: str, headers: Mapping[str, str], body: str | None = None
@@ -84,9 +88,10 @@ async def run_at_rate(
     users who never pause.
 
     Each request is written on a connection no other request is waiting on (one is
-    opened when none is free), and its latency runs from the moment it was due: a
-    request the generator itself sent late counts its delay, so a slow server is never
-    flattered by requests held back.
+    opened when none is free, or when the free one has been idle long enough for the
+    server to close it: ``IDLE_SECONDS``), and its latency runs from the moment it was
+    due: a request the generator itself sent late counts its delay, so a slow server is
+    never flattered by requests held back.
 
     Returns:
         The seconds it all took, and each label's latencies in milliseconds.
@@ -97,20 +102,25 @@ async def run_at_rate(
     target = httpx.URL(url)
     host, port = target.host, target.port or 80
     latencies: dict[str, list[float]] = defaultdict(list)
-    free: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # Each free connection, with when it was last answered on.
+    free: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     opened: list[asyncio.StreamWriter] = []
     draw = random.Random(seed)
 
     async def send(label: str, request: bytes, due: float) -> None:
-        if free:
-            reader, writer = free.pop()
-        else:
+        reader = None
+        while free and reader is None:
+            reader, writer, last = free.pop()
+            if reader.at_eof() or time.perf_counter() - last > IDLE_SECONDS:
+                writer.close()
+                reader = None
+        if reader is None:
             reader, writer = await asyncio.open_connection(host, port)
             opened.append(writer)
         writer.write(request)
         status, body = await response(reader)
         latencies[label].append((time.perf_counter() - due) * 1000)
-        free.append((reader, writer))
+        free.append((reader, writer, time.perf_counter()))
         if status != 200:
             raise RuntimeError(f"{label} answered {status}: {body[:200]!r}")
 
