@@ -13,7 +13,8 @@ analyst's area page of all 1,000 schools and
 ``GET /api/v1/risk-list``, each user signed in with their own session (the load is
 ``benchmarks.http_load``: prepared requests on kept-alive connections, so that the load
 generator, on the same two cores, costs little of what is measured). It prints p50 and
-p95 of each, and last:
+p95 of each (after three requests of each route per server worker, not timed: a
+server's first), and last:
 
     worst=<route> p95_ms=<n> students=<n> weeks=<n>
 
@@ -81,6 +82,7 @@ FIRST_WEEK = date(2026, 1, 5)
 PROVINCES = ("ตาก", "เชียงราย", "ขอนแก่น", "สงขลา", "นครราชสีมา")
 TARGET_P95_MS = 150  # SPEC section 9: pages and list routes
 OPEN_USERS = 8  # sessions an open load's requests take turns as
+WARM_UP = 3  # requests of each route per server worker before any is timed
 
 
 def fill(engine: sa.Engine, students: int, weeks: int) -> None:
@@ -384,6 +386,9 @@ def main() -> None:
         }
         loads: dict[float | None, dict[str, list[float]]]
         try:
+            # Not timed: each worker's first requests (its pool's connections, the
+            # templates, the database's cache), which a server running for days has made.
+            _load(base, routes, token, args.workers, WARM_UP, run)
             if rates:
                 loads = {
                     rate: _open_load(base, routes, token, rate, args.requests, run)
@@ -479,7 +484,9 @@ def _open_load(
     order = [route for route in routes for _ in range(requests)]
     random.Random(0).shuffle(order)
     work = [(route, prepared[i % OPEN_USERS][route]) for i, route in enumerate(order)]
-    return asyncio.run(http_load.run_at_rate(base, work, rate))[1]
+    seconds, timings = asyncio.run(http_load.run_at_rate(base, work, rate))
+    print(f"{len(work)} requests in {seconds:.1f} s ({len(work) / seconds:.1f} a second)")
+    return timings
 
 
 def _prepared(
