@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 PACKAGES := core schooldata features riskmodel synth training serving ews
 
-.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects bench-upload bench-before-after browser postgres
+.PHONY: install demo test lint format clean bench-matrix bench-api bench-explain bench-dask bench-real bench-ingest bench-store bench-pages bench-effects bench-upload bench-before-after bench-smoke browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,24 @@ bench-effects: install
 
 bench-upload: install
 	$(PY) -m benchmarks.upload_rerun
+
+# Every benchmark once at a small size, one after another (about 20 minutes): that each
+# still runs to its last line, not its figures. Nothing in `make test` runs them, and a
+# change elsewhere can stop one (three had stopped, unseen, for up to six days).
+SMOKE := build/bench-smoke
+bench-smoke: install postgres
+	$(PY) -m benchmarks.training_matrix --students 3000 --work-dir $(SMOKE)/matrix
+	$(PY) -m benchmarks.api --students 1500 --requests 300 --work-dir $(SMOKE)/api
+	$(PY) -m benchmarks.store --students 50000
+	$(PY) -m benchmarks.ingest_speed --students 3000 --work-dir $(SMOKE)/ingest
+	$(PY) -m benchmarks.upload_rerun --students 1500 --work-dir $(SMOKE)/upload
+	$(PY) -m benchmarks.dask_run --students 20000 --train-students 3000 --work-dir $(SMOKE)/dask
+	$(PY) -m benchmarks.explain --students 20000 --train-students 3000 --work-dir $(SMOKE)/dask
+	$(PY) -m benchmarks.pages --students 20000 --weeks 2 --requests 3
+	$(PY) -m benchmarks.pages --students 20000 --weeks 2 --requests 3 --rates 5
+	$(PY) -m benchmarks.effects --students 3000 --schools 6 --areas 1 --area-students 6000 --area-schools 12 --work-dir $(SMOKE)/effects
+	$(PY) -m benchmarks.real_data --work-dir $(SMOKE)/real
+	$(PY) -m benchmarks.before_after --before 534591a --students 20000 --rounds 1 --mode one --work-dir $(SMOKE)/before-after
 
 # Issue 38's comparison: the weekly run against 534591a (before local codes), as it ran and
 # with its process tunings off, and this code with the allocator setting those tunings made.
