@@ -360,9 +360,8 @@ def main() -> None:
         f"10 million students: about {per_million * 10 / 3600:.1f} h on this 2-core machine "
         f"({core_seconds / 3600:.1f} core-hours; explaining and storing {store_share:.0%} "
         f"of the time, one writer); overnight ({NIGHT_HOURS} h) needs {machines} machine(s) "
-        f"of 2 cores with "
-        f"{worker_peak * args.workers:.1f} GB for workers, or fewer, larger machines with "
-        f"{worker_peak:.1f} GB per core"
+        f"of 2 cores with {worker_peak * args.workers:.1f} GB for workers, or fewer, larger "
+        f"machines with {worker_peak:.1f} GB per core"
     )
     print(
         f"dask_equal={'true' if equal else 'false'} auc_gap={gap:.4f} "

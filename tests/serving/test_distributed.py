@@ -192,8 +192,8 @@ def test_a_run_from_a_dataset_alone_is_stored_in_a_database_that_holds_none_of_i
     api: Api, whole_run: pd.DataFrame, synthetic_directory: Path, tmp_path: Path
 ) -> None:
     # Partitions of a dataset read nothing of the database the run is stored in (the
-    # benchmarks' runs): what is loaded is the dataset's, not that database's. Until
-    # 427ae73's check was made to look there, such a run said nothing was loaded.
+    # benchmarks' runs): what is loaded is the dataset's, not that database's. The check
+    # 427ae73 added looked in that database, and such a run said nothing was loaded.
     _, dataset = _ingest_with_dataset(synthetic_directory, tmp_path)
     store = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     tasks = plan_partitions(None, dataset, schools_per_task=2)
