@@ -18,7 +18,13 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 
 from schooldata.calendar import thai_term_of
-from schooldata.db import among, among_parameter, reading
+from schooldata.db import (
+    among,
+    among_parameter,
+    among_students_parameter,
+    reading,
+    students_parameters,
+)
 from schooldata.identity import UNLINKED_PREFIX
 from schooldata.tables import TABLES, run_schools, score_runs, student_returns, student_scores
 from serving.access import StudentKey, record_reads
@@ -71,17 +77,18 @@ def _followed(dialect: str, column: sa.ColumnElement[Any], every: bool) -> Any:
 def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
     """The area page's statements for a dialect, for every school or the ``:schools``
     (built once: an area office opens this page every week, an analyst more often)."""
-    interventions = TABLES["interventions"]
+    interventions, exits = TABLES["interventions"], TABLES["exits"]
     schools, students = TABLES["schools"], TABLES["students"]
     in_force = interventions.c.intervention_id.not_in(
         sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
     )
     as_of = sa.bindparam("as_of", type_=sa.Date)
-    # A student of the week's run referred outside the school in the 90 days to the
-    # week, the referral not closed: the area office's rows and the analyst's count alike.
+    # A student referred outside the school in the 90 days to the week, the referral not
+    # closed: the area office's rows and the analyst's count alike. On the week's list or
+    # not: a child who has left school since is the one the agencies most need to reach,
+    # and stays until the school closes the referral or its 90 days pass.
     referred = (
-        (student_scores.c.run_id == sa.bindparam("run"))
-        & _followed(dialect, student_scores.c.school_id, every)
+        _followed(dialect, interventions.c.school_id, every)
         & interventions.c.type.in_(REFERRED_OUTSIDE)
         & (interventions.c.date > sa.bindparam("referred_since", type_=sa.Date))
         & (interventions.c.date <= as_of)
@@ -118,27 +125,36 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         )
         .group_by(student_scores.c.school_id),
         "referrals": sa.select(
-            student_scores.c.school_id,
-            student_scores.c.student_id,
-            student_scores.c.tier,
+            interventions.c.school_id,
+            interventions.c.student_id,
+            student_scores.c.tier,  # none: not on the week's list
             interventions.c.date,
             interventions.c.type,
             interventions.c.outcome,
         )
-        .join(interventions, _SAME_STUDENT)
+        .select_from(interventions)
+        .outerjoin(student_scores, _SAME_STUDENT & (student_scores.c.run_id == sa.bindparam("run")))
         .where(referred)
         # Each school's newest first, in an order that pages do not reshuffle.
         .order_by(
-            student_scores.c.school_id, interventions.c.date.desc(), student_scores.c.student_id
+            interventions.c.school_id, interventions.c.date.desc(), interventions.c.student_id
         ),
         # The same students counted by school, without reading their rows (the area
         # page; an analyst's is a country's thousands of referrals).
         "referral_counts": sa.select(
-            student_scores.c.school_id, sa.func.count(sa.distinct(student_scores.c.student_id))
+            interventions.c.school_id, sa.func.count(sa.distinct(interventions.c.student_id))
         )
-        .join(interventions, _SAME_STUDENT)
         .where(referred)
-        .group_by(student_scores.c.school_id),
+        .group_by(interventions.c.school_id),
+        # How the children no longer on the week's list left (their school's newest exit).
+        "exits": sa.select(
+            exits.c.school_id, exits.c.student_id, exits.c.exit_date, exits.c.exit_type
+        )
+        .where(
+            among_students_parameter(dialect, exits.c.school_id, exits.c.student_id)
+            & (exits.c.exit_date <= as_of)
+        )
+        .order_by(exits.c.exit_date),
         "names": sa.select(schools.c.school_id, schools.c.name).where(
             _followed(dialect, schools.c.school_id, every)
         ),
@@ -395,11 +411,13 @@ def referred_cases(
     offset: int = 0,
     limit: int | None = None,
 ) -> ReferredPage:
-    """The students of the latest week's run whom the area office's schools (or one of
-    them, ``school``) referred outside in the 90 days to the week, the referral not
-    closed: one row each, their newest open referral, by school and newest first; those
-    from ``offset`` (at most ``limit``) with their names. Only the rows returned are read
-    (audited). Only an area office sees them: an analyst sees counts."""
+    """The students whom the area office's schools (or one of them, ``school``) referred
+    outside in the 90 days to the latest week, the referral not closed: one row each,
+    their newest open referral, by school and newest first; those from ``offset`` (at
+    most ``limit``) with their names, their tier on the week's list, and for one not on
+    it how they left (their school's newest exit to the week, if recorded). Only the
+    rows returned are read (audited). Only an area office sees them: an analyst sees
+    counts."""
     if caller.user.role != "area":
         raise NotAnAreaUser("only an area office sees the children its schools referred")
     schools = [s for s in caller.user.schools if school is None or s == school]
@@ -421,6 +439,9 @@ def referred_cases(
             newest.setdefault(StudentKey(r.school_id, r.student_id), r)
         shown = list(newest.items())[offset : None if limit is None else offset + limit]
         names = names_of(connection, [key for key, _ in shown])
+        exited = _newest_exits(
+            connection, statement, weeks[0].as_of, [key for key, r in shown if r.tier is None]
+        )
     record_reads(engine, caller, [key for key, _ in shown])
     return ReferredPage(
         weeks[0].as_of,
@@ -434,11 +455,30 @@ def referred_cases(
                 type=r.type,
                 outcome=r.outcome,
                 tier=r.tier,
+                on_list=r.tier is not None,
+                exit_date=exited[key].exit_date if key in exited else None,
+                exit_type=exited[key].exit_type if key in exited else None,
             )
             for key, r in shown
         ],
         school_names,
     )
+
+
+def _newest_exits(
+    connection: sa.Connection,
+    statement: dict[str, sa.Select[Any]],
+    as_of: date,
+    keys: Sequence[StudentKey],
+) -> dict[StudentKey, Any]:
+    """Each of these students' newest exit from their school up to ``as_of``, if any."""
+    if not keys:
+        return {}
+    rows = connection.execute(
+        statement["exits"],
+        {"as_of": as_of} | students_parameters(connection.dialect.name, keys),
+    )
+    return {StudentKey(e.school_id, e.student_id): e for e in rows}  # oldest first: newest kept
 
 
 def _window(week: Any) -> dict[str, Any]:

@@ -256,6 +256,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "returned_left_again": ("ออกอีกครั้ง", "left again"),
     "referred": ("นักเรียนที่โรงเรียนส่งต่อหน่วยงานภายนอก", "Students referred outside the school"),
     "no_referred": ("ไม่มีกรณีส่งต่อที่ยังติดตาม", "No open referral"),
+    "exited": ("{} เมื่อ {}", "{} on {}"),
     "children_count": ("{} คน", "{} children"),
     "every_school": ("ทุกโรงเรียน", "Every school"),
     "stale_banner": (
@@ -852,6 +853,14 @@ INTERVENTIONS = {
         "home visit: attendance or family trouble",
     ),
     "home_visit.others": ("เยี่ยมบ้าน: นักเรียนอื่น", "home visit: other students"),
+}
+# How a child left a school (the exits' types), as a page says it.
+EXITS = {
+    "dropout": ("ออกกลางคัน", "dropped out"),
+    "transfer": ("ย้ายสถานศึกษา", "transferred"),
+    "graduated": ("จบการศึกษา", "graduated"),
+    "deceased": ("เสียชีวิต", "died"),
+    "other": ("ออกด้วยเหตุอื่น", "left for another reason"),
 }
 OUTCOMES = {
     "done": ("สำเร็จ", "done"),

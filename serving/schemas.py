@@ -345,7 +345,15 @@ class ReferredCase(_Model):
     date: dt.date
     type: str
     outcome: str | None
-    tier: str | None
+    tier: str | None = Field(description="Their tier on the week's list; null: not on it.")
+    on_list: bool = Field(
+        description="On the week's list. A child not on it (left, moved, or their school's "
+        "term not sent yet) stays followed until the referral is closed or 90 days pass."
+    )
+    exit_date: dt.date | None = Field(
+        description="Not on the list: their school's newest exit up to the week, if recorded."
+    )
+    exit_type: str | None = Field(description="That exit's type (dropout, transfer, …).")
 
 
 class AreaSummary(_Model):

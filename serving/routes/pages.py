@@ -103,6 +103,7 @@ def page_words(lang: str, scorer_kind: str | None = None) -> dict[str, Any]:
         "change_word": lambda k: i18n.pick(i18n.CHANGES, k, lang),
         "intervention_word": lambda k: i18n.pick(i18n.INTERVENTIONS, k, lang),
         "outcome_word": lambda k: i18n.pick(i18n.OUTCOMES, k, lang),
+        "exit_word": lambda k: i18n.pick(i18n.EXITS, k, lang),
         "role_word": lambda k: i18n.pick(i18n.ROLES, k, lang),
         "scorer_word": lambda kind, version: i18n.scorer_label(kind, version, lang),
         "say": lambda message: translate.in_language(message, lang),

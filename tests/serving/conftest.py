@@ -9,7 +9,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -242,11 +242,10 @@ def records_in_force(engine: sa.Engine) -> pd.DataFrame:
     return rows
 
 
-def open_referrals(
-    engine: sa.Engine, on_roll: set[tuple[str, str]], day: date
-) -> set[tuple[str, str]]:
-    """Students (school, code) of ``on_roll`` referred outside their school in the 90 days
-    to ``day``, not refused or moved: straight from the tables."""
+def open_referrals(engine: sa.Engine, schools: Collection[str], day: date) -> set[tuple[str, str]]:
+    """Students (school, code) of ``schools`` referred outside their school in the 90
+    days to ``day``, not refused or moved, whether on the week's list or not: straight
+    from the tables."""
     rows = records_in_force(engine)
     referred = rows[
         rows["type"].isin(["external_referral", "health_referral"])
@@ -255,7 +254,7 @@ def open_referrals(
         & ~rows["outcome"].isin(["refused", "moved"])
     ]
     keys = zip(referred["school_id"], referred["student_id"], strict=True)
-    return {key for key in keys if key in on_roll}
+    return {key for key in keys if key[0] in schools}
 
 
 def assert_same_run(ours: pd.DataFrame, reference: pd.DataFrame) -> None:

@@ -209,6 +209,14 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(
         {"student_id": referred_id, "date": WEEKS[-1], "type": "health_referral"},
     )
     assert again.status_code == 201, again.text
+    # A child who dropped out before the week, on no list now: still followed.
+    left_id = _leaver(api, latest)
+    gone = api.post(
+        "/api/v1/interventions",
+        "committee",
+        {"student_id": left_id, "date": WEEKS[-1], "type": "external_referral"},
+    )
+    assert gone.status_code == 201, gone.text
     _account(api, "area", "area-office", "area-password-1", schools=schools)
 
     sign_in(page, api.url, "area-office", "area-password-1")
@@ -237,6 +245,11 @@ def test_an_area_office_sees_its_schools_figures_and_no_name(
     referred_key = (api.school, referred_id)
     assert referred_key in listed
     assert listed == to_follow
+    on_list = page.inner_text(f"tr.referred[data-student='{referred_id}']")
+    assert "ไม่อยู่ในรายชื่อสัปดาห์นี้" not in on_list
+    off_list = page.inner_text(f"tr.referred[data-student='{left_id}']")
+    assert "ไม่อยู่ในรายชื่อสัปดาห์นี้" in off_list
+    assert "ออกกลางคัน เมื่อ" in off_list  # how they left, and when
     allowed = {names[s] for s in listed if s in names}
     assert names[referred_key] in text
     assert not [n for n in names.values() if n in text and n not in allowed]
@@ -397,6 +410,24 @@ def test_a_followed_school_that_has_sent_nothing_this_term_comes_first(page: Any
     assert "ข้อมูลไม่เป็นปัจจุบัน 1 โรงเรียน" in page.inner_text("main")
 
 
+def _leaver(api: Api, latest: pd.DataFrame) -> str:
+    """The code of a child of the school who dropped out before the latest week and is on
+    no list of it, the latest to leave."""
+    exits = TABLES["exits"]
+    with api.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(exits.c.student_id)
+            .where(
+                (exits.c.school_id == api.school)
+                & (exits.c.exit_type == "dropout")
+                & (exits.c.exit_date <= date.fromisoformat(WEEKS[-1]))
+            )
+            .order_by(exits.c.exit_date.desc())
+        ).scalars()
+        listed = set(latest.loc[latest["school_id"] == api.school, "student_id"])
+        return next(code for code in rows if code not in listed)
+
+
 def _referred_rows(page: Any) -> set[tuple[str, str]]:
     """The children (school, code) of a page of referred children."""
     return {
@@ -408,12 +439,9 @@ def _referred_rows(page: Any) -> set[tuple[str, str]]:
 
 
 def _open_referrals(api: Api, schools: list[str]) -> set[tuple[str, str]]:
-    """Students (school, code) of the schools' latest list with an open referral outside
-    their school: straight from the tables."""
-    latest = _latest(api)
-    mine = latest[latest["school_id"].isin(schools)]
-    on_list = set(zip(mine["school_id"], mine["student_id"], strict=True))
-    return open_referrals(api.engine, on_list, date.fromisoformat(WEEKS[-1]))
+    """Students (school, code) of the schools with an open referral outside their school
+    in the latest week: straight from the tables."""
+    return open_referrals(api.engine, schools, date.fromisoformat(WEEKS[-1]))
 
 
 def _area_api(api: Api, username: str, password: str) -> dict[str, Any]:

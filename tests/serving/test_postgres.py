@@ -218,7 +218,22 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
 
     helped = student(followed[0], "high")
     referred, refused = student(followed[0], skip=0), student(followed[0], skip=1)
+    # A child of the school who left before the week (not on its list): still followed.
+    on_roll = set(zip(scores["school_id"], scores["student_id"], strict=True))
+    with pg_engine.connect() as connection:
+        exits = pd.read_sql(sa.select(TABLES["exits"]), connection)
+    exits["exit_date"] = pd.to_datetime(exits["exit_date"]).dt.date
+    exits = exits[(exits["school_id"] == followed[0]) & (exits["exit_date"] <= day)]
+    exits = exits.sort_values("exit_date")
+    gone_from_roll = [
+        key not in on_roll for key in zip(exits["school_id"], exits["student_id"], strict=True)
+    ]
+    leavers = exits[(exits["exit_type"] == "dropout") & pd.Series(gone_from_roll, exits.index)]
+    assert len(leavers) > 0
+    left = StudentKey(followed[0], str(leavers["student_id"].iloc[-1]))
+    newest_exit = exits[exits["student_id"] == left.student_id].iloc[-1]
     record(helped, "home_visit")
+    record(left, "external_referral", None)
     record(referred, "external_referral")
     record(referred, "health_referral", None)
     record(refused, "external_referral", "refused")
@@ -233,15 +248,15 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
     assert str(seen.as_of) == WEEKS[-1]
 
     # What the figures must be, read from the tables here (imported help may fall in the
-    # windows too): in force, in the windows, of the run's students.
-    on_roll = set(zip(scores["school_id"], scores["student_id"], strict=True))
+    # windows too): in force, in the windows; referrals whether on the list or not.
     high_rows = scores[scores["tier"] == "high"]
     high = set(zip(high_rows["school_id"], high_rows["student_id"], strict=True))
     actions = records_in_force(pg_engine)
     recent = actions[(actions["date"] > day - timedelta(days=30)) & (actions["date"] <= day)]
     acted = set(zip(recent["school_id"], recent["student_id"], strict=True)) & high
-    to_follow = open_referrals(pg_engine, on_roll, day)
+    to_follow = open_referrals(pg_engine, schools, day)
     assert tuple(referred) in to_follow
+    assert tuple(left) in to_follow
     assert tuple(refused) not in to_follow
     assert tuple(helped) in acted
 
@@ -262,6 +277,12 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
     listed = [(c.school_id, c.student_id) for c in seen.referred]
     assert sorted(listed) == sorted(k for k in to_follow if k[0] in followed)
     assert len(listed) == len(set(listed))  # the child referred twice, once
+    cases = {(c.school_id, c.student_id): c for c in seen.referred}
+    assert cases[tuple(referred)].on_list
+    assert cases[tuple(referred)].exit_date is None
+    gone = cases[tuple(left)]  # on no list this week, and how they left
+    assert (gone.on_list, gone.tier) == (False, None)
+    assert (gone.exit_date, gone.exit_type) == (newest_exit.exit_date, newest_exit.exit_type)
     # A page at a time, in the same order; never another area's school, asked by name.
     pages = [
         area.referred_cases(pg_engine, Caller(office, "test"), offset=n, limit=1)
