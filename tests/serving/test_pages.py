@@ -425,7 +425,9 @@ def _leaver(api: Api, latest: pd.DataFrame) -> str:
             .order_by(exits.c.exit_date.desc())
         ).scalars()
         listed = set(latest.loc[latest["school_id"] == api.school, "student_id"])
-        return next(code for code in rows if code not in listed)
+        leaver = next((code for code in rows if code not in listed), None)
+    assert leaver is not None, "the test data has no child who dropped out of the school"
+    return str(leaver)
 
 
 def _referred_rows(page: Any) -> set[tuple[str, str]]:

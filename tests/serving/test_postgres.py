@@ -195,7 +195,8 @@ def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
     """The area page's statements (built once for each dialect; every other area test
     runs on SQLite) on PostgreSQL: each school's figures are its stored run's and its
     records', an area office's equal an analyst's, a child referred twice is one child to
-    follow, and a refused referral is closed."""
+    follow, a refused referral is closed, and a referred child who has left school is
+    still followed, with how they left."""
     for week in WEEKS:
         latest = weekly_run(pg_engine, api.scorer, pd.Timestamp(week))
     scores = stored_run(pg_engine).reset_index()
