@@ -10,6 +10,12 @@ from features.asof import as_ns, shared_codes, stream_order
 from schooldata.contract import AT_SCHOOL
 
 WINDOW_DAYS = 20  # school days: about four weeks
+# A student's recent days are known while at most this many school days of the term have
+# passed since their latest record (the stale rule's default for a whole school,
+# ``EWS_STALE_AFTER_SCHOOL_DAYS``). A child whose records stopped while they are still
+# enrolled (the register no longer lists them) has no "last 20 school days" on record: their
+# last 20 records are from weeks before, and a count over them is not a count of now.
+RECENT_WITHIN_SCHOOL_DAYS = 5
 ABSENT = ("absent", "sick_leave", "personal_leave")
 PRESENT = AT_SCHOOL
 
@@ -23,7 +29,9 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
 
     Returns:
         Counts over the last 20 and the 20 before that school days, over the term to
-        date, the current and the longest streak this term, and the last present day.
+        date, the current and the longest streak this term, the last present day, the
+        latest record's day, the term's school days since it and whether that is few
+        enough for the counts over recent days to be about now (``recent``).
     """
     dates = _dates(attendance["date"])
     dated = ~np.isnat(dates)
@@ -34,7 +42,7 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
     order = stream_order(keys, dates)
     as_of, term_start = as_ns(queries["as_of"]), as_ns(queries["term_start"])
     unit = _exact_unit(dates.dtype, as_of, term_start)
-    values, last_present = _at_dates(
+    values, last_present, last_record = _at_dates(
         keys[order],
         dates.astype(unit, copy=False).view(np.int64)[order],
         _kinds(attendance["status"])[order],
@@ -45,8 +53,29 @@ def attendance_state(attendance: pd.DataFrame, queries: pd.DataFrame) -> pd.Data
     columns: dict[str, np.ndarray] = dict(zip(_STATE, values.T, strict=True))
     columns["has_records"] = ~np.isnan(columns.pop("found"))
     columns["last_present"] = last_present.view(unit).astype("datetime64[ns]")
+    columns["last_record"] = last_record.view(unit).astype("datetime64[ns]")
+    unrecorded = _school_days_since(columns["last_record"], term_start, as_of)
+    columns["school_days_unrecorded"] = unrecorded
+    columns["recent"] = ~(unrecorded > RECENT_WITHIN_SCHOOL_DAYS)  # unknown: no records
     columns["as_of"] = queries["as_of"].to_numpy()
     return pd.DataFrame(columns, index=queries.index)
+
+
+def _school_days_since(
+    last_record: np.ndarray, term_start: np.ndarray, as_of: np.ndarray
+) -> np.ndarray:
+    """Weekdays after the latest record and before the as-of date, counted from the term's
+    start (the days before it are holidays, as for a school's freshness); NaN where there
+    is no record by the date."""
+    known = ~np.isnat(last_record) & ~np.isnat(as_of)
+    since = last_record.astype("datetime64[D]")
+    term_eve = term_start.astype("datetime64[D]") - np.timedelta64(1, "D")
+    since = np.where(~np.isnat(term_eve) & (term_eve > since), term_eve, since)
+    begin = (since + np.timedelta64(1, "D"))[known]
+    end = as_of.astype("datetime64[D]")[known]
+    days = np.full(len(last_record), np.nan)
+    days[known] = np.busday_count(begin, np.maximum(begin, end))
+    return days
 
 
 # What ``_at_dates`` gives for each query, in its columns' order ("found": NaN if the
@@ -111,9 +140,9 @@ def _at_dates(  # noqa: PLR0917 (numba compiles positional arguments only)
     query_keys: np.ndarray,
     as_of: np.ndarray,
     term_start: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One pass along the records sorted by student and date, then each query's values
-    (``_STATE``) and last present day (NaT: none).
+    (``_STATE``), last present day and latest record's day (NaT: none).
 
     A query's row is its student's latest record on or before the as-of date; windows
     count the 20 and the 40 rows up to it, the term the rows after the student's latest
@@ -140,6 +169,7 @@ def _at_dates(  # noqa: PLR0917 (numba compiles positional arguments only)
             streak[i] = 1 if away else 0
     values = np.full((len(query_keys), _WIDTH), np.nan)
     last_present = np.full(len(query_keys), _NAT, np.int64)
+    last_record = np.full(len(query_keys), _NAT, np.int64)
     for q in range(len(query_keys)):
         lo = np.searchsorted(keys, query_keys[q], side="left")
         hi = np.searchsorted(keys, query_keys[q], side="right")
@@ -166,6 +196,7 @@ def _at_dates(  # noqa: PLR0917 (numba compiles positional arguments only)
         late_back = late[at + 1 - WINDOW_DAYS] if position > WINDOW_DAYS else 0
         absent_back_2 = absent[at + 1 - 2 * WINDOW_DAYS] if position > 2 * WINDOW_DAYS else 0
         row[0] = 1.0
+        last_record[q] = dates[at]
         row[1] = min(position, WINDOW_DAYS)
         row[2] = absent[at + 1] - absent_back
         row[3] = late[at + 1] - late_back
@@ -184,23 +215,28 @@ def _at_dates(  # noqa: PLR0917 (numba compiles positional arguments only)
             if kinds[r] == _PRESENT or kinds[r] == _LATE:
                 last_present[q] = dates[r]
                 break
-    return values, last_present
+    return values, last_present, last_record
 
 
 def _rate(count: pd.Series, days: pd.Series) -> pd.Series:
     return (count / days).where(days > 0)
 
 
+def _now(s: pd.DataFrame, values: pd.Series) -> pd.Series:
+    """Values over the student's latest records, where those records are about now."""
+    return values.where(s["has_records"] & s["recent"])
+
+
 def absent_days_20d(s: pd.DataFrame) -> pd.Series:
-    return s["absent_20"].where(s["has_records"])
+    return _now(s, s["absent_20"])
 
 
 def school_days_20d(s: pd.DataFrame) -> pd.Series:
-    return s["days_20"].where(s["has_records"])
+    return _now(s, s["days_20"])
 
 
 def absence_rate_20d(s: pd.DataFrame) -> pd.Series:
-    return _rate(s["absent_20"], s["days_20"])
+    return _now(s, _rate(s["absent_20"], s["days_20"]))
 
 
 def absence_rate_term(s: pd.DataFrame) -> pd.Series:
@@ -213,7 +249,7 @@ def attendance_below_80pct_term(s: pd.DataFrame) -> pd.Series:
 
 
 def absence_streak_current(s: pd.DataFrame) -> pd.Series:
-    return s["streak"].where(s["has_records"])
+    return _now(s, s["streak"])
 
 
 def absence_streak_longest_term(s: pd.DataFrame) -> pd.Series:
@@ -229,7 +265,11 @@ def absence_trend_20d(s: pd.DataFrame) -> pd.Series:
 
 
 def late_rate_20d(s: pd.DataFrame) -> pd.Series:
-    return _rate(s["late_20"], s["days_20"])
+    return _now(s, _rate(s["late_20"], s["days_20"]))
+
+
+def school_days_unrecorded(s: pd.DataFrame) -> pd.Series:
+    return s["school_days_unrecorded"].where(s["has_records"])
 
 
 def unexplained_absence_share_term(s: pd.DataFrame) -> pd.Series:
@@ -248,4 +288,5 @@ FEATURES = (
     absence_trend_20d,
     late_rate_20d,
     unexplained_absence_share_term,
+    school_days_unrecorded,
 )

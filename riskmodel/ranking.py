@@ -16,7 +16,9 @@ import pandas as pd
 # Students with the same score are ranked by what they show now: the one absent more in
 # the last 20 school days first, then the one whose last day present is longer ago (a
 # missing value last), then by code. A new intake's first scores, and the rule's counts,
-# tie many students.
+# tie many students. A child who was at school once but has no record in the last school
+# days (``features.attendance.RECENT_WITHIN_SCHOOL_DAYS``: the register went on without
+# them) has no rate over them; they come first, as if absent every one of those days.
 TIE_BREAK = ("absence_rate_20d", "days_since_last_present")
 # A committee's weekly home-visit plan leaves out the students visited this long before,
 # and so does training's replay of the plans (``training.evaluate.visit_plans``).
@@ -27,11 +29,15 @@ DEFAULT_CAPACITY = 5
 
 
 def tie_break_values(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The ``TIE_BREAK`` features of feature rows (missing where a row has none)."""
-    return {
+    """The ``TIE_BREAK`` features of feature rows (missing where a row has none), the
+    recent absence rate of a child not recorded lately at 1 (see ``TIE_BREAK``)."""
+    values = {
         name: rows[name].to_numpy(dtype=float) if name in rows else np.full(len(rows), np.nan)
         for name in TIE_BREAK
     }
+    rate, since = values["absence_rate_20d"], values["days_since_last_present"]
+    values["absence_rate_20d"] = np.where(np.isnan(rate) & ~np.isnan(since), 1.0, rate)
+    return values
 
 
 def list_order(scores: np.ndarray, rows: pd.DataFrame) -> np.ndarray:

@@ -36,6 +36,9 @@ class RuleThresholds:
 
     absence_rate_term: float = 0.10  # attendance: this term's absence rate at least
     absent_days_20d: float = 4  # attendance: or absent days in the last 20 school days
+    # attendance: or school days without a record at least (more than a school week that
+    # the register has gone on without the child: ``features.attendance``)
+    school_days_unrecorded: float = 6
     screening_behaviour_level: float = 1  # behaviour: advisor's screening level at least
     screening_overall_level: float = 2  # behaviour: or overall screening level at least
     sdq_total: float = 17  # behaviour: or SDQ total difficulties at least
@@ -54,7 +57,11 @@ class RuleThresholds:
 
 # Each flag and its conditions: (input, "at least" or "below").
 FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
-    "attendance": (("absence_rate_term", "at least"), ("absent_days_20d", "at least")),
+    "attendance": (
+        ("absence_rate_term", "at least"),
+        ("absent_days_20d", "at least"),
+        ("school_days_unrecorded", "at least"),
+    ),
     "behaviour": (
         ("screening_behaviour_level", "at least"),
         ("screening_overall_level", "at least"),
@@ -72,9 +79,18 @@ RULE_INPUTS = [name for conditions in FLAGS.values() for name, _ in conditions]
 
 @dataclass(frozen=True)
 class ABCRule:
-    """The rule over a matrix whose columns are ``RULE_INPUTS`` (NaN: unknown, never fires)."""
+    """The rule over a matrix whose columns are its ``inputs`` (NaN: unknown, never fires).
+
+    ``inputs`` are ``RULE_INPUTS``, or fewer for a rule an earlier version saved (before
+    ``school_days_unrecorded``): it ranks as it did, on the conditions it has.
+    """
 
     thresholds: RuleThresholds = RuleThresholds()
+    inputs: tuple[str, ...] = tuple(RULE_INPUTS)
+
+    def __post_init__(self) -> None:
+        if list(self.inputs) != [n for n in RULE_INPUTS if n in self.inputs]:
+            raise ValueError("the rule's inputs are not this version's ABC rule's, or a part")
 
     def conditions(self, matrix: np.ndarray) -> np.ndarray:
         """(rows, inputs) booleans: which condition holds for each student."""
@@ -82,7 +98,7 @@ class ABCRule:
         limits = self.thresholds.to_json()
         held = np.zeros(matrix.shape, dtype=bool)
         with np.errstate(invalid="ignore"):
-            for j, (name, kind) in enumerate(_conditions()):
+            for j, (name, kind) in enumerate(self._conditions()):
                 column = matrix[:, j]
                 held[:, j] = column < limits[name] if kind == "below" else column >= limits[name]
         return np.asarray(held & ~np.isnan(matrix))
@@ -90,7 +106,7 @@ class ABCRule:
     def flags(self, matrix: np.ndarray) -> pd.DataFrame:
         """Which of the three flags fired, one column each."""
         held = self.conditions(matrix)
-        return pd.DataFrame({flag: held[:, columns].any(axis=1) for flag, columns in _spans()})
+        return pd.DataFrame({flag: held[:, columns].any(axis=1) for flag, columns in self._spans()})
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(self.explain(matrix)[0])
@@ -100,17 +116,17 @@ class ABCRule:
         matrix = np.asarray(matrix, dtype=float)
         held = self.conditions(matrix).astype(float)
         contributions = np.zeros(matrix.shape)
-        for _flag, columns in _spans():
+        for _flag, columns in self._spans():
             fired = held[:, columns]
             count = fired.sum(axis=1, keepdims=True)
             contributions[:, columns] = np.divide(
                 fired, count, out=np.zeros_like(fired), where=count > 0
             )
-        absence = RULE_INPUTS.index("absence_rate_term")
+        absence = self.inputs.index("absence_rate_term")
         contributions[:, absence] += TIEBREAK * np.nan_to_num(
             np.clip(matrix[:, absence], 0, 1), nan=0.0
         )
-        gpa = RULE_INPUTS.index("gpa_last_term")
+        gpa = self.inputs.index("gpa_last_term")
         contributions[:, gpa] += TIEBREAK**2 * np.nan_to_num(
             np.clip((4 - matrix[:, gpa]) / 4, 0, 1), nan=0.0
         )
@@ -118,25 +134,32 @@ class ABCRule:
 
     def score(self, rows: pd.DataFrame) -> np.ndarray:
         """The score of feature rows holding the rule's inputs."""
-        return self.raw_scores(rows.reindex(columns=RULE_INPUTS).to_numpy(dtype=float))
+        return self.raw_scores(rows.reindex(columns=list(self.inputs)).to_numpy(dtype=float))
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "abc_rule", "inputs": RULE_INPUTS, "thresholds": self.thresholds.to_json()}
+        return {
+            "kind": "abc_rule",
+            "inputs": list(self.inputs),
+            "thresholds": self.thresholds.to_json(),
+        }
 
     @classmethod
     def from_json(cls, content: dict[str, Any]) -> ABCRule:
-        if list(content.get("inputs", RULE_INPUTS)) != RULE_INPUTS:
-            raise ValueError("the rule's inputs differ from this version's ABC rule")
-        return cls(RuleThresholds.from_json(content.get("thresholds", {})))
+        inputs = tuple(content.get("inputs", RULE_INPUTS))
+        return cls(RuleThresholds.from_json(content.get("thresholds", {})), inputs)
 
+    def _conditions(self) -> list[tuple[str, str]]:
+        return [
+            condition
+            for conditions in FLAGS.values()
+            for condition in conditions
+            if condition[0] in self.inputs
+        ]
 
-def _conditions() -> list[tuple[str, str]]:
-    return [condition for conditions in FLAGS.values() for condition in conditions]
-
-
-def _spans() -> list[tuple[str, list[int]]]:
-    spans, start = [], 0
-    for flag, conditions in FLAGS.items():
-        spans.append((flag, list(range(start, start + len(conditions)))))
-        start += len(conditions)
-    return spans
+    def _spans(self) -> list[tuple[str, list[int]]]:
+        spans, start = [], 0
+        for flag, conditions in FLAGS.items():
+            count = sum(name in self.inputs for name, _ in conditions)
+            spans.append((flag, list(range(start, start + count))))
+            start += count
+        return spans

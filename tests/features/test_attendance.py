@@ -20,7 +20,9 @@ STATUS = (
 )
 
 
-def _state(as_of: str, attendance: pd.DataFrame | None = None) -> pd.DataFrame:
+def _state(
+    as_of: str, attendance: pd.DataFrame | None = None, term_start: str = "2025-05-16"
+) -> pd.DataFrame:
     records = (
         pd.DataFrame({"student_id": "A", "date": DAYS, "status": STATUS})
         if attendance is None
@@ -30,10 +32,53 @@ def _state(as_of: str, attendance: pd.DataFrame | None = None) -> pd.DataFrame:
         {
             "student_id": ["A", "B"],
             "as_of": pd.Timestamp(as_of),
-            "term_start": pd.Timestamp("2025-05-16"),
+            "term_start": pd.Timestamp(term_start),
         }
     )
     return a.attendance_state(records, queries)
+
+
+# What a count over the student's latest records says of "now" (the last 20 school days,
+# the current streak, the change and lateness over them).
+RECENT = (
+    a.absent_days_20d,
+    a.school_days_20d,
+    a.absence_rate_20d,
+    a.absence_streak_current,
+    a.absence_trend_20d,
+    a.late_rate_20d,
+)
+
+
+def test_a_child_whose_records_stopped_weeks_ago_has_no_recent_days_on_record() -> None:
+    # The record ends on Friday 4 July; the school's register goes on without the child.
+    # Five school days later (Monday 14 July) their latest 20 days are still about now;
+    # ten school days later (Monday 21 July) they are not: "absent 5 of the last 20 school
+    # days" would be false of a child nobody has recorded for two weeks.
+    at_five, at_ten = _state("2025-07-14"), _state("2025-07-21")
+
+    assert a.school_days_unrecorded(at_five).iloc[0] == 5
+    assert a.school_days_unrecorded(at_ten).iloc[0] == 10
+    assert a.absent_days_20d(at_five).iloc[0] == 5
+    assert a.absence_streak_current(at_five).iloc[0] == 5
+    for feature in RECENT:
+        assert np.isnan(feature(at_ten).iloc[0]), feature.__name__
+    # What stays true of the record: the term so far, its longest streak, and the last
+    # day at school, 24 days before.
+    assert a.absence_rate_term(at_ten).iloc[0] == pytest.approx(9 / 25)
+    assert a.absence_streak_longest_term(at_ten).iloc[0] == 5
+    assert a.days_since_last_present(at_ten).iloc[0] == 24
+
+
+def test_the_days_before_a_term_are_a_holiday_not_days_missing() -> None:
+    # The record ends with the last term on 4 July; the new term starts on Monday 21 July.
+    # On its Thursday the latest 20 days on record are last term's, as for every child in
+    # a term's first days: three school days have passed without a record, not thirteen.
+    s = _state("2025-07-24", term_start="2025-07-21")
+
+    assert s["school_days_unrecorded"].iloc[0] == 3
+    assert a.absent_days_20d(s).iloc[0] == 5
+    assert a.absence_streak_current(s).iloc[0] == 5
 
 
 def test_attendance_features_at_the_end_of_the_record() -> None:
@@ -96,6 +141,7 @@ def _plain_reading(records: pd.DataFrame, query: pd.Series) -> dict[str, object]
         "term_days": float(len(upto) - len(before)),
         "longest_streak_term": 0.0,
         "last_present": pd.NaT,
+        "school_days_unrecorded": np.nan,
     }
     if not upto:
         return state | dict.fromkeys(
@@ -111,7 +157,14 @@ def _plain_reading(records: pd.DataFrame, query: pd.Series) -> dict[str, object]
         run = run + 1 if away[i] else 0
         longest = max(longest, run)
     present = [dates[i] for i in upto if status[i] in a.PRESENT]
+    # Weekdays after the latest record (or the eve of the term, if later) before the date.
+    since = max(dates[upto[-1]].normalize(), query["term_start"] - pd.Timedelta(days=1))
+    day, unrecorded = since + pd.Timedelta(days=1), 0
+    while day < query["as_of"].normalize():
+        unrecorded += day.weekday() < 5
+        day += pd.Timedelta(days=1)
     return state | {
+        "school_days_unrecorded": float(unrecorded),
         "absent_20": float(sum(away[i] for i in window)),
         "late_20": float(sum(status[i] == "late" for i in window)),
         "absent_prev_20": float(sum(away[i] for i in previous)),

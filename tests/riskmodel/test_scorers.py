@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from riskmodel.bundle import Calibration, ModelBundle, SeasonalCalibration, TierPolicy
 from riskmodel.explain import Explainer
@@ -89,6 +90,43 @@ def test_the_abc_rule_orders_students_with_the_same_flags_by_absence_then_by_gra
     assert np.argsort(-scores, kind="stable").tolist() == [5, 4, 3, 2, 1, 0]
     flags = ABCRule().flags(rows[RULE_INPUTS].to_numpy(dtype=float)).sum(axis=1)
     assert flags.tolist() == [0, 0, 1, 1, 1, 2]
+
+
+def test_a_child_the_register_has_gone_on_without_raises_the_attendance_flag() -> None:
+    """Records that stopped more than a school week ago leave no count over recent days
+    (``features.attendance``); the rule flags the days without a record instead, and
+    only past a school week (a late register for a day or two is no sign)."""
+    values = dict.fromkeys(RULE_INPUTS, np.nan)
+    rows = pd.DataFrame(
+        [
+            values | {"absence_rate_term": 0.04, "school_days_unrecorded": 5.0},
+            values | {"absence_rate_term": 0.04, "school_days_unrecorded": 23.0},
+        ]
+    )
+    flags = ABCRule().flags(rows[RULE_INPUTS].to_numpy(dtype=float))
+    assert flags["attendance"].tolist() == [False, True]
+
+
+def test_a_rule_an_earlier_version_saved_ranks_as_it_did(tmp_path: Path) -> None:
+    """A registered rule saved before ``school_days_unrecorded`` has nine inputs: it loads
+    and ranks on them, where refusing it would stop every weekly run after an upgrade."""
+    earlier = [name for name in RULE_INPUTS if name != "school_days_unrecorded"]
+    saved = ABCRule().to_json() | {"inputs": earlier}
+    rule = ABCRule.from_json(saved)
+    values = dict.fromkeys(RULE_INPUTS, np.nan)
+    rows = pd.DataFrame(
+        [
+            values | {"absence_rate_term": 0.5, "sdq_total": 20.0, "school_days_unrecorded": 30},
+            values | {"absence_rate_term": 0.01, "school_days_unrecorded": 30.0},
+        ]
+    )
+    raw, contributions = rule.explain(rows[earlier].to_numpy(dtype=float))
+    np.testing.assert_allclose(raw, [2.005, 0.0001], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(contributions.sum(axis=1), raw, atol=1e-12)
+    assert rule.score(rows).tolist() == raw.tolist()
+    assert ABCRule.from_json(rule.to_json()) == rule
+    with pytest.raises(ValueError, match="not this version's"):
+        ABCRule.from_json(saved | {"inputs": [*earlier, "shoe_size"]})
 
 
 def test_json_models_are_saved_loaded_and_explained_like_a_booster(tmp_path: Path) -> None:

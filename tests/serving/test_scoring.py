@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 from pathlib import Path
 
@@ -235,8 +236,13 @@ def test_students_with_the_same_score_are_ranked_by_their_recent_absence(
     assert len(ranked) == len(stored)
 
     def order_key(row: pd.Series) -> tuple[float, ...]:
-        # Larger first; a missing value after every present one.
-        return tuple(-row[name] if pd.notna(row[name]) else float("inf") for name in TIE_BREAK)
+        # Larger first; a missing value after every present one, except a recent absence
+        # rate missing because the child has not been recorded lately (a last day at
+        # school, and no rate over the last days): as absent every day.
+        values = {name: row[name] for name in TIE_BREAK}
+        if pd.isna(values["absence_rate_20d"]) and pd.notna(values["days_since_last_present"]):
+            values["absence_rate_20d"] = 1.0
+        return tuple(-v if pd.notna(v) else float("inf") for v in values.values())
 
     decided_by_absence = 0
     for _, school in ranked.groupby("school_id"):
@@ -249,6 +255,57 @@ def test_students_with_the_same_score_are_ranked_by_their_recent_absence(
             assert order_key(one) <= order_key(next_one)
             decided_by_absence += order_key(one) < order_key(next_one)
     assert decided_by_absence > 10  # ties were there, and the rule decided them
+
+
+def test_a_child_the_register_stopped_listing_is_told_as_such_not_by_old_counts(
+    synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A child still enrolled whose attendance stopped weeks ago (the register went on
+    without them) used to read "absent 7 of the last 20 school days", counted over their
+    last weeks at school, under "last at school 87 days ago". No reason of theirs counts
+    over recent days now; the rule flags the days without a record and says so."""
+    from features.attendance import RECENT_WITHIN_SCHOOL_DAYS
+    from features.build import features_as_of
+    from features.sources import Sources
+    from serving.model_store import rule_bundle
+    from tests.serving.conftest import copy_without_runs
+
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    settings = scratch_settings(f"sqlite:///{tmp_path / 'ews.db'}", tmp_path)
+    week = pd.Timestamp(WEEKS[-1])
+    report = scoring.weekly_run(engine, scoring.Scorer(rule_bundle(settings), "abc-rule"), week)
+    stored = _stored_reasons(engine, report.run_id)
+    rows = features_as_of(Sources.from_database(engine), week)
+    gone = rows[rows["school_days_unrecorded"] > RECENT_WITHIN_SCHOOL_DAYS]
+    assert len(gone) >= 3, "the synthetic week holds children whose records stopped"
+    recent = {
+        "absent_days_20d",
+        "absence_rate_20d",
+        "absence_streak_current",
+        "absence_trend_20d",
+        "late_rate_20d",
+    }
+    told = stored.merge(gone[["school_id", "student_id"]], on=["school_id", "student_id"])
+    assert len(told) == len(gone)
+    for reasons in told["reasons"]:
+        named = {reason["feature"] for reason in reasons}
+        assert not named & recent, reasons
+        assert "school_days_unrecorded" in named, reasons
+        unrecorded = next(r for r in reasons if r["feature"] == "school_days_unrecorded")
+        assert unrecorded["text_en"].startswith("no attendance recorded for the last ")
+
+
+def _stored_reasons(engine: sa.Engine, run_id: int) -> pd.DataFrame:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                student_scores.c.school_id, student_scores.c.student_id, student_scores.c.reasons
+            ).where(student_scores.c.run_id == run_id)
+        ).all()
+    return pd.DataFrame(
+        [(school, code, json.loads(reasons)) for school, code, reasons in rows],
+        columns=["school_id", "student_id", "reasons"],
+    )
 
 
 def test_a_school_that_keeps_no_attendance_gets_a_rule_list_ordered_by_grades(
