@@ -89,8 +89,13 @@ class ABCRule:
     inputs: tuple[str, ...] = tuple(RULE_INPUTS)
 
     def __post_init__(self) -> None:
-        if list(self.inputs) != [n for n in RULE_INPUTS if n in self.inputs]:
-            raise ValueError("the rule's inputs are not this version's ABC rule's, or a part")
+        unknown = [name for name in self.inputs if name not in RULE_INPUTS]
+        if unknown or list(self.inputs) != [n for n in RULE_INPUTS if n in self.inputs]:
+            raise ValueError(
+                f"the rule's inputs are not this version's ABC rule's or some of them, in "
+                f"its order ({', '.join(unknown) or 'out of order'}): "
+                f"{', '.join(self.inputs)}"
+            )
 
     def conditions(self, matrix: np.ndarray) -> np.ndarray:
         """(rows, inputs) booleans: which condition holds for each student."""

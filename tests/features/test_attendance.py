@@ -76,7 +76,7 @@ def test_the_days_before_a_term_are_a_holiday_not_days_missing() -> None:
     # a term's first days: three school days have passed without a record, not thirteen.
     s = _state("2025-07-24", term_start="2025-07-21")
 
-    assert s["school_days_unrecorded"].iloc[0] == 3
+    assert a.school_days_unrecorded(s).iloc[0] == 3
     assert a.absent_days_20d(s).iloc[0] == 5
     assert a.absence_streak_current(s).iloc[0] == 5
 

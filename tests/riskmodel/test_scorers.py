@@ -108,11 +108,20 @@ def test_a_child_the_register_has_gone_on_without_raises_the_attendance_flag() -
 
 
 def test_a_rule_an_earlier_version_saved_ranks_as_it_did(tmp_path: Path) -> None:
-    """A registered rule saved before ``school_days_unrecorded`` has nine inputs: it loads
-    and ranks on them, where refusing it would stop every weekly run after an upgrade."""
+    """A registered rule saved before ``school_days_unrecorded`` has nine inputs: its
+    bundle loads and ranks on them, where refusing it would stop every weekly run after
+    an upgrade."""
     earlier = [name for name in RULE_INPUTS if name != "school_days_unrecorded"]
-    saved = ABCRule().to_json() | {"inputs": earlier}
-    rule = ABCRule.from_json(saved)
+    saved = ABCRule().to_json() | {"inputs": earlier}  # as the version before wrote it
+    calibration = SeasonalCalibration(Calibration([0.0, 3.0], [0.0, 1.0]))
+    tiers = TierPolicy(0.05, 0.15, 0.1, 0.8, 0.5)
+    bundle = ModelBundle(
+        ABCRule.from_json(saved), earlier, calibration, {}, tiers, metadata={"kind": "abc_rule"}
+    )
+    loaded = ModelBundle.load(bundle.save(tmp_path / "earlier-rule"))
+    rule = loaded.model
+    assert isinstance(rule, ABCRule)
+    assert list(rule.inputs) == loaded.features == earlier
     values = dict.fromkeys(RULE_INPUTS, np.nan)
     rows = pd.DataFrame(
         [
@@ -125,8 +134,10 @@ def test_a_rule_an_earlier_version_saved_ranks_as_it_did(tmp_path: Path) -> None
     np.testing.assert_allclose(contributions.sum(axis=1), raw, atol=1e-12)
     assert rule.score(rows).tolist() == raw.tolist()
     assert ABCRule.from_json(rule.to_json()) == rule
-    with pytest.raises(ValueError, match="not this version's"):
+    with pytest.raises(ValueError, match="shoe_size"):
         ABCRule.from_json(saved | {"inputs": [*earlier, "shoe_size"]})
+    with pytest.raises(ValueError, match="out of order"):
+        ABCRule.from_json(saved | {"inputs": earlier[::-1]})
 
 
 def test_json_models_are_saved_loaded_and_explained_like_a_booster(tmp_path: Path) -> None:
