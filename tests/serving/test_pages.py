@@ -476,7 +476,15 @@ def test_an_analyst_sees_the_model_pages_and_no_student(page: Any, api: Api) -> 
     effects = measure_effects(api.settings, api.engine, 180)  # the analyst's step, to MLflow
     sign_in(page, api.url, api.usernames["analyst"], "test-password-of-analyst")
     page.wait_for_url("**/model")
-    assert page.locator("section.version").count() >= 1
+    # The test world trains one version: the champion alone has the column's width, and
+    # the note that nothing waits stands above it, not in an empty card beside it.
+    assert page.locator("section.version").count() == 1
+    champion = page.locator("section.version").bounding_box()
+    versions = page.locator("div.versions").bounding_box()
+    assert champion is not None and versions is not None  # noqa: PT018
+    assert champion["width"] == pytest.approx(versions["width"], abs=1)
+    assert page.locator("div.versions > .card").count() == 1
+    assert page.get_by_text("ยังไม่มีแบบจำลองใหม่ที่รอเทียบ").is_visible()
     assert page.locator("section.version table.metrics tbody tr").count() >= 4
     loaded = page.locator("section.version img").evaluate_all(
         "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
