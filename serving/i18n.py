@@ -142,6 +142,41 @@ TEXT: dict[str, tuple[str, str]] = {
         "Schools left out of the newest list (data not current)",
     ),
     "newest_attendance": ("ข้อมูลการมาเรียนล่าสุด", "Newest attendance"),
+    "newest_coursework": ("คะแนนเก็บล่าสุด", "Newest coursework"),
+    "newest_screening": ("การคัดกรองล่าสุด", "Newest screening"),
+    "school_in_list": ("ข้อมูลของโรงเรียนในรายชื่อวันที่ {}", "Your school in the list of {}"),
+    "school_scored": (
+        "ประเมินความเสี่ยงแล้ว {} จาก {} คนที่ลงทะเบียนเรียน",
+        "Scored: {} of the {} students enrolled.",
+    ),
+    "school_left_out": (
+        "โรงเรียนไม่อยู่ในรายชื่อนี้: ข้อมูลการมาเรียนล่าสุดคือวันที่ {} หลังจากนั้นไม่มีบันทึกอีก {} "
+        "วันเรียน ระบบไม่นับวันที่ไม่มีบันทึกเป็นวันขาดเรียน จึงยังไม่ประเมิน ส่งแบบบันทึกเวลาเรียนล่าสุด",
+        "Your school is not in this list: its newest attendance is from {}, and {} school days "
+        "since have no record. Days nobody recorded are not read as days absent, so the "
+        "school was not scored. Send the newest registers:",
+    ),
+    "school_not_enrolled": (
+        "รายชื่อนี้ไม่มีนักเรียนของโรงเรียนที่ลงทะเบียนในภาคเรียนนี้ ส่งรายชื่อนักเรียนรายห้องของภาคเรียนนี้",
+        "This list has no student of your school enrolled in its term. Send the term's class "
+        "lists:",
+    ),
+    "remade_on_upload": (
+        "เมื่อยืนยันการส่งแล้ว ระบบจะจัดทำรายชื่อของโรงเรียนใหม่ทันที",
+        "once they are loaded, the school's list is made again at once.",
+    ),
+    "remade_next_run": (
+        "แล้วรายชื่อจะจัดทำใหม่ในการประเมินรอบถัดไป",
+        "the list is made again at the next weekly run.",
+    ),
+    "list_remaking": (
+        "กำลังจัดทำรายชื่อใหม่จากข้อมูลล่าสุด เปิดหน้านี้อีกครั้งในอีกสักครู่",
+        "The list is being made again from the newest data: open this page again in a moment.",
+    ),
+    "list_remake_failed": (
+        "การจัดทำรายชื่อครั้งล่าสุดไม่สำเร็จ (รหัสข้อผิดพลาด {}) แจ้งผู้ดูแลระบบ",
+        "The latest run of the list failed (error id {}): tell the administrator.",
+    ),
     "school_days_missing": ("วันเรียนที่ขาดข้อมูล", "School days missing"),
     "runs": ("รอบการทำงาน", "Runs"),
     "week": ("สัปดาห์", "Week"),

@@ -5,14 +5,16 @@ their error ids, messages, and which scorer makes the lists (the operations page
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.settings import Settings
+from schooldata.db import reading
 from schooldata.tables import job_runs, notifications, run_schools, score_runs
-from serving.schedule import WeekRunner
+from serving import store
+from serving.schedule import LEASE, WeekRunner, now_utc
 
 
 @dataclass
@@ -93,3 +95,45 @@ def operations(settings: Settings, engine: sa.Engine, limit: int = 20) -> Operat
         failed=failed,
         messages={"sent": int(messages.get("sent", 0)), "failed": int(messages.get("failed", 0))},
     )
+
+
+@dataclass(frozen=True)
+class SchoolInList:
+    """A school in the newest weekly list, for the people who send its files: whether it
+    was scored or left out (its data too old), how new each kind of record was, and
+    whether a run that reads it again is at work or has failed."""
+
+    as_of: date
+    # Its ``run_schools`` row: enrolled, scored, stale, newest_attendance, ...; None: the
+    # list had none of its students enrolled (the term's enrolments were not sent).
+    school: dict[str, Any] | None
+    remaking: bool  # the week's run or the school's rerun is at work now
+    failed_error: str | None  # the newest such run failed: its error id for the admin
+
+
+def school_in_list(engine: sa.Engine, school_id: str) -> SchoolInList | None:
+    """``SchoolInList`` for one school, None before any list."""
+    with reading(engine) as connection:
+        run = store.latest_run(connection)
+        if run is None:
+            return None
+        newest = connection.execute(
+            sa.select(job_runs.c.status, job_runs.c.error_id, job_runs.c.started_at)
+            .where(
+                (job_runs.c.kind == "weekly")
+                | ((job_runs.c.kind == "school") & (job_runs.c.school_id == school_id))
+            )
+            .order_by(job_runs.c.started_at.desc(), job_runs.c.job_id.desc())
+            .limit(1)
+        ).first()
+        return SchoolInList(
+            as_of=run.as_of,
+            school=store.run_school(connection, run.run_id, school_id),
+            # A run still "running" past its lease has died (``serving.schedule``).
+            remaking=newest is not None
+            and newest.status == "running"
+            and newest.started_at > now_utc() - LEASE,
+            failed_error=(newest.error_id or "–")
+            if newest is not None and newest.status == "failed"
+            else None,
+        )

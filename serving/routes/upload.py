@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from schooldata import audit
 from schooldata.loads import Undone
-from serving import i18n, translate, uploads
+from serving import i18n, operations, translate, uploads
 from serving.accounts import (
     User,
 )
@@ -66,6 +66,10 @@ def _upload(
         error=error,
         undone=undone,
         last=None if staged else uploads.last_upload(state.engine, user),
+        in_list=None
+        if staged or not user.school_id
+        else operations.school_in_list(state.engine, user.school_id),
+        remade_on_upload=state.runner is not None,
         accepted=",".join(uploads.ACCEPTED),
         covered=lambda terms, dates: i18n.covered(terms, dates, lang),
         source_word=lambda k: i18n.pick(i18n.SOURCES, k, language(request)),

@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 from ews.cli import app as cli
 from features.freshness import school_days_between
 from riskmodel.ranking import DEFAULT_CAPACITY
-from schooldata.tables import TABLES, run_schools, student_scores
+from schooldata.tables import TABLES, job_runs, run_schools, student_scores
 from serving.accounts import create_user, set_password
 from serving.app import create_app
+from serving.i18n import day
+from serving.schedule import WeekRunner
 from serving.scoring import weekly_run
 from tests.conftest import scratch_settings
 from tests.serving.conftest import WEEKS, Api, copy_without_runs, serving, shoot, sign_in
@@ -103,7 +105,14 @@ def test_a_date_with_nobody_enrolled_exits_2_naming_the_date_and_the_terms(
 def test_the_stale_school_is_shown_as_stale_on_its_pages(
     page: Any, api: Api, late: sa.Engine, tmp_path: Path
 ) -> None:
-    weekly_run(late, api.scorer, AS_OF)
+    run = weekly_run(late, api.scorer, AS_OF)
+    with late.connect() as connection:
+        newest = connection.execute(
+            sa.select(run_schools.c.newest_attendance).where(
+                (run_schools.c.run_id == run.run_id) & (run_schools.c.school_id == api.school)
+            )
+        ).scalar_one()
+    assert newest < (AS_OF - pd.Timedelta(days=21)).date()
     user, _ = create_user(late, "committee", "กรรมการ", school_id=api.school, username="late")
     set_password(late, user.user_id, "late-committee-pw", "tests", must_change=False)
     settings = scratch_settings(str(late.url), tmp_path)
@@ -113,7 +122,106 @@ def test_the_stale_school_is_shown_as_stale_on_its_pages(
             page.goto(url + path)
             banner = page.locator("p.stale-banner")
             assert banner.count() == 1, path
-            newest = (AS_OF - pd.Timedelta(days=21)).date()
-            assert str(newest)[:7] in banner.inner_text()  # and since when
+            # Since when, as the pages write a date (14 ก.พ. 2568).
+            assert f"ล่าสุดวันที่ {day(newest, 'th')} " in banner.inner_text()
             assert page.locator("table.list tbody tr.student").count() == 0  # nobody flagged
         shoot(page, "stale")
+
+
+def test_the_data_officer_sees_the_school_left_out_then_back_after_the_rerun(
+    page: Any, api: Api, synthetic_engine: sa.Engine, late: sa.Engine, tmp_path: Path
+) -> None:
+    """The person who sends the files sees, where they send them, whether the school is in
+    the week's list and how new its data is; a failed rerun by its error id; and the school
+    back in the list once the missing registers are loaded and the list made again.
+
+    (Last in the file: it puts the late school's attendance back.)"""
+    run = weekly_run(late, api.scorer, AS_OF)
+    with late.connect() as connection:
+        stale = (
+            connection.execute(
+                sa.select(run_schools).where(
+                    (run_schools.c.run_id == run.run_id) & (run_schools.c.school_id == api.school)
+                )
+            )
+            .mappings()
+            .one()
+        )
+    assert stale["stale"]
+    assert stale["newest_attendance"] < (AS_OF - pd.Timedelta(days=21)).date()
+    officer, _ = create_user(
+        late, "data_officer", "เจ้าหน้าที่", school_id=api.school, username="late-officer"
+    )
+    set_password(late, officer.user_id, "late-officer-pw", "tests", must_change=False)
+    settings = api.settings.model_copy(update={"database_url": str(late.url)})
+    runner = WeekRunner(settings, late)  # the service's own, running `ews score` as it does
+
+    def unreachable() -> tuple[int | None, str, int | None]:
+        raise RuntimeError("the database was unreachable")
+
+    with serving(create_app(scratch_settings(str(late.url), tmp_path), scorer=api.scorer)) as url:
+        sign_in(page, url, "late-officer", "late-officer-pw")
+        page.wait_for_url("**/upload")
+        card = page.locator("section.school-in-list")
+        assert card.locator("h2").inner_text() == f"ข้อมูลของโรงเรียนในรายชื่อวันที่ {day(AS_OF, 'th')}"
+        said = card.locator("p.left-out").inner_text()
+        newest = day(stale["newest_attendance"], "th")
+        assert f"ข้อมูลการมาเรียนล่าสุดคือวันที่ {newest}" in said
+        assert f"ไม่มีบันทึกอีก {stale['school_days_missing']} วันเรียน" in said
+        assert said.endswith("ในการประเมินรอบถัดไป")  # this server makes no list on upload
+        assert card.locator("dd.newest-attendance").inner_text() == newest
+        assert card.locator("p.remake-failed").count() == 0
+        shoot(page, "upload-school-left-out")
+
+        # A rerun that failed is said by its error id, for the administrator's log.
+        with pytest.raises(RuntimeError, match="unreachable"):
+            runner.record("school", AS_OF.date(), api.school, "upload", unreachable)
+        with late.connect() as connection:
+            error_id = connection.execute(sa.select(sa.func.max(job_runs.c.error_id))).scalar()
+        page.reload()
+        assert error_id in card.locator("p.remake-failed").inner_text()
+
+        # The registers the school had not sent, loaded; the school's list made again.
+        attendance = TABLES["attendance"]
+        with synthetic_engine.connect() as source:
+            missing = source.execute(
+                sa.select(attendance).where(
+                    (attendance.c.school_id == api.school)
+                    & (attendance.c.date > stale["newest_attendance"])
+                )
+            ).mappings()
+            rows = [dict(r) for r in missing]
+        assert rows
+        with late.begin() as connection:
+            connection.execute(sa.insert(attendance), rows)
+        outcome = runner.record(
+            "school",
+            AS_OF.date(),
+            api.school,
+            "upload",
+            lambda: runner.run_job(AS_OF.date(), api.school),
+        )
+        assert outcome.status == "done"
+        page.reload()
+        assert card.locator("p.left-out").count() == 0
+        assert card.locator("p.remake-failed").count() == 0  # the newest run is done
+        with late.connect() as connection:
+            back = (
+                connection.execute(
+                    sa.select(run_schools).where(
+                        (run_schools.c.run_id == run.run_id)
+                        & (run_schools.c.school_id == api.school)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        assert not back["stale"]
+        assert back["scored"] == back["enrolled"] > 0
+        assert card.locator("p.scored").inner_text() == (
+            f"ประเมินความเสี่ยงแล้ว {back['scored']:,} จาก {back['enrolled']:,} คนที่ลงทะเบียนเรียน"
+        )
+        assert card.locator("dd.newest-attendance").inner_text() == day(
+            back["newest_attendance"], "th"
+        )
+        shoot(page, "upload-school-in-list")
