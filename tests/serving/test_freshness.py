@@ -194,14 +194,16 @@ def test_the_data_officer_sees_the_school_left_out_then_back_after_the_rerun(
         assert rows
         with late.begin() as connection:
             connection.execute(sa.insert(attendance), rows)
-        outcome = runner.record(
-            "school",
-            AS_OF.date(),
-            api.school,
-            "upload",
-            lambda: runner.run_job(AS_OF.date(), api.school),
-        )
+        at_work: list[str] = []
+
+        def rerun() -> tuple[int | None, str, int | None]:
+            page.reload()  # while the rerun is claimed and at work
+            at_work.append(card.locator("p.remaking").inner_text())
+            return runner.run_job(AS_OF.date(), api.school)
+
+        outcome = runner.record("school", AS_OF.date(), api.school, "upload", rerun)
         assert outcome.status == "done"
+        assert at_work == ["กำลังจัดทำรายชื่อใหม่จากข้อมูลล่าสุด เปิดหน้านี้อีกครั้งในอีกสักครู่"]
         page.reload()
         assert card.locator("p.left-out").count() == 0
         assert card.locator("p.remake-failed").count() == 0  # the newest run is done
