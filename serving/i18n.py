@@ -293,6 +293,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_referred": ("ไม่มีกรณีส่งต่อที่ยังติดตาม", "No open referral"),
     "exited": ("{} เมื่อ {}", "{} on {}"),
     "children_count": ("{} คน", "{} children"),
+    "students_count": ("นักเรียน {} คน", "{} students"),
     "every_school": ("ทุกโรงเรียน", "Every school"),
     "stale_banner": (
         "ข้อมูลเวลาเรียนของโรงเรียนนี้ล่าสุดวันที่ {} ระบบจึงไม่ประเมินความเสี่ยงสัปดาห์นี้ "

@@ -126,6 +126,21 @@ def test_the_stale_school_is_shown_as_stale_on_its_pages(
             assert f"ล่าสุดวันที่ {day(newest, 'th')} " in banner.inner_text()
             assert page.locator("table.list tbody tr.student").count() == 0  # nobody flagged
         shoot(page, "stale")
+    # The administrator's page names the school, its students and since when, as dates are
+    # written on the pages.
+    admin, _ = create_user(late, "admin", "ผู้ดูแล", username="late-admin")
+    set_password(late, admin.user_id, "late-admin-pw", "tests", must_change=False)
+    with serving(create_app(settings, scorer=api.scorer)) as url:
+        sign_in(page, url, "late-admin", "late-admin-pw")
+        page.goto(url + "/admin/operations")
+        cells = page.locator("table.stale-schools tbody tr").all_inner_texts()
+    with late.connect() as connection:
+        enrolled = connection.execute(
+            sa.select(run_schools.c.enrolled).where(
+                (run_schools.c.run_id == run.run_id) & (run_schools.c.school_id == api.school)
+            )
+        ).scalar_one()
+    assert [c.split("\t")[:3] for c in cells] == [[api.school, f"{enrolled:,}", day(newest, "th")]]
 
 
 def test_the_data_officer_sees_the_school_left_out_then_back_after_the_rerun(

@@ -220,6 +220,13 @@ def test_the_operations_page_says_how_long_each_run_took_in_thai(
         reply = clients["admin"].get("/admin/operations")
 
         assert "5 วินาที" in reply.text
+        with api.engine.connect() as connection:
+            newest = connection.execute(
+                sa.select(score_runs.c.students)
+                .order_by(score_runs.c.as_of.desc(), score_runs.c.run_id.desc())
+                .limit(1)
+            ).scalar_one()
+        assert f"นักเรียน {newest:,} คน" in reply.text  # a count, as a sentence says it
         assert foreign_words(reply.text, _names(api)) == []
     finally:
         with api.engine.begin() as connection:
