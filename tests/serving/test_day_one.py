@@ -267,6 +267,8 @@ def test_a_school_nobody_has_loaded_is_added_on_the_admin_page_and_sends_its_fir
         with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as client:
             sign_in_client(client, "officer-1", PASSWORD)
             page = client.get("/upload")
+            # No list yet, and what makes the first one, where the files are sent.
+            assert 'class="card muted no-list">ยังไม่มีผลการประเมินรายสัปดาห์' in page.text
             checked = client.post(
                 "/upload",
                 data={"csrf": csrf_of(page.text)},
