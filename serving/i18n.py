@@ -116,6 +116,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "When the week's list is ready, a short e-mail tells you how many of your students "
         "are new on it or moved up, with a link. It never holds a student's name or code.",
     ),
+    "weekly_message_officer": (
+        "เมื่อรายชื่อประจำสัปดาห์ไม่ได้ประเมินโรงเรียนของท่านเพราะข้อมูลการมาเรียนเก่าเกินไป ระบบจะส่งอีเมล"
+        "บอกวันที่ของข้อมูลล่าสุด พร้อมลิงก์หน้าส่งข้อมูล ไม่มีชื่อหรือรหัสนักเรียนในข้อความ",
+        "When the week's list leaves your school out because its attendance is too old, an "
+        "e-mail tells you the date of the newest attendance, with a link to the upload page. "
+        "It never holds a student's name or code.",
+    ),
     "email": ("อีเมล", "E-mail"),
     "send_me_messages": ("ส่งข้อความถึงฉัน", "Send me the message"),
     "email_invalid": (

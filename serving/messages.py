@@ -3,7 +3,10 @@ who has an address and wants it, and a signed webhook per school for a chat (a L
 official account's bridge, for one).
 
 A message holds counts and a link, never a child: how many of the reader's students are
-new on the list or moved up this week. Every message sent or failed is recorded
+new on the list or moved up this week. A school the run left out, its attendance too old
+(``run_schools.stale``), gets no "list ready" with nobody on it: its advisors, committee
+and data officer are told it was left out, since when its attendance is missing and who
+sends it, and its webhook says so. Every message sent or failed is recorded
 (``notifications``); a failure never fails the run.
 """
 
@@ -17,7 +20,7 @@ import smtplib
 import ssl
 import urllib.request
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -25,10 +28,21 @@ import sqlalchemy as sa
 
 from core import clock
 from core.settings import Settings
-from schooldata.tables import notifications, score_runs, student_scores, support_cases, users
+from schooldata.tables import (
+    notifications,
+    run_schools,
+    score_runs,
+    student_scores,
+    support_cases,
+    users,
+)
+from serving.i18n import day
 
 log = logging.getLogger(__name__)
 ON_LIST = ("high", "watch")
+# Who may get a message: the list's readers, and the data officer, told only when the
+# school's data kept it out of the list.
+READERS = ("advisor", "committee", "data_officer")
 SIGNATURE_HEADER = "X-EWS-Signature"
 
 
@@ -38,6 +52,27 @@ class Counts:
     new: int
     up: int
     overdue: int = 0  # open plans past their review date (the reader's own, or the school's)
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A school a run left out: its newest attendance and the school days since without a
+    record (``run_schools``)."""
+
+    newest_attendance: date | None
+    school_days_missing: int
+
+
+def left_out(connection: sa.Connection, run_id: int) -> dict[str, LeftOut]:
+    """The schools a run left out, its data too old, by school."""
+    rows = connection.execute(
+        sa.select(
+            run_schools.c.school_id,
+            run_schools.c.newest_attendance,
+            run_schools.c.school_days_missing,
+        ).where((run_schools.c.run_id == run_id) & run_schools.c.stale)
+    ).all()
+    return {str(school): LeftOut(newest, int(days or 0)) for school, newest, days in rows}
 
 
 def _now() -> datetime:
@@ -84,13 +119,14 @@ def _overdue(connection: sa.Connection, school_id: str, owner: int | None) -> in
 
 def text_of(counts: Counts, as_of: Any, link: str) -> tuple[str, str]:
     """The subject and body of one person's message, in Thai then English."""
-    subject = f"รายชื่อนักเรียนที่ควรดูแล สัปดาห์ {as_of} พร้อมแล้ว / This week's list is ready"
+    thai, english = day(as_of, "th"), day(as_of, "en")
+    subject = f"รายชื่อนักเรียนที่ควรดูแล สัปดาห์ {thai} พร้อมแล้ว / This week's list is ready"
     body = (
-        f"รายชื่อประจำสัปดาห์ {as_of}: นักเรียนในรายชื่อของท่าน {counts.on_list} คน "
+        f"รายชื่อประจำสัปดาห์ {thai}: นักเรียนในรายชื่อของท่าน {counts.on_list} คน "
         f"เพิ่มใหม่ {counts.new} คน ความเสี่ยงสูงขึ้น {counts.up} คน\n"
         + (f"แผนช่วยเหลือที่เลยกำหนดทบทวน {counts.overdue} แผน\n" if counts.overdue else "")
         + f"ดูรายชื่อ: {link}\n\n"
-        f"The list of {as_of}: {counts.on_list} of your students are on it, "
+        f"The list of {english}: {counts.on_list} of your students are on it, "
         f"{counts.new} new and {counts.up} moved up.\n"
         + (
             f"{counts.overdue} support plans are past their review date.\n"
@@ -98,10 +134,49 @@ def text_of(counts: Counts, as_of: Any, link: str) -> tuple[str, str]:
             else ""
         )
         + f"See the list: {link}\n\n"
-        "ไม่ต้องการรับข้อความนี้ ปิดได้ที่หน้าบัญชีของท่าน / "
-        "To stop these messages, turn them off on your account page.\n"
+        + _STOP
     )
     return subject, body
+
+
+def left_out_text(left: LeftOut, as_of: Any, role: str, upload_link: str) -> tuple[str, str]:
+    """The subject and body of the message to a left-out school's reader: since when its
+    attendance is missing, and who sends it (the data officer, on the upload page)."""
+    thai, english = day(as_of, "th"), day(as_of, "en")
+    newest_th = day(left.newest_attendance, "th") or "–"
+    newest_en = day(left.newest_attendance, "en") or "–"
+    officer = role == "data_officer"
+    subject = f"รายชื่อสัปดาห์ {thai} ไม่ได้ประเมินโรงเรียนของท่าน / This week's list left your school out"
+    body = (
+        f"รายชื่อประจำสัปดาห์ {thai} ไม่ได้ประเมินนักเรียนของโรงเรียนท่าน: ข้อมูลการมาเรียนล่าสุดคือ"
+        f"วันที่ {newest_th} หลังจากนั้นไม่มีบันทึกอีก {left.school_days_missing} วันเรียน "
+        "ระบบไม่นับวันที่ไม่มีบันทึกเป็นวันขาดเรียน\n"
+        + (
+            f"ส่งแบบบันทึกเวลาเรียนล่าสุดที่: {upload_link} เมื่อยืนยันการส่งแล้ว "
+            "ระบบจะจัดทำรายชื่อของโรงเรียนใหม่\n\n"
+            if officer
+            else "ขอให้เจ้าหน้าที่ข้อมูลของโรงเรียนส่งแบบบันทึกเวลาเรียนล่าสุด "
+            "แล้วระบบจะจัดทำรายชื่อของโรงเรียนใหม่\n\n"
+        )
+        + f"The list of {english} did not score your school's students: its newest "
+        f"attendance is from {newest_en}, and {left.school_days_missing} school days since "
+        "have no record. Days nobody recorded are not read as days absent.\n"
+        + (
+            f"Send the newest registers: {upload_link} Once they are loaded, the "
+            "school's list is made again.\n\n"
+            if officer
+            else "Your school's data officer sends the newest registers; then the "
+            "school's list is made again.\n\n"
+        )
+        + _STOP
+    )
+    return subject, body
+
+
+_STOP = (
+    "ไม่ต้องการรับข้อความนี้ ปิดได้ที่หน้าบัญชีของท่าน / "
+    "To stop these messages, turn them off on your account page.\n"
+)
 
 
 def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[str, int]:
@@ -111,6 +186,7 @@ def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[s
         as_of = connection.execute(
             sa.select(score_runs.c.as_of).where(score_runs.c.run_id == run_id)
         ).scalar()
+        out = left_out(connection, run_id)
         readers = connection.execute(
             sa.select(
                 users.c.user_id, users.c.role, users.c.staff_id, users.c.school_id, users.c.email
@@ -119,30 +195,22 @@ def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[s
                 users.c.active
                 & users.c.notify
                 & users.c.email.is_not(None)
-                & users.c.role.in_(("advisor", "committee"))
+                & users.c.role.in_(READERS)
                 & users.c.school_id.is_not(None)
             )
             .order_by(users.c.user_id)
         ).all()
-        mail = [
-            (
-                reader,
-                replace(
-                    counts_of(
-                        connection,
-                        run_id,
-                        reader.school_id,
-                        reader.staff_id if reader.role == "advisor" else None,
-                    ),
-                    overdue=_overdue(
-                        connection,
-                        reader.school_id,
-                        reader.user_id if reader.role == "advisor" else None,
-                    ),
-                ),
-            )
-            for reader in readers
-        ]
+        mail: list[tuple[Any, Counts | LeftOut]] = []
+        for reader in readers:
+            if reader.school_id in out:
+                mail.append((reader, out[reader.school_id]))
+            elif reader.role != "data_officer":
+                advisor = reader.staff_id if reader.role == "advisor" else None
+                counts = counts_of(connection, run_id, reader.school_id, advisor)
+                owner = reader.user_id if reader.role == "advisor" else None
+                mail.append(
+                    (reader, replace(counts, overdue=_overdue(connection, reader.school_id, owner)))
+                )
         schools = (
             list(
                 connection.execute(
@@ -155,23 +223,32 @@ def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[s
             if settings.webhook_url
             else []
         )
-        hooks = [(school, counts_of(connection, run_id, school)) for school in schools]
+        hooks = [
+            list_ready(school, as_of, counts_of(connection, run_id, school), settings)
+            for school in schools
+        ]
+        if settings.webhook_url:
+            hooks += [school_left_out(s, as_of, left, settings) for s, left in sorted(out.items())]
     records: list[tuple[str, int | None, str | None, str, str | None]] = []
+    public = settings.public_url.rstrip("/")
     if settings.smtp_host and mail:
-        for reader, counts in mail:
-            page = "/plan" if reader.role == "committee" else "/list"
-            subject, body = text_of(counts, as_of, settings.public_url.rstrip("/") + page)
+        for reader, news in mail:
+            if isinstance(news, LeftOut):
+                subject, body = left_out_text(news, as_of, reader.role, public + "/upload")
+            else:
+                page = "/plan" if reader.role == "committee" else "/list"
+                subject, body = text_of(news, as_of, public + page)
             try:
                 send_mail(settings, reader.email, subject, body)
                 records.append(("email", reader.user_id, reader.school_id, "sent", None))
             except (OSError, smtplib.SMTPException) as error:
                 records.append(("email", reader.user_id, reader.school_id, "failed", str(error)))
-    for school, counts in hooks:
+    for event in hooks:
         try:
-            post_webhook(settings, school, as_of, counts)
-            records.append(("webhook", None, school, "sent", None))
+            post_webhook(settings, event)
+            records.append(("webhook", None, event["school_id"], "sent", None))
         except (OSError, ValueError) as error:
-            records.append(("webhook", None, school, "failed", str(error)))
+            records.append(("webhook", None, event["school_id"], "failed", str(error)))
     if records:
         with engine.begin() as connection:
             connection.execute(
@@ -215,21 +292,41 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def post_webhook(settings: Settings, school_id: str, as_of: Any, counts: Counts) -> None:
+def list_ready(school_id: str, as_of: Any, counts: Counts, settings: Settings) -> dict[str, Any]:
+    """The webhook's event of a school's list made this run: counts and a link."""
+    return {
+        "event": "weekly_list_ready",
+        "school_id": school_id,
+        "as_of": str(as_of),
+        "on_list": counts.on_list,
+        "new_on_list": counts.new,
+        "moved_up": counts.up,
+        "link": settings.public_url.rstrip("/") + "/list",
+    }
+
+
+def school_left_out(
+    school_id: str, as_of: Any, left: LeftOut, settings: Settings
+) -> dict[str, Any]:
+    """The webhook's event of a school the run left out: since when its attendance is
+    missing, and the page where its files are sent."""
+    return {
+        "event": "school_left_out",
+        "school_id": school_id,
+        "as_of": str(as_of),
+        "newest_attendance": None
+        if left.newest_attendance is None
+        else str(left.newest_attendance),
+        "school_days_missing": left.school_days_missing,
+        "link": settings.public_url.rstrip("/") + "/upload",
+    }
+
+
+def post_webhook(settings: Settings, event: dict[str, Any]) -> None:
+    """One event, signed (``SIGNATURE_HEADER``), to the configured webhook."""
     if not settings.webhook_url or settings.webhook_secret is None:
         raise ValueError("no webhook configured")
-    body = json.dumps(
-        {
-            "event": "weekly_list_ready",
-            "school_id": school_id,
-            "as_of": str(as_of),
-            "on_list": counts.on_list,
-            "new_on_list": counts.new,
-            "moved_up": counts.up,
-            "link": settings.public_url.rstrip("/") + "/list",
-        },
-        ensure_ascii=False,
-    ).encode()
+    body = json.dumps(event, ensure_ascii=False).encode()
     if not settings.webhook_url.startswith(("https://", "http://")):
         raise ValueError("the webhook must be an http(s) URL")
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)

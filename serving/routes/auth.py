@@ -35,6 +35,7 @@ from serving.deps import (
     WebUser,
     client_of,
 )
+from serving.messages import READERS
 from serving.routes.pages import (
     HOME,
     LANG_COOKIE,
@@ -219,7 +220,7 @@ def _account(
         notify=notify,
         error=error,
         notice=notice,
-        gets_messages=user.role in ("advisor", "committee"),
+        gets_messages=user.role in READERS,
     )
 
 

@@ -187,6 +187,11 @@ def test_the_data_officer_sees_the_school_left_out_then_back_after_the_rerun(
         assert card.locator("dd.newest-attendance").inner_text() == newest
         assert card.locator("p.remake-failed").count() == 0
         shoot(page, "upload-school-left-out")
+        # Where the data officer asks to be told by e-mail when it happens.
+        page.goto(url + "/account")
+        assert page.get_by_text("ระบบจะส่งอีเมลบอกวันที่ของข้อมูลล่าสุด").is_visible()
+        assert page.locator("form[action='/account/messages'] input[name=email]").count() == 1
+        page.goto(url + "/upload")
 
         # A rerun that failed is said by its error id, for the administrator's log.
         with pytest.raises(RuntimeError, match="unreachable"):

@@ -3,6 +3,7 @@ an upload; messages reach a real SMTP server and a signed webhook."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import hashlib
@@ -12,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -25,19 +27,21 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from core.clock import BANGKOK
+from core.settings import Settings
 from ews.cli import app as cli
 from schooldata.db import make_engine, upgrade
 from schooldata.ingest import ingest_directory
-from schooldata.tables import TABLES, notifications, score_runs, student_scores
+from schooldata.tables import TABLES, notifications, run_schools, score_runs, student_scores
 from serving.accounts import create_user, set_password
 from serving.app import create_app
-from serving.i18n import THAI_MONTHS
+from serving.i18n import THAI_MONTHS, day
 from serving.messages import SIGNATURE_HEADER, tell_about_run
 from serving.schedule import RETRY_AFTER, WeekRunner, now_utc
-from serving.scoring import NOTHING_LOADED, NothingToScore
+from serving.scoring import NOTHING_LOADED, NothingToScore, weekly_run
 from serving.translate import thai
 from tests.conftest import ID_KEY, scratch_settings
 from tests.serving.conftest import (
+    WEEKS,
     _free_port,
     check_retries,
     copy_without_runs,
@@ -424,9 +428,10 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_each_advisor_is_told_by_mail_and_each_school_by_a_signed_webhook_without_a_child(
-    api, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def _post_office(settings: Settings) -> Iterator[tuple[Settings, list[Any]]]:
+    """A real SMTP server and a webhook receiver; the settings that send to them, and the
+    mail received (the webhook's bodies in ``_Receiver.received``)."""
     received: list[Any] = []
 
     class Handler:
@@ -439,16 +444,34 @@ def test_each_advisor_is_told_by_mail_and_each_school_by_a_signed_webhook_withou
     smtp.start()
     hook = HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=hook.serve_forever, daemon=True).start()
+    _Receiver.received = []
     try:
-        settings = api.settings.model_copy(
-            update={
-                "smtp_host": "127.0.0.1",
-                "smtp_port": smtp_port,
-                "smtp_starttls": False,
-                "webhook_url": f"http://127.0.0.1:{hook.server_port}/ews",
-                "webhook_secret": SecretStr("a-webhook-secret-of-the-school"),
-            }
+        yield (
+            settings.model_copy(
+                update={
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp_port,
+                    "smtp_starttls": False,
+                    "webhook_url": f"http://127.0.0.1:{hook.server_port}/ews",
+                    "webhook_secret": SecretStr("a-webhook-secret-of-the-school"),
+                }
+            ),
+            received,
         )
+    finally:
+        smtp.stop()
+        hook.shutdown()
+
+
+def _text(envelope: Any) -> str:
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    return f"{message['Subject']}\n{message.get_content()}"
+
+
+def test_each_advisor_is_told_by_mail_and_each_school_by_a_signed_webhook_without_a_child(
+    api, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    with _post_office(api.settings) as (settings, received):
         engine = api.engine
         with engine.connect() as connection:
             (run_id,) = connection.execute(sa.select(sa.func.max(score_runs.c.run_id))).one()
@@ -487,6 +510,14 @@ def test_each_advisor_is_told_by_mail_and_each_school_by_a_signed_webhook_withou
                 {"u": quiet.user_id},
             )
 
+        # A data officer of a school in the list is told nothing: the list is not theirs.
+        officer, _ = create_user(engine, "data_officer", "เจ้าหน้าที่", school_id=api.school)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE users SET email = 'officer@school.example' WHERE user_id = :u"),
+                {"u": officer.user_id},
+            )
+
         sent = tell_about_run(settings, engine, run_id)
 
         assert sent["failed"] == 0
@@ -518,6 +549,98 @@ def test_each_advisor_is_told_by_mail_and_each_school_by_a_signed_webhook_withou
         )
         assert (recorded["status"] == "sent").all()
         assert quiet.user_id not in set(recorded["user_id"].dropna())
-    finally:
-        smtp.stop()
-        hook.shutdown()
+
+
+def test_a_school_left_out_for_old_attendance_is_told_so_and_who_sends_the_registers(
+    api, synthetic_engine: sa.Engine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A stale school's advisor was told "this week's list is ready: 0 of your students on
+    it". Its readers and its data officer are told it was left out and since when; its
+    webhook says so; another school's readers get their list as before."""
+    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
+    as_of = pd.Timestamp(WEEKS[-1])
+    attendance = TABLES["attendance"]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.delete(attendance).where(
+                (attendance.c.school_id == api.school)
+                & (attendance.c.date >= (as_of - pd.Timedelta(days=21)).date())
+            )
+        )
+    run = weekly_run(engine, api.scorer, as_of)
+    with engine.connect() as connection:
+        stale = connection.execute(
+            sa.select(run_schools.c.newest_attendance, run_schools.c.school_days_missing).where(
+                (run_schools.c.run_id == run.run_id)
+                & (run_schools.c.school_id == api.school)
+                & run_schools.c.stale
+            )
+        ).one()
+    addresses = {}
+    for role, school, staff in (
+        ("advisor", api.school, None),
+        ("committee", api.school, None),
+        ("data_officer", api.school, None),
+        ("committee", api.other_school, None),
+        ("data_officer", api.other_school, None),
+    ):
+        user, _ = create_user(
+            engine,
+            role,
+            f"{role} {school}",
+            school_id=school,
+            staff_id=staff or ("class:any" if role == "advisor" else None),
+        )
+        address = f"{role}.{school}@school.example".lower()
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("UPDATE users SET email = :e WHERE user_id = :u"),
+                {"e": address, "u": user.user_id},
+            )
+        addresses[(role, school)] = address
+
+    with _post_office(api.settings) as (settings, received):
+        sent = tell_about_run(settings, engine, run.run_id)
+
+        assert sent["failed"] == 0
+        texts = {e.rcpt_tos[0]: _text(e) for e in received}
+        # The stale school's three, each told it was left out; the other school's committee
+        # its list; the other school's data officer nothing.
+        assert set(texts) == {
+            addresses[("advisor", api.school)],
+            addresses[("committee", api.school)],
+            addresses[("data_officer", api.school)],
+            addresses[("committee", api.other_school)],
+        }
+        newest_th, newest_en = (
+            day(stale.newest_attendance, "th"),
+            day(stale.newest_attendance, "en"),
+        )
+        for role in ("advisor", "committee", "data_officer"):
+            text = " ".join(texts[addresses[(role, api.school)]].split())
+            assert "This week's list left your school out" in text
+            assert f"ข้อมูลการมาเรียนล่าสุดคือวันที่ {newest_th}" in text
+            assert f"its newest attendance is from {newest_en}" in text
+            assert f"{stale.school_days_missing} school days since have no record" in text
+            assert "นักเรียนในรายชื่อของท่าน" not in text  # no "list ready" with nobody on it
+            sends = f"Send the newest registers: {settings.public_url}/upload"
+            assert (sends in text) == (role == "data_officer")
+            assert ("Your school's data officer sends" in text) == (role != "data_officer")
+        listed = texts[addresses[("committee", api.other_school)]]
+        assert "This week's list is ready" in listed
+        assert f"The list of {day(as_of, 'en')}:" in listed
+
+        events = {
+            (event["school_id"], event["event"]): event
+            for event in (json.loads(body) for body, _ in _Receiver.received)
+        }
+        assert (api.school, "weekly_list_ready") not in events
+        assert events[(api.school, "school_left_out")] == {
+            "event": "school_left_out",
+            "school_id": api.school,
+            "as_of": str(as_of.date()),
+            "newest_attendance": str(stale.newest_attendance),
+            "school_days_missing": stale.school_days_missing,
+            "link": f"{settings.public_url}/upload",
+        }
+        assert (api.other_school, "weekly_list_ready") in events
