@@ -100,6 +100,13 @@ def score(
             )
             engine = database(settings)
             reports: list[Any] = []
+            # A school left out of the week's list (its attendance was old), made again now.
+            if school is not None and messages:
+                from serving.messages import schools_left_out
+
+                was_left_out = school in schools_left_out(engine, day.date())
+            else:
+                was_left_out = False
 
             def run() -> tuple[int | None, str, int | None]:
                 reports.append(
@@ -148,11 +155,23 @@ def score(
         )
         console.print(f"Ranked by the {made_by}.")
     _print_stale(report.stale, settings.stale_after_school_days)
-    if messages and school is None and (settings.smtp_host or settings.webhook_url):
-        from serving.messages import tell_about_run
+    if messages and (settings.smtp_host or settings.webhook_url):
+        from serving.messages import schools_left_out, tell_about_run
 
-        sent = tell_about_run(settings, database(settings), report.run_id)
-        console.print(f"Messages: {sent['sent']} sent, {sent['failed']} failed")
+        engine = database(settings)
+        # The whole week's run tells everyone; a school's list made again tells its own
+        # readers only when it was left out before and is listed now (not at each upload).
+        back = (
+            school is not None
+            and was_left_out
+            and report.students > 0
+            and school not in schools_left_out(engine, day.date())
+        )
+        if school is None or back:
+            sent = tell_about_run(
+                settings, engine, report.run_id, schools=None if school is None else [school]
+            )
+            console.print(f"Messages: {sent['sent']} sent, {sent['failed']} failed")
     moved = report.drift[report.drift["status"] == "moved"]
     if len(moved):
         console.print(

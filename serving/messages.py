@@ -19,6 +19,7 @@ import logging
 import smtplib
 import ssl
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -179,8 +180,23 @@ _STOP = (
 )
 
 
-def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[str, int]:
-    """Send this run's messages; returns how many were sent and failed."""
+def schools_left_out(engine: sa.Engine, as_of: date) -> set[str]:
+    """The schools the newest stored run of ``as_of`` left out (none before such a run)."""
+    with engine.connect() as connection:
+        run_id = connection.execute(
+            sa.select(score_runs.c.run_id)
+            .where(score_runs.c.as_of == as_of)
+            .order_by(score_runs.c.run_id.desc())
+            .limit(1)
+        ).scalar()
+        return set(left_out(connection, run_id)) if run_id is not None else set()
+
+
+def tell_about_run(
+    settings: Settings, engine: sa.Engine, run_id: int, schools: Sequence[str] | None = None
+) -> dict[str, int]:
+    """Send this run's messages (to the readers of ``schools`` only, when given: a school's
+    list made again after it was left out); returns how many were sent and failed."""
     totals = {"sent": 0, "failed": 0}
     with engine.connect() as connection:
         as_of = connection.execute(
@@ -196,7 +212,11 @@ def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[s
                 & users.c.notify
                 & users.c.email.is_not(None)
                 & users.c.role.in_(READERS)
-                & users.c.school_id.is_not(None)
+                & (
+                    users.c.school_id.is_not(None)
+                    if schools is None
+                    else users.c.school_id.in_(list(schools))
+                )
             )
             .order_by(users.c.user_id)
         ).all()
@@ -211,7 +231,7 @@ def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[s
                 mail.append(
                     (reader, replace(counts, overdue=_overdue(connection, reader.school_id, owner)))
                 )
-        schools = (
+        listed = (
             list(
                 connection.execute(
                     sa.select(student_scores.c.school_id)
@@ -225,10 +245,15 @@ def tell_about_run(settings: Settings, engine: sa.Engine, run_id: int) -> dict[s
         )
         hooks = [
             list_ready(school, as_of, counts_of(connection, run_id, school), settings)
-            for school in schools
+            for school in listed
+            if schools is None or school in schools
         ]
         if settings.webhook_url:
-            hooks += [school_left_out(s, as_of, left, settings) for s, left in sorted(out.items())]
+            hooks += [
+                school_left_out(school, as_of, left, settings)
+                for school, left in sorted(out.items())
+                if schools is None or school in schools
+            ]
     records: list[tuple[str, int | None, str | None, str, str | None]] = []
     public = settings.public_url.rstrip("/")
     if settings.smtp_host and mail:

@@ -644,3 +644,46 @@ def test_a_school_left_out_for_old_attendance_is_told_so_and_who_sends_the_regis
             "link": f"{settings.public_url}/upload",
         }
         assert (api.other_school, "weekly_list_ready") in events
+
+        # The registers come; `ews score --school` (as the scheduler runs it after the
+        # upload) makes the school's list again and tells its readers, and no one else,
+        # that it is ready. A later rerun of a school in the list tells nobody.
+        attendance_back = pd.read_sql(
+            sa.select(attendance).where(
+                (attendance.c.school_id == api.school)
+                & (attendance.c.date > stale.newest_attendance)
+            ),
+            synthetic_engine,
+        )
+        attendance_back.to_sql("attendance", engine, if_exists="append", index=False)
+        received.clear()
+        _Receiver.received = []
+        env = {
+            "EWS_DATABASE_URL": str(engine.url),
+            "EWS_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+            "EWS_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
+            "EWS_SECRETS_FILE": str(tmp_path / "secrets.json"),
+            "EWS_SMTP_HOST": "127.0.0.1",
+            "EWS_SMTP_PORT": str(settings.smtp_port),
+            "EWS_SMTP_STARTTLS": "false",
+            "EWS_WEBHOOK_URL": str(settings.webhook_url),
+            "EWS_WEBHOOK_SECRET": "a-webhook-secret-of-the-school",
+        }
+        command = ["score", "--as-of", str(as_of.date()), "--school", api.school]
+        again = CliRunner().invoke(cli, command, env=env)
+        assert again.exit_code == 0, again.output
+        assert "Messages: 3 sent, 0 failed" in again.output
+        texts = {e.rcpt_tos[0]: _text(e) for e in received}
+        assert set(texts) == {
+            addresses[("advisor", api.school)],
+            addresses[("committee", api.school)],
+        }
+        assert all("This week's list is ready" in text for text in texts.values())
+        assert [json.loads(body)["event"] for body, _ in _Receiver.received] == [
+            "weekly_list_ready"
+        ]
+        received.clear()
+        once_more = CliRunner().invoke(cli, command, env=env)
+        assert once_more.exit_code == 0, once_more.output
+        assert "Messages" not in once_more.output
+        assert received == []
