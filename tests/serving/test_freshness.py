@@ -20,7 +20,7 @@ from serving.i18n import day
 from serving.schedule import WeekRunner
 from serving.scoring import weekly_run
 from tests.conftest import scratch_settings
-from tests.serving.conftest import WEEKS, Api, copy_without_runs, serving, shoot, sign_in
+from tests.serving.conftest import WEEKS, Api, copy_with_a_late_school, serving, shoot, sign_in
 
 AS_OF = pd.Timestamp(WEEKS[-1])
 
@@ -40,16 +40,9 @@ def late(
     api: Api, synthetic_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory
 ) -> sa.Engine:
     """A copy where one school's attendance stops three weeks before the as-of date."""
-    engine = copy_without_runs(synthetic_engine, tmp_path_factory.mktemp("late") / "ews.db")
-    attendance = TABLES["attendance"]
-    with engine.begin() as connection:
-        connection.execute(
-            sa.delete(attendance).where(
-                (attendance.c.school_id == api.school)
-                & (attendance.c.date >= (AS_OF - pd.Timedelta(days=21)).date())
-            )
-        )
-    return engine
+    return copy_with_a_late_school(
+        synthetic_engine, tmp_path_factory.mktemp("late") / "ews.db", api.school, AS_OF
+    )
 
 
 def test_school_days_count_weekdays_between_records_and_the_as_of_date() -> None:

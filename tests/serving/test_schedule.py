@@ -44,6 +44,7 @@ from tests.serving.conftest import (
     WEEKS,
     _free_port,
     check_retries,
+    copy_with_a_late_school,
     copy_without_runs,
     job_rows,
     serving,
@@ -557,16 +558,9 @@ def test_a_school_left_out_for_old_attendance_is_told_so_and_who_sends_the_regis
     """A stale school's advisor was told "this week's list is ready: 0 of your students on
     it". Its readers and its data officer are told it was left out and since when; its
     webhook says so; another school's readers get their list as before."""
-    engine = copy_without_runs(synthetic_engine, tmp_path / "ews.db")
     as_of = pd.Timestamp(WEEKS[-1])
+    engine = copy_with_a_late_school(synthetic_engine, tmp_path / "ews.db", api.school, as_of)
     attendance = TABLES["attendance"]
-    with engine.begin() as connection:
-        connection.execute(
-            sa.delete(attendance).where(
-                (attendance.c.school_id == api.school)
-                & (attendance.c.date >= (as_of - pd.Timedelta(days=21)).date())
-            )
-        )
     run = weekly_run(engine, api.scorer, as_of)
     with engine.connect() as connection:
         stale = connection.execute(
