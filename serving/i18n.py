@@ -67,6 +67,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "risk": ("ความเสี่ยง", "Risk"),
     "vs_school": ("{}× ค่าเฉลี่ยของโรงเรียน", "{}× the school's average"),
     "reasons": ("เหตุผลหลัก", "Main reasons"),
+    "no_reasons": ("สัปดาห์นี้ไม่มีสัญญาณเตือน", "No warning sign this week"),
     "step": ("สิ่งที่ควรทำต่อ", "Suggested next step"),
     "change": ("เทียบสัปดาห์ก่อน", "Since last week"),
     "last_help": ("การช่วยเหลือล่าสุด", "Last intervention"),

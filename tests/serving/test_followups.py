@@ -4,7 +4,9 @@ earlier records reach the new school only when the area office grants it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -13,9 +15,13 @@ from schooldata.ingest import ingest_directory
 from schooldata.tables import audit_log
 from serving import followups
 from serving.access import StudentKey
-from serving.accounts import Caller, create_user
+from serving.accounts import Caller, create_user, set_password
+from serving.app import create_app
+from serving.model_store import load_scorer_bundle
 from serving.records import NotVisible, require_student
-from tests.conftest import ID_KEY, thai_id
+from serving.scoring import Scorer, weekly_run
+from tests.conftest import ID_KEY, scratch_settings, thai_id
+from tests.serving.conftest import serving, shoot, sign_in
 
 ENROLMENT = "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id"
 
@@ -153,3 +159,30 @@ def test_a_request_checks_a_childs_scope_once_and_a_refusal_every_time(tmp_path:
             sa.select(sa.func.count()).where(audit_log.c.action == "denied")
         ).scalar()
     assert denied == 2
+
+
+def test_a_returned_child_is_shown_on_the_list_and_on_their_page(page: Any, tmp_path: Path) -> None:
+    """On the committee's list, in the children who came back, and on the child's page:
+    when they came back and when they had left (the page said "กลับมาเรียน กลับมาเรียนเมื่อ")."""
+    engine = _school(tmp_path)
+    settings = scratch_settings(str(engine.url), tmp_path)
+    bundle, version = load_scorer_bundle(settings, tmp_path / "model")  # no model: the rule
+    weekly_run(engine, Scorer(bundle, version), pd.Timestamp("2025-06-02"))
+    committee, _ = create_user(engine, "committee", "กรรมการ", school_id="A", username="cm-a")
+    set_password(engine, committee.user_id, "committee-a-password", "tests", must_change=False)
+    with serving(create_app(settings)) as url:
+        sign_in(page, url, "cm-a", "committee-a-password")
+        page.goto(url + "/list")
+        rows = page.locator("section.returned tr.returned-student")
+        assert rows.count() == 1
+        cells = [" ".join(c.split()) for c in rows.first.locator("td").all_inner_texts()]
+        assert "กลับมา" in cells[0]
+        assert cells[2:4] == ["16 พ.ค. 2568", "20 ส.ค. 2567 (ออกจากโรงเรียนนี้)"]
+        page.goto(url + "/students/5")
+        line = " ".join(page.locator("p.returned").inner_text().split())
+        assert line == "กลับมาเรียน 16 พ.ค. 2568 · ออกไปเมื่อ 20 ส.ค. 2567 (ออกจากโรงเรียนนี้)"
+        # Ranked by the rule with no sign this week: said, not an empty list under
+        # "main reasons", and no contributions chart the rule cannot fill.
+        assert page.locator("p.no-reasons").inner_text() == "สัปดาห์นี้ไม่มีสัญญาณเตือน"
+        assert page.get_by_text("ปัจจัยที่เพิ่มหรือลดความเสี่ยง").count() == 0
+        shoot(page, "student-returned")
