@@ -305,10 +305,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "every_school": ("ทุกโรงเรียน", "Every school"),
     "stale_banner": (
         "ข้อมูลเวลาเรียนของโรงเรียนนี้ล่าสุดวันที่ {} ระบบจึงไม่ประเมินความเสี่ยงสัปดาห์นี้ "
-        "เพื่อไม่ให้วันที่ยังไม่ได้บันทึกถูกนับเป็นวันขาดเรียน กรุณาส่งข้อมูลล่าสุดแล้วประเมินใหม่",
+        "เพื่อไม่ให้วันที่ยังไม่ได้บันทึกถูกนับเป็นวันขาดเรียน",
         "This school's newest attendance is from {}: this week's risks were not computed, so "
-        "that days nobody recorded are not read as days absent. Load the newest files and "
-        "run again.",
+        "that days nobody recorded are not read as days absent.",
+    ),
+    "stale_send": (
+        "ส่งแบบบันทึกเวลาเรียนล่าสุดที่หน้าส่งข้อมูล แล้วระบบจะจัดทำรายชื่อใหม่",
+        "Send the newest registers on the upload page, and the list is made again.",
+    ),
+    "stale_ask": (
+        "เมื่อเจ้าหน้าที่ข้อมูลของโรงเรียนส่งแบบบันทึกเวลาเรียนล่าสุดแล้ว ระบบจะจัดทำรายชื่อใหม่",
+        "Once the school's data officer sends the newest registers, the list is made again.",
     ),
     # The analyst's pages
     "model": ("แบบจำลอง", "Model"),

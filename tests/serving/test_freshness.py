@@ -117,8 +117,24 @@ def test_the_stale_school_is_shown_as_stale_on_its_pages(
             assert banner.count() == 1, path
             # Since when, as the pages write a date (14 ก.พ. 2568).
             assert f"ล่าสุดวันที่ {day(newest, 'th')} " in banner.inner_text()
+            # The committee sends files: the banner takes it to the upload page.
+            send = banner.locator("a[href='/upload']")
+            assert send.inner_text() == "ส่งแบบบันทึกเวลาเรียนล่าสุดที่หน้าส่งข้อมูล แล้วระบบจะจัดทำรายชื่อใหม่"
             assert page.locator("table.list tbody tr.student").count() == 0  # nobody flagged
         shoot(page, "stale")
+    # An advisor sends no file: told who does.
+    teacher, _ = create_user(
+        late, "advisor", "ครู", school_id=api.school, staff_id="class:any", username="late-kru"
+    )
+    set_password(late, teacher.user_id, "late-advisor-pw", "tests", must_change=False)
+    with serving(create_app(settings, scorer=api.scorer)) as url:
+        sign_in(page, url, "late-kru", "late-advisor-pw")
+        page.goto(url + "/list")
+        told = page.locator("p.stale-banner")
+        assert told.locator("a").count() == 0
+        assert told.inner_text().endswith(
+            "เมื่อเจ้าหน้าที่ข้อมูลของโรงเรียนส่งแบบบันทึกเวลาเรียนล่าสุดแล้ว ระบบจะจัดทำรายชื่อใหม่"
+        )
     # The administrator's page names the school, its students and since when, as dates are
     # written on the pages.
     admin, _ = create_user(late, "admin", "ผู้ดูแล", username="late-admin")
