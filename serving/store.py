@@ -330,8 +330,9 @@ def replace_school(
     schools: pd.DataFrame,
 ) -> None:
     """Put one school's list (``store_run``'s arguments for that school alone) into a
-    stored run in place of the one there, in one transaction."""
-    ranks = ranked[RANK_COLUMNS].reset_index(drop=True)
+    stored run in place of the one there, in one transaction. An empty ``ranked`` (the
+    school still stale) leaves it out, its freshness stored."""
+    ranks = ranked.reindex(columns=RANK_COLUMNS).reset_index(drop=True)
     with engine.begin() as connection:
         for table in (student_scores, run_schools):
             connection.execute(
@@ -452,9 +453,14 @@ def _with_capacity(connection: sa.Connection, schools: pd.DataFrame) -> pd.DataF
 
 
 def _plain_records(frame: pd.DataFrame, table: sa.Table, run_id: int) -> list[dict[str, Any]]:
-    """Rows of ``frame`` as plain Python values of ``table``'s columns (NaT, NaN: None)."""
+    """Rows of ``frame`` as plain Python values of ``table``'s columns (NaT, NaN or a
+    column the frame lacks: None). A count of an integer column is an ``int`` though its
+    column holds a missing value (a stale school's tiers, counted as floats by pandas):
+    PostgreSQL's ``COPY`` refuses "5.0" for an integer."""
     columns = [c.name for c in table.columns if c.name != "run_id"]
-    plain = frame[columns].astype(object).where(frame[columns].notna(), None)
+    integers = {c.name for c in table.columns if isinstance(c.type, sa.Integer)}
+    framed = frame.reindex(columns=columns)
+    plain = framed.astype(object).where(framed.notna(), None)
     records = []
     for row in plain.to_dict("records"):
         record: dict[str, Any] = {"run_id": run_id}
@@ -463,6 +469,8 @@ def _plain_records(frame: pd.DataFrame, table: sa.Table, run_id: int) -> list[di
                 value = value.date()
             elif isinstance(value, np.generic):
                 value = value.item()
+            if key in integers and isinstance(value, float):
+                value = int(value)
             record[str(key)] = value
         records.append(record)
     return records

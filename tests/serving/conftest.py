@@ -218,20 +218,25 @@ def copy_without_runs(engine: sa.Engine, target: Path) -> sa.Engine:
     return copied
 
 
-def copy_with_a_late_school(
-    engine: sa.Engine, target: Path, school: str, as_of: pd.Timestamp
-) -> sa.Engine:
-    """``copy_without_runs`` where ``school``'s attendance stops three weeks before
-    ``as_of``: a school whose registers have not come, stale on that date."""
-    copied = copy_without_runs(engine, target)
+def make_late(engine: sa.Engine, school: str, as_of: pd.Timestamp) -> None:
+    """``school``'s attendance made to stop three weeks before ``as_of``: a school whose
+    registers have not come, stale on that date."""
     attendance = TABLES["attendance"]
-    with copied.begin() as connection:
+    with engine.begin() as connection:
         connection.execute(
             sa.delete(attendance).where(
                 (attendance.c.school_id == school)
                 & (attendance.c.date >= (as_of - pd.Timedelta(days=21)).date())
             )
         )
+
+
+def copy_with_a_late_school(
+    engine: sa.Engine, target: Path, school: str, as_of: pd.Timestamp
+) -> sa.Engine:
+    """``copy_without_runs`` with ``school`` late (``make_late``)."""
+    copied = copy_without_runs(engine, target)
+    make_late(copied, school, as_of)
     return copied
 
 

@@ -43,6 +43,8 @@ from schooldata.tables import TABLES, audit_log
 from serving import area, records
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user
+from serving.messages import schools_left_out
+from serving.operations import school_in_list
 from serving.scoring import weekly_run
 from tests.conftest import ID_KEY, scratch_settings, unavailable
 from tests.serving.conftest import (
@@ -50,6 +52,7 @@ from tests.serving.conftest import (
     Api,
     assert_same_run,
     check_retries,
+    make_late,
     open_referrals,
     records_in_force,
     running_server,
@@ -578,3 +581,61 @@ def _copy_engine(postgres: PostgresServer) -> sa.Engine:
         _COPY_TABLE.create(engine)
         _copy_engines[postgres.directory.name] = engine
     return _copy_engines[postgres.directory.name]
+
+
+def test_a_school_left_out_reads_the_same_on_postgresql(
+    api: Api,
+    postgres: PostgresServer,
+    synthetic_directory: Path,
+    synthetic_engine: sa.Engine,
+    tmp_path: Path,
+) -> None:
+    """A week with a school left out, stored on PostgreSQL (it was refused: its tier
+    counts, missing for that school, came as "5.0" for an integer column), what the
+    upload page and the messages read of it, and the school's list made again: still
+    left out (that crashed everywhere), then back once its registers come."""
+    engine = make_engine(postgres.new_database())
+    ingest_directory(synthetic_directory, engine, ID_KEY, tmp_path / "rejects")
+    as_of = pd.Timestamp(WEEKS[-1])
+    make_late(engine, api.school, as_of)
+    weekly_run(engine, api.scorer, as_of)
+
+    assert schools_left_out(engine, as_of.date()) == {api.school}
+    late = school_in_list(engine, api.school)
+    assert late is not None
+    assert late.as_of == as_of.date()
+    assert late.school is not None
+    assert late.school["stale"]
+    assert late.school["scored"] == 0
+    assert late.school["newest_attendance"] < (as_of - pd.Timedelta(days=21)).date()
+    assert not late.remaking
+    assert late.failed_error is None
+    listed = school_in_list(engine, api.other_school)
+    assert listed is not None
+    assert listed.school is not None
+    assert not listed.school["stale"]
+    assert listed.school["scored"] == listed.school["enrolled"] > 0
+
+    still = weekly_run(engine, api.scorer, as_of, school=api.school)
+    assert still.students == 0
+    assert schools_left_out(engine, as_of.date()) == {api.school}
+    attendance = TABLES["attendance"]
+    newest = late.school["newest_attendance"]
+    with synthetic_engine.connect() as source:
+        rows = [
+            dict(r)
+            for r in source.execute(
+                sa.select(attendance).where(
+                    (attendance.c.school_id == api.school) & (attendance.c.date > newest)
+                )
+            ).mappings()
+        ]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(attendance), rows)
+    back = weekly_run(engine, api.scorer, as_of, school=api.school)
+    assert back.students > 0
+    assert schools_left_out(engine, as_of.date()) == set()
+    scored = school_in_list(engine, api.school)
+    assert scored is not None
+    assert scored.school is not None
+    assert scored.school["scored"] == scored.school["enrolled"] == back.students
