@@ -344,7 +344,7 @@ def outcomes(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option(help="TOML config whose [fairness] section sets the groups' bootstrap."),
+        typer.Option(help="TOML config whose \\[fairness] section sets the groups' bootstrap."),
     ] = None,
 ) -> None:
     """Check every stored weekly list whose horizon has passed against who then left."""
