@@ -97,7 +97,7 @@ def population(sources: Sources, as_of_dates: Iterable[pd.Timestamp]) -> pd.Data
     )["exit_date"]
     left = last_exit.notna() & (last_exit >= pairs["term_start"])
     pairs = pairs.loc[~left.to_numpy()]
-    pairs = _with_entry(pairs, enrolled)
+    pairs = _with_entry(pairs, enrolled, _first_years(sources))
     # Read as categories (a dataset): as text here, where rows are sorted and handed on.
     # The person keys only group a child's rows, which their categories do as well.
     pairs = _as_text(pairs, [c for c in POPULATION_COLUMNS if c != "person_id"])
@@ -144,20 +144,49 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(text, "str")) if text else frame
 
 
-def _with_entry(pairs: pd.DataFrame, enrolled: pd.DataFrame) -> pd.DataFrame:
+def _first_years(sources: Sources) -> pd.Series:
+    """Each school's first academic year in the records: from the counts of every
+    partition when this is one, so that a partition sees the whole school's."""
+    counts = sources.school_years
+    years = counts if counts is not None else sources.enrollments
+    return years.groupby("school_id", observed=True)["academic_year"].min().astype(int)
+
+
+def _with_entry(
+    pairs: pd.DataFrame, enrolled: pd.DataFrame, first_years: pd.Series
+) -> pd.DataFrame:
     """Each row with when its student entered the school (their first term there) and at
-    which grade level: known by the date, since that term began before it."""
+    which grade level: known by the date, since that term began before it.
+
+    A first term in the school's first year of records is not always an entry: the
+    records may start with the child already there. It is one when the child was
+    enrolled elsewhere before, or when it is the first grade of a level (P1, M1, M4…),
+    where children enter; otherwise when they entered is unknown (blank), not that year.
+    """
     spells, rows = shared_pair_codes(enrolled, pairs)
     order = np.lexsort((as_ns(enrolled["term_start"]), spells))
     starts = np.ones(len(order), dtype=bool)  # each spell's first term (none: no rows)
     starts[1:] = spells[order][1:] != spells[order][:-1]
     first = order[starts]
     row = pd.Index(spells[first]).get_indexer(rows)
-    start = as_ns(enrolled["term_start"])[first][np.maximum(row, 0)]
-    grade = pd.Series(enrolled["grade_level"].to_numpy()[first][np.maximum(row, 0)]).astype(str)
+    start = as_ns(enrolled["term_start"])[first]
+    grade = pd.Series(enrolled["grade_level"].to_numpy()[first]).astype(str)
+    school = pd.Series(enrolled["school_id"].to_numpy()[first]).astype(str)
+    records_begin = school.map(first_years.set_axis(first_years.index.astype(str)))
+    # Each child's first term anywhere (the weekly run reads other children's enrolments
+    # too, for the school context, without a person key: they are not grouped).
+    person, _ = pd.factorize(enrolled["person_id"])
+    child_first = pd.Series(as_ns(enrolled["term_start"])).groupby(person).transform("min")
+    known = (
+        (enrolled["academic_year"].to_numpy()[first].astype(int) > records_begin.to_numpy())
+        | grade.isin(history.ENTRY_GRADES).to_numpy()
+        | (child_first.to_numpy()[first] < start)
+    )
+    at = np.maximum(row, 0)
+    found = (row >= 0) & known[at]
     return pairs.assign(
-        entered_on=np.where(row >= 0, start, np.datetime64("NaT")),
-        entry_grade=grade.where(row >= 0).to_numpy(),
+        entered_on=np.where(found, start[at], np.datetime64("NaT")),
+        entry_grade=grade.iloc[at].where(found).to_numpy(),
     )
 
 

@@ -23,6 +23,8 @@ TYPICAL_AGE = {
     **{f"H{i}": 17 + i for i in range(1, 3)},
 }
 TRANSITION_GRADES = ("P6", "M3")
+# The first grade of each level, where children enter a school.
+ENTRY_GRADES = ("K1", "P1", "M1", "M4", "V1", "H1")
 LEVEL_ORDER = {level: float(i) for i, level in enumerate(GRADE_LEVELS)}
 RECENT_HELP = pd.Timedelta(days=90)
 LAST_YEAR = pd.Timedelta(days=365)

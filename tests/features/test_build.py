@@ -18,6 +18,7 @@ from features.build import (
     population,
 )
 from features.catalog import catalog
+from features.school_context import school_year_counts
 from features.sources import WEEKLY_COLUMNS, WHOLE_HISTORY, Sources
 from schooldata.calendar import thai_default_term
 from schooldata.contract import SOURCES_BY_NAME
@@ -345,3 +346,65 @@ def test_a_date_before_any_record_gives_no_row_and_every_column(
 
     assert rows.empty
     assert set(feature_ids()) <= set(rows.columns)
+
+
+def _entries() -> Sources:
+    """S1's records begin in 2566, S2's in 2567; D moves from S1 to S2 (one child)."""
+    rows = [
+        ("S1", "A", "A", 2566, "P4"),  # already at S1 when its records begin
+        ("S1", "B", "B", 2566, "P1"),  # the first grade of a level: entered then
+        ("S1", "A", "A", 2567, "P5"),
+        ("S1", "C", "C", 2567, "P5"),  # after S1's first year of records: an entry
+        ("S1", "D", "D", 2566, "P4"),
+        ("S2", "7", "D", 2567, "P5"),  # D came from S1: an entry, in S2's first year
+        ("S2", "8", "E", 2567, "P5"),  # at S2 when its records begin
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["school_id", "student_id", "person_id", "academic_year", "grade_level"]
+    )
+    enrollments = frame.drop(columns="person_id").assign(term=1, classroom="1/1", advisor_id="T1")
+    students = frame.drop_duplicates(["school_id", "student_id"])[
+        ["school_id", "student_id", "person_id"]
+    ].assign(birth_date=pd.Timestamp("2014-01-01"), sex="F", nationality="Thai", disability="")
+    return Sources.from_frames(
+        {"students": students, "enrollments": enrollments, "exits": None, "calendar": None}
+    )
+
+
+def test_a_first_term_in_the_schools_first_year_of_records_is_an_entry_only_when_known() -> None:
+    """Records that begin with a child already at school do not say they entered then:
+    taken as an entry, every child of a school's first year of records 'entered this
+    year' at their grade of the time, which the model learnt and the drift check flagged
+    every week after."""
+    sources = _entries()
+    days = [pd.Timestamp("2023-07-03"), pd.Timestamp("2024-07-01")]
+    rows = population(sources, days)
+    features = build_features(sources, rows)
+    seen = pd.concat([rows[["as_of", "school_id", "student_id"]], features], axis=1)
+    seen = seen.set_index([seen["as_of"].dt.year, "student_id"])
+    entry = seen["entry_grade_level_order"]
+    this_year = seen["entered_school_this_year"]
+
+    level = {g: float(i) for i, g in enumerate(["K1", "K2", "K3", "P1", "P2", "P3", "P4", "P5"])}
+    assert np.isnan(entry[2023, "A"])
+    assert np.isnan(this_year[2023, "A"])
+    assert np.isnan(entry[2024, "A"])  # still unknown
+    assert np.isnan(this_year[2024, "A"])
+    assert (entry[2023, "B"], this_year[2023, "B"]) == (level["P1"], 1.0)
+    assert (entry[2024, "C"], this_year[2024, "C"]) == (level["P5"], 1.0)
+    assert (entry[2024, "7"], this_year[2024, "7"]) == (level["P5"], 1.0)
+    assert np.isnan(entry[2024, "8"])
+    assert np.isnan(this_year[2024, "8"])
+
+    # A partition holding D alone, with every partition's school counts, sees S2's
+    # records begin in 2567 too, and D's row is the whole read's.
+    d_only = replace(
+        sources,
+        students=sources.students[sources.students["person_id"] == "D"],
+        enrollments=sources.enrollments[sources.enrollments["person_id"] == "D"],
+        school_years=school_year_counts(sources.enrollments, sources.exits),
+    )
+    alone = build_features(d_only, population(d_only, days[1:]))
+    pd.testing.assert_series_equal(
+        alone.iloc[0], features[rows["student_id"].eq("7").to_numpy()].iloc[0], check_names=False
+    )
