@@ -3,8 +3,10 @@
 Per feature, term and week of term: decile edges of the training rows' values, the count
 in each bin and the share missing, from the most recent mature year of training rows
 (not the data's first year, when every history is still empty), plus the model's own
-score on them. The comparison with a week's inputs lives with the bundle
-(``riskmodel.input_counts``), so the weekly run and the analyst's pages use it too.
+score on them. A week holding only part of its term's students (a term's last day, after
+the graduates have left) is no reference: its neighbour is. The comparison with a week's
+inputs lives with the bundle (``riskmodel.input_counts``), so the weekly run and the
+analyst's pages use it too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ import pandas as pd
 from riskmodel.input_counts import CALENDAR_FEATURES, SCORE, bin_counts, term_week
 
 REFERENCE_DAYS = 365
+# A week of term holding fewer rows than this share of its term's usual week is not a
+# reference: a term's last day, after the year's graduates have left, is a population
+# without its final grades, which the same week a year later (the day before the end,
+# say) still holds. Dropouts thin a term by a few in a hundred, never by a fifth.
+WHOLE_WEEK_SHARE = 0.8
 
 
 def reference_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -43,7 +50,7 @@ def feature_distribution(
     terms, weeks = term_week(rows)
     # Each (term, week)'s rows, found once for every feature.
     by_cell = pd.Series(np.arange(len(rows))).groupby([terms.to_numpy(), weeks.to_numpy()])
-    cells = cast(dict[tuple[int, int], np.ndarray], by_cell.indices)
+    cells = _whole_weeks(cast(dict[tuple[int, int], np.ndarray], by_cell.indices))
     out: dict[str, Any] = {}
     for feature in features:
         if feature in CALENDAR_FEATURES:
@@ -62,6 +69,16 @@ def feature_distribution(
                 "missing_share": float(missing.mean()),
             }
     return out
+
+
+def _whole_weeks(cells: dict[tuple[int, int], np.ndarray]) -> dict[tuple[int, int], np.ndarray]:
+    """The (term, week) cells holding the term's whole population (``WHOLE_WEEK_SHARE``);
+    a week left out is compared with its nearest neighbour in the reference."""
+    sizes = pd.Series({cell: len(rows) for cell, rows in cells.items()}, dtype=float)
+    if sizes.empty:
+        return cells
+    usual = sizes.groupby(level=0).transform("median")
+    return {cell: cells[cell] for cell in cells if sizes[cell] >= WHOLE_WEEK_SHARE * usual[cell]}
 
 
 def decile_edges(values: np.ndarray) -> np.ndarray:
