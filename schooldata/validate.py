@@ -282,13 +282,16 @@ def detect_source(path: Path) -> Source | None:
 
 def decode_csv_bytes(data: bytes) -> str:
     """Decode UTF-8 (with or without BOM) or UTF-16 (Excel's "Unicode Text", which
-    starts with its byte-order mark), falling back to Windows-874 / TIS-620."""
+    starts with its byte-order mark), falling back to Windows-874 / TIS-620. A NUL
+    character (a damaged export's) is dropped: it is no part of any value, and PostgreSQL
+    refuses text holding one, which failed the whole load."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        return data.decode("utf-16").replace("\x00", "")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("cp874")
+        text = data.decode("cp874")
+    return text.replace("\x00", "")
 
 
 def read_raw(
@@ -1057,7 +1060,7 @@ def _cell_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).strip()
+    return str(value).replace("\x00", "").strip()  # NUL: as in ``decode_csv_bytes``
 
 
 def _register_days(columns: pd.Index) -> dict[str, pd.Timestamp]:

@@ -452,7 +452,12 @@ def read_findings(name: str, content: bytes) -> pd.DataFrame:
     """
     lowered = name.lower()
     if lowered.endswith(WORKBOOK_SUFFIXES):
-        return pd.read_excel(io.BytesIO(content), engine="calamine", dtype=str)
+        sheet = pd.read_excel(io.BytesIO(content), engine="calamine", dtype=str)
+        # A NUL character is dropped, as from a text file (``decode_csv_bytes``).
+        cleaned: pd.DataFrame = sheet.apply(
+            lambda cells: cells.str.replace("\x00", "", regex=False)
+        )
+        return cleaned
     if not lowered.endswith(TEXT_SUFFIXES):
         raise InvalidInput(f"{name}: not a file the service reads ({', '.join(FINDINGS_FILES)})")
     text = decode_csv_bytes(content)

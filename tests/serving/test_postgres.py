@@ -639,3 +639,45 @@ def test_a_school_left_out_reads_the_same_on_postgresql(
     assert scored is not None
     assert scored.school is not None
     assert scored.school["scored"] == scored.school["enrolled"] == back.students
+
+
+def test_a_nul_character_is_refused_at_the_door_and_dropped_from_a_schools_file(
+    api: Api, pg_engine: sa.Engine, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses a NUL character in text, where SQLite takes it: a code or a
+    filter holding one (%00) was an internal error (500), and one NUL in a school's file
+    failed its whole load. A request holding one is refused with what is wrong (400), on
+    either database; a file's NUL is dropped and its rows load."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "schools.csv").write_text("school_id,name\nS9,โรงเรียนทดลอง\n", encoding="utf-8")
+    (folder / "students.csv").write_bytes(
+        "student_id,school_id,given_name,family_name,sex,birth_date\n"
+        "1,S9,ก\x00ข,ใจดี,F,2015-01-01\n2,S9,ค,ง,M,2015-02-02\n".encode()
+    )
+    engine = make_engine(postgres.new_database())
+    ingest_directory(folder, engine, ID_KEY, tmp_path / "rejects")
+    names = read_table(engine, "students").sort_values("student_id")["given_name"]
+    assert list(names) == ["กข", "ค"]
+
+    school = api.school
+    token = create_user(pg_engine, "committee", "กรรมการ", school_id=school)[1]
+    settings = api.settings.model_copy(
+        update={"database_url": pg_engine.url.render_as_string(hide_password=False)}
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    code = read_table(pg_engine, "enrollments").query("school_id == @school")["student_id"].iloc[0]
+    visit = {"student_id": code + "\x00", "date": WEEKS[1], "type": "home_visit"}
+    with running_server(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+        refused = [
+            client.get(f"/api/v1/students/{code}%00/interventions", headers=headers),
+            client.get("/api/v1/risk-list?advisor_id=T%00", headers=headers),
+            client.post("/api/v1/interventions", headers=headers, json=visit),
+            client.post("/login", data={"username": "a\x00", "password": "x"}),
+        ]
+        fine = client.get(f"/api/v1/students/{code}/interventions", headers=headers)
+
+    for answer in refused:
+        assert answer.status_code == 400, answer.text
+        assert "NUL character" in answer.json()["detail"]
+    assert fine.status_code == 200
