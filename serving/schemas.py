@@ -16,8 +16,10 @@ from schooldata.missing import STAFF_STATUSES
 MAX_STUDENTS_PER_REQUEST = 500
 
 # A record's number in an address or a body (a case, an account, an intervention): a
-# number past a database integer answers 422, where SQLite could not even ask for it.
-MAX_RECORD_ID = 2**63 - 1
+# number past the records' integer column answers 422. Those are 32-bit on PostgreSQL,
+# which refused 3,000,000,000 as out of range (a server error), where SQLite answered
+# "no such record".
+MAX_RECORD_ID = 2**31 - 1
 RecordId = Annotated[int, annotated_types.Interval(ge=1, le=MAX_RECORD_ID)]
 
 # A risk tier (``riskmodel.bundle.TIERS``): a filter asked for another answers 422 naming

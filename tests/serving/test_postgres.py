@@ -681,3 +681,29 @@ def test_a_nul_character_is_refused_at_the_door_and_dropped_from_a_schools_file(
         assert answer.status_code == 400, answer.text
         assert "NUL character" in answer.json()["detail"]
     assert fine.status_code == 200
+
+
+def test_a_record_number_past_postgresqls_integer_answers_422(
+    api: Api, pg_engine: sa.Engine
+) -> None:
+    """Record numbers are 32-bit integers on PostgreSQL: 3,000,000,000 as a case's number
+    or the record an action corrects was refused there as out of range (500)."""
+    token = create_user(pg_engine, "committee", "กรรมการ", school_id=api.school)[1]
+    settings = api.settings.model_copy(
+        update={"database_url": pg_engine.url.render_as_string(hide_password=False)}
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    past = 3_000_000_000
+    action = {"student_id": api.own_student, "date": WEEKS[1], "type": "letter", "corrects": past}
+    with running_server(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
+        answers = [
+            client.post(
+                f"/api/v1/missing-cases/{past}", headers=headers, json={"status": "following"}
+            ),
+            client.post("/api/v1/interventions", headers=headers, json=action),
+            client.post(
+                f"/api/v1/missing-cases/{2**31 - 1}", headers=headers, json={"status": "following"}
+            ),
+        ]
+
+    assert [a.status_code for a in answers] == [422, 422, 404], [a.text for a in answers]
