@@ -9,7 +9,9 @@ reference also shows in those weeks (coursework not yet set, say), only the reco
 values are compared. Features that move with the calendar rather than the students (days
 since something, the school's past-years rate) are not compared, and term-to-date figures
 are compared from a term's third week, when they rest on more than a day or two. Values
-recorded for too few students to compare (``MIN_VALUES``) are not judged.
+recorded for too few students to compare (``MIN_VALUES``) are not judged, nor is the
+week a term ends, which the reference holds only in part (its last day, after the
+graduates had left: a population the same week a year later need not be).
 
 Counting is separate from comparing: ``input_counts`` of several partitions add up to
 the counts of the whole run, so a run on Dask compares exactly what a run in one process
@@ -175,6 +177,6 @@ def _reference_week(weeks: dict[str, Any], week: int) -> tuple[dict[str, Any], f
         near = [last]  # a week past the reference's last: its last
     shares = [float(weeks[str(w)]["missing_share"]) for w in near]
     with_values = [w for w in sorted(near, key=lambda w: abs(w - week)) if weeks[str(w)]["counts"]]
-    if not with_values:
-        return None
+    if not with_values or weeks[str(with_values[0])].get("partial", False):
+        return None  # a term's ending week: its population is not this one's
     return weeks[str(with_values[0])], min(shares), max(shares)

@@ -4,7 +4,7 @@ Per feature, term and week of term: decile edges of the training rows' values, t
 in each bin and the share missing, from the most recent mature year of training rows
 (not the data's first year, when every history is still empty), plus the model's own
 score on them. A week holding only part of its term's students (a term's last day, after
-the graduates have left) is no reference: its neighbour is. The comparison with a week's
+the graduates have left) is marked partial, and not judged. The comparison with a week's
 inputs lives with the bundle (``riskmodel.input_counts``), so the weekly run and the
 analyst's pages use it too.
 """
@@ -19,10 +19,10 @@ import pandas as pd
 from riskmodel.input_counts import CALENDAR_FEATURES, SCORE, bin_counts, term_week
 
 REFERENCE_DAYS = 365
-# A week of term holding fewer rows than this share of its term's usual week is not a
-# reference: a term's last day, after the year's graduates have left, is a population
-# without its final grades, which the same week a year later (the day before the end,
-# say) still holds. Dropouts thin a term by a few in a hundred, never by a fifth.
+# A week of term holding fewer rows than this share of its term's usual week is partial:
+# a term's last day, after the year's graduates have left, is a population without its
+# final grades, which the same week a year later (the day before the end, say) still
+# holds. Dropouts thin a term by a few in a hundred, never by a fifth.
 WHOLE_WEEK_SHARE = 0.8
 
 
@@ -50,7 +50,8 @@ def feature_distribution(
     terms, weeks = term_week(rows)
     # Each (term, week)'s rows, found once for every feature.
     by_cell = pd.Series(np.arange(len(rows))).groupby([terms.to_numpy(), weeks.to_numpy()])
-    cells = _whole_weeks(cast(dict[tuple[int, int], np.ndarray], by_cell.indices))
+    cells = cast(dict[tuple[int, int], np.ndarray], by_cell.indices)
+    partial = _partial_weeks(cells)
     out: dict[str, Any] = {}
     for feature in features:
         if feature in CALENDAR_FEATURES:
@@ -67,18 +68,20 @@ def feature_distribution(
                 "edges": [float(e) for e in edges],
                 "counts": bin_counts(present, edges),
                 "missing_share": float(missing.mean()),
+                "partial": (term, week) in partial,
             }
     return out
 
 
-def _whole_weeks(cells: dict[tuple[int, int], np.ndarray]) -> dict[tuple[int, int], np.ndarray]:
-    """The (term, week) cells holding the term's whole population (``WHOLE_WEEK_SHARE``);
-    a week left out is compared with its nearest neighbour in the reference."""
+def _partial_weeks(cells: dict[tuple[int, int], np.ndarray]) -> set[tuple[int, int]]:
+    """The (term, week) cells holding under ``WHOLE_WEEK_SHARE`` of their term's usual
+    rows: the week a term ends, which the check does not judge (its population is not
+    the same week's a year later)."""
     sizes = pd.Series({cell: len(rows) for cell, rows in cells.items()}, dtype=float)
     if sizes.empty:
-        return cells
+        return set()
     usual = sizes.groupby(level=0).transform("median")
-    return {cell: cells[cell] for cell in cells if sizes[cell] >= WHOLE_WEEK_SHARE * usual[cell]}
+    return {cell for cell in cells if sizes[cell] < WHOLE_WEEK_SHARE * usual[cell]}
 
 
 def decile_edges(values: np.ndarray) -> np.ndarray:
