@@ -177,6 +177,10 @@ def _reference_week(weeks: dict[str, Any], week: int) -> tuple[dict[str, Any], f
         near = [last]  # a week past the reference's last: its last
     shares = [float(weeks[str(w)]["missing_share"]) for w in near]
     with_values = [w for w in sorted(near, key=lambda w: abs(w - week)) if weeks[str(w)]["counts"]]
-    if not with_values or weeks[str(with_values[0])].get("partial", False):
-        return None  # a term's ending week: its population is not this one's
+    if not with_values:
+        return None
+    # A term's ending week (its own, though it recorded no values, or the nearest): its
+    # population is not this one's.
+    if weeks.get(str(week), {}).get("partial") or weeks[str(with_values[0])].get("partial"):
+        return None
     return weeks[str(with_values[0])], min(shares), max(shares)

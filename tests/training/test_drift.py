@@ -94,11 +94,14 @@ def test_the_week_a_term_ends_is_not_judged() -> None:
                     "term_start": start,
                     "term": 2,
                     "grade_level_order": np.tile(present, 30),
+                    # 1 for P6 and M3: none left on the last day, so no values to bin.
+                    "transition_grade": np.isin(np.tile(present, 30), [8.0, 11.0]).astype(float),
                 }
             )
         )
     reference = pd.concat(weeks, ignore_index=True)
-    bundle = SimpleNamespace(distribution=feature_distribution(reference, ["grade_level_order"]))
+    features = ["grade_level_order", "transition_grade"]
+    bundle = SimpleNamespace(distribution=feature_distribution(reference, features))
     # A year later, the same week of term with every grade still there.
     ending = weeks[20].assign(as_of=start + pd.Timedelta(days=7 * 21))
     shifted = weeks[20].assign(grade_level_order=lambda f: f["grade_level_order"] // 4)
