@@ -354,8 +354,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "students": ("นักเรียน", "Students"),
     "drift": ("ข้อมูลสัปดาห์นี้เทียบข้อมูลที่ใช้ฝึก", "This week's inputs against training"),
     "drift_older": (
-        "สัปดาห์ล่าสุด ({}) ไม่มีข้อมูลช่วงเดียวกันในปีที่ใช้ฝึกให้เทียบ จึงแสดงสัปดาห์ {}",
-        "The newest week ({}) has no matching weeks in the training reference; showing {}",
+        "สัปดาห์ล่าสุด ({}) ไม่มีข้อมูลช่วงเดียวกันในปีที่ใช้ฝึกให้เทียบ "
+        "(หรือเป็นสัปดาห์ปิดภาคเรียน ซึ่งนักเรียนที่จบการศึกษาออกไปแล้ว) จึงแสดงสัปดาห์ {}",
+        "The newest week ({}) has no matching weeks in the training reference (or is the "
+        "week a term ends, after the graduates have left); showing {}",
     ),
     "no_drift": ("ยังไม่มีผลเทียบ", "No comparison yet"),
     "promotions": ("ประวัติการเลื่อนแบบจำลอง", "Promotion history"),
