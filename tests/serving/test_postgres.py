@@ -58,6 +58,7 @@ from tests.serving.conftest import (
     running_server,
     stored_run,
 )
+from tests.serving.test_fuzz import EXAMPLES, fuzz
 
 
 @pytest.fixture(scope="module")
@@ -707,3 +708,27 @@ def test_a_record_number_past_postgresqls_integer_answers_422(
         ]
 
     assert [a.status_code for a in answers] == [422, 422, 404], [a.text for a in answers]
+
+
+def test_no_request_causes_a_server_error_on_postgresql(api: Api, pg_engine: sa.Engine) -> None:
+    """The API's fuzzing on PostgreSQL, which refuses what SQLite takes (a NUL in text, a
+    number past a 32-bit integer): both were server errors there, and only there."""
+    for week in WEEKS:
+        weekly_run(pg_engine, api.scorer, pd.Timestamp(week))
+    school = api.school
+    advisor = read_table(pg_engine, "enrollments").query("school_id == @school")["advisor_id"]
+    tokens = {
+        "committee": create_user(pg_engine, "committee", "กรรมการ", school_id=school)[1],
+        "analyst": create_user(pg_engine, "analyst", "นักวิเคราะห์")[1],
+        "advisor": create_user(
+            pg_engine, "advisor", "ครู", school_id=school, staff_id=advisor.dropna().iloc[0]
+        )[1],
+    }
+    settings = api.settings.model_copy(
+        update={"database_url": pg_engine.url.render_as_string(hide_password=False)}
+    )
+    with running_server(settings) as url:
+        operations, fuzzed_negative = fuzz(url, tokens, EXAMPLES)
+
+    assert operations >= 9
+    assert fuzzed_negative >= operations - 2
