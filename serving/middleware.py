@@ -122,6 +122,9 @@ class RequestGuard:
                 await self._error(send, 413, f"the request body is over {limit} bytes")
                 self._log(scope, 413, started)
                 return
+            if body is None:  # the client left before sending all of it: nothing to do
+                self._log(scope, 499, started)
+                return
             if any(mark in body for mark in marks):
                 await self._error(send, 400, NUL_REFUSED)
                 self._log(scope, 400, started)
@@ -190,14 +193,14 @@ class RequestGuard:
         )
 
 
-async def _whole_body(receive: Receive) -> bytes:
-    """A request's body, every piece of it."""
+async def _whole_body(receive: Receive) -> bytes | None:
+    """A request's body, every piece of it; None when the client disconnected first (a
+    form cut short must never reach a route as if it were whole)."""
     pieces = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         pieces.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(pieces)
+            return b"".join(pieces)
