@@ -35,7 +35,7 @@ from schooldata.contract import (
     Source,
 )
 from schooldata.dataset import DatasetReader, home_schools, write_dataset
-from schooldata.db import read_table, upgrade
+from schooldata.db import insert_columns, read_table, upgrade
 from schooldata.identity import (
     SHARED_COLUMNS,
     TRANSITION_GRADES,
@@ -1039,8 +1039,10 @@ def _driver_values(
 def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> None:
     """Insert or update rows on the source's natural key.
 
-    The statement is compiled once and rows go to the driver's ``executemany`` as plain
-    tuples: per-row statement compilation would cost more than the database write.
+    Rows go to the driver as plain tuples, the statement compiled once: per-row statement
+    compilation would cost more than the database write. On PostgreSQL they are copied
+    into a temporary table and upserted from it in one statement a chunk (``COPY``, as
+    appends are): row-by-row upserts cost it four times SQLite's write.
     """
     if rows.empty:
         return
@@ -1060,30 +1062,54 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
         rows = rows.assign(origin=ORIGIN_IMPORT)
         names.append("origin")
         where = sa.text(f"origin = '{ORIGIN_IMPORT}'")  # a constant, compiled inline
-    statement: sqlite.Insert | postgresql.Insert
-    if dialect == "sqlite":
-        statement = sqlite.insert(table)
-    elif dialect == "postgresql":
-        statement = postgresql.insert(table)
-    else:
-        raise RuntimeError(f"upsert is not implemented for the {dialect} dialect")
-    statement = statement.values({name: sa.bindparam(name) for name in names})
-    updates = {name: statement.excluded[name] for name in names if name not in key}
-    compiled = statement.on_conflict_do_update(
-        index_elements=key, index_where=where, set_=updates
-    ).compile(dialect=connection.dialect)
     columns = dict(zip(names, _driver_values(rows, table, dialect, names), strict=True))
+    if dialect == "postgresql":
+        _upsert_by_copy(connection, table, key, where, columns)
+        return
+    if dialect != "sqlite":
+        raise RuntimeError(f"upsert is not implemented for the {dialect} dialect")
+    statement = sqlite.insert(table).values({name: sa.bindparam(name) for name in names})
+    compiled = statement.on_conflict_do_update(
+        index_elements=key,
+        index_where=where,
+        set_={name: statement.excluded[name] for name in names if name not in key},
+    ).compile(dialect=connection.dialect)
+    order = compiled.positiontup or []  # its ``?`` parameters
     for start in range(0, len(rows), CHUNK_ROWS):
-        block = {name: values[start : start + CHUNK_ROWS] for name, values in columns.items()}
-        if compiled.positional:
-            order = compiled.positiontup or []
-            params: list[Any] = list(zip(*(block[name] for name in order), strict=True))
-        else:
-            params = [
-                dict(zip(block, values, strict=True))
-                for values in zip(*block.values(), strict=True)
-            ]
-        connection.exec_driver_sql(compiled.string, params)
+        block = (columns[name][start : start + CHUNK_ROWS] for name in order)
+        connection.exec_driver_sql(compiled.string, list(zip(*block, strict=True)))
+
+
+def _upsert_by_copy(
+    connection: sa.Connection,
+    table: sa.Table,
+    key: list[str],
+    where: sa.TextClause | None,
+    columns: dict[str, np.ndarray],
+) -> None:
+    """PostgreSQL's upsert: rows copied into a temporary table a chunk at a time, and
+    inserted or updated from it in one statement (which may not update a row twice: a
+    file's rows hold each key once, its second line rejected as a duplicate)."""
+    names = list(columns)
+    stage = sa.Table(
+        f"{table.name}_stage",
+        sa.MetaData(),
+        *(sa.Column(name, table.c[name].type) for name in names),
+        prefixes=["TEMPORARY"],
+    )
+    stage.create(connection)
+    statement = postgresql.insert(table).from_select(names, sa.select(*stage.c))
+    upsert = statement.on_conflict_do_update(
+        index_elements=key,
+        index_where=where,
+        set_={name: statement.excluded[name] for name in names if name not in key},
+    )
+    for start in range(0, len(columns[names[0]]), CHUNK_ROWS):
+        block = (values[start : start + CHUNK_ROWS] for values in columns.values())
+        insert_columns(connection, stage, names, list(zip(*block, strict=True)))
+        connection.execute(upsert)
+        connection.exec_driver_sql(f"TRUNCATE {stage.name}")
+    stage.drop(connection)
 
 
 def _write_rejects(reports: list[SourceReport], rejects_dir: Path) -> None:

@@ -39,7 +39,7 @@ from schooldata.db import (
 )
 from schooldata.ingest import ingest_directory
 from schooldata.partitions import plan_partitions
-from schooldata.tables import TABLES, audit_log
+from schooldata.tables import ORIGIN_SERVICE, TABLES, audit_log
 from serving import area, records
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user
@@ -732,3 +732,56 @@ def test_no_request_causes_a_server_error_on_postgresql(api: Api, pg_engine: sa.
 
     assert operations >= 9
     assert fuzzed_negative >= operations - 2
+
+
+def test_a_reload_on_postgresql_updates_what_a_school_corrected_as_on_sqlite(
+    postgres: PostgresServer, base_directory: Path, tmp_path: Path
+) -> None:
+    """PostgreSQL upserts a load from a temporary table in one statement a chunk: a
+    corrected row is updated, a day in two registers keeps the later register's, and a
+    visit the service recorded is not touched by an imported one of the same key, as
+    row by row on SQLite."""
+    sqlite_engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    engines = (make_engine(postgres.new_database()), sqlite_engine)
+    registers = base_directory / "attendance"
+    registers.mkdir()
+    (registers / "p6-1.csv").write_text(
+        "student_id,date,status\nA1,2025-06-02,absent\nA1,2025-06-03,present\n"
+    )
+    (base_directory / "interventions.csv").write_text(
+        "student_id,date,type,outcome\nA1,2025-06-05,home_visit,not_home\n"
+    )
+    service_visit = {
+        "student_id": "A1",
+        "school_id": "S1",
+        "date": date(2025, 6, 5),
+        "type": "home_visit",
+        "outcome": "done",
+        "origin": ORIGIN_SERVICE,
+        "recorded_by": 7,
+    }
+    for engine in engines:
+        ingest_directory(base_directory, engine, ID_KEY, None)
+        with engine.begin() as connection:
+            connection.execute(sa.insert(TABLES["interventions"]), [service_visit])
+    # The school corrects a day, and sends the same day again in a second register.
+    (registers / "p6-1.csv").write_text(
+        "student_id,date,status\nA1,2025-06-02,sick_leave\nA1,2025-06-03,present\n"
+    )
+    (registers / "p6-2.csv").write_text("student_id,date,status\nA1,2025-06-03,late\n")
+    (base_directory / "interventions.csv").write_text(
+        "student_id,date,type,outcome\nA1,2025-06-05,home_visit,refused\n"
+    )
+    for engine in engines:
+        ingest_directory(base_directory, engine, ID_KEY, None)
+
+    pg, lite = ({name: read_table(e, name) for name in TABLES} for e in engines)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(_sorted(pg[name]), _sorted(lite[name]), obj=name)
+    days = pg["attendance"].sort_values("date")
+    assert days["status"].tolist() == ["sick_leave", "late"]
+    visits = pg["interventions"].sort_values("origin")
+    assert visits[["origin", "outcome"]].values.tolist() == [
+        ["import", "refused"],
+        [ORIGIN_SERVICE, "done"],
+    ]
