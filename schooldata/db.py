@@ -388,20 +388,10 @@ def read_table(
 
 
 def _frame(connection: sa.Connection, query: sa.Select[Any]) -> pd.DataFrame:
-    """A query's rows as a frame. On SQLite straight from the driver's cursor: a million
-    attendance days cost half as much without a SQLAlchemy row object each."""
-    if connection.dialect.name != "sqlite":
-        return pd.read_sql(query, connection)
-    compiled = query.compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    values = []
-    for name in compiled.positiontup or []:
-        value, bind = compiled.params[name], compiled.binds.get(name)
-        process = None if bind is None else bind.type.bind_processor(connection.dialect)
-        values.append(value if process is None else process(value))
-    # Run through SQLAlchemy (its errors, its logging), fetched from the driver's cursor.
-    result = connection.exec_driver_sql(str(compiled), tuple(values))
+    """A query's rows as a frame, run through SQLAlchemy (its errors, its logging) and
+    fetched from the driver's cursor: a million attendance days cost half as much
+    without a SQLAlchemy row object each (on SQLite and on PostgreSQL)."""
+    result = connection.execute(query)
     try:
         names = [d[0] for d in result.cursor.description]
         return pd.DataFrame.from_records(result.cursor.fetchall(), columns=names)
