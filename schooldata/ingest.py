@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1062,9 +1062,9 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
         rows = rows.assign(origin=ORIGIN_IMPORT)
         names.append("origin")
         where = sa.text(f"origin = '{ORIGIN_IMPORT}'")  # a constant, compiled inline
-    columns = dict(zip(names, _driver_values(rows, table, dialect, names), strict=True))
     if dialect == "postgresql":
-        _upsert_by_copy(connection, table, key, where, columns)
+        chunks = _driver_rows(rows, table, dialect, names)
+        _upsert_by_copy(connection, table, names, key, where=where, chunks=chunks)
         return
     if dialect != "sqlite":
         raise RuntimeError(f"upsert is not implemented for the {dialect} dialect")
@@ -1074,23 +1074,33 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
         index_where=where,
         set_={name: statement.excluded[name] for name in names if name not in key},
     ).compile(dialect=connection.dialect)
-    order = compiled.positiontup or []  # its ``?`` parameters
+    order = list(compiled.positiontup or [])  # its ``?`` parameters
+    for chunk in _driver_rows(rows, table, dialect, order):
+        connection.exec_driver_sql(compiled.string, chunk)
+
+
+def _driver_rows(
+    rows: pd.DataFrame, table: sa.Table, dialect: str, names: list[str]
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows as tuples of driver-ready values in the order of ``names``, a chunk at a
+    time: a whole load's values as Python objects would hold several times its frame."""
     for start in range(0, len(rows), CHUNK_ROWS):
-        block = (columns[name][start : start + CHUNK_ROWS] for name in order)
-        connection.exec_driver_sql(compiled.string, list(zip(*block, strict=True)))
+        chunk = rows.iloc[start : start + CHUNK_ROWS]
+        yield list(zip(*_driver_values(chunk, table, dialect, names), strict=True))
 
 
 def _upsert_by_copy(
     connection: sa.Connection,
     table: sa.Table,
+    names: list[str],
     key: list[str],
+    *,
     where: sa.TextClause | None,
-    columns: dict[str, np.ndarray],
+    chunks: Iterator[list[tuple[Any, ...]]],
 ) -> None:
-    """PostgreSQL's upsert: rows copied into a temporary table a chunk at a time, and
-    inserted or updated from it in one statement (which may not update a row twice: a
-    file's rows hold each key once, its second line rejected as a duplicate)."""
-    names = list(columns)
+    """PostgreSQL's upsert: each chunk copied into a temporary table and inserted or
+    updated from it in one statement (which may not update a row twice: a file's rows
+    hold each key once, its second line rejected as a duplicate)."""
     stage = sa.Table(
         f"{table.name}_stage",
         sa.MetaData(),
@@ -1104,9 +1114,8 @@ def _upsert_by_copy(
         index_where=where,
         set_={name: statement.excluded[name] for name in names if name not in key},
     )
-    for start in range(0, len(columns[names[0]]), CHUNK_ROWS):
-        block = (values[start : start + CHUNK_ROWS] for values in columns.values())
-        insert_columns(connection, stage, names, list(zip(*block, strict=True)))
+    for chunk in chunks:
+        insert_columns(connection, stage, names, chunk)
         connection.execute(upsert)
         connection.exec_driver_sql(f"TRUNCATE {stage.name}")
     stage.drop(connection)
