@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -397,8 +398,14 @@ def _nobody_to_look_for(engine: sa.Engine, schools: list[str] | None) -> str:
 
 
 def export(
-    as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")],
     out: Annotated[Path, typer.Option(help="CSV file to write.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="The list of the latest weekly run on or before this date, YYYY-MM-DD "
+            "(default: the newest list)."
+        ),
+    ] = None,
     school: Annotated[
         str | None, typer.Option(help="Only this school (default: all schools).")
     ] = None,
@@ -407,21 +414,23 @@ def export(
     ] = "th",
 ) -> None:
     """Write the week's list as CSV that Excel opens with Thai intact."""
-    from serving.export import risk_list_frame, write_csv
+    from core.clock import BANGKOK
+    from serving.export import list_frame, write_csv
+    from serving.i18n import scorer_label
+    from serving.records import full_list
 
     settings = load_settings()
+    day = parse_date(as_of).date() if as_of else datetime.now(BANGKOK).date()
     try:
-        frame = risk_list_frame(
-            database(settings),
-            parse_date(as_of).date(),
-            school,
-            actor=f"cli:{getpass.getuser()}",
-            language="en" if lang == "en" else "th",
-        )
+        listing = full_list(database(settings), day, school, actor=f"cli:{getpass.getuser()}")
     except LookupError as error:
         fail(str(error))
-    write_csv(frame, out)
-    console.print(f"Wrote {len(frame):,} students to {out}")
+    write_csv(list_frame(listing, language="en" if lang == "en" else "th"), out)
+    made_by = scorer_label(listing.scorer, listing.model_version, "en")
+    console.print(
+        f"Wrote {len(listing.students):,} students of the list of the week of "
+        f"{listing.as_of} (by the {made_by}) to {out}"
+    )
 
 
 def contract(

@@ -5,19 +5,15 @@ One layout for every list that leaves the service: the page's download and ``ews
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
-import sqlalchemy as sa
 
 from schooldata.spreadsheet import csv_bytes, excel_safe, write_csv
 from serving import i18n
 from serving.i18n import scorer_label
-from serving.records import full_list
 from serving.schemas import RiskList
 
 # The spreadsheet helpers are the data layer's; lists leave through them.
-__all__ = ["COLUMNS", "csv_bytes", "excel_safe", "list_frame", "risk_list_frame", "write_csv"]
+__all__ = ["COLUMNS", "csv_bytes", "excel_safe", "list_frame", "write_csv"]
 
 COLUMNS = [
     "rank",
@@ -86,19 +82,3 @@ def list_frame(
     ]
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame if english else frame.rename(columns=THAI_HEADERS)
-
-
-def risk_list_frame(
-    engine: sa.Engine,
-    as_of: date,
-    school_id: str | None = None,
-    actor: str = "cli",
-    language: str = "th",
-) -> pd.DataFrame:
-    """The stored list of the latest run on or before ``as_of``, every school or one,
-    recorded in the audit log as exported by ``actor``.
-
-    Raises:
-        LookupError: no run on or before the date.
-    """
-    return list_frame(full_list(engine, as_of, school_id, actor), language=language)

@@ -20,8 +20,9 @@ from schooldata.partitions import plan_partitions
 from schooldata.tables import score_runs, student_scores, users
 from serving import scoring, store
 from serving.app import create_app
-from serving.export import COLUMNS, THAI_HEADERS, excel_safe, risk_list_frame, write_csv
+from serving.export import COLUMNS, THAI_HEADERS, excel_safe, list_frame, write_csv
 from serving.model_store import ModelUnavailable, load_champion, load_scorer_bundle
+from serving.records import full_list
 from tests.conftest import scratch_settings
 from tests.serving.conftest import WEEKS, Api
 
@@ -118,13 +119,13 @@ def test_export_is_excel_safe_with_thai_headers_and_english_on_request(
     api: Api, tmp_path: Path
 ) -> None:
     day = pd.Timestamp(WEEKS[1]).date()
-    frame = risk_list_frame(api.engine, day, api.school)
+    frame = list_frame(full_list(api.engine, day, api.school))
     frame.loc[frame.index[0], "ห้อง"] = '=HYPERLINK("http://x")'
     path = tmp_path / "list.csv"
     write_csv(frame, path)
     raw = path.read_bytes()
     back = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    english = risk_list_frame(api.engine, day, api.school, language="en")
+    english = list_frame(full_list(api.engine, day, api.school), language="en")
 
     assert raw.startswith(b"\xef\xbb\xbf")
     assert list(back.columns) == [THAI_HEADERS[c] for c in COLUMNS]

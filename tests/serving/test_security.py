@@ -362,6 +362,16 @@ def test_downloads_exports_and_filtered_lists_record_what_was_shown(
     assert len(exported) == len(pd.read_csv(tmp_path / "list.csv"))
     assert exported["actor"].str.startswith("cli:").all()
 
+    # Without a date: the newest list, and the operator is told its week.
+    newest = CliRunner().invoke(
+        cli,
+        ["export", "--out", str(tmp_path / "newest.csv"), "--school", api.school],
+        env={"EWS_DATABASE_URL": str(copy.engine.url)},
+    )
+    assert newest.exit_code == 0, newest.output
+    assert f"of the week of {WEEKS[-1]}" in " ".join(newest.output.split())
+    assert len(pd.read_csv(tmp_path / "newest.csv")) > 0
+
 
 # 8. Interventions are never overwritten -------------------------------------------------------
 
