@@ -4,6 +4,7 @@ against what happened."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -175,10 +176,18 @@ def promote(
         raise typer.Exit(1)
 
 
-def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -> None:
-    """Compare today's feature distributions with the champion's training distribution (PSI)."""
+def drift(
+    as_of: Annotated[
+        str | None, typer.Option(help="As-of date, YYYY-MM-DD (default: today).")
+    ] = None,
+) -> None:
+    """Compare a week's feature distributions with the champion's training distribution
+    (PSI), week of term by week of term."""
     import tempfile
 
+    import pandas as pd
+
+    from core.clock import BANGKOK
     from features.build import features_as_of
     from features.catalog import catalog_entries
     from features.sources import Sources
@@ -201,12 +210,22 @@ def drift(as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")]) -
             f"as it learned them ({', '.join(unfed)}): train and promote a model with this "
             "version (ews train, ews promote), then measure drift against it"
         )
-    rows = features_as_of(Sources.from_database(database(settings)), parse_date(as_of))
+    day = parse_date(as_of) if as_of else pd.Timestamp(datetime.now(BANGKOK).date())
+    rows = features_as_of(Sources.from_database(database(settings)), day)
     if rows.empty:
-        console.print(f"[yellow]No student is enrolled in a term containing {as_of}.[/yellow]")
+        console.print(f"[yellow]No student is enrolled in a term containing {day.date()}.[/yellow]")
         raise typer.Exit(1)
     report = drift_report(bundle, rows)
-    table = Table(title=f"Drift as of {as_of} against champion version {version.version} (PSI)")
+    if report.empty:
+        console.print(
+            f"[yellow]Nothing to compare as of {day.date()}: the champion's training data "
+            "has no week of term like this one with enough students (the week a term "
+            "ends is never compared: by its last day the graduates have left).[/yellow]"
+        )
+        return
+    table = Table(
+        title=f"Drift as of {day.date()} against champion version {version.version} (PSI)"
+    )
     for column in ("feature", "PSI", "missing then", "missing now", "status"):
         table.add_column(column, justify="left" if column in ("feature", "status") else "right")
     for row in report.head(15).itertuples():

@@ -390,6 +390,11 @@ def test_a_champion_an_upgrade_cannot_feed_gives_way_to_the_rule_loudly(
     bundle, served = load_scorer_bundle(settings, tmp_path / "retrained")
     assert bundle.kind != "abc_rule"
     assert served != version
+    # A small world: no week holds enough students to compare, and the analyst is told
+    # so rather than shown an empty table.
+    drift = CliRunner().invoke(cli, ["drift", "--as-of", WEEKS[1]], env=env)
+    assert drift.exit_code == 0, drift.output
+    assert f"Nothing to compare as of {WEEKS[1]}" in " ".join(drift.output.split())
 
 
 def _school_load(folder: Path, school: str, province: str, student: str) -> Path:
