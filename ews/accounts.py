@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +15,7 @@ from ews.common import (
     database,
     fail,
     load_settings,
+    parse_date,
 )
 
 users_app = typer.Typer(
@@ -209,3 +211,75 @@ def audit_verify() -> None:
         )
         raise typer.Exit(1)
     console.print(f"The audit log is intact: {result.rows:,} rows, each following the last.")
+
+
+@audit_app.command("show")
+def audit_show(
+    school: Annotated[str | None, typer.Option(help="Rows naming this school's students.")] = None,
+    student: Annotated[
+        str | None,
+        typer.Option(help="Rows naming the student of this code (with --school: of that school)."),
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="Rows of this account (its username).")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help="Rows of this action: read, write, denied, export, download, ..."),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this day, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="To this day included, YYYY-MM-DD.")] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, help="The newest rows shown (the file takes every row).")
+    ] = 50,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write every selected row to this CSV file.")
+    ] = None,
+) -> None:
+    """Who read or changed which child's records, and when, newest first (Asia/Bangkok).
+
+    For a parent's request to know who saw their child's records, or a check of one
+    account. This read is itself written to the log."""
+    from schooldata import audit
+    from schooldata.spreadsheet import write_csv
+
+    where = audit.Filter(
+        school_id=school,
+        student_id=student,
+        username=user,
+        action=action,
+        since=parse_date(since).date() if since else None,
+        until=parse_date(until).date() if until else None,
+    )
+    engine = database(load_settings())
+    found = audit.entries(engine, where, limit=None if out else limit)
+    audit.record(
+        engine,
+        [
+            audit.Entry(
+                "audit_read",
+                "ews audit show",
+                actor=actor(),
+                student_id=student,
+                school_id=school,
+                detail=where.describe()[:200],
+            )
+        ],
+    )
+    if out is not None:
+        write_csv(found, out)
+        console.print(f"Wrote {len(found):,} rows to {out}")
+    shown = found.head(limit)
+    table = Table(title=f"Audit log: {where.describe()} ({len(shown):,} newest rows)")
+    for column in ("when", "who", "action", "where", "school", "student", "detail"):
+        table.add_column(column)
+    for row in shown.itertuples():
+        who = f"{row.username} ({row.role})" if isinstance(row.username, str) else row.actor
+        table.add_row(
+            f"{row.at:%Y-%m-%d %H:%M:%S}",
+            escape(str(who or "")),
+            escape(str(row.action)),
+            escape(str(row.endpoint)),
+            escape(str(row.school_id or "")),
+            escape(str(row.student_id or "")),
+            escape(str(row.detail or "")),
+        )
+    console.print(table)

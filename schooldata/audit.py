@@ -17,13 +17,15 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
-from schooldata.db import insert_rows
-from schooldata.tables import audit_log
+from core.clock import BANGKOK
+from schooldata.db import insert_rows, reading
+from schooldata.tables import audit_log, users
 
 GENESIS = "0" * 64
 FIELDS = ("at", "user_id", "actor", "action", "student_id", "endpoint", "detail")
@@ -238,3 +240,71 @@ def verify(engine: sa.Engine) -> Verification:
                 return Verification(count, int(row["audit_id"]), "was changed after it was written")
             previous = row["row_hash"]
     return Verification(count, None)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which rows of the log to read: every given condition holds (days are Bangkok's,
+    ``until`` included)."""
+
+    school_id: str | None = None
+    student_id: str | None = None
+    username: str | None = None
+    action: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def describe(self) -> str:
+        """The conditions as written in the log's own row of this read."""
+        given = {k: v for k, v in vars(self).items() if v is not None}
+        return " ".join(f"{k}={v}" for k, v in given.items()) or "everything"
+
+
+def entries(engine: sa.Engine, where: Filter, limit: int | None = None) -> pd.DataFrame:
+    """The log's rows that ``where`` selects, newest first (at most ``limit``), with who
+    wrote each: the account's username and role, or the command line's actor. Times are
+    Bangkok's. The log has no index but its order: a read by child scans it."""
+    who = users.alias("who")
+    query = (
+        sa.select(
+            audit_log.c.audit_id,
+            audit_log.c.at,
+            who.c.username,
+            who.c.role,
+            audit_log.c.actor,
+            audit_log.c.action,
+            audit_log.c.endpoint,
+            audit_log.c.school_id,
+            audit_log.c.student_id,
+            audit_log.c.detail,
+        )
+        .select_from(audit_log.outerjoin(who, who.c.user_id == audit_log.c.user_id))
+        .order_by(audit_log.c.audit_id.desc())
+    )
+    for column, value in (
+        (audit_log.c.school_id, where.school_id),
+        (audit_log.c.student_id, where.student_id),
+        (who.c.username, where.username),
+        (audit_log.c.action, where.action),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(audit_log.c.at >= _stored_moment(where.since))
+    if where.until is not None:
+        query = query.where(audit_log.c.at < _stored_moment(where.until + timedelta(days=1)))
+    if limit is not None:
+        query = query.limit(limit)
+    with reading(engine) as connection:
+        rows = connection.execute(query).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=list(query.selected_columns.keys()))
+    frame["at"] = (
+        pd.to_datetime(frame["at"]).dt.tz_localize("UTC").dt.tz_convert(BANGKOK)
+    ).dt.tz_localize(None)
+    return frame
+
+
+def _stored_moment(day: date) -> datetime:
+    """The start of a Bangkok day as the log stores moments (UTC, without a zone)."""
+    start = datetime.combine(day, time(), tzinfo=BANGKOK)
+    return start.astimezone(UTC).replace(tzinfo=None)

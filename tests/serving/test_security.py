@@ -15,7 +15,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -30,7 +30,7 @@ from core.secrets import SecretError, secret
 from core.settings import Settings
 from ews.cli import app as cli
 from schooldata import audit
-from schooldata.db import make_engine
+from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, audit_log, student_scores, users
 from serving.accounts import create_user, revoke, rotate_token
 from serving.model_store import ModelUnavailable, load_champion
@@ -276,6 +276,66 @@ def test_the_audit_chain_catches_a_deleted_or_forged_row(copy: Copy) -> None:
     )
     assert result.exit_code == 1
     assert "broken" in result.output
+
+
+def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_logged(
+    copy: Copy, tmp_path: Path
+) -> None:
+    api = copy.api
+    assert copy.get(f"/api/v1/students/{api.own_student}", "advisor").status_code == 200
+    assert copy.get("/api/v1/risk-list", "committee").status_code == 200
+    env = {"EWS_DATABASE_URL": str(copy.engine.url)}
+
+    def show(*options: str) -> str:
+        result = CliRunner().invoke(cli, ["audit", "show", *options], env=env | {"COLUMNS": "300"})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    child = show("--school", api.school, "--student", api.own_student)
+    readers = {line.split("│")[2].strip() for line in child.splitlines() if "│ read" in line}
+    advisor, committee = api.usernames["advisor"], api.usernames["committee"]
+    assert {f"{advisor} (advisor)", f"{committee} (committee)"} <= readers
+    by_advisor = show("--user", advisor, "--out", str(tmp_path / "advisor.csv"))
+    rows = pd.read_csv(tmp_path / "advisor.csv", dtype=str)
+    assert set(rows["username"]) == {advisor}
+    assert (api.school, api.own_student) in set(
+        zip(rows["school_id"], rows["student_id"], strict=True)
+    )
+    assert f"Wrote {len(rows)} rows" in by_advisor
+    today = clock.today()
+    assert api.own_student in show("--since", str(today), "--student", api.own_student)
+    before = show("--until", str(today - timedelta(days=1)), "--student", api.own_student)
+    assert "│ read" not in before
+
+    logged = _audit(copy.engine)
+    reads_of_the_log = logged[logged["action"] == "audit_read"]
+    assert len(reads_of_the_log) == 4
+    assert reads_of_the_log["actor"].str.startswith("cli:").all()
+    assert f"username={advisor}" in set(reads_of_the_log["detail"])
+    assert audit.verify(copy.engine).broken_at is None
+
+
+def test_a_day_of_the_audit_log_is_a_day_in_bangkok(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        for moment, code in (
+            (datetime(2026, 11, 29, 16, 59), "late on the 29th"),  # 23:59 in Bangkok
+            (datetime(2026, 11, 29, 17, 0), "first thing on the 30th"),  # 00:00
+        ):
+            connection.execute(
+                sa.insert(audit_log).values(
+                    at=moment, endpoint="GET /list", action="read", student_id=code
+                )
+            )
+    day = date(2026, 11, 30)
+
+    on_the_day = audit.entries(engine, audit.Filter(since=day, until=day))
+    before = audit.entries(engine, audit.Filter(until=day - timedelta(days=1)))
+
+    assert on_the_day["student_id"].tolist() == ["first thing on the 30th"]
+    assert on_the_day["at"].tolist() == [pd.Timestamp("2026-11-30 00:00")]
+    assert before["student_id"].tolist() == ["late on the 29th"]
 
 
 def test_the_audit_log_refuses_updates_and_deletes(api: Api) -> None:
