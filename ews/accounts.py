@@ -271,15 +271,15 @@ def audit_show(
     table = Table(title=f"Audit log: {where.describe()} ({len(shown):,} newest rows)")
     for column in ("when", "who", "action", "where", "school", "student", "detail"):
         table.add_column(column)
-    for row in shown.itertuples():
-        who = f"{row.username} ({row.role})" if isinstance(row.username, str) else row.actor
+    blank = shown.astype(object).where(shown.notna(), "")  # None or NaN alike
+    for row in blank.itertuples():
+        who = f"{row.username!s} ({row.role!s})" if row.username else row.actor
         table.add_row(
             f"{row.at:%Y-%m-%d %H:%M:%S}",
-            escape(str(who or "")),
-            escape(str(row.action)),
-            escape(str(row.endpoint)),
-            escape(str(row.school_id or "")),
-            escape(str(row.student_id or "")),
-            escape(str(row.detail or "")),
+            *(
+                escape(str(value))
+                for value in (who, row.action, row.endpoint, row.school_id, row.student_id)
+            ),
+            escape(str(row.detail)),
         )
     console.print(table)

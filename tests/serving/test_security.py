@@ -295,6 +295,11 @@ def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_log
     readers = {line.split("│")[2].strip() for line in child.splitlines() if "│ read" in line}
     advisor, committee = api.usernames["advisor"], api.usernames["committee"]
     assert {f"{advisor} (advisor)", f"{committee} (committee)"} <= readers
+    # Asked again: the first asking is a row of its own, with its conditions as detail,
+    # beside reads without one (blank, not pandas' word for a missing text).
+    again = show("--school", api.school, "--student", api.own_student)
+    assert f"school_id={api.school} student_id={api.own_student}" in again
+    assert "nan" not in again
     by_advisor = show("--user", advisor, "--out", str(tmp_path / "advisor.csv"))
     rows = pd.read_csv(tmp_path / "advisor.csv", dtype=str)
     assert set(rows["username"]) == {advisor}
@@ -309,7 +314,7 @@ def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_log
 
     logged = _audit(copy.engine)
     reads_of_the_log = logged[logged["action"] == "audit_read"]
-    assert len(reads_of_the_log) == 4
+    assert len(reads_of_the_log) == 5
     assert reads_of_the_log["actor"].str.startswith("cli:").all()
     assert f"username={advisor}" in set(reads_of_the_log["detail"])
     assert audit.verify(copy.engine).broken_at is None
