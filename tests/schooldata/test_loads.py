@@ -182,3 +182,31 @@ def test_an_undo_never_puts_back_what_the_committee_set_on_the_schools_row(
     assert set(undone.tables) == {"exits"}
     assert read_table(engine, "schools").set_index("school_id")["home_visit_capacity"]["S1"] == 9
     assert read_table(engine, "exits").empty
+
+
+def test_no_load_undo_or_statement_rewrites_a_visit_the_staff_recorded(
+    base_directory: Path, engine: sa.Engine
+) -> None:
+    """The database itself refuses (migration 0024), whatever the role."""
+    ingest_directory(base_directory, engine, ID_KEY, None)
+    interventions = TABLES["interventions"]
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(interventions).values(
+                student_id="A1",
+                school_id="S1",
+                date=pd.Timestamp("2025-06-12").date(),
+                type="home_visit",
+                outcome="done",
+                origin=ORIGIN_SERVICE,
+                recorded_by=7,
+            )
+        )
+    staff = interventions.c.origin == ORIGIN_SERVICE
+    for statement in (
+        sa.update(interventions).where(staff).values(outcome="refused"),
+        sa.delete(interventions).where(staff),
+    ):
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as c:
+            c.execute(statement)
+    assert read_table(engine, "interventions")["outcome"].tolist() == ["done"]

@@ -38,6 +38,7 @@ from schooldata.db import (
     upgrade,
 )
 from schooldata.ingest import ingest_directory
+from schooldata.loads import undo
 from schooldata.partitions import plan_partitions
 from schooldata.tables import ORIGIN_SERVICE, TABLES, audit_log
 from serving import area, records
@@ -785,3 +786,82 @@ def test_a_reload_on_postgresql_updates_what_a_school_corrected_as_on_sqlite(
         ["import", "refused"],
         [ORIGIN_SERVICE, "done"],
     ]
+
+
+def _documented_grants(database: str, role: str) -> list[str]:
+    """The statements docs/postgres-roles.md has the owner run, for ``database`` and
+    ``role`` in place of its names."""
+    text = (Path(__file__).parents[2] / "docs" / "postgres-roles.md").read_text()
+    block = text.split("```sql", 1)[1].split("```", 1)[0]
+    owners = block.split("-- As ews_owner", 1)[1].splitlines()[1:]
+    return [
+        line.split("--")[0]
+        .strip()
+        .rstrip(";")
+        .replace("DATABASE ews ", f'DATABASE "{database}" ')
+        .replace("ews_app", role)
+        for line in owners
+        if line.strip() and not line.startswith("--")
+    ]
+
+
+def test_the_documented_application_role_uploads_a_schools_visits_and_keeps_the_staffs(
+    postgres: PostgresServer, base_directory: Path
+) -> None:
+    """As docs/postgres-roles.md sets it up: the application's role loads a school's
+    interventions file and undoes that upload (it refused both before), and no role may
+    rewrite a visit the staff recorded."""
+    owner = make_engine(postgres.new_database())
+    (base_directory / "interventions.csv").write_text(
+        "student_id,date,type,outcome\nA1,2025-06-05,home_visit,not_home\n"
+    )
+    ingest_directory(base_directory, owner, ID_KEY, None)
+    role = "ews_app_as_documented"
+    with owner.begin() as connection:
+        connection.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        for statement in _documented_grants(str(owner.url.database), role):
+            connection.exec_driver_sql(statement)
+    app = make_engine(owner.url.set(username=role).render_as_string(hide_password=False))
+    interventions = TABLES["interventions"]
+    with app.begin() as connection:
+        connection.execute(
+            sa.insert(interventions).values(
+                student_id="A1",
+                school_id="S1",
+                date=date(2025, 6, 6),
+                type="home_visit",
+                outcome="done",
+                origin=ORIGIN_SERVICE,
+                recorded_by=7,
+            )
+        )
+    upload = base_directory / "upload"
+    upload.mkdir()
+    (upload / "interventions.csv").write_text(
+        "student_id,date,type,outcome\nA1,2025-06-05,home_visit,refused\n"
+    )
+
+    loaded = ingest_directory(upload, app, ID_KEY, None, schools=frozenset({"S1"}), by=7)
+
+    def outcomes() -> list[list[str]]:
+        rows = read_table(owner, "interventions").sort_values("date")
+        return rows[["origin", "outcome"]].values.tolist()
+
+    assert outcomes() == [["import", "refused"], [ORIGIN_SERVICE, "done"]]
+    undo(app, "S1", loaded.load_id or 0, by=7)
+    assert outcomes() == [["import", "not_home"], [ORIGIN_SERVICE, "done"]]
+    staff = interventions.c.origin == ORIGIN_SERVICE
+    for engine in (app, owner):
+        for statement in (
+            sa.update(interventions).where(staff).values(outcome="not_home"),
+            sa.delete(interventions).where(staff),
+            sa.update(interventions).values(origin=ORIGIN_SERVICE),
+        ):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as c:
+                c.execute(statement)
+    assert outcomes() == [["import", "not_home"], [ORIGIN_SERVICE, "done"]]
+    for statement in ("TRUNCATE audit_log", "UPDATE audit_log SET detail = 'x'"):
+        with pytest.raises(sa.exc.DBAPIError, match="permission denied|append-only"):
+            with app.begin() as c:
+                c.exec_driver_sql(statement)
