@@ -20,8 +20,12 @@ def excel_safe(value: object) -> object:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 with a byte-order mark, so that Excel shows Thai; formula-like cells escaped."""
-    text: str = frame.astype(object).map(excel_safe).to_csv(index=False)
+    """UTF-8 with a byte-order mark, so that Excel shows Thai; formula-like cells escaped.
+
+    Lines end with CR LF, as Excel writes them (RFC 4180): a cell holding a carriage
+    return (a note typed in a form's text box) is then quoted, where with LF endings it
+    was not, and split its row in two for Excel and for pandas."""
+    text: str = frame.astype(object).map(excel_safe).to_csv(index=False, lineterminator="\r\n")
     return ("\ufeff" + text).encode("utf-8")
 
 

@@ -7,7 +7,7 @@ import io
 import openpyxl
 import pandas as pd
 
-from schooldata.spreadsheet import WIDEST, xlsx_bytes
+from schooldata.spreadsheet import WIDEST, csv_bytes, xlsx_bytes
 
 
 def test_a_workbooks_columns_are_as_wide_as_their_text_and_formulas_do_not_run() -> None:
@@ -28,3 +28,14 @@ def test_a_workbooks_columns_are_as_wide_as_their_text_and_formulas_do_not_run()
     assert widths[1] >= len("ธนพลสุขสวัสดิ์ วงศ์ไทยเจริญ")
     assert widths[2] == WIDEST + 2  # a long note does not make a column a screen wide
     assert sheet["C2"].value == "'=HYPERLINK(1)"
+
+
+def test_a_csv_cell_with_a_carriage_return_stays_in_its_row() -> None:
+    """A note typed in a text box comes with CR LF line breaks; a bare CR too."""
+    frame = pd.DataFrame(
+        {"student": ["10001", "10002"], "note": ["พบครอบครัว\r\nย้ายไปต่างจังหวัด", "a\rb"]}
+    )
+
+    back = pd.read_csv(io.BytesIO(csv_bytes(frame)), dtype=str, encoding="utf-8-sig")
+
+    pd.testing.assert_frame_equal(back, frame)

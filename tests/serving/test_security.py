@@ -301,8 +301,8 @@ def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_log
     assert f"school_id={api.school} student_id={api.own_student}" in again
     assert "nan" not in again
     by_advisor = show("--user", advisor, "--out", str(tmp_path / "advisor.csv"))
-    rows = pd.read_csv(tmp_path / "advisor.csv", dtype=str)
-    assert set(rows["username"]) == {advisor}
+    rows = pd.read_csv(tmp_path / "advisor.csv", dtype=str, keep_default_na=False)
+    assert set(rows["username"]) == {advisor}, rows[rows["username"] != advisor].to_dict("records")
     assert (api.school, api.own_student) in set(
         zip(rows["school_id"], rows["student_id"], strict=True)
     )
