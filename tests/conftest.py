@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,24 @@ def dask_cluster_client():  # type: ignore[no-untyped-def]
 
     with local_cluster(2, preload=["features.build"]) as client:
         yield client
+
+
+def record_staff_visit(
+    engine: sa.Engine, student_id: str, day: date, outcome: str | None = None
+) -> None:
+    """A home visit of school S1's student recorded by a member of staff (user 7), as
+    the pages record one: not imported, so never a load's to change."""
+    from schooldata.tables import ORIGIN_SERVICE, TABLES
+
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(TABLES["interventions"]).values(
+                student_id=student_id,
+                school_id="S1",
+                date=day,
+                type="home_visit",
+                outcome=outcome,
+                origin=ORIGIN_SERVICE,
+                recorded_by=7,
+            )
+        )

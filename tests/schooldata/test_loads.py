@@ -13,7 +13,7 @@ from schooldata.db import read_table
 from schooldata.ingest import ingest_directory
 from schooldata.loads import CannotUndo, last_load, undo
 from schooldata.tables import ORIGIN_SERVICE, TABLES, load_snapshots, missing_cases
-from tests.conftest import ID_KEY
+from tests.conftest import ID_KEY, record_staff_visit
 
 S1 = frozenset({"S1"})
 
@@ -140,18 +140,7 @@ def test_an_undo_never_leaves_a_visit_without_its_child(
 ) -> None:
     ingest_directory(base_directory, engine, ID_KEY, None)
     loaded = ingest_directory(_wrong_upload(write_csv), engine, ID_KEY, None, schools=S1, by=7)
-    interventions = TABLES["interventions"]
-    with engine.begin() as connection:
-        connection.execute(
-            sa.insert(interventions).values(
-                student_id="A9",
-                school_id="S1",
-                date=pd.Timestamp("2025-06-12").date(),
-                type="home_visit",
-                origin=ORIGIN_SERVICE,
-                recorded_by=7,
-            )
-        )
+    record_staff_visit(engine, "A9", pd.Timestamp("2025-06-12").date())
 
     with pytest.raises(CannotUndo, match="1 children this upload added have visits"):
         undo(engine, "S1", loaded.load_id or 0, by=7)
@@ -189,19 +178,8 @@ def test_no_load_undo_or_statement_rewrites_a_visit_the_staff_recorded(
 ) -> None:
     """The database itself refuses (migration 0024), whatever the role."""
     ingest_directory(base_directory, engine, ID_KEY, None)
+    record_staff_visit(engine, "A1", pd.Timestamp("2025-06-12").date(), "done")
     interventions = TABLES["interventions"]
-    with engine.begin() as connection:
-        connection.execute(
-            sa.insert(interventions).values(
-                student_id="A1",
-                school_id="S1",
-                date=pd.Timestamp("2025-06-12").date(),
-                type="home_visit",
-                outcome="done",
-                origin=ORIGIN_SERVICE,
-                recorded_by=7,
-            )
-        )
     staff = interventions.c.origin == ORIGIN_SERVICE
     for statement in (
         sa.update(interventions).where(staff).values(outcome="refused"),

@@ -47,7 +47,7 @@ from serving.accounts import Caller, create_user
 from serving.messages import schools_left_out
 from serving.operations import school_in_list
 from serving.scoring import weekly_run
-from tests.conftest import ID_KEY, scratch_settings, unavailable
+from tests.conftest import ID_KEY, record_staff_visit, scratch_settings, unavailable
 from tests.serving.conftest import (
     WEEKS,
     Api,
@@ -752,19 +752,9 @@ def test_a_reload_on_postgresql_updates_what_a_school_corrected_as_on_sqlite(
     (base_directory / "interventions.csv").write_text(
         "student_id,date,type,outcome\nA1,2025-06-05,home_visit,not_home\n"
     )
-    service_visit = {
-        "student_id": "A1",
-        "school_id": "S1",
-        "date": date(2025, 6, 5),
-        "type": "home_visit",
-        "outcome": "done",
-        "origin": ORIGIN_SERVICE,
-        "recorded_by": 7,
-    }
     for engine in engines:
         ingest_directory(base_directory, engine, ID_KEY, None)
-        with engine.begin() as connection:
-            connection.execute(sa.insert(TABLES["interventions"]), [service_visit])
+        record_staff_visit(engine, "A1", date(2025, 6, 5), "done")
     # The school corrects a day, and sends the same day again in a second register.
     (registers / "p6-1.csv").write_text(
         "student_id,date,status\nA1,2025-06-02,sick_leave\nA1,2025-06-03,present\n"
@@ -823,19 +813,8 @@ def test_the_documented_application_role_uploads_a_schools_visits_and_keeps_the_
         for statement in _documented_grants(str(owner.url.database), role):
             connection.exec_driver_sql(statement)
     app = make_engine(owner.url.set(username=role).render_as_string(hide_password=False))
+    record_staff_visit(app, "A1", date(2025, 6, 6), "done")
     interventions = TABLES["interventions"]
-    with app.begin() as connection:
-        connection.execute(
-            sa.insert(interventions).values(
-                student_id="A1",
-                school_id="S1",
-                date=date(2025, 6, 6),
-                type="home_visit",
-                outcome="done",
-                origin=ORIGIN_SERVICE,
-                recorded_by=7,
-            )
-        )
     upload = base_directory / "upload"
     upload.mkdir()
     (upload / "interventions.csv").write_text(
