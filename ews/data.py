@@ -3,9 +3,7 @@ weekly export and the data contract."""
 
 from __future__ import annotations
 
-import getpass
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +15,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 from ews.common import (
+    actor,
     console,
     dask_or_exit,
     database,
@@ -414,15 +413,15 @@ def export(
     ] = "th",
 ) -> None:
     """Write the week's list as CSV that Excel opens with Thai intact."""
-    from core.clock import BANGKOK
+    from core.clock import today
     from serving.export import list_frame, write_csv
     from serving.i18n import scorer_label
     from serving.records import full_list
 
     settings = load_settings()
-    day = parse_date(as_of).date() if as_of else datetime.now(BANGKOK).date()
+    day = parse_date(as_of).date() if as_of else today()
     try:
-        listing = full_list(database(settings), day, school, actor=f"cli:{getpass.getuser()}")
+        listing = full_list(database(settings), day, school, actor=actor())
     except LookupError as error:
         fail(str(error))
     write_csv(list_frame(listing, language="en" if lang == "en" else "th"), out)

@@ -4,7 +4,6 @@ against what happened."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -187,7 +186,7 @@ def drift(
 
     import pandas as pd
 
-    from core.clock import BANGKOK
+    from core.clock import today
     from features.build import features_as_of
     from features.catalog import catalog_entries
     from features.sources import Sources
@@ -210,7 +209,7 @@ def drift(
             f"as it learned them ({', '.join(unfed)}): train and promote a model with this "
             "version (ews train, ews promote), then measure drift against it"
         )
-    day = parse_date(as_of) if as_of else pd.Timestamp(datetime.now(BANGKOK).date())
+    day = parse_date(as_of) if as_of else pd.Timestamp(today())
     rows = features_as_of(Sources.from_database(database(settings)), day)
     if rows.empty:
         console.print(f"[yellow]No student is enrolled in a term containing {day.date()}.[/yellow]")
