@@ -262,13 +262,15 @@ class Filter:
 
 def entries(engine: sa.Engine, where: Filter, limit: int | None = None) -> pd.DataFrame:
     """The log's rows that ``where`` selects, newest first (at most ``limit``), with who
-    wrote each: the account's username and role, or the command line's actor. Times are
-    Bangkok's. The log has no index but its order: a read by child scans it."""
+    wrote each: the account (its username, none for an integration's token) and role,
+    or the command line's actor. Times are Bangkok's. The log has no index but its
+    order: a read by child scans it."""
     who = users.alias("who")
     query = (
         sa.select(
             audit_log.c.audit_id,
             audit_log.c.at,
+            audit_log.c.user_id,
             who.c.username,
             who.c.role,
             audit_log.c.actor,

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -284,6 +285,14 @@ def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_log
     api = copy.api
     assert copy.get(f"/api/v1/students/{api.own_student}", "advisor").status_code == 200
     assert copy.get("/api/v1/risk-list", "committee").status_code == 200
+    # An integration's account: a token and no username.
+    integration, token = create_user(copy.engine, "committee", "ระบบโรงเรียน", school_id=api.school)
+    read = httpx.get(
+        f"{copy.url}/api/v1/students/{api.own_student}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    assert read.status_code == 200
     env = {"EWS_DATABASE_URL": str(copy.engine.url)}
 
     def show(*options: str) -> str:
@@ -294,12 +303,16 @@ def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_log
     child = show("--school", api.school, "--student", api.own_student)
     readers = {line.split("│")[2].strip() for line in child.splitlines() if "│ read" in line}
     advisor, committee = api.usernames["advisor"], api.usernames["committee"]
-    assert {f"{advisor} (advisor)", f"{committee} (committee)"} <= readers
+    assert {
+        f"{advisor} (advisor)",
+        f"{committee} (committee)",
+        f"account {integration.user_id} (committee)",
+    } <= readers
     # Asked again: the first asking is a row of its own, with its conditions as detail,
     # beside reads without one (blank, not pandas' word for a missing text).
     again = show("--school", api.school, "--student", api.own_student)
     assert f"school_id={api.school} student_id={api.own_student}" in again
-    assert "nan" not in again
+    assert not re.search(r"│\s*nan\s*│", again)
     by_advisor = show("--user", advisor, "--out", str(tmp_path / "advisor.csv"))
     rows = pd.read_csv(tmp_path / "advisor.csv", dtype=str, keep_default_na=False)
     assert set(rows["username"]) == {advisor}, rows[rows["username"] != advisor].to_dict("records")
