@@ -40,7 +40,7 @@ from schooldata.db import (
 from schooldata.ingest import ingest_directory
 from schooldata.loads import undo
 from schooldata.partitions import plan_partitions
-from schooldata.tables import ORIGIN_SERVICE, TABLES, audit_log
+from schooldata.tables import ORIGIN_SERVICE, TABLES, audit_log, score_runs, student_scores
 from serving import area, records
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user
@@ -795,6 +795,38 @@ def _documented_grants(database: str, role: str) -> list[str]:
     ]
 
 
+def _documented_role(owner: sa.Engine, role: str) -> sa.Engine:
+    """A login role granted on the owner's database as the doc says, and an engine of it."""
+    with owner.begin() as connection:
+        connection.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        for statement in _documented_grants(str(owner.url.database), role):
+            connection.exec_driver_sql(statement)
+    return make_engine(owner.url.set(username=role).render_as_string(hide_password=False))
+
+
+def test_the_documented_application_role_runs_the_weekly_run(
+    api: Api, pg_engine: sa.Engine
+) -> None:
+    """The doc has the application's role run ``ews score``: the week's list is stored
+    by it, every school's students scored."""
+    app = _documented_role(pg_engine, "ews_app_weekly")
+
+    report = weekly_run(app, api.scorer, pd.Timestamp(WEEKS[-1]))
+
+    assert report.students > 0
+    with pg_engine.connect() as connection:
+        run = connection.execute(
+            sa.select(sa.func.max(score_runs.c.run_id)).where(
+                score_runs.c.as_of == pd.Timestamp(WEEKS[-1]).date()
+            )
+        ).scalar_one()
+        scored = connection.execute(
+            sa.select(sa.func.count()).where(student_scores.c.run_id == run)
+        ).scalar_one()
+    assert scored == report.students
+
+
 def test_the_documented_application_role_uploads_a_schools_visits_and_keeps_the_staffs(
     postgres: PostgresServer, base_directory: Path
 ) -> None:
@@ -806,13 +838,7 @@ def test_the_documented_application_role_uploads_a_schools_visits_and_keeps_the_
         "student_id,date,type,outcome\nA1,2025-06-05,home_visit,not_home\n"
     )
     ingest_directory(base_directory, owner, ID_KEY, None)
-    role = "ews_app_as_documented"
-    with owner.begin() as connection:
-        connection.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
-        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
-        for statement in _documented_grants(str(owner.url.database), role):
-            connection.exec_driver_sql(statement)
-    app = make_engine(owner.url.set(username=role).render_as_string(hide_password=False))
+    app = _documented_role(owner, "ews_app_as_documented")
     record_staff_visit(app, "A1", date(2025, 6, 6), "done")
     interventions = TABLES["interventions"]
     upload = base_directory / "upload"
