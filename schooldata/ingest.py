@@ -881,9 +881,7 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
     corrected = np.zeros(len(rows), dtype=bool)
     given_codes = rows[code] if code else None
     if code:
-        # As Python values first: a text column iterated value by value is slow.
-        pairs = zip(rows["school_id"].tolist(), rows[code].tolist(), strict=True)
-        new = np.fromiter((pair not in known.students for pair in pairs), bool, len(rows))
+        new = _not_known(rows, code, known)
         rows, corrected = _codes_as_kept(rows, code, known, new)
         new &= ~corrected
     unknown = np.zeros(len(rows), dtype=bool)
@@ -923,6 +921,18 @@ def _check_references(parsed: ParsedSource, known: _Known) -> tuple[pd.DataFrame
     return rows.loc[~unknown].reset_index(drop=True), rejects
 
 
+def _not_known(rows: pd.DataFrame, code: str, known: _Known) -> np.ndarray:
+    """Which rows name a student (their school and code) nobody has loaded. Each pair is
+    looked up once: a term's attendance names each student on every day, and a Python
+    value for each of its rows took a gigabyte for five million days."""
+    pair = rows.groupby(["school_id", code], sort=False, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(pair, return_index=True)  # each pair's first row, in pair order
+    distinct = rows[["school_id", code]].iloc[first]
+    named = zip(distinct["school_id"].tolist(), distinct[code].tolist(), strict=True)
+    unknown = np.fromiter((p not in known.students for p in named), bool, len(distinct))
+    return unknown[pair]
+
+
 def _codes_as_kept(
     rows: pd.DataFrame, code: str, known: _Known, unknown: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -933,11 +943,10 @@ def _codes_as_kept(
     the school's code it becomes with zeros put back, when exactly one code does; two
     (0777 and 777) are never guessed between. Returns the rows and which were corrected.
     """
-    corrected = np.zeros(len(rows), dtype=bool)
-    schools = rows["school_id"].to_numpy(dtype=object, copy=True)
-    codes = rows[code].to_numpy(dtype=object, copy=True)
-    for i in np.flatnonzero(unknown):
-        given, school = codes[i], schools[i]
+    fixes: dict[int, tuple[str, str]] = {}
+    at = np.flatnonzero(unknown)  # their values only: a term's days are millions
+    given_codes, given_schools = rows[code].iloc[at].tolist(), rows["school_id"].iloc[at].tolist()
+    for i, given, school in zip(at, given_codes, given_schools, strict=True):
         if not (isinstance(given, str) and given.isdigit()):
             continue
         if isinstance(school, str):
@@ -949,11 +958,16 @@ def _codes_as_kept(
         else:
             options = known.numbers_anywhere.get(given.lstrip("0"), set())
         if len(options) == 1:
-            ((schools[i], codes[i]),) = options
-            corrected[i] = True
-    if corrected.any():
-        rows = rows.assign(school_id=schools, **{code: codes})
-    return rows, corrected
+            (fixes[int(i)],) = options
+    corrected = np.zeros(len(rows), dtype=bool)
+    if not fixes:
+        return rows, corrected
+    where = np.fromiter(fixes, np.int64, len(fixes))
+    corrected[where] = True
+    schools, codes = rows["school_id"].copy(), rows[code].copy()
+    schools.iloc[where] = [school for school, _ in fixes.values()]
+    codes.iloc[where] = [kept for _, kept in fixes.values()]
+    return rows.assign(school_id=schools, **{code: codes}), corrected
 
 
 def _with_stored(

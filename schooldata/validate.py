@@ -17,11 +17,12 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
+import functools
 import io
 import itertools
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,17 +282,36 @@ def detect_source(path: Path) -> Source | None:
 
 
 def decode_csv_bytes(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM) or UTF-16 (Excel's "Unicode Text", which
-    starts with its byte-order mark), falling back to Windows-874 / TIS-620. A NUL
-    character (a damaged export's) is dropped: it is no part of any value, and PostgreSQL
-    refuses text holding one, which failed the whole load."""
+    """Decode a text file (``text_encoding``). A NUL character (a damaged export's) is
+    dropped: it is no part of any value, and PostgreSQL refuses text holding one, which
+    failed the whole load."""
+    return data.decode(text_encoding(data)).replace("\x00", "")
+
+
+def text_encoding(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or UTF-16 (Excel's "Unicode Text", which starts with
+    its byte-order mark), else Windows-874 / TIS-620. UTF-8 is checked a piece at a
+    time, never as one copy of the whole text."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16").replace("\x00", "")
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    view, piece = memoryview(data), 1 << 24
     try:
-        text = data.decode("utf-8-sig")
+        for start in range(0, len(data), piece):
+            decoder.decode(view[start : start + piece], final=start + piece >= len(data))
     except UnicodeDecodeError:
-        text = data.decode("cp874")
-    return text.replace("\x00", "")
+        return "cp874"
+    return "utf-8-sig"
+
+
+def _csv_bytes(data: bytes) -> tuple[bytes, str]:
+    """A text file's bytes as the CSV reader takes them, and their encoding; NULs dropped
+    (``decode_csv_bytes``). The reader decodes as it goes: the whole text decoded first,
+    then copied into a text stream, took twice the memory and time of the table read."""
+    encoding = text_encoding(data)
+    if encoding == "utf-16":  # its NULs are half its bytes: the text is recoded
+        return decode_csv_bytes(data).encode("utf-8"), "utf-8"
+    return data.replace(b"\x00", b""), encoding  # a NUL byte is a NUL in these
 
 
 def read_raw(
@@ -700,15 +720,16 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
             return [(frame, np.arange(1, len(frame) + 1))]  # row number within the file
         if suffix in WORKBOOK_SUFFIXES:
             return _read_workbook(path, source)
-        text = decode_csv_bytes(path.read_bytes())
+        data, encoding = _csv_bytes(path.read_bytes())
         # Saved from a sheet, a CSV keeps the sheet's title lines above its header.
-        delimiter, top = _top_rows(text, source)
+        delimiter, top = _top_rows(data, encoding, source)
         header_at = _header_index(top, source)
         titles = [" ".join(r) for r in top[:header_at]]
         grouped = _grouped_header(top, header_at)
         weekdays = not grouped and _weekdays_under(top, header_at)
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(data),
+            encoding=encoding,
             sep=delimiter,
             dtype=str,
             keep_default_na=False,
@@ -740,10 +761,12 @@ def _read_sheets(path: Path, source: Source | None = None) -> list[tuple[pd.Data
         raise FileRefused(name, f"cannot be read: {type(error).__name__}: {error}") from None
 
 
-def _top_rows(text: str, source: Source | None) -> tuple[str, list[list[str]]]:
+def _top_rows(data: bytes, encoding: str, source: Source | None) -> tuple[str, list[list[str]]]:
     """A text table's delimiter (``DELIMITERS``: the first whose header names the most
     known columns; a comma when none names any) and its top rows split by it."""
-    head = text[:65_536]
+    # Its first 65,536 characters, of four bytes at most each (a character the cut
+    # splits lies beyond them).
+    head = data[: 4 * 65_536].decode(encoding, errors="ignore")[:65_536]
     split = {
         d: list(csv.reader(itertools.islice(io.StringIO(head), HEADER_SEARCH_ROWS), delimiter=d))
         for d in DELIMITERS
@@ -1121,6 +1144,10 @@ def parse_dates(text: pd.Series) -> pd.Series:
     Buddhist-Era year (``10/11/68`` is 10 November 2568); a Thai month name (``10 มิ.ย.
     2568``, ``10 มิถุนายน พ.ศ. 2568``); an Excel serial number.
     """
+    return _each_distinct(text, _dates)
+
+
+def _dates(text: pd.Series) -> pd.Series:
     text = _arabic_digits(text.astype("str").str.strip())
     result = pd.to_datetime(
         text.where(text.str.match(r"^\d{4}-\d{2}-\d{2}")).str[:10],
@@ -1260,6 +1287,15 @@ THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 THAI_DIGIT = re.compile("[๐-๙]")
 
 
+def _each_distinct(text: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``parse`` done once for each distinct value, then given to every row that holds
+    it: a column of millions holds a few hundred (a term's days, a handful of words), and
+    parsing every row made a Python value of each, a gigabyte for a term's attendance."""
+    codes, distinct = pd.factorize(text, use_na_sentinel=False)
+    parsed = parse(pd.Series(distinct, dtype=text.dtype, name=text.name))
+    return parsed.take(codes).set_axis(text.index)
+
+
 def _arabic_digits(text: pd.Series) -> pd.Series:
     # Looked up per distinct value: a column of millions holds few distinct ones.
     distinct = [v for v in text.unique() if isinstance(v, str) and THAI_DIGIT.search(v)]
@@ -1269,12 +1305,13 @@ def _arabic_digits(text: pd.Series) -> pd.Series:
 
 
 def _normalise_category(text: pd.Series, column: Column) -> pd.Series:
+    return _each_distinct(text, functools.partial(_normalised, column=column))
+
+
+def _normalised(text: pd.Series, column: Column) -> pd.Series:
     mapping = {fold_header(a): c for a, c in column.aliases.items()}
     mapping.update({fold_header(c): c for c in column.allowed or ()})
-    # Fold each distinct value once: millions of attendance rows hold a handful of words.
-    distinct = text.unique()
-    lookup = {value: mapping.get(fold_header(value)) for value in distinct}
-    mapped = text.map(lookup)
+    mapped = text.map(lambda value: mapping.get(fold_header(value)))
     if column.name == "grade_level":
         # "ม.1/2": the grade and its room in one cell.
         level = text.str.split("/").str[0]

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from ews.cli import app
 from schooldata.db import read_table
 from schooldata.ingest import ingest_directory
+from schooldata.validate import text_encoding
 from tests.conftest import ID_KEY, thai_id
 
 
@@ -212,6 +213,32 @@ def test_a_tab_separated_text_file_as_excel_saves_it_loads_like_a_csv(
         ["A2", "absent"],
         ["A2", "sick_leave"],
     ]
+
+
+def test_a_files_encoding_is_its_whole_texts(base_directory: Path, engine, tmp_path) -> None:
+    """UTF-8 is checked a piece at a time and the CSV reader decodes as it reads: a Thai
+    character across two pieces is still UTF-8, and a Windows-874 word far down a file
+    makes the whole file Windows-874, its first rows too."""
+    piece = 1 << 24
+    assert text_encoding(b"a" * (piece - 1) + "ก".encode()) == "utf-8-sig"
+    assert text_encoding(b"a" * piece + "ก".encode("cp874")) == "cp874"
+
+    # A school year of days, each with a long note: the Thai word is past the first
+    # 256 KB, which are decoded alone to find the header.
+    days = pd.date_range("2025-05-16", periods=300).strftime("%Y-%m-%d")
+    note = "x" * 1_000
+    lines = [
+        "student_id,date,status,note",
+        *(f"A1,{day},present,{note}" for day in days),
+        "A2,2025-06-02,ขาด,",
+    ]
+    (base_directory / "attendance.csv").write_bytes("\r\n".join(lines).encode("cp874"))
+    report = _ingest(base_directory, engine, tmp_path)
+
+    attendance = next(s for s in report.sources if s.source == "attendance")
+    assert (attendance.rows_loaded, len(attendance.rejects)) == (301, 0)
+    stored = read_table(engine, "attendance")
+    assert stored.loc[stored["student_id"] == "A2", "status"].tolist() == ["absent"]
 
 
 def test_utf8_bom_header_and_thai_booleans(
