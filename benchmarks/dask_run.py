@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.cluster import local_cluster, local_pool
+from devtools.processes import peak_gb
 from schooldata.calendar import thai_default_term
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import student_scores
@@ -105,14 +105,6 @@ def stream_dataset(dataset: Path, students: int, processes: int) -> None:
         f"{time.perf_counter() - started:.0f} s, {size:,.0f} MB of Parquet"
     )
     done.write_text(str(students))
-
-
-def peak_gb() -> float:
-    """This process's peak resident memory (VmHWM; unlike ru_maxrss, not inherited on exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1e6
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
 def run_mode(args: argparse.Namespace) -> None:

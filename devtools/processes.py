@@ -1,4 +1,5 @@
-"""Which of a server's processes listen and hold connections (for the tests and benches).
+"""Which of a server's processes listen and hold connections, and a process's peak memory
+(for the tests and benches).
 
 ``ews serve --workers N`` gives each worker a listening socket of its own; a worker still
 loading the champion is not listening yet, and the kernel hands every connection to the
@@ -7,8 +8,10 @@ ones that are. Whoever measures or tests the workers waits for all of them.
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import time
+from pathlib import Path
 
 import psutil
 
@@ -60,3 +63,11 @@ def wait_for_workers(
             return
         time.sleep(0.2)
     raise RuntimeError(f"{count} server processes were not listening in {seconds:.0f} s")
+
+
+def peak_gb() -> float:
+    """This process's peak resident memory (VmHWM; unlike ru_maxrss, not inherited on exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1e6
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
