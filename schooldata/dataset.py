@@ -365,14 +365,16 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
             )
             written += 1
             continue
-        where = pd.MultiIndex.from_arrays([rows["school_id"], rows["student_id"]])
-        school = pd.Series(home.reindex(where).to_numpy(), index=rows.index)
-        if school.isna().any():
-            missing = int(school.isna().sum())
+        # Each row's home school, by its position among the home schools.
+        homes, schools = pd.factorize(home.to_numpy(), sort=True)
+        at = PairIndex.of(home.index.to_frame(index=False)).rows(rows)
+        school = np.where(at >= 0, homes[at], -1)
+        if (school < 0).any():
+            missing = int((school < 0).sum())
             raise ValueError(f"{name}: {missing} rows name a student with no home school")
         dated = DATED.get(name)
-        for school_id, part in rows.groupby(school.to_numpy(), sort=True):
-            target = folder / f"{PARTITION}={school_id}"
+        for position, part in rows.groupby(school, sort=True):
+            target = folder / f"{PARTITION}={schools[position]}"
             target.mkdir(parents=True, exist_ok=True)
             if dated is not None:
                 # In date order, row group by row group: a read of recent weeks skips the
