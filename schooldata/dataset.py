@@ -373,8 +373,8 @@ def write_dataset(frames: Mapping[str, pd.DataFrame], root: Path, home: pd.Serie
             missing = int((school < 0).sum())
             raise ValueError(f"{name}: {missing} rows name a student with no home school")
         dated = DATED.get(name)
-        for position, part in rows.groupby(school, sort=True):
-            target = folder / f"{PARTITION}={schools[position]}"
+        for school_id, part in rows.groupby(schools[school], sort=True):
+            target = folder / f"{PARTITION}={school_id}"
             target.mkdir(parents=True, exist_ok=True)
             if dated is not None:
                 # In date order, row group by row group: a read of recent weeks skips the
