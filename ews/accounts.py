@@ -273,13 +273,9 @@ def audit_show(
         table.add_column(column)
     blank = shown.astype(object).where(shown.notna(), "")  # None or NaN alike
     for row in blank.to_dict("records"):
-        # An integration's token account has no username: its number stands for it.
-        number = row["user_id"]
-        account = row["username"] or (f"account {int(number)}" if number != "" else "")
-        who = f"{account} ({row['role']})" if account else row["actor"]
         table.add_row(
             f"{row['at']:%Y-%m-%d %H:%M:%S}",
-            escape(str(who)),
+            escape(str(row["who"])),
             *(
                 escape(str(row[column]))
                 for column in ("action", "endpoint", "school_id", "student_id", "detail")

@@ -303,7 +303,17 @@ def entries(engine: sa.Engine, where: Filter, limit: int | None = None) -> pd.Da
     frame["at"] = (
         pd.to_datetime(frame["at"]).dt.tz_localize("UTC").dt.tz_convert(BANGKOK)
     ).dt.tz_localize(None)
+    frame.insert(2, "who", _who(frame))
     return frame
+
+
+def _who(rows: pd.DataFrame) -> pd.Series:
+    """Who wrote each row: the account's username and role (an integration's token
+    account has no username: its number stands for it), else the command line's user."""
+    number = rows["user_id"].astype("Int64").astype("string")
+    account = rows["username"].astype("string").fillna("account " + number)
+    named = account + " (" + rows["role"].astype("string") + ")"
+    return named.fillna(rows["actor"].astype("string")).fillna("").astype(object)
 
 
 def _stored_moment(day: date) -> datetime:

@@ -132,6 +132,28 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "saved": ("บันทึกแล้ว", "Saved."),
     "operations": ("การทำงานของระบบ", "Operations"),
+    "audit_log": ("บันทึกการเข้าถึงข้อมูล", "Audit log"),
+    "audit_intro": (
+        "ใครอ่านหรือแก้ไขข้อมูลของนักเรียนคนใด เมื่อใด ใหม่สุดก่อน (เวลาประเทศไทย) เช่น เมื่อผู้ปกครอง"
+        "ขอทราบว่าใครเห็นข้อมูลของบุตรหลานตาม พ.ร.บ.คุ้มครองข้อมูลส่วนบุคคล การเปิดหน้านี้ก็ถูกบันทึกด้วย",
+        "Who read or changed which student's records, and when, newest first (Thai time): "
+        "for a parent who asks who saw their child's records (PDPA). Opening this page is "
+        "recorded too.",
+    ),
+    "audit_action": ("การกระทำ", "Action"),
+    "audit_who": ("ผู้ใช้", "Who"),
+    "audit_where": ("หน้าหรือคำสั่ง", "Page or command"),
+    "audit_token_account": ("บัญชีเชื่อมต่อระบบ {}", "integration account {}"),
+    "until_day": ("ถึงวันที่", "Until"),
+    "audit_bad_day": (
+        "วันที่ต้องอยู่ในรูปแบบ ปปปป-ดด-วว (ค.ศ.)",
+        "Days are written YYYY-MM-DD.",
+    ),
+    "audit_none": ("ไม่มีรายการตามเงื่อนไขนี้", "No entries match."),
+    "audit_shown": (
+        "แสดง {} รายการล่าสุด (ไม่เกิน {} รายการ: ดาวน์โหลดไฟล์เพื่อดูทั้งหมด)",
+        "{} newest entries shown (at most {}: the file holds them all).",
+    ),
     "newest_list": ("รายชื่อล่าสุด", "Newest list"),
     "no_list_yet": ("ยังไม่มีรายชื่อ", "No list stored yet."),
     "next_run": ("รอบถัดไป", "Next weekly run"),

@@ -1,11 +1,13 @@
-"""The admin's pages: accounts and operations."""
+"""The admin's pages: accounts, operations and the audit log."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+import pandas as pd
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from schooldata import audit
 from schooldata.contract import SCHOOLS
@@ -33,9 +35,11 @@ from serving.deps import (
     StateDep,
     route_of,
 )
+from serving.export import csv_bytes
 from serving.operations import operations
 from serving.routes.pages import (
     AdminUser,
+    attachment,
     check_csrf,
     language,
     render,
@@ -99,6 +103,117 @@ def operations_page(request: Request, state: StateDep, user: AdminUser) -> HTMLR
     """The weekly runs: last and next, how long they take, skipped schools, failures with
     their error ids, messages and the scorer in use."""
     return render(request, "operations.html", user, ops=operations(state.settings, state.engine))
+
+
+AUDIT_ROWS = 100  # the newest rows the page shows; its file holds every row selected
+Condition = Annotated[str, Query(max_length=100)]
+
+
+class _Asked:
+    """The audit page's conditions, from its query (blank: any)."""
+
+    def __init__(
+        self,
+        school: Condition = "",
+        student: Condition = "",
+        account: Condition = "",
+        action: Condition = "",
+        since: Condition = "",
+        until: Condition = "",
+    ) -> None:
+        conditions = (school, student, account, action, since, until)
+        names = ("school", "student", "account", "action", "since", "until")
+        self.given = {k: v.strip() for k, v in zip(names, conditions, strict=True)}
+
+    def where(self) -> audit.Filter:
+        """The log's filter. Raises ValueError: a day that is not YYYY-MM-DD."""
+        given: dict[str, str | None] = {k: v or None for k, v in self.given.items()}
+        since, until = (
+            date.fromisoformat(v) if (v := self.given[k]) else None for k in ("since", "until")
+        )
+        return audit.Filter(
+            school_id=given["school"],
+            student_id=given["student"],
+            username=given["account"],
+            action=given["action"],
+            since=since,
+            until=until,
+        )
+
+
+AskedDep = Annotated[_Asked, Depends()]
+
+
+def _audit_read(state: AppState, request: Request, user: User, where: audit.Filter) -> None:
+    """Reading the log is itself a read about the child asked after: logged."""
+    audit.record(
+        state.engine,
+        [
+            audit.Entry(
+                "audit_read",
+                route_of(request),
+                user.user_id,
+                where.student_id,
+                school_id=where.school_id,
+                detail=where.describe()[:200],
+            )
+        ],
+    )
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    state: StateDep,
+    user: AdminUser,
+    asked: AskedDep,
+) -> HTMLResponse:
+    """Who read or changed which child's records, and when (a parent's request under the
+    PDPA: who saw my child's records?), newest first, as ``ews audit show`` reads it."""
+    try:
+        where = asked.where()
+    except ValueError:
+        return render(request, "audit.html", user, 422, asked=asked.given, rows=None, bad_day=True)
+    rows = audit.entries(state.engine, where, limit=AUDIT_ROWS)
+    _audit_read(state, request, user, where)
+    return render(
+        request,
+        "audit.html",
+        user,
+        asked=asked.given,
+        rows=_cells(rows),
+        shown=AUDIT_ROWS,
+        bad_day=False,
+    )
+
+
+def _cells(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as a page shows them: a missing value None, an account's number whole."""
+    cells = [
+        {str(k): v for k, v in row.items()}
+        for row in rows.astype(object).where(rows.notna(), None).to_dict("records")
+    ]
+    for cell in cells:
+        if cell["user_id"] is not None:
+            cell["user_id"] = int(cell["user_id"])
+    return cells
+
+
+@router.get("/admin/audit.csv")
+def audit_file(
+    request: Request,
+    state: StateDep,
+    user: AdminUser,
+    asked: AskedDep,
+) -> Response:
+    """Every row the audit page's conditions select, as a CSV file."""
+    try:
+        where = asked.where()
+    except ValueError:
+        return Response("since and until are days, YYYY-MM-DD", status_code=422)
+    rows = audit.entries(state.engine, where)
+    _audit_read(state, request, user, where)
+    return attachment(csv_bytes(rows), "audit-log.csv")  # as ``ews audit show --out`` writes
 
 
 @router.post("/admin/accounts", response_class=HTMLResponse)

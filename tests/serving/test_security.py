@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import itsdangerous
@@ -35,7 +37,16 @@ from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, audit_log, student_scores, users
 from serving.accounts import create_user, revoke, rotate_token
 from serving.model_store import ModelUnavailable, load_champion
-from tests.serving.conftest import PASSWORDS, WEEKS, Api, running_server
+from tests.serving.conftest import (
+    DESKTOP,
+    PASSWORDS,
+    WEEKS,
+    Api,
+    running_server,
+    shoot,
+    sign_in,
+    sign_in_client,
+)
 
 PUBLISHED_SESSION_SECRET = "development-only-session-secret"  # noqa: S105 (the old default)
 
@@ -330,6 +341,65 @@ def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_log
     assert len(reads_of_the_log) == 5
     assert reads_of_the_log["actor"].str.startswith("cli:").all()
     assert f"username={advisor}" in set(reads_of_the_log["detail"])
+    assert audit.verify(copy.engine).broken_at is None
+
+
+def test_an_admin_reads_who_saw_a_child_on_the_audit_page_and_nobody_else_can(
+    copy: Copy, browser: Any
+) -> None:
+    """The audit log without the server's shell (a parent's request under the PDPA goes
+    to the school, not to whoever runs the server): the admin's page shows who read the
+    child, its file holds every row selected, and each read of the log is logged."""
+    api = copy.api
+    assert copy.get(f"/api/v1/students/{api.own_student}", "advisor").status_code == 200
+    child = f"school={api.school}&student={api.own_student}"
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    sign_in(page, copy.url, api.usernames["admin"], PASSWORDS["admin"])
+    page.wait_for_url("**/admin")
+    page.click("header a[href='/admin/audit']")
+    page.fill("input[name=school]", api.school)
+    page.fill("input[name=student]", api.own_student)
+    page.click("form[action='/admin/audit'] button[type=submit]")
+    page.wait_for_load_state()
+
+    assert page.url.endswith(f"/admin/audit?{child}&account=&action=&since=&until=")
+    readers = page.locator("table.audit tr.audit-row td:nth-child(2)").all_inner_texts()
+    assert f"{api.usernames['advisor']} (ครูที่ปรึกษา)" in readers
+    assert set(page.locator("table.audit td:nth-child(6)").all_inner_texts()) == {api.own_student}
+    shoot(page, "audit")
+    page.goto(f"{copy.url}/admin/audit?since=2026-13-01")
+    assert "ปปปป-ดด-วว" in page.locator("p.error").inner_text()
+    context.close()
+
+    with httpx.Client(base_url=copy.url, timeout=60) as admin:
+        sign_in_client(admin, api.usernames["admin"], PASSWORDS["admin"])
+        file = admin.get(f"/admin/audit.csv?{child}")
+        assert file.status_code == 200
+        rows = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False)
+        assert f"{api.usernames['advisor']} (advisor)" in set(rows["who"])
+        assert set(rows["student_id"]) == {api.own_student}
+        assert admin.get("/admin/audit.csv?until=yesterday").status_code == 422
+    for role in ("advisor", "committee", "analyst"):
+        with httpx.Client(base_url=copy.url, timeout=60) as other:
+            sign_in_client(other, api.usernames[role], PASSWORDS[role])
+            assert other.get(f"/admin/audit?{child}").status_code == 404
+            assert other.get(f"/admin/audit.csv?{child}").status_code == 404
+
+    logged = _audit(copy.engine)
+    reads_of_the_log = logged[logged["action"] == "audit_read"]
+    # The page asked twice (on opening, then for the child) and the file once; the
+    # malformed days read nothing.
+    assert reads_of_the_log["endpoint"].tolist() == [
+        "GET /admin/audit",
+        "GET /admin/audit",
+        "GET /admin/audit.csv",
+    ]
+    assert (reads_of_the_log["user_id"] == _user_id(copy.engine, api.usernames["admin"])).all()
+    about_the_child = reads_of_the_log.iloc[1:]
+    assert set(zip(about_the_child["school_id"], about_the_child["student_id"], strict=True)) == {
+        (api.school, api.own_student)
+    }
     assert audit.verify(copy.engine).broken_at is None
 
 

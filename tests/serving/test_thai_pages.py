@@ -147,6 +147,7 @@ PAGES = [
     ("analyst", "/outcomes"),
     ("admin", "/admin"),
     ("admin", "/admin/operations"),
+    ("admin", "/admin/audit"),
     ("advisor", "/account"),
     ("advisor", "/password"),
     ("advisor", "/actions"),
