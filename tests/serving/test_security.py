@@ -42,6 +42,7 @@ from tests.serving.conftest import (
     PASSWORDS,
     WEEKS,
     Api,
+    csrf_of,
     running_server,
     shoot,
     sign_in,
@@ -352,12 +353,19 @@ def test_an_admin_reads_who_saw_a_child_on_the_audit_page_and_nobody_else_can(
     child, its file holds every row selected, and each read of the log is logged."""
     api = copy.api
     assert copy.get(f"/api/v1/students/{api.own_student}", "advisor").status_code == 200
+    # A failed sign-in is logged with the name tried: a long one must wrap on a phone.
+    with httpx.Client(base_url=copy.url, timeout=60) as stranger:
+        login = stranger.get("/login").text
+        tried = {"username": "x" * 60, "password": "wrong", "csrf": csrf_of(login)}
+        assert stranger.post("/login", data=tried).status_code == 401
     child = f"school={api.school}&student={api.own_student}"
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     sign_in(page, copy.url, api.usernames["admin"], PASSWORDS["admin"])
     page.wait_for_url("**/admin")
     page.click("header a[href='/admin/audit']")
+    assert page.locator("table.audit tr.audit-row").count() > 1
+    shoot(page, "audit")
     page.fill("input[name=school]", api.school)
     page.fill("input[name=student]", api.own_student)
     page.click("form[action='/admin/audit'] button[type=submit]")
@@ -367,7 +375,7 @@ def test_an_admin_reads_who_saw_a_child_on_the_audit_page_and_nobody_else_can(
     readers = page.locator("table.audit tr.audit-row td:nth-child(2)").all_inner_texts()
     assert f"{api.usernames['advisor']} (ครูที่ปรึกษา)" in readers
     assert set(page.locator("table.audit td:nth-child(6)").all_inner_texts()) == {api.own_student}
-    shoot(page, "audit")
+    shoot(page, "audit-of-a-child")
     page.goto(f"{copy.url}/admin/audit?since=2026-13-01")
     assert "ปปปป-ดด-วว" in page.locator("p.error").inner_text()
     context.close()
