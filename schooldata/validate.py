@@ -288,6 +288,9 @@ def decode_csv_bytes(data: bytes) -> str:
     return data.decode(text_encoding(data)).replace("\x00", "")
 
 
+UTF8_PIECE = 1 << 24  # bytes of a text file checked as UTF-8 at a time
+
+
 def text_encoding(data: bytes) -> str:
     """UTF-8 (with or without BOM) or UTF-16 (Excel's "Unicode Text", which starts with
     its byte-order mark), else Windows-874 / TIS-620. UTF-8 is checked a piece at a
@@ -295,7 +298,7 @@ def text_encoding(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    view, piece = memoryview(data), 1 << 24
+    view, piece = memoryview(data), UTF8_PIECE
     try:
         for start in range(0, len(data), piece):
             decoder.decode(view[start : start + piece], final=start + piece >= len(data))

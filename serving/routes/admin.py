@@ -127,9 +127,9 @@ class _Asked:
 
     def where(self) -> audit.Filter:
         """The log's filter. Raises ValueError: a day that is not YYYY-MM-DD."""
-        given: dict[str, str | None] = {k: v or None for k, v in self.given.items()}
+        given = {k: v or None for k, v in self.given.items()}
         since, until = (
-            date.fromisoformat(v) if (v := self.given[k]) else None for k in ("since", "until")
+            date.fromisoformat(d) if (d := given[k]) else None for k in ("since", "until")
         )
         return audit.Filter(
             school_id=given["school"],
@@ -210,7 +210,8 @@ def audit_file(
     try:
         where = asked.where()
     except ValueError:
-        return Response("since and until are days, YYYY-MM-DD", status_code=422)
+        said = i18n.words(language(request))["audit_bad_day"]
+        return Response(said, status_code=422, media_type="text/plain; charset=utf-8")
     rows = audit.entries(state.engine, where)
     _audit_read(state, request, user, where)
     return attachment(csv_bytes(rows), "audit-log.csv")  # as ``ews audit show --out`` writes

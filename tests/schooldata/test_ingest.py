@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from ews.cli import app
 from schooldata.db import read_table
 from schooldata.ingest import ingest_directory
-from schooldata.validate import text_encoding
+from schooldata.validate import UTF8_PIECE, text_encoding
 from tests.conftest import ID_KEY, thai_id
 
 
@@ -219,9 +219,8 @@ def test_a_files_encoding_is_its_whole_texts(base_directory: Path, engine, tmp_p
     """UTF-8 is checked a piece at a time and the CSV reader decodes as it reads: a Thai
     character across two pieces is still UTF-8, and a Windows-874 word far down a file
     makes the whole file Windows-874, its first rows too."""
-    piece = 1 << 24
-    assert text_encoding(b"a" * (piece - 1) + "ก".encode()) == "utf-8-sig"
-    assert text_encoding(b"a" * piece + "ก".encode("cp874")) == "cp874"
+    assert text_encoding(b"a" * (UTF8_PIECE - 1) + "ก".encode()) == "utf-8-sig"
+    assert text_encoding(b"a" * UTF8_PIECE + "ก".encode("cp874")) == "cp874"
 
     # A school year of days, each with a long note: the Thai word is past the first
     # 256 KB, which are decoded alone to find the header.

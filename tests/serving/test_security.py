@@ -378,6 +378,9 @@ def test_an_admin_reads_who_saw_a_child_on_the_audit_page_and_nobody_else_can(
     shoot(page, "audit-of-a-child")
     page.goto(f"{copy.url}/admin/audit?since=2026-13-01")
     assert "ปปปป-ดด-วว" in page.locator("p.error").inner_text()
+    page.goto(f"{copy.url}/admin/audit?account=nobody-of-this-name")
+    assert page.locator("table.audit").count() == 0
+    assert "ไม่มีรายการตามเงื่อนไขนี้" in page.locator("main").inner_text()
     context.close()
 
     with httpx.Client(base_url=copy.url, timeout=60) as admin:
@@ -387,7 +390,8 @@ def test_an_admin_reads_who_saw_a_child_on_the_audit_page_and_nobody_else_can(
         rows = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False)
         assert f"{api.usernames['advisor']} (advisor)" in set(rows["who"])
         assert set(rows["student_id"]) == {api.own_student}
-        assert admin.get("/admin/audit.csv?until=yesterday").status_code == 422
+        refused = admin.get("/admin/audit.csv?until=yesterday")
+        assert (refused.status_code, refused.text) == (422, "วันที่ต้องอยู่ในรูปแบบ ปปปป-ดด-วว (ค.ศ.)")
     for role in ("advisor", "committee", "analyst"):
         with httpx.Client(base_url=copy.url, timeout=60) as other:
             sign_in_client(other, api.usernames[role], PASSWORDS[role])
@@ -396,15 +400,16 @@ def test_an_admin_reads_who_saw_a_child_on_the_audit_page_and_nobody_else_can(
 
     logged = _audit(copy.engine)
     reads_of_the_log = logged[logged["action"] == "audit_read"]
-    # The page asked twice (on opening, then for the child) and the file once; the
-    # malformed days read nothing.
+    # The page asked three times (on opening, for the child, for an unknown account) and
+    # the file once; the malformed days read nothing.
     assert reads_of_the_log["endpoint"].tolist() == [
+        "GET /admin/audit",
         "GET /admin/audit",
         "GET /admin/audit",
         "GET /admin/audit.csv",
     ]
     assert (reads_of_the_log["user_id"] == _user_id(copy.engine, api.usernames["admin"])).all()
-    about_the_child = reads_of_the_log.iloc[1:]
+    about_the_child = reads_of_the_log.iloc[[1, 3]]
     assert set(zip(about_the_child["school_id"], about_the_child["student_id"], strict=True)) == {
         (api.school, api.own_student)
     }
