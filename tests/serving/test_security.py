@@ -332,9 +332,13 @@ def test_who_saw_a_childs_records_is_read_back_from_the_log_and_that_read_is_log
         zip(rows["school_id"], rows["student_id"], strict=True)
     )
     assert f"Wrote {len(rows)} rows" in by_advisor
-    today = clock.today()
-    assert api.own_student in show("--since", str(today), "--student", api.own_student)
-    before = show("--until", str(today - timedelta(days=1)), "--student", api.own_student)
+    # Days are taken from the child's own rows, not from the clock: a run across
+    # Bangkok's midnight (17:00 UTC) once read its own rows as "before today".
+    days = audit.entries(
+        copy.engine, audit.Filter(school_id=api.school, student_id=api.own_student)
+    )["at"].dt.date
+    assert api.own_student in show("--since", str(days.max()), "--student", api.own_student)
+    before = show("--until", str(days.min() - timedelta(days=1)), "--student", api.own_student)
     assert "│ read" not in before
 
     logged = _audit(copy.engine)
@@ -615,12 +619,13 @@ def test_a_token_in_use_is_named_to_renew_before_it_expires(copy: Copy) -> None:
         env = {"EWS_DATABASE_URL": str(engine.url), "COLUMNS": "300"}
         return CliRunner().invoke(cli, ["users", "list"], env=env).output
 
+    day = clock.today()  # and the day after, if the read crosses Bangkok's midnight
     assert copy.get("/api/v1/model", "analyst").status_code == 200  # its integration
     with engine.connect() as connection:
         used = connection.execute(
             sa.select(users.c.token_used_on).where(users.c.user_id == analyst)
         ).scalar_one()
-    assert used == clock.today()
+    assert used in {day, clock.today()}
     assert f"ews users rotate {analyst}" not in admin_page()  # a year to go
     expires_in(analyst, 10)
     expires_in(unused.user_id, 10)
