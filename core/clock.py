@@ -7,7 +7,7 @@ teacher's morning before 07:00 is still yesterday.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -21,3 +21,18 @@ def today() -> date:
 def utc_now() -> datetime:
     """This moment as stored: UTC, without a zone."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def local(moment: datetime) -> datetime:
+    """A stored moment (UTC, with or without its zone) on the schools' clock."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(BANGKOK)
+
+
+def day_of(moment: datetime) -> date:
+    """The schools' day of a stored moment: 06:30 on a Monday in Bangkok is Sunday in UTC."""
+    return local(moment).date()
+
+
+def start_of(day: date) -> datetime:
+    """The start of a schools' day as moments are stored (UTC, without a zone)."""
+    return datetime.combine(day, time(), tzinfo=BANGKOK).astimezone(UTC).replace(tzinfo=None)

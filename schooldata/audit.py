@@ -17,12 +17,13 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from core import clock
 from core.clock import BANGKOK
 from schooldata.db import insert_rows, reading
 from schooldata.tables import audit_log, users
@@ -292,9 +293,9 @@ def entries(engine: sa.Engine, where: Filter, limit: int | None = None) -> pd.Da
         if value is not None:
             query = query.where(column == value)
     if where.since is not None:
-        query = query.where(audit_log.c.at >= _stored_moment(where.since))
+        query = query.where(audit_log.c.at >= clock.start_of(where.since))
     if where.until is not None:
-        query = query.where(audit_log.c.at < _stored_moment(where.until + timedelta(days=1)))
+        query = query.where(audit_log.c.at < clock.start_of(where.until + timedelta(days=1)))
     if limit is not None:
         query = query.limit(limit)
     with reading(engine) as connection:
@@ -314,9 +315,3 @@ def _who(rows: pd.DataFrame) -> pd.Series:
     account = rows["username"].astype("string").fillna("account " + number)
     named = account + " (" + rows["role"].astype("string") + ")"
     return named.fillna(rows["actor"].astype("string")).fillna("").astype(object)
-
-
-def _stored_moment(day: date) -> datetime:
-    """The start of a Bangkok day as the log stores moments (UTC, without a zone)."""
-    start = datetime.combine(day, time(), tzinfo=BANGKOK)
-    return start.astimezone(UTC).replace(tzinfo=None)

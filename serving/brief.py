@@ -157,7 +157,7 @@ def make_brief(
     if included:
         heading(WORDS["notes"])
         for note in included:
-            line(f"• {i18n.day(note.written_at.date(), 'th')} {note.author}: {note.text}")
+            line(f"• {i18n.day(clock.day_of(note.written_at), 'th')} {note.author}: {note.text}")
 
     heading(WORDS["request"])
     line(request.strip() or WORDS["nothing_yet"])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from core.clock import BANGKOK
+from core import clock
 from schooldata.contract import SOURCES as CONTRACT_SOURCES
 
 LANGUAGES = ("th", "en")
@@ -999,7 +999,7 @@ def moment(value: datetime | None, language: str) -> str:
     27 Nov 2026 13:52 (Asia/Bangkok); '' for none."""
     if value is None:
         return ""
-    here = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(BANGKOK)
+    here = clock.local(value)
     return f"{day(here.date(), language)} {here:%H:%M}"
 
 

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from starlette.routing import Match
 
+from core import clock
 from riskmodel.rules import TOP_SCORE
 from serving import area, i18n, records, translate, uploads, worklist
 from serving.accounts import STUDENT_ROLES, Caller, User
@@ -38,6 +39,10 @@ templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / 
 # Dates, classrooms and grade levels as the page's language writes them (30 มี.ค. 2569, ม.5/2).
 templates.env.filters["day"] = pass_context(lambda c, v: i18n.day(v, c.get("lang", "th")))
 templates.env.filters["moment"] = pass_context(lambda c, v: i18n.moment(v, c.get("lang", "th")))
+# The day of a stored moment (UTC) on the schools' clock: a note at 06:30 is today's.
+templates.env.filters["moment_day"] = pass_context(
+    lambda c, v: i18n.day(clock.day_of(v), c.get("lang", "th"))
+)
 templates.env.filters["room"] = pass_context(lambda c, v: i18n.classroom(v, c.get("lang", "th")))
 templates.env.filters["grade"] = pass_context(lambda c, v: i18n.grade(v, c.get("lang", "th")))
 # A check's or a run's English reason in the page's language.
