@@ -179,6 +179,8 @@ audit_log = sa.Table(
     # Each row's hash covers the previous row's: editing or deleting a row breaks the chain.
     sa.Column("prev_hash", sa.String(64), nullable=True),
     sa.Column("row_hash", sa.String(64), nullable=True),
+    # The lists read in a week (the area office's actions page), by route and moment.
+    sa.Index("ix_audit_log_list_reads", "endpoint", "at", "school_id", "user_id"),
 )
 
 # An area office (education service area, province) follows a set of schools.
@@ -377,6 +379,15 @@ student_scores = sa.Table(
         "student_id",
         sqlite_where=sa.text("tier = 'high'"),
         postgresql_where=sa.text("tier = 'high'"),
+    ),
+    # A student's weeks on a list (high or watch): since when nobody acted on them.
+    sa.Index(
+        "ix_student_scores_flagged",
+        "school_id",
+        "student_id",
+        "run_id",
+        sqlite_where=sa.text("tier IN ('high', 'watch')"),
+        postgresql_where=sa.text("tier IN ('high', 'watch')"),
     ),
 )
 

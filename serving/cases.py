@@ -607,12 +607,10 @@ def untouched_by_school(
         run = latest_run(connection)
         if run is None:
             return {}
-        query = sa.select(student_scores.c.school_id, student_scores.c.student_id).where(
-            (student_scores.c.run_id == run.run_id) & student_scores.c.tier.in_(FLAGGED)
-        )
-        if schools is not None:
-            query = query.where(student_scores.c.school_id.in_(list(schools)))
-        flagged = connection.execute(query).all()
+        # The latest list's flagged students: each read below is of them alone, not of
+        # every school's records in every week (a country's grow by a million a week).
+        now = _flagged_in(run.run_id, schools)
+        flagged = connection.execute(sa.select(now.c.school_id, now.c.student_id)).all()
         last = {
             (s, c): d
             for s, c, d in connection.execute(
@@ -620,7 +618,9 @@ def untouched_by_school(
                     interventions.c.school_id,
                     interventions.c.student_id,
                     sa.func.max(interventions.c.date),
-                ).group_by(interventions.c.school_id, interventions.c.student_id)
+                )
+                .join(now, _same_student(interventions, now))
+                .group_by(interventions.c.school_id, interventions.c.student_id)
             )
         }
         first_flag = {
@@ -634,6 +634,7 @@ def untouched_by_school(
                 .select_from(
                     student_scores.join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
                 )
+                .join(now, _same_student(student_scores, now))
                 .where(student_scores.c.tier.in_(FLAGGED))
                 .group_by(student_scores.c.school_id, student_scores.c.student_id)
             )
@@ -652,6 +653,20 @@ def untouched_by_school(
         days = entry.pop("days")
         entry["median_days"] = statistics.median(days) if days else None
     return found
+
+
+def _flagged_in(run_id: int, schools: Sequence[str] | None) -> sa.Subquery:
+    """The students a run flagged (of these schools)."""
+    query = sa.select(student_scores.c.school_id, student_scores.c.student_id).where(
+        (student_scores.c.run_id == run_id) & student_scores.c.tier.in_(FLAGGED)
+    )
+    if schools is not None:
+        query = query.where(student_scores.c.school_id.in_(list(schools)))
+    return query.subquery("flagged")
+
+
+def _same_student(table: sa.Table, other: sa.Subquery) -> sa.ColumnElement[bool]:
+    return (table.c.school_id == other.c.school_id) & (table.c.student_id == other.c.student_id)
 
 
 @dataclass(frozen=True)
@@ -682,6 +697,8 @@ def usage(
         ).all()
         if weeks is not None:
             runs = runs[-weeks:]
+        if not runs:
+            return []
         query = sa.select(
             student_scores.c.run_id, student_scores.c.school_id, student_scores.c.student_id
         ).where(
@@ -694,7 +711,7 @@ def usage(
         actions: dict[tuple[str, str], list[date]] = {}
         acted = (
             sa.select(interventions.c.school_id, interventions.c.student_id, interventions.c.date)
-            .where(interventions.c.date >= (runs[0].as_of if runs else date.min))
+            .where(interventions.c.date >= runs[0].as_of)
             .where(
                 interventions.c.intervention_id.not_in(
                     sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
@@ -706,15 +723,21 @@ def usage(
             acted = acted.where(interventions.c.school_id.in_(list(schools)))
         for school, code, day in connection.execute(acted):
             actions.setdefault((school, code), []).append(day)
-        opened = connection.execute(
+        # The lists read in these weeks (a row for each student shown, the same moment
+        # for all of one reading): by index ix_audit_log_list_reads, not the whole log.
+        opened = (
             sa.select(audit_log.c.school_id, audit_log.c.user_id, audit_log.c.at)
             .where(audit_log.c.endpoint.in_(LIST_ROUTES) & (audit_log.c.action == "read"))
+            .where(audit_log.c.at >= clock.start_of(runs[0].as_of))
             .distinct()
-        ).all()
+        )
+        if schools is not None:
+            opened = opened.where(audit_log.c.school_id.in_(list(schools)))
+        read = connection.execute(opened).all()
     reads: dict[str, set[tuple[int, date]]] = {}
-    for school, user_id, at in opened:
+    for school, user_id, at in read:
         if school is not None and user_id is not None:
-            reads.setdefault(school, set()).add((int(user_id), at.date()))
+            reads.setdefault(school, set()).add((int(user_id), clock.day_of(at)))
     as_of = {int(r.run_id): r.as_of for r in runs}
     by_week: dict[tuple[str, date], list[int | None]] = {}
     for run_id, school, code in flagged:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+import time_machine
 from pypdf import PdfReader
 
 from core import clock
@@ -21,7 +22,7 @@ from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, audit_log, score_runs, student_scores, support_cases
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user, find_by_username, set_password
-from serving.cases import add_note, open_case, usage
+from serving.cases import add_note, open_case, untouched_by_school, usage
 from serving.i18n import percent
 from serving.store import latest_run
 from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in
@@ -307,10 +308,15 @@ def _user_id(api: Api, username: str) -> int:
         )
 
 
-def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> None:
+WEEK1, WEEK2 = date(2025, 6, 2), date(2025, 6, 9)
+
+
+def _two_weeks_of_lists(tmp_path: Path) -> sa.Engine:
+    """Two weekly lists of school A (and one flagged student of school B), the help
+    recorded after them, and the lists' readings in the audit log."""
     engine = make_engine(f"sqlite:///{tmp_path / 'usage.db'}")
     upgrade(engine)
-    week1, week2 = date(2025, 6, 2), date(2025, 6, 9)
+    week1, week2 = WEEK1, WEEK2
     interventions = TABLES["interventions"]
     with engine.begin() as connection:
         for run_id, as_of in ((1, week1), (2, week2)):
@@ -324,15 +330,23 @@ def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> 
                 )
             )
         flags = {
-            1: {"s1": "high", "s2": "watch", "s3": "high", "s4": "low"},
-            2: {"s1": "high", "s2": "low", "s3": "low", "s4": "watch"},
+            1: {"s1": "high", "s2": "watch", "s3": "high", "s4": "low", "s5": "watch"},
+            2: {
+                "s1": "high",
+                "s2": "low",
+                "s3": "low",
+                "s4": "watch",
+                "s5": "high",
+                "B:b1": "high",
+            },
         }
         for run_id, tiers in flags.items():
-            for rank, (code, tier) in enumerate(tiers.items(), 1):
+            for rank, (key, tier) in enumerate(tiers.items(), 1):
+                school, code = key.split(":") if ":" in key else ("A", key)
                 connection.execute(
                     sa.insert(student_scores).values(
                         run_id=run_id,
-                        school_id="A",
+                        school_id=school,
                         student_id=code,
                         risk=0.5,
                         raw_score=0.0,
@@ -346,7 +360,7 @@ def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> 
                     )
                 )
         # s1: acted on 3 days after week 1's list and 1 day after week 2's; s2: 12 days
-        # after week 1's; s3: never; s4: 20 days after week 2's.
+        # after week 1's; s3 and s5: never; s4: 20 days after week 2's.
         for code, day in (
             ("s1", week1 + timedelta(days=3)),
             ("s1", week2 + timedelta(days=1)),
@@ -358,31 +372,61 @@ def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> 
                     school_id="A", student_id=code, date=day, type="home_visit", origin="service"
                 )
             )
-        # Lists opened: user 7 twice on one day and once the next, user 8 once (week 1);
-        # user 7 once in week 2; a read of another route does not count.
-        for user_id, at, endpoint in (
-            (7, datetime(2025, 6, 2, 8), "GET /list"),
-            (7, datetime(2025, 6, 2, 9), "GET /list"),
-            (7, datetime(2025, 6, 3, 8), "GET /api/v1/risk-list"),
-            (8, datetime(2025, 6, 4, 8), "GET /list"),
-            (7, datetime(2025, 6, 10, 8), "GET /list"),
-            (8, datetime(2025, 6, 10, 8), "GET /students/{id}"),
+        # Lists opened (moments in UTC, days in Bangkok): user 7 twice on one day and
+        # once the next, user 8 once, user 9 at Monday's first moment (week 1); user 7
+        # once in week 2, and user 8 at 06:30 on its Monday (Sunday in UTC); a read of
+        # another route, one before the first week and one of school B do not count.
+        for user_id, at, endpoint, school in (
+            (7, datetime(2025, 6, 2, 8), "GET /list", "A"),
+            (7, datetime(2025, 6, 2, 9), "GET /list", "A"),
+            (7, datetime(2025, 6, 3, 8), "GET /api/v1/risk-list", "A"),
+            (8, datetime(2025, 6, 4, 8), "GET /list", "A"),
+            (9, datetime(2025, 6, 1, 17, 0), "GET /list", "A"),
+            (9, datetime(2025, 6, 1, 16, 59), "GET /list", "A"),
+            (7, datetime(2025, 6, 10, 8), "GET /list", "A"),
+            (8, datetime(2025, 6, 8, 23, 30), "GET /list", "A"),
+            (8, datetime(2025, 6, 10, 8), "GET /students/{id}", "A"),
+            (5, datetime(2025, 6, 10, 8), "GET /list", "B"),
         ):
             connection.execute(
                 sa.insert(audit_log).values(
                     at=at,
                     user_id=user_id,
-                    student_id="s1",
-                    school_id="A",
+                    student_id="s1" if school == "A" else "b1",
+                    school_id=school,
                     endpoint=endpoint,
                     action="read",
                 )
             )
+    return engine
 
-    found = {u.as_of: u for u in usage(engine)}
+
+def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> None:
+    engine = _two_weeks_of_lists(tmp_path)
+    week1, week2 = WEEK1, WEEK2
+
+    found = {u.as_of: u for u in usage(engine, ["A"])}
 
     first, second = found[week1], found[week2]
-    assert (first.lists_opened, first.flagged, first.acted_7, first.acted_14) == (3, 3, 1, 2)
+    assert (first.lists_opened, first.flagged, first.acted_7, first.acted_14) == (4, 4, 1, 2)
     assert first.median_days == pytest.approx(7.5)  # 3 and 12 days
-    assert (second.lists_opened, second.flagged, second.acted_7, second.acted_14) == (1, 2, 1, 1)
+    assert (second.lists_opened, second.flagged, second.acted_7, second.acted_14) == (2, 3, 1, 1)
     assert second.median_days == pytest.approx(10.5)  # 1 and 20 days
+    assert {u.school_id for u in usage(engine)} == {"A", "B"}
+    (latest,) = usage(engine, weeks=1, schools=["B"])
+    assert (latest.as_of, latest.lists_opened, latest.flagged) == (week2, 1, 1)
+
+
+def test_untouched_students_are_counted_by_school_from_their_last_action_or_first_flag(
+    tmp_path: Path,
+) -> None:
+    engine = _two_weeks_of_lists(tmp_path)
+    # Week 2 flags s1 (acted on 10 June), s4 (29 June), s5 (never; flagged since 2 June)
+    # at school A, and b1 at school B (never; flagged since 9 June).
+    with time_machine.travel(datetime(2025, 7, 5, 3, tzinfo=UTC), tick=False):
+        only_a = untouched_by_school(engine, ["A"], untouched_days=14)
+        every = untouched_by_school(engine, None, untouched_days=14)
+
+    # 5 July: s1 untouched 25 days, s5 33 days; s4 acted on 6 days ago.
+    assert only_a == {"A": {"flagged": 3, "untouched": 2, "median_days": 29}}
+    assert every == only_a | {"B": {"flagged": 1, "untouched": 1, "median_days": 26}}
