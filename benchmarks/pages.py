@@ -2,14 +2,17 @@
 
 Fills a PostgreSQL database with ``--students`` (default 1,000,000) students in 1,000
 schools, their enrolments of two school years, help recorded for one in two (the demo's
-mix of kinds), the children who came back (one in seventy) and ``--weeks`` (default 10)
-stored weekly runs, then starts
+mix of kinds), the children who came back (one in seventy), ``--weeks`` (default 10)
+stored weekly runs and the audit log's rows of each week's lists being read (a row for
+every student shown: each advisor's list and each committee's whole school, two rows a
+student a week), then starts
 the service (``ews serve --workers``, in processes of its own) and has ``--clients``
 concurrent users (advisors, care committees, an area office, an analyst who sees every
 school, integrations) request,
 again and again: the advisor's list, a student page, the committee's plan, the
-committee's whole-school list, the area office's page and its referred children, the
-analyst's area page of all 1,000 schools and
+committee's whole-school list, the area office's page, its referred children and its
+actions page (lists read and students nobody acted on), the analyst's area page and
+actions page of all 1,000 schools and
 ``GET /api/v1/risk-list``, each user signed in with their own session (the load is
 ``benchmarks.http_load``: prepared requests on kept-alive connections, so that the load
 generator, on the same two cores, costs little of what is measured). It prints p50 and
@@ -67,6 +70,7 @@ from schooldata.tables import (
     ORIGIN_IMPORT,
     ORIGIN_SERVICE,
     TABLES,
+    audit_log,
     run_schools,
     score_runs,
     student_returns,
@@ -188,6 +192,7 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
                     for s in range(SCHOOLS)
                 ],
             )
+            list_reads(connection, as_of, ids, school_of, advisor_of)
         print(f"  stored week {as_of}", flush=True)
 
 
@@ -252,6 +257,50 @@ def history(
                 None,
             )
             for i in range(0, students, RETURNED_EVERY)
+        ],
+    )
+
+
+def list_reads(
+    connection: sa.Connection,
+    week: date,
+    ids: list[str],
+    school_of: list[str],
+    advisor_of: list[str],
+) -> None:
+    """The audit log's rows of a week's lists being read, as the service writes them (a
+    row for each student shown): each advisor opens their list on Monday morning, each
+    committee its whole school's on Tuesday. Its hash chain is left out (not timed)."""
+    advisor_ids = {a: n for n, a in enumerate(dict.fromkeys(advisor_of))}
+    school_ids = {s: n for n, s in enumerate(dict.fromkeys(school_of))}
+    # Bangkok's 08:00 and 09:00, stored in UTC.
+    advisors_at = datetime.combine(week, datetime.min.time()) + timedelta(hours=1)
+    committee_at = advisors_at + timedelta(days=1, hours=1)
+    insert_columns(
+        connection,
+        audit_log,
+        ["at", "user_id", "action", "endpoint", "school_id", "student_id"],
+        [
+            (
+                advisors_at,
+                1_000_000 + advisor_ids[advisor_of[i]],
+                "read",
+                "GET /list",
+                school_of[i],
+                ids[i],
+            )
+            for i in range(len(ids))
+        ]
+        + [
+            (
+                committee_at,
+                2_000_000 + school_ids[school_of[i]],
+                "read",
+                "GET /list",
+                school_of[i],
+                ids[i],
+            )
+            for i in range(len(ids))
         ],
     )
 
@@ -382,6 +431,8 @@ def main() -> None:
             "GET /area (area office)": ("area", "/area"),
             "GET /area/referred (area office)": ("area", "/area/referred"),
             "GET /area (analyst, 1,000 schools)": ("analyst", "/area"),
+            "GET /area/actions (area office)": ("area", "/area/actions"),
+            "GET /area/actions (analyst, 1,000 schools)": ("analyst", "/area/actions"),
             "GET /api/v1/risk-list (token)": (None, "/api/v1/risk-list?limit=200"),
         }
         loads: dict[float | None, dict[str, list[float]]]
