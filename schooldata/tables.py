@@ -179,8 +179,8 @@ audit_log = sa.Table(
     # Each row's hash covers the previous row's: editing or deleting a row breaks the chain.
     sa.Column("prev_hash", sa.String(64), nullable=True),
     sa.Column("row_hash", sa.String(64), nullable=True),
-    # The lists read in a week (the area office's actions page), by route and moment.
-    sa.Index("ix_audit_log_list_reads", "endpoint", "at", "school_id", "user_id"),
+    # A school's lists read in a week (the area office's actions page).
+    sa.Index("ix_audit_log_list_reads", "action", "endpoint", "school_id", "at", "user_id"),
 )
 
 # An area office (education service area, province) follows a set of schools.

@@ -28,6 +28,7 @@ from schooldata.tables import (
     audit_log,
     case_events,
     case_notes,
+    run_schools,
     score_runs,
     student_scores,
     support_cases,
@@ -726,16 +727,24 @@ def usage(
             acted = acted.where(interventions.c.school_id.in_(list(schools)))
         for school, code, day in connection.execute(acted):
             actions.setdefault((school, code), []).append(day)
-        # The lists read in these weeks (a row for each student shown, the same moment
-        # for all of one reading): by index ix_audit_log_list_reads, not the whole log.
-        opened = (
-            sa.select(audit_log.c.school_id, audit_log.c.user_id, audit_log.c.at)
-            .where(audit_log.c.endpoint.in_(LIST_ROUTES) & (audit_log.c.action == "read"))
-            .where(audit_log.c.at >= clock.start_of(runs[0].as_of))
-            .distinct()
+        # The lists read in these weeks, school by school (a row for each student shown,
+        # the same moment for all of one reading): by index ix_audit_log_list_reads, each
+        # listed school's readings since the first week, not the whole log.
+        listed = sa.select(run_schools.c.school_id).where(
+            run_schools.c.run_id.in_([r.run_id for r in runs])
         )
         if schools is not None:
-            opened = opened.where(audit_log.c.school_id.in_(list(schools)))
+            listed = listed.where(run_schools.c.school_id.in_(list(schools)))
+        opened = (
+            sa.select(audit_log.c.school_id, audit_log.c.user_id, audit_log.c.at)
+            .where(
+                (audit_log.c.action == "read")
+                & audit_log.c.endpoint.in_(LIST_ROUTES)
+                & audit_log.c.school_id.in_(listed)
+                & (audit_log.c.at >= clock.start_of(runs[0].as_of))
+            )
+            .distinct()
+        )
         read = connection.execute(opened).all()
     reads: dict[str, set[tuple[int, date]]] = {}
     for school, user_id, at in read:

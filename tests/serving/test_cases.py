@@ -19,7 +19,14 @@ from pypdf import PdfReader
 
 from core import clock
 from schooldata.db import make_engine, upgrade
-from schooldata.tables import TABLES, audit_log, score_runs, student_scores, support_cases
+from schooldata.tables import (
+    TABLES,
+    audit_log,
+    run_schools,
+    score_runs,
+    student_scores,
+    support_cases,
+)
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user, find_by_username, set_password
 from serving.cases import add_note, open_case, untouched_by_school, usage
@@ -341,6 +348,12 @@ def _two_weeks_of_lists(tmp_path: Path) -> sa.Engine:
             },
         }
         for run_id, tiers in flags.items():
+            for school in ("A", "B"):  # each run's schools, as the weekly run stores them
+                connection.execute(
+                    sa.insert(run_schools).values(
+                        run_id=run_id, school_id=school, enrolled=5, scored=5, stale=False
+                    )
+                )
             for rank, (key, tier) in enumerate(tiers.items(), 1):
                 school, code = key.split(":") if ":" in key else ("A", key)
                 connection.execute(
