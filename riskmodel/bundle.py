@@ -50,6 +50,7 @@ DISTRIBUTION_FILE = "feature_distribution.json"
 MANIFEST_FILE = "manifest.json"
 SIDE_FILES = (FEATURES_FILE, CALIBRATION_FILE, CATALOG_FILE, METADATA_FILE, DISTRIBUTION_FILE)
 TIERS = ("high", "watch", "low")
+FLAGGED = TIERS[:2]  # the tiers on a list: a student there needs an adult's attention
 
 
 class BundleError(Exception):

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
+from riskmodel.bundle import FLAGGED
 from schooldata.calendar import thai_term_of
 from schooldata.db import (
     among,
@@ -385,7 +386,7 @@ def _new_on_list(
             .where(
                 (student_scores.c.run_id == run_id)
                 & (student_scores.c.change == "new")
-                & student_scores.c.tier.in_(("high", "watch"))
+                & student_scores.c.tier.in_(FLAGGED)
                 & _schools_filter(connection, student_scores.c.school_id, schools)
             )
             .group_by(student_scores.c.school_id)

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import clock
+from riskmodel.bundle import FLAGGED
 from schooldata import audit
 from schooldata.contract import INTERVENTION_TYPES
 from schooldata.db import reading
@@ -42,7 +43,6 @@ REVIEW_EVERY_DAYS = 14
 PLAN_WEEKS = 6
 RESTRICTED = ("protection", "health")
 CASE_OUTCOMES = ("back_on_track", "improving", "no_change", "referred", "left_school", "moved")
-FLAGGED = ("high", "watch")
 # A row of a flagged student, its tiers written into the statement as the partial index
 # ix_student_scores_flagged states them: SQLite reads a partial index only for a
 # condition it can compare, not a bound value (1.2 s, not 16 ms, on the demo's data).

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from core import clock
 from core.settings import Settings
+from riskmodel.bundle import FLAGGED
 from schooldata.tables import (
     notifications,
     run_schools,
@@ -40,7 +41,6 @@ from schooldata.tables import (
 from serving.i18n import day
 
 log = logging.getLogger(__name__)
-ON_LIST = ("high", "watch")
 # Who may get a message: the list's readers, and the data officer, told only when the
 # school's data kept it out of the list.
 READERS = ("advisor", "committee", "data_officer")
@@ -87,7 +87,7 @@ def counts_of(
     where = (
         (student_scores.c.run_id == run_id)
         & (student_scores.c.school_id == school_id)
-        & student_scores.c.tier.in_(ON_LIST)
+        & student_scores.c.tier.in_(FLAGGED)
     )
     if advisor_id is not None:
         where &= student_scores.c.advisor_id == advisor_id

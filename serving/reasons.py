@@ -12,6 +12,7 @@ import orjson
 import pandas as pd
 
 from features.catalog import FeatureSpec
+from riskmodel.bundle import FLAGGED
 
 TOP_REASONS = 3
 # The next step for a student's main reason (docs/operations.md, "This week's list"), by
@@ -38,7 +39,6 @@ DEFAULT_STEP = (
     "พูดคุยกับนักเรียนและติดตามการมาเรียนอย่างใกล้ชิด",
     "talk with the student and follow their attendance closely",
 )
-FLAGGED = ("high", "watch")
 
 
 def steps_for_flagged(rows: pd.DataFrame) -> pd.DataFrame:

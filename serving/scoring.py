@@ -28,7 +28,7 @@ from features.freshness import school_freshness
 from features.partitions import enrolled_in_year, partition_counts, weekly_sources
 from features.school_context import add_counts
 from features.sources import Sources
-from riskmodel.bundle import ModelBundle, TierPolicy
+from riskmodel.bundle import FLAGGED, ModelBundle, TierPolicy
 from riskmodel.explain import Explainer
 from riskmodel.input_counts import COUNT_COLUMNS, REPORT_COLUMNS, compare, input_counts
 from riskmodel.ranking import TIE_BREAK, list_order, tie_break_values
@@ -43,7 +43,6 @@ from serving.reasons import ReasonRules, ReasonTexts, first_steps
 
 CHUNK = 2000
 STALE_AFTER_SCHOOL_DAYS = 5  # the default of EWS_STALE_AFTER_SCHOOL_DAYS
-ON_LIST = ("high", "watch")
 # What ranking and the week's change need of every student; the rest is stored batch by batch.
 RANK_COLUMNS = ["student_id", "school_id", "advisor_id", "raw_score", "risk", "tier", *TIE_BREAK]
 
@@ -714,8 +713,8 @@ def _change(scored: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     or watch) this week, ``up`` or ``down`` a tier, else ``same`` (a rank moving within
     a tier is not news to an advisor)."""
     merged = scored.merge(previous, on=["school_id", "student_id"], how="left")
-    was_on = merged["previous_tier"].isin(ON_LIST)
-    is_on = merged["tier"].isin(ON_LIST)
+    was_on = merged["previous_tier"].isin(FLAGGED)
+    is_on = merged["tier"].isin(FLAGGED)
     level = {"low": 0, "watch": 1, "high": 2}
     now = merged["tier"].map(level)
     then = merged["previous_tier"].map(level)

@@ -17,6 +17,7 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
+from riskmodel.bundle import FLAGGED
 from riskmodel.ranking import DEFAULT_CAPACITY
 from schooldata.db import insert_columns, insert_rows, reading
 from schooldata.tables import (
@@ -390,7 +391,7 @@ COUNT_COLUMNS = ["high", "watch", "new_on_list"]
 def list_counts(ranked: pd.DataFrame) -> pd.DataFrame:
     """Each school's students in the high and watch tiers, and those of them new on the
     list this week (``school_id`` and ``COUNT_COLUMNS``)."""
-    listed = ranked["tier"].isin(("high", "watch"))
+    listed = ranked["tier"].isin(FLAGGED)
     flags = pd.DataFrame(
         {
             "school_id": ranked["school_id"].to_numpy(),
