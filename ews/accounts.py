@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from core import clock
 from ews.common import (
     actor,
     console,
@@ -132,7 +133,7 @@ def users_list() -> None:
             escape(user["username"] or ""),
             scope or "all (no student data)" if user["role"] in ("analyst", "admin") else scope,
             "yes" if user["active"] else "no",
-            str(user["token_expires_at"] or "")[:10],
+            str(clock.day_of(user["token_expires_at"])) if user["token_expires_at"] else "",
             str(user["token_used_on"] or ""),
         )
     console.print(table)
@@ -146,7 +147,7 @@ def users_list() -> None:
         state = "expired" if user["expired"] else "expires"
         console.print(
             f"  account {user['user_id']} ({escape(user['name'])}): {state} on "
-            f"{str(user['token_expires_at'])[:10]}, last used {user['token_used_on']} "
+            f"{clock.day_of(user['token_expires_at'])}, last used {user['token_used_on']} "
             f"(ews users rotate {user['user_id']})"
         )
 

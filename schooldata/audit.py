@@ -24,7 +24,6 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import clock
-from core.clock import BANGKOK
 from schooldata.db import insert_rows, reading
 from schooldata.tables import audit_log, users
 
@@ -302,7 +301,7 @@ def entries(engine: sa.Engine, where: Filter, limit: int | None = None) -> pd.Da
         rows = connection.execute(query).mappings().all()
     frame = pd.DataFrame([dict(r) for r in rows], columns=list(query.selected_columns.keys()))
     frame["at"] = (
-        pd.to_datetime(frame["at"]).dt.tz_localize("UTC").dt.tz_convert(BANGKOK)
+        pd.to_datetime(frame["at"]).dt.tz_localize("UTC").dt.tz_convert(clock.BANGKOK)
     ).dt.tz_localize(None)
     frame.insert(2, "who", _who(frame))
     return frame

@@ -17,7 +17,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from ews.cli import app as cli
 from schooldata import audit
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import TABLES, audit_log, student_scores, users
+from serving import i18n
 from serving.accounts import create_user, revoke, rotate_token
 from serving.model_store import ModelUnavailable, load_champion
 from tests.serving.conftest import (
@@ -619,17 +620,26 @@ def test_a_token_in_use_is_named_to_renew_before_it_expires(copy: Copy) -> None:
         env = {"EWS_DATABASE_URL": str(engine.url), "COLUMNS": "300"}
         return CliRunner().invoke(cli, ["users", "list"], env=env).output
 
-    day = clock.today()  # and the day after, if the read crosses Bangkok's midnight
+    asked_on = clock.today()  # and the day after, if the read crosses Bangkok's midnight
     assert copy.get("/api/v1/model", "analyst").status_code == 200  # its integration
     with engine.connect() as connection:
         used = connection.execute(
             sa.select(users.c.token_used_on).where(users.c.user_id == analyst)
         ).scalar_one()
-    assert used in {day, clock.today()}
+    assert used in {asked_on, clock.today()}
     assert f"ews users rotate {analyst}" not in admin_page()  # a year to go
     expires_in(analyst, 10)
     expires_in(unused.user_id, 10)
+    # Its last moment at 23:30 UTC: 06:30 the next day in Bangkok, the day both name.
+    ends = datetime.combine(clock.today() + timedelta(days=10), time(23, 30))
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(users).where(users.c.user_id == analyst).values(token_expires_at=ends)
+        )
     page, cli_output = admin_page(), listed()
+    last_day = ends.date() + timedelta(days=1)
+    assert i18n.day(last_day, "en") in page
+    assert f"expires on {last_day.isoformat()}" in cli_output
     assert "Tokens in use that expire soon (1)" in page
     assert f"ews users rotate {analyst}" in page
     assert f"ews users rotate {unused.user_id}" not in page  # nobody uses it
