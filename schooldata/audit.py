@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,11 +24,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import clock
-from schooldata.db import insert_rows, reading
-from schooldata.tables import audit_log, users
+from schooldata.db import insert_rows, keyed_insert, reading
+from schooldata.tables import audit_log, lists_opened, users
 
 GENESIS = "0" * 64
 FIELDS = ("at", "user_id", "actor", "action", "student_id", "endpoint", "detail")
+# The routes that show a list: a person reading one of a school's on a day has opened its
+# list that day (``lists_opened``, the area office's actions page).
+LIST_ROUTES = ("GET /list", "GET /api/v1/risk-list")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,28 @@ def append(connection: sa.Connection, entries: Sequence[Entry]) -> None:
         rows.append(row | {"prev_hash": previous, "row_hash": current})
         previous = current
     insert_rows(connection, audit_log, rows)  # PostgreSQL: COPY (a list is 200 rows)
+    note_lists_opened(
+        connection,
+        {
+            (e.school_id, clock.day_of(now), e.user_id)
+            for e in entries
+            if e.action == "read" and e.endpoint in LIST_ROUTES
+        },
+    )
+
+
+def note_lists_opened(
+    connection: sa.Connection, opened: Iterable[tuple[str | None, date, int | None]]
+) -> None:
+    """Record that these people (user ids) opened these schools' lists on these days
+    (Bangkok's), once each: inside the transaction that appends the readings."""
+    rows = [
+        {"school_id": school, "day": day, "user_id": user}
+        for school, day, user in opened
+        if school is not None and user is not None
+    ]
+    if rows:
+        connection.execute(keyed_insert(connection, lists_opened).on_conflict_do_nothing(), rows)
 
 
 def _hold_the_chain(connection: sa.Connection) -> None:

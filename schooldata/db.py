@@ -250,6 +250,19 @@ def insert_columns(
 COPY_PIECE = 1000  # rows formatted and written to COPY at a time
 
 
+def keyed_insert(connection: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT into ``table``, which can say what becomes of a row whose key
+    the table holds already (``on_conflict_do_nothing``, ``on_conflict_do_update``)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"an insert by key is not implemented for the {dialect} dialect")
+
+
 def copy_text(rows: list[tuple[Any, ...]]) -> str | None:
     """Rows in ``COPY``'s text format, formatted column by column: psycopg's ``write_row``
     formats value by value in Python, most of appending a list's 200 audit rows. None

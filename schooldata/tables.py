@@ -179,8 +179,17 @@ audit_log = sa.Table(
     # Each row's hash covers the previous row's: editing or deleting a row breaks the chain.
     sa.Column("prev_hash", sa.String(64), nullable=True),
     sa.Column("row_hash", sa.String(64), nullable=True),
-    # A school's lists read in a week (the area office's actions page).
-    sa.Index("ix_audit_log_list_reads", "action", "endpoint", "school_id", "at", "user_id"),
+)
+
+# Who opened which school's list on which day (Bangkok's), once a day: written with the
+# audit log's rows of each reading of a list (``schooldata.audit``), so the actions page
+# counts lists opened without reading the log (a row for every student a list shows).
+lists_opened = sa.Table(
+    "lists_opened",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),  # first: a week's, of every school
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("user_id", sa.Integer, primary_key=True),
 )
 
 # An area office (education service area, province) follows a set of schools.
@@ -380,15 +389,27 @@ student_scores = sa.Table(
         sqlite_where=sa.text("tier = 'high'"),
         postgresql_where=sa.text("tier = 'high'"),
     ),
-    # A student's weeks on a list (high or watch): since when nobody acted on them.
+    # A week's students on a list (high or watch), a tenth of its rows: who of them
+    # nobody acted on, and the first week each was on a list (``first_flags``).
     sa.Index(
         "ix_student_scores_flagged",
+        "run_id",
         "school_id",
         "student_id",
-        "run_id",
         sqlite_where=sa.text("tier IN ('high', 'watch')"),
         postgresql_where=sa.text("tier IN ('high', 'watch')"),
     ),
+)
+
+# The first week a stored list flagged each student (high or watch), kept by the weekly
+# run as it stores a list (``serving.store``): since when a student nobody acted on has
+# waited, without reading every week's list.
+first_flags = sa.Table(
+    "first_flags",
+    metadata,
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("student_id", sa.String, primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False),
 )
 
 # Children who came back after leaving school (``schooldata.identity.returns``): each

@@ -20,16 +20,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import clock
-from riskmodel.bundle import FLAGGED
 from schooldata import audit
 from schooldata.contract import INTERVENTION_TYPES
 from schooldata.db import reading
 from schooldata.tables import (
     TABLES,
-    audit_log,
     case_events,
     case_notes,
-    run_schools,
+    first_flags,
+    lists_opened,
     score_runs,
     student_scores,
     support_cases,
@@ -38,19 +37,12 @@ from schooldata.tables import (
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
 from serving.records import InvalidInput, NotVisible, names_of, require_student
+from serving.store import ON_A_LIST
 
 REVIEW_EVERY_DAYS = 14
 PLAN_WEEKS = 6
 RESTRICTED = ("protection", "health")
 CASE_OUTCOMES = ("back_on_track", "improving", "no_change", "referred", "left_school", "moved")
-# A row of a flagged student, its tiers written into the statement as the partial index
-# ix_student_scores_flagged states them: SQLite reads a partial index only for a
-# condition it can compare, not a bound value (1.2 s, not 16 ms, on the demo's data).
-ON_A_LIST = student_scores.c.tier.in_(
-    sa.bindparam("flagged", list(FLAGGED), expanding=True, literal_execute=True)
-)
-# The routes that show a list (a list "opened" is a person reading one on a day).
-LIST_ROUTES = ("GET /list", "GET /api/v1/risk-list")
 
 
 # The planned step a case starts from: the intervention the suggested step asks for.
@@ -617,49 +609,67 @@ def untouched_by_school(
         # The latest list's flagged students: each read below is of them alone, not of
         # every school's records in every week (a country's grow by a million a week).
         now = _flagged_in(run.run_id, schools)
-        flagged = connection.execute(sa.select(now.c.school_id, now.c.student_id)).all()
-        last = {
-            (s, c): d
-            for s, c, d in connection.execute(
-                sa.select(
-                    interventions.c.school_id,
-                    interventions.c.student_id,
-                    sa.func.max(interventions.c.date),
-                )
-                .join(now, _same_student(interventions, now))
-                .group_by(interventions.c.school_id, interventions.c.student_id)
+        last = (
+            sa.select(
+                interventions.c.school_id,
+                interventions.c.student_id,
+                sa.func.max(interventions.c.date).label("day"),
             )
-        }
-        first_flag = {
-            (s, c): d
-            for s, c, d in connection.execute(
-                sa.select(
-                    student_scores.c.school_id,
-                    student_scores.c.student_id,
-                    sa.func.min(score_runs.c.as_of),
-                )
-                .select_from(
-                    student_scores.join(score_runs, score_runs.c.run_id == student_scores.c.run_id)
-                )
-                .join(now, _same_student(student_scores, now))
-                .where(ON_A_LIST)
-                .group_by(student_scores.c.school_id, student_scores.c.student_id)
+            .join(now, _same_student(interventions, now))
+            .group_by(interventions.c.school_id, interventions.c.student_id)
+            .subquery("last_action")
+        )
+        # Since when each flagged student nobody acted on in ``untouched_days`` days has
+        # waited: their last action, else their first week on a list.
+        cutoff = today - timedelta(days=untouched_days)
+        waiting = (
+            sa.select(
+                now.c.school_id,
+                sa.func.coalesce(last.c.day, first_flags.c.as_of, run.as_of).label("since"),
             )
-        }
-    cutoff = today - timedelta(days=untouched_days)
-    found: dict[str, dict[str, Any]] = {}
-    for school, code in flagged:
-        entry = found.setdefault(school, {"flagged": 0, "untouched": 0, "days": []})
-        entry["flagged"] += 1
-        when = last.get((school, code))
-        if when is None or when < cutoff:
-            entry["untouched"] += 1
-            since = when or first_flag.get((school, code)) or run.as_of
-            entry["days"].append((today - since).days)
-    for entry in found.values():
-        days = entry.pop("days")
-        entry["median_days"] = statistics.median(days) if days else None
+            .outerjoin(last, _same_student(last, now))
+            .outerjoin(first_flags, _same_student(first_flags, now))
+            .where(last.c.day.is_(None) | (last.c.day < cutoff))
+            .subquery("waiting")
+        )
+        flagged = connection.execute(
+            sa.select(now.c.school_id, sa.func.count()).group_by(now.c.school_id)
+        ).all()
+        # Each school's untouched students and the one or two in the middle of their
+        # wait, found by the database: a few rows a school, not a row a student.
+        middle = connection.execute(_middle(waiting.c.school_id, waiting.c.since)).all()
+    found = {
+        school: {"flagged": students, "untouched": 0, "median_days": None}
+        for school, students in flagged
+    }
+    waits: dict[str, list[int]] = {}
+    for school, since, untouched in middle:
+        found[school]["untouched"] = untouched
+        waits.setdefault(school, []).append((today - since).days)
+    for school, days in waits.items():
+        found[school]["median_days"] = statistics.median(days)
     return found
+
+
+def _middle(group: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """For each ``group``: the row with the middle ``value``, or the two middle ones of an
+    even count (their mean is the median), and how many rows the group has."""
+    ranked = sa.select(
+        group.label("group"),
+        value.label("value"),
+        sa.func.row_number().over(partition_by=group, order_by=value).label("k"),
+        sa.func.count().over(partition_by=group).label("n"),
+    ).subquery("ranked")
+    twice = 2 * ranked.c.k
+    return sa.select(ranked.c.group, ranked.c.value, ranked.c.n).where(
+        (twice >= ranked.c.n) & (twice <= ranked.c.n + 2)
+    )
+
+
+def _median(counted: Sequence[tuple[int, int]]) -> float | None:
+    """The median of values given with how many times each occurs (None if none)."""
+    values = [value for value, times in counted for _ in range(times)]
+    return statistics.median(values) if values else None
 
 
 def _flagged_in(run_id: int, schools: Sequence[str] | None) -> sa.Subquery:
@@ -672,7 +682,7 @@ def _flagged_in(run_id: int, schools: Sequence[str] | None) -> sa.Subquery:
     return query.subquery("flagged")
 
 
-def _same_student(table: sa.Table, other: sa.Subquery) -> sa.ColumnElement[bool]:
+def _same_student(table: sa.Table | sa.Subquery, other: sa.Subquery) -> sa.ColumnElement[bool]:
     return (table.c.school_id == other.c.school_id) & (table.c.student_id == other.c.student_id)
 
 
@@ -706,70 +716,73 @@ def usage(
             runs = runs[-weeks:]
         if not runs:
             return []
-        query = sa.select(
-            student_scores.c.run_id, student_scores.c.school_id, student_scores.c.student_id
-        ).where(student_scores.c.run_id.in_([r.run_id for r in runs]) & ON_A_LIST)
-        if schools is not None:
-            query = query.where(student_scores.c.school_id.in_(list(schools)))
-        flagged = connection.execute(query).all()
-        actions: dict[tuple[str, str], list[date]] = {}
-        acted = (
-            sa.select(interventions.c.school_id, interventions.c.student_id, interventions.c.date)
-            .where(interventions.c.date >= runs[0].as_of)
-            .where(
-                interventions.c.intervention_id.not_in(
-                    sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
-                )
+        lists = (
+            sa.select(score_runs.c.run_id, score_runs.c.as_of)
+            .where(score_runs.c.run_id.in_([r.run_id for r in runs]))
+            .subquery("lists")
+        )
+        flagged = (
+            sa.select(student_scores.c.school_id, student_scores.c.student_id, lists.c.as_of)
+            .join(lists, lists.c.run_id == student_scores.c.run_id)
+            .where(ON_A_LIST)
+        )
+        acted = sa.select(
+            interventions.c.school_id, interventions.c.student_id, interventions.c.date
+        ).where(
+            (interventions.c.date >= runs[0].as_of)
+            & interventions.c.intervention_id.not_in(
+                sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
             )
-            .order_by(interventions.c.date)
         )
         if schools is not None:
+            flagged = flagged.where(student_scores.c.school_id.in_(list(schools)))
             acted = acted.where(interventions.c.school_id.in_(list(schools)))
-        for school, code, day in connection.execute(acted):
-            actions.setdefault((school, code), []).append(day)
-        # The lists read in these weeks, school by school (a row for each student shown,
-        # the same moment for all of one reading): by index ix_audit_log_list_reads, each
-        # listed school's readings since the first week, not the whole log.
-        listed = sa.select(run_schools.c.school_id).where(
-            run_schools.c.run_id.in_([r.run_id for r in runs])
+        listed, helped = flagged.subquery("listed"), acted.subquery("helped")
+        # Each flagged student's first action on or after their week's list...
+        first = (
+            sa.select(listed.c.school_id, listed.c.as_of, sa.func.min(helped.c.date).label("day"))
+            .outerjoin(helped, _same_student(helped, listed) & (helped.c.date >= listed.c.as_of))
+            .group_by(listed.c.school_id, listed.c.student_id, listed.c.as_of)
+            .subquery("first_action")
+        )
+        # ... counted by school, week and that day: a few rows a school, not a row a student.
+        counted = connection.execute(
+            sa.select(first.c.school_id, first.c.as_of, first.c.day, sa.func.count()).group_by(
+                first.c.school_id, first.c.as_of, first.c.day
+            )
+        ).all()
+        # The people who opened each school's list, by day, since the first week.
+        opened = (
+            sa.select(lists_opened.c.school_id, lists_opened.c.day, sa.func.count())
+            .where(lists_opened.c.day >= runs[0].as_of)
+            .group_by(lists_opened.c.school_id, lists_opened.c.day)
         )
         if schools is not None:
-            listed = listed.where(run_schools.c.school_id.in_(list(schools)))
-        opened = (
-            sa.select(audit_log.c.school_id, audit_log.c.user_id, audit_log.c.at)
-            .where(
-                (audit_log.c.action == "read")
-                & audit_log.c.endpoint.in_(LIST_ROUTES)
-                & audit_log.c.school_id.in_(listed)
-                & (audit_log.c.at >= clock.start_of(runs[0].as_of))
-            )
-            .distinct()
-        )
-        read = connection.execute(opened).all()
-    reads: dict[str, set[tuple[int, date]]] = {}
-    for school, user_id, at in read:
-        if school is not None and user_id is not None:
-            reads.setdefault(school, set()).add((int(user_id), clock.day_of(at)))
-    as_of = {int(r.run_id): r.as_of for r in runs}
-    by_week: dict[tuple[str, date], list[int | None]] = {}
-    for run_id, school, code in flagged:
-        week = as_of[int(run_id)]
-        later = [d for d in actions.get((school, code), []) if d >= week]
-        by_week.setdefault((school, week), []).append((later[0] - week).days if later else None)
+            opened = opened.where(lists_opened.c.school_id.in_(list(schools)))
+        readers: dict[str, list[tuple[date, int]]] = {}
+        for school, day, people in connection.execute(opened).all():
+            readers.setdefault(school, []).append((day, people))
+    by_week: dict[tuple[str, date], dict[int | None, int]] = {}
+    for school, as_of, day, students in counted:
+        delays = by_week.setdefault((school, as_of), {})
+        delay = None if day is None else (day - as_of).days
+        delays[delay] = delays.get(delay, 0) + students
     found = []
     for (school, week), delays in sorted(by_week.items()):
-        delays_acted = [d for d in delays if d is not None]
+        acted_after = sorted((d, n) for d, n in delays.items() if d is not None)
         found.append(
             WeekUsage(
                 school_id=school,
                 as_of=week,
                 lists_opened=sum(
-                    week <= day < week + timedelta(days=7) for _, day in reads.get(school, set())
+                    people
+                    for day, people in readers.get(school, [])
+                    if week <= day < week + timedelta(days=7)
                 ),
-                flagged=len(delays),
-                acted_7=sum(d <= 7 for d in delays_acted),
-                acted_14=sum(d <= 14 for d in delays_acted),
-                median_days=statistics.median(delays_acted) if delays_acted else None,
+                flagged=sum(delays.values()),
+                acted_7=sum(n for d, n in acted_after if d <= 7),
+                acted_14=sum(n for d, n in acted_after if d <= 14),
+                median_days=_median(acted_after),
             )
         )
     return found

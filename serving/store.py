@@ -19,9 +19,10 @@ import sqlalchemy as sa
 
 from riskmodel.bundle import FLAGGED
 from riskmodel.ranking import DEFAULT_CAPACITY
-from schooldata.db import insert_columns, insert_rows, reading
+from schooldata.db import insert_columns, insert_rows, keyed_insert, reading
 from schooldata.tables import (
     TABLES,
+    first_flags,
     plan_orders,
     run_drift,
     run_schools,
@@ -29,6 +30,13 @@ from schooldata.tables import (
     student_scores,
 )
 from serving.reasons import steps_for_flagged
+
+# A row of a flagged student, its tiers written into the statement as the partial index
+# ix_student_scores_flagged states them: SQLite reads a partial index only for a
+# condition it can compare, not a bound value (1.2 s, not 16 ms, on the demo's data).
+ON_A_LIST = student_scores.c.tier.in_(
+    sa.bindparam("flagged", list(FLAGGED), expanding=True, literal_execute=True)
+)
 
 # What the run decides across students (ranks, tiers, change), not per student.
 RANK_COLUMNS = [
@@ -299,6 +307,7 @@ def store_run(
         ).inserted_primary_key[0]  # type: ignore[index]
         for names, rows in _rows(results, ranked_ids, ranks, int(run_id)):
             insert_columns(connection, student_scores, names, rows)
+        note_first_flags(connection, int(run_id), as_of)
         if schools is not None and not schools.empty and "school_id" in ranked:
             schools = schools.drop(columns=COUNT_COLUMNS, errors="ignore").merge(
                 list_counts(ranked), on="school_id", how="left"
@@ -309,6 +318,32 @@ def store_run(
             if frame is not None and not frame.empty:
                 insert_rows(connection, table, _plain_records(frame, table, int(run_id)))
     return int(run_id), existing is not None
+
+
+def note_first_flags(
+    connection: sa.Connection, run_id: int, as_of: date, school_id: str | None = None
+) -> None:
+    """Keep, for each student this run flags (of one school), the first week a stored
+    list flagged them: this week, unless an earlier one did (a week may be scored after
+    later ones). A list made again keeps what the one it replaced recorded: people may
+    have read it."""
+    flagged = sa.select(
+        student_scores.c.school_id,
+        student_scores.c.student_id,
+        sa.literal(as_of, sa.Date).label("as_of"),
+    ).where((student_scores.c.run_id == run_id) & ON_A_LIST)
+    if school_id is not None:
+        flagged = flagged.where(student_scores.c.school_id == school_id)
+    insert = keyed_insert(connection, first_flags).from_select(
+        ["school_id", "student_id", "as_of"], flagged
+    )
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=["school_id", "student_id"],
+            set_={"as_of": insert.excluded.as_of},
+            where=insert.excluded.as_of < first_flags.c.as_of,
+        )
+    )
 
 
 def run_of(connection: sa.Connection, as_of: date, version: str) -> int | None:
@@ -343,6 +378,10 @@ def replace_school(
             )
         for names, rows in _rows(results, _student_index(ranked), ranks, run_id):
             insert_columns(connection, student_scores, names, rows)
+        as_of = connection.execute(
+            sa.select(score_runs.c.as_of).where(score_runs.c.run_id == run_id)
+        ).scalar_one()
+        note_first_flags(connection, run_id, as_of, school_id)
         counted = schools.drop(columns=COUNT_COLUMNS, errors="ignore")
         if len(ranked):
             counted = counted.merge(list_counts(ranked), on="school_id", how="left")

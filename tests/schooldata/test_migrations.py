@@ -141,3 +141,89 @@ def test_the_school_keyed_migration_keeps_every_row_of_a_database_made_before_it
         scores = connection.execute(sa.text("SELECT school_id, student_id FROM student_scores"))
         assert scores.all() == [("S2", "ST1")]
     assert verify(engine).broken_at is None
+
+
+def test_lists_opened_and_first_flags_are_filled_from_a_database_made_before_them(
+    tmp_path: Path,
+) -> None:
+    """A database at revision 0025 holds the audit log's readings of lists and two weeks'
+    stored lists: the upgrade counts who opened which school's list on which Bangkok day,
+    and each flagged student's first week on a list; the audit log keeps every row."""
+    from datetime import date, datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from schooldata.db import alembic_config
+
+    # Tables 0026 leaves as they were.
+    from schooldata.tables import first_flags, lists_opened, score_runs, student_scores
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0025")
+    week1, week2 = date(2025, 6, 2), date(2025, 6, 9)
+    with engine.begin() as connection:
+        for run_id, as_of, tiers in (
+            (1, week2, {"s1": "high", "s2": "low"}),  # week 2 scored before week 1
+            (2, week1, {"s1": "watch", "s3": "high"}),
+            (3, week2, {"s2": "watch", "s3": "low"}),  # another model's list of week 2
+        ):
+            connection.execute(
+                sa.insert(score_runs).values(
+                    run_id=run_id,
+                    as_of=as_of,
+                    model_version=f"v{run_id}",
+                    created_at=datetime(2025, 6, 1),
+                    students=2,
+                )
+            )
+            for rank, (code, tier) in enumerate(tiers.items(), 1):
+                connection.execute(
+                    sa.insert(student_scores).values(
+                        run_id=run_id,
+                        school_id="A",
+                        student_id=code,
+                        risk=0.5,
+                        raw_score=0.0,
+                        base_value=0.0,
+                        tier=tier,
+                        rank_in_school=rank,
+                        rank_in_advisor=rank,
+                        contributions="[]",
+                        reasons="[]",
+                        change="same",
+                    )
+                )
+        # Readings in UTC: 16:59 and 17:00 on 1 June are 23:59 on the 1st and 00:00 on
+        # the 2nd in Bangkok; a reading of a student's page, and one by nobody, are not
+        # lists opened.
+        for at, user, endpoint, school in (
+            (datetime(2025, 6, 1, 16, 59), 7, "GET /list", "A"),
+            (datetime(2025, 6, 1, 17, 0), 7, "GET /list", "A"),
+            (datetime(2025, 6, 2, 3, 0), 7, "GET /api/v1/risk-list", "A"),
+            (datetime(2025, 6, 2, 3, 0), 8, "GET /list", "B"),
+            (datetime(2025, 6, 2, 3, 0), 9, "GET /students/{id}", "A"),
+            (datetime(2025, 6, 2, 3, 0), None, "GET /list", "A"),
+        ):
+            for code in ("s1", "s2"):  # a row for each student the list shows
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO audit_log (at, user_id, student_id, school_id, endpoint,"
+                        " action) VALUES (:at, :user, :code, :school, :endpoint, 'read')"
+                    ),
+                    {"at": at, "user": user, "code": code, "school": school, "endpoint": endpoint},
+                )
+
+    upgrade(engine)
+
+    with engine.connect() as connection:
+        opened = connection.execute(sa.select(lists_opened)).all()
+        first = connection.execute(sa.select(first_flags)).all()
+        logged = connection.exec_driver_sql("SELECT count(*) FROM audit_log").scalar()
+    assert sorted(opened) == [
+        (date(2025, 6, 1), "A", 7),
+        (date(2025, 6, 2), "A", 7),
+        (date(2025, 6, 2), "B", 8),
+    ]
+    assert sorted(first) == [("A", "s1", week1), ("A", "s2", week2), ("A", "s3", week1)]
+    assert logged == 12

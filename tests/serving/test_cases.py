@@ -18,10 +18,13 @@ import time_machine
 from pypdf import PdfReader
 
 from core import clock
+from schooldata import audit
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import (
     TABLES,
     audit_log,
+    first_flags,
+    lists_opened,
     run_schools,
     score_runs,
     student_scores,
@@ -31,8 +34,8 @@ from serving.access import StudentKey
 from serving.accounts import Caller, create_user, find_by_username, set_password
 from serving.cases import add_note, open_case, untouched_by_school, usage
 from serving.i18n import percent
-from serving.store import latest_run
-from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in
+from serving.store import latest_run, note_first_flags
+from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in, sign_in_client
 
 CHAIR_PASSWORD = "chair-password-1"
 
@@ -318,58 +321,64 @@ def _user_id(api: Api, username: str) -> int:
 WEEK1, WEEK2 = date(2025, 6, 2), date(2025, 6, 9)
 
 
+def _store_list(connection: sa.Connection, run_id: int, as_of: date, tiers: dict[str, str]) -> None:
+    """A stored list (tiers by student code, "B:b1" for school B's, else school A's), as
+    the weekly run keeps it with each student's first week on a list."""
+    connection.execute(
+        sa.insert(score_runs).values(
+            run_id=run_id,
+            as_of=as_of,
+            model_version=str(run_id),
+            created_at=datetime(2025, 6, 1),
+            students=len(tiers),
+        )
+    )
+    for rank, (key, tier) in enumerate(tiers.items(), 1):
+        school, code = key.split(":") if ":" in key else ("A", key)
+        connection.execute(
+            sa.insert(student_scores).values(
+                run_id=run_id,
+                school_id=school,
+                student_id=code,
+                risk=0.5,
+                raw_score=0.0,
+                base_value=0.0,
+                tier=tier,
+                rank_in_school=rank,
+                rank_in_advisor=rank,
+                contributions="[]",
+                reasons="[]",
+                change="same",
+            )
+        )
+    note_first_flags(connection, run_id, as_of)
+
+
 def _two_weeks_of_lists(tmp_path: Path) -> sa.Engine:
     """Two weekly lists of school A (and one flagged student of school B), the help
-    recorded after them, and the lists' readings in the audit log."""
+    recorded after them, and the lists' readings appended to the audit log."""
     engine = make_engine(f"sqlite:///{tmp_path / 'usage.db'}")
     upgrade(engine)
     week1, week2 = WEEK1, WEEK2
     interventions = TABLES["interventions"]
     with engine.begin() as connection:
-        for run_id, as_of in ((1, week1), (2, week2)):
-            connection.execute(
-                sa.insert(score_runs).values(
-                    run_id=run_id,
-                    as_of=as_of,
-                    model_version="1",
-                    created_at=datetime(2025, 6, 1),
-                    students=4,
-                )
-            )
-        flags = {
-            1: {"s1": "high", "s2": "watch", "s3": "high", "s4": "low", "s5": "watch"},
-            2: {
-                "s1": "high",
-                "s2": "low",
-                "s3": "low",
-                "s4": "watch",
-                "s5": "high",
-                "B:b1": "high",
-            },
-        }
-        for run_id, tiers in flags.items():
+        _store_list(
+            connection,
+            1,
+            week1,
+            {"s1": "high", "s2": "watch", "s3": "high", "s4": "low", "s5": "watch"},
+        )
+        _store_list(
+            connection,
+            2,
+            week2,
+            {"s1": "high", "s2": "low", "s3": "low", "s4": "watch", "s5": "high", "B:b1": "high"},
+        )
+        for run_id in (1, 2):
             for school in ("A", "B"):  # each run's schools, as the weekly run stores them
                 connection.execute(
                     sa.insert(run_schools).values(
                         run_id=run_id, school_id=school, enrolled=5, scored=5, stale=False
-                    )
-                )
-            for rank, (key, tier) in enumerate(tiers.items(), 1):
-                school, code = key.split(":") if ":" in key else ("A", key)
-                connection.execute(
-                    sa.insert(student_scores).values(
-                        run_id=run_id,
-                        school_id=school,
-                        student_id=code,
-                        risk=0.5,
-                        raw_score=0.0,
-                        base_value=0.0,
-                        tier=tier,
-                        rank_in_school=rank,
-                        rank_in_advisor=rank,
-                        contributions="[]",
-                        reasons="[]",
-                        change="same",
                     )
                 )
         # s1: acted on 3 days after week 1's list and 1 day after week 2's; s2: 12 days
@@ -401,17 +410,60 @@ def _two_weeks_of_lists(tmp_path: Path) -> sa.Engine:
             (8, datetime(2025, 6, 10, 8), "GET /students/{id}", "A"),
             (5, datetime(2025, 6, 10, 8), "GET /list", "B"),
         ):
-            connection.execute(
-                sa.insert(audit_log).values(
-                    at=at,
-                    user_id=user_id,
-                    student_id="s1" if school == "A" else "b1",
-                    school_id=school,
-                    endpoint=endpoint,
-                    action="read",
+            with time_machine.travel(at.replace(tzinfo=UTC), tick=False):
+                code = "s1" if school == "A" else "b1"
+                audit.append(
+                    connection, [audit.Entry("read", endpoint, user_id, code, school_id=school)]
                 )
-            )
     return engine
+
+
+def test_a_person_reading_a_list_by_page_and_api_has_opened_it_once_that_day(api: Api) -> None:
+    advisor = int(_user_id(api, api.usernames["advisor"]))
+    before = clock.today()
+    with httpx.Client(base_url=api.url) as client:
+        sign_in_client(client, api.usernames["advisor"], PASSWORDS["advisor"])
+        for _ in range(2):
+            assert client.get("/list").status_code == 200
+    assert api.get("/api/v1/risk-list", "advisor").status_code == 200
+    assert api.get(f"/api/v1/students/{api.own_student}", "advisor").status_code == 200
+    after = clock.today()
+
+    with api.engine.connect() as connection:
+        opened = connection.execute(
+            sa.select(lists_opened.c.school_id, lists_opened.c.day).where(
+                (lists_opened.c.user_id == advisor) & (lists_opened.c.day >= before)
+            )
+        ).all()
+        # Each reading's moment is logged, a day in Bangkok: the day it was read.
+        reads = connection.execute(
+            sa.select(audit_log.c.at).where(
+                (audit_log.c.user_id == advisor)
+                & audit_log.c.endpoint.in_(audit.LIST_ROUTES)
+                & (audit_log.c.at >= clock.start_of(before))
+            )
+        ).scalars()
+        days = {clock.day_of(at) for at in reads}
+    assert days
+    assert days <= {before, after}
+    assert sorted(opened) == [(api.school, day) for day in sorted(days)]
+
+
+def test_a_students_first_week_on_a_list_is_the_earliest_whatever_the_order_weeks_are_scored(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'flags.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        _store_list(connection, 1, WEEK2, {"s1": "high", "s2": "low", "s3": "low"})
+        _store_list(connection, 2, WEEK1, {"s1": "watch", "s2": "high", "s3": "low"})
+        _store_list(connection, 3, WEEK2 + timedelta(days=7), {"s2": "watch", "s3": "high"})
+        first = dict(
+            connection.execute(sa.select(first_flags.c.student_id, first_flags.c.as_of)).all()
+        )
+
+    # s1 flagged in week 2, then week 1 scored after it; s3 only in week 3; low is no flag.
+    assert first == {"s1": WEEK1, "s2": WEEK1, "s3": WEEK2 + timedelta(days=7)}
 
 
 def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> None:
