@@ -62,8 +62,10 @@ from benchmarks import http_load
 from benchmarks.common import synthetic_database, trained_champion
 from benchmarks.http_load import request_bytes
 from benchmarks.store import _postgres, score_rows
+from core import clock
 from core.settings import Settings
 from devtools.processes import wait_for_workers
+from schooldata.audit import note_lists_opened
 from schooldata.db import insert_columns, insert_rows, make_engine, upgrade
 from schooldata.identity import unlinked_person
 from schooldata.tables import (
@@ -77,7 +79,7 @@ from schooldata.tables import (
     student_scores,
 )
 from serving.accounts import create_user, set_password
-from serving.store import list_counts
+from serving.store import list_counts, note_first_flags
 
 SCHOOLS = 1000
 PER_ADVISOR = 40
@@ -174,6 +176,7 @@ def fill(engine: sa.Engine, students: int, weeks: int) -> None:
             )
             rows = score_rows(students, run_id, per_school, seed=week)
             insert_rows(connection, student_scores, rows)
+            note_first_flags(connection, run_id, as_of)  # as store.store_run keeps them
             # The per-school counts the weekly run stores with the run (store.store_run).
             counts = list_counts(pd.DataFrame(rows)).set_index("school_id")
             insert_rows(
@@ -269,8 +272,9 @@ def list_reads(
     advisor_of: list[str],
 ) -> None:
     """The audit log's rows of a week's lists being read, as the service writes them (a
-    row for each student shown): each advisor opens their list on Monday morning, each
-    committee its whole school's on Tuesday. Its hash chain is left out (not timed)."""
+    row for each student shown, and each reader's list opened that day): each advisor
+    opens their list on Monday morning, each committee its whole school's on Tuesday.
+    Its hash chain is left out (not timed)."""
     advisor_ids = {a: n for n, a in enumerate(dict.fromkeys(advisor_of))}
     school_ids = {s: n for n, s in enumerate(dict.fromkeys(school_of))}
     # Bangkok's 08:00 and 09:00, stored in UTC.
@@ -302,6 +306,17 @@ def list_reads(
             )
             for i in range(len(ids))
         ],
+    )
+    note_lists_opened(
+        connection,
+        {
+            (school_of[i], clock.day_of(at), reader)
+            for i in range(len(ids))
+            for at, reader in (
+                (advisors_at, 1_000_000 + advisor_ids[advisor_of[i]]),
+                (committee_at, 2_000_000 + school_ids[school_of[i]]),
+            )
+        },
     )
 
 
