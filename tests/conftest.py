@@ -28,6 +28,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path not in slow_files)
 
 
+def stored_list(connection: sa.Connection, run_id: int, as_of: date, tiers: dict[str, str]) -> None:
+    """A stored weekly list, tiers by student code ("B:b1" for school B's, else school
+    A's), with the columns a run's rows must have (``score_runs``, ``student_scores``)."""
+    from datetime import datetime
+
+    from schooldata.tables import score_runs, student_scores
+
+    connection.execute(
+        sa.insert(score_runs).values(
+            run_id=run_id,
+            as_of=as_of,
+            model_version=str(run_id),
+            created_at=datetime(2025, 6, 1),
+            students=len(tiers),
+        )
+    )
+    for rank, (key, tier) in enumerate(tiers.items(), 1):
+        school, code = key.split(":") if ":" in key else ("A", key)
+        connection.execute(
+            sa.insert(student_scores).values(
+                run_id=run_id,
+                school_id=school,
+                student_id=code,
+                risk=0.5,
+                raw_score=0.0,
+                base_value=0.0,
+                tier=tier,
+                rank_in_school=rank,
+                rank_in_advisor=rank,
+                contributions="[]",
+                reasons="[]",
+                change="same",
+            )
+        )
+
+
 def scratch_settings(database_url: str, store: Path, **overrides: Any) -> Settings:
     """Settings of a database and a fresh MLflow tracking store and registry in ``store``;
     the service's own scheduler is off unless a test turns it on."""

@@ -155,9 +155,8 @@ def test_lists_opened_and_first_flags_are_filled_from_a_database_made_before_the
     from alembic import command
 
     from schooldata.db import alembic_config
-
-    # Tables 0026 leaves as they were.
-    from schooldata.tables import first_flags, lists_opened, score_runs, student_scores
+    from schooldata.tables import first_flags, lists_opened
+    from tests.conftest import stored_list
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     command.upgrade(alembic_config(engine), "0025")
@@ -168,32 +167,7 @@ def test_lists_opened_and_first_flags_are_filled_from_a_database_made_before_the
             (2, week1, {"s1": "watch", "s3": "high"}),
             (3, week2, {"s2": "watch", "s3": "low"}),  # another model's list of week 2
         ):
-            connection.execute(
-                sa.insert(score_runs).values(
-                    run_id=run_id,
-                    as_of=as_of,
-                    model_version=f"v{run_id}",
-                    created_at=datetime(2025, 6, 1),
-                    students=2,
-                )
-            )
-            for rank, (code, tier) in enumerate(tiers.items(), 1):
-                connection.execute(
-                    sa.insert(student_scores).values(
-                        run_id=run_id,
-                        school_id="A",
-                        student_id=code,
-                        risk=0.5,
-                        raw_score=0.0,
-                        base_value=0.0,
-                        tier=tier,
-                        rank_in_school=rank,
-                        rank_in_advisor=rank,
-                        contributions="[]",
-                        reasons="[]",
-                        change="same",
-                    )
-                )
+            stored_list(connection, run_id, as_of, tiers)
         # Readings in UTC: 16:59 and 17:00 on 1 June are 23:59 on the 1st and 00:00 on
         # the 2nd in Bangkok; a reading of a student's page, and one by nobody, are not
         # lists opened.

@@ -26,7 +26,6 @@ from schooldata.tables import (
     first_flags,
     lists_opened,
     run_schools,
-    score_runs,
     student_scores,
     support_cases,
 )
@@ -35,6 +34,7 @@ from serving.accounts import Caller, create_user, find_by_username, set_password
 from serving.cases import add_note, open_case, untouched_by_school, usage
 from serving.i18n import percent
 from serving.store import latest_run, note_first_flags
+from tests.conftest import stored_list
 from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in, sign_in_client
 
 CHAIR_PASSWORD = "chair-password-1"
@@ -322,35 +322,8 @@ WEEK1, WEEK2 = date(2025, 6, 2), date(2025, 6, 9)
 
 
 def _store_list(connection: sa.Connection, run_id: int, as_of: date, tiers: dict[str, str]) -> None:
-    """A stored list (tiers by student code, "B:b1" for school B's, else school A's), as
-    the weekly run keeps it with each student's first week on a list."""
-    connection.execute(
-        sa.insert(score_runs).values(
-            run_id=run_id,
-            as_of=as_of,
-            model_version=str(run_id),
-            created_at=datetime(2025, 6, 1),
-            students=len(tiers),
-        )
-    )
-    for rank, (key, tier) in enumerate(tiers.items(), 1):
-        school, code = key.split(":") if ":" in key else ("A", key)
-        connection.execute(
-            sa.insert(student_scores).values(
-                run_id=run_id,
-                school_id=school,
-                student_id=code,
-                risk=0.5,
-                raw_score=0.0,
-                base_value=0.0,
-                tier=tier,
-                rank_in_school=rank,
-                rank_in_advisor=rank,
-                contributions="[]",
-                reasons="[]",
-                change="same",
-            )
-        )
+    """A stored list, as the weekly run keeps it with each student's first week on a list."""
+    stored_list(connection, run_id, as_of, tiers)
     note_first_flags(connection, run_id, as_of)
 
 
