@@ -30,7 +30,7 @@ from schooldata.identity import UNLINKED_PREFIX
 from schooldata.tables import TABLES, run_schools, score_runs, student_returns, student_scores
 from serving.access import StudentKey, record_reads
 from serving.accounts import Caller, User
-from serving.records import FOLLOW_RETURNED_TERMS, names_of
+from serving.records import FOLLOW_RETURNED_TERMS, in_force, names_of
 from serving.schemas import AreaSchool, AreaSummary, ReferredCase, TrendPoint
 
 ACTION_WINDOW = timedelta(days=30)
@@ -80,9 +80,7 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
     (built once: an area office opens this page every week, an analyst more often)."""
     interventions, exits = TABLES["interventions"], TABLES["exits"]
     schools, students = TABLES["schools"], TABLES["students"]
-    in_force = interventions.c.intervention_id.not_in(
-        sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
-    )
+    not_corrected = in_force(interventions)
     as_of = sa.bindparam("as_of", type_=sa.Date)
     # A student referred outside the school in the 90 days to the week, the referral not
     # closed: the area office's rows and the analyst's count alike. On the week's list or
@@ -94,7 +92,7 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
         & (interventions.c.date > sa.bindparam("referred_since", type_=sa.Date))
         & (interventions.c.date <= as_of)
         & sa.func.coalesce(interventions.c.outcome, "").not_in(CLOSED_OUTCOMES)
-        & in_force
+        & not_corrected
     )
     return {
         "runs": sa.select(
@@ -122,7 +120,7 @@ def _statements(dialect: str, every: bool) -> dict[str, sa.Select[Any]]:
             & _followed(dialect, student_scores.c.school_id, every)
             & (interventions.c.date > sa.bindparam("since", type_=sa.Date))
             & (interventions.c.date <= as_of)
-            & in_force
+            & not_corrected
         )
         .group_by(student_scores.c.school_id),
         "referrals": sa.select(

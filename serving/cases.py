@@ -36,7 +36,7 @@ from schooldata.tables import (
 )
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
-from serving.records import InvalidInput, NotVisible, names_of, require_student
+from serving.records import InvalidInput, NotVisible, in_force, names_of, require_student
 from serving.store import ON_A_LIST
 
 REVIEW_EVERY_DAYS = 14
@@ -385,9 +385,7 @@ def _case(connection: sa.Connection, row: Any, names: dict[int, str], user: User
             & (interventions.c.student_id == row.student_id)
             & (interventions.c.date >= row.opened_on)
             & (interventions.c.date <= (row.closed_on or clock.today()))
-            & interventions.c.intervention_id.not_in(
-                sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
-            )
+            & in_force(interventions)
         )
         .order_by(interventions.c.date)
     ).all()
@@ -586,7 +584,7 @@ def _last_actions(connection: sa.Connection, school_id: str) -> dict[str, date]:
     interventions = TABLES["interventions"]
     rows = connection.execute(
         sa.select(interventions.c.student_id, sa.func.max(interventions.c.date))
-        .where(interventions.c.school_id == school_id)
+        .where((interventions.c.school_id == school_id) & in_force(interventions))
         .group_by(interventions.c.student_id)
     ).all()
     return {str(s): d for s, d in rows}
@@ -616,6 +614,7 @@ def untouched_by_school(
                 sa.func.max(interventions.c.date).label("day"),
             )
             .join(now, _same_student(interventions, now))
+            .where(in_force(interventions))
             .group_by(interventions.c.school_id, interventions.c.student_id)
             .subquery("last_action")
         )
@@ -728,12 +727,7 @@ def usage(
         )
         acted = sa.select(
             interventions.c.school_id, interventions.c.student_id, interventions.c.date
-        ).where(
-            (interventions.c.date >= runs[0].as_of)
-            & interventions.c.intervention_id.not_in(
-                sa.select(interventions.c.corrects).where(interventions.c.corrects.is_not(None))
-            )
-        )
+        ).where((interventions.c.date >= runs[0].as_of) & in_force(interventions))
         if schools is not None:
             flagged = flagged.where(student_scores.c.school_id.in_(list(schools)))
             acted = acted.where(interventions.c.school_id.in_(list(schools)))

@@ -99,8 +99,8 @@ def full_name(given: str | None, family: str | None) -> str | None:
     return given or family or None
 
 
-def _in_force(table: sa.Table) -> sa.ColumnElement[bool]:
-    """Records no later record corrects."""
+def in_force(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Records of help no later record corrects (a corrected one is void)."""
     corrected = sa.select(table.c.corrects).where(table.c.corrects.is_not(None))
     return table.c.intervention_id.not_in(corrected)
 
@@ -129,7 +129,7 @@ def _last_query(dialect: str) -> sa.Select[Any]:
         )
         .where(
             among_students_parameter(dialect, table.c.school_id, table.c.student_id)
-            & _in_force(table)
+            & in_force(table)
         )
         .order_by(table.c.date, table.c.intervention_id)
     )
@@ -553,7 +553,7 @@ def home_visit_plan(
         run = _run_or_fail(connection, as_of)
         since = run.as_of - VISIT_WINDOW
         visited = sa.select(interventions.c.student_id).where(
-            _in_force(interventions)
+            in_force(interventions)
             & (interventions.c.school_id == school_id)
             & (interventions.c.type == "home_visit")
             & (interventions.c.date > since)

@@ -31,8 +31,9 @@ from schooldata.tables import (
 )
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user, find_by_username, set_password
-from serving.cases import add_note, open_case, untouched_by_school, usage
+from serving.cases import add_note, needs_action, open_case, untouched_by_school, usage
 from serving.i18n import percent
+from serving.records import record_intervention
 from serving.store import latest_run, note_first_flags
 from tests.conftest import stored_list
 from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in, sign_in_client
@@ -437,6 +438,51 @@ def test_a_students_first_week_on_a_list_is_the_earliest_whatever_the_order_week
 
     # s1 flagged in week 2, then week 1 scored after it; s3 only in week 3; low is no flag.
     assert first == {"s1": WEEK1, "s2": WEEK1, "s3": WEEK2 + timedelta(days=7)}
+
+
+def test_a_corrected_record_is_no_action_on_the_actions_pages(api: Api, tmp_path: Path) -> None:
+    """A visit recorded today for the wrong day and corrected to six weeks ago: the
+    school's and the area's actions pages count the student untouched since then, as
+    the list counts their help (records no later record corrects)."""
+    import sqlite3
+
+    target = tmp_path / "copy.db"
+    with sqlite3.connect(str(api.engine.url.database)) as source, sqlite3.connect(target) as out:
+        source.backup(out)
+    engine = make_engine(f"sqlite:///{target}")
+    committee = find_by_username(engine, api.usernames["committee"])
+    assert committee is not None
+    caller = Caller(committee, "test")
+    before = needs_action(engine, caller, untouched_days=14)
+    student = before.untouched[0]["student_id"]
+    key = StudentKey(api.school, student)
+    counted = untouched_by_school(engine, [api.school], untouched_days=14)[api.school]
+
+    wrong, _ = record_intervention(
+        engine, caller, key, clock.today(), kind="home_visit", outcome=None
+    )
+    touched = needs_action(engine, caller, untouched_days=14)
+    assert student not in {s["student_id"] for s in touched.untouched}
+    assert untouched_by_school(engine, [api.school], 14)[api.school]["untouched"] == (
+        counted["untouched"] - 1
+    )
+    six_weeks_ago = clock.today() - timedelta(days=42)
+    record_intervention(
+        engine,
+        caller,
+        key,
+        six_weeks_ago,
+        kind="home_visit",
+        outcome=None,
+        corrects=wrong.intervention_id,
+    )
+
+    after = {s["student_id"]: s for s in needs_action(engine, caller, 14).untouched}
+    assert after[student]["last_action"] == six_weeks_ago
+    assert (
+        untouched_by_school(engine, [api.school], 14)[api.school]["untouched"]
+        == (counted["untouched"])
+    )
 
 
 def test_usage_counts_lists_opened_and_first_actions_exactly(tmp_path: Path) -> None:
