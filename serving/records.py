@@ -101,8 +101,8 @@ def full_name(given: str | None, family: str | None) -> str | None:
 
 def in_force(table: sa.Table) -> sa.ColumnElement[bool]:
     """Records of help no later record corrects (a corrected one is void)."""
-    corrected = sa.select(table.c.corrects).where(table.c.corrects.is_not(None))
-    return table.c.intervention_id.not_in(corrected)
+    later = table.alias("later")
+    return ~sa.exists().where(later.c.corrects == table.c.intervention_id)
 
 
 def _last_interventions(
