@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devtools.postgres import PostgresServer, postgres_server
+from riskmodel.bundle import FLAGGED
 from schooldata import audit
 from schooldata.db import (
     among,
@@ -40,7 +41,15 @@ from schooldata.db import (
 from schooldata.ingest import ingest_directory
 from schooldata.loads import undo
 from schooldata.partitions import plan_partitions
-from schooldata.tables import ORIGIN_SERVICE, TABLES, audit_log, score_runs, student_scores
+from schooldata.tables import (
+    ORIGIN_SERVICE,
+    TABLES,
+    audit_log,
+    first_flags,
+    lists_opened,
+    score_runs,
+    student_scores,
+)
 from serving import area, records
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user
@@ -825,6 +834,40 @@ def test_the_documented_application_role_runs_the_weekly_run(
             sa.select(sa.func.count()).where(student_scores.c.run_id == run)
         ).scalar_one()
     assert scored == report.students
+    # and keeps, for each student the list flags, the first week a list flagged them.
+    with pg_engine.connect() as connection:
+        flagged = set(
+            connection.execute(
+                sa.select(student_scores.c.school_id, student_scores.c.student_id).where(
+                    (student_scores.c.run_id == run) & student_scores.c.tier.in_(FLAGGED)
+                )
+            ).all()
+        )
+        first = {
+            (school, code): day
+            for school, code, day in connection.execute(sa.select(first_flags)).all()
+        }
+    assert flagged
+    assert all(first[s] <= pd.Timestamp(WEEKS[-1]).date() for s in flagged)
+
+
+def test_the_documented_application_role_records_a_list_opened(
+    api: Api, pg_engine: sa.Engine
+) -> None:
+    """A list read by the service under the doc's application role is logged, and its
+    reader counted as having opened the school's list that day."""
+    app = _documented_role(pg_engine, "ews_app_lists")
+    reader = 424242
+
+    audit.record(
+        app, [audit.Entry("read", "GET /list", reader, api.own_student, school_id=api.school)]
+    )
+
+    with pg_engine.connect() as connection:
+        opened = connection.execute(
+            sa.select(lists_opened.c.school_id).where(lists_opened.c.user_id == reader)
+        ).scalars()
+        assert list(opened) == [api.school]
 
 
 def test_the_documented_application_role_uploads_a_schools_visits_and_keeps_the_staffs(
