@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from schooldata import audit
 from schooldata.contract import (
@@ -35,7 +34,7 @@ from schooldata.contract import (
     Source,
 )
 from schooldata.dataset import DatasetReader, home_schools, write_dataset
-from schooldata.db import insert_columns, read_table, upgrade
+from schooldata.db import insert_columns, keyed_insert, read_table, upgrade
 from schooldata.identity import (
     SHARED_COLUMNS,
     TRANSITION_GRADES,
@@ -1082,7 +1081,7 @@ def _upsert(connection: sa.Connection, source: Source, rows: pd.DataFrame) -> No
         return
     if dialect != "sqlite":
         raise RuntimeError(f"upsert is not implemented for the {dialect} dialect")
-    statement = sqlite.insert(table).values({name: sa.bindparam(name) for name in names})
+    statement = keyed_insert(connection, table).values({name: sa.bindparam(name) for name in names})
     compiled = statement.on_conflict_do_update(
         index_elements=key,
         index_where=where,
@@ -1122,7 +1121,7 @@ def _upsert_by_copy(
         prefixes=["TEMPORARY"],
     )
     stage.create(connection)
-    statement = postgresql.insert(table).from_select(names, sa.select(*stage.c))
+    statement = keyed_insert(connection, table).from_select(names, sa.select(*stage.c))
     upsert = statement.on_conflict_do_update(
         index_elements=key,
         index_where=where,
