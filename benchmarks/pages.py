@@ -65,6 +65,7 @@ from benchmarks.store import _postgres, score_rows
 from core import clock
 from core.settings import Settings
 from devtools.processes import wait_for_workers
+from schooldata.actions import keep_last_actions
 from schooldata.audit import note_lists_opened
 from schooldata.db import insert_columns, insert_rows, make_engine, upgrade
 from schooldata.identity import unlinked_person
@@ -243,6 +244,7 @@ def history(
             for n, i in enumerate(range(0, students, HELPED_EVERY))
         ],
     )
+    keep_last_actions(connection, schools=set(school_of))  # as every writer of help does
     insert_columns(
         connection,
         student_returns,

@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from schooldata import audit
+from schooldata.actions import keep_last_actions
 from schooldata.contract import (
     AT_SCHOOL,
     CLASSROOM_GROUP,
@@ -340,6 +341,9 @@ def ingest_directory(
                 before = last_case_id(connection)
                 missing_opened = store_missing(connection, persons, days)
                 missing_surges = surges(connection, after=before)
+            # Last: its lock is held until the commit.
+            helped = [(s, rows) for s, rows in accepted if s.name == "interventions"]
+            keep_last_actions(connection, schools=_schools_of(helped))
         if dataset is not None:
             _write_settled_keys(engine, dataset, accepted, written, changed)
     write_seconds = time.perf_counter() - write_started

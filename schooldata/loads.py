@@ -29,6 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import clock
+from schooldata.actions import keep_last_actions
 from schooldata.contract import SOURCES
 from schooldata.identity import settle_shared_ids, store_returns
 from schooldata.missing import follow_new_keys, store_missing
@@ -166,6 +167,8 @@ def undo(engine: sa.Engine, school: str, load_id: int, by: int | None) -> Undone
         persons |= _persons(connection, school) | follow_new_keys(connection)
         store_returns(connection, persons)
         store_missing(connection, persons)
+        if "interventions" in kept:
+            keep_last_actions(connection, schools=[school])
         connection.execute(
             sa.update(loads)
             .where(loads.c.load_id == load_id)

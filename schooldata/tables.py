@@ -412,6 +412,17 @@ first_flags = sa.Table(
     sa.Column("as_of", sa.Date, nullable=False),
 )
 
+# Each student's last action: the latest date of their records of help in force, kept
+# by every path that writes or removes help (``schooldata.actions``). A student nobody
+# has helped has no row.
+last_actions = sa.Table(
+    "last_actions",
+    metadata,
+    sa.Column("school_id", sa.String, primary_key=True),
+    sa.Column("student_id", sa.String, primary_key=True),
+    sa.Column("day", sa.Date, nullable=False),
+)
+
 # Children who came back after leaving school (``schooldata.identity.returns``): each
 # return's enrolment, where and when the child left, recomputed after every load. The
 # advisor follows a returned child for some terms whatever their risk.

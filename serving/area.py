@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 
 from riskmodel.bundle import FLAGGED
+from schooldata.actions import in_force
 from schooldata.calendar import thai_term_of
 from schooldata.db import (
     among,
@@ -30,7 +31,7 @@ from schooldata.identity import UNLINKED_PREFIX
 from schooldata.tables import TABLES, run_schools, score_runs, student_returns, student_scores
 from serving.access import StudentKey, record_reads
 from serving.accounts import Caller, User
-from serving.records import FOLLOW_RETURNED_TERMS, in_force, names_of
+from serving.records import FOLLOW_RETURNED_TERMS, names_of
 from serving.schemas import AreaSchool, AreaSummary, ReferredCase, TrendPoint
 
 ACTION_WINDOW = timedelta(days=30)

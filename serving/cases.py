@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from core import clock
 from schooldata import audit
+from schooldata.actions import in_force
 from schooldata.contract import INTERVENTION_TYPES
 from schooldata.db import reading
 from schooldata.tables import (
@@ -28,6 +29,7 @@ from schooldata.tables import (
     case_events,
     case_notes,
     first_flags,
+    last_actions,
     lists_opened,
     score_runs,
     student_scores,
@@ -36,7 +38,7 @@ from schooldata.tables import (
 )
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
-from serving.records import InvalidInput, NotVisible, in_force, names_of, require_student
+from serving.records import InvalidInput, NotVisible, names_of, require_student
 from serving.store import ON_A_LIST
 
 REVIEW_EVERY_DAYS = 14
@@ -581,11 +583,10 @@ def needs_action(engine: sa.Engine, caller: Caller, untouched_days: int) -> Need
 
 
 def _last_actions(connection: sa.Connection, school_id: str) -> dict[str, date]:
-    interventions = TABLES["interventions"]
     rows = connection.execute(
-        sa.select(interventions.c.student_id, sa.func.max(interventions.c.date))
-        .where((interventions.c.school_id == school_id) & in_force(interventions))
-        .group_by(interventions.c.student_id)
+        sa.select(last_actions.c.student_id, last_actions.c.day).where(
+            last_actions.c.school_id == school_id
+        )
     ).all()
     return {str(s): d for s, d in rows}
 
@@ -599,7 +600,6 @@ def untouched_by_school(
     from serving.store import latest_run
 
     today = clock.today()
-    interventions = TABLES["interventions"]
     with reading(engine) as connection:
         run = latest_run(connection)
         if run is None:
@@ -607,28 +607,17 @@ def untouched_by_school(
         # The latest list's flagged students: each read below is of them alone, not of
         # every school's records in every week (a country's grow by a million a week).
         now = _flagged_in(run.run_id, schools)
-        last = (
-            sa.select(
-                interventions.c.school_id,
-                interventions.c.student_id,
-                sa.func.max(interventions.c.date).label("day"),
-            )
-            .join(now, _same_student(interventions, now))
-            .where(in_force(interventions))
-            .group_by(interventions.c.school_id, interventions.c.student_id)
-            .subquery("last_action")
-        )
         # Since when each flagged student nobody acted on in ``untouched_days`` days has
         # waited: their last action, else their first week on a list.
         cutoff = today - timedelta(days=untouched_days)
         waiting = (
             sa.select(
                 now.c.school_id,
-                sa.func.coalesce(last.c.day, first_flags.c.as_of, run.as_of).label("since"),
+                sa.func.coalesce(last_actions.c.day, first_flags.c.as_of, run.as_of).label("since"),
             )
-            .outerjoin(last, _same_student(last, now))
+            .outerjoin(last_actions, _same_student(last_actions, now))
             .outerjoin(first_flags, _same_student(first_flags, now))
-            .where(last.c.day.is_(None) | (last.c.day < cutoff))
+            .where(last_actions.c.day.is_(None) | (last_actions.c.day < cutoff))
             .subquery("waiting")
         )
         flagged = connection.execute(

@@ -27,6 +27,7 @@ from features.sources import Sources
 from riskmodel.benefit import VisitBenefit
 from riskmodel.ranking import DEFAULT_CAPACITY, VISIT_WINDOW
 from schooldata import audit
+from schooldata.actions import in_force, keep_last_actions
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from schooldata.db import among_students, among_students_parameter, reading, students_parameters
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders
@@ -97,12 +98,6 @@ def full_name(given: str | None, family: str | None) -> str | None:
     if given and family:
         return f"{given} {family}"
     return given or family or None
-
-
-def in_force(table: sa.Table) -> sa.ColumnElement[bool]:
-    """Records of help no later record corrects (a corrected one is void)."""
-    later = table.alias("later")
-    return ~sa.exists().where(later.c.corrects == table.c.intervention_id)
 
 
 def _last_interventions(
@@ -731,6 +726,7 @@ def _insert_intervention(engine: sa.Engine, caller: Caller, record: dict[str, An
             if earlier is None or StudentKey(*earlier) != student:
                 raise InvalidInput("corrects must name an earlier record of the same student")
         new_id = connection.execute(sa.insert(table).values(**record)).inserted_primary_key[0]  # type: ignore[index]
+        keep_last_actions(connection, student=student)
         audit.append(
             connection,
             [
@@ -826,6 +822,7 @@ def withdraw_intervention(engine: sa.Engine, caller: Caller, intervention_id: in
         if row is None or corrected is not None:
             raise NotVisible("no record of yours to withdraw")
         connection.execute(sa.delete(table).where(table.c.intervention_id == intervention_id))
+        keep_last_actions(connection, student=(row["school_id"], row["student_id"]))
         audit.append(
             connection,
             [

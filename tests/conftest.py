@@ -28,6 +28,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path not in slow_files)
 
 
+def kept_last_actions(engine: sa.Engine) -> dict[tuple[str, str], date]:
+    """Each student's last action as ``last_actions`` keeps it, once it is checked to be
+    the latest date of the student's records of help in force (``schooldata.actions``)."""
+    from schooldata.actions import in_force
+    from schooldata.tables import TABLES, last_actions
+
+    interventions = TABLES["interventions"]
+    with engine.connect() as connection:
+        kept = {(s, c): d for s, c, d in connection.execute(sa.select(last_actions)).all()}
+        records = connection.execute(
+            sa.select(
+                interventions.c.school_id,
+                interventions.c.student_id,
+                sa.func.max(interventions.c.date),
+            )
+            .where(in_force(interventions))
+            .group_by(interventions.c.school_id, interventions.c.student_id)
+        ).all()
+    assert kept == {(s, c): d for s, c, d in records}
+    return kept
+
+
 def stored_list(connection: sa.Connection, run_id: int, as_of: date, tiers: dict[str, str]) -> None:
     """A stored weekly list, tiers by student code ("B:b1" for school B's, else school
     A's), with the columns a run's rows must have (``score_runs``, ``student_scores``)."""
@@ -203,7 +225,9 @@ def record_staff_visit(
     engine: sa.Engine, student_id: str, day: date, outcome: str | None = None
 ) -> None:
     """A home visit of school S1's student recorded by a member of staff (user 7), as
-    the pages record one: not imported, so never a load's to change."""
+    the pages record one: not imported, so never a load's to change, and the student's
+    last action kept with it."""
+    from schooldata.actions import keep_last_actions
     from schooldata.tables import ORIGIN_SERVICE, TABLES
 
     with engine.begin() as connection:
@@ -218,3 +242,4 @@ def record_staff_visit(
                 recorded_by=7,
             )
         )
+        keep_last_actions(connection, student=("S1", student_id))

@@ -13,7 +13,7 @@ from schooldata.db import read_table
 from schooldata.ingest import ingest_directory
 from schooldata.loads import CannotUndo, last_load, undo
 from schooldata.tables import ORIGIN_SERVICE, TABLES, load_snapshots, missing_cases
-from tests.conftest import ID_KEY, record_staff_visit
+from tests.conftest import ID_KEY, kept_last_actions, record_staff_visit
 
 S1 = frozenset({"S1"})
 
@@ -188,3 +188,45 @@ def test_no_load_undo_or_statement_rewrites_a_visit_the_staff_recorded(
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as c:
             c.execute(statement)
     assert read_table(engine, "interventions")["outcome"].tolist() == ["done"]
+
+
+def test_each_students_last_action_follows_a_load_of_help_and_its_undo(
+    base_directory: Path, write_csv: Callable[..., Path], engine: sa.Engine
+) -> None:
+    """The actions pages read each student's last action kept beside the records of
+    help: a load of a school's help, an upload of more and its undo keep it in step."""
+    from datetime import date
+
+    write_csv(
+        "interventions",
+        [
+            "student_id,school_id,date,type,outcome",
+            "A1,S1,2025-08-01,home_visit,done",
+            "A1,S1,2025-06-20,counselling,done",
+            "A3,S2,2025-08-03,scholarship_referral,done",
+        ],
+    )
+    ingest_directory(base_directory, engine, ID_KEY, None)
+    assert kept_last_actions(engine) == {
+        ("S1", "A1"): date(2025, 8, 1),
+        ("S2", "A3"): date(2025, 8, 3),
+    }
+
+    more = write_csv(
+        "interventions",
+        ["student_id,date,type,outcome", "A1,2025-09-01,home_visit,", "A2,2025-07-02,tutoring,"],
+        folder="more",
+    )
+    loaded = ingest_directory(more, engine, ID_KEY, None, schools=S1, by=7)
+    assert loaded.load_id is not None
+    assert kept_last_actions(engine) == {
+        ("S1", "A1"): date(2025, 9, 1),
+        ("S1", "A2"): date(2025, 7, 2),
+        ("S2", "A3"): date(2025, 8, 3),
+    }
+
+    undo(engine, "S1", loaded.load_id, by=7)
+    assert kept_last_actions(engine) == {
+        ("S1", "A1"): date(2025, 8, 1),
+        ("S2", "A3"): date(2025, 8, 3),
+    }

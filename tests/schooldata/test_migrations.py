@@ -201,3 +201,49 @@ def test_lists_opened_and_first_flags_are_filled_from_a_database_made_before_the
     ]
     assert sorted(first) == [("A", "s1", week1), ("A", "s2", week2), ("A", "s3", week1)]
     assert logged == 12
+
+
+def test_last_actions_are_filled_from_the_records_in_force_of_a_database_made_before_them(
+    tmp_path: Path,
+) -> None:
+    """A database at revision 0027 holds records of help, one of them corrected to an
+    earlier day: the upgrade keeps each student's last action from the records in force
+    (the corrected one is void), apart for two schools' students with one code."""
+    from datetime import date
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from schooldata.db import alembic_config
+    from schooldata.tables import last_actions
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0027")
+    with engine.begin() as connection:
+        for record_id, school, code, day, corrects in (
+            (1, "A", "s1", date(2025, 6, 3), None),
+            (2, "A", "s1", date(2025, 7, 1), None),
+            (3, "A", "s2", date(2025, 8, 1), None),  # recorded for the wrong day...
+            (4, "A", "s2", date(2025, 6, 20), 3),  # ... and corrected to an earlier one
+            (5, "B", "s1", date(2025, 5, 9), None),  # another school's s1
+        ):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO interventions (intervention_id, school_id, student_id, date,"
+                    " type, origin, corrects) VALUES (:id, :school, :code, :day, 'home_visit',"
+                    " 'service', :corrects)"
+                ),
+                {"id": record_id, "school": school, "code": code, "day": day, "corrects": corrects},
+            )
+
+    upgrade(engine)
+
+    with engine.connect() as connection:
+        last = connection.execute(sa.select(last_actions)).all()
+        records = connection.exec_driver_sql("SELECT count(*) FROM interventions").scalar()
+    assert sorted(last) == [
+        ("A", "s1", date(2025, 7, 1)),
+        ("A", "s2", date(2025, 6, 20)),
+        ("B", "s1", date(2025, 5, 9)),
+    ]
+    assert records == 5

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 
 from core import clock
 from schooldata import audit
+from schooldata.actions import keep_last_actions
 from schooldata.db import make_engine, upgrade
 from schooldata.tables import (
     TABLES,
@@ -382,6 +383,7 @@ def _two_weeks_of_lists(tmp_path: Path) -> sa.Engine:
                     school_id="A", student_id=code, date=day, type="home_visit", origin="service"
                 )
             )
+        keep_last_actions(connection, schools=["A"])  # as every writer of help does
         # Lists opened (moments in UTC, days in Bangkok): user 7 twice on one day and
         # once the next, user 8 once, user 9 at Monday's first moment (week 1); user 7
         # once in week 2, and user 8 at 06:30 on its Monday (Sunday in UTC); a read of

@@ -56,7 +56,13 @@ from serving.accounts import Caller, create_user
 from serving.messages import schools_left_out
 from serving.operations import school_in_list
 from serving.scoring import weekly_run
-from tests.conftest import ID_KEY, record_staff_visit, scratch_settings, unavailable
+from tests.conftest import (
+    ID_KEY,
+    kept_last_actions,
+    record_staff_visit,
+    scratch_settings,
+    unavailable,
+)
 from tests.serving.conftest import (
     WEEKS,
     Api,
@@ -909,7 +915,65 @@ def test_the_documented_application_role_uploads_a_schools_visits_and_keeps_the_
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as c:
                 c.execute(statement)
     assert outcomes() == [["import", "not_home"], [ORIGIN_SERVICE, "done"]]
+    assert kept_last_actions(owner) == {("S1", "A1"): date(2025, 6, 6)}
     for statement in ("TRUNCATE audit_log", "UPDATE audit_log SET detail = 'x'"):
         with pytest.raises(sa.exc.DBAPIError, match="permission denied|append-only"):
             with app.begin() as c:
                 c.exec_driver_sql(statement)
+
+
+def test_the_documented_application_role_withdraws_a_record_made_by_mistake(
+    postgres: PostgresServer, base_directory: Path
+) -> None:
+    """A record its author withdraws within minutes is removed under the doc's role (the
+    database refused it from 0024 to 0027), the student's last action with it; a staff
+    record of before those minutes still cannot be removed."""
+    owner = make_engine(postgres.new_database())
+    ingest_directory(base_directory, owner, ID_KEY, None)
+    app = _documented_role(owner, "ews_app_withdraws")
+    record_staff_visit(app, "A2", date(2025, 6, 3), "done")  # no moment: long ago
+    advisor, _ = create_user(owner, "committee", "กรรมการ", school_id="S1")
+    caller, child = Caller(advisor, "test"), StudentKey("S1", "A1")
+    made, _ = records.record_intervention(
+        app, caller, child, date(2025, 6, 9), kind="home_visit", outcome=None
+    )
+    assert kept_last_actions(owner)[child] == date(2025, 6, 9)
+
+    records.withdraw_intervention(app, caller, made.intervention_id)
+
+    assert child not in kept_last_actions(owner)
+    interventions = TABLES["interventions"]
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), app.begin() as connection:
+        connection.execute(sa.delete(interventions))
+    assert read_table(owner, "interventions")["student_id"].tolist() == ["A2"]
+
+
+def test_records_of_one_child_made_at_once_keep_the_latest_as_last_action_on_postgresql(
+    postgres: PostgresServer, base_directory: Path
+) -> None:
+    """Six staff record help for one child at the same moment, each for another day: all
+    six are kept, and the child's last action is the latest day, whichever committed
+    last (each works it out under a lock, after the others' commits)."""
+    engine = make_engine(postgres.new_database())
+    ingest_directory(base_directory, engine, ID_KEY, None)
+    staff = [create_user(engine, "committee", f"กรรมการ {n}", school_id="S1")[0] for n in range(6)]
+    for child in (StudentKey("S1", "A1"), StudentKey("S1", "A2")):
+        start = threading.Barrier(len(staff))
+
+        def record(n: int, child: StudentKey = child, start: threading.Barrier = start) -> int:
+            start.wait()
+            made, _ = records.record_intervention(
+                engine,
+                Caller(staff[n], "test"),
+                child,
+                date(2025, 6, 2 + n),
+                kind="letter",
+                outcome=None,
+            )
+            return made.intervention_id
+
+        with ThreadPoolExecutor(len(staff)) as pool:
+            made = list(pool.map(record, range(len(staff))))
+
+        assert len(set(made)) == len(staff)
+        assert kept_last_actions(engine)[child] == date(2025, 6, 2 + len(staff) - 1)

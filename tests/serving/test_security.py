@@ -38,6 +38,7 @@ from schooldata.tables import TABLES, audit_log, student_scores, users
 from serving import i18n
 from serving.accounts import create_user, revoke, rotate_token
 from serving.model_store import ModelUnavailable, load_champion
+from tests.conftest import kept_last_actions
 from tests.serving.conftest import (
     DESKTOP,
     PASSWORDS,
@@ -563,6 +564,55 @@ def test_two_staff_records_of_the_same_day_both_stay_and_a_correction_points_bac
         ids[first.json()["intervention_id"]]["staff_id"]
         != ids[second.json()["intervention_id"]]["staff_id"]
     )
+    kept_last_actions(copy.engine)  # the actions pages' last actions are in step
+
+
+def test_a_record_made_by_mistake_is_withdrawn_by_its_author_alone(copy: Copy) -> None:
+    """A click on the wrong outcome, undone on the student's page within minutes: the
+    record is gone, the withdrawal audited, and the student's last action (the actions
+    pages') is what it was before. Nobody else can withdraw it."""
+    student = copy.api.own_student
+    key = (copy.api.school, student)
+    before = kept_last_actions(copy.engine).get(key)
+    day = clock.today()
+    with httpx.Client(base_url=copy.url) as advisor, httpx.Client(base_url=copy.url) as other:
+        sign_in_client(advisor, copy.api.usernames["advisor"], PASSWORDS["advisor"])
+        sign_in_client(other, copy.api.usernames["committee"], PASSWORDS["committee"])
+        made = advisor.post(
+            f"/students/{student}/interventions",
+            data={
+                "csrf": csrf_of(advisor.get(f"/students/{student}").text),
+                "type": "home_visit",
+                "outcome": "refused",
+                "date": day.isoformat(),
+            },
+        )
+        assert made.status_code == 303
+        record = int(made.headers["location"].rsplit("recorded=", 1)[1])
+        assert kept_last_actions(copy.engine)[key] == day
+
+        taken = other.post(
+            f"/interventions/{record}/undo",
+            data={"csrf": csrf_of(other.get(f"/students/{student}").text)},
+        )
+        assert taken.status_code == 404
+        assert kept_last_actions(copy.engine)[key] == day
+
+        undone = advisor.post(
+            f"/interventions/{record}/undo",
+            data={"csrf": csrf_of(advisor.get(f"/students/{student}").text), "back": "/list"},
+        )
+    assert (undone.status_code, undone.headers["location"]) == (303, "/list?undone=1")
+    with copy.engine.connect() as connection:
+        left = connection.execute(
+            sa.select(sa.func.count()).where(TABLES["interventions"].c.intervention_id == record)
+        ).scalar_one()
+    assert left == 0
+    assert kept_last_actions(copy.engine).get(key) == before
+    log = _audit(copy.engine)
+    withdrawn = log[log["action"] == "withdraw"]
+    assert withdrawn["detail"].tolist() == [f"intervention {record}"]
+    assert withdrawn["student_id"].tolist() == [student]
 
 
 # 9. Tokens and sessions that end ---------------------------------------------------------------
