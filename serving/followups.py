@@ -412,8 +412,13 @@ def _records_at(connection: sa.Connection, student: StudentKey) -> dict[str, Any
             .group_by(attendance.c.status)
         ).all()
     )
+    schools = TABLES["schools"]
+    name = connection.execute(
+        sa.select(schools.c.name).where(schools.c.school_id == student.school_id)
+    ).scalar()
     return {
         "school_id": student.school_id,
+        "name": name or student.school_id,
         "terms": terms,
         "attendance_days": int(sum(marks.values())),
         "absent_days": int(sum(n for k, n in marks.items() if k in ABSENT)),

@@ -186,3 +186,43 @@ def test_a_returned_child_is_shown_on_the_list_and_on_their_page(page: Any, tmp_
         assert page.locator("p.no-reasons").inner_text() == "สัปดาห์นี้ไม่มีสัญญาณเตือน"
         assert page.get_by_text("ปัจจัยที่เพิ่มหรือลดความเสี่ยง").count() == 0
         shoot(page, "student-returned")
+
+
+def test_a_moved_childs_earlier_records_are_asked_for_and_granted_on_the_pages(
+    page: Any, tmp_path: Path
+) -> None:
+    """The new school's committee asks on the child's page, the area office grants on its
+    own page, and the child's page then shows the earlier school's records: the forms of
+    both pages, sent as a browser sends them."""
+    engine = _school(tmp_path)
+    settings = scratch_settings(str(engine.url), tmp_path)
+    bundle, version = load_scorer_bundle(settings, tmp_path / "model")  # no model: the rule
+    weekly_run(engine, Scorer(bundle, version), pd.Timestamp("2025-06-02"))
+    committee, _ = create_user(engine, "committee", "กรรมการบี", school_id="B", username="cm-b")
+    area, _ = create_user(engine, "area", "เขตพื้นที่", schools=("A", "B"), username="area-ab")
+    for user, password in ((committee, "committee-b-password"), (area, "area-ab-password")):
+        set_password(engine, user.user_id, password, "tests", must_change=False)
+    with serving(create_app(settings)) as url:
+        sign_in(page, url, "cm-b", "committee-b-password")
+        page.goto(url + "/students/70")
+        page.click("form[action='/students/70/history-request'] button")
+        page.wait_for_url(url + "/students/70")
+        assert page.locator("p.history-requested").count() == 1
+
+        page.click("header form[action='/logout'] button")
+        sign_in(page, url, "area-ab", "area-ab-password")
+        page.goto(url + "/area")
+        request = page.locator("tr.history-request[data-school='B'][data-student='70']")
+        assert request.count() == 1
+        request.locator("button[value=grant]").click()
+        page.wait_for_url(url + "/area")
+        assert page.locator("tr.history-request").count() == 0
+
+        page.click("header form[action='/logout'] button")
+        sign_in(page, url, "cm-b", "committee-b-password")
+        page.goto(url + "/students/70")
+        earlier = page.locator("details.earlier")
+        assert earlier.locator("h3").all_inner_texts() == ["เอ"]  # the school's name
+        assert "เยี่ยมบ้าน" in earlier.inner_text()  # school A's home visit of July 2024
+        shoot(page, "student-earlier-granted")
+    assert followups.earlier_records(engine, StudentKey("B", "70"))["status"] == "granted"
