@@ -99,6 +99,16 @@ def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     assert any("เยี่ยมบ้าน (ไม่พบที่บ้าน)" in step for step in added)
     # The risk chart marks where the plan began.
     assert page.locator("svg[aria-label='risk history']", has_text="เริ่มแผน").count() == 1
+    # A review: what it found is kept in the plan's story, the next review as asked.
+    next_review = (clock.today() + timedelta(days=5)).isoformat()
+    page.fill("form[action$='/review'] input[name=note]", "ผู้ปกครองรับปากพามาส่งทุกวัน")
+    page.fill("form[action$='/review'] input[name=next_review]", next_review)
+    page.click("form[action$='/review'] button[type=submit]")
+    page.wait_for_selector("ul.case-events li.review")
+    assert page.locator("ul.case-events li").count() == 2  # opened, then reviewed
+    said = page.inner_text("ul.case-events li.review")
+    assert "ทบทวน: ผู้ปกครองรับปากพามาส่งทุกวัน" in said
+    assert _case_of(api, student).next_review == date.fromisoformat(next_review)
     shoot(page, "case-open")
 
     day = clock.today()  # and the day after, if closing crosses Bangkok's midnight
