@@ -41,6 +41,7 @@ from serving.routes.pages import (
     LANG_COOKIE,
     check_csrf,
     language,
+    local_target,
     not_found,
     render,
 )
@@ -252,8 +253,7 @@ def change_password(
 
 @router.get("/lang/{code}")
 def switch_language(code: str, next: str = "/list") -> RedirectResponse:  # noqa: A002
-    target = next if next.startswith("/") and not next.startswith("//") else "/list"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(local_target(next), status_code=303)
     if code in i18n.LANGUAGES:
         response.set_cookie(
             LANG_COOKIE, code, max_age=365 * 24 * 3600, httponly=True, samesite="strict"

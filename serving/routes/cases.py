@@ -28,6 +28,7 @@ from serving.routes.pages import (
     AreaUser,
     attachment,
     check_csrf,
+    local_target,
     not_found,
     render,
 )
@@ -74,9 +75,7 @@ def open_case(
         return not_found(request, caller.user)
     except (InvalidInput, ValueError) as error:
         return RedirectResponse(_back(student_id, str(error)), status_code=303)
-    if back.startswith("/") and not back.startswith("//"):
-        return RedirectResponse(back, status_code=303)
-    return RedirectResponse(_back(student_id), status_code=303)
+    return RedirectResponse(local_target(back, _back(student_id)), status_code=303)
 
 
 def _student_of(state: StateDep, case_id: int) -> str | None:

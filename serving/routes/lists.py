@@ -27,6 +27,7 @@ from serving.routes.pages import (
     attachment,
     check_csrf,
     language,
+    local_target,
     not_found,
     render,
 )
@@ -256,7 +257,7 @@ def undo_record(
         records.withdraw_intervention(state.engine, caller, intervention_id)
     except records.NotVisible:
         return not_found(request, caller.user)
-    target = back if back.startswith("/") and not back.startswith("//") else "/list"
+    target = local_target(back)
     return RedirectResponse(f"{target}{'&' if '?' in target else '?'}undone=1", status_code=303)
 
 

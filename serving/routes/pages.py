@@ -75,6 +75,21 @@ def check_csrf(request: Request, submitted: str) -> None:
         raise HTTPException(403, "the form has expired: reload the page and try again")
 
 
+def local_target(target: str, default: str = "/list") -> str:
+    """``target`` if it is a path of this service, else ``default``: where a form or a
+    link sends the browser next. Not "//host" nor "/\\host": a browser takes both for
+    another site (Chromium reads a backslash as a slash), which would make this service
+    a link to anywhere."""
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and all(" " < c for c in target)
+    ):
+        return target
+    return default
+
+
 def render(
     request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:

@@ -615,6 +615,29 @@ def test_a_record_made_by_mistake_is_withdrawn_by_its_author_alone(copy: Copy) -
     assert withdrawn["student_id"].tolist() == [student]
 
 
+@pytest.mark.parametrize(
+    ("asked", "sent_to"),
+    [
+        ("/students/5?tab=case", "/students/5?tab=case"),
+        ("//evil.example/x", "/list"),
+        ("/\\evil.example/x", "/list"),  # Chromium reads it as //evil.example/x
+        ("/\t/evil.example", "/list"),
+        ("https://evil.example/", "/list"),
+        ("evil.example", "/list"),
+    ],
+)
+def test_the_language_switch_sends_the_browser_nowhere_but_this_service(
+    api: Api, asked: str, sent_to: str
+) -> None:
+    """The language link takes where to go next from its address, which anyone can
+    write: a link to the service that leads to another site would lend it the service's
+    name. The pages' other "back" fields take the same check (``local_target``)."""
+    answer = httpx.get(
+        f"{api.url}/lang/en", params={"next": asked}, follow_redirects=False, timeout=30
+    )
+    assert (answer.status_code, answer.headers["location"]) == (303, sent_to)
+
+
 # 9. Tokens and sessions that end ---------------------------------------------------------------
 
 
