@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -168,9 +169,18 @@ def test_a_returned_child_is_shown_on_the_list_and_on_their_page(page: Any, tmp_
     settings = scratch_settings(str(engine.url), tmp_path)
     bundle, version = load_scorer_bundle(settings, tmp_path / "model")  # no model: the rule
     weekly_run(engine, Scorer(bundle, version), pd.Timestamp("2025-06-02"))
-    committee, _ = create_user(engine, "committee", "กรรมการ", school_id="A", username="cm-a")
+    committee, token = create_user(engine, "committee", "กรรมการ", school_id="A", username="cm-a")
     set_password(engine, committee.user_id, "committee-a-password", "tests", must_change=False)
     with serving(create_app(settings)) as url:
+        # The API gives an integration the same child, with the same dates.
+        answer = httpx.get(
+            url + "/api/v1/returned", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert answer.status_code == 200
+        assert [
+            (r["student_id"], r["returned_on"], r["left_on"], r["from_other_school"])
+            for r in answer.json()
+        ] == [("5", "2025-05-16", "2024-08-20", False)]
         sign_in(page, url, "cm-a", "committee-a-password")
         page.goto(url + "/list")
         rows = page.locator("section.returned tr.returned-student")
