@@ -210,27 +210,32 @@ def test_a_moved_childs_earlier_records_are_asked_for_and_granted_on_the_pages(
     weekly_run(engine, Scorer(bundle, version), pd.Timestamp("2025-06-02"))
     committee, _ = create_user(engine, "committee", "กรรมการบี", school_id="B", username="cm-b")
     area, _ = create_user(engine, "area", "เขตพื้นที่", schools=("A", "B"), username="area-ab")
-    for user, password in ((committee, "committee-b-password"), (area, "area-ab-password")):
-        set_password(engine, user.user_id, password, "tests", must_change=False)
+    passwords = {"cm-b": "committee-b-password", "area-ab": "area-ab-password"}
+    for user in (committee, area):
+        set_password(engine, user.user_id, passwords[user.username], "tests", must_change=False)
     with serving(create_app(settings)) as url:
-        sign_in(page, url, "cm-b", "committee-b-password")
-        page.goto(url + "/students/70")
+
+        def opens(username: str, path: str) -> None:
+            """``username`` signs in (the one before out) and opens ``path``."""
+            signed_out = page.locator("header form[action='/logout'] button")
+            if signed_out.count():
+                signed_out.click()
+            sign_in(page, url, username, passwords[username])
+            page.goto(url + path)
+
+        opens("cm-b", "/students/70")
         page.click("form[action='/students/70/history-request'] button")
         page.wait_for_url(url + "/students/70")
         assert page.locator("p.history-requested").count() == 1
 
-        page.click("header form[action='/logout'] button")
-        sign_in(page, url, "area-ab", "area-ab-password")
-        page.goto(url + "/area")
+        opens("area-ab", "/area")
         request = page.locator("tr.history-request[data-school='B'][data-student='70']")
         assert request.count() == 1
         request.locator("button[value=grant]").click()
         page.wait_for_url(url + "/area")
         assert page.locator("tr.history-request").count() == 0
 
-        page.click("header form[action='/logout'] button")
-        sign_in(page, url, "cm-b", "committee-b-password")
-        page.goto(url + "/students/70")
+        opens("cm-b", "/students/70")
         earlier = page.locator("details.earlier")
         assert earlier.locator("h3").all_inner_texts() == ["เอ"]  # the school's name
         assert "เยี่ยมบ้าน" in earlier.inner_text()  # school A's home visit of July 2024
