@@ -28,6 +28,7 @@ from serving.routes.pages import (
     AreaUser,
     attachment,
     check_csrf,
+    leave_word,
     local_target,
     not_found,
     render,
@@ -37,9 +38,12 @@ from serving.schemas import RecordId
 router = APIRouter(include_in_schema=False)
 
 
-def _back(student_id: str, error: str | None = None) -> str:
+def _back(request: Request, student_id: str, error: str | None = None) -> str:
+    """The student's page, at the plans, with what was wrong if anything."""
     target = f"/students/{quote(student_id)}"
-    return f"{target}?case_error={quote(error)}#case" if error else f"{target}#case"
+    if error:
+        leave_word(request, target, error)
+    return f"{target}#case"
 
 
 def _date(text: str) -> date | None:
@@ -74,8 +78,8 @@ def open_case(
     except NotVisible:
         return not_found(request, caller.user)
     except (InvalidInput, ValueError) as error:
-        return RedirectResponse(_back(student_id, str(error)), status_code=303)
-    return RedirectResponse(local_target(back, _back(student_id)), status_code=303)
+        return RedirectResponse(_back(request, student_id, str(error)), status_code=303)
+    return RedirectResponse(local_target(back, _back(request, student_id)), status_code=303)
 
 
 def _student_of(state: StateDep, case_id: int) -> str | None:
@@ -98,8 +102,8 @@ def _on_case(
     except NotVisible:
         return not_found(request, caller.user)
     except (InvalidInput, ValueError) as error:
-        return RedirectResponse(_back(student, str(error)), status_code=303)
-    return RedirectResponse(_back(student), status_code=303)
+        return RedirectResponse(_back(request, student, str(error)), status_code=303)
+    return RedirectResponse(_back(request, student), status_code=303)
 
 
 @router.post("/cases/{case_id}/review")

@@ -30,6 +30,7 @@ from serving.routes.pages import (
     local_target,
     not_found,
     render,
+    take_word,
 )
 from serving.schemas import RecordId
 
@@ -135,11 +136,34 @@ def student_page(
     student_id: str,
     state: StateDep,
     caller: WebCaller,
-    error: str | None = None,
     recorded: RecordId | None = None,
     undone: int = 0,
-    case_error: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
+    return _student_page(
+        request,
+        student_id,
+        state,
+        caller,
+        recorded=recorded,
+        undone=bool(undone),
+        case_error=take_word(request, f"/students/{quote(student_id)}"),
+    )
+
+
+def _student_page(
+    request: Request,
+    student_id: str,
+    state: AppState,
+    caller: Caller,
+    error: str | None = None,
+    status_code: int = 200,
+    recorded: int | None = None,
+    undone: bool = False,
+    case_error: str | None = None,
+) -> HTMLResponse:
+    """The student page, with what was wrong in the form just sent if anything. The words
+    of an error come from the service, never from the address: a link must not put words
+    of its own on the service's page."""
     if not caller.user.school_id:
         return not_found(request, caller.user)
     key = student_key(caller.user, student_id)
@@ -157,6 +181,7 @@ def student_page(
         request,
         "student.html",
         caller.user,
+        status_code,
         detail=detail,
         scorer_kind=detail.scorer,
         scorer_version=detail.model_version,
@@ -180,7 +205,7 @@ def student_page(
         error=error,
         earlier=earlier,
         recorded=records.undoable(state.engine, caller.user, recorded),
-        undone=bool(undone),
+        undone=undone,
         undo_minutes=records.UNDO_MINUTES,
         back=f"/students/{quote(student_id)}",
         cases=student_cases,
@@ -236,7 +261,7 @@ def record_from_page(
             outcome=outcome or None,
         )
     except records.InvalidInput as error:
-        return student_page(request, student_id, state, caller, error=str(error))
+        return _student_page(request, student_id, state, caller, str(error), 422)
     return RedirectResponse(
         f"/students/{quote(student_id)}?recorded={recorded.intervention_id}", status_code=303
     )

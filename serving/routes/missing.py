@@ -14,7 +14,8 @@ from schooldata.contract import REASON_CODES
 from schooldata.missing import HELP, REFERRED_OUTSIDE, STAFF_STATUSES
 from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from serving import worklist, worklist_report
-from serving.deps import StateDep, WebCaller
+from serving.accounts import Caller
+from serving.deps import AppState, StateDep, WebCaller
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import (
     AccountChoice,
@@ -147,14 +148,23 @@ async def missing_file(
 
 @router.get("/missing/{case_id}", response_class=HTMLResponse)
 def case_page(
-    request: Request,
-    state: StateDep,
-    caller: WebCaller,
-    case_id: RecordId,
-    error: str | None = None,
-    saved: int = 0,
+    request: Request, state: StateDep, caller: WebCaller, case_id: RecordId, saved: int = 0
 ) -> HTMLResponse:
     """One child to look for, what was found and the form to record more."""
+    return _case_page(request, state, caller, case_id, saved=bool(saved))
+
+
+def _case_page(
+    request: Request,
+    state: AppState,
+    caller: Caller,
+    case_id: int,
+    error: str | None = None,
+    status_code: int = 200,
+    saved: bool = False,
+) -> HTMLResponse:
+    """The case's page, with what was wrong in the form just sent if anything (never
+    from the address)."""
     try:
         found = worklist.case(state.engine, caller, case_id)
     except NotVisible:
@@ -163,6 +173,7 @@ def case_page(
         request,
         "missing_case.html",
         caller.user,
+        status_code,
         case=found,
         staff=worklist.staff_of(state.engine, found.school_id),
         statuses=STAFF_STATUSES,
@@ -170,7 +181,7 @@ def case_page(
         helps=HELP,
         today=clock.today().isoformat(),
         error=error,
-        saved=bool(saved),
+        saved=saved,
         **_words(language(request)),
     )
 
@@ -208,7 +219,5 @@ def update_case(
     except NotVisible:
         return not_found(request, caller.user)
     except (InvalidInput, ValueError) as error:
-        page = case_page(request, state, caller, case_id, error=str(error))
-        page.status_code = 422
-        return page
+        return _case_page(request, state, caller, case_id, str(error), 422)
     return RedirectResponse(f"/missing/{case_id}?saved=1", status_code=303)

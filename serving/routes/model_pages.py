@@ -9,7 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from serving import i18n, records, reports
+from serving.accounts import User
 from serving.deps import (
+    AppState,
     StateDep,
     WebUser,
 )
@@ -26,15 +28,21 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/model", response_class=HTMLResponse)
-def model_page(
+def model_page(request: Request, state: StateDep, user: AnalystUser) -> HTMLResponse:
+    """Champion and challenger side by side, fairness, drift, effects and promotions, and
+    the per-school switch of the benefit order; no student."""
+    return _model_page(request, state, user)
+
+
+def _model_page(
     request: Request,
-    state: StateDep,
-    user: AnalystUser,
+    state: AppState,
+    user: User,
     benefit_error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """Champion and challenger side by side, fairness, drift, effects and promotions, and
-    the per-school switch of the benefit order; no student."""
+    """The model page, with what was wrong in the analyst's last change if anything (never
+    from the address: a link must not put words or a status of its own on the page)."""
     if state.reports is None:
         return not_found(request, user)
     report = state.reports.report()
@@ -90,7 +98,7 @@ def benefit_order(
             available=available,
         )
     except records.InvalidInput as error:
-        return model_page(request, state, caller.user, str(error), 422)
+        return _model_page(request, state, caller.user, str(error), 422)
     return RedirectResponse("/model", status_code=303)
 
 

@@ -90,6 +90,22 @@ def local_target(target: str, default: str = "/list") -> str:
     return default
 
 
+def leave_word(request: Request, page: str, text: str) -> None:
+    """Keep what was wrong with a form for ``page``, where the browser is sent next (post,
+    redirect, get). It travels in the signed session, never in the address: a link anyone
+    writes must not put words of its own on the service's page."""
+    request.session["word"] = [page, text[:300]]
+
+
+def take_word(request: Request, page: str) -> str | None:
+    """What ``leave_word`` kept for ``page``, once; anything kept for another page is
+    dropped."""
+    kept = request.session.pop("word", None)
+    if isinstance(kept, list) and len(kept) == 2 and kept[0] == page:
+        return str(kept[1])
+    return None
+
+
 def render(
     request: Request, name: str, user: User | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:

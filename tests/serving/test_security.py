@@ -34,7 +34,7 @@ from core.settings import Settings
 from ews.cli import app as cli
 from schooldata import audit
 from schooldata.db import make_engine, upgrade
-from schooldata.tables import TABLES, audit_log, student_scores, users
+from schooldata.tables import TABLES, audit_log, missing_cases, student_scores, users
 from serving import i18n
 from serving.accounts import create_user, revoke, rotate_token
 from serving.model_store import ModelUnavailable, load_champion
@@ -636,6 +636,60 @@ def test_the_language_switch_sends_the_browser_nowhere_but_this_service(
         f"{api.url}/lang/en", params={"next": asked}, follow_redirects=False, timeout=30
     )
     assert (answer.status_code, answer.headers["location"]) == (303, sent_to)
+
+
+SPOOF = "บัญชีของท่านถูกระงับ โทร 099-999-9999"
+
+
+def test_a_link_puts_no_words_and_no_status_of_its_own_on_the_pages(api: Api) -> None:
+    """What a page says went wrong comes from the service. The student page, a missing
+    child's page and the model page took it from their address: anyone could write a
+    link to the service that showed a signed-in user the service's own page saying
+    anything (a number to call). The model page took its status from the address too,
+    and a status of -1 broke the connection. A form's error still reaches the page the
+    browser is sent back to, once."""
+    student = f"/students/{api.own_student}"
+    case_id = _missing_case_of(api.engine, api.school)
+    with (
+        httpx.Client(base_url=api.url, timeout=60) as advisor,
+        httpx.Client(base_url=api.url, timeout=60) as committee,
+        httpx.Client(base_url=api.url, timeout=60) as analyst,
+    ):
+        api.forget_failed_attempts()
+        for client, role in ((advisor, "advisor"), (committee, "committee"), (analyst, "analyst")):
+            sign_in_client(client, api.usernames[role], PASSWORDS[role])
+        shown = [
+            advisor.get(student, params={"error": SPOOF}),
+            advisor.get(student, params={"case_error": SPOOF}),
+            committee.get(f"/missing/{case_id}", params={"error": SPOOF}),
+            analyst.get("/model", params={"benefit_error": SPOOF, "status_code": "-1"}),
+        ]
+        assert [(page.status_code, SPOOF in page.text) for page in shown] == [(200, False)] * 4
+
+        # A plan's form with a review day gone by: sent back to the page, which says so.
+        refused = advisor.post(
+            f"{student}/case",
+            data={
+                "csrf": csrf_of(advisor.get(student).text),
+                "planned": "home_visit",
+                "first_review": "2020-01-01",
+            },
+        )
+        assert (refused.status_code, refused.headers["location"]) == (303, f"{student}#case")
+        said = "วันทบทวนต้องไม่เป็นวันที่ผ่านมาแล้ว"
+        assert said in advisor.get(student).text
+        assert said not in advisor.get(student).text  # said once
+
+
+def _missing_case_of(engine: sa.Engine, school: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.select(sa.func.min(missing_cases.c.case_id)).where(
+                    missing_cases.c.school_id == school
+                )
+            ).scalar_one()
+        )
 
 
 # 9. Tokens and sessions that end ---------------------------------------------------------------
