@@ -1427,7 +1427,26 @@ def _cross_column_rules(source: Source, rows: pd.DataFrame) -> list[tuple[str, s
     if source.name == "students":
         future = rows["birth_date"] > pd.Timestamp(clock.today())
         rules.append(("birth_date", "is in the future", future))
+    if source.name in HAPPENED_ON:
+        # A record of what happened cannot be dated after today: 10/6/2068 is 10/6/2568
+        # with a digit lost. Kept, a visit "in 2068" would count as the child's last
+        # action for forty years, and an exit as a child who has not left.
+        column = HAPPENED_ON[source.name]
+        rules.append((column, "is in the future", rows[column] > pd.Timestamp(clock.today())))
     return rules
+
+
+# The date each record of an event holds (a term's calendar and an enrolment's snapshot
+# may be dated ahead; a birth date has its own rule above).
+HAPPENED_ON = {
+    "exits": "exit_date",
+    "attendance": "date",
+    "grades": "recorded_date",
+    "assessments": "date",
+    "household": "survey_date",
+    "screenings": "screening_date",
+    "interventions": "date",
+}
 
 
 def parse_source(raw: pd.DataFrame, lines: np.ndarray, source: Source, file: str) -> ParsedSource:

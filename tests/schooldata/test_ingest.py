@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from core import clock
 from ews.cli import app
 from schooldata.db import read_table
 from schooldata.ingest import ingest_directory
@@ -984,3 +986,44 @@ def test_a_file_naming_only_a_school_code_is_not_taken_for_the_schools_list(
     assert sorted(read_table(engine, "students")["student_id"]) == ["A1", "A2"]
     assert read_table(engine, "schools").empty
     assert "neither its name nor its headers" in dict(report.not_read)["schools/S1/รายงาน.csv"]
+
+
+def test_a_record_dated_after_today_is_refused_with_its_reason(
+    base_directory: Path, write_csv, engine, tmp_path
+) -> None:
+    """A date with a digit lost (10/6/2068 for 10/6/2568) is decades ahead: a visit kept
+    so would be the child's last action until then, an exit a child who never left. Such
+    a row is refused, naming its date; an optional date is blanked and its row kept."""
+    later = (clock.today() + timedelta(days=1)).isoformat()
+    write_csv(
+        "interventions",
+        [
+            "student_id,date,type,outcome",
+            "A1,2025-08-01,home_visit,done",
+            "A2,10/6/2068,home_visit,done",  # line 3
+            f"A2,{later},phone_call,done",  # line 4
+        ],
+    )
+    write_csv("exits", ["student_id,exit_date,exit_type", "A3,1/7/2068,dropout"])
+    write_csv(
+        "grades",
+        [
+            "student_id,academic_year,term,subject_code,grade,credits,recorded_date",
+            "A1,2568,1,ค21101,3,1.5,1/10/2068",
+        ],
+    )
+    report = _ingest(base_directory, engine, tmp_path)
+
+    assert report.exit_code == 0
+    refused = _rejects(tmp_path, "interventions")
+    assert refused[["line", "column", "value", "reason", "action"]].values.tolist() == [
+        ["3", "date", "10/6/2068", "is in the future", "rejected"],
+        ["4", "date", later, "is in the future", "rejected"],
+    ]
+    assert read_table(engine, "interventions")["student_id"].tolist() == ["A1"]
+    assert _rejects(tmp_path, "exits")["reason"].tolist() == ["is in the future"]
+    assert read_table(engine, "exits").empty
+    assert _rejects(tmp_path, "grades")["action"].tolist() == ["blanked"]
+    grades = read_table(engine, "grades")
+    assert len(grades) == 1
+    assert grades["recorded_date"].isna().all()
