@@ -507,23 +507,41 @@ _CAPACITY = sa.select(TABLES["schools"].c.home_visit_capacity).where(
 )
 
 
-def set_school_capacity(engine: sa.Engine, user: User, school_id: str, capacity: int) -> None:
-    """A committee member changes their school's weekly home-visit capacity."""
-    if user.role != "committee" or user.school_id != school_id:
+def set_school_capacity(engine: sa.Engine, caller: Caller, school_id: str, capacity: int) -> None:
+    """A committee member changes their school's weekly home-visit capacity (audited: who,
+    when, from what to what; it decides which children are visited)."""
+    if caller.user.role != "committee" or caller.user.school_id != school_id:
         raise NotVisible("no such school")
     if not 0 <= capacity <= 500:
         raise InvalidInput("capacity must be between 0 and 500 visits a week")
     schools = TABLES["schools"]
     with engine.begin() as connection:
-        updated = connection.execute(
-            sa.update(schools)
-            .where(schools.c.school_id == school_id)
-            .values(home_visit_capacity=capacity)
-        ).rowcount
-        if not updated:
+        before = connection.execute(
+            sa.select(schools.c.home_visit_capacity).where(schools.c.school_id == school_id)
+        ).first()
+        if before is None:
             connection.execute(
                 sa.insert(schools).values(school_id=school_id, home_visit_capacity=capacity)
             )
+        else:
+            connection.execute(
+                sa.update(schools)
+                .where(schools.c.school_id == school_id)
+                .values(home_visit_capacity=capacity)
+            )
+        was = "none" if before is None or before[0] is None else before[0]
+        audit.append(
+            connection,
+            [
+                audit.Entry(
+                    "write",
+                    caller.route,
+                    caller.user.user_id,
+                    detail=f"home-visit capacity {was} to {capacity} a week",
+                    school_id=school_id,
+                )
+            ],
+        )
 
 
 def home_visit_plan(

@@ -354,7 +354,7 @@ def plan_capacity(
             request, state, caller, f"capacity must be a whole number, not {capacity!r}", 422
         )
     try:
-        records.set_school_capacity(state.engine, caller.user, caller.user.school_id or "", visits)
+        records.set_school_capacity(state.engine, caller, caller.user.school_id or "", visits)
     except records.InvalidInput as error:
         return _plan(request, state, caller, str(error), 422)
     return RedirectResponse("/plan", status_code=303)

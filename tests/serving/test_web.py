@@ -10,7 +10,9 @@ import re
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
+from schooldata.tables import audit_log
 from serving.routes import lists, pages
 from tests.serving.conftest import PASSWORDS, Api, shoot
 
@@ -108,6 +110,16 @@ def test_committee_plans_home_visits_within_capacity(page, api: Api) -> None:  #
     page.fill("input[name=capacity]", "4")
     page.click("form[action='/plan/capacity'] button[type=submit]")
     page.wait_for_url("**/plan")
+    # Who changed the capacity, which decides who is visited, is in the audit log.
+    with api.engine.connect() as connection:
+        changed = connection.execute(
+            sa.select(audit_log.c.action, audit_log.c.school_id, audit_log.c.detail)
+            .where(audit_log.c.endpoint == "POST /plan/capacity")
+            .order_by(audit_log.c.audit_id.desc())
+        ).first()
+    assert changed is not None
+    assert (changed.action, changed.school_id) == ("write", api.school)
+    assert changed.detail.endswith(" to 4 a week")
 
     visits = page.locator("div.visit")
     assert visits.count() == 4
