@@ -27,7 +27,8 @@ def risk_history(
     (an action, a plan's start: date and label)."""
     if not points:
         return Markup("")
-    top = max(0.2, max(p.risk for p in points) * 1.15)
+    # Room above the highest week, never above 100%: a risk is a probability.
+    top = min(1.0, max(0.2, max(p.risk for p in points) * 1.15))
     left, right, bottom, upper = 34, width - 8, height - 26, 8
     first = points[0].as_of
     # The axis reaches the latest mark too: a plan begun since the last list shows.
