@@ -31,6 +31,7 @@ from schooldata.actions import in_force, keep_last_actions
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
 from schooldata.db import among_students, among_students_parameter, reading, students_parameters
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders
+from schooldata.validate import BE_OFFSET
 from serving import store
 from serving.access import (
     StudentKey,
@@ -703,6 +704,7 @@ def record_intervention(
     day = day or clock.today()
     if day > clock.today():
         raise InvalidInput("date is in the future")
+    _not_before_the_school_knew(engine, student, day)
     record = {
         "school_id": student.school_id,
         "student_id": student.student_id,
@@ -726,6 +728,29 @@ def record_intervention(
         return Intervention(intervention_id=made, **_public_record(record)), True
     earlier = _made_by_request(engine, caller, record, dated)
     return earlier, False
+
+
+def _not_before_the_school_knew(engine: sa.Engine, student: StudentKey, day: date) -> None:
+    """Refuse a help dated before the year before the student's first school year at the
+    school (a visit before intake is help; one in 1900 or in year 1 is a year typed wrong,
+    and the student's page would show it so).
+
+    Raises:
+        InvalidInput: the date is that early.
+    """
+    enrollments = TABLES["enrollments"]
+    with reading(engine) as connection:
+        first = connection.execute(
+            sa.select(sa.func.min(enrollments.c.academic_year)).where(
+                (enrollments.c.school_id == student.school_id)
+                & (enrollments.c.student_id == student.student_id)
+            )
+        ).scalar()
+    if first is not None and day < date(int(first) - BE_OFFSET - 1, 1, 1):
+        raise InvalidInput(
+            f"date is before the student's first school year at this school ({int(first)}): "
+            "is its year typed wrong?"
+        )
 
 
 def _insert_intervention(engine: sa.Engine, caller: Caller, record: dict[str, Any]) -> int | None:

@@ -253,6 +253,11 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             ),
         ),
         (r"^date is in the future$", "วันที่อยู่ในอนาคต"),
+        (
+            r"^date is before the student's first school year at this school \((\d+)\): "
+            r"is its year typed wrong\?$",
+            lambda m: f"วันที่อยู่ก่อนปีการศึกษาแรกของนักเรียนที่โรงเรียนนี้ ({m[1]}): พิมพ์ปีผิดหรือไม่",
+        ),
         (r"^not a date: ", "วันที่ไม่ถูกต้อง"),
         (
             r"^capacity must be a whole number, not '(.*)'$",

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from core import clock
 from core.settings import Settings
 from devtools.processes import connections_held, wait_for_workers, workers_of
-from schooldata.tables import audit_log
-from serving import records
+from schooldata.tables import TABLES, audit_log
+from serving import records, translate
 from serving.access import StudentKey
 from serving.accounts import Caller, authenticate
 from serving.model_page import ModelReports
@@ -369,6 +369,38 @@ def test_bad_score_requests_get_a_clear_4xx(api: Api) -> None:
     )
     assert bad_type.status_code == 422
     assert "type must be one of" in bad_type.text
+
+
+def test_a_help_dated_years_before_the_child_was_at_the_school_is_refused(api: Api) -> None:
+    """A record of help dated in year 1 or 1900 was kept, and the student's page showed a
+    visit on 1 ม.ค. 544. A help may come before intake (a visit to a new pupil's home),
+    not before the year before the child's first school year at the school."""
+    with api.engine.connect() as connection:
+        first = connection.execute(
+            sa.select(sa.func.min(TABLES["enrollments"].c.academic_year)).where(
+                (TABLES["enrollments"].c.school_id == api.school)
+                & (TABLES["enrollments"].c.student_id == api.own_student)
+            )
+        ).scalar_one()
+    earliest = date(first - 543 - 1, 1, 1)
+
+    def sent(day: date) -> httpx.Response:
+        return api.post(
+            "/api/v1/interventions",
+            "committee",
+            json={"student_id": api.own_student, "type": "letter", "date": day.isoformat()},
+        )
+
+    for day in (date(1, 1, 1), date(1900, 1, 1), earliest - timedelta(days=1)):
+        refused = sent(day)
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == (
+            f"date is before the student's first school year at this school ({first}): "
+            "is its year typed wrong?"
+        )
+    assert sent(earliest).status_code == 201
+    said = translate.in_language(refused.json()["detail"], "th")
+    assert said == f"วันที่อยู่ก่อนปีการศึกษาแรกของนักเรียนที่โรงเรียนนี้ ({first}): พิมพ์ปีผิดหรือไม่"
 
 
 def test_a_record_number_past_any_database_integer_answers_422(api: Api) -> None:
