@@ -13,6 +13,7 @@ made it and expires after an hour. The school's latest upload can be undone
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -116,9 +117,19 @@ def stage(
 
 
 def confirm(settings: Settings, engine: sa.Engine, user: User, token: str) -> Staged:
-    """Load a staged upload of this user's, in one transaction, then forget it."""
+    """Load a staged upload of this user's, in one transaction, then forget it. Once: a
+    confirm takes the upload for itself first (a rename, which one process wins), so a
+    double click, or the same form sent from two tabs, loads it once, and the second is
+    told it was loaded. Loaded twice, the school's undo put back the first load's
+    records and left the upload in place."""
     schools = scope_of(user)
-    folder = _folder(settings, user, token)
+    staged = _folder(settings, user, token)
+    folder = staged.with_name(f"{token}.loading")  # no token's name: no request reaches it
+    try:
+        staged.rename(folder)
+    except OSError:
+        raise UploadError("no such upload: it was loaded, cancelled or has expired") from None
+    os.utime(folder)  # its hour (``forget_old``) starts again: the load's, not the check's
     owner = json.loads((folder / "owner.json").read_text())
     try:
         report = ingest_directory(

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from core.secrets import secret
 from schooldata.db import make_engine, read_table
 from schooldata.national_id import hash_national_id
-from schooldata.tables import audit_log, missing_cases
+from schooldata.tables import audit_log, loads, missing_cases
 from serving import uploads
 from serving.access import StudentKey, visible_students
 from serving.accounts import User, create_user, set_password, unassigned_classrooms
@@ -261,6 +263,44 @@ def test_a_committee_of_another_school_cannot_load_someone_elses_upload(
         uploads.stage(settings, engine, advisor, [("a.csv", b"student_id\n")])
     uploads.cancel(settings, officer, staged.token)
     assert not (settings.upload_dir / staged.token).exists()
+
+
+def test_an_upload_confirmed_twice_at_once_is_loaded_once(
+    api: Api, school_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A double click on Confirm sent two confirms of one upload, and both loaded it: two
+    loads of the school, and the undo of the latest put back the first one's records, so
+    the upload stayed after its undo. One confirm loads it; the other is told."""
+    _, engine, settings, officer = school_server
+    day = "2/12/2567"
+    register = _workbook(tmp_path / "เวลาเรียน.xlsx", [["รหัสนักเรียน", day], [api.own_student, "/"]])
+    staged = uploads.stage(settings, engine, officer, [(register.name, register.read_bytes())])
+    before = _loads_of(engine, api.school)
+    start = threading.Barrier(2)
+
+    def confirm() -> str:
+        start.wait()
+        try:
+            uploads.confirm(settings, engine, officer, staged.token)
+        except uploads.UploadError as error:
+            return str(error)
+        return "loaded"
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = sorted(pool.map(lambda _: confirm(), range(2)))
+
+    assert answers == ["loaded", "no such upload: it was loaded, cancelled or has expired"]
+    assert _loads_of(engine, api.school) == before + 1
+    assert not any(settings.upload_dir.glob(f"{staged.token}*"))  # nothing left on disk
+
+
+def _loads_of(engine: sa.Engine, school: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.select(sa.func.count()).where(loads.c.school_id == school)
+            ).scalar_one()
+        )
 
 
 def test_each_classrooms_register_uploads_in_one_go(
