@@ -502,6 +502,10 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "deactivate_yes": ("ยืนยันปิดบัญชี", "Yes, deactivate"),
     "choose_outcome": ("— เลือกผลการเยี่ยม —", "— choose the outcome —"),
+    "form_sent_again": (
+        "แบบฟอร์มนี้ส่งไปแล้ว: บันทึกที่ทำไว้แสดงอยู่ในหน้านี้ หากจะบันทึกรายการใหม่ให้กรอกอีกครั้ง",
+        "This form was sent already: its record is on this page; fill it in again for a new one.",
+    ),
     "recorded_visit": ("บันทึกการเยี่ยมบ้านของ {} แล้ว ผล: {}", "Recorded the home visit of {}: {}"),
     "recorded_help": ("บันทึก{}ของ {} แล้ว", "Recorded {} for {}"),
     "undo": ("ยกเลิกการบันทึกนี้", "Undo"),

@@ -74,6 +74,11 @@ class InvalidInput(ValueError):
     """A value the caller sent is not acceptable; the message says why."""
 
 
+class KeySentAgain(InvalidInput):
+    """A request key (the API's Idempotency-Key, a page form's) already made another
+    record, or its record was withdrawn."""
+
+
 class TooLarge(ValueError):
     """A request asks for more work than one request may."""
 
@@ -810,9 +815,9 @@ def _made_by_request(
     with engine.begin() as connection:
         earlier = _by_request(connection, caller, record)
         if earlier is None:  # withdrawn between the two requests: nothing to repeat
-            raise InvalidInput("the Idempotency-Key's record was withdrawn: send a new key")
+            raise KeySentAgain("the Idempotency-Key's record was withdrawn: send a new key")
         if any(getattr(earlier, name) != record[name] for name in asked):
-            raise InvalidInput(
+            raise KeySentAgain(
                 "the Idempotency-Key was used for another record: send a new key for a new one"
             )
         audit.append(

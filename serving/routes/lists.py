@@ -36,6 +36,15 @@ from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
 
+# The key a form of a record of help was drawn with (``form_key``): sent twice, one record.
+FormKey = Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
+
+
+def _page_key(once: str) -> str | None:
+    """The form's key as a request key of its own kind (an API client's keys are theirs)."""
+    return f"page:{once}" if once else None
+
+
 GLANCE = (
     ("absence_rate_term", "absence_term", "{:.0%}"),
     ("absent_days_20d", "absence_20", "{:.0f}"),
@@ -249,6 +258,7 @@ def record_from_page(
     type: Annotated[str, Form()],  # noqa: A002
     outcome: Annotated[str | None, Form()] = None,
     day: Annotated[date | None, Form(alias="date")] = None,
+    once: FormKey = "",
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -259,7 +269,11 @@ def record_from_page(
             day,
             kind=type,
             outcome=outcome or None,
+            request_key=_page_key(once),
         )
+    except records.KeySentAgain:
+        said = i18n.words(language(request))["form_sent_again"]
+        return _student_page(request, student_id, state, caller, said, 409)
     except records.InvalidInput as error:
         return _student_page(request, student_id, state, caller, str(error), 422)
     return RedirectResponse(
@@ -368,6 +382,7 @@ def plan_visit(
     csrf: Annotated[str, Form()],
     student_id: Annotated[str, Form()],
     outcome: Annotated[str, Form()] = "",
+    once: FormKey = "",
 ) -> Response:
     check_csrf(request, csrf)
     if not outcome:
@@ -381,7 +396,10 @@ def plan_visit(
             None,
             kind="home_visit",
             outcome=outcome,
+            request_key=_page_key(once),
         )
+    except records.KeySentAgain:
+        return _plan(request, state, caller, i18n.words(language(request))["form_sent_again"], 409)
     except records.InvalidInput as error:
         return _plan(request, state, caller, str(error), 422)
     return RedirectResponse(f"/plan?recorded={recorded.intervention_id}", status_code=303)

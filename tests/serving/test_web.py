@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from schooldata.tables import audit_log
+from schooldata.tables import TABLES, audit_log
 from serving.routes import lists, pages
 from tests.serving.conftest import PASSWORDS, Api, shoot
 
@@ -378,3 +378,56 @@ def test_the_lists_cells_say_what_the_plan_and_student_page_macros_say() -> None
 
         assert [plain(cells[i]) for i in (3, 4, 5, 7)] == [plain(m) for m in macros.split("|")]
         assert "&lt;b&gt;" in cells[1]  # names stay escaped
+
+
+def test_a_double_click_on_save_makes_one_record_of_help(page, api: Api) -> None:  # type: ignore[no-untyped-def]
+    """A teacher double-clicks "บันทึก" (two clicks 60 ms apart): Chromium sends the form
+    twice, and each made a record, two phone calls for one. The form carries a key drawn
+    with it: one record; the same form sent again for another record is told so."""
+    _sign_in(page, api, "advisor")
+    page.goto(f"{api.url}/students/{api.own_student}")
+    form = "form[action$='/interventions']"
+    before = _records_of(api)
+    page.select_option(f"{form} select[name=type]", "phone_call")
+    page.select_option(f"{form} select[name=outcome]", "done")
+    drawn = page.content()
+    # Both clicks on the page as drawn (once it is gone, the second never comes).
+    page.evaluate(
+        """form => { const save = document.querySelector(form + ' button[type=submit]');
+                     save.click(); setTimeout(() => save.click(), 60); }""",
+        form,
+    )
+    page.wait_for_timeout(3000)  # both answered (the second's is the page shown)
+    page.wait_for_load_state()
+
+    assert "?recorded=" in page.url
+    assert _records_of(api) == before + 1
+    # The page drew the form with a new key; the old one, sent for another record:
+    key = re.search(r'name="once" value="([^"]+)"', drawn)[1]
+    assert page.locator(f"{form} input[name=once]").input_value() != key
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    with httpx.Client(base_url=api.url, cookies=cookies) as client:
+        again = client.post(
+            f"/students/{api.own_student}/interventions",
+            data={
+                "csrf": page.locator(f"{form} input[name=csrf]").input_value(),
+                "once": key,
+                "type": "letter",
+                "outcome": "done",
+            },
+        )
+    assert again.status_code == 409
+    assert "แบบฟอร์มนี้ส่งไปแล้ว" in again.text
+    assert _records_of(api) == before + 1
+
+
+def _records_of(api: Api) -> int:
+    table = TABLES["interventions"]
+    with api.engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.select(sa.func.count()).where(
+                    (table.c.school_id == api.school) & (table.c.student_id == api.own_student)
+                )
+            ).scalar_one()
+        )
