@@ -167,13 +167,14 @@ def _folder(settings: Settings, user: User, token: str) -> Path:
     if not TOKEN.fullmatch(token):
         raise UploadError("no such upload")
     folder = settings.upload_dir / token
-    try:
+    try:  # read at once: a confirm of the same upload may take it away in between
         owner = json.loads((folder / "owner.json").read_text())
+        age = time.time() - (folder / "owner.json").stat().st_mtime
     except (OSError, ValueError):
         raise UploadError("no such upload: it was loaded, cancelled or has expired") from None
     if owner.get("user_id") != user.user_id:
         raise UploadError("no such upload")  # someone else's: not even its existence
-    if time.time() - (folder / "owner.json").stat().st_mtime > STAGED_SECONDS:
+    if age > STAGED_SECONDS:
         shutil.rmtree(folder, ignore_errors=True)
         raise UploadError("no such upload: it was loaded, cancelled or has expired")
     return folder
