@@ -26,20 +26,10 @@ from schooldata.dataset import DatabaseReader
 from schooldata.db import make_engine, read_table
 from schooldata.ingest import ingest_directory
 from schooldata.tables import TABLES
-from schooldata.validate import parse_dates
+from schooldata.validate import HAPPENED_ON, parse_dates
 from tests.conftest import ID_KEY
 
 AS_OF = pd.Timestamp("2024-08-05")
-# The column that dates each source's records, as the files write it.
-DATED = {
-    "attendance": "date",
-    "grades": "recorded_date",
-    "assessments": "date",
-    "household": "survey_date",
-    "screenings": "screening_date",
-    "interventions": "date",
-    "exits": "exit_date",
-}
 
 
 def _cut(directory: Path, out: Path, day: pd.Timestamp) -> Path:
@@ -49,8 +39,8 @@ def _cut(directory: Path, out: Path, day: pd.Timestamp) -> Path:
         path = directory / f"{name}.csv"
         encoding = "cp874" if name == "screenings" else "utf-8-sig"
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-        if name in DATED:
-            frame = frame[parse_dates(frame[DATED[name]]) <= day]
+        if name in HAPPENED_ON:  # the column that dates each source's records
+            frame = frame[parse_dates(frame[HAPPENED_ON[name]]) <= day]
         if name == "enrollments":
             starts = [
                 pd.Timestamp(thai_default_term(int(y), int(t))[0])
