@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -323,12 +324,19 @@ def alembic_config(engine: sa.Engine) -> Config:
     return config
 
 
+# Alembic runs a migration through module-level proxies (``alembic.context``, ``op``),
+# which one thread's run removes under another's: two requests of a server that migrate
+# at once (an admin's page and an upload's confirm) failed with KeyError 'config'.
+_MIGRATING = threading.Lock()
+
+
 def upgrade(engine: sa.Engine) -> None:
-    """Bring the database schema to the newest migration."""
+    """Bring the database schema to the newest migration (one thread of a process at a
+    time)."""
     from alembic import command
 
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with _MIGRATING, engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

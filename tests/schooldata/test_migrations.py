@@ -247,3 +247,17 @@ def test_last_actions_are_filled_from_the_records_in_force_of_a_database_made_be
         ("B", "s1", date(2025, 5, 9)),
     ]
     assert records == 5
+
+
+def test_two_threads_of_a_server_migrating_at_once_both_succeed(tmp_path: Path) -> None:
+    """Alembic runs through module-level proxies: two requests that migrated at once (an
+    admin's page and an upload's confirm) failed with KeyError 'config', about one try in
+    two. Eight threads, four rounds: none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(4):
+            list(pool.map(lambda _: upgrade(engine), range(8)))  # re-raises a thread's error
+    engine.dispose()
