@@ -572,6 +572,19 @@ case_notes = sa.Table(
     sa.Column("in_brief", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
+# The forms of the pages acted on: each form is drawn with a key of its own, and what it
+# asks is done once for that key (a double click on Save, a form sent again after its
+# answer was lost). ``digest`` is a hash of what the form asked, to tell the same form
+# sent again from an old form sent back with something else in it. Kept a few weeks.
+forms_sent = sa.Table(
+    "forms_sent",
+    metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True),
+    sa.Column("form_key", sa.String, primary_key=True),
+    sa.Column("digest", sa.String, nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=False, index=True),
+)
+
 
 # A school's uploads (``schooldata.loads``): its latest one keeps the school's rows of
 # every table it wrote as they were before it, so that it can be undone.

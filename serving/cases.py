@@ -38,6 +38,7 @@ from schooldata.tables import (
 )
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
+from serving.once import Sent, first_time
 from serving.records import InvalidInput, NotVisible, names_of, require_student
 from serving.store import ON_A_LIST
 
@@ -155,8 +156,10 @@ def open_case(
     first_review: date | None = None,
     review_every_days: int = REVIEW_EVERY_DAYS,
     plan_weeks: int = PLAN_WEEKS,
+    once: Sent | None = None,
 ) -> int:
-    """Open the student's case (one open case per student); returns its id."""
+    """Open the student's case (one open case per student); returns its id. ``once``:
+    the page form's sending (``serving.once``): sent again, the case it opened."""
     require_student(engine, caller, student)
     if planned not in INTERVENTION_TYPES:
         raise InvalidInput(f"type must be one of {', '.join(INTERVENTION_TYPES)}")
@@ -168,31 +171,39 @@ def open_case(
     first_review = first_review or today + timedelta(days=review_every_days)
     if first_review < today:
         raise InvalidInput("the review date is in the past")
-    with engine.begin() as connection:
-        staff = _school_staff(connection, student.school_id)
-        owner = owner_user_id or caller.user.user_id
-        if owner not in staff:
-            raise InvalidInput("the owner must be an advisor or committee member of the school")
-        if _open_id(connection, student) is not None:
-            raise InvalidInput("this student already has an open case")
-        case_id = int(
-            connection.execute(
-                sa.insert(support_cases).values(
-                    school_id=student.school_id,
-                    student_id=student.student_id,
-                    opened_by=caller.user.user_id,
-                    opened_on=today,
-                    owner_user_id=owner,
-                    planned=planned,
-                    plan_text=(plan_text or "").strip()[:2000] or None,
-                    review_every_days=review_every_days,
-                    ends_on=today + timedelta(weeks=plan_weeks),
-                    next_review=first_review,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-        )
-        _event(connection, case_id, caller.user, "opened", planned)
+    case = {
+        "school_id": student.school_id,
+        "student_id": student.student_id,
+        "opened_by": caller.user.user_id,
+        "opened_on": today,
+        "owner_user_id": owner_user_id or caller.user.user_id,
+        "planned": planned,
+        "plan_text": (plan_text or "").strip()[:2000] or None,
+        "review_every_days": review_every_days,
+        "ends_on": today + timedelta(weeks=plan_weeks),
+        "next_review": first_review,
+    }
+    try:
+        with engine.begin() as connection:
+            if not first_time(connection, once):
+                return _latest_id(connection, student)
+            case_id = _insert_case(connection, caller.user, student, case)
+    except sa.exc.IntegrityError as error:  # another opened it at the same moment
+        raise InvalidInput("this student already has an open case") from error
     record_write(engine, caller, student, detail=f"case {case_id} opened")
+    return case_id
+
+
+def _insert_case(
+    connection: sa.Connection, user: User, student: StudentKey, case: dict[str, Any]
+) -> int:
+    if case["owner_user_id"] not in _school_staff(connection, student.school_id):
+        raise InvalidInput("the owner must be an advisor or committee member of the school")
+    if _open_id(connection, student) is not None:
+        raise InvalidInput("this student already has an open case")
+    inserted = connection.execute(sa.insert(support_cases).values(**case))
+    case_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+    _event(connection, case_id, user, "opened", case["planned"])
     return case_id
 
 
@@ -205,6 +216,17 @@ def _open_id(connection: sa.Connection, student: StudentKey) -> int | None:
         )
     ).scalar()
     return None if found is None else int(found)
+
+
+def _latest_id(connection: sa.Connection, student: StudentKey) -> int:
+    return int(
+        connection.execute(
+            sa.select(sa.func.max(support_cases.c.case_id)).where(
+                (support_cases.c.school_id == student.school_id)
+                & (support_cases.c.student_id == student.student_id)
+            )
+        ).scalar_one()
+    )
 
 
 def _case_row(connection: sa.Connection, case_id: int) -> Any:
@@ -230,20 +252,23 @@ def review(
     *,
     note: str | None = None,
     next_review: date | None = None,
+    once: Sent | None = None,
 ) -> None:
-    """Record a review: the next one comes ``review_every_days`` later (or when given)."""
+    """Record a review: the next one comes ``review_every_days`` later (or when given).
+    ``once``: the page form's sending; sent again, nothing more is recorded."""
     row = _checked(engine, caller, case_id)
-    if row.closed_on is not None:
-        raise InvalidInput("this case is closed")
     today = clock.today()
     following = next_review or today + timedelta(days=int(row.review_every_days))
     if following < today:
         raise InvalidInput("the review date is in the past")
     with engine.begin() as connection:
-        connection.execute(
+        if not first_time(connection, once):
+            return
+        _still_open(
+            connection,
             sa.update(support_cases)
             .where(support_cases.c.case_id == case_id)
-            .values(next_review=following)
+            .values(next_review=following),
         )
         _event(connection, case_id, caller.user, "review", (note or "").strip()[:2000])
     record_write(
@@ -254,15 +279,19 @@ def review(
     )
 
 
-def close_case(engine: sa.Engine, caller: Caller, case_id: int, outcome: str) -> None:
-    """Close the case with its outcome (kept in the student's history)."""
+def close_case(
+    engine: sa.Engine, caller: Caller, case_id: int, outcome: str, once: Sent | None = None
+) -> None:
+    """Close the case with its outcome (kept in the student's history). ``once``: the
+    page form's sending; sent again, the case stays closed as the first closed it."""
     row = _checked(engine, caller, case_id)
     if outcome not in CASE_OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(CASE_OUTCOMES)}")
-    if row.closed_on is not None:
-        raise InvalidInput("this case is closed")
     with engine.begin() as connection:
-        connection.execute(
+        if not first_time(connection, once):
+            return
+        _still_open(
+            connection,
             sa.update(support_cases)
             .where(support_cases.c.case_id == case_id)
             .values(
@@ -270,7 +299,7 @@ def close_case(engine: sa.Engine, caller: Caller, case_id: int, outcome: str) ->
                 closed_by=caller.user.user_id,
                 outcome=outcome,
                 next_review=None,
-            )
+            ),
         )
         _event(connection, case_id, caller.user, "closed", outcome)
     record_write(
@@ -281,6 +310,17 @@ def close_case(engine: sa.Engine, caller: Caller, case_id: int, outcome: str) ->
     )
 
 
+def _still_open(connection: sa.Connection, change: sa.Update) -> None:
+    """Make a change to a case that is open (checked in the change itself, so that of two
+    people closing one case at once, the second is told).
+
+    Raises:
+        InvalidInput: the case is closed.
+    """
+    if not connection.execute(change.where(support_cases.c.closed_on.is_(None))).rowcount:
+        raise InvalidInput("this case is closed")
+
+
 def add_note(
     engine: sa.Engine,
     caller: Caller,
@@ -289,14 +329,18 @@ def add_note(
     *,
     restricted: str | None = None,
     in_brief: bool = False,
+    once: Sent | None = None,
 ) -> None:
-    """A note on the case; a protection or health note is restricted."""
+    """A note on the case; a protection or health note is restricted. ``once``: the page
+    form's sending; sent again, the note is not written twice."""
     row = _checked(engine, caller, case_id)
     if not text.strip():
         raise InvalidInput("the note is empty")
     if restricted is not None and restricted not in RESTRICTED:
         raise InvalidInput(f"a restricted note is one of: {', '.join(RESTRICTED)}")
     with engine.begin() as connection:
+        if not first_time(connection, once):
+            return
         connection.execute(
             sa.insert(case_notes).values(
                 case_id=case_id,

@@ -301,6 +301,10 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         (r"^reviews come every", "รอบการทบทวนต้องอยู่ระหว่าง 1 ถึง 60 วัน"),
         (r"^a plan lasts", "แผนต้องยาว 1 ถึง 52 สัปดาห์"),
         (r"^this case is closed$", "แผนนี้ปิดแล้ว"),
+        (
+            r"^this form was sent already: fill it in again for a new one$",
+            "แบบฟอร์มนี้ส่งไปแล้ว: สิ่งที่บันทึกไว้แสดงอยู่ในหน้านี้ หากจะบันทึกรายการใหม่ให้กรอกอีกครั้ง",
+        ),
         (r"^the note is empty$", "กรุณาเขียนบันทึก"),
         (r"^a restricted note is one of", "ประเภทข้อมูลอ่อนไหวไม่ถูกต้อง"),
         (r"^outcome must be one of", "กรุณาเลือกผลลัพธ์"),

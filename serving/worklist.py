@@ -47,6 +47,7 @@ from schooldata.validate import (
 from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
 from serving.i18n import grade
+from serving.once import Sent, first_time
 from serving.records import InvalidInput, NotVisible, names_of
 from serving.schemas import MAX_RECORD_ID
 
@@ -304,15 +305,22 @@ def check_change(change: CaseChange, case_school: str) -> CaseChange:
     return change
 
 
-def update_case(engine: sa.Engine, caller: Caller, case_id: int, change: CaseChange) -> Case:
-    """Record what staff found (audited). A case the records closed stays closed."""
-    _record(engine, caller, case(engine, caller, case_id), change)
+def update_case(
+    engine: sa.Engine, caller: Caller, case_id: int, change: CaseChange, once: Sent | None = None
+) -> Case:
+    """Record what staff found (audited). A case the records closed stays closed.
+    ``once``: the page form's sending (``serving.once``); sent again, nothing more is
+    written."""
+    _record(engine, caller, case(engine, caller, case_id), change, once)
     return case(engine, caller, case_id)
 
 
-def _record(engine: sa.Engine, caller: Caller, current: Case, change: CaseChange) -> bool:
+def _record(
+    engine: sa.Engine, caller: Caller, current: Case, change: CaseChange, once: Sent | None = None
+) -> bool:
     """Write a change of a case (audited); False, writing nothing, when it would leave the
-    case as it is (a row of a file sent back as it was given out)."""
+    case as it is (a row of a file sent back as it was given out), or the form that asks
+    it was sent before."""
     case_id = current.case_id
     if current.status in DATA_CLOSED:
         raise InvalidInput("this case was closed by the records: the child is enrolled")
@@ -339,6 +347,8 @@ def _record(engine: sa.Engine, caller: Caller, current: Case, change: CaseChange
     if not change.note and values == _stored(current):
         return False
     with engine.begin() as connection:
+        if not first_time(connection, once):
+            return False
         connection.execute(
             sa.update(missing_cases).where(missing_cases.c.case_id == case_id).values(**values)
         )

@@ -22,10 +22,12 @@ from serving.accounts import Caller
 from serving.brief import BriefError, make_brief
 from serving.deps import StateDep, WebCaller
 from serving.i18n import percent
+from serving.once import sent
 from serving.records import InvalidInput, NotVisible
 from serving.routes.pages import (
     AccountChoice,
     AreaUser,
+    FormKey,
     attachment,
     check_csrf,
     leave_word,
@@ -62,6 +64,7 @@ def open_case(
     plan_text: Annotated[str, Form(max_length=2000)] = "",
     first_review: Annotated[str, Form(max_length=10)] = "",
     back: Annotated[str, Form(max_length=200)] = "",
+    once: FormKey = "",
 ) -> Response:
     """Open a flagged student's case: the plan, who owns it, when it is looked at again."""
     check_csrf(request, csrf)
@@ -74,6 +77,9 @@ def open_case(
             owner_user_id=int(owner) if owner.isdigit() else None,
             plan_text=plan_text,
             first_review=_date(first_review),
+            once=sent(
+                caller.user.user_id, once, student_id, planned, owner, plan_text, first_review
+            ),
         )
     except NotVisible:
         return not_found(request, caller.user)
@@ -115,6 +121,7 @@ def review_case(
     csrf: Annotated[str, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
     next_review: Annotated[str, Form(max_length=10)] = "",
+    once: FormKey = "",
 ) -> Response:
     """Record a review of the case and when the next one is."""
     check_csrf(request, csrf)
@@ -129,6 +136,7 @@ def review_case(
             case_id,
             note=note,
             next_review=_date(next_review),
+            once=sent(caller.user.user_id, once, case_id, note, next_review),
         ),
     )
 
@@ -141,6 +149,7 @@ def close_case(
     caller: WebCaller,
     csrf: Annotated[str, Form()],
     outcome: Annotated[str, Form(max_length=40)],
+    once: FormKey = "",
 ) -> Response:
     """Close the case with its outcome."""
     check_csrf(request, csrf)
@@ -149,7 +158,13 @@ def close_case(
         state,
         caller,
         case_id,
-        lambda: cases.close_case(state.engine, caller, case_id, outcome),
+        lambda: cases.close_case(
+            state.engine,
+            caller,
+            case_id,
+            outcome,
+            sent(caller.user.user_id, once, case_id, outcome),
+        ),
     )
 
 
@@ -163,6 +178,7 @@ def add_note(
     text: Annotated[str, Form(max_length=4000)],
     restricted: Annotated[str, Form(max_length=20)] = "",
     in_brief: Annotated[str, Form(max_length=5)] = "",
+    once: FormKey = "",
 ) -> Response:
     """A note on the case; protection and health notes are restricted."""
     check_csrf(request, csrf)
@@ -178,6 +194,7 @@ def add_note(
             text,
             restricted=restricted or None,
             in_brief=bool(in_brief),
+            once=sent(caller.user.user_id, once, case_id, text, restricted, in_brief),
         ),
     )
 

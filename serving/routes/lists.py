@@ -23,6 +23,7 @@ from serving.deps import (
 from serving.export import csv_bytes, list_frame
 from serving.routes.pages import (
     CommitteeCaller,
+    FormKey,
     StudentCaller,
     attachment,
     check_csrf,
@@ -35,9 +36,6 @@ from serving.routes.pages import (
 from serving.schemas import RecordId
 
 router = APIRouter(include_in_schema=False)
-
-# The key a form of a record of help was drawn with (``form_key``): sent twice, one record.
-FormKey = Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
 def _page_key(once: str) -> str | None:

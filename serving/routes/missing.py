@@ -16,11 +16,13 @@ from schooldata.spreadsheet import csv_bytes, xlsx_bytes
 from serving import worklist, worklist_report
 from serving.accounts import Caller
 from serving.deps import AppState, StateDep, WebCaller
-from serving.records import InvalidInput, NotVisible
+from serving.once import sent
+from serving.records import InvalidInput, KeySentAgain, NotVisible
 from serving.routes.pages import (
     AccountChoice,
     CaseCaller,
     CountUser,
+    FormKey,
     WorklistCaller,
     attachment,
     check_csrf,
@@ -201,6 +203,7 @@ def update_case(
     found_school_id: Annotated[str, Form(max_length=64)] = "",
     found_on: Annotated[str, Form(max_length=10)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
+    once: FormKey = "",
 ) -> Response:
     """Record what staff found of a case."""
     check_csrf(request, csrf)
@@ -215,9 +218,13 @@ def update_case(
             found_on=date.fromisoformat(found_on) if found_on else None,
             note=note.strip() or None,
         )
-        worklist.update_case(state.engine, caller, case_id, change)
+        worklist.update_case(
+            state.engine, caller, case_id, change, sent(caller.user.user_id, once, case_id, change)
+        )
     except NotVisible:
         return not_found(request, caller.user)
+    except KeySentAgain as error:
+        return _case_page(request, state, caller, case_id, str(error), 409)
     except (InvalidInput, ValueError) as error:
         return _case_page(request, state, caller, case_id, str(error), 422)
     return RedirectResponse(f"/missing/{case_id}?saved=1", status_code=303)

@@ -52,9 +52,11 @@ templates.env.filters["said"] = pass_context(
 # A ratio or figure with two decimals; an infinite one (nobody in the reference) as ∞.
 templates.env.filters["figure"] = lambda v: "–" if v is None else i18n.figure(v)
 templates.env.filters["signed"] = i18n.signed
-# A new key each time a form of a record of help is drawn: the form sent twice (a double
-# click) makes one record (``records.record_intervention``'s request key).
+# A new key each time a form that writes is drawn, sent back as ``once``: the form sent
+# twice (a double click) is acted on once (``records.record_intervention``'s request key
+# for a record of help, ``serving.once`` for the others).
 templates.env.globals["form_key"] = lambda: secrets.token_urlsafe(16)
+FormKey = Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 LANG_COOKIE = "lang"
 # What the student page shows "at a glance", from the model's inputs of the latest run.
 

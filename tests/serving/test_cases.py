@@ -6,6 +6,7 @@ author and the committee chair. And the usage figures of a known history, exactl
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,8 @@ from schooldata.db import make_engine, upgrade
 from schooldata.tables import (
     TABLES,
     audit_log,
+    case_events,
+    case_notes,
     first_flags,
     lists_opened,
     run_schools,
@@ -32,7 +35,14 @@ from schooldata.tables import (
 )
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user, find_by_username, set_password
-from serving.cases import add_note, needs_action, open_case, untouched_by_school, usage
+from serving.cases import (
+    add_note,
+    close_case,
+    needs_action,
+    open_case,
+    untouched_by_school,
+    usage,
+)
 from serving.i18n import percent
 from serving.records import record_intervention
 from serving.store import latest_run, note_first_flags
@@ -119,6 +129,76 @@ def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     closed = _case_of(api, student)
     assert closed.outcome == "improving"
     assert closed.closed_on in {day, clock.today()}
+
+
+def _double_click(page: Any, form: str) -> None:
+    """Two clicks 60 ms apart on the form's button, both on the page as drawn (a person's
+    second click, before the page changes)."""
+    page.evaluate(
+        """form => { const button = document.querySelector(form + ' button[type=submit]');
+                     button.click(); setTimeout(() => button.click(), 60); }""",
+        form,
+    )
+    page.wait_for_timeout(2000)  # both answered
+    page.wait_for_load_state()
+
+
+def _count(api: Api, table: sa.Table, **where: object) -> int:
+    with api.engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(*(table.c[name] == value for name, value in where.items()))
+            ).scalar_one()
+        )
+
+
+def test_a_double_click_on_each_of_a_cases_forms_acts_once(page: Any, api: Api) -> None:
+    """A double click on a case's Save wrote its note twice and its review twice (and
+    told the second click of opening or closing that the case was open or closed
+    already). The page sends each form once, and the service acts on each once: the note
+    form sent again without the page's script writes nothing more, and sent back with
+    another note is told it was sent."""
+    student = api.own_student
+    case = _case_of(api, student)
+    if case is not None and case.closed_on is None:
+        author = find_by_username(api.engine, api.usernames["advisor"])
+        close_case(api.engine, Caller(author, "test"), int(case.case_id), "improving")
+    _student_page(page, api, "advisor", student)
+    opened_before = _count(api, support_cases, student_id=student)
+
+    _double_click(page, "form.open-case")
+    assert _count(api, support_cases, student_id=student) == opened_before + 1
+    case_id = int(_case_of(api, student).case_id)
+    page.fill(f"form[action='/cases/{case_id}/notes'] textarea[name=text]", "โทรหาแม่แล้ว")
+    old_note_form = page.content()
+    _double_click(page, f"form[action='/cases/{case_id}/notes']")
+    assert _count(api, case_notes, case_id=case_id) == 1
+    page.fill(f"form[action='/cases/{case_id}/review'] input[name=note]", "มาเรียนครบสัปดาห์")
+    _double_click(page, f"form[action='/cases/{case_id}/review']")
+    assert _count(api, case_events, case_id=case_id, kind="review") == 1
+    page.select_option(f"form[action='/cases/{case_id}/close'] select[name=outcome]", "improving")
+    _double_click(page, f"form[action='/cases/{case_id}/close']")
+    assert _count(api, case_events, case_id=case_id, kind="closed") == 1
+    assert page.locator("#case p.error").count() == 0  # nothing said wrong to anyone
+    assert page.locator("ul.closed-cases").count() == 1
+
+    once = re.search(
+        r'action="/cases/\d+/notes">\s*<input[^>]*name="csrf" value="([^"]+)">'
+        r'<input type="hidden" name="once" value="([^"]+)"',
+        old_note_form,
+    )
+    assert once is not None
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    note = {"csrf": once[1], "once": once[2], "text": "โทรหาแม่แล้ว"}
+    with httpx.Client(base_url=api.url, cookies=cookies, follow_redirects=True) as client:
+        same = client.post(f"/cases/{case_id}/notes", data=note)  # without the page's script
+        sent_back = client.post(f"/cases/{case_id}/notes", data=note | {"text": "อีกเรื่องหนึ่ง"})
+    assert same.status_code == 200
+    assert "แบบฟอร์มนี้ส่งไปแล้ว" not in same.text
+    assert "แบบฟอร์มนี้ส่งไปแล้ว" in sent_back.text
+    assert _count(api, case_notes, case_id=case_id) == 1
 
 
 def _printed_brief(page: Any, api: Api, case_id: int) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from schooldata.tables import audit_log, missing_cases
+from schooldata.tables import audit_log, missing_case_notes, missing_cases
 from serving.accounts import create_user, set_password
 from tests.serving.conftest import PASSWORDS, Api
 from tests.serving.test_thai_pages import _names, foreign_words
@@ -170,6 +171,43 @@ def test_a_note_is_read_only_by_its_author_and_whoever_follows_the_case(
     other = colleague.get(f"/missing/{case_id}")
     assert other.status_code == 200  # the case is the school's, the note the follower's
     assert secret not in other.text
+
+
+def test_a_finding_sent_twice_at_once_is_written_once_and_its_form_sent_back_is_refused(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    """A double click on Save wrote the note twice. The form is acted on once: two
+    sendings of it at once leave one note; the same form sent back with another note is
+    told it was sent (409), and the first note stays the only one."""
+    committee = people["committee"]
+    case_id = _open_case(api)
+    drawn = committee.get(f"/missing/{case_id}").text
+    form = {
+        name: re.search(rf'name="{name}" value="([^"]+)"', drawn)[1]  # type: ignore[index]
+        for name in ("csrf", "once")
+    }
+    # The case stays as it is (other tests take a case nobody follows yet).
+    form |= {"status": "not_followed", "note": "ไปบ้านแล้ว ไม่พบใคร เพื่อนบ้านว่าย้ายไปชลบุรี"}
+    before = _notes_of(api, case_id)
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda _: committee.post(f"/missing/{case_id}", data=form), (1, 2)))
+
+    assert [r.status_code for r in replies] == [303, 303]
+    assert _notes_of(api, case_id) == before + 1
+    again = committee.post(f"/missing/{case_id}", data=form | {"note": "อีกเรื่องหนึ่ง"})
+    assert again.status_code == 409
+    assert "แบบฟอร์มนี้ส่งไปแล้ว" in again.text
+    assert _notes_of(api, case_id) == before + 1
+    assert 'name="once"' in committee.get(f"/missing/{case_id}").text  # a new form, a new key
+
+
+def _notes_of(api: Api, case_id: int) -> int:
+    with api.engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.select(sa.func.count()).where(missing_case_notes.c.case_id == case_id)
+            ).scalar_one()
+        )
 
 
 def test_a_case_form_with_a_missing_agency_says_so_in_thai_and_keeps_the_case(
