@@ -190,6 +190,7 @@ def create_app(settings: Settings, scorer: Scorer | None = None) -> FastAPI:
 
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, error: SignInRequired) -> RedirectResponse:
+        pages.remember_the_page(request)
         return RedirectResponse("/login", status_code=303)
 
     @app.exception_handler(PasswordChangeRequired)

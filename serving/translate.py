@@ -302,6 +302,10 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         (r"^a plan lasts", "แผนต้องยาว 1 ถึง 52 สัปดาห์"),
         (r"^this case is closed$", "แผนนี้ปิดแล้ว"),
         (
+            r"^you were signed out, so what you sent was not saved",
+            "ท่านออกจากระบบไปแล้ว สิ่งที่ส่งมาจึงยังไม่ได้บันทึก กรุณาเข้าสู่ระบบแล้วส่งอีกครั้ง",
+        ),
+        (
             r"^this form was sent already: fill it in again for a new one$",
             "แบบฟอร์มนี้ส่งไปแล้ว: สิ่งที่บันทึกไว้แสดงอยู่ในหน้านี้ หากจะบันทึกรายการใหม่ให้กรอกอีกครั้ง",
         ),

@@ -43,7 +43,9 @@ from serving.routes.pages import (
     language,
     local_target,
     not_found,
+    page_after_sign_in,
     render,
+    take_word,
 )
 from serving.sso import OAuthError
 
@@ -57,7 +59,8 @@ def home(user: WebUser) -> RedirectResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, state: StateDep) -> HTMLResponse:
-    return render(request, "login.html", None, sso=state.sso is not None)
+    said = take_word(request, "/login")  # a form sent after the session ended
+    return render(request, "login.html", None, sso=state.sso is not None, error=said)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -89,11 +92,12 @@ def login(
         detail = f"username {account[:60]}; client {client}" if account else f"client {client}"
         audit.record(state.engine, [audit.Entry("sign_in_failed", route, detail=detail)])
         return render(request, "login.html", None, 401, error=words["bad_sign_in"])
+    going = page_after_sign_in(request)
     request.session.clear()
     request.session[SESSION_KEY] = start_session(state.engine, user)
     request.session["csrf"] = secrets.token_urlsafe(24)
     audit.record(state.engine, [audit.Entry("sign_in", route, user.user_id)])
-    return RedirectResponse("/password" if user.must_change_password else "/", status_code=303)
+    return RedirectResponse("/password" if user.must_change_password else going, status_code=303)
 
 
 @router.get("/login/sso")
@@ -133,6 +137,7 @@ async def sso_callback(request: Request, state: StateDep, route: RouteDep) -> Re
             [audit.Entry("sign_in_failed", route, detail=f"{detail}; client {client}")],
         )
         return render(request, "login.html", None, 403, error=words["sso_unknown"], sso=True)
+    going = page_after_sign_in(request)
     request.session.clear()
     request.session[SESSION_KEY] = await run_in_threadpool(start_session, state.engine, user)
     request.session["csrf"] = secrets.token_urlsafe(24)
@@ -141,7 +146,7 @@ async def sso_callback(request: Request, state: StateDep, route: RouteDep) -> Re
         state.engine,
         [audit.Entry("sign_in", route, user.user_id, detail="sso")],
     )
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(going, status_code=303)
 
 
 @router.post("/logout")

@@ -11,6 +11,7 @@ per-session CSRF token; pages use the same records, scopes and audit log as the 
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -109,6 +110,41 @@ def take_word(request: Request, page: str) -> str | None:
     if isinstance(kept, list) and len(kept) == 2 and kept[0] == page:
         return str(kept[1])
     return None
+
+
+# Where a person who was signed out was going, kept in the session for after sign-in.
+AFTER_SIGN_IN = "after_sign_in"
+NOT_SAVED = "you were signed out, so what you sent was not saved: sign in and send it again"
+# The page a form is sent from, by the form's address (the pages send no Referer). Only
+# what the address holds: a case's form (/cases/7/notes) leads to a student the person
+# signed out may not see, and a session cookie can be read by whoever holds it.
+FORM_PAGES = (
+    (re.compile(r"(/students/[^/]+)/(interventions|case|history-request)"), r"\1"),
+    (re.compile(r"(/missing/\d+)"), r"\1"),
+    (re.compile(r"/plan/(visits|capacity)"), "/plan"),
+    (re.compile(r"/upload(/.*)?"), "/upload"),
+)
+
+
+def remember_the_page(request: Request) -> None:
+    """Keep, for after sign-in, the page a signed-out person was going to: the page asked
+    for; for a form sent after the session ended (a tab left open overnight), the page it
+    was sent from, and a word for the sign-in page that it was not saved. The form's
+    values are not kept: they may be a child's, and nobody is signed in."""
+    path = request.url.path
+    if request.method in ("GET", "HEAD"):
+        target = path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        target = next((f.sub(page, path) for f, page in FORM_PAGES if f.fullmatch(path)), "")
+        leave_word(request, "/login", NOT_SAVED)
+    target = local_target(target, "")
+    if target and not target.startswith(("/login", "/logout")):
+        request.session[AFTER_SIGN_IN] = target
+
+
+def page_after_sign_in(request: Request) -> str:
+    """The page kept by ``remember_the_page``, else the person's home ("/")."""
+    return local_target(str(request.session.get(AFTER_SIGN_IN, "")), "/")
 
 
 def render(

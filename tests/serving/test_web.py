@@ -424,6 +424,54 @@ def test_a_double_click_on_save_makes_one_record_of_help(page, api: Api) -> None
     assert _records_of(api) == before + 1
 
 
+def test_a_person_signed_out_comes_back_to_the_page_and_is_told_what_was_not_saved(
+    page, api: Api
+) -> None:  # type: ignore[no-untyped-def]
+    """A session ends after a working day. A teacher who saved a record from a tab left
+    open overnight was sent to the sign-in page, which said nothing, and after signing in
+    to their list: the record was not made, and nobody told them. Now the sign-in page
+    says so and leads back to the student's page; a link opened signed out leads, after
+    sign-in, to the page it named."""
+    student = f"/students/{api.own_student}"
+    page.goto(f"{api.url}{student}?lang=th")  # a link from a message, signed out
+    assert page.url.endswith("/login")
+    api.forget_failed_attempts()
+    page.fill("input[name=username]", api.usernames["advisor"])
+    page.fill("input[name=password]", PASSWORDS["advisor"])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"**{student}?lang=th")
+
+    form = "form[action$='/interventions']"
+    page.select_option(f"{form} select[name=type]", "phone_call")
+    page.select_option(f"{form} select[name=outcome]", "done")
+    before = _records_of(api)
+    page.context.clear_cookies()  # the session has ended
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_url("**/login")
+    assert "ยังไม่ได้บันทึก" in page.inner_text("p.error")
+    assert _records_of(api) == before
+    page.fill("input[name=username]", api.usernames["advisor"])
+    page.fill("input[name=password]", PASSWORDS["advisor"])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"**{student}")
+    assert page.locator("p.error").count() == 0  # said once, on the sign-in page
+    # Never a page of another site: a browser takes "//example.org/list" for one.
+    with httpx.Client() as client:
+        client.get(httpx.URL(f"{api.url}//example.org/list"))
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"{api.url}/login").text)
+        api.forget_failed_attempts()
+        signed_in = client.post(
+            f"{api.url}/login",
+            data={
+                "csrf": csrf[1],
+                "username": api.usernames["advisor"],
+                "password": PASSWORDS["advisor"],
+            },
+        )
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == "/"
+
+
 def _records_of(api: Api) -> int:
     table = TABLES["interventions"]
     with api.engine.connect() as connection:
