@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from core import clock
 from schooldata import audit
 from schooldata.db import reading
-from schooldata.tables import TABLES
+from schooldata.tables import TABLES, support_cases
 from serving import cases, followups, records
 from serving.access import StudentKey, student_key
 from serving.accounts import Caller
@@ -89,8 +89,6 @@ def open_case(
 
 
 def _student_of(state: StateDep, case_id: int) -> str | None:
-    from schooldata.tables import support_cases
-
     with reading(state.engine) as connection:
         return connection.execute(
             sa.select(support_cases.c.student_id).where(support_cases.c.case_id == case_id)
@@ -110,6 +108,25 @@ def _on_case(
     except (InvalidInput, ValueError) as error:
         return RedirectResponse(_back(request, student, str(error)), status_code=303)
     return RedirectResponse(_back(request, student), status_code=303)
+
+
+@router.get("/cases/{case_id}")
+def case_page(request: Request, case_id: RecordId, state: StateDep, caller: WebCaller) -> Response:
+    """A case is on its student's page (where a case's form sent after the session
+    ended leads back, after sign-in)."""
+    with reading(state.engine) as connection:
+        found = connection.execute(
+            sa.select(support_cases.c.school_id, support_cases.c.student_id).where(
+                support_cases.c.case_id == case_id
+            )
+        ).first()
+    try:
+        if found is None:
+            raise NotVisible("no such case")
+        records.require_student(state.engine, caller, StudentKey(*found))
+    except NotVisible:
+        return not_found(request, caller.user)
+    return RedirectResponse(_back(request, found.student_id), status_code=303)
 
 
 @router.post("/cases/{case_id}/review")

@@ -116,10 +116,11 @@ def take_word(request: Request, page: str) -> str | None:
 AFTER_SIGN_IN = "after_sign_in"
 NOT_SAVED = "you were signed out, so what you sent was not saved: sign in and send it again"
 # The page a form is sent from, by the form's address (the pages send no Referer). Only
-# what the address holds: a case's form (/cases/7/notes) leads to a student the person
-# signed out may not see, and a session cookie can be read by whoever holds it.
+# what the address holds, since whoever holds a session cookie can read it: a case's
+# form leads to the case (/cases/7), which finds its student once someone is signed in.
 FORM_PAGES = (
     (re.compile(r"(/students/[^/]+)/(interventions|case|history-request)"), r"\1"),
+    (re.compile(r"(/cases/\d+)/(review|close|notes)"), r"\1"),
     (re.compile(r"(/missing/\d+)"), r"\1"),
     (re.compile(r"/plan/(visits|capacity)"), "/plan"),
     (re.compile(r"/upload(/.*)?"), "/upload"),

@@ -201,6 +201,44 @@ def test_a_double_click_on_each_of_a_cases_forms_acts_once(page: Any, api: Api) 
     assert _count(api, case_notes, case_id=case_id) == 1
 
 
+def test_a_case_note_sent_after_the_session_ended_leads_back_to_the_case(
+    page: Any, api: Api
+) -> None:
+    """A note sent from a tab left open past the session is not saved: the sign-in page
+    says so and leads back to the case, on its student's page. The case's address finds
+    its student only for someone who may see them."""
+    student = api.colleague_student
+    committee = find_by_username(api.engine, api.usernames["committee"])
+    case = _case_of(api, student)
+    if case is None or case.closed_on is not None:
+        case_id = open_case(
+            api.engine,
+            Caller(committee, "test"),
+            StudentKey(api.school, student),
+            planned="home_visit",
+        )
+    else:
+        case_id = int(case.case_id)
+    _student_page(page, api, "committee", student)
+    page.fill(f"form[action='/cases/{case_id}/notes'] textarea[name=text]", "แม่ไปทำงานต่างจังหวัด")
+    notes = _count(api, case_notes, case_id=case_id)
+    page.context.clear_cookies()  # the session has ended
+    page.click(f"form[action='/cases/{case_id}/notes'] button[type=submit]")
+    page.wait_for_url("**/login")
+    assert "ยังไม่ได้บันทึก" in page.inner_text("p.error")
+    page.fill("input[name=username]", api.usernames["committee"])
+    page.fill("input[name=password]", PASSWORDS["committee"])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"**/students/{student}#case")
+    assert _count(api, case_notes, case_id=case_id) == notes
+    assert page.locator(f"form[action='/cases/{case_id}/notes']").count() == 1
+    # An advisor of another class: the case's address is not found, like any other.
+    api.forget_failed_attempts()
+    with httpx.Client(base_url=api.url, timeout=60) as advisor:
+        sign_in_client(advisor, api.usernames["advisor"], PASSWORDS["advisor"])
+        assert advisor.get(f"/cases/{case_id}").status_code == 404
+
+
 def _printed_brief(page: Any, api: Api, case_id: int) -> str:
     """The text of a case's brief as the signed-in page's user prints it (pypdf reads some
     Thai glyph clusters apart, with a unit separator between them: joined again)."""
