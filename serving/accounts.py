@@ -164,51 +164,56 @@ def create_user(
         )
     upgrade(engine)
     token = secrets.token_urlsafe(32)
-    with engine.begin() as connection:
-        for school in [school_id, *schools]:
-            if school is not None and not _school_known(connection, school):
-                raise AccountError(
-                    f"no school {school!r} in the data: add it first (the admin page's "
-                    "'add a school', or a schools file with ews ingest)"
+    try:
+        with engine.begin() as connection:
+            for school in [school_id, *schools]:
+                if school is not None and not _school_known(connection, school):
+                    raise AccountError(
+                        f"no school {school!r} in the data: add it first (the admin page's "
+                        "'add a school', or a schools file with ews ingest)"
+                    )
+            if (
+                username
+                and connection.execute(
+                    sa.select(users.c.user_id).where(users.c.username == username)
+                ).first()
+            ):
+                raise AccountError(f"the username {username!r} is taken")
+            user_id = connection.execute(
+                sa.insert(users).values(
+                    name=name,
+                    role=role,
+                    staff_id=staff_id,
+                    school_id=school_id,
+                    username=username,
+                    token_hash=_digest(token),
+                    token_expires_at=_now() + timedelta(days=token_days),
+                    created_at=_now(),
+                    active=True,
+                    chair=chair,
+                    province=province,
                 )
-        if (
-            username
-            and connection.execute(
-                sa.select(users.c.user_id).where(users.c.username == username)
-            ).first()
-        ):
-            raise AccountError(f"the username {username!r} is taken")
-        user_id = connection.execute(
-            sa.insert(users).values(
-                name=name,
-                role=role,
-                staff_id=staff_id,
-                school_id=school_id,
-                username=username,
-                token_hash=_digest(token),
-                token_expires_at=_now() + timedelta(days=token_days),
-                created_at=_now(),
-                active=True,
-                chair=chair,
-                province=province,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        if schools:
-            connection.execute(
-                sa.insert(user_schools),
-                [{"user_id": user_id, "school_id": s} for s in sorted(set(schools))],
-            )
-        audit.append(
-            connection,
-            [
-                audit.Entry(
-                    "account_created",
-                    "create account",
-                    actor=actor,
-                    detail=f"user {user_id}, role {role}",
+            ).inserted_primary_key[0]  # type: ignore[index]
+            if schools:
+                connection.execute(
+                    sa.insert(user_schools),
+                    [{"user_id": user_id, "school_id": s} for s in sorted(set(schools))],
                 )
-            ],
-        )
+            audit.append(
+                connection,
+                [
+                    audit.Entry(
+                        "account_created",
+                        "create account",
+                        actor=actor,
+                        detail=f"user {user_id}, role {role}",
+                    )
+                ],
+            )
+    except sa.exc.IntegrityError as error:  # the same username made at the same moment?
+        if username is None or find_by_username(engine, username) is None:
+            raise
+        raise AccountError(f"the username {username!r} is taken") from error
     created = find_user(engine, int(user_id))
     assert created is not None
     return created, token
@@ -291,21 +296,42 @@ def accounts_for_classrooms(
             n += 1
             username = f"{base}-{n}"
         taken.add(username)
-        created, _ = create_user(
-            engine,
-            "advisor",
-            names(group),
-            staff_id=group,
-            school_id=school,
-            username=username,
-            actor=actor,
-        )
+        try:
+            created, _ = create_user(
+                engine,
+                "advisor",
+                names(group),
+                staff_id=group,
+                school_id=school,
+                username=username,
+                actor=actor,
+            )
+        except AccountError:
+            if _advised(engine, school, group):  # issued by another sending at the same moment
+                continue
+            raise
         temporary = temporary_password()
         set_password(engine, created.user_id, temporary, actor, must_change=True)
         issued.append(
             {"school_id": school, "group": group, "username": username, "password": temporary}
         )
     return issued
+
+
+def _advised(engine: sa.Engine, school: str, group: str) -> bool:
+    """Whether an active advisor account holds the classroom group."""
+    with reading(engine) as connection:
+        return (
+            connection.execute(
+                sa.select(users.c.user_id).where(
+                    (users.c.role == "advisor")
+                    & users.c.active
+                    & (users.c.school_id == school)
+                    & (users.c.staff_id == group)
+                )
+            ).first()
+            is not None
+        )
 
 
 def known_schools(engine: sa.Engine) -> list[dict[str, Any]]:

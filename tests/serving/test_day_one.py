@@ -28,6 +28,7 @@ from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
 from schooldata.tables import score_runs, student_scores
 from serving.accounts import (
+    accounts_for_classrooms,
     create_user,
     find_by_username,
     find_user,
@@ -324,6 +325,54 @@ def test_a_school_nobody_has_loaded_is_added_on_the_admin_page_and_sends_its_fir
         engine,
     )
     assert advisor.values.tolist() == [["ครูสมศรี ใจดี", "advisor", "1057010001", "class:M1/1"]]
+    assert unassigned_classrooms(engine) == []
+
+
+def test_two_sendings_of_the_classroom_sheet_at_once_give_each_classroom_one_account(
+    tmp_path: Path,
+) -> None:
+    """Two sendings of "an advisor for every classroom" at once (two tabs, or a double
+    click where the page's script is off): the second failed on the first's sign-in
+    names, "the username is taken" or an IntegrityError, either one a 500. Now each
+    classroom gets one account, and the two sheets together hold each once."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from schooldata.db import upgrade
+    from schooldata.tables import TABLES
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+    rooms = [f"M{grade}/{room}" for grade in (1, 2, 3) for room in range(1, 6)]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(TABLES["schools"]), [{"school_id": "1057010001"}])
+        connection.execute(
+            sa.insert(TABLES["enrollments"]),
+            [
+                {
+                    "school_id": "1057010001",
+                    "student_id": f"{n:05d}",
+                    "academic_year": 2568,
+                    "term": 1,
+                    "grade_level": room.split("/")[0],
+                    "advisor_id": f"class:{room}",
+                }
+                for n, room in enumerate(rooms)
+            ],
+        )
+    both = Barrier(2)
+
+    def issue(_: int) -> list[dict[str, str]]:
+        both.wait()
+        return accounts_for_classrooms(engine, lambda group: group, "tests")
+
+    with ThreadPoolExecutor(2) as pool:
+        sheets = list(pool.map(issue, (1, 2)))  # re-raises either one's error
+
+    issued = sorted(a["group"] for sheet in sheets for a in sheet)
+    assert issued == sorted(f"class:{room}" for room in rooms)
+    advisors = pd.read_sql("SELECT staff_id FROM users WHERE role = 'advisor'", engine)
+    assert sorted(advisors["staff_id"]) == issued
     assert unassigned_classrooms(engine) == []
 
 
