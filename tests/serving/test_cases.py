@@ -209,8 +209,10 @@ def test_a_case_note_sent_after_the_session_ended_leads_back_to_the_case(
     its student only for someone who may see them."""
     student = api.colleague_student
     committee = find_by_username(api.engine, api.usernames["committee"])
+    assert committee is not None
     case = _case_of(api, student)
-    if case is None or case.closed_on is not None:
+    opened_here = case is None or case.closed_on is not None
+    if opened_here:
         case_id = open_case(
             api.engine,
             Caller(committee, "test"),
@@ -219,6 +221,14 @@ def test_a_case_note_sent_after_the_session_ended_leads_back_to_the_case(
         )
     else:
         case_id = int(case.case_id)
+    try:
+        _note_sent_signed_out(page, api, student, case_id)
+    finally:  # the student as it was: the next test opens a case for them on the page
+        if opened_here:
+            close_case(api.engine, Caller(committee, "test"), case_id, "improving")
+
+
+def _note_sent_signed_out(page: Any, api: Api, student: str, case_id: int) -> None:
     _student_page(page, api, "committee", student)
     page.fill(f"form[action='/cases/{case_id}/notes'] textarea[name=text]", "แม่ไปทำงานต่างจังหวัด")
     notes = _count(api, case_notes, case_id=case_id)
