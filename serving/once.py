@@ -58,16 +58,20 @@ def first_time(connection: sa.Connection, sending: Sent | None) -> bool:
         return True
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     connection.execute(sa.delete(forms_sent).where(forms_sent.c.sent_at < now - KEPT))
+    # The row it inserted, none when the key was claimed before. Not the rowcount: on
+    # PostgreSQL psycopg gives -1 for this statement, which read as "claimed" every time.
     claimed = connection.execute(
-        keyed_insert(connection, forms_sent).on_conflict_do_nothing(),
-        {
-            "user_id": sending.user_id,
-            "form_key": sending.key,
-            "digest": sending.digest,
-            "sent_at": now,
-        },
-    ).rowcount
-    if claimed:
+        keyed_insert(connection, forms_sent)
+        .values(
+            user_id=sending.user_id,
+            form_key=sending.key,
+            digest=sending.digest,
+            sent_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(forms_sent.c.form_key)
+    ).first()
+    if claimed is not None:
         return True
     earlier = connection.execute(
         sa.select(forms_sent.c.digest).where(

@@ -45,6 +45,7 @@ from schooldata.tables import (
     ORIGIN_SERVICE,
     TABLES,
     audit_log,
+    case_notes,
     first_flags,
     lists_opened,
     score_runs,
@@ -207,6 +208,38 @@ def test_a_key_taken_between_the_check_and_the_insert_on_postgresql(
 
     assert (made, made_again) == (True, False)
     assert second == first
+
+
+def test_a_page_form_sent_twice_at_once_writes_once_on_postgresql(pg_engine: sa.Engine) -> None:
+    """A case's note form sent twice at the same moment (``serving.once``): the second's
+    claim of the form's key waits on the first's transaction and writes nothing; the same
+    key sent with another note is refused."""
+    from serving import cases, once
+
+    enrolled = read_table(pg_engine, "enrollments", columns=["school_id", "student_id"])
+    student = StudentKey(*enrolled.iloc[-1])
+    member, _ = create_user(pg_engine, "committee", "กรรมการ", school_id=student.school_id)
+    caller = Caller(member, "test")
+    case_id = cases.open_case(pg_engine, caller, student, planned="home_visit")
+    note = "โทรหาแม่แล้ว"
+    sending = once.sent(member.user_id, "one-form", case_id, note)
+    both = threading.Barrier(2)
+
+    def send(_: int) -> None:
+        both.wait()
+        cases.add_note(pg_engine, caller, case_id, note, once=sending)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(send, (1, 2)))
+    other = once.sent(member.user_id, "one-form", case_id, "อีกเรื่อง")
+    with pytest.raises(records.KeySentAgain):
+        cases.add_note(pg_engine, caller, case_id, "อีกเรื่อง", once=other)
+
+    with pg_engine.connect() as connection:
+        written = connection.execute(
+            sa.select(case_notes.c.text).where(case_notes.c.case_id == case_id)
+        ).scalars()
+        assert list(written) == [note]
 
 
 def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
