@@ -88,11 +88,15 @@ def open_case(
     return RedirectResponse(local_target(back, _back(request, student_id)), status_code=303)
 
 
-def _student_of(state: StateDep, case_id: int) -> str | None:
+def _student_of(state: StateDep, case_id: int) -> StudentKey | None:
+    """The case's student (at the case's school), or None for no such case."""
     with reading(state.engine) as connection:
-        return connection.execute(
-            sa.select(support_cases.c.student_id).where(support_cases.c.case_id == case_id)
-        ).scalar()
+        found = connection.execute(
+            sa.select(support_cases.c.school_id, support_cases.c.student_id).where(
+                support_cases.c.case_id == case_id
+            )
+        ).first()
+    return None if found is None else StudentKey(*found)
 
 
 def _on_case(
@@ -100,7 +104,8 @@ def _on_case(
 ) -> Response:
     """Make a change to a case and go back to the student's page: saying what was wrong,
     or 404 for a case out of scope."""
-    student = _student_of(state, case_id) or ""
+    found = _student_of(state, case_id)
+    student = found.student_id if found else ""
     try:
         change()
     except NotVisible:
@@ -114,19 +119,14 @@ def _on_case(
 def case_page(request: Request, case_id: RecordId, state: StateDep, caller: WebCaller) -> Response:
     """A case is on its student's page (where a case's form sent after the session
     ended leads back, after sign-in)."""
-    with reading(state.engine) as connection:
-        found = connection.execute(
-            sa.select(support_cases.c.school_id, support_cases.c.student_id).where(
-                support_cases.c.case_id == case_id
-            )
-        ).first()
+    student = _student_of(state, case_id)
+    if student is None:
+        return not_found(request, caller.user)
     try:
-        if found is None:
-            raise NotVisible("no such case")
-        records.require_student(state.engine, caller, StudentKey(*found))
+        records.require_student(state.engine, caller, student)
     except NotVisible:
         return not_found(request, caller.user)
-    return RedirectResponse(_back(request, found.student_id), status_code=303)
+    return RedirectResponse(_back(request, student.student_id), status_code=303)
 
 
 @router.post("/cases/{case_id}/review")
@@ -225,10 +225,9 @@ def brief(
     ask: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     """The case's printed brief for a committee meeting or a referral (audited)."""
-    student = _student_of(state, case_id)
-    if student is None or not caller.user.school_id:
+    key = _student_of(state, case_id)
+    if key is None or not caller.user.school_id:
         return not_found(request, caller.user)
-    key = StudentKey(caller.user.school_id, student)
     try:
         found = [c for c in cases.cases_of(state.engine, caller, key) if c.case_id == case_id]
         detail = records.student_detail(state.engine, caller, key)

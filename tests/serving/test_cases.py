@@ -47,7 +47,15 @@ from serving.i18n import percent
 from serving.records import record_intervention
 from serving.store import latest_run, note_first_flags
 from tests.conftest import stored_list
-from tests.serving.conftest import DESKTOP, PASSWORDS, Api, shoot, sign_in, sign_in_client
+from tests.serving.conftest import (
+    DESKTOP,
+    PASSWORDS,
+    Api,
+    double_click,
+    shoot,
+    sign_in,
+    sign_in_client,
+)
 
 CHAIR_PASSWORD = "chair-password-1"
 
@@ -131,18 +139,6 @@ def test_an_advisor_opens_a_case_records_a_call_and_a_visit_and_closes_it(
     assert closed.closed_on in {day, clock.today()}
 
 
-def _double_click(page: Any, form: str) -> None:
-    """Two clicks 60 ms apart on the form's button, both on the page as drawn (a person's
-    second click, before the page changes)."""
-    page.evaluate(
-        """form => { const button = document.querySelector(form + ' button[type=submit]');
-                     button.click(); setTimeout(() => button.click(), 60); }""",
-        form,
-    )
-    page.wait_for_timeout(2000)  # both answered
-    page.wait_for_load_state()
-
-
 def _count(api: Api, table: sa.Table, **where: object) -> int:
     with api.engine.connect() as connection:
         return int(
@@ -168,18 +164,18 @@ def test_a_double_click_on_each_of_a_cases_forms_acts_once(page: Any, api: Api) 
     _student_page(page, api, "advisor", student)
     opened_before = _count(api, support_cases, student_id=student)
 
-    _double_click(page, "form.open-case")
+    double_click(page, "form.open-case")
     assert _count(api, support_cases, student_id=student) == opened_before + 1
     case_id = int(_case_of(api, student).case_id)
     page.fill(f"form[action='/cases/{case_id}/notes'] textarea[name=text]", "โทรหาแม่แล้ว")
     old_note_form = page.content()
-    _double_click(page, f"form[action='/cases/{case_id}/notes']")
+    double_click(page, f"form[action='/cases/{case_id}/notes']")
     assert _count(api, case_notes, case_id=case_id) == 1
     page.fill(f"form[action='/cases/{case_id}/review'] input[name=note]", "มาเรียนครบสัปดาห์")
-    _double_click(page, f"form[action='/cases/{case_id}/review']")
+    double_click(page, f"form[action='/cases/{case_id}/review']")
     assert _count(api, case_events, case_id=case_id, kind="review") == 1
     page.select_option(f"form[action='/cases/{case_id}/close'] select[name=outcome]", "improving")
-    _double_click(page, f"form[action='/cases/{case_id}/close']")
+    double_click(page, f"form[action='/cases/{case_id}/close']")
     assert _count(api, case_events, case_id=case_id, kind="closed") == 1
     assert page.locator("#case p.error").count() == 0  # nothing said wrong to anyone
     assert page.locator("ul.closed-cases").count() == 1

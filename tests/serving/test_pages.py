@@ -24,7 +24,15 @@ from serving import area, store
 from serving.accounts import Caller, User, create_user, find_by_username, set_password
 from serving.routes import area_pages
 from serving.scoring import weekly_run
-from tests.serving.conftest import DESKTOP, WEEKS, Api, open_referrals, shoot, sign_in
+from tests.serving.conftest import (
+    DESKTOP,
+    WEEKS,
+    Api,
+    double_click,
+    open_referrals,
+    shoot,
+    sign_in,
+)
 from training.effects import EffectsReport, log_effects, measure_effects
 from training.outcomes import check_past_lists
 
@@ -146,13 +154,7 @@ def test_an_admin_who_double_clicks_create_sees_the_new_accounts_temporary_passw
     page.select_option(f"{form} select[name=role]", "analyst")
     page.fill(f"{form} input[name=name]", "นักวิเคราะห์ คลิกสองที")
     page.fill(f"{form} input[name=username]", "double-click-analyst")
-    page.evaluate(
-        """form => { const button = document.querySelector(form + ' button[type=submit]');
-                     button.click(); setTimeout(() => button.click(), 60); }""",
-        form,
-    )
-    page.wait_for_timeout(2000)
-    page.wait_for_load_state()
+    double_click(page, form)
 
     assert page.locator("p.error").count() == 0
     temporary = page.locator("code.secret").inner_text().strip()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from schooldata.tables import TABLES, audit_log
 from serving.routes import lists, pages
-from tests.serving.conftest import PASSWORDS, Api, shoot
+from tests.serving.conftest import PASSWORDS, Api, double_click, shoot
 
 
 def _sign_in(page, api: Api, role: str) -> None:  # type: ignore[no-untyped-def]
@@ -392,14 +392,7 @@ def test_a_double_click_on_save_makes_one_record_of_help(page, api: Api) -> None
     page.select_option(f"{form} select[name=type]", "phone_call")
     page.select_option(f"{form} select[name=outcome]", "done")
     key = page.locator(f"{form} input[name=once]").input_value()
-    # Both clicks on the page as drawn (once it is gone, the second never comes).
-    page.evaluate(
-        """form => { const save = document.querySelector(form + ' button[type=submit]');
-                     save.click(); setTimeout(() => save.click(), 60); }""",
-        form,
-    )
-    page.wait_for_timeout(3000)  # both answered (the second's is the page shown)
-    page.wait_for_load_state()
+    double_click(page, form)
 
     assert "?recorded=" in page.url
     assert _records_of(api) == before + 1
