@@ -15,7 +15,7 @@ from features.attendance import ABSENT
 from features.grades import NUMERIC_GRADES
 from schooldata import audit
 from schooldata.calendar import term_on
-from schooldata.db import among, among_students, reading
+from schooldata.db import among, among_students, keyed_insert, reading
 from schooldata.identity import person_of
 from schooldata.tables import TABLES, history_grants, student_returns, student_scores
 from serving import store
@@ -254,29 +254,29 @@ def _classrooms(connection: sa.Connection, keys: Sequence[StudentKey]) -> dict[S
 def request_history(engine: sa.Engine, caller: Caller, student: StudentKey) -> None:
     """The student's school asks its area office to see the child's records from the
     schools they were at before (audited; nothing is shown until the area office grants
-    it)."""
+    it). A request waiting or granted already stays as it is (a second click, or two
+    colleagues at once, write nothing more); a declined or revoked one is asked again."""
     require_student(engine, caller, student)
     with reading(engine) as connection:
         if not schools_before(connection, student):
             raise InvalidInput("this student was at no other school before")
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    asked = {"requested_by": caller.user.user_id, "requested_at": now, "status": "requested"}
     with engine.begin() as connection:
-        connection.execute(
-            sa.delete(history_grants).where(
-                _grant_of(student) & (history_grants.c.status != "granted")
+        # One statement, so that two requests at once do not both insert (on PostgreSQL
+        # the second broke the key: a 500); the row it returns says whether it wrote.
+        written = connection.execute(
+            keyed_insert(connection, history_grants)
+            .values(school_id=student.school_id, student_id=student.student_id, **asked)
+            .on_conflict_do_update(
+                index_elements=[history_grants.c.school_id, history_grants.c.student_id],
+                set_={**asked, "decided_by": None, "decided_at": None},
+                where=history_grants.c.status.not_in(["requested", "granted"]),
             )
-        )
-        if connection.execute(sa.select(history_grants.c.status).where(_grant_of(student))).first():
-            return  # granted already
-        connection.execute(
-            sa.insert(history_grants).values(
-                school_id=student.school_id,
-                student_id=student.student_id,
-                requested_by=caller.user.user_id,
-                requested_at=now,
-                status="requested",
-            )
-        )
+            .returning(history_grants.c.status)
+        ).first()
+        if written is None:
+            return
         audit.append(
             connection,
             [
@@ -329,11 +329,16 @@ def decide_history(engine: sa.Engine, caller: Caller, student: StudentKey, grant
         if found is None:
             raise NotVisible("no such request")
         status = "granted" if grant else ("revoked" if found.status == "granted" else "declined")
-        connection.execute(
+        if status == found.status or (status == "declined" and found.status == "revoked"):
+            return  # decided so already (a second click)
+        # Only from the status read: of two decisions at once the second finds it changed.
+        changed = connection.execute(
             sa.update(history_grants)
-            .where(_grant_of(student))
+            .where(_grant_of(student) & (history_grants.c.status == found.status))
             .values(status=status, decided_by=caller.user.user_id, decided_at=now)
-        )
+        ).rowcount
+        if not changed:
+            return
         audit.append(
             connection,
             [

@@ -29,7 +29,13 @@ from riskmodel.ranking import DEFAULT_CAPACITY, VISIT_WINDOW
 from schooldata import audit
 from schooldata.actions import in_force, keep_last_actions
 from schooldata.contract import INTERVENTION_OUTCOMES, INTERVENTION_TYPES
-from schooldata.db import among_students, among_students_parameter, reading, students_parameters
+from schooldata.db import (
+    among_students,
+    among_students_parameter,
+    keyed_insert,
+    reading,
+    students_parameters,
+)
 from schooldata.tables import ORIGIN_SERVICE, TABLES, plan_orders
 from schooldata.validate import BE_OFFSET
 from serving import store
@@ -525,16 +531,14 @@ def set_school_capacity(engine: sa.Engine, caller: Caller, school_id: str, capac
         before = connection.execute(
             sa.select(schools.c.home_visit_capacity).where(schools.c.school_id == school_id)
         ).first()
-        if before is None:
-            connection.execute(
-                sa.insert(schools).values(school_id=school_id, home_visit_capacity=capacity)
+        # One statement: two members setting it at once both write, neither breaks the key.
+        connection.execute(
+            keyed_insert(connection, schools)
+            .values(school_id=school_id, home_visit_capacity=capacity)
+            .on_conflict_do_update(
+                index_elements=[schools.c.school_id], set_={"home_visit_capacity": capacity}
             )
-        else:
-            connection.execute(
-                sa.update(schools)
-                .where(schools.c.school_id == school_id)
-                .values(home_visit_capacity=capacity)
-            )
+        )
         was = "none" if before is None or before[0] is None else before[0]
         audit.append(
             connection,
@@ -653,17 +657,14 @@ def set_benefit_order(
         ).first()
         if known is None:
             raise InvalidInput(f"no school {school_id!r}")
-        updated = connection.execute(
-            sa.update(plan_orders)
-            .where(plan_orders.c.school_id == school_id)
-            .values(benefit_order=on, set_by=caller.user.user_id, set_at=now)
-        ).rowcount
-        if not updated:
-            connection.execute(
-                sa.insert(plan_orders).values(
-                    school_id=school_id, benefit_order=on, set_by=caller.user.user_id, set_at=now
-                )
-            )
+        # One statement: a double click's two sendings at once did not both insert (on
+        # PostgreSQL the second broke the key: a 500).
+        order = {"benefit_order": on, "set_by": caller.user.user_id, "set_at": now}
+        connection.execute(
+            keyed_insert(connection, plan_orders)
+            .values(school_id=school_id, **order)
+            .on_conflict_do_update(index_elements=[plan_orders.c.school_id], set_=order)
+        )
         audit.append(
             connection,
             [

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from schooldata.db import make_engine
 from schooldata.ingest import ingest_directory
-from schooldata.tables import audit_log
+from schooldata.tables import audit_log, history_grants
 from serving import followups
 from serving.access import StudentKey
 from serving.accounts import Caller, create_user, set_password
@@ -30,6 +30,13 @@ ENROLMENT = "student_id,academic_year,term,school_id,grade_level,classroom,advis
 def _school(root: Path, extra_terms: list[str] | None = None) -> sa.Engine:
     """School A: student 5 dropped out in August 2024 and came back in May 2025 (term 1
     of 2568); student 6 stayed; student 7 of A moved to school B (code 70 there)."""
+    engine = make_engine(f"sqlite:///{root / 'ews.db'}")
+    ingest_directory(school_files(root, extra_terms), engine, ID_KEY, None)
+    return engine
+
+
+def school_files(root: Path, extra_terms: list[str] | None = None) -> Path:
+    """The files of ``_school``'s two schools, in ``root / "data"``."""
     data = root / "data"
     data.mkdir()
     moved = thai_id("110170020707")
@@ -61,9 +68,7 @@ def _school(root: Path, extra_terms: list[str] | None = None) -> sa.Engine:
     (data / "interventions.csv").write_text(
         "student_id,school_id,date,type,outcome\n7,A,2024-07-01,home_visit,done\n"
     )
-    engine = make_engine(f"sqlite:///{root / 'ews.db'}")
-    ingest_directory(data, engine, ID_KEY, None)
-    return engine
+    return data
 
 
 def test_a_child_who_came_back_is_on_the_follow_up_list_of_those_who_see_them(
@@ -134,6 +139,49 @@ def test_the_new_school_sees_earlier_records_only_when_the_area_office_grants_it
     committee_a, _ = create_user(engine, "committee", "กรรมการเอ", school_id="A")
     with pytest.raises(ValueError, match="no other school"):
         followups.request_history(engine, Caller(committee_a, "test"), StudentKey("A", "6"))
+
+
+def history_actions(engine: sa.Engine) -> list[str]:
+    """The audited steps of history requests, in order."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.select(audit_log.c.action)
+                .where(audit_log.c.action.like("history_%"))
+                .order_by(audit_log.c.audit_id)
+            ).scalars()
+        )
+
+
+def test_a_request_or_a_decision_sent_twice_is_made_once(tmp_path: Path) -> None:
+    """A second click on "ask the area office", or on its "grant" or "decline", changes
+    nothing and audits nothing more; a declined request may be asked again."""
+    engine = _school(tmp_path)
+    committee_b, _ = create_user(engine, "committee", "กรรมการบี", school_id="B")
+    colleague, _ = create_user(engine, "committee", "กรรมการบีสอง", school_id="B")
+    area, _ = create_user(engine, "area", "เขตพื้นที่", schools=("A", "B"))
+    moved = StudentKey("B", "70")
+
+    followups.request_history(engine, Caller(committee_b, "test"), moved)
+    followups.request_history(engine, Caller(colleague, "test"), moved)
+    assert len(followups.history_requests(engine, area)) == 1
+    with engine.connect() as connection:  # the first request stands
+        asker = connection.execute(sa.select(history_grants.c.requested_by)).scalar_one()
+    assert asker == committee_b.user_id
+    for _ in range(2):
+        followups.decide_history(engine, Caller(area, "test"), moved, False)
+    assert followups.earlier_records(engine, moved) == {"status": "declined"}
+    followups.request_history(engine, Caller(colleague, "test"), moved)
+    for _ in range(2):
+        followups.decide_history(engine, Caller(area, "test"), moved, True)
+    followups.request_history(engine, Caller(committee_b, "test"), moved)  # granted already
+    assert followups.earlier_records(engine, moved)["status"] == "granted"
+    assert history_actions(engine) == [
+        "history_requested",
+        "history_declined",
+        "history_requested",
+        "history_granted",
+    ]
 
 
 def test_a_request_checks_a_childs_scope_once_and_a_refusal_every_time(tmp_path: Path) -> None:

@@ -47,13 +47,15 @@ from schooldata.tables import (
     audit_log,
     case_notes,
     first_flags,
+    history_grants,
     lists_opened,
+    plan_orders,
     score_runs,
     student_scores,
 )
-from serving import area, records
+from serving import area, followups, records
 from serving.access import StudentKey
-from serving.accounts import Caller, create_user
+from serving.accounts import Caller, User, create_user
 from serving.messages import schools_left_out
 from serving.operations import school_in_list
 from serving.scoring import weekly_run
@@ -75,6 +77,7 @@ from tests.serving.conftest import (
     running_server,
     stored_run,
 )
+from tests.serving.test_followups import history_actions, school_files
 from tests.serving.test_fuzz import EXAMPLES, fuzz
 
 
@@ -240,6 +243,59 @@ def test_a_page_form_sent_twice_at_once_writes_once_on_postgresql(pg_engine: sa.
             sa.select(case_notes.c.text).where(case_notes.c.case_id == case_id)
         ).scalars()
         assert list(written) == [note]
+
+
+def test_two_requests_for_a_moved_childs_history_at_once_make_one_on_postgresql(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """Two colleagues (or a double click) ask the area office at the same moment: one
+    request, audited once. Before, the second insert broke the table's key (a 500)."""
+    engine = make_engine(postgres.new_database())
+    ingest_directory(school_files(tmp_path), engine, ID_KEY, None)
+    moved = StudentKey("B", "70")
+    members = [create_user(engine, "committee", f"กรรมการ {n}", school_id="B")[0] for n in (1, 2)]
+    both = threading.Barrier(2)
+
+    def ask(member: User) -> None:
+        both.wait()
+        followups.request_history(engine, Caller(member, "test"), moved)
+
+    for tries in range(1, 4):
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(ask, members))
+        assert followups.earlier_records(engine, moved) == {"status": "requested"}
+        assert history_actions(engine) == ["history_requested"] * tries
+        with engine.begin() as connection:  # asked anew in the next try
+            connection.execute(sa.delete(history_grants))
+
+
+def test_a_benefit_order_set_twice_at_once_is_set_on_postgresql(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """An analyst's double click on a school's benefit order, the school's first: both
+    sendings answer and the order is as sent. Before, the second insert broke the
+    table's key (a 500)."""
+    engine = make_engine(postgres.new_database())
+    ingest_directory(school_files(tmp_path), engine, ID_KEY, None)
+    analyst, _ = create_user(engine, "analyst", "นักวิเคราะห์")
+
+    def twice_at_once(school: str, on: bool) -> None:
+        both = threading.Barrier(2)
+
+        def turn(_: int) -> None:
+            both.wait()
+            records.set_benefit_order(engine, Caller(analyst, "test"), school, on, available=True)
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(turn, (1, 2)))
+
+    for school, on in (("A", True), ("B", True), ("A", False)):
+        twice_at_once(school, on)
+    with engine.connect() as connection:
+        orders = connection.execute(
+            sa.select(plan_orders.c.school_id, plan_orders.c.benefit_order).order_by("school_id")
+        ).all()
+    assert [tuple(order) for order in orders] == [("A", False), ("B", True)]
 
 
 def test_the_area_figures_on_postgresql_are_what_the_run_and_the_records_hold(
