@@ -76,7 +76,8 @@ def _append_only(source: Source) -> sa.Table:
         # The sender's Idempotency-Key (the API): one record per account and key.
         sa.Column("request_key", sa.String(100), nullable=True),
     ]
-    table = sa.Table(source.name, metadata, *columns)
+    # A withdrawn record's number is never given to another (migration 0030).
+    table = sa.Table(source.name, metadata, *columns, sqlite_autoincrement=True)
     sa.Index(
         f"uq_{source.name}_request",
         table.c.recorded_by,
@@ -485,6 +486,7 @@ missing_cases = sa.Table(
     sa.Column("found_on", sa.Date, nullable=True),
     sa.Column("closed_on", sa.Date, nullable=True),
     sa.UniqueConstraint("person_id", "expected_year", "expected_term", name="uq_missing_case"),
+    sqlite_autoincrement=True,  # a merged case's number is never another's (0030)
 )
 
 # Notes on a missing child's case: read only by the staff who follow the case.

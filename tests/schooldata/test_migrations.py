@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -247,6 +248,99 @@ def test_last_actions_are_filled_from_the_records_in_force_of_a_database_made_be
         ("B", "s1", date(2025, 5, 9)),
     ]
     assert records == 5
+
+
+def test_numbers_are_never_given_twice_after_the_upgrade_of_a_database_made_before(
+    tmp_path: Path,
+) -> None:
+    """A database at revision 0029 holds records of help (imported, and a staff record
+    with its correction) and children to look for: the upgrade keeps every row, index and
+    trigger as they were, and the number of a row removed at the top is not given again
+    (before, SQLite gave it to the next row)."""
+    import sqlite3
+    from datetime import date, datetime
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from schooldata.db import alembic_config
+
+    path = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{path}")
+    command.upgrade(alembic_config(engine), "0029")
+    now = datetime.now()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO interventions (intervention_id, school_id, student_id, date, type,"
+                " outcome, origin, recorded_by, recorded_at, corrects, request_key) VALUES"
+                " (:id, 'A', :code, :day, 'home_visit', :outcome, :origin, :by, :at, :corrects,"
+                " :key)"
+            ),
+            [
+                {"id": 1, "code": "s1", "day": date(2025, 6, 3), "outcome": "done",
+                 "origin": "import", "by": None, "at": None, "corrects": None, "key": None},
+                {"id": 2, "code": "s1", "day": date(2025, 7, 1), "outcome": "refused",
+                 "origin": "service", "by": 7, "at": now, "corrects": None, "key": "k-1"},
+                {"id": 3, "code": "s1", "day": date(2025, 7, 1), "outcome": "done",
+                 "origin": "service", "by": 7, "at": now, "corrects": 2, "key": None},
+            ],
+        )  # fmt: skip
+        connection.execute(
+            sa.text(
+                "INSERT INTO missing_cases (case_id, person_id, school_id, student_id, kind,"
+                " grade_level, last_year, last_term, expected_year, expected_term, opened_on,"
+                " status, status_on) VALUES (:id, :person, 'A', :code, 'left', 'M2', 2567, 2,"
+                " 2568, 1, :day, 'to_find', :day)"
+            ),
+            [
+                {"id": 4, "person": "p4", "code": "s4", "day": date(2025, 5, 16)},
+                {"id": 9, "person": "p9", "code": "s9", "day": date(2025, 5, 16)},
+            ],
+        )
+
+    def everything() -> dict[str, object]:
+        with sqlite3.connect(path) as database:
+            return {
+                "records": database.execute(
+                    "SELECT * FROM interventions ORDER BY intervention_id"
+                ).fetchall(),
+                "cases": database.execute(
+                    "SELECT * FROM missing_cases ORDER BY case_id"
+                ).fetchall(),
+                "made": sorted(
+                    database.execute(
+                        "SELECT type, name, sql FROM sqlite_master WHERE type IN"
+                        " ('index', 'trigger') AND tbl_name IN ('interventions', 'missing_cases')"
+                    ).fetchall()
+                ),
+            }
+
+    before = everything()
+    upgrade(engine)
+    assert everything() == before
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM missing_cases WHERE case_id = 9")
+        connection.exec_driver_sql("DELETE FROM interventions WHERE intervention_id = 3")
+        connection.exec_driver_sql(
+            "INSERT INTO interventions (school_id, student_id, date, type) VALUES"
+            " ('A', 's2', '2025-08-01', 'home_visit')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO missing_cases (person_id, school_id, student_id, kind, grade_level,"
+            " last_year, last_term, expected_year, expected_term, opened_on, status,"
+            " status_on) VALUES ('p5', 'A', 's5', 'left', 'M2', 2567, 2, 2568, 1,"
+            " '2025-05-16', 'to_find', '2025-05-16')"
+        )
+        numbers = [
+            connection.exec_driver_sql("SELECT max(intervention_id) FROM interventions").scalar(),
+            connection.exec_driver_sql("SELECT max(case_id) FROM missing_cases").scalar(),
+        ]
+    assert numbers == [4, 10]
+    with engine.begin() as connection, pytest.raises(sa.exc.IntegrityError, match="append-only"):
+        connection.exec_driver_sql(
+            "UPDATE interventions SET outcome = 'done' WHERE intervention_id = 2"
+        )
 
 
 def test_two_threads_of_a_server_migrating_at_once_both_succeed(tmp_path: Path) -> None:

@@ -602,6 +602,29 @@ def test_a_record_made_by_mistake_is_withdrawn_by_its_author_alone(copy: Copy) -
             f"/interventions/{record}/undo",
             data={"csrf": csrf_of(advisor.get(f"/students/{student}").text), "back": "/list"},
         )
+        # The right record, made next, takes a number of its own: the withdrawn one's undo
+        # sent again (the page it was offered on, left open) finds nothing to withdraw.
+        # SQLite gave the next record the withdrawn one's number, and that undo took it.
+        right = advisor.post(
+            f"/students/{student}/interventions",
+            data={
+                "csrf": csrf_of(advisor.get(f"/students/{student}").text),
+                "type": "home_visit",
+                "outcome": "done",
+                "date": day.isoformat(),
+            },
+        )
+        kept = int(right.headers["location"].rsplit("recorded=", 1)[1])
+        again = advisor.post(
+            f"/interventions/{record}/undo",
+            data={"csrf": csrf_of(advisor.get(f"/students/{student}").text), "back": "/list"},
+        )
+        assert kept != record
+        assert again.status_code == 404
+        advisor.post(
+            f"/interventions/{kept}/undo",
+            data={"csrf": csrf_of(advisor.get(f"/students/{student}").text), "back": "/list"},
+        )
     assert (undone.status_code, undone.headers["location"]) == (303, "/list?undone=1")
     with copy.engine.connect() as connection:
         left = connection.execute(
@@ -611,8 +634,8 @@ def test_a_record_made_by_mistake_is_withdrawn_by_its_author_alone(copy: Copy) -
     assert kept_last_actions(copy.engine).get(key) == before
     log = _audit(copy.engine)
     withdrawn = log[log["action"] == "withdraw"]
-    assert withdrawn["detail"].tolist() == [f"intervention {record}"]
-    assert withdrawn["student_id"].tolist() == [student]
+    assert withdrawn["detail"].tolist() == [f"intervention {record}", f"intervention {kept}"]
+    assert withdrawn["student_id"].tolist() == [student, student]
 
 
 @pytest.mark.parametrize(
