@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from schooldata.db import hold_lock
+
 # Schools a statement names at most (an upload names one; a country's load, all).
 _SCHOOLS_AT_ONCE = 500
 _LOCK = 0x4557534C  # "EWSL": the key every writer of last actions waits on
@@ -47,8 +49,7 @@ def keep_last_actions(
     from schooldata.tables import TABLES, last_actions
 
     interventions = TABLES["interventions"]
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))
+    hold_lock(connection, _LOCK)
     if student is not None:
         school, code = student
         parts: list[tuple[Any, Any]] = [

@@ -24,7 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import clock
-from schooldata.db import insert_rows, keyed_insert, reading
+from schooldata.db import hold_lock, insert_rows, keyed_insert, reading
 from schooldata.tables import audit_log, lists_opened, users
 
 GENESIS = "0" * 64
@@ -146,17 +146,8 @@ def _hold_the_chain(connection: sa.Connection) -> None:
     to the commit: a request's write appends its rows and commits later, and an append
     from another connection meanwhile (the group writer, another request, ``ews score``
     in its own process) would otherwise follow the last committed row and fork the chain.
-    PostgreSQL: an advisory lock, not LOCK TABLE (that needs UPDATE or DELETE rights the
-    application's role lacks). SQLite: the database's write lock (``BEGIN IMMEDIATE``),
-    unless this transaction has written already and so holds it (the sqlite3 driver opens
-    a transaction at the first write, not at a read).
     """
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK)))
-    elif connection.dialect.name == "sqlite":
-        driver = connection.connection.driver_connection
-        if driver is not None and not driver.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    hold_lock(connection, _CHAIN_LOCK)
 
 
 # LIMIT written into the statement: as a parameter PostgreSQL planned it on every append.

@@ -251,6 +251,21 @@ def insert_columns(
 COPY_PIECE = 1000  # rows formatted and written to COPY at a time
 
 
+def hold_lock(connection: sa.Connection, key: int) -> None:
+    """Wait until this transaction alone holds ``key`` among the writers that take it,
+    and hold it to the transaction's end: so that two of them read, then write, one
+    after the other. PostgreSQL: an advisory lock (LOCK TABLE needs rights the
+    application's role lacks). SQLite: the database's write lock (``BEGIN IMMEDIATE``),
+    unless this transaction has written already and so holds it (the sqlite3 driver
+    opens a transaction at the first write, not at a read)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    elif connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def keyed_insert(connection: sa.Connection, table: sa.Table) -> Any:
     """The dialect's INSERT into ``table``, which can say what becomes of a row whose key
     the table holds already (``on_conflict_do_nothing``, ``on_conflict_do_update``)."""

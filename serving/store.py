@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from riskmodel.bundle import FLAGGED
 from riskmodel.ranking import DEFAULT_CAPACITY
-from schooldata.db import insert_columns, insert_rows, keyed_insert, reading
+from schooldata.db import hold_lock, insert_columns, insert_rows, keyed_insert, reading
 from schooldata.tables import (
     TABLES,
     first_flags,
@@ -255,6 +255,10 @@ _SAME_STUDENT = (_STUDENTS.c.school_id == student_scores.c.school_id) & (
 )
 
 
+_RUNS_LOCK = 0x45575352  # "EWSR": the key every writer of a week's run waits on
+_RUN_EXISTS = sa.select(score_runs.c.run_id).where(score_runs.c.run_id == sa.bindparam("run"))
+
+
 def store_run(
     engine: sa.Engine,
     ranked: pd.DataFrame,
@@ -286,6 +290,10 @@ def store_run(
     ranks = ranked[RANK_COLUMNS].reset_index(drop=True)
     ranked_ids = _student_index(ranked)
     with engine.begin() as connection:
+        # Two runs of one week at once (the scheduler's and a typed `ews score`): the
+        # second waits, then replaces the first's. Both read "no run yet" and the second
+        # broke the week's key, a failure after minutes of work.
+        hold_lock(connection, _RUNS_LOCK)
         existing = connection.execute(
             sa.select(score_runs.c.run_id).where(
                 (score_runs.c.as_of == as_of) & (score_runs.c.model_version == version)
@@ -370,6 +378,12 @@ def replace_school(
     school still stale) leaves it out, its freshness stored."""
     ranks = ranked.reindex(columns=RANK_COLUMNS).reset_index(drop=True)
     with engine.begin() as connection:
+        hold_lock(connection, _RUNS_LOCK)  # not while the week's run is replaced
+        if connection.execute(_RUN_EXISTS, {"run": run_id}).first() is None:
+            raise LookupError(
+                f"the week's run {run_id} was made again while school {school_id}'s list "
+                "was: its list is the new run's; make it again if its files came since"
+            )
         for table in (student_scores, run_schools):
             connection.execute(
                 sa.delete(table).where(

@@ -59,6 +59,7 @@ from serving.accounts import Caller, User, create_user
 from serving.messages import schools_left_out
 from serving.operations import school_in_list
 from serving.scoring import weekly_run
+from serving.store import RANK_COLUMNS, replace_school
 from tests.conftest import (
     ID_KEY,
     kept_last_actions,
@@ -138,6 +139,33 @@ def test_weekly_runs_on_postgresql_equal_sqlite(
     assert again.replaced
     assert again.students == first.students
     assert_same_run(stored_run(pg_engine), whole_run)
+
+
+def test_two_runs_of_one_week_at_once_both_end_on_postgresql(
+    api: Api, pg_engine: sa.Engine, whole_run: pd.DataFrame
+) -> None:
+    """The scheduler's run and a typed ``ews score`` of the same week at once: the second
+    to store waits for the first and replaces its run. Before, both read "no run of the
+    week yet" and the second broke the week's key (a UniqueViolation after the whole
+    run's work)."""
+    as_of = pd.Timestamp(WEEKS[-1])
+
+    def run(both: threading.Barrier) -> tuple[int, bool]:
+        both.wait()
+        report = weekly_run(pg_engine, api.scorer, as_of)
+        return report.run_id, report.replaced
+
+    for _ in range(2):
+        both = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            (first, _), (_, replaced) = sorted(pool.map(run, (both, both)))
+        assert replaced  # the second to store replaced the first's run
+        assert_same_run(stored_run(pg_engine), whole_run)
+    # A school's list made again into the run that was replaced meanwhile is refused,
+    # not written under a run that is gone.
+    nobody = pd.DataFrame(columns=RANK_COLUMNS)
+    with pytest.raises(LookupError, match="made again"):
+        replace_school(pg_engine, first, api.school, nobody, results=[], schools=nobody)
 
 
 def test_the_api_serves_lists_and_records_visits_from_postgresql(
