@@ -327,12 +327,12 @@ class WeekRunner:
     ) -> Outcome:
         """A run made by a command, recorded like the scheduler's (a new attempt); its
         failure is recorded, then raised for the command to report."""
-        job_id = self._claim(
-            kind, day, school_id, trigger, attempt=self._next_attempt(kind, day, school_id)
-        )
-        if job_id is None:
-            return Outcome("taken")
-        return self._run(job_id, work, reraise=True)
+        for _ in range(3):  # another command may take the same attempt at the same moment
+            attempt = self._next_attempt(kind, day, school_id)
+            job_id = self._claim(kind, day, school_id, trigger, attempt=attempt)
+            if job_id is not None:
+                return self._run(job_id, work, reraise=True)
+        raise RuntimeError(f"could not record the {kind} run of {day}: its attempts were taken")
 
     def _next_attempt(self, kind: str, day: date, school_id: str) -> int:
         with self.engine.connect() as connection:

@@ -166,6 +166,36 @@ def test_a_failed_run_is_recorded_with_an_error_id_and_retried(
     assert runner.retry_failed(later) == []
 
 
+def test_a_command_whose_attempt_another_took_a_moment_before_runs_as_the_next(
+    tmp_path: Path,
+) -> None:
+    """Two ``ews score`` typed at once both read attempt 1 as the next: the one whose
+    claim finds it taken runs as attempt 2. Before, it ran nothing and the command
+    failed on its missing report (an IndexError)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ews.db'}")
+    upgrade(engine)
+
+    class Beaten(WeekRunner):
+        """Reads the next attempt just before another command claims it (once)."""
+
+        beaten = False
+
+        def _next_attempt(self, kind: str, day: date, school_id: str) -> int:
+            attempt = super()._next_attempt(kind, day, school_id)
+            if not self.beaten:
+                self.beaten = True
+                WeekRunner(self.settings, self.engine).record(kind, day, school_id, "command", done)
+            return attempt
+
+    def done() -> tuple[int | None, str, int | None]:
+        return None, "abc_rule", 0
+
+    runner = Beaten(scratch_settings(str(engine.url), tmp_path), engine)
+    outcome = runner.record("weekly", date(2025, 3, 10), "", "command", done)
+    assert outcome.status == "done"
+    assert job_rows(engine)["attempt"].tolist() == [1, 2]
+
+
 def test_a_new_service_before_any_file_skips_its_week_and_says_why(tmp_path: Path) -> None:
     """A new service with no data and no model: the week's run (``ews score`` in its own
     process) is skipped, not failed and retried, and the reason recorded is the
