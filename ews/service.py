@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from rich.markup import escape
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.clock import BANGKOK
 from core.settings import Settings
 from ews.common import (
     SCORING_CODE,
@@ -49,13 +51,14 @@ def score(
         ),
     ] = None,
     messages: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--messages/--no-messages",
             help="Tell advisors and committees their list is ready (e-mail, webhook), "
-            "when configured; --no-messages for a backfill of past weeks.",
+            "when configured; --no-messages for a backfill of past weeks. Unsaid: told "
+            "unless a run of the week told them already.",
         ),
-    ] = True,
+    ] = None,
     scheduled: Annotated[
         bool, typer.Option("--scheduled", hidden=True, help="Run by the service's scheduler.")
     ] = False,
@@ -66,6 +69,7 @@ def score(
     from core.cluster import local_pool, worker_count
     from schooldata.partitions import plan_partitions
     from serving.i18n import scorer_label
+    from serving.messages import schools_left_out, week_told_at
     from serving.schedule import NOTHING_TO_SCORE_EXIT, WeekRunner
     from serving.scoring import NothingToScore, weekly_run
 
@@ -100,10 +104,12 @@ def score(
             )
             engine = database(settings)
             reports: list[Any] = []
+            # A week made again (the scheduler's run, then a typed one) tells nobody twice.
+            told_at = (
+                week_told_at(engine, day.date()) if messages is None and school is None else None
+            )
             # A school left out of the week's list (its attendance was old), made again now.
-            if school is not None and messages:
-                from serving.messages import schools_left_out
-
+            if school is not None and messages is not False:
                 was_left_out = school in schools_left_out(engine, day.date())
             else:
                 was_left_out = False
@@ -155,8 +161,14 @@ def score(
         )
         console.print(f"Ranked by the {made_by}.")
     _print_stale(report.stale, settings.stale_after_school_days)
-    if messages and (settings.smtp_host or settings.webhook_url):
-        from serving.messages import schools_left_out, tell_about_run
+    if told_at is not None:
+        told = told_at.replace(tzinfo=UTC).astimezone(BANGKOK)
+        console.print(
+            f"Messages: not sent again: a run of this week told its readers on "
+            f"{told:%Y-%m-%d at %H:%M} (Bangkok); --messages tells them again."
+        )
+    elif messages is not False and (settings.smtp_host or settings.webhook_url):
+        from serving.messages import tell_about_run
 
         engine = database(settings)
         # The whole week's run tells everyone; a school's list made again tells its own

@@ -31,6 +31,7 @@ from core import clock
 from core.settings import Settings
 from riskmodel.bundle import FLAGGED
 from schooldata.tables import (
+    job_runs,
     notifications,
     run_schools,
     score_runs,
@@ -190,6 +191,21 @@ def schools_left_out(engine: sa.Engine, as_of: date) -> set[str]:
             .limit(1)
         ).scalar()
         return set(left_out(connection, run_id)) if run_id is not None else set()
+
+
+def week_told_at(engine: sa.Engine, as_of: date) -> datetime | None:
+    """When a whole-week run of ``as_of`` last told its readers of the list (UTC), or
+    None: a run of the week made again does not tell them twice unless asked."""
+    runs = sa.select(job_runs.c.run_id).where(
+        (job_runs.c.kind == "weekly") & (job_runs.c.as_of == as_of) & job_runs.c.run_id.is_not(None)
+    )
+    with engine.connect() as connection:
+        told: datetime | None = connection.execute(
+            sa.select(sa.func.max(notifications.c.at)).where(
+                notifications.c.run_id.in_(runs) & (notifications.c.status == "sent")
+            )
+        ).scalar()
+    return told
 
 
 def tell_about_run(

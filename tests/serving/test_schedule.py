@@ -711,3 +711,20 @@ def test_a_school_left_out_for_old_attendance_is_told_so_and_who_sends_the_regis
         assert once_more.exit_code == 0, once_more.output
         assert "Messages" not in once_more.output
         assert received == []
+
+        # The whole week made again by a typed command tells its readers once: a second
+        # run of the week (the scheduler's, then one typed out of habit) sends nothing
+        # unless asked. Before, every reader got "this week's list is ready" again.
+        week = ["score", "--as-of", str(as_of.date())]
+        first = CliRunner().invoke(cli, week, env=env)
+        assert first.exit_code == 0, first.output
+        told = re.search(r"Messages: (\d+) sent, 0 failed", first.output)
+        assert told is not None
+        assert received
+        received.clear()
+        second = CliRunner().invoke(cli, week, env=env)
+        assert second.exit_code == 0, second.output
+        assert "Messages: not sent again: a run of this week told its readers on" in second.output
+        assert received == []
+        asked = CliRunner().invoke(cli, [*week, "--messages"], env=env)
+        assert f"Messages: {told[1]} sent, 0 failed" in asked.output
