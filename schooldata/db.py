@@ -343,15 +343,19 @@ def alembic_config(engine: sa.Engine) -> Config:
 # which one thread's run removes under another's: two requests of a server that migrate
 # at once (an admin's page and an upload's confirm) failed with KeyError 'config'.
 _MIGRATING = threading.Lock()
+_MIGRATION_LOCK = 0x4557534D  # "EWSM": the key every process migrating waits on
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Bring the database schema to the newest migration (one thread of a process at a
-    time)."""
+    """Bring the database schema to the newest migration: one thread of a process at a
+    time (Alembic's module-level proxies are not thread-safe), and one process at a time
+    (``ews serve --workers`` starts each worker's at once after an update: on SQLite the
+    second made a table the first had just made, and its worker stopped the server)."""
     from alembic import command
 
     config = alembic_config(engine)
     with _MIGRATING, engine.begin() as connection:
+        hold_lock(connection, _MIGRATION_LOCK)  # before Alembic reads where the schema is
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

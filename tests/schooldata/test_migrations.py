@@ -355,3 +355,48 @@ def test_two_threads_of_a_server_migrating_at_once_both_succeed(tmp_path: Path) 
         for _ in range(4):
             list(pool.map(lambda _: upgrade(engine), range(8)))  # re-raises a thread's error
     engine.dispose()
+
+
+def test_two_processes_migrating_at_once_both_succeed(tmp_path: Path) -> None:
+    """``ews serve --workers 2`` after an update: each worker brings the database up to
+    date at start-up, at the same moment. On SQLite both read that the schema was behind,
+    and the second made a table the first had just made ("table forms_sent already
+    exists"): its worker stopped the server. Here another writer holds the database while
+    both start, so that both are at the same point when it lets go."""
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from alembic import command
+
+    from schooldata.db import alembic_config
+
+    path = tmp_path / "ews.db"
+    engine = make_engine(f"sqlite:///{path}")
+    command.upgrade(alembic_config(engine), "0028")
+    with engine.connect() as connection:  # in WAL, as the service keeps it
+        connection.exec_driver_sql("SELECT 1")
+    engine.dispose()
+    child = "\n".join(
+        (
+            "import sys",
+            "from schooldata.db import make_engine, upgrade",
+            "upgrade(make_engine(sys.argv[1]))",
+        )
+    )
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    workers = [
+        subprocess.Popen(  # noqa: S603 (this Python, this test's code)
+            [sys.executable, "-c", child, f"sqlite:///{path}"], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    time.sleep(8)  # both past their imports, waiting on the database
+    holder.execute("COMMIT")
+    holder.close()
+    errors = [worker.communicate(timeout=120)[1] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], errors
+    with make_engine(f"sqlite:///{path}").connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
