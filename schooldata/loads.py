@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from core import clock
 from schooldata.actions import keep_last_actions
 from schooldata.contract import SOURCES
+from schooldata.db import hold_lock
 from schooldata.identity import settle_shared_ids, store_returns
 from schooldata.missing import follow_new_keys, store_missing
 from schooldata.tables import (
@@ -43,6 +44,7 @@ from schooldata.tables import (
 )
 
 CHUNK_ROWS = 5_000
+_UNDO_LOCK = 0x45575355  # "EWSU": the key every undo of an upload waits on
 SOURCE_KEYS = {source.name: source.key for source in SOURCES}
 
 
@@ -132,8 +134,19 @@ def undo(engine: sa.Engine, school: str, load_id: int, by: int | None) -> Undone
             something about a child the undo would remove.
     """
     with engine.begin() as connection:
+        # Two undos at once (a double click, two tabs) one after the other: both read the
+        # upload as not undone, and the second put its rows back beside the first's (on
+        # PostgreSQL a broken key, a 500).
+        hold_lock(connection, _UNDO_LOCK)
         latest = _latest(connection, school)
         if latest is None or latest.load_id != load_id:
+            done = connection.execute(
+                sa.select(loads.c.undone_at).where(
+                    (loads.c.load_id == load_id) & (loads.c.school_id == school)
+                )
+            ).scalar()
+            if done is not None:
+                raise CannotUndo("this upload was undone already")
             raise CannotUndo("only the school's latest upload can be undone, and only once")
         kept = {
             name: (json.loads(part), _unpacked(name, rows))

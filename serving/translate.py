@@ -222,6 +222,7 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
             r"^(.+): two files hold (\w+); upload one$",
             lambda m: f"{m[1]}: มีสองไฟล์เป็นข้อมูล{SOURCE_WORDS.get(m[2], m[2])} กรุณาส่งไฟล์เดียว",
         ),
+        (r"^this upload was undone already$", "การส่งข้อมูลครั้งนี้ถูกย้อนไปแล้ว"),
         (
             r"^only the school's latest upload can be undone, and only once$",
             "ย้อนได้เฉพาะการส่งข้อมูลครั้งล่าสุดของโรงเรียน และย้อนได้ครั้งเดียว",

@@ -105,7 +105,7 @@ def test_a_schools_wrong_upload_is_undone_and_its_records_are_as_they_were(
     assert undone.tables["students"] == (3, 2)  # S1 had two students, the upload a third
     assert undone.tables["exits"] == (1, 0)
     assert last_load(engine, "S1") is None  # nothing more to undo
-    with pytest.raises(CannotUndo, match="latest upload"):
+    with pytest.raises(CannotUndo, match="this upload was undone already"):
         undo(engine, "S1", loaded.load_id, by=7)
 
 

@@ -39,7 +39,8 @@ from schooldata.db import (
     upgrade,
 )
 from schooldata.ingest import ingest_directory
-from schooldata.loads import undo
+from schooldata.loads import CannotUndo
+from schooldata.loads import undo as undo_load
 from schooldata.partitions import plan_partitions
 from schooldata.tables import (
     ORIGIN_SERVICE,
@@ -295,6 +296,40 @@ def test_two_requests_for_a_moved_childs_history_at_once_make_one_on_postgresql(
         assert history_actions(engine) == ["history_requested"] * tries
         with engine.begin() as connection:  # asked anew in the next try
             connection.execute(sa.delete(history_grants))
+
+
+def test_an_upload_undone_twice_at_once_is_undone_once_on_postgresql(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """A data officer's double click on "undo" (two tabs, or scripts off): the upload is
+    undone once and the other sending is told it was. Before, both read the upload as not
+    undone and the second put the school's rows back beside the first's: a broken key
+    (a 500)."""
+    engine = make_engine(postgres.new_database())
+    files = school_files(tmp_path)
+    ingest_directory(files, engine, ID_KEY, None)
+    before = read_table(engine, "enrollments")
+    (files / "enrollments.csv").write_text(
+        "student_id,academic_year,term,school_id,grade_level,classroom,advisor_id\n"
+        "6,2568,2,A,M3,M3/2,T2\n"
+    )
+    loaded = ingest_directory(files, engine, ID_KEY, None, schools=frozenset({"A"}), by=1)
+    assert loaded.load_id is not None
+    both = threading.Barrier(2)
+
+    def undo_it(_: int) -> str:
+        both.wait()
+        try:
+            undo_load(engine, "A", loaded.load_id or 0, 1)
+        except CannotUndo as refusal:
+            return str(refusal)
+        return "undone"
+
+    with ThreadPoolExecutor(2) as pool:
+        said = sorted(pool.map(undo_it, (1, 2)))
+    assert said == ["this upload was undone already", "undone"]
+    after = read_table(engine, "enrollments")
+    assert _sorted(after).equals(_sorted(before))
 
 
 def test_a_benefit_order_set_twice_at_once_is_set_on_postgresql(
@@ -1020,7 +1055,7 @@ def test_the_documented_application_role_uploads_a_schools_visits_and_keeps_the_
         return rows[["origin", "outcome"]].values.tolist()
 
     assert outcomes() == [["import", "refused"], [ORIGIN_SERVICE, "done"]]
-    undo(app, "S1", loaded.load_id or 0, by=7)
+    undo_load(app, "S1", loaded.load_id or 0, by=7)
     assert outcomes() == [["import", "not_home"], [ORIGIN_SERVICE, "done"]]
     staff = interventions.c.origin == ORIGIN_SERVICE
     for engine in (app, owner):
