@@ -575,56 +575,45 @@ def test_a_record_made_by_mistake_is_withdrawn_by_its_author_alone(copy: Copy) -
     key = (copy.api.school, student)
     before = kept_last_actions(copy.engine).get(key)
     day = clock.today()
-    with httpx.Client(base_url=copy.url) as advisor, httpx.Client(base_url=copy.url) as other:
-        sign_in_client(advisor, copy.api.usernames["advisor"], PASSWORDS["advisor"])
-        sign_in_client(other, copy.api.usernames["committee"], PASSWORDS["committee"])
-        made = advisor.post(
+
+    def csrf(client: httpx.Client) -> str:
+        return csrf_of(client.get(f"/students/{student}").text)
+
+    def record_visit(client: httpx.Client, outcome: str) -> int:
+        made = client.post(
             f"/students/{student}/interventions",
             data={
-                "csrf": csrf_of(advisor.get(f"/students/{student}").text),
+                "csrf": csrf(client),
                 "type": "home_visit",
-                "outcome": "refused",
+                "outcome": outcome,
                 "date": day.isoformat(),
             },
         )
         assert made.status_code == 303
-        record = int(made.headers["location"].rsplit("recorded=", 1)[1])
+        return int(made.headers["location"].rsplit("recorded=", 1)[1])
+
+    def withdraw(client: httpx.Client, record: int) -> httpx.Response:
+        return client.post(
+            f"/interventions/{record}/undo", data={"csrf": csrf(client), "back": "/list"}
+        )
+
+    with httpx.Client(base_url=copy.url) as advisor, httpx.Client(base_url=copy.url) as other:
+        sign_in_client(advisor, copy.api.usernames["advisor"], PASSWORDS["advisor"])
+        sign_in_client(other, copy.api.usernames["committee"], PASSWORDS["committee"])
+        record = record_visit(advisor, "refused")
         assert kept_last_actions(copy.engine)[key] == day
 
-        taken = other.post(
-            f"/interventions/{record}/undo",
-            data={"csrf": csrf_of(other.get(f"/students/{student}").text)},
-        )
-        assert taken.status_code == 404
+        assert withdraw(other, record).status_code == 404
         assert kept_last_actions(copy.engine)[key] == day
 
-        undone = advisor.post(
-            f"/interventions/{record}/undo",
-            data={"csrf": csrf_of(advisor.get(f"/students/{student}").text), "back": "/list"},
-        )
+        undone = withdraw(advisor, record)
         # The right record, made next, takes a number of its own: the withdrawn one's undo
         # sent again (the page it was offered on, left open) finds nothing to withdraw.
         # SQLite gave the next record the withdrawn one's number, and that undo took it.
-        right = advisor.post(
-            f"/students/{student}/interventions",
-            data={
-                "csrf": csrf_of(advisor.get(f"/students/{student}").text),
-                "type": "home_visit",
-                "outcome": "done",
-                "date": day.isoformat(),
-            },
-        )
-        kept = int(right.headers["location"].rsplit("recorded=", 1)[1])
-        again = advisor.post(
-            f"/interventions/{record}/undo",
-            data={"csrf": csrf_of(advisor.get(f"/students/{student}").text), "back": "/list"},
-        )
+        kept = record_visit(advisor, "done")
         assert kept != record
-        assert again.status_code == 404
-        advisor.post(
-            f"/interventions/{kept}/undo",
-            data={"csrf": csrf_of(advisor.get(f"/students/{student}").text), "back": "/list"},
-        )
+        assert withdraw(advisor, record).status_code == 404
+        withdraw(advisor, kept)
     assert (undone.status_code, undone.headers["location"]) == (303, "/list?undone=1")
     with copy.engine.connect() as connection:
         left = connection.execute(
