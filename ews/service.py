@@ -72,6 +72,7 @@ def score(
     from serving.messages import schools_left_out, week_told_at
     from serving.schedule import NOTHING_TO_SCORE_EXIT, WeekRunner
     from serving.scoring import NothingToScore, weekly_run
+    from serving.store import RunReplaced
 
     settings = load_settings()
     day = parse_date(as_of)
@@ -143,7 +144,7 @@ def score(
                 fail(str(nothing))
             console.print(str(nothing), markup=False, soft_wrap=True)
             raise typer.Exit(NOTHING_TO_SCORE_EXIT) from None
-        except ValueError as error:
+        except (ValueError, RunReplaced) as error:
             fail(str(error))
     verb = "Replaced" if report.replaced else "Stored"
     stages = ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.seconds.items())

@@ -255,6 +255,10 @@ _SAME_STUDENT = (_STUDENTS.c.school_id == student_scores.c.school_id) & (
 )
 
 
+class RunReplaced(RuntimeError):
+    """A school's list was made for a week's run that another run has replaced since."""
+
+
 _RUNS_LOCK = 0x45575352  # "EWSR": the key every writer of a week's run waits on
 _RUN_EXISTS = sa.select(score_runs.c.run_id).where(score_runs.c.run_id == sa.bindparam("run"))
 
@@ -380,7 +384,7 @@ def replace_school(
     with engine.begin() as connection:
         hold_lock(connection, _RUNS_LOCK)  # not while the week's run is replaced
         if connection.execute(_RUN_EXISTS, {"run": run_id}).first() is None:
-            raise LookupError(
+            raise RunReplaced(
                 f"the week's run {run_id} was made again while school {school_id}'s list "
                 "was: its list is the new run's; make it again if its files came since"
             )

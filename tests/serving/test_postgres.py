@@ -60,7 +60,7 @@ from serving.accounts import Caller, User, create_user
 from serving.messages import schools_left_out
 from serving.operations import school_in_list
 from serving.scoring import weekly_run
-from serving.store import RANK_COLUMNS, replace_school
+from serving.store import RANK_COLUMNS, RunReplaced, replace_school
 from tests.conftest import (
     ID_KEY,
     kept_last_actions,
@@ -165,7 +165,7 @@ def test_two_runs_of_one_week_at_once_both_end_on_postgresql(
     # A school's list made again into the run that was replaced meanwhile is refused,
     # not written under a run that is gone.
     nobody = pd.DataFrame(columns=RANK_COLUMNS)
-    with pytest.raises(LookupError, match="made again"):
+    with pytest.raises(RunReplaced, match="made again"):
         replace_school(pg_engine, first, api.school, nobody, results=[], schools=nobody)
 
 
