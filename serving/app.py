@@ -40,6 +40,7 @@ SESSION_SECONDS = 8 * 3600  # a working day, not weeks
 DOMAIN_ERRORS: dict[type[Exception], int] = {
     records.NotVisible: 404,
     records.NoWeeklyRun: 404,
+    records.ChangedSince: 409,  # before InvalidInput, of which it is one
     records.InvalidInput: 422,
     records.TooLarge: 413,
     area.NotAnAreaUser: 403,

@@ -720,10 +720,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "findings_help": (
         "ดาวน์โหลดรายการที่ยังไม่ปิดของคุณ กรอกสถานะ สาเหตุ ความช่วยเหลือที่ต้องการ "
         "หน่วยงานที่ส่งต่อ สถานศึกษาที่พบ วันที่พบหรือกลับเข้าเรียน และบันทึก แล้วส่งไฟล์กลับมา "
-        "(.xlsx .ods .csv หรือ .txt ข้อความ Unicode) แถวที่ไม่แก้ไขจะไม่เปลี่ยนแปลง",
+        "(.xlsx .ods .csv หรือ .txt ข้อความ Unicode) แถวที่ไม่แก้ไขจะไม่เปลี่ยนแปลง "
+        "และไม่ย้อนสิ่งที่ผู้อื่นบันทึกหลังดาวน์โหลด (อย่าแก้คอลัมน์รหัสฉบับ)",
         "Download your open cases, fill in the status, reason, help needed, agency, school "
         "found at, date found or back and a note, and send the file back (.xlsx, .ods, .csv "
-        "or .txt Unicode Text); rows left as they were change nothing",
+        "or .txt Unicode Text); rows left as they were change nothing and never undo what "
+        "others recorded after the download (leave the version column as it is)",
     ),
     "findings_xlsx": ("ดาวน์โหลดรายการเพื่อกรอกผล (Excel)", "Download the cases to fill in (Excel)"),
     "findings_csv": ("ดาวน์โหลดรายการเพื่อกรอกผล (CSV)", "Download the cases to fill in (CSV)"),

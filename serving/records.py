@@ -85,6 +85,11 @@ class KeySentAgain(InvalidInput):
     record, or its record was withdrawn."""
 
 
+class ChangedSince(InvalidInput):
+    """What a change was made on (a form, a file, an API client's ``version``) was
+    changed by someone else after it was given out: the change is not made."""
+
+
 class TooLarge(ValueError):
     """A request asks for more work than one request may."""
 

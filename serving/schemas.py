@@ -390,6 +390,10 @@ class MissingCase(_Model):
     found_school_id: str | None
     found_on: dt.date | None
     closed_on: dt.date | None
+    version: str = Field(
+        description="A mark of the findings as they are; sent back with an update, the "
+        "update is refused (409) if someone changed them since"
+    )
 
 
 class MissingCaseUpdate(_Model):
@@ -405,6 +409,12 @@ class MissingCaseUpdate(_Model):
     agency: str | None = Field(None, max_length=200)
     found_school_id: str | None = Field(None, max_length=64)
     found_on: dt.date | None = None
+    version: str | None = Field(
+        None,
+        max_length=16,
+        description="The case's version as read: if its findings were changed since, "
+        "the update is refused (409) and nothing is changed",
+    )
 
 
 class MissingCounts(_Model):

@@ -337,6 +337,16 @@ PATTERNS: list[tuple[re.Pattern[str], object]] = [
         (r"^this case was closed by the records", "รายการนี้ปิดแล้วตามข้อมูล: เด็กลงทะเบียนเรียนแล้ว"),
         (r"^the file needs the columns", "ไฟล์ต้องมีคอลัมน์ เลขที่รายการ และ สถานะ"),
         (r"^no such case of yours$", "ไม่พบรายการนี้ในรายการที่คุณดูแล"),
+        (
+            r"^this case was changed after it was read for this change: its note was added",
+            "รายการนี้มีการแก้ไขหลังจากเปิดแบบฟอร์มหรือดาวน์โหลดไฟล์นี้ บันทึกถูกเพิ่มแล้ว "
+            "แต่การเปลี่ยนแปลงอื่นยังไม่ได้บันทึก กรุณาดูรายการล่าสุดแล้วส่งอีกครั้ง",
+        ),
+        (
+            r"^this case was changed after it was read for this change: its changes",
+            "รายการนี้มีการแก้ไขหลังจากเปิดแบบฟอร์มหรือดาวน์โหลดไฟล์นี้ การเปลี่ยนแปลงยังไม่ได้บันทึก "
+            "กรุณาดูรายการล่าสุดแล้วส่งอีกครั้ง",
+        ),
         (r"^(.+): larger than 2 MB$", lambda m: f"{m[1]}: ไฟล์ใหญ่เกิน 2 MB"),
         (r"^Invalid isoformat string", "วันที่ไม่ถูกต้อง (ตัวอย่าง 2025-11-10)"),
         (r"^invalid literal for int", "ไม่ใช่จำนวนเต็ม"),

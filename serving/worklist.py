@@ -12,10 +12,11 @@ is audited; a case outside the caller's scope is reported like one that does not
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pandas as pd
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from core import clock
 from schooldata import audit
 from schooldata.contract import REASON_CODES, REASON_WORDS, fold_header, reason_code_of
-from schooldata.db import reading
+from schooldata.db import hold_lock, reading
 from schooldata.missing import (
     DATA_CLOSED,
     HELP,
@@ -48,7 +49,7 @@ from serving.access import StudentKey, record_reads, record_write
 from serving.accounts import Caller, User
 from serving.i18n import grade
 from serving.once import Sent, first_time
-from serving.records import InvalidInput, NotVisible, names_of
+from serving.records import ChangedSince, InvalidInput, NotVisible, names_of
 from serving.schemas import MAX_RECORD_ID
 
 # How long a case has been open, as the area office counts it (days).
@@ -89,6 +90,11 @@ class Case:
     def open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def version(self) -> str:
+        """The mark of its findings as they are (``mark``)."""
+        return mark(self)
+
 
 @dataclass(frozen=True)
 class CaseChange:
@@ -102,6 +108,28 @@ class CaseChange:
     found_school_id: str | None = None
     found_on: date | None = None
     note: str | None = None
+    seen: str | None = None  # the findings' mark where the form or file gave them out
+
+
+# The key every writer of a case's note waits on ("EWSN"), so that the same note sent
+# twice at once is added once.
+_NOTES_LOCK = 0x4557534E
+
+
+def mark(findings: Case | CaseChange) -> str:
+    """Ten letters for a case's findings (status, reason, help, agency, school and day
+    found; not who follows it), as a page or a file gives them out and a change sends
+    them back: a change is told apart from one sent on findings changed since. A letter
+    first, so that a sheet program keeps it as text."""
+    shown = (
+        findings.status,
+        findings.reason_code,
+        sorted(findings.help_needed),
+        findings.agency or None,
+        findings.found_school_id or None,
+        findings.found_on.isoformat() if findings.found_on else None,
+    )
+    return "v" + hashlib.sha256(repr(shown).encode()).hexdigest()[:9]
 
 
 def _scope(user: User) -> Any:
@@ -315,15 +343,37 @@ def update_case(
     return case(engine, caller, case_id)
 
 
+def unchanged(found: Case) -> CaseChange:
+    """The change that leaves the case's findings as they are: its form as first drawn."""
+    return CaseChange(
+        status=found.status,
+        owner_user_id=found.owner_user_id,
+        reason_code=found.reason_code,
+        help_needed=tuple(found.help_needed),
+        agency=found.agency,
+        found_school_id=found.found_school_id,
+        found_on=found.found_on,
+        seen=found.version,
+    )
+
+
 def _record(
     engine: sa.Engine, caller: Caller, current: Case, change: CaseChange, once: Sent | None = None
 ) -> bool:
     """Write a change of a case (audited); False, writing nothing, when it would leave the
-    case as it is (a row of a file sent back as it was given out), or the form that asks
-    it was sent before."""
+    case as it is (a row of a file sent back as it was given out, or sent again), or the
+    form that asks it was sent before.
+
+    A change sent on findings someone else changed since its form or file gave them out
+    (``change.seen``) does not put the older ones back: when it leaves them as they were
+    given out, only its note is new and is added; when it changes them too, its note is
+    added and ChangedSince says that the rest was not. A note the same person wrote on
+    the case today, word for word, is not added again (a file sent twice).
+    """
     case_id = current.case_id
     if current.status in DATA_CLOSED:
         raise InvalidInput("this case was closed by the records: the child is enrolled")
+    sent_mark = mark(change)
     change = check_change(change, current.school_id)
     owner = change.owner_user_id
     if owner is None and change.status == "following":
@@ -344,30 +394,73 @@ def _record(
         "found_on": change.found_on or current.found_on,
         "closed_on": today if change.status in STAFF_CLOSED else None,
     }
-    if not change.note and values == _stored(current):
-        return False
+    changes = values != _stored(current)
+    refused = False
+    if changes and change.seen is not None and change.seen != current.version:
+        refused = sent_mark != change.seen  # it changes what it was given, not what is
+        changes = False
+    note = change.note[:4000] if change.note else None
     with engine.begin() as connection:
+        if note:
+            hold_lock(connection, _NOTES_LOCK)  # the check below, then the insert
         if not first_time(connection, once):
             return False
-        connection.execute(
-            sa.update(missing_cases).where(missing_cases.c.case_id == case_id).values(**values)
-        )
-        if change.note:
+        if note and _written_today(connection, case_id, caller.user.user_id, note):
+            note = None
+        if changes:  # unless someone changed the case since it was read
+            as_read = [
+                missing_cases.c[k].is_not_distinct_from(v) for k, v in _stored(current).items()
+            ]
+            written = connection.execute(
+                sa.update(missing_cases)
+                .where((missing_cases.c.case_id == case_id) & sa.and_(*as_read))
+                .values(**values)
+            )
+            changes, refused = written.rowcount == 1, written.rowcount == 0
+        if note:
             connection.execute(
                 sa.insert(missing_case_notes).values(
                     case_id=case_id,
                     author_user_id=caller.user.user_id,
-                    written_at=datetime.now(UTC).replace(tzinfo=None),
-                    text=change.note[:4000],
+                    written_at=clock.utc_now(),
+                    text=note,
                 )
             )
-    record_write(
-        engine,
-        caller,
-        StudentKey(current.school_id, current.student_id),
-        detail=f"missing case {case_id}: {current.status} -> {change.status}",
+    if changes or note:
+        record_write(
+            engine,
+            caller,
+            StudentKey(current.school_id, current.student_id),
+            detail=f"missing case {case_id}: {current.status} -> {values['status']}",
+        )
+    if refused:
+        made = "its note was added, its other changes were not made"
+        raise ChangedSince(
+            "this case was changed after it was read for this change: "
+            f"{made if change.note else 'its changes were not made'}; "
+            "look at the case as it is now and send them again"
+        )
+    return changes or note is not None
+
+
+def _written_today(connection: sa.Connection, case_id: int, author: int, text: str) -> bool:
+    """Whether the author wrote this note on the case today (in the schools' day)."""
+    midnight = datetime.combine(clock.today(), time(), clock.BANGKOK)
+    since = midnight.astimezone(UTC).replace(tzinfo=None)
+    notes = missing_case_notes.c
+    return (
+        connection.execute(
+            sa.select(notes.case_id)
+            .where(
+                (notes.case_id == case_id)
+                & (notes.author_user_id == author)
+                & (notes.text == text)
+                & (notes.written_at >= since)
+            )
+            .limit(1)
+        ).first()
+        is not None
     )
-    return True
 
 
 def _stored(current: Case) -> dict[str, Any]:
@@ -395,6 +488,7 @@ FILE_COLUMNS = (
     "found_school_id",
     "found_on",
     "note",
+    "version",  # the findings' mark as the file gave them out (``mark``)
 )
 THAI_FILE_HEADERS = {
     "case_id": "เลขที่รายการ",
@@ -405,6 +499,7 @@ THAI_FILE_HEADERS = {
     "found_school_id": "สถานศึกษาที่พบ",
     "found_on": "วันที่พบหรือกลับเข้าเรียน",
     "note": "บันทึก",
+    "version": "รหัสฉบับ",
 }
 # The columns a file of one's cases gives out to say whom each is about (Thai, English):
 # read by people, not read back.
@@ -437,6 +532,7 @@ def findings_sheet(engine: sa.Engine, caller: Caller, language: str) -> pd.DataF
             "found_school_id": c.found_school_id or "",
             "found_on": c.found_on.isoformat() if c.found_on else "",
             "note": "",  # a note written here is added to the case's notes
+            "version": c.version,
         }
         for c in cases(engine, caller, open_only=True, older=True, action="download")
     ]
@@ -550,6 +646,7 @@ def _change_of(row: dict[str, Any]) -> CaseChange:
         found_school_id=_text(row.get("found_school_id")),
         found_on=found_day.date() if found_on else None,
         note=_text(row.get("note")),
+        seen=_text(row.get("version")),
     )
 
 

@@ -298,6 +298,7 @@ def update_missing_case(
         agency=update.agency,
         found_school_id=update.found_school_id,
         found_on=update.found_on,
+        seen=update.version,
     )
     return _missing_case(worklist.update_case(state.engine, caller, case_id, change))
 

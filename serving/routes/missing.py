@@ -17,7 +17,7 @@ from serving import worklist, worklist_report
 from serving.accounts import Caller
 from serving.deps import AppState, StateDep, WebCaller
 from serving.once import sent
-from serving.records import InvalidInput, KeySentAgain, NotVisible
+from serving.records import ChangedSince, InvalidInput, KeySentAgain, NotVisible
 from serving.routes.pages import (
     AccountChoice,
     CaseCaller,
@@ -164,19 +164,24 @@ def _case_page(
     error: str | None = None,
     status_code: int = 200,
     saved: bool = False,
+    sent: worklist.CaseChange | None = None,
 ) -> HTMLResponse:
     """The case's page, with what was wrong in the form just sent if anything (never
-    from the address)."""
+    from the address), its form filled in as it was sent (``sent``) or with the case's
+    findings."""
     try:
         found = worklist.case(state.engine, caller, case_id)
     except NotVisible:
         return not_found(request, caller.user)
+    form = sent or worklist.unchanged(found)
     return render(
         request,
         "missing_case.html",
         caller.user,
         status_code,
         case=found,
+        form=form,
+        version=form.seen or found.version,
         staff=worklist.staff_of(state.engine, found.school_id),
         statuses=STAFF_STATUSES,
         reasons=list(REASON_CODES),
@@ -203,10 +208,12 @@ def update_case(
     found_school_id: Annotated[str, Form(max_length=64)] = "",
     found_on: Annotated[str, Form(max_length=10)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
+    version: Annotated[str, Form(max_length=16)] = "",
     once: FormKey = "",
 ) -> Response:
     """Record what staff found of a case."""
     check_csrf(request, csrf)
+    change = None
     try:
         change = worklist.CaseChange(
             status=status,
@@ -217,14 +224,15 @@ def update_case(
             found_school_id=found_school_id.strip() or None,
             found_on=date.fromisoformat(found_on) if found_on else None,
             note=note.strip() or None,
+            seen=version or None,
         )
         worklist.update_case(
             state.engine, caller, case_id, change, sent(caller.user.user_id, once, case_id, change)
         )
     except NotVisible:
         return not_found(request, caller.user)
-    except KeySentAgain as error:
+    except (KeySentAgain, ChangedSince) as error:  # the page as the case is now
         return _case_page(request, state, caller, case_id, str(error), 409)
-    except (InvalidInput, ValueError) as error:
-        return _case_page(request, state, caller, case_id, str(error), 422)
+    except (InvalidInput, ValueError) as error:  # the form as sent, to mend
+        return _case_page(request, state, caller, case_id, str(error), 422, sent=change)
     return RedirectResponse(f"/missing/{case_id}?saved=1", status_code=303)

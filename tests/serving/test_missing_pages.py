@@ -201,6 +201,105 @@ def test_a_finding_sent_twice_at_once_is_written_once_and_its_form_sent_back_is_
     assert 'name="once"' in committee.get(f"/missing/{case_id}").text  # a new form, a new key
 
 
+def test_a_case_page_left_open_while_a_colleague_records_a_finding_does_not_undo_it(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    """Two members of the committee on one case: the page one left open put its findings
+    back over the colleague's when it was sent (a child referred was 'not followed'
+    again). Its note is added; its findings, older than the case's, are not."""
+    committee, colleague = people["committee"], people["colleague"]
+    case_id = _open_case(api)
+    drawn = [committee.get(f"/missing/{case_id}").text for _ in (1, 2)]
+    forms = [
+        {
+            name: re.search(rf'name="{name}" value="([^"]+)"', page)[1]  # type: ignore[index]
+            for name in ("csrf", "once", "version")
+        }
+        for page in drawn
+    ]
+    assert _record(colleague, case_id, status="found_referred", agency="พมจ. ชลบุรี") == 303
+    before = _notes_of(api, case_id)
+
+    noted = committee.post(
+        f"/missing/{case_id}",
+        data=forms[0] | {"status": "not_followed", "note": "โทรหาแม่ ไม่มีคนรับสาย"},
+    )
+    changed = committee.post(
+        f"/missing/{case_id}",
+        data=forms[1] | {"status": "following", "note": "ไปบ้านแล้ว ไม่พบใคร"},
+    )
+
+    assert noted.status_code == 303
+    assert changed.status_code == 409
+    assert "รายการนี้มีการแก้ไขหลังจากเปิดแบบฟอร์ม" in changed.text
+    assert '<option value="found_referred" selected>' in changed.text  # the case as it is
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], stored["agency"]) == ("found_referred", "พมจ. ชลบุรี")
+    assert _notes_of(api, case_id) == before + 2
+    assert _record(colleague, case_id, status="not_followed") == 303  # for the other tests
+
+
+def _record(client: httpx.Client, case_id: int, **findings: str) -> int:
+    """The status of recording findings on a case's page, as it is now."""
+    page = f"/missing/{case_id}"
+    return client.post(page, data={"csrf": _csrf(client, page), **findings}).status_code
+
+
+def test_a_file_of_findings_sent_twice_adds_its_notes_once(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    """A teacher not sure the file went sends it again: every note in it was added a
+    second time."""
+    committee = people["committee"]
+    case_id = _open_case(api)
+    sheet = _cases_file(committee, "csv")
+    row = sheet["เลขที่รายการ"] == str(case_id)
+    sheet.loc[row, "บันทึก"] = "ครูประจำชั้นโทรหาแม่ นัดเยี่ยมบ้านวันศุกร์"
+    content = sheet.to_csv(index=False).encode()
+    before = _notes_of(api, case_id)
+
+    first = _send(committee, "ผลการติดตาม.csv", content)
+    again = _send(committee, "ผลการติดตาม.csv", content)
+
+    assert (first.status_code, again.status_code) == (303, 303), _problems(again)
+    assert first.headers["location"].endswith("applied=1")
+    assert again.headers["location"].endswith("applied=0")
+    assert _notes_of(api, case_id) == before + 1
+
+
+def test_a_file_of_findings_made_before_a_colleagues_finding_does_not_undo_it(
+    api: Api, people: dict[str, httpx.Client]
+) -> None:
+    """A sheet downloaded on Monday and sent back on Friday put each of its rows' Monday
+    findings back: a child a colleague had referred in between was 'not followed' again.
+    A row left as it was adds its note; a row that changes the older findings is named."""
+    committee, colleague = people["committee"], people["colleague"]
+    case_id = _open_case(api)
+    sheet = _cases_file(committee, "xlsx")
+    assert sheet.columns[-1] == "รหัสฉบับ"
+    agency = "บ้านพักเด็กและครอบครัว"
+    assert _record(colleague, case_id, status="found_referred", agency=agency) == 303
+    row = sheet["เลขที่รายการ"] == str(case_id)
+    sheet.loc[row, "บันทึก"] = "ยายบอกว่าเด็กอยู่กับพ่อที่ระยอง"
+    before = _notes_of(api, case_id)
+
+    kept = _send(committee, "ผลการติดตาม.csv", sheet.to_csv(index=False).encode())
+
+    assert kept.status_code == 303, _problems(kept)
+    stored = _cases(api).set_index("case_id").loc[case_id]
+    assert (stored["status"], stored["agency"]) == ("found_referred", "บ้านพักเด็กและครอบครัว")
+    assert _notes_of(api, case_id) == before + 1
+
+    sheet.loc[row, ["สถานะ", "บันทึก"]] = ["กำลังติดตาม", "โทรหาพ่อแล้ว จะพามาโรงเรียน"]
+    refused = _send(committee, "ผลการติดตาม.csv", sheet.to_csv(index=False).encode())
+
+    assert refused.status_code == 422
+    assert "รายการนี้มีการแก้ไขหลังจากเปิดแบบฟอร์มหรือดาวน์โหลดไฟล์นี้ บันทึกถูกเพิ่มแล้ว" in (_problems(refused))
+    assert _cases(api).set_index("case_id").loc[case_id, "status"] == "found_referred"
+    assert _notes_of(api, case_id) == before + 2
+    assert _record(colleague, case_id, status="not_followed") == 303  # for the other tests
+
+
 def _notes_of(api: Api, case_id: int) -> int:
     with api.engine.connect() as connection:
         return int(
@@ -215,14 +314,22 @@ def test_a_case_form_with_a_missing_agency_says_so_in_thai_and_keeps_the_case(
 ) -> None:
     committee = people["committee"]
     case_id = _open_case(api)
+    note = "ส่งต่อแล้ว รอหน่วยงานติดต่อกลับ"
     reply = committee.post(
         f"/missing/{case_id}",
-        data={"csrf": _csrf(committee, f"/missing/{case_id}"), "status": "found_referred"},
+        data={
+            "csrf": _csrf(committee, f"/missing/{case_id}"),
+            "status": "found_referred",
+            "note": note,
+        },
     )
 
     assert reply.status_code == 422
     assert "กรุณาระบุหน่วยงานที่ส่งต่อ" in reply.text
     assert _cases(api).set_index("case_id").loc[case_id, "status"] == "not_followed"
+    # The form comes back as it was sent, to mend: the note typed was lost before.
+    assert f">{note}</textarea>" in reply.text
+    assert '<option value="found_referred" selected>' in reply.text
 
 
 def test_a_file_of_findings_with_thai_headers_updates_its_cases_and_names_a_bad_row(
@@ -403,6 +510,22 @@ def test_the_api_gives_each_role_its_cases_and_counts_and_checks_what_is_recorde
         "found_returning",
         api.school,
     )
+    # A client sending back the version it read is refused once someone changed the case.
+    read = next(c for c in committee.json() if c["case_id"] == case_id)
+    stale = api.post(
+        f"/api/v1/missing-cases/{case_id}",
+        "committee",
+        json={"status": "following", "version": read["version"]},
+    )
+    assert stale.status_code == 409, stale.text
+    assert "changed after it was read" in stale.json()["detail"]
+    assert _cases(api).set_index("case_id").loc[case_id, "status"] == "found_returning"
+    current = api.post(
+        f"/api/v1/missing-cases/{case_id}",
+        "committee",
+        json={"status": "following", "version": done.json()["version"]},
+    )
+    assert (current.status_code, current.json()["status"]) == (200, "following")
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,8 @@ from schooldata.tables import (
     first_flags,
     history_grants,
     lists_opened,
+    missing_case_notes,
+    missing_cases,
     plan_orders,
     score_runs,
     student_scores,
@@ -272,6 +274,59 @@ def test_a_page_form_sent_twice_at_once_writes_once_on_postgresql(pg_engine: sa.
             sa.select(case_notes.c.text).where(case_notes.c.case_id == case_id)
         ).scalars()
         assert list(written) == [note]
+
+
+def test_two_findings_on_one_missing_case_at_once_keep_the_first_on_postgresql(
+    pg_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two colleagues record what they found on one child to look for, each from the case
+    as both read it: the second's findings were written over the first's. Now the second
+    finds the case changed since it read it: its note is added, its findings are not."""
+    from serving import worklist
+
+    with pg_engine.connect() as connection:
+        case_id, school = connection.execute(
+            sa.select(missing_cases.c.case_id, missing_cases.c.school_id)
+            .where(missing_cases.c.status == "not_followed")
+            .order_by(missing_cases.c.case_id)
+            .limit(1)
+        ).one()
+    members = [
+        create_user(pg_engine, "committee", f"กรรมการ {n}", school_id=school)[0] for n in (1, 2)
+    ]
+    both_read = threading.Barrier(2, timeout=60)
+    check_change = worklist.check_change
+
+    def after_both_read(*args: object) -> worklist.CaseChange:
+        both_read.wait()  # each has read the case before either writes
+        return check_change(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worklist, "check_change", after_both_read)
+    changes = [
+        worklist.CaseChange(status="following", note="โทรหาแม่แล้ว"),
+        worklist.CaseChange(status="found_referred", agency="พมจ.", note="ส่งต่อ พมจ."),
+    ]
+
+    def send(n: int) -> str:
+        try:
+            worklist.update_case(pg_engine, Caller(members[n], "test"), case_id, changes[n])
+        except records.ChangedSince:
+            return "refused"
+        return changes[n].status
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(send, (0, 1)))
+
+    assert outcomes.count("refused") == 1, outcomes
+    with pg_engine.connect() as connection:
+        status = connection.execute(
+            sa.select(missing_cases.c.status).where(missing_cases.c.case_id == case_id)
+        ).scalar_one()
+        notes = connection.execute(
+            sa.select(sa.func.count()).where(missing_case_notes.c.case_id == case_id)
+        ).scalar_one()
+    assert status == next(o for o in outcomes if o != "refused")
+    assert notes == 2
 
 
 def test_two_requests_for_a_moved_childs_history_at_once_make_one_on_postgresql(
