@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -846,11 +846,17 @@ def _made_by_request(
 UNDO_MINUTES = 5  # an author may withdraw a record this long after making it
 
 
-def withdraw_intervention(engine: sa.Engine, caller: Caller, intervention_id: int) -> Intervention:
+def withdraw_intervention(
+    engine: sa.Engine,
+    caller: Caller,
+    intervention_id: int,
+    first_time: Callable[[sa.Connection], bool] | None = None,
+) -> Intervention | None:
     """Withdraw a record its author made by mistake (a click on the wrong student or
     outcome), within ``UNDO_MINUTES`` of making it and before anything corrects it. The
     record is removed and the withdrawal audited; past that, a record is corrected by a
-    new one, never removed.
+    new one, never removed. ``first_time``: claims the page form's key in the write's
+    transaction (``serving.once``); None, withdrawing nothing, when it was sent before.
 
     Raises:
         NotVisible: no such record of the caller's, or too late to withdraw it.
@@ -858,6 +864,8 @@ def withdraw_intervention(engine: sa.Engine, caller: Caller, intervention_id: in
     table = TABLES["interventions"]
     since = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=UNDO_MINUTES)
     with engine.begin() as connection:
+        if first_time is not None and not first_time(connection):
+            return None
         row = (
             connection.execute(
                 sa.select(table).where(

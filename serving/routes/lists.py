@@ -21,6 +21,7 @@ from serving.deps import (
     WebCaller,
 )
 from serving.export import csv_bytes, list_frame
+from serving.once import first_time, sent
 from serving.routes.pages import (
     CommitteeCaller,
     FormKey,
@@ -287,11 +288,16 @@ def undo_record(
     caller: WebCaller,
     csrf: Annotated[str, Form()],
     back: Annotated[str, Form(max_length=200)] = "/list",
+    once: FormKey = "",
 ) -> Response:
-    """Withdraw one's own record made in the last few minutes (a wrong click)."""
+    """Withdraw one's own record made in the last few minutes (a wrong click); the form
+    sent again (a double click, the page left open) withdraws nothing more."""
     check_csrf(request, csrf)
+    sending = sent(caller.user.user_id, once, intervention_id)
     try:
-        records.withdraw_intervention(state.engine, caller, intervention_id)
+        records.withdraw_intervention(
+            state.engine, caller, intervention_id, lambda c: first_time(c, sending)
+        )
     except records.NotVisible:
         return not_found(request, caller.user)
     target = local_target(back)

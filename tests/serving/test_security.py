@@ -592,10 +592,18 @@ def test_a_record_made_by_mistake_is_withdrawn_by_its_author_alone(copy: Copy) -
         assert made.status_code == 303
         return int(made.headers["location"].rsplit("recorded=", 1)[1])
 
-    def withdraw(client: httpx.Client, record: int) -> httpx.Response:
+    def withdraw(client: httpx.Client, record: int, once: str = "") -> httpx.Response:
         return client.post(
-            f"/interventions/{record}/undo", data={"csrf": csrf(client), "back": "/list"}
+            f"/interventions/{record}/undo",
+            data={"csrf": csrf(client), "back": "/list", "once": once},
         )
+
+    def undo_offered(client: httpx.Client, record: int) -> str:
+        """The key of the undo form the student's page offers after the record."""
+        page = client.get(f"/students/{student}?recorded={record}").text
+        form = re.search(rf'action="/interventions/{record}/undo">(.*?)</form>', page, re.S)
+        assert form is not None, "the page offers the record's undo"
+        return re.search(r'name="once" value="([^"]+)"', form[1])[1]  # type: ignore[index]
 
     with httpx.Client(base_url=copy.url) as advisor, httpx.Client(base_url=copy.url) as other:
         sign_in_client(advisor, copy.api.usernames["advisor"], PASSWORDS["advisor"])
@@ -606,15 +614,24 @@ def test_a_record_made_by_mistake_is_withdrawn_by_its_author_alone(copy: Copy) -
         assert withdraw(other, record).status_code == 404
         assert kept_last_actions(copy.engine)[key] == day
 
-        undone = withdraw(advisor, record)
+        offered = undo_offered(advisor, record)
+        undone = withdraw(advisor, record, offered)
+        # A double click (scripts off) sends the undo twice: the second answers as the
+        # first did (it answered 404, "not found", for the record just withdrawn).
+        clicked_twice = withdraw(advisor, record, offered)
         # The right record, made next, takes a number of its own: the withdrawn one's undo
         # sent again (the page it was offered on, left open) finds nothing to withdraw.
         # SQLite gave the next record the withdrawn one's number, and that undo took it.
         kept = record_visit(advisor, "done")
         assert kept != record
-        assert withdraw(advisor, record).status_code == 404
-        withdraw(advisor, kept)
+        assert withdraw(advisor, record, offered).status_code == 303
+        assert withdraw(advisor, record).status_code == 404  # without the form's key
+        withdraw(advisor, kept, undo_offered(advisor, kept))
     assert (undone.status_code, undone.headers["location"]) == (303, "/list?undone=1")
+    assert (clicked_twice.status_code, clicked_twice.headers["location"]) == (
+        303,
+        "/list?undone=1",
+    )
     with copy.engine.connect() as connection:
         left = connection.execute(
             sa.select(sa.func.count()).where(TABLES["interventions"].c.intervention_id == record)
