@@ -411,7 +411,7 @@ class MissingCaseUpdate(_Model):
     found_on: dt.date | None = None
     version: str | None = Field(
         None,
-        max_length=16,
+        max_length=32,
         description="The case's version as read: if its findings were changed since, "
         "the update is refused (409) and nothing is changed",
     )

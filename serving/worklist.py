@@ -84,6 +84,7 @@ class Case:
     found_school_id: str | None
     found_on: date | None
     closed_on: date | None
+    last_note: int = 0  # the number of its newest note, anyone's
     notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -92,8 +93,9 @@ class Case:
 
     @property
     def version(self) -> str:
-        """The mark of its findings as they are (``mark``)."""
-        return mark(self)
+        """Its findings' mark (``mark``) and its newest note's number, as a form, a file
+        or the API gives them out and a change sends them back."""
+        return f"{mark(self)}n{self.last_note}"
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class CaseChange:
     found_school_id: str | None = None
     found_on: date | None = None
     note: str | None = None
-    seen: str | None = None  # the findings' mark where the form or file gave them out
+    seen: str | None = None  # the case's version where the form or file gave it out
 
 
 # The key every writer of a case's note waits on ("EWSN"), so that the same note sent
@@ -242,9 +244,15 @@ def _denied(engine: sa.Engine, caller: Caller) -> None:
 
 
 def _select() -> sa.Select[Any]:
-    return sa.select(missing_cases, users.c.name.label("owner")).select_from(
-        missing_cases.outerjoin(users, users.c.user_id == missing_cases.c.owner_user_id)
+    notes = missing_case_notes.c
+    last_note = (
+        sa.select(sa.func.max(notes.note_id))
+        .where(notes.case_id == missing_cases.c.case_id)
+        .scalar_subquery()
     )
+    return sa.select(
+        missing_cases, users.c.name.label("owner"), last_note.label("last_note")
+    ).select_from(missing_cases.outerjoin(users, users.c.user_id == missing_cases.c.owner_user_id))
 
 
 def _cases(connection: sa.Connection, rows: Sequence[Any]) -> list[Case]:
@@ -275,6 +283,7 @@ def _cases(connection: sa.Connection, rows: Sequence[Any]) -> list[Case]:
             found_school_id=r["found_school_id"],
             found_on=r["found_on"],
             closed_on=r["closed_on"],
+            last_note=int(r["last_note"] or 0),
         )
         for r, key in zip(rows, keys, strict=True)
     ]
@@ -368,7 +377,8 @@ def _record(
     (``change.seen``) does not put the older ones back: when it leaves them as they were
     given out, only its note is new and is added; when it changes them too, its note is
     added and ChangedSince says that the rest was not. A note the same person wrote on
-    the case today, word for word, is not added again (a file sent twice).
+    the case, word for word, after the form or file was given out (or today, when that
+    is not known) is not added again: the same file sent twice, or again a week later.
     """
     case_id = current.case_id
     if current.status in DATA_CLOSED:
@@ -396,8 +406,9 @@ def _record(
     }
     changes = values != _stored(current)
     refused = False
-    if changes and change.seen is not None and change.seen != current.version:
-        refused = sent_mark != change.seen  # it changes what it was given, not what is
+    seen_mark, _, seen_note = (change.seen or "").partition("n")
+    if changes and seen_mark and seen_mark != mark(current):
+        refused = sent_mark != seen_mark  # it changes what it was given, not what is
         changes = False
     note = change.note[:4000] if change.note else None
     with engine.begin() as connection:
@@ -405,7 +416,8 @@ def _record(
             hold_lock(connection, _NOTES_LOCK)  # the check below, then the insert
         if not first_time(connection, once):
             return False
-        if note and _written_today(connection, case_id, caller.user.user_id, note):
+        after = int(seen_note) if seen_note.isdigit() else None
+        if note and _written_again(connection, case_id, caller.user.user_id, note, after):
             note = None
         if changes:  # unless someone changed the case since it was read
             as_read = [
@@ -443,11 +455,18 @@ def _record(
     return changes or note is not None
 
 
-def _written_today(connection: sa.Connection, case_id: int, author: int, text: str) -> bool:
-    """Whether the author wrote this note on the case today (in the schools' day)."""
-    midnight = datetime.combine(clock.today(), time(), clock.BANGKOK)
-    since = midnight.astimezone(UTC).replace(tzinfo=None)
+def _written_again(
+    connection: sa.Connection, case_id: int, author: int, text: str, after: int | None
+) -> bool:
+    """Whether the author wrote this note on the case, word for word, after the note
+    numbered ``after`` (the newest when the form or file was given out: the same form or
+    file sent before), or today (in the schools' day) when that is not known."""
     notes = missing_case_notes.c
+    if after is not None:
+        since = notes.note_id > after
+    else:
+        midnight = datetime.combine(clock.today(), time(), clock.BANGKOK)
+        since = notes.written_at >= midnight.astimezone(UTC).replace(tzinfo=None)
     return (
         connection.execute(
             sa.select(notes.case_id)
@@ -455,7 +474,7 @@ def _written_today(connection: sa.Connection, case_id: int, author: int, text: s
                 (notes.case_id == case_id)
                 & (notes.author_user_id == author)
                 & (notes.text == text)
-                & (notes.written_at >= since)
+                & since
             )
             .limit(1)
         ).first()

@@ -208,7 +208,7 @@ def update_case(
     found_school_id: Annotated[str, Form(max_length=64)] = "",
     found_on: Annotated[str, Form(max_length=10)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
-    version: Annotated[str, Form(max_length=16)] = "",
+    version: Annotated[str, Form(max_length=32)] = "",
     once: FormKey = "",
 ) -> Response:
     """Record what staff found of a case."""

@@ -8,6 +8,7 @@ import html
 import io
 import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -248,23 +249,39 @@ def _record(client: httpx.Client, case_id: int, **findings: str) -> int:
 def test_a_file_of_findings_sent_twice_adds_its_notes_once(
     api: Api, people: dict[str, httpx.Client]
 ) -> None:
-    """A teacher not sure the file went sends it again: every note in it was added a
-    second time."""
+    """A teacher not sure the file went sends it again, or sends last week's sheet with
+    its notes still in it: every note in it was added a second time. The same words in
+    a sheet given out after the note are a new note ("no answer" two weeks running)."""
     committee = people["committee"]
     case_id = _open_case(api)
-    sheet = _cases_file(committee, "csv")
-    row = sheet["เลขที่รายการ"] == str(case_id)
-    sheet.loc[row, "บันทึก"] = "ครูประจำชั้นโทรหาแม่ นัดเยี่ยมบ้านวันศุกร์"
-    content = sheet.to_csv(index=False).encode()
+    note = "โทรหาแม่ ไม่มีคนรับสาย"
+
+    def sheet_noted() -> bytes:
+        sheet = _cases_file(committee, "csv")
+        sheet.loc[sheet["เลขที่รายการ"] == str(case_id), "บันทึก"] = note
+        return sheet.to_csv(index=False).encode()
+
+    content = sheet_noted()
     before = _notes_of(api, case_id)
 
     first = _send(committee, "ผลการติดตาม.csv", content)
     again = _send(committee, "ผลการติดตาม.csv", content)
+    with api.engine.begin() as connection:  # as if the note were written a week ago
+        connection.execute(
+            sa.update(missing_case_notes)
+            .where(missing_case_notes.c.case_id == case_id)
+            .values(written_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(days=7))
+        )
+    week_later = _send(committee, "ผลการติดตาม.csv", content)
 
-    assert (first.status_code, again.status_code) == (303, 303), _problems(again)
+    assert (first.status_code, again.status_code, week_later.status_code) == (303, 303, 303)
     assert first.headers["location"].endswith("applied=1")
     assert again.headers["location"].endswith("applied=0")
+    assert week_later.headers["location"].endswith("applied=0")
     assert _notes_of(api, case_id) == before + 1
+    anew = _send(committee, "ผลการติดตาม.csv", sheet_noted())
+    assert anew.headers["location"].endswith("applied=1"), _problems(anew)
+    assert _notes_of(api, case_id) == before + 2
 
 
 def test_a_file_of_findings_made_before_a_colleagues_finding_does_not_undo_it(
