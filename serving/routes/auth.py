@@ -60,7 +60,9 @@ def home(user: WebUser) -> RedirectResponse:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, state: StateDep) -> HTMLResponse:
     said = take_word(request, "/login")  # a form sent after the session ended
-    return render(request, "login.html", None, sso=state.sso is not None, error=said)
+    return render(
+        request, "login.html", None, sso=state.sso is not None, error=said, not_saved=bool(said)
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)

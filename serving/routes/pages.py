@@ -131,7 +131,8 @@ def remember_the_page(request: Request) -> None:
     """Keep, for after sign-in, the page a signed-out person was going to: the page asked
     for; for a form sent after the session ended (a tab left open overnight), the page it
     was sent from, and a word for the sign-in page that it was not saved. The form's
-    values are not kept: they may be a child's, and nobody is signed in."""
+    values are not kept here: they may be a child's, and nobody is signed in (the page's
+    script keeps a typed note in the browser's tab for the same person, ``forms.js``)."""
     path = request.url.path
     if request.method in ("GET", "HEAD"):
         target = path + (f"?{request.url.query}" if request.url.query else "")

@@ -17,7 +17,46 @@ document.addEventListener("submit", (event) => {
     return;
   }
   form.dataset.sentAt = String(Date.now());
+  keepNotes(form);
 });
+
+// A note typed into a form sent after the session ended is not saved (the sign-in page
+// says so, data-not-saved), and a teacher had to type it again. What a form sends in its
+// text boxes is kept in this tab (sessionStorage, never sent anywhere) until the next
+// page: if that is the sign-in page saying it was not saved, it waits there and goes
+// back into the same form once the same person is signed in again; any other page
+// forgets it.
+const KEPT_NOTES = "ews-unsaved-notes";
+
+function keepNotes(form) {
+  const user = document.body.dataset.user;
+  const boxes = [...form.querySelectorAll("textarea[name]")].filter((box) => box.value.trim());
+  if (!user || !boxes.length) return; // the sign-in form among them
+  const texts = Object.fromEntries(boxes.map((box) => [box.name, box.value]));
+  const kept = { user, action: form.getAttribute("action"), texts, notSaved: false };
+  sessionStorage.setItem(KEPT_NOTES, JSON.stringify(kept));
+}
+
+function putNotesBack() {
+  const kept = JSON.parse(sessionStorage.getItem(KEPT_NOTES) || "null");
+  if (!kept) return;
+  if (document.querySelector("[data-not-saved]")) {
+    sessionStorage.setItem(KEPT_NOTES, JSON.stringify({ ...kept, notSaved: true }));
+    return;
+  }
+  if (document.querySelector("form[action='/login']")) return; // a password mistyped
+  sessionStorage.removeItem(KEPT_NOTES);
+  if (!kept.notSaved || kept.user !== document.body.dataset.user) return;
+  for (const form of document.querySelectorAll("form[action]")) {
+    if (form.getAttribute("action") !== kept.action) continue;
+    for (const [name, text] of Object.entries(kept.texts)) {
+      const box = form.querySelector(`textarea[name="${CSS.escape(name)}"]`);
+      if (box && !box.value) box.value = text;
+    }
+  }
+}
+
+putNotesBack();
 
 // Back to a page kept by the browser: its forms may be sent again.
 window.addEventListener("pageshow", () => {

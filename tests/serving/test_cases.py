@@ -238,6 +238,23 @@ def _note_sent_signed_out(page: Any, api: Api, student: str, case_id: int) -> No
     page.wait_for_url(f"**/students/{student}#case")
     assert _count(api, case_notes, case_id=case_id) == notes
     assert page.locator(f"form[action='/cases/{case_id}/notes']").count() == 1
+    # The note typed is back in its form, to send again (it had to be typed again), and
+    # only on this page: the next forgets it.
+    box = f"form[action='/cases/{case_id}/notes'] textarea[name=text]"
+    assert page.input_value(box) == "แม่ไปทำงานต่างจังหวัด"
+    page.reload()
+    assert page.input_value(box) == ""
+    # Someone else signing in at the same browser tab is not shown it.
+    page.fill(box, "แม่ไปทำงานต่างจังหวัด")
+    page.context.clear_cookies()
+    page.click(f"form[action='/cases/{case_id}/notes'] button[type=submit]")
+    page.wait_for_url("**/login")
+    chair, password = _chair(api)
+    page.fill("input[name=username]", chair)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"**/students/{student}#case")
+    assert page.input_value(box) == ""
     # An advisor of another class: the case's address is not found, like any other.
     api.forget_failed_attempts()
     with httpx.Client(base_url=api.url, timeout=60) as advisor:
