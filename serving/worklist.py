@@ -408,7 +408,10 @@ def _record(
     refused = False
     seen_mark, _, seen_note = (change.seen or "").partition("n")
     if changes and seen_mark and seen_mark != mark(current):
-        refused = sent_mark != seen_mark  # it changes what it was given, not what is
+        # It changes what it was given, not what is (who follows the case is not in the
+        # mark: one asked for that differs from the case's is not taken as given either).
+        asked = change.owner_user_id not in (None, current.owner_user_id)
+        refused = sent_mark != seen_mark or asked
         changes = False
     note = change.note[:4000] if change.note else None
     with engine.begin() as connection:

@@ -210,7 +210,7 @@ def test_a_case_page_left_open_while_a_colleague_records_a_finding_does_not_undo
     again). Its note is added; its findings, older than the case's, are not."""
     committee, colleague = people["committee"], people["colleague"]
     case_id = _open_case(api)
-    drawn = [committee.get(f"/missing/{case_id}").text for _ in (1, 2)]
+    drawn = [committee.get(f"/missing/{case_id}").text for _ in (1, 2, 3)]
     forms = [
         {
             name: re.search(rf'name="{name}" value="([^"]+)"', page)[1]  # type: ignore[index]
@@ -230,8 +230,16 @@ def test_a_case_page_left_open_while_a_colleague_records_a_finding_does_not_undo
         data=forms[1] | {"status": "following", "note": "ไปบ้านแล้ว ไม่พบใคร"},
     )
 
+    colleague_id = re.search(r'<option value="(\d+)">ผู้ใช้ missing-colleague<', drawn[2])
+    assert colleague_id is not None
+    given_to = committee.post(
+        f"/missing/{case_id}",
+        data=forms[2] | {"status": "not_followed", "owner": colleague_id[1]},
+    )
+
     assert noted.status_code == 303
     assert changed.status_code == 409
+    assert given_to.status_code == 409  # not "saved" with the owner left as it was
     assert "รายการนี้มีการแก้ไขหลังจากเปิดแบบฟอร์ม" in changed.text
     assert '<option value="found_referred" selected>' in changed.text  # the case as it is
     stored = _cases(api).set_index("case_id").loc[case_id]
